@@ -1,0 +1,110 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmarks measure the middleware and not the recorder.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// benchRequests returns n requests, each carrying the cookie of its own
+// stored session with views = 1.
+func benchRequests(b *testing.B, m *Manager, n int) []*http.Request {
+	reqs := make([]*http.Request, n)
+	h := m.Handler(incrViews)
+	for i := range reqs {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		c := rec.Result().Cookies()
+		if len(c) != 1 {
+			b.Fatal("no cookie")
+		}
+		reqs[i] = httptest.NewRequest("GET", "/", nil)
+		reqs[i].AddCookie(c[0])
+	}
+	return reqs
+}
+
+// BenchmarkRequest measures one request through the middleware with the
+// default memstore, next to the bare handler without the middleware.
+func BenchmarkRequest(b *testing.B) {
+	m, err := New(Options{Secrets: []string{"keyboard cat"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "1") })
+	run := func(b *testing.B, h http.Handler, r *http.Request) {
+		w := &discardWriter{}
+		b.ReportAllocs()
+		for b.Loop() {
+			clear(w.h)
+			h.ServeHTTP(w, r)
+		}
+	}
+	plain := httptest.NewRequest("GET", "/", nil)
+	withCookie := benchRequests(b, m, 1)[0]
+	b.Run("bare", func(b *testing.B) { run(b, bare, plain) })
+	b.Run("untouched", func(b *testing.B) { run(b, m.Handler(bare), withCookie) })
+	b.Run("new", func(b *testing.B) { run(b, m.Handler(readViews), plain) })
+	b.Run("load-read", func(b *testing.B) { run(b, m.Handler(readViews), withCookie) })
+	b.Run("load-increment-save", func(b *testing.B) { run(b, m.Handler(incrViews), withCookie) })
+	b.Run("parallel8-bare", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discardWriter{}
+			for pb.Next() {
+				bare.ServeHTTP(w, plain)
+			}
+		})
+	})
+	reqs := benchRequests(b, m, 64)
+	b.Run("parallel8-load-increment-save", func(b *testing.B) {
+		var next atomic.Int64
+		b.SetParallelism(8)
+		b.ReportAllocs()
+		h := m.Handler(incrViews)
+		b.RunParallel(func(pb *testing.PB) {
+			r := reqs[next.Add(1)%int64(len(reqs))] // a session of its own
+			w := &discardWriter{}
+			for pb.Next() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
+	})
+}
+
+func BenchmarkCookie(b *testing.B) {
+	s := newSigner([]string{"keyboard cat"})
+	v := s.cookieValue("tfQ3T7F4N8dgoOLdFY0Dbm-pO7oBv3GZ")
+	b.Run("sign", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.cookieValue("tfQ3T7F4N8dgoOLdFY0Dbm-pO7oBv3GZ")
+		}
+	})
+	b.Run("unsign", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := s.unsign(v); !ok {
+				b.Fatal(fmt.Sprint("unsign failed"))
+			}
+		}
+	})
+}

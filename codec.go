@@ -1,0 +1,391 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Document is one session as the store keeps it: the express-session
+// document, the session's own keys plus its cookie.
+type Document struct {
+	// Cookie is the session's cookie, the document's "cookie" key.
+	Cookie DocumentCookie
+	// Created is when the session was first created; zero if unknown (a
+	// session written by an express app that never went through sessionkit).
+	Created time.Time
+	// Values are the session's keys, each as its JSON encoding. JSON is the
+	// lingua franca with express; a Codec decides how the whole is laid out.
+	Values map[string]json.RawMessage
+}
+
+// DocumentCookie is the stored form of a session's cookie, as express-session
+// writes it.
+type DocumentCookie struct {
+	// OriginalMaxAge is the cookie's lifetime in milliseconds; nil for a
+	// browser-session cookie.
+	OriginalMaxAge *int64
+	Partitioned    *bool
+	Priority       string
+	// Expires is nil for a browser-session cookie.
+	Expires  *time.Time
+	Secure   *bool
+	HTTPOnly bool
+	Domain   string
+	Path     string
+	// SameSite is "", "lax", "strict" or "none".
+	SameSite string
+}
+
+// Codec turns a Document into the bytes a Store keeps, and back.
+// Decode must not panic on any input, and returns an error for bytes that
+// are not a document.
+type Codec interface {
+	Encode(doc *Document) ([]byte, error)
+	Decode(data []byte) (*Document, error)
+}
+
+// JSONCodec is the express-session document, as connect-redis and
+// connect-mongo store it: {"cookie":{...},"key":value,...}. The creation time
+// is kept under the top-level key CreatedKey, which express keeps as data.
+type JSONCodec struct{}
+
+// CreatedKey is the top-level document key that holds the session's creation
+// time (an ISO-8601 string). It is reserved: Session.Set ignores it.
+const CreatedKey = "__sessionkit_created"
+
+// cookieKey is the document key of the session cookie, reserved like CreatedKey.
+const cookieKey = "cookie"
+
+// isoMillis is the layout of JavaScript's Date.prototype.toISOString.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+// Encode writes doc as the express JSON document: the cookie first, with its
+// keys in express order, then the creation time, then the keys in sorted order.
+func (JSONCodec) Encode(doc *Document) ([]byte, error) {
+	size := 200 + len(CreatedKey)
+	for k, v := range doc.Values {
+		size += len(k) + len(v) + 4
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	b.WriteString(`{"cookie":`)
+	doc.Cookie.appendJSON(b)
+	if !doc.Created.IsZero() {
+		b.WriteString(`,"` + CreatedKey + `":"`)
+		b.Write(doc.Created.UTC().AppendFormat(b.AvailableBuffer(), isoMillis))
+		b.WriteByte('"')
+	}
+	keys := make([]string, 0, len(doc.Values))
+	for k := range doc.Values {
+		if k != cookieKey && k != CreatedKey {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := doc.Values[k]
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("session: encode key %q: not valid JSON", k)
+		}
+		b.WriteByte(',')
+		writeJSONString(b, k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// appendJSON writes the cookie with express's key order: originalMaxAge,
+// partitioned, priority, expires, secure, httpOnly, domain, path, sameSite.
+func (c *DocumentCookie) appendJSON(b *bytes.Buffer) {
+	b.WriteString(`{"originalMaxAge":`)
+	if c.OriginalMaxAge == nil {
+		b.WriteString("null")
+	} else {
+		b.WriteString(strconv.FormatInt(*c.OriginalMaxAge, 10))
+	}
+	if c.Partitioned != nil {
+		b.WriteString(`,"partitioned":` + strconv.FormatBool(*c.Partitioned))
+	}
+	if c.Priority != "" {
+		b.WriteString(`,"priority":`)
+		writeJSONString(b, c.Priority)
+	}
+	b.WriteString(`,"expires":`)
+	if c.Expires == nil {
+		b.WriteString("null")
+	} else {
+		b.WriteByte('"')
+		b.Write(c.Expires.UTC().AppendFormat(b.AvailableBuffer(), isoMillis))
+		b.WriteByte('"')
+	}
+	if c.Secure != nil {
+		b.WriteString(`,"secure":` + strconv.FormatBool(*c.Secure))
+	}
+	b.WriteString(`,"httpOnly":` + strconv.FormatBool(c.HTTPOnly))
+	if c.Domain != "" {
+		b.WriteString(`,"domain":`)
+		writeJSONString(b, c.Domain)
+	}
+	b.WriteString(`,"path":`)
+	writeJSONString(b, c.Path)
+	if c.SameSite != "" {
+		b.WriteString(`,"sameSite":`)
+		writeJSONString(b, c.SameSite)
+	}
+	b.WriteByte('}')
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	if plainJSONString(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	b.Write(q)
+}
+
+// plainJSONString reports whether s needs no escaping inside JSON quotes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrCorrupt reports stored bytes that are not a session document.
+var ErrCorrupt = errors.New("session: corrupt stored session")
+
+// Decode parses the express JSON document. Values stay as raw JSON; they are
+// decoded when the application reads them.
+func (JSONCodec) Decode(data []byte) (*Document, error) {
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("%w: not valid JSON", ErrCorrupt)
+	}
+	doc := &Document{}
+	err := eachMember(data, func(key, raw []byte) error {
+		switch string(key) {
+		case cookieKey:
+			return doc.Cookie.decode(raw)
+		case CreatedKey:
+			if t, ok := parseISOTime(raw); ok {
+				doc.Created = t
+			}
+			return nil
+		}
+		if doc.Values == nil {
+			doc.Values = make(map[string]json.RawMessage, 4)
+		}
+		doc.Values[string(key)] = raw
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// decode reads the stored cookie object. Unknown keys are ignored; sameSite
+// may be a string or a boolean (express accepts true for "strict"); secure
+// may be a boolean or "auto".
+func (c *DocumentCookie) decode(raw []byte) error {
+	*c = DocumentCookie{HTTPOnly: true}
+	if len(raw) == 0 || raw[0] != '{' {
+		return fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
+	}
+	return eachMember(raw, func(key, v []byte) error {
+		null := string(v) == "null"
+		switch string(key) {
+		case "originalMaxAge":
+			if null {
+				return nil
+			}
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
+			}
+			ms := int64(f)
+			c.OriginalMaxAge = &ms
+		case "expires":
+			if null {
+				return nil
+			}
+			t, ok := parseISOTime(v)
+			if !ok {
+				return fmt.Errorf("%w: cookie expires %s", ErrCorrupt, v)
+			}
+			c.Expires = &t
+		case "partitioned":
+			if b, ok := jsonBool(v); ok {
+				c.Partitioned = &b
+			}
+		case "secure":
+			if b, ok := jsonBool(v); ok {
+				c.Secure = &b
+			}
+		case "httpOnly":
+			if b, ok := jsonBool(v); ok {
+				c.HTTPOnly = b
+			}
+		case "priority":
+			c.Priority = jsonString(v)
+		case "domain":
+			c.Domain = jsonString(v)
+		case "path":
+			c.Path = jsonString(v)
+		case "sameSite":
+			if b, ok := jsonBool(v); ok {
+				if b {
+					c.SameSite = "strict"
+				}
+			} else {
+				c.SameSite = strings.ToLower(jsonString(v))
+			}
+		}
+		return nil
+	})
+}
+
+func jsonBool(v []byte) (value, ok bool) {
+	switch string(v) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// jsonString returns the string in v, or "" if v is not a JSON string.
+// The common cookie path "/" costs no allocation.
+func jsonString(v []byte) string {
+	if string(v) == `"/"` {
+		return "/"
+	}
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
+	return unquote(v)
+}
+
+// unquote decodes the JSON string in v, or returns "".
+func unquote(v []byte) string {
+	var s string
+	json.Unmarshal(v, &s)
+	return s
+}
+
+// parseISOTime parses a JSON string holding an ISO-8601 time, fast for
+// JavaScript's toISOString layout (2026-11-22T10:00:00.000Z).
+func parseISOTime(v []byte) (time.Time, bool) {
+	if len(v) == len(isoMillis)+2 && v[0] == '"' && v[len(v)-1] == '"' {
+		d := v[1 : len(v)-1]
+		num := func(i, n int) int {
+			x := 0
+			for _, c := range d[i : i+n] {
+				if c < '0' || c > '9' {
+					return -1
+				}
+				x = x*10 + int(c-'0')
+			}
+			return x
+		}
+		y, mo, dd, h, mi, sec, ms := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 3)
+		if d[4] == '-' && d[7] == '-' && d[10] == 'T' && d[13] == ':' && d[16] == ':' && d[19] == '.' && d[23] == 'Z' &&
+			y >= 0 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 && ms >= 0 {
+			return time.Date(y, time.Month(mo), dd, h, mi, sec, ms*int(time.Millisecond), time.UTC), true
+		}
+	}
+	t, err := time.Parse(time.RFC3339Nano, unquote(v))
+	return t, err == nil
+}
+
+// eachMember calls fn for each member of the JSON object in data, with the
+// member's unquoted key and raw value. data must be valid JSON (checked by
+// the caller).
+func eachMember(data []byte, fn func(key, raw []byte) error) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrCorrupt)
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return nil
+	}
+	for i < len(data) {
+		end := skipValue(data, i) // the key, a string
+		key := data[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			key = []byte(jsonString(data[i:end]))
+		}
+		i = skipSpace(data, end)
+		i = skipSpace(data, i+1) // the ':'
+		end = skipValue(data, i)
+		if err := fn(key, data[i:end:end]); err != nil {
+			return err
+		}
+		i = skipSpace(data, end)
+		if i < len(data) && data[i] == '}' {
+			return nil
+		}
+		i = skipSpace(data, i+1) // the ','
+	}
+	return fmt.Errorf("%w: truncated object", ErrCorrupt)
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the JSON value starting at data[i],
+// which must be valid.
+func skipValue(data []byte, i int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			i++
+			for i < len(data) && data[i] != '"' {
+				if data[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i
+			}
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}

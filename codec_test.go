@@ -1,0 +1,120 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStoredDocumentIsTheExpressDocument(t *testing.T) {
+	m, st := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Minute}})
+	m.now = func() time.Time { return time.Date(2026, 11, 22, 9, 59, 0, 0, time.UTC) }
+	b := stored(t, m)
+	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	want := `{"cookie":{"originalMaxAge":60000,"expires":"2026-11-22T10:00:00.000Z","httpOnly":true,"path":"/"},"` +
+		CreatedKey + `":"2026-11-22T09:59:00.000Z","views":1}`
+	if string(data) != want {
+		t.Fatalf("stored\n%s\nwant\n%s", data, want)
+	}
+}
+
+func TestBrowserSessionCookieIsStoredWithNulls(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	if !bytes.HasPrefix(data, []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},`)) {
+		t.Fatalf("stored %s", data)
+	}
+}
+
+func TestCookieKeysAreInExpressOrder(t *testing.T) {
+	ms, exp, yes := int64(1000), time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), true
+	doc := &Document{Cookie: DocumentCookie{
+		OriginalMaxAge: &ms, Partitioned: &yes, Priority: "high", Expires: &exp, Secure: &yes,
+		HTTPOnly: true, Domain: "example.com", Path: "/", SameSite: "lax",
+	}}
+	data, err := JSONCodec{}.Encode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"cookie":{"originalMaxAge":1000,"partitioned":true,"priority":"high","expires":"2026-01-02T03:04:05.006Z","secure":true,"httpOnly":true,"domain":"example.com","path":"/","sameSite":"lax"}}`
+	if string(data) != want {
+		t.Fatalf("got  %s\nwant %s", data, want)
+	}
+	back, err := JSONCodec{}.Decode(data)
+	if err != nil || *back.Cookie.OriginalMaxAge != 1000 || !back.Cookie.Expires.Equal(exp) || back.Cookie.SameSite != "lax" || back.Cookie.Domain != "example.com" {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+}
+
+func TestDecodeReadsWhatExpressWrites(t *testing.T) {
+	// As express-session 1.19 with connect-redis writes it (JSON.stringify order).
+	data := []byte(`{"cookie":{"originalMaxAge":86400000,"expires":"2026-11-23T10:00:00.000Z","secure":false,"httpOnly":true,"path":"/","sameSite":true},"views":3,"user":{"name":"ada","roles":["admin"]},"flash":{"info":["hi"]}}`)
+	doc, err := JSONCodec{}.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *doc.Cookie.OriginalMaxAge != 86400000 || doc.Cookie.SameSite != "strict" || doc.Cookie.Secure == nil || *doc.Cookie.Secure {
+		t.Fatalf("cookie %+v", doc.Cookie)
+	}
+	if string(doc.Values["views"]) != "3" || string(doc.Values["user"]) != `{"name":"ada","roles":["admin"]}` || len(doc.Values) != 3 {
+		t.Fatalf("values %s", doc.Values)
+	}
+}
+
+func TestDecodeRejectsWhatIsNotADocument(t *testing.T) {
+	for _, bad := range []string{"", "null", "[]", `"s"`, "{", `{"cookie":{"expires":"soon"}}`, `{"cookie":[1]}`, "\xff"} {
+		if _, err := (JSONCodec{}).Decode([]byte(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Decode(%q) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
+func TestUnencodableValueIsAClearSaveError(t *testing.T) {
+	var got error
+	m, _ := newTestManager(t, Options{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }})
+	newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("ch", make(chan int))
+	}))).get("/")
+	if got == nil || !strings.Contains(got.Error(), `encode key "ch"`) {
+		t.Fatalf("error = %v", got)
+	}
+}
+
+func FuzzDecodeDocument(f *testing.F) {
+	f.Add([]byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":3}`))
+	f.Add([]byte(`{"cookie":{"originalMaxAge":1,"expires":"2026-11-22T10:00:00.000Z","sameSite":true},"a\"b":[1,{"c":"}"}],"e":"\u00e9"}`))
+	f.Add([]byte(`{ "x" : 1 , "y" : "2" }`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := JSONCodec{}.Decode(data)
+		if err != nil {
+			return
+		}
+		for k, v := range doc.Values {
+			if !json.Valid(v) {
+				t.Fatalf("value of %q is not valid JSON: %q", k, v)
+			}
+		}
+		out, err := JSONCodec{}.Encode(doc)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		again, err := JSONCodec{}.Decode(out)
+		if err != nil {
+			t.Fatalf("decode of re-encoded %q: %v", out, err)
+		}
+		if len(again.Values) != len(doc.Values) {
+			t.Fatalf("keys changed on round trip: %d vs %d", len(again.Values), len(doc.Values))
+		}
+		for k, v := range doc.Values {
+			if !bytes.Equal(again.Values[k], v) {
+				t.Fatalf("value of %q changed: %q vs %q", k, v, again.Values[k])
+			}
+		}
+	})
+}

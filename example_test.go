@@ -1,0 +1,179 @@
+package session_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/memstore"
+)
+
+// get fetches url with client and returns the body.
+func get(c *http.Client, url string) string {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+// A visit counter: the middleware gives every request a session, loaded on
+// first use and saved before the response goes out.
+func Example() {
+	m, err := session.New(session.Options{
+		Secrets: []string{"current secret", "previous secret"},
+		Cookie:  session.CookieOptions{MaxAge: 24 * time.Hour, Secure: session.SecureAuto},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		views, _ := session.GetAs[int](s, "views")
+		s.Set("views", views+1)
+		fmt.Fprintf(w, "views: %d", views+1)
+	})
+	srv := httptest.NewServer(m.Handler(mux)) // http.ListenAndServe(addr, m.Handler(mux))
+	defer srv.Close()
+
+	c := newClient()
+	fmt.Println(get(c, srv.URL))
+	fmt.Println(get(c, srv.URL))
+	// Output:
+	// views: 1
+	// views: 2
+}
+
+// Log in with RenewID: the data stays, the id changes, so a session id
+// planted before login (session fixation) is worthless. Log out with Destroy.
+func ExampleSession_RenewID() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		s.Set("user", r.FormValue("name"))
+		http.Redirect(w, r, "/", http.StatusSeeOther) // the session is saved before the redirect goes out
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		session.From(r).Destroy(r.Context())
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "user: %v", session.From(r).Get("user"))
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	c := newClient()
+	resp, _ := c.PostForm(srv.URL+"/login", url.Values{"name": {"ada"}})
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(b))
+	resp, _ = c.PostForm(srv.URL+"/logout", nil)
+	b, _ = io.ReadAll(resp.Body)
+	fmt.Println(string(b))
+	// Output:
+	// user: ada
+	// user: <nil>
+}
+
+// Flash messages are read once: set before a redirect, shown on the next page.
+func ExampleSession_Flash() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/save", func(w http.ResponseWriter, r *http.Request) {
+		session.From(r).Flash("info", "Saved.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, session.From(r).Flashes("info"))
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	c := newClient()
+	fmt.Println(get(c, srv.URL+"/save"))
+	fmt.Println(get(c, srv.URL+"/"))
+	// Output:
+	// [Saved.]
+	// []
+}
+
+// GetAs reads a typed value, whether this request set it or it was decoded
+// from the store's JSON.
+func ExampleGetAs() {
+	type Cart struct{ Items []string }
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		cart, _ := session.GetAs[Cart](s, "cart")
+		cart.Items = append(cart.Items, r.URL.Query().Get("add"))
+		s.Set("cart", cart)
+		fmt.Fprint(w, cart.Items)
+	})))
+	defer srv.Close()
+
+	c := newClient()
+	get(c, srv.URL+"/?add=tea")
+	fmt.Println(get(c, srv.URL+"/?add=milk"))
+	// Output: [tea milk]
+}
+
+// A long-lived connection (server-sent events here, a websocket alike)
+// changes the session after the response started, so it saves by hand, as
+// express's req.session.save() is used for websockets.
+func ExampleSession_Save() {
+	store := memstore.New()
+	defer store.Close()
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}, Store: store})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		s.Set("connected", true) // saved, and the cookie set, before the first byte
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 1; i <= 3; i++ {
+			s.Set("events", i)
+			if err := s.Save(r.Context()); err != nil {
+				return
+			}
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			http.NewResponseController(w).Flush()
+		}
+	})))
+	defer srv.Close()
+
+	resp, _ := http.Get(srv.URL)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "data:") {
+			fmt.Println(line)
+		}
+	}
+	resp.Body.Close()
+	ids, _ := store.IDs(context.Background())
+	data, _ := store.Get(context.Background(), ids[0])
+	fmt.Println(strings.Contains(string(data), `"events":3`))
+	// Output:
+	// data: 1
+	// data: 2
+	// data: 3
+	// true
+}

@@ -1,0 +1,165 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session/memstore"
+)
+
+// countingStore is a real memstore that counts the calls the manager makes.
+type countingStore struct {
+	*memstore.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func newCountingStore(t *testing.T) *countingStore {
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	return &countingStore{Store: st, calls: map[string]int{}}
+}
+
+func (c *countingStore) count(op string) {
+	c.mu.Lock()
+	c.calls[op]++
+	c.mu.Unlock()
+}
+
+// n returns how many times op was called, and resets the counters.
+func (c *countingStore) n(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[op]
+}
+
+func (c *countingStore) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
+}
+
+func (c *countingStore) reset() {
+	c.mu.Lock()
+	c.calls = map[string]int{}
+	c.mu.Unlock()
+}
+
+// writes counts Set and CompareAndSwap calls.
+func (c *countingStore) writes() int { return c.n("Set") + c.n("CompareAndSwap") }
+
+func (c *countingStore) Get(ctx context.Context, id string) ([]byte, error) {
+	c.count("Get")
+	return c.Store.Get(ctx, id)
+}
+func (c *countingStore) Set(ctx context.Context, id string, b []byte, exp time.Time) error {
+	c.count("Set")
+	return c.Store.Set(ctx, id, b, exp)
+}
+func (c *countingStore) Destroy(ctx context.Context, id string) error {
+	c.count("Destroy")
+	return c.Store.Destroy(ctx, id)
+}
+func (c *countingStore) Touch(ctx context.Context, id string, exp time.Time) error {
+	c.count("Touch")
+	return c.Store.Touch(ctx, id, exp)
+}
+func (c *countingStore) GetVersion(ctx context.Context, id string) ([]byte, Version, error) {
+	c.count("GetVersion")
+	return c.Store.GetVersion(ctx, id)
+}
+func (c *countingStore) CompareAndSwap(ctx context.Context, id string, old Version, b []byte, exp time.Time) (Version, error) {
+	c.count("CompareAndSwap")
+	return c.Store.CompareAndSwap(ctx, id, old, b, exp)
+}
+
+// newTestManager returns a manager with a counting memstore and the secret
+// "keyboard cat", unless opts says otherwise.
+func newTestManager(t *testing.T, opts Options) (*Manager, *countingStore) {
+	t.Helper()
+	var cs *countingStore
+	if opts.Store == nil {
+		cs = newCountingStore(t)
+		opts.Store = cs
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = []string{"keyboard cat"}
+	}
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, cs
+}
+
+// handle adapts a function of the session to an http.Handler.
+func handle(fn func(w http.ResponseWriter, r *http.Request, s *Session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn(w, r, From(r))
+	})
+}
+
+// browser keeps the session cookie between requests, as a browser does,
+// and exposes the raw Set-Cookie headers.
+type browser struct {
+	t      *testing.T
+	h      http.Handler
+	cookie string // the cookie value as the server set it
+	secure bool
+	header http.Header
+}
+
+func newBrowser(t *testing.T, h http.Handler) *browser { return &browser{t: t, h: h} }
+
+// get sends a request and returns the response; the session cookie is kept.
+func (b *browser) get(path string) *httptest.ResponseRecorder {
+	return b.do(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+func (b *browser) do(req *http.Request) *httptest.ResponseRecorder {
+	if b.secure {
+		req = httptest.NewRequest(req.Method, "https://example.com"+req.URL.RequestURI(), req.Body)
+	}
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
+	if b.cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "sid", Value: b.cookie})
+	}
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name != "sid" {
+			continue
+		}
+		if c.MaxAge < 0 {
+			b.cookie = ""
+		} else {
+			b.cookie = c.Value
+		}
+	}
+	return rec
+}
+
+// setCookie returns the response's session Set-Cookie header, or "".
+func setCookie(rec *httptest.ResponseRecorder) string {
+	for _, v := range rec.Header().Values("Set-Cookie") {
+		if strings.HasPrefix(v, "sid=") {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,305 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/sessionkit/session/memstore"
+)
+
+// maxMergeAttempts bounds the re-read and re-apply loop of a save that keeps
+// meeting concurrent writes. Every round lets at least one writer through,
+// so this many parallel writers on one session always succeed.
+const maxMergeAttempts = 128
+
+// Manager gives requests their sessions. Create one with New, and wrap your
+// handler with Handler. A Manager is safe for concurrent use.
+type Manager struct {
+	opts      Options
+	store     Store
+	versioned VersionedStore // nil if the store cannot compare-and-swap
+	toucher   Toucher        // nil if the store cannot touch
+	codec     Codec
+	signer    *signer
+	logger    *slog.Logger
+	now       func() time.Time
+}
+
+// New validates opts and returns a Manager. It fails on a missing or empty
+// secret, an unknown Unset, Secure or SameSite mode, a cookie name that is
+// not a token, or a negative duration.
+func New(opts Options) (*Manager, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Store == nil {
+		opts.Store = memstore.New()
+	}
+	m := &Manager{
+		opts:   opts,
+		store:  opts.Store,
+		codec:  opts.Codec,
+		signer: newSigner(opts.Secrets),
+		logger: opts.Logger,
+		now:    time.Now,
+	}
+	m.versioned, _ = opts.Store.(VersionedStore)
+	m.toucher, _ = opts.Store.(Toucher)
+	return m, nil
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+// newID returns a fresh session id.
+func (m *Manager) newID(r *http.Request) (string, error) {
+	if m.opts.GenerateID != nil {
+		id := m.opts.GenerateID(r)
+		if id == "" {
+			return "", errors.New("session: GenerateID returned an empty id")
+		}
+		return id, nil
+	}
+	var b [24]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// initNew makes s a brand-new session under id, as express's generate does.
+func (m *Manager) initNew(s *Session, id string, r *http.Request) {
+	now := m.now()
+	s.sessionState = sessionState{
+		id: id, originalID: id, isNew: true, created: now, knowVer: true,
+	}
+	if m.opts.Cookie.MaxAge > 0 {
+		s.cookie = cookieState{expires: now.Add(m.opts.Cookie.MaxAge), originalMaxAge: m.opts.Cookie.MaxAge}
+	}
+}
+
+// initLoaded makes s the session loaded from doc, as express's inflate does.
+func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver Version) {
+	s.sessionState = sessionState{
+		id: id, originalID: id,
+		created: doc.Created, inStore: true, version: ver, knowVer: m.versioned != nil,
+		hasSaved: !m.opts.Resave, clean: !m.opts.Resave,
+	}
+	if len(doc.Values) > 0 {
+		s.values = make(map[string]slot, len(doc.Values))
+		for k, raw := range doc.Values {
+			s.values[k] = slot{raw: raw}
+		}
+	}
+	if doc.Cookie.Expires != nil {
+		s.cookie.expires = *doc.Cookie.Expires
+		if doc.Cookie.OriginalMaxAge != nil {
+			s.cookie.originalMaxAge = time.Duration(*doc.Cookie.OriginalMaxAge) * time.Millisecond
+		}
+		s.loadedExpires = s.cookie.expires
+	}
+}
+
+// read loads and decodes a session. A corrupt document is logged and
+// reported as ErrNotFound, as is a session past its AbsoluteTimeout.
+func (m *Manager) read(ctx context.Context, id string) (*Document, Version, error) {
+	var (
+		data []byte
+		ver  Version
+		err  error
+	)
+	if m.versioned != nil {
+		data, ver, err = m.versioned.GetVersion(ctx, id)
+	} else {
+		data, err = m.store.Get(ctx, id)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	doc, err := m.codec.Decode(data)
+	if err != nil {
+		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", redactID(id), "err", err)
+		return nil, "", fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
+	}
+	if m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout {
+		return nil, "", fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
+	}
+	return doc, ver, nil
+}
+
+// document builds the stored document of s.
+func (m *Manager) document(s *Session) (*Document, error) {
+	doc := &Document{Created: s.created, Values: make(map[string]json.RawMessage, len(s.values))}
+	for k, sl := range s.values {
+		if sl.raw == nil {
+			raw, err := json.Marshal(sl.val)
+			if err != nil {
+				return nil, fmt.Errorf("session: encode key %q: %w", k, err)
+			}
+			sl.raw = raw
+			s.values[k] = sl
+		}
+		doc.Values[k] = sl.raw
+	}
+	c := &doc.Cookie
+	c.HTTPOnly = !m.opts.Cookie.DisableHTTPOnly
+	c.Path, c.Domain, c.Priority = m.opts.Cookie.Path, m.opts.Cookie.Domain, m.opts.Cookie.Priority
+	if !s.cookie.expires.IsZero() {
+		exp := s.cookie.expires
+		ms := s.cookie.originalMaxAge.Milliseconds()
+		c.Expires, c.OriginalMaxAge = &exp, &ms
+	}
+	if m.opts.Cookie.Partitioned {
+		c.Partitioned = &m.opts.Cookie.Partitioned
+	}
+	if s.rs != nil {
+		secure := s.rs.secureCookie()
+		if m.opts.Cookie.Secure != SecureNever {
+			c.Secure = &secure
+		}
+		c.SameSite = s.rs.sameSite()
+	}
+	return doc, nil
+}
+
+// storeExpiry is when the store may forget s: the cookie's expiry, capped by
+// the idle and absolute timeouts. Zero means the store's default lifetime.
+func (m *Manager) storeExpiry(s *Session) time.Time {
+	exp := s.cookie.expires
+	if m.opts.IdleTimeout > 0 {
+		if idle := m.now().Add(m.opts.IdleTimeout); exp.IsZero() || idle.Before(exp) {
+			exp = idle
+		}
+	}
+	if m.opts.AbsoluteTimeout > 0 && !s.created.IsZero() {
+		if abs := s.created.Add(m.opts.AbsoluteTimeout); exp.IsZero() || abs.Before(exp) {
+			exp = abs
+		}
+	}
+	return exp
+}
+
+// errGone reports a save skipped because another request destroyed or
+// regenerated the session meanwhile.
+var errGone = fmt.Errorf("session destroyed by another request, not written back: %w", ErrNotFound)
+
+// persist writes s to the store. With a VersionedStore, a write that finds
+// another request's write re-reads the session and re-applies only the keys
+// this request changed, so neither request's change is lost; a session that
+// is gone meanwhile is not written back (errGone). s.mu is held.
+func (m *Manager) persist(ctx context.Context, s *Session) error {
+	if m.versioned == nil {
+		doc, err := m.document(s)
+		if err != nil {
+			return err
+		}
+		data, err := m.codec.Encode(doc)
+		if err != nil {
+			return err
+		}
+		if err := m.store.Set(ctx, s.id, data, m.storeExpiry(s)); err != nil {
+			return fmt.Errorf("session: save: %w", err)
+		}
+		s.saved("")
+		return nil
+	}
+	for attempt := 1; ; attempt++ {
+		err := ErrConflict
+		var ver Version
+		if s.knowVer {
+			doc, derr := m.document(s)
+			if derr != nil {
+				return derr
+			}
+			data, eerr := m.codec.Encode(doc)
+			if eerr != nil {
+				return eerr
+			}
+			ver, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, m.storeExpiry(s))
+		}
+		switch {
+		case err == nil:
+			s.saved(ver)
+			return nil
+		case !errors.Is(err, ErrConflict):
+			return fmt.Errorf("session: save: %w", err)
+		case attempt > maxMergeAttempts:
+			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, err)
+		}
+		if attempt > 2 {
+			if err := backoff(ctx, attempt); err != nil {
+				return fmt.Errorf("session: save: %w", err)
+			}
+		}
+		if err := m.remerge(ctx, s); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff sleeps a short random time that grows with attempt, so that
+// writers colliding on one session spread out instead of colliding again.
+func backoff(ctx context.Context, attempt int) error {
+	limit := time.Duration(min(attempt, 20)) * 250 * time.Microsecond
+	t := time.NewTimer(time.Duration(mathrand.Int64N(int64(limit))))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// remerge re-reads s from the store and re-applies this request's changes.
+func (m *Manager) remerge(ctx context.Context, s *Session) error {
+	doc, ver, err := m.read(ctx, s.id)
+	switch {
+	case errors.Is(err, ErrNotFound) && s.inStore:
+		return errGone
+	case errors.Is(err, ErrNotFound):
+		s.version, s.knowVer = "", true // never stored: create it
+		return nil
+	case err != nil:
+		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
+	}
+	merged := make(map[string]slot, len(doc.Values)+len(s.changes))
+	for k, raw := range doc.Values {
+		merged[k] = slot{raw: raw}
+	}
+	for k, set := range s.changes {
+		if set {
+			merged[k] = s.values[k]
+		} else {
+			delete(merged, k)
+		}
+	}
+	s.values = merged
+	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {
+		s.created = doc.Created
+	}
+	s.version, s.knowVer, s.inStore = ver, true, true
+	return nil
+}
+
+// saved records a successful write of s.
+func (s *Session) saved(ver Version) {
+	s.version, s.knowVer = ver, ver != ""
+	s.inStore, s.hasSaved, s.clean = true, true, true
+	s.storeTouched = true // the write pushed the expiry forward
+	s.changes = nil
+}
+
+// redactID shortens an id for logs: enough to correlate, not enough to use.
+func redactID(id string) string {
+	if len(id) > 8 {
+		return id[:6] + "…"
+	}
+	return id
+}

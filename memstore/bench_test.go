@@ -1,0 +1,151 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+// mutexStore is the baseline: one map behind one mutex, copying like memstore.
+type mutexStore struct {
+	mu sync.Mutex
+	m  map[string]mutexEntry
+}
+
+type mutexEntry struct {
+	data    []byte
+	expires time.Time
+}
+
+func newMutexStore() *mutexStore { return &mutexStore{m: map[string]mutexEntry{}} }
+
+func (s *mutexStore) Get(ctx context.Context, id string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[id]
+	if !ok || !time.Now().Before(e.expires) {
+		return nil, session.ErrNotFound
+	}
+	return append([]byte(nil), e.data...), nil
+}
+
+func (s *mutexStore) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[id]
+	s.m[id] = mutexEntry{append(e.data[:0], data...), expires} // reuses the buffer, as memstore does
+	return nil
+}
+
+func (s *mutexStore) Destroy(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+	return nil
+}
+
+// BenchmarkParallelDifferentSessions loads and saves a session per
+// goroutine, each on its own session: memstore's shards against one mutex.
+func BenchmarkParallelDifferentSessions(b *testing.B) {
+	stores := []struct {
+		name string
+		new  func(b *testing.B) session.Store
+	}{
+		{"memstore", func(b *testing.B) session.Store { return newStore(b) }},
+		{"mutexmap", func(b *testing.B) session.Store { return newMutexStore() }},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			s := st.new(b)
+			ctx := context.Background()
+			data := storetest.Document(300)
+			var n atomic.Int64
+			b.SetParallelism(4) // 4 goroutines per CPU
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				id := fmt.Sprint("session-", n.Add(1))
+				expires := time.Now().Add(time.Hour)
+				s.Set(ctx, id, data, expires)
+				for pb.Next() {
+					got, err := s.Get(ctx, id)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					s.Set(ctx, id, got, expires)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkBytesPerLiveSession stores b.N sessions of a 300-byte document
+// and reports the live heap they take, per session, with the document's own
+// size subtracted (the store's overhead), against a plain map.
+func BenchmarkBytesPerLiveSession(b *testing.B) {
+	ctx := context.Background()
+	data := storetest.Document(300)
+	stores := []struct {
+		name string
+		new  func(b *testing.B) session.Store
+	}{
+		{"memstore", func(b *testing.B) session.Store { return newStore(b, memstore.WithSweepInterval(0)) }},
+		{"mutexmap", func(b *testing.B) session.Store { return newMutexStore() }},
+	}
+	for _, st := range stores {
+		b.Run(st.name, func(b *testing.B) {
+			n := max(b.N, 10_000)
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = storetest.NewID()
+			}
+			expires := time.Now().Add(time.Hour)
+			before := liveHeap()
+			s := st.new(b)
+			b.ResetTimer()
+			for i := range n {
+				s.Set(ctx, ids[i], data, expires)
+			}
+			b.StopTimer()
+			after := liveHeap()
+			perSession := float64(after-before) / float64(n)
+			b.ReportMetric(perSession, "B/session")
+			b.ReportMetric(perSession-float64(len(data)), "overhead-B/session")
+			runtime.KeepAlive(s)
+		})
+	}
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkGetVersionAndSwap is the manager's save path on one goroutine.
+func BenchmarkGetVersionAndSwap(b *testing.B) {
+	s := newStore(b)
+	ctx := context.Background()
+	data := storetest.Document(300)
+	s.Set(ctx, "x", data, time.Now().Add(time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, v, err := s.GetVersion(ctx, "x")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.CompareAndSwap(ctx, "x", v, got, time.Now().Add(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

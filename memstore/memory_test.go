@@ -1,0 +1,209 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// withClock makes the store read the time from now (unix ns).
+func withClock(now func() int64) Option { return func(c *config) { c.now = now } }
+
+// stored returns how many entries the store holds, expired or not.
+func stored(s *Store) int64 { return s.n.Load() }
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func heapAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func TestMemoryIsGivenBackAfterExpiredSessionsAreSwept(t *testing.T) {
+	const sessions = 200_000
+	ctx := context.Background()
+	before := heapAlloc()
+
+	// A clock that stands still while the sessions are created, so that all
+	// of them are live at once, and then jumps past their expiry.
+	var clock atomic.Int64
+	start := time.Now()
+	clock.Store(start.UnixNano())
+	s := New(WithSweepInterval(20*time.Millisecond), withClock(clock.Load))
+	defer s.Close()
+	data := make([]byte, 100)
+	id := make([]byte, 0, 32)
+	for i := range sessions {
+		id = fmt.Appendf(id[:0], "session-%026d", i) // 32 bytes, like real ids
+		if err := s.Set(ctx, string(id), data, start.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peak := heapAlloc()
+	if n := stored(s); n != sessions {
+		t.Fatalf("%d sessions stored, want %d", n, sessions)
+	}
+	clock.Store(start.Add(2 * time.Minute).UnixNano())
+	waitFor(t, 10*time.Second, "the sweeper has not removed every expired session", func() bool { return stored(s) == 0 })
+	// The shard that emptied last is rebuilt in the same sweep pass; give
+	// the sweeper one more pass to be sure it finished the round.
+	time.Sleep(50 * time.Millisecond)
+	after := heapAlloc()
+
+	allowed := max(before/10, 2<<20)
+	t.Logf("heap: %d KiB before, %d KiB with %d sessions, %d KiB after the sweep (allowed %d KiB)",
+		before>>10, peak>>10, sessions, after>>10, (before+allowed)>>10)
+	if after > before+allowed {
+		t.Errorf("heap after the sweep is %d KiB, want at most %d KiB (%d KiB before)", after>>10, (before+allowed)>>10, before>>10)
+	}
+	runtime.KeepAlive(s)
+}
+
+func TestSweeperRemovesExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	s := New(WithSweepInterval(10 * time.Millisecond))
+	defer s.Close()
+	for i := range 100 {
+		if err := s.Set(ctx, fmt.Sprint("short-", i), []byte("{}"), time.Now().Add(30*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set(ctx, "long", []byte("{}"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "expired sessions still stored", func() bool { return stored(s) == 1 })
+	if _, err := s.Get(ctx, "long"); err != nil {
+		t.Fatalf("the unexpired session was swept too: %v", err)
+	}
+}
+
+func TestCloseStopsTheSweeper(t *testing.T) {
+	s := New(WithSweepInterval(time.Millisecond))
+	sp := s.stopper
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sp.done:
+	default:
+		t.Fatal("the sweeper is still running after Close returned")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	// Without a sweeper, expired sessions stay stored but are not returned.
+	ctx := context.Background()
+	if err := s.Set(ctx, "a", []byte("{}"), time.Now().Add(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if stored(s) != 1 {
+		t.Fatalf("%d sessions stored; want the expired one still there, as nothing sweeps", stored(s))
+	}
+	if _, err := s.Get(ctx, "a"); err == nil {
+		t.Fatal("an expired session was returned after Close")
+	}
+}
+
+func TestDroppedStoreStopsItsSweeper(t *testing.T) {
+	s := New(WithSweepInterval(time.Millisecond))
+	sp := s.stopper
+	s = nil
+	_ = s
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-sp.done:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweeper of an unreachable store is still running")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestZeroExpiresGetsTheDefaultLifetime(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Default24Hours", func(t *testing.T) {
+		s := New()
+		defer s.Close()
+		start := time.Now()
+		if err := s.Set(ctx, "a", []byte("{}"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		sh := s.shard("a")
+		got := time.Unix(0, sh.m["a"].expires)
+		if want := start.Add(24 * time.Hour); got.Before(want) || got.After(want.Add(time.Minute)) {
+			t.Fatalf("a browser-session session expires at %v, want about %v", got, want)
+		}
+	})
+	t.Run("Configured", func(t *testing.T) {
+		s := New(WithDefaultLifetime(50*time.Millisecond), WithSweepInterval(0))
+		if err := s.Set(ctx, "a", []byte("{}"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "a"); err != nil {
+			t.Fatalf("Get right after Set: %v", err)
+		}
+		time.Sleep(80 * time.Millisecond)
+		if _, err := s.Get(ctx, "a"); err == nil {
+			t.Fatal("a browser-session session outlived the configured default lifetime")
+		}
+	})
+}
+
+func TestHeapStaysOrderedThroughUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := New(WithSweepInterval(0))
+	base := time.Now().Add(time.Hour)
+	for i := range 2000 {
+		id := fmt.Sprint(i)
+		exp := base.Add(time.Duration((i*7919)%2000) * time.Second)
+		switch i % 4 {
+		case 0, 1:
+			s.Set(ctx, id, []byte("{}"), exp)
+		case 2:
+			s.Set(ctx, id, []byte("{}"), exp)
+			s.Touch(ctx, id, exp.Add(-time.Duration(i)*time.Second))
+		case 3:
+			s.Set(ctx, id, []byte("{}"), exp)
+			s.Destroy(ctx, fmt.Sprint(i-1))
+		}
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		if len(sh.heap) != len(sh.m) {
+			t.Fatalf("shard %d: heap has %d entries, map %d", i, len(sh.heap), len(sh.m))
+		}
+		for j, e := range sh.heap {
+			if e.index != j {
+				t.Fatalf("shard %d: entry at %d says index %d", i, j, e.index)
+			}
+			if j > 0 && sh.heap[(j-1)/2].expires > e.expires {
+				t.Fatalf("shard %d: heap order broken at %d", i, j)
+			}
+			if sh.m[e.id] != e {
+				t.Fatalf("shard %d: heap entry %q is not the map's", i, e.id)
+			}
+		}
+	}
+}

@@ -1,0 +1,639 @@
+// Package memstore is the in-process session store, and the manager's
+// default. It is bounded: expired sessions are never returned and are swept
+// by a background goroutine, a browser-session session still gets a
+// server-side lifetime, and an optional cap on the number of sessions evicts
+// the ones closest to expiry. Memory freed by sweeping is given back to the
+// runtime (Go maps do not shrink by themselves).
+//
+// Sessions live in 64 shards chosen by a hash of the id, so goroutines working
+// on different sessions rarely wait for one another. Data is copied in and
+// out: callers may reuse their buffers.
+//
+// Sessions do not survive a restart and are not shared between processes; use
+// a persistent store for that.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkit/session/internal/storecontract"
+)
+
+// Defaults for the options.
+const (
+	DefaultLifetime      = 24 * time.Hour
+	DefaultSweepInterval = time.Minute
+)
+
+const numShards = 64
+
+// Errors returned by the store; they wrap the session package's.
+var (
+	errNotFound = fmt.Errorf("memstore: %w", storecontract.ErrNotFound)
+	errConflict = fmt.Errorf("memstore: %w", storecontract.ErrConflict)
+)
+
+// Option configures a Store in New.
+type Option func(*config)
+
+type config struct {
+	sweepInterval time.Duration
+	lifetime      time.Duration
+	maxSessions   int
+	now           func() int64 // unix ns; tests replace it
+}
+
+// WithSweepInterval sets how often the background goroutine removes expired
+// sessions (default 1 minute). A d <= 0 disables it: expired sessions are
+// then still never returned, and PurgeExpired removes them on demand.
+func WithSweepInterval(d time.Duration) Option {
+	return func(c *config) { c.sweepInterval = d }
+}
+
+// WithDefaultLifetime sets how long a session stored with a zero expiry (a
+// browser-session cookie) lives on the server (default 24 hours). A d <= 0
+// keeps the default.
+func WithDefaultLifetime(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.lifetime = d
+		}
+	}
+}
+
+// WithMaxSessions caps the number of stored sessions. Storing a new session
+// beyond the cap evicts the sessions closest to expiry, across the whole
+// store (possibly the new one itself). An n <= 0 means no cap (the default).
+func WithMaxSessions(n int) Option {
+	return func(c *config) { c.maxSessions = max(n, 0) }
+}
+
+// Store is an in-memory session store. It implements session.Store,
+// session.Toucher, session.VersionedStore, session.Lister and session.Purger,
+// and is safe for concurrent use. Create it with New; Close stops its sweeper.
+type Store struct {
+	*state
+}
+
+// state is everything the sweeper goroutine needs; it does not reference the
+// Store, so a Store that is dropped without Close is collected and its
+// sweeper stopped.
+type state struct {
+	shards   [numShards]shard
+	seed     maphash.Seed
+	lifetime int64 // ns
+	max      int64
+	n        atomic.Int64 // entries in all shards, expired or not
+	evictMu  sync.Mutex
+	stopper  *stopper
+	interval time.Duration
+	now      func() int64
+}
+
+type stopper struct {
+	once sync.Once
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (s *stopper) close() {
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+	})
+}
+
+// New returns an empty store and starts its sweeper.
+func New(opts ...Option) *Store {
+	c := config{sweepInterval: DefaultSweepInterval, lifetime: DefaultLifetime, now: wallClock}
+	for _, o := range opts {
+		o(&c)
+	}
+	st := &state{
+		seed:     maphash.MakeSeed(),
+		lifetime: int64(c.lifetime),
+		max:      int64(c.maxSessions),
+		interval: c.sweepInterval,
+		now:      c.now,
+	}
+	for i := range st.shards {
+		st.shards[i].m = make(map[string]*entry)
+	}
+	s := &Store{state: st}
+	if c.sweepInterval > 0 {
+		st.stopper = &stopper{stop: make(chan struct{}), done: make(chan struct{})}
+		go st.sweepLoop(st.stopper)
+		runtime.AddCleanup(s, func(sp *stopper) { go sp.close() }, st.stopper)
+	}
+	return s
+}
+
+// Close stops the background sweeper. The store keeps working afterwards
+// (expired sessions are still never returned). Close is idempotent and
+// always returns nil.
+func (s *Store) Close() error {
+	if s.stopper != nil {
+		s.stopper.close()
+	}
+	return nil
+}
+
+func (st *state) sweepLoop(sp *stopper) {
+	defer close(sp.done)
+	t := time.NewTicker(st.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-sp.stop:
+			return
+		case <-t.C:
+			st.purge()
+		}
+	}
+}
+
+// entry is one stored session.
+type entry struct {
+	id      string
+	data    []byte
+	expires int64  // unix ns
+	version uint64 // per shard, never reused
+	index   int    // in the shard's heap
+}
+
+// shard is a map of sessions with a min-heap on expiry, for sweeping and
+// for evicting the sessions closest to expiry.
+type shard struct {
+	mu   sync.RWMutex
+	m    map[string]*entry
+	heap []*entry
+	peak int    // largest len(m) since the map was last rebuilt
+	seq  uint64 // last version handed out
+	_    [64]byte
+}
+
+func (st *state) shard(id string) *shard {
+	return &st.shards[maphash.String(st.seed, id)%numShards]
+}
+
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// deadline converts an expiry to unix ns; a zero time means the default lifetime.
+func (st *state) deadline(expires time.Time, now int64) int64 {
+	switch {
+	case expires.IsZero():
+		return now + st.lifetime
+	case expires.Before(minTime):
+		return 0
+	case expires.After(maxTime):
+		return math.MaxInt64
+	}
+	return expires.UnixNano()
+}
+
+func wallClock() int64 { return time.Now().UnixNano() }
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}
+
+func formatVersion(v uint64) storecontract.Version {
+	return storecontract.Version(strconv.FormatUint(v, 36))
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// Get returns a copy of the session's data, or an error wrapping
+// session.ErrNotFound if it is missing or expired.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+	data, _, err := s.get(ctx, id)
+	return data, err
+}
+
+// GetVersion is Get that also returns the session's current version.
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, storecontract.Version, error) {
+	data, v, err := s.get(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, formatVersion(v), nil
+}
+
+func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, 0, err
+	}
+	sh := st.shard(id)
+	now := st.now()
+	sh.mu.RLock()
+	e, ok := sh.m[id]
+	if !ok {
+		sh.mu.RUnlock()
+		return nil, 0, errNotFound
+	}
+	if e.expires <= now {
+		sh.mu.RUnlock()
+		st.removeExpired(sh, id, now)
+		return nil, 0, errNotFound
+	}
+	data, v := clone(e.data), e.version
+	sh.mu.RUnlock()
+	return data, v, nil
+}
+
+// removeExpired deletes id if it is still expired at now.
+func (st *state) removeExpired(sh *shard, id string, now int64) {
+	sh.mu.Lock()
+	if e, ok := sh.m[id]; ok && e.expires <= now {
+		st.remove(sh, e)
+	}
+	sh.mu.Unlock()
+}
+
+// Set stores a copy of data under id until expires (the default lifetime if
+// zero), replacing what was there; an expires in the past deletes.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	deadline := s.deadline(expires, now)
+	sh := s.shard(id)
+	sh.mu.Lock()
+	e := sh.m[id]
+	if deadline <= now {
+		if e != nil {
+			s.remove(sh, e)
+		}
+		sh.mu.Unlock()
+		return nil
+	}
+	added := s.put(sh, e, id, data, deadline)
+	sh.mu.Unlock()
+	if added {
+		s.enforceCap()
+	}
+	return nil
+}
+
+// put writes data into e, or a new entry if e is nil, under sh's write
+// lock. It reports whether it added an entry.
+func (st *state) put(sh *shard, e *entry, id string, data []byte, deadline int64) (added bool) {
+	sh.seq++
+	if e == nil {
+		e = &entry{id: id, data: clone(data), expires: deadline, version: sh.seq}
+		sh.m[id] = e
+		sh.push(e)
+		sh.peak = max(sh.peak, len(sh.m))
+		st.n.Add(1)
+		return true
+	}
+	if c := cap(e.data); c >= len(data) && c <= 2*len(data)+64 {
+		e.data = append(e.data[:0], data...) // readers copy under the lock
+	} else {
+		e.data = clone(data)
+	}
+	e.version = sh.seq
+	sh.setExpiry(e, deadline)
+	return false
+}
+
+// remove deletes e from its shard, under the shard's write lock.
+func (st *state) remove(sh *shard, e *entry) {
+	delete(sh.m, e.id)
+	sh.heapRemove(e)
+	st.n.Add(-1)
+}
+
+// Destroy deletes the session; deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	sh := s.shard(id)
+	sh.mu.Lock()
+	if e, ok := sh.m[id]; ok {
+		s.remove(sh, e)
+	}
+	sh.mu.Unlock()
+	return nil
+}
+
+// Touch moves the session's expiry to expires (the default lifetime if zero)
+// without changing its data or version. Touching a missing or expired session
+// returns an error wrapping session.ErrNotFound and creates nothing; an
+// expires in the past deletes.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	deadline := s.deadline(expires, now)
+	sh := s.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[id]
+	if !ok {
+		return errNotFound
+	}
+	if e.expires <= now {
+		s.remove(sh, e)
+		return errNotFound
+	}
+	if deadline <= now {
+		s.remove(sh, e)
+		return nil
+	}
+	sh.setExpiry(e, deadline)
+	return nil
+}
+
+// CompareAndSwap stores a copy of data only if the session's current version
+// is old; with old == "" only if no unexpired session has that id. Otherwise
+// it returns an error wrapping session.ErrConflict. It returns the new
+// version ("" when an expires in the past deleted the session).
+func (s *Store) CompareAndSwap(ctx context.Context, id string, old storecontract.Version, data []byte, expires time.Time) (storecontract.Version, error) {
+	if err := ctxErr(ctx); err != nil {
+		return "", err
+	}
+	var want uint64
+	if old != "" {
+		v, err := strconv.ParseUint(string(old), 36, 64)
+		if err != nil {
+			return "", errConflict
+		}
+		want = v
+	}
+	now := s.now()
+	deadline := s.deadline(expires, now)
+	sh := s.shard(id)
+	sh.mu.Lock()
+	e := sh.m[id]
+	if e != nil && e.expires <= now {
+		s.remove(sh, e)
+		e = nil
+	}
+	switch {
+	case old == "" && e != nil, old != "" && (e == nil || e.version != want):
+		sh.mu.Unlock()
+		return "", errConflict
+	}
+	if deadline <= now {
+		if e != nil {
+			s.remove(sh, e)
+		}
+		sh.mu.Unlock()
+		return "", nil
+	}
+	added := s.put(sh, e, id, data, deadline)
+	v := sh.seq
+	sh.mu.Unlock()
+	if added {
+		s.enforceCap()
+	}
+	return formatVersion(v), nil
+}
+
+// IDs returns the ids of the unexpired sessions, in no given order.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ids := make([]string, 0, s.n.Load())
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for id, e := range sh.m {
+			if e.expires > now {
+				ids = append(ids, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return ids, nil
+}
+
+// Count returns the number of unexpired sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		// The heap's expired prefix is small after a sweep; count it out.
+		n += len(sh.m) - sh.countExpired(now)
+		sh.mu.RUnlock()
+	}
+	return n, nil
+}
+
+// Clear deletes every session and gives their memory back.
+func (s *Store) Clear(ctx context.Context) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		s.n.Add(-int64(len(sh.m)))
+		sh.m = make(map[string]*entry)
+		sh.heap = nil
+		sh.peak = 0
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// PurgeExpired removes the expired sessions now and returns how many it
+// removed; the sweeper does the same periodically.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	return s.purge(), nil
+}
+
+// purge removes expired sessions from every shard, and rebuilds shards that
+// have shrunk well below their peak so their memory is given back.
+func (st *state) purge() int {
+	removed := 0
+	for i := range st.shards {
+		sh := &st.shards[i]
+		now := st.now()
+		sh.mu.Lock()
+		for len(sh.heap) > 0 && sh.heap[0].expires <= now {
+			st.remove(sh, sh.heap[0])
+			removed++
+		}
+		sh.maybeShrink()
+		sh.mu.Unlock()
+	}
+	return removed
+}
+
+// shrinkMin is the peak size below which a shard is never rebuilt.
+const shrinkMin = 64
+
+// maybeShrink rebuilds the map and the heap of a shard that has shrunk to a
+// quarter of its peak: Go maps keep their buckets after deletes.
+func (sh *shard) maybeShrink() {
+	if sh.peak < shrinkMin || len(sh.m) > sh.peak/4 {
+		return
+	}
+	m := make(map[string]*entry, len(sh.m))
+	for id, e := range sh.m {
+		m[id] = e
+	}
+	sh.m = m
+	sh.peak = len(m)
+	if len(sh.heap) < cap(sh.heap)/2 {
+		h := make([]*entry, len(sh.heap), len(sh.heap)+len(sh.heap)/4+1)
+		copy(h, sh.heap)
+		sh.heap = h
+	}
+}
+
+// enforceCap evicts the sessions closest to expiry, across all shards, while
+// the store holds more than its cap.
+func (st *state) enforceCap() {
+	if st.max <= 0 || st.n.Load() <= st.max {
+		return
+	}
+	st.evictMu.Lock()
+	defer st.evictMu.Unlock()
+	for st.n.Load() > st.max {
+		// Find the shard whose earliest expiry is the earliest overall.
+		var best *shard
+		bestExp := int64(math.MaxInt64)
+		for i := range st.shards {
+			sh := &st.shards[i]
+			sh.mu.RLock()
+			if len(sh.heap) > 0 && (best == nil || sh.heap[0].expires < bestExp) {
+				best, bestExp = sh, sh.heap[0].expires
+			}
+			sh.mu.RUnlock()
+		}
+		if best == nil {
+			return
+		}
+		best.mu.Lock()
+		// Evict only if nothing changed there meanwhile; otherwise look again.
+		if len(best.heap) > 0 && best.heap[0].expires <= bestExp {
+			st.remove(best, best.heap[0])
+		}
+		best.mu.Unlock()
+	}
+}
+
+// countExpired counts the expired entries, walking only the part of the heap
+// that can hold them.
+func (sh *shard) countExpired(now int64) int {
+	n := 0
+	var walk func(i int)
+	walk = func(i int) {
+		if i >= len(sh.heap) || sh.heap[i].expires > now {
+			return
+		}
+		n++
+		walk(2*i + 1)
+		walk(2*i + 2)
+	}
+	walk(0)
+	return n
+}
+
+// The heap: a binary min-heap on expires, each entry knowing its index.
+
+func (sh *shard) push(e *entry) {
+	e.index = len(sh.heap)
+	sh.heap = append(sh.heap, e)
+	sh.up(e.index)
+}
+
+func (sh *shard) heapRemove(e *entry) {
+	i, last := e.index, len(sh.heap)-1
+	if i != last {
+		sh.swap(i, last)
+	}
+	sh.heap[last] = nil
+	sh.heap = sh.heap[:last]
+	if i != last {
+		if !sh.down(i) {
+			sh.up(i)
+		}
+	}
+	e.index = -1
+}
+
+func (sh *shard) setExpiry(e *entry, deadline int64) {
+	old := e.expires
+	e.expires = deadline
+	switch {
+	case deadline < old:
+		sh.up(e.index)
+	case deadline > old:
+		sh.down(e.index)
+	}
+}
+
+func (sh *shard) swap(i, j int) {
+	h := sh.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (sh *shard) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if sh.heap[p].expires <= sh.heap[i].expires {
+			return
+		}
+		sh.swap(i, p)
+		i = p
+	}
+}
+
+// down moves entry i down to its place and reports whether it moved.
+func (sh *shard) down(i int) bool {
+	start, n := i, len(sh.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && sh.heap[r].expires < sh.heap[l].expires {
+			c = r
+		}
+		if sh.heap[i].expires <= sh.heap[c].expires {
+			break
+		}
+		sh.swap(i, c)
+		i = c
+	}
+	return i > start
+}

@@ -1,0 +1,266 @@
+package memstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+var (
+	_ session.Store          = (*memstore.Store)(nil)
+	_ session.Toucher        = (*memstore.Store)(nil)
+	_ session.VersionedStore = (*memstore.Store)(nil)
+	_ session.Lister         = (*memstore.Store)(nil)
+	_ session.Purger         = (*memstore.Store)(nil)
+)
+
+func newStore(t testing.TB, opts ...memstore.Option) *memstore.Store {
+	s := memstore.New(opts...)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t) })
+}
+
+func TestConformanceWithCap(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, memstore.WithMaxSessions(1000)) })
+}
+
+func TestExpiredSessionIsNeverReturned(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memstore.WithSweepInterval(0)) // nothing sweeps: the read must check
+	expires := time.Now().Add(30 * time.Millisecond)
+	s.Set(ctx, "plain", []byte("{}"), expires)
+	s.Set(ctx, "versioned", []byte("{}"), expires)
+	_, v, err := s.GetVersion(ctx, "versioned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(expires) + 5*time.Millisecond)
+
+	if _, err := s.Get(ctx, "plain"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Get of an expired session: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.GetVersion(ctx, "versioned"); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("GetVersion of an expired session: %v, want ErrNotFound", err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "versioned", v, []byte("{}"), time.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
+		t.Errorf("CompareAndSwap of an expired session: %v, want ErrConflict", err)
+	}
+	if err := s.Touch(ctx, "plain", time.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Touch of an expired session: %v, want ErrNotFound", err)
+	}
+	if n, _ := s.Count(ctx); n != 0 {
+		t.Errorf("Count = %d, want 0", n)
+	}
+	if ids, _ := s.IDs(ctx); len(ids) != 0 {
+		t.Errorf("IDs = %q, want none", ids)
+	}
+}
+
+func TestPurgeExpiredRemovesOnlyExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, memstore.WithSweepInterval(0))
+	for i := range 10 {
+		s.Set(ctx, fmt.Sprint("short", i), []byte("{}"), time.Now().Add(10*time.Millisecond))
+	}
+	s.Set(ctx, "long", []byte("{}"), time.Now().Add(time.Hour))
+	time.Sleep(20 * time.Millisecond)
+	n, err := s.PurgeExpired(ctx)
+	if err != nil || n != 10 {
+		t.Fatalf("PurgeExpired = %d, %v; want 10, nil", n, err)
+	}
+	if ids, _ := s.IDs(ctx); !slices.Equal(ids, []string{"long"}) {
+		t.Fatalf("IDs after purge = %q, want [long]", ids)
+	}
+	if n, _ := s.PurgeExpired(ctx); n != 0 {
+		t.Fatalf("second PurgeExpired = %d, want 0", n)
+	}
+}
+
+func TestCapEvictsSessionsClosestToExpiry(t *testing.T) {
+	ctx := context.Background()
+	const max, total = 10, 200
+	s := newStore(t, memstore.WithMaxSessions(max), memstore.WithSweepInterval(0))
+	base := time.Now().Add(time.Hour)
+	// Insert in a shuffled order so that the latest expiries are spread
+	// over the shards and over time.
+	order := rand.Perm(total)
+	for _, i := range order {
+		if err := s.Set(ctx, fmt.Sprintf("s%03d", i), []byte("{}"), base.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i := total - max; i < total; i++ {
+		want = append(want, fmt.Sprintf("s%03d", i))
+	}
+	got, _ := s.IDs(ctx)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("kept %q, want the %d latest-expiring %q", got, max, want)
+	}
+
+	t.Run("NewSessionClosestToExpiryIsItselfEvicted", func(t *testing.T) {
+		s.Set(ctx, "early", []byte("{}"), base)
+		if _, err := s.Get(ctx, "early"); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Get of a new session expiring before all kept ones: %v, want ErrNotFound", err)
+		}
+		if n, _ := s.Count(ctx); n != max {
+			t.Fatalf("Count = %d, want %d", n, max)
+		}
+	})
+	t.Run("TouchMovesASessionAwayFromEviction", func(t *testing.T) {
+		first := fmt.Sprintf("s%03d", total-max)
+		second := fmt.Sprintf("s%03d", total-max+1)
+		if err := s.Touch(ctx, first, base.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		s.Set(ctx, "late", []byte("{}"), base.Add(48*time.Hour))
+		if _, err := s.Get(ctx, first); err != nil {
+			t.Errorf("touched session was evicted: %v", err)
+		}
+		if _, err := s.Get(ctx, second); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("the session now closest to expiry is still there: %v", err)
+		}
+	})
+	t.Run("ReplacingASessionEvictsNothing", func(t *testing.T) {
+		before, _ := s.IDs(ctx)
+		for _, id := range before {
+			s.Set(ctx, id, []byte(`{"n":1}`), base.Add(72*time.Hour))
+		}
+		after, _ := s.IDs(ctx)
+		slices.Sort(before)
+		slices.Sort(after)
+		if !slices.Equal(before, after) {
+			t.Fatalf("rewriting the stored sessions changed the set: %q, then %q", before, after)
+		}
+	})
+}
+
+func TestCapHoldsUnderParallelWrites(t *testing.T) {
+	ctx := context.Background()
+	const max = 100
+	s := newStore(t, memstore.WithMaxSessions(max), memstore.WithSweepInterval(0))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				if i%2 == 0 {
+					s.CompareAndSwap(ctx, id, "", []byte("{}"), time.Now().Add(time.Hour))
+				} else {
+					s.Set(ctx, id, []byte("{}"), time.Now().Add(time.Hour))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n, _ := s.Count(ctx); n != max {
+		t.Fatalf("Count = %d after 4000 parallel writes with a cap of %d", n, max)
+	}
+}
+
+func TestDataIsCopiedInAndOut(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	buf := []byte(`{"a":1}`)
+	s.Set(ctx, "x", buf, time.Time{})
+	copy(buf, `{"b":2}`)
+	got, _ := s.Get(ctx, "x")
+	if string(got) != `{"a":1}` {
+		t.Fatalf("Get = %s after the caller reused its buffer, want {\"a\":1}", got)
+	}
+	copy(got, `XXXXXXX`)
+	if again, _ := s.Get(ctx, "x"); string(again) != `{"a":1}` {
+		t.Fatalf("Get = %s after the caller changed a returned slice", again)
+	}
+}
+
+func TestTouchKeepsTheVersion(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
+	_, v, _ := s.GetVersion(ctx, "x")
+	if err := s.Touch(ctx, "x", time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("CompareAndSwap after a Touch: %v; a touch changes no data, so the version stays", err)
+	}
+}
+
+func TestTouchWithPastExpiresDeletes(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
+	if err := s.Touch(ctx, "x", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "x"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Get after a touch into the past: %v, want ErrNotFound", err)
+	}
+}
+
+func TestVersionFromAnotherStoreOrGarbageConflicts(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
+	for _, v := range []session.Version{"not a version", "-1", "zzzzzzzzzzzzzzzzzzzzzz"} {
+		if _, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
+			t.Errorf("CompareAndSwap with version %q: %v, want ErrConflict", v, err)
+		}
+	}
+}
+
+func TestClosedStoreStillServes(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	s.Set(ctx, "x", []byte("{}"), time.Time{})
+	if _, err := s.Get(ctx, "x"); err != nil {
+		t.Fatalf("Get after Close: %v", err)
+	}
+}
+
+func TestSessionsOfManyGoroutinesDoNotInterfere(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			id := fmt.Sprint("g", g)
+			for i := range 300 {
+				want := []byte(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))
+				if err := s.Set(ctx, id, want, time.Now().Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+				got, err := s.Get(ctx, id)
+				if err != nil || string(got) != string(want) {
+					t.Errorf("Get(%s) = %s, %v; want %s", id, got, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,213 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Options configure a Manager. Each field mirrors an express-session option;
+// the zero value of every field but Secrets is a safe default.
+type Options struct {
+	// Name is the cookie name (express: name). Default "sid".
+	Name string
+	// Secrets sign the cookie (express: secret). Secrets[0] signs, every one
+	// verifies, so a new secret can be put first while old cookies stay valid.
+	// Required; no secret may be empty.
+	Secrets []string
+	// Store keeps the sessions (express: store). Default: a memstore.
+	Store Store
+	// Codec encodes sessions for the store. Default: JSONCodec, the express document.
+	Codec Codec
+	// Resave writes an unmodified session back on every request (express:
+	// resave). Off by default: an unmodified session is only touched.
+	Resave bool
+	// SaveUninitialized stores and sends a new session that the request did
+	// not modify (express: saveUninitialized). Off by default.
+	SaveUninitialized bool
+	// Rolling sends Set-Cookie on every response that used the session,
+	// pushing its expiry forward (express: rolling).
+	Rolling bool
+	// Unset says what Session.Unset does to the stored session at the end of
+	// the request (express: unset): UnsetKeep (default) or UnsetDestroy.
+	Unset UnsetMode
+	// TouchAfter skips store touches of an unmodified session whose expiry was
+	// pushed forward less than this long ago (connect-mongo: touchAfter). When a
+	// touch is due, the document is rewritten so that it records the new expiry.
+	TouchAfter time.Duration
+	// IdleTimeout: a session unused for longer than this is gone. Zero: none.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout: a session older than this since its creation is gone,
+	// whatever its activity. Zero: none.
+	AbsoluteTimeout time.Duration
+	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
+	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
+	TrustProxy bool
+	// GenerateID makes new session ids (express: genid). Default: 24 bytes
+	// from crypto/rand, base64url without padding.
+	GenerateID func(r *http.Request) string
+	// Cookie holds the session cookie's attributes (express: cookie).
+	Cookie CookieOptions
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved. Default: log and reply 500 Internal Server Error.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives the manager's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// CookieOptions are the session cookie's attributes.
+type CookieOptions struct {
+	// Path limits the cookie, and the middleware, to this path (RFC 6265
+	// path-match). Default "/".
+	Path string
+	// Domain of the cookie. Default: none (host-only).
+	Domain string
+	// MaxAge is the session lifetime from its last use. Zero means a browser-
+	// session cookie (no Expires); the store then applies its default lifetime.
+	MaxAge time.Duration
+	// Secure marks the cookie Secure: SecureNever (zero), SecureAlways, or
+	// SecureAuto (when the request is over TLS, see TrustProxy).
+	Secure SecureMode
+	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
+	SameSite SameSiteMode
+	// HTTPOnly is on unless DisableHTTPOnly is set.
+	DisableHTTPOnly bool
+	// Partitioned adds the Partitioned attribute (CHIPS).
+	Partitioned bool
+	// Priority is "", "low", "medium" or "high".
+	Priority string
+}
+
+// SecureMode says when the session cookie carries the Secure attribute.
+type SecureMode int
+
+const (
+	// SecureNever never marks the cookie Secure (the zero value).
+	SecureNever SecureMode = iota
+	// SecureAlways always marks it Secure; it is then never sent over plain HTTP.
+	SecureAlways
+	// SecureAuto marks it Secure when the request is secure.
+	SecureAuto
+)
+
+// SameSiteMode is the cookie's SameSite attribute.
+type SameSiteMode int
+
+const (
+	// SameSiteDefault sends no SameSite attribute.
+	SameSiteDefault SameSiteMode = iota
+	SameSiteLax
+	SameSiteStrict
+	SameSiteNone
+	// SameSiteAuto is None on secure requests and Lax otherwise.
+	SameSiteAuto
+)
+
+// UnsetMode says what happens to the stored session after Session.Unset.
+type UnsetMode string
+
+const (
+	// UnsetKeep leaves the stored session alone (the default, express "keep").
+	UnsetKeep UnsetMode = "keep"
+	// UnsetDestroy deletes it from the store (express "destroy").
+	UnsetDestroy UnsetMode = "destroy"
+)
+
+// errOptions prefixes every validation error of New.
+var errOptions = errors.New("session: invalid options")
+
+func optionError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errOptions, fmt.Sprintf(format, args...))
+}
+
+// validate checks o and fills in defaults. It does not set the store.
+func (o *Options) validate() error {
+	if o.Name == "" {
+		o.Name = "sid"
+	}
+	if !isToken(o.Name) {
+		return optionError("cookie name %q is not a valid token (RFC 7230)", o.Name)
+	}
+	if len(o.Secrets) == 0 {
+		return optionError("no secret: Options.Secrets needs at least one")
+	}
+	for i, s := range o.Secrets {
+		if s == "" {
+			return optionError("Options.Secrets[%d] is empty", i)
+		}
+	}
+	switch o.Unset {
+	case "":
+		o.Unset = UnsetKeep
+	case UnsetKeep, UnsetDestroy:
+	default:
+		return optionError("unknown Unset mode %q (want %q or %q)", o.Unset, UnsetKeep, UnsetDestroy)
+	}
+	for name, d := range map[string]time.Duration{
+		"TouchAfter": o.TouchAfter, "IdleTimeout": o.IdleTimeout,
+		"AbsoluteTimeout": o.AbsoluteTimeout, "Cookie.MaxAge": o.Cookie.MaxAge,
+	} {
+		if d < 0 {
+			return optionError("%s is negative (%v)", name, d)
+		}
+	}
+	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
+		return optionError("TouchAfter (%v) must be shorter than IdleTimeout (%v), or active sessions would time out", o.TouchAfter, o.IdleTimeout)
+	}
+	c := &o.Cookie
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, ";\r\n") {
+		return optionError("cookie path %q must start with / and contain no ';'", c.Path)
+	}
+	if strings.ContainsAny(c.Domain, "; \r\n") {
+		return optionError("cookie domain %q is not valid", c.Domain)
+	}
+	if c.Secure < SecureNever || c.Secure > SecureAuto {
+		return optionError("unknown Cookie.Secure mode %d", c.Secure)
+	}
+	if c.SameSite < SameSiteDefault || c.SameSite > SameSiteAuto {
+		return optionError("unknown Cookie.SameSite mode %d", c.SameSite)
+	}
+	switch strings.ToLower(c.Priority) {
+	case "", "low", "medium", "high":
+		c.Priority = strings.ToLower(c.Priority)
+	default:
+		return optionError("cookie priority %q is not low, medium or high", c.Priority)
+	}
+	if o.Codec == nil {
+		o.Codec = JSONCodec{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ErrorHandler == nil {
+		logger := o.Logger
+		o.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			logger.ErrorContext(r.Context(), "session error", "err", err, "method", r.Method, "path", r.URL.Path)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
+	}
+	return nil
+}
+
+// isToken reports whether s is a non-empty RFC 7230 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

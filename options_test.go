@@ -1,0 +1,46 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opts Options
+		want string
+	}{
+		"no secret":        {Options{}, "no secret"},
+		"empty secret":     {Options{Secrets: []string{"a", ""}}, "Secrets[1] is empty"},
+		"unknown unset":    {Options{Secrets: []string{"a"}, Unset: "forget"}, "unknown Unset mode"},
+		"bad name":         {Options{Secrets: []string{"a"}, Name: "my session"}, "not a valid token"},
+		"name with semi":   {Options{Secrets: []string{"a"}, Name: "a;b"}, "not a valid token"},
+		"negative max age": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{MaxAge: -time.Second}}, "negative"},
+		"bad path":         {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Path: "app"}}, "must start with /"},
+		"bad priority":     {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Priority: "urgent"}}, "priority"},
+		"bad secure":       {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Secure: 7}}, "Secure mode"},
+		"touch after idle": {Options{Secrets: []string{"a"}, IdleTimeout: time.Minute, TouchAfter: time.Hour}, "TouchAfter"},
+	} {
+		_, err := New(tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: New() error = %v, want one containing %q", name, err, tc.want)
+		}
+		if err != nil && !errors.Is(err, errOptions) {
+			t.Errorf("%s: error does not wrap errOptions", name)
+		}
+	}
+}
+
+func TestNewDefaultsAreTheSafeOnes(t *testing.T) {
+	m, err := New(Options{Secrets: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.opts
+	if o.Name != "sid" || o.Resave || o.SaveUninitialized || o.Rolling || o.Unset != UnsetKeep ||
+		o.Cookie.Path != "/" || o.Cookie.DisableHTTPOnly || m.store == nil || m.versioned == nil {
+		t.Fatalf("unexpected defaults: %+v", o)
+	}
+}

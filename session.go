@@ -1,0 +1,434 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Session is one request's view of a session: its id, its keys and its
+// cookie. Get one with From. Its methods are safe for concurrent use by the
+// goroutines of one request, and safe on a nil *Session (they do nothing).
+type Session struct {
+	mu sync.Mutex
+	m  *Manager
+	rs *requestState
+
+	sessionState
+}
+
+// sessionState is everything a Session resets on Destroy, Reload and load.
+type sessionState struct {
+	id         string
+	originalID string // the id this request started with, or got from Destroy
+	isNew      bool   // not loaded from the store
+
+	values  map[string]slot
+	changes map[string]bool // keys set (true) or deleted (false) since the last save
+	created time.Time
+	cookie  cookieState
+
+	// Change tracking, after express-session (see the spec): modified is
+	// "isModified" without the id test; hasSaved is "savedHash is set"; clean
+	// is "the store holds exactly this session" (isSaved).
+	modified bool
+	hasSaved bool
+	clean    bool
+
+	inStore bool    // loaded from, or saved to, the store under id
+	version Version // the store's version of what we loaded or saved
+	knowVer bool    // version is known (or "" means absent, for a new session)
+
+	unset         bool      // Unset was called: the request has no session any more
+	destroyed     bool      // Destroy was called: clear the cookie unless a new one is sent
+	cookieTouched bool      // the end-of-request cookie touch happened
+	storeTouched  bool      // the store touch happened
+	unsetDone     bool      // the UnsetDestroy destroy happened
+	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
+}
+
+// slot is one value: the Go value the application set, or the raw JSON
+// loaded from the store (decoded on first read and cached in val).
+type slot struct {
+	raw     json.RawMessage
+	val     any
+	decoded bool
+}
+
+// cookieState is the per-session cookie expiry, as express's Cookie keeps it.
+type cookieState struct {
+	expires        time.Time     // zero: browser-session cookie
+	originalMaxAge time.Duration // 0 with expires zero: browser session
+}
+
+// ID returns the session id ("" on a nil session).
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// IsNew reports whether the session was created by this request rather than
+// loaded from the store.
+func (s *Session) IsNew() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.isNew
+}
+
+// Get returns the value of key, or nil. Values loaded from the store are
+// decoded from JSON as encoding/json does into an any (numbers are float64);
+// use GetAs for a typed value.
+func (s *Session) Get(key string) any {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, _ := s.getLocked(key)
+	return v
+}
+
+func (s *Session) getLocked(key string) (any, bool) {
+	sl, ok := s.values[key]
+	if !ok {
+		return nil, false
+	}
+	if !sl.decoded {
+		var v any
+		if err := json.Unmarshal(sl.raw, &v); err != nil {
+			return nil, false
+		}
+		sl.val, sl.decoded = v, true
+		s.values[key] = sl
+	}
+	return sl.val, true
+}
+
+// Has reports whether key is set.
+func (s *Session) Has(key string) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.values[key]
+	return ok
+}
+
+// Keys returns the session's keys, sorted.
+func (s *Session) Keys() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.values))
+	for k := range s.values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Set sets key to v, which must be encodable as JSON. Setting a key to the
+// same comparable value it already has is not a modification. Mutating a
+// value obtained from Get does not mark the session modified: Set it again.
+// The keys "cookie" and CreatedKey are reserved and ignored.
+func (s *Session) Set(key string, v any) {
+	if s == nil || reserved(key) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.getLocked(key); ok && sameScalar(old, v) {
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[string]slot, 4)
+	}
+	s.values[key] = slot{val: v, decoded: true}
+	s.changed(key, true)
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.values[key]; !ok {
+		return
+	}
+	delete(s.values, key)
+	s.changed(key, false)
+}
+
+// Clear removes every key.
+func (s *Session) Clear() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.values {
+		delete(s.values, k)
+		s.changed(k, false)
+	}
+}
+
+func (s *Session) changed(key string, set bool) {
+	if s.changes == nil {
+		s.changes = make(map[string]bool, 2)
+	}
+	s.changes[key] = set
+	s.modified, s.clean = true, false
+}
+
+func reserved(key string) bool { return key == cookieKey || key == CreatedKey }
+
+// sameScalar reports whether a and b are equal values of a basic type, so
+// that setting b over a changes nothing. JSON-decoded numbers are float64.
+func sameScalar(a, b any) bool {
+	switch b := b.(type) {
+	case string:
+		a, ok := a.(string)
+		return ok && a == b
+	case bool:
+		a, ok := a.(bool)
+		return ok && a == b
+	case float64:
+		a, ok := a.(float64)
+		return ok && a == b
+	case int:
+		switch a := a.(type) {
+		case int:
+			return a == b
+		case float64:
+			return a == float64(b)
+		}
+	case nil:
+		return a == nil
+	}
+	return false
+}
+
+// Regenerate replaces the session with a new, empty one under a new id, and
+// destroys the old one in the store (express: regenerate). The new session is
+// saved and its cookie sent at the end of the request.
+func (s *Session) Regenerate(ctx context.Context) error {
+	return s.regenerate(ctx, false)
+}
+
+// RenewID moves the session's data to a new id and destroys the old one: the
+// old id stops working. Call it at login, to defeat session fixation.
+func (s *Session) RenewID(ctx context.Context) error {
+	return s.regenerate(ctx, true)
+}
+
+func (s *Session) regenerate(ctx context.Context, keep bool) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.inStore {
+		if err = s.m.store.Destroy(ctx, s.id); err != nil {
+			err = fmt.Errorf("session: regenerate: destroy old session: %w", err)
+		}
+	}
+	id, idErr := s.m.newID(s.rs.r)
+	if idErr != nil {
+		return idErr
+	}
+	s.id = id
+	if !keep {
+		s.values = nil
+	}
+	s.changes = make(map[string]bool, len(s.values))
+	for k := range s.values {
+		s.changes[k] = true
+	}
+	s.created = s.m.now()
+	s.modified, s.clean, s.hasSaved = true, false, false
+	s.inStore, s.version, s.knowVer = false, "", true
+	s.storeTouched = false
+	return err // like express, the new session stands even if the destroy failed
+}
+
+// Destroy deletes the session from the store (express: destroy). The request
+// goes on with a new, empty session that is only stored if modified, so a
+// flash message after logout still works; otherwise the cookie is cleared.
+func (s *Session) Destroy(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.inStore {
+		if err = s.m.store.Destroy(ctx, s.id); err != nil {
+			err = fmt.Errorf("session: destroy: %w", err)
+		}
+	}
+	id, idErr := s.m.newID(s.rs.r)
+	if idErr != nil {
+		return idErr
+	}
+	s.m.initNew(s, id, s.rs.r)
+	s.destroyed = true
+	return err
+}
+
+// Reload replaces the session's data with what the store holds now
+// (express: reload). A session missing from the store is an error wrapping
+// ErrNotFound.
+func (s *Session) Reload(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	doc, ver, err := s.m.read(ctx, s.id)
+	if err != nil {
+		return fmt.Errorf("session: reload: %w", err)
+	}
+	s.m.initLoaded(s, s.id, doc, ver)
+	return nil
+}
+
+// Save writes the session to the store now (express: save), for long-lived
+// connections such as server-sent events or websockets. The end of the
+// request does not write it again unless it changes after this.
+func (s *Session) Save(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unset {
+		return nil
+	}
+	return s.m.persist(ctx, s)
+}
+
+// Touch resets the cookie's expiry to its original max age from now
+// (express: touch). The middleware does this at the end of every request.
+func (s *Session) Touch() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.touchCookie(s.m.now())
+}
+
+func (s *Session) touchCookie(now time.Time) {
+	if s.cookie.originalMaxAge > 0 {
+		s.cookie.expires = now.Add(s.cookie.originalMaxAge)
+	}
+}
+
+// Unset drops the session from this request, as express's
+// `req.session = null`: nothing is saved, From returns nil afterwards, and
+// Options.Unset decides whether the stored session is kept or destroyed.
+func (s *Session) Unset() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unset = true
+}
+
+// Cookie returns a handle on the session's own cookie expiry.
+func (s *Session) Cookie() Cookie { return Cookie{s: s} }
+
+// Cookie is a session's own cookie: its expiry can differ from the options'
+// MaxAge, say for a "remember me" login. A change to it is a modification:
+// the session is saved and Set-Cookie is sent.
+type Cookie struct{ s *Session }
+
+// MaxAge returns the time left until the cookie expires; 0 for a
+// browser-session cookie.
+func (c Cookie) MaxAge() time.Duration {
+	if c.s == nil {
+		return 0
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.s.cookie.expires.IsZero() {
+		return 0
+	}
+	return c.s.cookie.expires.Sub(c.s.m.now())
+}
+
+// SetMaxAge makes the cookie expire d from now, and d its original max age
+// from now on. d <= 0 makes it a browser-session cookie.
+func (c Cookie) SetMaxAge(d time.Duration) {
+	if c.s == nil {
+		return
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if d <= 0 {
+		c.s.setCookie(cookieState{})
+		return
+	}
+	c.s.setCookie(cookieState{expires: c.s.m.now().Add(d), originalMaxAge: d})
+}
+
+// Expires returns when the cookie expires; zero for a browser-session cookie.
+func (c Cookie) Expires() time.Time {
+	if c.s == nil {
+		return time.Time{}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.cookie.expires
+}
+
+// SetExpires makes the cookie expire at t; the zero time makes it a
+// browser-session cookie.
+func (c Cookie) SetExpires(t time.Time) {
+	if c.s == nil {
+		return
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if t.IsZero() {
+		c.s.setCookie(cookieState{})
+		return
+	}
+	c.s.setCookie(cookieState{expires: t, originalMaxAge: t.Sub(c.s.m.now())})
+}
+
+// OriginalMaxAge returns the lifetime the cookie is renewed to on each
+// request; 0 for a browser-session cookie.
+func (c Cookie) OriginalMaxAge() time.Duration {
+	if c.s == nil {
+		return 0
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.cookie.originalMaxAge
+}
+
+func (s *Session) setCookie(c cookieState) {
+	if c == s.cookie {
+		return
+	}
+	s.cookie = c
+	s.modified, s.clean = true, false
+}

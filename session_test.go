@@ -1,0 +1,414 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestGetSetDeleteHasKeysClear(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/set":
+			s.Set("b", "two")
+			s.Set("a", 1)
+			s.Set("c", []string{"x"})
+		case "/delete":
+			s.Delete("b")
+		case "/clear":
+			s.Clear()
+		}
+		fmt.Fprintf(w, "%v %v %v %v", s.Keys(), s.Has("a"), s.Get("a"), s.Get("b"))
+	})))
+	if got := b.get("/set").Body.String(); got != "[a b c] true 1 two" {
+		t.Fatalf("after set: %s", got)
+	}
+	if got := b.get("/").Body.String(); got != "[a b c] true 1 two" {
+		t.Fatalf("loaded: %s", got) // a loaded number is a float64 that prints as 1
+	}
+	if got := b.get("/delete").Body.String(); got != "[a c] true 1 <nil>" {
+		t.Fatalf("after delete: %s", got)
+	}
+	if got := b.get("/").Body.String(); got != "[a c] true 1 <nil>" {
+		t.Fatalf("delete not stored: %s", got)
+	}
+	b.get("/clear")
+	if got := b.get("/").Body.String(); got != "[] false <nil> <nil>" {
+		t.Fatalf("clear not stored: %s", got)
+	}
+}
+
+type cart struct {
+	Items []string `json:"items"`
+	Total int      `json:"total"`
+}
+
+func TestGetAsConvertsStoredJSONToTheRequestedType(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/set" {
+			s.Set("cart", cart{Items: []string{"tea"}, Total: 3})
+			s.Set("n", 41)
+		}
+		c, okc := GetAs[cart](s, "cart")
+		n, okn := GetAs[int](s, "n")
+		_, okbad := GetAs[int](s, "cart")
+		_, okmissing := GetAs[string](s, "missing")
+		fmt.Fprintf(w, "%v %v %d %v %v %v", c, okc, n, okn, okbad, okmissing)
+	})))
+	want := "{[tea] 3} true 41 true false false"
+	if got := b.get("/set").Body.String(); got != want {
+		t.Fatalf("same request: %s", got)
+	}
+	if got := b.get("/").Body.String(); got != want {
+		t.Fatalf("loaded: %s", got)
+	}
+}
+
+func TestSettingTheSameValueIsNotAModification(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m) // views = 1
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("views", 1) }))
+	st.reset()
+	b.get("/")
+	if st.writes() != 0 {
+		t.Fatalf("writes = %d, want 0", st.writes())
+	}
+}
+
+func TestFlashMessagesAreReadOnceInConnectFlashFormat(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/save" {
+			s.Flash("info", "saved")
+			s.Flash("info", "twice")
+			s.Flash("error", "oops")
+			return
+		}
+		fmt.Fprint(w, s.Flashes("info"))
+	})))
+	b.get("/save")
+	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	if !strings.Contains(string(data), `"flash":{"error":["oops"],"info":["saved","twice"]}`) {
+		t.Fatalf("stored flash: %s", data)
+	}
+	if got := b.get("/").Body.String(); got != "[saved twice]" {
+		t.Fatalf("first read: %s", got)
+	}
+	if got := b.get("/").Body.String(); got != "[]" {
+		t.Fatalf("second read: %s", got)
+	}
+}
+
+func TestRegenerateGivesANewEmptySessionAndTheOldIDStopsWorking(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	oldCookie, oldID := b.cookie, mustID(t, m, b.cookie)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.Regenerate(r.Context()); err != nil {
+			t.Error(err)
+		}
+		fmt.Fprint(w, s.Keys())
+	}))
+	rec := b.get("/")
+	if rec.Body.String() != "[]" || b.cookie == oldCookie || setCookie(rec) == "" {
+		t.Fatalf("body %s, cookie changed %v", rec.Body, b.cookie != oldCookie)
+	}
+	if _, err := st.Store.Get(t.Context(), oldID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old id still stored: %v", err)
+	}
+	if _, err := st.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil {
+		t.Fatalf("new session not saved: %v", err)
+	}
+	old := newBrowser(t, m.Handler(readViews))
+	old.cookie = oldCookie
+	if old.get("/").Body.String() != "0" {
+		t.Fatal("the old cookie still reads data")
+	}
+}
+
+func TestRenewIDKeepsTheDataUnderANewIDAndTheOldIDStopsWorking(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m) // views = 1
+	oldCookie := b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.RenewID(r.Context()); err != nil {
+			t.Error(err)
+		}
+		s.Set("user", "ada")
+	}))
+	b.get("/login")
+	if b.cookie == oldCookie {
+		t.Fatal("id not renewed")
+	}
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fmt.Fprintf(w, "%v %v", s.Get("views"), s.Get("user"))
+	}))
+	if got := b.get("/").Body.String(); got != "1 ada" {
+		t.Fatalf("data after renew: %s", got)
+	}
+	if n, _ := st.Count(t.Context()); n != 1 {
+		t.Fatalf("stored sessions = %d, want 1", n)
+	}
+	old := newBrowser(t, b.h)
+	old.cookie = oldCookie
+	if got := old.get("/").Body.String(); got != "<nil> <nil>" {
+		t.Fatalf("old cookie reads %s", got)
+	}
+}
+
+func TestDestroyDeletesTheSessionAndClearsTheCookie(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.Destroy(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	rec := b.get("/logout")
+	if c := setCookie(rec); !strings.Contains(c, "Max-Age=0") || !strings.HasPrefix(c, "sid=;") {
+		t.Fatalf("want a clearing cookie, got %q", c)
+	}
+	if n, _ := st.Count(t.Context()); n != 0 {
+		t.Fatalf("stored sessions = %d", n)
+	}
+}
+
+func TestFlashAfterDestroyStartsAFreshSession(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	old := b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/logout" {
+			s.Destroy(r.Context())
+			s.Flash("info", "bye")
+			return
+		}
+		fmt.Fprintf(w, "%v %v", s.Flashes("info"), s.Get("views"))
+	}))
+	b.get("/logout")
+	if b.cookie == "" || b.cookie == old {
+		t.Fatal("want a new session cookie for the flash")
+	}
+	if got := b.get("/").Body.String(); got != "[bye] <nil>" {
+		t.Fatalf("after logout: %s", got)
+	}
+	if n, _ := st.Count(t.Context()); n != 1 {
+		t.Fatalf("stored = %d, want only the fresh session", n)
+	}
+}
+
+func TestReloadReadsWhatAnotherRequestWrote(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m)
+	other := newBrowser(t, m.Handler(incrViews))
+	other.cookie = b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		before := s.Get("views")
+		other.get("/") // another request writes views = 2 meanwhile
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+		fmt.Fprint(w, before, s.Get("views"))
+	}))
+	if got := b.get("/").Body.String(); got != "1 2" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestReloadOfADestroyedSessionIsAnError(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		st.Store.Destroy(r.Context(), s.ID())
+		if err := s.Reload(r.Context()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Reload = %v, want ErrNotFound", err)
+		}
+	}))
+	b.get("/")
+}
+
+func TestSaveWritesNowAndTheEndOfTheRequestDoesNotWriteAgain(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	st.reset()
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("step", 1)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if st.writes() != 1 {
+			t.Errorf("Save did not write: %d", st.writes())
+		}
+	}))
+	b.get("/")
+	if st.writes() != 1 {
+		t.Fatalf("writes = %d, want exactly 1", st.writes())
+	}
+}
+
+func TestCookieAccessorsAndTouch(t *testing.T) {
+	m, _ := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		c := s.Cookie()
+		if c.OriginalMaxAge() != time.Hour || c.MaxAge() < 59*time.Minute || time.Until(c.Expires()) < 59*time.Minute {
+			t.Errorf("defaults: %v %v %v", c.OriginalMaxAge(), c.MaxAge(), c.Expires())
+		}
+		c.SetExpires(time.Now().Add(2 * time.Hour))
+		if c.OriginalMaxAge() < 119*time.Minute {
+			t.Errorf("SetExpires must set the original max age: %v", c.OriginalMaxAge())
+		}
+		c.SetMaxAge(10 * time.Minute)
+		s.Touch()
+		if c.MaxAge() > 10*time.Minute || c.MaxAge() < 9*time.Minute {
+			t.Errorf("after SetMaxAge+Touch: %v", c.MaxAge())
+		}
+		c.SetMaxAge(0)
+		if !c.Expires().IsZero() || c.MaxAge() != 0 {
+			t.Errorf("SetMaxAge(0) must make a browser-session cookie")
+		}
+	})))
+	rec := b.get("/")
+	if c := setCookie(rec); strings.Contains(c, "Expires") {
+		t.Fatalf("browser-session cookie has an expiry: %q", c)
+	}
+}
+
+func TestNilSessionMethodsAreSafe(t *testing.T) {
+	var s *Session
+	s.Set("a", 1)
+	s.Delete("a")
+	s.Clear()
+	s.Touch()
+	s.Unset()
+	s.Flash("info", "x")
+	s.Cookie().SetMaxAge(time.Hour)
+	ctx := context.Background()
+	if s.Get("a") != nil || s.Has("a") || s.Keys() != nil || s.ID() != "" || s.IsNew() || s.Flashes("info") != nil ||
+		s.Regenerate(ctx) != nil || s.RenewID(ctx) != nil || s.Destroy(ctx) != nil || s.Reload(ctx) != nil || s.Save(ctx) != nil ||
+		s.Cookie().MaxAge() != 0 || !s.Cookie().Expires().IsZero() {
+		t.Fatal("a nil session must behave as empty")
+	}
+	if _, ok := GetAs[int](s, "a"); ok {
+		t.Fatal("GetAs on nil")
+	}
+	if From(httptestRequest()) != nil {
+		t.Fatal("From outside the middleware must be nil")
+	}
+}
+
+func httptestRequest() *http.Request { r, _ := http.NewRequest("GET", "/", nil); return r }
+
+func TestIsNewIsTrueOnlyForSessionsNotLoadedFromTheStore(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		isNew := s.IsNew()
+		s.Set("x", 1)
+		fmt.Fprint(w, isNew)
+	})))
+	if b.get("/").Body.String() != "true" || b.get("/").Body.String() != "false" {
+		t.Fatal("IsNew wrong")
+	}
+}
+
+func TestSessionIsSafeForConcurrentGoroutinesOfOneRequest(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				k := fmt.Sprint("k", i)
+				s.Set(k, i)
+				_ = s.Get(k)
+				_ = s.Keys()
+				s.Cookie().MaxAge()
+				From(r).Has(k)
+			})
+		}
+		wg.Wait()
+	})))
+	b.get("/")
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { fmt.Fprint(w, len(s.Keys())) }))
+	if got := b.get("/").Body.String(); got != "16" {
+		t.Fatalf("keys = %s", got)
+	}
+}
+
+func TestIdleTimeoutForgetsAnUnusedSession(t *testing.T) {
+	m, _ := newTestManager(t, Options{IdleTimeout: 300 * time.Millisecond})
+	b := newBrowser(t, m.Handler(incrViews))
+	b.get("/")
+	time.Sleep(150 * time.Millisecond)
+	if b.get("/").Body.String() != "2" {
+		t.Fatal("an active session must survive")
+	}
+	time.Sleep(450 * time.Millisecond)
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("after the idle timeout views = %s, want a new session", got)
+	}
+}
+
+func TestAbsoluteTimeoutForgetsASessionWhateverItsActivity(t *testing.T) {
+	m, _ := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
+	b := newBrowser(t, m.Handler(incrViews))
+	b.get("/")
+	b.get("/")
+	m.now = func() time.Time { return time.Now().Add(61 * time.Minute) }
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s, want a new session", got)
+	}
+}
+
+func TestCreationTimeSurvivesAnExpressAppRewritingTheDocument(t *testing.T) {
+	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
+	b := stored(t, m)
+	id := mustID(t, m, b.cookie)
+	data, _ := st.Store.Get(t.Context(), id)
+	doc, err := JSONCodec{}.Decode(data)
+	if err != nil || doc.Created.IsZero() {
+		t.Fatalf("no creation time stored: %s", data)
+	}
+	// What express writes back: its own cookie object, then every data key
+	// (the creation time is one to express), in insertion order.
+	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":7,%q:%q}`,
+		CreatedKey, doc.Created.UTC().Format(isoMillis))
+	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
+	m.now = func() time.Time { return doc.Created.Add(59 * time.Minute) }
+	if got := b.get("/").Body.String(); got != "8" {
+		t.Fatalf("views = %s, want the express-written session", got)
+	}
+	m.now = func() time.Time { return doc.Created.Add(61 * time.Minute) }
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s, want the session past its absolute timeout gone", got)
+	}
+}
+
+func TestTouchAfterSkipsRecentTouchesAndRewritesTheExpiryWhenDue(t *testing.T) {
+	m, st := newTestManager(t, Options{TouchAfter: time.Minute, Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := stored(t, m)
+	b.h = m.Handler(readViews)
+	st.reset()
+	b.get("/")
+	if st.total() != 1 { // the load only
+		t.Fatalf("a fresh session was touched: %v", st.calls)
+	}
+	m.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	st.reset()
+	b.get("/")
+	if st.writes() != 1 || st.n("Touch") != 0 {
+		t.Fatalf("a due touch must rewrite the document: %v", st.calls)
+	}
+	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	doc, _ := JSONCodec{}.Decode(data)
+	if d := doc.Cookie.Expires.Sub(time.Now()); d < 61*time.Minute {
+		t.Fatalf("stored expiry not pushed: %v", d)
+	}
+	_ = reflect.DeepEqual
+}

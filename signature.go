@@ -1,0 +1,212 @@
+package session
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"hash"
+	"strings"
+	"sync"
+)
+
+// maxCookieValue bounds the cookie value we are willing to verify. Ids are
+// 32 characters; express ids are too. Anything much longer is not ours.
+const maxCookieValue = 1024
+
+// sigLen is the length of base64(HMAC-SHA256) without padding.
+const sigLen = 43
+
+// signer signs and verifies session ids as cookie-signature does:
+// "s:" + id + "." + base64(HMAC-SHA256(secret, id)) without "=" padding.
+type signer struct {
+	pools []sync.Pool // one pool of *macState per secret; [0] signs
+}
+
+// macState is a reusable HMAC with its scratch buffers, so that signing
+// and verifying allocate nothing.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	sum []byte
+}
+
+func newSigner(secrets []string) *signer {
+	s := &signer{pools: make([]sync.Pool, len(secrets))}
+	for i, secret := range secrets {
+		key := []byte(secret)
+		s.pools[i].New = func() any {
+			return &macState{h: hmac.New(sha256.New, key), in: make([]byte, 0, 64), sum: make([]byte, 0, sha256.Size)}
+		}
+	}
+	return s
+}
+
+// mac writes base64(HMAC(secret i, id)) into dst.
+func (s *signer) mac(i int, id []byte, dst *[sigLen]byte) {
+	st := s.pools[i].Get().(*macState)
+	st.h.Reset()
+	st.in = append(st.in[:0], id...)
+	st.h.Write(st.in)
+	st.sum = st.h.Sum(st.sum[:0])
+	base64.RawStdEncoding.Encode(dst[:], st.sum)
+	s.pools[i].Put(st)
+}
+
+// sign returns the unencoded signed value "s:<id>.<sig>".
+func (s *signer) sign(id string) string {
+	var sig [sigLen]byte
+	var buf [64]byte
+	s.mac(0, append(buf[:0], id...), &sig)
+	var b strings.Builder
+	b.Grow(2 + len(id) + 1 + sigLen)
+	b.WriteString("s:")
+	b.WriteString(id)
+	b.WriteByte('.')
+	b.Write(sig[:])
+	return b.String()
+}
+
+// cookieValue returns the signed value percent-encoded as encodeURIComponent
+// does, which is what express-session sends.
+func (s *signer) cookieValue(id string) string {
+	var sig [sigLen]byte
+	var buf [64]byte
+	s.mac(0, append(buf[:0], id...), &sig)
+	b := make([]byte, 0, 4+3*len(id)+1+3*sigLen)
+	b = append(b, "s%3A"...)
+	b = appendURIEncoded(b, id)
+	b = append(b, '.')
+	b = appendURIEncoded(b, string(sig[:]))
+	return string(b)
+}
+
+// unsign returns the id carried by a cookie value, which may be percent-encoded
+// or raw. ok is false for anything that is not "s:<id>.<sig>" signed by one of
+// the secrets; such a value is treated exactly as no cookie.
+func (s *signer) unsign(value string) (id string, ok bool) {
+	if len(value) > 3*maxCookieValue {
+		return "", false
+	}
+	var buf [128]byte
+	v := append(buf[:0], value...)
+	if strings.IndexByte(value, '%') >= 0 {
+		if dec, err := appendURIDecoded(buf[:0], value); err == nil {
+			v = dec
+		}
+	}
+	if len(v) > maxCookieValue || len(v) < 2 || v[0] != 's' || v[1] != ':' {
+		return "", false
+	}
+	v = v[2:]
+	dot := bytes.LastIndexByte(v, '.')
+	if dot <= 0 {
+		return "", false
+	}
+	rawID, sig := v[:dot], v[dot+1:]
+	if len(sig) != sigLen {
+		return "", false
+	}
+	var want [sigLen]byte
+	for i := range s.pools {
+		s.mac(i, rawID, &want)
+		if subtle.ConstantTimeCompare(want[:], sig) == 1 {
+			return string(rawID), true
+		}
+	}
+	return "", false
+}
+
+// uriUnreserved marks the bytes encodeURIComponent leaves alone:
+// A-Z a-z 0-9 - _ . ! ~ * ' ( )
+var uriUnreserved = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-_.!~*'()" {
+		t[c] = true
+	}
+	return t
+}()
+
+// encodeURIComponent percent-encodes s as JavaScript's encodeURIComponent
+// does for valid UTF-8 input.
+func encodeURIComponent(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !uriUnreserved[s[i]] {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	return string(appendURIEncoded(make([]byte, 0, len(s)+2*n), s))
+}
+
+// appendURIEncoded appends s, percent-encoded as encodeURIComponent does, to b.
+func appendURIEncoded(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if uriUnreserved[c] {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
+}
+
+// errBadEscape is returned by decodeURIComponent for a malformed % escape.
+type errBadEscape struct{}
+
+func (errBadEscape) Error() string { return "malformed percent escape" }
+
+// decodeURIComponent decodes %XX escapes. Like JavaScript's, it fails on a
+// malformed escape (the caller then keeps the raw value).
+func decodeURIComponent(s string) (string, error) {
+	b, err := appendURIDecoded(make([]byte, 0, len(s)), s)
+	return string(b), err
+}
+
+// appendURIDecoded appends s, with its %XX escapes decoded, to b.
+func appendURIDecoded(b []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b = append(b, c)
+			continue
+		}
+		if i+2 >= len(s) {
+			return nil, errBadEscape{}
+		}
+		hi, ok1 := unhex(s[i+1])
+		lo, ok2 := unhex(s[i+2])
+		if !ok1 || !ok2 {
+			return nil, errBadEscape{}
+		}
+		b = append(b, hi<<4|lo)
+		i += 2
+	}
+	return b, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

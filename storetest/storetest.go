@@ -1,0 +1,830 @@
+// Package storetest is the conformance suite for session stores. Every store
+// in sessionkit runs it in its own tests, against a real server, and so
+// should a third-party store:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) session.Store {
+//			st := mystore.New(client, mystore.WithPrefix("test:"+storetest.NewID()+":"))
+//			t.Cleanup(func() { st.Close() })
+//			return st
+//		})
+//	}
+//
+// Run calls newStore once per subtest, from parallel subtests. Each call must
+// return an independent, empty store: one that sees none of the sessions of
+// the other calls (a fresh key prefix, table, collection or database; Clear
+// must only delete that store's sessions). Register cleanups on the t passed
+// to newStore. Run returns only when every subtest has finished, so deferred
+// calls in the caller (stopping a server) are safe.
+//
+// The optional capabilities (session.Toucher, session.VersionedStore,
+// session.Lister) are found by interface assertion; their subtests are skipped
+// when the store lacks them.
+//
+// What the suite requires beyond the doc comments of session.Store:
+//
+//   - Values are the bytes of valid JSON documents (what the default codec
+//     writes, including non-ASCII UTF-8) of up to 1 MiB; they come back byte
+//     for byte. Binary values are not required.
+//   - Ids are made of the URL-safe characters A-Z a-z 0-9 - . _ ~ and are case
+//     sensitive.
+//   - Expiry is exact to well under a second: a session is not returned once
+//     its expires has passed, even if the server's own expiry is coarser (a
+//     store on such a server checks the expiry itself on read), and it is
+//     returned until then. The expiry subtests wait about 1.5 s of real time.
+//     (ExpiryTolerance relaxes this, for stores that document why they
+//     cannot do better.) An expires in the past deletes, in Set and in
+//     CompareAndSwap alike.
+//   - Stores are safe for concurrent use: of parallel CompareAndSwap calls
+//     from one version, exactly one succeeds.
+//   - A cancelled context makes every store method return an error wrapping
+//     context.Canceled (check ctx.Err() up front if the driver takes no
+//     context). Whether the write happened anyway is not pinned.
+//   - The store does not keep the caller's slices: changing the slice passed
+//     to Set, or the one returned by Get, does not change what is stored.
+//   - Through the manager (session.New with this store), 64 parallel requests
+//     on one session, each setting its own key, lose nothing. This needs a
+//     session.VersionedStore and is skipped without one.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// ExpiryWait is how long after now the expiry subtests let their sessions
+// expire. Run waits this long (plus a small margin) once, in parallel with the
+// other subtests.
+const ExpiryWait = 1500 * time.Millisecond
+
+// expiryMargin is how long after a session's expiry the suite asks for it.
+const expiryMargin = 20 * time.Millisecond
+
+// URLSafe lists every character allowed in a session id.
+const URLSafe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+// NewID returns a fresh random session id of the kind the manager generates
+// (24 random bytes, base64url without padding). Use it for key prefixes too.
+func NewID() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Document returns a valid express-session JSON document of at least size
+// bytes, different on every call, with non-ASCII text and escapes in it, as a
+// store value for tests and benchmarks.
+func Document(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"cookie":{"originalMaxAge":86400000,"expires":"2030-01-02T03:04:05.678Z","httpOnly":true,"path":"/"},`)
+	fmt.Fprintf(&b, `"nonce":%q,"text":"héllo, 世界 🍪 \"quoted\" \\ \n","pad":"`, NewID())
+	const filler = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for b.Len() < size-2 {
+		n := min(len(filler), size-2-b.Len())
+		b.WriteString(filler[:n])
+	}
+	b.WriteString(`"}`)
+	return b.Bytes()
+}
+
+// Option adjusts the suite for one store.
+type Option func(*config)
+
+type config struct {
+	expiryTolerance time.Duration
+}
+
+// ExpiryTolerance lets a session be returned for up to d after its expiry.
+// It is for stores whose server keeps expiries in whole seconds and that
+// cannot check the expiry themselves without changing their stored format
+// (Memcached keeping connect-memcached's format, say). Such a store breaks
+// the session.Store contract by up to d, and must say so in its documentation.
+func ExpiryTolerance(d time.Duration) Option {
+	return func(c *config) { c.expiryTolerance = d }
+}
+
+// Run runs the conformance suite against the stores made by newStore. See the
+// package documentation for what newStore must return.
+func Run(t *testing.T, newStore func(t *testing.T) session.Store, opts ...Option) {
+	t.Helper()
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	t.Run("storetest", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.fn(t, newStore, &cfg)
+			})
+		}
+	})
+}
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T, newStore func(t *testing.T) session.Store, cfg *config)
+}
+
+var cases []testCase
+
+func init() {
+	cases = []testCase{
+		{"SetGetDestroyRoundTrip", testRoundTrip},
+		{"GetOfMissingSessionIsNotFound", testGetMissing},
+		{"SetReplaces", testSetReplaces},
+		{"DestroyOfMissingSessionIsNotAnError", testDestroyMissing},
+		{"ZeroExpiresIsReadable", testZeroExpires},
+		{"PastExpiresDeletes", testPastExpires},
+		{"CallerBuffersAreNotRetained", testBuffers},
+		{"Expiry", testExpiry},
+		{"Touch", testTouch},
+		{"CompareAndSwap", testCAS},
+		{"Lister", testLister},
+		{"OneMebibyteValueRoundTrips", testLargeValue},
+		{"EveryURLSafeCharacterInIDs", testURLSafeIDs},
+		{"CancelledContext", testCancelled},
+		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
+	}
+}
+
+// ctx returns a context for one subtest, cancelled when it ends.
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func later() time.Time { return time.Now().Add(time.Hour) }
+
+// mustSet stores data under id or fails the test.
+func mustSet(t *testing.T, st session.Store, id string, data []byte, expires time.Time) {
+	t.Helper()
+	if err := st.Set(ctx(t), id, data, expires); err != nil {
+		t.Fatalf("Set(%q): %v", id, err)
+	}
+}
+
+// mustGet asserts that id holds want.
+func mustGet(t *testing.T, st session.Store, id string, want []byte) {
+	t.Helper()
+	got, err := st.Get(ctx(t), id)
+	if err != nil {
+		t.Fatalf("Get(%q): %v, want the stored value", id, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Get(%q) = %s, want %s", id, short(got), short(want))
+	}
+}
+
+// mustBeMissing asserts that Get of id returns an error wrapping ErrNotFound.
+func mustBeMissing(t *testing.T, st session.Store, id string) {
+	t.Helper()
+	got, err := st.Get(ctx(t), id)
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Get(%q) = %s, %v; want an error wrapping session.ErrNotFound", id, short(got), err)
+	}
+}
+
+// short abbreviates a value for messages.
+func short(b []byte) string {
+	if b == nil {
+		return "nil"
+	}
+	if len(b) > 80 {
+		return fmt.Sprintf("%q... (%d bytes)", b[:80], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+func testRoundTrip(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id, data := NewID(), Document(200)
+	mustSet(t, st, id, data, later())
+	mustGet(t, st, id, data)
+	if err := st.Destroy(ctx(t), id); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	mustBeMissing(t, st, id)
+}
+
+func testGetMissing(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	mustBeMissing(t, st, NewID())
+}
+
+func testSetReplaces(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id := NewID()
+	first, second := Document(500), Document(150) // shorter: no leftover bytes
+	mustSet(t, st, id, first, later())
+	mustSet(t, st, id, second, later())
+	mustGet(t, st, id, second)
+}
+
+func testDestroyMissing(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	if err := st.Destroy(ctx(t), NewID()); err != nil {
+		t.Fatalf("Destroy of a session that never existed: %v, want nil", err)
+	}
+	id := NewID()
+	mustSet(t, st, id, Document(100), later())
+	for i := range 2 {
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatalf("Destroy #%d: %v, want nil", i+1, err)
+		}
+	}
+}
+
+func testZeroExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id, data := NewID(), Document(100)
+	mustSet(t, st, id, data, time.Time{})
+	mustGet(t, st, id, data)
+	if vs, ok := st.(session.VersionedStore); ok {
+		id2, data2 := NewID(), Document(100)
+		if _, err := vs.CompareAndSwap(ctx(t), id2, "", data2, time.Time{}); err != nil {
+			t.Fatalf("CompareAndSwap create with zero expires: %v", err)
+		}
+		mustGet(t, st, id2, data2)
+	}
+	if tc, ok := st.(session.Toucher); ok {
+		if err := tc.Touch(ctx(t), id, time.Time{}); err != nil {
+			t.Fatalf("Touch with zero expires: %v", err)
+		}
+		mustGet(t, st, id, data)
+	}
+}
+
+func testPastExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	past := time.Now().Add(-time.Minute)
+
+	t.Run("ExistingSessionIsDeleted", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		if err := st.Set(ctx(t), id, Document(100), past); err != nil {
+			t.Fatalf("Set with past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("NewSessionIsNeverReturned", func(t *testing.T) {
+		id := NewID()
+		if err := st.Set(ctx(t), id, Document(100), past); err != nil {
+			t.Fatalf("Set with past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("CompareAndSwapWithPastExpiresDeletes", func(t *testing.T) {
+		vs, ok := st.(session.VersionedStore)
+		if !ok {
+			t.Skip("store is not a session.VersionedStore")
+		}
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, v, err := vs.GetVersion(ctx(t), id)
+		if err != nil {
+			t.Fatalf("GetVersion: %v", err)
+		}
+		if _, err := vs.CompareAndSwap(ctx(t), id, v, Document(100), past); err != nil {
+			t.Fatalf("CompareAndSwap with the current version and past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+}
+
+func testBuffers(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id, data := NewID(), Document(100)
+	want := slices.Clone(data)
+	mustSet(t, st, id, data, later())
+	clear(data) // the caller reuses its buffer
+	mustGet(t, st, id, want)
+	got, err := st.Get(ctx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(got) // the caller scribbles over what it was given
+	mustGet(t, st, id, want)
+	if vs, ok := st.(session.VersionedStore); ok {
+		got, _, err := vs.GetVersion(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(got)
+		mustGet(t, st, id, want)
+		id2, data2 := NewID(), Document(100)
+		want2 := slices.Clone(data2)
+		if _, err := vs.CompareAndSwap(ctx(t), id2, "", data2, later()); err != nil {
+			t.Fatal(err)
+		}
+		clear(data2)
+		mustGet(t, st, id2, want2)
+	}
+}
+
+// testExpiry sets up every session that must expire, waits once, then checks
+// each behaviour in its own subtest.
+func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	tc, canTouch := st.(session.Toucher)
+	vs, versioned := st.(session.VersionedStore)
+	ls, lists := st.(session.Lister)
+
+	expires := time.Now().Add(ExpiryWait)
+	plain, plainData := NewID(), Document(100)
+	touched, touchedData := NewID(), Document(100)
+	versionedID := NewID()
+	created := NewID()
+	keep, keepData := NewID(), Document(100)
+
+	mustSet(t, st, plain, plainData, expires)
+	mustSet(t, st, touched, touchedData, expires)
+	mustSet(t, st, keep, keepData, later())
+	var oldVersion session.Version
+	if versioned {
+		mustSet(t, st, versionedID, Document(100), expires)
+		var err error
+		if _, oldVersion, err = vs.GetVersion(ctx(t), versionedID); err != nil {
+			t.Fatalf("GetVersion: %v", err)
+		}
+		if _, err := vs.CompareAndSwap(ctx(t), created, "", Document(100), expires); err != nil {
+			t.Fatalf("CompareAndSwap create: %v", err)
+		}
+	}
+	if canTouch {
+		if err := tc.Touch(ctx(t), touched, later()); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+	}
+	// Before the expiry the sessions are there (unless this machine is so
+	// slow that the expiry has already passed: then there is nothing to check).
+	got, err := st.Get(ctx(t), plain)
+	if time.Now().Before(expires) && err != nil {
+		t.Fatalf("Get before expiry: %v", err)
+	} else if err == nil && !bytes.Equal(got, plainData) {
+		t.Fatalf("Get before expiry = %s, want %s", short(got), short(plainData))
+	}
+
+	time.Sleep(time.Until(expires) + cfg.expiryTolerance + expiryMargin)
+
+	t.Run("ExpiredSessionIsNeverReturned", func(t *testing.T) {
+		mustBeMissing(t, st, plain)
+		if versioned {
+			if _, _, err := vs.GetVersion(ctx(t), plain); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("GetVersion of expired session: %v, want an error wrapping session.ErrNotFound", err)
+			}
+			mustBeMissing(t, st, created)
+		}
+	})
+	t.Run("TouchOfExpiredSessionIsNotFound", func(t *testing.T) {
+		if !canTouch {
+			t.Skip("store is not a session.Toucher")
+		}
+		if err := tc.Touch(ctx(t), plain, later()); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Touch of expired session: %v, want an error wrapping session.ErrNotFound", err)
+		}
+		mustBeMissing(t, st, plain)
+	})
+	t.Run("TouchedSessionOutlivesItsOriginalExpiry", func(t *testing.T) {
+		if !canTouch {
+			t.Skip("store is not a session.Toucher")
+		}
+		mustGet(t, st, touched, touchedData)
+	})
+	t.Run("CompareAndSwapOnExpiredSessionConflicts", func(t *testing.T) {
+		if !versioned {
+			t.Skip("store is not a session.VersionedStore")
+		}
+		if _, err := vs.CompareAndSwap(ctx(t), versionedID, oldVersion, Document(100), later()); !errors.Is(err, session.ErrConflict) {
+			t.Errorf("CompareAndSwap with the version of an expired session: %v, want an error wrapping session.ErrConflict", err)
+		}
+		mustBeMissing(t, st, versionedID)
+	})
+	t.Run("CreateIfAbsentReplacesExpiredSession", func(t *testing.T) {
+		if !versioned {
+			t.Skip("store is not a session.VersionedStore")
+		}
+		data := Document(100)
+		if _, err := vs.CompareAndSwap(ctx(t), plain, "", data, later()); err != nil {
+			t.Fatalf("CompareAndSwap create over an expired session: %v, want nil", err)
+		}
+		mustGet(t, st, plain, data)
+	})
+	t.Run("ExpiredSessionIsNotListed", func(t *testing.T) {
+		if !lists {
+			t.Skip("store is not a session.Lister")
+		}
+		want := []string{keep}
+		if canTouch {
+			want = append(want, touched)
+		}
+		if versioned {
+			want = append(want, plain) // re-created by CreateIfAbsentReplacesExpiredSession
+		}
+		ids, err := ls.IDs(ctx(t))
+		if err != nil {
+			t.Fatalf("IDs: %v", err)
+		}
+		slices.Sort(ids)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Errorf("IDs = %q, want %q", ids, want)
+		}
+		n, err := ls.Count(ctx(t))
+		if err != nil {
+			t.Fatalf("Count: %v", err)
+		}
+		if n != len(want) {
+			t.Errorf("Count = %d, want %d", n, len(want))
+		}
+	})
+	mustGet(t, st, keep, keepData)
+}
+
+func testTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	tc, ok := st.(session.Toucher)
+	if !ok {
+		t.Skip("store is not a session.Toucher")
+	}
+	t.Run("KeepsTheBytes", func(t *testing.T) {
+		id, data := NewID(), Document(300)
+		mustSet(t, st, id, data, later())
+		if err := tc.Touch(ctx(t), id, time.Now().Add(2*time.Hour)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		mustGet(t, st, id, data)
+	})
+	t.Run("MissingSessionIsNotFoundAndNotCreated", func(t *testing.T) {
+		id := NewID()
+		if err := tc.Touch(ctx(t), id, later()); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Touch of a missing session: %v, want an error wrapping session.ErrNotFound", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("DestroyedSessionIsNotFoundAndNotCreated", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.Touch(ctx(t), id, later()); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Touch of a destroyed session: %v, want an error wrapping session.ErrNotFound", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+}
+
+// getVersion returns the current data and version of id, which must be non-empty.
+func getVersion(t *testing.T, vs session.VersionedStore, id string) ([]byte, session.Version) {
+	t.Helper()
+	data, v, err := vs.GetVersion(ctx(t), id)
+	if err != nil {
+		t.Fatalf("GetVersion(%q): %v", id, err)
+	}
+	if v == "" {
+		t.Fatalf("GetVersion(%q) returned the empty version for a stored session", id)
+	}
+	return data, v
+}
+
+// mustConflict asserts that a CompareAndSwap of id from old fails with ErrConflict.
+func mustConflict(t *testing.T, vs session.VersionedStore, id string, old session.Version, what string) {
+	t.Helper()
+	v, err := vs.CompareAndSwap(ctx(t), id, old, Document(100), later())
+	if !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("CompareAndSwap %s = %q, %v; want an error wrapping session.ErrConflict", what, v, err)
+	}
+}
+
+func testCAS(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	vs, ok := st.(session.VersionedStore)
+	if !ok {
+		t.Skip("store is not a session.VersionedStore")
+	}
+	t.Run("GetVersionReturnsDataAndVersion", func(t *testing.T) {
+		id, data := NewID(), Document(200)
+		mustSet(t, st, id, data, later())
+		got, _ := getVersion(t, vs, id)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("GetVersion data = %s, want %s", short(got), short(data))
+		}
+	})
+	t.Run("GetVersionOfMissingSessionIsNotFound", func(t *testing.T) {
+		if _, v, err := vs.GetVersion(ctx(t), NewID()); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("GetVersion of a missing session = %q, %v; want an error wrapping session.ErrNotFound", v, err)
+		}
+	})
+	t.Run("CurrentVersionSucceeds", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, v := getVersion(t, vs, id)
+		next := Document(120)
+		if _, err := vs.CompareAndSwap(ctx(t), id, v, next, later()); err != nil {
+			t.Fatalf("CompareAndSwap with the current version: %v", err)
+		}
+		mustGet(t, st, id, next)
+	})
+	t.Run("StaleVersionConflictsAndChangesNothing", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, stale := getVersion(t, vs, id)
+		current := Document(130)
+		if _, err := vs.CompareAndSwap(ctx(t), id, stale, current, later()); err != nil {
+			t.Fatalf("first CompareAndSwap: %v", err)
+		}
+		mustConflict(t, vs, id, stale, "with a stale version")
+		mustGet(t, st, id, current)
+	})
+	t.Run("PlainSetMakesOldVersionStale", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, stale := getVersion(t, vs, id)
+		current := Document(100)
+		mustSet(t, st, id, current, later()) // another writer, say an Express app
+		mustConflict(t, vs, id, stale, "after a plain Set")
+		mustGet(t, st, id, current)
+	})
+	t.Run("DestroyedSessionConflictsAndIsNotCreated", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, v := getVersion(t, vs, id)
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		mustConflict(t, vs, id, v, "on a destroyed session")
+		mustBeMissing(t, st, id)
+	})
+	t.Run("MissingSessionConflictsAndIsNotCreated", func(t *testing.T) {
+		other := NewID()
+		mustSet(t, st, other, Document(100), later())
+		_, v := getVersion(t, vs, other) // a well-formed version, of another session
+		id := NewID()
+		mustConflict(t, vs, id, v, "on a session that never existed")
+		mustBeMissing(t, st, id)
+	})
+	t.Run("CreateIfAbsentSucceedsWhenAbsent", func(t *testing.T) {
+		id, data := NewID(), Document(100)
+		if _, err := vs.CompareAndSwap(ctx(t), id, "", data, later()); err != nil {
+			t.Fatalf("CompareAndSwap create-if-absent: %v", err)
+		}
+		mustGet(t, st, id, data)
+	})
+	t.Run("CreateIfAbsentConflictsWhenPresent", func(t *testing.T) {
+		id, data := NewID(), Document(100)
+		mustSet(t, st, id, data, later())
+		mustConflict(t, vs, id, "", "create-if-absent over an existing session")
+		mustGet(t, st, id, data)
+	})
+	t.Run("ReturnedVersionWorksForNextSwap", func(t *testing.T) {
+		id := NewID()
+		v, err := vs.CompareAndSwap(ctx(t), id, "", Document(100), later())
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		for i := range 3 {
+			if v == "" { // the store cannot tell; ask it
+				_, v = getVersion(t, vs, id)
+			}
+			data := Document(100 + i)
+			next, err := vs.CompareAndSwap(ctx(t), id, v, data, later())
+			if err != nil {
+				t.Fatalf("swap #%d with the version returned by the previous one: %v", i+1, err)
+			}
+			mustGet(t, st, id, data)
+			if next != "" {
+				if _, cur := getVersion(t, vs, id); cur != next {
+					t.Fatalf("swap #%d returned version %q, GetVersion says %q", i+1, next, cur)
+				}
+				mustConflict(t, vs, id, v, "with the version before the last swap")
+			}
+			v = next
+		}
+	})
+	t.Run("OnlyOneOfParallelSwapsFromOneVersionWins", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		_, v := getVersion(t, vs, id)
+		const n = 16
+		errs := make(chan error, n)
+		datas := make([][]byte, n)
+		for i := range n {
+			datas[i] = Document(100 + i)
+		}
+		for i := range n {
+			go func() {
+				_, err := vs.CompareAndSwap(ctx(t), id, v, datas[i], later())
+				errs <- err
+			}()
+		}
+		wins := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, session.ErrConflict):
+				t.Errorf("parallel CompareAndSwap: %v, want nil or session.ErrConflict", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d of %d parallel swaps from one version succeeded, want exactly 1", wins, n)
+		}
+		got, err := st.Get(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(datas, func(d []byte) bool { return bytes.Equal(d, got) }) {
+			t.Fatalf("after parallel swaps Get = %s, want one of the written values", short(got))
+		}
+	})
+}
+
+func testLister(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	if _, ok := newStore(t).(session.Lister); !ok {
+		t.Skip("store is not a session.Lister")
+	}
+	// fresh returns a new store and checks that it is empty.
+	fresh := func(t *testing.T) (session.Store, session.Lister) {
+		st := newStore(t)
+		ls := st.(session.Lister)
+		if n, err := ls.Count(ctx(t)); err != nil || n != 0 {
+			t.Fatalf("Count of a new store = %d, %v; newStore must return an empty store", n, err)
+		}
+		return st, ls
+	}
+	fill := func(t *testing.T, st session.Store) []string {
+		ids := []string{NewID(), NewID(), NewID()}
+		for _, id := range ids {
+			mustSet(t, st, id, Document(100), later())
+		}
+		mustSet(t, st, NewID(), Document(100), time.Now().Add(-time.Minute)) // deleted at once
+		gone := NewID()
+		mustSet(t, st, gone, Document(100), later())
+		if err := st.Destroy(ctx(t), gone); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	t.Run("IDsListsStoredSessions", func(t *testing.T) {
+		t.Parallel()
+		st, ls := fresh(t)
+		want := fill(t, st)
+		got, err := ls.IDs(ctx(t))
+		if err != nil {
+			t.Fatalf("IDs: %v", err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("IDs = %q, want %q", got, want)
+		}
+	})
+	t.Run("CountCountsStoredSessions", func(t *testing.T) {
+		t.Parallel()
+		st, ls := fresh(t)
+		want := fill(t, st)
+		n, err := ls.Count(ctx(t))
+		if err != nil {
+			t.Fatalf("Count: %v", err)
+		}
+		if n != len(want) {
+			t.Fatalf("Count = %d, want %d", n, len(want))
+		}
+	})
+	t.Run("ClearDeletesEverySession", func(t *testing.T) {
+		t.Parallel()
+		st, ls := fresh(t)
+		ids := fill(t, st)
+		if err := ls.Clear(ctx(t)); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+		for _, id := range ids {
+			mustBeMissing(t, st, id)
+		}
+		if n, err := ls.Count(ctx(t)); err != nil || n != 0 {
+			t.Fatalf("Count after Clear = %d, %v; want 0", n, err)
+		}
+		if got, err := ls.IDs(ctx(t)); err != nil || len(got) != 0 {
+			t.Fatalf("IDs after Clear = %q, %v; want none", got, err)
+		}
+		// The store still works after Clear.
+		id, data := NewID(), Document(100)
+		mustSet(t, st, id, data, later())
+		mustGet(t, st, id, data)
+	})
+	t.Run("ClearLeavesOtherStoresAlone", func(t *testing.T) {
+		t.Parallel()
+		st, ls := fresh(t)
+		other := newStore(t)
+		id, data := NewID(), Document(100)
+		mustSet(t, other, id, data, later())
+		fill(t, st)
+		if err := ls.Clear(ctx(t)); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+		mustGet(t, other, id, data)
+	})
+}
+
+func testLargeValue(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id, data := NewID(), Document(1<<20)
+	mustSet(t, st, id, data, later())
+	mustGet(t, st, id, data)
+	if vs, ok := st.(session.VersionedStore); ok {
+		_, v := getVersion(t, vs, id)
+		next := Document(1 << 20)
+		if _, err := vs.CompareAndSwap(ctx(t), id, v, next, later()); err != nil {
+			t.Fatalf("CompareAndSwap of a 1 MiB value: %v", err)
+		}
+		mustGet(t, st, id, next)
+	}
+}
+
+func testURLSafeIDs(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	prefix := NewID()[:8]
+	ids := []string{prefix + URLSafe, prefix + strings.ToLower(URLSafe), prefix + strings.ToUpper(URLSafe)}
+	for _, c := range URLSafe {
+		ids = append(ids, prefix+string(c), prefix+"."+string(c)+".")
+	}
+	values := make(map[string][]byte, len(ids))
+	for _, id := range ids {
+		if _, dup := values[id]; dup {
+			continue
+		}
+		values[id] = []byte(fmt.Sprintf(`{"id":%q,"nonce":%q}`, id, NewID()))
+		mustSet(t, st, id, values[id], later())
+	}
+	for id, data := range values {
+		mustGet(t, st, id, data)
+	}
+	if ls, ok := st.(session.Lister); ok {
+		got, err := ls.IDs(ctx(t))
+		if err != nil {
+			t.Fatalf("IDs: %v", err)
+		}
+		want := make([]string, 0, len(values))
+		for id := range values {
+			want = append(want, id)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("IDs = %q, want %q", got, want)
+		}
+	}
+	for id := range values {
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatalf("Destroy(%q): %v", id, err)
+		}
+		mustBeMissing(t, st, id)
+	}
+}
+
+func testCancelled(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	id := NewID()
+	mustSet(t, st, id, Document(100), later())
+	c, cancel := context.WithCancel(ctx(t))
+	cancel()
+	check := func(t *testing.T, op string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: %v, want an error wrapping context.Canceled", op, err)
+		}
+	}
+	_, err := st.Get(c, id)
+	check(t, "Get", err)
+	check(t, "Set", st.Set(c, NewID(), Document(100), later()))
+	check(t, "Destroy", st.Destroy(c, id))
+	if tc, ok := st.(session.Toucher); ok {
+		check(t, "Touch", tc.Touch(c, id, later()))
+	}
+	if vs, ok := st.(session.VersionedStore); ok {
+		_, _, err := vs.GetVersion(c, id)
+		check(t, "GetVersion", err)
+		_, err = vs.CompareAndSwap(c, NewID(), "", Document(100), later())
+		check(t, "CompareAndSwap", err)
+	}
+	if ls, ok := st.(session.Lister); ok {
+		_, err := ls.IDs(c)
+		check(t, "IDs", err)
+		_, err = ls.Count(c)
+		check(t, "Count", err)
+		check(t, "Clear", ls.Clear(c))
+	}
+	// A cancelled call does not break the store.
+	id2, data := NewID(), Document(100)
+	mustSet(t, st, id2, data, later())
+	mustGet(t, st, id2, data)
+}

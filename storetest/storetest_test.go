@@ -1,0 +1,328 @@
+package storetest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/storetest"
+)
+
+// refStore is a plain, correct store (one map, one mutex) into which the
+// tests below put one bug at a time, to show that the suite catches it.
+type refStore struct {
+	bug   string
+	mu    *sync.Mutex
+	m     map[string]*refEntry
+	seq   int
+	now   func() time.Time
+	touch bool // implements Toucher and friends; see asStore
+}
+
+type refEntry struct {
+	data    []byte
+	expires time.Time
+	version int
+}
+
+func newRef(bug string) *refStore {
+	return &refStore{bug: bug, mu: new(sync.Mutex), m: map[string]*refEntry{}, now: time.Now}
+}
+
+// shared is the map every "clearsEveryone" store uses.
+var shared = struct {
+	mu sync.Mutex
+	m  map[string]*refEntry
+}{m: map[string]*refEntry{}}
+
+func (s *refStore) key(id string) string {
+	if s.bug == "caseInsensitiveIDs" {
+		return strings.ToLower(id)
+	}
+	return id
+}
+
+func (s *refStore) ctx(ctx context.Context) error {
+	if s.bug == "ignoresContext" {
+		return nil
+	}
+	return ctx.Err()
+}
+
+func (s *refStore) live(id string) *refEntry {
+	e := s.m[s.key(id)]
+	if e == nil || (s.bug != "noExpiryCheck" && !s.now().Before(e.expires)) {
+		return nil
+	}
+	return e
+}
+
+func (s *refStore) notFound() error {
+	if s.bug == "unwrappedNotFound" {
+		return errors.New("not found")
+	}
+	return session.ErrNotFound
+}
+
+func (s *refStore) in(data []byte) []byte {
+	if s.bug == "keepsCallerSlice" {
+		return data
+	}
+	if s.bug == "truncatesLargeValues" && len(data) > 512<<10 {
+		data = data[:512<<10]
+	}
+	return bytes.Clone(data)
+}
+
+func (s *refStore) expiry(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.now().Add(time.Hour)
+	}
+	if s.bug == "wholeSeconds" { // like a server that keeps whole seconds
+		return t.Truncate(time.Second).Add(time.Second)
+	}
+	return t
+}
+
+func (s *refStore) Get(ctx context.Context, id string) ([]byte, error) {
+	b, _, err := s.GetVersion(ctx, id)
+	return b, err
+}
+
+func (s *refStore) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+	if err := s.ctx(ctx); err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(id)
+	if e == nil {
+		return nil, "", s.notFound()
+	}
+	out := bytes.Clone(e.data)
+	if s.bug == "keepsCallerSlice" {
+		out = e.data
+	}
+	return out, session.Version(strconv.Itoa(e.version)), nil
+}
+
+func (s *refStore) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := s.ctx(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put(id, data, expires)
+	return nil
+}
+
+func (s *refStore) put(id string, data []byte, expires time.Time) {
+	if s.bug != "noExpiryCheck" && !expires.IsZero() && !s.now().Before(expires) {
+		delete(s.m, s.key(id))
+		return
+	}
+	s.seq++
+	s.m[s.key(id)] = &refEntry{s.in(data), s.expiry(expires), s.seq}
+}
+
+func (s *refStore) Destroy(ctx context.Context, id string) error {
+	if err := s.ctx(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, s.key(id))
+	return nil
+}
+
+func (s *refStore) Touch(ctx context.Context, id string, expires time.Time) error {
+	if err := s.ctx(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(id)
+	if e == nil {
+		if s.bug == "touchCreates" {
+			s.put(id, []byte("{}"), expires)
+			return nil
+		}
+		return s.notFound()
+	}
+	if s.bug != "touchIgnored" {
+		e.expires = s.expiry(expires)
+	}
+	return nil
+}
+
+func (s *refStore) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+	if err := s.ctx(ctx); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(id)
+	switch {
+	case s.bug == "casIgnoresVersion":
+	case old == "" && e != nil:
+		return "", session.ErrConflict
+	case old != "" && e == nil && s.bug != "casResurrects":
+		return "", session.ErrConflict
+	case old != "" && e != nil && string(old) != strconv.Itoa(e.version):
+		return "", session.ErrConflict
+	}
+	s.put(id, data, expires)
+	return session.Version(strconv.Itoa(s.seq)), nil
+}
+
+func (s *refStore) IDs(ctx context.Context) ([]string, error) {
+	if err := s.ctx(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.m {
+		if s.live(id) != nil || s.bug == "listsExpired" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func (s *refStore) Count(ctx context.Context) (int, error) {
+	ids, err := s.IDs(ctx)
+	return len(ids), err
+}
+
+func (s *refStore) Clear(ctx context.Context) error {
+	if err := s.ctx(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.m)
+	return nil
+}
+
+// basicStore hides every optional capability of a refStore.
+type basicStore struct{ s *refStore }
+
+func (b basicStore) Get(ctx context.Context, id string) ([]byte, error) { return b.s.Get(ctx, id) }
+func (b basicStore) Set(ctx context.Context, id string, d []byte, e time.Time) error {
+	return b.s.Set(ctx, id, d, e)
+}
+func (b basicStore) Destroy(ctx context.Context, id string) error { return b.s.Destroy(ctx, id) }
+
+func newBroken(t *testing.T, bug string) session.Store {
+	s := newRef(bug)
+	switch bug {
+	case "clearsEveryone": // all stores share one map
+		s.mu, s.m = &shared.mu, shared.m
+		// Start empty as far as this store can tell, as the suite requires.
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	case "basic":
+		return basicStore{s}
+	}
+	return s
+}
+
+// bugs maps each deliberate bug to the subtests that must catch it. (The
+// manager test catches casIgnoresVersion only when requests overlap, which is
+// usual but not certain, so it is not listed.)
+var bugs = map[string][]string{
+	"noExpiryCheck":        {"Expiry/ExpiredSessionIsNeverReturned", "PastExpiresDeletes/NewSessionIsNeverReturned"},
+	"unwrappedNotFound":    {"GetOfMissingSessionIsNotFound", "Touch/MissingSessionIsNotFoundAndNotCreated"},
+	"keepsCallerSlice":     {"CallerBuffersAreNotRetained"},
+	"truncatesLargeValues": {"OneMebibyteValueRoundTrips"},
+	"caseInsensitiveIDs":   {"EveryURLSafeCharacterInIDs"},
+	"ignoresContext":       {"CancelledContext"},
+	"touchCreates":         {"Touch/MissingSessionIsNotFoundAndNotCreated", "Touch/DestroyedSessionIsNotFoundAndNotCreated"},
+	"touchIgnored":         {"Expiry/TouchedSessionOutlivesItsOriginalExpiry"},
+	"casIgnoresVersion":    {"CompareAndSwap/StaleVersionConflictsAndChangesNothing", "CompareAndSwap/CreateIfAbsentConflictsWhenPresent"},
+	"casResurrects":        {"CompareAndSwap/DestroyedSessionConflictsAndIsNotCreated", "Expiry/CompareAndSwapOnExpiredSessionConflicts"},
+	"listsExpired":         {"Expiry/ExpiredSessionIsNotListed"},
+	"clearsEveryone":       {"Lister/ClearLeavesOtherStoresAlone"},
+}
+
+// TestBrokenStores is run by TestSuiteCatchesEachBug in a child process.
+func TestBrokenStores(t *testing.T) {
+	if os.Getenv("STORETEST_BROKEN") == "" {
+		t.Skip("run by TestSuiteCatchesEachBug")
+	}
+	for bug := range bugs {
+		t.Run(bug, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, bug) })
+		})
+	}
+}
+
+func TestSuiteCatchesEachBug(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite a dozen times in a child process")
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenStores$", "-test.v", "-test.parallel=64", "-test.count=1")
+	cmd.Env = append(os.Environ(), "STORETEST_BROKEN=1")
+	out, _ := cmd.CombinedOutput()
+	failed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`--- FAIL: TestBrokenStores/(\w+)/storetest/(\S+)`).FindAllStringSubmatch(string(out), -1) {
+		failed[m[1]+"/"+m[2]] = true
+	}
+	for bug, want := range bugs {
+		for _, sub := range want {
+			if !failed[bug+"/"+sub] {
+				t.Errorf("a store with bug %s passed %s", bug, sub)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("child output:\n%s", out)
+	}
+}
+
+func TestCorrectStorePasses(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newRef("") })
+}
+
+func TestStoreWithoutOptionalCapabilitiesPasses(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, "basic") })
+}
+
+func TestExpiryToleranceAcceptsAStoreWithWholeSecondExpiry(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newRef("wholeSeconds") }, storetest.ExpiryTolerance(time.Second))
+}
+
+func TestDocumentIsValidJSONOfTheAskedSize(t *testing.T) {
+	for _, n := range []int{0, 10, 300, 1 << 20} {
+		d := storetest.Document(n)
+		if len(d) < n {
+			t.Errorf("Document(%d) has %d bytes", n, len(d))
+		}
+		if !json.Valid(d) {
+			t.Errorf("Document(%d) is not valid JSON: %s", n, d)
+		}
+	}
+	if bytes.Equal(storetest.Document(100), storetest.Document(100)) {
+		t.Error("two documents are equal; each must be different")
+	}
+	if slices.Contains([]string{storetest.NewID()}, storetest.NewID()) {
+		t.Error("NewID repeated itself")
+	}
+}

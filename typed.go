@@ -1,0 +1,79 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// GetAs returns the value of key as a T. A value set by this request is
+// returned as is when it is a T; a value loaded from the store (JSON) is
+// decoded into a T, so GetAs[int] reads a counter and GetAs[Cart] a struct.
+// ok is false when the key is missing or does not convert.
+func GetAs[T any](s *Session, key string) (v T, ok bool) {
+	if s == nil {
+		return v, false
+	}
+	s.mu.Lock()
+	sl, found := s.values[key]
+	s.mu.Unlock()
+	if !found {
+		return v, false
+	}
+	if sl.decoded {
+		if t, isT := sl.val.(T); isT {
+			return t, true
+		}
+	}
+	if sl.raw != nil {
+		if t, ok := decodeScalar[T](sl.raw); ok {
+			return t, true
+		}
+	}
+	return decodeJSON[T](sl)
+}
+
+// decodeScalar decodes the common scalar types without encoding/json.
+func decodeScalar[T any](raw []byte) (T, bool) {
+	var v T
+	switch p := any(&v).(type) {
+	case *int:
+		n, err := strconv.Atoi(string(raw))
+		*p = n
+		return v, err == nil
+	case *int64:
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		*p = n
+		return v, err == nil
+	case *float64:
+		f, err := strconv.ParseFloat(string(raw), 64)
+		*p = f
+		return v, err == nil
+	case *bool:
+		b, ok := jsonBool(raw)
+		*p = b
+		return v, ok
+	case *string:
+		if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+			*p = string(raw[1 : len(raw)-1])
+			return v, true
+		}
+	}
+	return v, false
+}
+
+// decodeJSON converts sl to a T through its JSON encoding.
+func decodeJSON[T any](sl slot) (v T, ok bool) {
+	raw := sl.raw
+	if raw == nil {
+		var err error
+		if raw, err = json.Marshal(sl.val); err != nil {
+			return v, false
+		}
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		var zero T
+		return zero, false
+	}
+	return v, true
+}

@@ -1,0 +1,88 @@
+package session
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+)
+
+// responseWriter commits the session before the first byte of the response
+// goes out, so that a browser following a redirect finds the session saved.
+// Flush, Hijack, ReadFrom and http.NewResponseController work through it.
+type responseWriter struct {
+	http.ResponseWriter
+	rs *requestState
+}
+
+// WriteHeader commits the session, then writes the header. Informational
+// (1xx) responses pass straight through, except 101 Switching Protocols.
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.rs.beforeHeaders() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Header returns the response headers; after a session error, a throwaway
+// map, since the error handler's answer has gone out.
+func (w *responseWriter) Header() http.Header {
+	w.rs.mu.Lock()
+	defer w.rs.mu.Unlock()
+	if w.rs.failed {
+		if w.rs.discarded == nil {
+			w.rs.discarded = http.Header{}
+		}
+		return w.rs.discarded
+	}
+	return w.ResponseWriter.Header()
+}
+
+// Write commits the session before the first write. After a session error
+// the handler's output is discarded: the error handler has answered.
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.rs.beforeHeaders() {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps sendfile and splice working for io.Copy into the response.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.rs.beforeHeaders() {
+		return io.Copy(io.Discard, r)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, r)
+}
+
+// writerOnly hides a writer's ReadFrom, so io.Copy does not loop back to it.
+type writerOnly struct{ io.Writer }
+
+// Flush commits the session and flushes, for streaming responses.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush that reports the underlying writer's error; it is what
+// http.ResponseController.Flush calls.
+func (w *responseWriter) FlushError() error {
+	if !w.rs.beforeHeaders() {
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack commits the session, then hands over the connection (websockets).
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.rs.beforeHeaders() {
+		return nil, nil, http.ErrNotSupported
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,158 @@
+package session
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// headerSpy checks, when the headers go out, that the session is in the store.
+type headerSpy struct {
+	http.ResponseWriter
+	check func()
+}
+
+func (h *headerSpy) WriteHeader(code int) { h.check(); h.ResponseWriter.WriteHeader(code) }
+
+// Deliberate difference 3: no redirect race.
+func TestSessionIsSavedBeforeTheRedirectGoesOut(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ada")
+		http.Redirect(w, r, "/home", http.StatusFound)
+	}))
+	rec := httptest.NewRecorder()
+	checked := false
+	spy := &headerSpy{ResponseWriter: rec, check: func() {
+		checked = true
+		if n, _ := st.Count(t.Context()); n != 1 {
+			t.Error("headers went out before the session was saved")
+		}
+		if rec.Header().Get("Set-Cookie") == "" {
+			t.Error("headers went out without the session cookie")
+		}
+	}}
+	h.ServeHTTP(spy, httptest.NewRequest("POST", "/login", nil))
+	if !checked || rec.Code != http.StatusFound {
+		t.Fatalf("code %d checked %v", rec.Code, checked)
+	}
+}
+
+func TestChangeAfterTheFirstWriteIsSavedWhenTheHandlerReturns(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Write([]byte("first"))
+		s.Set("after", "yes")
+	}))
+	b.get("/")
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { fmt.Fprint(w, s.Get("after")) }))
+	if got := b.get("/").Body.String(); got != "yes" {
+		t.Fatalf("after = %s", got)
+	}
+}
+
+// serve runs h behind a real HTTP server with a cookie jar.
+func serve(t *testing.T, h http.Handler) (*httptest.Server, *http.Client) {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	return srv, &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+func TestFlusherWorksThroughTheMiddleware(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("streaming", true)
+		w.Write([]byte("data: 1\n\n"))
+		w.(http.Flusher).Flush()
+		if n, _ := st.Count(r.Context()); n != 1 {
+			t.Error("flush did not save first")
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("ResponseController.Flush: %v", err)
+		}
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Errorf("ResponseController.SetWriteDeadline: %v", err)
+		}
+	})))
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(resp.Cookies()) != 1 {
+		t.Fatal("no session cookie on a flushed response")
+	}
+}
+
+func TestHijackerWorksThroughTheMiddlewareAndSavesFirst(t *testing.T) {
+	m, st := newTestManager(t, Options{SaveUninitialized: true})
+	srv, _ := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("ws", true)
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		if n, _ := st.Count(r.Context()); n != 1 {
+			t.Error("hijack did not save first")
+		}
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		buf.Flush()
+	})))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Fatalf("body %q", body)
+	}
+}
+
+func TestReaderFromWorksThroughTheMiddleware(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("download", true)
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("the wrapper hides io.ReaderFrom")
+		}
+		io.Copy(w, strings.NewReader(strings.Repeat("x", 1<<16)))
+	})))
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n != 1<<16 || len(resp.Cookies()) != 1 {
+		t.Fatalf("read %d bytes, cookies %v", n, resp.Cookies())
+	}
+}
+
+func TestEndToEndWithARealServerAndACookieJar(t *testing.T) {
+	m, _ := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	srv, c := serve(t, m.Handler(incrViews))
+	for want := 1; want <= 3; want++ {
+		resp, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(bufio.NewReader(resp.Body))
+		resp.Body.Close()
+		if string(body) != fmt.Sprint(want) {
+			t.Fatalf("views = %s, want %d", body, want)
+		}
+	}
+	_ = errors.New
+}
