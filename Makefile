@@ -11,7 +11,7 @@ export SESSIONKIT_REQUIRE_SERVERS ?= $(if $(CI),1,)
 APT_PACKAGES := redis-server redis-tools redis-sentinel memcached chromium
 NEEDED_BINARIES := redis-server redis-cli memcached chromium
 
-.PHONY: test deps vet fmt race fuzz e2e bench demo
+.PHONY: test deps vet fmt race fuzz e2e bench bench-peers demo
 
 test: deps vet fmt race fuzz e2e
 
@@ -27,10 +27,20 @@ deps:
 		echo "deps: missing$$missing; run: sudo apt-get install -y $(APT_PACKAGES)"; \
 		[ -z "$$SESSIONKIT_REQUIRE_SERVERS" ] || exit 1; \
 	fi
+	@# node and npm for the express peer (interop/). Not in APT_PACKAGES: a
+	@# NodeSource nodejs conflicts with Debian's npm and would sink the whole install.
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "deps: missing node/npm; run: sudo apt-get install -y nodejs npm"; [ -z "$$SESSIONKIT_REQUIRE_SERVERS" ] || exit 1; fi; \
+	fi
+	@[ interop/peer/node_modules/.package-lock.json -nt interop/peer/package-lock.json ] || (cd interop/peer && npm ci --no-audit --no-fund)
+
+# The other modules: e2e (chromedp) and bench (the peer libraries) keep
+# their dependencies out of the library's module.
+MODULES := . e2e bench
 
 vet:
-	$(GO) vet ./...
-	cd e2e && $(GO) vet ./...
+	@set -e; for m in $(MODULES); do (cd $$m && echo "vet $$m" && $(GO) vet ./...); done
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -38,6 +48,7 @@ fmt:
 
 race:
 	$(GO) test -race -count=1 -timeout 15m ./...
+	cd bench && $(GO) test -race -count=1 ./...
 
 # A short pass of every fuzz target in the module (go test fuzzes one
 # target of one package at a time).
@@ -53,8 +64,12 @@ fuzz:
 e2e:
 	cd e2e && $(GO) test -count=1 -timeout 10m ./...
 
+# bench: the library's own benchmarks; bench-peers: against scs and gorilla/sessions.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+bench-peers:
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 6 | tee ../bench-peers.txt
 
 demo:
 	$(GO) run ./cmd/sessiondemo

@@ -43,8 +43,9 @@ type DocumentCookie struct {
 }
 
 // Codec turns a Document into the bytes a Store keeps, and back.
-// Decode must not panic on any input, and returns an error for bytes that
-// are not a document.
+// Encode must not keep doc after it returns (the manager reuses it). Decode
+// must not panic on any input, and returns an error for bytes that are not a
+// document.
 type Codec interface {
 	Encode(doc *Document) ([]byte, error)
 	Decode(data []byte) (*Document, error)
@@ -204,6 +205,19 @@ func (c *DocumentCookie) decode(raw []byte) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
 	}
+	// The two usual pointer fields share one allocation.
+	var nullable *struct {
+		ms int64
+		t  time.Time
+	}
+	alloc := func() {
+		if nullable == nil {
+			nullable = &struct {
+				ms int64
+				t  time.Time
+			}{}
+		}
+	}
 	return eachMember(raw, func(key, v []byte) error {
 		null := string(v) == "null"
 		switch string(key) {
@@ -215,8 +229,9 @@ func (c *DocumentCookie) decode(raw []byte) error {
 			if err != nil {
 				return fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
 			}
-			ms := int64(f)
-			c.OriginalMaxAge = &ms
+			alloc()
+			nullable.ms = int64(f)
+			c.OriginalMaxAge = &nullable.ms
 		case "expires":
 			if null {
 				return nil
@@ -225,7 +240,9 @@ func (c *DocumentCookie) decode(raw []byte) error {
 			if !ok {
 				return fmt.Errorf("%w: cookie expires %s", ErrCorrupt, v)
 			}
-			c.Expires = &t
+			alloc()
+			nullable.t = t
+			c.Expires = &nullable.t
 		case "partitioned":
 			if b, ok := jsonBool(v); ok {
 				c.Partitioned = &b

@@ -91,6 +91,11 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver Version) 
 		created: doc.Created, inStore: true, version: ver, knowVer: m.versioned != nil,
 		hasSaved: !m.opts.Resave, clean: !m.opts.Resave,
 	}
+	if s.created.IsZero() {
+		// Written by an app that does not record it (express): the absolute
+		// timeout counts from now, and the next save records it.
+		s.created = m.now()
+	}
 	if len(doc.Values) > 0 {
 		s.values = make(map[string]slot, len(doc.Values))
 		for k, raw := range doc.Values {
@@ -133,9 +138,16 @@ func (m *Manager) read(ctx context.Context, id string) (*Document, Version, erro
 	return doc, ver, nil
 }
 
-// document builds the stored document of s.
+// document builds the stored document of s, reusing the session's own
+// Document so that a save allocates little.
 func (m *Manager) document(s *Session) (*Document, error) {
-	doc := &Document{Created: s.created, Values: make(map[string]json.RawMessage, len(s.values))}
+	doc := &s.doc
+	if doc.Values == nil {
+		doc.Values = make(map[string]json.RawMessage, len(s.values))
+	} else {
+		clear(doc.Values)
+	}
+	doc.Created = s.created
 	for k, sl := range s.values {
 		if sl.raw == nil {
 			raw, err := json.Marshal(sl.val)
@@ -148,20 +160,21 @@ func (m *Manager) document(s *Session) (*Document, error) {
 		doc.Values[k] = sl.raw
 	}
 	c := &doc.Cookie
-	c.HTTPOnly = !m.opts.Cookie.DisableHTTPOnly
-	c.Path, c.Domain, c.Priority = m.opts.Cookie.Path, m.opts.Cookie.Domain, m.opts.Cookie.Priority
+	*c = DocumentCookie{
+		HTTPOnly: !m.opts.Cookie.DisableHTTPOnly,
+		Path:     m.opts.Cookie.Path, Domain: m.opts.Cookie.Domain, Priority: m.opts.Cookie.Priority,
+	}
 	if !s.cookie.expires.IsZero() {
-		exp := s.cookie.expires
-		ms := s.cookie.originalMaxAge.Milliseconds()
-		c.Expires, c.OriginalMaxAge = &exp, &ms
+		s.docExpires, s.docMaxAge = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds()
+		c.Expires, c.OriginalMaxAge = &s.docExpires, &s.docMaxAge
 	}
 	if m.opts.Cookie.Partitioned {
 		c.Partitioned = &m.opts.Cookie.Partitioned
 	}
 	if s.rs != nil {
-		secure := s.rs.secureCookie()
 		if m.opts.Cookie.Secure != SecureNever {
-			c.Secure = &secure
+			s.docSecure = s.rs.secureCookie()
+			c.Secure = &s.docSecure
 		}
 		c.SameSite = s.rs.sameSite()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,7 +29,7 @@ type requestState struct {
 	loaded      bool        // a load was attempted
 	failed      bool        // the error handler answered; discard the handler's output
 	wroteHeader bool        // the response headers went out (or the connection was hijacked)
-	headerID    string      // the session id when the headers went out
+	sentID      string      // the session id whose cookie went out with the headers
 	discarded   http.Header // what the handler sets after a failure
 }
 
@@ -178,6 +179,12 @@ func (rs *requestState) commit() error {
 		}
 		return nil
 	}
+	if rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
+		if !s.clean && (s.modified || s.id != s.originalID) {
+			m.logger.WarnContext(ctx, "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
+		}
+		return nil
+	}
 	now := m.now()
 	if !s.cookieTouched {
 		s.touchCookie(now)
@@ -214,17 +221,14 @@ func (rs *requestState) commit() error {
 		}
 	}
 	if rs.wroteHeader {
-		if setCookie && s.id != rs.headerID {
-			m.logger.WarnContext(ctx, "session: new session id after the response headers were sent; the client keeps its old cookie", "path", rs.r.URL.Path)
-		}
 		return nil
 	}
-	rs.headerID = s.id
 	switch {
 	case setCookie && s.cookieSecure() && !rs.secureRequest():
 		m.logger.DebugContext(ctx, "session: not sending a Secure cookie over an insecure connection")
 	case setCookie:
 		rs.writeCookie(m.signer.cookieValue(s.id), s.cookie.expires, now)
+		rs.sentID = s.id
 	case s.destroyed && rs.cookieID != "":
 		rs.writeCookie("", time.Unix(0, 0), now)
 	}
@@ -318,10 +322,11 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	b.WriteString("; Path=")
 	b.WriteString(o.Path)
 	if !expires.IsZero() {
+		var buf [64]byte
 		b.WriteString("; Expires=")
-		b.WriteString(expires.UTC().Format(http.TimeFormat))
+		b.Write(expires.UTC().AppendFormat(buf[:0], http.TimeFormat))
 		b.WriteString("; Max-Age=")
-		b.WriteString(fmt.Sprint(max(0, int64(expires.Sub(now)/time.Second))))
+		b.Write(strconv.AppendInt(buf[:0], max(0, int64(expires.Sub(now)/time.Second)), 10))
 	}
 	if !o.DisableHTTPOnly {
 		b.WriteString("; HttpOnly")

@@ -18,6 +18,12 @@ type Session struct {
 	rs *requestState
 
 	sessionState
+
+	// The document of the last save, reused by the next (see Manager.document).
+	doc        Document
+	docExpires time.Time
+	docMaxAge  int64
+	docSecure  bool
 }
 
 // sessionState is everything a Session resets on Destroy, Reload and load.
@@ -242,12 +248,7 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if s.inStore {
-		if err = s.m.store.Destroy(ctx, s.id); err != nil {
-			err = fmt.Errorf("session: regenerate: destroy old session: %w", err)
-		}
-	}
+	err := s.dropStored(ctx, "regenerate")
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
 		return idErr
@@ -276,12 +277,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if s.inStore {
-		if err = s.m.store.Destroy(ctx, s.id); err != nil {
-			err = fmt.Errorf("session: destroy: %w", err)
-		}
-	}
+	err := s.dropStored(ctx, "destroy")
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
 		return idErr
@@ -289,6 +285,17 @@ func (s *Session) Destroy(ctx context.Context) error {
 	s.m.initNew(s, id, s.rs.r)
 	s.destroyed = true
 	return err
+}
+
+// dropStored deletes the stored copy of the session, if it has one. s.mu is held.
+func (s *Session) dropStored(ctx context.Context, op string) error {
+	if !s.inStore {
+		return nil
+	}
+	if err := s.m.store.Destroy(ctx, s.id); err != nil {
+		return fmt.Errorf("session: %s: delete the stored session: %w", op, err)
+	}
+	return nil
 }
 
 // Reload replaces the session's data with what the store holds now

@@ -412,3 +412,20 @@ func TestTouchAfterSkipsRecentTouchesAndRewritesTheExpiryWhenDue(t *testing.T) {
 	}
 	_ = reflect.DeepEqual
 }
+
+func TestSessionWrittenWithoutACreationTimeGetsOneAtItsNextSave(t *testing.T) {
+	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
+	id := "express-made-session-id-0123456789"
+	express := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":1}`
+	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
+	b := newBrowser(t, m.Handler(incrViews))
+	b.cookie = mustCookie(m, id)
+	if got := b.get("/").Body.String(); got != "2" {
+		t.Fatalf("views = %s", got)
+	}
+	data, _ := st.Store.Get(t.Context(), id)
+	doc, _ := JSONCodec{}.Decode(data)
+	if doc.Created.IsZero() || time.Since(doc.Created) > time.Minute {
+		t.Fatalf("creation time not recorded: %s", data)
+	}
+}

@@ -156,3 +156,28 @@ func TestEndToEndWithARealServerAndACookieJar(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+func TestNewSessionFirstModifiedAfterTheHeadersIsNotStoredWithoutACookie(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Write([]byte("headers are out"))
+		s.Set("late", true) // no cookie can carry this new session any more
+	})))
+	if rec := b.get("/"); setCookie(rec) != "" || st.writes() != 0 {
+		t.Fatalf("cookie %q writes %d: an unreachable session was stored", setCookie(rec), st.writes())
+	}
+}
+
+func TestRenewIDAfterTheHeadersDoesNotDestroyTheOnlyCopyTheClientCanReach(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Write([]byte("headers are out"))
+		s.Set("late", true)
+	}))
+	b.get("/")
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { fmt.Fprint(w, s.Get("late")) }))
+	if got := b.get("/").Body.String(); got != "true" {
+		t.Fatalf("a change after the headers to a session the client holds must be saved: %s", got)
+	}
+}

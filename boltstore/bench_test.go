@@ -1,0 +1,249 @@
+package boltstore_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/boltstore"
+	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+// benchStores are the stores compared in each benchmark: memstore is the
+// baseline, in the same run.
+var benchStores = []struct {
+	name string
+	new  func(b *testing.B) session.VersionedStore
+}{
+	{"memstore", func(b *testing.B) session.VersionedStore {
+		st := memstore.New()
+		b.Cleanup(func() { st.Close() })
+		return st
+	}},
+	{"boltstore", func(b *testing.B) session.VersionedStore {
+		st, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		return st
+	}},
+}
+
+func BenchmarkGet(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			st := bs.new(b)
+			ctx := context.Background()
+			for i := range 1000 {
+				if err := st.Set(ctx, fmt.Sprint("id", i), storetest.Document(300), time.Now().Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := st.Get(ctx, fmt.Sprint("id", i%1000)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			st := bs.new(b)
+			ctx := context.Background()
+			data := storetest.Document(300)
+			exp := time.Now().Add(time.Hour)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := st.Set(ctx, fmt.Sprint("id", i%1000), data, exp); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkParallelSet writes from 32 goroutines per CPU, as a busy server
+// would. bbolt has one writer at a time and each commit fsyncs; boltstore
+// commits the writes that queue up meanwhile together. "bbolt-update" is the
+// baseline without that: one bbolt Update (and one fsync) per write.
+func BenchmarkParallelSet(b *testing.B) {
+	type setter func(ctx context.Context, id string, data []byte, exp time.Time) error
+	variants := []struct {
+		name string
+		new  func(b *testing.B) setter
+	}{
+		{"memstore", func(b *testing.B) setter { return benchStores[0].new(b).Set }},
+		{"boltstore", func(b *testing.B) setter { return benchStores[1].new(b).Set }},
+		{"bbolt-update", func(b *testing.B) setter {
+			st := benchStores[1].new(b).(*boltstore.Store)
+			db := st.DB()
+			return func(_ context.Context, id string, data []byte, exp time.Time) error {
+				return db.Update(func(tx *bbolt.Tx) error {
+					bk := tx.Bucket([]byte(boltstore.DefaultBucket))
+					seq, _ := bk.NextSequence()
+					v := make([]byte, 16+len(data))
+					binary.BigEndian.PutUint64(v, uint64(exp.UnixNano()))
+					binary.BigEndian.PutUint64(v[8:], seq)
+					copy(v[16:], data)
+					return bk.Put([]byte(id), v)
+				})
+			}
+		}},
+	}
+	for _, bv := range variants {
+		b.Run(bv.name, func(b *testing.B) {
+			set := bv.new(b)
+			ctx := context.Background()
+			data := storetest.Document(300)
+			exp := time.Now().Add(time.Hour)
+			var n atomic.Int64
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				id := fmt.Sprint("id", n.Add(1))
+				for pb.Next() {
+					if err := set(ctx, id, data, exp); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkCompareAndSwap is one successful swap per iteration, from the
+// version the previous swap returned.
+func BenchmarkCompareAndSwap(b *testing.B) {
+	for _, bs := range benchStores {
+		b.Run(bs.name, func(b *testing.B) {
+			st := bs.new(b)
+			ctx := context.Background()
+			data := storetest.Document(300)
+			exp := time.Now().Add(time.Hour)
+			v, err := st.CompareAndSwap(ctx, "id", "", data, exp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, err = st.CompareAndSwap(ctx, "id", v, data, exp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRequest is a full request through the middleware on an existing
+// session: "write" loads, changes and saves it (compare-and-swap), "read"
+// only reads it (the store is touched).
+func BenchmarkRequest(b *testing.B) {
+	handlers := map[string]http.HandlerFunc{
+		"write": func(w http.ResponseWriter, r *http.Request) {
+			s := session.From(r)
+			n, _ := session.GetAs[int](s, "views")
+			s.Set("views", n+1)
+		},
+		"read": func(w http.ResponseWriter, r *http.Request) {
+			s := session.From(r)
+			n, _ := session.GetAs[int](s, "views")
+			fmt.Fprint(w, n)
+		},
+	}
+	for _, kind := range []string{"write", "read"} {
+		for _, bs := range benchStores {
+			b.Run(kind+"/"+bs.name, func(b *testing.B) {
+				m, err := session.New(session.Options{
+					Secrets: []string{"bench secret"},
+					Store:   bs.new(b),
+					Cookie:  session.CookieOptions{MaxAge: time.Hour},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h := m.Handler(handlers[kind])
+				// The first request creates the session and sets the cookie.
+				rec := httptest.NewRecorder()
+				m.Handler(handlers["write"]).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				cookies := rec.Result().Cookies()
+				if len(cookies) != 1 {
+					b.Fatalf("first request set %d cookies", len(cookies))
+				}
+				req := httptest.NewRequest("GET", "/", nil)
+				req.AddCookie(cookies[0])
+				b.ReportAllocs()
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkParallelRequest is BenchmarkRequest's "write" from 32 goroutines
+// per CPU, each on its own session, as a busy server sees it.
+func BenchmarkParallelRequest(b *testing.B) {
+	views := func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		n, _ := session.GetAs[int](s, "views")
+		s.Set("views", n+1)
+	}
+	for _, bs := range benchStores {
+		b.Run("write/"+bs.name, func(b *testing.B) {
+			m, err := session.New(session.Options{
+				Secrets: []string{"bench secret"},
+				Store:   bs.new(b),
+				Cookie:  session.CookieOptions{MaxAge: time.Hour},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := m.Handler(http.HandlerFunc(views))
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				cookies := rec.Result().Cookies()
+				if len(cookies) != 1 {
+					b.Errorf("first request set %d cookies", len(cookies))
+					return
+				}
+				req := httptest.NewRequest("GET", "/", nil)
+				req.AddCookie(cookies[0])
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Errorf("status %d: %s", rec.Code, rec.Body)
+						return
+					}
+				}
+			})
+		})
+	}
+}

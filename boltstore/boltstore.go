@@ -1,0 +1,665 @@
+// Package boltstore is a session store in one local file, built on bbolt
+// (go.etcd.io/bbolt). It needs no server, survives restarts, and is safe for
+// the many goroutines of one process. bbolt locks the file, so only one
+// process opens it at a time (sessionctl cannot open the file of a running
+// application; Open gives up with a clear error after WithOpenTimeout).
+// The file is created with mode 0600: session data is private. It is the
+// demo's default store.
+//
+// A write returns only once its bbolt transaction is committed and fsynced:
+// a session the store acknowledged survives a crash of the process. Writes
+// from parallel requests are committed together (group commit): those that
+// arrive while one transaction is being synced share the next one, so many
+// goroutines are not limited to one fsync each, and a lone writer waits for
+// nobody.
+// Expired sessions are never returned, and a background sweeper deletes them
+// in small batches so that no sweep holds the write lock for long.
+//
+// The store implements session.Store, session.Toucher, session.VersionedStore
+// (compare-and-swap in one transaction), session.Lister and session.Purger.
+//
+// # Layout
+//
+// All sessions live in one bucket (default "sessions", see WithBucket).
+// The key is the session id; the value is
+//
+//	bytes 0..8    expiry, Unix nanoseconds, big-endian int64. Never 0: a zero
+//	              expires gets the default lifetime (WithDefaultLifetime) at write.
+//	bytes 8..16   version, big-endian uint64: the bucket's sequence number when
+//	              the value was written. It grows with every Set and
+//	              compare-and-swap, survives restarts and Clear, so a destroyed
+//	              and re-created session never reuses a version.
+//	bytes 16..    the encoded session document, as the manager gave it.
+//
+// Touch rewrites the expiry only and keeps the version, so a touch does not
+// make a parallel compare-and-swap fail.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sessionkit/session"
+)
+
+// Defaults for the options.
+const (
+	// DefaultBucket is the bucket that holds the sessions (WithBucket).
+	DefaultBucket = "sessions"
+	// DefaultLifetime is how long a session saved without expiry lives (WithDefaultLifetime).
+	DefaultLifetime = 24 * time.Hour
+	// DefaultSweepInterval is how often expired sessions are deleted (WithSweepInterval).
+	DefaultSweepInterval = time.Minute
+	// DefaultSweepBatchSize is how many keys one sweep transaction examines (WithSweepBatchSize).
+	DefaultSweepBatchSize = 1000
+	// DefaultOpenTimeout is how long Open waits for a locked file (WithOpenTimeout).
+	DefaultOpenTimeout = time.Second
+)
+
+const (
+	headerLen   = 16    // expiry + version
+	fileMode    = 0o600 // sessions are secrets: owner only
+	maxUnixNano = math.MaxInt64
+)
+
+// Store keeps sessions in a bbolt database. Create it with New or Open and
+// call Close when done, which stops the background sweeper.
+type Store struct {
+	db              *bbolt.DB
+	ownsDB          bool
+	bucket          []byte
+	defaultLifetime time.Duration
+	sweepBatch      int
+	logger          *slog.Logger
+	now             func() time.Time
+
+	sweepCancel context.CancelFunc
+	sweepDone   chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+
+	// The group committer (commit.go).
+	writes        chan *writeOp
+	writeMu       sync.RWMutex // held by senders on writes; Close takes it to stop them
+	writeClosed   bool
+	committerDone chan struct{}
+	pending       atomic.Int64 // writes sent to the committer and not yet answered
+}
+
+// Interfaces the store implements.
+var (
+	_ session.Store          = (*Store)(nil)
+	_ session.Toucher        = (*Store)(nil)
+	_ session.VersionedStore = (*Store)(nil)
+	_ session.Lister         = (*Store)(nil)
+	_ session.Purger         = (*Store)(nil)
+)
+
+type config struct {
+	bucket          string
+	defaultLifetime time.Duration
+	sweepInterval   time.Duration
+	sweepBatch      int
+	openTimeout     time.Duration
+	logger          *slog.Logger
+	now             func() time.Time // the clock; tests replace it
+}
+
+// An Option changes a setting of New or Open.
+type Option func(*config)
+
+// WithBucket names the bbolt bucket that holds the sessions (default
+// "sessions"). Use different buckets to keep several stores in one file.
+func WithBucket(name string) Option { return func(c *config) { c.bucket = name } }
+
+// WithDefaultLifetime sets how long a session saved with a zero expires (a
+// browser-session cookie) is kept (default 24h), so that it is swept eventually.
+func WithDefaultLifetime(d time.Duration) Option {
+	return func(c *config) { c.defaultLifetime = d }
+}
+
+// WithSweepInterval sets how often expired sessions are deleted in the
+// background (default one minute). Zero or negative turns the sweeper off;
+// expired sessions are still never returned, and PurgeExpired still works.
+func WithSweepInterval(d time.Duration) Option {
+	return func(c *config) { c.sweepInterval = d }
+}
+
+// WithSweepBatchSize sets how many keys one sweep transaction examines
+// (default 1000). Smaller batches hold the write lock for less time.
+func WithSweepBatchSize(n int) Option { return func(c *config) { c.sweepBatch = n } }
+
+// WithOpenTimeout sets how long Open waits for another process to release the
+// file lock before it fails (default one second). Zero or negative waits forever.
+// New ignores it: the caller opened the database.
+func WithOpenTimeout(d time.Duration) Option { return func(c *config) { c.openTimeout = d } }
+
+// WithLogger sets the logger for background sweep errors and warnings
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		bucket:          DefaultBucket,
+		defaultLifetime: DefaultLifetime,
+		sweepInterval:   DefaultSweepInterval,
+		sweepBatch:      DefaultSweepBatchSize,
+		openTimeout:     DefaultOpenTimeout,
+		now:             time.Now,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.bucket == "" {
+		return c, errors.New("boltstore: empty bucket name")
+	}
+	if c.defaultLifetime <= 0 {
+		return c, fmt.Errorf("boltstore: default lifetime must be positive, got %v", c.defaultLifetime)
+	}
+	if c.sweepBatch <= 0 {
+		return c, fmt.Errorf("boltstore: sweep batch size must be positive, got %d", c.sweepBatch)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c, nil
+}
+
+// New returns a store over an open bbolt database, creating its bucket if
+// needed. Close stops the sweeper but leaves db open: the caller owns it.
+// Open db with a Timeout and without NoSync (see Open for why).
+func New(db *bbolt.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("boltstore: nil *bbolt.DB")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if db.NoSync {
+		c.logger.Warn("boltstore: the bbolt database has NoSync set; acknowledged sessions can be lost in a crash", "path", db.Path())
+	}
+	return newStore(db, false, c)
+}
+
+// Open opens (or creates) the bbolt file at path and returns a store over it.
+// The store owns the file: Close stops the sweeper and closes it.
+// Writes are fsynced before they return. If another process holds the file,
+// Open fails after the open timeout (WithOpenTimeout) with an error saying so,
+// instead of hanging.
+func Open(path string, opts ...Option) (*Store, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	timeout := c.openTimeout
+	if timeout < 0 {
+		timeout = 0
+	}
+	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process (gave up after %v): %w", path, c.openTimeout, err)
+		}
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	s, err := newStore(db, true, c)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
+	s := &Store{
+		db:              db,
+		ownsDB:          owns,
+		bucket:          []byte(c.bucket),
+		defaultLifetime: c.defaultLifetime,
+		sweepBatch:      c.sweepBatch,
+		logger:          c.logger,
+		now:             c.now,
+	}
+	err := db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(s.bucket)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
+	}
+	s.writes = make(chan *writeOp, maxGroup)
+	s.committerDone = make(chan struct{})
+	go s.committer()
+	if c.sweepInterval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.sweepCancel = cancel
+		s.sweepDone = make(chan struct{})
+		go s.sweepLoop(ctx, c.sweepInterval)
+	}
+	return s, nil
+}
+
+// Close stops the background sweeper, waiting for a sweep in progress to
+// stop, finishes the writes already under way, and closes the file if the
+// store opened it (Open). Later writes fail with ErrClosed. It is safe to
+// call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.sweepCancel != nil {
+			s.sweepCancel()
+			<-s.sweepDone
+		}
+		s.stopCommitter()
+		if s.ownsDB {
+			if err := s.db.Close(); err != nil {
+				s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.db.Path(), err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// DB returns the underlying bbolt database, for backups (tx.WriteTo) and stats.
+func (s *Store) DB() *bbolt.DB { return s.db }
+
+// record is a decoded value. data points into bbolt's memory and is only
+// valid inside the transaction that read it.
+type record struct {
+	expires int64 // Unix nanoseconds
+	version uint64
+	data    []byte
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+func decode(v []byte) (record, error) {
+	if len(v) < headerLen {
+		return record{}, fmt.Errorf("%w: %d bytes, want at least %d", errCorrupt, len(v), headerLen)
+	}
+	return record{
+		expires: int64(binary.BigEndian.Uint64(v[0:8])),
+		version: binary.BigEndian.Uint64(v[8:16]),
+		data:    v[headerLen:],
+	}, nil
+}
+
+// encode returns a fresh buffer: bbolt needs the value to stay untouched until
+// the transaction commits, and it must never alias bbolt's own memory.
+func encode(expires int64, version uint64, data []byte) []byte {
+	v := make([]byte, headerLen+len(data))
+	binary.BigEndian.PutUint64(v[0:8], uint64(expires))
+	binary.BigEndian.PutUint64(v[8:16], version)
+	copy(v[headerLen:], data)
+	return v
+}
+
+// live reports whether r is unexpired at now.
+func (r record) live(now int64) bool { return r.expires > now }
+
+// expiry turns the manager's expires into stored Unix nanoseconds: the zero
+// time gets the default lifetime, and far-future times are clamped to what
+// int64 nanoseconds can hold. A result <= now means "delete".
+func (s *Store) expiry(now time.Time, expires time.Time) int64 {
+	if expires.IsZero() {
+		expires = now.Add(s.defaultLifetime)
+	}
+	if expires.After(time.Unix(0, maxUnixNano)) {
+		return maxUnixNano
+	}
+	if expires.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	return expires.UnixNano()
+}
+
+func formatVersion(v uint64) session.Version {
+	return session.Version(strconv.FormatUint(v, 10))
+}
+
+func (s *Store) bucketOf(tx *bbolt.Tx) (*bbolt.Bucket, error) {
+	b := tx.Bucket(s.bucket)
+	if b == nil {
+		return nil, fmt.Errorf("boltstore: bucket %q is missing from %s", s.bucket, s.db.Path())
+	}
+	return b, nil
+}
+
+// Get returns the session's bytes, or an error wrapping session.ErrNotFound
+// if it is missing or expired. A corrupt record also counts as missing.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+	data, _, err := s.GetVersion(ctx, id)
+	return data, err
+}
+
+// GetVersion is Get that also returns the version for CompareAndSwap.
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	var (
+		data    []byte
+		version uint64
+	)
+	now := s.now().UnixNano()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b, err := s.bucketOf(tx)
+		if err != nil {
+			return err
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return session.ErrNotFound
+		}
+		r, err := decode(v)
+		if err != nil {
+			return fmt.Errorf("%w: %w", err, session.ErrNotFound)
+		}
+		if !r.live(now) {
+			return session.ErrNotFound
+		}
+		data = bytes.Clone(r.data)
+		if data == nil {
+			data = []byte{}
+		}
+		version = r.version
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("boltstore: get %q: %w", id, err)
+	}
+	return data, formatVersion(version), nil
+}
+
+// Set stores data under id until expires (zero: the default lifetime),
+// replacing what was there; an expires in the past deletes the session.
+// It returns once the write is on disk.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.write(func(b *bbolt.Bucket) error {
+		_, err := s.put(b, id, data, expires)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: set %q: %w", id, err)
+	}
+	return nil
+}
+
+// put writes data under id with a new version, or deletes id if expires has
+// passed (and then returns version 0).
+func (s *Store) put(b *bbolt.Bucket, id string, data []byte, expires time.Time) (uint64, error) {
+	now := s.now()
+	exp := s.expiry(now, expires)
+	if exp <= now.UnixNano() {
+		return 0, b.Delete([]byte(id))
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return seq, b.Put([]byte(id), encode(exp, seq, data))
+}
+
+// Destroy deletes the session; deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.write(func(b *bbolt.Bucket) error {
+		return b.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: destroy %q: %w", id, err)
+	}
+	return nil
+}
+
+// Touch moves the session's expiry to expires without changing its data or
+// version. A missing or expired session gives session.ErrNotFound; an
+// expires in the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.write(func(b *bbolt.Bucket) error {
+		key := []byte(id)
+		v := b.Get(key)
+		if v == nil {
+			return session.ErrNotFound
+		}
+		now := s.now()
+		r, err := decode(v)
+		if err != nil || !r.live(now.UnixNano()) {
+			return session.ErrNotFound
+		}
+		exp := s.expiry(now, expires)
+		if exp <= now.UnixNano() {
+			return b.Delete(key)
+		}
+		return b.Put(key, encode(exp, r.version, r.data))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: touch %q: %w", id, err)
+	}
+	return nil
+}
+
+// CompareAndSwap stores data only if the session's current version is old
+// (or, with old == "", only if no unexpired session has that id), all in one
+// write transaction. Otherwise it returns an error wrapping
+// session.ErrConflict. It returns the new version; an expires in the past
+// deletes the session and returns "".
+func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var seq uint64
+	err := s.write(func(b *bbolt.Bucket) error {
+		var (
+			cur    uint64
+			exists bool
+		)
+		if v := b.Get([]byte(id)); v != nil {
+			if r, err := decode(v); err == nil && r.live(s.now().UnixNano()) {
+				cur, exists = r.version, true
+			}
+		}
+		if old == "" {
+			if exists {
+				return session.ErrConflict
+			}
+		} else if !exists || formatVersion(cur) != old {
+			return session.ErrConflict
+		}
+		var err error
+		seq, err = s.put(b, id, data, expires)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("boltstore: compare-and-swap %q: %w", id, err)
+	}
+	if seq == 0 {
+		return "", nil
+	}
+	return formatVersion(seq), nil
+}
+
+// IDs returns the ids of the unexpired sessions, in byte order.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.forEachLive(ctx, func(k []byte) { ids = append(ids, string(k)) })
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: ids: %w", err)
+	}
+	return ids, nil
+}
+
+// Count returns the number of unexpired sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	n := 0
+	err := s.forEachLive(ctx, func([]byte) { n++ })
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: count: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) forEachLive(ctx context.Context, fn func(k []byte)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now().UnixNano()
+	return s.db.View(func(tx *bbolt.Tx) error {
+		b, err := s.bucketOf(tx)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if r, err := decode(v); err == nil && r.live(now) {
+				fn(k)
+			}
+		}
+		return nil
+	})
+}
+
+// Clear deletes every session in the store's bucket, and nothing else in the
+// file. Versions keep growing across a Clear.
+func (s *Store) Clear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := s.bucketOf(tx)
+		if err != nil {
+			return err
+		}
+		seq := b.Sequence()
+		if err := tx.DeleteBucket(s.bucket); err != nil {
+			return err
+		}
+		nb, err := tx.CreateBucket(s.bucket)
+		if err != nil {
+			return err
+		}
+		return nb.SetSequence(seq)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: clear: %w", err)
+	}
+	return nil
+}
+
+// PurgeExpired deletes expired (and corrupt) sessions now and returns how
+// many it deleted. It works in batches (WithSweepBatchSize): each batch is
+// read in a read-only transaction, and only its expired keys are deleted in a
+// short write transaction, so writers are not held up for long. It stops
+// early, with ctx's error, when ctx is done.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	removed := 0
+	var after []byte // last key examined; nil before the first batch
+	for {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		now := s.now().UnixNano()
+		var expired [][]byte
+		more := false
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			b, err := s.bucketOf(tx)
+			if err != nil {
+				return err
+			}
+			c := b.Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else {
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for n := 0; k != nil && n < s.sweepBatch; n++ {
+				if r, err := decode(v); err != nil || !r.live(now) {
+					expired = append(expired, bytes.Clone(k))
+				}
+				after = bytes.Clone(k)
+				k, v = c.Next()
+			}
+			more = k != nil
+			return nil
+		})
+		if err != nil {
+			return removed, fmt.Errorf("boltstore: purge expired: %w", err)
+		}
+		if len(expired) > 0 {
+			var n int
+			err = s.db.Update(func(tx *bbolt.Tx) error {
+				b, err := s.bucketOf(tx)
+				if err != nil {
+					return err
+				}
+				n = 0
+				for _, k := range expired {
+					// Re-check: the session may have been rewritten since the scan.
+					v := b.Get(k)
+					if v == nil {
+						continue
+					}
+					if r, err := decode(v); err == nil && r.live(now) {
+						continue
+					}
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return removed, fmt.Errorf("boltstore: purge expired: %w", err)
+			}
+			removed += n
+		}
+		if !more {
+			return removed, nil
+		}
+	}
+}
+
+func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
+	defer close(s.sweepDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.PurgeExpired(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Error("boltstore: sweeping expired sessions failed", "path", s.db.Path(), "removed", n, "err", err)
+		case n > 0:
+			s.logger.Debug("boltstore: swept expired sessions", "path", s.db.Path(), "removed", n)
+		}
+	}
+}

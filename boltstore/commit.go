@@ -1,0 +1,132 @@
+package boltstore
+
+import (
+	"errors"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sessionkit/session"
+)
+
+// Group commit. bbolt has one writer at a time and every commit fsyncs, so
+// writes from many goroutines would each wait for their own fsync. Instead,
+// one committer goroutine takes the writes in arrival order: whatever queued
+// up while a commit was on disk goes into the next transaction together, and
+// is acknowledged once that transaction is on disk. A lone writer waits for
+// nobody: its write is committed at once.
+
+// ErrClosed is returned by writes to a store after Close.
+var ErrClosed = errors.New("boltstore: store is closed")
+
+// maxGroup bounds how many writes share one transaction.
+const maxGroup = 512
+
+// writeOp is one write waiting for the committer. fn may run more than once
+// (if its group fails, every op is retried alone), so it must compute its
+// results afresh on each run. It returns session.ErrNotFound or
+// session.ErrConflict (possibly wrapped) only before changing anything; any
+// other error aborts the transaction.
+type writeOp struct {
+	fn   func(b *bbolt.Bucket) error
+	done chan error
+}
+
+// write runs fn in a write transaction, possibly shared with other writes,
+// and returns once that transaction is committed and synced.
+func (s *Store) write(fn func(b *bbolt.Bucket) error) error {
+	op := &writeOp{fn: fn, done: make(chan error, 1)}
+	s.writeMu.RLock()
+	if s.writeClosed {
+		s.writeMu.RUnlock()
+		return ErrClosed
+	}
+	s.writes <- op
+	s.pending.Add(1)
+	s.writeMu.RUnlock()
+	err := <-op.done
+	s.pending.Add(-1)
+	return err
+}
+
+// stopCommitter makes further writes fail with ErrClosed and waits until the
+// committer has committed every write already queued.
+func (s *Store) stopCommitter() {
+	s.writeMu.Lock()
+	s.writeClosed = true
+	s.writeMu.Unlock()
+	close(s.writes) // no sender is left: they all check writeClosed under writeMu
+	<-s.committerDone
+}
+
+func (s *Store) committer() {
+	defer close(s.committerDone)
+	group := make([]*writeOp, 0, maxGroup)
+	results := make([]error, 0, maxGroup)
+	for op := range s.writes {
+		group = append(group[:0], op)
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case op, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				group = append(group, op)
+			default:
+				break fill
+			}
+		}
+		results = s.commit(group, results[:0])
+		if len(results) == 0 { // the group failed as a whole: retry each op alone
+			for _, op := range group {
+				op.done <- s.commitOne(op)
+			}
+		} else {
+			for i, op := range group {
+				op.done <- results[i]
+			}
+		}
+		clear(group) // drop references to finished ops
+	}
+}
+
+// isResult tells an op's answer (not found, conflict), which leaves the
+// transaction usable, from a failure, which aborts it.
+func isResult(err error) bool {
+	return errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrConflict)
+}
+
+// commit runs the ops of group in one transaction and returns each op's
+// result, or an empty slice if the transaction failed as a whole.
+func (s *Store) commit(group []*writeOp, results []error) []error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := s.bucketOf(tx)
+		if err != nil {
+			return err
+		}
+		for _, op := range group {
+			err := op.fn(b)
+			if err != nil && !isResult(err) {
+				return err
+			}
+			results = append(results, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if len(group) == 1 {
+			return append(results[:0], err)
+		}
+		return results[:0]
+	}
+	return results
+}
+
+func (s *Store) commitOne(op *writeOp) error {
+	r := s.commit([]*writeOp{op}, make([]error, 0, 1))
+	if len(r) != 1 {
+		return fmt.Errorf("boltstore: commit: internal error: %d results for 1 write", len(r))
+	}
+	return r[0]
+}

@@ -1,0 +1,474 @@
+// Command sessionctl inspects and manages the sessions in any sessionkit
+// store, named by a URL (see package storeurl):
+//
+//	sessionctl -store bolt:///var/lib/app/sessions.db list -limit 20
+//	sessionctl -store redis://127.0.0.1:6379/0 show 8zRk...
+//	sessionctl -store redis://127.0.0.1:6379/0 count
+//	sessionctl -store bolt:///var/lib/app/sessions.db destroy 8zRk...
+//	sessionctl -store bolt:///var/lib/app/sessions.db purge-expired
+//	sessionctl -store bolt:///var/lib/app/sessions.db clear -yes
+//
+// The store URL can also come from the SESSION_STORE environment variable.
+// list, count and clear need a store that can enumerate its sessions (not
+// Memcached). An embedded bolt file can only be opened while no other process
+// (say, the running application) holds it.
+//
+// Exit status: 0 on success, 1 when the command failed (or, for destroy, the
+// session did not exist), 2 for bad usage.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// StoreEnv is the environment variable read when -store is not given.
+const StoreEnv = "SESSION_STORE"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	// go-redis logs every failed dial to stderr; sessionctl reports the
+	// error once, plainly, itself.
+	redis.SetLogger(quietLogger{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// quietLogger discards go-redis's internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+// openStore opens a store from its URL; tests replace it to hand run a store
+// they filled beforehand.
+var openStore = storeurl.Open
+
+// errUsage marks an error caused by the command line; run prints the usage.
+var errUsage = errors.New("usage")
+
+// cli is one invocation: its streams and the store it works on.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	storeURL       string
+	timeout        time.Duration
+	store          session.Store
+}
+
+// command is one subcommand.
+type command struct {
+	args  string // synopsis of the arguments after the command name
+	help  string
+	nargs int // number of positional arguments
+	// setup registers the command's own flags on fs and returns what runs
+	// the command once they are parsed.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, c *cli, args []string) error
+}
+
+var commands = map[string]*command{
+	"list": {
+		args: "[-limit N] [-offset N]",
+		help: "list session ids with their cookie's expiry, sorted by id, a page at a time",
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			limit := fs.Int("limit", 100, "show at most `N` sessions (0: all)")
+			offset := fs.Int("offset", 0, "skip the first `N` sessions")
+			return func(ctx context.Context, c *cli, _ []string) error { return c.list(ctx, *limit, *offset) }
+		},
+	},
+	"show": {
+		args:  "ID",
+		help:  "print one session's decoded document as indented JSON",
+		nargs: 1,
+		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, args []string) error { return c.show(ctx, args[0]) }
+		},
+	},
+	"count": {
+		help: "print the number of unexpired sessions",
+		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, _ []string) error { return c.count(ctx) }
+		},
+	},
+	"destroy": {
+		args:  "ID",
+		help:  "delete one session (logs that user out)",
+		nargs: 1,
+		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, args []string) error { return c.destroy(ctx, args[0]) }
+		},
+	},
+	"purge-expired": {
+		help: "delete expired sessions now (for stores that do not expire them by themselves)",
+		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, _ []string) error { return c.purgeExpired(ctx) }
+		},
+	},
+	"clear": {
+		args: "[-yes]",
+		help: "delete every session in the store (logs everybody out); asks first",
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			yes := fs.Bool("yes", false, "do not ask for confirmation")
+			return func(ctx context.Context, c *cli, _ []string) error { return c.clear(ctx, *yes) }
+		},
+	},
+}
+
+// run is the whole program: it parses args (without the program name), runs
+// one command and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, storeURL: os.Getenv(StoreEnv), timeout: 10 * time.Second}
+	global := flag.NewFlagSet("sessionctl", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	addCommonFlags(global, c)
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, global)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "sessionctl: %v\n\n", err)
+		usage(stderr, global)
+		return exitUsage
+	}
+	if global.NArg() == 0 {
+		fmt.Fprint(stderr, "sessionctl: no command given\n\n")
+		usage(stderr, global)
+		return exitUsage
+	}
+	name := global.Arg(0)
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "sessionctl: unknown command %q\n\n", name)
+		usage(stderr, global)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("sessionctl "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addCommonFlags(fs, c) // -store and -timeout also work after the command
+	runCmd := cmd.setup(fs)
+	cmdUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: sessionctl [-store URL] %s %s\n\n%s\n\n", name, cmd.args, cmd.help)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	if err := fs.Parse(global.Args()[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			cmdUsage(stdout)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "sessionctl %s: %v\n\n", name, err)
+		cmdUsage(stderr)
+		return exitUsage
+	}
+	if fs.NArg() != cmd.nargs {
+		fmt.Fprintf(stderr, "sessionctl %s: want %d argument(s), got %d\n\n", name, cmd.nargs, fs.NArg())
+		cmdUsage(stderr)
+		return exitUsage
+	}
+	if c.storeURL == "" {
+		fmt.Fprintf(stderr, "sessionctl: no store: give -store URL or set %s (schemes: %s)\n", StoreEnv, strings.Join(storeurl.Schemes(), ", "))
+		return exitUsage
+	}
+	if c.timeout <= 0 {
+		fmt.Fprintln(stderr, "sessionctl: -timeout must be positive")
+		return exitUsage
+	}
+
+	openCtx, cancel := c.deadline(ctx)
+	st, closer, err := openStore(openCtx, c.storeURL)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionctl: %v\n", c.explain(err))
+		return exitFail
+	}
+	c.store = st
+	if c.kind() == "mem" {
+		fmt.Fprintln(stderr, "sessionctl: note: mem:// is a store in sessionctl's own memory, empty at start; it cannot see another process's sessions")
+	}
+	err = runCmd(ctx, c, fs.Args())
+	if cerr := closer.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprintf(stderr, "sessionctl %s: %v\n", name, err)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "sessionctl %s: %v\n", name, c.explain(err))
+		return exitFail
+	}
+	return exitOK
+}
+
+// addCommonFlags registers -store and -timeout, with the values c has so far
+// as defaults, so that they work before and after the command name.
+func addCommonFlags(fs *flag.FlagSet, c *cli) {
+	fs.StringVar(&c.storeURL, "store", c.storeURL, "the store `URL` (or $"+StoreEnv+")")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up on the store after this `duration`")
+}
+
+func usage(w io.Writer, global *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: sessionctl [-store URL] [-timeout D] COMMAND [ARGS]\n\ncommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", n, commands[n].args, commands[n].help)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nstore URLs: %s (see package storeurl)\n\nflags:\n", strings.Join(storeurl.Schemes(), ", "))
+	global.SetOutput(w)
+	global.PrintDefaults()
+	global.SetOutput(io.Discard)
+}
+
+// deadline bounds one exchange with the store by -timeout. A command calls
+// it around its store calls, not around questions to the user.
+func (c *cli) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// explain makes an error about the store's server say so plainly.
+func (c *cli) explain(err error) error {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &opErr), errors.As(err, &dnsErr):
+		return fmt.Errorf("cannot reach the store at %s: %w", c.redactedURL(), err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("the store at %s did not answer within %v (-timeout): %w", c.redactedURL(), c.timeout, err)
+	}
+	return err
+}
+
+func (c *cli) redactedURL() string {
+	u, err := url.Parse(c.storeURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// kind names the store for messages: the URL scheme without its variants
+// (rediss and redis+cluster are "redis").
+func (c *cli) kind() string {
+	u, err := url.Parse(c.storeURL)
+	if err != nil || u.Scheme == "" {
+		return "this store"
+	}
+	k, _, _ := strings.Cut(strings.ToLower(u.Scheme), "+")
+	if k == "rediss" {
+		k = "redis"
+	}
+	return k
+}
+
+func (c *cli) lister() (session.Lister, error) {
+	l, ok := c.store.(session.Lister)
+	if !ok {
+		return nil, fmt.Errorf("%s cannot list sessions (the store is not a session.Lister); list, count and clear need one that can", c.kind())
+	}
+	return l, nil
+}
+
+// expiry describes when a stored session's cookie expires.
+func expiry(data []byte, now time.Time) string {
+	doc, err := session.JSONCodec{}.Decode(data)
+	if err != nil {
+		return "undecodable"
+	}
+	if doc.Cookie.Expires == nil {
+		return "browser-session"
+	}
+	e := doc.Cookie.Expires.UTC()
+	return fmt.Sprintf("%s (in %s)", e.Format(time.RFC3339), e.Sub(now).Round(time.Second))
+}
+
+func (c *cli) list(ctx context.Context, limit, offset int) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	if limit < 0 || offset < 0 {
+		return fmt.Errorf("%w: -limit and -offset must not be negative", errUsage)
+	}
+	l, err := c.lister()
+	if err != nil {
+		return err
+	}
+	ids, err := l.IDs(ctx)
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	page := ids[min(offset, total):]
+	if limit > 0 && len(page) > limit {
+		page = page[:limit]
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEXPIRES")
+	for _, id := range page {
+		data, err := c.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, session.ErrNotFound):
+			fmt.Fprintf(tw, "%s\t%s\n", id, "gone (expired or destroyed just now)")
+		case err != nil:
+			tw.Flush()
+			return err
+		default:
+			fmt.Fprintf(tw, "%s\t%s\n", id, expiry(data, now))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	switch {
+	case total == 0:
+		fmt.Fprintln(c.stderr, "no sessions")
+	case len(page) == 0:
+		fmt.Fprintf(c.stderr, "no sessions at offset %d (%d in all)\n", offset, total)
+	case offset+len(page) < total:
+		fmt.Fprintf(c.stderr, "sessions %d-%d of %d; next page: -offset %d\n", offset+1, offset+len(page), total, offset+len(page))
+	default:
+		fmt.Fprintf(c.stderr, "sessions %d-%d of %d\n", offset+1, offset+len(page), total)
+	}
+	return nil
+}
+
+func (c *cli) show(ctx context.Context, id string) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	data, err := c.store.Get(ctx, id)
+	if errors.Is(err, session.ErrNotFound) {
+		return fmt.Errorf("no session %q (missing or expired)", id)
+	}
+	if err != nil {
+		return err
+	}
+	doc, err := session.JSONCodec{}.Decode(data)
+	if err != nil {
+		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q", id, err, data)
+	}
+	canonical, err := session.JSONCodec{}.Encode(doc)
+	if err != nil {
+		return fmt.Errorf("session %q: %w", id, err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, canonical, "", "  "); err != nil {
+		return fmt.Errorf("session %q: %w", id, err)
+	}
+	out.WriteByte('\n')
+	_, err = c.stdout.Write(out.Bytes())
+	return err
+}
+
+func (c *cli) count(ctx context.Context) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	l, err := c.lister()
+	if err != nil {
+		return err
+	}
+	n, err := l.Count(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(c.stdout, n)
+	return err
+}
+
+func (c *cli) destroy(ctx context.Context, id string) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	_, err := c.store.Get(ctx, id)
+	missing := errors.Is(err, session.ErrNotFound)
+	if err != nil && !missing {
+		return err
+	}
+	// Destroy even when Get says missing: an expired leftover goes too.
+	if err := c.store.Destroy(ctx, id); err != nil {
+		return err
+	}
+	if missing {
+		return fmt.Errorf("no session %q (missing or expired); nothing destroyed", id)
+	}
+	_, err = fmt.Fprintf(c.stdout, "destroyed session %s\n", id)
+	return err
+}
+
+func (c *cli) purgeExpired(ctx context.Context) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	p, ok := c.store.(session.Purger)
+	if !ok {
+		_, err := fmt.Fprintf(c.stdout, "%s expires sessions by itself; nothing to purge\n", c.kind())
+		return err
+	}
+	n, err := p.PurgeExpired(ctx)
+	if err != nil {
+		return fmt.Errorf("purged %d before: %w", n, err)
+	}
+	_, err = fmt.Fprintf(c.stdout, "purged %d expired session(s)\n", n)
+	return err
+}
+
+func (c *cli) clear(ctx context.Context, yes bool) error {
+	l, err := c.lister()
+	if err != nil {
+		return err
+	}
+	countCtx, cancel := c.deadline(ctx)
+	n, err := l.Count(countCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if !yes {
+		fmt.Fprintf(c.stderr, "Delete all %d session(s) in %s? Everybody will be logged out. Type \"yes\" to confirm: ", n, c.redactedURL())
+		answer, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the confirmation: %w", err)
+		}
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "yes" && a != "y" {
+			return errors.New("not confirmed; nothing deleted (use -yes to skip the question)")
+		}
+	}
+	clearCtx, cancel := c.deadline(ctx)
+	defer cancel()
+	if err := l.Clear(clearCtx); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.stdout, "cleared %d session(s)\n", n)
+	return err
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/boltstore"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// sessionctl runs the command in-process and returns its exit code and output.
+func sessionctl(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	t.Logf("sessionctl %s -> %d\nstdout:\n%sstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	return code, out.String(), errOut.String()
+}
+
+// document encodes a session the way the manager stores it.
+func document(t *testing.T, expires *time.Time, values map[string]any) []byte {
+	t.Helper()
+	doc := &session.Document{Cookie: session.DocumentCookie{Expires: expires, HTTPOnly: true, Path: "/"}, Values: map[string]json.RawMessage{}}
+	if expires != nil {
+		ms := time.Until(*expires).Milliseconds()
+		doc.Cookie.OriginalMaxAge = &ms
+	}
+	for k, v := range values {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.Values[k] = b
+	}
+	b, err := session.JSONCodec{}.Encode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// aliceExpires is the cookie expiry of the fixture session "alice".
+var aliceExpires = time.Now().Add(2 * time.Hour).UTC().Truncate(time.Millisecond)
+
+// fill stores the fixture: alice (cookie with an expiry), bob (a
+// browser-session cookie) and carol.
+func fill(t *testing.T, st session.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for id, data := range map[string][]byte{
+		"alice": document(t, &aliceExpires, map[string]any{"user": "alice", "views": 3}),
+		"bob":   document(t, nil, map[string]any{"user": "bob"}),
+		"carol": document(t, &aliceExpires, nil),
+	} {
+		if err := st.Set(ctx, id, data, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A backend is a store that sessionctl opens by URL, filled with the fixture.
+type backend struct {
+	name string
+	// setup returns the URL to give sessionctl and a function that runs fn
+	// on the same store, for the test's own checks and changes.
+	setup func(t *testing.T) (url string, use func(fn func(session.Store)))
+}
+
+var backends = []backend{
+	{"bolt", func(t *testing.T) (string, func(func(session.Store))) {
+		path := filepath.Join(t.TempDir(), "sessions.db")
+		use := func(fn func(session.Store)) {
+			st, err := boltstore.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			fn(st)
+		}
+		use(func(st session.Store) { fill(t, st) })
+		return "bolt://" + path, use // path is absolute: bolt:///tmp/...
+	}},
+	{"mem", func(t *testing.T) (string, func(func(session.Store))) {
+		// A mem:// store lives in its process: open it once, fill it, and
+		// have sessionctl get this same store for "mem://".
+		st, closer, err := storeurl.Open(context.Background(), "mem://")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closer.Close() })
+		fill(t, st)
+		orig := openStore
+		openStore = func(ctx context.Context, u string) (session.Store, io.Closer, error) {
+			if u == "mem://" {
+				return st, io.NopCloser(nil), nil
+			}
+			return orig(ctx, u)
+		}
+		t.Cleanup(func() { openStore = orig })
+		return "mem://", func(fn func(session.Store)) { fn(st) }
+	}},
+}
+
+func forEachBackend(t *testing.T, test func(t *testing.T, url string, use func(func(session.Store)))) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			url, use := b.setup(t)
+			test(t, url, use)
+		})
+	}
+}
+
+func count(t *testing.T, use func(func(session.Store))) int {
+	t.Helper()
+	var n int
+	use(func(st session.Store) {
+		var err error
+		if n, err = st.(session.Lister).Count(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return n
+}
+
+func TestListShowsIDsSortedWithTheCookieExpiry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, _ func(func(session.Store))) {
+		code, out, _ := sessionctl(t, "", "-store", url, "list")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") {
+			t.Fatalf("want a header and 3 sessions, got %q", lines)
+		}
+		var ids []string
+		for _, l := range lines[1:] {
+			ids = append(ids, strings.Fields(l)[0])
+		}
+		if !slices.Equal(ids, []string{"alice", "bob", "carol"}) {
+			t.Fatalf("ids = %q, want alice, bob, carol", ids)
+		}
+		if !strings.Contains(lines[1], aliceExpires.Format(time.RFC3339)) {
+			t.Errorf("alice's line lacks her cookie expiry %s: %q", aliceExpires.Format(time.RFC3339), lines[1])
+		}
+		if !strings.Contains(lines[2], "browser-session") {
+			t.Errorf("bob's line does not say browser-session: %q", lines[2])
+		}
+	})
+}
+
+func TestListPagesWithLimitAndOffset(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, _ func(func(session.Store))) {
+		code, out, errOut := sessionctl(t, "", "-store", url, "list", "-limit", "1", "-offset", "1")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[1], "bob ") {
+			t.Fatalf("page 2 of size 1 = %q, want only bob", lines)
+		}
+		if !strings.Contains(errOut, "2-2 of 3") || !strings.Contains(errOut, "-offset 2") {
+			t.Errorf("no paging hint on stderr: %q", errOut)
+		}
+		code, out, _ = sessionctl(t, "", "-store", url, "list", "-offset", "10")
+		if code != 0 || strings.TrimSpace(out) != "ID  EXPIRES" {
+			t.Fatalf("past the end: exit %d, %q", code, out)
+		}
+		if code, _, _ := sessionctl(t, "", "-store", url, "list", "-limit", "-1"); code != 2 {
+			t.Fatalf("negative limit: exit %d, want 2", code)
+		}
+	})
+}
+
+func TestShowPrintsTheDecodedDocumentAsIndentedJSON(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, _ func(func(session.Store))) {
+		code, out, _ := sessionctl(t, "", "-store", url, "show", "alice")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		var doc struct {
+			Cookie struct {
+				Expires  time.Time `json:"expires"`
+				HTTPOnly bool      `json:"httpOnly"`
+			} `json:"cookie"`
+			User  string `json:"user"`
+			Views int    `json:"views"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		if doc.User != "alice" || doc.Views != 3 || !doc.Cookie.HTTPOnly || !doc.Cookie.Expires.Equal(aliceExpires) {
+			t.Fatalf("wrong document: %+v", doc)
+		}
+		if !strings.Contains(out, "\n  \"user\": \"alice\"") {
+			t.Errorf("not indented: %s", out)
+		}
+
+		code, out, errOut := sessionctl(t, "", "-store", url, "show", "nobody")
+		if code != 1 || out != "" || !strings.Contains(errOut, `no session "nobody"`) {
+			t.Fatalf("show of a missing id: exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+func TestShowReportsAStoredValueThatIsNotADocument(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		use(func(st session.Store) {
+			if err := st.Set(context.Background(), "junk", []byte("not json"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		code, _, errOut := sessionctl(t, "", "-store", url, "show", "junk")
+		if code != 1 || !strings.Contains(errOut, "not a session document") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+func TestCountPrintsTheNumberOfSessions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, _ func(func(session.Store))) {
+		code, out, _ := sessionctl(t, "", "-store", url, "count")
+		if code != 0 || out != "3\n" {
+			t.Fatalf("exit %d, stdout %q; want 3", code, out)
+		}
+	})
+}
+
+func TestDestroyDeletesOneSessionAndFailsForAMissingOne(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		code, out, _ := sessionctl(t, "", "-store", url, "destroy", "bob")
+		if code != 0 || !strings.Contains(out, "destroyed session bob") {
+			t.Fatalf("exit %d, stdout %q", code, out)
+		}
+		use(func(st session.Store) {
+			if _, err := st.Get(context.Background(), "bob"); err == nil {
+				t.Fatal("bob is still there")
+			}
+			if _, err := st.Get(context.Background(), "alice"); err != nil {
+				t.Fatalf("alice is gone too: %v", err)
+			}
+		})
+		code, _, errOut := sessionctl(t, "", "-store", url, "destroy", "bob")
+		if code != 1 || !strings.Contains(errOut, "nothing destroyed") {
+			t.Fatalf("second destroy: exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+func TestPurgeExpiredDeletesExpiredSessions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		purger := false
+		use(func(st session.Store) {
+			_, purger = st.(session.Purger)
+			if err := st.Set(context.Background(), "dave", document(t, nil, nil), time.Now().Add(50*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		})
+		time.Sleep(100 * time.Millisecond)
+		code, out, _ := sessionctl(t, "", "-store", url, "purge-expired")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if purger && out != "purged 1 expired session(s)\n" {
+			t.Fatalf("stdout %q, want purged 1", out)
+		}
+		if !purger && !strings.Contains(out, "expires sessions by itself") {
+			t.Fatalf("stdout %q for a store that is no Purger", out)
+		}
+		if n := count(t, use); n != 3 {
+			t.Fatalf("%d sessions left, want 3", n)
+		}
+	})
+}
+
+func TestClearAsksForConfirmationUnlessYes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		for _, answer := range []string{"", "no\n", "n\n", "whatever\n"} {
+			code, _, errOut := sessionctl(t, answer, "-store", url, "clear")
+			if code != 1 || !strings.Contains(errOut, "Delete all 3 session(s)") || !strings.Contains(errOut, "nothing deleted") {
+				t.Fatalf("answer %q: exit %d, stderr %q", answer, code, errOut)
+			}
+			if n := count(t, use); n != 3 {
+				t.Fatalf("answer %q deleted sessions: %d left", answer, n)
+			}
+		}
+		code, out, _ := sessionctl(t, "yes\n", "-store", url, "clear")
+		if code != 0 || out != "cleared 3 session(s)\n" {
+			t.Fatalf("confirmed clear: exit %d, stdout %q", code, out)
+		}
+		if n := count(t, use); n != 0 {
+			t.Fatalf("%d sessions left after clear", n)
+		}
+
+		use(func(st session.Store) { fill(t, st) })
+		code, out, errOut := sessionctl(t, "", "-store", url, "clear", "-yes")
+		if code != 0 || out != "cleared 3 session(s)\n" || strings.Contains(errOut, "confirm") {
+			t.Fatalf("clear -yes: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if n := count(t, use); n != 0 {
+			t.Fatalf("%d sessions left after clear -yes", n)
+		}
+	})
+}
+
+func TestStoreComesFromTheEnvironmentOrAFlagAfterTheCommand(t *testing.T) {
+	url, _ := backends[0].setup(t)
+	t.Setenv(StoreEnv, url)
+	if code, out, _ := sessionctl(t, "", "count"); code != 0 || out != "3\n" {
+		t.Fatalf("from $%s: exit %d, %q", StoreEnv, code, out)
+	}
+	t.Setenv(StoreEnv, "")
+	if code, out, _ := sessionctl(t, "", "count", "-store", url); code != 0 || out != "3\n" {
+		t.Fatalf("-store after the command: exit %d, %q", code, out)
+	}
+}
+
+func TestBadUsageExitsWithTwo(t *testing.T) {
+	url, _ := backends[0].setup(t)
+	for _, args := range [][]string{
+		{"-store", url},                    // no command
+		{"-store", url, "frobnicate"},      // unknown command
+		{"-store", url, "show"},            // missing ID
+		{"-store", url, "count", "extra"},  // extra argument
+		{"-store", url, "list", "-colour"}, // unknown flag
+		{"-store", url, "-timeout", "0", "count"},
+		{"count"}, // no store at all
+	} {
+		t.Setenv(StoreEnv, "")
+		if code, _, errOut := sessionctl(t, "", args...); code != 2 || errOut == "" {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and a message", args, code, errOut)
+		}
+	}
+	if code, out, _ := sessionctl(t, "", "-h"); code != 0 || !strings.Contains(out, "purge-expired") {
+		t.Errorf("-h: exit %d, %q", code, out)
+	}
+}
+
+func TestUnknownSchemeAndBadParameterAreClearErrors(t *testing.T) {
+	code, _, errOut := sessionctl(t, "", "-store", "nosuch://x", "count")
+	if code != 1 || !strings.Contains(errOut, `unknown scheme "nosuch"`) {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	path := filepath.Join(t.TempDir(), "s.db")
+	code, _, errOut = sessionctl(t, "", "-store", "bolt://"+path+"?sweep=1m", "count")
+	if code != 1 || !strings.Contains(errOut, `unknown parameter "sweep"`) {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestABoltFileInUseGivesAClearError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	st, err := boltstore.Open(path) // the running application
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	code, _, errOut := sessionctl(t, "", "-store", "bolt://"+path+"?open_timeout=100ms", "count")
+	if code != 1 || !strings.Contains(errOut, "locked by another process") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestMemcachedCannotListSessions(t *testing.T) {
+	srv := testserver.StartMemcached(t)
+	url := "memcached://" + srv.Addr
+	for _, cmd := range [][]string{{"list"}, {"count"}, {"clear", "-yes"}} {
+		code, _, errOut := sessionctl(t, "", append([]string{"-store", url}, cmd...)...)
+		if code != 1 || !strings.Contains(errOut, "memcached cannot list sessions") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+	code, out, _ := sessionctl(t, "", "-store", url, "purge-expired")
+	if code != 0 || !strings.Contains(out, "memcached expires sessions by itself") {
+		t.Errorf("purge-expired: exit %d, stdout %q", code, out)
+	}
+}
+
+func TestAnUnreachableServerIsAClearErrorNotAHang(t *testing.T) {
+	// A port that was free a moment ago: nothing listens there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	for _, tc := range []struct{ name, url, cmd string }{
+		{"redis", "redis://" + addr + "/0", "count"},
+		{"memcached", "memcached://" + addr, "show"}, // count needs no server: memcached cannot count
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"-store", tc.url, "-timeout", "5s", tc.cmd}
+			if tc.cmd == "show" {
+				args = append(args, "some-id")
+			}
+			code, out, errOut := sessionctl(t, "", args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, "cannot reach the store at "+tc.url) {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+		})
+	}
+}

@@ -1,0 +1,98 @@
+package demo
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Default values of the demo's settings.
+const (
+	DefaultAddr   = "127.0.0.1:8080"
+	DefaultName   = "sid"
+	DefaultMaxAge = 24 * time.Hour
+
+	// DBFile and SecretFile are the names of the bbolt file and of the
+	// generated secret, created in Config.Dir (the working directory).
+	DBFile     = "sessiondemo.db"
+	SecretFile = "sessiondemo.secret"
+)
+
+// Config holds the demo's settings. The zero value, apart from Addr, gives
+// the defaults: a bbolt file and a generated secret in the working directory.
+type Config struct {
+	// Addr is the TCP address to listen on; "127.0.0.1:0" picks a free port.
+	Addr string
+	// StoreURL names the session store (see package storeurl). Empty means
+	// the bbolt file DBFile in Dir.
+	StoreURL string
+	// Secrets sign the cookie: the first signs, all verify (key rotation).
+	// Empty means the secret kept in the file SecretFile in Dir, generated on
+	// first use.
+	Secrets []string
+	// Name is the session cookie's name; empty means DefaultName.
+	Name string
+	// MaxAge is the cookie's lifetime; zero makes a browser-session cookie.
+	MaxAge time.Duration
+	// Dir holds the default bbolt file and the secret file; empty means the
+	// working directory.
+	Dir string
+	// Logger receives the demo's and the session manager's logs; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// ParseConfig reads the demo's settings from command-line args (without the
+// program name) and the environment, which getenv reads (os.Getenv, or a map
+// in tests). A flag wins over its environment variable. Usage and flag
+// errors are written to output; -h returns flag.ErrHelp.
+func ParseConfig(args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	maxAge := DefaultMaxAge
+	if v := getenv("SESSION_MAX_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("SESSION_MAX_AGE: %w", err)
+		}
+		maxAge = d
+	}
+
+	fs := flag.NewFlagSet("sessiondemo", flag.ContinueOnError)
+	fs.SetOutput(output)
+	var cfg Config
+	var secrets string
+	fs.StringVar(&cfg.Addr, "addr", env("SESSIONDEMO_ADDR", DefaultAddr), "listen `address` (env SESSIONDEMO_ADDR)")
+	fs.StringVar(&cfg.StoreURL, "store", getenv("SESSION_STORE"), "session store `URL`: mem://, bolt:///path/file.db, redis://host:port/db, ... (env SESSION_STORE; default: bolt file "+DBFile+" in the working directory)")
+	fs.StringVar(&secrets, "secret", getenv("SESSION_SECRET"), "cookie signing `secrets`, comma-separated, the first signs (env SESSION_SECRET; default: generated once into "+SecretFile+")")
+	fs.StringVar(&cfg.Name, "name", env("SESSION_NAME", DefaultName), "session cookie `name` (env SESSION_NAME)")
+	fs.DurationVar(&cfg.MaxAge, "max-age", maxAge, "cookie lifetime, 0 for a browser-session cookie (env SESSION_MAX_AGE)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sessiondemo [flags]\n\nA small web app that shows what sessionkit's sessions do.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range strings.Split(secrets, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Secrets = append(cfg.Secrets, s)
+		}
+	}
+	if cfg.MaxAge < 0 {
+		return Config{}, errors.New("-max-age must not be negative")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,789 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startDemo runs the demo in-process on a free loopback port, with its bbolt
+// file and secret in dir, and shuts it down when the test ends.
+func startDemo(t *testing.T, dir string) *Server {
+	t.Helper()
+	s, err := Start(t.Context(), Config{
+		Addr:   "127.0.0.1:0",
+		Dir:    dir,
+		MaxAge: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// browser is an HTTP client with a cookie jar, like a browser without
+// JavaScript.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, s *Server) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, base: s.URL(), c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+// page is what the demo's HTML page shows.
+type page struct {
+	visits string
+	id     string
+	user   string
+	infos  []string
+	errors []string
+	rows   map[string]string
+	body   string
+}
+
+var (
+	reVisits = regexp.MustCompile(`id="visits">(\d+)<`)
+	reID     = regexp.MustCompile(`id="session-id">([^<]*)<`)
+	reUser   = regexp.MustCompile(`id="user">([^<]*)<`)
+	reInfo   = regexp.MustCompile(`class="flash flash-info"[^>]*>([^<]*)<`)
+	reError  = regexp.MustCompile(`class="flash flash-error"[^>]*>([^<]*)<`)
+	reRow    = regexp.MustCompile(`(?s)<tr data-key="([^"]*)">.*?<td class="value">([^<]*)</td>`)
+)
+
+func (b *browser) home() page {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + "/")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.readPage(resp)
+}
+
+// post submits a form and follows the redirect back to the page.
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.readPage(resp)
+}
+
+func (b *browser) readPage(resp *http.Response) page {
+	b.t.Helper()
+	body := readBody(b.t, resp)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		b.t.Fatalf("%s %s: status %d, want 200 from /\n%s", resp.Request.Method, resp.Request.URL, resp.StatusCode, body)
+	}
+	p := page{body: body, rows: map[string]string{}}
+	first := func(re *regexp.Regexp) string {
+		if m := re.FindStringSubmatch(body); m != nil {
+			return html.UnescapeString(m[1])
+		}
+		return ""
+	}
+	all := func(re *regexp.Regexp) []string {
+		var out []string
+		for _, m := range re.FindAllStringSubmatch(body, -1) {
+			out = append(out, html.UnescapeString(m[1]))
+		}
+		return out
+	}
+	p.visits, p.id, p.user = first(reVisits), first(reID), first(reUser)
+	p.infos, p.errors = all(reInfo), all(reError)
+	for _, m := range reRow.FindAllStringSubmatch(body, -1) {
+		p.rows[html.UnescapeString(m[1])] = html.UnescapeString(m[2])
+	}
+	return p
+}
+
+// api sends a JSON API request and decodes the answer into out (if not nil).
+func (b *browser) api(method, path, body string, out any) int {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.base+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	data := readBody(b.t, resp)
+	if out != nil && resp.StatusCode < 300 {
+		reflect.ValueOf(out).Elem().SetZero() // decode afresh, not merged into the last answer
+		if err := json.Unmarshal([]byte(data), out); err != nil {
+			b.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+// sessionCookie returns the value of the browser's session cookie, or "".
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == DefaultName {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// withCookie returns a new browser that holds only the given session cookie.
+func (b *browser) withCookie(value string) *browser {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(b.base)
+	jar.SetCookies(u, []*http.Cookie{{Name: DefaultName, Value: value}})
+	return &browser{t: b.t, base: b.base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type apiResult struct {
+	ID     string         `json:"id"`
+	New    bool           `json:"new"`
+	Data   map[string]any `json:"data"`
+	Cookie struct {
+		Name    string     `json:"name"`
+		Expires *time.Time `json:"expires"`
+		MaxAge  *float64   `json:"maxAge"`
+	} `json:"cookie"`
+}
+
+func TestVisitCounterGoesUpOnReloadUnderTheSameID(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	first := b.home()
+	if first.visits != "1" || first.id == "" {
+		t.Fatalf("first visit: visits %q, id %q", first.visits, first.id)
+	}
+	for want := 2; want <= 3; want++ {
+		p := b.home()
+		if p.visits != strconv.Itoa(want) {
+			t.Errorf("visit %d: counter shows %q", want, p.visits)
+		}
+		if p.id != first.id {
+			t.Errorf("visit %d: session id %q, was %q", want, p.id, first.id)
+		}
+	}
+	if got := b.home().rows["views"]; got != "4" {
+		t.Errorf("data table: views = %q, want 4", got)
+	}
+}
+
+func TestPageShowsShortenedIDAndCookieExpiry(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	p := b.home()
+	var s apiResult
+	b.api("GET", "/api/session", "", &s)
+	if !strings.HasSuffix(p.id, "…") || !strings.HasPrefix(s.ID, strings.TrimSuffix(p.id, "…")) || len(p.id) >= len(s.ID) {
+		t.Errorf("page shows id %q for session %q, want a prefix of it", p.id, s.ID)
+	}
+	if s.Cookie.Expires == nil {
+		t.Fatal("api: no cookie expiry with a one-hour max age")
+	}
+	if want := s.Cookie.Expires.UTC().Format("15:04 UTC"); !strings.Contains(p.body, want) {
+		t.Errorf("page does not show the expiry %s", want)
+	}
+}
+
+func TestFormPostsRedirectWith303(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	b := newBrowser(t, s)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for path, form := range map[string]url.Values{
+		"/set":    {"key": {"a"}, "value": {"b"}},
+		"/delete": {"key": {"a"}},
+		"/login":  {"name": {"ada"}},
+		"/logout": nil,
+	} {
+		resp, err := b.c.PostForm(s.URL()+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Errorf("POST %s: %d to %q, want 303 to /", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+func TestFormSetsAndDeletesKeys(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	b.home()
+	p := b.post("/set", url.Values{"key": {"color"}, "value": {"teal <b>"}})
+	if got := p.rows["color"]; got != "teal <b>" {
+		t.Fatalf("after set: color = %q; rows %v", got, p.rows)
+	}
+	if strings.Contains(p.body, "teal <b>") {
+		t.Error("the value reached the page unescaped")
+	}
+	p = b.post("/delete", url.Values{"key": {"color"}})
+	if _, ok := p.rows["color"]; ok {
+		t.Fatalf("after delete: color still there; rows %v", p.rows)
+	}
+	if _, ok := p.rows["views"]; !ok {
+		t.Errorf("delete removed more than its key; rows %v", p.rows)
+	}
+}
+
+func TestFormRefusesBadKeysWithAnErrorFlash(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	for _, key := range []string{"", "flash", "cookie", strings.Repeat("k", maxKeyLen+1)} {
+		p := b.post("/set", url.Values{"key": {key}, "value": {"v"}})
+		if len(p.errors) != 1 || len(p.infos) != 0 {
+			t.Errorf("set %q: errors %q, infos %q; want one error", key, p.errors, p.infos)
+		}
+		if _, ok := p.rows[key]; ok {
+			t.Errorf("set %q: stored anyway", key)
+		}
+	}
+	if p := b.post("/delete", url.Values{"key": {"nope"}}); len(p.errors) != 1 {
+		t.Errorf("delete of a missing key: errors %q, want one", p.errors)
+	}
+}
+
+func TestAPISetsAndDeletesKeys(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	var s apiResult
+	if code := b.api("PUT", "/api/session", `{"color":"teal","n":3,"tags":["a","b"]}`, &s); code != http.StatusOK {
+		t.Fatalf("PUT: status %d", code)
+	}
+	if s.Data["color"] != "teal" || s.Data["n"] != 3.0 || len(s.Data["tags"].([]any)) != 2 {
+		t.Fatalf("PUT answered data %v", s.Data)
+	}
+	id := s.ID
+
+	// The page shows what the API stored: one session behind both.
+	if p := b.home(); p.rows["color"] != "teal" || p.rows["tags"] != `["a","b"]` {
+		t.Errorf("page rows %v", p.rows)
+	}
+
+	// Merge: other keys stay, null deletes.
+	b.api("PUT", "/api/session", `{"n":null,"size":"xl"}`, &s)
+	if _, ok := s.Data["n"]; ok || s.Data["color"] != "teal" || s.Data["size"] != "xl" {
+		t.Errorf("after merge: data %v", s.Data)
+	}
+	if code := b.api("DELETE", "/api/session/color", "", &s); code != http.StatusOK {
+		t.Fatalf("DELETE: status %d", code)
+	}
+	if _, ok := s.Data["color"]; ok {
+		t.Errorf("after DELETE: data %v", s.Data)
+	}
+	if code := b.api("DELETE", "/api/session/color", "", nil); code != http.StatusNotFound {
+		t.Errorf("DELETE of a missing key: status %d, want 404", code)
+	}
+
+	b.api("GET", "/api/session", "", &s)
+	if s.ID != id || s.New || s.Data["size"] != "xl" || s.Data["views"] != 1.0 {
+		t.Errorf("GET: %+v, want id %s with size and views", s, id)
+	}
+	if s.Cookie.Name != DefaultName || s.Cookie.Expires == nil || s.Cookie.MaxAge == nil || *s.Cookie.MaxAge <= 0 || *s.Cookie.MaxAge > 3600 {
+		t.Errorf("GET: cookie %+v", s.Cookie)
+	}
+}
+
+func TestAPIRefusesBadRequests(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	b := newBrowser(t, s)
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		want                            int
+	}{
+		{"form content type", "PUT", "/api/session", "application/x-www-form-urlencoded", `{"a":1}`, http.StatusUnsupportedMediaType},
+		{"not an object", "PUT", "/api/session", "application/json", `[1]`, http.StatusBadRequest},
+		{"reserved key", "PUT", "/api/session", "application/json", `{"flash":1}`, http.StatusBadRequest},
+		{"too big", "PUT", "/api/session", "application/json", `{"a":"` + strings.Repeat("x", maxBody) + `"}`, http.StatusRequestEntityTooLarge},
+		{"login without name", "POST", "/api/login", "application/json", `{"name":" "}`, http.StatusBadRequest},
+		{"login as a form", "POST", "/api/login", "text/plain", `{"name":"ada"}`, http.StatusUnsupportedMediaType},
+		{"wrong method", "POST", "/api/session", "application/json", `{}`, http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(tc.method, s.URL()+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.ctype)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	var r apiResult
+	b.api("GET", "/api/session", "", &r)
+	if len(r.Data) != 0 {
+		t.Errorf("refused requests stored %v", r.Data)
+	}
+}
+
+func TestLoginChangesTheIDAndKeepsTheData(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	before := b.post("/set", url.Values{"key": {"cart"}, "value": {"3 apples"}})
+	oldCookie := b.sessionCookie()
+
+	p := b.post("/login", url.Values{"name": {"Ada"}})
+	if p.user != "Ada" {
+		t.Errorf("after login: user %q, want Ada", p.user)
+	}
+	if p.id == before.id {
+		t.Errorf("login kept the session id %s", p.id)
+	}
+	if p.rows["cart"] != "3 apples" || p.rows["user"] != "Ada" {
+		t.Errorf("after login: rows %v, want cart kept and user set", p.rows)
+	}
+	if p.visits != "2" {
+		t.Errorf("after login: %s visits, want the counter kept (2)", p.visits)
+	}
+	if len(p.infos) != 1 || !strings.Contains(p.infos[0], "Welcome, Ada") {
+		t.Errorf("after login: flash %q", p.infos)
+	}
+
+	// The id known before the login is worth nothing now.
+	var old apiResult
+	b.withCookie(oldCookie).api("GET", "/api/session", "", &old)
+	if !old.New || len(old.Data) != 0 {
+		t.Errorf("the pre-login cookie still loads a session: %+v", old)
+	}
+}
+
+func TestAPILoginChangesTheIDAndKeepsTheData(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	var s apiResult
+	b.api("PUT", "/api/session", `{"cart":3}`, &s)
+	id := s.ID
+	if code := b.api("POST", "/api/login", `{"name":"Ada"}`, &s); code != http.StatusOK {
+		t.Fatalf("login: status %d", code)
+	}
+	if s.ID == id || s.Data["user"] != "Ada" || s.Data["cart"] != 3.0 {
+		t.Errorf("login answered %+v; before it the id was %s", s, id)
+	}
+	b.api("GET", "/api/session", "", &s)
+	if s.Data["user"] != "Ada" || s.Data["cart"] != 3.0 {
+		t.Errorf("after login: %+v", s)
+	}
+}
+
+func TestLogoutDestroysTheSession(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	b.post("/set", url.Values{"key": {"cart"}, "value": {"3 apples"}})
+	in := b.post("/login", url.Values{"name": {"Ada"}})
+	loggedIn := b.sessionCookie()
+
+	p := b.post("/logout", nil)
+	if p.user != "" || strings.Contains(p.body, "Logged in as") {
+		t.Errorf("after logout: still logged in as %q", p.user)
+	}
+	if _, ok := p.rows["cart"]; ok || p.visits != "1" {
+		t.Errorf("after logout: rows %v, visits %s; want a fresh session", p.rows, p.visits)
+	}
+	if p.id == in.id || b.sessionCookie() == loggedIn {
+		t.Errorf("after logout: same session id %s", p.id)
+	}
+	var old apiResult
+	b.withCookie(loggedIn).api("GET", "/api/session", "", &old)
+	if !old.New || len(old.Data) != 0 {
+		t.Errorf("the logged-in cookie still loads a session: %+v", old)
+	}
+}
+
+func TestAPILogoutDestroysTheSession(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	b.api("POST", "/api/login", `{"name":"Ada"}`, nil)
+	loggedIn := b.sessionCookie()
+	if code := b.api("POST", "/api/logout", "", nil); code != http.StatusNoContent {
+		t.Fatalf("logout: status %d", code)
+	}
+	if c := b.sessionCookie(); c != "" {
+		t.Errorf("after logout the browser still holds the cookie %q", c)
+	}
+	var s apiResult
+	b.withCookie(loggedIn).api("GET", "/api/session", "", &s)
+	if !s.New || len(s.Data) != 0 {
+		t.Errorf("after logout the old cookie loads %+v", s)
+	}
+}
+
+func TestFlashShowsOnce(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	p := b.post("/set", url.Values{"key": {"color"}, "value": {"teal"}})
+	if len(p.infos) != 1 || !strings.Contains(p.infos[0], `"color"`) {
+		t.Fatalf("after set: flashes %q, want one about color", p.infos)
+	}
+	if _, ok := p.rows["flash"]; ok {
+		t.Error("the page lists the flash key among the data")
+	}
+	if p := b.home(); len(p.infos) != 0 {
+		t.Errorf("on reload: flashes %q, want none", p.infos)
+	}
+	if p := b.post("/login", url.Values{"name": {"Ada"}}); len(p.infos) != 1 {
+		t.Errorf("after login: flashes %q, want one", p.infos)
+	}
+	if p := b.post("/logout", nil); len(p.infos) != 1 || !strings.Contains(p.infos[0], "You are logged out") {
+		t.Errorf("after logout: flashes %q, want one saying so", p.infos)
+	}
+	if p := b.home(); len(p.infos)+len(p.errors) != 0 {
+		t.Errorf("on reload: flashes %q %q, want none", p.infos, p.errors)
+	}
+}
+
+func TestHealthzAndStaticFilesLeaveTheSessionAlone(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	b := newBrowser(t, s)
+	for _, path := range []string{"/healthz", "/static/style.css"} {
+		resp, err := b.c.Get(s.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d", path, resp.StatusCode)
+		}
+		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("GET %s without a session set cookies %q", path, c)
+		}
+		if path == "/healthz" && body != "ok\n" {
+			t.Errorf("GET /healthz: %q", body)
+		}
+	}
+	b.home()
+	cookie := b.sessionCookie()
+	resp, err := b.c.Get(s.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Errorf("GET /healthz with a session set cookies %q", c)
+	}
+	if b.sessionCookie() != cookie {
+		t.Error("healthz changed the session cookie")
+	}
+}
+
+func TestCookieIsHTTPOnlyAndLax(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	resp, err := http.Get(s.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("first visit set %d cookies, want 1", len(cookies))
+	}
+	c := cookies[0]
+	if c.Name != DefaultName || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure || c.Path != "/" {
+		t.Errorf("cookie %s", c)
+	}
+}
+
+func TestSecretFileIsCreatedOnceAndReused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, SecretFile)
+	s := startDemo(t, dir)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+	first, _ := os.ReadFile(path)
+	if len(strings.TrimSpace(string(first))) != 64 {
+		t.Errorf("secret file holds %q, want 64 hex digits", first)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	startDemo(t, dir)
+	again, _ := os.ReadFile(path)
+	if !bytes.Equal(first, again) {
+		t.Errorf("restart replaced the secret %q with %q", first, again)
+	}
+
+	// Another directory gets another secret.
+	otherDir := t.TempDir()
+	startDemo(t, otherDir)
+	other, _ := os.ReadFile(filepath.Join(otherDir, SecretFile))
+	if bytes.Equal(first, other) {
+		t.Error("two directories share a secret")
+	}
+}
+
+func TestSecretFromConfigWritesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", Dir: dir, Secrets: []string{"from the flag"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if _, err := os.Stat(filepath.Join(dir, SecretFile)); !os.IsNotExist(err) {
+		t.Errorf("secret file exists although a secret was given (stat: %v)", err)
+	}
+}
+
+func TestConcurrentStartsAgreeOnTheSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SecretFile)
+	var wg sync.WaitGroup
+	secrets := make([]string, 8)
+	created := make([]bool, 8)
+	for i := range secrets {
+		wg.Go(func() {
+			var err error
+			secrets[i], created[i], err = loadOrCreateSecret(path)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(slices.Compact(slices.Clone(secrets))); n != 1 {
+		t.Errorf("got %d different secrets: %q", n, secrets)
+	}
+	if n := len(slices.DeleteFunc(created, func(c bool) bool { return !c })); n != 1 {
+		t.Errorf("%d callers report creating the file, want 1", n)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".sessiondemo-secret-*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestSessionsSurviveARestartOnTheSameFile(t *testing.T) {
+	dir := t.TempDir()
+	s := startDemo(t, dir)
+	b := newBrowser(t, s)
+	b.post("/set", url.Values{"key": {"color"}, "value": {"teal"}})
+	before := b.post("/login", url.Values{"name": {"Ada"}})
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Same jar: cookies do not depend on the port.
+	s2 := startDemo(t, dir)
+	b.base = s2.URL()
+	p := b.home()
+	if p.id != before.id || p.user != "Ada" || p.rows["color"] != "teal" {
+		t.Errorf("after restart: id %s user %q rows %v; before: id %s", p.id, p.user, p.rows, before.id)
+	}
+	if p.visits != "3" {
+		t.Errorf("after restart: %s visits, want 3", p.visits)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{
+		"SESSIONDEMO_ADDR": "127.0.0.1:9000",
+		"SESSION_STORE":    "mem://",
+		"SESSION_SECRET":   "new, old",
+		"SESSION_NAME":     "app.sid",
+		"SESSION_MAX_AGE":  "2h",
+	}
+	getenv := func(k string) string { return env[k] }
+
+	cfg, err := ParseConfig(nil, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Addr: "127.0.0.1:9000", StoreURL: "mem://", Secrets: []string{"new", "old"}, Name: "app.sid", MaxAge: 2 * time.Hour}
+	if !equalConfig(cfg, want) {
+		t.Errorf("from the environment: %+v, want %+v", cfg, want)
+	}
+
+	cfg, err = ParseConfig([]string{"-addr", ":1", "-store", "bolt:///x.db", "-secret", "s", "-name", "n", "-max-age", "0"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{Addr: ":1", StoreURL: "bolt:///x.db", Secrets: []string{"s"}, Name: "n"}
+	if !equalConfig(cfg, want) {
+		t.Errorf("flags over the environment: %+v, want %+v", cfg, want)
+	}
+
+	cfg, err = ParseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Config{Addr: DefaultAddr, Name: DefaultName, MaxAge: DefaultMaxAge}
+	if !equalConfig(cfg, want) {
+		t.Errorf("defaults: %+v, want %+v", cfg, want)
+	}
+
+	for _, args := range [][]string{{"-max-age", "-1h"}, {"-max-age", "soon"}, {"extra"}, {"-nope"}} {
+		if _, err := ParseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+	if _, err := ParseConfig(nil, func(k string) string { return map[string]string{"SESSION_MAX_AGE": "soon"}[k] }, io.Discard); err == nil {
+		t.Error("a bad SESSION_MAX_AGE gave no error")
+	}
+}
+
+func equalConfig(a, b Config) bool {
+	return a.Addr == b.Addr && a.StoreURL == b.StoreURL && slices.Equal(a.Secrets, b.Secrets) &&
+		a.Name == b.Name && a.MaxAge == b.MaxAge
+}
+
+func TestStartReportsABadStoreURL(t *testing.T) {
+	_, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", StoreURL: "nosuch://x", Secrets: []string{"s"}})
+	if err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("err = %v, want one naming the scheme", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var reListening = regexp.MustCompile(`url=(http://\S+)`)
+
+func TestRunServesUntilTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		store := "bolt://" + filepath.Join(t.TempDir(), "run.db")
+		done <- Run(ctx, []string{"-addr", "127.0.0.1:0", "-store", store, "-secret", "s"}, func(string) string { return "" }, &logs)
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := reListening.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v\n%s", err, logs.String())
+		default:
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("no listening line in the log:\n%s", logs.String())
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+	if !strings.Contains(logs.String(), "store closed") {
+		t.Errorf("log does not say the store was closed:\n%s", logs.String())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after Run returned")
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20 * time.Second:              "less than a minute",
+		90 * time.Minute:              "1 h 30 min",
+		24*time.Hour - 20*time.Second: "1 day",
+		49*time.Hour + 5*time.Minute:  "2 days 1 h",
+		23*time.Hour + 59*time.Minute: "23 h 59 min",
+		-time.Hour:                    "less than a minute",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestMaxAgeZeroGivesABrowserSessionCookie(t *testing.T) {
+	s, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", Dir: t.TempDir(), MaxAge: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	b := newBrowser(t, s)
+	resp, err := b.c.Get(s.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	if c := resp.Cookies(); len(c) != 1 || !c[0].Expires.IsZero() || c[0].MaxAge != 0 {
+		t.Errorf("cookies %v, want one without expiry", c)
+	}
+	if !strings.Contains(body, "when the browser closes") {
+		t.Error("the page does not say the cookie ends with the browser")
+	}
+	var r apiResult
+	b.api("GET", "/api/session", "", &r)
+	if r.Cookie.Expires != nil || r.Cookie.MaxAge != nil || r.Data["views"] != 1.0 {
+		t.Errorf("api: %+v, want no expiry and the visit kept", r)
+	}
+}
+
+func TestPageNeedsNoJavaScript(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	p := b.home()
+	if strings.Contains(strings.ToLower(p.body), "<script") || regexp.MustCompile(`\son[a-z]+=`).MatchString(p.body) {
+		t.Error("the page uses JavaScript")
+	}
+	for _, form := range []string{`action="/set"`, `action="/delete"`, `action="/login"`} {
+		if !strings.Contains(p.body, form) {
+			t.Errorf("no plain form with %s", form)
+		}
+	}
+}

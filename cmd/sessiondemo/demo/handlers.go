@@ -1,0 +1,503 @@
+package demo
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessionkit/session"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var pageTemplate = template.Must(template.New("index.html").Funcs(template.FuncMap{
+	"date":  formatDate,
+	"until": formatUntil,
+}).ParseFS(assets, "assets/index.html"))
+
+// Keys the demo itself uses in the session.
+const (
+	keyViews = "views" // the visit counter
+	keyUser  = "user"  // the logged-in name
+	keyFlash = "flash" // where Flash keeps its messages
+)
+
+// Limits on what a visitor can store, to keep the demo's sessions small.
+const (
+	maxKeyLen   = 64
+	maxValueLen = 1000
+	maxNameLen  = 64
+	maxBody     = 64 << 10
+)
+
+// app holds the demo's handlers and what they show about the setup.
+type app struct {
+	cookieName string
+	store      string // the store URL, password redacted
+	log        *slog.Logger
+}
+
+// routes returns the demo's handler: the page, its forms, the JSON API and
+// the static files, wrapped in the session middleware.
+func (a *app) routes(m *session.Manager) http.Handler {
+	static, err := fs.Sub(assets, "assets/static")
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("POST /set", a.formSet)
+	mux.HandleFunc("POST /delete", a.formDelete)
+	mux.HandleFunc("POST /login", a.formLogin)
+	mux.HandleFunc("POST /logout", a.formLogout)
+
+	mux.HandleFunc("GET /api/session", a.apiGet)
+	mux.HandleFunc("PUT /api/session", a.apiPut)
+	mux.HandleFunc("DELETE /api/session/{key}", a.apiDelete)
+	mux.HandleFunc("POST /api/login", a.apiLogin)
+	mux.HandleFunc("POST /api/logout", a.apiLogout)
+
+	// Neither touches the session: no store round trip, no cookie.
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	return m.Handler(securityHeaders(mux))
+}
+
+// securityHeaders sets the headers every response of the demo carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "ok")
+}
+
+// pageData is what index.html shows.
+type pageData struct {
+	Visits     int
+	ShortID    string
+	Expires    time.Time // zero for a browser-session cookie
+	User       string
+	Rows       []row
+	Infos      []string
+	Errors     []string
+	CookieName string
+	Store      string
+	BaseURL    string // for the curl examples
+}
+
+// row is one stored key and its value, as shown in the data table.
+type row struct {
+	Key, Value string
+	Own        bool // a key the demo itself maintains
+}
+
+// index counts the visit and shows the session.
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return // the error handler has answered
+	}
+	views, _ := session.GetAs[int](s, keyViews)
+	views++
+	s.Set(keyViews, views)
+
+	d := pageData{
+		Visits:     views,
+		ShortID:    shortID(s.ID()),
+		Expires:    s.Cookie().Expires(),
+		Infos:      s.Flashes("info"),
+		Errors:     s.Flashes("error"),
+		CookieName: a.cookieName,
+		Store:      a.store,
+		BaseURL:    baseURL(r),
+	}
+	d.User, _ = session.GetAs[string](s, keyUser)
+	for _, k := range s.Keys() {
+		if k == keyFlash {
+			continue // consumed above; shown only while it holds messages
+		}
+		d.Rows = append(d.Rows, row{Key: k, Value: display(s.Get(k)), Own: k == keyViews || k == keyUser})
+	}
+
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := pageTemplate.Execute(w, d); err != nil {
+		a.log.Error("render page", "err", err)
+	}
+}
+
+// formSet stores the key and value of the "set" form.
+func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	key, value := strings.TrimSpace(r.PostFormValue("key")), r.PostFormValue("value")
+	if msg := keyProblem(key); msg != "" {
+		s.Flash("error", msg)
+	} else if msg := valueProblem(value); msg != "" {
+		s.Flash("error", msg)
+	} else {
+		s.Set(key, value)
+		s.Flash("info", fmt.Sprintf("Stored %q = %q.", key, value))
+	}
+	backHome(w, r)
+}
+
+// formDelete deletes the key of a row's delete button.
+func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	key := r.PostFormValue("key")
+	switch {
+	case key == keyFlash:
+		s.Flash("error", fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash))
+	case !s.Has(key):
+		s.Flash("error", fmt.Sprintf("There is no key %q.", key))
+	default:
+		s.Delete(key)
+		s.Flash("info", fmt.Sprintf("Deleted %q.", key))
+	}
+	backHome(w, r)
+}
+
+// formLogin logs in under a new session id, keeping the data.
+func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if msg := nameProblem(name); msg != "" {
+		s.Flash("error", msg)
+		backHome(w, r)
+		return
+	}
+	old := s.ID()
+	if err := login(r, s, name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortID(old), shortID(s.ID())))
+	backHome(w, r)
+}
+
+// formLogout destroys the session. The request goes on with a fresh, empty
+// session, which carries the goodbye message.
+func (a *app) formLogout(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	old := s.ID()
+	if err := s.Destroy(r.Context()); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortID(old)))
+	backHome(w, r)
+}
+
+// login renews the session id (keeping the data: no session fixation, no
+// lost cart) and records the user.
+func login(r *http.Request, s *session.Session, name string) error {
+	if err := s.RenewID(r.Context()); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	s.Set(keyUser, name)
+	return nil
+}
+
+// backHome answers a form post with a redirect to the page (post, redirect, get).
+func backHome(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// fail answers a request whose session operation failed.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("session operation failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	http.Error(w, "Something went wrong with the session store. Try again.", http.StatusInternalServerError)
+}
+
+// apiSession is the JSON form of a session in the API.
+type apiSession struct {
+	ID     string         `json:"id"`
+	New    bool           `json:"new"`
+	Data   map[string]any `json:"data"`
+	Cookie apiCookie      `json:"cookie"`
+}
+
+// apiCookie describes the session's cookie.
+type apiCookie struct {
+	Name           string     `json:"name"`
+	Expires        *time.Time `json:"expires"`        // null for a browser-session cookie
+	MaxAge         *float64   `json:"maxAge"`         // seconds left; null for a browser-session cookie
+	OriginalMaxAge *float64   `json:"originalMaxAge"` // seconds; null for a browser-session cookie
+}
+
+func (a *app) apiGet(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	a.writeSession(w, http.StatusOK, s)
+}
+
+// apiPut merges a JSON object into the session: each member sets its key,
+// and a null member deletes it (as in a JSON merge patch).
+func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	var patch map[string]json.RawMessage
+	if !readJSON(w, r, &patch) {
+		return
+	}
+	values := make(map[string]any, len(patch))
+	for k, raw := range patch {
+		if msg := keyProblem(k); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+		if len(raw) > maxValueLen {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("the value of %q is longer than %d bytes", k, maxValueLen))
+			return
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		values[k] = v
+	}
+	for k, v := range values {
+		if v == nil {
+			s.Delete(k)
+		} else {
+			s.Set(k, v)
+		}
+	}
+	a.writeSession(w, http.StatusOK, s)
+}
+
+func (a *app) apiDelete(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	key := r.PathValue("key")
+	if !s.Has(key) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("there is no key %q", key))
+		return
+	}
+	s.Delete(key)
+	a.writeSession(w, http.StatusOK, s)
+}
+
+func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	name := strings.TrimSpace(body.Name)
+	if msg := nameProblem(name); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if err := login(r, s, name); err != nil {
+		a.log.Error("login", "err", err)
+		writeError(w, http.StatusInternalServerError, "the session store failed")
+		return
+	}
+	a.writeSession(w, http.StatusOK, s)
+}
+
+func (a *app) apiLogout(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	if err := s.Destroy(r.Context()); err != nil {
+		a.log.Error("logout", "err", err)
+		writeError(w, http.StatusInternalServerError, "the session store failed")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *app) writeSession(w http.ResponseWriter, status int, s *session.Session) {
+	out := apiSession{
+		ID:     s.ID(),
+		New:    s.IsNew(),
+		Data:   make(map[string]any),
+		Cookie: apiCookie{Name: a.cookieName},
+	}
+	for _, k := range s.Keys() {
+		out.Data[k] = s.Get(k)
+	}
+	c := s.Cookie()
+	if exp := c.Expires(); !exp.IsZero() {
+		exp = exp.UTC()
+		left := c.MaxAge().Seconds()
+		orig := c.OriginalMaxAge().Seconds()
+		out.Cookie.Expires, out.Cookie.MaxAge, out.Cookie.OriginalMaxAge = &exp, &left, &orig
+	}
+	writeJSON(w, status, out)
+}
+
+// readJSON decodes the request's JSON body into v, or answers with an error.
+// It insists on a JSON content type, which a cross-site form cannot send.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// keyProblem says what is wrong with a key a visitor wants to set, or "".
+func keyProblem(k string) string {
+	switch {
+	case k == "":
+		return "The key must not be empty."
+	case utf8.RuneCountInString(k) > maxKeyLen:
+		return fmt.Sprintf("The key must be at most %d characters.", maxKeyLen)
+	case k == keyFlash:
+		return fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash)
+	case k == "cookie":
+		return `The key "cookie" is reserved for the session's cookie.`
+	}
+	return ""
+}
+
+// valueProblem says what is wrong with a value from the form, or "".
+func valueProblem(v string) string {
+	if utf8.RuneCountInString(v) > maxValueLen {
+		return fmt.Sprintf("The value must be at most %d characters.", maxValueLen)
+	}
+	return ""
+}
+
+// nameProblem says what is wrong with a login name, or "".
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "Enter a name to log in."
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return fmt.Sprintf("The name must be at most %d characters.", maxNameLen)
+	}
+	return ""
+}
+
+// baseURL is the URL the visitor used to reach the demo, without a path.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// shortID shortens a session id for display: enough to tell sessions apart.
+func shortID(id string) string {
+	if len(id) <= 8 {
+		return id
+	}
+	return id[:8] + "…"
+}
+
+// display formats a stored value for the data table: strings as they are,
+// anything else as JSON.
+func display(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// formatDate writes the cookie's expiry.
+func formatDate(t time.Time) string {
+	return t.UTC().Format("Mon 2 Jan 2006, 15:04 UTC")
+}
+
+// formatUntil says how long until t, the way people say it: "1 day 2 h",
+// "23 h 59 min".
+func formatUntil(t time.Time) string { return formatDuration(time.Until(t)) }
+
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	if d < time.Minute {
+		return "less than a minute"
+	}
+	days, d := d/(24*time.Hour), d%(24*time.Hour)
+	hours, mins := d/time.Hour, (d%time.Hour)/time.Minute
+	var parts []string
+	switch {
+	case days == 1:
+		parts = append(parts, "1 day")
+	case days > 1:
+		parts = append(parts, fmt.Sprintf("%d days", days))
+	}
+	if hours > 0 {
+		parts = append(parts, fmt.Sprintf("%d h", hours))
+	}
+	if mins > 0 && days == 0 {
+		parts = append(parts, fmt.Sprintf("%d min", mins))
+	}
+	return strings.Join(parts, " ")
+}

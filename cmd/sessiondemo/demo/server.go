@@ -1,0 +1,185 @@
+// Package demo is sessionkit's demo application: a small web app with a
+// visit counter, a session inspector, log in and log out, flash messages and
+// a JSON API over the same session. The sessiondemo command runs it; tests
+// (including the real-browser test in the e2e module) start it in-process.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// Server is a running demo: an HTTP server on a listener, a session manager
+// and the store it opened.
+type Server struct {
+	srv    *http.Server
+	ln     net.Listener
+	closer io.Closer
+	log    *slog.Logger
+	served chan error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens the store, listens on cfg.Addr and serves in the background
+// until Shutdown. ctx bounds the opening of the store only.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = "."
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	secrets := cfg.Secrets
+	if len(secrets) == 0 {
+		path := filepath.Join(dir, SecretFile)
+		secret, created, err := loadOrCreateSecret(path)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if created {
+			log.Warn("generated a new session secret and saved it beside the data; set -secret or SESSION_SECRET to choose your own", "file", path)
+		} else {
+			log.Warn("using the session secret saved in a file; set -secret or SESSION_SECRET to choose your own", "file", path)
+		}
+		secrets = []string{secret}
+	}
+
+	storeURL, label := cfg.StoreURL, redactURL(cfg.StoreURL)
+	if storeURL == "" {
+		storeURL = (&url.URL{Scheme: "bolt", Path: filepath.Join(dir, DBFile)}).String()
+		label = storeURL
+		if cfg.Dir == "" {
+			label = "bolt://./" + DBFile // shorter, and the same file
+		}
+	}
+	store, closer, err := storeurl.Open(ctx, storeURL)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	name := cfg.Name
+	if name == "" {
+		name = DefaultName
+	}
+	m, err := session.New(session.Options{
+		Secrets: secrets,
+		Store:   store,
+		Name:    name,
+		Cookie: session.CookieOptions{
+			Path:     "/",
+			MaxAge:   cfg.MaxAge,
+			Secure:   session.SecureAuto,
+			SameSite: session.SameSiteLax,
+		},
+		Logger: log,
+	})
+	if err != nil {
+		closer.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		closer.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	app := &app{
+		cookieName: name,
+		store:      label,
+		log:        log,
+	}
+	s := &Server{
+		srv: &http.Server{
+			Handler:           app.routes(m),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		ln:     ln,
+		closer: closer,
+		log:    log,
+		served: make(chan error, 1),
+	}
+	go func() { s.served <- s.srv.Serve(ln) }()
+	log.Info("sessiondemo listening", "url", s.URL(), "store", app.store, "cookie", name)
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL returns the server's base URL, such as "http://127.0.0.1:8080".
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Shutdown stops accepting connections, waits for the requests in flight
+// (until ctx is done), then closes the store. Later calls return the first
+// call's result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if cerr := s.closer.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	if err != nil {
+		return fmt.Errorf("demo: shutdown: %w", err)
+	}
+	s.log.Info("sessiondemo stopped; store closed")
+	return nil
+}
+
+// Run is the sessiondemo command: it parses args and the environment (see
+// ParseConfig), logs to stderr, serves until ctx is done, then shuts down
+// gracefully, giving requests in flight up to ten seconds.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := ParseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(shutdownCtx)
+}
+
+// redactURL hides a password in a store URL, for display.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable store URL)"
+	}
+	return u.Redacted()
+}

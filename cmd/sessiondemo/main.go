@@ -1,0 +1,35 @@
+// Command sessiondemo is sessionkit's demo: a small web app with a visit
+// counter, a session inspector, log in and log out, flash messages and a
+// JSON API over the same session.
+//
+//	go run ./cmd/sessiondemo                 # http://127.0.0.1:8080, bbolt file in the working directory
+//	go run ./cmd/sessiondemo -store mem://   # in memory
+//	go run ./cmd/sessiondemo -addr 127.0.0.1:8081 -store redis://127.0.0.1:6379/0
+//
+// Run it with -h for the flags and their environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sessionkit/session/cmd/sessiondemo/demo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := demo.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "sessiondemo:", err)
+		os.Exit(1)
+	}
+}

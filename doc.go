@@ -1,0 +1,59 @@
+// Package session is net/http middleware for server-side sessions, with the
+// options and semantics of Node's express-session, and the same cookie and
+// stored document, so that a Go service and an Express service can share one
+// store and one cookie during a migration.
+//
+// Every request under the cookie path gets a session: an id in a signed
+// cookie, data in a Store.
+//
+//	m, err := session.New(session.Options{
+//		Secrets: []string{"current", "previous"}, // [0] signs, all verify
+//		Store:   redisstore.New(client),          // default: a memstore
+//		Cookie:  session.CookieOptions{MaxAge: 24 * time.Hour, Secure: session.SecureAuto},
+//	})
+//	http.ListenAndServe(addr, m.Handler(mux))
+//
+//	func handler(w http.ResponseWriter, r *http.Request) {
+//		s := session.From(r)
+//		views, _ := session.GetAs[int](s, "views")
+//		s.Set("views", views+1)
+//	}
+//
+// # What it does better than express-session
+//
+//   - No lost updates: with a store that can compare-and-swap (all of
+//     sessionkit's stores), parallel requests that change different keys of
+//     one session all keep their change. The manager records the keys a
+//     request set or deleted, and when its write finds another request's
+//     write, it re-reads the session and re-applies only its own changes.
+//   - No resurrection: a slow request does not write back a session that was
+//     destroyed or regenerated meanwhile.
+//   - No redirect race: the session is saved, and its cookie set, before the
+//     response headers go out. A change made after the first write is saved
+//     when the handler returns (the cookie can no longer change then).
+//   - Lazy: a request whose handler never calls From costs no store round trip
+//     and sends no cookie.
+//   - Bounded memory store, RFC 6265 path matching, RenewID to keep the data
+//     under a new id at login, and a change to the session's own cookie
+//     (a "remember me" max age) counts as a modification.
+//
+// # Decisions at the end of a request
+//
+// As express-session: a session is saved when it was modified, or always
+// with Resave, and a new one only when modified unless SaveUninitialized is
+// set; an unmodified loaded session is touched instead (its expiry pushed
+// forward without a rewrite); Set-Cookie is sent for a new or changed session,
+// on every response with Rolling, and never for a Secure cookie over plain
+// HTTP (the session is still saved).
+//
+// # Errors
+//
+// A bad, forged, truncated or oversized cookie is no cookie: a fresh session.
+// A store error while loading makes From return nil and the ErrorHandler
+// answer (default 500); what the handler writes afterwards is discarded. A
+// store error while saving, before the headers went out, also goes to the
+// ErrorHandler, in place of the handler's response (so no redirect announces
+// a login that was not saved). A corrupt stored document is logged and
+// treated as missing. Errors wrap their cause: errors.Is works with the
+// store's own errors and with ErrNotFound.
+package session

@@ -1,0 +1,317 @@
+// Package testserver starts real database servers (redis-server, memcached)
+// on free loopback ports for the stores' tests, and stops them afterwards.
+//
+// Nothing here relies on a server that happens to run on the machine: every
+// server is a child process with its own port and its own directory. A
+// missing binary skips the test with a message naming the package to
+// install; with SESSIONKIT_REQUIRE_SERVERS=1 (as in CI) it fails it instead.
+//
+// The Start functions tie a server to one test (stopped in t.Cleanup). The
+// Shared functions start one server per test binary, for the many tests that
+// only need a place to put keys; such tests must keep to their own key
+// prefix. A package using them calls [Main] from its TestMain so the shared
+// servers are stopped when the tests end.
+package testserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RequireEnv is the environment variable that turns a missing server binary
+// from a skipped test into a failed one.
+const RequireEnv = "SESSIONKIT_REQUIRE_SERVERS"
+
+// StartTimeout bounds how long a server may take to accept connections.
+const StartTimeout = 15 * time.Second
+
+// Install is the command that installs every binary this package runs, on Debian/Ubuntu.
+const Install = "apt-get install -y redis-server memcached"
+
+// missingBinaryError reports a server binary that is not installed.
+type missingBinaryError struct{ name, pkg string }
+
+func (e *missingBinaryError) Error() string {
+	return fmt.Sprintf("testserver: %s not found in PATH; install it with: apt-get install -y %s", e.name, e.pkg)
+}
+
+// lookBinary finds name in PATH, or returns a *missingBinaryError naming pkg.
+func lookBinary(name, pkg string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", &missingBinaryError{name, pkg}
+	}
+	return path, nil
+}
+
+// check ends t when err is not nil: a missing binary skips it (fails it with
+// SESSIONKIT_REQUIRE_SERVERS=1), any other error fails it.
+func check(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var missing *missingBinaryError
+	if errors.As(err, &missing) {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1)", err, RequireEnv)
+		}
+		t.Skipf("%v (set %s=1 to make this a failure)", err, RequireEnv)
+	}
+	t.Fatal(err)
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testserver: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Server is one server process on a fixed loopback port. It can be killed and
+// restarted on the same port to simulate an outage.
+type Server struct {
+	// Name says what the server is, for messages ("redis", "memcached", ...).
+	Name string
+	// Addr is host:port of the server, on 127.0.0.1.
+	Addr string
+	// Port is the port of Addr.
+	Port int
+	// Dir is the server's own directory (data, config, log).
+	Dir string
+	// CertPEM is the self-signed certificate of a TLS server, else nil.
+	CertPEM []byte
+
+	bin     string
+	args    []string
+	logPath string
+	ready   func(addr string) error
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exits
+}
+
+// start runs the process and waits until ready accepts it.
+func (s *Server) start() error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("testserver: %w", err)
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// Kill the server if the test binary dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("testserver: start %s: %w", s.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(StartTimeout)
+	var lastErr error
+	for {
+		select {
+		case <-done:
+			return fmt.Errorf("testserver: %s on %s exited during start-up: %s\n%s", s.Name, s.Addr, cmd.ProcessState, s.logTail())
+		default:
+		}
+		if lastErr = s.ready(s.Addr); lastErr == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.Kill()
+			return fmt.Errorf("testserver: %s on %s not ready after %s: %v\n%s", s.Name, s.Addr, StartTimeout, lastErr, s.logTail())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Kill stops the server at once (SIGKILL), as a crash would, and waits for
+// the process to be gone. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Restart starts a killed server again on the same port and directory, and
+// waits until it accepts connections. It fails t if it cannot.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	var err error
+	// The port was ours a moment ago; a short retry covers a slow release.
+	for range 3 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("testserver: restart: %v", err)
+}
+
+// Running reports whether the server process is alive.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// logTail returns the end of the server's log, for failure messages.
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return ""
+	}
+	const max = 2000
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}
+
+// Log returns the server's log so far, for failure messages.
+func (s *Server) Log() string { return s.logTail() }
+
+// launch creates a Server listening on a fresh port and starts it. args
+// builds the command line for a port. A port taken by someone else between
+// finding and binding it is retried with another port.
+func launch(name, bin, dir string, args func(port int) ([]string, error), ready func(string) error) (*Server, error) {
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		a, err := args(port)
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{
+			Name:    name,
+			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			Port:    port,
+			Dir:     dir,
+			bin:     bin,
+			args:    a,
+			logPath: dir + "/" + name + ".log",
+			ready:   ready,
+		}
+		if lastErr = s.start(); lastErr == nil {
+			return s, nil
+		}
+		s.Kill()
+	}
+	return nil, lastErr
+}
+
+// roundTrip sends req on a fresh connection to addr and returns the first
+// line of the answer.
+func roundTrip(addr, req string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// redisCommand runs one command (words joined as an inline command) on a fresh
+// connection and returns the whole bulk or simple reply.
+func redisCommand(addr string, words ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "*%d\r\n", len(words))
+	for _, w := range words {
+		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(w), w)
+	}
+	if _, err := c.Write(req.Bytes()); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "-"):
+		return "", errors.New(line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := readFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	default:
+		return strings.TrimLeft(line, "+:"), nil
+	}
+}
+
+func readFull(r *bufio.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

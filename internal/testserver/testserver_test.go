@@ -1,0 +1,235 @@
+package testserver
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+func TestRedisKeepsDataUntilKilledAndRestartsOnSamePort(t *testing.T) {
+	s := StartRedis(t)
+	if _, err := redisCommand(s.Addr, "SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := redisCommand(s.Addr, "GET", "k"); err != nil || got != "v" {
+		t.Fatalf("GET k = %q, %v; want v", got, err)
+	}
+	addr := s.Addr
+	s.Kill()
+	if s.Running() {
+		t.Fatal("Running after Kill")
+	}
+	if err := redisReady(addr); err == nil {
+		t.Fatal("killed server still answers PING")
+	}
+	s.Restart(t)
+	if s.Addr != addr || !s.Running() {
+		t.Fatalf("restarted on %s (running %v), want %s", s.Addr, s.Running(), addr)
+	}
+	// Without persistence the restarted server is empty.
+	if got, err := redisCommand(s.Addr, "EXISTS", "k"); err != nil || got != "0" {
+		t.Fatalf("EXISTS k after restart = %q, %v; want 0", got, err)
+	}
+}
+
+func TestRedisDoesNotPersist(t *testing.T) {
+	s := StartRedis(t)
+	for _, c := range []struct{ param, want string }{{"save", ""}, {"appendonly", "no"}, {"dir", s.Dir}} {
+		c2, err := redisConfigGet(s.Addr, c.param)
+		if err != nil || c2 != c.want {
+			t.Errorf("CONFIG GET %s = %q, %v; want %q", c.param, c2, err, c.want)
+		}
+	}
+}
+
+// redisConfigGet reads one config value with an inline command (the reply is
+// a two-element array: name, value).
+func redisConfigGet(addr, param string) (string, error) {
+	c, err := roundTripAll(addr, fmt.Sprintf("CONFIG GET %s\r\n", param), 5)
+	if err != nil {
+		return "", err
+	}
+	if len(c) < 5 {
+		return "", fmt.Errorf("short reply %q", c)
+	}
+	return c[4], nil
+}
+
+func TestRedisClusterServesEverySlot(t *testing.T) {
+	t.Parallel()
+	c := StartRedisCluster(t)
+	if len(c.Addrs()) != 3 {
+		t.Fatalf("%d nodes, want 3", len(c.Addrs()))
+	}
+	for _, n := range c.Nodes {
+		info, err := redisCommand(n.Addr, "CLUSTER", "INFO")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"cluster_state:ok", "cluster_slots_assigned:16384", "cluster_known_nodes:3", "cluster_size:3"} {
+			if !strings.Contains(info, want) {
+				t.Errorf("node %s: CLUSTER INFO lacks %q:\n%s", n.Addr, want, info)
+			}
+		}
+	}
+}
+
+func TestRedisSentinelWatchesMasterWithReplica(t *testing.T) {
+	t.Parallel()
+	s := StartRedisSentinel(t)
+	info, err := redisCommand(s.Sentinel.Addr, "INFO", "sentinel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("name=%s,status=ok,address=%s,slaves=1,sentinels=1", s.MasterName, s.Master.Addr)
+	if !strings.Contains(info, want) {
+		t.Fatalf("INFO sentinel lacks %q:\n%s", want, info)
+	}
+	// WAIT counts the writes of its own connection: one round trip for both.
+	lines, err := roundTripAll(s.Master.Addr, "SET k v\r\nWAIT 1 5000\r\n", 2)
+	if err != nil || lines[1] != ":1" {
+		t.Fatalf("SET, WAIT 1 = %q, %v; want 1 replica", lines, err)
+	}
+	if got, err := redisCommand(s.Replica.Addr, "GET", "k"); err != nil || got != "v" {
+		t.Fatalf("replica GET k = %q, %v; want v", got, err)
+	}
+}
+
+func TestMemcachedAcceptsTwoMegabyteItemsUnlessTold(t *testing.T) {
+	big := strings.Repeat("x", 1<<20+1000)
+	s := StartMemcached(t)
+	if line, err := roundTrip(s.Addr, fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", len(big), big)); err != nil || line != "STORED" {
+		t.Fatalf("set of %d bytes: %q, %v; want STORED", len(big), line, err)
+	}
+	small := StartMemcached(t, "-I", "1m")
+	line, err := roundTrip(small.Addr, fmt.Sprintf("set big 0 0 %d\r\n%s\r\n", len(big), big))
+	if err != nil || !strings.HasPrefix(line, "SERVER_ERROR") {
+		t.Fatalf("set of %d bytes with -I 1m: %q, %v; want SERVER_ERROR", len(big), line, err)
+	}
+}
+
+func TestMemcachedRestartsOnSamePort(t *testing.T) {
+	s := StartMemcached(t)
+	addr := s.Addr
+	s.Kill()
+	if err := memcachedReady(addr); err == nil {
+		t.Fatal("killed memcached still answers")
+	}
+	s.Restart(t)
+	if err := memcachedReady(addr); err != nil {
+		t.Fatalf("restarted memcached: %v", err)
+	}
+}
+
+func TestSharedServersAreStartedOnce(t *testing.T) {
+	a, b := SharedRedis(t), SharedRedis(t)
+	if a != b {
+		t.Fatal("SharedRedis started two servers")
+	}
+	m := SharedMemcacheds(t)
+	if len(m) != 2 || m[0].Addr == m[1].Addr {
+		t.Fatalf("SharedMemcacheds = %v, want two servers", Addrs(m))
+	}
+	if p, q := UniquePrefix(), UniquePrefix(); p == q {
+		t.Fatalf("UniquePrefix returned %q twice", p)
+	}
+}
+
+// recorder is a testing.TB that records how check ended the test.
+type recorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Skipf(format string, args ...any) {
+	r.skipped = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatal(args ...any) {
+	r.failed = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func runCheck(err error) *recorder {
+	r := &recorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		check(r, err)
+	}()
+	<-done
+	return r
+}
+
+func TestMissingBinarySkipsWithInstallHintOrFailsWhenRequired(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := newRedis(t.TempDir(), "redis", nil)
+	if err == nil {
+		t.Fatal("redis-server found in an empty PATH")
+	}
+
+	t.Setenv(RequireEnv, "")
+	r := runCheck(err)
+	if r.failed != "" || !strings.Contains(r.skipped, "apt-get install -y redis-server") {
+		t.Fatalf("without %s: skipped %q, failed %q; want a skip naming the package", RequireEnv, r.skipped, r.failed)
+	}
+
+	t.Setenv(RequireEnv, "1")
+	r = runCheck(err)
+	if r.skipped != "" || !strings.Contains(r.failed, "apt-get install -y redis-server") {
+		t.Fatalf("with %s=1: skipped %q, failed %q; want a failure naming the package", RequireEnv, r.skipped, r.failed)
+	}
+
+	_, err = newMemcached(t.TempDir())
+	if r := runCheck(err); !strings.Contains(r.failed, "apt-get install -y memcached") {
+		t.Fatalf("memcached: failed %q; want a failure naming the package", r.failed)
+	}
+}
+
+// roundTripAll sends req and returns the first n lines of the answer.
+func roundTripAll(addr, req string, n int) ([]string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(c)
+	var lines []string
+	for range n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return lines, err
+		}
+		lines = append(lines, strings.TrimRight(line, "\r\n"))
+	}
+	return lines, nil
+}
+
+func TestRedisTLSSpeaksOnlyTLS(t *testing.T) {
+	s := StartRedisTLS(t)
+	if err := redisTLSReady(s.Addr); err != nil {
+		t.Fatalf("PING over TLS: %v", err)
+	}
+	if line, err := roundTrip(s.Addr, "PING\r\n"); err == nil && line == "+PONG" {
+		t.Fatal("the TLS port answered a plain-text PING")
+	}
+	if len(s.CertPEM) == 0 {
+		t.Fatal("no certificate")
+	}
+}

@@ -1,0 +1,99 @@
+// The Express side of sessionkit's interop tests: an ordinary Express app on
+// express-session with connect-redis, configured as a Go service on sessionkit
+// would be during a migration (same secret, same cookie name, same Redis).
+//
+// Environment:
+//   PORT            port to listen on (0 picks a free one; the real port is printed)
+//   HOST            address to listen on (default 127.0.0.1)
+//   REDIS_URL       Redis to keep the sessions in (default redis://127.0.0.1:6379)
+//   SESSION_SECRET  the signing secret; several, comma-separated: the first signs
+//   SESSION_PREFIX  the connect-redis key prefix (default "sess:")
+//
+// Routes:
+//   GET  /views          increments req.session.views, answers the session as JSON
+//   GET  /session        answers {id, session, maxAge} without changing the session
+//   POST /set?k=K&v=V    sets session key K to the string V, answers the session
+//   POST /logout         destroys the session
+//
+// It prints "listening <port>" on stdout once Redis is connected and the port is open.
+"use strict";
+
+const express = require("express");
+const session = require("express-session");
+const { RedisStore } = require("connect-redis");
+const { createClient } = require("redis");
+
+async function main() {
+  const secret = (process.env.SESSION_SECRET || "").split(",").filter(Boolean);
+  if (secret.length === 0) {
+    throw new Error("SESSION_SECRET is required");
+  }
+  const client = createClient({ url: process.env.REDIS_URL || "redis://127.0.0.1:6379" });
+  client.on("error", (err) => console.error("redis:", err.message));
+  await client.connect();
+
+  const app = express();
+  app.use(
+    session({
+      name: "sid",
+      secret,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 60 * 60 * 1000 },
+      store: new RedisStore({ client, prefix: process.env.SESSION_PREFIX ?? "sess:" }),
+    }),
+  );
+
+  app.get("/views", (req, res) => {
+    req.session.views = (req.session.views || 0) + 1;
+    res.json(req.session);
+  });
+
+  app.get("/session", (req, res) => {
+    res.json({ id: req.sessionID, session: req.session, maxAge: req.session.cookie.maxAge });
+  });
+
+  app.post("/set", (req, res) => {
+    const k = req.query.k;
+    if (typeof k !== "string" || k === "" || k === "cookie" || typeof req.query.v !== "string") {
+      res.status(400).json({ error: "want ?k=KEY&v=VALUE, KEY not cookie" });
+      return;
+    }
+    req.session[k] = req.query.v;
+    res.json(req.session);
+  });
+
+  app.post("/logout", (req, res, next) => {
+    const id = req.sessionID;
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      res.json({ destroyed: id });
+    });
+  });
+
+  app.use((err, req, res, next) => {
+    console.error("error:", err);
+    res.status(500).json({ error: String(err && err.message) });
+  });
+
+  const server = app.listen(Number(process.env.PORT || 0), process.env.HOST || "127.0.0.1", (err) => {
+    if (err) {
+      console.error(err);
+      process.exit(1);
+    }
+    console.log(`listening ${server.address().port}`);
+  });
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    client.destroy();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,200 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session/internal/testserver"
+)
+
+// peerDir is the Express app, relative to this package.
+const peerDir = "peer"
+
+// npmCI is the install command; the lockfile pins every package.
+var npmCI = []string{"ci", "--no-audit", "--no-fund", "--loglevel=error"}
+
+// peerStartTimeout bounds how long the Express app may take to connect to
+// Redis and open its port (the machine may be busy).
+const peerStartTimeout = 30 * time.Second
+
+// peer is the running Express app.
+type peer struct {
+	// URL is the app's base URL on loopback.
+	URL string
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	log  *syncBuffer   // its stdout and stderr
+}
+
+// syncBuffer is a bytes.Buffer safe for the goroutines that copy the
+// process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Log returns what the Express app printed so far, for failure messages.
+func (p *peer) Log() string { return p.log.String() }
+
+// stop ends the app: SIGTERM, then SIGKILL if it lingers.
+func (p *peer) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// shared is the one Express app of this test binary; starting Node costs
+// most of a second, so every test shares it (and the Redis it uses).
+var shared struct {
+	once sync.Once
+	p    *peer
+	skip string // why the tests cannot run here, if they cannot
+	err  error
+}
+
+// stopPeer stops the shared Express app, if it was started.
+func stopPeer() {
+	if shared.p != nil {
+		shared.p.stop()
+	}
+}
+
+// errEnvironment marks a missing tool: a skip, unless SESSIONKIT_REQUIRE_SERVERS=1.
+var errEnvironment = errors.New("interop: missing tool")
+
+// sharedPeer returns the Express app connected to redisAddr, starting it
+// (and running npm ci first if its packages are not installed) on first use.
+func sharedPeer(t *testing.T, redisAddr string) *peer {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.p, shared.err = startPeer(redisAddr)
+	})
+	if errors.Is(shared.err, errEnvironment) {
+		if os.Getenv(testserver.RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1)", shared.err, testserver.RequireEnv)
+		}
+		t.Skipf("%v (set %s=1 to make this a failure)", shared.err, testserver.RequireEnv)
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.p
+}
+
+// startPeer installs the app's packages if needed and starts it on a free
+// loopback port, with Redis at redisAddr and the test secret.
+func startPeer(redisAddr string) (*peer, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("%w: node not found in PATH; install it with: apt-get install -y nodejs npm", errEnvironment)
+	}
+	if err := installPackages(); err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(node, "server.js")
+	cmd.Dir = peerDir
+	cmd.Env = append(os.Environ(),
+		"PORT=0", // the app picks a free port and prints it
+		"HOST=127.0.0.1",
+		"REDIS_URL=redis://"+redisAddr,
+		"SESSION_SECRET="+secret,
+		"SESSION_PREFIX=sess:",
+	)
+	// Kill Node if the test binary dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	log := &syncBuffer{}
+	cmd.Stderr = log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("interop: start express: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("interop: start express: %w", err)
+	}
+	p := &peer{cmd: cmd, done: make(chan struct{}), log: log}
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(log, line)
+			if rest, ok := strings.CutPrefix(line, "listening "); ok {
+				select {
+				case port <- rest:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(log, stdout) // after a line too long for the scanner
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case pt := <-port:
+		p.URL = "http://127.0.0.1:" + pt
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("interop: express exited during start-up:\n%s", log)
+	case <-time.After(peerStartTimeout):
+		p.stop()
+		return nil, fmt.Errorf("interop: express did not print \"listening <port>\" within %s:\n%s", peerStartTimeout, log)
+	}
+}
+
+// installPackages runs npm ci in the peer's directory unless the packages of
+// the current lockfile are installed already (npm writes
+// node_modules/.package-lock.json when an install completes).
+func installPackages() error {
+	lock, err := os.Stat(filepath.Join(peerDir, "package-lock.json"))
+	if err != nil {
+		return fmt.Errorf("interop: %w", err)
+	}
+	done, err := os.Stat(filepath.Join(peerDir, "node_modules", ".package-lock.json"))
+	if err == nil && !done.ModTime().Before(lock.ModTime()) {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("%w: npm not found in PATH; install it with: apt-get install -y npm", errEnvironment)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, npmCI...)
+	cmd.Dir = peerDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		// Most likely no access to the npm registry: the packages are missing.
+		return fmt.Errorf("%w: npm %s in interop/peer failed (%v); run it by hand to install the Express app's packages:\n%s",
+			errEnvironment, strings.Join(npmCI, " "), err, out)
+	}
+	return nil
+}

@@ -1,0 +1,383 @@
+// Package memcachedstore keeps sessions in Memcached, on one server or
+// spread over several (through gomemcache's server selection), with
+// github.com/bradfitz/gomemcache.
+//
+// The data is the same as connect-memcached writes, so that an Express app
+// and a Go app can share sessions: the key is "sessions:" + id (the prefix is
+// configurable) and the value is the encoded session document as given.
+// Sessions without an expiry (browser-session cookies) live for a default of
+// one day.
+//
+// Memcached expires items to the second at best, and its clock ticks once a
+// second, so the store keeps each session's exact expiry in the item's
+// flags (in quarter seconds since 2024, rounded down) and checks it on every
+// read: a session is never returned after its expiry (it may go up to a
+// quarter second early). Memcached's own expiry is set a second later, to
+// reclaim the memory. Items written by someone else (flags 0, as
+// connect-memcached writes them) rely on Memcached's expiry alone.
+// Expiries more than 30 days away are sent as absolute Unix times, as
+// Memcached requires.
+//
+// Compare-and-swap uses gets/cas: a version is the item's CAS id (with its
+// expiry). Creating a session uses add. Touch is a gets followed by a cas
+// with the same value, since memcached's touch command cannot update the
+// flags that hold the exact expiry: two round trips, unlike the other
+// operations' one.
+//
+// A session larger than the server's item size limit (memcached -I, 1 MiB by
+// default) fails with an error wrapping [ErrTooLarge]; nothing is silently dropped.
+//
+// The store has no listing (session.Lister): Memcached cannot enumerate its
+// keys. Gomemcache takes no context: the store checks the context before
+// each operation, and the client's Timeout bounds each network call.
+package memcachedstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/session"
+)
+
+// DefaultPrefix is the key prefix connect-memcached uses.
+const DefaultPrefix = "sessions:"
+
+// DefaultTTL is how long a session without an expiry (a browser-session
+// cookie) is kept.
+const DefaultTTL = 24 * time.Hour
+
+// ErrTooLarge reports a session larger than the server's item size limit.
+var ErrTooLarge = errors.New("memcachedstore: session larger than the server's item size limit (memcached -I)")
+
+// maxRelative is the longest expiry Memcached takes as relative seconds;
+// beyond it, an expiry is an absolute Unix time.
+const maxRelative = 30 * 24 * time.Hour
+
+// touchAttempts bounds Touch's gets/cas loop under concurrent writes.
+const touchAttempts = 5
+
+// Store is a session store in Memcached. It is safe for concurrent use.
+// Create it with [New].
+type Store struct {
+	client     *memcache.Client
+	prefix     string
+	defaultTTL time.Duration
+}
+
+// Compile-time checks of the capabilities the manager looks for.
+var (
+	_ session.Store          = (*Store)(nil)
+	_ session.Toucher        = (*Store)(nil)
+	_ session.VersionedStore = (*Store)(nil)
+)
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithPrefix sets the key prefix (default "sessions:"). The prefix and the
+// id together must stay within Memcached's 250 bytes, without spaces or
+// control characters.
+func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+
+// WithDefaultTTL sets how long a session without an expiry is kept (default
+// one day). A zero or negative d keeps the default.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.defaultTTL = d
+		}
+	}
+}
+
+// New returns a store on client, which may spread keys over several servers
+// (memcache.New("h1:11211", "h2:11211")). The store does not close the client.
+func New(client *memcache.Client, opts ...Option) *Store {
+	s := &Store{client: client, prefix: DefaultPrefix, defaultTTL: DefaultTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Prefix returns the key prefix of the store.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) key(id string) string { return s.prefix + id }
+
+// epoch is the origin of the expiry kept in the flags.
+var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// flagUnit is the resolution of the expiry kept in the flags; 2^32 units
+// reach into 2058.
+const flagUnit = time.Second / 4
+
+// expiryFlags encodes t for the item's flags, rounded down to flagUnit; 0
+// (out of range) means "no exact expiry".
+func expiryFlags(t time.Time) uint32 {
+	d := t.Sub(epoch)
+	if d < flagUnit || d/flagUnit > 1<<32-1 {
+		return 0
+	}
+	return uint32(d / flagUnit)
+}
+
+// flagsExpired reports whether the exact expiry in flags has passed at now.
+func flagsExpired(flags uint32, now time.Time) bool {
+	return flags != 0 && !now.Before(epoch.Add(time.Duration(flags)*flagUnit))
+}
+
+// expiry resolves the zero time to the default lifetime.
+func (s *Store) expiry(expires time.Time, now time.Time) time.Time {
+	if expires.IsZero() {
+		return now.Add(s.defaultTTL)
+	}
+	return expires
+}
+
+// item builds the item for data expiring at expires, or reports false when
+// that expiry has passed.
+func (s *Store) item(id string, data []byte, expires time.Time) (*memcache.Item, bool) {
+	now := time.Now()
+	expires = s.expiry(expires, now)
+	left := expires.Sub(now)
+	if left <= 0 {
+		return nil, false
+	}
+	flags := expiryFlags(expires)
+	if flags != 0 && flagsExpired(flags, now) {
+		return nil, false // gone within the flags' rounding
+	}
+	return &memcache.Item{Key: s.key(id), Value: data, Flags: flags, Expiration: expiration(expires, left)}, true
+}
+
+// expiration returns Memcached's expiration for an item expiring at
+// expires, left from now: relative seconds up to 30 days, else an absolute
+// Unix time; rounded up, plus a second for Memcached's coarse clock (the
+// exact expiry is in the flags).
+func expiration(expires time.Time, left time.Duration) int32 {
+	secs := int64((left+time.Second-1)/time.Second) + 1
+	if time.Duration(secs)*time.Second <= maxRelative {
+		return int32(secs)
+	}
+	abs := expires.Unix() + 2
+	if abs > 1<<31-1 {
+		return 1<<31 - 1
+	}
+	return int32(abs)
+}
+
+// wrap adds the operation and the start of the id to an error (a whole
+// session id in a log would let its readers take the session over), and
+// turns Memcached's "object too large" answer into ErrTooLarge.
+func wrap(op, id string, err error) error {
+	if len(id) > 6 {
+		id = id[:6] + "…"
+	}
+	if err != nil && strings.Contains(err.Error(), "too large") {
+		return fmt.Errorf("memcachedstore: %s %s: %w: %w", op, id, ErrTooLarge, err)
+	}
+	return fmt.Errorf("memcachedstore: %s %s: %w", op, id, err)
+}
+
+// get reads the item under id, or returns an error wrapping session.ErrNotFound.
+func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap(op, id, err)
+	}
+	it, err := s.client.Get(s.key(id))
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return nil, wrap(op, id, session.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(op, id, err)
+	}
+	if flagsExpired(it.Flags, time.Now()) {
+		return nil, wrap(op, id, session.ErrNotFound)
+	}
+	return it, nil
+}
+
+// Get returns the session stored under id, or an error wrapping
+// session.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+	it, err := s.get(ctx, "get", id)
+	if err != nil {
+		return nil, err
+	}
+	return it.Value, nil
+}
+
+// version encodes an item's CAS id and flags (its exact expiry).
+func version(it *memcache.Item) session.Version {
+	return session.Version(strconv.FormatUint(it.CasID, 10) + "." + strconv.FormatUint(uint64(it.Flags), 10))
+}
+
+// parseVersion decodes a version made by version.
+func parseVersion(v session.Version) (cas uint64, flags uint32, ok bool) {
+	c, f, found := strings.Cut(string(v), ".")
+	if !found {
+		return 0, 0, false
+	}
+	cas, err1 := strconv.ParseUint(c, 10, 64)
+	fl, err2 := strconv.ParseUint(f, 10, 32)
+	return cas, uint32(fl), err1 == nil && err2 == nil
+}
+
+// GetVersion is Get that also returns the session's version (its CAS id).
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+	it, err := s.get(ctx, "get", id)
+	if err != nil {
+		return nil, "", err
+	}
+	return it.Value, version(it), nil
+}
+
+// Set stores data under id until expires (the default lifetime for the zero
+// time). An expiry in the past deletes the session.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set", id, err)
+	}
+	it, ok := s.item(id, data, expires)
+	if !ok {
+		return s.destroy("set", id)
+	}
+	if err := s.client.Set(it); err != nil {
+		return wrap("set", id, err)
+	}
+	return nil
+}
+
+// Destroy deletes the session. Deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("destroy", id, err)
+	}
+	return s.destroy("destroy", id)
+}
+
+func (s *Store) destroy(op, id string) error {
+	if err := s.client.Delete(s.key(id)); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+		return wrap(op, id, err)
+	}
+	return nil
+}
+
+// Touch sets the session's expiry to expires without changing its value
+// (gets, then cas with the same value and the new expiry). It returns an
+// error wrapping session.ErrNotFound when the session does not exist.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+	for range touchAttempts {
+		it, err := s.get(ctx, "touch", id)
+		if err != nil {
+			return err
+		}
+		next, ok := s.item(id, it.Value, expires)
+		if !ok {
+			return s.destroy("touch", id)
+		}
+		next.CasID = it.CasID
+		err = s.client.CompareAndSwap(next)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, memcache.ErrCASConflict):
+			continue // written meanwhile: touch what is there now
+		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			return wrap("touch", id, session.ErrNotFound)
+		default:
+			return wrap("touch", id, err)
+		}
+	}
+	return wrap("touch", id, errors.New("session keeps changing"))
+}
+
+// CompareAndSwap stores data under id only if the session still has version
+// old (cas). With old == "" it creates the session only if no unexpired one
+// exists (add). It returns an error wrapping session.ErrConflict otherwise.
+// On success it returns "": Memcached does not tell the new CAS id.
+func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+	const op = "compare-and-swap"
+	if err := ctx.Err(); err != nil {
+		return "", wrap(op, id, err)
+	}
+	it, live := s.item(id, data, expires)
+	if old == "" {
+		return "", s.create(ctx, id, it, live)
+	}
+	cas, oldFlags, ok := parseVersion(old)
+	if !ok {
+		return "", wrap(op, id, fmt.Errorf("malformed version %q: %w", old, session.ErrConflict))
+	}
+	if flagsExpired(oldFlags, time.Now()) {
+		// Memcached may still hold it for a second; it has expired all the same.
+		return "", wrap(op, id, session.ErrConflict)
+	}
+	if !live {
+		// Replace it with an item that is already expired: a delete that
+		// only happens if nobody wrote meanwhile.
+		it = &memcache.Item{Key: s.key(id), Expiration: -1}
+	}
+	it.CasID = cas
+	err := s.client.CompareAndSwap(it)
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		return "", wrap(op, id, session.ErrConflict)
+	default:
+		return "", wrap(op, id, err)
+	}
+}
+
+// create stores it only if no unexpired session exists under id.
+func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live bool) error {
+	const op = "compare-and-swap"
+	if !live {
+		// Nothing to store; still report a session that exists.
+		if _, err := s.get(ctx, op, id); err == nil {
+			return wrap(op, id, session.ErrConflict)
+		} else if !errors.Is(err, session.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	for range 2 {
+		err := s.client.Add(it)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, memcache.ErrNotStored) {
+			return wrap(op, id, err)
+		}
+		// Something is there; if it has expired by its flags, take its place.
+		cur, err := s.client.Get(it.Key)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			continue // gone meanwhile: add again
+		}
+		if err != nil {
+			return wrap(op, id, err)
+		}
+		if !flagsExpired(cur.Flags, time.Now()) {
+			return wrap(op, id, session.ErrConflict)
+		}
+		next := *it
+		next.CasID = cur.CasID
+		err = s.client.CompareAndSwap(&next)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			return wrap(op, id, session.ErrConflict)
+		default:
+			return wrap(op, id, err)
+		}
+	}
+	return wrap(op, id, session.ErrConflict)
+}

@@ -1,0 +1,196 @@
+package memcachedstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/memcachedstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
+
+// shared returns a client of the two shared memcached servers.
+func shared(t testing.TB) *memcache.Client {
+	t.Helper()
+	c := memcache.New(testserver.Addrs(testserver.SharedMemcacheds(t))...)
+	c.MaxIdleConns = 100
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newStore returns a store of its own (a unique prefix) on client.
+func newStore(client *memcache.Client, opts ...memcachedstore.Option) *memcachedstore.Store {
+	return memcachedstore.New(client, append([]memcachedstore.Option{memcachedstore.WithPrefix(testserver.UniquePrefix() + "sessions:")}, opts...)...)
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	client := shared(t)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
+}
+
+func TestStoresWhatConnectMemcachedStores(t *testing.T) {
+	ctx := t.Context()
+	client := shared(t)
+	st := newStore(client)
+	data := []byte(`{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`)
+	if err := st.Set(ctx, "abc", data, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	it, err := client.Get(st.Prefix() + "abc")
+	if err != nil || !bytes.Equal(it.Value, data) {
+		t.Fatalf("get %sabc = %v, %v; want the document as given", st.Prefix(), it, err)
+	}
+
+	// connect-memcached writes flags 0: Memcached's own expiry applies.
+	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
+	client.Set(&memcache.Item{Key: st.Prefix() + "fromexpress", Value: express, Expiration: 10})
+	got, err := st.Get(ctx, "fromexpress")
+	if err != nil || !bytes.Equal(got, express) {
+		t.Fatalf("Get of an Express-written key = %s, %v", got, err)
+	}
+}
+
+func TestDefaultPrefixIsConnectMemcached(t *testing.T) {
+	client := shared(t)
+	st := memcachedstore.New(client)
+	id := "default-prefix-" + storetest.NewID()
+	if err := st.Set(t.Context(), id, []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Delete("sessions:" + id) })
+	if _, err := client.Get("sessions:" + id); err != nil {
+		t.Fatalf("key sessions:%s: %v", id, err)
+	}
+}
+
+func TestExpiryBeyondThirtyDaysIsKept(t *testing.T) {
+	// Memcached takes an expiration over 30 days as an absolute Unix time;
+	// sent as relative seconds it would be a date in 1970, expired at once.
+	ctx := t.Context()
+	st := newStore(shared(t))
+	for _, d := range []time.Duration{29 * 24 * time.Hour, 31 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		if err := st.Set(ctx, "long", []byte(`{}`), time.Now().Add(d)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Get(ctx, "long"); err != nil {
+			t.Errorf("session expiring in %v: %v", d, err)
+		}
+		if err := st.Touch(ctx, "long", time.Now().Add(d)); err != nil {
+			t.Errorf("Touch to %v: %v", d, err)
+		}
+		if _, err := st.Get(ctx, "long"); err != nil {
+			t.Errorf("session touched to expire in %v: %v", d, err)
+		}
+	}
+}
+
+func TestWithDefaultTTLBoundsBrowserSessions(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := newStore(shared(t), memcachedstore.WithDefaultTTL(time.Second))
+	if err := st.Set(ctx, "browser", []byte(`{}`), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "browser"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := st.Get(ctx, "browser"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("browser session after the default TTL: %v, want ErrNotFound", err)
+	}
+}
+
+func TestValueOverItemSizeLimitIsAnError(t *testing.T) {
+	srv := testserver.StartMemcached(t, "-I", "1m")
+	client := memcache.New(srv.Addr)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	ctx := t.Context()
+	big := storetest.Document(1<<20 + 1)
+	err := st.Set(ctx, "big", big, time.Now().Add(time.Minute))
+	if !errors.Is(err, memcachedstore.ErrTooLarge) || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("Set of %d bytes on a 1 MiB server: %v, want ErrTooLarge", len(big), err)
+	}
+	if _, err := st.CompareAndSwap(ctx, "big", "", big, time.Now().Add(time.Minute)); !errors.Is(err, memcachedstore.ErrTooLarge) {
+		t.Fatalf("CompareAndSwap of %d bytes: %v, want ErrTooLarge", len(big), err)
+	}
+	// Nothing was stored, and the store still works.
+	if _, err := st.Get(ctx, "big"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Get after the failed Set: %v, want ErrNotFound", err)
+	}
+	if err := st.Set(ctx, "small", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatalf("Set after the failed Set: %v", err)
+	}
+}
+
+func TestSessionsSpreadOverBothServers(t *testing.T) {
+	servers := testserver.StartMemcacheds(t, 2)
+	client := memcache.New(testserver.Addrs(servers)...)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	ctx := t.Context()
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = storetest.NewID()
+		if err := st.Set(ctx, ids[i], []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, srv := range servers {
+		one := memcache.New(srv.Addr)
+		n := 0
+		for _, id := range ids {
+			if _, err := one.Get(st.Prefix() + id); err == nil {
+				n++
+			}
+		}
+		one.Close()
+		if n == 0 || n == len(ids) {
+			t.Errorf("server %s holds %d of %d sessions, want a share", srv.Addr, n, len(ids))
+		}
+	}
+}
+
+func TestParallelRequestsThroughTwoManagersLoseNothing(t *testing.T) {
+	apptest.ParallelUpdatesThroughTwoAppsLoseNothing(t, newStore(shared(t)), 100)
+}
+
+func TestSessionDestroyedDuringSlowRequestStaysDestroyed(t *testing.T) {
+	apptest.DestroyDuringSlowRequestStaysDestroyed(t, newStore(shared(t)))
+}
+
+func TestServerKilledMidTraffic(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartMemcached(t)
+	client := memcache.New(srv.Addr)
+	client.Timeout = 200 * time.Millisecond
+	t.Cleanup(func() { client.Close() })
+	apptest.ServerKilledMidTraffic(t, memcachedstore.New(client), apptest.Outage{
+		Kill:       srv.Kill,
+		Restart:    func() { srv.Restart(t) },
+		MaxLatency: 3 * time.Second,
+	})
+}
+
+func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
+	st := newStore(shared(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	id := storetest.NewID()
+	_, err := st.Get(ctx, id)
+	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
+		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
+	}
+}

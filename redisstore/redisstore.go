@@ -1,0 +1,401 @@
+// Package redisstore keeps sessions in Redis: a single server, a Sentinel
+// setup (go-redis failover client) or a Redis Cluster, through go-redis v9's
+// [redis.UniversalClient].
+//
+// The data is the same as connect-redis writes, so that an Express app and a
+// Go app can share sessions during a migration: the key is "sess:" + id (the
+// prefix is configurable), the value is the encoded session document as
+// given, and the key expires with the session. Sessions without an expiry
+// (browser-session cookies) live for a default TTL of one day.
+//
+// One difference from connect-redis: the TTL is set in milliseconds (SET ...
+// PX, PEXPIRE), not rounded up to whole seconds, so that a session is never
+// returned after its expiry. Express reads such keys unchanged.
+//
+// Every store operation is one command, so one network round trip:
+//
+//	Get, GetVersion   GET
+//	Set               SET key value PX ttl (DEL when the expiry has passed)
+//	Touch             PEXPIRE (the value is not rewritten)
+//	Destroy           DEL
+//	CompareAndSwap    EVALSHA of a Lua script comparing the SHA-1 of the stored
+//	                  value with the version; SET NX to create
+//
+// A version stands for the stored value itself (the script compares its
+// SHA-1 with the stored value's), so an Express app writing the same keys (it
+// knows nothing of versions) cannot break compare-and-swap: its write simply
+// changes the version. Every operation touches one key, so all
+// of them work on a Redis Cluster.
+//
+// IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
+// (never KEYS, which blocks the server); they are meant for admin tools, not
+// for requests.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+)
+
+// DefaultPrefix is the key prefix connect-redis uses.
+const DefaultPrefix = "sess:"
+
+// DefaultTTL is how long a session without an expiry (a browser-session
+// cookie) is kept, as in connect-redis.
+const DefaultTTL = 24 * time.Hour
+
+// scanCount is the COUNT hint of the SCAN calls of IDs, Count and Clear.
+const scanCount = 1000
+
+// Store is a session store in Redis. It is safe for concurrent use. Create it
+// with [New].
+type Store struct {
+	client     redis.UniversalClient
+	prefix     string
+	defaultTTL time.Duration
+}
+
+// Compile-time checks of the capabilities the manager looks for.
+var (
+	_ session.Store          = (*Store)(nil)
+	_ session.Toucher        = (*Store)(nil)
+	_ session.VersionedStore = (*Store)(nil)
+	_ session.Lister         = (*Store)(nil)
+)
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
+// application sharing a Redis database.
+func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+
+// WithDefaultTTL sets how long a session without an expiry is kept (default
+// one day). A zero or negative d keeps the default.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.defaultTTL = d
+		}
+	}
+}
+
+// New returns a store on client: a *redis.Client, the client of
+// redis.NewFailoverClient (Sentinel), a *redis.ClusterClient or a *redis.Ring.
+// The store does not close the client.
+func New(client redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{client: client, prefix: DefaultPrefix, defaultTTL: DefaultTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Prefix returns the key prefix of the store.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) key(id string) string { return s.prefix + id }
+
+// ttl returns how long a session expiring at expires has left, rounded up to
+// the millisecond; zero or less means it has expired.
+func (s *Store) ttl(expires time.Time) time.Duration {
+	if expires.IsZero() {
+		return s.defaultTTL
+	}
+	d := time.Until(expires)
+	if d <= 0 {
+		return 0
+	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// version returns the version of a stored value: the value itself. Keeping
+// a copy costs less than hashing it on every read; the hash is computed only
+// when a compare-and-swap needs it.
+func version(value []byte) session.Version { return session.Version(value) }
+
+// versionHash returns the SHA-1 of the value a version stands for, in hex, as
+// the Lua script computes it with redis.sha1hex.
+func versionHash(v session.Version) string {
+	h := sha1.New()
+	io.WriteString(h, string(v))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// wrap adds the operation and the start of the id to a Redis error. Errors
+// end up in logs, and a whole session id in a log is a session anyone who
+// reads the log can take over.
+func wrap(op, id string, err error) error {
+	return fmt.Errorf("redisstore: %s %s: %w", op, redactID(id), err)
+}
+
+// redactID returns the first few characters of a session id, enough to tell
+// sessions apart in a log.
+func redactID(id string) string {
+	if len(id) <= 6 {
+		return id
+	}
+	return id[:6] + "…"
+}
+
+// Get returns the session stored under id, or an error wrapping
+// session.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("get", id, err)
+	}
+	b, err := s.client.Get(ctx, s.key(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, wrap("get", id, session.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("get", id, err)
+	}
+	return b, nil
+}
+
+// GetVersion is Get that also returns the value's version.
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+	b, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, version(b), nil
+}
+
+// Set stores data under id until expires (the default TTL for the zero
+// time). An expiry in the past deletes the session.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set", id, err)
+	}
+	ttl := s.ttl(expires)
+	var err error
+	if ttl <= 0 {
+		err = s.client.Del(ctx, s.key(id)).Err()
+	} else {
+		err = s.client.Set(ctx, s.key(id), data, ttl).Err()
+	}
+	if err != nil {
+		return wrap("set", id, err)
+	}
+	return nil
+}
+
+// Touch sets the expiry of the session to expires with PEXPIRE, without
+// rewriting it. It returns an error wrapping session.ErrNotFound when the
+// session does not exist. An expiry in the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("touch", id, err)
+	}
+	ttl := s.ttl(expires)
+	if ttl <= 0 {
+		ttl = -time.Millisecond // PEXPIRE with a negative TTL deletes
+	}
+	ok, err := s.client.PExpire(ctx, s.key(id), ttl).Result()
+	if err != nil {
+		return wrap("touch", id, err)
+	}
+	if !ok {
+		return wrap("touch", id, session.ErrNotFound)
+	}
+	return nil
+}
+
+// Destroy deletes the session. Deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("destroy", id, err)
+	}
+	if err := s.client.Del(ctx, s.key(id)).Err(); err != nil {
+		return wrap("destroy", id, err)
+	}
+	return nil
+}
+
+// casScript replaces (or deletes) KEYS[1] only if the SHA-1 of its value is
+// ARGV[1]. ARGV[2] is the new value, ARGV[3] its TTL in milliseconds (zero
+// deletes). It returns 1 when it wrote, 0 on a conflict.
+var casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or redis.sha1hex(cur) ~= ARGV[1] then
+	return 0
+end
+local ttl = tonumber(ARGV[3])
+if ttl <= 0 then
+	redis.call('DEL', KEYS[1])
+else
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+end
+return 1
+`)
+
+// CompareAndSwap stores data under id only if the stored value is still the
+// one of version old (the script compares SHA-1 hashes), in one EVALSHA.
+// With old == "" it creates the session only if none exists (SET NX). It
+// returns an error wrapping session.ErrConflict otherwise, and the new
+// version on success ("" when the expiry had passed and nothing was stored).
+func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return "", wrap("compare-and-swap", id, err)
+	}
+	ttl := s.ttl(expires)
+	key := s.key(id)
+	if old == "" {
+		if ttl <= 0 {
+			// Nothing to create; still report a session that exists.
+			n, err := s.client.Exists(ctx, key).Result()
+			if err != nil {
+				return "", wrap("compare-and-swap", id, err)
+			}
+			if n > 0 {
+				return "", wrap("compare-and-swap", id, session.ErrConflict)
+			}
+			return "", nil
+		}
+		ok, err := s.client.SetNX(ctx, key, data, ttl).Result()
+		if err != nil {
+			return "", wrap("compare-and-swap", id, err)
+		}
+		if !ok {
+			return "", wrap("compare-and-swap", id, session.ErrConflict)
+		}
+		return version(data), nil
+	}
+	n, err := casScript.Run(ctx, s.client, []string{key}, versionHash(old), data, ttl.Milliseconds()).Int()
+	if err != nil {
+		return "", wrap("compare-and-swap", id, err)
+	}
+	if n == 0 {
+		return "", wrap("compare-and-swap", id, session.ErrConflict)
+	}
+	if ttl <= 0 {
+		return "", nil
+	}
+	return version(data), nil
+}
+
+// forEachNode calls fn with the client of every node holding keys: every
+// master of a Cluster, every shard of a Ring, or the client itself.
+func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
+	case *redis.Ring:
+		return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
+	default:
+		return fn(ctx, s.client)
+	}
+}
+
+// scan calls fn with each batch of keys of this store on every node; the
+// nodes are scanned in parallel.
+func (s *Store) scan(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient, keys []string) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	match := globEscape(s.prefix) + "*"
+	return s.forEachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
+			if err != nil {
+				return err
+			}
+			if len(keys) > 0 {
+				if err := fn(ctx, c, keys); err != nil {
+					return err
+				}
+			}
+			if next == 0 {
+				return nil
+			}
+			cursor = next
+		}
+	})
+}
+
+// IDs returns the ids of the stored sessions, from SCAN on every master.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	ids, err := s.ids(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: ids: %w", err)
+	}
+	return ids, nil
+}
+
+func (s *Store) ids(ctx context.Context) ([]string, error) {
+	var (
+		mu   sync.Mutex // ForEachMaster calls in parallel
+		ids  []string
+		seen = map[string]bool{}
+	)
+	err := s.scan(ctx, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, k := range keys {
+			id := strings.TrimPrefix(k, s.prefix)
+			if !seen[id] { // SCAN may return a key twice
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// Count returns the number of stored sessions, from SCAN on every master.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	ids, err := s.ids(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: count: %w", err)
+	}
+	return len(ids), nil
+}
+
+// Clear deletes every session of this store (every key with its prefix, and
+// nothing else), node by node.
+func (s *Store) Clear(ctx context.Context) error {
+	err := s.scan(ctx, func(ctx context.Context, c redis.UniversalClient, keys []string) error {
+		// One key per DEL: in a Cluster the keys of a batch are in many slots.
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: clear: %w", err)
+	}
+	return nil
+}
+
+// globEscape escapes the glob metacharacters of a SCAN MATCH pattern.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,418 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/redisstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
+
+// standalone returns a client of the shared redis-server.
+func standalone(t testing.TB) *redis.Client {
+	t.Helper()
+	srv := testserver.SharedRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// cluster returns a client of the shared Redis Cluster.
+func cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	srv := testserver.SharedRedisCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: srv.Addrs()})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newStore returns a store of its own (a unique prefix) on client.
+func newStore(client redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
+	return redisstore.New(client, append([]redisstore.Option{redisstore.WithPrefix(testserver.UniquePrefix() + "sess:")}, opts...)...)
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	t.Parallel()
+	client := standalone(t)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
+}
+
+func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
+	client := cluster(t)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
+}
+
+func TestStoresWhatConnectRedisStores(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := newStore(client)
+	data := []byte(`{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`)
+
+	if err := st.Set(ctx, "abc", data, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := client.Get(ctx, st.Prefix()+"abc").Bytes()
+	if err != nil || !bytes.Equal(raw, data) {
+		t.Fatalf("GET %sabc = %s, %v; want the document as given", st.Prefix(), raw, err)
+	}
+	if ttl := client.PTTL(ctx, st.Prefix()+"abc").Val(); ttl <= 59*time.Second || ttl > time.Minute {
+		t.Fatalf("PTTL = %v, want just under 1m", ttl)
+	}
+
+	// A browser-session cookie (no expiry) gets the default TTL of a day.
+	if err := st.Set(ctx, "browser", data, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := client.TTL(ctx, st.Prefix()+"browser").Val(); ttl <= 86399*time.Second || ttl > 86400*time.Second {
+		t.Fatalf("TTL of a session without expiry = %v, want 86400s", ttl)
+	}
+
+	// An Express app's write (SET ... EX) is read as is.
+	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
+	client.Set(ctx, st.Prefix()+"fromexpress", express, 10*time.Second)
+	got, err := st.Get(ctx, "fromexpress")
+	if err != nil || !bytes.Equal(got, express) {
+		t.Fatalf("Get of an Express-written key = %s, %v", got, err)
+	}
+}
+
+func TestDefaultPrefixIsConnectRedis(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := redisstore.New(client)
+	id := "default-prefix-" + storetest.NewID()
+	if err := st.Set(ctx, id, []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Del(context.Background(), "sess:"+id) })
+	if n := client.Exists(ctx, "sess:"+id).Val(); n != 1 {
+		t.Fatalf("key sess:%s does not exist", id)
+	}
+}
+
+func TestWithDefaultTTL(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := newStore(client, redisstore.WithDefaultTTL(time.Hour))
+	if err := st.Set(ctx, "x", []byte(`{}`), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := client.TTL(ctx, st.Prefix()+"x").Val(); ttl <= 3599*time.Second || ttl > time.Hour {
+		t.Fatalf("TTL = %v, want 1h", ttl)
+	}
+}
+
+func TestTouchDoesNotRewriteDocument(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := newStore(client)
+	if err := st.Set(ctx, "id", []byte(`{"v":1}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance writes meanwhile; a touch must not undo its write.
+	client.Set(ctx, st.Prefix()+"id", `{"v":2}`, time.Minute)
+	if err := st.Touch(ctx, "id", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.Get(ctx, st.Prefix()+"id").Val(); got != `{"v":2}` {
+		t.Fatalf("after Touch the value is %s, want the other instance's {\"v\":2}", got)
+	}
+	if ttl := client.PTTL(ctx, st.Prefix()+"id").Val(); ttl <= 59*time.Minute {
+		t.Fatalf("PTTL after Touch = %v, want about 1h", ttl)
+	}
+}
+
+func TestExpressWriteBetweenReadAndSaveConflicts(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := newStore(client)
+	if err := st.Set(ctx, "id", []byte(`{"a":1}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, v1, err := st.GetVersion(ctx, "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Express knows nothing of versions: it just writes the value.
+	client.Set(ctx, st.Prefix()+"id", `{"a":1,"b":2}`, time.Minute)
+	if _, err := st.CompareAndSwap(ctx, "id", v1, []byte(`{"a":3}`), time.Now().Add(time.Minute)); !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("CompareAndSwap after an Express write: %v, want ErrConflict", err)
+	}
+	got, v2, err := st.GetVersion(ctx, "id")
+	if err != nil || string(got) != `{"a":1,"b":2}` {
+		t.Fatalf("GetVersion = %s, %v", got, err)
+	}
+	v3, err := st.CompareAndSwap(ctx, "id", v2, []byte(`{"a":3,"b":2}`), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatalf("CompareAndSwap with the fresh version: %v", err)
+	}
+	if _, v4, _ := st.GetVersion(ctx, "id"); v4 != v3 {
+		t.Fatalf("CompareAndSwap returned version %q, GetVersion says %q", v3, v4)
+	}
+	// Writing the same bytes again keeps the version: it is the value's hash.
+	if _, v5, _ := st.GetVersion(ctx, "id"); v5 != v3 {
+		t.Fatalf("version changed without a write: %q, %q", v3, v5)
+	}
+}
+
+func TestListerSeesOnlyItsPrefixOnEveryClusterMaster(t *testing.T) {
+	ctx := t.Context()
+	client := cluster(t)
+	st, other := newStore(client), newStore(client)
+	var want []string
+	for i := range 50 { // 50 keys land on all three masters
+		id := "id" + strconv.Itoa(i)
+		want = append(want, id)
+		if err := st.Set(ctx, id, []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := other.Set(ctx, "other", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	perMaster := map[string]int{}
+	client.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		keys, _ := c.Keys(ctx, st.Prefix()+"*").Result() // a test may use KEYS
+		mu.Lock()
+		defer mu.Unlock()
+		perMaster[c.Options().Addr] = len(keys)
+		return nil
+	})
+	if len(perMaster) != 3 {
+		t.Fatalf("keys per master: %v, want keys on 3 masters", perMaster)
+	}
+	ids, err := st.IDs(ctx)
+	slices.Sort(ids)
+	slices.Sort(want)
+	if err != nil || !slices.Equal(ids, want) {
+		t.Fatalf("IDs = %v, %v; want %v", ids, err, want)
+	}
+	if n, err := st.Count(ctx); n != 50 || err != nil {
+		t.Fatalf("Count = %d, %v; want 50", n, err)
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.Count(ctx); n != 0 || err != nil {
+		t.Fatalf("Count after Clear = %d, %v; want 0", n, err)
+	}
+	if _, err := other.Get(ctx, "other"); err != nil {
+		t.Fatalf("Clear deleted another prefix's session: %v", err)
+	}
+}
+
+func TestPrefixWithGlobCharactersIsMatchedLiterally(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	base := testserver.UniquePrefix()
+	st := redisstore.New(client, redisstore.WithPrefix(base+"a*["))
+	lookalike := redisstore.New(client, redisstore.WithPrefix(base+"ab["))
+	st.Set(ctx, "1", []byte(`{}`), time.Now().Add(time.Minute))
+	lookalike.Set(ctx, "2", []byte(`{}`), time.Now().Add(time.Minute))
+	if ids, err := st.IDs(ctx); err != nil || !slices.Equal(ids, []string{"1"}) {
+		t.Fatalf("IDs = %v, %v; want [1]", ids, err)
+	}
+}
+
+func TestParallelRequestsThroughTwoManagersLoseNothing(t *testing.T) {
+	t.Parallel()
+	t.Run("standalone", func(t *testing.T) {
+		apptest.ParallelUpdatesThroughTwoAppsLoseNothing(t, newStore(standalone(t)), 100)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		apptest.ParallelUpdatesThroughTwoAppsLoseNothing(t, newStore(cluster(t)), 100)
+	})
+}
+
+func TestSessionDestroyedDuringSlowRequestStaysDestroyed(t *testing.T) {
+	apptest.DestroyDuringSlowRequestStaysDestroyed(t, newStore(standalone(t)))
+}
+
+// commandCounts reads INFO commandstats: calls per command.
+func commandCounts(t *testing.T, c *redis.Client) map[string]int {
+	t.Helper()
+	info, err := c.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		counts[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(n)
+	}
+	return counts
+}
+
+// commandsOf returns the commands a request sent to Redis (the INFO calls of
+// the measurement itself left out).
+func commandsOf(t *testing.T, c *redis.Client, do func()) map[string]int {
+	t.Helper()
+	before := commandCounts(t, c)
+	do()
+	after := commandCounts(t, c)
+	delta := map[string]int{}
+	for k, n := range after {
+		if d := n - before[k]; d > 0 && k != "info" {
+			delta[k] = d
+		}
+	}
+	return delta
+}
+
+func TestOneRoundTripPerStoreOperation(t *testing.T) {
+	srv := testserver.StartRedis(t) // its own server: the counts are server-wide
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	st := redisstore.New(client)
+	// TouchAfter leaves a read-only request alone right after a save; the
+	// second app touches on every unmodified request, as express does.
+	reader := apptest.New(t, st, func(o *session.Options) {
+		o.Cookie.MaxAge = time.Hour
+		o.TouchAfter = time.Minute
+	})
+	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+
+	first := reader.MustDo(t, "/set?k=a&v=1", nil)
+	reader.MustDo(t, "/set?k=a&v=2", first.Cookies) // loads the script into the server
+
+	cases := []struct {
+		name string
+		app  *apptest.App
+		path string
+		want map[string]int
+	}{
+		{"new session", reader, "/set?k=a&v=1", map[string]int{"set": 1}},
+		{"read-only", reader, "/get?k=a", map[string]int{"get": 1}},
+		{"modifying", reader, "/set?k=b&v=3", map[string]int{"get": 1, "evalsha": 1}},
+		{"touch-only", toucher, "/get?k=a", map[string]int{"get": 1, "pexpire": 1}},
+	}
+	for _, c := range cases {
+		cookies := first.Cookies
+		if c.name == "new session" {
+			cookies = nil
+		}
+		got := commandsOf(t, admin, func() { c.app.MustDo(t, c.path, cookies) })
+		// INFO commandstats also counts the calls a script makes: the CAS
+		// script's GET and SET run inside the EVALSHA round trip.
+		for range got["evalsha"] {
+			got["get"]--
+			got["set"]--
+		}
+		for k, n := range got {
+			if n == 0 {
+				delete(got, k)
+			}
+		}
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s request: commands %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestSentinelFailoverNeedsNoRestart(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartRedisSentinel(t)
+	client := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    s.MasterName,
+		SentinelAddrs: s.SentinelAddrs(),
+		DialTimeout:   200 * time.Millisecond,
+		ReadTimeout:   500 * time.Millisecond,
+		WriteTimeout:  500 * time.Millisecond,
+		MaxRetries:    -1,
+	})
+	t.Cleanup(func() { client.Close() })
+	app := apptest.New(t, redisstore.New(client), nil)
+	first := app.MustDo(t, "/set?k=before&v=1", nil)
+	// The replica has the session before the master goes.
+	replica := redis.NewClient(&redis.Options{Addr: s.Replica.Addr})
+	t.Cleanup(func() { replica.Close() })
+	for start := time.Now(); replica.Exists(t.Context(), redisstore.DefaultPrefix+first.Body).Val() == 0; {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the replica does not have the session after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	s.Master.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	var last apptest.Response
+	for {
+		r, err := app.Do("/set?k=after&v=2", first.Cookies)
+		if err == nil && r.Status == http.StatusOK {
+			break
+		}
+		last = r
+		if time.Now().After(deadline) {
+			t.Fatalf("requests still fail 30s after the master was killed: %v %d %s\nsentinel log:\n%s", err, last.Status, last.Body, s.Sentinel.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	v := app.Values(t, first.Cookies)
+	if v.New || v.Values["before"] != "1" || v.Values["after"] != "2" {
+		t.Fatalf("after failover: %+v, want the session with before=1 and after=2", v)
+	}
+	role, err := replica.Do(t.Context(), "ROLE").Slice()
+	if err != nil || len(role) == 0 || role[0] != "master" {
+		t.Fatalf("the replica's ROLE = %v, %v; want master after failover", role, err)
+	}
+}
+
+func TestServerKilledMidTraffic(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	opts := &redis.Options{
+		Addr:               srv.Addr,
+		DialTimeout:        200 * time.Millisecond,
+		ReadTimeout:        200 * time.Millisecond,
+		WriteTimeout:       200 * time.Millisecond,
+		MaxRetries:         1,
+		DialerRetries:      2,
+		DialerRetryTimeout: 50 * time.Millisecond,
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { client.Close() })
+	// The longest a command may take with these settings: each of its tries
+	// dials (with retries and their backoff) and reads.
+	perTry := time.Duration(opts.DialerRetries)*(opts.DialTimeout+opts.DialerRetryTimeout) + opts.ReadTimeout + opts.WriteTimeout
+	apptest.ServerKilledMidTraffic(t, redisstore.New(client), apptest.Outage{
+		Kill:       srv.Kill,
+		Restart:    func() { srv.Restart(t) },
+		MaxLatency: time.Duration(opts.MaxRetries+1)*perTry + time.Second, // a second of slack for a loaded machine
+	})
+}
+
+func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
+	st := newStore(standalone(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	id := storetest.NewID()
+	_, err := st.Get(ctx, id)
+	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
+		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
+	}
+}

@@ -1,0 +1,132 @@
+package storeurl_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// openMem opens rawURL, which must give a memstore, and closes it with the test.
+func openMem(t *testing.T, rawURL string) *memstore.Store {
+	t.Helper()
+	st, closer, err := storeurl.Open(context.Background(), rawURL)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", rawURL, err)
+	}
+	t.Cleanup(func() {
+		if err := closer.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	ms, ok := st.(*memstore.Store)
+	if !ok {
+		t.Fatalf("Open(%q) gave a %T, want a *memstore.Store", rawURL, st)
+	}
+	return ms
+}
+
+func TestMemURLOpensAWorkingMemstore(t *testing.T) {
+	for _, u := range []string{"mem://", "mem:", "MEM://", "mem:///", "mem://?"} {
+		t.Run(u, func(t *testing.T) {
+			ctx := context.Background()
+			st := openMem(t, u)
+			if err := st.Set(ctx, "a", []byte(`{"cookie":{}}`), time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.Get(ctx, "a"); err != nil || string(got) != `{"cookie":{}}` {
+				t.Fatalf("Get = %s, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestMemURLMaxSessionsCapsTheStore(t *testing.T) {
+	ctx := context.Background()
+	st := openMem(t, "mem://?max_sessions=2")
+	for i, id := range []string{"a", "b", "c"} {
+		st.Set(ctx, id, []byte("{}"), time.Now().Add(time.Duration(i+1)*time.Hour))
+	}
+	if n, _ := st.Count(ctx); n != 2 {
+		t.Fatalf("Count = %d with max_sessions=2", n)
+	}
+	if _, err := st.Get(ctx, "a"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("the session closest to expiry was not evicted: %v", err)
+	}
+}
+
+func TestMemURLDefaultLifetimeAppliesToBrowserSessions(t *testing.T) {
+	ctx := context.Background()
+	st := openMem(t, "mem://?default_lifetime=50ms")
+	st.Set(ctx, "a", []byte("{}"), time.Time{})
+	if _, err := st.Get(ctx, "a"); err != nil {
+		t.Fatalf("Get right after Set: %v", err)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if _, err := st.Get(ctx, "a"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Get after default_lifetime: %v, want ErrNotFound", err)
+	}
+}
+
+func TestMemURLSweepInterval(t *testing.T) {
+	ctx := context.Background()
+	// purgedByHand stores a short-lived session, waits past its expiry and
+	// returns how many sessions PurgeExpired still finds to remove.
+	purgedByHand := func(st *memstore.Store) int {
+		st.Set(ctx, "a", []byte("{}"), time.Now().Add(5*time.Millisecond))
+		time.Sleep(100 * time.Millisecond)
+		n, err := st.PurgeExpired(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := purgedByHand(openMem(t, "mem://?sweep_interval=5ms")); n != 0 {
+		t.Errorf("with sweep_interval=5ms, %d expired sessions were left for PurgeExpired, want 0 (the sweeper's job)", n)
+	}
+	if n := purgedByHand(openMem(t, "mem://?sweep_interval=0")); n != 1 {
+		t.Errorf("with sweep_interval=0, PurgeExpired removed %d, want 1 (nothing sweeps)", n)
+	}
+}
+
+func TestMemURLRejectsBadInput(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"mem://?max_session=10", `unknown parameter "max_session" (known: default_lifetime, max_sessions, sweep_interval)`},
+		{"mem://?max_sessions=ten", `max_sessions="ten": not a count`},
+		{"mem://?max_sessions=-1", `max_sessions="-1": not a count`},
+		{"mem://?max_sessions=1&max_sessions=2", `parameter "max_sessions" given 2 times`},
+		{"mem://?sweep_interval=10", `sweep_interval="10": not a duration`},
+		{"mem://?sweep_interval=-1s", `sweep_interval="-1s": must not be negative`},
+		{"mem://?sweep_interval=", `sweep_interval="": empty duration`},
+		{"mem://?default_lifetime=0", `default_lifetime="0": must be positive`},
+		{"mem://?default_lifetime=1d", `default_lifetime="1d": not a duration`},
+		{"mem://localhost", "mem URLs take no host, user or path"},
+		{"mem:///some/path", "mem URLs take no host, user or path"},
+		{"mem:opaque", "mem URLs take no host, user or path"},
+	} {
+		t.Run(c.url, func(t *testing.T) {
+			st, closer, err := storeurl.Open(context.Background(), c.url)
+			if err == nil {
+				closer.Close()
+				t.Fatalf("Open(%q) = %T, nil; want an error", c.url, st)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open(%q) error %q, want it to say %q", c.url, err, c.want)
+			}
+		})
+	}
+}
+
+func TestMemIsAKnownScheme(t *testing.T) {
+	for _, s := range storeurl.Schemes() {
+		if s == "mem" {
+			return
+		}
+	}
+	t.Fatalf("Schemes() = %q, want it to list mem", storeurl.Schemes())
+}

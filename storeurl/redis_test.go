@@ -1,0 +1,156 @@
+package storeurl_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// openNetStore opens rawURL and closes it with the test.
+func openNetStore(t *testing.T, rawURL string) session.Store {
+	t.Helper()
+	st, closer, err := storeurl.Open(t.Context(), rawURL)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", rawURL, err)
+	}
+	t.Cleanup(func() {
+		if err := closer.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return st
+}
+
+// netRoundTrip stores and reads back a session through st.
+func netRoundTrip(t *testing.T, st session.Store, id string) {
+	t.Helper()
+	ctx := t.Context()
+	data := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"n":1}`)
+	if err := st.Set(ctx, id, data, time.Time{}); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	got, err := st.Get(ctx, id)
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("Get = %s, %v", got, err)
+	}
+}
+
+func TestRedisURLOpensStoreWithPrefixDBAndTTL(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := openNetStore(t, fmt.Sprintf("redis://%s/2?prefix=app:&default_ttl=1h&dial_timeout=1s&read_timeout=2s&write_timeout=2s&pool_size=4&max_retries=1", srv.Addr))
+	if _, ok := st.(*redisstore.Store); !ok {
+		t.Fatalf("Open gave a %T, want a *redisstore.Store", st)
+	}
+	netRoundTrip(t, st, "abc")
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 2})
+	defer raw.Close()
+	if ttl := raw.TTL(t.Context(), "app:abc").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("TTL of app:abc in db 2 = %v, want 1h (prefix, db and default_ttl from the URL)", ttl)
+	}
+}
+
+func TestRedissURLVerifiesTheServerUnlessTold(t *testing.T) {
+	srv := testserver.StartRedisTLS(t)
+	// The test server's certificate is self-signed: verification fails...
+	_, _, err := storeurl.Open(t.Context(), "rediss://"+srv.Addr+"?dial_timeout=2s")
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Open of a self-signed TLS server: %v, want a certificate error", err)
+	}
+	// ...unless asked not to verify.
+	netRoundTrip(t, openNetStore(t, "rediss://"+srv.Addr+"?skip_verify=true"), "tls")
+}
+
+func TestRedisSentinelURLFollowsTheMaster(t *testing.T) {
+	s := testserver.StartRedisSentinel(t)
+	for _, u := range []string{
+		fmt.Sprintf("redis+sentinel://%s/%s", s.Sentinel.Addr, s.MasterName),
+		fmt.Sprintf("redis+sentinel://%s,127.0.0.1:1/?master_name=%s&prefix=s:", s.Sentinel.Addr, s.MasterName),
+	} {
+		t.Run(u, func(t *testing.T) {
+			netRoundTrip(t, openNetStore(t, u), "viasentinel")
+		})
+	}
+	raw := redis.NewClient(&redis.Options{Addr: s.Master.Addr})
+	defer raw.Close()
+	if n := raw.Exists(t.Context(), "sess:viasentinel", "s:viasentinel").Val(); n != 2 {
+		t.Fatalf("the master holds %d of the 2 sessions written through the sentinel", n)
+	}
+}
+
+func TestRedisClusterURLUsesEveryNode(t *testing.T) {
+	c := testserver.StartRedisCluster(t)
+	st := openNetStore(t, "redis+cluster://"+strings.Join(c.Addrs(), ",")+"?pool_size=2")
+	for i := range 20 {
+		netRoundTrip(t, st, fmt.Sprint("c", i))
+	}
+	ids, err := st.(session.Lister).IDs(t.Context())
+	if err != nil || len(ids) != 20 {
+		t.Fatalf("IDs = %d ids, %v; want 20", len(ids), err)
+	}
+	// One node is enough to find the others.
+	netRoundTrip(t, openNetStore(t, "redis+cluster://"+c.Addrs()[1]), "fromone")
+}
+
+func TestRedisURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	srv.Kill()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, _, err := storeurl.Open(ctx, "redis://"+srv.Addr+"?dial_timeout=200ms&max_retries=-1")
+	if err == nil || !strings.Contains(err.Error(), "ping") {
+		t.Fatalf("Open of a stopped server: %v, want a ping error", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Open took %v with dial_timeout=200ms", took)
+	}
+}
+
+func TestRedisURLErrorsSayWhatIsWrong(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"redis://localhost?pool=3", `unknown parameter "pool"`},
+		{"redis://localhost?read_timeout=fast", "parameter read_timeout"},
+		{"redis://localhost?pool_size=0", "parameter pool_size"},
+		{"redis://localhost?prefix=a&prefix=b", `"prefix" given 2 times`},
+		{"redis://localhost/x", `bad database number "x"`},
+		{"redis://localhost/1/2", "unexpected path"},
+		{"redis://h1:6379,h2:6379", "use redis+cluster://"},
+		{"redis://localhost?master_name=m", `unknown parameter "master_name"`},
+		{"redis://localhost?skip_verify=true", `unknown parameter "skip_verify"`},
+		{"redis+sentinel://h1:26379", "no master name"},
+		{"redis+sentinel://h1:26379/a?master_name=b", "already names master"},
+		{"redis+cluster://h1:7000/1", "only database 0"},
+		{"redis+cluster://h1:7000?db=1", "only database 0"},
+		{"redis+cluster://", "no hosts"},
+		{"redis://:secret@localhost?bogus=1", "xxxxx"}, // the password is redacted
+	} {
+		t.Run(c.url, func(t *testing.T) {
+			_, _, err := storeurl.Open(t.Context(), c.url)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open(%q) = %v, want an error containing %q", c.url, err, c.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedisURLHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err := storeurl.Open(ctx, "redis://127.0.0.1:1")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open with a cancelled context: %v, want context.Canceled", err)
+	}
+}
