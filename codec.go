@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,9 +172,6 @@ var ErrCorrupt = errors.New("session: corrupt stored session")
 // Decode parses the express JSON document. Values stay as raw JSON; they are
 // decoded when the application reads them.
 func (JSONCodec) Decode(data []byte) (*Document, error) {
-	if !json.Valid(data) {
-		return nil, fmt.Errorf("%w: not valid JSON", ErrCorrupt)
-	}
 	doc := &Document{}
 	err := eachMember(data, func(key, raw []byte) error {
 		switch string(key) {
@@ -299,6 +297,23 @@ func jsonString(v []byte) string {
 	return unquote(v)
 }
 
+// plainASCII reports whether b holds printable ASCII without backslashes.
+func plainASCII(b []byte) bool {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		if specialInWord(x) || x&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // unquote decodes the JSON string in v, or returns "".
 func unquote(v []byte) string {
 	var s string
@@ -331,9 +346,12 @@ func parseISOTime(v []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
-// eachMember calls fn for each member of the JSON object in data, with the
-// member's unquoted key and raw value. data must be valid JSON (checked by
-// the caller).
+// maxDepth bounds the nesting of a stored document, as encoding/json does.
+const maxDepth = 10000
+
+// eachMember validates the JSON object that is the whole of data and calls
+// fn for each of its members, with the member's unquoted key and its raw
+// value. It accepts exactly what json.Valid accepts (and is an object).
 func eachMember(data []byte, fn func(key, raw []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
@@ -341,27 +359,49 @@ func eachMember(data []byte, fn func(key, raw []byte) error) error {
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return nil
+		return trailing(data, i+1)
 	}
-	for i < len(data) {
-		end := skipValue(data, i) // the key, a string
+	for {
+		end := scanString(data, i)
+		if end < 0 {
+			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+		}
 		key := data[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(jsonString(data[i:end]))
+		if !plainASCII(key) {
+			// Escapes, or UTF-8 (perhaps invalid, which JSON replaces with
+			// U+FFFD): decode as encoding/json does, so keys round-trip.
+			key = []byte(unquote(data[i:end]))
 		}
 		i = skipSpace(data, end)
-		i = skipSpace(data, i+1) // the ':'
-		end = skipValue(data, i)
+		if i >= len(data) || data[i] != ':' {
+			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+		}
+		i = skipSpace(data, i+1)
+		end = scanValue(data, i, 1)
+		if end < 0 {
+			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+		}
 		if err := fn(key, data[i:end:end]); err != nil {
 			return err
 		}
 		i = skipSpace(data, end)
-		if i < len(data) && data[i] == '}' {
-			return nil
+		switch {
+		case i < len(data) && data[i] == '}':
+			return trailing(data, i+1)
+		case i < len(data) && data[i] == ',':
+			i = skipSpace(data, i+1)
+		default:
+			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
 		}
-		i = skipSpace(data, i+1) // the ','
 	}
-	return fmt.Errorf("%w: truncated object", ErrCorrupt)
+}
+
+// trailing checks that only whitespace follows the value that ends at i.
+func trailing(data []byte, i int) error {
+	if skipSpace(data, i) != len(data) {
+		return fmt.Errorf("%w: data after the JSON object", ErrCorrupt)
+	}
+	return nil
 }
 
 func skipSpace(data []byte, i int) int {
@@ -371,38 +411,173 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// skipValue returns the index just past the JSON value starting at data[i],
-// which must be valid.
-func skipValue(data []byte, i int) int {
-	depth := 0
-	for ; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			i++
-			for i < len(data) && data[i] != '"' {
-				if data[i] == '\\' {
-					i++
+// scanValue validates the JSON value that starts at data[i] and returns
+// the index just past it, or -1 if it is not valid JSON.
+func scanValue(data []byte, i, depth int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch c := data[i]; {
+	case c == '"':
+		return scanString(data, i)
+	case c == '-' || ('0' <= c && c <= '9'):
+		return scanNumber(data, i)
+	case c == 't':
+		return scanLiteral(data, i, "true")
+	case c == 'f':
+		return scanLiteral(data, i, "false")
+	case c == 'n':
+		return scanLiteral(data, i, "null")
+	case c == '{' || c == '[':
+		if depth >= maxDepth {
+			return -1
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == closing {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				if i = scanString(data, i); i < 0 {
+					return -1
 				}
-				i++
+				if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
+					return -1
+				}
+				i = skipSpace(data, i+1)
 			}
-			if depth == 0 {
+			if i = scanValue(data, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(data, i)
+			switch {
+			case i < len(data) && data[i] == closing:
 				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-			if depth < 0 {
-				return i
-			}
-		case ',', ' ', '\t', '\n', '\r', ':':
-			if depth == 0 {
-				return i
+			case i < len(data) && data[i] == ',':
+				i = skipSpace(data, i+1)
+			default:
+				return -1
 			}
 		}
 	}
+	return -1
+}
+
+// scanString validates the JSON string that starts at data[i].
+func scanString(data []byte, i int) int {
+	if i >= len(data) || data[i] != '"' {
+		return -1
+	}
+	for i++; i < len(data); {
+		for i+8 <= len(data) && !specialInWord(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		for i < len(data) && plainStringByte[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			return -1
+		}
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1
+		case c < 0x20:
+			return -1
+		case c != '\\':
+			i++
+		case i+1 >= len(data):
+			return -1
+		case strings.IndexByte(`"\\/bfnrt`, data[i+1]) >= 0:
+			i += 2
+		case data[i+1] == 'u':
+			if i+6 > len(data) {
+				return -1
+			}
+			for _, h := range data[i+2 : i+6] {
+				if _, ok := unhex(h); !ok {
+					return -1
+				}
+			}
+			i += 6
+		default:
+			return -1
+		}
+	}
+	return -1
+}
+
+// Word-at-a-time byte tests (eight bytes in a uint64): a byte below n, a
+// zero byte. From "Bit Twiddling Hacks"; exact for n <= 128.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func byteBelow(x uint64, n byte) uint64 { return (x - ones*uint64(n)) & ^x & highs }
+func zeroByte(x uint64) uint64          { return (x - ones) & ^x & highs }
+
+// specialInWord reports whether any of eight bytes ends a run of plain
+// string bytes: a quote, a backslash or a control character.
+func specialInWord(x uint64) bool {
+	return byteBelow(x, 0x20)|zeroByte(x^(ones*'"'))|zeroByte(x^(ones*'\\')) != 0
+}
+
+// plainStringByte marks the bytes that stand for themselves inside a JSON
+// string: not the quote, the backslash, or a control character.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanNumber validates the JSON number that starts at data[i].
+func scanNumber(data []byte, i int) int {
+	digits := func(i int) int {
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && '1' <= data[i] && data[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(data) && data[i] == '.' {
+		if j := digits(i + 1); j > i+1 {
+			i = j
+		} else {
+			return -1
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if j := digits(i); j > i {
+			i = j
+		} else {
+			return -1
+		}
+	}
 	return i
+}
+
+func scanLiteral(data []byte, i int, lit string) int {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
 }

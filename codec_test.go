@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,40 @@ func FuzzDecodeDocument(f *testing.F) {
 			if !bytes.Equal(again.Values[k], v) {
 				t.Fatalf("value of %q changed: %q vs %q", k, v, again.Values[k])
 			}
+		}
+	})
+}
+
+// FuzzScanMatchesEncodingJSON holds the document scanner to json.Valid: it
+// accepts exactly the valid JSON objects, and nothing else.
+func FuzzScanMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a" : [1, -0.5e+3, "x\u00e9\n", true, null, {}]} `, `{"a":01}`, `{"a":"\x01"}`,
+		`{"a":1,}`, `{"a":"\ud800"}`, `{"a":1} x`, `[1]`, `{"a":-}`, `{"a":1.}`, `{"a":"\q"}`, `{"a":tru}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := eachMember(data, func(k, v []byte) error { return nil })
+		i := skipSpace(data, 0)
+		want := json.Valid(data) && i < len(data) && data[i] == '{'
+		if (err == nil) != want {
+			t.Fatalf("eachMember(%q) = %v, json.Valid says object=%v", data, err, want)
+		}
+	})
+}
+
+func FuzzDecodeAnyMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`"x"`, `"\u00e9"`, `"é"`, "\"\x83\"", `-1.5e3`, `1e400`, `true`, `null`, `[1,{"a":2}]`, `0`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) || scanValue(raw, 0, 0) != len(raw) {
+			return
+		}
+		var want any
+		wantErr := json.Unmarshal(raw, &want)
+		got, err := decodeAny(raw)
+		if (err == nil) != (wantErr == nil) || (err == nil && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("decodeAny(%q) = %#v, %v; encoding/json: %#v, %v", raw, got, err, want, wantErr)
 		}
 	})
 }

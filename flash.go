@@ -15,7 +15,7 @@ func (s *Session) Flash(kind, msg string) {
 	defer s.mu.Unlock()
 	flashes := s.flashesLocked()
 	flashes[kind] = append(flashes[kind], msg)
-	s.values[flashKey] = slot{val: flashes, decoded: true}
+	s.values.set(flashKey, flashes)
 	s.changed(flashKey, true)
 }
 
@@ -34,10 +34,10 @@ func (s *Session) Flashes(kind string) []string {
 	}
 	delete(flashes, kind)
 	if len(flashes) == 0 {
-		delete(s.values, flashKey)
+		s.values.del(flashKey)
 		s.changed(flashKey, false)
 	} else {
-		s.values[flashKey] = slot{val: flashes, decoded: true}
+		s.values.set(flashKey, flashes)
 		s.changed(flashKey, true)
 	}
 	return msgs
@@ -46,9 +46,6 @@ func (s *Session) Flashes(kind string) []string {
 // flashesLocked returns a private copy of the stored flash messages.
 func (s *Session) flashesLocked() map[string][]string {
 	out := map[string][]string{}
-	if s.values == nil {
-		s.values = make(map[string]slot, 1)
-	}
 	v, ok := s.getLocked(flashKey)
 	if !ok {
 		return out

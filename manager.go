@@ -96,12 +96,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver Version) 
 		// timeout counts from now, and the next save records it.
 		s.created = m.now()
 	}
-	if len(doc.Values) > 0 {
-		s.values = make(map[string]slot, len(doc.Values))
-		for k, raw := range doc.Values {
-			s.values[k] = slot{raw: raw}
-		}
-	}
+	s.values = values{raw: doc.Values}
 	if doc.Cookie.Expires != nil {
 		s.cookie.expires = *doc.Cookie.Expires
 		if doc.Cookie.OriginalMaxAge != nil {
@@ -142,23 +137,11 @@ func (m *Manager) read(ctx context.Context, id string) (*Document, Version, erro
 // Document so that a save allocates little.
 func (m *Manager) document(s *Session) (*Document, error) {
 	doc := &s.doc
-	if doc.Values == nil {
-		doc.Values = make(map[string]json.RawMessage, len(s.values))
-	} else {
-		clear(doc.Values)
+	raw, err := s.values.encoded()
+	if err != nil {
+		return nil, err
 	}
-	doc.Created = s.created
-	for k, sl := range s.values {
-		if sl.raw == nil {
-			raw, err := json.Marshal(sl.val)
-			if err != nil {
-				return nil, fmt.Errorf("session: encode key %q: %w", k, err)
-			}
-			sl.raw = raw
-			s.values[k] = sl
-		}
-		doc.Values[k] = sl.raw
-	}
+	doc.Values, doc.Created = raw, s.created
 	c := &doc.Cookie
 	*c = DocumentCookie{
 		HTTPOnly: !m.opts.Cookie.DisableHTTPOnly,
@@ -282,15 +265,22 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	merged := make(map[string]slot, len(doc.Values)+len(s.changes))
-	for k, raw := range doc.Values {
-		merged[k] = slot{raw: raw}
+	ours, err := s.values.encoded()
+	if err != nil {
+		return err
+	}
+	merged := values{raw: doc.Values}
+	if merged.raw == nil {
+		merged.raw = make(map[string]json.RawMessage, len(s.changes))
 	}
 	for k, set := range s.changes {
-		if set {
-			merged[k] = s.values[k]
-		} else {
-			delete(merged, k)
+		if !set {
+			merged.del(k)
+			continue
+		}
+		merged.raw[k] = ours[k]
+		if x, ok := s.values.val[k]; ok {
+			merged.cache(k, x)
 		}
 	}
 	s.values = merged

@@ -2,9 +2,7 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 )
@@ -32,7 +30,7 @@ type sessionState struct {
 	originalID string // the id this request started with, or got from Destroy
 	isNew      bool   // not loaded from the store
 
-	values  map[string]slot
+	values  values
 	changes map[string]bool // keys set (true) or deleted (false) since the last save
 	created time.Time
 	cookie  cookieState
@@ -54,14 +52,6 @@ type sessionState struct {
 	storeTouched  bool      // the store touch happened
 	unsetDone     bool      // the UnsetDestroy destroy happened
 	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
-}
-
-// slot is one value: the Go value the application set, or the raw JSON
-// loaded from the store (decoded on first read and cached in val).
-type slot struct {
-	raw     json.RawMessage
-	val     any
-	decoded bool
 }
 
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
@@ -104,21 +94,7 @@ func (s *Session) Get(key string) any {
 	return v
 }
 
-func (s *Session) getLocked(key string) (any, bool) {
-	sl, ok := s.values[key]
-	if !ok {
-		return nil, false
-	}
-	if !sl.decoded {
-		var v any
-		if err := json.Unmarshal(sl.raw, &v); err != nil {
-			return nil, false
-		}
-		sl.val, sl.decoded = v, true
-		s.values[key] = sl
-	}
-	return sl.val, true
-}
+func (s *Session) getLocked(key string) (any, bool) { return s.values.get(key) }
 
 // Has reports whether key is set.
 func (s *Session) Has(key string) bool {
@@ -127,8 +103,7 @@ func (s *Session) Has(key string) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.values[key]
-	return ok
+	return s.values.has(key)
 }
 
 // Keys returns the session's keys, sorted.
@@ -138,12 +113,7 @@ func (s *Session) Keys() []string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := make([]string, 0, len(s.values))
-	for k := range s.values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return s.values.keys()
 }
 
 // Set sets key to v, which must be encodable as JSON. Setting a key to the
@@ -159,10 +129,7 @@ func (s *Session) Set(key string, v any) {
 	if old, ok := s.getLocked(key); ok && sameScalar(old, v) {
 		return
 	}
-	if s.values == nil {
-		s.values = make(map[string]slot, 4)
-	}
-	s.values[key] = slot{val: v, decoded: true}
+	s.values.set(key, v)
 	s.changed(key, true)
 }
 
@@ -173,10 +140,10 @@ func (s *Session) Delete(key string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.values[key]; !ok {
+	if !s.values.has(key) {
 		return
 	}
-	delete(s.values, key)
+	s.values.del(key)
 	s.changed(key, false)
 }
 
@@ -187,8 +154,8 @@ func (s *Session) Clear() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k := range s.values {
-		delete(s.values, k)
+	for _, k := range s.values.keys() {
+		s.values.del(k)
 		s.changed(k, false)
 	}
 }
@@ -255,10 +222,11 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.id = id
 	if !keep {
-		s.values = nil
+		s.values = values{}
 	}
-	s.changes = make(map[string]bool, len(s.values))
-	for k := range s.values {
+	keys := s.values.keys()
+	s.changes = make(map[string]bool, len(keys))
+	for _, k := range keys {
 		s.changes[k] = true
 	}
 	s.created = s.m.now()

@@ -179,24 +179,23 @@ func decodeURIComponent(s string) (string, error) {
 
 // appendURIDecoded appends s, with its %XX escapes decoded, to b.
 func appendURIDecoded(b []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '%' {
-			b = append(b, c)
-			continue
+	for {
+		pct := strings.IndexByte(s, '%')
+		if pct < 0 {
+			return append(b, s...), nil
 		}
-		if i+2 >= len(s) {
+		b = append(b, s[:pct]...)
+		if pct+2 >= len(s) {
 			return nil, errBadEscape{}
 		}
-		hi, ok1 := unhex(s[i+1])
-		lo, ok2 := unhex(s[i+2])
+		hi, ok1 := unhex(s[pct+1])
+		lo, ok2 := unhex(s[pct+2])
 		if !ok1 || !ok2 {
 			return nil, errBadEscape{}
 		}
 		b = append(b, hi<<4|lo)
-		i += 2
+		s = s[pct+3:]
 	}
-	return b, nil
 }
 
 func unhex(c byte) (byte, bool) {

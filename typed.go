@@ -15,22 +15,27 @@ func GetAs[T any](s *Session, key string) (v T, ok bool) {
 		return v, false
 	}
 	s.mu.Lock()
-	sl, found := s.values[key]
+	x, isVal := s.values.val[key]
+	raw, isRaw := s.values.raw[key]
 	s.mu.Unlock()
-	if !found {
+	if isVal {
+		if t, isT := x.(T); isT {
+			return t, true
+		}
+	}
+	if isRaw {
+		if t, ok := decodeScalar[T](raw); ok {
+			return t, true
+		}
+	} else if isVal {
+		var err error
+		if raw, err = json.Marshal(x); err != nil {
+			return v, false
+		}
+	} else {
 		return v, false
 	}
-	if sl.decoded {
-		if t, isT := sl.val.(T); isT {
-			return t, true
-		}
-	}
-	if sl.raw != nil {
-		if t, ok := decodeScalar[T](sl.raw); ok {
-			return t, true
-		}
-	}
-	return decodeJSON[T](sl)
+	return decodeJSON[T](raw)
 }
 
 // decodeScalar decodes the common scalar types without encoding/json.
@@ -62,15 +67,8 @@ func decodeScalar[T any](raw []byte) (T, bool) {
 	return v, false
 }
 
-// decodeJSON converts sl to a T through its JSON encoding.
-func decodeJSON[T any](sl slot) (v T, ok bool) {
-	raw := sl.raw
-	if raw == nil {
-		var err error
-		if raw, err = json.Marshal(sl.val); err != nil {
-			return v, false
-		}
-	}
+// decodeJSON decodes raw into a T.
+func decodeJSON[T any](raw []byte) (v T, ok bool) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		var zero T
 		return zero, false
