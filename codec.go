@@ -216,7 +216,7 @@ func (c *DocumentCookie) decode(raw []byte) error {
 			}{}
 		}
 	}
-	return eachMember(raw, func(key, v []byte) error {
+	return eachTrustedMember(raw, func(key, v []byte) error {
 		null := string(v) == "null"
 		switch string(key) {
 		case "originalMaxAge":
@@ -353,6 +353,18 @@ const maxDepth = 10000
 // fn for each of its members, with the member's unquoted key and its raw
 // value. It accepts exactly what json.Valid accepts (and is an object).
 func eachMember(data []byte, fn func(key, raw []byte) error) error {
+	return walkMembers(data, scanValue, fn)
+}
+
+// eachTrustedMember is eachMember for an object that was validated already
+// (a member of a validated document): it only finds where values end.
+func eachTrustedMember(data []byte, fn func(key, raw []byte) error) error {
+	return walkMembers(data, skipValue, fn)
+}
+
+// walkMembers walks the object in data, with end finding where each value
+// that starts at i ends (-1 if invalid).
+func walkMembers(data []byte, endOf func(data []byte, i, depth int) int, fn func(key, raw []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return fmt.Errorf("%w: not a JSON object", ErrCorrupt)
@@ -377,7 +389,7 @@ func eachMember(data []byte, fn func(key, raw []byte) error) error {
 			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
 		}
 		i = skipSpace(data, i+1)
-		end = scanValue(data, i, 1)
+		end = endOf(data, i, 1)
 		if end < 0 {
 			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
 		}
@@ -465,6 +477,40 @@ func scanValue(data []byte, i, depth int) int {
 		}
 	}
 	return -1
+}
+
+// skipValue returns the index just past the JSON value that starts at
+// data[i], which must be valid: strings are skipped to their closing quote,
+// objects and arrays to their matching bracket.
+func skipValue(data []byte, i, _ int) int {
+	depth := 0
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object, after a scalar
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
 }
 
 // scanString validates the JSON string that starts at data[i].

@@ -153,3 +153,24 @@ func FuzzDecodeAnyMatchesEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrustedWalkMatchesValidatingWalk: on valid objects, the walk that only
+// skips values sees exactly the members the validating walk sees.
+func FuzzTrustedWalkMatchesValidatingWalk(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":true}`, `{"a":{"b":[1,"]}"]},"c":"x\"y"}`, `{ "k" : null }`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		type member struct{ k, v string }
+		var want, got []member
+		if eachMember(data, func(k, v []byte) error { want = append(want, member{string(k), string(v)}); return nil }) != nil {
+			return
+		}
+		if err := eachTrustedMember(data, func(k, v []byte) error { got = append(got, member{string(k), string(v)}); return nil }); err != nil {
+			t.Fatalf("trusted walk of valid %q: %v", data, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: trusted %q, validating %q", data, got, want)
+		}
+	})
+}

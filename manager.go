@@ -29,6 +29,7 @@ type Manager struct {
 	toucher   Toucher        // nil if the store cannot touch
 	codec     Codec
 	signer    *signer
+	verified  *verifiedCache
 	logger    *slog.Logger
 	now       func() time.Time
 }
@@ -44,12 +45,13 @@ func New(opts Options) (*Manager, error) {
 		opts.Store = memstore.New()
 	}
 	m := &Manager{
-		opts:   opts,
-		store:  opts.Store,
-		codec:  opts.Codec,
-		signer: newSigner(opts.Secrets),
-		logger: opts.Logger,
-		now:    time.Now,
+		opts:     opts,
+		store:    opts.Store,
+		codec:    opts.Codec,
+		signer:   newSigner(opts.Secrets),
+		verified: newVerifiedCache(),
+		logger:   opts.Logger,
+		now:      time.Now,
 	}
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)

@@ -91,7 +91,7 @@ func (rs *requestState) load() error {
 	m := rs.m
 	s := &Session{m: m, rs: rs}
 	if value, found := requestCookie(rs.r.Header, m.opts.Name); found {
-		if id, ok := m.signer.unsign(value); ok {
+		if id, ok := m.verify(value); ok {
 			rs.cookieID = id
 			doc, ver, err := m.read(rs.r.Context(), id)
 			if err == nil {

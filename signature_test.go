@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -108,4 +109,32 @@ func FuzzUnsign(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	good := m.signer.cookieValue("abc")
+	for range 2 { // the second round is served from the cache
+		if id, ok := m.verify(good); !ok || id != "abc" {
+			t.Fatalf("verify(good) = %q, %v", id, ok)
+		}
+		for _, bad := range []string{good[:len(good)-1] + "A", "s%3Aabc", ""} {
+			if _, ok := m.verify(bad); ok {
+				t.Fatalf("verify(%q) accepted", bad)
+			}
+		}
+	}
+	for i := range verifiedShards * verifiedPerShard * 2 { // overflow every shard: it stays bounded
+		m.verified.put(fmt.Sprint(i), "x")
+	}
+	n := 0
+	for i := range m.verified.shards {
+		n += len(m.verified.shards[i].ids)
+	}
+	if n > verifiedShards*verifiedPerShard {
+		t.Fatalf("cache holds %d entries", n)
+	}
+	if id, ok := m.verify(good); !ok || id != "abc" {
+		t.Fatal("a good value must verify after the cache was emptied")
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -269,36 +268,6 @@ func (p *redisURL) client() redis.UniversalClient {
 			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
 		})
 	}
-}
-
-// netStoreParams (for the redis and memcached schemes) refuses parameters not in known, and parameters given twice.
-// It returns the single value of each parameter given.
-func netStoreParams(q url.Values, known []string) (map[string]string, error) {
-	out := make(map[string]string, len(q))
-	names := make([]string, 0, len(q))
-	for k := range q {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		found := false
-		for _, n := range known {
-			if k == n {
-				found = true
-				break
-			}
-		}
-		if !found {
-			sorted := append([]string(nil), known...)
-			sort.Strings(sorted)
-			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(sorted, ", "))
-		}
-		if len(q[k]) > 1 {
-			return nil, fmt.Errorf("parameter %q given %d times", k, len(q[k]))
-		}
-		out[k] = q.Get(k)
-	}
-	return out, nil
 }
 
 // parseNetTimeout parses a read or write timeout: a duration, 0 for the

@@ -1,11 +1,33 @@
 // Package storeurl opens any sessionkit store from a URL, so that programs
 // (the demo, sessionctl, your own) can pick their store from a flag or an
-// environment variable:
+// environment variable. Open returns the store and a closer that releases
+// what it opened (client, file, sweeper). Unknown or repeated query
+// parameters and malformed values are errors that name the parameter, and
+// network stores are pinged with Open's context, so a wrong address fails
+// at once.
 //
-//	mem://                               memstore
-//	bolt:///path/to/file.db              boltstore
-//	redis://host:port/db, rediss://...   redisstore (also redis+sentinel://, redis+cluster://)
-//	memcached://h1:11211,h2:11211        memcachedstore
+//	mem://                                  memstore (one process only)
+//	    ?max_sessions=100000                cap; evicts the sessions closest to expiry
+//	    &sweep_interval=1m                  0 turns the background sweep off
+//	    &default_lifetime=24h               lifetime of a browser-session session
+//
+//	bolt:///var/lib/app/sessions.db         boltstore, absolute path
+//	bolt://./sessions.db, bolt:sessions.db  relative to the working directory
+//	    ?bucket=sessions&sweep_interval=1m&default_lifetime=24h
+//	    &open_timeout=1s                    wait for another process's file lock
+//
+//	redis://[user:pass@]host:6379[/db]      redisstore on one server; rediss:// for TLS
+//	redis+sentinel://h1:26379,h2:26379/mymaster[/db]   Sentinel (or ?master_name=)
+//	redis+cluster://h1:7000,h2:7001         Redis Cluster (any of its nodes)
+//	    ?prefix=sess:&default_ttl=24h&dial_timeout=5s&read_timeout=3s
+//	    &write_timeout=3s&pool_size=10&max_retries=3&db=0
+//	    &sentinel_password=...&skip_verify=true (TLS, tests only)
+//
+//	memcached://h1:11211,h2:11211           memcachedstore on several servers
+//	    ?prefix=sessions:&default_ttl=24h&dial_timeout=1s&timeout=500ms&pool_size=2
+//
+// Give every host of a list its port ("h1:7000,h2:7000"): Go's URL parser
+// refuses "h1,h2:7000".
 package storeurl
 
 import (
@@ -69,30 +91,56 @@ func (f closerFunc) Close() error { return f() }
 // params naming each parameter a scheme understands and how to parse it.
 // Unknown, repeated and malformed parameters are errors that name them.
 func parseParams[O any](q url.Values, params map[string]func(v string) (O, error)) ([]O, error) {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
+	known := make([]string, 0, len(params))
+	for k := range params {
+		known = append(known, k)
 	}
-	sort.Strings(keys)
-	var opts []O
-	for _, k := range keys {
-		parse, ok := params[k]
-		if !ok {
-			known := make([]string, 0, len(params))
-			for n := range params {
-				known = append(known, n)
-			}
-			sort.Strings(known)
-			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(known, ", "))
-		}
-		if len(q[k]) > 1 {
-			return nil, fmt.Errorf("parameter %q given %d times", k, len(q[k]))
-		}
-		o, err := parse(q.Get(k))
+	given, err := netStoreParams(q, known)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(given))
+	for k := range given {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	opts := make([]O, 0, len(names))
+	for _, k := range names {
+		o, err := params[k](given[k])
 		if err != nil {
-			return nil, fmt.Errorf("parameter %s=%q: %w", k, q.Get(k), err)
+			return nil, fmt.Errorf("parameter %s=%q: %w", k, given[k], err)
 		}
 		opts = append(opts, o)
 	}
 	return opts, nil
+}
+
+// netStoreParams refuses parameters not in known, and parameters given twice.
+// It returns the single value of each parameter given.
+func netStoreParams(q url.Values, known []string) (map[string]string, error) {
+	out := make(map[string]string, len(q))
+	names := make([]string, 0, len(q))
+	for k := range q {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		found := false
+		for _, n := range known {
+			if k == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			sorted := append([]string(nil), known...)
+			sort.Strings(sorted)
+			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(sorted, ", "))
+		}
+		if len(q[k]) > 1 {
+			return nil, fmt.Errorf("parameter %q given %d times", k, len(q[k]))
+		}
+		out[k] = q.Get(k)
+	}
+	return out, nil
 }
