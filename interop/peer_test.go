@@ -2,7 +2,6 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,27 +34,8 @@ type peer struct {
 	URL string
 
 	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	log  *syncBuffer   // its stdout and stderr
-}
-
-// syncBuffer is a bytes.Buffer safe for the goroutines that copy the
-// process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	done chan struct{}      // closed when the process has exited
+	log  *testserver.Output // its stdout and stderr
 }
 
 // Log returns what the Express app printed so far, for failure messages.
@@ -132,7 +112,7 @@ func startPeer(redisAddr string) (*peer, error) {
 	)
 	// Kill Node if the test binary dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	log := &syncBuffer{}
+	log := &testserver.Output{}
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

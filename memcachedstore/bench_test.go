@@ -1,13 +1,11 @@
 package memcachedstore_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/storetest"
@@ -97,16 +95,10 @@ func BenchmarkStoreTouch(b *testing.B) {
 	}
 }
 
-// BenchmarkOverhead alternates a raw gomemcache call with the same work
-// through the middleware, so that the machine's load affects both alike
-// (see the redisstore benchmark of the same name for the metrics).
+// BenchmarkOverhead: a request through the middleware next to the raw
+// client call doing the same store work (see apptest.BenchmarkOverhead).
 func BenchmarkOverhead(b *testing.B) {
 	c := benchClient(b)
-	app := apptest.New(b, newStore(c), func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
-	first := app.MustDo(b, "/set?k=pad&v="+strings.Repeat("x", benchDocSize-100), nil)
 	it := &memcache.Item{Key: testserver.UniquePrefix() + "raw", Value: storetest.Document(benchDocSize), Expiration: 3600}
 	c.Set(it)
 	rawGet := func() {
@@ -120,36 +112,5 @@ func BenchmarkOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	i := 0
-	for _, bc := range []struct {
-		name     string
-		raw, req func()
-	}{
-		{"ReadOnlyRequestVsRawGet", rawGet, func() { app.Serve(b, "/get?k=pad", first.Cookies) }},
-		{"ModifyingRequestVsRawGetSet", rawGetSet, func() {
-			i++
-			app.Serve(b, "/set?k=n&v="+string(rune('a'+i%26)), first.Cookies)
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var rawT, reqT, noneT time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				bc.raw()
-				t1 := time.Now()
-				bc.req()
-				t2 := time.Now()
-				app.Serve(b, "/none", first.Cookies)
-				noneT += time.Since(t2)
-				reqT += t2.Sub(t1)
-				rawT += t1.Sub(t0)
-			}
-			n := float64(b.N)
-			b.ReportMetric(float64(rawT.Nanoseconds())/n, "raw-ns/op")
-			b.ReportMetric(float64(reqT.Nanoseconds())/n, "request-ns/op")
-			b.ReportMetric(100*float64(reqT)/float64(rawT), "request-%-of-raw")
-			b.ReportMetric(100*float64(reqT-noneT)/float64(rawT), "session-%-of-raw")
-		})
-	}
+	apptest.BenchmarkOverhead(b, newStore(c), benchDocSize, rawGet, rawGetSet)
 }

@@ -162,15 +162,10 @@ func BenchmarkRequestModifying(b *testing.B) {
 	}
 }
 
-// BenchmarkOverhead alternates a raw go-redis call with the same work through
-// the middleware, on the same server, so that the machine's load affects both
-// alike. It reports each one's mean, the request's cost as a percentage of
-// the raw call's, and the same without the cost of the request itself (an
-// httptest request through the same handler that does not use its session:
-// what any handler costs, with or without sessions).
+// BenchmarkOverhead: a request through the middleware next to the raw
+// client call doing the same store work (see apptest.BenchmarkOverhead).
 func BenchmarkOverhead(b *testing.B) {
 	c := benchClient(b)
-	app, first := benchApp(b, newStore(c))
 	key, doc := testserver.UniquePrefix()+"raw", storetest.Document(benchDocSize)
 	c.Set(b.Context(), key, doc, time.Hour)
 	rawGet := func() {
@@ -184,36 +179,5 @@ func BenchmarkOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	i := 0
-	for _, bc := range []struct {
-		name     string
-		raw, req func()
-	}{
-		{"ReadOnlyRequestVsRawGET", rawGet, func() { app.Serve(b, "/get?k=pad", first.Cookies) }},
-		{"ModifyingRequestVsRawGETSET", rawGetSet, func() {
-			i++
-			app.Serve(b, "/set?k=n&v="+string(rune('a'+i%26)), first.Cookies)
-		}},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var rawT, reqT, noneT time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				bc.raw()
-				t1 := time.Now()
-				bc.req()
-				t2 := time.Now()
-				app.Serve(b, "/none", first.Cookies)
-				noneT += time.Since(t2)
-				reqT += t2.Sub(t1)
-				rawT += t1.Sub(t0)
-			}
-			n := float64(b.N)
-			b.ReportMetric(float64(rawT.Nanoseconds())/n, "raw-ns/op")
-			b.ReportMetric(float64(reqT.Nanoseconds())/n, "request-ns/op")
-			b.ReportMetric(100*float64(reqT)/float64(rawT), "request-%-of-raw")
-			b.ReportMetric(100*float64(reqT-noneT)/float64(rawT), "session-%-of-raw")
-		})
-	}
+	apptest.BenchmarkOverhead(b, newStore(c), benchDocSize, rawGet, rawGetSet)
 }

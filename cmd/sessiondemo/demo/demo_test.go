@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/testserver"
 )
 
 // startDemo runs the demo in-process on a free loopback port, with its bbolt
@@ -670,29 +672,11 @@ func TestStartReportsABadStoreURL(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var reListening = regexp.MustCompile(`url=(http://\S+)`)
 
 func TestRunServesUntilTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	var logs syncBuffer
+	var logs testserver.Output
 	done := make(chan error, 1)
 	go func() {
 		store := "bolt://" + filepath.Join(t.TempDir(), "run.db")
