@@ -8,8 +8,8 @@ FUZZTIME ?= 10s
 # Under CI a missing server is a failure, not a skip.
 export SESSIONKIT_REQUIRE_SERVERS ?= $(if $(CI),1,)
 
-APT_PACKAGES := redis-server redis-tools redis-sentinel memcached chromium
-NEEDED_BINARIES := redis-server redis-cli memcached chromium
+APT_PACKAGES := redis-server memcached chromium
+NEEDED_BINARIES := redis-server memcached chromium
 
 .PHONY: test deps vet fmt race fuzz e2e bench bench-peers demo
 

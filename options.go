@@ -37,6 +37,7 @@ type Options struct {
 	// TouchAfter skips store touches of an unmodified session whose expiry was
 	// pushed forward less than this long ago (connect-mongo: touchAfter). When a
 	// touch is due, the document is rewritten so that it records the new expiry.
+	// A browser-session cookie records no expiry, so its session is always touched.
 	TouchAfter time.Duration
 	// IdleTimeout: a session unused for longer than this is gone. Zero: none.
 	IdleTimeout time.Duration
