@@ -76,7 +76,7 @@ func (m *Manager) newID(r *http.Request) (string, error) {
 }
 
 // initNew makes s a brand-new session under id, as express's generate does.
-func (m *Manager) initNew(s *Session, id string, r *http.Request) {
+func (m *Manager) initNew(s *Session, id string) {
 	now := m.now()
 	s.sessionState = sessionState{
 		id: id, originalID: id, isNew: true, created: now, knowVer: true,

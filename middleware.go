@@ -108,7 +108,7 @@ func (rs *requestState) load() error {
 	if err != nil {
 		return err
 	}
-	m.initNew(s, id, rs.r)
+	m.initNew(s, id)
 	rs.sess = s
 	return nil
 }

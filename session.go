@@ -250,7 +250,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if idErr != nil {
 		return idErr
 	}
-	s.m.initNew(s, id, s.rs.r)
+	s.m.initNew(s, id)
 	s.destroyed = true
 	return err
 }
