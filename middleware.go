@@ -31,6 +31,16 @@ type requestState struct {
 	wroteHeader bool        // the response headers went out (or the connection was hijacked)
 	sentID      string      // the session id whose cookie went out with the headers
 	discarded   http.Header // what the handler sets after a failure
+	detached    context.Context
+}
+
+// storeContext is the request's context without its cancellation, made once:
+// a client that hangs up must not lose the save. rs.mu is held.
+func (rs *requestState) storeContext() context.Context {
+	if rs.detached == nil {
+		rs.detached = context.WithoutCancel(rs.r.Context())
+	}
+	return rs.detached
 }
 
 // Handler returns middleware that gives each request under the cookie path
@@ -169,7 +179,7 @@ func (rs *requestState) commit() error {
 	m, s := rs.m, rs.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx := context.WithoutCancel(rs.r.Context()) // a client that hangs up must not lose the save
+	ctx := rs.storeContext()
 	if s.unset {
 		if m.opts.Unset == UnsetDestroy && s.inStore && !s.unsetDone {
 			s.unsetDone = true
