@@ -11,9 +11,9 @@ export SESSIONKIT_REQUIRE_SERVERS ?= $(if $(CI),1,)
 APT_PACKAGES := redis-server memcached chromium
 NEEDED_BINARIES := redis-server memcached chromium
 
-.PHONY: test deps vet fmt race fuzz e2e bench bench-peers demo
+.PHONY: test deps vet fmt race dates fuzz e2e bench bench-peers demo
 
-test: deps vet fmt race fuzz e2e
+test: deps vet fmt race dates fuzz e2e
 
 # deps installs what is missing. Without root it says what to install.
 deps:
@@ -49,6 +49,16 @@ fmt:
 race:
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -race -count=1 ./...
+
+# The packages whose tests pin a date (internal/testclock), run as if a year
+# earlier and a year later: a test that mixes the pinned date with the real
+# clock fails here, whatever today's date.
+DATED_PACKAGES := . ./memstore ./boltstore
+dates:
+	@set -e; for epoch in 2025-11-22T09:59:00Z 2027-11-22T09:59:00Z; do \
+		echo "dates: SESSIONKIT_TEST_EPOCH=$$epoch"; \
+		SESSIONKIT_TEST_EPOCH=$$epoch $(GO) test -count=1 $(DATED_PACKAGES); \
+	done
 
 # A short pass of every fuzz target in the module (go test fuzzes one
 # target of one package at a time).

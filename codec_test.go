@@ -9,15 +9,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/testclock"
 )
 
 func TestStoredDocumentIsTheExpressDocument(t *testing.T) {
+	// A pinned date for readable output, on the clock the store reads too:
+	// with the store on the real clock this session would be expired once
+	// the real time passes the pinned expiry.
 	m, st := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Minute}})
-	m.now = func() time.Time { return time.Date(2026, 11, 22, 9, 59, 0, 0, time.UTC) }
+	now := testclock.Epoch()
+	st.clock.Set(now)
 	b := stored(t, m)
 	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
-	want := `{"cookie":{"originalMaxAge":60000,"expires":"2026-11-22T10:00:00.000Z","httpOnly":true,"path":"/"},"` +
-		CreatedKey + `":"2026-11-22T09:59:00.000Z","views":1}`
+	want := `{"cookie":{"originalMaxAge":60000,"expires":"` + now.Add(time.Minute).Format(isoMillis) + `","httpOnly":true,"path":"/"},"` +
+		CreatedKey + `":"` + now.Format(isoMillis) + `","views":1}`
 	if string(data) != want {
 		t.Fatalf("stored\n%s\nwant\n%s", data, want)
 	}

@@ -10,20 +10,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/memstore"
 )
 
 // countingStore is a real memstore that counts the calls the manager makes.
+// Its clock is the one newTestManager also gives the manager: a test moves
+// time for both with st.clock.Set or st.clock.Advance, never one alone.
 type countingStore struct {
 	*memstore.Store
+	clock *testclock.Clock
 	mu    sync.Mutex
 	calls map[string]int
 }
 
+// newCountingStore returns a counting memstore on a clock that starts at the
+// real time (tests that pin a date set it to testclock.Epoch()).
 func newCountingStore(t *testing.T) *countingStore {
-	st := memstore.New()
+	clock := testclock.New(time.Now())
+	st := memstore.New(memstore.WithClock(clock.Now))
 	t.Cleanup(func() { st.Close() })
-	return &countingStore{Store: st, calls: map[string]int{}}
+	return &countingStore{Store: st, clock: clock, calls: map[string]int{}}
 }
 
 func (c *countingStore) count(op string) {
@@ -84,7 +91,9 @@ func (c *countingStore) CompareAndSwap(ctx context.Context, id string, old Versi
 }
 
 // newTestManager returns a manager with a counting memstore and the secret
-// "keyboard cat", unless opts says otherwise.
+// "keyboard cat", unless opts says otherwise. The manager and the counting
+// store read one clock, st.clock: move it to test anything that depends on
+// the time, and never set m.now alone.
 func newTestManager(t *testing.T, opts Options) (*Manager, *countingStore) {
 	t.Helper()
 	var cs *countingStore
@@ -101,6 +110,9 @@ func newTestManager(t *testing.T, opts Options) (*Manager, *countingStore) {
 	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cs != nil {
+		m.now = cs.clock.Now
 	}
 	return m, cs
 }

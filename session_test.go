@@ -342,25 +342,25 @@ func TestSessionIsSafeForConcurrentGoroutinesOfOneRequest(t *testing.T) {
 }
 
 func TestIdleTimeoutForgetsAnUnusedSession(t *testing.T) {
-	m, _ := newTestManager(t, Options{IdleTimeout: 300 * time.Millisecond})
+	m, st := newTestManager(t, Options{IdleTimeout: 30 * time.Minute})
 	b := newBrowser(t, m.Handler(incrViews))
 	b.get("/")
-	time.Sleep(150 * time.Millisecond)
+	st.clock.Advance(29 * time.Minute)
 	if b.get("/").Body.String() != "2" {
 		t.Fatal("an active session must survive")
 	}
-	time.Sleep(450 * time.Millisecond)
+	st.clock.Advance(31 * time.Minute)
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("after the idle timeout views = %s, want a new session", got)
 	}
 }
 
 func TestAbsoluteTimeoutForgetsASessionWhateverItsActivity(t *testing.T) {
-	m, _ := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
+	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
 	b := newBrowser(t, m.Handler(incrViews))
 	b.get("/")
 	b.get("/")
-	m.now = func() time.Time { return time.Now().Add(61 * time.Minute) }
+	st.clock.Advance(61 * time.Minute)
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("views = %s, want a new session", got)
 	}
@@ -380,11 +380,11 @@ func TestCreationTimeSurvivesAnExpressAppRewritingTheDocument(t *testing.T) {
 	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":7,%q:%q}`,
 		CreatedKey, doc.Created.UTC().Format(isoMillis))
 	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
-	m.now = func() time.Time { return doc.Created.Add(59 * time.Minute) }
+	st.clock.Set(doc.Created.Add(59 * time.Minute))
 	if got := b.get("/").Body.String(); got != "8" {
 		t.Fatalf("views = %s, want the express-written session", got)
 	}
-	m.now = func() time.Time { return doc.Created.Add(61 * time.Minute) }
+	st.clock.Set(doc.Created.Add(61 * time.Minute))
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("views = %s, want the session past its absolute timeout gone", got)
 	}
@@ -399,7 +399,7 @@ func TestTouchAfterSkipsRecentTouchesAndRewritesTheExpiryWhenDue(t *testing.T) {
 	if st.total() != 1 { // the load only
 		t.Fatalf("a fresh session was touched: %v", st.calls)
 	}
-	m.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	st.clock.Advance(2 * time.Minute)
 	st.reset()
 	b.get("/")
 	if st.writes() != 1 || st.n("Touch") != 0 {
@@ -407,7 +407,7 @@ func TestTouchAfterSkipsRecentTouchesAndRewritesTheExpiryWhenDue(t *testing.T) {
 	}
 	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	doc, _ := JSONCodec{}.Decode(data)
-	if d := doc.Cookie.Expires.Sub(time.Now()); d < 61*time.Minute {
+	if d := doc.Cookie.Expires.Sub(st.clock.Now()); d < 59*time.Minute {
 		t.Fatalf("stored expiry not pushed: %v", d)
 	}
 	_ = reflect.DeepEqual
@@ -425,7 +425,7 @@ func TestSessionWrittenWithoutACreationTimeGetsOneAtItsNextSave(t *testing.T) {
 	}
 	data, _ := st.Store.Get(t.Context(), id)
 	doc, _ := JSONCodec{}.Decode(data)
-	if doc.Created.IsZero() || time.Since(doc.Created) > time.Minute {
+	if !doc.Created.Equal(st.clock.Now().Truncate(time.Millisecond)) { // the time of that save
 		t.Fatalf("creation time not recorded: %s", data)
 	}
 }

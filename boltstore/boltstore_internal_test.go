@@ -9,31 +9,23 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testclock"
 )
 
-// clock is a settable time source that is safe to read from the sweeper.
-type clock struct{ ns atomic.Int64 }
+// newClock returns the tests' settable clock at the pinned test date; it is
+// safe to read from the sweeper.
+func newClock() *testclock.Clock { return testclock.New(testclock.Epoch()) }
 
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func withClock(c *clock) Option { return func(cfg *config) { cfg.now = c.Now } }
+func withClock(c *testclock.Clock) Option { return func(cfg *config) { cfg.now = c.Now } }
 
 // openTest opens a store on a fresh file with a fake clock and no background sweeper.
-func openTest(t *testing.T, opts ...Option) (*Store, *clock) {
+func openTest(t *testing.T, opts ...Option) (*Store, *testclock.Clock) {
 	t.Helper()
 	c := newClock()
 	opts = append([]Option{withClock(c), WithSweepInterval(0)}, opts...)

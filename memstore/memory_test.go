@@ -157,14 +157,17 @@ func TestZeroExpiresGetsTheDefaultLifetime(t *testing.T) {
 		}
 	})
 	t.Run("Configured", func(t *testing.T) {
-		s := New(WithDefaultLifetime(50*time.Millisecond), WithSweepInterval(0))
+		var clock atomic.Int64
+		clock.Store(time.Now().UnixNano())
+		s := New(WithDefaultLifetime(time.Minute), WithSweepInterval(0), withClock(clock.Load))
 		if err := s.Set(ctx, "a", []byte("{}"), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
+		clock.Add(int64(time.Minute - time.Nanosecond))
 		if _, err := s.Get(ctx, "a"); err != nil {
-			t.Fatalf("Get right after Set: %v", err)
+			t.Fatalf("Get just before the default lifetime ends: %v", err)
 		}
-		time.Sleep(80 * time.Millisecond)
+		clock.Add(int64(time.Nanosecond))
 		if _, err := s.Get(ctx, "a"); err == nil {
 			t.Fatal("a browser-session session outlived the configured default lifetime")
 		}

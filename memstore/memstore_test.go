@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/memstore"
 	"github.com/sessionkit/session/storetest"
 )
@@ -41,15 +42,16 @@ func TestConformanceWithCap(t *testing.T) {
 
 func TestExpiredSessionIsNeverReturned(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, memstore.WithSweepInterval(0)) // nothing sweeps: the read must check
-	expires := time.Now().Add(30 * time.Millisecond)
+	clock := testclock.New(testclock.Epoch())
+	s := newStore(t, memstore.WithSweepInterval(0), memstore.WithClock(clock.Now)) // nothing sweeps: the read must check
+	expires := clock.Now().Add(30 * time.Second)
 	s.Set(ctx, "plain", []byte("{}"), expires)
 	s.Set(ctx, "versioned", []byte("{}"), expires)
 	_, v, err := s.GetVersion(ctx, "versioned")
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(expires) + 5*time.Millisecond)
+	clock.Set(expires)
 
 	if _, err := s.Get(ctx, "plain"); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Get of an expired session: %v, want ErrNotFound", err)
@@ -57,10 +59,10 @@ func TestExpiredSessionIsNeverReturned(t *testing.T) {
 	if _, _, err := s.GetVersion(ctx, "versioned"); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("GetVersion of an expired session: %v, want ErrNotFound", err)
 	}
-	if _, err := s.CompareAndSwap(ctx, "versioned", v, []byte("{}"), time.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
+	if _, err := s.CompareAndSwap(ctx, "versioned", v, []byte("{}"), clock.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
 		t.Errorf("CompareAndSwap of an expired session: %v, want ErrConflict", err)
 	}
-	if err := s.Touch(ctx, "plain", time.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
+	if err := s.Touch(ctx, "plain", clock.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Touch of an expired session: %v, want ErrNotFound", err)
 	}
 	if n, _ := s.Count(ctx); n != 0 {
