@@ -8,8 +8,11 @@ FUZZTIME ?= 10s
 # Under CI a missing server is a failure, not a skip.
 export SESSIONKIT_REQUIRE_SERVERS ?= $(if $(CI),1,)
 
-APT_PACKAGES := redis-server memcached chromium
+APT_PACKAGES := redis-server memcached chromium postgresql
 NEEDED_BINARIES := redis-server memcached chromium
+# PostgreSQL's server binaries are not on PATH (Debian keeps them under
+# /usr/lib/postgresql/<version>/bin); initdb stands for the package.
+NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
 .PHONY: test deps vet fmt race dates fuzz e2e bench bench-peers demo
 
@@ -18,6 +21,7 @@ test: deps vet fmt race dates fuzz e2e
 # deps installs what is missing. Without root it says what to install.
 deps:
 	@missing=""; for b in $(NEEDED_BINARIES); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	for f in $(NEEDED_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all servers present"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "deps: installing $(APT_PACKAGES) (missing:$$missing)"; \

@@ -1,10 +1,12 @@
 // The Express side of sessionkit's interop tests: an ordinary Express app on
-// express-session with connect-redis, configured as a Go service on sessionkit
-// would be during a migration (same secret, same cookie name, same Redis).
+// express-session with connect-redis (or another store, see stores.js),
+// configured as a Go service on sessionkit would be during a migration (same
+// secret, same cookie name, same store).
 //
 // Environment:
 //   PORT            port to listen on (0 picks a free one; the real port is printed)
 //   HOST            address to listen on (default 127.0.0.1)
+//   SESSION_STORE   which store: redis (default); the others are in stores.js
 //   REDIS_URL       Redis to keep the sessions in (default redis://127.0.0.1:6379)
 //   SESSION_SECRET  the signing secret; several, comma-separated: the first signs
 //   SESSION_PREFIX  the connect-redis key prefix (default "sess:")
@@ -15,22 +17,19 @@
 //   POST /set?k=K&v=V    sets session key K to the string V, answers the session
 //   POST /logout         destroys the session
 //
-// It prints "listening <port>" on stdout once Redis is connected and the port is open.
+// It prints "listening <port>" on stdout once the store is connected and the port is open.
 "use strict";
 
 const express = require("express");
 const session = require("express-session");
-const { RedisStore } = require("connect-redis");
-const { createClient } = require("redis");
+const { openStore } = require("./stores");
 
 async function main() {
   const secret = (process.env.SESSION_SECRET || "").split(",").filter(Boolean);
   if (secret.length === 0) {
     throw new Error("SESSION_SECRET is required");
   }
-  const client = createClient({ url: process.env.REDIS_URL || "redis://127.0.0.1:6379" });
-  client.on("error", (err) => console.error("redis:", err.message));
-  await client.connect();
+  const { store, close } = await openStore(process.env);
 
   const app = express();
   app.use(
@@ -40,7 +39,7 @@ async function main() {
       resave: false,
       saveUninitialized: false,
       cookie: { maxAge: 60 * 60 * 1000 },
-      store: new RedisStore({ client, prefix: process.env.SESSION_PREFIX ?? "sess:" }),
+      store,
     }),
   );
 
@@ -87,7 +86,7 @@ async function main() {
   const stop = () => {
     server.close();
     server.closeAllConnections();
-    client.destroy();
+    close();
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
