@@ -21,7 +21,7 @@ func TestStoredDocumentIsTheExpressDocument(t *testing.T) {
 	now := testclock.Epoch()
 	st.clock.Set(now)
 	b := stored(t, m)
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	want := `{"cookie":{"originalMaxAge":60000,"expires":"` + now.Add(time.Minute).Format(isoMillis) + `","httpOnly":true,"path":"/"},"` +
 		CreatedKey + `":"` + now.Format(isoMillis) + `","views":1}`
 	if string(data) != want {
@@ -32,7 +32,7 @@ func TestStoredDocumentIsTheExpressDocument(t *testing.T) {
 func TestBrowserSessionCookieIsStoredWithNulls(t *testing.T) {
 	m, st := newTestManager(t, Options{})
 	b := stored(t, m)
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	if !bytes.HasPrefix(data, []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},`)) {
 		t.Fatalf("stored %s", data)
 	}

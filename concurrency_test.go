@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -36,7 +35,7 @@ func TestParallelRequestsSettingDifferentKeysLoseNothing(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	data, err := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, err := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestParallelDeleteAndSetOfDifferentKeysBothApply(t *testing.T) {
 		wg.Go(func() { (&browser{t: t, h: h, cookie: b.cookie}).get(p) })
 	}
 	wg.Wait()
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	doc, _ := JSONCodec{}.Decode(data)
 	if _, ok := doc.Values["views"]; ok || string(doc.Values["cart"]) != "3" {
 		t.Fatalf("stored: %s", data)
@@ -102,7 +101,7 @@ func TestSessionDestroyedDuringASlowerRequestStaysDestroyed(t *testing.T) {
 		(&browser{t: t, h: logout, cookie: b.cookie}).get("/logout")
 		close(destroyed)
 		<-done
-		if _, err := st.Store.Get(context.Background(), id); !errors.Is(err, ErrNotFound) {
+		if _, found, err := st.Store.Get(context.Background(), id); err != nil || found {
 			t.Fatalf("resave=%v: the destroyed session was written back: %v", resave, err)
 		}
 	}
@@ -126,7 +125,7 @@ func TestSessionRenewedDuringASlowerRequestIsNotWrittenBackUnderTheOldID(t *test
 	(&browser{t: t, h: login, cookie: b.cookie}).get("/login")
 	close(renewed)
 	<-done
-	if _, err := st.Store.Get(context.Background(), oldID); !errors.Is(err, ErrNotFound) {
+	if _, found, err := st.Store.Get(context.Background(), oldID); err != nil || found {
 		t.Fatalf("old id resurrected: %v", err)
 	}
 }

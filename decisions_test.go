@@ -177,7 +177,7 @@ func TestChangingOnlyTheCookieMaxAgeSavesAndSendsTheCookie(t *testing.T) {
 	if len(cookies) != 1 || time.Until(cookies[0].Expires) < 29*24*time.Hour {
 		t.Fatalf("want a 30-day cookie, got %q", setCookie(rec))
 	}
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	if !strings.Contains(string(data), `"originalMaxAge":2592000000`) {
 		t.Fatalf("stored cookie not updated: %s", data)
 	}
@@ -277,7 +277,7 @@ func TestNewSessionIDsAre32CharacterBase64URL(t *testing.T) {
 func TestGenerateIDIsUsedForNewSessions(t *testing.T) {
 	m, st := newTestManager(t, Options{GenerateID: func(r *http.Request) string { return "custom-" + r.URL.Query().Get("u") }})
 	newBrowser(t, m.Handler(incrViews)).get("/?u=42")
-	if _, err := st.Store.Get(t.Context(), "custom-42"); err != nil {
+	if _, found, err := st.Store.Get(t.Context(), "custom-42"); err != nil || !found {
 		t.Fatalf("session not stored under the generated id: %v", err)
 	}
 }

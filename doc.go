@@ -55,5 +55,5 @@
 // ErrorHandler, in place of the handler's response (so no redirect announces
 // a login that was not saved). A corrupt stored document is logged and
 // treated as missing. Errors wrap their cause: errors.Is works with the
-// store's own errors and with ErrNotFound.
+// store's own errors, and with ErrNotFound for a Reload of a session that is gone.
 package session

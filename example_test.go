@@ -169,7 +169,7 @@ func ExampleSession_Save() {
 	}
 	resp.Body.Close()
 	ids, _ := store.IDs(context.Background())
-	data, _ := store.Get(context.Background(), ids[0])
+	data, _, _ := store.Get(context.Background(), ids[0])
 	fmt.Println(strings.Contains(string(data), `"events":3`))
 	// Output:
 	// data: 1

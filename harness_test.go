@@ -65,7 +65,7 @@ func (c *countingStore) reset() {
 // writes counts Set and CompareAndSwap calls.
 func (c *countingStore) writes() int { return c.n("Set") + c.n("CompareAndSwap") }
 
-func (c *countingStore) Get(ctx context.Context, id string) ([]byte, error) {
+func (c *countingStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	c.count("Get")
 	return c.Store.Get(ctx, id)
 }
@@ -77,15 +77,15 @@ func (c *countingStore) Destroy(ctx context.Context, id string) error {
 	c.count("Destroy")
 	return c.Store.Destroy(ctx, id)
 }
-func (c *countingStore) Touch(ctx context.Context, id string, exp time.Time) error {
+func (c *countingStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
 	c.count("Touch")
 	return c.Store.Touch(ctx, id, exp)
 }
-func (c *countingStore) GetVersion(ctx context.Context, id string) ([]byte, Version, error) {
+func (c *countingStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	c.count("GetVersion")
 	return c.Store.GetVersion(ctx, id)
 }
-func (c *countingStore) CompareAndSwap(ctx context.Context, id string, old Version, b []byte, exp time.Time) (Version, error) {
+func (c *countingStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
 	c.count("CompareAndSwap")
 	return c.Store.CompareAndSwap(ctx, id, old, b, exp)
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessionkit/session/internal/shortid"
+
 	"github.com/sessionkit/session/memstore"
 )
 
@@ -87,7 +89,7 @@ func (m *Manager) initNew(s *Session, id string) {
 }
 
 // initLoaded makes s the session loaded from doc, as express's inflate does.
-func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver Version) {
+func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string) {
 	s.sessionState = sessionState{
 		id: id, originalID: id,
 		created: doc.Created, inStore: true, version: ver, knowVer: m.versioned != nil,
@@ -110,23 +112,27 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver Version) 
 
 // read loads and decodes a session. A corrupt document is logged and
 // reported as ErrNotFound, as is a session past its AbsoluteTimeout.
-func (m *Manager) read(ctx context.Context, id string) (*Document, Version, error) {
+func (m *Manager) read(ctx context.Context, id string) (*Document, string, error) {
 	var (
-		data []byte
-		ver  Version
-		err  error
+		data  []byte
+		ver   string
+		found bool
+		err   error
 	)
 	if m.versioned != nil {
-		data, ver, err = m.versioned.GetVersion(ctx, id)
+		data, ver, found, err = m.versioned.GetVersion(ctx, id)
 	} else {
-		data, err = m.store.Get(ctx, id)
+		data, found, err = m.store.Get(ctx, id)
 	}
 	if err != nil {
 		return nil, "", err
 	}
+	if !found {
+		return nil, "", ErrNotFound
+	}
 	doc, err := m.codec.Decode(data)
 	if err != nil {
-		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", redactID(id), "err", err)
+		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", shortid.Of(id), "err", err)
 		return nil, "", fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
 	}
 	if m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout {
@@ -208,8 +214,11 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		return nil
 	}
 	for attempt := 1; ; attempt++ {
-		err := ErrConflict
-		var ver Version
+		var (
+			ver     string
+			swapped bool
+			err     error
+		)
 		if s.knowVer {
 			doc, derr := m.document(s)
 			if derr != nil {
@@ -219,16 +228,16 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			if eerr != nil {
 				return eerr
 			}
-			ver, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, m.storeExpiry(s))
+			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, m.storeExpiry(s))
 		}
 		switch {
-		case err == nil:
+		case err != nil:
+			return fmt.Errorf("session: save: %w", err)
+		case swapped:
 			s.saved(ver)
 			return nil
-		case !errors.Is(err, ErrConflict):
-			return fmt.Errorf("session: save: %w", err)
 		case attempt > maxMergeAttempts:
-			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, err)
+			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, ErrConflict)
 		}
 		if attempt > 2 {
 			if err := backoff(ctx, attempt); err != nil {
@@ -294,17 +303,9 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 }
 
 // saved records a successful write of s.
-func (s *Session) saved(ver Version) {
+func (s *Session) saved(ver string) {
 	s.version, s.knowVer = ver, ver != ""
 	s.inStore, s.hasSaved, s.clean = true, true, true
 	s.storeTouched = true // the write pushed the expiry forward
 	s.changes = nil
-}
-
-// redactID shortens an id for logs: enough to correlate, not enough to use.
-func redactID(id string) string {
-	if len(id) > 8 {
-		return id[:6] + "…"
-	}
-	return id
 }

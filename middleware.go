@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 // stateKey is the request context key of a request's session state.
@@ -219,7 +221,7 @@ func (rs *requestState) commit() error {
 	switch {
 	case save:
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {
-			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", redactID(s.id))
+			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
 			return nil
 		} else if err != nil {
 			return err
@@ -262,7 +264,7 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) error {
 	if m.toucher == nil {
 		return nil
 	}
-	if err := m.toucher.Touch(ctx, s.id, m.storeExpiry(s)); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.toucher.Touch(ctx, s.id, m.storeExpiry(s)); err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
 	return nil

@@ -42,9 +42,9 @@ type sessionState struct {
 	hasSaved bool
 	clean    bool
 
-	inStore bool    // loaded from, or saved to, the store under id
-	version Version // the store's version of what we loaded or saved
-	knowVer bool    // version is known (or "" means absent, for a new session)
+	inStore bool   // loaded from, or saved to, the store under id
+	version string // the store's version of what we loaded or saved
+	knowVer bool   // version is known (or "" means absent, for a new session)
 
 	unset         bool      // Unset was called: the request has no session any more
 	destroyed     bool      // Destroy was called: clear the cookie unless a new one is sent

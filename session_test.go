@@ -95,7 +95,7 @@ func TestFlashMessagesAreReadOnceInConnectFlashFormat(t *testing.T) {
 		fmt.Fprint(w, s.Flashes("info"))
 	})))
 	b.get("/save")
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	if !strings.Contains(string(data), `"flash":{"error":["oops"],"info":["saved","twice"]}`) {
 		t.Fatalf("stored flash: %s", data)
 	}
@@ -121,10 +121,10 @@ func TestRegenerateGivesANewEmptySessionAndTheOldIDStopsWorking(t *testing.T) {
 	if rec.Body.String() != "[]" || b.cookie == oldCookie || setCookie(rec) == "" {
 		t.Fatalf("body %s, cookie changed %v", rec.Body, b.cookie != oldCookie)
 	}
-	if _, err := st.Store.Get(t.Context(), oldID); !errors.Is(err, ErrNotFound) {
+	if _, found, err := st.Store.Get(t.Context(), oldID); err != nil || found {
 		t.Fatalf("old id still stored: %v", err)
 	}
-	if _, err := st.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil {
+	if _, found, err := st.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil || !found {
 		t.Fatalf("new session not saved: %v", err)
 	}
 	old := newBrowser(t, m.Handler(readViews))
@@ -370,7 +370,7 @@ func TestCreationTimeSurvivesAnExpressAppRewritingTheDocument(t *testing.T) {
 	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour})
 	b := stored(t, m)
 	id := mustID(t, m, b.cookie)
-	data, _ := st.Store.Get(t.Context(), id)
+	data, _, _ := st.Store.Get(t.Context(), id)
 	doc, err := JSONCodec{}.Decode(data)
 	if err != nil || doc.Created.IsZero() {
 		t.Fatalf("no creation time stored: %s", data)
@@ -405,7 +405,7 @@ func TestTouchAfterSkipsRecentTouchesAndRewritesTheExpiryWhenDue(t *testing.T) {
 	if st.writes() != 1 || st.n("Touch") != 0 {
 		t.Fatalf("a due touch must rewrite the document: %v", st.calls)
 	}
-	data, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
 	doc, _ := JSONCodec{}.Decode(data)
 	if d := doc.Cookie.Expires.Sub(st.clock.Now()); d < 59*time.Minute {
 		t.Fatalf("stored expiry not pushed: %v", d)
@@ -423,7 +423,7 @@ func TestSessionWrittenWithoutACreationTimeGetsOneAtItsNextSave(t *testing.T) {
 	if got := b.get("/").Body.String(); got != "2" {
 		t.Fatalf("views = %s", got)
 	}
-	data, _ := st.Store.Get(t.Context(), id)
+	data, _, _ := st.Store.Get(t.Context(), id)
 	doc, _ := JSONCodec{}.Decode(data)
 	if !doc.Created.Equal(st.clock.Now().Truncate(time.Millisecond)) { // the time of that save
 		t.Fatalf("creation time not recorded: %s", data)

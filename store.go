@@ -2,18 +2,18 @@ package session
 
 import (
 	"context"
+	"errors"
 	"time"
-
-	"github.com/sessionkit/session/internal/storecontract"
 )
 
-// ErrNotFound reports a session that is not in the store, or has expired.
-// Stores return it (possibly wrapped) from Get, GetVersion and Touch.
-var ErrNotFound = storecontract.ErrNotFound
+// ErrNotFound reports a session that is not in the store, or has expired, or
+// could not be decoded: Session.Reload returns it (wrapped) for a session
+// that is gone. Stores report a missing session with found == false instead.
+var ErrNotFound = errors.New("session: not found")
 
-// ErrConflict reports a CompareAndSwap that found a version other than the
-// expected one: another request wrote, destroyed or created the session meanwhile.
-var ErrConflict = storecontract.ErrConflict
+// ErrConflict reports a save that gave up after too many parallel writes to
+// the same session changed it between this request's read and write.
+var ErrConflict = errors.New("session: version conflict")
 
 // Store keeps encoded sessions: bytes under an id, until an expiry.
 //
@@ -22,8 +22,9 @@ var ErrConflict = storecontract.ErrConflict
 // the store applies its own default lifetime. An expires in the past deletes.
 // The manager owns ids, cookies, encoding and merging; a store only keeps bytes.
 type Store interface {
-	// Get returns the stored bytes, or an error wrapping ErrNotFound.
-	Get(ctx context.Context, id string) ([]byte, error)
+	// Get returns the stored bytes. found is false, with a nil error, when no
+	// unexpired session has that id.
+	Get(ctx context.Context, id string) (data []byte, found bool, err error)
 	// Set stores data under id until expires, replacing what was there.
 	Set(ctx context.Context, id string, data []byte, expires time.Time) error
 	// Destroy deletes the session. Deleting a missing session is not an error.
@@ -31,29 +32,28 @@ type Store interface {
 }
 
 // Toucher is a Store that can push a session's expiry forward without
-// rewriting it. Touching a missing session returns ErrNotFound and creates nothing.
+// rewriting it. Touching a missing session reports found == false and
+// creates nothing.
 type Toucher interface {
-	Touch(ctx context.Context, id string, expires time.Time) error
+	Touch(ctx context.Context, id string, expires time.Time) (found bool, err error)
 }
-
-// Version identifies one stored state of a session, for CompareAndSwap.
-// It is opaque to the manager: a counter, a hash of the value, a CAS token.
-// The empty Version means "absent".
-type Version = storecontract.Version
 
 // VersionedStore is a Store that can compare-and-swap. The manager uses it to
 // save without losing the changes of parallel requests and without writing
 // back a session that was destroyed meanwhile.
 type VersionedStore interface {
 	Store
-	// GetVersion is Get that also returns the current version.
-	GetVersion(ctx context.Context, id string) ([]byte, Version, error)
+	// GetVersion is Get that also returns a version of what it read: an
+	// opaque, non-empty string (a counter, a hash of the value, a CAS token)
+	// that changes whenever the stored session does.
+	GetVersion(ctx context.Context, id string) (data []byte, version string, found bool, err error)
 	// CompareAndSwap stores data only if the session's current version is old.
-	// With old == "" it stores only if no unexpired session with that id exists
-	// (create-if-absent). Otherwise it returns an error wrapping ErrConflict,
-	// also when the session was deleted or expired. On success it returns the new
-	// version, or "" if the store cannot tell it without another round trip.
-	CompareAndSwap(ctx context.Context, id string, old Version, data []byte, expires time.Time) (Version, error)
+	// With old == "" it stores only if no unexpired session with that id
+	// exists (create-if-absent). When another write, a delete or the expiry
+	// got there first it stores nothing and reports swapped == false with a
+	// nil error. On success it returns the new version, or "" if the store
+	// cannot tell it without another round trip.
+	CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error)
 }
 
 // Lister is a Store that can enumerate its sessions (for admin tools).

@@ -24,27 +24,27 @@ func (f *flakyStore) fail() error {
 	}
 	return nil
 }
-func (f *flakyStore) Get(ctx context.Context, id string) ([]byte, error) {
+func (f *flakyStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := f.fail(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	return f.countingStore.Get(ctx, id)
 }
-func (f *flakyStore) GetVersion(ctx context.Context, id string) ([]byte, Version, error) {
+func (f *flakyStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := f.fail(); err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	return f.countingStore.GetVersion(ctx, id)
 }
-func (f *flakyStore) CompareAndSwap(ctx context.Context, id string, old Version, b []byte, exp time.Time) (Version, error) {
+func (f *flakyStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
 	if err := f.fail(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	return f.countingStore.CompareAndSwap(ctx, id, old, b, exp)
 }
-func (f *flakyStore) Touch(ctx context.Context, id string, exp time.Time) error {
+func (f *flakyStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
 	if err := f.fail(); err != nil {
-		return err
+		return false, err
 	}
 	return f.countingStore.Touch(ctx, id, exp)
 }

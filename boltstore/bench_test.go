@@ -53,7 +53,7 @@ func BenchmarkGet(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, err := st.Get(ctx, fmt.Sprint("id", i%1000)); err != nil {
+				if _, found, err := st.Get(ctx, fmt.Sprint("id", i%1000)); err != nil || !found {
 					b.Fatal(err)
 				}
 				i++
@@ -140,14 +140,14 @@ func BenchmarkCompareAndSwap(b *testing.B) {
 			ctx := context.Background()
 			data := storetest.Document(300)
 			exp := time.Now().Add(time.Hour)
-			v, err := st.CompareAndSwap(ctx, "id", "", data, exp)
-			if err != nil {
-				b.Fatal(err)
+			v, swapped, err := st.CompareAndSwap(ctx, "id", "", data, exp)
+			if err != nil || !swapped {
+				b.Fatal(swapped, err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if v, err = st.CompareAndSwap(ctx, "id", v, data, exp); err != nil {
-					b.Fatal(err)
+				if v, swapped, err = st.CompareAndSwap(ctx, "id", v, data, exp); err != nil || !swapped {
+					b.Fatal(swapped, err)
 				}
 			}
 		})

@@ -24,7 +24,7 @@
 // The key is the session id; the value is
 //
 //	bytes 0..8    expiry, Unix nanoseconds, big-endian int64. Never 0: a zero
-//	              expires gets the default lifetime (WithDefaultLifetime) at write.
+//	              expires gets the default lifetime (WithDefaultTTL) at write.
 //	bytes 8..16   version, big-endian uint64: the bucket's sequence number when
 //	              the value was written. It grows with every Set and
 //	              compare-and-swap, survives restarts and Clear, so a destroyed
@@ -52,14 +52,15 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 // Defaults for the options.
 const (
 	// DefaultBucket is the bucket that holds the sessions (WithBucket).
 	DefaultBucket = "sessions"
-	// DefaultLifetime is how long a session saved without expiry lives (WithDefaultLifetime).
-	DefaultLifetime = 24 * time.Hour
+	// DefaultTTL is how long a session saved without expiry lives (WithDefaultTTL).
+	DefaultTTL = 24 * time.Hour
 	// DefaultSweepInterval is how often expired sessions are deleted (WithSweepInterval).
 	DefaultSweepInterval = time.Minute
 	// DefaultSweepBatchSize is how many keys one sweep transaction examines (WithSweepBatchSize).
@@ -124,10 +125,15 @@ type Option func(*config)
 // "sessions"). Use different buckets to keep several stores in one file.
 func WithBucket(name string) Option { return func(c *config) { c.bucket = name } }
 
-// WithDefaultLifetime sets how long a session saved with a zero expires (a
-// browser-session cookie) is kept (default 24h), so that it is swept eventually.
-func WithDefaultLifetime(d time.Duration) Option {
-	return func(c *config) { c.defaultLifetime = d }
+// WithDefaultTTL sets how long a session saved with a zero expires (a
+// browser-session cookie) is kept (default 24h), so that it is swept
+// eventually. A d <= 0 keeps the default.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.defaultLifetime = d
+		}
+	}
 }
 
 // WithSweepInterval sets how often expired sessions are deleted in the
@@ -153,7 +159,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 func newConfig(opts []Option) (config, error) {
 	c := config{
 		bucket:          DefaultBucket,
-		defaultLifetime: DefaultLifetime,
+		defaultLifetime: DefaultTTL,
 		sweepInterval:   DefaultSweepInterval,
 		sweepBatch:      DefaultSweepBatchSize,
 		openTimeout:     DefaultOpenTimeout,
@@ -164,9 +170,6 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.bucket == "" {
 		return c, errors.New("boltstore: empty bucket name")
-	}
-	if c.defaultLifetime <= 0 {
-		return c, fmt.Errorf("boltstore: default lifetime must be positive, got %v", c.defaultLifetime)
 	}
 	if c.sweepBatch <= 0 {
 		return c, fmt.Errorf("boltstore: sweep batch size must be positive, got %d", c.sweepBatch)
@@ -325,9 +328,14 @@ func (s *Store) expiry(now time.Time, expires time.Time) int64 {
 	return expires.UnixNano()
 }
 
-func formatVersion(v uint64) session.Version {
-	return session.Version(strconv.FormatUint(v, 10))
-}
+func formatVersion(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// Answers of a write transaction that leave it usable (see writeOp); the
+// exported methods turn them into found == false and swapped == false.
+var (
+	errMissing  = errors.New("boltstore: no such session")
+	errConflict = errors.New("boltstore: version conflict")
+)
 
 func (s *Store) bucketOf(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 	b := tx.Bucket(s.bucket)
@@ -337,17 +345,17 @@ func (s *Store) bucketOf(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 	return b, nil
 }
 
-// Get returns the session's bytes, or an error wrapping session.ErrNotFound
-// if it is missing or expired. A corrupt record also counts as missing.
-func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
-	data, _, err := s.GetVersion(ctx, id)
-	return data, err
+// Get returns the session's bytes; found is false if it is missing or
+// expired. A corrupt record also counts as missing.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	data, _, found, err := s.GetVersion(ctx, id)
+	return data, found, err
 }
 
 // GetVersion is Get that also returns the version for CompareAndSwap.
-func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	var (
 		data    []byte
@@ -361,14 +369,15 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Vers
 		}
 		v := b.Get([]byte(id))
 		if v == nil {
-			return session.ErrNotFound
+			return nil
 		}
 		r, err := decode(v)
 		if err != nil {
-			return fmt.Errorf("%w: %w", err, session.ErrNotFound)
+			s.logger.Warn("boltstore: ignoring a corrupt record", "id", shortid.Of(id), "err", err)
+			return nil
 		}
 		if !r.live(now) {
-			return session.ErrNotFound
+			return nil
 		}
 		data = bytes.Clone(r.data)
 		if data == nil {
@@ -378,9 +387,12 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Vers
 		return nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("boltstore: get %q: %w", id, err)
+		return nil, "", false, fmt.Errorf("boltstore: get %s: %w", shortid.Of(id), err)
 	}
-	return data, formatVersion(version), nil
+	if data == nil {
+		return nil, "", false, nil
+	}
+	return data, formatVersion(version), true, nil
 }
 
 // Set stores data under id until expires (zero: the default lifetime),
@@ -395,7 +407,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: set %q: %w", id, err)
+		return fmt.Errorf("boltstore: set %s: %w", shortid.Of(id), err)
 	}
 	return nil
 }
@@ -424,28 +436,28 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 		return b.Delete([]byte(id))
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: destroy %q: %w", id, err)
+		return fmt.Errorf("boltstore: destroy %s: %w", shortid.Of(id), err)
 	}
 	return nil
 }
 
 // Touch moves the session's expiry to expires without changing its data or
-// version. A missing or expired session gives session.ErrNotFound; an
-// expires in the past deletes the session.
-func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+// version. A missing or expired session reports found == false; an expires
+// in the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	err := s.write(func(b *bbolt.Bucket) error {
+	err = s.write(func(b *bbolt.Bucket) error {
 		key := []byte(id)
 		v := b.Get(key)
 		if v == nil {
-			return session.ErrNotFound
+			return errMissing
 		}
 		now := s.now()
 		r, err := decode(v)
 		if err != nil || !r.live(now.UnixNano()) {
-			return session.ErrNotFound
+			return errMissing
 		}
 		exp := s.expiry(now, expires)
 		if exp <= now.UnixNano() {
@@ -453,23 +465,25 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 		}
 		return b.Put(key, encode(exp, r.version, r.data))
 	})
-	if err != nil {
-		return fmt.Errorf("boltstore: touch %q: %w", id, err)
+	switch {
+	case errors.Is(err, errMissing):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("boltstore: touch %s: %w", shortid.Of(id), err)
 	}
-	return nil
+	return true, nil
 }
 
 // CompareAndSwap stores data only if the session's current version is old
 // (or, with old == "", only if no unexpired session has that id), all in one
-// write transaction. Otherwise it returns an error wrapping
-// session.ErrConflict. It returns the new version; an expires in the past
-// deletes the session and returns "".
-func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+// write transaction. Otherwise it reports swapped == false. It returns the
+// new version; an expires in the past deletes the session and returns "".
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	var seq uint64
-	err := s.write(func(b *bbolt.Bucket) error {
+	err = s.write(func(b *bbolt.Bucket) error {
 		var (
 			cur    uint64
 			exists bool
@@ -481,22 +495,24 @@ func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Versi
 		}
 		if old == "" {
 			if exists {
-				return session.ErrConflict
+				return errConflict
 			}
 		} else if !exists || formatVersion(cur) != old {
-			return session.ErrConflict
+			return errConflict
 		}
 		var err error
 		seq, err = s.put(b, id, data, expires)
 		return err
 	})
-	if err != nil {
-		return "", fmt.Errorf("boltstore: compare-and-swap %q: %w", id, err)
+	switch {
+	case errors.Is(err, errConflict):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("boltstore: compare-and-swap %s: %w", shortid.Of(id), err)
+	case seq == 0:
+		return "", true, nil
 	}
-	if seq == 0 {
-		return "", nil
-	}
-	return formatVersion(seq), nil
+	return formatVersion(seq), true, nil
 }
 
 // IDs returns the ids of the unexpired sessions, in byte order.

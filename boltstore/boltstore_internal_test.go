@@ -14,7 +14,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testclock"
 )
 
@@ -60,9 +59,9 @@ func mustSet(t *testing.T, s *Store, id, data string, expires time.Time) {
 
 func wantData(t *testing.T, s *Store, id, want string) {
 	t.Helper()
-	got, err := s.Get(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", id, err)
+	got, found, err := s.Get(context.Background(), id)
+	if err != nil || !found {
+		t.Fatalf("Get(%q): found %v, %v", id, found, err)
 	}
 	if string(got) != want {
 		t.Fatalf("Get(%q) = %q, want %q", id, got, want)
@@ -71,9 +70,9 @@ func wantData(t *testing.T, s *Store, id, want string) {
 
 func wantNotFound(t *testing.T, s *Store, id string) {
 	t.Helper()
-	got, err := s.Get(context.Background(), id)
-	if !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Get(%q) = %q, %v; want ErrNotFound", id, got, err)
+	got, found, err := s.Get(context.Background(), id)
+	if err != nil || found {
+		t.Fatalf("Get(%q) = %q, found %v, %v; want not found", id, got, found, err)
 	}
 }
 
@@ -89,7 +88,7 @@ func TestSetThenGetReturnsTheBytes(t *testing.T) {
 func TestGetReturnsACopyThatOutlivesTheTransaction(t *testing.T) {
 	s, c := openTest(t)
 	mustSet(t, s, "a", "first", c.Now().Add(time.Hour))
-	got, _ := s.Get(context.Background(), "a")
+	got, _, _ := s.Get(context.Background(), "a")
 	mustSet(t, s, "a", "other", c.Now().Add(time.Hour))
 	for i := range 200 { // grow the file so bbolt remaps
 		mustSet(t, s, fmt.Sprint("filler", i), string(make([]byte, 4096)), c.Now().Add(time.Hour))
@@ -102,7 +101,7 @@ func TestGetReturnsACopyThatOutlivesTheTransaction(t *testing.T) {
 func TestEmptyDataIsStoredAsEmptyNotMissing(t *testing.T) {
 	s, c := openTest(t)
 	mustSet(t, s, "a", "", c.Now().Add(time.Hour))
-	got, err := s.Get(context.Background(), "a")
+	got, _, err := s.Get(context.Background(), "a")
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("Get = %q (nil: %v), %v; want empty, non-nil", got, got == nil, err)
 	}
@@ -115,8 +114,8 @@ func TestExpiredSessionIsNeverReturned(t *testing.T) {
 	wantData(t, s, "a", "x")
 	c.Advance(time.Nanosecond)
 	wantNotFound(t, s, "a")
-	if _, _, err := s.GetVersion(context.Background(), "a"); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("GetVersion of expired session: %v, want ErrNotFound", err)
+	if _, _, found, err := s.GetVersion(context.Background(), "a"); err != nil || found {
+		t.Fatalf("GetVersion of expired session: found %v, %v; want not found", found, err)
 	}
 	if ids, _ := s.IDs(context.Background()); len(ids) != 0 {
 		t.Fatalf("IDs lists the expired session: %q", ids)
@@ -127,7 +126,7 @@ func TestExpiredSessionIsNeverReturned(t *testing.T) {
 }
 
 func TestZeroExpiresGetsTheDefaultLifetime(t *testing.T) {
-	s, c := openTest(t, WithDefaultLifetime(2*time.Hour))
+	s, c := openTest(t, WithDefaultTTL(2*time.Hour))
 	mustSet(t, s, "a", "x", time.Time{})
 	v := raw(t, s, "a")
 	if got, want := int64(binary.BigEndian.Uint64(v[:8])), c.Now().Add(2*time.Hour).UnixNano(); got != want {
@@ -175,19 +174,19 @@ func TestTouchMovesExpiryWithoutRewritingDataOrVersion(t *testing.T) {
 	s, c := openTest(t)
 	ctx := context.Background()
 	mustSet(t, s, "a", "x", c.Now().Add(time.Minute))
-	_, v1, _ := s.GetVersion(ctx, "a")
-	if err := s.Touch(ctx, "a", c.Now().Add(time.Hour)); err != nil {
+	_, v1, _, _ := s.GetVersion(ctx, "a")
+	if found, err := s.Touch(ctx, "a", c.Now().Add(time.Hour)); err != nil || !found {
 		t.Fatal(err)
 	}
 	c.Advance(30 * time.Minute)
-	data, v2, err := s.GetVersion(ctx, "a")
+	data, v2, _, err := s.GetVersion(ctx, "a")
 	if err != nil || string(data) != "x" {
 		t.Fatalf("after touch and 30m: %q, %v", data, err)
 	}
 	if v1 != v2 {
 		t.Fatalf("touch changed the version from %q to %q", v1, v2)
 	}
-	if _, err := s.CompareAndSwap(ctx, "a", v1, []byte("y"), c.Now().Add(time.Hour)); err != nil {
+	if _, swapped, err := s.CompareAndSwap(ctx, "a", v1, []byte("y"), c.Now().Add(time.Hour)); err != nil || !swapped {
 		t.Fatalf("CAS with the version read before the touch: %v", err)
 	}
 }
@@ -195,16 +194,16 @@ func TestTouchMovesExpiryWithoutRewritingDataOrVersion(t *testing.T) {
 func TestTouchOfMissingOrExpiredSessionIsNotFoundAndCreatesNothing(t *testing.T) {
 	s, c := openTest(t)
 	ctx := context.Background()
-	if err := s.Touch(ctx, "nope", c.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Touch(missing) = %v, want ErrNotFound", err)
+	if found, err := s.Touch(ctx, "nope", c.Now().Add(time.Hour)); err != nil || found {
+		t.Fatalf("Touch(missing) = %v, want not found", err)
 	}
 	if v := raw(t, s, "nope"); v != nil {
 		t.Fatalf("touch created a record: %q", v)
 	}
 	mustSet(t, s, "old", "x", c.Now().Add(time.Second))
 	c.Advance(time.Second)
-	if err := s.Touch(ctx, "old", c.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Touch(expired) = %v, want ErrNotFound", err)
+	if found, err := s.Touch(ctx, "old", c.Now().Add(time.Hour)); err != nil || found {
+		t.Fatalf("Touch(expired) = %v, want not found", err)
 	}
 	wantNotFound(t, s, "old")
 }
@@ -212,7 +211,7 @@ func TestTouchOfMissingOrExpiredSessionIsNotFoundAndCreatesNothing(t *testing.T)
 func TestTouchWithPastExpiresDeletes(t *testing.T) {
 	s, c := openTest(t)
 	mustSet(t, s, "a", "x", c.Now().Add(time.Hour))
-	if err := s.Touch(context.Background(), "a", c.Now().Add(-time.Second)); err != nil {
+	if found, err := s.Touch(context.Background(), "a", c.Now().Add(-time.Second)); err != nil || !found {
 		t.Fatal(err)
 	}
 	if v := raw(t, s, "a"); v != nil {
@@ -224,12 +223,12 @@ func TestCompareAndSwap(t *testing.T) {
 	ctx := context.Background()
 	t.Run("create-if-absent succeeds once", func(t *testing.T) {
 		s, c := openTest(t)
-		v, err := s.CompareAndSwap(ctx, "a", "", []byte("1"), c.Now().Add(time.Hour))
-		if err != nil || v == "" {
+		v, swapped, err := s.CompareAndSwap(ctx, "a", "", []byte("1"), c.Now().Add(time.Hour))
+		if err != nil || !swapped || v == "" {
 			t.Fatalf("first create: %q, %v", v, err)
 		}
-		if _, err := s.CompareAndSwap(ctx, "a", "", []byte("2"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("second create: %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", "", []byte("2"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("second create: %v, want not swapped", err)
 		}
 		wantData(t, s, "a", "1")
 	})
@@ -237,7 +236,7 @@ func TestCompareAndSwap(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "old", c.Now().Add(time.Second))
 		c.Advance(time.Second)
-		if _, err := s.CompareAndSwap(ctx, "a", "", []byte("new"), c.Now().Add(time.Hour)); err != nil {
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", "", []byte("new"), c.Now().Add(time.Hour)); err != nil || !swapped {
 			t.Fatal(err)
 		}
 		wantData(t, s, "a", "new")
@@ -245,15 +244,15 @@ func TestCompareAndSwap(t *testing.T) {
 	t.Run("the version from GetVersion wins once", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		_, v, _ := s.GetVersion(ctx, "a")
-		v2, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour))
-		if err != nil {
+		_, v, _, _ := s.GetVersion(ctx, "a")
+		v2, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour))
+		if err != nil || !swapped {
 			t.Fatal(err)
 		}
-		if _, err := s.CompareAndSwap(ctx, "a", v, []byte("2"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("stale version: %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("2"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("stale version: %v, want not swapped", err)
 		}
-		_, cur, _ := s.GetVersion(ctx, "a")
+		_, cur, _, _ := s.GetVersion(ctx, "a")
 		if cur != v2 {
 			t.Fatalf("CAS returned %q but GetVersion says %q", v2, cur)
 		}
@@ -262,55 +261,55 @@ func TestCompareAndSwap(t *testing.T) {
 	t.Run("a plain Set in between makes it conflict", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		_, v, _ := s.GetVersion(ctx, "a")
+		_, v, _, _ := s.GetVersion(ctx, "a")
 		mustSet(t, s, "a", "other", c.Now().Add(time.Hour))
-		if _, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("got %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("got %v, want not swapped", err)
 		}
 	})
 	t.Run("a destroyed session is not resurrected", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		_, v, _ := s.GetVersion(ctx, "a")
+		_, v, _, _ := s.GetVersion(ctx, "a")
 		s.Destroy(ctx, "a")
-		if _, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("got %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("got %v, want not swapped", err)
 		}
 		wantNotFound(t, s, "a")
 	})
 	t.Run("a destroyed and re-created session gets a new version", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		_, v, _ := s.GetVersion(ctx, "a")
+		_, v, _, _ := s.GetVersion(ctx, "a")
 		s.Destroy(ctx, "a")
 		mustSet(t, s, "a", "new", c.Now().Add(time.Hour))
-		if _, err := s.CompareAndSwap(ctx, "a", v, []byte("stale"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("got %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("stale"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("got %v, want not swapped", err)
 		}
 		wantData(t, s, "a", "new")
 	})
 	t.Run("an expired session conflicts", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Second))
-		_, v, _ := s.GetVersion(ctx, "a")
+		_, v, _, _ := s.GetVersion(ctx, "a")
 		c.Advance(time.Second)
-		if _, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("got %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("got %v, want not swapped", err)
 		}
 	})
 	t.Run("garbage version conflicts", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		if _, err := s.CompareAndSwap(ctx, "a", "not-a-version", []byte("1"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Fatalf("got %v, want ErrConflict", err)
+		if _, swapped, err := s.CompareAndSwap(ctx, "a", "not-a-version", []byte("1"), c.Now().Add(time.Hour)); err != nil || swapped {
+			t.Fatalf("got %v, want not swapped", err)
 		}
 	})
 	t.Run("past expires deletes and returns no version", func(t *testing.T) {
 		s, c := openTest(t)
 		mustSet(t, s, "a", "0", c.Now().Add(time.Hour))
-		_, v, _ := s.GetVersion(ctx, "a")
-		v2, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(-time.Second))
-		if err != nil || v2 != "" {
+		_, v, _, _ := s.GetVersion(ctx, "a")
+		v2, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte("1"), c.Now().Add(-time.Second))
+		if err != nil || !swapped || v2 != "" {
 			t.Fatalf("got %q, %v; want \"\", nil", v2, err)
 		}
 		wantNotFound(t, s, "a")
@@ -323,7 +322,7 @@ func TestParallelCompareAndSwapLosesNoIncrement(t *testing.T) {
 	s, c := openTest(t)
 	ctx := context.Background()
 	exp := c.Now().Add(time.Hour)
-	if _, err := s.CompareAndSwap(ctx, "n", "", []byte("0"), exp); err != nil {
+	if _, swapped, err := s.CompareAndSwap(ctx, "n", "", []byte("0"), exp); err != nil || !swapped {
 		t.Fatal(err)
 	}
 	const workers, each = 8, 10
@@ -333,20 +332,20 @@ func TestParallelCompareAndSwapLosesNoIncrement(t *testing.T) {
 		wg.Go(func() {
 			for range each {
 				for {
-					data, v, err := s.GetVersion(ctx, "n")
+					data, v, _, err := s.GetVersion(ctx, "n")
 					if err != nil {
 						errs <- err
 						return
 					}
 					var n int
 					fmt.Sscan(string(data), &n)
-					_, err = s.CompareAndSwap(ctx, "n", v, []byte(fmt.Sprint(n+1)), exp)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, session.ErrConflict) {
+					_, swapped, err := s.CompareAndSwap(ctx, "n", v, []byte(fmt.Sprint(n+1)), exp)
+					if err != nil {
 						errs <- err
 						return
+					}
+					if swapped {
+						break
 					}
 				}
 			}
@@ -399,14 +398,14 @@ func TestClearDeletesOnlyThisStoresBucketAndVersionsKeepGrowing(t *testing.T) {
 	ctx := context.Background()
 	mustSet(t, a, "s1", "a", c.Now().Add(time.Hour))
 	mustSet(t, b, "s1", "b", c.Now().Add(time.Hour))
-	_, before, _ := a.GetVersion(ctx, "s1")
+	_, before, _, _ := a.GetVersion(ctx, "s1")
 	if err := a.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	wantNotFound(t, a, "s1")
 	wantData(t, b, "s1", "b")
 	mustSet(t, a, "s1", "again", c.Now().Add(time.Hour))
-	if _, err := a.CompareAndSwap(ctx, "s1", before, []byte("stale"), c.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
+	if _, swapped, err := a.CompareAndSwap(ctx, "s1", before, []byte("stale"), c.Now().Add(time.Hour)); err != nil || swapped {
 		t.Fatalf("version from before Clear still matches: %v", err)
 	}
 	a.Close()
@@ -520,10 +519,8 @@ func TestCloseStopsTheSweeperAndReleasesTheFile(t *testing.T) {
 func TestBadOptionsAreRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	for name, o := range map[string]Option{
-		"empty bucket":      WithBucket(""),
-		"zero lifetime":     WithDefaultLifetime(0),
-		"negative lifetime": WithDefaultLifetime(-time.Second),
-		"zero batch":        WithSweepBatchSize(0),
+		"empty bucket": WithBucket(""),
+		"zero batch":   WithSweepBatchSize(0),
 	} {
 		if s, err := Open(path, o); err == nil {
 			s.Close()
@@ -604,11 +601,25 @@ func TestWritesQueuedTogetherGetTheirOwnResults(t *testing.T) {
 	ctx := context.Background()
 	exp := c.Now().Add(time.Hour)
 	mustSet(t, s, "a", "0", exp)
-	_, v, _ := s.GetVersion(ctx, "a")
+	_, v, _, _ := s.GetVersion(ctx, "a")
+	// Each queued write reports its answer as an error: errConflict for a
+	// CAS that did not swap, errMissing for a touch that found nothing.
 	cas := func(data string) func() error {
-		return func() error { _, err := s.CompareAndSwap(ctx, "a", v, []byte(data), exp); return err }
+		return func() error {
+			_, swapped, err := s.CompareAndSwap(ctx, "a", v, []byte(data), exp)
+			if err == nil && !swapped {
+				return errConflict
+			}
+			return err
+		}
 	}
-	touchMissing := func() error { return s.Touch(ctx, "missing", exp) }
+	touchMissing := func() error {
+		found, err := s.Touch(ctx, "missing", exp)
+		if err == nil && !found {
+			return errMissing
+		}
+		return err
+	}
 
 	release := holdWriteLock(t, s)
 	results := queueWrites(t, s, func() error { return s.Set(ctx, "b", nil, exp) }, cas("1"), cas("2"), touchMissing)
@@ -620,11 +631,11 @@ func TestWritesQueuedTogetherGetTheirOwnResults(t *testing.T) {
 	if err := <-results[1]; err != nil {
 		t.Fatalf("first CAS from the version: %v", err)
 	}
-	if err := <-results[2]; !errors.Is(err, session.ErrConflict) {
-		t.Fatalf("second CAS from the same version, in the same transaction: %v, want ErrConflict", err)
+	if err := <-results[2]; !errors.Is(err, errConflict) {
+		t.Fatalf("second CAS from the same version, in the same transaction: %v, want not swapped", err)
 	}
-	if err := <-results[3]; !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("touch of a missing session: %v, want ErrNotFound", err)
+	if err := <-results[3]; !errors.Is(err, errMissing) {
+		t.Fatalf("touch of a missing session: %v, want not found", err)
 	}
 	wantData(t, s, "a", "1")
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"go.etcd.io/bbolt"
-
-	"github.com/sessionkit/session"
 )
 
 // Group commit. bbolt has one writer at a time and every commit fsyncs, so
@@ -24,8 +22,8 @@ const maxGroup = 512
 
 // writeOp is one write waiting for the committer. fn may run more than once
 // (if its group fails, every op is retried alone), so it must compute its
-// results afresh on each run. It returns session.ErrNotFound or
-// session.ErrConflict (possibly wrapped) only before changing anything; any
+// results afresh on each run. It returns errMissing or errConflict only
+// before changing anything; any
 // other error aborts the transaction.
 type writeOp struct {
 	fn   func(b *bbolt.Bucket) error
@@ -94,7 +92,7 @@ func (s *Store) committer() {
 // isResult tells an op's answer (not found, conflict), which leaves the
 // transaction usable, from a failure, which aborts it.
 func isResult(err error) bool {
-	return errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrConflict)
+	return errors.Is(err, errMissing) || errors.Is(err, errConflict)
 }
 
 // commit runs the ops of group in one transaction and returns each op's

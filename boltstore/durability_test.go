@@ -38,7 +38,7 @@ func TestSessionsWrittenBeforeACleanCloseAreThereAfterReopening(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, version, _ := s.GetVersion(ctx, "id7")
+	_, version, _, _ := s.GetVersion(ctx, "id7")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -52,18 +52,18 @@ func TestSessionsWrittenBeforeACleanCloseAreThereAfterReopening(t *testing.T) {
 		t.Fatalf("Count after reopen = %d, %v; want %d", got, err, n)
 	}
 	for i := range n {
-		got, err := s.Get(ctx, fmt.Sprint("id", i))
+		got, _, err := s.Get(ctx, fmt.Sprint("id", i))
 		if err != nil || string(got) != string(sessionData(i)) {
 			t.Fatalf("id%d after reopen: %q, %v", i, got, err)
 		}
 	}
-	if _, err := s.CompareAndSwap(ctx, "id7", version, []byte("{}"), time.Time{}); err != nil {
+	if _, swapped, err := s.CompareAndSwap(ctx, "id7", version, []byte("{}"), time.Time{}); err != nil || !swapped {
 		t.Fatalf("version from before the reopen no longer matches: %v", err)
 	}
 	if err := s.Set(ctx, "fresh", []byte("{}"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CompareAndSwap(ctx, "fresh", version, []byte("{}"), time.Time{}); err == nil {
+	if _, swapped, _ := s.CompareAndSwap(ctx, "fresh", version, []byte("{}"), time.Time{}); swapped {
 		t.Fatal("a new session reused a version from before the reopen")
 	}
 }
@@ -125,7 +125,7 @@ func TestAcknowledgedSessionsSurviveSIGKILL(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	for _, i := range acked {
-		got, err := s.Get(ctx, fmt.Sprint("id", i))
+		got, _, err := s.Get(ctx, fmt.Sprint("id", i))
 		if err != nil || string(got) != string(sessionData(i)) {
 			t.Fatalf("acknowledged session id%d lost after SIGKILL: %q, %v", i, got, err)
 		}

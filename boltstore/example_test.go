@@ -30,7 +30,7 @@ func ExampleOpen() {
 	if err := st.Set(ctx, "abc", []byte(`{"cookie":{"originalMaxAge":null,"expires":null},"views":1}`), time.Time{}); err != nil {
 		log.Fatal(err)
 	}
-	data, _ := st.Get(ctx, "abc")
+	data, _, _ := st.Get(ctx, "abc")
 	fmt.Println(string(data))
 	n, _ := st.Count(ctx)
 	fmt.Println(n, "session")
@@ -58,12 +58,12 @@ func ExampleNew() {
 	defer st.Close()
 
 	ctx := context.Background()
-	v1, _ := st.CompareAndSwap(ctx, "abc", "", []byte(`{"n":1}`), time.Now().Add(time.Hour))
-	_, err = st.CompareAndSwap(ctx, "abc", "", []byte(`{"n":2}`), time.Now().Add(time.Hour))
-	fmt.Println("second create:", err)
-	_, err = st.CompareAndSwap(ctx, "abc", v1, []byte(`{"n":2}`), time.Now().Add(time.Hour))
-	fmt.Println("update from the version read:", err)
+	v1, _, _ := st.CompareAndSwap(ctx, "abc", "", []byte(`{"n":1}`), time.Now().Add(time.Hour))
+	_, swapped, _ := st.CompareAndSwap(ctx, "abc", "", []byte(`{"n":2}`), time.Now().Add(time.Hour))
+	fmt.Println("second create swapped:", swapped)
+	_, swapped, _ = st.CompareAndSwap(ctx, "abc", v1, []byte(`{"n":2}`), time.Now().Add(time.Hour))
+	fmt.Println("update from the version read swapped:", swapped)
 	// Output:
-	// second create: boltstore: compare-and-swap "abc": session: version conflict
-	// update from the version read: <nil>
+	// second create swapped: false
+	// update from the version read swapped: true
 }

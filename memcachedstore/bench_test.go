@@ -51,7 +51,7 @@ func BenchmarkStoreGet(b *testing.B) {
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := st.Get(b.Context(), "id"); err != nil {
+		if _, found, err := st.Get(b.Context(), "id"); err != nil || !found {
 			b.Fatal(err)
 		}
 	}
@@ -74,11 +74,11 @@ func BenchmarkStoreGetVersionCompareAndSwap(b *testing.B) {
 	st.Set(b.Context(), "id", doc, time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		_, v, err := st.GetVersion(b.Context(), "id")
+		_, v, _, err := st.GetVersion(b.Context(), "id")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := st.CompareAndSwap(b.Context(), "id", v, doc, time.Now().Add(time.Hour)); err != nil {
+		if _, swapped, err := st.CompareAndSwap(b.Context(), "id", v, doc, time.Now().Add(time.Hour)); err != nil || !swapped {
 			b.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func BenchmarkStoreTouch(b *testing.B) {
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := st.Touch(b.Context(), "id", time.Now().Add(time.Hour)); err != nil {
+		if found, err := st.Touch(b.Context(), "id", time.Now().Add(time.Hour)); err != nil || !found {
 			b.Fatal(err)
 		}
 	}

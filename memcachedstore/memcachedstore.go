@@ -43,6 +43,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 // DefaultPrefix is the key prefix connect-memcached uses.
@@ -78,19 +79,24 @@ var (
 )
 
 // Option configures a [Store].
-type Option func(*Store)
+type Option func(*config)
+
+type config struct {
+	prefix     string
+	defaultTTL time.Duration
+}
 
 // WithPrefix sets the key prefix (default "sessions:"). The prefix and the
 // id together must stay within Memcached's 250 bytes, without spaces or
 // control characters.
-func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
 // one day). A zero or negative d keeps the default.
 func WithDefaultTTL(d time.Duration) Option {
-	return func(s *Store) {
+	return func(c *config) {
 		if d > 0 {
-			s.defaultTTL = d
+			c.defaultTTL = d
 		}
 	}
 }
@@ -98,11 +104,11 @@ func WithDefaultTTL(d time.Duration) Option {
 // New returns a store on client, which may spread keys over several servers
 // (memcache.New("h1:11211", "h2:11211")). The store does not close the client.
 func New(client *memcache.Client, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix, defaultTTL: DefaultTTL}
+	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
-		o(s)
+		o(&c)
 	}
-	return s
+	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL}
 }
 
 // Prefix returns the key prefix of the store.
@@ -176,51 +182,48 @@ func expiration(expires time.Time, left time.Duration) int32 {
 // session id in a log would let its readers take the session over), and
 // turns Memcached's "object too large" answer into ErrTooLarge.
 func wrap(op, id string, err error) error {
-	if len(id) > 6 {
-		id = id[:6] + "…"
-	}
+	id = shortid.Of(id)
 	if err != nil && strings.Contains(err.Error(), "too large") {
 		return fmt.Errorf("memcachedstore: %s %s: %w: %w", op, id, ErrTooLarge, err)
 	}
 	return fmt.Errorf("memcachedstore: %s %s: %w", op, id, err)
 }
 
-// get reads the item under id, or returns an error wrapping session.ErrNotFound.
+// get reads the unexpired item under id; it is nil if there is none.
 func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(op, id, err)
 	}
 	it, err := s.client.Get(s.key(id))
 	if errors.Is(err, memcache.ErrCacheMiss) {
-		return nil, wrap(op, id, session.ErrNotFound)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, wrap(op, id, err)
 	}
 	if flagsExpired(it.Flags, time.Now()) {
-		return nil, wrap(op, id, session.ErrNotFound)
+		return nil, nil
 	}
 	return it, nil
 }
 
-// Get returns the session stored under id, or an error wrapping
-// session.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+// Get returns the session stored under id; found is false if there is none.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	it, err := s.get(ctx, "get", id)
-	if err != nil {
-		return nil, err
+	if err != nil || it == nil {
+		return nil, false, err
 	}
-	return it.Value, nil
+	return it.Value, true, nil
 }
 
 // version encodes an item's CAS id and flags (its exact expiry).
-func version(it *memcache.Item) session.Version {
-	return session.Version(strconv.FormatUint(it.CasID, 10) + "." + strconv.FormatUint(uint64(it.Flags), 10))
+func version(it *memcache.Item) string {
+	return strconv.FormatUint(it.CasID, 10) + "." + strconv.FormatUint(uint64(it.Flags), 10)
 }
 
 // parseVersion decodes a version made by version.
-func parseVersion(v session.Version) (cas uint64, flags uint32, ok bool) {
-	c, f, found := strings.Cut(string(v), ".")
+func parseVersion(v string) (cas uint64, flags uint32, ok bool) {
+	c, f, found := strings.Cut(v, ".")
 	if !found {
 		return 0, 0, false
 	}
@@ -230,12 +233,12 @@ func parseVersion(v session.Version) (cas uint64, flags uint32, ok bool) {
 }
 
 // GetVersion is Get that also returns the session's version (its CAS id).
-func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	it, err := s.get(ctx, "get", id)
-	if err != nil {
-		return nil, "", err
+	if err != nil || it == nil {
+		return nil, "", false, err
 	}
-	return it.Value, version(it), nil
+	return it.Value, version(it), true, nil
 }
 
 // Set stores data under id until expires (the default lifetime for the zero
@@ -270,54 +273,53 @@ func (s *Store) destroy(op, id string) error {
 }
 
 // Touch sets the session's expiry to expires without changing its value
-// (gets, then cas with the same value and the new expiry). It returns an
-// error wrapping session.ErrNotFound when the session does not exist.
-func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+// (gets, then cas with the same value and the new expiry). It reports
+// found == false when the session does not exist.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	for range touchAttempts {
 		it, err := s.get(ctx, "touch", id)
-		if err != nil {
-			return err
+		if err != nil || it == nil {
+			return false, err
 		}
 		next, ok := s.item(id, it.Value, expires)
 		if !ok {
-			return s.destroy("touch", id)
+			return true, s.destroy("touch", id)
 		}
 		next.CasID = it.CasID
 		err = s.client.CompareAndSwap(next)
 		switch {
 		case err == nil:
-			return nil
+			return true, nil
 		case errors.Is(err, memcache.ErrCASConflict):
 			continue // written meanwhile: touch what is there now
 		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-			return wrap("touch", id, session.ErrNotFound)
+			return false, nil
 		default:
-			return wrap("touch", id, err)
+			return false, wrap("touch", id, err)
 		}
 	}
-	return wrap("touch", id, errors.New("session keeps changing"))
+	return false, wrap("touch", id, errors.New("session keeps changing"))
 }
 
 // CompareAndSwap stores data under id only if the session still has version
 // old (cas). With old == "" it creates the session only if no unexpired one
-// exists (add). It returns an error wrapping session.ErrConflict otherwise.
-// On success it returns "": Memcached does not tell the new CAS id.
-func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+// exists (add). It reports swapped == false otherwise. On success it
+// returns the version "": Memcached does not tell the new CAS id.
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
 	const op = "compare-and-swap"
 	if err := ctx.Err(); err != nil {
-		return "", wrap(op, id, err)
+		return "", false, wrap(op, id, err)
 	}
 	it, live := s.item(id, data, expires)
 	if old == "" {
-		return "", s.create(ctx, id, it, live)
+		swapped, err := s.create(ctx, id, it, live)
+		return "", swapped, err
 	}
 	cas, oldFlags, ok := parseVersion(old)
-	if !ok {
-		return "", wrap(op, id, fmt.Errorf("malformed version %q: %w", old, session.ErrConflict))
-	}
-	if flagsExpired(oldFlags, time.Now()) {
-		// Memcached may still hold it for a second; it has expired all the same.
-		return "", wrap(op, id, session.ErrConflict)
+	if !ok || flagsExpired(oldFlags, time.Now()) {
+		// Not a version of this store, or one that has expired: Memcached
+		// may still hold such an item for a second, but it is gone all the same.
+		return "", false, nil
 	}
 	if !live {
 		// Replace it with an item that is already expired: a delete that
@@ -325,36 +327,37 @@ func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Versi
 		it = &memcache.Item{Key: s.key(id), Expiration: -1}
 	}
 	it.CasID = cas
-	err := s.client.CompareAndSwap(it)
+	swapped, err = s.swapped(op, id, s.client.CompareAndSwap(it))
+	return "", swapped, err
+}
+
+// swapped interprets the answer to a cas command.
+func (s *Store) swapped(op, id string, err error) (bool, error) {
 	switch {
 	case err == nil:
-		return "", nil
+		return true, nil
 	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-		return "", wrap(op, id, session.ErrConflict)
+		return false, nil
 	default:
-		return "", wrap(op, id, err)
+		return false, wrap(op, id, err)
 	}
 }
 
 // create stores it only if no unexpired session exists under id.
-func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live bool) error {
+func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live bool) (bool, error) {
 	const op = "compare-and-swap"
 	if !live {
 		// Nothing to store; still report a session that exists.
-		if _, err := s.get(ctx, op, id); err == nil {
-			return wrap(op, id, session.ErrConflict)
-		} else if !errors.Is(err, session.ErrNotFound) {
-			return err
-		}
-		return nil
+		cur, err := s.get(ctx, op, id)
+		return cur == nil && err == nil, err
 	}
 	for range 2 {
 		err := s.client.Add(it)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if !errors.Is(err, memcache.ErrNotStored) {
-			return wrap(op, id, err)
+			return false, wrap(op, id, err)
 		}
 		// Something is there; if it has expired by its flags, take its place.
 		cur, err := s.client.Get(it.Key)
@@ -362,22 +365,14 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 			continue // gone meanwhile: add again
 		}
 		if err != nil {
-			return wrap(op, id, err)
+			return false, wrap(op, id, err)
 		}
 		if !flagsExpired(cur.Flags, time.Now()) {
-			return wrap(op, id, session.ErrConflict)
+			return false, nil
 		}
 		next := *it
 		next.CasID = cur.CasID
-		err = s.client.CompareAndSwap(&next)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-			return wrap(op, id, session.ErrConflict)
-		default:
-			return wrap(op, id, err)
-		}
+		return s.swapped(op, id, s.client.CompareAndSwap(&next))
 	}
-	return wrap(op, id, session.ErrConflict)
+	return false, nil
 }

@@ -27,14 +27,14 @@ type mutexEntry struct {
 
 func newMutexStore() *mutexStore { return &mutexStore{m: map[string]mutexEntry{}} }
 
-func (s *mutexStore) Get(ctx context.Context, id string) ([]byte, error) {
+func (s *mutexStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[id]
 	if !ok || !time.Now().Before(e.expires) {
-		return nil, session.ErrNotFound
+		return nil, false, nil
 	}
-	return append([]byte(nil), e.data...), nil
+	return append([]byte(nil), e.data...), true, nil
 }
 
 func (s *mutexStore) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
@@ -76,7 +76,7 @@ func BenchmarkParallelDifferentSessions(b *testing.B) {
 				expires := time.Now().Add(time.Hour)
 				s.Set(ctx, id, data, expires)
 				for pb.Next() {
-					got, err := s.Get(ctx, id)
+					got, _, err := s.Get(ctx, id)
 					if err != nil {
 						b.Error(err)
 						return
@@ -140,11 +140,11 @@ func BenchmarkGetVersionAndSwap(b *testing.B) {
 	s.Set(ctx, "x", data, time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		got, v, err := s.GetVersion(ctx, "x")
+		got, v, _, err := s.GetVersion(ctx, "x")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.CompareAndSwap(ctx, "x", v, got, time.Now().Add(time.Hour)); err != nil {
+		if _, swapped, err := s.CompareAndSwap(ctx, "x", v, got, time.Now().Add(time.Hour)); err != nil || !swapped {
 			b.Fatal(err)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 func ExampleNew() {
 	store := memstore.New(
 		memstore.WithMaxSessions(100_000),
-		memstore.WithDefaultLifetime(8*time.Hour),
+		memstore.WithDefaultTTL(8*time.Hour),
 		memstore.WithSweepInterval(30*time.Second),
 	)
 	defer store.Close()
@@ -45,20 +45,20 @@ func ExampleStore() {
 	defer store.Close()
 
 	store.Set(ctx, "id1", []byte(`{"cookie":{},"user":"ann"}`), time.Now().Add(time.Hour))
-	data, version, _ := store.GetVersion(ctx, "id1")
+	data, version, _, _ := store.GetVersion(ctx, "id1")
 	fmt.Printf("%s\n", data)
 
 	// Save only if nobody wrote in between.
-	_, err := store.CompareAndSwap(ctx, "id1", version, []byte(`{"cookie":{},"user":"bob"}`), time.Now().Add(time.Hour))
-	fmt.Println("first swap:", err)
-	_, err = store.CompareAndSwap(ctx, "id1", version, []byte(`{"cookie":{},"user":"eve"}`), time.Now().Add(time.Hour))
-	fmt.Println("second swap:", err)
+	_, swapped, _ := store.CompareAndSwap(ctx, "id1", version, []byte(`{"cookie":{},"user":"bob"}`), time.Now().Add(time.Hour))
+	fmt.Println("first swap:", swapped)
+	_, swapped, _ = store.CompareAndSwap(ctx, "id1", version, []byte(`{"cookie":{},"user":"eve"}`), time.Now().Add(time.Hour))
+	fmt.Println("second swap:", swapped)
 
 	n, _ := store.Count(ctx)
 	fmt.Println(n, "session")
 	// Output:
 	// {"cookie":{},"user":"ann"}
-	// first swap: <nil>
-	// second swap: memstore: session: version conflict
+	// first swap: true
+	// second swap: false
 	// 1 session
 }

@@ -88,7 +88,7 @@ func TestSweeperRemovesExpiredSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "expired sessions still stored", func() bool { return stored(s) == 1 })
-	if _, err := s.Get(ctx, "long"); err != nil {
+	if _, found, err := s.Get(ctx, "long"); err != nil || !found {
 		t.Fatalf("the unexpired session was swept too: %v", err)
 	}
 }
@@ -116,7 +116,7 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 	if stored(s) != 1 {
 		t.Fatalf("%d sessions stored; want the expired one still there, as nothing sweeps", stored(s))
 	}
-	if _, err := s.Get(ctx, "a"); err == nil {
+	if _, found, _ := s.Get(ctx, "a"); found {
 		t.Fatal("an expired session was returned after Close")
 	}
 }
@@ -141,7 +141,7 @@ func TestDroppedStoreStopsItsSweeper(t *testing.T) {
 	}
 }
 
-func TestZeroExpiresGetsTheDefaultLifetime(t *testing.T) {
+func TestZeroExpiresGetsTheDefaultTTL(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Default24Hours", func(t *testing.T) {
 		s := New()
@@ -159,16 +159,16 @@ func TestZeroExpiresGetsTheDefaultLifetime(t *testing.T) {
 	t.Run("Configured", func(t *testing.T) {
 		var clock atomic.Int64
 		clock.Store(time.Now().UnixNano())
-		s := New(WithDefaultLifetime(time.Minute), WithSweepInterval(0), withClock(clock.Load))
+		s := New(WithDefaultTTL(time.Minute), WithSweepInterval(0), withClock(clock.Load))
 		if err := s.Set(ctx, "a", []byte("{}"), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		clock.Add(int64(time.Minute - time.Nanosecond))
-		if _, err := s.Get(ctx, "a"); err != nil {
+		if _, found, err := s.Get(ctx, "a"); err != nil || !found {
 			t.Fatalf("Get just before the default lifetime ends: %v", err)
 		}
 		clock.Add(int64(time.Nanosecond))
-		if _, err := s.Get(ctx, "a"); err == nil {
+		if _, found, _ := s.Get(ctx, "a"); found {
 			t.Fatal("a browser-session session outlived the configured default lifetime")
 		}
 	})

@@ -23,23 +23,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sessionkit/session/internal/storecontract"
 )
 
 // Defaults for the options.
 const (
-	DefaultLifetime      = 24 * time.Hour
+	DefaultTTL           = 24 * time.Hour
 	DefaultSweepInterval = time.Minute
 )
 
 const numShards = 64
-
-// Errors returned by the store; they wrap the session package's.
-var (
-	errNotFound = fmt.Errorf("memstore: %w", storecontract.ErrNotFound)
-	errConflict = fmt.Errorf("memstore: %w", storecontract.ErrConflict)
-)
 
 // Option configures a Store in New.
 type Option func(*config)
@@ -58,10 +50,10 @@ func WithSweepInterval(d time.Duration) Option {
 	return func(c *config) { c.sweepInterval = d }
 }
 
-// WithDefaultLifetime sets how long a session stored with a zero expiry (a
+// WithDefaultTTL sets how long a session stored with a zero expiry (a
 // browser-session cookie) lives on the server (default 24 hours). A d <= 0
 // keeps the default.
-func WithDefaultLifetime(d time.Duration) Option {
+func WithDefaultTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.lifetime = d
@@ -113,7 +105,7 @@ func (s *stopper) close() {
 
 // New returns an empty store and starts its sweeper.
 func New(opts ...Option) *Store {
-	c := config{sweepInterval: DefaultSweepInterval, lifetime: DefaultLifetime, now: wallClock}
+	c := config{sweepInterval: DefaultSweepInterval, lifetime: DefaultTTL, now: wallClock}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -211,9 +203,7 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-func formatVersion(v uint64) storecontract.Version {
-	return storecontract.Version(strconv.FormatUint(v, 36))
-}
+func formatVersion(v uint64) string { return strconv.FormatUint(v, 36) }
 
 func clone(b []byte) []byte {
 	if b == nil {
@@ -222,22 +212,24 @@ func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
 }
 
-// Get returns a copy of the session's data, or an error wrapping
-// session.ErrNotFound if it is missing or expired.
-func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
-	data, _, err := s.get(ctx, id)
-	return data, err
+// Get returns a copy of the session's data; found is false if it is missing
+// or expired.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	data, v, err := s.get(ctx, id)
+	return data, v != 0, err
 }
 
 // GetVersion is Get that also returns the session's current version.
-func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, storecontract.Version, error) {
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	data, v, err := s.get(ctx, id)
-	if err != nil {
-		return nil, "", err
+	if err != nil || v == 0 {
+		return nil, "", false, err
 	}
-	return data, formatVersion(v), nil
+	return data, formatVersion(v), true, nil
 }
 
+// get returns the session's data and version; version 0 means not found
+// (versions start at 1).
 func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, 0, err
@@ -248,12 +240,12 @@ func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
 	e, ok := sh.m[id]
 	if !ok {
 		sh.mu.RUnlock()
-		return nil, 0, errNotFound
+		return nil, 0, nil
 	}
 	if e.expires <= now {
 		sh.mu.RUnlock()
 		st.removeExpired(sh, id, now)
-		return nil, 0, errNotFound
+		return nil, 0, nil
 	}
 	data, v := clone(e.data), e.version
 	sh.mu.RUnlock()
@@ -340,11 +332,10 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 
 // Touch moves the session's expiry to expires (the default lifetime if zero)
 // without changing its data or version. Touching a missing or expired session
-// returns an error wrapping session.ErrNotFound and creates nothing; an
-// expires in the past deletes.
-func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+// reports found == false and creates nothing; an expires in the past deletes.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	if err := ctxErr(ctx); err != nil {
-		return err
+		return false, err
 	}
 	now := s.now()
 	deadline := s.deadline(expires, now)
@@ -353,33 +344,33 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	defer sh.mu.Unlock()
 	e, ok := sh.m[id]
 	if !ok {
-		return errNotFound
+		return false, nil
 	}
 	if e.expires <= now {
 		s.remove(sh, e)
-		return errNotFound
+		return false, nil
 	}
 	if deadline <= now {
 		s.remove(sh, e)
-		return nil
+		return true, nil
 	}
 	sh.setExpiry(e, deadline)
-	return nil
+	return true, nil
 }
 
 // CompareAndSwap stores a copy of data only if the session's current version
 // is old; with old == "" only if no unexpired session has that id. Otherwise
-// it returns an error wrapping session.ErrConflict. It returns the new
-// version ("" when an expires in the past deleted the session).
-func (s *Store) CompareAndSwap(ctx context.Context, id string, old storecontract.Version, data []byte, expires time.Time) (storecontract.Version, error) {
+// it reports swapped == false. It returns the new version ("" when an
+// expires in the past deleted the session).
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
 	if err := ctxErr(ctx); err != nil {
-		return "", err
+		return "", false, err
 	}
 	var want uint64
 	if old != "" {
-		v, err := strconv.ParseUint(string(old), 36, 64)
+		v, err := strconv.ParseUint(old, 36, 64)
 		if err != nil {
-			return "", errConflict
+			return "", false, nil // not a version of this store: it cannot match
 		}
 		want = v
 	}
@@ -395,14 +386,14 @@ func (s *Store) CompareAndSwap(ctx context.Context, id string, old storecontract
 	switch {
 	case old == "" && e != nil, old != "" && (e == nil || e.version != want):
 		sh.mu.Unlock()
-		return "", errConflict
+		return "", false, nil
 	}
 	if deadline <= now {
 		if e != nil {
 			s.remove(sh, e)
 		}
 		sh.mu.Unlock()
-		return "", nil
+		return "", true, nil
 	}
 	added := s.put(sh, e, id, data, deadline)
 	v := sh.seq
@@ -410,7 +401,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id string, old storecontract
 	if added {
 		s.enforceCap()
 	}
-	return formatVersion(v), nil
+	return formatVersion(v), true, nil
 }
 
 // IDs returns the ids of the unexpired sessions, in no given order.

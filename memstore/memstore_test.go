@@ -2,7 +2,6 @@ package memstore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -47,23 +46,23 @@ func TestExpiredSessionIsNeverReturned(t *testing.T) {
 	expires := clock.Now().Add(30 * time.Second)
 	s.Set(ctx, "plain", []byte("{}"), expires)
 	s.Set(ctx, "versioned", []byte("{}"), expires)
-	_, v, err := s.GetVersion(ctx, "versioned")
+	_, v, _, err := s.GetVersion(ctx, "versioned")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Set(expires)
 
-	if _, err := s.Get(ctx, "plain"); !errors.Is(err, session.ErrNotFound) {
-		t.Errorf("Get of an expired session: %v, want ErrNotFound", err)
+	if _, found, err := s.Get(ctx, "plain"); err != nil || found {
+		t.Errorf("Get of an expired session: %v, want not found", err)
 	}
-	if _, _, err := s.GetVersion(ctx, "versioned"); !errors.Is(err, session.ErrNotFound) {
-		t.Errorf("GetVersion of an expired session: %v, want ErrNotFound", err)
+	if _, _, found, err := s.GetVersion(ctx, "versioned"); err != nil || found {
+		t.Errorf("GetVersion of an expired session: %v, want not found", err)
 	}
-	if _, err := s.CompareAndSwap(ctx, "versioned", v, []byte("{}"), clock.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-		t.Errorf("CompareAndSwap of an expired session: %v, want ErrConflict", err)
+	if _, swapped, err := s.CompareAndSwap(ctx, "versioned", v, []byte("{}"), clock.Now().Add(time.Hour)); err != nil || swapped {
+		t.Errorf("CompareAndSwap of an expired session: %v, want not swapped", err)
 	}
-	if err := s.Touch(ctx, "plain", clock.Now().Add(time.Hour)); !errors.Is(err, session.ErrNotFound) {
-		t.Errorf("Touch of an expired session: %v, want ErrNotFound", err)
+	if found, err := s.Touch(ctx, "plain", clock.Now().Add(time.Hour)); err != nil || found {
+		t.Errorf("Touch of an expired session: %v, want not found", err)
 	}
 	if n, _ := s.Count(ctx); n != 0 {
 		t.Errorf("Count = %d, want 0", n)
@@ -118,8 +117,8 @@ func TestCapEvictsSessionsClosestToExpiry(t *testing.T) {
 
 	t.Run("NewSessionClosestToExpiryIsItselfEvicted", func(t *testing.T) {
 		s.Set(ctx, "early", []byte("{}"), base)
-		if _, err := s.Get(ctx, "early"); !errors.Is(err, session.ErrNotFound) {
-			t.Fatalf("Get of a new session expiring before all kept ones: %v, want ErrNotFound", err)
+		if _, found, err := s.Get(ctx, "early"); err != nil || found {
+			t.Fatalf("Get of a new session expiring before all kept ones: %v, want not found", err)
 		}
 		if n, _ := s.Count(ctx); n != max {
 			t.Fatalf("Count = %d, want %d", n, max)
@@ -128,14 +127,14 @@ func TestCapEvictsSessionsClosestToExpiry(t *testing.T) {
 	t.Run("TouchMovesASessionAwayFromEviction", func(t *testing.T) {
 		first := fmt.Sprintf("s%03d", total-max)
 		second := fmt.Sprintf("s%03d", total-max+1)
-		if err := s.Touch(ctx, first, base.Add(24*time.Hour)); err != nil {
+		if found, err := s.Touch(ctx, first, base.Add(24*time.Hour)); err != nil || !found {
 			t.Fatal(err)
 		}
 		s.Set(ctx, "late", []byte("{}"), base.Add(48*time.Hour))
-		if _, err := s.Get(ctx, first); err != nil {
+		if _, found, err := s.Get(ctx, first); err != nil || !found {
 			t.Errorf("touched session was evicted: %v", err)
 		}
-		if _, err := s.Get(ctx, second); !errors.Is(err, session.ErrNotFound) {
+		if _, found, err := s.Get(ctx, second); err != nil || found {
 			t.Errorf("the session now closest to expiry is still there: %v", err)
 		}
 	})
@@ -182,12 +181,12 @@ func TestDataIsCopiedInAndOut(t *testing.T) {
 	buf := []byte(`{"a":1}`)
 	s.Set(ctx, "x", buf, time.Time{})
 	copy(buf, `{"b":2}`)
-	got, _ := s.Get(ctx, "x")
+	got, _, _ := s.Get(ctx, "x")
 	if string(got) != `{"a":1}` {
 		t.Fatalf("Get = %s after the caller reused its buffer, want {\"a\":1}", got)
 	}
 	copy(got, `XXXXXXX`)
-	if again, _ := s.Get(ctx, "x"); string(again) != `{"a":1}` {
+	if again, _, _ := s.Get(ctx, "x"); string(again) != `{"a":1}` {
 		t.Fatalf("Get = %s after the caller changed a returned slice", again)
 	}
 }
@@ -196,11 +195,11 @@ func TestTouchKeepsTheVersion(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
-	_, v, _ := s.GetVersion(ctx, "x")
-	if err := s.Touch(ctx, "x", time.Now().Add(2*time.Hour)); err != nil {
+	_, v, _, _ := s.GetVersion(ctx, "x")
+	if found, err := s.Touch(ctx, "x", time.Now().Add(2*time.Hour)); err != nil || !found {
 		t.Fatal(err)
 	}
-	if _, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); err != nil {
+	if _, swapped, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); err != nil || !swapped {
 		t.Fatalf("CompareAndSwap after a Touch: %v; a touch changes no data, so the version stays", err)
 	}
 }
@@ -209,11 +208,11 @@ func TestTouchWithPastExpiresDeletes(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
-	if err := s.Touch(ctx, "x", time.Now().Add(-time.Second)); err != nil {
+	if found, err := s.Touch(ctx, "x", time.Now().Add(-time.Second)); err != nil || !found {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "x"); !errors.Is(err, session.ErrNotFound) {
-		t.Fatalf("Get after a touch into the past: %v, want ErrNotFound", err)
+	if _, found, err := s.Get(ctx, "x"); err != nil || found {
+		t.Fatalf("Get after a touch into the past: %v, want not found", err)
 	}
 }
 
@@ -221,9 +220,9 @@ func TestVersionFromAnotherStoreOrGarbageConflicts(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	s.Set(ctx, "x", []byte("{}"), time.Now().Add(time.Hour))
-	for _, v := range []session.Version{"not a version", "-1", "zzzzzzzzzzzzzzzzzzzzzz"} {
-		if _, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); !errors.Is(err, session.ErrConflict) {
-			t.Errorf("CompareAndSwap with version %q: %v, want ErrConflict", v, err)
+	for _, v := range []string{"not a version", "-1", "zzzzzzzzzzzzzzzzzzzzzz"} {
+		if _, swapped, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":1}`), time.Now().Add(time.Hour)); err != nil || swapped {
+			t.Errorf("CompareAndSwap with version %q: %v, want not swapped", v, err)
 		}
 	}
 }
@@ -238,7 +237,7 @@ func TestClosedStoreStillServes(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	s.Set(ctx, "x", []byte("{}"), time.Time{})
-	if _, err := s.Get(ctx, "x"); err != nil {
+	if _, found, err := s.Get(ctx, "x"); err != nil || !found {
 		t.Fatalf("Get after Close: %v", err)
 	}
 }
@@ -256,7 +255,7 @@ func TestSessionsOfManyGoroutinesDoNotInterfere(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				got, err := s.Get(ctx, id)
+				got, _, err := s.Get(ctx, id)
 				if err != nil || string(got) != string(want) {
 					t.Errorf("Get(%s) = %s, %v; want %s", id, got, err, want)
 					return

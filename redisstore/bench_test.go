@@ -72,7 +72,7 @@ func BenchmarkStoreGet(b *testing.B) {
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := st.Get(b.Context(), "id"); err != nil {
+		if _, found, err := st.Get(b.Context(), "id"); err != nil || !found {
 			b.Fatal(err)
 		}
 	}
@@ -83,7 +83,7 @@ func BenchmarkStoreGetVersion(b *testing.B) {
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := st.GetVersion(b.Context(), "id"); err != nil {
+		if _, _, _, err := st.GetVersion(b.Context(), "id"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -104,12 +104,15 @@ func BenchmarkStoreCompareAndSwap(b *testing.B) {
 	st := newStore(benchClient(b))
 	doc := storetest.Document(benchDocSize)
 	st.Set(b.Context(), "id", doc, time.Now().Add(time.Hour))
-	_, v, _ := st.GetVersion(b.Context(), "id")
+	_, v, _, _ := st.GetVersion(b.Context(), "id")
 	b.ReportAllocs()
 	for b.Loop() {
-		var err error
-		if v, err = st.CompareAndSwap(b.Context(), "id", v, doc, time.Now().Add(time.Hour)); err != nil {
-			b.Fatal(err)
+		var (
+			swapped bool
+			err     error
+		)
+		if v, swapped, err = st.CompareAndSwap(b.Context(), "id", v, doc, time.Now().Add(time.Hour)); err != nil || !swapped {
+			b.Fatal(swapped, err)
 		}
 	}
 }
@@ -119,7 +122,7 @@ func BenchmarkStoreTouch(b *testing.B) {
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := st.Touch(b.Context(), "id", time.Now().Add(time.Hour)); err != nil {
+		if found, err := st.Touch(b.Context(), "id", time.Now().Add(time.Hour)); err != nil || !found {
 			b.Fatal(err)
 		}
 	}

@@ -46,6 +46,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 // DefaultPrefix is the key prefix connect-redis uses.
@@ -75,18 +76,23 @@ var (
 )
 
 // Option configures a [Store].
-type Option func(*Store)
+type Option func(*config)
+
+type config struct {
+	prefix     string
+	defaultTTL time.Duration
+}
 
 // WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
 // application sharing a Redis database.
-func WithPrefix(prefix string) Option { return func(s *Store) { s.prefix = prefix } }
+func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
 // one day). A zero or negative d keeps the default.
 func WithDefaultTTL(d time.Duration) Option {
-	return func(s *Store) {
+	return func(c *config) {
 		if d > 0 {
-			s.defaultTTL = d
+			c.defaultTTL = d
 		}
 	}
 }
@@ -95,11 +101,11 @@ func WithDefaultTTL(d time.Duration) Option {
 // redis.NewFailoverClient (Sentinel), a *redis.ClusterClient or a *redis.Ring.
 // The store does not close the client.
 func New(client redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix, defaultTTL: DefaultTTL}
+	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
-		o(s)
+		o(&c)
 	}
-	return s
+	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL}
 }
 
 // Prefix returns the key prefix of the store.
@@ -123,11 +129,11 @@ func (s *Store) ttl(expires time.Time) time.Duration {
 // version returns the version of a stored value: the value itself. Keeping
 // a copy costs less than hashing it on every read; the hash is computed only
 // when a compare-and-swap needs it.
-func version(value []byte) session.Version { return session.Version(value) }
+func version(value []byte) string { return string(value) }
 
 // versionHash returns the SHA-1 of the value a version stands for, in hex, as
 // the Lua script computes it with redis.sha1hex.
-func versionHash(v session.Version) string {
+func versionHash(v string) string {
 	h := sha1.New()
 	io.WriteString(h, string(v))
 	return hex.EncodeToString(h.Sum(nil))
@@ -137,41 +143,31 @@ func versionHash(v session.Version) string {
 // end up in logs, and a whole session id in a log is a session anyone who
 // reads the log can take over.
 func wrap(op, id string, err error) error {
-	return fmt.Errorf("redisstore: %s %s: %w", op, redactID(id), err)
+	return fmt.Errorf("redisstore: %s %s: %w", op, shortid.Of(id), err)
 }
 
-// redactID returns the first few characters of a session id, enough to tell
-// sessions apart in a log.
-func redactID(id string) string {
-	if len(id) <= 6 {
-		return id
-	}
-	return id[:6] + "…"
-}
-
-// Get returns the session stored under id, or an error wrapping
-// session.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
+// Get returns the session stored under id; found is false if there is none.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, wrap("get", id, err)
+		return nil, false, wrap("get", id, err)
 	}
 	b, err := s.client.Get(ctx, s.key(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, wrap("get", id, session.ErrNotFound)
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, wrap("get", id, err)
+		return nil, false, wrap("get", id, err)
 	}
-	return b, nil
+	return b, true, nil
 }
 
 // GetVersion is Get that also returns the value's version.
-func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, session.Version, error) {
-	b, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, "", err
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	b, found, err := s.Get(ctx, id)
+	if err != nil || !found {
+		return nil, "", false, err
 	}
-	return b, version(b), nil
+	return b, version(b), true, nil
 }
 
 // Set stores data under id until expires (the default TTL for the zero
@@ -194,11 +190,11 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 }
 
 // Touch sets the expiry of the session to expires with PEXPIRE, without
-// rewriting it. It returns an error wrapping session.ErrNotFound when the
-// session does not exist. An expiry in the past deletes the session.
-func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
+// rewriting it. It reports found == false when the session does not exist.
+// An expiry in the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return wrap("touch", id, err)
+		return false, wrap("touch", id, err)
 	}
 	ttl := s.ttl(expires)
 	if ttl <= 0 {
@@ -206,12 +202,9 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) error {
 	}
 	ok, err := s.client.PExpire(ctx, s.key(id), ttl).Result()
 	if err != nil {
-		return wrap("touch", id, err)
+		return false, wrap("touch", id, err)
 	}
-	if !ok {
-		return wrap("touch", id, session.ErrNotFound)
-	}
-	return nil
+	return ok, nil
 }
 
 // Destroy deletes the session. Deleting a missing session is not an error.
@@ -245,11 +238,11 @@ return 1
 // CompareAndSwap stores data under id only if the stored value is still the
 // one of version old (the script compares SHA-1 hashes), in one EVALSHA.
 // With old == "" it creates the session only if none exists (SET NX). It
-// returns an error wrapping session.ErrConflict otherwise, and the new
-// version on success ("" when the expiry had passed and nothing was stored).
-func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Version, data []byte, expires time.Time) (session.Version, error) {
+// reports swapped == false otherwise, and the new version on success (""
+// when the expiry had passed and nothing was stored).
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return "", wrap("compare-and-swap", id, err)
+		return "", false, wrap("compare-and-swap", id, err)
 	}
 	ttl := s.ttl(expires)
 	key := s.key(id)
@@ -258,33 +251,30 @@ func (s *Store) CompareAndSwap(ctx context.Context, id string, old session.Versi
 			// Nothing to create; still report a session that exists.
 			n, err := s.client.Exists(ctx, key).Result()
 			if err != nil {
-				return "", wrap("compare-and-swap", id, err)
+				return "", false, wrap("compare-and-swap", id, err)
 			}
-			if n > 0 {
-				return "", wrap("compare-and-swap", id, session.ErrConflict)
-			}
-			return "", nil
+			return "", n == 0, nil
 		}
 		ok, err := s.client.SetNX(ctx, key, data, ttl).Result()
 		if err != nil {
-			return "", wrap("compare-and-swap", id, err)
+			return "", false, wrap("compare-and-swap", id, err)
 		}
 		if !ok {
-			return "", wrap("compare-and-swap", id, session.ErrConflict)
+			return "", false, nil
 		}
-		return version(data), nil
+		return string(data), true, nil
 	}
 	n, err := casScript.Run(ctx, s.client, []string{key}, versionHash(old), data, ttl.Milliseconds()).Int()
 	if err != nil {
-		return "", wrap("compare-and-swap", id, err)
+		return "", false, wrap("compare-and-swap", id, err)
 	}
 	if n == 0 {
-		return "", wrap("compare-and-swap", id, session.ErrConflict)
+		return "", false, nil
 	}
 	if ttl <= 0 {
-		return "", nil
+		return "", true, nil
 	}
-	return version(data), nil
+	return string(data), true, nil
 }
 
 // forEachNode calls fn with the client of every node holding keys: every

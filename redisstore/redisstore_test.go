@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"maps"
 	"net/http"
 	"os"
@@ -88,7 +87,7 @@ func TestStoresWhatConnectRedisStores(t *testing.T) {
 	// An Express app's write (SET ... EX) is read as is.
 	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
 	client.Set(ctx, st.Prefix()+"fromexpress", express, 10*time.Second)
-	got, err := st.Get(ctx, "fromexpress")
+	got, _, err := st.Get(ctx, "fromexpress")
 	if err != nil || !bytes.Equal(got, express) {
 		t.Fatalf("Get of an Express-written key = %s, %v", got, err)
 	}
@@ -129,7 +128,7 @@ func TestTouchDoesNotRewriteDocument(t *testing.T) {
 	}
 	// Another instance writes meanwhile; a touch must not undo its write.
 	client.Set(ctx, st.Prefix()+"id", `{"v":2}`, time.Minute)
-	if err := st.Touch(ctx, "id", time.Now().Add(time.Hour)); err != nil {
+	if found, err := st.Touch(ctx, "id", time.Now().Add(time.Hour)); err != nil || !found {
 		t.Fatal(err)
 	}
 	if got := client.Get(ctx, st.Prefix()+"id").Val(); got != `{"v":2}` {
@@ -147,28 +146,28 @@ func TestExpressWriteBetweenReadAndSaveConflicts(t *testing.T) {
 	if err := st.Set(ctx, "id", []byte(`{"a":1}`), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	_, v1, err := st.GetVersion(ctx, "id")
+	_, v1, _, err := st.GetVersion(ctx, "id")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Express knows nothing of versions: it just writes the value.
 	client.Set(ctx, st.Prefix()+"id", `{"a":1,"b":2}`, time.Minute)
-	if _, err := st.CompareAndSwap(ctx, "id", v1, []byte(`{"a":3}`), time.Now().Add(time.Minute)); !errors.Is(err, session.ErrConflict) {
-		t.Fatalf("CompareAndSwap after an Express write: %v, want ErrConflict", err)
+	if _, swapped, err := st.CompareAndSwap(ctx, "id", v1, []byte(`{"a":3}`), time.Now().Add(time.Minute)); err != nil || swapped {
+		t.Fatalf("CompareAndSwap after an Express write: %v, want not swapped", err)
 	}
-	got, v2, err := st.GetVersion(ctx, "id")
+	got, v2, _, err := st.GetVersion(ctx, "id")
 	if err != nil || string(got) != `{"a":1,"b":2}` {
 		t.Fatalf("GetVersion = %s, %v", got, err)
 	}
-	v3, err := st.CompareAndSwap(ctx, "id", v2, []byte(`{"a":3,"b":2}`), time.Now().Add(time.Minute))
-	if err != nil {
-		t.Fatalf("CompareAndSwap with the fresh version: %v", err)
+	v3, swapped, err := st.CompareAndSwap(ctx, "id", v2, []byte(`{"a":3,"b":2}`), time.Now().Add(time.Minute))
+	if err != nil || !swapped {
+		t.Fatalf("CompareAndSwap with the fresh version: swapped %v, %v", swapped, err)
 	}
-	if _, v4, _ := st.GetVersion(ctx, "id"); v4 != v3 {
+	if _, v4, _, _ := st.GetVersion(ctx, "id"); v4 != v3 {
 		t.Fatalf("CompareAndSwap returned version %q, GetVersion says %q", v3, v4)
 	}
 	// Writing the same bytes again keeps the version: it is the value's hash.
-	if _, v5, _ := st.GetVersion(ctx, "id"); v5 != v3 {
+	if _, v5, _, _ := st.GetVersion(ctx, "id"); v5 != v3 {
 		t.Fatalf("version changed without a write: %q, %q", v3, v5)
 	}
 }
@@ -215,7 +214,7 @@ func TestListerSeesOnlyItsPrefixOnEveryClusterMaster(t *testing.T) {
 	if n, err := st.Count(ctx); n != 0 || err != nil {
 		t.Fatalf("Count after Clear = %d, %v; want 0", n, err)
 	}
-	if _, err := other.Get(ctx, "other"); err != nil {
+	if _, found, err := other.Get(ctx, "other"); err != nil || !found {
 		t.Fatalf("Clear deleted another prefix's session: %v", err)
 	}
 }
@@ -411,7 +410,7 @@ func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	id := storetest.NewID()
-	_, err := st.Get(ctx, id)
+	_, _, err := st.Get(ctx, id)
 	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
 		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
 	}

@@ -93,7 +93,7 @@ var boltParams = map[string]func(v string) (boltstore.Option, error){
 		if err != nil {
 			return nil, err
 		}
-		return boltstore.WithDefaultLifetime(d), nil
+		return boltstore.WithDefaultTTL(d), nil
 	},
 	"open_timeout": func(v string) (boltstore.Option, error) {
 		d, err := parseDuration(v, true)

@@ -54,7 +54,7 @@ var memParams = map[string]func(v string) (memstore.Option, error){
 		if err != nil {
 			return nil, err
 		}
-		return memstore.WithDefaultLifetime(d), nil
+		return memstore.WithDefaultTTL(d), nil
 	},
 }
 

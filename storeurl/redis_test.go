@@ -39,7 +39,7 @@ func netRoundTrip(t *testing.T, st session.Store, id string) {
 	if err := st.Set(ctx, id, data, time.Time{}); err != nil {
 		t.Fatalf("Set: %v", err)
 	}
-	got, err := st.Get(ctx, id)
+	got, _, err := st.Get(ctx, id)
 	if err != nil || string(got) != string(data) {
 		t.Fatalf("Get = %s, %v", got, err)
 	}

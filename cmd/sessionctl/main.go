@@ -339,13 +339,13 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEXPIRES")
 	for _, id := range page {
-		data, err := c.store.Get(ctx, id)
+		data, found, err := c.store.Get(ctx, id)
 		switch {
-		case errors.Is(err, session.ErrNotFound):
-			fmt.Fprintf(tw, "%s\t%s\n", id, "gone (expired or destroyed just now)")
 		case err != nil:
 			tw.Flush()
 			return err
+		case !found:
+			fmt.Fprintf(tw, "%s\t%s\n", id, "gone (expired or destroyed just now)")
 		default:
 			fmt.Fprintf(tw, "%s\t%s\n", id, expiry(data, now))
 		}
@@ -369,12 +369,12 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 func (c *cli) show(ctx context.Context, id string) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	data, err := c.store.Get(ctx, id)
-	if errors.Is(err, session.ErrNotFound) {
-		return fmt.Errorf("no session %q (missing or expired)", id)
-	}
+	data, found, err := c.store.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if !found {
+		return fmt.Errorf("no session %q (missing or expired)", id)
 	}
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
@@ -411,11 +411,11 @@ func (c *cli) count(ctx context.Context) error {
 func (c *cli) destroy(ctx context.Context, id string) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	_, err := c.store.Get(ctx, id)
-	missing := errors.Is(err, session.ErrNotFound)
-	if err != nil && !missing {
+	_, found, err := c.store.Get(ctx, id)
+	if err != nil {
 		return err
 	}
+	missing := !found
 	// Destroy even when Get says missing: an expired leftover goes too.
 	if err := c.store.Destroy(ctx, id); err != nil {
 		return err

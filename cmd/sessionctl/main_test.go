@@ -241,10 +241,10 @@ func TestDestroyDeletesOneSessionAndFailsForAMissingOne(t *testing.T) {
 			t.Fatalf("exit %d, stdout %q", code, out)
 		}
 		use(func(st session.Store) {
-			if _, err := st.Get(context.Background(), "bob"); err == nil {
+			if _, found, _ := st.Get(context.Background(), "bob"); found {
 				t.Fatal("bob is still there")
 			}
-			if _, err := st.Get(context.Background(), "alice"); err != nil {
+			if _, found, err := st.Get(context.Background(), "alice"); err != nil || !found {
 				t.Fatalf("alice is gone too: %v", err)
 			}
 		})
