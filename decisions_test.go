@@ -35,7 +35,7 @@ func stored(t *testing.T, m *Manager) *browser {
 	return b
 }
 
-// Seed 001, row 1: saveUninitialized true, no cookie: the new session is
+// saveUninitialized true, no cookie: the new session is
 // saved even though nothing was set, and its cookie sent.
 func TestSaveUninitializedTrueStoresAndSendsAnUntouchedNewSession(t *testing.T) {
 	for _, resave := range []bool{false, true} {
@@ -47,7 +47,7 @@ func TestSaveUninitializedTrueStoresAndSendsAnUntouchedNewSession(t *testing.T) 
 	}
 }
 
-// Seed 001, row 2: saveUninitialized true, cookie sent, resave false: the
+// saveUninitialized true, cookie sent, resave false: the
 // unmodified session is not saved again.
 func TestSaveUninitializedTrueDoesNotSaveAnUnmodifiedLoadedSession(t *testing.T) {
 	m, st := newTestManager(t, Options{SaveUninitialized: true})
@@ -60,7 +60,7 @@ func TestSaveUninitializedTrueDoesNotSaveAnUnmodifiedLoadedSession(t *testing.T)
 	}
 }
 
-// Seed 001, row 3: saveUninitialized false, no cookie, not modified: nothing
+// saveUninitialized false, no cookie, not modified: nothing
 // stored, no cookie sent (the point of the option: less load on the store).
 func TestSaveUninitializedFalseNeitherStoresNorSendsAnUntouchedNewSession(t *testing.T) {
 	for _, resave := range []bool{false, true} {
@@ -75,7 +75,7 @@ func TestSaveUninitializedFalseNeitherStoresNorSendsAnUntouchedNewSession(t *tes
 	}
 }
 
-// Seed 001, row 4: saveUninitialized false, resave false, cookie sent: the
+// saveUninitialized false, resave false, cookie sent: the
 // unmodified session is not written, only touched.
 func TestResaveFalseDoesNotWriteUnmodifiedSession(t *testing.T) {
 	m, st := newTestManager(t, Options{})
@@ -88,7 +88,7 @@ func TestResaveFalseDoesNotWriteUnmodifiedSession(t *testing.T) {
 	}
 }
 
-// Seed 001, row 5: saveUninitialized false, resave true, cookie sent: the
+// saveUninitialized false, resave true, cookie sent: the
 // unmodified session is written back on every request.
 func TestResaveTrueWritesUnmodifiedSessionBack(t *testing.T) {
 	m, st := newTestManager(t, Options{Resave: true})

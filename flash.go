@@ -46,7 +46,7 @@ func (s *Session) Flashes(kind string) []string {
 // flashesLocked returns a private copy of the stored flash messages.
 func (s *Session) flashesLocked() map[string][]string {
 	out := map[string][]string{}
-	v, ok := s.getLocked(flashKey)
+	v, ok := s.values.get(flashKey)
 	if !ok {
 		return out
 	}

@@ -80,9 +80,7 @@ func (m *Manager) newID(r *http.Request) (string, error) {
 // initNew makes s a brand-new session under id, as express's generate does.
 func (m *Manager) initNew(s *Session, id string) {
 	now := m.now()
-	s.sessionState = sessionState{
-		id: id, originalID: id, isNew: true, created: now, knowVer: true,
-	}
+	s.sessionState = newState(id, now)
 	if m.opts.Cookie.MaxAge > 0 {
 		s.cookie = cookieState{expires: now.Add(m.opts.Cookie.MaxAge), originalMaxAge: m.opts.Cookie.MaxAge}
 	}
@@ -90,11 +88,7 @@ func (m *Manager) initNew(s *Session, id string) {
 
 // initLoaded makes s the session loaded from doc, as express's inflate does.
 func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string) {
-	s.sessionState = sessionState{
-		id: id, originalID: id,
-		created: doc.Created, inStore: true, version: ver, knowVer: m.versioned != nil,
-		hasSaved: !m.opts.Resave, clean: !m.opts.Resave,
-	}
+	s.sessionState = loadedState(id, doc.Created, ver, m.versioned != nil, m.opts.Resave)
 	if s.created.IsZero() {
 		// Written by an app that does not record it (express): the absolute
 		// timeout counts from now, and the next save records it.
@@ -219,7 +213,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			swapped bool
 			err     error
 		)
-		if s.knowVer {
+		if s.has(markKnowVersion) {
 			doc, derr := m.document(s)
 			if derr != nil {
 				return derr
@@ -268,10 +262,11 @@ func backoff(ctx context.Context, attempt int) error {
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	doc, ver, err := m.read(ctx, s.id)
 	switch {
-	case errors.Is(err, ErrNotFound) && s.inStore:
+	case errors.Is(err, ErrNotFound) && s.has(markInStore):
 		return errGone
 	case errors.Is(err, ErrNotFound):
-		s.version, s.knowVer = "", true // never stored: create it
+		s.version = "" // never stored: create it
+		s.set(markKnowVersion)
 		return nil
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
@@ -298,14 +293,7 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {
 		s.created = doc.Created
 	}
-	s.version, s.knowVer, s.inStore = ver, true, true
+	s.version = ver
+	s.set(markKnowVersion | markInStore)
 	return nil
-}
-
-// saved records a successful write of s.
-func (s *Session) saved(ver string) {
-	s.version, s.knowVer = ver, ver != ""
-	s.inStore, s.hasSaved, s.clean = true, true, true
-	s.storeTouched = true // the write pushed the expiry forward
-	s.changes = nil
 }

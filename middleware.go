@@ -33,6 +33,7 @@ type requestState struct {
 	wroteHeader bool        // the response headers went out (or the connection was hijacked)
 	sentID      string      // the session id whose cookie went out with the headers
 	discarded   http.Header // what the handler sets after a failure
+	outerHeader http.Header // the headers outer middleware set before the handler ran
 	detached    context.Context
 }
 
@@ -55,6 +56,9 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			return
 		}
 		rs := &requestState{m: m, w: w}
+		if h := w.Header(); len(h) > 0 {
+			rs.outerHeader = h.Clone() // what outer middleware set survives a store error
+		}
 		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
 		rs.r = r.WithContext(context.WithValue(r.Context(), stateKey{}, rs))
 		next.ServeHTTP(&rs.writer, rs.r)
@@ -65,7 +69,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // From returns the request's session, loading it on first use. It returns
 // nil for a request that did not go through Handler or is outside the cookie
 // path, after Session.Unset, and when the store failed (the error handler has
-// then answered, and what the handler writes afterwards is discarded).
+// then answered, and what the handler writes afterwards is discarded; From
+// called by the ErrorHandler itself returns nil too).
 func From(r *http.Request) *Session {
 	rs, _ := r.Context().Value(stateKey{}).(*requestState)
 	if rs == nil {
@@ -76,25 +81,34 @@ func From(r *http.Request) *Session {
 
 func (rs *requestState) session() *Session {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	s, answer := rs.sessionLocked()
+	rs.mu.Unlock()
+	if answer != nil {
+		rs.answer(answer)
+	}
+	return s
+}
+
+// sessionLocked loads the session on first use. A failed load returns the
+// error for the ErrorHandler, to call once rs.mu is released. rs.mu is held.
+func (rs *requestState) sessionLocked() (*Session, error) {
 	if rs.failed {
-		return nil
+		return nil, nil
 	}
 	if !rs.loaded {
 		rs.loaded = true
 		if err := rs.load(); err != nil {
-			rs.fail(err)
-			return nil
+			return nil, rs.fail(err)
 		}
 	}
 	s := rs.sess
 	s.mu.Lock()
-	unset := s.unset
+	unset := s.phase == phaseUnset
 	s.mu.Unlock()
 	if unset {
-		return nil
+		return nil, nil
 	}
-	return s
+	return s, nil
 }
 
 // load reads the session named by the request's cookie, or makes a new one.
@@ -125,20 +139,28 @@ func (rs *requestState) load() error {
 	return nil
 }
 
-// fail answers the request with the error handler, if the headers have not
-// gone out yet, and makes the rest of the handler's output go nowhere.
-// rs.mu is held.
-func (rs *requestState) fail(err error) {
+// fail marks the request failed, so that the rest of the handler's output
+// goes nowhere. If the headers have not gone out yet it takes back the
+// headers the handler set (outer middleware's stay) and returns err for the
+// caller to hand to the ErrorHandler once rs.mu is released: an ErrorHandler
+// that calls From must not deadlock. rs.mu is held.
+func (rs *requestState) fail(err error) error {
 	rs.failed = true
 	if rs.wroteHeader {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
-		return
+		return nil
 	}
 	rs.wroteHeader = true
 	h := rs.w.Header()
-	for k := range h {
-		delete(h, k) // the handler's headers (a redirect's Location, say) belong to the answer that failed
+	clear(h) // the handler's headers (a redirect's Location, say) belong to the answer that failed
+	for k, v := range rs.outerHeader {
+		h[k] = v
 	}
+	return err
+}
+
+// answer runs the ErrorHandler for err. rs.mu is not held.
+func (rs *requestState) answer(err error) {
 	rs.m.opts.ErrorHandler(rs.w, rs.r, err)
 }
 
@@ -146,34 +168,44 @@ func (rs *requestState) fail(err error) {
 // It reports false when the handler's output must be discarded.
 func (rs *requestState) beforeHeaders() bool {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
 	if rs.failed {
+		rs.mu.Unlock()
 		return false
 	}
+	var answer error
 	if !rs.wroteHeader {
 		if err := rs.commit(); err != nil {
-			rs.fail(err)
-			return false
+			answer = rs.fail(err)
+		} else {
+			rs.wroteHeader = true
 		}
-		rs.wroteHeader = true
 	}
-	return true
+	failed := rs.failed
+	rs.mu.Unlock()
+	if answer != nil {
+		rs.answer(answer)
+	}
+	return !failed
 }
 
 // finish commits what the handler changed, when it returns.
 func (rs *requestState) finish() {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.failed {
-		return
+	var answer error
+	if !rs.failed {
+		if err := rs.commit(); err != nil {
+			answer = rs.fail(err)
+		}
 	}
-	if err := rs.commit(); err != nil {
-		rs.fail(err)
+	rs.mu.Unlock()
+	if answer != nil {
+		rs.answer(answer)
 	}
 }
 
-// commit makes express-session's end-of-request decisions (see the spec):
-// save, touch, set the cookie. rs.mu is held.
+// commit carries out the end-of-request decision (decide) for the session:
+// save or touch it, set or clear its cookie. It runs before the headers go
+// out and again when the handler returns. rs.mu is held.
 func (rs *requestState) commit() error {
 	if rs.sess == nil {
 		return nil // the handler never asked for the session: nothing to do
@@ -182,96 +214,114 @@ func (rs *requestState) commit() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ctx := rs.storeContext()
-	if s.unset {
-		if m.opts.Unset == UnsetDestroy && s.inStore && !s.unsetDone {
-			s.unsetDone = true
-			if err := m.store.Destroy(ctx, s.id); err != nil {
-				return fmt.Errorf("session: unset: destroy: %w", err)
-			}
-		}
-		return nil
+	if !rs.wroteHeader {
+		addVary(rs.w.Header()) // the response depends on the session cookie
 	}
-	if rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
-		if !s.clean && (s.modified || s.id != s.originalID) {
+	if s.phase != phaseUnset && rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
+		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
 			m.logger.WarnContext(ctx, "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
 		}
 		return nil
 	}
 	now := m.now()
-	if !s.cookieTouched {
+	if s.phase != phaseUnset && !s.has(markCookieTouched) {
 		s.touchCookie(now)
-		s.cookieTouched = true
+		s.set(markCookieTouched)
 	}
-	isModified := s.id != s.originalID || s.modified
-	var save bool
-	if !m.opts.SaveUninitialized && !s.hasSaved && rs.cookieID != s.id {
-		save = isModified
-	} else {
-		save = !s.clean
-	}
-	if s.destroyed && !isModified {
-		save = false // Destroy leaves an empty session that only a change brings back
-	}
-	var setCookie bool
-	if rs.cookieID != s.id {
-		setCookie = m.opts.SaveUninitialized || isModified
-	} else {
-		setCookie = m.opts.Rolling || (!s.cookie.expires.IsZero() && isModified)
-	}
+	d := decide(decisionInput{
+		phase: s.phase, marks: s.marks, id: s.id, originalID: s.originalID, cookieID: rs.cookieID,
+		hasExpiry:         !s.cookie.expires.IsZero(),
+		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
+		unsetDestroy: m.opts.Unset == UnsetDestroy,
+	})
+	alive := true // false once the store says another request destroyed the session
 	switch {
-	case save:
+	case d.destroy:
+		s.set(markUnsetDestroyed)
+		if err := m.store.Destroy(ctx, s.id); err != nil {
+			return fmt.Errorf("session: unset: destroy: %w", err)
+		}
+		return nil
+	case d.save:
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {
 			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
-			return nil
+			alive = false
 		} else if err != nil {
 			return err
 		}
-	case rs.cookieID == s.id && s.inStore && !s.storeTouched:
-		s.storeTouched = true
-		if err := m.touch(ctx, s, now); err != nil {
+	case d.touch:
+		s.set(markStoreTouched)
+		found, err := m.touch(ctx, s, now)
+		if err != nil {
 			return err
 		}
+		alive = found
 	}
 	if rs.wroteHeader {
 		return nil
 	}
 	switch {
-	case setCookie && s.cookieSecure() && !rs.secureRequest():
+	case d.setCookie && !alive:
+		// A cookie for a session that is gone would replace the one that a
+		// parallel request (a logout, a login's RenewID) just sent.
+	case d.setCookie && s.rs.secureCookie() && !rs.secureRequest():
 		m.logger.DebugContext(ctx, "session: not sending a Secure cookie over an insecure connection")
-	case setCookie:
+	case d.setCookie:
 		rs.writeCookie(m.signer.cookieValue(s.id), s.cookie.expires, now)
 		rs.sentID = s.id
-	case s.destroyed && rs.cookieID != "":
+	case d.clearCookie:
 		rs.writeCookie("", time.Unix(0, 0), now)
 	}
 	return nil
 }
 
-// touch pushes the stored session's expiry forward. With TouchAfter, a
-// session whose expiry moved less than TouchAfter ago is left alone, and a due
-// touch rewrites the document so that it records the new expiry.
-func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) error {
+// keepFromSharedCaches marks a response that sets the session cookie as
+// private, so that no shared cache stores it and hands one user's cookie to
+// another, unless the handler chose its own Cache-Control.
+func keepFromSharedCaches(h http.Header) {
+	if _, set := h["Cache-Control"]; !set {
+		h.Set("Cache-Control", "private")
+	}
+}
+
+// addVary adds Cookie to the Vary header, unless it is there already.
+func addVary(h http.Header) {
+	for _, v := range h["Vary"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// touch pushes the stored session's expiry forward, and reports whether the
+// session was still there. With TouchAfter, a session whose expiry moved
+// less than TouchAfter ago is left alone, and a due touch rewrites the
+// document so that it records the new expiry.
+func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found bool, err error) {
 	if m.opts.TouchAfter > 0 && !s.loadedExpires.IsZero() {
 		lastTouch := s.loadedExpires.Add(-s.cookie.originalMaxAge)
 		if now.Sub(lastTouch) < m.opts.TouchAfter {
-			return nil
+			return true, nil
 		}
-		if err := m.persist(ctx, s); err != nil && !errors.Is(err, errGone) {
-			return err
+		if err := m.persist(ctx, s); errors.Is(err, errGone) {
+			return false, nil
+		} else if err != nil {
+			return false, err
 		}
-		return nil
+		return true, nil
 	}
 	if m.toucher == nil {
-		return nil
+		return true, nil
 	}
-	if _, err := m.toucher.Touch(ctx, s.id, m.storeExpiry(s)); err != nil {
-		return fmt.Errorf("session: touch: %w", err)
+	found, err = m.toucher.Touch(ctx, s.id, m.storeExpiry(s))
+	if err != nil {
+		return false, fmt.Errorf("session: touch: %w", err)
 	}
-	return nil
+	return found, nil
 }
-
-// cookieSecure reports whether the cookie is marked Secure for this request.
-func (s *Session) cookieSecure() bool { return s.rs.secureCookie() }
 
 // secureRequest reports whether the request came over TLS, or, with
 // TrustProxy, whether the first X-Forwarded-Proto says https.
@@ -365,7 +415,9 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	case "none":
 		b.WriteString("; SameSite=None")
 	}
-	rs.w.Header().Add("Set-Cookie", b.String())
+	h := rs.w.Header()
+	h.Add("Set-Cookie", b.String())
+	keepFromSharedCaches(h)
 }
 
 // pathMatch is RFC 6265 section 5.1.4 path-match: the cookie path equals the

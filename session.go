@@ -24,36 +24,6 @@ type Session struct {
 	docSecure  bool
 }
 
-// sessionState is everything a Session resets on Destroy, Reload and load.
-type sessionState struct {
-	id         string
-	originalID string // the id this request started with, or got from Destroy
-	isNew      bool   // not loaded from the store
-
-	values  values
-	changes map[string]bool // keys set (true) or deleted (false) since the last save
-	created time.Time
-	cookie  cookieState
-
-	// Change tracking, after express-session (see the spec): modified is
-	// "isModified" without the id test; hasSaved is "savedHash is set"; clean
-	// is "the store holds exactly this session" (isSaved).
-	modified bool
-	hasSaved bool
-	clean    bool
-
-	inStore bool   // loaded from, or saved to, the store under id
-	version string // the store's version of what we loaded or saved
-	knowVer bool   // version is known (or "" means absent, for a new session)
-
-	unset         bool      // Unset was called: the request has no session any more
-	destroyed     bool      // Destroy was called: clear the cookie unless a new one is sent
-	cookieTouched bool      // the end-of-request cookie touch happened
-	storeTouched  bool      // the store touch happened
-	unsetDone     bool      // the UnsetDestroy destroy happened
-	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
-}
-
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
 type cookieState struct {
 	expires        time.Time     // zero: browser-session cookie
@@ -90,11 +60,9 @@ func (s *Session) Get(key string) any {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, _ := s.getLocked(key)
+	v, _ := s.values.get(key)
 	return v
 }
-
-func (s *Session) getLocked(key string) (any, bool) { return s.values.get(key) }
 
 // Has reports whether key is set.
 func (s *Session) Has(key string) bool {
@@ -126,7 +94,7 @@ func (s *Session) Set(key string, v any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.getLocked(key); ok && sameScalar(old, v) {
+	if old, ok := s.values.get(key); ok && sameScalar(old, v) {
 		return
 	}
 	s.values.set(key, v)
@@ -165,7 +133,7 @@ func (s *Session) changed(key string, set bool) {
 		s.changes = make(map[string]bool, 2)
 	}
 	s.changes[key] = set
-	s.modified, s.clean = true, false
+	s.sessionState.changed()
 }
 
 func reserved(key string) bool { return key == cookieKey || key == CreatedKey }
@@ -220,7 +188,6 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	if idErr != nil {
 		return idErr
 	}
-	s.id = id
 	if !keep {
 		s.values = values{}
 	}
@@ -229,35 +196,38 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	for _, k := range keys {
 		s.changes[k] = true
 	}
-	s.created = s.m.now()
-	s.modified, s.clean, s.hasSaved = true, false, false
-	s.inStore, s.version, s.knowVer = false, "", true
-	s.storeTouched = false
+	s.renewed(id, s.m.now())
 	return err // like express, the new session stands even if the destroy failed
 }
 
 // Destroy deletes the session from the store (express: destroy). The request
 // goes on with a new, empty session that is only stored if modified, so a
 // flash message after logout still works; otherwise the cookie is cleared.
+//
+// Check the error: when the store did not confirm the delete, the session
+// stays as it was, stored and with its cookie, so that a logout page does
+// not tell the user they are logged out while the session still works.
 func (s *Session) Destroy(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.dropStored(ctx, "destroy")
-	id, idErr := s.m.newID(s.rs.r)
-	if idErr != nil {
-		return idErr
+	if err := s.dropStored(ctx, "destroy"); err != nil {
+		return err
+	}
+	id, err := s.m.newID(s.rs.r)
+	if err != nil {
+		return err
 	}
 	s.m.initNew(s, id)
-	s.destroyed = true
-	return err
+	s.phase = phaseDestroyed
+	return nil
 }
 
 // dropStored deletes the stored copy of the session, if it has one. s.mu is held.
 func (s *Session) dropStored(ctx context.Context, op string) error {
-	if !s.inStore {
+	if !s.has(markInStore) {
 		return nil
 	}
 	if err := s.m.store.Destroy(ctx, s.id); err != nil {
@@ -292,7 +262,7 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.unset {
+	if s.phase == phaseUnset {
 		return nil
 	}
 	return s.m.persist(ctx, s)
@@ -324,7 +294,7 @@ func (s *Session) Unset() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.unset = true
+	s.phase = phaseUnset
 }
 
 // Cookie returns a handle on the session's own cookie expiry.
@@ -405,5 +375,5 @@ func (s *Session) setCookie(c cookieState) {
 		return
 	}
 	s.cookie = c
-	s.modified, s.clean = true, false
+	s.sessionState.changed()
 }

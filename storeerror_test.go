@@ -42,6 +42,18 @@ func (f *flakyStore) CompareAndSwap(ctx context.Context, id, old string, b []byt
 	}
 	return f.countingStore.CompareAndSwap(ctx, id, old, b, exp)
 }
+func (f *flakyStore) Set(ctx context.Context, id string, b []byte, exp time.Time) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.countingStore.Set(ctx, id, b, exp)
+}
+func (f *flakyStore) Destroy(ctx context.Context, id string) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.countingStore.Destroy(ctx, id)
+}
 func (f *flakyStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
 	if err := f.fail(); err != nil {
 		return false, err

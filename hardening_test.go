@@ -1,0 +1,190 @@
+package session
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// within runs f and fails the test if it does not return in time: a request
+// that hangs is the bug, not a slow machine.
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s: still running after %v (deadlock)", what, d)
+	}
+}
+
+func TestErrorHandlerThatCallsFromDoesNotDeadlock(t *testing.T) {
+	for _, when := range []string{"load", "headers", "return"} {
+		t.Run(when, func(t *testing.T) {
+			fs := &flakyStore{countingStore: newCountingStore(t)}
+			var fromInHandler *Session
+			calledFrom := false
+			m, _ := newTestManager(t, Options{Store: fs, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				fromInHandler, calledFrom = From(r), true // an error page that greets the user by name
+				http.Error(w, "sorry", http.StatusServiceUnavailable)
+			}})
+			b := stored(t, m)
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if when == "load" {
+					return
+				}
+				s.Set("x", 1)
+				fs.down.Store(true)
+				if when == "headers" {
+					w.Write([]byte("ok"))
+				}
+			}))
+			if when == "load" {
+				fs.down.Store(true)
+			}
+			var rec *httptest.ResponseRecorder
+			within(t, 5*time.Second, "a request whose ErrorHandler calls From", func() { rec = b.get("/") })
+			if !calledFrom || fromInHandler != nil || rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("ErrorHandler called %v, From in it = %v, status %d; want called, nil, 503", calledFrom, fromInHandler, rec.Code)
+			}
+		})
+	}
+}
+
+func TestStoreFailureKeepsTheHeadersOuterMiddlewareSet(t *testing.T) {
+	fs := &flakyStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs})
+	b := stored(t, m)
+	inner := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("X-Handler", "ran")
+		w.Header().Set("Location", "/home")
+		s.Set("user", "ada")
+		fs.down.Store(true)
+		w.WriteHeader(http.StatusSeeOther)
+	}))
+	b.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+		w.Header().Set("X-Request-Id", "req-1")
+		inner.ServeHTTP(w, r)
+	})
+	rec := b.get("/login")
+	h := rec.Header()
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want the error handler's 500", rec.Code)
+	}
+	if h.Get("Strict-Transport-Security") != "max-age=63072000" || h.Get("X-Request-Id") != "req-1" {
+		t.Errorf("outer middleware's headers lost: %v", h)
+	}
+	if h.Get("X-Handler") != "" || h.Get("Location") != "" {
+		t.Errorf("the failed handler's headers went out: %v", h)
+	}
+}
+
+func TestRollingSendsNoCookieForASessionDestroyedMeanwhile(t *testing.T) {
+	for _, modify := range []bool{false, true} {
+		name := map[bool]string{false: "ReadOnly", true: "Modified"}[modify]
+		t.Run(name, func(t *testing.T) {
+			m, st := newTestManager(t, Options{Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}})
+			b := stored(t, m)
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				// A logout in another tab lands while this request runs.
+				if err := st.Store.Destroy(r.Context(), s.ID()); err != nil {
+					t.Error(err)
+				}
+				if modify {
+					s.Set("late", 1)
+				}
+			}))
+			if c := setCookie(b.get("/")); c != "" {
+				t.Fatalf("Set-Cookie %q for a session another request destroyed: it would undo that logout", c)
+			}
+		})
+	}
+}
+
+func TestRollingStillSendsTheCookieForALiveSession(t *testing.T) {
+	m, _ := newTestManager(t, Options{Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := stored(t, m)
+	b.h = m.Handler(readViews)
+	if setCookie(b.get("/")) == "" {
+		t.Fatal("no Set-Cookie with Rolling for a live session")
+	}
+}
+
+func TestFailedDestroyKeepsTheSessionAndItsCookie(t *testing.T) {
+	fs := &flakyStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs})
+	b := stored(t, m)
+	cookie := b.cookie
+	var destroyErr error
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fs.down.Store(true)
+		destroyErr = s.Destroy(r.Context())
+		fs.down.Store(false)
+	}))
+	rec := b.get("/logout")
+	if destroyErr == nil {
+		t.Fatal("Destroy with the store down returned no error")
+	}
+	if c := setCookie(rec); c != "" {
+		t.Fatalf("Set-Cookie %q after a Destroy the store did not confirm", c)
+	}
+	b.h = m.Handler(incrViews)
+	if got := b.get("/").Body.String(); got != "2" || b.cookie != cookie {
+		t.Fatalf("after the failed destroy: views %s, cookie changed %v; want the session as it was", got, b.cookie != cookie)
+	}
+}
+
+func TestResponsesThatUseTheSessionVaryOnCookie(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept-Encoding")
+		w.Write([]byte("no session here"))
+	})))
+	if v := b.get("/").Header().Values("Vary"); slices.Contains(v, "Cookie") {
+		t.Errorf("Vary %q on a response that never used the session", v)
+	}
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Add("Vary", "Accept-Encoding")
+		s.Set("x", 1)
+	}))
+	rec := b.get("/")
+	if v := rec.Header().Values("Vary"); !slices.Equal(v, []string{"Accept-Encoding", "Cookie"}) {
+		t.Errorf("Vary %q, want Accept-Encoding and Cookie", v)
+	}
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("Vary", "Origin, cookie")
+		s.Get("x")
+	}))
+	if v := b.get("/").Header().Values("Vary"); len(v) != 1 {
+		t.Errorf("Vary %q: Cookie added twice", v)
+	}
+}
+
+func TestResponseThatSetsTheCookieIsPrivate(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(incrViews))
+	rec := b.get("/")
+	if setCookie(rec) == "" || rec.Header().Get("Cache-Control") != "private" {
+		t.Fatalf("Set-Cookie %q with Cache-Control %q; want private", setCookie(rec), rec.Header().Get("Cache-Control"))
+	}
+	b.h = m.Handler(readViews)
+	if cc := b.get("/").Header().Get("Cache-Control"); cc != "" {
+		t.Errorf("Cache-Control %q on a response that sets no cookie: the handler's choice", cc)
+	}
+	b.cookie = ""
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("Cache-Control", "no-store")
+		s.Set("x", 1)
+	}))
+	if cc := b.get("/").Header().Values("Cache-Control"); !slices.Equal(cc, []string{"no-store"}) || !strings.Contains(strings.Join(cc, ""), "no-store") {
+		t.Errorf("Cache-Control %q, want the handler's own no-store kept", cc)
+	}
+}

@@ -1,0 +1,190 @@
+package session
+
+import "time"
+
+// phase is where a session stands in its life within one request. Only the
+// sessionState methods below move it.
+type phase uint8
+
+const (
+	phaseNew       phase = iota // made by this request: no usable cookie, or nothing stored under it
+	phaseLoaded                 // read from the store under the request's cookie
+	phaseRenewed                // given a new id by Regenerate or RenewID
+	phaseDestroyed              // Destroy replaced it with a new, empty session
+	phaseUnset                  // Unset: the request has no session any more
+)
+
+// mark is one of the facts about a session that do not follow from its phase.
+type mark uint16
+
+const (
+	// express-session's change tracking. markModified is its isModified
+	// without the id test (the values or the cookie changed since the load);
+	// markSavedOnce is "savedHash is set" (saved, or loaded without Resave);
+	// markClean is isSaved (the store holds exactly this session).
+	markModified mark = 1 << iota
+	markSavedOnce
+	markClean
+	// markInStore: a copy is stored under the id (loaded or saved).
+	markInStore
+	// markKnowVersion: version is the store's current version of the session
+	// ("" for one never stored), so the next save can compare-and-swap.
+	markKnowVersion
+	// The end-of-request steps already taken: a request commits when the
+	// headers go out and again when the handler returns, and each step
+	// happens once.
+	markCookieTouched
+	markStoreTouched
+	markUnsetDestroyed
+)
+
+// sessionState is everything a Session resets on Destroy, Reload and load.
+type sessionState struct {
+	id         string
+	originalID string // the id this request started with, or got from Destroy
+	phase      phase
+	isNew      bool // created by this request, not read from the store (IsNew)
+	marks      mark
+	version    string // the store's version of what was loaded or saved
+
+	values  values
+	changes map[string]bool // keys set (true) or deleted (false) since the last save
+	created time.Time
+	cookie  cookieState
+
+	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
+}
+
+func (st *sessionState) has(m mark) bool { return st.marks&m != 0 }
+
+func (st *sessionState) set(m mark)  { st.marks |= m }
+func (st *sessionState) drop(m mark) { st.marks &^= m }
+
+// newState is a brand-new session under id, as express's generate makes it.
+func newState(id string, now time.Time) sessionState {
+	return sessionState{id: id, originalID: id, phase: phaseNew, isNew: true, created: now, marks: markKnowVersion}
+}
+
+// loadedState is a session read from the store under id, at version ver
+// (known only if the store compares and swaps). With resave, a loaded
+// session counts as unsaved, so that it is written back.
+func loadedState(id string, created time.Time, ver string, versioned, resave bool) sessionState {
+	st := sessionState{id: id, originalID: id, phase: phaseLoaded, created: created, version: ver, marks: markInStore}
+	if versioned {
+		st.set(markKnowVersion)
+	}
+	if !resave {
+		st.set(markSavedOnce | markClean)
+	}
+	return st
+}
+
+// changed records a change of the values or the cookie.
+func (st *sessionState) changed() {
+	st.set(markModified)
+	st.drop(markClean)
+}
+
+// saved records a write of the session at version ver ("" if the store did
+// not tell it). The write also pushed the stored expiry forward.
+func (st *sessionState) saved(ver string) {
+	st.version = ver
+	if ver != "" {
+		st.set(markKnowVersion)
+	} else {
+		st.drop(markKnowVersion)
+	}
+	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
+	st.changes = nil
+}
+
+// renewed moves the session to a new id, not yet stored, at time now.
+func (st *sessionState) renewed(id string, now time.Time) {
+	st.id, st.created, st.version = id, now, ""
+	if st.phase != phaseDestroyed {
+		st.phase = phaseRenewed
+	}
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched)
+	st.set(markModified | markKnowVersion)
+}
+
+// decisionInput is what the end-of-request decision depends on: the session's
+// state, the id the request's cookie carried, and the options.
+type decisionInput struct {
+	phase             phase
+	marks             mark
+	id, originalID    string
+	cookieID          string // the verified id of the request's cookie, or ""
+	hasExpiry         bool   // the cookie is persistent, not a browser-session cookie
+	saveUninitialized bool
+	rolling           bool
+	unsetDestroy      bool
+}
+
+// decision is what the end of a request does with the session.
+type decision struct {
+	save        bool // write the session to the store
+	touch       bool // push the stored expiry forward without a write
+	setCookie   bool // send the session cookie
+	clearCookie bool // send an expired cookie: the session is gone
+	destroy     bool // delete the stored session (Unset with UnsetDestroy)
+}
+
+// decide makes express-session's end-of-request decisions, one named check
+// each, as its shouldSave, shouldTouch, shouldSetCookie and shouldDestroy do.
+func decide(in decisionInput) decision {
+	if in.phase == phaseUnset {
+		return decision{destroy: shouldDestroy(in)}
+	}
+	d := decision{save: shouldSave(in)}
+	d.touch = shouldTouch(in, d.save)
+	d.setCookie = shouldSetCookie(in)
+	d.clearCookie = shouldClearCookie(in, d.setCookie)
+	return d
+}
+
+// isModified is express's isModified: a new id, or changed values or cookie.
+func (in decisionInput) isModified() bool {
+	return in.id != in.originalID || in.marks&markModified != 0
+}
+
+// shouldSave: a session the client has no cookie for yet is saved only if it
+// was modified (unless SaveUninitialized); any other is saved unless the
+// store already holds exactly it. An empty session left by Destroy is only
+// saved once something changes it.
+func shouldSave(in decisionInput) bool {
+	if in.phase == phaseDestroyed && !in.isModified() {
+		return false
+	}
+	if !in.saveUninitialized && in.marks&markSavedOnce == 0 && in.cookieID != in.id {
+		return in.isModified()
+	}
+	return in.marks&markClean == 0
+}
+
+// shouldTouch: a stored session the request came with, and did not save, has
+// its stored expiry pushed forward (once per request).
+func shouldTouch(in decisionInput, save bool) bool {
+	return !save && in.cookieID == in.id && in.marks&markInStore != 0 && in.marks&markStoreTouched == 0
+}
+
+// shouldSetCookie: a cookie for a new id goes out if the session is kept
+// (SaveUninitialized or modified); for the request's own id, on every
+// response with Rolling, or when a persistent cookie's session changed.
+func shouldSetCookie(in decisionInput) bool {
+	if in.cookieID != in.id {
+		return in.saveUninitialized || in.isModified()
+	}
+	return in.rolling || (in.hasExpiry && in.isModified())
+}
+
+// shouldClearCookie: after Destroy, a client that came with a cookie gets an
+// expired one, unless a new session's cookie replaces it.
+func shouldClearCookie(in decisionInput, setCookie bool) bool {
+	return !setCookie && in.phase == phaseDestroyed && in.cookieID != ""
+}
+
+// shouldDestroy: Unset with UnsetDestroy deletes a stored session, once.
+func shouldDestroy(in decisionInput) bool {
+	return in.unsetDestroy && in.marks&markInStore != 0 && in.marks&markUnsetDestroyed == 0
+}
