@@ -9,6 +9,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // maxCookieValue bounds the cookie value we are willing to verify. Ids are
@@ -89,10 +90,14 @@ func (s *signer) unsign(value string) (id string, ok bool) {
 	if len(value) > 3*maxCookieValue {
 		return "", false
 	}
-	var buf [128]byte
-	v := append(buf[:0], value...)
+	// As express's cookie parser: decode the escapes; if that fails (a
+	// malformed escape, or escapes that are not UTF-8), verify the raw value.
+	// The decoded form goes to its own buffer, so that a decode that fails
+	// half-way cannot overwrite the raw value it falls back to.
+	var rawBuf, decBuf [128]byte
+	v := append(rawBuf[:0], value...)
 	if strings.IndexByte(value, '%') >= 0 {
-		if dec, err := appendURIDecoded(buf[:0], value); err == nil {
+		if dec, err := appendURIDecoded(decBuf[:0], value); err == nil {
 			v = dec
 		}
 	}
@@ -177,7 +182,10 @@ func decodeURIComponent(s string) (string, error) {
 	return string(b), err
 }
 
-// appendURIDecoded appends s, with its %XX escapes decoded, to b.
+// appendURIDecoded appends s, with its %XX escapes decoded, to b. Like
+// JavaScript's decodeURIComponent, it fails on a malformed escape and on
+// escapes that do not decode to UTF-8 (each run of consecutive escapes must
+// be valid UTF-8 on its own). On failure, what it appended to b is garbage.
 func appendURIDecoded(b []byte, s string) ([]byte, error) {
 	for {
 		pct := strings.IndexByte(s, '%')
@@ -185,16 +193,23 @@ func appendURIDecoded(b []byte, s string) ([]byte, error) {
 			return append(b, s...), nil
 		}
 		b = append(b, s[:pct]...)
-		if pct+2 >= len(s) {
+		s = s[pct:]
+		run := len(b)
+		for len(s) > 0 && s[0] == '%' {
+			if len(s) < 3 {
+				return nil, errBadEscape{}
+			}
+			hi, ok1 := unhex(s[1])
+			lo, ok2 := unhex(s[2])
+			if !ok1 || !ok2 {
+				return nil, errBadEscape{}
+			}
+			b = append(b, hi<<4|lo)
+			s = s[3:]
+		}
+		if !utf8.Valid(b[run:]) {
 			return nil, errBadEscape{}
 		}
-		hi, ok1 := unhex(s[pct+1])
-		lo, ok2 := unhex(s[pct+2])
-		if !ok1 || !ok2 {
-			return nil, errBadEscape{}
-		}
-		b = append(b, hi<<4|lo)
-		s = s[pct+3:]
 	}
 }
 

@@ -138,3 +138,47 @@ func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
 		t.Fatal("a good value must verify after the cache was emptied")
 	}
 }
+
+// macOf returns the signature part of a cookie for id, as cookie-signature
+// computes it (base64 without padding, not percent-encoded).
+func macOf(s *signer, id string) string {
+	var sig [sigLen]byte
+	s.mac(0, []byte(id), &sig)
+	return string(sig[:])
+}
+
+// A value whose percent-decoding fails is verified as it stands, exactly as
+// express does (cookie's tryDecode keeps the raw value when decodeURIComponent
+// throws, then cookie-signature unsigns it). The vectors were checked against
+// express-session 1.19 with cookie 0.7.2 and cookie-signature 1.0.7.
+func TestUnsignVerifiesTheRawValueWhenDecodingFails(t *testing.T) {
+	s := newSigner([]string{"keyboard cat"})
+	// "%41" decodes, then "%." is malformed: express verifies the raw id "x%41y%".
+	raw := "s:x%41y%." + macOf(s, "x%41y%")
+	if raw != "s:x%41y%.B0Zw7R0d/M9oOvrjgEDPqsOE1q9T8DGlQMsa2ay31hs" {
+		t.Fatalf("signature differs from cookie-signature's: %s", raw)
+	}
+	if id, ok := s.unsign(raw); !ok || id != "x%41y%" {
+		t.Errorf("unsign(%q) = %q, %v; express accepts it as id x%%41y%%", raw, id, ok)
+	}
+	// The same escapes signed for what a half-done decode overwrote the raw
+	// value with: express rejects it.
+	for _, forged := range []string{"xAy1y%", "xAy"} {
+		v := "s:x%41y%." + macOf(s, forged)
+		if id, ok := s.unsign(v); ok {
+			t.Errorf("unsign(%q) accepted id %q; express rejects it", v, id)
+		}
+	}
+	// decodeURIComponent also throws on escapes that are not UTF-8: the raw
+	// value then does not start with "s:", so express sees no session.
+	// A character half escaped, half raw is not UTF-8 to decodeURIComponent either.
+	halfEscaped := "s%3A%C3\xbf." + string(appendURIEncoded(nil, macOf(s, "ÿ")))
+	for _, v := range []string{s.cookieValue("\xff"), halfEscaped} {
+		if id, ok := s.unsign(v); ok {
+			t.Errorf("unsign(%q) accepted id %q; express rejects it", v, id)
+		}
+	}
+	if id, ok := s.unsign(s.cookieValue("ÿ")); !ok || id != "ÿ" {
+		t.Errorf("unsign of the UTF-8 id ÿ = %q, %v", id, ok)
+	}
+}
