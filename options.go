@@ -21,6 +21,8 @@ type Options struct {
 	// Store keeps the sessions (express: store). Default: a memstore.
 	Store Store
 	// Codec encodes sessions for the store. Default: JSONCodec, the express document.
+	// What a custom codec decodes is checked: no document, or a value that is
+	// not JSON, is a corrupt session (logged; the request gets a fresh one).
 	Codec Codec
 	// Resave writes an unmodified session back on every request (express:
 	// resave). Off by default: an unmodified session is only touched.
@@ -180,8 +182,12 @@ func (o *Options) validate() error {
 	default:
 		return optionError("cookie priority %q is not low, medium or high", c.Priority)
 	}
-	if o.Codec == nil {
+	switch o.Codec.(type) {
+	case nil:
 		o.Codec = JSONCodec{}
+	case JSONCodec, *JSONCodec, checkedCodec:
+	default:
+		o.Codec = checkedCodec{o.Codec}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
