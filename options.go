@@ -149,12 +149,17 @@ func (o *Options) validate() error {
 	default:
 		return optionError("unknown Unset mode %q (want %q or %q)", o.Unset, UnsetKeep, UnsetDestroy)
 	}
-	for name, d := range map[string]time.Duration{
-		"TouchAfter": o.TouchAfter, "IdleTimeout": o.IdleTimeout,
-		"AbsoluteTimeout": o.AbsoluteTimeout, "Cookie.MaxAge": o.Cookie.MaxAge,
+	// A slice, not a map: with several negative durations, the error is
+	// always about the first, in the order of the fields.
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"TouchAfter", o.TouchAfter}, {"IdleTimeout", o.IdleTimeout},
+		{"AbsoluteTimeout", o.AbsoluteTimeout}, {"Cookie.MaxAge", o.Cookie.MaxAge},
 	} {
-		if d < 0 {
-			return optionError("%s is negative (%v)", name, d)
+		if f.d < 0 {
+			return optionError("%s is negative (%v)", f.name, f.d)
 		}
 	}
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {

@@ -44,3 +44,18 @@ func TestNewDefaultsAreTheSafeOnes(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", o)
 	}
 }
+
+// With several invalid options, New reports the same one every time (the
+// first in the order of the Options fields), not one picked by map order.
+func TestNewReportsInvalidOptionsInAStableOrder(t *testing.T) {
+	opts := Options{Secrets: []string{"a"}, TouchAfter: -1, IdleTimeout: -1, AbsoluteTimeout: -1, Cookie: CookieOptions{MaxAge: -1}}
+	_, first := New(opts)
+	if first == nil || !strings.Contains(first.Error(), "TouchAfter") {
+		t.Fatalf("New() = %v, want the TouchAfter error first", first)
+	}
+	for range 50 {
+		if _, err := New(opts); err == nil || err.Error() != first.Error() {
+			t.Fatalf("New() = %v, then %v", first, err)
+		}
+	}
+}
