@@ -77,20 +77,29 @@ func (v *values) keys() []string {
 }
 
 // encoded encodes the values set by this request and returns the raw map,
-// which then holds every key.
+// which then holds every key. If some values cannot be encoded, the error is
+// about the first of their keys in sorted order, so that it is always the same.
 func (v *values) encoded() (map[string]json.RawMessage, error) {
+	var badKey string
+	var badErr error
 	for k, x := range v.val {
 		if _, ok := v.raw[k]; ok {
 			continue
 		}
 		raw, err := json.Marshal(x)
 		if err != nil {
-			return nil, fmt.Errorf("session: encode key %q: %w", k, err)
+			if badErr == nil || k < badKey {
+				badKey, badErr = k, err
+			}
+			continue
 		}
 		if v.raw == nil {
 			v.raw = make(map[string]json.RawMessage, len(v.val))
 		}
 		v.raw[k] = raw
+	}
+	if badErr != nil {
+		return nil, fmt.Errorf("session: encode key %q: %w", badKey, badErr)
 	}
 	return v.raw, nil
 }
