@@ -75,6 +75,8 @@ type CookieOptions struct {
 	// SecureAuto (when the request is over TLS, see TrustProxy).
 	Secure SecureMode
 	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
+	// SameSiteNone and SameSiteAuto need Secure SecureAlways or SecureAuto
+	// (New refuses SecureNever): browsers drop SameSite=None without Secure.
 	SameSite SameSiteMode
 	// HTTPOnly is on unless DisableHTTPOnly is set.
 	DisableHTTPOnly bool
@@ -180,6 +182,16 @@ func (o *Options) validate() error {
 	}
 	if c.SameSite < SameSiteDefault || c.SameSite > SameSiteAuto {
 		return optionError("unknown Cookie.SameSite mode %d", c.SameSite)
+	}
+	// Browsers drop a SameSite=None cookie that is not Secure, so the
+	// session would never come back.
+	if c.Secure == SecureNever {
+		switch c.SameSite {
+		case SameSiteNone:
+			return optionError("Cookie.SameSite SameSiteNone needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a SameSite=None cookie that is not Secure")
+		case SameSiteAuto:
+			return optionError("Cookie.SameSite SameSiteAuto needs Cookie.Secure SecureAlways or SecureAuto: on secure requests it sends SameSite=None, which browsers drop without Secure")
+		}
 	}
 	switch strings.ToLower(c.Priority) {
 	case "", "low", "medium", "high":

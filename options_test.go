@@ -22,6 +22,9 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		"bad priority":     {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Priority: "urgent"}}, "priority"},
 		"bad secure":       {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Secure: 7}}, "Secure mode"},
 		"touch after idle": {Options{Secrets: []string{"a"}, IdleTimeout: time.Minute, TouchAfter: time.Hour}, "TouchAfter"},
+		// Browsers drop a SameSite=None cookie that is not Secure.
+		"none not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteNone}}, "SameSiteNone needs Cookie.Secure"},
+		"auto not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteAuto, Secure: SecureNever}}, "SameSiteAuto needs Cookie.Secure"},
 	} {
 		_, err := New(tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -56,6 +59,16 @@ func TestNewReportsInvalidOptionsInAStableOrder(t *testing.T) {
 	for range 50 {
 		if _, err := New(opts); err == nil || err.Error() != first.Error() {
 			t.Fatalf("New() = %v, then %v", first, err)
+		}
+	}
+}
+
+func TestSameSiteNoneIsAcceptedWithASecureCookie(t *testing.T) {
+	for _, ss := range []SameSiteMode{SameSiteNone, SameSiteAuto} {
+		for _, sec := range []SecureMode{SecureAlways, SecureAuto} {
+			if _, err := New(Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: ss, Secure: sec}}); err != nil {
+				t.Errorf("SameSite %d with Secure %d: %v", ss, sec, err)
+			}
 		}
 	}
 }
