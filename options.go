@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -209,6 +211,14 @@ func (o *Options) validate() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	for i, s := range o.Secrets {
+		if !strongSecret(s) {
+			// A warning, not an error: express's examples use "keyboard cat".
+			o.Logger.Warn("session: Options.Secrets["+strconv.Itoa(i)+"] is short and does not look random; "+
+				"whoever guesses it can forge session cookies: use 32 or more random bytes",
+				"length", len(s))
+		}
+	}
 	if o.ErrorHandler == nil {
 		logger := o.Logger
 		o.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -217,6 +227,51 @@ func (o *Options) validate() error {
 		}
 	}
 	return nil
+}
+
+// minSecretLen is the length from which a secret is never warned about.
+const minSecretLen = 32
+
+// strongSecret reports whether a secret is long enough, or, when shorter,
+// looks generated: no spaces, and at least 128 bits by a rough estimate
+// (its length times the bits of the character classes it uses: lower case,
+// upper case, digits, other), with no long runs of repeats.
+func strongSecret(s string) bool {
+	if len(s) >= minSecretLen {
+		return true
+	}
+	var lower, upper, digit, other bool
+	var seen [256]bool
+	distinct := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c <= ' ' || c == 0x7f:
+			return false
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = true
+		default:
+			other = true
+		}
+		if !seen[c] {
+			seen[c] = true
+			distinct++
+		}
+	}
+	alphabet := 0
+	for _, class := range []struct {
+		used bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 32}} {
+		if class.used {
+			alphabet += class.size
+		}
+	}
+	return distinct*2 >= len(s) && float64(len(s))*math.Log2(float64(alphabet)) >= 128
 }
 
 // isToken reports whether s is a non-empty RFC 7230 token.

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,33 @@ func TestSameSiteNoneIsAcceptedWithASecureCookie(t *testing.T) {
 			if _, err := New(Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: ss, Secure: sec}}); err != nil {
 				t.Errorf("SameSite %d with Secure %d: %v", ss, sec, err)
 			}
+		}
+	}
+}
+
+// A short secret that does not look generated is accepted with a warning
+// (express's own examples use "keyboard cat"); the secret is never logged.
+func TestShortHumanSecretIsAcceptedWithAWarning(t *testing.T) {
+	for secret, warn := range map[string]bool{
+		"keyboard cat":                        true,
+		"s3cret":                              true,
+		"password1234567890":                  true,
+		"aaaaaaaaaaaaaaaaaaaaaaaaAAAAAA11":    false, // 32 bytes: long enough, whatever it is
+		"correct horse battery staple, twice": false,
+		"q3Zt-9Kx_V2mLpR8wYb0Nc":              false, // 16 random bytes, base64url
+		"f3a91c07be5d24e8a6b0c1d2e3f40516":    false, // 16 random bytes, hex
+		"Zm9vYmFyYmF6cXV4cXV1eHF1dXg":         false, // 20 bytes of base64
+	} {
+		var logs bytes.Buffer
+		_, err := New(Options{Secrets: []string{"a long enough secret, not reported!", secret}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("%q: %v", secret, err)
+		}
+		if got := strings.Contains(logs.String(), "Secrets[1]"); got != warn {
+			t.Errorf("%q: warned = %v, want %v (log: %s)", secret, got, warn, logs.String())
+		}
+		if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "Secrets[0]") {
+			t.Errorf("%q: the log shows the secret or warns about the long one: %s", secret, logs.String())
 		}
 	}
 }
