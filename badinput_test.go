@@ -18,7 +18,7 @@ func TestBadCookiesGiveAFreshSessionNeverAnErrorOrAnotherSession(t *testing.T) {
 	good := victim.cookie
 	id := mustID(t, m, good)
 	retired, _ := New(Options{Secrets: []string{"retired"}})
-	raw := m.signer.sign(id)
+	raw := rawSigned(m.signer, id)
 	for name, cookies := range map[string][]string{
 		"tampered signature":     {good[:len(good)-3] + "abc"},
 		"tampered id":            {strings.Replace(good, id[:4], "AAAA", 1)},

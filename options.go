@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +23,8 @@ type Options struct {
 	// Store keeps the sessions (express: store). Default: a memstore.
 	Store Store
 	// Codec encodes sessions for the store. Default: JSONCodec, the express document.
+	// What a custom codec decodes is checked: no document, or a value that is
+	// not JSON, is a corrupt session (logged; the request gets a fresh one).
 	Codec Codec
 	// Resave writes an unmodified session back on every request (express:
 	// resave). Off by default: an unmodified session is only touched.
@@ -73,6 +77,8 @@ type CookieOptions struct {
 	// SecureAuto (when the request is over TLS, see TrustProxy).
 	Secure SecureMode
 	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
+	// SameSiteNone and SameSiteAuto need Secure SecureAlways or SecureAuto
+	// (New refuses SecureNever): browsers drop SameSite=None without Secure.
 	SameSite SameSiteMode
 	// HTTPOnly is on unless DisableHTTPOnly is set.
 	DisableHTTPOnly bool
@@ -147,12 +153,17 @@ func (o *Options) validate() error {
 	default:
 		return optionError("unknown Unset mode %q (want %q or %q)", o.Unset, UnsetKeep, UnsetDestroy)
 	}
-	for name, d := range map[string]time.Duration{
-		"TouchAfter": o.TouchAfter, "IdleTimeout": o.IdleTimeout,
-		"AbsoluteTimeout": o.AbsoluteTimeout, "Cookie.MaxAge": o.Cookie.MaxAge,
+	// A slice, not a map: with several negative durations, the error is
+	// always about the first, in the order of the fields.
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"TouchAfter", o.TouchAfter}, {"IdleTimeout", o.IdleTimeout},
+		{"AbsoluteTimeout", o.AbsoluteTimeout}, {"Cookie.MaxAge", o.Cookie.MaxAge},
 	} {
-		if d < 0 {
-			return optionError("%s is negative (%v)", name, d)
+		if f.d < 0 {
+			return optionError("%s is negative (%v)", f.name, f.d)
 		}
 	}
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
@@ -174,17 +185,39 @@ func (o *Options) validate() error {
 	if c.SameSite < SameSiteDefault || c.SameSite > SameSiteAuto {
 		return optionError("unknown Cookie.SameSite mode %d", c.SameSite)
 	}
+	// Browsers drop a SameSite=None cookie that is not Secure, so the
+	// session would never come back.
+	if c.Secure == SecureNever {
+		switch c.SameSite {
+		case SameSiteNone:
+			return optionError("Cookie.SameSite SameSiteNone needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a SameSite=None cookie that is not Secure")
+		case SameSiteAuto:
+			return optionError("Cookie.SameSite SameSiteAuto needs Cookie.Secure SecureAlways or SecureAuto: on secure requests it sends SameSite=None, which browsers drop without Secure")
+		}
+	}
 	switch strings.ToLower(c.Priority) {
 	case "", "low", "medium", "high":
 		c.Priority = strings.ToLower(c.Priority)
 	default:
 		return optionError("cookie priority %q is not low, medium or high", c.Priority)
 	}
-	if o.Codec == nil {
+	switch o.Codec.(type) {
+	case nil:
 		o.Codec = JSONCodec{}
+	case JSONCodec, *JSONCodec, checkedCodec:
+	default:
+		o.Codec = checkedCodec{o.Codec}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	for i, s := range o.Secrets {
+		if !strongSecret(s) {
+			// A warning, not an error: express's examples use "keyboard cat".
+			o.Logger.Warn("session: Options.Secrets["+strconv.Itoa(i)+"] is short and does not look random; "+
+				"whoever guesses it can forge session cookies: use 32 or more random bytes",
+				"length", len(s))
+		}
 	}
 	if o.ErrorHandler == nil {
 		logger := o.Logger
@@ -194,6 +227,51 @@ func (o *Options) validate() error {
 		}
 	}
 	return nil
+}
+
+// minSecretLen is the length from which a secret is never warned about.
+const minSecretLen = 32
+
+// strongSecret reports whether a secret is long enough, or, when shorter,
+// looks generated: no spaces, and at least 128 bits by a rough estimate
+// (its length times the bits of the character classes it uses: lower case,
+// upper case, digits, other), with no long runs of repeats.
+func strongSecret(s string) bool {
+	if len(s) >= minSecretLen {
+		return true
+	}
+	var lower, upper, digit, other bool
+	var seen [256]bool
+	distinct := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c <= ' ' || c == 0x7f:
+			return false
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = true
+		default:
+			other = true
+		}
+		if !seen[c] {
+			seen[c] = true
+			distinct++
+		}
+	}
+	alphabet := 0
+	for _, class := range []struct {
+		used bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 32}} {
+		if class.used {
+			alphabet += class.size
+		}
+	}
+	return distinct*2 >= len(s) && float64(len(s))*math.Log2(float64(alphabet)) >= 128
 }
 
 // isToken reports whether s is a non-empty RFC 7230 token.

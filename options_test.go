@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,9 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		"bad priority":     {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Priority: "urgent"}}, "priority"},
 		"bad secure":       {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Secure: 7}}, "Secure mode"},
 		"touch after idle": {Options{Secrets: []string{"a"}, IdleTimeout: time.Minute, TouchAfter: time.Hour}, "TouchAfter"},
+		// Browsers drop a SameSite=None cookie that is not Secure.
+		"none not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteNone}}, "SameSiteNone needs Cookie.Secure"},
+		"auto not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteAuto, Secure: SecureNever}}, "SameSiteAuto needs Cookie.Secure"},
 	} {
 		_, err := New(tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -42,5 +47,57 @@ func TestNewDefaultsAreTheSafeOnes(t *testing.T) {
 	if o.Name != "sid" || o.Resave || o.SaveUninitialized || o.Rolling || o.Unset != UnsetKeep ||
 		o.Cookie.Path != "/" || o.Cookie.DisableHTTPOnly || m.store == nil || m.versioned == nil {
 		t.Fatalf("unexpected defaults: %+v", o)
+	}
+}
+
+// With several invalid options, New reports the same one every time (the
+// first in the order of the Options fields), not one picked by map order.
+func TestNewReportsInvalidOptionsInAStableOrder(t *testing.T) {
+	opts := Options{Secrets: []string{"a"}, TouchAfter: -1, IdleTimeout: -1, AbsoluteTimeout: -1, Cookie: CookieOptions{MaxAge: -1}}
+	_, first := New(opts)
+	if first == nil || !strings.Contains(first.Error(), "TouchAfter") {
+		t.Fatalf("New() = %v, want the TouchAfter error first", first)
+	}
+	for range 50 {
+		if _, err := New(opts); err == nil || err.Error() != first.Error() {
+			t.Fatalf("New() = %v, then %v", first, err)
+		}
+	}
+}
+
+func TestSameSiteNoneIsAcceptedWithASecureCookie(t *testing.T) {
+	for _, ss := range []SameSiteMode{SameSiteNone, SameSiteAuto} {
+		for _, sec := range []SecureMode{SecureAlways, SecureAuto} {
+			if _, err := New(Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: ss, Secure: sec}}); err != nil {
+				t.Errorf("SameSite %d with Secure %d: %v", ss, sec, err)
+			}
+		}
+	}
+}
+
+// A short secret that does not look generated is accepted with a warning
+// (express's own examples use "keyboard cat"); the secret is never logged.
+func TestShortHumanSecretIsAcceptedWithAWarning(t *testing.T) {
+	for secret, warn := range map[string]bool{
+		"keyboard cat":                        true,
+		"s3cret":                              true,
+		"password1234567890":                  true,
+		"aaaaaaaaaaaaaaaaaaaaaaaaAAAAAA11":    false, // 32 bytes: long enough, whatever it is
+		"correct horse battery staple, twice": false,
+		"q3Zt-9Kx_V2mLpR8wYb0Nc":              false, // 16 random bytes, base64url
+		"f3a91c07be5d24e8a6b0c1d2e3f40516":    false, // 16 random bytes, hex
+		"Zm9vYmFyYmF6cXV4cXV1eHF1dXg":         false, // 20 bytes of base64
+	} {
+		var logs bytes.Buffer
+		_, err := New(Options{Secrets: []string{"a long enough secret, not reported!", secret}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("%q: %v", secret, err)
+		}
+		if got := strings.Contains(logs.String(), "Secrets[1]"); got != warn {
+			t.Errorf("%q: warned = %v, want %v (log: %s)", secret, got, warn, logs.String())
+		}
+		if strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "Secrets[0]") {
+			t.Errorf("%q: the log shows the secret or warns about the long one: %s", secret, logs.String())
+		}
 	}
 }

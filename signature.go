@@ -9,6 +9,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // maxCookieValue bounds the cookie value we are willing to verify. Ids are
@@ -54,20 +55,6 @@ func (s *signer) mac(i int, id []byte, dst *[sigLen]byte) {
 	s.pools[i].Put(st)
 }
 
-// sign returns the unencoded signed value "s:<id>.<sig>".
-func (s *signer) sign(id string) string {
-	var sig [sigLen]byte
-	var buf [64]byte
-	s.mac(0, append(buf[:0], id...), &sig)
-	var b strings.Builder
-	b.Grow(2 + len(id) + 1 + sigLen)
-	b.WriteString("s:")
-	b.WriteString(id)
-	b.WriteByte('.')
-	b.Write(sig[:])
-	return b.String()
-}
-
 // cookieValue returns the signed value percent-encoded as encodeURIComponent
 // does, which is what express-session sends.
 func (s *signer) cookieValue(id string) string {
@@ -89,10 +76,14 @@ func (s *signer) unsign(value string) (id string, ok bool) {
 	if len(value) > 3*maxCookieValue {
 		return "", false
 	}
-	var buf [128]byte
-	v := append(buf[:0], value...)
+	// As express's cookie parser: decode the escapes; if that fails (a
+	// malformed escape, or escapes that are not UTF-8), verify the raw value.
+	// The decoded form goes to its own buffer, so that a decode that fails
+	// half-way cannot overwrite the raw value it falls back to.
+	var rawBuf, decBuf [128]byte
+	v := append(rawBuf[:0], value...)
 	if strings.IndexByte(value, '%') >= 0 {
-		if dec, err := appendURIDecoded(buf[:0], value); err == nil {
+		if dec, ok := appendURIDecoded(decBuf[:0], value); ok {
 			v = dec
 		}
 	}
@@ -136,21 +127,6 @@ var uriUnreserved = func() (t [256]bool) {
 	return t
 }()
 
-// encodeURIComponent percent-encodes s as JavaScript's encodeURIComponent
-// does for valid UTF-8 input.
-func encodeURIComponent(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !uriUnreserved[s[i]] {
-			n++
-		}
-	}
-	if n == 0 {
-		return s
-	}
-	return string(appendURIEncoded(make([]byte, 0, len(s)+2*n), s))
-}
-
 // appendURIEncoded appends s, percent-encoded as encodeURIComponent does, to b.
 func appendURIEncoded(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
@@ -165,36 +141,34 @@ func appendURIEncoded(b []byte, s string) []byte {
 	return b
 }
 
-// errBadEscape is returned by decodeURIComponent for a malformed % escape.
-type errBadEscape struct{}
-
-func (errBadEscape) Error() string { return "malformed percent escape" }
-
-// decodeURIComponent decodes %XX escapes. Like JavaScript's, it fails on a
-// malformed escape (the caller then keeps the raw value).
-func decodeURIComponent(s string) (string, error) {
-	b, err := appendURIDecoded(make([]byte, 0, len(s)), s)
-	return string(b), err
-}
-
-// appendURIDecoded appends s, with its %XX escapes decoded, to b.
-func appendURIDecoded(b []byte, s string) ([]byte, error) {
+// appendURIDecoded appends s, with its %XX escapes decoded, to b. Like
+// JavaScript's decodeURIComponent, it fails on a malformed escape and on
+// escapes that do not decode to UTF-8 (each run of consecutive escapes must
+// be valid UTF-8 on its own). On failure, what it appended to b is garbage.
+func appendURIDecoded(b []byte, s string) ([]byte, bool) {
 	for {
 		pct := strings.IndexByte(s, '%')
 		if pct < 0 {
-			return append(b, s...), nil
+			return append(b, s...), true
 		}
 		b = append(b, s[:pct]...)
-		if pct+2 >= len(s) {
-			return nil, errBadEscape{}
+		s = s[pct:]
+		run := len(b)
+		for len(s) > 0 && s[0] == '%' {
+			if len(s) < 3 {
+				return nil, false
+			}
+			hi, ok1 := unhex(s[1])
+			lo, ok2 := unhex(s[2])
+			if !ok1 || !ok2 {
+				return nil, false
+			}
+			b = append(b, hi<<4|lo)
+			s = s[3:]
 		}
-		hi, ok1 := unhex(s[pct+1])
-		lo, ok2 := unhex(s[pct+2])
-		if !ok1 || !ok2 {
-			return nil, errBadEscape{}
+		if !utf8.Valid(b[run:]) {
+			return nil, false
 		}
-		b = append(b, hi<<4|lo)
-		s = s[pct+3:]
 	}
 }
 

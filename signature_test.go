@@ -47,7 +47,7 @@ func TestUnsignVerifiesWithEverySecretButSignsWithTheFirst(t *testing.T) {
 
 func TestUnsignRejectsAnythingNotSignedByUs(t *testing.T) {
 	s := newSigner([]string{"keyboard cat"})
-	good := s.sign("apple")
+	good := rawSigned(s, "apple")
 	for name, v := range map[string]string{
 		"empty":            "",
 		"no prefix":        strings.TrimPrefix(good, "s:"),
@@ -60,7 +60,7 @@ func TestUnsignRejectsAnythingNotSignedByUs(t *testing.T) {
 		"garbage":          "\x00\xff%%%zz",
 		"bad escape":       "s%3Aapple.%ZZ",
 		"8 KiB":            "s:" + strings.Repeat("a", 8192) + "." + good[len("s:apple."):],
-		"other secret":     newSigner([]string{"other"}).sign("apple"),
+		"other secret":     rawSigned(newSigner([]string{"other"}), "apple"),
 		"signature suffix": good + "A",
 	} {
 		if id, ok := s.unsign(v); ok {
@@ -69,22 +69,22 @@ func TestUnsignRejectsAnythingNotSignedByUs(t *testing.T) {
 	}
 }
 
-func TestEncodeURIComponentMatchesJavaScript(t *testing.T) {
+func TestURIEscapingMatchesJavaScript(t *testing.T) {
 	for in, want := range map[string]string{
 		"abc-_.!~*'()": "abc-_.!~*'()",
 		"a b":          "a%20b",
 		"s:x+y/z=":     "s%3Ax%2By%2Fz%3D",
 		"é":            "%C3%A9",
 	} {
-		if got := encodeURIComponent(in); got != want {
+		if got := string(appendURIEncoded(nil, in)); got != want {
 			t.Errorf("encodeURIComponent(%q) = %q, want %q", in, got, want)
 		}
-		if back, err := decodeURIComponent(want); err != nil || back != in {
-			t.Errorf("decodeURIComponent(%q) = %q, %v", want, back, err)
+		if back, ok := appendURIDecoded(nil, want); !ok || string(back) != in {
+			t.Errorf("decodeURIComponent(%q) = %q, %v", want, back, ok)
 		}
 	}
-	for _, bad := range []string{"%", "%4", "%G1", "a%2"} {
-		if _, err := decodeURIComponent(bad); err == nil {
+	for _, bad := range []string{"%", "%4", "%G1", "a%2", "%FF", "%C3", "%C3x%A9", "%ED%A0%80"} {
+		if _, ok := appendURIDecoded(nil, bad); ok {
 			t.Errorf("decodeURIComponent(%q) accepted a malformed escape", bad)
 		}
 	}
@@ -93,8 +93,9 @@ func TestEncodeURIComponentMatchesJavaScript(t *testing.T) {
 func FuzzUnsign(f *testing.F) {
 	s := newSigner([]string{"keyboard cat", "old"})
 	f.Add(s.cookieValue("apple"))
-	f.Add(s.sign("/foo"))
+	f.Add(rawSigned(s, "/foo"))
 	f.Add("s%3A%25.kzQ6x52kKVdF35Qh62AWk4ZekS28K5XYCXKa%2FOTZ01g")
+	f.Add("s:x%41y%.B0Zw7R0d/M9oOvrjgEDPqsOE1q9T8DGlQMsa2ay31hs")
 	f.Add("s:.")
 	f.Add("%")
 	f.Fuzz(func(t *testing.T, v string) {
@@ -102,11 +103,14 @@ func FuzzUnsign(f *testing.F) {
 		if !ok {
 			return
 		}
-		// Whatever verified must be exactly what we would have signed.
-		if s.sign(id) != v && s.cookieValue(id) != v {
-			if dec, err := decodeURIComponent(v); err != nil || dec != s.sign(id) {
-				t.Fatalf("unsign(%q) = %q, which does not sign back to the input", v, id)
-			}
+		// Whatever verified must be exactly what we would have signed: the
+		// value itself, or (when it decodes) its decoded form.
+		want := rawSigned(s, id)
+		if dec, decoded := appendURIDecoded(nil, v); decoded {
+			v = string(dec)
+		}
+		if v != want {
+			t.Fatalf("unsign accepted id %q from %q, which is not %q", id, v, want)
 		}
 	})
 }
@@ -136,5 +140,53 @@ func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
 	}
 	if id, ok := m.verify(good); !ok || id != "abc" {
 		t.Fatal("a good value must verify after the cache was emptied")
+	}
+}
+
+// macOf returns the signature part of a cookie for id, as cookie-signature
+// computes it (base64 without padding, not percent-encoded).
+func macOf(s *signer, id string) string {
+	var sig [sigLen]byte
+	s.mac(0, []byte(id), &sig)
+	return string(sig[:])
+}
+
+// rawSigned returns the signed value "s:<id>.<sig>" before percent-encoding,
+// the form cookie-signature produces and express also accepts.
+func rawSigned(s *signer, id string) string { return "s:" + id + "." + macOf(s, id) }
+
+// A value whose percent-decoding fails is verified as it stands, exactly as
+// express does (cookie's tryDecode keeps the raw value when decodeURIComponent
+// throws, then cookie-signature unsigns it). The vectors were checked against
+// express-session 1.19 with cookie 0.7.2 and cookie-signature 1.0.7.
+func TestUnsignVerifiesTheRawValueWhenDecodingFails(t *testing.T) {
+	s := newSigner([]string{"keyboard cat"})
+	// "%41" decodes, then "%." is malformed: express verifies the raw id "x%41y%".
+	raw := "s:x%41y%." + macOf(s, "x%41y%")
+	if raw != "s:x%41y%.B0Zw7R0d/M9oOvrjgEDPqsOE1q9T8DGlQMsa2ay31hs" {
+		t.Fatalf("signature differs from cookie-signature's: %s", raw)
+	}
+	if id, ok := s.unsign(raw); !ok || id != "x%41y%" {
+		t.Errorf("unsign(%q) = %q, %v; express accepts it as id x%%41y%%", raw, id, ok)
+	}
+	// The same escapes signed for what a half-done decode overwrote the raw
+	// value with: express rejects it.
+	for _, forged := range []string{"xAy1y%", "xAy"} {
+		v := "s:x%41y%." + macOf(s, forged)
+		if id, ok := s.unsign(v); ok {
+			t.Errorf("unsign(%q) accepted id %q; express rejects it", v, id)
+		}
+	}
+	// decodeURIComponent also throws on escapes that are not UTF-8: the raw
+	// value then does not start with "s:", so express sees no session.
+	// A character half escaped, half raw is not UTF-8 to decodeURIComponent either.
+	halfEscaped := "s%3A%C3\xbf." + string(appendURIEncoded(nil, macOf(s, "ÿ")))
+	for _, v := range []string{s.cookieValue("\xff"), halfEscaped} {
+		if id, ok := s.unsign(v); ok {
+			t.Errorf("unsign(%q) accepted id %q; express rejects it", v, id)
+		}
+	}
+	if id, ok := s.unsign(s.cookieValue("ÿ")); !ok || id != "ÿ" {
+		t.Errorf("unsign of the UTF-8 id ÿ = %q, %v", id, ok)
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -76,31 +77,46 @@ func (v *values) keys() []string {
 }
 
 // encoded encodes the values set by this request and returns the raw map,
-// which then holds every key.
+// which then holds every key. If some values cannot be encoded, the error is
+// about the first of their keys in sorted order, so that it is always the same.
 func (v *values) encoded() (map[string]json.RawMessage, error) {
+	var badKey string
+	var badErr error
 	for k, x := range v.val {
 		if _, ok := v.raw[k]; ok {
 			continue
 		}
 		raw, err := json.Marshal(x)
 		if err != nil {
-			return nil, fmt.Errorf("session: encode key %q: %w", k, err)
+			if badErr == nil || k < badKey {
+				badKey, badErr = k, err
+			}
+			continue
 		}
 		if v.raw == nil {
 			v.raw = make(map[string]json.RawMessage, len(v.val))
 		}
 		v.raw[k] = raw
 	}
+	if badErr != nil {
+		return nil, fmt.Errorf("session: encode key %q: %w", badKey, badErr)
+	}
 	return v.raw, nil
 }
 
-// decodeAny decodes raw JSON (already validated) as json.Unmarshal into an
-// any does, with the scalars done directly.
+// decodeAny decodes raw JSON (validated by the codec, see checkedCodec) as
+// json.Unmarshal into an any does, with the scalars done directly. It never
+// panics: bytes that are not JSON are an error.
 func decodeAny(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: empty value", ErrCorrupt)
+	}
 	switch c := raw[0]; {
 	case c == '"':
-		if body := raw[1 : len(raw)-1]; plainASCII(body) {
-			return string(body), nil
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' {
+			if body := raw[1 : len(raw)-1]; plainASCII(body) && bytes.IndexByte(body, '"') < 0 {
+				return string(body), nil
+			}
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
 		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
@@ -116,4 +132,32 @@ func decodeAny(raw []byte) (any, error) {
 	var v any
 	err := json.Unmarshal(raw, &v)
 	return v, err
+}
+
+// checkedCodec checks what a custom Codec decodes, since the manager and
+// Session trust a decoded document: a nil document, or a value that is not
+// one JSON value, is ErrCorrupt, so that the manager logs it and the
+// request gets a fresh session instead of a panic or a wrong value in Get.
+// JSONCodec validates as it parses and is not wrapped.
+type checkedCodec struct{ Codec }
+
+func (c checkedCodec) Decode(data []byte) (*Document, error) {
+	doc, err := c.Codec.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("%w: the codec returned no document and no error", ErrCorrupt)
+	}
+	bad := ""
+	for k, raw := range doc.Values {
+		end := scanValue(raw, skipSpace(raw, 0), 0)
+		if (end < 0 || skipSpace(raw, end) != len(raw)) && (bad == "" || k < bad) {
+			bad = k // the first in key order, so that the error is always the same
+		}
+	}
+	if bad != "" {
+		return nil, fmt.Errorf("%w: the codec returned a value that is not JSON for key %q", ErrCorrupt, bad)
+	}
+	return doc, nil
 }

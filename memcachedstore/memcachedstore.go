@@ -103,10 +103,14 @@ func WithDefaultTTL(d time.Duration) Option {
 
 // New returns a store on client, which may spread keys over several servers
 // (memcache.New("h1:11211", "h2:11211")). The store does not close the client.
+// New panics on a prefix that [CheckPrefix] refuses.
 func New(client *memcache.Client, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
 		o(&c)
+	}
+	if err := CheckPrefix(c.prefix); err != nil {
+		panic(err)
 	}
 	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL}
 }

@@ -84,7 +84,9 @@ func parseMemcachedURL(u *url.URL) (*memcache.Client, []memcachedstore.Option, e
 		var err error
 		switch name {
 		case "prefix":
-			opts = append(opts, memcachedstore.WithPrefix(v))
+			if err = memcachedstore.CheckPrefix(v); err == nil { // New would panic
+				opts = append(opts, memcachedstore.WithPrefix(v))
+			}
 		case "default_ttl":
 			var d time.Duration
 			if d, err = parseDuration(v, false); err == nil {

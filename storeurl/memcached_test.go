@@ -59,6 +59,7 @@ func TestMemcachedURLErrorsSayWhatIsWrong(t *testing.T) {
 		{"memcached://h1?read_timeout=1s", `unknown parameter "read_timeout"`},
 		{"memcached://h1?timeout=soon", "parameter timeout"},
 		{"memcached://h1?pool_size=-2", "parameter pool_size"},
+		{"memcached://h1?prefix=" + strings.Repeat("p", 230), "parameter prefix: memcachedstore: a prefix of 230 bytes"},
 	} {
 		t.Run(c.url, func(t *testing.T) {
 			_, _, err := storeurl.Open(t.Context(), c.url)

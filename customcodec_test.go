@@ -1,0 +1,87 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// brokenCodec encodes as JSONCodec does, and decodes every stored session to
+// doc, whatever was stored: a custom Codec with a bug.
+type brokenCodec struct{ doc *Document }
+
+func (brokenCodec) Encode(doc *Document) ([]byte, error) { return JSONCodec{}.Encode(doc) }
+func (c brokenCodec) Decode([]byte) (*Document, error)   { return c.doc, nil }
+
+// A custom Codec that returns values that are not JSON, or no document at
+// all, gives a logged corrupt session (a fresh one for the request), never
+// a panic in Get or GetAs.
+func TestCustomCodecReturningInvalidJSONIsACorruptSessionNotAPanic(t *testing.T) {
+	bad := map[string]*Document{"no document": nil}
+	for _, v := range []string{"", " ", `1 2`, `"`, `"abc`, `"a"b"`, `-Inf`, `-.5`, `00`, `tru`, `{`, `[1,`, "\"\x00\""} {
+		bad[fmt.Sprintf("value %q", v)] = &Document{Values: map[string]json.RawMessage{"good": json.RawMessage(`"x"`), "bad": json.RawMessage(v)}}
+	}
+	for name, doc := range bad {
+		var logs bytes.Buffer
+		m, _ := newTestManager(t, Options{Codec: brokenCodec{doc}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		b := stored(t, m)
+		var got []string
+		b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: panic: %v", name, p)
+				}
+			}()
+			for _, k := range s.Keys() {
+				s.Get(k)
+				GetAs[string](s, k)
+				GetAs[float64](s, k)
+				GetAs[int](s, k)
+				got = append(got, k)
+			}
+		}))
+		if rec := b.get("/"); rec.Code != http.StatusOK {
+			t.Errorf("%s: status %d", name, rec.Code)
+		}
+		if len(got) != 0 {
+			t.Errorf("%s: the request saw keys %q, want a fresh session", name, got)
+		}
+		if !strings.Contains(logs.String(), "corrupt") {
+			t.Errorf("%s: not logged as corrupt: %s", name, logs.String())
+		}
+	}
+}
+
+// decodeAny never panics, whatever bytes it is given.
+func FuzzDecodeAnyNeverPanics(f *testing.F) {
+	for _, s := range []string{"", `"`, `"abc`, `-Inf`, `00`, `"x"`, `[1,{"a":2}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		x, err := decodeAny(raw)
+		if err == nil && !json.Valid(raw) {
+			if _, isFloat := x.(float64); !isFloat { // ParseFloat is laxer than JSON
+				t.Fatalf("decodeAny(%q) = %#v for invalid JSON", raw, x)
+			}
+		}
+	})
+}
+
+// The check lets a correct custom codec through, JSON whitespace included.
+func TestCustomCodecWithValidValuesIsUsedAsIs(t *testing.T) {
+	doc := &Document{Values: map[string]json.RawMessage{"n": json.RawMessage(" 1\n"), "s": json.RawMessage(`"x"`)}}
+	m, _ := newTestManager(t, Options{Codec: brokenCodec{doc}})
+	b := stored(t, m)
+	var got string
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		got = fmt.Sprintf("%v %v", s.Get("n"), s.Get("s"))
+	}))
+	b.get("/")
+	if got != "1 x" {
+		t.Fatalf("Get = %q, want the codec's values", got)
+	}
+}
