@@ -37,8 +37,10 @@ type Manager struct {
 }
 
 // New validates opts and returns a Manager. It fails on a missing or empty
-// secret, an unknown Unset, Secure or SameSite mode, a cookie name that is
-// not a token, or a negative duration.
+// secret, an unknown Unset, Secure or SameSite mode, SameSite None or Auto
+// with SecureNever (browsers drop such a cookie), a cookie name that is not a
+// token, or a negative duration. A short secret that does not look generated
+// is accepted with a warning in the log.
 func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
