@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"strconv"
@@ -79,6 +80,12 @@ const (
 type Store struct {
 	coll *mongo.Collection
 	cfg  config
+
+	// casLocks serialize the compare-and-swaps of one id within this store
+	// (striped by a hash of the id). MongoDB applies a filtered update
+	// atomically and needs none of this; FerretDB v1 reads, then writes by
+	// _id, so two parallel swaps from one version would both succeed there.
+	casLocks [64]sync.Mutex
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -423,6 +430,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
+	mu := &s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	mu.Lock()
+	defer mu.Unlock()
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if old == "" {
@@ -457,6 +467,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	}
 	return version, true, nil
 }
+
+var casSeed = maphash.MakeSeed()
 
 // create is CompareAndSwap with old == "": create-if-absent.
 func (s *Store) create(ctx context.Context, id string, data []byte, exp, now time.Time) (string, bool, error) {
@@ -556,10 +568,15 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue) error {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument, bson.TypeArray:
 		open, close := byte('{'), byte('}')
-		doc := v.Document()
+		doc, ok := v.DocumentOK()
 		if v.Type == bson.TypeArray {
 			open, close = '[', ']'
-			doc = bson.Raw(v.Array())
+			var a bson.RawArray
+			a, ok = v.ArrayOK()
+			doc = bson.Raw(a)
+		}
+		if !ok {
+			return fmt.Errorf("malformed %s", v.Type)
 		}
 		elems, err := doc.Elements()
 		if err != nil {
