@@ -2,7 +2,6 @@ package mongostore_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -536,22 +535,4 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 			t.Errorf("%s request: commands %v, want %v", c.name, got, c.want)
 		}
 	}
-}
-
-func ExampleNew() {
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://127.0.0.1:27017"))
-	if err != nil {
-		panic(err)
-	}
-	st, err := mongostore.New(client.Database("app").Collection("sessions"),
-		mongostore.WithCleanupInterval(10*time.Minute))
-	if err != nil {
-		panic(err)
-	}
-	defer st.Close()
-	m, err := session.New(session.Options{Secrets: []string{"a long random secret"}, Store: st})
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(m != nil)
 }
