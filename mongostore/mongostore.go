@@ -33,7 +33,12 @@
 // the cookie's expiry), so such a write between a Go request's load and save
 // makes the save a conflict, not a lost update. A hash of the value would not
 // do: the filter has to match the value as stored, and MongoDB cannot hash
-// in a query.
+// in a query. Keeping the value costs the manager a copy of the session.
+//
+// MongoDB applies a filtered update to one document atomically. FerretDB v1
+// does not (it reads, then writes by _id), so the store also serializes its
+// own compare-and-swaps of one id: on FerretDB, compare-and-swap holds within
+// one process, not between two.
 package mongostore
 
 import (
