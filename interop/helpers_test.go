@@ -93,10 +93,16 @@ type goSession struct {
 
 func newGoApp(t *testing.T, rdb *redis.Client, options func(*session.Options)) *goApp {
 	t.Helper()
+	return newGoAppOn(t, redisstore.New(rdb, redisstore.WithPrefix("sess:")), options)
+}
+
+// newGoAppOn starts the Go app on st.
+func newGoAppOn(t *testing.T, st session.Store, options func(*session.Options)) *goApp {
+	t.Helper()
 	opts := session.Options{
 		Name:    "sid",
 		Secrets: []string{secret},
-		Store:   redisstore.New(rdb, redisstore.WithPrefix("sess:")),
+		Store:   st,
 		Cookie:  session.CookieOptions{MaxAge: maxAge},
 	}
 	if options != nil {

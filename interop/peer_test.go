@@ -78,21 +78,34 @@ func sharedPeer(t *testing.T, redisAddr string) *peer {
 	shared.once.Do(func() {
 		shared.p, shared.err = startPeer(redisAddr)
 	})
-	if errors.Is(shared.err, errEnvironment) {
-		if os.Getenv(testserver.RequireEnv) == "1" {
-			t.Fatalf("%v (%s=1)", shared.err, testserver.RequireEnv)
-		}
-		t.Skipf("%v (set %s=1 to make this a failure)", shared.err, testserver.RequireEnv)
-	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
+	checkPeer(t, shared.err)
 	return shared.p
+}
+
+// checkPeer ends t if the app could not start: a missing tool skips it
+// (fails it with SESSIONKIT_REQUIRE_SERVERS=1), anything else fails it.
+func checkPeer(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, errEnvironment) {
+		if os.Getenv(testserver.RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1)", err, testserver.RequireEnv)
+		}
+		t.Skipf("%v (set %s=1 to make this a failure)", err, testserver.RequireEnv)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startPeer installs the app's packages if needed and starts it on a free
 // loopback port, with Redis at redisAddr and the test secret.
 func startPeer(redisAddr string) (*peer, error) {
+	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:")
+}
+
+// startPeerEnv starts the app with env added to the environment (the store
+// and its settings; see server.js and stores.js).
+func startPeerEnv(env ...string) (*peer, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, fmt.Errorf("%w: node not found in PATH; install it with: apt-get install -y nodejs npm", errEnvironment)
@@ -106,10 +119,9 @@ func startPeer(redisAddr string) (*peer, error) {
 	cmd.Env = append(os.Environ(),
 		"PORT=0", // the app picks a free port and prints it
 		"HOST=127.0.0.1",
-		"REDIS_URL=redis://"+redisAddr,
 		"SESSION_SECRET="+secret,
-		"SESSION_PREFIX=sess:",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	// Kill Node if the test binary dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	log := &testserver.Output{}

@@ -26,6 +26,11 @@
 //	memcached://h1:11211,h2:11211           memcachedstore on several servers
 //	    ?prefix=sessions:&default_ttl=24h&dial_timeout=1s&timeout=500ms&pool_size=2
 //
+//	mongodb://[user:pass@]host:27017/db     mongostore (also mongodb+srv://)
+//	    ?collection=sessions&default_ttl=24h&cleanup_interval=10m
+//	    &ttl_index=true&last_modified=true&stringify=false
+//	    &<any of the driver's connection string options>
+//
 // Give every host of a list its port ("h1:7000,h2:7000"): Go's URL parser
 // refuses "h1,h2:7000".
 package storeurl

@@ -1,5 +1,5 @@
-// Package testserver starts real database servers (redis-server, memcached)
-// on free loopback ports for the stores' tests, and stops them afterwards.
+// Package testserver starts real database servers (redis-server, memcached,
+// FerretDB for MongoDB) on free loopback ports for the stores' tests, and stops them afterwards.
 //
 // Nothing here relies on a server that happens to run on the machine: every
 // server is a child process with its own port and its own directory. A
@@ -55,15 +55,15 @@ func lookBinary(name, pkg string) (string, error) {
 	return path, nil
 }
 
-// check ends t when err is not nil: a missing binary skips it (fails it with
-// SESSIONKIT_REQUIRE_SERVERS=1), any other error fails it.
+// check ends t when err is not nil: a missing binary or a server that cannot
+// be built skips it (fails it with SESSIONKIT_REQUIRE_SERVERS=1), any other
+// error fails it.
 func check(t testing.TB, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	var missing *missingBinaryError
-	if errors.As(err, &missing) {
+	if isUnavailable(err) {
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("%v (%s=1)", err, RequireEnv)
 		}

@@ -2,13 +2,20 @@ package testserver
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -232,4 +239,131 @@ func TestRedisTLSSpeaksOnlyTLS(t *testing.T) {
 	if len(s.CertPEM) == 0 {
 		t.Fatal("no certificate")
 	}
+}
+
+func TestMongoKeepsDataAcrossKillAndRestartOnSamePort(t *testing.T) {
+	m := StartMongo(t)
+	ctx := context.Background()
+	client := mongoClient(t, m.URI())
+	coll := client.Database("keep").Collection("c")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "v", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	addr := m.Addr
+	m.Kill()
+	if m.Running() {
+		t.Fatal("Running after Kill")
+	}
+	if err := mongoReady(addr); err == nil {
+		t.Fatal("killed server still accepts connections")
+	}
+	m.Restart(t)
+	if m.Addr != addr || !m.Running() {
+		t.Fatalf("restarted on %s (running %v), want %s", m.Addr, m.Running(), addr)
+	}
+	// The same client reconnects; the SQLite files survived the kill.
+	var doc struct {
+		V int `bson:"v"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "a"}}).Decode(&doc); err != nil || doc.V != 1 {
+		t.Fatalf("after restart: %+v, %v; want v=1", doc, err)
+	}
+}
+
+func TestSharedMongoGivesEachTestItsOwnDatabase(t *testing.T) {
+	a, b := SharedMongo(t), SharedMongo(t)
+	if a != b {
+		t.Fatal("SharedMongo started two servers")
+	}
+	uri, db1 := a.NewDatabase(t)
+	_, db2 := a.NewDatabase(t)
+	if db1 == db2 {
+		t.Fatalf("NewDatabase returned %q twice", db1)
+	}
+	ctx := context.Background()
+	client := mongoClient(t, uri)
+	if _, err := client.Database(db1).Collection("c").InsertOne(ctx, bson.D{{Key: "_id", Value: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Database(db2).Collection("c").CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
+		t.Fatalf("other database holds %d documents, %v; want 0", n, err)
+	}
+}
+
+// The reason mongostore must work without a TTL index: FerretDB v1 refuses
+// one. Should a FerretDB upgrade accept it, this test says so.
+func TestFerretDBRejectsTTLIndex(t *testing.T) {
+	m := SharedMongo(t)
+	uri, db := m.NewDatabase(t)
+	coll := mongoClient(t, uri).Database(db).Collection("c")
+	_, err := coll.Indexes().CreateOne(context.Background(), mongo.IndexModel{
+		Keys:    bson.D{{Key: "expires", Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0),
+	})
+	if err == nil {
+		t.Fatal("FerretDB accepted a TTL index; mongostore's WithTTLIndex can now be tested against it")
+	}
+	t.Logf("TTL index refused as expected: %v", err)
+}
+
+func TestFerretDBBuildFailureSkipsOrFailsWithBuildOutput(t *testing.T) {
+	src, err := ferretdbSourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	broken := t.TempDir()
+	for _, name := range ferretdbSources {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "main.go" {
+			b = append(b, "\nfunc broken( {\n"...)
+		}
+		if err := os.WriteFile(filepath.Join(broken, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = buildFerretDB(broken, t.TempDir())
+	if err == nil {
+		t.Fatal("a broken main.go built")
+	}
+
+	t.Setenv(RequireEnv, "")
+	r := runCheck(err)
+	if r.failed != "" || !strings.Contains(r.skipped, "main.go") {
+		t.Fatalf("without %s: skipped %q, failed %q; want a skip with the compiler's output", RequireEnv, r.skipped, r.failed)
+	}
+	t.Setenv(RequireEnv, "1")
+	r = runCheck(err)
+	if r.skipped != "" || !strings.Contains(r.failed, "main.go") {
+		t.Fatalf("with %s=1: skipped %q, failed %q; want a failure with the compiler's output", RequireEnv, r.skipped, r.failed)
+	}
+}
+
+func TestFerretDBMissingGoCommandSkips(t *testing.T) {
+	src, err := ferretdbSourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(RequireEnv, "")
+	_, err = buildFerretDB(src, t.TempDir())
+	if r := runCheck(err); r.failed != "" || !strings.Contains(r.skipped, "go command") {
+		t.Fatalf("skipped %q, failed %q; want a skip naming the go command", r.skipped, r.failed)
+	}
+}
+
+// mongoClient connects to uri and disconnects in t.Cleanup.
+func mongoClient(t *testing.T, uri string) *mongo.Client {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client
 }

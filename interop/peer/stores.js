@@ -17,6 +17,7 @@ async function openRedis(env) {
 
 const openers = {
   redis: openRedis,
+  mongo: require("./store-mongo").openMongo,
 };
 
 async function openStore(env) {

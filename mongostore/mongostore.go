@@ -1,0 +1,633 @@
+// Package mongostore keeps sessions in a MongoDB collection through the
+// official driver (go.mongodb.org/mongo-driver/v2).
+//
+// The documents are the ones connect-mongo writes, so that an Express app and
+// a Go app can share sessions:
+//
+//	{_id: "<session id>", session: "<the encoded session, a JSON string>", expires: ISODate(...)}
+//
+// plus lastModified: ISODate(...) with [WithLastModified], as connect-mongo
+// writes it when its touchAfter is set. connect-mongo with stringify: false
+// stores session as an embedded document instead; such documents are read
+// (and converted to JSON), and [WithStringify](false) writes them.
+//
+// An expired document is never returned: every read filters on
+// expires > now, even before the document is removed. Removal is up to a
+// TTL index on expires ([WithTTLIndex], where the server supports one) or an
+// interval cleanup ([WithCleanupInterval]) that [Store.Close] stops; FerretDB
+// v1 has no TTL indexes, and the store works without one.
+//
+// Every store operation is one round trip:
+//
+//	Get, GetVersion   find {_id, expires > now}
+//	Set               update {_id} $set {session, expires}, upsert (delete when expired)
+//	Touch             update {_id, expires > now} $set {expires}
+//	Destroy           delete {_id}
+//	CompareAndSwap    update {_id, session: <the value read>, expires > now} $set {...};
+//	                  creating: insert, which fails on a duplicate _id (a second
+//	                  round trip replaces a document only if it has expired)
+//
+// A version is the session value that was read ("s:" + the string), and a
+// compare-and-swap filters its update on it. connect-mongo knows nothing of
+// versions, but any write it makes changes the session value (its JSON holds
+// the cookie's expiry), so such a write between a Go request's load and save
+// makes the save a conflict, not a lost update. A hash of the value would not
+// do: the filter has to match the value as stored, and MongoDB cannot hash
+// in a query. Keeping the value costs the manager a copy of the session.
+//
+// MongoDB applies a filtered update to one document atomically. FerretDB v1
+// does not (it reads, then writes by _id), so the store also serializes its
+// own compare-and-swaps of one id: on FerretDB, compare-and-swap holds within
+// one process, not between two.
+package mongostore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
+)
+
+// DefaultTTL is how long a session without an expiry (a browser-session
+// cookie) is kept.
+const DefaultTTL = 24 * time.Hour
+
+// The field names of connect-mongo's documents.
+const (
+	fieldID           = "_id"
+	fieldSession      = "session"
+	fieldExpires      = "expires"
+	fieldLastModified = "lastModified"
+)
+
+// Version prefixes: the kind of session value a version holds.
+const (
+	versionString = "s:"
+	versionObject = "o:"
+)
+
+// Store is a session store in a MongoDB collection. It is safe for
+// concurrent use. Create it with [New]; Close stops its cleanup.
+type Store struct {
+	coll *mongo.Collection
+	cfg  config
+
+	// casLocks serialize the compare-and-swaps of one id within this store
+	// (striped by a hash of the id). MongoDB applies a filtered update
+	// atomically and needs none of this; FerretDB v1 reads, then writes by
+	// _id, so two parallel swaps from one version would both succeed there.
+	casLocks [64]sync.Mutex
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Compile-time checks of the capabilities the manager looks for.
+var (
+	_ session.Store          = (*Store)(nil)
+	_ session.Toucher        = (*Store)(nil)
+	_ session.VersionedStore = (*Store)(nil)
+	_ session.Lister         = (*Store)(nil)
+	_ session.Purger         = (*Store)(nil)
+)
+
+type config struct {
+	defaultTTL      time.Duration
+	cleanupInterval time.Duration
+	ttlIndex        bool
+	lastModified    bool
+	stringify       bool
+	logger          *slog.Logger
+	now             func() time.Time // the clock; tests replace it
+}
+
+// Option configures a [Store].
+type Option func(*config)
+
+// WithDefaultTTL sets how long a session without an expiry is kept (default
+// one day). Zero or negative keeps the default.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.defaultTTL = d
+		}
+	}
+}
+
+// WithLogger sets the logger for cleanup errors and for stored documents
+// that cannot be read (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithCleanupInterval deletes the expired documents every d in the
+// background, with deleteMany({expires: {$lt: now}}), until Close (as
+// connect-mongo's autoRemove: 'interval'). Zero (the default) turns it off.
+// Expired documents are never returned either way.
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = max(d, 0) }
+}
+
+// WithTTLIndex makes New create a TTL index on expires (expireAfterSeconds:
+// 0), so that the server deletes expired documents itself (as connect-mongo's
+// autoRemove: 'native'). New fails if the server refuses it, as FerretDB v1
+// does; use WithCleanupInterval there.
+func WithTTLIndex() Option { return func(c *config) { c.ttlIndex = true } }
+
+// WithLastModified writes lastModified (the time of the write) on every
+// write, as connect-mongo does when its touchAfter is set: an Express app
+// with touchAfter sharing the collection then skips touching a session Go
+// wrote recently, as it does for its own.
+func WithLastModified() Option { return func(c *config) { c.lastModified = true } }
+
+// WithStringify(false) stores the session as an embedded document rather
+// than a JSON string, as connect-mongo with stringify: false does (the
+// default, true, stores the string). Either form is read whatever the option.
+func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
+
+// WithClock makes the store read the time from now instead of time.Now, for
+// tests that drive a manager and its store with one clock. The cleanup still
+// wakes on real time.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// New returns a store on coll, which holds nothing but sessions. The store
+// does not disconnect the client. With WithTTLIndex it creates the index
+// (one round trip); with WithCleanupInterval it starts the cleanup, which
+// Close stops.
+func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
+	if coll == nil {
+		return nil, errors.New("mongostore: nil collection")
+	}
+	c := config{defaultTTL: DefaultTTL, stringify: true, now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	s := &Store{coll: coll, cfg: c, stop: make(chan struct{}), done: make(chan struct{})}
+	if c.ttlIndex {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: fieldExpires, Value: 1}},
+			Options: options.Index().SetExpireAfterSeconds(0),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: create the TTL index on %s (use WithCleanupInterval if the server has none): %w", fieldExpires, err)
+		}
+	}
+	if c.cleanupInterval > 0 {
+		go s.cleanup()
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// Close stops the interval cleanup, if any, and waits for a running one to
+// end. It does not disconnect the client. Calling it again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+// cleanup runs PurgeExpired every cleanup interval until Close.
+func (s *Store) cleanup() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.cleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.cleanupInterval, 10*time.Second))
+		go func() { // Close cancels a cleanup that waits on the server
+			select {
+			case <-s.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		if n, err := s.PurgeExpired(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "err", err)
+			}
+		} else if n > 0 {
+			s.cfg.logger.Debug("mongostore: removed expired sessions", "count", n)
+		}
+		cancel()
+	}
+}
+
+// expiry returns when a session saved with expires ends: the default TTL
+// from now for the zero time.
+func (s *Store) expiry(expires time.Time, now time.Time) time.Time {
+	if expires.IsZero() {
+		return now.Add(s.cfg.defaultTTL)
+	}
+	return expires
+}
+
+// wrap adds the operation and the start of the id to an error: a whole
+// session id in a log is a session anyone reading the log can take over.
+func wrap(op, id string, err error) error {
+	return fmt.Errorf("mongostore: %s %s: %w", op, shortid.Of(id), err)
+}
+
+// live is the filter of an unexpired session with this id. BSON dates have
+// millisecond precision and are stored truncated, so that a stored expiry is
+// never later than the one asked for.
+func live(id string, now time.Time) bson.D {
+	return bson.D{{Key: fieldID, Value: id}, {Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}}
+}
+
+// sessionValue returns the value of the session field for data: the string
+// or, with WithStringify(false), the document the JSON decodes to.
+func (s *Store) sessionValue(data []byte) (any, string, error) {
+	if s.cfg.stringify {
+		v := string(data)
+		return v, versionString + v, nil
+	}
+	var doc bson.D
+	if err := bson.UnmarshalExtJSON(data, false, &doc); err != nil {
+		return nil, "", fmt.Errorf("the session is not a JSON object: %w", err)
+	}
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return nil, "", err
+	}
+	return bson.Raw(raw), versionObject + string(raw), nil
+}
+
+// setFields returns the $set of a write.
+func (s *Store) setFields(value any, expires, now time.Time) bson.D {
+	set := bson.D{{Key: fieldSession, Value: value}, {Key: fieldExpires, Value: expires}}
+	if s.cfg.lastModified {
+		set = append(set, bson.E{Key: fieldLastModified, Value: now})
+	}
+	return set
+}
+
+// Get returns the session stored under id; found is false for a missing or
+// expired session, and for a document that cannot be read (logged).
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	data, _, found, err := s.get(ctx, "get", id)
+	return data, found, err
+}
+
+// GetVersion is Get plus the version of what was read: the session value.
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	return s.get(ctx, "get", id)
+}
+
+// get finds the session. The filter also returns a document without
+// expires (connect-mongo reads such a document as never expiring), so that
+// it can be logged as unreadable rather than silently ignored.
+func (s *Store) get(ctx context.Context, op, id string) ([]byte, string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, wrap(op, id, err)
+	}
+	filter := bson.D{
+		{Key: fieldID, Value: id},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: s.cfg.now()}}}},
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$exists", Value: false}}}},
+		}},
+	}
+	raw, err := s.coll.FindOne(ctx, filter).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, wrap(op, id, err)
+	}
+	data, version, err := decode(raw)
+	if err != nil {
+		s.cfg.logger.WarnContext(ctx, "mongostore: ignoring a stored session that cannot be read", "id", shortid.Of(id), "err", err)
+		return nil, "", false, nil
+	}
+	return data, version, true, nil
+}
+
+// decode returns the session of a document as JSON, and its version.
+func decode(doc bson.Raw) ([]byte, string, error) {
+	exp, err := doc.LookupErr(fieldExpires)
+	if err != nil {
+		return nil, "", fmt.Errorf("no %s field", fieldExpires)
+	}
+	if exp.Type != bson.TypeDateTime {
+		return nil, "", fmt.Errorf("%s is a %s, not a date", fieldExpires, exp.Type)
+	}
+	v, err := doc.LookupErr(fieldSession)
+	if err != nil {
+		return nil, "", fmt.Errorf("no %s field", fieldSession)
+	}
+	switch v.Type {
+	case bson.TypeString:
+		str := v.StringValue()
+		return []byte(str), versionString + str, nil
+	case bson.TypeEmbeddedDocument:
+		var b bytes.Buffer
+		if err := writeJSON(&b, v); err != nil {
+			return nil, "", err
+		}
+		return b.Bytes(), versionObject + string(v.Document()), nil
+	default:
+		return nil, "", fmt.Errorf("%s is a %s, not a string or a document", fieldSession, v.Type)
+	}
+}
+
+// Set stores data under id until expires (the default TTL for the zero
+// time) with an upsert, as connect-mongo does. An expiry in the past deletes
+// the session.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set", id, err)
+	}
+	now := s.cfg.now()
+	exp := s.expiry(expires, now)
+	if !exp.After(now) {
+		if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: fieldID, Value: id}}); err != nil {
+			return wrap("set", id, err)
+		}
+		return nil
+	}
+	value, _, err := s.sessionValue(data)
+	if err != nil {
+		return wrap("set", id, err)
+	}
+	_, err = s.coll.UpdateOne(ctx, bson.D{{Key: fieldID, Value: id}},
+		bson.D{{Key: "$set", Value: s.setFields(value, exp, now)}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return wrap("set", id, err)
+	}
+	return nil
+}
+
+// Touch sets the expiry of an unexpired session to expires without
+// rewriting the session (and lastModified, with WithLastModified). found is
+// false, and nothing is created, when there is no such session. An expiry in
+// the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, wrap("touch", id, err)
+	}
+	now := s.cfg.now()
+	exp := s.expiry(expires, now)
+	if !exp.After(now) {
+		r, err := s.coll.DeleteOne(ctx, live(id, now))
+		if err != nil {
+			return false, wrap("touch", id, err)
+		}
+		return r.DeletedCount > 0, nil
+	}
+	set := bson.D{{Key: fieldExpires, Value: exp}}
+	if s.cfg.lastModified {
+		set = append(set, bson.E{Key: fieldLastModified, Value: now})
+	}
+	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return false, wrap("touch", id, err)
+	}
+	return r.MatchedCount > 0, nil
+}
+
+// Destroy deletes the session. Deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("destroy", id, err)
+	}
+	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: fieldID, Value: id}}); err != nil {
+		return wrap("destroy", id, err)
+	}
+	return nil
+}
+
+// CompareAndSwap writes data under id only if the session's value is still
+// the one version old stands for, with an update filtered on it (and on
+// expires > now). With old == "" it creates the session with an insert,
+// which fails on a duplicate _id; a document with that _id that has expired
+// (or cannot be read) counts as absent and is replaced, in a second round
+// trip, only if it still has not come to life. swapped is false when another
+// write, a destroy or the expiry got there first.
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	mu := &s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	now := s.cfg.now()
+	exp := s.expiry(expires, now)
+	if old == "" {
+		return s.create(ctx, id, data, exp, now)
+	}
+	filter := live(id, now)
+	switch {
+	case len(old) > len(versionString) && old[:len(versionString)] == versionString:
+		filter = append(filter, bson.E{Key: fieldSession, Value: old[len(versionString):]})
+	case len(old) > len(versionObject) && old[:len(versionObject)] == versionObject:
+		filter = append(filter, bson.E{Key: fieldSession, Value: bson.Raw(old[len(versionObject):])})
+	default:
+		return "", false, wrap("compare-and-swap", id, fmt.Errorf("not a version of this store: %.8q", old))
+	}
+	if !exp.After(now) {
+		r, err := s.coll.DeleteOne(ctx, filter)
+		if err != nil {
+			return "", false, wrap("compare-and-swap", id, err)
+		}
+		return "", r.DeletedCount > 0, nil
+	}
+	value, version, err := s.sessionValue(data)
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	r, err := s.coll.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: s.setFields(value, exp, now)}})
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	if r.MatchedCount == 0 {
+		return "", false, nil
+	}
+	return version, true, nil
+}
+
+var casSeed = maphash.MakeSeed()
+
+// create is CompareAndSwap with old == "": create-if-absent.
+func (s *Store) create(ctx context.Context, id string, data []byte, exp, now time.Time) (string, bool, error) {
+	notLive := bson.D{
+		{Key: fieldID, Value: id},
+		{Key: fieldExpires, Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$gt", Value: now}}}}},
+	}
+	if !exp.After(now) {
+		// Nothing to create; still report a session that exists.
+		n, err := s.coll.CountDocuments(ctx, live(id, now), options.Count().SetLimit(1))
+		if err != nil {
+			return "", false, wrap("compare-and-swap", id, err)
+		}
+		return "", n == 0, nil
+	}
+	value, version, err := s.sessionValue(data)
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	doc := append(bson.D{{Key: fieldID, Value: id}}, s.setFields(value, exp, now)...)
+	_, err = s.coll.InsertOne(ctx, doc)
+	if err == nil {
+		return version, true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	// An expired document (the cleanup has not removed it yet) or one that
+	// cannot be read is absent for this store: replace it, if it still is.
+	r, err := s.coll.ReplaceOne(ctx, notLive, doc[1:])
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	if r.MatchedCount == 0 {
+		return "", false, nil
+	}
+	return version, true, nil
+}
+
+// liveFilter matches every unexpired session.
+func liveFilter(now time.Time) bson.D {
+	return bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}}
+}
+
+// IDs returns the ids of the unexpired sessions. Documents whose _id is not
+// a string (not written by a session store) are left out.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	cur, err := s.coll.Find(ctx, liveFilter(s.cfg.now()), options.Find().SetProjection(bson.D{{Key: fieldID, Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: ids: %w", err)
+	}
+	defer cur.Close(ctx)
+	var ids []string
+	for cur.Next(ctx) {
+		if id, ok := cur.Current.Lookup(fieldID).StringValueOK(); ok {
+			ids = append(ids, id)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("mongostore: ids: %w", err)
+	}
+	return ids, nil
+}
+
+// Count returns the number of unexpired sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	n, err := s.coll.CountDocuments(ctx, liveFilter(s.cfg.now()))
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: count: %w", err)
+	}
+	return int(n), nil
+}
+
+// Clear deletes every document of the collection.
+func (s *Store) Clear(ctx context.Context) error {
+	if _, err := s.coll.DeleteMany(ctx, bson.D{}); err != nil {
+		return fmt.Errorf("mongostore: clear: %w", err)
+	}
+	return nil
+}
+
+// PurgeExpired deletes the expired documents, deleteMany({expires: {$lt:
+// now}}) as connect-mongo's interval cleanup, and returns how many.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	r, err := s.coll.DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: s.cfg.now()}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
+	}
+	return int(r.DeletedCount), nil
+}
+
+// writeJSON writes a BSON value as the JSON that JSON.stringify gives for
+// what the Node driver decodes it to: dates as ISO strings with
+// milliseconds, numbers as numbers. Types that JSON has no form for (binary,
+// ObjectId, ...) are written as strings.
+func writeJSON(b *bytes.Buffer, v bson.RawValue) error {
+	switch v.Type {
+	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		open, close := byte('{'), byte('}')
+		doc, ok := v.DocumentOK()
+		if v.Type == bson.TypeArray {
+			open, close = '[', ']'
+			var a bson.RawArray
+			a, ok = v.ArrayOK()
+			doc = bson.Raw(a)
+		}
+		if !ok {
+			return fmt.Errorf("malformed %s", v.Type)
+		}
+		elems, err := doc.Elements()
+		if err != nil {
+			return err
+		}
+		b.WriteByte(open)
+		for i, e := range elems {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if v.Type == bson.TypeEmbeddedDocument {
+				writeString(b, e.Key())
+				b.WriteByte(':')
+			}
+			if err := writeJSON(b, e.Value()); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(close)
+	case bson.TypeString:
+		writeString(b, v.StringValue())
+	case bson.TypeBoolean:
+		b.WriteString(strconv.FormatBool(v.Boolean()))
+	case bson.TypeNull, bson.TypeUndefined:
+		b.WriteString("null")
+	case bson.TypeInt32:
+		b.WriteString(strconv.FormatInt(int64(v.Int32()), 10))
+	case bson.TypeInt64:
+		b.WriteString(strconv.FormatInt(v.Int64(), 10))
+	case bson.TypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			b.WriteString("null") // as JSON.stringify
+			break
+		}
+		out, _ := json.Marshal(f) // ES6 number formatting
+		b.Write(out)
+	case bson.TypeDateTime:
+		writeString(b, v.Time().UTC().Format("2006-01-02T15:04:05.000Z"))
+	default:
+		writeString(b, v.String())
+	}
+	return nil
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	out, _ := json.Marshal(s)
+	b.Write(out)
+}

@@ -1,0 +1,538 @@
+package mongostore_test
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testclock"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/mongostore"
+	"github.com/sessionkit/session/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
+
+// connect returns a client of uri, disconnected in t.Cleanup.
+func connect(t testing.TB, uri string, opts ...func(*options.ClientOptions)) *mongo.Client {
+	t.Helper()
+	o := options.Client().ApplyURI(uri).SetTimeout(10 * time.Second)
+	for _, f := range opts {
+		f(o)
+	}
+	c, err := mongo.Connect(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c
+}
+
+// collection returns a collection of its own (a fresh database) on the
+// shared server.
+func collection(t testing.TB) *mongo.Collection {
+	t.Helper()
+	srv := testserver.SharedMongo(t)
+	uri, db := srv.NewDatabase(t)
+	return connect(t, uri).Database(db).Collection("sessions")
+}
+
+// newStore returns a store on coll, closed in t.Cleanup.
+func newStore(t testing.TB, coll *mongo.Collection, opts ...mongostore.Option) *mongostore.Store {
+	t.Helper()
+	st, err := mongostore.New(coll, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// clocked returns a store on a fresh collection and the clock it reads.
+func clocked(t testing.TB, opts ...mongostore.Option) (*mongostore.Store, *mongo.Collection, *testclock.Clock) {
+	t.Helper()
+	clock := testclock.New(testclock.Epoch())
+	coll := collection(t)
+	return newStore(t, coll, append([]mongostore.Option{mongostore.WithClock(clock.Now)}, opts...)...), coll, clock
+}
+
+// rawDoc reads the document with _id id as it is stored.
+func rawDoc(t testing.TB, coll *mongo.Collection, id string) bson.M {
+	t.Helper()
+	var doc bson.M
+	if err := coll.FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
+		t.Fatalf("find %s: %v", id, err)
+	}
+	return doc
+}
+
+func insertRaw(t testing.TB, coll *mongo.Collection, doc bson.D) {
+	t.Helper()
+	if _, err := coll.InsertOne(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	srv := testserver.SharedMongo(t)
+	uri, _ := srv.NewDatabase(t)
+	client := connect(t, uri)
+	storetest.Run(t, func(t *testing.T) session.Store {
+		_, db := srv.NewDatabase(t)
+		return newStore(t, client.Database(db).Collection("sessions"))
+	})
+}
+
+func TestWritesConnectMongoDocument(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	data := `{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`
+	expires := clock.Now().Add(time.Hour + 1234567*time.Nanosecond)
+	if err := st.Set(ctx, "abc", []byte(data), expires); err != nil {
+		t.Fatal(err)
+	}
+	doc := rawDoc(t, coll, "abc")
+	if keys := slices.Sorted(maps.Keys(doc)); !slices.Equal(keys, []string{"_id", "expires", "session"}) {
+		t.Fatalf("document fields %v, want _id, expires, session (connect-mongo's)", keys)
+	}
+	if s, ok := doc["session"].(string); !ok || s != data {
+		t.Fatalf("session = %#v, want the JSON document as a string", doc["session"])
+	}
+	// BSON dates keep milliseconds; the expiry is truncated, never later.
+	if e, ok := doc["expires"].(bson.DateTime); !ok || !e.Time().Equal(expires.Truncate(time.Millisecond)) {
+		t.Fatalf("expires = %#v, want the date %v", doc["expires"], expires.Truncate(time.Millisecond))
+	}
+
+	// A browser-session cookie gets the default TTL.
+	if err := st.Set(ctx, "browser", []byte(data), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if e := rawDoc(t, coll, "browser")["expires"].(bson.DateTime).Time(); !e.Equal(clock.Now().Add(mongostore.DefaultTTL)) {
+		t.Fatalf("expires of a session without expiry = %v, want now + %v", e, mongostore.DefaultTTL)
+	}
+}
+
+func TestWithDefaultTTL(t *testing.T) {
+	st, coll, clock := clocked(t, mongostore.WithDefaultTTL(time.Hour))
+	if err := st.Set(t.Context(), "x", []byte(`{}`), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if e := rawDoc(t, coll, "x")["expires"].(bson.DateTime).Time(); !e.Equal(clock.Now().Add(time.Hour)) {
+		t.Fatalf("expires = %v, want now + 1h", e)
+	}
+}
+
+func TestWithLastModifiedWritesItOnEveryWrite(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t, mongostore.WithLastModified())
+	lastModified := func() time.Time {
+		t.Helper()
+		lm, ok := rawDoc(t, coll, "id")["lastModified"].(bson.DateTime)
+		if !ok {
+			t.Fatalf("no lastModified date in %v", rawDoc(t, coll, "id"))
+		}
+		return lm.Time()
+	}
+	if err := st.Set(ctx, "id", []byte(`{"a":1}`), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if lm := lastModified(); !lm.Equal(clock.Now()) {
+		t.Fatalf("lastModified after Set = %v, want %v", lm, clock.Now())
+	}
+	clock.Set(clock.Now().Add(time.Minute))
+	if found, err := st.Touch(ctx, "id", clock.Now().Add(time.Hour)); !found || err != nil {
+		t.Fatalf("Touch = %v, %v", found, err)
+	}
+	if lm := lastModified(); !lm.Equal(clock.Now()) {
+		t.Fatalf("lastModified after Touch = %v, want %v", lm, clock.Now())
+	}
+	clock.Set(clock.Now().Add(time.Minute))
+	_, v, _, _ := st.GetVersion(ctx, "id")
+	if _, ok, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"a":2}`), clock.Now().Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+	}
+	if lm := lastModified(); !lm.Equal(clock.Now()) {
+		t.Fatalf("lastModified after CompareAndSwap = %v, want %v", lm, clock.Now())
+	}
+}
+
+func TestReadsDocumentWrittenByConnectMongo(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	express := `{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"user":"ann"}`
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "str"}, {Key: "session", Value: express}, {Key: "expires", Value: exp}, {Key: "lastModified", Value: clock.Now()}})
+	got, found, err := st.Get(ctx, "str")
+	if err != nil || !found || string(got) != express {
+		t.Fatalf("Get = %s, %v, %v; want the session string as is", got, found, err)
+	}
+
+	// stringify: false stores the session object itself, with the cookie's
+	// expiry as a date; it reads as the JSON JSON.stringify would give.
+	cookieExp := time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "obj"}, {Key: "session", Value: bson.D{
+		{Key: "cookie", Value: bson.D{{Key: "originalMaxAge", Value: int32(3600000)}, {Key: "expires", Value: cookieExp}, {Key: "httpOnly", Value: true}, {Key: "path", Value: "/"}}},
+		{Key: "n", Value: 1.5}, {Key: "big", Value: 1e21}, {Key: "i64", Value: int64(1) << 40}, {Key: "list", Value: bson.A{"a", nil, false}},
+		{Key: "quote", Value: "\"é<"},
+	}}, {Key: "expires", Value: exp}})
+	got, found, err = st.Get(ctx, "obj")
+	want := `{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-02T03:04:05.006Z","httpOnly":true,"path":"/"},"n":1.5,"big":1e+21,"i64":1099511627776,"list":["a",null,false],"quote":"\"é\u003c"}`
+	if err != nil || !found || string(got) != want {
+		t.Fatalf("Get of an object session = %s, %v, %v\nwant %s", got, found, err, want)
+	}
+	// Its version works for compare-and-swap.
+	_, v, _, _ := st.GetVersion(ctx, "obj")
+	if _, ok, err := st.CompareAndSwap(ctx, "obj", v, []byte(`{"n":2}`), exp); !ok || err != nil {
+		t.Fatalf("CompareAndSwap from an object session = %v, %v", ok, err)
+	}
+}
+
+func TestWithStringifyFalseWritesObject(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t, mongostore.WithStringify(false))
+	if err := st.Set(ctx, "id", []byte(`{"cookie":{"path":"/"},"n":2}`), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "id"}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := raw.Lookup("session", "n").Int32OK(); !ok || n != 2 {
+		t.Fatalf("session = %v, want an embedded document with n: 2", raw.Lookup("session"))
+	}
+	got, v, found, err := st.GetVersion(ctx, "id")
+	if err != nil || !found || string(got) != `{"cookie":{"path":"/"},"n":2}` {
+		t.Fatalf("GetVersion = %s, %v, %v", got, found, err)
+	}
+	v2, ok, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":3}`), clock.Now().Add(time.Hour))
+	if !ok || err != nil {
+		t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+	}
+	if _, v3, _, _ := st.GetVersion(ctx, "id"); v3 != v2 {
+		t.Fatalf("CompareAndSwap returned version %q, GetVersion says %q", v2, v3)
+	}
+	if err := st.Set(ctx, "bad", []byte(`[1]`), clock.Now().Add(time.Hour)); err == nil {
+		t.Fatal("Set of a JSON array as an object session: no error")
+	}
+}
+
+func TestExpiredDocumentIsNeverReturned(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	// Written by connect-mongo and expired, not removed yet.
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "old"}, {Key: "session", Value: `{"a":1}`}, {Key: "expires", Value: clock.Now().Add(-time.Millisecond)}})
+	if _, found, err := st.Get(ctx, "old"); found || err != nil {
+		t.Fatalf("Get of an expired document: found %v, %v", found, err)
+	}
+	if n, err := st.Count(ctx); n != 0 || err != nil {
+		t.Fatalf("Count = %d, %v; want 0", n, err)
+	}
+	if ids, err := st.IDs(ctx); len(ids) != 0 || err != nil {
+		t.Fatalf("IDs = %v, %v; want none", ids, err)
+	}
+	if found, err := st.Touch(ctx, "old", clock.Now().Add(time.Hour)); found || err != nil {
+		t.Fatalf("Touch of an expired document = %v, %v; want not found", found, err)
+	}
+	// The expiry is exact: a live session stops at its expires.
+	if err := st.Set(ctx, "live", []byte(`{}`), clock.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(clock.Now().Add(time.Second - time.Millisecond))
+	if _, found, _ := st.Get(ctx, "live"); !found {
+		t.Fatal("session gone a millisecond before its expiry")
+	}
+	clock.Set(clock.Now().Add(time.Millisecond))
+	if _, found, _ := st.Get(ctx, "live"); found {
+		t.Fatal("session returned at its expiry")
+	}
+}
+
+func TestCreateIfAbsentReplacesOnlyAnExpiredDocument(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	if _, ok, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"a":1}`), exp); !ok || err != nil {
+		t.Fatalf("create = %v, %v", ok, err)
+	}
+	if _, ok, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"a":2}`), exp); ok || err != nil {
+		t.Fatalf("create over a live session = %v, %v; want not swapped", ok, err)
+	}
+	// Left by connect-mongo, expired, with a field of its own.
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "old"}, {Key: "session", Value: `{}`}, {Key: "expires", Value: clock.Now().Add(-time.Second)}, {Key: "lastModified", Value: clock.Now()}})
+	v, ok, err := st.CompareAndSwap(ctx, "old", "", []byte(`{"new":true}`), exp)
+	if !ok || err != nil {
+		t.Fatalf("create over an expired document = %v, %v; want swapped", ok, err)
+	}
+	doc := rawDoc(t, coll, "old")
+	if doc["session"] != `{"new":true}` || doc["lastModified"] != nil {
+		t.Fatalf("after create over an expired document: %v, want the new document alone", doc)
+	}
+	if _, v2, _, _ := st.GetVersion(ctx, "old"); v2 != v {
+		t.Fatalf("create returned version %q, GetVersion says %q", v, v2)
+	}
+}
+
+// connectMongoSet does what connect-mongo's set does: an upsert of session,
+// expires (and lastModified) that knows nothing of versions.
+func connectMongoSet(t testing.TB, coll *mongo.Collection, id, sess string, expires time.Time) {
+	t.Helper()
+	_, err := coll.UpdateOne(context.Background(), bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "_id", Value: id}, {Key: "session", Value: sess}, {Key: "expires", Value: expires}, {Key: "lastModified", Value: time.Now()}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompareAndSwapNoticesConnectMongoWrite(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	if err := st.Set(ctx, "id", []byte(`{"a":1}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	_, v1, _, err := st.GetVersion(ctx, "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	connectMongoSet(t, coll, "id", `{"a":1,"b":2}`, exp)
+	if _, ok, err := st.CompareAndSwap(ctx, "id", v1, []byte(`{"a":3}`), exp); ok || err != nil {
+		t.Fatalf("CompareAndSwap after a connect-mongo write = %v, %v; want not swapped", ok, err)
+	}
+	got, v2, _, _ := st.GetVersion(ctx, "id")
+	if string(got) != `{"a":1,"b":2}` {
+		t.Fatalf("the connect-mongo write was lost: %s", got)
+	}
+	v3, ok, err := st.CompareAndSwap(ctx, "id", v2, []byte(`{"a":3,"b":2}`), exp)
+	if !ok || err != nil {
+		t.Fatalf("CompareAndSwap with the fresh version = %v, %v", ok, err)
+	}
+	if _, v4, _, _ := st.GetVersion(ctx, "id"); v4 != v3 {
+		t.Fatalf("CompareAndSwap returned version %q, GetVersion says %q", v3, v4)
+	}
+	// A connect-mongo touch (expires and lastModified only) leaves the data,
+	// so it does not make a conflict.
+	_, err = coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: "id"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "expires", Value: exp.Add(time.Hour)}, {Key: "lastModified", Value: clock.Now()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := st.CompareAndSwap(ctx, "id", v3, []byte(`{"a":4,"b":2}`), exp); !ok || err != nil {
+		t.Fatalf("CompareAndSwap after a connect-mongo touch = %v, %v; want swapped", ok, err)
+	}
+	if _, ok, err := st.CompareAndSwap(ctx, "id", "garbage", []byte(`{}`), exp); ok || err == nil {
+		t.Fatalf("CompareAndSwap with a foreign version = %v, %v; want an error", ok, err)
+	}
+}
+
+func TestBadStoredDataIsMissingAndLogged(t *testing.T) {
+	ctx := t.Context()
+	var logs testserver.Output
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	st, coll, clock := clocked(t, mongostore.WithLogger(logger))
+	exp := clock.Now().Add(time.Hour)
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "number"}, {Key: "session", Value: 42}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "nosession"}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "noexpires"}, {Key: "session", Value: `{}`}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "strexpires"}, {Key: "session", Value: `{}`}, {Key: "expires", Value: "tomorrow"}})
+	for _, id := range []string{"number", "nosession", "noexpires", "strexpires"} {
+		if data, found, err := st.Get(ctx, id); found || err != nil {
+			t.Errorf("Get(%s) = %s, %v, %v; want missing, no error", id, data, found, err)
+		}
+	}
+	for _, want := range []string{"session is a 32-bit integer", "no session field", "no expires field"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	// An unreadable document is absent: a new session may take its id.
+	if _, ok, err := st.CompareAndSwap(ctx, "noexpires", "", []byte(`{"a":1}`), exp); !ok || err != nil {
+		t.Fatalf("create over a document without expires = %v, %v", ok, err)
+	}
+
+	// A session that is not JSON is the manager's to reject: it logs it and
+	// starts a new session.
+	var appLogs testserver.Output
+	app := apptest.New(t, st, func(o *session.Options) { o.Logger = slog.New(slog.NewTextHandler(&appLogs, nil)) })
+	first := app.MustDo(t, "/set?k=a&v=1", nil)
+	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: first.Body}}, bson.D{{Key: "$set", Value: bson.D{{Key: "session", Value: "not json {"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := app.Values(t, first.Cookies); !v.New || v.ID == first.Body {
+		t.Fatalf("request on a non-JSON session: %+v, want a new session", v)
+	}
+	if !strings.Contains(appLogs.String(), "corrupt") {
+		t.Fatalf("the manager did not log the corrupt session:\n%s", appLogs.String())
+	}
+}
+
+func TestCleanupRemovesExpiredDocumentsUntilClose(t *testing.T) {
+	ctx := t.Context()
+	clock := testclock.New(testclock.Epoch())
+	coll := collection(t)
+	const interval = 20 * time.Millisecond
+	st, err := mongostore.New(coll, mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(interval))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	insertExpired := func(id string) {
+		insertRaw(t, coll, bson.D{{Key: "_id", Value: id}, {Key: "session", Value: `{}`}, {Key: "expires", Value: clock.Now().Add(-time.Second)}})
+	}
+	if err := st.Set(ctx, "live", []byte(`{}`), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	insertExpired("a")
+	insertExpired("b")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(interval) {
+		n, err := coll.CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d documents 10s after they expired, want only the live one", n)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	insertExpired("c")
+	time.Sleep(25 * interval)
+	if n, _ := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: "c"}}); n != 1 {
+		t.Fatal("the cleanup still runs after Close")
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n, err := st.PurgeExpired(ctx); n != 1 || err != nil {
+		t.Fatalf("PurgeExpired = %d, %v; want 1", n, err)
+	}
+}
+
+func TestWithTTLIndexFailsWhereTheServerHasNone(t *testing.T) {
+	// FerretDB v1 has no TTL indexes (testserver.TestFerretDBRejectsTTLIndex).
+	_, err := mongostore.New(collection(t), mongostore.WithTTLIndex())
+	if err == nil || !strings.Contains(err.Error(), "WithCleanupInterval") {
+		t.Fatalf("New with a TTL index on FerretDB: %v, want an error pointing to WithCleanupInterval", err)
+	}
+}
+
+func TestNilCollection(t *testing.T) {
+	if _, err := mongostore.New(nil); err == nil {
+		t.Fatal("New(nil): no error")
+	}
+}
+
+func TestParallelRequestsThroughTwoManagersLoseNothing(t *testing.T) {
+	t.Parallel()
+	apptest.ParallelUpdatesThroughTwoAppsLoseNothing(t, newStore(t, collection(t)), 100)
+}
+
+func TestSessionDestroyedDuringSlowRequestStaysDestroyed(t *testing.T) {
+	apptest.DestroyDuringSlowRequestStaysDestroyed(t, newStore(t, collection(t)))
+}
+
+func TestServerKilledMidTraffic(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartMongo(t)
+	const timeout = 500 * time.Millisecond
+	client := connect(t, srv.URI(), func(o *options.ClientOptions) {
+		o.SetTimeout(timeout).SetServerSelectionTimeout(timeout).SetConnectTimeout(200 * time.Millisecond)
+	})
+	apptest.ServerKilledMidTraffic(t, newStore(t, client.Database("app").Collection("sessions")), apptest.Outage{
+		Kill:    srv.Kill,
+		Restart: func() { srv.Restart(t) },
+		// A modifying request makes two operations, each bounded by the
+		// client's timeout; a second of slack for a loaded machine.
+		MaxLatency: 2*timeout + time.Second,
+	})
+}
+
+func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
+	st := newStore(t, collection(t))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	id := storetest.NewID()
+	_, _, err := st.Get(ctx, id)
+	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
+		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
+	}
+}
+
+// commandCounter counts the commands a client sends, by name.
+type commandCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (c *commandCounter) started(_ context.Context, e *event.CommandStartedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[e.CommandName]++
+}
+
+func (c *commandCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
+}
+
+func TestOneRoundTripPerStoreOperation(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	uri, db := srv.NewDatabase(t)
+	counter := &commandCounter{counts: map[string]int{}}
+	client := connect(t, uri, func(o *options.ClientOptions) {
+		o.SetMonitor(&event.CommandMonitor{Started: counter.started})
+	})
+	st := newStore(t, client.Database(db).Collection("sessions"))
+	// TouchAfter leaves a read-only request alone right after a save; the
+	// second app touches on every unmodified request, as express does.
+	reader := apptest.New(t, st, func(o *session.Options) {
+		o.Cookie.MaxAge = time.Hour
+		o.TouchAfter = time.Minute
+	})
+	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+	first := reader.MustDo(t, "/set?k=a&v=1", nil)
+
+	cases := []struct {
+		name string
+		app  *apptest.App
+		path string
+		want map[string]int
+	}{
+		{"new session", reader, "/set?k=a&v=1", map[string]int{"insert": 1}},
+		{"read-only", reader, "/get?k=a", map[string]int{"find": 1}},
+		{"modifying", reader, "/set?k=b&v=3", map[string]int{"find": 1, "update": 1}},
+		{"touch-only", toucher, "/get?k=a", map[string]int{"find": 1, "update": 1}},
+		{"destroy", reader, "/destroy", map[string]int{"find": 1, "delete": 1}},
+	}
+	for _, c := range cases {
+		cookies := first.Cookies
+		if c.name == "new session" {
+			cookies = nil
+		}
+		counter.take()
+		c.app.MustDo(t, c.path, cookies)
+		if got := counter.take(); !maps.Equal(got, c.want) {
+			t.Errorf("%s request: commands %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package storeurl_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/mongostore"
+	"github.com/sessionkit/session/storeurl"
+)
+
+func TestMongoURLOpensStoreOnTheNamedCollection(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	st := openNetStore(t, "mongodb://"+srv.Addr+"/"+db+"?collection=web_sessions&default_ttl=1h&cleanup_interval=10m&last_modified=true&connectTimeoutMS=2000")
+	if _, ok := st.(*mongostore.Store); !ok {
+		t.Fatalf("Open gave a %T, want a *mongostore.Store", st)
+	}
+	netRoundTrip(t, st, "a")
+
+	client, err := mongo.Connect(options.Client().ApplyURI(srv.URI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	var doc bson.M
+	if err := client.Database(db).Collection("web_sessions").FindOne(t.Context(), bson.D{{Key: "_id", Value: "a"}}).Decode(&doc); err != nil {
+		t.Fatalf("the session is not in %s.web_sessions: %v", db, err)
+	}
+	// default_ttl and last_modified came from the URL.
+	exp, lm := doc["expires"].(bson.DateTime).Time(), doc["lastModified"].(bson.DateTime).Time()
+	if d := exp.Sub(lm); d != time.Hour {
+		t.Fatalf("expires - lastModified = %v, want the default_ttl of 1h", d)
+	}
+}
+
+func TestMongoURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
+	srv := testserver.StartMongo(t)
+	srv.Kill()
+	start := time.Now()
+	_, _, err := storeurl.Open(t.Context(), "mongodb://"+srv.Addr+"/app?serverSelectionTimeoutMS=300")
+	if err == nil || !strings.Contains(err.Error(), "ping") {
+		t.Fatalf("Open with the server down: %v, want a ping error", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Open took %v with serverSelectionTimeoutMS=300", took)
+	}
+}
+
+func TestMongoURLErrorsSayWhatIsWrong(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"mongodb://h1:27017", "must name the database"},
+		{"mongodb://h1:27017/a/b", "must name the database"},
+		{"mongodb://h1:27017/app?collection=", "parameter collection"},
+		{"mongodb://h1:27017/app?default_ttl=soon", "parameter default_ttl"},
+		{"mongodb://h1:27017/app?cleanup_interval=-1s", "parameter cleanup_interval"},
+		{"mongodb://h1:27017/app?ttl_index=maybe", "parameter ttl_index"},
+		{"mongodb://h1:27017/app?default_ttl=1h&default_ttl=2h", `"default_ttl" given 2 times`},
+		{"mongodb://h1:27017/app?connectTimeoutMS=soon", "connecttimeoutms"},
+	} {
+		t.Run(c.url, func(t *testing.T) {
+			_, _, err := storeurl.Open(t.Context(), c.url)
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(c.want)) {
+				t.Fatalf("Open(%q) = %v, want an error containing %q", c.url, err, c.want)
+			}
+		})
+	}
+}
