@@ -56,6 +56,19 @@ type Options struct {
 	GenerateID func(r *http.Request) string
 	// Cookie holds the session cookie's attributes (express: cookie).
 	Cookie CookieOptions
+	// StoreTimeout bounds every store call the middleware and the Session
+	// methods make (load, save, touch, destroy), so that a store that stops
+	// answering gives the ErrorHandler's answer within about this time
+	// instead of a hung request. Zero means DefaultStoreTimeout; a negative
+	// value turns the limit off (the request's own context still applies to
+	// loads, and saves run without a deadline).
+	StoreTimeout time.Duration
+	// MaxDocumentBytes caps the size of an encoded session. A save over the
+	// cap stores nothing and is an error wrapping ErrTooLarge, which the
+	// ErrorHandler answers; a stored document over the cap (another app wrote
+	// it) is logged and treated as missing. Zero means
+	// DefaultMaxDocumentBytes; a negative value turns the cap off.
+	MaxDocumentBytes int
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. Default: log and reply 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -123,6 +136,14 @@ const (
 	UnsetDestroy UnsetMode = "destroy"
 )
 
+// Defaults of the Options limits.
+const (
+	// DefaultStoreTimeout is the StoreTimeout of Options that set none.
+	DefaultStoreTimeout = 5 * time.Second
+	// DefaultMaxDocumentBytes is the MaxDocumentBytes of Options that set none.
+	DefaultMaxDocumentBytes = 512 << 10
+)
+
 // errOptions prefixes every validation error of New.
 var errOptions = errors.New("session: invalid options")
 
@@ -165,6 +186,12 @@ func (o *Options) validate() error {
 		if f.d < 0 {
 			return optionError("%s is negative (%v)", f.name, f.d)
 		}
+	}
+	if o.StoreTimeout == 0 {
+		o.StoreTimeout = DefaultStoreTimeout
+	}
+	if o.MaxDocumentBytes == 0 {
+		o.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
 		return optionError("TouchAfter (%v) must be shorter than IdleTimeout (%v), or active sessions would time out", o.TouchAfter, o.IdleTimeout)

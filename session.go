@@ -183,6 +183,8 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	err := s.dropStored(ctx, "regenerate")
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
@@ -213,6 +215,8 @@ func (s *Session) Destroy(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}
@@ -245,6 +249,8 @@ func (s *Session) Reload(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	doc, ver, err := s.m.read(ctx, s.id)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
@@ -262,6 +268,8 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	if s.phase == phaseUnset {
 		return nil
 	}

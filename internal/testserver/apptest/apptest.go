@@ -59,7 +59,9 @@ type Values struct {
 func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	t.Helper()
 	// The scenarios provoke store errors on purpose: keep them out of the test log.
-	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler)}
+	// A generous StoreTimeout: the parallel scenarios pin that nothing is
+	// lost, not how fast a contended session is saved on a slow server.
+	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: time.Minute}
 	if options != nil {
 		options(&opts)
 	}
@@ -276,7 +278,8 @@ type Outage struct {
 // handler's 500 within o.MaxLatency (no panic, no hang), some must get the
 // 500; after o.Restart requests must work again with the same store.
 func ServerKilledMidTraffic(t *testing.T, st session.Store, o Outage) {
-	app := New(t, st, nil)
+	// A request makes at most a load and a commit, each bounded by StoreTimeout.
+	app := New(t, st, func(opts *session.Options) { opts.StoreTimeout = o.MaxLatency / 2 })
 	first := app.MustDo(t, "/set?k=n&v=0", nil)
 
 	const workers = 8
