@@ -66,6 +66,7 @@ type page struct {
 	visits string
 	id     string
 	user   string
+	store  string
 	infos  []string
 	errors []string
 	rows   map[string]string
@@ -76,6 +77,7 @@ var (
 	reVisits = regexp.MustCompile(`id="visits">(\d+)<`)
 	reID     = regexp.MustCompile(`id="session-id">([^<]*)<`)
 	reUser   = regexp.MustCompile(`id="user">([^<]*)<`)
+	reStore  = regexp.MustCompile(`id="store">([^<]*)<`)
 	reInfo   = regexp.MustCompile(`class="flash flash-info"[^>]*>([^<]*)<`)
 	reError  = regexp.MustCompile(`class="flash flash-error"[^>]*>([^<]*)<`)
 	reRow    = regexp.MustCompile(`(?s)<tr data-key="([^"]*)">.*?<td class="value">([^<]*)</td>`)
@@ -120,7 +122,7 @@ func (b *browser) readPage(resp *http.Response) page {
 		}
 		return out
 	}
-	p.visits, p.id, p.user = first(reVisits), first(reID), first(reUser)
+	p.visits, p.id, p.user, p.store = first(reVisits), first(reID), first(reUser), first(reStore)
 	p.infos, p.errors = all(reInfo), all(reError)
 	for _, m := range reRow.FindAllStringSubmatch(body, -1) {
 		p.rows[html.UnescapeString(m[1])] = html.UnescapeString(m[2])
@@ -768,6 +770,22 @@ func TestPageNeedsNoJavaScript(t *testing.T) {
 	for _, form := range []string{`action="/set"`, `action="/delete"`, `action="/login"`} {
 		if !strings.Contains(p.body, form) {
 			t.Errorf("no plain form with %s", form)
+		}
+	}
+}
+
+func TestPageShowsOnlyTheStoresSchemeAndHosts(t *testing.T) {
+	for raw, want := range map[string]string{
+		"mem://?max_sessions=10":                              "mem",
+		"bolt:///home/alice/app/sessions.db?bucket=b":         "bolt",
+		"bolt://./sessiondemo.db":                             "bolt",
+		"redis://user:hunter2@cache.internal:6380/2?prefix=p": "redis://cache.internal:6380",
+		"rediss+cluster://h1:7000,h2:7001?skip_verify=true":   "rediss+cluster://h1:7000,h2:7001",
+		"memcached://m1,m2:11212?auth_token=hunter2":          "memcached://m1,m2:11212",
+		"redis://:hunter2@h:bad port":                         "(unparsable store URL)",
+	} {
+		if got := publicStore(raw); got != want {
+			t.Errorf("publicStore(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }

@@ -43,7 +43,7 @@ const (
 // app holds the demo's handlers and what they show about the setup.
 type app struct {
 	cookieName string
-	store      string // the store URL, password redacted
+	store      string // what the page shows of the store URL (publicStore)
 	log        *slog.Logger
 }
 
