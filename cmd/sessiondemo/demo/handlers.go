@@ -48,7 +48,10 @@ type app struct {
 }
 
 // routes returns the demo's handler: the page, its forms, the JSON API and
-// the static files, wrapped in the session middleware.
+// the static files, wrapped in the session middleware, behind a check that
+// refuses cross-origin POSTs, PUTs and DELETEs from browsers (CSRF: a form
+// on another site could log the visitor out, or in as someone else). The
+// check runs first, so a refused request never touches the session.
 func (a *app) routes(m *session.Manager) http.Handler {
 	static, err := fs.Sub(assets, "assets/static")
 	if err != nil {
@@ -70,7 +73,7 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	// Neither touches the session: no store round trip, no cookie.
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	return m.Handler(securityHeaders(mux))
+	return securityHeaders(http.NewCrossOriginProtection().Handler(m.Handler(mux)))
 }
 
 // securityHeaders sets the headers every response of the demo carries.
