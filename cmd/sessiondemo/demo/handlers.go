@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 //go:embed assets
@@ -125,7 +126,7 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 
 	d := pageData{
 		Visits:     views,
-		ShortID:    shortID(s.ID()),
+		ShortID:    shortid.Of(s.ID()),
 		Expires:    s.Cookie().Expires(),
 		Infos:      s.Flashes("info"),
 		Errors:     s.Flashes("error"),
@@ -202,7 +203,7 @@ func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortID(old), shortID(s.ID())))
+	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortid.Of(old), shortid.Of(s.ID())))
 	backHome(w, r)
 }
 
@@ -218,7 +219,7 @@ func (a *app) formLogout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortID(old)))
+	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortid.Of(old)))
 	backHome(w, r)
 }
 
@@ -450,14 +451,6 @@ func baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
-}
-
-// shortID shortens a session id for display: enough to tell sessions apart.
-func shortID(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return id[:8] + "…"
 }
 
 // display formats a stored value for the data table: strings as they are,
