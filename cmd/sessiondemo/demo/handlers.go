@@ -38,7 +38,7 @@ const (
 	maxKeyLen   = 64
 	maxValueLen = 1000
 	maxNameLen  = 64
-	maxBody     = 64 << 10
+	maxBody     = 64 << 10 // bytes of a request body (form or JSON)
 )
 
 // app holds the demo's handlers and what they show about the setup.
@@ -74,7 +74,16 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	// Neither touches the session: no store round trip, no cookie.
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	return securityHeaders(http.NewCrossOriginProtection().Handler(m.Handler(mux)))
+	return securityHeaders(http.NewCrossOriginProtection().Handler(limitBodies(m.Handler(mux))))
+}
+
+// limitBodies caps every request body at maxBody bytes: a handler that reads
+// more gets an *http.MaxBytesError and answers 413 (readForm, readJSON).
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets the headers every response of the demo carries.
@@ -151,11 +160,14 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 
 // formSet stores the key and value of the "set" form.
 func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	key, value := strings.TrimSpace(r.PostFormValue("key")), r.PostFormValue("value")
+	key, value := strings.TrimSpace(r.PostForm.Get("key")), r.PostForm.Get("value")
 	if msg := keyProblem(key); msg != "" {
 		s.Flash("error", msg)
 	} else if msg := valueProblem(value); msg != "" {
@@ -169,11 +181,14 @@ func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
 
 // formDelete deletes the key of a row's delete button.
 func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	key := r.PostFormValue("key")
+	key := r.PostForm.Get("key")
 	switch {
 	case key == keyFlash:
 		s.Flash("error", fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash))
@@ -188,11 +203,14 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 
 // formLogin logs in under a new session id, keeping the data.
 func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
+	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if msg := nameProblem(name); msg != "" {
 		s.Flash("error", msg)
 		backHome(w, r)
@@ -233,6 +251,28 @@ func login(r *http.Request, s *session.Session, name string) error {
 	return nil
 }
 
+// readForm parses the posted form, which the page sends as
+// application/x-www-form-urlencoded, or answers 413 when it is over maxBody
+// and 415 when it is multipart: the page never sends one, and Go would
+// spool its files to disk. Handlers read the form before the session, as
+// readJSON.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		http.Error(w, "Send the form as application/x-www-form-urlencoded.", http.StatusUnsupportedMediaType)
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("The form is larger than %d KiB.", maxBody>>10), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "The form is malformed.", http.StatusBadRequest)
+		}
+		return false
+	}
+	return true
+}
+
 // backHome answers a form post with a redirect to the page (post, redirect, get).
 func backHome(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -271,10 +311,6 @@ func (a *app) apiGet(w http.ResponseWriter, r *http.Request) {
 // apiPut merges a JSON object into the session: each member sets its key,
 // and a null member deletes it (as in a JSON merge patch).
 func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
-	s := session.From(r)
-	if s == nil {
-		return
-	}
 	var patch map[string]json.RawMessage
 	if !readJSON(w, r, &patch) {
 		return
@@ -295,6 +331,10 @@ func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		values[k] = v
+	}
+	s := session.From(r)
+	if s == nil {
+		return
 	}
 	for k, v := range values {
 		if v == nil {
@@ -321,14 +361,14 @@ func (a *app) apiDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
-	s := session.From(r)
-	if s == nil {
-		return
-	}
 	var body struct {
 		Name string `json:"name"`
 	}
 	if !readJSON(w, r, &body) {
+		return
+	}
+	s := session.From(r)
+	if s == nil {
 		return
 	}
 	name := strings.TrimSpace(body.Name)
@@ -377,14 +417,16 @@ func (a *app) writeSession(w http.ResponseWriter, status int, s *session.Session
 	writeJSON(w, status, out)
 }
 
-// readJSON decodes the request's JSON body into v, or answers with an error.
-// It insists on a JSON content type, which a cross-site form cannot send.
+// readJSON decodes the request's JSON body into v, or answers with an error
+// (413 over maxBody). It insists on a JSON content type, which a cross-site
+// form cannot send. Handlers read the body before the session, so that a
+// refused request costs no store round trip.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body) // limited by limitBodies
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
