@@ -39,6 +39,12 @@ const (
 	maxValueLen = 1000
 	maxNameLen  = 64
 	maxBody     = 64 << 10 // bytes of a request body (form or JSON)
+
+	// A session holds at most maxKeys keys (flash messages aside) and
+	// maxDataSize bytes of them as JSON: without a cap, a few PUTs filled
+	// one with 100,000 keys, rewritten on every page view.
+	maxKeys     = 100
+	maxDataSize = 64 << 10
 )
 
 // app holds the demo's handlers and what they show about the setup.
@@ -171,6 +177,8 @@ func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
 	if msg := keyProblem(key); msg != "" {
 		s.Flash("error", msg)
 	} else if msg := valueProblem(value); msg != "" {
+		s.Flash("error", msg)
+	} else if msg := capacityProblem(s, map[string]any{key: value}); msg != "" {
 		s.Flash("error", msg)
 	} else {
 		s.Set(key, value)
@@ -336,6 +344,10 @@ func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
+	if msg := capacityProblem(s, values); msg != "" {
+		writeError(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
 	for k, v := range values {
 		if v == nil {
 			s.Delete(k)
@@ -471,6 +483,36 @@ func keyProblem(k string) string {
 func valueProblem(v string) string {
 	if utf8.RuneCountInString(v) > maxValueLen {
 		return fmt.Sprintf("The value must be at most %d characters.", maxValueLen)
+	}
+	return ""
+}
+
+// capacityProblem says why the session would be over maxKeys or maxDataSize
+// once changes are applied (a nil value deletes its key), or "". Flash
+// messages do not count: they go at the next page view.
+func capacityProblem(s *session.Session, changes map[string]any) string {
+	data := make(map[string]any)
+	for _, k := range s.Keys() {
+		if k != keyFlash {
+			data[k] = s.Get(k)
+		}
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(data, k)
+		} else {
+			data[k] = v
+		}
+	}
+	if len(data) > maxKeys {
+		return fmt.Sprintf("The session would hold %d keys; the demo keeps at most %d. Delete some first.", len(data), maxKeys)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return "The session's data cannot be written as JSON."
+	}
+	if len(b) > maxDataSize {
+		return fmt.Sprintf("The session's data would take %d bytes; the demo keeps at most %d. Delete some first.", len(b), maxDataSize)
 	}
 	return ""
 }

@@ -1,11 +1,14 @@
 package demo
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,4 +101,85 @@ func TestTooLargeFormPostsAreRefusedAndNothingIsSpooled(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("spooled to disk: %v", left)
 	}
+}
+
+// jsonObject writes n members "<prefix><i>": value as a JSON object.
+func jsonObject(prefix string, from, n int, value string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%q:%q", prefix+strconv.Itoa(from+i), value)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// A session holds at most maxKeys keys and maxDataSize bytes of data; a PUT
+// or a form that would go over is refused with a clear message and changes
+// nothing (#10.14).
+func TestSessionKeysAndSizeAreCapped(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+
+	t.Run("keys", func(t *testing.T) {
+		b := newBrowser(t, s)
+		var r apiResult
+		if code := b.api("PUT", "/api/session", jsonObject("k", 0, maxKeys, "v"), &r); code != http.StatusOK || len(r.Data) != maxKeys {
+			t.Fatalf("PUT of %d keys: status %d, %d keys", maxKeys, code, len(r.Data))
+		}
+		code, msg := apiError(t, b, "PUT", "/api/session", `{"one":"more"}`)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(msg, "at most 100") {
+			t.Errorf("PUT of key %d: %d %q, want 422 saying the cap", maxKeys+1, code, msg)
+		}
+		// Replacing and deleting still work on a full session.
+		if code := b.api("PUT", "/api/session", `{"k0":null,"new":"v","k1":"w"}`, &r); code != http.StatusOK || len(r.Data) != maxKeys || r.Data["k1"] != "w" {
+			t.Errorf("PUT that keeps %d keys: status %d, %d keys", maxKeys, code, len(r.Data))
+		}
+		// The form says so too, and stores nothing.
+		p := b.post("/set", url.Values{"key": {"formkey"}, "value": {"v"}})
+		if len(p.errors) != 1 || !strings.Contains(p.errors[0], "at most 100") {
+			t.Errorf("form set on a full session: errors %q", p.errors)
+		}
+		b.api("GET", "/api/session", "", &r)
+		if _, ok := r.Data["formkey"]; ok || r.Data["one"] != nil {
+			t.Errorf("a refused change was stored: %d keys", len(r.Data))
+		}
+	})
+
+	t.Run("size", func(t *testing.T) {
+		b := newBrowser(t, s)
+		value := strings.Repeat("x", maxValueLen-2) // with its quotes, maxValueLen bytes of JSON
+		n := maxDataSize / (maxValueLen + 10)       // just under the cap
+		var r apiResult
+		if code := b.api("PUT", "/api/session", jsonObject("k", 0, n, value), &r); code != http.StatusOK {
+			t.Fatalf("PUT of %d keys of %d bytes: status %d", n, maxValueLen, code)
+		}
+		code, msg := apiError(t, b, "PUT", "/api/session", jsonObject("k", n, 5, value))
+		if code != http.StatusUnprocessableEntity || !strings.Contains(msg, "at most 65536") {
+			t.Errorf("PUT over %d bytes: %d %q, want 422 saying the cap", maxDataSize, code, msg)
+		}
+		b.api("GET", "/api/session", "", &r)
+		if len(r.Data) != n {
+			t.Errorf("after the refused PUT the session holds %d keys, want %d", len(r.Data), n)
+		}
+	})
+}
+
+// apiError sends a JSON request that should fail and returns its status and
+// the "error" member of its answer.
+func apiError(t *testing.T, b *browser, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, b.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal([]byte(readBody(t, resp)), &out)
+	return resp.StatusCode, out.Error
 }
