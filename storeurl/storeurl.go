@@ -31,6 +31,10 @@
 //	    &ttl_index=true&last_modified=true&stringify=false
 //	    &<any of the driver's connection string options>
 //
+//	postgres://user[:pass]@host:5432/db     pgstore on a pgx pool; postgresql:// too
+//	    ?table=session&schema=public&create_table=true&default_ttl=24h
+//	    &cleanup_interval=15m               other parameters (sslmode, ...) go to pgx
+//
 // Give every host of a list its port ("h1:7000,h2:7000"): Go's URL parser
 // refuses "h1,h2:7000".
 package storeurl
