@@ -74,6 +74,6 @@ var boltParams = paramTable[[]boltstore.Option]{
 		return option(boltstore.WithBucket)(opts, v)
 	}),
 	durationParam("sweep_interval", zeroAllowed, "how often expired sessions are deleted; 0 turns it off", option(boltstore.WithSweepInterval)),
-	durationParam("default_lifetime", positive, "lifetime of a session saved without expiry", option(boltstore.WithDefaultTTL)),
+	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", option(boltstore.WithDefaultTTL)),
 	durationParam("open_timeout", zeroAllowed, "how long to wait for another process's file lock", option(boltstore.WithOpenTimeout)),
 }

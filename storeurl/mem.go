@@ -19,7 +19,7 @@ func init() { register("mem", openMem, memParams) }
 var memParams = paramTable[[]memstore.Option]{
 	intParam("max_sessions", 0, "cap on the number of sessions; 0 (default) is no cap", option(memstore.WithMaxSessions)),
 	durationParam("sweep_interval", zeroAllowed, "how often expired sessions are removed; 0 turns it off", option(memstore.WithSweepInterval)),
-	durationParam("default_lifetime", positive, "lifetime of a session saved without expiry", option(memstore.WithDefaultTTL)),
+	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", option(memstore.WithDefaultTTL)),
 }
 
 func openMem(_ context.Context, u *url.URL) (session.Store, io.Closer, error) {

@@ -14,8 +14,8 @@ func TestParamErrorsComeInTheURLsOrder(t *testing.T) {
 		url  string
 		want []string // in this order
 	}{
-		{"mem://?zeta=1&max_sessions=ten&alpha=2&sweep_interval=often&default_lifetime=0", []string{
-			`unknown parameter "zeta"`, `max_sessions="ten"`, `unknown parameter "alpha"`, `sweep_interval="often"`, `default_lifetime="0"`,
+		{"mem://?zeta=1&max_sessions=ten&alpha=2&sweep_interval=often&default_ttl=0", []string{
+			`unknown parameter "zeta"`, `max_sessions="ten"`, `unknown parameter "alpha"`, `sweep_interval="often"`, `default_ttl="0"`,
 		}},
 		{"redis://localhost?write_timeout=x&pool_size=0&db=-1&read_timeout=y&max_retries=-2", []string{
 			`write_timeout="x"`, `pool_size="0"`, `db="-1"`, `read_timeout="y"`, `max_retries="-2"`,

@@ -15,11 +15,11 @@
 //	mem://                                  memstore (one process only)
 //	    ?max_sessions=100000                cap; evicts the sessions closest to expiry
 //	    &sweep_interval=1m                  0 turns the background sweep off
-//	    &default_lifetime=24h               lifetime of a browser-session session
+//	    &default_ttl=24h                    lifetime of a browser-session session
 //
 //	bolt:///var/lib/app/sessions.db         boltstore, absolute path
 //	bolt://./sessions.db, bolt:sessions.db  relative to the working directory
-//	    ?bucket=sessions&sweep_interval=1m&default_lifetime=24h
+//	    ?bucket=sessions&sweep_interval=1m&default_ttl=24h
 //	    &open_timeout=1s                    wait for another process's file lock
 //
 //	redis://[user:pass@]host:6379[/db]      redisstore on one server
@@ -38,6 +38,10 @@
 //	    ?collection=sessions&default_ttl=24h&cleanup_interval=10m
 //	    &ttl_index=true&last_modified=true&stringify=false
 //	    &<any of the driver's connection string options>
+//
+//	postgres://user[:pass]@host:5432/db     pgstore on a pgx pool; postgresql:// too
+//	    ?table=session&schema=public&create_table=true&default_ttl=24h
+//	    &cleanup_interval=15m               other parameters (sslmode, ...) go to pgx
 //
 // Give every host of a list its port ("h1:7000,h2:7000"): Go's URL parser
 // refuses some lists without, such as "h1:7000,h2". A host without a port

@@ -349,7 +349,7 @@ func ServerKilledMidTraffic(t *testing.T, st session.Store, o Outage) {
 		if err == nil && r.Status == http.StatusOK {
 			// A server without persistence (Redis here) comes back empty and
 			// this is a new session with a new cookie; one that keeps its
-			// data (FerretDB) still has the first session.
+			// data (FerretDB, PostgreSQL) still has the first session.
 			cookies := r.Cookies
 			if len(cookies) == 0 {
 				cookies = first.Cookies
