@@ -113,7 +113,8 @@ const (
 	SecureAuto
 )
 
-// SameSiteMode is the cookie's SameSite attribute.
+// SameSiteMode is the cookie's SameSite attribute. It is not http.SameSite
+// because it has one mode more, SameSiteAuto (express's sameSite: 'auto').
 type SameSiteMode int
 
 const (
@@ -127,13 +128,13 @@ const (
 )
 
 // UnsetMode says what happens to the stored session after Session.Unset.
-type UnsetMode string
+type UnsetMode int
 
 const (
-	// UnsetKeep leaves the stored session alone (the default, express "keep").
-	UnsetKeep UnsetMode = "keep"
+	// UnsetKeep leaves the stored session alone (the zero value, express "keep").
+	UnsetKeep UnsetMode = iota
 	// UnsetDestroy deletes it from the store (express "destroy").
-	UnsetDestroy UnsetMode = "destroy"
+	UnsetDestroy
 )
 
 // Defaults of the Options limits.
@@ -167,12 +168,8 @@ func (o *Options) validate() error {
 			return optionError("Options.Secrets[%d] is empty", i)
 		}
 	}
-	switch o.Unset {
-	case "":
-		o.Unset = UnsetKeep
-	case UnsetKeep, UnsetDestroy:
-	default:
-		return optionError("unknown Unset mode %q (want %q or %q)", o.Unset, UnsetKeep, UnsetDestroy)
+	if o.Unset < UnsetKeep || o.Unset > UnsetDestroy {
+		return optionError("unknown Unset mode %d (want UnsetKeep or UnsetDestroy)", o.Unset)
 	}
 	// A slice, not a map: with several negative durations, the error is
 	// always about the first, in the order of the fields.
