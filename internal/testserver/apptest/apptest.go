@@ -113,7 +113,10 @@ func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	tr := &http.Transport{MaxIdleConnsPerHost: 200}
 	t.Cleanup(tr.CloseIdleConnections)
 	a.URL = srv.URL
-	a.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	// Long enough for 100 writers contending on one session on the slowest
+	// test server (FerretDB under -race on two busy cores takes some 15 s);
+	// a hung request still fails.
+	a.Client = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	return a
 }
 
