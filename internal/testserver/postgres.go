@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PostgresTimeZone is the TimeZone setting of the PostgreSQL servers started
@@ -43,15 +41,26 @@ func (p *Postgres) DSN(db string) string {
 	return fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable", PostgresUser, p.Addr, db)
 }
 
-// exec runs sql in the "postgres" database on a fresh connection.
+// exec runs sql in the "postgres" database with PostgreSQL's own psql, so
+// that this package (which every store's tests import) needs no driver.
 func (p *Postgres) exec(ctx context.Context, sql string) error {
-	conn, err := pgconn.Connect(ctx, p.DSN("postgres"))
+	return psql(ctx, p.Addr, sql)
+}
+
+// psql runs sql against the "postgres" database of the server at addr.
+func psql(ctx context.Context, addr, sql string) error {
+	dir, err := postgresBinDir()
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql).ReadAll()
-	return err
+	host, port, _ := strings.Cut(addr, ":")
+	cmd := exec.CommandContext(ctx, filepath.Join(dir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+		"-h", host, "-p", port, "-U", PostgresUser, "-d", "postgres", "-c", sql)
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=2")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // NewDatabase creates an empty database of its own for this test and returns
@@ -78,16 +87,12 @@ func (p *Postgres) NewDatabase(t testing.TB) string {
 	return p.DSN(name)
 }
 
-// postgresReady reports whether the server at addr accepts a connection (not
+// postgresReady reports whether the server at addr accepts a session (not
 // just the TCP connection: PostgreSQL refuses sessions while it recovers).
 func postgresReady(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	conn, err := pgconn.Connect(ctx, fmt.Sprintf("postgres://%s@%s/postgres?sslmode=disable", PostgresUser, addr))
-	if err != nil {
-		return err
-	}
-	return conn.Close(ctx)
+	return psql(ctx, addr, "SELECT 1")
 }
 
 // postgresLib is where Debian installs each PostgreSQL version's binaries,
