@@ -100,16 +100,24 @@ func startPeer(redisAddr string) (*peer, error) {
 	if err := installPackages(); err != nil {
 		return nil, err
 	}
-
-	cmd := exec.Command(node, "server.js")
-	cmd.Dir = peerDir
-	cmd.Env = append(os.Environ(),
-		"PORT=0", // the app picks a free port and prints it
-		"HOST=127.0.0.1",
+	return startNode(node, "server.js",
 		"REDIS_URL=redis://"+redisAddr,
 		"SESSION_SECRET="+secret,
 		"SESSION_PREFIX=sess:",
 	)
+}
+
+// startNode starts script (in the peer's directory) with node on a free
+// loopback port, with env added to the environment, and waits for it to
+// print "listening <port>".
+func startNode(node, script string, env ...string) (*peer, error) {
+	cmd := exec.Command(node, script)
+	cmd.Dir = peerDir
+	cmd.Env = append(os.Environ(),
+		"PORT=0", // the app picks a free port and prints it
+		"HOST=127.0.0.1",
+	)
+	cmd.Env = append(cmd.Env, env...)
 	// Kill Node if the test binary dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	log := &testserver.Output{}
