@@ -30,6 +30,7 @@ var diffScenarios = []diffScenario{
 	{"saveUninitialized stores and sends an untouched session", "saveUninitialized", "read; read", ""},
 	{"modified new session is stored and sent", "", "set?k=a&v=1; read", ""},
 	{"resave writes an unmodified session back", "resave", "set?k=a&v=1; read; read", ""},
+	{"resave with a browser-session cookie", "resave maxAge=none", "set?k=a&v=1; read", ""},
 	{"resave and saveUninitialized together", "resave saveUninitialized", "read; read", ""},
 	{"setting the same value is no modification", "", "set?k=a&v=1; set?k=a&v=1", ""},
 	{"a changed value is saved and the cookie re-sent", "", "set?k=a&v=1; set?k=a&v=2", ""},
@@ -88,8 +89,11 @@ var diffScenarios = []diffScenario{
 	// Session methods.
 	{"regenerate: new id, empty, old one destroyed", "", "set?k=a&v=1; regenerate; read", ""},
 	{"regenerate then set", "", "set?k=a&v=1; regenerate?k=b&v=2; read", ""},
+	{"regenerate with saveUninitialized and rolling", "saveUninitialized rolling", "read; regenerate; read", ""},
 	{"regenerate a session never stored", "", "regenerate", "bug destroy-unstored: 1.destroy=1/0"},
 	{"destroy", "", "set?k=a&v=1; destroy; read", "#9: 2.cookie=-/clear 3.get=1/0"},
+	{"destroy with saveUninitialized", "saveUninitialized", "set?k=a&v=1; destroy; read", "bug destroy-unsaved-cookie: 2.cookie=-/set"},
+	{"destroy with rolling", "rolling", "set?k=a&v=1; destroy", "#9: 2.cookie=-/clear"},
 	{"destroy a session never stored", "", "destroy", "bug destroy-unstored: 1.destroy=1/0"},
 	{"reload reads the store again", "", "set?k=a&v=1; reload", ""},
 	{"reload of a session never stored fails", "", "reload", ""},
@@ -104,6 +108,8 @@ var diffScenarios = []diffScenario{
 	{"expires changed alone", "", "set?k=a&v=1; expires?in=7200", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
 	{"expires changed with the data", "", "set?k=a&v=1; expires?in=7200&k=b&v=2", ""},
 	{"expires removed: a browser-session cookie", "", "set?k=a&v=1; expires?in=null&k=b&v=2; read", ""},
+	{"maxAge set to zero with the data", "", "set?k=a&v=1; maxage?ms=0&k=b&v=2; read",
+		`bug maxage-zero: 2.cookie=set/- 3.body={"data":{}}/{"data":{"a":"1","b":"2"}} 3.touch=0/1`},
 	{"maxAge changed with rolling", "rolling", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.set=0/1 2.touch=1/0"},
 
 	// Laziness.
