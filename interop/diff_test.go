@@ -6,15 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"path"
 	"slices"
 	"strconv"
@@ -943,24 +940,8 @@ func sharedDiffPeer(t *testing.T) *peer {
 	t.Helper()
 	redisAddr := testserver.SharedRedis(t).Addr
 	diffPeer.once.Do(func() {
-		node, err := exec.LookPath("node")
-		if err != nil {
-			diffPeer.err = fmt.Errorf("%w: node not found in PATH; install it with: apt-get install -y nodejs npm", errEnvironment)
-			return
-		}
-		if diffPeer.err = installPackages(); diffPeer.err != nil {
-			return
-		}
-		diffPeer.p, diffPeer.err = startNode(node, "diff.js", "REDIS_URL=redis://"+redisAddr)
+		diffPeer.p, diffPeer.err = startNode("diff.js", "REDIS_URL=redis://"+redisAddr)
 	})
-	if errors.Is(diffPeer.err, errEnvironment) {
-		if os.Getenv(testserver.RequireEnv) == "1" {
-			t.Fatalf("%v (%s=1)", diffPeer.err, testserver.RequireEnv)
-		}
-		t.Skipf("%v (set %s=1 to make this a failure)", diffPeer.err, testserver.RequireEnv)
-	}
-	if diffPeer.err != nil {
-		t.Fatal(diffPeer.err)
-	}
+	checkStarted(t, diffPeer.err)
 	return diffPeer.p
 }

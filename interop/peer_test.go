@@ -78,21 +78,40 @@ func sharedPeer(t *testing.T, redisAddr string) *peer {
 	shared.once.Do(func() {
 		shared.p, shared.err = startPeer(redisAddr)
 	})
-	if errors.Is(shared.err, errEnvironment) {
-		if os.Getenv(testserver.RequireEnv) == "1" {
-			t.Fatalf("%v (%s=1)", shared.err, testserver.RequireEnv)
-		}
-		t.Skipf("%v (set %s=1 to make this a failure)", shared.err, testserver.RequireEnv)
-	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
+	checkStarted(t, shared.err)
 	return shared.p
+}
+
+// checkStarted ends the test if a Node app could not be started: a skip
+// for a missing tool (a failure with SESSIONKIT_REQUIRE_SERVERS=1), a
+// failure otherwise.
+func checkStarted(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, errEnvironment) {
+		if os.Getenv(testserver.RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1)", err, testserver.RequireEnv)
+		}
+		t.Skipf("%v (set %s=1 to make this a failure)", err, testserver.RequireEnv)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startPeer installs the app's packages if needed and starts it on a free
 // loopback port, with Redis at redisAddr and the test secret.
 func startPeer(redisAddr string) (*peer, error) {
+	return startNode("server.js",
+		"REDIS_URL=redis://"+redisAddr,
+		"SESSION_SECRET="+secret,
+		"SESSION_PREFIX=sess:",
+	)
+}
+
+// startNode installs the peer's packages if needed and starts script (in
+// the peer's directory) with node on a free loopback port, with env added
+// to the environment, and waits for it to print "listening <port>".
+func startNode(script string, env ...string) (*peer, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, fmt.Errorf("%w: node not found in PATH; install it with: apt-get install -y nodejs npm", errEnvironment)
@@ -100,17 +119,6 @@ func startPeer(redisAddr string) (*peer, error) {
 	if err := installPackages(); err != nil {
 		return nil, err
 	}
-	return startNode(node, "server.js",
-		"REDIS_URL=redis://"+redisAddr,
-		"SESSION_SECRET="+secret,
-		"SESSION_PREFIX=sess:",
-	)
-}
-
-// startNode starts script (in the peer's directory) with node on a free
-// loopback port, with env added to the environment, and waits for it to
-// print "listening <port>".
-func startNode(node, script string, env ...string) (*peer, error) {
 	cmd := exec.Command(node, script)
 	cmd.Dir = peerDir
 	cmd.Env = append(os.Environ(),
@@ -159,10 +167,15 @@ func startNode(node, script string, env ...string) (*peer, error) {
 	}
 }
 
+// installMu serializes installPackages.
+var installMu sync.Mutex
+
 // installPackages runs npm ci in the peer's directory unless the packages of
 // the current lockfile are installed already (npm writes
 // node_modules/.package-lock.json when an install completes).
 func installPackages() error {
+	installMu.Lock() // two peers starting at once must not both run npm ci
+	defer installMu.Unlock()
 	lock, err := os.Stat(filepath.Join(peerDir, "package-lock.json"))
 	if err != nil {
 		return fmt.Errorf("interop: %w", err)
