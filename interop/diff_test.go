@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -901,11 +902,21 @@ func lostUpdates(t *testing.T, a app) int {
 	if cookie == "" {
 		t.Fatal("no session cookie for a new, modified session")
 	}
-	var wg sync.WaitGroup
-	for i := range parallelWrites {
-		wg.Go(func() { get(fmt.Sprintf("/set?k=k%03d&v=1", i), cookie) })
+	parallel := func(target func(i int) string) {
+		var wg sync.WaitGroup
+		start := make(chan struct{}) // all requests leave together
+		for i := range parallelWrites {
+			wg.Go(func() {
+				<-start
+				get(target(i), cookie)
+			})
+		}
+		close(start)
+		wg.Wait()
 	}
-	wg.Wait()
+	// Open the connections first, so that the writes arrive together.
+	parallel(func(int) string { return "/nosession" })
+	parallel(func(i int) string { return fmt.Sprintf("/set?k=k%03d&v=1", i) })
 	_, body := get("/read", cookie)
 	var out struct{ Data map[string]any }
 	if err := json.Unmarshal(body, &out); err != nil {
@@ -944,4 +955,53 @@ func sharedDiffPeer(t *testing.T) *peer {
 	})
 	checkStarted(t, diffPeer.err)
 	return diffPeer.p
+}
+
+// readmeTableMarkers enclose the results table in README.md.
+const readmeTableBegin, readmeTableEnd = "<!-- diff-results begin -->\n", "<!-- diff-results end -->\n"
+
+// resultsTable renders diffScenarios as README.md's results table.
+func resultsTable() (string, error) {
+	var b strings.Builder
+	b.WriteString("| scenario | configuration | requests | verdict |\n|---|---|---|---|\n")
+	for _, sc := range diffScenarios {
+		want, err := parseDiffers(sc.differs)
+		if err != nil {
+			return "", err
+		}
+		verdict := "agrees"
+		switch {
+		case want.number != "":
+			verdict = "differs on purpose: " + want.number
+		case want.bug != "":
+			verdict = "**known bug** `" + want.bug + "`"
+		}
+		config := "defaults"
+		if sc.config != "" {
+			config = "`" + sc.config + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", sc.name, config, sc.steps, verdict)
+	}
+	return b.String(), nil
+}
+
+// TestREADMEResultsTableIsCurrent: README.md shows every scenario of the
+// suite with its verdict, as diffScenarios says it.
+func TestREADMEResultsTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := resultsTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok1 := strings.Cut(string(readme), readmeTableBegin)
+	got, _, ok2 := strings.Cut(rest, readmeTableEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("README.md has no %q ... %q section; put this there:\n%s", readmeTableBegin, readmeTableEnd, want)
+	}
+	if got != want {
+		t.Errorf("README.md's results table is not the scenario table's; replace it with:\n%s", want)
+	}
 }
