@@ -17,9 +17,12 @@ package interop
 //
 // differs: "#N: entries" for a deliberate difference (README number N), or
 // "bug NAME: entries" for a known disagreement still to fix; each entry is
-// "step.field=express/sessionkit", the field one of status, body, cookie
-// (-, set, clear), id (same, new), signer (index of the secret), attrs,
-// expires, get, set, touch, destroy (store calls in that step).
+// "step.field=express/sessionkit", the field one of status, body (JSON,
+// sorted keys), cookie (-, set, clear), id (same, new), signer (index of the
+// secret), attrs ("Path=/;HttpOnly", without Expires and Max-Age), expires
+// (session, set, past; two set ones must be within a second), get, set,
+// touch, destroy (store calls in that step). When only one side sent a
+// cookie, only the cookie field is reported for it.
 type diffScenario struct {
 	name, config, steps, differs string
 }
