@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopPeer() // before Redis, so Node does not log lost connections
 	stopPgPeer()
+	stopDiffPeer()
 	testserver.StopShared()
 	os.Exit(code)
 }

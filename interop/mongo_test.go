@@ -38,7 +38,7 @@ func newMongoWorld(t *testing.T, touchAfter time.Duration, adjust func(*session.
 	uri, db := srv.NewDatabase(t)
 	node, err := startPeerEnv("SESSION_STORE=mongo", "MONGO_URL="+uri+db, "MONGO_COLLECTION=sessions",
 		"TOUCH_AFTER="+strconv.Itoa(int(touchAfter/time.Second)))
-	checkPeer(t, err)
+	checkStarted(t, err)
 	t.Cleanup(node.stop)
 
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))

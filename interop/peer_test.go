@@ -78,13 +78,14 @@ func sharedPeer(t *testing.T, redisAddr string) *peer {
 	shared.once.Do(func() {
 		shared.p, shared.err = startPeer(redisAddr)
 	})
-	checkPeer(t, shared.err)
+	checkStarted(t, shared.err)
 	return shared.p
 }
 
-// checkPeer ends t if the app could not start: a missing tool skips it
-// (fails it with SESSIONKIT_REQUIRE_SERVERS=1), anything else fails it.
-func checkPeer(t *testing.T, err error) {
+// checkStarted ends the test if a Node app could not be started: a skip
+// for a missing tool (a failure with SESSIONKIT_REQUIRE_SERVERS=1), a
+// failure otherwise.
+func checkStarted(t *testing.T, err error) {
 	t.Helper()
 	if errors.Is(err, errEnvironment) {
 		if os.Getenv(testserver.RequireEnv) == "1" {
@@ -103,9 +104,16 @@ func startPeer(redisAddr string) (*peer, error) {
 	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:")
 }
 
-// startPeerEnv starts the app with env added to the environment (the store
-// and its settings; see server.js and stores.js).
+// startPeerEnv starts the Express app (server.js) with the test secret and
+// env added to the environment (the store and its settings; see stores.js).
 func startPeerEnv(env ...string) (*peer, error) {
+	return startNode("server.js", append([]string{"SESSION_SECRET=" + secret}, env...)...)
+}
+
+// startNode installs the peer's packages if needed and starts script (in
+// the peer's directory) with node on a free loopback port, with env added
+// to the environment, and waits for it to print "listening <port>".
+func startNode(script string, env ...string) (*peer, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, fmt.Errorf("%w: node not found in PATH; install it with: apt-get install -y nodejs npm", errEnvironment)
@@ -113,13 +121,11 @@ func startPeerEnv(env ...string) (*peer, error) {
 	if err := installPackages(); err != nil {
 		return nil, err
 	}
-
-	cmd := exec.Command(node, "server.js")
+	cmd := exec.Command(node, script)
 	cmd.Dir = peerDir
 	cmd.Env = append(os.Environ(),
 		"PORT=0", // the app picks a free port and prints it
 		"HOST=127.0.0.1",
-		"SESSION_SECRET="+secret,
 	)
 	cmd.Env = append(cmd.Env, env...)
 	// Kill Node if the test binary dies without cleaning up.
@@ -163,10 +169,15 @@ func startPeerEnv(env ...string) (*peer, error) {
 	}
 }
 
+// installMu serializes installPackages.
+var installMu sync.Mutex
+
 // installPackages runs npm ci in the peer's directory unless the packages of
 // the current lockfile are installed already (npm writes
 // node_modules/.package-lock.json when an install completes).
 func installPackages() error {
+	installMu.Lock() // two peers starting at once must not both run npm ci
+	defer installMu.Unlock()
 	lock, err := os.Stat(filepath.Join(peerDir, "package-lock.json"))
 	if err != nil {
 		return fmt.Errorf("interop: %w", err)

@@ -53,7 +53,7 @@ func newPgWorld(t *testing.T, options func(*session.Options)) *pgWorld {
 		pgShared.dsn = srv.DSN("postgres")
 		pgShared.p, pgShared.err = startPgPeer(pgShared.dsn)
 	})
-	checkPeer(t, pgShared.err)
+	checkStarted(t, pgShared.err)
 	pool, err := pgxpool.New(context.Background(), pgShared.dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,121 @@
+package interop
+
+// diffScenario is one line of the differential suite: a configuration, a
+// few requests with one cookie jar, and what express-session and sessionkit
+// are expected to disagree on ("" when they agree on every step).
+//
+// config: space-separated options (parseConfig): resave, saveUninitialized,
+// rolling, unset=keep|destroy, proxy[=false], secrets=a,b, path=, domain=,
+// maxAge=MS|none (default 3600000), secure[=auto], sameSite=, httpOnly=false,
+// partitioned, priority=. The store (MemoryStore/memstore, connect-redis/
+// redisstore) is not part of it: every scenario runs on both.
+//
+// steps: ";"-separated; each is a route of peer/diff.js ("set?k=a&v=1",
+// "/app/read") with optional flags "https" (X-Forwarded-Proto: https) and
+// "cookie=KIND" (cookieHeader: none, tamper, unsigned, garbage, dupfirst,
+// duplast, old, retired), or "forget" (the store loses the session).
+//
+// differs: "#N: entries" for a deliberate difference (README number N), or
+// "bug NAME: entries" for a known disagreement still to fix; each entry is
+// "step.field=express/sessionkit", the field one of status, body (JSON,
+// sorted keys), cookie (-, set, clear), id (same, new), signer (index of the
+// secret), attrs ("Path=/;HttpOnly", without Expires and Max-Age), expires
+// (session, set, past; two set ones must be within a second), get, set,
+// touch, destroy (store calls in that step). When only one side sent a
+// cookie, only the cookie field is reported for it.
+type diffScenario struct {
+	name, config, steps, differs string
+}
+
+var diffScenarios = []diffScenario{
+	// Saving and touching: resave, saveUninitialized.
+	{"untouched new session is neither stored nor sent", "", "read; read", ""},
+	{"saveUninitialized stores and sends an untouched session", "saveUninitialized", "read; read", ""},
+	{"modified new session is stored and sent", "", "set?k=a&v=1; read", ""},
+	{"resave writes an unmodified session back", "resave", "set?k=a&v=1; read; read", ""},
+	{"resave with a browser-session cookie", "resave maxAge=none", "set?k=a&v=1; read", ""},
+	{"resave and saveUninitialized together", "resave saveUninitialized", "read; read", ""},
+	{"setting the same value is no modification", "", "set?k=a&v=1; set?k=a&v=1", ""},
+	{"a changed value is saved and the cookie re-sent", "", "set?k=a&v=1; set?k=a&v=2", ""},
+	{"a deleted key is saved", "", "set?k=a&v=1; del?k=a; read", ""},
+	{"deleting a missing key is no modification", "", "set?k=a&v=1; del?k=b", ""},
+
+	// Rolling and browser-session cookies.
+	{"rolling re-sends the cookie on every response", "rolling", "set?k=a&v=1; read; read", ""},
+	{"rolling sends nothing for an untouched new session", "rolling", "read", ""},
+	{"rolling with saveUninitialized", "rolling saveUninitialized", "read; read", ""},
+	{"browser-session cookie is not re-sent when modified", "maxAge=none", "set?k=a&v=1; read; set?k=a&v=2", ""},
+	{"browser-session cookie with rolling", "maxAge=none rolling", "set?k=a&v=1; read", ""},
+
+	// Unset.
+	{"unset keep leaves the stored session", "unset=keep", "set?k=a&v=1; unset; read", ""},
+	{"unset destroy deletes the stored session", "unset=destroy", "set?k=a&v=1; unset; read", ""},
+	{"unset destroy of a session never stored", "unset=destroy", "unset", "bug destroy-unstored: 1.destroy=1/0"},
+
+	// Cookie path.
+	{"cookie path: a request under it gets a session", "path=/app", "/app/set?k=a&v=1; /app/x/read", ""},
+	{"cookie path: a request outside it gets none", "path=/app", "/app/set?k=a&v=1; /other/read", ""},
+	{"cookie path: a string prefix is not a path prefix", "path=/app", "/app/set?k=a&v=1; /apple/read; /apple/set?k=b&v=2",
+		`#7: 2.body={"data":{"a":"1"}}/{"data":null} 2.get=1/0 2.touch=1/0 3.body={"data":{"a":"1","b":"2"}}/{"data":null} 3.cookie=set/- 3.get=1/0 3.set=1/0`},
+
+	// Secure, proxy trust, SameSite and the other attributes.
+	{"secure: no cookie over http, session still saved", "secure", "set?k=a&v=1; read", ""},
+	{"secure with a trusted proxy saying https", "secure proxy", "set?k=a&v=1 https; read https", ""},
+	{"secure with X-Forwarded-Proto but no proxy trust", "secure", "set?k=a&v=1 https", ""},
+	{"secure with proxy trust explicitly off", "secure proxy=false", "set?k=a&v=1 https", ""},
+	{"secure auto over http sends a plain cookie", "secure=auto proxy", "set?k=a&v=1; set?k=a&v=2", ""},
+	{"secure auto behind a trusted proxy sends Secure", "secure=auto proxy", "set?k=a&v=1 https; set?k=a&v=2 https", ""},
+	{"secure auto: session made over https, used over http", "secure=auto proxy rolling", "set?k=a&v=1 https; read; set?k=a&v=2", "bug secure-auto-per-request: 2.cookie=-/set 3.cookie=-/set"},
+	{"secure auto: session made over http, used over https", "secure=auto proxy rolling", "set?k=a&v=1; read https", "bug secure-auto-per-request: 2.attrs=Path=/;HttpOnly/Path=/;HttpOnly;Secure"},
+	{"sameSite auto: session made over https, used over http", "sameSite=auto secure=auto proxy rolling", "set?k=a&v=1 https; read", "bug secure-auto-per-request: 2.cookie=-/set"},
+	{"sameSite lax", "sameSite=lax", "set?k=a&v=1", ""},
+	{"sameSite strict", "sameSite=strict", "set?k=a&v=1", ""},
+	{"sameSite none with secure", "sameSite=none secure proxy", "set?k=a&v=1 https", ""},
+	{"sameSite auto follows the request", "sameSite=auto secure=auto proxy", "set?k=a&v=1; set?k=b&v=1 https cookie=none", ""},
+	{"domain, partitioned, priority", "domain=example.test partitioned priority=high", "set?k=a&v=1", ""},
+	{"httpOnly off", "httpOnly=false priority=low", "set?k=a&v=1", ""},
+
+	// Secrets and bad cookies.
+	{"secret rotation: the old secret verifies, the new one signs", "secrets=new,old", "set?k=a&v=1; read cookie=old; set?k=a&v=2 cookie=old", ""},
+	{"a retired secret no longer verifies", "secrets=new,old", "set?k=a&v=1; read cookie=retired", ""},
+	{"tampered cookie gives a fresh session, no store read", "", "set?k=a&v=1; read cookie=tamper; set?k=b&v=2 cookie=tamper", ""},
+	{"unsigned cookie gives a fresh session", "", "set?k=a&v=1; read cookie=unsigned", ""},
+	{"garbage cookie gives a fresh session", "saveUninitialized", "read cookie=garbage", ""},
+	{"duplicate cookies: the first, valid, wins", "", "set?k=a&v=1; read cookie=dupfirst", ""},
+	{"duplicate cookies: the first, garbage, wins", "", "set?k=a&v=1; read cookie=duplast", ""},
+
+	// Missing and expired sessions.
+	{"an id missing from the store gives a fresh session", "", "set?k=a&v=1; forget; read; set?k=b&v=2", ""},
+	{"missing id with saveUninitialized", "saveUninitialized", "set?k=a&v=1; forget; read", ""},
+	{"an expired session is gone", "", "set?k=a&v=1; expires?in=-3600&k=b&v=2; read", ""},
+
+	// Session methods.
+	{"regenerate: new id, empty, old one destroyed", "", "set?k=a&v=1; regenerate; read", ""},
+	{"regenerate then set", "", "set?k=a&v=1; regenerate?k=b&v=2; read", ""},
+	{"regenerate with saveUninitialized and rolling", "saveUninitialized rolling", "read; regenerate; read", ""},
+	{"regenerate a session never stored", "", "regenerate", "bug destroy-unstored: 1.destroy=1/0"},
+	{"destroy", "", "set?k=a&v=1; destroy; read", "#9: 2.cookie=-/clear 3.get=1/0"},
+	{"destroy with saveUninitialized", "saveUninitialized", "set?k=a&v=1; destroy; read", "bug destroy-unsaved-cookie: 2.cookie=-/set"},
+	{"destroy with rolling", "rolling", "set?k=a&v=1; destroy", "#9: 2.cookie=-/clear"},
+	{"destroy a session never stored", "", "destroy", "bug destroy-unstored: 1.destroy=1/0"},
+	{"reload reads the store again", "", "set?k=a&v=1; reload", ""},
+	{"reload of a session never stored fails", "", "reload", ""},
+	{"save by hand writes once", "", "save?k=a&v=1", ""},
+	{"save by hand of a loaded session", "", "set?k=a&v=1; save?k=b&v=2", "bug touch-after-save: 2.touch=1/0"},
+	{"touch resets the expiry without a save", "", "set?k=a&v=1; touch", ""},
+	{"touch with rolling", "rolling", "set?k=a&v=1; touch", ""},
+
+	// The session's own cookie.
+	{"maxAge changed alone", "", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
+	{"maxAge changed with the data", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; read", ""},
+	{"expires changed alone", "", "set?k=a&v=1; expires?in=7200", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
+	{"expires changed with the data", "", "set?k=a&v=1; expires?in=7200&k=b&v=2", ""},
+	{"expires removed: a browser-session cookie", "", "set?k=a&v=1; expires?in=null&k=b&v=2; read", ""},
+	{"maxAge set to zero with the data", "", "set?k=a&v=1; maxage?ms=0&k=b&v=2; read",
+		`bug maxage-zero: 2.cookie=set/- 3.body={"data":{}}/{"data":{"a":"1","b":"2"}} 3.touch=0/1`},
+	{"maxAge changed with rolling", "rolling", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.set=0/1 2.touch=1/0"},
+
+	// Laziness.
+	{"a handler that never uses the session", "", "set?k=a&v=1; nosession", "#4: 2.get=1/0 2.touch=1/0"},
+	{"a handler that never uses the session, rolling", "rolling", "set?k=a&v=1; nosession", "#4: 2.cookie=set/- 2.get=1/0 2.touch=1/0"},
+}

@@ -1,0 +1,259 @@
+// The Express side of sessionkit's differential suite (interop/diff_test.go):
+// one Node process that hosts any number of Express apps, each an
+// express-session middleware in its own configuration with its own store,
+// so that every scenario of the suite gets a fresh app without starting Node
+// again.
+//
+// Environment:
+//   PORT       port to listen on (0 picks a free one; the real port is printed)
+//   HOST       address to listen on (default 127.0.0.1)
+//   REDIS_URL  the Redis for apps whose store is "redis" (none: only memory apps)
+//
+// Control routes (outside every app):
+//   POST /__diff/app           body: a JSON config (below); answers {"app": ID}
+//   GET  /__diff/counts?app=ID answers the app's store calls so far:
+//                              {"get":n,"set":n,"touch":n,"destroy":n}
+//   POST /__diff/forget?app=ID&sid=SID
+//                              deletes SID from the app's store behind the app's
+//                              back (not counted): "an id missing from the store"
+//
+// Every other request goes to the app named by its X-Diff-App header. An app
+// answers JSON on any path, choosing what to do by the path's last segment:
+//   read                  {"data": the session's keys, or null without a session}
+//   set?k=K&v=V           sets K to the string V
+//   del?k=K               deletes K
+//   regenerate            req.session.regenerate
+//   destroy               req.session.destroy; answers {"destroyed": true}
+//   reload                req.session.reload (500 {"error": "reload"} if it fails)
+//   save                  req.session.save (after the k=K&v=V change, if any)
+//   touch                 req.session.touch()
+//   maxage?ms=N           req.session.cookie.maxAge = N
+//   expires?in=S          req.session.cookie.expires = now + S seconds ("null": none)
+//   unset                 req.session = null; answers {"unset": true}
+//   nosession             answers {} without looking at the session
+// Every route but nosession and unset also takes k=K&v=V, applied after its
+// own operation, then answers {"data": ...}.
+//
+// The config (every field optional but secrets):
+//   {"secrets": ["new", "old"], "store": "memory" | "redis", "prefix": "sess:",
+//    "resave": false, "saveUninitialized": false, "rolling": false,
+//    "unset": "keep" | "destroy", "proxy": true | false | undefined,
+//    "cookie": {"path", "domain", "maxAge", "secure": true | "auto",
+//               "sameSite", "httpOnly", "partitioned", "priority"}}
+//
+// It prints "listening <port>" once Redis (if any) is connected and the port is open.
+"use strict";
+
+const http = require("node:http");
+const express = require("express");
+const session = require("express-session");
+
+// apps holds every app made so far, by id: {handle, counts, forget}.
+const apps = new Map();
+let nextApp = 1;
+
+// countingStore returns a stand-in for store that counts the calls
+// express-session makes (as the Go side's counting store does), and the
+// store's own destroy for /__diff/forget. The stand-in inherits everything
+// else from store; the store's calls to itself (connect-redis's set deletes
+// through this.destroy when the session has expired) are not counted.
+function countingStore(store) {
+  const counts = { get: 0, set: 0, touch: 0, destroy: 0 };
+  const counted = Object.create(store);
+  for (const m of Object.keys(counts)) {
+    if (typeof store[m] !== "function") continue;
+    counted[m] = (...args) => {
+      counts[m]++;
+      return store[m](...args);
+    };
+  }
+  return { counted, counts, forget: (sid, cb) => store.destroy(sid, cb) };
+}
+
+// dataOf returns the session's own keys, without its cookie.
+function dataOf(sess) {
+  if (!sess) return null;
+  const out = {};
+  for (const k of Object.keys(sess)) {
+    if (k !== "cookie") out[k] = sess[k];
+  }
+  return out;
+}
+
+function makeApp(config, redisClient) {
+  let store;
+  if ((config.store || "memory") === "redis") {
+    if (!redisClient) throw new Error("store redis: no REDIS_URL");
+    const { RedisStore } = require("connect-redis");
+    store = new RedisStore({ client: redisClient, prefix: config.prefix || "sess:" });
+  } else {
+    store = new session.MemoryStore();
+  }
+  const { counted, counts, forget } = countingStore(store);
+
+  const opts = {
+    name: "sid",
+    secret: config.secrets,
+    store: counted,
+    resave: Boolean(config.resave),
+    saveUninitialized: Boolean(config.saveUninitialized),
+    rolling: Boolean(config.rolling),
+    unset: config.unset || "keep",
+    cookie: Object.assign({}, config.cookie || {}),
+  };
+  if (config.proxy !== undefined && config.proxy !== null) opts.proxy = config.proxy;
+
+  const app = express();
+  app.use(session(opts));
+  app.use((req, res, next) => {
+    const op = req.path.split("/").pop();
+    const k = req.query.k;
+    const v = req.query.v;
+    const setAfter = () => {
+      if (req.session && typeof k === "string" && k !== "") {
+        if (typeof v === "string") req.session[k] = v;
+      }
+    };
+    const answer = () => res.json({ data: dataOf(req.session) });
+    const fail = (what) => () => res.status(500).json({ error: what });
+    switch (op) {
+      case "nosession":
+        return res.json({});
+      case "unset":
+        req.session = null;
+        return res.json({ unset: true });
+      case "read":
+      case "set":
+        setAfter();
+        return answer();
+      case "del":
+        if (req.session) delete req.session[k];
+        return answer();
+      case "touch":
+        if (req.session) req.session.touch();
+        setAfter();
+        return answer();
+      case "maxage":
+        if (req.session) req.session.cookie.maxAge = Number(req.query.ms);
+        setAfter();
+        return answer();
+      case "expires":
+        if (req.session) {
+          req.session.cookie.expires =
+            req.query.in === "null" ? null : new Date(Date.now() + Number(req.query.in) * 1000);
+        }
+        setAfter();
+        return answer();
+      case "regenerate":
+        if (!req.session) return answer();
+        return req.session.regenerate((err) => {
+          if (err) return fail("regenerate")();
+          setAfter();
+          answer();
+        });
+      case "destroy":
+        if (!req.session) return res.json({ destroyed: false });
+        return req.session.destroy((err) => {
+          if (err) return fail("destroy")();
+          res.json({ destroyed: true });
+        });
+      case "reload":
+        if (!req.session) return answer();
+        return req.session.reload((err) => {
+          if (err) return fail("reload")();
+          setAfter();
+          answer();
+        });
+      case "save":
+        if (!req.session) return answer();
+        setAfter();
+        return req.session.save((err) => {
+          if (err) return fail("save")();
+          answer();
+        });
+      default:
+        return res.status(404).json({ error: "unknown op " + op });
+    }
+  });
+  app.use((err, req, res, next) => {
+    console.error("error:", err);
+    res.status(500).json({ error: String(err && err.message) });
+  });
+  return { handle: app, counts, forget };
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    let s = "";
+    req.setEncoding("utf8");
+    req.on("data", (c) => (s += c));
+    req.on("end", () => resolve(s));
+    req.on("error", reject);
+  });
+}
+
+function reply(res, status, obj) {
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(JSON.stringify(obj));
+}
+
+async function control(req, res, url, redisClient) {
+  const app = apps.get(url.searchParams.get("app"));
+  switch (url.pathname) {
+    case "/__diff/app": {
+      const config = JSON.parse(await readBody(req));
+      if (!Array.isArray(config.secrets) || config.secrets.length === 0) {
+        return reply(res, 400, { error: "config.secrets: want a non-empty list" });
+      }
+      const id = String(nextApp++);
+      apps.set(id, makeApp(config, redisClient));
+      return reply(res, 200, { app: id });
+    }
+    case "/__diff/counts":
+      if (!app) return reply(res, 404, { error: "no such app" });
+      return reply(res, 200, app.counts);
+    case "/__diff/forget":
+      if (!app) return reply(res, 404, { error: "no such app" });
+      return app.forget(url.searchParams.get("sid"), (err) =>
+        err ? reply(res, 500, { error: String(err.message) }) : reply(res, 200, {}),
+      );
+  }
+  return reply(res, 404, { error: "unknown control route" });
+}
+
+async function main() {
+  let redisClient = null;
+  if (process.env.REDIS_URL) {
+    const { createClient } = require("redis");
+    redisClient = createClient({ url: process.env.REDIS_URL });
+    redisClient.on("error", (err) => console.error("redis:", err.message));
+    await redisClient.connect();
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://peer");
+    if (url.pathname.startsWith("/__diff/")) {
+      control(req, res, url, redisClient).catch((err) => reply(res, 500, { error: String(err.message) }));
+      return;
+    }
+    const app = apps.get(req.headers["x-diff-app"]);
+    if (!app) return reply(res, 404, { error: "X-Diff-App names no app" });
+    app.handle(req, res);
+  });
+  server.listen(Number(process.env.PORT || 0), process.env.HOST || "127.0.0.1", () => {
+    console.log(`listening ${server.address().port}`);
+  });
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+    if (redisClient) redisClient.destroy();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
