@@ -171,7 +171,12 @@ func shouldTouch(in decisionInput, save bool) bool {
 // shouldSetCookie: a cookie for a new id goes out if the session is kept
 // (SaveUninitialized or modified); for the request's own id, on every
 // response with Rolling, or when a persistent cookie's session changed.
+// The empty session Destroy leaves gets no cookie until something changes
+// it (it is not stored either).
 func shouldSetCookie(in decisionInput) bool {
+	if in.phase == phaseDestroyed && !in.isModified() {
+		return false
+	}
 	if in.cookieID != in.id {
 		return in.saveUninitialized || in.isModified()
 	}

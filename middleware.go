@@ -25,16 +25,17 @@ type requestState struct {
 	w      http.ResponseWriter // the underlying writer
 	writer responseWriter      // the handler's writer, allocated with rs
 
-	mu          sync.Mutex
-	sess        *Session
-	cookieID    string      // the verified id the request carried, or ""
-	loaded      bool        // a load was attempted
-	failed      bool        // the error handler answered; discard the handler's output
-	wroteHeader bool        // the response headers went out (or the connection was hijacked)
-	sentID      string      // the session id whose cookie went out with the headers
-	discarded   http.Header // what the handler sets after a failure
-	outerHeader http.Header // the headers outer middleware set before the handler ran
-	detached    context.Context
+	mu           sync.Mutex
+	sess         *Session
+	cookieID     string      // the verified id the request carried, or ""
+	loaded       bool        // a load was attempted
+	failed       bool        // the error handler answered; discard the handler's output
+	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
+	sentID       string      // the session id whose cookie went out with the headers
+	discarded    http.Header // what the handler sets after a failure
+	outerHeader  http.Header // the headers outer middleware set before the handler ran
+	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
+	detached     context.Context
 }
 
 // storeContext is the request's context without its cancellation, made once:
@@ -124,6 +125,7 @@ func (rs *requestState) load() error {
 			cancel()
 			if err == nil {
 				m.initLoaded(s, id, doc, ver)
+				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
 				rs.sess = s
 				return nil
 			}
@@ -342,12 +344,16 @@ func (rs *requestState) secureRequest() bool {
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
+// secureCookie reports whether the session cookie is marked Secure. With
+// SecureAuto a session that was stored with a Secure cookie keeps it, as
+// express's stored cookie does: used over plain HTTP later, it gets no
+// cookie rather than one without Secure.
 func (rs *requestState) secureCookie() bool {
 	switch rs.m.opts.Cookie.Secure {
 	case SecureAlways:
 		return true
 	case SecureAuto:
-		return rs.secureRequest()
+		return rs.storedSecure || rs.secureRequest()
 	}
 	return false
 }
