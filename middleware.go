@@ -239,31 +239,9 @@ func (rs *requestState) commit() error {
 		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 	})
-	alive := true // false once the store says another request destroyed the session
-	switch {
-	case d.destroy:
-		s.set(markUnsetDestroyed)
-		if err := m.store.Destroy(ctx, s.id); err != nil {
-			return fmt.Errorf("session: unset: destroy: %w", err)
-		}
-		return nil
-	case d.save:
-		if err := m.persist(ctx, s); errors.Is(err, errGone) {
-			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
-			alive = false
-		} else if err != nil {
-			return err
-		}
-	case d.touch:
-		s.set(markStoreTouched)
-		found, err := m.touch(ctx, s, now)
-		if err != nil {
-			return err
-		}
-		alive = found
-	}
-	if rs.wroteHeader {
-		return nil
+	alive, err := m.apply(ctx, s, d, now)
+	if err != nil || rs.wroteHeader {
+		return err
 	}
 	switch {
 	case d.setCookie && !alive:
@@ -287,6 +265,31 @@ func keepFromSharedCaches(h http.Header) {
 	if _, set := h["Cache-Control"]; !set {
 		h.Set("Cache-Control", "private")
 	}
+}
+
+// apply carries out the store side of decision d for s: destroy, save or
+// touch. alive is false when the store says another request destroyed or
+// renewed the session meanwhile. s.mu is held.
+func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Time) (alive bool, err error) {
+	switch {
+	case d.destroy:
+		s.set(markUnsetDestroyed)
+		if err := m.store.Destroy(ctx, s.id); err != nil {
+			return false, fmt.Errorf("session: unset: destroy: %w", err)
+		}
+		return false, nil
+	case d.save:
+		if err := m.persist(ctx, s); errors.Is(err, errGone) {
+			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	case d.touch:
+		s.set(markStoreTouched)
+		return m.touch(ctx, s, now)
+	}
+	return true, nil
 }
 
 // addVary adds Cookie to the Vary header, unless it is there already.

@@ -193,37 +193,8 @@ func (o *Options) validate() error {
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
 		return optionError("TouchAfter (%v) must be shorter than IdleTimeout (%v), or active sessions would time out", o.TouchAfter, o.IdleTimeout)
 	}
-	c := &o.Cookie
-	if c.Path == "" {
-		c.Path = "/"
-	}
-	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, ";\r\n") {
-		return optionError("cookie path %q must start with / and contain no ';'", c.Path)
-	}
-	if strings.ContainsAny(c.Domain, "; \r\n") {
-		return optionError("cookie domain %q is not valid", c.Domain)
-	}
-	if c.Secure < SecureNever || c.Secure > SecureAuto {
-		return optionError("unknown Cookie.Secure mode %d", c.Secure)
-	}
-	if c.SameSite < SameSiteDefault || c.SameSite > SameSiteAuto {
-		return optionError("unknown Cookie.SameSite mode %d", c.SameSite)
-	}
-	// Browsers drop a SameSite=None cookie that is not Secure, so the
-	// session would never come back.
-	if c.Secure == SecureNever {
-		switch c.SameSite {
-		case SameSiteNone:
-			return optionError("Cookie.SameSite SameSiteNone needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a SameSite=None cookie that is not Secure")
-		case SameSiteAuto:
-			return optionError("Cookie.SameSite SameSiteAuto needs Cookie.Secure SecureAlways or SecureAuto: on secure requests it sends SameSite=None, which browsers drop without Secure")
-		}
-	}
-	switch strings.ToLower(c.Priority) {
-	case "", "low", "medium", "high":
-		c.Priority = strings.ToLower(c.Priority)
-	default:
-		return optionError("cookie priority %q is not low, medium or high", c.Priority)
+	if err := o.Cookie.validate(); err != nil {
+		return err
 	}
 	switch o.Codec.(type) {
 	case nil:
@@ -313,4 +284,40 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// validate checks the cookie's attributes and fills in their defaults.
+func (c *CookieOptions) validate() error {
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, ";\r\n") {
+		return optionError("cookie path %q must start with / and contain no ';'", c.Path)
+	}
+	if strings.ContainsAny(c.Domain, "; \r\n") {
+		return optionError("cookie domain %q is not valid", c.Domain)
+	}
+	if c.Secure < SecureNever || c.Secure > SecureAuto {
+		return optionError("unknown Cookie.Secure mode %d", c.Secure)
+	}
+	if c.SameSite < SameSiteDefault || c.SameSite > SameSiteAuto {
+		return optionError("unknown Cookie.SameSite mode %d", c.SameSite)
+	}
+	// Browsers drop a SameSite=None cookie that is not Secure, so the
+	// session would never come back.
+	if c.Secure == SecureNever {
+		switch c.SameSite {
+		case SameSiteNone:
+			return optionError("Cookie.SameSite SameSiteNone needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a SameSite=None cookie that is not Secure")
+		case SameSiteAuto:
+			return optionError("Cookie.SameSite SameSiteAuto needs Cookie.Secure SecureAlways or SecureAuto: on secure requests it sends SameSite=None, which browsers drop without Secure")
+		}
+	}
+	switch strings.ToLower(c.Priority) {
+	case "", "low", "medium", "high":
+		c.Priority = strings.ToLower(c.Priority)
+	default:
+		return optionError("cookie priority %q is not low, medium or high", c.Priority)
+	}
+	return nil
 }
