@@ -167,16 +167,35 @@ type user struct {
 
 // run is the state shared by the users of one Run.
 type run struct {
-	cfg    Config
-	acked  atomic.Int64
+	cfg      Config
+	acked    atomic.Int64
+	answered atomic.Int64
 	stop   atomic.Bool
 	healed atomic.Int64 // UnixNano when the injection returned; 0 before
+}
+
+// Live lets a fault's injection follow the traffic.
+type Live struct {
+	ctx context.Context
+	r   *run
+}
+
+// WaitAcked waits until n more writes have been acknowledged: a fault can
+// let a known amount of traffic through between two of its steps.
+func (l *Live) WaitAcked(n int) error {
+	return l.r.waitFor(l.ctx, &l.r.acked, l.r.acked.Load()+int64(n), "acknowledged writes")
+}
+
+// WaitRequests waits until n more requests have been answered, whatever
+// the answer.
+func (l *Live) WaitRequests(n int) error {
+	return l.r.waitFor(l.ctx, &l.r.answered, l.r.answered.Load()+int64(n), "requests")
 }
 
 // Run sends the load of cfg, calls inject after cfg.Before acknowledged
 // writes, goes on until cfg.After more after inject returned, stops, reads
 // every session back and reports. inject's error ends the run with it.
-func Run(ctx context.Context, cfg Config, inject func() error) (Report, error) {
+func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, error) {
 	if cfg.Users == 0 {
 		cfg.Users = 200
 	}
@@ -232,7 +251,7 @@ func Run(ctx context.Context, cfg Config, inject func() error) (Report, error) {
 	}
 	err := r.waitAcked(ctx, int64(cfg.Before))
 	if err == nil {
-		err = inject()
+		err = inject(&Live{ctx, r})
 		r.healed.Store(time.Now().UnixNano())
 		if err == nil {
 			err = r.waitAcked(ctx, r.acked.Load()+int64(cfg.After))
@@ -242,14 +261,12 @@ func Run(ctx context.Context, cfg Config, inject func() error) (Report, error) {
 	wg.Wait()
 	close(sampled)
 	<-samplerDone
-	if err != nil {
-		return rep, err
-	}
-
-	// Read every session back: the final check of each user's last write.
-	for i, u := range users {
-		if err := r.readBack(ctx, u, cfg.URLs[i%len(cfg.URLs)]); err != nil {
-			return rep, err
+	if err == nil {
+		// Read every session back: the final check of each user's last write.
+		for i, u := range users {
+			if err = r.readBack(ctx, u, cfg.URLs[i%len(cfg.URLs)]); err != nil {
+				break
+			}
 		}
 	}
 	rep.LostBySession = map[string]int{}
@@ -266,15 +283,20 @@ func Run(ctx context.Context, cfg Config, inject func() error) (Report, error) {
 	rep.Acked = int(r.acked.Load())
 	rep.GoroutinesPeak = int(peak.Load())
 	rep.Took = time.Since(start)
-	return rep, nil
+	return rep, err
 }
 
 // waitAcked waits until n writes were acknowledged.
 func (r *run) waitAcked(ctx context.Context, n int64) error {
-	for r.acked.Load() < n {
+	return r.waitFor(ctx, &r.acked, n, "acknowledged writes")
+}
+
+// waitFor waits until counter reaches n.
+func (r *run) waitFor(ctx context.Context, counter *atomic.Int64, n int64, what string) error {
+	for counter.Load() < n {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("faults: %d of %d acknowledged writes before the time limit (%v)", r.acked.Load(), n, r.cfg.Limit)
+			return fmt.Errorf("faults: %d of %d %s before the time limit (%v)", counter.Load(), n, what, r.cfg.Limit)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -321,6 +343,7 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 	afterHeal := r.healed.Load() != 0
 	body, err := get(ctx, u.client, url)
 	took := time.Since(sent)
+	r.answered.Add(1)
 	u.requests++
 	u.slowest = max(u.slowest, took)
 	if err != nil {
