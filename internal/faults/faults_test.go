@@ -273,3 +273,52 @@ func TestSentinelFailoverWithReplicasLosesNothing(t *testing.T) {
 	checkNothingLost(t, rep)
 	checkBounded(t, rep, storeBound+2*replicaWait)
 }
+
+// clusterFailover runs the load on a Redis Cluster with a replica per
+// master and, after before acknowledged writes, kills a master; once its
+// replica has taken over and the cluster is whole again, the old master is
+// restarted (it rejoins as the new master's replica), and the fault has
+// healed when it is in sync.
+func clusterFailover(t *testing.T, name string, opts ...redisstore.Option) faults.Report {
+	c := testserver.StartReplicatedRedisCluster(t)
+	var stores []session.Store
+	for range 2 {
+		o := redisOptions("")
+		client := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:       c.Addrs(),
+			DialTimeout: o.DialTimeout, ReadTimeout: max(o.ReadTimeout, 2*replicaWait), WriteTimeout: o.WriteTimeout,
+			PoolTimeout: o.PoolTimeout, MaxRetries: o.MaxRetries,
+		})
+		t.Cleanup(func() { client.Close() })
+		stores = append(stores, redisstore.New(client, opts...))
+	}
+	return run(t, name, "Redis Cluster", config(twoApps(t, stores...)), func(*faults.Live) error {
+		old, promoted := c.Masters[0], c.Replicas[0]
+		old.Kill()
+		err := waitFor(30*time.Second, "the replica takes over", func() (bool, error) {
+			role, err := testserver.RedisRole(promoted.Addr)
+			if err != nil || role != "master" {
+				return false, err
+			}
+			info, err := testserver.RedisCommand(promoted.Addr, "CLUSTER", "INFO")
+			return strings.Contains(info, "cluster_state:ok"), err
+		})
+		if err != nil {
+			return err
+		}
+		old.Restart(t)
+		return testserver.WaitReplicaInSync(old, time.Now().Add(30*time.Second))
+	})
+}
+
+func TestClusterFailoverWithoutWaitIsMeasured(t *testing.T) {
+	rep := clusterFailover(t, "3a. Cluster: a master killed, its replica (in sync) promoted")
+	t.Logf("acknowledged writes lost without WAIT: %d of %d", rep.Lost, rep.Acked)
+	checkBounded(t, rep, storeBound)
+}
+
+func TestClusterFailoverWithReplicasLosesNothing(t *testing.T) {
+	rep := clusterFailover(t, "3b. Cluster: the same with WithReplicas(1, 500ms)", redisstore.WithReplicas(1, replicaWait))
+	checkNothingLost(t, rep)
+	checkBounded(t, rep, storeBound+2*replicaWait)
+}
