@@ -83,12 +83,19 @@ func (quiet) Printf(context.Context, string, ...any) {}
 func twoApps(t *testing.T, stores ...session.Store) []string {
 	t.Helper()
 	var urls []string
+	// Store errors are expected: keep them out of the test log, unless it fails.
+	logs := &testserver.Output{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			l := logs.String()
+			t.Logf("the apps' log (start):\n%.3000s", l)
+		}
+	})
 	for _, st := range stores {
 		m, err := session.New(session.Options{
 			Secrets: []string{faults.Secret},
 			Store:   st,
-			// Store errors are expected: keep them out of the test log.
-			Logger: slog.New(slog.DiscardHandler),
+			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 		})
 		if err != nil {
 			t.Fatal(err)
