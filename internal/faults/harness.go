@@ -162,7 +162,7 @@ type user struct {
 	requests, errors, errorsAfterHeal, lost, resets int
 	lostBySession                                   map[string]int
 	slowest, longestStretch                         time.Duration
-	stretchStart                            time.Time // zero when the last request succeeded
+	stretchStart                                    time.Time // zero when the last request succeeded
 }
 
 // run is the state shared by the users of one Run.
@@ -170,8 +170,8 @@ type run struct {
 	cfg      Config
 	acked    atomic.Int64
 	answered atomic.Int64
-	stop   atomic.Bool
-	healed atomic.Int64 // UnixNano when the injection returned; 0 before
+	stop     atomic.Bool
+	healed   atomic.Int64 // UnixNano when the injection returned; 0 before
 }
 
 // Live lets a fault's injection follow the traffic.
