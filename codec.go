@@ -47,6 +47,12 @@ type DocumentCookie struct {
 // Encode must not keep doc after it returns (the manager reuses it). Decode
 // must not panic on any input, and returns an error for bytes that are not a
 // document.
+//
+// JSONCodec, the express document, is the default and the only codec that
+// keeps sessions shared with an Express app. The interface is there for
+// tools that read stored sessions (sessionctl decodes with JSONCodec) and for
+// an application with no Express peer that wants another layout; encryption
+// at rest is better done by a Store wrapper, which sees the encoded bytes.
 type Codec interface {
 	Encode(doc *Document) ([]byte, error)
 	Decode(data []byte) (*Document, error)

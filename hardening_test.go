@@ -1,10 +1,14 @@
 package session
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -186,5 +190,125 @@ func TestResponseThatSetsTheCookieIsPrivate(t *testing.T) {
 	}))
 	if cc := b.get("/").Header().Values("Cache-Control"); !slices.Equal(cc, []string{"no-store"}) || !strings.Contains(strings.Join(cc, ""), "no-store") {
 		t.Errorf("Cache-Control %q, want the handler's own no-store kept", cc)
+	}
+}
+
+func TestSaveOverMaxDocumentBytesIsAnErrorAndWritesNothing(t *testing.T) {
+	var got error
+	m, st := newTestManager(t, Options{MaxDocumentBytes: 1 << 10, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		http.Error(w, "too much", http.StatusRequestEntityTooLarge)
+	}})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("blob", strings.Repeat("x", 2<<10))
+	})))
+	rec := b.get("/")
+	if !errors.Is(got, ErrTooLarge) || rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, error %v; want the ErrorHandler's answer to an error wrapping ErrTooLarge", rec.Code, got)
+	}
+	if n := st.writes(); n != 0 || setCookie(rec) != "" {
+		t.Fatalf("%d writes, Set-Cookie %q: an oversized session must not be stored", n, setCookie(rec))
+	}
+}
+
+func TestStoredSessionOverMaxDocumentBytesIsTreatedAsMissing(t *testing.T) {
+	m, st := newTestManager(t, Options{MaxDocumentBytes: 1 << 10})
+	big := `{"cookie":{"originalMaxAge":null,"expires":null},"blob":"` + strings.Repeat("x", 2<<10) + `"}`
+	if err := st.Store.Set(t.Context(), "written-by-another-app", []byte(big), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fmt.Fprint(w, s.IsNew(), s.Has("blob"))
+	})))
+	b.cookie = m.signer.cookieValue("written-by-another-app")
+	if got := b.get("/").Body.String(); got != "true false" {
+		t.Fatalf("IsNew, Has(blob) = %s; want a fresh session instead of the oversized one", got)
+	}
+}
+
+func TestMaxDocumentBytesDefaultsAndCanBeTurnedOff(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	if m.opts.MaxDocumentBytes != DefaultMaxDocumentBytes {
+		t.Fatalf("default MaxDocumentBytes %d, want %d", m.opts.MaxDocumentBytes, DefaultMaxDocumentBytes)
+	}
+	m, st := newTestManager(t, Options{MaxDocumentBytes: -1})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("blob", strings.Repeat("x", DefaultMaxDocumentBytes+1))
+	})))
+	if rec := b.get("/"); rec.Code != http.StatusOK || st.writes() != 1 {
+		t.Fatalf("status %d, %d writes; want the cap off", rec.Code, st.writes())
+	}
+}
+
+// hangingStore is a memstore whose calls, while hang is set, block until
+// their context ends, like a server that stopped answering.
+type hangingStore struct {
+	*countingStore
+	hang atomic.Bool
+}
+
+func (h *hangingStore) wait(ctx context.Context) error {
+	if !h.hang.Load() {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (h *hangingStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, false, err
+	}
+	return h.countingStore.Get(ctx, id)
+}
+func (h *hangingStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, "", false, err
+	}
+	return h.countingStore.GetVersion(ctx, id)
+}
+func (h *hangingStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
+	if err := h.wait(ctx); err != nil {
+		return "", false, err
+	}
+	return h.countingStore.CompareAndSwap(ctx, id, old, b, exp)
+}
+func (h *hangingStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
+	if err := h.wait(ctx); err != nil {
+		return false, err
+	}
+	return h.countingStore.Touch(ctx, id, exp)
+}
+
+func TestStoreThatStopsAnsweringGetsTheErrorHandlersAnswerWithinStoreTimeout(t *testing.T) {
+	for _, when := range []string{"load", "save", "touch"} {
+		t.Run(when, func(t *testing.T) {
+			hs := &hangingStore{countingStore: newCountingStore(t)}
+			var got error
+			m, _ := newTestManager(t, Options{Store: hs, StoreTimeout: 50 * time.Millisecond, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				http.Error(w, "store timeout", http.StatusServiceUnavailable)
+			}})
+			b := stored(t, m)
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if when == "save" {
+					s.Set("x", 1)
+				}
+			}))
+			if when == "load" {
+				hs.hang.Store(true)
+			} else {
+				b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					if when == "save" {
+						s.Set("x", 1)
+					}
+					hs.hang.Store(true)
+				}))
+			}
+			var rec *httptest.ResponseRecorder
+			within(t, 5*time.Second, "a request on a store that stopped answering", func() { rec = b.get("/") })
+			if rec.Code != http.StatusServiceUnavailable || !errors.Is(got, context.DeadlineExceeded) {
+				t.Fatalf("status %d, error %v; want the ErrorHandler's answer to a deadline", rec.Code, got)
+			}
+		})
 	}
 }

@@ -126,6 +126,10 @@ func (m *Manager) read(ctx context.Context, id string) (*Document, string, error
 	if !found {
 		return nil, "", ErrNotFound
 	}
+	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
+		m.logger.WarnContext(ctx, "session: ignoring a stored session over MaxDocumentBytes", "id", shortid.Of(id), "bytes", len(data), "limit", limit)
+		return nil, "", fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
+	}
 	doc, err := m.codec.Decode(data)
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", shortid.Of(id), "err", err)
@@ -195,11 +199,7 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // is gone meanwhile is not written back (errGone). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
 	if m.versioned == nil {
-		doc, err := m.document(s)
-		if err != nil {
-			return err
-		}
-		data, err := m.codec.Encode(doc)
+		data, err := m.encode(s)
 		if err != nil {
 			return err
 		}
@@ -216,11 +216,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			err     error
 		)
 		if s.has(markKnowVersion) {
-			doc, derr := m.document(s)
-			if derr != nil {
-				return derr
-			}
-			data, eerr := m.codec.Encode(doc)
+			data, eerr := m.encode(s)
 			if eerr != nil {
 				return eerr
 			}
@@ -244,6 +240,30 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
+}
+
+// encode makes the stored form of s, within MaxDocumentBytes.
+func (m *Manager) encode(s *Session) ([]byte, error) {
+	doc, err := m.document(s)
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.codec.Encode(doc)
+	if err != nil {
+		return nil, err
+	}
+	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
+		return nil, fmt.Errorf("session: save: %d bytes, over MaxDocumentBytes (%d): %w", len(data), limit, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// withStoreTimeout bounds ctx by Options.StoreTimeout.
+func (m *Manager) withStoreTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.opts.StoreTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.opts.StoreTimeout)
 }
 
 // backoff sleeps a short random time that grows with attempt, so that

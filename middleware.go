@@ -119,7 +119,9 @@ func (rs *requestState) load() error {
 	if value, found := requestCookie(rs.r.Header, m.opts.Name); found {
 		if id, ok := m.verify(value); ok {
 			rs.cookieID = id
-			doc, ver, err := m.read(rs.r.Context(), id)
+			ctx, cancel := m.withStoreTimeout(rs.r.Context())
+			doc, ver, err := m.read(ctx, id)
+			cancel()
 			if err == nil {
 				m.initLoaded(s, id, doc, ver)
 				rs.sess = s
@@ -213,7 +215,8 @@ func (rs *requestState) commit() error {
 	m, s := rs.m, rs.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx := rs.storeContext()
+	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	defer cancel()
 	if !rs.wroteHeader {
 		addVary(rs.w.Header()) // the response depends on the session cookie
 	}

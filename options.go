@@ -56,6 +56,19 @@ type Options struct {
 	GenerateID func(r *http.Request) string
 	// Cookie holds the session cookie's attributes (express: cookie).
 	Cookie CookieOptions
+	// StoreTimeout bounds every store call the middleware and the Session
+	// methods make (load, save, touch, destroy), so that a store that stops
+	// answering gives the ErrorHandler's answer within about this time
+	// instead of a hung request. Zero means DefaultStoreTimeout; a negative
+	// value turns the limit off (the request's own context still applies to
+	// loads, and saves run without a deadline).
+	StoreTimeout time.Duration
+	// MaxDocumentBytes caps the size of an encoded session. A save over the
+	// cap stores nothing and is an error wrapping ErrTooLarge, which the
+	// ErrorHandler answers; a stored document over the cap (another app wrote
+	// it) is logged and treated as missing. Zero means
+	// DefaultMaxDocumentBytes; a negative value turns the cap off.
+	MaxDocumentBytes int
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. Default: log and reply 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -100,7 +113,8 @@ const (
 	SecureAuto
 )
 
-// SameSiteMode is the cookie's SameSite attribute.
+// SameSiteMode is the cookie's SameSite attribute. It is not http.SameSite
+// because it has one mode more, SameSiteAuto (express's sameSite: 'auto').
 type SameSiteMode int
 
 const (
@@ -114,13 +128,21 @@ const (
 )
 
 // UnsetMode says what happens to the stored session after Session.Unset.
-type UnsetMode string
+type UnsetMode int
 
 const (
-	// UnsetKeep leaves the stored session alone (the default, express "keep").
-	UnsetKeep UnsetMode = "keep"
+	// UnsetKeep leaves the stored session alone (the zero value, express "keep").
+	UnsetKeep UnsetMode = iota
 	// UnsetDestroy deletes it from the store (express "destroy").
-	UnsetDestroy UnsetMode = "destroy"
+	UnsetDestroy
+)
+
+// Defaults of the Options limits.
+const (
+	// DefaultStoreTimeout is the StoreTimeout of Options that set none.
+	DefaultStoreTimeout = 5 * time.Second
+	// DefaultMaxDocumentBytes is the MaxDocumentBytes of Options that set none.
+	DefaultMaxDocumentBytes = 512 << 10
 )
 
 // errOptions prefixes every validation error of New.
@@ -146,12 +168,8 @@ func (o *Options) validate() error {
 			return optionError("Options.Secrets[%d] is empty", i)
 		}
 	}
-	switch o.Unset {
-	case "":
-		o.Unset = UnsetKeep
-	case UnsetKeep, UnsetDestroy:
-	default:
-		return optionError("unknown Unset mode %q (want %q or %q)", o.Unset, UnsetKeep, UnsetDestroy)
+	if o.Unset < UnsetKeep || o.Unset > UnsetDestroy {
+		return optionError("unknown Unset mode %d (want UnsetKeep or UnsetDestroy)", o.Unset)
 	}
 	// A slice, not a map: with several negative durations, the error is
 	// always about the first, in the order of the fields.
@@ -165,6 +183,12 @@ func (o *Options) validate() error {
 		if f.d < 0 {
 			return optionError("%s is negative (%v)", f.name, f.d)
 		}
+	}
+	if o.StoreTimeout == 0 {
+		o.StoreTimeout = DefaultStoreTimeout
+	}
+	if o.MaxDocumentBytes == 0 {
+		o.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
 		return optionError("TouchAfter (%v) must be shorter than IdleTimeout (%v), or active sessions would time out", o.TouchAfter, o.IdleTimeout)

@@ -16,7 +16,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 	}{
 		"no secret":        {Options{}, "no secret"},
 		"empty secret":     {Options{Secrets: []string{"a", ""}}, "Secrets[1] is empty"},
-		"unknown unset":    {Options{Secrets: []string{"a"}, Unset: "forget"}, "unknown Unset mode"},
+		"unknown unset":    {Options{Secrets: []string{"a"}, Unset: UnsetMode(7)}, "unknown Unset mode"},
 		"bad name":         {Options{Secrets: []string{"a"}, Name: "my session"}, "not a valid token"},
 		"name with semi":   {Options{Secrets: []string{"a"}, Name: "a;b"}, "not a valid token"},
 		"negative max age": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{MaxAge: -time.Second}}, "negative"},

@@ -183,6 +183,8 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	err := s.dropStored(ctx, "regenerate")
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
@@ -213,6 +215,8 @@ func (s *Session) Destroy(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}
@@ -245,6 +249,8 @@ func (s *Session) Reload(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	doc, ver, err := s.m.read(ctx, s.id)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
@@ -262,6 +268,8 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	if s.phase == phaseUnset {
 		return nil
 	}
@@ -297,17 +305,19 @@ func (s *Session) Unset() {
 	s.phase = phaseUnset
 }
 
-// Cookie returns a handle on the session's own cookie expiry.
-func (s *Session) Cookie() Cookie { return Cookie{s: s} }
+// Cookie returns a handle on the session's own cookie expiry (express:
+// req.session.cookie).
+func (s *Session) Cookie() CookieExpiry { return CookieExpiry{s: s} }
 
-// Cookie is a session's own cookie: its expiry can differ from the options'
-// MaxAge, say for a "remember me" login. A change to it is a modification:
-// the session is saved and Set-Cookie is sent.
-type Cookie struct{ s *Session }
+// CookieExpiry is a session's own cookie expiry: it can differ from the
+// options' MaxAge, say for a "remember me" login. A change to it is a
+// modification: the session is saved and Set-Cookie is sent. (Named so as
+// not to be taken for an http.Cookie.)
+type CookieExpiry struct{ s *Session }
 
 // MaxAge returns the time left until the cookie expires; 0 for a
 // browser-session cookie.
-func (c Cookie) MaxAge() time.Duration {
+func (c CookieExpiry) MaxAge() time.Duration {
 	if c.s == nil {
 		return 0
 	}
@@ -321,7 +331,7 @@ func (c Cookie) MaxAge() time.Duration {
 
 // SetMaxAge makes the cookie expire d from now, and d its original max age
 // from now on. d <= 0 makes it a browser-session cookie.
-func (c Cookie) SetMaxAge(d time.Duration) {
+func (c CookieExpiry) SetMaxAge(d time.Duration) {
 	if c.s == nil {
 		return
 	}
@@ -335,7 +345,7 @@ func (c Cookie) SetMaxAge(d time.Duration) {
 }
 
 // Expires returns when the cookie expires; zero for a browser-session cookie.
-func (c Cookie) Expires() time.Time {
+func (c CookieExpiry) Expires() time.Time {
 	if c.s == nil {
 		return time.Time{}
 	}
@@ -346,7 +356,7 @@ func (c Cookie) Expires() time.Time {
 
 // SetExpires makes the cookie expire at t; the zero time makes it a
 // browser-session cookie.
-func (c Cookie) SetExpires(t time.Time) {
+func (c CookieExpiry) SetExpires(t time.Time) {
 	if c.s == nil {
 		return
 	}
@@ -361,7 +371,7 @@ func (c Cookie) SetExpires(t time.Time) {
 
 // OriginalMaxAge returns the lifetime the cookie is renewed to on each
 // request; 0 for a browser-session cookie.
-func (c Cookie) OriginalMaxAge() time.Duration {
+func (c CookieExpiry) OriginalMaxAge() time.Duration {
 	if c.s == nil {
 		return 0
 	}

@@ -11,6 +11,10 @@ import (
 // that is gone. Stores report a missing session with found == false instead.
 var ErrNotFound = errors.New("session: not found")
 
+// ErrTooLarge reports a session whose encoded document is over
+// Options.MaxDocumentBytes; nothing was written.
+var ErrTooLarge = errors.New("session: document too large")
+
 // ErrConflict reports a save that gave up after too many parallel writes to
 // the same session changed it between this request's read and write.
 var ErrConflict = errors.New("session: version conflict")

@@ -402,7 +402,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.write(func(b *bbolt.Bucket) error {
+	err := s.write(ctx, func(b *bbolt.Bucket) error {
 		_, err := s.put(b, id, data, expires)
 		return err
 	})
@@ -432,7 +432,7 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.write(func(b *bbolt.Bucket) error {
+	err := s.write(ctx, func(b *bbolt.Bucket) error {
 		return b.Delete([]byte(id))
 	})
 	if err != nil {
@@ -448,7 +448,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	err = s.write(func(b *bbolt.Bucket) error {
+	err = s.write(ctx, func(b *bbolt.Bucket) error {
 		key := []byte(id)
 		v := b.Get(key)
 		if v == nil {
@@ -483,7 +483,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, err
 	}
 	var seq uint64
-	err = s.write(func(b *bbolt.Bucket) error {
+	err = s.write(ctx, func(b *bbolt.Bucket) error {
 		var (
 			cur    uint64
 			exists bool

@@ -673,3 +673,34 @@ func TestCloseCommitsTheWritesAlreadyQueued(t *testing.T) {
 		t.Fatalf("%d of 5 queued writes in the file after Close", n)
 	}
 }
+
+func TestWriteBehindAStuckCommitGivesUpAtItsDeadline(t *testing.T) {
+	s, c := openTest(t)
+	release := holdWriteLock(t, s) // another writer holds bbolt's lock: commits stall
+	defer release()
+	for _, write := range map[string]func(ctx context.Context) error{
+		"Set":     func(ctx context.Context) error { return s.Set(ctx, "a", []byte("x"), c.Now().Add(time.Hour)) },
+		"Destroy": func(ctx context.Context) error { return s.Destroy(ctx, "a") },
+		"Touch": func(ctx context.Context) error {
+			_, err := s.Touch(ctx, "a", c.Now().Add(time.Hour))
+			return err
+		},
+		"CompareAndSwap": func(ctx context.Context) error {
+			_, _, err := s.CompareAndSwap(ctx, "a", "", []byte("x"), c.Now().Add(time.Hour))
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- write(ctx) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("write behind a stuck commit: %v, want context.DeadlineExceeded", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a write behind a stuck commit ignored its deadline")
+		}
+		cancel()
+	}
+}

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -31,20 +32,32 @@ type writeOp struct {
 }
 
 // write runs fn in a write transaction, possibly shared with other writes,
-// and returns once that transaction is committed and synced.
-func (s *Store) write(fn func(b *bbolt.Bucket) error) error {
+// and returns once that transaction is committed and synced, or once ctx is
+// done: a caller with a deadline does not wait behind a stuck commit (a full
+// disk, a slow fsync, another process holding the file). The write may then
+// still happen, as with any store whose caller gave up.
+func (s *Store) write(ctx context.Context, fn func(b *bbolt.Bucket) error) error {
 	op := &writeOp{fn: fn, done: make(chan error, 1)}
 	s.writeMu.RLock()
 	if s.writeClosed {
 		s.writeMu.RUnlock()
 		return ErrClosed
 	}
-	s.writes <- op
+	select {
+	case s.writes <- op:
+	case <-ctx.Done():
+		s.writeMu.RUnlock()
+		return ctx.Err()
+	}
 	s.pending.Add(1)
 	s.writeMu.RUnlock()
-	err := <-op.done
-	s.pending.Add(-1)
-	return err
+	defer s.pending.Add(-1)
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // stopCommitter makes further writes fail with ErrClosed and waits until the

@@ -23,6 +23,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopPeer() // before Redis, so Node does not log lost connections
+	stopPgPeer()
 	testserver.StopShared()
 	os.Exit(code)
 }

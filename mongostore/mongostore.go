@@ -90,7 +90,9 @@ type Store struct {
 	// (striped by a hash of the id). MongoDB applies a filtered update
 	// atomically and needs none of this; FerretDB v1 reads, then writes by
 	// _id, so two parallel swaps from one version would both succeed there.
-	casLocks [64]sync.Mutex
+	// Each is a channel of one slot, so that a caller whose context ends
+	// stops waiting (a server that went away must not queue requests).
+	casLocks [64]chan struct{}
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -182,6 +184,9 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 		c.now = time.Now
 	}
 	s := &Store{coll: coll, cfg: c, stop: make(chan struct{}), done: make(chan struct{})}
+	for i := range s.casLocks {
+		s.casLocks[i] = make(chan struct{}, 1)
+	}
 	if c.ttlIndex {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -435,9 +440,13 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	mu := &s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
-	mu.Lock()
-	defer mu.Unlock()
+	lock := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	select {
+	case lock <- struct{}{}:
+		defer func() { <-lock }()
+	case <-ctx.Done():
+		return "", false, wrap("compare-and-swap", id, ctx.Err())
+	}
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if old == "" {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/boltstore"
@@ -19,23 +18,16 @@ import (
 //	bolt://./sessions.db              relative to the working directory
 //	bolt:sessions.db                  relative too (the opaque form)
 //
-// Query parameters, all optional:
-//
-//	bucket=sessions            the bbolt bucket that holds the sessions
-//	sweep_interval=1m          how often expired sessions are deleted; 0 turns it off
-//	default_lifetime=24h       lifetime of a session saved without expiry
-//	open_timeout=1s            how long to wait for another process's file lock
-//
-// The returned closer stops the sweeper and closes the file.
-func init() { register("bolt", openBolt) }
+// The query parameters, all optional, are those of boltParams. The returned closer stops the sweeper and closes the file.
+func init() { register("bolt", openBolt, boltParams) }
 
 func openBolt(_ context.Context, u *url.URL) (session.Store, io.Closer, error) {
 	path, err := boltPath(u)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := boltOptions(u.Query())
-	if err != nil {
+	var opts []boltstore.Option
+	if err := applyParams(&opts, u, boltParams); err != nil {
 		return nil, nil, err
 	}
 	st, err := boltstore.Open(path, opts...)
@@ -74,53 +66,14 @@ func boltPath(u *url.URL) (string, error) {
 }
 
 // boltParams lists the query parameters a bolt URL understands.
-var boltParams = map[string]func(v string) (boltstore.Option, error){
-	"bucket": func(v string) (boltstore.Option, error) {
+var boltParams = paramTable[[]boltstore.Option]{
+	stringParam("bucket", "the bbolt bucket that holds the sessions", func(opts *[]boltstore.Option, v string) error {
 		if v == "" {
-			return nil, fmt.Errorf("empty bucket name")
+			return fmt.Errorf("empty bucket name")
 		}
-		return boltstore.WithBucket(v), nil
-	},
-	"sweep_interval": func(v string) (boltstore.Option, error) {
-		d, err := parseDuration(v, true)
-		if err != nil {
-			return nil, err
-		}
-		return boltstore.WithSweepInterval(d), nil
-	},
-	"default_lifetime": func(v string) (boltstore.Option, error) {
-		d, err := parseDuration(v, false)
-		if err != nil {
-			return nil, err
-		}
-		return boltstore.WithDefaultTTL(d), nil
-	},
-	"open_timeout": func(v string) (boltstore.Option, error) {
-		d, err := parseDuration(v, true)
-		if err != nil {
-			return nil, err
-		}
-		return boltstore.WithOpenTimeout(d), nil
-	},
-}
-
-func boltOptions(q url.Values) ([]boltstore.Option, error) { return parseParams(q, boltParams) }
-
-// parseDuration parses a Go duration ("90s", "1h30m"); a bare "0" is zero.
-// Negative durations are refused, and zero too unless allowZero.
-func parseDuration(v string, allowZero bool) (time.Duration, error) {
-	if v == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("not a duration (want e.g. 30s, 10m, 24h)")
-	}
-	if d < 0 || (d == 0 && !allowZero) {
-		if allowZero {
-			return 0, fmt.Errorf("must not be negative")
-		}
-		return 0, fmt.Errorf("must be positive")
-	}
-	return d, nil
+		return option(boltstore.WithBucket)(opts, v)
+	}),
+	durationParam("sweep_interval", zeroAllowed, "how often expired sessions are deleted; 0 turns it off", option(boltstore.WithSweepInterval)),
+	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", option(boltstore.WithDefaultTTL)),
+	durationParam("open_timeout", zeroAllowed, "how long to wait for another process's file lock", option(boltstore.WithOpenTimeout)),
 }

@@ -83,13 +83,13 @@ func TestBoltURLWithRelativePathIsRelativeToTheWorkingDirectory(t *testing.T) {
 func TestBoltURLParameters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	before := time.Now()
-	openBolt(t, "bolt://"+path+"?bucket=web&default_lifetime=2h&sweep_interval=0&open_timeout=250ms")
+	openBolt(t, "bolt://"+path+"?bucket=web&default_ttl=2h&sweep_interval=0&open_timeout=250ms")
 	exp, ok := storedExpiry(t, path, "web", "abc")
 	if !ok {
 		t.Fatal("session not in bucket web")
 	}
 	if lo, hi := before.Add(2*time.Hour), time.Now().Add(2*time.Hour); exp.Before(lo) || exp.After(hi) {
-		t.Fatalf("a session without expiry expires at %v, want now+2h (default_lifetime)", exp)
+		t.Fatalf("a session without expiry expires at %v, want now+2h (default_ttl)", exp)
 	}
 	if _, ok := storedExpiry(t, path, "sessions", "abc"); ok {
 		t.Fatal("session also in the default bucket")
@@ -113,11 +113,11 @@ func TestBadBoltURLsAreClearErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := "bolt://" + filepath.Join(dir, "s.db")
 	for rawURL, want := range map[string]string{
-		p + "?sweep=1m":                         `unknown parameter "sweep" (known: bucket, default_lifetime, open_timeout, sweep_interval)`,
+		p + "?sweep=1m":                         `unknown parameter "sweep" (known: bucket, default_ttl, open_timeout, sweep_interval)`,
 		p + "?sweep_interval=often":             `parameter sweep_interval="often": not a duration`,
 		p + "?sweep_interval=-1s":               `parameter sweep_interval="-1s": must not be negative`,
-		p + "?default_lifetime=0":               `parameter default_lifetime="0": must be positive`,
-		p + "?default_lifetime=":                `parameter default_lifetime="": empty duration`,
+		p + "?default_ttl=0":                    `parameter default_ttl="0": must be positive`,
+		p + "?default_ttl=":                     `parameter default_ttl="": empty duration`,
 		p + "?bucket=":                          `parameter bucket="": empty bucket name`,
 		p + "?bucket=a&bucket=b":                `parameter "bucket" given 2 times`,
 		"bolt://db.example.com/var/sessions.db": `not a host (got host "db.example.com"`,

@@ -62,14 +62,14 @@ func TestMemURLDefaultLifetimeAppliesToBrowserSessions(t *testing.T) {
 	ctx := context.Background()
 	// Real time (a URL cannot carry a clock): a lifetime long enough that the
 	// Get right after the Set is never late on a loaded machine.
-	st := openMem(t, "mem://?default_lifetime=400ms")
+	st := openMem(t, "mem://?default_ttl=400ms")
 	st.Set(ctx, "a", []byte("{}"), time.Time{})
 	if _, found, err := st.Get(ctx, "a"); err != nil || !found {
 		t.Fatalf("Get right after Set: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond)
 	if _, found, err := st.Get(ctx, "a"); err != nil || found {
-		t.Fatalf("Get after default_lifetime: %v, want ErrNotFound", err)
+		t.Fatalf("Get after default_ttl: %v, want ErrNotFound", err)
 	}
 }
 
@@ -96,15 +96,15 @@ func TestMemURLSweepInterval(t *testing.T) {
 
 func TestMemURLRejectsBadInput(t *testing.T) {
 	for _, c := range []struct{ url, want string }{
-		{"mem://?max_session=10", `unknown parameter "max_session" (known: default_lifetime, max_sessions, sweep_interval)`},
+		{"mem://?max_session=10", `unknown parameter "max_session" (known: default_ttl, max_sessions, sweep_interval)`},
 		{"mem://?max_sessions=ten", `max_sessions="ten": not a count`},
 		{"mem://?max_sessions=-1", `max_sessions="-1": not a count`},
 		{"mem://?max_sessions=1&max_sessions=2", `parameter "max_sessions" given 2 times`},
 		{"mem://?sweep_interval=10", `sweep_interval="10": not a duration`},
 		{"mem://?sweep_interval=-1s", `sweep_interval="-1s": must not be negative`},
 		{"mem://?sweep_interval=", `sweep_interval="": empty duration`},
-		{"mem://?default_lifetime=0", `default_lifetime="0": must be positive`},
-		{"mem://?default_lifetime=1d", `default_lifetime="1d": not a duration`},
+		{"mem://?default_ttl=0", `default_ttl="0": must be positive`},
+		{"mem://?default_ttl=1d", `default_ttl="1d": not a duration`},
 		{"mem://localhost", "mem URLs take no host, user or path"},
 		{"mem:///some/path", "mem URLs take no host, user or path"},
 		{"mem:opaque", "mem URLs take no host, user or path"},

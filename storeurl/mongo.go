@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -20,65 +20,55 @@ import (
 //
 //	mongodb://[user:pass@]host:27017[,host2:27017]/db
 //
-// The database is required. These query parameters are the store's, all
-// optional:
-//
-//	collection=sessions     the collection (connect-mongo's default)
-//	default_ttl=24h         lifetime of a session without expiry
-//	cleanup_interval=10m    delete expired sessions this often (0, the default: off)
-//	ttl_index=true          create a TTL index on expires instead (not on FerretDB v1)
-//	last_modified=true      write lastModified, as connect-mongo with touchAfter
-//	stringify=false         store the session as a document, as connect-mongo with stringify: false
-//
-// Every other parameter is the driver's (replicaSet, authSource, tls,
-// timeoutMS, ...; see the MongoDB connection string documentation).
-// Open pings the server with its context, so a wrong address fails at once.
-// The returned closer stops the cleanup and disconnects the client.
+// The database is required. The store's query parameters, all optional,
+// are those of mongoParams. Every other parameter is the driver's
+// (replicaSet, authSource, tls, timeoutMS, ...; see the MongoDB connection
+// string documentation), passed on in the URL's order for the driver to
+// judge. Open pings the server with its context, so a wrong address fails
+// at once. The returned closer stops the cleanup and disconnects the client.
 func init() {
-	register("mongodb", openMongo)
-	register("mongodb+srv", openMongo)
+	register("mongodb", openMongo, mongoParams)
+	register("mongodb+srv", openMongo, mongoParams)
 }
 
-// mongoParams are the store's parameters, taken out of the URL before the
-// driver parses it.
-var mongoParams = map[string]func(v string) (mongostore.Option, error){
-	"default_ttl": func(v string) (mongostore.Option, error) {
-		d, err := parseDuration(v, false)
-		return mongostore.WithDefaultTTL(d), err
-	},
-	"cleanup_interval": func(v string) (mongostore.Option, error) {
-		d, err := parseDuration(v, true)
-		return mongostore.WithCleanupInterval(d), err
-	},
-	"ttl_index":     flagParam(mongostore.WithTTLIndex),
-	"last_modified": flagParam(mongostore.WithLastModified),
-	"stringify": func(v string) (mongostore.Option, error) {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("not true or false")
-		}
-		return mongostore.WithStringify(b), nil
-	},
-}
-
-// flagParam parses a boolean parameter turning on option; false gives a nil
-// option, which parseMongoURL drops.
-func flagParam(option func() mongostore.Option) func(v string) (mongostore.Option, error) {
-	return func(v string) (mongostore.Option, error) {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("not true or false")
-		}
-		if !b {
-			return nil, nil
-		}
-		return option(), nil
-	}
-}
-
+// mongoURL is a parsed mongodb URL: the driver's connection string, and
+// the store's database, collection and options.
 type mongoURL struct {
 	uri, db, collection string
 	opts                []mongostore.Option
+}
+
+// mongoParams lists the store's query parameters, taken out of the URL
+// before the driver parses it.
+var mongoParams = paramTable[mongoURL]{
+	stringParam("collection", "the collection (connect-mongo's default: sessions)", func(p *mongoURL, v string) error {
+		if v == "" {
+			return fmt.Errorf("empty collection name")
+		}
+		p.collection = v
+		return nil
+	}),
+	durationParam("default_ttl", positive, "lifetime of a session without expiry", func(p *mongoURL, d time.Duration) error {
+		return option(mongostore.WithDefaultTTL)(&p.opts, d)
+	}),
+	durationParam("cleanup_interval", zeroAllowed, "delete expired sessions this often (0, the default: off)", func(p *mongoURL, d time.Duration) error {
+		return option(mongostore.WithCleanupInterval)(&p.opts, d)
+	}),
+	boolParam("ttl_index", "create a TTL index on expires instead (not on FerretDB v1)", func(p *mongoURL, on bool) error {
+		if on {
+			p.opts = append(p.opts, mongostore.WithTTLIndex())
+		}
+		return nil
+	}),
+	boolParam("last_modified", "write lastModified, as connect-mongo with touchAfter", func(p *mongoURL, on bool) error {
+		if on {
+			p.opts = append(p.opts, mongostore.WithLastModified())
+		}
+		return nil
+	}),
+	boolParam("stringify", "false stores the session as a document, as connect-mongo with stringify: false", func(p *mongoURL, v bool) error {
+		return option(mongostore.WithStringify)(&p.opts, v)
+	}),
 }
 
 func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error) {
@@ -114,33 +104,13 @@ func parseMongoURL(u *url.URL) (*mongoURL, error) {
 	if db == "" || strings.Contains(db, "/") {
 		return nil, fmt.Errorf("the path must name the database (%s)", form)
 	}
-	q := u.Query()
 	p := &mongoURL{db: db, collection: "sessions"}
-	ours := url.Values{}
-	for k, v := range q {
-		if k == "collection" || mongoParams[k] != nil {
-			ours[k] = v
-			q.Del(k)
-		}
-	}
-	if c, ok := ours["collection"]; ok {
-		if len(c) != 1 || c[0] == "" {
-			return nil, fmt.Errorf("parameter collection: want one non-empty name")
-		}
-		p.collection = c[0]
-		delete(ours, "collection")
-	}
-	opts, err := parseParams(ours, mongoParams)
+	driverQuery, err := applyOwnParams(p, u, mongoParams)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		if o != nil {
-			p.opts = append(p.opts, o)
-		}
-	}
 	driver := *u
-	driver.RawQuery = q.Encode()
+	driver.RawQuery = driverQuery
 	p.uri = driver.String()
 	return p, nil
 }

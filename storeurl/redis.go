@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,20 +29,9 @@ import (
 //	rediss+sentinel://..., rediss+cluster://...           the same over TLS
 //
 // Give every host of a list its port: "h1:7000,h2:7000" (Go's URL parser
-// refuses some lists without, such as "h1:7000,h2"). Query parameters, all
-// optional:
-//
-//	prefix=sess:              key prefix (connect-redis's by default)
-//	default_ttl=24h           lifetime of a session without expiry
-//	dial_timeout=5s           connecting
-//	read_timeout=3s           waiting for an answer (0 for go-redis's default, -1 for none)
-//	write_timeout=3s          sending a command
-//	pool_size=10              connections per node (go-redis's default: 10 per CPU)
-//	max_retries=3             retries of a failed command (-1: none; 0: go-redis's default, 3)
-//	db=0                      database number (not with Cluster)
-//	master_name=mymaster      Sentinel only: the master's name, instead of the path
-//	sentinel_password=...     Sentinel only: the sentinels' own password
-//	skip_verify=true          TLS only: do not verify the server's certificate (tests)
+// refuses some lists without, such as "h1:7000,h2"). The query parameters,
+// all optional, are those of redisCommonParams, plus redisSentinelParams for
+// Sentinel and redisTLSParams over TLS.
 //
 // go-redis also retries a failed dial (5 times, 100 ms apart, by default),
 // so a command to a server that is down fails after up to about
@@ -50,33 +40,110 @@ import (
 // Open pings the server (every node of a Cluster) with its context, so a wrong
 // address fails at once. The returned closer closes the client.
 func init() {
-	for _, s := range []string{"redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"} {
-		register(s, openRedis)
+	for _, scheme := range []string{"redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"} {
+		register(scheme, openRedis, redisParamsFor(redisScheme(scheme)))
 	}
 }
 
-// redisParams lists the query parameters every redis scheme understands;
-// redisSentinelParams and redisTLSParams are the extra ones.
+// redisScheme splits a redis URL scheme into its kind ("", "sentinel" or
+// "cluster") and whether it uses TLS (rediss).
+func redisScheme(scheme string) (kind string, tls bool) {
+	base, kind, _ := strings.Cut(strings.ToLower(scheme), "+")
+	return kind, base == "rediss"
+}
+
+// redisParamsFor returns the query parameters of a redis scheme.
+func redisParamsFor(kind string, tls bool) redisParams {
+	table := redisCommonParams
+	if kind == "sentinel" {
+		table = slices.Concat(table, redisSentinelParams)
+	}
+	if tls {
+		table = slices.Concat(table, redisTLSParams)
+	}
+	return table
+}
+
+// redisParams is a table of redis URL query parameters.
+type redisParams = paramTable[redisURL]
+
+// redisCommonParams lists the query parameters every redis scheme
+// understands; redisSentinelParams and redisTLSParams are the extra ones of
+// redis+sentinel and of the TLS schemes.
 var (
-	redisParams         = []string{"prefix", "default_ttl", "dial_timeout", "read_timeout", "write_timeout", "pool_size", "max_retries", "db"}
-	redisSentinelParams = []string{"master_name", "sentinel_password"}
-	redisTLSParams      = []string{"skip_verify"}
+	redisCommonParams = redisParams{
+		stringParam("prefix", "key prefix (connect-redis's by default)", func(p *redisURL, v string) error {
+			p.storeOpts = append(p.storeOpts, redisstore.WithPrefix(v))
+			return nil
+		}),
+		durationParam("default_ttl", positive, "lifetime of a session without expiry", func(p *redisURL, d time.Duration) error {
+			p.storeOpts = append(p.storeOpts, redisstore.WithDefaultTTL(d))
+			return nil
+		}),
+		durationParam("dial_timeout", positive, "connecting", func(p *redisURL, d time.Duration) error {
+			p.timeouts.dial = d
+			return nil
+		}),
+		durationParam("read_timeout", zeroOrMinus1, "waiting for an answer (0 for go-redis's default, -1 for none)", func(p *redisURL, d time.Duration) error {
+			p.timeouts.read = d
+			return nil
+		}),
+		durationParam("write_timeout", zeroOrMinus1, "sending a command (0 for go-redis's default, -1 for none)", func(p *redisURL, d time.Duration) error {
+			p.timeouts.write = d
+			return nil
+		}),
+		intParam("pool_size", 1, "connections per node (go-redis's default: 10 per CPU)", func(p *redisURL, n int) error {
+			p.poolSize = n
+			return nil
+		}),
+		intParam("max_retries", -1, "retries of a failed command (-1: none; 0: go-redis's default, 3)", func(p *redisURL, n int) error {
+			p.maxRetries = n
+			return nil
+		}),
+		intParam("db", 0, "database number (not with Cluster)", func(p *redisURL, n int) error {
+			if p.kind == "cluster" {
+				return fmt.Errorf("Redis Cluster has only database 0")
+			}
+			p.db = n
+			return nil
+		}),
+	}
+	redisSentinelParams = redisParams{
+		stringParam("master_name", "the master's name, instead of the path", func(p *redisURL, v string) error {
+			if p.master != "" && p.master != v {
+				return fmt.Errorf("the path already names master %q", p.master)
+			}
+			p.master = v
+			return nil
+		}),
+		stringParam("sentinel_password", "the sentinels' own password", func(p *redisURL, v string) error {
+			p.sentinelPassword = v
+			return nil
+		}),
+	}
+	redisTLSParams = redisParams{
+		boolParam("skip_verify", "do not verify the server's certificate (tests only)", func(p *redisURL, b bool) error {
+			p.skipVerify = b
+			return nil
+		}),
+	}
 )
 
-// redisURL is a parsed redis URL.
+// redisURL is a parsed redis URL: what the go-redis client and the store
+// are built from.
 type redisURL struct {
-	kind       string // "", "sentinel" or "cluster"
-	tls        bool
-	addrs      []string
-	user, pass string
-	db         int
-	master     string
-	sentPass   string
-	skipVerify bool
-	timeouts   struct{ dial, read, write time.Duration }
-	poolSize   int
-	maxRetries int
-	storeOpts  []redisstore.Option
+	kind             string // "", "sentinel" or "cluster"
+	tls              bool
+	addrs            []string
+	user, pass       string
+	db               int
+	master           string
+	sentinelPassword string
+	skipVerify       bool
+	timeouts         struct{ dial, read, write time.Duration }
+	poolSize         int
+	maxRetries       int
+	storeOpts        []redisstore.Option
 }
 
 func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error) {
@@ -109,10 +176,9 @@ func pingRedis(ctx context.Context, c redis.UniversalClient) error {
 }
 
 func parseRedisURL(u *url.URL) (*redisURL, error) {
-	p := &redisURL{}
 	scheme := strings.ToLower(u.Scheme)
-	base, kind, _ := strings.Cut(scheme, "+")
-	p.kind, p.tls = kind, base == "rediss"
+	kind, tls := redisScheme(scheme)
+	p := &redisURL{kind: kind, tls: tls}
 	if u.Opaque != "" {
 		return nil, fmt.Errorf("want %s://host:port, not %s:%s", scheme, scheme, u.Opaque)
 	}
@@ -120,21 +186,10 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 		p.user = u.User.Username()
 		p.pass, _ = u.User.Password()
 	}
-	for h := range strings.SplitSeq(u.Host, ",") {
-		if h == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(h); err != nil {
-			def := "6379"
-			switch kind {
-			case "sentinel":
-				def = "26379"
-			case "cluster":
-				def = "7000"
-			}
-			h = net.JoinHostPort(strings.Trim(h, "[]"), def)
-		}
-		p.addrs = append(p.addrs, h)
+	defaultPort := map[string]string{"": "6379", "sentinel": "26379", "cluster": "7000"}[kind]
+	var err error
+	if p.addrs, err = splitHosts(u.Host, defaultPort); err != nil {
+		return nil, err
 	}
 	if len(p.addrs) == 0 {
 		if kind != "" {
@@ -166,60 +221,8 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 		return nil, fmt.Errorf("unexpected path %q (want %s)", u.Path, redisPathForm(kind))
 	}
 
-	known := redisParams
-	if kind == "sentinel" {
-		known = append(known[:len(known):len(known)], redisSentinelParams...)
-	}
-	if p.tls {
-		known = append(known[:len(known):len(known)], redisTLSParams...)
-	}
-	q, err := netStoreParams(u.Query(), known)
-	if err != nil {
+	if err := applyParams(p, u, redisParamsFor(kind, tls)); err != nil {
 		return nil, err
-	}
-	for name, v := range q {
-		var err error
-		switch name {
-		case "prefix":
-			p.storeOpts = append(p.storeOpts, redisstore.WithPrefix(v))
-		case "default_ttl":
-			var d time.Duration
-			if d, err = parseDuration(v, false); err == nil {
-				p.storeOpts = append(p.storeOpts, redisstore.WithDefaultTTL(d))
-			}
-		case "dial_timeout":
-			p.timeouts.dial, err = parseDuration(v, false)
-		case "read_timeout":
-			p.timeouts.read, err = parseNetTimeout(v)
-		case "write_timeout":
-			p.timeouts.write, err = parseNetTimeout(v)
-		case "pool_size":
-			p.poolSize, err = parseMinInt(v, 1)
-		case "max_retries":
-			if v == "-1" {
-				p.maxRetries = -1
-			} else {
-				p.maxRetries, err = parseMinInt(v, 0)
-			}
-		case "db":
-			if kind == "cluster" {
-				err = fmt.Errorf("Redis Cluster has only database 0")
-			} else {
-				p.db, err = parseMinInt(v, 0)
-			}
-		case "master_name":
-			if p.master != "" && p.master != v {
-				err = fmt.Errorf("the path already names master %q", p.master)
-			}
-			p.master = v
-		case "sentinel_password":
-			p.sentPass = v
-		case "skip_verify":
-			p.skipVerify, err = strconv.ParseBool(v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("parameter %s: %w", name, err)
-		}
 	}
 	if kind == "sentinel" && p.master == "" {
 		return nil, fmt.Errorf("no master name (want %s)", redisPathForm(kind))
@@ -250,7 +253,7 @@ func (p *redisURL) client() redis.UniversalClient {
 	switch p.kind {
 	case "sentinel":
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: p.master, SentinelAddrs: p.addrs, SentinelPassword: p.sentPass,
+			MasterName: p.master, SentinelAddrs: p.addrs, SentinelPassword: p.sentinelPassword,
 			Username: p.user, Password: p.pass, DB: p.db, TLSConfig: tlsConfig,
 			DialTimeout: p.timeouts.dial, ReadTimeout: p.timeouts.read, WriteTimeout: p.timeouts.write,
 			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
@@ -268,22 +271,4 @@ func (p *redisURL) client() redis.UniversalClient {
 			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
 		})
 	}
-}
-
-// parseNetTimeout parses a read or write timeout: a duration, 0 for the
-// client's default, or -1 for none.
-func parseNetTimeout(v string) (time.Duration, error) {
-	if v == "-1" {
-		return -1, nil
-	}
-	return parseDuration(v, true)
-}
-
-// parseMinInt parses a whole number of at least min.
-func parseMinInt(v string, min int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min {
-		return 0, fmt.Errorf("%q is not a whole number of at least %d", v, min)
-	}
-	return n, nil
 }

@@ -50,18 +50,22 @@ func TestRedisURLParametersReachTheClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.master != "mymaster" || p.db != 3 || len(p.addrs) != 2 || p.addrs[0] != "s1:26379" || p.sentPass != "x" {
+	if p.master != "mymaster" || p.db != 3 || len(p.addrs) != 2 || p.addrs[0] != "s1:26379" || p.sentinelPassword != "x" {
 		t.Errorf("redis+sentinel:// parsed as %+v", p)
 	}
 }
 
 func TestMemcachedURLParametersReachTheClient(t *testing.T) {
 	u, _ := url.Parse("memcached://127.0.0.1,127.0.0.2:1234?timeout=2s&pool_size=9&dial_timeout=1s")
-	c, opts, err := parseMemcachedURL(u)
+	p, err := parseMemcachedURL(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Timeout != 2*time.Second || c.MaxIdleConns != 9 || c.DialContext == nil || len(opts) != 0 {
-		t.Fatalf("client timeout %v, idle %d, dialer set %v, %d store options", c.Timeout, c.MaxIdleConns, c.DialContext != nil, len(opts))
+	c, err := p.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeout != 2*time.Second || c.MaxIdleConns != 9 || c.DialContext == nil || len(p.storeOpts) != 0 {
+		t.Fatalf("client timeout %v, idle %d, dialer set %v, %d store options", c.Timeout, c.MaxIdleConns, c.DialContext != nil, len(p.storeOpts))
 	}
 }

@@ -1,27 +1,35 @@
 // Package storeurl opens any sessionkit store from a URL, so that programs
 // (the demo, sessionctl, your own) can pick their store from a flag or an
 // environment variable. Open returns the store and a closer that releases
-// what it opened (client, file, sweeper). Unknown or repeated query
-// parameters and malformed values are errors that name the parameter, and
-// network stores are pinged with Open's context, so a wrong address fails
-// at once.
+// what it opened (client, file, sweeper). Network stores are pinged with
+// Open's context, so a wrong address fails at once.
+//
+// Every scheme reads its query parameters the same way: unknown or repeated
+// parameters and malformed values are errors that name the parameter, all
+// of them reported in the order they appear in the URL (mongodb hands the
+// parameters it does not know to its driver instead). Errors never show a
+// secret: the user-info password and the value of every parameter whose
+// name contains "password", "secret", "token" or "key" are replaced by
+// "xxxxx" (Redact does the same for your logs).
 //
 //	mem://                                  memstore (one process only)
 //	    ?max_sessions=100000                cap; evicts the sessions closest to expiry
 //	    &sweep_interval=1m                  0 turns the background sweep off
-//	    &default_lifetime=24h               lifetime of a browser-session session
+//	    &default_ttl=24h                    lifetime of a browser-session session
 //
 //	bolt:///var/lib/app/sessions.db         boltstore, absolute path
 //	bolt://./sessions.db, bolt:sessions.db  relative to the working directory
-//	    ?bucket=sessions&sweep_interval=1m&default_lifetime=24h
+//	    ?bucket=sessions&sweep_interval=1m&default_ttl=24h
 //	    &open_timeout=1s                    wait for another process's file lock
 //
-//	redis://[user:pass@]host:6379[/db]      redisstore on one server; rediss:// for TLS
+//	redis://[user:pass@]host:6379[/db]      redisstore on one server
 //	redis+sentinel://h1:26379,h2:26379/mymaster[/db]   Sentinel (or ?master_name=)
 //	redis+cluster://h1:7000,h2:7001         Redis Cluster (any of its nodes)
+//	rediss://, rediss+sentinel://, rediss+cluster://   the same over TLS
 //	    ?prefix=sess:&default_ttl=24h&dial_timeout=5s&read_timeout=3s
 //	    &write_timeout=3s&pool_size=10&max_retries=3&db=0
-//	    &sentinel_password=...&skip_verify=true (TLS, tests only)
+//	    &sentinel_password=...              Sentinel only
+//	    &skip_verify=true                   TLS only, for tests
 //
 //	memcached://h1:11211,h2:11211           memcachedstore on several servers
 //	    ?prefix=sessions:&default_ttl=24h&dial_timeout=1s&timeout=500ms&pool_size=2
@@ -31,16 +39,23 @@
 //	    &ttl_index=true&last_modified=true&stringify=false
 //	    &<any of the driver's connection string options>
 //
+//	postgres://user[:pass]@host:5432/db     pgstore on a pgx pool; postgresql:// too
+//	    ?table=session&schema=public&create_table=true&default_ttl=24h
+//	    &cleanup_interval=15m               other parameters (sslmode, ...) go to pgx
+//
 // Give every host of a list its port ("h1:7000,h2:7000"): Go's URL parser
-// refuses "h1,h2:7000".
+// refuses some lists without, such as "h1:7000,h2". A host without a port
+// gets the scheme's default.
 package storeurl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sessionkit/session"
@@ -50,102 +65,72 @@ import (
 // everything the opener created (clients, files, sweepers).
 type opener func(ctx context.Context, u *url.URL) (session.Store, io.Closer, error)
 
-// openers maps a URL scheme to its opener; each store's file registers its
-// schemes in an init function.
-var openers = map[string]opener{}
+// scheme is what a registered URL scheme brings: its opener, and the query
+// parameters it understands (for the test that the package doc lists them).
+type scheme struct {
+	open   opener
+	params []paramInfo
+}
 
-func register(scheme string, open opener) { openers[scheme] = open }
+// schemes maps a URL scheme to its opener; each store's file registers its
+// schemes in an init function.
+var schemes = map[string]scheme{}
+
+// paramLister is a paramTable of any configuration type.
+type paramLister interface{ infos() []paramInfo }
+
+// register makes Open understand the URL scheme name (lower case), which
+// takes the query parameters of tables. Adding a scheme is a new file with
+// its parameter table, an opener that calls applyParams, and a register
+// call in its init function.
+func register(name string, open opener, tables ...paramLister) {
+	if _, dup := schemes[name]; dup {
+		panic("storeurl: scheme " + name + " registered twice")
+	}
+	var params []paramInfo
+	for _, t := range tables {
+		params = append(params, t.infos()...)
+	}
+	schemes[name] = scheme{open: open, params: params}
+}
 
 // Open parses rawURL and opens the store it names. Close the returned closer
-// when done with the store.
+// when done with the store. Errors show the URL with its secrets redacted
+// (see Redact).
 func Open(ctx context.Context, rawURL string) (session.Store, io.Closer, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storeurl: %w", err)
+		// A *url.Error quotes the whole URL, password and all: keep only
+		// what is wrong with it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, fmt.Errorf("storeurl: not a URL: %w", err)
 	}
-	open, ok := openers[strings.ToLower(u.Scheme)]
+	s, ok := schemes[strings.ToLower(u.Scheme)]
 	if !ok {
-		return nil, nil, fmt.Errorf("storeurl: unknown scheme %q in %q (known: %s)", u.Scheme, redact(u), strings.Join(Schemes(), ", "))
+		return nil, nil, fmt.Errorf("storeurl: unknown scheme %q in %q (known: %s)", u.Scheme, shown(u), strings.Join(Schemes(), ", "))
 	}
-	store, closer, err := open(ctx, u)
+	store, closer, err := s.open(ctx, u)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storeurl: open %s: %w", redact(u), err)
+		return nil, nil, fmt.Errorf("storeurl: open %s: %w", shown(u), err)
 	}
 	return store, closer, nil
 }
 
 // Schemes lists the URL schemes Open understands, sorted.
 func Schemes() []string {
-	s := make([]string, 0, len(openers))
-	for k := range openers {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
+	return slices.Sorted(maps.Keys(schemes))
 }
 
-// redact hides a password in u for error messages.
-func redact(u *url.URL) string { return u.Redacted() }
+// shown is u as Open's errors show it: with its secrets redacted.
+func shown(u *url.URL) string {
+	s, _ := redactURL(u)
+	return s
+}
 
 // closerFunc adapts a function to io.Closer.
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
-
-// parseParams turns a URL's query parameters into a store's options, with
-// params naming each parameter a scheme understands and how to parse it.
-// Unknown, repeated and malformed parameters are errors that name them.
-func parseParams[O any](q url.Values, params map[string]func(v string) (O, error)) ([]O, error) {
-	known := make([]string, 0, len(params))
-	for k := range params {
-		known = append(known, k)
-	}
-	given, err := netStoreParams(q, known)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(given))
-	for k := range given {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	opts := make([]O, 0, len(names))
-	for _, k := range names {
-		o, err := params[k](given[k])
-		if err != nil {
-			return nil, fmt.Errorf("parameter %s=%q: %w", k, given[k], err)
-		}
-		opts = append(opts, o)
-	}
-	return opts, nil
-}
-
-// netStoreParams refuses parameters not in known, and parameters given twice.
-// It returns the single value of each parameter given.
-func netStoreParams(q url.Values, known []string) (map[string]string, error) {
-	out := make(map[string]string, len(q))
-	names := make([]string, 0, len(q))
-	for k := range q {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		found := false
-		for _, n := range known {
-			if k == n {
-				found = true
-				break
-			}
-		}
-		if !found {
-			sorted := append([]string(nil), known...)
-			sort.Strings(sorted)
-			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(sorted, ", "))
-		}
-		if len(q[k]) > 1 {
-			return nil, fmt.Errorf("parameter %q given %d times", k, len(q[k]))
-		}
-		out[k] = q.Get(k)
-	}
-	return out, nil
-}

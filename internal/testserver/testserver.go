@@ -1,5 +1,6 @@
 // Package testserver starts real database servers (redis-server, memcached,
-// FerretDB for MongoDB) on free loopback ports for the stores' tests, and stops them afterwards.
+// PostgreSQL, FerretDB for MongoDB) on free loopback ports for the stores'
+// tests, and stops them afterwards.
 //
 // Nothing here relies on a server that happens to run on the machine: every
 // server is a child process with its own port and its own directory. A
@@ -37,7 +38,7 @@ const RequireEnv = "SESSIONKIT_REQUIRE_SERVERS"
 const StartTimeout = 15 * time.Second
 
 // Install is the command that installs every binary this package runs, on Debian/Ubuntu.
-const Install = "apt-get install -y redis-server memcached"
+const Install = "apt-get install -y redis-server memcached postgresql"
 
 // missingBinaryError reports a server binary that is not installed.
 type missingBinaryError struct{ name, pkg string }
@@ -100,6 +101,8 @@ type Server struct {
 	args    []string
 	logPath string
 	ready   func(addr string) error
+	// cred, when set, runs the process as another user (postgres refuses root).
+	cred *syscall.Credential
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -117,7 +120,7 @@ func (s *Server) start() error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Kill the server if the test binary dies without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: s.cred}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("testserver: start %s: %w", s.Name, err)
@@ -151,8 +154,9 @@ func (s *Server) start() error {
 	}
 }
 
-// Kill stops the server at once (SIGKILL), as a crash would, and waits for
-// the process to be gone. Killing a stopped server does nothing.
+// Kill stops the server at once (SIGKILL to its whole process group, so the
+// worker processes of a forking server such as postgres go too), as a crash
+// would, and waits for the process to be gone. Killing a stopped server does nothing.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
@@ -161,6 +165,7 @@ func (s *Server) Kill() {
 	if cmd == nil {
 		return
 	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Setpgid: the group id is the pid
 	_ = cmd.Process.Kill()
 	<-done
 }
@@ -216,6 +221,11 @@ func (s *Server) Log() string { return s.logTail() }
 // builds the command line for a port. A port taken by someone else between
 // finding and binding it is retried with another port.
 func launch(name, bin, dir string, args func(port int) ([]string, error), ready func(string) error) (*Server, error) {
+	return launchAs(nil, name, bin, dir, args, ready)
+}
+
+// launchAs is launch running the process with cred (nil: as this process).
+func launchAs(cred *syscall.Credential, name, bin, dir string, args func(port int) ([]string, error), ready func(string) error) (*Server, error) {
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
@@ -235,6 +245,7 @@ func launch(name, bin, dir string, args func(port int) ([]string, error), ready 
 			args:    a,
 			logPath: dir + "/" + name + ".log",
 			ready:   ready,
+			cred:    cred,
 		}
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil

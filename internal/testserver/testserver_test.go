@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -203,6 +205,13 @@ func TestMissingBinarySkipsWithInstallHintOrFailsWhenRequired(t *testing.T) {
 	if r := runCheck(err); !strings.Contains(r.failed, "apt-get install -y memcached") {
 		t.Fatalf("memcached: failed %q; want a failure naming the package", r.failed)
 	}
+
+	defer func(lib string) { postgresLib = lib }(postgresLib)
+	postgresLib = t.TempDir()
+	_, err = postgresBinDir()
+	if r := runCheck(err); !strings.Contains(r.failed, "apt-get install -y postgresql") {
+		t.Fatalf("postgres: failed %q; want a failure naming the package", r.failed)
+	}
 }
 
 // roundTripAll sends req and returns the first n lines of the answer.
@@ -366,4 +375,124 @@ func mongoClient(t *testing.T, uri string) *mongo.Client {
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	return client
+}
+
+func TestPostgresDatabasesAreFreshAndDropped(t *testing.T) {
+	ctx := t.Context()
+	p := SharedPostgres(t)
+	if p != SharedPostgres(t) {
+		t.Fatal("SharedPostgres started a second server")
+	}
+	var dsns []string
+	for range 2 {
+		dsns = append(dsns, p.NewDatabase(t))
+	}
+	if dsns[0] == dsns[1] {
+		t.Fatalf("NewDatabase returned %s twice", dsns[0])
+	}
+	want := "postgres://postgres@" + p.Addr + "/"
+	for _, dsn := range dsns {
+		if !strings.HasPrefix(dsn, want) || !strings.HasSuffix(dsn, "?sslmode=disable") {
+			t.Fatalf("DSN %q, want %s<db>?sslmode=disable", dsn, want)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dsns[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tables int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("tables in a new database: %d, %v; want 0", tables, err)
+	}
+	var tz, fsync string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('TimeZone'), current_setting('fsync')`).Scan(&tz, &fsync); err != nil {
+		t.Fatal(err)
+	}
+	if tz != PostgresTimeZone || fsync != "off" {
+		t.Fatalf("TimeZone %q, fsync %q; want %q, off", tz, fsync, PostgresTimeZone)
+	}
+}
+
+func TestPostgresDatabaseIsDroppedAtCleanup(t *testing.T) {
+	p := SharedPostgres(t)
+	var dsn string
+	t.Run("user", func(t *testing.T) { dsn = p.NewDatabase(t) })
+	name := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	conn, err := pgx.Connect(t.Context(), p.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var n int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("database %s after its test: %d, %v; want dropped", name, n, err)
+	}
+}
+
+func TestPostgresKeepsDataAcrossKillAndRestartOnSamePort(t *testing.T) {
+	ctx := t.Context()
+	p := StartPostgres(t)
+	if p == SharedPostgres(t) {
+		t.Fatal("StartPostgres returned the shared server")
+	}
+	dsn := p.NewDatabase(t)
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(`CREATE TABLE k (v text); INSERT INTO k VALUES ('kept')`); err != nil {
+		t.Fatal(err)
+	}
+	addr := p.Addr
+	p.Kill()
+	if p.Running() {
+		t.Fatal("Running after Kill")
+	}
+	if err := postgresReady(addr); err == nil {
+		t.Fatal("killed server still accepts connections")
+	}
+	p.Restart(t)
+	if p.Addr != addr || !p.Running() {
+		t.Fatalf("restarted on %s (running %v), want %s", p.Addr, p.Running(), addr)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, `SELECT v FROM k`).Scan(&v); err != nil || v != "kept" {
+		t.Fatalf("after restart: %q, %v; want kept", v, err)
+	}
+}
+
+func TestPostgresRunsAsPostgresUserWhenRootAndLeavesNothing(t *testing.T) {
+	var dir string
+	t.Run("server", func(t *testing.T) {
+		p := StartPostgres(t)
+		dir = p.Dir
+		fi, err := os.Stat(p.Dir + "/data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := fi.Sys().(*syscall.Stat_t).Uid
+		if os.Geteuid() == 0 && owner == 0 {
+			t.Fatal("the data directory belongs to root; postgres refuses that")
+		}
+		if os.Geteuid() != 0 && int(owner) != os.Geteuid() {
+			t.Fatalf("data directory owner %d, want this user %d", owner, os.Geteuid())
+		}
+	})
+	if dir == "" {
+		return // skipped
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s is still there after its test: %v", dir, err)
+	}
 }

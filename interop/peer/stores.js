@@ -18,6 +18,7 @@ async function openRedis(env) {
 const openers = {
   redis: openRedis,
   mongo: require("./store-mongo").openMongo,
+  pg: require("./store-pg").openPg,
 };
 
 async function openStore(env) {

@@ -66,6 +66,7 @@ type page struct {
 	visits string
 	id     string
 	user   string
+	store  string
 	infos  []string
 	errors []string
 	rows   map[string]string
@@ -76,6 +77,7 @@ var (
 	reVisits = regexp.MustCompile(`id="visits">(\d+)<`)
 	reID     = regexp.MustCompile(`id="session-id">([^<]*)<`)
 	reUser   = regexp.MustCompile(`id="user">([^<]*)<`)
+	reStore  = regexp.MustCompile(`id="store">([^<]*)<`)
 	reInfo   = regexp.MustCompile(`class="flash flash-info"[^>]*>([^<]*)<`)
 	reError  = regexp.MustCompile(`class="flash flash-error"[^>]*>([^<]*)<`)
 	reRow    = regexp.MustCompile(`(?s)<tr data-key="([^"]*)">.*?<td class="value">([^<]*)</td>`)
@@ -120,7 +122,7 @@ func (b *browser) readPage(resp *http.Response) page {
 		}
 		return out
 	}
-	p.visits, p.id, p.user = first(reVisits), first(reID), first(reUser)
+	p.visits, p.id, p.user, p.store = first(reVisits), first(reID), first(reUser), first(reStore)
 	p.infos, p.errors = all(reInfo), all(reError)
 	for _, m := range reRow.FindAllStringSubmatch(body, -1) {
 		p.rows[html.UnescapeString(m[1])] = html.UnescapeString(m[2])
@@ -769,5 +771,91 @@ func TestPageNeedsNoJavaScript(t *testing.T) {
 		if !strings.Contains(p.body, form) {
 			t.Errorf("no plain form with %s", form)
 		}
+	}
+}
+
+func TestPageShowsOnlyTheStoresSchemeAndHosts(t *testing.T) {
+	for raw, want := range map[string]string{
+		"mem://?max_sessions=10":                              "mem",
+		"bolt:///home/alice/app/sessions.db?bucket=b":         "bolt",
+		"bolt://./sessiondemo.db":                             "bolt",
+		"redis://user:hunter2@cache.internal:6380/2?prefix=p": "redis://cache.internal:6380",
+		"rediss+cluster://h1:7000,h2:7001?skip_verify=true":   "rediss+cluster://h1:7000,h2:7001",
+		"memcached://m1,m2:11212?auth_token=hunter2":          "memcached://m1,m2:11212",
+		"redis://:hunter2@h:bad port":                         "(unparsable store URL)",
+	} {
+		if got := publicStore(raw); got != want {
+			t.Errorf("publicStore(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// A form on another site cannot log the visitor out or in (#10.12): browsers
+// mark its POST cross-site (Sec-Fetch-Site), or older ones send a foreign
+// Origin, and the demo answers 403 without touching the session. The same
+// POST from the demo's own page works.
+func TestCrossSiteFormPostsAreRefused(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	b := newBrowser(t, s)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post := func(path string, form url.Values, header map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL()+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp
+	}
+	if code := b.api("POST", "/api/login", `{"name":"Ada"}`, nil); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	cookie := b.sessionCookie()
+
+	for _, header := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Sec-Fetch-Site": "same-site"}, // a sibling subdomain is another origin too
+		{"Origin": "http://evil.example"},
+	} {
+		for path, form := range map[string]url.Values{
+			"/api/logout": nil,
+			"/logout":     nil,
+			"/login":      {"name": {"Mallory"}},
+			"/set":        {"key": {"k"}, "value": {"v"}},
+		} {
+			resp := post(path, form, header)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("POST %s with %v: status %d, want 403", path, header, resp.StatusCode)
+			}
+			if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+				t.Errorf("POST %s with %v set cookies %q", path, header, c)
+			}
+		}
+	}
+	var r apiResult
+	b.api("GET", "/api/session", "", &r)
+	if b.sessionCookie() != cookie || r.Data["user"] != "Ada" || r.Data["k"] != nil {
+		t.Fatalf("after the refused posts: cookie changed %v, data %v; want Ada's session untouched", b.sessionCookie() != cookie, r.Data)
+	}
+
+	// From the demo's own page: accepted.
+	same := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": s.URL()}
+	if resp := post("/login", url.Values{"name": {"Bob"}}, same); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("same-origin POST /login: status %d, want 303", resp.StatusCode)
+	}
+	b.api("GET", "/api/session", "", &r)
+	if r.Data["user"] != "Bob" {
+		t.Errorf("after a same-origin login: user %v, want Bob", r.Data["user"])
+	}
+	if resp := post("/api/logout", nil, map[string]string{"Origin": s.URL()}); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("same-origin POST /api/logout: status %d, want 204", resp.StatusCode)
+	}
+	if resp := post("/logout", nil, map[string]string{"Sec-Fetch-Site": "same-origin"}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("same-origin POST /logout: status %d, want 303", resp.StatusCode)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
 )
 
 //go:embed assets
@@ -37,18 +38,27 @@ const (
 	maxKeyLen   = 64
 	maxValueLen = 1000
 	maxNameLen  = 64
-	maxBody     = 64 << 10
+	maxBody     = 64 << 10 // bytes of a request body (form or JSON)
+
+	// A session holds at most maxKeys keys (flash messages aside) and
+	// maxDataSize bytes of them as JSON: without a cap, a few PUTs filled
+	// one with 100,000 keys, rewritten on every page view.
+	maxKeys     = 100
+	maxDataSize = 64 << 10
 )
 
 // app holds the demo's handlers and what they show about the setup.
 type app struct {
 	cookieName string
-	store      string // the store URL, password redacted
+	store      string // what the page shows of the store URL (publicStore)
 	log        *slog.Logger
 }
 
 // routes returns the demo's handler: the page, its forms, the JSON API and
-// the static files, wrapped in the session middleware.
+// the static files, wrapped in the session middleware, behind a check that
+// refuses cross-origin POSTs, PUTs and DELETEs from browsers (CSRF: a form
+// on another site could log the visitor out, or in as someone else). The
+// check runs first, so a refused request never touches the session.
 func (a *app) routes(m *session.Manager) http.Handler {
 	static, err := fs.Sub(assets, "assets/static")
 	if err != nil {
@@ -70,7 +80,16 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	// Neither touches the session: no store round trip, no cookie.
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	return m.Handler(securityHeaders(mux))
+	return securityHeaders(http.NewCrossOriginProtection().Handler(limitBodies(m.Handler(mux))))
+}
+
+// limitBodies caps every request body at maxBody bytes: a handler that reads
+// more gets an *http.MaxBytesError and answers 413 (readForm, readJSON).
+func limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // securityHeaders sets the headers every response of the demo carries.
@@ -122,7 +141,7 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 
 	d := pageData{
 		Visits:     views,
-		ShortID:    shortID(s.ID()),
+		ShortID:    shortid.Of(s.ID()),
 		Expires:    s.Cookie().Expires(),
 		Infos:      s.Flashes("info"),
 		Errors:     s.Flashes("error"),
@@ -147,14 +166,19 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 
 // formSet stores the key and value of the "set" form.
 func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	key, value := strings.TrimSpace(r.PostFormValue("key")), r.PostFormValue("value")
+	key, value := strings.TrimSpace(r.PostForm.Get("key")), r.PostForm.Get("value")
 	if msg := keyProblem(key); msg != "" {
 		s.Flash("error", msg)
 	} else if msg := valueProblem(value); msg != "" {
+		s.Flash("error", msg)
+	} else if msg := capacityProblem(s, map[string]any{key: value}); msg != "" {
 		s.Flash("error", msg)
 	} else {
 		s.Set(key, value)
@@ -165,11 +189,14 @@ func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
 
 // formDelete deletes the key of a row's delete button.
 func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	key := r.PostFormValue("key")
+	key := r.PostForm.Get("key")
 	switch {
 	case key == keyFlash:
 		s.Flash("error", fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash))
@@ -184,11 +211,14 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 
 // formLogin logs in under a new session id, keeping the data.
 func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
 	s := session.From(r)
 	if s == nil {
 		return
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
+	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if msg := nameProblem(name); msg != "" {
 		s.Flash("error", msg)
 		backHome(w, r)
@@ -199,7 +229,7 @@ func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortID(old), shortID(s.ID())))
+	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortid.Of(old), shortid.Of(s.ID())))
 	backHome(w, r)
 }
 
@@ -215,7 +245,7 @@ func (a *app) formLogout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortID(old)))
+	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortid.Of(old)))
 	backHome(w, r)
 }
 
@@ -227,6 +257,28 @@ func login(r *http.Request, s *session.Session, name string) error {
 	}
 	s.Set(keyUser, name)
 	return nil
+}
+
+// readForm parses the posted form, which the page sends as
+// application/x-www-form-urlencoded, or answers 413 when it is over maxBody
+// and 415 when it is multipart: the page never sends one, and Go would
+// spool its files to disk. Handlers read the form before the session, as
+// readJSON.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		http.Error(w, "Send the form as application/x-www-form-urlencoded.", http.StatusUnsupportedMediaType)
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("The form is larger than %d KiB.", maxBody>>10), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "The form is malformed.", http.StatusBadRequest)
+		}
+		return false
+	}
+	return true
 }
 
 // backHome answers a form post with a redirect to the page (post, redirect, get).
@@ -267,10 +319,6 @@ func (a *app) apiGet(w http.ResponseWriter, r *http.Request) {
 // apiPut merges a JSON object into the session: each member sets its key,
 // and a null member deletes it (as in a JSON merge patch).
 func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
-	s := session.From(r)
-	if s == nil {
-		return
-	}
 	var patch map[string]json.RawMessage
 	if !readJSON(w, r, &patch) {
 		return
@@ -291,6 +339,14 @@ func (a *app) apiPut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		values[k] = v
+	}
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	if msg := capacityProblem(s, values); msg != "" {
+		writeError(w, http.StatusUnprocessableEntity, msg)
+		return
 	}
 	for k, v := range values {
 		if v == nil {
@@ -317,14 +373,14 @@ func (a *app) apiDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
-	s := session.From(r)
-	if s == nil {
-		return
-	}
 	var body struct {
 		Name string `json:"name"`
 	}
 	if !readJSON(w, r, &body) {
+		return
+	}
+	s := session.From(r)
+	if s == nil {
 		return
 	}
 	name := strings.TrimSpace(body.Name)
@@ -373,14 +429,16 @@ func (a *app) writeSession(w http.ResponseWriter, status int, s *session.Session
 	writeJSON(w, status, out)
 }
 
-// readJSON decodes the request's JSON body into v, or answers with an error.
-// It insists on a JSON content type, which a cross-site form cannot send.
+// readJSON decodes the request's JSON body into v, or answers with an error
+// (413 over maxBody). It insists on a JSON content type, which a cross-site
+// form cannot send. Handlers read the body before the session, so that a
+// refused request costs no store round trip.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body) // limited by limitBodies
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -429,6 +487,36 @@ func valueProblem(v string) string {
 	return ""
 }
 
+// capacityProblem says why the session would be over maxKeys or maxDataSize
+// once changes are applied (a nil value deletes its key), or "". Flash
+// messages do not count: they go at the next page view.
+func capacityProblem(s *session.Session, changes map[string]any) string {
+	data := make(map[string]any)
+	for _, k := range s.Keys() {
+		if k != keyFlash {
+			data[k] = s.Get(k)
+		}
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(data, k)
+		} else {
+			data[k] = v
+		}
+	}
+	if len(data) > maxKeys {
+		return fmt.Sprintf("The session would hold %d keys; the demo keeps at most %d. Delete some first.", len(data), maxKeys)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return "The session's data cannot be written as JSON."
+	}
+	if len(b) > maxDataSize {
+		return fmt.Sprintf("The session's data would take %d bytes; the demo keeps at most %d. Delete some first.", len(b), maxDataSize)
+	}
+	return ""
+}
+
 // nameProblem says what is wrong with a login name, or "".
 func nameProblem(name string) string {
 	switch {
@@ -447,14 +535,6 @@ func baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
-}
-
-// shortID shortens a session id for display: enough to tell sessions apart.
-func shortID(id string) string {
-	if len(id) <= 8 {
-		return id
-	}
-	return id[:8] + "…"
 }
 
 // display formats a stored value for the data table: strings as they are,

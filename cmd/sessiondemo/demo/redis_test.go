@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/session/internal/testserver"
 )
@@ -56,5 +59,60 @@ func TestTwoDemosShareSessionsThroughRedis(t *testing.T) {
 	v.base = other.URL()
 	if p := v.home(); p.user != "" {
 		t.Errorf("a demo with another secret accepted the session of %q", p.user)
+	}
+}
+
+// The sentinel password in the store URL reaches neither the public page
+// nor the log, and neither does it in the error of a URL that fails (#10.11).
+func TestStorePasswordsNeverShow(t *testing.T) {
+	s := testserver.StartRedisSentinel(t)
+	// Give the sentinel a password, so that the demo must send the one in
+	// its URL.
+	sentinel := redis.NewClient(&redis.Options{Addr: s.Sentinel.Addr})
+	if err := sentinel.Do(t.Context(), "ACL", "SETUSER", "default", "resetpass", ">hunter2").Err(); err != nil {
+		t.Fatalf("set the sentinel's password: %v", err)
+	}
+	sentinel.Close()
+
+	var logs testserver.Output
+	storeURL := "redis+sentinel://" + s.Sentinel.Addr + "/" + s.MasterName + "?sentinel_password=hunter2&prefix=demo:"
+	srv, err := Start(t.Context(), Config{
+		Addr: "127.0.0.1:0", StoreURL: storeURL, Secrets: []string{"s"}, Dir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	b := newBrowser(t, srv)
+	p := b.post("/set", url.Values{"key": {"k"}, "value": {"v"}}) // a round trip through the sentinel's master
+	if p.rows["k"] != "v" {
+		t.Fatalf("the store does not work: rows %v", p.rows)
+	}
+	if err := srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.body, "hunter2") || strings.Contains(p.body, "sentinel_password") || strings.Contains(p.body, "prefix") {
+		t.Errorf("the page shows more of the store URL than its scheme and hosts:\n%s", p.body)
+	}
+	if want := "redis+sentinel://" + s.Sentinel.Addr; p.store != want {
+		t.Errorf("the page shows the store as %q, want %q", p.store, want)
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the log shows the password:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "sentinel_password=xxxxx") {
+		t.Errorf("the log does not show the redacted store URL:\n%s", logs.String())
+	}
+
+	// A URL that fails: the error names the problem, not the password.
+	_, err = Start(t.Context(), Config{
+		Addr: "127.0.0.1:0", StoreURL: storeURL + "&pool_size=0", Secrets: []string{"s"}, Dir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err == nil || !strings.Contains(err.Error(), "pool_size") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Start with a bad URL: %v, want an error about pool_size without the password", err)
+	}
+	if strings.Contains(logs.String(), "hunter2") {
+		t.Errorf("the log shows the password:\n%s", logs.String())
 	}
 }

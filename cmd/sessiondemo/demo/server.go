@@ -65,12 +65,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		secrets = []string{secret}
 	}
 
-	storeURL, label := cfg.StoreURL, redactURL(cfg.StoreURL)
+	// The log shows the store URL with its secrets redacted; the page,
+	// public, shows only the scheme and the hosts.
+	storeURL, logged := cfg.StoreURL, storeurl.Redact(cfg.StoreURL)
 	if storeURL == "" {
 		storeURL = (&url.URL{Scheme: "bolt", Path: filepath.Join(dir, DBFile)}).String()
-		label = storeURL
+		logged = storeURL
 		if cfg.Dir == "" {
-			label = "bolt://./" + DBFile // shorter, and the same file
+			logged = "bolt://./" + DBFile // shorter, and the same file
 		}
 	}
 	store, closer, err := storeurl.Open(ctx, storeURL)
@@ -106,7 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	app := &app{
 		cookieName: name,
-		store:      label,
+		store:      publicStore(storeURL),
 		log:        log,
 	}
 	s := &Server{
@@ -122,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		served: make(chan error, 1),
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
-	log.Info("sessiondemo listening", "url", s.URL(), "store", app.store, "cookie", name)
+	log.Info("sessiondemo listening", "url", s.URL(), "store", logged, "cookie", name)
 	return s, nil
 }
 
@@ -175,11 +177,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return s.Shutdown(shutdownCtx)
 }
 
-// redactURL hides a password in a store URL, for display.
-func redactURL(raw string) string {
+// publicStore is what the page shows of the store URL: the scheme and, for
+// a network store, the host list. Never the user info or the query, which
+// may hold secrets, nor a file's path.
+func publicStore(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Scheme == "" {
 		return "(unparsable store URL)"
 	}
-	return u.Redacted()
+	if u.Host == "" || u.Scheme == "bolt" {
+		return u.Scheme
+	}
+	return u.Scheme + "://" + u.Host
 }

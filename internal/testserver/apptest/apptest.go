@@ -59,7 +59,9 @@ type Values struct {
 func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	t.Helper()
 	// The scenarios provoke store errors on purpose: keep them out of the test log.
-	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler)}
+	// A generous StoreTimeout: the parallel scenarios pin that nothing is
+	// lost, not how fast a contended session is saved on a slow server.
+	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: time.Minute}
 	if options != nil {
 		options(&opts)
 	}
@@ -111,7 +113,10 @@ func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	tr := &http.Transport{MaxIdleConnsPerHost: 200}
 	t.Cleanup(tr.CloseIdleConnections)
 	a.URL = srv.URL
-	a.Client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	// Long enough for 100 writers contending on one session on the slowest
+	// test server (FerretDB under -race on two busy cores takes some 15 s);
+	// a hung request still fails.
+	a.Client = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	return a
 }
 
@@ -276,7 +281,8 @@ type Outage struct {
 // handler's 500 within o.MaxLatency (no panic, no hang), some must get the
 // 500; after o.Restart requests must work again with the same store.
 func ServerKilledMidTraffic(t *testing.T, st session.Store, o Outage) {
-	app := New(t, st, nil)
+	// A request makes at most a load and a commit, each bounded by StoreTimeout.
+	app := New(t, st, func(opts *session.Options) { opts.StoreTimeout = o.MaxLatency / 2 })
 	first := app.MustDo(t, "/set?k=n&v=0", nil)
 
 	const workers = 8
@@ -346,7 +352,7 @@ func ServerKilledMidTraffic(t *testing.T, st session.Store, o Outage) {
 		if err == nil && r.Status == http.StatusOK {
 			// A server without persistence (Redis here) comes back empty and
 			// this is a new session with a new cookie; one that keeps its
-			// data (FerretDB) still has the first session.
+			// data (FerretDB, PostgreSQL) still has the first session.
 			cookies := r.Cookies
 			if len(cookies) == 0 {
 				cookies = first.Cookies

@@ -1,0 +1,526 @@
+// Package pgstore keeps sessions in PostgreSQL, through pgx v5's
+// [pgxpool.Pool].
+//
+// The table is connect-pg-simple's, so that an Express app and a Go app can
+// share sessions during a migration:
+//
+//	CREATE TABLE "session" (
+//	  "sid"    varchar NOT NULL COLLATE "default" PRIMARY KEY,
+//	  "sess"   json NOT NULL,
+//	  "expire" timestamp(6) NOT NULL
+//	);
+//	CREATE INDEX "IDX_session_expire" ON "session" ("expire");
+//
+// sess holds the encoded session document as given (so the manager's codec
+// must write JSON, as the default JSONCodec does), expire the session's
+// expiry. [WithTable] and [WithSchema] choose another table; [WithCreateTable]
+// creates it (and the schema) when missing, as connect-pg-simple's
+// createTableIfMissing does.
+//
+// # Time zones
+//
+// expire is a timestamp without time zone, as connect-pg-simple made it: it
+// holds the wall-clock time of the expiry in the TimeZone setting of the
+// connection that wrote it. connect-pg-simple writes to_timestamp(seconds),
+// which PostgreSQL converts to that TimeZone; this store likewise passes
+// every instant as a timestamptz and compares with now() in SQL, never
+// interpreting expire itself. Go and Node agree on every instant as long as
+// their connections use the same TimeZone, which they do by default (the
+// server's or the database's setting; neither pgx nor node-postgres sets
+// one). Do not set a TimeZone on only one side. A server in UTC (or a zone
+// without daylight saving time) avoids the hour of the year in which a local
+// wall-clock time is ambiguous; that hour affects connect-pg-simple as much.
+//
+// # Expiry
+//
+// Reads filter on expire > now(): an expired row is never returned, even
+// before it is deleted. A cleanup goroutine deletes expired rows every 15
+// minutes (as connect-pg-simple prunes); [WithCleanupInterval] changes or
+// disables it, and [Store.Close] stops it. [Store.PurgeExpired] does the
+// same on demand. The store's expiries keep PostgreSQL's microseconds;
+// connect-pg-simple's are rounded up to the second.
+//
+// # Compare-and-swap
+//
+// The version of a session is its row's xmin, the id of the transaction that
+// last wrote the row, which PostgreSQL changes on every update whoever makes
+// it. A compare-and-swap is an UPDATE ... WHERE xmin = version, so it also
+// notices a write by connect-pg-simple, which knows nothing of versions.
+// Creating a session is an INSERT ... ON CONFLICT that replaces only an
+// expired row.
+//
+// # Round trips
+//
+// Every operation is one statement, so one network round trip (once pgx has
+// prepared it on the connection):
+//
+//	Get, GetVersion   SELECT sess, xmin WHERE sid = $1 AND expire > now()
+//	Set               INSERT ... ON CONFLICT (sid) DO UPDATE (DELETE when the expiry has passed)
+//	Touch             UPDATE ... SET expire (the document is not rewritten)
+//	Destroy           DELETE
+//	CompareAndSwap    UPDATE ... WHERE xmin = $version; INSERT ... ON CONFLICT to create
+//
+// So a request that reads its session costs one round trip, one that
+// modifies it two (read, compare-and-swap), one that only touches it two
+// (read, touch).
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
+)
+
+// DefaultTable is the table connect-pg-simple uses.
+const DefaultTable = "session"
+
+// DefaultTTL is how long a session without an expiry (a browser-session
+// cookie) is kept, as in connect-pg-simple.
+const DefaultTTL = 24 * time.Hour
+
+// DefaultCleanupInterval is how often expired rows are deleted, as
+// connect-pg-simple's pruneSessionInterval.
+const DefaultCleanupInterval = 15 * time.Minute
+
+// Store is a session store in a PostgreSQL table. It is safe for concurrent
+// use. Create it with [New]; [Store.Close] stops its cleanup.
+type Store struct {
+	pool       *pgxpool.Pool
+	table      string // quoted, schema-qualified when a schema is given
+	defaultTTL time.Duration
+	logger     *slog.Logger
+	q          queries
+
+	stop      chan struct{} // closed by Close
+	done      chan struct{} // closed when the cleanup goroutine ends
+	closeOnce sync.Once
+}
+
+// Compile-time checks of the capabilities the manager looks for.
+var (
+	_ session.Store          = (*Store)(nil)
+	_ session.Toucher        = (*Store)(nil)
+	_ session.VersionedStore = (*Store)(nil)
+	_ session.Lister         = (*Store)(nil)
+	_ session.Purger         = (*Store)(nil)
+)
+
+// Option configures a [Store].
+type Option func(*config)
+
+type config struct {
+	table, schema   string
+	createTable     bool
+	defaultTTL      time.Duration
+	cleanupInterval time.Duration
+	logger          *slog.Logger
+}
+
+// WithTable sets the table name (default "session"), as connect-pg-simple's
+// tableName.
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithSchema sets the table's schema (default: none, so the connection's
+// search_path decides, usually "public"), as connect-pg-simple's schemaName.
+func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
+
+// WithCreateTable makes [New] create the table, its expire index and the
+// schema if they are missing, as connect-pg-simple's createTableIfMissing.
+// Without it the table must exist (see the package documentation for its SQL).
+func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
+
+// WithDefaultTTL sets how long a session without an expiry is kept (default
+// one day). A zero or negative d keeps the default.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.defaultTTL = d
+		}
+	}
+}
+
+// WithCleanupInterval sets how often expired rows are deleted (default 15
+// minutes); zero or negative turns the cleanup off (another process, such as
+// connect-pg-simple, may do it). Expired rows are never returned either way.
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = max(d, 0) }
+}
+
+// WithLogger sets where the cleanup reports its errors (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// queries are the statements of one table.
+type queries struct {
+	get, getVersion, upsert, delete, touch, touchDelete string
+	swap, swapDelete, create, live                      string
+	ids, count, clear, purge                            string
+}
+
+func newQueries(t string) queries {
+	return queries{
+		get:         `SELECT sess::text FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
+		getVersion:  `SELECT sess::text, xmin::text FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
+		upsert:      `INSERT INTO ` + t + ` (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
+		delete:      `DELETE FROM ` + t + ` WHERE sid = $1`,
+		touch:       `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > now()`,
+		touchDelete: `DELETE FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
+		swap:        `UPDATE ` + t + ` SET sess = $3, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > now() RETURNING xmin::text`,
+		swapDelete:  `DELETE FROM ` + t + ` WHERE sid = $1 AND xmin = $2::text::xid AND expire > now()`,
+		// The alias names the existing row in the DO UPDATE ... WHERE.
+		create: `INSERT INTO ` + t + ` AS cur (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire WHERE cur.expire <= now() RETURNING xmin::text`,
+		live:   `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE sid = $1 AND expire > now())`,
+		ids:    `SELECT sid FROM ` + t + ` WHERE expire > now()`,
+		count:  `SELECT count(*) FROM ` + t + ` WHERE expire > now()`,
+		clear:  `DELETE FROM ` + t,
+		purge:  `DELETE FROM ` + t + ` WHERE expire <= now()`,
+	}
+}
+
+// New returns a store on pool, in connect-pg-simple's table unless told
+// otherwise, and starts its cleanup. With [WithCreateTable] it creates the
+// table first, and returns the error if it cannot. The store does not close
+// the pool.
+func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: nil pool")
+	}
+	c := config{
+		table:           DefaultTable,
+		defaultTTL:      DefaultTTL,
+		cleanupInterval: DefaultCleanupInterval,
+		logger:          slog.Default(),
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.table == "" {
+		return nil, errors.New("pgstore: empty table name")
+	}
+	ident := pgx.Identifier{c.table}
+	if c.schema != "" {
+		ident = pgx.Identifier{c.schema, c.table}
+	}
+	s := &Store{
+		pool:       pool,
+		table:      ident.Sanitize(),
+		defaultTTL: c.defaultTTL,
+		logger:     c.logger,
+		q:          newQueries(ident.Sanitize()),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if c.createTable {
+		if err := s.createTable(context.Background(), c.schema, c.table); err != nil {
+			return nil, err
+		}
+	}
+	if c.cleanupInterval > 0 {
+		go s.cleanup(c.cleanupInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// CreateTableSQL returns the statements that create the table (and schema,
+// if given) as [WithCreateTable] runs them, for a migration tool.
+func CreateTableSQL(schema, table string) string {
+	ident := pgx.Identifier{table}
+	var sql string
+	if schema != "" {
+		ident = pgx.Identifier{schema, table}
+		sql = `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize() + ";\n"
+	}
+	// The index is named as connect-pg-simple names it for its default
+	// table; the name carries the table's so that two tables of one schema
+	// do not clash.
+	index := pgx.Identifier{"IDX_" + table + "_expire"}.Sanitize()
+	return sql + `CREATE TABLE IF NOT EXISTS ` + ident.Sanitize() + ` (
+  "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident.Sanitize() + ` ("expire");
+`
+}
+
+// createTable runs CreateTableSQL. Two processes creating the same table at
+// once can collide in the catalog even with IF NOT EXISTS; the loser retries,
+// and then finds the table.
+func (s *Store) createTable(ctx context.Context, schema, table string) error {
+	sql := CreateTableSQL(schema, table)
+	var err error
+	for range 3 {
+		// Without arguments pgx sends the statements in one simple query,
+		// which PostgreSQL runs as one transaction.
+		if _, err = s.pool.Exec(ctx, sql); err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "42P07") {
+			break
+		}
+	}
+	return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+}
+
+// Table returns the quoted (and schema-qualified, if a schema was given) name
+// of the store's table.
+func (s *Store) Table() string { return s.table }
+
+// Close stops the cleanup and waits for a running one to end. It does not
+// close the pool. Calling it again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+// cleanup deletes expired rows every interval until Close.
+func (s *Store) cleanup(interval time.Duration) {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel() // end a purge in progress
+	}()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			n, err := s.PurgeExpired(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.logger.Error("pgstore: cleanup of expired sessions failed", "table", s.table, "err", err)
+			case n > 0:
+				s.logger.Debug("pgstore: deleted expired sessions", "table", s.table, "count", n)
+			}
+		}
+	}
+}
+
+// wrap adds the operation and the start of the id to an error. Errors end up
+// in logs, and a whole session id in a log is a session anyone who reads the
+// log can take over.
+func wrap(op, id string, err error) error {
+	return fmt.Errorf("pgstore: %s %s: %w", op, shortid.Of(id), err)
+}
+
+// expiry returns when a session expiring at expires (zero: the default TTL)
+// is to be deleted, and whether that is still in the future.
+func (s *Store) expiry(expires time.Time) (time.Time, bool) {
+	if expires.IsZero() {
+		return time.Now().Add(s.defaultTTL), true
+	}
+	return expires, time.Until(expires) > 0
+}
+
+// Get returns the document stored under id; found is false when there is
+// none or it has expired.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, wrap("get", id, err)
+	}
+	var data []byte
+	err := s.pool.QueryRow(ctx, s.q.get, id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap("get", id, err)
+	}
+	return data, true, nil
+}
+
+// GetVersion is Get that also returns the row's version (its xmin).
+func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, wrap("get", id, err)
+	}
+	var (
+		data    []byte
+		version string
+	)
+	err := s.pool.QueryRow(ctx, s.q.getVersion, id).Scan(&data, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, wrap("get", id, err)
+	}
+	return data, version, true, nil
+}
+
+// Set stores data under id until expires (the default TTL for the zero
+// time), replacing what was there. An expiry in the past deletes the session.
+func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("set", id, err)
+	}
+	var err error
+	if at, live := s.expiry(expires); live {
+		_, err = s.pool.Exec(ctx, s.q.upsert, id, data, at)
+	} else {
+		_, err = s.pool.Exec(ctx, s.q.delete, id)
+	}
+	if err != nil {
+		return wrap("set", id, err)
+	}
+	return nil
+}
+
+// Touch sets the expiry of an unexpired session without rewriting its
+// document; found is false (and nothing is created) when there is none. An
+// expiry in the past deletes the session.
+func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, wrap("touch", id, err)
+	}
+	var (
+		tag pgconn.CommandTag
+		err error
+	)
+	if at, live := s.expiry(expires); live {
+		tag, err = s.pool.Exec(ctx, s.q.touch, id, at)
+	} else {
+		tag, err = s.pool.Exec(ctx, s.q.touchDelete, id)
+	}
+	if err != nil {
+		return false, wrap("touch", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Destroy deletes the session. Deleting a missing session is not an error.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("destroy", id, err)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.delete, id); err != nil {
+		return wrap("destroy", id, err)
+	}
+	return nil
+}
+
+// CompareAndSwap stores data under id only if the row's xmin is still old
+// (an UPDATE ... WHERE xmin = old on an unexpired row), so any write in
+// between, by this store or by connect-pg-simple, makes it fail with
+// swapped false. With old == "" it creates the session if no unexpired one
+// exists (INSERT ... ON CONFLICT replacing only an expired row). On success
+// it returns the new version ("" when the expiry had passed and the session
+// was deleted instead).
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	at, live := s.expiry(expires)
+	var (
+		version string
+		err     error
+	)
+	switch {
+	case old == "" && live:
+		err = s.pool.QueryRow(ctx, s.q.create, id, data, at).Scan(&version)
+	case old == "":
+		// Nothing to create: the swap succeeds if nothing is there.
+		var exists bool
+		if err = s.pool.QueryRow(ctx, s.q.live, id).Scan(&exists); err == nil {
+			return "", !exists, nil
+		}
+	case !isXID(old):
+		return "", false, nil // not a version of this store: it cannot be current
+	case live:
+		err = s.pool.QueryRow(ctx, s.q.swap, id, old, data, at).Scan(&version)
+	default:
+		var tag pgconn.CommandTag
+		if tag, err = s.pool.Exec(ctx, s.q.swapDelete, id, old); err == nil {
+			return "", tag.RowsAffected() > 0, nil
+		}
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	return version, true, nil
+}
+
+// isXID reports whether v can be a transaction id (an unsigned 32-bit number).
+func isXID(v string) bool {
+	_, err := strconv.ParseUint(v, 10, 32)
+	return err == nil
+}
+
+// IDs returns the ids of the unexpired sessions.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: ids: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, s.q.ids)
+	if err == nil {
+		var ids []string
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err == nil {
+			return ids, nil
+		}
+	}
+	return nil, fmt.Errorf("pgstore: ids: %w", err)
+}
+
+// Count returns the number of unexpired sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: count: %w", err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, s.q.count).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count: %w", err)
+	}
+	return n, nil
+}
+
+// Clear deletes every session of the table (DELETE, not TRUNCATE, which
+// would lock out the requests meanwhile).
+func (s *Store) Clear(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: clear: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.clear); err != nil {
+		return fmt.Errorf("pgstore: clear: %w", err)
+	}
+	return nil
+}
+
+// PurgeExpired deletes the expired rows and returns how many it deleted. The
+// cleanup calls it; an admin tool may too.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, s.q.purge)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,107 @@
+package storeurl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/pgstore"
+)
+
+// The postgres scheme opens a pgstore on a pgx pool; the URL is PostgreSQL's
+// own (libpq's, as pgx reads it), plus the store's parameters:
+//
+//	postgres://[user[:password]@]host[:port]/db   postgresql:// too
+//
+// The store's query parameters, all optional:
+//
+//	table=session            the table (connect-pg-simple's by default)
+//	schema=public            its schema (default: the search_path's first)
+//	create_table=true        create the table and index if missing
+//	default_ttl=24h          lifetime of a session without expiry
+//	cleanup_interval=15m     how often expired rows are deleted; 0 turns it off
+//
+// Every other parameter goes to pgx: sslmode, connect_timeout,
+// pool_max_conns, application_name and the rest (see pgxpool.ParseConfig).
+// Open pings the server with its context, so a wrong address fails at once.
+// The returned closer stops the cleanup and closes the pool.
+func init() {
+	register("postgres", openPostgres, postgresParams)
+	register("postgresql", openPostgres, postgresParams)
+}
+
+// postgresParams lists the store's query parameters, taken out of the URL
+// before pgx parses it.
+var postgresParams = paramTable[[]pgstore.Option]{
+	stringParam("table", "the table (connect-pg-simple's default: session)", func(o *[]pgstore.Option, v string) error {
+		if v == "" {
+			return fmt.Errorf("empty table name")
+		}
+		*o = append(*o, pgstore.WithTable(v))
+		return nil
+	}),
+	stringParam("schema", "its schema (default: the search_path's first)", func(o *[]pgstore.Option, v string) error {
+		if v == "" {
+			return fmt.Errorf("empty schema name")
+		}
+		*o = append(*o, pgstore.WithSchema(v))
+		return nil
+	}),
+	boolParam("create_table", "create the table and its index if missing", func(o *[]pgstore.Option, on bool) error {
+		if on {
+			*o = append(*o, pgstore.WithCreateTable())
+		}
+		return nil
+	}),
+	durationParam("default_ttl", positive, "lifetime of a session without expiry", option(pgstore.WithDefaultTTL)),
+	durationParam("cleanup_interval", zeroAllowed, "delete expired rows this often (0 turns it off)", option(pgstore.WithCleanupInterval)),
+}
+
+func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, error) {
+	cfg, opts, err := parsePostgresURL(u)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("ping: %w", err)
+	}
+	st, err := pgstore.New(pool, opts...)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return st, closerFunc(func() error {
+		err := st.Close()
+		pool.Close()
+		return err
+	}), nil
+}
+
+// parsePostgresURL splits u into pgx's configuration (u without the store's
+// parameters) and the store's options.
+func parsePostgresURL(u *url.URL) (*pgxpool.Config, []pgstore.Option, error) {
+	if u.Opaque != "" {
+		return nil, nil, fmt.Errorf("want %s://user@host:port/db, not %s:%s", u.Scheme, u.Scheme, u.Opaque)
+	}
+	var opts []pgstore.Option
+	driverQuery, err := applyOwnParams(&opts, u, postgresParams)
+	if err != nil {
+		return nil, nil, err
+	}
+	pgURL := *u
+	pgURL.RawQuery = driverQuery
+	cfg, err := pgxpool.ParseConfig(pgURL.String())
+	if err != nil {
+		return nil, nil, err // pgx's message hides the password
+	}
+	return cfg, opts, nil
+}

@@ -1,0 +1,91 @@
+package storeurl_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/pgstore"
+	"github.com/sessionkit/session/storeurl"
+)
+
+// TestMain stops the shared PostgreSQL server after the tests.
+func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
+
+func TestPostgresURLOpensStoreWithTableSchemaAndTTL(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	// sslmode (in dsn) and application_name are pgx's; the rest is the store's.
+	st := openNetStore(t, dsn+"&schema=app&table=web_sessions&create_table=true&default_ttl=1h&cleanup_interval=0&application_name=storeurl-test")
+	ps, ok := st.(*pgstore.Store)
+	if !ok {
+		t.Fatalf("Open gave a %T, want a *pgstore.Store", st)
+	}
+	if ps.Table() != `"app"."web_sessions"` {
+		t.Fatalf("table %s, want app.web_sessions", ps.Table())
+	}
+	netRoundTrip(t, st, "abc")
+	raw, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(t.Context())
+	var left time.Duration
+	if err := raw.QueryRow(t.Context(), `SELECT expire::timestamptz - now() FROM app.web_sessions WHERE sid = 'abc'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left <= 59*time.Minute || left > time.Hour {
+		t.Fatalf("a session without expiry expires in %v, want 1h (default_ttl from the URL)", left)
+	}
+	var apps int
+	if err := raw.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'storeurl-test'`).Scan(&apps); err != nil || apps == 0 {
+		t.Fatalf("connections with application_name from the URL: %d, %v; want the store's", apps, err)
+	}
+}
+
+func TestPostgresqlSchemeAndDefaultTable(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	st := openNetStore(t, "postgresql"+strings.TrimPrefix(dsn, "postgres")+"&create_table=true")
+	if ps := st.(*pgstore.Store); ps.Table() != `"session"` {
+		t.Fatalf("table %s, want connect-pg-simple's session", ps.Table())
+	}
+	netRoundTrip(t, st, "abc")
+}
+
+func TestPostgresURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
+	srv := testserver.StartPostgres(t)
+	dsn := srv.NewDatabase(t)
+	srv.Kill()
+	start := time.Now()
+	_, _, err := storeurl.Open(t.Context(), dsn+"&connect_timeout=1")
+	if err == nil || !strings.Contains(err.Error(), "ping") {
+		t.Fatalf("Open of a server that is down: %v, want a ping error", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Open took %v with connect_timeout=1", took)
+	}
+}
+
+func TestPostgresURLErrorsSayWhatIsWrong(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"postgres://u@h/db?create_table=maybe", "parameter create_table"},
+		{"postgres://u@h/db?table=", "empty table name"},
+		{"postgres://u@h/db?schema=", "empty schema name"},
+		{"postgres://u@h/db?default_ttl=0", "parameter default_ttl"},
+		{"postgres://u@h/db?cleanup_interval=-1s", "parameter cleanup_interval"},
+		{"postgres://u@h/db?table=a&table=b", `parameter "table" given 2 times`},
+		{"postgres:db", "want postgres://user@host:port/db"},
+		{"postgres://u:secret@h/db?sslmode=bogus", "sslmode is invalid"},
+	} {
+		_, _, err := storeurl.Open(t.Context(), c.url)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%q): %v, want an error containing %q", c.url, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q): the error shows the password: %v", c.url, err)
+		}
+	}
+}
