@@ -44,7 +44,7 @@ func boltChild() int {
 	var urls []string
 	errs := make(chan error, 2)
 	for i := range 2 {
-		m, err := session.New(session.Options{Secrets: []string{faults.Secret}, Store: st, Logger: slog.New(slog.DiscardHandler)})
+		m, err := session.New(session.Options{Secrets: []string{faults.Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: storeTimeout})
 		if err != nil {
 			return fail(err)
 		}

@@ -28,18 +28,13 @@ const (
 	after  = 1000
 )
 
-// Driver timeouts of the Redis clients: every command gives up after at most
-// (maxRetries+1) attempts of redisTimeout each, plus the retry backoffs.
-const (
-	redisTimeout = 200 * time.Millisecond
-	maxRetries   = 1
-)
+// storeTimeout is the apps' Options.StoreTimeout: the deadline of each
+// store call (a request makes at most two: a load and a save).
+const storeTimeout = time.Second
 
-// storeBound is the most a request may take while the store fails: the
-// driver's limits for the two store calls of a write (read, then write),
-// each (maxRetries+1) attempts of pool wait + dial + read, with the backoff,
-// and a margin for a loaded machine.
-const storeBound = 2*(maxRetries+1)*(3*redisTimeout+512*time.Millisecond) + 2*time.Second
+// storeBound is the most a request may take while the store fails: a load
+// and a save, each within the store timeout, and a margin for a loaded machine.
+const storeBound = 2*storeTimeout + 2*time.Second
 
 var table struct {
 	mu   sync.Mutex
@@ -96,6 +91,8 @@ func twoApps(t *testing.T, stores ...session.Store) []string {
 			Secrets: []string{faults.Secret},
 			Store:   st,
 			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+			// The deadline of every store call; the clients honour it.
+			StoreTimeout: storeTimeout,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -112,13 +109,11 @@ func config(urls []string) faults.Config {
 	return faults.Config{URLs: urls, Users: users, Before: before, After: after}
 }
 
-// redisOptions are the client settings every Redis client here uses.
+// redisOptions are the client settings every Redis client here uses: the
+// defaults, and the context's deadline (the store timeout) on every
+// network read and write.
 func redisOptions(addr string) *redis.Options {
-	return &redis.Options{
-		Addr:        addr,
-		DialTimeout: redisTimeout, ReadTimeout: redisTimeout, WriteTimeout: redisTimeout,
-		PoolTimeout: redisTimeout, MaxRetries: maxRetries,
-	}
+	return &redis.Options{Addr: addr, ContextTimeoutEnabled: true}
 }
 
 // run runs cfg with inject and records the report, failing t on an error of the run.
@@ -157,9 +152,13 @@ func TestRedisKilledAndRestartedWithAppendFsyncAlwaysLosesNothing(t *testing.T) 
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, redisstore.New(c))
 	}
-	rep := run(t, "1. Redis killed (SIGKILL) and restarted, appendfsync always", "Redis", config(twoApps(t, stores...)), func(*faults.Live) error {
+	rep := run(t, "1. Redis killed (SIGKILL) and restarted, appendfsync always", "Redis", config(twoApps(t, stores...)), func(l *faults.Live) error {
 		srv.Kill()
-		time.Sleep(300 * time.Millisecond) // a down time the users notice
+		// Down long enough for every user to see errors: the client's
+		// retries bridge a shorter outage within the store timeout.
+		if err := l.WaitRequests(2 * users); err != nil {
+			return err
+		}
 		srv.Restart(t)
 		return nil
 	})
@@ -218,8 +217,7 @@ func sentinelFailover(t *testing.T, name string, lagging int, opts ...redisstore
 		o := redisOptions("")
 		c := redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs(),
-			DialTimeout: o.DialTimeout, ReadTimeout: max(o.ReadTimeout, 2*replicaWait), WriteTimeout: o.WriteTimeout,
-			PoolTimeout: o.PoolTimeout, MaxRetries: o.MaxRetries,
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
 		})
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, redisstore.New(c, opts...))
@@ -292,9 +290,8 @@ func clusterFailover(t *testing.T, name string, opts ...redisstore.Option) fault
 	for range 2 {
 		o := redisOptions("")
 		client := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:       c.Addrs(),
-			DialTimeout: o.DialTimeout, ReadTimeout: max(o.ReadTimeout, 2*replicaWait), WriteTimeout: o.WriteTimeout,
-			PoolTimeout: o.PoolTimeout, MaxRetries: o.MaxRetries,
+			Addrs:                 c.Addrs(),
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
 		})
 		t.Cleanup(func() { client.Close() })
 		stores = append(stores, redisstore.New(client, opts...))

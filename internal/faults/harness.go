@@ -100,6 +100,10 @@ type Config struct {
 	// Limit bounds the whole run (default 60s): a run that cannot reach
 	// Before or After acknowledged writes fails instead of hanging.
 	Limit time.Duration
+	// NotApp, if set, counts goroutines of the process that are not the
+	// apps' or the users' (a test proxy's); they are left out of the
+	// goroutine figures.
+	NotApp func() int
 }
 
 // Report is what one run measured.
@@ -127,9 +131,12 @@ type Report struct {
 	Resets int
 	// LostBySession counts the lost writes of each session that lost any.
 	LostBySession map[string]int
-	// Goroutines are the test process's goroutines before the run and at
-	// most during it (sampled every 20ms).
-	GoroutinesBefore, GoroutinesPeak int
+	// Goroutines are the test process's goroutines (without Config.NotApp's)
+	// before the run, at most during it (sampled every 20ms), when the
+	// fault was injected and when the injection returned. At the fault
+	// and at the heal every user has one request in flight or about to
+	// be, so a difference between the two is goroutines that piled up.
+	GoroutinesBefore, GoroutinesPeak, GoroutinesAtFault, GoroutinesAtHeal int
 	// Took is the length of the run.
 	Took time.Duration
 }
@@ -146,10 +153,10 @@ const TableHeader = "| Fault | Store | Requests | Errors | Acknowledged | Longes
 	"|---|---|--:|--:|--:|--:|--:|--:|"
 
 func (r Report) String() string {
-	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d -> peak %d, %v",
+	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
 		r.Fault, r.Store, r.Users, r.Requests, r.Errors, r.ErrorsAfterHeal, r.Acked,
 		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond),
-		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond))
+		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesAtFault, r.GoroutinesAtHeal, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond))
 }
 
 // user is one virtual user: a cookie jar and what it was acknowledged.
@@ -214,7 +221,14 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 	ctx, cancel := context.WithTimeout(ctx, cfg.Limit)
 	defer cancel()
 
-	rep := Report{Users: cfg.Users, GoroutinesBefore: runtime.NumGoroutine()}
+	goroutines := func() int {
+		n := runtime.NumGoroutine()
+		if cfg.NotApp != nil {
+			n -= cfg.NotApp()
+		}
+		return n
+	}
+	rep := Report{Users: cfg.Users, GoroutinesBefore: goroutines()}
 	start := time.Now()
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Users, MaxConnsPerHost: 0}
 	defer tr.CloseIdleConnections()
@@ -238,7 +252,7 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 			case <-sampled:
 				return
 			case <-t.C:
-				if n := int64(runtime.NumGoroutine()); n > peak.Load() {
+				if n := int64(goroutines()); n > peak.Load() {
 					peak.Store(n)
 				}
 			}
@@ -251,7 +265,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 	}
 	err := r.waitAcked(ctx, int64(cfg.Before))
 	if err == nil {
+		rep.GoroutinesAtFault = goroutines()
 		err = inject(&Live{ctx, r})
+		rep.GoroutinesAtHeal = goroutines()
 		r.healed.Store(time.Now().UnixNano())
 		if err == nil {
 			err = r.waitAcked(ctx, r.acked.Load()+int64(cfg.After))

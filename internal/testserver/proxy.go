@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,6 +28,7 @@ type Proxy struct {
 	closed bool
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+	active atomic.Int64 // goroutines running
 }
 
 // StartProxy starts a proxy to target (host:port) and closes it in t.Cleanup.
@@ -37,8 +39,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 		t.Fatalf("testserver: proxy: %v", err)
 	}
 	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
+	p.spawn(p.accept)
 	t.Cleanup(p.Close)
 	return p
 }
@@ -146,8 +147,22 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 	}
 }
 
+// spawn runs f in a goroutine that Close waits for and Goroutines counts.
+func (p *Proxy) spawn(f func()) {
+	p.wg.Add(1)
+	p.active.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer p.active.Add(-1)
+		f()
+	}()
+}
+
+// Goroutines returns the number of the proxy's goroutines, for a test that
+// counts its own process's goroutines without the proxy's.
+func (p *Proxy) Goroutines() int { return int(p.active.Load()) }
+
 func (p *Proxy) accept() {
-	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -160,14 +175,12 @@ func (p *Proxy) accept() {
 			c.Close()
 			continue
 		}
-		p.wg.Add(1)
-		go p.serve(c)
+		p.spawn(func() { p.serve(c) })
 	}
 }
 
 // serve connects c to the target and pumps both ways until either side ends.
 func (p *Proxy) serve(c net.Conn) {
-	defer p.wg.Done()
 	if err := p.gate(); err != nil { // a stalled network does not connect either
 		p.untrack(c)
 		c.Close()
@@ -201,8 +214,8 @@ func (p *Proxy) serve(c net.Conn) {
 		}
 		done <- struct{}{}
 	}
-	go pump(up, c)
-	go pump(c, up)
+	p.spawn(func() { pump(up, c) })
+	p.spawn(func() { pump(c, up) })
 	<-done
 	c.Close()
 	up.Close()
