@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,8 @@ func TestMain(m *testing.M) {
 	testserver.StopShared()
 	if testing.Verbose() && len(table.rows) > 0 {
 		fmt.Println(faults.TableHeader)
+		// In the order of the faults, whatever order the tests ran in.
+		slices.SortFunc(table.rows, func(a, b faults.Report) int { return strings.Compare(a.Fault, b.Fault) })
 		for _, r := range table.rows {
 			fmt.Println(r.Row())
 		}
