@@ -199,6 +199,10 @@ const replicaWait = 500 * time.Millisecond
 // drops what it held: the replica is that far behind.
 func sentinelFailover(t *testing.T, name string, lagging int, opts ...redisstore.Option) faults.Report {
 	s := testserver.StartRedisSentinel(t)
+	// A replica in sync receives the master's writes as they are made.
+	if err := testserver.WaitReplicating(s.Master, 1, time.Now().Add(testserver.StartTimeout)); err != nil {
+		t.Fatal(err)
+	}
 	var proxy *testserver.Proxy
 	if lagging > 0 {
 		proxy = testserver.StartProxy(t, s.Master.Addr)
@@ -206,7 +210,7 @@ func sentinelFailover(t *testing.T, name string, lagging int, opts ...redisstore
 		if _, err := testserver.RedisCommand(s.Replica.Addr, "REPLICAOF", host, port); err != nil {
 			t.Fatal(err)
 		}
-		if err := testserver.WaitReplicaInSync(s.Replica, time.Now().Add(testserver.StartTimeout)); err != nil {
+		if err := testserver.WaitReplicating(s.Master, 1, time.Now().Add(testserver.StartTimeout)); err != nil {
 			t.Fatal(err)
 		}
 		// The sentinel would point the replica back at the master's own
@@ -252,7 +256,8 @@ func sentinelFailover(t *testing.T, name string, lagging int, opts ...redisstore
 		if _, err := testserver.RedisCommand(old.Addr, "REPLICAOF", "127.0.0.1", fmt.Sprint(promoted.Port)); err != nil {
 			return err
 		}
-		return testserver.WaitReplicaInSync(old, time.Now().Add(30*time.Second))
+		// Healed: the new master's writes reach the old one again.
+		return testserver.WaitReplicating(promoted, 1, time.Now().Add(30*time.Second))
 	})
 }
 
@@ -314,7 +319,8 @@ func clusterFailover(t *testing.T, name string, opts ...redisstore.Option) fault
 			return err
 		}
 		old.Restart(t)
-		return testserver.WaitReplicaInSync(old, time.Now().Add(30*time.Second))
+		// Healed: the new master's writes reach the old one again.
+		return testserver.WaitReplicating(promoted, 1, time.Now().Add(30*time.Second))
 	})
 }
 

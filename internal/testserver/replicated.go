@@ -1,6 +1,8 @@
 package testserver
 
 import (
+	"bufio"
+	"net"
 	"fmt"
 	"strconv"
 	"strings"
@@ -130,8 +132,11 @@ func newReplicatedRedisCluster(base string) (*ReplicatedRedisCluster, error) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	for _, r := range c.Replicas {
+	for i, r := range c.Replicas {
 		if err := WaitReplicaInSync(r, deadline); err != nil {
+			return c, err
+		}
+		if err := WaitReplicating(c.Masters[i], 1, deadline); err != nil {
 			return c, err
 		}
 	}
@@ -166,6 +171,54 @@ func WaitReplicaInSync(s *Server, deadline time.Time) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// WaitReplicating waits until n replicas of master confirm a write made
+// now (PUBLISH, which replicates, then WAIT n on the same connection), or
+// deadline passes. A replica whose link is up may not stream yet: after a
+// full sync the master holds the stream until the replica's first
+// acknowledgement, up to a second later, and until then the replica has
+// none of the writes the master acknowledges.
+func WaitReplicating(master *Server, n int, deadline time.Time) error {
+	var last error
+	for {
+		got, err := publishAndWait(master.Addr, n, 200*time.Millisecond)
+		if err == nil && got >= n {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testserver: %d replicas of %s do not confirm writes by %s (last: %d, %v)", n, master.Addr, deadline.Format(time.TimeOnly), got, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// publishAndWait sends PUBLISH and WAIT n wait on one connection to addr
+// and returns WAIT's answer: how many replicas have the PUBLISH.
+func publishAndWait(addr string, n int, wait time.Duration) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(wait + 2*time.Second))
+	req := "PUBLISH testserver:probe x\r\nWAIT " + strconv.Itoa(n) + " " + strconv.Itoa(int(wait.Milliseconds())) + "\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	var line string
+	for range 2 {
+		if line, err = r.ReadString('\n'); err != nil {
+			return 0, err
+		}
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if !strings.HasPrefix(line, ":") {
+		return 0, fmt.Errorf("WAIT answered %q", line)
+	}
+	return strconv.Atoi(line[1:])
 }
 
 // RedisCommand runs one command on a fresh connection to the Redis server
