@@ -2,8 +2,8 @@ package testserver
 
 import (
 	"bufio"
-	"net"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
