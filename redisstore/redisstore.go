@@ -62,9 +62,11 @@ const scanCount = 1000
 // Store is a session store in Redis. It is safe for concurrent use. Create it
 // with [New].
 type Store struct {
-	client     redis.UniversalClient
-	prefix     string
-	defaultTTL time.Duration
+	client         redis.UniversalClient
+	prefix         string
+	defaultTTL     time.Duration
+	replicas       int           // WithReplicas: WAIT for this many after each write
+	replicaTimeout time.Duration // and this long
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -79,8 +81,10 @@ var (
 type Option func(*config)
 
 type config struct {
-	prefix     string
-	defaultTTL time.Duration
+	prefix         string
+	defaultTTL     time.Duration
+	replicas       int
+	replicaTimeout time.Duration
 }
 
 // WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
@@ -105,7 +109,8 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL}
+	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL,
+		replicas: c.replicas, replicaTimeout: c.replicaTimeout}
 }
 
 // Prefix returns the key prefix of the store.
@@ -177,12 +182,12 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 		return wrap("set", id, err)
 	}
 	ttl := s.ttl(expires)
-	var err error
-	if ttl <= 0 {
-		err = s.client.Del(ctx, s.key(id)).Err()
-	} else {
-		err = s.client.Set(ctx, s.key(id), data, ttl).Err()
-	}
+	err := s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder {
+		if ttl <= 0 {
+			return c.Del(ctx, s.key(id))
+		}
+		return c.Set(ctx, s.key(id), data, ttl)
+	})
 	if err != nil {
 		return wrap("set", id, err)
 	}
@@ -200,11 +205,12 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if ttl <= 0 {
 		ttl = -time.Millisecond // PEXPIRE with a negative TTL deletes
 	}
-	ok, err := s.client.PExpire(ctx, s.key(id), ttl).Result()
+	var cmd *redis.BoolCmd
+	err = s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder { cmd = c.PExpire(ctx, s.key(id), ttl); return cmd })
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
-	return ok, nil
+	return cmd.Val(), nil
 }
 
 // Destroy deletes the session. Deleting a missing session is not an error.
@@ -212,7 +218,7 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("destroy", id, err)
 	}
-	if err := s.client.Del(ctx, s.key(id)).Err(); err != nil {
+	if err := s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder { return c.Del(ctx, s.key(id)) }); err != nil {
 		return wrap("destroy", id, err)
 	}
 	return nil
@@ -255,20 +261,25 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 			}
 			return "", n == 0, nil
 		}
-		ok, err := s.client.SetNX(ctx, key, data, ttl).Result()
+		var cmd *redis.BoolCmd
+		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { cmd = c.SetNX(ctx, key, data, ttl); return cmd })
 		if err != nil {
 			return "", false, wrap("compare-and-swap", id, err)
 		}
-		if !ok {
+		if !cmd.Val() {
 			return "", false, nil
 		}
 		return string(data), true, nil
 	}
-	n, err := casScript.Run(ctx, s.client, []string{key}, versionHash(old), data, ttl.Milliseconds()).Int()
+	var cmd *redis.Cmd
+	err = s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
+		cmd = casScript.Run(ctx, c, []string{key}, versionHash(old), data, ttl.Milliseconds())
+		return cmd
+	})
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	if n == 0 {
+	if n, _ := cmd.Int(); n == 0 {
 		return "", false, nil
 	}
 	if ttl <= 0 {

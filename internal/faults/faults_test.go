@@ -1,0 +1,337 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/faults"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
+)
+
+// The size of every run: 200 users; the fault comes after before
+// acknowledged writes and the run ends after more after it healed.
+const (
+	users  = 200
+	before = 1000
+	after  = 1000
+)
+
+// storeTimeout is the apps' Options.StoreTimeout: the deadline of each
+// store call (a request makes at most two: a load and a save).
+const storeTimeout = time.Second
+
+// storeBound is the most a request may take while the store fails: a load
+// and a save, each within the store timeout, and a margin for a loaded machine.
+const storeBound = 2*storeTimeout + 2*time.Second
+
+var table struct {
+	mu   sync.Mutex
+	rows []faults.Report
+}
+
+// record logs rep and keeps it for the table TestMain prints.
+func record(t *testing.T, rep faults.Report) {
+	t.Helper()
+	t.Log(rep)
+	table.mu.Lock()
+	table.rows = append(table.rows, rep)
+	table.mu.Unlock()
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(boltChildEnv) != "" {
+		os.Exit(boltChild())
+	}
+	// The clients' reconnection attempts during the faults are expected.
+	redis.SetLogger(quiet{})
+	code := m.Run()
+	testserver.StopShared()
+	if testing.Verbose() && len(table.rows) > 0 {
+		fmt.Println(faults.TableHeader)
+		// In the order of the faults, whatever order the tests ran in.
+		slices.SortFunc(table.rows, func(a, b faults.Report) int { return strings.Compare(a.Fault, b.Fault) })
+		for _, r := range table.rows {
+			fmt.Println(r.Row())
+		}
+	}
+	os.Exit(code)
+}
+
+// quiet discards go-redis's log lines.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// twoApps starts two app instances (two managers, two HTTP servers) on
+// stores, one each (instances of one application share the data, not the
+// connection pool), and returns their URLs.
+func twoApps(t *testing.T, stores ...session.Store) []string {
+	t.Helper()
+	var urls []string
+	// Store errors are expected: keep them out of the test log, unless it fails.
+	logs := &testserver.Output{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			l := logs.String()
+			t.Logf("the apps' log (start):\n%.3000s", l)
+		}
+	})
+	for _, st := range stores {
+		m, err := session.New(session.Options{
+			Secrets: []string{faults.Secret},
+			Store:   st,
+			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+			// The deadline of every store call; the clients honour it.
+			StoreTimeout: storeTimeout,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(faults.App(m))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	return urls
+}
+
+// config is the run of every test, on urls.
+func config(urls []string) faults.Config {
+	return faults.Config{URLs: urls, Users: users, Before: before, After: after}
+}
+
+// redisOptions are the client settings every Redis client here uses: the
+// defaults, and the context's deadline (the store timeout) on every
+// network read and write.
+func redisOptions(addr string) *redis.Options {
+	return &redis.Options{Addr: addr, ContextTimeoutEnabled: true}
+}
+
+// run runs cfg with inject and records the report, failing t on an error of the run.
+func run(t *testing.T, name, store string, cfg faults.Config, inject func(*faults.Live) error) faults.Report {
+	t.Helper()
+	rep, err := faults.Run(t.Context(), cfg, inject)
+	rep.Fault, rep.Store = name, store
+	if err != nil {
+		t.Fatalf("%s: %v\npartial report: %v", name, err, rep)
+	}
+	record(t, rep)
+	return rep
+}
+
+// checkNothingLost fails t if rep lost an acknowledged write.
+func checkNothingLost(t *testing.T, rep faults.Report) {
+	t.Helper()
+	if rep.Lost > 0 || rep.Resets > 0 {
+		t.Errorf("%d acknowledged writes lost, %d sessions gone: %v", rep.Lost, rep.Resets, rep.LostBySession)
+	}
+}
+
+// checkBounded fails t if a request took longer than bound.
+func checkBounded(t *testing.T, rep faults.Report, bound time.Duration) {
+	t.Helper()
+	if rep.Slowest > bound {
+		t.Errorf("the slowest request took %v, more than %v", rep.Slowest, bound)
+	}
+}
+
+func TestRedisKilledAndRestartedWithAppendFsyncAlwaysLosesNothing(t *testing.T) {
+	srv := testserver.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	var stores []session.Store
+	for range 2 {
+		c := redis.NewClient(redisOptions(srv.Addr))
+		t.Cleanup(func() { c.Close() })
+		stores = append(stores, redisstore.New(c))
+	}
+	rep := run(t, "1. Redis killed (SIGKILL) and restarted, appendfsync always", "Redis", config(twoApps(t, stores...)), func(l *faults.Live) error {
+		srv.Kill()
+		// Down long enough for every user to see errors: the client's
+		// retries bridge a shorter outage within the store timeout.
+		if err := l.WaitRequests(2 * users); err != nil {
+			return err
+		}
+		srv.Restart(t)
+		return nil
+	})
+	checkNothingLost(t, rep)
+	checkBounded(t, rep, storeBound)
+	if rep.Errors == 0 {
+		t.Error("no request failed while Redis was down")
+	}
+}
+
+// waitFor polls cond every 20ms until it holds or limit passes.
+func waitFor(limit time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not after %v (last error: %v)", what, limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// replicaWait is the WAIT of the runs with redisstore.WithReplicas.
+const replicaWait = 500 * time.Millisecond
+
+// sentinelFailover runs the load on a Sentinel setup and, after before
+// acknowledged writes, kills the master; once the sentinel has promoted the
+// replica, the old master is restarted and made a replica of the new one
+// (as an operator or the sentinel would), and the fault has healed when it
+// is in sync. With lagging, the replica replicates through a proxy that
+// stalls the replication stream for lagging requests before the kill, and
+// drops what it held: the replica is that far behind.
+func sentinelFailover(t *testing.T, name string, lagging int, opts ...redisstore.Option) faults.Report {
+	s := testserver.StartRedisSentinel(t)
+	// A replica in sync receives the master's writes as they are made.
+	if err := testserver.WaitReplicating(s.Master, 1, time.Now().Add(testserver.StartTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	var proxy *testserver.Proxy
+	if lagging > 0 {
+		proxy = testserver.StartProxy(t, s.Master.Addr)
+		host, port, _ := net.SplitHostPort(proxy.Addr)
+		if _, err := testserver.RedisCommand(s.Replica.Addr, "REPLICAOF", host, port); err != nil {
+			t.Fatal(err)
+		}
+		if err := testserver.WaitReplicating(s.Master, 1, time.Now().Add(testserver.StartTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		// The sentinel would point the replica back at the master's own
+		// address after failover-timeout; not within this test.
+		if _, err := testserver.RedisCommand(s.Sentinel.Addr, "SENTINEL", "SET", s.MasterName, "failover-timeout", "600000"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stores []session.Store
+	for range 2 {
+		o := redisOptions("")
+		c := redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs(),
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		})
+		t.Cleanup(func() { c.Close() })
+		stores = append(stores, redisstore.New(c, opts...))
+	}
+	return run(t, name, "Redis Sentinel", config(twoApps(t, stores...)), func(l *faults.Live) error {
+		old, promoted := s.Master, s.Replica
+		if proxy != nil {
+			proxy.Stall()
+			// Requests, not acknowledged writes: with WithReplicas none is
+			// acknowledged while the replica is behind.
+			if err := l.WaitRequests(lagging); err != nil {
+				return err
+			}
+		}
+		old.Kill()
+		if proxy != nil {
+			proxy.Close() // what the replica had not received is gone
+		}
+		// The failover is over when the sentinel names the new master;
+		// the old one must not come back before (it would be a master again).
+		err := waitFor(30*time.Second, "sentinel promotes the replica", func() (bool, error) {
+			info, err := testserver.RedisCommand(s.Sentinel.Addr, "INFO", "sentinel")
+			return strings.Contains(info, "address="+promoted.Addr+","), err
+		})
+		if err != nil {
+			return err
+		}
+		old.Restart(t)
+		if _, err := testserver.RedisCommand(old.Addr, "REPLICAOF", "127.0.0.1", fmt.Sprint(promoted.Port)); err != nil {
+			return err
+		}
+		// Healed: the new master's writes reach the old one again.
+		return testserver.WaitReplicating(promoted, 1, time.Now().Add(30*time.Second))
+	})
+}
+
+// lag is how many requests a lagging replica misses.
+const lag = 200
+
+func TestSentinelFailoverWithoutWaitIsMeasured(t *testing.T) {
+	rep := sentinelFailover(t, "2a. Sentinel: master killed, replica in sync promoted", 0)
+	// Asynchronous replication promises nothing: the figures are the result.
+	t.Logf("acknowledged writes lost without WAIT: %d of %d", rep.Lost, rep.Acked)
+	checkBounded(t, rep, storeBound)
+}
+
+func TestSentinelFailoverOfALaggingReplicaLosesAcknowledgedWrites(t *testing.T) {
+	rep := sentinelFailover(t, fmt.Sprintf("2b. Sentinel: the same, the replica %d requests behind", lag), lag)
+	// The writes acknowledged while the replica lagged are gone: the
+	// harness sees a loss when there is one.
+	if rep.Lost == 0 {
+		t.Errorf("no acknowledged write lost although the promoted replica missed the last %d", lag)
+	}
+	checkBounded(t, rep, storeBound)
+}
+
+func TestSentinelFailoverWithReplicasLosesNothing(t *testing.T) {
+	rep := sentinelFailover(t, fmt.Sprintf("2c. Sentinel: the same, %d behind, with WithReplicas(1, 500ms)", lag), lag, redisstore.WithReplicas(1, replicaWait))
+	checkNothingLost(t, rep)
+	checkBounded(t, rep, storeBound+2*replicaWait)
+}
+
+// clusterFailover runs the load on a Redis Cluster with a replica per
+// master and, after before acknowledged writes, kills a master; once its
+// replica has taken over and the cluster is whole again, the old master is
+// restarted (it rejoins as the new master's replica), and the fault has
+// healed when it is in sync.
+func clusterFailover(t *testing.T, name string, opts ...redisstore.Option) faults.Report {
+	c := testserver.StartReplicatedRedisCluster(t)
+	var stores []session.Store
+	for range 2 {
+		o := redisOptions("")
+		client := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 c.Addrs(),
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		})
+		t.Cleanup(func() { client.Close() })
+		stores = append(stores, redisstore.New(client, opts...))
+	}
+	return run(t, name, "Redis Cluster", config(twoApps(t, stores...)), func(*faults.Live) error {
+		old, promoted := c.Masters[0], c.Replicas[0]
+		old.Kill()
+		err := waitFor(30*time.Second, "the replica takes over", func() (bool, error) {
+			role, err := testserver.RedisRole(promoted.Addr)
+			if err != nil || role != "master" {
+				return false, err
+			}
+			info, err := testserver.RedisCommand(promoted.Addr, "CLUSTER", "INFO")
+			return strings.Contains(info, "cluster_state:ok"), err
+		})
+		if err != nil {
+			return err
+		}
+		old.Restart(t)
+		// Healed: the new master's writes reach the old one again.
+		return testserver.WaitReplicating(promoted, 1, time.Now().Add(30*time.Second))
+	})
+}
+
+func TestClusterFailoverWithoutWaitIsMeasured(t *testing.T) {
+	rep := clusterFailover(t, "3a. Cluster: a master killed, its replica (in sync) promoted")
+	t.Logf("acknowledged writes lost without WAIT: %d of %d", rep.Lost, rep.Acked)
+	checkBounded(t, rep, storeBound)
+}
+
+func TestClusterFailoverWithReplicasLosesNothing(t *testing.T) {
+	rep := clusterFailover(t, "3b. Cluster: the same with WithReplicas(1, 500ms)", redisstore.WithReplicas(1, replicaWait))
+	checkNothingLost(t, rep)
+	checkBounded(t, rep, storeBound+2*replicaWait)
+}

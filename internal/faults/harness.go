@@ -1,0 +1,431 @@
+// Package faults is the fault harness of issue 11: many virtual users write
+// into their sessions through two app instances sharing one store while a
+// fault is injected (a server killed, a failover, a stalled network), and
+// the harness reports what the users saw: requests, errors, the longest
+// stretch of errors one user saw, the slowest request, and acknowledged
+// writes that were lost.
+//
+// Every user has its own cookie jar and a sequence number. Each request
+// (GET /write?seq=N, alternately on each instance) answers the session's id,
+// whether it is new, and the sequence number the session held before the
+// write. A write is acknowledged when its answer is 2xx. Since a user sends
+// one request at a time, the sequence number a request reads must be at
+// least the last one acknowledged: every acknowledged number above it was
+// lost. At the end every user reads its session back (GET /read), which
+// checks the last write the same way.
+//
+// The fault is injected at a point the harness controls (after Before
+// acknowledged writes), and the run ends After acknowledged writes after the
+// injection returned (the fault healed), so a run never depends on timing
+// luck to see traffic on both sides of the fault.
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// Secret signs the cookies of every app instance, so that instances accept
+// each other's cookies.
+const Secret = "faults harness secret, the same on every instance"
+
+// App returns the harness's application over m:
+//
+//	/write?seq=N  sets "seq" to N; answers "<id> <previous seq> <new>"
+//	/read         answers the same without writing
+//
+// A request whose session cannot be loaded or saved gets the manager's error
+// answer (500).
+func App(m *session.Manager) http.Handler {
+	mux := http.NewServeMux()
+	prev := func(s *session.Session) string {
+		if p, _ := s.Get("seq").(string); p != "" {
+			return p
+		}
+		return "0"
+	}
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if s == nil {
+			return // the error handler has answered
+		}
+		seq := r.FormValue("seq")
+		if _, err := strconv.Atoi(seq); err != nil {
+			http.Error(w, "bad seq", http.StatusBadRequest)
+			return
+		}
+		p := prev(s)
+		// Set before the answer: the session is saved before the first
+		// byte goes out, and a failed save turns the answer into a 500.
+		s.Set("seq", seq)
+		fmt.Fprintf(w, "%s %s %t", s.ID(), p, s.IsNew())
+	})
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		if s := session.From(r); s != nil {
+			fmt.Fprintf(w, "%s %s %t", s.ID(), prev(s), s.IsNew())
+		}
+	})
+	return m.Handler(mux)
+}
+
+// Config is one run of the harness.
+type Config struct {
+	// URLs are the app instances' base URLs; a user alternates between them.
+	URLs []string
+	// Users is the number of virtual users (default 200).
+	Users int
+	// Before is the number of acknowledged writes before the fault is
+	// injected; After the number after the injection returned.
+	Before, After int
+	// Timeout bounds each request on the client side, so that a hang shows
+	// as an error and in the slowest request (default 10s).
+	Timeout time.Duration
+	// Backoff is a user's pause after an error, as a browser's user would
+	// pause (default 20ms); it keeps a dead server from being hammered.
+	Backoff time.Duration
+	// Limit bounds the whole run (default 60s): a run that cannot reach
+	// Before or After acknowledged writes fails instead of hanging.
+	Limit time.Duration
+	// NotApp, if set, counts goroutines of the process that are not the
+	// apps' or the users' (a test proxy's); they are left out of the
+	// goroutine figures.
+	NotApp func() int
+}
+
+// Report is what one run measured.
+type Report struct {
+	// Fault and Store name the run, for the table.
+	Fault, Store string
+	// Users is the number of virtual users.
+	Users int
+	// Requests counts every request made, Errors those that got no 2xx
+	// answer (an error status or no answer), Acked the acknowledged writes.
+	Requests, Errors, Acked int
+	// ErrorsAfterHeal counts the errors of requests sent after the
+	// injection returned.
+	ErrorsAfterHeal int
+	// LongestErrorStretch is the longest time one user saw nothing but
+	// errors: from the start of the first failed request of a run of
+	// failures to the end of its last.
+	LongestErrorStretch time.Duration
+	// Slowest is the longest request, failed or not.
+	Slowest time.Duration
+	// Lost counts acknowledged writes that a later read did not see.
+	Lost int
+	// Resets counts sessions that a user had written to and that a later
+	// request found gone (a new session instead).
+	Resets int
+	// LostBySession counts the lost writes of each session that lost any.
+	LostBySession map[string]int
+	// Goroutines are the test process's goroutines (without Config.NotApp's)
+	// before the run, at most during it (sampled every 20ms), when the
+	// fault was injected and when the injection returned. At the fault
+	// and at the heal every user has one request in flight or about to
+	// be, so a difference between the two is goroutines that piled up.
+	GoroutinesBefore, GoroutinesPeak, GoroutinesAtFault, GoroutinesAtHeal int
+	// Took is the length of the run.
+	Took time.Duration
+}
+
+// Row returns the report as a row of the README's Markdown table.
+func (r Report) Row() string {
+	return fmt.Sprintf("| %s | %s | %d | %d | %d | %s | %s | %d |",
+		r.Fault, r.Store, r.Requests, r.Errors, r.Acked,
+		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond), r.Lost)
+}
+
+// TableHeader is the header of the table of rows.
+const TableHeader = "| Fault | Store | Requests | Errors | Acknowledged | Longest error stretch | Slowest request | Acknowledged writes lost |\n" +
+	"|---|---|--:|--:|--:|--:|--:|--:|"
+
+func (r Report) String() string {
+	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
+		r.Fault, r.Store, r.Users, r.Requests, r.Errors, r.ErrorsAfterHeal, r.Acked,
+		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond),
+		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesAtFault, r.GoroutinesAtHeal, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond))
+}
+
+// user is one virtual user: a cookie jar and what it was acknowledged.
+type user struct {
+	client *http.Client
+	seq    int
+	id     string // the session its last answer named
+	acked  []int  // sequence numbers acknowledged in session id, ascending
+
+	requests, errors, errorsAfterHeal, lost, resets int
+	lostBySession                                   map[string]int
+	slowest, longestStretch                         time.Duration
+	stretchStart                                    time.Time // zero when the last request succeeded
+}
+
+// run is the state shared by the users of one Run.
+type run struct {
+	cfg      Config
+	acked    atomic.Int64
+	answered atomic.Int64
+	stop     atomic.Bool
+	healed   atomic.Int64 // UnixNano when the injection returned; 0 before
+}
+
+// Live lets a fault's injection follow the traffic.
+type Live struct {
+	ctx context.Context
+	r   *run
+}
+
+// WaitAcked waits until n more writes have been acknowledged: a fault can
+// let a known amount of traffic through between two of its steps.
+func (l *Live) WaitAcked(n int) error {
+	return l.r.waitFor(l.ctx, &l.r.acked, l.r.acked.Load()+int64(n), "acknowledged writes")
+}
+
+// WaitRequests waits until n more requests have been answered, whatever
+// the answer.
+func (l *Live) WaitRequests(n int) error {
+	return l.r.waitFor(l.ctx, &l.r.answered, l.r.answered.Load()+int64(n), "requests")
+}
+
+// Run sends the load of cfg, calls inject after cfg.Before acknowledged
+// writes, goes on until cfg.After more after inject returned, stops, reads
+// every session back and reports. inject's error ends the run with it.
+func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, error) {
+	if cfg.Users == 0 {
+		cfg.Users = 200
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 20 * time.Millisecond
+	}
+	if cfg.Limit == 0 {
+		cfg.Limit = 60 * time.Second
+	}
+	if len(cfg.URLs) == 0 {
+		return Report{}, errors.New("faults: no app URLs")
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Limit)
+	defer cancel()
+
+	goroutines := func() int {
+		n := runtime.NumGoroutine()
+		if cfg.NotApp != nil {
+			n -= cfg.NotApp()
+		}
+		return n
+	}
+	rep := Report{Users: cfg.Users, GoroutinesBefore: goroutines()}
+	start := time.Now()
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Users, MaxConnsPerHost: 0}
+	defer tr.CloseIdleConnections()
+	r := &run{cfg: cfg}
+	users := make([]*user, cfg.Users)
+	for i := range users {
+		jar, _ := cookiejar.New(nil) // never fails without options
+		users[i] = &user{client: &http.Client{Jar: jar, Transport: tr, Timeout: cfg.Timeout}, lostBySession: map[string]int{}}
+	}
+
+	var peak atomic.Int64
+	peak.Store(int64(rep.GoroutinesBefore))
+	sampled := make(chan struct{})
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-sampled:
+				return
+			case <-t.C:
+				if n := int64(goroutines()); n > peak.Load() {
+					peak.Store(n)
+				}
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Go(func() { r.loop(ctx, u) })
+	}
+	err := r.waitAcked(ctx, int64(cfg.Before))
+	if err == nil {
+		rep.GoroutinesAtFault = goroutines()
+		err = inject(&Live{ctx, r})
+		rep.GoroutinesAtHeal = goroutines()
+		r.healed.Store(time.Now().UnixNano())
+		if err == nil {
+			err = r.waitAcked(ctx, r.acked.Load()+int64(cfg.After))
+		}
+	}
+	r.stop.Store(true)
+	wg.Wait()
+	close(sampled)
+	<-samplerDone
+	if err == nil {
+		// Read every session back: the final check of each user's last write.
+		for i, u := range users {
+			if err = r.readBack(ctx, u, cfg.URLs[i%len(cfg.URLs)]); err != nil {
+				break
+			}
+		}
+	}
+	rep.LostBySession = map[string]int{}
+	for _, u := range users {
+		rep.Requests += u.requests
+		rep.Errors += u.errors
+		rep.ErrorsAfterHeal += u.errorsAfterHeal
+		rep.Lost += u.lost
+		rep.Resets += u.resets
+		maps.Copy(rep.LostBySession, u.lostBySession)
+		rep.Slowest = max(rep.Slowest, u.slowest)
+		rep.LongestErrorStretch = max(rep.LongestErrorStretch, u.longestStretch)
+	}
+	rep.Acked = int(r.acked.Load())
+	rep.GoroutinesPeak = int(peak.Load())
+	rep.Took = time.Since(start)
+	return rep, err
+}
+
+// waitAcked waits until n writes were acknowledged.
+func (r *run) waitAcked(ctx context.Context, n int64) error {
+	return r.waitFor(ctx, &r.acked, n, "acknowledged writes")
+}
+
+// waitFor waits until counter reaches n.
+func (r *run) waitFor(ctx context.Context, counter *atomic.Int64, n int64, what string) error {
+	for counter.Load() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("faults: %d of %d %s before the time limit (%v)", counter.Load(), n, what, r.cfg.Limit)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// loop sends u's writes until the run stops.
+func (r *run) loop(ctx context.Context, u *user) {
+	for i := 0; !r.stop.Load() && ctx.Err() == nil; i++ {
+		u.seq++
+		url := fmt.Sprintf("%s/write?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
+		if !r.request(ctx, u, url, u.seq) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(r.cfg.Backoff):
+			}
+		} else {
+			r.acked.Add(1)
+		}
+	}
+}
+
+// readBack reads u's session once, retrying a failed read for a while: the
+// store is healed by now, a read that keeps failing is an error of the run.
+func (r *run) readBack(ctx context.Context, u *user, base string) error {
+	if u.id == "" {
+		return nil // never acknowledged anything
+	}
+	for attempt := 1; ; attempt++ {
+		if r.request(ctx, u, base+"/read", 0) {
+			return nil
+		}
+		if attempt == 50 || ctx.Err() != nil {
+			return fmt.Errorf("faults: reading a session back failed %d times", attempt)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// request sends one request of u and accounts for it; seq is the number
+// written, 0 for a read. It reports whether the answer was 2xx.
+func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
+	sent := time.Now()
+	afterHeal := r.healed.Load() != 0
+	body, err := get(ctx, u.client, url)
+	took := time.Since(sent)
+	r.answered.Add(1)
+	u.requests++
+	u.slowest = max(u.slowest, took)
+	if err != nil {
+		u.errors++
+		if afterHeal {
+			u.errorsAfterHeal++
+		}
+		if u.stretchStart.IsZero() {
+			u.stretchStart = sent
+		}
+		u.longestStretch = max(u.longestStretch, time.Since(u.stretchStart))
+		return false
+	}
+	u.stretchStart = time.Time{}
+	id, prev, isNew, perr := parseAnswer(body)
+	if perr != nil {
+		// A 2xx with a body we did not write is a failure of the app.
+		u.errors++
+		return false
+	}
+	if isNew && len(u.acked) > 0 {
+		u.resets++ // prev is 0: all of them are lost
+	}
+	// Every acknowledged number above what the session held is lost.
+	keep, _ := slices.BinarySearch(u.acked, prev+1)
+	if n := len(u.acked) - keep; n > 0 {
+		u.lost += n
+		u.lostBySession[u.id] += n
+	}
+	u.acked = u.acked[:keep]
+	if seq > 0 {
+		u.acked = append(u.acked, seq)
+	}
+	u.id = id
+	return true
+}
+
+// get sends GET url and returns the body of a 2xx answer; anything else is an error.
+func get(ctx context.Context, c *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), nil
+}
+
+// parseAnswer splits "<id> <prev> <new>".
+func parseAnswer(body string) (id string, prev int, isNew bool, err error) {
+	f := strings.Fields(body)
+	if len(f) != 3 {
+		return "", 0, false, fmt.Errorf("faults: bad answer %q", body)
+	}
+	if prev, err = strconv.Atoi(f[1]); err != nil {
+		return "", 0, false, fmt.Errorf("faults: bad answer %q", body)
+	}
+	return f[0], prev, f[2] == "true", nil
+}

@@ -1,0 +1,248 @@
+package testserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Proxy is a TCP proxy on a loopback port in front of a server, for tests of
+// a network that misbehaves: it forwards traffic both ways, and on demand
+// delays it, stalls it (a blackhole) or drops every connection. A client
+// connects to Proxy.Addr instead of the server's address.
+type Proxy struct {
+	// Addr is the proxy's host:port, on 127.0.0.1.
+	Addr string
+
+	target string
+	ln     net.Listener
+
+	mu     sync.Mutex
+	delay  time.Duration
+	stall  chan struct{} // not nil while stalled; closed by Heal
+	drop   bool
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	active atomic.Int64 // goroutines running
+}
+
+// StartProxy starts a proxy to target (host:port) and closes it in t.Cleanup.
+func StartProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testserver: proxy: %v", err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.spawn(p.accept)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Delay forwards every chunk of data d late, in each direction, from now on
+// (a request and its answer are 2*d slower). Heal ends it.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// Stall holds all traffic from now on, as a network that silently loses
+// packets does: connections stay open (new ones are accepted) but nothing
+// goes through either way until Heal, which delivers what was held, as TCP
+// retransmission would.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stall == nil {
+		p.stall = make(chan struct{})
+	}
+}
+
+// Drop closes every connection now and each new one at once, until Heal: a
+// server that resets connections.
+func (p *Proxy) Drop() {
+	p.mu.Lock()
+	p.drop = true
+	conns := p.takeConns()
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// Heal ends Delay, Stall and Drop: traffic flows normally again.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay, p.drop = 0, false
+	if p.stall != nil {
+		close(p.stall)
+		p.stall = nil
+	}
+}
+
+// Conns returns the number of open connections through the proxy (each
+// counts its two sides once).
+func (p *Proxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
+}
+
+// Close stops the proxy, closes every connection and waits for its
+// goroutines. Closing twice does nothing.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	if p.stall != nil {
+		close(p.stall)
+		p.stall = nil
+	}
+	conns := p.takeConns()
+	p.mu.Unlock()
+	p.ln.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	p.wg.Wait()
+}
+
+// takeConns empties the set of open connections and returns them; p.mu is held.
+func (p *Proxy) takeConns() []net.Conn {
+	out := make([]net.Conn, 0, len(p.conns))
+	for c := range p.conns {
+		out = append(out, c)
+	}
+	clear(p.conns)
+	return out
+}
+
+// track adds c to the open connections, or reports false when it must be
+// closed at once (dropping, or closed).
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drop || p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		delete(p.conns, c)
+	}
+}
+
+// spawn runs f in a goroutine that Close waits for and Goroutines counts.
+func (p *Proxy) spawn(f func()) {
+	p.wg.Add(1)
+	p.active.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer p.active.Add(-1)
+		f()
+	}()
+}
+
+// Goroutines returns the number of the proxy's goroutines, for a test that
+// counts its own process's goroutines without the proxy's.
+func (p *Proxy) Goroutines() int { return int(p.active.Load()) }
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				fmt.Printf("testserver: proxy accept: %v\n", err)
+			}
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			continue
+		}
+		p.spawn(func() { p.serve(c) })
+	}
+}
+
+// serve connects c to the target and pumps both ways until either side ends.
+func (p *Proxy) serve(c net.Conn) {
+	if err := p.gate(); err != nil { // a stalled network does not connect either
+		p.untrack(c)
+		c.Close()
+		return
+	}
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil || !p.track(up) {
+		p.untrack(c)
+		c.Close()
+		if up != nil {
+			up.Close()
+		}
+		return
+	}
+	done := make(chan struct{}, 2)
+	pump := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if p.gate() != nil {
+					break
+				}
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		done <- struct{}{}
+	}
+	p.spawn(func() { pump(up, c) })
+	p.spawn(func() { pump(c, up) })
+	<-done
+	c.Close()
+	up.Close()
+	<-done
+	p.untrack(c, up)
+}
+
+// errProxyClosed stops a pump when the proxy closes during a stall.
+var errProxyClosed = errors.New("testserver: proxy closed")
+
+// gate waits while traffic is stalled, then sleeps the delay. It returns
+// errProxyClosed when the proxy closed meanwhile.
+func (p *Proxy) gate() error {
+	for {
+		p.mu.Lock()
+		stall, delay, closed := p.stall, p.delay, p.closed
+		p.mu.Unlock()
+		if closed {
+			return errProxyClosed
+		}
+		if stall != nil {
+			<-stall
+			continue
+		}
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,105 @@
+package testserver
+
+import (
+	"bufio"
+	"net"
+	"testing"
+	"time"
+)
+
+// echoServer answers every line with the same line, until the test ends.
+func echoServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					c.Write([]byte(line))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// echo sends line on c and reads the answer within wait.
+func echo(c net.Conn, r *bufio.Reader, line string, wait time.Duration) (string, error) {
+	c.SetDeadline(time.Now().Add(wait))
+	if _, err := c.Write([]byte(line + "\n")); err != nil {
+		return "", err
+	}
+	got, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return got[:len(got)-1], nil
+}
+
+func TestProxyForwardsStallsHealsAndDrops(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if got, err := echo(c, r, "one", 5*time.Second); err != nil || got != "one" {
+		t.Fatalf("through the proxy: %q, %v", got, err)
+	}
+
+	p.Stall()
+	if got, err := echo(c, r, "two", 100*time.Millisecond); err == nil {
+		t.Fatalf("a stalled proxy let %q through", got)
+	}
+	p.Heal()
+	// What was held is delivered after the heal, as TCP would.
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "two\n" {
+		t.Fatalf("after the heal: %q, %v; want the held line", got, err)
+	}
+
+	p.Delay(50 * time.Millisecond)
+	start := time.Now()
+	if got, err := echo(c, r, "three", 5*time.Second); err != nil || got != "three" {
+		t.Fatalf("delayed: %q, %v", got, err)
+	}
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("a round trip through a 50ms delay each way took %v", took)
+	}
+	p.Heal()
+
+	p.Drop()
+	if _, err := echo(c, r, "four", 5*time.Second); err == nil {
+		t.Fatal("a dropped connection still answered")
+	}
+	if c2, err := net.Dial("tcp", p.Addr); err == nil {
+		c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c2.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a new connection while dropping was not closed")
+		}
+		c2.Close()
+	}
+	p.Heal()
+	c3, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if got, err := echo(c3, bufio.NewReader(c3), "five", 5*time.Second); err != nil || got != "five" {
+		t.Fatalf("after healing the drop: %q, %v", got, err)
+	}
+}

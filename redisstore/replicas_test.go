@@ -1,0 +1,95 @@
+package redisstore_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+func TestConformanceWithReplicasOnSentinel(t *testing.T) {
+	t.Parallel()
+	s := testserver.StartRedisSentinel(t)
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs()})
+	t.Cleanup(func() { c.Close() })
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
+
+	// A promoted replica has no script in its cache: the pipelined
+	// compare-and-swap loads it and goes on.
+	t.Run("CompareAndSwapAfterScriptFlush", func(t *testing.T) {
+		ctx := t.Context()
+		st := newStore(c, redisstore.WithReplicas(1, time.Second))
+		exp := time.Now().Add(time.Hour)
+		if err := st.Set(ctx, "a", []byte(`{"n":1}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		_, v, _, err := st.GetVersion(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, swapped, err := st.CompareAndSwap(ctx, "a", v, []byte(`{"n":2}`), exp); err != nil || !swapped {
+			t.Fatalf("CompareAndSwap after SCRIPT FLUSH: swapped %v, %v", swapped, err)
+		}
+	})
+}
+
+func TestConformanceWithReplicasOnReplicatedCluster(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartReplicatedRedisCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	t.Cleanup(func() { c.Close() })
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
+}
+
+func TestWriteThatNoReplicaConfirmedIsAnError(t *testing.T) {
+	ctx := t.Context()
+	// The shared server has no replica: WAIT 1 can only time out.
+	st := newStore(standalone(t), redisstore.WithReplicas(1, 20*time.Millisecond))
+	exp := time.Now().Add(time.Hour)
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, redisstore.ErrNotReplicated) {
+			t.Errorf("%s without a replica: %v, want ErrNotReplicated", op, err)
+		}
+	}
+	check("Set", st.Set(ctx, "a", []byte(`{"n":1}`), exp))
+	_, _, err := st.CompareAndSwap(ctx, "b", "", []byte(`{"n":1}`), exp)
+	check("CompareAndSwap (create)", err)
+	_, v, _, _ := st.GetVersion(ctx, "a")
+	_, _, err = st.CompareAndSwap(ctx, "a", v, []byte(`{"n":2}`), exp)
+	check("CompareAndSwap", err)
+	_, err = st.Touch(ctx, "a", exp)
+	check("Touch", err)
+	check("Destroy", st.Destroy(ctx, "a"))
+	// Reads do not wait.
+	if _, _, err := st.Get(ctx, "b"); err != nil {
+		t.Errorf("Get: %v", err)
+	}
+}
+
+func TestWithReplicasZeroWaitsForNothing(t *testing.T) {
+	st := newStore(standalone(t), redisstore.WithReplicas(1, time.Second), redisstore.WithReplicas(0, time.Second))
+	if err := st.Set(t.Context(), "a", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set with the option turned off: %v", err)
+	}
+}
+
+func TestWithReplicasRefusesARing(t *testing.T) {
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": testserver.SharedRedis(t).Addr}})
+	t.Cleanup(func() { ring.Close() })
+	st := newStore(ring, redisstore.WithReplicas(1, time.Second))
+	err := st.Set(t.Context(), "a", []byte(`{}`), time.Now().Add(time.Hour))
+	if err == nil || !strings.Contains(err.Error(), "WithReplicas") {
+		t.Fatalf("Set on a Ring with WithReplicas: %v, want an error naming the option", err)
+	}
+}
