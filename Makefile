@@ -14,7 +14,7 @@ NEEDED_BINARIES := redis-server memcached chromium
 # /usr/lib/postgresql/<version>/bin); initdb stands for the package.
 NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers demo
+.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http demo
 
 test: deps vet fmt ferretdb race dates fuzz e2e
 
@@ -91,6 +91,13 @@ bench:
 
 bench-peers:
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 6 | tee ../bench-peers.txt
+
+# bench-http: the HTTP load benchmark (bench/httpload_test.go): real servers
+# over loopback, req/s and p50/p99 per server, each with its ratio to its
+# store's limit. About 5 minutes; not part of make test.
+HTTPLOAD_FLAGS ?= -httpload.duration 3s -httpload.rounds 3
+bench-http: deps
+	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestHTTPLoad$$' -v . -httpload $(HTTPLOAD_FLAGS) | grep -v '^redis: ' | tee ../bench-http.txt
 
 demo:
 	$(GO) run ./cmd/sessiondemo

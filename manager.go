@@ -29,11 +29,13 @@ type Manager struct {
 	store     Store
 	versioned VersionedStore // nil if the store cannot compare-and-swap
 	toucher   Toucher        // nil if the store cannot touch
-	codec     Codec
-	signer    *signer
-	verified  *verifiedCache
-	logger    *slog.Logger
-	now       func() time.Time
+	// getToucher is nil if the store cannot read and touch in one round trip.
+	getToucher GetToucher
+	codec      Codec
+	signer     *signer
+	verified   *verifiedCache
+	logger     *slog.Logger
+	now        func() time.Time
 }
 
 // New validates opts and returns a Manager. It fails on a missing or empty
@@ -59,6 +61,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)
+	m.getToucher, _ = opts.Store.(GetToucher)
 	return m, nil
 }
 
@@ -107,17 +110,21 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string) {
 }
 
 // read loads and decodes a session. A corrupt document is logged and
-// reported as ErrNotFound, as is a session past its AbsoluteTimeout.
-func (m *Manager) read(ctx context.Context, id string) (*Document, string, error) {
+// reported as ErrNotFound, as is a session past its AbsoluteTimeout. A
+// non-nil lt carries a store touch on the read (GetToucher, see loadtouch.go).
+func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document, string, error) {
 	var (
 		data  []byte
 		ver   string
 		found bool
 		err   error
 	)
-	if m.versioned != nil {
+	switch {
+	case lt != nil:
+		data, ver, found, err = m.getToucher.GetAndTouch(ctx, id, lt.expires)
+	case m.versioned != nil:
 		data, ver, found, err = m.versioned.GetVersion(ctx, id)
-	} else {
+	default:
 		data, found, err = m.store.Get(ctx, id)
 	}
 	if err != nil {
@@ -175,14 +182,20 @@ func (m *Manager) document(s *Session) (*Document, error) {
 // storeExpiry is when the store may forget s: the cookie's expiry, capped by
 // the idle and absolute timeouts. Zero means the store's default lifetime.
 func (m *Manager) storeExpiry(s *Session) time.Time {
-	exp := s.cookie.expires
+	return m.expiryAt(s.cookie.expires, s.created, m.now())
+}
+
+// expiryAt is storeExpiry at time now for a session created at created
+// (zero: unknown) whose cookie expires at cookieExpires (zero: browser-session).
+func (m *Manager) expiryAt(cookieExpires, created, now time.Time) time.Time {
+	exp := cookieExpires
 	if m.opts.IdleTimeout > 0 {
-		if idle := m.now().Add(m.opts.IdleTimeout); exp.IsZero() || idle.Before(exp) {
+		if idle := now.Add(m.opts.IdleTimeout); exp.IsZero() || idle.Before(exp) {
 			exp = idle
 		}
 	}
-	if m.opts.AbsoluteTimeout > 0 && !s.created.IsZero() {
-		if abs := s.created.Add(m.opts.AbsoluteTimeout); exp.IsZero() || abs.Before(exp) {
+	if m.opts.AbsoluteTimeout > 0 && !created.IsZero() {
+		if abs := created.Add(m.opts.AbsoluteTimeout); exp.IsZero() || abs.Before(exp) {
 			exp = abs
 		}
 	}
@@ -282,7 +295,7 @@ func backoff(ctx context.Context, attempt int) error {
 
 // remerge re-reads s from the store and re-applies this request's changes.
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
-	doc, ver, err := m.read(ctx, s.id)
+	doc, ver, err := m.read(ctx, s.id, nil)
 	switch {
 	case errors.Is(err, ErrNotFound) && s.has(markInStore):
 		return errGone

@@ -121,11 +121,15 @@ func (rs *requestState) load() error {
 		if id, ok := m.verify(value); ok {
 			rs.cookieID = id
 			ctx, cancel := m.withStoreTimeout(rs.r.Context())
-			doc, ver, err := m.read(ctx, id)
+			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
+			doc, ver, err := m.read(ctx, id, lt)
 			cancel()
 			if err == nil {
 				m.initLoaded(s, id, doc, ver)
 				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
+				if lt != nil && m.touchedAtLoad(s, lt) {
+					s.set(markStoreTouched) // the end of the request does not touch again
+				}
 				rs.sess = s
 				return nil
 			}

@@ -251,7 +251,7 @@ func (s *Session) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
-	doc, ver, err := s.m.read(ctx, s.id)
+	doc, ver, err := s.m.read(ctx, s.id, nil)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
 	}

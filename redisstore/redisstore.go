@@ -15,6 +15,8 @@
 // Every store operation is one command, so one network round trip:
 //
 //	Get, GetVersion   GET
+//	GetAndTouch       GETEX key PX ttl (read and touch: a read-only request's
+//	                  load, when the manager would touch it at the end)
 //	Set               SET key value PX ttl (DEL when the expiry has passed)
 //	Touch             PEXPIRE (the value is not rewritten)
 //	Destroy           DEL
@@ -41,6 +43,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,6 +70,7 @@ type Store struct {
 	defaultTTL     time.Duration
 	replicas       int           // WithReplicas: WAIT for this many after each write
 	replicaTimeout time.Duration // and this long
+	noGetEx        atomic.Bool   // the server said it has no GETEX (Redis < 6.2)
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -74,6 +78,7 @@ var (
 	_ session.Store          = (*Store)(nil)
 	_ session.Toucher        = (*Store)(nil)
 	_ session.VersionedStore = (*Store)(nil)
+	_ session.GetToucher     = (*Store)(nil)
 	_ session.Lister         = (*Store)(nil)
 )
 
@@ -173,6 +178,70 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 		return nil, "", false, err
 	}
 	return b, version(b), true, nil
+}
+
+// GetAndTouch is GetVersion that also sets the session's expiry to expires
+// (the default TTL for the zero time), in one GETEX key PX ttl. The value is
+// not rewritten. An expiry in the past deletes the session (GETDEL) and
+// reports it missing. A server older than Redis 6.2, which lacks GETEX and
+// GETDEL, gets GET and PEXPIRE in one pipeline instead: still one round trip.
+func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, wrap("get-and-touch", id, err)
+	}
+	ttl, key := s.ttl(expires), s.key(id)
+	var b []byte
+	err := errNoGetEx
+	if !s.noGetEx.Load() {
+		if ttl > 0 {
+			b, err = s.client.GetEx(ctx, key, ttl).Bytes()
+		} else {
+			b, err = s.client.GetDel(ctx, key).Bytes()
+		}
+		if isUnknownCommand(err) {
+			s.noGetEx.Store(true)
+			err = errNoGetEx
+		}
+	}
+	if err == errNoGetEx {
+		b, err = s.getAndPExpire(ctx, key, ttl)
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, wrap("get-and-touch", id, err)
+	}
+	if ttl <= 0 {
+		return nil, "", false, nil
+	}
+	return b, version(b), true, nil
+}
+
+// errNoGetEx stands for "use the pipeline" in GetAndTouch.
+var errNoGetEx = errors.New("no GETEX")
+
+// isUnknownCommand reports a server error for a command it does not know.
+func isUnknownCommand(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "ERR unknown command")
+}
+
+// getAndPExpire is GetAndTouch for servers without GETEX: GET, then PEXPIRE
+// (a negative TTL deletes), pipelined.
+func (s *Store) getAndPExpire(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	if ttl <= 0 {
+		ttl = -time.Millisecond
+	}
+	var get *redis.StringCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, key)
+		p.PExpire(ctx, key, ttl)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return get.Bytes()
 }
 
 // Set stores data under id until expires (the default TTL for the zero

@@ -295,27 +295,32 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 		o.TouchAfter = time.Minute
 	})
 	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+	browserSession := apptest.New(t, st, nil) // no MaxAge: a browser-session cookie
 
 	first := reader.MustDo(t, "/set?k=a&v=1", nil)
 	reader.MustDo(t, "/set?k=a&v=2", first.Cookies) // loads the script into the server
+	browserFirst := browserSession.MustDo(t, "/set?k=a&v=1", nil)
 
 	cases := []struct {
-		name string
-		app  *apptest.App
-		path string
-		want map[string]int
+		name    string
+		app     *apptest.App
+		path    string
+		cookies []*http.Cookie
+		want    map[string]int
 	}{
-		{"new session", reader, "/set?k=a&v=1", map[string]int{"set": 1}},
-		{"read-only", reader, "/get?k=a", map[string]int{"get": 1}},
-		{"modifying", reader, "/set?k=b&v=3", map[string]int{"get": 1, "evalsha": 1}},
-		{"touch-only", toucher, "/get?k=a", map[string]int{"get": 1, "pexpire": 1}},
+		{"new session", reader, "/set?k=a&v=1", nil, map[string]int{"set": 1}},
+		{"read-only", reader, "/get?k=a", first.Cookies, map[string]int{"get": 1}},
+		{"modifying", reader, "/set?k=b&v=3", first.Cookies, map[string]int{"get": 1, "evalsha": 1}},
+		// The touch rides on the load: GETEX key PX ttl.
+		{"touch-only", toucher, "/get?k=a", first.Cookies, map[string]int{"getex": 1}},
+		{"browser-session read-only", browserSession, "/get?k=a", browserFirst.Cookies, map[string]int{"getex": 1}},
+		{"browser-session modifying", browserSession, "/set?k=b&v=4", browserFirst.Cookies, map[string]int{"getex": 1, "evalsha": 1}},
+		// A session whose own max age (1h, from reader) differs from the
+		// app's: the load's touch is not the right one, the end's is.
+		{"own max age read-only", browserSession, "/get?k=a", first.Cookies, map[string]int{"getex": 1, "pexpire": 1}},
 	}
 	for _, c := range cases {
-		cookies := first.Cookies
-		if c.name == "new session" {
-			cookies = nil
-		}
-		got := commandsOf(t, admin, func() { c.app.MustDo(t, c.path, cookies) })
+		got := commandsOf(t, admin, func() { c.app.MustDo(t, c.path, c.cookies) })
 		// INFO commandstats also counts the calls a script makes: the CAS
 		// script's GET and SET run inside the EVALSHA round trip.
 		for range got["evalsha"] {
@@ -413,5 +418,71 @@ func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
 	_, _, err := st.Get(ctx, id)
 	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
 		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
+	}
+}
+
+func TestGetAndTouchReadsAndSetsTheExpiry(t *testing.T) {
+	ctx := t.Context()
+	client := standalone(t)
+	st := newStore(client)
+	if err := st.Set(ctx, "id", []byte(`{"v":1}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	data, ver, found, err := st.GetAndTouch(ctx, "id", time.Now().Add(time.Hour))
+	if err != nil || !found || string(data) != `{"v":1}` {
+		t.Fatalf("GetAndTouch = %s, %v, %v", data, found, err)
+	}
+	if _, v, _, _ := st.GetVersion(ctx, "id"); v != ver {
+		t.Fatalf("GetAndTouch's version %q is not GetVersion's %q", ver, v)
+	}
+	if ttl := client.PTTL(ctx, st.Prefix()+"id").Val(); ttl <= 59*time.Minute {
+		t.Fatalf("PTTL after GetAndTouch = %v, want about 1h", ttl)
+	}
+	if _, _, found, err := st.GetAndTouch(ctx, "missing", time.Now().Add(time.Hour)); found || err != nil {
+		t.Fatalf("GetAndTouch of a missing session: found %v, %v", found, err)
+	}
+	if client.Exists(ctx, st.Prefix()+"missing").Val() != 0 {
+		t.Fatal("GetAndTouch created a missing session")
+	}
+	// A browser-session cookie (zero expiry) gets the default TTL.
+	if _, _, found, _ := st.GetAndTouch(ctx, "id", time.Time{}); !found {
+		t.Fatal("GetAndTouch with the zero expiry: not found")
+	}
+	if ttl := client.PTTL(ctx, st.Prefix()+"id").Val(); ttl <= 23*time.Hour {
+		t.Fatalf("PTTL after GetAndTouch with the zero expiry = %v, want the default day", ttl)
+	}
+	// An expiry in the past deletes.
+	if _, _, found, err := st.GetAndTouch(ctx, "id", time.Now().Add(-time.Second)); found || err != nil {
+		t.Fatalf("GetAndTouch with a past expiry: found %v, %v; want not found", found, err)
+	}
+	if client.Exists(ctx, st.Prefix()+"id").Val() != 0 {
+		t.Fatal("GetAndTouch with a past expiry left the session")
+	}
+}
+
+func TestGetAndTouchWorksWithoutGetEx(t *testing.T) {
+	// A server without GETEX and GETDEL, as before Redis 6.2.
+	srv := testserver.StartRedis(t, "--rename-command", "GETEX", "", "--rename-command", "GETDEL", "")
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	ctx := t.Context()
+	st := redisstore.New(client)
+	if err := st.Set(ctx, "id", []byte(`{"v":1}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the first call finds GETEX missing, the second goes straight to GET
+		data, _, found, err := st.GetAndTouch(ctx, "id", time.Now().Add(time.Hour))
+		if err != nil || !found || string(data) != `{"v":1}` {
+			t.Fatalf("GetAndTouch = %s, %v, %v", data, found, err)
+		}
+		if ttl := client.PTTL(ctx, "sess:id").Val(); ttl <= 59*time.Minute {
+			t.Fatalf("PTTL after GetAndTouch = %v, want about 1h", ttl)
+		}
+	}
+	if _, _, found, err := st.GetAndTouch(ctx, "id", time.Now().Add(-time.Second)); found || err != nil {
+		t.Fatalf("GetAndTouch with a past expiry: found %v, %v; want not found", found, err)
+	}
+	if client.Exists(ctx, "sess:id").Val() != 0 {
+		t.Fatal("GetAndTouch with a past expiry left the session")
 	}
 }

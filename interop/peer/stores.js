@@ -15,8 +15,15 @@ async function openRedis(env) {
   };
 }
 
+// express-session's own MemoryStore (for the HTTP load benchmark, bench/).
+async function openMemory() {
+  const session = require("express-session");
+  return { store: new session.MemoryStore(), close: () => {} };
+}
+
 const openers = {
   redis: openRedis,
+  memory: openMemory,
   mongo: require("./store-mongo").openMongo,
   pg: require("./store-pg").openPg,
 };

@@ -1,0 +1,518 @@
+package bench
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/redisstore"
+	"github.com/alexedwards/scs/v2"
+	scsmemstore "github.com/alexedwards/scs/v2/memstore"
+	"github.com/bradfitz/gomemcache/memcache"
+	redigo "github.com/gomodule/redigo/redis"
+	"github.com/redis/go-redis/v9"
+	"go.etcd.io/bbolt"
+
+	session "github.com/sessionkit/session"
+	"github.com/sessionkit/session/boltstore"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/memcachedstore"
+	"github.com/sessionkit/session/memstore"
+	skredis "github.com/sessionkit/session/redisstore"
+)
+
+// The HTTP load benchmark (make bench-http): real HTTP servers on loopback,
+// driven by a Go load generator in this process, in one run, so that each
+// server's throughput can be put next to the limit its store allows (the
+// same server doing one raw store read per request, and no session logic).
+var (
+	httpLoad         = flag.Bool("httpload", false, "run TestHTTPLoad, the HTTP load benchmark")
+	httpLoadDuration = flag.Duration("httpload.duration", 3*time.Second, "measured time per server and request kind")
+	httpLoadConns    = flag.Int("httpload.conns", 32, "concurrent connections")
+	httpLoadSessions = flag.Int("httpload.sessions", 300, "sessions per server, one picked at random per request")
+	httpLoadOnly     = flag.String("httpload.only", "", "run only the servers whose name matches this regexp")
+	httpLoadRounds   = flag.Int("httpload.rounds", 3, "rounds over all servers; each figure is the median round's")
+)
+
+// sessionLifetime is every server's session lifetime: persistent cookies, so
+// that every read-only request touches the stored expiry.
+const sessionLifetime = time.Hour
+
+// rawValue is what the raw servers read per request: about the size of the
+// session documents the other servers keep.
+var rawValue = []byte(`{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-02T03:04:05.678Z","httpOnly":true,"path":"/","sameSite":"lax"},"n":1,"pad":"0123456789abcdef0123456789abcdef"}`)
+
+// loadTarget is one server under load.
+type loadTarget struct {
+	name  string
+	limit string // the target whose throughput bounds this one's ("" for a limit itself)
+	url   string
+	// read and write are the paths of a read-only and of a modifying request.
+	read, write string
+	// cookies are the Cookie headers of the sessions, made before the run.
+	cookies []string
+}
+
+// loadResult is one run of one request kind against one target.
+type loadResult struct {
+	reqs     float64 // requests per second
+	p50, p99 time.Duration
+	errors   int
+}
+
+func TestHTTPLoad(t *testing.T) {
+	if !*httpLoad {
+		t.Skip("the HTTP load benchmark runs with -httpload (make bench-http)")
+	}
+	var only *regexp.Regexp
+	if *httpLoadOnly != "" {
+		only = regexp.MustCompile(*httpLoadOnly)
+	}
+	rdb := testserver.StartRedis(t)
+	mc := testserver.StartMemcached(t)
+
+	type setup struct {
+		name, limit string
+		start       func(t *testing.T) *loadTarget
+	}
+	setups := []setup{
+		{"net/http bare", "", startBare},
+		{"raw Redis GET", "", func(t *testing.T) *loadTarget { return startRawRedis(t, rdb.Addr) }},
+		{"raw Memcached get", "", func(t *testing.T) *loadTarget { return startRawMemcached(t, mc.Addr) }},
+		{"raw bbolt read", "", startRawBolt},
+		{"sessionkit memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSessionkit(t, memstore.New()) }},
+		{"sessionkit boltstore", "raw bbolt read", func(t *testing.T) *loadTarget {
+			st, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return startSessionkit(t, st)
+		}},
+		{"sessionkit redisstore", "raw Redis GET", func(t *testing.T) *loadTarget {
+			return startSessionkit(t, skredis.New(redisClient(t, rdb.Addr), skredis.WithPrefix("sk:")))
+		}},
+		// The same without GetAndTouch: a read-only request's touch is a
+		// PEXPIRE after the GET, as before GETEX (the store hidden behind
+		// the interfaces it had then).
+		{"sessionkit redisstore, no GETEX", "raw Redis GET", func(t *testing.T) *loadTarget {
+			st := skredis.New(redisClient(t, rdb.Addr), skredis.WithPrefix("sk2:"))
+			return startSessionkit(t, struct {
+				session.VersionedStore
+				session.Toucher
+			}{st, st})
+		}},
+		{"sessionkit memcachedstore", "raw Memcached get", func(t *testing.T) *loadTarget {
+			return startSessionkit(t, memcachedstore.New(memcachedClient(mc.Addr)))
+		}},
+		{"scs memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSCS(t, scsmemstore.New()) }},
+		{"scs redisstore", "raw Redis GET", func(t *testing.T) *loadTarget {
+			pool := &redigo.Pool{MaxIdle: 2 * *httpLoadConns, Dial: func() (redigo.Conn, error) { return redigo.Dial("tcp", rdb.Addr) }}
+			t.Cleanup(func() { pool.Close() })
+			return startSCS(t, redisstore.NewWithPrefix(pool, "scs:"))
+		}},
+		{"express-session MemoryStore", "net/http bare", func(t *testing.T) *loadTarget { return startExpress(t, "SESSION_STORE=memory") }},
+		{"express-session connect-redis", "raw Redis GET", func(t *testing.T) *loadTarget {
+			return startExpress(t, "SESSION_STORE=redis", "REDIS_URL=redis://"+rdb.Addr, "SESSION_PREFIX=express:")
+		}},
+	}
+
+	// Every server is started first, then measured in rounds, one server
+	// after the other within a round: on a shared machine, a load that
+	// comes and goes then falls on every server alike.
+	var (
+		ran     []setup
+		targets []*loadTarget
+	)
+	for _, s := range setups {
+		if only != nil && !only.MatchString(s.name) && s.limit != "" {
+			continue // the limits always run: the ratios need them
+		}
+		target := s.start(t)
+		if target == nil {
+			continue
+		}
+		target.name, target.limit = s.name, s.limit
+		ran, targets = append(ran, s), append(targets, target)
+	}
+	runs := map[string]map[string][]loadResult{}
+	for round := range *httpLoadRounds {
+		for _, target := range targets {
+			if runs[target.name] == nil {
+				runs[target.name] = map[string][]loadResult{}
+			}
+			for _, kind := range []string{"read", "write"} {
+				path := target.read
+				if kind == "write" {
+					path = target.write
+				}
+				r := runLoad(t, target, path)
+				runs[target.name][kind] = append(runs[target.name][kind], r)
+				t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.errors)
+			}
+		}
+	}
+	results := map[string]map[string]loadResult{}
+	for name, kinds := range runs {
+		results[name] = map[string]loadResult{}
+		for kind, rs := range kinds {
+			slices.SortFunc(rs, func(a, b loadResult) int { return cmp.Compare(a.reqs, b.reqs) })
+			results[name][kind] = rs[len(rs)/2]
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d connections, %d sessions per server, %d rounds of %v per server and kind (the median round shown), GOMAXPROCS %d\n\n",
+		*httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
+	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | limit |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---|\n")
+	for _, s := range ran {
+		r, ok := results[s.name]
+		if !ok || len(r) < 2 {
+			fmt.Fprintf(&b, "| %s | skipped | | | | |\n", s.name)
+			continue
+		}
+		cell := func(kind string) string {
+			v := fmt.Sprintf("%.0f", r[kind].reqs)
+			if lim, ok := results[s.limit]; ok && lim[kind].reqs > 0 {
+				v += fmt.Sprintf(" (%.2f)", r[kind].reqs/lim[kind].reqs)
+			}
+			if r[kind].errors > 0 {
+				v += fmt.Sprintf(", %d errors", r[kind].errors)
+			}
+			return v
+		}
+		lat := func(kind string) string { return ms(r[kind].p50) + " / " + ms(r[kind].p99) }
+		limit := s.limit
+		if limit == "" {
+			limit = "(a limit)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.name, cell("read"), lat("read"), cell("write"), lat("write"), limit)
+	}
+	fmt.Println()
+	fmt.Print(b.String())
+}
+
+func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + " ms" }
+
+// runLoad drives target's path with the configured connections, each
+// request with the cookie of a random session, for a short warm-up and then
+// the measured duration.
+func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
+	conns := *httpLoadConns
+	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport}
+	url := target.url + path
+
+	const warmup = 500 * time.Millisecond
+	start := time.Now()
+	measureFrom, end := start.Add(warmup), start.Add(warmup+*httpLoadDuration)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errors    int
+		wg        sync.WaitGroup
+	)
+	for range conns {
+		wg.Go(func() {
+			var lat []time.Duration
+			errs := 0
+			for {
+				now := time.Now()
+				if now.After(end) {
+					break
+				}
+				cookie := target.cookies[rand.IntN(len(target.cookies))]
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Cookie", cookie)
+				resp, err := client.Do(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if now.Before(measureFrom) {
+					continue
+				}
+				if err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(now))
+			}
+			mu.Lock()
+			latencies = append(latencies, lat...)
+			errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(latencies) == 0 {
+		t.Fatalf("%s %s: no successful request (%d errors)", target.name, path, errors)
+	}
+	slices.Sort(latencies)
+	at := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))] }
+	return loadResult{
+		reqs: float64(len(latencies)) / httpLoadDuration.Seconds(),
+		p50:  at(0.50), p99: at(0.99), errors: errors,
+	}
+}
+
+// listen starts h on a loopback port for the test.
+func listen(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// randomKeys returns n random session ids.
+func randomKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = crand.Text()
+	}
+	return keys
+}
+
+// rawTarget is a server with no session logic that answers every request
+// (both kinds) with one store read under the request's cookie, after
+// filling the store with put.
+func rawTarget(t *testing.T, put func(key string) error, read func(ctx context.Context, key string) ([]byte, error)) *loadTarget {
+	keys := randomKeys(*httpLoadSessions)
+	cookies := make([]string, len(keys))
+	for i, k := range keys {
+		if err := put(k); err != nil {
+			t.Fatal(err)
+		}
+		cookies[i] = "sid=" + k
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("sid")
+		if err != nil {
+			http.Error(w, "no cookie", http.StatusBadRequest)
+			return
+		}
+		v, err := read(r.Context(), c.Value)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, strconv.Itoa(len(v)))
+	})
+	return &loadTarget{url: listen(t, h), read: "/read", write: "/write", cookies: cookies}
+}
+
+func startBare(t *testing.T) *loadTarget {
+	keys := randomKeys(*httpLoadSessions)
+	cookies := make([]string, len(keys))
+	for i, k := range keys {
+		cookies[i] = "sid=" + k
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "1") })
+	return &loadTarget{url: listen(t, h), read: "/read", write: "/write", cookies: cookies}
+}
+
+func redisClient(t *testing.T, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 2 * *httpLoadConns})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// memcachedClient keeps as many idle connections as the load has (the
+// default of 2 would make most requests dial).
+func memcachedClient(addr string) *memcache.Client {
+	c := memcache.New(addr)
+	c.MaxIdleConns = 2 * *httpLoadConns
+	return c
+}
+
+func startRawRedis(t *testing.T, addr string) *loadTarget {
+	c := redisClient(t, addr)
+	return rawTarget(t,
+		func(k string) error { return c.Set(context.Background(), "raw:"+k, rawValue, time.Hour).Err() },
+		func(ctx context.Context, k string) ([]byte, error) { return c.Get(ctx, "raw:"+k).Bytes() })
+}
+
+func startRawMemcached(t *testing.T, addr string) *loadTarget {
+	c := memcachedClient(addr)
+	return rawTarget(t,
+		func(k string) error { return c.Set(&memcache.Item{Key: "raw:" + k, Value: rawValue, Expiration: 3600}) },
+		func(_ context.Context, k string) ([]byte, error) {
+			it, err := c.Get("raw:" + k)
+			if err != nil {
+				return nil, err
+			}
+			return it.Value, nil
+		})
+}
+
+func startRawBolt(t *testing.T) *loadTarget {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bucket := []byte("raw")
+	return rawTarget(t,
+		func(k string) error {
+			return db.Update(func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists(bucket)
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte(k), rawValue)
+			})
+		},
+		func(_ context.Context, k string) ([]byte, error) {
+			var v []byte
+			err := db.View(func(tx *bbolt.Tx) error {
+				v = append(v, tx.Bucket(bucket).Get([]byte(k))...)
+				return nil
+			})
+			return v, err
+		})
+}
+
+// makeSessions creates the target's sessions through its write path,
+// without a cookie, and keeps the cookie each answer sets.
+func makeSessions(t *testing.T, target *loadTarget, name string) {
+	for range *httpLoadSessions {
+		resp, err := http.Get(target.url + target.write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		var cookie string
+		for _, c := range resp.Cookies() {
+			if c.Name == name {
+				cookie = c.Name + "=" + c.Value
+			}
+		}
+		if resp.StatusCode != http.StatusOK || cookie == "" {
+			t.Fatalf("creating a session: status %d, cookie %q", resp.StatusCode, cookie)
+		}
+		target.cookies = append(target.cookies, cookie)
+	}
+}
+
+// startSessionkit serves a counter on sessionkit with st: /read reads it,
+// /write increments it.
+func startSessionkit(t *testing.T, st session.Store) *loadTarget {
+	m, err := session.New(session.Options{
+		Secrets: []string{string(authKey)},
+		Store:   st,
+		Cookie:  session.CookieOptions{MaxAge: sessionLifetime, SameSite: session.SameSiteLax},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := st.(io.Closer); ok {
+		t.Cleanup(func() { c.Close() })
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := session.GetAs[int](session.From(r), "n")
+		writeInt(w, n)
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		n, _ := session.GetAs[int](s, "n")
+		s.Set("n", n+1)
+		writeInt(w, n+1)
+	})
+	target := &loadTarget{url: listen(t, m.Handler(mux)), read: "/read", write: "/write"}
+	makeSessions(t, target, "sid")
+	return target
+}
+
+// startSCS serves the same counter on scs with st.
+func startSCS(t *testing.T, st scs.Store) *loadTarget {
+	sm := scs.New()
+	sm.Store = st
+	sm.Lifetime = sessionLifetime
+	sm.Cookie.Persist = true
+	mux := http.NewServeMux()
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		writeInt(w, sm.GetInt(r.Context(), "n"))
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		n := sm.GetInt(r.Context(), "n") + 1
+		sm.Put(r.Context(), "n", n)
+		writeInt(w, n)
+	})
+	target := &loadTarget{url: listen(t, sm.LoadAndSave(mux)), read: "/read", write: "/write"}
+	makeSessions(t, target, sm.Cookie.Name)
+	return target
+}
+
+// startExpress runs the interop peer (interop/peer/server.js: express-session
+// with the store env names) under Node: GET /session reads the session, GET
+// /views increments a counter. It returns nil, leaving the server out, when
+// Node or the peer's packages are missing (make deps installs them).
+func startExpress(t *testing.T, env ...string) *loadTarget {
+	node, err := exec.LookPath("node")
+	dir := filepath.Join("..", "interop", "peer")
+	if err != nil {
+		t.Log("node not installed: no express servers")
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		t.Log("interop/peer has no node_modules (make deps installs them): no express servers")
+		return nil
+	}
+	cmd := exec.Command(node, "server.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT=0", "HOST=127.0.0.1", "NODE_ENV=production", "SESSION_SECRET="+string(authKey))
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if p, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				port <- p
+			}
+		}
+	}()
+	select {
+	case p := <-port:
+		target := &loadTarget{url: "http://127.0.0.1:" + p, read: "/session", write: "/views"}
+		makeSessions(t, target, "sid")
+		return target
+	case <-time.After(30 * time.Second):
+		t.Fatal("express did not start within 30s")
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// GetToucher is a Store that can read a session and push its expiry forward
+// in one round trip (Redis: GETEX key PX ttl). The middleware uses it to
+// carry the end-of-request touch of a read-only request on the load, so that
+// such a request costs one round trip instead of two (a read, then a touch).
+//
+// A store that is also a VersionedStore returns the same version as
+// GetVersion would; any other returns "". Like Toucher.Touch, GetAndTouch
+// creates nothing when the session is missing (found == false), and an
+// expires in the past deletes the session and reports it missing.
+type GetToucher interface {
+	GetAndTouch(ctx context.Context, id string, expires time.Time) (data []byte, version string, found bool, err error)
+}
+
+// loadTouch is a store touch carried on a load: at the load's time now, the
+// stored expiry was set to expires.
+type loadTouch struct {
+	now, expires time.Time
+}
+
+// touchAtLoad returns the touch that the load of a stored session can carry,
+// computed from what is known before reading it: the options' cookie MaxAge
+// and IdleTimeout. It returns nil when no touch should ride on the load: the
+// store cannot, or the end of the request would not simply touch the session
+// (Resave saves it; with TouchAfter, a touch is either not due or rewrites
+// the document, which only a save can do).
+func (m *Manager) touchAtLoad() *loadTouch {
+	if m.getToucher == nil || m.toucher == nil || m.opts.Resave || m.opts.TouchAfter > 0 {
+		return nil
+	}
+	lt := &loadTouch{now: m.now()}
+	var cookieExpires time.Time
+	if m.opts.Cookie.MaxAge > 0 {
+		cookieExpires = lt.now.Add(m.opts.Cookie.MaxAge)
+	}
+	lt.expires = m.expiryAt(cookieExpires, time.Time{}, lt.now)
+	return lt
+}
+
+// touchedAtLoad reports whether the touch lt carried on the load of s set
+// the stored expiry that the end of the request would set (storeExpiry after
+// the cookie's touch), had it happened at the load's time. It does not when
+// the document has a cookie of its own (a per-session max age, a "remember
+// me") or the AbsoluteTimeout caps the expiry: the end of the request then
+// touches the store again, as it would without GetToucher.
+func (m *Manager) touchedAtLoad(s *Session, lt *loadTouch) bool {
+	cookieExpires := s.cookie.expires
+	if s.cookie.originalMaxAge > 0 {
+		cookieExpires = lt.now.Add(s.cookie.originalMaxAge) // what touchCookie will make it
+	}
+	return m.expiryAt(cookieExpires, s.created, lt.now).Equal(lt.expires)
+}

@@ -1,0 +1,154 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// getTouchStore is a counting memstore that can also read and touch in one
+// call (GetToucher), as redisstore does with GETEX. It records the expiry of
+// the last touch, whichever call carried it.
+type getTouchStore struct {
+	*countingStore
+	mu          sync.Mutex
+	lastExpires time.Time
+}
+
+func newGetTouchStore(t *testing.T) *getTouchStore {
+	return &getTouchStore{countingStore: newCountingStore(t)}
+}
+
+func (g *getTouchStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]byte, string, bool, error) {
+	g.count("GetAndTouch")
+	g.setLast(exp)
+	data, ver, found, err := g.Store.GetVersion(ctx, id)
+	if err != nil || !found {
+		return nil, "", false, err
+	}
+	if _, err := g.Store.Touch(ctx, id, exp); err != nil {
+		return nil, "", false, err
+	}
+	return data, ver, true, nil
+}
+
+func (g *getTouchStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
+	g.setLast(exp)
+	return g.countingStore.Touch(ctx, id, exp)
+}
+
+func (g *getTouchStore) setLast(exp time.Time) {
+	g.mu.Lock()
+	g.lastExpires = exp
+	g.mu.Unlock()
+}
+
+func (g *getTouchStore) last() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lastExpires
+}
+
+// newGetTouchManager returns a manager on a fresh getTouchStore.
+func newGetTouchManager(t *testing.T, opts Options) (*Manager, *getTouchStore) {
+	st := newGetTouchStore(t)
+	opts.Store = st
+	m, _ := newTestManager(t, opts)
+	m.now = st.clock.Now
+	return m, st
+}
+
+func TestReadOnlyRequestTouchesOnTheLoadAlone(t *testing.T) {
+	for _, maxAge := range []time.Duration{0, time.Hour} {
+		m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: maxAge}, IdleTimeout: 2 * time.Hour})
+		b := stored(t, m)
+		b.h = m.Handler(readViews)
+		st.clock.Advance(time.Minute)
+		st.reset()
+		b.get("/")
+		if st.n("GetAndTouch") != 1 || st.total() != 1 {
+			t.Fatalf("maxAge %v: calls %v, want one GetAndTouch and nothing else", maxAge, st.calls)
+		}
+		want := st.clock.Now().Add(2 * time.Hour) // browser-session cookie: the idle timeout
+		if maxAge > 0 {
+			want = st.clock.Now().Add(maxAge)
+		}
+		if got := st.last(); !got.Equal(want) {
+			t.Fatalf("maxAge %v: touched to %v, want %v", maxAge, got, want)
+		}
+	}
+}
+
+func TestSessionWithItsOwnMaxAgeIsTouchedToItAtTheEnd(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ann")
+		s.Cookie().SetMaxAge(30 * 24 * time.Hour) // remember me
+	})))
+	b.get("/")
+	b.h = m.Handler(readViews)
+	st.clock.Advance(time.Minute)
+	st.reset()
+	b.get("/")
+	if st.n("GetAndTouch") != 1 || st.n("Touch") != 1 || st.total() != 2 {
+		t.Fatalf("calls %v, want GetAndTouch then Touch", st.calls)
+	}
+	if got, want := st.last(), st.clock.Now().Add(30*24*time.Hour); !got.Equal(want) {
+		t.Fatalf("touched to %v, want the session's own %v", got, want)
+	}
+}
+
+func TestAbsoluteTimeoutCapIsTouchedAtTheEnd(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}, AbsoluteTimeout: 45 * time.Minute})
+	created := st.clock.Now()
+	b := stored(t, m)
+	b.h = m.Handler(readViews)
+	st.clock.Advance(30 * time.Minute)
+	st.reset()
+	b.get("/")
+	if st.n("GetAndTouch") != 1 || st.n("Touch") != 1 {
+		t.Fatalf("calls %v, want GetAndTouch then Touch", st.calls)
+	}
+	// The document keeps the creation time to the millisecond.
+	if got, want := st.last(), created.Add(45*time.Minute); got.Sub(want).Abs() >= time.Millisecond {
+		t.Fatalf("touched to %v, want the absolute timeout %v", got, want)
+	}
+}
+
+func TestNoTouchRidesOnTheLoadWithTouchAfterOrResave(t *testing.T) {
+	for _, opts := range []Options{{TouchAfter: time.Minute, Cookie: CookieOptions{MaxAge: time.Hour}}, {Resave: true}} {
+		m, st := newGetTouchManager(t, opts)
+		b := stored(t, m)
+		b.h = m.Handler(readViews)
+		st.reset()
+		b.get("/")
+		if st.n("GetAndTouch") != 0 || st.n("GetVersion") != 1 {
+			t.Fatalf("TouchAfter %v, Resave %v: calls %v, want a GetVersion and no GetAndTouch", opts.TouchAfter, opts.Resave, st.calls)
+		}
+	}
+}
+
+func TestModifyingRequestAfterATouchingLoadSavesOnce(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{})
+	b := stored(t, m)
+	st.reset()
+	b.get("/")
+	if st.n("GetAndTouch") != 1 || st.n("CompareAndSwap") != 1 || st.total() != 2 {
+		t.Fatalf("calls %v, want GetAndTouch then CompareAndSwap", st.calls)
+	}
+	if got := b.get("/").Body.String(); got != "3" {
+		t.Fatalf("views = %s, want 3", got)
+	}
+}
+
+func TestTouchingLoadOfMissingSessionMakesANewOne(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{})
+	b := stored(t, m)
+	id, _ := m.verify(b.cookie)
+	st.Store.Destroy(t.Context(), id)
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s, want 1 (a new session)", got)
+	}
+}

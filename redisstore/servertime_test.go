@@ -1,0 +1,143 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/storetest"
+)
+
+// serverMicros returns the usec of cmd in INFO commandstats: the time the
+// server spent running it, including the commands a script calls (which
+// commandstats also counts under their own names).
+func serverMicros(b *testing.B, c *redis.Client, cmds ...string) float64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok || !slices.Contains(cmds, strings.TrimPrefix(name, "cmdstat_")) {
+			continue
+		}
+		_, rest, _ = strings.Cut(rest, "usec=")
+		usec, _, _ := strings.Cut(rest, ",")
+		n, _ := strconv.ParseFloat(usec, 64)
+		total += n
+	}
+	return total
+}
+
+// Candidate compare-and-swap scripts: KEYS[1] the key, ARGV[1] what the
+// stored value is compared with, ARGV[2] the new value, ARGV[3] the TTL in ms.
+var casCandidates = map[string]string{
+	// The store's script: the SHA-1 of the stored value against the version's.
+	"sha1": `local cur = redis.call('GET', KEYS[1])
+if not cur or redis.sha1hex(cur) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+	// The stored value against the previous value itself, sent along.
+	"value": `local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+	// The floor of any script: one that does nothing.
+	"noop": `return 1`,
+}
+
+// BenchmarkServerTime measures the Redis server's own time per operation
+// (INFO commandstats usec over the operations, reported as server-µs/op):
+// a script runs on Redis's one thread, so this caps a deployment's write
+// rate whatever the number of app servers. SET and GET are the baselines.
+func BenchmarkServerTime(b *testing.B) {
+	srv := testserver.StartRedis(b)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	doc := storetest.Document(benchDocSize)
+	c.Set(ctx, "k", doc, time.Hour)
+	run := func(b *testing.B, cmd []string, op func() error) {
+		before := serverMicros(b, c, cmd...)
+		n := 0
+		for b.Loop() {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		b.ReportMetric((serverMicros(b, c, cmd...)-before)/float64(n), "server-µs/op")
+	}
+	b.Run("op=SET", func(b *testing.B) {
+		run(b, []string{"set"}, func() error { return c.Set(ctx, "k", doc, time.Hour).Err() })
+	})
+	b.Run("op=GET", func(b *testing.B) {
+		run(b, []string{"get"}, func() error { return c.Get(ctx, "k").Err() })
+	})
+	b.Run("op=GETEX", func(b *testing.B) {
+		run(b, []string{"getex"}, func() error { return c.GetEx(ctx, "k", time.Hour).Err() })
+	})
+	sum := sha1.Sum(doc)
+	compareWith := map[string]string{}
+	for name := range casCandidates {
+		if strings.Contains(name, "sha1") {
+			compareWith[name] = hex.EncodeToString(sum[:])
+		} else {
+			compareWith[name] = string(doc)
+		}
+	}
+	for name, src := range casCandidates {
+		script := redis.NewScript(src)
+		b.Run("op=cas-"+name, func(b *testing.B) {
+			run(b, []string{"evalsha"}, func() error {
+				n, err := script.Run(ctx, c, []string{"k"}, compareWith[name], doc, 3600000).Int()
+				if err == nil && n != 1 {
+					b.Fatal("not swapped")
+				}
+				return err
+			})
+		})
+	}
+	// WATCH, GET and compare in the client, MULTI SET EXEC: no script, but
+	// two round trips on a connection of its own.
+	b.Run("op=cas-watch", func(b *testing.B) {
+		run(b, []string{"watch", "get", "multi", "set", "exec"}, func() error {
+			return c.Watch(ctx, func(tx *redis.Tx) error {
+				cur, err := tx.Get(ctx, "k").Bytes()
+				if err != nil {
+					return err
+				}
+				if string(cur) != string(doc) {
+					b.Fatal("changed")
+				}
+				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Set(ctx, "k", doc, time.Hour)
+					return nil
+				})
+				return err
+			}, "k")
+		})
+	})
+	// The sha1 script as a Redis 7 function (FUNCTION LOAD, FCALL).
+	lib := "#!lua name=sessionkitbench\nredis.register_function('cas', function(keys, args)\n" +
+		"local cur = redis.call('GET', keys[1])\n" +
+		"if not cur or redis.sha1hex(cur) ~= args[1] then return 0 end\n" +
+		"redis.call('SET', keys[1], args[2], 'PX', args[3])\nreturn 1\nend)"
+	if err := c.FunctionLoadReplace(ctx, lib).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("op=cas-sha1-fcall", func(b *testing.B) {
+		run(b, []string{"fcall"}, func() error {
+			return c.FCall(ctx, "cas", []string{"k"}, compareWith["sha1"], doc, 3600000).Err()
+		})
+	})
+}
