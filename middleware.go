@@ -230,6 +230,7 @@ func (rs *requestState) commit() error {
 	if s.phase != phaseUnset && !s.has(markCookieTouched) {
 		s.touchCookie(now)
 		s.set(markCookieTouched)
+		m.recordClient(s) // Options.RecordClient: a new user agent or IP is a change (users.go)
 	}
 	d := decide(decisionInput{
 		phase: s.phase, marks: s.marks, id: s.id, originalID: s.originalID, cookieID: rs.cookieID,
@@ -319,7 +320,11 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if m.toucher == nil {
 		return true, nil
 	}
-	found, err = m.toucher.Touch(ctx, s.id, m.storeExpiry(s))
+	exp := m.storeExpiry(s)
+	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
+		return false, err
+	}
+	found, err = m.toucher.Touch(ctx, s.id, exp)
 	if err != nil {
 		return false, fmt.Errorf("session: touch: %w", err)
 	}
