@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionkit/session/internal/shortid"
@@ -250,16 +251,42 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		}
 		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
 	})
-	var errs []error
-	for _, info := range infos[min(len(infos), m.opts.MaxSessionsPerUser):] {
-		if err := m.store.Destroy(ctx, info.ID); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("session: MaxSessionsPerUser: destroy: %w", err)
+	if _, err := m.destroyAll(ctx, infos[min(len(infos), m.opts.MaxSessionsPerUser):]); err != nil {
+		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
 	}
 	return nil
+}
+
+// destroyParallel bounds the parallel store calls of destroyAll.
+const destroyParallel = 16
+
+// destroyAll destroys the sessions of infos, up to destroyParallel at a
+// time (a store that batches writes, as boltstore's commit queue does,
+// groups them), and returns how many it destroyed.
+func (m *Manager) destroyAll(ctx context.Context, infos []SessionInfo) (int, error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		n    int
+		errs []error
+		sem  = make(chan struct{}, destroyParallel)
+	)
+	for _, info := range infos {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := m.store.Destroy(ctx, info.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("destroy session %s: %w", shortid.Of(info.ID), err))
+				return
+			}
+			n++
+		})
+	}
+	wg.Wait()
+	return n, errors.Join(errs...)
 }
 
 // UserSessions returns the live sessions of userID, most recently used
@@ -317,19 +344,9 @@ func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep .
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	var errs []error
-	for _, info := range infos {
-		if slices.Contains(keep, info.ID) {
-			continue
-		}
-		if err := m.store.Destroy(ctx, info.ID); err != nil {
-			errs = append(errs, fmt.Errorf("session %s: %w", shortid.Of(info.ID), err))
-			continue
-		}
-		n++
-	}
-	if err := errors.Join(errs...); err != nil {
+	infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return slices.Contains(keep, i.ID) })
+	n, err := m.destroyAll(ctx, infos)
+	if err != nil {
 		return n, fmt.Errorf("session: destroy user sessions: %w", err)
 	}
 	return n, nil

@@ -19,3 +19,16 @@ func TestUserSessionScenarios(t *testing.T) {
 		return st
 	})
 }
+
+func BenchmarkUsers(b *testing.B) {
+	apptest.BenchmarkUsers(b, newUserBenchStore(b))
+}
+
+func newUserBenchStore(b *testing.B) session.Store {
+	st, err := boltstore.Open(filepath.Join(b.TempDir(), "sessions.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}

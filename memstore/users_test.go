@@ -17,3 +17,13 @@ func TestUserSessionScenarios(t *testing.T) {
 		return st
 	})
 }
+
+func BenchmarkUsers(b *testing.B) {
+	apptest.BenchmarkUsers(b, newUserBenchStore(b))
+}
+
+func newUserBenchStore(b *testing.B) session.Store {
+	st := memstore.New()
+	b.Cleanup(func() { st.Close() })
+	return st
+}

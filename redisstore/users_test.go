@@ -60,3 +60,9 @@ func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkUsers(b *testing.B) {
+	apptest.BenchmarkUsers(b, newUserBenchStore(b))
+}
+
+func newUserBenchStore(b *testing.B) session.Store { return newStore(standalone(b)) }

@@ -95,4 +95,3 @@ func TestMemcachedHasNoUserIndex(t *testing.T) {
 		}
 	}
 }
-

@@ -281,3 +281,69 @@ func RecordedClientIsListed(t *testing.T, st session.Store) {
 	do("/get?k=x", "198.51.100.9", r.Cookies)
 	check("198.51.100.9")
 }
+
+// BenchmarkUsers measures what the user index costs on st: a login request
+// with SetUser against the same request without it, and UserSessions and
+// DestroyUserSessions for a user with 10 and with 1,000 sessions.
+func BenchmarkUsers(b *testing.B, st session.Store) {
+	app := New(b, st, nil)
+	b.Run("LoginWithoutSetUser", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			app.Serve(b, "/login?u=", nil)
+		}
+	})
+	b.Run("LoginWithSetUser", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			app.Serve(b, fmt.Sprintf("/login?u=bench-login-%d", i%1000), nil) // users with a few sessions each
+		}
+	})
+	ix := st.(session.UserIndex)
+	fill := func(b *testing.B, user string, n int) {
+		b.Helper()
+		exp := time.Now().Add(time.Hour)
+		data := fmt.Appendf(nil, `{"cookie":{"originalMaxAge":3600000,"expires":%q,"httpOnly":true,"path":"/"},%q:%q,"views":1}`,
+			exp.UTC().Format("2006-01-02T15:04:05.000Z"), session.UserKey, user)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for i := range n {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				id := fmt.Sprintf("%s-%06d", user, i)
+				if err := ix.IndexUserSession(b.Context(), user, id, time.Now(), exp); err != nil {
+					b.Error(err)
+				}
+				if err := st.Set(b.Context(), id, data, exp); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, n := range []int{10, 1000} {
+		user := fmt.Sprintf("bench-%d", n)
+		fill(b, user, n)
+		b.Run(fmt.Sprintf("UserSessions/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if infos, err := app.Manager.UserSessions(b.Context(), user); err != nil || len(infos) != n {
+					b.Fatalf("UserSessions = %d, %v; want %d", len(infos), err, n)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("DestroyUserSessions/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				u := fmt.Sprintf("%s-destroy-%d", user, i)
+				fill(b, u, n)
+				b.StartTimer()
+				if got, err := app.Manager.DestroyUserSessions(b.Context(), u); err != nil || got != n {
+					b.Fatalf("DestroyUserSessions = %d, %v; want %d", got, err, n)
+				}
+			}
+		})
+	}
+}
