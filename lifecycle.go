@@ -36,6 +36,9 @@ const (
 	markCookieTouched
 	markStoreTouched
 	markUnsetDestroyed
+	// markLogin: SetUser bound the session to a user; the save after it
+	// enforces Options.MaxSessionsPerUser (users.go).
+	markLogin
 )
 
 // sessionState is everything a Session resets on Destroy, Reload and load.

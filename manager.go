@@ -31,6 +31,7 @@ type Manager struct {
 	toucher   Toucher        // nil if the store cannot touch
 	// getToucher is nil if the store cannot read and touch in one round trip.
 	getToucher GetToucher
+	users      UserIndex // nil if the store keeps no user index (users.go)
 	codec      Codec
 	signer     *signer
 	verified   *verifiedCache
@@ -62,6 +63,10 @@ func New(opts Options) (*Manager, error) {
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)
 	m.getToucher, _ = opts.Store.(GetToucher)
+	m.users, _ = opts.Store.(UserIndex)
+	if opts.MaxSessionsPerUser > 0 && m.users == nil {
+		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store that keeps a user index (session.UserIndex), %T does not: %w", errOptions, opts.Store, ErrNotSupported)
+	}
 	return m, nil
 }
 
@@ -133,19 +138,26 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document
 	if !found {
 		return nil, "", ErrNotFound
 	}
+	doc, err := m.decode(ctx, id, data)
+	return doc, ver, err
+}
+
+// decode decodes stored bytes. A corrupt document is logged and reported as
+// ErrNotFound, as is a session past its AbsoluteTimeout.
+func (m *Manager) decode(ctx context.Context, id string, data []byte) (*Document, error) {
 	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
 		m.logger.WarnContext(ctx, "session: ignoring a stored session over MaxDocumentBytes", "id", shortid.Of(id), "bytes", len(data), "limit", limit)
-		return nil, "", fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
+		return nil, fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
 	}
 	doc, err := m.codec.Decode(data)
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", shortid.Of(id), "err", err)
-		return nil, "", fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
+		return nil, fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
 	}
 	if m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout {
-		return nil, "", fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
+		return nil, fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
 	}
-	return doc, ver, nil
+	return doc, nil
 }
 
 // document builds the stored document of s, reusing the session's own
@@ -216,11 +228,15 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		if err != nil {
 			return err
 		}
-		if err := m.store.Set(ctx, s.id, data, m.storeExpiry(s)); err != nil {
+		exp := m.storeExpiry(s)
+		if err := m.indexUser(ctx, s, exp); err != nil { // index first: see users.go
+			return err
+		}
+		if err := m.store.Set(ctx, s.id, data, exp); err != nil {
 			return fmt.Errorf("session: save: %w", err)
 		}
 		s.saved("")
-		return nil
+		return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
 	}
 	for attempt := 1; ; attempt++ {
 		var (
@@ -233,14 +249,20 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			if eerr != nil {
 				return eerr
 			}
-			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, m.storeExpiry(s))
+			exp := m.storeExpiry(s)
+			// The user index entry goes first (each attempt: a re-merge
+			// may bring another request's user), see users.go.
+			if err := m.indexUser(ctx, s, exp); err != nil {
+				return err
+			}
+			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
 		}
 		switch {
 		case err != nil:
 			return fmt.Errorf("session: save: %w", err)
 		case swapped:
 			s.saved(ver)
-			return nil
+			return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
 		case attempt > maxMergeAttempts:
 			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, ErrConflict)
 		}

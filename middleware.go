@@ -121,14 +121,21 @@ func (rs *requestState) load() error {
 		if id, ok := m.verify(value); ok {
 			rs.cookieID = id
 			ctx, cancel := m.withStoreTimeout(rs.r.Context())
+			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
 			doc, ver, err := m.read(ctx, id, lt)
-			cancel()
 			if err == nil {
 				m.initLoaded(s, id, doc, ver)
 				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
 				if lt != nil && m.touchedAtLoad(s, lt) {
 					s.set(markStoreTouched) // the end of the request does not touch again
+				}
+				if lt != nil {
+					// The load pushed the stored expiry forward: a user's index
+					// entry must outlive the session, as on every other touch.
+					if err := m.indexUser(ctx, s, lt.expires); err != nil {
+						return fmt.Errorf("session: load: %w", err)
+					}
 				}
 				rs.sess = s
 				return nil
@@ -236,6 +243,7 @@ func (rs *requestState) commit() error {
 	if s.phase != phaseUnset && !s.has(markCookieTouched) {
 		s.touchCookie(now)
 		s.set(markCookieTouched)
+		m.recordClient(s) // Options.RecordClient: a new user agent or IP is a change (users.go)
 	}
 	d := decide(decisionInput{
 		phase: s.phase, marks: s.marks, id: s.id, originalID: s.originalID, cookieID: rs.cookieID,
@@ -328,7 +336,11 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if m.toucher == nil {
 		return true, nil
 	}
-	found, err = m.toucher.Touch(ctx, s.id, m.storeExpiry(s))
+	exp := m.storeExpiry(s)
+	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
+		return false, err
+	}
+	found, err = m.toucher.Touch(ctx, s.id, exp)
 	if err != nil {
 		return false, fmt.Errorf("session: touch: %w", err)
 	}

@@ -69,6 +69,15 @@ type Options struct {
 	// it) is logged and treated as missing. Zero means
 	// DefaultMaxDocumentBytes; a negative value turns the cap off.
 	MaxDocumentBytes int
+	// MaxSessionsPerUser caps the sessions of one user (see Session.SetUser):
+	// the save after a SetUser destroys the user's least recently used
+	// sessions beyond it. Zero: no cap. It needs a store that is a UserIndex.
+	MaxSessionsPerUser int
+	// RecordClient records the user agent and client IP (with TrustProxy,
+	// the first X-Forwarded-For) in sessions that have a user, for a "your
+	// devices" page (SessionInfo). It costs a save whenever they change,
+	// and up to about 300 bytes per document.
+	RecordClient bool
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. Default: log and reply 500 Internal Server Error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -183,6 +192,9 @@ func (o *Options) validate() error {
 		if f.d < 0 {
 			return optionError("%s is negative (%v)", f.name, f.d)
 		}
+	}
+	if o.MaxSessionsPerUser < 0 {
+		return optionError("MaxSessionsPerUser is negative (%d)", o.MaxSessionsPerUser)
 	}
 	if o.StoreTimeout == 0 {
 		o.StoreTimeout = DefaultStoreTimeout

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -74,14 +75,15 @@ func (s *Session) Has(key string) bool {
 	return s.values.has(key)
 }
 
-// Keys returns the session's keys, sorted.
+// Keys returns the session's keys, sorted, without the reserved UserKey and
+// ClientKey.
 func (s *Session) Keys() []string {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values.keys()
+	return slices.DeleteFunc(s.values.keys(), reserved)
 }
 
 // Set sets key to v, which must be encodable as JSON. Setting a key to the
@@ -101,9 +103,9 @@ func (s *Session) Set(key string, v any) {
 	s.changed(key, true)
 }
 
-// Delete removes key.
+// Delete removes key. The reserved keys are ignored (SetUser("") unbinds the user).
 func (s *Session) Delete(key string) {
-	if s == nil {
+	if s == nil || reserved(key) {
 		return
 	}
 	s.mu.Lock()
@@ -115,7 +117,7 @@ func (s *Session) Delete(key string) {
 	s.changed(key, false)
 }
 
-// Clear removes every key.
+// Clear removes every key but the user binding (see SetUser).
 func (s *Session) Clear() {
 	if s == nil {
 		return
@@ -123,6 +125,9 @@ func (s *Session) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range s.values.keys() {
+		if reserved(k) {
+			continue
+		}
 		s.values.del(k)
 		s.changed(k, false)
 	}
@@ -136,7 +141,11 @@ func (s *Session) changed(key string, set bool) {
 	s.sessionState.changed()
 }
 
-func reserved(key string) bool { return key == cookieKey || key == CreatedKey }
+// reserved reports the document keys that Set and Delete ignore; UserKey and
+// ClientKey are set by SetUser (users.go).
+func reserved(key string) bool {
+	return key == cookieKey || key == CreatedKey || key == UserKey || key == ClientKey
+}
 
 // sameScalar reports whether a and b are equal values of a basic type, so
 // that setting b over a changes nothing. JSON-decoded numbers are float64.

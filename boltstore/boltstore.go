@@ -655,7 +655,8 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 			removed += n
 		}
 		if !more {
-			return removed, nil
+			// The user index too (users.go): users who never come back.
+			return removed, s.pruneUsers(ctx)
 		}
 	}
 }

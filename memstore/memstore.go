@@ -69,7 +69,8 @@ func WithMaxSessions(n int) Option {
 }
 
 // Store is an in-memory session store. It implements session.Store,
-// session.Toucher, session.VersionedStore, session.Lister and session.Purger,
+// session.Toucher, session.VersionedStore, session.Lister, session.Purger
+// and session.UserIndex,
 // and is safe for concurrent use. Create it with New; Close stops its sweeper.
 type Store struct {
 	*state
@@ -88,6 +89,7 @@ type state struct {
 	stopper  *stopper
 	interval time.Duration
 	now      func() int64
+	users    userIndex // the user -> sessions index (users.go)
 }
 
 type stopper struct {
@@ -482,6 +484,7 @@ func (st *state) purge() int {
 		sh.maybeShrink()
 		sh.mu.Unlock()
 	}
+	st.pruneUsers(st.now())
 	return removed
 }
 

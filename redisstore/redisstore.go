@@ -29,6 +29,9 @@
 // changes the version. Every operation touches one key, so all
 // of them work on a Redis Cluster.
 //
+// A user index (session.UserIndex) keeps two keys per user beside the
+// sessions; see users.go for what is atomic in a Cluster.
+//
 // IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
 // (never KEYS, which blocks the server); they are meant for admin tools, not
 // for requests.
@@ -68,9 +71,10 @@ type Store struct {
 	client         redis.UniversalClient
 	prefix         string
 	defaultTTL     time.Duration
-	replicas       int           // WithReplicas: WAIT for this many after each write
-	replicaTimeout time.Duration // and this long
-	noGetEx        atomic.Bool   // the server said it has no GETEX (Redis < 6.2)
+	replicas       int              // WithReplicas: WAIT for this many after each write
+	replicaTimeout time.Duration    // and this long
+	noGetEx        atomic.Bool      // the server said it has no GETEX (Redis < 6.2)
+	now            func() time.Time // the user index's clock (users.go); tests replace it
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -115,7 +119,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		o(&c)
 	}
 	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL,
-		replicas: c.replicas, replicaTimeout: c.replicaTimeout}
+		replicas: c.replicas, replicaTimeout: c.replicaTimeout, now: time.Now}
 }
 
 // Prefix returns the key prefix of the store.
@@ -417,6 +421,9 @@ func (s *Store) ids(ctx context.Context) ([]string, error) {
 		defer mu.Unlock()
 		for _, k := range keys {
 			id := strings.TrimPrefix(k, s.prefix)
+			if isUserKey(id) {
+				continue // the user index (users.go), not a session
+			}
 			if !seen[id] { // SCAN may return a key twice
 				seen[id] = true
 				ids = append(ids, id)
@@ -436,8 +443,8 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
-// Clear deletes every session of this store (every key with its prefix, and
-// nothing else), node by node.
+// Clear deletes every session of this store (every key with its prefix,
+// the user index's included, and nothing else), node by node.
 func (s *Store) Clear(ctx context.Context) error {
 	err := s.scan(ctx, func(ctx context.Context, c redis.UniversalClient, keys []string) error {
 		// One key per DEL: in a Cluster the keys of a batch are in many slots.

@@ -144,6 +144,7 @@ func init() {
 		{"EveryURLSafeCharacterInIDs", testURLSafeIDs},
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
+		{"UserIndex", testUserIndex}, // users.go
 	}
 }
 

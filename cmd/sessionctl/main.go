@@ -7,10 +7,13 @@
 //	sessionctl -store bolt:///var/lib/app/sessions.db destroy 8zRk...
 //	sessionctl -store bolt:///var/lib/app/sessions.db purge-expired
 //	sessionctl -store bolt:///var/lib/app/sessions.db clear -yes
+//	sessionctl -store redis://127.0.0.1:6379/0 user alice@example.com
+//	sessionctl -store redis://127.0.0.1:6379/0 logout-user alice@example.com
 //
 // The store URL can also come from the SESSION_STORE environment variable.
 // list, count and clear need a store that can enumerate its sessions (not
-// Memcached). An embedded bolt file can only be opened while no other process
+// Memcached); user and logout-user need a store that keeps a user index
+// (session.UserIndex: not Memcached). An embedded bolt file can only be opened while no other process
 // (say, the running application) holds it.
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the

@@ -31,6 +31,8 @@ const Secret = "apptest secret"
 //	/destroy       destroys the session
 //	/slow?k=K&v=V  loads the session, signals Loaded, waits for Release, then sets K
 //	/none          does not use the session (costs no store round trip)
+//	/login?u=U     renews the id and binds the session to user U (users.go)
+//	/whoami        answers the session's user, "" for none (reads only)
 type App struct {
 	// URL is the app's base URL.
 	URL string
@@ -103,6 +105,17 @@ func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 		a.Loaded <- struct{}{}
 		<-a.Release
 		s.Set(r.FormValue("k"), r.FormValue("v"))
+	}))
+	mux.HandleFunc("/login", withSession(func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.SetUser(r.FormValue("u"))
+		io.WriteString(w, s.ID())
+	}))
+	mux.HandleFunc("/whoami", withSession(func(w http.ResponseWriter, r *http.Request, s *session.Session) {
+		io.WriteString(w, s.User())
 	}))
 	mux.HandleFunc("/none", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "no session used")

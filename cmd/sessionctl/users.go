@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sessionkit/session"
+)
+
+// The commands on the sessions of one user (issue #14).
+func init() {
+	commands["user"] = &command{
+		args:  "USERID",
+		help:  "list the live sessions of one user (see Session.SetUser), most recently used first",
+		nargs: 1,
+		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
+			return func(ctx context.Context, c *cli, args []string) error { return c.user(ctx, args[0]) }
+		},
+	}
+	commands["logout-user"] = &command{
+		args:  "[-keep ID] USERID",
+		help:  "destroy every session of one user (but the one given with -keep): logs them out everywhere",
+		nargs: 1,
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			keep := fs.String("keep", "", "do not destroy the session with this `ID`")
+			return func(ctx context.Context, c *cli, args []string) error { return c.logoutUser(ctx, args[0], *keep) }
+		},
+	}
+}
+
+// manager returns a manager over the store, for its user index logic. Its
+// secret is random: sessionctl never signs or reads a cookie.
+func (c *cli) manager() (*session.Manager, error) {
+	m, err := session.New(session.Options{
+		Secrets: []string{rand.Text()},
+		Store:   c.store,
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// userError makes the error of a store without a user index say so plainly.
+func (c *cli) userError(err error) error {
+	if errors.Is(err, session.ErrNotSupported) {
+		return fmt.Errorf("%s keeps no index of users' sessions (the store is not a session.UserIndex); user and logout-user need one that does", c.kind())
+	}
+	return err
+}
+
+func (c *cli) user(ctx context.Context, userID string) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	infos, err := m.UserSessions(ctx, userID)
+	if err != nil {
+		return c.userError(err)
+	}
+	if len(infos) == 0 {
+		fmt.Fprintf(c.stderr, "no live sessions of user %q\n", userID)
+		return nil
+	}
+	now := time.Now()
+	ago := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
+	for _, i := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (in %s)\t%s\t%s\n", i.ID, ago(i.Created), ago(i.LastUsed),
+			i.Expires.UTC().Format(time.RFC3339), i.Expires.Sub(now).Round(time.Second), orDash(i.IP), orDash(i.UserAgent))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "%d session(s) of user %q\n", len(infos), userID)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *cli) logoutUser(ctx context.Context, userID, keep string) error {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	var keepIDs []string
+	if keep != "" {
+		keepIDs = append(keepIDs, keep)
+	}
+	n, err := m.DestroyUserSessions(ctx, userID, keepIDs...)
+	if err != nil {
+		return c.userError(fmt.Errorf("destroyed %d session(s) before: %w", n, err))
+	}
+	_, err = fmt.Fprintf(c.stdout, "destroyed %d session(s) of user %q\n", n, userID)
+	return err
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+)
+
+// fillUsers stores three sessions of dana (one with a recorded client) and
+// one of eve, indexed as the manager does it.
+func fillUsers(t *testing.T, st session.Store) {
+	t.Helper()
+	ix := st.(session.UserIndex)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	for id, user := range map[string]string{"dana1": "dana", "dana2": "dana", "dana3": "dana", "eve1": "eve"} {
+		values := map[string]any{session.UserKey: user}
+		if id == "dana1" {
+			values[session.ClientKey] = map[string]string{"ua": "Firefox/140", "ip": "192.0.2.1"}
+		}
+		if err := ix.IndexUserSession(ctx, user, id, time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(ctx, id, document(t, &exp, values), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestUserListsTheSessionsOfOneUser(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		indexed := true
+		use(func(st session.Store) {
+			if _, indexed = st.(session.UserIndex); indexed {
+				fillUsers(t, st)
+			}
+		})
+		if !indexed {
+			t.Skip("this store keeps no user index yet")
+		}
+		code, out, errOut := sessionctl(t, "", "-store", url, "user", "dana")
+		if code != 0 || !strings.Contains(errOut, "3 session(s)") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+		for _, want := range []string{"dana1", "dana2", "dana3", "Firefox/140", "192.0.2.1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		if strings.Contains(out, "eve1") {
+			t.Error("output lists another user's session")
+		}
+		code, _, errOut = sessionctl(t, "", "-store", url, "user", "nobody")
+		if code != 0 || !strings.Contains(errOut, "no live sessions") {
+			t.Errorf("unknown user: exit %d, stderr %q", code, errOut)
+		}
+	})
+}
+
+func TestLogoutUserDestroysTheSessionsOfOneUser(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		indexed := true
+		use(func(st session.Store) {
+			if _, indexed = st.(session.UserIndex); indexed {
+				fillUsers(t, st)
+			}
+		})
+		if !indexed {
+			t.Skip("this store keeps no user index yet")
+		}
+		code, out, _ := sessionctl(t, "", "-store", url, "logout-user", "-keep", "dana2", "dana")
+		if code != 0 || !strings.Contains(out, "destroyed 2 session(s)") {
+			t.Fatalf("exit %d, stdout %q", code, out)
+		}
+		use(func(st session.Store) {
+			for id, want := range map[string]bool{"dana1": false, "dana2": true, "dana3": false, "eve1": true, "alice": true} {
+				if _, found, err := st.Get(context.Background(), id); err != nil || found != want {
+					t.Errorf("%s: found %v, %v; want found %v", id, found, err, want)
+				}
+			}
+		})
+	})
+}
+
+func TestMemcachedHasNoUserIndex(t *testing.T) {
+	srv := testserver.StartMemcached(t)
+	for _, cmd := range []string{"user", "logout-user"} {
+		code, _, errOut := sessionctl(t, "", "-store", "memcached://"+srv.Addr, cmd, "dana")
+		if code != 1 || !strings.Contains(errOut, "memcached keeps no index of users' sessions") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package memstore
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// indexGrace is session.IndexGrace (memstore cannot import session, which
+// imports it; a test checks that they agree): how long an index entry is
+// kept past its expiry.
+const indexGrace = time.Minute
+
+// userIndex maps each user to their sessions' index entries. One mutex is
+// enough: it is taken once per save or touch of a session with a user, for
+// a few map operations.
+type userIndex struct {
+	mu sync.Mutex
+	m  map[string]map[string]userEntry // user -> id -> entry
+}
+
+// userEntry is one index entry, times in unix ns.
+type userEntry struct {
+	used, expires, deadline int64 // deadline: when it may be pruned (expires + IndexGrace)
+}
+
+// IndexUserSession records that session id belongs to user (session.UserIndex).
+// It also prunes the user's entries past their deadline.
+func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	exp := s.deadline(expires, now)
+	e := userEntry{used: used.UnixNano(), expires: exp, deadline: exp + int64(indexGrace)}
+	ix := &s.users
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.m == nil {
+		ix.m = make(map[string]map[string]userEntry)
+	}
+	ids := ix.m[user]
+	if ids == nil {
+		ids = make(map[string]userEntry, 1)
+		ix.m[user] = ids
+	}
+	pruneUser(ids, now)
+	ids[id] = e
+	return nil
+}
+
+// pruneUser deletes the entries past their deadline. ix.mu is held.
+func pruneUser(ids map[string]userEntry, now int64) {
+	for id, e := range ids {
+		if e.deadline <= now {
+			delete(ids, id)
+		}
+	}
+}
+
+// UserSessions calls yield with the user's unexpired index entries and
+// each session's data, nil for a session that is gone (session.UserIndex).
+func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	ix := &s.users
+	type found struct {
+		id string
+		e  userEntry
+	}
+	ix.mu.Lock()
+	ids := ix.m[user]
+	pruneUser(ids, now)
+	if ids != nil && len(ids) == 0 {
+		delete(ix.m, user)
+	}
+	entries := make([]found, 0, len(ids))
+	for id, e := range ids {
+		entries = append(entries, found{id, e})
+	}
+	ix.mu.Unlock()
+	for _, f := range entries {
+		data, _, err := s.get(ctx, f.id)
+		if err != nil {
+			return err
+		}
+		yield(f.id, time.Unix(0, f.e.used), time.Unix(0, f.e.expires), data)
+	}
+	return nil
+}
+
+// pruneUsers drops every index entry past its deadline, for the sweeper:
+// users who never come back must not keep their entries forever.
+func (st *state) pruneUsers(now int64) {
+	ix := &st.users
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for user, ids := range ix.m {
+		pruneUser(ids, now)
+		if len(ids) == 0 {
+			delete(ix.m, user)
+		}
+	}
+}

@@ -1,0 +1,353 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/session/internal/shortid"
+)
+
+// Sessions that belong to a user (issue #14).
+//
+// Session.SetUser binds a session to a user id, stored inside the session's
+// document under UserKey, so an Express app sharing the store keeps it as
+// data. A store that is a UserIndex keeps, for each user, the ids of their
+// sessions; with it the manager lists a user's sessions (UserSessions), ends
+// them (DestroyUserSessions) and caps them (Options.MaxSessionsPerUser).
+//
+// How the index stays right without a transaction spanning the session and
+// the index (Redis Cluster puts them on different nodes): before every
+// write or touch of a session that has a user, the manager records the index
+// entry with an expiry at least as late as the session's. Entries are only
+// ever removed once their expiry has passed (plus IndexGrace), never because
+// a session was destroyed. So every stored session with a user has its index
+// entry (a login racing DestroyUserSessions is either listed and destroyed,
+// or written after the listing and still indexed: it survives whole), and
+// an entry may outlive its session, which UserSessions skips. The index of a
+// user holds at most the sessions they made within one session lifetime.
+
+// UserKey is the top-level document key that holds the id of the user the
+// session belongs to (a JSON string). It is reserved: Session.Set and
+// Session.Delete ignore it and Session.Keys does not list it; SetUser sets it.
+const UserKey = "__sessionkit_user"
+
+// ClientKey is the top-level document key that holds the user agent and
+// client IP of a session with a user, when Options.RecordClient is on
+// ({"ua":"...","ip":"..."}). It is reserved like UserKey.
+const ClientKey = "__sessionkit_client"
+
+// IndexGrace is how long a store keeps a user index entry past its expiry.
+// A session stored with a zero expiry gets the store's default lifetime from
+// the moment of its write, a little after its index entry got it; the grace
+// covers that gap and small clock differences between app instances.
+const IndexGrace = time.Minute
+
+// maxUserAgent bounds the user agent recorded in the document.
+const maxUserAgent = 256
+
+// ErrNotSupported reports a manager operation that its store cannot do, such
+// as listing a user's sessions on a store that keeps no user index
+// (memcachedstore).
+var ErrNotSupported = errors.New("session: not supported by this store")
+
+// UserIndex is a Store that keeps, for each user, the ids of the sessions
+// that belong to them.
+//
+// The manager calls IndexUserSession before every write or touch of a
+// session with a user. A store removes an entry only once its expiry plus
+// IndexGrace has passed (pruning it when it writes or lists that user's
+// entries), never when the session is destroyed: see the package notes on
+// users. Entries of different users are independent.
+type UserIndex interface {
+	// IndexUserSession records that session id belongs to user, used at
+	// used, until expires (zero: now plus the store's default lifetime). A
+	// later call for the same user and id replaces the entry.
+	IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error
+	// UserSessions calls yield with each of the user's index entries
+	// whose expiry (plus IndexGrace) has not passed, in no given order, with
+	// the session's stored bytes, or nil data for a session that is gone or
+	// expired. used and expires are as the entry recorded them. (A callback
+	// of plain types, so that a store need not import this package.)
+	UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error
+}
+
+// IndexDeadline returns when a store may prune a user index entry recorded
+// at now with expires (zero: the store's defaultTTL): the expiry plus
+// IndexGrace. Stores share it so that they all keep entries equally long.
+func IndexDeadline(expires, now time.Time, defaultTTL time.Duration) time.Time {
+	if expires.IsZero() {
+		expires = now.Add(defaultTTL)
+	}
+	return expires.Add(IndexGrace)
+}
+
+// SessionInfo describes one of a user's live sessions.
+type SessionInfo struct {
+	// ID is the session id. It is as secret as a password: show ShortID on a
+	// page, keep ID on the server (for DestroyUserSessions' keep).
+	ID string
+	// Created is when the session was created (zero if unknown).
+	Created time.Time
+	// LastUsed is the last write or touch of the session by this library.
+	LastUsed time.Time
+	// Expires is when the store forgets the session unless it is used again.
+	Expires time.Time
+	// UserAgent and IP are recorded when Options.RecordClient is on.
+	UserAgent, IP string
+}
+
+// ShortID is the id shortened for display (the first characters and "…").
+func (i SessionInfo) ShortID() string { return shortid.Of(i.ID) }
+
+// clientInfo is the stored form of ClientKey.
+type clientInfo struct {
+	UA string `json:"ua,omitempty"`
+	IP string `json:"ip,omitempty"`
+}
+
+// SetUser binds the session to userID (typically in the login handler, right
+// after RenewID); "" removes the binding. The session is saved at the end of
+// the request, its index entry recorded first, and then, with
+// Options.MaxSessionsPerUser, the user's least recently used sessions beyond
+// the cap are destroyed.
+func (s *Session) SetUser(userID string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if userID == "" {
+		for _, k := range []string{UserKey, ClientKey} {
+			if s.values.has(k) {
+				s.values.del(k)
+				s.changed(k, false)
+			}
+		}
+		return
+	}
+	s.set(markLogin)
+	if s.userLocked() != userID {
+		s.values.set(UserKey, userID)
+		s.changed(UserKey, true)
+	}
+	s.m.recordClient(s)
+}
+
+// User returns the id of the user the session belongs to, or "".
+func (s *Session) User() string {
+	if s == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userLocked()
+}
+
+// userLocked reads UserKey. s.mu is held.
+func (s *Session) userLocked() string {
+	v, _ := s.values.get(UserKey)
+	u, _ := v.(string)
+	return u
+}
+
+// recordClient stores the request's user agent and client IP under
+// ClientKey, if Options.RecordClient is on, the session has a user and they
+// changed: a change is a modification, so the session is saved. s.mu is held.
+func (m *Manager) recordClient(s *Session) {
+	if !m.opts.RecordClient || s.rs == nil || s.userLocked() == "" {
+		return
+	}
+	r := s.rs.r
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	now := clientInfo{UA: ua, IP: clientIP(r, m.opts.TrustProxy)}
+	old, _ := s.values.get(ClientKey)
+	if o, ok := old.(map[string]any); ok && o["ua"] == nonEmpty(now.UA) && o["ip"] == nonEmpty(now.IP) {
+		return
+	}
+	if o, ok := old.(clientInfo); ok && o == now {
+		return
+	}
+	s.values.set(ClientKey, now)
+	s.changed(ClientKey, true)
+}
+
+// nonEmpty is s as decoded JSON compares it: omitted ("") is a missing key.
+func nonEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// clientIP is the request's client address; with TrustProxy, the first
+// X-Forwarded-For entry (as express's req.ip with trust proxy on).
+func clientIP(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			first, _, _ := strings.Cut(f, ",")
+			if ip := strings.TrimSpace(first); ip != "" {
+				return ip
+			}
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// indexUser records the index entry of s, if it has a user, before a write
+// or touch that keeps it until expires. It is the one place where the save
+// and touch paths update the index. s.mu is held.
+func (m *Manager) indexUser(ctx context.Context, s *Session, expires time.Time) error {
+	if m.users == nil {
+		return nil
+	}
+	user := s.userLocked()
+	if user == "" {
+		return nil
+	}
+	if err := m.users.IndexUserSession(ctx, user, s.id, m.now(), expires); err != nil {
+		return fmt.Errorf("session: index the session's user: %w", err)
+	}
+	return nil
+}
+
+// userSaved runs after a successful write of s: after a login (SetUser),
+// it enforces Options.MaxSessionsPerUser. s.mu is held.
+func (m *Manager) userSaved(ctx context.Context, s *Session) error {
+	if !s.has(markLogin) {
+		return nil
+	}
+	s.drop(markLogin)
+	user := s.userLocked()
+	if m.opts.MaxSessionsPerUser <= 0 || user == "" {
+		return nil
+	}
+	infos, err := m.UserSessions(ctx, user)
+	if err != nil {
+		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
+	}
+	// Keep this session and the most recently used others. Every login
+	// lists after its own write, so the last one to list sees them all and
+	// leaves at most the cap, whatever the others did.
+	slices.SortFunc(infos, func(a, b SessionInfo) int {
+		if (a.ID == s.id) != (b.ID == s.id) {
+			if a.ID == s.id {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
+	})
+	if _, err := m.destroyAll(ctx, infos[min(len(infos), m.opts.MaxSessionsPerUser):]); err != nil {
+		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
+	}
+	return nil
+}
+
+// destroyParallel bounds the parallel store calls of destroyAll.
+const destroyParallel = 16
+
+// destroyAll destroys the sessions of infos, up to destroyParallel at a
+// time (a store that batches writes, as boltstore's commit queue does,
+// groups them), and returns how many it destroyed.
+func (m *Manager) destroyAll(ctx context.Context, infos []SessionInfo) (int, error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		n    int
+		errs []error
+		sem  = make(chan struct{}, destroyParallel)
+	)
+	for _, info := range infos {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := m.store.Destroy(ctx, info.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("destroy session %s: %w", shortid.Of(info.ID), err))
+				return
+			}
+			n++
+		})
+	}
+	wg.Wait()
+	return n, errors.Join(errs...)
+}
+
+// UserSessions returns the live sessions of userID, most recently used
+// first. It fails with ErrNotSupported if the store is not a UserIndex.
+func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	if m.users == nil {
+		return nil, fmt.Errorf("session: list user sessions: %T keeps no user index: %w", m.store, ErrNotSupported)
+	}
+	var infos []SessionInfo
+	err := m.users.UserSessions(ctx, userID, func(id string, used, expires time.Time, data []byte) {
+		if data == nil {
+			return
+		}
+		doc, err := m.decode(ctx, id, data)
+		if err != nil {
+			return // corrupt or past its absolute timeout: not a live session
+		}
+		if u, _ := decodeAny(doc.Values[UserKey]); u != userID {
+			return // the session now belongs to someone else, or to no one
+		}
+		info := SessionInfo{ID: id, Created: doc.Created, LastUsed: used, Expires: expires}
+		if c, ok := mustDecode(doc.Values[ClientKey]).(map[string]any); ok {
+			info.UserAgent, _ = c["ua"].(string)
+			info.IP, _ = c["ip"].(string)
+		}
+		infos = append(infos, info)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: list user sessions: %w", err)
+	}
+	slices.SortFunc(infos, func(a, b SessionInfo) int {
+		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
+	})
+	return infos, nil
+}
+
+// mustDecode decodes raw JSON, nil for none or bad.
+func mustDecode(raw []byte) any {
+	if raw == nil {
+		return nil
+	}
+	v, _ := decodeAny(raw)
+	return v
+}
+
+// DestroyUserSessions destroys the live sessions of userID except those
+// whose ids are in keep (the caller's own, for "log out my other devices"),
+// and returns how many it destroyed. After it returns none of them works, on
+// any app instance: a request that had one loaded does not write it back
+// (with a VersionedStore, as every index store is). A login that races with
+// it is either destroyed whole or survives whole, indexed. It fails with
+// ErrNotSupported if the store is not a UserIndex.
+func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
+	infos, err := m.UserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return slices.Contains(keep, i.ID) })
+	n, err := m.destroyAll(ctx, infos)
+	if err != nil {
+		return n, fmt.Errorf("session: destroy user sessions: %w", err)
+	}
+	return n, nil
+}
