@@ -14,7 +14,7 @@ NEEDED_BINARIES := redis-server memcached chromium
 # /usr/lib/postgresql/<version>/bin); initdb stands for the package.
 NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http demo
+.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http bench-scale demo
 
 test: deps vet fmt ferretdb race dates fuzz e2e
 
@@ -98,6 +98,14 @@ bench-peers:
 HTTPLOAD_FLAGS ?= -httpload.duration 3s -httpload.rounds 3
 bench-http: deps
 	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestHTTPLoad$$' -v . -httpload $(HTTPLOAD_FLAGS) | grep -v '^redis: ' | tee ../bench-http.txt
+
+# bench-scale: cost as the work grows (bench/scale_test.go): memstore,
+# boltstore and redisstore filled with 10k and 100k live sessions (memstore
+# also 1M); per-request latency through the middleware, bytes per session,
+# Count, IDs and PurgeExpired. A few minutes; not part of make test.
+SCALE_FLAGS ?=
+bench-scale: deps
+	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestScale$$' -v . -scale $(SCALE_FLAGS) | grep -v '^redis: ' | tee ../bench-scale.txt
 
 demo:
 	$(GO) run ./cmd/sessiondemo
