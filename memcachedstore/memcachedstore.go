@@ -22,9 +22,7 @@
 // expiry). Creating a session uses add. Touch is a gets followed by a cas
 // with the same value, since memcached's touch command cannot update the
 // flags that hold the exact expiry: two round trips, unlike the other
-// operations' one. GetAndTouch (session.GetToucher) is that same gets and
-// cas, done at the load of a request that would touch at its end, so that
-// a read-only request costs two round trips rather than three.
+// operations' one.
 //
 // A session larger than the server's item size limit (memcached -I, 1 MiB by
 // default) fails with an error wrapping [ErrTooLarge]; nothing is silently dropped.
@@ -282,8 +280,29 @@ func (s *Store) destroy(op, id string) error {
 // (gets, then cas with the same value and the new expiry). It reports
 // found == false when the session does not exist.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
-	t, err := s.getAndTouch(ctx, "touch", id, expires, false)
-	return t.read != nil, err
+	for range touchAttempts {
+		it, err := s.get(ctx, "touch", id)
+		if err != nil || it == nil {
+			return false, err
+		}
+		next, ok := s.item(id, it.Value, expires)
+		if !ok {
+			return true, s.destroy("touch", id)
+		}
+		next.CasID = it.CasID
+		err = s.client.CompareAndSwap(next)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, memcache.ErrCASConflict):
+			continue // written meanwhile: touch what is there now
+		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			return false, nil
+		default:
+			return false, wrap("touch", id, err)
+		}
+	}
+	return false, wrap("touch", id, errors.New("session keeps changing"))
 }
 
 // CompareAndSwap stores data under id only if the session still has version
@@ -301,14 +320,6 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", swapped, err
 	}
 	cas, oldFlags, ok := parseVersion(old)
-	if touchedFlags, touched := parseTouchedVersion(old); touched {
-		// GetAndTouch's version: the CAS id is not known, read it.
-		var err error
-		if cas, ok, err = s.casID(ctx, op, id, old, touchedFlags); err != nil {
-			return "", false, err
-		}
-		oldFlags = touchedFlags
-	}
 	if !ok || flagsExpired(oldFlags, time.Now()) {
 		// Not a version of this store, or one that has expired: Memcached
 		// may still hold such an item for a second, but it is gone all the same.
