@@ -122,6 +122,20 @@ var backends = []backend{
 		use(func(st session.Store) { fill(t, st) })
 		return url, use
 	}},
+	{"mongodb", func(t *testing.T) (string, func(func(session.Store))) {
+		uri, db := testserver.SharedMongo(t).NewDatabase(t)
+		url := uri + db + "?collection=sessions"
+		use := func(fn func(session.Store)) {
+			st, closer, err := storeurl.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closer.Close()
+			fn(st)
+		}
+		use(func(st session.Store) { fill(t, st) })
+		return url, use
+	}},
 }
 
 // TestMain stops the shared PostgreSQL server after the tests.
