@@ -17,6 +17,9 @@
 // interval cleanup ([WithCleanupInterval]) that [Store.Close] stops; FerretDB
 // v1 has no TTL indexes, and the store works without one.
 //
+// The store is a [session.UserIndex]: a second collection, <collection>_users,
+// holds one document per session of a user (see [Store.IndexUserSession]).
+//
 // Every store operation is one round trip:
 //
 //	Get, GetVersion   find {_id, expires > now}
@@ -94,6 +97,8 @@ type Store struct {
 	// stops waiting (a server that went away must not queue requests).
 	casLocks [64]chan struct{}
 
+	userIndexes userIndexState // users.go
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -106,6 +111,7 @@ var (
 	_ session.VersionedStore = (*Store)(nil)
 	_ session.Lister         = (*Store)(nil)
 	_ session.Purger         = (*Store)(nil)
+	_ session.UserIndex      = (*Store)(nil)
 )
 
 type config struct {
@@ -145,7 +151,8 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithTTLIndex makes New create a TTL index on expires (expireAfterSeconds:
 // 0), so that the server deletes expired documents itself (as connect-mongo's
-// autoRemove: 'native'). New fails if the server refuses it, as FerretDB v1
+// autoRemove: 'native'), and one on the user index collection's expires
+// (expireAfterSeconds: session.IndexGrace). New fails if the server refuses it, as FerretDB v1
 // does; use WithCleanupInterval there.
 func WithTTLIndex() Option { return func(c *config) { c.ttlIndex = true } }
 
@@ -166,9 +173,9 @@ func WithStringify(stringify bool) Option { return func(c *config) { c.stringify
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // New returns a store on coll, which holds nothing but sessions. The store
-// does not disconnect the client. With WithTTLIndex it creates the index
-// (one round trip); with WithCleanupInterval it starts the cleanup, which
-// Close stops.
+// does not disconnect the client. With WithTTLIndex it creates the TTL
+// indexes (two round trips); with WithCleanupInterval it starts the cleanup,
+// which Close stops.
 func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 	if coll == nil {
 		return nil, errors.New("mongostore: nil collection")
@@ -196,6 +203,9 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("mongostore: create the TTL index on %s (use WithCleanupInterval if the server has none): %w", fieldExpires, err)
+		}
+		if err := s.createUsersTTLIndex(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if c.cleanupInterval > 0 {
@@ -565,13 +575,15 @@ func (s *Store) Clear(ctx context.Context) error {
 }
 
 // PurgeExpired deletes the expired documents, deleteMany({expires: {$lt:
-// now}}) as connect-mongo's interval cleanup, and returns how many.
+// now}}) as connect-mongo's interval cleanup, and returns how many; then
+// the user index entries more than session.IndexGrace past their expiry
+// (not counted).
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	r, err := s.coll.DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: s.cfg.now()}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 	}
-	return int(r.DeletedCount), nil
+	return int(r.DeletedCount), s.purgeUsers(ctx)
 }
 
 // writeJSON writes a BSON value as the JSON that JSON.stringify gives for

@@ -61,4 +61,12 @@ func ExampleCreateTableSQL() {
 	//   "expire" timestamp(6) NOT NULL
 	// );
 	// CREATE INDEX IF NOT EXISTS "IDX_session_expire" ON "web"."session" ("expire");
+	// CREATE TABLE IF NOT EXISTS "web"."session_users" (
+	//   "user_id" bytea NOT NULL,
+	//   "sid" varchar NOT NULL,
+	//   "used" timestamptz NOT NULL,
+	//   "expire" timestamptz NOT NULL,
+	//   PRIMARY KEY ("user_id", "sid")
+	// );
+	// CREATE INDEX IF NOT EXISTS "IDX_session_users_expire" ON "web"."session_users" ("expire");
 }

@@ -40,6 +40,14 @@
 // same on demand. The store's expiries keep PostgreSQL's microseconds;
 // connect-pg-simple's are rounded up to the second.
 //
+// # Sessions of a user
+//
+// The store is a [session.UserIndex]: a table beside the session table,
+// <table>_users, holds an entry (user_id, sid, used, expire) per session
+// of a user, created by [WithCreateTable] or [CreateTableSQL] (the SQL is
+// in users.go and the README). An index write is one upsert that also
+// prunes the user's expired entries; [Store.PurgeExpired] prunes them all.
+//
 // # Compare-and-swap
 //
 // The version of a session is its row's xmin, the id of the transaction that
@@ -101,6 +109,8 @@ type Store struct {
 	defaultTTL time.Duration
 	logger     *slog.Logger
 	q          queries
+	usersTable string      // the user index table (users.go), quoted
+	uq         userQueries // its statements
 
 	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the cleanup goroutine ends
@@ -114,6 +124,7 @@ var (
 	_ session.VersionedStore = (*Store)(nil)
 	_ session.Lister         = (*Store)(nil)
 	_ session.Purger         = (*Store)(nil)
+	_ session.UserIndex      = (*Store)(nil)
 )
 
 // Option configures a [Store].
@@ -135,9 +146,11 @@ func WithTable(name string) Option { return func(c *config) { c.table = name } }
 // search_path decides, usually "public"), as connect-pg-simple's schemaName.
 func WithSchema(name string) Option { return func(c *config) { c.schema = name } }
 
-// WithCreateTable makes [New] create the table, its expire index and the
-// schema if they are missing, as connect-pg-simple's createTableIfMissing.
-// Without it the table must exist (see the package documentation for its SQL).
+// WithCreateTable makes [New] create the table, its expire index, the user
+// index table and the schema if they are missing, as connect-pg-simple's
+// createTableIfMissing. Without it the table must exist (see the package
+// documentation for its SQL), and the user index table too if sessions are
+// bound to users (session.Session.SetUser).
 func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
@@ -217,12 +230,15 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if c.schema != "" {
 		ident = pgx.Identifier{c.schema, c.table}
 	}
+	users := usersIdent(c.schema, c.table).Sanitize()
 	s := &Store{
 		pool:       pool,
 		table:      ident.Sanitize(),
 		defaultTTL: c.defaultTTL,
 		logger:     c.logger,
 		q:          newQueries(ident.Sanitize()),
+		usersTable: users,
+		uq:         newUserQueries(ident.Sanitize(), users),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -239,8 +255,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// CreateTableSQL returns the statements that create the table (and schema,
-// if given) as [WithCreateTable] runs them, for a migration tool.
+// CreateTableSQL returns the statements that create the table, its user
+// index table (<table>_users, see [Store.IndexUserSession]) and the schema,
+// if given, as [WithCreateTable] runs them, for a migration tool.
 func CreateTableSQL(schema, table string) string {
 	ident := pgx.Identifier{table}
 	var sql string
@@ -258,7 +275,7 @@ func CreateTableSQL(schema, table string) string {
   "expire" timestamp(6) NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident.Sanitize() + ` ("expire");
-`
+` + createUsersTableSQL(schema, table)
 }
 
 // createTable runs CreateTableSQL. Two processes creating the same table at
@@ -512,8 +529,9 @@ func (s *Store) Clear(ctx context.Context) error {
 	return nil
 }
 
-// PurgeExpired deletes the expired rows and returns how many it deleted. The
-// cleanup calls it; an admin tool may too.
+// PurgeExpired deletes the expired rows and returns how many it deleted,
+// then the user index entries more than session.IndexGrace past their
+// expiry (not counted). The cleanup calls it; an admin tool may too.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
@@ -522,5 +540,5 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(tag.RowsAffected()), s.purgeUsers(ctx)
 }

@@ -823,10 +823,11 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 		{"Origin": "http://evil.example"},
 	} {
 		for path, form := range map[string]url.Values{
-			"/api/logout": nil,
-			"/logout":     nil,
-			"/login":      {"name": {"Mallory"}},
-			"/set":        {"key": {"k"}, "value": {"v"}},
+			"/api/logout":    nil,
+			"/logout":        nil,
+			"/logout-others": nil,
+			"/login":         {"name": {"Mallory"}},
+			"/set":           {"key": {"k"}, "value": {"v"}},
 		} {
 			resp := post(path, form, header)
 			if resp.StatusCode != http.StatusForbidden {
@@ -857,5 +858,43 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 	}
 	if resp := post("/logout", nil, map[string]string{"Sec-Fetch-Site": "same-origin"}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("same-origin POST /logout: status %d, want 303", resp.StatusCode)
+	}
+}
+
+var reUserSession = regexp.MustCompile(`<tr class="user-session( current)?">`)
+
+// TestYourSessionsListsAndLogsOutTheOthers logs one name in from two
+// browsers: each lists both sessions with its own marked, and "Log out
+// other sessions" in the first ends the second's on its next request,
+// while the first stays logged in.
+func TestYourSessionsListsAndLogsOutTheOthers(t *testing.T) {
+	srv := startDemo(t, t.TempDir())
+	first, second := newBrowser(t, srv), newBrowser(t, srv)
+	first.post("/login", url.Values{"name": {"Ada"}})
+	p := second.post("/login", url.Values{"name": {"Ada"}})
+	rows := reUserSession.FindAllStringSubmatch(p.body, -1)
+	if len(rows) != 2 || rows[0][1] != " current" || rows[1][1] != "" {
+		t.Fatalf("second browser lists %d sessions (%q), want 2 with its own, the most recent, marked", len(rows), rows)
+	}
+	if !strings.Contains(p.body, `id="logout-others"`) {
+		t.Fatal("no Log out other sessions button")
+	}
+
+	p = first.post("/logout-others", nil)
+	if len(p.infos) != 1 || !strings.Contains(p.infos[0], "Logged out 1 other session(s)") {
+		t.Fatalf("after Log out other sessions: flash %q", p.infos)
+	}
+	if p.user != "Ada" || len(reUserSession.FindAllString(p.body, -1)) != 1 {
+		t.Fatalf("first browser after Log out other sessions: user %q, %d sessions listed; want Ada and one", p.user, len(reUserSession.FindAllString(p.body, -1)))
+	}
+	if p = second.home(); p.user != "" || len(p.rows) != 1 {
+		t.Fatalf("second browser after being logged out: user %q, rows %v; want a fresh session", p.user, p.rows)
+	}
+}
+
+func TestLogoutOthersNeedsALogin(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	if p := b.post("/logout-others", nil); len(p.errors) != 1 || !strings.Contains(p.errors[0], "Log in first") {
+		t.Fatalf("Log out other sessions without a login: errors %q", p.errors)
 	}
 }

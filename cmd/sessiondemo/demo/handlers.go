@@ -52,6 +52,7 @@ type app struct {
 	cookieName string
 	store      string // what the page shows of the store URL (publicStore)
 	log        *slog.Logger
+	m          *session.Manager // for the user's sessions (UserSessions)
 }
 
 // routes returns the demo's handler: the page, its forms, the JSON API and
@@ -70,6 +71,7 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	mux.HandleFunc("POST /delete", a.formDelete)
 	mux.HandleFunc("POST /login", a.formLogin)
 	mux.HandleFunc("POST /logout", a.formLogout)
+	mux.HandleFunc("POST /logout-others", a.formLogoutOthers)
 
 	mux.HandleFunc("GET /api/session", a.apiGet)
 	mux.HandleFunc("PUT /api/session", a.apiPut)
@@ -121,6 +123,16 @@ type pageData struct {
 	CookieName string
 	Store      string
 	BaseURL    string // for the curl examples
+	// Sessions are the logged-in user's sessions, most recently used
+	// first; nil when the store keeps no user index (memcached).
+	Sessions []userSession
+}
+
+// userSession is one of the user's sessions, as the page lists it.
+type userSession struct {
+	ShortID           string
+	LastUsed, Expires time.Time
+	Current           bool // the session of this request
 }
 
 // row is one stored key and its value, as shown in the data table.
@@ -150,6 +162,9 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		BaseURL:    baseURL(r),
 	}
 	d.User, _ = session.GetAs[string](s, keyUser)
+	if u := s.User(); u != "" {
+		d.Sessions = a.userSessions(r, s, u)
+	}
 	for _, k := range s.Keys() {
 		if k == keyFlash {
 			continue // consumed above; shown only while it holds messages
@@ -249,6 +264,46 @@ func (a *app) formLogout(w http.ResponseWriter, r *http.Request) {
 	backHome(w, r)
 }
 
+// userSessions lists the user's sessions for the page, this one marked;
+// nil when the store keeps no user index or cannot list them now (logged).
+func (a *app) userSessions(r *http.Request, s *session.Session, user string) []userSession {
+	infos, err := a.m.UserSessions(r.Context(), user)
+	if err != nil {
+		if !errors.Is(err, session.ErrNotSupported) {
+			a.log.Error("list the user's sessions", "err", err)
+		}
+		return nil
+	}
+	list := make([]userSession, len(infos))
+	for i, info := range infos {
+		list[i] = userSession{ShortID: info.ShortID(), LastUsed: info.LastUsed, Expires: info.Expires, Current: info.ID == s.ID()}
+	}
+	return list
+}
+
+// formLogoutOthers destroys every session of the logged-in user but this
+// one ("log out my other devices"). The cross-origin check in routes keeps
+// another site from posting it.
+func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	user := s.User()
+	if user == "" {
+		s.Flash("error", "Log in first.")
+		backHome(w, r)
+		return
+	}
+	n, err := a.m.DestroyUserSessions(r.Context(), user, s.ID())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s.Flash("info", fmt.Sprintf("Logged out %d other session(s) of %s.", n, user))
+	backHome(w, r)
+}
+
 // login renews the session id (keeping the data: no session fixation, no
 // lost cart) and records the user.
 func login(r *http.Request, s *session.Session, name string) error {
@@ -256,6 +311,7 @@ func login(r *http.Request, s *session.Session, name string) error {
 		return fmt.Errorf("login: %w", err)
 	}
 	s.Set(keyUser, name)
+	s.SetUser(name) // indexes the session under the name: "Your sessions"
 	return nil
 }
 

@@ -110,6 +110,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		cookieName: name,
 		store:      publicStore(storeURL),
 		log:        log,
+		m:          m,
 	}
 	s := &Server{
 		srv: &http.Server{

@@ -1,0 +1,260 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
+)
+
+// The user index (session.UserIndex, issue #14) is a second collection in
+// the sessions' database, named after theirs plus "_users", with one
+// document per session of a user:
+//
+//	{_id: {user: "<user id>", sid: "<session id>"}, used: ISODate(...), expires: ISODate(...)}
+//
+// The compound _id makes an entry unique without another unique index. The
+// store creates an index on _id.user (the listing's filter) and one on
+// expires (the cleanup's) at its first index write or listing, once per
+// store; createIndexes is idempotent, so several processes may all do it.
+// With WithTTLIndex, New also creates a TTL index on expires that keeps
+// entries session.IndexGrace past their expiry.
+//
+// An index write is an upsert of the entry (one round trip); when it
+// inserts a new entry (a login, not the refresh of a known session), a
+// second round trip deletes the user's entries more than IndexGrace past
+// their expiry, so a user's entries never outnumber one session lifetime's
+// logins. A listing is two round trips: the user's entries, then their
+// unexpired sessions with one $in query (in chunks). PurgeExpired (and the
+// interval cleanup) prunes every user's entries. Entries are never deleted
+// with their session (see session.UserIndex), and Clear leaves them.
+
+var _ session.UserIndex = (*Store)(nil)
+
+// usersSuffix names the index collection after the sessions'.
+const usersSuffix = "_users"
+
+// Field names of the index documents.
+const (
+	fieldUser = "user"
+	fieldSID  = "sid"
+	fieldUsed = "used"
+)
+
+// inChunk bounds the ids of one $in query of a listing.
+const inChunk = 500
+
+// userIndexState is the lazily created secondary indexes of the collection.
+type userIndexState struct {
+	mu   sync.Mutex
+	done bool
+}
+
+// users returns the index collection.
+func (s *Store) users() *mongo.Collection {
+	return s.coll.Database().Collection(s.coll.Name() + usersSuffix)
+}
+
+// UsersCollection returns the name of the user index collection.
+func (s *Store) UsersCollection() string { return s.coll.Name() + usersSuffix }
+
+// entryID is the _id of the entry of user's session id.
+func entryID(user, id string) bson.D {
+	return bson.D{{Key: fieldUser, Value: user}, {Key: fieldSID, Value: id}}
+}
+
+// ensureUserIndexes creates the index collection's secondary indexes, once
+// per store. A failure other than the caller's context is logged and not
+// retried: the index works without them, only slower, and a server that
+// refuses them (no permission) would refuse them every time.
+func (s *Store) ensureUserIndexes(ctx context.Context) error {
+	ix := &s.userIndexes
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.done {
+		return nil
+	}
+	models := []mongo.IndexModel{{Keys: bson.D{{Key: fieldID + "." + fieldUser, Value: 1}}}}
+	if !s.cfg.ttlIndex { // New made the TTL index on expires, which serves the cleanup too
+		models = append(models, mongo.IndexModel{Keys: bson.D{{Key: fieldExpires, Value: 1}}})
+	}
+	_, err := s.users().Indexes().CreateMany(ctx, models)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	if err != nil {
+		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes; listing a user's sessions scans the collection", "collection", s.UsersCollection(), "err", err)
+	}
+	ix.done = true
+	return nil
+}
+
+// IndexUserSession records that session id belongs to user, used at used,
+// until expires (zero: the default TTL from now). A new entry also prunes
+// the user's entries more than session.IndexGrace past their expiry.
+func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("index user session", id, err)
+	}
+	if err := s.ensureUserIndexes(ctx); err != nil {
+		return wrap("index user session", id, err)
+	}
+	now := s.cfg.now()
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: fieldUsed, Value: used}, {Key: fieldExpires, Value: s.expiry(expires, now)}}}}
+	filter := bson.D{{Key: fieldID, Value: entryID(user, id)}}
+	r, err := s.users().UpdateOne(ctx, filter, set, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		// Two upserts of one new entry raced: the other inserted it,
+		// this one now finds and updates it.
+		r, err = s.users().UpdateOne(ctx, filter, set, options.UpdateOne().SetUpsert(true))
+	}
+	if err != nil {
+		return wrap("index user session", id, err)
+	}
+	if r.UpsertedCount == 0 {
+		return nil
+	}
+	_, err = s.users().DeleteMany(ctx, bson.D{
+		{Key: fieldID + "." + fieldUser, Value: user},
+		{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now.Add(-session.IndexGrace)}}},
+	})
+	if err != nil {
+		return wrap("index user session: prune", id, err)
+	}
+	return nil
+}
+
+// userEntry is one index entry as listed.
+type userEntry struct {
+	id            string
+	used, expires time.Time
+}
+
+// UserSessions calls yield with the user's entries that are not more than
+// session.IndexGrace past their expiry, each with its session's document,
+// nil for a session that is gone, expired or unreadable.
+func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mongostore: user sessions: %w", err)
+	}
+	if err := s.ensureUserIndexes(ctx); err != nil {
+		return fmt.Errorf("mongostore: user sessions: %w", err)
+	}
+	now := s.cfg.now()
+	entries, err := s.userEntries(ctx, user, now.Add(-session.IndexGrace))
+	if err != nil {
+		return fmt.Errorf("mongostore: user sessions: %w", err)
+	}
+	data := make(map[string][]byte, len(entries))
+	for i := 0; i < len(entries); i += inChunk {
+		ids := make(bson.A, 0, min(inChunk, len(entries)-i))
+		for _, e := range entries[i:min(i+inChunk, len(entries))] {
+			ids = append(ids, e.id)
+		}
+		if err := s.liveSessions(ctx, ids, now, data); err != nil {
+			return fmt.Errorf("mongostore: user sessions: %w", err)
+		}
+	}
+	for _, e := range entries {
+		yield(e.id, e.used, e.expires, data[e.id])
+	}
+	return nil
+}
+
+// userEntries reads the user's entries that expire at or after cutoff.
+func (s *Store) userEntries(ctx context.Context, user string, cutoff time.Time) ([]userEntry, error) {
+	cur, err := s.users().Find(ctx, bson.D{
+		{Key: fieldID + "." + fieldUser, Value: user},
+		{Key: fieldExpires, Value: bson.D{{Key: "$gte", Value: cutoff}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close(ctx)
+	var entries []userEntry
+	for cur.Next(ctx) {
+		e, err := decodeEntry(cur.Current)
+		if err != nil {
+			s.cfg.logger.WarnContext(ctx, "mongostore: ignoring a user index entry that cannot be read", "collection", s.UsersCollection(), "err", err)
+			continue
+		}
+		entries = append(entries, e)
+	}
+	return entries, cur.Err()
+}
+
+// decodeEntry reads an index document.
+func decodeEntry(doc bson.Raw) (userEntry, error) {
+	var e userEntry
+	id, ok := doc.Lookup(fieldID).DocumentOK()
+	if !ok {
+		return e, errors.New("_id is not a document")
+	}
+	if e.id, ok = id.Lookup(fieldSID).StringValueOK(); !ok {
+		return e, errors.New("_id.sid is not a string")
+	}
+	used, ok1 := doc.Lookup(fieldUsed).TimeOK()
+	expires, ok2 := doc.Lookup(fieldExpires).TimeOK()
+	if !ok1 || !ok2 {
+		return e, fmt.Errorf("entry %s: %s or %s is not a date", shortid.Of(e.id), fieldUsed, fieldExpires)
+	}
+	e.used, e.expires = used, expires
+	return e, nil
+}
+
+// liveSessions adds to data the documents of the unexpired sessions of ids
+// (one query); a session that cannot be read is left out, as Get does.
+func (s *Store) liveSessions(ctx context.Context, ids bson.A, now time.Time, data map[string][]byte) error {
+	cur, err := s.coll.Find(ctx, bson.D{
+		{Key: fieldID, Value: bson.D{{Key: "$in", Value: ids}}},
+		{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}},
+	})
+	if err != nil {
+		return err
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		id, ok := cur.Current.Lookup(fieldID).StringValueOK()
+		if !ok {
+			continue
+		}
+		d, _, err := decode(cur.Current)
+		if err != nil {
+			s.cfg.logger.WarnContext(ctx, "mongostore: ignoring a stored session that cannot be read", "id", shortid.Of(id), "err", err)
+			continue
+		}
+		data[id] = d
+	}
+	return cur.Err()
+}
+
+// purgeUsers deletes every user's entries more than session.IndexGrace past
+// their expiry.
+func (s *Store) purgeUsers(ctx context.Context) error {
+	_, err := s.users().DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: s.cfg.now().Add(-session.IndexGrace)}}}})
+	if err != nil {
+		return fmt.Errorf("mongostore: purge the user index: %w", err)
+	}
+	return nil
+}
+
+// createUsersTTLIndex creates, for WithTTLIndex, the TTL index that lets
+// the server delete entries session.IndexGrace past their expiry.
+func (s *Store) createUsersTTLIndex(ctx context.Context) error {
+	_, err := s.users().Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: fieldExpires, Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(int32(session.IndexGrace / time.Second)),
+	})
+	if err != nil {
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", s.UsersCollection(), fieldExpires, err)
+	}
+	return nil
+}

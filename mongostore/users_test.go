@@ -1,0 +1,187 @@
+package mongostore_test
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/mongostore"
+)
+
+func TestUserSessionScenarios(t *testing.T) {
+	apptest.Users(t, func(t *testing.T) session.Store { return newStore(t, collection(t)) })
+}
+
+// entries returns the session ids of the user index documents of user.
+func entries(t *testing.T, coll *mongo.Collection, user string) []string {
+	t.Helper()
+	cur, err := coll.Database().Collection(coll.Name()+"_users").Find(t.Context(), bson.D{{Key: "_id.user", Value: user}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		ID struct {
+			User string `bson:"user"`
+			SID  string `bson:"sid"`
+		} `bson:"_id"`
+	}
+	if err := cur.All(t.Context(), &docs); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID.SID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestUserIndexDocumentIsKeyedByUserAndSession(t *testing.T) {
+	st, coll, clock := clocked(t)
+	used, exp := clock.Now(), clock.Now().Add(time.Hour)
+	if err := st.IndexUserSession(t.Context(), "alice", "id1", used, exp); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ID struct {
+			User string `bson:"user"`
+			SID  string `bson:"sid"`
+		} `bson:"_id"`
+		Used    time.Time `bson:"used"`
+		Expires time.Time `bson:"expires"`
+	}
+	err := coll.Database().Collection(st.UsersCollection()).FindOne(t.Context(), bson.D{}).Decode(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.ID.User != "alice" || doc.ID.SID != "id1" || !doc.Used.Equal(used) || !doc.Expires.Equal(exp) {
+		t.Fatalf("index document %+v, want _id {alice id1}, used %v, expires %v", doc, used, exp)
+	}
+	if st.UsersCollection() != "sessions_users" {
+		t.Fatalf("UsersCollection() = %q, want sessions_users", st.UsersCollection())
+	}
+}
+
+// TestUserIndexOfDailyLoginsForAYearStaysBounded logs one user in every day
+// for a year on the store's clock, each session living 30 days: every new
+// entry prunes those past their expiry plus IndexGrace, so the collection
+// never holds more than one lifetime's entries of the user.
+func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
+	st, coll, clock := clocked(t)
+	const life = 30 * 24 * time.Hour
+	for day := range 365 {
+		now := clock.Now()
+		id := fmt.Sprintf("s%03d", day)
+		if err := st.IndexUserSession(t.Context(), "u", id, now, now.Add(life)); err != nil {
+			t.Fatal(err)
+		}
+		// A later save of the same session refreshes the entry.
+		if err := st.IndexUserSession(t.Context(), "u", id, now, now.Add(life)); err != nil {
+			t.Fatal(err)
+		}
+		if day%30 == 0 || day > 360 {
+			if n := len(entries(t, coll, "u")); n > 31 {
+				t.Fatalf("day %d: %d index entries, want at most 31", day, n)
+			}
+		}
+		clock.Advance(24 * time.Hour)
+	}
+}
+
+func TestPurgeExpiredPrunesTheUserIndex(t *testing.T) {
+	st, coll, clock := clocked(t)
+	now := clock.Now()
+	for user, expires := range map[string]time.Time{
+		"gone":   now.Add(-2 * session.IndexGrace), // past the grace: pruned
+		"recent": now.Add(-session.IndexGrace / 2), // within it: kept
+		"live":   now.Add(time.Hour),
+	} {
+		if err := st.IndexUserSession(t.Context(), user, "id-"+user, now, expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.PurgeExpired(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]int{"gone": 0, "recent": 1, "live": 1} {
+		if n := len(entries(t, coll, user)); n != want {
+			t.Errorf("%s: %d entries after PurgeExpired, want %d", user, n, want)
+		}
+	}
+}
+
+func TestUserSessionsSkipsBadIndexEntriesAndSessions(t *testing.T) {
+	var logs testserver.Output
+	st, coll, clock := clocked(t, mongostore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	exp := clock.Now().Add(time.Hour)
+	if err := st.IndexUserSession(t.Context(), "u", "good", clock.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(t.Context(), "good", []byte(`{"a":1}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.IndexUserSession(t.Context(), "u", "badsession", clock.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	users := coll.Database().Collection(st.UsersCollection())
+	ctx := t.Context()
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "badsession"}, {Key: "session", Value: 42}, {Key: "expires", Value: exp}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := bson.D{{Key: "_id", Value: bson.D{{Key: "user", Value: "u"}, {Key: "sid", Value: 7}}}, {Key: "used", Value: "yesterday"}, {Key: "expires", Value: exp}}
+	if _, err := users.InsertOne(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	err := st.UserSessions(ctx, "u", func(id string, _, _ time.Time, data []byte) { got[id] = string(data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["good"] != `{"a":1}` || got["badsession"] != "" {
+		t.Fatalf("UserSessions = %q, want good with its data and badsession without", got)
+	}
+	if !strings.Contains(logs.String(), "user index entry that cannot be read") || !strings.Contains(logs.String(), "stored session that cannot be read") {
+		t.Fatalf("bad entry and session not logged: %s", logs.String())
+	}
+}
+
+func TestUserSessionsOfManySessionsReadsThemAll(t *testing.T) {
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	const n = 1200 // more than two $in chunks
+	var entries, sessions []any
+	for i := range n {
+		id := fmt.Sprintf("s%04d", i)
+		entries = append(entries, bson.D{{Key: "_id", Value: bson.D{{Key: "user", Value: "many"}, {Key: "sid", Value: id}}}, {Key: "used", Value: clock.Now()}, {Key: "expires", Value: exp}})
+		sessions = append(sessions, bson.D{{Key: "_id", Value: id}, {Key: "session", Value: "{}"}, {Key: "expires", Value: exp}})
+	}
+	// Written in bulk: one store call per session takes minutes on FerretDB.
+	if _, err := coll.Database().Collection(st.UsersCollection()).InsertMany(t.Context(), entries); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coll.InsertMany(t.Context(), sessions); err != nil {
+		t.Fatal(err)
+	}
+	withData := 0
+	err := st.UserSessions(t.Context(), "many", func(_ string, _, _ time.Time, data []byte) {
+		if data != nil {
+			withData++
+		}
+	})
+	if err != nil || withData != n {
+		t.Fatalf("UserSessions: %d of %d sessions with data, %v", withData, n, err)
+	}
+}
+
+func BenchmarkUsers(b *testing.B) {
+	apptest.BenchmarkUsers(b, newStore(b, collection(b)))
+}

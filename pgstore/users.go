@@ -1,0 +1,170 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/shortid"
+)
+
+// The user index (session.UserIndex, issue #14) is a second table beside
+// the session table, named after it plus "_users" (in the same schema):
+//
+//	CREATE TABLE "session_users" (
+//	  "user_id" bytea NOT NULL,
+//	  "sid"     varchar NOT NULL,
+//	  "used"    timestamptz NOT NULL,
+//	  "expire"  timestamptz NOT NULL,
+//	  PRIMARY KEY ("user_id", "sid")
+//	);
+//	CREATE INDEX "IDX_session_users_expire" ON "session_users" ("expire");
+//
+// The table is this store's own (connect-pg-simple knows nothing of it), so
+// its times are timestamptz: instants, whatever the connection's TimeZone.
+// The user id is kept as bytes (bytea), because a user id is any string and
+// text cannot hold a NUL byte; compare it with a text literal as usual
+// (WHERE user_id = 'alice'), or read it with convert_from(user_id, 'UTF8').
+// The column is user_id, not user, which PostgreSQL reserves (an unquoted
+// SELECT user reads the connection's role).
+//
+// An index write is one statement: an upsert of the entry that also deletes
+// the user's other entries more than session.IndexGrace past their expiry.
+// A listing is one statement too: the user's entries joined with their
+// unexpired sessions. PurgeExpired (and so the interval cleanup) prunes
+// every user's entries. Entries are never deleted with their session (see
+// session.UserIndex), and Clear leaves them: without their sessions they
+// are skipped, and pruned once expired.
+
+var _ session.UserIndex = (*Store)(nil)
+
+// usersSuffix names the index table after the session table.
+const usersSuffix = "_users"
+
+// graceSQL is session.IndexGrace as a PostgreSQL interval.
+var graceSQL = `interval '` + strconv.FormatInt(session.IndexGrace.Microseconds(), 10) + ` microseconds'`
+
+// userQueries are the statements of the index table u of session table t.
+type userQueries struct {
+	index, list, purge string
+}
+
+func newUserQueries(t, u string) userQueries {
+	return userQueries{
+		// The pruning leaves the entry being written alone: one statement
+		// must not both delete and upsert a row.
+		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + `)
+INSERT INTO ` + u + ` (user_id, sid, used, expire) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
+ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED.expire`,
+		list: `SELECT u.sid, u.used, u.expire, s.sess::text FROM ` + u + ` u
+LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > now()
+WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
+		purge: `DELETE FROM ` + u + ` WHERE expire < now() - ` + graceSQL,
+	}
+}
+
+// usersIdent returns the index table's identifier for a session table.
+func usersIdent(schema, table string) pgx.Identifier {
+	if schema != "" {
+		return pgx.Identifier{schema, table + usersSuffix}
+	}
+	return pgx.Identifier{table + usersSuffix}
+}
+
+// createUsersTableSQL returns the statements that create the index table of
+// a session table.
+func createUsersTableSQL(schema, table string) string {
+	ident := usersIdent(schema, table).Sanitize()
+	index := pgx.Identifier{"IDX_" + table + usersSuffix + "_expire"}.Sanitize()
+	return `CREATE TABLE IF NOT EXISTS ` + ident + ` (
+  "user_id" bytea NOT NULL,
+  "sid" varchar NOT NULL,
+  "used" timestamptz NOT NULL,
+  "expire" timestamptz NOT NULL,
+  PRIMARY KEY ("user_id", "sid")
+);
+CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident + ` ("expire");
+`
+}
+
+// UsersTable returns the quoted (and schema-qualified, if a schema was
+// given) name of the store's user index table.
+func (s *Store) UsersTable() string { return s.usersTable }
+
+// usersErr wraps an error of the index table, with a hint when the table
+// is missing: a store opened without WithCreateTable on a table made for
+// connect-pg-simple has none until a migration adds it.
+func (s *Store) usersErr(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Errorf("pgstore: %s: no user index table %s (create it with WithCreateTable or CreateTableSQL): %w", op, s.usersTable, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+// IndexUserSession records that session id belongs to user, used at used,
+// until expires (zero: the default TTL from now), and prunes the user's
+// entries past their expiry plus session.IndexGrace, in one statement.
+func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("index user session", id, err)
+	}
+	if expires.IsZero() {
+		expires = time.Now().Add(s.defaultTTL)
+	}
+	if _, err := s.pool.Exec(ctx, s.uq.index, []byte(user), id, used, expires); err != nil {
+		return s.usersErr("index user session "+shortid.Of(id), err)
+	}
+	return nil
+}
+
+// UserSessions calls yield with the user's entries that are not past their
+// expiry plus session.IndexGrace, each with its session's document, nil
+// for a session that is gone or expired: one statement.
+func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: user sessions: %w", err)
+	}
+	type entry struct {
+		id            string
+		used, expires time.Time
+		data          []byte
+	}
+	rows, err := s.pool.Query(ctx, s.uq.list, []byte(user))
+	if err != nil {
+		return s.usersErr("user sessions", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entry, error) {
+		var e entry
+		err := r.Scan(&e.id, &e.used, &e.expires, &e.data)
+		return e, err
+	})
+	if err != nil {
+		return s.usersErr("user sessions", err)
+	}
+	for _, e := range entries {
+		yield(e.id, e.used, e.expires, e.data)
+	}
+	return nil
+}
+
+// purgeUsers deletes every user's entries past their expiry plus
+// session.IndexGrace. A missing index table (a store that never indexed a
+// user, on a table made without WithCreateTable) has nothing to prune.
+func (s *Store) purgeUsers(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, s.uq.purge)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return nil
+	}
+	if err != nil {
+		return s.usersErr("purge the user index", err)
+	}
+	return nil
+}
