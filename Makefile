@@ -14,7 +14,7 @@ NEEDED_BINARIES := redis-server memcached chromium
 # /usr/lib/postgresql/<version>/bin); initdb stands for the package.
 NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http demo
+.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http soak demo
 
 test: deps vet fmt ferretdb race dates fuzz e2e
 
@@ -98,6 +98,14 @@ bench-peers:
 HTTPLOAD_FLAGS ?= -httpload.duration 3s -httpload.rounds 3
 bench-http: deps
 	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestHTTPLoad$$' -v . -httpload $(HTTPLOAD_FLAGS) | grep -v '^redis: ' | tee ../bench-http.txt
+
+# soak: steady load on the HTTP benchmark's sessionkit servers on Redis and
+# bbolt (bench/soak_test.go), sampling heap, goroutines, fds, Redis clients
+# and p99; fails if one of them grows past the warm-up. Not part of make
+# test. SOAK=2m shortens it; the plot goes to docs/soak.svg.
+SOAK ?= 10m
+soak: deps
+	cd bench && SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v . -soak -soak.plot ../docs/soak.svg | grep -v '^redis: '
 
 demo:
 	$(GO) run ./cmd/sessiondemo
