@@ -104,7 +104,7 @@ bench-http: deps
 # and p99; fails if one of them grows past the warm-up. Not part of make
 # test. SOAK=2m shortens it; the plot goes to docs/soak.svg.
 SOAK ?= 10m
-soak: deps
+soak:
 	cd bench && SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v . -soak -soak.plot ../docs/soak.svg | grep -v '^redis: '
 
 demo:

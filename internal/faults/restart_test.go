@@ -22,9 +22,9 @@ import (
 // pool); the manager's StoreTimeout is the deadline of every call, which
 // both drivers honour, and the dial timeout is the same second.
 
-// FerretDB v1 on SQLite is the MongoDB of these tests, and it is slow: a
-// read filters the documents in Go (about 250 requests a second here with
-// 5 users, 55 with 200), and a filtered update reads and then writes by
+// FerretDB v1 on SQLite is the MongoDB of these tests, and it is slow
+// (about 250 requests a second here with 5 users, 55 with 200, through
+// this harness), and a filtered update reads and then writes by
 // _id, not atomically. An update that the client gave up on (its deadline
 // passed) but that the server still carries out can then overwrite a later
 // acknowledged write; MongoDB applies a filtered update atomically. So the
