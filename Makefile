@@ -14,7 +14,7 @@ NEEDED_BINARIES := redis-server memcached chromium
 # /usr/lib/postgresql/<version>/bin); initdb stands for the package.
 NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http bench-scale demo
+.PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http bench-scale soak demo
 
 test: deps vet fmt ferretdb race dates fuzz e2e
 
@@ -106,6 +106,14 @@ bench-http: deps
 SCALE_FLAGS ?=
 bench-scale: deps
 	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestScale$$' -v . -scale $(SCALE_FLAGS) | grep -v '^redis: ' | tee ../bench-scale.txt
+
+# soak: steady load on the HTTP benchmark's sessionkit servers on Redis and
+# bbolt (bench/soak_test.go), sampling heap, goroutines, fds, Redis clients
+# and p99; fails if one of them grows past the warm-up. Not part of make
+# test. SOAK=2m shortens it; the plot goes to docs/soak.svg.
+SOAK ?= 10m
+soak:
+	cd bench && SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v . -soak -soak.plot ../docs/soak.svg | grep -v '^redis: '
 
 demo:
 	$(GO) run ./cmd/sessiondemo

@@ -80,6 +80,13 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // connection pool), and returns their URLs.
 func twoApps(t *testing.T, stores ...session.Store) []string {
 	t.Helper()
+	return twoAppsWithTimeout(t, storeTimeout, stores...)
+}
+
+// twoAppsWithTimeout is twoApps with another store timeout, for a store
+// whose server cannot answer the load within storeTimeout.
+func twoAppsWithTimeout(t *testing.T, timeout time.Duration, stores ...session.Store) []string {
+	t.Helper()
 	var urls []string
 	// Store errors are expected: keep them out of the test log, unless it fails.
 	logs := &testserver.Output{}
@@ -95,7 +102,7 @@ func twoApps(t *testing.T, stores ...session.Store) []string {
 			Store:   st,
 			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 			// The deadline of every store call; the clients honour it.
-			StoreTimeout: storeTimeout,
+			StoreTimeout: timeout,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -155,20 +162,35 @@ func TestRedisKilledAndRestartedWithAppendFsyncAlwaysLosesNothing(t *testing.T) 
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, redisstore.New(c))
 	}
-	rep := run(t, "1. Redis killed (SIGKILL) and restarted, appendfsync always", "Redis", config(twoApps(t, stores...)), func(l *faults.Live) error {
+	rep := run(t, "1. Redis killed (SIGKILL) and restarted, appendfsync always", "Redis", config(twoApps(t, stores...)), killAndRestart(t, srv, users))
+	checkRestartLosesNothing(t, rep)
+}
+
+// killAndRestart is the injection of a server restart: srv is killed
+// (SIGKILL, as a crash), stays down until the n users have had two answers
+// each, and is restarted on the same port and data.
+func killAndRestart(t *testing.T, srv *testserver.Server, n int) func(*faults.Live) error {
+	return func(l *faults.Live) error {
 		srv.Kill()
-		// Down long enough for every user to see errors: the client's
+		// Down long enough for every user to see errors: a client's
 		// retries bridge a shorter outage within the store timeout.
-		if err := l.WaitRequests(2 * users); err != nil {
+		if err := l.WaitRequests(2 * n); err != nil {
 			return err
 		}
 		srv.Restart(t)
 		return nil
-	})
+	}
+}
+
+// checkRestartLosesNothing asserts what a restart of a durable store
+// promises: zero acknowledged writes lost, no request slower than the
+// bound, and the outage seen (requests failed while the server was down).
+func checkRestartLosesNothing(t *testing.T, rep faults.Report) {
+	t.Helper()
 	checkNothingLost(t, rep)
 	checkBounded(t, rep, storeBound)
 	if rep.Errors == 0 {
-		t.Error("no request failed while Redis was down")
+		t.Error("no request failed while the server was down")
 	}
 }
 

@@ -1,0 +1,106 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/mongostore"
+	"github.com/sessionkit/session/pgstore"
+)
+
+// Fault 7: the MongoDB and PostgreSQL servers killed (SIGKILL) during
+// traffic and restarted on their data, with the measurements and the
+// assertions of fault 1. Each app instance has its own client (its own
+// pool); the manager's StoreTimeout is the deadline of every call, which
+// both drivers honour, and the dial timeout is the same second.
+
+// FerretDB v1 on SQLite is the MongoDB of these tests, and it is slow
+// (about 250 requests a second here with 5 users, 55 with 200, through
+// this harness), and a filtered update reads and then writes by
+// _id, not atomically. An update that the client gave up on (its deadline
+// passed) but that the server still carries out can then overwrite a later
+// acknowledged write; MongoDB applies a filtered update atomically. So the
+// Mongo run has mongoUsers users and a store timeout of mongoStoreTimeout,
+// within which FerretDB answers every call of that load: the writes that
+// fail are those the kill cut, which never land afterwards.
+const (
+	mongoUsers        = 20
+	mongoStoreTimeout = 5 * time.Second
+	mongoBefore       = 500
+	mongoAfter        = 500
+)
+
+func TestMongoKilledAndRestartedLosesNothing(t *testing.T) {
+	// FerretDB keeps its data in SQLite files, which a restart opens again;
+	// a commit is in the file (the OS's cache) before it is answered.
+	srv := testserver.StartMongo(t)
+	var stores []session.Store
+	for range 2 {
+		// A server that is down fails a call after storeTimeout (the
+		// server selection), one that is busy gets mongoStoreTimeout; the
+		// driver finds the restarted server at its next heartbeat (every
+		// 10s by default).
+		c, err := mongo.Connect(options.Client().ApplyURI(srv.URI()).
+			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
+			SetHeartbeatInterval(500 * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+		st, err := mongostore.New(c.Database("app").Collection("sessions"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	cfg := config(twoAppsWithTimeout(t, mongoStoreTimeout, stores...))
+	cfg.Users, cfg.Before, cfg.After = mongoUsers, mongoBefore, mongoAfter
+	cfg.Timeout = 3 * mongoStoreTimeout
+	rep := run(t, fmt.Sprintf("7a. MongoDB (FerretDB) killed (SIGKILL) and restarted, %d users, StoreTimeout 5s", mongoUsers), "MongoDB (FerretDB)", cfg, killAndRestart(t, srv.Server, mongoUsers))
+	checkNothingLost(t, rep)
+	checkBounded(t, rep, 2*mongoStoreTimeout+2*time.Second)
+	if rep.Errors == 0 {
+		t.Error("no request failed while the server was down")
+	}
+}
+
+func TestPostgresKilledAndRestartedLosesNothing(t *testing.T) {
+	// synchronous_commit is on: a commit is in the WAL before it is
+	// answered, and crash recovery replays it at the restart.
+	srv := testserver.StartPostgres(t)
+	dsn := srv.NewDatabase(t)
+	var stores []session.Store
+	for i := range 2 {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.ConnectTimeout = storeTimeout
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		var opts []pgstore.Option
+		if i == 0 {
+			opts = append(opts, pgstore.WithCreateTable())
+		}
+		st, err := pgstore.New(pool, append(opts, pgstore.WithCleanupInterval(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	rep := run(t, "7b. PostgreSQL killed (SIGKILL) and restarted", "PostgreSQL", config(twoApps(t, stores...)), killAndRestart(t, srv.Server, users))
+	checkRestartLosesNothing(t, rep)
+}
