@@ -3,6 +3,7 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -254,4 +255,127 @@ func (b *browser) nodeSession() nodeSession {
 	var out nodeSession
 	b.do("GET", b.w.node.URL+"/session", &out)
 	return out
+}
+
+// expressWritesDuringSlowGoRequest sends b's session to the Go app's /slow
+// (which sets fromGo=1), and while that request holds the loaded session,
+// has Express set fromExpress=1 on it; it returns when the Go request has
+// saved. The caller then checks that the store kept both keys.
+func expressWritesDuringSlowGoRequest(t *testing.T, b *browser, goApp *goApp, node *peer) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", goApp.URL+"/slow?k=fromGo&v=1", nil)
+		req.Header.Set("Cookie", "sid="+b.cookie)
+		resp, err := b.client.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("/slow: %s: %s", resp.Status, body)
+		}
+		done <- err
+	}()
+	select {
+	case <-goApp.loaded:
+	case err := <-done:
+		t.Fatalf("/slow ended before loading the session: %v", err)
+	}
+	b.do("POST", node.URL+"/set?k=fromExpress&v=1", nil)
+	goApp.release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goSessionContinuesInExpress: a session the Go app starts is continued by
+// Express and back, under the one cookie value express-session computes.
+func goSessionContinuesInExpress(t *testing.T, b *browser) {
+	t.Helper()
+	if got := b.goViews(); got != 1 {
+		t.Fatalf("Go: views = %d on a new session, want 1", got)
+	}
+	goCookie := b.setCookie
+	id := b.goSession().ID
+	if want := signedCookie(id); goCookie != want {
+		t.Fatalf("Go cookie for id %s:\n got %s\nwant %s", id, goCookie, want)
+	}
+	if got := b.nodeViews(); got != 2 {
+		t.Fatalf("Express: views = %d after Go's 1, want 2 (did it find the session?)", got)
+	}
+	if b.setCookie != goCookie {
+		t.Fatalf("Express re-signed Go's session differently:\nexpress %s\n     go %s", b.setCookie, goCookie)
+	}
+	if gs := b.goSession(); gs.New || gs.ID != id || gs.Values["views"] != 2.0 {
+		t.Fatalf("Go after Express: id=%s new=%v views=%v, want %s with views 2", gs.ID, gs.New, gs.Values["views"], id)
+	}
+	if got := b.goViews(); got != 3 {
+		t.Fatalf("Go: views = %d after Express's 2, want 3", got)
+	}
+	if ns := b.nodeSession(); ns.ID != id || ns.Session["views"] != 3.0 {
+		t.Fatalf("Express: id=%s views=%v, want id %s views 3", ns.ID, ns.Session["views"], id)
+	}
+}
+
+// expressSessionContinuesInGo is the reverse. stored, if not nil, checks
+// the Node store's own record of the session Express created.
+func expressSessionContinuesInGo(t *testing.T, b *browser, stored func(id string)) {
+	t.Helper()
+	if got := b.nodeViews(); got != 1 {
+		t.Fatalf("Express: views = %d on a new session, want 1", got)
+	}
+	expressCookie := b.setCookie
+	id := b.nodeSession().ID
+	if want := signedCookie(id); expressCookie != want {
+		t.Fatalf("Express cookie for id %s:\n got %s\nwant %s", id, expressCookie, want)
+	}
+	if stored != nil {
+		stored(id)
+	}
+	if got := b.goViews(); got != 2 {
+		t.Fatalf("Go: views = %d after Express's 1, want 2 (did it find the session?)", got)
+	}
+	if b.setCookie != expressCookie {
+		t.Fatalf("Go re-signed Express's session differently:\n     go %s\nexpress %s", b.setCookie, expressCookie)
+	}
+	if got := b.nodeViews(); got != 3 {
+		t.Fatalf("Express: views = %d after Go's 2, want 3", got)
+	}
+	if gs := b.goSession(); gs.ID != id || gs.Values["views"] != 3.0 {
+		t.Fatalf("Go: id=%s views=%v, want %s with views 3", gs.ID, gs.Values["views"], id)
+	}
+}
+
+// logoutOnEitherSideEndsTheSession: a session destroyed by one app is gone
+// from the store and, for the old cookie, a fresh empty session on both.
+// newBrowser gives a browser with no cookie; stored reports whether the
+// store still holds a session.
+func logoutOnEitherSideEndsTheSession(t *testing.T, newBrowser func() *browser, goURL, nodeURL string, stored func(id string) bool) {
+	for _, c := range []struct{ name, create, logout string }{
+		{"ExpressLogout", goURL, nodeURL},
+		{"GoLogout", nodeURL, goURL},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBrowser()
+			b.t = t
+			b.do("GET", c.create+"/views", nil)
+			id := b.goSession().ID
+			old := b.cookie
+			b.do("POST", c.logout+"/logout", nil)
+			if stored(id) {
+				t.Fatalf("session %s still stored after logout", id)
+			}
+			b.cookie = old
+			if gs := b.goSession(); !gs.New || gs.ID == id || len(gs.Keys) != 0 {
+				t.Fatalf("Go after logout: id=%s new=%v keys=%v, want a fresh empty session", gs.ID, gs.New, gs.Keys)
+			}
+			b.cookie = old
+			if ns := b.nodeSession(); ns.ID == id || ns.Session["views"] != nil {
+				t.Fatalf("Express after logout: id=%s session=%v, want a fresh session", ns.ID, ns.Session)
+			}
+		})
+	}
 }

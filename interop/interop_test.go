@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -452,32 +450,7 @@ func TestExpressWriteDuringGoRequestIsNotLost(t *testing.T) {
 	b.goViews()
 	id := b.goSession().ID
 
-	done := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", w.goApp.URL+"/slow?k=fromGo&v=1", nil)
-		req.Header.Set("Cookie", "sid="+b.cookie)
-		resp, err := b.client.Do(req)
-		if err != nil {
-			done <- err
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("/slow: %s: %s", resp.Status, body)
-		}
-		done <- err
-	}()
-	select {
-	case <-w.goApp.loaded:
-	case err := <-done:
-		t.Fatalf("/slow ended before loading the session: %v", err)
-	}
-	b.do("POST", w.node.URL+"/set?k=fromExpress&v=1", nil)
-	w.goApp.release <- struct{}{}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	expressWritesDuringSlowGoRequest(t, b, w.goApp, w.node)
 
 	raw := w.raw(id)
 	for _, kv := range []string{`"fromExpress":"1"`, `"fromGo":"1"`, `"views":1`} {

@@ -2,9 +2,6 @@ package interop
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,82 +77,23 @@ func (w *mongoWorld) doc(id string) bson.Raw {
 
 func TestMongoGoSessionContinuesInExpressWithTheSameCookie(t *testing.T) {
 	w := newMongoWorld(t, 0, nil)
-	b := w.browser()
-	if got := b.goViews(); got != 1 {
-		t.Fatalf("Go: views = %d on a new session, want 1", got)
-	}
-	goCookie := b.setCookie
-	id := b.goSession().ID
-	if want := signedCookie(id); goCookie != want {
-		t.Fatalf("Go cookie for id %s:\n got %s\nwant %s", id, goCookie, want)
-	}
-	if got := b.nodeViews(); got != 2 {
-		t.Fatalf("Express: views = %d after Go's 1, want 2 (did it find the session?)\n%s", got, w.doc(id))
-	}
-	if b.setCookie != goCookie {
-		t.Fatalf("Express re-signed Go's session differently:\nexpress %s\n     go %s", b.setCookie, goCookie)
-	}
-	if got := b.goViews(); got != 3 {
-		t.Fatalf("Go: views = %d after Express's 2, want 3", got)
-	}
-	if ns := b.nodeSession(); ns.ID != id || ns.Session["views"] != 3.0 {
-		t.Fatalf("Express: id=%s views=%v, want id %s views 3", ns.ID, ns.Session["views"], id)
-	}
+	goSessionContinuesInExpress(t, w.browser())
 }
 
 func TestMongoExpressSessionContinuesInGoWithTheSameCookie(t *testing.T) {
 	w := newMongoWorld(t, 0, nil)
-	b := w.browser()
-	if got := b.nodeViews(); got != 1 {
-		t.Fatalf("Express: views = %d on a new session, want 1", got)
-	}
-	expressCookie := b.setCookie
-	id := b.nodeSession().ID
-	if want := signedCookie(id); expressCookie != want {
-		t.Fatalf("Express cookie for id %s:\n got %s\nwant %s", id, expressCookie, want)
-	}
-	// connect-mongo's document: the session as a JSON string, a date expires.
-	doc := w.doc(id)
-	if _, ok := doc.Lookup("session").StringValueOK(); !ok || doc.Lookup("expires").Type != bson.TypeDateTime {
-		t.Fatalf("connect-mongo's document is not {session: string, expires: date}: %s", doc)
-	}
-	if got := b.goViews(); got != 2 {
-		t.Fatalf("Go: views = %d after Express's 1, want 2", got)
-	}
-	if b.setCookie != expressCookie {
-		t.Fatalf("Go re-signed Express's session differently:\n     go %s\nexpress %s", b.setCookie, expressCookie)
-	}
-	if got := b.nodeViews(); got != 3 {
-		t.Fatalf("Express: views = %d after Go's 2, want 3", got)
-	}
+	expressSessionContinuesInGo(t, w.browser(), func(id string) {
+		// connect-mongo's document: the session as a JSON string, a date expires.
+		doc := w.doc(id)
+		if _, ok := doc.Lookup("session").StringValueOK(); !ok || doc.Lookup("expires").Type != bson.TypeDateTime {
+			t.Fatalf("connect-mongo's document is not {session: string, expires: date}: %s", doc)
+		}
+	})
 }
 
 func TestMongoLogoutOnOneIsLogoutOnTheOther(t *testing.T) {
 	w := newMongoWorld(t, 0, nil)
-	for _, c := range []struct{ name, create, logout, check string }{
-		{"ExpressLogout", w.goApp.URL, w.node.URL, "go"},
-		{"GoLogout", w.node.URL, w.goApp.URL, "express"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			b := w.browser()
-			b.t = t
-			b.do("GET", c.create+"/views", nil)
-			id := b.goSession().ID
-			old := b.cookie
-			b.do("POST", c.logout+"/logout", nil)
-			if w.doc(id) != nil {
-				t.Fatalf("session %s still stored after logout: %s", id, w.doc(id))
-			}
-			b.cookie = old
-			if gs := b.goSession(); !gs.New || gs.ID == id {
-				t.Fatalf("Go after logout: id=%s new=%v, want a fresh session", gs.ID, gs.New)
-			}
-			b.cookie = old
-			if ns := b.nodeSession(); ns.ID == id || ns.Session["views"] != nil {
-				t.Fatalf("Express after logout: id=%s session=%v, want a fresh session", ns.ID, ns.Session)
-			}
-		})
-	}
+	logoutOnEitherSideEndsTheSession(t, w.browser, w.goApp.URL, w.node.URL, func(id string) bool { return w.doc(id) != nil })
 }
 
 func TestMongoExpressWriteDuringGoRequestIsNotLost(t *testing.T) {
@@ -164,32 +102,7 @@ func TestMongoExpressWriteDuringGoRequestIsNotLost(t *testing.T) {
 	b.goViews()
 	id := b.goSession().ID
 
-	done := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", w.goApp.URL+"/slow?k=fromGo&v=1", nil)
-		req.Header.Set("Cookie", "sid="+b.cookie)
-		resp, err := b.client.Do(req)
-		if err != nil {
-			done <- err
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("/slow: %s: %s", resp.Status, body)
-		}
-		done <- err
-	}()
-	select {
-	case <-w.goApp.loaded:
-	case err := <-done:
-		t.Fatalf("/slow ended before loading the session: %v", err)
-	}
-	b.do("POST", w.node.URL+"/set?k=fromExpress&v=1", nil)
-	w.goApp.release <- struct{}{}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	expressWritesDuringSlowGoRequest(t, b, w.goApp, w.node)
 	stored := w.doc(id).Lookup("session").StringValue()
 	for _, kv := range []string{`"fromExpress":"1"`, `"fromGo":"1"`, `"views":1`} {
 		if !strings.Contains(stored, kv) {

@@ -2,10 +2,7 @@ package interop
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -111,49 +108,12 @@ func (w *pgWorld) exists(id string) bool {
 
 func TestPgExpressSessionContinuesInGoAndBack(t *testing.T) {
 	w := newPgWorld(t, nil)
-	b := w.browser()
-	if got := b.nodeViews(); got != 1 {
-		t.Fatalf("Express: views = %d on a new session, want 1", got)
-	}
-	expressCookie := b.setCookie
-	id := b.nodeSession().ID
-	if want := signedCookie(id); expressCookie != want {
-		t.Fatalf("Express cookie for id %s:\n got %s\nwant %s", id, expressCookie, want)
-	}
-	if got := b.goViews(); got != 2 {
-		t.Fatalf("Go: views = %d after Express's 1, want 2 (did it find the session?)", got)
-	}
-	if b.setCookie != expressCookie {
-		t.Fatalf("Go re-signed Express's session differently:\n     go %s\nexpress %s", b.setCookie, expressCookie)
-	}
-	if got := b.nodeViews(); got != 3 {
-		t.Fatalf("Express: views = %d after Go's 2, want 3", got)
-	}
-	if gs := b.goSession(); gs.ID != id || gs.Values["views"] != 3.0 {
-		t.Fatalf("Go: id=%s views=%v, want %s with views 3", gs.ID, gs.Values["views"], id)
-	}
+	expressSessionContinuesInGo(t, w.browser(), nil)
 }
 
 func TestPgGoSessionContinuesInExpress(t *testing.T) {
 	w := newPgWorld(t, nil)
-	b := w.browser()
-	if got := b.goViews(); got != 1 {
-		t.Fatalf("Go: views = %d on a new session, want 1", got)
-	}
-	goCookie := b.setCookie
-	id := b.goSession().ID
-	if want := signedCookie(id); goCookie != want {
-		t.Fatalf("Go cookie for id %s:\n got %s\nwant %s", id, goCookie, want)
-	}
-	if got := b.nodeViews(); got != 2 {
-		t.Fatalf("Express: views = %d after Go's 1, want 2 (did it find the session?)", got)
-	}
-	if b.setCookie != goCookie {
-		t.Fatalf("Express re-signed Go's session differently:\nexpress %s\n     go %s", b.setCookie, goCookie)
-	}
-	if gs := b.goSession(); gs.New || gs.ID != id || gs.Values["views"] != 2.0 {
-		t.Fatalf("Go after Express: id=%s new=%v views=%v, want %s with views 2", gs.ID, gs.New, gs.Values["views"], id)
-	}
+	goSessionContinuesInExpress(t, w.browser())
 }
 
 // expiresOf returns the cookie.expires of a stored document.
@@ -201,34 +161,7 @@ func TestPgBothSidesAgreeOnTheExpiryInstant(t *testing.T) {
 
 func TestPgLogoutOnOneIsLogoutOnTheOther(t *testing.T) {
 	w := newPgWorld(t, nil)
-	t.Run("Express", func(t *testing.T) {
-		b := w.browser()
-		b.goViews()
-		id := b.goSession().ID
-		old := b.cookie
-		b.do("POST", w.node.URL+"/logout", nil)
-		if w.exists(id) {
-			t.Fatalf("row %s still there after Express destroyed it", id)
-		}
-		b.cookie = old
-		if gs := b.goSession(); !gs.New || gs.ID == id || len(gs.Keys) != 0 {
-			t.Fatalf("Go after Express's logout: id=%s new=%v keys=%v, want a fresh empty session", gs.ID, gs.New, gs.Keys)
-		}
-	})
-	t.Run("Go", func(t *testing.T) {
-		b := w.browser()
-		b.nodeViews()
-		id := b.nodeSession().ID
-		old := b.cookie
-		b.do("POST", w.goApp.URL+"/logout", nil)
-		if w.exists(id) {
-			t.Fatalf("row %s still there after Go destroyed it", id)
-		}
-		b.cookie = old
-		if ns := b.nodeSession(); ns.ID == id || ns.Session["views"] != nil {
-			t.Fatalf("Express after Go's logout: id=%s session=%v, want a fresh session", ns.ID, ns.Session)
-		}
-	})
+	logoutOnEitherSideEndsTheSession(t, w.browser, w.goApp.URL, w.node.URL, w.exists)
 }
 
 // TestPgExpressWriteDuringGoRequestIsNotLost: the Go app's compare-and-swap
@@ -240,32 +173,7 @@ func TestPgExpressWriteDuringGoRequestIsNotLost(t *testing.T) {
 	b.goViews()
 	id := b.goSession().ID
 
-	done := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", w.goApp.URL+"/slow?k=fromGo&v=1", nil)
-		req.Header.Set("Cookie", "sid="+b.cookie)
-		resp, err := b.client.Do(req)
-		if err != nil {
-			done <- err
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("/slow: %s: %s", resp.Status, body)
-		}
-		done <- err
-	}()
-	select {
-	case <-w.goApp.loaded:
-	case err := <-done:
-		t.Fatalf("/slow ended before loading the session: %v", err)
-	}
-	b.do("POST", w.node.URL+"/set?k=fromExpress&v=1", nil)
-	w.goApp.release <- struct{}{}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	expressWritesDuringSlowGoRequest(t, b, w.goApp, w.node)
 	doc, _ := w.raw(id)
 	for _, kv := range []string{`"fromExpress":"1"`, `"fromGo":"1"`, `"views":1`} {
 		if !strings.Contains(doc, kv) {
