@@ -22,12 +22,11 @@ import (
 // refStore is a plain, correct store (one map, one mutex) into which the
 // tests below put one bug at a time, to show that the suite catches it.
 type refStore struct {
-	bug   string
-	mu    *sync.Mutex
-	m     map[string]*refEntry
-	seq   int
-	now   func() time.Time
-	touch bool // implements Toucher and friends; see asStore
+	bug string
+	mu  *sync.Mutex
+	m   map[string]*refEntry
+	seq int
+	now func() time.Time
 }
 
 type refEntry struct {
