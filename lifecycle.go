@@ -56,6 +56,9 @@ type sessionState struct {
 	cookie  cookieState
 
 	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
+	// loadedData is the stored bytes at version, for a VersionToucher's
+	// touch; nil once the session is written or moved.
+	loadedData []byte
 }
 
 func (st *sessionState) has(m mark) bool { return st.marks&m != 0 }
@@ -98,12 +101,12 @@ func (st *sessionState) saved(ver string) {
 		st.drop(markKnowVersion)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
-	st.changes = nil
+	st.changes, st.loadedData = nil, nil
 }
 
 // renewed moves the session to a new id, not yet stored, at time now.
 func (st *sessionState) renewed(id string, now time.Time) {
-	st.id, st.created, st.version = id, now, ""
+	st.id, st.created, st.version, st.loadedData = id, now, "", nil
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}

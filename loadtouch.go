@@ -18,6 +18,22 @@ type GetToucher interface {
 	GetAndTouch(ctx context.Context, id string, expires time.Time) (data []byte, version string, found bool, err error)
 }
 
+// VersionToucher is a VersionedStore that touches a session more cheaply
+// when it is given what the load read: the version and the bytes. Memcached
+// is one: its Touch is gets + cas, because its touch command cannot update
+// the flags that hold the exact expiry, while TouchVersion is the cas alone.
+// The middleware uses it for the end-of-request touch of a read-only
+// request, which then costs one round trip instead of two.
+//
+// TouchVersion sets the expiry of the session stored as data at version to
+// expires. If the session changed since (another request wrote it), it
+// touches what is stored now, as Touch does, and never writes data over it.
+// Like Touch, it reports found == false and creates nothing when the session
+// is missing, and an expires in the past deletes it.
+type VersionToucher interface {
+	TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error)
+}
+
 // loadTouch is a store touch carried on a load: at the load's time now, the
 // stored expiry was set to expires.
 type loadTouch struct {

@@ -31,13 +31,16 @@ type Manager struct {
 	toucher   Toucher        // nil if the store cannot touch
 	// getToucher is nil if the store cannot read and touch in one round trip.
 	getToucher GetToucher
-	users      UserIndex // nil if the store keeps no user index (users.go)
-	inMemory   bool      // the store is a memstore, which never waits (withStoreTimeout)
-	codec      Codec
-	signer     *signer
-	verified   *verifiedCache
-	logger     *slog.Logger
-	now        func() time.Time
+	// versionToucher is nil unless the store touches more cheaply with the
+	// version and bytes the load read (VersionToucher).
+	versionToucher VersionToucher
+	users          UserIndex // nil if the store keeps no user index (users.go)
+	inMemory       bool      // the store is a memstore, which never waits (withStoreTimeout)
+	codec          Codec
+	signer         *signer
+	verified       *verifiedCache
+	logger         *slog.Logger
+	now            func() time.Time
 }
 
 // New validates opts and returns a Manager. It fails on a missing or empty
@@ -65,6 +68,7 @@ func New(opts Options) (*Manager, error) {
 	m.toucher, _ = opts.Store.(Toucher)
 	_, m.inMemory = opts.Store.(*memstore.Store)
 	m.getToucher, _ = opts.Store.(GetToucher)
+	m.versionToucher, _ = opts.Store.(VersionToucher)
 	m.users, _ = opts.Store.(UserIndex)
 	if opts.MaxSessionsPerUser > 0 && m.users == nil {
 		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store that keeps a user index (session.UserIndex), %T does not: %w", errOptions, opts.Store, ErrNotSupported)
@@ -99,8 +103,11 @@ func (m *Manager) initNew(s *Session, id string) {
 }
 
 // initLoaded makes s the session loaded from doc, as express's inflate does.
-func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string) {
+func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string, data []byte) {
 	s.sessionState = loadedState(id, doc.Created, ver, m.versioned != nil, m.opts.Resave)
+	if m.versionToucher != nil {
+		s.loadedData = data // for the end-of-request touch
+	}
 	if s.created.IsZero() {
 		// Written by an app that does not record it (express): the absolute
 		// timeout counts from now, and the next save records it.
@@ -119,7 +126,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string) {
 // read loads and decodes a session. A corrupt document is logged and
 // reported as ErrNotFound, as is a session past its AbsoluteTimeout. A
 // non-nil lt carries a store touch on the read (GetToucher, see loadtouch.go).
-func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document, string, error) {
+func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document, string, []byte, error) {
 	var (
 		data  []byte
 		ver   string
@@ -135,13 +142,13 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document
 		data, found, err = m.store.Get(ctx, id)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if !found {
-		return nil, "", ErrNotFound
+		return nil, "", nil, ErrNotFound
 	}
 	doc, err := m.decode(ctx, id, data)
-	return doc, ver, err
+	return doc, ver, data, err
 }
 
 // decode decodes stored bytes. A corrupt document is logged and reported as
@@ -323,7 +330,7 @@ func backoff(ctx context.Context, attempt int) error {
 
 // remerge re-reads s from the store and re-applies this request's changes.
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
-	doc, ver, err := m.read(ctx, s.id, nil)
+	doc, ver, _, err := m.read(ctx, s.id, nil)
 	switch {
 	case errors.Is(err, ErrNotFound) && s.has(markInStore):
 		return errGone
@@ -356,7 +363,7 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {
 		s.created = doc.Created
 	}
-	s.version = ver
+	s.version, s.loadedData = ver, nil
 	s.set(markKnowVersion | markInStore)
 	return nil
 }

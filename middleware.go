@@ -123,9 +123,9 @@ func (rs *requestState) load() error {
 			ctx, cancel := m.withStoreTimeout(rs.r.Context())
 			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
-			doc, ver, err := m.read(ctx, id, lt)
+			doc, ver, data, err := m.read(ctx, id, lt)
 			if err == nil {
-				m.initLoaded(s, id, doc, ver)
+				m.initLoaded(s, id, doc, ver, data)
 				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
 				if lt != nil && m.touchedAtLoad(s, lt) {
 					s.set(markStoreTouched) // the end of the request does not touch again
@@ -340,7 +340,11 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
 		return false, err
 	}
-	found, err = m.toucher.Touch(ctx, s.id, exp)
+	if m.versionToucher != nil && s.loadedData != nil && s.has(markKnowVersion) && s.version != "" {
+		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
+	} else {
+		found, err = m.toucher.Touch(ctx, s.id, exp)
+	}
 	if err != nil {
 		return false, fmt.Errorf("session: touch: %w", err)
 	}

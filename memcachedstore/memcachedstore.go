@@ -22,7 +22,10 @@
 // expiry). Creating a session uses add. Touch is a gets followed by a cas
 // with the same value, since memcached's touch command cannot update the
 // flags that hold the exact expiry: two round trips, unlike the other
-// operations' one.
+// operations' one. The middleware's touch at the end of a read-only request
+// is the cas alone ([Store.TouchVersion]): it sends back the bytes and the
+// CAS id the request's load read, so such a request costs two round trips in
+// all (gets, cas), as a modifying one does.
 //
 // A session larger than the server's item size limit (memcached -I, 1 MiB by
 // default) fails with an error wrapping [ErrTooLarge]; nothing is silently dropped.
@@ -76,6 +79,7 @@ var (
 	_ session.Store          = (*Store)(nil)
 	_ session.Toucher        = (*Store)(nil)
 	_ session.VersionedStore = (*Store)(nil)
+	_ session.VersionToucher = (*Store)(nil)
 )
 
 // Option configures a [Store].
@@ -289,20 +293,50 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		if !ok {
 			return true, s.destroy("touch", id)
 		}
-		next.CasID = it.CasID
-		err = s.client.CompareAndSwap(next)
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, memcache.ErrCASConflict):
-			continue // written meanwhile: touch what is there now
-		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
-			return false, nil
-		default:
-			return false, wrap("touch", id, err)
+		if found, done, err := s.touchCAS(id, next, it.CasID); done {
+			return found, err
 		}
+		// Written meanwhile: touch what is there now.
 	}
 	return false, wrap("touch", id, errors.New("session keeps changing"))
+}
+
+// TouchVersion is Touch for a session the caller read as data at version:
+// the cas alone, one round trip, when nobody wrote the session since; Touch
+// otherwise, so that data is never written over a newer session.
+func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, wrap("touch", id, err)
+	}
+	cas, flags, ok := parseVersion(version)
+	if ok && flagsExpired(flags, time.Now()) {
+		return false, nil // expired since the read: Memcached may still hold it, but it is gone
+	}
+	next, live := s.item(id, data, expires)
+	if !ok || !live {
+		return s.Touch(ctx, id, expires)
+	}
+	if found, done, err := s.touchCAS(id, next, cas); done {
+		return found, err
+	}
+	return s.Touch(ctx, id, expires)
+}
+
+// touchCAS stores next, the touched item, if the item still has the CAS id
+// cas. done is false when someone wrote it since (the caller reads it again).
+func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64) (found, done bool, err error) {
+	next.CasID = cas
+	err = s.client.CompareAndSwap(next)
+	switch {
+	case err == nil:
+		return true, true, nil
+	case errors.Is(err, memcache.ErrCASConflict):
+		return false, false, nil
+	case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		return false, true, nil
+	default:
+		return false, true, wrap("touch", id, err)
+	}
 }
 
 // CompareAndSwap stores data under id only if the session still has version

@@ -18,7 +18,7 @@
 // calls in the caller (stopping a server) are safe.
 //
 // The optional capabilities (session.Toucher, session.VersionedStore,
-// session.Lister) are found by interface assertion; their subtests are skipped
+// session.VersionToucher, session.Lister, session.UserIndex) are found by interface assertion; their subtests are skipped
 // when the store lacks them.
 //
 // What the suite requires beyond the doc comments of session.Store:
@@ -138,6 +138,7 @@ func init() {
 		{"CallerBuffersAreNotRetained", testBuffers},
 		{"Expiry", testExpiry},
 		{"Touch", testTouch},
+		{"TouchVersion", testTouchVersion}, // versiontouch.go
 		{"CompareAndSwap", testCAS},
 		{"Lister", testLister},
 		{"OneMebibyteValueRoundTrips", testLargeValue},
@@ -330,7 +331,9 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	expires := time.Now().Add(ExpiryWait)
 	plain, plainData := NewID(), Document(100)
 	touched, touchedData := NewID(), Document(100)
-	versionedID := NewID()
+	versionedID, versionedData := NewID(), Document(100)
+	versionTouched, versionTouchedData := NewID(), Document(100)
+	vt, versionTouches := st.(session.VersionToucher)
 	created := NewID()
 	keep, keepData := NewID(), Document(100)
 
@@ -339,7 +342,7 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	mustSet(t, st, keep, keepData, later())
 	var oldVersion string
 	if versioned {
-		mustSet(t, st, versionedID, Document(100), expires)
+		mustSet(t, st, versionedID, versionedData, expires)
 		var err error
 		if _, oldVersion, _, err = vs.GetVersion(ctx(t), versionedID); err != nil {
 			t.Fatalf("GetVersion: %v", err)
@@ -351,6 +354,13 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	if canTouch {
 		if found, err := tc.Touch(ctx(t), touched, later()); err != nil || !found {
 			t.Fatalf("Touch: %v", err)
+		}
+	}
+	if versionTouches {
+		mustSet(t, st, versionTouched, versionTouchedData, expires)
+		_, v := getVersion(t, vs, versionTouched)
+		if found, err := vt.TouchVersion(ctx(t), versionTouched, v, versionTouchedData, later()); err != nil || !found {
+			t.Fatalf("TouchVersion: found %v, %v", found, err)
 		}
 	}
 	// Before the expiry the sessions are there (unless this machine is so
@@ -390,6 +400,21 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		}
 		mustGet(t, st, touched, touchedData)
 	})
+	t.Run("VersionTouchedSessionOutlivesItsOriginalExpiry", func(t *testing.T) {
+		if !versionTouches {
+			t.Skip("store is not a session.VersionToucher")
+		}
+		mustGet(t, st, versionTouched, versionTouchedData)
+	})
+	t.Run("TouchVersionOfExpiredSessionIsNotFoundAndRevivesNothing", func(t *testing.T) {
+		if !versionTouches {
+			t.Skip("store is not a session.VersionToucher")
+		}
+		if found, err := vt.TouchVersion(ctx(t), versionedID, oldVersion, versionedData, later()); err != nil || found {
+			t.Errorf("TouchVersion of an expired session: found %v, %v; want not found, no error", found, err)
+		}
+		mustBeMissing(t, st, versionedID)
+	})
 	t.Run("CompareAndSwapOnExpiredSessionConflicts", func(t *testing.T) {
 		if !versioned {
 			t.Skip("store is not a session.VersionedStore")
@@ -419,6 +444,9 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		}
 		if versioned {
 			want = append(want, plain) // re-created by CreateIfAbsentReplacesExpiredSession
+		}
+		if versionTouches {
+			want = append(want, versionTouched)
 		}
 		ids, err := ls.IDs(ctx(t))
 		if err != nil {

@@ -1,0 +1,59 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/sessionkit/session"
+)
+
+// testTouchVersion pins session.VersionToucher: a touch from the version and
+// bytes a load read keeps the session as stored, and never writes those
+// bytes over a session that changed since. Its expiry is checked in
+// testExpiry.
+func testTouchVersion(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	vt, ok := st.(session.VersionToucher)
+	if !ok {
+		t.Skip("store is not a session.VersionToucher")
+	}
+	vs := st.(session.VersionedStore)
+	t.Run("UnchangedSessionKeepsItsBytes", func(t *testing.T) {
+		id, data := NewID(), Document(300)
+		mustSet(t, st, id, data, later())
+		read, v := getVersion(t, vs, id)
+		if found, err := vt.TouchVersion(ctx(t), id, v, read, later()); err != nil || !found {
+			t.Fatalf("TouchVersion: found %v, %v; want found", found, err)
+		}
+		mustGet(t, st, id, data)
+	})
+	t.Run("SessionWrittenSinceIsTouchedNotOverwritten", func(t *testing.T) {
+		id, first, second := NewID(), Document(300), Document(200)
+		mustSet(t, st, id, first, later())
+		read, v := getVersion(t, vs, id)
+		mustSet(t, st, id, second, later()) // another request's write
+		if found, err := vt.TouchVersion(ctx(t), id, v, read, later()); err != nil || !found {
+			t.Fatalf("TouchVersion after another write: found %v, %v; want found", found, err)
+		}
+		mustGet(t, st, id, second)
+	})
+	t.Run("DestroyedSessionIsNotFoundAndNotCreated", func(t *testing.T) {
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		read, v := getVersion(t, vs, id)
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := vt.TouchVersion(ctx(t), id, v, read, later()); err != nil || found {
+			t.Fatalf("TouchVersion of a destroyed session: found %v, %v; want not found, no error", found, err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("VersionOfNoKnownFormIsATouch", func(t *testing.T) {
+		id, data := NewID(), Document(100)
+		mustSet(t, st, id, data, later())
+		if found, err := vt.TouchVersion(ctx(t), id, "not a version", Document(50), later()); err != nil || !found {
+			t.Fatalf("TouchVersion with a foreign version: found %v, %v; want found", found, err)
+		}
+		mustGet(t, st, id, data)
+	})
+}

@@ -1,0 +1,94 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// versionTouchStore is a counting memstore that is also a VersionToucher, as
+// memcachedstore is. It records what each TouchVersion was given and checks
+// that those were the stored bytes at that version.
+type versionTouchStore struct {
+	*countingStore
+	mu          sync.Mutex
+	gotData     []byte
+	gotVersion  string
+	wasUnstored bool // the bytes or version given were not what the store held
+}
+
+func (v *versionTouchStore) TouchVersion(ctx context.Context, id, version string, data []byte, exp time.Time) (bool, error) {
+	v.count("TouchVersion")
+	cur, curVersion, found, err := v.Store.GetVersion(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	v.mu.Lock()
+	v.gotData, v.gotVersion = bytes.Clone(data), version
+	v.wasUnstored = found && (curVersion != version || !bytes.Equal(cur, data))
+	v.mu.Unlock()
+	return v.Store.Touch(ctx, id, exp)
+}
+
+// newVersionTouchManager returns a manager on a fresh versionTouchStore
+// whose cookie lasts an hour, so that a read-only request touches the store.
+func newVersionTouchManager(t *testing.T) (*Manager, *versionTouchStore) {
+	st := &versionTouchStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: st, Cookie: CookieOptions{MaxAge: time.Hour}})
+	m.now = st.clock.Now
+	return m, st
+}
+
+func TestReadOnlyRequestTouchesAVersionToucherWithWhatItsLoadRead(t *testing.T) {
+	m, st := newVersionTouchManager(t)
+	b := stored(t, m)
+	b.h = m.Handler(readViews)
+	st.clock.Advance(time.Minute)
+	st.reset()
+	b.get("/")
+	if st.n("GetVersion") != 1 || st.n("TouchVersion") != 1 || st.n("Touch") != 0 || st.writes() != 0 {
+		t.Fatalf("calls %v, want one GetVersion and one TouchVersion", st.calls)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.wasUnstored || st.gotVersion == "" || len(st.gotData) == 0 {
+		t.Fatalf("TouchVersion got version %q and %d bytes, not the stored session's", st.gotVersion, len(st.gotData))
+	}
+}
+
+func TestSessionSavedDuringTheRequestIsNotVersionTouchedWithStaleBytes(t *testing.T) {
+	m, st := newVersionTouchManager(t)
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("n", 2)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(r.Context()); err != nil { // loads the saved bytes again
+			t.Error(err)
+		}
+	}))
+	st.clock.Advance(time.Minute)
+	st.reset()
+	b.get("/")
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.calls["TouchVersion"] != 1 || st.wasUnstored {
+		t.Fatalf("calls %v; TouchVersion given what the store no longer held: %v; want one TouchVersion with the reloaded bytes", st.calls, st.wasUnstored)
+	}
+}
+
+func TestModifyingRequestDoesNotVersionTouch(t *testing.T) {
+	m, st := newVersionTouchManager(t)
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("n", 3) }))
+	st.clock.Advance(time.Minute)
+	st.reset()
+	b.get("/")
+	if st.n("TouchVersion") != 0 || st.n("Touch") != 0 || st.n("CompareAndSwap") != 1 {
+		t.Fatalf("calls %v, want one CompareAndSwap and no touch", st.calls)
+	}
+}
