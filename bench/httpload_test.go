@@ -5,9 +5,11 @@ import (
 	"cmp"
 	"context"
 	crand "crypto/rand"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +53,7 @@ var (
 	httpLoadSessions = flag.Int("httpload.sessions", 300, "sessions per server, one picked at random per request")
 	httpLoadOnly     = flag.String("httpload.only", "", "run only the servers whose name matches this regexp")
 	httpLoadRounds   = flag.Int("httpload.rounds", 3, "rounds over all servers; each figure is the median round's")
+	httpLoadPlot     = flag.String("httpload.plot", "", "write an SVG bar chart of the results to this file")
 )
 
 // sessionLifetime is every server's session lifetime: persistent cookies, so
@@ -180,9 +183,18 @@ func TestHTTPLoad(t *testing.T) {
 		}
 	}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d connections, %d sessions per server, %d rounds of %v per server and kind (the median round shown), GOMAXPROCS %d\n\n",
-		*httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
+	// ratio is s's throughput over its limit's, 0 for a limit itself.
+	ratio := func(s setup, kind string) float64 {
+		if lim, ok := results[s.limit]; ok && lim[kind].reqs > 0 {
+			return results[s.name][kind].reqs / lim[kind].reqs
+		}
+		return 0
+	}
+	var (
+		b    strings.Builder
+		rows []httpLoadRow
+	)
+	b.WriteString(httpLoadSetting() + "\n\n")
 	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | limit |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---|\n")
 	for _, s := range ran {
@@ -191,10 +203,14 @@ func TestHTTPLoad(t *testing.T) {
 			fmt.Fprintf(&b, "| %s | skipped | | | | |\n", s.name)
 			continue
 		}
+		rows = append(rows, httpLoadRow{
+			name: s.name, read: r["read"].reqs, write: r["write"].reqs,
+			readRatio: ratio(s, "read"), writeRatio: ratio(s, "write"), isLimit: s.limit == "",
+		})
 		cell := func(kind string) string {
 			v := fmt.Sprintf("%.0f", r[kind].reqs)
-			if lim, ok := results[s.limit]; ok && lim[kind].reqs > 0 {
-				v += fmt.Sprintf(" (%.2f)", r[kind].reqs/lim[kind].reqs)
+			if q := ratio(s, kind); q > 0 {
+				v += fmt.Sprintf(" (%.2f)", q)
 			}
 			if r[kind].errors > 0 {
 				v += fmt.Sprintf(", %d errors", r[kind].errors)
@@ -210,6 +226,116 @@ func TestHTTPLoad(t *testing.T) {
 	}
 	fmt.Println()
 	fmt.Print(b.String())
+	if *httpLoadPlot != "" {
+		heading := []string{
+			"make bench-http, " + time.Now().UTC().Format(time.DateOnly) + ": requests per second over HTTP, each server with its ratio to its limit",
+			httpLoadSetting(),
+		}
+		if err := os.WriteFile(*httpLoadPlot, []byte(httpLoadSVG(heading, rows)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("chart written to %s", *httpLoadPlot)
+	}
+}
+
+// httpLoadSetting says how TestHTTPLoad measures, for the heading of its
+// table and of its chart.
+func httpLoadSetting() string {
+	return fmt.Sprintf("%d connections, %d sessions per server, %d rounds of %v per server and kind (the median round shown), GOMAXPROCS %d",
+		*httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
+}
+
+// httpLoadRow is one server's figures as httpLoadSVG draws them.
+type httpLoadRow struct {
+	name                  string
+	read, write           float64 // requests per second (the median round's)
+	readRatio, writeRatio float64 // to the server's limit; 0 when it has none
+	isLimit               bool    // the server is a limit (no session logic)
+}
+
+// httpLoadSVG draws rows as a horizontal bar chart for the README: a row per
+// server, in rows' order, with a bar for reads and one for writes, each
+// ending in its req/s and, if there is one, the ratio to the server's limit;
+// the limits' bars are gray. heading gives the lines above the chart. It is
+// a pure function of its arguments, so that a test can draw it without
+// running servers.
+func httpLoadSVG(heading []string, rows []httpLoadRow) string {
+	const (
+		width           = 900.0
+		plotX, plotW    = 260.0, 540.0 // names to the left, figures to the right
+		barH, barGap    = 11.0, 2.0
+		rowH            = 2*barH + barGap + 10
+		readColor       = "#1f5fbf"
+		writeColor      = "#e8830c"
+		limitReadColor  = "#8c8c8c"
+		limitWriteColor = "#c8c8c8"
+	)
+	vmax := 0.0
+	for _, r := range rows {
+		vmax = max(vmax, r.read, r.write)
+	}
+	ticks := niceTicks(vmax)
+	top := ticks[len(ticks)-1]
+	x := func(v float64) float64 { return plotX + max(v, 0)/top*plotW }
+
+	headH := 18.0 * float64(len(heading))
+	legendY := headH + 16
+	plotY := legendY + 22
+	axisY := plotY + float64(len(rows))*rowH
+	height := axisY + 42
+
+	var b strings.Builder
+	svgOpen(&b, width, height)
+	for i, line := range heading {
+		size := 11
+		if i == 0 {
+			size = 13
+		}
+		fmt.Fprintf(&b, `<text x="10" y="%.0f" font-size="%d">%s</text>`+"\n", 18+18*float64(i), size, xmlText(line))
+	}
+
+	// The legend: a swatch and a word per bar colour, then how to read a ratio.
+	lx := 10.0
+	for _, item := range []struct{ color, label string }{
+		{readColor, "read"}, {writeColor, "write"},
+		{limitReadColor, "limit, read"}, {limitWriteColor, "limit, write"},
+	} {
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="%.0f" fill="%s"/>`+"\n", lx, legendY-barH+1, barH, item.color)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", lx+16, legendY, item.label)
+		lx += 16 + 7*float64(len(item.label)) + 14
+	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#555">(0.93): ratio to the server's limit, the same server with no session logic</text>`+"\n", lx, legendY)
+
+	for _, tick := range ticks {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", x(tick), plotY-4, x(tick), axisY)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(tick), axisY+14, thousands(int(tick)))
+	}
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888"/>`+"\n", plotX, plotY-4, plotX, axisY)
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888"/>`+"\n", plotX, axisY, plotX+plotW, axisY)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">requests per second</text>`+"\n", plotX+plotW/2, axisY+32)
+
+	for i, r := range rows {
+		y := plotY + float64(i)*rowH
+		nameColor, colors := "#000", [2]string{readColor, writeColor}
+		if r.isLimit {
+			nameColor, colors = "#555", [2]string{limitReadColor, limitWriteColor}
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="%s">%s</text>`+"\n", plotX-8, y+barH+barGap/2+4, nameColor, xmlText(r.name))
+		for k, bar := range []struct {
+			kind         string
+			value, ratio float64
+		}{{"read", r.read, r.readRatio}, {"write", r.write, r.writeRatio}} {
+			by := y + float64(k)*(barH+barGap)
+			label := thousands(int(math.Round(bar.value)))
+			if bar.ratio > 0 {
+				label += fmt.Sprintf(" (%.2f)", bar.ratio)
+			}
+			fmt.Fprintf(&b, `<rect class="bar %s" x="%.1f" y="%.1f" width="%.2f" height="%.0f" fill="%s"/>`+"\n", bar.kind, plotX, by, x(bar.value)-plotX, barH, colors[k])
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="10">%s</text>`+"\n", x(bar.value)+4, by+barH-2, label)
+		}
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + " ms" }
@@ -515,4 +641,92 @@ func startExpress(t *testing.T, env ...string) *loadTarget {
 		t.Fatal("express did not start within 30s")
 	}
 	return nil
+}
+
+func TestHTTPLoadChartDrawsEveryServerAndRatio(t *testing.T) {
+	rows := []httpLoadRow{
+		{name: "net/http bare", read: 36000, write: 32500, isLimit: true},
+		{name: "raw Redis GET", read: 15600, write: 16200, isLimit: true},
+		{name: "sessionkit + memstore & <co>", read: 27000, write: 23700, readRatio: 0.75, writeRatio: 0.73},
+		{name: "sessionkit + redisstore", read: 14583, write: 8110, readRatio: 0.93, writeRatio: 0.50},
+		{name: "express-session", read: 2481, write: 0, readRatio: 0.07},
+	}
+	svg := httpLoadSVG([]string{"a heading with <&> in it", "32 connections"}, rows)
+
+	// Well-formed XML; collect every text and the bars' widths, in order.
+	var (
+		texts  []string
+		widths []float64
+		inText bool
+	)
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the chart is not well-formed XML: %v\n%s", err, svg)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			inText = tok.Name.Local == "text"
+			if tok.Name.Local != "rect" {
+				break
+			}
+			var class, width string
+			for _, a := range tok.Attr {
+				switch a.Name.Local {
+				case "class":
+					class = a.Value
+				case "width":
+					width = a.Value
+				}
+			}
+			if strings.HasPrefix(class, "bar ") {
+				w, err := strconv.ParseFloat(width, 64)
+				if err != nil {
+					t.Fatalf("bar %q has width %q", class, width)
+				}
+				widths = append(widths, w)
+			}
+		case xml.CharData:
+			if inText {
+				texts = append(texts, string(tok))
+			}
+		case xml.EndElement:
+			inText = false
+		}
+	}
+
+	for _, want := range []string{
+		"a heading with <&> in it", "32 connections", "read", "write", "limit, read", "limit, write",
+		"net/http bare", "raw Redis GET", "sessionkit + memstore & <co>", "sessionkit + redisstore", "express-session",
+		"36,000", "27,000 (0.75)", "23,700 (0.73)", "14,583 (0.93)", "8,110 (0.50)", "2,481 (0.07)", "0",
+	} {
+		if !slices.Contains(texts, want) {
+			t.Errorf("no text %q in the chart; texts: %q", want, texts)
+		}
+	}
+	for _, text := range texts {
+		if strings.HasPrefix(text, "36,000 (") || strings.HasPrefix(text, "15,600 (") {
+			t.Errorf("a limit has a ratio: %q", text)
+		}
+	}
+
+	// A read and a write bar per row, each as long as its req/s.
+	if len(widths) != 2*len(rows) {
+		t.Fatalf("%d bars for %d rows, want 2 per row", len(widths), len(rows))
+	}
+	scale := widths[0] / rows[0].read
+	for i, r := range rows {
+		for k, v := range []float64{r.read, r.write} {
+			if w := widths[2*i+k]; math.Abs(w-v*scale) > 0.02 {
+				t.Errorf("%s bar %d is %.2f wide for %.0f req/s, want %.2f (proportional)", r.name, k, w, v, v*scale)
+			}
+		}
+	}
+	if longest := slices.Index(widths, slices.Max(widths)); longest != 0 {
+		t.Errorf("the longest bar is number %d, want the largest value's (0)", longest)
+	}
 }

@@ -299,8 +299,7 @@ func soakSVG(samples []sample, duration time.Duration) string {
 	width := cols * (panelW + padL + 20)
 	height := float64(rows)*(panelH+padT+30) + 30
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	svgOpen(&b, width, height)
 	fmt.Fprintf(&b, `<text x="10" y="18" font-size="13">make soak: %v, a sample every %v, %d req/s on each server; shaded: the warm-up third</text>`+"\n",
 		duration, *soakInterval, *soakRate)
 	tmax := samples[len(samples)-1].at.Seconds()
@@ -336,18 +335,4 @@ func soakSVG(samples []sample, duration time.Duration) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
-}
-
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (1 for v <= 0).
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, f := range []float64{1, 2, 5, 10} {
-		if v <= f*p {
-			return f * p
-		}
-	}
-	return 10 * p
 }
