@@ -65,12 +65,14 @@
 //	Get, GetVersion   SELECT sess, xmin WHERE sid = $1 AND expire > now()
 //	Set               INSERT ... ON CONFLICT (sid) DO UPDATE (DELETE when the expiry has passed)
 //	Touch             UPDATE ... SET expire (the document is not rewritten)
+//	GetAndTouch       UPDATE ... SET expire RETURNING sess, xmin
 //	Destroy           DELETE
 //	CompareAndSwap    UPDATE ... WHERE xmin = $version; INSERT ... ON CONFLICT to create
 //
 // So a request that reads its session costs one round trip, one that
-// modifies it two (read, compare-and-swap), one that only touches it two
-// (read, touch).
+// modifies it two (read, compare-and-swap), and one whose only store work is
+// a touch one as well: the middleware reads and touches it with GetAndTouch
+// (session.GetToucher).
 package pgstore
 
 import (
@@ -122,6 +124,7 @@ var (
 	_ session.Store          = (*Store)(nil)
 	_ session.Toucher        = (*Store)(nil)
 	_ session.VersionedStore = (*Store)(nil)
+	_ session.GetToucher     = (*Store)(nil)
 	_ session.Lister         = (*Store)(nil)
 	_ session.Purger         = (*Store)(nil)
 	_ session.UserIndex      = (*Store)(nil)
@@ -181,9 +184,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // queries are the statements of one table.
 type queries struct {
-	get, getVersion, upsert, delete, touch, touchDelete string
-	swap, swapDelete, create, live                      string
-	ids, count, clear, purge                            string
+	get, getVersion, upsert, delete, touch, touchDelete, getTouch string
+	swap, swapDelete, create, live                                string
+	ids, count, clear, purge                                      string
 }
 
 func newQueries(t string) queries {
@@ -194,6 +197,7 @@ func newQueries(t string) queries {
 		delete:      `DELETE FROM ` + t + ` WHERE sid = $1`,
 		touch:       `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > now()`,
 		touchDelete: `DELETE FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
+		getTouch:    `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > now() RETURNING sess::text, xmin::text`,
 		swap:        `UPDATE ` + t + ` SET sess = $3, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > now() RETURNING xmin::text`,
 		swapDelete:  `DELETE FROM ` + t + ` WHERE sid = $1 AND xmin = $2::text::xid AND expire > now()`,
 		// The alias names the existing row in the DO UPDATE ... WHERE.
@@ -427,6 +431,33 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 		return false, wrap("touch", id, err)
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// GetAndTouch is GetVersion that also sets the session's expiry to expires,
+// in one statement (an UPDATE ... RETURNING). The version it returns is the
+// row's new xmin. Like Touch, it creates nothing, and an expires in the past
+// deletes the session and reports it missing.
+func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, wrap("get and touch", id, err)
+	}
+	at, live := s.expiry(expires)
+	if !live {
+		_, err := s.Touch(ctx, id, expires)
+		return nil, "", false, err
+	}
+	var (
+		data    []byte
+		version string
+	)
+	err := s.pool.QueryRow(ctx, s.q.getTouch, id, at).Scan(&data, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, wrap("get and touch", id, err)
+	}
+	return data, version, true, nil
 }
 
 // Destroy deletes the session. Deleting a missing session is not an error.

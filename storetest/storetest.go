@@ -139,6 +139,7 @@ func init() {
 		{"Expiry", testExpiry},
 		{"Touch", testTouch},
 		{"TouchVersion", testTouchVersion}, // versiontouch.go
+		{"GetAndTouch", testGetAndTouch},   // gettouch.go
 		{"CompareAndSwap", testCAS},
 		{"Lister", testLister},
 		{"OneMebibyteValueRoundTrips", testLargeValue},
@@ -334,6 +335,8 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	versionedID, versionedData := NewID(), Document(100)
 	versionTouched, versionTouchedData := NewID(), Document(100)
 	vt, versionTouches := st.(session.VersionToucher)
+	loadTouched, loadTouchedData := NewID(), Document(100)
+	gt, loadTouches := st.(session.GetToucher)
 	created := NewID()
 	keep, keepData := NewID(), Document(100)
 
@@ -354,6 +357,12 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	if canTouch {
 		if found, err := tc.Touch(ctx(t), touched, later()); err != nil || !found {
 			t.Fatalf("Touch: %v", err)
+		}
+	}
+	if loadTouches {
+		mustSet(t, st, loadTouched, loadTouchedData, expires)
+		if _, _, found, err := gt.GetAndTouch(ctx(t), loadTouched, later()); err != nil || !found {
+			t.Fatalf("GetAndTouch: found %v, %v", found, err)
 		}
 	}
 	if versionTouches {
@@ -399,6 +408,21 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 			t.Skip("store is not a session.Toucher")
 		}
 		mustGet(t, st, touched, touchedData)
+	})
+	t.Run("LoadTouchedSessionOutlivesItsOriginalExpiry", func(t *testing.T) {
+		if !loadTouches {
+			t.Skip("store is not a session.GetToucher")
+		}
+		mustGet(t, st, loadTouched, loadTouchedData)
+	})
+	t.Run("GetAndTouchOfExpiredSessionIsNotFound", func(t *testing.T) {
+		if !loadTouches {
+			t.Skip("store is not a session.GetToucher")
+		}
+		if data, _, found, err := gt.GetAndTouch(ctx(t), plain, later()); err != nil || found || data != nil {
+			t.Errorf("GetAndTouch of an expired session = %s, found %v, %v; want nothing", short(data), found, err)
+		}
+		mustBeMissing(t, st, plain)
 	})
 	t.Run("VersionTouchedSessionOutlivesItsOriginalExpiry", func(t *testing.T) {
 		if !versionTouches {
@@ -447,6 +471,9 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		}
 		if versionTouches {
 			want = append(want, versionTouched)
+		}
+		if loadTouches {
+			want = append(want, loadTouched)
 		}
 		ids, err := ls.IDs(ctx(t))
 		if err != nil {
