@@ -319,7 +319,7 @@ return 1
 // With old == "" it creates the session only if none exists (SET NX). It
 // reports swapped == false otherwise, and the new version on success (""
 // when the expiry had passed and nothing was stored).
-func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
+func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
@@ -342,7 +342,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		if !cmd.Val() {
 			return "", false, nil
 		}
-		return string(data), true, nil
+		return version(data), true, nil
 	}
 	var cmd *redis.Cmd
 	err = s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
@@ -358,7 +358,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if ttl <= 0 {
 		return "", true, nil
 	}
-	return string(data), true, nil
+	return version(data), true, nil
 }
 
 // forEachNode calls fn with the client of every node holding keys: every
