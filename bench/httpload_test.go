@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -80,6 +81,11 @@ type loadResult struct {
 	reqs     float64 // requests per second
 	p50, p99 time.Duration
 	errors   int
+	// cpu is this process's CPU time (user + system) per request, the
+	// load generator's share included and a store server's or the express
+	// peer's excluded. Unlike req/s it hardly moves with the machine's other
+	// load, so it shows what a server's own work costs.
+	cpu time.Duration
 }
 
 func TestHTTPLoad(t *testing.T) {
@@ -170,7 +176,7 @@ func TestHTTPLoad(t *testing.T) {
 				}
 				r := runLoad(t, target, path)
 				runs[target.name][kind] = append(runs[target.name][kind], r)
-				t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.errors)
+				t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, cpu/req %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.cpu, r.errors)
 			}
 		}
 	}
@@ -214,12 +220,12 @@ func TestHTTPLoad(t *testing.T) {
 		rows []httpLoadRow
 	)
 	b.WriteString(httpLoadSetting() + "\n\n")
-	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | limit |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | CPU µs/req, read / write | limit |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
 	for _, s := range ran {
 		r, ok := results[s.name]
 		if !ok || len(r) < 2 {
-			fmt.Fprintf(&b, "| %s | skipped | | | | |\n", s.name)
+			fmt.Fprintf(&b, "| %s | skipped | | | | | |\n", s.name)
 			continue
 		}
 		rows = append(rows, httpLoadRow{
@@ -241,7 +247,10 @@ func TestHTTPLoad(t *testing.T) {
 		if limit == "" {
 			limit = "(a limit)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.name, cell("read"), lat("read"), cell("write"), lat("write"), limit)
+		cpu := func(kind string) string {
+			return strconv.FormatFloat(float64(medianCPU(runs[s.name][kind]))/1e3, 'f', 1, 64)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s / %s | %s |\n", s.name, cell("read"), lat("read"), cell("write"), lat("write"), cpu("read"), cpu("write"), limit)
 	}
 	fmt.Println()
 	fmt.Print(b.String())
@@ -378,6 +387,8 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 		errors    int
 		wg        sync.WaitGroup
 	)
+	var sent atomic.Int64
+	cpuBefore := processCPU(t)
 	for range conns {
 		wg.Go(func() {
 			var lat []time.Duration
@@ -387,6 +398,7 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 				if now.After(end) {
 					break
 				}
+				sent.Add(1)
 				cookie := target.cookies[rand.IntN(len(target.cookies))]
 				req, _ := http.NewRequest(http.MethodGet, url, nil)
 				req.Header.Set("Cookie", cookie)
@@ -414,6 +426,7 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 		})
 	}
 	wg.Wait()
+	cpu := (processCPU(t) - cpuBefore) / time.Duration(max(sent.Load(), 1))
 	if len(latencies) == 0 {
 		t.Fatalf("%s %s: no successful request (%d errors)", target.name, path, errors)
 	}
@@ -421,8 +434,27 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 	at := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))] }
 	return loadResult{
 		reqs: float64(len(latencies)) / httpLoadDuration.Seconds(),
-		p50:  at(0.50), p99: at(0.99), errors: errors,
+		p50:  at(0.50), p99: at(0.99), errors: errors, cpu: cpu,
 	}
+}
+
+// medianCPU is the median of the rounds' CPU time per request.
+func medianCPU(rs []loadResult) time.Duration {
+	cpus := make([]time.Duration, 0, len(rs))
+	for _, r := range rs {
+		cpus = append(cpus, r.cpu)
+	}
+	slices.Sort(cpus)
+	return cpus[len(cpus)/2]
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // listen starts h on a loopback port for the test.
