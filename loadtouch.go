@@ -7,7 +7,7 @@ import (
 
 // GetToucher is a Store that can read a session and push its expiry forward
 // in one round trip (Redis: GETEX key PX ttl; PostgreSQL: UPDATE ... SET
-// expire RETURNING). The middleware uses it to carry the end-of-request
+// expire RETURNING; MongoDB: findAndModify). The middleware uses it to carry the end-of-request
 // touch of a read-only request on the load, so that such a request costs
 // one round trip instead of two (a read, then a touch).
 //

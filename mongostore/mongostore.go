@@ -25,6 +25,7 @@
 //	Get, GetVersion   find {_id, expires > now}
 //	Set               update {_id} $set {session, expires}, upsert (delete when expired)
 //	Touch             update {_id, expires > now} $set {expires}
+//	GetAndTouch       findAndModify {_id, expires > now} $set {expires}, returning the document
 //	Destroy           delete {_id}
 //	CompareAndSwap    update {_id, session: <the value read>, expires > now} $set {...};
 //	                  creating: insert, which fails on a duplicate _id (a second
@@ -89,8 +90,8 @@ type Store struct {
 	coll *mongo.Collection
 	cfg  config
 
-	// casLocks serialize the compare-and-swaps of one id within this store
-	// (striped by a hash of the id). MongoDB applies a filtered update
+	// casLocks serialize the compare-and-swaps and touches of one id within
+	// this store (striped by a hash of the id; see lock). MongoDB applies a filtered update
 	// atomically and needs none of this; FerretDB v1 reads, then writes by
 	// _id, so two parallel swaps from one version would both succeed there.
 	// Each is a channel of one slot, so that a caller whose context ends
@@ -109,6 +110,7 @@ var (
 	_ session.Store          = (*Store)(nil)
 	_ session.Toucher        = (*Store)(nil)
 	_ session.VersionedStore = (*Store)(nil)
+	_ session.GetToucher     = (*Store)(nil)
 	_ session.Lister         = (*Store)(nil)
 	_ session.Purger         = (*Store)(nil)
 	_ session.UserIndex      = (*Store)(nil)
@@ -315,21 +317,31 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 	return s.get(ctx, "get", id)
 }
 
-// get finds the session. The filter also returns a document without
-// expires (connect-mongo reads such a document as never expiring), so that
-// it can be logged as unreadable rather than silently ignored.
+// get finds the session.
 func (s *Store) get(ctx context.Context, op, id string) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
-	filter := bson.D{
+	return s.read(ctx, op, id, s.coll.FindOne(ctx, readable(id, s.cfg.now())))
+}
+
+// readable is the filter of a read: the unexpired session under id, or a
+// document under id without expires (connect-mongo reads such a document as
+// never expiring), so that it can be logged as unreadable rather than
+// silently ignored.
+func readable(id string, now time.Time) bson.D {
+	return bson.D{
 		{Key: fieldID, Value: id},
 		{Key: "$or", Value: bson.A{
-			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: s.cfg.now()}}}},
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}},
 			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$exists", Value: false}}}},
 		}},
 	}
-	raw, err := s.coll.FindOne(ctx, filter).Raw()
+}
+
+// read decodes the document a find returned.
+func (s *Store) read(ctx context.Context, op, id string, found *mongo.SingleResult) ([]byte, string, bool, error) {
+	raw, err := found.Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, "", false, nil
 	}
@@ -342,6 +354,31 @@ func (s *Store) get(ctx context.Context, op, id string) ([]byte, string, bool, e
 		return nil, "", false, nil
 	}
 	return data, version, true, nil
+}
+
+// GetAndTouch is GetVersion that also sets the session's expiry to expires
+// (the default TTL for the zero time), in one findAndModify that returns the
+// document as it was before: the same data and version as GetVersion. Like
+// Touch, it creates nothing, and an expires in the past deletes the session
+// and reports it missing.
+func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	const op = "get-and-touch"
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, wrap(op, id, err)
+	}
+	now := s.cfg.now()
+	if exp := s.expiry(expires, now); !exp.After(now) {
+		_, err := s.Touch(ctx, id, expires) // deletes
+		return nil, "", false, err
+	}
+	unlock, err := s.lock(ctx, id) // a write like Touch's: see lock
+	if err != nil {
+		return nil, "", false, wrap(op, id, err)
+	}
+	defer unlock()
+	update := bson.D{{Key: "$set", Value: s.touchSet(expires, now)}}
+	before := options.FindOneAndUpdate().SetReturnDocument(options.Before)
+	return s.read(ctx, op, id, s.coll.FindOneAndUpdate(ctx, readable(id, now), update, before))
 }
 
 // decode returns the session of a document as JSON, and its version.
@@ -408,6 +445,11 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
+	unlock, err := s.lock(ctx, id) // FerretDB rewrites the whole document: see lock
+	if err != nil {
+		return false, wrap("touch", id, err)
+	}
+	defer unlock()
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
@@ -417,15 +459,20 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 		}
 		return r.DeletedCount > 0, nil
 	}
-	set := bson.D{{Key: fieldExpires, Value: exp}}
-	if s.cfg.lastModified {
-		set = append(set, bson.E{Key: fieldLastModified, Value: now})
-	}
-	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: set}})
+	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: s.touchSet(expires, now)}})
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
 	return r.MatchedCount > 0, nil
+}
+
+// touchSet is what a touch at now to expires sets.
+func (s *Store) touchSet(expires, now time.Time) bson.D {
+	set := bson.D{{Key: fieldExpires, Value: s.expiry(expires, now)}}
+	if s.cfg.lastModified {
+		set = append(set, bson.E{Key: fieldLastModified, Value: now})
+	}
+	return set
 }
 
 // Destroy deletes the session. Deleting a missing session is not an error.
@@ -439,6 +486,22 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	return nil
 }
 
+// lock serializes the writes of one id that leave its session value alone
+// (Touch) or depend on it (CompareAndSwap) within this store. FerretDB v1
+// does a filtered update as a read and then a write of the whole document,
+// not atomically: without the lock, a touch that read the document before a
+// compare-and-swap wrote it puts the old session back, and a swap that read
+// it before a touch wrote it reports a conflict. It waits no longer than ctx.
+func (s *Store) lock(ctx context.Context, id string) (unlock func(), err error) {
+	l := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // CompareAndSwap writes data under id only if the session's value is still
 // the one version old stands for, with an update filtered on it (and on
 // expires > now). With old == "" it creates the session with an insert,
@@ -450,13 +513,11 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	lock := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
-	select {
-	case lock <- struct{}{}:
-		defer func() { <-lock }()
-	case <-ctx.Done():
-		return "", false, wrap("compare-and-swap", id, ctx.Err())
+	unlock, err := s.lock(ctx, id)
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
 	}
+	defer unlock()
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if old == "" {

@@ -2,6 +2,7 @@ package mongostore_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -521,7 +522,9 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 		{"new session", reader, "/set?k=a&v=1", map[string]int{"insert": 1}},
 		{"read-only", reader, "/get?k=a", map[string]int{"find": 1}},
 		{"modifying", reader, "/set?k=b&v=3", map[string]int{"find": 1, "update": 1}},
-		{"touch-only", toucher, "/get?k=a", map[string]int{"find": 1, "update": 1}},
+		// The touch rides on the load: one findAndModify.
+		{"touch-only", toucher, "/get?k=a", map[string]int{"findAndModify": 1}},
+		{"modifying, touch app", toucher, "/set?k=c&v=4", map[string]int{"findAndModify": 1, "update": 1}},
 		{"destroy", reader, "/destroy", map[string]int{"find": 1, "delete": 1}},
 	}
 	for _, c := range cases {
@@ -534,5 +537,54 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 		if got := counter.take(); !maps.Equal(got, c.want) {
 			t.Errorf("%s request: commands %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// FerretDB rewrites the whole document on any update, so a touch that read
+// the document before a compare-and-swap wrote it would put the old session
+// back. Touches and swaps of one id through one store must not interleave.
+func TestTouchesDuringSwapsLoseNoSwap(t *testing.T) {
+	st := newStore(t, collection(t))
+	ctx := t.Context()
+	id := storetest.NewID()
+	if err := st.Set(ctx, id, []byte(`{"n":0}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := st.Touch(ctx, id, time.Now().Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	last := ""
+	for i := 1; i <= 50; i++ {
+		_, v, found, err := st.GetVersion(ctx, id)
+		if err != nil || !found {
+			t.Fatalf("GetVersion: found %v, %v", found, err)
+		}
+		last = fmt.Sprintf(`{"n":%d}`, i)
+		if _, swapped, err := st.CompareAndSwap(ctx, id, v, []byte(last), time.Now().Add(time.Hour)); err != nil || !swapped {
+			t.Fatalf("CompareAndSwap %d: swapped %v, %v (nothing else writes the session)", i, swapped, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	got, _, err := st.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != last {
+		t.Fatalf("after the swaps the session is %s, want the last swap's %s", got, last)
 	}
 }
