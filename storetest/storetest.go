@@ -18,8 +18,9 @@
 // calls in the caller (stopping a server) are safe.
 //
 // The optional capabilities (session.Toucher, session.VersionedStore,
-// session.VersionToucher, session.Lister, session.UserIndex) are found by interface assertion; their subtests are skipped
-// when the store lacks them.
+// session.GetToucher, session.VersionToucher, session.Lister,
+// session.UserIndex) are found by interface assertion; their subtests are
+// skipped when the store lacks them.
 //
 // What the suite requires beyond the doc comments of session.Store:
 //
@@ -335,6 +336,7 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	versionedID, versionedData := NewID(), Document(100)
 	versionTouched, versionTouchedData := NewID(), Document(100)
 	vt, versionTouches := st.(session.VersionToucher)
+	versionTouches = versionTouches && versioned // it touches from GetVersion's version
 	loadTouched, loadTouchedData := NewID(), Document(100)
 	gt, loadTouches := st.(session.GetToucher)
 	created := NewID()

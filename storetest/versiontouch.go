@@ -16,7 +16,10 @@ func testTouchVersion(t *testing.T, newStore func(*testing.T) session.Store, cfg
 	if !ok {
 		t.Skip("store is not a session.VersionToucher")
 	}
-	vs := st.(session.VersionedStore)
+	vs, ok := st.(session.VersionedStore)
+	if !ok {
+		t.Fatal("store is a session.VersionToucher but not a session.VersionedStore, whose versions it takes")
+	}
 	t.Run("UnchangedSessionKeepsItsBytes", func(t *testing.T) {
 		id, data := NewID(), Document(300)
 		mustSet(t, st, id, data, later())

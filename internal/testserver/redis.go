@@ -228,7 +228,7 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 bind 127.0.0.1
 dir %s
 sentinel monitor %s 127.0.0.1 %d 1
-sentinel down-after-milliseconds %[3]s 500
+sentinel down-after-milliseconds %[3]s 2000
 sentinel failover-timeout %[3]s 3000
 sentinel parallel-syncs %[3]s 1
 `, port, dir, s.MasterName, s.Master.Port)
