@@ -36,6 +36,7 @@ type Manager struct {
 	versionToucher VersionToucher
 	users          UserIndex // nil if the store keeps no user index (users.go)
 	inMemory       bool      // the store is a memstore, which never waits (withStoreTimeout)
+	deadlines      *storeDeadlines
 	codec          Codec
 	signer         *signer
 	verified       *verifiedCache
@@ -67,6 +68,7 @@ func New(opts Options) (*Manager, error) {
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)
 	_, m.inMemory = opts.Store.(*memstore.Store)
+	m.deadlines = newStoreDeadlines(opts.StoreTimeout)
 	m.getToucher, _ = opts.Store.(GetToucher)
 	m.versionToucher, _ = opts.Store.(VersionToucher)
 	m.users, _ = opts.Store.(UserIndex)
@@ -301,18 +303,6 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// withStoreTimeout bounds ctx by Options.StoreTimeout. A memstore answers
-// from memory and never waits, so it gets no timer: a deadline costs half a
-// dozen allocations per store call, more than the memstore call itself.
-func (m *Manager) withStoreTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if m.opts.StoreTimeout <= 0 || m.inMemory {
-		return ctx, noCancel
-	}
-	return context.WithTimeout(ctx, m.opts.StoreTimeout)
-}
-
-func noCancel() {}
 
 // backoff sleeps a short random time that grows with attempt, so that
 // writers colliding on one session spread out instead of colliding again.

@@ -47,6 +47,17 @@ func (rs *requestState) storeContext() context.Context {
 	return rs.detached
 }
 
+// loadContext is the context of the load: where StoreTimeout bounds store
+// calls, the request's context without its cancellation, like the save's,
+// so that the load shares a deadline group (withStoreTimeout) instead of
+// setting a timer; otherwise the request's own. rs.mu is held.
+func (rs *requestState) loadContext() context.Context {
+	if rs.m.opts.StoreTimeout <= 0 || rs.m.inMemory {
+		return rs.r.Context()
+	}
+	return rs.storeContext()
+}
+
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the
 // first From, and saved before the response headers are written.
@@ -120,7 +131,7 @@ func (rs *requestState) load() error {
 	if value, found := requestCookie(rs.r.Header, m.opts.Name); found {
 		if id, ok := m.verify(value); ok {
 			rs.cookieID = id
-			ctx, cancel := m.withStoreTimeout(rs.r.Context())
+			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
 			doc, ver, data, err := m.read(ctx, id, lt)

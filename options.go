@@ -58,10 +58,13 @@ type Options struct {
 	Cookie CookieOptions
 	// StoreTimeout bounds every store call the middleware and the Session
 	// methods make (load, save, touch, destroy), so that a store that stops
-	// answering gives the ErrorHandler's answer within about this time
-	// instead of a hung request. Zero means DefaultStoreTimeout; a negative
-	// value turns the limit off (the request's own context still applies to
-	// loads, and saves run without a deadline).
+	// answering gives the ErrorHandler's answer within about this time (plus
+	// at most 1% of it) instead of a hung request. The middleware's own
+	// calls then run without the request's cancellation: a client that hangs
+	// up does not abort a load or a save halfway. Zero means
+	// DefaultStoreTimeout; a negative value turns the limit off (the
+	// request's own context then applies to loads, and saves run without a
+	// deadline).
 	StoreTimeout time.Duration
 	// MaxDocumentBytes caps the size of an encoded session. A save over the
 	// cap stores nothing and is an error wrapping ErrTooLarge, which the
