@@ -325,7 +325,7 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case errors.Is(err, ErrNotFound) && s.has(markInStore):
 		return errGone
 	case errors.Is(err, ErrNotFound):
-		s.version = "" // never stored: create it
+		s.version, s.loadedData = "", nil // never stored: create it
 		s.set(markKnowVersion)
 		return nil
 	case err != nil:

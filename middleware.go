@@ -351,7 +351,7 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
 		return false, err
 	}
-	if m.versionToucher != nil && s.loadedData != nil && s.has(markKnowVersion) && s.version != "" {
+	if s.loadedData != nil { // kept only for a VersionToucher, while version is still the loaded one
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {
 		found, err = m.toucher.Touch(ctx, s.id, exp)

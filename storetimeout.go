@@ -27,15 +27,13 @@ type deadlineGroup struct {
 	deadline time.Time
 	done     chan struct{}
 
-	mu      sync.Mutex
-	expired bool
-	after   map[*func()]struct{} // AfterFunc's functions, until the deadline
+	mu    sync.Mutex           // done is closed, and after taken, under mu
+	after map[*func()]struct{} // AfterFunc's functions, until the deadline
 }
 
 // expire closes done and starts the functions registered with AfterFunc.
 func (g *deadlineGroup) expire() {
 	g.mu.Lock()
-	g.expired = true
 	after := g.after
 	g.after = nil
 	close(g.done)
@@ -94,9 +92,11 @@ func (c storeCallContext) AfterFunc(f func()) (stop func() bool) {
 	g := c.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.expired {
+	select {
+	case <-g.done: // expired: run it now
 		go f()
 		return func() bool { return false }
+	default:
 	}
 	if g.after == nil {
 		g.after = make(map[*func()]struct{})

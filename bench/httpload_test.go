@@ -198,8 +198,7 @@ func TestHTTPLoad(t *testing.T) {
 				}
 			}
 			if len(qs) > 0 {
-				slices.Sort(qs)
-				ratios[s.name][kind] = qs[len(qs)/2]
+				ratios[s.name][kind] = median(qs)
 			}
 		}
 	}
@@ -444,8 +443,15 @@ func medianCPU(rs []loadResult) time.Duration {
 	for _, r := range rs {
 		cpus = append(cpus, r.cpu)
 	}
-	slices.Sort(cpus)
-	return cpus[len(cpus)/2]
+	return median(cpus)
+}
+
+// median is the middle of xs once sorted (the upper one of an even count);
+// xs is left as it was.
+func median[T cmp.Ordered](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // processCPU is the CPU time (user + system) this process has used.

@@ -367,7 +367,8 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 		return nil, "", false, wrap(op, id, err)
 	}
 	now := s.cfg.now()
-	if exp := s.expiry(expires, now); !exp.After(now) {
+	exp := s.expiry(expires, now)
+	if !exp.After(now) {
 		_, err := s.Touch(ctx, id, expires) // deletes
 		return nil, "", false, err
 	}
@@ -376,7 +377,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 		return nil, "", false, wrap(op, id, err)
 	}
 	defer unlock()
-	update := bson.D{{Key: "$set", Value: s.touchSet(expires, now)}}
+	update := bson.D{{Key: "$set", Value: s.touchSet(exp, now)}}
 	before := options.FindOneAndUpdate().SetReturnDocument(options.Before)
 	return s.read(ctx, op, id, s.coll.FindOneAndUpdate(ctx, readable(id, now), update, before))
 }
@@ -459,16 +460,17 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 		}
 		return r.DeletedCount > 0, nil
 	}
-	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: s.touchSet(expires, now)}})
+	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: s.touchSet(exp, now)}})
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
 	return r.MatchedCount > 0, nil
 }
 
-// touchSet is what a touch at now to expires sets.
-func (s *Store) touchSet(expires, now time.Time) bson.D {
-	set := bson.D{{Key: fieldExpires, Value: s.expiry(expires, now)}}
+// touchSet is what a touch at now to the expiry exp (resolved by s.expiry)
+// sets.
+func (s *Store) touchSet(exp, now time.Time) bson.D {
+	set := bson.D{{Key: fieldExpires, Value: exp}}
 	if s.cfg.lastModified {
 		set = append(set, bson.E{Key: fieldLastModified, Value: now})
 	}
