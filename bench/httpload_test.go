@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,7 @@ var (
 	httpLoadOnly     = flag.String("httpload.only", "", "run only the servers whose name matches this regexp")
 	httpLoadRounds   = flag.Int("httpload.rounds", 3, "rounds over all servers; req/s are the median round's, ratios the median of the rounds' ratios")
 	httpLoadPlot     = flag.String("httpload.plot", "", "write an SVG bar chart of the results to this file")
+	httpLoadWrk      = flag.String("httpload.wrk", "", "drive the servers with this wrk binary, in a process of its own, instead of the Go load generator in this one")
 )
 
 // sessionLifetime is every server's session lifetime: persistent cookies, so
@@ -81,10 +83,11 @@ type loadResult struct {
 	reqs     float64 // requests per second
 	p50, p99 time.Duration
 	errors   int
-	// cpu is this process's CPU time (user + system) per request, the
-	// load generator's share included and a store server's or the express
-	// peer's excluded. Unlike req/s it hardly moves with the machine's other
-	// load, so it shows what a server's own work costs.
+	// cpu is this process's CPU time (user + system) per request: the Go
+	// servers' work, the Go load generator's share included when it drives
+	// them (not wrk's), a store server's or the express peer's excluded. It
+	// moves less than req/s with the machine's other load, so it shows what
+	// a server's own work costs.
 	cpu time.Duration
 }
 
@@ -145,9 +148,11 @@ func TestHTTPLoad(t *testing.T) {
 		}},
 	}
 
-	// Every server is started first, then measured in rounds, one server
-	// after the other within a round: on a shared machine, a load that
-	// comes and goes then falls on every server alike.
+	// Every server is started first, then measured in rounds. Within a
+	// round each limit brackets the servers it bounds (the limit, each of
+	// them, the limit again; see roundGroups), so that a server and its
+	// limit are measured seconds apart and a load that comes and goes on
+	// the shared machine falls on both alike.
 	var (
 		ran     []setup
 		targets []*loadTarget
@@ -156,7 +161,11 @@ func TestHTTPLoad(t *testing.T) {
 		if only != nil && !only.MatchString(s.name) && s.limit != "" {
 			continue // the limits always run: the ratios need them
 		}
-		target := s.start(t)
+		// The server's goroutines carry its name as a profile label, so
+		// that a -cpuprofile of the run splits by server (go tool pprof
+		// -tagfocus 'server=sessionkit memstore').
+		var target *loadTarget
+		pprof.Do(context.Background(), pprof.Labels("server", s.name), func(context.Context) { target = s.start(t) })
 		if target == nil {
 			continue
 		}
@@ -164,42 +173,41 @@ func TestHTTPLoad(t *testing.T) {
 		ran, targets = append(ran, s), append(targets, target)
 	}
 	runs := map[string]map[string][]loadResult{}
+	// ratioRuns are each server's ratios to its limit, one per round.
+	ratioRuns := map[string]map[string][]float64{}
 	for round := range *httpLoadRounds {
-		for _, target := range targets {
-			if runs[target.name] == nil {
-				runs[target.name] = map[string][]loadResult{}
-			}
+		for _, group := range roundGroups(targets, round) {
 			for _, kind := range []string{"read", "write"} {
-				path := target.read
-				if kind == "write" {
-					path = target.write
+				reqs := make([]float64, len(group))
+				for i, target := range group {
+					if runs[target.name] == nil {
+						runs[target.name] = map[string][]loadResult{}
+					}
+					path := target.read
+					if kind == "write" {
+						path = target.write
+					}
+					r := runLoad(t, target, path)
+					runs[target.name][kind] = append(runs[target.name][kind], r)
+					reqs[i] = r.reqs
+					t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, cpu/req %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.cpu, r.errors)
 				}
-				r := runLoad(t, target, path)
-				runs[target.name][kind] = append(runs[target.name][kind], r)
-				t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, cpu/req %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.cpu, r.errors)
+				for i, q := range bracketedRatios(group, reqs) {
+					name := group[i+1].name
+					if ratioRuns[name] == nil {
+						ratioRuns[name] = map[string][]float64{}
+					}
+					ratioRuns[name][kind] = append(ratioRuns[name][kind], q)
+				}
 			}
 		}
 	}
-	// A server's ratio to its limit is the median of the rounds' ratios:
-	// each round measures the two a few seconds apart, so a load that comes
-	// and goes on the shared machine falls on both alike.
+	// A server's ratio to its limit is the median of the rounds' ratios.
 	ratios := map[string]map[string]float64{}
-	for _, s := range ran {
-		lim, ok := runs[s.limit]
-		if !ok || runs[s.name] == nil {
-			continue
-		}
-		ratios[s.name] = map[string]float64{}
-		for kind, rs := range runs[s.name] {
-			var qs []float64
-			for i, r := range rs {
-				if i < len(lim[kind]) && lim[kind][i].reqs > 0 {
-					qs = append(qs, r.reqs/lim[kind][i].reqs)
-				}
-			}
-			if len(qs) > 0 {
-				ratios[s.name][kind] = median(qs)
-			}
+	for name, kinds := range ratioRuns {
+		ratios[name] = map[string]float64{}
+		for kind, qs := range kinds {
+			ratios[name][kind] = median(qs)
 		}
 	}
 	results := map[string]map[string]loadResult{}
@@ -268,8 +276,12 @@ func TestHTTPLoad(t *testing.T) {
 // httpLoadSetting says how TestHTTPLoad measures, for the heading of its
 // table and of its chart.
 func httpLoadSetting() string {
-	return fmt.Sprintf("%d connections, %d sessions per server, %d rounds of %v per server and kind (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
-		*httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
+	generator := "a Go load generator in the servers' process"
+	if *httpLoadWrk != "" {
+		generator = "wrk (2 threads) in a process of its own"
+	}
+	return fmt.Sprintf("load from %s, %d connections, %d sessions per server, %d rounds of %v per server and kind, each limit's servers between two runs of it (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
+		generator, *httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
 }
 
 // httpLoadRow is one server's figures as httpLoadSVG draws them.
@@ -371,6 +383,9 @@ func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f'
 // request with the cookie of a random session, for a short warm-up and then
 // the measured duration.
 func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
+	if *httpLoadWrk != "" {
+		return runWrk(t, target, path)
+	}
 	conns := *httpLoadConns
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer transport.CloseIdleConnections()
@@ -446,6 +461,123 @@ func medianCPU(rs []loadResult) time.Duration {
 	return median(cpus)
 }
 
+// roundGroups is the order in which round measures targets: a group per
+// limit, in targets' order, that runs the limit, then each server it
+// bounds, then the limit again, so that every server is measured between
+// two runs of its limit a few seconds away. Odd rounds take the bounded
+// servers in reverse, so that none is always the one next to a limit's
+// run. A server whose limit is not among targets makes a group of its own.
+func roundGroups(targets []*loadTarget, round int) [][]*loadTarget {
+	var groups [][]*loadTarget
+	bracketed := map[*loadTarget]bool{}
+	for _, limit := range targets {
+		if limit.limit != "" {
+			continue
+		}
+		var bounded []*loadTarget
+		for _, t := range targets {
+			if t.limit == limit.name {
+				bounded = append(bounded, t)
+				bracketed[t] = true
+			}
+		}
+		if round%2 == 1 {
+			slices.Reverse(bounded)
+		}
+		group := []*loadTarget{limit}
+		if len(bounded) > 0 {
+			group = append(append(group, bounded...), limit)
+		}
+		groups = append(groups, group)
+	}
+	for _, t := range targets {
+		if t.limit != "" && !bracketed[t] {
+			groups = append(groups, []*loadTarget{t})
+		}
+	}
+	return groups
+}
+
+// bracketedRatios are the ratios of a roundGroups group's bounded servers
+// (group[1:len-1]) to their limit, given the req/s of each run in group's
+// order. The limit's throughput at a server's turn is interpolated
+// between its two runs, so that a load that grows or fades steadily over
+// the group does not favour the servers measured on its quieter side.
+// They are nil for a group with no limit or no limit throughput.
+func bracketedRatios(group []*loadTarget, reqs []float64) []float64 {
+	last := len(group) - 1
+	if last < 2 || group[0].limit != "" || group[last] != group[0] || reqs[0] <= 0 || reqs[last] <= 0 {
+		return nil
+	}
+	ratios := make([]float64, 0, last-1)
+	for i := 1; i < last; i++ {
+		limit := reqs[0] + (reqs[last]-reqs[0])*float64(i)/float64(last)
+		ratios = append(ratios, reqs[i]/limit)
+	}
+	return ratios
+}
+
+// wrkScript makes wrk send each request with the cookie of a random
+// session (one per line of the file named by its first argument) and print
+// its results on one line for runWrk.
+const wrkScript = `
+local cookies = {}
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
+function init(args)
+  for line in io.lines(args[1]) do cookies[#cookies + 1] = line end
+  math.randomseed(os.time() * 100 + seed)
+end
+function request()
+  return wrk.format("GET", nil, {Cookie = cookies[math.random(#cookies)]})
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("sessionkit-wrk %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+`
+
+// runWrk is runLoad with wrk (-httpload.wrk) as the load generator: two
+// threads, as many connections, the same random cookie per request. wrk
+// runs in a process of its own, so the CPU time per request is the
+// servers' alone.
+func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
+	dir := t.TempDir()
+	script, cookies := filepath.Join(dir, "cookies.lua"), filepath.Join(dir, "cookies.txt")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cookies, []byte(strings.Join(target.cookies, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secs := max(int(httpLoadDuration.Round(time.Second).Seconds()), 1)
+	cpuBefore := processCPU(t)
+	out, err := exec.Command(*httpLoadWrk, "-t2", "-c"+strconv.Itoa(*httpLoadConns), "-d"+strconv.Itoa(secs)+"s",
+		"-s", script, target.url+path, "--", cookies).CombinedOutput()
+	cpu := processCPU(t) - cpuBefore
+	if err != nil {
+		t.Fatalf("%s %s: wrk: %v\n%s", target.name, path, err, out)
+	}
+	var requests, micros, errors, p50, p99 int64
+	for line := range strings.Lines(string(out)) {
+		if _, err := fmt.Sscanf(line, "sessionkit-wrk %d %d %d %d %d", &requests, &micros, &errors, &p50, &p99); err == nil {
+			break
+		}
+	}
+	if requests <= errors || micros <= 0 {
+		t.Fatalf("%s %s: no successful request from wrk:\n%s", target.name, path, out)
+	}
+	return loadResult{
+		reqs: float64(requests-errors) / (float64(micros) / 1e6),
+		p50:  time.Duration(p50) * time.Microsecond, p99: time.Duration(p99) * time.Microsecond,
+		errors: int(errors), cpu: cpu / time.Duration(requests),
+	}
+}
+
 // median is the middle of xs once sorted (the upper one of an even count);
 // xs is left as it was.
 func median[T cmp.Ordered](xs []T) T {
@@ -504,7 +636,17 @@ func rawTarget(t *testing.T, put func(key string) error, read func(ctx context.C
 		}
 		io.WriteString(w, strconv.Itoa(len(v)))
 	})
-	return &loadTarget{url: listen(t, h), read: "/read", write: "/write", cookies: cookies}
+	return &loadTarget{url: listen(t, limitMux(h)), read: "/read", write: "/write", cookies: cookies}
+}
+
+// limitMux routes both paths of a limit to h through a ServeMux, as the
+// session servers route theirs: a limit is the same server without the
+// session, routing included.
+func limitMux(h http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/read", h)
+	mux.Handle("/write", h)
+	return mux
 }
 
 func startBare(t *testing.T) *loadTarget {
@@ -513,8 +655,8 @@ func startBare(t *testing.T) *loadTarget {
 	for i, k := range keys {
 		cookies[i] = "sid=" + k
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "1") })
-	return &loadTarget{url: listen(t, h), read: "/read", write: "/write", cookies: cookies}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeInt(w, 1) })
+	return &loadTarget{url: listen(t, limitMux(h)), read: "/read", write: "/write", cookies: cookies}
 }
 
 func redisClient(t *testing.T, addr string) *redis.Client {
@@ -785,5 +927,125 @@ func TestHTTPLoadChartDrawsEveryServerAndRatio(t *testing.T) {
 	}
 	if longest := slices.Index(widths, slices.Max(widths)); longest != 0 {
 		t.Errorf("the longest bar is number %d, want the largest value's (0)", longest)
+	}
+}
+
+func TestEachServerIsMeasuredBetweenTwoRunsOfItsLimit(t *testing.T) {
+	bare := &loadTarget{name: "bare"}
+	raw := &loadTarget{name: "raw"}
+	lonely := &loadTarget{name: "raw memcached"}
+	mem := &loadTarget{name: "mem", limit: "bare"}
+	red := &loadTarget{name: "redis", limit: "raw"}
+	scs := &loadTarget{name: "scs", limit: "bare"}
+	orphan := &loadTarget{name: "bolt", limit: "raw bbolt"} // its limit did not start
+	targets := []*loadTarget{bare, raw, lonely, mem, red, scs, orphan}
+
+	names := func(groups [][]*loadTarget) [][]string {
+		var out [][]string
+		for _, g := range groups {
+			var ns []string
+			for _, tg := range g {
+				ns = append(ns, tg.name)
+			}
+			out = append(out, ns)
+		}
+		return out
+	}
+	for round, want := range [][][]string{
+		{{"bare", "mem", "scs", "bare"}, {"raw", "redis", "raw"}, {"raw memcached"}, {"bolt"}},
+		{{"bare", "scs", "mem", "bare"}, {"raw", "redis", "raw"}, {"raw memcached"}, {"bolt"}},
+	} {
+		if got := names(roundGroups(targets, round)); !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("round %d: groups %q, want %q", round, got, want)
+		}
+	}
+}
+
+func TestBracketedRatiosInterpolateTheLimitBetweenItsRuns(t *testing.T) {
+	limit := &loadTarget{name: "bare"}
+	a := &loadTarget{name: "a", limit: "bare"}
+	b := &loadTarget{name: "b", limit: "bare"}
+	c := &loadTarget{name: "c", limit: "bare"}
+	group := []*loadTarget{limit, a, b, c, limit}
+
+	// The limit falls from 40k to 20k over the group: at a's turn it
+	// stands at 35k, at b's 30k, at c's 25k.
+	got := bracketedRatios(group, []float64{40000, 28000, 24000, 25000, 20000})
+	want := []float64{0.8, 0.8, 1}
+	if len(got) != len(want) {
+		t.Fatalf("ratios %v, want %v", got, want)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("ratio of %s = %v, want %v", group[i+1].name, got[i], want[i])
+		}
+	}
+
+	for _, tc := range []struct {
+		name  string
+		group []*loadTarget
+		reqs  []float64
+	}{
+		{"a limit alone", []*loadTarget{limit}, []float64{30000}},
+		{"a server whose limit did not run", []*loadTarget{a}, []float64{30000}},
+		{"a limit that served nothing", group, []float64{0, 28000, 24000, 25000, 20000}},
+	} {
+		if got := bracketedRatios(tc.group, tc.reqs); got != nil {
+			t.Errorf("%s: ratios %v, want none", tc.name, got)
+		}
+	}
+}
+
+func TestWrkSendsTheCookieOfARandomSessionWithEveryRequest(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed (apt-get install wrk); make bench-http installs it")
+	}
+	defer func(was string, d time.Duration) { *httpLoadWrk, *httpLoadDuration = was, d }(*httpLoadWrk, *httpLoadDuration)
+	*httpLoadWrk, *httpLoadDuration = wrk, time.Second
+
+	// The server counts the requests of each session and fails those of
+	// the first ten of them, which wrk must count as errors.
+	var (
+		mu           sync.Mutex
+		seen         = map[string]int{}
+		ok, failures int
+	)
+	target := &loadTarget{name: "counter"}
+	for i := range 50 {
+		target.cookies = append(target.cookies, fmt.Sprintf("sid=%d", i))
+	}
+	target.url = listen(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookie := r.Header.Get("Cookie")
+		mu.Lock()
+		defer mu.Unlock()
+		seen[cookie]++
+		if r.URL.Path != "/read" || slices.Index(target.cookies, cookie) < 10 {
+			failures++
+			http.Error(w, "refused", http.StatusInternalServerError)
+			return
+		}
+		ok++
+	}))
+	r := runWrk(t, target, "/read")
+
+	mu.Lock()
+	defer mu.Unlock()
+	for cookie := range seen {
+		if !slices.Contains(target.cookies, cookie) {
+			t.Errorf("a request came with the cookie %q", cookie)
+		}
+	}
+	if len(seen) != len(target.cookies) {
+		t.Errorf("%d of %d sessions got requests", len(seen), len(target.cookies))
+	}
+	// wrk counts the responses it read in about a second; the server may
+	// have answered up to one request per connection more.
+	slack := *httpLoadConns
+	if r.errors > failures || r.errors < failures-slack || r.errors == 0 {
+		t.Errorf("wrk counted %d errors; the server refused %d requests", r.errors, failures)
+	}
+	if got := int(r.reqs); got > ok || got < int(0.9*float64(ok))-slack {
+		t.Errorf("wrk reported %d successful requests/s; the server answered %d in about 1 s", got, ok)
 	}
 }
