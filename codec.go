@@ -85,7 +85,7 @@ func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 	doc.Cookie.appendJSON(b)
 	if !doc.Created.IsZero() {
 		b.WriteString(`,"` + CreatedKey + `":"`)
-		b.Write(doc.Created.UTC().AppendFormat(b.AvailableBuffer(), isoMillis))
+		b.Write(appendISOTime(b.AvailableBuffer(), doc.Created))
 		b.WriteByte('"')
 	}
 	keys := make([]string, 0, len(doc.Values))
@@ -130,7 +130,7 @@ func (c *DocumentCookie) appendJSON(b *bytes.Buffer) {
 		b.WriteString("null")
 	} else {
 		b.WriteByte('"')
-		b.Write(c.Expires.UTC().AppendFormat(b.AvailableBuffer(), isoMillis))
+		b.Write(appendISOTime(b.AvailableBuffer(), *c.Expires))
 		b.WriteByte('"')
 	}
 	if c.Secure != nil {

@@ -146,8 +146,8 @@ func TestModifyingRequestAfterATouchingLoadSavesOnce(t *testing.T) {
 func TestTouchingLoadOfMissingSessionMakesANewOne(t *testing.T) {
 	m, st := newGetTouchManager(t, Options{})
 	b := stored(t, m)
-	id, _ := m.verify(b.cookie)
-	st.Store.Destroy(t.Context(), id)
+	v, _ := m.verify(b.cookie)
+	st.Store.Destroy(t.Context(), v.id)
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("views = %s, want 1 (a new session)", got)
 	}

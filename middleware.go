@@ -28,6 +28,7 @@ type requestState struct {
 	mu           sync.Mutex
 	sess         *Session
 	cookieID     string      // the verified id the request carried, or ""
+	cookieValue  string      // the request's cookie value, if it is what the manager sends for cookieID, or ""
 	loaded       bool        // a load was attempted
 	failed       bool        // the error handler answered; discard the handler's output
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
@@ -129,8 +130,12 @@ func (rs *requestState) load() error {
 	m := rs.m
 	s := &Session{m: m, rs: rs}
 	if value, found := requestCookie(rs.r.Header, m.opts.Name); found {
-		if id, ok := m.verify(value); ok {
+		if v, ok := m.verify(value); ok {
+			id := v.id
 			rs.cookieID = id
+			if v.current {
+				rs.cookieValue = value
+			}
 			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
@@ -273,7 +278,11 @@ func (rs *requestState) commit() error {
 	case d.setCookie && s.rs.secureCookie() && !rs.secureRequest():
 		m.logger.DebugContext(ctx, "session: not sending a Secure cookie over an insecure connection")
 	case d.setCookie:
-		rs.writeCookie(m.signer.cookieValue(s.id), s.cookie.expires, now)
+		value := rs.cookieValue // the request's own, when it is what we would send
+		if value == "" || s.id != rs.cookieID {
+			value = m.signer.cookieValue(s.id)
+		}
+		rs.writeCookie(value, s.cookie.expires, now)
 		rs.sentID = s.id
 	case d.clearCookie:
 		rs.writeCookie("", time.Unix(0, 0), now)
@@ -429,7 +438,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	if !expires.IsZero() {
 		var buf [64]byte
 		b.WriteString("; Expires=")
-		b.Write(expires.UTC().AppendFormat(buf[:0], http.TimeFormat))
+		b.Write(appendHTTPTime(buf[:0], expires))
 		b.WriteString("; Max-Age=")
 		b.Write(strconv.AppendInt(buf[:0], max(0, int64(expires.Sub(now)/time.Second)), 10))
 	}

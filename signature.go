@@ -56,25 +56,37 @@ func (s *signer) mac(i int, id []byte, dst *[sigLen]byte) {
 }
 
 // cookieValue returns the signed value percent-encoded as encodeURIComponent
-// does, which is what express-session sends.
+// would (what express-session sends): "s%3A" + id + "." + signature.
 func (s *signer) cookieValue(id string) string {
 	var sig [sigLen]byte
 	var buf [64]byte
 	s.mac(0, append(buf[:0], id...), &sig)
-	b := make([]byte, 0, 4+3*len(id)+1+3*sigLen)
+	return string(appendCookieValue(make([]byte, 0, 4+3*len(id)+1+3*sigLen), id, sig[:]))
+}
+
+// appendCookieValue appends the cookie value of id signed with sig, as
+// cookieValue makes it, to b.
+func appendCookieValue[T string | []byte](b []byte, id T, sig []byte) []byte {
 	b = append(b, "s%3A"...)
 	b = appendURIEncoded(b, id)
 	b = append(b, '.')
-	b = appendURIEncoded(b, string(sig[:]))
-	return string(b)
+	return appendURIEncoded(b, sig)
 }
 
 // unsign returns the id carried by a cookie value, which may be percent-encoded
 // or raw. ok is false for anything that is not "s:<id>.<sig>" signed by one of
 // the secrets; such a value is treated exactly as no cookie.
 func (s *signer) unsign(value string) (id string, ok bool) {
+	id, _, ok = s.verifyValue(value)
+	return id, ok
+}
+
+// verifyValue is unsign that also tells whether value is current: exactly
+// what cookieValue(id) returns (signed with the first secret, encoded as it
+// encodes), so that a response can send it back without signing again.
+func (s *signer) verifyValue(value string) (id string, current, ok bool) {
 	if len(value) > 3*maxCookieValue {
-		return "", false
+		return "", false, false
 	}
 	// As express's cookie parser: decode the escapes; if that fails (a
 	// malformed escape, or escapes that are not UTF-8), verify the raw value.
@@ -88,25 +100,29 @@ func (s *signer) unsign(value string) (id string, ok bool) {
 		}
 	}
 	if len(v) > maxCookieValue || len(v) < 2 || v[0] != 's' || v[1] != ':' {
-		return "", false
+		return "", false, false
 	}
 	v = v[2:]
 	dot := bytes.LastIndexByte(v, '.')
 	if dot <= 0 {
-		return "", false
+		return "", false, false
 	}
 	rawID, sig := v[:dot], v[dot+1:]
 	if len(sig) != sigLen {
-		return "", false
+		return "", false, false
 	}
 	var want [sigLen]byte
 	for i := range s.pools {
 		s.mac(i, rawID, &want)
 		if subtle.ConstantTimeCompare(want[:], sig) == 1 {
-			return string(rawID), true
+			if i == 0 {
+				var buf [160]byte
+				current = string(appendCookieValue(buf[:0], rawID, sig)) == value
+			}
+			return string(rawID), current, true
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // uriUnreserved marks the bytes encodeURIComponent leaves alone:
@@ -128,7 +144,7 @@ var uriUnreserved = func() (t [256]bool) {
 }()
 
 // appendURIEncoded appends s, percent-encoded as encodeURIComponent does, to b.
-func appendURIEncoded(b []byte, s string) []byte {
+func appendURIEncoded[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]

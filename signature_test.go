@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCookieValueMatchesExpressTestVectors(t *testing.T) {
@@ -119,8 +120,8 @@ func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
 	m, _ := newTestManager(t, Options{})
 	good := m.signer.cookieValue("abc")
 	for range 2 { // the second round is served from the cache
-		if id, ok := m.verify(good); !ok || id != "abc" {
-			t.Fatalf("verify(good) = %q, %v", id, ok)
+		if v, ok := m.verify(good); !ok || v.id != "abc" || !v.current {
+			t.Fatalf("verify(good) = %+v, %v", v, ok)
 		}
 		for _, bad := range []string{good[:len(good)-1] + "A", "s%3Aabc", ""} {
 			if _, ok := m.verify(bad); ok {
@@ -129,16 +130,16 @@ func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
 		}
 	}
 	for i := range verifiedShards * verifiedPerShard * 2 { // overflow every shard: it stays bounded
-		m.verified.put(fmt.Sprint(i), "x")
+		m.verified.put(fmt.Sprint(i), verifiedValue{id: "x"})
 	}
 	n := 0
 	for i := range m.verified.shards {
-		n += len(m.verified.shards[i].ids)
+		n += len(m.verified.shards[i].values)
 	}
 	if n > verifiedShards*verifiedPerShard {
 		t.Fatalf("cache holds %d entries", n)
 	}
-	if id, ok := m.verify(good); !ok || id != "abc" {
+	if v, ok := m.verify(good); !ok || v.id != "abc" {
 		t.Fatal("a good value must verify after the cache was emptied")
 	}
 }
@@ -188,5 +189,39 @@ func TestUnsignVerifiesTheRawValueWhenDecodingFails(t *testing.T) {
 	}
 	if id, ok := s.unsign(s.cookieValue("ÿ")); !ok || id != "ÿ" {
 		t.Errorf("unsign of the UTF-8 id ÿ = %q, %v", id, ok)
+	}
+}
+
+// A response that sends the session cookie sends it as the first secret
+// signs it, percent-encoded: the request's own value only when it is just
+// that, never one signed with an older secret or left unencoded.
+func TestTheCookieSentIsSignedWithTheFirstSecretWhateverTheRequestCarried(t *testing.T) {
+	// A persistent cookie: every response that saves sends it again.
+	cookie := CookieOptions{MaxAge: time.Hour}
+	old, st := newTestManager(t, Options{Secrets: []string{"old secret"}, Cookie: cookie})
+	rotated, _ := newTestManager(t, Options{Secrets: []string{"new secret", "old secret"}, Store: st, Cookie: cookie})
+	rotated.now = st.clock.Now
+	b := stored(t, old)
+	v, ok := old.verify(b.cookie)
+	if !ok {
+		t.Fatalf("setting up: the cookie %q does not verify", b.cookie)
+	}
+	want := rotated.signer.cookieValue(v.id)
+
+	b.h = rotated.Handler(incrViews)
+	for _, tc := range []struct{ name, sent string }{
+		{"signed with the old secret", b.cookie},
+		{"signed with the first secret", want},
+		{"again, from the cache", want},
+		{"signed with the first secret, not percent-encoded", rawSigned(rotated.signer, v.id)},
+	} {
+		b.cookie = tc.sent
+		rec := b.get("/")
+		if b.cookie != want {
+			t.Errorf("%s: the response set the cookie %q, want %q", tc.name, b.cookie, want)
+		}
+		if got := rec.Body.String(); got == "1" {
+			t.Errorf("%s: the request did not carry the session (views %s)", tc.name, got)
+		}
 	}
 }

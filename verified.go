@@ -20,8 +20,15 @@ const (
 )
 
 type verifiedShard struct {
-	mu  sync.RWMutex
-	ids map[string]string
+	mu     sync.RWMutex
+	values map[string]verifiedValue
+}
+
+// verifiedValue is what a cookie value that verified carries: its id, and
+// whether it is current (what the manager would send for that id now).
+type verifiedValue struct {
+	id      string
+	current bool
 }
 
 func newVerifiedCache() *verifiedCache { return &verifiedCache{seed: maphash.MakeSeed()} }
@@ -30,33 +37,35 @@ func (c *verifiedCache) shard(value string) *verifiedShard {
 	return &c.shards[maphash.String(c.seed, value)%verifiedShards]
 }
 
-func (c *verifiedCache) get(value string) (string, bool) {
+func (c *verifiedCache) get(value string) (verifiedValue, bool) {
 	sh := c.shard(value)
 	sh.mu.RLock()
-	id, ok := sh.ids[value]
+	v, ok := sh.values[value]
 	sh.mu.RUnlock()
-	return id, ok
+	return v, ok
 }
 
-func (c *verifiedCache) put(value, id string) {
+func (c *verifiedCache) put(value string, v verifiedValue) {
 	sh := c.shard(value)
 	sh.mu.Lock()
-	if sh.ids == nil || len(sh.ids) >= verifiedPerShard {
-		sh.ids = make(map[string]string, verifiedPerShard/4)
+	if sh.values == nil || len(sh.values) >= verifiedPerShard {
+		sh.values = make(map[string]verifiedValue, verifiedPerShard/4)
 	}
-	sh.ids[value] = id
+	sh.values[value] = v
 	sh.mu.Unlock()
 }
 
-// verify returns the id carried by a cookie value, as signer.unsign does,
+// verify returns what a cookie value carries, as signer.verifyValue does,
 // through the cache.
-func (m *Manager) verify(value string) (string, bool) {
-	if id, ok := m.verified.get(value); ok {
-		return id, true
+func (m *Manager) verify(value string) (verifiedValue, bool) {
+	if v, ok := m.verified.get(value); ok {
+		return v, true
 	}
-	id, ok := m.signer.unsign(value)
-	if ok {
-		m.verified.put(value, id)
+	id, current, ok := m.signer.verifyValue(value)
+	if !ok {
+		return verifiedValue{}, false
 	}
-	return id, ok
+	v := verifiedValue{id: id, current: current}
+	m.verified.put(value, v)
+	return v, true
 }
