@@ -295,7 +295,7 @@ func (rs *requestState) commit() error {
 // another, unless the handler chose its own Cache-Control.
 func keepFromSharedCaches(h http.Header) {
 	if _, set := h["Cache-Control"]; !set {
-		h.Set("Cache-Control", "private")
+		h["Cache-Control"] = []string{"private"} // h.Set without canonicalizing a canonical key
 	}
 }
 
@@ -333,7 +333,7 @@ func addVary(h http.Header) {
 			}
 		}
 	}
-	h.Add("Vary", "Cookie")
+	h["Vary"] = append(h["Vary"], "Cookie") // h.Add without canonicalizing a canonical key
 }
 
 // touch pushes the stored session's expiry forward, and reports whether the
@@ -468,7 +468,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 		b.WriteString("; SameSite=None")
 	}
 	h := rs.w.Header()
-	h.Add("Set-Cookie", b.String())
+	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
 	keepFromSharedCaches(h)
 }
 
