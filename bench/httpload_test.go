@@ -227,12 +227,12 @@ func TestHTTPLoad(t *testing.T) {
 		rows []httpLoadRow
 	)
 	b.WriteString(httpLoadSetting() + "\n\n")
-	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | CPU µs/req, read / write | limit |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| server | read req/s | read p50 / p99 | write req/s | write p50 / p99 | ratios of the rounds, read; write | CPU µs/req, read / write | limit |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, s := range ran {
 		r, ok := results[s.name]
 		if !ok || len(r) < 2 {
-			fmt.Fprintf(&b, "| %s | skipped | | | | | |\n", s.name)
+			fmt.Fprintf(&b, "| %s | skipped | | | | | | |\n", s.name)
 			continue
 		}
 		rows = append(rows, httpLoadRow{
@@ -257,7 +257,20 @@ func TestHTTPLoad(t *testing.T) {
 		cpu := func(kind string) string {
 			return strconv.FormatFloat(float64(medianCPU(runs[s.name][kind]))/1e3, 'f', 1, 64)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s / %s | %s |\n", s.name, cell("read"), lat("read"), cell("write"), lat("write"), cpu("read"), cpu("write"), limit)
+		// spread is the range of the rounds' ratios: how far single
+		// rounds wander.
+		spread := func(kind string) string {
+			qs := ratioRuns[s.name][kind]
+			if len(qs) == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%.2f–%.2f", slices.Min(qs), slices.Max(qs))
+		}
+		rounds := ""
+		if r, w := spread("read"), spread("write"); r != "" || w != "" {
+			rounds = r + "; " + w
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s / %s | %s |\n", s.name, cell("read"), lat("read"), cell("write"), lat("write"), rounds, cpu("read"), cpu("write"), limit)
 	}
 	fmt.Println()
 	fmt.Print(b.String())
