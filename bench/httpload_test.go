@@ -1052,13 +1052,14 @@ func TestWrkSendsTheCookieOfARandomSessionWithEveryRequest(t *testing.T) {
 	if len(seen) != len(target.cookies) {
 		t.Errorf("%d of %d sessions got requests", len(seen), len(target.cookies))
 	}
-	// wrk counts the responses it read in about a second; the server may
-	// have answered up to one request per connection more.
+	// wrk counts the responses it read; the server may have answered up to
+	// one request per connection more. Its rate is per second of a run of
+	// at least a second (longer on a busy machine), so at most that count.
 	slack := *httpLoadConns
 	if r.errors > failures || r.errors < failures-slack || r.errors == 0 {
 		t.Errorf("wrk counted %d errors; the server refused %d requests", r.errors, failures)
 	}
-	if got := int(r.reqs); got > ok || got < int(0.9*float64(ok))-slack {
-		t.Errorf("wrk reported %d successful requests/s; the server answered %d in about 1 s", got, ok)
+	if got := int(r.reqs); got > ok || got < ok/2-slack {
+		t.Errorf("wrk reported %d successful requests/s; the server answered %d in a run of about 1 s", got, ok)
 	}
 }
