@@ -202,14 +202,6 @@ func TestHTTPLoad(t *testing.T) {
 			}
 		}
 	}
-	// A server's ratio to its limit is the median of the rounds' ratios.
-	ratios := map[string]map[string]float64{}
-	for name, kinds := range ratioRuns {
-		ratios[name] = map[string]float64{}
-		for kind, qs := range kinds {
-			ratios[name][kind] = median(qs)
-		}
-	}
 	results := map[string]map[string]loadResult{}
 	for name, kinds := range runs {
 		results[name] = map[string]loadResult{}
@@ -220,8 +212,14 @@ func TestHTTPLoad(t *testing.T) {
 		}
 	}
 
-	// ratio is s's throughput over its limit's, 0 for a limit itself.
-	ratio := func(s setup, kind string) float64 { return ratios[s.name][kind] }
+	// ratio is s's throughput over its limit's: the median of the rounds'
+	// ratios, 0 for a limit itself.
+	ratio := func(s setup, kind string) float64 {
+		if qs := ratioRuns[s.name][kind]; len(qs) > 0 {
+			return median(qs)
+		}
+		return 0
+	}
 	var (
 		b    strings.Builder
 		rows []httpLoadRow
