@@ -12,10 +12,7 @@ import (
 // in testExpiry.
 func testGetAndTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
 	st := newStore(t)
-	gt, ok := st.(session.GetToucher)
-	if !ok {
-		t.Skip("store is not a session.GetToucher")
-	}
+	gt := capability[session.GetToucher](t, st)
 	t.Run("ReadsTheBytes", func(t *testing.T) {
 		id, data := NewID(), Document(300)
 		mustSet(t, st, id, data, later())
@@ -29,10 +26,7 @@ func testGetAndTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg 
 		mustGet(t, st, id, data)
 	})
 	t.Run("VersionWorksForTheNextSwap", func(t *testing.T) {
-		vs, ok := st.(session.VersionedStore)
-		if !ok {
-			t.Skip("store is not a session.VersionedStore")
-		}
+		vs := capability[session.VersionedStore](t, st)
 		id, next := NewID(), Document(200)
 		mustSet(t, st, id, Document(100), later())
 		_, v, found, err := gt.GetAndTouch(ctx(t), id, later())

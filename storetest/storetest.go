@@ -54,6 +54,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -157,6 +158,17 @@ func ctx(t *testing.T) context.Context { return t.Context() }
 func later() time.Time { return time.Now().Add(time.Hour) }
 
 // mustSet stores data under id or fails the test.
+// capability returns st as the optional store interface T, or skips the
+// test when st does not have it.
+func capability[T any](t *testing.T, st session.Store) T {
+	t.Helper()
+	c, ok := st.(T)
+	if !ok {
+		t.Skipf("store is not a %v", reflect.TypeFor[T]())
+	}
+	return c
+}
+
 func mustSet(t *testing.T, st session.Store, id string, data []byte, expires time.Time) {
 	t.Helper()
 	if err := st.Set(ctx(t), id, data, expires); err != nil {
@@ -275,10 +287,7 @@ func testPastExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg 
 		mustBeMissing(t, st, id)
 	})
 	t.Run("CompareAndSwapWithPastExpiresDeletes", func(t *testing.T) {
-		vs, ok := st.(session.VersionedStore)
-		if !ok {
-			t.Skip("store is not a session.VersionedStore")
-		}
+		vs := capability[session.VersionedStore](t, st)
 		id := NewID()
 		mustSet(t, st, id, Document(100), later())
 		_, v, _, err := vs.GetVersion(ctx(t), id)
@@ -499,10 +508,7 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 
 func testTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
 	st := newStore(t)
-	tc, ok := st.(session.Toucher)
-	if !ok {
-		t.Skip("store is not a session.Toucher")
-	}
+	tc := capability[session.Toucher](t, st)
 	t.Run("KeepsTheBytes", func(t *testing.T) {
 		id, data := NewID(), Document(300)
 		mustSet(t, st, id, data, later())
@@ -556,10 +562,7 @@ func mustConflict(t *testing.T, vs session.VersionedStore, id string, old string
 
 func testCAS(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
 	st := newStore(t)
-	vs, ok := st.(session.VersionedStore)
-	if !ok {
-		t.Skip("store is not a session.VersionedStore")
-	}
+	vs := capability[session.VersionedStore](t, st)
 	t.Run("GetVersionReturnsDataAndVersion", func(t *testing.T) {
 		id, data := NewID(), Document(200)
 		mustSet(t, st, id, data, later())

@@ -12,10 +12,7 @@ import (
 // testExpiry.
 func testTouchVersion(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
 	st := newStore(t)
-	vt, ok := st.(session.VersionToucher)
-	if !ok {
-		t.Skip("store is not a session.VersionToucher")
-	}
+	vt := capability[session.VersionToucher](t, st)
 	vs, ok := st.(session.VersionedStore)
 	if !ok {
 		t.Fatal("store is a session.VersionToucher but not a session.VersionedStore, whose versions it takes")
