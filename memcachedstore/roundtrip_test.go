@@ -12,7 +12,6 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/memcachedstore"
@@ -72,11 +71,8 @@ func TestRoundTripsPerRequestKind(t *testing.T) {
 	st := memcachedstore.New(client)
 	// TouchAfter leaves a read-only request alone right after a save; the
 	// others touch on every unmodified request, as express does.
-	reader := apptest.New(t, st, func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
-	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+	reader := apptest.New(t, st, apptest.HourCookieTouchAfterMinute)
+	toucher := apptest.New(t, st, apptest.HourCookie)
 	browserSession := apptest.New(t, st, nil)
 
 	first := reader.MustDo(t, "/set?k=a&v=1", nil)

@@ -9,7 +9,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/mongostore"
 	"github.com/sessionkit/session/storetest"
@@ -153,10 +152,7 @@ func BenchmarkStoreTouch(b *testing.B) {
 // benchApp returns an app on a fresh store whose session (with a 400-byte
 // value) was just saved; TouchAfter keeps read-only requests from touching.
 func benchApp(b *testing.B) (*apptest.App, apptest.Response) {
-	app := apptest.New(b, newStore(b, collection(b)), func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
+	app := apptest.New(b, newStore(b, collection(b)), apptest.HourCookieTouchAfterMinute)
 	first := app.MustDo(b, "/set?k=pad&v="+strings.Repeat("x", benchDocSize-100), nil)
 	return app, first
 }

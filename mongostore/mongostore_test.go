@@ -506,11 +506,8 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 	st := newStore(t, client.Database(db).Collection("sessions"))
 	// TouchAfter leaves a read-only request alone right after a save; the
 	// second app touches on every unmodified request, as express does.
-	reader := apptest.New(t, st, func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
-	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+	reader := apptest.New(t, st, apptest.HourCookieTouchAfterMinute)
+	toucher := apptest.New(t, st, apptest.HourCookie)
 	first := reader.MustDo(t, "/set?k=a&v=1", nil)
 
 	cases := []struct {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/pgstore"
 	"github.com/sessionkit/session/storetest"
@@ -133,10 +132,7 @@ func BenchmarkStoreTouch(b *testing.B) {
 // benchApp returns an app on st whose session (with a 400-byte value) was
 // just saved; TouchAfter keeps read-only requests from touching.
 func benchApp(b *testing.B, st *pgstore.Store) (*apptest.App, apptest.Response) {
-	app := apptest.New(b, st, func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
+	app := apptest.New(b, st, apptest.HourCookieTouchAfterMinute)
 	first := app.MustDo(b, "/set?k=pad&v="+strings.Repeat("x", benchDocSize-100), nil)
 	return app, first
 }

@@ -591,11 +591,8 @@ func TestRoundTripsPerRequestKind(t *testing.T) {
 	st := newStore(t, pool)
 	// TouchAfter leaves a read-only request alone right after a save; the
 	// second app touches on every unmodified request, as express does.
-	reader := apptest.New(t, st, func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
-	toucher := apptest.New(t, st, func(o *session.Options) { o.Cookie.MaxAge = time.Hour })
+	reader := apptest.New(t, st, apptest.HourCookieTouchAfterMinute)
+	toucher := apptest.New(t, st, apptest.HourCookie)
 	// Each statement once, so that pgx has prepared them all.
 	first := reader.MustDo(t, "/set?k=a&v=1", nil)
 	reader.MustDo(t, "/set?k=a&v=2", first.Cookies)

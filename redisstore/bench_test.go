@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
@@ -131,10 +130,7 @@ func BenchmarkStoreTouch(b *testing.B) {
 // benchApp returns an app on a fresh store whose session (with a 400-byte
 // value) was just saved; TouchAfter keeps read-only requests from touching.
 func benchApp(b *testing.B, st *redisstore.Store) (*apptest.App, apptest.Response) {
-	app := apptest.New(b, st, func(o *session.Options) {
-		o.Cookie.MaxAge = time.Hour
-		o.TouchAfter = time.Minute
-	})
+	app := apptest.New(b, st, apptest.HourCookieTouchAfterMinute)
 	first := app.MustDo(b, "/set?k=pad&v="+strings.Repeat("x", benchDocSize-100), nil)
 	return app, first
 }

@@ -56,6 +56,18 @@ type Values struct {
 	Values map[string]string `json:"values"`
 }
 
+// HourCookie, as New's options, gives the app's sessions a 1 h cookie: every
+// request that does not save touches the stored expiry, as express-session
+// does.
+func HourCookie(o *session.Options) { o.Cookie.MaxAge = time.Hour }
+
+// HourCookieTouchAfterMinute is HourCookie with a TouchAfter of a minute:
+// a read-only request soon after a save leaves the store alone.
+func HourCookieTouchAfterMinute(o *session.Options) {
+	HourCookie(o)
+	o.TouchAfter = time.Minute
+}
+
 // New starts an App on st. options, if not nil, adjusts the manager's
 // options (Secrets, Store and a Logger that discards are set already).
 func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
