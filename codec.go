@@ -179,7 +179,17 @@ var ErrCorrupt = errors.New("session: corrupt stored session")
 // decoded when the application reads them.
 func (JSONCodec) Decode(data []byte) (*Document, error) {
 	doc := &Document{}
-	err := eachMember(data, func(key, raw []byte) error {
+	if err := decodeJSONDocument(data, doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// decodeJSONDocument is JSONCodec.Decode into a Document the caller
+// provides: the manager's loads decode into one on the stack.
+func decodeJSONDocument(data []byte, doc *Document) error {
+	*doc = Document{}
+	return walkMembers(data, validateUnlessCookie, func(key, raw []byte) error {
 		switch string(key) {
 		case cookieKey:
 			return doc.Cookie.decode(raw)
@@ -195,10 +205,19 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 		doc.Values[string(key)] = raw
 		return nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// validateUnlessCookie finds where the member value at data[i] ends,
+// validating it, except for the cookie object, which is only skipped here:
+// DocumentCookie.decode validates it as it reads it, so that its bytes are
+// scanned once. The document is still accepted exactly when it is valid
+// JSON: the cookie's bytes are valid when decode accepts them as a whole
+// object, and the rest is validated around them.
+func validateUnlessCookie(key, data []byte, i, depth int) int {
+	if string(key) == cookieKey {
+		return skipValue(data, i, depth)
 	}
-	return doc, nil
+	return scanValue(data, i, depth)
 }
 
 // decode reads the stored cookie object. Unknown keys are ignored; sameSite
@@ -222,19 +241,19 @@ func (c *DocumentCookie) decode(raw []byte) error {
 			}{}
 		}
 	}
-	return eachTrustedMember(raw, func(key, v []byte) error {
+	return eachMember(raw, func(key, v []byte) error {
 		null := string(v) == "null"
 		switch string(key) {
 		case "originalMaxAge":
 			if null {
 				return nil
 			}
-			f, err := strconv.ParseFloat(string(v), 64)
-			if err != nil {
+			ms, ok := jsonMillis(v)
+			if !ok {
 				return fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
 			}
 			alloc()
-			nullable.ms = int64(f)
+			nullable.ms = ms
 			c.OriginalMaxAge = &nullable.ms
 		case "expires":
 			if null {
@@ -286,6 +305,32 @@ func jsonBool(v []byte) (value, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// jsonMillis reads a JSON number of milliseconds (express writes an
+// integer; a fraction is truncated toward zero), without strconv for the
+// usual integer.
+func jsonMillis(v []byte) (int64, bool) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if n := len(digits); n > 0 && n <= 15 {
+		var x int64
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				goto float
+			}
+			x = x*10 + int64(c-'0')
+		}
+		if len(digits) < len(v) {
+			x = -x
+		}
+		return x, true
+	}
+float:
+	f, err := strconv.ParseFloat(string(v), 64)
+	return int64(f), err == nil
 }
 
 // jsonString returns the string in v, or "" if v is not a JSON string.
@@ -345,11 +390,30 @@ func parseISOTime(v []byte) (time.Time, bool) {
 		y, mo, dd, h, mi, sec, ms := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 3)
 		if d[4] == '-' && d[7] == '-' && d[10] == 'T' && d[13] == ':' && d[16] == ':' && d[19] == '.' && d[23] == 'Z' &&
 			y >= 0 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 && ms >= 0 {
-			return time.Date(y, time.Month(mo), dd, h, mi, sec, ms*int(time.Millisecond), time.UTC), true
+			secs := daysSinceEpoch(y, mo, dd)*86400 + int64(h*3600+mi*60+sec)
+			return time.Unix(secs, int64(ms)*int64(time.Millisecond)).UTC(), true
 		}
 	}
 	t, err := time.Parse(time.RFC3339Nano, unquote(v))
 	return t, err == nil
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to the given date of
+// the proleptic Gregorian calendar, normalising a day past the month's end
+// as time.Date does (Howard Hinnant's days_from_civil); it spares
+// parseISOTime time.Date's general normalisation.
+func daysSinceEpoch(y, month, day int) int64 {
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yearOfEra := y - era*400                        // [0, 399]
+	dayOfYear := (153*((month+9)%12)+2)/5 + day - 1 // from March 1st
+	dayOfEra := yearOfEra*365 + yearOfEra/4 - yearOfEra/100 + dayOfYear
+	return int64(era)*146097 + int64(dayOfEra) - 719468
 }
 
 // maxDepth bounds the nesting of a stored document, as encoding/json does.
@@ -359,18 +423,14 @@ const maxDepth = 10000
 // fn for each of its members, with the member's unquoted key and its raw
 // value. It accepts exactly what json.Valid accepts (and is an object).
 func eachMember(data []byte, fn func(key, raw []byte) error) error {
-	return walkMembers(data, scanValue, fn)
+	return walkMembers(data, validateMember, fn)
 }
 
-// eachTrustedMember is eachMember for an object that was validated already
-// (a member of a validated document): it only finds where values end.
-func eachTrustedMember(data []byte, fn func(key, raw []byte) error) error {
-	return walkMembers(data, skipValue, fn)
-}
+func validateMember(_, data []byte, i, depth int) int { return scanValue(data, i, depth) }
 
-// walkMembers walks the object in data, with end finding where each value
-// that starts at i ends (-1 if invalid).
-func walkMembers(data []byte, endOf func(data []byte, i, depth int) int, fn func(key, raw []byte) error) error {
+// walkMembers walks the object in data, with endOf finding where the value
+// of the member named key, starting at i, ends (-1 if invalid).
+func walkMembers(data []byte, endOf func(key, data []byte, i, depth int) int, fn func(key, raw []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return fmt.Errorf("%w: not a JSON object", ErrCorrupt)
@@ -395,7 +455,7 @@ func walkMembers(data []byte, endOf func(data []byte, i, depth int) int, fn func
 			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
 		}
 		i = skipSpace(data, i+1)
-		end = endOf(data, i, 1)
+		end = endOf(key, data, i, 1)
 		if end < 0 {
 			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
 		}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,21 +165,71 @@ func FuzzDecodeAnyMatchesEncodingJSON(f *testing.F) {
 
 // FuzzTrustedWalkMatchesValidatingWalk: on valid objects, the walk that only
 // skips values sees exactly the members the validating walk sees.
-func FuzzTrustedWalkMatchesValidatingWalk(f *testing.F) {
-	for _, s := range []string{`{"a":1,"b":true}`, `{"a":{"b":[1,"]}"]},"c":"x\"y"}`, `{ "k" : null }`, `{}`} {
+// FuzzDocumentWalkAcceptsExactlyValidJSON holds Decode's walk, which only
+// skips the cookie object for DocumentCookie.decode to validate as it reads
+// it, to json.Valid: with the cookie validated as decode does, it accepts
+// exactly the valid JSON objects whose cookie members are objects.
+func FuzzDocumentWalkAcceptsExactlyValidJSON(f *testing.F) {
+	for _, s := range []string{`{"cookie":{"a":1},"b":true}`, `{"cookie":{"a":01}}`, `{"cookie":{"a":"x\q"},"b":1}`,
+		`{"cookie":{"a":[1,}]}}`, `{"cookie":"x\"}`, `{"cookie":{"a":"}"}} `, `{"cookie":{"a":1},"cookie":{"b":[]}}`,
+		`{"cookie":1}`, `{"cookie":{"a":tru}}`, `{"cookie":{"a":1}`, `{"cookie":{"a":"\u00e9"}} x`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		type member struct{ k, v string }
-		var want, got []member
-		if eachMember(data, func(k, v []byte) error { want = append(want, member{string(k), string(v)}); return nil }) != nil {
-			return
+		err := walkMembers(data, validateUnlessCookie, func(k, v []byte) error {
+			if string(k) != cookieKey {
+				return nil
+			}
+			if len(v) == 0 || v[0] != '{' {
+				return ErrCorrupt
+			}
+			return eachMember(v, func(k, v []byte) error { return nil })
+		})
+		i := skipSpace(data, 0)
+		want := json.Valid(data) && i < len(data) && data[i] == '{'
+		if want {
+			eachMember(data, func(k, v []byte) error {
+				if string(k) == cookieKey && v[0] != '{' {
+					want = false
+				}
+				return nil
+			})
 		}
-		if err := eachTrustedMember(data, func(k, v []byte) error { got = append(got, member{string(k), string(v)}); return nil }); err != nil {
-			t.Fatalf("trusted walk of valid %q: %v", data, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: trusted %q, validating %q", data, got, want)
+		if (err == nil) != want {
+			t.Fatalf("walk of %q = %v, want accepted=%v", data, err, want)
 		}
 	})
+}
+
+// The stored cookie's expires and created are parsed without time.Parse or
+// time.Date; the instant must be the one time.Date gives, a day past the
+// month's end (which express never writes) included.
+func TestStoredTimesParseToTheInstantTimeDateGives(t *testing.T) {
+	type date struct{ y, mo, d, h, mi, s, ms int }
+	dates := []date{{1970, 1, 1, 0, 0, 0, 0}, {0, 1, 1, 0, 0, 0, 0}, {0, 2, 29, 23, 59, 59, 999}, {1900, 2, 29, 1, 2, 3, 4},
+		{2000, 2, 29, 0, 0, 0, 0}, {2400, 12, 31, 23, 59, 59, 999}, {2026, 2, 31, 12, 0, 0, 0}, {9999, 12, 31, 23, 59, 59, 999}}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		dates = append(dates, date{r.IntN(10000), 1 + r.IntN(12), 1 + r.IntN(31), r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(1000)})
+	}
+	for _, d := range dates {
+		s := fmt.Sprintf(`"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"`, d.y, d.mo, d.d, d.h, d.mi, d.s, d.ms)
+		want := time.Date(d.y, time.Month(d.mo), d.d, d.h, d.mi, d.s, d.ms*1e6, time.UTC)
+		if got, ok := parseISOTime([]byte(s)); !ok || got != want {
+			t.Fatalf("parseISOTime(%s) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+}
+
+// originalMaxAge is read without strconv when it is an integer; any number
+// reads as strconv.ParseFloat truncated, and what is not a number fails.
+func TestOriginalMaxAgeReadsAsParseFloatTruncated(t *testing.T) {
+	for _, s := range []string{"0", "-0", "1", "86400000", "-5", "1.5", "-1.5", "1e3", "2.5E-1", "999999999999999",
+		"9999999999999999", "-123456789012345678", "12345678901234567890", "", "-", "1-2", "abc", "0x10", "1.2.3"} {
+		f, err := strconv.ParseFloat(s, 64)
+		got, ok := jsonMillis([]byte(s))
+		if ok != (err == nil) || ok && got != int64(f) {
+			t.Errorf("jsonMillis(%q) = %d, %v; ParseFloat gives %v, %v", s, got, ok, f, err)
+		}
+	}
 }

@@ -128,7 +128,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string, d
 // read loads and decodes a session. A corrupt document is logged and
 // reported as ErrNotFound, as is a session past its AbsoluteTimeout. A
 // non-nil lt carries a store touch on the read (GetToucher, see loadtouch.go).
-func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document, string, []byte, error) {
+func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *Document) (string, []byte, error) {
 	var (
 		data  []byte
 		ver   string
@@ -144,31 +144,47 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch) (*Document
 		data, found, err = m.store.Get(ctx, id)
 	}
 	if err != nil {
-		return nil, "", nil, err
+		return "", nil, err
 	}
 	if !found {
-		return nil, "", nil, ErrNotFound
+		return "", nil, ErrNotFound
 	}
-	doc, err := m.decode(ctx, id, data)
-	return doc, ver, data, err
+	return ver, data, m.decode(ctx, id, data, doc)
 }
 
 // decode decodes stored bytes. A corrupt document is logged and reported as
 // ErrNotFound, as is a session past its AbsoluteTimeout.
-func (m *Manager) decode(ctx context.Context, id string, data []byte) (*Document, error) {
+func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *Document) error {
 	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
 		m.logger.WarnContext(ctx, "session: ignoring a stored session over MaxDocumentBytes", "id", shortid.Of(id), "bytes", len(data), "limit", limit)
-		return nil, fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
+		return fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
 	}
-	doc, err := m.codec.Decode(data)
-	if err != nil {
+	if err := m.decodeInto(data, doc); err != nil {
 		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", shortid.Of(id), "err", err)
-		return nil, fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
+		return fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
 	}
 	if m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout {
-		return nil, fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
+		return fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
 	}
-	return doc, nil
+	return nil
+}
+
+// decodeInto decodes data with the codec into doc. The default JSONCodec
+// decodes into doc itself, which a load keeps on its stack; another codec's
+// Document is copied.
+func (m *Manager) decodeInto(data []byte, doc *Document) error {
+	if _, ok := m.codec.(JSONCodec); ok {
+		return decodeJSONDocument(data, doc)
+	}
+	d, err := m.codec.Decode(data)
+	if err == nil && d == nil {
+		err = fmt.Errorf("%w: %T.Decode returned no document", ErrCorrupt, m.codec)
+	}
+	if err != nil {
+		return err
+	}
+	*doc = *d
+	return nil
 }
 
 // document builds the stored document of s, reusing the session's own
@@ -320,7 +336,8 @@ func backoff(ctx context.Context, attempt int) error {
 
 // remerge re-reads s from the store and re-applies this request's changes.
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
-	doc, ver, _, err := m.read(ctx, s.id, nil)
+	var doc Document
+	ver, _, err := m.read(ctx, s.id, nil, &doc)
 	switch {
 	case errors.Is(err, ErrNotFound) && s.has(markInStore):
 		return errGone

@@ -139,9 +139,10 @@ func (rs *requestState) load() error {
 			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
-			doc, ver, data, err := m.read(ctx, id, lt)
+			var doc Document
+			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {
-				m.initLoaded(s, id, doc, ver, data)
+				m.initLoaded(s, id, &doc, ver, data)
 				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
 				if lt != nil && m.touchedAtLoad(s, lt) {
 					s.set(markStoreTouched) // the end of the request does not touch again

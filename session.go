@@ -260,11 +260,12 @@ func (s *Session) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
-	doc, ver, data, err := s.m.read(ctx, s.id, nil)
+	var doc Document
+	ver, data, err := s.m.read(ctx, s.id, nil, &doc)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
 	}
-	s.m.initLoaded(s, s.id, doc, ver, data)
+	s.m.initLoaded(s, s.id, &doc, ver, data)
 	return nil
 }
 

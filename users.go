@@ -300,8 +300,8 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 		if data == nil {
 			return
 		}
-		doc, err := m.decode(ctx, id, data)
-		if err != nil {
+		var doc Document
+		if err := m.decode(ctx, id, data, &doc); err != nil {
 			return // corrupt or past its absolute timeout: not a live session
 		}
 		if u, _ := decodeAny(doc.Values[UserKey]); u != userID {
