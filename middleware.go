@@ -16,6 +16,21 @@ import (
 // stateKey is the request context key of a request's session state.
 type stateKey struct{}
 
+// requestContext is the request's context with its session state under
+// stateKey: what context.WithValue would make, kept inside the
+// requestState to spare the request an allocation.
+type requestContext struct {
+	context.Context
+	rs *requestState
+}
+
+func (c *requestContext) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return c.rs
+	}
+	return c.Context.Value(key)
+}
+
 // requestState is the middleware's per-request state. Its session is
 // loaded on the first From, and committed (saved, touched, cookie set)
 // before the response headers go out and again when the handler returns.
@@ -37,6 +52,10 @@ type requestState struct {
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	detached     context.Context
+
+	// Storage the request's own values point into, allocated with rs.
+	ctx  requestContext // rs.r's context
+	vary [1]string      // the Vary header's value, when it had none
 }
 
 // storeContext is the request's context without its cancellation, made once:
@@ -73,7 +92,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			rs.outerHeader = h.Clone() // what outer middleware set survives a store error
 		}
 		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
-		rs.r = r.WithContext(context.WithValue(r.Context(), stateKey{}, rs))
+		rs.ctx = requestContext{Context: r.Context(), rs: rs}
+		rs.r = r.WithContext(&rs.ctx)
 		next.ServeHTTP(&rs.writer, rs.r)
 		rs.finish()
 	})
@@ -248,7 +268,7 @@ func (rs *requestState) commit() error {
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	if !rs.wroteHeader {
-		addVary(rs.w.Header()) // the response depends on the session cookie
+		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
 	if s.phase != phaseUnset && rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
 		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
@@ -325,14 +345,21 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 	return true, nil
 }
 
-// addVary adds Cookie to the Vary header, unless it is there already.
-func addVary(h http.Header) {
+// addVary adds Cookie to the Vary header, unless it is there already. A
+// response without Vary gets spare as its value, so that the common case
+// allocates nothing.
+func addVary(h http.Header, spare *[1]string) {
 	for _, v := range h["Vary"] {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
 				return
 			}
 		}
+	}
+	if len(h["Vary"]) == 0 {
+		spare[0] = "Cookie"
+		h["Vary"] = spare[:1:1] // full: an Add by the handler copies it
+		return
 	}
 	h["Vary"] = append(h["Vary"], "Cookie") // h.Add without canonicalizing a canonical key
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -428,4 +429,36 @@ func TestSessionWrittenWithoutACreationTimeGetsOneAtItsNextSave(t *testing.T) {
 	if !doc.Created.Equal(st.clock.Now().Truncate(time.Millisecond)) { // the time of that save
 		t.Fatalf("creation time not recorded: %s", data)
 	}
+}
+
+// The middleware's request context is the incoming one with the session
+// state added: outer middleware's values, deadline and cancellation reach
+// the handler, and contexts the handler derives from it end with it.
+func TestTheHandlersContextCarriesTheRequestsValuesAndCancellation(t *testing.T) {
+	type outerKey struct{}
+	m, _ := newTestManager(t, Options{})
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), outerKey{}, "outer"), deadline)
+	defer cancel()
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := r.Context()
+		if From(r) == nil || c.Value(outerKey{}) != "outer" {
+			t.Errorf("session %v, outer value %v", From(r), c.Value(outerKey{}))
+		}
+		if d, ok := c.Deadline(); !ok || !d.Equal(deadline) {
+			t.Errorf("deadline %v, %v; want %v", d, ok, deadline)
+		}
+		derived, stop := context.WithCancel(c)
+		defer stop()
+		cancel()
+		select {
+		case <-derived.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("a context derived from the handler's did not end with the request's")
+		}
+		if c.Err() != context.Canceled || context.Cause(derived) != context.Canceled {
+			t.Errorf("after cancel: err %v, cause %v", c.Err(), context.Cause(derived))
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
 }
