@@ -186,47 +186,46 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 }
 
 // decodeJSONDocument is JSONCodec.Decode into a Document the caller
-// provides: the manager's loads decode into one on the stack.
+// provides: the manager's loads decode into one on the stack. The cookie
+// object is validated as it is read, so that its bytes are scanned once.
 func decodeJSONDocument(data []byte, doc *Document) error {
 	*doc = Document{}
-	return walkMembers(data, validateUnlessCookie, func(key, raw []byte) error {
+	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
+		if string(key) == cookieKey {
+			return doc.Cookie.decodeAt(data, i)
+		}
+		end := scanValue(data, i, 1)
+		if end < 0 {
+			return 0, invalidAt(i)
+		}
+		raw := data[i:end:end]
 		switch string(key) {
-		case cookieKey:
-			return doc.Cookie.decode(raw)
 		case CreatedKey:
 			if t, ok := parseISOTime(raw); ok {
 				doc.Created = t
 			}
-			return nil
+			return end, nil
 		}
 		if doc.Values == nil {
 			doc.Values = make(map[string]json.RawMessage, 4)
 		}
 		doc.Values[string(key)] = raw
-		return nil
+		return end, nil
 	})
-}
-
-// validateUnlessCookie finds where the member value at data[i] ends,
-// validating it, except for the cookie object, which is only skipped here:
-// DocumentCookie.decode validates it as it reads it, so that its bytes are
-// scanned once. The document is still accepted exactly when it is valid
-// JSON: the cookie's bytes are valid when decode accepts them as a whole
-// object, and the rest is validated around them.
-func validateUnlessCookie(key, data []byte, i, depth int) int {
-	if string(key) == cookieKey {
-		return skipValue(data, i, depth)
+	if err != nil {
+		return err
 	}
-	return scanValue(data, i, depth)
+	return trailing(data, end)
 }
 
-// decode reads the stored cookie object. Unknown keys are ignored; sameSite
-// may be a string or a boolean (express accepts true for "strict"); secure
-// may be a boolean or "auto".
-func (c *DocumentCookie) decode(raw []byte) error {
+// decodeAt reads and validates the stored cookie object that starts at
+// data[i], and returns the index just past it. Unknown keys are ignored;
+// sameSite may be a string or a boolean (express accepts true for
+// "strict"); secure may be a boolean or "auto".
+func (c *DocumentCookie) decodeAt(data []byte, i int) (int, error) {
 	*c = DocumentCookie{HTTPOnly: true}
-	if len(raw) == 0 || raw[0] != '{' {
-		return fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
+	if i >= len(data) || data[i] != '{' {
+		return 0, fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
 	}
 	// The two usual pointer fields share one allocation.
 	var nullable *struct {
@@ -241,27 +240,32 @@ func (c *DocumentCookie) decode(raw []byte) error {
 			}{}
 		}
 	}
-	return eachMember(raw, func(key, v []byte) error {
+	return walkObject(data, i, func(key []byte, i int) (int, error) {
+		end := scanValue(data, i, 2)
+		if end < 0 {
+			return 0, invalidAt(i)
+		}
+		v := data[i:end:end]
 		null := string(v) == "null"
 		switch string(key) {
 		case "originalMaxAge":
 			if null {
-				return nil
+				return end, nil
 			}
 			ms, ok := jsonMillis(v)
 			if !ok {
-				return fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
+				return 0, fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
 			}
 			alloc()
 			nullable.ms = ms
 			c.OriginalMaxAge = &nullable.ms
 		case "expires":
 			if null {
-				return nil
+				return end, nil
 			}
 			t, ok := parseISOTime(v)
 			if !ok {
-				return fmt.Errorf("%w: cookie expires %s", ErrCorrupt, v)
+				return 0, fmt.Errorf("%w: cookie expires %s", ErrCorrupt, v)
 			}
 			alloc()
 			nullable.t = t
@@ -293,7 +297,7 @@ func (c *DocumentCookie) decode(raw []byte) error {
 				c.SameSite = strings.ToLower(jsonString(v))
 			}
 		}
-		return nil
+		return end, nil
 	})
 }
 
@@ -423,26 +427,36 @@ const maxDepth = 10000
 // fn for each of its members, with the member's unquoted key and its raw
 // value. It accepts exactly what json.Valid accepts (and is an object).
 func eachMember(data []byte, fn func(key, raw []byte) error) error {
-	return walkMembers(data, validateMember, fn)
+	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
+		end := scanValue(data, i, 1)
+		if end < 0 {
+			return 0, invalidAt(i)
+		}
+		return end, fn(key, data[i:end:end])
+	})
+	if err != nil {
+		return err
+	}
+	return trailing(data, end)
 }
 
-func validateMember(_, data []byte, i, depth int) int { return scanValue(data, i, depth) }
-
-// walkMembers walks the object in data, with endOf finding where the value
-// of the member named key, starting at i, ends (-1 if invalid).
-func walkMembers(data []byte, endOf func(key, data []byte, i, depth int) int, fn func(key, raw []byte) error) error {
-	i := skipSpace(data, 0)
+// walkObject walks the object that starts at data[i] (after white space):
+// member is called with each member's unquoted key and the index of its
+// value, reads the value, and returns the index just past it. walkObject
+// returns the index just past the object.
+func walkObject(data []byte, i int, member func(key []byte, i int) (int, error)) (int, error) {
+	i = skipSpace(data, i)
 	if i >= len(data) || data[i] != '{' {
-		return fmt.Errorf("%w: not a JSON object", ErrCorrupt)
+		return 0, fmt.Errorf("%w: not a JSON object", ErrCorrupt)
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return trailing(data, i+1)
+		return i + 1, nil
 	}
 	for {
 		end := scanString(data, i)
 		if end < 0 {
-			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+			return 0, invalidAt(i)
 		}
 		key := data[i+1 : end-1]
 		if !plainASCII(key) {
@@ -452,27 +466,25 @@ func walkMembers(data []byte, endOf func(key, data []byte, i, depth int) int, fn
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
-			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+			return 0, invalidAt(i)
 		}
-		i = skipSpace(data, i+1)
-		end = endOf(key, data, i, 1)
-		if end < 0 {
-			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
-		}
-		if err := fn(key, data[i:end:end]); err != nil {
-			return err
+		end, err := member(key, skipSpace(data, i+1))
+		if err != nil {
+			return 0, err
 		}
 		i = skipSpace(data, end)
 		switch {
 		case i < len(data) && data[i] == '}':
-			return trailing(data, i+1)
+			return i + 1, nil
 		case i < len(data) && data[i] == ',':
 			i = skipSpace(data, i+1)
 		default:
-			return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i)
+			return 0, invalidAt(i)
 		}
 	}
 }
+
+func invalidAt(i int) error { return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, i) }
 
 // trailing checks that only whitespace follows the value that ends at i.
 func trailing(data []byte, i int) error {
@@ -543,40 +555,6 @@ func scanValue(data []byte, i, depth int) int {
 		}
 	}
 	return -1
-}
-
-// skipValue returns the index just past the JSON value that starts at
-// data[i], which must be valid: strings are skipped to their closing quote,
-// objects and arrays to their matching bracket.
-func skipValue(data []byte, i, _ int) int {
-	depth := 0
-	for ; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // the end of the enclosing object, after a scalar
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return i
 }
 
 // scanString validates the JSON string that starts at data[i].

@@ -165,38 +165,27 @@ func FuzzDecodeAnyMatchesEncodingJSON(f *testing.F) {
 
 // FuzzTrustedWalkMatchesValidatingWalk: on valid objects, the walk that only
 // skips values sees exactly the members the validating walk sees.
-// FuzzDocumentWalkAcceptsExactlyValidJSON holds Decode's walk, which only
-// skips the cookie object for DocumentCookie.decode to validate as it reads
-// it, to json.Valid: with the cookie validated as decode does, it accepts
-// exactly the valid JSON objects whose cookie members are objects.
-func FuzzDocumentWalkAcceptsExactlyValidJSON(f *testing.F) {
+// FuzzDocumentDecodeAcceptsOnlyValidJSON holds Decode, which validates the
+// cookie object as it reads it rather than in a pass of its own, to
+// json.Valid: what it accepts is valid JSON, and what it refuses that is a
+// valid JSON object, it refuses for what the object holds, not its syntax.
+func FuzzDocumentDecodeAcceptsOnlyValidJSON(f *testing.F) {
 	for _, s := range []string{`{"cookie":{"a":1},"b":true}`, `{"cookie":{"a":01}}`, `{"cookie":{"a":"x\q"},"b":1}`,
 		`{"cookie":{"a":[1,}]}}`, `{"cookie":"x\"}`, `{"cookie":{"a":"}"}} `, `{"cookie":{"a":1},"cookie":{"b":[]}}`,
-		`{"cookie":1}`, `{"cookie":{"a":tru}}`, `{"cookie":{"a":1}`, `{"cookie":{"a":"\u00e9"}} x`} {
+		`{"cookie":1}`, `{"cookie":{"a":tru}}`, `{"cookie":{"a":1}`, `{"cookie":{"path":"\u00e9"}} x`,
+		`{"cookie":{"expires":"2026-11-22T10:00:00.000Z","originalMaxAge":1.5e3}}`, `{"cookie":{"expires":"soon"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := walkMembers(data, validateUnlessCookie, func(k, v []byte) error {
-			if string(k) != cookieKey {
-				return nil
-			}
-			if len(v) == 0 || v[0] != '{' {
-				return ErrCorrupt
-			}
-			return eachMember(v, func(k, v []byte) error { return nil })
-		})
+		var doc Document
+		err := decodeJSONDocument(data, &doc)
 		i := skipSpace(data, 0)
-		want := json.Valid(data) && i < len(data) && data[i] == '{'
-		if want {
-			eachMember(data, func(k, v []byte) error {
-				if string(k) == cookieKey && v[0] != '{' {
-					want = false
-				}
-				return nil
-			})
-		}
-		if (err == nil) != want {
-			t.Fatalf("walk of %q = %v, want accepted=%v", data, err, want)
+		object := json.Valid(data) && i < len(data) && data[i] == '{'
+		switch {
+		case err == nil && !object:
+			t.Fatalf("decoded %q, which is not a valid JSON object", data)
+		case err != nil && object && (strings.Contains(err.Error(), "invalid JSON") || strings.Contains(err.Error(), "not a JSON object")):
+			t.Fatalf("refused the valid JSON object %q as invalid: %v", data, err)
 		}
 	})
 }
