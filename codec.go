@@ -380,26 +380,34 @@ func unquote(v []byte) string {
 // JavaScript's toISOString layout (2026-11-22T10:00:00.000Z).
 func parseISOTime(v []byte) (time.Time, bool) {
 	if len(v) == len(isoMillis)+2 && v[0] == '"' && v[len(v)-1] == '"' {
-		d := v[1 : len(v)-1]
-		num := func(i, n int) int {
-			x := 0
-			for _, c := range d[i : i+n] {
-				if c < '0' || c > '9' {
-					return -1
-				}
-				x = x*10 + int(c-'0')
-			}
-			return x
-		}
-		y, mo, dd, h, mi, sec, ms := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 3)
-		if d[4] == '-' && d[7] == '-' && d[10] == 'T' && d[13] == ':' && d[16] == ':' && d[19] == '.' && d[23] == 'Z' &&
-			y >= 0 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 && ms >= 0 {
-			secs := daysSinceEpoch(y, mo, dd)*86400 + int64(h*3600+mi*60+sec)
-			return time.Unix(secs, int64(ms)*int64(time.Millisecond)).UTC(), true
+		if t, ok := parseISOMillis((*[len(isoMillis)]byte)(v[1 : len(v)-1])); ok {
+			return t, true
 		}
 	}
 	t, err := time.Parse(time.RFC3339Nano, unquote(v))
 	return t, err == nil
+}
+
+// parseISOMillis parses the isoMillis layout, digit by digit.
+func parseISOMillis(d *[len(isoMillis)]byte) (time.Time, bool) {
+	if d[4] != '-' || d[7] != '-' || d[10] != 'T' || d[13] != ':' || d[16] != ':' || d[19] != '.' || d[23] != 'Z' {
+		return time.Time{}, false
+	}
+	bad := false
+	digit := func(i int) int {
+		c := d[i] - '0'
+		bad = bad || c > 9
+		return int(c)
+	}
+	y := digit(0)*1000 + digit(1)*100 + digit(2)*10 + digit(3)
+	mo, dd := digit(5)*10+digit(6), digit(8)*10+digit(9)
+	h, mi, sec := digit(11)*10+digit(12), digit(14)*10+digit(15), digit(17)*10+digit(18)
+	ms := digit(20)*100 + digit(21)*10 + digit(22)
+	if bad || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	secs := daysSinceEpoch(y, mo, dd)*86400 + int64(h*3600+mi*60+sec)
+	return time.Unix(secs, int64(ms)*int64(time.Millisecond)).UTC(), true
 }
 
 // daysSinceEpoch is the number of days from 1970-01-01 to the given date of
@@ -454,12 +462,12 @@ func walkObject(data []byte, i int, member func(key []byte, i int) (int, error))
 		return i + 1, nil
 	}
 	for {
-		end := scanString(data, i)
+		end, plain := scanString(data, i)
 		if end < 0 {
 			return 0, invalidAt(i)
 		}
 		key := data[i+1 : end-1]
-		if !plainASCII(key) {
+		if !plain {
 			// Escapes, or UTF-8 (perhaps invalid, which JSON replaces with
 			// U+FFFD): decode as encoding/json does, so keys round-trip.
 			key = []byte(unquote(data[i:end]))
@@ -509,7 +517,8 @@ func scanValue(data []byte, i, depth int) int {
 	}
 	switch c := data[i]; {
 	case c == '"':
-		return scanString(data, i)
+		end, _ := scanString(data, i)
+		return end
 	case c == '-' || ('0' <= c && c <= '9'):
 		return scanNumber(data, i)
 	case c == 't':
@@ -532,7 +541,7 @@ func scanValue(data []byte, i, depth int) int {
 		}
 		for {
 			if c == '{' {
-				if i = scanString(data, i); i < 0 {
+				if i, _ = scanString(data, i); i < 0 {
 					return -1
 				}
 				if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
@@ -557,47 +566,56 @@ func scanValue(data []byte, i, depth int) int {
 	return -1
 }
 
-// scanString validates the JSON string that starts at data[i].
-func scanString(data []byte, i int) int {
+// scanString validates the JSON string that starts at data[i] and returns
+// the index just past it (-1 if invalid), and whether it is plain: ASCII
+// without escapes, so that the bytes between its quotes are its value.
+func scanString(data []byte, i int) (end int, plain bool) {
 	if i >= len(data) || data[i] != '"' {
-		return -1
+		return -1, false
 	}
+	plain = true
 	for i++; i < len(data); {
-		for i+8 <= len(data) && !specialInWord(binary.LittleEndian.Uint64(data[i:])) {
+		for i+8 <= len(data) {
+			if x := binary.LittleEndian.Uint64(data[i:]); specialInWord(x) || plain && x&highs != 0 {
+				break
+			}
 			i += 8
 		}
 		for i < len(data) && plainStringByte[data[i]] {
+			plain = plain && data[i] < 0x80
 			i++
 		}
 		if i >= len(data) {
-			return -1
+			return -1, false
 		}
 		switch c := data[i]; {
 		case c == '"':
-			return i + 1
+			return i + 1, plain
 		case c < 0x20:
-			return -1
+			return -1, false
 		case c != '\\':
 			i++
+			continue
 		case i+1 >= len(data):
-			return -1
+			return -1, false
 		case strings.IndexByte(`"\\/bfnrt`, data[i+1]) >= 0:
 			i += 2
 		case data[i+1] == 'u':
 			if i+6 > len(data) {
-				return -1
+				return -1, false
 			}
 			for _, h := range data[i+2 : i+6] {
 				if _, ok := unhex(h); !ok {
-					return -1
+					return -1, false
 				}
 			}
 			i += 6
 		default:
-			return -1
+			return -1, false
 		}
+		plain = false
 	}
-	return -1
+	return -1, false
 }
 
 // Word-at-a-time byte tests (eight bytes in a uint64): a byte below n, a

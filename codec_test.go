@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,15 +135,24 @@ func FuzzDecodeDocument(f *testing.F) {
 // accepts exactly the valid JSON objects, and nothing else.
 func FuzzScanMatchesEncodingJSON(f *testing.F) {
 	for _, s := range []string{`{}`, ` {"a" : [1, -0.5e+3, "x\u00e9\n", true, null, {}]} `, `{"a":01}`, `{"a":"\x01"}`,
-		`{"a":1,}`, `{"a":"\ud800"}`, `{"a":1} x`, `[1]`, `{"a":-}`, `{"a":1.}`, `{"a":"\q"}`, `{"a":tru}`} {
+		`{"a":1,}`, `{"a":"\ud800"}`, `{"\u00e9t\u00e9":1,"a\"b":4,"long key with more than eight bytes":5}`, "{\"caf\u00e9 cr\u00e8me\":2,\"\xff\":3}", `{"a":1} x`, `[1]`, `{"a":-}`, `{"a":1.}`, `{"a":"\q"}`, `{"a":tru}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := eachMember(data, func(k, v []byte) error { return nil })
+		var keys []string
+		err := eachMember(data, func(k, v []byte) error { keys = append(keys, string(k)); return nil })
 		i := skipSpace(data, 0)
 		want := json.Valid(data) && i < len(data) && data[i] == '{'
 		if (err == nil) != want {
 			t.Fatalf("eachMember(%q) = %v, json.Valid says object=%v", data, err, want)
+		}
+		var m map[string]json.RawMessage
+		if err == nil && json.Unmarshal(data, &m) == nil {
+			for _, k := range keys {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("%q: key %q, which encoding/json reads as one of %q", data, k, slices.Collect(maps.Keys(m)))
+				}
+			}
 		}
 	})
 }
