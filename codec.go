@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,9 +76,30 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 // Encode writes doc as the express JSON document: the cookie first, with its
 // keys in express order, then the creation time, then the keys in sorted order.
 func (JSONCodec) Encode(doc *Document) ([]byte, error) {
-	size := 200 + len(CreatedKey)
+	var bad string
+	found := false
 	for k, v := range doc.Values {
-		size += len(k) + len(v) + 4
+		if k != cookieKey && k != CreatedKey && !json.Valid(v) && (!found || k < bad) {
+			bad, found = k, true // the first in key order, so that the error is always the same
+		}
+	}
+	if found {
+		return nil, fmt.Errorf("session: encode key %q: not valid JSON", bad)
+	}
+	return encodeJSONDocument(doc), nil
+}
+
+// encodeJSONDocument is Encode of a document whose values are valid JSON:
+// the manager's saves, whose values were validated when they were loaded or
+// made by json.Marshal, skip Encode's check.
+func encodeJSONDocument(doc *Document) []byte {
+	size := 200 + len(CreatedKey)
+	keys := make([]string, 0, len(doc.Values))
+	for k, v := range doc.Values {
+		if k != cookieKey && k != CreatedKey {
+			keys = append(keys, k)
+			size += len(k) + len(v) + 4
+		}
 	}
 	b := bytes.NewBuffer(make([]byte, 0, size))
 	b.WriteString(`{"cookie":`)
@@ -88,25 +109,15 @@ func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 		b.Write(appendISOTime(b.AvailableBuffer(), doc.Created))
 		b.WriteByte('"')
 	}
-	keys := make([]string, 0, len(doc.Values))
-	for k := range doc.Values {
-		if k != cookieKey && k != CreatedKey {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
-		v := doc.Values[k]
-		if !json.Valid(v) {
-			return nil, fmt.Errorf("session: encode key %q: not valid JSON", k)
-		}
 		b.WriteByte(',')
 		writeJSONString(b, k)
 		b.WriteByte(':')
-		b.Write(v)
+		b.Write(doc.Values[k])
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // appendJSON writes the cookie with express's key order: originalMaxAge,
@@ -157,7 +168,10 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		b.WriteByte('"')
 		return
 	}
-	q, _ := json.Marshal(s) // a string always marshals
+	// A string always marshals. A copy goes to Marshal, which keeps its
+	// argument as far as escape analysis knows, so that s and the document
+	// it is read from stay on a save's stack.
+	q, _ := json.Marshal(strings.Clone(s))
 	b.Write(q)
 }
 

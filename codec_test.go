@@ -233,3 +233,18 @@ func TestOriginalMaxAgeReadsAsParseFloatTruncated(t *testing.T) {
 		}
 	}
 }
+
+// Encode writes each value as it is, so it refuses one that is not JSON,
+// naming the first such key in order whatever the map's order.
+func TestEncodeRefusesAValueThatIsNotJSONNamingTheFirstKey(t *testing.T) {
+	doc := &Document{Values: map[string]json.RawMessage{"a": json.RawMessage(`1`), "c": json.RawMessage(`{`), "b": json.RawMessage(`x`)}}
+	for range 20 {
+		if _, err := (JSONCodec{}).Encode(doc); err == nil || !strings.Contains(err.Error(), `key "b"`) {
+			t.Fatalf("Encode = %v, want an error about key \"b\"", err)
+		}
+	}
+	doc.Values["b"], doc.Values["c"] = json.RawMessage(`"x"`), json.RawMessage(`{}`)
+	if data, err := (JSONCodec{}).Encode(doc); err != nil || !strings.HasSuffix(string(data), `,"a":1,"b":"x","c":{}}`) {
+		t.Fatalf("Encode = %s, %v", data, err)
+	}
+}

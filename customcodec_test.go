@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // brokenCodec encodes as JSONCodec does, and decodes every stored session to
@@ -83,5 +84,39 @@ func TestCustomCodecWithValidValuesIsUsedAsIs(t *testing.T) {
 	b.get("/")
 	if got != "1 x" {
 		t.Fatalf("Get = %q, want the codec's values", got)
+	}
+}
+
+// keepingCodec is JSONCodec that keeps every document it is given.
+type keepingCodec struct{ docs []*Document }
+
+func (c *keepingCodec) Encode(doc *Document) ([]byte, error) {
+	c.docs = append(c.docs, doc)
+	return JSONCodec{}.Encode(doc)
+}
+func (c *keepingCodec) Decode(data []byte) (*Document, error) { return JSONCodec{}.Decode(data) }
+
+// A custom Codec gets the whole document, cookie included, and may keep it:
+// a later save does not change what an earlier one gave it.
+func TestCustomCodecGetsTheCookieAndMayKeepTheDocument(t *testing.T) {
+	codec := &keepingCodec{}
+	m, st := newTestManager(t, Options{Codec: codec, Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := newBrowser(t, m.Handler(incrViews))
+	b.get("/")
+	first := st.clock.Now().Add(time.Hour)
+	st.clock.Advance(time.Minute)
+	b.get("/")
+	if len(codec.docs) != 2 {
+		t.Fatalf("%d documents encoded, want 2", len(codec.docs))
+	}
+	for i, want := range []time.Time{first, first.Add(time.Minute)} {
+		c := codec.docs[i].Cookie
+		if c.Expires == nil || !c.Expires.Equal(want) || c.OriginalMaxAge == nil || *c.OriginalMaxAge != time.Hour.Milliseconds() ||
+			c.Secure != nil || !c.HTTPOnly || c.Path != "/" {
+			t.Errorf("save %d: cookie %+v (expires %v), want expires %v, originalMaxAge 3600000, no secure", i+1, c, c.Expires, want)
+		}
+	}
+	if string(codec.docs[1].Values["views"]) != "2" {
+		t.Errorf("second save's views = %s", codec.docs[1].Values["views"])
 	}
 }

@@ -187,13 +187,24 @@ func (m *Manager) decodeInto(data []byte, doc *Document) error {
 	return nil
 }
 
-// document builds the stored document of s, reusing the session's own
-// Document so that a save allocates little.
-func (m *Manager) document(s *Session) (*Document, error) {
-	doc := &s.doc
+// cookieValues holds what a stored document's cookie points to
+// (Expires, OriginalMaxAge, Secure), kept apart from the Document so that
+// both can live on the stack of a save.
+type cookieValues struct {
+	expires               time.Time
+	maxAge                int64
+	secure                bool
+	hasExpires, hasSecure bool
+}
+
+// document fills doc with the stored document of s, and cv with what its
+// cookie points to; the caller sets those pointers from cv.pointers. (Were
+// document to take the addresses itself, doc and cv could not stay on the
+// caller's stack.)
+func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
 	raw, err := s.values.encoded()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	doc.Values, doc.Created = raw, s.created
 	c := &doc.Cookie
@@ -202,20 +213,30 @@ func (m *Manager) document(s *Session) (*Document, error) {
 		Path:     m.opts.Cookie.Path, Domain: m.opts.Cookie.Domain, Priority: m.opts.Cookie.Priority,
 	}
 	if !s.cookie.expires.IsZero() {
-		s.docExpires, s.docMaxAge = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds()
-		c.Expires, c.OriginalMaxAge = &s.docExpires, &s.docMaxAge
+		cv.expires, cv.maxAge, cv.hasExpires = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds(), true
 	}
 	if m.opts.Cookie.Partitioned {
 		c.Partitioned = &m.opts.Cookie.Partitioned
 	}
 	if s.rs != nil {
 		if m.opts.Cookie.Secure != SecureNever {
-			s.docSecure = s.rs.secureCookie()
-			c.Secure = &s.docSecure
+			cv.secure, cv.hasSecure = s.rs.secureCookie(), true
 		}
 		c.SameSite = s.rs.sameSite()
 	}
-	return doc, nil
+	return nil
+}
+
+// pointers returns what the cookie's Expires, OriginalMaxAge and Secure
+// point to: cv's values, or nil.
+func (cv *cookieValues) pointers() (expires *time.Time, maxAge *int64, secure *bool) {
+	if cv.hasExpires {
+		expires, maxAge = &cv.expires, &cv.maxAge
+	}
+	if cv.hasSecure {
+		secure = &cv.secure
+	}
+	return expires, maxAge, secure
 }
 
 // storeExpiry is when the store may forget s: the cookie's expiry, capped by
@@ -306,13 +327,32 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 
 // encode makes the stored form of s, within MaxDocumentBytes.
 func (m *Manager) encode(s *Session) ([]byte, error) {
-	doc, err := m.document(s)
-	if err != nil {
-		return nil, err
-	}
-	data, err := m.codec.Encode(doc)
-	if err != nil {
-		return nil, err
+	var data []byte
+	if _, ok := m.codec.(JSONCodec); ok {
+		var (
+			doc Document // on the stack, as cv
+			cv  cookieValues
+		)
+		if err := m.document(s, &doc, &cv); err != nil {
+			return nil, err
+		}
+		// Assigned to doc itself, not through a pointer, which would send
+		// doc and cv to the heap.
+		doc.Cookie.Expires, doc.Cookie.OriginalMaxAge, doc.Cookie.Secure = cv.pointers()
+		data = encodeJSONDocument(&doc) // its values are valid JSON already
+	} else {
+		sd := new(struct { // a custom codec may keep what it is given
+			Document
+			cookieValues
+		})
+		if err := m.document(s, &sd.Document, &sd.cookieValues); err != nil {
+			return nil, err
+		}
+		sd.Cookie.Expires, sd.Cookie.OriginalMaxAge, sd.Cookie.Secure = sd.pointers()
+		var err error
+		if data, err = m.codec.Encode(&sd.Document); err != nil {
+			return nil, err
+		}
 	}
 	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
 		return nil, fmt.Errorf("session: save: %d bytes, over MaxDocumentBytes (%d): %w", len(data), limit, ErrTooLarge)

@@ -17,12 +17,6 @@ type Session struct {
 	rs *requestState
 
 	sessionState
-
-	// The document of the last save, reused by the next (see Manager.document).
-	doc        Document
-	docExpires time.Time
-	docMaxAge  int64
-	docSecure  bool
 }
 
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
