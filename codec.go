@@ -326,29 +326,39 @@ func jsonBool(v []byte) (value, ok bool) {
 }
 
 // jsonMillis reads a JSON number of milliseconds (express writes an
-// integer; a fraction is truncated toward zero), without strconv for the
-// usual integer.
+// integer; a fraction is truncated toward zero).
 func jsonMillis(v []byte) (int64, bool) {
+	if n, ok := plainInt(v); ok {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	return int64(f), err == nil
+}
+
+// plainInt reads a JSON integer of at most 15 digits, which a float64 holds
+// exactly, without strconv; ok is false for anything else (and for "-0",
+// which is not the integer 0 as a float64).
+func plainInt(v []byte) (n int64, ok bool) {
 	digits := v
 	if len(digits) > 0 && digits[0] == '-' {
 		digits = digits[1:]
 	}
-	if n := len(digits); n > 0 && n <= 15 {
-		var x int64
-		for _, c := range digits {
-			if c < '0' || c > '9' {
-				goto float
-			}
-			x = x*10 + int64(c-'0')
-		}
-		if len(digits) < len(v) {
-			x = -x
-		}
-		return x, true
+	if len(digits) == 0 || len(digits) > 15 {
+		return 0, false
 	}
-float:
-	f, err := strconv.ParseFloat(string(v), 64)
-	return int64(f), err == nil
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(v) {
+		if n == 0 {
+			return 0, false
+		}
+		n = -n
+	}
+	return n, true
 }
 
 // jsonString returns the string in v, or "" if v is not a JSON string.

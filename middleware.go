@@ -54,8 +54,9 @@ type requestState struct {
 	detached     context.Context
 
 	// Storage the request's own values point into, allocated with rs.
-	ctx  requestContext // rs.r's context
-	vary [1]string      // the Vary header's value, when it had none
+	ctx          requestContext // rs.r's context
+	vary         [1]string      // the Vary header's value, when it had none
+	cacheControl [1]string      // the Cache-Control header's value, when it had none
 }
 
 // storeContext is the request's context without its cancellation, made once:
@@ -313,10 +314,12 @@ func (rs *requestState) commit() error {
 
 // keepFromSharedCaches marks a response that sets the session cookie as
 // private, so that no shared cache stores it and hands one user's cookie to
-// another, unless the handler chose its own Cache-Control.
-func keepFromSharedCaches(h http.Header) {
+// another, unless the handler chose its own Cache-Control. spare holds the
+// value, as addVary's.
+func keepFromSharedCaches(h http.Header, spare *[1]string) {
 	if _, set := h["Cache-Control"]; !set {
-		h["Cache-Control"] = []string{"private"} // h.Set without canonicalizing a canonical key
+		spare[0] = "private"
+		h["Cache-Control"] = spare[:1:1] // h.Set without canonicalizing a canonical key
 	}
 }
 
@@ -497,7 +500,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	}
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
-	keepFromSharedCaches(h)
+	keepFromSharedCaches(h, &rs.cacheControl)
 }
 
 // pathMatch is RFC 6265 section 5.1.4 path-match: the cookie path equals the

@@ -119,6 +119,9 @@ func decodeAny(raw []byte) (any, error) {
 			}
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
+		if n, ok := plainInt(raw); ok {
+			return float64(n), nil
+		}
 		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
 			return f, nil
 		}
