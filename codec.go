@@ -86,20 +86,19 @@ func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 	if found {
 		return nil, fmt.Errorf("session: encode key %q: not valid JSON", bad)
 	}
-	return encodeJSONDocument(doc), nil
+	vals := valuesOf(doc.Values)
+	vals.list = slices.DeleteFunc(vals.list, func(e keyed[slot]) bool { return e.key == cookieKey || e.key == CreatedKey })
+	return encodeJSONDocument(doc, &vals), nil
 }
 
-// encodeJSONDocument is Encode of a document whose values are valid JSON:
-// the manager's saves, whose values were validated when they were loaded or
-// made by json.Marshal, skip Encode's check.
-func encodeJSONDocument(doc *Document) []byte {
+// encodeJSONDocument writes doc's cookie and creation time, and the raw
+// JSON of vals, in key order: Encode of a document whose values are valid
+// JSON. The manager's saves, whose values were validated when they were
+// loaded or made by json.Marshal, skip Encode's check and its map.
+func encodeJSONDocument(doc *Document, vals *values) []byte {
 	size := 200 + len(CreatedKey)
-	keys := make([]string, 0, len(doc.Values))
-	for k, v := range doc.Values {
-		if k != cookieKey && k != CreatedKey {
-			keys = append(keys, k)
-			size += len(k) + len(v) + 4
-		}
+	for _, e := range vals.list {
+		size += len(e.key) + len(e.v.raw) + 4
 	}
 	b := bytes.NewBuffer(make([]byte, 0, size))
 	b.WriteString(`{"cookie":`)
@@ -109,12 +108,11 @@ func encodeJSONDocument(doc *Document) []byte {
 		b.Write(appendISOTime(b.AvailableBuffer(), doc.Created))
 		b.WriteByte('"')
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, e := range vals.list {
 		b.WriteByte(',')
-		writeJSONString(b, k)
+		writeJSONString(b, e.key)
 		b.WriteByte(':')
-		b.Write(doc.Values[k])
+		b.Write(e.v.raw)
 	}
 	b.WriteByte('}')
 	return b.Bytes()
@@ -193,16 +191,18 @@ var ErrCorrupt = errors.New("session: corrupt stored session")
 // decoded when the application reads them.
 func (JSONCodec) Decode(data []byte) (*Document, error) {
 	doc := &Document{}
-	if err := decodeJSONDocument(data, doc); err != nil {
+	if err := decodeJSONDocument(data, doc, nil); err != nil {
 		return nil, err
 	}
 	return doc, nil
 }
 
 // decodeJSONDocument is JSONCodec.Decode into a Document the caller
-// provides: the manager's loads decode into one on the stack. The cookie
-// object is validated as it is read, so that its bytes are scanned once.
-func decodeJSONDocument(data []byte, doc *Document) error {
+// provides, and its values into vals unless vals is nil (then into
+// doc.Values): the manager's loads decode into a session's values, without
+// a map. The cookie object is validated as it is read, so that its bytes are
+// scanned once.
+func decodeJSONDocument(data []byte, doc *Document, vals *values) error {
 	*doc = Document{}
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
 		if string(key) == cookieKey {
@@ -218,6 +218,10 @@ func decodeJSONDocument(data []byte, doc *Document) error {
 			if t, ok := parseISOTime(raw); ok {
 				doc.Created = t
 			}
+			return end, nil
+		}
+		if vals != nil {
+			vals.putRaw(string(key), raw)
 			return end, nil
 		}
 		if doc.Values == nil {

@@ -51,7 +51,7 @@ type sessionState struct {
 	version    string // the store's version of what was loaded or saved
 
 	values  values
-	changes map[string]bool // keys set (true) or deleted (false) since the last save
+	changes sortedKeys[bool] // keys set (true) or deleted (false) since the last save
 	created time.Time
 	cookie  cookieState
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,8 +103,15 @@ func (m *Manager) initNew(s *Session, id string) {
 	}
 }
 
+// loadedDocument is a stored session as a load decodes it: the document,
+// and its values apart, as the session keeps them.
+type loadedDocument struct {
+	Document
+	vals values
+}
+
 // initLoaded makes s the session loaded from doc, as express's inflate does.
-func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string, data []byte) {
+func (m *Manager) initLoaded(s *Session, id string, doc *loadedDocument, ver string, data []byte) {
 	s.sessionState = loadedState(id, doc.Created, ver, m.versioned != nil, m.opts.Resave)
 	if m.versionToucher != nil {
 		s.loadedData = data // for the end-of-request touch
@@ -115,7 +121,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string, d
 		// timeout counts from now, and the next save records it.
 		s.created = m.now()
 	}
-	s.values = values{raw: doc.Values}
+	s.values = doc.vals
 	if doc.Cookie.Expires != nil {
 		s.cookie.expires = *doc.Cookie.Expires
 		if doc.Cookie.OriginalMaxAge != nil {
@@ -128,7 +134,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *Document, ver string, d
 // read loads and decodes a session. A corrupt document is logged and
 // reported as ErrNotFound, as is a session past its AbsoluteTimeout. A
 // non-nil lt carries a store touch on the read (GetToucher, see loadtouch.go).
-func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *Document) (string, []byte, error) {
+func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *loadedDocument) (string, []byte, error) {
 	var (
 		data  []byte
 		ver   string
@@ -154,7 +160,7 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *Docum
 
 // decode decodes stored bytes. A corrupt document is logged and reported as
 // ErrNotFound, as is a session past its AbsoluteTimeout.
-func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *Document) error {
+func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *loadedDocument) error {
 	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
 		m.logger.WarnContext(ctx, "session: ignoring a stored session over MaxDocumentBytes", "id", shortid.Of(id), "bytes", len(data), "limit", limit)
 		return fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
@@ -170,11 +176,13 @@ func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *Docum
 }
 
 // decodeInto decodes data with the codec into doc. The default JSONCodec
-// decodes into doc itself, which a load keeps on its stack; another codec's
-// Document is copied.
-func (m *Manager) decodeInto(data []byte, doc *Document) error {
+// decodes into doc itself, which a load keeps on its stack, and the values
+// straight into doc.vals; another codec's Document is copied, and its values
+// sorted into doc.vals.
+func (m *Manager) decodeInto(data []byte, doc *loadedDocument) error {
 	if _, ok := m.codec.(JSONCodec); ok {
-		return decodeJSONDocument(data, doc)
+		doc.vals = values{}
+		return decodeJSONDocument(data, &doc.Document, &doc.vals)
 	}
 	d, err := m.codec.Decode(data)
 	if err == nil && d == nil {
@@ -183,7 +191,8 @@ func (m *Manager) decodeInto(data []byte, doc *Document) error {
 	if err != nil {
 		return err
 	}
-	*doc = *d
+	doc.Document = *d
+	doc.vals = valuesOf(d.Values)
 	return nil
 }
 
@@ -202,11 +211,10 @@ type cookieValues struct {
 // document to take the addresses itself, doc and cv could not stay on the
 // caller's stack.)
 func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
-	raw, err := s.values.encoded()
-	if err != nil {
+	if err := s.values.encode(); err != nil {
 		return err
 	}
-	doc.Values, doc.Created = raw, s.created
+	doc.Created = s.created
 	c := &doc.Cookie
 	*c = DocumentCookie{
 		HTTPOnly: !m.opts.Cookie.DisableHTTPOnly,
@@ -339,7 +347,7 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 		// Assigned to doc itself, not through a pointer, which would send
 		// doc and cv to the heap.
 		doc.Cookie.Expires, doc.Cookie.OriginalMaxAge, doc.Cookie.Secure = cv.pointers()
-		data = encodeJSONDocument(&doc) // its values are valid JSON already
+		data = encodeJSONDocument(&doc, &s.values) // its values are valid JSON already
 	} else {
 		sd := new(struct { // a custom codec may keep what it is given
 			Document
@@ -348,6 +356,7 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 		if err := m.document(s, &sd.Document, &sd.cookieValues); err != nil {
 			return nil, err
 		}
+		sd.Values = s.values.rawMap()
 		sd.Cookie.Expires, sd.Cookie.OriginalMaxAge, sd.Cookie.Secure = sd.pointers()
 		var err error
 		if data, err = m.codec.Encode(&sd.Document); err != nil {
@@ -376,7 +385,7 @@ func backoff(ctx context.Context, attempt int) error {
 
 // remerge re-reads s from the store and re-applies this request's changes.
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
-	var doc Document
+	var doc loadedDocument
 	ver, _, err := m.read(ctx, s.id, nil, &doc)
 	switch {
 	case errors.Is(err, ErrNotFound) && s.has(markInStore):
@@ -388,23 +397,17 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	ours, err := s.values.encoded()
-	if err != nil {
+	if err := s.values.encode(); err != nil {
 		return err
 	}
-	merged := values{raw: doc.Values}
-	if merged.raw == nil {
-		merged.raw = make(map[string]json.RawMessage, len(s.changes))
-	}
-	for k, set := range s.changes {
-		if !set {
-			merged.del(k)
+	merged := doc.vals
+	for _, c := range s.changes {
+		if !c.v {
+			merged.del(c.key)
 			continue
 		}
-		merged.raw[k] = ours[k]
-		if x, ok := s.values.val[k]; ok {
-			merged.cache(k, x)
-		}
+		ours, _ := s.values.lookup(c.key)
+		merged.list.put(c.key, ours)
 	}
 	s.values = merged
 	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {

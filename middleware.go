@@ -160,7 +160,7 @@ func (rs *requestState) load() error {
 			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
 			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
-			var doc Document
+			var doc loadedDocument
 			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {
 				m.initLoaded(s, id, &doc, ver, data)

@@ -128,10 +128,7 @@ func (s *Session) Clear() {
 }
 
 func (s *Session) changed(key string, set bool) {
-	if s.changes == nil {
-		s.changes = make(map[string]bool, 2)
-	}
-	s.changes[key] = set
+	s.changes.put(key, set)
 	s.sessionState.changed()
 }
 
@@ -196,10 +193,9 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	if !keep {
 		s.values = values{}
 	}
-	keys := s.values.keys()
-	s.changes = make(map[string]bool, len(keys))
-	for _, k := range keys {
-		s.changes[k] = true
+	s.changes = make(sortedKeys[bool], len(s.values.list))
+	for i, e := range s.values.list {
+		s.changes[i] = keyed[bool]{key: e.key, v: true}
 	}
 	s.renewed(id, s.m.now())
 	return err // like express, the new session stands even if the destroy failed
@@ -254,7 +250,7 @@ func (s *Session) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
-	var doc Document
+	var doc loadedDocument
 	ver, data, err := s.m.read(ctx, s.id, nil, &doc)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)

@@ -15,9 +15,9 @@ func GetAs[T any](s *Session, key string) (v T, ok bool) {
 		return v, false
 	}
 	s.mu.Lock()
-	x, isVal := s.values.val[key]
-	raw, isRaw := s.values.raw[key]
+	sl, ok := s.values.lookup(key)
 	s.mu.Unlock()
+	x, isVal, raw, isRaw := sl.val, ok && sl.hasVal, sl.raw, ok && sl.raw != nil
 	if isVal {
 		if t, isT := x.(T); isT {
 			return t, true

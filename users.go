@@ -300,15 +300,15 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 		if data == nil {
 			return
 		}
-		var doc Document
+		var doc loadedDocument
 		if err := m.decode(ctx, id, data, &doc); err != nil {
 			return // corrupt or past its absolute timeout: not a live session
 		}
-		if u, _ := decodeAny(doc.Values[UserKey]); u != userID {
+		if u, _ := decodeAny(doc.vals.raw(UserKey)); u != userID {
 			return // the session now belongs to someone else, or to no one
 		}
 		info := SessionInfo{ID: id, Created: doc.Created, LastUsed: used, Expires: expires}
-		if c, ok := mustDecode(doc.Values[ClientKey]).(map[string]any); ok {
+		if c, ok := mustDecode(doc.vals.raw(ClientKey)).(map[string]any); ok {
 			info.UserAgent, _ = c["ua"].(string)
 			info.IP, _ = c["ip"].(string)
 		}

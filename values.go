@@ -4,104 +4,159 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 )
 
-// values holds a session's keys in two layers: the raw JSON as loaded from
-// the store (the decoded document's own map, not copied), and Go values, set
-// by this request or decoded from raw on first read. A key set by this
-// request has no raw until the next save encodes it, so raw is always the
-// stored form of the current value when present.
+// values holds a session's keys, sorted, each in two layers: the raw JSON
+// as loaded from the store (slices of the loaded bytes, not copied), and the
+// Go value, set by this request or decoded from raw on first read. A key set
+// by this request has no raw until the next save encodes it, so raw is
+// always the stored form of the current value when present.
 type values struct {
-	raw map[string]json.RawMessage
-	val map[string]any
+	list sortedKeys[slot]
+}
+
+// slot is one key's value in its two layers.
+type slot struct {
+	raw    json.RawMessage // nil: set by this request, not encoded yet
+	val    any
+	hasVal bool // val holds the value (raw, if any, decoded)
 }
 
 func (v *values) has(k string) bool {
-	if _, ok := v.raw[k]; ok {
-		return true
-	}
-	_, ok := v.val[k]
+	_, ok := v.list.find(k)
 	return ok
+}
+
+// lookup returns k's slot as it is.
+func (v *values) lookup(k string) (slot, bool) {
+	if i, ok := v.list.find(k); ok {
+		return v.list[i].v, true
+	}
+	return slot{}, false
+}
+
+// raw returns k's stored JSON, or nil.
+func (v *values) raw(k string) json.RawMessage {
+	sl, _ := v.lookup(k)
+	return sl.raw
 }
 
 // get returns the value of k, decoding its raw JSON on first read.
 func (v *values) get(k string) (any, bool) {
-	if x, ok := v.val[k]; ok {
-		return x, true
-	}
-	raw, ok := v.raw[k]
+	i, ok := v.list.find(k)
 	if !ok {
 		return nil, false
 	}
-	x, err := decodeAny(raw)
-	if err != nil {
-		return nil, false
+	sl := &v.list[i].v
+	if !sl.hasVal {
+		x, err := decodeAny(sl.raw)
+		if err != nil {
+			return nil, false
+		}
+		sl.val, sl.hasVal = x, true
 	}
-	v.cache(k, x)
-	return x, true
-}
-
-func (v *values) cache(k string, x any) {
-	if v.val == nil {
-		v.val = make(map[string]any, 4)
-	}
-	v.val[k] = x
+	return sl.val, true
 }
 
 // set makes x the value of k; its raw JSON is made at the next save.
 func (v *values) set(k string, x any) {
-	delete(v.raw, k)
-	v.cache(k, x)
+	v.list.put(k, slot{val: x, hasVal: true})
+}
+
+// putRaw sets k's stored JSON, as a load finds it.
+func (v *values) putRaw(k string, raw json.RawMessage) {
+	v.list.put(k, slot{raw: raw})
 }
 
 func (v *values) del(k string) {
-	delete(v.raw, k)
-	delete(v.val, k)
+	v.list.remove(k)
 }
 
-// keys returns every key, sorted.
+// keys returns every key, sorted, in a slice of the caller's.
 func (v *values) keys() []string {
-	keys := make([]string, 0, len(v.raw)+len(v.val))
-	for k := range v.raw {
-		keys = append(keys, k)
+	keys := make([]string, len(v.list))
+	for i, e := range v.list {
+		keys[i] = e.key
 	}
-	for k := range v.val {
-		if _, dup := v.raw[k]; !dup {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
 	return keys
 }
 
-// encoded encodes the values set by this request and returns the raw map,
-// which then holds every key. If some values cannot be encoded, the error is
-// about the first of their keys in sorted order, so that it is always the same.
-func (v *values) encoded() (map[string]json.RawMessage, error) {
-	var badKey string
-	var badErr error
-	for k, x := range v.val {
-		if _, ok := v.raw[k]; ok {
+// encode makes the raw JSON of the values set by this request, so that
+// every key has its raw. If some values cannot be encoded, the error is
+// about the first of their keys in order, so that it is always the same.
+func (v *values) encode() error {
+	for i := range v.list {
+		sl := &v.list[i].v
+		if sl.raw != nil {
 			continue
 		}
-		raw, err := json.Marshal(x)
+		raw, err := json.Marshal(sl.val)
 		if err != nil {
-			if badErr == nil || k < badKey {
-				badKey, badErr = k, err
-			}
-			continue
+			return fmt.Errorf("session: encode key %q: %w", v.list[i].key, err)
 		}
-		if v.raw == nil {
-			v.raw = make(map[string]json.RawMessage, len(v.val))
-		}
-		v.raw[k] = raw
+		sl.raw = raw
 	}
-	if badErr != nil {
-		return nil, fmt.Errorf("session: encode key %q: %w", badKey, badErr)
+	return nil
+}
+
+// rawMap returns every key's raw JSON as a Document's Values, after encode.
+func (v *values) rawMap() map[string]json.RawMessage {
+	if len(v.list) == 0 {
+		return nil
 	}
-	return v.raw, nil
+	m := make(map[string]json.RawMessage, len(v.list))
+	for _, e := range v.list {
+		m[e.key] = e.v.raw
+	}
+	return m
+}
+
+// valuesOf returns the values of a Document's Values map.
+func valuesOf(raw map[string]json.RawMessage) values {
+	var v values
+	keys := slices.Sorted(maps.Keys(raw))
+	v.list = make(sortedKeys[slot], len(keys))
+	for i, k := range keys {
+		v.list[i] = keyed[slot]{key: k, v: slot{raw: raw[k]}}
+	}
+	return v
+}
+
+// sortedKeys is a small map from string keys, held as a slice sorted by key:
+// a session has few keys, which one allocation holds and a binary search
+// finds, and a save writes them in order without sorting.
+type sortedKeys[V any] []keyed[V]
+
+type keyed[V any] struct {
+	key string
+	v   V
+}
+
+func (s sortedKeys[V]) find(k string) (int, bool) {
+	return slices.BinarySearchFunc(s, k, func(e keyed[V], k string) int { return strings.Compare(e.key, k) })
+}
+
+// put sets k to x.
+func (s *sortedKeys[V]) put(k string, x V) {
+	i, ok := s.find(k)
+	switch {
+	case ok:
+		(*s)[i].v = x
+	case *s == nil:
+		*s = append(make(sortedKeys[V], 0, 4), keyed[V]{k, x})
+	default:
+		*s = slices.Insert(*s, i, keyed[V]{k, x})
+	}
+}
+
+func (s *sortedKeys[V]) remove(k string) {
+	if i, ok := s.find(k); ok {
+		*s = slices.Delete(*s, i, i+1)
+	}
 }
 
 // decodeAny decodes raw JSON (validated by the codec, see checkedCodec) as
