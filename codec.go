@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -384,7 +385,7 @@ func jsonString(v []byte) string {
 func plainASCII(b []byte) bool {
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
-		if specialInWord(x) || x&highs != 0 {
+		if specialBytes(x)|x&highs != 0 {
 			return false
 		}
 		b = b[8:]
@@ -603,15 +604,26 @@ func scanString(data []byte, i int) (end int, plain bool) {
 	}
 	plain = true
 	for i++; i < len(data); {
-		for i+8 <= len(data) {
-			if x := binary.LittleEndian.Uint64(data[i:]); specialInWord(x) || plain && x&highs != 0 {
+		// Move i to the next quote, backslash or control byte: eight bytes
+		// at a time, then the first flagged byte of the word (the lowest is
+		// exact), and byte by byte in the last seven.
+		for {
+			if i+8 > len(data) {
+				for i < len(data) && plainStringByte[data[i]] {
+					plain = plain && data[i] < 0x80
+					i++
+				}
 				break
 			}
+			x := binary.LittleEndian.Uint64(data[i:])
+			if special := specialBytes(x); special != 0 {
+				n := bits.TrailingZeros64(special) / 8
+				plain = plain && x&highs&(1<<(8*n)-1) == 0
+				i += n
+				break
+			}
+			plain = plain && x&highs == 0
 			i += 8
-		}
-		for i < len(data) && plainStringByte[data[i]] {
-			plain = plain && data[i] < 0x80
-			i++
 		}
 		if i >= len(data) {
 			return -1, false
@@ -656,10 +668,11 @@ const (
 func byteBelow(x uint64, n byte) uint64 { return (x - ones*uint64(n)) & ^x & highs }
 func zeroByte(x uint64) uint64          { return (x - ones) & ^x & highs }
 
-// specialInWord reports whether any of eight bytes ends a run of plain
-// string bytes: a quote, a backslash or a control character.
-func specialInWord(x uint64) bool {
-	return byteBelow(x, 0x20)|zeroByte(x^(ones*'"'))|zeroByte(x^(ones*'\\')) != 0
+// specialBytes flags (in their high bits) the bytes of eight that end a run
+// of plain string bytes: a quote, a backslash or a control character. The
+// lowest flag is exact; above it, a flag may be false.
+func specialBytes(x uint64) uint64 {
+	return byteBelow(x, 0x20) | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\'))
 }
 
 // plainStringByte marks the bytes that stand for themselves inside a JSON
