@@ -191,23 +191,29 @@ var ErrCorrupt = errors.New("session: corrupt stored session")
 // Decode parses the express JSON document. Values stay as raw JSON; they are
 // decoded when the application reads them.
 func (JSONCodec) Decode(data []byte) (*Document, error) {
-	doc := &Document{}
-	if err := decodeJSONDocument(data, doc, nil); err != nil {
+	d := new(struct {
+		Document
+		cookieValues
+	})
+	if err := decodeJSONDocument(data, &d.Document, &d.cookieValues, nil); err != nil {
 		return nil, err
 	}
-	return doc, nil
+	c := &d.Cookie
+	c.Expires, c.OriginalMaxAge, c.Secure, c.Partitioned = d.pointers()
+	return &d.Document, nil
 }
 
 // decodeJSONDocument is JSONCodec.Decode into a Document the caller
-// provides, and its values into vals unless vals is nil (then into
-// doc.Values): the manager's loads decode into a session's values, without
-// a map. The cookie object is validated as it is read, so that its bytes are
-// scanned once.
-func decodeJSONDocument(data []byte, doc *Document, vals *values) error {
+// provides, with what its cookie's pointer fields would point to in cv
+// (they are left nil), and its values into vals unless vals is nil (then
+// into doc.Values): the manager's loads decode without an allocation for
+// the cookie or a map. The cookie object is validated as it is read, so
+// that its bytes are scanned once.
+func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *values) error {
 	*doc = Document{}
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
 		if string(key) == cookieKey {
-			return doc.Cookie.decodeAt(data, i)
+			return doc.Cookie.decodeAt(data, i, cv)
 		}
 		end := scanValue(data, i, 1)
 		if end < 0 {
@@ -238,26 +244,14 @@ func decodeJSONDocument(data []byte, doc *Document, vals *values) error {
 }
 
 // decodeAt reads and validates the stored cookie object that starts at
-// data[i], and returns the index just past it. Unknown keys are ignored;
-// sameSite may be a string or a boolean (express accepts true for
-// "strict"); secure may be a boolean or "auto".
-func (c *DocumentCookie) decodeAt(data []byte, i int) (int, error) {
-	*c = DocumentCookie{HTTPOnly: true}
+// data[i], and returns the index just past it; what c's pointer fields
+// would point to goes to cv. Unknown keys are ignored; sameSite may be a
+// string or a boolean (express accepts true for "strict"); secure may be a
+// boolean or "auto".
+func (c *DocumentCookie) decodeAt(data []byte, i int, cv *cookieValues) (int, error) {
+	*c, *cv = DocumentCookie{HTTPOnly: true}, cookieValues{}
 	if i >= len(data) || data[i] != '{' {
 		return 0, fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
-	}
-	// The two usual pointer fields share one allocation.
-	var nullable *struct {
-		ms int64
-		t  time.Time
-	}
-	alloc := func() {
-		if nullable == nil {
-			nullable = &struct {
-				ms int64
-				t  time.Time
-			}{}
-		}
 	}
 	return walkObject(data, i, func(key []byte, i int) (int, error) {
 		end := scanValue(data, i, 2)
@@ -275,9 +269,7 @@ func (c *DocumentCookie) decodeAt(data []byte, i int) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("%w: cookie originalMaxAge %s", ErrCorrupt, v)
 			}
-			alloc()
-			nullable.ms = ms
-			c.OriginalMaxAge = &nullable.ms
+			cv.maxAge, cv.hasMaxAge = ms, true
 		case "expires":
 			if null {
 				return end, nil
@@ -286,16 +278,14 @@ func (c *DocumentCookie) decodeAt(data []byte, i int) (int, error) {
 			if !ok {
 				return 0, fmt.Errorf("%w: cookie expires %s", ErrCorrupt, v)
 			}
-			alloc()
-			nullable.t = t
-			c.Expires = &nullable.t
+			cv.expires, cv.hasExpires = t, true
 		case "partitioned":
 			if b, ok := jsonBool(v); ok {
-				c.Partitioned = &b
+				cv.partitioned, cv.hasPartitioned = b, true
 			}
 		case "secure":
 			if b, ok := jsonBool(v); ok {
-				c.Secure = &b
+				cv.secure, cv.hasSecure = b, true
 			}
 		case "httpOnly":
 			if b, ok := jsonBool(v); ok {

@@ -104,10 +104,12 @@ func (m *Manager) initNew(s *Session, id string) {
 }
 
 // loadedDocument is a stored session as a load decodes it: the document,
-// and its values apart, as the session keeps them.
+// with what its cookie points to and its values apart, so that none of it
+// needs an allocation of its own.
 type loadedDocument struct {
-	Document
-	vals values
+	Document // its cookie's pointer fields unset: see cookie
+	cookie   cookieValues
+	vals     values
 }
 
 // initLoaded makes s the session loaded from doc, as express's inflate does.
@@ -122,10 +124,10 @@ func (m *Manager) initLoaded(s *Session, id string, doc *loadedDocument, ver str
 		s.created = m.now()
 	}
 	s.values = doc.vals
-	if doc.Cookie.Expires != nil {
-		s.cookie.expires = *doc.Cookie.Expires
-		if doc.Cookie.OriginalMaxAge != nil {
-			s.cookie.originalMaxAge = time.Duration(*doc.Cookie.OriginalMaxAge) * time.Millisecond
+	if doc.cookie.hasExpires {
+		s.cookie.expires = doc.cookie.expires
+		if doc.cookie.hasMaxAge {
+			s.cookie.originalMaxAge = time.Duration(doc.cookie.maxAge) * time.Millisecond
 		}
 		s.loadedExpires = s.cookie.expires
 	}
@@ -182,7 +184,7 @@ func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *loade
 func (m *Manager) decodeInto(data []byte, doc *loadedDocument) error {
 	if _, ok := m.codec.(JSONCodec); ok {
 		doc.vals = values{}
-		return decodeJSONDocument(data, &doc.Document, &doc.vals)
+		return decodeJSONDocument(data, &doc.Document, &doc.cookie, &doc.vals)
 	}
 	d, err := m.codec.Decode(data)
 	if err == nil && d == nil {
@@ -192,18 +194,37 @@ func (m *Manager) decodeInto(data []byte, doc *loadedDocument) error {
 		return err
 	}
 	doc.Document = *d
+	doc.cookie = cookieValuesOf(&d.Cookie)
 	doc.vals = valuesOf(d.Values)
 	return nil
 }
 
 // cookieValues holds what a stored document's cookie points to
-// (Expires, OriginalMaxAge, Secure), kept apart from the Document so that
-// both can live on the stack of a save.
+// (Expires, OriginalMaxAge, Secure, Partitioned), kept apart from the
+// Document so that both can live on the stack of a load or a save.
 type cookieValues struct {
-	expires               time.Time
-	maxAge                int64
-	secure                bool
-	hasExpires, hasSecure bool
+	expires                                          time.Time
+	maxAge                                           int64
+	secure, partitioned                              bool
+	hasExpires, hasMaxAge, hasSecure, hasPartitioned bool
+}
+
+// cookieValuesOf returns what c's pointers point to.
+func cookieValuesOf(c *DocumentCookie) cookieValues {
+	var cv cookieValues
+	if c.Expires != nil {
+		cv.expires, cv.hasExpires = *c.Expires, true
+	}
+	if c.OriginalMaxAge != nil {
+		cv.maxAge, cv.hasMaxAge = *c.OriginalMaxAge, true
+	}
+	if c.Secure != nil {
+		cv.secure, cv.hasSecure = *c.Secure, true
+	}
+	if c.Partitioned != nil {
+		cv.partitioned, cv.hasPartitioned = *c.Partitioned, true
+	}
+	return cv
 }
 
 // document fills doc with the stored document of s, and cv with what its
@@ -221,11 +242,10 @@ func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
 		Path:     m.opts.Cookie.Path, Domain: m.opts.Cookie.Domain, Priority: m.opts.Cookie.Priority,
 	}
 	if !s.cookie.expires.IsZero() {
-		cv.expires, cv.maxAge, cv.hasExpires = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds(), true
+		cv.expires, cv.maxAge = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds()
+		cv.hasExpires, cv.hasMaxAge = true, true
 	}
-	if m.opts.Cookie.Partitioned {
-		c.Partitioned = &m.opts.Cookie.Partitioned
-	}
+	cv.partitioned, cv.hasPartitioned = true, m.opts.Cookie.Partitioned
 	if s.rs != nil {
 		if m.opts.Cookie.Secure != SecureNever {
 			cv.secure, cv.hasSecure = s.rs.secureCookie(), true
@@ -235,16 +255,22 @@ func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
 	return nil
 }
 
-// pointers returns what the cookie's Expires, OriginalMaxAge and Secure
-// point to: cv's values, or nil.
-func (cv *cookieValues) pointers() (expires *time.Time, maxAge *int64, secure *bool) {
+// pointers returns what the cookie's Expires, OriginalMaxAge, Secure and
+// Partitioned point to: cv's values, or nil.
+func (cv *cookieValues) pointers() (expires *time.Time, maxAge *int64, secure, partitioned *bool) {
 	if cv.hasExpires {
-		expires, maxAge = &cv.expires, &cv.maxAge
+		expires = &cv.expires
+	}
+	if cv.hasMaxAge {
+		maxAge = &cv.maxAge
 	}
 	if cv.hasSecure {
 		secure = &cv.secure
 	}
-	return expires, maxAge, secure
+	if cv.hasPartitioned {
+		partitioned = &cv.partitioned
+	}
+	return expires, maxAge, secure, partitioned
 }
 
 // storeExpiry is when the store may forget s: the cookie's expiry, capped by
@@ -346,7 +372,7 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 		}
 		// Assigned to doc itself, not through a pointer, which would send
 		// doc and cv to the heap.
-		doc.Cookie.Expires, doc.Cookie.OriginalMaxAge, doc.Cookie.Secure = cv.pointers()
+		doc.Cookie.Expires, doc.Cookie.OriginalMaxAge, doc.Cookie.Secure, doc.Cookie.Partitioned = cv.pointers()
 		data = encodeJSONDocument(&doc, &s.values) // its values are valid JSON already
 	} else {
 		sd := new(struct { // a custom codec may keep what it is given
@@ -357,7 +383,7 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 			return nil, err
 		}
 		sd.Values = s.values.rawMap()
-		sd.Cookie.Expires, sd.Cookie.OriginalMaxAge, sd.Cookie.Secure = sd.pointers()
+		sd.Cookie.Expires, sd.Cookie.OriginalMaxAge, sd.Cookie.Secure, sd.Cookie.Partitioned = sd.pointers()
 		var err error
 		if data, err = m.codec.Encode(&sd.Document); err != nil {
 			return nil, err

@@ -164,7 +164,7 @@ func (rs *requestState) load() error {
 			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {
 				m.initLoaded(s, id, &doc, ver, data)
-				rs.storedSecure = doc.Cookie.Secure != nil && *doc.Cookie.Secure
+				rs.storedSecure = doc.cookie.hasSecure && doc.cookie.secure
 				if lt != nil && m.touchedAtLoad(s, lt) {
 					s.set(markStoreTouched) // the end of the request does not touch again
 				}

@@ -63,7 +63,7 @@ func TestManyKeysSurviveASaveAndALoad(t *testing.T) {
 func TestKeysOutOfOrderAndRepeatedLoadAsEncodingJSONReadsThem(t *testing.T) {
 	var v values
 	data := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"b":1,"a":2,"c":{"x":1},"b":3}`)
-	if err := decodeJSONDocument(data, &Document{}, &v); err != nil {
+	if err := decodeJSONDocument(data, &Document{}, &cookieValues{}, &v); err != nil {
 		t.Fatal(err)
 	}
 	if got := v.keys(); !slices.Equal(got, []string{"a", "b", "c"}) {
