@@ -412,17 +412,17 @@ func parseISOMillis(d *[len(isoMillis)]byte) (time.Time, bool) {
 	if d[4] != '-' || d[7] != '-' || d[10] != 'T' || d[13] != ':' || d[16] != ':' || d[19] != '.' || d[23] != 'Z' {
 		return time.Time{}, false
 	}
-	bad := false
+	bad := 0 // negative once a byte is not a digit
 	digit := func(i int) int {
-		c := d[i] - '0'
-		bad = bad || c > 9
-		return int(c)
+		c := int(d[i] - '0')
+		bad |= 9 - c
+		return c
 	}
 	y := digit(0)*1000 + digit(1)*100 + digit(2)*10 + digit(3)
 	mo, dd := digit(5)*10+digit(6), digit(8)*10+digit(9)
 	h, mi, sec := digit(11)*10+digit(12), digit(14)*10+digit(15), digit(17)*10+digit(18)
 	ms := digit(20)*100 + digit(21)*10 + digit(22)
-	if bad || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || sec > 59 {
+	if bad < 0 || mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || sec > 59 {
 		return time.Time{}, false
 	}
 	secs := daysSinceEpoch(y, mo, dd)*86400 + int64(h*3600+mi*60+sec)

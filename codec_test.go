@@ -257,3 +257,21 @@ func TestNegativeZeroDecodesAsEncodingJSONDoes(t *testing.T) {
 		t.Fatalf("decodeAny(-0) = %#v, %v; want float64 -0", got, err)
 	}
 }
+
+// A time in the stored layout with a byte that is not a digit is refused
+// by the fast parse, and then by time.Parse.
+func TestStoredTimeWithANonDigitIsRefused(t *testing.T) {
+	good := []byte(`"2026-11-22T10:00:00.000Z"`)
+	for i, c := range good {
+		if c < '0' || c > '9' {
+			continue
+		}
+		for _, bad := range []byte{'/', ':', 'a', ' ', 0xff} {
+			v := slices.Clone(good)
+			v[i] = bad
+			if tm, ok := parseISOTime(v); ok {
+				t.Errorf("parseISOTime(%s) = %v, want refused", v, tm)
+			}
+		}
+	}
+}

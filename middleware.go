@@ -266,19 +266,18 @@ func (rs *requestState) commit() error {
 	m, s := rs.m, rs.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := m.withStoreTimeout(rs.storeContext())
-	defer cancel()
 	if !rs.wroteHeader {
 		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
 	if s.phase != phaseUnset && rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
 		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
-			m.logger.WarnContext(ctx, "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
+			m.logger.WarnContext(rs.r.Context(), "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
 		}
 		return nil
 	}
-	now := m.now()
+	var now time.Time
 	if s.phase != phaseUnset && !s.has(markCookieTouched) {
+		now = m.now()
 		s.touchCookie(now)
 		s.set(markCookieTouched)
 		m.recordClient(s) // Options.RecordClient: a new user agent or IP is a change (users.go)
@@ -289,6 +288,14 @@ func (rs *requestState) commit() error {
 		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 	})
+	if d == (decision{}) {
+		return nil // nothing to store or send (the second commit, usually)
+	}
+	if now.IsZero() {
+		now = m.now()
+	}
+	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	defer cancel()
 	alive, err := m.apply(ctx, s, d, now)
 	if err != nil || rs.wroteHeader {
 		return err
@@ -387,7 +394,7 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if m.toucher == nil {
 		return true, nil
 	}
-	exp := m.storeExpiry(s)
+	exp := m.expiryAt(s.cookie.expires, s.created, now)
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
 		return false, err
 	}
