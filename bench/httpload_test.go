@@ -111,6 +111,9 @@ func TestHTTPLoad(t *testing.T) {
 		{"raw Redis GET", "", func(t *testing.T) *loadTarget { return startRawRedis(t, rdb.Addr) }},
 		{"raw Memcached get", "", func(t *testing.T) *loadTarget { return startRawMemcached(t, mc.Addr) }},
 		{"raw bbolt read", "", startRawBolt},
+		// What the session's response headers alone cost: bare, plus the
+		// Vary, Set-Cookie and Cache-Control headers sessionkit sends.
+		{"net/http bare, session headers", "net/http bare", startSessionHeaders},
 		{"sessionkit memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSessionkit(t, memstore.New()) }},
 		{"sessionkit boltstore", "raw bbolt read", func(t *testing.T) *loadTarget {
 			st, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
@@ -661,13 +664,39 @@ func limitMux(h http.Handler) *http.ServeMux {
 }
 
 func startBare(t *testing.T) *loadTarget {
+	return sessionlessTarget(t, limitMux(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeInt(w, 1) })))
+}
+
+// sessionlessTarget serves h, which keeps no session, to requests with the
+// cookies of random session ids.
+func sessionlessTarget(t *testing.T, h http.Handler) *loadTarget {
 	keys := randomKeys(*httpLoadSessions)
 	cookies := make([]string, len(keys))
 	for i, k := range keys {
 		cookies[i] = "sid=" + k
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeInt(w, 1) })
-	return &loadTarget{url: listen(t, limitMux(h)), read: "/read", write: "/write", cookies: cookies}
+	return &loadTarget{url: listen(t, h), read: "/read", write: "/write", cookies: cookies}
+}
+
+// startSessionHeaders is startBare with the response headers of
+// startSessionkit's server: Vary: Cookie on both paths, and on /write a
+// Set-Cookie as long as sessionkit's and Cache-Control: private. It
+// measures what sending them costs, apart from the session's work.
+func startSessionHeaders(t *testing.T) *loadTarget {
+	expires := time.Now().Add(sessionLifetime)
+	setCookie := "sid=s%3A" + strings.Repeat("x", 32) + "." + strings.Repeat("y", 43) + "; Path=/; Expires=" +
+		expires.UTC().Format(http.TimeFormat) + "; Max-Age=" + strconv.Itoa(int(sessionLifetime.Seconds())) + "; HttpOnly; SameSite=Lax"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Vary"] = []string{"Cookie"}
+		writeInt(w, 1)
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Vary"], h["Set-Cookie"], h["Cache-Control"] = []string{"Cookie"}, []string{setCookie}, []string{"private"}
+		writeInt(w, 1)
+	})
+	return sessionlessTarget(t, mux)
 }
 
 func redisClient(t *testing.T, addr string) *redis.Client {
