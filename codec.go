@@ -126,10 +126,11 @@ func (c *DocumentCookie) appendJSON(b *bytes.Buffer) {
 	if c.OriginalMaxAge == nil {
 		b.WriteString("null")
 	} else {
-		b.WriteString(strconv.FormatInt(*c.OriginalMaxAge, 10))
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), *c.OriginalMaxAge, 10))
 	}
 	if c.Partitioned != nil {
-		b.WriteString(`,"partitioned":` + strconv.FormatBool(*c.Partitioned))
+		b.WriteString(`,"partitioned":`)
+		b.WriteString(strconv.FormatBool(*c.Partitioned))
 	}
 	if c.Priority != "" {
 		b.WriteString(`,"priority":`)
@@ -144,9 +145,11 @@ func (c *DocumentCookie) appendJSON(b *bytes.Buffer) {
 		b.WriteByte('"')
 	}
 	if c.Secure != nil {
-		b.WriteString(`,"secure":` + strconv.FormatBool(*c.Secure))
+		b.WriteString(`,"secure":`)
+		b.WriteString(strconv.FormatBool(*c.Secure))
 	}
-	b.WriteString(`,"httpOnly":` + strconv.FormatBool(c.HTTPOnly))
+	b.WriteString(`,"httpOnly":`)
+	b.WriteString(strconv.FormatBool(c.HTTPOnly))
 	if c.Domain != "" {
 		b.WriteString(`,"domain":`)
 		writeJSONString(b, c.Domain)

@@ -13,18 +13,17 @@ import (
 // appendISOTime appends t in UTC as JavaScript's toISOString writes it
 // (isoMillis: 2006-01-02T15:04:05.000Z).
 func appendISOTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, isoMillis)
+	c, ok := civilOf(t)
+	if !ok {
+		return t.UTC().AppendFormat(b, isoMillis)
 	}
-	b = appendDigits(b, year, 4)
+	b = appendDigits(b, c.year, 4)
 	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
+	b = appendDigits(b, c.month, 2)
 	b = append(b, '-')
-	b = appendDigits(b, day, 2)
+	b = appendDigits(b, c.day, 2)
 	b = append(b, 'T')
-	b = appendClock(b, t)
+	b = c.appendClock(b)
 	b = append(b, '.')
 	b = appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
 	return append(b, 'Z')
@@ -33,34 +32,74 @@ func appendISOTime(b []byte, t time.Time) []byte {
 // appendHTTPTime appends t as an HTTP date (http.TimeFormat: Mon, 02 Jan
 // 2006 15:04:05 GMT), the form of a cookie's Expires attribute.
 func appendHTTPTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, http.TimeFormat)
+	c, ok := civilOf(t)
+	if !ok {
+		return t.UTC().AppendFormat(b, http.TimeFormat)
 	}
 	const days = "SunMonTueWedThuFriSat"
 	const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
-	wd := int(t.Weekday())
-	b = append(b, days[3*wd:3*wd+3]...)
+	b = append(b, days[3*c.weekday:3*c.weekday+3]...)
 	b = append(b, ", "...)
-	b = appendDigits(b, day, 2)
+	b = appendDigits(b, c.day, 2)
 	b = append(b, ' ')
-	b = append(b, months[3*(month-1):3*month]...)
+	b = append(b, months[3*(c.month-1):3*c.month]...)
 	b = append(b, ' ')
-	b = appendDigits(b, year, 4)
+	b = appendDigits(b, c.year, 4)
 	b = append(b, ' ')
-	b = appendClock(b, t)
+	b = c.appendClock(b)
 	return append(b, " GMT"...)
 }
 
-// appendClock appends t's time of day as 15:04:05.
-func appendClock(b []byte, t time.Time) []byte {
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, hour, 2)
+// civil is an instant's calendar fields in UTC, to the second.
+type civil struct {
+	year, month, day, hour, minute, second, weekday int
+}
+
+// civilOf splits t, in UTC, into its calendar fields from its Unix seconds
+// (Howard Hinnant's civil_from_days), once for all of them, where t.Date,
+// t.Clock and t.Weekday would each start again; ok is false outside the
+// years 0 to 9999, which the appenders leave to AppendFormat.
+func civilOf(t time.Time) (c civil, ok bool) {
+	secs := t.Unix()
+	days := secs / 86400
+	if secs%86400 < 0 {
+		days--
+	}
+	rem := int(secs - days*86400)
+	c.hour, c.minute, c.second = rem/3600, rem/60%60, rem%60
+	c.weekday = int((days%7 + 11) % 7) // 1970-01-01 was a Thursday (4)
+	z := days + 719468                 // days since 0000-03-01
+	era := z / 146097
+	if z%146097 < 0 {
+		era--
+	}
+	dayOfEra := z - era*146097                                                       // [0, 146096]
+	yearOfEra := (dayOfEra - dayOfEra/1460 + dayOfEra/36524 - dayOfEra/146096) / 365 // [0, 399]
+	dayOfYear := dayOfEra - (365*yearOfEra + yearOfEra/4 - yearOfEra/100)            // from March 1st
+	mp := (5*dayOfYear + 2) / 153                                                    // March is 0
+	c.day = int(dayOfYear - (153*mp+2)/5 + 1)
+	c.month = int(mp + 3)
+	if c.month > 12 {
+		c.month -= 12
+	}
+	year := yearOfEra + era*400
+	if c.month <= 2 {
+		year++
+	}
+	if year < 0 || year > 9999 {
+		return civil{}, false
+	}
+	c.year = int(year)
+	return c, true
+}
+
+// appendClock appends the time of day as 15:04:05.
+func (c civil) appendClock(b []byte) []byte {
+	b = appendDigits(b, c.hour, 2)
 	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
+	b = appendDigits(b, c.minute, 2)
 	b = append(b, ':')
-	return appendDigits(b, sec, 2)
+	return appendDigits(b, c.second, 2)
 }
 
 // appendDigits appends the last width decimal digits of n (n >= 0),

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // values holds a session's keys, sorted, each in two layers: the raw JSON
@@ -136,8 +135,17 @@ type keyed[V any] struct {
 	v   V
 }
 
+// find returns where k is, or where it would go, and whether it is there.
 func (s sortedKeys[V]) find(k string) (int, bool) {
-	return slices.BinarySearchFunc(s, k, func(e keyed[V], k string) int { return strings.Compare(e.key, k) })
+	lo, hi := 0, len(s)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); s[m].key < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(s) && s[lo].key == k
 }
 
 // put sets k to x.
