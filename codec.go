@@ -77,18 +77,13 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 // Encode writes doc as the express JSON document: the cookie first, with its
 // keys in express order, then the creation time, then the keys in sorted order.
 func (JSONCodec) Encode(doc *Document) ([]byte, error) {
-	var bad string
-	found := false
-	for k, v := range doc.Values {
-		if k != cookieKey && k != CreatedKey && !json.Valid(v) && (!found || k < bad) {
-			bad, found = k, true // the first in key order, so that the error is always the same
-		}
-	}
-	if found {
-		return nil, fmt.Errorf("session: encode key %q: not valid JSON", bad)
-	}
 	vals := valuesOf(doc.Values)
 	vals.list = slices.DeleteFunc(vals.list, func(e keyed[slot]) bool { return e.key == cookieKey || e.key == CreatedKey })
+	for _, e := range vals.list {
+		if !json.Valid(e.v.raw) { // the first in key order, so that the error is always the same
+			return nil, fmt.Errorf("session: encode key %q: not valid JSON", e.key)
+		}
+	}
 	return encodeJSONDocument(doc, &vals), nil
 }
 
@@ -198,9 +193,11 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 		Document
 		cookieValues
 	})
-	if err := decodeJSONDocument(data, &d.Document, &d.cookieValues, nil); err != nil {
+	var vals values
+	if err := decodeJSONDocument(data, &d.Document, &d.cookieValues, &vals); err != nil {
 		return nil, err
 	}
+	d.Values = vals.rawMap()
 	c := &d.Cookie
 	c.Expires, c.OriginalMaxAge, c.Secure, c.Partitioned = d.pointers()
 	return &d.Document, nil
@@ -208,37 +205,28 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 
 // decodeJSONDocument is JSONCodec.Decode into a Document the caller
 // provides, with what its cookie's pointer fields would point to in cv
-// (they are left nil), and its values into vals unless vals is nil (then
-// into doc.Values): the manager's loads decode without an allocation for
-// the cookie or a map. The cookie object is validated as it is read, so
-// that its bytes are scanned once.
+// (they are left nil), and its values into vals (doc.Values is left nil):
+// the manager's loads decode without an allocation for the cookie or a
+// map. The cookie object is validated as it is read, so that its bytes are
+// scanned once.
 func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *values) error {
 	*doc = Document{}
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
 		if string(key) == cookieKey {
 			return doc.Cookie.decodeAt(data, i, cv)
 		}
-		end := scanValue(data, i, 1)
-		if end < 0 {
-			return 0, invalidAt(i)
+		raw, err := rawValueAt(data, i, 1)
+		if err != nil {
+			return 0, err
 		}
-		raw := data[i:end:end]
-		switch string(key) {
-		case CreatedKey:
+		if string(key) == CreatedKey {
 			if t, ok := parseISOTime(raw); ok {
 				doc.Created = t
 			}
-			return end, nil
-		}
-		if vals != nil {
+		} else {
 			vals.putRaw(string(key), raw)
-			return end, nil
 		}
-		if doc.Values == nil {
-			doc.Values = make(map[string]json.RawMessage, 4)
-		}
-		doc.Values[string(key)] = raw
-		return end, nil
+		return i + len(raw), nil
 	})
 	if err != nil {
 		return err
@@ -257,11 +245,11 @@ func (c *DocumentCookie) decodeAt(data []byte, i int, cv *cookieValues) (int, er
 		return 0, fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
 	}
 	return walkObject(data, i, func(key []byte, i int) (int, error) {
-		end := scanValue(data, i, 2)
-		if end < 0 {
-			return 0, invalidAt(i)
+		v, err := rawValueAt(data, i, 2)
+		if err != nil {
+			return 0, err
 		}
-		v := data[i:end:end]
+		end := i + len(v)
 		null := string(v) == "null"
 		switch string(key) {
 		case "originalMaxAge":
@@ -458,16 +446,26 @@ const maxDepth = 10000
 // value. It accepts exactly what json.Valid accepts (and is an object).
 func eachMember(data []byte, fn func(key, raw []byte) error) error {
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
-		end := scanValue(data, i, 1)
-		if end < 0 {
-			return 0, invalidAt(i)
+		raw, err := rawValueAt(data, i, 1)
+		if err != nil {
+			return 0, err
 		}
-		return end, fn(key, data[i:end:end])
+		return i + len(raw), fn(key, raw)
 	})
 	if err != nil {
 		return err
 	}
 	return trailing(data, end)
+}
+
+// rawValueAt validates the JSON value that starts at data[i], a member of
+// an object at depth-1, and returns its bytes.
+func rawValueAt(data []byte, i, depth int) ([]byte, error) {
+	end := scanValue(data, i, depth)
+	if end < 0 {
+		return nil, invalidAt(i)
+	}
+	return data[i:end:end], nil
 }
 
 // walkObject walks the object that starts at data[i] (after white space):

@@ -188,7 +188,7 @@ func FuzzDocumentDecodeAcceptsOnlyValidJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var doc Document
-		err := decodeJSONDocument(data, &doc, &cookieValues{}, nil)
+		err := decodeJSONDocument(data, &doc, &cookieValues{}, &values{})
 		i := skipSpace(data, 0)
 		object := json.Valid(data) && i < len(data) && data[i] == '{'
 		switch {

@@ -186,10 +186,7 @@ func (m *Manager) decodeInto(data []byte, doc *loadedDocument) error {
 		doc.vals = values{}
 		return decodeJSONDocument(data, &doc.Document, &doc.cookie, &doc.vals)
 	}
-	d, err := m.codec.Decode(data)
-	if err == nil && d == nil {
-		err = fmt.Errorf("%w: %T.Decode returned no document", ErrCorrupt, m.codec)
-	}
+	d, err := m.codec.Decode(data) // checkedCodec: a document, or an error
 	if err != nil {
 		return err
 	}
