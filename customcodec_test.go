@@ -120,3 +120,18 @@ func TestCustomCodecGetsTheCookieAndMayKeepTheDocument(t *testing.T) {
 		t.Errorf("second save's views = %s", codec.docs[1].Values["views"])
 	}
 }
+
+// A *JSONCodec is JSONCodec: the same document is stored, and read back.
+func TestPointerToJSONCodecStoresTheExpressDocument(t *testing.T) {
+	for _, codec := range []Codec{JSONCodec{}, &JSONCodec{}} {
+		m, st := newTestManager(t, Options{Codec: codec})
+		b := newBrowser(t, m.Handler(incrViews))
+		b.get("/")
+		b.get("/")
+		data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+		if !bytes.HasPrefix(data, []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},`)) ||
+			!bytes.HasSuffix(data, []byte(`,"views":2}`)) {
+			t.Fatalf("%T: stored %s", codec, data)
+		}
+	}
+}

@@ -212,9 +212,9 @@ func (o *Options) validate() error {
 		return err
 	}
 	switch o.Codec.(type) {
-	case nil:
-		o.Codec = JSONCodec{}
-	case JSONCodec, *JSONCodec, checkedCodec:
+	case nil, *JSONCodec:
+		o.Codec = JSONCodec{} // the manager's loads and saves take JSONCodec's own path
+	case JSONCodec, checkedCodec:
 	default:
 		o.Codec = checkedCodec{o.Codec}
 	}
