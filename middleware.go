@@ -319,14 +319,21 @@ func (rs *requestState) commit() error {
 	return nil
 }
 
+// oneValue returns a header's values slice holding v alone, in spare (the
+// requestState's, so that it costs no allocation). The slice is full: a
+// handler's Add copies it rather than writing past it.
+func oneValue(spare *[1]string, v string) []string {
+	spare[0] = v
+	return spare[:1:1]
+}
+
 // keepFromSharedCaches marks a response that sets the session cookie as
 // private, so that no shared cache stores it and hands one user's cookie to
 // another, unless the handler chose its own Cache-Control. spare holds the
-// value, as addVary's.
+// value (oneValue).
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
 	if _, set := h["Cache-Control"]; !set {
-		spare[0] = "private"
-		h["Cache-Control"] = spare[:1:1] // h.Set without canonicalizing a canonical key
+		h["Cache-Control"] = oneValue(spare, "private") // h.Set without canonicalizing a canonical key
 	}
 }
 
@@ -356,8 +363,7 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 }
 
 // addVary adds Cookie to the Vary header, unless it is there already. A
-// response without Vary gets spare as its value, so that the common case
-// allocates nothing.
+// response without Vary gets its value in spare (oneValue).
 func addVary(h http.Header, spare *[1]string) {
 	for _, v := range h["Vary"] {
 		for _, f := range strings.Split(v, ",") {
@@ -367,8 +373,7 @@ func addVary(h http.Header, spare *[1]string) {
 		}
 	}
 	if len(h["Vary"]) == 0 {
-		spare[0] = "Cookie"
-		h["Vary"] = spare[:1:1] // full: an Add by the handler copies it
+		h["Vary"] = oneValue(spare, "Cookie")
 		return
 	}
 	h["Vary"] = append(h["Vary"], "Cookie") // h.Add without canonicalizing a canonical key
