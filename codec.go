@@ -420,24 +420,6 @@ func parseISOMillis(d *[len(isoMillis)]byte) (time.Time, bool) {
 	return time.Unix(secs, int64(ms)*int64(time.Millisecond)).UTC(), true
 }
 
-// daysSinceEpoch is the number of days from 1970-01-01 to the given date of
-// the proleptic Gregorian calendar, normalising a day past the month's end
-// as time.Date does (Howard Hinnant's days_from_civil); it spares
-// parseISOTime time.Date's general normalisation.
-func daysSinceEpoch(y, month, day int) int64 {
-	if month <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yearOfEra := y - era*400                        // [0, 399]
-	dayOfYear := (153*((month+9)%12)+2)/5 + day - 1 // from March 1st
-	dayOfEra := yearOfEra*365 + yearOfEra/4 - yearOfEra/100 + dayOfYear
-	return int64(era)*146097 + int64(dayOfEra) - 719468
-}
-
 // maxDepth bounds the nesting of a stored document, as encoding/json does.
 const maxDepth = 10000
 
