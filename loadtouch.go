@@ -43,21 +43,25 @@ type loadTouch struct {
 
 // touchAtLoad returns the touch that the load of a stored session can carry,
 // computed from what is known before reading it: the options' cookie MaxAge
-// and IdleTimeout. It returns nil when no touch should ride on the load: the
-// store cannot, or the end of the request would not simply touch the session
-// (Resave saves it; with TouchAfter, a touch is either not due or rewrites
-// the document, which only a save can do).
-func (m *Manager) touchAtLoad() *loadTouch {
-	if m.getToucher == nil || m.toucher == nil || m.opts.Resave || m.opts.TouchAfter > 0 {
-		return nil
+// and IdleTimeout. It returns ok == false when no touch should ride on the
+// load: the store cannot; the end of the request would not simply touch the
+// session (Resave saves it; with TouchAfter, a touch is either not due or
+// rewrites the document, which only a save can do); or the touch must tell
+// whether the session is still there when the response goes out (with
+// Rolling, a read-only request sends the cookie only if no other request
+// destroyed or renewed the session meanwhile, which a touch at the load
+// cannot know).
+func (m *Manager) touchAtLoad() (lt loadTouch, ok bool) {
+	if m.getToucher == nil || m.toucher == nil || m.opts.Resave || m.opts.Rolling || m.opts.TouchAfter > 0 {
+		return loadTouch{}, false
 	}
-	lt := &loadTouch{now: m.now()}
+	lt.now = m.now()
 	var cookieExpires time.Time
 	if m.opts.Cookie.MaxAge > 0 {
 		cookieExpires = lt.now.Add(m.opts.Cookie.MaxAge)
 	}
 	lt.expires = m.expiryAt(cookieExpires, time.Time{}, lt.now)
-	return lt
+	return lt, true
 }
 
 // touchedAtLoad reports whether the touch lt carried on the load of s set

@@ -117,15 +117,23 @@ func TestAbsoluteTimeoutCapIsTouchedAtTheEnd(t *testing.T) {
 	}
 }
 
-func TestNoTouchRidesOnTheLoadWithTouchAfterOrResave(t *testing.T) {
-	for _, opts := range []Options{{TouchAfter: time.Minute, Cookie: CookieOptions{MaxAge: time.Hour}}, {Resave: true}} {
+func TestNoTouchRidesOnTheLoadWithTouchAfterResaveOrRolling(t *testing.T) {
+	for _, opts := range []Options{
+		{TouchAfter: time.Minute, Cookie: CookieOptions{MaxAge: time.Hour}},
+		{Resave: true},
+		{Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}},
+	} {
 		m, st := newGetTouchManager(t, opts)
 		b := stored(t, m)
 		b.h = m.Handler(readViews)
 		st.reset()
 		b.get("/")
 		if st.n("GetAndTouch") != 0 || st.n("GetVersion") != 1 {
-			t.Fatalf("TouchAfter %v, Resave %v: calls %v, want a GetVersion and no GetAndTouch", opts.TouchAfter, opts.Resave, st.calls)
+			t.Fatalf("TouchAfter %v, Resave %v, Rolling %v: calls %v, want a GetVersion and no GetAndTouch",
+				opts.TouchAfter, opts.Resave, opts.Rolling, st.calls)
+		}
+		if opts.Rolling && st.n("Touch") != 1 {
+			t.Fatalf("Rolling: calls %v, want the end of request's Touch, which tells whether the session is still there", st.calls)
 		}
 	}
 }

@@ -159,7 +159,10 @@ func (rs *requestState) load() error {
 			}
 			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
-			lt := m.touchAtLoad() // nil, or the request's store touch, carried on the load
+			var lt *loadTouch // nil, or the request's store touch, carried on the load
+			if touch, ok := m.touchAtLoad(); ok {
+				lt = &touch
+			}
 			var doc loadedDocument
 			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {

@@ -45,6 +45,9 @@
 //   - Through the manager (session.New with this store), 64 parallel requests
 //     on one session, each setting its own key, lose nothing. This needs a
 //     session.VersionedStore and is skipped without one.
+//   - Through the manager with Rolling, a request whose session another
+//     request destroyed while it ran sends no session cookie: its touch or
+//     save must find the session gone. This needs a session.Toucher.
 package storetest
 
 import (
@@ -148,7 +151,8 @@ func init() {
 		{"EveryURLSafeCharacterInIDs", testURLSafeIDs},
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
-		{"UserIndex", testUserIndex}, // users.go
+		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
+		{"UserIndex", testUserIndex},                                                               // users.go
 	}
 }
 
