@@ -44,37 +44,7 @@ func FuzzRequest(f *testing.F) {
 		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := From(r)
 			for i, op := range ops {
-				key := fmt.Sprintf("k%d", op%4)
-				switch op % 13 {
-				case 0:
-					s.Get(key)
-				case 1:
-					s.Set(key, i)
-				case 2:
-					s.Delete(key)
-				case 3:
-					_ = s.Save(r.Context())
-				case 4:
-					s.Keys()
-				case 5:
-					s.Cookie().SetMaxAge(time.Duration(op) * time.Minute)
-				case 6:
-					_ = s.Regenerate(r.Context())
-				case 7:
-					_ = s.Destroy(r.Context())
-				case 8:
-					_ = s.Reload(r.Context())
-				case 9:
-					s.Touch()
-				case 10:
-					s.Flash("info", "x")
-					s.Flashes("info")
-				case 11:
-					_, _ = GetAs[int](s, key)
-				case 12:
-					s.Unset()
-					s = From(r) // nil from now on: every call must be safe
-				}
+				s = handlerCall(r, s, i, op%handlerCalls, op)
 			}
 			w.Write([]byte("ok"))
 		}))
@@ -104,4 +74,46 @@ func FuzzRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// handlerCalls is how many kinds of Session call handlerCall makes.
+const handlerCalls = 13
+
+// handlerCall makes the Session call numbered call (below handlerCalls), as
+// a handler would, on the key and max age that op picks; i is the call's
+// place, the value a Set stores. It returns the session to go on with: nil
+// after Unset, on which every call must be safe.
+func handlerCall(r *http.Request, s *Session, i int, call, op byte) *Session {
+	key := fmt.Sprintf("k%d", op%4)
+	switch call {
+	case 0:
+		s.Get(key)
+	case 1:
+		s.Set(key, i)
+	case 2:
+		s.Delete(key)
+	case 3:
+		_ = s.Save(r.Context())
+	case 4:
+		s.Keys()
+	case 5:
+		s.Cookie().SetMaxAge(time.Duration(op) * time.Minute)
+	case 6:
+		_ = s.Regenerate(r.Context())
+	case 7:
+		_ = s.Destroy(r.Context())
+	case 8:
+		_ = s.Reload(r.Context())
+	case 9:
+		s.Touch()
+	case 10:
+		s.Flash("info", "x")
+		s.Flashes("info")
+	case 11:
+		_, _ = GetAs[int](s, key)
+	case unsetCall:
+		s.Unset()
+		return From(r)
+	}
+	return s
 }

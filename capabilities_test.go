@@ -1,0 +1,211 @@
+package session
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session/internal/testclock"
+)
+
+// storeKinds are the ways a store can take a read-only request's touch, each
+// on a counting memstore: at the end of the request (Toucher, as boltstore),
+// carried on the load (GetToucher, as redisstore's GETEX), or given the
+// version and bytes the load read (VersionToucher, as memcachedstore).
+var storeKinds = []struct {
+	name string
+	make func(t *testing.T) (Store, *countingStore)
+}{
+	{"Toucher", func(t *testing.T) (Store, *countingStore) {
+		st := newCountingStore(t)
+		return st, st
+	}},
+	{"GetToucher", func(t *testing.T) (Store, *countingStore) {
+		st := newGetTouchStore(t)
+		return st, st.countingStore
+	}},
+	{"VersionToucher", func(t *testing.T) (Store, *countingStore) {
+		st := &versionTouchStore{countingStore: newCountingStore(t)}
+		return st, st.countingStore
+	}},
+}
+
+// The calls of runOnStoreKind's handler beyond handlerCall's, and the one
+// of handlerCall's that touchTimingShows looks for.
+const (
+	destroyedMeanwhile = handlerCalls + iota
+	rewrittenMeanwhile
+	unsetCall = 12
+)
+
+// capabilityOutcome is what one request did: its response and the sessions
+// it left, with the times after the request at which each is still there.
+type capabilityOutcome struct {
+	Status    int
+	Body      string
+	SetCookie []string
+	Stored    map[string]string   // id -> document, right after the request
+	AliveAt   map[string][]string // offset -> the ids still stored then
+}
+
+// aliveProbes are the times after the request at which the outcome lists the
+// sessions still stored: either side of the idle timeout, the cookie's max
+// age and memstore's default lifetime (a browser-session cookie's).
+var aliveProbes = []time.Duration{
+	time.Second,
+	29*time.Minute + 59*time.Second, 30*time.Minute + time.Second,
+	59*time.Minute + 59*time.Second, time.Hour + time.Second,
+	23*time.Hour + 59*time.Minute, 24*time.Hour + time.Minute,
+}
+
+// FuzzStoreCapabilitiesAgree runs one request on each kind of store
+// (storeKinds), from the same stored session, options, clock and handler
+// calls, and requires the same outcome. The capabilities only save round
+// trips; what a request answers and leaves in the store must not depend on
+// them. Among the handler's calls are another request destroying or
+// rewriting the session while this one runs.
+func FuzzStoreCapabilitiesAgree(f *testing.F) {
+	f.Add(byte(0b1000), true, byte(1), []byte{0})        // read-only, 1 h cookie
+	f.Add(byte(0b1001), true, byte(1), []byte{0, 13})    // Rolling, destroyed meanwhile
+	f.Add(byte(0b1000), true, byte(1), []byte{0, 14})    // rewritten meanwhile
+	f.Add(byte(0b1000), true, byte(1), []byte{1, 13})    // modified, destroyed meanwhile
+	f.Add(byte(0b1000), true, byte(1), []byte{0, 12})    // Unset (keep)
+	f.Add(byte(0b1001000), true, byte(1), []byte{0, 12}) // Unset (destroy)
+	f.Add(byte(0b11000), true, byte(15), []byte{0})      // TouchAfter, due
+	f.Add(byte(0b101000), true, byte(40), []byte{0})     // IdleTimeout passed
+	f.Add(byte(0b1000), true, byte(1), []byte{5, 0})     // the session's own max age
+	f.Add(byte(0b0110), false, byte(0), []byte{0})       // new, SaveUninitialized, Resave
+	f.Add(byte(0b1000), true, byte(1), []byte{6, 0, 9})  // Regenerate
+	f.Fuzz(func(t *testing.T, config byte, withCookie bool, minutes byte, ops []byte) {
+		if len(ops) > 32 {
+			ops = ops[:32]
+		}
+		opts := capabilityOptions(config)
+		var want capabilityOutcome
+		for i, kind := range storeKinds {
+			got := runOnStoreKind(t, kind.make, opts, withCookie, time.Duration(minutes%90)*time.Minute, ops)
+			if i == 0 {
+				want = got
+				continue
+			}
+			if kind.name == "GetToucher" && touchTimingShows(opts, ops) {
+				got.AliveAt = want.AliveAt
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("options %+v, cookie %v, %d min later, calls %v:\n%s: %+v\n%s: %+v",
+					opts, withCookie, minutes%90, ops, storeKinds[0].name, want, kind.name, got)
+			}
+		}
+	})
+}
+
+// touchTimingShows reports whether the handler's calls make the time of a
+// read-only request's touch show in the stored expiry, so that a touch
+// carried on the load (GetToucher) leaves another expiry than one at the end
+// of the request. Both are right: the request did load the session. A
+// session unset with UnsetKeep keeps the expiry the load gave it (at the end
+// it would not be touched at all), and a session that another request
+// rewrote meanwhile keeps that request's expiry (at the end the touch would
+// replace it, as it does when the other write lands a moment earlier).
+func touchTimingShows(opts Options, ops []byte) bool {
+	return slices.ContainsFunc(ops, func(op byte) bool {
+		call := op % (handlerCalls + 2)
+		return call == rewrittenMeanwhile || (call == unsetCall && opts.Unset == UnsetKeep)
+	})
+}
+
+// capabilityOptions reads the options from the bits of config.
+func capabilityOptions(config byte) Options {
+	opts := Options{
+		Rolling:           config&1 != 0,
+		Resave:            config&2 != 0,
+		SaveUninitialized: config&4 != 0,
+	}
+	if config&8 != 0 {
+		opts.Cookie.MaxAge = time.Hour
+	}
+	if config&16 != 0 {
+		opts.TouchAfter = 10 * time.Minute
+	}
+	if config&32 != 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	if config&64 != 0 {
+		opts.Unset = UnsetDestroy
+	}
+	return opts
+}
+
+// runOnStoreKind stores a session (if withCookie), lets later pass, and
+// sends one request carrying its cookie whose handler makes the calls ops
+// names; it returns what came of it.
+func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingStore), opts Options, withCookie bool, later time.Duration, ops []byte) capabilityOutcome {
+	st, cs := makeStore(t)
+	cs.clock.Set(testclock.Epoch())
+	ids := 0
+	opts.Store = st
+	opts.GenerateID = func(*http.Request) string { ids++; return fmt.Sprintf("id-%d", ids) }
+	m, _ := newTestManager(t, opts)
+	m.now = cs.clock.Now
+
+	b := newBrowser(t, m.Handler(incrViews))
+	if withCookie {
+		b.get("/")
+	}
+	cs.clock.Advance(later)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		for i, op := range ops {
+			switch call := op % (handlerCalls + 2); call {
+			case destroyedMeanwhile: // another request logs out
+				if s != nil {
+					_ = cs.Store.Destroy(r.Context(), s.ID())
+				}
+			case rewrittenMeanwhile: // another request (another app) writes the session
+				if s != nil {
+					doc := `{"cookie":{"originalMaxAge":3600000,"expires":"` +
+						cs.clock.Now().Add(time.Hour).Format("2006-01-02T15:04:05.000Z") +
+						`","httpOnly":true,"path":"/"},"other":true}`
+					_ = cs.Store.Set(r.Context(), s.ID(), []byte(doc), cs.clock.Now().Add(time.Hour))
+				}
+			default:
+				s = handlerCall(r, s, i, call, op)
+			}
+		}
+		fmt.Fprint(w, s.ID())
+	}))
+	rec := b.get("/")
+
+	out := capabilityOutcome{
+		Status:    rec.Code,
+		Body:      rec.Body.String(),
+		SetCookie: rec.Header().Values("Set-Cookie"),
+		Stored:    map[string]string{},
+		AliveAt:   map[string][]string{},
+	}
+	stored, err := cs.Store.IDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range stored {
+		if data, found, err := cs.Store.Get(t.Context(), id); err == nil && found {
+			out.Stored[id] = string(data)
+		}
+	}
+	start := cs.clock.Now()
+	for _, d := range aliveProbes {
+		cs.clock.Set(start.Add(d))
+		var alive []string
+		for _, id := range stored {
+			if _, found, err := cs.Store.Get(t.Context(), id); err == nil && found {
+				alive = append(alive, id)
+			}
+		}
+		slices.Sort(alive)
+		out.AliveAt[strings.TrimSuffix(d.String(), "0s")] = alive
+	}
+	return out
+}
