@@ -51,7 +51,7 @@ func testRollingCookieOfDestroyedSession(t *testing.T, newStore func(*testing.T)
 		}
 		io.WriteString(w, "ok")
 	}))
-	serve := func(path string, cookies []*http.Cookie) *http.Response {
+	serve := func(t *testing.T, path string, cookies []*http.Cookie) *http.Response {
 		req := httptest.NewRequestWithContext(t.Context(), "GET", path, nil)
 		for _, c := range cookies {
 			req.AddCookie(c)
@@ -65,11 +65,11 @@ func testRollingCookieOfDestroyedSession(t *testing.T, newStore func(*testing.T)
 	}
 	for _, path := range []string{"/read", "/write"} {
 		t.Run(path[1:], func(t *testing.T) {
-			login := serve("/login", nil).Cookies()
+			login := serve(t, "/login", nil).Cookies()
 			if len(login) == 0 {
 				t.Fatal("the login got no session cookie")
 			}
-			if c := serve(path, login).Cookies(); len(c) != 0 {
+			if c := serve(t, path, login).Cookies(); len(c) != 0 {
 				t.Fatalf("Set-Cookie %s for a session another request destroyed meanwhile: it would undo that logout", c[0])
 			}
 		})
