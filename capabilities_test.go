@@ -54,9 +54,10 @@ type capabilityOutcome struct {
 
 // aliveProbes are the times after the request at which the outcome lists the
 // sessions still stored: either side of the idle timeout, the cookie's max
-// age and memstore's default lifetime (a browser-session cookie's).
+// age and memstore's default lifetime (a browser-session cookie's), and
+// times between, where the absolute timeout falls.
 var aliveProbes = []time.Duration{
-	time.Second,
+	time.Second, 10 * time.Minute, 20 * time.Minute,
 	29*time.Minute + 59*time.Second, 30*time.Minute + time.Second,
 	59*time.Minute + 59*time.Second, time.Hour + time.Second,
 	23*time.Hour + 59*time.Minute, 24*time.Hour + time.Minute,
@@ -80,6 +81,7 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 	f.Add(byte(0b1000), true, byte(1), []byte{5, 0})     // the session's own max age
 	f.Add(byte(0b0110), false, byte(0), []byte{0})       // new, SaveUninitialized, Resave
 	f.Add(byte(0b1000), true, byte(1), []byte{6, 0, 9})  // Regenerate
+	f.Add(byte(0b10101000), true, byte(20), []byte{0})   // IdleTimeout, capped by AbsoluteTimeout
 	f.Fuzz(func(t *testing.T, config byte, withCookie bool, minutes byte, ops []byte) {
 		if len(ops) > 32 {
 			ops = ops[:32]
@@ -136,6 +138,9 @@ func capabilityOptions(config byte) Options {
 	}
 	if config&64 != 0 {
 		opts.Unset = UnsetDestroy
+	}
+	if config&128 != 0 {
+		opts.AbsoluteTimeout = 45 * time.Minute
 	}
 	return opts
 }
