@@ -48,6 +48,10 @@
 //   - Through the manager with Rolling, a request whose session another
 //     request destroyed while it ran sends no session cookie: its touch or
 //     save must find the session gone. This needs a session.Toucher.
+//   - Through the manager, scripted requests (express-session's options and
+//     Session methods, and other requests destroying or rewriting the
+//     session meanwhile) answer and store the same as on a memstore, times
+//     aside: a store's capabilities only save round trips.
 package storetest
 
 import (
@@ -152,6 +156,7 @@ func init() {
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
+		{"ManagerAgreesWithMemstore", testManagerAgreesWithMemstore},                               // agree.go
 		{"UserIndex", testUserIndex},                                                               // users.go
 	}
 }
