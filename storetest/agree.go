@@ -54,6 +54,9 @@ var agreeScenarios = []agreeScenario{
 	{"ReloadDropsChanges", session.Options{}, [][]string{{"set a"}, {"set b", "reload"}, {"get b"}}},
 	{"Flash", session.Options{}, [][]string{{"flash"}, {"flashes"}, {"flashes"}}},
 	{"OwnMaxAge", session.Options{}, [][]string{{"set a", "maxage"}, {"get a"}}},
+	{"ClearAndTouch", session.Options{Cookie: session.CookieOptions{MaxAge: time.Hour}},
+		[][]string{{"set a", "set b"}, {"clear", "set c"}, {"touch"}, {"get a", "get c"}}},
+	{"SetUser", session.Options{}, [][]string{{"set a", "user ada"}, {"get a", "user"}, {"renew", "user"}}},
 	{"DestroyedMeanwhile", session.Options{Cookie: session.CookieOptions{MaxAge: time.Hour}},
 		[][]string{{"set a"}, {"other destroys", "get a"}, {"get a"}}},
 	// The destroy lands before the handler writes: once the headers are
@@ -209,6 +212,15 @@ func agreeCall(t *testing.T, r *http.Request, w io.Writer, st session.Store, s *
 		s.Flash("info", "hello")
 	case "flashes":
 		fmt.Fprintf(w, "flashes=%v; ", s.Flashes("info"))
+	case "clear":
+		s.Clear()
+	case "touch":
+		s.Touch()
+	case "user":
+		if key != "" {
+			s.SetUser(key)
+		}
+		fmt.Fprintf(w, "user=%s; ", s.User())
 	case "maxage":
 		s.Cookie().SetMaxAge(2 * time.Hour)
 	case "other":
