@@ -50,6 +50,7 @@ type capabilityOutcome struct {
 	SetCookie []string
 	Stored    map[string]string   // id -> document, right after the request
 	AliveAt   map[string][]string // offset -> the ids still stored then
+	Users     map[string][]string // user -> the user's sessions, right after the request
 }
 
 // aliveProbes are the times after the request at which the outcome lists the
@@ -70,36 +71,40 @@ var aliveProbes = []time.Duration{
 // them. Among the handler's calls are another request destroying or
 // rewriting the session while this one runs.
 func FuzzStoreCapabilitiesAgree(f *testing.F) {
-	f.Add(byte(0b1000), true, byte(1), []byte{0})        // read-only, 1 h cookie
-	f.Add(byte(0b1001), true, byte(1), []byte{0, 13})    // Rolling, destroyed meanwhile
-	f.Add(byte(0b1000), true, byte(1), []byte{0, 14})    // rewritten meanwhile
-	f.Add(byte(0b1000), true, byte(1), []byte{1, 13})    // modified, destroyed meanwhile
-	f.Add(byte(0b1000), true, byte(1), []byte{0, 12})    // Unset (keep)
-	f.Add(byte(0b1001000), true, byte(1), []byte{0, 12}) // Unset (destroy)
-	f.Add(byte(0b11000), true, byte(15), []byte{0})      // TouchAfter, due
-	f.Add(byte(0b101000), true, byte(40), []byte{0})     // IdleTimeout passed
-	f.Add(byte(0b1000), true, byte(1), []byte{5, 0})     // the session's own max age
-	f.Add(byte(0b0110), false, byte(0), []byte{0})       // new, SaveUninitialized, Resave
-	f.Add(byte(0b1000), true, byte(1), []byte{6, 0, 9})  // Regenerate
-	f.Add(byte(0b10101000), true, byte(20), []byte{0})   // IdleTimeout, capped by AbsoluteTimeout
-	f.Fuzz(func(t *testing.T, config byte, withCookie bool, minutes byte, ops []byte) {
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{0})                     // read-only, 1 h cookie
+	f.Add(byte(0b1001), byte(1), byte(1), []byte{0, destroyedMeanwhile}) // Rolling, destroyed meanwhile
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{0, rewrittenMeanwhile}) // rewritten meanwhile
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{1, destroyedMeanwhile}) // modified, destroyed meanwhile
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{0, 12})                 // Unset (keep)
+	f.Add(byte(0b1001000), byte(1), byte(1), []byte{0, 12})              // Unset (destroy)
+	f.Add(byte(0b11000), byte(1), byte(15), []byte{0})                   // TouchAfter, due
+	f.Add(byte(0b101000), byte(1), byte(40), []byte{0})                  // IdleTimeout passed
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{5, 0})                  // the session's own max age
+	f.Add(byte(0b0110), byte(0), byte(0), []byte{0})                     // new, SaveUninitialized, Resave
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{6, 0, 9})               // Regenerate
+	f.Add(byte(0b10101000), byte(1), byte(20), []byte{0})                // IdleTimeout, capped by AbsoluteTimeout
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{13, 0})                 // SetUser
+	f.Add(byte(0b1000), byte(2), byte(1), []byte{0})                     // read-only, a user's session
+	f.Add(byte(0b101000), byte(2), byte(20), []byte{14, 0})              // a user's session moves to another
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{13, 6, 7})              // SetUser, Regenerate, Destroy
+	f.Fuzz(func(t *testing.T, config, stored, minutes byte, ops []byte) {
 		if len(ops) > 32 {
 			ops = ops[:32]
 		}
 		opts := capabilityOptions(config)
 		var want capabilityOutcome
 		for i, kind := range storeKinds {
-			got := runOnStoreKind(t, kind.make, opts, withCookie, time.Duration(minutes%90)*time.Minute, ops)
+			got := runOnStoreKind(t, kind.make, opts, stored%3, time.Duration(minutes%90)*time.Minute, ops)
 			if i == 0 {
 				want = got
 				continue
 			}
 			if kind.name == "GetToucher" && touchTimingShows(opts, ops) {
-				got.AliveAt = want.AliveAt
+				got.AliveAt, got.Users = want.AliveAt, want.Users // the index records the touch too
 			}
 			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("options %+v, cookie %v, %d min later, calls %v:\n%s: %+v\n%s: %+v",
-					opts, withCookie, minutes%90, ops, storeKinds[0].name, want, kind.name, got)
+				t.Fatalf("options %+v, stored %d, %d min later, calls %v:\n%s: %+v\n%s: %+v",
+					opts, stored%3, minutes%90, ops, storeKinds[0].name, want, kind.name, got)
 			}
 		}
 	})
@@ -145,20 +150,26 @@ func capabilityOptions(config byte) Options {
 	return opts
 }
 
-// runOnStoreKind stores a session (if withCookie), lets later pass, and
+// runOnStoreKind stores a session (stored 1), or one bound to a user (stored
+// 2), or none (stored 0); lets later pass; and
 // sends one request carrying its cookie whose handler makes the calls ops
 // names; it returns what came of it.
-func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingStore), opts Options, withCookie bool, later time.Duration, ops []byte) capabilityOutcome {
+func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingStore), opts Options, stored byte, later time.Duration, ops []byte) capabilityOutcome {
 	st, cs := makeStore(t)
 	cs.clock.Set(testclock.Epoch())
-	ids := 0
+	made := 0
 	opts.Store = st
-	opts.GenerateID = func(*http.Request) string { ids++; return fmt.Sprintf("id-%d", ids) }
+	opts.GenerateID = func(*http.Request) string { made++; return fmt.Sprintf("id-%d", made) }
 	m, _ := newTestManager(t, opts)
 	m.now = cs.clock.Now
 
-	b := newBrowser(t, m.Handler(incrViews))
-	if withCookie {
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("views", 1)
+		if stored == 2 {
+			s.SetUser(fuzzUsers[0])
+		}
+	})))
+	if stored > 0 {
 		b.get("/")
 	}
 	cs.clock.Advance(later)
@@ -190,21 +201,32 @@ func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingSt
 		SetCookie: rec.Header().Values("Set-Cookie"),
 		Stored:    map[string]string{},
 		AliveAt:   map[string][]string{},
+		Users:     map[string][]string{},
 	}
-	stored, err := cs.Store.IDs(t.Context())
+	ids, err := cs.Store.IDs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range stored {
+	for _, id := range ids {
 		if data, found, err := cs.Store.Get(t.Context(), id); err == nil && found {
 			out.Stored[id] = string(data)
+		}
+	}
+	for _, user := range fuzzUsers {
+		infos, err := m.UserSessions(t.Context(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range infos {
+			out.Users[user] = append(out.Users[user], fmt.Sprintf("%s used %v, expires in %v", info.ID,
+				info.LastUsed.Sub(cs.clock.Now()), info.Expires.Sub(cs.clock.Now())))
 		}
 	}
 	start := cs.clock.Now()
 	for _, d := range aliveProbes {
 		cs.clock.Set(start.Add(d))
 		var alive []string
-		for _, id := range stored {
+		for _, id := range ids {
 			if _, found, err := cs.Store.Get(t.Context(), id); err == nil && found {
 				alive = append(alive, id)
 			}

@@ -77,7 +77,10 @@ func FuzzRequest(f *testing.F) {
 }
 
 // handlerCalls is how many kinds of Session call handlerCall makes.
-const handlerCalls = 13
+const handlerCalls = 14
+
+// fuzzUsers are the users handlerCall binds sessions to.
+var fuzzUsers = [2]string{"ada", "grace"}
 
 // handlerCall makes the Session call numbered call (below handlerCalls), as
 // a handler would, on the key and max age that op picks; i is the call's
@@ -114,6 +117,8 @@ func handlerCall(r *http.Request, s *Session, i int, call, op byte) *Session {
 	case unsetCall:
 		s.Unset()
 		return From(r)
+	case 13:
+		s.SetUser(fuzzUsers[op%2])
 	}
 	return s
 }
