@@ -34,12 +34,10 @@ var storeKinds = []struct {
 	}},
 }
 
-// The calls of runOnStoreKind's handler beyond handlerCall's, and the one
-// of handlerCall's that touchTimingShows looks for.
+// The calls of runOnStoreKind's handler beyond handlerCall's.
 const (
 	destroyedMeanwhile = handlerCalls + iota
 	rewrittenMeanwhile
-	unsetCall = 12
 )
 
 // capabilityOutcome is what one request did: its response and the sessions
@@ -75,8 +73,8 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 	f.Add(byte(0b1001), byte(1), byte(1), []byte{0, destroyedMeanwhile}) // Rolling, destroyed meanwhile
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{0, rewrittenMeanwhile}) // rewritten meanwhile
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{1, destroyedMeanwhile}) // modified, destroyed meanwhile
-	f.Add(byte(0b1000), byte(1), byte(1), []byte{0, 12})                 // Unset (keep)
-	f.Add(byte(0b1001000), byte(1), byte(1), []byte{0, 12})              // Unset (destroy)
+	f.Add(byte(0b1000), byte(1), byte(1), []byte{0, unsetCall})          // Unset (keep)
+	f.Add(byte(0b1001000), byte(1), byte(1), []byte{0, unsetCall})       // Unset (destroy)
 	f.Add(byte(0b11000), byte(1), byte(15), []byte{0})                   // TouchAfter, due
 	f.Add(byte(0b101000), byte(1), byte(40), []byte{0})                  // IdleTimeout passed
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{5, 0})                  // the session's own max age
@@ -85,7 +83,7 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 	f.Add(byte(0b10101000), byte(1), byte(20), []byte{0})                // IdleTimeout, capped by AbsoluteTimeout
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{13, 0})                 // SetUser
 	f.Add(byte(0b1000), byte(2), byte(1), []byte{0})                     // read-only, a user's session
-	f.Add(byte(0b101000), byte(2), byte(20), []byte{14, 0})              // a user's session moves to another
+	f.Add(byte(0b101000), byte(2), byte(20), []byte{13, 0})              // a user's session moves to another user
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{13, 6, 7})              // SetUser, Regenerate, Destroy
 	f.Fuzz(func(t *testing.T, config, stored, minutes byte, ops []byte) {
 		if len(ops) > 32 {

@@ -76,8 +76,12 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// handlerCalls is how many kinds of Session call handlerCall makes.
-const handlerCalls = 14
+// handlerCalls is how many kinds of Session call handlerCall makes;
+// unsetCall is the one that unsets the session.
+const (
+	unsetCall    = 12
+	handlerCalls = 14
+)
 
 // fuzzUsers are the users handlerCall binds sessions to.
 var fuzzUsers = [2]string{"ada", "grace"}
