@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -135,7 +134,7 @@ func runAgreeScenario(t *testing.T, st session.Store, sc agreeScenario) []agreeO
 	opts := sc.opts
 	opts.Store = st
 	opts.Secrets = []string{"9c1f0e7a4b2d8c6e5f3a1b0d9e8c7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"}
-	opts.Logger = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts.Logger = testLogger(t)
 	var ids []string
 	opts.GenerateID = func(*http.Request) string {
 		ids = append(ids, fmt.Sprintf("agree-%d", len(ids)+1))

@@ -28,6 +28,12 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// testLogger is a logger for the managers the suite makes: Info and above, to
+// the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
 // testThroughManager runs the manager on the store and sends 64 parallel
 // requests on one session, each setting its own key: all 64 keys must survive.
 func testThroughManager(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
@@ -42,7 +48,7 @@ func testThroughManager(t *testing.T, newStore func(*testing.T) session.Store, c
 		// server that takes longer than the default StoreTimeout, and what
 		// this test pins is that nothing is lost, not how fast.
 		StoreTimeout: time.Minute,
-		Logger:       slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:       testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("session.New: %v", err)
