@@ -34,10 +34,22 @@ var storeKinds = []struct {
 	}},
 }
 
-// The calls of runOnStoreKind's handler beyond handlerCall's.
+// newKindManager returns a manager with opts on a fresh store made by
+// makeStore, reading the store's clock.
+func newKindManager(t *testing.T, makeStore func(*testing.T) (Store, *countingStore), opts Options) (*Manager, *countingStore) {
+	st, cs := makeStore(t)
+	opts.Store = st
+	m, _ := newTestManager(t, opts)
+	m.now = cs.clock.Now
+	return m, cs
+}
+
+// The calls of runOnStoreKind's handler beyond handlerCall's, and how many
+// kinds of call it makes in all.
 const (
 	destroyedMeanwhile = handlerCalls + iota
 	rewrittenMeanwhile
+	capabilityCalls
 )
 
 // capabilityOutcome is what one request did: its response and the sessions
@@ -118,7 +130,7 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 // replace it, as it does when the other write lands a moment earlier).
 func touchTimingShows(opts Options, ops []byte) bool {
 	return slices.ContainsFunc(ops, func(op byte) bool {
-		call := op % (handlerCalls + 2)
+		call := op % capabilityCalls
 		return call == rewrittenMeanwhile || (call == unsetCall && opts.Unset == UnsetKeep)
 	})
 }
@@ -153,13 +165,10 @@ func capabilityOptions(config byte) Options {
 // sends one request carrying its cookie whose handler makes the calls ops
 // names; it returns what came of it.
 func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingStore), opts Options, stored byte, later time.Duration, ops []byte) capabilityOutcome {
-	st, cs := makeStore(t)
-	cs.clock.Set(testclock.Epoch())
 	made := 0
-	opts.Store = st
 	opts.GenerateID = func(*http.Request) string { made++; return fmt.Sprintf("id-%d", made) }
-	m, _ := newTestManager(t, opts)
-	m.now = cs.clock.Now
+	m, cs := newKindManager(t, makeStore, opts)
+	cs.clock.Set(testclock.Epoch())
 
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Set("views", 1)
@@ -173,7 +182,7 @@ func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingSt
 	cs.clock.Advance(later)
 	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		for i, op := range ops {
-			switch call := op % (handlerCalls + 2); call {
+			switch call := op % capabilityCalls; call {
 			case destroyedMeanwhile: // another request logs out
 				if s != nil {
 					_ = cs.Store.Destroy(r.Context(), s.ID())
@@ -181,7 +190,7 @@ func runOnStoreKind(t *testing.T, makeStore func(*testing.T) (Store, *countingSt
 			case rewrittenMeanwhile: // another request (another app) writes the session
 				if s != nil {
 					doc := `{"cookie":{"originalMaxAge":3600000,"expires":"` +
-						cs.clock.Now().Add(time.Hour).Format("2006-01-02T15:04:05.000Z") +
+						string(appendISOTime(nil, cs.clock.Now().Add(time.Hour))) +
 						`","httpOnly":true,"path":"/"},"other":true}`
 					_ = cs.Store.Set(r.Context(), s.ID(), []byte(doc), cs.clock.Now().Add(time.Hour))
 				}

@@ -91,24 +91,16 @@ func TestStoreFailureKeepsTheHeadersOuterMiddlewareSet(t *testing.T) {
 	}
 }
 
-// TestRollingSendsNoCookieForASessionDestroyedMeanwhile runs on a store
-// touched at the end of the request and on one that could carry the touch on
-// the load (GetToucher, as Redis's GETEX): a touch made at the load cannot
-// tell that the session is gone by the time the cookie goes out.
+// TestRollingSendsNoCookieForASessionDestroyedMeanwhile runs on each kind of
+// store (storeKinds): a touch carried on the load (GetToucher, as Redis's
+// GETEX) cannot tell that the session is gone by the time the cookie goes
+// out.
 func TestRollingSendsNoCookieForASessionDestroyedMeanwhile(t *testing.T) {
-	opts := Options{Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}}
-	stores := map[string]func(t *testing.T) (*Manager, *countingStore){
-		"Toucher": func(t *testing.T) (*Manager, *countingStore) { return newTestManager(t, opts) },
-		"GetToucher": func(t *testing.T) (*Manager, *countingStore) {
-			m, st := newGetTouchManager(t, opts)
-			return m, st.countingStore
-		},
-	}
-	for storeName, newManager := range stores {
+	for _, kind := range storeKinds {
 		for _, modify := range []bool{false, true} {
-			name := storeName + "/" + map[bool]string{false: "ReadOnly", true: "Modified"}[modify]
+			name := kind.name + "/" + map[bool]string{false: "ReadOnly", true: "Modified"}[modify]
 			t.Run(name, func(t *testing.T) {
-				m, st := newManager(t)
+				m, st := newKindManager(t, kind.make, Options{Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}})
 				b := stored(t, m)
 				b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 					// A logout in another tab lands while this request runs.
