@@ -1,5 +1,6 @@
 # sessionkit: `make test` installs the servers the store tests need (as root,
-# from Debian's packages), then runs vet, gofmt, the race detector over every
+# from Debian's packages; Valkey 8.1 from Debian 13's, into the user's cache
+# directory), then runs vet, gofmt, the race detector over every
 # package against real servers, a short fuzz pass, and the browser test.
 
 SHELL := /bin/bash
@@ -42,6 +43,10 @@ deps:
 		else echo "deps: missing node/npm; run: sudo apt-get install -y nodejs npm"; [ -z "$$SESSIONKIT_REQUIRE_SERVERS" ] || exit 1; fi; \
 	fi
 	@[ interop/peer/node_modules/.package-lock.json -nt interop/peer/package-lock.json ] || (cd interop/peer && npm ci --no-audit --no-fund)
+	@# valkey-server 8.1 (SET IFEQ) for redisstore's native compare-and-set:
+	@# Debian 13's package and libraries, unpacked into the user's cache
+	@# directory (Debian 12 has no such server). No root needed.
+	@bash internal/testserver/fetch-valkey.sh || { echo "deps: no valkey-server 8.1; the Valkey tests will skip"; [ -z "$$SESSIONKIT_REQUIRE_SERVERS" ]; }
 
 # The other modules: e2e (chromedp) and bench (the peer libraries) keep
 # their dependencies out of the library's module.

@@ -43,6 +43,12 @@ func newRedis(base, name string, extra func(port int) ([]string, error)) (*Serve
 	if err != nil {
 		return nil, err
 	}
+	return newRedisWith(bin, base, name, extra)
+}
+
+// newRedisWith starts bin, a redis-server or a valkey-server (which takes
+// the same arguments), in a new directory under base.
+func newRedisWith(bin, base, name string, extra func(port int) ([]string, error)) (*Server, error) {
 	dir, err := os.MkdirTemp(base, name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("testserver: %w", err)

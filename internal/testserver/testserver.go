@@ -1,6 +1,6 @@
-// Package testserver starts real database servers (redis-server, memcached,
-// PostgreSQL, FerretDB for MongoDB) on free loopback ports for the stores'
-// tests, and stops them afterwards.
+// Package testserver starts real database servers (redis-server,
+// valkey-server 8.1, memcached, PostgreSQL, FerretDB for MongoDB) on free
+// loopback ports for the stores' tests, and stops them afterwards.
 //
 // Nothing here relies on a server that happens to run on the machine: every
 // server is a child process with its own port and its own directory. A

@@ -496,3 +496,42 @@ func TestPostgresRunsAsPostgresUserWhenRootAndLeavesNothing(t *testing.T) {
 		t.Fatalf("%s is still there after its test: %v", dir, err)
 	}
 }
+
+func TestValkeyHasNativeCompareAndSet(t *testing.T) {
+	s := StartValkey(t)
+	if _, err := redisCommand(s.Addr, "SET", "k", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := redisCommand(s.Addr, "SET", "k", "b", "IFEQ", "x"); err != nil || got != "" {
+		t.Fatalf("SET k b IFEQ x on a = %q, %v; want a nil reply", got, err)
+	}
+	if got, err := redisCommand(s.Addr, "SET", "k", "b", "PX", "60000", "IFEQ", "a"); err != nil || got != "OK" {
+		t.Fatalf("SET k b PX 60000 IFEQ a on a = %q, %v; want OK", got, err)
+	}
+	if got, err := redisCommand(s.Addr, "GET", "k"); err != nil || got != "b" {
+		t.Fatalf("GET k = %q, %v; want b", got, err)
+	}
+	if got, err := redisCommand(s.Addr, "INFO", "server"); err != nil || !strings.Contains(got, "server_name:valkey") {
+		t.Fatalf("INFO server = %q, %v; want server_name:valkey", got, err)
+	}
+}
+
+func TestValkeyVersionTellsValkeyFromRedis(t *testing.T) {
+	dir := t.TempDir()
+	fake := func(name, out string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if v, err := valkeyVersion(fake("valkey-8.0", "Valkey server v=8.0.1 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=1")); err != nil || v != [2]int{8, 0} {
+		t.Errorf("valkeyVersion of an 8.0.1 = %v, %v; want [8 0]", v, err)
+	}
+	if v, err := valkeyVersion(fake("valkey-10.2", "Valkey server v=10.2.0 sha=1")); err != nil || v != [2]int{10, 2} {
+		t.Errorf("valkeyVersion of a 10.2.0 = %v, %v; want [10 2]", v, err)
+	}
+	if _, err := valkeyVersion(fake("redis", "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=1")); err == nil {
+		t.Error("valkeyVersion accepted a Redis server")
+	}
+}
