@@ -20,14 +20,18 @@
 //	Set               SET key value PX ttl (DEL when the expiry has passed)
 //	Touch             PEXPIRE (the value is not rewritten)
 //	Destroy           DEL
-//	CompareAndSwap    EVALSHA of a Lua script comparing the SHA-1 of the stored
-//	                  value with the version; SET NX to create
+//	CompareAndSwap    SET key value PX ttl IFEQ old (Valkey 8.1+, Redis 8.4+),
+//	                  else EVALSHA of a Lua script comparing the SHA-1 of the
+//	                  stored value with the version's; SET NX to create
 //
-// A version stands for the stored value itself (the script compares its
-// SHA-1 with the stored value's), so an Express app writing the same keys (it
-// knows nothing of versions) cannot break compare-and-swap: its write simply
-// changes the version. Every operation touches one key, so all
-// of them work on a Redis Cluster.
+// A version stands for the stored value itself, so an Express app writing
+// the same keys (it knows nothing of versions) cannot break compare-and-swap:
+// its write simply changes the version. A server with SET IFEQ compares the
+// stored value with the version itself, at about the cost of a SET; an older
+// one runs the script, which costs the server several times a SET (see the
+// README). The store tries SET IFEQ first and, when the server answers it
+// with a syntax error, uses the script from then on. Every operation touches
+// one key, so all of them work on a Redis Cluster.
 //
 // A user index (session.UserIndex) keeps two keys per user beside the
 // sessions; see users.go for what is atomic in a Cluster.
@@ -74,6 +78,7 @@ type Store struct {
 	replicas       int              // WithReplicas: WAIT for this many after each write
 	replicaTimeout time.Duration    // and this long
 	noGetEx        atomic.Bool      // the server said it has no GETEX (Redis < 6.2)
+	noSetIfEq      atomic.Bool      // the server said it has no SET IFEQ (Redis < 8.4, Valkey < 8.1)
 	now            func() time.Time // the user index's clock (users.go); tests replace it
 }
 
@@ -315,10 +320,12 @@ return 1
 `)
 
 // CompareAndSwap stores data under id only if the stored value is still the
-// one of version old (the script compares SHA-1 hashes), in one EVALSHA.
-// With old == "" it creates the session only if none exists (SET NX). It
-// reports swapped == false otherwise, and the new version on success (""
-// when the expiry had passed and nothing was stored).
+// one of version old, in one round trip: SET IFEQ where the server has it,
+// else EVALSHA of a script that compares SHA-1 hashes (and always the script
+// when the expiry has passed, to delete). With old == "" it creates the
+// session only if none exists (SET NX). It reports swapped == false
+// otherwise, and the new version on success ("" when the expiry had passed
+// and nothing was stored).
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
@@ -344,21 +351,44 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		}
 		return version(data), true, nil
 	}
+	swapped, err = s.swap(ctx, key, old, data, ttl)
+	if err != nil {
+		return "", false, wrap("compare-and-swap", id, err)
+	}
+	if !swapped || ttl <= 0 {
+		return "", swapped, nil
+	}
+	return version(data), true, nil
+}
+
+// swap replaces the value of key with data for ttl (ttl <= 0 deletes it) if
+// the value is still old. It sends SET IFEQ unless the server has shown it
+// lacks it, and the script otherwise.
+func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time.Duration) (bool, error) {
+	if ttl > 0 && !s.noSetIfEq.Load() {
+		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { return c.SetIFEQ(ctx, key, data, old, ttl) })
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, redis.Nil):
+			return false, nil
+		case !redis.HasErrorPrefix(err, "syntax error"):
+			return false, err
+		}
+		// A server before Valkey 8.1 or Redis 8.4 knows no IFEQ: it rejected
+		// the command and wrote nothing.
+		s.noSetIfEq.Store(true)
+	}
 	var cmd *redis.Cmd
-	err = s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
+	err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
 		cmd = casScript.Run(ctx, c, []string{key}, versionHash(old), data, ttl.Milliseconds())
 		return cmd
 	})
 	if err != nil {
-		return "", false, wrap("compare-and-swap", id, err)
+		return false, err
 	}
-	if n, _ := cmd.Int(); n == 0 {
-		return "", false, nil
-	}
-	if ttl <= 0 {
-		return "", true, nil
-	}
-	return version(data), true, nil
+	n, _ := cmd.Int()
+	return n == 1, nil
 }
 
 // forEachNode calls fn with the client of every node holding keys: every

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -33,6 +34,27 @@ func standalone(t testing.TB) *redis.Client {
 	return c
 }
 
+// valkey returns a client of the shared valkey-server (8.1 or later), which
+// has SET IFEQ.
+func valkey(t testing.TB) *redis.Client {
+	t.Helper()
+	srv := testserver.SharedValkey(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// servers are the standalone servers the store's compare-and-swap tests
+// run on: Redis 7.0, where it runs a script, and Valkey 8.1, where it is a SET IFEQ.
+var servers = []struct {
+	name   string
+	client func(testing.TB) *redis.Client
+	start  func(testing.TB, ...string) *testserver.Server
+}{
+	{"redis", standalone, testserver.StartRedis},
+	{"valkey", valkey, testserver.StartValkey},
+}
+
 // cluster returns a client of the shared Redis Cluster.
 func cluster(t testing.TB) *redis.ClusterClient {
 	t.Helper()
@@ -50,6 +72,12 @@ func newStore(client redis.UniversalClient, opts ...redisstore.Option) *redissto
 func TestConformanceStandalone(t *testing.T) {
 	t.Parallel()
 	client := standalone(t)
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
+}
+
+func TestConformanceValkey(t *testing.T) {
+	t.Parallel()
+	client := valkey(t)
 	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
 }
 
@@ -140,8 +168,13 @@ func TestTouchDoesNotRewriteDocument(t *testing.T) {
 }
 
 func TestExpressWriteBetweenReadAndSaveConflicts(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { expressWriteBetweenReadAndSaveConflicts(t, srv.client(t)) })
+	}
+}
+
+func expressWriteBetweenReadAndSaveConflicts(t *testing.T, client *redis.Client) {
 	ctx := t.Context()
-	client := standalone(t)
 	st := newStore(client)
 	if err := st.Set(ctx, "id", []byte(`{"a":1}`), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -282,7 +315,17 @@ func commandsOf(t *testing.T, c *redis.Client, do func()) map[string]int {
 }
 
 func TestOneRoundTripPerStoreOperation(t *testing.T) {
-	srv := testserver.StartRedis(t) // its own server: the counts are server-wide
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			// The compare-and-swap of a modifying request: a script on Redis
+			// 7.0, SET IFEQ on Valkey 8.1.
+			cas := map[string]string{"redis": "evalsha", "valkey": "set"}[srv.name]
+			oneRoundTripPerStoreOperation(t, srv.start(t), cas) // its own server: the counts are server-wide
+		})
+	}
+}
+
+func oneRoundTripPerStoreOperation(t *testing.T, srv *testserver.Server, cas string) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { client.Close() })
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -295,7 +338,9 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 	browserSession := apptest.New(t, st, nil) // no MaxAge: a browser-session cookie
 
 	first := reader.MustDo(t, "/set?k=a&v=1", nil)
-	reader.MustDo(t, "/set?k=a&v=2", first.Cookies) // loads the script into the server
+	// Loads the script into Redis 7.0, and tells the store that the server
+	// has no SET IFEQ.
+	reader.MustDo(t, "/set?k=a&v=2", first.Cookies)
 	browserFirst := browserSession.MustDo(t, "/set?k=a&v=1", nil)
 
 	cases := []struct {
@@ -307,11 +352,11 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 	}{
 		{"new session", reader, "/set?k=a&v=1", nil, map[string]int{"set": 1}},
 		{"read-only", reader, "/get?k=a", first.Cookies, map[string]int{"get": 1}},
-		{"modifying", reader, "/set?k=b&v=3", first.Cookies, map[string]int{"get": 1, "evalsha": 1}},
+		{"modifying", reader, "/set?k=b&v=3", first.Cookies, map[string]int{"get": 1, cas: 1}},
 		// The touch rides on the load: GETEX key PX ttl.
 		{"touch-only", toucher, "/get?k=a", first.Cookies, map[string]int{"getex": 1}},
 		{"browser-session read-only", browserSession, "/get?k=a", browserFirst.Cookies, map[string]int{"getex": 1}},
-		{"browser-session modifying", browserSession, "/set?k=b&v=4", browserFirst.Cookies, map[string]int{"getex": 1, "evalsha": 1}},
+		{"browser-session modifying", browserSession, "/set?k=b&v=4", browserFirst.Cookies, map[string]int{"getex": 1, cas: 1}},
 		// A session whose own max age (1h, from reader) differs from the
 		// app's: the load's touch is not the right one, the end's is.
 		{"own max age read-only", browserSession, "/get?k=a", first.Cookies, map[string]int{"getex": 1, "pexpire": 1}},
@@ -332,6 +377,81 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 		if !maps.Equal(got, c.want) {
 			t.Errorf("%s request: commands %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// storedSession stores {"n":0} under "id" through a new store on srv, a
+// server of the test's own (command counts are server-wide), and returns
+// the server's client, the store, the session's version and its expiry.
+func storedSession(t *testing.T, srv *testserver.Server) (*redis.Client, *redisstore.Store, string, time.Time) {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	st := redisstore.New(client)
+	exp := time.Now().Add(time.Hour)
+	if err := st.Set(t.Context(), "id", []byte(`{"n":0}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	_, v, _, err := st.GetVersion(t.Context(), "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, st, v, exp
+}
+
+// countedSwap swaps session "id" from version v to data, which must
+// succeed, and returns the new version and the commands the server ran.
+func countedSwap(t *testing.T, client *redis.Client, st *redisstore.Store, v string, data []byte, exp time.Time) (string, map[string]int) {
+	t.Helper()
+	var swapped bool
+	var err error
+	got := commandsOf(t, client, func() { v, swapped, err = st.CompareAndSwap(t.Context(), "id", v, data, exp) })
+	if err != nil || !swapped {
+		t.Fatalf("CompareAndSwap to %s: swapped %v, %v", data, swapped, err)
+	}
+	if stored := client.Get(t.Context(), "sess:id").Val(); stored != string(data) {
+		t.Fatalf("after CompareAndSwap the value is %s, want %s", stored, data)
+	}
+	return v, got
+}
+
+func TestCompareAndSwapFallsBackToTheScriptWithoutSetIfEq(t *testing.T) {
+	client, st, v, exp := storedSession(t, testserver.StartRedis(t)) // Redis 7.0: no SET IFEQ
+	for i, want := range []map[string]int{
+		// The refused SET IFEQ, then the script: EVALSHA, which the new
+		// server refuses (NOSCRIPT), and EVAL; its GET and SET count too.
+		{"set": 2, "evalsha": 1, "eval": 1, "get": 1},
+		{"set": 1, "evalsha": 1, "get": 1}, // the script only
+	} {
+		var got map[string]int
+		v, got = countedSwap(t, client, st, v, []byte(fmt.Sprintf(`{"n":%d}`, i+1)), exp)
+		if !maps.Equal(got, want) {
+			t.Errorf("CompareAndSwap %d: commands %v, want %v", i+1, got, want)
+		}
+	}
+	// A conflict still shows as one.
+	client.Set(t.Context(), "sess:id", `{"n":"express"}`, time.Hour)
+	if _, swapped, err := st.CompareAndSwap(t.Context(), "id", v, []byte(`{"n":9}`), exp); err != nil || swapped {
+		t.Fatalf("CompareAndSwap after another write: swapped %v, %v; want a conflict", swapped, err)
+	}
+}
+
+func TestCompareAndSwapOnValkeyIsOneSetIfEq(t *testing.T) {
+	client, st, v, exp := storedSession(t, testserver.StartValkey(t))
+	v, got := countedSwap(t, client, st, v, []byte(`{"n":1}`), exp)
+	if want := map[string]int{"set": 1}; !maps.Equal(got, want) {
+		t.Errorf("CompareAndSwap: commands %v, want %v", got, want)
+	}
+	if ttl := client.PTTL(t.Context(), "sess:id").Val(); ttl <= 59*time.Minute {
+		t.Errorf("PTTL after CompareAndSwap = %v, want about 1h", ttl)
+	}
+	// An expiry that has passed deletes, through the script (Valkey 8.1 has
+	// no conditional delete).
+	if _, swapped, err := st.CompareAndSwap(t.Context(), "id", v, []byte(`{"n":2}`), time.Now().Add(-time.Second)); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap with a past expiry: swapped %v, %v", swapped, err)
+	}
+	if client.Exists(t.Context(), "sess:id").Val() != 0 {
+		t.Fatal("CompareAndSwap with a past expiry left the session")
 	}
 }
 

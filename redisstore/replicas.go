@@ -63,11 +63,13 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		// Pipeliner has no Wait method: send the command itself.
 		wait := pipe.Do(ctx, "wait", s.replicas, s.replicaTimeout.Milliseconds())
 		_, err = pipe.Exec(ctx)
-		if err == nil {
+		// A nil reply is a conditional write (SET IFEQ) that did not happen:
+		// an answer, not a failure.
+		if err == nil || errors.Is(cmd.Err(), redis.Nil) && wait.Err() == nil {
 			if n, _ := wait.Int(); n < s.replicas {
 				return fmt.Errorf("%w: %d of %d replicas within %v", ErrNotReplicated, n, s.replicas, s.replicaTimeout)
 			}
-			return nil
+			return cmd.Err()
 		}
 		// A pipelined EVALSHA cannot fall back to EVAL as Script.Run does:
 		// load the script on that node and send the pipeline again.

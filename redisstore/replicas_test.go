@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +52,35 @@ func TestConformanceWithReplicasOnReplicatedCluster(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
 }
 
+// TestConformanceWithReplicasOnValkey runs the pipelined SET IFEQ and WAIT
+// on a Valkey 8.1 master with one replica.
+func TestConformanceWithReplicasOnValkey(t *testing.T) {
+	t.Parallel()
+	master := testserver.StartValkey(t)
+	replica := testserver.StartValkey(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	c := redis.NewClient(&redis.Options{Addr: master.Addr})
+	t.Cleanup(func() { c.Close() })
+	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	t.Cleanup(func() { rc.Close() })
+	for start := time.Now(); !strings.Contains(rc.Info(t.Context(), "replication").Val(), "master_link_status:up"); {
+		if time.Since(start) > testserver.StartTimeout {
+			t.Fatalf("the replica is not in sync after %v", testserver.StartTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
+}
+
 func TestWriteThatNoReplicaConfirmedIsAnError(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) { writeThatNoReplicaConfirmedIsAnError(t, srv.client(t)) })
+	}
+}
+
+func writeThatNoReplicaConfirmedIsAnError(t *testing.T, client *redis.Client) {
 	ctx := t.Context()
 	// The shared server has no replica: WAIT 1 can only time out.
-	st := newStore(standalone(t), redisstore.WithReplicas(1, 20*time.Millisecond))
+	st := newStore(client, redisstore.WithReplicas(1, 20*time.Millisecond))
 	exp := time.Now().Add(time.Hour)
 	check := func(op string, err error) {
 		t.Helper()
