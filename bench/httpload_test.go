@@ -101,6 +101,12 @@ func TestHTTPLoad(t *testing.T) {
 	}
 	rdb := testserver.StartRedis(t)
 	mc := testserver.StartMemcached(t)
+	var vk *testserver.Server
+	if err := testserver.ValkeyAvailable(); err != nil {
+		t.Logf("no Valkey servers: %v", err)
+	} else {
+		vk = testserver.StartValkey(t)
+	}
 
 	type setup struct {
 		name, limit string
@@ -145,6 +151,12 @@ func TestHTTPLoad(t *testing.T) {
 			t.Cleanup(func() { pool.Close() })
 			return startSCS(t, redisstore.NewWithPrefix(pool, "scs:"))
 		}},
+		// The same on Valkey 8.1, where the store's compare-and-swap is a
+		// SET IFEQ instead of a script (added below when there is one).
+		{"raw Valkey GET", "", func(t *testing.T) *loadTarget { return startRawRedis(t, vk.Addr) }},
+		{"sessionkit redisstore, Valkey", "raw Valkey GET", func(t *testing.T) *loadTarget {
+			return startSessionkit(t, skredis.New(redisClient(t, vk.Addr), skredis.WithPrefix("sk:")))
+		}},
 		{"express-session MemoryStore", "net/http bare", func(t *testing.T) *loadTarget { return startExpress(t, "SESSION_STORE=memory") }},
 		{"express-session connect-redis", "raw Redis GET", func(t *testing.T) *loadTarget {
 			return startExpress(t, "SESSION_STORE=redis", "REDIS_URL=redis://"+rdb.Addr, "SESSION_PREFIX=express:")
@@ -163,6 +175,9 @@ func TestHTTPLoad(t *testing.T) {
 	for _, s := range setups {
 		if only != nil && !only.MatchString(s.name) && s.limit != "" {
 			continue // the limits always run: the ratios need them
+		}
+		if vk == nil && strings.Contains(s.name, "Valkey") {
+			continue
 		}
 		// The server's goroutines carry its name as a profile label, so
 		// that a -cpuprofile of the run splits by server (go tool pprof
