@@ -81,6 +81,13 @@ func TestConformanceValkey(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
 }
 
+func TestConformanceValkeyCluster(t *testing.T) {
+	t.Parallel()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testserver.StartValkeyCluster(t).Addrs()})
+	t.Cleanup(func() { c.Close() })
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c) })
+}
+
 func TestConformanceCluster(t *testing.T) {
 	t.Parallel()
 	client := cluster(t)

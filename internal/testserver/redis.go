@@ -105,7 +105,7 @@ func (c *RedisCluster) Kill() {
 // until every node reports cluster_state:ok, and stops it in t.Cleanup.
 func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
-	c, err := newRedisCluster(t.TempDir())
+	c, err := newRedisCluster(t.TempDir(), "redis", newRedis)
 	if c != nil {
 		t.Cleanup(c.Kill)
 	}
@@ -113,11 +113,13 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	return c
 }
 
-func newRedisCluster(base string) (*RedisCluster, error) {
+// newRedisCluster starts a three-master cluster under base of the servers
+// start starts (newRedis, newValkey), kind naming them ("redis").
+func newRedisCluster(base, kind string, start func(base, name string, extra func(port int) ([]string, error)) (*Server, error)) (*RedisCluster, error) {
 	c := &RedisCluster{}
 	buses := make([]int, 3)
 	for i := range 3 {
-		n, err := newRedis(base, fmt.Sprintf("redis-cluster-%d", i), func(port int) ([]string, error) {
+		n, err := start(base, fmt.Sprintf("%s-cluster-%d", kind, i), func(port int) ([]string, error) {
 			bus, err := freePort()
 			if err != nil {
 				return nil, err

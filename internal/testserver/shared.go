@@ -106,7 +106,7 @@ func SharedRedis(t testing.TB) *Server {
 func SharedRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
 	return sharedCluster.get(t, func(base string) (*RedisCluster, error) {
-		c, err := newRedisCluster(base)
+		c, err := newRedisCluster(base, "redis", newRedis)
 		if c != nil {
 			onStop(c.Kill)
 		}

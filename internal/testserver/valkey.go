@@ -115,6 +115,18 @@ func StartValkey(t testing.TB, extra ...string) *Server {
 	return s
 }
 
+// StartValkeyCluster starts a three-master Valkey Cluster (8.1 or later)
+// for this test, as [StartRedisCluster] does with redis-server.
+func StartValkeyCluster(t testing.TB) *RedisCluster {
+	t.Helper()
+	c, err := newRedisCluster(t.TempDir(), "valkey", newValkey)
+	if c != nil {
+		t.Cleanup(c.Kill)
+	}
+	check(t, err)
+	return c
+}
+
 var sharedValkey once[*Server]
 
 // SharedValkey returns a standalone valkey-server (8.1 or later) shared by
