@@ -53,7 +53,7 @@ apt=(apt-get -qq
 	-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
 	-o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$work/apt/preferences.d"
 	-o "Dir::State=$work/apt" -o Dir::State::Status=/dev/null -o "Dir::Cache=$work/apt"
-	-o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)"
+	-o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=3
 	-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
 	-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
 	-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
