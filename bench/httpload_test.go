@@ -152,7 +152,8 @@ func TestHTTPLoad(t *testing.T) {
 			return startSCS(t, redisstore.NewWithPrefix(pool, "scs:"))
 		}},
 		// The same on Valkey 8.1, where the store's compare-and-swap is a
-		// SET IFEQ instead of a script (added below when there is one).
+		// SET IFEQ instead of a script (left out below where there is no
+		// Valkey).
 		{"raw Valkey GET", "", func(t *testing.T) *loadTarget { return startRawRedis(t, vk.Addr) }},
 		{"sessionkit redisstore, Valkey", "raw Valkey GET", func(t *testing.T) *loadTarget {
 			return startSessionkit(t, skredis.New(redisClient(t, vk.Addr), skredis.WithPrefix("sk:")))

@@ -113,9 +113,13 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	return c
 }
 
+// redisStarter starts one server of the Redis family in a new directory
+// under base: newRedis, newValkey.
+type redisStarter func(base, name string, extra func(port int) ([]string, error)) (*Server, error)
+
 // newRedisCluster starts a three-master cluster under base of the servers
-// start starts (newRedis, newValkey), kind naming them ("redis").
-func newRedisCluster(base, kind string, start func(base, name string, extra func(port int) ([]string, error)) (*Server, error)) (*RedisCluster, error) {
+// start starts, kind naming them ("redis").
+func newRedisCluster(base, kind string, start redisStarter) (*RedisCluster, error) {
 	c := &RedisCluster{}
 	buses := make([]int, 3)
 	for i := range 3 {
