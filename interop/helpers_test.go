@@ -291,6 +291,21 @@ func expressWritesDuringSlowGoRequest(t *testing.T, b *browser, goApp *goApp, no
 	}
 }
 
+// bothWritesKept checks, after expressWritesDuringSlowGoRequest, that the
+// stored session (the JSON document as the Node store keeps it) has the
+// Express write, the Go write and the earlier views, and that Express sees both.
+func bothWritesKept(t *testing.T, b *browser, stored string) {
+	t.Helper()
+	for _, kv := range []string{`"fromExpress":"1"`, `"fromGo":"1"`, `"views":1`} {
+		if !strings.Contains(stored, kv) {
+			t.Errorf("stored session lacks %s: %s", kv, stored)
+		}
+	}
+	if ns := b.nodeSession(); ns.Session["fromExpress"] != "1" || ns.Session["fromGo"] != "1" {
+		t.Errorf("Express sees %v, want both fromExpress and fromGo", ns.Session)
+	}
+}
+
 // goSessionContinuesInExpress: a session the Go app starts is continued by
 // Express and back, under the one cookie value express-session computes.
 func goSessionContinuesInExpress(t *testing.T, b *browser) {

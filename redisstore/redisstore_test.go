@@ -286,41 +286,6 @@ func TestSessionDestroyedDuringSlowRequestStaysDestroyed(t *testing.T) {
 	apptest.DestroyDuringSlowRequestStaysDestroyed(t, newStore(standalone(t)))
 }
 
-// commandCounts reads INFO commandstats: calls per command.
-func commandCounts(t *testing.T, c *redis.Client) map[string]int {
-	t.Helper()
-	info, err := c.Info(t.Context(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ",")
-		counts[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(n)
-	}
-	return counts
-}
-
-// commandsOf returns the commands a request sent to Redis (the INFO calls of
-// the measurement itself left out).
-func commandsOf(t *testing.T, c *redis.Client, do func()) map[string]int {
-	t.Helper()
-	before := commandCounts(t, c)
-	do()
-	after := commandCounts(t, c)
-	delta := map[string]int{}
-	for k, n := range after {
-		if d := n - before[k]; d > 0 && k != "info" {
-			delta[k] = d
-		}
-	}
-	return delta
-}
-
 func TestOneRoundTripPerStoreOperation(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
@@ -335,8 +300,6 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 func oneRoundTripPerStoreOperation(t *testing.T, srv *testserver.Server, cas string) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { client.Close() })
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { admin.Close() })
 	st := redisstore.New(client)
 	// TouchAfter leaves a read-only request alone right after a save; the
 	// second app touches on every unmodified request, as express does.
@@ -369,7 +332,7 @@ func oneRoundTripPerStoreOperation(t *testing.T, srv *testserver.Server, cas str
 		{"own max age read-only", browserSession, "/get?k=a", first.Cookies, map[string]int{"getex": 1, "pexpire": 1}},
 	}
 	for _, c := range cases {
-		got := commandsOf(t, admin, func() { c.app.MustDo(t, c.path, c.cookies) })
+		got := testserver.RedisCommandsDuring(t, srv.Addr, func() { c.app.MustDo(t, c.path, c.cookies) })
 		// INFO commandstats also counts the calls a script makes: the CAS
 		// script's GET and SET run inside the EVALSHA round trip.
 		for range got["evalsha"] {
@@ -412,7 +375,7 @@ func countedSwap(t *testing.T, client *redis.Client, st *redisstore.Store, v str
 	t.Helper()
 	var swapped bool
 	var err error
-	got := commandsOf(t, client, func() { v, swapped, err = st.CompareAndSwap(t.Context(), "id", v, data, exp) })
+	got := testserver.RedisCommandsDuring(t, client.Options().Addr, func() { v, swapped, err = st.CompareAndSwap(t.Context(), "id", v, data, exp) })
 	if err != nil || !swapped {
 		t.Fatalf("CompareAndSwap to %s: swapped %v, %v", data, swapped, err)
 	}
