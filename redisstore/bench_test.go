@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
@@ -21,15 +19,8 @@ import (
 // CSRF token encodes to.
 const benchDocSize = 400
 
-func benchClient(b *testing.B) *redis.Client {
-	srv := testserver.SharedRedis(b)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	b.Cleanup(func() { c.Close() })
-	return c
-}
-
 func BenchmarkRawGet(b *testing.B) {
-	c := benchClient(b)
+	c := standalone(b)
 	key := testserver.UniquePrefix() + "raw"
 	c.Set(b.Context(), key, storetest.Document(benchDocSize), time.Hour)
 	b.ReportAllocs()
@@ -41,7 +32,7 @@ func BenchmarkRawGet(b *testing.B) {
 }
 
 func BenchmarkRawSet(b *testing.B) {
-	c := benchClient(b)
+	c := standalone(b)
 	key, doc := testserver.UniquePrefix()+"raw", storetest.Document(benchDocSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -52,7 +43,7 @@ func BenchmarkRawSet(b *testing.B) {
 }
 
 func BenchmarkRawGetSet(b *testing.B) {
-	c := benchClient(b)
+	c := standalone(b)
 	key, doc := testserver.UniquePrefix()+"raw", storetest.Document(benchDocSize)
 	c.Set(b.Context(), key, doc, time.Hour)
 	b.ReportAllocs()
@@ -67,7 +58,7 @@ func BenchmarkRawGetSet(b *testing.B) {
 }
 
 func BenchmarkStoreGet(b *testing.B) {
-	st := newStore(benchClient(b))
+	st := newStore(standalone(b))
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -78,7 +69,7 @@ func BenchmarkStoreGet(b *testing.B) {
 }
 
 func BenchmarkStoreGetVersion(b *testing.B) {
-	st := newStore(benchClient(b))
+	st := newStore(standalone(b))
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -89,7 +80,7 @@ func BenchmarkStoreGetVersion(b *testing.B) {
 }
 
 func BenchmarkStoreSet(b *testing.B) {
-	st := newStore(benchClient(b))
+	st := newStore(standalone(b))
 	doc := storetest.Document(benchDocSize)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -100,7 +91,7 @@ func BenchmarkStoreSet(b *testing.B) {
 }
 
 func BenchmarkStoreCompareAndSwap(b *testing.B) {
-	st := newStore(benchClient(b))
+	st := newStore(standalone(b))
 	doc := storetest.Document(benchDocSize)
 	st.Set(b.Context(), "id", doc, time.Now().Add(time.Hour))
 	_, v, _, _ := st.GetVersion(b.Context(), "id")
@@ -117,7 +108,7 @@ func BenchmarkStoreCompareAndSwap(b *testing.B) {
 }
 
 func BenchmarkStoreTouch(b *testing.B) {
-	st := newStore(benchClient(b))
+	st := newStore(standalone(b))
 	st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -136,7 +127,7 @@ func benchApp(b *testing.B, st *redisstore.Store) (*apptest.App, apptest.Respons
 }
 
 func BenchmarkRequestNoSession(b *testing.B) {
-	app, first := benchApp(b, newStore(benchClient(b)))
+	app, first := benchApp(b, newStore(standalone(b)))
 	b.ReportAllocs()
 	for b.Loop() {
 		app.Serve(b, "/none", first.Cookies)
@@ -144,7 +135,7 @@ func BenchmarkRequestNoSession(b *testing.B) {
 }
 
 func BenchmarkRequestReadOnly(b *testing.B) {
-	app, first := benchApp(b, newStore(benchClient(b)))
+	app, first := benchApp(b, newStore(standalone(b)))
 	b.ReportAllocs()
 	for b.Loop() {
 		app.Serve(b, "/get?k=pad", first.Cookies)
@@ -152,7 +143,7 @@ func BenchmarkRequestReadOnly(b *testing.B) {
 }
 
 func BenchmarkRequestModifying(b *testing.B) {
-	app, first := benchApp(b, newStore(benchClient(b)))
+	app, first := benchApp(b, newStore(standalone(b)))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -164,7 +155,7 @@ func BenchmarkRequestModifying(b *testing.B) {
 // BenchmarkOverhead: a request through the middleware next to the raw
 // client call doing the same store work (see apptest.BenchmarkOverhead).
 func BenchmarkOverhead(b *testing.B) {
-	c := benchClient(b)
+	c := standalone(b)
 	key, doc := testserver.UniquePrefix()+"raw", storetest.Document(benchDocSize)
 	c.Set(b.Context(), key, doc, time.Hour)
 	rawGet := func() {

@@ -25,23 +25,24 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
 
-// standalone returns a client of the shared redis-server.
-func standalone(t testing.TB) *redis.Client {
-	t.Helper()
-	srv := testserver.SharedRedis(t)
+// clientOf returns a client of srv, closed when t ends.
+func clientOf(t testing.TB, srv *testserver.Server) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// standalone returns a client of the shared redis-server.
+func standalone(t testing.TB) *redis.Client {
+	t.Helper()
+	return clientOf(t, testserver.SharedRedis(t))
 }
 
 // valkey returns a client of the shared valkey-server (8.1 or later), which
 // has SET IFEQ.
 func valkey(t testing.TB) *redis.Client {
 	t.Helper()
-	srv := testserver.SharedValkey(t)
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { c.Close() })
-	return c
+	return clientOf(t, testserver.SharedValkey(t))
 }
 
 // servers are the standalone servers the store's compare-and-swap tests
@@ -298,8 +299,7 @@ func TestOneRoundTripPerStoreOperation(t *testing.T) {
 }
 
 func oneRoundTripPerStoreOperation(t *testing.T, srv *testserver.Server, cas string) {
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { client.Close() })
+	client := clientOf(t, srv)
 	st := redisstore.New(client)
 	// TouchAfter leaves a read-only request alone right after a save; the
 	// second app touches on every unmodified request, as express does.
@@ -355,8 +355,7 @@ func oneRoundTripPerStoreOperation(t *testing.T, srv *testserver.Server, cas str
 // the server's client, the store, the session's version and its expiry.
 func storedSession(t *testing.T, srv *testserver.Server) (*redis.Client, *redisstore.Store, string, time.Time) {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { client.Close() })
+	client := clientOf(t, srv)
 	st := redisstore.New(client)
 	exp := time.Now().Add(time.Hour)
 	if err := st.Set(t.Context(), "id", []byte(`{"n":0}`), exp); err != nil {
@@ -440,8 +439,7 @@ func TestSentinelFailoverNeedsNoRestart(t *testing.T) {
 	app := apptest.New(t, redisstore.New(client), nil)
 	first := app.MustDo(t, "/set?k=before&v=1", nil)
 	// The replica has the session before the master goes.
-	replica := redis.NewClient(&redis.Options{Addr: s.Replica.Addr})
-	t.Cleanup(func() { replica.Close() })
+	replica := clientOf(t, s.Replica)
 	for start := time.Now(); replica.Exists(t.Context(), redisstore.DefaultPrefix+first.Body).Val() == 0; {
 		if time.Since(start) > 10*time.Second {
 			t.Fatal("the replica does not have the session after 10s")
@@ -550,8 +548,7 @@ func TestGetAndTouchReadsAndSetsTheExpiry(t *testing.T) {
 func TestGetAndTouchWorksWithoutGetEx(t *testing.T) {
 	// A server without GETEX and GETDEL, as before Redis 6.2.
 	srv := testserver.StartRedis(t, "--rename-command", "GETEX", "", "--rename-command", "GETDEL", "")
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { client.Close() })
+	client := clientOf(t, srv)
 	ctx := t.Context()
 	st := redisstore.New(client)
 	if err := st.Set(ctx, "id", []byte(`{"v":1}`), time.Now().Add(time.Minute)); err != nil {

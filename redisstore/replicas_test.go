@@ -58,10 +58,8 @@ func TestConformanceWithReplicasOnValkey(t *testing.T) {
 	t.Parallel()
 	master := testserver.StartValkey(t)
 	replica := testserver.StartValkey(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
-	c := redis.NewClient(&redis.Options{Addr: master.Addr})
-	t.Cleanup(func() { c.Close() })
-	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	t.Cleanup(func() { rc.Close() })
+	c := clientOf(t, master)
+	rc := clientOf(t, replica)
 	for start := time.Now(); !strings.Contains(rc.Info(t.Context(), "replication").Val(), "master_link_status:up"); {
 		if time.Since(start) > testserver.StartTimeout {
 			t.Fatalf("the replica is not in sync after %v", testserver.StartTimeout)

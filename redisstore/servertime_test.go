@@ -69,8 +69,7 @@ func BenchmarkServerTime(b *testing.B) {
 // benchmarkServerTime measures on srv, whose compare-and-swap through the
 // store shows in commandstats as storeCAS.
 func benchmarkServerTime(b *testing.B, srv *testserver.Server, storeCAS string) {
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	b.Cleanup(func() { c.Close() })
+	c := clientOf(b, srv)
 	ctx := context.Background()
 	doc := storetest.Document(benchDocSize)
 	c.Set(ctx, "k", doc, time.Hour)

@@ -70,7 +70,14 @@ func newRedisWith(bin, base, name string, extra func(port int) ([]string, error)
 // t.Cleanup. extra are more redis-server arguments ("--maxmemory", "1mb").
 func StartRedis(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s, err := newRedis(t.TempDir(), "redis", func(int) ([]string, error) { return extra, nil })
+	return startStandalone(t, newRedis, "redis", extra)
+}
+
+// startStandalone starts a server of start's kind, named name, with the
+// extra arguments, for this test, and stops it in t.Cleanup.
+func startStandalone(t testing.TB, start redisStarter, name string, extra []string) *Server {
+	t.Helper()
+	s, err := start(t.TempDir(), name, func(int) ([]string, error) { return extra, nil })
 	if s != nil {
 		t.Cleanup(s.Kill)
 	}
@@ -105,7 +112,14 @@ func (c *RedisCluster) Kill() {
 // until every node reports cluster_state:ok, and stops it in t.Cleanup.
 func StartRedisCluster(t testing.TB) *RedisCluster {
 	t.Helper()
-	c, err := newRedisCluster(t.TempDir(), "redis", newRedis)
+	return startCluster(t, "redis", newRedis)
+}
+
+// startCluster starts a three-master cluster of start's kind for this test
+// and stops it in t.Cleanup.
+func startCluster(t testing.TB, kind string, start redisStarter) *RedisCluster {
+	t.Helper()
+	c, err := newRedisCluster(t.TempDir(), kind, start)
 	if c != nil {
 		t.Cleanup(c.Kill)
 	}

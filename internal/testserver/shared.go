@@ -92,8 +92,16 @@ var (
 // test binary. Tests must not flush it and should use [UniquePrefix] for their keys.
 func SharedRedis(t testing.TB) *Server {
 	t.Helper()
-	return sharedRedis.get(t, func(base string) (*Server, error) {
-		s, err := newRedis(base, "redis-shared", nil)
+	return sharedStandalone(t, &sharedRedis, newRedis, "redis-shared")
+}
+
+// sharedStandalone starts a server of start's kind the first time it is
+// called with o, to be stopped by [StopShared], and returns it (or ends t
+// as the first start did).
+func sharedStandalone(t testing.TB, o *once[*Server], start redisStarter, name string) *Server {
+	t.Helper()
+	return o.get(t, func(base string) (*Server, error) {
+		s, err := start(base, name, nil)
 		if s != nil {
 			onStop(s.Kill)
 		}

@@ -107,24 +107,14 @@ func newValkey(base, name string, extra func(port int) ([]string, error)) (*Serv
 // ("--replicaof", "127.0.0.1", port).
 func StartValkey(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	s, err := newValkey(t.TempDir(), "valkey", func(int) ([]string, error) { return extra, nil })
-	if s != nil {
-		t.Cleanup(s.Kill)
-	}
-	check(t, err)
-	return s
+	return startStandalone(t, newValkey, "valkey", extra)
 }
 
 // StartValkeyCluster starts a three-master Valkey Cluster (8.1 or later)
 // for this test, as [StartRedisCluster] does with redis-server.
 func StartValkeyCluster(t testing.TB) *RedisCluster {
 	t.Helper()
-	c, err := newRedisCluster(t.TempDir(), "valkey", newValkey)
-	if c != nil {
-		t.Cleanup(c.Kill)
-	}
-	check(t, err)
-	return c
+	return startCluster(t, "valkey", newValkey)
 }
 
 var sharedValkey once[*Server]
@@ -134,11 +124,5 @@ var sharedValkey once[*Server]
 // [UniquePrefix] for their keys.
 func SharedValkey(t testing.TB) *Server {
 	t.Helper()
-	return sharedValkey.get(t, func(base string) (*Server, error) {
-		s, err := newValkey(base, "valkey-shared", nil)
-		if s != nil {
-			onStop(s.Kill)
-		}
-		return s, err
-	})
+	return sharedStandalone(t, &sharedValkey, newValkey, "valkey-shared")
 }
