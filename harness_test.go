@@ -19,9 +19,14 @@ import (
 // time for both with st.clock.Set or st.clock.Advance, never one alone.
 type countingStore struct {
 	*memstore.Store
-	clock *testclock.Clock
-	mu    sync.Mutex
-	calls map[string]int
+	// GetAndTouch hides memstore's: a counting store takes a read-only
+	// request's touch at the end of the request (Toucher), as boltstore
+	// does, so that tests count that Touch; getTouchStore adds the touch
+	// carried on the load back.
+	GetAndTouch struct{}
+	clock       *testclock.Clock
+	mu          sync.Mutex
+	calls       map[string]int
 }
 
 // newCountingStore returns a counting memstore on a clock that starts at the

@@ -7,9 +7,10 @@ import (
 
 // GetToucher is a Store that can read a session and push its expiry forward
 // in one round trip (Redis: GETEX key PX ttl; PostgreSQL: UPDATE ... SET
-// expire RETURNING; MongoDB: findAndModify). The middleware uses it to carry the end-of-request
-// touch of a read-only request on the load, so that such a request costs
-// one round trip instead of two (a read, then a touch).
+// expire RETURNING; MongoDB: findAndModify; memstore: under one lock). The
+// middleware uses it to carry the end-of-request touch of a read-only
+// request on the load, so that such a request costs one round trip instead
+// of two (a read, then a touch).
 //
 // A store that is also a VersionedStore returns the same version as
 // GetVersion would; any other returns "". Like Toucher.Touch, GetAndTouch

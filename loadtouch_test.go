@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// getTouchStore is a counting memstore that can also read and touch in one
-// call (GetToucher), as redisstore does with GETEX. It records the expiry of
-// the last touch, whichever call carried it.
+// getTouchStore is a counting memstore that reads and touches in one call
+// (GetToucher, memstore's own), as redisstore does with GETEX. It records
+// the expiry of the last touch, whichever call carried it.
 type getTouchStore struct {
 	*countingStore
 	mu          sync.Mutex
@@ -24,14 +24,7 @@ func newGetTouchStore(t *testing.T) *getTouchStore {
 func (g *getTouchStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]byte, string, bool, error) {
 	g.count("GetAndTouch")
 	g.setLast(exp)
-	data, ver, found, err := g.Store.GetVersion(ctx, id)
-	if err != nil || !found {
-		return nil, "", false, err
-	}
-	if _, err := g.Store.Touch(ctx, id, exp); err != nil {
-		return nil, "", false, err
-	}
-	return data, ver, true, nil
+	return g.Store.GetAndTouch(ctx, id, exp)
 }
 
 func (g *getTouchStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {

@@ -336,28 +336,56 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 // without changing its data or version. Touching a missing or expired session
 // reports found == false and creates nothing; an expires in the past deletes.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
-	if err := ctxErr(ctx); err != nil {
-		return false, err
+	found, _, err = s.touch(ctx, id, expires, nil)
+	return found, err
+}
+
+// GetAndTouch is GetVersion and Touch in one step under the session's shard
+// lock (session.GetToucher): the middleware carries a read-only request's
+// touch on its load, and the end of the request has no store work left. An
+// expires in the past deletes the session and reports it missing.
+func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	var (
+		data    []byte
+		version uint64
+	)
+	_, kept, err := s.touch(ctx, id, expires, func(e *entry) { data, version = clone(e.data), e.version })
+	if err != nil || !kept {
+		return nil, "", false, err
 	}
-	now := s.now()
-	deadline := s.deadline(expires, now)
-	sh := s.shard(id)
+	return data, formatVersion(version), true, nil
+}
+
+// touch moves id's expiry to expires under its shard's write lock, and then
+// calls read, if not nil, with the entry while it still holds the lock.
+// found is false if the session is missing or expired; kept is false as well
+// when an expires in the past deleted it.
+func (st *state) touch(ctx context.Context, id string, expires time.Time, read func(*entry)) (found, kept bool, err error) {
+	if err := ctxErr(ctx); err != nil {
+		return false, false, err
+	}
+	now := st.now()
+	deadline := st.deadline(expires, now)
+	sh := st.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, ok := sh.m[id]
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
 	if e.expires <= now {
-		s.remove(sh, e)
-		return false, nil
+		st.remove(sh, e)
+		return false, false, nil
 	}
 	if deadline <= now {
-		s.remove(sh, e)
-		return true, nil
+		st.remove(sh, e)
+		return true, false, nil
 	}
 	sh.setExpiry(e, deadline)
-	return true, nil
+	if read != nil {
+		read(e)
+	}
+	return true, true, nil
 }
 
 // CompareAndSwap stores a copy of data only if the session's current version

@@ -18,6 +18,7 @@ import (
 var (
 	_ session.Store          = (*memstore.Store)(nil)
 	_ session.Toucher        = (*memstore.Store)(nil)
+	_ session.GetToucher     = (*memstore.Store)(nil)
 	_ session.VersionedStore = (*memstore.Store)(nil)
 	_ session.Lister         = (*memstore.Store)(nil)
 	_ session.Purger         = (*memstore.Store)(nil)
