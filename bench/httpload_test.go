@@ -35,6 +35,7 @@ import (
 	redigo "github.com/gomodule/redigo/redis"
 	"github.com/redis/go-redis/v9"
 	"go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	session "github.com/sessionkit/session"
 	"github.com/sessionkit/session/boltstore"
@@ -57,6 +58,7 @@ var (
 	httpLoadRounds   = flag.Int("httpload.rounds", 3, "rounds over all servers; req/s are the median round's, ratios the median of the rounds' ratios")
 	httpLoadPlot     = flag.String("httpload.plot", "", "write an SVG bar chart of the results to this file")
 	httpLoadWrk      = flag.String("httpload.wrk", "", "drive the servers with this wrk binary, in a process of its own, instead of the Go load generator in this one")
+	httpLoadPin      = flag.String("httpload.pin", "", "SERVERS:LOAD, two CPU lists as taskset takes them (0:1): this process, its servers and the store servers it starts run on the first, wrk on the second (needs -httpload.wrk)")
 )
 
 // sessionLifetime is every server's session lifetime: persistent cookies, so
@@ -98,6 +100,9 @@ func TestHTTPLoad(t *testing.T) {
 	var only *regexp.Regexp
 	if *httpLoadOnly != "" {
 		only = regexp.MustCompile(*httpLoadOnly)
+	}
+	if *httpLoadPin != "" {
+		pinServers(t)
 	}
 	rdb := testserver.StartRedis(t)
 	mc := testserver.StartMemcached(t)
@@ -172,10 +177,18 @@ func TestHTTPLoad(t *testing.T) {
 	var (
 		ran     []setup
 		targets []*loadTarget
+		// needed are the limits of the servers that run: their ratios
+		// need them.
+		needed = map[string]bool{}
 	)
 	for _, s := range setups {
-		if only != nil && !only.MatchString(s.name) && s.limit != "" {
-			continue // the limits always run: the ratios need them
+		if only == nil || only.MatchString(s.name) {
+			needed[s.limit] = true
+		}
+	}
+	for _, s := range setups {
+		if only != nil && !only.MatchString(s.name) && !(s.limit == "" && needed[s.name]) {
+			continue
 		}
 		if vk == nil && strings.Contains(s.name, "Valkey") {
 			continue
@@ -309,6 +322,9 @@ func httpLoadSetting() string {
 	generator := "a Go load generator in the servers' process"
 	if *httpLoadWrk != "" {
 		generator = "wrk (2 threads) in a process of its own"
+	}
+	if servers, load, ok := strings.Cut(*httpLoadPin, ":"); ok {
+		generator += fmt.Sprintf(" on CPU %s, the servers on CPU %s", load, servers)
 	}
 	return fmt.Sprintf("load from %s, %d connections, %d sessions per server, %d rounds of %v per server and kind, each limit's servers between two runs of it (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
 		generator, *httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
@@ -586,8 +602,12 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 	}
 	secs := max(int(httpLoadDuration.Round(time.Second).Seconds()), 1)
 	cpuBefore := processCPU(t)
-	out, err := exec.Command(*httpLoadWrk, "-t2", "-c"+strconv.Itoa(*httpLoadConns), "-d"+strconv.Itoa(secs)+"s",
-		"-s", script, target.url+path, "--", cookies).CombinedOutput()
+	args := []string{*httpLoadWrk, "-t2", "-c" + strconv.Itoa(*httpLoadConns), "-d" + strconv.Itoa(secs) + "s",
+		"-s", script, target.url + path, "--", cookies}
+	if _, load, ok := strings.Cut(*httpLoadPin, ":"); ok {
+		args = append([]string{"taskset", "-c", load}, args...)
+	}
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	cpu := processCPU(t) - cpuBefore
 	if err != nil {
 		t.Fatalf("%s %s: wrk: %v\n%s", target.name, path, err, out)
@@ -606,6 +626,29 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 		p50:  time.Duration(p50) * time.Microsecond, p99: time.Duration(p99) * time.Microsecond,
 		errors: int(errors), cpu: cpu / time.Duration(requests),
 	}
+}
+
+// pinServers moves every thread of this process to the CPUs -httpload.pin
+// names for the servers, and sets GOMAXPROCS to their number; threads and
+// processes started later inherit them.
+// wrk gets the other list (runWrk). With the load on CPUs of its own, a
+// server's throughput is its own CPU time per request alone.
+func pinServers(t *testing.T) {
+	servers, load, ok := strings.Cut(*httpLoadPin, ":")
+	if !ok || servers == "" || load == "" || *httpLoadWrk == "" {
+		t.Fatalf("-httpload.pin %q: want SERVERS:LOAD, two CPU lists (0:1), and -httpload.wrk", *httpLoadPin)
+	}
+	out, err := exec.Command("taskset", "-a", "-p", "-c", servers, strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		t.Fatalf("taskset: %v\n%s", err, out)
+	}
+	// The runtime counts the CPUs it may use only when it starts: as under
+	// a container's CPU limit, it should run as many Ps as it has CPUs.
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GOMAXPROCS(set.Count())
 }
 
 // median is the middle of xs once sorted (the upper one of an even count);
