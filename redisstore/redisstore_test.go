@@ -48,12 +48,13 @@ func valkey(t testing.TB) *redis.Client {
 // servers are the standalone servers the store's compare-and-swap tests
 // run on: Redis 7.0, where it runs a script, and Valkey 8.1, where it is a SET IFEQ.
 var servers = []struct {
-	name   string
-	client func(testing.TB) *redis.Client
-	start  func(testing.TB, ...string) *testserver.Server
+	name     string
+	client   func(testing.TB) *redis.Client
+	start    func(testing.TB, ...string) *testserver.Server
+	sentinel func(testing.TB) *testserver.RedisSentinel
 }{
-	{"redis", standalone, testserver.StartRedis},
-	{"valkey", valkey, testserver.StartValkey},
+	{"redis", standalone, testserver.StartRedis, testserver.StartRedisSentinel},
+	{"valkey", valkey, testserver.StartValkey, testserver.StartValkeySentinel},
 }
 
 // cluster returns a client of the shared Redis Cluster.
@@ -424,9 +425,22 @@ func TestCompareAndSwapOnValkeyIsOneSetIfEq(t *testing.T) {
 	}
 }
 
+// TestSentinelFailoverNeedsNoRestart kills the master under a store on a
+// Sentinel failover client, on Redis (the script) and on Valkey (SET IFEQ).
 func TestSentinelFailoverNeedsNoRestart(t *testing.T) {
 	t.Parallel()
-	s := testserver.StartRedisSentinel(t)
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			testSentinelFailover(t, srv.sentinel(t), srv.name == "valkey")
+		})
+	}
+}
+
+// testSentinelFailover checks that a store on s's sentinels goes on after
+// the master dies, and saves on the promoted replica with SET IFEQ if
+// setIfEq, else with the script.
+func testSentinelFailover(t *testing.T, s *testserver.RedisSentinel, setIfEq bool) {
 	client := redis.NewFailoverClient(&redis.FailoverOptions{
 		MasterName:    s.MasterName,
 		SentinelAddrs: s.SentinelAddrs(),
@@ -468,6 +482,10 @@ func TestSentinelFailoverNeedsNoRestart(t *testing.T) {
 	role, err := replica.Do(t.Context(), "ROLE").Slice()
 	if err != nil || len(role) == 0 || role[0] != "master" {
 		t.Fatalf("the replica's ROLE = %v, %v; want master after failover", role, err)
+	}
+	calls := testserver.RedisCommandsDuring(t, s.Replica.Addr, func() { app.MustDo(t, "/set?k=later&v=3", first.Cookies) })
+	if scripted := calls["evalsha"]+calls["eval"] > 0; scripted == setIfEq || calls["set"] == 0 && setIfEq {
+		t.Fatalf("a save on the promoted replica ran %v; want SET IFEQ %v, the script %v", calls, setIfEq, !setIfEq)
 	}
 }
 

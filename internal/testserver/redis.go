@@ -214,6 +214,14 @@ func (s *RedisSentinel) Kill() {
 // sentinel that knows both, and stops them in t.Cleanup.
 func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	t.Helper()
+	return startSentinel(t, "redis", newRedis, func() (string, error) { return lookBinary("redis-server", "redis-server") })
+}
+
+// startSentinel starts a master and a replica with start, and a sentinel
+// from the server binary sentinelBinary returns, kind naming them
+// ("redis").
+func startSentinel(t testing.TB, kind string, start redisStarter, sentinelBinary func() (string, error)) *RedisSentinel {
+	t.Helper()
 	base := t.TempDir()
 	s := &RedisSentinel{MasterName: "sessionkit"}
 	var err error
@@ -224,9 +232,9 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 			}
 		}
 	})
-	s.Master, err = newRedis(base, "redis-master", nil)
+	s.Master, err = start(base, kind+"-master", nil)
 	check(t, err)
-	s.Replica, err = newRedis(base, "redis-replica", func(int) ([]string, error) {
+	s.Replica, err = start(base, kind+"-replica", func(int) ([]string, error) {
 		return []string{"--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port)}, nil
 	})
 	check(t, err)
@@ -242,13 +250,13 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	bin, err := lookBinary("redis-server", "redis-server")
+	bin, err := sentinelBinary()
 	check(t, err)
 	dir := filepath.Join(base, "sentinel")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s.Sentinel, err = launch("redis-sentinel", bin, dir, func(port int) ([]string, error) {
+	s.Sentinel, err = launch(kind+"-sentinel", bin, dir, func(port int) ([]string, error) {
 		conf := filepath.Join(dir, "sentinel.conf")
 		text := fmt.Sprintf(`port %d
 bind 127.0.0.1

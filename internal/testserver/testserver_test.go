@@ -90,9 +90,15 @@ func TestRedisClusterServesEverySlot(t *testing.T) {
 	}
 }
 
-func TestRedisSentinelWatchesMasterWithReplica(t *testing.T) {
+func TestSentinelWatchesMasterWithReplica(t *testing.T) {
 	t.Parallel()
-	s := StartRedisSentinel(t)
+	t.Run("redis", func(t *testing.T) { t.Parallel(); testSentinel(t, StartRedisSentinel(t)) })
+	t.Run("valkey", func(t *testing.T) { t.Parallel(); testSentinel(t, StartValkeySentinel(t)) })
+}
+
+// testSentinel checks that the sentinel of s sees the master and its
+// replica, and that the replica gets the master's writes.
+func testSentinel(t *testing.T, s *RedisSentinel) {
 	info, err := redisCommand(s.Sentinel.Addr, "INFO", "sentinel")
 	if err != nil {
 		t.Fatal(err)

@@ -117,6 +117,14 @@ func StartValkeyCluster(t testing.TB) *RedisCluster {
 	return startCluster(t, "valkey", newValkey)
 }
 
+// StartValkeySentinel starts a Valkey master (8.1 or later), a replica in
+// sync with it and a Valkey sentinel watching them, as [StartRedisSentinel]
+// does with redis-server.
+func StartValkeySentinel(t testing.TB) *RedisSentinel {
+	t.Helper()
+	return startSentinel(t, "valkey", newValkey, valkeyBinary)
+}
+
 var sharedValkey once[*Server]
 
 // SharedValkey returns a standalone valkey-server (8.1 or later) shared by
