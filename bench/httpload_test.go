@@ -630,9 +630,9 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 
 // pinServers moves every thread of this process to the CPUs -httpload.pin
 // names for the servers, and sets GOMAXPROCS to their number; threads and
-// processes started later inherit them.
-// wrk gets the other list (runWrk). With the load on CPUs of its own, a
-// server's throughput is its own CPU time per request alone.
+// processes started later inherit them, and runWrk gives wrk the other
+// list. With the load on CPUs of its own, a server's throughput is its own
+// CPU time per request alone.
 func pinServers(t *testing.T) {
 	servers, load, ok := strings.Cut(*httpLoadPin, ":")
 	if !ok || servers == "" || load == "" || *httpLoadWrk == "" {
