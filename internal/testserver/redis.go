@@ -37,9 +37,13 @@ func redisBaseArgs(port int, dir string) []string {
 	}
 }
 
+// redisBinary returns the redis-server in PATH (Debian's redis-server
+// package), as valkeyBinary does for Valkey.
+func redisBinary() (string, error) { return lookBinary("redis-server", "redis-server") }
+
 // newRedis starts a redis-server in a new directory under base.
 func newRedis(base, name string, extra func(port int) ([]string, error)) (*Server, error) {
-	bin, err := lookBinary("redis-server", "redis-server")
+	bin, err := redisBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func (s *RedisSentinel) Kill() {
 // sentinel that knows both, and stops them in t.Cleanup.
 func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	t.Helper()
-	return startSentinel(t, "redis", newRedis, func() (string, error) { return lookBinary("redis-server", "redis-server") })
+	return startSentinel(t, "redis", newRedis, redisBinary)
 }
 
 // startSentinel starts a master and a replica with start, and a sentinel

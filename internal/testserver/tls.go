@@ -85,7 +85,7 @@ func redisTLSReady(addr string) error {
 // and stops it in t.Cleanup. Clients need not present a certificate.
 func StartRedisTLS(t testing.TB) *Server {
 	t.Helper()
-	bin, err := lookBinary("redis-server", "redis-server")
+	bin, err := redisBinary()
 	check(t, err)
 	dir := t.TempDir()
 	certFile, keyFile, certPEM, err := selfSigned(dir)
