@@ -323,7 +323,7 @@ func httpLoadSetting() string {
 	if *httpLoadWrk != "" {
 		generator = "wrk (2 threads) in a process of its own"
 	}
-	if servers, load, ok := strings.Cut(*httpLoadPin, ":"); ok {
+	if servers, load := pinnedCPUs(); load != "" {
 		generator += fmt.Sprintf(" on CPU %s, the servers on CPU %s", load, servers)
 	}
 	return fmt.Sprintf("load from %s, %d connections, %d sessions per server, %d rounds of %v per server and kind, each limit's servers between two runs of it (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
@@ -604,7 +604,7 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 	cpuBefore := processCPU(t)
 	args := []string{*httpLoadWrk, "-t2", "-c" + strconv.Itoa(*httpLoadConns), "-d" + strconv.Itoa(secs) + "s",
 		"-s", script, target.url + path, "--", cookies}
-	if _, load, ok := strings.Cut(*httpLoadPin, ":"); ok {
+	if _, load := pinnedCPUs(); load != "" {
 		args = append([]string{"taskset", "-c", load}, args...)
 	}
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
@@ -628,14 +628,21 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 	}
 }
 
+// pinnedCPUs returns the two CPU lists of -httpload.pin, the servers' and
+// the load's ("" when it is not set).
+func pinnedCPUs() (servers, load string) {
+	servers, load, _ = strings.Cut(*httpLoadPin, ":")
+	return servers, load
+}
+
 // pinServers moves every thread of this process to the CPUs -httpload.pin
 // names for the servers, and sets GOMAXPROCS to their number; threads and
 // processes started later inherit them, and runWrk gives wrk the other
 // list. With the load on CPUs of its own, a server's throughput is its own
 // CPU time per request alone.
 func pinServers(t *testing.T) {
-	servers, load, ok := strings.Cut(*httpLoadPin, ":")
-	if !ok || servers == "" || load == "" || *httpLoadWrk == "" {
+	servers, load := pinnedCPUs()
+	if servers == "" || load == "" || *httpLoadWrk == "" {
 		t.Fatalf("-httpload.pin %q: want SERVERS:LOAD, two CPU lists (0:1), and -httpload.wrk", *httpLoadPin)
 	}
 	out, err := exec.Command("taskset", "-a", "-p", "-c", servers, strconv.Itoa(os.Getpid())).CombinedOutput()
