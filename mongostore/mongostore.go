@@ -9,7 +9,10 @@
 // plus lastModified: ISODate(...) with [WithLastModified], as connect-mongo
 // writes it when its touchAfter is set. connect-mongo with stringify: false
 // stores session as an embedded document instead; such documents are read
-// (and converted to JSON), and [WithStringify](false) writes them.
+// (and converted to JSON), and [WithStringify](false) writes them. A
+// document the store cannot read (no date in expires, a session that is
+// neither a string nor a document, or one nested deeper than the manager's
+// codec reads) counts as missing, and is logged.
 //
 // An expired document is never returned: every read filters on
 // expires > now, even before the document is removed. Removal is up to a
@@ -401,7 +404,7 @@ func decode(doc bson.Raw) ([]byte, string, error) {
 		return []byte(str), versionString + str, nil
 	case bson.TypeEmbeddedDocument:
 		var b bytes.Buffer
-		if err := writeJSON(&b, v); err != nil {
+		if err := writeJSON(&b, v, 0); err != nil {
 			return nil, "", err
 		}
 		return b.Bytes(), versionObject + string(v.Document()), nil
@@ -652,10 +655,13 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 // writeJSON writes a BSON value as the JSON that JSON.stringify gives for
 // what the Node driver decodes it to: dates as ISO strings with
 // milliseconds, numbers as numbers. Types that JSON has no form for (binary,
-// ObjectId, ...) are written as strings.
-func writeJSON(b *bytes.Buffer, v bson.RawValue) error {
+// ObjectId, ...) are written as strings. depth is v's nesting level.
+func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		if depth >= maxNesting {
+			return fmt.Errorf("session nested deeper than %d levels", maxNesting)
+		}
 		open, close := byte('{'), byte('}')
 		doc, ok := v.DocumentOK()
 		if v.Type == bson.TypeArray {
@@ -680,7 +686,7 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue) error {
 				writeString(b, e.Key())
 				b.WriteByte(':')
 			}
-			if err := writeJSON(b, e.Value()); err != nil {
+			if err := writeJSON(b, e.Value(), depth+1); err != nil {
 				return err
 			}
 		}
@@ -710,6 +716,11 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue) error {
 	}
 	return nil
 }
+
+// maxNesting bounds the nesting of an embedded-document session: the
+// manager's codec refuses deeper JSON, and the conversion recurses once per
+// level. A BSON document of 16 MB could otherwise nest two million levels.
+const maxNesting = 10000
 
 func writeString(b *bytes.Buffer, s string) {
 	out, _ := json.Marshal(s)
