@@ -107,7 +107,8 @@ bench-peers:
 # comes from wrk (Debian's package, installed here when root), in a process
 # of its own; without it, from a Go load generator in the test's process.
 # About 10 minutes; not part of make test. HTTPLOAD_FLAGS='-httpload.pin 0:1'
-# gives wrk CPU 1 and the servers CPU 0; -httpload.only picks servers.
+# gives wrk CPU 1 and the servers CPU 0; -httpload.only picks servers;
+# -httpload.burn sets the CPU times of the yardstick servers (3us,6us).
 HTTPLOAD_FLAGS ?= -httpload.duration 3s -httpload.rounds 3
 bench-http: deps
 	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || true

@@ -59,6 +59,7 @@ var (
 	httpLoadPlot     = flag.String("httpload.plot", "", "write an SVG bar chart of the results to this file")
 	httpLoadWrk      = flag.String("httpload.wrk", "", "drive the servers with this wrk binary, in a process of its own, instead of the Go load generator in this one")
 	httpLoadPin      = flag.String("httpload.pin", "", "SERVERS:LOAD, two CPU lists as taskset takes them (0:1): this process, its servers and the store servers it starts run on the first, wrk on the second (needs -httpload.wrk)")
+	httpLoadBurn     = flag.String("httpload.burn", "3us,6us", "CPU times, comma-separated: for each, a server that sends sessionkit's headers and spends that much CPU per request, with no session (a yardstick: what a handler costing that much gets here); empty for none")
 )
 
 // sessionLifetime is every server's session lifetime: persistent cookies, so
@@ -124,7 +125,7 @@ func TestHTTPLoad(t *testing.T) {
 		{"raw bbolt read", "", startRawBolt},
 		// What the session's response headers alone cost: bare, plus the
 		// Vary, Set-Cookie and Cache-Control headers sessionkit sends.
-		{"net/http bare, session headers", "net/http bare", startSessionHeaders},
+		{"net/http bare, session headers", "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, 0) }},
 		{"sessionkit memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSessionkit(t, memstore.New()) }},
 		{"sessionkit boltstore", "raw bbolt read", func(t *testing.T) *loadTarget {
 			st, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
@@ -168,6 +169,14 @@ func TestHTTPLoad(t *testing.T) {
 			return startExpress(t, "SESSION_STORE=redis", "REDIS_URL=redis://"+rdb.Addr, "SESSION_PREFIX=express:")
 		}},
 	}
+
+	// The yardsticks go right after the headers-only server they add to.
+	var burns []setup
+	for _, d := range burnTimes(t, *httpLoadBurn) {
+		burns = append(burns, setup{burnName(d), "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, d) }})
+	}
+	at := slices.IndexFunc(setups, func(s setup) bool { return s.name == "net/http bare, session headers" })
+	setups = slices.Insert(setups, at+1, burns...)
 
 	// Every server is started first, then measured in rounds. Within a
 	// round each limit brackets the servers it bounds (the limit, each of
@@ -747,17 +756,21 @@ func sessionlessTarget(t *testing.T, h http.Handler) *loadTarget {
 // startSessionHeaders is startBare with the response headers of
 // startSessionkit's server: Vary: Cookie on both paths, and on /write a
 // Set-Cookie as long as sessionkit's and Cache-Control: private. It
-// measures what sending them costs, apart from the session's work.
-func startSessionHeaders(t *testing.T) *loadTarget {
+// measures what sending them costs, apart from the session's work. With a
+// burn it also spends that much CPU per request (see spin).
+func startSessionHeaders(t *testing.T, burn time.Duration) *loadTarget {
+	rounds := spinRounds(burn)
 	expires := time.Now().Add(sessionLifetime)
 	setCookie := "sid=s%3A" + strings.Repeat("x", 32) + "." + strings.Repeat("y", 43) + "; Path=/; Expires=" +
 		expires.UTC().Format(http.TimeFormat) + "; Max-Age=" + strconv.Itoa(int(sessionLifetime.Seconds())) + "; HttpOnly; SameSite=Lax"
 	mux := http.NewServeMux()
 	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		spinSink.Store(spin(rounds))
 		w.Header()["Vary"] = []string{"Cookie"}
 		writeInt(w, 1)
 	})
 	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		spinSink.Store(spin(rounds))
 		h := w.Header()
 		h["Vary"], h["Set-Cookie"], h["Cache-Control"] = []string{"Cookie"}, []string{setCookie}, []string{"private"}
 		writeInt(w, 1)
