@@ -36,7 +36,7 @@ func burnTimes(t testing.TB, flag string) []time.Duration {
 
 // burnName is the yardstick server's name for CPU time d.
 func burnName(d time.Duration) string {
-	return "net/http bare, session headers, +" + d.String() + " CPU"
+	return headersOnly + ", +" + d.String() + " CPU"
 }
 
 // spin does n rounds of work that the compiler cannot drop or shorten (each

@@ -62,6 +62,10 @@ var (
 	httpLoadBurn     = flag.String("httpload.burn", "3us,6us", "CPU times, comma-separated: for each, a server that sends sessionkit's headers and spends that much CPU per request, with no session (a yardstick: what a handler costing that much gets here); empty for none")
 )
 
+// headersOnly names the server that sends sessionkit's response headers
+// and keeps no session; the yardsticks (burnName) are named after it.
+const headersOnly = "net/http bare, session headers"
+
 // sessionLifetime is every server's session lifetime: persistent cookies, so
 // that every read-only request touches the stored expiry.
 const sessionLifetime = time.Hour
@@ -125,7 +129,7 @@ func TestHTTPLoad(t *testing.T) {
 		{"raw bbolt read", "", startRawBolt},
 		// What the session's response headers alone cost: bare, plus the
 		// Vary, Set-Cookie and Cache-Control headers sessionkit sends.
-		{"net/http bare, session headers", "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, 0) }},
+		{headersOnly, "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, 0) }},
 		{"sessionkit memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSessionkit(t, memstore.New()) }},
 		{"sessionkit boltstore", "raw bbolt read", func(t *testing.T) *loadTarget {
 			st, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
@@ -175,7 +179,7 @@ func TestHTTPLoad(t *testing.T) {
 	for _, d := range burnTimes(t, *httpLoadBurn) {
 		burns = append(burns, setup{burnName(d), "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, d) }})
 	}
-	at := slices.IndexFunc(setups, func(s setup) bool { return s.name == "net/http bare, session headers" })
+	at := slices.IndexFunc(setups, func(s setup) bool { return s.name == headersOnly })
 	setups = slices.Insert(setups, at+1, burns...)
 
 	// Every server is started first, then measured in rounds. Within a
