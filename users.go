@@ -74,8 +74,10 @@ type UserIndex interface {
 	// UserSessions calls yield with each of the user's index entries
 	// whose expiry (plus IndexGrace) has not passed, in no given order, with
 	// the session's stored bytes, or nil data for a session that is gone or
-	// expired. used and expires are as the entry recorded them. (A callback
-	// of plain types, so that a store need not import this package.)
+	// expired. used and expires are as the entry recorded them; a used
+	// that cannot be read (an entry edited by hand) is the zero time, and
+	// the entry is still yielded, so that its session can be destroyed. (A
+	// callback of plain types, so that a store need not import this package.)
 	UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error
 }
 
@@ -96,7 +98,8 @@ type SessionInfo struct {
 	ID string
 	// Created is when the session was created (zero if unknown).
 	Created time.Time
-	// LastUsed is the last write or touch of the session by this library.
+	// LastUsed is the last write or touch of the session by this library;
+	// zero if the store's index entry no longer says.
 	LastUsed time.Time
 	// Expires is when the store forgets the session unless it is used again.
 	Expires time.Time

@@ -201,12 +201,12 @@ func decodeEntry(doc bson.Raw) (userEntry, error) {
 	if e.id, ok = id.Lookup(fieldSID).StringValueOK(); !ok {
 		return e, errors.New("_id.sid is not a string")
 	}
-	used, ok1 := doc.Lookup(fieldUsed).TimeOK()
-	expires, ok2 := doc.Lookup(fieldExpires).TimeOK()
-	if !ok1 || !ok2 {
-		return e, fmt.Errorf("entry %s: %s or %s is not a date", shortid.Of(e.id), fieldUsed, fieldExpires)
+	if e.expires, ok = doc.Lookup(fieldExpires).TimeOK(); !ok {
+		return e, fmt.Errorf("entry %s: %s is not a date", shortid.Of(e.id), fieldExpires)
 	}
-	e.used, e.expires = used, expires
+	// A last use that is not a date is unknown (the zero time): the entry
+	// is still listed, so that DestroyUserSessions ends its session.
+	e.used, _ = doc.Lookup(fieldUsed).TimeOK()
 	return e, nil
 }
 

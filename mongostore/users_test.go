@@ -154,6 +154,23 @@ func TestUserSessionsSkipsBadIndexEntriesAndSessions(t *testing.T) {
 	}
 }
 
+// TestUserSessionsListsAnEntryWithAnUnreadableLastUse spoils the last-use
+// time of an index entry (a string, not a date): the entry is listed with a
+// zero LastUsed and its session can be destroyed.
+func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
+	coll := collection(t)
+	st := newStore(t, coll)
+	users := coll.Database().Collection(st.UsersCollection())
+	apptest.UnreadableLastUseIsListedAndDestroyed(t, st, func(user, id string) error {
+		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "user", Value: user}, {Key: "sid", Value: id}}}}
+		r, err := users.UpdateOne(t.Context(), filter, bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: "yesterday"}}}})
+		if err == nil && r.ModifiedCount != 1 {
+			err = fmt.Errorf("spoiled %d index entries, want 1", r.ModifiedCount)
+		}
+		return err
+	})
+}
+
 func TestUserSessionsOfManySessionsReadsThemAll(t *testing.T) {
 	st, coll, clock := clocked(t)
 	exp := clock.Now().Add(time.Hour)

@@ -80,6 +80,18 @@ end
 return out
 `)
 
+// lastUse reads an entry's last use, in unix ms. A missing one (the script
+// answers "0") or one that is not a number (written by hand, or by another
+// program) is unknown, the zero time: the entry is still listed, so that
+// DestroyUserSessions ends its session.
+func lastUse(ms string) time.Time {
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
 // IndexUserSession records that session id belongs to user (one script on
 // the user's keys; it also prunes the user's expired entries).
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
@@ -125,9 +137,8 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	for i := range n {
 		id := flat[3*i]
-		exp, err1 := strconv.ParseFloat(flat[3*i+1], 64)
-		used, err2 := strconv.ParseInt(flat[3*i+2], 10, 64)
-		if err := errors.Join(err1, err2); err != nil {
+		exp, err := strconv.ParseFloat(flat[3*i+1], 64)
+		if err != nil {
 			return fmt.Errorf("redisstore: user sessions: bad index entry %s: %w", shortid.Of(id), err)
 		}
 		data, err := gets[i].Bytes()
@@ -136,7 +147,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		} else if err != nil {
 			return fmt.Errorf("redisstore: user sessions: get %s: %w", shortid.Of(id), err)
 		}
-		yield(id, time.UnixMilli(used), time.UnixMilli(int64(exp)), data)
+		yield(id, lastUse(flat[3*i+2]), time.UnixMilli(int64(exp)), data)
 	}
 	return nil
 }

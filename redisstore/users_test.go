@@ -23,6 +23,25 @@ func TestUserSessionScenariosCluster(t *testing.T) {
 	apptest.Users(t, func(t *testing.T) session.Store { return newStore(client) })
 }
 
+// TestUserSessionsListsAnEntryWithAnUnreadableLastUse spoils the last-use
+// time of an index entry (not a number, or missing from the hash): the
+// entry is listed with a zero LastUsed and its session can be destroyed,
+// where the listing used to fail whole.
+func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
+	client := standalone(t)
+	for name, spoil := range map[string]func(key, id string) error{
+		"NotANumber": func(key, id string) error { return client.HSet(t.Context(), key, id, "yesterday").Err() },
+		"Missing":    func(key, id string) error { return client.HDel(t.Context(), key, id).Err() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(client)
+			apptest.UnreadableLastUseIsListedAndDestroyed(t, st, func(user, id string) error {
+				return spoil(st.Prefix()+"{user:"+user+"}used", id)
+			})
+		})
+	}
+}
+
 // TestUserIndexOfDailyLoginsForAYearStaysBounded logs one user in every day
 // for a year (on the index's clock), each session living 30 days: the index
 // keys never hold more than one lifetime's entries, on a single server and

@@ -736,6 +736,16 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
+func TestFormatDateSaysUnknownForTheZeroTime(t *testing.T) {
+	at := time.Date(2026, 11, 30, 3, 4, 5, 0, time.FixedZone("", 3600))
+	if got, want := formatDate(at), "Mon 30 Nov 2026, 02:04 UTC"; got != want {
+		t.Errorf("formatDate(%v) = %q, want %q", at, got, want)
+	}
+	if got := formatDate(time.Time{}); got != "unknown" {
+		t.Errorf("formatDate of the zero time = %q, want unknown", got)
+	}
+}
+
 func TestMaxAgeZeroGivesABrowserSessionCookie(t *testing.T) {
 	s, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", Dir: t.TempDir(), MaxAge: 0})
 	if err != nil {

@@ -608,6 +608,9 @@ func display(v any) string {
 
 // formatDate writes the cookie's expiry.
 func formatDate(t time.Time) string {
+	if t.IsZero() {
+		return "unknown" // a user index entry whose last use could not be read
+	}
 	return t.UTC().Format("Mon 2 Jan 2006, 15:04 UTC")
 }
 

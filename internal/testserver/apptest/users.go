@@ -282,6 +282,33 @@ func RecordedClientIsListed(t *testing.T, st session.Store) {
 	check("198.51.100.9")
 }
 
+// UnreadableLastUseIsListedAndDestroyed logs a user in twice, then spoils
+// the last-use time of one session's index entry as a hand edit or another
+// program might (spoil does it the store's way): UserSessions still lists
+// both, the spoiled one with a zero LastUsed and last, and
+// DestroyUserSessions ends both.
+func UnreadableLastUseIsListedAndDestroyed(t *testing.T, st session.Store, spoil func(user, id string) error) {
+	a := New(t, st, nil)
+	cookies, ids := parallelLogins(t, []*App{a}, "frank", 2)
+	if err := spoil("frank", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := a.Manager.UserSessions(t.Context(), "frank")
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("UserSessions with a spoiled last use = %d sessions, %v; want both", len(infos), err)
+	}
+	if infos[0].ID != ids[1] || infos[0].LastUsed.IsZero() || infos[1].ID != ids[0] || !infos[1].LastUsed.IsZero() {
+		t.Fatalf("UserSessions = %+v; want the intact session first, then the spoiled one with a zero LastUsed", infos)
+	}
+	n, err := a.Manager.DestroyUserSessions(t.Context(), "frank")
+	if err != nil || n != 2 {
+		t.Fatalf("DestroyUserSessions = %d, %v; want 2", n, err)
+	}
+	for i := range cookies {
+		mustBeLoggedOut(t, a, cookies[i], ids[i])
+	}
+}
+
 // BenchmarkUsers measures what the user index costs on st: a login request
 // with SetUser against the same request without it, and UserSessions and
 // DestroyUserSessions for a user with 10 and with 1,000 sessions.
