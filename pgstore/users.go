@@ -62,7 +62,8 @@ func newUserQueries(t, u string) userQueries {
 		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + `)
 INSERT INTO ` + u + ` (user_id, sid, used, expire) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
 ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED.expire`,
-		list: `SELECT u.sid, u.used, u.expire, s.sess::text FROM ` + u + ` u
+		// An infinite used (an entry edited by hand) reads as NULL: unknown.
+		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, u.expire, s.sess::text FROM ` + u + ` u
 LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > now()
 WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
 		purge: `DELETE FROM ` + u + ` WHERE expire < now() - ` + graceSQL,
@@ -141,8 +142,14 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		return s.usersErr("user sessions", err)
 	}
 	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entry, error) {
-		var e entry
-		err := r.Scan(&e.id, &e.used, &e.expires, &e.data)
+		var (
+			e    entry
+			used *time.Time
+		)
+		err := r.Scan(&e.id, &used, &e.expires, &e.data)
+		if used != nil {
+			e.used = *used
+		}
 		return e, err
 	})
 	if err != nil {

@@ -94,6 +94,22 @@ func TestMissingUserIndexTableIsAClearError(t *testing.T) {
 // user per day of the past year, each living 30 days: every index write
 // prunes the entries that expired more than IndexGrace ago, so the table
 // never holds more than one lifetime's entries.
+// TestUserSessionsListsAnEntryWithAnUnreadableLastUse spoils the last-use
+// time of an index entry ('infinity', which no time.Time holds): the entry
+// is listed with a zero LastUsed and its session can be destroyed, where
+// the listing used to fail whole.
+func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
+	pool := newPool(t)
+	st := newStore(t, pool)
+	apptest.UnreadableLastUseIsListedAndDestroyed(t, st, func(user, id string) error {
+		tag, err := pool.Exec(t.Context(), `UPDATE `+st.UsersTable()+` SET used = 'infinity' WHERE user_id = $1 AND sid = $2`, []byte(user), id)
+		if err == nil && tag.RowsAffected() != 1 {
+			err = fmt.Errorf("spoiled %d index entries, want 1", tag.RowsAffected())
+		}
+		return err
+	})
+}
+
 func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 	pool := newPool(t)
 	st := newStore(t, pool)
