@@ -177,3 +177,53 @@ func ExampleSession_Save() {
 	// data: 3
 	// true
 }
+
+// Sessions that belong to a user: SetUser at login binds the session to the
+// user, UserSessions lists their devices, and DestroyUserSessions logs them
+// out everywhere but here (after a password change, say).
+func ExampleManager_DestroyUserSessions() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		s.SetUser(r.FormValue("name"))
+	})
+	mux.HandleFunc("POST /logout-others", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		n, err := m.DestroyUserSessions(r.Context(), s.User(), s.ID())
+		if err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "logged out of %d other device(s)", n)
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "user: %q", session.From(r).User())
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	laptop, phone := newClient(), newClient()
+	for _, c := range []*http.Client{laptop, phone} {
+		resp, _ := c.PostForm(srv.URL+"/login", url.Values{"name": {"ada"}})
+		resp.Body.Close()
+	}
+	infos, _ := m.UserSessions(context.Background(), "ada")
+	fmt.Println("ada's sessions:", len(infos))
+
+	resp, _ := laptop.PostForm(srv.URL+"/logout-others", nil)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(b))
+	fmt.Println("laptop", get(laptop, srv.URL))
+	fmt.Println("phone", get(phone, srv.URL))
+	// Output:
+	// ada's sessions: 2
+	// logged out of 1 other device(s)
+	// laptop user: "ada"
+	// phone user: ""
+}
