@@ -33,6 +33,7 @@ import (
 	scsmemstore "github.com/alexedwards/scs/v2/memstore"
 	"github.com/bradfitz/gomemcache/memcache"
 	redigo "github.com/gomodule/redigo/redis"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -42,6 +43,7 @@ import (
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/memcachedstore"
 	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/pgstore"
 	skredis "github.com/sessionkit/session/redisstore"
 )
 
@@ -111,6 +113,9 @@ func TestHTTPLoad(t *testing.T) {
 	}
 	rdb := testserver.StartRedis(t)
 	mc := testserver.StartMemcached(t)
+	// PostgreSQL starts only if a server that needs it runs: it takes
+	// seconds, where the others take milliseconds.
+	pg := sync.OnceValue(func() *testserver.Postgres { return testserver.StartPostgres(t) })
 	var vk *testserver.Server
 	if err := testserver.ValkeyAvailable(); err != nil {
 		t.Logf("no Valkey servers: %v", err)
@@ -127,6 +132,7 @@ func TestHTTPLoad(t *testing.T) {
 		{"raw Redis GET", "", func(t *testing.T) *loadTarget { return startRawRedis(t, rdb.Addr) }},
 		{"raw Memcached get", "", func(t *testing.T) *loadTarget { return startRawMemcached(t, mc.Addr) }},
 		{"raw bbolt read", "", startRawBolt},
+		{"raw PostgreSQL SELECT", "", func(t *testing.T) *loadTarget { return startRawPostgres(t, pgPool(t, pg)) }},
 		// What the session's response headers alone cost: bare, plus the
 		// Vary, Set-Cookie and Cache-Control headers sessionkit sends.
 		{headersOnly, "net/http bare", func(t *testing.T) *loadTarget { return startSessionHeaders(t, 0) }},
@@ -154,6 +160,22 @@ func TestHTTPLoad(t *testing.T) {
 		}},
 		{"sessionkit memcachedstore", "raw Memcached get", func(t *testing.T) *loadTarget {
 			return startSessionkit(t, memcachedstore.New(memcachedClient(mc.Addr)))
+		}},
+		{"sessionkit pgstore", "raw PostgreSQL SELECT", func(t *testing.T) *loadTarget {
+			st, err := pgstore.New(pgPool(t, pg), pgstore.WithCreateTable())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return startSessionkit(t, st)
+		}},
+		// The same with TouchAfter: a read-only request reads with a
+		// SELECT, and touches at most once a minute.
+		{"sessionkit pgstore, TouchAfter 1m", "raw PostgreSQL SELECT", func(t *testing.T) *loadTarget {
+			st, err := pgstore.New(pgPool(t, pg), pgstore.WithCreateTable())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return startSessionkit(t, st, func(o *session.Options) { o.TouchAfter = time.Minute })
 		}},
 		{"scs memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSCS(t, scsmemstore.New()) }},
 		{"scs redisstore", "raw Redis GET", func(t *testing.T) *loadTarget {
@@ -848,6 +870,41 @@ func startRawBolt(t *testing.T) *loadTarget {
 		})
 }
 
+// pgPool returns a pool on a fresh database of the server that pg starts,
+// with a connection for each of the load's (pgx's default of 4 would make
+// most requests wait for one).
+func pgPool(t *testing.T, pg func() *testserver.Postgres) *pgxpool.Pool {
+	cfg, err := pgxpool.ParseConfig(pg().NewDatabase(t)) // a DSN
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = int32(2 * *httpLoadConns)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// startRawPostgres reads a value by primary key with one SELECT per
+// request, as pgstore's Get does.
+func startRawPostgres(t *testing.T, pool *pgxpool.Pool) *loadTarget {
+	if _, err := pool.Exec(context.Background(), `CREATE TABLE raw (k text PRIMARY KEY, v bytea NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return rawTarget(t,
+		func(k string) error {
+			_, err := pool.Exec(context.Background(), `INSERT INTO raw (k, v) VALUES ($1, $2)`, k, rawValue)
+			return err
+		},
+		func(ctx context.Context, k string) ([]byte, error) {
+			var v []byte
+			err := pool.QueryRow(ctx, `SELECT v FROM raw WHERE k = $1`, k).Scan(&v)
+			return v, err
+		})
+}
+
 // makeSessions creates the target's sessions through its write path,
 // without a cookie, and keeps the cookie each answer sets.
 func makeSessions(t *testing.T, target *loadTarget, name string) {
@@ -872,13 +929,17 @@ func makeSessions(t *testing.T, target *loadTarget, name string) {
 }
 
 // startSessionkit serves a counter on sessionkit with st: /read reads it,
-// /write increments it.
-func startSessionkit(t *testing.T, st session.Store) *loadTarget {
-	m, err := session.New(session.Options{
+// /write increments it; adjust, if any, changes the options first.
+func startSessionkit(t *testing.T, st session.Store, adjust ...func(*session.Options)) *loadTarget {
+	o := session.Options{
 		Secrets: []string{string(authKey)},
 		Store:   st,
 		Cookie:  session.CookieOptions{MaxAge: sessionLifetime, SameSite: session.SameSiteLax},
-	})
+	}
+	for _, f := range adjust {
+		f(&o)
+	}
+	m, err := session.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
