@@ -161,21 +161,11 @@ func TestHTTPLoad(t *testing.T) {
 		{"sessionkit memcachedstore", "raw Memcached get", func(t *testing.T) *loadTarget {
 			return startSessionkit(t, memcachedstore.New(memcachedClient(mc.Addr)))
 		}},
-		{"sessionkit pgstore", "raw PostgreSQL SELECT", func(t *testing.T) *loadTarget {
-			st, err := pgstore.New(pgPool(t, pg), pgstore.WithCreateTable())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return startSessionkit(t, st)
-		}},
+		{"sessionkit pgstore", "raw PostgreSQL SELECT", func(t *testing.T) *loadTarget { return startPgstore(t, pg) }},
 		// The same with TouchAfter: a read-only request reads with a
 		// SELECT, and touches at most once a minute.
 		{"sessionkit pgstore, TouchAfter 1m", "raw PostgreSQL SELECT", func(t *testing.T) *loadTarget {
-			st, err := pgstore.New(pgPool(t, pg), pgstore.WithCreateTable())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return startSessionkit(t, st, func(o *session.Options) { o.TouchAfter = time.Minute })
+			return startPgstore(t, pg, func(o *session.Options) { o.TouchAfter = time.Minute })
 		}},
 		{"scs memstore", "net/http bare", func(t *testing.T) *loadTarget { return startSCS(t, scsmemstore.New()) }},
 		{"scs redisstore", "raw Redis GET", func(t *testing.T) *loadTarget {
@@ -885,6 +875,16 @@ func pgPool(t *testing.T, pg func() *testserver.Postgres) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// startPgstore serves sessionkit on pgstore, on a table of its own in a
+// fresh database of the server that pg starts.
+func startPgstore(t *testing.T, pg func() *testserver.Postgres, adjust ...func(*session.Options)) *loadTarget {
+	st, err := pgstore.New(pgPool(t, pg), pgstore.WithCreateTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startSessionkit(t, st, adjust...)
 }
 
 // startRawPostgres reads a value by primary key with one SELECT per
