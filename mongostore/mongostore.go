@@ -14,8 +14,10 @@
 // neither a string nor a document, or one nested deeper than the manager's
 // codec reads) counts as missing, and is logged.
 //
-// An expired document is never returned: every read filters on
-// expires > now, even before the document is removed. Removal is up to a
+// An expired document is never returned, even before it is removed: Get
+// and GetVersion find the document by _id alone and check expires
+// themselves (FerretDB v1 scans the whole collection for a filter with
+// anything more in it), the other operations filter on expires > now. Removal is up to a
 // TTL index on expires ([WithTTLIndex], where the server supports one) or an
 // interval cleanup ([WithCleanupInterval]) that [Store.Close] stops; FerretDB
 // v1 has no TTL indexes, and the store works without one.
@@ -25,7 +27,7 @@
 //
 // Every store operation is one round trip:
 //
-//	Get, GetVersion   find {_id, expires > now}
+//	Get, GetVersion   find {_id}, then expires > now checked here
 //	Set               update {_id} $set {session, expires}, upsert (delete when expired)
 //	Touch             update {_id, expires > now} $set {expires}
 //	GetAndTouch       findAndModify {_id, expires > now} $set {expires}, returning the document
@@ -325,13 +327,16 @@ func (s *Store) get(ctx context.Context, op, id string) ([]byte, string, bool, e
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
-	return s.read(ctx, op, id, s.coll.FindOne(ctx, readable(id, s.cfg.now())))
+	// By _id alone, and the expiry checked here: FerretDB scans the
+	// whole collection for a filter with anything more in it.
+	now := s.cfg.now()
+	return s.read(ctx, op, id, now, s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: id}}))
 }
 
-// readable is the filter of a read: the unexpired session under id, or a
-// document under id without expires (connect-mongo reads such a document as
-// never expiring), so that it can be logged as unreadable rather than
-// silently ignored.
+// readable is the filter of GetAndTouch's findAndModify: the unexpired
+// session under id, or a document under id without expires (connect-mongo
+// reads such a document as never expiring), so that it can be logged as
+// unreadable rather than silently ignored.
 func readable(id string, now time.Time) bson.D {
 	return bson.D{
 		{Key: fieldID, Value: id},
@@ -342,14 +347,17 @@ func readable(id string, now time.Time) bson.D {
 	}
 }
 
-// read decodes the document a find returned.
-func (s *Store) read(ctx context.Context, op, id string, found *mongo.SingleResult) ([]byte, string, bool, error) {
+// read decodes the document a find returned, if it has not expired at now.
+func (s *Store) read(ctx context.Context, op, id string, now time.Time, found *mongo.SingleResult) ([]byte, string, bool, error) {
 	raw, err := found.Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, "", false, nil
 	}
 	if err != nil {
 		return nil, "", false, wrap(op, id, err)
+	}
+	if exp, ok := raw.Lookup(fieldExpires).TimeOK(); ok && !exp.After(now) {
+		return nil, "", false, nil // expired, not yet removed
 	}
 	data, version, err := decode(raw)
 	if err != nil {
@@ -382,7 +390,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	defer unlock()
 	update := bson.D{{Key: "$set", Value: s.touchSet(exp, now)}}
 	before := options.FindOneAndUpdate().SetReturnDocument(options.Before)
-	return s.read(ctx, op, id, s.coll.FindOneAndUpdate(ctx, readable(id, now), update, before))
+	return s.read(ctx, op, id, now, s.coll.FindOneAndUpdate(ctx, readable(id, now), update, before))
 }
 
 // decode returns the session of a document as JSON, and its version.
