@@ -17,10 +17,11 @@
 // An expired document is never returned, even before it is removed: Get
 // and GetVersion find the document by _id alone and check expires
 // themselves (FerretDB v1 scans the whole collection for a filter with
-// anything more in it), the other operations filter on expires > now. Removal is up to a
-// TTL index on expires ([WithTTLIndex], where the server supports one) or an
-// interval cleanup ([WithCleanupInterval]) that [Store.Close] stops; FerretDB
-// v1 has no TTL indexes, and the store works without one.
+// anything more in it), and the other operations filter on expires > now.
+// Removal is up to a TTL index on expires ([WithTTLIndex], where the server
+// supports one) or an interval cleanup ([WithCleanupInterval]) that
+// [Store.Close] stops; FerretDB v1 has no TTL indexes, and the store works
+// without one.
 //
 // The store is a [session.UserIndex]: a second collection, <collection>_users,
 // holds one document per session of a user (see [Store.IndexUserSession]).

@@ -606,10 +606,12 @@ func display(v any) string {
 	return string(b)
 }
 
-// formatDate writes the cookie's expiry.
+// formatDate writes a date of the page: the cookie's expiry, a session's
+// last use or expiry; the zero time is a last use the store's index entry
+// no longer says.
 func formatDate(t time.Time) string {
 	if t.IsZero() {
-		return "unknown" // a user index entry whose last use could not be read
+		return "unknown"
 	}
 	return t.UTC().Format("Mon 2 Jan 2006, 15:04 UTC")
 }
