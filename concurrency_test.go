@@ -77,6 +77,63 @@ func TestParallelDeleteAndSetOfDifferentKeysBothApply(t *testing.T) {
 	}
 }
 
+// A parallel request's change of the cookie's own expiry ("remember me")
+// survives a slower request's save of another key, as its keys do; the
+// slower request's own change of the cookie wins over the stored one.
+func TestParallelRequestsChangeOfTheCookieExpiryIsNotLost(t *testing.T) {
+	const month = 30 * 24 * time.Hour
+	for _, c := range []struct {
+		name       string
+		slowSets   time.Duration // the slower request's own SetMaxAge, if any
+		wantMaxAge time.Duration
+	}{{"slower request leaves the cookie", 0, month}, {"slower request sets it too", time.Hour, time.Hour}} {
+		t.Run(c.name, func(t *testing.T) {
+			m, st := newTestManager(t, Options{}) // browser-session cookies
+			b := stored(t, m)
+			loaded, remembered := make(chan struct{}), make(chan struct{})
+			slow := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.Get("views")
+				close(loaded)
+				<-remembered
+				s.Set("x", 1)
+				if c.slowSets > 0 {
+					s.Cookie().SetMaxAge(c.slowSets)
+				}
+			}))
+			remember := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.Cookie().SetMaxAge(month)
+			}))
+			done := make(chan struct{})
+			go func() { defer close(done); (&browser{t: t, h: slow, cookie: b.cookie}).get("/slow") }()
+			<-loaded
+			(&browser{t: t, h: remember, cookie: b.cookie}).get("/remember")
+			close(remembered)
+			<-done
+			data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+			doc, err := JSONCodec{}.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := doc.Values["x"]; !ok {
+				t.Fatalf("the slower request's key is lost: %s", data)
+			}
+			if doc.Cookie.OriginalMaxAge == nil || *doc.Cookie.OriginalMaxAge != c.wantMaxAge.Milliseconds() {
+				t.Fatalf("stored cookie max age, want %v: %s", c.wantMaxAge, data)
+			}
+			// The store keeps it as long as the cookie lasts, and no longer.
+			id := mustID(t, m, b.cookie)
+			st.clock.Advance(c.wantMaxAge - time.Minute)
+			if _, found, _ := st.Store.Get(t.Context(), id); !found {
+				t.Fatalf("gone from the store before its cookie's %v", c.wantMaxAge)
+			}
+			st.clock.Advance(2 * time.Minute)
+			if _, found, _ := st.Store.Get(t.Context(), id); found {
+				t.Fatalf("still stored after its cookie's %v", c.wantMaxAge)
+			}
+		})
+	}
+}
+
 // Deliberate difference 2: no resurrection.
 func TestSessionDestroyedDuringASlowerRequestStaysDestroyed(t *testing.T) {
 	for _, resave := range []bool{false, true} {

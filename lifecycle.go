@@ -39,6 +39,9 @@ const (
 	// markLogin: SetUser bound the session to a user; the save after it
 	// enforces Options.MaxSessionsPerUser (users.go).
 	markLogin
+	// markCookieSet: the handler set the cookie's expiry since the last
+	// save, so a re-merge keeps this request's cookie, not the stored one.
+	markCookieSet
 )
 
 // sessionState is everything a Session resets on Destroy, Reload and load.
@@ -85,6 +88,20 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 	return st
 }
 
+// reloaded keeps across a Reload what belongs to the request rather than to
+// the stored copy, as express's reload keeps the id and hash it took at the
+// start of the request: the id the request began with, whether it made the
+// session, the end-of-request steps already taken, and a change already
+// saved, which keeps the session modified so that the cookie of a new or
+// renewed session still goes out.
+func (st *sessionState) reloaded(before *sessionState) {
+	st.originalID, st.isNew = before.originalID, before.isNew
+	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed)
+	if before.has(markModified) && before.has(markClean) {
+		st.set(markModified)
+	}
+}
+
 // changed records a change of the values or the cookie.
 func (st *sessionState) changed() {
 	st.set(markModified)
@@ -101,6 +118,7 @@ func (st *sessionState) saved(ver string) {
 		st.drop(markKnowVersion)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
+	st.drop(markCookieSet)
 	st.changes, st.loadedData = nil, nil
 }
 

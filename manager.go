@@ -98,9 +98,15 @@ func (m *Manager) newID(r *http.Request) (string, error) {
 func (m *Manager) initNew(s *Session, id string) {
 	now := m.now()
 	s.sessionState = newState(id, now)
-	if m.opts.Cookie.MaxAge > 0 {
-		s.cookie = cookieState{expires: now.Add(m.opts.Cookie.MaxAge), originalMaxAge: m.opts.Cookie.MaxAge}
+	s.cookie = m.newCookie(now)
+}
+
+// newCookie is the cookie of a session made at now, from the options.
+func (m *Manager) newCookie(now time.Time) cookieState {
+	if m.opts.Cookie.MaxAge <= 0 {
+		return cookieState{} // a browser-session cookie
 	}
+	return cookieState{expires: now.Add(m.opts.Cookie.MaxAge), originalMaxAge: m.opts.Cookie.MaxAge}
 }
 
 // loadedDocument is a stored session as a load decodes it: the document,
@@ -124,13 +130,20 @@ func (m *Manager) initLoaded(s *Session, id string, doc *loadedDocument, ver str
 		s.created = m.now()
 	}
 	s.values = doc.vals
-	if doc.cookie.hasExpires {
-		s.cookie.expires = doc.cookie.expires
-		if doc.cookie.hasMaxAge {
-			s.cookie.originalMaxAge = time.Duration(doc.cookie.maxAge) * time.Millisecond
-		}
-		s.loadedExpires = s.cookie.expires
+	s.cookie = storedCookie(&doc.cookie)
+	s.loadedExpires = s.cookie.expires
+}
+
+// storedCookie is the cookie a loaded document records.
+func storedCookie(cv *cookieValues) cookieState {
+	if !cv.hasExpires {
+		return cookieState{} // a browser-session cookie
 	}
+	c := cookieState{expires: cv.expires}
+	if cv.hasMaxAge {
+		c.originalMaxAge = time.Duration(cv.maxAge) * time.Millisecond
+	}
+	return c
 }
 
 // read loads and decodes a session. A corrupt document is logged and
@@ -433,6 +446,14 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 		merged.list.put(c.key, ours)
 	}
 	s.values = merged
+	if !s.has(markCookieSet) {
+		// The cookie's expiry as the other request left it (a "remember
+		// me", say) stands; this request only moved it forward.
+		s.cookie = storedCookie(&doc.cookie)
+		if s.has(markCookieTouched) {
+			s.touchCookie(m.now())
+		}
+	}
 	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {
 		s.created = doc.Created
 	}

@@ -392,15 +392,15 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 		if now.Sub(lastTouch) < m.opts.TouchAfter {
 			return true, nil
 		}
-		if err := m.persist(ctx, s); errors.Is(err, errGone) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-		return true, nil
+		return m.rewrite(ctx, s)
 	}
 	if m.toucher == nil {
-		return true, nil
+		if m.opts.IdleTimeout > 0 {
+			// The idle deadline counts from the last use, and a store that
+			// cannot touch moves it only by a write.
+			return m.rewrite(ctx, s)
+		}
+		return true, nil // as express: such a store keeps the expiry of the last save
 	}
 	exp := m.expiryAt(s.cookie.expires, s.created, now)
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
@@ -415,6 +415,17 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 		return false, fmt.Errorf("session: touch: %w", err)
 	}
 	return found, nil
+}
+
+// rewrite saves s unchanged, to move its stored expiry, and reports whether
+// the session was still there.
+func (m *Manager) rewrite(ctx context.Context, s *Session) (found bool, err error) {
+	if err := m.persist(ctx, s); errors.Is(err, errGone) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // secureRequest reports whether the request came over TLS, or, with

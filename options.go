@@ -44,6 +44,8 @@ type Options struct {
 	// A browser-session cookie records no expiry, so its session is always touched.
 	TouchAfter time.Duration
 	// IdleTimeout: a session unused for longer than this is gone. Zero: none.
+	// Every request moves the deadline: with a store that cannot touch (no
+	// Toucher), by rewriting the session.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout: a session older than this since its creation is gone,
 	// whatever its activity. Zero: none.

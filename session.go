@@ -156,7 +156,9 @@ func sameScalar(a, b any) bool {
 		case int:
 			return a == b
 		case float64:
-			return a == float64(b)
+			// Only up to 2^53 does every int have its own float64: past it,
+			// two ints round to one and a change would read as no change.
+			return b >= -1<<53 && b <= 1<<53 && a == float64(b)
 		}
 	case nil:
 		return a == nil
@@ -165,14 +167,17 @@ func sameScalar(a, b any) bool {
 }
 
 // Regenerate replaces the session with a new, empty one under a new id, and
-// destroys the old one in the store (express: regenerate). The new session is
-// saved and its cookie sent at the end of the request.
+// destroys the old one in the store (express: regenerate). The new session's
+// cookie is the options' again, so a "remember me" expiry set on the old one
+// does not carry over. It is saved and its cookie sent at the end of the
+// request.
 func (s *Session) Regenerate(ctx context.Context) error {
 	return s.regenerate(ctx, false)
 }
 
-// RenewID moves the session's data to a new id and destroys the old one: the
-// old id stops working. Call it at login, to defeat session fixation.
+// RenewID moves the session's data and its cookie's expiry to a new id and
+// destroys the old one: the old id stops working. Call it at login, to defeat
+// session fixation.
 func (s *Session) RenewID(ctx context.Context) error {
 	return s.regenerate(ctx, true)
 }
@@ -190,14 +195,16 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	if idErr != nil {
 		return idErr
 	}
+	now := s.m.now()
 	if !keep {
 		s.values = values{}
+		s.cookie = s.m.newCookie(now) // express's regenerate makes a new cookie too
 	}
 	s.changes = make(sortedKeys[bool], len(s.values.list))
 	for i, e := range s.values.list {
 		s.changes[i] = keyed[bool]{key: e.key, v: true}
 	}
-	s.renewed(id, s.m.now())
+	s.renewed(id, now)
 	return err // like express, the new session stands even if the destroy failed
 }
 
@@ -240,14 +247,19 @@ func (s *Session) dropStored(ctx context.Context, op string) error {
 }
 
 // Reload replaces the session's data with what the store holds now
-// (express: reload). A session missing from the store is an error wrapping
-// ErrNotFound.
+// (express: reload), dropping changes not saved. A change saved earlier in
+// the request still counts, so a session this request created or renewed
+// and saved keeps its cookie. A session missing from the store is an error
+// wrapping ErrNotFound. After Unset it does nothing.
 func (s *Session) Reload(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.phase == phaseUnset {
+		return nil
+	}
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
 	var doc loadedDocument
@@ -255,7 +267,9 @@ func (s *Session) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
 	}
+	before := s.sessionState
 	s.m.initLoaded(s, s.id, &doc, ver, data)
+	s.reloaded(&before)
 	return nil
 }
 
@@ -385,5 +399,6 @@ func (s *Session) setCookie(c cookieState) {
 		return
 	}
 	s.cookie = c
+	s.set(markCookieSet)
 	s.sessionState.changed()
 }

@@ -84,6 +84,23 @@ func TestSettingTheSameValueIsNotAModification(t *testing.T) {
 	}
 }
 
+// Past 2^53, ints that differ share a float64; a Set of a different one
+// must still be a change.
+func TestSettingADifferentLargeIntegerIsAModification(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("n", 1<<53) })))
+	b.get("/")
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("n", 1<<53+1) }))
+	b.get("/")
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		n, _ := GetAs[int](s, "n")
+		fmt.Fprint(w, n)
+	}))
+	if got := b.get("/").Body.String(); got != "9007199254740993" {
+		t.Fatalf("n = %s after Set(2^53 + 1), want 9007199254740993", got)
+	}
+}
+
 func TestFlashMessagesAreReadOnceInConnectFlashFormat(t *testing.T) {
 	m, st := newTestManager(t, Options{})
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -132,6 +149,40 @@ func TestRegenerateGivesANewEmptySessionAndTheOldIDStopsWorking(t *testing.T) {
 	old.cookie = oldCookie
 	if old.get("/").Body.String() != "0" {
 		t.Fatal("the old cookie still reads data")
+	}
+}
+
+// express's regenerate makes a new session with a new cookie from the
+// options: a "remember me" expiry on the old session does not outlive a
+// logout by Regenerate. RenewID, which keeps the data, keeps it too.
+func TestRegenerateGivesTheNewSessionTheOptionsCookie(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		keep       bool
+		wantMaxAge bool
+	}{{"Regenerate", false, false}, {"RenewID", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			m, st := newTestManager(t, Options{}) // browser-session cookies
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.Set("user", "ann")
+				s.Cookie().SetMaxAge(30 * 24 * time.Hour) // remember me
+			})))
+			b.get("/login")
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if err := s.regenerate(r.Context(), c.keep); err != nil {
+					t.Error(err)
+				}
+				s.Set("step", 2) // so that the new session is stored either way
+			}))
+			sc := setCookie(b.get("/"))
+			data, _, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie))
+			if got := strings.Contains(sc, "Max-Age=2592000"); got != c.wantMaxAge {
+				t.Fatalf("30-day cookie %v, want %v\nSet-Cookie: %s", got, c.wantMaxAge, sc)
+			}
+			if got := strings.Contains(string(data), `"originalMaxAge":2592000000`); got != c.wantMaxAge {
+				t.Fatalf("30-day cookie stored %v, want %v: %s", got, c.wantMaxAge, data)
+			}
+		})
 	}
 }
 
@@ -221,6 +272,95 @@ func TestReloadReadsWhatAnotherRequestWrote(t *testing.T) {
 	}))
 	if got := b.get("/").Body.String(); got != "1 2" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// express's reload keeps the id and hash taken at the start of the request,
+// so a session this request created or renewed and saved is still modified
+// after a Reload, and its cookie goes out.
+func TestReloadAfterSaveOfANewSessionStillSendsItsCookie(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("views", 1)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if !s.IsNew() {
+			t.Error("IsNew is false after Reload of a session this request made")
+		}
+	})))
+	rec := b.get("/")
+	if setCookie(rec) == "" {
+		t.Fatal("no Set-Cookie for a new session saved and reloaded: the client can never reach it")
+	}
+	if data, found, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie)); !found || !strings.Contains(string(data), `"views":1`) {
+		t.Fatalf("the cookie's session is not the one stored: %s", data)
+	}
+}
+
+func TestReloadAfterRenewIDAndSaveSendsTheNewCookie(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m) // views = 1
+	old := b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.RenewID(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	if rec := b.get("/"); setCookie(rec) == "" || b.cookie == old {
+		t.Fatalf("Set-Cookie %q: the client keeps the destroyed id", setCookie(rec))
+	}
+	b.h = m.Handler(readViews)
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s under the new cookie, want 1", got)
+	}
+}
+
+// A change not saved is dropped by Reload, and so is its effect on the end
+// of the request: nothing is written.
+func TestReloadDropsAnUnsavedChangeAndWritesNothing(t *testing.T) {
+	m, st := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := stored(t, m) // views = 1
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("views", 5)
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+		fmt.Fprint(w, s.Get("views"))
+	}))
+	st.reset()
+	rec := b.get("/")
+	if rec.Body.String() != "1" || st.writes() != 0 || setCookie(rec) != "" {
+		t.Fatalf("views %s, %d writes, Set-Cookie %q; want 1, none, none", rec.Body, st.writes(), setCookie(rec))
+	}
+}
+
+func TestReloadAfterUnsetLeavesTheSessionUnset(t *testing.T) {
+	m, st := newTestManager(t, Options{Unset: UnsetDestroy})
+	b := stored(t, m)
+	id := mustID(t, m, b.cookie)
+	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := From(r)
+		s.Unset()
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if From(r) != nil {
+			t.Error("From returns the session after Unset and Reload")
+		}
+	}))
+	b.get("/")
+	if _, found, _ := st.Store.Get(t.Context(), id); found {
+		t.Fatal("the unset session is still stored (UnsetDestroy)")
 	}
 }
 
@@ -353,6 +493,27 @@ func TestIdleTimeoutForgetsAnUnusedSession(t *testing.T) {
 	st.clock.Advance(31 * time.Minute)
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("after the idle timeout views = %s, want a new session", got)
+	}
+}
+
+// On a store that cannot touch, a read is still a use: it rewrites the
+// session to move the idle deadline.
+func TestIdleTimeoutOnAStoreWithoutTouchCountsReadsAsUse(t *testing.T) {
+	cs := newCountingStore(t)
+	m, _ := newTestManager(t, Options{Store: plainStore{cs}, IdleTimeout: 10 * time.Minute})
+	m.now = cs.clock.Now
+	b := newBrowser(t, m.Handler(incrViews))
+	b.get("/") // views = 1
+	b.h = m.Handler(readViews)
+	for i := range 4 {
+		cs.clock.Advance(6 * time.Minute)
+		if got := b.get("/").Body.String(); got != "1" {
+			t.Fatalf("read %d, 6m after the last use: views = %q, the session is gone", i+1, got)
+		}
+	}
+	cs.clock.Advance(11 * time.Minute)
+	if got := b.get("/").Body.String(); got != "0" {
+		t.Fatalf("11m after the last use: views = %q, want a new session", got)
 	}
 }
 

@@ -42,6 +42,18 @@ func newVersionTouchManager(t *testing.T) (*Manager, *versionTouchStore) {
 	return m, st
 }
 
+// requestAMinuteLater makes b's request a minute later, with the counts
+// reset, and reports whether a TouchVersion was given what the store no
+// longer held.
+func (v *versionTouchStore) requestAMinuteLater(b *browser) (unstored bool) {
+	v.clock.Advance(time.Minute)
+	v.reset()
+	b.get("/")
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.wasUnstored
+}
+
 func TestReadOnlyRequestTouchesAVersionToucherWithWhatItsLoadRead(t *testing.T) {
 	m, st := newVersionTouchManager(t)
 	b := stored(t, m)
@@ -59,6 +71,9 @@ func TestReadOnlyRequestTouchesAVersionToucherWithWhatItsLoadRead(t *testing.T) 
 	}
 }
 
+// A session saved during the request had its stored expiry pushed by that
+// write, and a Reload afterwards does not undo that: the end of the request
+// neither touches again nor hands the store the bytes from before the save.
 func TestSessionSavedDuringTheRequestIsNotVersionTouchedWithStaleBytes(t *testing.T) {
 	m, st := newVersionTouchManager(t)
 	b := stored(t, m)
@@ -71,13 +86,27 @@ func TestSessionSavedDuringTheRequestIsNotVersionTouchedWithStaleBytes(t *testin
 			t.Error(err)
 		}
 	}))
-	st.clock.Advance(time.Minute)
-	st.reset()
-	b.get("/")
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.calls["TouchVersion"] != 1 || st.wasUnstored {
-		t.Fatalf("calls %v; TouchVersion given what the store no longer held: %v; want one TouchVersion with the reloaded bytes", st.calls, st.wasUnstored)
+	if unstored := st.requestAMinuteLater(b); st.n("TouchVersion") != 0 || st.n("Touch") != 0 || st.n("CompareAndSwap") != 1 || unstored {
+		t.Fatalf("calls %v; TouchVersion given what the store no longer held: %v; want the one save and no touch", st.calls, unstored)
+	}
+}
+
+// A Reload that reads another request's write leaves the end-of-request
+// touch the bytes it read, which are what the store holds.
+func TestReloadOfAnotherRequestsWriteVersionTouchesWithTheReloadedBytes(t *testing.T) {
+	m, st := newVersionTouchManager(t)
+	b := stored(t, m)
+	other := newBrowser(t, m.Handler(incrViews))
+	other.cookie = b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Get("views")
+		other.get("/") // writes views = 2 meanwhile
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	if unstored := st.requestAMinuteLater(b); st.n("TouchVersion") != 1 || unstored {
+		t.Fatalf("calls %v; TouchVersion given what the store no longer held: %v; want one TouchVersion with the reloaded bytes", st.calls, unstored)
 	}
 }
 
