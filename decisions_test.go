@@ -305,7 +305,8 @@ func TestSecureAutoFollowsTLSAndTrustedForwardedProto(t *testing.T) {
 		{"trusted proxy https", true, false, "https, http", true, "SameSite=None"},
 		{"trusted proxy http", true, false, "http", false, "SameSite=Lax"},
 	} {
-		m, _ := newTestManager(t, Options{TrustProxy: tc.trust, Cookie: CookieOptions{Secure: SecureAuto, SameSite: SameSiteAuto}})
+		// Partitioned goes with Secure: browsers drop it without.
+		m, _ := newTestManager(t, Options{TrustProxy: tc.trust, Cookie: CookieOptions{Secure: SecureAuto, SameSite: SameSiteAuto, Partitioned: true}})
 		b := newBrowser(t, m.Handler(incrViews))
 		b.secure = tc.tls
 		if tc.xfp != "" {
@@ -316,8 +317,8 @@ func TestSecureAutoFollowsTLSAndTrustedForwardedProto(t *testing.T) {
 			t.Errorf("%s: no cookie", tc.name)
 			continue
 		}
-		if strings.Contains(c, "; Secure") != tc.wantSecure || !strings.Contains(c, tc.wantSite) {
-			t.Errorf("%s: Set-Cookie %q, want secure=%v and %s", tc.name, c, tc.wantSecure, tc.wantSite)
+		if strings.Contains(c, "; Secure") != tc.wantSecure || strings.Contains(c, "; Partitioned") != tc.wantSecure || !strings.Contains(c, tc.wantSite) {
+			t.Errorf("%s: Set-Cookie %q, want secure and partitioned=%v and %s", tc.name, c, tc.wantSecure, tc.wantSite)
 		}
 	}
 }

@@ -504,9 +504,9 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	}
 	if rs.secureCookie() {
 		b.WriteString("; Secure")
-	}
-	if o.Partitioned {
-		b.WriteString("; Partitioned")
+		if o.Partitioned { // only with Secure, or browsers drop the cookie
+			b.WriteString("; Partitioned")
+		}
 	}
 	switch o.Priority {
 	case "low":

@@ -109,7 +109,9 @@ type CookieOptions struct {
 	SameSite SameSiteMode
 	// HTTPOnly is on unless DisableHTTPOnly is set.
 	DisableHTTPOnly bool
-	// Partitioned adds the Partitioned attribute (CHIPS).
+	// Partitioned adds the Partitioned attribute (CHIPS) to a Secure cookie.
+	// Browsers drop a Partitioned cookie without Secure, so New refuses
+	// SecureNever, and with SecureAuto a plain-HTTP response leaves it out.
 	Partitioned bool
 	// Priority is "", "low", "medium" or "high".
 	Priority string
@@ -329,6 +331,9 @@ func (c *CookieOptions) validate() error {
 		case SameSiteAuto:
 			return optionError("Cookie.SameSite SameSiteAuto needs Cookie.Secure SecureAlways or SecureAuto: on secure requests it sends SameSite=None, which browsers drop without Secure")
 		}
+	}
+	if c.Partitioned && c.Secure == SecureNever {
+		return optionError("Cookie.Partitioned needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a Partitioned cookie that is not Secure")
 	}
 	switch strings.ToLower(c.Priority) {
 	case "", "low", "medium", "high":

@@ -27,6 +27,8 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		// Browsers drop a SameSite=None cookie that is not Secure.
 		"none not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteNone}}, "SameSiteNone needs Cookie.Secure"},
 		"auto not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{SameSite: SameSiteAuto, Secure: SecureNever}}, "SameSiteAuto needs Cookie.Secure"},
+		// And a Partitioned cookie that is not Secure.
+		"partitioned not secure": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Partitioned: true}}, "Partitioned needs Cookie.Secure"},
 	} {
 		_, err := New(tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -72,7 +72,8 @@ var diffScenarios = []diffScenario{
 	{"sameSite strict", "sameSite=strict", "set?k=a&v=1", ""},
 	{"sameSite none with secure", "sameSite=none secure proxy", "set?k=a&v=1 https", ""},
 	{"sameSite auto follows the request", "sameSite=auto secure=auto proxy", "set?k=a&v=1; set?k=b&v=1 https cookie=none", ""},
-	{"domain, partitioned, priority", "domain=example.test partitioned priority=high", "set?k=a&v=1", ""},
+	{"domain, partitioned, priority", "domain=example.test partitioned priority=high secure proxy", "set?k=a&v=1 https", ""},
+	{"partitioned with secure auto over http", "partitioned secure=auto proxy", "set?k=a&v=1", "#17: 1.attrs=Path=/;HttpOnly;Partitioned/Path=/;HttpOnly"},
 	{"httpOnly off", "httpOnly=false priority=low", "set?k=a&v=1", ""},
 
 	// Secrets and bad cookies.
