@@ -3,10 +3,13 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/testclock"
 )
 
 // withClock makes the store read the time from now (unix ns).
@@ -170,6 +173,23 @@ func TestZeroExpiresGetsTheDefaultTTL(t *testing.T) {
 		clock.Add(int64(time.Nanosecond))
 		if _, found, _ := s.Get(ctx, "a"); found {
 			t.Fatal("a browser-session session outlived the configured default lifetime")
+		}
+	})
+	// now + lifetime past what int64 nanoseconds count (year 2262) is the
+	// farthest deadline there is; it wrapped into the past, and Set deleted.
+	t.Run("BeyondYear2262IsTheFarthestDeadline", func(t *testing.T) {
+		var clock atomic.Int64
+		clock.Store(testclock.Epoch().UnixNano())
+		s := New(WithDefaultTTL(math.MaxInt64), WithSweepInterval(0), withClock(clock.Load))
+		if err := s.Set(ctx, "a", []byte("{}"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := s.Touch(ctx, "a", time.Time{}); err != nil || !found {
+			t.Fatalf("Touch of a session stored with a zero expiry and WithDefaultTTL(max): found %v, %v", found, err)
+		}
+		clock.Add(int64(24 * time.Hour))
+		if _, found, err := s.Get(ctx, "a"); err != nil || !found {
+			t.Fatalf("Get a day after a zero-expiry Set and Touch with WithDefaultTTL(max): found %v, %v", found, err)
 		}
 	})
 }

@@ -187,13 +187,27 @@ var (
 func (st *state) deadline(expires time.Time, now int64) int64 {
 	switch {
 	case expires.IsZero():
-		return now + st.lifetime
+		return addNs(now, time.Duration(st.lifetime))
 	case expires.Before(minTime):
 		return 0
 	case expires.After(maxTime):
 		return math.MaxInt64
 	}
 	return expires.UnixNano()
+}
+
+// addNs returns the unix ns time t plus d, saturated at the int64 bounds: a
+// deadline too far to count stays the farthest one instead of wrapping into
+// the past, where the next read or prune would drop it.
+func addNs(t int64, d time.Duration) int64 {
+	sum := t + int64(d)
+	if (sum > t) != (d > 0) { // wrapped (d == 0 never does)
+		if d > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return sum
 }
 
 func wallClock() int64 { return time.Now().UnixNano() }
