@@ -32,7 +32,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	}
 	now := s.now()
 	exp := s.deadline(expires, now)
-	e := userEntry{used: used.UnixNano(), expires: exp, deadline: exp + int64(indexGrace)}
+	e := userEntry{used: used.UnixNano(), expires: exp, deadline: addNs(exp, indexGrace)}
 	ix := &s.users
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
