@@ -76,8 +76,10 @@ type UserIndex interface {
 	// the session's stored bytes, or nil data for a session that is gone or
 	// expired. used and expires are as the entry recorded them; a used
 	// that cannot be read (an entry edited by hand) is the zero time, and
-	// the entry is still yielded, so that its session can be destroyed. (A
-	// callback of plain types, so that a store need not import this package.)
+	// the entry is still yielded, so that its session can be destroyed; an
+	// expires that never passes but no time.Time holds (PostgreSQL's
+	// 'infinity') is the zero time too. (A callback of plain types, so that
+	// a store need not import this package.)
 	UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error
 }
 
@@ -101,7 +103,9 @@ type SessionInfo struct {
 	// LastUsed is the last write or touch of the session by this library;
 	// zero if the store's index entry no longer says.
 	LastUsed time.Time
-	// Expires is when the store forgets the session unless it is used again.
+	// Expires is when the store forgets the session unless it is used again;
+	// zero if the store's index entry holds no time that can be read (an
+	// entry edited by hand).
 	Expires time.Time
 	// UserAgent and IP are recorded when Options.RecordClient is on.
 	UserAgent, IP string

@@ -62,8 +62,9 @@ func newUserQueries(t, u string) userQueries {
 		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + `)
 INSERT INTO ` + u + ` (user_id, sid, used, expire) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
 ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED.expire`,
-		// An infinite used (an entry edited by hand) reads as NULL: unknown.
-		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, u.expire, s.sess::text FROM ` + u + ` u
+		// An infinite used or expire (an entry edited by hand) reads as
+		// NULL, unknown: no time.Time holds it, and pgx fails the scan.
+		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, CASE WHEN isfinite(u.expire) THEN u.expire END, s.sess::text FROM ` + u + ` u
 LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > now()
 WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
 		purge: `DELETE FROM ` + u + ` WHERE expire < now() - ` + graceSQL,
@@ -127,7 +128,9 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 
 // UserSessions calls yield with the user's entries that are not past their
 // expiry plus session.IndexGrace, each with its session's document, nil
-// for a session that is gone or expired: one statement.
+// for a session that is gone or expired: one statement. An infinite used or
+// expire (edited by hand) is yielded as the zero time, so that the entry is
+// still listed and its session can be destroyed.
 func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: user sessions: %w", err)
@@ -143,12 +146,15 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (entry, error) {
 		var (
-			e    entry
-			used *time.Time
+			e             entry
+			used, expires *time.Time
 		)
-		err := r.Scan(&e.id, &used, &e.expires, &e.data)
+		err := r.Scan(&e.id, &used, &expires, &e.data)
 		if used != nil {
 			e.used = *used
+		}
+		if expires != nil {
+			e.expires = *expires
 		}
 		return e, err
 	})

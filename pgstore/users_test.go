@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,46 @@ func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestUserSessionsListsAnEntryWithAnInfiniteExpiry spoils the expiry of an
+// index entry ('infinity', which no time.Time holds): the entry is listed
+// with a zero Expires, the cap and DestroyUserSessions still end its
+// session, and the cleanup keeps working, where the listing used to fail
+// whole and so blocked all three for the user.
+func TestUserSessionsListsAnEntryWithAnInfiniteExpiry(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	st := newStore(t, pool)
+	a := apptest.New(t, st, func(o *session.Options) { o.MaxSessionsPerUser = 2 })
+	var cookies [][]*http.Cookie
+	var ids []string
+	login := func() {
+		r := a.MustDo(t, "/login?u=frank", nil)
+		cookies, ids = append(cookies, r.Cookies), append(ids, r.Body)
+	}
+	login()
+	login()
+	exec(t, pool, `UPDATE `+st.UsersTable()+` SET expire = 'infinity' WHERE user_id = 'frank' AND sid = $1`, ids[1])
+	login() // over the cap: ends the least recently used, ids[0]
+	infos, err := a.Manager.UserSessions(ctx, "frank")
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("UserSessions with an infinite expiry = %d sessions, %v; want the last two logins", len(infos), err)
+	}
+	if infos[0].ID != ids[2] || infos[0].Expires.IsZero() || infos[1].ID != ids[1] || !infos[1].Expires.IsZero() {
+		t.Fatalf("UserSessions = %+v; want the intact session first, then the spoiled one with a zero Expires", infos)
+	}
+	if _, err := st.PurgeExpired(ctx); err != nil {
+		t.Fatalf("PurgeExpired with an infinite expiry in the index: %v", err)
+	}
+	if n, err := a.Manager.DestroyUserSessions(ctx, "frank"); err != nil || n != 2 {
+		t.Fatalf("DestroyUserSessions = %d, %v; want 2", n, err)
+	}
+	for i, id := range ids {
+		if v := a.Values(t, cookies[i]); v.ID == id || !v.New {
+			t.Errorf("login %d still has its session %.6s… after the cap and DestroyUserSessions", i, id)
+		}
+	}
 }
 
 func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
