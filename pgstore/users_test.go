@@ -91,10 +91,6 @@ func TestMissingUserIndexTableIsAClearError(t *testing.T) {
 	}
 }
 
-// TestUserIndexOfDailyLoginsForAYearStaysBounded indexes one session of one
-// user per day of the past year, each living 30 days: every index write
-// prunes the entries that expired more than IndexGrace ago, so the table
-// never holds more than one lifetime's entries.
 // TestUserSessionsListsAnEntryWithAnUnreadableLastUse spoils the last-use
 // time of an index entry ('infinity', which no time.Time holds): the entry
 // is listed with a zero LastUsed and its session can be destroyed, where
@@ -151,6 +147,10 @@ func TestUserSessionsListsAnEntryWithAnInfiniteExpiry(t *testing.T) {
 	}
 }
 
+// TestUserIndexOfDailyLoginsForAYearStaysBounded indexes one session of one
+// user per day of the past year, each living 30 days: every index write
+// prunes the entries that expired more than IndexGrace ago, so the table
+// never holds more than one lifetime's entries.
 func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 	pool := newPool(t)
 	st := newStore(t, pool)
