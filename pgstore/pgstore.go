@@ -81,6 +81,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,7 +143,9 @@ type config struct {
 }
 
 // WithTable sets the table name (default "session"), as connect-pg-simple's
-// tableName.
+// tableName. PostgreSQL truncates identifiers to 63 bytes, so [New] refuses a
+// name whose derived identifiers would pass that: up to 57 bytes work (for
+// <name>_users), 46 with [WithCreateTable] (for its index names).
 func WithTable(name string) Option { return func(c *config) { c.table = name } }
 
 // WithSchema sets the table's schema (default: none, so the connection's
@@ -230,6 +233,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if c.table == "" {
 		return nil, errors.New("pgstore: empty table name")
 	}
+	if err := checkIdentifiers(c.table, c.createTable); err != nil {
+		return nil, err
+	}
 	ident := pgx.Identifier{c.table}
 	if c.schema != "" {
 		ident = pgx.Identifier{c.schema, c.table}
@@ -261,7 +267,8 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 
 // CreateTableSQL returns the statements that create the table, its user
 // index table (<table>_users, see [Store.IndexUserSession]) and the schema,
-// if given, as [WithCreateTable] runs them, for a migration tool.
+// if given, as [WithCreateTable] runs them, for a migration tool. It does not
+// check the names' lengths, which [New] does (see [WithTable]).
 func CreateTableSQL(schema, table string) string {
 	ident := pgx.Identifier{table}
 	var sql string
@@ -269,10 +276,7 @@ func CreateTableSQL(schema, table string) string {
 		ident = pgx.Identifier{schema, table}
 		sql = `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize() + ";\n"
 	}
-	// The index is named as connect-pg-simple names it for its default
-	// table; the name carries the table's so that two tables of one schema
-	// do not clash.
-	index := pgx.Identifier{"IDX_" + table + "_expire"}.Sanitize()
+	index := pgx.Identifier{expireIndex(table)}.Sanitize()
 	return sql + `CREATE TABLE IF NOT EXISTS ` + ident.Sanitize() + ` (
   "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
   "sess" json NOT NULL,
@@ -280,6 +284,38 @@ func CreateTableSQL(schema, table string) string {
 );
 CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident.Sanitize() + ` ("expire");
 ` + createUsersTableSQL(schema, table)
+}
+
+// expireIndex names the expire index of a table as connect-pg-simple names
+// it for its default table; the name carries the table's so that two tables
+// of one schema do not clash.
+func expireIndex(table string) string { return "IDX_" + table + "_expire" }
+
+// maxIdentifier is PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1):
+// it silently truncates longer ones.
+const maxIdentifier = 63
+
+// checkIdentifiers fails if PostgreSQL would truncate the table's name or
+// one derived from it, and so name another object (a long table's
+// <table>_users is the table itself) or none: the identifiers of every
+// statement, and with create the index names that only CreateTableSQL uses.
+// The limit is per part of a qualified name; the schema, derived from
+// nothing and truncated alike everywhere, is left as given.
+func checkIdentifiers(table string, create bool) error {
+	names := [][2]string{{"the table", table}, {"its user index table", table + usersSuffix}}
+	if create {
+		names = append(names,
+			[2]string{"its expire index", expireIndex(table)},
+			[2]string{"its user index table's expire index", expireIndex(table + usersSuffix)})
+	}
+	for _, n := range names {
+		// pgx.Identifier.Sanitize drops NUL bytes; the quotes it doubles
+		// are one byte each in the identifier.
+		if size := len(strings.ReplaceAll(n[1], "\x00", "")); size > maxIdentifier {
+			return fmt.Errorf("pgstore: table name %q: %s %q is %d bytes, and PostgreSQL truncates identifiers to %d bytes: choose a shorter table name", table, n[0], n[1], size, maxIdentifier)
+		}
+	}
+	return nil
 }
 
 // createTable runs CreateTableSQL. Two processes creating the same table at

@@ -243,6 +243,66 @@ func TestSchemaAndTableOptionsNameTheTable(t *testing.T) {
 	}
 }
 
+// TestNewRefusesTableNamesPostgreSQLWouldTruncate: PostgreSQL truncates
+// identifiers to 63 bytes, so the user index table of a 63-byte table was
+// the table itself; CREATE TABLE IF NOT EXISTS did nothing and every index
+// write failed. New names the identifier instead; the longest names that
+// fit work, with the limit in bytes and per part of a qualified name.
+func TestNewRefusesTableNamesPostgreSQLWouldTruncate(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	long := func(n int) string { return strings.Repeat("s", n) }
+	for _, c := range []struct {
+		schema, table string
+		create        bool
+		refused       string // the identifier New's error names; "" if it works
+	}{
+		{"", long(63), true, long(63) + "_users"},
+		{"", long(64), false, long(64)},
+		{"", long(58), false, long(58) + "_users"},
+		{"", strings.Repeat("é", 29), false, strings.Repeat("é", 29) + "_users"}, // 58 bytes
+		{"", long(53), true, "IDX_" + long(53) + "_expire"},
+		{"", long(47), true, "IDX_" + long(47) + "_users_expire"},
+		{"", long(57), false, ""},
+		{long(63), long(45) + `"`, true, ""}, // a quote is one byte of the identifier
+	} {
+		opts := []pgstore.Option{pgstore.WithSchema(c.schema), pgstore.WithTable(c.table), pgstore.WithCleanupInterval(0)}
+		if c.create {
+			opts = append(opts, pgstore.WithCreateTable())
+		}
+		st, err := pgstore.New(pool, opts...)
+		if c.refused != "" {
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.refused)) || !strings.Contains(err.Error(), "63 bytes") {
+				t.Errorf("New with table %q (%d bytes, create %v): %v; want an error naming %q and the 63-byte limit", c.table, len(c.table), c.create, err, c.refused)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("New with table %q (%d bytes, create %v): %v", c.table, len(c.table), c.create, err)
+		}
+		defer st.Close()
+		if !c.create {
+			exec(t, pool, pgstore.CreateTableSQL(c.schema, c.table))
+		}
+		id := storetest.NewID()
+		exp := time.Now().Add(time.Hour)
+		if err := st.IndexUserSession(ctx, "alice", id, time.Now(), exp); err != nil {
+			t.Fatalf("IndexUserSession with table %q (%d bytes): %v", c.table, len(c.table), err)
+		}
+		if err := st.Set(ctx, id, []byte(`{}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		var live int
+		if err := st.UserSessions(ctx, "alice", func(_ string, _, _ time.Time, data []byte) {
+			if data != nil {
+				live++
+			}
+		}); err != nil || live != 1 {
+			t.Fatalf("UserSessions with table %q (%d bytes) = %d live, %v; want 1", c.table, len(c.table), live, err)
+		}
+	}
+}
+
 func TestStoresDocumentAsGivenAndExpiryAsServerWallClock(t *testing.T) {
 	ctx := t.Context()
 	pool := newPool(t)

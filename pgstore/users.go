@@ -83,7 +83,7 @@ func usersIdent(schema, table string) pgx.Identifier {
 // a session table.
 func createUsersTableSQL(schema, table string) string {
 	ident := usersIdent(schema, table).Sanitize()
-	index := pgx.Identifier{"IDX_" + table + usersSuffix + "_expire"}.Sanitize()
+	index := pgx.Identifier{expireIndex(table + usersSuffix)}.Sanitize()
 	return `CREATE TABLE IF NOT EXISTS ` + ident + ` (
   "user_id" bytea NOT NULL,
   "sid" varchar NOT NULL,
