@@ -144,8 +144,7 @@ type config struct {
 
 // WithTable sets the table name (default "session"), as connect-pg-simple's
 // tableName. PostgreSQL truncates identifiers to 63 bytes, so [New] refuses a
-// name whose derived identifiers would pass that: up to 57 bytes work (for
-// <name>_users), 46 with [WithCreateTable] (for its index names).
+// name longer than 57 bytes, whose <name>_users would be truncated.
 func WithTable(name string) Option { return func(c *config) { c.table = name } }
 
 // WithSchema sets the table's schema (default: none, so the connection's
@@ -233,7 +232,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if c.table == "" {
 		return nil, errors.New("pgstore: empty table name")
 	}
-	if err := checkIdentifiers(c.table, c.createTable); err != nil {
+	if err := checkIdentifiers(c.table); err != nil {
 		return nil, err
 	}
 	ident := pgx.Identifier{c.table}
@@ -296,19 +295,13 @@ func expireIndex(table string) string { return "IDX_" + table + "_expire" }
 const maxIdentifier = 63
 
 // checkIdentifiers fails if PostgreSQL would truncate the table's name or
-// one derived from it, and so name another object (a long table's
-// <table>_users is the table itself) or none: the identifiers of every
-// statement, and with create the index names that only CreateTableSQL uses.
-// The limit is per part of a qualified name; the schema, derived from
-// nothing and truncated alike everywhere, is left as given.
-func checkIdentifiers(table string, create bool) error {
-	names := [][2]string{{"the table", table}, {"its user index table", table + usersSuffix}}
-	if create {
-		names = append(names,
-			[2]string{"its expire index", expireIndex(table)},
-			[2]string{"its user index table's expire index", expireIndex(table + usersSuffix)})
-	}
-	for _, n := range names {
+// its user index table's, and so name another object (a long table's
+// <table>_users is the table itself) or none. Index names may be truncated:
+// they still differ, and only CREATE INDEX IF NOT EXISTS uses them. The limit
+// is per part of a qualified name; the schema, derived from nothing and
+// truncated alike everywhere, is left as given.
+func checkIdentifiers(table string) error {
+	for _, n := range [][2]string{{"the table", table}, {"its user index table", table + usersSuffix}} {
 		// pgx.Identifier.Sanitize drops NUL bytes; the quotes it doubles
 		// are one byte each in the identifier.
 		if size := len(strings.ReplaceAll(n[1], "\x00", "")); size > maxIdentifier {
