@@ -12,7 +12,9 @@
 // (and converted to JSON), and [WithStringify](false) writes them. A
 // document the store cannot read (no date in expires, a session that is
 // neither a string nor a document, or one nested deeper than the manager's
-// codec reads) counts as missing, and is logged.
+// codec reads) counts as missing: Get logs it, and Touch and GetAndTouch
+// leave it alone (their filters skip it, so they cannot tell it from a
+// missing one without another round trip, and do not log it).
 //
 // An expired document is never returned, even before it is removed: Get
 // and GetVersion find the document by _id alone and check expires
@@ -30,8 +32,8 @@
 //
 //	Get, GetVersion   find {_id}, then expires > now checked here
 //	Set               update {_id} $set {session, expires}, upsert (delete when expired)
-//	Touch             update {_id, expires > now} $set {expires}
-//	GetAndTouch       findAndModify {_id, expires > now} $set {expires}, returning the document
+//	Touch             update {_id, expires > now, session readable} $set {expires}
+//	GetAndTouch       findAndModify {_id, expires > now, session readable} $set {expires}, returning the document
 //	Destroy           delete {_id}
 //	CompareAndSwap    update {_id, session: <the value read>, expires > now} $set {...};
 //	                  creating: insert, which fails on a duplicate _id (a second
@@ -281,7 +283,28 @@ func wrap(op, id string, err error) error {
 // millisecond precision and are stored truncated, so that a stored expiry is
 // never later than the one asked for.
 func live(id string, now time.Time) bson.D {
-	return bson.D{{Key: fieldID, Value: id}, {Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}}
+	return bson.D{{Key: fieldID, Value: id}, {Key: fieldExpires, Value: liveExpires(now)}}
+}
+
+// liveExpires matches an expires that is a date after now. $gt compares a
+// date with dates only, but matches an array by its elements, as $type does.
+func liveExpires(now time.Time) bson.D {
+	return bson.D{{Key: "$gt", Value: now}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}
+}
+
+// readableSession matches a session field that decode reads: a string or a
+// document (not an array of them, which $type alone would match).
+func readableSession() bson.D {
+	return bson.D{{Key: "$type", Value: bson.A{"string", "object"}}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}
+}
+
+// readable is the filter of the document under id that Get returns: live,
+// with a session of a type decode reads. Touch and GetAndTouch write through
+// it, so that they never revive, or report found, a document Get reports
+// missing. Only a session nested deeper than maxNesting passes it and is
+// still unreadable.
+func readable(id string, now time.Time) bson.D {
+	return append(live(id, now), bson.E{Key: fieldSession, Value: readableSession()})
 }
 
 // sessionValue returns the value of the session field for data: the string
@@ -334,20 +357,6 @@ func (s *Store) get(ctx context.Context, op, id string) ([]byte, string, bool, e
 	return s.read(ctx, op, id, now, s.coll.FindOne(ctx, bson.D{{Key: fieldID, Value: id}}))
 }
 
-// readable is the filter of GetAndTouch's findAndModify: the unexpired
-// session under id, or a document under id without expires (connect-mongo
-// reads such a document as never expiring), so that it can be logged as
-// unreadable rather than silently ignored.
-func readable(id string, now time.Time) bson.D {
-	return bson.D{
-		{Key: fieldID, Value: id},
-		{Key: "$or", Value: bson.A{
-			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}},
-			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$exists", Value: false}}}},
-		}},
-	}
-}
-
 // read decodes the document a find returned, if it has not expired at now.
 func (s *Store) read(ctx context.Context, op, id string, now time.Time, found *mongo.SingleResult) ([]byte, string, bool, error) {
 	raw, err := found.Raw()
@@ -372,7 +381,9 @@ func (s *Store) read(ctx context.Context, op, id string, now time.Time, found *m
 // (the default TTL for the zero time), in one findAndModify that returns the
 // document as it was before: the same data and version as GetVersion. Like
 // Touch, it creates nothing, and an expires in the past deletes the session
-// and reports it missing.
+// and reports it missing. Its filter skips a document that cannot be read,
+// which it reports missing without logging it: telling it from a missing
+// one would cost a find on every miss.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	const op = "get-and-touch"
 	if err := ctx.Err(); err != nil {
@@ -452,8 +463,8 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 
 // Touch sets the expiry of an unexpired session to expires without
 // rewriting the session (and lastModified, with WithLastModified). found is
-// false, and nothing is created, when there is no such session. An expiry in
-// the past deletes the session.
+// false, and nothing is written, when there is no such session or its
+// document cannot be read. An expiry in the past deletes the session.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
@@ -466,13 +477,13 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
-		r, err := s.coll.DeleteOne(ctx, live(id, now))
+		r, err := s.coll.DeleteOne(ctx, readable(id, now))
 		if err != nil {
 			return false, wrap("touch", id, err)
 		}
 		return r.DeletedCount > 0, nil
 	}
-	r, err := s.coll.UpdateOne(ctx, live(id, now), bson.D{{Key: "$set", Value: s.touchSet(exp, now)}})
+	r, err := s.coll.UpdateOne(ctx, readable(id, now), bson.D{{Key: "$set", Value: s.touchSet(exp, now)}})
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}

@@ -1,6 +1,7 @@
 package mongostore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -377,6 +378,59 @@ func TestBadStoredDataIsMissingAndLogged(t *testing.T) {
 	}
 	if !strings.Contains(appLogs.String(), "corrupt") {
 		t.Fatalf("the manager did not log the corrupt session:\n%s", appLogs.String())
+	}
+}
+
+// A document Get reports missing stays missing: GetAndTouch and Touch, whose
+// filters used to match it, must not write an expires into it (which brought
+// a document without one back as a live session) or push its expiry on.
+func TestTouchingLeavesUnreadableDocumentAlone(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "noexpires"}, {Key: "session", Value: `{"user":"alice"}`}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "number"}, {Key: "session", Value: 42}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "list"}, {Key: "session", Value: bson.A{"{}"}}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "expireslist"}, {Key: "session", Value: `{}`}, {Key: "expires", Value: bson.A{exp}}})
+	stored := func(id string) bson.Raw {
+		t.Helper()
+		raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil {
+			t.Fatalf("find %s: %v", id, err)
+		}
+		return raw
+	}
+	for _, id := range []string{"noexpires", "number", "list", "expireslist"} {
+		before := stored(id)
+		if data, _, found, err := st.GetAndTouch(ctx, id, exp.Add(time.Hour)); found || err != nil {
+			t.Errorf("GetAndTouch(%s) = %s, %v, %v; want missing", id, data, found, err)
+		}
+		if found, err := st.Touch(ctx, id, exp.Add(time.Hour)); found || err != nil {
+			t.Errorf("Touch(%s) = %v, %v; want not found", id, found, err)
+		}
+		if after := stored(id); !bytes.Equal(after, before) {
+			t.Errorf("%s was written: %v, was %v", id, after, before)
+		}
+		if data, found, err := st.Get(ctx, id); found || err != nil {
+			t.Errorf("Get(%s) after the touches = %s, %v, %v; want missing", id, data, found, err)
+		}
+	}
+}
+
+// Through the manager with default options, where every load is a
+// GetAndTouch: a document without expires starts a new session on every
+// request with its cookie, never its old one.
+func TestDocumentWithoutExpiresStaysMissingThroughTheManager(t *testing.T) {
+	coll := collection(t)
+	app := apptest.New(t, newStore(t, coll), nil)
+	first := app.MustDo(t, "/set?k=user&v=alice", nil)
+	if _, err := coll.UpdateOne(t.Context(), bson.D{{Key: "_id", Value: first.Body}}, bson.D{{Key: "$unset", Value: bson.D{{Key: "expires", Value: ""}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if v := app.Values(t, first.Cookies); !v.New || v.Values["user"] != "" {
+			t.Fatalf("request %d on a document without expires: %+v, want a new session", i+1, v)
+		}
 	}
 }
 
