@@ -37,7 +37,7 @@
 //	Destroy           delete {_id}
 //	CompareAndSwap    update {_id, session: <the value read>, expires > now} $set {...};
 //	                  creating: insert, which fails on a duplicate _id (a second
-//	                  round trip replaces a document only if it has expired)
+//	                  round trip replaces a document only if Get reports it missing)
 //
 // A version is the session value that was read ("s:" + the string), and a
 // compare-and-swap filters its update on it. connect-mongo knows nothing of
@@ -530,9 +530,9 @@ func (s *Store) lock(ctx context.Context, id string) (unlock func(), err error) 
 // CompareAndSwap writes data under id only if the session's value is still
 // the one version old stands for, with an update filtered on it (and on
 // expires > now). With old == "" it creates the session with an insert,
-// which fails on a duplicate _id; a document with that _id that has expired
-// (or cannot be read) counts as absent and is replaced, in a second round
-// trip, only if it still has not come to life. swapped is false when another
+// which fails on a duplicate _id; a document with that _id that Get reports
+// missing (expired, or unreadable) counts as absent and is replaced, in a
+// second round trip, only if it still is. swapped is false when another
 // write, a destroy or the expiry got there first.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -582,13 +582,9 @@ var casSeed = maphash.MakeSeed()
 
 // create is CompareAndSwap with old == "": create-if-absent.
 func (s *Store) create(ctx context.Context, id string, data []byte, exp, now time.Time) (string, bool, error) {
-	notLive := bson.D{
-		{Key: fieldID, Value: id},
-		{Key: fieldExpires, Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$gt", Value: now}}}}},
-	}
 	if !exp.After(now) {
 		// Nothing to create; still report a session that exists.
-		n, err := s.coll.CountDocuments(ctx, live(id, now), options.Count().SetLimit(1))
+		n, err := s.coll.CountDocuments(ctx, readable(id, now), options.Count().SetLimit(1))
 		if err != nil {
 			return "", false, wrap("compare-and-swap", id, err)
 		}
@@ -608,7 +604,7 @@ func (s *Store) create(ctx context.Context, id string, data []byte, exp, now tim
 	}
 	// An expired document (the cleanup has not removed it yet) or one that
 	// cannot be read is absent for this store: replace it, if it still is.
-	r, err := s.coll.ReplaceOne(ctx, notLive, doc[1:])
+	r, err := s.coll.ReplaceOne(ctx, unreadable(id, now), doc[1:])
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
@@ -616,6 +612,12 @@ func (s *Store) create(ctx context.Context, id string, data []byte, exp, now tim
 		return "", false, nil
 	}
 	return version, true, nil
+}
+
+// unreadable is the filter of the document under id that Get reports
+// missing: the complement of readable (but for a session nested too deep).
+func unreadable(id string, now time.Time) bson.D {
+	return bson.D{{Key: fieldID, Value: id}, {Key: "$nor", Value: bson.A{readable(id, now)[1:]}}}
 }
 
 // liveFilter matches every unexpired session.

@@ -263,7 +263,9 @@ func TestExpiredDocumentIsNeverReturned(t *testing.T) {
 	}
 }
 
-func TestCreateIfAbsentReplacesOnlyAnExpiredDocument(t *testing.T) {
+// Create-if-absent replaces a document Get reports missing, expired or
+// unreadable, and no other.
+func TestCreateIfAbsentReplacesOnlyADocumentGetReportsMissing(t *testing.T) {
 	ctx := t.Context()
 	st, coll, clock := clocked(t)
 	exp := clock.Now().Add(time.Hour)
@@ -285,6 +287,28 @@ func TestCreateIfAbsentReplacesOnlyAnExpiredDocument(t *testing.T) {
 	}
 	if _, v2, _, _ := st.GetVersion(ctx, "old"); v2 != v {
 		t.Fatalf("create returned version %q, GetVersion says %q", v, v2)
+	}
+
+	// Live but unreadable: Get reports each missing, so a create may take
+	// its id (the replace matched expired documents only, and the create
+	// failed on each for as long as it lived).
+	for _, doc := range []bson.D{
+		{{Key: "_id", Value: "number"}, {Key: "session", Value: 42}, {Key: "expires", Value: exp}},
+		{{Key: "_id", Value: "nosession"}, {Key: "expires", Value: exp}},
+		{{Key: "_id", Value: "list"}, {Key: "session", Value: bson.A{`{}`}}, {Key: "expires", Value: exp}},
+		{{Key: "_id", Value: "expireslist"}, {Key: "session", Value: `{}`}, {Key: "expires", Value: bson.A{exp}}},
+		{{Key: "_id", Value: "noexpires"}, {Key: "session", Value: `{}`}},
+	} {
+		id := doc[0].Value.(string)
+		insertRaw(t, coll, doc)
+		if _, found, err := st.Get(ctx, id); found || err != nil {
+			t.Fatalf("Get(%s): found %v, %v", id, found, err)
+		}
+		if _, ok, err := st.CompareAndSwap(ctx, id, "", []byte(`{"a":1}`), exp); !ok || err != nil {
+			t.Errorf("create over %s, which Get reports missing = %v, %v; want swapped", id, ok, err)
+		} else if got, _, _ := st.Get(ctx, id); string(got) != `{"a":1}` {
+			t.Errorf("after create over %s, Get = %s", id, got)
+		}
 	}
 }
 
