@@ -2,8 +2,11 @@ package mongostore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +101,125 @@ func TestSessionNestedDeeperThanTheCodecReadsIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nested deeper than") {
 		t.Fatalf("a session nested %d levels: %.40q..., %v; want an error naming the nesting", maxNesting, got, err)
 	}
+}
+
+// sessionDocument returns a stored document whose session is doc.
+func sessionDocument(t testing.TB, doc bson.D) bson.Raw {
+	t.Helper()
+	raw, err := bson.Marshal(bson.D{{Key: fieldExpires, Value: time.Unix(0, 0)}, {Key: fieldSession, Value: doc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// A session stored as a document (WithStringify(false)) comes back as the
+// JSON it was stored from, but for the differences the cases name; what a
+// document cannot hold as it is, such as keys Extended JSON would read as
+// types, is refused rather than changed.
+func TestObjectSessionComesBackAsItsJSON(t *testing.T) {
+	for _, c := range []struct{ in, out string }{
+		{in: `{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`},
+		{in: `{"b":1,"a":2,"":{"":0},"a$":"$x","with space":"ok"}`},
+		{in: `{"l":[[],[{}],{"x":[1,"s",null,true,false]}],"o":{}}`},
+		{in: `{"u":"é日本語🎉","ctl":"\n\t\r\u0001","q":"\"\\/","sep":"\u2028"}`},
+		// Strings come back as Go's encoding/json, which the manager's
+		// codec writes with, escapes them.
+		{in: `{"e":"\u00e9\/","html":"<&>"}`, out: `{"e":"é/","html":"\u003c\u0026\u003e"}`},
+		// Numbers as JavaScript writes the double JSON.parse gives, but an
+		// integer beyond 2^53, which stays exact.
+		{in: `{"i":-2147483648,"big":2147483648,"safe":-9007199254740992,"long":9007199254740993,"min":-9223372036854775808}`},
+		{in: `{"f":1.5,"tiny":1e-7,"huge":1e+21,"z":-0}`},
+		{in: `{"one":1.0,"hundred":1e2,"zf":-0.0,"exp":1E-400,"f":0.30000000000000000001}`, out: `{"one":1,"hundred":100,"zf":-0,"exp":0,"f":0.3}`},
+		{in: " {\n \"a\" : 1 }\n", out: `{"a":1}`},
+	} {
+		doc, err := jsonDocument([]byte(c.in))
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		want := cmp.Or(c.out, c.in)
+		if got, _, err := decode(sessionDocument(t, doc)); err != nil || string(got) != want {
+			t.Errorf("%s came back as %s, %v; want %s", c.in, got, err, want)
+		}
+	}
+}
+
+func TestObjectSessionStoresNumbersAsTheNodeDriver(t *testing.T) {
+	doc, err := jsonDocument([]byte(`{"i":5,"one":1.0,"big":2147483648,"f":1.5,"z":-0,"long":9007199254740993}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := sessionDocument(t, doc)
+	for key, want := range map[string]bson.Type{"i": bson.TypeInt32, "one": bson.TypeInt32, "big": bson.TypeDouble, "f": bson.TypeDouble, "z": bson.TypeDouble, "long": bson.TypeInt64} {
+		if got := raw.Lookup(fieldSession, key).Type; got != want {
+			t.Errorf("%s stored as a %s, want a %s", key, got, want)
+		}
+	}
+}
+
+func TestObjectSessionRefusesWhatADocumentCannotHold(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, maxNesting+1) + "1" + strings.Repeat("}", maxNesting+1)
+	var many strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&many, `"k%d":%d,`, i, i)
+	}
+	for in, want := range map[string]string{
+		`[1]`:                           "not a JSON object",
+		`"x"`:                           "not a JSON object",
+		`{"q":{"$numberLong":"5"}}`:     `key "$numberLong" starts with $`,
+		`{"d":[{"$date":"2020"}]}`:      `key "$date" starts with $`,
+		`{"a.b":1}`:                     `key "a.b"`,
+		`{"a\u0000":1}`:                 `key "a\x00"`,
+		`{"a":1,"a":2}`:                 `key "a" twice`,
+		`{` + many.String() + `"k3":0}`: `key "k3" twice`,
+		`{"n":1e400}`:                   "beyond a double",
+		`{"n":-99999999999999999999}`:   "beyond a 64-bit integer",
+		`{"a":1} {}`:                    "more after",
+		`{"a":1,}`:                      "invalid character",
+		`{"a" 1}`:                       "invalid character",
+		`{"a":1`:                        "EOF",
+		deep:                            "nested deeper than",
+	} {
+		if doc, err := jsonDocument([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.40s: %v, %v; want an error with %q", in, doc, err, want)
+		}
+	}
+	if _, err := jsonDocument([]byte(deep[len(`{"a":`) : len(deep)-1])); err != nil {
+		t.Errorf("a session nested %d levels, as deep as decode reads: %v", maxNesting, err)
+	}
+}
+
+// FuzzObjectSessionComesBackAsItsJSON: whatever jsonDocument accepts is
+// valid JSON, stores, and decodes to JSON of the same value, which converts
+// back to the same document.
+func FuzzObjectSessionComesBackAsItsJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-01T00:00:00.000Z","path":"/"},"n":[1,1.5,-0,1e400,9007199254740993]}`,
+		`{"":{"a$":[null,true,"\u00e9\ud800"]},"x":{"$numberLong":"5"}}`, `{"a":1,"a":2}`, `{"a":1,}`, `[]`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := jsonDocument(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		raw := sessionDocument(t, doc)
+		got, _, err := decode(raw)
+		if err != nil {
+			t.Fatalf("%q stored, then decoded to an error: %v", data, err)
+		}
+		var in, out any
+		if json.Unmarshal(data, &in) != nil || json.Unmarshal(got, &out) != nil || !reflect.DeepEqual(in, out) {
+			t.Fatalf("%q came back as %q, another value", data, got)
+		}
+		again, err := jsonDocument(got)
+		if err != nil || !bytes.Equal(sessionDocument(t, again), raw) {
+			t.Fatalf("%q came back as %q, which converts to another document (%v)", data, got, err)
+		}
+	})
 }

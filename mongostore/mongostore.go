@@ -60,9 +60,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,6 +178,9 @@ func WithLastModified() Option { return func(c *config) { c.lastModified = true 
 // WithStringify(false) stores the session as an embedded document rather
 // than a JSON string, as connect-mongo with stringify: false does (the
 // default, true, stores the string). Either form is read whatever the option.
+// A document keeps the JSON's value, not its bytes: numbers come back as
+// JavaScript writes them (1.0 as 1), strings with Go's escapes, and a session
+// with a key that starts with $ or holds a dot is refused (see jsonDocument).
 func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
 
 // WithClock makes the store read the time from now instead of time.Now, for
@@ -314,13 +320,13 @@ func (s *Store) sessionValue(data []byte) (any, string, error) {
 		v := string(data)
 		return v, versionString + v, nil
 	}
-	var doc bson.D
-	if err := bson.UnmarshalExtJSON(data, false, &doc); err != nil {
-		return nil, "", fmt.Errorf("the session is not a JSON object: %w", err)
+	doc, err := jsonDocument(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("the session cannot be stored as a document: %w", err)
 	}
 	raw, err := bson.Marshal(doc)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("the session cannot be stored as a document: %w", err)
 	}
 	return bson.Raw(raw), versionObject + string(raw), nil
 }
@@ -747,4 +753,149 @@ const maxNesting = 10000
 func writeString(b *bytes.Buffer, s string) {
 	out, _ := json.Marshal(s)
 	b.Write(out)
+}
+
+// jsonDocument converts a JSON object to the document the Node driver stores
+// for what JSON.parse gives (connect-mongo's stringify: false), interpreting
+// nothing: Extended JSON such as {"$numberLong": "5"} would come back as 5.
+// Keys keep their order; strings, booleans, null and nesting are kept, and
+// numbers are converted by bsonNumber. It refuses what it cannot store as it
+// is: a key that starts with $, holds a dot or a NUL (FerretDB, and MongoDB
+// before 5.0, refuse the first two), a key twice in one object, and nesting
+// deeper than maxNesting, which decode would not read back.
+func jsonDocument(data []byte) (bson.D, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	doc, err := jsonObject(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more after the JSON object")
+	}
+	return doc, nil
+}
+
+// jsonValue converts the JSON value that starts with tok, at nesting level
+// depth.
+func jsonValue(dec *json.Decoder, tok json.Token, depth int) (any, error) {
+	switch v := tok.(type) {
+	case json.Delim:
+		if depth >= maxNesting {
+			return nil, fmt.Errorf("session nested deeper than %d levels", maxNesting)
+		}
+		if v == '{' {
+			return jsonObject(dec, depth)
+		}
+		return jsonArray(dec, depth) // Token returns no '}' or ']' here
+	case json.Number:
+		return bsonNumber(v)
+	default: // string, bool, nil
+		return v, nil
+	}
+}
+
+// jsonObject converts the members of an object whose '{' dec has read.
+func jsonObject(dec *json.Decoder, depth int) (bson.D, error) {
+	doc := bson.D{}
+	var seen map[string]bool // past a few keys; fewer are compared one by one
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if tok == json.Delim('}') {
+			return doc, nil
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("object key %v is not a string", tok)
+		}
+		if key != "" && (key[0] == '$' || strings.ContainsAny(key, ".\x00")) {
+			return nil, fmt.Errorf("key %q starts with $ or holds a dot or NUL, which a stored document cannot have (keep such a session with WithStringify(true))", key)
+		}
+		if seen == nil && len(doc) >= 8 {
+			seen = make(map[string]bool, 2*len(doc))
+			for _, e := range doc {
+				seen[e.Key] = true
+			}
+		}
+		var twice bool
+		if seen != nil {
+			twice, seen[key] = seen[key], true
+		} else {
+			twice = slices.ContainsFunc(doc, func(e bson.E) bool { return e.Key == key })
+		}
+		if twice {
+			return nil, fmt.Errorf("key %q twice in one object", key)
+		}
+		if tok, err = dec.Token(); err != nil {
+			return nil, err
+		}
+		v, err := jsonValue(dec, tok, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		doc = append(doc, bson.E{Key: key, Value: v})
+	}
+}
+
+// jsonArray converts the elements of an array whose '[' dec has read.
+func jsonArray(dec *json.Decoder, depth int) (bson.A, error) {
+	a := bson.A{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if tok == json.Delim(']') {
+			return a, nil
+		}
+		v, err := jsonValue(dec, tok, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+	}
+}
+
+// bsonNumber converts a JSON number as the Node driver stores what JSON.parse
+// gives: an integral value that fits in 32 bits (1, 1.0, 1e2, not -0) as an
+// int32, others as a double. An integer literal beyond ±2^53, which a double
+// would round, is an int64 instead, read back exactly; one beyond int64, or a
+// number beyond a double, is refused.
+func bsonNumber(n json.Number) (any, error) {
+	str := string(n)
+	if !strings.ContainsAny(str, ".eE") {
+		if i, err := strconv.ParseInt(str, 10, 64); err == nil {
+			switch {
+			case str == "-0":
+				return math.Copysign(0, -1), nil
+			case i >= math.MinInt32 && i <= math.MaxInt32:
+				return int32(i), nil
+			case i >= -1<<53 && i <= 1<<53:
+				return float64(i), nil
+			default:
+				return i, nil
+			}
+		} else if !errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("number %s: %w", str, err)
+		}
+		return nil, fmt.Errorf("integer %s is beyond a 64-bit integer", str)
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		return nil, fmt.Errorf("number %s is beyond a double", str)
+	}
+	if f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 && !(f == 0 && math.Signbit(f)) {
+		return int32(f), nil
+	}
+	return f, nil
 }

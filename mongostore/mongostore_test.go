@@ -232,6 +232,52 @@ func TestWithStringifyFalseWritesObject(t *testing.T) {
 	}
 }
 
+// With WithStringify(false) the session comes back as the JSON it was: the
+// store converts plain JSON, where it parsed Extended JSON, so that a value
+// such as {"$numberLong": "5"} came back as 5. A key a stored document
+// cannot have is an error, not a change.
+func TestWithStringifyFalseKeepsTheJSON(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t, mongostore.WithStringify(false))
+	exp := clock.Now().Add(time.Hour)
+	data := `{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},` +
+		`"u":"é🎉\n\"","n":[1,-1.5,2147483648,9007199254740993,1e+21],"":{"a$":{"deep":[{"x":[]}]}},"t":true,"z":null}`
+	if err := st.Set(ctx, "id", []byte(data), exp); err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := st.Get(ctx, "id"); err != nil || !found || string(got) != data {
+		t.Fatalf("Get = %s, %v, %v\nwant %s", got, found, err, data)
+	}
+	// The cookie's expiry stays the string it is in the JSON (connect-mongo
+	// stores the Date of express's cookie object; either reads the same).
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "id"}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw.Lookup("session", "cookie", "expires").StringValueOK(); !ok {
+		t.Errorf("cookie.expires stored as %v, want the string", raw.Lookup("session", "cookie", "expires"))
+	}
+	_, v, _, _ := st.GetVersion(ctx, "id")
+	for _, bad := range []string{
+		`{"cookie":{"path":"/"},"q":{"$numberLong":"5"}}`,
+		`{"cookie":{"path":"/"},"d":[{"$date":"2020-01-01T00:00:00Z"}]}`,
+		`{"cookie":{"path":"/"},"a.b":1}`,
+	} {
+		if err := st.Set(ctx, "id", []byte(bad), exp); err == nil || !strings.Contains(err.Error(), "WithStringify(true)") {
+			t.Errorf("Set of %s: %v, want an error pointing to WithStringify(true)", bad, err)
+		}
+		if _, ok, err := st.CompareAndSwap(ctx, "id", v, []byte(bad), exp); ok || err == nil {
+			t.Errorf("CompareAndSwap to %s: swapped %v, %v; want an error", bad, ok, err)
+		}
+		if _, ok, err := st.CompareAndSwap(ctx, "new", "", []byte(bad), exp); ok || err == nil {
+			t.Errorf("create of %s: swapped %v, %v; want an error", bad, ok, err)
+		}
+	}
+	if got, _, _ := st.Get(ctx, "id"); string(got) != data {
+		t.Fatalf("after the refused writes Get = %s, want %s", got, data)
+	}
+}
+
 func TestExpiredDocumentIsNeverReturned(t *testing.T) {
 	ctx := t.Context()
 	st, coll, clock := clocked(t)
