@@ -42,6 +42,10 @@ const (
 	// markCookieSet: the handler set the cookie's expiry since the last
 	// save, so a re-merge keeps this request's cookie, not the stored one.
 	markCookieSet
+	// markStoreExpiryOff: the touch carried on the load set the stored
+	// expiry from the options, not from the session's own cookie, and only
+	// the end of the request's touch or save puts it right (loadtouch.go).
+	markStoreExpiryOff
 )
 
 // sessionState is everything a Session resets on Destroy, Reload and load.
@@ -158,7 +162,7 @@ type decision struct {
 // each, as its shouldSave, shouldTouch, shouldSetCookie and shouldDestroy do.
 func decide(in decisionInput) decision {
 	if in.phase == phaseUnset {
-		return decision{destroy: shouldDestroy(in)}
+		return decision{destroy: shouldDestroy(in), touch: shouldRestoreExpiry(in)}
 	}
 	d := decision{save: shouldSave(in)}
 	d.touch = shouldTouch(in, d.save)
@@ -211,6 +215,13 @@ func shouldSetCookie(in decisionInput) bool {
 // expired one, unless a new session's cookie replaces it.
 func shouldClearCookie(in decisionInput, setCookie bool) bool {
 	return !setCookie && in.phase == phaseDestroyed && in.cookieID != ""
+}
+
+// shouldRestoreExpiry: Unset with UnsetKeep leaves the stored session as it
+// was, so a stored expiry that the load's touch took from the options (a
+// "remember me" session's, say) is set back from the session's own cookie.
+func shouldRestoreExpiry(in decisionInput) bool {
+	return !in.unsetDestroy && in.marks&markStoreExpiryOff != 0 && in.marks&markStoreTouched == 0
 }
 
 // shouldDestroy: Unset with UnsetDestroy deletes a stored session, once.

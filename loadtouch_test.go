@@ -93,6 +93,34 @@ func TestSessionWithItsOwnMaxAgeIsTouchedToItAtTheEnd(t *testing.T) {
 	}
 }
 
+// Unset with UnsetKeep leaves the stored session as it was: the load's
+// touch, which took its expiry from the options, is set back to the
+// session's own, so a "remember me" session does not end a day later.
+func TestUnsetKeepLeavesASessionWithItsOwnMaxAgeItsExpiry(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{Unset: UnsetKeep})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ann")
+		s.Cookie().SetMaxAge(30 * 24 * time.Hour) // remember me
+	})))
+	b.get("/")
+	id := mustID(t, m, b.cookie)
+	saved := st.clock.Now().Add(30 * 24 * time.Hour).Truncate(time.Millisecond) // as the document records it
+	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { From(r).Unset() }))
+	st.clock.Advance(time.Minute)
+	st.reset()
+	b.get("/")
+	if st.n("GetAndTouch") != 1 || st.n("Touch") != 1 || st.writes() != 0 {
+		t.Fatalf("calls %v, want GetAndTouch then the Touch that sets the expiry back", st.calls)
+	}
+	if got := st.last(); !got.Equal(saved) {
+		t.Fatalf("stored expiry %v after an unset, want the session's own %v", got, saved)
+	}
+	st.clock.Advance(2 * 24 * time.Hour) // past the store's default lifetime
+	if _, found, _ := st.Store.Get(t.Context(), id); !found {
+		t.Fatal("the remember-me session ended with the store's default lifetime after an unset")
+	}
+}
+
 func TestAbsoluteTimeoutCapIsTouchedAtTheEnd(t *testing.T) {
 	m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}, AbsoluteTimeout: 45 * time.Minute})
 	created := st.clock.Now()

@@ -168,10 +168,12 @@ func (rs *requestState) load() error {
 			if err == nil {
 				m.initLoaded(s, id, &doc, ver, data)
 				rs.storedSecure = doc.cookie.hasSecure && doc.cookie.secure
-				if lt != nil && m.touchedAtLoad(s, lt) {
-					s.set(markStoreTouched) // the end of the request does not touch again
-				}
 				if lt != nil {
+					if m.touchedAtLoad(s, lt) {
+						s.set(markStoreTouched) // the end of the request does not touch again
+					} else {
+						s.set(markStoreExpiryOff)
+					}
 					// The load pushed the stored expiry forward: a user's index
 					// entry must outlive the session, as on every other touch.
 					if err := m.indexUser(ctx, s, lt.expires); err != nil {
