@@ -10,7 +10,12 @@
 //
 // One difference from connect-redis: the TTL is set in milliseconds (SET ...
 // PX, PEXPIRE), not rounded up to whole seconds, so that a session is never
-// returned after its expiry. Express reads such keys unchanged.
+// returned after its expiry. Express reads such keys unchanged. The TTL is
+// the time left rounded down to the millisecond, less one millisecond (Redis
+// keeps a key through the millisecond its TTL ends in), so a key dies less
+// than 2 ms before expires, never after, counting the TTL from when Redis
+// receives the command (as Redis does). An expiry beyond about 292 years
+// (year 9999 for "never") is kept for about 292 years.
 //
 // Every store operation is one command, so one network round trip:
 //
@@ -132,17 +137,16 @@ func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
 
-// ttl returns how long a session expiring at expires has left, rounded up to
-// the millisecond; zero or less means it has expired.
+// ttl returns the TTL to send for a session expiring at expires: the time
+// left rounded down to the millisecond, less one, since Redis keeps a key
+// through the millisecond its TTL ends in. Zero means it has expired. An
+// expiry past time.Duration's range (year 9999 for "never") gets about 292
+// years: time.Until saturates, and rounding down cannot overflow.
 func (s *Store) ttl(expires time.Time) time.Duration {
 	if expires.IsZero() {
 		return s.defaultTTL
 	}
-	d := time.Until(expires)
-	if d <= 0 {
-		return 0
-	}
-	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+	return max(time.Until(expires).Truncate(time.Millisecond)-time.Millisecond, 0)
 }
 
 // version returns the version of a stored value: the value itself. Keeping

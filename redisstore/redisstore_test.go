@@ -594,3 +594,136 @@ func TestGetAndTouchWorksWithoutGetEx(t *testing.T) {
 		t.Fatal("GetAndTouch with a past expiry left the session")
 	}
 }
+
+// farFuture is a common "never expires": beyond time.Duration's 292 years.
+var farFuture = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// ttlWrites are the store's writes that send a TTL. prepare (if any) gets
+// session id ready and returns its version; write then sets its expiry to
+// expires and reports whether it found (or swapped) the session.
+var ttlWrites = []struct {
+	name    string
+	prepare func(t *testing.T, st *redisstore.Store, id string) (version string)
+	write   func(ctx context.Context, st *redisstore.Store, id, version string, expires time.Time) (bool, error)
+}{
+	{"Set", nil, func(ctx context.Context, st *redisstore.Store, id, _ string, expires time.Time) (bool, error) {
+		return true, st.Set(ctx, id, []byte(`{"n":1}`), expires)
+	}},
+	{"Touch", storedVersion, func(ctx context.Context, st *redisstore.Store, id, _ string, expires time.Time) (bool, error) {
+		return st.Touch(ctx, id, expires)
+	}},
+	{"GetAndTouch", storedVersion, func(ctx context.Context, st *redisstore.Store, id, _ string, expires time.Time) (bool, error) {
+		_, _, found, err := st.GetAndTouch(ctx, id, expires)
+		return found, err
+	}},
+	{"CompareAndSwapCreate", nil, func(ctx context.Context, st *redisstore.Store, id, _ string, expires time.Time) (bool, error) {
+		_, swapped, err := st.CompareAndSwap(ctx, id, "", []byte(`{"n":1}`), expires)
+		return swapped, err
+	}},
+	{"CompareAndSwap", storedVersion, func(ctx context.Context, st *redisstore.Store, id, v string, expires time.Time) (bool, error) {
+		_, swapped, err := st.CompareAndSwap(ctx, id, v, []byte(`{"n":2}`), expires)
+		return swapped, err
+	}},
+}
+
+// storedVersion stores a session under id for an hour and returns its version.
+func storedVersion(t *testing.T, st *redisstore.Store, id string) string {
+	t.Helper()
+	if err := st.Set(t.Context(), id, []byte(`{"n":0}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, v, _, err := st.GetVersion(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestFarFutureExpiryIsKept pins that an expiry in year 9999, past
+// time.Duration's range, stores the session for the longest TTL (about 292
+// years) rather than overflowing into a negative one, which deletes.
+func TestFarFutureExpiryIsKept(t *testing.T) {
+	for _, srv := range servers { // the swap is a script on Redis, SET IFEQ on Valkey
+		t.Run(srv.name, func(t *testing.T) {
+			client := srv.client(t)
+			st := newStore(client)
+			for _, w := range ttlWrites {
+				t.Run(w.name, func(t *testing.T) {
+					var v string
+					if w.prepare != nil {
+						v = w.prepare(t, st, w.name)
+					}
+					if ok, err := w.write(t.Context(), st, w.name, v, farFuture); err != nil || !ok {
+						t.Fatalf("%s to year 9999: %v, %v", w.name, ok, err)
+					}
+					if _, found, err := st.Get(t.Context(), w.name); err != nil || !found {
+						t.Fatalf("Get after %s to year 9999: found %v, %v; want found", w.name, found, err)
+					}
+					if ttl := client.PTTL(t.Context(), st.Prefix()+w.name).Val(); ttl < 290*365*24*time.Hour {
+						t.Fatalf("PTTL after %s to year 9999 = %v, want about 292 years", w.name, ttl)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSessionIsNeverFoundAfterItsExpiry pins the TTL's rounding against the
+// Redis clock: Redis keeps a key through the millisecond its TTL ends in, so
+// a TTL rounded up (or not shortened by that millisecond) outlives expires.
+// The TTL counts from when Redis receives the write, which is within the
+// write call, so the key must be gone once expires plus the call's duration
+// has passed; a slow machine only makes the Get later, never fail wrongly.
+// The key dies less than 2 ms before expires: a Get answered before that
+// must find it.
+func TestSessionIsNeverFoundAfterItsExpiry(t *testing.T) {
+	const (
+		lead  = 10 * time.Millisecond
+		tries = 20
+		// Slack for the Go and Redis clocks (monotonic and wall) drifting
+		// apart within a few milliseconds.
+		slack = 200 * time.Microsecond
+	)
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			st := newStore(srv.client(t))
+			for _, w := range ttlWrites {
+				t.Run(w.name, func(t *testing.T) { // one at a time: a busier machine makes the bound looser
+					late, early := 0, 0
+					for i := range tries {
+						id, v := fmt.Sprintf("%s%d", w.name, i), ""
+						if w.prepare != nil {
+							v = w.prepare(t, st, id)
+						}
+						start := time.Now()
+						expires := start.Add(lead)
+						if _, err := w.write(t.Context(), st, id, v, expires); err != nil {
+							t.Fatal(err)
+						}
+						took := time.Since(start)
+						_, found, err := st.Get(t.Context(), id)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !found && time.Now().Before(expires.Add(-2*time.Millisecond-slack)) {
+							early++
+						}
+						time.Sleep(time.Until(expires.Add(took + slack)))
+						if _, found, err = st.Get(t.Context(), id); err != nil {
+							t.Fatal(err)
+						} else if found {
+							late++
+						}
+					}
+					if late > 0 {
+						t.Errorf("%s: %d of %d sessions were found after their expiry", w.name, late, tries)
+					}
+					if early > 0 {
+						t.Errorf("%s: %d of %d sessions were gone more than 2 ms before their expiry", w.name, early, tries)
+					}
+				})
+			}
+		})
+	}
+}
