@@ -64,3 +64,18 @@ func TestMemcachedExpirationIsRelativeUpToThirtyDaysThenAbsolute(t *testing.T) {
 		}
 	}
 }
+
+func TestExpirationPast2038IsMemcachedsLast(t *testing.T) {
+	now := time.Now()
+	for _, expires := range []time.Time{
+		time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), // beyond time.Duration: Sub saturates
+	} {
+		if e := expiration(expires, expires.Sub(now)); e != 1<<31-1 {
+			t.Errorf("expiration for %v = %d, want %d (2038-01-19 03:14:07 UTC)", expires, e, 1<<31-1)
+		}
+	}
+	if f := expiryFlags(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)); f != 0 {
+		t.Errorf("expiryFlags of year 9999 = %d, want 0 (out of range: Memcached's expiry applies)", f)
+	}
+}

@@ -16,7 +16,10 @@
 // reclaim the memory. Items written by someone else (flags 0, as
 // connect-memcached writes them) rely on Memcached's expiry alone.
 // Expiries more than 30 days away are sent as absolute Unix times, as
-// Memcached requires.
+// Memcached requires, and Memcached reads them as 32-bit numbers: a later
+// expiry than 2038-01-19 03:14:07 UTC (year 9999 for "never") is sent as
+// that time, when Memcached drops the session. The flags hold expiries up to
+// 2058; a later one leaves them 0, and Memcached's expiry alone applies.
 //
 // Compare-and-swap uses gets/cas: a version is the item's CAS id (with its
 // expiry). Creating a session uses add. Touch is a gets followed by a cas
@@ -170,20 +173,21 @@ func (s *Store) item(id string, data []byte, expires time.Time) (*memcache.Item,
 	return &memcache.Item{Key: s.key(id), Value: data, Flags: flags, Expiration: expiration(expires, left)}, true
 }
 
+// maxExpiration is the latest absolute expiration Memcached takes, since it
+// reads the field as a 32-bit number: 2038-01-19 03:14:07 UTC.
+const maxExpiration = 1<<31 - 1
+
 // expiration returns Memcached's expiration for an item expiring at
 // expires, left from now: relative seconds up to 30 days, else an absolute
-// Unix time; rounded up, plus a second for Memcached's coarse clock (the
-// exact expiry is in the flags).
+// Unix time, at most maxExpiration; rounded up, plus a second for
+// Memcached's coarse clock (the exact expiry is in the flags).
 func expiration(expires time.Time, left time.Duration) int32 {
-	secs := int64((left+time.Second-1)/time.Second) + 1
-	if time.Duration(secs)*time.Second <= maxRelative {
-		return int32(secs)
+	if left <= maxRelative { // left may be time.Duration's saturated maximum: no sum before this
+		if secs := int64((left+time.Second-1)/time.Second) + 1; time.Duration(secs)*time.Second <= maxRelative {
+			return int32(secs)
+		}
 	}
-	abs := expires.Unix() + 2
-	if abs > 1<<31-1 {
-		return 1<<31 - 1
-	}
-	return int32(abs)
+	return int32(min(expires.Unix()+2, maxExpiration))
 }
 
 // wrap adds the operation and the start of the id to an error (a whole

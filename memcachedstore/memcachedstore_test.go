@@ -96,6 +96,50 @@ func TestExpiryBeyondThirtyDaysIsKept(t *testing.T) {
 	}
 }
 
+// TestFarFutureExpiryIsKept pins that an expiry in year 9999 (a common
+// "never expires", past time.Duration's range) stores the session until
+// Memcached's last expiration, 2038, instead of overflowing into a negative
+// expiration, which Memcached takes as already expired.
+func TestFarFutureExpiryIsKept(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(shared(t))
+	far := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	mustFind := func(after string) {
+		t.Helper()
+		if _, found, err := st.Get(ctx, "far"); err != nil || !found {
+			t.Fatalf("Get after %s to year 9999: found %v, %v; want found", after, found, err)
+		}
+	}
+	if err := st.Set(ctx, "far", []byte(`{"a":1}`), far); err != nil {
+		t.Fatal(err)
+	}
+	mustFind("Set")
+	if found, err := st.Touch(ctx, "far", far); err != nil || !found {
+		t.Fatalf("Touch to year 9999: found %v, %v", found, err)
+	}
+	mustFind("Touch")
+	data, v, _, err := st.GetVersion(ctx, "far")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := st.TouchVersion(ctx, "far", v, data, far); err != nil || !found {
+		t.Fatalf("TouchVersion to year 9999: found %v, %v", found, err)
+	}
+	mustFind("TouchVersion")
+	_, v, _, _ = st.GetVersion(ctx, "far")
+	if _, swapped, err := st.CompareAndSwap(ctx, "far", v, []byte(`{"a":2}`), far); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap to year 9999: swapped %v, %v", swapped, err)
+	}
+	mustFind("CompareAndSwap")
+	if err := st.Destroy(ctx, "far"); err != nil {
+		t.Fatal(err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, "far", "", []byte(`{"a":3}`), far); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap create to year 9999: swapped %v, %v", swapped, err)
+	}
+	mustFind("CompareAndSwap create")
+}
+
 func TestWithDefaultTTLBoundsBrowserSessions(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
