@@ -33,8 +33,10 @@
 //     its expires has passed, even if the server's own expiry is coarser (a
 //     store on such a server checks the expiry itself on read), and it is
 //     returned until then. The expiry subtests wait about 1.5 s of real time.
-//     An expires in the past deletes, in Set and in
-//     CompareAndSwap alike.
+//     An expires in the past deletes, in Set and in CompareAndSwap alike. An
+//     expires in year 9999 (a common "never expires", past time.Duration's
+//     range) keeps the session, in every write: a store may keep it for
+//     less, not drop it at once.
 //   - Stores are safe for concurrent use: of parallel CompareAndSwap calls
 //     from one version, exactly one succeeds.
 //   - A cancelled context makes every store method return an error wrapping
@@ -144,6 +146,7 @@ func init() {
 		{"DestroyOfMissingSessionIsNotAnError", testDestroyMissing},
 		{"ZeroExpiresIsReadable", testZeroExpires},
 		{"PastExpiresDeletes", testPastExpires},
+		{"FarFutureExpiryIsKept", testFarFutureExpiry}, // farfuture.go
 		{"CallerBuffersAreNotRetained", testBuffers},
 		{"Expiry", testExpiry},
 		{"Touch", testTouch},
