@@ -29,10 +29,11 @@
 //	                  else EVALSHA of a Lua script comparing the SHA-1 of the
 //	                  stored value with the version's; SET NX to create
 //
-// A version stands for the stored value itself, so an Express app writing
-// the same keys (it knows nothing of versions) cannot break compare-and-swap:
-// its write simply changes the version. A server with SET IFEQ compares the
-// stored value with the version itself, at about the cost of a SET; an older
+// A version stands for the stored value itself (the empty value's is "\x00":
+// a version is never empty), so an Express app writing the same keys (it
+// knows nothing of versions) cannot break compare-and-swap: its write simply
+// changes the version. A server with SET IFEQ compares the stored value with
+// the value the version stands for, at about the cost of a SET; an older
 // one runs the script, which costs the server several times a SET (see the
 // README). The store tries SET IFEQ first and, when the server answers it
 // with a syntax error, uses the script from then on. Every operation touches
@@ -151,14 +152,30 @@ func (s *Store) ttl(expires time.Time) time.Duration {
 
 // version returns the version of a stored value: the value itself. Keeping
 // a copy costs less than hashing it on every read; the hash is computed only
-// when a compare-and-swap needs it.
-func version(value []byte) string { return string(value) }
+// when a compare-and-swap needs it. A version must not be empty (the empty
+// one asks CompareAndSwap to create), so the empty value's is "\x00", and a
+// value starting with a NUL byte (never a JSON document) gets one more NUL
+// in front; valueOf takes it off.
+func version(value []byte) string {
+	if len(value) == 0 || value[0] == 0 {
+		return "\x00" + string(value)
+	}
+	return string(value)
+}
 
-// versionHash returns the SHA-1 of the value a version stands for, in hex, as
-// the Lua script computes it with redis.sha1hex.
+// valueOf returns the stored value that version v stands for.
+func valueOf(v string) string {
+	if v != "" && v[0] == 0 {
+		return v[1:]
+	}
+	return v
+}
+
+// versionHash returns the SHA-1 of the value version v stands for, in hex,
+// as the Lua script computes it with redis.sha1hex.
 func versionHash(v string) string {
 	h := sha1.New()
-	io.WriteString(h, string(v))
+	io.WriteString(h, valueOf(v))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -370,7 +387,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 // lacks it, and the script otherwise.
 func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time.Duration) (bool, error) {
 	if ttl > 0 && !s.noSetIfEq.Load() {
-		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { return c.SetIFEQ(ctx, key, data, old, ttl) })
+		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { return c.SetIFEQ(ctx, key, data, valueOf(old), ttl) })
 		switch {
 		case err == nil:
 			return true, nil

@@ -727,3 +727,49 @@ func TestSessionIsNeverFoundAfterItsExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyValueHasAVersionThatSwaps pins that a stored empty value (which an
+// app writing the keys itself may leave) gets a non-empty version, as the
+// contract asks: the version is the value itself, and "" would make
+// CompareAndSwap create-if-absent, so such a session could never be saved.
+// A value of one NUL byte must get another version than the empty value.
+func TestEmptyValueHasAVersionThatSwaps(t *testing.T) {
+	for _, srv := range servers { // the swap is a script on Redis, SET IFEQ on Valkey
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			client := srv.client(t)
+			st := newStore(client)
+			versionOf := func(value string) string {
+				t.Helper()
+				if err := client.Set(ctx, st.Prefix()+"id", value, time.Minute).Err(); err != nil {
+					t.Fatal(err)
+				}
+				_, v, found, err := st.GetVersion(ctx, "id")
+				if err != nil || !found || v == "" {
+					t.Fatalf("GetVersion of the stored value %q: version %q, found %v, %v; want a non-empty version", value, v, found, err)
+				}
+				if _, v2, _, _ := st.GetAndTouch(ctx, "id", time.Now().Add(time.Minute)); v2 != v {
+					t.Fatalf("GetAndTouch of the stored value %q: version %q, GetVersion's is %q", value, v2, v)
+				}
+				return v
+			}
+			empty, nul := versionOf(""), versionOf("\x00")
+			if empty == nul {
+				t.Fatalf("the values \"\" and \"\\x00\" have the same version %q", empty)
+			}
+			// "\x00" is stored: the empty value's version conflicts.
+			if _, swapped, err := st.CompareAndSwap(ctx, "id", empty, []byte(`{"a":1}`), time.Now().Add(time.Minute)); err != nil || swapped {
+				t.Fatalf("CompareAndSwap from the empty value's version over \"\\x00\": swapped %v, %v; want a conflict", swapped, err)
+			}
+			for _, value := range []string{"", "\x00"} {
+				v2, swapped, err := st.CompareAndSwap(ctx, "id", versionOf(value), []byte(`{"a":1}`), time.Now().Add(time.Minute))
+				if err != nil || !swapped {
+					t.Fatalf("CompareAndSwap from the version of %q: swapped %v, %v", value, swapped, err)
+				}
+				if _, got, _, _ := st.GetVersion(ctx, "id"); got != v2 {
+					t.Fatalf("CompareAndSwap returned version %q, GetVersion says %q", v2, got)
+				}
+			}
+		})
+	}
+}
