@@ -44,7 +44,7 @@
 //
 // IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
 // (never KEYS, which blocks the server); they are meant for admin tools, not
-// for requests.
+// for requests. With an empty prefix they fail with [ErrNoPrefix].
 package redisstore
 
 import (
@@ -71,6 +71,10 @@ const DefaultPrefix = "sess:"
 // DefaultTTL is how long a session without an expiry (a browser-session
 // cookie) is kept, as in connect-redis.
 const DefaultTTL = 24 * time.Hour
+
+// ErrNoPrefix reports IDs, Count or Clear on a store whose key prefix is
+// empty: they would take every key of the database for a session.
+var ErrNoPrefix = errors.New("redisstore: no key prefix: listing or clearing would take in every key of the database")
 
 // scanCount is the COUNT hint of the SCAN calls of IDs, Count and Clear.
 const scanCount = 1000
@@ -108,7 +112,9 @@ type config struct {
 }
 
 // WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
-// application sharing a Redis database.
+// application sharing a Redis database. An empty prefix (connect-redis allows
+// it) works for sessions, but IDs, Count and Clear then fail with
+// [ErrNoPrefix]: every key of the database would look like a session.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
@@ -426,10 +432,13 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 }
 
 // scan calls fn with each batch of keys of this store on every node; the
-// nodes are scanned in parallel.
+// nodes are scanned in parallel. Without a prefix it refuses (ErrNoPrefix).
 func (s *Store) scan(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient, keys []string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.prefix == "" {
+		return ErrNoPrefix
 	}
 	match := globEscape(s.prefix) + "*"
 	return s.forEachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {

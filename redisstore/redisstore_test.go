@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -273,6 +274,48 @@ func TestPrefixWithGlobCharactersIsMatchedLiterally(t *testing.T) {
 	lookalike.Set(ctx, "2", []byte(`{}`), time.Now().Add(time.Minute))
 	if ids, err := st.IDs(ctx); err != nil || !slices.Equal(ids, []string{"1"}) {
 		t.Fatalf("IDs = %v, %v; want [1]", ids, err)
+	}
+}
+
+// TestEmptyPrefixStoresSessionsButRefusesToListOrClear pins WithPrefix(""):
+// sessions work, as with connect-redis, but IDs, Count and Clear would take
+// every key of the database for a session (Clear would delete them all), so
+// they fail with ErrNoPrefix and touch nothing.
+func TestEmptyPrefixStoresSessionsButRefusesToListOrClear(t *testing.T) {
+	client := clientOf(t, testserver.StartRedis(t)) // a server of its own: a wrong Clear wipes it
+	ctx := t.Context()
+	if err := client.Set(ctx, "app:config", "keep me", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	st := redisstore.New(client, redisstore.WithPrefix(""))
+	if err := st.Set(ctx, "sid1", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := client.Get(ctx, "sid1").Val(); got != `{}` {
+		t.Fatalf("GET sid1 = %q, want the session under its bare id", got)
+	}
+	if _, v, found, err := st.GetVersion(ctx, "sid1"); err != nil || !found {
+		t.Fatalf("GetVersion: found %v, %v", found, err)
+	} else if _, swapped, err := st.CompareAndSwap(ctx, "sid1", v, []byte(`{"a":1}`), time.Now().Add(time.Minute)); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap: swapped %v, %v", swapped, err)
+	}
+	if ids, err := st.IDs(ctx); !errors.Is(err, redisstore.ErrNoPrefix) {
+		t.Errorf("IDs = %q, %v; want ErrNoPrefix", ids, err)
+	}
+	if n, err := st.Count(ctx); !errors.Is(err, redisstore.ErrNoPrefix) {
+		t.Errorf("Count = %d, %v; want ErrNoPrefix", n, err)
+	}
+	if err := st.Clear(ctx); !errors.Is(err, redisstore.ErrNoPrefix) {
+		t.Errorf("Clear: %v; want ErrNoPrefix", err)
+	}
+	if n := client.Exists(ctx, "app:config", "sid1").Val(); n != 2 {
+		t.Fatalf("%d of the keys app:config and sid1 are left, want both", n)
+	}
+	if err := st.Destroy(ctx, "sid1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := st.Get(ctx, "sid1"); err != nil || found {
+		t.Fatalf("Get after Destroy: found %v, %v", found, err)
 	}
 }
 

@@ -72,7 +72,7 @@ type redisParams = paramTable[redisURL]
 // redis+sentinel and of the TLS schemes.
 var (
 	redisCommonParams = redisParams{
-		stringParam("prefix", "key prefix (connect-redis's by default)", func(p *redisURL, v string) error {
+		stringParam("prefix", "key prefix (connect-redis's by default; empty: no IDs, Count or Clear)", func(p *redisURL, v string) error {
 			p.storeOpts = append(p.storeOpts, redisstore.WithPrefix(v))
 			return nil
 		}),

@@ -59,6 +59,20 @@ func TestRedisURLOpensStoreWithPrefixDBAndTTL(t *testing.T) {
 	}
 }
 
+func TestRedisURLWithEmptyPrefixStoresButDoesNotClear(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	st := openNetStore(t, "redis://"+srv.Addr+"?prefix=")
+	netRoundTrip(t, st, "bare")
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	if n := raw.Exists(t.Context(), "bare").Val(); n != 1 {
+		t.Fatal("the session is not under its bare id: the empty prefix was not taken")
+	}
+	if err := st.(*redisstore.Store).Clear(t.Context()); !errors.Is(err, redisstore.ErrNoPrefix) {
+		t.Fatalf("Clear with ?prefix=: %v, want redisstore.ErrNoPrefix", err)
+	}
+}
+
 func TestRedissURLVerifiesTheServerUnlessTold(t *testing.T) {
 	srv := testserver.StartRedisTLS(t)
 	// The test server's certificate is self-signed: verification fails...
