@@ -31,7 +31,10 @@
 // all (gets, cas), as a modifying one does.
 //
 // A session larger than the server's item size limit (memcached -I, 1 MiB by
-// default) fails with an error wrapping [ErrTooLarge]; nothing is silently dropped.
+// default) fails with an error wrapping [ErrTooLarge]; nothing is silently
+// dropped, and the session stored before is kept. For that, Set is a replace,
+// then a set when there was nothing to replace: memcached's set of a
+// too-large item drops the stored one.
 //
 // The store has no listing (session.Lister): Memcached cannot enumerate its
 // keys. Gomemcache takes no context: the store checks the context before
@@ -60,6 +63,7 @@ const DefaultPrefix = "sessions:"
 const DefaultTTL = 24 * time.Hour
 
 // ErrTooLarge reports a session larger than the server's item size limit.
+// Nothing was written: a session stored under that id before is kept.
 var ErrTooLarge = errors.New("memcachedstore: session larger than the server's item size limit (memcached -I)")
 
 // maxRelative is the longest expiry Memcached takes as relative seconds;
@@ -254,7 +258,9 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 }
 
 // Set stores data under id until expires (the default lifetime for the zero
-// time). An expiry in the past deletes the session.
+// time). An expiry in the past deletes the session. It sends replace, then
+// set if there was nothing to replace (two round trips to create): a too-large
+// set makes memcached drop the stored item, a too-large replace keeps it.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
@@ -263,7 +269,12 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if !ok {
 		return s.destroy("set", id)
 	}
-	if err := s.client.Set(it); err != nil {
+	err := s.client.Replace(it)
+	if errors.Is(err, memcache.ErrNotStored) {
+		// Nothing there, and the item fits: memcached checks the size first.
+		err = s.client.Set(it)
+	}
+	if err != nil {
 		return wrap("set", id, err)
 	}
 	return nil

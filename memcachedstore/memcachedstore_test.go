@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -176,6 +177,58 @@ func TestValueOverItemSizeLimitIsAnError(t *testing.T) {
 	}
 	if err := st.Set(ctx, "small", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
 		t.Fatalf("Set after the failed Set: %v", err)
+	}
+}
+
+// TestTooLargeWriteKeepsTheStoredSession pins ErrTooLarge's "nothing was
+// written": memcached's set of a too-large item drops the item stored under
+// the key, so Set sends replace first, which keeps it; cas keeps it too.
+func TestTooLargeWriteKeepsTheStoredSession(t *testing.T) {
+	srv := testserver.StartMemcached(t, "-I", "1m")
+	client := memcache.New(srv.Addr)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	ctx := t.Context()
+	stored := []byte(`{"a":1}`)
+	if err := st.Set(ctx, "s", stored, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	big := storetest.Document(1<<20 + 1)
+	mustKeep := func(write string, err error) {
+		t.Helper()
+		if !errors.Is(err, memcachedstore.ErrTooLarge) {
+			t.Fatalf("%s of %d bytes on a 1 MiB server: %v, want ErrTooLarge", write, len(big), err)
+		}
+		if got, found, err := st.Get(ctx, "s"); err != nil || !found || !bytes.Equal(got, stored) {
+			t.Fatalf("after a too-large %s, the stored session: %s, found %v, %v; want it as it was", write, got, found, err)
+		}
+	}
+	mustKeep("Set", st.Set(ctx, "s", big, time.Now().Add(time.Minute)))
+	_, v, _, err := st.GetVersion(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.CompareAndSwap(ctx, "s", v, big, time.Now().Add(time.Minute))
+	mustKeep("CompareAndSwap", err)
+}
+
+// TestSetIsOneCommandUnlessItCreates pins the cost of Set's replace: one
+// command for a stored session, a second (set) only to create one.
+func TestSetIsOneCommandUnlessItCreates(t *testing.T) {
+	srv := testserver.StartMemcached(t) // its own server: the counts are server-wide
+	client := memcache.New(srv.Addr)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	set := func() {
+		if err := st.Set(t.Context(), "s", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := commandsOf(t, srv.Addr, set), map[string]int{"cmd_set": 2}; !maps.Equal(got, want) {
+		t.Errorf("Set of a new session: commands %v, want %v (replace, set)", got, want)
+	}
+	if got, want := commandsOf(t, srv.Addr, set), map[string]int{"cmd_set": 1}; !maps.Equal(got, want) {
+		t.Errorf("Set of a stored session: commands %v, want %v (replace)", got, want)
 	}
 }
 
