@@ -2,10 +2,13 @@ package session
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestCookieValueMatchesExpressTestVectors(t *testing.T) {
@@ -153,6 +156,44 @@ func TestVerifiedCookieCacheNeverAcceptsWhatTheSignerRejects(t *testing.T) {
 	}
 	if v, ok := m.verify(good); !ok || v.id != "abc" {
 		t.Fatal("a good value must verify after the cache was emptied")
+	}
+}
+
+// A cookie value and its id are slices of the request's Cookie header,
+// which may be a megabyte long. Neither the verified cache nor the session
+// (whose id a store may keep as a key) may hold on to the header: a client
+// that sends many spellings of one signed cookie, each in a large header,
+// would otherwise pin every header in memory.
+func TestVerifiedCookieKeepsNothingOfTheRequestHeader(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m)
+	header := "sid=" + b.cookie + "; pad=" + strings.Repeat("x", 64<<10)
+	var id string
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		id = s.ID()
+		s.Set("views", 2) // a save, which a store keys by the id
+	}))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", header)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	inHeader := func(v string) bool {
+		start, p := uintptr(unsafe.Pointer(unsafe.StringData(header))), uintptr(unsafe.Pointer(unsafe.StringData(v)))
+		return v != "" && p >= start && p < start+uintptr(len(header))
+	}
+	if id == "" || inHeader(id) {
+		t.Fatalf("the session's id %q is a slice of the Cookie header", id)
+	}
+	n := 0
+	for i := range m.verified.shards {
+		for value, v := range m.verified.shards[i].values {
+			n++
+			if inHeader(value) || inHeader(v.id) {
+				t.Fatalf("the verified cache keeps %q (id %q) as a slice of the Cookie header", value, v.id)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the cookie was not cached: the test checks nothing")
 	}
 }
 

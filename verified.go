@@ -2,6 +2,7 @@ package session
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 )
 
@@ -65,7 +66,10 @@ func (m *Manager) verify(value string) (verifiedValue, bool) {
 	if !ok {
 		return verifiedValue{}, false
 	}
-	v := verifiedValue{id: id, current: current}
-	m.verified.put(value, v)
+	// value, and id when it needed no decoding, are slices of the request's
+	// Cookie header: copies, so that neither the cache nor a store that keys
+	// by the id keeps the whole header (up to a megabyte) alive.
+	v := verifiedValue{id: strings.Clone(id), current: current}
+	m.verified.put(strings.Clone(value), v)
 	return v, true
 }
