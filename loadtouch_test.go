@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,6 +119,40 @@ func TestUnsetKeepLeavesASessionWithItsOwnMaxAgeItsExpiry(t *testing.T) {
 	st.clock.Advance(2 * 24 * time.Hour) // past the store's default lifetime
 	if _, found, _ := st.Store.Get(t.Context(), id); !found {
 		t.Fatal("the remember-me session ended with the store's default lifetime after an unset")
+	}
+}
+
+// The touch carried on the load sets the stored expiry from Cookie.MaxAge; a
+// request that fails before its end (a panic, a save that fails) still sets
+// it back to the session's own, so a session whose own cookie is shorter
+// (a login without "remember me", a sudo window) does not outlive it.
+func TestFailedRequestLeavesASessionWithItsOwnMaxAgeItsExpiry(t *testing.T) {
+	for _, how := range []string{"panic", "failed save"} {
+		t.Run(how, func(t *testing.T) {
+			m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}, MaxDocumentBytes: 4096})
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.Set("user", "ada")
+				s.Cookie().SetMaxAge(time.Minute)
+			})))
+			b.get("/")
+			id := mustID(t, m, b.cookie)
+			failing := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if how == "panic" {
+					panic("handler bug")
+				}
+				s.Set("big", strings.Repeat("x", 8000)) // over MaxDocumentBytes
+			}))
+			b.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer func() { recover() }() // as net/http recovers a handler's panic
+				failing.ServeHTTP(w, r)
+			})
+			st.clock.Advance(time.Second)
+			b.get("/")
+			st.clock.Advance(2 * time.Minute)
+			if _, found, _ := st.Store.Get(t.Context(), id); found {
+				t.Fatalf("after a %s, a session whose own cookie lasted a minute is still stored two minutes later", how)
+			}
+		})
 	}
 }
 

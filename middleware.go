@@ -95,9 +95,39 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
 		rs.ctx = requestContext{Context: r.Context(), rs: rs}
 		rs.r = r.WithContext(&rs.ctx)
+		defer rs.restoreExpiry() // after a panic too
 		next.ServeHTTP(&rs.writer, rs.r)
 		rs.finish()
 	})
+}
+
+// restoreExpiry sets back, from the session's own cookie, a stored expiry
+// that the touch carried on the load took from the options, when the
+// request ended without the touch or save that puts it right: the handler
+// panicked, or the save failed. Otherwise a session whose own cookie is
+// shorter than Cookie.MaxAge would outlive it (and a "remember me" one end
+// early). A lock still held by a panic means the request is past saving: it
+// gives up rather than wait forever.
+func (rs *requestState) restoreExpiry() {
+	if !rs.mu.TryLock() {
+		return
+	}
+	defer rs.mu.Unlock()
+	s := rs.sess
+	if s == nil || !s.mu.TryLock() {
+		return
+	}
+	defer s.mu.Unlock()
+	if !s.has(markStoreExpiryOff) || s.has(markStoreTouched|markUnsetDestroyed) || s.id != rs.cookieID {
+		return
+	}
+	s.set(markStoreTouched)
+	m := rs.m
+	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	defer cancel()
+	if _, err := m.touch(ctx, s, m.now()); err != nil {
+		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(s.id), "err", err)
+	}
 }
 
 // From returns the request's session, loading it on first use. It returns
