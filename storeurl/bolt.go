@@ -46,7 +46,7 @@ func boltPath(u *url.URL) (string, error) {
 	if u.Opaque != "" { // bolt:relative.db
 		p, err := url.PathUnescape(u.Opaque)
 		if err != nil {
-			return "", fmt.Errorf("bad path %q: %w", u.Opaque, err)
+			return "", fmt.Errorf("bad path %q: %w", hideCredentials(u.Opaque), err)
 		}
 		return filepath.FromSlash(p), nil
 	}

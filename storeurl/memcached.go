@@ -88,7 +88,7 @@ func parseMemcachedURL(u *url.URL) (*memcachedURL, error) {
 		return nil, fmt.Errorf("memcached URLs take servers and query parameters only (%s)", form)
 	}
 	if p := strings.Trim(u.Path, "/"); p != "" {
-		return nil, fmt.Errorf("unexpected path %q (%s)", u.Path, form)
+		return nil, fmt.Errorf("unexpected path %q (%s)", hideCredentials(u.Path), form)
 	}
 	addrs, err := splitHosts(u.Host, "11211")
 	if err != nil {

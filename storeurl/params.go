@@ -122,16 +122,18 @@ func option[O, V any](with func(V) O) func(*[]O, V) error {
 // table. Unknown parameters, parameters given more than once, bad escapes
 // and values a setter refuses are all reported, each naming its parameter,
 // in the order they appear in the URL. Values of secret parameters (see
-// isSecretName) are never shown.
+// isSecretName) are never shown, nor what precedes an "@" (hideCredentials).
 func applyParams[C any](c *C, u *url.URL, table paramTable[C]) error {
 	_, err := applyTable(c, u.RawQuery, table, false)
 	return err
 }
 
 // applyOwnParams is applyParams for a scheme whose driver reads parameters
-// of its own from the same query (mongodb): it applies the parameters of
-// table and returns the others, in their order and escaping, as the raw
-// query to hand to the driver, which judges them.
+// of its own from the same query (mongodb, postgres): it applies the
+// parameters of table and returns the others, in their order and escaping,
+// as the raw query to hand to the driver, which judges them. A semicolon or
+// a bad escape is refused here, whoever's the parameter: the driver might
+// read a semicolon as a separator and quote the query in its error.
 func applyOwnParams[C any](c *C, u *url.URL, table paramTable[C]) (driverQuery string, err error) {
 	return applyTable(c, u.RawQuery, table, true)
 }
@@ -152,12 +154,12 @@ func applyTable[C any](c *C, rawQuery string, table paramTable[C], passUnknown b
 	for _, p := range pairs {
 		prm, ok := table.lookup(p.name)
 		switch {
+		case p.err != nil: // before the driver's: a driver may read ";" otherwise
+			errs = append(errs, p.err)
 		case !ok && passUnknown:
 			rest = append(rest, p.raw)
-		case p.err != nil:
-			errs = append(errs, p.err)
 		case !ok:
-			errs = append(errs, fmt.Errorf("unknown parameter %q (known: %s)", p.name, strings.Join(table.sortedNames(), ", ")))
+			errs = append(errs, fmt.Errorf("unknown parameter %q (known: %s)", hideCredentials(p.name), strings.Join(table.sortedNames(), ", ")))
 		case count[p.name] > 1:
 			if !reported[p.name] {
 				reported[p.name] = true
@@ -184,7 +186,8 @@ type queryPair struct {
 
 // splitQuery splits a raw query into its parameters in the URL's order
 // (url.Values, a map, loses the order). It follows url.ParseQuery: pairs are
-// separated by "&", empty pairs are skipped, a semicolon is an error.
+// separated by "&", empty pairs are skipped, a semicolon is an error. Its
+// errors name the parameter (hideCredentials) but never show a value.
 func splitQuery(raw string) []queryPair {
 	var out []queryPair
 	for seg := range strings.SplitSeq(raw, "&") {
@@ -194,16 +197,16 @@ func splitQuery(raw string) []queryPair {
 		rawName, rawValue, _ := strings.Cut(seg, "=")
 		name, err := url.QueryUnescape(rawName)
 		if err != nil {
-			out = append(out, queryPair{raw: seg, name: rawName, err: fmt.Errorf("bad escape in the name of query parameter %q", rawName)})
+			out = append(out, queryPair{raw: seg, name: rawName, err: fmt.Errorf("bad escape in the name of query parameter %q", hideCredentials(rawName))})
 			continue
 		}
 		if strings.Contains(seg, ";") {
-			out = append(out, queryPair{raw: seg, name: name, err: fmt.Errorf("parameter %q: a semicolon in the query (separate parameters with &)", name)})
+			out = append(out, queryPair{raw: seg, name: name, err: fmt.Errorf("parameter %q: a semicolon in the query (separate parameters with &)", hideCredentials(name))})
 			continue
 		}
 		value, err := url.QueryUnescape(rawValue)
 		if err != nil {
-			out = append(out, queryPair{raw: seg, name: name, err: fmt.Errorf("parameter %q: bad escape in its value", name)})
+			out = append(out, queryPair{raw: seg, name: name, err: fmt.Errorf("parameter %q: bad escape in its value", hideCredentials(name))})
 			continue
 		}
 		out = append(out, queryPair{raw: seg, name: name, value: value})
@@ -256,22 +259,33 @@ func paramLabel(name, value string) string {
 	case len(value) > maxShownValue:
 		return name
 	}
-	return name + "=" + strconv.Quote(value)
+	return name + "=" + strconv.Quote(hideCredentials(value))
 }
 
 // Redact returns rawURL with its secrets replaced by "xxxxx": the password
 // of the user info, and the value of every query parameter whose name
-// contains "password", "secret", "token" or "key" (in any case). Use it
-// wherever a store URL is logged or shown; Open's errors already do.
-// A URL that does not parse gives a placeholder, never the raw text.
+// contains "password", "secret", "token" or "key" (in any case), whether
+// "&" or ";" separates it. Use it wherever a store URL is logged or shown;
+// Open's errors already do. A URL with an "@" anywhere but at the end of
+// its user info (a password with an unescaped "/", "?" or "#" moves it
+// there) shows nothing between the scheme and its last "@", since part of
+// a password may be anywhere in it. A URL that does not parse gives a
+// placeholder, never the raw text.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	return shownURL(rawURL, u)
+}
+
+// shownURL is Redact for rawURL, parsed as u: rawURL as written when it
+// has nothing to hide (url.URL.String turns "mem://?x=1" into "mem:?x=1"),
+// else its redacted form.
+func shownURL(rawURL string, u *url.URL) string {
 	s, changed := redactURL(u)
 	if !changed {
-		return rawURL // as written: url.URL.String turns "mem://?x=1" into "mem:?x=1"
+		return rawURL
 	}
 	return s
 }
@@ -280,21 +294,76 @@ func Redact(rawURL string) string {
 // anything.
 func redactURL(u *url.URL) (s string, changed bool) {
 	c := *u
-	_, hasPassword := u.User.Password()
-	changed = hasPassword
-	if c.RawQuery != "" {
-		segs := strings.Split(c.RawQuery, "&")
-		for i, seg := range segs {
-			rawName, _, hasValue := strings.Cut(seg, "=")
-			name, err := url.QueryUnescape(rawName)
-			if hasValue && (err != nil || isSecretName(name)) {
-				segs[i] = rawName + "=" + redacted
-				changed = true
-			}
+	if strayAt(u) {
+		// Part of a password may be in the host, path, query or fragment:
+		// hide all of it up to the last "@", and the secret parameters
+		// that follow.
+		c.User = nil
+		rest := strings.TrimPrefix(c.String(), c.Scheme+":")
+		rest = hideCredentials(rest)
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			tail, _ := redactPairs(rest[at:], "?&;#")
+			rest = rest[:at] + tail
 		}
-		c.RawQuery = strings.Join(segs, "&")
+		return c.Scheme + ":" + rest, true
+	}
+	_, changed = u.User.Password()
+	if c.RawQuery != "" {
+		var hid bool
+		c.RawQuery, hid = redactPairs(c.RawQuery, "&;")
+		changed = changed || hid
 	}
 	return c.Redacted(), changed
+}
+
+// strayAt reports whether u has an "@" outside its user info: then the user
+// info was cut short, most often by an unescaped "/", "?" or "#" in the
+// password, and the rest of the password is in the host, path, query or
+// fragment.
+func strayAt(u *url.URL) bool {
+	return strings.Contains(u.Opaque, "@") || strings.Contains(u.Path, "@") || strings.Contains(u.RawPath, "@") ||
+		strings.Contains(u.RawQuery, "@") || strings.Contains(u.Fragment, "@")
+}
+
+// hideCredentials hides what may be user info in s, a URL without its
+// scheme or a part of one that Open's errors quote: everything before the
+// last "@" (but the leading slashes) becomes "xxxxx", as in
+// "//xxxxx@host/db". A string without "@" is returned as it is. Every
+// error that repeats what the user typed goes through it.
+func hideCredentials(s string) string {
+	at := strings.LastIndex(s, "@")
+	lead := len(s) - len(strings.TrimLeft(s, "/"))
+	if at < lead {
+		return s
+	}
+	return s[:lead] + redacted + s[at:]
+}
+
+// redactPairs replaces the value of every name=value pair of s whose name
+// is a secret's (see isSecretName) or does not unescape, pairs being
+// separated by any byte of seps. hid reports whether it replaced any.
+func redactPairs(s, seps string) (out string, hid bool) {
+	var b strings.Builder
+	for len(s) > 0 {
+		end := strings.IndexAny(s, seps)
+		if end < 0 {
+			end = len(s)
+		}
+		seg := s[:end]
+		rawName, _, hasValue := strings.Cut(seg, "=")
+		name, err := url.QueryUnescape(rawName)
+		if hasValue && (err != nil || isSecretName(name)) {
+			seg = rawName + "=" + redacted
+			hid = true
+		}
+		b.WriteString(seg)
+		if end < len(s) {
+			b.WriteByte(s[end])
+			end++
+		}
+		s = s[end:]
+	}
+	return b.String(), hid
 }
 
 // parseDuration parses a Go duration ("90s", "1h30m"); a bare "0" is zero.

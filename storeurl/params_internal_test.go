@@ -150,6 +150,9 @@ func TestRedactHidesEverySecret(t *testing.T) {
 		"mem://?max_sessions=10":                                           "mem://?max_sessions=10",
 		"bolt:rel.db?bucket=b":                                             "bolt:rel.db?bucket=b",
 		"redis://h:bad port/":                                              "(unparsable URL)",
+		"redis://h/0?prefix=a;sentinel_password=s3c&x=1":                   "redis://h/0?prefix=a;sentinel_password=xxxxx&x=1",
+		"redis://u:12/34@h:6379/0?token=t0k":                               "redis://xxxxx@h:6379/0?token=xxxxx",
+		"redis:u:hunter2@h/0":                                              "redis:xxxxx@h/0",
 	} {
 		if got := Redact(raw); got != want {
 			t.Errorf("Redact(%q)\n got %q\nwant %q", raw, got, want)

@@ -2,10 +2,13 @@ package storeurl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session"
@@ -90,7 +93,7 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 // parameters) and the store's options.
 func parsePostgresURL(u *url.URL) (*pgxpool.Config, []pgstore.Option, error) {
 	if u.Opaque != "" {
-		return nil, nil, fmt.Errorf("want %s://user@host:port/db, not %s:%s", u.Scheme, u.Scheme, u.Opaque)
+		return nil, nil, fmt.Errorf("want %s://user@host:port/db, not %s:%s", u.Scheme, u.Scheme, hideCredentials(u.Opaque))
 	}
 	var opts []pgstore.Option
 	driverQuery, err := applyOwnParams(&opts, u, postgresParams)
@@ -101,7 +104,21 @@ func parsePostgresURL(u *url.URL) (*pgxpool.Config, []pgstore.Option, error) {
 	pgURL.RawQuery = driverQuery
 	cfg, err := pgxpool.ParseConfig(pgURL.String())
 	if err != nil {
-		return nil, nil, err // pgx's message hides the password
+		return nil, nil, pgxParseError(err)
 	}
 	return cfg, opts, nil
+}
+
+// pgxParseError is pgx's error about the URL without the URL, which pgx
+// quotes with only the secrets it knows of hidden (Open's error shows the
+// URL redacted already). It wraps err.
+func pgxParseError(err error) error {
+	var pce *pgconn.ParseConfigError
+	if !errors.As(err, &pce) {
+		return &hiddenError{msg: "pgx cannot read the URL (" + escapeHint + ")", err: err}
+	}
+	c := *pce
+	c.ConnString = ""
+	msg := strings.TrimPrefix(c.Error(), "cannot parse ``: ")
+	return &hiddenError{msg: "pgx cannot read the URL: " + msg, err: err}
 }

@@ -26,6 +26,7 @@ func TestOpenErrorsNeverShowSecrets(t *testing.T) {
 		"mongodb://u:hunter2@127.0.0.1:1/app?default_ttl=soon",
 		"mongodb://127.0.0.1:1/app?tlsCertificateKeyFilePassword=hunter2&connectTimeoutMS=soon",
 		"mongodb://u:hunter2@127.0.0.1:1/app?serverSelectionTimeoutMS=100",
+		"postgres://u@127.0.0.1:1/db?sslmode=bogus&api_token=hunter2", // pgx quotes the URL, hiding only what it knows
 	} {
 		t.Run(rawURL, func(t *testing.T) {
 			_, closer, err := storeurl.Open(t.Context(), rawURL)
@@ -35,6 +36,71 @@ func TestOpenErrorsNeverShowSecrets(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("the error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+// A semicolon does not separate query parameters (Open refuses it), but a
+// secret after one is still a secret: neither Redact nor Open's error shows
+// it.
+func TestRedactHidesASecretAfterASemicolon(t *testing.T) {
+	for _, rawURL := range []string{
+		"redis://127.0.0.1:1/0?prefix=a;sentinel_password=hunter2",
+		"redis+sentinel://127.0.0.1:1/m?db=0;sentinel_password=hunter2",
+		"postgres://u@127.0.0.1:1/db?sslmode=disable;password=hunter2",
+		"mongodb://127.0.0.1:1/app?appName=a;authToken=hunter2",
+	} {
+		t.Run(rawURL, func(t *testing.T) {
+			if r := storeurl.Redact(rawURL); strings.Contains(r, "hunter2") || !strings.Contains(r, "=xxxxx") {
+				t.Errorf("Redact = %q", r)
+			}
+			_, closer, err := storeurl.Open(t.Context(), rawURL)
+			if err == nil {
+				closer.Close()
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "a semicolon in the query") {
+				t.Fatalf("got %v, want a semicolon error without the secret", err)
+			}
+		})
+	}
+}
+
+// A password with an unescaped reserved character, or a URL without its
+// "//", breaks the URL apart, and net/url's errors and Open's own quote the
+// pieces (`invalid port ":ab" after host`). Open's errors hide them and
+// still say what is wrong.
+func TestOpenErrorsHideAPasswordThatIsNotPercentEscaped(t *testing.T) {
+	for _, c := range []struct {
+		url, want string
+		pieces    []string // of the password, that the error must not show
+	}{
+		{"redis://user:ab#cd@127.0.0.1:6379/0", "a port that is not a number", []string{"ab#cd", ":ab", "cd@"}},
+		{"postgres://user:ab/cd@host/db", "must be percent-escaped", []string{"ab/cd", ":ab", "/cd"}},
+		{"redis://user:12/34@127.0.0.1:6379/0", `an "@" in the path`, []string{"12/34", ":12", "/34"}},
+		{"redis://user:12#34@127.0.0.1:6379/0", "has no #fragment", []string{"12#34", ":12", "#34"}},
+		{"redis://user:12?34@127.0.0.1:6379/0", "unknown parameter", []string{"12?34", ":12", "?34", `"34`}},
+		{"redis:user:hunter2@127.0.0.1:6379/0", "want redis://host:port", []string{"hunter2"}},
+		{"postgres:user:hunter2@127.0.0.1/db", "want postgres://user@host:port/db", []string{"hunter2"}},
+		{"redis:/user:hunter2@127.0.0.1", `an "@" in the path`, []string{"hunter2"}},
+	} {
+		t.Run(c.url, func(t *testing.T) {
+			_, closer, err := storeurl.Open(t.Context(), c.url)
+			if err == nil {
+				closer.Close()
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+			for _, p := range c.pieces {
+				if strings.Contains(err.Error(), p) {
+					t.Errorf("the error shows %q of the password: %v", p, err)
+				}
+			}
+			if r := storeurl.Redact(c.url); r != "(unparsable URL)" && !strings.Contains(r, "xxxxx@") {
+				t.Errorf("Redact = %q, want what precedes the @ hidden", r)
 			}
 		})
 	}

@@ -111,7 +111,7 @@ var (
 	redisSentinelParams = redisParams{
 		stringParam("master_name", "the master's name, instead of the path", func(p *redisURL, v string) error {
 			if p.master != "" && p.master != v {
-				return fmt.Errorf("the path already names master %q", p.master)
+				return fmt.Errorf("the path already names master %q", hideCredentials(p.master))
 			}
 			p.master = v
 			return nil
@@ -180,7 +180,7 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	kind, tls := redisScheme(scheme)
 	p := &redisURL{kind: kind, tls: tls}
 	if u.Opaque != "" {
-		return nil, fmt.Errorf("want %s://host:port, not %s:%s", scheme, scheme, u.Opaque)
+		return nil, fmt.Errorf("want %s://host:port, not %s:%s", scheme, scheme, hideCredentials(u.Opaque))
 	}
 	if u.User != nil {
 		p.user = u.User.Username()
@@ -214,11 +214,11 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	case len(path) == 1 && kind != "cluster":
 		db, err := strconv.Atoi(path[0])
 		if err != nil || db < 0 {
-			return nil, fmt.Errorf("bad database number %q in the path", path[0])
+			return nil, fmt.Errorf("bad database number %q in the path", hideCredentials(path[0]))
 		}
 		p.db = db
 	case len(path) > 0:
-		return nil, fmt.Errorf("unexpected path %q (want %s)", u.Path, redisPathForm(kind))
+		return nil, fmt.Errorf("unexpected path %q (want %s)", hideCredentials(u.Path), redisPathForm(kind))
 	}
 
 	if err := applyParams(p, u, redisParamsFor(kind, tls)); err != nil {

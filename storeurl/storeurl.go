@@ -7,10 +7,14 @@
 // Every scheme reads its query parameters the same way: unknown or repeated
 // parameters and malformed values are errors that name the parameter, all
 // of them reported in the order they appear in the URL (mongodb hands the
-// parameters it does not know to its driver instead). Errors never show a
-// secret: the user-info password and the value of every parameter whose
-// name contains "password", "secret", "token" or "key" are replaced by
-// "xxxxx" (Redact does the same for your logs).
+// parameters it does not know to its driver instead); a semicolon in the
+// query is an error. Errors never show a secret: the user-info password and
+// the value of every parameter whose name contains "password", "secret",
+// "token" or "key" are replaced by "xxxxx" (Redact does the same for your
+// logs), and so is everything before an "@" that is not at the end of the
+// user info, where a password with an unescaped "/", "?" or "#" leaves its
+// pieces. A URL that does not parse is described, not quoted. Percent-escape
+// a password's reserved characters: "p@ss/w#rd" is "p%40ss%2Fw%23rd".
 //
 //	mem://                                  memstore (one process only)
 //	    ?max_sessions=100000                cap; evicts the sessions closest to expiry
@@ -100,34 +104,77 @@ func register(name string, open opener, tables ...paramLister) {
 func Open(ctx context.Context, rawURL string) (session.Store, io.Closer, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// A *url.Error quotes the whole URL, password and all: keep only
-		// what is wrong with it.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, nil, fmt.Errorf("storeurl: not a URL: %w", err)
+		return nil, nil, fmt.Errorf("storeurl: not a URL: %w", parseError(err))
+	}
+	shown := shownURL(rawURL, u)
+	if u.Fragment != "" || strings.HasSuffix(rawURL, "#") {
+		// Nothing reads a fragment: the URL was most likely cut at a "#"
+		// of the password.
+		return nil, nil, fmt.Errorf("storeurl: %s: a store URL has no #fragment (%s)", shown, escapeHint)
+	}
+	if strings.Contains(u.Path, "@") && !strings.EqualFold(u.Scheme, "bolt") {
+		// "redis://user:12/34@host": the user info ends at the "/" of the
+		// password, and the port and path are pieces of it.
+		return nil, nil, fmt.Errorf("storeurl: %s: an \"@\" in the path, so the user info was cut short (%s)", shown, escapeHint)
 	}
 	s, ok := schemes[strings.ToLower(u.Scheme)]
 	if !ok {
-		return nil, nil, fmt.Errorf("storeurl: unknown scheme %q in %q (known: %s)", u.Scheme, shown(u), strings.Join(Schemes(), ", "))
+		return nil, nil, fmt.Errorf("storeurl: unknown scheme %q in %q (known: %s)", u.Scheme, shown, strings.Join(Schemes(), ", "))
 	}
 	store, closer, err := s.open(ctx, u)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storeurl: open %s: %w", shown(u), err)
+		return nil, nil, fmt.Errorf("storeurl: open %s: %w", shown, err)
 	}
 	return store, closer, nil
 }
 
+// escapeHint is the advice of the errors of a URL that a password with
+// reserved characters may have broken.
+const escapeHint = "a password with reserved characters such as @ : / ? # must be percent-escaped: %40 %3A %2F %3F %23"
+
+// parseError describes an error of url.Parse without its text, which
+// quotes the URL or a piece of it (`invalid port ":ab" after host`, where
+// ":ab" is the start of a password), and says what to check. It wraps err
+// for errors.Is and errors.As.
+func parseError(err error) error {
+	var (
+		escape url.EscapeError
+		host   url.InvalidHostError
+		what   string
+	)
+	msg := err.Error()
+	switch {
+	case errors.As(err, &escape):
+		what = "a bad percent-escape"
+	case errors.As(err, &host):
+		what = "a character not allowed in a host name"
+	case strings.Contains(msg, "invalid port"):
+		what = "a port that is not a number"
+	case strings.Contains(msg, "invalid userinfo"):
+		what = "a character not allowed in the user info"
+	case strings.Contains(msg, "control character"):
+		what = "a control character"
+	case strings.Contains(msg, "missing protocol scheme"):
+		what = "no scheme (want e.g. redis://host:6379)"
+	default:
+		what = "a syntax error"
+	}
+	return &hiddenError{msg: what + "; check the host and port, and note that " + escapeHint, err: err}
+}
+
+// hiddenError is an error shown by msg, not by the text of the error it
+// wraps, which may quote a secret.
+type hiddenError struct {
+	msg string
+	err error
+}
+
+func (e *hiddenError) Error() string { return e.msg }
+func (e *hiddenError) Unwrap() error { return e.err }
+
 // Schemes lists the URL schemes Open understands, sorted.
 func Schemes() []string {
 	return slices.Sorted(maps.Keys(schemes))
-}
-
-// shown is u as Open's errors show it: with its secrets redacted.
-func shown(u *url.URL) string {
-	s, _ := redactURL(u)
-	return s
 }
 
 // closerFunc adapts a function to io.Closer.
