@@ -2,11 +2,15 @@ package storeurl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
+
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/boltstore"
@@ -18,23 +22,68 @@ import (
 //	bolt://./sessions.db              relative to the working directory
 //	bolt:sessions.db                  relative too (the opaque form)
 //
-// The query parameters, all optional, are those of boltParams. The returned closer stops the sweeper and closes the file.
+// The query parameters, all optional, are those of boltParams. The returned
+// closer stops the sweeper and closes the file.
+//
+// bbolt cannot be interrupted while it waits for another process's lock on
+// the file, so Open's context bounds that wait by its deadline: Open gives
+// up at the deadline, or after open_timeout (default one second; 0 waits
+// forever) if that comes first. A context cancelled without a deadline is
+// noticed only before the wait.
 func init() { register("bolt", openBolt, boltParams) }
 
-func openBolt(_ context.Context, u *url.URL) (session.Store, io.Closer, error) {
+// boltURL is a parsed bolt URL's options; openTimeout is set when the URL
+// gives open_timeout, which openBolt weighs against the context's deadline.
+type boltURL struct {
+	opts        []boltstore.Option
+	openTimeout *time.Duration
+}
+
+func openBolt(ctx context.Context, u *url.URL) (session.Store, io.Closer, error) {
 	path, err := boltPath(u)
 	if err != nil {
 		return nil, nil, err
 	}
-	var opts []boltstore.Option
-	if err := applyParams(&opts, u, boltParams); err != nil {
+	var p boltURL
+	if err := applyParams(&p, u, boltParams); err != nil {
 		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	opts := p.opts
+	wait, byDeadline := p.lockWait(ctx)
+	if wait != nil {
+		opts = append(opts, boltstore.WithOpenTimeout(*wait))
 	}
 	st, err := boltstore.Open(path, opts...)
 	if err != nil {
+		if byDeadline && errors.Is(err, berrors.ErrTimeout) {
+			// bbolt gives up a little before the deadline: say why it did.
+			return nil, nil, fmt.Errorf("%w (at the deadline of Open's context: %w)", err, context.DeadlineExceeded)
+		}
 		return nil, nil, err
 	}
 	return st, st, nil
+}
+
+// lockWait is how long Open may wait for the file lock: open_timeout if
+// given (0 for ever), else boltstore's default, cut to the time left before
+// ctx's deadline; nil leaves boltstore's default. byDeadline reports that
+// the deadline is what limits the wait.
+func (p *boltURL) lockWait(ctx context.Context) (wait *time.Duration, byDeadline bool) {
+	limit := boltstore.DefaultOpenTimeout
+	if p.openTimeout != nil {
+		limit = *p.openTimeout
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		// At least a millisecond: boltstore reads zero as "wait for ever".
+		left := max(time.Until(deadline).Round(time.Millisecond), time.Millisecond)
+		if limit <= 0 || left < limit {
+			return &left, true
+		}
+	}
+	return p.openTimeout, false
 }
 
 // boltPath returns the file a bolt URL names.
@@ -66,14 +115,21 @@ func boltPath(u *url.URL) (string, error) {
 }
 
 // boltParams lists the query parameters a bolt URL understands.
-var boltParams = paramTable[[]boltstore.Option]{
-	stringParam("bucket", "the bbolt bucket that holds the sessions", func(opts *[]boltstore.Option, v string) error {
+var boltParams = paramTable[boltURL]{
+	stringParam("bucket", "the bbolt bucket that holds the sessions", func(p *boltURL, v string) error {
 		if v == "" {
 			return fmt.Errorf("empty bucket name")
 		}
-		return option(boltstore.WithBucket)(opts, v)
+		return option(boltstore.WithBucket)(&p.opts, v)
 	}),
-	durationParam("sweep_interval", zeroAllowed, "how often expired sessions are deleted; 0 turns it off", option(boltstore.WithSweepInterval)),
-	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", option(boltstore.WithDefaultTTL)),
-	durationParam("open_timeout", zeroAllowed, "how long to wait for another process's file lock", option(boltstore.WithOpenTimeout)),
+	durationParam("sweep_interval", zeroAllowed, "how often expired sessions are deleted; 0 turns it off", func(p *boltURL, d time.Duration) error {
+		return option(boltstore.WithSweepInterval)(&p.opts, d)
+	}),
+	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", func(p *boltURL, d time.Duration) error {
+		return option(boltstore.WithDefaultTTL)(&p.opts, d)
+	}),
+	durationParam("open_timeout", zeroAllowed, "how long to wait for another process's file lock (0: for ever; never past Open's deadline)", func(p *boltURL, d time.Duration) error {
+		p.openTimeout = &d
+		return nil
+	}),
 }

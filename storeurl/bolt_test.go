@@ -3,6 +3,7 @@ package storeurl_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,51 @@ func TestBoltURLOpenTimeoutParameterGivesUpOnALockedFile(t *testing.T) {
 	_, _, err = storeurl.Open(context.Background(), "bolt://"+path+"?open_timeout=50ms")
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("got %v, want a locked-file error", err)
+	}
+}
+
+// bbolt cannot be interrupted while it waits for a file lock, so Open gives
+// up at its context's deadline when that comes before open_timeout (0 is
+// for ever) or the default second.
+func TestBoltURLOpenGivesUpAtTheContextsDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := boltstore.Open(path) // the running application
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, query := range []string{"?open_timeout=30s", "?open_timeout=0", ""} {
+		t.Run(query, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				_, closer, err := storeurl.Open(ctx, "bolt://"+path+query)
+				if err == nil {
+					closer.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "locked by another process") {
+					t.Fatalf("got %v, want a locked-file error that is a context.DeadlineExceeded", err)
+				}
+				if took := time.Since(start); took > 900*time.Millisecond {
+					t.Fatalf("gave up after %v, with a deadline 200ms away", took)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Open still waits for the lock 5s after its deadline")
+			}
+		})
+	}
+	// A shorter open_timeout still wins.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, _, err = storeurl.Open(ctx, "bolt://"+path+"?open_timeout=50ms")
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gave up after 50ms") {
+		t.Fatalf("got %v, want open_timeout's locked-file error", err)
 	}
 }
 
