@@ -275,13 +275,9 @@ func (c *cli) explain(err error) error {
 	return err
 }
 
-func (c *cli) redactedURL() string {
-	u, err := url.Parse(c.storeURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// redactedURL is the store URL as messages show it: as typed, but for its
+// secrets (storeurl.Redact), which url.URL.Redacted would leave in the query.
+func (c *cli) redactedURL() string { return storeurl.Redact(c.storeURL) }
 
 // kind names the store for messages: the URL scheme without its variants
 // (rediss and redis+cluster are "redis").

@@ -446,3 +446,34 @@ func TestAnUnreachableServerIsAClearErrorNotAHang(t *testing.T) {
 		})
 	}
 }
+
+// Messages show the store URL with every secret hidden, the query's too
+// (url.URL.Redacted hides only the user-info password).
+func TestAnUnreachableStoreErrorHidesTheURLsSecrets(t *testing.T) {
+	_, _, errOut := sessionctl(t, "", "-timeout", "2s", "-store",
+		"redis+sentinel://127.0.0.1:1/mymaster?sentinel_password=hunter2", "count")
+	if strings.Contains(errOut, "hunter2") || !strings.Contains(errOut, "sentinel_password=xxxxx") {
+		t.Fatalf("stderr %q, want the sentinel password hidden", errOut)
+	}
+}
+
+// The clear prompt names the store as typed (mem://, not mem:), its
+// secrets hidden.
+func TestClearPromptShowsTheURLAsTypedWithoutItsSecrets(t *testing.T) {
+	for _, b := range []backend{backends[1], backends[2]} { // mem, postgres
+		t.Run(b.name, func(t *testing.T) {
+			url, _ := b.setup(t)
+			want := url
+			if b.name == "postgres" {
+				// The test server trusts local connections: the password
+				// is not checked, only shown.
+				url += "&password=hunter2"
+				want += "&password=xxxxx"
+			}
+			_, _, errOut := sessionctl(t, "no\n", "-store", url, "clear")
+			if strings.Contains(errOut, "hunter2") || !strings.Contains(errOut, " in "+want+"? ") {
+				t.Fatalf("stderr %q, want the prompt to name %s", errOut, want)
+			}
+		})
+	}
+}
