@@ -17,7 +17,8 @@
 // (say, the running application) holds it.
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
-// session did not exist), 2 for bad usage.
+// session did not exist), 2 for bad usage. The first Ctrl-C (or SIGTERM)
+// cancels what sessionctl waits for, the second ends it at once.
 package main
 
 import (
@@ -60,6 +61,10 @@ func main() {
 	// error once, plainly, itself.
 	redis.SetLogger(quietLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx; stopping then gives the next one its
+	// default effect, ending the process even if something still waits
+	// without watching ctx.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -442,6 +447,28 @@ func (c *cli) purgeExpired(ctx context.Context) error {
 	return err
 }
 
+// readLine reads one line from r, or returns ctx's error when ctx is done
+// first (Ctrl-C at the prompt): a read from a terminal cannot be
+// interrupted, so it runs in a goroutine, left behind until the process
+// ends or a line comes.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	type line struct {
+		s   string
+		err error
+	}
+	ch := make(chan line, 1)
+	go func() {
+		s, err := bufio.NewReader(r).ReadString('\n')
+		ch <- line{s, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.s, l.err
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+}
+
 func (c *cli) clear(ctx context.Context, yes bool) error {
 	l, err := c.lister()
 	if err != nil {
@@ -455,9 +482,9 @@ func (c *cli) clear(ctx context.Context, yes bool) error {
 	}
 	if !yes {
 		fmt.Fprintf(c.stderr, "Delete all %d session(s) in %s? Everybody will be logged out. Type \"yes\" to confirm: ", n, c.redactedURL())
-		answer, err := bufio.NewReader(c.stdin).ReadString('\n')
+		answer, err := readLine(ctx, c.stdin)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("reading the confirmation: %w", err)
+			return fmt.Errorf("reading the confirmation: %w; nothing deleted", err)
 		}
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "yes" && a != "y" {
 			return errors.New("not confirmed; nothing deleted (use -yes to skip the question)")

@@ -477,3 +477,54 @@ func TestClearPromptShowsTheURLAsTypedWithoutItsSecrets(t *testing.T) {
 		})
 	}
 }
+
+// -timeout bounds opening a bolt file that another process holds, even
+// with an open_timeout that is longer or 0 (for ever).
+func TestTimeoutBoundsOpeningALockedBoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	st, err := boltstore.Open(path) // the running application
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, query := range []string{"?open_timeout=30s", "?open_timeout=0"} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			code, _, errOut := sessionctl(t, "", "-timeout", "200ms", "-store", "bolt://"+path+query, "count")
+			if code != 1 || !strings.Contains(errOut, "did not answer within 200ms (-timeout)") || !strings.Contains(errOut, "locked by another process") {
+				t.Errorf("%s: exit %d, stderr %q", query, code, errOut)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: -timeout 200ms, and sessionctl still waits for the bolt lock after 5s", query)
+		}
+	}
+}
+
+// Ctrl-C at the clear prompt (the context cancelled) ends the command at
+// once, deleting nothing, though nobody answers.
+func TestClearPromptReturnsWhenInterrupted(t *testing.T) {
+	url, use := backends[0].setup(t)
+	stdin, w := io.Pipe() // a terminal nobody types on
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errOut strings.Builder
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-store", url, "clear"}, stdin, io.Discard, &errOut) }()
+	time.Sleep(200 * time.Millisecond) // at the prompt
+	cancel()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(errOut.String(), "nothing deleted") {
+			t.Fatalf("exit %d, stderr %q", code, errOut.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("clear still waits for an answer 5s after the interrupt")
+	}
+	if n := count(t, use); n != 3 {
+		t.Fatalf("%d sessions left, want 3", n)
+	}
+}
