@@ -17,14 +17,16 @@
 // (say, the running application) holds it.
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
-// session did not exist), 2 for bad usage. The first Ctrl-C (or SIGTERM)
-// cancels what sessionctl waits for, the second ends it at once.
+// session did not exist; for list, a session could not be read), 2 for bad
+// usage. The first Ctrl-C (or SIGTERM) cancels what sessionctl waits for,
+// the second ends it at once.
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -342,12 +344,18 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	now := time.Now()
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEXPIRES")
+	var unreadable []string
 	for _, id := range page {
 		data, found, err := c.store.Get(ctx, id)
-		switch {
-		case err != nil:
+		if err != nil && !c.aboutOneSession(ctx, err) {
 			tw.Flush()
 			return err
+		}
+		switch {
+		case err != nil:
+			unreadable = append(unreadable, id)
+			fmt.Fprintf(c.stderr, "sessionctl list: session %s: %v\n", id, err)
+			fmt.Fprintf(tw, "%s\tunreadable: %s\n", id, shortReason(err))
 		case !found:
 			fmt.Fprintf(tw, "%s\t%s\n", id, "gone (expired or destroyed just now)")
 		default:
@@ -367,7 +375,36 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	default:
 		fmt.Fprintf(c.stderr, "sessions %d-%d of %d\n", offset+1, offset+len(page), total)
 	}
+	if len(unreadable) > 0 {
+		return fmt.Errorf("%d session(s) could not be read: %s", len(unreadable), strings.Join(unreadable, ", "))
+	}
 	return nil
+}
+
+// aboutOneSession reports whether err, from reading one session, is about
+// that session (a Redis key of the wrong type, a corrupt bolt record), so
+// that list shows it in its row and goes on, rather than about the store
+// (unreachable, too slow, interrupted), which ends the listing. An error
+// that is neither a network nor a context error counts as the session's
+// only if the store still answers a read of an id that does not exist.
+func (c *cli) aboutOneSession(ctx context.Context, err error) bool {
+	var netErr net.Error
+	switch {
+	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return false
+	}
+	_, _, probeErr := c.store.Get(ctx, "sessionctl-probe-"+rand.Text())
+	return probeErr == nil
+}
+
+// shortReason is err as one line of at most 80 characters, for a table row.
+func shortReason(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:79]) + "…"
+	}
+	return s
 }
 
 func (c *cli) show(ctx context.Context, id string) error {

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/boltstore"
 	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
 	"github.com/sessionkit/session/storeurl"
 )
 
@@ -526,5 +529,106 @@ func TestClearPromptReturnsWhenInterrupted(t *testing.T) {
 	}
 	if n := count(t, use); n != 3 {
 		t.Fatalf("%d sessions left, want 3", n)
+	}
+}
+
+// A session that cannot be read (here a Redis key of the wrong type under
+// the store's prefix) is a row of the table, not the end of the listing;
+// its error also goes to stderr, and the exit status is 1 so that scripts
+// notice.
+func TestListShowsAnUnreadableSessionAsARowAndGoesOn(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	url := "redis://" + srv.Addr + "/0"
+	st, closer, err := storeurl.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	fill(t, st)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	if err := rdb.HSet(context.Background(), "sess:bad", "f", "v").Err(); err != nil { // connect-redis's prefix
+		t.Fatal(err)
+	}
+	code, out, errOut := sessionctl(t, "", "-store", url, "list")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "alice ") || !strings.HasPrefix(lines[3], "bob ") || !strings.HasPrefix(lines[4], "carol ") {
+		t.Fatalf("want the header and 4 rows, got %q", lines)
+	}
+	if !strings.HasPrefix(lines[2], "bad ") || !strings.Contains(lines[2], "unreadable: ") || !strings.Contains(lines[2], "WRONGTYPE") {
+		t.Errorf("the row of bad = %q, want unreadable: and the reason", lines[2])
+	}
+	if !strings.Contains(errOut, "session bad: ") || !strings.Contains(errOut, "sessions 1-4 of 4") || !strings.Contains(errOut, "1 session(s) could not be read: bad") {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+// failAfterIDs is a Redis store that fails, by fail, once it has listed
+// its ids: the store fails in the middle of a listing.
+type failAfterIDs struct {
+	*redisstore.Store
+	fail func()
+}
+
+func (s failAfterIDs) IDs(ctx context.Context) ([]string, error) {
+	ids, err := s.Store.IDs(ctx)
+	s.fail()
+	return ids, err
+}
+
+// busyScript keeps Redis busy for 1.5s: meanwhile it answers every other
+// command with a BUSY error, an error about the server, not about a key.
+const busyScript = `local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 1500000
+return 1`
+
+// A store that fails in the middle of a listing ends it, whether the
+// connection drops or the server answers with an error about itself (a
+// BUSY Redis): such an error is not one session's.
+func TestListStopsWhenTheStoreFails(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fail func(t *testing.T, srv *testserver.Server, proxy *testserver.Proxy)
+	}{
+		{"connection dropped", func(_ *testing.T, _ *testserver.Server, proxy *testserver.Proxy) { proxy.Drop() }},
+		{"server busy", func(t *testing.T, srv *testserver.Server, _ *testserver.Proxy) {
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			t.Cleanup(func() { rdb.Close() })
+			if err := rdb.ConfigSet(context.Background(), "busy-reply-threshold", "10").Err(); err != nil {
+				t.Fatal(err)
+			}
+			go rdb.Eval(context.Background(), busyScript, nil)
+			time.Sleep(200 * time.Millisecond) // past the threshold: BUSY
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := testserver.StartRedis(t)
+			proxy := testserver.StartProxy(t, srv.Addr)
+			url := "redis://" + proxy.Addr + "/0?max_retries=-1&dial_timeout=500ms"
+			st, closer, err := storeurl.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, st)
+			closer.Close()
+			orig := openStore
+			openStore = func(ctx context.Context, u string) (session.Store, io.Closer, error) {
+				st, closer, err := orig(ctx, u)
+				if err != nil {
+					return nil, nil, err
+				}
+				return failAfterIDs{st.(*redisstore.Store), func() { c.fail(t, srv, proxy) }}, closer, nil
+			}
+			t.Cleanup(func() { openStore = orig })
+
+			code, out, errOut := sessionctl(t, "", "-store", url, "-timeout", "5s", "list")
+			if code != 1 || strings.Contains(out, "unreadable") || strings.Contains(errOut, "could not be read") || !strings.Contains(errOut, "get alice") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want the listing to stop at alice with 1", code, out, errOut)
+			}
+		})
 	}
 }
