@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,15 +56,6 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		}
 		return def
 	}
-	maxAge := DefaultMaxAge
-	if v := getenv("SESSION_MAX_AGE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("SESSION_MAX_AGE: %w", err)
-		}
-		maxAge = d
-	}
-
 	fs := flag.NewFlagSet("sessiondemo", flag.ContinueOnError)
 	fs.SetOutput(output)
 	var cfg Config
@@ -74,7 +64,7 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	fs.StringVar(&cfg.StoreURL, "store", getenv("SESSION_STORE"), "session store `URL`: mem://, bolt:///path/file.db, redis://host:port/db, ... (env SESSION_STORE; default: bolt file "+DBFile+" in the working directory)")
 	fs.StringVar(&secrets, "secret", getenv("SESSION_SECRET"), "cookie signing `secrets`, comma-separated, the first signs (env SESSION_SECRET; default: generated once into "+SecretFile+")")
 	fs.StringVar(&cfg.Name, "name", env("SESSION_NAME", DefaultName), "session cookie `name` (env SESSION_NAME)")
-	fs.DurationVar(&cfg.MaxAge, "max-age", maxAge, "cookie lifetime, 0 for a browser-session cookie (env SESSION_MAX_AGE)")
+	fs.DurationVar(&cfg.MaxAge, "max-age", DefaultMaxAge, "cookie lifetime, 0 for a browser-session cookie (env SESSION_MAX_AGE)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sessiondemo [flags]\n\nA small web app that shows what sessionkit's sessions do.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -91,8 +81,25 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 			cfg.Secrets = append(cfg.Secrets, s)
 		}
 	}
+	// SESSION_MAX_AGE is read only without -max-age, so that a bad value
+	// in the environment does not stop a demo given the flag.
+	maxAgeFrom := "-max-age"
+	if v := getenv("SESSION_MAX_AGE"); v != "" && !flagGiven(fs, "max-age") {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("SESSION_MAX_AGE: %w", err)
+		}
+		cfg.MaxAge, maxAgeFrom = d, "SESSION_MAX_AGE"
+	}
 	if cfg.MaxAge < 0 {
-		return Config{}, errors.New("-max-age must not be negative")
+		return Config{}, fmt.Errorf("%s must not be negative", maxAgeFrom)
 	}
 	return cfg, nil
+}
+
+// flagGiven reports whether the command line set the flag called name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -662,6 +662,22 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// A flag wins over its environment variable, so a bad SESSION_MAX_AGE
+// does not matter when -max-age is given; without the flag, an error
+// names the variable.
+func TestMaxAgeFlagWinsOverABadEnvironmentVariable(t *testing.T) {
+	for _, v := range []string{"1day", "-2h"} {
+		getenv := func(k string) string { return map[string]string{"SESSION_MAX_AGE": v}[k] }
+		cfg, err := ParseConfig([]string{"-max-age", "1h"}, getenv, io.Discard)
+		if err != nil || cfg.MaxAge != time.Hour {
+			t.Errorf("-max-age 1h with SESSION_MAX_AGE=%s: MaxAge %v, err %v; want 1h", v, cfg.MaxAge, err)
+		}
+		if _, err := ParseConfig(nil, getenv, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "SESSION_MAX_AGE") {
+			t.Errorf("SESSION_MAX_AGE=%s alone: err %v, want one that names SESSION_MAX_AGE", v, err)
+		}
+	}
+}
+
 func equalConfig(a, b Config) bool {
 	return a.Addr == b.Addr && a.StoreURL == b.StoreURL && slices.Equal(a.Secrets, b.Secrets) &&
 		a.Name == b.Name && a.MaxAge == b.MaxAge
