@@ -406,6 +406,44 @@ func TestAPILoginChangesTheIDAndKeepsTheData(t *testing.T) {
 	}
 }
 
+// Only logging in logs in: the key "user", which the login sets, cannot be
+// set or deleted through the form or the API, and the page decides
+// "Logged in as" from the session's bound user, not from a value.
+func TestTheUserKeyNeitherLogsInNorOut(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	p := b.post("/set", url.Values{"key": {"user"}, "value": {"Mallory"}})
+	if p.user != "" || strings.Contains(p.body, "Logged in as") || len(p.errors) != 1 || !strings.Contains(p.errors[0], "kept by the login") {
+		t.Errorf("set user=Mallory: user %q, errors %q; want not logged in and an error", p.user, p.errors)
+	}
+	var s apiResult
+	if code := b.api("PUT", "/api/session", `{"user":"Mallory"}`, &s); code != http.StatusBadRequest {
+		t.Errorf("PUT {\"user\":\"Mallory\"}: status %d, want 400", code)
+	}
+	for _, k := range []string{"__sessionkit_user", "__sessionkit_client"} {
+		if p := b.post("/set", url.Values{"key": {k}, "value": {"Mallory"}}); len(p.errors) != 1 || !strings.Contains(p.errors[0], "reserved") {
+			t.Errorf("set %s: errors %q, want one saying it is reserved", k, p.errors)
+		}
+	}
+	if p := b.home(); p.user != "" || strings.Contains(p.body, "Logged in as") {
+		t.Fatalf("logged in as %q without a login", p.user)
+	}
+
+	b.post("/login", url.Values{"name": {"Ada"}})
+	p = b.post("/delete", url.Values{"key": {"user"}})
+	if p.user != "Ada" || p.rows["user"] != "Ada" || len(p.errors) != 1 || !strings.Contains(p.errors[0], "log out to end it") {
+		t.Errorf("delete user: user %q, rows %v, errors %q; want still Ada and an error", p.user, p.rows, p.errors)
+	}
+	if code := b.api("DELETE", "/api/session/user", "", &s); code != http.StatusBadRequest {
+		t.Errorf("DELETE /api/session/user: status %d, want 400", code)
+	}
+	if code := b.api("PUT", "/api/session", `{"user":null}`, &s); code != http.StatusBadRequest {
+		t.Errorf("PUT {\"user\":null}: status %d, want 400", code)
+	}
+	if p := b.home(); p.user != "Ada" || len(p.errors) != 0 {
+		t.Errorf("after the refused deletes: user %q, errors %q; want Ada", p.user, p.errors)
+	}
+}
+
 func TestLogoutDestroysTheSession(t *testing.T) {
 	b := newBrowser(t, startDemo(t, t.TempDir()))
 	b.post("/set", url.Values{"key": {"cart"}, "value": {"3 apples"}})

@@ -29,7 +29,7 @@ var pageTemplate = template.Must(template.New("index.html").Funcs(template.FuncM
 // Keys the demo itself uses in the session.
 const (
 	keyViews = "views" // the visit counter
-	keyUser  = "user"  // the logged-in name
+	keyUser  = "user"  // the logged-in name, shown in the data; login sets it with SetUser
 	keyFlash = "flash" // where Flash keeps its messages
 )
 
@@ -116,7 +116,7 @@ type pageData struct {
 	Visits     int
 	ShortID    string
 	Expires    time.Time // zero for a browser-session cookie
-	User       string
+	User       string    // the session's bound user (Session.User), not the "user" key
 	Rows       []row
 	Infos      []string
 	Errors     []string
@@ -161,9 +161,11 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		Store:      a.store,
 		BaseURL:    baseURL(r),
 	}
-	d.User, _ = session.GetAs[string](s, keyUser)
-	if u := s.User(); u != "" {
-		d.Sessions = a.userSessions(r, s, u)
+	// Logged in is what login bound (SetUser after RenewID), not a value
+	// a visitor could set.
+	d.User = s.User()
+	if d.User != "" {
+		d.Sessions = a.userSessions(r, s, d.User)
 	}
 	for _, k := range s.Keys() {
 		if k == keyFlash {
@@ -212,9 +214,12 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PostForm.Get("key")
+	if msg := reservedKeyProblem(key); msg != "" {
+		s.Flash("error", msg)
+		backHome(w, r)
+		return
+	}
 	switch {
-	case key == keyFlash:
-		s.Flash("error", fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash))
 	case !s.Has(key):
 		s.Flash("error", fmt.Sprintf("There is no key %q.", key))
 	default:
@@ -420,6 +425,10 @@ func (a *app) apiDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PathValue("key")
+	if msg := reservedKeyProblem(key); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
 	if !s.Has(key) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("there is no key %q", key))
 		return
@@ -527,10 +536,24 @@ func keyProblem(k string) string {
 		return "The key must not be empty."
 	case utf8.RuneCountInString(k) > maxKeyLen:
 		return fmt.Sprintf("The key must be at most %d characters.", maxKeyLen)
-	case k == keyFlash:
+	}
+	return reservedKeyProblem(k)
+}
+
+// reservedKeyProblem says why a visitor may neither set nor delete k, or
+// "": the keys of flash messages, of the cookie, and of the login, which
+// only logging in and out change (setting "user" by hand showed "Logged in
+// as" without a login; deleting it left the session in the user index).
+func reservedKeyProblem(k string) string {
+	switch k {
+	case keyFlash:
 		return fmt.Sprintf("The key %q is reserved for flash messages.", keyFlash)
-	case k == "cookie":
+	case "cookie":
 		return `The key "cookie" is reserved for the session's cookie.`
+	case keyUser:
+		return fmt.Sprintf("The key %q is kept by the login: log in to set it, log out to end it.", keyUser)
+	case session.UserKey, session.ClientKey, session.CreatedKey:
+		return fmt.Sprintf("The key %q is reserved for sessionkit's own data.", k)
 	}
 	return ""
 }
