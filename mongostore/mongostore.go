@@ -78,8 +78,9 @@ import (
 )
 
 // DefaultTTL is how long a session without an expiry (a browser-session
-// cookie) is kept.
-const DefaultTTL = 24 * time.Hour
+// cookie) is kept: 14 days, connect-mongo's default ttl, so that such a
+// session lives as long whether Express or Go wrote or touched it last.
+const DefaultTTL = 14 * 24 * time.Hour
 
 // The field names of connect-mongo's documents.
 const (
@@ -141,7 +142,7 @@ type config struct {
 type Option func(*config)
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
-// one day). Zero or negative keeps the default.
+// 14 days, as connect-mongo). Zero or negative keeps the default.
 func WithDefaultTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {

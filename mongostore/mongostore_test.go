@@ -119,12 +119,15 @@ func TestWritesConnectMongoDocument(t *testing.T) {
 		t.Fatalf("expires = %#v, want the date %v", doc["expires"], expires.Truncate(time.Millisecond))
 	}
 
-	// A browser-session cookie gets the default TTL.
+	// A browser-session cookie gets the default TTL, connect-mongo's 14 days
+	// (its ttl option, 1209600 s), so that a session Express and Go share
+	// lives as long whichever side saved or touched it last.
 	if err := st.Set(ctx, "browser", []byte(data), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if e := rawDoc(t, coll, "browser")["expires"].(bson.DateTime).Time(); !e.Equal(clock.Now().Add(mongostore.DefaultTTL)) {
-		t.Fatalf("expires of a session without expiry = %v, want now + %v", e, mongostore.DefaultTTL)
+	const connectMongoTTL = 1209600 * time.Second
+	if e := rawDoc(t, coll, "browser")["expires"].(bson.DateTime).Time(); !e.Equal(clock.Now().Add(connectMongoTTL)) {
+		t.Fatalf("expires of a session without expiry = %v, want now + %v", e, connectMongoTTL)
 	}
 }
 

@@ -26,8 +26,9 @@
 // every instant as a timestamptz and compares with now() in SQL, never
 // interpreting expire itself. Go and Node agree on every instant as long as
 // their connections use the same TimeZone, which they do by default (the
-// server's or the database's setting; neither pgx nor node-postgres sets
-// one). Do not set a TimeZone on only one side. A server in UTC (or a zone
+// server's or the database's setting; node-postgres never sets one, pgx only
+// from a PGTZ variable or a timezone parameter, which New logs a warning
+// about). Do not set a TimeZone on only one side. A server in UTC (or a zone
 // without daylight saving time) avoids the hour of the year in which a local
 // wall-clock time is ambiguous; that hour affects connect-pg-simple as much.
 //
@@ -234,6 +235,12 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	}
 	if err := checkIdentifiers(c.table); err != nil {
 		return nil, err
+	}
+	if tz := pool.Config().ConnConfig.RuntimeParams["timezone"]; tz != "" {
+		// PGTZ, or a timezone parameter in the URL: connect-pg-simple's
+		// connections keep the server's zone (see the package doc).
+		c.logger.Warn("pgstore: the pool's connections set TimeZone; expire is wall-clock time in the writer's TimeZone, so an Express app on the same table (which keeps the server's) reads expiries shifted unless the server's TimeZone is the same",
+			"timezone", tz)
 	}
 	ident := pgx.Identifier{c.table}
 	if c.schema != "" {

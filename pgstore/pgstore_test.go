@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -209,6 +210,30 @@ func TestMissingTableIsAClearError(t *testing.T) {
 	_, _, err = st.Get(t.Context(), storetest.NewID())
 	if err == nil || !strings.Contains(err.Error(), `relation "session" does not exist`) {
 		t.Fatalf("Get without a table: %v", err)
+	}
+}
+
+// A pool whose connections set a TimeZone (PGTZ, a timezone URL parameter)
+// writes expire in another zone than connect-pg-simple, which keeps the
+// server's: New says so, and stays quiet for a pool that sets none.
+func TestNewWarnsOfAPoolThatSetsATimeZone(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	for _, tz := range []string{"", "UTC"} {
+		pool := poolOn(t, dsn, func(cfg *pgxpool.Config) {
+			delete(cfg.ConnConfig.RuntimeParams, "timezone") // whatever PGTZ says here
+			if tz != "" {
+				cfg.ConnConfig.RuntimeParams["timezone"] = tz
+			}
+		})
+		var logs bytes.Buffer
+		st, err := pgstore.New(pool, pgstore.WithCleanupInterval(0), pgstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if warned := strings.Contains(logs.String(), "set TimeZone") && strings.Contains(logs.String(), "timezone="+tz); warned != (tz != "") {
+			t.Errorf("pool with timezone %q: warned %v; logs: %s", tz, warned, logs.String())
+		}
 	}
 }
 
