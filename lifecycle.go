@@ -56,6 +56,10 @@ type sessionState struct {
 	isNew      bool // created by this request, not read from the store (IsNew)
 	marks      mark
 	version    string // the store's version of what was loaded or saved
+	// storedUser is the user of the stored copy at version ("" for none, or
+	// nothing stored): whose index entry a destroy or an unbinding save
+	// removes (users.go).
+	storedUser string
 
 	values  values
 	changes sortedKeys[bool] // keys set (true) or deleted (false) since the last save
@@ -128,7 +132,7 @@ func (st *sessionState) saved(ver string) {
 
 // renewed moves the session to a new id, not yet stored, at time now.
 func (st *sessionState) renewed(id string, now time.Time) {
-	st.id, st.created, st.version, st.loadedData = id, now, "", nil
+	st.id, st.created, st.version, st.loadedData, st.storedUser = id, now, "", nil, ""
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}

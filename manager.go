@@ -33,8 +33,9 @@ type Manager struct {
 	// versionToucher is nil unless the store touches more cheaply with the
 	// version and bytes the load read (VersionToucher).
 	versionToucher VersionToucher
-	users          UserIndex // nil if the store keeps no user index (users.go)
-	inMemory       bool      // the store is a memstore, which never waits (withStoreTimeout)
+	users          UserIndex        // nil if the store keeps no user index (users.go)
+	unindexer      UserIndexRemover // nil unless the store removes entries and compares and swaps (users.go)
+	inMemory       bool             // the store is a memstore, which never waits (withStoreTimeout)
 	deadlines      *storeDeadlines
 	codec          Codec
 	signer         *signer
@@ -71,6 +72,9 @@ func New(opts Options) (*Manager, error) {
 	m.getToucher, _ = opts.Store.(GetToucher)
 	m.versionToucher, _ = opts.Store.(VersionToucher)
 	m.users, _ = opts.Store.(UserIndex)
+	if m.versioned != nil {
+		m.unindexer, _ = opts.Store.(UserIndexRemover)
+	}
 	if opts.MaxSessionsPerUser > 0 && m.users == nil {
 		return nil, fmt.Errorf("%w: MaxSessionsPerUser needs a store that keeps a user index (session.UserIndex), %T does not: %w", errOptions, opts.Store, ErrNotSupported)
 	}
@@ -130,6 +134,7 @@ func (m *Manager) initLoaded(s *Session, id string, doc *loadedDocument, ver str
 		s.created = m.now()
 	}
 	s.values = doc.vals
+	s.storedUser = s.userLocked()
 	s.cookie = storedCookie(&doc.cookie)
 	s.loadedExpires = s.cookie.expires
 }
@@ -328,6 +333,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return fmt.Errorf("session: save: %w", err)
 		}
 		s.saved("")
+		m.userStored(ctx, s)
 		return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
 	}
 	for attempt := 1; ; attempt++ {
@@ -354,6 +360,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return fmt.Errorf("session: save: %w", err)
 		case swapped:
 			s.saved(ver)
+			m.userStored(ctx, s)       // an unbinding write removes the old entry
 			return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
 		case attempt > maxMergeAttempts:
 			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, ErrConflict)
@@ -437,6 +444,7 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 		return err
 	}
 	merged := doc.vals
+	s.storedUser = userOf(&merged) // the copy the next compare-and-swap replaces
 	for _, c := range s.changes {
 		if !c.v {
 			merged.del(c.key)

@@ -382,6 +382,7 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 		if err := m.store.Destroy(ctx, s.id); err != nil {
 			return false, fmt.Errorf("session: unset: destroy: %w", err)
 		}
+		m.unindexUser(ctx, s.storedUser, s.id)
 		return false, nil
 	case d.save:
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {

@@ -243,6 +243,7 @@ func (s *Session) dropStored(ctx context.Context, op string) error {
 	if err := s.m.store.Destroy(ctx, s.id); err != nil {
 		return fmt.Errorf("session: %s: delete the stored session: %w", op, err)
 	}
+	s.m.unindexUser(ctx, s.storedUser, s.id)
 	return nil
 }
 

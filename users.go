@@ -26,13 +26,29 @@ import (
 // How the index stays right without a transaction spanning the session and
 // the index (Redis Cluster puts them on different nodes): before every
 // write or touch of a session that has a user, the manager records the index
-// entry with an expiry at least as late as the session's. Entries are only
-// ever removed once their expiry has passed (plus IndexGrace), never because
-// a session was destroyed. So every stored session with a user has its index
-// entry (a login racing DestroyUserSessions is either listed and destroyed,
-// or written after the listing and still indexed: it survives whole), and
-// an entry may outlive its session, which UserSessions skips. The index of a
-// user holds at most the sessions they made within one session lifetime.
+// entry with an expiry at least as late as the session's. Stores prune
+// entries once their expiry has passed (plus IndexGrace). So every stored
+// session with a user has its index entry (a login racing
+// DestroyUserSessions is either listed and destroyed, or written after the
+// listing and still indexed: it survives whole), and an entry may outlive
+// its session, which UserSessions skips.
+//
+// With a store that is also a UserIndexRemover and a VersionedStore, the
+// manager removes an entry as soon as it is stale: after the store confirmed
+// the destroy of a session the manager knows belongs to the user (Destroy,
+// RenewID's and Regenerate's old id, Unset with UnsetDestroy,
+// MaxSessionsPerUser, DestroyUserSessions), and after a save that unbound
+// the session from the user (SetUser("") or another user). A destroyed id is
+// never written again (a request that had it loaded fails its
+// compare-and-swap; new ids are fresh), so that removal cannot orphan a
+// session. Then a user's index holds their live sessions, not every login
+// of a session lifetime: a login under MaxSessionsPerUser lists a bounded
+// index. The unbinding removal has one race, in which a request that binds
+// the same user to the same session (SetUser without RenewID) right after
+// the unbinding save can lose its entry until its session's next write or
+// touch records it again. Without compare-and-swap a destroyed session can
+// be written back (as express does), so entries then wait for their expiry.
+// A failed removal is only logged: the entry still expires on its own.
 
 // UserKey is the top-level document key that holds the id of the user the
 // session belongs to (a JSON string). It is reserved: Session.Set and
@@ -64,8 +80,10 @@ var ErrNotSupported = errors.New("session: not supported by this store")
 // The manager calls IndexUserSession before every write or touch of a
 // session with a user. A store removes an entry only once its expiry plus
 // IndexGrace has passed (pruning it when it writes or lists that user's
-// entries), never when the session is destroyed: see the package notes on
-// users. Entries of different users are independent.
+// entries), never by itself when the session is destroyed: the manager
+// removes a stale entry through UserIndexRemover, where it knows that is
+// safe (see the package notes on users). Entries of different users are
+// independent.
 type UserIndex interface {
 	// IndexUserSession records that session id belongs to user, used at
 	// used, until expires (zero: now plus the store's default lifetime). A
@@ -81,6 +99,18 @@ type UserIndex interface {
 	// 'infinity') is the zero time too. (A callback of plain types, so that
 	// a store need not import this package.)
 	UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error
+}
+
+// UserIndexRemover is a UserIndex that can remove one entry at once, so
+// that the index of a user who logs in often holds their live sessions
+// rather than every session of the last session lifetime (see the package
+// notes on users for when the manager calls it).
+type UserIndexRemover interface {
+	UserIndex
+	// UnindexUserSession removes user's entry for session id, and leaves the
+	// session and the user's other entries alone. Removing a missing entry
+	// is not an error.
+	UnindexUserSession(ctx context.Context, user, id string) error
 }
 
 // IndexDeadline returns when a store may prune a user index entry recorded
@@ -124,7 +154,8 @@ type clientInfo struct {
 // after RenewID); "" removes the binding. The session is saved at the end of
 // the request, its index entry recorded first, and then, with
 // Options.MaxSessionsPerUser, the user's least recently used sessions beyond
-// the cap are destroyed.
+// the cap are destroyed. A save that unbinds the user removes their entry
+// (with a UserIndexRemover).
 func (s *Session) SetUser(userID string) {
 	if s == nil {
 		return
@@ -159,8 +190,11 @@ func (s *Session) User() string {
 }
 
 // userLocked reads UserKey. s.mu is held.
-func (s *Session) userLocked() string {
-	v, _ := s.values.get(UserKey)
+func (s *Session) userLocked() string { return userOf(&s.values) }
+
+// userOf reads UserKey of vals: "" for none.
+func userOf(vals *values) string {
+	v, _ := vals.get(UserKey)
 	u, _ := v.(string)
 	return u
 }
@@ -231,6 +265,30 @@ func (m *Manager) indexUser(ctx context.Context, s *Session, expires time.Time) 
 	return nil
 }
 
+// unindexUser removes user's index entry for session id, once the store no
+// longer holds the session under user (it confirmed a destroy, or a save
+// without that user). A failure is logged, not returned: the request did
+// what it was asked, and the stale entry still expires on its own.
+func (m *Manager) unindexUser(ctx context.Context, user, id string) {
+	if m.unindexer == nil || user == "" {
+		return
+	}
+	if err := m.unindexer.UnindexUserSession(ctx, user, id); err != nil {
+		m.logger.WarnContext(ctx, "session: could not remove a user index entry; it expires on its own", "id", shortid.Of(id), "err", err)
+	}
+}
+
+// userStored runs after every successful write of s: a write that unbound
+// the session from the user of the stored copy removes that user's entry.
+// s.mu is held.
+func (m *Manager) userStored(ctx context.Context, s *Session) {
+	user := s.userLocked()
+	if s.storedUser != "" && s.storedUser != user {
+		m.unindexUser(ctx, s.storedUser, s.id)
+	}
+	s.storedUser = user
+}
+
 // userSaved runs after a successful write of s: after a login (SetUser),
 // it enforces Options.MaxSessionsPerUser. s.mu is held.
 func (m *Manager) userSaved(ctx context.Context, s *Session) error {
@@ -258,7 +316,7 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		}
 		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
 	})
-	if _, err := m.destroyAll(ctx, infos[min(len(infos), m.opts.MaxSessionsPerUser):]); err != nil {
+	if _, err := m.destroyAll(ctx, user, infos[min(len(infos), m.opts.MaxSessionsPerUser):]); err != nil {
 		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
 	}
 	return nil
@@ -267,10 +325,11 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 // destroyParallel bounds the parallel store calls of destroyAll.
 const destroyParallel = 16
 
-// destroyAll destroys the sessions of infos, up to destroyParallel at a
-// time (a store that batches writes, as boltstore's commit queue does,
-// groups them), and returns how many it destroyed.
-func (m *Manager) destroyAll(ctx context.Context, infos []SessionInfo) (int, error) {
+// destroyAll destroys the sessions of infos, which belong to user, up to
+// destroyParallel at a time (a store that batches writes, as boltstore's
+// commit queue does, groups them), removes the index entry of each one the
+// store destroyed, and returns how many it destroyed.
+func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionInfo) (int, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -283,6 +342,9 @@ func (m *Manager) destroyAll(ctx context.Context, infos []SessionInfo) (int, err
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := m.store.Destroy(ctx, info.ID)
+			if err == nil {
+				m.unindexUser(ctx, user, info.ID)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -352,7 +414,7 @@ func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep .
 		return 0, err
 	}
 	infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return slices.Contains(keep, i.ID) })
-	n, err := m.destroyAll(ctx, infos)
+	n, err := m.destroyAll(ctx, userID, infos)
 	if err != nil {
 		return n, fmt.Errorf("session: destroy user sessions: %w", err)
 	}

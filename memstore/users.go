@@ -49,6 +49,24 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	return nil
 }
 
+// UnindexUserSession removes user's entry for session id, if any
+// (session.UserIndexRemover), and the user once they have no entries left.
+func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	ix := &s.users
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ids, ok := ix.m[user]; ok {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(ix.m, user)
+		}
+	}
+	return nil
+}
+
 // pruneUser deletes the entries past their deadline. ix.mu is held.
 func pruneUser(ids map[string]userEntry, now int64) {
 	for id, e := range ids {

@@ -13,7 +13,10 @@ import (
 	"github.com/sessionkit/session/memstore"
 )
 
-var _ session.UserIndex = (*memstore.Store)(nil)
+var (
+	_ session.UserIndex        = (*memstore.Store)(nil)
+	_ session.UserIndexRemover = (*memstore.Store)(nil)
+)
 
 func TestUserSessionScenarios(t *testing.T) {
 	apptest.Users(t, func(t *testing.T) session.Store {
