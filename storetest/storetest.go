@@ -19,8 +19,8 @@
 //
 // The optional capabilities (session.Toucher, session.VersionedStore,
 // session.GetToucher, session.VersionToucher, session.Lister,
-// session.UserIndex) are found by interface assertion; their subtests are
-// skipped when the store lacks them.
+// session.UserIndex, session.UserIndexRemover) are found by interface
+// assertion; their subtests are skipped when the store lacks them.
 //
 // What the suite requires beyond the doc comments of session.Store:
 //
@@ -161,6 +161,7 @@ func init() {
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
 		{"ManagerAgreesWithMemstore", testManagerAgreesWithMemstore},                               // agree.go
 		{"UserIndex", testUserIndex},                                                               // users.go
+		{"UserIndexRemover", testUserIndexRemover},                                                 // users.go
 	}
 }
 
@@ -892,6 +893,9 @@ func testCancelled(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		_, err = ls.Count(c)
 		check(t, "Count", err)
 		check(t, "Clear", ls.Clear(c))
+	}
+	if rm, ok := st.(session.UserIndexRemover); ok {
+		check(t, "UnindexUserSession", rm.UnindexUserSession(c, "alice", id))
 	}
 	// A cancelled call does not break the store.
 	id2, data := NewID(), Document(100)

@@ -169,3 +169,79 @@ func testUserIndex(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		}
 	})
 }
+
+// testUserIndexRemover pins session.UserIndexRemover: an unindexed entry is
+// no longer listed, while its session and every other entry (the user's
+// others, and another user's for the same id) stay; unindexing a missing
+// entry is not an error; the entry can be indexed again.
+func testUserIndexRemover(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
+	st := newStore(t)
+	rm := capability[session.UserIndexRemover](t, st)
+	now := time.Now()
+	mustUnindex := func(t *testing.T, user, id string) {
+		t.Helper()
+		if err := rm.UnindexUserSession(ctx(t), user, id); err != nil {
+			t.Fatalf("UnindexUserSession(%q, %q): %v", user, id, err)
+		}
+	}
+	t.Run("UnindexedEntryIsNoLongerListed", func(t *testing.T) {
+		gone, kept := NewID(), NewID()
+		data := Document(10)
+		for _, id := range []string{gone, kept} {
+			mustIndex(t, rm, "alice", id, now, later())
+			mustSet(t, st, id, data, later())
+		}
+		mustUnindex(t, "alice", gone)
+		got := userSessions(t, rm, "alice")
+		if _, listed := got[gone]; listed || len(got) != 1 || got[kept].data == nil {
+			t.Errorf("UserSessions(alice) after unindexing %q: %d entries (the unindexed one listed: %v), want only %q with its data", gone, len(got), listed, kept)
+		}
+		mustGet(t, st, gone, data) // the session itself is not the index's to delete
+	})
+	t.Run("OtherUsersEntryForTheSameIDStays", func(t *testing.T) {
+		id := NewID()
+		mustIndex(t, rm, "bob", id, now, later())
+		mustIndex(t, rm, "carol", id, now, later())
+		mustSet(t, st, id, Document(10), later())
+		mustUnindex(t, "bob", id)
+		if got := userSessions(t, rm, "bob"); len(got) != 0 {
+			t.Errorf("UserSessions(bob): %d entries after unindexing the only one, want none", len(got))
+		}
+		if got := userSessions(t, rm, "carol"); len(got) != 1 || got[id].data == nil {
+			t.Errorf("UserSessions(carol): %d entries, want %q: unindexing bob's entry removed carol's", len(got), id)
+		}
+	})
+	t.Run("UnindexingAMissingEntryIsNotAnError", func(t *testing.T) {
+		id := NewID()
+		mustUnindex(t, "nobody", id) // a user who has no entries at all
+		mustIndex(t, rm, "dave", NewID(), now, later())
+		mustUnindex(t, "dave", id) // a user who has others
+		mustIndex(t, rm, "dave", id, now, later())
+		mustUnindex(t, "dave", id)
+		mustUnindex(t, "dave", id) // twice
+		if _, listed := userSessions(t, rm, "dave")[id]; listed {
+			t.Errorf("UserSessions(dave) lists %q after it was unindexed", id)
+		}
+	})
+	t.Run("UnindexedEntryCanBeIndexedAgain", func(t *testing.T) {
+		id := NewID()
+		mustIndex(t, rm, "erin", id, now, later())
+		mustUnindex(t, "erin", id)
+		mustIndex(t, rm, "erin", id, now, later())
+		mustSet(t, st, id, Document(10), later())
+		if got := userSessions(t, rm, "erin"); len(got) != 1 || got[id].data == nil {
+			t.Errorf("UserSessions(erin): %d entries, want %q indexed again", len(got), id)
+		}
+	})
+	t.Run("OddUserIDs", func(t *testing.T) {
+		for _, user := range []string{"a:b", "{x}", "user@example.com", "ü ñ", "*", "a\x00b"} {
+			gone, kept := NewID(), NewID()
+			mustIndex(t, rm, user, gone, now, later())
+			mustIndex(t, rm, user, kept, now, later())
+			mustUnindex(t, user, gone)
+			if got := userSessions(t, rm, user); len(got) != 1 {
+				t.Errorf("user %q: UserSessions: %d entries after unindexing one of two, want %q", user, len(got), kept)
+			}
+		}
+	})
+}
