@@ -19,9 +19,14 @@ import (
 // use (Unix nanoseconds, big-endian). An index write goes through the same
 // commit queue as the sessions' writes and prunes the user's entries more
 // than session.IndexGrace past their expiry; PurgeExpired (the sweeper)
-// prunes every user's, and drops users left with none.
+// prunes every user's, and drops users left with none. The manager removes
+// the entry of a session it destroyed, or unbound from its user, with one
+// queued write (session.UserIndexRemover).
 
-var _ session.UserIndex = (*Store)(nil)
+var (
+	_ session.UserIndex        = (*Store)(nil)
+	_ session.UserIndexRemover = (*Store)(nil)
+)
 
 // usersBucket is the name of the index bucket.
 func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.bucket), ".users"...) }
@@ -51,6 +56,36 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: index user session %s: %w", shortid.Of(id), err)
+	}
+	return nil
+}
+
+// UnindexUserSession removes user's entry for session id in one write
+// transaction (through the commit queue), and the user's bucket once it is
+// empty. Removing a missing entry is not an error.
+func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(b *bbolt.Bucket) error {
+		ub := b.Tx().Bucket(s.usersBucket())
+		if ub == nil {
+			return nil
+		}
+		u := ub.Bucket([]byte(user))
+		if u == nil {
+			return nil
+		}
+		if err := u.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if first, _ := u.Cursor().First(); first == nil {
+			return ub.DeleteBucket([]byte(user))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: unindex user session %s: %w", shortid.Of(id), err)
 	}
 	return nil
 }
