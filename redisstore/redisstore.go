@@ -39,8 +39,8 @@
 // with a syntax error, uses the script from then on. Every operation touches
 // one key, so all of them work on a Redis Cluster.
 //
-// A user index (session.UserIndex) keeps two keys per user beside the
-// sessions; see users.go for what is atomic in a Cluster.
+// A user index (session.UserIndex, session.UserIndexRemover) keeps two keys
+// per user beside the sessions; see users.go for what is atomic in a Cluster.
 //
 // IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
 // (never KEYS, which blocks the server); they are meant for admin tools, not

@@ -26,15 +26,20 @@ import (
 // who never comes back leaves nothing behind. Entries whose expiry is more
 // than IndexGrace in the past are pruned by every index write and listing.
 //
-// What is atomic: the index keys of one user (one script). The session key
-// is elsewhere (in a Cluster usually on another node), so the session write
-// and its index entry are two steps: the manager writes the entry first and
-// entries are never removed before they expire, so a session is never
-// stored without its entry; an entry whose session is gone (destroyed) is
-// skipped by the listing and repaired, that is pruned, once it expires.
-// This holds the same on a single server and on a Cluster.
+// What is atomic: the index keys of one user (one script, or one MULTI of
+// ZREM and HDEL to remove an entry). The session key is elsewhere (in a
+// Cluster usually on another node), so the session write and its index
+// entry are two steps: the manager writes the entry first and removes it
+// only once the session is destroyed or no longer the user's (see
+// session.UserIndexRemover), so a session is never stored without its
+// entry; an entry whose session is gone otherwise (expired, evicted) is
+// skipped by the listing and pruned once it expires. This holds the same on
+// a single server and on a Cluster.
 
-var _ session.UserIndex = (*Store)(nil)
+var (
+	_ session.UserIndex        = (*Store)(nil)
+	_ session.UserIndexRemover = (*Store)(nil)
+)
 
 // userKeys returns the index keys of user.
 func (s *Store) userKeys(user string) []string {
@@ -105,6 +110,22 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		cutoff.UnixMilli(), id, exp.UnixMilli(), used.UnixMilli(), session.IndexGrace.Milliseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: index user session %s: %w", shortid.Of(id), err)
+	}
+	return nil
+}
+
+// UnindexUserSession removes user's entry for session id from both of the
+// user's keys: one MULTI/EXEC round trip, on the one Cluster slot their hash
+// tag puts them in. Removing a missing entry is not an error.
+func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
+	keys := s.userKeys(user)
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, keys[0], id)
+		p.HDel(ctx, keys[1], id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: unindex user session %s: %w", shortid.Of(id), err)
 	}
 	return nil
 }
