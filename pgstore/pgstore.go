@@ -48,6 +48,7 @@
 // of a user, created by [WithCreateTable] or [CreateTableSQL] (the SQL is
 // in users.go and the README). An index write is one upsert that also
 // prunes the user's expired entries; [Store.PurgeExpired] prunes them all.
+// As a [session.UserIndexRemover] it deletes one entry with one DELETE.
 //
 // # Compare-and-swap
 //
@@ -123,13 +124,14 @@ type Store struct {
 
 // Compile-time checks of the capabilities the manager looks for.
 var (
-	_ session.Store          = (*Store)(nil)
-	_ session.Toucher        = (*Store)(nil)
-	_ session.VersionedStore = (*Store)(nil)
-	_ session.GetToucher     = (*Store)(nil)
-	_ session.Lister         = (*Store)(nil)
-	_ session.Purger         = (*Store)(nil)
-	_ session.UserIndex      = (*Store)(nil)
+	_ session.Store            = (*Store)(nil)
+	_ session.Toucher          = (*Store)(nil)
+	_ session.VersionedStore   = (*Store)(nil)
+	_ session.GetToucher       = (*Store)(nil)
+	_ session.Lister           = (*Store)(nil)
+	_ session.Purger           = (*Store)(nil)
+	_ session.UserIndex        = (*Store)(nil)
+	_ session.UserIndexRemover = (*Store)(nil)
 )
 
 // Option configures a [Store].

@@ -38,9 +38,10 @@ import (
 // the user's other entries more than session.IndexGrace past their expiry.
 // A listing is one statement too: the user's entries joined with their
 // unexpired sessions. PurgeExpired (and so the interval cleanup) prunes
-// every user's entries. Entries are never deleted with their session (see
-// session.UserIndex), and Clear leaves them: without their sessions they
-// are skipped, and pruned once expired.
+// every user's entries. The manager deletes the entry of a session it
+// destroyed, or unbound from its user, with one DELETE by primary key
+// (session.UserIndexRemover). Clear leaves the entries: without their
+// sessions they are skipped, and pruned once expired.
 
 var _ session.UserIndex = (*Store)(nil)
 
@@ -52,7 +53,7 @@ var graceSQL = `interval '` + strconv.FormatInt(session.IndexGrace.Microseconds(
 
 // userQueries are the statements of the index table u of session table t.
 type userQueries struct {
-	index, list, purge string
+	index, unindex, list, purge string
 }
 
 func newUserQueries(t, u string) userQueries {
@@ -62,6 +63,7 @@ func newUserQueries(t, u string) userQueries {
 		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + `)
 INSERT INTO ` + u + ` (user_id, sid, used, expire) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
 ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED.expire`,
+		unindex: `DELETE FROM ` + u + ` WHERE user_id = $1 AND sid = $2`,
 		// An infinite used or expire (an entry edited by hand) reads as
 		// NULL, unknown: no time.Time holds it, and pgx fails the scan.
 		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, CASE WHEN isfinite(u.expire) THEN u.expire END, s.sess::text FROM ` + u + ` u
@@ -122,6 +124,18 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	}
 	if _, err := s.pool.Exec(ctx, s.uq.index, []byte(user), id, used, expires); err != nil {
 		return s.usersErr("index user session "+shortid.Of(id), err)
+	}
+	return nil
+}
+
+// UnindexUserSession deletes user's entry for session id, one statement
+// (session.UserIndexRemover). Deleting a missing entry is not an error.
+func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("unindex user session", id, err)
+	}
+	if _, err := s.pool.Exec(ctx, s.uq.unindex, []byte(user), id); err != nil {
+		return s.usersErr("unindex user session "+shortid.Of(id), err)
 	}
 	return nil
 }
