@@ -26,7 +26,8 @@
 // without one.
 //
 // The store is a [session.UserIndex]: a second collection, <collection>_users,
-// holds one document per session of a user (see [Store.IndexUserSession]).
+// holds one document per session of a user (see [Store.IndexUserSession]);
+// as a [session.UserIndexRemover] it deletes one with one deleteOne.
 //
 // Every store operation is one round trip:
 //
@@ -119,13 +120,14 @@ type Store struct {
 
 // Compile-time checks of the capabilities the manager looks for.
 var (
-	_ session.Store          = (*Store)(nil)
-	_ session.Toucher        = (*Store)(nil)
-	_ session.VersionedStore = (*Store)(nil)
-	_ session.GetToucher     = (*Store)(nil)
-	_ session.Lister         = (*Store)(nil)
-	_ session.Purger         = (*Store)(nil)
-	_ session.UserIndex      = (*Store)(nil)
+	_ session.Store            = (*Store)(nil)
+	_ session.Toucher          = (*Store)(nil)
+	_ session.VersionedStore   = (*Store)(nil)
+	_ session.GetToucher       = (*Store)(nil)
+	_ session.Lister           = (*Store)(nil)
+	_ session.Purger           = (*Store)(nil)
+	_ session.UserIndex        = (*Store)(nil)
+	_ session.UserIndexRemover = (*Store)(nil)
 )
 
 type config struct {

@@ -34,8 +34,9 @@ import (
 // their expiry, so a user's entries never outnumber one session lifetime's
 // logins. A listing is two round trips: the user's entries, then their
 // unexpired sessions with one $in query (in chunks). PurgeExpired (and the
-// interval cleanup) prunes every user's entries. Entries are never deleted
-// with their session (see session.UserIndex), and Clear leaves them.
+// interval cleanup) prunes every user's entries. The manager deletes the
+// entry of a session it destroyed, or unbound from its user, with one
+// deleteOne by _id (session.UserIndexRemover). Clear leaves the entries.
 
 var _ session.UserIndex = (*Store)(nil)
 
@@ -128,6 +129,19 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	})
 	if err != nil {
 		return wrap("index user session: prune", id, err)
+	}
+	return nil
+}
+
+// UnindexUserSession deletes user's entry for session id: one deleteOne by
+// its _id (session.UserIndexRemover). Deleting a missing entry is not an
+// error.
+func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return wrap("unindex user session", id, err)
+	}
+	if _, err := s.users().DeleteOne(ctx, bson.D{{Key: fieldID, Value: entryID(user, id)}}); err != nil {
+		return wrap("unindex user session", id, err)
 	}
 	return nil
 }
