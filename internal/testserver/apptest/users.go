@@ -12,11 +12,11 @@ import (
 )
 
 // Users runs the scenarios of sessions that belong to a user (issue #14)
-// on stores made by newStore, which must be session.UserIndex stores with
-// compare-and-swap, each fresh per call: parallel logins through two app
+// on stores made by newStore, which must be session.UserIndexRemover
+// stores with compare-and-swap, each fresh per call: parallel logins through two app
 // instances then DestroyUserSessions, a login racing DestroyUserSessions,
 // MaxSessionsPerUser under parallel logins, "log out my other devices", and
-// the recorded client.
+// the recorded client, and the index of repeated logins.
 func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 	t.Run("ParallelLoginsThenDestroyUserSessionsEndsEveryOne", func(t *testing.T) {
 		ParallelLoginsThenDestroyEndsEveryOne(t, newStore(t), 100)
@@ -32,6 +32,9 @@ func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 	})
 	t.Run("UserSessionsShowsTheRecordedClient", func(t *testing.T) {
 		RecordedClientIsListed(t, newStore(t))
+	})
+	t.Run("RepeatedLoginsKeepTheIndexAtTheLiveSessions", func(t *testing.T) {
+		RepeatedLoginsKeepTheIndexBounded(t, newStore(t), 2, 30)
 	})
 }
 
@@ -372,5 +375,39 @@ func BenchmarkUsers(b *testing.B, st session.Store) {
 				}
 			}
 		})
+	}
+}
+
+// indexEntries counts user's index entries in st, live or not.
+func indexEntries(t *testing.T, st session.Store, user string) int {
+	t.Helper()
+	n := 0
+	err := st.(session.UserIndex).UserSessions(t.Context(), user, func(string, time.Time, time.Time, []byte) { n++ })
+	if err != nil {
+		t.Fatalf("UserSessions(%q): %v", user, err)
+	}
+	return n
+}
+
+// RepeatedLoginsKeepTheIndexBounded logs one user in n times, one after
+// the other, through two instances with MaxSessionsPerUser max: the store's
+// index of the user never holds more than the cap (the sessions trimmed
+// lose their entries), and after DestroyUserSessions it is empty.
+func RepeatedLoginsKeepTheIndexBounded(t *testing.T, st session.Store, max, n int) {
+	capped := func(o *session.Options) { o.MaxSessionsPerUser = max }
+	apps := []*App{New(t, st, capped), New(t, st, capped)}
+	for i := range n {
+		if _, _, err := apps[i%2].login("erin"); err != nil {
+			t.Fatal(err)
+		}
+		if e := indexEntries(t, st, "erin"); e > max {
+			t.Fatalf("after login %d: %d index entries, want at most MaxSessionsPerUser %d", i+1, e, max)
+		}
+	}
+	if _, err := apps[0].Manager.DestroyUserSessions(t.Context(), "erin"); err != nil {
+		t.Fatal(err)
+	}
+	if e := indexEntries(t, st, "erin"); e != 0 {
+		t.Fatalf("%d index entries after DestroyUserSessions, want none", e)
 	}
 }
