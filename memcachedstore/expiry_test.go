@@ -5,62 +5,69 @@ import (
 	"time"
 )
 
-func TestExpiryInFlagsRoundsDownToAQuarterSecond(t *testing.T) {
-	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+// legacyFlags is how earlier versions of the store encoded an exact expiry
+// in the flags.
+func legacyFlags(t time.Time) uint32 { return uint32(t.Sub(legacyEpoch) / legacyUnit) }
+
+// An item with flags 2 (connect-memcached's, and the store's) or 0 is a
+// plain session; 4 and 8 (a Buffer, a number in the Node client) are not
+// sessions; any other flags are an earlier version's exact expiry, checked.
+func TestFlagsTellTheKindOfItem(t *testing.T) {
+	now := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
 	for _, c := range []struct {
-		expires time.Time
-		before  time.Time // still valid at this time
-		after   time.Time // expired at this time
+		flags uint32
+		want  itemKind
 	}{
-		{at, at.Add(-time.Nanosecond), at},
-		{at.Add(100 * time.Millisecond), at.Add(-time.Nanosecond), at},
-		{at.Add(260 * time.Millisecond), at.Add(249 * time.Millisecond), at.Add(250 * time.Millisecond)},
+		{0, plain},
+		{2, plain},
+		{4, gone},
+		{8, gone},
+		{legacyFlags(now.Add(time.Second)), legacy},
+		{legacyFlags(now.Add(300 * time.Millisecond)), legacy},
+		{legacyFlags(now), gone},
+		{legacyFlags(now.Add(-time.Hour)), gone},
+		{legacyFlags(now.Add(-time.Hour)) + 1<<20, legacy}, // 3 days later
 	} {
-		f := expiryFlags(c.expires)
-		if f == 0 {
-			t.Fatalf("expiryFlags(%v) = 0", c.expires)
-		}
-		if flagsExpired(f, c.before) {
-			t.Errorf("expires %v: expired at %v already", c.expires, c.before)
-		}
-		if !flagsExpired(f, c.after) {
-			t.Errorf("expires %v: not expired at %v", c.expires, c.after)
-		}
-		if !flagsExpired(f, c.expires) {
-			t.Errorf("expires %v: not expired at its own expiry", c.expires)
+		if got := kindAt(c.flags, now); got != c.want {
+			t.Errorf("kindAt(%d) = %d, want %d", c.flags, got, c.want)
 		}
 	}
 }
 
-func TestExpiryOutsideFlagsRangeLeavesFlagsZero(t *testing.T) {
-	for _, e := range []time.Time{epoch.Add(-time.Hour), epoch.Add(1 << 32 * flagUnit)} {
-		if f := expiryFlags(e); f != 0 {
-			t.Errorf("expiryFlags(%v) = %d, want 0 (out of range)", e, f)
-		}
-	}
-	if flagsExpired(0, time.Now().Add(100*365*24*time.Hour)) {
-		t.Error("flags 0 (written by someone else) counted as expired")
-	}
-	if f := expiryFlags(time.Date(2058, 1, 1, 0, 0, 0, 0, time.UTC)); f == 0 {
-		t.Error("an expiry in 2058 is out of range")
-	}
-}
-
-func TestMemcachedExpirationIsRelativeUpToThirtyDaysThenAbsolute(t *testing.T) {
+// Memcached keeps an item of E relative seconds for more than E-1 and at
+// most E seconds (its clock moves once a second): the store sends the whole
+// seconds left less one, so that Memcached never keeps a session past its
+// expiry, and nothing when less than 2 s are left.
+func TestMemcachedExpirationEndsTheItemBeforeItsExpiry(t *testing.T) {
 	now := time.Now()
 	for _, c := range []struct {
 		left time.Duration
-		want func(int32) bool
+		want int32 // 0: none (delete)
 	}{
-		{1500 * time.Millisecond, func(e int32) bool { return e == 3 }}, // rounded up, plus a second
-		{time.Hour, func(e int32) bool { return e == 3601 }},
-		{29 * 24 * time.Hour, func(e int32) bool { return e == 29*24*3600+1 }},
-		{31 * 24 * time.Hour, func(e int32) bool {
-			return int64(e) >= now.Add(31*24*time.Hour).Unix()+1 && int64(e) <= now.Add(31*24*time.Hour).Unix()+3
-		}},
+		{-time.Second, 0},
+		{1999 * time.Millisecond, 0},
+		{2 * time.Second, 1},
+		{2999 * time.Millisecond, 1},
+		{time.Hour, 3599},
+		{time.Hour + 999*time.Millisecond, 3599},
+		{30 * 24 * time.Hour, 30*24*3600 - 1},
 	} {
-		if e := expiration(now.Add(c.left), c.left); !c.want(e) {
-			t.Errorf("expiration for %v left = %d", c.left, e)
+		e, ok := expiration(now.Add(c.left), c.left)
+		if ok != (c.want != 0) || (ok && e != c.want) {
+			t.Errorf("expiration for %v left = %d, %v; want %d", c.left, e, ok, c.want)
+		}
+	}
+}
+
+// Beyond 30 days the expiration is an absolute Unix time, which Memcached
+// compares with its own clock, rounded down twice: 3 s less than the
+// expiry's second.
+func TestMemcachedExpirationBeyondThirtyDaysIsAbsolute(t *testing.T) {
+	now := time.Now()
+	for _, left := range []time.Duration{30*24*time.Hour + time.Second, 400 * 24 * time.Hour} {
+		expires := now.Add(left)
+		if e, ok := expiration(expires, left); !ok || int64(e) != expires.Unix()-3 {
+			t.Errorf("expiration for %v left = %d, %v; want %d", left, e, ok, expires.Unix()-3)
 		}
 	}
 }
@@ -71,11 +78,8 @@ func TestExpirationPast2038IsMemcachedsLast(t *testing.T) {
 		time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), // beyond time.Duration: Sub saturates
 	} {
-		if e := expiration(expires, expires.Sub(now)); e != 1<<31-1 {
-			t.Errorf("expiration for %v = %d, want %d (2038-01-19 03:14:07 UTC)", expires, e, 1<<31-1)
+		if e, ok := expiration(expires, expires.Sub(now)); !ok || e != 1<<31-1 {
+			t.Errorf("expiration for %v = %d, %v; want %d (2038-01-19 03:14:07 UTC)", expires, e, ok, 1<<31-1)
 		}
-	}
-	if f := expiryFlags(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)); f != 0 {
-		t.Errorf("expiryFlags of year 9999 = %d, want 0 (out of range: Memcached's expiry applies)", f)
 	}
 }

@@ -2,33 +2,47 @@
 // spread over several (through gomemcache's server selection), with
 // github.com/bradfitz/gomemcache.
 //
-// The data is the same as connect-memcached writes, so that an Express app
-// and a Go app can share sessions: the key is "sessions:" + id (the prefix is
-// configurable) and the value is the encoded session document as given.
+// The items are the ones connect-memcached writes, so that an Express app
+// and a Go app can share sessions: the key is "sessions:" + id (the prefix
+// is configurable), the value is the encoded session document as given, and
+// the flags are 2, with which the Node memcached client marks a value it
+// stored as JSON and parses it back (with any other flags connect-memcached
+// would hand express-session a string, which it cannot use). Items with
+// flags 0 (a document stored as a string) are read as sessions too; items
+// with flags 4 or 8 (a Buffer, a number) are not sessions, and read as none.
 // Sessions without an expiry (browser-session cookies) live for a default of
 // one day.
 //
-// Memcached expires items to the second at best, and its clock ticks once a
-// second, so the store keeps each session's exact expiry in the item's
-// flags (in quarter seconds since 2024, rounded down) and checks it on every
-// read: a session is never returned after its expiry (it may go up to a
-// quarter second early). Memcached's own expiry is set a second later, to
-// reclaim the memory. Items written by someone else (flags 0, as
-// connect-memcached writes them) rely on Memcached's expiry alone.
-// Expiries more than 30 days away are sent as absolute Unix times, as
-// Memcached requires, and Memcached reads them as 32-bit numbers: a later
+// Memcached's own expiry is the only one: it counts whole seconds, on a
+// clock that moves once a second, so an item stored for E seconds lives
+// between E-1 and E. The store sends the whole seconds left less one, so
+// that a session is never returned after its expiry: it ends between 1 and
+// 3 seconds early (that second of margin also absorbs the write's way to
+// the server and the lateness of Memcached's timer), and a write with less
+// than 2 seconds left deletes the session. Expiries more than 30 days away
+// are sent as absolute Unix times, as Memcached requires, less 3 seconds
+// (Memcached compares them with a clock of its own, rounded down twice; and
+// with the server's wall clock, so a server clock behind the app's keeps
+// such a session longer). Memcached reads them as 32-bit numbers: a later
 // expiry than 2038-01-19 03:14:07 UTC (year 9999 for "never") is sent as
-// that time, when Memcached drops the session. The flags hold expiries up to
-// 2058; a later one leaves them 0, and Memcached's expiry alone applies.
+// that time, when Memcached drops the session.
+//
+// Earlier versions of this store kept each session's exact expiry in the
+// flags (quarter seconds since 2024) and wrote the value with them. Such
+// items are still read, and their exact expiry checked, so that an upgrade
+// neither serves an expired session nor loses a live one; the next write or
+// touch of one rewrites it in the current format.
 //
 // Compare-and-swap uses gets/cas: a version is the item's CAS id (with its
-// expiry). Creating a session uses add. Touch is a gets followed by a cas
-// with the same value, since memcached's touch command cannot update the
-// flags that hold the exact expiry: two round trips, unlike the other
-// operations' one. The middleware's touch at the end of a read-only request
-// is the cas alone ([Store.TouchVersion]): it sends back the bytes and the
-// CAS id the request's load read, so such a request costs two round trips in
-// all (gets, cas), as a modifying one does.
+// flags). Creating a session uses add. Touch is one round trip: gat,
+// memcached's touch that also answers the item, whose flags tell an item of
+// an earlier version, which it then rewrites (gets, cas). The middleware's
+// touch at the end of a read-only request is memcached's touch command
+// alone ([Store.TouchVersion]), since the version its load read tells the
+// format: such a request costs two round trips in all (gets, touch), as a
+// modifying one does (gets, cas). The store cannot carry the touch on the
+// load (session.GetToucher): that needs gats, which returns the CAS id as
+// well, and gomemcache only has gat.
 //
 // A session larger than the server's item size limit (memcached -I, 1 MiB by
 // default) fails with an error wrapping [ErrTooLarge]; nothing is silently
@@ -70,7 +84,8 @@ var ErrTooLarge = errors.New("memcachedstore: session larger than the server's i
 // beyond it, an expiry is an absolute Unix time.
 const maxRelative = 30 * 24 * time.Hour
 
-// touchAttempts bounds Touch's gets/cas loop under concurrent writes.
+// touchAttempts bounds the gets/cas loop that rewrites a legacy item on a
+// touch, under concurrent writes.
 const touchAttempts = 5
 
 // Store is a session store in Memcached. It is safe for concurrent use.
@@ -103,7 +118,9 @@ type config struct {
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
-// one day). A zero or negative d keeps the default.
+// one day), less the 1 to 3 s Memcached's whole seconds take (see the package
+// doc): a d under 2 s keeps no such session. A zero or negative d keeps the
+// default.
 func WithDefaultTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
@@ -131,26 +148,54 @@ func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
 
-// epoch is the origin of the expiry kept in the flags.
-var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// The item flags the Node memcached client (under connect-memcached) gives a
+// value: a string is stored with 0, an object as JSON with flagJSON, and it
+// parses a value back only for exactly these flags. connect-memcached hands
+// it the session object, so its items carry flagJSON, and so do the store's:
+// with any other flags, connect-memcached would give express-session a string.
+const (
+	flagJSON    = 1 << 1
+	flagBinary  = 1 << 2 // a Buffer: not a session
+	flagNumeric = 1 << 3 // a number: not a session
+)
 
-// flagUnit is the resolution of the expiry kept in the flags; 2^32 units
-// reach into 2058.
-const flagUnit = time.Second / 4
+// Earlier versions of this store kept each session's exact expiry in the
+// flags instead, in quarter seconds since legacyEpoch, rounded down (0: none).
+// The items they wrote are still read, their exact expiry checked. Such
+// flags are never 2, 4 or 8, which are instants in the first two seconds of
+// 2024.
+var legacyEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// expiryFlags encodes t for the item's flags, rounded down to flagUnit; 0
-// (out of range) means "no exact expiry".
-func expiryFlags(t time.Time) uint32 {
-	d := t.Sub(epoch)
-	if d < flagUnit || d/flagUnit > 1<<32-1 {
-		return 0
+// legacyUnit is the resolution of the expiry in legacy flags.
+const legacyUnit = time.Second / 4
+
+// itemKind is what an item's flags say it is.
+type itemKind int
+
+const (
+	// plain: written by connect-memcached or by this store (flags 2), or
+	// as a string (flags 0); Memcached's own expiry alone applies.
+	plain itemKind = iota
+	// legacy: written by an earlier version of this store, whose flags hold
+	// the exact expiry, which has not passed.
+	legacy
+	// gone: a legacy item whose exact expiry has passed, or a value that
+	// is not a session (flags 4 or 8): read as no session.
+	gone
+)
+
+// kindAt classifies an item with flags at now.
+func kindAt(flags uint32, now time.Time) itemKind {
+	switch flags {
+	case 0, flagJSON:
+		return plain
+	case flagBinary, flagNumeric:
+		return gone
 	}
-	return uint32(d / flagUnit)
-}
-
-// flagsExpired reports whether the exact expiry in flags has passed at now.
-func flagsExpired(flags uint32, now time.Time) bool {
-	return flags != 0 && !now.Before(epoch.Add(time.Duration(flags)*flagUnit))
+	if !now.Before(legacyEpoch.Add(time.Duration(flags) * legacyUnit)) {
+		return gone
+	}
+	return legacy
 }
 
 // expiry resolves the zero time to the default lifetime.
@@ -162,19 +207,22 @@ func (s *Store) expiry(expires time.Time, now time.Time) time.Time {
 }
 
 // item builds the item for data expiring at expires, or reports false when
-// that expiry has passed.
+// Memcached could not keep it without returning it after that expiry (less
+// than 2 s left): the caller deletes instead.
 func (s *Store) item(id string, data []byte, expires time.Time) (*memcache.Item, bool) {
-	now := time.Now()
-	expires = s.expiry(expires, now)
-	left := expires.Sub(now)
-	if left <= 0 {
+	exp, ok := s.expiration(expires, time.Now())
+	if !ok {
 		return nil, false
 	}
-	flags := expiryFlags(expires)
-	if flags != 0 && flagsExpired(flags, now) {
-		return nil, false // gone within the flags' rounding
-	}
-	return &memcache.Item{Key: s.key(id), Value: data, Flags: flags, Expiration: expiration(expires, left)}, true
+	return &memcache.Item{Key: s.key(id), Value: data, Flags: flagJSON, Expiration: exp}, true
+}
+
+// expiration is Memcached's expiration for expires at now (the default
+// lifetime for the zero time), or false if there is none that ends the item
+// by expires.
+func (s *Store) expiration(expires, now time.Time) (int32, bool) {
+	expires = s.expiry(expires, now)
+	return expiration(expires, expires.Sub(now))
 }
 
 // maxExpiration is the latest absolute expiration Memcached takes, since it
@@ -182,16 +230,24 @@ func (s *Store) item(id string, data []byte, expires time.Time) (*memcache.Item,
 const maxExpiration = 1<<31 - 1
 
 // expiration returns Memcached's expiration for an item expiring at
-// expires, left from now: relative seconds up to 30 days, else an absolute
-// Unix time, at most maxExpiration; rounded up, plus a second for
-// Memcached's coarse clock (the exact expiry is in the flags).
-func expiration(expires time.Time, left time.Duration) int32 {
+// expires, left from now, such that Memcached never returns the item after
+// expires; ok is false when no expiration does (less than 2 s left).
+//
+// Memcached counts whole seconds on a clock that its timer moves once a
+// second: an item stored with E relative seconds lives more than E-1 and at
+// most E seconds (plus the lateness of that timer, a few milliseconds). So
+// E is the whole seconds left less one, and the item ends between 1 and 3 s
+// before expires. Beyond 30 days Memcached takes an absolute Unix time,
+// compared with a clock of its own rounded down twice (its start time and
+// its running time, each to the second): the item lives until at most 2 s
+// after the time sent, which is therefore expires less 3 s (rounded down),
+// at most maxExpiration.
+func expiration(expires time.Time, left time.Duration) (int32, bool) {
 	if left <= maxRelative { // left may be time.Duration's saturated maximum: no sum before this
-		if secs := int64((left+time.Second-1)/time.Second) + 1; time.Duration(secs)*time.Second <= maxRelative {
-			return int32(secs)
-		}
+		secs := int64(left/time.Second) - 1
+		return int32(secs), secs >= 1
 	}
-	return int32(min(expires.Unix()+2, maxExpiration))
+	return int32(min(expires.Unix()-3, maxExpiration)), true
 }
 
 // wrap adds the operation and the start of the id to an error (a whole
@@ -205,7 +261,8 @@ func wrap(op, id string, err error) error {
 	return fmt.Errorf("memcachedstore: %s %s: %w", op, id, err)
 }
 
-// get reads the unexpired item under id; it is nil if there is none.
+// get reads the item under id; it is nil if there is none that holds a
+// live session.
 func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(op, id, err)
@@ -217,7 +274,7 @@ func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) 
 	if err != nil {
 		return nil, wrap(op, id, err)
 	}
-	if flagsExpired(it.Flags, time.Now()) {
+	if kindAt(it.Flags, time.Now()) == gone {
 		return nil, nil
 	}
 	return it, nil
@@ -232,7 +289,8 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	return it.Value, true, nil
 }
 
-// version encodes an item's CAS id and flags (its exact expiry).
+// version encodes an item's CAS id and flags (which tell a legacy item and
+// its exact expiry).
 func version(it *memcache.Item) string {
 	return strconv.FormatUint(it.CasID, 10) + "." + strconv.FormatUint(uint64(it.Flags), 10)
 }
@@ -258,9 +316,10 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 }
 
 // Set stores data under id until expires (the default lifetime for the zero
-// time). An expiry in the past deletes the session. It sends replace, then
-// set if there was nothing to replace (two round trips to create): a too-large
-// set makes memcached drop the stored item, a too-large replace keeps it.
+// time). An expiry in the past, or less than 2 s away, deletes the session.
+// It sends replace, then set if there was nothing to replace (two round
+// trips to create): a too-large set makes memcached drop the stored item, a
+// too-large replace keeps it.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
@@ -295,10 +354,54 @@ func (s *Store) destroy(op, id string) error {
 	return nil
 }
 
-// Touch sets the session's expiry to expires without changing its value
-// (gets, then cas with the same value and the new expiry). It reports
-// found == false when the session does not exist.
+// touchGone deletes the session for a touch to an expiry too near for
+// Memcached to keep it by, and reports whether there was one.
+func (s *Store) touchGone(id string) (found bool, err error) {
+	err = s.client.Delete(s.key(id))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return false, nil
+	default:
+		return false, wrap("touch", id, err)
+	}
+}
+
+// Touch sets the session's expiry to expires without changing its value, in
+// one round trip (gat: memcached's touch that also answers the item, whose
+// flags tell whether an earlier version of the store wrote it). It reports
+// found == false when the session does not exist. An item an earlier version
+// wrote is rewritten in the current format (gets, then cas with the same
+// value), since its flags would end it at its old expiry.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, wrap("touch", id, err)
+	}
+	exp, ok := s.expiration(expires, time.Now())
+	if !ok {
+		return s.touchGone(id)
+	}
+	it, err := s.client.GetAndTouch(s.key(id), exp)
+	if errors.Is(err, memcache.ErrCacheMiss) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("touch", id, err)
+	}
+	switch kindAt(it.Flags, time.Now()) {
+	case plain:
+		return true, nil
+	case gone:
+		return false, nil // not served however long Memcached keeps it
+	}
+	return s.rewrite(ctx, id, expires)
+}
+
+// rewrite touches a legacy item by writing it again in the current format
+// (gets, then cas with the same value and the new expiry), and reports
+// whether the session was still there.
+func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	for range touchAttempts {
 		it, err := s.get(ctx, "touch", id)
 		if err != nil || it == nil {
@@ -306,7 +409,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		}
 		next, ok := s.item(id, it.Value, expires)
 		if !ok {
-			return true, s.destroy("touch", id)
+			return s.touchGone(id)
 		}
 		if found, done, err := s.touchCAS(id, next, it.CasID); done {
 			return found, err
@@ -317,24 +420,46 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 }
 
 // TouchVersion is Touch for a session the caller read as data at version:
-// the cas alone, one round trip, when nobody wrote the session since; Touch
-// otherwise, so that data is never written over a newer session.
+// memcached's touch command alone (one round trip, nothing sent back), since
+// the version tells the item's format. An item an earlier version of the
+// store wrote is rewritten in the current format with data, by a cas that
+// fails if anyone wrote the session since (Touch then touches what is there
+// now), so that data is never written over a newer session.
 func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
 	cas, flags, ok := parseVersion(version)
-	if ok && flagsExpired(flags, time.Now()) {
-		return false, nil // expired since the read: Memcached may still hold it, but it is gone
-	}
-	next, live := s.item(id, data, expires)
-	if !ok || !live {
+	if !ok {
 		return s.Touch(ctx, id, expires)
 	}
-	if found, done, err := s.touchCAS(id, next, cas); done {
-		return found, err
+	now := time.Now()
+	switch kindAt(flags, now) {
+	case gone:
+		return false, nil // expired since the read: Memcached may still hold it, but it is gone
+	case legacy:
+		next, live := s.item(id, data, expires)
+		if !live {
+			return s.touchGone(id)
+		}
+		if found, done, err := s.touchCAS(id, next, cas); done {
+			return found, err
+		}
+		return s.Touch(ctx, id, expires)
 	}
-	return s.Touch(ctx, id, expires)
+	exp, live := s.expiration(expires, now)
+	if !live {
+		return s.touchGone(id)
+	}
+	err = s.client.Touch(s.key(id), exp)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return false, nil
+	default:
+		return false, wrap("touch", id, err)
+	}
 }
 
 // touchCAS stores next, the touched item, if the item still has the CAS id
@@ -369,7 +494,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", swapped, err
 	}
 	cas, oldFlags, ok := parseVersion(old)
-	if !ok || flagsExpired(oldFlags, time.Now()) {
+	if !ok || kindAt(oldFlags, time.Now()) == gone {
 		// Not a version of this store, or one that has expired: Memcached
 		// may still hold such an item for a second, but it is gone all the same.
 		return "", false, nil
@@ -412,7 +537,8 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		if !errors.Is(err, memcache.ErrNotStored) {
 			return false, wrap(op, id, err)
 		}
-		// Something is there; if it has expired by its flags, take its place.
+		// Something is there; if it holds no live session (a legacy item
+		// past its exact expiry, a value that is not a session), take its place.
 		cur, err := s.client.Get(it.Key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			continue // gone meanwhile: add again
@@ -420,7 +546,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		if err != nil {
 			return false, wrap(op, id, err)
 		}
-		if !flagsExpired(cur.Flags, time.Now()) {
+		if kindAt(cur.Flags, time.Now()) != gone {
 			return false, nil
 		}
 		next := *it

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"strings"
@@ -38,28 +39,151 @@ func newStore(client *memcache.Client, opts ...memcachedstore.Option) *memcached
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	client := shared(t)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) })
+	// Memcached's expiry, to the second, is the only one: a session ends
+	// 1 to 3 s before its expiry, never after.
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(client) }, storetest.EarlyExpiry(3*time.Second))
 }
 
+// TestStoresWhatConnectMemcachedStores: the store's items are
+// connect-memcached's (the document as given, flags 2: the Node memcached
+// client's JSON, which it parses back into the object express-session
+// needs), and it reads connect-memcached's items, and documents stored as
+// strings (flags 0), as sessions; a Buffer or a number (flags 4, 8) is not one.
 func TestStoresWhatConnectMemcachedStores(t *testing.T) {
 	ctx := t.Context()
 	client := shared(t)
 	st := newStore(client)
 	data := []byte(`{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`)
+	raw := func(op string) *memcache.Item {
+		t.Helper()
+		it, err := client.Get(st.Prefix() + "abc")
+		if err != nil || !bytes.Equal(it.Value, data) || it.Flags != 2 {
+			t.Fatalf("after %s, get %sabc = %+v, %v; want the document as given, flags 2", op, st.Prefix(), it, err)
+		}
+		return it
+	}
 	if err := st.Set(ctx, "abc", data, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	it, err := client.Get(st.Prefix() + "abc")
-	if err != nil || !bytes.Equal(it.Value, data) {
-		t.Fatalf("get %sabc = %v, %v; want the document as given", st.Prefix(), it, err)
+	raw("Set")
+	if found, err := st.Touch(ctx, "abc", time.Now().Add(time.Hour)); err != nil || !found {
+		t.Fatalf("Touch: %v, %v", found, err)
+	}
+	raw("Touch")
+	_, v, _, _ := st.GetVersion(ctx, "abc")
+	if _, swapped, err := st.CompareAndSwap(ctx, "abc", v, data, time.Now().Add(time.Minute)); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap: %v, %v", swapped, err)
+	}
+	raw("CompareAndSwap")
+	st.Destroy(ctx, "abc")
+	if _, swapped, err := st.CompareAndSwap(ctx, "abc", "", data, time.Now().Add(time.Minute)); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap create: %v, %v", swapped, err)
+	}
+	raw("CompareAndSwap create")
+
+	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
+	for flags, want := range map[uint32]bool{2: true, 0: true, 4: false, 8: false} {
+		key := fmt.Sprintf("flags%d", flags)
+		client.Set(&memcache.Item{Key: st.Prefix() + key, Value: express, Flags: flags, Expiration: 10})
+		got, found, err := st.Get(ctx, key)
+		if err != nil || found != want || (want && !bytes.Equal(got, express)) {
+			t.Errorf("Get of an item with flags %d = %s, found %v, %v; want found %v", flags, got, found, err, want)
+		}
+	}
+}
+
+// TestItemsOfEarlierVersionsAreHonoured: an item an earlier version of the
+// store wrote, with its exact expiry in the flags, is read until that expiry
+// and not after, however long Memcached keeps it; a touch rewrites it in the
+// current format (which a touch command alone would not: the flags would
+// still end it at its old expiry), and a create takes the place of an
+// expired one.
+func TestItemsOfEarlierVersionsAreHonoured(t *testing.T) {
+	ctx := t.Context()
+	client := shared(t)
+	st := newStore(client)
+	quarters := func(t time.Time) uint32 {
+		return uint32(t.Sub(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) / (time.Second / 4))
+	}
+	data := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"v":1}`)
+	legacy := func(id string, expires time.Time) {
+		t.Helper()
+		if err := client.Set(&memcache.Item{Key: st.Prefix() + id, Value: data, Flags: quarters(expires), Expiration: 120}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flagsOf := func(id string) uint32 {
+		t.Helper()
+		it, err := client.Get(st.Prefix() + id)
+		if err != nil {
+			t.Fatalf("get %s: %v", id, err)
+		}
+		return it.Flags
 	}
 
-	// connect-memcached writes flags 0: Memcached's own expiry applies.
-	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
-	client.Set(&memcache.Item{Key: st.Prefix() + "fromexpress", Value: express, Expiration: 10})
-	got, _, err := st.Get(ctx, "fromexpress")
-	if err != nil || !bytes.Equal(got, express) {
-		t.Fatalf("Get of an Express-written key = %s, %v", got, err)
+	legacy("live", time.Now().Add(time.Minute))
+	legacy("expired", time.Now().Add(-time.Second))
+	if got, found, err := st.Get(ctx, "live"); err != nil || !found || !bytes.Equal(got, data) {
+		t.Fatalf("Get of a live legacy item = %s, %v, %v; want it", got, found, err)
+	}
+	if _, found, err := st.Get(ctx, "expired"); err != nil || found {
+		t.Fatalf("Get of a legacy item past its exact expiry: found %v, %v; want none", found, err)
+	}
+	if found, err := st.Touch(ctx, "expired", time.Now().Add(time.Hour)); err != nil || found {
+		t.Fatalf("Touch of a legacy item past its exact expiry: found %v, %v; want not found", found, err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, "expired", "", data, time.Now().Add(time.Hour)); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap create over an expired legacy item: %v, %v; want created", swapped, err)
+	}
+	if f := flagsOf("expired"); f != 2 {
+		t.Fatalf("created over an expired legacy item with flags %d, want 2", f)
+	}
+
+	if found, err := st.Touch(ctx, "live", time.Now().Add(time.Hour)); err != nil || !found {
+		t.Fatalf("Touch of a live legacy item: found %v, %v", found, err)
+	}
+	if f := flagsOf("live"); f != 2 {
+		t.Fatalf("a touched legacy item has flags %d, want 2 (rewritten, so that the touch holds)", f)
+	}
+
+	legacy("versioned", time.Now().Add(time.Minute))
+	got, v, _, err := st.GetVersion(ctx, "versioned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := st.TouchVersion(ctx, "versioned", v, got, time.Now().Add(time.Hour)); err != nil || !found {
+		t.Fatalf("TouchVersion of a live legacy item: found %v, %v", found, err)
+	}
+	if f := flagsOf("versioned"); f != 2 {
+		t.Fatalf("a version-touched legacy item has flags %d, want 2", f)
+	}
+}
+
+// TestMemcachedEndsTheItemByItsExpiry: Memcached's own expiry, all that an
+// Express app on connect-memcached goes by, never keeps a session past its
+// expiry.
+func TestMemcachedEndsTheItemByItsExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	client := shared(t)
+	st := newStore(client)
+	expires := time.Now().Add(2500 * time.Millisecond)
+	if err := st.Set(ctx, "short", []byte(`{}`), expires); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(expires))
+	if it, err := client.Get(st.Prefix() + "short"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("at its expiry, Memcached still holds the session: %+v, %v", it, err)
+	}
+	// With less than 2 s left, no expiration ends it in time: a write deletes.
+	if err := st.Set(ctx, "short", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(ctx, "short", []byte(`{}`), time.Now().Add(1900*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if it, err := client.Get(st.Prefix() + "short"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("after a Set with 1.9 s left, Memcached holds %+v, %v; want nothing", it, err)
 	}
 }
 
@@ -144,14 +268,16 @@ func TestFarFutureExpiryIsKept(t *testing.T) {
 func TestWithDefaultTTLBoundsBrowserSessions(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := newStore(shared(t), memcachedstore.WithDefaultTTL(time.Second))
+	// 3 s: Memcached keeps it for 1 to 2 s (see TestConformance).
+	st := newStore(shared(t), memcachedstore.WithDefaultTTL(3*time.Second))
+	start := time.Now()
 	if err := st.Set(ctx, "browser", []byte(`{}`), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := st.Get(ctx, "browser"); err != nil || !found {
-		t.Fatal(err)
+	if _, found, err := st.Get(ctx, "browser"); err != nil || (!found && time.Since(start) < time.Second) {
+		t.Fatalf("browser session right after Set: found %v, %v", found, err)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(time.Until(start.Add(3 * time.Second)))
 	if _, found, err := st.Get(ctx, "browser"); err != nil || found {
 		t.Fatalf("browser session after the default TTL: %v, want not found", err)
 	}

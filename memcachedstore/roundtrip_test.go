@@ -79,6 +79,7 @@ func TestRoundTripsPerRequestKind(t *testing.T) {
 	browserFirst := browserSession.MustDo(t, "/set?k=a&v=1", nil)
 	gets := map[string]int{"cmd_get": 1}
 	getsCas := map[string]int{"cmd_get": 1, "cmd_set": 1, "cas_hits": 1}
+	getsTouch := map[string]int{"cmd_get": 1, "cmd_touch": 1}
 	cases := []struct {
 		name    string
 		app     *apptest.App
@@ -89,15 +90,47 @@ func TestRoundTripsPerRequestKind(t *testing.T) {
 		{"new session", reader, "/set?k=a&v=1", nil, map[string]int{"cmd_set": 1}}, // add
 		{"read-only, no touch due", reader, "/get?k=a", first.Cookies, gets},
 		{"modifying", reader, "/set?k=b&v=3", first.Cookies, getsCas},
-		// The touch is the cas alone, with the bytes and CAS id of the load.
-		{"read-only, touch due", toucher, "/get?k=a", first.Cookies, getsCas},
-		{"browser-session read-only", browserSession, "/get?k=a", browserFirst.Cookies, getsCas},
+		// The touch is memcached's touch command: the load's version tells
+		// that the item is in the current format.
+		{"read-only, touch due", toucher, "/get?k=a", first.Cookies, getsTouch},
+		{"browser-session read-only", browserSession, "/get?k=a", browserFirst.Cookies, getsTouch},
 		{"browser-session modifying", browserSession, "/set?k=b&v=4", browserFirst.Cookies, getsCas},
 	}
 	for _, c := range cases {
 		got := commandsOf(t, srv.Addr, func() { c.app.MustDo(t, c.path, c.cookies) })
 		if !maps.Equal(got, c.want) {
 			t.Errorf("%s: commands %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestTouchIsOneCommand: Touch is gat (counted as a touch), TouchVersion the
+// touch command, each one round trip; neither rewrites the session.
+func TestTouchIsOneCommand(t *testing.T) {
+	srv := testserver.StartMemcached(t) // its own server: the counts are server-wide
+	client := memcache.New(srv.Addr)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	ctx := t.Context()
+	if err := st.Set(ctx, "s", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	data, v, _, err := st.GetVersion(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"cmd_touch": 1}
+	for name, touch := range map[string]func() (bool, error){
+		"Touch":        func() (bool, error) { return st.Touch(ctx, "s", time.Now().Add(time.Hour)) },
+		"TouchVersion": func() (bool, error) { return st.TouchVersion(ctx, "s", v, data, time.Now().Add(time.Hour)) },
+	} {
+		got := commandsOf(t, srv.Addr, func() {
+			if found, err := touch(); err != nil || !found {
+				t.Fatalf("%s: found %v, %v", name, found, err)
+			}
+		})
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: commands %v, want %v", name, got, want)
 		}
 	}
 }
