@@ -21,11 +21,13 @@ type GetToucher interface {
 }
 
 // VersionToucher is a VersionedStore that touches a session more cheaply
-// when it is given what the load read: the version and the bytes. Memcached
-// is one: its Touch is gets + cas, because its touch command cannot update
-// the flags that hold the exact expiry, while TouchVersion is the cas alone.
-// The middleware uses it for the end-of-request touch of a read-only
-// request, which then costs one round trip instead of two.
+// when it is given what the load read: the version and the bytes.
+// memcachedstore is one: its Touch is gat, which answers the whole item so
+// that an item written by an earlier version of the store (its exact expiry
+// in the flags) can be rewritten, while TouchVersion knows the item's format
+// from the version and is memcached's touch command alone (a legacy item is
+// rewritten from the bytes, by a cas). The middleware uses it for the
+// end-of-request touch of a read-only request.
 //
 // TouchVersion sets the expiry of the session stored as data at version to
 // expires. If the session changed since (another request wrote it), it
