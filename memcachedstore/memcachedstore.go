@@ -3,15 +3,16 @@
 // github.com/bradfitz/gomemcache.
 //
 // The items are the ones connect-memcached writes, so that an Express app
-// and a Go app can share sessions: the key is "sessions:" + id (the prefix
-// is configurable), the value is the encoded session document as given, and
-// the flags are 2, with which the Node memcached client marks a value it
-// stored as JSON and parses it back (with any other flags connect-memcached
-// would hand express-session a string, which it cannot use). Items with
-// flags 0 (a document stored as a string) are read as sessions too; items
-// with flags 4 or 8 (a Buffer, a number) are not sessions, and read as none.
-// Sessions without an expiry (browser-session cookies) live for a default of
-// one day.
+// and a Go app can share sessions: the key is the id itself, as with
+// connect-memcached's default (no prefix; WithPrefix sets one, such as
+// "sessions:", the default of earlier versions of this store), the value is
+// the encoded session document as given, and the flags are 2, with which
+// the Node memcached client marks a value it stored as JSON and parses it
+// back (with any other flags connect-memcached would hand express-session a
+// string, which it cannot use). Items with flags 0 (a document stored as a
+// string) are read as sessions too; items with flags 4 or 8 (a Buffer, a
+// number) are not sessions, and read as none. Sessions without an expiry
+// (browser-session cookies) live for a default of one day.
 //
 // Memcached's own expiry is the only one: it counts whole seconds, on a
 // clock that moves once a second, so an item stored for E seconds lives
@@ -69,8 +70,11 @@ import (
 	"github.com/sessionkit/session/internal/shortid"
 )
 
-// DefaultPrefix is the key prefix connect-memcached uses.
-const DefaultPrefix = "sessions:"
+// DefaultPrefix is the key prefix connect-memcached uses by default: none.
+// (Earlier versions of this store used "sessions:"; a deployment that keeps
+// those keys sets WithPrefix("sessions:").) The store never lists or clears
+// keys, so sharing the key space with other data is safe.
+const DefaultPrefix = ""
 
 // DefaultTTL is how long a session without an expiry (a browser-session
 // cookie) is kept.
@@ -112,7 +116,8 @@ type config struct {
 	defaultTTL time.Duration
 }
 
-// WithPrefix sets the key prefix (default "sessions:"). The prefix and the
+// WithPrefix sets the key prefix (default none, as connect-memcached's,
+// whose prefix option it must equal to share sessions). The prefix and the
 // id together must stay within Memcached's 250 bytes, without spaces or
 // control characters.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }

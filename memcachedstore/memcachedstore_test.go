@@ -187,6 +187,8 @@ func TestMemcachedEndsTheItemByItsExpiry(t *testing.T) {
 	}
 }
 
+// TestDefaultPrefixIsConnectMemcached: connect-memcached's prefix defaults
+// to the empty string, so the key is the id itself.
 func TestDefaultPrefixIsConnectMemcached(t *testing.T) {
 	client := shared(t)
 	st := memcachedstore.New(client)
@@ -194,9 +196,12 @@ func TestDefaultPrefixIsConnectMemcached(t *testing.T) {
 	if err := st.Set(t.Context(), id, []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Delete("sessions:" + id) })
-	if _, err := client.Get("sessions:" + id); err != nil {
-		t.Fatalf("key sessions:%s: %v", id, err)
+	t.Cleanup(func() { client.Delete(id) })
+	if _, err := client.Get(id); err != nil {
+		t.Fatalf("key %s: %v", id, err)
+	}
+	if _, err := client.Get("sessions:" + id); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("key sessions:%s: %v, want none", id, err)
 	}
 }
 
