@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	stopPeer() // before Redis, so Node does not log lost connections
 	stopPgPeer()
+	stopMemcachedPeer()
 	stopDiffPeer()
 	testserver.StopShared()
 	os.Exit(code)

@@ -26,6 +26,7 @@ const openers = {
   memory: openMemory,
   mongo: require("./store-mongo").openMongo,
   pg: require("./store-pg").openPg,
+  memcached: require("./store-memcached").openMemcached,
 };
 
 async function openStore(env) {
