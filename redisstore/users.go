@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,14 @@ var indexScript = redis.NewScript(pruneLua + `
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local at = tonumber(last[2]) + tonumber(ARGV[5])
+local at = tonumber(last[2])
+if at == nil or at ~= at or at >= math.huge then
+  -- an entry that never expires (a score of inf, set by hand): nor do the keys
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+  return 1
+end
+at = at + tonumber(ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], at)
 redis.call('PEXPIREAT', KEYS[2], at)
 return 1
@@ -89,6 +97,18 @@ return out
 // answers "0") or one that is not a number (written by hand, or by another
 // program) is unknown, the zero time: the entry is still listed, so that
 // DestroyUserSessions ends its session.
+// expiryOf reads an index entry's expiry, its score in milliseconds. A score
+// that no time holds (inf, set by hand: the entry then never expires) is the
+// zero time, as the UserIndex contract says; the entry is still listed, so
+// that its session can be destroyed.
+func expiryOf(score string) time.Time {
+	ms, err := strconv.ParseFloat(score, 64)
+	if err != nil || math.IsNaN(ms) || ms <= math.MinInt64 || ms >= math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(ms))
+}
+
 func lastUse(ms string) time.Time {
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil || n == 0 {
@@ -158,17 +178,13 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	for i := range n {
 		id := flat[3*i]
-		exp, err := strconv.ParseFloat(flat[3*i+1], 64)
-		if err != nil {
-			return fmt.Errorf("redisstore: user sessions: bad index entry %s: %w", shortid.Of(id), err)
-		}
 		data, err := gets[i].Bytes()
 		if errors.Is(err, redis.Nil) {
 			data = nil
 		} else if err != nil {
 			return fmt.Errorf("redisstore: user sessions: get %s: %w", shortid.Of(id), err)
 		}
-		yield(id, lastUse(flat[3*i+2]), time.UnixMilli(int64(exp)), data)
+		yield(id, lastUse(flat[3*i+2]), expiryOf(flat[3*i+1]), data)
 	}
 	return nil
 }

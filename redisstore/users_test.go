@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
+	"github.com/sessionkit/session/storetest"
 )
 
 func TestUserSessionScenariosStandalone(t *testing.T) {
@@ -39,6 +41,47 @@ func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
 				return spoil(st.Prefix()+"{user:"+user+"}used", id)
 			})
 		})
+	}
+}
+
+// An entry whose score (its expiry) is inf, set by hand, is listed with a
+// zero Expires, as the UserIndex contract says, so that its session can be
+// ended like any other, and it fails none of the user's index writes.
+func TestUserSessionsListsAnEntryWithAnInfiniteExpiry(t *testing.T) {
+	client := standalone(t)
+	st := newStore(client)
+	ctx := t.Context()
+	live, spoiled := storetest.NewID(), storetest.NewID()
+	exp := time.Now().Add(time.Hour)
+	for _, id := range []string{live, spoiled} {
+		if err := st.IndexUserSession(ctx, "inf", id, time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(ctx, id, []byte(`{}`), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.ZAdd(ctx, st.Prefix()+"{user:inf}", redis.Z{Score: math.Inf(1), Member: spoiled}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	if err := st.UserSessions(ctx, "inf", func(id string, _, expires time.Time, data []byte) {
+		if data != nil {
+			got[id] = expires
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[spoiled].IsZero() || got[live].IsZero() {
+		t.Fatalf("listed %v; want both, the one with an infinite score with a zero Expires", got)
+	}
+	// The user's next index write still works (the keys' own expiry comes
+	// from the latest entry's), and keeps the keys as long as that entry.
+	if err := st.IndexUserSession(ctx, "inf", storetest.NewID(), time.Now(), exp); err != nil {
+		t.Fatalf("IndexUserSession after an entry with an infinite score: %v", err)
+	}
+	if ttl := client.PTTL(ctx, st.Prefix()+"{user:inf}").Val(); ttl != -1 {
+		t.Fatalf("the index key's TTL is %v; want none while an entry never expires", ttl)
 	}
 }
 
