@@ -302,11 +302,25 @@ func decode(v []byte) (record, error) {
 // encode returns a fresh buffer: bbolt needs the value to stay untouched until
 // the transaction commits, and it must never alias bbolt's own memory.
 func encode(expires int64, version uint64, data []byte) []byte {
+	v := newValue(data)
+	setHeader(v, expires, version)
+	return v
+}
+
+// newValue returns a fresh value holding a copy of data after room for the
+// header. Set and CompareAndSwap make it before they queue their write, so
+// the write never reads the caller's buffer: a caller that gave up at its
+// deadline may reuse the buffer while its write is still queued.
+func newValue(data []byte) []byte {
 	v := make([]byte, headerLen+len(data))
-	binary.BigEndian.PutUint64(v[0:8], uint64(expires))
-	binary.BigEndian.PutUint64(v[8:16], version)
 	copy(v[headerLen:], data)
 	return v
+}
+
+// setHeader writes the expiry and the version into v's header.
+func setHeader(v []byte, expires int64, version uint64) {
+	binary.BigEndian.PutUint64(v[0:8], uint64(expires))
+	binary.BigEndian.PutUint64(v[8:16], version)
 }
 
 // live reports whether r is unexpired at now.
@@ -402,8 +416,9 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	v := newValue(data)
 	err := s.write(ctx, func(b *bbolt.Bucket) error {
-		_, err := s.put(b, id, data, expires)
+		_, err := s.put(b, id, v, expires)
 		return err
 	})
 	if err != nil {
@@ -412,9 +427,10 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	return nil
 }
 
-// put writes data under id with a new version, or deletes id if expires has
-// passed (and then returns version 0).
-func (s *Store) put(b *bbolt.Bucket, id string, data []byte, expires time.Time) (uint64, error) {
+// put writes v (from newValue) under id with a new version, or deletes id if
+// expires has passed (and then returns version 0). It fills in v's header;
+// v is the op's own, so a retry of the op may fill it in again.
+func (s *Store) put(b *bbolt.Bucket, id string, v []byte, expires time.Time) (uint64, error) {
 	now := s.now()
 	exp := s.expiry(now, expires)
 	if exp <= now.UnixNano() {
@@ -424,7 +440,8 @@ func (s *Store) put(b *bbolt.Bucket, id string, data []byte, expires time.Time) 
 	if err != nil {
 		return 0, err
 	}
-	return seq, b.Put([]byte(id), encode(exp, seq, data))
+	setHeader(v, exp, seq)
+	return seq, b.Put([]byte(id), v)
 }
 
 // Destroy deletes the session; deleting a missing session is not an error.
@@ -483,6 +500,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, err
 	}
 	var seq uint64
+	v := newValue(data)
 	err = s.write(ctx, func(b *bbolt.Bucket) error {
 		var (
 			cur    uint64
@@ -501,7 +519,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 			return errConflict
 		}
 		var err error
-		seq, err = s.put(b, id, data, expires)
+		seq, err = s.put(b, id, v, expires)
 		return err
 	})
 	switch {

@@ -704,3 +704,40 @@ func TestWriteBehindAStuckCommitGivesUpAtItsDeadline(t *testing.T) {
 		cancel()
 	}
 }
+
+// A write that gave up at its deadline may still be committed (its op stays
+// queued), but only with the bytes the caller passed: the caller may reuse
+// its buffer as soon as the call returned (storetest's
+// CallerBuffersAreNotRetained).
+func TestSetThatGaveUpNeverStoresLaterBytesOfTheCallersBuffer(t *testing.T) {
+	s, c := openTest(t)
+	exp := c.Now().Add(time.Hour)
+	for name, write := range map[string]func(ctx context.Context, id string, buf []byte) error{
+		"Set": func(ctx context.Context, id string, buf []byte) error { return s.Set(ctx, id, buf, exp) },
+		"CompareAndSwap": func(ctx context.Context, id string, buf []byte) error {
+			_, _, err := s.CompareAndSwap(ctx, id, "", buf, exp)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := "gave-up-" + name
+			buf := []byte("original")
+			release := holdWriteLock(t, s) // commits stall: the write stays queued
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			err := write(ctx, id, buf)
+			cancel()
+			copy(buf, "SCRIBBLE") // the caller reuses its buffer
+			release()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s behind a stuck commit: %v, want context.DeadlineExceeded", name, err)
+			}
+			// The committer takes writes in order: once this one is on disk,
+			// the one that gave up has been committed too.
+			mustSet(t, s, "after-"+name, "x", exp)
+			if v := raw(t, s, id); v == nil {
+				t.Fatalf("the %s that gave up was not committed after all; the test proves nothing", name)
+			}
+			wantData(t, s, id, "original")
+		})
+	}
+}
