@@ -22,6 +22,15 @@ import (
 // prunes every user's, and drops users left with none. The manager removes
 // the entry of a session it destroyed, or unbound from its user, with one
 // queued write (session.UserIndexRemover).
+//
+// An entry of another length (edited by hand, or written by another
+// program) is still an entry, so that the manager can end its session: with
+// at least 8 bytes its expiry is read from them and it is listed with a zero
+// used, and pruned by that expiry; with fewer it is listed with a zero used
+// and a zero expires (like pgstore's 'infinity'), and since no expiry can
+// be read it is pruned once its session is gone or expired instead (a write
+// of that session by the manager indexes it again first, replacing the
+// entry). UnindexUserSession removes it like any other.
 
 var (
 	_ session.UserIndex        = (*Store)(nil)
@@ -49,7 +58,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		if err != nil {
 			return err
 		}
-		if err := pruneUser(u, now.Add(-session.IndexGrace).UnixNano()); err != nil {
+		if err := pruneUser(u, b, now.UnixNano()); err != nil {
 			return err
 		}
 		return u.Put([]byte(id), v)
@@ -90,11 +99,46 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	return nil
 }
 
-// pruneUser deletes the entries of one user's bucket that expired before cutoff.
-func pruneUser(u *bbolt.Bucket, cutoff int64) error {
+// indexEntry is what can be read of an index value.
+type indexEntry struct {
+	expires, used       int64 // Unix nanoseconds
+	hasExpires, hasUsed bool
+}
+
+// readEntry reads an index value: the expiry from its first 8 bytes, the
+// last use from the next 8 if the value is exactly 16 bytes long.
+func readEntry(v []byte) indexEntry {
+	var e indexEntry
+	if len(v) >= 8 {
+		e.expires, e.hasExpires = int64(binary.BigEndian.Uint64(v[0:8])), true
+	}
+	if len(v) == 16 {
+		e.used, e.hasUsed = int64(binary.BigEndian.Uint64(v[8:16])), true
+	}
+	return e
+}
+
+// prunable reports whether the entry of session id may be pruned at now
+// (Unix nanoseconds): once its expiry plus session.IndexGrace has passed, or,
+// if no expiry can be read, once its session (in sessions) is gone or expired.
+func prunable(e indexEntry, id []byte, sessions *bbolt.Bucket, now int64) bool {
+	if e.hasExpires {
+		return e.expires < now-int64(session.IndexGrace)
+	}
+	v := sessions.Get(id)
+	if v == nil {
+		return true
+	}
+	r, err := decode(v)
+	return err != nil || !r.live(now)
+}
+
+// pruneUser deletes the entries of one user's bucket that may be pruned at
+// now (prunable); sessions is the sessions' bucket.
+func pruneUser(u, sessions *bbolt.Bucket, now int64) error {
 	var dead [][]byte
 	err := u.ForEach(func(k, v []byte) error {
-		if len(v) != 16 || int64(binary.BigEndian.Uint64(v[0:8])) < cutoff {
+		if prunable(readEntry(v), k, sessions, now) {
 			dead = append(dead, bytes.Clone(k))
 		}
 		return nil
@@ -117,11 +161,10 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		return err
 	}
 	now := s.now()
-	cutoff := now.Add(-session.IndexGrace).UnixNano()
 	type entry struct {
-		id            string
-		used, expires int64
-		data          []byte
+		id string
+		indexEntry
+		data []byte
 	}
 	var entries []entry
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -138,11 +181,11 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 			return nil
 		}
 		return u.ForEach(func(k, v []byte) error {
-			if len(v) != 16 {
-				return nil
+			if v == nil && u.Bucket(k) != nil {
+				return nil // a nested bucket (bbolt gives it no value) is no entry
 			}
-			e := entry{id: string(k), expires: int64(binary.BigEndian.Uint64(v[0:8])), used: int64(binary.BigEndian.Uint64(v[8:16]))}
-			if e.expires < cutoff {
+			e := entry{id: string(k), indexEntry: readEntry(v)}
+			if e.hasExpires && prunable(e.indexEntry, k, b, now.UnixNano()) {
 				return nil
 			}
 			if sv := b.Get(k); sv != nil {
@@ -158,7 +201,14 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		return fmt.Errorf("boltstore: user sessions: %w", err)
 	}
 	for _, e := range entries {
-		yield(e.id, time.Unix(0, e.used), time.Unix(0, e.expires), e.data)
+		var used, expires time.Time // zero where the entry cannot be read
+		if e.hasUsed {
+			used = time.Unix(0, e.used)
+		}
+		if e.hasExpires {
+			expires = time.Unix(0, e.expires)
+		}
+		yield(e.id, used, expires, e.data)
 	}
 	return nil
 }
@@ -166,7 +216,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 // pruneUsers deletes every user's expired entries, and users left with
 // none, in one write transaction (run by PurgeExpired).
 func (s *Store) pruneUsers(ctx context.Context) error {
-	cutoff := s.now().Add(-session.IndexGrace).UnixNano()
+	now := s.now().UnixNano()
 	err := s.write(ctx, func(b *bbolt.Bucket) error {
 		ub := b.Tx().Bucket(s.usersBucket())
 		if ub == nil {
@@ -175,7 +225,7 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 		var empty [][]byte
 		err := ub.ForEachBucket(func(k []byte) error {
 			u := ub.Bucket(k)
-			if err := pruneUser(u, cutoff); err != nil {
+			if err := pruneUser(u, b, now); err != nil {
 				return err
 			}
 			if first, _ := u.Cursor().First(); first == nil {

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -55,5 +56,68 @@ func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 	}
 	if n, users := indexSize(t, s, "u"); n != 0 || users != 0 {
 		t.Fatalf("after every session expired and a sweep: %d entries, %d users; want none", n, users)
+	}
+}
+
+// TestIndexEntryWithNoReadableExpiryIsPrunedOnceItsSessionIsGone: an entry
+// too short to hold an expiry is never pruned by what it holds; index writes
+// and sweeps keep it while its session lives, and the sweep prunes it once
+// the session is gone, so that the user does not stay in the index forever.
+// An entry with a readable expiry and an unreadable rest is pruned by that
+// expiry.
+func TestIndexEntryWithNoReadableExpiryIsPrunedOnceItsSessionIsGone(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	mustSet(t, s, "no-expiry", "{}", c.Now().Add(48*time.Hour))
+	for _, id := range []string{"no-expiry", "bad-used", "empty"} {
+		if err := s.IndexUserSession(ctx, "u", id, c.Now(), c.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		u := tx.Bucket(s.usersBucket()).Bucket([]byte("u"))
+		bad := append(bytes.Clone(u.Get([]byte("bad-used"))[:8]), "??"...)
+		if err := u.Put([]byte("bad-used"), bad); err != nil {
+			return err
+		}
+		if err := u.Put([]byte("empty"), []byte{}); err != nil {
+			return err
+		}
+		return u.Put([]byte("no-expiry"), []byte("?"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := func() map[string][2]time.Time {
+		got := map[string][2]time.Time{}
+		if err := s.UserSessions(ctx, "u", func(id string, used, expires time.Time, _ []byte) { got[id] = [2]time.Time{used, expires} }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := listed()
+	if len(got) != 3 || !got["no-expiry"][0].IsZero() || !got["no-expiry"][1].IsZero() || !got["empty"][1].IsZero() ||
+		!got["bad-used"][0].IsZero() || !got["bad-used"][1].Equal(c.Now().Add(time.Hour)) {
+		t.Fatalf("UserSessions = %v; want all three with a zero used, bad-used with its expiry, the others with a zero expires", got)
+	}
+	c.Advance(2 * time.Hour) // bad-used's expiry and the grace have passed; "empty" has no session
+	if err := s.IndexUserSession(ctx, "u", "new", c.Now(), c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 2 || got["no-expiry"] != [2]time.Time{} || got["new"][1].IsZero() {
+		t.Fatalf("after an index write and a sweep, UserSessions = %v; want new and no-expiry (its session lives)", got)
+	}
+	if err := s.Destroy(ctx, "no-expiry"); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(2 * time.Hour)
+	if _, err := s.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, users := indexSize(t, s, "u"); n != 0 || users != 0 {
+		t.Fatalf("after its session was destroyed and a sweep: %d entries, %d users; want none", n, users)
 	}
 }
