@@ -257,7 +257,11 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 
 // Close stops the background sweeper, waiting for a sweep in progress to
 // stop, finishes the writes already under way, and closes the file if the
-// store opened it (Open). Later writes fail with ErrClosed. It is safe to
+// store opened it (Open). Later writes (Set, Destroy, Touch,
+// CompareAndSwap, Clear, PurgeExpired, IndexUserSession,
+// UnindexUserSession) fail with ErrClosed, also over a database the caller
+// keeps open (New). Later reads fail over the file Open opened, which is
+// closed, and still read a database the caller keeps open. It is safe to
 // call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -579,7 +583,7 @@ func (s *Store) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := s.bucketOf(tx)
 		if err != nil {
 			return err
@@ -604,8 +608,12 @@ func (s *Store) Clear(ctx context.Context) error {
 // many it deleted. It works in batches (WithSweepBatchSize): each batch is
 // read in a read-only transaction, and only its expired keys are deleted in a
 // short write transaction, so writers are not held up for long. It stops
-// early, with ctx's error, when ctx is done.
+// early, with ctx's error, when ctx is done. After Close it fails with
+// ErrClosed.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	if s.closed() {
+		return 0, fmt.Errorf("boltstore: purge expired: %w", ErrClosed)
+	}
 	removed := 0
 	var after []byte // last key examined; nil before the first batch
 	for {
@@ -645,7 +653,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		}
 		if len(expired) > 0 {
 			var n int
-			err = s.db.Update(func(tx *bbolt.Tx) error {
+			err = s.update(func(tx *bbolt.Tx) error {
 				b, err := s.bucketOf(tx)
 				if err != nil {
 					return err

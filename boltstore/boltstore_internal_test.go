@@ -516,6 +516,101 @@ func TestCloseStopsTheSweeperAndReleasesTheFile(t *testing.T) {
 	s2.Close()
 }
 
+// TestEveryWriteAfterCloseFailsWithErrClosedAndChangesNothing closes stores
+// over a database the caller keeps open (New) and over their own file
+// (Open): every writing method then fails with ErrClosed, and over the open
+// database nothing changed. Clear and PurgeExpired wrote to the database
+// directly, so after Close Clear still wiped the sessions of a store from New.
+func TestEveryWriteAfterCloseFailsWithErrClosedAndChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	writes := func(s *Store) map[string]func() error {
+		exp := c.Now().Add(time.Hour)
+		return map[string]func() error{
+			"Set":     func() error { return s.Set(ctx, "new", []byte("x"), exp) },
+			"Destroy": func() error { return s.Destroy(ctx, "live") },
+			"Touch": func() error {
+				_, err := s.Touch(ctx, "live", exp.Add(time.Hour))
+				return err
+			},
+			"CompareAndSwap": func() error {
+				_, _, err := s.CompareAndSwap(ctx, "new", "", []byte("x"), exp)
+				return err
+			},
+			"Clear": func() error { return s.Clear(ctx) },
+			"PurgeExpired": func() error {
+				_, err := s.PurgeExpired(ctx)
+				return err
+			},
+			"IndexUserSession":   func() error { return s.IndexUserSession(ctx, "u", "new", c.Now(), exp) },
+			"UnindexUserSession": func() error { return s.UnindexUserSession(ctx, "u", "live") },
+		}
+	}
+	fill := func(t *testing.T, s *Store) {
+		t.Helper()
+		mustSet(t, s, "live", "x", c.Now().Add(2*time.Hour))
+		mustSet(t, s, "dying", "x", c.Now().Add(time.Minute))
+		if err := s.IndexUserSession(ctx, "u", "live", c.Now(), c.Now().Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("New", func(t *testing.T) {
+		db, err := bbolt.Open(filepath.Join(t.TempDir(), "s.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		s, err := New(db, withClock(c), WithSweepInterval(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, s)
+		c.Advance(time.Hour) // "dying" has expired: a purge would delete it
+		var before bytes.Buffer
+		if err := db.View(func(tx *bbolt.Tx) error { _, err := tx.WriteTo(&before); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name, write := range writes(s) {
+			if err := write(); !errors.Is(err, ErrClosed) {
+				t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+			}
+		}
+		var after bytes.Buffer
+		if err := db.View(func(tx *bbolt.Tx) error { _, err := tx.WriteTo(&after); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before.Bytes(), after.Bytes()) {
+			t.Error("writes after Close changed the caller's database")
+		}
+		// Reads still read the caller's database.
+		wantData(t, s, "live", "x")
+		wantNotFound(t, s, "dying")
+	})
+	t.Run("Open", func(t *testing.T) {
+		s, err := Open(filepath.Join(t.TempDir(), "s.db"), withClock(c), WithSweepInterval(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, s)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name, write := range writes(s) {
+			if err := write(); !errors.Is(err, ErrClosed) {
+				t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+			}
+		}
+		// Reads fail: the store closed its file.
+		if _, _, err := s.Get(ctx, "live"); err == nil {
+			t.Error("Get after Close of a store from Open read a closed file without an error")
+		}
+	})
+}
+
 func TestBadOptionsAreRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	for name, o := range map[string]Option{

@@ -60,6 +60,19 @@ func (s *Store) write(ctx context.Context, fn func(b *bbolt.Bucket) error) error
 	}
 }
 
+// update runs fn in a write transaction of its own, outside the commit queue
+// (Clear replaces the bucket the queued writes share), unless the store is
+// closed: then it fails with ErrClosed, like a queued write. Close waits for
+// an update under way.
+func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
+	s.writeMu.RLock()
+	defer s.writeMu.RUnlock()
+	if s.writeClosed {
+		return ErrClosed
+	}
+	return s.db.Update(fn)
+}
+
 // stopCommitter makes further writes fail with ErrClosed and waits until the
 // committer has committed every write already queued.
 func (s *Store) stopCommitter() {
@@ -140,4 +153,11 @@ func (s *Store) commitOne(op *writeOp) error {
 		return fmt.Errorf("boltstore: commit: internal error: %d results for 1 write", len(r))
 	}
 	return r[0]
+}
+
+// closed reports whether Close has stopped the writes.
+func (s *Store) closed() bool {
+	s.writeMu.RLock()
+	defer s.writeMu.RUnlock()
+	return s.writeClosed
 }
