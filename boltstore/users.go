@@ -31,6 +31,12 @@ import (
 // be read it is pruned once its session is gone or expired instead (a write
 // of that session by the manager indexes it again first, replacing the
 // entry). UnindexUserSession removes it like any other.
+//
+// A nested bucket inside a user's bucket (bbolt gives it no value) is no
+// entry: it is not listed, and pruning skips it and leaves it alone (it is
+// not the store's to delete), so it can fail neither that user's index
+// writes nor the sweep's pruning of every user. An index write of that user
+// logs a warning.
 
 var (
 	_ session.UserIndex        = (*Store)(nil)
@@ -49,6 +55,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	v := make([]byte, 16)
 	binary.BigEndian.PutUint64(v[0:8], uint64(s.expiry(now, expires)))
 	binary.BigEndian.PutUint64(v[8:16], uint64(used.UnixNano()))
+	var nested int
 	err := s.write(ctx, func(b *bbolt.Bucket) error {
 		ub, err := b.Tx().CreateBucketIfNotExists(s.usersBucket())
 		if err != nil {
@@ -58,13 +65,17 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		if err != nil {
 			return err
 		}
-		if err := pruneUser(u, b, now.UnixNano()); err != nil {
+		if nested, err = pruneUser(u, b, now.UnixNano()); err != nil {
 			return err
 		}
 		return u.Put([]byte(id), v)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: index user session %s: %w", shortid.Of(id), err)
+	}
+	if nested > 0 {
+		s.logger.Warn("boltstore: the user's index bucket holds nested buckets, which are no index entries; leaving them",
+			"path", s.db.Path(), "bucket", string(s.usersBucket()), "id", shortid.Of(id), "nested", nested)
 	}
 	return nil
 }
@@ -134,24 +145,29 @@ func prunable(e indexEntry, id []byte, sessions *bbolt.Bucket, now int64) bool {
 }
 
 // pruneUser deletes the entries of one user's bucket that may be pruned at
-// now (prunable); sessions is the sessions' bucket.
-func pruneUser(u, sessions *bbolt.Bucket, now int64) error {
+// now (prunable); sessions is the sessions' bucket. It skips nested buckets,
+// which are no entries, and returns how many it skipped.
+func pruneUser(u, sessions *bbolt.Bucket, now int64) (nested int, err error) {
 	var dead [][]byte
-	err := u.ForEach(func(k, v []byte) error {
+	err = u.ForEach(func(k, v []byte) error {
+		if v == nil && u.Bucket(k) != nil {
+			nested++
+			return nil
+		}
 		if prunable(readEntry(v), k, sessions, now) {
 			dead = append(dead, bytes.Clone(k))
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nested, err
 	}
 	for _, k := range dead {
 		if err := u.Delete(k); err != nil {
-			return err
+			return nested, err
 		}
 	}
-	return nil
+	return nested, nil
 }
 
 // UserSessions lists the user's entries and their sessions in one read-only
@@ -225,7 +241,7 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 		var empty [][]byte
 		err := ub.ForEachBucket(func(k []byte) error {
 			u := ub.Bucket(k)
-			if err := pruneUser(u, b, now); err != nil {
+			if _, err := pruneUser(u, b, now); err != nil {
 				return err
 			}
 			if first, _ := u.Cursor().First(); first == nil {

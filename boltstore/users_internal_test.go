@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -119,5 +120,60 @@ func TestIndexEntryWithNoReadableExpiryIsPrunedOnceItsSessionIsGone(t *testing.T
 	}
 	if n, users := indexSize(t, s, "u"); n != 0 || users != 0 {
 		t.Fatalf("after its session was destroyed and a sweep: %d entries, %d users; want none", n, users)
+	}
+}
+
+// TestANestedBucketInAUsersIndexFailsNeitherTheirIndexWritesNorTheSweep puts
+// a nested bucket into alice's index bucket (bbolt gives it a nil value):
+// pruning used to Delete it, which bbolt refuses, so every index write of
+// alice (every save of her sessions) failed, and so did every sweep's
+// pruning of every user, which runs in one transaction. Now it is skipped,
+// left alone and logged, and not listed.
+func TestANestedBucketInAUsersIndexFailsNeitherTheirIndexWritesNorTheSweep(t *testing.T) {
+	var logs bytes.Buffer
+	s, c := openTest(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	ctx := t.Context()
+	exp := c.Now().Add(time.Hour)
+	if err := s.IndexUserSession(ctx, "alice", "s1", c.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IndexUserSession(ctx, "bob", "b1", c.Now(), c.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.Bucket(s.usersBucket()).Bucket([]byte("alice")).CreateBucket([]byte("junk"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IndexUserSession(ctx, "alice", "s2", c.Now(), exp); err != nil {
+		t.Errorf("IndexUserSession of the user with a nested bucket: %v", err)
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("nested buckets")) {
+		t.Errorf("no warning logged about the nested bucket; logs: %s", logs.Bytes())
+	}
+	var listed []string
+	if err := s.UserSessions(ctx, "alice", func(id string, _, _ time.Time, _ []byte) { listed = append(listed, id) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 2 || listed[0] != "s1" || listed[1] != "s2" {
+		t.Errorf("UserSessions(alice) = %q, want [s1 s2] (the nested bucket is no entry)", listed)
+	}
+	c.Advance(2 * time.Minute) // bob's entry is past its expiry and the grace
+	if _, err := s.PurgeExpired(ctx); err != nil {
+		t.Fatalf("PurgeExpired with a nested bucket in alice's index: %v", err)
+	}
+	if n, users := indexSize(t, s, "bob"); n != 0 || users != 1 {
+		t.Errorf("after the sweep: bob has %d entries and the index %d users; want bob pruned and dropped, alice kept", n, users)
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(s.usersBucket()).Bucket([]byte("alice")).Bucket([]byte("junk")) == nil {
+			t.Error("the nested bucket was deleted; want it left alone")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
