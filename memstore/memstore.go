@@ -533,18 +533,29 @@ func (st *state) purge() int {
 // shrinkMin is the peak size below which a shard is never rebuilt.
 const shrinkMin = 64
 
+// shrinkMap returns m rebuilt at its size if it has shrunk to a quarter of
+// its peak (the largest it has been since it was last rebuilt), and the peak
+// to count from; otherwise m and peak unchanged. Go maps keep their buckets
+// after deletes, so only a rebuild gives their memory back. Used for the
+// shards' maps and for the user index.
+func shrinkMap[V any](m map[string]V, peak int) (_ map[string]V, newPeak int, rebuilt bool) {
+	if peak < shrinkMin || len(m) > peak/4 {
+		return m, peak, false
+	}
+	n := make(map[string]V, len(m))
+	for k, v := range m {
+		n[k] = v
+	}
+	return n, len(n), true
+}
+
 // maybeShrink rebuilds the map and the heap of a shard that has shrunk to a
-// quarter of its peak: Go maps keep their buckets after deletes.
+// quarter of its peak (shrinkMap).
 func (sh *shard) maybeShrink() {
-	if sh.peak < shrinkMin || len(sh.m) > sh.peak/4 {
+	var rebuilt bool
+	if sh.m, sh.peak, rebuilt = shrinkMap(sh.m, sh.peak); !rebuilt {
 		return
 	}
-	m := make(map[string]*entry, len(sh.m))
-	for id, e := range sh.m {
-		m[id] = e
-	}
-	sh.m = m
-	sh.peak = len(m)
 	if len(sh.heap) < cap(sh.heap)/2 {
 		h := make([]*entry, len(sh.heap), len(sh.heap)+len(sh.heap)/4+1)
 		copy(h, sh.heap)

@@ -15,8 +15,9 @@ const indexGrace = time.Minute
 // enough: it is taken once per save or touch of a session with a user, for
 // a few map operations.
 type userIndex struct {
-	mu sync.Mutex
-	m  map[string]map[string]userEntry // user -> id -> entry
+	mu   sync.Mutex
+	m    map[string]map[string]userEntry // user -> id -> entry
+	peak int                             // largest len(m) since m was last rebuilt (shrinkMap)
 }
 
 // userEntry is one index entry, times in unix ns.
@@ -43,6 +44,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	if ids == nil {
 		ids = make(map[string]userEntry, 1)
 		ix.m[user] = ids
+		ix.peak = max(ix.peak, len(ix.m))
 	}
 	pruneUser(ids, now)
 	ids[id] = e
@@ -110,7 +112,9 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 }
 
 // pruneUsers drops every index entry past its deadline, for the sweeper:
-// users who never come back must not keep their entries forever.
+// users who never come back must not keep their entries forever. It then
+// rebuilds the map of users if it has shrunk well below its peak, so that
+// its memory is given back like the shards'.
 func (st *state) pruneUsers(now int64) {
 	ix := &st.users
 	ix.mu.Lock()
@@ -121,4 +125,5 @@ func (st *state) pruneUsers(now int64) {
 			delete(ix.m, user)
 		}
 	}
+	ix.m, ix.peak, _ = shrinkMap(ix.m, ix.peak)
 }
