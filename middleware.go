@@ -46,6 +46,7 @@ type requestState struct {
 	cookieValue  string      // the request's cookie value, if it is what the manager sends for cookieID, or ""
 	loaded       bool        // a load was attempted
 	failed       bool        // the error handler answered; discard the handler's output
+	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
 	sentID       string      // the session id whose cookie went out with the headers
 	discarded    http.Header // what the handler sets after a failure
@@ -123,6 +124,13 @@ func (rs *requestState) restoreExpiry() {
 	}
 	s.set(markStoreTouched)
 	m := rs.m
+	if rs.timedOut {
+		// The store stopped answering within StoreTimeout: a touch would
+		// hold the ErrorHandler's answer, which goes out only when the
+		// handler returns, for another StoreTimeout.
+		m.logger.WarnContext(rs.r.Context(), "session: the stored expiry the load set from Cookie.MaxAge was not set back to the session's own: the store timed out", "id", shortid.Of(s.id))
+		return
+	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	if _, err := m.touch(ctx, s, m.now()); err != nil {
@@ -234,6 +242,7 @@ func (rs *requestState) load() error {
 // that calls From must not deadlock. rs.mu is held.
 func (rs *requestState) fail(err error) error {
 	rs.failed = true
+	rs.timedOut = errors.Is(err, context.DeadlineExceeded)
 	if rs.wroteHeader {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
 		return nil

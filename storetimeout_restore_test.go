@@ -1,0 +1,137 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// faultStore is a counting memstore in front of which hook decides, per call,
+// whether to fail (or block) it.
+type faultStore struct {
+	*countingStore
+	hook atomic.Pointer[func(ctx context.Context, op, id string) error]
+}
+
+func (f *faultStore) on(h func(ctx context.Context, op, id string) error) {
+	if h == nil {
+		f.hook.Store(nil)
+		return
+	}
+	f.hook.Store(&h)
+}
+func (f *faultStore) check(ctx context.Context, op, id string) error {
+	if h := f.hook.Load(); h != nil {
+		return (*h)(ctx, op, id)
+	}
+	return nil
+}
+func (f *faultStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	if err := f.check(ctx, "Get", id); err != nil {
+		return nil, false, err
+	}
+	return f.countingStore.Get(ctx, id)
+}
+func (f *faultStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	if err := f.check(ctx, "GetVersion", id); err != nil {
+		return nil, "", false, err
+	}
+	return f.countingStore.GetVersion(ctx, id)
+}
+func (f *faultStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
+	if err := f.check(ctx, "CompareAndSwap", id); err != nil {
+		return "", false, err
+	}
+	return f.countingStore.CompareAndSwap(ctx, id, old, b, exp)
+}
+func (f *faultStore) Set(ctx context.Context, id string, b []byte, exp time.Time) error {
+	if err := f.check(ctx, "Set", id); err != nil {
+		return err
+	}
+	return f.countingStore.Set(ctx, id, b, exp)
+}
+func (f *faultStore) Destroy(ctx context.Context, id string) error {
+	if err := f.check(ctx, "Destroy", id); err != nil {
+		return err
+	}
+	return f.countingStore.Destroy(ctx, id)
+}
+func (f *faultStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
+	if err := f.check(ctx, "Touch", id); err != nil {
+		return false, err
+	}
+	return f.countingStore.Touch(ctx, id, exp)
+}
+func (f *faultStore) IndexUserSession(ctx context.Context, user, id string, used, exp time.Time) error {
+	if err := f.check(ctx, "IndexUserSession", id); err != nil {
+		return err
+	}
+	return f.countingStore.IndexUserSession(ctx, user, id, used, exp)
+}
+func (f *faultStore) UserSessions(ctx context.Context, user string, yield func(string, time.Time, time.Time, []byte)) error {
+	if err := f.check(ctx, "UserSessions", user); err != nil {
+		return err
+	}
+	return f.countingStore.UserSessions(ctx, user, yield)
+}
+func (f *faultStore) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := f.check(ctx, "UnindexUserSession", id); err != nil {
+		return err
+	}
+	return f.countingStore.UnindexUserSession(ctx, user, id)
+}
+
+// gtStore is a faultStore that also carries the touch on the load
+// (GetAndTouch), as memstore and the Redis store do.
+type gtStore struct{ *faultStore }
+
+func (g gtStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]byte, string, bool, error) {
+	if err := g.check(ctx, "GetAndTouch", id); err != nil {
+		return nil, "", false, err
+	}
+	return g.faultStore.countingStore.Store.GetAndTouch(ctx, id, exp)
+}
+
+// A store that stops answering at the save of a session whose own cookie
+// differs from the options' (so that the touch on the load set the wrong
+// expiry, markStoreExpiryOff) gets the ErrorHandler's answer within about
+// StoreTimeout, as Options.StoreTimeout promises: not a second StoreTimeout
+// later, spent on restoreExpiry's touch after the answer was written but
+// before it could go out (it goes out when the handler returns).
+func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	var answers atomic.Int32
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: time.Hour},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			answers.Add(1)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}})
+	m.now = fs.clock.Now
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("remember", true)
+		s.Cookie().SetMaxAge(2 * time.Hour) // its own max age: the load's touch does not fit it
+	})))
+	b.get("/")
+	if b.cookie == "" {
+		t.Fatal("setting up: no session cookie")
+	}
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("x", 1)
+		fs.on(func(ctx context.Context, op, _ string) error { // the store stops answering
+			<-ctx.Done()
+			return ctx.Err()
+		})
+	}))
+	start := time.Now()
+	rec := b.get("/")
+	took := time.Since(start)
+	if rec.Code != http.StatusServiceUnavailable || answers.Load() != 1 {
+		t.Fatalf("status %d, %d answers; want the ErrorHandler's 503, once", rec.Code, answers.Load())
+	}
+	if took > timeout*3/2 {
+		t.Fatalf("the answer took %v, StoreTimeout is %v", took, timeout)
+	}
+}
