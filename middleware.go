@@ -48,6 +48,7 @@ type requestState struct {
 	failed       bool        // the error handler answered; discard the handler's output
 	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
+	panicked     bool        // a load or commit panicked: past saving, no commit runs again
 	sentID       string      // the session id whose cookie went out with the headers
 	discarded    http.Header // what the handler sets after a failure
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
@@ -152,13 +153,20 @@ func From(r *http.Request) *Session {
 }
 
 func (rs *requestState) session() *Session {
-	rs.mu.Lock()
-	s, answer := rs.sessionLocked()
-	rs.mu.Unlock()
+	s, answer := rs.lockedSession()
 	if answer != nil {
 		rs.answer(answer)
 	}
 	return s
+}
+
+// lockedSession is sessionLocked under rs.mu, released even if the load
+// panics (a store with a bug), so that a recovering middleware inside the
+// session middleware can still answer through the writer.
+func (rs *requestState) lockedSession() (*Session, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.sessionLocked()
 }
 
 // sessionLocked loads the session on first use. A failed load returns the
@@ -169,11 +177,17 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 	}
 	if !rs.loaded {
 		rs.loaded = true
-		if err := rs.load(); err != nil {
+		rs.panicked = true // until the load returns
+		err := rs.load()
+		rs.panicked = false
+		if err != nil {
 			return nil, rs.fail(err)
 		}
 	}
 	s := rs.sess
+	if s == nil {
+		return nil, nil // the load panicked
+	}
 	s.mu.Lock()
 	unset := s.phase == phaseUnset
 	s.mu.Unlock()
@@ -248,12 +262,18 @@ func (rs *requestState) fail(err error) error {
 		return nil
 	}
 	rs.wroteHeader = true
+	rs.resetHeader()
+	return err
+}
+
+// resetHeader takes back the headers the handler set: they (a redirect's
+// Location, say) belong to the answer that failed. Outer middleware's stay.
+func (rs *requestState) resetHeader() {
 	h := rs.w.Header()
-	clear(h) // the handler's headers (a redirect's Location, say) belong to the answer that failed
+	clear(h)
 	for k, v := range rs.outerHeader {
 		h[k] = v
 	}
-	return err
 }
 
 // answer runs the ErrorHandler for err. rs.mu is not held.
@@ -264,40 +284,71 @@ func (rs *requestState) answer(err error) {
 // beforeHeaders commits the session before the first byte of the response.
 // It reports false when the handler's output must be discarded.
 func (rs *requestState) beforeHeaders() bool {
-	rs.mu.Lock()
-	if rs.failed {
-		rs.mu.Unlock()
-		return false
+	answer, ok := rs.commitFirst()
+	if answer != nil {
+		rs.answer(answer)
 	}
-	var answer error
-	if !rs.wroteHeader {
-		if err := rs.commit(); err != nil {
+	return ok
+}
+
+// commitFirst is beforeHeaders under rs.mu: it commits, unless the headers
+// went out already, and returns the error for the ErrorHandler and whether
+// the handler's output goes out. rs.mu is released even if the commit
+// panics; the request is then past saving, and what the handler (or a
+// recovering middleware) writes next goes out without a commit.
+func (rs *requestState) commitFirst() (answer error, ok bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.failed {
+		return nil, false
+	}
+	if !rs.wroteHeader && !rs.panicked {
+		if err := rs.guardedCommit(); err != nil {
 			answer = rs.fail(err)
 		} else {
 			rs.wroteHeader = true
 		}
 	}
-	failed := rs.failed
-	rs.mu.Unlock()
-	if answer != nil {
-		rs.answer(answer)
-	}
-	return !failed
+	return answer, !rs.failed
 }
 
 // finish commits what the handler changed, when it returns.
 func (rs *requestState) finish() {
-	rs.mu.Lock()
-	var answer error
-	if !rs.failed {
-		if err := rs.commit(); err != nil {
-			answer = rs.fail(err)
-		}
-	}
-	rs.mu.Unlock()
-	if answer != nil {
+	if answer := rs.commitLast(); answer != nil {
 		rs.answer(answer)
 	}
+}
+
+// commitLast is finish under rs.mu, released even if the commit panics.
+func (rs *requestState) commitLast() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.failed || rs.panicked {
+		return nil
+	}
+	if err := rs.guardedCommit(); err != nil {
+		return rs.fail(err)
+	}
+	return nil
+}
+
+// guardedCommit is commit. If commit panics (a store or codec with a bug)
+// it marks the request panicked, so that no later write commits again, and
+// takes back the handler's headers as a failure does, so that a recovering
+// middleware's answer does not carry them. rs.mu is held.
+func (rs *requestState) guardedCommit() error {
+	done := false
+	defer func() {
+		if !done {
+			rs.panicked = true
+			if !rs.wroteHeader {
+				rs.resetHeader()
+			}
+		}
+	}()
+	err := rs.commit()
+	done = true
+	return err
 }
 
 // commit carries out the end-of-request decision (decide) for the session:
