@@ -16,10 +16,16 @@ type responseWriter struct {
 }
 
 // WriteHeader commits the session, then writes the header. Informational
-// (1xx) responses pass straight through, except 101 Switching Protocols.
+// (1xx) responses pass straight through, except 101 Switching Protocols,
+// and except after a session error: the error handler has answered.
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code)
+		w.rs.mu.Lock()
+		failed := w.rs.failed
+		w.rs.mu.Unlock()
+		if !failed {
+			w.ResponseWriter.WriteHeader(code)
+		}
 		return
 	}
 	if w.rs.beforeHeaders() {
