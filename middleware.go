@@ -115,6 +115,9 @@ func (rs *requestState) restoreExpiry() {
 		return
 	}
 	defer rs.mu.Unlock()
+	if rs.panicked {
+		return // the store or codec panicked in the load or commit: past saving
+	}
 	s := rs.sess
 	if s == nil || !s.mu.TryLock() {
 		return
