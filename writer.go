@@ -83,6 +83,11 @@ func (w *responseWriter) FlushError() error {
 }
 
 // Hijack commits the session, then hands over the connection (websockets).
+// The session's Set-Cookie and Vary are then in Header(), and only a
+// response written on the connection carries them: a library that writes
+// its own handshake must be given them (gorilla/websocket:
+// Upgrade(w, r, w.Header())), or a session made by this request never
+// reaches the client.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !w.rs.beforeHeaders() {
 		return nil, nil, http.ErrNotSupported
