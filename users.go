@@ -337,8 +337,13 @@ func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionIn
 		errs []error
 		sem  = make(chan struct{}, destroyParallel)
 	)
-	for _, info := range infos {
-		sem <- struct{}{}
+	for i, info := range infos {
+		if err := acquire(ctx, sem); err != nil {
+			// Cancelled: the rest would fail at once; say so once.
+			wg.Wait()
+			errs = append(errs, fmt.Errorf("%d sessions not destroyed: %w", len(infos)-i, err))
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			err := m.store.Destroy(ctx, info.ID)
@@ -356,6 +361,19 @@ func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionIn
 	}
 	wg.Wait()
 	return n, errors.Join(errs...)
+}
+
+// acquire takes a slot of sem, unless ctx is done first.
+func acquire(ctx context.Context, sem chan struct{}) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // UserSessions returns the live sessions of userID, most recently used
