@@ -61,7 +61,7 @@ type Options struct {
 	// StoreTimeout bounds every store call the middleware and the Session
 	// methods make (load, save, touch, destroy), so that a store that stops
 	// answering gives the ErrorHandler's answer within about this time (plus
-	// at most 1% of it) instead of a hung request. The middleware's own
+	// 1% of it, at least 1 ms and at most 50 ms) instead of a hung request. The middleware's own
 	// calls then run without the request's cancellation: a client that hangs
 	// up does not abort a load or a save halfway. Zero means
 	// DefaultStoreTimeout; a negative value turns the limit off (the
