@@ -44,7 +44,8 @@ const (
 	markCookieSet
 	// markStoreExpiryOff: the touch carried on the load set the stored
 	// expiry from the options, not from the session's own cookie, and only
-	// the end of the request's touch or save puts it right (loadtouch.go).
+	// the end of the request's touch or save puts it right (loadtouch.go),
+	// or restoreExpiry when the request ends without them.
 	markStoreExpiryOff
 )
 
@@ -166,7 +167,7 @@ type decision struct {
 // each, as its shouldSave, shouldTouch, shouldSetCookie and shouldDestroy do.
 func decide(in decisionInput) decision {
 	if in.phase == phaseUnset {
-		return decision{destroy: shouldDestroy(in), touch: shouldRestoreExpiry(in)}
+		return decision{destroy: shouldDestroy(in)}
 	}
 	d := decision{save: shouldSave(in)}
 	d.touch = shouldTouch(in, d.save)
@@ -219,13 +220,6 @@ func shouldSetCookie(in decisionInput) bool {
 // expired one, unless a new session's cookie replaces it.
 func shouldClearCookie(in decisionInput, setCookie bool) bool {
 	return !setCookie && in.phase == phaseDestroyed && in.cookieID != ""
-}
-
-// shouldRestoreExpiry: Unset with UnsetKeep leaves the stored session as it
-// was, so a stored expiry that the load's touch took from the options (a
-// "remember me" session's, say) is set back from the session's own cookie.
-func shouldRestoreExpiry(in decisionInput) bool {
-	return !in.unsetDestroy && in.marks&markStoreExpiryOff != 0 && in.marks&markStoreTouched == 0
 }
 
 // shouldDestroy: Unset with UnsetDestroy deletes a stored session, once.

@@ -106,7 +106,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // restoreExpiry sets back, from the session's own cookie, a stored expiry
 // that the touch carried on the load took from the options, when the
 // request ended without the touch or save that puts it right: the handler
-// panicked, or the save failed. Otherwise a session whose own cookie is
+// unset the session (UnsetKeep leaves the stored one as it was), panicked,
+// or the save failed. Otherwise a session whose own cookie is
 // shorter than Cookie.MaxAge would outlive it (and a "remember me" one end
 // early). A lock still held by a panic means the request is past saving: it
 // gives up rather than wait forever.
