@@ -333,8 +333,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return fmt.Errorf("session: save: %w", err)
 		}
 		s.saved("")
-		m.userStored(ctx, s)
-		return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
+		return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
 	}
 	for attempt := 1; ; attempt++ {
 		var (
@@ -360,8 +359,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return fmt.Errorf("session: save: %w", err)
 		case swapped:
 			s.saved(ver)
-			m.userStored(ctx, s)       // an unbinding write removes the old entry
-			return m.userSaved(ctx, s) // MaxSessionsPerUser after a login
+			return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
 		case attempt > maxMergeAttempts:
 			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, ErrConflict)
 		}

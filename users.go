@@ -278,20 +278,15 @@ func (m *Manager) unindexUser(ctx context.Context, user, id string) {
 	}
 }
 
-// userStored runs after every successful write of s: a write that unbound
-// the session from the user of the stored copy removes that user's entry.
-// s.mu is held.
-func (m *Manager) userStored(ctx context.Context, s *Session) {
-	user := s.userLocked()
-	if s.storedUser != "" && s.storedUser != user {
-		m.unindexUser(ctx, s.storedUser, s.id)
-	}
-	s.storedUser = user
-}
-
-// userSaved runs after a successful write of s: after a login (SetUser),
-// it enforces Options.MaxSessionsPerUser. s.mu is held.
+// userSaved runs after every successful write of s: a write that unbound
+// the session from the user of the stored copy removes that user's entry,
+// and after a login (SetUser) it enforces Options.MaxSessionsPerUser. s.mu
+// is held.
 func (m *Manager) userSaved(ctx context.Context, s *Session) error {
+	if user := s.userLocked(); s.storedUser != user {
+		m.unindexUser(ctx, s.storedUser, s.id) // none for "": there was no entry
+		s.storedUser = user
+	}
 	if !s.has(markLogin) {
 		return nil
 	}
