@@ -362,7 +362,12 @@ func (s *Store) destroy(op, id string) error {
 // touchGone deletes the session for a touch to an expiry too near for
 // Memcached to keep it by, and reports whether there was one.
 func (s *Store) touchGone(id string) (found bool, err error) {
-	err = s.client.Delete(s.key(id))
+	return touched(id, s.client.Delete(s.key(id)))
+}
+
+// touched turns the answer of a touch's command on the item of id into
+// whether the session was there.
+func touched(id string, err error) (found bool, _ error) {
 	switch {
 	case err == nil:
 		return true, nil
@@ -456,15 +461,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	if !live {
 		return s.touchGone(id)
 	}
-	err = s.client.Touch(s.key(id), exp)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, memcache.ErrCacheMiss):
-		return false, nil
-	default:
-		return false, wrap("touch", id, err)
-	}
+	return touched(id, s.client.Touch(s.key(id), exp))
 }
 
 // touchCAS stores next, the touched item, if the item still has the CAS id
