@@ -38,6 +38,20 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
+// heapGivenBack measures the heap after a sweep and fails unless it is back
+// within a tenth of before (at least 2 MiB) of where it was; peak, with
+// what (say "200000 sessions"), is logged beside it.
+func heapGivenBack(t *testing.T, before, peak uint64, what string) {
+	t.Helper()
+	after := heapAlloc()
+	allowed := max(before/10, 2<<20)
+	t.Logf("heap: %d KiB before, %d KiB with %s, %d KiB after the sweep (allowed %d KiB)",
+		before>>10, peak>>10, what, after>>10, (before+allowed)>>10)
+	if after > before+allowed {
+		t.Errorf("heap after the sweep is %d KiB, want at most %d KiB (%d KiB before)", after>>10, (before+allowed)>>10, before>>10)
+	}
+}
+
 func TestMemoryIsGivenBackAfterExpiredSessionsAreSwept(t *testing.T) {
 	const sessions = 200_000
 	ctx := context.Background()
@@ -67,14 +81,7 @@ func TestMemoryIsGivenBackAfterExpiredSessionsAreSwept(t *testing.T) {
 	// The shard that emptied last is rebuilt in the same sweep pass; give
 	// the sweeper one more pass to be sure it finished the round.
 	time.Sleep(50 * time.Millisecond)
-	after := heapAlloc()
-
-	allowed := max(before/10, 2<<20)
-	t.Logf("heap: %d KiB before, %d KiB with %d sessions, %d KiB after the sweep (allowed %d KiB)",
-		before>>10, peak>>10, sessions, after>>10, (before+allowed)>>10)
-	if after > before+allowed {
-		t.Errorf("heap after the sweep is %d KiB, want at most %d KiB (%d KiB before)", after>>10, (before+allowed)>>10, before>>10)
-	}
+	heapGivenBack(t, before, peak, fmt.Sprint(sessions, " sessions"))
 	runtime.KeepAlive(s)
 }
 
@@ -110,14 +117,7 @@ func TestUserIndexMemoryIsGivenBackAfterItsEntriesAreSwept(t *testing.T) {
 	if n := len(s.users.m); n != 0 {
 		t.Fatalf("%d users still indexed after the sweep, want none", n)
 	}
-	after := heapAlloc()
-
-	allowed := max(before/10, 2<<20)
-	t.Logf("heap: %d KiB before, %d KiB with %d indexed users, %d KiB after the sweep (allowed %d KiB)",
-		before>>10, peak>>10, users, after>>10, (before+allowed)>>10)
-	if after > before+allowed {
-		t.Errorf("heap after the sweep is %d KiB, want at most %d KiB (%d KiB before)", after>>10, (before+allowed)>>10, before>>10)
-	}
+	heapGivenBack(t, before, peak, fmt.Sprint(users, " indexed users"))
 	runtime.KeepAlive(s)
 }
 
