@@ -46,6 +46,12 @@
 // on every response with Rolling, and never for a Secure cookie over plain
 // HTTP (the session is still saved).
 //
+// Unlike express-session, a response that used the session carries
+// Vary: Cookie, and one that sends the session's Set-Cookie is kept out of
+// shared caches: it gets Cache-Control: private, and a handler's own
+// Cache-Control loses public and s-maxage and gains private, unless it
+// already says no-store or private.
+//
 // # Errors
 //
 // A bad, forged, truncated or oversized cookie is no cookie: a fresh session.

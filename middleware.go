@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -426,14 +427,80 @@ func oneValue(spare *[1]string, v string) []string {
 	return spare[:1:1]
 }
 
-// keepFromSharedCaches marks a response that sets the session cookie as
-// private, so that no shared cache stores it and hands one user's cookie to
-// another, unless the handler chose its own Cache-Control. spare holds the
-// value (oneValue).
+// keepFromSharedCaches keeps a response that sets the session cookie out of
+// shared caches, which would hand one user's cookie to another: a Set-Cookie
+// does not stop a cache from storing a response (RFC 9111, section 7.3), and
+// Vary: Cookie does not separate the clients that came with no cookie at
+// all. A response without Cache-Control gets "private" (in spare:
+// oneValue). A handler's own Cache-Control stays as it is when it already
+// keeps shared caches away (no-store, or private); otherwise its public and
+// s-maxage directives, and a private one that leaves Set-Cookie out of its
+// list, are dropped and private comes first, the rest kept (max-age still
+// lets the browser cache the page).
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
-	if _, set := h["Cache-Control"]; !set {
+	lines, set := h["Cache-Control"]
+	if !set {
 		h["Cache-Control"] = oneValue(spare, "private") // h.Set without canonicalizing a canonical key
+		return
 	}
+	kept := []string{"private"}
+	for _, line := range lines {
+		for d := range cacheDirectives(line) {
+			name, value, _ := strings.Cut(d, "=")
+			name = strings.ToLower(strings.TrimSpace(name))
+			switch {
+			case name == "no-store":
+				return
+			case name == "private" && (value == "" || namesSetCookie(value)):
+				return
+			case name == "public" || name == "s-maxage" || name == "private":
+				continue
+			}
+			kept = append(kept, d)
+		}
+	}
+	h["Cache-Control"] = []string{strings.Join(kept, ", ")} // h.Set without canonicalizing a canonical key
+}
+
+// cacheDirectives yields the directives of one Cache-Control line, trimmed,
+// without splitting a quoted argument (private="Set-Cookie, Authorization").
+func cacheDirectives(line string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		quoted, escaped, start := false, false, 0
+		for i := 0; i <= len(line); i++ {
+			if i < len(line) {
+				c := line[i]
+				switch {
+				case escaped:
+					escaped = false
+					continue
+				case quoted && c == '\\':
+					escaped = true
+					continue
+				case c == '"':
+					quoted = !quoted
+					continue
+				case c != ',' || quoted:
+					continue
+				}
+			}
+			if d := strings.TrimSpace(line[start:i]); d != "" && !yield(d) {
+				return
+			}
+			start = i + 1
+		}
+	}
+}
+
+// namesSetCookie reports whether a directive's argument, a quoted list of
+// field names, names Set-Cookie.
+func namesSetCookie(arg string) bool {
+	for f := range strings.SplitSeq(strings.Trim(strings.TrimSpace(arg), `"`), ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "Set-Cookie") {
+			return true
+		}
+	}
+	return false
 }
 
 // apply carries out the store side of decision d for s: destroy, save or

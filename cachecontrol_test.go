@@ -1,0 +1,108 @@
+package session
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+)
+
+// getCacheControl requests url with client c (a fresh client: no cookie,
+// like the visitor a shared cache would hand a stored response to) and
+// returns the response's Cache-Control lines and whether it set the session
+// cookie.
+func getCacheControl(t *testing.T, c *http.Client, url string) (cacheControl []string, setsCookie bool) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		setsCookie = setsCookie || ck.Name == "sid"
+	}
+	return resp.Header.Values("Cache-Control"), setsCookie
+}
+
+// A handler that makes a page cacheable by shared caches (public, s-maxage,
+// or only max-age, which a shared cache honours too) must not let them
+// store the response that sets a session cookie: a shared cache would hand
+// the same session to every visitor who comes without a cookie, since
+// Vary: Cookie keys them all alike. The response is made private, the
+// handler's other directives kept for the browser's own cache.
+func TestResponseThatSetsTheCookieIsPrivateWhateverTheHandlerSaid(t *testing.T) {
+	for _, tc := range []struct {
+		handler []string // the handler's Cache-Control lines
+		want    string
+	}{
+		{[]string{"public, max-age=600"}, "private, max-age=600"},
+		{[]string{"PUBLIC, s-maxage=3600, max-age=60"}, "private, max-age=60"},
+		{[]string{"max-age=600"}, "private, max-age=600"},
+		{[]string{"no-cache"}, "private, no-cache"},
+		{[]string{`no-cache="Set-Cookie", max-age=60`}, `private, no-cache="Set-Cookie", max-age=60`},
+		{[]string{"public", "max-age=60, must-revalidate"}, "private, max-age=60, must-revalidate"},
+		{[]string{`private="Authorization, X-Token", max-age=60`}, "private, max-age=60"},
+	} {
+		m, _ := newTestManager(t, Options{})
+		srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			for _, v := range tc.handler {
+				w.Header().Add("Cache-Control", v)
+			}
+			s.Set("visitor", 1)
+			w.Write([]byte("welcome"))
+		})))
+		cc, setsCookie := getCacheControl(t, c, srv.URL)
+		if !setsCookie || !slices.Equal(cc, []string{tc.want}) {
+			t.Errorf("handler's Cache-Control %q: Set-Cookie %v, Cache-Control %q; want a cookie and %q", tc.handler, setsCookie, cc, tc.want)
+		}
+	}
+}
+
+// A handler's Cache-Control that already keeps shared caches from storing
+// the response, or its Set-Cookie, is its own choice and goes out as it
+// was; so does any Cache-Control on a response that sets no cookie.
+func TestCacheControlThatKeepsSharedCachesAwayIsTheHandlers(t *testing.T) {
+	for _, handler := range []string{
+		"no-store",
+		"private, max-age=60",
+		"Private",
+		"public, max-age=60, no-store", // no-store wins over public for every cache
+		`private="set-cookie", max-age=60`,
+	} {
+		m, _ := newTestManager(t, Options{})
+		srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			w.Header().Set("Cache-Control", handler)
+			s.Set("visitor", 1)
+		})))
+		if cc, setsCookie := getCacheControl(t, c, srv.URL); !setsCookie || !slices.Equal(cc, []string{handler}) {
+			t.Errorf("Set-Cookie %v, Cache-Control %q; want a cookie and the handler's %q unchanged", setsCookie, cc, handler)
+		}
+	}
+
+	m, _ := newTestManager(t, Options{})
+	srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		s.Get("visitor") // used, not changed: no cookie
+	})))
+	if cc, setsCookie := getCacheControl(t, c, srv.URL); setsCookie || !slices.Equal(cc, []string{"public, max-age=600"}) {
+		t.Errorf("Set-Cookie %v, Cache-Control %q; want no cookie and the handler's public kept (Vary: Cookie keys it)", setsCookie, cc)
+	}
+}
+
+// The expired cookie Destroy sends is a Set-Cookie too: stored by a shared
+// cache, it would log out every visitor it was handed to.
+func TestResponseThatClearsTheCookieIsPrivateToo(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		if err := s.Destroy(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	rec := b.get("/logout")
+	if c := setCookie(rec); c == "" || rec.Header().Get("Cache-Control") != "private, max-age=600" {
+		t.Fatalf("Set-Cookie %q, Cache-Control %q; want the expired cookie and private, max-age=600", c, rec.Header().Values("Cache-Control"))
+	}
+}
