@@ -51,6 +51,7 @@ type requestState struct {
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
 	sentID       string      // the session id whose cookie went out with the headers
+	goneID       string      // a session id the store said another request destroyed or renewed
 	discarded    http.Header // what the handler sets after a failure
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
@@ -288,12 +289,56 @@ func (rs *requestState) answer(err error) {
 
 // beforeHeaders commits the session before the first byte of the response.
 // It reports false when the handler's output must be discarded.
-func (rs *requestState) beforeHeaders() bool {
-	answer, ok := rs.commitFirst()
+func (rs *requestState) beforeHeaders() bool { return rs.beforeHeadersUndoable(nil) }
+
+// headersUndo is what the commit at a Flush or Hijack changed, for
+// headersNotSent to take back if the call fails without sending anything.
+type headersUndo struct {
+	committed    bool     // this call's commit marked the headers out
+	cookies      int      // the Set-Cookie lines before it
+	cacheControl []string // the Cache-Control lines before it
+	sentID       string   // rs.sentID before it
+}
+
+// beforeHeadersUndoable is beforeHeaders, recording in u (if not nil) what
+// its commit changed.
+func (rs *requestState) beforeHeadersUndoable(u *headersUndo) bool {
+	answer, ok := rs.commitFirst(u)
 	if answer != nil {
 		rs.answer(answer)
 	}
 	return ok
+}
+
+// headersNotSent takes back the commit recorded in u: the Flush or Hijack it
+// was made for failed, and the headers did not go out. The session's
+// Set-Cookie and the Cache-Control that came with it are removed, so that
+// the next write commits again and sends the cookie of the session as it is
+// then; what the commit stored stays stored.
+func (rs *requestState) headersNotSent(u *headersUndo) {
+	if !u.committed {
+		return
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.failed || !rs.wroteHeader {
+		return
+	}
+	h := rs.w.Header()
+	if c := h["Set-Cookie"]; len(c) > u.cookies {
+		if u.cookies == 0 {
+			delete(h, "Set-Cookie")
+		} else {
+			h["Set-Cookie"] = c[:u.cookies:u.cookies]
+		}
+	}
+	if u.cacheControl == nil {
+		delete(h, "Cache-Control")
+	} else {
+		h["Cache-Control"] = u.cacheControl
+	}
+	rs.sentID = u.sentID
+	rs.wroteHeader = false
 }
 
 // commitFirst is beforeHeaders under rs.mu: it commits, unless the headers
@@ -301,17 +346,24 @@ func (rs *requestState) beforeHeaders() bool {
 // the handler's output goes out. rs.mu is released even if the commit
 // panics; the request is then past saving, and what the handler (or a
 // recovering middleware) writes next goes out without a commit.
-func (rs *requestState) commitFirst() (answer error, ok bool) {
+func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.failed {
 		return nil, false
 	}
 	if !rs.wroteHeader && !rs.panicked {
+		if u != nil {
+			h := rs.w.Header()
+			*u = headersUndo{cookies: len(h["Set-Cookie"]), cacheControl: h["Cache-Control"], sentID: rs.sentID}
+		}
 		if err := rs.guardedCommit(); err != nil {
 			answer = rs.fail(err)
 		} else {
 			rs.wroteHeader = true
+			if u != nil {
+				u.committed = true
+			}
 		}
 	}
 	return answer, !rs.failed
@@ -399,6 +451,11 @@ func (rs *requestState) commit() error {
 	alive, err := m.apply(ctx, s, d, now)
 	if err != nil || rs.wroteHeader {
 		return err
+	}
+	if !alive {
+		rs.goneID = s.id
+	} else if s.id == rs.goneID {
+		alive = false // found gone by an earlier commit, one taken back (headersNotSent)
 	}
 	switch {
 	case d.setCookie && !alive:

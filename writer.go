@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -74,12 +75,21 @@ type writerOnly struct{ io.Writer }
 func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush that reports the underlying writer's error; it is what
-// http.ResponseController.Flush calls.
+// http.ResponseController.Flush calls. When the writer underneath cannot
+// flush (http.ErrNotSupported), nothing went out: the commit is taken back,
+// and the next write commits the session as it is then and sends its
+// cookie. Any other error leaves the headers counted as sent, as net/http
+// counts them.
 func (w *responseWriter) FlushError() error {
-	if !w.rs.beforeHeaders() {
+	var undo headersUndo
+	if !w.rs.beforeHeadersUndoable(&undo) {
 		return nil
 	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	if errors.Is(err, http.ErrNotSupported) {
+		w.rs.headersNotSent(&undo)
+	}
+	return err
 }
 
 // Hijack commits the session, then hands over the connection (websockets).
@@ -87,12 +97,19 @@ func (w *responseWriter) FlushError() error {
 // response written on the connection carries them: a library that writes
 // its own handshake must be given them (gorilla/websocket:
 // Upgrade(w, r, w.Header())), or a session made by this request never
-// reaches the client.
+// reaches the client. A Hijack that fails (http.ErrNotSupported over
+// HTTP/2) hands nothing over: the commit is taken back, and the response the
+// handler writes instead commits the session and carries its cookie.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.rs.beforeHeaders() {
+	var undo headersUndo
+	if !w.rs.beforeHeadersUndoable(&undo) {
 		return nil, nil, http.ErrNotSupported
 	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	conn, buf, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		w.rs.headersNotSent(&undo)
+	}
+	return conn, buf, err
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
