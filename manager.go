@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/session/internal/shortid"
@@ -42,6 +43,9 @@ type Manager struct {
 	verified       *verifiedCache
 	logger         *slog.Logger
 	now            func() time.Time
+	// warnedLateLoad: the warning about a session loaded after headers
+	// that carry no Vary: Cookie was logged (middleware.go, once).
+	warnedLateLoad atomic.Bool
 }
 
 // New validates opts and returns a Manager. It fails on a missing or empty

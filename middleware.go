@@ -49,6 +49,7 @@ type requestState struct {
 	failed       bool        // the error handler answered; discard the handler's output
 	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
+	hijacked     bool        // the connection was hijacked
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
 	sentID       string      // the session id whose cookie went out with the headers
 	goneID       string      // a session id the store said another request destroyed or renewed
@@ -150,6 +151,11 @@ func (rs *requestState) restoreExpiry() {
 // path, after Session.Unset, and when the store failed (the error handler has
 // then answered, and what the handler writes afterwards is discarded; From
 // called by the ErrorHandler itself returns nil too).
+//
+// Call it before the first write of a response that depends on the
+// session: only then can the response carry Vary: Cookie, and a new
+// session its cookie. A first call after the headers went out, on a
+// response that caches may reuse, is logged once per Manager.
 func From(r *http.Request) *Session {
 	rs, _ := r.Context().Value(stateKey{}).(*requestState)
 	if rs == nil {
@@ -183,6 +189,9 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 	}
 	if !rs.loaded {
 		rs.loaded = true
+		if rs.wroteHeader && !rs.hijacked {
+			rs.warnLateLoad()
+		}
 		rs.panicked = true // until the load returns
 		err := rs.load()
 		rs.panicked = false
@@ -201,6 +210,34 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 		return nil, nil
 	}
 	return s, nil
+}
+
+// warnLateLoad logs, once per manager, a session first loaded after the
+// response headers went out, when they carry no Vary: Cookie and let a cache
+// reuse the response (no no-store, no-cache or private): a response that
+// depends on the session may then be given to other users, and no header
+// can be added any more. After a Hijack it is quiet (a websocket reading
+// the session after its handshake). rs.mu is held.
+func (rs *requestState) warnLateLoad() {
+	if rs.m.warnedLateLoad.Load() {
+		return
+	}
+	h := rs.w.Header()
+	if variesOnCookie(h) {
+		return
+	}
+	for _, line := range h["Cache-Control"] {
+		for d := range cacheDirectives(line) {
+			switch strings.ToLower(d) {
+			case "no-store", "no-cache", "private":
+				return
+			}
+		}
+	}
+	if rs.m.warnedLateLoad.Swap(true) {
+		return
+	}
+	rs.m.logger.WarnContext(rs.r.Context(), "session: loaded after the response headers were sent, which carry no Vary: Cookie: a cache may give this response to other users if it depends on the session; call session.From before the first write (logged once)", "path", rs.r.URL.Path)
 }
 
 // load reads the session named by the request's cookie, or makes a new one.
@@ -589,18 +626,26 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 // addVary adds Cookie to the Vary header, unless it is there already. A
 // response without Vary gets its value in spare (oneValue).
 func addVary(h http.Header, spare *[1]string) {
-	for _, v := range h["Vary"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
-				return
-			}
-		}
+	if variesOnCookie(h) {
+		return
 	}
 	if len(h["Vary"]) == 0 {
 		h["Vary"] = oneValue(spare, "Cookie")
 		return
 	}
 	h["Vary"] = append(h["Vary"], "Cookie") // h.Add without canonicalizing a canonical key
+}
+
+// variesOnCookie reports whether the Vary header names Cookie, or is *.
+func variesOnCookie(h http.Header) bool {
+	for _, v := range h["Vary"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // touch pushes the stored session's expiry forward, and reports whether the

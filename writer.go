@@ -108,6 +108,10 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, buf, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		w.rs.headersNotSent(&undo)
+	} else {
+		w.rs.mu.Lock()
+		w.rs.hijacked = true
+		w.rs.mu.Unlock()
 	}
 	return conn, buf, err
 }
