@@ -40,11 +40,18 @@
 // one key, so all of them work on a Redis Cluster.
 //
 // A user index (session.UserIndex, session.UserIndexRemover) keeps two keys
-// per user beside the sessions; see users.go for what is atomic in a Cluster.
+// per user, "sessuser:{user:<user>}" and "sessuser:{user:<user>}used" by
+// default, outside the session prefix (see [WithUserIndexPrefix]), so that
+// connect-redis, which takes every key under its prefix for a session, does
+// not count them; see users.go for what is atomic in a Cluster. Index keys
+// that an earlier version kept under the session prefix
+// ("sess:{user:<user>}") are still read, and moved to the new names the
+// first time the store writes or lists that user's index.
 //
 // IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
 // (never KEYS, which blocks the server); they are meant for admin tools, not
-// for requests. With an empty prefix they fail with [ErrNoPrefix].
+// for requests. IDs and Count skip the user index's keys; Clear deletes them
+// too. With an empty prefix they fail with [ErrNoPrefix].
 package redisstore
 
 import (
@@ -68,6 +75,10 @@ import (
 // DefaultPrefix is the key prefix connect-redis uses.
 const DefaultPrefix = "sess:"
 
+// DefaultUserIndexPrefix is the key prefix of the user index with the
+// default session prefix.
+const DefaultUserIndexPrefix = "sessuser:"
+
 // DefaultTTL is how long a session without an expiry (a browser-session
 // cookie) is kept, as in connect-redis.
 const DefaultTTL = 24 * time.Hour
@@ -84,6 +95,7 @@ const scanCount = 1000
 type Store struct {
 	client         redis.UniversalClient
 	prefix         string
+	userPrefix     string // the user index's keys (users.go)
 	defaultTTL     time.Duration
 	replicas       int              // WithReplicas: WAIT for this many after each write
 	replicaTimeout time.Duration    // and this long
@@ -106,6 +118,7 @@ type Option func(*config)
 
 type config struct {
 	prefix         string
+	userPrefix     string
 	defaultTTL     time.Duration
 	replicas       int
 	replicaTimeout time.Duration
@@ -116,6 +129,35 @@ type config struct {
 // it) works for sessions, but IDs, Count and Clear then fail with
 // [ErrNoPrefix]: every key of the database would look like a session.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
+
+// WithUserIndexPrefix sets the key prefix of the user index (the keys
+// "<prefix>{user:<user>}" and "<prefix>{user:<user>}used"). By default it
+// is the session prefix without its final colon, followed by "user:":
+// "sessuser:" for "sess:", "myapp:sessuser:" for "myapp:sess:". It must
+// not start with the session prefix, or connect-redis, which lists every
+// key under its prefix, counts the index keys as sessions (as it did before
+// this option, when they were under the session prefix); the default does
+// not, unless the session prefix has no final colon. It should hold no '{':
+// the user's hash tag keeps each user's keys together in one Cluster slot,
+// and a '{' in the prefix would put every user's keys in one slot instead
+// (and keep the keys of the earlier layout from being moved). An empty
+// prefix keeps the default.
+//
+// Giving the session prefix keeps the layout of earlier versions, whose
+// index keys were "<session prefix>{user:<user>}": a deployment that must
+// not have the index moved while instances of an earlier version still run
+// beside the new ones can deploy with it first, and drop it once every
+// instance runs this version. Otherwise the move is
+// automatic: the first index write or listing of a user moves that user's
+// old keys (their ids merged with any already under the new names), so
+// DestroyUserSessions misses no session indexed before the upgrade. An
+// instance of an earlier version reads only the old keys: during a rolling
+// upgrade it does not see entries that a new one has moved or written.
+func WithUserIndexPrefix(prefix string) Option { return func(c *config) { c.userPrefix = prefix } }
+
+// defaultUserPrefix is the user index prefix for session prefix p when
+// WithUserIndexPrefix gives none.
+func defaultUserPrefix(p string) string { return strings.TrimSuffix(p, ":") + "user:" }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
 // one day). A zero or negative d keeps the default.
@@ -135,12 +177,18 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Store{client: client, prefix: c.prefix, defaultTTL: c.defaultTTL,
+	if c.userPrefix == "" {
+		c.userPrefix = defaultUserPrefix(c.prefix)
+	}
+	return &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix, defaultTTL: c.defaultTTL,
 		replicas: c.replicas, replicaTimeout: c.replicaTimeout, now: time.Now}
 }
 
 // Prefix returns the key prefix of the store.
 func (s *Store) Prefix() string { return s.prefix }
+
+// UserIndexPrefix returns the key prefix of the store's user index.
+func (s *Store) UserIndexPrefix() string { return s.userPrefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
 
@@ -431,16 +479,16 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 	}
 }
 
-// scan calls fn with each batch of keys of this store on every node; the
-// nodes are scanned in parallel. Without a prefix it refuses (ErrNoPrefix).
-func (s *Store) scan(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient, keys []string) error) error {
+// scan calls fn with each batch of keys matching the SCAN pattern match on
+// every node; the nodes are scanned in parallel. Without a prefix it
+// refuses (ErrNoPrefix).
+func (s *Store) scan(ctx context.Context, match string, fn func(ctx context.Context, c redis.UniversalClient, keys []string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.prefix == "" {
 		return ErrNoPrefix
 	}
-	match := globEscape(s.prefix) + "*"
 	return s.forEachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {
 		var cursor uint64
 		for {
@@ -476,14 +524,14 @@ func (s *Store) ids(ctx context.Context) ([]string, error) {
 		ids  []string
 		seen = map[string]bool{}
 	)
-	err := s.scan(ctx, func(_ context.Context, _ redis.UniversalClient, keys []string) error {
+	err := s.scan(ctx, globEscape(s.prefix)+"*", func(_ context.Context, _ redis.UniversalClient, keys []string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, k := range keys {
-			id := strings.TrimPrefix(k, s.prefix)
-			if isUserKey(id) {
+			if s.isUserKey(k) {
 				continue // the user index (users.go), not a session
 			}
+			id := strings.TrimPrefix(k, s.prefix)
 			if !seen[id] { // SCAN may return a key twice
 				seen[id] = true
 				ids = append(ids, id)
@@ -504,9 +552,11 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 }
 
 // Clear deletes every session of this store (every key with its prefix,
-// the user index's included, and nothing else), node by node.
+// which holds the user index's keys of earlier versions) and the user
+// index (every key "<user index prefix>{user:*"), and nothing else, node by
+// node.
 func (s *Store) Clear(ctx context.Context) error {
-	err := s.scan(ctx, func(ctx context.Context, c redis.UniversalClient, keys []string) error {
+	del := func(ctx context.Context, c redis.UniversalClient, keys []string) error {
 		// One key per DEL: in a Cluster the keys of a batch are in many slots.
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
@@ -515,7 +565,11 @@ func (s *Store) Clear(ctx context.Context) error {
 			return nil
 		})
 		return err
-	})
+	}
+	err := s.scan(ctx, globEscape(s.prefix)+"*", del)
+	if err == nil {
+		err = s.scan(ctx, globEscape(s.userPrefix+"{user:")+"*", del)
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: clear: %w", err)
 	}

@@ -17,15 +17,27 @@ import (
 
 // The user index (session.UserIndex, issue #14).
 //
-// Each user has two keys, with the user in a hash tag so that both live in
-// one Cluster slot and one script updates them atomically:
+// Each user has two keys, under the user index prefix ([WithUserIndexPrefix];
+// by default the session prefix without its final colon, then "user:", so
+// "sessuser:"), with the user in a hash tag so that both live in one Cluster
+// slot and one script updates them atomically:
 //
-//	<prefix>{user:<user>}      sorted set: session id, scored by its expiry (unix ms)
-//	<prefix>{user:<user>}used  hash: session id -> last use (unix ms)
+//	<index prefix>{user:<user>}      sorted set: session id, scored by its expiry (unix ms)
+//	<index prefix>{user:<user>}used  hash: session id -> last use (unix ms)
 //
 // Both keys expire IndexGrace after the user's latest session, so a user
 // who never comes back leaves nothing behind. Entries whose expiry is more
 // than IndexGrace in the past are pruned by every index write and listing.
+//
+// The keys used to be under the session prefix (<prefix>{user:<user>}),
+// where connect-redis, which lists every key under its prefix, counted them
+// as sessions (length, ids). A store still reads keys of that old layout:
+// every index write and listing of a user first merges the user's old keys
+// into the new ones (the union of both; for an id in both, the later expiry
+// and the later last use) and deletes them, in the same script. The hash
+// tag is the same in both layouts, so the four keys are in one Cluster slot.
+// An index key under the session prefix is never taken for a session (IDs,
+// Count), and Clear deletes both layouts.
 //
 // What is atomic: the index keys of one user (one script, or one MULTI of
 // ZREM and HDEL to remove an entry). The session key is elsewhere (in a
@@ -42,20 +54,82 @@ var (
 	_ session.UserIndexRemover = (*Store)(nil)
 )
 
-// userKeys returns the index keys of user.
+// userTag is the hash tag of a user's index keys, in both layouts.
+func userTag(user string) string { return "{user:" + user + "}" }
+
+// userKeys returns the index keys of user: the sorted set and the hash, then
+// the same in the layout before WithUserIndexPrefix, under the session
+// prefix (the scripts merge those into the first two). When the old keys
+// would be in another Cluster slot (a prefix with a '{' of its own, whose
+// hash tag then wins), or are the new ones, the new keys stand in for them.
 func (s *Store) userKeys(user string) []string {
-	z := s.prefix + "{user:" + user + "}"
-	return []string{z, z + "used"}
+	z := s.userPrefix + userTag(user)
+	old := s.prefix + userTag(user)
+	if old == z || hashTag(old) != hashTag(z) {
+		old = z
+	}
+	return []string{z, z + "used", old, old + "used"}
 }
 
-// isUserKey reports whether a key found under the prefix (without it) is
-// one of the user index's, not a session (IDs, Count and Clear skip them).
-func isUserKey(rest string) bool { return strings.HasPrefix(rest, "{user:") }
+// hashTag returns the part of key that Redis Cluster hashes: the text
+// between the first '{' and the next '}' when it is not empty, else the key.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
 
-// pruneLua removes the entries scored below ARGV[1] from both keys, in
+// isUserKey reports whether key is one of the user index's (in either
+// layout), not a session: IDs and Count skip it.
+func (s *Store) isUserKey(key string) bool {
+	return strings.HasPrefix(key, s.prefix+"{user:") || strings.HasPrefix(key, s.userPrefix+"{user:")
+}
+
+// migrateLua merges the user's keys of the old layout (KEYS[3], KEYS[4])
+// into the new ones (KEYS[1], KEYS[2]) and deletes them; ARGV[1] is the
+// grace in milliseconds for the keys' expiry. For an id in both, the later
+// expiry (AGGREGATE MAX) and the later last use win. A no-op once the old
+// keys are gone, or when they are the new ones.
+const migrateLua = `
+local function expireIndex(grace)
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('DEL', KEYS[2])
+    return
+  end
+  local at = tonumber(last[2])
+  if at == nil or at ~= at or at >= math.huge then
+    -- an entry that never expires (a score of inf, set by hand): nor do the keys
+    redis.call('PERSIST', KEYS[1])
+    redis.call('PERSIST', KEYS[2])
+    return
+  end
+  at = at + grace
+  redis.call('PEXPIREAT', KEYS[1], at)
+  redis.call('PEXPIREAT', KEYS[2], at)
+end
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MAX')
+  local old = redis.call('HGETALL', KEYS[4])
+  for i = 1, #old, 2 do
+    local cur = tonumber(redis.call('HGET', KEYS[2], old[i]))
+    local v = tonumber(old[i + 1])
+    if cur == nil or (v ~= nil and v > cur) then
+      redis.call('HSET', KEYS[2], old[i], old[i + 1])
+    end
+  end
+  redis.call('DEL', KEYS[3], KEYS[4])
+  expireIndex(tonumber(ARGV[1]))
+end
+`
+
+// pruneLua removes the entries scored below ARGV[2] from both keys, in
 // chunks (unpack has a stack limit).
 const pruneLua = `
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 for i = 1, #dead, 1000 do
   local chunk = {unpack(dead, i, math.min(i + 999, #dead))}
   redis.call('ZREM', KEYS[1], unpack(chunk))
@@ -63,26 +137,16 @@ for i = 1, #dead, 1000 do
 end
 `
 
-// indexScript: ARGV = cutoff ms, id, expiry ms, used ms, grace ms.
-var indexScript = redis.NewScript(pruneLua + `
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-local at = tonumber(last[2])
-if at == nil or at ~= at or at >= math.huge then
-  -- an entry that never expires (a score of inf, set by hand): nor do the keys
-  redis.call('PERSIST', KEYS[1])
-  redis.call('PERSIST', KEYS[2])
-  return 1
-end
-at = at + tonumber(ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], at)
-redis.call('PEXPIREAT', KEYS[2], at)
+// indexScript: ARGV = grace ms, cutoff ms, id, expiry ms, used ms.
+var indexScript = redis.NewScript(migrateLua + pruneLua + `
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
+expireIndex(tonumber(ARGV[1]))
 return 1
 `)
 
-// listScript: ARGV = cutoff ms. Returns id, expiry ms, used ms, ... .
-var listScript = redis.NewScript(pruneLua + `
+// listScript: ARGV = grace ms, cutoff ms. Returns id, expiry ms, used ms, ... .
+var listScript = redis.NewScript(migrateLua + pruneLua + `
 local z = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local out = {}
 for i = 1, #z, 2 do
@@ -127,7 +191,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	}
 	cutoff := now.Add(-session.IndexGrace)
 	err := indexScript.Run(ctx, s.client, s.userKeys(user),
-		cutoff.UnixMilli(), id, exp.UnixMilli(), used.UnixMilli(), session.IndexGrace.Milliseconds()).Err()
+		session.IndexGrace.Milliseconds(), cutoff.UnixMilli(), id, exp.UnixMilli(), used.UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: index user session %s: %w", shortid.Of(id), err)
 	}
@@ -135,13 +199,18 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 }
 
 // UnindexUserSession removes user's entry for session id from both of the
-// user's keys: one MULTI/EXEC round trip, on the one Cluster slot their hash
-// tag puts them in. Removing a missing entry is not an error.
+// user's keys, and from the old layout's: one MULTI/EXEC round trip, on the
+// one Cluster slot their hash tag puts them in. Removing a missing entry is
+// not an error.
 func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	keys := s.userKeys(user)
 	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, keys[0], id)
 		p.HDel(ctx, keys[1], id)
+		if keys[2] != keys[0] {
+			p.ZRem(ctx, keys[2], id)
+			p.HDel(ctx, keys[3], id)
+		}
 		return nil
 	})
 	if err != nil {
@@ -150,12 +219,12 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	return nil
 }
 
-// UserSessions lists the user's entries (one script, which also prunes)
-// and reads their sessions with one pipeline of GETs (one round trip per
-// node in a Cluster).
+// UserSessions lists the user's entries (one script, which also prunes and
+// merges the old layout's keys) and reads their sessions with one pipeline
+// of GETs (one round trip per node in a Cluster).
 func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
 	cutoff := s.now().Add(-session.IndexGrace)
-	flat, err := listScript.Run(ctx, s.client, s.userKeys(user), cutoff.UnixMilli()).StringSlice()
+	flat, err := listScript.Run(ctx, s.client, s.userKeys(user), session.IndexGrace.Milliseconds(), cutoff.UnixMilli()).StringSlice()
 	if err != nil {
 		return fmt.Errorf("redisstore: user sessions: %w", err)
 	}

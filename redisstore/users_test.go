@@ -1,8 +1,12 @@
 package redisstore_test
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testclock"
+	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
 	"github.com/sessionkit/session/storetest"
@@ -38,7 +43,7 @@ func TestUserSessionsListsAnEntryWithAnUnreadableLastUse(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			st := newStore(client)
 			apptest.UnreadableLastUseIsListedAndDestroyed(t, st, func(user, id string) error {
-				return spoil(st.Prefix()+"{user:"+user+"}used", id)
+				return spoil(st.UserIndexPrefix()+"{user:"+user+"}used", id)
 			})
 		})
 	}
@@ -61,7 +66,7 @@ func TestUserSessionsListsAnEntryWithAnInfiniteExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := client.ZAdd(ctx, st.Prefix()+"{user:inf}", redis.Z{Score: math.Inf(1), Member: spoiled}).Err(); err != nil {
+	if err := client.ZAdd(ctx, st.UserIndexPrefix()+"{user:inf}", redis.Z{Score: math.Inf(1), Member: spoiled}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]time.Time{}
@@ -80,7 +85,7 @@ func TestUserSessionsListsAnEntryWithAnInfiniteExpiry(t *testing.T) {
 	if err := st.IndexUserSession(ctx, "inf", storetest.NewID(), time.Now(), exp); err != nil {
 		t.Fatalf("IndexUserSession after an entry with an infinite score: %v", err)
 	}
-	if ttl := client.PTTL(ctx, st.Prefix()+"{user:inf}").Val(); ttl != -1 {
+	if ttl := client.PTTL(ctx, st.UserIndexPrefix()+"{user:inf}").Val(); ttl != -1 {
 		t.Fatalf("the index key's TTL is %v; want none while an entry never expires", ttl)
 	}
 }
@@ -96,7 +101,7 @@ func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 			clock := testclock.New(time.Now())
 			redisstore.SetClock(st, clock.Now)
 			const life = 30 * 24 * time.Hour
-			key := st.Prefix() + "{user:u}"
+			key := st.UserIndexPrefix() + "{user:u}"
 			for day := range 365 {
 				now := clock.Now()
 				if err := st.IndexUserSession(t.Context(), "u", fmt.Sprintf("s%03d", day), now, now.Add(life)); err != nil {
@@ -128,3 +133,223 @@ func BenchmarkUsers(b *testing.B) {
 }
 
 func newUserBenchStore(b *testing.B) session.Store { return newStore(standalone(b)) }
+
+func TestUserIndexPrefixDefaultsBesideTheSessionPrefix(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	t.Cleanup(func() { client.Close() })
+	for _, c := range []struct {
+		opts []redisstore.Option
+		want string
+	}{
+		{nil, redisstore.DefaultUserIndexPrefix},
+		{[]redisstore.Option{redisstore.WithPrefix("myapp:sess:")}, "myapp:sessuser:"},
+		{[]redisstore.Option{redisstore.WithPrefix("a:"), redisstore.WithUserIndexPrefix("users:")}, "users:"},
+		{[]redisstore.Option{redisstore.WithPrefix("a:"), redisstore.WithUserIndexPrefix("")}, "auser:"},
+	} {
+		if got := redisstore.New(client, c.opts...).UserIndexPrefix(); got != c.want {
+			t.Errorf("UserIndexPrefix with %d options = %q, want %q", len(c.opts), got, c.want)
+		}
+	}
+	if redisstore.DefaultUserIndexPrefix != "sessuser:" {
+		t.Errorf("DefaultUserIndexPrefix = %q", redisstore.DefaultUserIndexPrefix)
+	}
+}
+
+// connectRedisKeys returns the keys connect-redis 9 takes for sessions
+// (getAllKeys in its index.ts: SCAN MATCH prefix + "*" on the client, or on
+// every master of a Cluster), which its length() counts and ids() lists.
+func connectRedisKeys(t *testing.T, client redis.UniversalClient, prefix string) []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, n *redis.Client) error { return scan(ctx, n) })
+	} else {
+		err = scan(t.Context(), client)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// TestExpressSeesNoPhantomSessionsOfTheUserIndex logs a user in on two
+// devices: connect-redis, sharing the prefix, finds the two sessions and
+// nothing else under it, where it used to count the user's two index keys
+// as two sessions more (its all() skipped them: MGET gives nil for them).
+func TestExpressSeesNoPhantomSessionsOfTheUserIndex(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{"standalone": standalone(t), "cluster": cluster(t)} {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(client)
+			a := apptest.New(t, st, nil)
+			var want []string
+			for range 2 {
+				want = append(want, st.Prefix()+a.MustDo(t, "/login?u=alice", nil).Body)
+			}
+			slices.Sort(want)
+			if got := connectRedisKeys(t, client, st.Prefix()); !slices.Equal(got, want) {
+				t.Errorf("connect-redis's keys under %q: %q; want the two sessions only", st.Prefix(), got)
+			}
+			if n, err := st.Count(t.Context()); n != 2 || err != nil {
+				t.Errorf("Count = %d, %v; want 2", n, err)
+			}
+			if infos, err := a.Manager.UserSessions(t.Context(), "alice"); len(infos) != 2 || err != nil {
+				t.Errorf("UserSessions = %d sessions, %v; want 2", len(infos), err)
+			}
+			idx := connectRedisKeys(t, client, st.UserIndexPrefix())
+			if wantIdx := []string{st.UserIndexPrefix() + "{user:alice}", st.UserIndexPrefix() + "{user:alice}used"}; !slices.Equal(idx, wantIdx) {
+				t.Errorf("keys under the user index prefix: %q, want %q", idx, wantIdx)
+			}
+		})
+	}
+}
+
+// TestUserIndexOfAnEarlierVersionIsMovedAndEndsItsSessions upgrades a
+// deployment whose index keys are under the session prefix, as earlier
+// versions kept them (WithUserIndexPrefix of the session prefix writes that
+// layout): before any index call the old keys are no sessions to IDs and
+// Count; the first listing of a user, or the first index write (a login),
+// moves the user's old entries to the new keys, merged with any there;
+// DestroyUserSessions ends every session indexed before the upgrade;
+// UnindexUserSession removes an entry the old keys still hold.
+func TestUserIndexOfAnEarlierVersionIsMovedAndEndsItsSessions(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{"standalone": standalone(t), "cluster": cluster(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			prefix := testserver.UniquePrefix() + "sess:"
+			before := apptest.New(t, redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithUserIndexPrefix(prefix)), nil)
+			login := func(a *apptest.App, user string) ([]*http.Cookie, string) {
+				r := a.MustDo(t, "/login?u="+user, nil)
+				return r.Cookies, r.Body
+			}
+			aliceCookies := make([][]*http.Cookie, 2)
+			aliceIDs := make([]string, 2)
+			for i := range 2 {
+				aliceCookies[i], aliceIDs[i] = login(before, "alice")
+			}
+			_, bobOld := login(before, "bob")
+			_, carolID := login(before, "carol")
+			exists := func(key string) bool {
+				t.Helper()
+				n, err := client.Exists(ctx, key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n == 1
+			}
+			for _, u := range []string{"alice", "bob", "carol"} {
+				if !exists(prefix + "{user:" + u + "}") {
+					t.Fatalf("the earlier layout left no key %s{user:%s}", prefix, u)
+				}
+			}
+
+			st := redisstore.New(client, redisstore.WithPrefix(prefix))
+			after := apptest.New(t, st, nil)
+			if n, err := st.Count(ctx); n != 4 || err != nil {
+				t.Errorf("Count over the earlier layout = %d, %v; want the 4 sessions", n, err)
+			}
+			ids, err := st.IDs(ctx)
+			if err != nil || len(ids) != 4 {
+				t.Errorf("IDs over the earlier layout = %q, %v; want the 4 sessions", ids, err)
+			}
+
+			// alice: moved by the first listing.
+			infos, err := after.Manager.UserSessions(ctx, "alice")
+			if err != nil || len(infos) != 2 {
+				t.Fatalf("UserSessions(alice) after the upgrade = %d sessions, %v; want her 2", len(infos), err)
+			}
+			newKey := st.UserIndexPrefix() + "{user:alice}"
+			if exists(prefix+"{user:alice}") || exists(prefix+"{user:alice}used") {
+				t.Errorf("alice's keys of the earlier layout are still there after a listing")
+			}
+			if ttl := client.PTTL(ctx, newKey).Val(); ttl <= 0 || ttl > redisstore.DefaultTTL+session.IndexGrace {
+				t.Errorf("PTTL of %s = %v; want the latest session's expiry plus IndexGrace", newKey, ttl)
+			}
+			if ttl := client.PTTL(ctx, newKey+"used").Val(); ttl <= 0 {
+				t.Errorf("PTTL of %sused = %v; want one", newKey, ttl)
+			}
+			for _, info := range infos {
+				if info.LastUsed.IsZero() || info.Expires.IsZero() {
+					t.Errorf("moved entry %s: LastUsed %v, Expires %v; want both kept", info.ShortID(), info.LastUsed, info.Expires)
+				}
+			}
+			n, err := after.Manager.DestroyUserSessions(ctx, "alice")
+			if err != nil || n != 2 {
+				t.Fatalf("DestroyUserSessions(alice) = %d, %v; want 2", n, err)
+			}
+			for i, c := range aliceCookies {
+				if u := after.MustDo(t, "/whoami", c).Body; u != "" {
+					t.Errorf("alice's session %d after DestroyUserSessions: user %q, want none", i, u)
+				}
+			}
+
+			// bob: a new login merges his old entry with the new one.
+			_, bobNew := login(after, "bob")
+			if exists(prefix + "{user:bob}") {
+				t.Errorf("bob's key of the earlier layout is still there after a login")
+			}
+			infos, err = after.Manager.UserSessions(ctx, "bob")
+			got := make([]string, len(infos))
+			for i, info := range infos {
+				got[i] = info.ID
+			}
+			slices.Sort(got)
+			want := []string{bobOld, bobNew}
+			slices.Sort(want)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("UserSessions(bob) = %d sessions, %v; want the one from before the upgrade and the new one", len(got), err)
+			}
+
+			// carol: removing her entry (as an unbinding save does, with no
+			// index write before it) removes it from the old keys too.
+			if err := st.UnindexUserSession(ctx, "carol", carolID); err != nil {
+				t.Fatal(err)
+			}
+			if exists(prefix + "{user:carol}") {
+				t.Errorf("carol's entry is still in the earlier layout's keys after UnindexUserSession")
+			}
+			if infos, err := after.Manager.UserSessions(ctx, "carol"); err != nil || len(infos) != 0 {
+				t.Errorf("UserSessions(carol) after UnindexUserSession = %d sessions, %v; want none", len(infos), err)
+			}
+		})
+	}
+}
+
+// TestClearDeletesTheUserIndexOfBothLayouts: Clear deletes the sessions,
+// the index keys under the session prefix (an earlier version's) and under
+// the user index prefix, and leaves a key that only starts with the user
+// index prefix.
+func TestClearDeletesTheUserIndexOfBothLayouts(t *testing.T) {
+	client := standalone(t)
+	ctx := t.Context()
+	prefix := testserver.UniquePrefix() + "sess:"
+	apptest.New(t, redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithUserIndexPrefix(prefix)), nil).MustDo(t, "/login?u=alice", nil)
+	st := redisstore.New(client, redisstore.WithPrefix(prefix))
+	apptest.New(t, st, nil).MustDo(t, "/login?u=bob", nil)
+	other := st.UserIndexPrefix() + "not-an-index-key"
+	if err := client.Set(ctx, other, "x", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := connectRedisKeys(t, client, prefix); len(left) != 0 {
+		t.Errorf("under the session prefix after Clear: %q", left)
+	}
+	if left := connectRedisKeys(t, client, st.UserIndexPrefix()); !slices.Equal(left, []string{other}) {
+		t.Errorf("under the user index prefix after Clear: %q; want only %q", left, other)
+	}
+}

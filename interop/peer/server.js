@@ -16,6 +16,9 @@
 //   GET  /session        answers {id, session, maxAge} without changing the session
 //   POST /set?k=K&v=V    sets session key K to the string V, answers the session
 //   POST /logout         destroys the session
+//   GET  /store/length   answers {length}: the store's length(), the sessions it counts
+//   GET  /store/ids      answers {ids}: the store's ids(), sorted
+//   (both answer 501 on a store without the method)
 //
 // It prints "listening <port>" on stdout once the store is connected and the port is open.
 "use strict";
@@ -69,6 +72,21 @@ async function main() {
       res.json({ destroyed: id });
     });
   });
+
+  // The store's own listing, as an admin page of an Express app would call
+  // it (outside any session).
+  for (const method of ["length", "ids"]) {
+    app.get(`/store/${method}`, (req, res, next) => {
+      if (typeof store[method] !== "function") {
+        res.status(501).json({ error: `the store has no ${method}()` });
+        return;
+      }
+      store[method]((err, v) => {
+        if (err) return next(err);
+        res.json({ [method]: Array.isArray(v) ? v.sort() : v });
+      });
+    });
+  }
 
   app.use((err, req, res, next) => {
     console.error("error:", err);
