@@ -15,11 +15,11 @@ import (
 // a failover, so it does not report success.
 var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough replicas in time")
 
-// WithReplicas makes every write (Set, Touch, Destroy, CompareAndSwap) wait
-// until n replicas have it, with Redis's WAIT n timeout sent on the same
-// connection right after the write. A write that fewer than n replicas
-// confirmed within timeout is an error wrapping [ErrNotReplicated], not a
-// success.
+// WithReplicas makes every write (Set, Touch, Destroy, CompareAndSwap, and
+// the user index's IndexUserSession) wait until n replicas have it, with
+// Redis's WAIT n timeout sent on the same connection right after the write.
+// A write that fewer than n replicas confirmed within timeout is an error
+// wrapping [ErrNotReplicated], not a success.
 //
 // Redis replicates asynchronously: without this option a write the master
 // acknowledged just before it died can be missing on the replica that
@@ -29,6 +29,15 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // is one replication round trip per write, and errors while fewer than n
 // replicas are connected (after a failover, until the old master rejoins
 // as a replica).
+//
+// The manager records a session's user index entry before it writes the
+// session, and in a Cluster the two are on different masters: a failover
+// of the index's master could otherwise lose an entry whose session
+// survives, and DestroyUserSessions ("log out everywhere") would not end
+// that session. Removing an entry (UnindexUserSession) and the pruning and
+// moving that UserSessions does do not wait: losing one of those leaves an
+// entry whose session is gone or no longer the user's, which the listing
+// skips, or the user's keys as they were; never a session without its entry.
 //
 // It works with a *redis.Client (also the client of
 // redis.NewFailoverClient) and a *redis.ClusterClient, where WAIT goes to the
@@ -74,8 +83,10 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		// A pipelined EVALSHA cannot fall back to EVAL as Script.Run does:
 		// load the script on that node and send the pipeline again.
 		if attempt == 0 && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-			if err := casScript.Load(ctx, node).Err(); err != nil {
-				return err
+			for _, script := range writeScripts {
+				if err := script.Load(ctx, node).Err(); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -90,6 +101,10 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		return err
 	}
 }
+
+// writeScripts are the scripts that write sends: a pipelined EVALSHA that
+// the node does not know has them loaded, and goes again.
+var writeScripts = []*redis.Script{casScript, indexScript}
 
 // masterFor returns the client whose connections reach the master holding key.
 func (s *Store) masterFor(ctx context.Context, key string) (*redis.Client, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
 	"github.com/sessionkit/session/storetest"
 )
@@ -41,6 +43,13 @@ func TestConformanceWithReplicasOnSentinel(t *testing.T) {
 		if _, swapped, err := st.CompareAndSwap(ctx, "a", v, []byte(`{"n":2}`), exp); err != nil || !swapped {
 			t.Fatalf("CompareAndSwap after SCRIPT FLUSH: swapped %v, %v", swapped, err)
 		}
+		// The same for the user index's script, pipelined with WAIT too.
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.IndexUserSession(ctx, "u", "a", time.Now(), exp); err != nil {
+			t.Fatalf("IndexUserSession after SCRIPT FLUSH: %v", err)
+		}
 	})
 }
 
@@ -50,6 +59,9 @@ func TestConformanceWithReplicasOnReplicatedCluster(t *testing.T) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
 	t.Cleanup(func() { c.Close() })
 	storetest.Run(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
+	t.Run("UserSessionScenarios", func(t *testing.T) {
+		apptest.Users(t, func(t *testing.T) session.Store { return newStore(c, redisstore.WithReplicas(1, time.Second)) })
+	})
 }
 
 // TestConformanceWithReplicasOnValkey runs the pipelined SET IFEQ and WAIT
@@ -95,10 +107,90 @@ func writeThatNoReplicaConfirmedIsAnError(t *testing.T, client *redis.Client) {
 	_, err = st.Touch(ctx, "a", exp)
 	check("Touch", err)
 	check("Destroy", st.Destroy(ctx, "a"))
-	// Reads do not wait.
+	check("IndexUserSession", st.IndexUserSession(ctx, "u", "b", time.Now(), exp))
+	// Reads do not wait, nor does removing an index entry (losing it in a
+	// failover leaves an entry the listing skips).
 	if _, _, err := st.Get(ctx, "b"); err != nil {
 		t.Errorf("Get: %v", err)
 	}
+	if err := st.UserSessions(ctx, "u", func(string, time.Time, time.Time, []byte) {}); err != nil {
+		t.Errorf("UserSessions: %v", err)
+	}
+	if err := st.UnindexUserSession(ctx, "u", "b"); err != nil {
+		t.Errorf("UnindexUserSession: %v", err)
+	}
+}
+
+// TestUserIndexEntryIsOnTheReplicaOnceIndexed runs a master and a replica:
+// with WithReplicas, IndexUserSession returns only once the replica has the
+// entry, so a failover cannot lose the entry of a session that the manager
+// then writes (in a Cluster, on another master); while the replica is
+// stopped (SIGSTOP), it fails with ErrNotReplicated, where it used to
+// report success without waiting.
+func TestUserIndexEntryIsOnTheReplicaOnceIndexed(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			master := srv.start(t)
+			replica := srv.start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+			c, rc := clientOf(t, master), clientOf(t, replica)
+			waitInSync := func() {
+				t.Helper()
+				if err := testserver.WaitReplicaInSync(replica, time.Now().Add(testserver.StartTimeout)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitInSync()
+			st := newStore(c, redisstore.WithReplicas(1, 300*time.Millisecond))
+			exp := time.Now().Add(time.Hour)
+
+			pid := processID(t, rc)
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			resumed := false
+			resume := func() {
+				if !resumed {
+					resumed = true
+					syscall.Kill(pid, syscall.SIGCONT)
+				}
+			}
+			t.Cleanup(resume)
+			err := st.IndexUserSession(ctx, "u", "stalled", time.Now(), exp)
+			if !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("IndexUserSession with the replica stopped: %v, want ErrNotReplicated", err)
+			}
+			resume()
+			waitInSync()
+
+			if err := st.IndexUserSession(ctx, "u", "synced", time.Now(), exp); err != nil {
+				t.Fatalf("IndexUserSession with the replica running: %v", err)
+			}
+			if err := rc.ZScore(ctx, st.UserIndexPrefix()+"{user:u}", "synced").Err(); err != nil {
+				t.Errorf("the replica's index right after IndexUserSession: %v, want the entry", err)
+			}
+		})
+	}
+}
+
+// processID returns the process id of the server c talks to.
+func processID(t *testing.T, c *redis.Client) int {
+	t.Helper()
+	info, err := c.Info(t.Context(), "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("no process_id in INFO server:\n%s", info)
+	return 0
 }
 
 func TestWithReplicasZeroWaitsForNothing(t *testing.T) {

@@ -182,7 +182,8 @@ func lastUse(ms string) time.Time {
 }
 
 // IndexUserSession records that session id belongs to user (one script on
-// the user's keys; it also prunes the user's expired entries).
+// the user's keys; it also prunes the user's expired entries). With
+// WithReplicas it waits for the replicas, as a session write does.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
 	now := s.now()
 	exp := expires
@@ -190,8 +191,11 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		exp = now.Add(s.defaultTTL)
 	}
 	cutoff := now.Add(-session.IndexGrace)
-	err := indexScript.Run(ctx, s.client, s.userKeys(user),
-		session.IndexGrace.Milliseconds(), cutoff.UnixMilli(), id, exp.UnixMilli(), used.UnixMilli()).Err()
+	keys := s.userKeys(user)
+	err := s.write(ctx, keys[0], func(c redis.Cmdable) redis.Cmder {
+		return indexScript.Run(ctx, c, keys,
+			session.IndexGrace.Milliseconds(), cutoff.UnixMilli(), id, exp.UnixMilli(), used.UnixMilli())
+	})
 	if err != nil {
 		return fmt.Errorf("redisstore: index user session %s: %w", shortid.Of(id), err)
 	}
