@@ -56,6 +56,7 @@ type requestState struct {
 	discarded    http.Header // what the handler sets after a failure
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
+	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
 	detached     context.Context
 
 	// Storage the request's own values point into, allocated with rs.
@@ -110,10 +111,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // that the touch carried on the load took from the options, when the
 // request ended without the touch or save that puts it right: the handler
 // unset the session (UnsetKeep leaves the stored one as it was), panicked,
-// or the save failed. Otherwise a session whose own cookie is
-// shorter than Cookie.MaxAge would outlive it (and a "remember me" one end
-// early). A lock still held by a panic means the request is past saving: it
-// gives up rather than wait forever.
+// the save failed, or the user index write after the load's touch failed.
+// Otherwise a session whose own cookie is shorter than Cookie.MaxAge would
+// outlive it (and a "remember me" one end early). Only an expiry later than
+// the load's touch records the user's index entry first; an earlier one is
+// set even while the index fails. A lock still held by a panic means the
+// request is past saving: it gives up rather than wait forever.
 func (rs *requestState) restoreExpiry() {
 	if !rs.mu.TryLock() {
 		return
@@ -141,7 +144,19 @@ func (rs *requestState) restoreExpiry() {
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
-	if _, err := m.touch(ctx, s, m.now()); err != nil {
+	exp := m.expiryAt(s.cookie.expires, s.created, m.now())
+	// The user's index entry must outlive the session. An expiry no later
+	// than the load's touch needs no new entry: the load recorded one that
+	// long, or its index write failed, and then the session is better off
+	// with the earlier expiry all the same.
+	var err error
+	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
+		err = m.indexUser(ctx, s, exp)
+	}
+	if err == nil {
+		_, err = m.touchStored(ctx, s, exp)
+	}
+	if err != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(s.id), "err", err)
 	}
 }
@@ -264,6 +279,7 @@ func (rs *requestState) load() error {
 				m.initLoaded(s, id, &doc, ver, data)
 				rs.storedSecure = doc.cookie.hasSecure && doc.cookie.secure
 				if lt != nil {
+					rs.loadTouched = lt.expires
 					if m.touchedAtLoad(s, lt) {
 						s.set(markStoreTouched) // the end of the request does not touch again
 					} else {
@@ -272,6 +288,9 @@ func (rs *requestState) load() error {
 					// The load pushed the stored expiry forward: a user's index
 					// entry must outlive the session, as on every other touch.
 					if err := m.indexUser(ctx, s, lt.expires); err != nil {
+						// The request fails; restoreExpiry still sets back
+						// the session's own expiry, if the load's touch took it.
+						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)
 					}
 				}
@@ -672,6 +691,13 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
 		return false, err
 	}
+	return m.touchStored(ctx, s, exp)
+}
+
+// touchStored sets the stored session's expiry to exp with the store's
+// Toucher, which the manager must have, and reports whether the session was
+// still there. The caller has recorded the user's index entry (touch).
+func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time) (found bool, err error) {
 	if s.loadedData != nil { // kept only for a VersionToucher, while version is still the loaded one
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {

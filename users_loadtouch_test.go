@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -41,5 +42,70 @@ func TestSessionKeptAliveByTouchesOnLoadStaysInItsUsersIndex(t *testing.T) {
 	}
 	if len(sessions) != 1 {
 		t.Fatalf("UserSessions lists %d sessions after 150 minutes of use, want the one live session: a 'log out everywhere' would miss it", len(sessions))
+	}
+}
+
+// The touch carried on the load sets a session's stored expiry from
+// Cookie.MaxAge, and the user index write that follows it can fail: the
+// request then gets the ErrorHandler's answer, and the stored expiry is
+// still set back to the session's own, as after any failed request. A
+// session whose own cookie is shorter (a login without "remember me") is
+// set back even while the index stays down: an earlier expiry needs no
+// longer index entry. One whose own cookie is longer is set back once the
+// index answers again, since its entry must be pushed out first.
+func TestFailedIndexWriteAfterTheLoadsTouchLeavesTheSessionItsOwnExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		own       time.Duration // the session's own cookie max age; the options' is a day
+		idle      time.Duration // Options.IdleTimeout
+		indexDown bool          // the index keeps failing, not just at the load
+		before    time.Duration // how long after the login the request fails
+		after     time.Duration // how long after the failed request to look
+		stored    bool          // whether the session must still be stored then
+	}{
+		{"ShorterOwnExpiry", time.Minute, 0, false, time.Second, 2 * time.Minute, false},
+		{"ShorterOwnExpiryIndexDown", time.Minute, 0, true, time.Second, 2 * time.Minute, false},
+		{"RememberMe", 30 * 24 * time.Hour, 0, false, time.Second, 2 * 24 * time.Hour, true},
+		// The idle timeout moves the session's own expiry a day past the
+		// login's index entry, and past the load's touch: the entry goes first.
+		{"RememberMeWithIdleTimeout", 30 * 24 * time.Hour, 2 * 24 * time.Hour, false, 24 * time.Hour, 24*time.Hour + 2*time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			var answers atomic.Int32
+			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, IdleTimeout: tc.idle,
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					answers.Add(1)
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}})
+			m.now = fs.clock.Now
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.SetUser("ada")
+				s.Cookie().SetMaxAge(tc.own)
+			})))
+			b.get("/login")
+			id := mustID(t, m, b.cookie)
+			b.h = m.Handler(readViews)
+			var failed atomic.Int32
+			fs.on(func(ctx context.Context, op, _ string) error {
+				if op == "IndexUserSession" && (tc.indexDown || failed.Load() == 0) {
+					failed.Add(1)
+					return errDown
+				}
+				return nil
+			})
+			fs.clock.Advance(tc.before)
+			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable || answers.Load() != 1 || failed.Load() == 0 {
+				t.Fatalf("status %d, %d answers, %d index failures; want the ErrorHandler's 503 after a failed index write", rec.Code, answers.Load(), failed.Load())
+			}
+			fs.on(nil)
+			fs.clock.Advance(tc.after)
+			if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found != tc.stored {
+				t.Fatalf("%v after the request, stored = %v; want %v (its own cookie lasts %v, the options' a day)", tc.after, found, tc.stored, tc.own)
+			}
+			if live := liveOf(t, m, "ada"); tc.stored && (len(live) != 1 || live[0] != id) {
+				t.Fatalf("UserSessions(ada) lists %v, want the session: its index entry must outlive it", short(live))
+			}
+		})
 	}
 }
