@@ -77,6 +77,15 @@ type Options struct {
 	// MaxSessionsPerUser caps the sessions of one user (see Session.SetUser):
 	// the save after a SetUser destroys the user's least recently used
 	// sessions beyond it. Zero: no cap. It needs a store that is a UserIndex.
+	// The cap fails closed: a login whose trimming fails (the listing of the
+	// user's sessions, or a destroy) did not happen. Its save fails (the
+	// ErrorHandler answers, no cookie is sent; Session.Save returns the
+	// error), and the session it made the user's is destroyed, so that the
+	// user is not logged in beyond the cap and no session nobody holds the
+	// cookie of is kept, as the most recently used, by later logins'
+	// trimming. If that destroy fails too, it is logged and the session
+	// expires on its own. A save of a session that was the user's already
+	// fails the same way, but the session stays.
 	MaxSessionsPerUser int
 	// RecordClient records the user agent and client IP (with TrustProxy,
 	// the first X-Forwarded-For) in sessions that have a user, for a "your

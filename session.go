@@ -276,7 +276,11 @@ func (s *Session) Reload(ctx context.Context) error {
 
 // Save writes the session to the store now (express: save), for long-lived
 // connections such as server-sent events or websockets. The end of the
-// request does not write it again unless it changes after this.
+// request does not write it again unless it changes after this. When the
+// save of a login fails at Options.MaxSessionsPerUser's trimming, the
+// login's session is destroyed and Save returns the error; the session is
+// then as after Destroy (new, empty, without the user), and the end of the
+// request neither saves the login again nor sends its cookie.
 func (s *Session) Save(ctx context.Context) error {
 	if s == nil {
 		return nil

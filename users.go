@@ -49,6 +49,17 @@ import (
 // touch records it again. Without compare-and-swap a destroyed session can
 // be written back (as express does), so entries then wait for their expiry.
 // A failed removal is only logged: the entry still expires on its own.
+//
+// MaxSessionsPerUser fails closed. A login lists the user's sessions after
+// its own write, so when the listing or a destroy beyond the cap fails, the
+// session is stored and indexed already. Kept, it would either be reachable
+// by no one (a new id whose cookie the failed request never sent) yet count
+// against the cap as the user's most recently used session, so that later
+// logins' trimming would end a real device's session in its place; or
+// (SetUser without RenewID) be the client's, logged in beyond the cap. So
+// the save fails and the manager destroys that session and removes its
+// entry (dropLogin); the request's session is then as after Destroy. A
+// session that was the user's before the write is no new login, and stays.
 
 // UserKey is the top-level document key that holds the id of the user the
 // session belongs to (a JSON string). It is reserved: Session.Set and
@@ -154,8 +165,9 @@ type clientInfo struct {
 // after RenewID); "" removes the binding. The session is saved at the end of
 // the request, its index entry recorded first, and then, with
 // Options.MaxSessionsPerUser, the user's least recently used sessions beyond
-// the cap are destroyed. A save that unbinds the user removes their entry
-// (with a UserIndexRemover).
+// the cap are destroyed; if that fails, the login fails and its session is
+// destroyed (see Options.MaxSessionsPerUser). A save that unbinds the user
+// removes their entry (with a UserIndexRemover).
 func (s *Session) SetUser(userID string) {
 	if s == nil {
 		return
@@ -280,10 +292,14 @@ func (m *Manager) unindexUser(ctx context.Context, user, id string) {
 
 // userSaved runs after every successful write of s: a write that unbound
 // the session from the user of the stored copy removes that user's entry,
-// and after a login (SetUser) it enforces Options.MaxSessionsPerUser. s.mu
-// is held.
+// and after a login (SetUser) it enforces Options.MaxSessionsPerUser. A
+// login whose trimming fails did not complete: the error is returned, and a
+// session that this write made the user's is removed (dropLogin). s.mu is
+// held.
 func (m *Manager) userSaved(ctx context.Context, s *Session) error {
-	if user := s.userLocked(); s.storedUser != user {
+	user := s.userLocked()
+	bound := s.storedUser != user // this write bound (or unbound) the user
+	if bound {
 		m.unindexUser(ctx, s.storedUser, s.id) // none for "": there was no entry
 		s.storedUser = user
 	}
@@ -291,13 +307,25 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		return nil
 	}
 	s.drop(markLogin)
-	user := s.userLocked()
 	if m.opts.MaxSessionsPerUser <= 0 || user == "" {
 		return nil
 	}
+	if err := m.trim(ctx, s, user); err != nil {
+		err = fmt.Errorf("session: MaxSessionsPerUser: %w", err)
+		if bound {
+			err = errors.Join(err, m.dropLogin(ctx, s, user))
+		}
+		return err
+	}
+	return nil
+}
+
+// trim destroys user's least recently used sessions beyond
+// Options.MaxSessionsPerUser, keeping s, which was just written.
+func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 	infos, err := m.UserSessions(ctx, user)
 	if err != nil {
-		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
+		return err
 	}
 	// Keep this session and the most recently used others. Every login
 	// lists after its own write, so the last one to list sees them all and
@@ -311,9 +339,33 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		}
 		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
 	})
-	if _, err := m.destroyAll(ctx, user, infos[min(len(infos), m.opts.MaxSessionsPerUser):]); err != nil {
-		return fmt.Errorf("session: MaxSessionsPerUser: %w", err)
+	_, err = m.destroyAll(ctx, user, infos[min(len(infos), m.opts.MaxSessionsPerUser):])
+	return err
+}
+
+// dropLogin undoes a login whose trimming failed: it destroys the session
+// that the login wrote, so that no session stays stored, counted against
+// the cap and kept by later logins' trimming as the most recently used,
+// while no client has its cookie (or, without a new id, so that the client
+// is not left logged in despite the error). Then s is as after Destroy: a
+// new, empty session, only stored if the handler changes it. A failed
+// destroy is logged: the session then expires on its own. The error is
+// GenerateID's, if it fails; the request then has no session (as Unset).
+// s.mu is held.
+func (m *Manager) dropLogin(ctx context.Context, s *Session, user string) error {
+	if err := m.store.Destroy(ctx, s.id); err != nil {
+		m.logger.WarnContext(ctx, "session: could not remove the session of a login whose MaxSessionsPerUser trimming failed; it expires on its own", "id", shortid.Of(s.id), "err", err)
+	} else {
+		m.unindexUser(ctx, user, s.id)
 	}
+	id, err := m.newID(s.rs.r)
+	if err != nil {
+		s.values, s.phase = values{}, phaseUnset
+		s.drop(markInStore)
+		return err
+	}
+	m.initNew(s, id)
+	s.phase = phaseDestroyed
 	return nil
 }
 
