@@ -170,39 +170,18 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	defer closeFn()
 	row := scaleRow{store: s.name, n: n}
 
-	doc := scaleDocument(t)
+	doc := scaleDocument(t, time.Now())
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = newScaleID()
 	}
 	before := used()
 	start := time.Now()
-	fill(t, st, ids, doc, func() time.Time { return time.Now().Add(time.Hour) })
+	fill(t, st, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
 	row.fill = time.Since(start)
 	row.bytesPerSession = float64(used()-before) / float64(n)
 
-	m, err := session.New(session.Options{
-		Secrets:    []string{scaleSecret},
-		Store:      st,
-		Cookie:     session.CookieOptions{MaxAge: time.Hour},
-		TouchAfter: time.Minute, // a read is a load alone: the lookup that could grow with n
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if session.From(r).Get("n") == nil {
-			http.Error(w, "no session", http.StatusInternalServerError)
-		}
-	}))
-	write := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.From(r)
-		if s.Get("n") == nil {
-			http.Error(w, "no session", http.StatusInternalServerError)
-			return
-		}
-		s.Set("n", rand.IntN(1000))
-	}))
+	read, write := scaleHandlers(t, st)
 	row.read = requests(t, read, ids)
 	row.write = requests(t, write, ids)
 
@@ -245,15 +224,51 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	return row
 }
 
+// scaleLifetime is the scale benchmark's cookie and session lifetime.
+const scaleLifetime = time.Hour
+
+// scaleHandlers are the read-only and the modifying request of the scale
+// benchmark, through a manager on st. A read is a load alone, the lookup
+// that could grow with the number of sessions: TouchAfter is as long as a
+// session lives less a minute, so that no read's touch is due however long
+// the fill took (a touch counts from the document's last write, and a fill
+// of a million sessions takes minutes), and each read's touch would be a
+// rewrite of its session.
+func scaleHandlers(t *testing.T, st session.Store) (read, write http.Handler) {
+	m, err := session.New(session.Options{
+		Secrets:    []string{scaleSecret},
+		Store:      st,
+		Cookie:     session.CookieOptions{MaxAge: scaleLifetime},
+		TouchAfter: scaleLifetime - time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if session.From(r).Get("n") == nil {
+			http.Error(w, "no session", http.StatusInternalServerError)
+		}
+	}))
+	write = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if s.Get("n") == nil {
+			http.Error(w, "no session", http.StatusInternalServerError)
+			return
+		}
+		s.Set("n", rand.IntN(1000))
+	}))
+	return read, write
+}
+
 // scaleDocument is the stored document of every session: what the
-// middleware writes for a session holding a small counter and a 32-byte
-// string, with a 1 h cookie.
-func scaleDocument(t *testing.T) []byte {
-	maxAge := time.Hour.Milliseconds()
-	exp := time.Now().Add(time.Hour).UTC()
+// middleware writes at written for a session holding a small counter and a
+// 32-byte string, with a 1 h cookie.
+func scaleDocument(t *testing.T, written time.Time) []byte {
+	maxAge := scaleLifetime.Milliseconds()
+	exp := written.Add(scaleLifetime).UTC()
 	doc := &session.Document{
 		Cookie:  session.DocumentCookie{OriginalMaxAge: &maxAge, Expires: &exp, HTTPOnly: true, Path: "/", SameSite: "lax"},
-		Created: time.Now(),
+		Created: written,
 		Values:  map[string]json.RawMessage{"n": json.RawMessage("1"), "pad": json.RawMessage(`"0123456789abcdef0123456789abcdef"`)},
 	}
 	b, err := session.JSONCodec{}.Encode(doc)
