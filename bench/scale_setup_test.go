@@ -2,16 +2,61 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
+	session "github.com/sessionkit/session"
 	"github.com/sessionkit/session/memstore"
 )
 
 // What TestScale's setup must get right for its figures to mean what the
 // README says; these run without -scale.
+
+// idRecorder is a Store that remembers the ids it was given to Set.
+type idRecorder struct {
+	session.Store
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *idRecorder) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, id)
+	r.mu.Unlock()
+	return r.Store.Set(ctx, id, data, expires)
+}
+
+// The bytes per session are measured from before the fill, after the ids
+// were made: a store that keeps the id string it is given (memstore) must
+// get one of its own, or its ids' bytes are left out of the figure.
+func TestScaleFillHandsTheStoreIDsOfItsOwn(t *testing.T) {
+	st := &idRecorder{Store: memstore.New(memstore.WithSweepInterval(0))}
+	ids := make([]string, 100)
+	at := map[string]*byte{}
+	for i := range ids {
+		ids[i] = newScaleID()
+		at[ids[i]] = unsafe.StringData(ids[i])
+	}
+	fill(t, st, ids, scaleDocument(t, time.Now()), func() time.Time { return time.Now().Add(scaleLifetime) })
+
+	if len(st.ids) != len(ids) {
+		t.Fatalf("the store got %d ids, want %d", len(st.ids), len(ids))
+	}
+	for _, id := range st.ids {
+		p, ok := at[id]
+		if !ok {
+			t.Fatalf("the store got id %q, which is not one of the fill's", id)
+		}
+		if unsafe.StringData(id) == p {
+			t.Fatalf("the store got the caller's own string for id %q, not a copy: its bytes were allocated before the measure started", id)
+		}
+	}
+}
 
 // A read is a load alone, whatever the time between the fill and the
 // reads: a million sessions take minutes to write, and a read whose touch

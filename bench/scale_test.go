@@ -294,7 +294,10 @@ func scaleCookie(id string) string {
 }
 
 // fill stores doc under every id, from 64 goroutines (so that boltstore's
-// writes share commits), each with its own copy of doc.
+// writes share commits), each with its own copy of doc and of the id: a
+// store that keeps the id it is given (memstore) then holds bytes of its
+// own, as it does with an id that came in a request, and not the caller's
+// ids, which were allocated before the bytes per session were measured.
 func fill(t *testing.T, st session.Store, ids []string, doc []byte, expires func() time.Time) {
 	const workers = 64
 	var (
@@ -305,7 +308,7 @@ func fill(t *testing.T, st session.Store, ids []string, doc []byte, expires func
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(ids); i += workers {
-				if err := st.Set(context.Background(), ids[i], slices.Clone(doc), expires()); err != nil {
+				if err := st.Set(context.Background(), strings.Clone(ids[i]), slices.Clone(doc), expires()); err != nil {
 					mu.Lock()
 					ferr = err
 					mu.Unlock()
