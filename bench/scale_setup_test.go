@@ -3,8 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -85,5 +88,39 @@ func TestScaleReadIsALoadAloneHoweverLongTheFillTook(t *testing.T) {
 	}
 	if !bytes.Equal(got, doc) {
 		t.Fatalf("the read rewrote the session written 5 minutes before it:\nwas %s\nnow %s", doc, got)
+	}
+}
+
+// The fill writes the document the benchmark's manager writes, so that a
+// session's bytes are the same before and after a modifying request.
+func TestScaleWriteStoresTheDocumentTheFillWrote(t *testing.T) {
+	st := memstore.New(memstore.WithSweepInterval(0))
+	defer st.Close()
+	id := newScaleID()
+	doc := scaleDocument(t, time.Now())
+	if err := st.Set(t.Context(), id, doc, time.Now().Add(scaleLifetime)); err != nil {
+		t.Fatal(err)
+	}
+	_, write := scaleHandlers(t, st)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", scaleCookie(id))
+	w := httptest.NewRecorder()
+	write.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("write: status %d: %s", w.Code, w.Body)
+	}
+	saved, _, err := st.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookieKeys := func(b []byte) []string {
+		var d struct{ Cookie map[string]any }
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		return slices.Sorted(maps.Keys(d.Cookie))
+	}
+	if was, now := cookieKeys(doc), cookieKeys(saved); !slices.Equal(was, now) {
+		t.Fatalf("the fill's document has cookie members %q, the manager's save %q:\nfill %s\nsave %s", was, now, doc, saved)
 	}
 }

@@ -238,7 +238,7 @@ func scaleHandlers(t *testing.T, st session.Store) (read, write http.Handler) {
 	m, err := session.New(session.Options{
 		Secrets:    []string{scaleSecret},
 		Store:      st,
-		Cookie:     session.CookieOptions{MaxAge: scaleLifetime},
+		Cookie:     session.CookieOptions{MaxAge: scaleLifetime, SameSite: session.SameSiteLax}, // as scaleDocument's
 		TouchAfter: scaleLifetime - time.Minute,
 	})
 	if err != nil {
