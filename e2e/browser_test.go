@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -236,7 +237,10 @@ func TestDemoInChromium(t *testing.T) {
 		t.Errorf("login kept the session id %s", id)
 	}
 	loggedIn := b.sessionCookie()
-	if loggedIn == nil || loggedIn.Value == anon.Value {
+	if loggedIn == nil {
+		t.Fatal("after login: the browser holds no session cookie")
+	}
+	if loggedIn.Value == anon.Value {
 		t.Errorf("login kept the session cookie")
 	}
 	if v := b.dataValue("color"); v != "teal" {
@@ -248,8 +252,8 @@ func TestDemoInChromium(t *testing.T) {
 	saveScreenshot(t, b, shot)
 
 	// The session id known before the login does not work any more.
-	if data := apiSession(t, b.base, anon.Value); len(data) != 0 {
-		t.Errorf("the pre-login cookie still loads the data %v", data)
+	if s := apiSession(t, b.base, anon.Value); !s.New || len(s.Data) != 0 {
+		t.Errorf("the pre-login cookie still loads a session: new %v, data %v", s.New, s.Data)
 	}
 
 	// Log out: the logged-in session is gone, a fresh one carries the flash.
@@ -263,8 +267,8 @@ func TestDemoInChromium(t *testing.T) {
 	if c := b.sessionCookie(); c != nil && c.Value == loggedIn.Value {
 		t.Error("after logout: the browser still holds the logged-in cookie")
 	}
-	if data := apiSession(t, b.base, loggedIn.Value); len(data) != 0 {
-		t.Errorf("the logged-in cookie still loads the data %v", data)
+	if s := apiSession(t, b.base, loggedIn.Value); !s.New || len(s.Data) != 0 {
+		t.Errorf("the logged-in cookie still loads a session: new %v, data %v", s.New, s.Data)
 	}
 	if f := b.flashes(); len(f) != 1 || !strings.Contains(f[0], "logged out") {
 		t.Errorf("after logout: flashes %q, want one saying so", f)
@@ -275,9 +279,18 @@ func TestDemoInChromium(t *testing.T) {
 	}
 }
 
-// apiSession asks the demo's API, outside the browser, for the data of the
-// session that the cookie value names.
-func apiSession(t *testing.T, base, cookie string) map[string]any {
+// apiSessionAnswer is what the demo's GET /api/session says of a session.
+type apiSessionAnswer struct {
+	ID   string         `json:"id"`
+	New  bool           `json:"new"` // no stored session had the cookie's id
+	Data map[string]any `json:"data"`
+}
+
+// apiSession asks the demo's API, outside the browser, for the session
+// that the cookie value names. Anything but a 200 with a session fails the
+// test: an error answer has no data either, and would pass for a session
+// that is gone.
+func apiSession(t *testing.T, base, cookie string) apiSessionAnswer {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/api/session", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
@@ -286,13 +299,15 @@ func apiSession(t *testing.T, base, cookie string) map[string]any {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s struct {
-		Data map[string]any `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Data
+	var s apiSessionAnswer
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &s) != nil || s.ID == "" {
+		t.Fatalf("GET /api/session: status %d, want 200 with a session: %s", resp.StatusCode, body)
+	}
+	return s
 }
 
 // saveScreenshot saves the page as a PNG: into the test's artifact directory
