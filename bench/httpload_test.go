@@ -54,6 +54,7 @@ import (
 var (
 	httpLoad         = flag.Bool("httpload", false, "run TestHTTPLoad, the HTTP load benchmark")
 	httpLoadDuration = flag.Duration("httpload.duration", 3*time.Second, "measured time per server and request kind")
+	httpLoadWarmup   = flag.Duration("httpload.warmup", time.Second, "unmeasured load on each server and request kind before the first round (wrk: at least 1s); 0 for none")
 	httpLoadConns    = flag.Int("httpload.conns", 32, "concurrent connections")
 	httpLoadSessions = flag.Int("httpload.sessions", 300, "sessions per server, one picked at random per request")
 	httpLoadOnly     = flag.String("httpload.only", "", "run only the servers whose name matches this regexp")
@@ -229,36 +230,17 @@ func TestHTTPLoad(t *testing.T) {
 		target.name, target.limit = s.name, s.limit
 		ran, targets = append(ran, s), append(targets, target)
 	}
-	runs := map[string]map[string][]loadResult{}
-	// ratioRuns are each server's ratios to its limit, one per round.
-	ratioRuns := map[string]map[string][]float64{}
-	for round := range *httpLoadRounds {
-		for _, group := range roundGroups(targets, round) {
-			for _, kind := range []string{"read", "write"} {
-				reqs := make([]float64, len(group))
-				for i, target := range group {
-					if runs[target.name] == nil {
-						runs[target.name] = map[string][]loadResult{}
-					}
-					path := target.read
-					if kind == "write" {
-						path = target.write
-					}
-					r := runLoad(t, target, path)
-					runs[target.name][kind] = append(runs[target.name][kind], r)
-					reqs[i] = r.reqs
-					t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, cpu/req %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.cpu, r.errors)
-				}
-				for i, q := range bracketedRatios(group, reqs) {
-					name := group[i+1].name
-					if ratioRuns[name] == nil {
-						ratioRuns[name] = map[string][]float64{}
-					}
-					ratioRuns[name][kind] = append(ratioRuns[name][kind], q)
-				}
-			}
+	warm := func(target *loadTarget, kind, path string) {
+		if *httpLoadWarmup > 0 {
+			r := runLoad(t, target, path, *httpLoadWarmup)
+			t.Logf("warm-up: %s %s: %.0f req/s, %d errors (not counted)", target.name, kind, r.reqs, r.errors)
 		}
 	}
+	runs, ratioRuns := measureRounds(targets, *httpLoadRounds, warm, func(round int, target *loadTarget, kind, path string) loadResult {
+		r := runLoad(t, target, path, *httpLoadDuration)
+		t.Logf("round %d: %s %s: %.0f req/s, p50 %v, p99 %v, cpu/req %v, %d errors", round+1, target.name, kind, r.reqs, r.p50, r.p99, r.cpu, r.errors)
+		return r
+	})
 	results := map[string]map[string]loadResult{}
 	for name, kinds := range runs {
 		results[name] = map[string]loadResult{}
@@ -341,6 +323,53 @@ func TestHTTPLoad(t *testing.T) {
 	}
 }
 
+// measureRounds measures targets in rounds (see roundGroups), each server
+// and request kind with run, after warm has loaded each of them once,
+// unmeasured: the first load on a server dials its store client's pool
+// (PostgreSQL forks a backend for each connection, whose first queries are
+// slow) and finds the servers' caches cold, and a round whose limit was
+// measured cold, and its servers warm, has ratios that are too high. It
+// returns each server's runs by kind, and its ratios to its limit, one per
+// round.
+func measureRounds(targets []*loadTarget, rounds int, warm func(target *loadTarget, kind, path string), run func(round int, target *loadTarget, kind, path string) loadResult) (runs map[string]map[string][]loadResult, ratios map[string]map[string][]float64) {
+	kinds := []string{"read", "write"}
+	pathOf := func(target *loadTarget, kind string) string {
+		if kind == "write" {
+			return target.write
+		}
+		return target.read
+	}
+	for _, target := range targets {
+		for _, kind := range kinds {
+			warm(target, kind, pathOf(target, kind))
+		}
+	}
+	runs, ratios = map[string]map[string][]loadResult{}, map[string]map[string][]float64{}
+	for round := range rounds {
+		for _, group := range roundGroups(targets, round) {
+			for _, kind := range kinds {
+				reqs := make([]float64, len(group))
+				for i, target := range group {
+					if runs[target.name] == nil {
+						runs[target.name] = map[string][]loadResult{}
+					}
+					r := run(round, target, kind, pathOf(target, kind))
+					runs[target.name][kind] = append(runs[target.name][kind], r)
+					reqs[i] = r.reqs
+				}
+				for i, q := range bracketedRatios(group, reqs) {
+					name := group[i+1].name
+					if ratios[name] == nil {
+						ratios[name] = map[string][]float64{}
+					}
+					ratios[name][kind] = append(ratios[name][kind], q)
+				}
+			}
+		}
+	}
+	return runs, ratios
+}
+
 // httpLoadSetting says how TestHTTPLoad measures, for the heading of its
 // table and of its chart.
 func httpLoadSetting() string {
@@ -351,8 +380,8 @@ func httpLoadSetting() string {
 	if servers, load := pinnedCPUs(); load != "" {
 		generator += fmt.Sprintf(" on CPU %s, the servers on CPU %s", load, servers)
 	}
-	return fmt.Sprintf("load from %s, %d connections, %d sessions per server, %d rounds of %v per server and kind, each limit's servers between two runs of it (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
-		generator, *httpLoadConns, *httpLoadSessions, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
+	return fmt.Sprintf("load from %s, %d connections, %d sessions per server, %v of warm-up, then %d rounds of %v per server and kind, each limit's servers between two runs of it (median req/s; each ratio the median of the rounds' ratios), GOMAXPROCS %d",
+		generator, *httpLoadConns, *httpLoadSessions, *httpLoadWarmup, *httpLoadRounds, *httpLoadDuration, runtime.GOMAXPROCS(0))
 }
 
 // httpLoadRow is one server's figures as httpLoadSVG draws them.
@@ -451,11 +480,11 @@ func httpLoadSVG(heading []string, rows []httpLoadRow) string {
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + " ms" }
 
 // runLoad drives target's path with the configured connections, each
-// request with the cookie of a random session, for a short warm-up and then
-// the measured duration.
-func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
+// request with the cookie of a random session, for a short warm-up (its
+// connections') and then the measured duration d.
+func runLoad(t *testing.T, target *loadTarget, path string, d time.Duration) loadResult {
 	if *httpLoadWrk != "" {
-		return runWrk(t, target, path)
+		return runWrk(t, target, path, d)
 	}
 	conns := *httpLoadConns
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
@@ -465,7 +494,7 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 
 	const warmup = 500 * time.Millisecond
 	start := time.Now()
-	measureFrom, end := start.Add(warmup), start.Add(warmup+*httpLoadDuration)
+	measureFrom, end := start.Add(warmup), start.Add(warmup+d)
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
@@ -518,7 +547,7 @@ func runLoad(t *testing.T, target *loadTarget, path string) loadResult {
 	slices.Sort(latencies)
 	at := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))] }
 	return loadResult{
-		reqs: float64(len(latencies)) / httpLoadDuration.Seconds(),
+		reqs: float64(len(latencies)) / d.Seconds(),
 		p50:  at(0.50), p99: at(0.99), errors: errors, cpu: cpu,
 	}
 }
@@ -616,7 +645,7 @@ end
 // threads, as many connections, the same random cookie per request. wrk
 // runs in a process of its own, so the CPU time per request is the
 // servers' alone.
-func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
+func runWrk(t *testing.T, target *loadTarget, path string, d time.Duration) loadResult {
 	dir := t.TempDir()
 	script, cookies := filepath.Join(dir, "cookies.lua"), filepath.Join(dir, "cookies.txt")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
@@ -625,7 +654,7 @@ func runWrk(t *testing.T, target *loadTarget, path string) loadResult {
 	if err := os.WriteFile(cookies, []byte(strings.Join(target.cookies, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	secs := max(int(httpLoadDuration.Round(time.Second).Seconds()), 1)
+	secs := max(int(d.Round(time.Second).Seconds()), 1)
 	cpuBefore := processCPU(t)
 	args := []string{*httpLoadWrk, "-t2", "-c" + strconv.Itoa(*httpLoadConns), "-d" + strconv.Itoa(secs) + "s",
 		"-s", script, target.url + path, "--", cookies}
@@ -1150,6 +1179,61 @@ func TestEachServerIsMeasuredBetweenTwoRunsOfItsLimit(t *testing.T) {
 	}
 }
 
+func TestNoServerIsMeasuredColdInTheFirstRound(t *testing.T) {
+	bare := &loadTarget{name: "bare", read: "/read", write: "/write"}
+	mem := &loadTarget{name: "mem", limit: "bare", read: "/read", write: "/write"}
+	raw := &loadTarget{name: "raw", read: "/get", write: "/get"}
+	red := &loadTarget{name: "redis", limit: "raw", read: "/read", write: "/write"}
+	targets := []*loadTarget{bare, raw, mem, red}
+
+	// A server serves a tenth of its rate on the first load of a path
+	// (its pools and caches cold), and the same rate afterwards: 1,000
+	// req/s for a limit, 500 for a server with one.
+	type use struct {
+		target *loadTarget
+		path   string
+	}
+	loaded := map[use]bool{}
+	rate := func(target *loadTarget, path string) float64 {
+		r := 1000.0
+		if target.limit != "" {
+			r = 500
+		}
+		if u := (use{target, path}); !loaded[u] {
+			loaded[u] = true
+			return r / 10
+		}
+		return r
+	}
+	var measured int
+	runs, ratios := measureRounds(targets, 3,
+		func(target *loadTarget, kind, path string) { rate(target, path) },
+		func(round int, target *loadTarget, kind, path string) loadResult {
+			measured++
+			return loadResult{reqs: rate(target, path)}
+		})
+
+	for _, target := range targets {
+		for _, kind := range []string{"read", "write"} {
+			for i, r := range runs[target.name][kind] {
+				if r.reqs != 1000 && r.reqs != 500 {
+					t.Errorf("%s %s, run %d: %.0f req/s, a cold server's rate", target.name, kind, i+1, r.reqs)
+				}
+			}
+			if target.limit == "" {
+				continue
+			}
+			if qs := ratios[target.name][kind]; len(qs) != 3 || slices.ContainsFunc(qs, func(q float64) bool { return q != 0.5 }) {
+				t.Errorf("%s %s: ratios %v, want 0.5 in each of the 3 rounds", target.name, kind, qs)
+			}
+		}
+	}
+	// Each round: each limit twice around its server, for each kind.
+	if want := 3 * 2 * 6; measured != want {
+		t.Errorf("%d measured runs, want %d", measured, want)
+	}
+}
+
 func TestBracketedRatiosInterpolateTheLimitBetweenItsRuns(t *testing.T) {
 	limit := &loadTarget{name: "bare"}
 	a := &loadTarget{name: "a", limit: "bare"}
@@ -1190,8 +1274,8 @@ func TestWrkSendsTheCookieOfARandomSessionWithEveryRequest(t *testing.T) {
 	if err != nil {
 		t.Skip("wrk is not installed (apt-get install wrk); make bench-http installs it")
 	}
-	defer func(was string, d time.Duration) { *httpLoadWrk, *httpLoadDuration = was, d }(*httpLoadWrk, *httpLoadDuration)
-	*httpLoadWrk, *httpLoadDuration = wrk, time.Second
+	defer func(was string) { *httpLoadWrk = was }(*httpLoadWrk)
+	*httpLoadWrk = wrk
 
 	// The server counts the requests of each session and fails those of
 	// the first ten of them, which wrk must count as errors.
@@ -1216,7 +1300,7 @@ func TestWrkSendsTheCookieOfARandomSessionWithEveryRequest(t *testing.T) {
 		}
 		ok++
 	}))
-	r := runWrk(t, target, "/read")
+	r := runWrk(t, target, "/read", time.Second)
 
 	mu.Lock()
 	defer mu.Unlock()
