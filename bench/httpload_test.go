@@ -48,9 +48,10 @@ import (
 )
 
 // The HTTP load benchmark (make bench-http): real HTTP servers on loopback,
-// driven by a Go load generator in this process, in one run, so that each
-// server's throughput can be put next to the limit its store allows (the
-// same server doing one raw store read per request, and no session logic).
+// driven by wrk in a process of its own (-httpload.wrk; without it, by a Go
+// load generator in this process), in one run, so that each server's
+// throughput can be put next to the limit its store allows (the same server
+// doing one raw store read per request, and no session logic).
 var (
 	httpLoad         = flag.Bool("httpload", false, "run TestHTTPLoad, the HTTP load benchmark")
 	httpLoadDuration = flag.Duration("httpload.duration", 3*time.Second, "measured time per server and request kind")
