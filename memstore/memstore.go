@@ -90,6 +90,10 @@ type state struct {
 	interval time.Duration
 	now      func() int64
 	users    userIndex // the user -> sessions index (users.go)
+
+	// beforeEvict, if set (by tests only), runs in enforceCap between
+	// choosing the session to evict and locking its shard.
+	beforeEvict func()
 }
 
 type stopper struct {
@@ -586,12 +590,37 @@ func (st *state) enforceCap() {
 		if best == nil {
 			return
 		}
+		if st.beforeEvict != nil {
+			st.beforeEvict()
+		}
 		best.mu.Lock()
-		// Evict only if nothing changed there meanwhile; otherwise look again.
-		if len(best.heap) > 0 && best.heap[0].expires <= bestExp {
-			st.remove(best, best.heap[0])
+		// Evict only if nothing changed there meanwhile, and only if the
+		// store is still over its cap: a Destroy (or an expiry removed) in
+		// any shard since the loop's check may have brought it back to the
+		// cap, and the eviction would be one too many. claimEviction takes
+		// the count down only while it is over the cap, so no removal can
+		// slip in between the check and the eviction's own.
+		if len(best.heap) > 0 && best.heap[0].expires <= bestExp && st.claimEviction() {
+			e := best.heap[0]
+			delete(best.m, e.id)
+			best.heapRemove(e)
 		}
 		best.mu.Unlock()
+	}
+}
+
+// claimEviction decrements the count of entries for an eviction if the
+// store is over its cap, and reports whether it did. The caller then
+// removes the entry without counting it again.
+func (st *state) claimEviction() bool {
+	for {
+		n := st.n.Load()
+		if n <= st.max {
+			return false
+		}
+		if st.n.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 
