@@ -121,6 +121,54 @@ func TestUserIndexMemoryIsGivenBackAfterItsEntriesAreSwept(t *testing.T) {
 	runtime.KeepAlive(s)
 }
 
+// TestUserIndexMemoryOfAUserIsGivenBackAfterMostOfTheirEntriesAreSwept
+// indexes many sessions of one user, then sweeps all but one away: the
+// user stays in the index, and their map of entries is rebuilt like the
+// map of users, so the heap returns to about where it started (the map
+// kept its buckets while the user kept one entry: about 12 MB here).
+func TestUserIndexMemoryOfAUserIsGivenBackAfterMostOfTheirEntriesAreSwept(t *testing.T) {
+	const sessions = 200_000
+	ctx := context.Background()
+	before := heapAlloc()
+
+	// A clock that stands still while the sessions are indexed and then
+	// jumps past their entries' expiry and the grace, but for one entry.
+	// The sweep is run by hand, so that it has finished when the heap is
+	// measured.
+	var clock atomic.Int64
+	start := time.Now()
+	clock.Store(start.UnixNano())
+	s := New(WithSweepInterval(0), withClock(clock.Load))
+	defer s.Close()
+	if err := s.IndexUserSession(ctx, "alice", "kept", start, start.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Every IndexUserSession walks the user's entries to prune them, so
+	// 200,000 of them one by one would take minutes: all but the last are
+	// put in as IndexUserSession puts them, and the last goes through it.
+	ids := s.users.m["alice"]
+	id := make([]byte, 0, 32)
+	expires := start.Add(time.Minute).UnixNano()
+	for i := range sessions - 1 {
+		id = fmt.Appendf(id[:0], "session-%026d", i) // 32 bytes, like real ids
+		ids.m[string(id)] = userEntry{used: start.UnixNano(), expires: expires, deadline: expires + int64(indexGrace)}
+	}
+	if err := s.IndexUserSession(ctx, "alice", "last", start, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.users.m["alice"].m); n != sessions+1 {
+		t.Fatalf("alice has %d entries, want %d", n, sessions+1)
+	}
+	peak := heapAlloc()
+	clock.Store(start.Add(time.Minute + indexGrace).UnixNano())
+	s.purge()
+	if ids := s.users.m["alice"]; ids == nil || len(ids.m) != 1 {
+		t.Fatalf("alice's entries after the sweep: %v, want only the one that has not expired", ids)
+	}
+	heapGivenBack(t, before, peak, fmt.Sprint(sessions, " entries of one user"))
+	runtime.KeepAlive(s)
+}
+
 func TestSweeperRemovesExpiredSessions(t *testing.T) {
 	ctx := context.Background()
 	s := New(WithSweepInterval(10 * time.Millisecond))

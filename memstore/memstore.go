@@ -541,7 +541,8 @@ const shrinkMin = 64
 // its peak (the largest it has been since it was last rebuilt), and the peak
 // to count from; otherwise m and peak unchanged. Go maps keep their buckets
 // after deletes, so only a rebuild gives their memory back. Used for the
-// shards' maps and for the user index.
+// shards' maps, and for the user index's map of users and each user's map
+// of entries.
 func shrinkMap[V any](m map[string]V, peak int) (_ map[string]V, newPeak int, rebuilt bool) {
 	if peak < shrinkMin || len(m) > peak/4 {
 		return m, peak, false

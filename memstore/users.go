@@ -16,8 +16,16 @@ const indexGrace = time.Minute
 // a few map operations.
 type userIndex struct {
 	mu   sync.Mutex
-	m    map[string]map[string]userEntry // user -> id -> entry
-	peak int                             // largest len(m) since m was last rebuilt (shrinkMap)
+	m    map[string]*userIDs // user -> their entries
+	peak int                 // largest len(m) since m was last rebuilt (shrinkMap)
+}
+
+// userIDs is one user's entries. Its map is rebuilt like the map of users
+// once it has shrunk well below its peak (shrinkMap), so that a user who
+// once had many sessions and keeps a few does not keep the memory of all.
+type userIDs struct {
+	m    map[string]userEntry // id -> entry
+	peak int                  // largest len(m) since m was last rebuilt
 }
 
 // userEntry is one index entry, times in unix ns.
@@ -38,16 +46,17 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.m == nil {
-		ix.m = make(map[string]map[string]userEntry)
+		ix.m = make(map[string]*userIDs)
 	}
 	ids := ix.m[user]
 	if ids == nil {
-		ids = make(map[string]userEntry, 1)
+		ids = &userIDs{m: make(map[string]userEntry, 1)}
 		ix.m[user] = ids
 		ix.peak = max(ix.peak, len(ix.m))
 	}
-	pruneUser(ids, now)
-	ids[id] = e
+	ids.prune(now)
+	ids.m[id] = e
+	ids.peak = max(ids.peak, len(ids.m))
 	return nil
 }
 
@@ -61,22 +70,30 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ids, ok := ix.m[user]; ok {
-		delete(ids, id)
-		if len(ids) == 0 {
+		delete(ids.m, id)
+		if len(ids.m) == 0 {
 			delete(ix.m, user)
+		} else {
+			ids.shrink()
 		}
 	}
 	return nil
 }
 
-// pruneUser deletes the entries past their deadline. ix.mu is held.
-func pruneUser(ids map[string]userEntry, now int64) {
-	for id, e := range ids {
+// prune deletes the entries past their deadline, and rebuilds the map if
+// that left it well below its peak. ix.mu is held.
+func (ids *userIDs) prune(now int64) {
+	for id, e := range ids.m {
 		if e.deadline <= now {
-			delete(ids, id)
+			delete(ids.m, id)
 		}
 	}
+	ids.shrink()
 }
+
+// shrink rebuilds the map if it has shrunk to a quarter of its peak
+// (shrinkMap). ix.mu is held.
+func (ids *userIDs) shrink() { ids.m, ids.peak, _ = shrinkMap(ids.m, ids.peak) }
 
 // UserSessions calls yield with the user's unexpired index entries and
 // each session's data, nil for a session that is gone (session.UserIndex).
@@ -91,14 +108,16 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		e  userEntry
 	}
 	ix.mu.Lock()
-	ids := ix.m[user]
-	pruneUser(ids, now)
-	if ids != nil && len(ids) == 0 {
-		delete(ix.m, user)
-	}
-	entries := make([]found, 0, len(ids))
-	for id, e := range ids {
-		entries = append(entries, found{id, e})
+	var entries []found
+	if ids := ix.m[user]; ids != nil {
+		ids.prune(now)
+		if len(ids.m) == 0 {
+			delete(ix.m, user)
+		}
+		entries = make([]found, 0, len(ids.m))
+		for id, e := range ids.m {
+			entries = append(entries, found{id, e})
+		}
 	}
 	ix.mu.Unlock()
 	for _, f := range entries {
@@ -113,15 +132,16 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 
 // pruneUsers drops every index entry past its deadline, for the sweeper:
 // users who never come back must not keep their entries forever. It then
-// rebuilds the map of users if it has shrunk well below its peak, so that
-// its memory is given back like the shards'.
+// rebuilds the map of users, and each user's map of entries, that has
+// shrunk well below its peak, so that their memory is given back like the
+// shards'.
 func (st *state) pruneUsers(now int64) {
 	ix := &st.users
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for user, ids := range ix.m {
-		pruneUser(ids, now)
-		if len(ids) == 0 {
+		ids.prune(now)
+		if len(ids.m) == 0 {
 			delete(ix.m, user)
 		}
 	}

@@ -24,7 +24,7 @@ func TestUserIndexOfDailyLoginsForAYearStaysBounded(t *testing.T) {
 		if err := st.Set(ctx, id, []byte("{}"), exp); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(st.users.m["u"]); n > 31 {
+		if n := len(st.users.m["u"].m); n > 31 {
 			t.Fatalf("day %d: %d index entries, want at most 31", day, n)
 		}
 		now += int64(24 * time.Hour)
