@@ -33,6 +33,12 @@
 //
 // Touch rewrites the expiry only and keeps the version, so a touch does not
 // make a parallel compare-and-swap fail.
+//
+// The user index (session.UserIndex) lives in a second bucket, named after
+// the sessions' bucket plus a NUL byte and "users" ([Store.UsersBucket]),
+// with a nested bucket per user. Earlier versions named it
+// "<bucket>.users", which another store's WithBucket could name too; New
+// moves the user buckets of such an index into the new one.
 package boltstore
 
 import (
@@ -44,6 +50,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +130,8 @@ type Option func(*config)
 
 // WithBucket names the bbolt bucket that holds the sessions (default
 // "sessions"). Use different buckets to keep several stores in one file.
+// The store keeps its user index in a bucket named after it, a NUL byte and
+// "users" (Store.UsersBucket), so New and Open refuse a name that ends so.
 func WithBucket(name string) Option { return func(c *config) { c.bucket = name } }
 
 // WithDefaultTTL sets how long a session saved with a zero expires (a
@@ -170,6 +179,9 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.bucket == "" {
 		return c, errors.New("boltstore: empty bucket name")
+	}
+	if strings.HasSuffix(c.bucket, usersSuffix) {
+		return c, fmt.Errorf("boltstore: bucket name %q ends in a NUL byte and \"users\", which names the user index bucket of the store in bucket %q", c.bucket, strings.TrimSuffix(c.bucket, usersSuffix))
 	}
 	if c.sweepBatch <= 0 {
 		return c, fmt.Errorf("boltstore: sweep batch size must be positive, got %d", c.sweepBatch)
@@ -236,12 +248,23 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		logger:          c.logger,
 		now:             c.now,
 	}
+	var moved int
 	err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(s.bucket)
-		return err
+		if _, err := tx.CreateBucketIfNotExists(s.bucket); err != nil {
+			return err
+		}
+		var err error
+		if moved, err = s.migrateUsers(tx); err != nil { // users.go
+			return fmt.Errorf("move the user index from %q: %w", c.bucket+legacyUsersSuffix, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
+	}
+	if moved > 0 {
+		s.logger.Info("boltstore: moved the user index to its new bucket",
+			"path", db.Path(), "from", c.bucket+legacyUsersSuffix, "to", s.UsersBucket(), "users", moved)
 	}
 	s.writes = make(chan *writeOp, maxGroup)
 	s.committerDone = make(chan struct{})

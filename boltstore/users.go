@@ -14,9 +14,9 @@ import (
 )
 
 // The user index (session.UserIndex, issue #14) lives in a second bucket,
-// named after the sessions' bucket plus ".users", with one nested bucket per
-// user: key the session id, value 16 bytes, the index expiry and the last
-// use (Unix nanoseconds, big-endian). An index write goes through the same
+// named after the sessions' bucket plus a NUL byte and "users" (UsersBucket),
+// with one nested bucket per user: key the session id, value 16 bytes, the
+// index expiry and the last use (Unix nanoseconds, big-endian). An index write goes through the same
 // commit queue as the sessions' writes and prunes the user's entries more
 // than session.IndexGrace past their expiry; PurgeExpired (the sweeper)
 // prunes every user's, and drops users left with none. The manager removes
@@ -32,6 +32,18 @@ import (
 // of that session by the manager indexes it again first, replacing the
 // entry). UnindexUserSession removes it like any other.
 //
+// The index bucket was named after the sessions' bucket plus ".users"
+// before, which is also a sessions' bucket name that WithBucket took, so
+// that a store in bucket "x" and one in bucket "x.users" in one file shared
+// a bucket: the second could not store a session whose id was a user id of
+// the first (nor the first index a user whose id was a session id of the
+// second), and its Clear deleted the first's index. A name ending in the NUL byte and
+// "users" is refused (WithBucket), so the new names cannot collide. New
+// moves the user buckets of the old index bucket into the new one
+// (migrateUsers), merging them with any the new one already holds, and
+// leaves the old bucket's other keys (another store's sessions) and the
+// emptied bucket itself where they are.
+//
 // A nested bucket inside a user's bucket (bbolt gives it no value) is no
 // entry: it is not listed, and pruning skips it and leaves it alone (it is
 // not the store's to delete), so it can fail neither that user's index
@@ -43,8 +55,106 @@ var (
 	_ session.UserIndexRemover = (*Store)(nil)
 )
 
+// usersSuffix names the index bucket after the sessions' bucket. The NUL
+// byte keeps it apart from every sessions' bucket name WithBucket takes.
+const usersSuffix = "\x00users"
+
+// legacyUsersSuffix named the index bucket before usersSuffix.
+const legacyUsersSuffix = ".users"
+
 // usersBucket is the name of the index bucket.
-func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.bucket), ".users"...) }
+func (s *Store) usersBucket() []byte { return append(bytes.Clone(s.bucket), usersSuffix...) }
+
+// UsersBucket returns the name of the bucket that holds the user index: the
+// sessions' bucket's name, a NUL byte and "users".
+func (s *Store) UsersBucket() string { return string(s.usersBucket()) }
+
+// migrateUsers moves the user buckets of the index bucket as earlier
+// versions named it (<bucket>.users) into the index bucket, in New's
+// transaction, and returns how many users it moved. A user who has a bucket
+// in both (an earlier version ran on the file after this one) gets their
+// entries merged: an entry in both keeps the later expiry. Keys of the old
+// bucket that are not buckets are another store's sessions (one in bucket
+// "<bucket>.users") and stay, and so does the old bucket, which such a
+// store may be using.
+func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
+	old := tx.Bucket(append(bytes.Clone(s.bucket), legacyUsersSuffix...))
+	if old == nil {
+		return 0, nil
+	}
+	var users [][]byte
+	if err := old.ForEachBucket(func(k []byte) error { users = append(users, bytes.Clone(k)); return nil }); err != nil {
+		return 0, err
+	}
+	if len(users) == 0 {
+		return 0, nil
+	}
+	ub, err := tx.CreateBucketIfNotExists(s.usersBucket())
+	if err != nil {
+		return 0, err
+	}
+	for _, user := range users {
+		if ub.Bucket(user) == nil {
+			if err := tx.MoveBucket(user, old, ub); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := mergeUser(old, user, ub.Bucket(user)); err != nil {
+			return 0, err
+		}
+	}
+	return len(users), nil
+}
+
+// mergeUser moves the entries of user's bucket in old into dst, the user's
+// bucket in the index; an entry dst holds too stays unless the moved one
+// expires later. A nested bucket (no entry) is moved if dst has none of
+// that name, and left otherwise; the user's bucket in old is deleted once
+// empty.
+func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
+	src := old.Bucket(user)
+	type kv struct{ k, v []byte }
+	var entries []kv
+	var nested [][]byte
+	err := src.ForEach(func(k, v []byte) error {
+		if v == nil && src.Bucket(k) != nil {
+			nested = append(nested, bytes.Clone(k))
+		} else {
+			entries = append(entries, kv{bytes.Clone(k), bytes.Clone(v)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if cur := dst.Get(e.k); cur == nil || later(readEntry(e.v), readEntry(cur)) {
+			if err := dst.Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		if err := src.Delete(e.k); err != nil {
+			return err
+		}
+	}
+	for _, k := range nested {
+		if dst.Bucket(k) == nil && dst.Get(k) == nil {
+			if err := src.MoveBucket(k, dst); err != nil {
+				return err
+			}
+		}
+	}
+	if first, _ := src.Cursor().First(); first == nil {
+		return old.DeleteBucket(user)
+	}
+	return nil
+}
+
+// later reports whether entry a expires after entry b, both with an expiry.
+func later(a, b indexEntry) bool {
+	return a.hasExpires && b.hasExpires && a.expires > b.expires
+}
 
 // IndexUserSession records that session id belongs to user.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {

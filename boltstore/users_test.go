@@ -37,7 +37,7 @@ func newUserStore(t *testing.T) *boltstore.Store {
 // spoil(its value), as a hand edit or another program would.
 func spoilIndexEntry(st *boltstore.Store, user, id string, spoil func(v []byte) []byte) error {
 	return st.DB().Update(func(tx *bbolt.Tx) error {
-		u := tx.Bucket([]byte(boltstore.DefaultBucket + ".users")).Bucket([]byte(user))
+		u := tx.Bucket([]byte(st.UsersBucket())).Bucket([]byte(user))
 		if u == nil {
 			return fmt.Errorf("no index bucket for %q", user)
 		}
@@ -54,7 +54,7 @@ func indexedUsers(t *testing.T, st *boltstore.Store) []string {
 	t.Helper()
 	var users []string
 	err := st.DB().View(func(tx *bbolt.Tx) error {
-		ub := tx.Bucket([]byte(boltstore.DefaultBucket + ".users"))
+		ub := tx.Bucket([]byte(st.UsersBucket()))
 		if ub == nil {
 			return nil
 		}
