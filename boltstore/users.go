@@ -16,7 +16,9 @@ import (
 // The user index (session.UserIndex, issue #14) lives in a second bucket,
 // named after the sessions' bucket plus a NUL byte and "users" (UsersBucket),
 // with one nested bucket per user: key the session id, value 16 bytes, the
-// index expiry and the last use (Unix nanoseconds, big-endian). An index write goes through the same
+// index expiry and the last use (Unix nanoseconds, big-endian; a zero last
+// use is stored as what the zero time's UnixNano returns, a date in 1754,
+// and listed as the zero time). An index write goes through the same
 // commit queue as the sessions' writes and prunes the user's entries more
 // than session.IndexGrace past their expiry; PurgeExpired (the sweeper)
 // prunes every user's, and drops users left with none. The manager removes
@@ -220,6 +222,11 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	return nil
 }
 
+// zeroUsed is what the zero time's UnixNano returns (it overflows int64, to
+// a date in 1754), and so what IndexUserSession writes for a zero last use,
+// as earlier versions did: it reads back as the zero time.
+var zeroUsed = time.Time{}.UnixNano()
+
 // indexEntry is what can be read of an index value.
 type indexEntry struct {
 	expires, used       int64 // Unix nanoseconds
@@ -328,7 +335,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	for _, e := range entries {
 		var used, expires time.Time // zero where the entry cannot be read
-		if e.hasUsed {
+		if e.hasUsed && e.used != zeroUsed {
 			used = time.Unix(0, e.used)
 		}
 		if e.hasExpires {

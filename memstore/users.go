@@ -33,6 +33,19 @@ type userEntry struct {
 	used, expires, deadline int64 // deadline: when it may be pruned (expires + IndexGrace)
 }
 
+// zeroUsed is what the zero time's UnixNano returns (it overflows int64, to
+// a date in 1754): a zero last use is kept as it and listed as the zero
+// time again.
+var zeroUsed = time.Time{}.UnixNano()
+
+// usedTime returns the last use kept as ns.
+func usedTime(ns int64) time.Time {
+	if ns == zeroUsed {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
 // IndexUserSession records that session id belongs to user (session.UserIndex).
 // It also prunes the user's entries past their deadline.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
@@ -125,7 +138,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		if err != nil {
 			return err
 		}
-		yield(f.id, time.Unix(0, f.e.used), time.Unix(0, f.e.expires), data)
+		yield(f.id, usedTime(f.e.used), time.Unix(0, f.e.expires), data)
 	}
 	return nil
 }

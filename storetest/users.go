@@ -120,6 +120,18 @@ func testUserIndex(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 			t.Errorf("UserSessions(gina): listed %v, data %v, expires %v; want the session with a future expiry", ok, e.data != nil, e.expires)
 		}
 	})
+	// The manager always records a last use, but the interface takes any
+	// time: the zero time must come back as the zero time (memstore and
+	// boltstore listed it in the year 1754, the overflow of its UnixNano).
+	t.Run("ZeroUsedIsListedAsTheZeroTime", func(t *testing.T) {
+		id := NewID()
+		mustIndex(t, ix, "gus", id, time.Time{}, later())
+		mustSet(t, st, id, Document(10), later())
+		e, ok := userSessions(t, ix, "gus")[id]
+		if !ok || e.data == nil || !e.used.IsZero() {
+			t.Errorf("UserSessions(gus): listed %v, data %v, used %v; want the session with a zero used", ok, e.data != nil, e.used)
+		}
+	})
 	t.Run("ExpiredSessionIsListedWithoutData", func(t *testing.T) {
 		id := NewID()
 		expires := time.Now().Add(ExpiryWait + cfg.early)
