@@ -219,7 +219,21 @@ func newQueries(t string) queries {
 // otherwise, and starts its cleanup. With [WithCreateTable] it creates the
 // table first, and returns the error if it cannot. The store does not close
 // the pool.
+//
+// New waits for the server as long as it takes: it is [NewContext] with
+// context.Background(). Use NewContext to bound [WithCreateTable]'s
+// statements, which wait for ever on a server that accepted the connection
+// and never answers.
 func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	return NewContext(context.Background(), pool, opts...)
+}
+
+// NewContext is [New] with a context for the work it does on the server:
+// with [WithCreateTable], acquiring a connection and creating the tables
+// stop when ctx ends, and NewContext returns an error wrapping ctx's. ctx
+// bounds nothing after NewContext returns; [Store.Close] stops the cleanup.
+// Without WithCreateTable, NewContext does nothing on the server.
+func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgstore: nil pool")
 	}
@@ -261,7 +275,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		done:       make(chan struct{}),
 	}
 	if c.createTable {
-		if err := s.createTable(context.Background(), c.schema, c.table); err != nil {
+		if err := s.createTable(ctx, c.schema, c.table); err != nil {
 			return nil, err
 		}
 	}

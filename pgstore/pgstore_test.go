@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -198,6 +199,74 @@ func TestCreateTableIsIdempotentAndParallelSafe(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// silentServer listens on a loopback port, accepts every connection and
+// never answers: a server that hangs after the TCP handshake. It closes the
+// connections in t.Cleanup.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// NewContext with WithCreateTable against a server that accepts the
+// connection and never answers gives up when its context ends; New ran the
+// statements on context.Background() and waited for ever.
+func TestNewContextWithCreateTableGivesUpWhenItsContextEnds(t *testing.T) {
+	pool := poolOn(t, "postgres://nobody@"+silentServer(t)+"/db?sslmode=disable", nil)
+	const timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		st, err := pgstore.NewContext(ctx, pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+		if st != nil {
+			st.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("NewContext against a silent server: %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+		if took := time.Since(start); took > timeout+2*time.Second {
+			t.Errorf("NewContext returned after %v, with a context of %v", took, timeout)
+		}
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatalf("NewContext against a silent server still waits %v after its context of %v ended", 10*time.Second, timeout)
 	}
 }
 

@@ -77,7 +77,7 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 		pool.Close()
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
-	st, err := pgstore.New(pool, opts...)
+	st, err := pgstore.NewContext(ctx, pool, opts...)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
