@@ -213,6 +213,7 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 	for i := range s.casLocks {
 		s.casLocks[i] = make(chan struct{}, 1)
 	}
+	s.userIndexes.lock = make(chan struct{}, 1)
 	if c.ttlIndex {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

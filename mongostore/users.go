@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -55,8 +55,11 @@ const inChunk = 500
 
 // userIndexState is the lazily created secondary indexes of the collection.
 type userIndexState struct {
-	mu   sync.Mutex
-	done bool
+	// lock is held while the indexes are created: a channel of one slot,
+	// so that a caller whose context ends stops waiting for another's
+	// creation (a server that went away must not queue requests).
+	lock chan struct{}
+	done atomic.Bool
 }
 
 // users returns the index collection.
@@ -75,12 +78,20 @@ func entryID(user, id string) bson.D {
 // ensureUserIndexes creates the index collection's secondary indexes, once
 // per store. A failure other than the caller's context is logged and not
 // retried: the index works without them, only slower, and a server that
-// refuses them (no permission) would refuse them every time.
+// refuses them (no permission) would refuse them every time. A caller that
+// finds another creating them waits no longer than its ctx.
 func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	ix := &s.userIndexes
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.done {
+	if ix.done.Load() {
+		return nil
+	}
+	select {
+	case ix.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-ix.lock }()
+	if ix.done.Load() {
 		return nil
 	}
 	models := []mongo.IndexModel{{Keys: bson.D{{Key: fieldID + "." + fieldUser, Value: 1}}}}
@@ -94,7 +105,7 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	if err != nil {
 		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes; listing a user's sessions scans the collection", "collection", s.UsersCollection(), "err", err)
 	}
-	ix.done = true
+	ix.done.Store(true)
 	return nil
 }
 

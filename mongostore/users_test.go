@@ -1,6 +1,8 @@
 package mongostore_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -43,6 +45,45 @@ func entries(t *testing.T, coll *mongo.Collection, user string) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// The first index write or listing of a store creates the index
+// collection's indexes, and the others wait for it: one whose context ends
+// meanwhile returns at once with its context's error. They waited on a
+// mutex for as long as the first one's createIndexes took (here, a server
+// that stopped answering: the client's timeout).
+func TestUserIndexWaiterForTheIndexesGivesUpWhenItsContextEnds(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	st := newStore(t, connect(t, "mongodb://"+proxy.Addr+"/?directConnection=true").Database(db).Collection("sessions"))
+	if _, _, err := st.Get(t.Context(), "warm-up"); err != nil { // a connection that is up
+		t.Fatal(err)
+	}
+	proxy.Stall()
+	first := make(chan error, 1)
+	go func() {
+		first <- st.IndexUserSession(t.Context(), "alice", "a1", time.Now(), time.Now().Add(time.Hour))
+	}()
+	time.Sleep(300 * time.Millisecond) // the first is creating the indexes, and stalled
+
+	const timeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	start := time.Now()
+	err := st.UserSessions(ctx, "alice", func(string, time.Time, time.Time, []byte) {})
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("UserSessions while another call creates the indexes: %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if took > timeout+time.Second {
+		t.Errorf("UserSessions with a context of %v returned after %v: it waited for the other call's createIndexes", timeout, took)
+	}
+	proxy.Heal()
+	<-first
+	if err := st.IndexUserSession(t.Context(), "alice", "a2", time.Now(), time.Now().Add(time.Hour)); err != nil {
+		t.Errorf("IndexUserSession once the server answers again: %v", err)
+	}
 }
 
 func TestUserIndexDocumentIsKeyedByUserAndSession(t *testing.T) {
