@@ -14,7 +14,8 @@
 // neither a string nor a document, or one nested deeper than the manager's
 // codec reads) counts as missing: Get logs it, and Touch and GetAndTouch
 // leave it alone (their filters skip it, so they cannot tell it from a
-// missing one without another round trip, and do not log it).
+// missing one without another round trip, and do not log it), and IDs and
+// Count leave it out.
 //
 // An expired document is never returned, even before it is removed: Get
 // and GetVersion find the document by _id alone and check expires
@@ -630,15 +631,18 @@ func unreadable(id string, now time.Time) bson.D {
 	return bson.D{{Key: fieldID, Value: id}, {Key: "$nor", Value: bson.A{readable(id, now)[1:]}}}
 }
 
-// liveFilter matches every unexpired session.
-func liveFilter(now time.Time) bson.D {
-	return bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gt", Value: now}}}}
+// listable matches the documents IDs and Count list: those Get returns,
+// unexpired and readable (readable without the _id), but for a session
+// nested deeper than maxNesting, which no filter can tell.
+func listable(now time.Time) bson.D {
+	return bson.D{{Key: fieldExpires, Value: liveExpires(now)}, {Key: fieldSession, Value: readableSession()}}
 }
 
 // IDs returns the ids of the unexpired sessions. Documents whose _id is not
-// a string (not written by a session store) are left out.
+// a string (not written by a session store) are left out, and so are those
+// Get reports missing because it cannot read them (see listable).
 func (s *Store) IDs(ctx context.Context) ([]string, error) {
-	cur, err := s.coll.Find(ctx, liveFilter(s.cfg.now()), options.Find().SetProjection(bson.D{{Key: fieldID, Value: 1}}))
+	cur, err := s.coll.Find(ctx, listable(s.cfg.now()), options.Find().SetProjection(bson.D{{Key: fieldID, Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: ids: %w", err)
 	}
@@ -655,9 +659,10 @@ func (s *Store) IDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Count returns the number of unexpired sessions.
+// Count returns the number of unexpired sessions: the documents IDs lists,
+// whatever their _id.
 func (s *Store) Count(ctx context.Context) (int, error) {
-	n, err := s.coll.CountDocuments(ctx, liveFilter(s.cfg.now()))
+	n, err := s.coll.CountDocuments(ctx, listable(s.cfg.now()))
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: count: %w", err)
 	}

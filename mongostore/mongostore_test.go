@@ -454,6 +454,35 @@ func TestBadStoredDataIsMissingAndLogged(t *testing.T) {
 	}
 }
 
+// IDs and Count list what Get returns: a live document that cannot be read
+// is missing for them too, as a corrupt record is for boltstore. They
+// filtered on expires alone, so such a document was counted, and
+// sessionctl listed it as a session gone just now.
+func TestIDsAndCountLeaveOutDocumentsGetReportsMissing(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	if err := st.Set(ctx, "good", []byte(`{}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "number"}, {Key: "session", Value: 42}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "nosession"}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "list"}, {Key: "session", Value: bson.A{"{}"}}, {Key: "expires", Value: exp}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "expireslist"}, {Key: "session", Value: `{}`}, {Key: "expires", Value: bson.A{exp}}})
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "noexpires"}, {Key: "session", Value: `{}`}})
+	for _, id := range []string{"number", "nosession", "list", "expireslist", "noexpires"} {
+		if _, found, err := st.Get(ctx, id); found || err != nil {
+			t.Fatalf("Get(%s) = %v, %v; want missing", id, found, err)
+		}
+	}
+	if ids, err := st.IDs(ctx); err != nil || !slices.Equal(ids, []string{"good"}) {
+		t.Errorf("IDs = %q, %v; want [good]", ids, err)
+	}
+	if n, err := st.Count(ctx); err != nil || n != 1 {
+		t.Errorf("Count = %d, %v; want 1", n, err)
+	}
+}
+
 // A document Get reports missing stays missing: GetAndTouch and Touch, whose
 // filters used to match it, must not write an expires into it (which brought
 // a document without one back as a live session) or push its expiry on.
