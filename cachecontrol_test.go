@@ -106,3 +106,29 @@ func TestResponseThatClearsTheCookieIsPrivateToo(t *testing.T) {
 		t.Fatalf("Set-Cookie %q, Cache-Control %q; want the expired cookie and private, max-age=600", c, rec.Header().Values("Cache-Control"))
 	}
 }
+
+// A Cache-Control line that ends inside a quoted string (a handler that
+// copied a truncated header) makes a cache that joins the lines, as RFC 9110
+// lets it, read the lines after it as part of that string: a private there
+// is no private to it, and a public hidden in the string comes out of it.
+// Such a header is not trusted to keep shared caches away: the response is
+// made private, and the broken directive is dropped, so that the header
+// reads alike line by line and joined.
+func TestCacheControlWithAnUnterminatedQuoteIsMadePrivate(t *testing.T) {
+	for _, tc := range []struct {
+		handler []string
+		want    string
+	}{
+		{[]string{`public, max-age=600, ext="x`, "private"}, "private, max-age=600"},
+		{[]string{`ext="x`, `y", public, max-age=60`}, "private"},
+		{[]string{`public, private="Set-Cookie`}, "private"},
+		{[]string{`public, no-store="x`, "max-age=5"}, "private, max-age=5"},
+	} {
+		h := http.Header{"Cache-Control": slices.Clone(tc.handler)}
+		var spare [1]string
+		keepFromSharedCaches(h, &spare)
+		if got := h["Cache-Control"]; !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("handler's Cache-Control %q became %q, read by a cache as %q; want %q", tc.handler, got, cacheView(got), tc.want)
+		}
+	}
+}

@@ -549,7 +549,10 @@ func oneValue(spare *[1]string, v string) []string {
 // keeps shared caches away (no-store, or private); otherwise its public and
 // s-maxage directives, and a private one that leaves Set-Cookie out of its
 // list, are dropped and private comes first, the rest kept (max-age still
-// lets the browser cache the page).
+// lets the browser cache the page). A directive whose quoted string is not
+// closed by the end of its line is dropped, and what follows it is not
+// trusted to keep caches away: a cache that joins the lines (RFC 9110,
+// section 5.3) reads the lines after it inside that string.
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
 	lines, set := h["Cache-Control"]
 	if !set {
@@ -557,14 +560,19 @@ func keepFromSharedCaches(h http.Header, spare *[1]string) {
 		return
 	}
 	kept := []string{"private"}
+	broken := false // a directive so far ends inside a quoted string
 	for _, line := range lines {
-		for d := range cacheDirectives(line) {
+		for d, closed := range cacheDirectives(line) {
+			if !closed {
+				broken = true
+				continue
+			}
 			name, value, _ := strings.Cut(d, "=")
 			name = strings.ToLower(strings.TrimSpace(name))
 			switch {
-			case name == "no-store":
+			case name == "no-store" && !broken:
 				return
-			case name == "private" && (value == "" || namesSetCookie(value)):
+			case name == "private" && !broken && (value == "" || namesSetCookie(value)):
 				return
 			case name == "public" || name == "s-maxage" || name == "private":
 				continue
@@ -576,9 +584,11 @@ func keepFromSharedCaches(h http.Header, spare *[1]string) {
 }
 
 // cacheDirectives yields the directives of one Cache-Control line, trimmed,
-// without splitting a quoted argument (private="Set-Cookie, Authorization").
-func cacheDirectives(line string) iter.Seq[string] {
-	return func(yield func(string) bool) {
+// without splitting a quoted argument (private="Set-Cookie, Authorization"),
+// each with whether its quoted strings are closed: only the last one can
+// be left open, by the end of the line.
+func cacheDirectives(line string) iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
 		quoted, escaped, start := false, false, 0
 		for i := 0; i <= len(line); i++ {
 			if i < len(line) {
@@ -597,7 +607,7 @@ func cacheDirectives(line string) iter.Seq[string] {
 					continue
 				}
 			}
-			if d := strings.TrimSpace(line[start:i]); d != "" && !yield(d) {
+			if d := strings.TrimSpace(line[start:i]); d != "" && !yield(d, !quoted) {
 				return
 			}
 			start = i + 1
