@@ -61,9 +61,11 @@ type Options struct {
 	// StoreTimeout bounds every store call the middleware and the Session
 	// methods make (load, save, touch, destroy), so that a store that stops
 	// answering gives the ErrorHandler's answer within about this time (plus
-	// 1% of it, at least 1 ms and at most 50 ms) instead of a hung request. The middleware's own
-	// calls then run without the request's cancellation: a client that hangs
-	// up does not abort a load or a save halfway. Zero means
+	// 1% of it, at least 1 ms and at most 50 ms) instead of a hung request;
+	// twice that for a login whose MaxSessionsPerUser trimming ran out of
+	// it, since removing its session gets a StoreTimeout of its own. The
+	// middleware's own calls then run without the request's cancellation: a
+	// client that hangs up does not abort a load or a save halfway. Zero means
 	// DefaultStoreTimeout; a negative value turns the limit off (the
 	// request's own context then applies to loads, and saves run without a
 	// deadline).
@@ -83,9 +85,12 @@ type Options struct {
 	// error), and the session it made the user's is destroyed, so that the
 	// user is not logged in beyond the cap and no session nobody holds the
 	// cookie of is kept, as the most recently used, by later logins'
-	// trimming. If that destroy fails too, it is logged and the session
-	// expires on its own. A save of a session that was the user's already
-	// fails the same way, but the session stays.
+	// trimming. That destroy gets a StoreTimeout of its own when the
+	// login's has run out (or a Save's context was cancelled), so a login
+	// whose trimming timed out is answered up to one StoreTimeout later. If
+	// the destroy fails too, it is logged and the session expires on its
+	// own. A save of a session that was the user's already fails the same
+	// way, but the session stays.
 	MaxSessionsPerUser int
 	// RecordClient records the user agent and client IP (with TrustProxy,
 	// the first X-Forwarded-For) in sessions that have a user, for a "your

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -271,5 +272,57 @@ func TestFailedLoginWhoseNewIDFailsLeavesTheRequestWithoutASession(t *testing.T)
 	}
 	if n, _ := fs.Store.Count(t.Context()); n != 0 {
 		t.Fatalf("the store holds %d sessions, want none", n)
+	}
+}
+
+// A trim fails most often because the store is slow: the login's
+// StoreTimeout runs out during the listing of a user with many sessions, or
+// the client hangs up while the handler saves the login (Session.Save with
+// the request's context). The login's session is still removed: the
+// removal gets a deadline of its own rather than the login's spent one,
+// with which it failed before it was sent, leaving the session stored and
+// indexed, the user's most recently used.
+func TestLoginWhoseTrimRunsOutOfTimeStillLeavesNoSession(t *testing.T) {
+	for _, how := range []string{"StoreTimeout", "client gone during Save"} {
+		t.Run(how, func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			m, _ := newTestManager(t, Options{Store: fs, MaxSessionsPerUser: 2, StoreTimeout: 300 * time.Millisecond,
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}})
+			m.now = fs.clock.Now
+			h := m.Handler(trimApp(t))
+			phone := login(newBrowser(t, h), "ada")
+			fs.clock.Advance(time.Second)
+			tablet := login(newBrowser(t, h), "ada")
+			fs.clock.Advance(time.Second)
+
+			ctx, hangUp := context.WithCancel(t.Context())
+			defer hangUp()
+			fs.on(func(ctx context.Context, op, _ string) error {
+				if op != "UserSessions" {
+					return nil
+				}
+				if how == "StoreTimeout" {
+					<-ctx.Done() // the listing takes longer than StoreTimeout
+				} else {
+					hangUp()
+				}
+				return ctx.Err()
+			})
+			laptop := newBrowser(t, h)
+			path := "/login?u=ada"
+			if how != "StoreTimeout" {
+				path = "/login-save?u=ada"
+			}
+			laptop.do(httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx))
+			fs.on(nil)
+			if got, want := liveOf(t, m, "ada"), sortedIDs(phone, tablet); !slices.Equal(got, want) {
+				t.Fatalf("after the failed login ada's sessions are %v, want the phone's and the tablet's %v", short(got), short(want))
+			}
+			if got, want := indexOf(t, m, "ada"), sortedIDs(phone, tablet); !slices.Equal(got, want) {
+				t.Fatalf("ada's index holds %v, want %v", short(got), short(want))
+			}
+		})
 	}
 }
