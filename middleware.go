@@ -148,10 +148,11 @@ func (rs *requestState) restoreExpiry() {
 	// The user's index entry must outlive the session. An expiry no later
 	// than the load's touch needs no new entry: the load recorded one that
 	// long, or its index write failed, and then the session is better off
-	// with the earlier expiry all the same.
+	// with the earlier expiry all the same. The entry is the stored copy's
+	// user's: a SetUser of this request was never stored.
 	var err error
 	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
-		err = m.indexUser(ctx, s, exp)
+		err = m.indexUserAs(ctx, s.storedUser, s, exp)
 	}
 	if err == nil {
 		_, err = m.touchStored(ctx, s, exp)
@@ -706,7 +707,8 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 
 // touchStored sets the stored session's expiry to exp with the store's
 // Toucher, which the manager must have, and reports whether the session was
-// still there. The caller has recorded the user's index entry (touch).
+// still there. The caller has made sure that the user's index entry lasts
+// until exp (touch records it; restoreExpiry, only past the load's).
 func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time) (found bool, err error) {
 	if s.loadedData != nil { // kept only for a VersionToucher, while version is still the loaded one
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)

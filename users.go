@@ -264,11 +264,13 @@ func clientIP(r *http.Request, trustProxy bool) string {
 // or touch that keeps it until expires. It is the one place where the save
 // and touch paths update the index. s.mu is held.
 func (m *Manager) indexUser(ctx context.Context, s *Session, expires time.Time) error {
-	if m.users == nil {
-		return nil
-	}
-	user := s.userLocked()
-	if user == "" {
+	return m.indexUserAs(ctx, s.userLocked(), s, expires)
+}
+
+// indexUserAs is indexUser for user, the user of the stored copy of s when
+// it is only touched, not written (restoreExpiry). s.mu is held.
+func (m *Manager) indexUserAs(ctx context.Context, user string, s *Session, expires time.Time) error {
+	if m.users == nil || user == "" {
 		return nil
 	}
 	if err := m.users.IndexUserSession(ctx, user, s.id, m.now(), expires); err != nil {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +106,46 @@ func TestFailedIndexWriteAfterTheLoadsTouchLeavesTheSessionItsOwnExpiry(t *testi
 			}
 			if live := liveOf(t, m, "ada"); tc.stored && (len(live) != 1 || live[0] != id) {
 				t.Fatalf("UserSessions(ada) lists %v, want the session: its index entry must outlive it", short(live))
+			}
+		})
+	}
+}
+
+// A request that binds another user (SetUser) and then fails, before its
+// save stored anything, leaves the stored session its user's: the touch that
+// sets back its own expiry records that user's index entry, not the
+// binding the request never stored. A "remember me" session of ada's stayed
+// alive for its thirty days while her index entry ended with the load's
+// day, so DestroyUserSessions("ada") no longer found it.
+func TestRestoredExpiryRecordsTheStoredUsersIndexEntry(t *testing.T) {
+	for _, how := range []string{"panic", "failed save"} {
+		t.Run(how, func(t *testing.T) {
+			m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}, MaxDocumentBytes: 4096})
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.SetUser("ada")
+				s.Cookie().SetMaxAge(30 * 24 * time.Hour) // remember me
+			})))
+			b.get("/")
+			id := mustID(t, m, b.cookie)
+			failing := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.SetUser("bob") // an admin's "act as", say
+				if how == "panic" {
+					panic("handler bug")
+				}
+				s.Set("big", strings.Repeat("x", 8000)) // over MaxDocumentBytes
+			}))
+			b.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer func() { recover() }() // as net/http recovers a handler's panic
+				failing.ServeHTTP(w, r)
+			})
+			st.clock.Advance(time.Hour)
+			b.get("/")
+			st.clock.Advance(2 * 24 * time.Hour) // past the load's touch and its index entry
+			if _, found, _ := st.Store.Get(t.Context(), id); !found {
+				t.Fatal("the remember-me session ended with the options' day")
+			}
+			if got := liveOf(t, m, "ada"); len(got) != 1 || got[0] != id {
+				t.Fatalf("ada's sessions %v, want her remember-me session %s: its index entry must outlive it", short(got), short([]string{id}))
 			}
 		})
 	}
