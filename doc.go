@@ -50,7 +50,15 @@
 // Vary: Cookie, and one that sends the session's Set-Cookie is kept out of
 // shared caches: it gets Cache-Control: private, and a handler's own
 // Cache-Control loses public and s-maxage and gains private, unless it
-// already says no-store or private.
+// already says no-store or private. A CDN that reads a field targeted at it
+// ignores Cache-Control, so each of CDN-Cache-Control (RFC 9213),
+// Cloudflare-CDN-Cache-Control, Akamai-Cache-Control,
+// Vercel-CDN-Cache-Control, Netlify-CDN-Cache-Control and Surrogate-Control
+// that the handler set on that response gets no-store first and loses
+// max-age, s-maxage and public, its other directives kept, unless it
+// already says no-store (or private, except in Surrogate-Control). A
+// response that sets no cookie keeps the handler's Cache-Control and these
+// fields as they are.
 //
 // # Errors
 //

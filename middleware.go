@@ -355,6 +355,8 @@ type headersUndo struct {
 	cookies      int      // the Set-Cookie lines before it
 	cacheControl []string // the Cache-Control lines before it
 	sentID       string   // rs.sentID before it
+
+	cdnFields []savedField // the CDN cache fields before it (keepFromCDNs)
 }
 
 // beforeHeadersUndoable is beforeHeaders, recording in u (if not nil) what
@@ -369,9 +371,10 @@ func (rs *requestState) beforeHeadersUndoable(u *headersUndo) bool {
 
 // headersNotSent takes back the commit recorded in u: the Flush or Hijack it
 // was made for failed, and the headers did not go out. The session's
-// Set-Cookie and the Cache-Control that came with it are removed, so that
-// the next write commits again and sends the cookie of the session as it is
-// then; what the commit stored stays stored.
+// Set-Cookie is removed and the Cache-Control and CDN cache fields that
+// came with it are set back, so that the next write commits again and sends
+// the cookie of the session as it is then; what the commit stored stays
+// stored.
 func (rs *requestState) headersNotSent(u *headersUndo) {
 	if !u.committed {
 		return
@@ -394,6 +397,9 @@ func (rs *requestState) headersNotSent(u *headersUndo) {
 	} else {
 		h["Cache-Control"] = u.cacheControl
 	}
+	for _, f := range u.cdnFields {
+		h[f.name] = f.lines
+	}
 	rs.sentID = u.sentID
 	rs.wroteHeader = false
 }
@@ -412,7 +418,7 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	if !rs.wroteHeader && !rs.panicked {
 		if u != nil {
 			h := rs.w.Header()
-			*u = headersUndo{cookies: len(h["Set-Cookie"]), cacheControl: h["Cache-Control"], sentID: rs.sentID}
+			*u = headersUndo{cookies: len(h["Set-Cookie"]), cacheControl: h["Cache-Control"], cdnFields: savedCDNFields(h), sentID: rs.sentID}
 		}
 		if err := rs.guardedCommit(); err != nil {
 			answer = rs.fail(err)
@@ -553,7 +559,9 @@ func oneValue(spare *[1]string, v string) []string {
 // lets the browser cache the page). A directive whose quoted string is not
 // closed by the end of its line is dropped, and what follows it is not
 // trusted to keep caches away: a cache that joins the lines (RFC 9110,
-// section 5.3) reads the lines after it inside that string.
+// section 5.3) reads the lines after it inside that string. A CDN that
+// reads CDN-Cache-Control, its own targeted field or Surrogate-Control
+// ignores Cache-Control: those fields are keepFromCDNs', called next.
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
 	lines, set := h["Cache-Control"]
 	if !set {
@@ -831,6 +839,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
 	keepFromSharedCaches(h, &rs.cacheControl)
+	keepFromCDNs(h)
 }
 
 // pathMatch is RFC 6265 section 5.1.4 path-match: the cookie path equals the
