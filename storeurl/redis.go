@@ -73,7 +73,16 @@ type redisParams = paramTable[redisURL]
 var (
 	redisCommonParams = redisParams{
 		stringParam("prefix", "key prefix (connect-redis's by default; empty: no IDs, Count or Clear)", func(p *redisURL, v string) error {
+			p.prefix = &v
 			p.storeOpts = append(p.storeOpts, redisstore.WithPrefix(v))
+			return nil
+		}),
+		stringParam("user_index_prefix", "key prefix of the user index (by default prefix without its final colon, then user:)", func(p *redisURL, v string) error {
+			if v == "" {
+				return fmt.Errorf("empty (leave the parameter out for the default)")
+			}
+			p.userIndexPrefix = v
+			p.storeOpts = append(p.storeOpts, redisstore.WithUserIndexPrefix(v))
 			return nil
 		}),
 		durationParam("default_ttl", positive, "lifetime of a session without expiry", func(p *redisURL, d time.Duration) error {
@@ -143,6 +152,8 @@ type redisURL struct {
 	timeouts         struct{ dial, read, write time.Duration }
 	poolSize         int
 	maxRetries       int
+	prefix           *string // the prefix parameter, if given
+	userIndexPrefix  string  // the user_index_prefix parameter, if given
 	storeOpts        []redisstore.Option
 }
 
@@ -227,7 +238,32 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	if kind == "sentinel" && p.master == "" {
 		return nil, fmt.Errorf("no master name (want %s)", redisPathForm(kind))
 	}
+	if err := p.checkUserIndexPrefix(); err != nil {
+		return nil, fmt.Errorf("parameter %s: %w", paramLabel("user_index_prefix", p.userIndexPrefix), err)
+	}
 	return p, nil
+}
+
+// checkUserIndexPrefix refuses a user_index_prefix that redisstore's
+// WithUserIndexPrefix says not to give: one with a '{' (every user's index
+// keys would share one Cluster slot), and one that starts with the session
+// prefix without being it, whose keys connect-redis would count as
+// sessions. The session prefix itself is allowed: it keeps the layout of
+// earlier versions, for a rolling upgrade.
+func (p *redisURL) checkUserIndexPrefix() error {
+	sessionPrefix := redisstore.DefaultPrefix
+	if p.prefix != nil {
+		sessionPrefix = *p.prefix
+	}
+	switch v := p.userIndexPrefix; {
+	case v == "" || v == sessionPrefix:
+		return nil
+	case strings.Contains(v, "{"):
+		return fmt.Errorf("holds a '{', which would put every user's index keys in one Cluster slot")
+	case sessionPrefix != "" && strings.HasPrefix(v, sessionPrefix):
+		return fmt.Errorf("starts with the session prefix %q, so connect-redis would count the index keys as sessions (the session prefix itself keeps the earlier layout)", hideCredentials(sessionPrefix))
+	}
+	return nil
 }
 
 func redisPathForm(kind string) string {

@@ -73,6 +73,30 @@ func TestRedisURLWithEmptyPrefixStoresButDoesNotClear(t *testing.T) {
 	}
 }
 
+// user_index_prefix puts the user index where the application's store keeps
+// it (WithUserIndexPrefix), so that a tool opened from the URL finds it;
+// the session prefix itself keeps the layout of earlier versions.
+func TestRedisURLPutsTheUserIndexUnderUserIndexPrefix(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	for _, c := range []struct{ query, user, wantKey string }{
+		{"?prefix=app:sess:&user_index_prefix=app:users:", "dana", "app:users:{user:dana}"},
+		{"?prefix=app:sess:", "erin", "app:sessuser:{user:erin}"}, // redisstore's default
+		{"?user_index_prefix=sess:", "fred", "sess:{user:fred}"},  // the earlier layout
+	} {
+		st := openNetStore(t, "redis://"+srv.Addr+c.query)
+		exp := time.Now().Add(time.Hour)
+		if err := st.(session.UserIndex).IndexUserSession(t.Context(), c.user, c.user+"1", time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+		if n := raw.Exists(t.Context(), c.wantKey).Val(); n != 1 {
+			keys, _ := raw.Keys(t.Context(), "*"+c.user+"*").Result()
+			t.Errorf("%s: the index of %s is under %q, want %q", c.query, c.user, keys, c.wantKey)
+		}
+	}
+}
+
 func TestRedissURLVerifiesTheServerUnlessTold(t *testing.T) {
 	srv := testserver.StartRedisTLS(t)
 	// The test server's certificate is self-signed: verification fails...
@@ -136,6 +160,11 @@ func TestRedisURLErrorsSayWhatIsWrong(t *testing.T) {
 		{"redis://localhost?read_timeout=fast", "parameter read_timeout"},
 		{"redis://localhost?pool_size=0", "parameter pool_size"},
 		{"redis://localhost?prefix=a&prefix=b", `"prefix" given 2 times`},
+		{"redis://localhost?user_index_prefix=", `parameter user_index_prefix="": empty`},
+		{"redis://localhost?user_index_prefix=%7Bapp%7Dusers:", "holds a '{'"},
+		{"redis://localhost?user_index_prefix=sess:users:", `starts with the session prefix "sess:"`},
+		{"redis://localhost?user_index_prefix=app:sess:idx:&prefix=app:sess:", `starts with the session prefix "app:sess:"`},
+		{"redis://localhost?user_index_prefix=a&user_index_prefix=b", `"user_index_prefix" given 2 times`},
 		{"redis://localhost/x", `bad database number "x"`},
 		{"redis://localhost/1/2", "unexpected path"},
 		{"redis://h1:6379,h2:6379", "use redis+cluster://"},

@@ -33,6 +33,8 @@
 //	rediss://, rediss+sentinel://, rediss+cluster://   the same over TLS
 //	    ?prefix=sess:&default_ttl=24h&dial_timeout=5s&read_timeout=3s
 //	    &write_timeout=3s&pool_size=10&max_retries=3&db=0
+//	    &user_index_prefix=sessuser:        the user index's keys (by default prefix
+//	                                        without its final colon, then user:)
 //	    &sentinel_password=...              Sentinel only
 //	    &skip_verify=true                   TLS only, for tests
 //
