@@ -16,6 +16,13 @@
 // (session.UserIndex: not Memcached). An embedded bolt file can only be opened while no other process
 // (say, the running application) holds it.
 //
+// Give a Redis URL the key prefixes the application's store uses: ?prefix=
+// and, if it sets redisstore.WithUserIndexPrefix, ?user_index_prefix=. user
+// and logout-user look for the index under that prefix, and, as the store
+// does, move a user's index keys of the earlier layout (under the session
+// prefix) to it: without user_index_prefix=sess:, sessionctl would move the
+// index of an application that still keeps that layout out of its sight.
+//
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
 // session did not exist; for list, a session could not be read), 2 for bad
 // usage. The first Ctrl-C (or SIGTERM) cancels what sessionctl waits for,

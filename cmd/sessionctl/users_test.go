@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
 )
 
 // fillUsers stores three sessions of dana (one with a recorded client) and
@@ -68,6 +71,30 @@ func TestLogoutUserDestroysTheSessionsOfOneUser(t *testing.T) {
 			}
 		})
 	})
+}
+
+// An application whose redisstore keeps its user index under another
+// prefix (WithUserIndexPrefix) is reached with the same prefix in the store
+// URL; without it sessionctl looks under the default one and finds nothing.
+func TestUserFindsARedisUserIndexUnderTheURLsUserIndexPrefix(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	fillUsers(t, redisstore.New(client, redisstore.WithUserIndexPrefix("app:users:")))
+
+	url := "redis://" + srv.Addr
+	code, out, errOut := sessionctl(t, "", "-store", url+"?user_index_prefix=app:users:", "user", "dana")
+	if code != 0 || !strings.Contains(errOut, "3 session(s)") || !strings.Contains(out, "dana2") {
+		t.Fatalf("with user_index_prefix=app:users:: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = sessionctl(t, "", "-store", url, "user", "dana")
+	if code != 0 || !strings.Contains(errOut, "no live sessions") {
+		t.Errorf("without user_index_prefix: exit %d, stderr %q; want no sessions found under sessuser:", code, errOut)
+	}
+	code, out, _ = sessionctl(t, "", "-store", url+"?user_index_prefix=app:users:", "logout-user", "dana")
+	if code != 0 || !strings.Contains(out, "destroyed 3 session(s)") {
+		t.Errorf("logout-user with user_index_prefix=app:users:: exit %d, stdout %q", code, out)
+	}
 }
 
 func TestMemcachedHasNoUserIndex(t *testing.T) {
