@@ -95,3 +95,44 @@ func FuzzKeepFromSharedCaches(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeepFromCDNs feeds the lines of a CDN cache field (CDN-Cache-Control,
+// Surrogate-Control) to cdnNoStore. Whatever they are, the field it leaves,
+// read as a CDN reads it (the lines joined), says no-store (a field that
+// already did is left as it was), and has no max-age, s-maxage or public.
+func FuzzKeepFromCDNs(f *testing.F) {
+	for _, seed := range [][]string{
+		{"max-age=600"},
+		{"public, max-age=600", "must-revalidate"},
+		{`max-age=86400, content="ESI/1.0"`},
+		{"no-store;abc, max-age=600"},
+		{`max-age=600, ext="x`, "no-store"},
+		{`ext="x`, `y", max-age=600`},
+		{"no-store"},
+	} {
+		f.Add(strings.Join(seed, "\n"))
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		lines := strings.Split(in, "\n")
+		if len(lines) > 4 {
+			lines = lines[:4]
+		}
+		out := lines
+		if v, rewrite := cdnNoStore(lines, false); rewrite {
+			out = []string{v}
+		}
+		view := cacheView(out)
+		if !slices.ContainsFunc(view, func(d string) bool { return strings.EqualFold(strings.TrimSpace(d), "no-store") }) {
+			t.Fatalf("CDN cache field %q became %q, which a CDN reads as %q: no no-store", lines, out, view)
+		}
+		if slices.Equal(out, lines) {
+			return // already said no-store: the handler's
+		}
+		for _, d := range view {
+			switch directiveName(d) {
+			case "max-age", "s-maxage", "public":
+				t.Fatalf("CDN cache field %q became %q, which still has %q", lines, out, d)
+			}
+		}
+	})
+}

@@ -84,14 +84,25 @@ func savedCDNFields(h http.Header) []savedField {
 // cdnNoStore returns the value that keeps a CDN from storing a response
 // whose CDN cache field has lines, and false when the lines already do.
 // A directive with parameters (no-store;abc, in Surrogate-Control for one
-// surrogate alone) does not count as keeping the CDN away.
+// surrogate alone) does not count as keeping the CDN away. As in
+// keepFromSharedCaches, a directive whose quoted string the end of its line
+// leaves open is dropped, and no directive after it counts as keeping the
+// CDN away: a CDN that joins the lines reads them inside that string.
 func cdnNoStore(lines []string, private bool) (string, bool) {
 	kept := []string{"no-store"}
+	broken := false // a directive so far ends inside a quoted string
 	for _, line := range lines {
-		for d := range cacheDirectives(line) {
+		for d, closed := range cacheDirectives(line) {
+			if !closed {
+				broken = true
+				continue
+			}
 			name, value, _ := strings.Cut(d, "=")
 			name = strings.TrimSpace(name)
 			switch {
+			case broken && strings.EqualFold(name, "no-store"):
+				continue // the one put first
+			case broken:
 			case strings.EqualFold(name, "no-store"):
 				return "", false
 			case private && strings.EqualFold(name, "private") && (value == "" || namesSetCookie(value)):

@@ -49,6 +49,10 @@ func TestCDNCacheFieldsOfAResponseThatSetsTheCookieSayNoStore(t *testing.T) {
 		{"", "Surrogate-Control", []string{"private, max-age=600"}, "no-store, private"},           // private is no Surrogate-Control directive
 		{"", "Surrogate-Control", []string{"no-store;abc, max-age=600"}, "no-store, no-store;abc"}, // no-store for surrogate abc alone
 		{"", "Surrogate-Control", []string{"max-age=300;abc"}, "no-store"},
+		// A line that ends inside a quoted string: a CDN that joins the
+		// lines reads the no-store of the next one inside that string.
+		{"", "CDN-Cache-Control", []string{`max-age=600, ext="x`, "no-store"}, "no-store"},
+		{"", "CDN-Cache-Control", []string{`ext="x`, `y", max-age=600`}, "no-store"},
 	} {
 		m, _ := newTestManager(t, Options{})
 		srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
