@@ -51,11 +51,11 @@ type requestState struct {
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
 	hijacked     bool        // the connection was hijacked
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
+	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	sentID       string      // the session id whose cookie went out with the headers
 	goneID       string      // a session id the store said another request destroyed or renewed
 	discarded    http.Header // what the handler sets after a failure
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
-	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
 	detached     context.Context
 
