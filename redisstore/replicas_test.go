@@ -163,10 +163,14 @@ func TestUserIndexEntryIsOnTheReplicaOnceIndexed(t *testing.T) {
 			resume()
 			waitInSync()
 
-			if err := st.IndexUserSession(ctx, "u", "synced", time.Now(), exp); err != nil {
+			// A wait as long as the start's: the replica just resumed, and
+			// the machine may be loaded (300 ms is for the stalled write,
+			// which waits all of it).
+			synced := newStore(c, redisstore.WithReplicas(1, testserver.StartTimeout))
+			if err := synced.IndexUserSession(ctx, "u", "synced", time.Now(), exp); err != nil {
 				t.Fatalf("IndexUserSession with the replica running: %v", err)
 			}
-			if err := rc.ZScore(ctx, st.UserIndexPrefix()+"{user:u}", "synced").Err(); err != nil {
+			if err := rc.ZScore(ctx, synced.UserIndexPrefix()+"{user:u}", "synced").Err(); err != nil {
 				t.Errorf("the replica's index right after IndexUserSession: %v, want the entry", err)
 			}
 		})
