@@ -132,3 +132,55 @@ func TestCacheControlWithAnUnterminatedQuoteIsMadePrivate(t *testing.T) {
 		}
 	}
 }
+
+// net/http sends a header key that a handler set without canonicalizing it
+// as it is, beside the canonical one, and a cache reads the lines of both
+// as one Cache-Control field (in the order net/http writes the keys,
+// sorted): a public or s-maxage on such a key, or a quoted string it leaves
+// open before our private, would let a shared cache store the Set-Cookie.
+// Its lines are read and rewritten with the canonical key's.
+func TestCacheControlSetWithoutCanonicalKeyIsMadePrivateToo(t *testing.T) {
+	for _, tc := range []struct {
+		handler http.Header // the handler's Cache-Control keys and lines
+		want    []string
+	}{
+		{http.Header{"cache-control": {"public, max-age=600"}}, []string{"private, max-age=600"}},
+		{http.Header{"Cache-Control": {"max-age=60"}, "cache-control": {"public, s-maxage=600"}}, []string{"private, max-age=60"}},
+		// Sent before the canonical key, the open string swallows its private.
+		{http.Header{"CACHE-CONTROL": {`max-age=600, ext="x`}, "Cache-Control": {"private"}}, []string{"private, max-age=600"}},
+		// Lines that keep shared caches away go out as they were.
+		{http.Header{"cache-control": {"no-store"}}, []string{"no-store"}},
+		{http.Header{"Cache-Control": {"no-cache"}, "cache-control": {"private"}}, []string{"no-cache", "private"}},
+	} {
+		m, _ := newTestManager(t, Options{})
+		srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			for k, v := range tc.handler {
+				w.Header()[k] = slices.Clone(v)
+			}
+			s.Set("visitor", 1)
+			w.Write([]byte("welcome"))
+		})))
+		cc, setsCookie := getCacheControl(t, c, srv.URL)
+		if !setsCookie || !slices.Equal(cc, tc.want) {
+			t.Errorf("handler's Cache-Control %q: Set-Cookie %v, Cache-Control %q, read by a cache as %q; want a cookie and %q", tc.handler, setsCookie, cc, cacheView(cc), tc.want)
+		}
+	}
+}
+
+// What the commit at a failed Flush did to a Cache-Control key written in
+// another case is taken back with its cookie: a handler that then drops the
+// session (Unset) sends no cookie, and its Cache-Control goes out as it
+// wrote it.
+func TestFlushTheWriterCannotDoLeavesTheHandlersOtherCaseCacheControl(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	srv, c := serve(t, behindPlainWriter(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header()["cache-control"] = []string{"public, max-age=600"}
+		s.Set("draft", 1)
+		http.NewResponseController(w).Flush()
+		s.Unset()
+		w.Write([]byte("page"))
+	}))))
+	if cc, setsCookie := getCacheControl(t, c, srv.URL); setsCookie || !slices.Equal(cc, []string{"public, max-age=600"}) {
+		t.Fatalf("Set-Cookie %v, Cache-Control %q; want no cookie and the handler's public, max-age=600", setsCookie, cc)
+	}
+}

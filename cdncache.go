@@ -37,7 +37,7 @@ var cdnCacheFields = [...]struct {
 // Set-Cookie) in a targeted field, stays as it is. A field named in any
 // letter case counts, as net/http sends a key that a handler set without
 // canonicalizing it. Only the values of fields already there change, so
-// that setting back the lines savedCDNFields returned undoes it.
+// that setting back the lines savedCacheFields returned undoes it.
 func keepFromCDNs(h http.Header) {
 	for name, lines := range h {
 		if private, ok := cdnCacheField(name); ok {
@@ -68,17 +68,24 @@ type savedField struct {
 	lines []string
 }
 
-// savedCDNFields returns the CDN cache fields of h as they are, nil (no
-// allocation) when there are none: a commit that is taken back
-// (headersNotSent) sets them back.
-func savedCDNFields(h http.Header) []savedField {
+// savedCacheFields returns the CDN cache fields of h as they are, and its
+// Cache-Control keys not written canonically (which foldCacheControl
+// deletes), nil (no allocation) when there are none: a commit that is taken
+// back (headersNotSent) sets them back.
+func savedCacheFields(h http.Header) []savedField {
 	var saved []savedField
 	for name, lines := range h {
-		if _, ok := cdnCacheField(name); ok {
+		if _, ok := cdnCacheField(name); ok || otherCaseCacheControl(name) {
 			saved = append(saved, savedField{name, lines})
 		}
 	}
 	return saved
+}
+
+// otherCaseCacheControl reports whether a header key is Cache-Control
+// written in another letter case.
+func otherCaseCacheControl(name string) bool {
+	return len(name) == len("Cache-Control") && name != "Cache-Control" && strings.EqualFold(name, "Cache-Control")
 }
 
 // cdnNoStore returns the value that keeps a CDN from storing a response

@@ -50,7 +50,9 @@
 // Vary: Cookie, and one that sends the session's Set-Cookie is kept out of
 // shared caches: it gets Cache-Control: private, and a handler's own
 // Cache-Control loses public and s-maxage and gains private, unless it
-// already says no-store or private. A CDN that reads a field targeted at it
+// already says no-store or private (the lines of a key set in another
+// letter case, w.Header()["cache-control"], are read and rewritten with it,
+// under the canonical key). A CDN that reads a field targeted at it
 // ignores Cache-Control, so each of CDN-Cache-Control (RFC 9213),
 // Cloudflare-CDN-Cache-Control, Akamai-Cache-Control,
 // Vercel-CDN-Cache-Control, Netlify-CDN-Cache-Control and Surrogate-Control

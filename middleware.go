@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,7 +357,7 @@ type headersUndo struct {
 	cacheControl []string // the Cache-Control lines before it
 	sentID       string   // rs.sentID before it
 
-	cdnFields []savedField // the CDN cache fields before it (keepFromCDNs)
+	cacheFields []savedField // the CDN cache fields and other-case Cache-Control keys before it
 }
 
 // beforeHeadersUndoable is beforeHeaders, recording in u (if not nil) what
@@ -371,8 +372,8 @@ func (rs *requestState) beforeHeadersUndoable(u *headersUndo) bool {
 
 // headersNotSent takes back the commit recorded in u: the Flush or Hijack it
 // was made for failed, and the headers did not go out. The session's
-// Set-Cookie is removed and the Cache-Control and CDN cache fields that
-// came with it are set back, so that the next write commits again and sends
+// Set-Cookie is removed and the Cache-Control (in every case of its key)
+// and CDN cache fields that came with it are set back, so that the next write commits again and sends
 // the cookie of the session as it is then; what the commit stored stays
 // stored.
 func (rs *requestState) headersNotSent(u *headersUndo) {
@@ -397,7 +398,7 @@ func (rs *requestState) headersNotSent(u *headersUndo) {
 	} else {
 		h["Cache-Control"] = u.cacheControl
 	}
-	for _, f := range u.cdnFields {
+	for _, f := range u.cacheFields {
 		h[f.name] = f.lines
 	}
 	rs.sentID = u.sentID
@@ -418,7 +419,7 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	if !rs.wroteHeader && !rs.panicked {
 		if u != nil {
 			h := rs.w.Header()
-			*u = headersUndo{cookies: len(h["Set-Cookie"]), cacheControl: h["Cache-Control"], cdnFields: savedCDNFields(h), sentID: rs.sentID}
+			*u = headersUndo{cookies: len(h["Set-Cookie"]), cacheControl: h["Cache-Control"], cacheFields: savedCacheFields(h), sentID: rs.sentID}
 		}
 		if err := rs.guardedCommit(); err != nil {
 			answer = rs.fail(err)
@@ -561,8 +562,12 @@ func oneValue(spare *[1]string, v string) []string {
 // trusted to keep caches away: a cache that joins the lines (RFC 9110,
 // section 5.3) reads the lines after it inside that string. A CDN that
 // reads CDN-Cache-Control, its own targeted field or Surrogate-Control
-// ignores Cache-Control: those fields are keepFromCDNs', called next.
+// ignores Cache-Control: those fields are keepFromCDNs', called next. A
+// Cache-Control key that the handler set without canonicalizing it
+// ("cache-control"), which net/http sends as it is beside ours, is read and
+// rewritten with the canonical one (foldCacheControl).
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
+	foldCacheControl(h)
 	lines, set := h["Cache-Control"]
 	if !set {
 		h["Cache-Control"] = oneValue(spare, "private") // h.Set without canonicalizing a canonical key
@@ -590,6 +595,36 @@ func keepFromSharedCaches(h http.Header, spare *[1]string) {
 		}
 	}
 	h["Cache-Control"] = []string{strings.Join(kept, ", ")} // h.Set without canonicalizing a canonical key
+}
+
+// foldCacheControl moves the lines of every Cache-Control key not written
+// canonically into the canonical key, in the order net/http sends the keys
+// (sorted, so "CACHE-CONTROL" before "Cache-Control" before
+// "cache-control"), and deletes those keys: a cache reads the lines of all
+// of them as one field, and a public, s-maxage or open quoted string left on
+// one of them would undo keepFromSharedCaches' private. Without such a key
+// (the usual case) it allocates nothing.
+func foldCacheControl(h http.Header) {
+	var others []string
+	for name := range h {
+		if otherCaseCacheControl(name) {
+			others = append(others, name)
+		}
+	}
+	if others == nil {
+		return
+	}
+	names := others
+	if _, ok := h["Cache-Control"]; ok {
+		names = append(names, "Cache-Control")
+	}
+	slices.Sort(names)
+	var lines []string
+	for _, name := range names {
+		lines = append(lines, h[name]...)
+		delete(h, name)
+	}
+	h["Cache-Control"] = lines // h.Set without canonicalizing a canonical key
 }
 
 // cacheDirectives yields the directives of one Cache-Control line, trimmed,
