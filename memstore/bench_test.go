@@ -153,3 +153,32 @@ func BenchmarkGetVersionAndSwap(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIndexUserSession rewrites the index entry of one of a user's
+// sessions (as each touch or save of a session with a user does), for a
+// user with 10, 1,000 and 10,000 sessions indexed.
+func BenchmarkIndexUserSession(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint("entries=", n), func(b *testing.B) {
+			ctx := context.Background()
+			s := memstore.New()
+			defer s.Close()
+			now := time.Now()
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("session-%026d", i)
+				if err := s.IndexUserSession(ctx, "alice", ids[i], now, now.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.IndexUserSession(ctx, "alice", ids[i%n], now, now.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 )
@@ -26,6 +27,11 @@ type userIndex struct {
 type userIDs struct {
 	m    map[string]userEntry // id -> entry
 	peak int                  // largest len(m) since m was last rebuilt
+	// due is no later than the earliest deadline in m (it may be earlier:
+	// an entry rewritten with a later deadline leaves it as it was), so
+	// that prune walks m only once an entry may be past its deadline.
+	due   int64
+	walks int // prune's walks of m, for the tests
 }
 
 // userEntry is one index entry, times in unix ns.
@@ -47,7 +53,8 @@ func usedTime(ns int64) time.Time {
 }
 
 // IndexUserSession records that session id belongs to user (session.UserIndex).
-// It also prunes the user's entries past their deadline.
+// It also prunes the user's entries past their deadline (prune: without
+// walking them all when none is).
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -68,9 +75,15 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		ix.peak = max(ix.peak, len(ix.m))
 	}
 	ids.prune(now)
+	ids.put(id, e)
+	return nil
+}
+
+// put sets the entry of session id. ix.mu is held.
+func (ids *userIDs) put(id string, e userEntry) {
 	ids.m[id] = e
 	ids.peak = max(ids.peak, len(ids.m))
-	return nil
+	ids.due = min(ids.due, e.deadline)
 }
 
 // UnindexUserSession removes user's entry for session id, if any
@@ -94,13 +107,25 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 }
 
 // prune deletes the entries past their deadline, and rebuilds the map if
-// that left it well below its peak. ix.mu is held.
+// that left it well below its peak. It walks the entries only once one may
+// be past its deadline (due), and then records the earliest deadline left:
+// an index write of a user with many sessions costs a map write, not a walk
+// of all their entries, until the next of them is due (with sessions that
+// are used, at most about once an IndexGrace). ix.mu is held.
 func (ids *userIDs) prune(now int64) {
+	if now < ids.due {
+		return
+	}
+	ids.walks++
+	due := int64(math.MaxInt64)
 	for id, e := range ids.m {
 		if e.deadline <= now {
 			delete(ids.m, id)
+		} else {
+			due = min(due, e.deadline)
 		}
 	}
+	ids.due = due
 	ids.shrink()
 }
 
