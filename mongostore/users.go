@@ -24,7 +24,9 @@ import (
 // The compound _id makes an entry unique without another unique index. The
 // store creates an index on _id.user (the listing's filter) and one on
 // expires (the cleanup's) at its first index write or listing, once per
-// store; createIndexes is idempotent, so several processes may all do it.
+// store (after a timeout or a network error, again at the first call a
+// minute later); createIndexes is idempotent, so several processes may all
+// do it.
 // With WithTTLIndex, New also creates a TTL index on expires that keeps
 // entries session.IndexGrace past their expiry.
 //
@@ -58,9 +60,16 @@ type userIndexState struct {
 	// lock is held while the indexes are created: a channel of one slot,
 	// so that a caller whose context ends stops waiting for another's
 	// creation (a server that went away must not queue requests).
-	lock chan struct{}
-	done atomic.Bool
+	lock    chan struct{}
+	done    atomic.Bool
+	retryAt atomic.Int64 // unix ns on the store's clock before which a creation that timed out is not tried again
 }
+
+// userIndexRetry is how long after a creation of the indexes that failed on
+// a timeout or a network error the next call tries again: not at once, so
+// that a server too slow to build them does not make every call wait for
+// another createIndexes first.
+const userIndexRetry = time.Minute
 
 // users returns the index collection.
 func (s *Store) users() *mongo.Collection {
@@ -76,13 +85,17 @@ func entryID(user, id string) bson.D {
 }
 
 // ensureUserIndexes creates the index collection's secondary indexes, once
-// per store. A failure other than the caller's context is logged and not
-// retried: the index works without them, only slower, and a server that
-// refuses them (no permission) would refuse them every time. A caller that
-// finds another creating them waits no longer than its ctx.
+// per store. A failure on the caller's context is returned, and the next
+// call tries again. Any other failure is logged, and the call goes on
+// without them: the index works without them, only slower. One on a timeout
+// of the client's own (its Timeout, or the server's maxTimeMS) or a network
+// error is tried again by the first call userIndexRetry later, as the
+// caller's context would have been; one that the server answers (no
+// permission) is not retried, since it would be refused every time. A
+// caller that finds another creating them waits no longer than its ctx.
 func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	ix := &s.userIndexes
-	if ix.done.Load() {
+	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
 		return nil
 	}
 	select {
@@ -91,7 +104,7 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer func() { <-ix.lock }()
-	if ix.done.Load() {
+	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
 		return nil
 	}
 	models := []mongo.IndexModel{{Keys: bson.D{{Key: fieldID + "." + fieldUser, Value: 1}}}}
@@ -101,6 +114,11 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	_, err := s.users().Indexes().CreateMany(ctx, models)
 	if err != nil && ctx.Err() != nil {
 		return err
+	}
+	if err != nil && (mongo.IsTimeout(err) || mongo.IsNetworkError(err)) {
+		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes yet; listing a user's sessions scans the collection until they are made (tried again in a minute)", "collection", s.UsersCollection(), "err", err)
+		ix.retryAt.Store(s.cfg.now().Add(userIndexRetry).UnixNano())
+		return nil
 	}
 	if err != nil {
 		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes; listing a user's sessions scans the collection", "collection", s.UsersCollection(), "err", err)

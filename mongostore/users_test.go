@@ -12,8 +12,10 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/mongostore"
@@ -83,6 +85,83 @@ func TestUserIndexWaiterForTheIndexesGivesUpWhenItsContextEnds(t *testing.T) {
 	<-first
 	if err := st.IndexUserSession(t.Context(), "alice", "a2", time.Now(), time.Now().Add(time.Hour)); err != nil {
 		t.Errorf("IndexUserSession once the server answers again: %v", err)
+	}
+}
+
+// userIndexNames returns the names of the indexes of the index collection
+// "sessions_users" in db.
+func userIndexNames(t *testing.T, db *mongo.Database) []string {
+	t.Helper()
+	specs, err := db.Collection("sessions_users").Indexes().ListSpecifications(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// The first index write of a store creates the index collection's indexes.
+// When that createIndexes fails on the client's own timeout (a server that
+// stopped answering for a while), not on the caller's context, a call a
+// minute later tries again: the store made them once only, and without
+// them every listing of a user's sessions scanned the collection for as
+// long as the store lived. The calls in that minute do not try again, so
+// that a server too slow to build them does not hold up every call.
+func TestUserIndexesWhoseCreationTimedOutAreCreatedByALaterCall(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	uri, db := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	client := connect(t, "mongodb://"+proxy.Addr+"/?directConnection=true", func(o *options.ClientOptions) {
+		o.SetTimeout(500 * time.Millisecond)
+	})
+	clock := testclock.New(testclock.Epoch())
+	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now))
+	direct := connect(t, uri).Database(db)
+	reachable := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, _, err := st.Get(t.Context(), "warm-up")
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server is not reachable through the proxy: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	index := func(id string) error {
+		return st.IndexUserSession(t.Context(), "alice", id, clock.Now(), clock.Now().Add(time.Hour))
+	}
+	reachable()
+
+	proxy.Stall()
+	err := index("a1") // createIndexes times out, and so does the upsert after it
+	if t.Context().Err() != nil {
+		t.Fatal("the test's context ended")
+	}
+	t.Logf("IndexUserSession on a stalled server: %v", err)
+	proxy.Drop() // what the stall held never reaches the server
+	proxy.Heal()
+	reachable()
+
+	if err := index("a2"); err != nil {
+		t.Fatal(err)
+	}
+	if names := userIndexNames(t, direct); slices.Contains(names, "_id.user_1") {
+		t.Fatalf("indexes %q right after the timeout; want them tried again only a minute later", names)
+	}
+	clock.Advance(time.Minute)
+	if err := index("a3"); err != nil {
+		t.Fatal(err)
+	}
+	if names := userIndexNames(t, direct); !slices.Contains(names, "_id.user_1") || !slices.Contains(names, "expires_1") {
+		t.Fatalf("indexes %q a minute after the creation timed out; want _id.user_1 and expires_1 made by a later call", names)
 	}
 }
 
