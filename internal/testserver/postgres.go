@@ -180,6 +180,18 @@ func runAs(cred *syscall.Credential, dir, bin string, args ...string) error {
 	return nil
 }
 
+// PostgresAvailable returns nil when [StartPostgres] and [SharedPostgres]
+// find the binaries and the user to run them as, and otherwise the reason
+// they would skip (or fail) the test: for a benchmark that runs its
+// PostgreSQL parts only where PostgreSQL is installed. It starts nothing.
+func PostgresAvailable() error {
+	if _, err := postgresBinDir(); err != nil {
+		return err
+	}
+	_, err := postgresCredential()
+	return err
+}
+
 // postgresSetup is what every server of this test binary starts from: the
 // binaries, the user to run them as, and a data directory made by initdb
 // once, which each server copies (initdb takes seconds; a copy, milliseconds).

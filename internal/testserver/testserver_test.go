@@ -220,6 +220,27 @@ func TestMissingBinarySkipsWithInstallHintOrFailsWhenRequired(t *testing.T) {
 	}
 }
 
+// PostgresAvailable tells a benchmark beforehand that StartPostgres would
+// skip, and why, so that it can leave out only its PostgreSQL parts: a
+// missing PostgreSQL made StartPostgres skip the whole test it was called
+// in.
+func TestPostgresAvailableGivesTheReasonStartPostgresWouldSkipFor(t *testing.T) {
+	if err := PostgresAvailable(); err != nil {
+		t.Logf("PostgreSQL is not installed here: %v", err)
+	}
+	defer func(lib string) { postgresLib = lib }(postgresLib)
+	postgresLib = t.TempDir()
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(RequireEnv, "")
+	err := PostgresAvailable()
+	if err == nil {
+		t.Fatal("PostgreSQL available without its binaries")
+	}
+	if r := runCheck(err); r.failed != "" || !strings.Contains(r.skipped, "apt-get install -y postgresql") {
+		t.Fatalf("skipped %q, failed %q; want the skip StartPostgres gives, naming the package", r.skipped, r.failed)
+	}
+}
+
 // roundTripAll sends req and returns the first n lines of the answer.
 func roundTripAll(addr, req string, n int) ([]string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
