@@ -91,7 +91,10 @@ func (s *Store) isUserKey(key string) bool {
 // migrateLua merges the user's keys of the old layout (KEYS[3], KEYS[4])
 // into the new ones (KEYS[1], KEYS[2]) and deletes them; ARGV[1] is the
 // grace in milliseconds for the keys' expiry. For an id in both, the later
-// expiry (AGGREGATE MAX) and the later last use win. A no-op once the old
+// expiry (AGGREGATE MAX) and the later last use win. An old key whose new
+// one does not exist yet (the first move of a user, the usual case) is
+// renamed, in constant time whatever the user's number of sessions; only
+// a merge into an existing key walks the entries. A no-op once the old
 // keys are gone, or when they are the new ones.
 const migrateLua = `
 local function expireIndex(grace)
@@ -112,16 +115,31 @@ local function expireIndex(grace)
   redis.call('PEXPIREAT', KEYS[2], at)
 end
 if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then
-  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MAX')
-  local old = redis.call('HGETALL', KEYS[4])
-  for i = 1, #old, 2 do
-    local cur = tonumber(redis.call('HGET', KEYS[2], old[i]))
-    local v = tonumber(old[i + 1])
-    if cur == nil or (v ~= nil and v > cur) then
-      redis.call('HSET', KEYS[2], old[i], old[i + 1])
+  -- A key with nothing to merge into is renamed, whole (a user with many
+  -- sessions must not block the server for a copy entry by entry).
+  if redis.call('EXISTS', KEYS[1]) == 0 then
+    if redis.call('EXISTS', KEYS[3]) == 1 then
+      redis.call('RENAME', KEYS[3], KEYS[1])
     end
+  else
+    redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MAX')
+    redis.call('DEL', KEYS[3])
   end
-  redis.call('DEL', KEYS[3], KEYS[4])
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    if redis.call('EXISTS', KEYS[4]) == 1 then
+      redis.call('RENAME', KEYS[4], KEYS[2])
+    end
+  else
+    local old = redis.call('HGETALL', KEYS[4])
+    for i = 1, #old, 2 do
+      local cur = tonumber(redis.call('HGET', KEYS[2], old[i]))
+      local v = tonumber(old[i + 1])
+      if cur == nil or (v ~= nil and v > cur) then
+        redis.call('HSET', KEYS[2], old[i], old[i + 1])
+      end
+    end
+    redis.call('DEL', KEYS[4])
+  end
   expireIndex(tonumber(ARGV[1]))
 end
 `

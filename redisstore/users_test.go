@@ -353,3 +353,131 @@ func TestClearDeletesTheUserIndexOfBothLayouts(t *testing.T) {
 		t.Errorf("under the user index prefix after Clear: %q; want only %q", left, other)
 	}
 }
+
+// TestFirstListingMovesALargeIndexOfAnEarlierVersionWhole upgrades a user
+// with many sessions indexed under the earlier layout: the first listing
+// lists every entry with its expiry and last use, and moves the two keys
+// whole (RENAME) into a user index that has none yet, so that it costs the
+// server about what a listing costs. The move copied the hash field by
+// field (an HGET and an HSET per entry) and the sorted set with a
+// ZUNIONSTORE, in the script that blocks the server: about 13 µs an entry,
+// some 2.7 s for a user with 200,000 sessions, past go-redis's default
+// read timeout and, for a few hundred thousand, Redis's busy-script limit
+// (5 s), after which it answers every other client BUSY.
+func TestFirstListingMovesALargeIndexOfAnEarlierVersionWhole(t *testing.T) {
+	srv := testserver.StartRedis(t) // commandstats: the server to itself
+	client := clientOf(t, srv)
+	ctx := t.Context()
+	st := newStore(client)
+	now := time.Now().Truncate(time.Millisecond)
+	exp, used := now.Add(time.Hour), now.Add(-time.Minute)
+	old := st.Prefix() + "{user:bot}"
+	const n = 10_000
+	p := client.Pipeline()
+	for i := range n {
+		id := fmt.Sprintf("s%05d", i)
+		p.ZAdd(ctx, old, redis.Z{Score: float64(exp.UnixMilli()), Member: id})
+		p.HSet(ctx, old+"used", id, used.UnixMilli())
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list := func() (listed, commands int) {
+		t.Helper()
+		calls := testserver.RedisCommandsDuring(t, srv.Addr, func() {
+			err := st.UserSessions(ctx, "bot", func(id string, u, e time.Time, _ []byte) {
+				if !u.Equal(used) || !e.Equal(exp) {
+					t.Errorf("entry %s: last use %v, expiry %v; want %v, %v", id, u, e, used, exp)
+				}
+				listed++
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		for _, c := range calls {
+			commands += c
+		}
+		return listed, commands
+	}
+	var second int
+	listed, first := list()
+	if listed != n {
+		t.Errorf("the first listing after the upgrade listed %d entries, want %d", listed, n)
+	}
+	if client.Exists(ctx, old, old+"used").Val() != 0 {
+		t.Error("the keys of the earlier layout are still there after the first listing")
+	}
+	if listed, second = list(); listed != n {
+		t.Errorf("the second listing listed %d entries, want %d", listed, n)
+	}
+	if first > second+20 {
+		t.Errorf("the first listing after the upgrade ran %d commands, the next one %d; want the keys moved whole, not entry by entry", first, second)
+	}
+}
+
+// TestUserIndexMergesWhatAnEarlierVersionIndexedAfterTheMove runs an
+// instance of an earlier version (the old layout) beside a new one, as in a
+// rolling upgrade: entries that the earlier one writes after the new one
+// moved the user's keys are merged into the new keys by the next listing,
+// an entry in both keeping the later expiry and the later last use.
+func TestUserIndexMergesWhatAnEarlierVersionIndexedAfterTheMove(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{"standalone": standalone(t), "cluster": cluster(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			prefix := testserver.UniquePrefix() + "sess:"
+			st := redisstore.New(client, redisstore.WithPrefix(prefix))
+			now := time.Now().Truncate(time.Millisecond)
+			for _, id := range []string{"both", "new"} {
+				if err := st.IndexUserSession(ctx, "u", id, now, now.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// What the earlier version's index script writes.
+			old := prefix + "{user:u}"
+			earlier := func(id string, used, expires time.Time) {
+				t.Helper()
+				_, err := client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.ZAdd(ctx, old, redis.Z{Score: float64(expires.UnixMilli()), Member: id})
+					p.HSet(ctx, old+"used", id, used.UnixMilli())
+					p.PExpireAt(ctx, old, expires.Add(session.IndexGrace))
+					p.PExpireAt(ctx, old+"used", expires.Add(session.IndexGrace))
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			earlier("both", now.Add(-time.Minute), now.Add(2*time.Hour))
+			earlier("old", now, now.Add(time.Hour))
+
+			type entry struct{ used, expires time.Time }
+			got := map[string]entry{}
+			if err := st.UserSessions(ctx, "u", func(id string, used, expires time.Time, _ []byte) { got[id] = entry{used, expires} }); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]entry{
+				"both": {now, now.Add(2 * time.Hour)},
+				"new":  {now, now.Add(time.Hour)},
+				"old":  {now, now.Add(time.Hour)},
+			}
+			if len(got) != len(want) {
+				t.Errorf("UserSessions listed %v, want %v", got, want)
+			}
+			for id, w := range want {
+				if g, ok := got[id]; !ok || !g.used.Equal(w.used) || !g.expires.Equal(w.expires) {
+					t.Errorf("entry %s: %v (listed %v), want last use %v and expiry %v", id, g, ok, w.used, w.expires)
+				}
+			}
+			if n := client.Exists(ctx, old, old+"used").Val(); n != 0 {
+				t.Errorf("%d keys of the earlier layout left after the listing", n)
+			}
+			key := st.UserIndexPrefix() + "{user:u}"
+			for _, k := range []string{key, key + "used"} {
+				if ttl := client.PTTL(ctx, k).Val(); ttl <= time.Hour+session.IndexGrace || ttl > 2*time.Hour+session.IndexGrace {
+					t.Errorf("PTTL of %s = %v, want the latest expiry (2h) plus IndexGrace", k, ttl)
+				}
+			}
+		})
+	}
+}
