@@ -136,7 +136,14 @@ func TestUserIndexEntryIsOnTheReplicaOnceIndexed(t *testing.T) {
 			c, rc := clientOf(t, master), clientOf(t, replica)
 			waitInSync := func() {
 				t.Helper()
-				if err := testserver.WaitReplicaInSync(replica, time.Now().Add(testserver.StartTimeout)); err != nil {
+				// The link up is not enough: the master holds the stream
+				// until the replica's first acknowledgement (a second at
+				// most), and a WAIT meanwhile counts no replica.
+				deadline := time.Now().Add(testserver.StartTimeout)
+				if err := testserver.WaitReplicaInSync(replica, deadline); err != nil {
+					t.Fatal(err)
+				}
+				if err := testserver.WaitReplicating(master, 1, deadline); err != nil {
 					t.Fatal(err)
 				}
 			}
