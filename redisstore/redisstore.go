@@ -46,7 +46,9 @@
 // not count them; see users.go for what is atomic in a Cluster. Index keys
 // that an earlier version kept under the session prefix
 // ("sess:{user:<user>}") are still read, and moved to the new names the
-// first time the store writes or lists that user's index.
+// first time the store writes or lists that user's index (and a store that
+// keeps that layout, WithUserIndexPrefix of the session prefix, moves the
+// default layout's keys back into it).
 //
 // IDs, Count and Clear walk the keys with SCAN MATCH prefix* on every master
 // (never KEYS, which blocks the server); they are meant for admin tools, not
@@ -96,6 +98,7 @@ type Store struct {
 	client         redis.UniversalClient
 	prefix         string
 	userPrefix     string // the user index's keys (users.go)
+	otherPrefix    string // the other layout's, moved into userPrefix's (otherUserPrefix)
 	defaultTTL     time.Duration
 	replicas       int              // WithReplicas: WAIT for this many after each write
 	replicaTimeout time.Duration    // and this long
@@ -152,7 +155,10 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // old keys (their ids merged with any already under the new names), so
 // DestroyUserSessions misses no session indexed before the upgrade. An
 // instance of an earlier version reads only the old keys: during a rolling
-// upgrade it does not see entries that a new one has moved or written.
+// upgrade it does not see entries that a new one has moved or written. A
+// store given the session prefix reads the default prefix's keys too, and
+// moves them back to the earlier layout, so that while instances with and
+// without it run side by side (the second step) each sees every entry.
 func WithUserIndexPrefix(prefix string) Option { return func(c *config) { c.userPrefix = prefix } }
 
 // defaultUserPrefix is the user index prefix for session prefix p when
@@ -180,7 +186,8 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	if c.userPrefix == "" {
 		c.userPrefix = defaultUserPrefix(c.prefix)
 	}
-	return &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix, defaultTTL: c.defaultTTL,
+	return &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix,
+		otherPrefix: otherUserPrefix(c.prefix, c.userPrefix), defaultTTL: c.defaultTTL,
 		replicas: c.replicas, replicaTimeout: c.replicaTimeout, now: time.Now}
 }
 
@@ -553,8 +560,9 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 
 // Clear deletes every session of this store (every key with its prefix,
 // which holds the user index's keys of earlier versions) and the user
-// index (every key "<user index prefix>{user:*"), and nothing else, node by
-// node.
+// index (every key "<user index prefix>{user:*", and, for a store that
+// keeps the earlier layout, "<default user index prefix>{user:*"), and
+// nothing else, node by node.
 func (s *Store) Clear(ctx context.Context) error {
 	del := func(ctx context.Context, c redis.UniversalClient, keys []string) error {
 		// One key per DEL: in a Cluster the keys of a batch are in many slots.
@@ -567,8 +575,10 @@ func (s *Store) Clear(ctx context.Context) error {
 		return err
 	}
 	err := s.scan(ctx, globEscape(s.prefix)+"*", del)
-	if err == nil {
-		err = s.scan(ctx, globEscape(s.userPrefix+"{user:")+"*", del)
+	for _, p := range []string{s.userPrefix, s.otherPrefix} {
+		if err == nil && p != s.prefix {
+			err = s.scan(ctx, globEscape(p+"{user:")+"*", del)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: clear: %w", err)

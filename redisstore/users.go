@@ -37,7 +37,11 @@ import (
 // and the later last use) and deletes them, in the same script. The hash
 // tag is the same in both layouts, so the four keys are in one Cluster slot.
 // An index key under the session prefix is never taken for a session (IDs,
-// Count), and Clear deletes both layouts.
+// Count), and Clear deletes both layouts. A store that keeps the earlier
+// layout (WithUserIndexPrefix of the session prefix) does the same the
+// other way round: it moves the keys under the default user index prefix
+// into the earlier layout's, so that in a rolling upgrade through it
+// instances with and without the option each list every entry.
 //
 // What is atomic: the index keys of one user (one script, or one MULTI of
 // ZREM and HDEL to remove an entry). The session key is elsewhere (in a
@@ -58,17 +62,31 @@ var (
 func userTag(user string) string { return "{user:" + user + "}" }
 
 // userKeys returns the index keys of user: the sorted set and the hash, then
-// the same in the layout before WithUserIndexPrefix, under the session
-// prefix (the scripts merge those into the first two). When the old keys
-// would be in another Cluster slot (a prefix with a '{' of its own, whose
-// hash tag then wins), or are the new ones, the new keys stand in for them.
+// the same in the other layout (otherUserPrefix), which the scripts merge
+// into the first two. When the other layout's keys would be in another
+// Cluster slot (a prefix with a '{' of its own, whose hash tag then wins),
+// or are the store's own, the store's keys stand in for them.
 func (s *Store) userKeys(user string) []string {
 	z := s.userPrefix + userTag(user)
-	old := s.prefix + userTag(user)
+	old := s.otherPrefix + userTag(user)
 	if old == z || hashTag(old) != hashTag(z) {
 		old = z
 	}
 	return []string{z, z + "used", old, old + "used"}
+}
+
+// otherUserPrefix returns the prefix of the user index layout whose keys a
+// store with user index prefix userPrefix moves into its own: the session
+// prefix, where earlier versions kept the index; or, for a store that
+// keeps that layout (WithUserIndexPrefix of the session prefix, the first
+// step of a rolling upgrade), the default user index prefix, so that such
+// an instance and one without the option each read, and move into their
+// own layout, what the other wrote.
+func otherUserPrefix(prefix, userPrefix string) string {
+	if userPrefix == prefix {
+		return defaultUserPrefix(prefix)
+	}
+	return prefix
 }
 
 // hashTag returns the part of key that Redis Cluster hashes: the text
@@ -82,10 +100,15 @@ func hashTag(key string) string {
 	return key
 }
 
-// isUserKey reports whether key is one of the user index's (in either
+// isUserKey reports whether key is one of the user index's (in any
 // layout), not a session: IDs and Count skip it.
 func (s *Store) isUserKey(key string) bool {
-	return strings.HasPrefix(key, s.prefix+"{user:") || strings.HasPrefix(key, s.userPrefix+"{user:")
+	for _, p := range []string{s.prefix, s.userPrefix, s.otherPrefix} {
+		if strings.HasPrefix(key, p+"{user:") {
+			return true
+		}
+	}
+	return false
 }
 
 // migrateLua merges the user's keys of the old layout (KEYS[3], KEYS[4])

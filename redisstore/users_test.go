@@ -481,3 +481,75 @@ func TestUserIndexMergesWhatAnEarlierVersionIndexedAfterTheMove(t *testing.T) {
 		})
 	}
 }
+
+// TestRollingUpgradeThroughTheEarlierLayoutMissesNoSession follows the
+// upgrade that WithUserIndexPrefix documents for a deployment that must
+// not miss a session while instances of two versions run side by side:
+// first every instance keeps the earlier layout (WithUserIndexPrefix of the
+// session prefix), then, instance by instance, none. While both kinds run,
+// a user logs in on either, and "log out everywhere" on either ends every
+// session: each lists, and moves into its own layout, the keys of the
+// other. The instances that kept the earlier layout read its keys only, so
+// once a new instance had moved a user's keys, their DestroyUserSessions
+// ended none of that user's sessions.
+func TestRollingUpgradeThroughTheEarlierLayoutMissesNoSession(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{"standalone": standalone(t), "cluster": cluster(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			for _, prefix := range []string{testserver.UniquePrefix() + "sess:", testserver.UniquePrefix() + "sess"} {
+				earlier := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithUserIndexPrefix(prefix))
+				phase1 := apptest.New(t, earlier, nil)
+				st := redisstore.New(client, redisstore.WithPrefix(prefix))
+				phase2 := apptest.New(t, st, nil)
+				for i, c := range []struct {
+					login, logout *apptest.App
+				}{{phase1, phase2}, {phase2, phase1}, {phase1, phase1}, {phase2, phase2}} {
+					user := fmt.Sprint("u", i)
+					var cookies [][]*http.Cookie
+					for _, a := range []*apptest.App{c.login, phase1, phase2, c.login} {
+						cookies = append(cookies, a.MustDo(t, "/login?u="+user, nil).Cookies)
+						// A listing on the other kind of instance between
+						// the logins moves the keys there.
+						if _, err := phase1.Manager.UserSessions(ctx, user); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if _, err := phase2.Manager.UserSessions(ctx, user); err != nil {
+						t.Fatal(err)
+					}
+					if n, err := c.logout.Manager.DestroyUserSessions(ctx, user); err != nil || n != len(cookies) {
+						t.Errorf("prefix %q, case %d: DestroyUserSessions = %d, %v; want all %d sessions of %s", prefix, i, n, err, len(cookies), user)
+					}
+					for j, ck := range cookies {
+						if u := phase2.MustDo(t, "/whoami", ck).Body; u != "" {
+							t.Errorf("prefix %q, case %d: session %d still logged in as %q after DestroyUserSessions", prefix, i, j, u)
+						}
+					}
+				}
+				// Neither kind of instance takes the other's index keys for
+				// sessions (with a session prefix without a final colon,
+				// the default user index prefix starts with it), and
+				// Clear deletes both layouts.
+				for _, a := range []*apptest.App{phase1, phase2, phase1} {
+					a.MustDo(t, "/login?u=last", nil)
+				}
+				if _, err := phase2.Manager.UserSessions(ctx, "last"); err != nil {
+					t.Fatal(err) // the index keys are now in phase 2's layout
+				}
+				for _, s := range []*redisstore.Store{earlier, st} {
+					if n, err := s.Count(ctx); err != nil || n != 3 {
+						t.Errorf("prefix %q: Count of the store with user index prefix %q = %d, %v; want the 3 sessions", prefix, s.UserIndexPrefix(), n, err)
+					}
+				}
+				if err := earlier.Clear(ctx); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range []string{prefix, st.UserIndexPrefix()} {
+					if keys := connectRedisKeys(t, client, p); len(keys) != 0 {
+						t.Errorf("prefix %q: keys under %q after Clear: %q", prefix, p, keys)
+					}
+				}
+			}
+		})
+	}
+}

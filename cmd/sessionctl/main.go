@@ -21,7 +21,9 @@
 // and logout-user look for the index under that prefix, and, as the store
 // does, move a user's index keys of the earlier layout (under the session
 // prefix) to it: without user_index_prefix=sess:, sessionctl would move the
-// index of an application that still keeps that layout out of its sight.
+// index of an application of an earlier version, which keeps that layout,
+// out of its sight (an application of this version that keeps it with
+// WithUserIndexPrefix moves such keys back on its next use of the user).
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
 // session did not exist; for list, a session could not be read), 2 for bad
