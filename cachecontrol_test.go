@@ -1,7 +1,6 @@
 package session
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -13,16 +12,7 @@ import (
 // cookie.
 func getCacheControl(t *testing.T, c *http.Client, url string) (cacheControl []string, setsCookie bool) {
 	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	for _, ck := range resp.Cookies() {
-		setsCookie = setsCookie || ck.Name == "sid"
-	}
-	return resp.Header.Values("Cache-Control"), setsCookie
+	return getHeaderLines(t, c, url, "Cache-Control")
 }
 
 // A handler that makes a page cacheable by shared caches (public, s-maxage,

@@ -97,31 +97,24 @@ func otherCaseCacheControl(name string) bool {
 // CDN away: a CDN that joins the lines reads them inside that string.
 func cdnNoStore(lines []string, private bool) (string, bool) {
 	kept := []string{"no-store"}
-	broken := false // a directive so far ends inside a quoted string
-	for _, line := range lines {
-		for d, closed := range cacheDirectives(line) {
-			if !closed {
-				broken = true
-				continue
-			}
-			name, value, _ := strings.Cut(d, "=")
-			name = strings.TrimSpace(name)
-			switch {
-			case broken && strings.EqualFold(name, "no-store"):
-				continue // the one put first
-			case broken:
-			case strings.EqualFold(name, "no-store"):
-				return "", false
-			case private && strings.EqualFold(name, "private") && (value == "" || namesSetCookie(value)):
+	for d, trusted := range fieldDirectives(lines) {
+		name, value, _ := strings.Cut(d, "=")
+		name = strings.TrimSpace(name)
+		switch {
+		case strings.EqualFold(name, "no-store"):
+			if trusted {
 				return "", false
 			}
-			base, _, _ := strings.Cut(name, ";")
-			switch strings.ToLower(strings.TrimSpace(base)) {
-			case "max-age", "s-maxage", "public":
-				continue
-			}
-			kept = append(kept, d)
+			continue // the one put first
+		case private && trusted && strings.EqualFold(name, "private") && (value == "" || namesSetCookie(value)):
+			return "", false
 		}
+		base, _, _ := strings.Cut(name, ";")
+		switch strings.ToLower(strings.TrimSpace(base)) {
+		case "max-age", "s-maxage", "public":
+			continue
+		}
+		kept = append(kept, d)
 	}
 	return strings.Join(kept, ", "), true
 }

@@ -574,27 +574,42 @@ func keepFromSharedCaches(h http.Header, spare *[1]string) {
 		return
 	}
 	kept := []string{"private"}
-	broken := false // a directive so far ends inside a quoted string
-	for _, line := range lines {
-		for d, closed := range cacheDirectives(line) {
-			if !closed {
-				broken = true
-				continue
-			}
-			name, value, _ := strings.Cut(d, "=")
-			name = strings.ToLower(strings.TrimSpace(name))
-			switch {
-			case name == "no-store" && !broken:
-				return
-			case name == "private" && !broken && (value == "" || namesSetCookie(value)):
-				return
-			case name == "public" || name == "s-maxage" || name == "private":
-				continue
-			}
-			kept = append(kept, d)
+	for d, trusted := range fieldDirectives(lines) {
+		name, value, _ := strings.Cut(d, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch {
+		case name == "no-store" && trusted:
+			return
+		case name == "private" && trusted && (value == "" || namesSetCookie(value)):
+			return
+		case name == "public" || name == "s-maxage" || name == "private":
+			continue
 		}
+		kept = append(kept, d)
 	}
 	h["Cache-Control"] = []string{strings.Join(kept, ", ")} // h.Set without canonicalizing a canonical key
+}
+
+// fieldDirectives yields the directives of a caching field's lines, but for
+// one whose quoted string the end of its line leaves open, each with whether
+// it may be trusted to keep caches away: none after such a one may, since a
+// cache that joins the lines (RFC 9110, section 5.3) reads them inside that
+// string.
+func fieldDirectives(lines []string) iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
+		broken := false // a directive so far ends inside a quoted string
+		for _, line := range lines {
+			for d, closed := range cacheDirectives(line) {
+				if !closed {
+					broken = true
+					continue
+				}
+				if !yield(d, !broken) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // foldCacheControl moves the lines of every Cache-Control key not written
