@@ -140,11 +140,20 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // not start with the session prefix, or connect-redis, which lists every
 // key under its prefix, counts the index keys as sessions (as it did before
 // this option, when they were under the session prefix); the default does
-// not, unless the session prefix has no final colon. It should hold no '{':
-// the user's hash tag keeps each user's keys together in one Cluster slot,
-// and a '{' in the prefix would put every user's keys in one slot instead
-// (and keep the keys of the earlier layout from being moved). An empty
-// prefix keeps the default.
+// not, unless the session prefix has no final colon. An empty prefix keeps
+// the default.
+//
+// A user's index keys must hash to the Cluster slot of the earlier
+// layout's, "<session prefix>{user:<user>}", so that one script can move
+// those (see [CheckUserIndexPrefix]; [New] panics on a prefix it refuses).
+// With a session prefix without '{' the prefix must hold no '{': the
+// user's hash tag then keeps each user's keys together, in a slot of their
+// own. With a session prefix that has a hash tag of its own ("{app}:sess:",
+// every session in one slot), the prefix must start with the same tag
+// ("{app}:users:"); the default ("{app}:sessuser:") does. For a session
+// prefix whose '{' no '}' closes, or closes at once ("{}"), the default
+// is the session prefix itself, the earlier layout: no other prefix would
+// do, or none that the default could guess.
 //
 // Giving the session prefix keeps the layout of earlier versions, whose
 // index keys were "<session prefix>{user:<user>}": a deployment that must
@@ -162,8 +171,44 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 func WithUserIndexPrefix(prefix string) Option { return func(c *config) { c.userPrefix = prefix } }
 
 // defaultUserPrefix is the user index prefix for session prefix p when
-// WithUserIndexPrefix gives none.
-func defaultUserPrefix(p string) string { return strings.TrimSuffix(p, ":") + "user:" }
+// WithUserIndexPrefix gives none: p without its final colon, then "user:",
+// unless a user's keys would then hash to another Cluster slot than under
+// p (a '{' in p that no '}' closes, or "{}"), which would keep the earlier
+// layout's keys from being moved; p itself then.
+func defaultUserPrefix(p string) string {
+	if d := strings.TrimSuffix(p, ":") + "user:"; sameUserSlots(p, d) {
+		return d
+	}
+	return p
+}
+
+// CheckUserIndexPrefix returns an error if a store with session prefix
+// prefix cannot take userPrefix for its user index ([WithUserIndexPrefix]),
+// as [New] would panic: a user's index keys under userPrefix would be in
+// another Cluster slot (or Ring shard) than the same user's under prefix,
+// where earlier versions kept them, so that the store could never move
+// those, and DestroyUserSessions would miss the sessions indexed there. This
+// holds on a single server too, which may later be a Cluster. The empty
+// prefix (the default) and prefix itself (the earlier layout) always pass.
+func CheckUserIndexPrefix(prefix, userPrefix string) error {
+	if userPrefix == "" || userPrefix == prefix || sameUserSlots(prefix, userPrefix) {
+		return nil
+	}
+	return fmt.Errorf("redisstore: user index prefix %q puts a user's index keys in another Cluster slot than session prefix %q, where earlier versions kept them (hash tag %q, not %q), so those could never be moved; give a prefix with the session prefix's hash tag, as the default %q has",
+		userPrefix, prefix, hashTag(userPrefix+userTag("ID")), hashTag(prefix+userTag("ID")), defaultUserPrefix(prefix))
+}
+
+// sameUserSlots reports whether every user's index keys under prefix a
+// hash like theirs under b: the same hash tag (see hashTag). Two users
+// tell a tag fixed by the prefixes from one that holds the user.
+func sameUserSlots(a, b string) bool {
+	for _, u := range []string{"a", "b"} {
+		if hashTag(a+userTag(u)) != hashTag(b+userTag(u)) {
+			return false
+		}
+	}
+	return true
+}
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
 // one day). A zero or negative d keeps the default.
@@ -177,11 +222,15 @@ func WithDefaultTTL(d time.Duration) Option {
 
 // New returns a store on client: a *redis.Client, the client of
 // redis.NewFailoverClient (Sentinel), a *redis.ClusterClient or a *redis.Ring.
-// The store does not close the client.
+// The store does not close the client. New panics on a user index prefix
+// that [CheckUserIndexPrefix] refuses.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
 		o(&c)
+	}
+	if err := CheckUserIndexPrefix(c.prefix, c.userPrefix); err != nil {
+		panic(err)
 	}
 	if c.userPrefix == "" {
 		c.userPrefix = defaultUserPrefix(c.prefix)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -551,5 +552,92 @@ func TestRollingUpgradeThroughTheEarlierLayoutMissesNoSession(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A user index prefix whose keys would hash to another Cluster slot than
+// the earlier layout's (a session prefix with a hash tag of its own, and a
+// user index prefix without it) is refused: the earlier layout's keys could
+// never be moved, and DestroyUserSessions would miss their sessions. New
+// panics, naming both prefixes; CheckUserIndexPrefix says so beforehand.
+func TestNewRefusesAUserIndexPrefixInAnotherSlotThanTheEarlierLayout(t *testing.T) {
+	for _, c := range []struct {
+		prefix, userPrefix string
+		ok                 bool
+	}{
+		{"{app}:sess:", "appuser:", false},
+		{"{app}:sess:", "{other}:users:", false},
+		{"sess:", "{app}users:", false},
+		{"sess:", "users{", false},
+		{"app{sess:", "appuser:", false},
+		{"{}sess:", "users:", false},
+		{"{app}:sess:", "{app}:users:", true},
+		{"{app}:sess:", "", true},
+		{"{app}:sess:", "{app}:sess:", true},
+		{"sess:", "users:", true},
+		{"app{sess:", "", true},
+		{"app{sess:", "idx{sess:", true},
+		{"{}sess:", "", true},
+	} {
+		err := redisstore.CheckUserIndexPrefix(c.prefix, c.userPrefix)
+		if c.ok != (err == nil) {
+			t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want ok %v", c.prefix, c.userPrefix, err, c.ok)
+			continue
+		}
+		if err != nil && (!strings.Contains(err.Error(), fmt.Sprintf("%q", c.prefix)) || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.userPrefix))) {
+			t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want both prefixes named", c.prefix, c.userPrefix, err)
+		}
+	}
+
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	t.Cleanup(func() { client.Close() })
+	defer func() {
+		msg := fmt.Sprint(recover())
+		if !strings.Contains(msg, `"{app}:sess:"`) || !strings.Contains(msg, `"appuser:"`) {
+			t.Errorf("New with session prefix {app}:sess: and user index prefix appuser: panicked with %q; want an error naming both", msg)
+		}
+	}()
+	redisstore.New(client, redisstore.WithPrefix("{app}:sess:"), redisstore.WithUserIndexPrefix("appuser:"))
+}
+
+// The default user index prefix always keeps a user's keys in the slot of
+// the earlier layout's, so that they are moved: with a session prefix that
+// has a hash tag, the default keeps it; with one whose '{' is never closed,
+// where "<prefix without colon>user:" would hash elsewhere, the default is
+// the session prefix itself, and what an earlier version indexed is listed
+// and ended, on a single server and on a Cluster.
+func TestDefaultUserIndexPrefixReadsTheEarlierLayoutWhateverTheSessionPrefix(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{"standalone": standalone(t), "cluster": cluster(t)} {
+		for _, c := range []struct{ prefix, wantUserPrefix string }{
+			{"{app}:sess:", "{app}:sessuser:"},
+			{"app{sess:", "app{sess:"},
+		} {
+			t.Run(name+"/"+c.prefix, func(t *testing.T) {
+				ctx := t.Context()
+				prefix := testserver.UniquePrefix() + c.prefix
+				before := apptest.New(t, redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithUserIndexPrefix(prefix)), nil)
+				var cookies [][]*http.Cookie
+				for range 2 {
+					cookies = append(cookies, before.MustDo(t, "/login?u=alice", nil).Cookies)
+				}
+
+				st := redisstore.New(client, redisstore.WithPrefix(prefix))
+				if want := strings.TrimSuffix(prefix, c.prefix) + c.wantUserPrefix; st.UserIndexPrefix() != want {
+					t.Errorf("UserIndexPrefix for session prefix %q = %q, want %q", prefix, st.UserIndexPrefix(), want)
+				}
+				after := apptest.New(t, st, nil)
+				if infos, err := after.Manager.UserSessions(ctx, "alice"); err != nil || len(infos) != 2 {
+					t.Fatalf("UserSessions(alice) after the upgrade = %d sessions, %v; want the 2 the earlier layout indexed", len(infos), err)
+				}
+				if n, err := after.Manager.DestroyUserSessions(ctx, "alice"); err != nil || n != 2 {
+					t.Fatalf("DestroyUserSessions(alice) = %d, %v; want 2", n, err)
+				}
+				for i, ck := range cookies {
+					if u := after.MustDo(t, "/whoami", ck).Body; u != "" {
+						t.Errorf("alice's session %d after DestroyUserSessions: user %q, want none", i, u)
+					}
+				}
+			})
+		}
 	}
 }

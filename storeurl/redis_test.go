@@ -75,7 +75,8 @@ func TestRedisURLWithEmptyPrefixStoresButDoesNotClear(t *testing.T) {
 
 // user_index_prefix puts the user index where the application's store keeps
 // it (WithUserIndexPrefix), so that a tool opened from the URL finds it;
-// the session prefix itself keeps the layout of earlier versions.
+// the session prefix itself keeps the layout of earlier versions, and a
+// session prefix with a hash tag takes an index prefix with the same tag.
 func TestRedisURLPutsTheUserIndexUnderUserIndexPrefix(t *testing.T) {
 	srv := testserver.StartRedis(t)
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -84,6 +85,8 @@ func TestRedisURLPutsTheUserIndexUnderUserIndexPrefix(t *testing.T) {
 		{"?prefix=app:sess:&user_index_prefix=app:users:", "dana", "app:users:{user:dana}"},
 		{"?prefix=app:sess:", "erin", "app:sessuser:{user:erin}"}, // redisstore's default
 		{"?user_index_prefix=sess:", "fred", "sess:{user:fred}"},  // the earlier layout
+		// A session prefix with a hash tag: an index prefix with the same one.
+		{"?prefix=%7Bapp%7D:sess:&user_index_prefix=%7Bapp%7D:users:", "gina", "{app}:users:{user:gina}"},
 	} {
 		st := openNetStore(t, "redis://"+srv.Addr+c.query)
 		exp := time.Now().Add(time.Hour)
@@ -161,7 +164,8 @@ func TestRedisURLErrorsSayWhatIsWrong(t *testing.T) {
 		{"redis://localhost?pool_size=0", "parameter pool_size"},
 		{"redis://localhost?prefix=a&prefix=b", `"prefix" given 2 times`},
 		{"redis://localhost?user_index_prefix=", `parameter user_index_prefix="": empty`},
-		{"redis://localhost?user_index_prefix=%7Bapp%7Dusers:", "holds a '{'"},
+		{"redis://localhost?user_index_prefix=%7Bapp%7Dusers:", `user index prefix "{app}users:" puts a user's index keys in another Cluster slot than session prefix "sess:"`},
+		{"redis://localhost?prefix=%7Bapp%7D:sess:&user_index_prefix=appuser:", `user index prefix "appuser:" puts a user's index keys in another Cluster slot than session prefix "{app}:sess:"`},
 		{"redis://localhost?user_index_prefix=sess:users:", `starts with the session prefix "sess:"`},
 		{"redis://localhost?user_index_prefix=app:sess:idx:&prefix=app:sess:", `starts with the session prefix "app:sess:"`},
 		{"redis://localhost?user_index_prefix=a&user_index_prefix=b", `"user_index_prefix" given 2 times`},
