@@ -325,6 +325,8 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 // not rewritten. An expiry in the past deletes the session (GETDEL) and
 // reports it missing. A server older than Redis 6.2, which lacks GETEX and
 // GETDEL, gets GET and PEXPIRE in one pipeline instead: still one round trip.
+// It carries the touch that the manager would otherwise send with Touch, so
+// with [WithReplicas] it waits for the replicas as Touch does.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap("get-and-touch", id, err)
@@ -333,10 +335,17 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	var b []byte
 	err := errNoGetEx
 	if !s.noGetEx.Load() {
-		if ttl > 0 {
-			b, err = s.client.GetEx(ctx, key, ttl).Bytes()
-		} else {
-			b, err = s.client.GetDel(ctx, key).Bytes()
+		var cmd *redis.StringCmd
+		err = s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
+			if ttl > 0 {
+				cmd = c.GetEx(ctx, key, ttl)
+			} else {
+				cmd = c.GetDel(ctx, key)
+			}
+			return cmd
+		})
+		if err == nil {
+			b, _ = cmd.Bytes()
 		}
 		if isUnknownCommand(err) {
 			s.noGetEx.Store(true)
@@ -367,10 +376,27 @@ func isUnknownCommand(err error) bool {
 }
 
 // getAndPExpire is GetAndTouch for servers without GETEX: GET, then PEXPIRE
-// (a negative TTL deletes), pipelined.
+// (a negative TTL deletes), pipelined. With WithReplicas the read is an
+// MGET, whose missing key is no error, so that the pipeline's WAIT is
+// still read.
 func (s *Store) getAndPExpire(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
 	if ttl <= 0 {
 		ttl = -time.Millisecond
+	}
+	if s.replicas > 0 {
+		var get *redis.SliceCmd
+		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
+			get = c.MGet(ctx, key)
+			return c.PExpire(ctx, key, ttl)
+		})
+		if err != nil {
+			return nil, err
+		}
+		v, ok := get.Val()[0].(string)
+		if !ok {
+			return nil, redis.Nil
+		}
+		return []byte(v), nil
 	}
 	var get *redis.StringCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -15,8 +15,9 @@ import (
 // a failover, so it does not report success.
 var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough replicas in time")
 
-// WithReplicas makes every write (Set, Touch, Destroy, CompareAndSwap, and
-// the user index's IndexUserSession) wait until n replicas have it, with
+// WithReplicas makes every write (Set, Touch, Destroy, CompareAndSwap,
+// GetAndTouch, whose touch is a write, and the user index's
+// IndexUserSession) wait until n replicas have it, with
 // Redis's WAIT n timeout sent on the same connection right after the write.
 // A write that fewer than n replicas confirmed within timeout is an error
 // wrapping [ErrNotReplicated], not a success.
@@ -28,7 +29,12 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // answers, so a failover that promotes one of them loses nothing; the price
 // is one replication round trip per write, and errors while fewer than n
 // replicas are connected (after a failover, until the old master rejoins
-// as a replica).
+// as a replica). A lost touch would only end the session earlier than its
+// cookie says; Touch waits for it all the same, and so does GetAndTouch,
+// which carries the same touch on a read-only request's load: such a load
+// waits (one round trip still, where a GET and then a Touch that waits
+// take two), and fails with ErrNotReplicated as that Touch would, before
+// the handler runs rather than after.
 //
 // The manager records a session's user index entry before it writes the
 // session, and in a Cluster the two are on different masters: a failover

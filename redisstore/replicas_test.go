@@ -106,6 +106,11 @@ func writeThatNoReplicaConfirmedIsAnError(t *testing.T, client *redis.Client) {
 	check("CompareAndSwap", err)
 	_, err = st.Touch(ctx, "a", exp)
 	check("Touch", err)
+	// A read-only request's load carries its touch: it waits as Touch does.
+	_, _, _, err = st.GetAndTouch(ctx, "a", exp)
+	check("GetAndTouch", err)
+	_, _, _, err = st.GetAndTouch(ctx, "a", time.Now().Add(-time.Second))
+	check("GetAndTouch with a past expiry (a delete)", err)
 	check("Destroy", st.Destroy(ctx, "a"))
 	check("IndexUserSession", st.IndexUserSession(ctx, "u", "b", time.Now(), exp))
 	// Reads do not wait, nor does removing an index entry (losing it in a
@@ -218,5 +223,53 @@ func TestWithReplicasRefusesARing(t *testing.T) {
 	err := st.Set(t.Context(), "a", []byte(`{}`), time.Now().Add(time.Hour))
 	if err == nil || !strings.Contains(err.Error(), "WithReplicas") {
 		t.Fatalf("Set on a Ring with WithReplicas: %v, want an error naming the option", err)
+	}
+}
+
+// TestGetAndTouchWithoutGetExWaitsForTheReplica: on a server without GETEX
+// (before Redis 6.2) GetAndTouch pipelines a read and PEXPIRE, and with
+// WithReplicas the WAIT after them: it reads the session (and a missing one
+// as missing) once the replica has the new expiry, and fails with
+// ErrNotReplicated while the replica is stopped, as Touch does.
+func TestGetAndTouchWithoutGetExWaitsForTheReplica(t *testing.T) {
+	ctx := t.Context()
+	noGetEx := []string{"--rename-command", "GETEX", "", "--rename-command", "GETDEL", ""}
+	master := testserver.StartRedis(t, noGetEx...)
+	replica := testserver.StartRedis(t, append(noGetEx, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))...)
+	c, rc := clientOf(t, master), clientOf(t, replica)
+	deadline := time.Now().Add(testserver.StartTimeout)
+	if err := testserver.WaitReplicaInSync(replica, deadline); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitReplicating(master, 1, deadline); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(c, redisstore.WithReplicas(1, testserver.StartTimeout))
+	if err := st.Set(ctx, "a", []byte(`{"n":1}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the first call finds GETEX missing, the second goes straight to the pipeline
+		data, _, found, err := st.GetAndTouch(ctx, "a", time.Now().Add(time.Hour))
+		if err != nil || !found || string(data) != `{"n":1}` {
+			t.Fatalf("GetAndTouch = %s, %v, %v; want the session", data, found, err)
+		}
+		if ttl := rc.PTTL(ctx, st.Prefix()+"a").Val(); ttl <= 59*time.Minute {
+			t.Errorf("the replica's PTTL right after GetAndTouch = %v, want about 1h", ttl)
+		}
+	}
+	if data, _, found, err := st.GetAndTouch(ctx, "missing", time.Now().Add(time.Hour)); err != nil || found || data != nil {
+		t.Errorf("GetAndTouch of a missing session = %s, %v, %v; want not found", data, found, err)
+	}
+
+	pid := processID(t, rc)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	stalled := newStore(c, redisstore.WithPrefix(st.Prefix()), redisstore.WithReplicas(1, 300*time.Millisecond))
+	for range 2 {
+		if _, _, _, err := stalled.GetAndTouch(ctx, "a", time.Now().Add(time.Hour)); !errors.Is(err, redisstore.ErrNotReplicated) {
+			t.Errorf("GetAndTouch with the replica stopped: %v, want ErrNotReplicated", err)
+		}
 	}
 }
