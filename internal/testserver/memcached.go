@@ -29,7 +29,7 @@ func memcachedReady(addr string) error {
 // newMemcached starts a memcached in a new directory under base. extra
 // arguments come last, so they override the defaults ("-I", "1m").
 func newMemcached(base string, extra ...string) (*Server, error) {
-	bin, err := lookBinary("memcached", "memcached")
+	bin, err := memcachedBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +52,16 @@ func newMemcached(base string, extra ...string) (*Server, error) {
 		}
 		return append(args, extra...), nil
 	}, memcachedReady)
+}
+
+func memcachedBinary() (string, error) { return lookBinary("memcached", "memcached") }
+
+// MemcachedAvailable returns nil when [StartMemcached] has a memcached to
+// start, and otherwise the reason it would skip (or fail) the test: for a
+// benchmark that runs its Memcached parts only where memcached is installed.
+func MemcachedAvailable() error {
+	_, err := memcachedBinary()
+	return err
 }
 
 // StartMemcached starts a memcached for this test and stops it in t.Cleanup.

@@ -41,6 +41,14 @@ func redisBaseArgs(port int, dir string) []string {
 // package), as valkeyBinary does for Valkey.
 func redisBinary() (string, error) { return lookBinary("redis-server", "redis-server") }
 
+// RedisAvailable returns nil when [StartRedis] has a redis-server to start,
+// and otherwise the reason it would skip (or fail) the test: for a
+// benchmark that runs its Redis parts only where Redis is installed.
+func RedisAvailable() error {
+	_, err := redisBinary()
+	return err
+}
+
 // newRedis starts a redis-server in a new directory under base.
 func newRedis(base, name string, extra func(port int) ([]string, error)) (*Server, error) {
 	bin, err := redisBinary()

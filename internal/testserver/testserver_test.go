@@ -241,6 +241,28 @@ func TestPostgresAvailableGivesTheReasonStartPostgresWouldSkipFor(t *testing.T) 
 	}
 }
 
+// RedisAvailable and MemcachedAvailable tell a benchmark beforehand that
+// StartRedis and StartMemcached would skip, and why, so that it can leave
+// out only its parts on that server.
+func TestRedisAndMemcachedAvailableGiveTheReasonStartWouldSkipFor(t *testing.T) {
+	for name, available := range map[string]func() error{"redis-server": RedisAvailable, "memcached": MemcachedAvailable} {
+		if err := available(); err != nil {
+			t.Logf("%s is not installed here: %v", name, err)
+		}
+	}
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(RequireEnv, "")
+	for name, available := range map[string]func() error{"redis-server": RedisAvailable, "memcached": MemcachedAvailable} {
+		err := available()
+		if err == nil {
+			t.Fatalf("%s available without its binary", name)
+		}
+		if r := runCheck(err); r.failed != "" || !strings.Contains(r.skipped, "apt-get install -y "+name) {
+			t.Errorf("%s: skipped %q, failed %q; want the skip its Start gives, naming the package", name, r.skipped, r.failed)
+		}
+	}
+}
+
 // roundTripAll sends req and returns the first n lines of the answer.
 func roundTripAll(addr, req string, n int) ([]string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
