@@ -33,6 +33,10 @@ func TestResponseThatSetsTheCookieIsPrivateWhateverTheHandlerSaid(t *testing.T) 
 		{[]string{`no-cache="Set-Cookie", max-age=60`}, `private, no-cache="Set-Cookie", max-age=60`},
 		{[]string{"public", "max-age=60, must-revalidate"}, "private, max-age=60, must-revalidate"},
 		{[]string{`private="Authorization, X-Token", max-age=60`}, "private, max-age=60"},
+		// Malformed: no-store takes no argument, and private's is a quoted
+		// list; a strict cache ignores both.
+		{[]string{"no-store=, public"}, "private, no-store="},
+		{[]string{"private=, public"}, "private"},
 	} {
 		m, _ := newTestManager(t, Options{})
 		srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {

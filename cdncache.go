@@ -98,15 +98,15 @@ func otherCaseCacheControl(name string) bool {
 func cdnNoStore(lines []string, private bool) (string, bool) {
 	kept := []string{"no-store"}
 	for d, trusted := range fieldDirectives(lines) {
-		name, value, _ := strings.Cut(d, "=")
+		name, value, hasArg := strings.Cut(d, "=")
 		name = strings.TrimSpace(name)
 		switch {
-		case strings.EqualFold(name, "no-store"):
+		case strings.EqualFold(name, "no-store") && !hasArg: // "no-store=" is malformed: not trusted
 			if trusted {
 				return "", false
 			}
 			continue // the one put first
-		case private && trusted && strings.EqualFold(name, "private") && (value == "" || namesSetCookie(value)):
+		case private && trusted && strings.EqualFold(name, "private") && (!hasArg || namesSetCookie(value)):
 			return "", false
 		}
 		base, _, _ := strings.Cut(name, ";")

@@ -49,6 +49,7 @@ func TestCDNCacheFieldsOfAResponseThatSetsTheCookieSayNoStore(t *testing.T) {
 		{"", "Surrogate-Control", []string{"private, max-age=600"}, "no-store, private"},           // private is no Surrogate-Control directive
 		{"", "Surrogate-Control", []string{"no-store;abc, max-age=600"}, "no-store, no-store;abc"}, // no-store for surrogate abc alone
 		{"", "Surrogate-Control", []string{"max-age=300;abc"}, "no-store"},
+		{"", "CDN-Cache-Control", []string{"no-store=, max-age=600"}, "no-store, no-store="}, // malformed: a strict CDN ignores it
 		// A line that ends inside a quoted string: a CDN that joins the
 		// lines reads the no-store of the next one inside that string.
 		{"", "CDN-Cache-Control", []string{`max-age=600, ext="x`, "no-store"}, "no-store"},

@@ -554,7 +554,8 @@ func oneValue(spare *[1]string, v string) []string {
 // Vary: Cookie does not separate the clients that came with no cookie at
 // all. A response without Cache-Control gets "private" (in spare:
 // oneValue). A handler's own Cache-Control stays as it is when it already
-// keeps shared caches away (no-store, or private); otherwise its public and
+// keeps shared caches away (no-store, or private, without a malformed
+// argument such as "no-store="); otherwise its public and
 // s-maxage directives, and a private one that leaves Set-Cookie out of its
 // list, are dropped and private comes first, the rest kept (max-age still
 // lets the browser cache the page). A directive whose quoted string is not
@@ -575,12 +576,12 @@ func keepFromSharedCaches(h http.Header, spare *[1]string) {
 	}
 	kept := []string{"private"}
 	for d, trusted := range fieldDirectives(lines) {
-		name, value, _ := strings.Cut(d, "=")
+		name, value, hasArg := strings.Cut(d, "=")
 		name = strings.ToLower(strings.TrimSpace(name))
 		switch {
-		case name == "no-store" && trusted:
+		case name == "no-store" && trusted && !hasArg: // "no-store=" is malformed: not trusted
 			return
-		case name == "private" && trusted && (value == "" || namesSetCookie(value)):
+		case name == "private" && trusted && (!hasArg || namesSetCookie(value)):
 			return
 		case name == "public" || name == "s-maxage" || name == "private":
 			continue
