@@ -226,6 +226,13 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}
+	return s.replaceWithNew()
+}
+
+// replaceWithNew makes s the new, empty session that follows a destroy,
+// under a fresh id: stored only if modified, its cookie cleared otherwise.
+// s.mu is held.
+func (s *Session) replaceWithNew() error {
 	id, err := s.m.newID(s.rs.r)
 	if err != nil {
 		return err

@@ -315,7 +315,7 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 	if err := m.trim(ctx, s, user); err != nil {
 		err = fmt.Errorf("session: MaxSessionsPerUser: %w", err)
 		if bound {
-			err = errors.Join(err, m.dropLogin(ctx, s, user))
+			err = errors.Join(err, m.dropLogin(ctx, s))
 		}
 		return err
 	}
@@ -359,25 +359,20 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 // failed: StoreTimeout ran out (a slow listing), or the client hung up
 // during a Session.Save. The destroy then gets a StoreTimeout of its own,
 // without that cancellation; with the spent context it would fail unsent.
-func (m *Manager) dropLogin(ctx context.Context, s *Session, user string) error {
+func (m *Manager) dropLogin(ctx context.Context, s *Session) error {
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = m.withStoreTimeout(context.WithoutCancel(ctx))
 		defer cancel()
 	}
-	if err := m.store.Destroy(ctx, s.id); err != nil {
+	if err := s.dropStored(ctx, "MaxSessionsPerUser"); err != nil {
 		m.logger.WarnContext(ctx, "session: could not remove the session of a login whose MaxSessionsPerUser trimming failed; it expires on its own", "id", shortid.Of(s.id), "err", err)
-	} else {
-		m.unindexUser(ctx, user, s.id)
 	}
-	id, err := m.newID(s.rs.r)
-	if err != nil {
+	if err := s.replaceWithNew(); err != nil {
 		s.values, s.phase = values{}, phaseUnset
 		s.drop(markInStore)
 		return err
 	}
-	m.initNew(s, id)
-	s.phase = phaseDestroyed
 	return nil
 }
 
