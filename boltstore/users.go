@@ -120,7 +120,7 @@ func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
 	var entries []kv
 	var nested [][]byte
 	err := src.ForEach(func(k, v []byte) error {
-		if v == nil && src.Bucket(k) != nil {
+		if nestedBucket(src, k, v) {
 			nested = append(nested, bytes.Clone(k))
 		} else {
 			entries = append(entries, kv{bytes.Clone(k), bytes.Clone(v)})
@@ -147,10 +147,20 @@ func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
 			}
 		}
 	}
-	if first, _ := src.Cursor().First(); first == nil {
+	if emptyBucket(src) {
 		return old.DeleteBucket(user)
 	}
 	return nil
+}
+
+// nestedBucket reports whether key k, with value v, of bucket b is a nested
+// bucket (bbolt gives one no value): no index entry.
+func nestedBucket(b *bbolt.Bucket, k, v []byte) bool { return v == nil && b.Bucket(k) != nil }
+
+// emptyBucket reports whether b holds no key, so that a user's bucket can go.
+func emptyBucket(b *bbolt.Bucket) bool {
+	first, _ := b.Cursor().First()
+	return first == nil
 }
 
 // later reports whether entry a expires after entry b, both with an expiry.
@@ -211,7 +221,7 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 		if err := u.Delete([]byte(id)); err != nil {
 			return err
 		}
-		if first, _ := u.Cursor().First(); first == nil {
+		if emptyBucket(u) {
 			return ub.DeleteBucket([]byte(user))
 		}
 		return nil
@@ -267,7 +277,7 @@ func prunable(e indexEntry, id []byte, sessions *bbolt.Bucket, now int64) bool {
 func pruneUser(u, sessions *bbolt.Bucket, now int64) (nested int, err error) {
 	var dead [][]byte
 	err = u.ForEach(func(k, v []byte) error {
-		if v == nil && u.Bucket(k) != nil {
+		if nestedBucket(u, k, v) {
 			nested++
 			return nil
 		}
@@ -314,7 +324,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 			return nil
 		}
 		return u.ForEach(func(k, v []byte) error {
-			if v == nil && u.Bucket(k) != nil {
+			if nestedBucket(u, k, v) {
 				return nil // a nested bucket (bbolt gives it no value) is no entry
 			}
 			e := entry{id: string(k), indexEntry: readEntry(v)}
@@ -361,7 +371,7 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 			if _, err := pruneUser(u, b, now); err != nil {
 				return err
 			}
-			if first, _ := u.Cursor().First(); first == nil {
+			if emptyBucket(u) {
 				empty = append(empty, bytes.Clone(k))
 			}
 			return nil
