@@ -198,10 +198,6 @@ end
 return out
 `)
 
-// lastUse reads an entry's last use, in unix ms. A missing one (the script
-// answers "0") or one that is not a number (written by hand, or by another
-// program) is unknown, the zero time: the entry is still listed, so that
-// DestroyUserSessions ends its session.
 // expiryOf reads an index entry's expiry, its score in milliseconds. A score
 // that no time holds (inf, set by hand: the entry then never expires) is the
 // zero time, as the UserIndex contract says; the entry is still listed, so
@@ -214,6 +210,10 @@ func expiryOf(score string) time.Time {
 	return time.UnixMilli(int64(ms))
 }
 
+// lastUse reads an entry's last use, in unix ms. A missing one (the script
+// answers "0") or one that is not a number (written by hand, or by another
+// program) is unknown, the zero time: the entry is still listed, so that
+// DestroyUserSessions ends its session.
 func lastUse(ms string) time.Time {
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil || n == 0 {
