@@ -393,11 +393,8 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		return s.touchGone(id)
 	}
 	it, err := s.client.GetAndTouch(s.key(id), exp)
-	if errors.Is(err, memcache.ErrCacheMiss) {
-		return false, nil
-	}
-	if err != nil {
-		return false, wrap("touch", id, err)
+	if found, err := touched(id, err); !found {
+		return false, err
 	}
 	switch kindAt(it.Flags, time.Now()) {
 	case plain:
