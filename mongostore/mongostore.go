@@ -529,7 +529,13 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 // compare-and-swap wrote it puts the old session back, and a swap that read
 // it before a touch wrote it reports a conflict. It waits no longer than ctx.
 func (s *Store) lock(ctx context.Context, id string) (unlock func(), err error) {
-	l := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	return acquire(ctx, s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))])
+}
+
+// acquire takes l, a lock that is a channel of one slot, unless ctx ends
+// first, and returns its release: a caller whose context ends stops
+// waiting (a server that went away must not queue requests).
+func acquire(ctx context.Context, l chan struct{}) (release func(), err error) {
 	select {
 	case l <- struct{}{}:
 		return func() { <-l }, nil

@@ -98,12 +98,11 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
 		return nil
 	}
-	select {
-	case ix.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	release, err := acquire(ctx, ix.lock)
+	if err != nil {
+		return err
 	}
-	defer func() { <-ix.lock }()
+	defer release()
 	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
 		return nil
 	}
@@ -111,7 +110,7 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	if !s.cfg.ttlIndex { // New made the TTL index on expires, which serves the cleanup too
 		models = append(models, mongo.IndexModel{Keys: bson.D{{Key: fieldExpires, Value: 1}}})
 	}
-	_, err := s.users().Indexes().CreateMany(ctx, models)
+	_, err = s.users().Indexes().CreateMany(ctx, models)
 	if err != nil && ctx.Err() != nil {
 		return err
 	}
