@@ -75,13 +75,7 @@ func TestScaleReadIsALoadAloneHoweverLongTheFillTook(t *testing.T) {
 	}
 	read, _ := scaleHandlers(t, st)
 
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Cookie", scaleCookie(id))
-	w := httptest.NewRecorder()
-	read.ServeHTTP(w, r)
-	if w.Code != http.StatusOK {
-		t.Fatalf("read: status %d: %s", w.Code, w.Body)
-	}
+	serveScale(t, "read", read, id)
 	got, found, err := st.Get(t.Context(), id)
 	if err != nil || !found {
 		t.Fatalf("after the read: found %v, err %v", found, err)
@@ -102,13 +96,7 @@ func TestScaleWriteStoresTheDocumentTheFillWrote(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, write := scaleHandlers(t, st)
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Cookie", scaleCookie(id))
-	w := httptest.NewRecorder()
-	write.ServeHTTP(w, r)
-	if w.Code != http.StatusOK {
-		t.Fatalf("write: status %d: %s", w.Code, w.Body)
-	}
+	serveScale(t, "write", write, id)
 	saved, _, err := st.Get(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -122,5 +110,19 @@ func TestScaleWriteStoresTheDocumentTheFillWrote(t *testing.T) {
 	}
 	if was, now := cookieKeys(doc), cookieKeys(saved); !slices.Equal(was, now) {
 		t.Fatalf("the fill's document has cookie members %q, the manager's save %q:\nfill %s\nsave %s", was, now, doc, saved)
+	}
+}
+
+// serveScale sends one request with session id's cookie to h, the
+// benchmark's read or write handler (kind), and fails the test unless it
+// answers 200.
+func serveScale(t *testing.T, kind string, h http.Handler, id string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", scaleCookie(id))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("%s: status %d: %s", kind, w.Code, w.Body)
 	}
 }
