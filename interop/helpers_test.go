@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,20 @@ func (b *browser) do(method, url string, out any) {
 			b.t.Fatalf("%s %s: decode %s: %v", method, url, body, err)
 		}
 	}
+}
+
+// sessionID returns the session id in b's cookie ("s:" id "." signature,
+// URI-encoded), read from the cookie itself. Unlike nodeSession it sends no
+// request, so no store touch moves the stored expiry in between.
+func (b *browser) sessionID() string {
+	b.t.Helper()
+	v, err := url.PathUnescape(b.cookie)
+	id, signed := strings.CutPrefix(v, "s:")
+	dot := strings.LastIndexByte(id, '.')
+	if err != nil || !signed || dot < 0 {
+		b.t.Fatalf("cookie %q is not a signed session id", b.cookie)
+	}
+	return id[:dot]
 }
 
 // goViews increments views on the Go app and returns the new count.
