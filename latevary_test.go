@@ -89,3 +89,63 @@ func TestSessionLoadedAfterTheHeadersIsQuietWhenNoCacheCanReuseTheResponse(t *te
 		t.Errorf("after a Hijack: %d warnings in %q; want none", n, logs.String())
 	}
 }
+
+// lateLoadWarningsFor counts the late-load warnings of one request whose
+// handler sets the header keys as they are written in fields, without
+// canonicalizing them (net/http sends such a key as it is), writes the
+// headers and then loads the session.
+func lateLoadWarningsFor(t *testing.T, fields map[string]string) (int, string) {
+	t.Helper()
+	var logs lockedBuffer
+	m, _ := newTestManager(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	b := newBrowser(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for key, value := range fields {
+			w.Header()[key] = []string{value}
+		}
+		w.WriteHeader(http.StatusOK)
+		From(r).Get("user")
+	})))
+	b.get("/")
+	return lateLoadWarnings(&logs), logs.String()
+}
+
+// A handler that keeps caches away under a header key it did not
+// canonicalize (h["cache-control"] = []string{"no-store"}, h["vary"]),
+// which net/http sends as it is and caches read as the field in any case,
+// is not warned about a late load: the response cannot be given to other
+// users.
+func TestLateLoadWarningReadsLowerCaseCacheControlAndVary(t *testing.T) {
+	for _, fields := range []map[string]string{
+		{"cache-control": "no-store"},
+		{"cache-control": "no-cache"},
+		{"CACHE-CONTROL": "private, max-age=60"},
+		{"Cache-Control": "max-age=60", "cache-control": "private"},
+		{"vary": "Cookie"},
+		{"VARY": "Accept-Encoding, *"},
+		{"Vary": "Accept-Encoding", "vary": "cookie"},
+		{"Cache-Control": "public, max-age=60", "vary": "Accept-Encoding, Cookie"},
+	} {
+		if n, logs := lateLoadWarningsFor(t, fields); n != 0 {
+			t.Errorf("%q: %d warnings in %q; want none", fields, n, logs)
+		}
+	}
+}
+
+// The converse: a Vary in any case that names no Cookie, and a
+// Cache-Control in any case that lets shared caches reuse the response,
+// still get the warning.
+func TestLateLoadWarningStillWarnsWhenNoKeyInAnyCaseKeepsCachesAway(t *testing.T) {
+	for _, fields := range []map[string]string{
+		{"Vary": "Accept"},
+		{"vary": "Accept"},
+		{"VARY": "Accept-Encoding, Cookies"},
+		{"cache-control": "max-age=60"},
+		{"cache-control": "public, s-maxage=60", "vary": "Accept"},
+		{"cache-control": `private="Authorization"`},
+		{"Cache-Controls": "no-store", "Varies": "Cookie"}, // other fields
+	} {
+		if n, logs := lateLoadWarningsFor(t, fields); n != 1 {
+			t.Errorf("%q: %d warnings in %q; want one", fields, n, logs)
+		}
+	}
+}

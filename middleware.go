@@ -172,7 +172,9 @@ func (rs *requestState) restoreExpiry() {
 // Call it before the first write of a response that depends on the
 // session: only then can the response carry Vary: Cookie, and a new
 // session its cookie. A first call after the headers went out, on a
-// response that caches may reuse, is logged once per Manager.
+// response that caches may reuse (its Vary names no Cookie, and its
+// Cache-Control says no no-store, no-cache or private, each read under a
+// key in any letter case), is logged once per Manager.
 func From(r *http.Request) *Session {
 	rs, _ := r.Context().Value(stateKey{}).(*requestState)
 	if rs == nil {
@@ -233,17 +235,22 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 // response headers went out, when they carry no Vary: Cookie and let a cache
 // reuse the response (no no-store, no-cache or private): a response that
 // depends on the session may then be given to other users, and no header
-// can be added any more. After a Hijack it is quiet (a websocket reading
-// the session after its handshake). rs.mu is held.
+// can be added any more. Vary and Cache-Control keys are read in any
+// letter case ("vary", "cache-control"), as net/http sends a key that the
+// handler set without canonicalizing it as it is (anyCaseLines). After a
+// Hijack it is quiet (a websocket reading the session after its
+// handshake). rs.mu is held.
 func (rs *requestState) warnLateLoad() {
 	if rs.m.warnedLateLoad.Load() {
 		return
 	}
 	h := rs.w.Header()
-	if variesOnCookie(h) {
-		return
+	for line := range anyCaseLines(h, "Vary") {
+		if varyLineNamesCookie(line) {
+			return
+		}
 	}
-	for _, line := range h["Cache-Control"] {
+	for line := range anyCaseLines(h, "Cache-Control") {
 		for d := range cacheDirectives(line) {
 			switch strings.ToLower(d) {
 			case "no-store", "no-cache", "private":
@@ -728,13 +735,42 @@ func addVary(h http.Header, spare *[1]string) {
 // variesOnCookie reports whether the Vary header names Cookie, or is *.
 func variesOnCookie(h http.Header) bool {
 	for _, v := range h["Vary"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
-				return true
-			}
+		if varyLineNamesCookie(v) {
+			return true
 		}
 	}
 	return false
+}
+
+// varyLineNamesCookie reports whether one line of a Vary header names
+// Cookie, or is *.
+func varyLineNamesCookie(line string) bool {
+	for f := range strings.SplitSeq(line, ",") {
+		if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+			return true
+		}
+	}
+	return false
+}
+
+// anyCaseLines yields the lines of every key of h that names the field
+// name (written canonically) in any letter case, in no particular order:
+// net/http sends a key that a handler set without canonicalizing it
+// ("cache-control", "vary") as it is, beside the canonical one, and a cache
+// reads the lines of all of them as one field.
+func anyCaseLines(h http.Header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for key, lines := range h {
+			if len(key) != len(name) || (key != name && !strings.EqualFold(key, name)) {
+				continue
+			}
+			for _, line := range lines {
+				if !yield(line) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // touch pushes the stored session's expiry forward, and reports whether the
