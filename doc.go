@@ -70,6 +70,9 @@
 // store error while saving, before the headers went out, also goes to the
 // ErrorHandler, in place of the handler's response (so no redirect announces
 // a login that was not saved). A corrupt stored document is logged and
-// treated as missing. Errors wrap their cause: errors.Is works with the
-// store's own errors, and with ErrNotFound for a Reload of a session that is gone.
+// treated as missing. A new session whose id a custom GenerateID repeated
+// from a stored session takes another id rather than joining that session,
+// or fails its save with ErrConflict (see Options.GenerateID). Errors wrap
+// their cause: errors.Is works with the store's own errors, and with
+// ErrNotFound for a Reload of a session that is gone.
 package session

@@ -22,6 +22,12 @@ import (
 // so this many parallel writers on one session always succeed.
 const maxMergeAttempts = 128
 
+// maxFreshIDs bounds the new ids a session that has never been stored takes
+// when the store already holds another session under its id (a GenerateID
+// that repeats ids, see freshID). The default generator never repeats; a
+// custom one that does so this many times in a row will not stop.
+const maxFreshIDs = 3
+
 // Manager gives requests their sessions. Create one with New, and wrap your
 // handler with Handler. A Manager is safe for concurrent use.
 type Manager struct {
@@ -322,7 +328,8 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // persist writes s to the store. With a VersionedStore, a write that finds
 // another request's write re-reads the session and re-applies only the keys
 // this request changed, so neither request's change is lost; a session that
-// is gone meanwhile is not written back (errGone). s.mu is held.
+// is gone meanwhile is not written back (errGone); a session never stored
+// whose create finds its id taken takes another id (freshID). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
 	if m.versioned == nil {
 		data, err := m.encode(s)
@@ -339,6 +346,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		s.saved("")
 		return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
 	}
+	renamed := 0 // fresh ids taken after a create found the id taken
 	for attempt := 1; ; attempt++ {
 		var (
 			ver     string
@@ -364,6 +372,14 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		case swapped:
 			s.saved(ver)
 			return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
+		case !s.has(markInStore):
+			// The create-if-absent found another session under the id: a
+			// session never stored is this request's alone, and must not
+			// join one it did not load (remerge would).
+			if err := m.freshID(ctx, s, &renamed); err != nil {
+				return err
+			}
+			continue
 		case attempt > maxMergeAttempts:
 			return fmt.Errorf("session: save: gave up after %d concurrent writes: %w", maxMergeAttempts, ErrConflict)
 		}
@@ -428,17 +444,46 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// remerge re-reads s from the store and re-applies this request's changes.
+// freshID gives s, a session never stored whose create found another
+// session stored under its id (GenerateID repeated an id), a new id from
+// the generator. The session's cookie has not gone out: a new id's cookie
+// goes out only after its save, so the client never learns the taken id.
+// The save fails instead, wrapping ErrConflict, once s has taken
+// maxFreshIDs, or when the taken id is the one the request's cookie
+// carries: the client holds that id already, and the end of the request
+// decided on its cookie for it. renamed counts the ids taken. s.mu is held.
+func (m *Manager) freshID(ctx context.Context, s *Session, renamed *int) error {
+	taken := s.id
+	switch {
+	case taken == s.rs.cookieID:
+		m.logger.ErrorContext(ctx, "session: not saved: GenerateID gave the new session the id of the request's cookie, and another session is stored under it", "id", shortid.Of(taken))
+		return fmt.Errorf("session: save: GenerateID gave the new session the id of the request's cookie, which another session is stored under: %w", ErrConflict)
+	case *renamed >= maxFreshIDs:
+		m.logger.ErrorContext(ctx, "session: not saved: GenerateID repeats ids; another session is stored under each id it gave the new session", "id", shortid.Of(taken), "ids", *renamed+1)
+		return fmt.Errorf("session: save: another session is stored under each of the %d ids GenerateID gave the new session (it repeats ids): %w", *renamed+1, ErrConflict)
+	}
+	id, err := m.newID(s.rs.r)
+	if err != nil {
+		return fmt.Errorf("session: save: %w", err)
+	}
+	m.logger.WarnContext(ctx, "session: GenerateID repeated the id of another stored session; the new session takes another id", "id", shortid.Of(taken))
+	*renamed++
+	if s.originalID == taken {
+		s.originalID = id // a new session: still unmodified by its id alone
+	}
+	s.id = id
+	return nil
+}
+
+// remerge re-reads s, a session stored before (markInStore), from the store
+// and re-applies this request's changes. A session never stored does not
+// come here: its failed create is a taken id (freshID).
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	var doc loadedDocument
 	ver, _, err := m.read(ctx, s.id, nil, &doc)
 	switch {
-	case errors.Is(err, ErrNotFound) && s.has(markInStore):
-		return errGone
 	case errors.Is(err, ErrNotFound):
-		s.version, s.loadedData = "", nil // never stored: create it
-		s.set(markKnowVersion)
-		return nil
+		return errGone
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}

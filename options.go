@@ -54,7 +54,24 @@ type Options struct {
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
 	TrustProxy bool
 	// GenerateID makes new session ids (express: genid). Default: 24 bytes
-	// from crypto/rand, base64url without padding.
+	// from crypto/rand, base64url without padding, which never repeat.
+	//
+	// An id is a password: a custom generator must make ids that cannot be
+	// guessed and never repeat. With a store that compares and swaps
+	// (VersionedStore, as every store of this module is), a new session
+	// whose id turns out to be taken by a stored session (a counter that
+	// started again, an id derived from the request) is never written over
+	// it or merged into it: the save, which runs before the cookie goes out,
+	// asks GenerateID for another id, up to 3 more times, and the session
+	// is stored and its cookie sent under the first free one (ID returns it
+	// from then on; an id read before the save may be the taken one). If
+	// every id is taken, or the taken id is the one the request's cookie
+	// carries, the save fails with an error wrapping ErrConflict (the
+	// ErrorHandler answers; Session.Save returns it) and nothing is written.
+	// Either is logged. This applies to new sessions, Regenerate, RenewID
+	// and the session after Destroy. A store without compare-and-swap
+	// cannot tell a taken id from a free one: the new session's write
+	// replaces the stored one, as in express-session.
 	GenerateID func(r *http.Request) string
 	// Cookie holds the session cookie's attributes (express: cookie).
 	Cookie CookieOptions

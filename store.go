@@ -16,7 +16,9 @@ var ErrNotFound = errors.New("session: not found")
 var ErrTooLarge = errors.New("session: document too large")
 
 // ErrConflict reports a save that gave up after too many parallel writes to
-// the same session changed it between this request's read and write.
+// the same session changed it between this request's read and write, or a
+// new session that found each id Options.GenerateID gave it taken by
+// another stored session.
 var ErrConflict = errors.New("session: version conflict")
 
 // Store keeps encoded sessions: bytes under an id, until an expiry.
@@ -53,7 +55,8 @@ type VersionedStore interface {
 	GetVersion(ctx context.Context, id string) (data []byte, version string, found bool, err error)
 	// CompareAndSwap stores data only if the session's current version is old.
 	// With old == "" it stores only if no unexpired session with that id
-	// exists (create-if-absent). When another write, a delete or the expiry
+	// exists (create-if-absent): the manager relies on it so that a new
+	// session never joins a stored one whose id GenerateID repeated. When another write, a delete or the expiry
 	// got there first it stores nothing and reports swapped == false with a
 	// nil error. On success it returns the new version, or "" if the store
 	// cannot tell it without another round trip.
