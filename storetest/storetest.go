@@ -51,6 +51,10 @@
 //   - Through the manager with Rolling, a request whose session another
 //     request destroyed while it ran sends no session cookie: its touch or
 //     save must find the session gone. This needs a session.Toucher.
+//   - Through the manager with a GenerateID that repeats the id of a stored
+//     session, the new session takes another id rather than joining the
+//     stored one: CompareAndSwap from "" must not create over a live
+//     session. This needs a session.VersionedStore.
 //   - Through the manager, scripted requests (express-session's options and
 //     Session methods, and other requests destroying or rewriting the
 //     session meanwhile) answer and store the same as on a memstore, times
@@ -172,6 +176,7 @@ func init() {
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
 		{"ManagerAgreesWithMemstore", testManagerAgreesWithMemstore},                               // agree.go
+		{"RepeatedGeneratedIDNeverJoinsAnotherSession", testRepeatedGeneratedID},                   // genid.go
 		{"UserIndex", testUserIndex},                                                               // users.go
 		{"UserIndexRemover", testUserIndexRemover},                                                 // users.go
 	}

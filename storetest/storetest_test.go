@@ -263,7 +263,7 @@ var bugs = map[string][]string{
 	"ignoresContext":       {"CancelledContext"},
 	"touchCreates":         {"Touch/MissingSessionIsNotFoundAndNotCreated", "Touch/DestroyedSessionIsNotFoundAndNotCreated"},
 	"touchIgnored":         {"Expiry/TouchedSessionOutlivesItsOriginalExpiry"},
-	"casIgnoresVersion":    {"CompareAndSwap/StaleVersionConflictsAndChangesNothing", "CompareAndSwap/CreateIfAbsentConflictsWhenPresent"},
+	"casIgnoresVersion":    {"CompareAndSwap/StaleVersionConflictsAndChangesNothing", "CompareAndSwap/CreateIfAbsentConflictsWhenPresent", "RepeatedGeneratedIDNeverJoinsAnotherSession"},
 	"casResurrects":        {"CompareAndSwap/DestroyedSessionConflictsAndIsNotCreated", "Expiry/CompareAndSwapOnExpiredSessionConflicts"},
 	"listsExpired":         {"Expiry/ExpiredSessionIsNotListed"},
 	"clearsEveryone":       {"Lister/ClearLeavesOtherStoresAlone"},
