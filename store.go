@@ -56,10 +56,11 @@ type VersionedStore interface {
 	// CompareAndSwap stores data only if the session's current version is old.
 	// With old == "" it stores only if no unexpired session with that id
 	// exists (create-if-absent): the manager relies on it so that a new
-	// session never joins a stored one whose id GenerateID repeated. When another write, a delete or the expiry
-	// got there first it stores nothing and reports swapped == false with a
-	// nil error. On success it returns the new version, or "" if the store
-	// cannot tell it without another round trip.
+	// session never joins a stored one whose id GenerateID repeated. When
+	// another write, a delete or the expiry got there first it stores
+	// nothing and reports swapped == false with a nil error. On success it
+	// returns the new version, or "" if the store cannot tell it without
+	// another round trip.
 	CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error)
 }
 
