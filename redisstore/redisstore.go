@@ -29,6 +29,17 @@
 //	                  else EVALSHA of a Lua script comparing the SHA-1 of the
 //	                  stored value with the version's; SET NX to create
 //
+// With [WithReplicas], each write is followed by WAIT in the same pipeline,
+// so it is still one round trip, longer by the replicas' acknowledgement.
+// GetAndTouch is such a write (the manager's load when a touch can ride on
+// it, so a read-only request's touch), and so is IndexUserSession; Get and
+// GetVersion, the load when no touch rides on it (TouchAfter, Rolling,
+// Resave), do not wait. A request that saves after a load that carried a
+// touch waits twice, after the load and after the save. When fewer
+// replicas than asked confirm a load's touch in time, the load fails with
+// [ErrNotReplicated]: the manager's ErrorHandler answers and session.From
+// returns nil, so the handler never gets the session.
+//
 // A version stands for the stored value itself (the empty value's is "\x00":
 // a version is never empty), so an Express app writing the same keys (it
 // knows nothing of versions) cannot break compare-and-swap: its write simply

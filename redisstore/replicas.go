@@ -33,8 +33,11 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // cookie says; Touch waits for it all the same, and so does GetAndTouch,
 // which carries the same touch on a read-only request's load: such a load
 // waits (one round trip still, where a GET and then a Touch that waits
-// take two), and fails with ErrNotReplicated as that Touch would, before
-// the handler runs rather than after.
+// take two), and fails with ErrNotReplicated as that Touch would, but
+// before the handler gets the session rather than after it ran
+// (session.From returns nil and the manager's ErrorHandler answers). A
+// load that carries no touch (TouchAfter not yet due, Rolling, Resave) is
+// a GET and does not wait.
 //
 // The manager records a session's user index entry before it writes the
 // session, and in a Cluster the two are on different masters: a failover

@@ -1,9 +1,16 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -271,5 +278,197 @@ func TestGetAndTouchWithoutGetExWaitsForTheReplica(t *testing.T) {
 		if _, _, _, err := stalled.GetAndTouch(ctx, "a", time.Now().Add(time.Hour)); !errors.Is(err, redisstore.ErrNotReplicated) {
 			t.Errorf("GetAndTouch with the replica stopped: %v, want ErrNotReplicated", err)
 		}
+	}
+}
+
+// roundTrips counts what a go-redis client sends: a command or a pipeline
+// (a command and its WAIT) is one round trip.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// replicatedPair starts a master with one replica on srv's kind of server
+// and returns once the replica confirms the master's writes.
+func replicatedPair(t testing.TB, start func(testing.TB, ...string) *testserver.Server) (master, replica *testserver.Server) {
+	t.Helper()
+	master = start(t)
+	replica = start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	deadline := time.Now().Add(testserver.StartTimeout)
+	if err := testserver.WaitReplicaInSync(replica, deadline); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitReplicating(master, 1, deadline); err != nil {
+		t.Fatal(err)
+	}
+	return master, replica
+}
+
+// TestWithReplicasWaitsOnlyAfterWritesAndAddsNoRoundTrip counts, with the
+// master's INFO commandstats, the commands of each kind of request against
+// a master with one replica, with and without WithReplicas, and the round
+// trips the client sent: WAIT rides in the pipeline of each write (a touch
+// carried on the load is one), so no request costs a round trip more; a
+// read-only request whose touch is not due (TouchAfter) wrote nothing and
+// sends no WAIT; a login with SetUser waits once per write (the load's
+// touch, the old id's DEL, the index entry, the new id's SET).
+func TestWithReplicasWaitsOnlyAfterWritesAndAddsNoRoundTrip(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			master, _ := replicatedPair(t, srv.start)
+			for _, waits := range []bool{false, true} {
+				client := clientOf(t, master)
+				sent := &roundTrips{}
+				client.AddHook(sent)
+				var opts []redisstore.Option
+				if waits {
+					opts = append(opts, redisstore.WithReplicas(1, testserver.StartTimeout))
+				}
+				st := newStore(client, opts...)
+				// TouchAfter leaves a read-only request alone right after
+				// a save; the other app touches on every unmodified request.
+				reader := apptest.New(t, st, apptest.HourCookieTouchAfterMinute)
+				toucher := apptest.New(t, st, apptest.HourCookie)
+				first := reader.MustDo(t, "/set?k=a&v=1", nil)
+				// Loads the scripts, and tells the store whether the server
+				// has SET IFEQ.
+				reader.MustDo(t, "/set?k=a&v=2", first.Cookies)
+				toucher.MustDo(t, "/login?u=warm-up", nil)
+				wait := 0
+				if waits {
+					wait = 1
+				}
+				for _, c := range []struct {
+					name       string
+					app        *apptest.App
+					path       string
+					cookies    []*http.Cookie
+					roundTrips int64
+					want       map[string]int // nil: only the WAITs are compared
+					waits      int
+				}{
+					{"new session", reader, "/set?k=a&v=1", nil, 1, map[string]int{"set": 1}, 1},
+					{"read-only, touch not due", reader, "/get?k=a", first.Cookies, 1, map[string]int{"get": 1}, 0},
+					{"read-only, touch due", toucher, "/get?k=a", first.Cookies, 1, map[string]int{"getex": 1}, 1},
+					{"modifying, touch not due", reader, "/set?k=b&v=3", first.Cookies, 2, map[string]int{"get": 1, srv.cas: 1}, 1},
+					{"modifying, touch due", toucher, "/set?k=b&v=4", first.Cookies, 2, map[string]int{"getex": 1, srv.cas: 1}, 2},
+					{"login with SetUser", toucher, "/login?u=ada", first.Cookies, 4, nil, 4},
+				} {
+					before := sent.n.Load()
+					got := testserver.RedisCommandsDuring(t, master.Addr, func() { c.app.MustDo(t, c.path, c.cookies) })
+					delete(got, "replconf") // the replica's acknowledgements
+					if n := sent.n.Load() - before; n != c.roundTrips {
+						t.Errorf("WithReplicas %v, %s: %d round trips, want %d", waits, c.name, n, c.roundTrips)
+					}
+					if got["wait"] != c.waits*wait {
+						t.Errorf("WithReplicas %v, %s: %d WAITs (commands %v), want %d", waits, c.name, got["wait"], got, c.waits*wait)
+					}
+					delete(got, "wait")
+					if got = withoutScriptCalls(got); c.want != nil && !maps.Equal(got, c.want) {
+						t.Errorf("WithReplicas %v, %s: commands %v, want %v", waits, c.name, got, c.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestReadOnlyRequestFailsBeforeTheHandlerWhenNoReplicaConfirmsItsTouch
+// stops the replica (SIGSTOP): a read-only request whose touch is due
+// carries the touch on the load, whose WAIT times out, so session.From
+// returns nil and the ErrorHandler answers with ErrNotReplicated before the
+// handler reads the session (the touch, which the cookie's expiry relies
+// on, could be lost in a failover); a read-only request whose touch is not
+// due (TouchAfter) wrote nothing, waits for nothing and is served.
+func TestReadOnlyRequestFailsBeforeTheHandlerWhenNoReplicaConfirmsItsTouch(t *testing.T) {
+	master, replica := replicatedPair(t, testserver.StartRedis)
+	client := clientOf(t, master)
+	// The save waits as long as a start may take (the machine may be
+	// loaded); the requests with the replica stopped wait 200 ms.
+	saving := newStore(client, redisstore.WithReplicas(1, testserver.StartTimeout))
+	st := redisstore.New(client, redisstore.WithPrefix(saving.Prefix()), redisstore.WithReplicas(1, 200*time.Millisecond))
+	var handled atomic.Int64
+	var failed []error
+	var mu sync.Mutex
+	serve := func(store *redisstore.Store, touchAfter time.Duration) *httptest.Server {
+		m, err := session.New(session.Options{
+			Secrets: []string{apptest.Secret}, Store: store, Logger: slog.New(slog.DiscardHandler),
+			Cookie: session.CookieOptions{MaxAge: time.Hour}, TouchAfter: touchAfter,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				mu.Lock()
+				failed = append(failed, err)
+				mu.Unlock()
+				http.Error(w, "store", http.StatusServiceUnavailable)
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := session.From(r) // loads the session
+			if s == nil {
+				return // the ErrorHandler has answered
+			}
+			handled.Add(1)
+			if r.URL.Path == "/set" {
+				s.Set("a", 1)
+			}
+		})))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	saver, toucher, reader := serve(saving, time.Minute), serve(st, 0), serve(st, time.Minute)
+	get := func(srv *httptest.Server, path string, cookies []*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	saved := get(saver, "/set", nil)
+	if saved.StatusCode != http.StatusOK || len(saved.Cookies()) == 0 {
+		t.Fatalf("the first save: %d, cookies %v", saved.StatusCode, saved.Cookies())
+	}
+	cookies := saved.Cookies()
+
+	pid := processID(t, clientOf(t, replica))
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+
+	handled.Store(0)
+	if resp := get(toucher, "/get", cookies); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("read-only request, touch due, replica stopped: %d, want the ErrorHandler's 503", resp.StatusCode)
+	}
+	if n := handled.Load(); n != 0 {
+		t.Errorf("the handler got the session %d times after the load's touch was not replicated, want 0", n)
+	}
+	mu.Lock()
+	if len(failed) != 1 || !errors.Is(failed[0], redisstore.ErrNotReplicated) {
+		t.Errorf("the ErrorHandler got %v, want one error wrapping ErrNotReplicated", failed)
+	}
+	mu.Unlock()
+	if resp := get(reader, "/get", cookies); resp.StatusCode != http.StatusOK || handled.Load() != 1 {
+		t.Errorf("read-only request, touch not due (TouchAfter), replica stopped: %d, handler got the session %d times; want 200 and once", resp.StatusCode, handled.Load())
 	}
 }
