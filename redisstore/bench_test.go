@@ -171,3 +171,32 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 	apptest.BenchmarkOverhead(b, newStore(c), benchDocSize, rawGet, rawGetSet)
 }
+
+// BenchmarkStoreGetAndTouchWithAReplica is the load of a read-only request
+// whose touch is due (GETEX) against a master with one replica, without
+// and with WithReplicas(1, ...): the difference is what the WAIT in the
+// same pipeline costs, the replica's acknowledgement.
+func BenchmarkStoreGetAndTouchWithAReplica(b *testing.B) {
+	master, _ := replicatedPair(b, testserver.StartRedis)
+	c := clientOf(b, master)
+	for _, bc := range []struct {
+		name string
+		opts []redisstore.Option
+	}{
+		{"wait=none", nil},
+		{"wait=WithReplicas(1,1s)", []redisstore.Option{redisstore.WithReplicas(1, time.Second)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := newStore(c, bc.opts...)
+			if err := st.Set(b.Context(), "id", storetest.Document(benchDocSize), time.Now().Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, found, err := st.GetAndTouch(b.Context(), "id", time.Now().Add(time.Hour)); err != nil || !found {
+					b.Fatal(found, err)
+				}
+			}
+		})
+	}
+}
