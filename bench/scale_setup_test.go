@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +127,41 @@ func serveScale(t *testing.T, kind string, h http.Handler, id string) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
 		t.Fatalf("%s: status %d: %s", kind, w.Code, w.Body)
+	}
+}
+
+// A store whose server is not installed here is left out of the run, with
+// a row saying so, and the stores after it are still measured: the run
+// must not skip (as StartPostgres would) or fail as a whole. A store
+// without a listing or a PurgeExpired gets its reason in the table.
+func TestScaleLeavesOutOnlyTheStoresWhoseServerIsMissing(t *testing.T) {
+	defer func(d time.Duration) { *scaleDuration = d }(*scaleDuration)
+	*scaleDuration = 20 * time.Millisecond
+	stores := []scaleStore{
+		{name: "absent", sizes: "50", available: func() error { return errors.New("absent-server not found in PATH") },
+			open: func(t *testing.T) (session.Store, func() int64, func()) {
+				t.Fatal("opened a store whose server is missing")
+				return nil, nil, nil
+			}},
+		{name: "listless", sizes: "50", noList: "it cannot list its keys", noPurge: "it expires items itself",
+			open: func(t *testing.T) (session.Store, func() int64, func()) {
+				st := memstore.New(memstore.WithSweepInterval(0))
+				// The Store methods alone: no Lister, no Purger.
+				return struct{ session.Store }{st}, func() int64 { return 0 }, func() { st.Close() }
+			}},
+	}
+	rows := scaleRows(t, stores, regexp.MustCompile(""))
+	if len(rows) != 2 || rows[0].skipped == "" || rows[1].skipped != "" || rows[1].n != 50 {
+		t.Fatalf("rows = %+v, want the absent store's skipped and the listless store's of 50 sessions", rows)
+	}
+	table := scaleTable(rows)
+	for _, want := range []string{
+		"| absent | skipped (server not available) |",
+		"| listless | 50 |",
+		"| — (it cannot list its keys) | — | — (it expires items itself) |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table has no %q:\n%s", want, table)
+		}
 	}
 }

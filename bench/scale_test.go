@@ -54,6 +54,14 @@ type scaleStore struct {
 	name  string
 	sizes string
 	open  func(t *testing.T) (st session.Store, used func() int64, closeFn func())
+	// available, if set, says why the store's server cannot run here (not
+	// installed): its rows are then left out, not the whole run (open
+	// would skip the test).
+	available func() error
+	// noList and noPurge say why the store has no session.Lister or no
+	// session.Purger, for the table; a store without one and without a
+	// reason fails the run.
+	noList, noPurge string
 }
 
 // scaleRow is the measurement of one store holding n live sessions.
@@ -63,8 +71,13 @@ type scaleRow struct {
 	fill              time.Duration
 	bytesPerSession   float64
 	read, write       latency
-	count, ids, purge time.Duration // purge < 0: the store has no PurgeExpired
+	count, ids, purge time.Duration // count, ids < 0: no session.Lister; purge < 0: no PurgeExpired
 	purged            int
+	// noList and noPurge are the scaleStore's, for the table.
+	noList, noPurge string
+	// skipped, when set, is why the store's server did not run: the row
+	// has no figures.
+	skipped string
 }
 
 // latency summarises the durations of one request kind.
@@ -77,16 +90,37 @@ func TestScale(t *testing.T) {
 	if !*scale {
 		t.Skip("the scale benchmark runs with -scale (make bench-scale)")
 	}
-	only := regexp.MustCompile(*scaleOnly)
-	stores := []scaleStore{
-		{"memstore", *scaleMemSizes, openMemstore},
-		{"boltstore", *scaleSizes, openBoltstore},
-		{"redisstore", *scaleSizes, openRedisstore},
+	rows := scaleRows(t, scaleStores(), regexp.MustCompile(*scaleOnly))
+	fmt.Println()
+	fmt.Print(scaleTable(rows))
+}
+
+// scaleStores are the stores the benchmark measures, at the sizes of their
+// flags.
+func scaleStores() []scaleStore {
+	return []scaleStore{
+		{name: "memstore", sizes: *scaleMemSizes, open: openMemstore},
+		{name: "boltstore", sizes: *scaleSizes, open: openBoltstore},
+		{name: "redisstore", sizes: *scaleSizes, open: openRedisstore, available: testserver.RedisAvailable,
+			noPurge: "Redis expires keys itself"},
 	}
+}
+
+// scaleRows measures each store of stores whose name only matches, at each
+// of its sizes. A store whose server is not available here gets one row
+// saying so, and the others still run.
+func scaleRows(t *testing.T, stores []scaleStore, only *regexp.Regexp) []scaleRow {
 	var rows []scaleRow
 	for _, s := range stores {
 		if !only.MatchString(s.name) {
 			continue
+		}
+		if s.available != nil {
+			if err := s.available(); err != nil {
+				t.Logf("%s left out: %v", s.name, err)
+				rows = append(rows, scaleRow{store: s.name, skipped: err.Error()})
+				continue
+			}
 		}
 		for _, f := range strings.Split(s.sizes, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -101,7 +135,7 @@ func TestScale(t *testing.T) {
 			rows = append(rows, row)
 		}
 	}
-	printScaleTable(rows)
+	return rows
 }
 
 // openMemstore is a memstore with its sweeper off (PurgeExpired is timed);
@@ -168,7 +202,7 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	ctx := t.Context()
 	st, used, closeFn := s.open(t)
 	defer closeFn()
-	row := scaleRow{store: s.name, n: n}
+	row := scaleRow{store: s.name, n: n, noList: s.noList, noPurge: s.noPurge}
 
 	doc := scaleDocument(t, time.Now())
 	ids := make([]string, n)
@@ -185,24 +219,25 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	row.read = requests(t, read, ids)
 	row.write = requests(t, write, ids)
 
-	lister, ok := st.(session.Lister)
-	if !ok {
-		t.Fatalf("%s is not a session.Lister", s.name)
+	row.count, row.ids = -1, -1
+	if lister, ok := st.(session.Lister); ok {
+		row.count = median3(t, func() error {
+			c, err := lister.Count(ctx)
+			if err == nil && c != n {
+				err = fmt.Errorf("Count = %d, want %d", c, n)
+			}
+			return err
+		})
+		row.ids = median3(t, func() error {
+			got, err := lister.IDs(ctx)
+			if err == nil && len(got) != n {
+				err = fmt.Errorf("IDs gave %d, want %d", len(got), n)
+			}
+			return err
+		})
+	} else if s.noList == "" {
+		t.Fatalf("%s is not a session.Lister, and no reason is given", s.name)
 	}
-	row.count = median3(t, func() error {
-		c, err := lister.Count(ctx)
-		if err == nil && c != n {
-			err = fmt.Errorf("Count = %d, want %d", c, n)
-		}
-		return err
-	})
-	row.ids = median3(t, func() error {
-		got, err := lister.IDs(ctx)
-		if err == nil && len(got) != n {
-			err = fmt.Errorf("IDs gave %d, want %d", len(got), n)
-		}
-		return err
-	})
 
 	row.purge = -1
 	if p, ok := st.(session.Purger); ok {
@@ -220,6 +255,8 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 			t.Fatal(err)
 		}
 		row.purged = purged
+	} else if s.noPurge == "" {
+		t.Fatalf("%s is not a session.Purger, and no reason is given", s.name)
 	}
 	return row
 }
@@ -366,21 +403,30 @@ func median3(t *testing.T, f func() error) time.Duration {
 	return d[1]
 }
 
-// printScaleTable prints the rows as the README's Markdown table.
-func printScaleTable(rows []scaleRow) {
-	fmt.Println()
-	fmt.Println("| store | live sessions | fill | bytes / session | read p50 / p99 | write p50 / p99 | Count | IDs | PurgeExpired (n/10 expired) |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+// scaleTable returns the rows as the README's Markdown table.
+func scaleTable(rows []scaleRow) string {
+	var b strings.Builder
+	b.WriteString("| store | live sessions | fill | bytes / session | read p50 / p99 | write p50 / p99 | Count | IDs | PurgeExpired (n/10 expired) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		purge := "— (Redis expires keys itself)"
-		if r.purge >= 0 {
-			purge = fmt.Sprintf("%s (%d)", dur(r.purge), r.purged)
+		if r.skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped (server not available) | | | | | | | |\n", r.store)
+			continue
 		}
-		fmt.Printf("| %s | %s | %s | %.0f | %s / %s | %s / %s | %s | %s | %s |\n",
+		count, ids := "— ("+r.noList+")", "—"
+		if r.count >= 0 {
+			count, ids = dur(r.count), dur(r.ids)
+		}
+		purge := "— (" + r.noPurge + ")"
+		if r.purge >= 0 {
+			purge = fmt.Sprintf("%s (%s)", dur(r.purge), thousands(r.purged))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s / %s | %s / %s | %s | %s | %s |\n",
 			r.store, thousands(r.n), dur(r.fill), r.bytesPerSession,
 			dur(r.read.p50), dur(r.read.p99), dur(r.write.p50), dur(r.write.p99),
-			dur(r.count), dur(r.ids), purge)
+			count, ids, purge)
 	}
+	return b.String()
 }
 
 // dur prints d with three significant digits in µs, ms or s.
