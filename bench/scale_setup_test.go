@@ -48,7 +48,7 @@ func TestScaleFillHandsTheStoreIDsOfItsOwn(t *testing.T) {
 		ids[i] = newScaleID()
 		at[ids[i]] = unsafe.StringData(ids[i])
 	}
-	fill(t, st, ids, scaleDocument(t, time.Now()), func() time.Time { return time.Now().Add(scaleLifetime) })
+	fill(t, st, 0, ids, scaleDocument(t, time.Now()), func() time.Time { return time.Now().Add(scaleLifetime) })
 
 	if len(st.ids) != len(ids) {
 		t.Fatalf("the store got %d ids, want %d", len(st.ids), len(ids))
@@ -163,5 +163,42 @@ func TestScaleLeavesOutOnlyTheStoresWhoseServerIsMissing(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no %q:\n%s", want, table)
 		}
+	}
+}
+
+// The bytes per session of the stores on a server (pgstore's table,
+// FerretDB's database, memcached's items) count what the fill stored: at
+// least each session's document, and every session the fill wrote is
+// there to read (memcached evicted none, FerretDB refused no write).
+func TestScaleServerStoresMeasureWhatTheFillStored(t *testing.T) {
+	const n = 300
+	for _, s := range scaleStores() {
+		if s.name != "pgstore" && s.name != "mongostore" && s.name != "memcachedstore" {
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) {
+			st, used, closeFn := s.open(t) // skips where the server is not installed
+			defer closeFn()
+			doc := scaleDocument(t, time.Now())
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = newScaleID()
+			}
+			before := used()
+			fill(t, st, s.fillWorkers, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
+			perSession := float64(used()-before) / n
+			if perSession < float64(len(doc)) {
+				t.Errorf("%.0f bytes per session, less than the %d of each session's document", perSession, len(doc))
+			}
+			read, _ := scaleHandlers(t, st)
+			for _, id := range ids {
+				serveScale(t, "read", read, id)
+			}
+			if l, ok := st.(session.Lister); ok {
+				if c, err := l.Count(t.Context()); err != nil || c != n {
+					t.Errorf("Count = %d, %v; want %d", c, err, n)
+				}
+			}
+		})
 	}
 }

@@ -38,11 +38,12 @@ import (
 // random among all N, the memory or disk each session takes, and the time of
 // Count, a full IDs listing and PurgeExpired of N/10 expired sessions.
 var (
-	scale         = flag.Bool("scale", false, "run TestScale, the scale benchmark")
-	scaleSizes    = flag.String("scale.sizes", "10000,100000", "live sessions per store (boltstore, redisstore)")
-	scaleMemSizes = flag.String("scale.memsizes", "10000,100000,1000000", "live sessions per store (memstore)")
-	scaleDuration = flag.Duration("scale.duration", time.Second, "measured time per request kind")
-	scaleOnly     = flag.String("scale.only", "", "run only the stores whose name matches this regexp")
+	scale           = flag.Bool("scale", false, "run TestScale, the scale benchmark")
+	scaleSizes      = flag.String("scale.sizes", "10000,100000", "live sessions per store (boltstore, redisstore, pgstore, memcachedstore)")
+	scaleMemSizes   = flag.String("scale.memsizes", "10000,100000,1000000", "live sessions per store (memstore)")
+	scaleMongoSizes = flag.String("scale.mongosizes", "1000,2000,4000", "live sessions per store (mongostore, on FerretDB: each of its operations scans the whole collection, see scaleStores)")
+	scaleDuration   = flag.Duration("scale.duration", time.Second, "measured time per request kind")
+	scaleOnly       = flag.String("scale.only", "", "run only the stores whose name matches this regexp")
 )
 
 // scaleSecret signs the benchmark's cookies.
@@ -62,6 +63,8 @@ type scaleStore struct {
 	// session.Purger, for the table; a store without one and without a
 	// reason fails the run.
 	noList, noPurge string
+	// fillWorkers is how many goroutines write the fill (0: 64).
+	fillWorkers int
 }
 
 // scaleRow is the measurement of one store holding n live sessions.
@@ -103,6 +106,19 @@ func scaleStores() []scaleStore {
 		{name: "boltstore", sizes: *scaleSizes, open: openBoltstore},
 		{name: "redisstore", sizes: *scaleSizes, open: openRedisstore, available: testserver.RedisAvailable,
 			noPurge: "Redis expires keys itself"},
+		{name: "pgstore", sizes: *scaleSizes, open: openPgstore, available: testserver.PostgresAvailable},
+		// On FerretDB v1 (SQLite), whose lookups by _id do not use its
+		// _id index (the index is on the expression sjson->"_id", the
+		// query's sjson->'$._id', which SQLite does not match), so that
+		// every operation scans the whole collection and each write of
+		// the fill is a SQLite commit besides: 4,000 sessions take about
+		// a minute here, 10,000 would take minutes, 100,000 hours; hence
+		// sizes of thousands (-scale.mongosizes). Its SQLite takes one
+		// write at a time: 64 writers wait past its busy timeout
+		// (SQLITE_BUSY), and more than a few gain nothing.
+		{name: "mongostore", sizes: *scaleMongoSizes, open: openMongostore, available: ferretdbAvailable, fillWorkers: 4},
+		{name: "memcachedstore", sizes: *scaleSizes, open: openMemcachedstore, available: testserver.MemcachedAvailable,
+			noList: "Memcached cannot list its keys", noPurge: "Memcached expires items itself"},
 	}
 }
 
@@ -211,7 +227,7 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	}
 	before := used()
 	start := time.Now()
-	fill(t, st, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
+	fill(t, st, s.fillWorkers, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
 	row.fill = time.Since(start)
 	row.bytesPerSession = float64(used()-before) / float64(n)
 
@@ -246,7 +262,7 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 		for i := range expiring {
 			expiring[i] = newScaleID()
 		}
-		fill(t, st, expiring, doc, func() time.Time { return time.Now().Add(2 * time.Second) })
+		fill(t, st, s.fillWorkers, expiring, doc, func() time.Time { return time.Now().Add(2 * time.Second) })
 		time.Sleep(2*time.Second + 100*time.Millisecond)
 		start := time.Now()
 		purged, err := p.PurgeExpired(ctx)
@@ -330,13 +346,15 @@ func scaleCookie(id string) string {
 	return "sid=s:" + id + "." + base64.RawStdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// fill stores doc under every id, from 64 goroutines (so that boltstore's
-// writes share commits), each with its own copy of doc and of the id: a
+// fill stores doc under every id, from workers goroutines (0: 64, so
+// that boltstore's writes share commits), each with its own copy of doc and of the id: a
 // store that keeps the id it is given (memstore) then holds bytes of its
 // own, as it does with an id that came in a request, and not the caller's
 // ids, which were allocated before the bytes per session were measured.
-func fill(t *testing.T, st session.Store, ids []string, doc []byte, expires func() time.Time) {
-	const workers = 64
+func fill(t *testing.T, st session.Store, workers int, ids []string, doc []byte, expires func() time.Time) {
+	if workers <= 0 {
+		workers = 64
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
