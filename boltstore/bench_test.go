@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,6 +245,78 @@ func BenchmarkParallelRequest(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkIndexUserSession rewrites the index entries of a user's
+// sessions (as each touch or save of a session with a user does), for a
+// user with 10 and 10,000 live sessions indexed: one write at a time, each
+// a commit and an fsync of its own, and from 32 goroutines per CPU, whose
+// writes share commits (the work of each write in the transaction then
+// counts for more than the fsync).
+func BenchmarkIndexUserSession(b *testing.B) {
+	for _, bc := range []struct {
+		n        int
+		parallel bool
+	}{{10, false}, {10000, false}, {10, true}, {10000, true}} {
+		name := fmt.Sprint("entries=", bc.n)
+		if bc.parallel {
+			name += "/parallel"
+		}
+		n := bc.n
+		b.Run(name, func(b *testing.B) {
+			st, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"), boltstore.WithSweepInterval(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			ctx := context.Background()
+			now := time.Now()
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("session-%026d", i)
+			}
+			// Index them from many goroutines, so that the commit queue
+			// groups the writes and the setup costs few fsyncs.
+			var wg sync.WaitGroup
+			const workers = 64
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < n; i += workers {
+						if err := st.IndexUserSession(ctx, "alice", ids[i], now, now.Add(time.Hour)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if b.Failed() {
+				b.FailNow()
+			}
+			b.ReportAllocs()
+			if bc.parallel {
+				var next atomic.Int64
+				b.SetParallelism(32)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := st.IndexUserSession(ctx, "alice", ids[int(next.Add(1))%n], now, now.Add(time.Hour)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
+			i := 0
+			for b.Loop() {
+				if err := st.IndexUserSession(ctx, "alice", ids[i%n], now, now.Add(time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
 		})
 	}
 }
