@@ -36,9 +36,12 @@
 //
 // The user index (session.UserIndex) lives in a second bucket, named after
 // the sessions' bucket plus a NUL byte and "users" ([Store.UsersBucket]),
-// with a nested bucket per user. Earlier versions named it
-// "<bucket>.users", which another store's WithBucket could name too; New
-// moves the user buckets of such an index into the new one.
+// with a nested bucket per user, whose bbolt sequence number holds when the
+// next of the user's entries may be pruned (an index write walks the
+// user's entries only then; 0, as earlier versions left it, for unknown).
+// Earlier versions named the bucket "<bucket>.users", which another store's
+// WithBucket could name too; New moves the user buckets of such an index
+// into the new one.
 package boltstore
 
 import (

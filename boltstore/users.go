@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -50,7 +51,30 @@ import (
 // entry: it is not listed, and pruning skips it and leaves it alone (it is
 // not the store's to delete), so it can fail neither that user's index
 // writes nor the sweep's pruning of every user. An index write of that user
-// logs a warning.
+// that walks their entries (the first after an upgrade, then once one of
+// them is due) logs a warning.
+//
+// An index write walks the user's entries to prune them only once one of
+// them may be past its deadline (its expiry plus session.IndexGrace), not
+// on every write, which cost a walk of all of a user's entries per save or
+// touch of any of their sessions. The user's bucket keeps, as its bbolt
+// sequence number (a field of the bucket's header, not a key, so that no
+// reader of the entries sees it, and earlier versions, which never set it,
+// read the file as before), its due: Unix nanoseconds no later than the
+// earliest deadline among its entries. A write skips the walk while now is
+// not past the due, lowers the due to its entry's deadline, and a walk
+// records the earliest deadline it kept. A due of 0, what every bucket
+// earlier versions made holds, means none is known: the next write walks.
+// An entry with no readable expiry has no deadline (it is pruned once its
+// session is gone, which may be any time), so a walk that keeps one
+// records 0, and that user's writes walk each time, as they all did
+// before. The due is in the file, so it holds across a reopen. A bucket
+// moved from the earlier index bucket holds 0; a user merged with one gets
+// 0. The sweep walks every user whatever the due, and lowers a due found
+// too late: an earlier version's index write (after a downgrade) adds an
+// entry without lowering it, and that entry is then pruned by the next
+// sweep, or by the first write once the recorded due has passed, not by
+// the first write after its deadline.
 
 var (
 	_ session.UserIndex        = (*Store)(nil)
@@ -103,6 +127,11 @@ func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 			continue
 		}
 		if err := mergeUser(old, user, ub.Bucket(user)); err != nil {
+			return 0, err
+		}
+		// The merged entries may be due before the user's recorded due
+		// (earlier versions kept none): their next index write walks.
+		if err := setDue(ub.Bucket(user), 0); err != nil {
 			return 0, err
 		}
 	}
@@ -174,11 +203,13 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		return err
 	}
 	now := s.now()
+	exp := s.expiry(now, expires)
 	v := make([]byte, 16)
-	binary.BigEndian.PutUint64(v[0:8], uint64(s.expiry(now, expires)))
+	binary.BigEndian.PutUint64(v[0:8], uint64(exp))
 	binary.BigEndian.PutUint64(v[8:16], uint64(used.UnixNano()))
 	var nested int
 	err := s.write(ctx, func(b *bbolt.Bucket) error {
+		nested = 0 // the op may run again (commit.go)
 		ub, err := b.Tx().CreateBucketIfNotExists(s.usersBucket())
 		if err != nil {
 			return err
@@ -187,10 +218,16 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 		if err != nil {
 			return err
 		}
-		if nested, err = pruneUser(u, b, now.UnixNano()); err != nil {
+		due, known := dueOf(u)
+		if !known || now.UnixNano() > due {
+			if nested, due, err = pruneUser(u, b, now.UnixNano()); err != nil {
+				return err
+			}
+		}
+		if err := u.Put([]byte(id), v); err != nil {
 			return err
 		}
-		return u.Put([]byte(id), v)
+		return setDue(u, min(due, deadline(exp)))
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: index user session %s: %w", shortid.Of(id), err)
@@ -256,12 +293,44 @@ func readEntry(v []byte) indexEntry {
 	return e
 }
 
+// deadline returns when an entry that expires at expires (Unix
+// nanoseconds) may be pruned: once session.IndexGrace more has passed.
+func deadline(expires int64) int64 {
+	if expires > math.MaxInt64-int64(session.IndexGrace) {
+		return math.MaxInt64
+	}
+	return expires + int64(session.IndexGrace)
+}
+
+// dueOf returns the due recorded in user bucket u (see the top of this
+// file), and false if none is: a sequence of 0 (a bucket an earlier
+// version made, or one whose every write walks), or one too large for a
+// time (not this store's).
+func dueOf(u *bbolt.Bucket) (int64, bool) {
+	seq := u.Sequence()
+	if seq == 0 || seq > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(seq), true
+}
+
+// setDue records due in user bucket u. A due not after 1970 (0 included)
+// is recorded as 0, none, at which the next write walks whatever its
+// clock says. It leaves the bucket alone when that is recorded already.
+func setDue(u *bbolt.Bucket, due int64) error {
+	seq := uint64(max(due, 0))
+	if u.Sequence() == seq {
+		return nil
+	}
+	return u.SetSequence(seq)
+}
+
 // prunable reports whether the entry of session id may be pruned at now
-// (Unix nanoseconds): once its expiry plus session.IndexGrace has passed, or,
-// if no expiry can be read, once its session (in sessions) is gone or expired.
+// (Unix nanoseconds): once its deadline has passed, or, if no expiry can be
+// read, once its session (in sessions) is gone or expired.
 func prunable(e indexEntry, id []byte, sessions *bbolt.Bucket, now int64) bool {
 	if e.hasExpires {
-		return e.expires < now-int64(session.IndexGrace)
+		return now > deadline(e.expires)
 	}
 	v := sessions.Get(id)
 	if v == nil {
@@ -272,29 +341,39 @@ func prunable(e indexEntry, id []byte, sessions *bbolt.Bucket, now int64) bool {
 }
 
 // pruneUser deletes the entries of one user's bucket that may be pruned at
-// now (prunable); sessions is the sessions' bucket. It skips nested buckets,
-// which are no entries, and returns how many it skipped.
-func pruneUser(u, sessions *bbolt.Bucket, now int64) (nested int, err error) {
+// now (prunable); sessions is the sessions' bucket. It returns the due of
+// the entries it kept: their earliest deadline, math.MaxInt64 if it kept
+// none, 0 if it kept one with no readable expiry, which has no deadline
+// (see the top of this file). It skips nested buckets, which are no
+// entries, and returns how many it skipped.
+func pruneUser(u, sessions *bbolt.Bucket, now int64) (nested int, due int64, err error) {
 	var dead [][]byte
+	due = math.MaxInt64
 	err = u.ForEach(func(k, v []byte) error {
 		if nestedBucket(u, k, v) {
 			nested++
 			return nil
 		}
-		if prunable(readEntry(v), k, sessions, now) {
+		e := readEntry(v)
+		switch {
+		case prunable(e, k, sessions, now):
 			dead = append(dead, bytes.Clone(k))
+		case e.hasExpires:
+			due = min(due, deadline(e.expires))
+		default:
+			due = 0
 		}
 		return nil
 	})
 	if err != nil {
-		return nested, err
+		return nested, 0, err
 	}
 	for _, k := range dead {
 		if err := u.Delete(k); err != nil {
-			return nested, err
+			return nested, 0, err
 		}
 	}
-	return nested, nil
+	return nested, due, nil
 }
 
 // UserSessions lists the user's entries and their sessions in one read-only
@@ -357,7 +436,12 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 }
 
 // pruneUsers deletes every user's expired entries, and users left with
-// none, in one write transaction (run by PurgeExpired).
+// none, in one write transaction (run by PurgeExpired). It walks every user
+// whatever their due, and lowers a due found later than the earliest
+// deadline (an earlier version's index write added an entry without
+// lowering it); it leaves a due that is only earlier than needed, which
+// the user's next index write puts right with the walk it then makes, so
+// that a sweep does not rewrite every user's bucket.
 func (s *Store) pruneUsers(ctx context.Context) error {
 	now := s.now().UnixNano()
 	err := s.write(ctx, func(b *bbolt.Bucket) error {
@@ -368,11 +452,16 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 		var empty [][]byte
 		err := ub.ForEachBucket(func(k []byte) error {
 			u := ub.Bucket(k)
-			if _, err := pruneUser(u, b, now); err != nil {
+			_, due, err := pruneUser(u, b, now)
+			if err != nil {
 				return err
 			}
 			if emptyBucket(u) {
 				empty = append(empty, bytes.Clone(k))
+				return nil
+			}
+			if recorded, known := dueOf(u); known && due < recorded {
+				return setDue(u, due)
 			}
 			return nil
 		})
