@@ -38,7 +38,11 @@
 // touch waits twice, after the load and after the save. When fewer
 // replicas than asked confirm a load's touch in time, the load fails with
 // [ErrNotReplicated]: the manager's ErrorHandler answers and session.From
-// returns nil, so the handler never gets the session.
+// returns nil, so the handler never gets the session. On a Cluster that
+// pipeline goes to the slot's master itself, so the store follows MOVED
+// and ASK and sends again a write that the Cluster answered with
+// CLUSTERDOWN, TRYAGAIN or LOADING or whose master refused the connection,
+// as the ClusterClient does for its own commands (see WithReplicas).
 //
 // A version stands for the stored value itself (the empty value's is "\x00":
 // a version is never empty), so an Express app writing the same keys (it

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +56,18 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // master of the key's slot; a *redis.Ring is refused at write time. The
 // client's ReadTimeout must be longer than timeout. n <= 0 or timeout <= 0
 // turns the option off (WAIT 0 would block forever).
+//
+// On a Cluster the write and its WAIT go to the slot's master in a pipeline
+// of their own, past the ClusterClient's handling of redirects and
+// failovers, so the store does that part itself, for the answers that
+// prove the write did not run: it follows MOVED and ASK at once, and sends
+// again, after the client's retry backoff (MinRetryBackoff,
+// MaxRetryBackoff) and to the master that the cluster's layout, read again,
+// names, a write answered CLUSTERDOWN, TRYAGAIN or LOADING or whose master
+// could not be connected to; at most the client's MaxRedirects times (3
+// by default, none with -1), within the caller's context. A write that may
+// have run (a timeout, a connection lost after the pipeline went out) is
+// never sent again: it is an error.
 func WithReplicas(n int, timeout time.Duration) Option {
 	return func(c *config) {
 		if n <= 0 || timeout <= 0 {
@@ -67,6 +82,17 @@ func WithReplicas(n int, timeout time.Duration) Option {
 // WithReplicas it is simply queue(s.client). With it, the command and WAIT
 // go in one pipeline on the connection of the key's master, since WAIT
 // counts the replicas that have this connection's writes.
+//
+// On a Cluster that pipeline bypasses the ClusterClient, so write does what
+// the ClusterClient does for its own commands, for the answers that prove
+// the write did not run: it follows a MOVED or ASK redirect, and after
+// CLUSTERDOWN, TRYAGAIN, LOADING or a connection that could not be made it
+// backs off and sends the pipeline again to the slot's master as the
+// cluster's layout, read again, names it; up to the client's MaxRedirects
+// times, with its retry backoff, within ctx. Any other failure is returned
+// as it is: after a timeout or a connection lost once the pipeline was
+// sent, the write may have been applied, and sending it again could apply
+// a compare-and-swap or a SET that the caller no longer means.
 func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
 	if s.replicas <= 0 {
 		return queue(s.client).Err()
@@ -75,9 +101,18 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 	if err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
+	cluster, _ := s.client.(*redis.ClusterClient)
+	scriptsLoaded, asking := false, false
+	for retries := 0; ; {
 		pipe := node.Pipeline()
-		cmd := queue(pipe)
+		var cmd redis.Cmder
+		var sent []redis.Cmder // the write's commands, without ASKING and WAIT
+		if asking {
+			cmd, sent = queueAsking(ctx, node, pipe, queue)
+		} else {
+			cmd = queue(pipe)
+			sent = pipe.Cmds()
+		}
 		// Pipeliner has no Wait method: send the command itself.
 		wait := pipe.Do(ctx, "wait", s.replicas, s.replicaTimeout.Milliseconds())
 		_, err = pipe.Exec(ctx)
@@ -91,7 +126,8 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		}
 		// A pipelined EVALSHA cannot fall back to EVAL as Script.Run does:
 		// load the script on that node and send the pipeline again.
-		if attempt == 0 && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		if !scriptsLoaded && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			scriptsLoaded = true
 			for _, script := range writeScripts {
 				if err := script.Load(ctx, node).Err(); err != nil {
 					return err
@@ -99,15 +135,172 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 			}
 			continue
 		}
-		if c, ok := s.client.(*redis.ClusterClient); ok {
+		if cmd.Err() != nil {
+			err = cmd.Err()
+		}
+		if cluster == nil {
+			return err
+		}
+		notRun := notExecuted(sent)
+		if notRun == nil || retries >= cluster.Options().MaxRedirects {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
-			c.ReloadState(ctx)
+			cluster.ReloadState(ctx)
+			return err
 		}
-		if cmd.Err() != nil {
-			return cmd.Err()
+		retries++
+		node, asking, err = retryNode(ctx, cluster, key, notRun, retries)
+		if err != nil {
+			cluster.ReloadState(ctx)
+			return err
 		}
-		return err
+		// The node may be another one, which may lack the scripts.
+		scriptsLoaded = false
+	}
+}
+
+// queueAsking queues on pipe what queue queues, each command after an
+// ASKING, which lets the node that a slot is migrating to run the next
+// command on a key of that slot. It returns queue's command and all the
+// commands queue queued.
+func queueAsking(ctx context.Context, node *redis.Client, pipe redis.Pipeliner, queue func(c redis.Cmdable) redis.Cmder) (redis.Cmder, []redis.Cmder) {
+	scratch := node.Pipeline()
+	cmd := queue(scratch)
+	cmds := scratch.Cmds()
+	for _, c := range cmds {
+		_ = pipe.Process(ctx, redis.NewStatusCmd(ctx, "asking"))
+		_ = pipe.Process(ctx, c)
+	}
+	return cmd, cmds
+}
+
+// notExecuted returns the error of the write's commands (the pipeline
+// without its WAIT) if each of them failed with an answer that proves it
+// did not run: a redirect, a cluster that cannot serve the slot now, a
+// server still loading its data, or no connection at all (the pipeline was
+// never sent). It returns nil when any of them may have run.
+func notExecuted(cmds []redis.Cmder) error {
+	var first error
+	for _, c := range cmds {
+		err := c.Err()
+		if !provesNotRun(err) {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// provesNotRun reports an error after which the command surely did not run.
+func provesNotRun(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := redis.IsMovedError(err); ok {
+		return true
+	}
+	if _, ok := redis.IsAskError(err); ok {
+		return true
+	}
+	if redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsLoadingError(err) {
+		return true
+	}
+	// The client was closed (a node that left the cluster's layout), or
+	// the connection could not be made: nothing was sent.
+	var op *net.OpError
+	return errors.Is(err, redis.ErrClosed) || errors.As(err, &op) && op.Op == "dial"
+}
+
+// retryNode returns the node to send a write on key again to, for the
+// retry number retry (from 1), after notRun, the error that proved the
+// last attempt did not run, and whether the node wants ASKING first. A
+// redirect is followed at once to the node it names; anything else waits
+// for the client's retry backoff first and goes to the slot's master in
+// the layout read again. It returns notRun if it finds no node in ctx.
+func retryNode(ctx context.Context, c *redis.ClusterClient, key string, notRun error, retry int) (*redis.Client, bool, error) {
+	if addr, ok := redis.IsAskError(notRun); ok {
+		node, err := nodeAt(ctx, c, addr)
+		if err != nil || node == nil {
+			return nil, false, notRun
+		}
+		return node, true, nil
+	}
+	if addr, ok := redis.IsMovedError(notRun); ok {
+		node, err := nodeAt(ctx, c, addr)
+		if err != nil {
+			return nil, false, notRun
+		}
+		if node != nil {
+			return node, false, nil
+		}
+		// Not in the layout (yet): the slot's master as the layout says.
+	} else {
+		opt := c.Options()
+		if err := sleep(ctx, retryBackoff(retry, opt.MinRetryBackoff, opt.MaxRetryBackoff)); err != nil {
+			return nil, false, notRun
+		}
+		if err := c.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil }); err != nil {
+			return nil, false, notRun
+		}
+	}
+	node, err := c.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, false, notRun
+	}
+	return node, false, nil
+}
+
+// nodeAt reads the cluster's layout again and returns the client of its
+// node at addr, or nil if the layout has none there.
+func nodeAt(ctx context.Context, c *redis.ClusterClient, addr string) (*redis.Client, error) {
+	var (
+		mu    sync.Mutex
+		found *redis.Client
+	)
+	// ForEachShard reads the layout before it visits every node.
+	err := c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error {
+		if n.Options().Addr == addr {
+			mu.Lock()
+			found = n
+			mu.Unlock()
+		}
+		return nil
+	})
+	return found, err
+}
+
+// retryBackoff is the wait before retry number n (from 1) of go-redis's
+// clients for their MinRetryBackoff lo and MaxRetryBackoff hi: at least
+// lo, at random up to lo times 2^n more, at most hi; none if lo is 0.
+func retryBackoff(n int, lo, hi time.Duration) time.Duration {
+	if lo <= 0 {
+		return 0
+	}
+	span := lo << n
+	if span <= 0 {
+		return hi
+	}
+	d := lo + rand.N(span)
+	if d > hi || d < lo {
+		d = hi
+	}
+	return d
+}
+
+// sleep waits for d or until ctx is done, and then returns ctx's error.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
