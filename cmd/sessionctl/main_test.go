@@ -514,10 +514,22 @@ func TestClearPromptReturnsWhenInterrupted(t *testing.T) {
 	stdin, w := io.Pipe() // a terminal nobody types on
 	defer w.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var errOut strings.Builder
+	var errOut testserver.Output
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"-store", url, "clear"}, stdin, io.Discard, &errOut) }()
-	time.Sleep(200 * time.Millisecond) // at the prompt
+	// The interrupt once the question is asked: an earlier one ends the
+	// opening of the store or the count instead, which a fixed wait could
+	// not rule out on a loaded machine.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), `Type "yes" to confirm`); {
+		select {
+		case code := <-done:
+			t.Fatalf("clear ended (exit %d) before asking; stderr %q", code, errOut.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no question after 10s; stderr %q", errOut.String())
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
