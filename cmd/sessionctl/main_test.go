@@ -614,7 +614,18 @@ func TestListStopsWhenTheStoreFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			go rdb.Eval(context.Background(), busyScript, nil)
-			time.Sleep(200 * time.Millisecond) // past the threshold: BUSY
+			// Past the threshold, the server answers BUSY: wait for that
+			// rather than for a fixed time, which a loaded machine can
+			// spend before the script even starts.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				err := rdb.Ping(context.Background()).Err()
+				if err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the server does not answer BUSY 10s after the script was sent: %v", err)
+				}
+			}
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
