@@ -75,12 +75,16 @@ func TestExpiredSessionIsNeverReturned(t *testing.T) {
 
 func TestPurgeExpiredRemovesOnlyExpiredSessions(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t, memstore.WithSweepInterval(0))
+	// A pinned clock: with the real one, a Set that a loaded machine held
+	// past its session's 10 ms expiry stored nothing, and one session fewer
+	// was purged.
+	clock := testclock.New(testclock.Epoch())
+	s := newStore(t, memstore.WithSweepInterval(0), memstore.WithClock(clock.Now))
 	for i := range 10 {
-		s.Set(ctx, fmt.Sprint("short", i), []byte("{}"), time.Now().Add(10*time.Millisecond))
+		s.Set(ctx, fmt.Sprint("short", i), []byte("{}"), clock.Now().Add(10*time.Millisecond))
 	}
-	s.Set(ctx, "long", []byte("{}"), time.Now().Add(time.Hour))
-	time.Sleep(20 * time.Millisecond)
+	s.Set(ctx, "long", []byte("{}"), clock.Now().Add(time.Hour))
+	clock.Advance(20 * time.Millisecond)
 	n, err := s.PurgeExpired(ctx)
 	if err != nil || n != 10 {
 		t.Fatalf("PurgeExpired = %d, %v; want 10, nil", n, err)
