@@ -187,7 +187,10 @@ func TestSweeperRemovesExpiredSessions(t *testing.T) {
 }
 
 func TestCloseStopsTheSweeper(t *testing.T) {
-	s := New(WithSweepInterval(time.Millisecond))
+	// A pinned clock: with the real one, a Set that a loaded machine held
+	// past its session's 10 ms expiry stored nothing to stay stored.
+	clock := testclock.New(testclock.Epoch())
+	s := New(WithSweepInterval(time.Millisecond), WithClock(clock.Now))
 	sp := s.stopper
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -202,10 +205,11 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 	}
 	// Without a sweeper, expired sessions stay stored but are not returned.
 	ctx := context.Background()
-	if err := s.Set(ctx, "a", []byte("{}"), time.Now().Add(10*time.Millisecond)); err != nil {
+	if err := s.Set(ctx, "a", []byte("{}"), clock.Now().Add(10*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	clock.Advance(30 * time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // a sweeper still running would have swept by now
 	if stored(s) != 1 {
 		t.Fatalf("%d sessions stored; want the expired one still there, as nothing sweeps", stored(s))
 	}
