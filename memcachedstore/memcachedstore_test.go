@@ -22,11 +22,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testserver.Main(m)) }
 
-// shared returns a client of the two shared memcached servers.
+// shared returns a client of the two shared memcached servers. Its dials and
+// reads wait up to 10 s, not gomemcache's default 500 ms, which a loaded
+// machine missed ("memcache: connect timeout", "i/o timeout") when
+// TestParallelRequestsThroughTwoManagersLoseNothing opened 100 connections
+// at once: these tests pin what is stored, not how fast (a test of the
+// timeouts makes a client of its own).
 func shared(t testing.TB) *memcache.Client {
 	t.Helper()
 	c := memcache.New(testserver.Addrs(testserver.SharedMemcacheds(t))...)
 	c.MaxIdleConns = 100
+	c.Timeout = 10 * time.Second
 	t.Cleanup(func() { c.Close() })
 	return c
 }
