@@ -71,6 +71,12 @@ type sessionState struct {
 	// loadedData is the stored bytes at version, for a VersionToucher's
 	// touch; nil once the session is written or moved.
 	loadedData []byte
+	// unsure is what a create of the session, never stored, sent when the
+	// store answered it with an error: the store may have applied it (a
+	// timeout after the write went out), and a later create that finds
+	// the id taken finds these bytes, its own, there (ownCreate). nil
+	// once the session is written or moved.
+	unsure []byte
 }
 
 func (st *sessionState) has(m mark) bool { return st.marks&m != 0 }
@@ -128,12 +134,12 @@ func (st *sessionState) saved(ver string) {
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
 	st.drop(markCookieSet)
-	st.changes, st.loadedData = nil, nil
+	st.changes, st.loadedData, st.unsure = nil, nil, nil
 }
 
 // renewed moves the session to a new id, not yet stored, at time now.
 func (st *sessionState) renewed(id string, now time.Time) {
-	st.id, st.created, st.version, st.loadedData, st.storedUser = id, now, "", nil, ""
+	st.id, st.created, st.version, st.loadedData, st.unsure, st.storedUser = id, now, "", nil, nil, ""
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -329,7 +330,9 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // another request's write re-reads the session and re-applies only the keys
 // this request changed, so neither request's change is lost; a session that
 // is gone meanwhile is not written back (errGone); a session never stored
-// whose create finds its id taken takes another id (freshID). s.mu is held.
+// whose create finds its id taken takes another id (freshID), unless what
+// it finds is its own earlier create, whose reply was lost (ownCreate).
+// s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
 	if m.versioned == nil {
 		data, err := m.encode(s)
@@ -365,6 +368,9 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 				return err
 			}
 			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
+			if err != nil && !s.has(markInStore) {
+				s.unsure = data // it may be stored all the same (ownCreate)
+			}
 		}
 		switch {
 		case err != nil:
@@ -375,7 +381,13 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		case !s.has(markInStore):
 			// The create-if-absent found another session under the id: a
 			// session never stored is this request's alone, and must not
-			// join one it did not load (remerge would).
+			// join one it did not load (remerge would). Unless it is
+			// this session's own create, whose reply was lost.
+			if own, err := m.ownCreate(ctx, s); err != nil {
+				return err
+			} else if own {
+				continue
+			}
 			if err := m.freshID(ctx, s, &renamed); err != nil {
 				return err
 			}
@@ -442,6 +454,35 @@ func backoff(ctx context.Context, attempt int) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ownCreate reports whether what is stored under the id of s, a session
+// never stored whose create found the id taken, is an earlier create of s
+// itself: the bytes of one that the store answered with an error (s.unsure)
+// but applied, as a timeout after the write went out does, when the
+// handler's Session.Save is followed by another or by the end of the
+// request. Then s is stored, at the version read, and the next
+// compare-and-swap writes over it: no other session's bytes are these, and
+// the id stays the session's (taking a fresh one would leave the first
+// write stored, with the user's index entry, reachable by no one). A store
+// that gives back other bytes than it was given (a document re-encoded)
+// finds no match, and s takes a fresh id (freshID). s.mu is held.
+func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
+	sent := s.unsure
+	if sent == nil {
+		return false, nil
+	}
+	s.unsure = nil
+	data, ver, found, err := m.versioned.GetVersion(ctx, s.id)
+	if err != nil {
+		return false, fmt.Errorf("session: save: re-read after a create whose reply was lost: %w", err)
+	}
+	if !found || !bytes.Equal(data, sent) {
+		return false, nil
+	}
+	s.version = ver
+	s.set(markInStore | markKnowVersion)
+	return true, nil
 }
 
 // freshID gives s, a session never stored whose create found another

@@ -1,0 +1,77 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// lostReplyStore is a counting memstore whose next CompareAndSwap, once
+// armed, is applied but answered with an error, as a write whose reply a
+// timeout or a dropped connection lost.
+type lostReplyStore struct {
+	*countingStore
+	lose atomic.Bool
+}
+
+var errReplyLost = errors.New("reply lost: the write went out")
+
+func (l *lostReplyStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
+	ver, swapped, err := l.countingStore.CompareAndSwap(ctx, id, old, b, exp)
+	if err == nil && l.lose.CompareAndSwap(true, false) {
+		return "", false, errReplyLost
+	}
+	return ver, swapped, err
+}
+
+// A new session's Session.Save that the store applied but answered with an
+// error (a timeout after the write went out) leaves the session stored under
+// its id, and the save at the end of the request finds that write, its own,
+// under the id: it updates it, and the session keeps its id. It used to be
+// taken for another session's (a GenerateID that repeats ids) and the
+// session moved to a fresh id, leaving the first write stored, reachable by
+// no one but indexed as the user's most recently used session, listed by
+// UserSessions and counted by MaxSessionsPerUser in place of a real device.
+func TestSaveAfterAWriteWhoseReplyWasLostKeepsTheSessionsID(t *testing.T) {
+	cs := newCountingStore(t)
+	st := &lostReplyStore{countingStore: cs}
+	m, _ := newTestManager(t, Options{Store: st, MaxSessionsPerUser: 2})
+	m.now = cs.clock.Now
+	var firstID string
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("alice")
+		s.Set("cart", "socks")
+		firstID = s.ID()
+		st.lose.Store(true)
+		if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
+			t.Errorf("Save: %v; want the lost reply's error", err)
+		}
+		s.Set("theme", "dark") // the end of the request saves again
+	}))
+	b := newBrowser(t, app)
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	v, ok := m.verify(b.cookie)
+	if !ok || v.id != firstID {
+		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
+	}
+	if n, _ := cs.Store.Count(t.Context()); n != 1 {
+		t.Errorf("the store holds %d sessions; want the login's alone", n)
+	}
+	infos, err := m.UserSessions(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].ID != firstID {
+		t.Errorf("alice's sessions: %+v; want the login's alone, %s", infos, firstID)
+	}
+	data, _, _ := cs.Store.Get(t.Context(), firstID)
+	if want := `"theme":"dark"`; !strings.Contains(string(data), want) {
+		t.Errorf("the stored session %s; want the end of the request's change, %s", data, want)
+	}
+}
