@@ -138,8 +138,8 @@ func TestRepeatedGeneratedIDNeverJoinsAnotherSession(t *testing.T) {
 				t.Errorf("the store holds %d sessions, want alice's and B's", n)
 			}
 			// B's login (MaxSessionsPerUser: 1) and a "log out everywhere"
-			// of B's user leave alice's session alone, though B's user had
-			// an index entry recorded under alice's id before the create.
+			// of B's user leave alice's session alone (B's user's entry is
+			// recorded after the create, under the id B's session took).
 			if _, err := m.DestroyUserSessions(t.Context(), "bob"); err != nil {
 				t.Fatal(err)
 			}

@@ -363,13 +363,25 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			}
 			exp := m.storeExpiry(s)
 			// The user index entry goes first (each attempt: a re-merge
-			// may bring another request's user), see users.go.
-			if err := m.indexUser(ctx, s, exp); err != nil {
-				return err
+			// may bring another request's user), see users.go; but the
+			// create of an id no client holds yet comes before it, since
+			// it may find the id another session's (freshID), whose
+			// entry for the same user must keep that session's expiry.
+			create := !s.has(markInStore) && s.id != s.rs.cookieID
+			if !create {
+				if err := m.indexUser(ctx, s, exp); err != nil {
+					return err
+				}
 			}
 			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
 			if err != nil && !s.has(markInStore) {
 				s.unsure = data // it may be stored all the same (ownCreate)
+			}
+			if swapped && create {
+				if err := m.indexUser(ctx, s, exp); err != nil {
+					m.dropCreated(ctx, s.id)
+					return err
+				}
 			}
 		}
 		switch {
@@ -453,6 +465,23 @@ func backoff(ctx context.Context, attempt int) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// dropCreated destroys the session that a create just stored under id,
+// whose user's index entry could not be recorded: no client has its id
+// yet, and kept, it would be a session of the user that DestroyUserSessions
+// cannot find. A failed destroy is logged; the session, which no client
+// can present, expires on its own. As for dropLogin, a spent context gets
+// a StoreTimeout of its own.
+func (m *Manager) dropCreated(ctx context.Context, id string) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = m.withStoreTimeout(context.WithoutCancel(ctx))
+		defer cancel()
+	}
+	if err := m.store.Destroy(ctx, id); err != nil {
+		m.logger.WarnContext(ctx, "session: could not remove a new session whose user index entry could not be recorded; it expires on its own", "id", shortid.Of(id), "err", err)
 	}
 }
 

@@ -31,7 +31,16 @@ import (
 // session with a user has its index entry (a login racing
 // DestroyUserSessions is either listed and destroyed, or written after the
 // listing and still indexed: it survives whole), and an entry may outlive
-// its session, which UserSessions skips.
+// its session, which UserSessions skips. One write records it right after
+// instead: the create of a new session (with a VersionedStore), whose id no
+// client holds until the save returns and its cookie goes out, so no
+// request can use the session before its entry is recorded (a login
+// racing DestroyUserSessions then survives whole, indexed, as above; if
+// the entry cannot be recorded, the session is destroyed and the save
+// fails). Recorded first, the entry of a create that finds the id another
+// stored session's (a GenerateID that repeats ids) would replace that
+// session's entry for the same user with the new session's expiry, and a
+// longer-lived session would drop out of its user's index early.
 //
 // With a store that is also a UserIndexRemover and a VersionedStore, the
 // manager removes an entry as soon as it is stale: after the store confirmed
@@ -89,7 +98,8 @@ var ErrNotSupported = errors.New("session: not supported by this store")
 // that belong to them.
 //
 // The manager calls IndexUserSession before every write or touch of a
-// session with a user. A store removes an entry only once its expiry plus
+// session with a user (right after the create of a new one, whose id no
+// client holds yet: see the package notes on users). A store removes an entry only once its expiry plus
 // IndexGrace has passed (pruning it when it writes or lists that user's
 // entries), never by itself when the session is destroyed: the manager
 // removes a stale entry through UserIndexRemover, where it knows that is
@@ -163,7 +173,8 @@ type clientInfo struct {
 
 // SetUser binds the session to userID (typically in the login handler, right
 // after RenewID); "" removes the binding. The session is saved at the end of
-// the request, its index entry recorded first, and then, with
+// the request, its index entry recorded first (right after the create of
+// a new session, whose id no client holds yet), and then, with
 // Options.MaxSessionsPerUser, the user's least recently used sessions beyond
 // the cap are destroyed; if that fails, the login fails and its session is
 // destroyed (see Options.MaxSessionsPerUser). A save that unbinds the user
@@ -261,7 +272,8 @@ func clientIP(r *http.Request, trustProxy bool) string {
 }
 
 // indexUser records the index entry of s, if it has a user, before a write
-// or touch that keeps it until expires. It is the one place where the save
+// or touch that keeps it until expires (after the create of a new session,
+// see the package notes on users). It is the one place where the save
 // and touch paths update the index. s.mu is held.
 func (m *Manager) indexUser(ctx context.Context, s *Session, expires time.Time) error {
 	return m.indexUserAs(ctx, s.userLocked(), s, expires)
