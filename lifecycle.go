@@ -68,15 +68,14 @@ type sessionState struct {
 	cookie  cookieState
 
 	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
-	// loadedData is the stored bytes at version, for a VersionToucher's
-	// touch; nil once the session is written or moved.
+	// loadedData is, for a stored session (markInStore), the stored bytes
+	// at version, for a VersionToucher's touch. For a session never
+	// stored, it is what a create sent that the store answered with an
+	// error: the store may have applied it (a timeout after the write went
+	// out), and a later create that finds the id taken finds these bytes,
+	// its own, there (ownCreate). One field for both keeps a Session in
+	// its size class. nil once the session is written or moved.
 	loadedData []byte
-	// unsure is what a create of the session, never stored, sent when the
-	// store answered it with an error: the store may have applied it (a
-	// timeout after the write went out), and a later create that finds
-	// the id taken finds these bytes, its own, there (ownCreate). nil
-	// once the session is written or moved.
-	unsure []byte
 }
 
 func (st *sessionState) has(m mark) bool { return st.marks&m != 0 }
@@ -134,12 +133,12 @@ func (st *sessionState) saved(ver string) {
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
 	st.drop(markCookieSet)
-	st.changes, st.loadedData, st.unsure = nil, nil, nil
+	st.changes, st.loadedData = nil, nil
 }
 
 // renewed moves the session to a new id, not yet stored, at time now.
 func (st *sessionState) renewed(id string, now time.Time) {
-	st.id, st.created, st.version, st.loadedData, st.unsure, st.storedUser = id, now, "", nil, nil, ""
+	st.id, st.created, st.version, st.loadedData, st.storedUser = id, now, "", nil, ""
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}

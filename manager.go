@@ -375,7 +375,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			}
 			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
 			if err != nil && !s.has(markInStore) {
-				s.unsure = data // it may be stored all the same (ownCreate)
+				s.loadedData = data // it may be stored all the same (ownCreate)
 			}
 			if swapped && create {
 				if err := m.indexUser(ctx, s, exp); err != nil {
@@ -487,21 +487,21 @@ func (m *Manager) dropCreated(ctx context.Context, id string) {
 
 // ownCreate reports whether what is stored under the id of s, a session
 // never stored whose create found the id taken, is an earlier create of s
-// itself: the bytes of one that the store answered with an error (s.unsure)
-// but applied, as a timeout after the write went out does, when the
-// handler's Session.Save is followed by another or by the end of the
-// request. Then s is stored, at the version read, and the next
+// itself: the bytes of one that the store answered with an error (kept in
+// s.loadedData) but applied, as a timeout after the write went out does,
+// when the handler's Session.Save is followed by another or by the end of
+// the request. Then s is stored, at the version read, and the next
 // compare-and-swap writes over it: no other session's bytes are these, and
 // the id stays the session's (taking a fresh one would leave the first
 // write stored, with the user's index entry, reachable by no one). A store
 // that gives back other bytes than it was given (a document re-encoded)
 // finds no match, and s takes a fresh id (freshID). s.mu is held.
 func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
-	sent := s.unsure
+	sent := s.loadedData
 	if sent == nil {
 		return false, nil
 	}
-	s.unsure = nil
+	s.loadedData = nil
 	data, ver, found, err := m.versioned.GetVersion(ctx, s.id)
 	if err != nil {
 		return false, fmt.Errorf("session: save: re-read after a create whose reply was lost: %w", err)
