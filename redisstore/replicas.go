@@ -115,6 +115,7 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		}
 		// Pipeliner has no Wait method: send the command itself.
 		wait := pipe.Do(ctx, "wait", s.replicas, s.replicaTimeout.Milliseconds())
+		all := pipe.Cmds() // Exec empties the pipeline
 		_, err = pipe.Exec(ctx)
 		// A nil reply is a conditional write (SET IFEQ) that did not happen:
 		// an answer, not a failure.
@@ -141,7 +142,7 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		if cluster == nil {
 			return err
 		}
-		notRun := notExecuted(sent)
+		notRun := notExecuted(sent, all)
 		if notRun == nil || retries >= cluster.Options().MaxRedirects {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
@@ -174,16 +175,23 @@ func queueAsking(ctx context.Context, node *redis.Client, pipe redis.Pipeliner, 
 	return cmd, cmds
 }
 
-// notExecuted returns the error of the write's commands (the pipeline
-// without its WAIT) if each of them failed with an answer that proves it
-// did not run: a redirect, a cluster that cannot serve the slot now, a
-// server still loading its data, or no connection at all (the pipeline was
-// never sent). It returns nil when any of them may have run.
-func notExecuted(cmds []redis.Cmder) error {
+// notExecuted returns the error of the write's commands sent (the pipeline
+// all without its ASKING and WAIT) if each of them failed with an answer
+// that proves it did not run: a redirect, a cluster that cannot serve the
+// slot now, a server still loading its data, or no connection at all (the
+// pipeline was never sent). It returns nil when any of them may have run.
+//
+// No connection proves it only if every command of the pipeline, WAIT
+// included, failed with one. The node's client may have sent the pipeline
+// itself more than once (its MaxRetries): when a later try cannot connect,
+// go-redis puts that error on every command that has none yet, such as a
+// write whose answer an earlier try read before its WAIT lost the
+// connection. The WAIT, read last, then keeps that earlier try's error.
+func notExecuted(sent, all []redis.Cmder) error {
 	var first error
-	for _, c := range cmds {
+	for _, c := range sent {
 		err := c.Err()
-		if !provesNotRun(err) {
+		if !provesNotRun(err) && !(unsent(err) && allUnsent(all)) {
 			return nil
 		}
 		if first == nil {
@@ -193,7 +201,8 @@ func notExecuted(cmds []redis.Cmder) error {
 	return first
 }
 
-// provesNotRun reports an error after which the command surely did not run.
+// provesNotRun reports an answer after which the command surely did not
+// run.
 func provesNotRun(err error) bool {
 	if err == nil {
 		return false
@@ -204,13 +213,25 @@ func provesNotRun(err error) bool {
 	if _, ok := redis.IsAskError(err); ok {
 		return true
 	}
-	if redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsLoadingError(err) {
-		return true
-	}
-	// The client was closed (a node that left the cluster's layout), or
-	// the connection could not be made: nothing was sent.
+	return redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsLoadingError(err)
+}
+
+// unsent reports an error of a pipeline that was never sent: its client was
+// closed (a node that left the cluster's layout), or the connection could
+// not be made.
+func unsent(err error) bool {
 	var op *net.OpError
 	return errors.Is(err, redis.ErrClosed) || errors.As(err, &op) && op.Op == "dial"
+}
+
+// allUnsent reports whether every command of cmds failed as unsent.
+func allUnsent(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if !unsent(c.Err()) {
+			return false
+		}
+	}
+	return true
 }
 
 // retryNode returns the node to send a write on key again to, for the

@@ -346,3 +346,66 @@ func operate(t *testing.T, n *testserver.Server, words ...string) string {
 	}
 	return r
 }
+
+// TestWithReplicasOnClusterDoesNotResendAWriteWhoseWaitLostItsMaster: a
+// write that its master ran and answered, and whose WAIT then lost the
+// connection (the master was killed), may have been applied. With the
+// client's MaxRetries, go-redis sends the pipeline again itself, and when
+// that cannot connect it puts the refused connection on the write's
+// command too, which never saw it. The store must not take that for a
+// write that never went out: it returns an error and does not send the
+// write again, where a second create (SET NX) would find the session its
+// first one made and report it taken.
+func TestWithReplicasOnClusterDoesNotResendAWriteWhoseWaitLostItsMaster(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartReplicatedRedisCluster(t)
+	ctx := t.Context()
+	w := watchCluster(t, cl, redis.ClusterOptions{MaxRetries: 1, ReadTimeout: 20 * time.Second}, nil)
+	// Two replicas where the master has one: the WAIT blocks, so that the
+	// master can be killed between the write's answer and the WAIT's (10 s
+	// is time enough to see the WAIT and kill the master, even on a loaded
+	// machine; the store answers as soon as the master is gone).
+	st := newStore(w.client, redisstore.WithReplicas(2, 10*time.Second))
+	master := cl.Masters[0]
+	id, _ := idOn(t, w.client, st, master)
+	type result struct {
+		created bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, created, err := st.CompareAndSwap(ctx, id, "", []byte(`{"n":1}`), time.Now().Add(time.Hour))
+		done <- result{created, err}
+	}()
+	// Kill the master once the create ran and its WAIT is blocked.
+	admin := clientOf(t, master)
+	for deadline := time.Now().Add(9 * time.Second); ; {
+		list, err := admin.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(list, "cmd=wait") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no client blocked in WAIT on the master after 9s:\n%s", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	master.Kill()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("CompareAndSwap did not return 30s after its master was killed (the create was sent %d times)", w.count())
+	}
+	if errors.Is(r.err, redisstore.ErrNotReplicated) && w.count() == 1 {
+		t.Skip("the machine was too slow: the WAIT returned before the master was killed")
+	}
+	if r.err == nil {
+		t.Errorf("a create whose master died during its WAIT: created %v, no error; want an error", r.created)
+	}
+	if n := w.count(); n != 1 {
+		t.Errorf("the create was sent %d times (created %v, %v), want once", n, r.created, r.err)
+	}
+}
