@@ -65,7 +65,9 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // MaxRetryBackoff) and to the master that the cluster's layout, read again,
 // names, a write answered CLUSTERDOWN, TRYAGAIN or LOADING or whose master
 // could not be connected to; at most the client's MaxRedirects times (3
-// by default, none with -1), within the caller's context. A write that may
+// by default, none with -1), within the caller's context: one that ends
+// first fails the write with its error (context.DeadlineExceeded, as a
+// StoreTimeout that ran out during the write itself). A write that may
 // have run (a timeout, a connection lost after the pipeline went out) is
 // never sent again: it is an error.
 func WithReplicas(n int, timeout time.Duration) Option {
@@ -153,6 +155,11 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 		node, asking, err = retryNode(ctx, cluster, key, notRun, retries)
 		if err != nil {
 			cluster.ReloadState(ctx)
+			if ctx.Err() != nil {
+				// The caller ran out of time (StoreTimeout) waiting to
+				// send it again: say so, as a write that ran out of it does.
+				return fmt.Errorf("%w before the write could be sent again after: %w", ctx.Err(), err)
+			}
 			return err
 		}
 		// The node may be another one, which may lack the scripts.
@@ -239,7 +246,8 @@ func allUnsent(cmds []redis.Cmder) bool {
 // last attempt did not run, and whether the node wants ASKING first. A
 // redirect is followed at once to the node it names; anything else waits
 // for the client's retry backoff first and goes to the slot's master in
-// the layout read again. It returns notRun if it finds no node in ctx.
+// the layout read again. It returns notRun if it finds no node in ctx (the
+// caller checks ctx's error).
 func retryNode(ctx context.Context, c *redis.ClusterClient, key string, notRun error, retry int) (*redis.Client, bool, error) {
 	if addr, ok := redis.IsAskError(notRun); ok {
 		node, err := nodeAt(ctx, c, addr)

@@ -173,6 +173,37 @@ func TestWithReplicasOnClusterRetriesWritesThatDidNotRun(t *testing.T) {
 		}
 	})
 
+	// The caller's context ends while the write waits to be sent again
+	// (the slot is not served, and the retry backoff is longer than the
+	// context): the error is the context's, as when it ends during the
+	// write itself, so that the manager sees a store that ran out of
+	// StoreTimeout (it then sends no restoring touch, which would wait for
+	// another StoreTimeout).
+	t.Run("ContextEndsDuringBackoff", func(t *testing.T) {
+		owner := cl.Masters[1]
+		w := watchCluster(t, cl, redis.ClusterOptions{MinRetryBackoff: 10 * time.Second, MaxRetryBackoff: 10 * time.Second}, nil)
+		st := newStore(w.client, redisstore.WithReplicas(1, 5*time.Second))
+		id, n := idOn(t, w.client, st, owner)
+		if err := st.Set(t.Context(), id, []byte(`{"n":1}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		slot := strconv.Itoa(n)
+		operate(t, owner, "CLUSTER", "DELSLOTS", slot)
+		t.Cleanup(func() { operate(t, owner, "CLUSTER", "ADDSLOTS", slot) })
+		w.reset()
+		// 1 s: time enough for the first try on a loaded machine, and
+		// far less than the backoff.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err := st.Set(ctx, id, []byte(`{"n":2}`), exp)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Set whose context ended while it waited to be sent again: %v, want context.DeadlineExceeded", err)
+		}
+		if !redis.IsClusterDownError(w.firsts0()) {
+			t.Errorf("the Set's first pipeline: %v, want CLUSTERDOWN", w.firsts0())
+		}
+	})
+
 	// The key's master is gone (killed) and its slot now on another
 	// master: the stale layout's master refuses the connection, and the
 	// write goes to the master the layout, read again, names.
@@ -269,6 +300,17 @@ func (w *watchedCluster) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.firsts)
+}
+
+// firsts0 returns the error of the first write pipeline since the last
+// reset, nil if there was none.
+func (w *watchedCluster) firsts0() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.firsts) == 0 {
+		return nil
+	}
+	return w.firsts[0]
 }
 
 // firstWas fails t unless the first write pipeline since the last reset
