@@ -256,3 +256,22 @@ func TestAUserMergedFromTheEarlierIndexBucketIsWalkedByTheirNextIndexWrite(t *te
 		t.Errorf("after the merge and an index write: entries %q, want %q", got, want)
 	}
 }
+
+// TestATouchThatShortensAnEntryLowersTheDue: a session's entry rewritten
+// with an earlier expiry than it had (a touch with a shorter lifetime) is
+// pruned by the first index write after its new deadline, though the due
+// recorded before was a later entry's: the write that shortened it lowered
+// the due without walking.
+func TestATouchThatShortensAnEntryLowersTheDue(t *testing.T) {
+	s, c := openTest(t)
+	start := c.Now()
+	mustIndex(t, s, c, "u", "a", start.Add(3*time.Hour))
+	mustIndex(t, s, c, "u", "b", start.Add(2*time.Hour))
+	mustIndex(t, s, c, "u", "a", start.Add(time.Minute)) // before b's deadline: no walk
+
+	c.Set(start.Add(time.Minute + session.IndexGrace + time.Millisecond)) // a's new deadline has passed
+	mustIndex(t, s, c, "u", "c", start.Add(time.Hour))
+	if got, want := indexed(t, s, "u"), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q (a shortened and past its deadline)", got, want)
+	}
+}
