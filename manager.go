@@ -495,17 +495,19 @@ func (m *Manager) dropCreated(ctx context.Context, id string) {
 // the id stays the session's (taking a fresh one would leave the first
 // write stored, with the user's index entry, reachable by no one). A store
 // that gives back other bytes than it was given (a document re-encoded)
-// finds no match, and s takes a fresh id (freshID). s.mu is held.
+// finds no match, and s takes a fresh id (freshID). A re-read that fails
+// fails the save and keeps the bytes, for the next save. s.mu is held.
 func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
 	sent := s.loadedData
 	if sent == nil {
 		return false, nil
 	}
-	s.loadedData = nil
 	data, ver, found, err := m.versioned.GetVersion(ctx, s.id)
 	if err != nil {
+		// sent stays: the next save may still find its own create.
 		return false, fmt.Errorf("session: save: re-read after a create whose reply was lost: %w", err)
 	}
+	s.loadedData = nil
 	if !found || !bytes.Equal(data, sent) {
 		return false, nil
 	}

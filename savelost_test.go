@@ -75,3 +75,57 @@ func TestSaveAfterAWriteWhoseReplyWasLostKeepsTheSessionsID(t *testing.T) {
 		t.Errorf("the stored session %s; want the end of the request's change, %s", data, want)
 	}
 }
+
+// rereadFailStore is a lostReplyStore whose next GetVersion, once armed,
+// fails, as a read that the same slow store times out.
+type rereadFailStore struct {
+	*lostReplyStore
+	failRead atomic.Bool
+}
+
+var errRereadFailed = errors.New("re-read failed")
+
+func (r *rereadFailStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
+	if r.failRead.CompareAndSwap(true, false) {
+		return nil, "", false, errRereadFailed
+	}
+	return r.lostReplyStore.GetVersion(ctx, id)
+}
+
+// A save whose re-read of its own earlier create (whose reply was lost)
+// fails does not forget that create: the next save still finds it its own
+// and keeps the session's id, instead of taking it for another session's,
+// moving to a fresh id and leaving the first write stored, reachable by no
+// one.
+func TestAFailedRereadOfALostCreateStillKeepsTheSessionsID(t *testing.T) {
+	cs := newCountingStore(t)
+	st := &rereadFailStore{lostReplyStore: &lostReplyStore{countingStore: cs}}
+	m, _ := newTestManager(t, Options{Store: st})
+	m.now = cs.clock.Now
+	var firstID string
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("alice")
+		s.Set("cart", "socks")
+		firstID = s.ID()
+		st.lose.Store(true)
+		if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
+			t.Errorf("Save: %v; want the lost reply's error", err)
+		}
+		st.failRead.Store(true)
+		if err := s.Save(r.Context()); !errors.Is(err, errRereadFailed) {
+			t.Errorf("second Save: %v; want the failed re-read's error", err)
+		}
+		s.Set("theme", "dark") // the end of the request saves again
+	}))
+	b := newBrowser(t, app)
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	v, ok := m.verify(b.cookie)
+	if !ok || v.id != firstID {
+		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
+	}
+	if n, _ := cs.Store.Count(t.Context()); n != 1 {
+		t.Errorf("the store holds %d sessions; want the login's alone", n)
+	}
+}
