@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -77,5 +78,68 @@ func TestIndexFailureAfterANewLoginsCreateLeavesNothingStored(t *testing.T) {
 	}
 	if n, _ := fs.countingStore.Store.Count(t.Context()); n != 0 {
 		t.Errorf("the store holds %d sessions; want none", n)
+	}
+}
+
+// indexLostStore is a faultStore whose next IndexUserSession, once armed, is
+// recorded but answered with an error, as an index write whose reply a
+// timeout lost.
+type indexLostStore struct {
+	*faultStore
+	lose atomic.Bool
+}
+
+func (l *indexLostStore) IndexUserSession(ctx context.Context, user, id string, used, exp time.Time) error {
+	err := l.faultStore.IndexUserSession(ctx, user, id, used, exp)
+	if err == nil && l.lose.CompareAndSwap(true, false) {
+		return errDown
+	}
+	return err
+}
+
+// A new login whose index entry, recorded right after its create, fails
+// and whose created session then cannot be destroyed either, stays stored
+// (and indexed, if the entry's write went out): the next save of the
+// request finds that session its own and keeps its id, so that the user's
+// index lists only the session a client holds. It took it for another
+// session's and moved to a fresh id, leaving the first stored, listed by
+// UserSessions and counted by MaxSessionsPerUser with no client to hold it.
+func TestAFailedIndexAndDestroyAfterACreateKeepTheSessionsID(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	st := &indexLostStore{faultStore: fs}
+	m, _ := newTestManager(t, Options{Store: st})
+	m.now = fs.clock.Now
+	var firstID string
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("alice")
+		firstID = s.ID()
+		st.lose.Store(true)
+		fs.on(func(_ context.Context, op, _ string) error {
+			if op == "Destroy" {
+				return errDown
+			}
+			return nil
+		})
+		if err := s.Save(r.Context()); err == nil {
+			t.Error("Save succeeded; want the index entry's error")
+		}
+		fs.on(nil)
+		s.Set("theme", "dark") // the end of the request saves again
+	})))
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	if v, ok := m.verify(b.cookie); !ok || v.id != firstID {
+		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
+	}
+	if n, _ := fs.countingStore.Store.Count(t.Context()); n != 1 {
+		t.Errorf("the store holds %d sessions; want the login's alone", n)
+	}
+	infos, err := m.UserSessions(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].ID != firstID {
+		t.Errorf("alice's sessions: %+v; want the login's alone, %s", infos, firstID)
 	}
 }

@@ -379,7 +379,9 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			}
 			if swapped && create {
 				if err := m.indexUser(ctx, s, exp); err != nil {
-					m.dropCreated(ctx, s.id)
+					if !m.dropCreated(ctx, s.id) {
+						s.loadedData = data // still stored: the next save's own (ownCreate)
+					}
 					return err
 				}
 			}
@@ -471,10 +473,13 @@ func backoff(ctx context.Context, attempt int) error {
 // dropCreated destroys the session that a create just stored under id,
 // whose user's index entry could not be recorded: no client has its id
 // yet, and kept, it would be a session of the user that DestroyUserSessions
-// cannot find. A failed destroy is logged; the session, which no client
-// can present, expires on its own. As for dropLogin, a spent context gets
-// a StoreTimeout of its own.
-func (m *Manager) dropCreated(ctx context.Context, id string) {
+// cannot find. A failed destroy is logged, and dropCreated reports false:
+// the session, which no client can present, expires on its own unless a
+// later save of the request finds it its own (ownCreate) and keeps it,
+// indexed, rather than leave it stored (its entry may have been recorded
+// all the same) beside a fresh id's. As for dropLogin, a spent context
+// gets a StoreTimeout of its own.
+func (m *Manager) dropCreated(ctx context.Context, id string) bool {
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
 		ctx, cancel = m.withStoreTimeout(context.WithoutCancel(ctx))
@@ -482,7 +487,9 @@ func (m *Manager) dropCreated(ctx context.Context, id string) {
 	}
 	if err := m.store.Destroy(ctx, id); err != nil {
 		m.logger.WarnContext(ctx, "session: could not remove a new session whose user index entry could not be recorded; it expires on its own", "id", shortid.Of(id), "err", err)
+		return false
 	}
+	return true
 }
 
 // ownCreate reports whether what is stored under the id of s, a session

@@ -37,10 +37,12 @@ import (
 // request can use the session before its entry is recorded (a login
 // racing DestroyUserSessions then survives whole, indexed, as above; if
 // the entry cannot be recorded, the session is destroyed and the save
-// fails). Recorded first, the entry of a create that finds the id another
-// stored session's (a GenerateID that repeats ids) would replace that
-// session's entry for the same user with the new session's expiry, and a
-// longer-lived session would drop out of its user's index early.
+// fails; if it cannot be destroyed either, a later save of the request
+// finds it its own and keeps its id, recording the entry first). Recorded
+// first, the entry of a create that finds the id another stored session's
+// (a GenerateID that repeats ids) would replace that session's entry for
+// the same user with the new session's expiry, and a longer-lived session
+// would drop out of its user's index early.
 //
 // With a store that is also a UserIndexRemover and a VersionedStore, the
 // manager removes an entry as soon as it is stale: after the store confirmed
