@@ -110,7 +110,7 @@ func TestAFailedIndexAndDestroyAfterACreateKeepTheSessionsID(t *testing.T) {
 	m, _ := newTestManager(t, Options{Store: st})
 	m.now = fs.clock.Now
 	var firstID string
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.SetUser("alice")
 		firstID = s.ID()
 		st.lose.Store(true)
@@ -125,21 +125,7 @@ func TestAFailedIndexAndDestroyAfterACreateKeepTheSessionsID(t *testing.T) {
 		}
 		fs.on(nil)
 		s.Set("theme", "dark") // the end of the request saves again
-	})))
-	if rec := b.get("/login"); rec.Code != http.StatusOK {
-		t.Fatalf("login: status %d", rec.Code)
-	}
-	if v, ok := m.verify(b.cookie); !ok || v.id != firstID {
-		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
-	}
-	if n, _ := fs.countingStore.Store.Count(t.Context()); n != 1 {
-		t.Errorf("the store holds %d sessions; want the login's alone", n)
-	}
-	infos, err := m.UserSessions(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(infos) != 1 || infos[0].ID != firstID {
-		t.Errorf("alice's sessions: %+v; want the login's alone, %s", infos, firstID)
-	}
+	}))
+	id := loginKeepsItsID(t, m, app, fs.countingStore, &firstID)
+	wantOnlySessionOf(t, m, "alice", id)
 }

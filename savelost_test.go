@@ -52,25 +52,9 @@ func TestSaveAfterAWriteWhoseReplyWasLostKeepsTheSessionsID(t *testing.T) {
 		}
 		s.Set("theme", "dark") // the end of the request saves again
 	}))
-	b := newBrowser(t, app)
-	if rec := b.get("/login"); rec.Code != http.StatusOK {
-		t.Fatalf("login: status %d", rec.Code)
-	}
-	v, ok := m.verify(b.cookie)
-	if !ok || v.id != firstID {
-		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
-	}
-	if n, _ := cs.Store.Count(t.Context()); n != 1 {
-		t.Errorf("the store holds %d sessions; want the login's alone", n)
-	}
-	infos, err := m.UserSessions(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(infos) != 1 || infos[0].ID != firstID {
-		t.Errorf("alice's sessions: %+v; want the login's alone, %s", infos, firstID)
-	}
-	data, _, _ := cs.Store.Get(t.Context(), firstID)
+	id := loginKeepsItsID(t, m, app, cs, &firstID)
+	wantOnlySessionOf(t, m, "alice", id)
+	data, _, _ := cs.Store.Get(t.Context(), id)
 	if want := `"theme":"dark"`; !strings.Contains(string(data), want) {
 		t.Errorf("the stored session %s; want the end of the request's change, %s", data, want)
 	}
@@ -117,15 +101,36 @@ func TestAFailedRereadOfALostCreateStillKeepsTheSessionsID(t *testing.T) {
 		}
 		s.Set("theme", "dark") // the end of the request saves again
 	}))
+	loginKeepsItsID(t, m, app, cs, &firstID)
+}
+
+// loginKeepsItsID logs in through app, whose handler sets *firstID to the
+// id its session starts with, and fails t unless the login kept that id:
+// the cookie carries it, and the store behind cs holds that session alone
+// (none left stored that no client holds). It returns the id.
+func loginKeepsItsID(t *testing.T, m *Manager, app http.Handler, cs *countingStore, firstID *string) string {
+	t.Helper()
 	b := newBrowser(t, app)
 	if rec := b.get("/login"); rec.Code != http.StatusOK {
 		t.Fatalf("login: status %d", rec.Code)
 	}
-	v, ok := m.verify(b.cookie)
-	if !ok || v.id != firstID {
-		t.Errorf("the cookie's id %q; want the session's own, %q", v.id, firstID)
+	if id := mustID(t, m, b.cookie); id != *firstID {
+		t.Errorf("the cookie's id %q; want the session's own, %q", id, *firstID)
 	}
 	if n, _ := cs.Store.Count(t.Context()); n != 1 {
 		t.Errorf("the store holds %d sessions; want the login's alone", n)
+	}
+	return *firstID
+}
+
+// wantOnlySessionOf fails t unless user's sessions are id's alone.
+func wantOnlySessionOf(t *testing.T, m *Manager, user, id string) {
+	t.Helper()
+	infos, err := m.UserSessions(t.Context(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].ID != id {
+		t.Errorf("%s's sessions: %+v; want the login's alone, %s", user, infos, id)
 	}
 }
