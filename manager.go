@@ -478,13 +478,10 @@ func backoff(ctx context.Context, attempt int) error {
 // later save of the request finds it its own (ownCreate) and keeps it,
 // indexed, rather than leave it stored (its entry may have been recorded
 // all the same) beside a fresh id's. As for dropLogin, a spent context
-// gets a StoreTimeout of its own.
+// gets a StoreTimeout of its own (cleanupContext).
 func (m *Manager) dropCreated(ctx context.Context, id string) bool {
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = m.withStoreTimeout(context.WithoutCancel(ctx))
-		defer cancel()
-	}
+	ctx, cancel := m.cleanupContext(ctx)
+	defer cancel()
 	if err := m.store.Destroy(ctx, id); err != nil {
 		m.logger.WarnContext(ctx, "session: could not remove a new session whose user index entry could not be recorded; it expires on its own", "id", shortid.Of(id), "err", err)
 		return false

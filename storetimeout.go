@@ -112,6 +112,18 @@ func (c storeCallContext) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
+// cleanupContext returns ctx for a clean-up after a failed write, or, when
+// ctx has ended (StoreTimeout ran out, or the client hung up, which is
+// often why the write failed), ctx without its cancellation and with a
+// StoreTimeout of its own: with the spent context the clean-up would fail
+// unsent.
+func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, noCancel
+	}
+	return m.withStoreTimeout(context.WithoutCancel(ctx))
+}
+
 // withStoreTimeout bounds ctx by Options.StoreTimeout. A memstore answers
 // from memory and never waits, so it gets no deadline. A ctx that cannot be
 // cancelled (the middleware's store calls run on the request's context

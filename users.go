@@ -371,14 +371,11 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 //
 // The login's context has often ended by then, which is why the trim
 // failed: StoreTimeout ran out (a slow listing), or the client hung up
-// during a Session.Save. The destroy then gets a StoreTimeout of its own,
-// without that cancellation; with the spent context it would fail unsent.
+// during a Session.Save. The destroy then gets a StoreTimeout of its own
+// (cleanupContext).
 func (m *Manager) dropLogin(ctx context.Context, s *Session) error {
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = m.withStoreTimeout(context.WithoutCancel(ctx))
-		defer cancel()
-	}
+	ctx, cancel := m.cleanupContext(ctx)
+	defer cancel()
 	if err := s.dropStored(ctx, "MaxSessionsPerUser"); err != nil {
 		m.logger.WarnContext(ctx, "session: could not remove the session of a login whose MaxSessionsPerUser trimming failed; it expires on its own", "id", shortid.Of(s.id), "err", err)
 	}
