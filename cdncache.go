@@ -85,7 +85,7 @@ func savedCacheFields(h http.Header) []savedField {
 // otherCaseCacheControl reports whether a header key is Cache-Control
 // written in another letter case.
 func otherCaseCacheControl(name string) bool {
-	return len(name) == len("Cache-Control") && name != "Cache-Control" && strings.EqualFold(name, "Cache-Control")
+	return name != "Cache-Control" && namesField(name, "Cache-Control")
 }
 
 // cdnNoStore returns the value that keeps a CDN from storing a response

@@ -761,7 +761,7 @@ func varyLineNamesCookie(line string) bool {
 func anyCaseLines(h http.Header, name string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for key, lines := range h {
-			if len(key) != len(name) || (key != name && !strings.EqualFold(key, name)) {
+			if !namesField(key, name) {
 				continue
 			}
 			for _, line := range lines {
@@ -771,6 +771,13 @@ func anyCaseLines(h http.Header, name string) iter.Seq[string] {
 			}
 		}
 	}
+}
+
+// namesField reports whether a header key names the field name (written
+// canonically) in any letter case; the length check spares most keys the
+// fold.
+func namesField(key, name string) bool {
+	return len(key) == len(name) && (key == name || strings.EqualFold(key, name))
 }
 
 // touch pushes the stored session's expiry forward, and reports whether the
