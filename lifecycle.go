@@ -71,10 +71,12 @@ type sessionState struct {
 	// loadedData is, for a stored session (markInStore), the stored bytes
 	// at version, for a VersionToucher's touch. For a session never
 	// stored, it is what a create sent that the store answered with an
-	// error: the store may have applied it (a timeout after the write went
-	// out), and a later create that finds the id taken finds these bytes,
-	// its own, there (ownCreate). One field for both keeps a Session in
-	// its size class. nil once the session is written or moved.
+	// error, which the store may have applied all the same (a timeout
+	// after the write went out): a later create that finds the id taken
+	// finds these bytes, its own, there (ownCreate), and a Destroy,
+	// Regenerate or RenewID that finds them destroys them (dropLostCreate).
+	// One field for both keeps a Session in its size class. nil once the
+	// session is written or moved.
 	loadedData []byte
 }
 

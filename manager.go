@@ -477,8 +477,10 @@ func backoff(ctx context.Context, attempt int) error {
 // the session, which no client can present, expires on its own unless a
 // later save of the request finds it its own (ownCreate) and keeps it,
 // indexed, rather than leave it stored (its entry may have been recorded
-// all the same) beside a fresh id's. As for dropLogin, a spent context
-// gets a StoreTimeout of its own (cleanupContext).
+// all the same) beside a fresh id's, or a Destroy, Regenerate or RenewID
+// of the request destroys it and removes that entry (dropLostCreate). As
+// for dropLogin, a spent context gets a StoreTimeout of its own
+// (cleanupContext).
 func (m *Manager) dropCreated(ctx context.Context, id string) bool {
 	ctx, cancel := m.cleanupContext(ctx)
 	defer cancel()
@@ -502,22 +504,76 @@ func (m *Manager) dropCreated(ctx context.Context, id string) bool {
 // finds no match, and s takes a fresh id (freshID). A re-read that fails
 // fails the save and keeps the bytes, for the next save. s.mu is held.
 func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
+	ver, own, err := m.lostCreateStored(ctx, s)
+	if err != nil {
+		return false, fmt.Errorf("session: save: %w", err)
+	}
+	if own {
+		s.version = ver
+		s.set(markInStore | markKnowVersion)
+	}
+	return own, nil
+}
+
+// lostCreateStored reports whether the store holds under the id of s, a
+// session never stored, exactly the bytes of a create of s that the store
+// answered with an error (s.loadedData), and at which version. Once the
+// store has answered, the bytes are forgotten: they are stored, and s is
+// to be stored or destroyed there, or they are not, and a later create
+// sends others. A re-read that fails keeps them: the store may still hold
+// them. Without such bytes it reads nothing. s.mu is held.
+func (m *Manager) lostCreateStored(ctx context.Context, s *Session) (ver string, own bool, err error) {
 	sent := s.loadedData
 	if sent == nil {
-		return false, nil
+		return "", false, nil
 	}
 	data, ver, found, err := m.versioned.GetVersion(ctx, s.id)
 	if err != nil {
 		// sent stays: the next save may still find its own create.
-		return false, fmt.Errorf("session: save: re-read after a create whose reply was lost: %w", err)
+		return "", false, fmt.Errorf("re-read after a create whose reply was lost: %w", err)
 	}
 	s.loadedData = nil
-	if !found || !bytes.Equal(data, sent) {
-		return false, nil
+	return ver, found && bytes.Equal(data, sent), nil
+}
+
+// dropLostCreate destroys what a create of s, a session never stored,
+// stored all the same when the store answered it with an error (a timeout
+// after the write went out): Destroy, Regenerate and RenewID end the
+// session, and no client holds its id (its cookie goes out only after a
+// save that succeeds), so kept, those bytes would stay stored, reachable
+// by no one, until they expire, and listed by UserSessions and counted by
+// MaxSessionsPerUser if their user's index entry was recorded (an entry
+// that failed but was written, see dropCreated). Only bytes that are
+// exactly the ones the create sent are destroyed: other bytes under the
+// id are another session's (a GenerateID that repeats ids) and stay. The
+// user of the bytes sent loses its index entry for the id. A re-read or
+// destroy that fails is returned, and s keeps the bytes, as it was. s.mu
+// is held.
+func (m *Manager) dropLostCreate(ctx context.Context, s *Session, op string) error {
+	sent := s.loadedData
+	_, own, err := m.lostCreateStored(ctx, s)
+	if err != nil {
+		return fmt.Errorf("session: %s: %w", op, err)
 	}
-	s.version = ver
-	s.set(markInStore | markKnowVersion)
-	return true, nil
+	if !own {
+		return nil
+	}
+	if err := m.store.Destroy(ctx, s.id); err != nil {
+		s.loadedData = sent // still stored: for the next drop or save
+		return fmt.Errorf("session: %s: delete what a create whose reply was lost stored: %w", op, err)
+	}
+	m.unindexUser(ctx, m.userOfData(sent), s.id)
+	return nil
+}
+
+// userOfData is the user that stored bytes bind their session to, "" for
+// none or bytes that do not decode.
+func (m *Manager) userOfData(data []byte) string {
+	var doc loadedDocument
+	if err := m.decodeInto(data, &doc); err != nil {
+		return ""
+	}
+	return userOf(&doc.vals)
 }
 
 // freshID gives s, a session never stored whose create found another

@@ -170,14 +170,18 @@ func sameScalar(a, b any) bool {
 // destroys the old one in the store (express: regenerate). The new session's
 // cookie is the options' again, so a "remember me" expiry set on the old one
 // does not carry over. It is saved and its cookie sent at the end of the
-// request.
+// request. As in express, the new session stands even when the destroy
+// fails, and the error is returned. The old one is destroyed even if it was
+// never stored but a Session.Save of it failed with an error after the
+// write may have gone out (a timeout): Regenerate re-reads its id and
+// destroys what that save sent, if the store holds it.
 func (s *Session) Regenerate(ctx context.Context) error {
 	return s.regenerate(ctx, false)
 }
 
 // RenewID moves the session's data and its cookie's expiry to a new id and
 // destroys the old one: the old id stops working. Call it at login, to defeat
-// session fixation.
+// session fixation. The destroy is Regenerate's, with its errors.
 func (s *Session) RenewID(ctx context.Context) error {
 	return s.regenerate(ctx, true)
 }
@@ -214,7 +218,12 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 //
 // Check the error: when the store did not confirm the delete, the session
 // stays as it was, stored and with its cookie, so that a logout page does
-// not tell the user they are logged out while the session still works.
+// not tell the user they are logged out while the session still works. A
+// session never stored whose Session.Save failed with an error after the
+// write may have gone out (a timeout) is re-read under its id first, and
+// what that save sent destroyed if the store holds it; when that re-read
+// or destroy fails, the session stays as it was too (saved, then, at the
+// end of the request as any other).
 func (s *Session) Destroy(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -242,10 +251,12 @@ func (s *Session) replaceWithNew() error {
 	return nil
 }
 
-// dropStored deletes the stored copy of the session, if it has one. s.mu is held.
+// dropStored deletes the stored copy of the session, if it has one: for a
+// session never stored, what a create whose reply was lost may have stored
+// all the same (dropLostCreate). s.mu is held.
 func (s *Session) dropStored(ctx context.Context, op string) error {
 	if !s.has(markInStore) {
-		return nil
+		return s.m.dropLostCreate(ctx, s, op)
 	}
 	if err := s.m.store.Destroy(ctx, s.id); err != nil {
 		return fmt.Errorf("session: %s: delete the stored session: %w", op, err)

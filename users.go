@@ -38,7 +38,9 @@ import (
 // racing DestroyUserSessions then survives whole, indexed, as above; if
 // the entry cannot be recorded, the session is destroyed and the save
 // fails; if it cannot be destroyed either, a later save of the request
-// finds it its own and keeps its id, recording the entry first). Recorded
+// finds it its own and keeps its id, recording the entry first, and a
+// Destroy, Regenerate or RenewID of the request destroys it and removes
+// the entry). Recorded
 // first, the entry of a create that finds the id another stored session's
 // (a GenerateID that repeats ids) would replace that session's entry for
 // the same user with the new session's expiry, and a longer-lived session
