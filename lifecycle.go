@@ -72,11 +72,10 @@ type sessionState struct {
 	// at version, for a VersionToucher's touch. For a session never
 	// stored, it is what a create sent that the store answered with an
 	// error, which the store may have applied all the same (a timeout
-	// after the write went out): a later create that finds the id taken
-	// finds these bytes, its own, there (ownCreate), and a Destroy,
-	// Regenerate or RenewID that finds them destroys them (dropLostCreate).
-	// One field for both keeps a Session in its size class. nil once the
-	// session is written or moved.
+	// after the write went out): the next save first re-reads the id and, finding these bytes,
+	// its own, there, updates them (ownCreate); a Destroy, Regenerate or
+	// RenewID destroys them (dropLostCreate). One field for both keeps a
+	// Session in its size class. nil once the session is written or moved.
 	loadedData []byte
 }
 

@@ -330,9 +330,10 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // another request's write re-reads the session and re-applies only the keys
 // this request changed, so neither request's change is lost; a session that
 // is gone meanwhile is not written back (errGone); a session never stored
-// whose create finds its id taken takes another id (freshID), unless what
-// it finds is its own earlier create, whose reply was lost (ownCreate).
-// s.mu is held.
+// whose create finds its id taken takes another id (freshID). A session
+// never stored whose earlier create was answered with an error first
+// re-reads its id: if that create is stored all the same, the write updates
+// it and the session keeps its id (ownCreate). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
 	if m.versioned == nil {
 		data, err := m.encode(s)
@@ -356,6 +357,16 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			swapped bool
 			err     error
 		)
+		if !s.has(markInStore) && s.loadedData != nil {
+			// An earlier create of s was answered with an error: settle
+			// first whether it is stored (ownCreate), so that this write
+			// updates it rather than send another create, which would
+			// find the id taken and, if its reply were lost too, leave
+			// bytes that are not what the store holds.
+			if _, err := m.ownCreate(ctx, s); err != nil {
+				return err
+			}
+		}
 		if s.has(markKnowVersion) {
 			data, eerr := m.encode(s)
 			if eerr != nil {
@@ -395,13 +406,9 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		case !s.has(markInStore):
 			// The create-if-absent found another session under the id: a
 			// session never stored is this request's alone, and must not
-			// join one it did not load (remerge would). Unless it is
-			// this session's own create, whose reply was lost.
-			if own, err := m.ownCreate(ctx, s); err != nil {
-				return err
-			} else if own {
-				continue
-			}
+			// join one it did not load (remerge would). (Not its own
+			// earlier create, whose reply was lost: the attempt settled
+			// that before the create.)
 			if err := m.freshID(ctx, s, &renamed); err != nil {
 				return err
 			}
@@ -492,17 +499,22 @@ func (m *Manager) dropCreated(ctx context.Context, id string) bool {
 }
 
 // ownCreate reports whether what is stored under the id of s, a session
-// never stored whose create found the id taken, is an earlier create of s
-// itself: the bytes of one that the store answered with an error (kept in
-// s.loadedData) but applied, as a timeout after the write went out does,
-// when the handler's Session.Save is followed by another or by the end of
-// the request. Then s is stored, at the version read, and the next
+// never stored, is an earlier create of s itself: the bytes of one that the
+// store answered with an error (kept in s.loadedData) but applied, as a
+// timeout after the write went out does, when the handler's Session.Save is
+// followed by another or by the end of the request. A save asks before it
+// writes. Then s is stored, at the version read, and the save's
 // compare-and-swap writes over it: no other session's bytes are these, and
 // the id stays the session's (taking a fresh one would leave the first
-// write stored, with the user's index entry, reachable by no one). A store
-// that gives back other bytes than it was given (a document re-encoded)
-// finds no match, and s takes a fresh id (freshID). A re-read that fails
-// fails the save and keeps the bytes, for the next save. s.mu is held.
+// write stored, with the user's index entry, reachable by no one). Asked
+// after a create instead, when that create found the id taken, a second
+// lost reply in a row would have replaced the kept bytes with its own,
+// which the store never held: the first write then read as another
+// session's. Bytes not found, or other bytes, are no create of s: the save
+// creates, and a create that finds the id taken takes a fresh id (freshID);
+// so does a store that gives back other bytes than it was given (a
+// document re-encoded). A re-read that fails fails the save and keeps the
+// bytes, for the next save. s.mu is held.
 func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
 	ver, own, err := m.lostCreateStored(ctx, s)
 	if err != nil {

@@ -134,3 +134,106 @@ func wantOnlySessionOf(t *testing.T, m *Manager, user, id string) {
 		t.Errorf("%s's sessions: %+v; want the login's alone, %s", user, infos, id)
 	}
 }
+
+// Two saves in a row whose replies are lost do not move the session to a
+// fresh id. The first create was applied; the second, a create-if-absent
+// that found the id taken by the first, stored nothing, and only its bytes
+// were kept, so that the end of the request found the first write's bytes
+// under the id, took them for another session's and moved to a fresh id,
+// leaving the first write stored, reachable by no one. Now a save first
+// settles an earlier lost create (its own, stored: it updates it).
+func TestTwoLostRepliesInARowKeepTheSessionsID(t *testing.T) {
+	cs := newCountingStore(t)
+	st := &lostReplyStore{countingStore: cs}
+	m, _ := newTestManager(t, Options{Store: st, MaxSessionsPerUser: 2})
+	m.now = cs.clock.Now
+	var firstID string
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("alice")
+		s.Set("cart", "socks")
+		firstID = s.ID()
+		for i, theme := range []string{"light", "dark"} {
+			st.lose.Store(true)
+			if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
+				t.Errorf("Save %d: %v; want the lost reply's error", i+1, err)
+			}
+			s.Set("theme", theme)
+		}
+		s.Set("step", "end") // the end of the request saves again
+	}))
+	id := loginKeepsItsID(t, m, app, cs, &firstID)
+	wantOnlySessionOf(t, m, "alice", id)
+	data, _, _ := cs.Store.Get(t.Context(), id)
+	for _, want := range []string{`"theme":"dark"`, `"step":"end"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the stored session %s; want the request's last changes, %s", data, want)
+		}
+	}
+}
+
+// A save after a create answered with an error that never reached the store
+// (it failed before the write went out) finds nothing under the id and
+// creates the session there: the id stays the session's.
+func TestASaveAfterACreateThatStoredNothingCreatesTheSessionUnderItsID(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs})
+	m.now = fs.clock.Now
+	var firstID string
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("alice")
+		firstID = s.ID()
+		fs.on(func(_ context.Context, op, _ string) error {
+			if op == "CompareAndSwap" {
+				return errDown
+			}
+			return nil
+		})
+		if err := s.Save(r.Context()); !errors.Is(err, errDown) {
+			t.Errorf("Save: %v; want the store's error", err)
+		}
+		fs.on(nil)
+		s.Set("theme", "dark") // the end of the request saves again
+	}))
+	id := loginKeepsItsID(t, m, app, fs.countingStore, &firstID)
+	wantOnlySessionOf(t, m, "alice", id)
+}
+
+// A save after a create that found its id taken by another session (a
+// GenerateID that repeats ids) and whose reply was lost does not take that
+// session for its own: it moves to a fresh id, and the other session's
+// bytes stay as they were.
+func TestASaveAfterALostCreateOnAnotherSessionsIDTakesAFreshID(t *testing.T) {
+	gen := &repeatingIDs{}
+	cs := newCountingStore(t)
+	st := &lostReplyStore{countingStore: cs}
+	m, _ := newTestManager(t, Options{Store: st, GenerateID: gen.generate})
+	m.now = cs.clock.Now
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/other":
+			s.Set("owner", "bob")
+		case "/login":
+			s.SetUser("alice")
+			st.lose.Store(true)
+			if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
+				t.Errorf("Save: %v; want the lost reply's error", err)
+			}
+			s.Set("theme", "dark") // the end of the request saves again
+		}
+	}))
+	other := newBrowser(t, app)
+	other.get("/other")
+	otherID := mustID(t, m, other.cookie)
+	gen.repeat(otherID, 1)
+	b := newBrowser(t, app)
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	if id := mustID(t, m, b.cookie); id == otherID {
+		t.Error("the login's cookie carries the other session's id; want a fresh one")
+	}
+	data, _, _ := cs.Store.Get(t.Context(), otherID)
+	if got := string(data); !strings.Contains(got, `"owner":"bob"`) || strings.Contains(got, "alice") {
+		t.Errorf("the other session's stored bytes %s; want bob's session untouched", got)
+	}
+}
