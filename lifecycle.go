@@ -158,6 +158,7 @@ type decisionInput struct {
 	saveUninitialized bool
 	rolling           bool
 	unsetDestroy      bool
+	lostCreate        bool // never stored, but a create the store answered with an error may have stored it (dropLostCreate)
 }
 
 // decision is what the end of a request does with the session.
@@ -228,7 +229,8 @@ func shouldClearCookie(in decisionInput, setCookie bool) bool {
 	return !setCookie && in.phase == phaseDestroyed && in.cookieID != ""
 }
 
-// shouldDestroy: Unset with UnsetDestroy deletes a stored session, once.
+// shouldDestroy: Unset with UnsetDestroy deletes a stored session, once, and
+// what a create of a session never stored may have stored all the same.
 func shouldDestroy(in decisionInput) bool {
-	return in.unsetDestroy && in.marks&markInStore != 0 && in.marks&markUnsetDestroyed == 0
+	return in.unsetDestroy && (in.marks&markInStore != 0 || in.lostCreate) && in.marks&markUnsetDestroyed == 0
 }

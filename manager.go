@@ -550,8 +550,8 @@ func (m *Manager) lostCreateStored(ctx context.Context, s *Session) (ver string,
 
 // dropLostCreate destroys what a create of s, a session never stored,
 // stored all the same when the store answered it with an error (a timeout
-// after the write went out): Destroy, Regenerate and RenewID end the
-// session, and no client holds its id (its cookie goes out only after a
+// after the write went out): Destroy, Regenerate, RenewID and Unset with
+// UnsetDestroy end the session, and no client holds its id (its cookie goes out only after a
 // save that succeeds), so kept, those bytes would stay stored, reachable
 // by no one, until they expire, and listed by UserSessions and counted by
 // MaxSessionsPerUser if their user's index entry was recorded (an entry

@@ -510,6 +510,7 @@ func (rs *requestState) commit() error {
 		hasExpiry:         !s.cookie.expires.IsZero(),
 		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
+		lostCreate:   !s.has(markInStore) && s.loadedData != nil,
 	})
 	if d == (decision{}) {
 		return nil // nothing to store or send (the second commit, usually)
@@ -700,6 +701,9 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 	switch {
 	case d.destroy:
 		s.set(markUnsetDestroyed)
+		if !s.has(markInStore) {
+			return false, m.dropLostCreate(ctx, s, "unset")
+		}
 		if err := m.store.Destroy(ctx, s.id); err != nil {
 			return false, fmt.Errorf("session: unset: destroy: %w", err)
 		}

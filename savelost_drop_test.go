@@ -277,3 +277,39 @@ func TestRegenerateAfterALostCreateLeavesAnotherSessionsWriteAlone(t *testing.T)
 		t.Errorf("the other session's stored bytes %s (found %v); want bob's session untouched", data, found)
 	}
 }
+
+// An Unset with UnsetDestroy after a new session's Session.Save that the
+// store applied but answered with an error destroys what that save stored,
+// as a Destroy does, and removes alice's index entry for it. The first write
+// used to stay stored, with alice's data, under an id no client holds,
+// until it expired.
+func TestUnsetDestroyAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
+	cs := newCountingStore(t)
+	st := &lostReplyStore{countingStore: cs}
+	m, _ := newTestManager(t, Options{Store: st, Unset: UnsetDestroy})
+	m.now = cs.clock.Now
+	var firstID string
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		firstID = saveLost(t, r, s, st)
+		s.Unset()
+	})))
+	rec := b.get("/logout")
+	if c := setCookie(rec); c != "" {
+		t.Errorf("Set-Cookie %q after Unset; want none", c)
+	}
+	if _, found, _ := cs.Store.Get(t.Context(), firstID); found {
+		t.Error("the lost create's write is still stored under an id no client holds")
+	}
+	if n, _ := cs.Store.Count(t.Context()); n != 0 {
+		t.Errorf("the store holds %d sessions; want none", n)
+	}
+	var entries []string
+	if err := cs.Store.UserSessions(t.Context(), "alice", func(id string, _, _ time.Time, _ []byte) {
+		entries = append(entries, id)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("alice's index keeps entries %q; want none", entries)
+	}
+}
