@@ -394,23 +394,30 @@ func (s *Store) read(ctx context.Context, op, id string, now time.Time, found *m
 // Touch, it creates nothing, and an expires in the past deletes the session
 // and reports it missing. Its filter skips a document that cannot be read,
 // which it reports missing without logging it: telling it from a missing
-// one would cost a find on every miss.
+// one would cost a find on every miss. Like Touch and CompareAndSwap it
+// reads the clock once it holds the store's lock of id (see lock), so that a
+// session that expires while it waits there stays expired.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	const op = "get-and-touch"
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap(op, id, err)
-	}
-	now := s.cfg.now()
-	exp := s.expiry(expires, now)
-	if !exp.After(now) {
-		_, err := s.Touch(ctx, id, expires) // deletes
-		return nil, "", false, err
 	}
 	unlock, err := s.lock(ctx, id) // a write like Touch's: see lock
 	if err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
 	defer unlock()
+	// The time is read once the lock is held, as Touch and CompareAndSwap
+	// read it: read before a wait, it would take a session that expired
+	// during the wait for live, return it and push its expiry forward.
+	now := s.cfg.now()
+	exp := s.expiry(expires, now)
+	if !exp.After(now) {
+		if _, err := s.deleteReadable(ctx, id, now); err != nil {
+			return nil, "", false, wrap(op, id, err)
+		}
+		return nil, "", false, nil
+	}
 	update := bson.D{{Key: "$set", Value: s.touchSet(exp, now)}}
 	before := options.FindOneAndUpdate().SetReturnDocument(options.Before)
 	return s.read(ctx, op, id, now, s.coll.FindOneAndUpdate(ctx, readable(id, now), update, before))
@@ -488,17 +495,28 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
-		r, err := s.coll.DeleteOne(ctx, readable(id, now))
+		deleted, err := s.deleteReadable(ctx, id, now)
 		if err != nil {
 			return false, wrap("touch", id, err)
 		}
-		return r.DeletedCount > 0, nil
+		return deleted, nil
 	}
 	r, err := s.coll.UpdateOne(ctx, readable(id, now), bson.D{{Key: "$set", Value: s.touchSet(exp, now)}})
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
 	return r.MatchedCount > 0, nil
+}
+
+// deleteReadable deletes the session under id if Get would return it at
+// now, the touch to an expiry that has passed, and reports whether it did.
+// The caller holds the lock of id.
+func (s *Store) deleteReadable(ctx context.Context, id string, now time.Time) (bool, error) {
+	r, err := s.coll.DeleteOne(ctx, readable(id, now))
+	if err != nil {
+		return false, err
+	}
+	return r.DeletedCount > 0, nil
 }
 
 // touchSet is what a touch at now to the expiry exp (resolved by s.expiry)

@@ -783,3 +783,81 @@ func TestTouchesDuringSwapsLoseNoSwap(t *testing.T) {
 		t.Fatalf("after the swaps the session is %s, want the last swap's %s", got, last)
 	}
 }
+
+// A GetAndTouch that waits for the store's lock of its id (held by a touch
+// or a compare-and-swap of an id of the same stripe, which on a slow server
+// can take a while) judges the session's expiry at the time it gets the
+// lock: a session that expired meanwhile is missing, and stays expired. It
+// read the clock before waiting, so its filter took the session for live,
+// returned it and pushed its expiry forward, reviving a session past its
+// expiry.
+func TestGetAndTouchAfterWaitingForTheLockDoesNotReviveASessionThatExpiredMeanwhile(t *testing.T) {
+	ctx := t.Context()
+	clock := testclock.New(testclock.Epoch())
+	var (
+		mu    sync.Mutex
+		hold  chan struct{}              // non-nil: the next reading waits until it is closed
+		held  = make(chan struct{})      // closed when that reading waits
+		reads = make(chan struct{}, 100) // a token per other reading
+	)
+	now := func() time.Time {
+		mu.Lock()
+		h := hold
+		hold = nil
+		mu.Unlock()
+		if h != nil {
+			close(held)
+			<-h
+		} else {
+			select {
+			case reads <- struct{}{}:
+			default:
+			}
+		}
+		return clock.Now()
+	}
+	st := newStore(t, collection(t), mongostore.WithClock(now))
+	id := storetest.NewID()
+	if err := st.Set(ctx, id, []byte(`{"a":1}`), clock.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	mu.Lock()
+	hold = release
+	mu.Unlock()
+	touched := make(chan error, 1)
+	go func() {
+		_, err := st.Touch(ctx, id, clock.Now().Add(time.Hour))
+		touched <- err
+	}()
+	<-held // the touch holds the lock of id while it reads the clock
+	for len(reads) > 0 {
+		<-reads
+	}
+	type result struct {
+		found bool
+		err   error
+	}
+	got := make(chan result, 1)
+	go func() {
+		_, _, found, err := st.GetAndTouch(ctx, id, clock.Now().Add(time.Hour))
+		got <- result{found, err}
+	}()
+	// Long enough for a GetAndTouch that reads the clock before the lock to
+	// do so; one that reads it after has nothing to show meanwhile.
+	select {
+	case <-reads:
+	case <-time.After(300 * time.Millisecond):
+	}
+	clock.Set(clock.Now().Add(2 * time.Second)) // the session expires while GetAndTouch waits
+	close(release)
+	if err := <-touched; err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.found || r.err != nil {
+		t.Fatalf("GetAndTouch of a session that expired while it waited for the lock: found %v, %v; want missing", r.found, r.err)
+	}
+	if _, found, err := st.Get(ctx, id); found || err != nil {
+		t.Fatalf("Get after that GetAndTouch: found %v, %v; want the session to stay expired", found, err)
+	}
+}
