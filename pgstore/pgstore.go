@@ -27,7 +27,8 @@
 // interpreting expire itself. Go and Node agree on every instant as long as
 // their connections use the same TimeZone, which they do by default (the
 // server's or the database's setting; node-postgres never sets one, pgx only
-// from a PGTZ variable or a timezone parameter, which New logs a warning
+// from a PGTZ variable, a TimeZone parameter (in any letter case) or a
+// "-c timezone=" in its options parameter, all of which New logs a warning
 // about). Do not set a TimeZone on only one side. A server in UTC (or a zone
 // without daylight saving time) avoids the hour of the year in which a local
 // wall-clock time is ambiguous; that hour affects connect-pg-simple as much.
@@ -252,7 +253,7 @@ func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store
 	if err := checkIdentifiers(c.table); err != nil {
 		return nil, err
 	}
-	if tz := pool.Config().ConnConfig.RuntimeParams["timezone"]; tz != "" {
+	if tz := connTimeZone(pool.Config().ConnConfig.RuntimeParams); tz != "" {
 		// PGTZ, or a timezone parameter in the URL: connect-pg-simple's
 		// connections keep the server's zone (see the package doc).
 		c.logger.Warn("pgstore: the pool's connections set TimeZone; expire is wall-clock time in the writer's TimeZone, so an Express app on the same table (which keeps the server's) reads expiries shifted unless the server's TimeZone is the same",
@@ -285,6 +286,28 @@ func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store
 		close(s.done)
 	}
 	return s, nil
+}
+
+// connTimeZone returns the TimeZone that a pool's connections set, "" when
+// they keep the server's: a startup parameter named timezone in any letter
+// case (PGTZ, or a URL parameter; PostgreSQL takes TimeZone, TIMEZONE and
+// timezone alike), or a "-c timezone=..." or "--timezone=..." in the
+// options parameter.
+func connTimeZone(params map[string]string) string {
+	for k, v := range params {
+		if strings.EqualFold(k, "timezone") && v != "" {
+			return v
+		}
+	}
+	const option = "timezone="
+	opts := params["options"]
+	for i := 0; i+len(option) <= len(opts); i++ {
+		if strings.EqualFold(opts[i:i+len(option)], option) {
+			zone, _, _ := strings.Cut(opts[i+len(option):], " ")
+			return zone
+		}
+	}
+	return ""
 }
 
 // CreateTableSQL returns the statements that create the table, its user

@@ -781,3 +781,35 @@ func TestRoundTripsPerRequestKind(t *testing.T) {
 	}
 	t.Logf("round trips per request: %v", got)
 }
+
+// New warns of a pool whose connections set TimeZone however the setting is
+// spelled: PostgreSQL takes the parameter's name in any letter case
+// (TimeZone is its own spelling), and as a -c in the options parameter. It
+// looked for the lower-case key alone, so a DSN with ?TimeZone=UTC, which
+// does move the connections' expire to another wall clock, passed in
+// silence.
+func TestNewWarnsOfATimeZoneSetInAnyLetterCaseOrInOptions(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	for _, param := range []string{"TimeZone=UTC", "TIMEZONE=UTC", "options=-c%20TimeZone%3DUTC", "options=--timezone%3DUTC"} {
+		pool := poolOn(t, dsn+"&"+param, func(cfg *pgxpool.Config) {
+			delete(cfg.ConnConfig.RuntimeParams, "timezone") // whatever PGTZ says here
+		})
+		// The parameter does set the zone: the server's is +05:45.
+		var zone string
+		if err := pool.QueryRow(t.Context(), `SHOW TimeZone`).Scan(&zone); err != nil {
+			t.Fatal(err)
+		}
+		if zone != "UTC" {
+			t.Fatalf("%s: the connection's TimeZone is %q, want UTC (the test no longer sets it)", param, zone)
+		}
+		var logs bytes.Buffer
+		st, err := pgstore.New(pool, pgstore.WithCleanupInterval(0), pgstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if !strings.Contains(logs.String(), "set TimeZone") {
+			t.Errorf("pool with %s: no warning; logs: %q", param, logs.String())
+		}
+	}
+}
