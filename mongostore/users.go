@@ -182,7 +182,10 @@ type userEntry struct {
 
 // UserSessions calls yield with the user's entries that are not more than
 // session.IndexGrace past their expiry, each with its session's document,
-// nil for a session that is gone, expired or unreadable.
+// nil for a session that is gone, expired or unreadable. An entry whose
+// used or expires is not a date (edited by hand) is yielded with the zero
+// time for it; one without a date in expires is never pruned, and is
+// listed so that its session can be destroyed.
 func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mongostore: user sessions: %w", err)
@@ -211,11 +214,17 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	return nil
 }
 
-// userEntries reads the user's entries that expire at or after cutoff.
+// userEntries reads the user's entries that expire at or after cutoff, and
+// those whose expires is not a date (edited by hand, or missing), which
+// nothing prunes: they are listed with a zero expiry, so that their
+// sessions can be destroyed.
 func (s *Store) userEntries(ctx context.Context, user string, cutoff time.Time) ([]userEntry, error) {
 	cur, err := s.users().Find(ctx, bson.D{
 		{Key: fieldID + "." + fieldUser, Value: user},
-		{Key: fieldExpires, Value: bson.D{{Key: "$gte", Value: cutoff}}},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$gte", Value: cutoff}}}},
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$type", Value: "date"}}}}}},
+		}},
 	})
 	if err != nil {
 		return nil, err
@@ -243,11 +252,10 @@ func decodeEntry(doc bson.Raw) (userEntry, error) {
 	if e.id, ok = id.Lookup(fieldSID).StringValueOK(); !ok {
 		return e, errors.New("_id.sid is not a string")
 	}
-	if e.expires, ok = doc.Lookup(fieldExpires).TimeOK(); !ok {
-		return e, fmt.Errorf("entry %s: %s is not a date", shortid.Of(e.id), fieldExpires)
-	}
-	// A last use that is not a date is unknown (the zero time): the entry
-	// is still listed, so that DestroyUserSessions ends its session.
+	// A last use or an expiry that is not a date is unknown (the zero
+	// time): the entry is still listed, so that DestroyUserSessions ends
+	// its session.
+	e.expires, _ = doc.Lookup(fieldExpires).TimeOK()
 	e.used, _ = doc.Lookup(fieldUsed).TimeOK()
 	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -321,4 +322,57 @@ func TestUserSessionsOfManySessionsReadsThemAll(t *testing.T) {
 
 func BenchmarkUsers(b *testing.B) {
 	apptest.BenchmarkUsers(b, newStore(b, collection(b)))
+}
+
+// TestUserSessionsListsAnEntryWithAnUnreadableExpiry spoils the expiry of
+// an index entry (a string, or no expires at all: a hand edit or another
+// program), which neither PurgeExpired nor a TTL index ever deletes: the
+// entry is listed with a zero Expires, as pgstore lists one of 'infinity',
+// and DestroyUserSessions ends its session. The listing filtered on a date
+// and skipped it, so its session outlived DestroyUserSessions (and escaped
+// MaxSessionsPerUser) until its next write or touch rewrote the entry.
+func TestUserSessionsListsAnEntryWithAnUnreadableExpiry(t *testing.T) {
+	spoils := map[string]bson.D{
+		"a string":   {{Key: "$set", Value: bson.D{{Key: "expires", Value: "never"}}}},
+		"no expires": {{Key: "$unset", Value: bson.D{{Key: "expires", Value: ""}}}},
+	}
+	for name, spoil := range spoils {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			coll := collection(t)
+			st := newStore(t, coll)
+			a := apptest.New(t, st, nil)
+			var cookies [][]*http.Cookie
+			var ids []string
+			for range 2 {
+				r := a.MustDo(t, "/login?u=frank", nil)
+				cookies, ids = append(cookies, r.Cookies), append(ids, r.Body)
+			}
+			users := coll.Database().Collection(st.UsersCollection())
+			filter := bson.D{{Key: "_id", Value: bson.D{{Key: "user", Value: "frank"}, {Key: "sid", Value: ids[0]}}}}
+			if r, err := users.UpdateOne(ctx, filter, spoil); err != nil || r.ModifiedCount != 1 {
+				t.Fatalf("spoil the entry: %v, %v", r, err)
+			}
+			if _, err := st.PurgeExpired(ctx); err != nil {
+				t.Fatal(err)
+			}
+			infos, err := a.Manager.UserSessions(ctx, "frank")
+			if err != nil || len(infos) != 2 {
+				t.Fatalf("UserSessions with an entry whose expiry is %s = %+v, %v; want both sessions", name, infos, err)
+			}
+			for _, info := range infos {
+				if spoiled := info.ID == ids[0]; info.Expires.IsZero() != spoiled {
+					t.Fatalf("UserSessions = %+v; want a zero Expires for the spoiled entry (%.6s…) alone", infos, ids[0])
+				}
+			}
+			if n, err := a.Manager.DestroyUserSessions(ctx, "frank"); err != nil || n != 2 {
+				t.Fatalf("DestroyUserSessions = %d, %v; want 2", n, err)
+			}
+			for i, id := range ids {
+				if v := a.Values(t, cookies[i]); v.ID == id || !v.New {
+					t.Errorf("login %d still has its session %.6s… after DestroyUserSessions", i, id)
+				}
+			}
+		})
+	}
 }
