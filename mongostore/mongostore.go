@@ -585,7 +585,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	}
 	filter := live(id, now)
 	switch {
-	case len(old) > len(versionString) && old[:len(versionString)] == versionString:
+	case strings.HasPrefix(old, versionString): // "s:" alone is the empty string's
 		filter = append(filter, bson.E{Key: fieldSession, Value: old[len(versionString):]})
 	case len(old) > len(versionObject) && old[:len(versionObject)] == versionObject:
 		filter = append(filter, bson.E{Key: fieldSession, Value: bson.Raw(old[len(versionObject):])})

@@ -861,3 +861,30 @@ func TestGetAndTouchAfterWaitingForTheLockDoesNotReviveASessionThatExpiredMeanwh
 		t.Fatalf("Get after that GetAndTouch: found %v, %v; want the session to stay expired", found, err)
 	}
 }
+
+// A session stored as the empty string (a codec that writes an empty
+// session as no bytes, or another app) has a version like any other, and a
+// compare-and-swap from it swaps. Its version is the prefix alone, which
+// CompareAndSwap took for no version of this store and failed with an
+// error: a store error for a save that nothing else had raced.
+func TestCompareAndSwapFromAnEmptySessionSwaps(t *testing.T) {
+	ctx := t.Context()
+	st, _, clock := clocked(t)
+	exp := clock.Now().Add(time.Hour)
+	if err := st.Set(ctx, "empty", nil, exp); err != nil {
+		t.Fatal(err)
+	}
+	data, v, found, err := st.GetVersion(ctx, "empty")
+	if err != nil || !found || len(data) != 0 {
+		t.Fatalf("GetVersion of an empty session = %q, found %v, %v", data, found, err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, "empty", v, []byte(`{"a":1}`), exp); err != nil || !swapped {
+		t.Fatalf("CompareAndSwap from the empty session's version: swapped %v, %v; want swapped", swapped, err)
+	}
+	if got, _, _ := st.Get(ctx, "empty"); string(got) != `{"a":1}` {
+		t.Fatalf("after the swap the session is %q", got)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, "empty", v, []byte(`{"b":2}`), exp); err != nil || swapped {
+		t.Fatalf("CompareAndSwap from the empty session's version after it changed: swapped %v, %v; want a conflict", swapped, err)
+	}
+}
