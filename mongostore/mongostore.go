@@ -58,6 +58,8 @@ package mongostore
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -715,8 +717,11 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 
 // writeJSON writes a BSON value as the JSON that JSON.stringify gives for
 // what the Node driver decodes it to: dates as ISO strings with
-// milliseconds, numbers as numbers. Types that JSON has no form for (binary,
-// ObjectId, ...) are written as strings. depth is v's nesting level.
+// milliseconds, numbers as numbers, ObjectIds as their hex, binary data in
+// base64 (a UUID in its canonical form), as their toJSON methods give them.
+// Other types that JSON has no form for (regular expressions, timestamps,
+// Decimal128, ...) are written as strings of their Extended JSON. depth is
+// v's nesting level.
 func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument, bson.TypeArray:
@@ -772,6 +777,23 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 		b.Write(out)
 	case bson.TypeDateTime:
 		writeString(b, v.Time().UTC().Format("2006-01-02T15:04:05.000Z"))
+	case bson.TypeObjectID:
+		oid, ok := v.ObjectIDOK()
+		if !ok {
+			return fmt.Errorf("malformed %s", v.Type)
+		}
+		writeString(b, oid.Hex()) // ObjectId.toJSON
+	case bson.TypeBinary:
+		subtype, data, ok := v.BinaryOK()
+		if !ok {
+			return fmt.Errorf("malformed %s", v.Type)
+		}
+		if subtype == bson.TypeBinaryUUID && len(data) == 16 {
+			h := hex.EncodeToString(data) // Binary.toJSON of a UUID: its canonical form
+			writeString(b, h[:8]+"-"+h[8:12]+"-"+h[12:16]+"-"+h[16:20]+"-"+h[20:])
+			break
+		}
+		writeString(b, base64.StdEncoding.EncodeToString(data)) // Binary.toJSON
 	default:
 		writeString(b, v.String())
 	}

@@ -206,6 +206,34 @@ func TestReadsDocumentWrittenByConnectMongo(t *testing.T) {
 	}
 }
 
+// An object session (connect-mongo with stringify: false) that holds an
+// ObjectId, binary data or a UUID, as an Express app stores a Mongoose
+// document's _id, reads as the JSON that JSON.stringify gives for what the
+// Node driver decodes (bson 6: the ObjectId's hex, the bytes in base64, the
+// UUID's canonical form). They read as their Extended JSON in a string,
+// {"$oid":"..."}, so that a Go handler reading the user's id got another
+// value than the Express one.
+func TestObjectSessionReadsObjectIDsAndBinaryAsNodeStringifiesThem(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	oid, err := bson.ObjectIDFromHex("0102030405060708090a0b0c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "ids"}, {Key: "session", Value: bson.D{
+		{Key: "userId", Value: oid},
+		{Key: "bin", Value: bson.Binary{Subtype: 0, Data: []byte{1, 2}}},
+		{Key: "uuid", Value: bson.Binary{Subtype: bson.TypeBinaryUUID, Data: []byte("0123456789abcdef")}},
+		{Key: "empty", Value: bson.Binary{Subtype: 0, Data: []byte{}}},
+	}}, {Key: "expires", Value: clock.Now().Add(time.Hour)}})
+	got, found, err := st.Get(ctx, "ids")
+	// JSON.stringify(BSON.deserialize(...)) of the same document, bson 6.10.4.
+	want := `{"userId":"0102030405060708090a0b0c","bin":"AQI=","uuid":"30313233-3435-3637-3839-616263646566","empty":""}`
+	if err != nil || !found || string(got) != want {
+		t.Fatalf("Get = %s, %v, %v\nwant %s", got, found, err, want)
+	}
+}
+
 func TestWithStringifyFalseWritesObject(t *testing.T) {
 	ctx := t.Context()
 	st, coll, clock := clocked(t, mongostore.WithStringify(false))
