@@ -37,8 +37,11 @@
 // The user index (session.UserIndex) lives in a second bucket, named after
 // the sessions' bucket plus a NUL byte and "users" ([Store.UsersBucket]),
 // with a nested bucket per user, whose bbolt sequence number holds when the
-// next of the user's entries may be pruned (an index write walks the
-// user's entries only then; 0, as earlier versions left it, for unknown).
+// next of the user's entries may be pruned (an index write, and the
+// sweep, walk the user's entries only then; 0, as earlier versions left
+// it, for unknown). The sweep reads the users in batches too, each batch's
+// dues in a read-only transaction, and prunes the users who are due in a
+// short write transaction per batch.
 // Earlier versions named the bucket "<bucket>.users", which another store's
 // WithBucket could name too; New moves the user buckets of such an index
 // into the new one.
@@ -95,6 +98,10 @@ type Store struct {
 	sweepBatch      int
 	logger          *slog.Logger
 	now             func() time.Time
+
+	// sweepHook, if set (tests only), runs in PurgeExpired after each
+	// batch of users is read and before it is pruned.
+	sweepHook func()
 
 	sweepCancel context.CancelFunc
 	sweepDone   chan struct{}
@@ -156,7 +163,8 @@ func WithSweepInterval(d time.Duration) Option {
 }
 
 // WithSweepBatchSize sets how many keys one sweep transaction examines
-// (default 1000). Smaller batches hold the write lock for less time.
+// (default 1000): sessions, and users of the user index. Smaller batches
+// hold the write lock for less time.
 func WithSweepBatchSize(n int) Option { return func(c *config) { c.sweepBatch = n } }
 
 // WithOpenTimeout sets how long Open waits for another process to release the
@@ -633,9 +641,12 @@ func (s *Store) Clear(ctx context.Context) error {
 // PurgeExpired deletes expired (and corrupt) sessions now and returns how
 // many it deleted. It works in batches (WithSweepBatchSize): each batch is
 // read in a read-only transaction, and only its expired keys are deleted in a
-// short write transaction, so writers are not held up for long. It stops
-// early, with ctx's error, when ctx is done. After Close it fails with
-// ErrClosed.
+// short write transaction, so writers are not held up for long. Then it
+// prunes the user index the same way: each batch of users is read in a
+// read-only transaction, and the expired entries of the users who are due
+// (see the package doc) are deleted in a short write transaction; a user
+// none of whose entries may be pruned yet is not walked. It stops early,
+// with ctx's error, when ctx is done. After Close it fails with ErrClosed.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	if s.closed() {
 		return 0, fmt.Errorf("boltstore: purge expired: %w", ErrClosed)

@@ -22,9 +22,9 @@ import (
 // and listed as the zero time). An index write goes through the same
 // commit queue as the sessions' writes and prunes the user's entries more
 // than session.IndexGrace past their expiry; PurgeExpired (the sweeper)
-// prunes every user's, and drops users left with none. The manager removes
-// the entry of a session it destroyed, or unbound from its user, with one
-// queued write (session.UserIndexRemover).
+// prunes those of every user who is due (see below), and drops users left
+// with none. The manager removes the entry of a session it destroyed, or
+// unbound from its user, with one queued write (session.UserIndexRemover).
 //
 // An entry of another length (edited by hand, or written by another
 // program) is still an entry, so that the manager can end its session: with
@@ -70,11 +70,16 @@ import (
 // records 0, and that user's writes walk each time, as they all did
 // before. The due is in the file, so it holds across a reopen. A bucket
 // moved from the earlier index bucket holds 0; a user merged with one gets
-// 0. The sweep walks every user whatever the due, and lowers a due found
-// too late: an earlier version's index write (after a downgrade) adds an
-// entry without lowering it, and that entry is then pruned by the next
-// sweep, or by the first write once the recorded due has passed, not by
-// the first write after its deadline.
+// 0. The sweep (pruneUsers) goes by the due too: it reads every user's due
+// in batches, without their entries, walks only the users whose due is 0
+// or has passed, and records the due each walk finds, so that a sweep of
+// many users of whom none is due writes nothing. An earlier version's
+// index write (after a downgrade) adds an entry without lowering the due,
+// so that entry is pruned by the first index write or sweep once the
+// recorded due has passed, not by the first after its deadline; it is
+// never listed once past its deadline (UserSessions reads the expiry of
+// each entry). The sweep walked every user whatever the due before, and
+// pruned such an entry at once.
 
 var (
 	_ session.UserIndex        = (*Store)(nil)
@@ -435,48 +440,113 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	return nil
 }
 
-// pruneUsers deletes every user's expired entries, and users left with
-// none, in one write transaction (run by PurgeExpired). It walks every user
-// whatever their due, and lowers a due found later than the earliest
-// deadline (an earlier version's index write added an entry without
-// lowering it); it leaves a due that is only earlier than needed, which
-// the user's next index write puts right with the walk it then makes, so
-// that a sweep does not rewrite every user's bucket.
+// pruneUsers deletes the expired entries of the users who are due, and
+// users left with none (run by PurgeExpired). Like the sessions' sweep it
+// works in batches (WithSweepBatchSize): each batch of users is read in a
+// read-only transaction, which reads only each user's due (the bucket's
+// sequence, no entry), and the users whose due is unknown (0) or has
+// passed are pruned in one short queued write, which reads their due again
+// (an index write may have walked, or an unindex deleted, a user since the
+// scan). A user whose recorded due is still ahead is not walked: none of
+// their entries this store wrote can be pruned before it. A walk records
+// the earliest deadline it kept as the user's due (0 if it kept an entry
+// with no readable expiry), so that the next sweeps skip that user until
+// then, as their index writes do. It stops early, with ctx's error, when
+// ctx is done.
 func (s *Store) pruneUsers(ctx context.Context) error {
-	now := s.now().UnixNano()
-	err := s.write(ctx, func(b *bbolt.Bucket) error {
-		ub := b.Tx().Bucket(s.usersBucket())
-		if ub == nil {
-			return nil
+	var after []byte // last user examined; nil before the first batch
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		var empty [][]byte
-		err := ub.ForEachBucket(func(k []byte) error {
-			u := ub.Bucket(k)
-			_, due, err := pruneUser(u, b, now)
-			if err != nil {
-				return err
-			}
-			if emptyBucket(u) {
-				empty = append(empty, bytes.Clone(k))
+		now := s.now().UnixNano()
+		var due [][]byte
+		more := false
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			ub := tx.Bucket(s.usersBucket())
+			if ub == nil {
 				return nil
 			}
-			if recorded, known := dueOf(u); known && due < recorded {
-				return setDue(u, due)
+			c := ub.Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else {
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
 			}
+			var last []byte
+			for n := 0; k != nil && n < s.sweepBatch; n++ {
+				if v == nil { // a user's bucket; a value is no user
+					if u := ub.Bucket(k); u != nil && userDue(u, now) {
+						due = append(due, bytes.Clone(k))
+					}
+				}
+				last = k
+				k, v = c.Next()
+			}
+			if last != nil {
+				after = bytes.Clone(last)
+			}
+			more = k != nil
 			return nil
 		})
 		if err != nil {
+			return fmt.Errorf("boltstore: prune the user index: %w", err)
+		}
+		if s.sweepHook != nil {
+			s.sweepHook()
+		}
+		if len(due) > 0 {
+			if err := s.write(ctx, func(b *bbolt.Bucket) error { return pruneDueUsers(b, s.usersBucket(), due, now) }); err != nil {
+				return fmt.Errorf("boltstore: prune the user index: %w", err)
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// userDue reports whether user bucket u is to be walked at now (Unix
+// nanoseconds): its due is unknown, or has passed.
+func userDue(u *bbolt.Bucket, now int64) bool {
+	due, known := dueOf(u)
+	return !known || now > due
+}
+
+// pruneDueUsers prunes the users named in the index bucket called bucket,
+// in the transaction of sessions (the sessions' bucket), that are still
+// due at now: it deletes their prunable entries, and each user left with
+// none, and records the due of the rest. A user gone since the scan, or
+// walked by an index write since (their due is ahead), is skipped. It may
+// run more than once (commit.go): it changes nothing outside the
+// transaction.
+func pruneDueUsers(sessions *bbolt.Bucket, bucket []byte, users [][]byte, now int64) error {
+	ub := sessions.Tx().Bucket(bucket)
+	if ub == nil {
+		return nil
+	}
+	for _, k := range users {
+		u := ub.Bucket(k)
+		if u == nil || !userDue(u, now) {
+			continue
+		}
+		_, due, err := pruneUser(u, sessions, now)
+		if err != nil {
 			return err
 		}
-		for _, k := range empty {
+		if emptyBucket(u) {
 			if err := ub.DeleteBucket(k); err != nil {
 				return err
 			}
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("boltstore: prune the user index: %w", err)
+		if err := setDue(u, due); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -64,6 +64,21 @@ func putAsAnEarlierVersion(t *testing.T, db *bbolt.DB, bucket, user, id string, 
 	}
 }
 
+// userDueIn returns the due recorded in user's bucket, and whether one is.
+func userDueIn(t *testing.T, s *Store, user string) (int64, bool) {
+	t.Helper()
+	var due int64
+	var known bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		due, known = dueOf(tx.Bucket(s.usersBucket()).Bucket([]byte(user)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return due, known
+}
+
 func mustIndex(t *testing.T, s *Store, c *testclock.Clock, user, id string, expires time.Time) {
 	t.Helper()
 	if err := s.IndexUserSession(t.Context(), user, id, c.Now(), expires); err != nil {
@@ -108,25 +123,30 @@ func TestAnIndexEntryIsPrunedByTheFirstIndexWriteOnceItIsDue(t *testing.T) {
 	}
 }
 
-// TestIndexWritesBeforeTheDueLeaveTheEntriesAloneAndTheSweepPrunesThem:
+// TestIndexWritesAndSweepsBeforeTheDueLeaveTheEntriesAloneAndTheFirstAfterItPrunesThem:
 // an earlier version (run on the file after a downgrade) adds entries to a
 // user's bucket without lowering the due the store recorded there. The
-// user's index writes before that due do not walk their entries, so they
-// leave the one already past its deadline, which the listing does not
-// show; the sweep walks every user, prunes it, and lowers the due to the
-// other's deadline, so that the first index write after that prunes it.
-func TestIndexWritesBeforeTheDueLeaveTheEntriesAloneAndTheSweepPrunesThem(t *testing.T) {
+// user's index writes and the sweeps before that due do not walk their
+// entries, so they leave the one already past its deadline, which the
+// listing does not show; the first sweep after the due walks the user,
+// prunes every entry past its deadline, and records the next deadline.
+// (The sweep walked every user whatever the due until it went by the due
+// too, and pruned such an entry at once.)
+func TestIndexWritesAndSweepsBeforeTheDueLeaveTheEntriesAloneAndTheFirstAfterItPrunesThem(t *testing.T) {
 	s, c := openTest(t)
 	ctx := t.Context()
 	start := c.Now()
-	mustIndex(t, s, c, "u", "a", start.Add(time.Hour))
+	mustIndex(t, s, c, "u", "a", start.Add(time.Hour)) // the recorded due: a's deadline
 	putAsAnEarlierVersion(t, s.db, s.UsersBucket(), "u", "stale", start.Add(time.Minute))
 	putAsAnEarlierVersion(t, s.db, s.UsersBucket(), "u", "soon", start.Add(10*time.Minute))
 
 	c.Set(start.Add(3 * time.Minute)) // stale is past its deadline, soon is not
-	mustIndex(t, s, c, "u", "b", start.Add(time.Hour))
+	mustIndex(t, s, c, "u", "b", start.Add(3*time.Hour))
+	if _, err := s.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got, want := indexed(t, s, "u"), []string{"a", "b", "soon", "stale"}; !slices.Equal(got, want) {
-		t.Fatalf("after an index write before the recorded due: entries %q, want %q (no walk)", got, want)
+		t.Fatalf("after an index write and a sweep before the recorded due: entries %q, want %q (no walk)", got, want)
 	}
 	var listed []string
 	if err := s.UserSessions(ctx, "u", func(id string, _, _ time.Time, _ []byte) { listed = append(listed, id) }); err != nil {
@@ -136,36 +156,38 @@ func TestIndexWritesBeforeTheDueLeaveTheEntriesAloneAndTheSweepPrunesThem(t *tes
 		t.Errorf("UserSessions = %q, want %q (stale is past its deadline)", listed, want)
 	}
 
+	c.Set(start.Add(time.Hour + session.IndexGrace + time.Millisecond)) // the recorded due has passed
 	if _, err := s.PurgeExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := indexed(t, s, "u"), []string{"a", "b", "soon"}; !slices.Equal(got, want) {
-		t.Fatalf("after a sweep: entries %q, want %q", got, want)
+	if got, want := indexed(t, s, "u"), []string{"b"}; !slices.Equal(got, want) {
+		t.Fatalf("after a sweep past the recorded due: entries %q, want %q", got, want)
 	}
-	c.Set(start.Add(12 * time.Minute)) // soon is past its deadline
-	mustIndex(t, s, c, "u", "c", start.Add(time.Hour))
-	if got, want := indexed(t, s, "u"), []string{"a", "b", "c"}; !slices.Equal(got, want) {
-		t.Errorf("after the sweep and an index write past soon's deadline: entries %q, want %q", got, want)
+	if due, _ := userDueIn(t, s, "u"); due != start.Add(3*time.Hour+session.IndexGrace).UnixNano() {
+		t.Errorf("recorded due %v, want b's deadline %v", time.Unix(0, due).UTC(), start.Add(3*time.Hour+session.IndexGrace))
 	}
 }
 
 // TestAnEntryWithNoReadableExpiryIsPrunedByTheUsersNextIndexWriteOnceItsSessionIsGone:
 // such an entry has no deadline, so once a walk has seen it (here the
-// sweep's, which keeps it while its session lives) every index write of
-// its user walks, as each did before the due, and the first after its
-// session is gone prunes it.
+// sweep's, once the due recorded before the entry was edited has passed;
+// it keeps the entry while its session lives) every index write of its
+// user walks, as each did before the due, and the first after its session
+// is gone prunes it.
 func TestAnEntryWithNoReadableExpiryIsPrunedByTheUsersNextIndexWriteOnceItsSessionIsGone(t *testing.T) {
 	s, c := openTest(t)
 	ctx := t.Context()
 	start := c.Now()
 	mustSet(t, s, "x", "{}", start.Add(time.Hour))
 	mustIndex(t, s, c, "u", "x", start.Add(time.Hour))
+	mustIndex(t, s, c, "u", "w", start.Add(time.Minute)) // the recorded due: w's deadline
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(s.usersBucket()).Bucket([]byte("u")).Put([]byte("x"), []byte("???"))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Set(start.Add(3 * time.Minute)) // w is past its deadline; x's session lives
 	if _, err := s.PurgeExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
