@@ -320,3 +320,47 @@ func BenchmarkIndexUserSession(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPurgeExpiredWithUsersNotDue sweeps a store whose user index
+// holds 1,000 or 10,000 users with 3 entries each, none of them past its
+// deadline, and no session: the sweep's whole cost is the user index.
+func BenchmarkPurgeExpiredWithUsersNotDue(b *testing.B) {
+	for _, users := range []int{1000, 10000} {
+		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
+			st, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"), boltstore.WithSweepInterval(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			ctx := context.Background()
+			now := time.Now()
+			// Index them from many goroutines, so that the commit queue
+			// groups the writes and the setup costs few fsyncs.
+			var wg sync.WaitGroup
+			const workers = 64
+			for w := range workers {
+				wg.Go(func() {
+					for u := w; u < users; u += workers {
+						for j := range 3 {
+							id := fmt.Sprintf("session-%020d-%d", u, j)
+							if err := st.IndexUserSession(ctx, fmt.Sprint("user-", u), id, now, now.Add(time.Hour)); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if b.Failed() {
+				b.FailNow()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.PurgeExpired(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
