@@ -152,11 +152,14 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // "<prefix>{user:<user>}" and "<prefix>{user:<user>}used"). By default it
 // is the session prefix without its final colon, followed by "user:":
 // "sessuser:" for "sess:", "myapp:sessuser:" for "myapp:sess:". It must
-// not start with the session prefix, or connect-redis, which lists every
-// key under its prefix, counts the index keys as sessions (as it did before
-// this option, when they were under the session prefix); the default does
-// not, unless the session prefix has no final colon. An empty prefix keeps
-// the default.
+// not start with the session prefix ("sess:users:" for "sess:"; [New]
+// panics, see [CheckUserIndexPrefix]): connect-redis, which lists every key
+// under its prefix, would count the index keys as sessions (as it did
+// before this option, when they were under the session prefix), and so
+// would a store not given the same option (an instance of an earlier
+// version, sessionctl without user_index_prefix), whose IDs would list
+// them and whose Get of them fails. The default does not, unless the
+// session prefix has no final colon. An empty prefix keeps the default.
 //
 // A user's index keys must hash to the Cluster slot of the earlier
 // layout's, "<session prefix>{user:<user>}", so that one script can move
@@ -202,15 +205,25 @@ func defaultUserPrefix(p string) string {
 // as [New] would panic: a user's index keys under userPrefix would be in
 // another Cluster slot (or Ring shard) than the same user's under prefix,
 // where earlier versions kept them, so that the store could never move
-// those, and DestroyUserSessions would miss the sessions indexed there. This
-// holds on a single server too, which may later be a Cluster. The empty
+// those, and DestroyUserSessions would miss the sessions indexed there (this
+// holds on a single server too, which may later be a Cluster); or userPrefix
+// starts with prefix without being it, so that connect-redis, and any store
+// not given userPrefix (an earlier version, sessionctl without
+// user_index_prefix), would take the index keys for sessions. The empty
 // prefix (the default) and prefix itself (the earlier layout) always pass.
 func CheckUserIndexPrefix(prefix, userPrefix string) error {
-	if userPrefix == "" || userPrefix == prefix || sameUserSlots(prefix, userPrefix) {
+	if userPrefix == "" || userPrefix == prefix {
 		return nil
 	}
-	return fmt.Errorf("redisstore: user index prefix %q puts a user's index keys in another Cluster slot than session prefix %q, where earlier versions kept them (hash tag %q, not %q), so those could never be moved; give a prefix with the session prefix's hash tag, as the default %q has",
-		userPrefix, prefix, hashTag(userPrefix+userTag("ID")), hashTag(prefix+userTag("ID")), defaultUserPrefix(prefix))
+	if !sameUserSlots(prefix, userPrefix) {
+		return fmt.Errorf("redisstore: user index prefix %q puts a user's index keys in another Cluster slot than session prefix %q, where earlier versions kept them (hash tag %q, not %q), so those could never be moved; give a prefix with the session prefix's hash tag, as the default %q has",
+			userPrefix, prefix, hashTag(userPrefix+userTag("ID")), hashTag(prefix+userTag("ID")), defaultUserPrefix(prefix))
+	}
+	if prefix != "" && strings.HasPrefix(userPrefix, prefix) {
+		return fmt.Errorf("redisstore: user index prefix %q starts with the session prefix %q, so connect-redis, and a store not given this user index prefix (an earlier version, sessionctl without user_index_prefix), would count the index keys as sessions; give a prefix outside the session prefix, or the session prefix itself for the earlier layout",
+			userPrefix, prefix)
+	}
+	return nil
 }
 
 // sameUserSlots reports whether every user's index keys under prefix a

@@ -641,3 +641,76 @@ func TestDefaultUserIndexPrefixReadsTheEarlierLayoutWhateverTheSessionPrefix(t *
 		}
 	}
 }
+
+// A user index prefix that starts with the session prefix without being it
+// ("sess:users:" for "sess:") is refused: connect-redis, which takes every
+// key under its prefix for a session, would count the index keys, and so
+// would a store not given the option (an instance of an earlier version, or
+// sessionctl without user_index_prefix), whose IDs list them and whose Get
+// of them fails (WRONGTYPE). New panics, naming both prefixes;
+// CheckUserIndexPrefix says so beforehand. With every prefix it accepts but
+// the session prefix itself, the keys under the session prefix are the
+// sessions alone.
+func TestNewRefusesAUserIndexPrefixUnderTheSessionPrefix(t *testing.T) {
+	for _, c := range []struct {
+		prefix, userPrefix string
+		ok                 bool
+	}{
+		{"sess:", "sess:users:", false},
+		{"app:sess:", "app:sess:idx:", false},
+		{"{app}:sess:", "{app}:sess:users:", false},
+		{"sess", "sessuser:", false}, // what the default is for this prefix: leave the option out for it
+		{"sess:", "sess:", true},     // the earlier layout
+		{"sess:", "", true},
+		{"sess:", "users:", true},
+		{"sess:", "se:", true},
+		{"app:sess:", "app:users:", true},
+		{"{app}:sess:", "{app}:users:", true},
+		{"", "users:", true}, // no prefix: IDs, Count and Clear refuse to run
+	} {
+		err := redisstore.CheckUserIndexPrefix(c.prefix, c.userPrefix)
+		if c.ok != (err == nil) {
+			t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want ok %v", c.prefix, c.userPrefix, err, c.ok)
+			continue
+		}
+		if err != nil && (!strings.Contains(err.Error(), fmt.Sprintf("%q", c.prefix)) || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.userPrefix)) || !strings.Contains(err.Error(), "starts with the session prefix")) {
+			t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want both prefixes named, and why", c.prefix, c.userPrefix, err)
+		}
+	}
+
+	client := standalone(t)
+	func() {
+		defer func() {
+			if msg := fmt.Sprint(recover()); !strings.Contains(msg, `"sess:users:"`) || !strings.Contains(msg, "starts with the session prefix") {
+				t.Errorf("New with session prefix sess: and user index prefix sess:users: panicked with %q; want CheckUserIndexPrefix's error", msg)
+			}
+		}()
+		redisstore.New(client, redisstore.WithPrefix("sess:"), redisstore.WithUserIndexPrefix("sess:users:"))
+	}()
+
+	ctx := t.Context()
+	for _, userPrefix := range []string{"", "users:", "sess"} {
+		t.Run("userPrefix="+userPrefix, func(t *testing.T) {
+			unique := testserver.UniquePrefix()
+			prefix := unique + "sess:"
+			opts := []redisstore.Option{redisstore.WithPrefix(prefix)}
+			if userPrefix != "" {
+				opts = append(opts, redisstore.WithUserIndexPrefix(unique+userPrefix))
+			}
+			app := apptest.New(t, redisstore.New(client, opts...), nil)
+			for _, u := range []string{"alice", "alice", "bob"} {
+				app.MustDo(t, "/login?u="+u, nil)
+			}
+			// connect-redis's length() and ids(): every key under the prefix.
+			keys, err := client.Keys(ctx, prefix+"*").Result()
+			if err != nil || len(keys) != 3 {
+				t.Errorf("keys under the session prefix %q = %q, %v; want the 3 sessions alone", prefix, keys, err)
+			}
+			// An earlier version skips only the earlier layout's index keys.
+			earlier := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithUserIndexPrefix(prefix))
+			if n, err := earlier.Count(ctx); err != nil || n != 3 {
+				t.Errorf("Count of a store keeping the earlier layout = %d, %v; want the 3 sessions", n, err)
+			}
+		})
+	}
+}

@@ -244,13 +244,10 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	return p, nil
 }
 
-// checkUserIndexPrefix refuses a user_index_prefix that redisstore's
-// WithUserIndexPrefix says not to give: one that puts a user's index keys
-// in another Cluster slot than the session prefix's earlier layout
-// (redisstore.CheckUserIndexPrefix, on which redisstore.New would panic: a
-// '{' after a session prefix without one, which would also put every
-// user's keys in one slot, or no '{' after a session prefix with a hash
-// tag), and one that starts with the session prefix without being it,
+// checkUserIndexPrefix refuses a user_index_prefix on which redisstore.New
+// would panic (redisstore.CheckUserIndexPrefix): one that puts a user's
+// index keys in another Cluster slot than the session prefix's earlier
+// layout, and one that starts with the session prefix without being it,
 // whose keys connect-redis would count as sessions. The session prefix
 // itself is allowed: it keeps the layout of earlier versions, for a
 // rolling upgrade.
@@ -259,18 +256,7 @@ func (p *redisURL) checkUserIndexPrefix() error {
 	if p.prefix != nil {
 		sessionPrefix = *p.prefix
 	}
-	v := p.userIndexPrefix
-	if v == "" || v == sessionPrefix {
-		return nil
-	}
-	if err := redisstore.CheckUserIndexPrefix(sessionPrefix, v); err != nil {
-		return err
-	}
-	switch {
-	case sessionPrefix != "" && strings.HasPrefix(v, sessionPrefix):
-		return fmt.Errorf("starts with the session prefix %q, so connect-redis would count the index keys as sessions (the session prefix itself keeps the earlier layout)", hideCredentials(sessionPrefix))
-	}
-	return nil
+	return redisstore.CheckUserIndexPrefix(sessionPrefix, p.userIndexPrefix)
 }
 
 func redisPathForm(kind string) string {
