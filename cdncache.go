@@ -26,25 +26,23 @@ var cdnCacheFields = [...]struct {
 	{"Surrogate-Control", false},
 }
 
-// keepFromCDNs does for the CDN cache fields (cdnCacheFields) what
-// keepFromSharedCaches does for Cache-Control, on a response that sets the
-// session cookie: a field that lets the CDN store the response gets no-store
-// first (the one directive every such field has, and the CDNs honour; the
-// browser, which reads none of them, keeps its max-age in Cache-Control),
-// and loses its max-age, s-maxage and public directives; the rest is
-// kept (Surrogate-Control's content="ESI/1.0" still asks for ESI). A field
-// that already says no-store, or private (unqualified or naming
-// Set-Cookie) in a targeted field, stays as it is. A field named in any
-// letter case counts, as net/http sends a key that a handler set without
-// canonicalizing it. Only the values of fields already there change, so
-// that setting back the lines savedCacheFields returned undoes it.
-func keepFromCDNs(h http.Header) {
-	for name, lines := range h {
-		if private, ok := cdnCacheField(name); ok {
-			if v, rewrite := cdnNoStore(lines, private); rewrite {
-				h[name] = []string{v}
-			}
-		}
+// keepFromCDN does for a CDN cache field (cdnCacheFields), the key name of
+// h whose lines are lines, what keepFromSharedCaches does for
+// Cache-Control, on a response that sets the session cookie: a field that
+// lets the CDN store the response gets no-store first (the one directive
+// every such field has, and the CDNs honour; the browser, which reads none
+// of them, keeps its max-age in Cache-Control), and loses its max-age,
+// s-maxage and public directives; the rest is kept (Surrogate-Control's
+// content="ESI/1.0" still asks for ESI). A field that already says
+// no-store, or private (unqualified or naming Set-Cookie) in a targeted
+// field (private, from cdnCacheField), stays as it is. keepFromCaches calls
+// it for every key that names such a field in any letter case, as net/http
+// sends a key that a handler set without canonicalizing it. Only the values
+// of fields already there change, so that setting back the lines
+// savedCacheFields returned undoes it.
+func keepFromCDN(h http.Header, name string, lines []string, private bool) {
+	if v, rewrite := cdnNoStore(lines, private); rewrite {
+		h[name] = []string{v}
 	}
 }
 

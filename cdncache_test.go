@@ -136,3 +136,39 @@ func TestFlushTheWriterCannotDoLeavesTheHandlersCDNCacheControl(t *testing.T) {
 		t.Fatalf("Set-Cookie %v, CDN-Cache-Control %q; want no cookie and the handler's max-age=600", setsCookie, lines)
 	}
 }
+
+// A response whose handler set Cache-Control and CDN cache fields under
+// keys of any case has each of them kept from caches at once: the
+// Cache-Control keys folded into one private line, and every CDN cache
+// field, canonical or not, made no-store.
+func TestOtherCaseCacheControlAndCDNCacheFieldsAreAllKeptFromCaches(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	srv, c := serve(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		h := w.Header()
+		h["cache-control"] = []string{"public, max-age=600"}
+		h["CDN-Cache-Control"] = []string{"max-age=600"}
+		h["surrogate-control"] = []string{"max-age=60"}
+		h.Set("Akamai-Cache-Control", "public, max-age=60")
+		s.Set("visitor", 1)
+		w.Write([]byte("welcome"))
+	})))
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if len(resp.Cookies()) != 1 {
+		t.Fatalf("Set-Cookie %q; want the session cookie", resp.Header.Values("Set-Cookie"))
+	}
+	for field, want := range map[string][]string{
+		"Cache-Control":        {"private, max-age=600"},
+		"CDN-Cache-Control":    {"no-store"},
+		"Surrogate-Control":    {"no-store"},
+		"Akamai-Cache-Control": {"no-store"},
+	} {
+		if got := resp.Header.Values(field); !slices.Equal(got, want) {
+			t.Errorf("%s %q; want %q", field, got, want)
+		}
+	}
+}

@@ -571,12 +571,12 @@ func oneValue(spare *[1]string, v string) []string {
 // trusted to keep caches away: a cache that joins the lines (RFC 9110,
 // section 5.3) reads the lines after it inside that string. A CDN that
 // reads CDN-Cache-Control, its own targeted field or Surrogate-Control
-// ignores Cache-Control: those fields are keepFromCDNs', called next. A
+// ignores Cache-Control: those fields are keepFromCDN's. A
 // Cache-Control key that the handler set without canonicalizing it
-// ("cache-control"), which net/http sends as it is beside ours, is read and
-// rewritten with the canonical one (foldCacheControl).
+// ("cache-control"), which net/http sends as it is beside ours, must have
+// been folded into the canonical one first (foldCacheControl, which
+// keepFromCaches calls).
 func keepFromSharedCaches(h http.Header, spare *[1]string) {
-	foldCacheControl(h)
 	lines, set := h["Cache-Control"]
 	if !set {
 		h["Cache-Control"] = oneValue(spare, "private") // h.Set without canonicalizing a canonical key
@@ -621,20 +621,31 @@ func fieldDirectives(lines []string) iter.Seq2[string, bool] {
 	}
 }
 
+// keepFromCaches keeps a response that sets the session cookie out of
+// shared caches (keepFromSharedCaches, after foldCacheControl) and CDNs
+// (keepFromCDN, for each CDN cache field), in one walk of h that finds both
+// the CDN cache fields and the Cache-Control keys not written canonically.
+func keepFromCaches(h http.Header, spare *[1]string) {
+	var others []string // Cache-Control keys not written canonically
+	for name, lines := range h {
+		if private, ok := cdnCacheField(name); ok {
+			keepFromCDN(h, name, lines, private)
+		} else if otherCaseCacheControl(name) {
+			others = append(others, name)
+		}
+	}
+	foldCacheControl(h, others)
+	keepFromSharedCaches(h, spare)
+}
+
 // foldCacheControl moves the lines of every Cache-Control key not written
-// canonically into the canonical key, in the order net/http sends the keys
-// (sorted, so "CACHE-CONTROL" before "Cache-Control" before
+// canonically (others) into the canonical key, in the order net/http sends
+// the keys (sorted, so "CACHE-CONTROL" before "Cache-Control" before
 // "cache-control"), and deletes those keys: a cache reads the lines of all
 // of them as one field, and a public, s-maxage or open quoted string left on
 // one of them would undo keepFromSharedCaches' private. Without such a key
 // (the usual case) it allocates nothing.
-func foldCacheControl(h http.Header) {
-	var others []string
-	for name := range h {
-		if otherCaseCacheControl(name) {
-			others = append(others, name)
-		}
-	}
+func foldCacheControl(h http.Header, others []string) {
 	if others == nil {
 		return
 	}
@@ -936,8 +947,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	}
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
-	keepFromSharedCaches(h, &rs.cacheControl)
-	keepFromCDNs(h)
+	keepFromCaches(h, &rs.cacheControl)
 }
 
 // pathMatch is RFC 6265 section 5.1.4 path-match: the cookie path equals the
