@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/internal/jsondepth"
 )
 
 // Document is one session as the store keeps it: the express-session
@@ -420,8 +422,9 @@ func parseISOMillis(d *[len(isoMillis)]byte) (time.Time, bool) {
 	return time.Unix(secs, int64(ms)*int64(time.Millisecond)).UTC(), true
 }
 
-// maxDepth bounds the nesting of a stored document, as encoding/json does.
-const maxDepth = 10000
+// maxDepth bounds the nesting of a stored document, as encoding/json does:
+// jsondepth.Max, which mongostore's embedded documents share.
+const maxDepth = jsondepth.Max
 
 // eachMember validates the JSON object that is the whole of data and calls
 // fn for each of its members, with the member's unquoted key and its raw

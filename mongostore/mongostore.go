@@ -78,6 +78,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/jsondepth"
 	"github.com/sessionkit/session/internal/shortid"
 )
 
@@ -801,9 +802,12 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 }
 
 // maxNesting bounds the nesting of an embedded-document session: the
-// manager's codec refuses deeper JSON, and the conversion recurses once per
-// level. A BSON document of 16 MB could otherwise nest two million levels.
-const maxNesting = 10000
+// manager's codec refuses deeper JSON (jsondepth.Max is its bound too, so
+// that the two cannot drift: a session the manager reads is one a document
+// can hold, and a document decode reads is one the manager can decode), and
+// the conversion recurses once per level. A BSON document of 16 MB could
+// otherwise nest two million levels.
+const maxNesting = jsondepth.Max
 
 func writeString(b *bytes.Buffer, s string) {
 	out, _ := json.Marshal(s)
