@@ -88,8 +88,13 @@ type state struct {
 	evictMu  sync.Mutex
 	stopper  *stopper
 	interval time.Duration
-	now      func() int64
-	users    userIndex // the user -> sessions index (users.go)
+	// now reads the clock. A call on one session reads it once it holds
+	// the session's shard lock, never before: a session that expires
+	// while the call waits there (behind a sweep, or a write of another
+	// session of the shard) is then found expired, rather than returned,
+	// touched back to life or written over by a compare-and-swap.
+	now   func() int64
+	users userIndex // the user -> sessions index (users.go)
 
 	// beforeEvict, if set (by tests only), runs in enforceCap between
 	// choosing the session to evict and locking its shard.
@@ -255,13 +260,13 @@ func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	sh := st.shard(id)
-	now := st.now()
 	sh.mu.RLock()
 	e, ok := sh.m[id]
 	if !ok {
 		sh.mu.RUnlock()
 		return nil, 0, nil
 	}
+	now := st.now() // under the lock (see state.now)
 	if e.expires <= now {
 		sh.mu.RUnlock()
 		st.removeExpired(sh, id, now)
@@ -287,10 +292,10 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	now := s.now()
-	deadline := s.deadline(expires, now)
 	sh := s.shard(id)
 	sh.mu.Lock()
+	now := s.now() // under the lock (see state.now)
+	deadline := s.deadline(expires, now)
 	e := sh.m[id]
 	if deadline <= now {
 		if e != nil {
@@ -382,11 +387,11 @@ func (st *state) touch(ctx context.Context, id string, expires time.Time, read f
 	if err := ctxErr(ctx); err != nil {
 		return false, false, err
 	}
-	now := st.now()
-	deadline := st.deadline(expires, now)
 	sh := st.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	now := st.now() // under the lock (see state.now)
+	deadline := st.deadline(expires, now)
 	e, ok := sh.m[id]
 	if !ok {
 		return false, false, nil
@@ -422,10 +427,10 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		}
 		want = v
 	}
-	now := s.now()
-	deadline := s.deadline(expires, now)
 	sh := s.shard(id)
 	sh.mu.Lock()
+	now := s.now() // under the lock (see state.now)
+	deadline := s.deadline(expires, now)
 	e := sh.m[id]
 	if e != nil && e.expires <= now {
 		s.remove(sh, e)
