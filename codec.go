@@ -78,15 +78,78 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 
 // Encode writes doc as the express JSON document: the cookie first, with its
 // keys in express order, then the creation time, then the keys in sorted order.
+// A value that is not valid JSON, or that nests arrays and objects so deep
+// that the document would be deeper than Decode reads (jsondepth.Max levels,
+// the document the first), is an error naming its key.
 func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 	vals := valuesOf(doc.Values)
 	vals.list = slices.DeleteFunc(vals.list, func(e keyed[slot]) bool { return e.key == cookieKey || e.key == CreatedKey })
 	for _, e := range vals.list {
-		if !json.Valid(e.v.raw) { // the first in key order, so that the error is always the same
-			return nil, fmt.Errorf("session: encode key %q: not valid JSON", e.key)
+		if err := checkValue(e.v.raw, documentValueDepth); err != nil { // the first in key order, so that the error is always the same
+			return nil, fmt.Errorf("session: encode key %q: %w", e.key, err)
 		}
 	}
 	return encodeJSONDocument(doc, &vals), nil
+}
+
+// The depth at which a load reads a session's values, which scanValue
+// bounds: JSONCodec's values are members of the document (depth 0), and a
+// custom codec's are checked each on its own (checkedCodec).
+const (
+	documentValueDepth = 1
+	customValueDepth   = 0
+)
+
+// checkValue returns an error unless raw is one JSON value that scanValue
+// reads at depth: not valid JSON, or nested too deep for a load.
+func checkValue(raw []byte, depth int) error {
+	if end := scanValue(raw, skipSpace(raw, 0), depth); end >= 0 && skipSpace(raw, end) == len(raw) {
+		return nil
+	}
+	if nestsDeeperThan(raw, maxDepth-depth) {
+		return errTooDeep(depth)
+	}
+	return errors.New("not valid JSON")
+}
+
+// nestsDeeperThan reports whether raw opens more than levels arrays and
+// objects, none closed, outside strings: why scanValue refused a value,
+// which json.Valid also refuses for its depth.
+func nestsDeeperThan(raw []byte, levels int) bool {
+	open, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if open++; open > levels {
+				return true
+			}
+		case c == ']' || c == '}':
+			open--
+		}
+	}
+	return false
+}
+
+// errTooDeep is the error for a value that a load at depth would refuse,
+// its stored session then read as corrupt and its data lost.
+func errTooDeep(depth int) error {
+	if depth == documentValueDepth {
+		return fmt.Errorf("arrays and objects nested more than %d levels deep: with the stored document's own level, deeper than the %d levels a load reads back", maxDepth-depth, maxDepth)
+	}
+	return fmt.Errorf("arrays and objects nested more than %d levels deep, deeper than a load reads back", maxDepth-depth)
+}
+
+// mayBeTooDeep reports whether raw is long enough to nest too deep for a
+// load at depth: each level takes two bytes, so that a value shorter than
+// twice one level more than a load allows, as a session's values nearly
+// always are, is not scanned again.
+func mayBeTooDeep(raw []byte, depth int) bool {
+	return len(raw) >= 2*(maxDepth-depth+1)
 }
 
 // encodeJSONDocument writes doc's cookie and creation time, and the raw

@@ -46,6 +46,7 @@ type Manager struct {
 	inMemory       bool             // the store is a memstore, which never waits (withStoreTimeout)
 	deadlines      *storeDeadlines
 	codec          Codec
+	valueDepth     int // where the codec's loads read a session's values (documentValueDepth for JSONCodec), as deep as a save may nest them
 	signer         *signer
 	verified       *verifiedCache
 	logger         *slog.Logger
@@ -75,6 +76,10 @@ func New(opts Options) (*Manager, error) {
 		verified: newVerifiedCache(),
 		logger:   opts.Logger,
 		now:      time.Now,
+	}
+	m.valueDepth = customValueDepth
+	if _, ok := m.codec.(JSONCodec); ok {
+		m.valueDepth = documentValueDepth
 	}
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)
@@ -258,7 +263,7 @@ func cookieValuesOf(c *DocumentCookie) cookieValues {
 // document to take the addresses itself, doc and cv could not stay on the
 // caller's stack.)
 func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
-	if err := s.values.encode(); err != nil {
+	if err := s.values.encode(m.valueDepth); err != nil {
 		return err
 	}
 	doc.Created = s.created
@@ -631,7 +636,7 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	if err := s.values.encode(); err != nil {
+	if err := s.values.encode(m.valueDepth); err != nil {
 		return err
 	}
 	merged := doc.vals

@@ -24,7 +24,10 @@ type Options struct {
 	Store Store
 	// Codec encodes sessions for the store. Default: JSONCodec, the express document.
 	// What a custom codec decodes is checked: no document, or a value that is
-	// not JSON, is a corrupt session (logged; the request gets a fresh one).
+	// not JSON or nests arrays and objects more than jsondepth.Max (10,000)
+	// levels deep, is a corrupt session (logged; the request gets a fresh
+	// one), and a save of such a value fails. JSONCodec's document is the
+	// first of its 10,000 levels, so that its values may nest 9,999.
 	Codec Codec
 	// Resave writes an unmodified session back on every request (express:
 	// resave). Off by default: an unmodified session is only touched.

@@ -80,10 +80,16 @@ func (s *Session) Keys() []string {
 	return slices.DeleteFunc(s.values.keys(), reserved)
 }
 
-// Set sets key to v, which must be encodable as JSON. Setting a key to the
-// same comparable value it already has is not a modification. Mutating a
-// value obtained from Get does not mark the session modified: Set it again.
-// The keys "cookie" and CreatedKey are reserved and ignored.
+// Set sets key to v, which must be encodable as JSON, its arrays and objects
+// nested at most 9,999 levels deep (the stored document is the first of
+// the 10,000 levels a load reads, as encoding/json; 10,000 with a custom
+// Codec). v is encoded when the session is saved: one that does not encode,
+// or nests deeper, fails the save (Save, or the ErrorHandler at the end of
+// the request) with an error naming key, and writes nothing: the session
+// as stored before stays. Setting a key to the same comparable value it
+// already has is not a modification. Mutating a value obtained from Get does
+// not mark the session modified: Set it again. The keys "cookie" and
+// CreatedKey are reserved and ignored.
 func (s *Session) Set(key string, v any) {
 	if s == nil || reserved(key) {
 		return

@@ -85,15 +85,22 @@ func (v *values) keys() []string {
 }
 
 // encode makes the raw JSON of the values set by this request, so that
-// every key has its raw. If some values cannot be encoded, the error is
+// every key has its raw. depth is where a load reads the values
+// (documentValueDepth, or customValueDepth): a value nested deeper than that
+// load would read back is an error, as one json.Marshal refuses, since its
+// stored session would be read as corrupt, its data lost. (Loaded values
+// were read at that depth.) If some values cannot be encoded, the error is
 // about the first of their keys in order, so that it is always the same.
-func (v *values) encode() error {
+func (v *values) encode(depth int) error {
 	for i := range v.list {
 		sl := &v.list[i].v
 		if sl.raw != nil {
 			continue
 		}
 		raw, err := json.Marshal(sl.val)
+		if err == nil && mayBeTooDeep(raw, depth) {
+			err = checkValue(raw, depth)
+		}
 		if err != nil {
 			return fmt.Errorf("session: encode key %q: %w", v.list[i].key, err)
 		}

@@ -18,7 +18,7 @@ func TestEncodeErrorNamesTheFirstBadKeyEveryTime(t *testing.T) {
 		v.set("ok", 1)
 		v.set("a", func() {})
 		v.set("b", complex(1, 2))
-		err := v.encode()
+		err := v.encode(documentValueDepth)
 		if err == nil || !strings.Contains(err.Error(), `key "a"`) {
 			t.Fatalf("encode() = %v, want the error about key \"a\"", err)
 		}
