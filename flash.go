@@ -1,12 +1,16 @@
 package session
 
+import "encoding/json"
+
 // flashKey is where flash messages live, as connect-flash keeps them:
 // {"flash": {"info": ["saved"], "error": [...]}}, so an express app sharing
 // the store sees the same messages.
 const flashKey = "flash"
 
 // Flash adds a message of the given kind ("info", "error", ...), to be read
-// once by Flashes, typically on the page after a redirect.
+// once by Flashes, typically on the page after a redirect. The messages
+// already stored, of every kind, stay as they were, whatever an express app
+// stored (connect-flash takes objects and numbers too).
 func (s *Session) Flash(kind, msg string) {
 	if s == nil {
 		return
@@ -14,13 +18,16 @@ func (s *Session) Flash(kind, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	flashes := s.flashesLocked()
-	flashes[kind] = append(flashes[kind], msg)
+	flashes[kind] = append(flashList(flashes[kind]), msg)
 	s.values.set(flashKey, flashes)
 	s.changed(flashKey, true)
 }
 
 // Flashes returns the messages of that kind and removes them: each message is
-// read once. It returns nil when there are none (and then changes nothing).
+// read once. A message that is not a string (an object an express app
+// stored with connect-flash) is returned as its JSON text. It returns nil
+// when there are none (and then changes nothing); the other kinds' messages
+// stay stored as they were.
 func (s *Session) Flashes(kind string) []string {
 	if s == nil {
 		return nil
@@ -28,9 +35,17 @@ func (s *Session) Flashes(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	flashes := s.flashesLocked()
-	msgs := flashes[kind]
-	if len(msgs) == 0 {
+	list := flashList(flashes[kind])
+	if len(list) == 0 {
 		return nil
+	}
+	msgs := make([]string, len(list))
+	for i, m := range list {
+		if str, ok := m.(string); ok {
+			msgs[i] = str
+		} else if b, err := json.Marshal(m); err == nil {
+			msgs[i] = string(b)
+		}
 	}
 	delete(flashes, kind)
 	if len(flashes) == 0 {
@@ -43,27 +58,44 @@ func (s *Session) Flashes(kind string) []string {
 	return msgs
 }
 
-// flashesLocked returns a private copy of the stored flash messages.
-func (s *Session) flashesLocked() map[string][]string {
-	out := map[string][]string{}
+// flashesLocked returns a private copy of the stored flash messages: each
+// kind's list (a []any, as decoded from the store) copied, and any other
+// value kept as it is, so that writing the copy back loses nothing.
+func (s *Session) flashesLocked() map[string]any {
+	out := map[string]any{}
 	v, ok := s.values.get(flashKey)
 	if !ok {
 		return out
 	}
 	switch v := v.(type) {
-	case map[string][]string:
+	case map[string]any: // decoded from the store, or set by Flash
 		for k, msgs := range v {
-			out[k] = append([]string(nil), msgs...)
-		}
-	case map[string]any: // decoded from the store
-		for k, msgs := range v {
-			list, _ := msgs.([]any)
-			for _, m := range list {
-				if str, ok := m.(string); ok {
-					out[k] = append(out[k], str)
-				}
+			if list, ok := msgs.([]any); ok {
+				msgs = append([]any(nil), list...)
 			}
+			out[k] = msgs
+		}
+	case map[string][]string: // set by the handler
+		for k, msgs := range v {
+			list := make([]any, len(msgs))
+			for i, m := range msgs {
+				list[i] = m
+			}
+			out[k] = list
 		}
 	}
 	return out
+}
+
+// flashList returns the messages of one kind's stored value: the list
+// itself, none for nil, and a value that is not a list (connect-flash never
+// stores one) as a message of its own.
+func flashList(v any) []any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return v
+	}
+	return []any{v}
 }

@@ -1,0 +1,65 @@
+package session
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// connect-flash stores whatever an Express app passes to req.flash: objects
+// (express-validator's errors), numbers, as well as strings. A Go request
+// that adds or reads flash messages of one kind keeps the other kinds'
+// messages, and its own kind's earlier ones, exactly as they were stored.
+func TestFlashKeepsTheMessagesExpressStoredThatAreNotStrings(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	id := mustID(t, m, b.cookie)
+	express := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},` +
+		`"flash":{"error":[{"msg":"Invalid value","path":"email"},"plain"],"count":[3]}}`
+	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/add":
+			s.Flash("error", "another")
+		case "/read":
+			fmt.Fprintf(w, "%q", s.Flashes("info"))
+		}
+	}))
+	b.get("/add")
+	data, _, _ := st.Store.Get(t.Context(), id)
+	want := `"flash":{"count":[3],"error":[{"msg":"Invalid value","path":"email"},"plain","another"]}`
+	if !strings.Contains(string(data), want) {
+		t.Fatalf("after Flash(error): stored %s, want %s", data, want)
+	}
+}
+
+// A kind read by Flashes is removed, and the messages of the other kinds
+// stay stored as they were, whatever their type; a message that is not a
+// string is read as its JSON text.
+func TestFlashesOfOneKindLeaveTheOtherKindsAsStored(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	id := mustID(t, m, b.cookie)
+	express := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},` +
+		`"flash":{"error":[{"msg":"Invalid value","path":"email"}],"info":["saved"]}}`
+	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fmt.Fprintf(w, "%q", s.Flashes(r.URL.Query().Get("kind")))
+	}))
+	if got := b.get("/?kind=info").Body.String(); got != `["saved"]` {
+		t.Fatalf("Flashes(info) = %s", got)
+	}
+	data, _, _ := st.Store.Get(t.Context(), id)
+	want := `"flash":{"error":[{"msg":"Invalid value","path":"email"}]}`
+	if !strings.Contains(string(data), want) {
+		t.Fatalf("after Flashes(info): stored %s, want %s", data, want)
+	}
+	if got := b.get("/?kind=error").Body.String(); got != `["{\"msg\":\"Invalid value\",\"path\":\"email\"}"]` {
+		t.Fatalf("Flashes(error) = %s", got)
+	}
+	if data, _, _ := st.Store.Get(t.Context(), id); strings.Contains(string(data), `"flash"`) {
+		t.Fatalf("after reading every kind: stored %s", data)
+	}
+}
