@@ -66,14 +66,16 @@
 //
 // A bad, forged, truncated or oversized cookie is no cookie: a fresh session.
 // A store error while loading makes From return nil and the ErrorHandler
-// answer (default 500); what the handler writes afterwards is discarded. A
-// store error while saving, before the headers went out, also goes to the
-// ErrorHandler, in place of the handler's response (so no redirect announces
-// a login that was not saved), as does a save of a value that does not
-// encode as JSON, or that nests arrays and objects deeper than a load reads
-// back (9,999 levels in a value, the stored document the first of 10,000):
-// nothing is written, the stored session staying as it was. A corrupt
-// stored document is logged and treated as missing. A new session whose id a custom GenerateID repeated
+// answer (default 500); what the handler writes afterwards is discarded.
+// A load first made after the headers went out, which no answer can
+// replace, fails with a log line and From's nil, and the handler's output
+// still goes out. A store error while saving, before the headers went out,
+// also goes to the ErrorHandler, in place of the handler's response (so no
+// redirect announces a login that was not saved), as does a save of a value
+// that does not encode as JSON, or that nests arrays and objects deeper than
+// a load reads back (9,999 levels in a value, the stored document the first
+// of 10,000): nothing is written, the stored session staying as it was. A
+// corrupt stored document is logged and treated as missing. A new session whose id a custom GenerateID repeated
 // from a stored session takes another id rather than joining that session,
 // or fails its save with ErrConflict (see Options.GenerateID). Errors wrap
 // their cause: errors.Is works with the store's own errors, and with

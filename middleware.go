@@ -47,7 +47,8 @@ type requestState struct {
 	cookieID     string      // the verified id the request carried, or ""
 	cookieValue  string      // the request's cookie value, if it is what the manager sends for cookieID, or ""
 	loaded       bool        // a load was attempted
-	failed       bool        // the error handler answered; discard the handler's output
+	failed       bool        // the session failed to load or save: no session, and no commit, for the rest of the request
+	answered     bool        // the ErrorHandler answered (failed before the headers went out): discard the handler's output
 	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
 	hijacked     bool        // the connection was hijacked
@@ -167,7 +168,9 @@ func (rs *requestState) restoreExpiry() {
 // nil for a request that did not go through Handler or is outside the cookie
 // path, after Session.Unset, and when the store failed (the error handler has
 // then answered, and what the handler writes afterwards is discarded; From
-// called by the ErrorHandler itself returns nil too).
+// called by the ErrorHandler itself returns nil too). A load that fails
+// after the headers went out cannot be answered: it is logged, and what the
+// handler writes goes out.
 //
 // Call it before the first write of a response that depends on the
 // session: only then can the response carry Vary: Cookie, and a new
@@ -320,11 +323,15 @@ func (rs *requestState) load() error {
 	return nil
 }
 
-// fail marks the request failed, so that the rest of the handler's output
-// goes nowhere. If the headers have not gone out yet it takes back the
-// headers the handler set (outer middleware's stay) and returns err for the
-// caller to hand to the ErrorHandler once rs.mu is released: an ErrorHandler
-// that calls From must not deadlock. rs.mu is held.
+// fail marks the request failed: From returns nil and nothing is
+// committed for the rest of it. If the headers have not gone out yet it
+// takes back the headers the handler set (outer middleware's stay), marks
+// the handler's output answered, so that it goes nowhere, and returns err
+// for the caller to hand to the ErrorHandler once rs.mu is released: an
+// ErrorHandler that calls From must not deadlock. After the headers went out
+// (a load first made then) no one can answer: the error is logged and the
+// handler's output still goes out, or the response would end cut short as
+// if it were complete. rs.mu is held.
 func (rs *requestState) fail(err error) error {
 	rs.failed = true
 	rs.timedOut = errors.Is(err, context.DeadlineExceeded)
@@ -332,6 +339,7 @@ func (rs *requestState) fail(err error) error {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
 		return nil
 	}
+	rs.answered = true
 	rs.wroteHeader = true
 	rs.resetHeader()
 	return err
@@ -421,7 +429,7 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.failed {
-		return nil, false
+		return nil, !rs.answered
 	}
 	if !rs.wroteHeader && !rs.panicked {
 		if u != nil {
@@ -437,7 +445,7 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 			}
 		}
 	}
-	return answer, !rs.failed
+	return answer, !rs.answered
 }
 
 // finish commits what the handler changed, when it returns.

@@ -18,13 +18,13 @@ type responseWriter struct {
 
 // WriteHeader commits the session, then writes the header. Informational
 // (1xx) responses pass straight through, except 101 Switching Protocols,
-// and except after a session error: the error handler has answered.
+// and except after a session error the error handler answered.
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.rs.mu.Lock()
-		failed := w.rs.failed
+		answered := w.rs.answered
 		w.rs.mu.Unlock()
-		if !failed {
+		if !answered {
 			w.ResponseWriter.WriteHeader(code)
 		}
 		return
@@ -34,12 +34,12 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 }
 
-// Header returns the response headers; after a session error, a throwaway
-// map, since the error handler's answer has gone out.
+// Header returns the response headers; after a session error the error
+// handler answered, a throwaway map, since its answer has gone out.
 func (w *responseWriter) Header() http.Header {
 	w.rs.mu.Lock()
 	defer w.rs.mu.Unlock()
-	if w.rs.failed {
+	if w.rs.answered {
 		if w.rs.discarded == nil {
 			w.rs.discarded = http.Header{}
 		}
@@ -49,7 +49,9 @@ func (w *responseWriter) Header() http.Header {
 }
 
 // Write commits the session before the first write. After a session error
-// the handler's output is discarded: the error handler has answered.
+// the error handler answered, the handler's output is discarded; after one
+// made once the headers went out (a late load), which no one could answer,
+// it goes out.
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.rs.beforeHeaders() {
 		return len(p), nil
