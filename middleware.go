@@ -50,8 +50,8 @@ type requestState struct {
 	failed       bool        // the session failed to load or save: no session, and no commit, for the rest of the request
 	answered     bool        // the ErrorHandler answered (failed before the headers went out): discard the handler's output
 	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
-	wroteHeader  bool        // the response headers went out (or the connection was hijacked)
-	hijacked     bool        // the connection was hijacked
+	wroteHeader  bool        // the response headers went out (or the response was released)
+	released     bool        // the response is no longer the handler's: the connection was hijacked, or the handler returned
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	sentID       string      // the session id whose cookie went out with the headers
@@ -103,10 +103,24 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
 		rs.ctx = requestContext{Context: r.Context(), rs: rs}
 		rs.r = r.WithContext(&rs.ctx)
-		defer rs.restoreExpiry() // after a panic too
+		defer rs.handlerReturned() // after a panic too
 		next.ServeHTTP(&rs.writer, rs.r)
 		rs.finish()
 	})
+}
+
+// handlerReturned releases the response, which is net/http's to finish
+// once the handler returned (or panicked): a goroutine of the handler that
+// calls From later loads the session, but a load that fails then is logged,
+// as one after the headers went out, and never answered on a ResponseWriter
+// whose buffers net/http may have handed to another connection. It waits
+// for a load or commit running in such a goroutine meanwhile, which may
+// still answer. Then it calls restoreExpiry.
+func (rs *requestState) handlerReturned() {
+	rs.mu.Lock()
+	rs.wroteHeader, rs.released = true, true
+	rs.mu.Unlock()
+	rs.restoreExpiry()
 }
 
 // restoreExpiry sets back, from the session's own cookie, a stored expiry
@@ -170,7 +184,8 @@ func (rs *requestState) restoreExpiry() {
 // then answered, and what the handler writes afterwards is discarded; From
 // called by the ErrorHandler itself returns nil too). A load that fails
 // after the headers went out cannot be answered: it is logged, and what the
-// handler writes goes out.
+// handler writes goes out; so is one in a goroutine of the handler after
+// the handler returned, whose ResponseWriter is no longer to be used.
 //
 // Call it before the first write of a response that depends on the
 // session: only then can the response carry Vary: Cookie, and a new
@@ -211,7 +226,7 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 	}
 	if !rs.loaded {
 		rs.loaded = true
-		if rs.wroteHeader && !rs.hijacked {
+		if rs.wroteHeader && !rs.released {
 			rs.warnLateLoad()
 		}
 		rs.panicked = true // until the load returns
@@ -242,7 +257,8 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 // letter case ("vary", "cache-control"), as net/http sends a key that the
 // handler set without canonicalizing it as it is (anyCaseLines). After a
 // Hijack it is quiet (a websocket reading the session after its
-// handshake). rs.mu is held.
+// handshake), and after the handler returned (a goroutine of it). rs.mu is
+// held.
 func (rs *requestState) warnLateLoad() {
 	if rs.m.warnedLateLoad.Load() {
 		return

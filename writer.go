@@ -112,7 +112,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.rs.headersNotSent(&undo)
 	} else {
 		w.rs.mu.Lock()
-		w.rs.hijacked = true
+		w.rs.released = true
 		w.rs.mu.Unlock()
 	}
 	return conn, buf, err
