@@ -89,10 +89,13 @@ func (rs *requestState) loadContext() context.Context {
 
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the
-// first From, and saved before the response headers are written.
+// first From, and saved before the response headers are written. The
+// cookie path is matched against the path the client asked for (see
+// requestPath), so that an app mounted with http.StripPrefix outside the
+// middleware keeps Cookie.Path as the browser sees it ("/app", not "/").
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !pathMatch(r.URL.Path, m.opts.Cookie.Path) {
+		if !pathMatch(requestPath(r), m.opts.Cookie.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -972,6 +975,24 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
 	keepFromCaches(h, &rs.cacheControl)
+}
+
+// requestPath returns the path of the request's target as the client sent
+// it, the one a browser matches the cookie's path against (RFC 6265 section
+// 5.1.4: the request-uri's, percent-encoded as it came): the path of
+// RequestURI, which http.StripPrefix and a router's mount leave alone when
+// they take a prefix off r.URL.Path, as express-session reads
+// req.originalUrl. A target that is not a path (absolute-form, "*"), or a
+// request made in-process without RequestURI, gives r.URL.Path.
+func requestPath(r *http.Request) string {
+	p := r.RequestURI
+	if p == "" || p[0] != '/' {
+		return r.URL.Path
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
 }
 
 // pathMatch is RFC 6265 section 5.1.4 path-match: the cookie path equals the
