@@ -114,11 +114,11 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 
 // handlerReturned releases the response, which is net/http's to finish
 // once the handler returned (or panicked): a goroutine of the handler that
-// calls From later loads the session, but a load that fails then is logged,
-// as one after the headers went out, and never answered on a ResponseWriter
-// whose buffers net/http may have handed to another connection. It waits
-// for a load or commit running in such a goroutine meanwhile, which may
-// still answer. Then it calls restoreExpiry.
+// calls From later reads the session (its load carries no touch), but a
+// load that fails then is logged, as one after the headers went out, and
+// never answered on a ResponseWriter whose buffers net/http may have handed
+// to another connection. It waits for a load or commit running in such a
+// goroutine meanwhile, which may still answer. Then it calls restoreExpiry.
 func (rs *requestState) handlerReturned() {
 	rs.mu.Lock()
 	rs.wroteHeader, rs.released = true, true
@@ -300,8 +300,14 @@ func (rs *requestState) load() error {
 			}
 			ctx, cancel := m.withStoreTimeout(rs.loadContext())
 			defer cancel()
-			var lt *loadTouch // nil, or the request's store touch, carried on the load
-			if touch, ok := m.touchAtLoad(); ok {
+			// nil, or the request's store touch, carried on the load; none
+			// once the response is released (a Hijack, or a goroutine's
+			// From after the handler returned): a touch whose expiry came
+			// from the options would have nothing after it to set back the
+			// session's own (a "remember me"), and the end of a hijacked
+			// request touches as on a store without GetAndTouch.
+			var lt *loadTouch
+			if touch, ok := m.touchAtLoad(); ok && !rs.released {
 				lt = &touch
 			}
 			var doc loadedDocument

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A goroutine the handler started may call From after the handler
@@ -55,5 +56,32 @@ func TestFromAfterTheHandlerReturnedNeverAnswersOnTheFinishedResponse(t *testing
 		if answered.Load() || !strings.Contains(logs.String(), "error after the response headers were sent") {
 			t.Fatalf("panics %v: ErrorHandler called: %v; log %q", panics, answered.Load(), logs.String())
 		}
+	}
+}
+
+// A goroutine's From after the handler returned only reads the session: no
+// touch rides on its load, since nothing is left to set back the stored
+// expiry that the touch took from the options, so a "remember me" session
+// keeps its own thirty days rather than ending a day later.
+func TestFromAfterTheHandlerReturnedLeavesTheStoredExpiryAsItWas(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ann")
+		s.Cookie().SetMaxAge(30 * 24 * time.Hour) // remember me
+	})))
+	b.get("/")
+	id := mustID(t, m, b.cookie)
+	late := make(chan *http.Request, 1)
+	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { late <- r }))
+	st.clock.Advance(time.Minute)
+	b.get("/")
+	done := make(chan *Session)
+	go func() { done <- From(<-late) }()
+	if s := <-done; s.Get("user") != "ann" {
+		t.Fatalf("From after the handler returned: user %v, want ann", s.Get("user"))
+	}
+	st.clock.Advance(2 * 24 * time.Hour) // past the store's default lifetime
+	if _, found, _ := st.Store.Get(t.Context(), id); !found {
+		t.Fatal("the remember-me session is gone two days later: the late load's touch cut its expiry")
 	}
 }
