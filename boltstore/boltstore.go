@@ -666,15 +666,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 				return err
 			}
 			c := b.Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else {
-				k, v = c.Seek(after)
-				if k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
+			k, v := resume(c, after)
 			for n := 0; k != nil && n < s.sweepBatch; n++ {
 				if r, err := decode(v); err != nil || !r.live(now) {
 					expired = append(expired, bytes.Clone(k))
@@ -722,6 +714,20 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 			return removed, s.pruneUsers(ctx)
 		}
 	}
+}
+
+// resume places c on the first key after after, the last key a batch
+// examined, or on the first key when after is nil (the first batch), and
+// returns that key and its value.
+func resume(c *bbolt.Cursor, after []byte) (k, v []byte) {
+	if after == nil {
+		return c.First()
+	}
+	k, v = c.Seek(after)
+	if k != nil && bytes.Equal(k, after) {
+		k, v = c.Next()
+	}
+	return k, v
 }
 
 func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {

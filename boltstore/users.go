@@ -468,15 +468,7 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 				return nil
 			}
 			c := ub.Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else {
-				k, v = c.Seek(after)
-				if k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
+			k, v := resume(c, after)
 			var last []byte
 			for n := 0; k != nil && n < s.sweepBatch; n++ {
 				if v == nil { // a user's bucket; a value is no user
