@@ -13,7 +13,14 @@
 // goroutines are not limited to one fsync each, and a lone writer waits for
 // nobody.
 // Expired sessions are never returned, and a background sweeper deletes them
-// in small batches so that no sweep holds the write lock for long.
+// in small batches so that no sweep holds the write lock for long. A call
+// reads the clock in the transaction that reads or changes the session:
+// a read once its read transaction has begun (which can wait behind a commit
+// that grows the file, itself waiting for a long read transaction such as a
+// backup), a write when the committer runs it, not when it was queued. So a
+// session that expires while a call waits is expired for that call: it is
+// not returned, a Touch does not revive it, and a CompareAndSwap from its
+// earlier version does not swap.
 //
 // The store implements session.Store, session.Toucher, session.VersionedStore
 // (compare-and-swap in one transaction), session.Lister and session.Purger.
@@ -413,8 +420,11 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 		data    []byte
 		version uint64
 	)
-	now := s.now().UnixNano()
 	err := s.db.View(func(tx *bbolt.Tx) error {
+		// The clock is read in the transaction: beginning it can wait
+		// (behind a commit that remaps the file, itself waiting for a long
+		// read transaction), and a session that expired meanwhile is gone.
+		now := s.now().UnixNano()
 		b, err := s.bucketOf(tx)
 		if err != nil {
 			return err
@@ -595,8 +605,8 @@ func (s *Store) forEachLive(ctx context.Context, fn func(k []byte)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.now().UnixNano()
 	return s.db.View(func(tx *bbolt.Tx) error {
+		now := s.now().UnixNano() // in the transaction, as in GetVersion
 		b, err := s.bucketOf(tx)
 		if err != nil {
 			return err

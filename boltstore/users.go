@@ -387,7 +387,6 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.now()
 	type entry struct {
 		id string
 		indexEntry
@@ -395,6 +394,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	var entries []entry
 	err := s.db.View(func(tx *bbolt.Tx) error {
+		now := s.now() // in the transaction, as in GetVersion
 		b, err := s.bucketOf(tx)
 		if err != nil {
 			return err
