@@ -35,8 +35,21 @@
 //
 // # Expiry
 //
-// Reads filter on expire > now(): an expired row is never returned, even
-// before it is deleted. A cleanup goroutine deletes expired rows every 15
+// Reads filter on expire > clock_timestamp(): an expired row is never
+// returned, even before it is deleted. Every statement on one session's row
+// (a read, a touch, a compare-and-swap, UserSessions' join) compares its
+// expiry with the database's clock when PostgreSQL evaluates the row, not
+// with now(), when the statement's transaction began: a session that
+// expires while a read waits behind a table lock (an ALTER TABLE, a VACUUM
+// FULL), or while a touch waits for a transaction that rewrote the row (a
+// migration of the sessions' data in one transaction), is expired for it.
+// PostgreSQL evaluates a touch's WHERE before it waits for the row, and
+// again after only if the other transaction changed the row: a touch that
+// waited for a transaction that held the row without changing it (a SELECT
+// ... FOR UPDATE) or rolled back can still push forward the expiry of a
+// session that expired during that wait. IDs, Count and the cleanup compare
+// every row with one now(), which the expire index ranges over, as
+// connect-pg-simple's pruning compares with one time. A cleanup goroutine deletes expired rows every 15
 // minutes (as connect-pg-simple prunes); [WithCleanupInterval] changes or
 // disables it, and [Store.Close] stops it. [Store.PurgeExpired] does the
 // same on demand. The store's expiries keep PostgreSQL's microseconds;
@@ -65,7 +78,7 @@
 // Every operation is one statement, so one network round trip (once pgx has
 // prepared it on the connection):
 //
-//	Get, GetVersion   SELECT sess, xmin WHERE sid = $1 AND expire > now()
+//	Get, GetVersion   SELECT sess, xmin WHERE sid = $1 AND expire > clock_timestamp()
 //	Set               INSERT ... ON CONFLICT (sid) DO UPDATE (DELETE when the expiry has passed)
 //	Touch             UPDATE ... SET expire (the document is not rewritten)
 //	GetAndTouch       UPDATE ... SET expire RETURNING sess, xmin
@@ -196,19 +209,32 @@ type queries struct {
 }
 
 func newQueries(t string) queries {
+	// The statements on one session's row compare its expiry with
+	// clock_timestamp(), the time when PostgreSQL evaluates the condition,
+	// not now(), when the statement's transaction began: a statement can
+	// wait, a SELECT for a table lock (an ALTER TABLE, a VACUUM FULL), an
+	// UPDATE or DELETE for a row another transaction wrote (PostgreSQL then
+	// re-evaluates its WHERE on the new row, with the same now()), and a
+	// session that expired meanwhile must not be returned or touched back
+	// to life. An INSERT ... ON CONFLICT evaluates its WHERE once it holds
+	// the row, so create replaces a row that expired while it waited. The
+	// row is found by its primary key either way (the condition is a
+	// filter on it). The statements over many rows keep now(), one time for
+	// all of them, which the expire index can range over.
+	const clock = `clock_timestamp()`
 	return queries{
-		get:         `SELECT sess::text FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
-		getVersion:  `SELECT sess::text, xmin::text FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
+		get:         `SELECT sess::text FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
+		getVersion:  `SELECT sess::text, xmin::text FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
 		upsert:      `INSERT INTO ` + t + ` (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
 		delete:      `DELETE FROM ` + t + ` WHERE sid = $1`,
-		touch:       `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > now()`,
-		touchDelete: `DELETE FROM ` + t + ` WHERE sid = $1 AND expire > now()`,
-		getTouch:    `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > now() RETURNING sess::text, xmin::text`,
-		swap:        `UPDATE ` + t + ` SET sess = $3, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > now() RETURNING xmin::text`,
-		swapDelete:  `DELETE FROM ` + t + ` WHERE sid = $1 AND xmin = $2::text::xid AND expire > now()`,
+		touch:       `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > ` + clock,
+		touchDelete: `DELETE FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
+		getTouch:    `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > ` + clock + ` RETURNING sess::text, xmin::text`,
+		swap:        `UPDATE ` + t + ` SET sess = $3, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > ` + clock + ` RETURNING xmin::text`,
+		swapDelete:  `DELETE FROM ` + t + ` WHERE sid = $1 AND xmin = $2::text::xid AND expire > ` + clock,
 		// The alias names the existing row in the DO UPDATE ... WHERE.
-		create: `INSERT INTO ` + t + ` AS cur (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire WHERE cur.expire <= now() RETURNING xmin::text`,
-		live:   `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE sid = $1 AND expire > now())`,
+		create: `INSERT INTO ` + t + ` AS cur (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire WHERE cur.expire <= ` + clock + ` RETURNING xmin::text`,
+		live:   `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock + `)`,
 		ids:    `SELECT sid FROM ` + t + ` WHERE expire > now()`,
 		count:  `SELECT count(*) FROM ` + t + ` WHERE expire > now()`,
 		clear:  `DELETE FROM ` + t,

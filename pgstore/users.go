@@ -66,8 +66,10 @@ ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED
 		unindex: `DELETE FROM ` + u + ` WHERE user_id = $1 AND sid = $2`,
 		// An infinite used or expire (an entry edited by hand) reads as
 		// NULL, unknown: no time.Time holds it, and pgx fails the scan.
+		// A session's data is joined as Get reads it (clock_timestamp(),
+		// see newQueries).
 		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, CASE WHEN isfinite(u.expire) THEN u.expire END, s.sess::text FROM ` + u + ` u
-LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > now()
+LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > clock_timestamp()
 WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
 		purge: `DELETE FROM ` + u + ` WHERE expire < now() - ` + graceSQL,
 	}
