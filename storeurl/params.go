@@ -265,7 +265,9 @@ func paramLabel(name, value string) string {
 // Redact returns rawURL with its secrets replaced by "xxxxx": the password
 // of the user info, and the value of every query parameter whose name
 // contains "password", "secret", "token" or "key" (in any case), whether
-// "&" or ";" separates it. Use it wherever a store URL is logged or shown;
+// "&" or ";" separates it, and in any other parameter's value of
+// comma-separated KEY:value pieces the value of each piece whose KEY is so
+// named (authMechanismProperties=AWS_SESSION_TOKEN:xxxxx). Use it wherever a store URL is logged or shown;
 // Open's errors already do. A URL with an "@" anywhere but at the end of
 // its user info (a password with an unescaped "/", "?" or "#" moves it
 // there) shows nothing between the scheme and its last "@", since part of
@@ -350,10 +352,13 @@ func redactPairs(s, seps string) (out string, hid bool) {
 			end = len(s)
 		}
 		seg := s[:end]
-		rawName, _, hasValue := strings.Cut(seg, "=")
+		rawName, rawValue, hasValue := strings.Cut(seg, "=")
 		name, err := url.QueryUnescape(rawName)
 		if hasValue && (err != nil || isSecretName(name)) {
 			seg = rawName + "=" + redacted
+			hid = true
+		} else if v, ok := redactSubPairs(rawValue); hasValue && ok {
+			seg = rawName + "=" + v
 			hid = true
 		}
 		b.WriteString(seg)
@@ -364,6 +369,32 @@ func redactPairs(s, seps string) (out string, hid bool) {
 		s = s[end:]
 	}
 	return b.String(), hid
+}
+
+// redactSubPairs hides the secrets inside a parameter's raw value made of
+// comma-separated KEY:value pieces, as mongodb's authMechanismProperties
+// (SERVICE_NAME:mongodb,AWS_SESSION_TOKEN:...), whose name says nothing of
+// the secret it may hold: every piece whose KEY is a secret's name (see
+// isSecretName) becomes KEY:xxxxx. The value is unescaped first, as the
+// driver reads it ("%3A" is a colon, "%2C" a comma); one that does not
+// unescape is read as it is. ok reports whether it hid anything; the value
+// is then shown unescaped.
+func redactSubPairs(rawValue string) (out string, ok bool) {
+	v, err := url.QueryUnescape(rawValue)
+	if err != nil {
+		v = rawValue
+	}
+	pieces := strings.Split(v, ",")
+	for i, p := range pieces {
+		if key, _, isPair := strings.Cut(p, ":"); isPair && isSecretName(key) {
+			pieces[i] = key + ":" + redacted
+			ok = true
+		}
+	}
+	if !ok {
+		return rawValue, false
+	}
+	return strings.Join(pieces, ","), true
 }
 
 // parseDuration parses a Go duration ("90s", "1h30m"); a bare "0" is zero.

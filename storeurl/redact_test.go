@@ -105,3 +105,33 @@ func TestOpenErrorsHideAPasswordThatIsNotPercentEscaped(t *testing.T) {
 		})
 	}
 }
+
+// MongoDB takes the session token of temporary AWS credentials inside a
+// parameter whose name says nothing of a secret:
+// authMechanismProperties=AWS_SESSION_TOKEN:<token>. Redact and Open's
+// errors hide the value of every KEY:value piece of a parameter's value
+// whose KEY is named like a secret, however the value is escaped, and keep
+// the other pieces.
+func TestRedactHidesTheSessionTokenInAuthMechanismProperties(t *testing.T) {
+	for _, c := range []struct{ url, keep string }{
+		{"mongodb://AKID:hunter1@127.0.0.1:1/app?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:hunter2&serverSelectionTimeoutMS=100", "authMechanism=MONGODB-AWS"},
+		{"mongodb://AKID:hunter1@127.0.0.1:1/app?authMechanism=MONGODB-AWS&authmechanismproperties=SERVICE_NAME:mongodb,AWS_SESSION_TOKEN:hunter2&serverSelectionTimeoutMS=100", "SERVICE_NAME:mongodb"},
+		{"mongodb://AKID:hunter1@127.0.0.1:1/app?authMechanism=MONGODB-AWS&authMechanismProperties=SERVICE_NAME%3Amongodb%2CAWS_SESSION_TOKEN%3Ahunter2&serverSelectionTimeoutMS=100", "SERVICE_NAME:mongodb"},
+		{"mongodb://AKID:hunter1@127.0.0.1:1/app?authMechanism=MONGODB-AWS&authMechanismProperties=aws_session_token:hunter2;serverSelectionTimeoutMS=100", "authMechanism=MONGODB-AWS"},
+	} {
+		t.Run(c.url, func(t *testing.T) {
+			r := storeurl.Redact(c.url)
+			if strings.Contains(r, "hunter") || !strings.Contains(r, "TOKEN:xxxxx") && !strings.Contains(r, "token:xxxxx") || !strings.Contains(r, c.keep) {
+				t.Errorf("Redact = %q, want the token hidden and %q kept", r, c.keep)
+			}
+			_, closer, err := storeurl.Open(t.Context(), c.url)
+			if err == nil {
+				closer.Close()
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), "hunter") {
+				t.Fatalf("the error shows a secret: %v", err)
+			}
+		})
+	}
+}

@@ -11,9 +11,11 @@
 // query is an error. Errors never show a secret: the user-info password and
 // the value of every parameter whose name contains "password", "secret",
 // "token" or "key" are replaced by "xxxxx" (Redact does the same for your
-// logs), and so is everything before an "@" that is not at the end of the
-// user info, where a password with an unescaped "/", "?" or "#" leaves its
-// pieces. A URL that does not parse is described, not quoted. Percent-escape
+// logs), so is the value of every KEY:value piece of a comma-separated
+// value whose KEY is so named (mongodb's
+// authMechanismProperties=AWS_SESSION_TOKEN:...), and so is everything
+// before an "@" that is not at the end of the user info, where a password
+// with an unescaped "/", "?" or "#" leaves its pieces. A URL that does not parse is described, not quoted. Percent-escape
 // a password's reserved characters: "p@ss/w#rd" is "p%40ss%2Fw%23rd".
 //
 //	mem://                                  memstore (one process only)
