@@ -109,9 +109,12 @@ var (
 			p.maxRetries = n
 			return nil
 		}),
-		intParam("db", 0, "database number (not with Cluster)", func(p *redisURL, n int) error {
+		intParam("db", 0, "database number, instead of the path (not with Cluster)", func(p *redisURL, n int) error {
 			if p.kind == "cluster" {
 				return fmt.Errorf("Redis Cluster has only database 0")
+			}
+			if p.dbInPath && n != p.db {
+				return fmt.Errorf("the path already names database %d", p.db)
 			}
 			p.db = n
 			return nil
@@ -146,6 +149,7 @@ type redisURL struct {
 	addrs            []string
 	user, pass       string
 	db               int
+	dbInPath         bool // the path gave db
 	master           string
 	sentinelPassword string
 	skipVerify       bool
@@ -227,7 +231,7 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 		if err != nil || db < 0 {
 			return nil, fmt.Errorf("bad database number %q in the path", hideCredentials(path[0]))
 		}
-		p.db = db
+		p.db, p.dbInPath = db, true
 	case len(path) > 0:
 		return nil, fmt.Errorf("unexpected path %q (want %s)", hideCredentials(u.Path), redisPathForm(kind))
 	}

@@ -201,3 +201,27 @@ func TestRedisURLHonoursContext(t *testing.T) {
 		t.Fatalf("Open with a cancelled context: %v, want context.Canceled", err)
 	}
 }
+
+// A database number in both the path and the db parameter must be the
+// same: the query's used to win in silence, so that redis://host/2?db=3
+// wrote the sessions to database 3 while the path said 2, as master_name
+// may not contradict the path's master either.
+func TestRedisURLRefusesTwoDifferentDatabaseNumbers(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	_, closer, err := storeurl.Open(t.Context(), "redis://"+srv.Addr+"/2?db=3")
+	if err == nil {
+		closer.Close()
+		t.Fatal("Open of /2?db=3 succeeded, want an error: which database is meant?")
+	}
+	if !strings.Contains(err.Error(), "parameter db=\"3\": the path already names database 2") {
+		t.Fatalf("Open of /2?db=3: %v, want an error naming both numbers", err)
+	}
+	// The same number twice is no contradiction.
+	st := openNetStore(t, "redis://"+srv.Addr+"/2?db=2")
+	netRoundTrip(t, st, "twice")
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 2})
+	defer raw.Close()
+	if n := raw.Exists(t.Context(), "sess:twice").Val(); n != 1 {
+		t.Fatal("the session of /2?db=2 is not in database 2")
+	}
+}
