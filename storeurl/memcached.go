@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -23,7 +24,9 @@ import (
 // The query parameters, all optional, are those of memcachedParams. Set
 // pool_size near your peak of parallel requests.
 //
-// Open pings every server with "version", so a wrong address fails at once.
+// Open pings every server with "version", so a wrong address fails at once,
+// and within its context: a server that does not answer fails Open at the
+// context's deadline (with its error) if that comes before the timeout.
 // The returned closer closes the client's connections.
 func init() { register("memcached", openMemcached, memcachedParams) }
 
@@ -75,11 +78,58 @@ func openMemcached(ctx context.Context, u *url.URL) (session.Store, io.Closer, e
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := client.Ping(); err != nil {
+	if err := pingMemcached(ctx, client); err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
 	return memcachedstore.New(client, p.storeOpts...), closerFunc(client.Close), nil
+}
+
+// pingMemcached pings every server of client within ctx. gomemcache takes
+// no context: its ping of a server that does not answer ends only after
+// the client's timeout. So, for the ping, the client dials within ctx too,
+// and every connection it opens is closed when ctx is done, which ends a
+// ping waiting on it; the error is then ctx's. The connections that
+// outlive the ping are the client's again, ctx no longer watching them.
+func pingMemcached(ctx context.Context, client *memcache.Client) error {
+	own := client.DialContext
+	dial := own
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext // gomemcache's own ctx bounds it by the timeout
+	}
+	var (
+		mu    sync.Mutex
+		stops []func() bool
+	)
+	client.DialContext = func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		dialCtx, cancel := context.WithCancel(dialCtx)
+		defer cancel()
+		stopCancel := context.AfterFunc(ctx, cancel)
+		defer stopCancel()
+		nc, err := dial(dialCtx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stops = append(stops, context.AfterFunc(ctx, func() { nc.Close() }))
+		mu.Unlock()
+		return nc, nil
+	}
+	err := client.Ping()
+	// Ping has returned: nothing dials now. The client goes back to its
+	// own dialer, its connections to their own deadlines; if ctx closed
+	// one of them all the same, ctx ended the ping.
+	client.DialContext = own
+	mu.Lock()
+	defer mu.Unlock()
+	closed := false
+	for _, stop := range stops {
+		closed = !stop() || closed
+	}
+	if closed || (err != nil && ctx.Err() != nil) {
+		return ctx.Err()
+	}
+	return err
 }
 
 func parseMemcachedURL(u *url.URL) (*memcachedURL, error) {

@@ -1,6 +1,8 @@
 package storeurl_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +70,52 @@ func TestMemcachedURLErrorsSayWhatIsWrong(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Open pings memcached within its context, as it does every network
+// store: a server that accepts connections but does not answer (a stalled
+// network) fails Open at the context's deadline, with a deadline error,
+// however long the URL's timeout; it failed only when the timeout of each
+// server's ping ran out, so that sessionctl -timeout 1s waited the 10s of
+// ?timeout=10s and then did not say that the store was too slow.
+func TestMemcachedURLPingEndsAtTheDeadlineOfOpensContext(t *testing.T) {
+	srv := testserver.StartMemcached(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	proxy.Stall()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, closer, err := storeurl.Open(ctx, "memcached://"+proxy.Addr+"?timeout=10s")
+	took := time.Since(start)
+	if err == nil {
+		closer.Close()
+		t.Fatal("Open through a stalled network succeeded")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Open through a stalled network: %v, want context.DeadlineExceeded", err)
+	}
+	if took > 3*time.Second {
+		t.Errorf("Open took %v with a context of 300ms", took)
+	}
+	// The connections Open made are closed: nothing is left to the stalled
+	// server.
+	deadline := time.Now().Add(2 * time.Second)
+	for proxy.Conns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := proxy.Conns(); n > 0 {
+		t.Errorf("%d connection(s) still open after Open failed", n)
+	}
+
+	// Healed, the same URL opens, and the store's connections outlive
+	// Open's context.
+	proxy.Heal()
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	st, closer, err := storeurl.Open(ctx, "memcached://"+proxy.Addr+"?timeout=10s")
+	cancel()
+	if err != nil {
+		t.Fatalf("Open after Heal: %v", err)
+	}
+	defer closer.Close()
+	netRoundTrip(t, st, "after-open")
 }
