@@ -25,6 +25,9 @@
 // out of its sight (an application of this version that keeps it with
 // WithUserIndexPrefix moves such keys back on its next use of the user).
 //
+// A session that list shows as unreadable (a Redis key of the wrong type,
+// say) can be destroyed: destroy deletes it, its read error on stderr.
+//
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
 // session did not exist; for list, a session could not be read), 2 for bad
 // usage. The first Ctrl-C (or SIGTERM) cancels what sessionctl waits for,
@@ -461,19 +464,23 @@ func (c *cli) count(ctx context.Context) error {
 func (c *cli) destroy(ctx context.Context, id string) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	_, found, err := c.store.Get(ctx, id)
-	if err != nil {
-		return err
+	_, found, readErr := c.store.Get(ctx, id)
+	if readErr != nil && !c.aboutOneSession(ctx, readErr) {
+		return readErr
 	}
-	missing := !found
-	// Destroy even when Get says missing: an expired leftover goes too.
+	// Destroy even when Get says missing: an expired leftover goes too, and
+	// so does a session that cannot be read (list's unreadable row).
+	missing := !found && readErr == nil
 	if err := c.store.Destroy(ctx, id); err != nil {
 		return err
 	}
 	if missing {
 		return fmt.Errorf("no session %q (missing or expired); nothing destroyed", id)
 	}
-	_, err = fmt.Fprintf(c.stdout, "destroyed session %s\n", id)
+	if readErr != nil {
+		fmt.Fprintf(c.stderr, "sessionctl destroy: session %s could not be read: %v\n", id, readErr)
+	}
+	_, err := fmt.Fprintf(c.stdout, "destroyed session %s\n", id)
 	return err
 }
 

@@ -665,3 +665,28 @@ func TestListStopsWhenTheStoreFails(t *testing.T) {
 		})
 	}
 }
+
+// A session that list shows as unreadable (here a Redis key of the wrong
+// type under the store's prefix) is what an operator then destroys:
+// destroy deletes it, saying that it could not be read, and exits 0. It
+// used to stop at the failed read and leave the key, so that sessionctl
+// could not remove what it had just reported.
+func TestDestroyDeletesASessionThatCannotBeRead(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	url := "redis://" + srv.Addr + "/0"
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	if err := rdb.HSet(context.Background(), "sess:bad", "f", "v").Err(); err != nil { // connect-redis's prefix
+		t.Fatal(err)
+	}
+	code, out, errOut := sessionctl(t, "", "-store", url, "destroy", "bad")
+	if code != 0 || !strings.Contains(out, "destroyed session bad") {
+		t.Errorf("exit %d, stdout %q, want 0 and the session destroyed", code, out)
+	}
+	if !strings.Contains(errOut, "could not be read") || !strings.Contains(errOut, "WRONGTYPE") {
+		t.Errorf("stderr %q, want the read error", errOut)
+	}
+	if n := rdb.Exists(context.Background(), "sess:bad").Val(); n != 0 {
+		t.Fatal("sess:bad is still there")
+	}
+}
