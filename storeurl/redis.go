@@ -38,7 +38,9 @@ import (
 // (max_retries+1) x 5 x (dial_timeout + 100ms).
 //
 // Open pings the server (every node of a Cluster) with its context, so a wrong
-// address fails at once. The returned closer closes the client.
+// address fails at once. Every command of the client, Open's ping included,
+// ends at its context's deadline if that comes before read_timeout or
+// write_timeout. The returned closer closes the client.
 func init() {
 	for _, scheme := range []string{"redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"} {
 		register(scheme, openRedis, redisParamsFor(redisScheme(scheme)))
@@ -273,7 +275,10 @@ func redisPathForm(kind string) string {
 	return "/db, a database number"
 }
 
-// client builds the go-redis client the URL describes.
+// client builds the go-redis client the URL describes. Its commands end at
+// their context's deadline (ContextTimeoutEnabled), as Open's ping and a
+// manager's StoreTimeout expect; without it go-redis waits for read_timeout
+// whatever the context says.
 func (p *redisURL) client() redis.UniversalClient {
 	var tlsConfig *tls.Config
 	if p.tls {
@@ -289,19 +294,19 @@ func (p *redisURL) client() redis.UniversalClient {
 			MasterName: p.master, SentinelAddrs: p.addrs, SentinelPassword: p.sentinelPassword,
 			Username: p.user, Password: p.pass, DB: p.db, TLSConfig: tlsConfig,
 			DialTimeout: p.timeouts.dial, ReadTimeout: p.timeouts.read, WriteTimeout: p.timeouts.write,
-			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
+			PoolSize: p.poolSize, MaxRetries: p.maxRetries, ContextTimeoutEnabled: true,
 		})
 	case "cluster":
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: p.addrs, Username: p.user, Password: p.pass, TLSConfig: tlsConfig,
 			DialTimeout: p.timeouts.dial, ReadTimeout: p.timeouts.read, WriteTimeout: p.timeouts.write,
-			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
+			PoolSize: p.poolSize, MaxRetries: p.maxRetries, ContextTimeoutEnabled: true,
 		})
 	default:
 		return redis.NewClient(&redis.Options{
 			Addr: p.addrs[0], Username: p.user, Password: p.pass, DB: p.db, TLSConfig: tlsConfig,
 			DialTimeout: p.timeouts.dial, ReadTimeout: p.timeouts.read, WriteTimeout: p.timeouts.write,
-			PoolSize: p.poolSize, MaxRetries: p.maxRetries,
+			PoolSize: p.poolSize, MaxRetries: p.maxRetries, ContextTimeoutEnabled: true,
 		})
 	}
 }

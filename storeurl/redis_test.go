@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,57 @@ func TestRedisURLRefusesTwoDifferentDatabaseNumbers(t *testing.T) {
 	if n := raw.Exists(t.Context(), "sess:twice").Val(); n != 1 {
 		t.Fatal("the session of /2?db=2 is not in database 2")
 	}
+}
+
+// A redis URL's client ends a command at its context's deadline, whatever
+// its read_timeout: Open's ping, and every call of the store, through a
+// network that stalls (a blackhole) fail at the deadline (go-redis says
+// i/o timeout).
+// go-redis reads the context's deadline only with ContextTimeoutEnabled,
+// which the URL's client did not set: Open and the store's calls waited
+// for read_timeout (3s by default, for ever with -1), past a manager's
+// StoreTimeout and sessionctl's -timeout.
+func TestRedisURLCallsEndAtTheirContextsDeadline(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	rawURL := "redis://" + proxy.Addr + "?read_timeout=-1&write_timeout=-1&max_retries=-1"
+	within := func(what string, call func(ctx context.Context) error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- call(ctx) }()
+		select {
+		case err := <-done:
+			var netErr net.Error
+			if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &netErr) && netErr.Timeout()) {
+				t.Errorf("%s through a stalled network: %v, want a timeout", what, err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("%s took %v with a context of 300ms", what, took)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s through a stalled network still waits after 10s with a context of 300ms", what)
+		}
+	}
+
+	// A store opened while the network works...
+	st := openNetStore(t, rawURL)
+	netRoundTrip(t, st, "before")
+	// ...fails its calls at their deadline once it stalls.
+	proxy.Stall()
+	within("Get", func(ctx context.Context) error {
+		_, _, err := st.Get(ctx, "before")
+		return err
+	})
+	// So does Open.
+	within("Open", func(ctx context.Context) error {
+		_, closer, err := storeurl.Open(ctx, rawURL)
+		if err == nil {
+			closer.Close()
+		}
+		return err
+	})
+	proxy.Heal()
 }
