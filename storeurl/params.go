@@ -271,7 +271,8 @@ func paramLabel(name, value string) string {
 // Open's errors already do. A URL with an "@" anywhere but at the end of
 // its user info (a password with an unescaped "/", "?" or "#" moves it
 // there) shows nothing between the scheme and its last "@", since part of
-// a password may be anywhere in it. A URL that does not parse gives a
+// a password may be anywhere in it. A URL that does not parse, and a
+// key=value connection string ("host=db password=..."), give a
 // placeholder, never the raw text.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -285,11 +286,26 @@ func Redact(rawURL string) string {
 // has nothing to hide (url.URL.String turns "mem://?x=1" into "mem:?x=1"),
 // else its redacted form.
 func shownURL(rawURL string, u *url.URL) string {
+	if isKeyValue(u) {
+		return keyValueShown
+	}
 	s, changed := redactURL(u)
 	if !changed {
 		return rawURL
 	}
 	return s
+}
+
+// keyValueShown stands for a key=value connection string in messages.
+const keyValueShown = "(a key=value string, not a URL)"
+
+// isKeyValue reports whether u, parsed from a string without a scheme
+// whose path holds an "=", is most likely a libpq key=value connection
+// string ("host=db user=app password=..."), which pgx reads and many a
+// DATABASE_URL holds. Nothing of it can be shown: a value may be quoted,
+// spaces and all, so that no splitting finds where a password ends.
+func isKeyValue(u *url.URL) bool {
+	return u.Scheme == "" && strings.Contains(u.Path, "=")
 }
 
 // redactURL is Redact on a parsed URL; changed reports whether it hid

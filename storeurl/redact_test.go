@@ -135,3 +135,35 @@ func TestRedactHidesTheSessionTokenInAuthMechanismProperties(t *testing.T) {
 		})
 	}
 }
+
+// A libpq key=value connection string ("host=db user=app password=...")
+// is what many deployments keep in DATABASE_URL, and pgx reads it; it is
+// not a URL, and Open says so without quoting it: it parses as a path
+// without a scheme, which the unknown-scheme error quoted in full,
+// password and all (and so did Redact, sessionctl's messages with it).
+func TestAKeyValueConnectionStringIsRefusedWithoutBeingQuoted(t *testing.T) {
+	for _, raw := range []string{
+		"host=127.0.0.1 port=1 user=app password=hunter2 dbname=app",
+		"user=app password='hunter2 with spaces'",
+		"password=hunter2",
+		"dbname=app password=hunter2?sslmode=disable",
+		"host=db password=hun@ter2",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			if r := storeurl.Redact(raw); strings.Contains(r, "hunter2") || strings.Contains(r, "ter2") {
+				t.Errorf("Redact = %q", r)
+			}
+			_, closer, err := storeurl.Open(t.Context(), raw)
+			if err == nil {
+				closer.Close()
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+			if !strings.Contains(err.Error(), "not a URL") {
+				t.Errorf("got %v, want it to say that a key=value string is not a URL", err)
+			}
+		})
+	}
+}

@@ -15,8 +15,10 @@
 // value whose KEY is so named (mongodb's
 // authMechanismProperties=AWS_SESSION_TOKEN:...), and so is everything
 // before an "@" that is not at the end of the user info, where a password
-// with an unescaped "/", "?" or "#" leaves its pieces. A URL that does not parse is described, not quoted. Percent-escape
-// a password's reserved characters: "p@ss/w#rd" is "p%40ss%2Fw%23rd".
+// with an unescaped "/", "?" or "#" leaves its pieces. A URL that does not
+// parse is described, not quoted, and so is a key=value connection string
+// ("host=db password=..."), which is refused. Percent-escape a password's
+// reserved characters: "p@ss/w#rd" is "p%40ss%2Fw%23rd".
 //
 //	mem://                                  memstore (one process only)
 //	    ?max_sessions=100000                cap; evicts the sessions closest to expiry
@@ -112,6 +114,9 @@ func Open(ctx context.Context, rawURL string) (session.Store, io.Closer, error) 
 		return nil, nil, fmt.Errorf("storeurl: not a URL: %w", parseError(err))
 	}
 	shown := shownURL(rawURL, u)
+	if isKeyValue(u) {
+		return nil, nil, fmt.Errorf("storeurl: %s: a key=value connection string (host=... password=...) is not a URL; write it as one, such as postgres://user:password@host:5432/db?sslmode=require", shown)
+	}
 	if u.Fragment != "" || strings.HasSuffix(rawURL, "#") {
 		// Nothing reads a fragment: the URL was most likely cut at a "#"
 		// of the password.
