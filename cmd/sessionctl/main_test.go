@@ -690,3 +690,35 @@ func TestDestroyDeletesASessionThatCannotBeRead(t *testing.T) {
 		t.Fatal("sess:bad is still there")
 	}
 }
+
+// A server that accepts connections but stops answering (a stalled
+// network) ends the command at -timeout, and the message says that the
+// store did not answer in time, not that it cannot be reached.
+func TestAStoreThatStopsAnsweringIsReportedSlowAtTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) (addr string)
+		url   func(addr string) string
+		cmd   []string
+	}{
+		{"redis", func(t *testing.T) string { return testserver.StartRedis(t).Addr },
+			func(addr string) string { return "redis://" + addr + "/0" }, []string{"count"}},
+		{"memcached", func(t *testing.T) string { return testserver.StartMemcached(t).Addr },
+			func(addr string) string { return "memcached://" + addr + "?timeout=10s" }, []string{"show", "some-id"}},
+		{"postgres", func(t *testing.T) string { return testserver.SharedPostgres(t).Addr },
+			func(addr string) string { return "postgres://postgres@" + addr + "/postgres?sslmode=disable" }, []string{"count"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := testserver.StartProxy(t, tc.start(t))
+			proxy.Stall()
+			start := time.Now()
+			code, out, errOut := sessionctl(t, "", append([]string{"-store", tc.url(proxy.Addr), "-timeout", "500ms"}, tc.cmd...)...)
+			if took := time.Since(start); took > 4*time.Second {
+				t.Errorf("took %v with -timeout 500ms", took)
+			}
+			if code != 1 || out != "" || !strings.Contains(errOut, "did not answer within 500ms (-timeout)") {
+				t.Fatalf("exit %d, stderr %q, want 1 and the store too slow", code, errOut)
+			}
+		})
+	}
+}
