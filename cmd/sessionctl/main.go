@@ -103,6 +103,7 @@ type cli struct {
 	storeURL       string
 	timeout        time.Duration
 	store          session.Store
+	deadlines      []time.Time // of every exchange with the store, for explain
 }
 
 // command is one subcommand.
@@ -278,18 +279,42 @@ func usage(w io.Writer, global *flag.FlagSet) {
 // deadline bounds one exchange with the store by -timeout. A command calls
 // it around its store calls, not around questions to the user.
 func (c *cli) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	if d, ok := ctx.Deadline(); ok {
+		c.deadlines = append(c.deadlines, d)
+	}
+	return ctx, cancel
 }
 
-// explain makes an error about the store's server say so plainly.
+// timedOut reports whether an exchange with the store ran out of -timeout:
+// its deadline has passed. (The context's error may not say so: a socket
+// deadline set from it can fire before its timer, and the command's
+// cancel then makes it context.Canceled.)
+func (c *cli) timedOut() bool {
+	now := time.Now()
+	for _, d := range c.deadlines {
+		if !now.Before(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// explain makes an error about the store's server say so plainly. A
+// network timeout once -timeout has run out is the store too slow, not
+// out of reach: a client that sets its socket deadline from the context
+// (go-redis) reports -timeout as an i/o timeout.
 func (c *cli) explain(err error) error {
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
+	var (
+		opErr  *net.OpError
+		dnsErr *net.DNSError
+		netErr net.Error
+	)
 	switch {
+	case errors.Is(err, context.DeadlineExceeded), c.timedOut() && errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("the store at %s did not answer within %v (-timeout): %w", c.redactedURL(), c.timeout, err)
 	case errors.As(err, &opErr), errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot reach the store at %s: %w", c.redactedURL(), err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the store at %s did not answer within %v (-timeout): %w", c.redactedURL(), c.timeout, err)
 	}
 	return err
 }

@@ -722,3 +722,30 @@ func TestAStoreThatStopsAnsweringIsReportedSlowAtTimeout(t *testing.T) {
 		})
 	}
 }
+
+// A server that stops answering once the store is open ends the command at
+// -timeout too, and the message says so: go-redis reports the deadline it
+// read from the context as an i/o timeout, which sessionctl took for a
+// server it could not reach.
+func TestAStoreThatStopsAnsweringAfterOpenIsReportedSlow(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	url := "redis://" + proxy.Addr + "/0?max_retries=-1"
+	orig := openStore
+	openStore = func(ctx context.Context, u string) (session.Store, io.Closer, error) {
+		st, closer, err := orig(ctx, u)
+		if err == nil {
+			proxy.Stall() // open, and now silent
+		}
+		return st, closer, err
+	}
+	t.Cleanup(func() { openStore = orig })
+	start := time.Now()
+	code, out, errOut := sessionctl(t, "", "-store", url, "-timeout", "500ms", "count")
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("took %v with -timeout 500ms", took)
+	}
+	if code != 1 || out != "" || !strings.Contains(errOut, "did not answer within 500ms (-timeout)") {
+		t.Fatalf("exit %d, stderr %q, want 1 and the store too slow", code, errOut)
+	}
+}
