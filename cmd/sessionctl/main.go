@@ -11,6 +11,8 @@
 //	sessionctl -store redis://127.0.0.1:6379/0 logout-user alice@example.com
 //
 // The store URL can also come from the SESSION_STORE environment variable.
+// Messages, and the usage that lists it as -store's default, show it with
+// its secrets hidden (storeurl.Redact).
 // list, count and clear need a store that can enumerate its sessions (not
 // Memcached); user and logout-user need a store that keeps a user index
 // (session.UserIndex: not Memcached). An embedded bolt file can only be opened while no other process
@@ -254,8 +256,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // addCommonFlags registers -store and -timeout, with the values c has so far
 // as defaults, so that they work before and after the command name.
 func addCommonFlags(fs *flag.FlagSet, c *cli) {
-	fs.StringVar(&c.storeURL, "store", c.storeURL, "the store `URL` (or $"+StoreEnv+")")
+	fs.Var(storeFlag{&c.storeURL}, "store", "the store `URL` (or $"+StoreEnv+")")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up on the store after this `duration`")
+}
+
+// storeFlag is the -store flag. It shows its value, the default that the
+// usage prints ($SESSION_STORE, or the URL given before the command), with
+// its secrets hidden (storeurl.Redact): the usage goes to stderr on every
+// usage error.
+type storeFlag struct{ url *string }
+
+func (f storeFlag) Set(v string) error { *f.url = v; return nil }
+
+func (f storeFlag) String() string {
+	if f.url == nil || *f.url == "" {
+		return ""
+	}
+	return storeurl.Redact(*f.url)
 }
 
 func usage(w io.Writer, global *flag.FlagSet) {

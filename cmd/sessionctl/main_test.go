@@ -749,3 +749,33 @@ func TestAStoreThatStopsAnsweringAfterOpenIsReportedSlow(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q, want 1 and the store too slow", code, errOut)
 	}
 }
+
+// The usage that -h and every usage error print lists the flags with their
+// defaults, and -store's default is $SESSION_STORE, or the URL given
+// before the command: it shows with its secrets hidden, where it showed
+// the password of the URL in the environment to whoever read stderr.
+func TestUsageNeverShowsTheStoreURLsSecrets(t *testing.T) {
+	t.Setenv(StoreEnv, "redis://:hunter2@127.0.0.1:1/0?sentinel_password=hunter3")
+	for _, args := range [][]string{
+		{"-h"},
+		{"bogus"},
+		{},
+		{"-bogus"},
+		{"count", "-h"},
+		{"list", "-bogus"},
+		{"-store", "redis://u:hunter4@127.0.0.1:1/0", "list", "-bogus"},
+		{"-store", "redis://u:hunter4@127.0.0.1:1/0", "show"},
+	} {
+		code, out, errOut := sessionctl(t, "", args...)
+		if strings.Contains(out+errOut, "hunter") {
+			t.Errorf("sessionctl %q (exit %d) shows a secret:\n%s%s", args, code, out, errOut)
+		}
+		if !strings.Contains(out+errOut, "-store URL") {
+			t.Errorf("sessionctl %q printed no usage", args)
+		}
+	}
+	// The URL itself still comes from the environment.
+	if code, _, errOut := sessionctl(t, "", "-timeout", "2s", "count"); code != 1 || !strings.Contains(errOut, "redis://:xxxxx@127.0.0.1:1/0?sentinel_password=xxxxx") {
+		t.Errorf("count with the store in the environment: exit %d, stderr %q", code, errOut)
+	}
+}
