@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/sessionkit/session/storeurl"
 )
 
 // Default values of the demo's settings.
@@ -48,7 +50,9 @@ type Config struct {
 // ParseConfig reads the demo's settings from command-line args (without the
 // program name) and the environment, which getenv reads (os.Getenv, or a map
 // in tests). A flag wins over its environment variable. Usage and flag
-// errors are written to output; -h returns flag.ErrHelp.
+// errors are written to output, the usage listing SESSION_SECRET as
+// "xxxxx" and SESSION_STORE redacted (storeurl.Redact) where it gives
+// their values as defaults; -h returns flag.ErrHelp.
 func ParseConfig(args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -61,8 +65,11 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	var cfg Config
 	var secrets string
 	fs.StringVar(&cfg.Addr, "addr", env("SESSIONDEMO_ADDR", DefaultAddr), "listen `address` (env SESSIONDEMO_ADDR)")
-	fs.StringVar(&cfg.StoreURL, "store", getenv("SESSION_STORE"), "session store `URL`: mem://, bolt:///path/file.db, redis://host:port/db, ... (env SESSION_STORE; default: bolt file "+DBFile+" in the working directory)")
-	fs.StringVar(&secrets, "secret", getenv("SESSION_SECRET"), "cookie signing `secrets`, comma-separated, the first signs (env SESSION_SECRET; default: generated once into "+SecretFile+")")
+	// The usage lists each flag's default, its variable's value: the store
+	// URL shows redacted, the secrets not at all.
+	cfg.StoreURL, secrets = getenv("SESSION_STORE"), getenv("SESSION_SECRET")
+	fs.Var(shownAs{&cfg.StoreURL, storeurl.Redact}, "store", "session store `URL`: mem://, bolt:///path/file.db, redis://host:port/db, ... (env SESSION_STORE; default: bolt file "+DBFile+" in the working directory)")
+	fs.Var(shownAs{&secrets, func(string) string { return "xxxxx" }}, "secret", "cookie signing `secrets`, comma-separated, the first signs (env SESSION_SECRET; default: generated once into "+SecretFile+")")
 	fs.StringVar(&cfg.Name, "name", env("SESSION_NAME", DefaultName), "session cookie `name` (env SESSION_NAME)")
 	fs.DurationVar(&cfg.MaxAge, "max-age", DefaultMaxAge, "cookie lifetime, 0 for a browser-session cookie (env SESSION_MAX_AGE)")
 	fs.Usage = func() {
@@ -95,6 +102,22 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		return Config{}, fmt.Errorf("%s must not be negative", maxAgeFrom)
 	}
 	return cfg, nil
+}
+
+// shownAs is a string flag whose value the usage shows through show: a
+// secret's default, taken from the environment, must not show as it is.
+type shownAs struct {
+	value *string
+	show  func(string) string
+}
+
+func (f shownAs) Set(v string) error { *f.value = v; return nil }
+
+func (f shownAs) String() string {
+	if f.value == nil || *f.value == "" {
+		return ""
+	}
+	return f.show(*f.value)
 }
 
 // flagGiven reports whether the command line set the flag called name.

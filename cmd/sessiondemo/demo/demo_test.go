@@ -716,6 +716,40 @@ func TestMaxAgeFlagWinsOverABadEnvironmentVariable(t *testing.T) {
 	}
 }
 
+// The usage that -h and every flag error print lists each flag's default,
+// which is its environment variable's value: the cookie secret does not
+// show, and the store URL shows with its secrets hidden. Both showed as
+// they were, so that a mistyped flag wrote the secret that signs every
+// cookie, and the store's password, to stderr.
+func TestUsageNeverShowsTheSecretOrTheStoresPassword(t *testing.T) {
+	env := map[string]string{
+		"SESSION_SECRET": "topsecret1, topsecret2",
+		"SESSION_STORE":  "redis://:hunter2@127.0.0.1:1/0?sentinel_password=hunter3",
+	}
+	getenv := func(k string) string { return env[k] }
+	for _, args := range [][]string{{"-h"}, {"-nope"}, {"extra"}, {"-max-age", "soon"}} {
+		var out strings.Builder
+		if _, err := ParseConfig(args, getenv, &out); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+		if strings.Contains(out.String(), "topsecret") || strings.Contains(out.String(), "hunter") {
+			t.Errorf("%q: the usage shows a secret:\n%s", args, out.String())
+		}
+		if !strings.Contains(out.String(), "-secret") {
+			t.Errorf("%q: no usage printed", args)
+		}
+	}
+	// The values still come from the environment, and a flag still wins.
+	cfg, err := ParseConfig(nil, getenv, io.Discard)
+	if err != nil || !slices.Equal(cfg.Secrets, []string{"topsecret1", "topsecret2"}) || cfg.StoreURL != env["SESSION_STORE"] {
+		t.Errorf("from the environment: %+v, %v", cfg, err)
+	}
+	cfg, err = ParseConfig([]string{"-secret", "s", "-store", "mem://"}, getenv, io.Discard)
+	if err != nil || !slices.Equal(cfg.Secrets, []string{"s"}) || cfg.StoreURL != "mem://" {
+		t.Errorf("flags over the environment: %+v, %v", cfg, err)
+	}
+}
+
 func equalConfig(a, b Config) bool {
 	return a.Addr == b.Addr && a.StoreURL == b.StoreURL && slices.Equal(a.Secrets, b.Secrets) &&
 		a.Name == b.Name && a.MaxAge == b.MaxAge
