@@ -24,7 +24,9 @@ import (
 // are those of mongoParams. Every other parameter is the driver's
 // (replicaSet, authSource, tls, timeoutMS, ...; see the MongoDB connection
 // string documentation), passed on in the URL's order for the driver to
-// judge. Open pings the server with its context, so a wrong address fails
+// judge; the driver ignores an option it does not know, so a store
+// parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
+// another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
 // at once. The returned closer stops the cleanup and disconnects the client.
 func init() {
 	register("mongodb", openMongo, mongoParams)

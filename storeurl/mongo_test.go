@@ -72,3 +72,37 @@ func TestMongoURLErrorsSayWhatIsWrong(t *testing.T) {
 		})
 	}
 }
+
+// The MongoDB driver ignores the options it does not know, in silence, and
+// its own are camelCase: a store parameter written in the driver's style
+// (cleanupInterval=10m, ttlIndex=true, Collection=web) was handed to the
+// driver and dropped, so that expired sessions were never deleted, or
+// sessions went to another collection, without a word. Open refuses a
+// parameter that differs from one of the store's only in letter case,
+// "_" or "-", naming the store's spelling; postgres URLs, whose server
+// refuses unknown settings with its own message, give the same error.
+func TestMongoURLRefusesAStoreParameterInTheDriversSpelling(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	for _, c := range []struct{ query, want string }{
+		{"cleanupInterval=10m", `parameter "cleanupInterval" is spelled cleanup_interval`},
+		{"ttlIndex=true&defaultTTL=1h", `parameter "ttlIndex" is spelled ttl_index; parameter "defaultTTL" is spelled default_ttl`},
+		{"Collection=web", `parameter "Collection" is spelled collection`},
+		{"last-modified=true", `parameter "last-modified" is spelled last_modified`},
+	} {
+		_, closer, err := storeurl.Open(t.Context(), "mongodb://"+srv.Addr+"/"+db+"?appName=x&"+c.query)
+		if err == nil {
+			closer.Close()
+			t.Errorf("?%s: Open succeeded, the parameter dropped in silence", c.query)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("?%s: %v, want an error containing %q", c.query, err, c.want)
+		}
+	}
+	pg := testserver.SharedPostgres(t)
+	_, _, err := storeurl.Open(t.Context(), "postgres://postgres@"+pg.Addr+"/postgres?sslmode=disable&createTable=true")
+	if err == nil || !strings.Contains(err.Error(), `parameter "createTable" is spelled create_table`) {
+		t.Errorf("postgres ?createTable=true: %v, want the store's spelling", err)
+	}
+}

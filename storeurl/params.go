@@ -59,6 +59,24 @@ func (t paramTable[C]) lookup(name string) (param[C], bool) {
 	return param[C]{}, false
 }
 
+// nearName returns the table's parameter whose name name spells another
+// way: in other letter cases, or with "-" or no separator for "_"
+// (cleanupInterval, Default-TTL for default_ttl). A scheme that hands the
+// parameters it does not know to its driver refuses these: no driver
+// option is spelled so, and MongoDB's driver ignores an option it does not
+// know.
+func (t paramTable[C]) nearName(name string) (string, bool) {
+	fold := func(s string) string {
+		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
+	}
+	for _, p := range t {
+		if fold(p.name) == fold(name) {
+			return p.name, true
+		}
+	}
+	return "", false
+}
+
 // durationRule says which durations a parameter accepts besides positive ones.
 type durationRule int
 
@@ -131,7 +149,9 @@ func applyParams[C any](c *C, u *url.URL, table paramTable[C]) error {
 // applyOwnParams is applyParams for a scheme whose driver reads parameters
 // of its own from the same query (mongodb, postgres): it applies the
 // parameters of table and returns the others, in their order and escaping,
-// as the raw query to hand to the driver, which judges them. A semicolon or
+// as the raw query to hand to the driver, which judges them. A parameter
+// that spells one of table's another way (cleanupInterval) is refused,
+// naming the table's spelling (nearName). A semicolon or
 // a bad escape is refused here, whoever's the parameter: the driver might
 // read a semicolon as a separator and quote the query in its error.
 func applyOwnParams[C any](c *C, u *url.URL, table paramTable[C]) (driverQuery string, err error) {
@@ -157,6 +177,12 @@ func applyTable[C any](c *C, rawQuery string, table paramTable[C], passUnknown b
 		case p.err != nil: // before the driver's: a driver may read ";" otherwise
 			errs = append(errs, p.err)
 		case !ok && passUnknown:
+			if own, near := table.nearName(p.name); near {
+				// The driver would drop it in silence (MongoDB's) or
+				// refuse it without a word of the store's spelling.
+				errs = append(errs, fmt.Errorf("parameter %q is spelled %s", hideCredentials(p.name), own))
+				continue
+			}
 			rest = append(rest, p.raw)
 		case !ok:
 			errs = append(errs, fmt.Errorf("unknown parameter %q (known: %s)", hideCredentials(p.name), strings.Join(table.sortedNames(), ", ")))

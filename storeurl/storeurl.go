@@ -6,9 +6,11 @@
 //
 // Every scheme reads its query parameters the same way: unknown or repeated
 // parameters and malformed values are errors that name the parameter, all
-// of them reported in the order they appear in the URL (mongodb hands the
-// parameters it does not know to its driver instead); a semicolon in the
-// query is an error. Errors never show a secret: the user-info password and
+// of them reported in the order they appear in the URL (mongodb and
+// postgres hand the parameters they do not know to their driver instead,
+// but for one that spells a store parameter another way, such as
+// cleanupInterval, an error naming the store's spelling); a semicolon in
+// the query is an error. Errors never show a secret: the user-info password and
 // the value of every parameter whose name contains "password", "secret",
 // "token" or "key" are replaced by "xxxxx" (Redact does the same for your
 // logs), so is the value of every KEY:value piece of a comma-separated
