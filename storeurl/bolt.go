@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,7 +24,10 @@ import (
 //	bolt://./sessions.db              relative to the working directory
 //	bolt:sessions.db                  relative too (the opaque form)
 //
-// The query parameters, all optional, are those of boltParams. The returned
+// The query parameters, all optional, are those of boltParams. Open creates
+// a file that does not exist, unless create=false, with which a missing
+// file is an error (fs.ErrNotExist) and nothing is created: what a tool
+// that only inspects sessions wants of a mistyped path. The returned
 // closer stops the sweeper and closes the file.
 //
 // bbolt cannot be interrupted while it waits for another process's lock on
@@ -37,6 +42,7 @@ func init() { register("bolt", openBolt, boltParams) }
 type boltURL struct {
 	opts        []boltstore.Option
 	openTimeout *time.Duration
+	noCreate    bool // create=false
 }
 
 func openBolt(ctx context.Context, u *url.URL) (session.Store, io.Closer, error) {
@@ -50,6 +56,11 @@ func openBolt(ctx context.Context, u *url.URL) (session.Store, io.Closer, error)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
+	}
+	if p.noCreate {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("file %q does not exist (create=false): %w", hideCredentials(path), fs.ErrNotExist)
+		}
 	}
 	opts := p.opts
 	wait, byDeadline := p.lockWait(ctx)
@@ -127,6 +138,10 @@ var boltParams = paramTable[boltURL]{
 	}),
 	durationParam("default_ttl", positive, "lifetime of a session saved without expiry", func(p *boltURL, d time.Duration) error {
 		return option(boltstore.WithDefaultTTL)(&p.opts, d)
+	}),
+	boolParam("create", "create the file if it does not exist (the default); false refuses a missing file", func(p *boltURL, on bool) error {
+		p.noCreate = !on
+		return nil
 	}),
 	durationParam("open_timeout", zeroAllowed, "how long to wait for another process's file lock (0: for ever; never past Open's deadline)", func(p *boltURL, d time.Duration) error {
 		p.openTimeout = &d

@@ -159,7 +159,7 @@ func TestBadBoltURLsAreClearErrors(t *testing.T) {
 	dir := t.TempDir()
 	p := "bolt://" + filepath.Join(dir, "s.db")
 	for rawURL, want := range map[string]string{
-		p + "?sweep=1m":                         `unknown parameter "sweep" (known: bucket, default_ttl, open_timeout, sweep_interval)`,
+		p + "?sweep=1m":                         `unknown parameter "sweep" (known: bucket, create, default_ttl, open_timeout, sweep_interval)`,
 		p + "?sweep_interval=often":             `parameter sweep_interval="often": not a duration`,
 		p + "?sweep_interval=-1s":               `parameter sweep_interval="-1s": must not be negative`,
 		p + "?default_ttl=0":                    `parameter default_ttl="0": must be positive`,
@@ -207,4 +207,27 @@ func TestBoltURLStoreHasEveryCapability(t *testing.T) {
 	if _, ok := st.(session.Purger); !ok {
 		t.Error("not a Purger")
 	}
+}
+
+// create=false opens a bolt file that exists and refuses one that does
+// not, creating nothing: a tool that only inspects sessions (sessionctl)
+// must not take a mistyped path for an empty store.
+func TestBoltURLWithCreateFalseRefusesAMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "sesions.db")
+	_, closer, err := storeurl.Open(t.Context(), "bolt://"+missing+"?create=false")
+	if err == nil {
+		closer.Close()
+		t.Fatal("Open of a missing file with create=false succeeded")
+	}
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "create=false") {
+		t.Errorf("Open of a missing file with create=false: %v, want one that says it does not exist", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open created %s: %v", missing, err)
+	}
+	existing := filepath.Join(dir, "sessions.db")
+	openBolt(t, "bolt://"+existing) // creates it, as by default
+	openBolt(t, "bolt://"+existing+"?create=false")
+	openBolt(t, "bolt://"+existing+"?create=true")
 }

@@ -32,6 +32,7 @@
 //	    ?bucket=sessions&sweep_interval=1m&default_ttl=24h
 //	    &open_timeout=1s                    wait for another process's file lock
 //	                                        (0: for ever), never past Open's deadline
+//	    &create=false                       refuse a file that does not exist
 //
 //	redis://[user:pass@]host:6379[/db]      redisstore on one server
 //	redis+sentinel://h1:26379,h2:26379/mymaster[/db]   Sentinel (or ?master_name=)
