@@ -16,7 +16,9 @@
 // list, count and clear need a store that can enumerate its sessions (not
 // Memcached); user and logout-user need a store that keeps a user index
 // (session.UserIndex: not Memcached). An embedded bolt file can only be opened while no other process
-// (say, the running application) holds it.
+// (say, the running application) holds it, and must exist: sessionctl
+// adds create=false to a bolt URL that does not say, so that a mistyped
+// path is an error rather than a new, empty store.
 //
 // Give a Redis URL the key prefixes the application's store uses: ?prefix=
 // and, if it sets redisstore.WithUserIndexPrefix, ?user_index_prefix=. user
@@ -46,6 +48,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -228,7 +231,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	openCtx, cancel := c.deadline(ctx)
-	st, closer, err := openStore(openCtx, c.storeURL)
+	st, closer, err := openStore(openCtx, c.openURL())
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "sessionctl: %v\n", c.explain(err))
@@ -332,8 +335,30 @@ func (c *cli) explain(err error) error {
 		return fmt.Errorf("the store at %s did not answer within %v (-timeout): %w", c.redactedURL(), c.timeout, err)
 	case errors.As(err, &opErr), errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot reach the store at %s: %w", c.redactedURL(), err)
+	case c.kind() == "bolt" && errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w (sessionctl opens a bolt file, never creates one; add create=true to the URL for an empty one)", err)
 	}
 	return err
+}
+
+// openURL is the URL sessionctl opens: the store URL, with create=false
+// added to a bolt URL that does not say, since sessionctl inspects a file
+// and never makes one: a mistyped path is an error, not an empty store.
+func (c *cli) openURL() string {
+	u, err := url.Parse(c.storeURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "bolt") || strings.Contains(c.storeURL, "#") {
+		return c.storeURL // Open reports what is wrong
+	}
+	if _, given := u.Query()["create"]; given {
+		return c.storeURL
+	}
+	switch {
+	case strings.HasSuffix(c.storeURL, "?"), strings.HasSuffix(c.storeURL, "&"):
+		return c.storeURL + "create=false"
+	case strings.Contains(c.storeURL, "?"):
+		return c.storeURL + "&create=false"
+	}
+	return c.storeURL + "?create=false"
 }
 
 // redactedURL is the store URL as messages show it: as typed, but for its

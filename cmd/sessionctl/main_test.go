@@ -779,3 +779,26 @@ func TestUsageNeverShowsTheStoreURLsSecrets(t *testing.T) {
 		t.Errorf("count with the store in the environment: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// A bolt URL names a file that sessionctl opens, never creates: a mistyped
+// path is an error, not an empty store. It was created, so that count said
+// 0, clear -yes "cleared 0 session(s)" and logout-user "destroyed 0
+// session(s)", each with exit status 0, while the application's file was
+// untouched, and an empty file was left behind.
+func TestABoltPathThatDoesNotExistIsAnErrorNotAnEmptyStore(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "sesions.db")
+	for _, cmd := range [][]string{{"count"}, {"clear", "-yes"}, {"logout-user", "alice"}} {
+		code, out, errOut := sessionctl(t, "", append([]string{"-store", "bolt://" + missing}, cmd...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, "does not exist") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 1 and the file missing", cmd, code, out, errOut)
+		}
+		if _, err := os.Stat(missing); !os.IsNotExist(err) {
+			t.Fatalf("%q created %s: %v", cmd, missing, err)
+		}
+	}
+	// create=true in the URL asks for the file.
+	if code, out, _ := sessionctl(t, "", "-store", "bolt://"+missing+"?create=true", "count"); code != 0 || strings.TrimSpace(out) != "0" {
+		t.Errorf("with create=true: exit %d, stdout %q", code, out)
+	}
+}
