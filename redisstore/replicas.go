@@ -54,8 +54,9 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // It works with a *redis.Client (also the client of
 // redis.NewFailoverClient) and a *redis.ClusterClient, where WAIT goes to the
 // master of the key's slot; a *redis.Ring is refused at write time. The
-// client's ReadTimeout must be longer than timeout. n <= 0 or timeout <= 0
-// turns the option off (WAIT 0 would block forever).
+// client's ReadTimeout must be longer than timeout. WAIT counts in whole
+// milliseconds: a timeout that is not one is rounded up (500µs waits 1 ms).
+// n <= 0 or timeout <= 0 turns the option off (WAIT 0 would block forever).
 //
 // On a Cluster the write and its WAIT go to the slot's master in a pipeline
 // of their own, past the ClusterClient's handling of redirects and
@@ -76,7 +77,8 @@ func WithReplicas(n int, timeout time.Duration) Option {
 			c.replicas, c.replicaTimeout = 0, 0
 			return
 		}
-		c.replicas, c.replicaTimeout = n, timeout
+		// WAIT takes whole milliseconds, and 0 waits for ever: round up.
+		c.replicas, c.replicaTimeout = n, (timeout + time.Millisecond - 1).Truncate(time.Millisecond)
 	}
 }
 

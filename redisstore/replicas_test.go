@@ -223,6 +223,23 @@ func TestWithReplicasZeroWaitsForNothing(t *testing.T) {
 	}
 }
 
+// TestWithReplicasSubMillisecondTimeoutStillEnds: WAIT takes whole
+// milliseconds and waits for ever with 0, so a timeout under a millisecond
+// must not become WAIT n 0. On a server without a replica the write fails
+// with ErrNotReplicated within about a millisecond, not at the client's
+// read timeout (3 s) with an i/o timeout.
+func TestWithReplicasSubMillisecondTimeoutStillEnds(t *testing.T) {
+	st := newStore(standalone(t), redisstore.WithReplicas(1, 500*time.Microsecond))
+	start := time.Now()
+	err := st.Set(t.Context(), "a", []byte(`{}`), time.Now().Add(time.Hour))
+	if !errors.Is(err, redisstore.ErrNotReplicated) {
+		t.Fatalf("Set with WithReplicas(1, 500µs) and no replica: %v after %v, want ErrNotReplicated", err, time.Since(start))
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Set with WithReplicas(1, 500µs) took %v, want about a millisecond", d)
+	}
+}
+
 func TestWithReplicasRefusesARing(t *testing.T) {
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": testserver.SharedRedis(t).Addr}})
 	t.Cleanup(func() { ring.Close() })
