@@ -15,7 +15,8 @@
 // keeps a key through the millisecond its TTL ends in), so a key dies less
 // than 2 ms before expires, never after, counting the TTL from when Redis
 // receives the command (as Redis does). An expiry beyond about 292 years
-// (year 9999 for "never") is kept for about 292 years.
+// (year 9999 for "never") is kept for about 292 years; one more than 292
+// years ago (year 1700) is in the past like any other, and deletes.
 //
 // Every store operation is one command, so one network round trip:
 //
@@ -280,12 +281,19 @@ func (s *Store) key(id string) string { return s.prefix + id }
 // left rounded down to the millisecond, less one, since Redis keeps a key
 // through the millisecond its TTL ends in. Zero means it has expired. An
 // expiry past time.Duration's range (year 9999 for "never") gets about 292
-// years: time.Until saturates, and rounding down cannot overflow.
+// years: time.Until saturates, and rounding down cannot overflow. One
+// before that range (year 1700) saturates too, at the smallest Duration:
+// the millisecond is taken off only from a TTL left above it, since taking
+// it from that smallest one wraps around to about 292 years.
 func (s *Store) ttl(expires time.Time) time.Duration {
 	if expires.IsZero() {
 		return s.defaultTTL
 	}
-	return max(time.Until(expires).Truncate(time.Millisecond)-time.Millisecond, 0)
+	left := time.Until(expires).Truncate(time.Millisecond)
+	if left <= time.Millisecond {
+		return 0
+	}
+	return left - time.Millisecond
 }
 
 // version returns the version of a stored value: the value itself. Keeping

@@ -724,6 +724,45 @@ func TestFarFutureExpiryIsKept(t *testing.T) {
 	}
 }
 
+// TestExpiryMoreThan292YearsAgoDeletes pins the other end of the TTL's
+// range: an expiry so far in the past that time.Until saturates at the
+// smallest time.Duration (year 1700, or the zero instant of a time zone east
+// of UTC, which IsZero does not take for the zero time) is in the past like
+// any other, and deletes; one millisecond less than that smallest duration
+// must not wrap around to about 292 years, which kept the session.
+func TestExpiryMoreThan292YearsAgoDeletes(t *testing.T) {
+	ancient := map[string]time.Time{
+		"1700":     time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC),
+		"year1CET": time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("CET", 3600)),
+	}
+	for _, srv := range servers { // the swap is a script on Redis, SET IFEQ on Valkey
+		t.Run(srv.name, func(t *testing.T) {
+			client := srv.client(t)
+			st := newStore(client)
+			for name, expires := range ancient {
+				for _, w := range ttlWrites {
+					t.Run(name+"/"+w.name, func(t *testing.T) {
+						id := name + w.name
+						var v string
+						if w.prepare != nil {
+							v = w.prepare(t, st, id)
+						}
+						if _, err := w.write(t.Context(), st, id, v, expires); err != nil {
+							t.Fatalf("%s to %v: %v", w.name, expires, err)
+						}
+						if _, found, err := st.Get(t.Context(), id); err != nil || found {
+							t.Fatalf("Get after %s to %v: found %v, %v; want the session gone", w.name, expires, found, err)
+						}
+						if n := client.Exists(t.Context(), st.Prefix()+id).Val(); n != 0 {
+							t.Fatalf("%s to %v left the key (PTTL %v)", w.name, expires, client.PTTL(t.Context(), st.Prefix()+id).Val())
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
 // TestSessionIsNeverFoundAfterItsExpiry pins the TTL's rounding against the
 // Redis clock: Redis keeps a key through the millisecond its TTL ends in, so
 // a TTL rounded up (or not shortened by that millisecond) outlives expires.
