@@ -240,11 +240,12 @@ func sameUserSlots(a, b string) bool {
 }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
-// one day). A zero or negative d keeps the default.
+// one day). A zero or negative d keeps the default. Redis counts TTLs in
+// milliseconds: a d that is not a whole number of them is rounded up.
 func WithDefaultTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
-			c.defaultTTL = d
+			c.defaultTTL = (d + time.Millisecond - 1).Truncate(time.Millisecond)
 		}
 	}
 }

@@ -455,6 +455,33 @@ func TestCompareAndSwapFallsBackToTheScriptWithoutSetIfEq(t *testing.T) {
 	}
 }
 
+// TestSubMillisecondDefaultTTLSwapStoresTheSession: a default TTL under a
+// millisecond is sent as one millisecond by Set, Touch and GetAndTouch
+// (go-redis rounds it up), and the script's swap must do the same: it got
+// the TTL in whole milliseconds, 0, and deleted the session while
+// CompareAndSwap reported it swapped, with the new value's version.
+func TestSubMillisecondDefaultTTLSwapStoresTheSession(t *testing.T) {
+	client := clientOf(t, testserver.StartRedis(t)) // Redis 7.0: the script
+	st := redisstore.New(client, redisstore.WithDefaultTTL(500*time.Microsecond))
+	if err := st.Set(t.Context(), "id", []byte(`{"n":0}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, v, _, err := st.GetVersion(t.Context(), "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var swapped bool
+	got := testserver.RedisCommandsDuring(t, client.Options().Addr, func() {
+		_, swapped, err = st.CompareAndSwap(t.Context(), "id", v, []byte(`{"n":1}`), time.Time{})
+	})
+	if err != nil || !swapped {
+		t.Fatalf("CompareAndSwap with the zero expiry: swapped %v, %v", swapped, err)
+	}
+	if got["del"] != 0 {
+		t.Fatalf("CompareAndSwap with the zero expiry and a 500µs default TTL ran %v: it deleted the session it reports swapped", got)
+	}
+}
+
 func TestCompareAndSwapOnValkeyIsOneSetIfEq(t *testing.T) {
 	client, st, v, exp := storedSession(t, testserver.StartValkey(t))
 	v, got := countedSwap(t, client, st, v, []byte(`{"n":1}`), exp)
