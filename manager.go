@@ -636,6 +636,12 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
+	return m.merge(s, &doc, ver)
+}
+
+// merge makes s the stored copy doc, at version ver, with this request's
+// changes applied over it (remerge). s.mu is held.
+func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	if err := s.values.encode(m.valueDepth); err != nil {
 		return err
 	}

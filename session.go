@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -188,6 +189,16 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // RenewID moves the session's data and its cookie's expiry to a new id and
 // destroys the old one: the old id stops working. Call it at login, to defeat
 // session fixation. The destroy is Regenerate's, with its errors.
+//
+// A stored session with a user (SetUser) is re-read first, with a store
+// that compares and swaps, and what is stored now moves, with this
+// request's changes over it, as a save merges them: a user that another
+// request unbound stays unbound. When another request ended the session
+// since this one loaded it (a logout, Manager.DestroyUserSessions, a
+// MaxSessionsPerUser trim), RenewID returns an error wrapping ErrNotFound
+// and the session is as after Destroy: new and empty, without the user. A
+// re-read that fails otherwise is returned too, and the values this request
+// has move, as before.
 func (s *Session) RenewID(ctx context.Context) error {
 	return s.regenerate(ctx, true)
 }
@@ -200,7 +211,20 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	defer s.mu.Unlock()
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
-	err := s.dropStored(ctx, "regenerate")
+	var readErr error
+	if keep {
+		switch readErr = s.m.renewStored(ctx, s); {
+		case errors.Is(readErr, ErrNotFound):
+			// Ended by another request (a logout, DestroyUserSessions, a
+			// MaxSessionsPerUser trim) since this one loaded it: its
+			// values must not come back under a new id.
+			if err := s.replaceWithNew(); err != nil {
+				return errors.Join(readErr, err)
+			}
+			return readErr
+		}
+	}
+	err := errors.Join(readErr, s.dropStored(ctx, "regenerate"))
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
 		return idErr

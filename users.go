@@ -59,7 +59,10 @@ import (
 // index. The unbinding removal has one race, in which a request that binds
 // the same user to the same session (SetUser without RenewID) right after
 // the unbinding save can lose its entry until its session's next write or
-// touch records it again. Without compare-and-swap a destroyed session can
+// touch records it again. RenewID, which writes a session's values under a
+// new id, re-reads a session with a user first (renewStored), so that it
+// does not bring back one that another request destroyed or unbound after
+// this request loaded it. Without compare-and-swap a destroyed session can
 // be written back (as express does), so entries then wait for their expiry.
 // A failed removal is only logged: the entry still expires on its own.
 //
@@ -359,6 +362,32 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 	})
 	_, err = m.destroyAll(ctx, user, infos[min(len(infos), m.opts.MaxSessionsPerUser):])
 	return err
+}
+
+// renewStored brings s up to date with the store before RenewID moves it
+// to a new id, when s is a stored session of a user and the store compares
+// and swaps: it re-reads the session and applies this request's changes
+// over it, as a save's re-merge does, so that RenewID moves what is stored
+// now. A session that another request ended since this one loaded it (a
+// logout, DestroyUserSessions, a MaxSessionsPerUser trim) is an error
+// wrapping ErrNotFound: moved, the values the request loaded would bring it
+// back under the new id, logged in, after "log out everywhere" returned;
+// and a session that another request unbound (SetUser("")) stays unbound.
+// Any other session needs no re-read: without a user, nothing ends it that
+// the move could undo. s.mu is held.
+func (m *Manager) renewStored(ctx context.Context, s *Session) error {
+	if !s.has(markInStore) || m.versioned == nil || s.storedUser == "" {
+		return nil
+	}
+	var doc loadedDocument
+	ver, _, err := m.read(ctx, s.id, nil, &doc)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("session: renew id: the session was ended by another request, or has expired: %w", ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("session: renew id: re-read the session: %w", err)
+	}
+	return m.merge(s, &doc, ver)
 }
 
 // dropLogin undoes a login whose trimming failed: it destroys the session
