@@ -51,7 +51,8 @@
 // short write transaction per batch.
 // Earlier versions named the bucket "<bucket>.users", which another store's
 // WithBucket could name too; New moves the user buckets of such an index
-// into the new one.
+// into the new one, in a file that holds the store's bucket already (in a
+// file without it, a "<bucket>.users" is another program's, left alone).
 package boltstore
 
 import (
@@ -268,7 +269,10 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 	}
 	var moved int
 	err := db.Update(func(tx *bbolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(s.bucket); err != nil {
+		if tx.Bucket(s.bucket) == nil {
+			// A store that never ran on this file has no earlier index to
+			// move: a "<bucket>.users" there is another program's.
+			_, err := tx.CreateBucket(s.bucket)
 			return err
 		}
 		var err error

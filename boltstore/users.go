@@ -102,7 +102,10 @@ func (s *Store) UsersBucket() string { return string(s.usersBucket()) }
 
 // migrateUsers moves the user buckets of the index bucket as earlier
 // versions named it (<bucket>.users) into the index bucket, in New's
-// transaction, and returns how many users it moved. A user who has a bucket
+// transaction, and returns how many users it moved. New calls it only when
+// the sessions' bucket was there already: every version's New created it,
+// so in a file without it a "<bucket>.users" is not this store's index but
+// another program's bucket, which it leaves alone. A user who has a bucket
 // in both (an earlier version ran on the file after this one) gets their
 // entries merged: an entry in both keeps the later expiry. Keys of the old
 // bucket that are not buckets are another store's sessions (one in bucket
