@@ -20,7 +20,10 @@
 // backup), a write when the committer runs it, not when it was queued. So a
 // session that expires while a call waits is expired for that call: it is
 // not returned, a Touch does not revive it, and a CompareAndSwap from its
-// earlier version does not swap.
+// earlier version does not swap. A call whose context is done while it
+// waits returns the context's error then, a read waiting for its read
+// transaction as a write waiting in the commit queue (the manager's
+// StoreTimeout); the transaction may still run, and a write still commit.
 //
 // The store implements session.Store, session.Toucher, session.VersionedStore
 // (compare-and-swap in one transaction), session.Lister and session.Purger.
@@ -424,7 +427,7 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 		data    []byte
 		version uint64
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		// The clock is read in the transaction: beginning it can wait
 		// (behind a commit that remaps the file, itself waiting for a long
 		// read transaction), and a session that expired meanwhile is gone.
@@ -609,7 +612,7 @@ func (s *Store) forEachLive(ctx context.Context, fn func(k []byte)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bbolt.Tx) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
 		now := s.now().UnixNano() // in the transaction, as in GetVersion
 		b, err := s.bucketOf(tx)
 		if err != nil {
@@ -674,7 +677,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		now := s.now().UnixNano()
 		var expired [][]byte
 		more := false
-		err := s.db.View(func(tx *bbolt.Tx) error {
+		err := s.view(ctx, func(tx *bbolt.Tx) error {
 			b, err := s.bucketOf(tx)
 			if err != nil {
 				return err
@@ -727,6 +730,27 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 			// The user index too (users.go): users who never come back.
 			return removed, s.pruneUsers(ctx)
 		}
+	}
+}
+
+// view runs fn in a read transaction, and returns ctx's error once ctx is
+// done, without waiting for the transaction to begin or end: beginning one
+// waits behind a commit that grows (remaps) the file, which itself waits for
+// every read transaction to end, such as a backup's tx.WriteTo over DB().
+// The transaction then runs on, in a goroutine of its own, and its results
+// are dropped: a caller given ctx's error must not read what fn sets. A
+// context that is never done (Background) runs fn in the caller's goroutine.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if ctx.Done() == nil {
+		return s.db.View(fn)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.db.View(fn) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

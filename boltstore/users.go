@@ -396,7 +396,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 		data []byte
 	}
 	var entries []entry
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		now := s.now() // in the transaction, as in GetVersion
 		b, err := s.bucketOf(tx)
 		if err != nil {
@@ -465,7 +465,7 @@ func (s *Store) pruneUsers(ctx context.Context) error {
 		now := s.now().UnixNano()
 		var due [][]byte
 		more := false
-		err := s.db.View(func(tx *bbolt.Tx) error {
+		err := s.view(ctx, func(tx *bbolt.Tx) error {
 			ub := tx.Bucket(s.usersBucket())
 			if ub == nil {
 				return nil
