@@ -22,8 +22,9 @@
 // not returned, a Touch does not revive it, and a CompareAndSwap from its
 // earlier version does not swap. A call whose context is done while it
 // waits returns the context's error then, a read waiting for its read
-// transaction as a write waiting in the commit queue (the manager's
-// StoreTimeout); the transaction may still run, and a write still commit.
+// transaction as a write waiting in the commit queue, or Clear and
+// PurgeExpired for bbolt's writer lock (the manager's StoreTimeout); the
+// transaction may still run, and a write still commit.
 //
 // The store implements session.Store, session.Toucher, session.VersionedStore
 // (compare-and-swap in one transaction), session.Lister and session.Purger.
@@ -629,12 +630,13 @@ func (s *Store) forEachLive(ctx context.Context, fn func(k []byte)) error {
 }
 
 // Clear deletes every session in the store's bucket, and nothing else in the
-// file. Versions keep growing across a Clear.
+// file. Versions keep growing across a Clear. With ctx done before it
+// commits, it returns ctx's error, and the sessions may still be deleted.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b, err := s.bucketOf(tx)
 		if err != nil {
 			return err
@@ -663,7 +665,9 @@ func (s *Store) Clear(ctx context.Context) error {
 // read-only transaction, and the expired entries of the users who are due
 // (see the package doc) are deleted in a short write transaction; a user
 // none of whose entries may be pruned yet is not walked. It stops early,
-// with ctx's error, when ctx is done. After Close it fails with ErrClosed.
+// with ctx's error, when ctx is done, also while it waits for a transaction
+// (a batch's deletions may still commit then). After Close it fails with
+// ErrClosed.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	if s.closed() {
 		return 0, fmt.Errorf("boltstore: purge expired: %w", ErrClosed)
@@ -699,7 +703,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		}
 		if len(expired) > 0 {
 			var n int
-			err = s.update(func(tx *bbolt.Tx) error {
+			err = s.update(ctx, func(tx *bbolt.Tx) error {
 				b, err := s.bucketOf(tx)
 				if err != nil {
 					return err

@@ -62,15 +62,32 @@ func (s *Store) write(ctx context.Context, fn func(b *bbolt.Bucket) error) error
 
 // update runs fn in a write transaction of its own, outside the commit queue
 // (Clear replaces the bucket the queued writes share), unless the store is
-// closed: then it fails with ErrClosed, like a queued write. Close waits for
-// an update under way.
-func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
+// closed: then it fails with ErrClosed, like a queued write. It returns
+// ctx's error once ctx is done while the transaction waits for bbolt's
+// writer lock or runs, as a queued write does; the transaction then goes on
+// in a goroutine of its own and may still commit, and a caller given ctx's
+// error must not read what fn sets. Close waits for an update under way.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	s.writeMu.RLock()
-	defer s.writeMu.RUnlock()
 	if s.writeClosed {
+		s.writeMu.RUnlock()
 		return ErrClosed
 	}
-	return s.db.Update(fn)
+	if ctx.Done() == nil {
+		defer s.writeMu.RUnlock()
+		return s.db.Update(fn)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer s.writeMu.RUnlock() // Close waits for this transaction
+		done <- s.db.Update(fn)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // stopCommitter makes further writes fail with ErrClosed and waits until the
