@@ -11,7 +11,10 @@
 // from parallel requests are committed together (group commit): those that
 // arrive while one transaction is being synced share the next one, so many
 // goroutines are not limited to one fsync each, and a lone writer waits for
-// nobody.
+// nobody. A transaction that panics (bbolt does on some corrupt pages)
+// panics in the goroutine of the call it ran for, logged with its stack,
+// also when the store ran it in a goroutine of its own; the writes
+// committed with it are run again without it.
 // Expired sessions are never returned, and a background sweeper deletes them
 // in small batches so that no sweep holds the write lock for long. A call
 // reads the clock in the transaction that reads or changes the session:
@@ -748,14 +751,7 @@ func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if ctx.Done() == nil {
 		return s.db.View(fn)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.db.View(fn) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.inBackground(ctx, func() error { return s.db.View(fn) }, func() {})
 }
 
 // resume places c on the first key after after, the last key a batch

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"go.etcd.io/bbolt"
 )
@@ -54,7 +55,53 @@ func (s *Store) write(ctx context.Context, fn func(b *bbolt.Bucket) error) error
 	defer s.pending.Add(-1)
 	select {
 	case err := <-op.done:
-		return err
+		return raise(err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// txPanic carries the value a transaction's function panicked with out of
+// the store's goroutine that ran it (the committer, or one that view and
+// update start) to the caller's, which panics with it again: there net/http
+// recovers a handler's panic, as when each call ran its transaction itself,
+// where in the store's goroutine it ended the process.
+type txPanic struct{ value any }
+
+func (p *txPanic) Error() string { return fmt.Sprintf("boltstore: transaction panicked: %v", p.value) }
+
+// guard runs fn, turning a panic into a *txPanic error, logged with its stack.
+func (s *Store) guard(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.Error("boltstore: a transaction panicked", "path", s.db.Path(), "panic", v, "stack", string(debug.Stack()))
+			err = &txPanic{value: v}
+		}
+	}()
+	return fn()
+}
+
+// raise panics in the caller's goroutine with what a transaction panicked
+// with, if err says it did; otherwise it returns err.
+func raise(err error) error {
+	var p *txPanic
+	if errors.As(err, &p) {
+		panic(p.value)
+	}
+	return err
+}
+
+// inBackground runs tx in a goroutine of its own and returns its error, or
+// ctx's once ctx is done first; a panic of tx is raised again here.
+func (s *Store) inBackground(ctx context.Context, tx func() error, after func()) error {
+	done := make(chan error, 1)
+	go func() {
+		defer after()
+		done <- s.guard(tx)
+	}()
+	select {
+	case err := <-done:
+		return raise(err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -77,17 +124,8 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		defer s.writeMu.RUnlock()
 		return s.db.Update(fn)
 	}
-	done := make(chan error, 1)
-	go func() {
-		defer s.writeMu.RUnlock() // Close waits for this transaction
-		done <- s.db.Update(fn)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// Close waits for this transaction: the goroutine holds writeMu.
+	return s.inBackground(ctx, func() error { return s.db.Update(fn) }, s.writeMu.RUnlock)
 }
 
 // stopCommitter makes further writes fail with ErrClosed and waits until the
@@ -141,19 +179,23 @@ func isResult(err error) bool {
 // commit runs the ops of group in one transaction and returns each op's
 // result, or an empty slice if the transaction failed as a whole.
 func (s *Store) commit(group []*writeOp, results []error) []error {
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b, err := s.bucketOf(tx)
-		if err != nil {
-			return err
-		}
-		for _, op := range group {
-			err := op.fn(b)
-			if err != nil && !isResult(err) {
+	// A panic, of an op or of bbolt's commit, fails the transaction: each op
+	// is then run alone, and the one that panicked raises it in its caller.
+	err := s.guard(func() error {
+		return s.db.Update(func(tx *bbolt.Tx) error {
+			b, err := s.bucketOf(tx)
+			if err != nil {
 				return err
 			}
-			results = append(results, err)
-		}
-		return nil
+			for _, op := range group {
+				err := op.fn(b)
+				if err != nil && !isResult(err) {
+					return err
+				}
+				results = append(results, err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		if len(group) == 1 {
