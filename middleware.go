@@ -48,7 +48,7 @@ type requestState struct {
 	cookieValue  string      // the request's cookie value, if it is what the manager sends for cookieID, or ""
 	loaded       bool        // a load was attempted
 	failed       bool        // the session failed to load or save: no session, and no commit, for the rest of the request
-	answered     bool        // the ErrorHandler answered (failed before the headers went out): discard the handler's output
+	answer       answerState // whether the ErrorHandler answers (failed before the headers went out): if so, discard the handler's output
 	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the response was released)
 	released     bool        // the response is no longer the handler's: the connection was hijacked, or the handler returned
@@ -66,6 +66,19 @@ type requestState struct {
 	vary         [1]string      // the Vary header's value, when it had none
 	cacheControl [1]string      // the Cache-Control header's value, when it had none
 }
+
+// answerState is whether the ErrorHandler answers the request: not, or
+// about to or while it runs (fail returned the error, which its caller
+// hands to answer once rs.mu is released), or it has returned. One byte,
+// beside requestState's other flags, so that requestState keeps its size
+// class.
+type answerState uint8
+
+const (
+	answerNone    answerState = iota
+	answerPending             // fail returned the error; the ErrorHandler has not returned yet
+	answerGiven               // the ErrorHandler returned (or panicked)
+)
 
 // storeContext is the request's context without its cancellation, made once:
 // a client that hangs up must not lose the save. rs.mu is held.
@@ -118,9 +131,19 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // load that fails then is logged, as one after the headers went out, and
 // never answered on a ResponseWriter whose buffers net/http may have handed
 // to another connection. It waits for a load or commit running in such a
-// goroutine meanwhile, which may still answer. Then it calls restoreExpiry.
+// goroutine meanwhile, and, when that failed and answers, for the
+// ErrorHandler to return (it runs once rs.mu is released), so that the
+// answer goes out on the response while it is still the request's. Then it
+// calls restoreExpiry.
 func (rs *requestState) handlerReturned() {
 	rs.mu.Lock()
+	for rs.answer == answerPending {
+		// Only a goroutine of the handler's can be answering now (the
+		// handler's own answers return before it does); rare, and short.
+		rs.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		rs.mu.Lock()
+	}
 	rs.wroteHeader, rs.released = true, true
 	rs.mu.Unlock()
 	rs.restoreExpiry()
@@ -188,7 +211,10 @@ func (rs *requestState) restoreExpiry() {
 // called by the ErrorHandler itself returns nil too). A load that fails
 // after the headers went out cannot be answered: it is logged, and what the
 // handler writes goes out; so is one in a goroutine of the handler after
-// the handler returned, whose ResponseWriter is no longer to be used.
+// the handler returned, whose ResponseWriter is no longer to be used. A
+// load that such a goroutine began while the handler ran, and that fails
+// before the headers went out, is answered: the middleware waits for the
+// ErrorHandler to return before it does.
 //
 // Call it before the first write of a response that depends on the
 // session: only then can the response carry Vary: Cookie, and a new
@@ -207,7 +233,7 @@ func From(r *http.Request) *Session {
 func (rs *requestState) session() *Session {
 	s, answer := rs.lockedSession()
 	if answer != nil {
-		rs.answer(answer)
+		rs.answerWith(answer)
 	}
 	return s
 }
@@ -351,9 +377,10 @@ func (rs *requestState) load() error {
 // fail marks the request failed: From returns nil and nothing is
 // committed for the rest of it. If the headers have not gone out yet it
 // takes back the headers the handler set (outer middleware's stay), marks
-// the handler's output answered, so that it goes nowhere, and returns err
-// for the caller to hand to the ErrorHandler once rs.mu is released: an
-// ErrorHandler that calls From must not deadlock. After the headers went out
+// the answer pending, so that the handler's output goes nowhere, and
+// returns err for the caller to hand to the ErrorHandler (answerWith) once
+// rs.mu is released: an ErrorHandler that calls From must not deadlock.
+// After the headers went out
 // (a load first made then) no one can answer: the error is logged and the
 // handler's output still goes out, or the response would end cut short as
 // if it were complete. rs.mu is held.
@@ -364,7 +391,7 @@ func (rs *requestState) fail(err error) error {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
 		return nil
 	}
-	rs.answered = true
+	rs.answer = answerPending
 	rs.wroteHeader = true
 	rs.resetHeader()
 	return err
@@ -380,8 +407,14 @@ func (rs *requestState) resetHeader() {
 	}
 }
 
-// answer runs the ErrorHandler for err. rs.mu is not held.
-func (rs *requestState) answer(err error) {
+// answerWith runs the ErrorHandler for err, which fail returned, and then
+// marks the answer given (handlerReturned waits for it). rs.mu is not held.
+func (rs *requestState) answerWith(err error) {
+	defer func() {
+		rs.mu.Lock()
+		rs.answer = answerGiven
+		rs.mu.Unlock()
+	}()
 	rs.m.opts.ErrorHandler(rs.w, rs.r, err)
 }
 
@@ -405,7 +438,7 @@ type headersUndo struct {
 func (rs *requestState) beforeHeadersUndoable(u *headersUndo) bool {
 	answer, ok := rs.commitFirst(u)
 	if answer != nil {
-		rs.answer(answer)
+		rs.answerWith(answer)
 	}
 	return ok
 }
@@ -454,7 +487,7 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.failed {
-		return nil, !rs.answered
+		return nil, rs.answer == answerNone
 	}
 	if !rs.wroteHeader && !rs.panicked {
 		if u != nil {
@@ -470,13 +503,13 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 			}
 		}
 	}
-	return answer, !rs.answered
+	return answer, rs.answer == answerNone
 }
 
 // finish commits what the handler changed, when it returns.
 func (rs *requestState) finish() {
 	if answer := rs.commitLast(); answer != nil {
-		rs.answer(answer)
+		rs.answerWith(answer)
 	}
 }
 

@@ -22,7 +22,7 @@ type responseWriter struct {
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.rs.mu.Lock()
-		answered := w.rs.answered
+		answered := w.rs.answer != answerNone
 		w.rs.mu.Unlock()
 		if !answered {
 			w.ResponseWriter.WriteHeader(code)
@@ -39,7 +39,7 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) Header() http.Header {
 	w.rs.mu.Lock()
 	defer w.rs.mu.Unlock()
-	if w.rs.answered {
+	if w.rs.answer != answerNone {
 		if w.rs.discarded == nil {
 			w.rs.discarded = http.Header{}
 		}
