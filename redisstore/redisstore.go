@@ -79,6 +79,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,13 +242,27 @@ func sameUserSlots(a, b string) bool {
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
 // one day). A zero or negative d keeps the default. Redis counts TTLs in
-// milliseconds: a d that is not a whole number of them is rounded up.
+// milliseconds: a d that is not a whole number of them is rounded up
+// (down within a millisecond of the largest time.Duration, which keeps a
+// session for about 292 years).
 func WithDefaultTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
-			c.defaultTTL = (d + time.Millisecond - 1).Truncate(time.Millisecond)
+			c.defaultTTL = ceilMillisecond(d)
 		}
 	}
+}
+
+// ceilMillisecond rounds d, which is positive, up to a whole number of
+// milliseconds, as Redis counts a TTL and WAIT's timeout; within a
+// millisecond of time.Duration's largest, where that would wrap around to
+// a negative Duration, it rounds down.
+func ceilMillisecond(d time.Duration) time.Duration {
+	r := d.Truncate(time.Millisecond)
+	if r == d || r > math.MaxInt64-time.Millisecond {
+		return r
+	}
+	return r + time.Millisecond
 }
 
 // New returns a store on client: a *redis.Client, the client of

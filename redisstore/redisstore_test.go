@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -744,6 +745,38 @@ func TestFarFutureExpiryIsKept(t *testing.T) {
 					}
 					if ttl := client.PTTL(t.Context(), st.Prefix()+w.name).Val(); ttl < 290*365*24*time.Hour {
 						t.Fatalf("PTTL after %s to year 9999 = %v, want about 292 years", w.name, ttl)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestLargestDefaultTTLKeepsTheSession: WithDefaultTTL of the largest
+// time.Duration (an application's "keep sessions without an expiry for
+// ever") keeps such a session for about 292 years, as it did before the
+// option rounded a TTL up to whole milliseconds. Rounding up the largest
+// Duration wrapped it around to a negative TTL, which Redis refuses, so
+// that every save of a session without an expiry failed.
+func TestLargestDefaultTTLKeepsTheSession(t *testing.T) {
+	for _, srv := range servers { // the swap is a script on Redis, SET IFEQ on Valkey
+		t.Run(srv.name, func(t *testing.T) {
+			client := srv.client(t)
+			st := newStore(client, redisstore.WithDefaultTTL(math.MaxInt64))
+			for _, w := range ttlWrites {
+				t.Run(w.name, func(t *testing.T) {
+					var v string
+					if w.prepare != nil {
+						v = w.prepare(t, st, w.name)
+					}
+					if ok, err := w.write(t.Context(), st, w.name, v, time.Time{}); err != nil || !ok {
+						t.Fatalf("%s without an expiry: %v, %v", w.name, ok, err)
+					}
+					if _, found, err := st.Get(t.Context(), w.name); err != nil || !found {
+						t.Fatalf("Get after %s without an expiry: found %v, %v; want found", w.name, found, err)
+					}
+					if ttl := client.PTTL(t.Context(), st.Prefix()+w.name).Val(); ttl < 290*365*24*time.Hour {
+						t.Fatalf("PTTL after %s without an expiry = %v, want about 292 years", w.name, ttl)
 					}
 				})
 			}

@@ -55,7 +55,8 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // redis.NewFailoverClient) and a *redis.ClusterClient, where WAIT goes to the
 // master of the key's slot; a *redis.Ring is refused at write time. The
 // client's ReadTimeout must be longer than timeout. WAIT counts in whole
-// milliseconds: a timeout that is not one is rounded up (500µs waits 1 ms).
+// milliseconds: a timeout that is not one is rounded up (500µs waits 1 ms;
+// the largest time.Duration is rounded down).
 // n <= 0 or timeout <= 0 turns the option off (WAIT 0 would block forever).
 //
 // On a Cluster the write and its WAIT go to the slot's master in a pipeline
@@ -78,7 +79,7 @@ func WithReplicas(n int, timeout time.Duration) Option {
 			return
 		}
 		// WAIT takes whole milliseconds, and 0 waits for ever: round up.
-		c.replicas, c.replicaTimeout = n, (timeout + time.Millisecond - 1).Truncate(time.Millisecond)
+		c.replicas, c.replicaTimeout = n, ceilMillisecond(timeout)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -237,6 +238,19 @@ func TestWithReplicasSubMillisecondTimeoutStillEnds(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Set with WithReplicas(1, 500µs) took %v, want about a millisecond", d)
+	}
+}
+
+// TestWithReplicasOfTheLargestTimeoutWrites: WithReplicas with the
+// largest time.Duration (wait as long as it takes) sends a WAIT a replica
+// answers, and the write succeeds once the replica confirms it. Rounding the
+// timeout up to whole milliseconds wrapped that Duration around to a
+// negative one, and Redis refused WAIT with it, so that every write failed.
+func TestWithReplicasOfTheLargestTimeoutWrites(t *testing.T) {
+	master, _ := replicatedPair(t, testserver.StartRedis)
+	st := newStore(clientOf(t, master), redisstore.WithReplicas(1, math.MaxInt64))
+	if err := st.Set(t.Context(), "a", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set with WithReplicas(1, the largest Duration) and a replica: %v", err)
 	}
 }
 
