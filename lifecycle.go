@@ -67,7 +67,14 @@ type sessionState struct {
 	created time.Time
 	cookie  cookieState
 
-	loadedExpires time.Time // the cookie expiry as loaded, for TouchAfter
+	// loadedExpires is the cookie expiry as loaded, for TouchAfter. Once
+	// the handler set the cookie (markCookieSet), it is instead the latest
+	// expiry the store can hold the stored copy to (storedExpiryBound;
+	// zero: the store's default lifetime), which a save's user index entry
+	// must not fall short of until the write succeeds (indexExpiry). A
+	// session with markCookieSet is modified, so it is saved, never only
+	// touched, and TouchAfter does not read it then.
+	loadedExpires time.Time
 	// loadedData is, for a stored session (markInStore), the stored bytes
 	// at version, for a VersionToucher's touch. For a session never
 	// stored, it is what a create sent that the store answered with an

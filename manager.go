@@ -327,6 +327,68 @@ func (m *Manager) expiryAt(cookieExpires, created, now time.Time) time.Time {
 	return exp
 }
 
+// storedExpiryBound is the latest expiry that the store can hold a stored
+// copy with cookie c to at time now (zero: the store's default lifetime,
+// counted from a write no later than now): its cookie's expiry or, touched
+// since it was written, now plus its max age, capped by the idle and
+// absolute timeouts, as storeExpiry caps it.
+func (m *Manager) storedExpiryBound(c cookieState, created, now time.Time) time.Time {
+	exp := c.expires
+	if c.originalMaxAge > 0 {
+		if touched := now.Add(c.originalMaxAge); exp.IsZero() || touched.After(exp) {
+			exp = touched
+		}
+	}
+	return m.expiryAt(exp, created, now)
+}
+
+// indexExpiry is the expiry that the user index entry of s gets before a
+// write of s, a stored session, that keeps it until exp: never earlier than
+// the stored copy's, which stays if the write fails (the entry must
+// outlive the session, or DestroyUserSessions misses it once the entry is
+// pruned). The stored copy's is the expiry of the cookie the handler
+// replaced (markCookieSet; storedExpiryBound), or the one the touch
+// carried on the load set from the options, when it was not set right
+// since (markStoreExpiryOff). A zero expiry, the store's default
+// lifetime, is one the manager cannot compare: before the write the
+// stored copy's wins (a zero one, counted from now, outlasts the stored
+// copy's, counted from its write). A write that succeeds with an
+// expiry other than the one recorded records its own (reindexShortened).
+// s.mu is held.
+func (m *Manager) indexExpiry(s *Session, exp time.Time) time.Time {
+	if !s.has(markInStore) {
+		return exp // nothing stored under the id: nothing to outlive
+	}
+	if s.has(markCookieSet) {
+		exp = laterExpiry(exp, s.loadedExpires)
+	}
+	if s.has(markStoreExpiryOff) && !s.has(markStoreTouched) && s.rs != nil {
+		exp = laterExpiry(exp, s.rs.loadTouched)
+	}
+	return exp
+}
+
+// laterExpiry is the later of a write's expiry exp and the stored copy's,
+// stored; where either is zero (the store's default lifetime), stored.
+func laterExpiry(exp, stored time.Time) time.Time {
+	if exp.IsZero() || stored.IsZero() || stored.After(exp) {
+		return stored
+	}
+	return exp
+}
+
+// reindexShortened records, after a write of s that succeeded with expiry
+// exp, the user index entry with exp, when the one recorded before the
+// write was the stored copy's expiry (indexExpiry). A failure is logged:
+// the entry then outlives the session, which UserSessions skips, unless
+// exp was zero and the store's default lifetime outlasts the stored
+// copy's expiry. s.mu is held.
+func (m *Manager) reindexShortened(ctx context.Context, s *Session, exp time.Time) {
+	if err := m.indexUser(ctx, s, exp); err != nil {
+		m.logger.WarnContext(ctx, "session: could not record the shorter expiry of a saved session in its user's index; the entry keeps the earlier one", "id", shortid.Of(s.id), "err", err)
+	}
+}
+
 // errGone reports a save skipped because another request destroyed or
 // regenerated the session meanwhile.
 var errGone = fmt.Errorf("session destroyed by another request, not written back: %w", ErrNotFound)
@@ -346,11 +408,15 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return err
 		}
 		exp := m.storeExpiry(s)
-		if err := m.indexUser(ctx, s, exp); err != nil { // index first: see users.go
+		idxExp := m.indexExpiry(s, exp)
+		if err := m.indexUser(ctx, s, idxExp); err != nil { // index first: see users.go
 			return err
 		}
 		if err := m.store.Set(ctx, s.id, data, exp); err != nil {
 			return fmt.Errorf("session: save: %w", err)
+		}
+		if !idxExp.Equal(exp) {
+			m.reindexShortened(ctx, s, exp)
 		}
 		s.saved("")
 		return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
@@ -384,12 +450,17 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			// it may find the id another session's (freshID), whose
 			// entry for the same user must keep that session's expiry.
 			create := !s.has(markInStore) && s.id != s.rs.cookieID
+			idxExp := exp
 			if !create {
-				if err := m.indexUser(ctx, s, exp); err != nil {
+				idxExp = m.indexExpiry(s, exp)
+				if err := m.indexUser(ctx, s, idxExp); err != nil {
 					return err
 				}
 			}
 			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
+			if swapped && !create && !idxExp.Equal(exp) {
+				m.reindexShortened(ctx, s, exp)
+			}
 			if err != nil && !s.has(markInStore) {
 				s.loadedData = data // it may be stored all the same (ownCreate)
 			}
@@ -666,6 +737,11 @@ func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	}
 	if !doc.Created.IsZero() && (s.created.IsZero() || doc.Created.Before(s.created)) {
 		s.created = doc.Created
+	}
+	if s.has(markCookieSet) {
+		// The stored copy is now doc: its expiry, not the one loaded, is
+		// what the next attempt's index entry must not fall short of.
+		s.loadedExpires = m.storedExpiryBound(storedCookie(&doc.cookie), s.created, m.now())
 	}
 	s.version, s.loadedData = ver, nil
 	s.set(markKnowVersion | markInStore)

@@ -451,6 +451,12 @@ func (s *Session) setCookie(c cookieState) {
 	if c == s.cookie {
 		return
 	}
+	if !s.has(markCookieSet) {
+		// The cookie is still the stored copy's (or it, touched): keep the
+		// latest expiry the store can hold it to, for the index entry of
+		// the save (indexExpiry).
+		s.loadedExpires = s.m.storedExpiryBound(s.cookie, s.created, s.m.now())
+	}
 	s.cookie = c
 	s.set(markCookieSet)
 	s.sessionState.changed()

@@ -26,7 +26,11 @@ import (
 // How the index stays right without a transaction spanning the session and
 // the index (Redis Cluster puts them on different nodes): before every
 // write or touch of a session that has a user, the manager records the index
-// entry with an expiry at least as late as the session's. Stores prune
+// entry with an expiry at least as late as the session's. A write that
+// shortens the session's expiry (Cookie().SetMaxAge(time.Hour) after a
+// 30-day "remember me") may fail and leave the stored copy's, so before it
+// the entry keeps the later of the two, and only a write that succeeded
+// records the shorter one (indexExpiry). Stores prune
 // entries once their expiry has passed (plus IndexGrace). So every stored
 // session with a user has its index entry (a login racing
 // DestroyUserSessions is either listed and destroyed, or written after the

@@ -1,0 +1,205 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// A save that shortens a "remember me" cookie and then fails leaves the
+// stored session with its long expiry; its user's index entry must keep
+// that expiry too, or, once the entry is pruned, DestroyUserSessions
+// misses the session while the browser stays logged in. The same holds
+// when the write loses to another request's and the re-read that follows
+// fails, and when it loses to a request that lengthened the cookie and the
+// write of the re-read session then fails: the entry keeps the expiry of
+// what is stored now. A session that a read-only request touched since its
+// write is stored past its document's cookie expiry, and keeps that too.
+func TestAFailedSaveThatShortensTheCookieKeepsTheSessionListed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fail  func(fs *faultStore, other func())
+		later time.Duration // when DestroyUserSessions runs
+		touch time.Duration // a read-only request this long after the login, before the shortening one
+	}{
+		{"the write fails", func(fs *faultStore, _ func()) {
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "CompareAndSwap" {
+					return errDown
+				}
+				return nil
+			})
+		}, 2 * 24 * time.Hour, 0},
+		{"the re-read after a lost write fails", func(fs *faultStore, _ func()) {
+			fs.on(func(ctx context.Context, op, id string) error {
+				switch op {
+				case "CompareAndSwap":
+					// Another request writes the session first, as it
+					// was, and keeps its 30 days.
+					data, _, _, err := fs.countingStore.Store.GetVersion(ctx, id)
+					if err != nil {
+						return err
+					}
+					return fs.countingStore.Store.Set(ctx, id, data, fs.clock.Now().Add(30*24*time.Hour))
+				case "GetVersion":
+					return errDown
+				}
+				return nil
+			})
+		}, 2 * 24 * time.Hour, 0},
+		{"another request lengthened it, then the write fails", func(fs *faultStore, other func()) {
+			writes := 0
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op != "CompareAndSwap" {
+					return nil
+				}
+				writes++
+				switch writes {
+				case 1:
+					other() // its write (the second) gets through
+				case 3:
+					return errDown
+				}
+				return nil
+			})
+		}, 31 * 24 * time.Hour, 0},
+		{"the write of a session touched since it was written fails", func(fs *faultStore, _ func()) {
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "CompareAndSwap" {
+					return errDown
+				}
+				return nil
+			})
+		}, 25 * 24 * time.Hour, 10 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			m, _ := newTestManager(t, Options{Store: fs})
+			m.now = fs.clock.Now
+			var app http.Handler
+			b := newBrowser(t, nil)
+			other := func() {
+				tab := &browser{t: t, h: app, cookie: b.cookie}
+				if rec := tab.get("/lengthen"); rec.Code != http.StatusOK {
+					t.Fatalf("lengthen on another tab: status %d", rec.Code)
+				}
+			}
+			app = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				switch r.URL.Path {
+				case "/login":
+					s.SetUser("ada")
+					s.Cookie().SetMaxAge(30 * 24 * time.Hour)
+				case "/lengthen":
+					s.Cookie().SetMaxAge(60 * 24 * time.Hour)
+				case "/shorten":
+					tc.fail(fs, other)
+					s.Cookie().SetMaxAge(time.Hour)
+				}
+				w.Write([]byte(s.User()))
+			}))
+			b.h = app
+			if rec := b.get("/login"); rec.Code != http.StatusOK {
+				t.Fatalf("login: status %d", rec.Code)
+			}
+			if tc.touch > 0 {
+				fs.clock.Advance(tc.touch)
+				b.get("/") // touches the stored session: 30 days from now
+			}
+			fs.clock.Advance(time.Minute)
+			if rec := b.get("/shorten"); rec.Code != http.StatusInternalServerError {
+				t.Fatalf("shorten: status %d; want the failed save's 500", rec.Code)
+			}
+			fs.on(nil)
+
+			fs.clock.Advance(tc.later)
+			// The session is still stored (read from the store itself: a
+			// request would touch it, and record its entry again).
+			if _, found, err := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil || !found {
+				t.Fatalf("%v later the stored session: found %v, %v; want it kept", tc.later, found, err)
+			}
+			n, err := m.DestroyUserSessions(t.Context(), "ada")
+			if err != nil || n != 1 {
+				t.Fatalf("DestroyUserSessions(ada) = %d, %v; want 1 session ended", n, err)
+			}
+			if rec := b.get("/"); rec.Body.String() != "" {
+				t.Errorf("after DestroyUserSessions the browser is logged in as %q; want no one", rec.Body.String())
+			}
+		})
+	}
+}
+
+// A save that shortens the cookie and succeeds records the shorter expiry
+// in the user's index once the write is through: the entry, recorded with
+// the stored copy's longer expiry before the write, does not keep the
+// session listed past its end.
+func TestASavedShorterCookieShortensTheUserIndexEntry(t *testing.T) {
+	m, cs := newTestManager(t, Options{})
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(30 * 24 * time.Hour)
+		case "/shorten":
+			s.Cookie().SetMaxAge(time.Hour)
+		}
+	}))
+	b := newBrowser(t, app)
+	b.get("/login")
+	cs.clock.Advance(time.Minute)
+	if rec := b.get("/shorten"); rec.Code != http.StatusOK {
+		t.Fatalf("shorten: status %d", rec.Code)
+	}
+	infos, err := m.UserSessions(t.Context(), "ada")
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("UserSessions(ada) = %v, %v; want the session", infos, err)
+	}
+	if want := cs.clock.Now().Add(time.Hour); !infos[0].Expires.Equal(want) {
+		t.Errorf("the index entry expires at %v; want the saved cookie's %v", infos[0].Expires, want)
+	}
+}
+
+// A load that carries the store's touch sets the stored expiry from
+// Cookie.MaxAge, later than the session's own shorter cookie's, and
+// records the user's index entry that long. A save of the request brings
+// the expiry back to the session's own: if its write fails, and the store
+// then refuses restoreExpiry's touch too, the stored session keeps the
+// load's expiry, and so must its index entry.
+func TestAFailedSaveAfterALoadTouchFromMaxAgeKeepsTheSessionListed(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 30 * 24 * time.Hour}})
+	m.now = fs.clock.Now
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(24 * time.Hour) // no "remember me"
+		case "/cart":
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "CompareAndSwap" || op == "Touch" {
+					return errDown
+				}
+				return nil
+			})
+			s.Set("cart", "socks")
+		}
+	}))
+	b := newBrowser(t, app)
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	fs.clock.Advance(time.Minute)
+	if rec := b.get("/cart"); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("cart: status %d; want the failed save's 500", rec.Code)
+	}
+	fs.on(nil)
+
+	fs.clock.Advance(2 * 24 * time.Hour)
+	if _, found, err := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil || !found {
+		t.Fatalf("two days later the stored session: found %v, %v; want it kept (the load's 30 days)", found, err)
+	}
+	n, err := m.DestroyUserSessions(t.Context(), "ada")
+	if err != nil || n != 1 {
+		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want 1 session ended", n, err)
+	}
+}
