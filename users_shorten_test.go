@@ -203,3 +203,53 @@ func TestAFailedSaveAfterALoadTouchFromMaxAgeKeepsTheSessionListed(t *testing.T)
 		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want 1 session ended", n, err)
 	}
 }
+
+// A store without compare-and-swap (a plain Set, the documented fallback)
+// that keeps a user index does the same: a save that shortens the cookie
+// and whose write fails leaves the stored session, and its index entry,
+// with the long expiry, so DestroyUserSessions still ends it.
+func TestAFailedPlainSaveThatShortensTheCookieKeepsTheSessionListed(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	st := struct {
+		Store
+		UserIndex
+	}{fs, fs.countingStore.Store}
+	m, _ := newTestManager(t, Options{Store: st})
+	m.now = fs.clock.Now
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(30 * 24 * time.Hour)
+		case "/shorten":
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "Set" {
+					return errDown
+				}
+				return nil
+			})
+			s.Cookie().SetMaxAge(time.Hour)
+		}
+		w.Write([]byte(s.User()))
+	})))
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	fs.clock.Advance(time.Minute)
+	if rec := b.get("/shorten"); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("shorten: status %d; want the failed save's 500", rec.Code)
+	}
+	fs.on(nil)
+
+	fs.clock.Advance(2 * 24 * time.Hour)
+	if _, found, err := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil || !found {
+		t.Fatalf("two days later the stored session: found %v, %v; want it kept", found, err)
+	}
+	n, err := m.DestroyUserSessions(t.Context(), "ada")
+	if err != nil || n != 1 {
+		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want 1 session ended", n, err)
+	}
+	if rec := b.get("/"); rec.Body.String() != "" {
+		t.Errorf("after DestroyUserSessions the browser is logged in as %q; want no one", rec.Body.String())
+	}
+}
