@@ -18,10 +18,7 @@ func saveLost(t *testing.T, r *http.Request, s *Session, st *lostReplyStore) str
 	t.Helper()
 	s.SetUser("alice")
 	s.Set("cart", "socks")
-	st.lose.Store(true)
-	if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
-		t.Errorf("Save: %v; want the lost reply's error", err)
-	}
+	saveReplyLost(t, r, s, st)
 	return s.ID()
 }
 
@@ -33,10 +30,7 @@ func saveLost(t *testing.T, r *http.Request, s *Session, st *lostReplyStore) str
 func TestRegenerateAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
 	for _, op := range []string{"Regenerate", "RenewID"} {
 		t.Run(op, func(t *testing.T) {
-			cs := newCountingStore(t)
-			st := &lostReplyStore{countingStore: cs}
-			m, _ := newTestManager(t, Options{Store: st})
-			m.now = cs.clock.Now
+			m, cs, st := newLostReplyManager(t, Options{})
 			var firstID string
 			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 				firstID = saveLost(t, r, s, st)
@@ -73,10 +67,7 @@ func TestRegenerateAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
 // request ends with no session stored and no cookie. The first write used
 // to stay stored, with alice's data, under an id no client holds.
 func TestDestroyAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{})
 	var firstID string
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		firstID = saveLost(t, r, s, st)
@@ -249,10 +240,7 @@ func TestAFailedRereadAfterALostCreateStillRegenerates(t *testing.T) {
 // sent, so it is not this request's to destroy.
 func TestRegenerateAfterALostCreateLeavesAnotherSessionsWriteAlone(t *testing.T) {
 	gen := &repeatingIDs{}
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st, GenerateID: gen.generate})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{GenerateID: gen.generate})
 	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		switch r.URL.Path {
 		case "/other":
@@ -284,10 +272,7 @@ func TestRegenerateAfterALostCreateLeavesAnotherSessionsWriteAlone(t *testing.T)
 // used to stay stored, with alice's data, under an id no client holds,
 // until it expired.
 func TestUnsetDestroyAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st, Unset: UnsetDestroy})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{Unset: UnsetDestroy})
 	var firstID string
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		firstID = saveLost(t, r, s, st)

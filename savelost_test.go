@@ -20,6 +20,29 @@ type lostReplyStore struct {
 
 var errReplyLost = errors.New("reply lost: the write went out")
 
+// newLostReplyManager returns a manager with opts on a lostReplyStore (over
+// a counting memstore), on the store's clock.
+func newLostReplyManager(t *testing.T, opts Options) (*Manager, *countingStore, *lostReplyStore) {
+	t.Helper()
+	cs := newCountingStore(t)
+	st := &lostReplyStore{countingStore: cs}
+	opts.Store = st
+	m, _ := newTestManager(t, opts)
+	m.now = cs.clock.Now
+	return m, cs, st
+}
+
+// saveReplyLost saves s with the store's next CompareAndSwap applied but
+// answered with an error (a create whose reply was lost), failing t unless
+// Save reports that error.
+func saveReplyLost(t *testing.T, r *http.Request, s *Session, st *lostReplyStore) {
+	t.Helper()
+	st.lose.Store(true)
+	if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
+		t.Errorf("Save: %v; want the lost reply's error", err)
+	}
+}
+
 func (l *lostReplyStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
 	ver, swapped, err := l.countingStore.CompareAndSwap(ctx, id, old, b, exp)
 	if err == nil && l.lose.CompareAndSwap(true, false) {
@@ -37,19 +60,13 @@ func (l *lostReplyStore) CompareAndSwap(ctx context.Context, id, old string, b [
 // no one but indexed as the user's most recently used session, listed by
 // UserSessions and counted by MaxSessionsPerUser in place of a real device.
 func TestSaveAfterAWriteWhoseReplyWasLostKeepsTheSessionsID(t *testing.T) {
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st, MaxSessionsPerUser: 2})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{MaxSessionsPerUser: 2})
 	var firstID string
 	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.SetUser("alice")
 		s.Set("cart", "socks")
 		firstID = s.ID()
-		st.lose.Store(true)
-		if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
-			t.Errorf("Save: %v; want the lost reply's error", err)
-		}
+		saveReplyLost(t, r, s, st)
 		s.Set("theme", "dark") // the end of the request saves again
 	}))
 	id := loginKeepsItsID(t, m, app, cs, &firstID)
@@ -91,10 +108,7 @@ func TestAFailedRereadOfALostCreateStillKeepsTheSessionsID(t *testing.T) {
 		s.SetUser("alice")
 		s.Set("cart", "socks")
 		firstID = s.ID()
-		st.lose.Store(true)
-		if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
-			t.Errorf("Save: %v; want the lost reply's error", err)
-		}
+		saveReplyLost(t, r, s, st.lostReplyStore)
 		st.failRead.Store(true)
 		if err := s.Save(r.Context()); !errors.Is(err, errRereadFailed) {
 			t.Errorf("second Save: %v; want the failed re-read's error", err)
@@ -143,10 +157,7 @@ func wantOnlySessionOf(t *testing.T, m *Manager, user, id string) {
 // leaving the first write stored, reachable by no one. Now a save first
 // settles an earlier lost create (its own, stored: it updates it).
 func TestTwoLostRepliesInARowKeepTheSessionsID(t *testing.T) {
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st, MaxSessionsPerUser: 2})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{MaxSessionsPerUser: 2})
 	var firstID string
 	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.SetUser("alice")
@@ -204,20 +215,14 @@ func TestASaveAfterACreateThatStoredNothingCreatesTheSessionUnderItsID(t *testin
 // bytes stay as they were.
 func TestASaveAfterALostCreateOnAnotherSessionsIDTakesAFreshID(t *testing.T) {
 	gen := &repeatingIDs{}
-	cs := newCountingStore(t)
-	st := &lostReplyStore{countingStore: cs}
-	m, _ := newTestManager(t, Options{Store: st, GenerateID: gen.generate})
-	m.now = cs.clock.Now
+	m, cs, st := newLostReplyManager(t, Options{GenerateID: gen.generate})
 	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		switch r.URL.Path {
 		case "/other":
 			s.Set("owner", "bob")
 		case "/login":
 			s.SetUser("alice")
-			st.lose.Store(true)
-			if err := s.Save(r.Context()); !errors.Is(err, errReplyLost) {
-				t.Errorf("Save: %v; want the lost reply's error", err)
-			}
+			saveReplyLost(t, r, s, st)
 			s.Set("theme", "dark") // the end of the request saves again
 		}
 	}))
