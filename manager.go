@@ -458,7 +458,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 				}
 			}
 			ver, swapped, err = m.versioned.CompareAndSwap(ctx, s.id, s.version, data, exp)
-			if swapped && !create && !idxExp.Equal(exp) {
+			if swapped && !idxExp.Equal(exp) { // never for a create: its entry comes after it
 				m.reindexShortened(ctx, s, exp)
 			}
 			if err != nil && !s.has(markInStore) {

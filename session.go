@@ -213,8 +213,8 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	defer cancel()
 	var readErr error
 	if keep {
-		switch readErr = s.m.renewStored(ctx, s); {
-		case errors.Is(readErr, ErrNotFound):
+		readErr = s.m.renewStored(ctx, s)
+		if errors.Is(readErr, ErrNotFound) {
 			// Ended by another request (a logout, DestroyUserSessions, a
 			// MaxSessionsPerUser trim) since this one loaded it: its
 			// values must not come back under a new id.
