@@ -66,16 +66,18 @@ func (t paramTable[C]) lookup(name string) (param[C], bool) {
 // option is spelled so, and MongoDB's driver ignores an option it does not
 // know.
 func (t paramTable[C]) nearName(name string) (string, bool) {
-	fold := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
-	}
+	fold := func(s string) string { return strings.ToLower(separators.Replace(s)) }
+	folded := fold(name)
 	for _, p := range t {
-		if fold(p.name) == fold(name) {
+		if fold(p.name) == folded {
 			return p.name, true
 		}
 	}
 	return "", false
 }
+
+// separators drops the "_" and "-" of a parameter name, for nearName.
+var separators = strings.NewReplacer("_", "", "-", "")
 
 // durationRule says which durations a parameter accepts besides positive ones.
 type durationRule int
