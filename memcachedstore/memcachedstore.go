@@ -45,6 +45,12 @@
 // load (session.GetToucher): that needs gats, which returns the CAS id as
 // well, and gomemcache only has gat.
 //
+// Compare-and-swap needs the server's CAS ids: a server that keeps none
+// (memcached -C, ElastiCache's cas_disabled) answers gets with 0 and fails
+// every cas, so a save of a stored session there fails at once with an
+// error wrapping [ErrNoCAS] (creating, reading, touching and deleting
+// sessions still work).
+//
 // A session larger than the server's item size limit (memcached -I, 1 MiB by
 // default) fails with an error wrapping [ErrTooLarge]; nothing is silently
 // dropped, and the session stored before is kept. For that, Set is a replace,
@@ -83,6 +89,11 @@ const DefaultTTL = 24 * time.Hour
 // ErrTooLarge reports a session larger than the server's item size limit.
 // Nothing was written: a session stored under that id before is kept.
 var ErrTooLarge = errors.New("memcachedstore: session larger than the server's item size limit (memcached -I)")
+
+// ErrNoCAS reports a server that keeps no CAS ids (memcached -C, or
+// ElastiCache's cas_disabled): it answers gets with the CAS id 0 and fails
+// every cas, so the store cannot compare-and-swap. Nothing was written.
+var ErrNoCAS = errors.New("memcachedstore: the server keeps no CAS ids (memcached -C): compare-and-swap cannot work; enable CAS")
 
 // maxRelative is the longest expiry Memcached takes as relative seconds;
 // beyond it, an expiry is an absolute Unix time.
@@ -461,11 +472,21 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	return touched(id, s.client.Touch(s.key(id), exp))
 }
 
+// cas sends it as a cas command with the CAS id the caller set. A server
+// without CAS ids answers gets with 0 and every cas with EXISTS: that is
+// ErrNoCAS, not a conflict that a retry could settle.
+func (s *Store) cas(it *memcache.Item) error {
+	if it.CasID == 0 {
+		return ErrNoCAS
+	}
+	return s.client.CompareAndSwap(it)
+}
+
 // touchCAS stores next, the touched item, if the item still has the CAS id
 // cas. done is false when someone wrote it since (the caller reads it again).
 func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64) (found, done bool, err error) {
 	next.CasID = cas
-	err = s.client.CompareAndSwap(next)
+	err = s.cas(next)
 	switch {
 	case err == nil:
 		return true, true, nil
@@ -481,7 +502,8 @@ func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64) (found, don
 // CompareAndSwap stores data under id only if the session still has version
 // old (cas). With old == "" it creates the session only if no unexpired one
 // exists (add). It reports swapped == false otherwise. On success it
-// returns the version "": Memcached does not tell the new CAS id.
+// returns the version "": Memcached does not tell the new CAS id. On a
+// server without CAS ids it fails with an error wrapping ErrNoCAS.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (version string, swapped bool, err error) {
 	const op = "compare-and-swap"
 	if err := ctx.Err(); err != nil {
@@ -504,7 +526,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		it = &memcache.Item{Key: s.key(id), Expiration: -1}
 	}
 	it.CasID = cas
-	swapped, err = s.swapped(op, id, s.client.CompareAndSwap(it))
+	swapped, err = s.swapped(op, id, s.cas(it))
 	return "", swapped, err
 }
 
@@ -550,7 +572,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		}
 		next := *it
 		next.CasID = cur.CasID
-		return s.swapped(op, id, s.client.CompareAndSwap(&next))
+		return s.swapped(op, id, s.cas(&next))
 	}
 	return false, nil
 }

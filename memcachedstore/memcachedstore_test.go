@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -426,5 +427,59 @@ func TestErrorsDoNotShowWholeSessionID(t *testing.T) {
 	_, _, err := st.Get(ctx, id)
 	if err == nil || strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), id[:6]) {
 		t.Fatalf("Get error %q: want the start of the id, not all of it", err)
+	}
+}
+
+// TestServerWithoutCASIsAnErrorNotAConflict: a memcached that keeps no CAS
+// ids (-C; ElastiCache's cas_disabled) answers gets with the CAS id 0 and
+// every cas with EXISTS, so no compare-and-swap of a stored session can
+// succeed, though nobody else wrote it. The store says so (ErrNoCAS), and a
+// request that modifies its session fails after its load; it reported a
+// conflict, and the manager retried it as one, 128 times (gets and cas
+// each), before it failed with ErrConflict.
+func TestServerWithoutCASIsAnErrorNotAConflict(t *testing.T) {
+	srv := testserver.StartMemcached(t, "-C")
+	client := memcache.New(srv.Addr)
+	t.Cleanup(func() { client.Close() })
+	st := memcachedstore.New(client)
+	ctx := t.Context()
+	stored := []byte(`{"a":1}`)
+	if _, swapped, err := st.CompareAndSwap(ctx, "s", "", stored, time.Now().Add(time.Minute)); err != nil || !swapped {
+		t.Fatalf("create on a server without CAS ids: swapped %v, %v; want created (add needs none)", swapped, err)
+	}
+	_, v, _, err := st.GetVersion(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, "s", v, []byte(`{"a":2}`), time.Now().Add(time.Minute)); !errors.Is(err, memcachedstore.ErrNoCAS) {
+		t.Fatalf("CompareAndSwap from the current version on a server without CAS ids: swapped %v, %v; want ErrNoCAS", swapped, err)
+	}
+	if got, found, err := st.Get(ctx, "s"); err != nil || !found || !bytes.Equal(got, stored) {
+		t.Fatalf("after the failed CompareAndSwap: %s, found %v, %v; want the session as it was", got, found, err)
+	}
+
+	failed := make(chan error, 1)
+	app := apptest.New(t, st, func(o *session.Options) {
+		apptest.HourCookie(o)
+		o.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			failed <- err
+			http.Error(w, "save failed", http.StatusInternalServerError)
+		}
+	})
+	first := app.MustDo(t, "/set?k=a&v=1", nil)
+	var resp apptest.Response
+	got := commandsOf(t, srv.Addr, func() {
+		if resp, err = app.Do("/set?k=a&v=2", first.Cookies); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if resp.Status != http.StatusInternalServerError {
+		t.Fatalf("a modifying request on a server without CAS ids answered %d %q; want the ErrorHandler's 500", resp.Status, resp.Body)
+	}
+	if err := <-failed; !errors.Is(err, memcachedstore.ErrNoCAS) {
+		t.Errorf("the modifying request failed with %v; want ErrNoCAS", err)
+	}
+	if want := map[string]int{"cmd_get": 1}; !maps.Equal(got, want) {
+		t.Errorf("the modifying request sent %v; want %v (its load, and no retries)", got, want)
 	}
 }
