@@ -83,6 +83,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// pickPort is the port launch tries next: freePort, but for tests.
+var pickPort = freePort
+
 // Server is one server process on a fixed loopback port. It can be killed and
 // restarted on the same port to simulate an outage.
 type Server struct {
@@ -143,8 +146,12 @@ func (s *Server) start() error {
 			return fmt.Errorf("testserver: %s on %s exited during start-up: %s\n%s", s.Name, s.Addr, cmd.ProcessState, s.logTail())
 		default:
 		}
+		// Ready, and ours: the port was free when picked, but another
+		// server may have bound it first and answered the probe.
 		if lastErr = s.ready(s.Addr); lastErr == nil {
-			return nil
+			if lastErr = listensOn(cmd.Process.Pid, s.Port); lastErr == nil {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
@@ -228,7 +235,7 @@ func launch(name, bin, dir string, args func(port int) ([]string, error), ready 
 func launchAs(cred *syscall.Credential, name, bin, dir string, args func(port int) ([]string, error), ready func(string) error) (*Server, error) {
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
