@@ -149,12 +149,17 @@ func postgresCredential() (*syscall.Credential, error) {
 }
 
 // postgresDir makes a new temporary directory that cred's user owns. It is
-// made directly under the system's temporary directory (whose sticky,
-// world-writable mode lets another user in), not in a test's directory, which
-// only this process's user may enter; the path stays short enough for the
-// Unix socket inside it.
+// made in this test binary's base directory (sharedBase), which another user
+// may pass through, not in a test's directory, which only this process's
+// user may enter; the path stays short enough for the Unix socket inside
+// it. Should this process die before removing it, the next test binary
+// removes it with the base directory.
 func postgresDir(cred *syscall.Credential) (string, error) {
-	dir, err := os.MkdirTemp("", "sessionkit-pg-")
+	base, err := sharedBase()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(base, "pg-")
 	if err != nil {
 		return "", fmt.Errorf("testserver: %w", err)
 	}

@@ -3,8 +3,11 @@ package testserver
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -12,21 +15,90 @@ import (
 var shared struct {
 	mu    sync.Mutex
 	base  string   // their common temporary directory
+	lock  *os.File // base's owner.lock, locked while this process uses base
 	stops []func() // in start order
 }
 
-// sharedBase returns the directory for shared servers, creating it once.
+// baseDirPrefix names the directory, under the system's temporary
+// directory, where a test binary keeps its servers' files: the shared
+// servers' and every PostgreSQL server's.
+const baseDirPrefix = "sessionkit-testserver-"
+
+// ownerLock is the file in a base directory that its test binary holds an
+// exclusive flock on for as long as it runs. The kernel drops the lock when
+// the process ends, however it ends, so a base directory whose lock is free
+// was left by a test binary that never reached [StopShared]: one that
+// panicked, timed out, was killed, or has no TestMain calling [Main].
+const ownerLock = "owner.lock"
+
+// sharedBase returns the directory for shared servers, creating it once,
+// and then removes the base directories that dead test binaries left.
 func sharedBase() (string, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.base == "" {
-		dir, err := os.MkdirTemp("", "sessionkit-testserver-")
+		dir, lock, err := newBaseDir(os.TempDir())
 		if err != nil {
-			return "", fmt.Errorf("testserver: %w", err)
+			return "", err
 		}
-		shared.base = dir
+		shared.base, shared.lock = dir, lock
+		removeStaleBaseDirs(os.TempDir())
 	}
 	return shared.base, nil
+}
+
+// newBaseDir makes a base directory under tmp with its owner lock held. It
+// is made under a hidden name and renamed into place once locked, so that
+// removeStaleBaseDirs never sees one without its lock.
+func newBaseDir(tmp string) (dir string, lock *os.File, err error) {
+	hidden, err := os.MkdirTemp(tmp, "."+baseDirPrefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("testserver: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if lock != nil {
+				lock.Close()
+			}
+			os.RemoveAll(hidden)
+			err = fmt.Errorf("testserver: %w", err)
+		}
+	}()
+	// Others may pass through, not list: PostgreSQL, run as its own user
+	// when this process is root, needs to reach its directory inside.
+	if err = os.Chmod(hidden, 0o711); err != nil {
+		return "", nil, err
+	}
+	// Opened close-on-exec, as os.OpenFile does: the servers started from
+	// here must not hold the lock after this process is gone.
+	if lock, err = os.OpenFile(filepath.Join(hidden, ownerLock), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
+		return "", nil, err
+	}
+	if err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return "", nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	dir = filepath.Join(tmp, strings.TrimPrefix(filepath.Base(hidden), "."))
+	if err = os.Rename(hidden, dir); err != nil {
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
+
+// removeStaleBaseDirs removes the base directories under tmp whose owner
+// lock nobody holds. A directory without an owner.lock (from an older
+// version of this package, perhaps still running) is left alone.
+func removeStaleBaseDirs(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, baseDirPrefix+"*"))
+	for _, dir := range dirs {
+		f, err := os.Open(filepath.Join(dir, ownerLock))
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.RemoveAll(dir)
+		}
+		f.Close()
+	}
 }
 
 func onStop(f func()) {
@@ -49,14 +121,15 @@ func Main(m *testing.M) int {
 // calls it; the shared servers cannot be used afterwards.
 func StopShared() {
 	shared.mu.Lock()
-	stops, base := shared.stops, shared.base
-	shared.stops, shared.base = nil, ""
+	stops, base, lock := shared.stops, shared.base, shared.lock
+	shared.stops, shared.base, shared.lock = nil, "", nil
 	shared.mu.Unlock()
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
 	}
 	if base != "" {
 		_ = os.RemoveAll(base)
+		lock.Close()
 	}
 }
 
