@@ -507,10 +507,10 @@ func TestFlashShowsOnce(t *testing.T) {
 	}
 }
 
-func TestHealthzAndStaticFilesLeaveTheSessionAlone(t *testing.T) {
+func TestHealthChecksAndStaticFilesLeaveTheSessionAlone(t *testing.T) {
 	s := startDemo(t, t.TempDir())
 	b := newBrowser(t, s)
-	for _, path := range []string{"/healthz", "/static/style.css"} {
+	for _, path := range []string{"/healthz", "/readyz", "/static/style.css"} {
 		resp, err := b.c.Get(s.URL() + path)
 		if err != nil {
 			t.Fatal(err)
@@ -522,8 +522,8 @@ func TestHealthzAndStaticFilesLeaveTheSessionAlone(t *testing.T) {
 		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
 			t.Errorf("GET %s without a session set cookies %q", path, c)
 		}
-		if path == "/healthz" && body != "ok\n" {
-			t.Errorf("GET /healthz: %q", body)
+		if path == "/healthz" && body != "ok\n" || path == "/readyz" && body != "ready\n" {
+			t.Errorf("GET %s: %q", path, body)
 		}
 	}
 	b.home()

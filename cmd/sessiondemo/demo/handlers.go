@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -79,8 +80,10 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	mux.HandleFunc("POST /api/login", a.apiLogin)
 	mux.HandleFunc("POST /api/logout", a.apiLogout)
 
-	// Neither touches the session: no store round trip, no cookie.
+	// None touches the session: no cookie, and no store round trip but
+	// readyz's own.
 	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return securityHeaders(http.NewCrossOriginProtection().Handler(limitBodies(m.Handler(mux))))
 }
@@ -105,10 +108,38 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// healthz is the liveness check: the process serves. It does not look at
+// the store, whose outage a restart of this process would not mend.
 func healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	fmt.Fprintln(w, "ok")
+}
+
+// readyTimeout bounds readyz's store round trip.
+const readyTimeout = 2 * time.Second
+
+// readyProbeID is the session id readyz looks up: one no cookie can name,
+// since a signed cookie carries an id of the manager's own making.
+const readyProbeID = "sessiondemo-readiness-probe"
+
+// readyz is the readiness check, for a load balancer: 200 when a store round
+// trip (a lookup of a session that does not exist) succeeds within
+// readyTimeout, 503 otherwise, so that traffic goes to instances whose store
+// answers. The error goes to the log, not to the caller.
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	_, _, err := a.m.Store().Get(ctx, readyProbeID)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		a.log.Warn("readiness check: the session store failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "the session store is unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ready")
 }
 
 // pageData is what index.html shows.

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -115,4 +116,55 @@ func TestStorePasswordsNeverShow(t *testing.T) {
 	if strings.Contains(logs.String(), "hunter2") {
 		t.Errorf("the log shows the password:\n%s", logs.String())
 	}
+}
+
+// /healthz says the process is alive and never touches the store: a
+// liveness probe that failed with the store would have every instance
+// restarted at once, which mends nothing. /readyz is the check for a load
+// balancer: it makes one store round trip and answers 503 while the store
+// is down, so that traffic goes to instances that can serve it; it said
+// nothing before, and /healthz kept answering ok with the store gone.
+func TestReadyzFollowsTheStoreAndHealthzDoesNot(t *testing.T) {
+	redis := testserver.StartRedis(t)
+	s, err := Start(t.Context(), Config{
+		Addr:     "127.0.0.1:0",
+		StoreURL: "redis://" + redis.Addr + "/0",
+		Secrets:  []string{"secret"},
+		Dir:      t.TempDir(),
+		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(s.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
+			t.Errorf("GET %s set cookies %q", path, c)
+		}
+		if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", path, cc)
+		}
+		return resp.StatusCode, body
+	}
+	check := func(when string, wantReady int) {
+		t.Helper()
+		if code, body := get("/readyz"); code != wantReady {
+			t.Errorf("%s: GET /readyz = %d %q, want %d", when, code, body, wantReady)
+		}
+		if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("%s: GET /healthz = %d %q, want 200 ok", when, code, body)
+		}
+	}
+	check("store up", http.StatusOK)
+	redis.Kill()
+	check("store down", http.StatusServiceUnavailable)
+	redis.Restart(t)
+	check("store back", http.StatusOK)
 }
