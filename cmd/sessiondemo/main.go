@@ -22,9 +22,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first interrupt (or SIGTERM) starts the graceful shutdown; from
+	// then on the signals get their default handling, so that a second
+	// Ctrl-C stops the demo at once instead of waiting for the requests in
+	// flight. Run sees ctx done only once that is so.
+	signals, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-signals.Done()
+		stop()
+		cancel()
+	}()
 	err := demo.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	cancel()
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,5 +114,65 @@ func waitFor(t *testing.T, lines <-chan string, log *strings.Builder, re *regexp
 		case <-ctx.Done():
 			t.Fatalf("no log line matching %s within 20s:\n%s", re, log.String())
 		}
+	}
+}
+
+// A second Ctrl-C while the demo waits for the requests in flight stops it
+// at once, as it does other servers; it was swallowed, and the demo sat out
+// its ten-second grace period whatever the user pressed.
+func TestSecondInterruptStopsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command; skipped with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sessiondemo")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", "mem://", "-secret", "s")
+	cmd.Dir = t.TempDir()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var log strings.Builder
+	url := waitFor(t, lines, &log, regexp.MustCompile(`msg="sessiondemo listening" url=(\S+)`))
+
+	// A request in flight that the shutdown waits for: a form post whose
+	// body never finishes.
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /set HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nkey=a"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, lines, &log, regexp.MustCompile(`shutting down`))
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for range lines { // until the process closes its stderr
+	}
+	err = cmd.Wait()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Fatalf("after a second interrupt during the shutdown: %v, want killed by the interrupt\n%s", err, log.String())
 	}
 }

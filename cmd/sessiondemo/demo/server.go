@@ -172,7 +172,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	<-ctx.Done()
-	cfg.Logger.Info("shutting down")
+	cfg.Logger.Info("shutting down: waiting up to 10s for the requests in flight; interrupt again to stop at once")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return s.Shutdown(shutdownCtx)
