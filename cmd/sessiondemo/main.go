@@ -36,9 +36,12 @@ func main() {
 	err := demo.Run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
 	cancel()
+	var usage *demo.UsageError
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		os.Exit(2) // written, with the usage, as the flag package does
 	default:
 		fmt.Fprintln(os.Stderr, "sessiondemo:", err)
 		os.Exit(1)

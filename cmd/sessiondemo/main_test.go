@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,13 +25,7 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command; skipped with -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessiondemo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin := buildDemo(t)
 	work := t.TempDir()
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
 	cmd.Dir = work
@@ -93,6 +88,78 @@ func TestSIGTERMStopsGracefully(t *testing.T) {
 	}
 }
 
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+	out  []byte
+}
+
+// buildDemo builds the command once for all the tests of this binary and
+// returns its path.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sessiondemo-test-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(dir, "sessiondemo")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	}
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.bin != "" {
+		os.RemoveAll(filepath.Dir(built.bin))
+	}
+	os.Exit(code)
+}
+
+// A command-line mistake is reported once, before the usage, and exits 2,
+// as the flag package does for other commands; the error came twice, the
+// second time after the usage, with exit status 1. Mistakes in the
+// environment, which the usage does not explain, are reported once, after
+// "sessiondemo:", with exit status 1.
+func TestCommandLineMistakesAreReportedOnceAndExitTwo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command; skipped with -short")
+	}
+	bin := buildDemo(t)
+	for _, c := range []struct {
+		args, env []string
+		msg       string
+		code      int
+	}{
+		{args: []string{"-max-age", "24"}, msg: `invalid value "24" for flag -max-age`, code: 2},
+		{args: []string{"-bogus"}, msg: "flag provided but not defined: -bogus", code: 2},
+		{args: []string{"extra"}, msg: `unexpected argument "extra"`, code: 2},
+		{env: []string{"SESSION_MAX_AGE=24"}, msg: `SESSION_MAX_AGE: time: missing unit in duration "24"`, code: 1},
+		{args: []string{"-max-age", "-1h"}, msg: "-max-age must not be negative", code: 1},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), append([]string{"SESSION_SECRET=", "SESSION_STORE=", "SESSION_MAX_AGE="}, c.env...)...)
+		out, err := cmd.CombinedOutput()
+		code := cmd.ProcessState.ExitCode()
+		if err != nil && code < 0 {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(out), c.msg); code != c.code || n != 1 {
+			t.Errorf("sessiondemo %q with %q: exit %d, the message %d times; want exit %d, the message once:\n%s", c.args, c.env, code, n, c.code, out)
+		}
+		if c.code == 2 && !strings.HasPrefix(string(out), c.msg) {
+			t.Errorf("sessiondemo %q: the message does not come first, before the usage:\n%s", c.args, out)
+		}
+	}
+}
+
 // waitFor reads log lines until one matches re, and returns its first group.
 func waitFor(t *testing.T, lines <-chan string, log *strings.Builder, re *regexp.Regexp) string {
 	t.Helper()
@@ -124,11 +191,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the command; skipped with -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessiondemo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDemo(t)
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", "mem://", "-secret", "s")
 	cmd.Dir = t.TempDir()
 	stderr, err := cmd.StderrPipe()

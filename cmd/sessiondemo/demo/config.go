@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,7 +53,8 @@ type Config struct {
 // in tests). A flag wins over its environment variable. Usage and flag
 // errors are written to output, the usage listing SESSION_SECRET as
 // "xxxxx" and SESSION_STORE redacted (storeurl.Redact) where it gives
-// their values as defaults; -h returns flag.ErrHelp.
+// their values as defaults; -h returns flag.ErrHelp, a command-line mistake
+// a *UsageError (already written), a bad environment variable a plain error.
 func ParseConfig(args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -77,11 +79,16 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, &UsageError{err} // fs.Parse printed it and the usage
 	}
 	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(fs.Output(), err) // first, as fs.Parse does
 		fs.Usage()
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return Config{}, &UsageError{err}
 	}
 	for _, s := range strings.Split(secrets, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -103,6 +110,15 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	}
 	return cfg, nil
 }
+
+// UsageError is a mistake on the command line (an unknown flag, a bad flag
+// value, an argument), which ParseConfig has already written to its output,
+// followed by the usage. The command exits with status 2 without writing
+// it again.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
 
 // shownAs is a string flag whose value the usage shows through show: a
 // secret's default, taken from the environment, must not show as it is.
