@@ -996,3 +996,22 @@ func TestLogoutOthersNeedsALogin(t *testing.T) {
 		t.Fatalf("Log out other sessions without a login: errors %q", p.errors)
 	}
 }
+
+// Two demos started in one directory with the default store, the README's
+// load-balancing setup without its -store, cannot share the bolt file,
+// which one process holds at a time. The second one's error says what to
+// do instead; it said only that the file was locked.
+func TestASecondDemoInTheSameDirectorySaysHowToRunTwo(t *testing.T) {
+	dir := t.TempDir()
+	startDemo(t, dir)
+	s, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", Dir: dir})
+	if err == nil {
+		s.Shutdown(context.Background())
+		t.Fatal("a second demo opened the bolt file the first one holds")
+	}
+	for _, want := range []string{"locked by another process", "another sessiondemo", "-store"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

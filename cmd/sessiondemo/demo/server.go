@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	berrors "go.etcd.io/bbolt/errors"
+
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/storeurl"
 )
@@ -77,6 +79,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	store, closer, err := storeurl.Open(ctx, storeURL)
 	if err != nil {
+		if cfg.StoreURL == "" && errors.Is(err, berrors.ErrTimeout) {
+			// Most likely the README's two demos, started without -store.
+			return nil, fmt.Errorf("demo: %w; is another sessiondemo running in %s? One process at a time holds the bolt file: stop the other one, start this one in another directory, or give both the same shared store with -store (redis://..., see \"Load balancing\" in the README)", err, dir)
+		}
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
