@@ -34,19 +34,19 @@ deps:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	else \
 		echo "deps: missing$$missing; run: sudo apt-get install -y $(APT_PACKAGES)"; \
-		[ -z "$$SESSIONKIT_REQUIRE_SERVERS" ] || exit 1; \
+		[ "$$SESSIONKIT_REQUIRE_SERVERS" != 1 ] || exit 1; \
 	fi
 	@# node and npm for the express peer (interop/). Not in APT_PACKAGES: a
 	@# NodeSource nodejs conflicts with Debian's npm and would sink the whole install.
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
-		else echo "deps: missing node/npm; run: sudo apt-get install -y nodejs npm"; [ -z "$$SESSIONKIT_REQUIRE_SERVERS" ] || exit 1; fi; \
+		else echo "deps: missing node/npm; run: sudo apt-get install -y nodejs npm"; [ "$$SESSIONKIT_REQUIRE_SERVERS" != 1 ] || exit 1; fi; \
 	fi
 	@[ interop/peer/node_modules/.package-lock.json -nt interop/peer/package-lock.json ] || (cd interop/peer && npm ci --no-audit --no-fund)
 	@# valkey-server 8.1 (SET IFEQ) for redisstore's native compare-and-set:
 	@# Debian 13's package and libraries, unpacked into the user's cache
 	@# directory (Debian 12 has no such server). No root needed.
-	@bash internal/testserver/fetch-valkey.sh || { echo "deps: no valkey-server 8.1; the Valkey tests will skip"; [ -z "$$SESSIONKIT_REQUIRE_SERVERS" ]; }
+	@bash internal/testserver/fetch-valkey.sh || { echo "deps: no valkey-server 8.1; the Valkey tests will skip"; [ "$$SESSIONKIT_REQUIRE_SERVERS" != 1 ]; }
 
 # The other modules: e2e (chromedp) and bench (the peer libraries) keep
 # their dependencies out of the library's module.
