@@ -945,7 +945,10 @@ func (rs *requestState) secureCookie() bool {
 	return false
 }
 
-// sameSite returns the stored form of the SameSite attribute.
+// sameSite returns the stored form of the SameSite attribute. SameSiteNone
+// on a cookie that is not Secure (SecureAuto over plain HTTP) is left out,
+// as browsers drop a SameSite=None cookie without Secure: the browser's
+// default then applies, and the session comes back.
 func (rs *requestState) sameSite() string {
 	switch rs.m.opts.Cookie.SameSite {
 	case SameSiteLax:
@@ -953,6 +956,9 @@ func (rs *requestState) sameSite() string {
 	case SameSiteStrict:
 		return "strict"
 	case SameSiteNone:
+		if !rs.secureCookie() {
+			return ""
+		}
 		return "none"
 	case SameSiteAuto:
 		if rs.secureRequest() {

@@ -140,6 +140,8 @@ type CookieOptions struct {
 	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
 	// SameSiteNone and SameSiteAuto need Secure SecureAlways or SecureAuto
 	// (New refuses SecureNever): browsers drop SameSite=None without Secure.
+	// For the same reason, SameSiteNone with SecureAuto leaves SameSite out
+	// of a cookie sent without Secure (over plain HTTP).
 	SameSite SameSiteMode
 	// HTTPOnly is on unless DisableHTTPOnly is set.
 	DisableHTTPOnly bool
