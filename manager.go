@@ -100,12 +100,19 @@ func New(opts Options) (*Manager, error) {
 // Store returns the manager's store.
 func (m *Manager) Store() Store { return m.store }
 
+// defaultIDLen is the length of the ids newID makes without GenerateID:
+// 24 bytes, base64url without padding.
+const defaultIDLen = 32
+
 // newID returns a fresh session id.
 func (m *Manager) newID(r *http.Request) (string, error) {
 	if m.opts.GenerateID != nil {
 		id := m.opts.GenerateID(r)
 		if id == "" {
 			return "", errors.New("session: GenerateID returned an empty id")
+		}
+		if err := idCookieError(m.opts.Name, id); err != nil {
+			return "", fmt.Errorf("session: GenerateID returned an id that cannot make a session cookie: %w", err)
 		}
 		return id, nil
 	}

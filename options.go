@@ -75,6 +75,13 @@ type Options struct {
 	// and the session after Destroy. A store without compare-and-swap
 	// cannot tell a taken id from a free one: the new session's write
 	// replaces the stored one, as in express-session.
+	//
+	// An id must make a cookie that comes back: valid UTF-8, at most 978
+	// bytes, and with the cookie's name at most the 4096 bytes browsers
+	// keep once percent-encoded and signed (each byte other than A-Z a-z
+	// 0-9 - _ . ! ~ * ' ( ) takes three, the signature up to 129). For
+	// any other id, as for an empty one, the request fails with an error
+	// naming GenerateID (the ErrorHandler answers) and nothing is stored.
 	GenerateID func(r *http.Request) string
 	// Cookie holds the session cookie's attributes (express: cookie).
 	Cookie CookieOptions
@@ -211,6 +218,9 @@ func (o *Options) validate() error {
 	}
 	if !isToken(o.Name) {
 		return optionError("cookie name %q is not a valid token (RFC 7230)", o.Name)
+	}
+	if n := cookieBytes(o.Name, "") + defaultIDLen; n > maxCookieBytes {
+		return optionError("cookie name of %d bytes is too long: with a session id, the cookie would take up to %d bytes, and browsers keep at most %d", len(o.Name), n, maxCookieBytes)
 	}
 	if len(o.Secrets) == 0 {
 		return optionError("no secret: Options.Secrets needs at least one")

@@ -14,11 +14,13 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		"no secret":        {Options{}, "no secret"},
-		"empty secret":     {Options{Secrets: []string{"a", ""}}, "Secrets[1] is empty"},
-		"unknown unset":    {Options{Secrets: []string{"a"}, Unset: UnsetMode(7)}, "unknown Unset mode"},
-		"bad name":         {Options{Secrets: []string{"a"}, Name: "my session"}, "not a valid token"},
-		"name with semi":   {Options{Secrets: []string{"a"}, Name: "a;b"}, "not a valid token"},
+		"no secret":      {Options{}, "no secret"},
+		"empty secret":   {Options{Secrets: []string{"a", ""}}, "Secrets[1] is empty"},
+		"unknown unset":  {Options{Secrets: []string{"a"}, Unset: UnsetMode(7)}, "unknown Unset mode"},
+		"bad name":       {Options{Secrets: []string{"a"}, Name: "my session"}, "not a valid token"},
+		"name with semi": {Options{Secrets: []string{"a"}, Name: "a;b"}, "not a valid token"},
+		// Browsers keep at most 4096 bytes of a cookie's name and value.
+		"name too long":    {Options{Secrets: []string{"a"}, Name: strings.Repeat("n", 4000)}, "cookie name of 4000 bytes is too long"},
 		"negative max age": {Options{Secrets: []string{"a"}, Cookie: CookieOptions{MaxAge: -time.Second}}, "negative"},
 		"bad path":         {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Path: "app"}}, "must start with /"},
 		"bad priority":     {Options{Secrets: []string{"a"}, Cookie: CookieOptions{Priority: "urgent"}}, "priority"},

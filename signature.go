@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"hash"
 	"strings"
 	"sync"
@@ -18,6 +20,47 @@ const maxCookieValue = 1024
 
 // sigLen is the length of base64(HMAC-SHA256) without padding.
 const sigLen = 43
+
+// maxCookieBytes is what browsers keep of a cookie: its name and value
+// together may not exceed 4096 bytes (RFC 6265 section 6.1; RFC 6265bis
+// makes browsers drop a longer one).
+const maxCookieBytes = 4096
+
+// maxIDLen is the longest id whose signed value ("s:" + id + "." +
+// signature) verifyValue accepts.
+const maxIDLen = maxCookieValue - len("s:.") - sigLen
+
+// cookieBytes is the length of the session cookie's name=value pair for
+// id, as cookieValue encodes it, with the signature's worst encoding (each
+// of its characters that encodeURIComponent escapes, + and /, takes three).
+func cookieBytes(name, id string) int {
+	n := len(name) + len("=s%3A") + len(".") + 3*sigLen
+	for i := 0; i < len(id); i++ {
+		if uriUnreserved[id[i]] {
+			n++
+		} else {
+			n += 3
+		}
+	}
+	return n
+}
+
+// idCookieError says why id cannot make a session cookie that a browser
+// keeps and that verifies when it comes back, or is nil.
+func idCookieError(name, id string) error {
+	switch {
+	case !utf8.ValidString(id):
+		// appendURIDecoded, as express's decodeURIComponent, refuses
+		// escapes that are not UTF-8: the cookie would never verify.
+		return errors.New("the id is not UTF-8, which the cookie's percent-encoding cannot carry back")
+	case len(id) > maxIDLen:
+		return fmt.Errorf("id of %d bytes is longer than the %d a session cookie carries", len(id), maxIDLen)
+	}
+	if n := cookieBytes(name, id); n > maxCookieBytes {
+		return fmt.Errorf("id of %d bytes makes a cookie of up to %d bytes with its name %q; browsers keep at most %d", len(id), n, name, maxCookieBytes)
+	}
+	return nil
+}
 
 // signer signs and verifies session ids as cookie-signature does:
 // "s:" + id + "." + base64(HMAC-SHA256(secret, id)) without "=" padding.
