@@ -134,9 +134,15 @@ type Options struct {
 // CookieOptions are the session cookie's attributes.
 type CookieOptions struct {
 	// Path limits the cookie, and the middleware, to this path (RFC 6265
-	// path-match). Default "/".
+	// path-match). Default "/". It is matched against the request's path as
+	// the client sent it, so it is written percent-encoded: New refuses a
+	// path with a byte over 0x7f, a control character, a space, ';', '?'
+	// or '#', or over 1024 bytes.
 	Path string
-	// Domain of the cookie. Default: none (host-only).
+	// Domain of the cookie. Default: none (host-only). A host name (or an
+	// IPv4 address), optionally after a dot, in ASCII (an internationalized
+	// name in its xn-- form): New refuses a port, a trailing dot, an empty
+	// label, any other character, or over 1024 bytes, which browsers ignore.
 	Domain string
 	// MaxAge is the session lifetime from its last use. Zero means a browser-
 	// session cookie (no Expires); the store then applies its default lifetime.
@@ -356,11 +362,14 @@ func (c *CookieOptions) validate() error {
 	if c.Path == "" {
 		c.Path = "/"
 	}
-	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, ";\r\n") {
-		return optionError("cookie path %q must start with / and contain no ';'", c.Path)
+	if !strings.HasPrefix(c.Path, "/") {
+		return optionError("cookie path %q must start with /", c.Path)
 	}
-	if strings.ContainsAny(c.Domain, "; \r\n") {
-		return optionError("cookie domain %q is not valid", c.Domain)
+	if err := checkCookiePath(c.Path); err != "" {
+		return optionError("cookie path %q %s", c.Path, err)
+	}
+	if err := checkCookieDomain(c.Domain); err != "" {
+		return optionError("cookie domain %q %s", c.Domain, err)
 	}
 	if c.Secure < SecureNever || c.Secure > SecureAuto {
 		return optionError("unknown Cookie.Secure mode %d", c.Secure)
@@ -388,4 +397,66 @@ func (c *CookieOptions) validate() error {
 		return optionError("cookie priority %q is not low, medium or high", c.Priority)
 	}
 	return nil
+}
+
+// maxCookieAttr is the longest cookie attribute value browsers read: they
+// ignore a Path or Domain over 1024 bytes (RFC 6265bis section 5.7).
+const maxCookieAttr = 1024
+
+// checkCookiePath says what is wrong with a cookie path that starts with
+// "/", or returns "". A path is matched against the request's path as the
+// client sent it (percent-encoded, without query or fragment), so a space,
+// '?' or '#' could never match; a control character, ';' or a byte over
+// 0x7f breaks the Set-Cookie header.
+func checkCookiePath(p string) string {
+	if len(p) > maxCookieAttr {
+		return fmt.Sprintf("is %d bytes long; browsers ignore a path over %d", len(p), maxCookieAttr)
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c < 0x20 || c == 0x7f:
+			return "contains a control character"
+		case c >= 0x80:
+			return "is not ASCII: percent-encode it, as request paths arrive (/caf%C3%A9)"
+		case c == ';':
+			return "contains ';', which ends the cookie's path"
+		case c == ' ' || c == '?' || c == '#':
+			return fmt.Sprintf("contains %q, which no request path does (they are percent-encoded, without query or fragment): the session would never be used", c)
+		}
+	}
+	return ""
+}
+
+// checkCookieDomain says what is wrong with a cookie domain, or returns ""
+// ("" is no domain: a host-only cookie). A domain is a host name (or an
+// IPv4 address) of ASCII letters, digits, '-' and '_' in dot-separated
+// labels, optionally after one leading dot, which browsers ignore; they
+// ignore a Domain attribute with a trailing dot or over 1024 bytes (the
+// cookie is then host-only), and drop the cookie for a port or any other
+// character, which can be no host's.
+func checkCookieDomain(d string) string {
+	if d == "" {
+		return ""
+	}
+	if len(d) > maxCookieAttr {
+		return fmt.Sprintf("is %d bytes long; browsers ignore a domain over %d", len(d), maxCookieAttr)
+	}
+	labels := strings.TrimPrefix(d, ".")
+	for i := 0; i < len(labels); i++ {
+		switch c := labels[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		case c == ':':
+			return "has a port or is not a host name: a cookie's domain is a host name alone"
+		case c >= 0x80:
+			return "is not ASCII: write an internationalized domain in its xn-- form"
+		default:
+			return fmt.Sprintf("contains %q, which no host name does", c)
+		}
+	}
+	for label := range strings.SplitSeq(labels, ".") {
+		if label == "" {
+			return "has an empty label (two dots in a row, a lone dot, or a trailing dot, which makes browsers ignore it)"
+		}
+	}
+	return ""
 }

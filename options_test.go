@@ -105,3 +105,53 @@ func TestShortHumanSecretIsAcceptedWithAWarning(t *testing.T) {
 		}
 	}
 }
+
+// A cookie domain that a browser ignores (a port, a trailing dot, an empty
+// label, a character no host name has, over 1024 bytes) would make the
+// cookie host-only or drop it, and one with a control character breaks the
+// Set-Cookie header (net/http's HTTP/2 server leaves such a header out): New
+// refuses it, where the session would silently not be shared or not stick.
+func TestNewRefusesACookieDomainBrowsersIgnore(t *testing.T) {
+	for _, domain := range []string{
+		"example.com:8080", "example.com.", "a..example.com", ".", "..example.com",
+		"exämple.com", "example.com,other.com", "example.com\t", "ex\x00ample.com",
+		"example.com/app", strings.Repeat("a", 1021) + ".com",
+	} {
+		_, err := New(Options{Secrets: []string{"a"}, Logger: slog.New(slog.DiscardHandler), Cookie: CookieOptions{Domain: domain}})
+		if err == nil || !errors.Is(err, errOptions) || !strings.Contains(err.Error(), "cookie domain") {
+			t.Errorf("Domain %q: New() error = %v, want an invalid-options error about the cookie domain", domain, err)
+		}
+	}
+}
+
+// A cookie path with a control character or a byte over 0x7f breaks the
+// Set-Cookie header; one with a space, '?' or '#' can never path-match a
+// request's path, which arrives percent-encoded and without query or
+// fragment, so the middleware would never act; browsers ignore one over
+// 1024 bytes. New refuses each, where every request went without a session.
+func TestNewRefusesACookiePathThatBreaksTheHeaderOrNeverMatches(t *testing.T) {
+	for _, path := range []string{
+		"/app\x00", "/app\t", "/app\x7f", "/café", "/my app", "/app?x=1", "/app#top",
+		"/" + strings.Repeat("a", 1024),
+	} {
+		_, err := New(Options{Secrets: []string{"a"}, Logger: slog.New(slog.DiscardHandler), Cookie: CookieOptions{Path: path}})
+		if err == nil || !errors.Is(err, errOptions) || !strings.Contains(err.Error(), "cookie path") {
+			t.Errorf("Path %q: New() error = %v, want an invalid-options error about the cookie path", path, err)
+		}
+	}
+}
+
+// The checks of the cookie domain and path let the usual ones through.
+func TestNewAcceptsUsualCookieDomainsAndPaths(t *testing.T) {
+	for _, c := range []CookieOptions{
+		{Domain: "example.com"}, {Domain: ".example.com"}, {Domain: "Sub.Example.COM"},
+		{Domain: "localhost"}, {Domain: "127.0.0.1"}, {Domain: "xn--exmple-cua.com"},
+		{Domain: "my-app_1.example.com"},
+		{Path: "/"}, {Path: "/app/"}, {Path: "/caf%C3%A9"}, {Path: "/a-b_c.d~!$&'()*+,=:@"},
+		{Path: "/" + strings.Repeat("a", 1023)}, {Domain: strings.Repeat("a", 1020) + ".com"},
+	} {
+		if _, err := New(Options{Secrets: []string{"a"}, Logger: slog.New(slog.DiscardHandler), Cookie: c}); err != nil {
+			t.Errorf("Domain %q, Path %q: %v", c.Domain, c.Path, err)
+		}
+	}
+}
