@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	mathrand "math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -169,9 +170,24 @@ func storedCookie(cv *cookieValues) cookieState {
 	}
 	c := cookieState{expires: cv.expires}
 	if cv.hasMaxAge {
-		c.originalMaxAge = time.Duration(cv.maxAge) * time.Millisecond
+		c.originalMaxAge = millisDuration(cv.maxAge)
 	}
 	return c
+}
+
+// millisDuration is ms milliseconds as a Duration, saturated at the longest
+// (about 292 years) and the shortest: an Express app's "never expire"
+// maxAge (9999999999999 ms is 317 years) must not wrap around to a
+// negative lifetime, which the next save would write back.
+func millisDuration(ms int64) time.Duration {
+	const limit = int64(math.MaxInt64) / int64(time.Millisecond)
+	switch {
+	case ms > limit:
+		return math.MaxInt64
+	case ms < -limit:
+		return math.MinInt64
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // read loads and decodes a session. A corrupt document is logged and
