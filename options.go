@@ -14,7 +14,11 @@ import (
 // Options configure a Manager. Each field mirrors an express-session option;
 // the zero value of every field but Secrets is a safe default.
 type Options struct {
-	// Name is the cookie name (express: name). Default "sid".
+	// Name is the cookie name (express: name). Default "sid". A name with
+	// the prefix __Secure- needs Cookie.Secure SecureAlways or SecureAuto,
+	// and one with __Host- also no Cookie.Domain and Cookie.Path "/", or
+	// browsers drop the cookie (New refuses them); with SecureAuto, such a
+	// cookie only comes back over HTTPS.
 	Name string
 	// Secrets sign the cookie (express: secret). Secrets[0] signs, every one
 	// verifies, so a new secret can be put first while old cookies stay valid.
@@ -267,6 +271,9 @@ func (o *Options) validate() error {
 	if err := o.Cookie.validate(); err != nil {
 		return err
 	}
+	if err := o.checkNamePrefix(); err != nil {
+		return err
+	}
 	switch o.Codec.(type) {
 	case nil, *JSONCodec:
 		o.Codec = JSONCodec{} // the manager's loads and saves take JSONCodec's own path
@@ -355,6 +362,28 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkNamePrefix refuses a cookie name prefix that the cookie's
+// attributes break: browsers drop a cookie named __Secure-... without
+// Secure, and one named __Host-... without Secure, with a Domain or with a
+// Path other than "/" (RFC 6265bis section 4.1.3), matching the prefixes in
+// any letter case. With SecureAuto such a cookie is only sent over HTTPS.
+func (o *Options) checkNamePrefix() error {
+	hasPrefix := func(p string) bool { return len(o.Name) >= len(p) && strings.EqualFold(o.Name[:len(p)], p) }
+	host := hasPrefix("__Host-")
+	if !host && !hasPrefix("__Secure-") {
+		return nil
+	}
+	switch {
+	case o.Cookie.Secure == SecureNever:
+		return optionError("cookie name %q needs Cookie.Secure SecureAlways or SecureAuto: browsers drop a cookie with its prefix that is not Secure", o.Name)
+	case host && o.Cookie.Domain != "":
+		return optionError("cookie name %q allows no Cookie.Domain: browsers drop a __Host- cookie with a Domain", o.Name)
+	case host && o.Cookie.Path != "/":
+		return optionError("cookie name %q needs Cookie.Path \"/\": browsers drop a __Host- cookie with another Path", o.Name)
+	}
+	return nil
 }
 
 // validate checks the cookie's attributes and fills in their defaults.

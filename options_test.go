@@ -155,3 +155,42 @@ func TestNewAcceptsUsualCookieDomainsAndPaths(t *testing.T) {
 		}
 	}
 }
+
+// Browsers drop a cookie whose name starts with __Secure- without Secure,
+// and one whose name starts with __Host- without Secure, with a Domain or
+// with a Path other than "/" (RFC 6265bis section 4.1.3; the prefixes are
+// matched in any letter case). New refuses such options, where every
+// response's cookie was dropped and no session ever stuck; the prefixes
+// with a cookie that can be Secure are accepted.
+func TestNewRefusesACookieNamePrefixTheCookieBreaks(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	for _, tc := range []struct {
+		name   string
+		cookie CookieOptions
+		want   string
+	}{
+		{"__Secure-sid", CookieOptions{}, "Secure"},
+		{"__secure-sid", CookieOptions{}, "Secure"},
+		{"__Host-sid", CookieOptions{}, "Secure"},
+		{"__Host-sid", CookieOptions{Secure: SecureAlways, Domain: "example.com"}, "Domain"},
+		{"__HOST-sid", CookieOptions{Secure: SecureAuto, Path: "/app"}, "Path"},
+	} {
+		_, err := New(Options{Secrets: []string{"a"}, Logger: quiet, Name: tc.name, Cookie: tc.cookie})
+		if err == nil || !errors.Is(err, errOptions) || !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s with %+v: New() error = %v, want an invalid-options error naming the cookie and %s", tc.name, tc.cookie, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		cookie CookieOptions
+	}{
+		{"__Secure-sid", CookieOptions{Secure: SecureAuto, Domain: "example.com", Path: "/app"}},
+		{"__Host-sid", CookieOptions{Secure: SecureAlways}},
+		{"__Host-sid", CookieOptions{Secure: SecureAuto, Path: "/"}},
+		{"__Hostile", CookieOptions{Domain: "example.com"}},
+	} {
+		if _, err := New(Options{Secrets: []string{"a"}, Logger: quiet, Name: tc.name, Cookie: tc.cookie}); err != nil {
+			t.Errorf("%s with %+v: %v", tc.name, tc.cookie, err)
+		}
+	}
+}
