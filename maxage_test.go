@@ -2,6 +2,8 @@ package session
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +37,33 @@ func TestExpressOriginalMaxAgeBeyondADurationStaysLong(t *testing.T) {
 	if doc.Cookie.OriginalMaxAge == nil || *doc.Cookie.OriginalMaxAge < longest || doc.Cookie.Expires == nil ||
 		doc.Cookie.Expires.Sub(st.clock.Now()) < 290*365*24*time.Hour {
 		t.Fatalf("stored cookie %s; want originalMaxAge of at least %d ms and the expiry renewed to about 292 years from now", data, longest)
+	}
+}
+
+// A session whose cookie has less than a second left when it is sent (a
+// MaxAge under a second, as tests of expiry use) gets Max-Age=1, not
+// Max-Age=0, which tells the browser to delete the cookie at once while the
+// session lives on: Max-Age counts down whole seconds but never to zero
+// for a cookie that has not expired. An expired one (SetExpires in the
+// past) still gets Max-Age=0.
+func TestMaxAgeUnderASecondIsOneNotZero(t *testing.T) {
+	m, st := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: 500 * time.Millisecond}})
+	b := newBrowser(t, m.Handler(incrViews))
+	if c := setCookie(b.get("/")); !strings.Contains(c, "; Max-Age=1;") {
+		t.Fatalf("Set-Cookie %q, want Max-Age=1", c)
+	}
+	if got := b.get("/").Body.String(); got != "2" {
+		t.Fatalf("views = %s within the session's half second, want 2", got)
+	}
+	st.clock.Advance(time.Second)
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s after the session's half second, want a fresh session", got)
+	}
+	past := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("k", "v")
+		s.Cookie().SetExpires(st.clock.Now().Add(-time.Hour))
+	})))
+	if c := setCookie(past.get("/")); !strings.Contains(c, "; Max-Age=0;") {
+		t.Fatalf("Set-Cookie of an expired cookie %q, want Max-Age=0", c)
 	}
 }

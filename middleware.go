@@ -990,7 +990,7 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 		b.WriteString("; Expires=")
 		b.Write(appendHTTPTime(buf[:0], expires))
 		b.WriteString("; Max-Age=")
-		b.Write(strconv.AppendInt(buf[:0], max(0, int64(expires.Sub(now)/time.Second)), 10))
+		b.Write(strconv.AppendInt(buf[:0], maxAgeSeconds(expires, now), 10))
 	}
 	if !o.DisableHTTPOnly {
 		b.WriteString("; HttpOnly")
@@ -1020,6 +1020,18 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
 	keepFromCaches(h, &rs.cacheControl)
+}
+
+// maxAgeSeconds is the Max-Age attribute of a cookie that expires at
+// expires: the whole seconds left, as Expires (to the second) says, but 1
+// for a cookie with less than a second left, since Max-Age=0 tells the
+// browser to delete it; 0 once it has expired.
+func maxAgeSeconds(expires, now time.Time) int64 {
+	left := expires.Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	return max(1, int64(left/time.Second))
 }
 
 // requestPath returns the path of the request's target as the client sent
