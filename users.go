@@ -100,6 +100,11 @@ const IndexGrace = time.Minute
 // maxUserAgent bounds the user agent recorded in the document.
 const maxUserAgent = 256
 
+// maxClientIP bounds the client IP recorded in the document, which with
+// TrustProxy the client writes (X-Forwarded-For): an IPv6 address with a
+// zone is under 64 bytes.
+const maxClientIP = 64
+
 // ErrNotSupported reports a manager operation that its store cannot do, such
 // as listing a user's sessions on a store that keeps no user index
 // (memcachedstore).
@@ -272,7 +277,7 @@ func clientIP(r *http.Request, trustProxy bool) string {
 		if f := r.Header.Get("X-Forwarded-For"); f != "" {
 			first, _, _ := strings.Cut(f, ",")
 			if ip := strings.TrimSpace(first); ip != "" {
-				return ip
+				return ip[:min(len(ip), maxClientIP)]
 			}
 		}
 	}

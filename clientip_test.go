@@ -1,0 +1,39 @@
+package session
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// With RecordClient and TrustProxy, the first X-Forwarded-For entry, which
+// the client writes, is recorded as the client IP. It is bounded, as the
+// user agent is: a client that sends a 100 KB entry does not make every
+// save of its session write 100 KB (the recording costs up to about 300
+// bytes per document), and one that sends an entry over MaxDocumentBytes
+// does not get a 500 from a save that no longer fits.
+func TestRecordedForwardedClientIPIsBounded(t *testing.T) {
+	m, st := newTestManager(t, Options{RecordClient: true, TrustProxy: true})
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("ada")
+	}))
+	for _, size := range []int{100 << 10, DefaultMaxDocumentBytes + 1} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("User-Agent", "test-browser/1.0")
+		req.Header.Set("X-Forwarded-For", strings.Repeat("a", size)+", 10.0.0.1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		id := ""
+		for _, c := range rec.Result().Cookies() {
+			id = mustID(t, m, c.Value)
+		}
+		if rec.Code != http.StatusOK || id == "" {
+			t.Fatalf("X-Forwarded-For of %d bytes: status %d, no session cookie", size, rec.Code)
+		}
+		data, _, _ := st.Store.Get(t.Context(), id)
+		if len(data) > 1024 {
+			t.Fatalf("X-Forwarded-For of %d bytes: stored document of %d bytes, want the recorded IP bounded", size, len(data))
+		}
+	}
+}
