@@ -73,6 +73,7 @@ var diffScenarios = []diffScenario{
 	{"sameSite none with secure", "sameSite=none secure proxy", "set?k=a&v=1 https", ""},
 	{"sameSite auto follows the request", "sameSite=auto secure=auto proxy", "set?k=a&v=1; set?k=b&v=1 https cookie=none", ""},
 	{"domain, partitioned, priority", "domain=example.test partitioned priority=high secure proxy", "set?k=a&v=1 https", ""},
+	{"sameSite none with secure auto over http", "sameSite=none secure=auto proxy", "set?k=a&v=1", "#19: 1.attrs=Path=/;HttpOnly;SameSite=None/Path=/;HttpOnly"},
 	{"partitioned with secure auto over http", "partitioned secure=auto proxy", "set?k=a&v=1", "#17: 1.attrs=Path=/;HttpOnly;Partitioned/Path=/;HttpOnly"},
 	{"httpOnly off", "httpOnly=false priority=low", "set?k=a&v=1", ""},
 
