@@ -442,7 +442,10 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			m.reindexShortened(ctx, s, exp)
 		}
 		s.saved("")
-		return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
+		if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
+			return err
+		}
+		return m.finishRenew(ctx, s)
 	}
 	renamed := 0 // fresh ids taken after a create found the id taken
 	for attempt := 1; ; attempt++ {
@@ -501,7 +504,10 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return fmt.Errorf("session: save: %w", err)
 		case swapped:
 			s.saved(ver)
-			return m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
+			if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
+				return err
+			}
+			return m.finishRenew(ctx, s)
 		case !s.has(markInStore):
 			// The create-if-absent found another session under the id: a
 			// session never stored is this request's alone, and must not
@@ -524,6 +530,47 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
+}
+
+// finishRenew destroys, after s was written under the id RenewID gave it,
+// the stored session of the old id (renewedFrom), and removes its user's
+// index entry: only now, so that a write that fails leaves the client the
+// session it had. When the destroy fails, the old id still works, and it
+// is the client's: the write is undone (the session under the new id
+// destroyed, so that no session that no client holds stays stored and
+// indexed) and the error returned, so that no cookie for the new id goes
+// out beside the old one; s is then renewed again, not stored, and a later
+// save tries both again. An undo that fails is logged: that session
+// expires on its own. s.mu is held.
+func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
+	err := m.dropRenewedFrom(ctx, s, "renew id")
+	if err == nil {
+		return nil
+	}
+	cctx, cancel := m.cleanupContext(ctx)
+	defer cancel()
+	if derr := s.dropStored(cctx, "renew id"); derr != nil {
+		m.logger.WarnContext(cctx, "session: could not remove the session of a RenewID whose old id could not be destroyed; it expires on its own", "id", shortid.Of(s.id), "err", derr)
+	}
+	s.renewed(s.id, s.created)
+	return err
+}
+
+// dropRenewedFrom destroys the stored session of the id that RenewID moved
+// s from (renewedFrom), if it waits for that, and removes its user's index
+// entry. A failed destroy is returned, and the old id still waits. s.mu is
+// held.
+func (m *Manager) dropRenewedFrom(ctx context.Context, s *Session, op string) error {
+	old := s.renewedFrom
+	if old == nil {
+		return nil
+	}
+	if err := m.store.Destroy(ctx, old.id); err != nil {
+		return fmt.Errorf("session: %s: delete the stored session of the old id: %w", op, err)
+	}
+	m.unindexUser(ctx, old.user, old.id)
+	s.renewedFrom = nil
+	return nil
 }
 
 // encode makes the stored form of s, within MaxDocumentBytes.

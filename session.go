@@ -16,9 +16,19 @@ type Session struct {
 	mu sync.Mutex
 	m  *Manager
 	rs *requestState
+	// renewedFrom is the stored session of the request's cookie that
+	// RenewID moved this one from, while it waits for the write of the new
+	// id (finishRenew); nil otherwise. Outside sessionState: a Reload or
+	// a failed login (dropLogin) does not forget it. A pointer, so that a
+	// Session keeps its size class.
+	renewedFrom *renewedFrom
 
 	sessionState
 }
+
+// renewedFrom is the old id of a RenewID and the user its stored copy is
+// bound to (whose index entry goes with it).
+type renewedFrom struct{ id, user string }
 
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
 type cookieState struct {
@@ -181,14 +191,33 @@ func sameScalar(a, b any) bool {
 // fails, and the error is returned. The old one is destroyed even if it was
 // never stored but a Session.Save of it failed with an error after the
 // write may have gone out (a timeout): Regenerate re-reads its id and
-// destroys what that save sent, if the store holds it.
+// destroys what that save sent, if the store holds it. Unlike RenewID, it
+// destroys the old session at once, before the new one is saved: it ends
+// the session's data, as a logout does, and a logout must not leave the
+// session working because the save of the empty one failed.
 func (s *Session) Regenerate(ctx context.Context) error {
 	return s.regenerate(ctx, false)
 }
 
 // RenewID moves the session's data and its cookie's expiry to a new id and
 // destroys the old one: the old id stops working. Call it at login, to defeat
-// session fixation. The destroy is Regenerate's, with its errors.
+// session fixation.
+//
+// The stored session of the request's cookie is destroyed only once the
+// session is stored under the new id (at the end of the request, or by
+// Session.Save), so that a login whose save fails (the store down, a value
+// that does not encode) leaves the client the session it had, as it was;
+// the failed request sends no cookie. Its destroy then belongs to that
+// save: a destroy that fails fails the save (Save returns the error, or
+// the ErrorHandler answers), and the session written under the new id is
+// removed again, so that the client keeps its working session and no
+// cookie for the new id goes out while the old id still works. A request
+// that ends without writing the new id (Destroy, Unset, a RenewID after
+// the response headers went out) destroys the old id's session all the
+// same. Until then another request can still use the old id, and what it
+// writes there ends with it. Another stored copy (the session saved
+// under a new id earlier in the request, and renewed again) is destroyed
+// at once, as Regenerate destroys it, with its errors.
 //
 // A stored session with a user (SetUser) is re-read first, with a store
 // that compares and swaps, and what is stored now moves, with this
@@ -224,10 +253,20 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 			return readErr
 		}
 	}
-	err := errors.Join(readErr, s.dropStored(ctx, "regenerate"))
+	// The client's session stays until the new id is stored (finishRenew),
+	// or the request ends without storing it.
+	wait := keep && s.has(markInStore) && s.id == s.rs.cookieID && s.renewedFrom == nil
+	var err error
+	if !wait {
+		err = s.dropStored(ctx, "regenerate")
+	}
+	err = errors.Join(readErr, err)
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
 		return idErr
+	}
+	if wait {
+		s.renewedFrom = &renewedFrom{id: s.id, user: s.storedUser}
 	}
 	now := s.m.now()
 	if !keep {
@@ -248,7 +287,9 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 //
 // Check the error: when the store did not confirm the delete, the session
 // stays as it was, stored and with its cookie, so that a logout page does
-// not tell the user they are logged out while the session still works. A
+// not tell the user they are logged out while the session still works.
+// After RenewID, the session of the old id, which the client still holds
+// until the new one is stored, is destroyed first, with the same care. A
 // session never stored whose Session.Save failed with an error after the
 // write may have gone out (a timeout) is re-read under its id first, and
 // what that save sent destroyed if the store holds it; when that re-read
@@ -262,6 +303,9 @@ func (s *Session) Destroy(ctx context.Context) error {
 	defer s.mu.Unlock()
 	ctx, cancel := s.m.withStoreTimeout(ctx)
 	defer cancel()
+	if err := s.m.dropRenewedFrom(ctx, s, "destroy"); err != nil {
+		return err
+	}
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}

@@ -357,6 +357,11 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 	if err != nil {
 		return err
 	}
+	if old := s.renewedFrom; old != nil {
+		// The old id of a RenewID, which the save ends right after (finishRenew):
+		// counted, it would end another session in its place.
+		infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return i.ID == old.id })
+	}
 	// Keep this session and the most recently used others. Every login
 	// lists after its own write, so the last one to list sees them all and
 	// leaves at most the cap, whatever the others did.

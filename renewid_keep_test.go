@@ -1,0 +1,382 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// renewApp is the handler of the RenewID tests: /cart stores an anonymous
+// session with a cart, /login?u= logs in (RenewID, SetUser) and answers
+// the session's id, /show answers "user cart". fail, if set, runs in
+// /login after SetUser and can make its save fail, after after the save
+// (with save set, Session.Save in the handler); renewErr and saveErr
+// get the errors of RenewID and (with save set) of Session.Save.
+type renewApp struct {
+	t                 *testing.T
+	fail, after       func(s *Session)
+	save              bool
+	renewErr, saveErr error
+}
+
+func (a *renewApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := From(r)
+	switch r.URL.Path {
+	case "/cart":
+		s.Set("cart", "socks")
+	case "/login":
+		a.renewErr = s.RenewID(r.Context())
+		s.SetUser(r.FormValue("u"))
+		if a.fail != nil {
+			a.fail(s)
+		}
+		if a.save {
+			if a.saveErr = s.Save(r.Context()); a.saveErr != nil {
+				http.Error(w, "could not log you in", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		if a.after != nil {
+			a.after(s)
+		}
+	case "/show":
+		cart, _ := GetAs[string](s, "cart")
+		fmt.Fprintf(w, "%s %s", cmpOr(s.User(), "-"), cmpOr(cart, "-"))
+		return
+	}
+	io.WriteString(w, s.ID())
+}
+
+// renewSetup makes a manager on a fault store whose ErrorHandler answers
+// 503, and a browser with a stored session: anonymous with a cart, or
+// logged in as ada (and then the user's only session), as user says.
+func renewSetup(t *testing.T, user string) (*Manager, *faultStore, *renewApp, *browser, string) {
+	t.Helper()
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs, Cookie: CookieOptions{MaxAge: 24 * time.Hour},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}})
+	m.now = fs.clock.Now
+	app := &renewApp{t: t}
+	b := newBrowser(t, m.Handler(app))
+	b.get("/cart")
+	if user != "" {
+		b.get("/login?u=" + user)
+	}
+	old := b.get("/show")
+	if want := cmpOr(user, "-") + " socks"; old.Body.String() != want {
+		t.Fatalf("setting up: the session reads %q, want %q", old.Body, want)
+	}
+	id := storedIDs(t, fs)
+	if len(id) != 1 {
+		t.Fatalf("setting up: stored sessions %v, want one", id)
+	}
+	return m, fs, app, b, id[0]
+}
+
+// storedIDs returns the ids of the sessions the store holds, sorted.
+func storedIDs(t *testing.T, fs *faultStore) []string {
+	t.Helper()
+	ids, err := fs.Store.IDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// A login (RenewID, then SetUser) whose save of the session under its new
+// id fails keeps the session the client had: the failed request sends no
+// cookie, and the client's cookie still reads its cart (and, for a session
+// renewed while logged in, its user, still listed by UserSessions). RenewID
+// destroyed the old id's stored session at once, before the new id was
+// written: when that write failed (the store down, a value the codec
+// refuses), the client was left with a cookie for a session that no
+// longer existed, and a logged-in user was logged out by a failed request.
+func TestRenewIDWhoseSaveFailsKeepsTheOldSession(t *testing.T) {
+	for _, user := range []string{"", "ada"} {
+		for _, how := range []string{"store down", "value the codec refuses", "Session.Save"} {
+			t.Run(cmpOr(user, "anonymous")+"/"+how, func(t *testing.T) {
+				m, fs, app, b, oldID := renewSetup(t, user)
+				oldCookie := b.cookie
+				app.save = how == "Session.Save"
+				app.fail = func(s *Session) {
+					if how == "value the codec refuses" {
+						s.Set("callback", func() {})
+						return
+					}
+					fs.on(func(_ context.Context, op, id string) error {
+						if op == "CompareAndSwap" && id != oldID {
+							return errDown // the new id's write
+						}
+						return nil
+					})
+				}
+				rec := b.get("/login?u=bob")
+				fs.on(nil)
+				if app.renewErr != nil {
+					t.Fatalf("RenewID: %v", app.renewErr)
+				}
+				if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+					t.Fatalf("the failed login answered %d and set the cookie to %q; want 503 and the old cookie kept", rec.Code, b.cookie)
+				}
+				if app.save && app.saveErr == nil {
+					t.Fatal("Session.Save of the renewed session returned no error")
+				}
+				if got, want := b.get("/show").Body.String(), cmpOr(user, "-")+" socks"; got != want {
+					t.Fatalf("after the failed login the client's session reads %q, want %q (as before it)", got, want)
+				}
+				if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+					t.Fatalf("stored sessions %v, want the old one alone, %v", short(ids), short([]string{oldID}))
+				}
+				if user != "" {
+					if live := liveOf(t, m, user); !slices.Equal(live, []string{oldID}) {
+						t.Fatalf("UserSessions(%s) = %v, want the kept session", user, short(live))
+					}
+				}
+			})
+		}
+	}
+}
+
+// A login whose save succeeds ends the old id, as before: it no longer
+// loads, the store holds the new id alone, and the user's index lists the
+// new id and not the old one, whether the login saved at the end of the
+// request or by Session.Save, with a second RenewID or more changes after
+// it.
+func TestRenewIDEndsTheOldIDOnceTheNewOneIsStored(t *testing.T) {
+	for _, how := range []string{"end of request", "Session.Save", "Session.Save, then a change", "RenewID twice", "RenewID, Save, RenewID"} {
+		t.Run(how, func(t *testing.T) {
+			m, fs, app, b, oldID := renewSetup(t, "ada")
+			oldCookie := b.cookie
+			app.save = how == "Session.Save" || how == "Session.Save, then a change"
+			app.fail = func(s *Session) {
+				switch how {
+				case "RenewID twice":
+					if err := s.RenewID(context.Background()); err != nil {
+						t.Errorf("second RenewID: %v", err)
+					}
+				case "RenewID, Save, RenewID":
+					if err := s.Save(context.Background()); err != nil {
+						t.Errorf("Save: %v", err)
+					}
+					if err := s.RenewID(context.Background()); err != nil {
+						t.Errorf("second RenewID: %v", err)
+					}
+				}
+			}
+			if how == "Session.Save, then a change" {
+				app.after = func(s *Session) { s.Set("theme", "dark") }
+			}
+			rec := b.get("/login?u=ada")
+			if rec.Code != http.StatusOK || app.renewErr != nil || app.saveErr != nil {
+				t.Fatalf("login: %d %s, RenewID %v, Save %v", rec.Code, rec.Body, app.renewErr, app.saveErr)
+			}
+			newID := rec.Body.String()
+			if b.cookie == oldCookie || newID == oldID {
+				t.Fatal("the id was not renewed")
+			}
+			if ids := storedIDs(t, fs); !slices.Equal(ids, []string{newID}) {
+				t.Fatalf("stored sessions %v, want the new one alone, %v", short(ids), short([]string{newID}))
+			}
+			if idx := indexOf(t, m, "ada"); !slices.Equal(idx, []string{newID}) {
+				t.Fatalf("ada's index %v, want the new id alone, %v", short(idx), short([]string{newID}))
+			}
+			old := &browser{t: t, h: b.h, cookie: oldCookie}
+			if got := old.get("/show").Body.String(); got != "- -" {
+				t.Fatalf("the old cookie reads %q after the login, want an empty session", got)
+			}
+			if got := b.get("/show").Body.String(); got != "ada socks" {
+				t.Fatalf("the new cookie reads %q, want %q", got, "ada socks")
+			}
+		})
+	}
+}
+
+// A RenewID that the request follows with no write of the new id still
+// ends the old id, as RenewID promises: Destroy (which reports a failure
+// to destroy it, and then leaves the session as it was), Unset (whichever
+// Options.Unset), and a RenewID after the response headers went out, when
+// the new id can no longer be given to the client.
+func TestRenewIDNotFollowedByAWriteStillEndsTheOldID(t *testing.T) {
+	for _, how := range []string{"Destroy", "Unset keep", "Unset destroy", "after the headers"} {
+		t.Run(how, func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			unset := UnsetKeep
+			if how == "Unset destroy" {
+				unset = UnsetDestroy
+			}
+			m, _ := newTestManager(t, Options{Store: fs, Unset: unset})
+			users := usersApp(t)
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/renew" {
+					users.ServeHTTP(w, r)
+					return
+				}
+				s := From(r)
+				if how == "after the headers" {
+					io.WriteString(w, "streaming")
+				}
+				if err := s.RenewID(r.Context()); err != nil {
+					t.Errorf("RenewID: %v", err)
+				}
+				switch how {
+				case "Destroy":
+					if err := s.Destroy(r.Context()); err != nil {
+						t.Errorf("Destroy: %v", err)
+					}
+				case "Unset keep", "Unset destroy":
+					s.Unset()
+				}
+			}))
+			b := newBrowser(t, h)
+			oldID := login(b, "ada")
+			oldCookie := b.cookie
+			if rec := b.get("/renew"); rec.Code != http.StatusOK {
+				t.Fatalf("/renew: %d %s", rec.Code, rec.Body)
+			}
+			if ids := storedIDs(t, fs); len(ids) != 0 {
+				t.Fatalf("stored sessions %v after RenewID and %s, want none (the old id %s ended)", short(ids), how, short([]string{oldID}))
+			}
+			if idx := indexOf(t, m, "ada"); len(idx) != 0 {
+				t.Fatalf("ada's index %v, want empty", short(idx))
+			}
+			old := &browser{t: t, h: h, cookie: oldCookie}
+			if u := old.get("/whoami").Body.String(); u != "" {
+				t.Fatalf("the old cookie is logged in as %q", u)
+			}
+		})
+	}
+}
+
+// Destroy after RenewID reports a failure to destroy the old id's session,
+// and leaves the session as it was: the old id still works, and the end of
+// the request goes on with the renewed session.
+func TestDestroyAfterRenewIDThatCannotDestroyTheOldIDReportsIt(t *testing.T) {
+	m, fs, _, b, oldID := renewSetup(t, "ada")
+	var destroyErr error
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.RenewID(r.Context()); err != nil {
+			t.Errorf("RenewID: %v", err)
+		}
+		fs.on(func(_ context.Context, op, id string) error {
+			if op == "Destroy" && id == oldID {
+				return errDown
+			}
+			return nil
+		})
+		destroyErr = s.Destroy(r.Context())
+		fs.on(nil)
+		io.WriteString(w, s.User())
+	}))
+	rec := b.get("/logout")
+	if !errors.Is(destroyErr, errDown) || rec.Body.String() != "ada" {
+		t.Fatalf("Destroy = %v, user after it %q; want the store's error and the session as it was", destroyErr, rec.Body)
+	}
+	if live := liveOf(t, m, "ada"); len(live) != 1 {
+		t.Fatalf("UserSessions(ada) = %v, want the one session", short(live))
+	}
+}
+
+// When the store writes the login's session under its new id but then
+// fails to destroy the old id's, the login fails: its save reports the
+// error, no cookie goes out, the new id's session is removed again (no
+// client holds it), and the client's session still works. Before, RenewID
+// reported the failed destroy, but the new session stood and its cookie
+// went out, while the old id went on working beside it.
+func TestRenewIDWhoseOldIDCannotBeDestroyedFailsTheLogin(t *testing.T) {
+	for _, save := range []bool{false, true} {
+		t.Run(map[bool]string{false: "end of request", true: "Session.Save"}[save], func(t *testing.T) {
+			m, fs, app, b, oldID := renewSetup(t, "ada")
+			oldCookie := b.cookie
+			app.save = save
+			fs.on(func(_ context.Context, op, id string) error {
+				if op == "Destroy" && id == oldID {
+					return errDown
+				}
+				return nil
+			})
+			rec := b.get("/login?u=ada")
+			fs.on(nil)
+			if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+				t.Fatalf("login answered %d and set the cookie to %q, RenewID %v; want 503 and the old cookie kept", rec.Code, b.cookie, app.renewErr)
+			}
+			if save && !errors.Is(app.saveErr, errDown) {
+				t.Fatalf("Session.Save = %v, want the failed destroy's error", app.saveErr)
+			}
+			if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+				t.Fatalf("stored sessions %v, want the old one alone, %v", short(ids), short([]string{oldID}))
+			}
+			if live := liveOf(t, m, "ada"); !slices.Equal(live, []string{oldID}) {
+				t.Fatalf("UserSessions(ada) = %v, want the old session alone", short(live))
+			}
+			if got := b.get("/show").Body.String(); got != "ada socks" {
+				t.Fatalf("the client's session reads %q, want %q", got, "ada socks")
+			}
+		})
+	}
+}
+
+// A logged-in session renewed under Options.MaxSessionsPerUser (a login
+// on a device already logged in) does not count its old id, which the login
+// ends, against the cap: the user's other devices stay logged in.
+func TestRenewIDUnderMaxSessionsPerUserDoesNotTrimAnotherDeviceForTheOldID(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs, MaxSessionsPerUser: 2})
+	h := m.Handler(usersApp(t))
+	phone := newBrowser(t, h)
+	phoneID := login(phone, "ada")
+	fs.clock.Advance(time.Second)
+	tablet := newBrowser(t, h)
+	login(tablet, "ada")
+	fs.clock.Advance(time.Second)
+	tabletID := login(tablet, "ada") // logged in already: the old id ends
+	if live := liveOf(t, m, "ada"); !slices.Equal(live, sortedIDs(phoneID, tabletID)) {
+		t.Fatalf("UserSessions(ada) = %v, want the phone's and the tablet's new one, %v", short(live), short(sortedIDs(phoneID, tabletID)))
+	}
+	if u := phone.get("/whoami").Body.String(); u != "ada" {
+		t.Fatalf("the phone is logged in as %q, want ada", u)
+	}
+}
+
+// A RenewID that fails because GenerateID does leaves the session under
+// its id: the end of the request saves it there, and it still works. The
+// end of the request must not take the id it kept for one that RenewID
+// moved the session from.
+func TestRenewIDWhoseGenerateIDFailsKeepsTheSessionWorking(t *testing.T) {
+	ids := 0
+	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
+		ids++
+		if ids > 1 {
+			return ""
+		}
+		return "first-id"
+	}})
+	var renewErr error
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			renewErr = s.RenewID(r.Context())
+			s.Set("theme", "dark")
+		default:
+			s.Set("cart", "socks")
+		}
+		cart, _ := GetAs[string](s, "cart")
+		theme, _ := GetAs[string](s, "theme")
+		fmt.Fprintf(w, "%s %s %s", s.ID(), cmpOr(cart, "-"), cmpOr(theme, "-"))
+	})))
+	b.get("/cart")
+	b.get("/login")
+	if renewErr == nil {
+		t.Fatal("RenewID returned no error with a GenerateID that fails")
+	}
+	if got := b.get("/show").Body.String(); got != "first-id socks dark" {
+		t.Fatalf("after the failed RenewID the session reads %q, want %q", got, "first-id socks dark")
+	}
+}
