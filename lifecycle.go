@@ -47,6 +47,11 @@ const (
 	// the end of the request's touch or save puts it right (loadtouch.go),
 	// or restoreExpiry when the request ends without them.
 	markStoreExpiryOff
+	// markLoadIndexed: the load recorded the stored user's index entry with
+	// its touch's expiry (requestState.loadTouched), and nothing has
+	// written or re-read the session since: a save that would record the
+	// same entry before its write need not (indexBeforeWrite).
+	markLoadIndexed
 )
 
 // sessionState is everything a Session resets on Destroy, Reload and load.
@@ -140,7 +145,7 @@ func (st *sessionState) saved(ver string) {
 		st.drop(markKnowVersion)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
-	st.drop(markCookieSet)
+	st.drop(markCookieSet | markLoadIndexed)
 	st.changes, st.loadedData = nil, nil
 }
 
@@ -150,7 +155,7 @@ func (st *sessionState) renewed(id string, now time.Time) {
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
-	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched)
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed)
 	st.set(markModified | markKnowVersion)
 }
 

@@ -391,6 +391,21 @@ func (m *Manager) indexExpiry(s *Session, exp time.Time) time.Time {
 	return exp
 }
 
+// indexBeforeWrite records the user index entry of s, a stored session,
+// with idxExp (indexExpiry) before a write of s, unless the load recorded
+// that very entry: the same user, the expiry its touch set, which is
+// idxExp, and no write or re-merge since (markLoadIndexed). So a save of
+// a session whose own expiry is shorter than Cookie.MaxAge, on a store
+// that touches at load, makes one index write, after its write
+// (reindexShortened), as a save of a session without that touch does.
+// s.mu is held.
+func (m *Manager) indexBeforeWrite(ctx context.Context, s *Session, idxExp time.Time) error {
+	if s.has(markLoadIndexed) && s.userLocked() == s.storedUser && idxExp.Equal(s.rs.loadTouched) {
+		return nil
+	}
+	return m.indexUser(ctx, s, idxExp)
+}
+
 // laterExpiry is the later of a write's expiry exp and the stored copy's,
 // stored; where either is zero (the store's default lifetime), stored.
 func laterExpiry(exp, stored time.Time) time.Time {
@@ -432,7 +447,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		}
 		exp := m.storeExpiry(s)
 		idxExp := m.indexExpiry(s, exp)
-		if err := m.indexUser(ctx, s, idxExp); err != nil { // index first: see users.go
+		if err := m.indexBeforeWrite(ctx, s, idxExp); err != nil { // index first: see users.go
 			return err
 		}
 		if err := m.store.Set(ctx, s.id, data, exp); err != nil {
@@ -479,7 +494,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			idxExp := exp
 			if !create {
 				idxExp = m.indexExpiry(s, exp)
-				if err := m.indexUser(ctx, s, idxExp); err != nil {
+				if err := m.indexBeforeWrite(ctx, s, idxExp); err != nil {
 					return err
 				}
 			}
@@ -815,5 +830,6 @@ func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	}
 	s.version, s.loadedData = ver, nil
 	s.set(markKnowVersion | markInStore)
+	s.drop(markLoadIndexed) // the stored copy is doc now, perhaps another user's
 	return nil
 }

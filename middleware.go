@@ -356,6 +356,7 @@ func (rs *requestState) load() error {
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)
 					}
+					s.set(markLoadIndexed)
 				}
 				rs.sess = s
 				return nil

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -251,5 +252,121 @@ func TestAFailedPlainSaveThatShortensTheCookieKeepsTheSessionListed(t *testing.T
 	}
 	if rec := b.get("/"); rec.Body.String() != "" {
 		t.Errorf("after DestroyUserSessions the browser is logged in as %q; want no one", rec.Body.String())
+	}
+}
+
+// On a store that touches at load, a session of a user whose own cookie is
+// shorter than Cookie.MaxAge has the load record its index entry with the
+// load touch's expiry (from Cookie.MaxAge). A save of that request
+// (without re-merge, for the same user) makes one index write, the
+// session's own expiry after the write succeeded: the entry needs no
+// second record of the load's expiry before the write, which the load has
+// just made. A save that binds another user, or follows a re-merge, still
+// records it first (the other tests of this file).
+func TestSaveAfterALoadTouchFromMaxAgeMakesOneIndexWrite(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 30 * 24 * time.Hour}})
+	m.now = fs.clock.Now
+	var indexWrites atomic.Int32
+	fs.on(func(_ context.Context, op, _ string) error {
+		if op == "IndexUserSession" {
+			indexWrites.Add(1)
+		}
+		return nil
+	})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(24 * time.Hour) // no "remember me"
+		case "/cart":
+			s.Set("cart", "socks")
+		}
+	})))
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	fs.clock.Advance(time.Minute)
+	indexWrites.Store(0)
+	if rec := b.get("/cart"); rec.Code != http.StatusOK {
+		t.Fatalf("cart: status %d", rec.Code)
+	}
+	if n := indexWrites.Load(); n != 2 {
+		t.Errorf("the request made %d index writes, want 2: the load's, and the save's own expiry after its write", n)
+	}
+	infos, err := m.UserSessions(t.Context(), "ada")
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("UserSessions(ada) = %v, %v; want the session", infos, err)
+	}
+	if want := fs.clock.Now().Add(24 * time.Hour); !infos[0].Expires.Equal(want) {
+		t.Errorf("the index entry expires at %v; want the saved cookie's %v", infos[0].Expires, want)
+	}
+}
+
+// The save that skips recording the load's entry again (indexBeforeWrite)
+// does so only for the user the load recorded: a save that binds another
+// user records that user's entry before its write, so that when the index
+// fails the write does not happen, and no stored session of that user is
+// left out of their index (DestroyUserSessions would miss it).
+func TestSaveThatBindsAnotherUserAfterALoadTouchIndexesThemFirst(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 30 * 24 * time.Hour}})
+	m.now = fs.clock.Now
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(24 * time.Hour) // no "remember me"
+		case "/switch":
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "IndexUserSession" {
+					return errDown
+				}
+				return nil
+			})
+			s.SetUser("bob")
+		}
+	})))
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	fs.clock.Advance(time.Minute)
+	b.get("/switch")
+	fs.on(nil)
+	data, found, err := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie))
+	if err != nil || !found {
+		t.Fatalf("the stored session: found %v, %v", found, err)
+	}
+	if u := m.userOfData(data); u == "bob" && len(liveOf(t, m, "bob")) != 1 {
+		t.Fatal("the stored session belongs to bob, but bob's index does not list it")
+	}
+}
+
+// Without a touch at load, nothing recorded the entry at this request's
+// load, whatever requestState.loadTouched holds (zero): a save of a
+// browser-session cookie's session (a zero expiry, the store's default
+// lifetime from the write) records its entry before its write, so that the
+// entry lasts as long as the session the write keeps alive.
+func TestSaveOfABrowserSessionWithoutALoadTouchRecordsItsIndexEntry(t *testing.T) {
+	m, cs := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+		case "/cart":
+			s.Set("cart", "socks")
+		}
+	})))
+	b.get("/login")
+	cs.clock.Advance(20 * time.Hour) // memstore's default lifetime is a day
+	if rec := b.get("/cart"); rec.Code != http.StatusOK {
+		t.Fatalf("cart: status %d", rec.Code)
+	}
+	cs.clock.Advance(10 * time.Hour)
+	if _, found, _ := cs.Store.Get(t.Context(), mustID(t, m, b.cookie)); !found {
+		t.Fatal("setting up: the session, written 10 hours ago, is gone")
+	}
+	if n, err := m.DestroyUserSessions(t.Context(), "ada"); n != 1 || err != nil {
+		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want the live session ended", n, err)
 	}
 }
