@@ -118,12 +118,15 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // reloaded keeps across a Reload what belongs to the request rather than to
 // the stored copy, as express's reload keeps the id and hash it took at the
 // start of the request: the id the request began with, whether it made the
-// session, the end-of-request steps already taken, and a change already
-// saved, which keeps the session modified so that the cookie of a new or
-// renewed session still goes out.
+// session, the end-of-request steps already taken, that the stored expiry
+// is still the one the touch carried on the load set from the options (a
+// Reload reads, it does not touch: the end of the request, or the index
+// entry of a save, must still put it right), and a change already saved,
+// which keeps the session modified so that the cookie of a new or renewed
+// session still goes out.
 func (st *sessionState) reloaded(before *sessionState) {
 	st.originalID, st.isNew = before.originalID, before.isNew
-	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed)
+	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff)
 	if before.has(markModified) && before.has(markClean) {
 		st.set(markModified)
 	}

@@ -370,3 +370,81 @@ func TestSaveOfABrowserSessionWithoutALoadTouchRecordsItsIndexEntry(t *testing.T
 		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want the live session ended", n, err)
 	}
 }
+
+// Session.Reload re-reads the session but does not touch it: the stored
+// expiry is still the one the touch carried on the load set from
+// Cookie.MaxAge. A save after the Reload whose write fails leaves the
+// session with that expiry, and its user's index entry must keep it too;
+// Reload made the request forget that the load's touch had set it, so the
+// save recorded the session's own, shorter expiry first, and once that
+// entry was pruned DestroyUserSessions missed the session while it lived
+// on.
+func TestAFailedSaveAfterReloadKeepsTheSessionListed(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 30 * 24 * time.Hour}})
+	m.now = fs.clock.Now
+	app := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+			s.Cookie().SetMaxAge(24 * time.Hour) // no "remember me"
+		case "/cart":
+			if err := s.Reload(r.Context()); err != nil {
+				t.Errorf("Reload: %v", err)
+			}
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "CompareAndSwap" || op == "Touch" {
+					return errDown
+				}
+				return nil
+			})
+			s.Set("cart", "socks")
+		}
+	}))
+	b := newBrowser(t, app)
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: status %d", rec.Code)
+	}
+	fs.clock.Advance(time.Minute)
+	if rec := b.get("/cart"); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("cart: status %d; want the failed save's 500", rec.Code)
+	}
+	fs.on(nil)
+
+	fs.clock.Advance(2 * 24 * time.Hour)
+	if _, found, err := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie)); err != nil || !found {
+		t.Fatalf("two days later the stored session: found %v, %v; want it kept (the load's 30 days)", found, err)
+	}
+	n, err := m.DestroyUserSessions(t.Context(), "ada")
+	if err != nil || n != 1 {
+		t.Fatalf("DestroyUserSessions(ada) = %d, %v; want 1 session ended", n, err)
+	}
+}
+
+// A session whose own cookie is shorter than Cookie.MaxAge, loaded with the
+// store's touch from Cookie.MaxAge, then reloaded and unset (UnsetKeep),
+// gets its own expiry back when the request ends, as without the Reload.
+func TestUnsetKeepAfterReloadLeavesASessionWithItsOwnMaxAgeItsExpiry(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 30 * 24 * time.Hour}})
+	m.now = fs.clock.Now
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.Set("cart", "socks")
+			s.Cookie().SetMaxAge(24 * time.Hour)
+		case "/leave":
+			if err := s.Reload(r.Context()); err != nil {
+				t.Errorf("Reload: %v", err)
+			}
+			s.Unset()
+		}
+	})))
+	b.get("/login")
+	fs.clock.Advance(time.Minute)
+	b.get("/leave")
+	fs.clock.Advance(2 * 24 * time.Hour)
+	if _, found, _ := fs.countingStore.Store.Get(t.Context(), mustID(t, m, b.cookie)); found {
+		t.Fatal("two days later the session with a one-day cookie is still stored: it kept the load touch's 30 days")
+	}
+}
