@@ -220,6 +220,19 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *loade
 // decode decodes stored bytes. A corrupt document is logged and reported as
 // ErrNotFound, as is a session past its AbsoluteTimeout.
 func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *loadedDocument) error {
+	if err := m.decodeReadable(ctx, id, data, doc); err != nil {
+		return err
+	}
+	if m.pastAbsoluteTimeout(doc) {
+		return fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
+	}
+	return nil
+}
+
+// decodeReadable is decode without the AbsoluteTimeout: a document over
+// MaxDocumentBytes, or corrupt (for this manager's Codec), is logged and
+// reported as ErrNotFound.
+func (m *Manager) decodeReadable(ctx context.Context, id string, data []byte, doc *loadedDocument) error {
 	if limit := m.opts.MaxDocumentBytes; limit > 0 && len(data) > limit {
 		m.logger.WarnContext(ctx, "session: ignoring a stored session over MaxDocumentBytes", "id", shortid.Of(id), "bytes", len(data), "limit", limit)
 		return fmt.Errorf("%w (%d bytes, over MaxDocumentBytes)", ErrNotFound, len(data))
@@ -228,10 +241,13 @@ func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *loade
 		m.logger.WarnContext(ctx, "session: ignoring corrupt stored session", "id", shortid.Of(id), "err", err)
 		return fmt.Errorf("%w (corrupt: %w)", ErrNotFound, err)
 	}
-	if m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout {
-		return fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
-	}
 	return nil
+}
+
+// pastAbsoluteTimeout reports whether the session doc records a creation
+// time longer than AbsoluteTimeout ago.
+func (m *Manager) pastAbsoluteTimeout(doc *loadedDocument) bool {
+	return m.opts.AbsoluteTimeout > 0 && !doc.Created.IsZero() && m.now().Sub(doc.Created) >= m.opts.AbsoluteTimeout
 }
 
 // decodeInto decodes data with the codec into doc. The default JSONCodec

@@ -487,8 +487,20 @@ func acquire(ctx context.Context, sem chan struct{}) error {
 }
 
 // UserSessions returns the live sessions of userID, most recently used
-// first. It fails with ErrNotSupported if the store is not a UserIndex.
+// first: those this manager can read (a document its Codec decodes, within
+// its MaxDocumentBytes and AbsoluteTimeout) and that still belong to the
+// user. It fails with ErrNotSupported if the store is not a UserIndex.
 func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	return m.userSessions(ctx, userID, nil)
+}
+
+// userSessions is UserSessions. With unreadable, it also appends there the
+// ids of the user's stored sessions that this manager cannot read, which
+// another app sharing the store, or another instance with other options,
+// may still serve: one whose document is over MaxDocumentBytes or does not
+// decode with the Codec (its user cannot be told: the index entry's word
+// is taken), or one of the user's past AbsoluteTimeout.
+func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[]SessionInfo) ([]SessionInfo, error) {
 	if m.users == nil {
 		return nil, fmt.Errorf("session: list user sessions: %T keeps no user index: %w", m.store, ErrNotSupported)
 	}
@@ -498,11 +510,22 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 			return
 		}
 		var doc loadedDocument
-		if err := m.decode(ctx, id, data, &doc); err != nil {
-			return // corrupt or past its absolute timeout: not a live session
+		if err := m.decodeReadable(ctx, id, data, &doc); err != nil {
+			// Corrupt, or over MaxDocumentBytes, here: not a live session
+			// for this manager, but perhaps for another.
+			if unreadable != nil {
+				*unreadable = append(*unreadable, SessionInfo{ID: id, LastUsed: used, Expires: expires})
+			}
+			return
 		}
 		if u, _ := decodeAny(doc.vals.raw(UserKey)); u != userID {
 			return // the session now belongs to someone else, or to no one
+		}
+		if m.pastAbsoluteTimeout(&doc) {
+			if unreadable != nil {
+				*unreadable = append(*unreadable, SessionInfo{ID: id, Created: doc.Created, LastUsed: used, Expires: expires})
+			}
+			return // not a live session here
 		}
 		info := SessionInfo{ID: id, Created: doc.Created, LastUsed: used, Expires: expires}
 		if c, ok := mustDecode(doc.vals.raw(ClientKey)).(map[string]any); ok {
@@ -534,13 +557,20 @@ func mustDecode(raw []byte) any {
 // and returns how many it destroyed. After it returns none of them works, on
 // any app instance: a request that had one loaded does not write it back
 // (with a VersionedStore, as every index store is). A login that races with
-// it is either destroyed whole or survives whole, indexed. It fails with
-// ErrNotSupported if the store is not a UserIndex.
+// it is either destroyed whole or survives whole, indexed. It also
+// destroys the sessions in the user's index that this manager cannot read
+// but another app or instance sharing the store may serve: a document
+// over its MaxDocumentBytes or that its Codec does not decode (sessionctl
+// over an app with a custom Codec, say), and the user's sessions past its
+// AbsoluteTimeout. It fails with ErrNotSupported if the store is not a
+// UserIndex.
 func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
-	infos, err := m.UserSessions(ctx, userID)
+	var unreadable []SessionInfo
+	infos, err := m.userSessions(ctx, userID, &unreadable)
 	if err != nil {
 		return 0, err
 	}
+	infos = append(infos, unreadable...)
 	infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return slices.Contains(keep, i.ID) })
 	n, err := m.destroyAll(ctx, userID, infos)
 	if err != nil {
