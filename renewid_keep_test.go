@@ -380,3 +380,77 @@ func TestRenewIDWhoseGenerateIDFailsKeepsTheSessionWorking(t *testing.T) {
 		t.Fatalf("after the failed RenewID the session reads %q, want %q", got, "first-id socks dark")
 	}
 }
+
+// A login whose Session.Save of the new id was applied but answered with an
+// error (a timeout after the write went out) keeps the old id until a save
+// succeeds: the end of the request finds that write its own, updates it,
+// and only then ends the old id; the user's index lists the new id alone.
+func TestRenewIDWhoseSaveReplyWasLostEndsTheOldIDAtTheNextSave(t *testing.T) {
+	m, cs, st := newLostReplyManager(t, Options{})
+	var oldID, newID string
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/cart":
+			s.Set("cart", "socks")
+		case "/login":
+			oldID = s.ID()
+			if err := s.RenewID(r.Context()); err != nil {
+				t.Errorf("RenewID: %v", err)
+			}
+			s.SetUser("ada")
+			newID = s.ID()
+			saveReplyLost(t, r, s, st)
+			if _, found, _ := cs.Store.Get(r.Context(), oldID); !found {
+				t.Error("the old id's session is gone after a save whose outcome is unknown")
+			}
+			s.Set("theme", "dark") // the end of the request saves again
+		}
+	})))
+	b.get("/cart")
+	if rec := b.get("/login"); rec.Code != http.StatusOK {
+		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	if got := mustID(t, m, b.cookie); got != newID {
+		t.Fatalf("the client holds %s, want the new id %s", short([]string{got}), short([]string{newID}))
+	}
+	ids, _ := cs.Store.IDs(t.Context())
+	if !slices.Equal(ids, []string{newID}) {
+		t.Fatalf("stored sessions %v, want the new one alone", short(ids))
+	}
+	if idx := indexOf(t, m, "ada"); !slices.Equal(idx, []string{newID}) {
+		t.Fatalf("ada's index %v, want the new id alone", short(idx))
+	}
+}
+
+// A request that loaded the old id before a login renewed it, and saves
+// after the login's save, does not write the old id back, and sends no
+// cookie for it: the login's save ended it, as RenewID ended it at once
+// before.
+func TestRequestOnTheOldIDAfterTheLoginDoesNotBringItBack(t *testing.T) {
+	m, _ := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	users := usersApp(t)
+	var tab *browser
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			users.ServeHTTP(w, r)
+			return
+		}
+		s := From(r) // the old id, loaded
+		tab.get("/login?u=ada")
+		s.Set("late", "write")
+	}))
+	b := newBrowser(t, h)
+	b.get("/logout-unbind") // an anonymous session
+	oldID := mustID(t, m, b.cookie)
+	tab = &browser{t: t, h: h, cookie: b.cookie}
+	rec := b.get("/slow")
+	if sc := setCookie(rec); sc != "" {
+		t.Fatalf("the late request on the old id sent a cookie: %s", sc)
+	}
+	if _, found, _ := m.store.Get(t.Context(), oldID); found {
+		t.Fatal("the late request wrote the old id back")
+	}
+	if u := tab.get("/whoami").Body.String(); u != "ada" {
+		t.Fatalf("the login's session reads user %q, want ada", u)
+	}
+}
