@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // GetAs returns the value of key as a T. A value set by this request is
@@ -59,9 +60,14 @@ func decodeScalar[T any](raw []byte) (T, bool) {
 		*p = b
 		return v, ok
 	case *string:
-		if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
-			*p = string(raw[1 : len(raw)-1])
-			return v, true
+		// A string without escapes, in UTF-8 (encoding/json replaces bad
+		// bytes), and nothing after it: a custom Codec's value may have
+		// white space around it.
+		if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+			if body := raw[1 : n-1]; bytes.IndexByte(body, '\\') < 0 && utf8.Valid(body) {
+				*p = string(body)
+				return v, true
+			}
 		}
 	}
 	return v, false
