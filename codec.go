@@ -103,36 +103,13 @@ const (
 // checkValue returns an error unless raw is one JSON value that scanValue
 // reads at depth: not valid JSON, or nested too deep for a load.
 func checkValue(raw []byte, depth int) error {
-	if end := scanValue(raw, skipSpace(raw, 0), depth); end >= 0 && skipSpace(raw, end) == len(raw) {
-		return nil
-	}
-	if nestsDeeperThan(raw, maxDepth-depth) {
+	switch end := scanValue(raw, skipSpace(raw, 0), depth); {
+	case end == scanTooDeep:
 		return errTooDeep(depth)
+	case end < 0 || skipSpace(raw, end) != len(raw):
+		return errors.New("not valid JSON")
 	}
-	return errors.New("not valid JSON")
-}
-
-// nestsDeeperThan reports whether raw opens more than levels arrays and
-// objects, none closed, outside strings: why scanValue refused a value,
-// which json.Valid also refuses for its depth.
-func nestsDeeperThan(raw []byte, levels int) bool {
-	open, inString := 0, false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[' || c == '{':
-			if open++; open > levels {
-				return true
-			}
-		case c == ']' || c == '}':
-			open--
-		}
-	}
-	return false
+	return nil
 }
 
 // errTooDeep is the error for a value that a load at depth would refuse,
@@ -577,11 +554,20 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
+// What scanValue returns for a value it refuses: not JSON, or (valid so
+// far) nested deeper than maxDepth.
+const (
+	scanInvalid = -1
+	scanTooDeep = -2
+)
+
 // scanValue validates the JSON value that starts at data[i] and returns
-// the index just past it, or -1 if it is not valid JSON.
+// the index just past it; scanInvalid if it is not valid JSON, and
+// scanTooDeep if, valid up to there, it opens an array or object at
+// maxDepth (json.Valid refuses it too). Anything negative is a refusal.
 func scanValue(data []byte, i, depth int) int {
 	if i >= len(data) {
-		return -1
+		return scanInvalid
 	}
 	switch c := data[i]; {
 	case c == '"':
@@ -597,7 +583,7 @@ func scanValue(data []byte, i, depth int) int {
 		return scanLiteral(data, i, "null")
 	case c == '{' || c == '[':
 		if depth >= maxDepth {
-			return -1
+			return scanTooDeep
 		}
 		closing := byte('}')
 		if c == '[' {
@@ -610,15 +596,15 @@ func scanValue(data []byte, i, depth int) int {
 		for {
 			if c == '{' {
 				if i, _ = scanString(data, i); i < 0 {
-					return -1
+					return scanInvalid
 				}
 				if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
-					return -1
+					return scanInvalid
 				}
 				i = skipSpace(data, i+1)
 			}
 			if i = scanValue(data, i, depth+1); i < 0 {
-				return -1
+				return i
 			}
 			i = skipSpace(data, i)
 			switch {
@@ -627,11 +613,11 @@ func scanValue(data []byte, i, depth int) int {
 			case i < len(data) && data[i] == ',':
 				i = skipSpace(data, i+1)
 			default:
-				return -1
+				return scanInvalid
 			}
 		}
 	}
-	return -1
+	return scanInvalid
 }
 
 // scanString validates the JSON string that starts at data[i] and returns
