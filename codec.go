@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session/internal/jsondepth"
 )
@@ -80,12 +81,17 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 // keys in express order, then the creation time, then the keys in sorted order.
 // A value that is not valid JSON, or that nests arrays and objects so deep
 // that the document would be deeper than Decode reads (jsondepth.Max levels,
-// the document the first), is an error naming its key.
+// the document the first), or a key that is not UTF-8 (which Decode would
+// read back as another key), is an error naming its key.
 func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 	vals := valuesOf(doc.Values)
 	vals.list = slices.DeleteFunc(vals.list, func(e keyed[slot]) bool { return e.key == cookieKey || e.key == CreatedKey })
 	for _, e := range vals.list {
-		if err := checkValue(e.v.raw, documentValueDepth); err != nil { // the first in key order, so that the error is always the same
+		err := checkValue(e.v.raw, documentValueDepth)
+		if err == nil && !utf8.ValidString(e.key) {
+			err = errKeyNotUTF8
+		}
+		if err != nil { // the first in key order, so that the error is always the same
 			return nil, fmt.Errorf("session: encode key %q: %w", e.key, err)
 		}
 	}

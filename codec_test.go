@@ -275,3 +275,48 @@ func TestStoredTimeWithANonDigitIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// express keeps a cookie's originalMaxAge in milliseconds, which may be
+// longer than a time.Duration holds (about 292 years), as for an app that
+// means "never expires". A session loaded from such a document and saved
+// again keeps an expiry and originalMaxAge at least that long: they used to
+// wrap around, to 49 years for 634 years, and to a negative max age for
+// 1,000 years, which express, reading it back, takes for an expired cookie.
+func TestStoredOriginalMaxAgeLongerThanADurationIsNotWrapped(t *testing.T) {
+	for _, years := range []int64{634, 1000, 5000} {
+		m, st := newTestManager(t, Options{})
+		now := st.clock.Now()
+		ms := years * 365 * 24 * time.Hour.Milliseconds()
+		express := fmt.Sprintf(`{"cookie":{"originalMaxAge":%d,"expires":%q,"httpOnly":true,"path":"/"},"views":1}`,
+			ms, now.AddDate(int(years), 0, 0).UTC().Format(isoMillis))
+		if err := st.Store.Set(t.Context(), "abc", []byte(express), now.AddDate(int(years), 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, m.Handler(incrViews))
+		b.cookie = m.signer.cookieValue("abc")
+		if got := b.get("/").Body.String(); got != "2" {
+			t.Fatalf("%d years: views = %s, want the stored session", years, got)
+		}
+		data, _, _ := st.Store.Get(t.Context(), "abc")
+		doc, err := JSONCodec{}.Decode(data)
+		if err != nil || doc.Cookie.OriginalMaxAge == nil || doc.Cookie.Expires == nil {
+			t.Fatalf("%d years: stored %s, %v", years, data, err)
+		}
+		const longest = time.Duration(math.MaxInt64)
+		if got := *doc.Cookie.OriginalMaxAge; got < longest.Milliseconds() {
+			t.Errorf("%d years: stored originalMaxAge %d ms, want at least %d (the longest time.Duration)", years, got, longest.Milliseconds())
+		}
+		if got := doc.Cookie.Expires.Sub(now); got < longest-time.Second {
+			t.Errorf("%d years: stored expiry %v from now, want at least %v", years, got, longest)
+		}
+	}
+}
+
+// JSONCodec.Encode refuses a key that is not UTF-8, which Decode would read
+// back with U+FFFD in place of its bad bytes, another key.
+func TestJSONCodecEncodeRefusesAKeyThatIsNotUTF8(t *testing.T) {
+	doc := &Document{Values: map[string]json.RawMessage{"a\xffb": json.RawMessage(`1`), "z": json.RawMessage(`2`)}}
+	if data, err := (JSONCodec{}).Encode(doc); err == nil || !strings.Contains(err.Error(), `encode key "a\xffb"`) {
+		t.Fatalf("Encode = %s, %v; want an error naming the key", data, err)
+	}
+}

@@ -95,7 +95,8 @@ func (s *Session) Keys() []string {
 // nested at most 9,999 levels deep (the stored document is the first of
 // the 10,000 levels a load reads, as encoding/json; 10,000 with a custom
 // Codec). v is encoded when the session is saved: one that does not encode,
-// or nests deeper, fails the save (Save, or the ErrorHandler at the end of
+// or nests deeper, or a key that is not UTF-8 (a JSON document cannot hold
+// it), fails the save (Save, or the ErrorHandler at the end of
 // the request) with an error naming key, and writes nothing: the session
 // as stored before stays. Setting a key to the same comparable value it
 // already has is not a modification. Mutating a value obtained from Get does

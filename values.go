@@ -3,10 +3,12 @@ package session
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // values holds a session's keys, sorted, each in two layers: the raw JSON
@@ -101,6 +103,9 @@ func (v *values) encode(depth int) error {
 		if err == nil && mayBeTooDeep(raw, depth) {
 			err = checkValue(raw, depth)
 		}
+		if err == nil && !utf8.ValidString(v.list[i].key) {
+			err = errKeyNotUTF8 // stored with U+FFFD for its bad bytes, it would load as another key
+		}
 		if err != nil {
 			return fmt.Errorf("session: encode key %q: %w", v.list[i].key, err)
 		}
@@ -108,6 +113,9 @@ func (v *values) encode(depth int) error {
 	}
 	return nil
 }
+
+// errKeyNotUTF8 refuses a key that a JSON document cannot hold as it is.
+var errKeyNotUTF8 = errors.New("the key is not valid UTF-8")
 
 // rawMap returns every key's raw JSON as a Document's Values, after encode.
 func (v *values) rawMap() map[string]json.RawMessage {

@@ -73,3 +73,31 @@ func TestKeysOutOfOrderAndRepeatedLoadAsEncodingJSONReadsThem(t *testing.T) {
 		t.Fatalf("b = %v, want the last, 3", got)
 	}
 }
+
+// A key is written as a JSON string, which holds only UTF-8: a key that is
+// not UTF-8 would be stored with U+FFFD in place of its bad bytes and read
+// back under another name (Get of the key set gives nil). Its save fails
+// instead, with an error naming the key, and nothing is written.
+func TestAKeyThatIsNotUTF8FailsTheSave(t *testing.T) {
+	var got error
+	m, st := newTestManager(t, Options{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }})
+	b := stored(t, m)
+	st.reset()
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("tok\xff", "x")
+		s.Set("views", 9)
+	}))
+	if rec := b.get("/"); rec.Code != http.StatusInternalServerError || got == nil ||
+		!strings.Contains(got.Error(), `encode key "tok\xff"`) || !strings.Contains(got.Error(), "UTF-8") {
+		t.Fatalf("status %d, error %v; want the save to fail naming the key", rec.Code, got)
+	}
+	if st.writes() != 0 {
+		t.Fatalf("the failed save wrote: %v", st.calls)
+	}
+	var views any
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { views = s.Get("views") }))
+	b.get("/")
+	if views != 1.0 {
+		t.Fatalf("views = %v, want the session as stored before (1)", views)
+	}
+}
