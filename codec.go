@@ -435,10 +435,16 @@ func unquote(v []byte) string {
 }
 
 // parseISOTime parses a JSON string holding an ISO-8601 time, fast for
-// JavaScript's toISOString layout (2026-11-22T10:00:00.000Z).
+// JavaScript's toISOString layout (2026-11-22T10:00:00.000Z), and the form
+// it takes for a year outside 0 to 9999 (+010000-01-01T00:00:00.000Z).
 func parseISOTime(v []byte) (time.Time, bool) {
 	if len(v) == len(isoMillis)+2 && v[0] == '"' && v[len(v)-1] == '"' {
 		if t, ok := parseISOMillis((*[len(isoMillis)]byte)(v[1 : len(v)-1])); ok {
+			return t, true
+		}
+	}
+	if len(v) == len(isoMillis)+5 && v[0] == '"' && v[len(v)-1] == '"' {
+		if t, ok := parseISOExpanded(v[1 : len(v)-1]); ok { // a year past 9999, or before 0
 			return t, true
 		}
 	}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -17,7 +18,7 @@ import (
 func appendISOTime(b []byte, t time.Time) []byte {
 	c, ok := civilOf(t)
 	if !ok {
-		return t.UTC().AppendFormat(b, isoMillis)
+		return appendISOExpanded(b, t)
 	}
 	b = appendDigits(b, c.year, 4)
 	b = append(b, '-')
@@ -29,6 +30,58 @@ func appendISOTime(b []byte, t time.Time) []byte {
 	b = append(b, '.')
 	b = appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
 	return append(b, 'Z')
+}
+
+// appendISOExpanded appends t, whose year is outside 0 to 9999, as
+// toISOString writes it: the year with a sign and at least six digits
+// (+010000-01-01T00:00:00.000Z, -000001-...), which parseISOTime reads
+// back up to six. AppendFormat writes 10000-01-01T..., which neither
+// JavaScript nor time.Parse reads.
+func appendISOExpanded(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y := t.Year()
+	if y < 0 {
+		b, y = append(b, '-'), -y
+	} else {
+		b = append(b, '+')
+	}
+	for n := 100000; n > 1 && y < n; n /= 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendInt(b, int64(y), 10)
+	return t.AppendFormat(b, isoMillis[4:])
+}
+
+// parseISOExpanded parses what appendISOExpanded writes, with six digits
+// of year (JavaScript's range): +YYYYYY-MM-DDTHH:MM:SS.sssZ. As in
+// JavaScript, -000000 is not a year.
+func parseISOExpanded(v []byte) (time.Time, bool) {
+	if len(v) != len(isoMillis)+3 || (v[0] != '+' && v[0] != '-') {
+		return time.Time{}, false
+	}
+	// The rest is checked by the fast parse, in a year of its own.
+	var d [len(isoMillis)]byte
+	copy(d[:], "2000")
+	copy(d[4:], v[7:])
+	if _, ok := parseISOMillis(&d); !ok {
+		return time.Time{}, false
+	}
+	y := 0
+	for _, c := range v[1:7] {
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		y = y*10 + int(c-'0')
+	}
+	if v[0] == '-' {
+		if y == 0 {
+			return time.Time{}, false
+		}
+		y = -y
+	}
+	two := func(i int) int { return int(d[i]-'0')*10 + int(d[i+1]-'0') }
+	ms := int(d[20]-'0')*100 + two(21)
+	return time.Date(y, time.Month(two(5)), two(8), two(11), two(14), two(17), ms*int(time.Millisecond), time.UTC), true
 }
 
 // appendHTTPTime appends t as an HTTP date (http.TimeFormat: Mon, 02 Jan
