@@ -60,31 +60,44 @@ func (s *Session) Flashes(kind string) []string {
 
 // flashesLocked returns a private copy of the stored flash messages: each
 // kind's list (a []any, as decoded from the store) copied, and any other
-// value kept as it is, so that writing the copy back loses nothing.
+// value kept as it is, so that writing the copy back loses nothing. What a
+// handler set under the key by hand (a map[string][]string, a struct) is
+// read as the next request will read it from the store: through JSON.
 func (s *Session) flashesLocked() map[string]any {
 	out := map[string]any{}
 	v, ok := s.values.get(flashKey)
 	if !ok {
 		return out
 	}
-	switch v := v.(type) {
-	case map[string]any: // decoded from the store, or set by Flash
-		for k, msgs := range v {
-			if list, ok := msgs.([]any); ok {
+	m, ok := v.(map[string]any) // decoded from the store, or set by Flash
+	if !ok {
+		m, _ = asStored(v).(map[string]any)
+	}
+	for k, msgs := range m {
+		switch list := msgs.(type) {
+		case []any, string, float64, bool, nil, map[string]any: // as decoded
+			if list, ok := list.([]any); ok {
 				msgs = append([]any(nil), list...)
 			}
-			out[k] = msgs
+		default: // a []string, say, in a map a handler set
+			msgs = asStored(list)
 		}
-	case map[string][]string: // set by the handler
-		for k, msgs := range v {
-			list := make([]any, len(msgs))
-			for i, m := range msgs {
-				list[i] = m
-			}
-			out[k] = list
-		}
+		out[k] = msgs
 	}
 	return out
+}
+
+// asStored returns v as a load of its stored JSON gives it, or v itself
+// if it does not encode (its save fails).
+func asStored(v any) any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	if x, err := decodeAny(raw); err == nil {
+		return x
+	}
+	return v
 }
 
 // flashList returns the messages of one kind's stored value: the list

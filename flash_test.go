@@ -63,3 +63,35 @@ func TestFlashesOfOneKindLeaveTheOtherKindsAsStored(t *testing.T) {
 		t.Fatalf("after reading every kind: stored %s", data)
 	}
 }
+
+// Flash messages a handler set under "flash" by hand (a map of its own
+// type, lists of strings) read the same in the request that set them as
+// in the next one, which reads them from the store: they were dropped, or
+// a []string read as one message, its JSON text.
+func TestFlashMessagesSetByHandReadTheSameBeforeAndAfterASave(t *testing.T) {
+	for name, flash := range map[string]any{
+		"map[string]any of []string": map[string]any{"info": []string{"a", "b"}, "error": []string{"e"}},
+		"map[string]string":          map[string]string{"info": "a", "error": "e"},
+		"a struct": struct {
+			Info  []string `json:"info"`
+			Error []string `json:"error"`
+		}{[]string{"a"}, []string{"e"}},
+	} {
+		m, _ := newTestManager(t, Options{})
+		var sameRequest, nextRequest string
+		b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			s.Set("flash", flash)
+			s.Set("x", 1) // saved, whatever Flashes leaves
+			sameRequest = fmt.Sprintf("%q", s.Flashes("info"))
+			s.Set("flash", flash)
+		})))
+		b.get("/")
+		b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			nextRequest = fmt.Sprintf("%q", s.Flashes("info"))
+		}))
+		b.get("/")
+		if sameRequest != nextRequest {
+			t.Errorf("%s: Flashes(info) = %s in the request that set it, %s in the next", name, sameRequest, nextRequest)
+		}
+	}
+}
