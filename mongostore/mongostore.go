@@ -777,7 +777,7 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 		out, _ := json.Marshal(f) // ES6 number formatting
 		b.Write(out)
 	case bson.TypeDateTime:
-		writeString(b, v.Time().UTC().Format("2006-01-02T15:04:05.000Z"))
+		writeString(b, jsISOString(v.Time()))
 	case bson.TypeObjectID:
 		oid, ok := v.ObjectIDOK()
 		if !ok {
@@ -957,4 +957,21 @@ func bsonNumber(n json.Number) (any, error) {
 		return int32(f), nil
 	}
 	return f, nil
+}
+
+// jsISOString formats t as JavaScript's Date.prototype.toISOString does,
+// which JSON.stringify uses for a Date: a year outside 0 to 9999 has a sign
+// and six digits (+010000-01-01T00:00:00.000Z), where Go's layout writes
+// 10000-01-01..., which neither JavaScript nor the session manager reads.
+func jsISOString(t time.Time) string {
+	t = t.UTC()
+	const rest = "-01-02T15:04:05.000Z"
+	if y := t.Year(); y < 0 || y > 9999 {
+		sign := "+"
+		if y < 0 {
+			sign, y = "-", -y
+		}
+		return fmt.Sprintf("%s%06d%s", sign, y, t.Format(rest))
+	}
+	return t.Format("2006" + rest)
 }

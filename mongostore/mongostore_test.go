@@ -234,6 +234,27 @@ func TestObjectSessionReadsObjectIDsAndBinaryAsNodeStringifiesThem(t *testing.T)
 	}
 }
 
+// An object session's date outside the years 0 to 9999 (an express
+// cookie.expires from a maxAge of thousands of years, which connect-mongo
+// stores as a Date) reads as JSON.stringify writes it, with a sign and six
+// digits of year, which the session manager reads; Go's layout wrote
+// 10000-..., which the manager took for a corrupt session.
+func TestObjectSessionReadsDatesBeyondYear9999AsNodeStringifiesThem(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t)
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "far"}, {Key: "session", Value: bson.D{
+		{Key: "late", Value: time.Date(33000, 6, 1, 0, 0, 0, 0, time.UTC)},
+		{Key: "early", Value: time.Date(-1, 1, 2, 3, 4, 5, 6e6, time.UTC)},
+		{Key: "usual", Value: time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC)},
+	}}, {Key: "expires", Value: clock.Now().Add(time.Hour)}})
+	got, found, err := st.Get(ctx, "far")
+	// new Date(Date.UTC(33000, 5, 1)).toISOString() and the same for year -1, node 22.
+	want := `{"late":"+033000-06-01T00:00:00.000Z","early":"-000001-01-02T03:04:05.006Z","usual":"2030-01-02T03:04:05.006Z"}`
+	if err != nil || !found || string(got) != want {
+		t.Fatalf("Get = %s, %v, %v\nwant %s", got, found, err, want)
+	}
+}
+
 func TestWithStringifyFalseWritesObject(t *testing.T) {
 	ctx := t.Context()
 	st, coll, clock := clocked(t, mongostore.WithStringify(false))
