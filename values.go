@@ -106,6 +106,9 @@ func (v *values) encode(depth int) error {
 		if err == nil && !utf8.ValidString(v.list[i].key) {
 			err = errKeyNotUTF8 // stored with U+FFFD for its bad bytes, it would load as another key
 		}
+		if str, ok := sl.val.(string); ok && err == nil && !utf8.ValidString(str) {
+			err = errStringNotUTF8 // json.Marshal would store U+FFFD for its bad bytes
+		}
 		if err != nil {
 			return fmt.Errorf("session: encode key %q: %w", v.list[i].key, err)
 		}
@@ -116,6 +119,11 @@ func (v *values) encode(depth int) error {
 
 // errKeyNotUTF8 refuses a key that a JSON document cannot hold as it is.
 var errKeyNotUTF8 = errors.New("the key is not valid UTF-8")
+
+// errStringNotUTF8 refuses a string value that JSON cannot hold as it is
+// (string(randomBytes)): it would read back with U+FFFD for its bad bytes.
+// Encode such bytes (base64, or store a []byte, which JSON holds in base64).
+var errStringNotUTF8 = errors.New("the string is not valid UTF-8: JSON would store it changed; store a []byte or base64 instead")
 
 // rawMap returns every key's raw JSON as a Document's Values, after encode.
 func (v *values) rawMap() map[string]json.RawMessage {

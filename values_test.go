@@ -78,6 +78,45 @@ func TestKeysOutOfOrderAndRepeatedLoadAsEncodingJSONReadsThem(t *testing.T) {
 // not UTF-8 would be stored with U+FFFD in place of its bad bytes and read
 // back under another name (Get of the key set gives nil). Its save fails
 // instead, with an error naming the key, and nothing is written.
+// A string value that is not UTF-8 (string(randomBytes) as a token) fails
+// the save naming its key, where json.Marshal stored U+FFFD for its bad
+// bytes, so that the value read back was another string.
+func TestAStringValueThatIsNotUTF8FailsTheSave(t *testing.T) {
+	var got error
+	m, st := newTestManager(t, Options{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }})
+	b := stored(t, m)
+	st.reset()
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("tok", "a\xffb")
+		s.Set("views", 9)
+	}))
+	if rec := b.get("/"); rec.Code != http.StatusInternalServerError || got == nil ||
+		!strings.Contains(got.Error(), `encode key "tok"`) || !strings.Contains(got.Error(), "UTF-8") {
+		t.Fatalf("status %d, error %v; want the save to fail naming the key", rec.Code, got)
+	}
+	if st.writes() != 0 {
+		t.Fatalf("the failed save wrote: %v", st.calls)
+	}
+	// Valid UTF-8, and bytes as a []byte, are stored and read back as set.
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("tok", "é🎉")
+		s.Set("raw", []byte("a\xffb"))
+	}))
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Fatalf("status %d saving valid values", rec.Code)
+	}
+	var tok string
+	var raw []byte
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		tok, _ = GetAs[string](s, "tok")
+		raw, _ = GetAs[[]byte](s, "raw")
+	}))
+	b.get("/")
+	if tok != "é🎉" || string(raw) != "a\xffb" {
+		t.Fatalf("read back %q and %q", tok, raw)
+	}
+}
+
 func TestAKeyThatIsNotUTF8FailsTheSave(t *testing.T) {
 	var got error
 	m, st := newTestManager(t, Options{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }})
