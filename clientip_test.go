@@ -37,3 +37,32 @@ func TestRecordedForwardedClientIPIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// A recorded user agent or client IP that is not UTF-8 as sent (a user agent
+// cut at its bound inside a character, or with obs-text bytes) is recorded
+// as it reads back: the next request of the same client is not a change, so
+// that the session is not saved again on every request.
+func TestARecordedClientThatIsNotUTF8DoesNotResaveEveryRequest(t *testing.T) {
+	for name, ua := range map[string]string{
+		"cut inside a character": strings.Repeat("a", maxUserAgent-1) + "é",
+		"obs-text bytes":         "browser/\xe9t\xe9",
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, st := newTestManager(t, Options{RecordClient: true, TrustProxy: true})
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if r.URL.Path == "/login" {
+					s.SetUser("ada")
+				}
+			})))
+			b.header = http.Header{"User-Agent": {ua}, "X-Forwarded-For": {"10.0.0.\xff1"}}
+			b.get("/login")
+			st.reset()
+			for range 3 {
+				b.get("/")
+			}
+			if w := st.writes(); w != 0 {
+				t.Fatalf("3 requests of the same client wrote %d times: %v", w, st.calls)
+			}
+		})
+	}
+}

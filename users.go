@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session/internal/shortid"
 )
@@ -246,11 +247,7 @@ func (m *Manager) recordClient(s *Session) {
 		return
 	}
 	r := s.rs.r
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	now := clientInfo{UA: ua, IP: clientIP(r, m.opts.TrustProxy)}
+	now := clientInfo{UA: recordable(r.UserAgent(), maxUserAgent), IP: recordable(clientIP(r, m.opts.TrustProxy), maxClientIP)}
 	old, _ := s.values.get(ClientKey)
 	if o, ok := old.(map[string]any); ok && o["ua"] == nonEmpty(now.UA) && o["ip"] == nonEmpty(now.IP) {
 		return
@@ -260,6 +257,22 @@ func (m *Manager) recordClient(s *Session) {
 	}
 	s.values.set(ClientKey, now)
 	s.changed(ClientKey, true)
+}
+
+// recordable is s as the document records it: at most limit bytes, cut
+// between characters, and valid UTF-8 (U+FFFD for bad bytes, as JSON would
+// store them), so that the next request of the same client compares equal
+// with what was stored and is not a change.
+func recordable(s string, limit int) string {
+	if len(s) <= limit && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s[:min(len(s), limit)], "\uFFFD")
+	for len(s) > limit {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
 }
 
 // nonEmpty is s as decoded JSON compares it: omitted ("") is a missing key.
@@ -277,7 +290,7 @@ func clientIP(r *http.Request, trustProxy bool) string {
 		if f := r.Header.Get("X-Forwarded-For"); f != "" {
 			first, _, _ := strings.Cut(f, ",")
 			if ip := strings.TrimSpace(first); ip != "" {
-				return ip[:min(len(ip), maxClientIP)]
+				return ip
 			}
 		}
 	}
