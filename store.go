@@ -37,8 +37,11 @@ type Store interface {
 	Destroy(ctx context.Context, id string) error
 }
 
-// Toucher is a Store that can push a session's expiry forward without
-// rewriting it. Touching a missing session reports found == false and
+// Toucher is a Store that can move a session's expiry without rewriting
+// it. Touch sets the expiry to expires, later or earlier than the stored one
+// (the manager also shortens a session's expiry with it, to the session's
+// own cookie after a touch carried on the load); an expires in the past
+// deletes the session. Touching a missing session reports found == false and
 // creates nothing.
 type Toucher interface {
 	Touch(ctx context.Context, id string, expires time.Time) (found bool, err error)
