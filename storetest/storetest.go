@@ -34,12 +34,19 @@
 //     store on such a server checks the expiry itself on read), and it is
 //     returned until then (with EarlyExpiry(d), until d before). The expiry
 //     subtests wait about 1.5 s of real time (plus d).
-//     An expires in the past deletes, in Set and in CompareAndSwap alike. An
-//     expires in year 9999 (a common "never expires", past time.Duration's
-//     range) keeps the session, in every write: a store may keep it for
-//     less, not drop it at once.
+//     Every write and touch (Set, CompareAndSwap, Touch, GetAndTouch,
+//     TouchVersion) sets the expiry it is given, an earlier one than the
+//     stored one too. An expires in the past deletes, in each of them; the
+//     zero time is the store's default lifetime in each of them. An expires
+//     in year 9999 (a common "never expires", past time.Duration's range)
+//     keeps the session, in every write: a store may keep it for less, not
+//     drop it at once.
 //   - Stores are safe for concurrent use: of parallel CompareAndSwap calls
-//     from one version, exactly one succeeds.
+//     from one version, or creating one id (from ""), exactly one succeeds.
+//   - A user index keeps an entry until its expiry plus session.IndexGrace,
+//     whatever happens to its session (destroyed, expired, never stored),
+//     and lists it without data then; it no longer lists it after that. An
+//     index write replaces the entry, with an earlier expiry too.
 //   - A cancelled context makes every store method return an error wrapping
 //     context.Canceled (check ctx.Err() up front if the driver takes no
 //     context). Whether the write happened anyway is not pinned.
@@ -296,6 +303,29 @@ func testZeroExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg 
 		}
 		mustGet(t, st, id, data)
 	}
+	// Every other write and touch takes the zero time for the default
+	// lifetime too, not for an expiry in the past (year 1).
+	if gt, ok := st.(session.GetToucher); ok {
+		if got, _, found, err := gt.GetAndTouch(ctx(t), id, time.Time{}); err != nil || !found || !bytes.Equal(got, data) {
+			t.Fatalf("GetAndTouch with zero expires = %s, found %v, %v; want the stored value", short(got), found, err)
+		}
+		mustGet(t, st, id, data)
+	}
+	if vs, ok := st.(session.VersionedStore); ok {
+		_, v := getVersion(t, vs, id)
+		data = Document(100)
+		if _, swapped, err := vs.CompareAndSwap(ctx(t), id, v, data, time.Time{}); err != nil || !swapped {
+			t.Fatalf("CompareAndSwap with zero expires: swapped %v, %v", swapped, err)
+		}
+		mustGet(t, st, id, data)
+		if vt, ok := st.(session.VersionToucher); ok {
+			read, v := getVersion(t, vs, id)
+			if found, err := vt.TouchVersion(ctx(t), id, v, read, time.Time{}); err != nil || !found {
+				t.Fatalf("TouchVersion with zero expires: found %v, %v", found, err)
+			}
+			mustGet(t, st, id, data)
+		}
+	}
 }
 
 func testPastExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
@@ -330,6 +360,36 @@ func testPastExpires(t *testing.T, newStore func(*testing.T) session.Store, cfg 
 		}
 		mustBeMissing(t, st, id)
 	})
+	// A store that takes every expiry not in the future for "none given"
+	// would store these for its default lifetime.
+	t.Run("CreateIfAbsentWithPastExpiresCreatesNothing", func(t *testing.T) {
+		vs := capability[session.VersionedStore](t, st)
+		id := NewID()
+		if _, _, err := vs.CompareAndSwap(ctx(t), id, "", Document(100), past); err != nil {
+			t.Fatalf("CompareAndSwap create with past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("TouchWithPastExpiresDeletes", func(t *testing.T) {
+		tc := capability[session.Toucher](t, st)
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		if _, err := tc.Touch(ctx(t), id, past); err != nil {
+			t.Fatalf("Touch with past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
+	t.Run("TouchVersionWithPastExpiresDeletes", func(t *testing.T) {
+		vt := capability[session.VersionToucher](t, st)
+		vs := capability[session.VersionedStore](t, st)
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		read, v := getVersion(t, vs, id)
+		if _, err := vt.TouchVersion(ctx(t), id, v, read, past); err != nil {
+			t.Fatalf("TouchVersion with past expires: %v, want nil", err)
+		}
+		mustBeMissing(t, st, id)
+	})
 }
 
 func testBuffers(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
@@ -360,6 +420,21 @@ func testBuffers(t *testing.T, newStore func(*testing.T) session.Store, cfg *con
 		clear(data2)
 		mustGet(t, st, id2, want2)
 	}
+	if gt, ok := st.(session.GetToucher); ok {
+		got, _, _, err := gt.GetAndTouch(ctx(t), id, later())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(got)
+		mustGet(t, st, id, want)
+	}
+	if ix, ok := st.(session.UserIndex); ok {
+		mustIndex(t, ix, "alice", id, time.Now(), later())
+		if err := ix.UserSessions(ctx(t), "alice", func(_ string, _, _ time.Time, data []byte) { clear(data) }); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, st, id, want)
+	}
 }
 
 // testExpiry sets up every session that must expire, waits once, then checks
@@ -375,12 +450,16 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	touched, touchedData := NewID(), Document(100)
 	versionedID, versionedData := NewID(), Document(100)
 	versionTouched, versionTouchedData := NewID(), Document(100)
+	touchedSince, touchedSinceData := NewID(), Document(100)
 	vt, versionTouches := st.(session.VersionToucher)
 	versionTouches = versionTouches && versioned // it touches from GetVersion's version
 	loadTouched, loadTouchedData := NewID(), Document(100)
 	gt, loadTouches := st.(session.GetToucher)
 	created := NewID()
 	keep, keepData := NewID(), Document(100)
+	// unread expires and is read by nothing before IDs and Count: a store
+	// that deletes expired sessions as it reads them still holds it then.
+	unread := NewID()
 
 	// A store whose server counts the TTL from when it receives the write
 	// (Redis, memcached) keeps a session past expires by the time the write
@@ -394,6 +473,7 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		slowest = max(slowest, time.Since(start))
 	}
 	timed(func() { mustSet(t, st, plain, plainData, expires) })
+	timed(func() { mustSet(t, st, unread, Document(100), expires) })
 	mustSet(t, st, touched, touchedData, expires)
 	mustSet(t, st, keep, keepData, later())
 	var oldVersion string
@@ -426,17 +506,93 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		if found, err := vt.TouchVersion(ctx(t), versionTouched, v, versionTouchedData, later()); err != nil || !found {
 			t.Fatalf("TouchVersion: found %v, %v", found, err)
 		}
+		// A touch from the version of a session written since touches what
+		// is stored now.
+		read := Document(100)
+		mustSet(t, st, touchedSince, read, expires)
+		_, v = getVersion(t, vs, touchedSince)
+		mustSet(t, st, touchedSince, touchedSinceData, expires) // another request's write
+		if found, err := vt.TouchVersion(ctx(t), touchedSince, v, read, later()); err != nil || !found {
+			t.Fatalf("TouchVersion of a session written since: found %v, %v", found, err)
+		}
 	}
-	// Before the expiry (less what EarlyExpiry allows) the sessions are there
-	// (unless this machine is so slow that it has already passed: then there
-	// is nothing to check).
-	got, found, err := st.Get(ctx(t), plain)
-	if err != nil {
-		t.Fatalf("Get before expiry: %v", err)
-	} else if time.Now().Before(expires.Add(-cfg.early)) && !found {
-		t.Fatal("Get before expiry found nothing")
-	} else if found && !bytes.Equal(got, plainData) {
-		t.Fatalf("Get before expiry = %s, want %s", short(got), short(plainData))
+	// Every write and touch sets the expiry it is given, an earlier one
+	// too: the manager shortens a stored expiry with a touch or a save
+	// (a session whose own cookie is shorter than Cookie.MaxAge, after the
+	// touch carried on its load).
+	type shortSession struct {
+		what string // the write that set the earlier expiry
+		data []byte // what it holds until then
+	}
+	var shortened []shortSession
+	var shortenedIDs []string
+	shorten := func(what string, write func(id string, data []byte) []byte) {
+		id, data := NewID(), Document(100)
+		mustSet(t, st, id, data, later())
+		timed(func() { data = write(id, data) })
+		shortened = append(shortened, shortSession{what, data})
+		shortenedIDs = append(shortenedIDs, id)
+	}
+	shorten("Set", func(id string, _ []byte) []byte {
+		data := Document(100)
+		mustSet(t, st, id, data, expires)
+		return data
+	})
+	if canTouch {
+		shorten("Touch", func(id string, data []byte) []byte {
+			if found, err := tc.Touch(ctx(t), id, expires); err != nil || !found {
+				t.Fatalf("Touch to an earlier expiry: found %v, %v", found, err)
+			}
+			return data
+		})
+	}
+	if loadTouches {
+		shorten("GetAndTouch", func(id string, data []byte) []byte {
+			if _, _, found, err := gt.GetAndTouch(ctx(t), id, expires); err != nil || !found {
+				t.Fatalf("GetAndTouch to an earlier expiry: found %v, %v", found, err)
+			}
+			return data
+		})
+	}
+	if versioned {
+		shorten("CompareAndSwap", func(id string, _ []byte) []byte {
+			_, v := getVersion(t, vs, id)
+			data := Document(100)
+			if _, swapped, err := vs.CompareAndSwap(ctx(t), id, v, data, expires); err != nil || !swapped {
+				t.Fatalf("CompareAndSwap to an earlier expiry: swapped %v, %v", swapped, err)
+			}
+			return data
+		})
+	}
+	if versionTouches {
+		shorten("TouchVersion", func(id string, data []byte) []byte {
+			_, v := getVersion(t, vs, id)
+			if found, err := vt.TouchVersion(ctx(t), id, v, data, expires); err != nil || !found {
+				t.Fatalf("TouchVersion to an earlier expiry: found %v, %v", found, err)
+			}
+			return data
+		})
+	}
+	// Halfway to the expiry (less what EarlyExpiry allows) the sessions are
+	// there (unless this machine is so slow that it has already passed: then
+	// there is nothing to check). Checked halfway rather than at once, so
+	// that a store that keeps them for a fraction of the time asked (a TTL
+	// in the wrong unit) fails.
+	time.Sleep(time.Until(expires.Add(-cfg.early - ExpiryWait/2)))
+	before := func(id string, want []byte, what string) {
+		t.Helper()
+		got, found, err := st.Get(ctx(t), id)
+		if err != nil {
+			t.Fatalf("Get before expiry: %v", err)
+		} else if time.Now().Before(expires.Add(-cfg.early)) && !found {
+			t.Fatalf("Get of a session %s found nothing before its expiry", what)
+		} else if found && !bytes.Equal(got, want) {
+			t.Fatalf("Get of a session %s before its expiry = %s, want %s", what, short(got), short(want))
+		}
+	}
+	before(plain, plainData, "set to expire")
+	for i, id := range shortenedIDs {
+		before(id, shortened[i].data, "whose "+shortened[i].what+" set an earlier expiry")
 	}
 
 	time.Sleep(time.Until(expires) + slowest + expiryMargin)
@@ -448,6 +604,13 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 				t.Errorf("GetVersion of expired session = %s, %q, found %v, %v; want nothing", short(data), v, found, err)
 			}
 			mustBeMissing(t, st, created)
+		}
+	})
+	t.Run("EarlierExpiryIsKept", func(t *testing.T) {
+		for i, id := range shortenedIDs {
+			if got, found, err := st.Get(ctx(t), id); err != nil || found || got != nil {
+				t.Errorf("Get after the earlier expiry that %s set = %s, found %v, %v; want nothing", shortened[i].what, short(got), found, err)
+			}
 		}
 	})
 	t.Run("TouchOfExpiredSessionIsNotFound", func(t *testing.T) {
@@ -485,6 +648,12 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 			t.Skip("store is not a session.VersionToucher")
 		}
 		mustGet(t, st, versionTouched, versionTouchedData)
+	})
+	t.Run("TouchVersionOfSessionWrittenSinceTouchesIt", func(t *testing.T) {
+		if !versionTouches {
+			t.Skip("store is not a session.VersionToucher")
+		}
+		mustGet(t, st, touchedSince, touchedSinceData)
 	})
 	t.Run("TouchVersionOfExpiredSessionIsNotFoundAndRevivesNothing", func(t *testing.T) {
 		if !versionTouches {
@@ -526,7 +695,7 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 			want = append(want, plain) // re-created by CreateIfAbsentReplacesExpiredSession
 		}
 		if versionTouches {
-			want = append(want, versionTouched)
+			want = append(want, versionTouched, touchedSince)
 		}
 		if loadTouches {
 			want = append(want, loadTouched)
@@ -548,7 +717,31 @@ func testExpiry(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 			t.Errorf("Count = %d, want %d", n, len(want))
 		}
 	})
+	t.Run("PurgeExpiredRemovesOnlyExpiredSessions", func(t *testing.T) {
+		p := capability[session.Purger](t, st)
+		// At most these have expired: plain (unless re-created), unread,
+		// versionedID, created and the shortened ones.
+		most := 4 + len(shortenedIDs)
+		n, err := p.PurgeExpired(ctx(t))
+		if err != nil {
+			t.Fatalf("PurgeExpired: %v", err)
+		}
+		if n < 0 || n > most {
+			t.Errorf("PurgeExpired = %d, want at most the %d expired sessions", n, most)
+		}
+		if n, err := p.PurgeExpired(ctx(t)); err != nil || n != 0 {
+			t.Errorf("second PurgeExpired = %d, %v; want 0: the first removed every expired session", n, err)
+		}
+		mustGet(t, st, keep, keepData)
+		if canTouch {
+			mustGet(t, st, touched, touchedData)
+		}
+		if loadTouches {
+			mustGet(t, st, loadTouched, loadTouchedData)
+		}
+	})
 	mustGet(t, st, keep, keepData)
+	mustBeMissing(t, st, unread)
 }
 
 func testTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
@@ -712,31 +905,7 @@ func testCAS(t *testing.T, newStore func(*testing.T) session.Store, cfg *config)
 		mustSet(t, st, id, Document(100), later())
 		_, v := getVersion(t, vs, id)
 		const n = 16
-		type result struct {
-			swapped bool
-			err     error
-		}
-		results := make(chan result, n)
-		datas := make([][]byte, n)
-		for i := range n {
-			datas[i] = Document(100 + i)
-		}
-		for i := range n {
-			go func() {
-				_, swapped, err := vs.CompareAndSwap(ctx(t), id, v, datas[i], later())
-				results <- result{swapped, err}
-			}()
-		}
-		wins := 0
-		for range n {
-			r := <-results
-			switch {
-			case r.err != nil:
-				t.Errorf("parallel CompareAndSwap: %v, want no error", r.err)
-			case r.swapped:
-				wins++
-			}
-		}
+		wins, datas := parallelSwaps(t, vs, id, v, n)
 		if wins != 1 {
 			t.Fatalf("%d of %d parallel swaps from one version succeeded, want exactly 1", wins, n)
 		}
@@ -748,6 +917,57 @@ func testCAS(t *testing.T, newStore func(*testing.T) session.Store, cfg *config)
 			t.Fatalf("after parallel swaps Get = %s, want one of the written values", short(got))
 		}
 	})
+	// The manager's create-if-absent must not let two new sessions share
+	// an id (RepeatedGeneratedIDNeverJoinsAnotherSession, one at a time).
+	t.Run("OnlyOneOfParallelCreatesWins", func(t *testing.T) {
+		id := NewID()
+		const n = 16
+		wins, datas := parallelSwaps(t, vs, id, "", n)
+		if wins != 1 {
+			t.Fatalf("%d of %d parallel creates of one id succeeded, want exactly 1", wins, n)
+		}
+		got, _, err := st.Get(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(datas, func(d []byte) bool { return bytes.Equal(d, got) }) {
+			t.Fatalf("after parallel creates Get = %s, want one of the written values", short(got))
+		}
+	})
+}
+
+// parallelSwaps runs n CompareAndSwap calls of id from old at once, each
+// with its own value, and returns how many succeeded and the values.
+func parallelSwaps(t *testing.T, vs session.VersionedStore, id, old string, n int) (wins int, datas [][]byte) {
+	t.Helper()
+	type result struct {
+		swapped bool
+		err     error
+	}
+	results := make(chan result, n)
+	datas = make([][]byte, n)
+	for i := range n {
+		datas[i] = Document(100 + i)
+	}
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			_, swapped, err := vs.CompareAndSwap(ctx(t), id, old, datas[i], later())
+			results <- result{swapped, err}
+		}()
+	}
+	close(start)
+	for range n {
+		r := <-results
+		switch {
+		case r.err != nil:
+			t.Errorf("parallel CompareAndSwap: %v, want no error", r.err)
+		case r.swapped:
+			wins++
+		}
+	}
+	return wins, datas
 }
 
 func testLister(t *testing.T, newStore func(*testing.T) session.Store, cfg *config) {
@@ -773,6 +993,10 @@ func testLister(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		mustSet(t, st, gone, Document(100), later())
 		if err := st.Destroy(ctx(t), gone); err != nil {
 			t.Fatal(err)
+		}
+		if ix, ok := st.(session.UserIndex); ok { // index entries are no sessions
+			mustIndex(t, ix, "alice", ids[0], time.Now(), later())
+			mustIndex(t, ix, "alice", gone, time.Now(), later())
 		}
 		slices.Sort(ids)
 		return ids
@@ -829,11 +1053,20 @@ func testLister(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		other := newStore(t)
 		id, data := NewID(), Document(100)
 		mustSet(t, other, id, data, later())
+		ix, indexes := other.(session.UserIndex)
+		if indexes {
+			mustIndex(t, ix, "alice", id, time.Now(), later())
+		}
 		fill(t, st)
 		if err := ls.Clear(ctx(t)); err != nil {
 			t.Fatalf("Clear: %v", err)
 		}
 		mustGet(t, other, id, data)
+		if indexes {
+			if e, ok := userSessions(t, ix, "alice")[id]; !ok || !bytes.Equal(e.data, data) {
+				t.Fatalf("the other store's user index after Clear: listed %v, data %s; want its session with its data", ok, short(e.data))
+			}
+		}
 	})
 }
 
@@ -925,6 +1158,22 @@ func testCancelled(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		_, err = ls.Count(c)
 		check(t, "Count", err)
 		check(t, "Clear", ls.Clear(c))
+	}
+	if gt, ok := st.(session.GetToucher); ok {
+		_, _, _, err := gt.GetAndTouch(c, id, later())
+		check(t, "GetAndTouch", err)
+	}
+	if vt, ok := st.(session.VersionToucher); ok {
+		_, err := vt.TouchVersion(c, id, "", Document(100), later())
+		check(t, "TouchVersion", err)
+	}
+	if p, ok := st.(session.Purger); ok {
+		_, err := p.PurgeExpired(c)
+		check(t, "PurgeExpired", err)
+	}
+	if ix, ok := st.(session.UserIndex); ok {
+		check(t, "IndexUserSession", ix.IndexUserSession(c, "alice", id, time.Now(), later()))
+		check(t, "UserSessions", ix.UserSessions(c, "alice", func(string, time.Time, time.Time, []byte) {}))
 	}
 	if rm, ok := st.(session.UserIndexRemover); ok {
 		check(t, "UnindexUserSession", rm.UnindexUserSession(c, "alice", id))

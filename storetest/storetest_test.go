@@ -23,12 +23,15 @@ import (
 // refStore is a plain, correct store (one map, one mutex) into which the
 // tests below put one bug at a time, to show that the suite catches it.
 type refStore struct {
-	bug string
-	mu  *sync.Mutex
-	m   map[string]*refEntry
-	seq int
-	now func() time.Time
+	bug   string
+	mu    *sync.Mutex
+	m     map[string]*refEntry
+	users map[string]map[string]refIndexed // user -> session id -> entry
+	seq   int
+	now   func() time.Time
 }
+
+type refIndexed struct{ used, expires time.Time }
 
 type refEntry struct {
 	data    []byte
@@ -37,7 +40,7 @@ type refEntry struct {
 }
 
 func newRef(bug string) *refStore {
-	return &refStore{bug: bug, mu: new(sync.Mutex), m: map[string]*refEntry{}, now: time.Now}
+	return &refStore{bug: bug, mu: new(sync.Mutex), m: map[string]*refEntry{}, users: map[string]map[string]refIndexed{}, now: time.Now}
 }
 
 // shared is the map every "clearsEveryone" store uses.
@@ -58,6 +61,15 @@ func (s *refStore) ctx(ctx context.Context) error {
 		return nil
 	}
 	return ctx.Err()
+}
+
+// ctxOf is ctx for the methods that bug "loadTouchIgnoresContext" (and
+// "ignoresContext") overlooks.
+func (s *refStore) ctxOf(ctx context.Context) error {
+	if s.bug == "loadTouchIgnoresContext" {
+		return nil
+	}
+	return s.ctx(ctx)
 }
 
 func (s *refStore) live(id string) *refEntry {
@@ -117,6 +129,9 @@ func (s *refStore) GetVersion(ctx context.Context, id string) ([]byte, string, b
 	defer s.mu.Unlock()
 	e := s.live(id)
 	if e == nil {
+		if s.bug == "countsExpired" { // as memstore: a read deletes what expired
+			delete(s.m, s.key(id))
+		}
 		return nil, "", false, s.notFound()
 	}
 	out := bytes.Clone(e.data)
@@ -152,6 +167,11 @@ func (s *refStore) Destroy(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, s.key(id))
+	if s.bug == "destroyUnindexes" {
+		for _, entries := range s.users {
+			delete(entries, id)
+		}
+	}
 	return nil
 }
 
@@ -169,10 +189,65 @@ func (s *refStore) Touch(ctx context.Context, id string, expires time.Time) (boo
 		}
 		return false, s.notFound()
 	}
-	if s.bug != "touchIgnored" {
-		e.expires = s.expiry(expires)
+	if s.bug == "pastIsDefault" && !expires.IsZero() && !expires.After(s.now()) {
+		expires = time.Time{}
+	}
+	if !expires.IsZero() && !s.now().Before(expires) {
+		delete(s.m, s.key(id))
+		return true, nil
+	}
+	switch exp := s.expiry(expires); {
+	case s.bug == "touchInWrongUnit": // a TTL in seconds sent as milliseconds
+		e.expires = s.now().Add(exp.Sub(s.now()) / 1000)
+	case s.bug == "touchIgnored":
+	case s.bug == "touchOnlyExtends" && exp.Before(e.expires):
+	default:
+		e.expires = exp
 	}
 	return true, nil
+}
+
+func (s *refStore) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	if err := s.ctxOf(ctx); err != nil {
+		return nil, "", false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.live(id)
+	if e == nil {
+		return nil, "", false, s.notFound()
+	}
+	if s.bug == "zeroIsPast" && expires.IsZero() {
+		expires = time.Unix(0, 0)
+	}
+	if !expires.IsZero() && !s.now().Before(expires) {
+		delete(s.m, s.key(id))
+		return nil, "", false, nil
+	}
+	e.expires = s.expiry(expires)
+	out := bytes.Clone(e.data)
+	if s.bug == "loadTouchKeepsSlice" {
+		out = e.data
+	}
+	return out, strconv.Itoa(e.version), true, nil
+}
+
+func (s *refStore) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (bool, error) {
+	if err := s.ctxOf(ctx); err != nil {
+		return false, err
+	}
+	if s.bug == "touchVersionOfChangedIsNoTouch" {
+		s.mu.Lock()
+		e := s.live(id)
+		s.mu.Unlock()
+		if e != nil && strconv.Itoa(e.version) != version {
+			return true, nil
+		}
+	}
+	if s.bug == "pastIsDefault" && !expires.IsZero() && !expires.After(s.now()) {
+		expires = time.Time{}
+	}
+	return s.Touch(ctx, id, expires)
 }
 
 func (s *refStore) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (string, bool, error) {
@@ -191,8 +266,83 @@ func (s *refStore) CompareAndSwap(ctx context.Context, id, old string, data []by
 	case old != "" && e != nil && old != strconv.Itoa(e.version):
 		return "", false, nil
 	}
+	switch {
+	case s.bug == "pastIsDefault" && old == "" && !expires.IsZero() && !expires.After(s.now()):
+		expires = time.Time{}
+	case s.bug == "zeroIsPast" && e != nil && expires.IsZero(): // its create gets it right
+		expires = time.Unix(0, 0)
+	case s.bug == "casKeepsExpiry" && e != nil && expires.After(s.now()):
+		expires = e.expires
+	}
 	s.put(id, data, expires)
 	return strconv.Itoa(s.seq), true, nil
+}
+
+func (s *refStore) PurgeExpired(ctx context.Context) (int, error) {
+	if err := s.ctxOf(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id := range s.m {
+		if s.live(id) == nil || s.bug == "purgesEverything" {
+			delete(s.m, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *refStore) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
+	if err := s.ctxOf(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.users[user] == nil {
+		s.users[user] = map[string]refIndexed{}
+	}
+	exp := s.expiry(expires)
+	if old, ok := s.users[user][id]; ok && s.bug == "indexOnlyExtends" && old.expires.After(exp) {
+		exp = old.expires
+	}
+	s.users[user][id] = refIndexed{used, exp}
+	return nil
+}
+
+func (s *refStore) UnindexUserSession(ctx context.Context, user, id string) error {
+	if err := s.ctx(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.users[user], id)
+	return nil
+}
+
+func (s *refStore) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
+	if err := s.ctxOf(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, ix := range s.users[user] {
+		deadline := ix.expires.Add(session.IndexGrace)
+		if s.bug == "prunesWithoutGrace" {
+			deadline = ix.expires
+		}
+		if !s.now().Before(deadline) && s.bug != "listsPastGrace" {
+			delete(s.users[user], id)
+			continue
+		}
+		var data []byte
+		if e := s.live(id); e != nil {
+			data = bytes.Clone(e.data)
+		}
+		yield(id, ix.used, ix.expires, data)
+	}
+	return nil
 }
 
 func (s *refStore) IDs(ctx context.Context) ([]string, error) {
@@ -211,6 +361,14 @@ func (s *refStore) IDs(ctx context.Context) ([]string, error) {
 }
 
 func (s *refStore) Count(ctx context.Context) (int, error) {
+	if err := s.ctx(ctx); err != nil {
+		return 0, err
+	}
+	if s.bug == "countsExpired" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.m), nil
+	}
 	ids, err := s.IDs(ctx)
 	return len(ids), err
 }
@@ -269,6 +427,21 @@ var bugs = map[string][]string{
 	"clearsEveryone":       {"Lister/ClearLeavesOtherStoresAlone"},
 	"farFutureOverflows":   {"FarFutureExpiryIsKept/Set", "FarFutureExpiryIsKept/Touch", "FarFutureExpiryIsKept/CompareAndSwap"},
 	"endsEarly":            {"Expiry"}, // without EarlyExpiry: see TestEarlyExpiryAcceptsAStoreThatEndsSessionsEarly
+	"touchOnlyExtends":     {"Expiry/EarlierExpiryIsKept"},
+	"countsExpired":        {"Expiry/ExpiredSessionIsNotListed"},
+	"touchInWrongUnit":     {"Expiry"},
+	"casKeepsExpiry":       {"Expiry/EarlierExpiryIsKept"},
+	"pastIsDefault": {"PastExpiresDeletes/CreateIfAbsentWithPastExpiresCreatesNothing",
+		"PastExpiresDeletes/TouchWithPastExpiresDeletes", "PastExpiresDeletes/TouchVersionWithPastExpiresDeletes"},
+	"zeroIsPast":                     {"ZeroExpiresIsReadable"},
+	"loadTouchIgnoresContext":        {"CancelledContext"},
+	"loadTouchKeepsSlice":            {"CallerBuffersAreNotRetained"},
+	"touchVersionOfChangedIsNoTouch": {"Expiry/TouchVersionOfSessionWrittenSinceTouchesIt"},
+	"purgesEverything":               {"Expiry/PurgeExpiredRemovesOnlyExpiredSessions"},
+	"destroyUnindexes":               {"UserIndex/DestroyedSessionIsListedWithoutData"},
+	"prunesWithoutGrace":             {"UserIndex/ExpiredSessionIsListedWithoutData"},
+	"listsPastGrace":                 {"UserIndex/EntryPastItsGraceIsNotListed"},
+	"indexOnlyExtends":               {"UserIndex/ReindexingReplacesTheEntry"},
 }
 
 // TestBrokenStores is run by TestSuiteCatchesEachBug in a child process.

@@ -79,6 +79,14 @@ func testUserIndex(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		if e := got[id]; len(got) != 1 || !sameMillis(e.used, now) || !sameMillis(e.expires, expires) {
 			t.Errorf("UserSessions(bob): %d entries, %q used %v expires %v; want one, used %v expires %v", len(got), id, e.used, e.expires, now, expires)
 		}
+		// An earlier expiry replaces a later one too: the manager records
+		// the shorter expiry of a save that shortened the session.
+		shorter := later()
+		mustIndex(t, ix, "bob", id, now, shorter)
+		got = userSessions(t, ix, "bob")
+		if e := got[id]; len(got) != 1 || !sameMillis(e.expires, shorter) {
+			t.Errorf("UserSessions(bob) after re-indexing with an earlier expiry: %d entries, %q expires %v; want one, expiring %v", len(got), id, e.expires, shorter)
+		}
 	})
 	t.Run("UsersAreSeparate", func(t *testing.T) {
 		a, b := NewID(), NewID()
@@ -100,15 +108,17 @@ func testUserIndex(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		if err := st.Destroy(ctx(t), id); err != nil {
 			t.Fatal(err)
 		}
-		if e, ok := userSessions(t, ix, "erin")[id]; ok && e.data != nil {
-			t.Errorf("destroyed session listed with data %s", short(e.data))
+		// The entry stays until its expiry (plus IndexGrace): the manager
+		// removes it (UserIndexRemover) where it knows that is safe.
+		if e, ok := userSessions(t, ix, "erin")[id]; !ok || e.data != nil {
+			t.Errorf("destroyed session: listed %v, data %s; want it listed without data", ok, short(e.data))
 		}
 	})
 	t.Run("IndexedButNeverStoredHasNoData", func(t *testing.T) {
 		id := NewID()
 		mustIndex(t, ix, "frank", id, now, later())
-		if e, ok := userSessions(t, ix, "frank")[id]; ok && e.data != nil {
-			t.Errorf("never stored session listed with data %s", short(e.data))
+		if e, ok := userSessions(t, ix, "frank")[id]; !ok || e.data != nil {
+			t.Errorf("never stored session: listed %v, data %s; want it listed without data", ok, short(e.data))
 		}
 	})
 	t.Run("ZeroExpiresGetsTheDefaultLifetime", func(t *testing.T) {
@@ -140,8 +150,20 @@ func testUserIndex(t *testing.T, newStore func(*testing.T) session.Store, cfg *c
 		start := time.Now()
 		mustSet(t, st, id, Document(10), expires)
 		time.Sleep(time.Until(expires) + time.Since(start) + expiryMargin)
-		if e, ok := userSessions(t, ix, "hank")[id]; ok && e.data != nil {
-			t.Errorf("expired session listed with data %s", short(e.data))
+		// Its entry is kept for IndexGrace after the expiry.
+		if e, ok := userSessions(t, ix, "hank")[id]; !ok || e.data != nil {
+			t.Errorf("expired session: listed %v, data %s; want it listed without data until IndexGrace has passed", ok, short(e.data))
+		}
+	})
+	t.Run("EntryPastItsGraceIsNotListed", func(t *testing.T) {
+		gone, kept := NewID(), NewID()
+		mustIndex(t, ix, "iris", kept, now, later())
+		mustSet(t, st, kept, Document(10), later())
+		// Last, so that no later index write of the user prunes it.
+		mustIndex(t, ix, "iris", gone, now.Add(-3*session.IndexGrace), now.Add(-2*session.IndexGrace))
+		got := userSessions(t, ix, "iris")
+		if _, listed := got[gone]; listed || got[kept].data == nil {
+			t.Errorf("UserSessions(iris): %d entries, the one whose expiry plus IndexGrace has passed listed: %v; want only %q", len(got), listed, kept)
 		}
 	})
 	t.Run("ParallelIndexingOfOneUserLosesNothing", func(t *testing.T) {
