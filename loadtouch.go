@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// GetToucher is a Store that can read a session and push its expiry forward
-// in one round trip (Redis: GETEX key PX ttl; PostgreSQL: UPDATE ... SET
+// GetToucher is a Store that can read a session and set its expiry (earlier
+// or later, as Toucher.Touch) in one round trip (Redis: GETEX key PX ttl; PostgreSQL: UPDATE ... SET
 // expire RETURNING; MongoDB: findAndModify; memstore: under one lock). The
 // middleware uses it to carry the end-of-request touch of a read-only
 // request on the load, so that such a request costs one round trip instead
