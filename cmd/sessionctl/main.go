@@ -400,9 +400,10 @@ func expiry(data []byte, now time.Time) string {
 	return fmt.Sprintf("%s (in %s)", e.Format(time.RFC3339), e.Sub(now).Round(time.Second))
 }
 
+// list shows a page of the stored sessions. -timeout bounds each exchange
+// with the store, the listing of ids and each read, not the whole page: a
+// long page of a remote store is not cut short while each answer is quick.
 func (c *cli) list(ctx context.Context, limit, offset int) error {
-	ctx, cancel := c.deadline(ctx)
-	defer cancel()
 	if limit < 0 || offset < 0 {
 		return fmt.Errorf("%w: -limit and -offset must not be negative", errUsage)
 	}
@@ -410,7 +411,9 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	if err != nil {
 		return err
 	}
-	ids, err := l.IDs(ctx)
+	idsCtx, cancel := c.deadline(ctx)
+	ids, err := l.IDs(idsCtx)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -425,7 +428,7 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	fmt.Fprintln(tw, "ID\tEXPIRES")
 	var unreadable []string
 	for _, id := range page {
-		data, found, err := c.store.Get(ctx, id)
+		data, found, err := c.read(ctx, id)
 		if err != nil && !c.aboutOneSession(ctx, err) {
 			tw.Flush()
 			return err
@@ -473,8 +476,15 @@ func (c *cli) aboutOneSession(ctx context.Context, err error) bool {
 		errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return false
 	}
-	_, _, probeErr := c.store.Get(ctx, "sessionctl-probe-"+rand.Text())
+	_, _, probeErr := c.read(ctx, "sessionctl-probe-"+rand.Text())
 	return probeErr == nil
+}
+
+// read is one Get under a -timeout of its own.
+func (c *cli) read(ctx context.Context, id string) ([]byte, bool, error) {
+	ctx, cancel := c.deadline(ctx)
+	defer cancel()
+	return c.store.Get(ctx, id)
 }
 
 // shortReason is err as one line of at most 80 characters, for a table row.

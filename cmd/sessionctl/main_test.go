@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -800,5 +801,32 @@ func TestABoltPathThatDoesNotExistIsAnErrorNotAnEmptyStore(t *testing.T) {
 	// create=true in the URL asks for the file.
 	if code, out, _ := sessionctl(t, "", "-store", "bolt://"+missing+"?create=true", "count"); code != 0 || strings.TrimSpace(out) != "0" {
 		t.Errorf("with create=true: exit %d, stdout %q", code, out)
+	}
+}
+
+// -timeout bounds each exchange with the store, not the whole listing: a
+// page of a remote store whose every answer comes well within -timeout is
+// listed in full, where the listing and all the page's reads shared one
+// -timeout, so that a long page over a slow link was reported as a store
+// that "did not answer".
+func TestListGivesEachReadItsOwnTimeout(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	st := redisstore.New(rdb)
+	const n = 8
+	for i := range n {
+		if err := st.Set(t.Context(), fmt.Sprintf("s%d", i), document(t, nil, nil), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy := testserver.StartProxy(t, srv.Addr)
+	proxy.Delay(100 * time.Millisecond) // each exchange takes 200 ms or more: n of them, over 1.6 s
+	code, out, errOut := sessionctl(t, "", "-store", "redis://"+proxy.Addr+"/0", "-timeout", "1s", "list")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q; want every session listed", code, errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != n+1 {
+		t.Fatalf("listed %q, want a header and %d sessions", lines, n)
 	}
 }
