@@ -35,14 +35,21 @@ type DocumentCookie struct {
 	// OriginalMaxAge is the cookie's lifetime in milliseconds; nil for a
 	// browser-session cookie.
 	OriginalMaxAge *int64
-	Partitioned    *bool
-	Priority       string
+	// Partitioned is the "partitioned" key; nil when the document has none.
+	Partitioned *bool
+	// Priority is the "priority" key as stored (the manager writes "low",
+	// "medium" or "high"); "" writes no key.
+	Priority string
 	// Expires is nil for a browser-session cookie.
-	Expires  *time.Time
-	Secure   *bool
+	Expires *time.Time
+	// Secure is the "secure" key; nil when the document has none.
+	Secure *bool
+	// HTTPOnly is the "httpOnly" key, always written.
 	HTTPOnly bool
-	Domain   string
-	Path     string
+	// Domain is the cookie's domain; "" writes no key.
+	Domain string
+	// Path is the cookie's path, always written.
+	Path string
 	// SameSite is "", "lax", "strict" or "none".
 	SameSite string
 }
@@ -58,7 +65,9 @@ type DocumentCookie struct {
 // an application with no Express peer that wants another layout; encryption
 // at rest is better done by a Store wrapper, which sees the encoded bytes.
 type Codec interface {
+	// Encode returns the bytes to store for doc.
 	Encode(doc *Document) ([]byte, error)
+	// Decode returns the document that data holds.
 	Decode(data []byte) (*Document, error)
 }
 

@@ -189,8 +189,12 @@ type SameSiteMode int
 const (
 	// SameSiteDefault sends no SameSite attribute.
 	SameSiteDefault SameSiteMode = iota
+	// SameSiteLax sends SameSite=Lax.
 	SameSiteLax
+	// SameSiteStrict sends SameSite=Strict.
 	SameSiteStrict
+	// SameSiteNone sends SameSite=None; it needs a Secure cookie (see
+	// CookieOptions.SameSite).
 	SameSiteNone
 	// SameSiteAuto is None on secure requests and Lax otherwise.
 	SameSiteAuto
