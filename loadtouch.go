@@ -17,6 +17,8 @@ import (
 // creates nothing when the session is missing (found == false), and an
 // expires in the past deletes the session and reports it missing.
 type GetToucher interface {
+	// GetAndTouch is GetVersion (or Get) and Touch of the same session, in
+	// one round trip.
 	GetAndTouch(ctx context.Context, id string, expires time.Time) (data []byte, version string, found bool, err error)
 }
 
@@ -35,6 +37,7 @@ type GetToucher interface {
 // Like Touch, it reports found == false and creates nothing when the session
 // is missing, and an expires in the past deletes it.
 type VersionToucher interface {
+	// TouchVersion is Touch, given the version and bytes the load read.
 	TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error)
 }
 

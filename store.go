@@ -44,6 +44,7 @@ type Store interface {
 // deletes the session. Touching a missing session reports found == false and
 // creates nothing.
 type Toucher interface {
+	// Touch sets the expiry of the stored session id to expires.
 	Touch(ctx context.Context, id string, expires time.Time) (found bool, err error)
 }
 
@@ -80,5 +81,6 @@ type Lister interface {
 // Purger is a Store that removes expired sessions on demand, in addition to
 // whatever sweeping it does by itself. It returns how many it removed.
 type Purger interface {
+	// PurgeExpired deletes the expired sessions and returns how many.
 	PurgeExpired(ctx context.Context) (int, error)
 }
