@@ -23,8 +23,9 @@
 // holds the wall-clock time of the expiry in the TimeZone setting of the
 // connection that wrote it. connect-pg-simple writes to_timestamp(seconds),
 // which PostgreSQL converts to that TimeZone; this store likewise passes
-// every instant as a timestamptz and compares with now() in SQL, never
-// interpreting expire itself. Go and Node agree on every instant as long as
+// every instant as a timestamptz and compares with the database's clock in
+// SQL (clock_timestamp(), or now(): see Expiry), never interpreting expire
+// itself. Go and Node agree on every instant as long as
 // their connections use the same TimeZone, which they do by default (the
 // server's or the database's setting; node-postgres never sets one, pgx only
 // from a PGTZ variable, a TimeZone parameter (in any letter case) or a
