@@ -227,3 +227,31 @@ func ExampleManager_DestroyUserSessions() {
 	// laptop user: "ada"
 	// phone user: ""
 }
+
+// "Remember me": a browser-session cookie by default, and a 30-day one for a
+// visitor who ticks the box at login. The change to the session's own cookie
+// is a modification: the session is saved and its Set-Cookie sent.
+func ExampleCookieExpiry_SetMaxAge() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		s.SetUser(r.FormValue("name"))
+		if r.FormValue("remember") == "on" {
+			s.Cookie().SetMaxAge(30 * 24 * time.Hour)
+		}
+	}))
+
+	for _, form := range []string{"name=ada", "name=ada&remember=on"} {
+		w := httptest.NewRecorder()
+		login.ServeHTTP(w, httptest.NewRequest("POST", "/login?"+form, nil))
+		c := w.Result().Cookies()[0]
+		fmt.Printf("%s: cookie %s, Max-Age %d\n", form, c.Name, c.MaxAge)
+	}
+	// Output:
+	// name=ada: cookie sid, Max-Age 0
+	// name=ada&remember=on: cookie sid, Max-Age 2592000
+}
