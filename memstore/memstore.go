@@ -69,9 +69,9 @@ func WithMaxSessions(n int) Option {
 }
 
 // Store is an in-memory session store. It implements session.Store,
-// session.Toucher, session.VersionedStore, session.Lister, session.Purger
-// session.UserIndex and session.UserIndexRemover,
-// and is safe for concurrent use. Create it with New; Close stops its sweeper.
+// session.Toucher, session.VersionedStore, session.GetToucher,
+// session.Lister, session.Purger, session.UserIndex and
+// session.UserIndexRemover, and is safe for concurrent use. Create it with New; Close stops its sweeper.
 type Store struct {
 	*state
 }
