@@ -30,7 +30,8 @@
 // transaction may still run, and a write still commit.
 //
 // The store implements session.Store, session.Toucher, session.VersionedStore
-// (compare-and-swap in one transaction), session.Lister and session.Purger.
+// (compare-and-swap in one transaction), session.Lister, session.Purger,
+// session.UserIndex and session.UserIndexRemover (see Layout).
 //
 // # Layout
 //
