@@ -103,9 +103,10 @@ func (rs *requestState) loadContext() context.Context {
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the
 // first From, and saved before the response headers are written. The
-// cookie path is matched against the path the client asked for (see
-// requestPath), so that an app mounted with http.StripPrefix outside the
-// middleware keeps Cookie.Path as the browser sees it ("/app", not "/").
+// cookie path is matched (RFC 6265) against the path the client asked for,
+// r.RequestURI's (r.URL.Path for a request without one), so that an app
+// mounted with http.StripPrefix outside the middleware keeps Cookie.Path as
+// the browser sees it ("/app", not "/").
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !pathMatch(requestPath(r), m.opts.Cookie.Path) {
