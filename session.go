@@ -100,8 +100,9 @@ func (s *Session) Keys() []string {
 // the request) with an error naming key, and writes nothing: the session
 // as stored before stays. Setting a key to the same comparable value it
 // already has is not a modification. Mutating a value obtained from Get does
-// not mark the session modified: Set it again. The keys "cookie" and
-// CreatedKey are reserved and ignored.
+// not mark the session modified: Set it again. The keys "cookie",
+// CreatedKey, UserKey and ClientKey are reserved and ignored (SetUser sets
+// the user).
 func (s *Session) Set(key string, v any) {
 	if s == nil || reserved(key) {
 		return
