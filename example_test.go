@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,4 +255,41 @@ func ExampleCookieExpiry_SetMaxAge() {
 	// Output:
 	// name=ada: cookie sid, Max-Age 0
 	// name=ada&remember=on: cookie sid, Max-Age 2592000
+}
+
+// A "your devices" page: with RecordClient, each session of a user records
+// its browser and IP, and UserSessions lists them. Show ShortID, never the
+// id itself, which is as secret as a password.
+func ExampleManager_UserSessions() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}, RecordClient: true})
+	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		s.SetUser("ada")
+	}))
+	for _, ua := range []string{"Firefox on a laptop", "Safari on a phone"} {
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.Header.Set("User-Agent", ua)
+		login.ServeHTTP(httptest.NewRecorder(), r)
+	}
+
+	infos, err := m.UserSessions(context.Background(), "ada")
+	if err != nil {
+		panic(err)
+	}
+	var devices []string
+	for _, info := range infos {
+		// A page would also show info.ShortID(), info.LastUsed and info.Expires.
+		devices = append(devices, fmt.Sprintf("%s from %s", info.UserAgent, info.IP))
+	}
+	slices.Sort(devices) // UserSessions lists the most recently used first
+	for _, d := range devices {
+		fmt.Println(d)
+	}
+	// Output:
+	// Firefox on a laptop from 192.0.2.1
+	// Safari on a phone from 192.0.2.1
 }
