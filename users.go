@@ -116,12 +116,14 @@ var ErrNotSupported = errors.New("session: not supported by this store")
 //
 // The manager calls IndexUserSession before every write or touch of a
 // session with a user (right after the create of a new one, whose id no
-// client holds yet: see the package notes on users). A store removes an entry only once its expiry plus
+// client holds yet). A store removes an entry only once its expiry plus
 // IndexGrace has passed (pruning it when it writes or lists that user's
 // entries), never by itself when the session is destroyed: the manager
 // removes a stale entry through UserIndexRemover, where it knows that is
-// safe (see the package notes on users). Entries of different users are
-// independent.
+// safe. Entries of different users are independent. Why this keeps the
+// index right without a transaction across session and index is in the
+// README ("Sessions that belong to a user") and the notes at the top of
+// users.go.
 type UserIndex interface {
 	// IndexUserSession records that session id belongs to user, used at
 	// used, until expires (zero: now plus the store's default lifetime). A
@@ -141,8 +143,13 @@ type UserIndex interface {
 
 // UserIndexRemover is a UserIndex that can remove one entry at once, so
 // that the index of a user who logs in often holds their live sessions
-// rather than every session of the last session lifetime (see the package
-// notes on users for when the manager calls it).
+// rather than every session of the last session lifetime. The manager calls
+// it, on a store that is also a VersionedStore (without compare-and-swap a
+// destroyed session can be written back, so its entry must wait for its
+// expiry), once the store confirmed the destroy of a session it knows
+// belongs to the user, and after a save that unbound the session from the
+// user (see the README's "Sessions that belong to a user" and the notes at
+// the top of users.go).
 type UserIndexRemover interface {
 	UserIndex
 	// UnindexUserSession removes user's entry for session id, and leaves the
