@@ -186,8 +186,11 @@ func WithLastModified() Option { return func(c *config) { c.lastModified = true 
 // than a JSON string, as connect-mongo with stringify: false does (the
 // default, true, stores the string). Either form is read whatever the option.
 // A document keeps the JSON's value, not its bytes: numbers come back as
-// JavaScript writes them (1.0 as 1), strings with Go's escapes, and a session
-// with a key that starts with $ or holds a dot is refused (see jsonDocument).
+// JavaScript writes them (1.0 as 1), strings with Go's escapes, and Set and
+// CompareAndSwap refuse, storing nothing, a session with a key that starts
+// with $, holds a dot or a NUL, or comes twice in one object, a number
+// that neither an int64 nor a double holds, or nesting deeper than the
+// manager reads back.
 func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
 
 // WithClock makes the store read the time from now instead of time.Now, for
