@@ -3,6 +3,7 @@ package session_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -292,4 +294,54 @@ func ExampleManager_UserSessions() {
 	// Output:
 	// Firefox on a laptop from 192.0.2.1
 	// Safari on a phone from 192.0.2.1
+}
+
+// flakyStore is a store whose server can go down.
+type flakyStore struct {
+	session.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("dial tcp 10.0.0.7:6379: connect: connection refused")
+
+func (st *flakyStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	if st.down.Load() {
+		return nil, false, errDown
+	}
+	return st.Store.Get(ctx, id)
+}
+
+// An ErrorHandler answers a request whose session could not be loaded or
+// saved, in place of the handler's response; the error wraps the store's.
+func ExampleOptions_errorHandler() {
+	store := &flakyStore{Store: memstore.New()}
+	m, _ := session.New(session.Options{
+		Secrets: []string{"s3cret"},
+		Store:   store,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errDown) {
+				http.Error(w, "Sessions are unavailable; try again in a minute.", http.StatusServiceUnavailable)
+				return
+			}
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		},
+	})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r) // nil when the load failed: the ErrorHandler has answered
+		views, _ := session.GetAs[int](s, "views")
+		s.Set("views", views+1)
+		fmt.Fprintf(w, "views: %d", views+1)
+	})))
+	defer srv.Close()
+
+	c := newClient()
+	fmt.Println(get(c, srv.URL))
+	store.down.Store(true)
+	fmt.Print(get(c, srv.URL))
+	store.down.Store(false)
+	fmt.Println(get(c, srv.URL))
+	// Output:
+	// views: 1
+	// Sessions are unavailable; try again in a minute.
+	// views: 2
 }
