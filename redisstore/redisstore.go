@@ -22,7 +22,9 @@
 //
 //	Get, GetVersion   GET
 //	GetAndTouch       GETEX key PX ttl (read and touch: a read-only request's
-//	                  load, when the manager would touch it at the end)
+//	                  load, when the manager would touch it at the end);
+//	                  GET and PEXPIRE in one pipeline on a server without
+//	                  GETEX (before Redis 6.2)
 //	Set               SET key value PX ttl (DEL when the expiry has passed)
 //	Touch             PEXPIRE (the value is not rewritten)
 //	Destroy           DEL
