@@ -60,12 +60,13 @@ type Manager struct {
 // New validates opts and returns a Manager. It fails on a missing or empty
 // secret, an unknown Unset, Secure or SameSite mode, SameSite None or Auto
 // or Partitioned with SecureNever (browsers drop such a cookie), a cookie
-// name that is not a token, a cookie path that does not start with "/" or
-// holds a ';' or a line break, a cookie domain with a ';', a space or a line
-// break, a Priority other than low, medium or high (in any letter case), a negative duration or MaxSessionsPerUser, a
-// TouchAfter not shorter than a non-zero IdleTimeout, and a
-// MaxSessionsPerUser on a store that is no UserIndex (an error wrapping
-// ErrNotSupported). The error says which. A short secret that does not look
+// name that is not a token or is too long for any cookie, a __Secure- or
+// __Host- name the cookie's attributes break, a cookie path or domain that
+// browsers ignore or that never matches (see CookieOptions), a Priority
+// other than low, medium or high (in any letter case), a negative duration
+// or MaxSessionsPerUser, a TouchAfter not shorter than a non-zero
+// IdleTimeout, and a MaxSessionsPerUser on a store that is no UserIndex (an
+// error wrapping ErrNotSupported). The error says which. A short secret that does not look
 // generated is accepted with a warning in the log.
 func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
