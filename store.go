@@ -12,7 +12,9 @@ import (
 var ErrNotFound = errors.New("session: not found")
 
 // ErrTooLarge reports a session whose encoded document is over
-// Options.MaxDocumentBytes; nothing was written.
+// Options.MaxDocumentBytes, or over a store's own size limit (a store's
+// error for that, such as memcachedstore.ErrTooLarge, matches it with
+// errors.Is); nothing was written.
 var ErrTooLarge = errors.New("session: document too large")
 
 // ErrConflict reports a save that gave up after too many parallel writes to

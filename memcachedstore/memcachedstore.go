@@ -87,8 +87,18 @@ const DefaultPrefix = ""
 const DefaultTTL = 24 * time.Hour
 
 // ErrTooLarge reports a session larger than the server's item size limit.
-// Nothing was written: a session stored under that id before is kept.
-var ErrTooLarge = errors.New("memcachedstore: session larger than the server's item size limit (memcached -I)")
+// Nothing was written: a session stored under that id before is kept. It
+// is also a session.ErrTooLarge (errors.Is), so that an ErrorHandler that
+// answers that one (with a 413, say) answers this one too.
+var ErrTooLarge error = tooLarge{}
+
+type tooLarge struct{}
+
+func (tooLarge) Error() string {
+	return "memcachedstore: session larger than the server's item size limit (memcached -I)"
+}
+
+func (tooLarge) Is(target error) bool { return target == session.ErrTooLarge }
 
 // ErrNoCAS reports a server that keeps no CAS ids (memcached -C, or
 // ElastiCache's cas_disabled): it answers gets with the CAS id 0 and fails

@@ -303,7 +303,7 @@ func TestValueOverItemSizeLimitIsAnError(t *testing.T) {
 	ctx := t.Context()
 	big := storetest.Document(1<<20 + 1)
 	err := st.Set(ctx, "big", big, time.Now().Add(time.Minute))
-	if !errors.Is(err, memcachedstore.ErrTooLarge) || !strings.Contains(err.Error(), "too large") {
+	if !errors.Is(err, memcachedstore.ErrTooLarge) || !errors.Is(err, session.ErrTooLarge) || !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("Set of %d bytes on a 1 MiB server: %v, want ErrTooLarge", len(big), err)
 	}
 	if _, _, err := st.CompareAndSwap(ctx, "big", "", big, time.Now().Add(time.Minute)); !errors.Is(err, memcachedstore.ErrTooLarge) {
