@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,7 @@ type Proxy struct {
 	drop   bool
 	closed bool
 	conns  map[net.Conn]struct{}
+	lose   *lostReply // armed by LoseReply; taken by the request it matches
 	wg     sync.WaitGroup
 	active atomic.Int64 // goroutines running
 }
@@ -74,6 +76,40 @@ func (p *Proxy) Drop() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// lostReply is a LoseReply armed: the request it waits for and what to do
+// once the server has answered it.
+type lostReply struct {
+	match []byte
+	then  func()
+}
+
+// LoseReply makes the proxy lose the server's answer to the next request
+// whose bytes hold match (compared without case, within one chunk of data
+// as the client sent it): once the server's answer starts to arrive, so
+// the server has run the request, the proxy calls then (if not nil) and
+// closes that connection without passing the answer on, as a connection
+// reset after a write went out. The client's next try goes through as
+// usual. then runs on the proxy's goroutine while the connection is held:
+// it may use the server directly (not through the proxy's connection
+// whose answer it holds).
+func (p *Proxy) LoseReply(match string, then func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lose = &lostReply{match: bytes.ToLower([]byte(match)), then: then}
+}
+
+// takeLoss returns the armed LoseReply if request matches it, disarming it.
+func (p *Proxy) takeLoss(request []byte) *lostReply {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lose == nil || !bytes.Contains(bytes.ToLower(request), p.lose.match) {
+		return nil
+	}
+	l := p.lose
+	p.lose = nil
+	return l
 }
 
 // Heal ends Delay, Stall and Drop: traffic flows normally again.
@@ -196,6 +232,7 @@ func (p *Proxy) serve(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
+	var pending atomic.Pointer[lostReply] // a request of c's whose answer is to be lost
 	pump := func(dst, src net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
@@ -203,6 +240,16 @@ func (p *Proxy) serve(c net.Conn) {
 			if n > 0 {
 				if p.gate() != nil {
 					break
+				}
+				if src == c {
+					if l := p.takeLoss(buf[:n]); l != nil {
+						pending.Store(l)
+					}
+				} else if l := pending.Swap(nil); l != nil {
+					if l.then != nil {
+						l.then()
+					}
+					break // the answer is lost with the connection
 				}
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break

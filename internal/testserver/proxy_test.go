@@ -103,3 +103,34 @@ func TestProxyForwardsStallsHealsAndDrops(t *testing.T) {
 		t.Fatalf("after healing the drop: %q, %v", got, err)
 	}
 }
+
+func TestProxyLosesTheReplyToTheMatchingRequestOnly(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	ran := make(chan struct{}, 1)
+	p.LoseReply("WRITE", func() { ran <- struct{}{} })
+	if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
+		t.Fatalf("a request that does not match: %q, %v; want its answer", got, err)
+	}
+	if got, err := echo(c, r, "a write", 5*time.Second); err == nil {
+		t.Fatalf("the matching request got %q; want its answer lost with the connection", got)
+	}
+	select {
+	case <-ran:
+	default:
+		t.Fatal("then did not run before the connection closed")
+	}
+	c2, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if got, err := echo(c2, bufio.NewReader(c2), "a write", 5*time.Second); err != nil || got != "a write" {
+		t.Fatalf("the next matching request: %q, %v; want its answer (the loss is used up)", got, err)
+	}
+}
