@@ -516,7 +516,9 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 // casScript replaces (or deletes) KEYS[1] only if the SHA-1 of its value is
 // ARGV[1]. ARGV[2] is the new value, ARGV[3] its TTL in milliseconds (zero
 // deletes). It returns 1 when it wrote, 0 on a conflict.
-var casScript = redis.NewScript(`
+var casScript = redis.NewScript(casLua)
+
+const casLua = `
 local cur = redis.call('GET', KEYS[1])
 if not cur or redis.sha1hex(cur) ~= ARGV[1] then
 	return 0
@@ -528,7 +530,7 @@ else
 	redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
 end
 return 1
-`)
+`
 
 // CompareAndSwap stores data under id only if the stored value is still the
 // one of version old, in one round trip: SET IFEQ where the server has it,
@@ -537,6 +539,14 @@ return 1
 // session only if none exists (SET NX). It reports swapped == false
 // otherwise, and the new version on success ("" when the expiry had passed
 // and nothing was stored).
+//
+// A swap whose answer is lost once it went out (a timeout, a connection
+// reset) fails with that error: go-redis does not send it again, whatever
+// the client's MaxRetries, since a second try after the first ran would
+// report a conflict with its own write, and the manager would apply the
+// request's changes again over any write that came in between. Answers
+// that prove it did not run (LOADING, READONLY, CLUSTERDOWN, TRYAGAIN,
+// MASTERDOWN, too many clients) are still sent again as go-redis would.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
@@ -577,7 +587,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 // lacks it, and the script otherwise.
 func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time.Duration) (bool, error) {
 	if ttl > 0 && !s.noSetIfEq.Load() {
-		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { return c.SetIFEQ(ctx, key, data, valueOf(old), ttl) })
+		err := s.writeOnce(ctx, key, func(c redis.Cmdable) redis.Cmder {
+			return processOnce(ctx, c, redis.NewStatusCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "ifeq", valueOf(old)))
+		})
 		switch {
 		case err == nil:
 			return true, nil
@@ -591,8 +603,16 @@ func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time
 		s.noSetIfEq.Store(true)
 	}
 	var cmd *redis.Cmd
-	err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
-		cmd = casScript.Run(ctx, c, []string{key}, versionHash(old), data, ttl.Milliseconds())
+	err := s.writeOnce(ctx, key, func(c redis.Cmdable) redis.Cmder {
+		args := []any{casScript.Hash(), 1, key, versionHash(old), data, ttl.Milliseconds()}
+		cmd = redis.NewCmd(ctx, append([]any{"evalsha"}, args...)...)
+		// In a pipeline (WithReplicas) the error comes later: write loads
+		// the script and sends the pipeline again.
+		if err := processOnce(ctx, c, cmd).Err(); redis.HasErrorPrefix(err, "NOSCRIPT") {
+			args[0] = casLua
+			cmd = redis.NewCmd(ctx, append([]any{"eval"}, args...)...)
+			processOnce(ctx, c, cmd)
+		}
 		return cmd
 	})
 	if err != nil {
@@ -600,6 +620,79 @@ func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time
 	}
 	n, _ := cmd.Int()
 	return n == 1, nil
+}
+
+// onceCmd is a command that go-redis must not send again after a try that
+// failed once the command went out (a timeout, a connection reset, as its
+// client's MaxRetries would): the server may have run it. A compare-and-
+// swap sent again after it ran finds its own write, not the value it
+// expects, and answers a conflict; the manager then re-reads the session
+// and applies the request's changes again, over any write that came
+// between the two tries: a write made after this one, and after reading
+// it, was undone. Such a failure is returned instead, as a write whose
+// outcome is unknown.
+type onceCmd struct{ redis.Cmder }
+
+func (onceCmd) NoRetry() bool { return true }
+
+// processor is what a write's queue gets: the client, or a pipeline.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// processOnce sends cmd on c, the client or a pipeline, as an onceCmd, and
+// returns it.
+func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cmder {
+	_ = c.(processor).Process(ctx, onceCmd{cmd})
+	return cmd
+}
+
+// writeOnce is write for a command that go-redis does not send again
+// (processOnce). Alone on a connection (no WithReplicas), it sends it again
+// itself after an answer from the server that proves it did not run (a
+// server loading its data or read-only after a failover, a Cluster that
+// cannot serve the slot, too many clients), as go-redis would have, up to
+// the client's MaxRetries times with its retry backoff. (With WithReplicas,
+// write retries what it can prove did not run on a Cluster.)
+func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
+	err := s.write(ctx, key, queue)
+	if s.replicas > 0 {
+		return err
+	}
+	retries, lo, hi := retryOptions(s.client)
+	for try := 1; try <= retries && refusedToRun(err); try++ {
+		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
+			return fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
+		}
+		err = s.write(ctx, key, queue)
+	}
+	return err
+}
+
+// refusedToRun reports a server's answer that proves the command did not
+// run and may run if sent again, as go-redis retries them.
+func refusedToRun(err error) bool {
+	return err != nil && (redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
+		redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsMaxClientsError(err))
+}
+
+// retryOptions returns how many times client sends a command again after
+// such an answer (its MaxRetries, a Cluster's MaxRedirects; 0 for none),
+// and its MinRetryBackoff and MaxRetryBackoff, as its constructor settled
+// them.
+func retryOptions(client redis.UniversalClient) (int, time.Duration, time.Duration) {
+	switch c := client.(type) {
+	case *redis.Client:
+		o := c.Options()
+		return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff
+	case *redis.ClusterClient: // which retries these MaxRedirects times
+		o := c.Options()
+		return max(o.MaxRedirects, 0), o.MinRetryBackoff, o.MaxRetryBackoff
+	case *redis.Ring:
+		o := c.Options()
+		return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff
+	}
+	return 0, 0, 0
 }
 
 // forEachNode calls fn with the client of every node holding keys: every

@@ -1,0 +1,143 @@
+package redisstore_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/redisstore"
+)
+
+// lostReplyApps returns two app instances on one store prefix of srv's
+// server: a, whose client reaches the server through the returned proxy
+// with go-redis's default options (MaxRetries 3: a command whose
+// connection was lost is sent again), and b, whose client reaches it
+// directly.
+func lostReplyApps(t *testing.T, client func(testing.TB) *redis.Client) (a, b *apptest.App, p *testserver.Proxy) {
+	t.Helper()
+	direct := client(t)
+	p = testserver.StartProxy(t, direct.Options().Addr)
+	viaProxy := redis.NewClient(&redis.Options{Addr: p.Addr})
+	t.Cleanup(func() { viaProxy.Close() })
+	prefix := redisstore.WithPrefix(testserver.UniquePrefix() + "sess:")
+	a = apptest.New(t, redisstore.New(viaProxy, prefix), nil)
+	b = apptest.New(t, redisstore.New(direct, prefix), nil)
+	return a, b, p
+}
+
+// A save whose compare-and-swap the server ran but whose answer was lost
+// (the connection reset) must not be applied a second time over a write
+// that came after it. go-redis sent the command again; the second try
+// found the later write, the store reported a conflict, and the manager
+// re-read the session and applied its change again: "n" went back to the
+// first request's value, and the second request's write, made after it
+// had read the first one's, was lost.
+func TestASwapWhoseReplyWasLostIsNotAppliedAgainOverALaterWrite(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			a, b, p := lostReplyApps(t, srv.client)
+			first := b.MustDo(t, "/set?k=n&v=0", nil)
+			b.MustDo(t, "/set?k=m&v=1", first.Cookies) // a swap: the server has the script
+			var sawA string
+			var bErr error
+			p.LoseReply("\r\n"+map[string]string{"evalsha": "evalsha", "set": "ifeq"}[srv.cas]+"\r\n", func() {
+				// The server ran a's write. Another request reads it and
+				// writes after it.
+				r, err := b.Do("/get?k=n", first.Cookies)
+				sawA, bErr = r.Body, err
+				if err == nil {
+					r, err = b.Do("/set?k=n&v=b", first.Cookies)
+					if err == nil && r.Status != http.StatusOK {
+						bErr = &statusError{r}
+					}
+				}
+				if err != nil {
+					bErr = err
+				}
+			})
+			if _, err := a.Do("/set?k=n&v=a", first.Cookies); err != nil {
+				t.Fatal(err)
+			}
+			if bErr != nil || sawA != "a" {
+				t.Fatalf("the request after a's write: read %q, %v; want a's value, a", sawA, bErr)
+			}
+			if got := b.Values(t, first.Cookies).Values["n"]; got != "b" {
+				t.Errorf("n = %q after a save that read a's write and wrote b; want b (a's write applied once, before it)", got)
+			}
+		})
+	}
+}
+
+type statusError struct{ r apptest.Response }
+
+func (e *statusError) Error() string { return http.StatusText(e.r.Status) + ": " + e.r.Body }
+
+// receivedCalls returns the calls of command that the server at addr
+// received, run or refused (READONLY and the like), from INFO commandstats.
+func receivedCalls(t *testing.T, addr, command string) int {
+	t.Helper()
+	info, err := testserver.RedisCommand(addr, "INFO", "commandstats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":"); ok {
+			for _, field := range strings.Split(rest, ",") {
+				if name, v, _ := strings.Cut(field, "="); name == "calls" || name == "rejected_calls" {
+					c, _ := strconv.Atoi(v)
+					n += c
+				}
+			}
+		}
+	}
+	return n
+}
+
+// A compare-and-swap that go-redis no longer sends again after a lost
+// answer is still sent again after an answer that proves it did not run,
+// here READONLY from a master turned replica (a failover), as go-redis
+// did: the client's MaxRetries times more.
+func TestASwapRefusedAsReadOnlyIsSentAgainAsTheClientsRetriesSay(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			s := srv.start(t)
+			client := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: 2, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+			t.Cleanup(func() { client.Close() })
+			st := newStore(client)
+			ctx := t.Context()
+			exp := time.Now().Add(time.Hour)
+			v, ok, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"n":1}`), exp)
+			if err != nil || !ok {
+				t.Fatalf("create: %v, %v", ok, err)
+			}
+			// A swap first: a store on Redis 7 learns it has no SET IFEQ.
+			if v, ok, err = st.CompareAndSwap(ctx, "id", v, []byte(`{"n":2}`), exp); err != nil || !ok {
+				t.Fatalf("swap: %v, %v", ok, err)
+			}
+			// The new master has the same session: the script finds the
+			// value it expects and writes, which a replica refuses.
+			other := srv.start(t)
+			if err := clientOf(t, other).Set(ctx, st.Prefix()+"id", `{"n":2}`, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			host, port, _ := strings.Cut(other.Addr, ":")
+			if _, err := testserver.RedisCommand(s.Addr, "REPLICAOF", host, port); err != nil {
+				t.Fatal(err)
+			}
+			before := receivedCalls(t, s.Addr, srv.cas)
+			if _, _, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":3}`), exp); !redis.IsReadOnlyError(err) {
+				t.Fatalf("CompareAndSwap on a replica: %v; want READONLY", err)
+			}
+			if n := receivedCalls(t, s.Addr, srv.cas) - before; n != 3 {
+				t.Errorf("the replica received %d %s; want 3 (MaxRetries 2)", n, srv.cas)
+			}
+		})
+	}
+}
