@@ -141,3 +141,32 @@ func TestASwapRefusedAsReadOnlyIsSentAgainAsTheClientsRetriesSay(t *testing.T) {
 		})
 	}
 }
+
+// A new session's create (SET NX) whose answer was lost after the server
+// ran it is sent again by go-redis, and finds the session stored: its own
+// write, not another session's. The session keeps its id and is stored
+// once. The store reported the id taken, so the manager took it for a
+// GenerateID that repeats ids: it logged so, moved the session to a fresh
+// id and created it there, and the first write stayed stored under an id
+// no client holds.
+func TestACreateWhoseReplyWasLostIsStoredOnceUnderItsID(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			direct := srv.client(t)
+			p := testserver.StartProxy(t, direct.Options().Addr)
+			viaProxy := redis.NewClient(&redis.Options{Addr: p.Addr})
+			t.Cleanup(func() { viaProxy.Close() })
+			st := newStore(viaProxy)
+			a := apptest.New(t, st, nil)
+			p.LoseReply("\r\nnx\r\n", nil)
+			r := a.MustDo(t, "/set?k=n&v=a", nil)
+			ids, err := redisstore.New(direct, redisstore.WithPrefix(st.Prefix())).IDs(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) != 1 || ids[0] != r.Body {
+				t.Errorf("stored sessions %v after a create whose reply was lost; want only the one whose id the client got, %s", ids, r.Body)
+			}
+		})
+	}
+}

@@ -75,6 +75,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -547,6 +548,9 @@ return 1
 // request's changes again over any write that came in between. Answers
 // that prove it did not run (LOADING, READONLY, CLUSTERDOWN, TRYAGAIN,
 // MASTERDOWN, too many clients) are still sent again as go-redis would.
+// A create (SET NX) that go-redis sent again and that finds the session
+// stored reads it back: if the bytes are exactly data, the first try
+// stored them, and the create succeeded.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
@@ -568,7 +572,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 			return "", false, wrap("compare-and-swap", id, err)
 		}
 		if !cmd.Val() {
-			return "", false, nil
+			return s.ownCreate(ctx, id, key, data)
 		}
 		return version(data), true, nil
 	}
@@ -578,6 +582,26 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	}
 	if !swapped || ttl <= 0 {
 		return "", swapped, nil
+	}
+	return version(data), true, nil
+}
+
+// ownCreate settles a create of data under key (id) that found the key
+// taken: go-redis sends a SET NX again when its answer was lost (the
+// client's MaxRetries), and the second try finds the first's write. The
+// bytes stored are read back: exactly data is that write, and the create
+// succeeded; anything else (or nothing, the key expired or destroyed
+// meanwhile) is another's, and the create did not happen. A second SET NX
+// never writes, so sending it again is safe, unlike a swap's (onceCmd).
+func (s *Store) ownCreate(ctx context.Context, id, key string, data []byte) (string, bool, error) {
+	stored, err := s.client.Get(ctx, key).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil:
+		return "", false, wrap("compare-and-swap: read back a create that found its id taken", id, err)
+	case !bytes.Equal(stored, data):
+		return "", false, nil
 	}
 	return version(data), true, nil
 }
