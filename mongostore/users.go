@@ -25,8 +25,9 @@ import (
 // store creates an index on _id.user (the listing's filter) and one on
 // expires (the cleanup's) at its first index write or listing, once per
 // store (after a timeout or a network error, again at the first call a
-// minute later); createIndexes is idempotent, so several processes may all
-// do it.
+// minute later), one createIndexes per index (FerretDB v1 drops the
+// connection on one of several indexes that exist already); createIndexes
+// is idempotent, so several processes may all do it.
 // With WithTTLIndex, New also creates a TTL index on expires that keeps
 // entries session.IndexGrace past their expiry.
 //
@@ -110,7 +111,14 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	if !s.cfg.ttlIndex { // New made the TTL index on expires, which serves the cleanup too
 		models = append(models, mongo.IndexModel{Keys: bson.D{{Key: fieldExpires, Value: 1}}})
 	}
-	_, err = s.users().Indexes().CreateMany(ctx, models)
+	// One createIndexes per index: FerretDB v1 answers one of several
+	// indexes that all exist (any store but the first on a collection) by
+	// closing the connection, a panic of its own.
+	for _, m := range models {
+		if _, err = s.users().Indexes().CreateOne(ctx, m); err != nil {
+			break
+		}
+	}
 	if err != nil && ctx.Err() != nil {
 		return err
 	}

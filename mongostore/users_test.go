@@ -376,3 +376,31 @@ func TestUserSessionsListsAnEntryWithAnUnreadableExpiry(t *testing.T) {
 		})
 	}
 }
+
+// A store started on a collection whose user index already has its
+// indexes (the application restarted, or a second instance) records and
+// lists entries without a warning. It sent both indexes in one
+// createIndexes, which FerretDB v1 answers, once they exist, by closing
+// the connection (a panic of its handler): the store logged that it could
+// not create them "yet", every minute for as long as it ran, and FerretDB
+// logged a panic each time.
+func TestAStoreOnAnExistingUserIndexCreatesItsIndexesWithoutAWarning(t *testing.T) {
+	coll := collection(t)
+	first := newStore(t, coll)
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	if err := first.IndexUserSession(ctx, "alice", "id1", time.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	second := newStore(t, coll, mongostore.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err := second.IndexUserSession(ctx, "alice", "id2", time.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() > 0 {
+		t.Errorf("the second store on the collection logged:\n%s", logs.String())
+	}
+	if names := userIndexNames(t, coll.Database()); !slices.Contains(names, "_id.user_1") || !slices.Contains(names, "expires_1") {
+		t.Errorf("indexes %q; want _id.user_1 and expires_1", names)
+	}
+}
