@@ -547,6 +547,23 @@ func (rs *requestState) guardedCommit() error {
 	return err
 }
 
+// touchOnce renews the cookie of s for this request, as express's touch at
+// the end of a request does: once, at the request's first commit or at a
+// Save by hand before it, whichever comes first, so that what a save stores
+// expires when the cookie the request sends does. It returns the time of
+// the touch, zero if the request had touched the cookie already (or
+// dropped the session). s.mu is held.
+func (m *Manager) touchOnce(s *Session) time.Time {
+	if s.phase == phaseUnset || s.has(markCookieTouched) {
+		return time.Time{}
+	}
+	now := m.now()
+	s.touchCookie(now)
+	s.set(markCookieTouched)
+	m.recordClient(s) // Options.RecordClient: a new user agent or IP is a change (users.go)
+	return now
+}
+
 // commit carries out the end-of-request decision (decide) for the session:
 // save or touch it, set or clear its cookie. It runs before the headers go
 // out and again when the handler returns. rs.mu is held.
@@ -571,13 +588,7 @@ func (rs *requestState) commit() error {
 		}
 		return nil
 	}
-	var now time.Time
-	if s.phase != phaseUnset && !s.has(markCookieTouched) {
-		now = m.now()
-		s.touchCookie(now)
-		s.set(markCookieTouched)
-		m.recordClient(s) // Options.RecordClient: a new user agent or IP is a change (users.go)
-	}
+	now := m.touchOnce(s)
 	d := decide(decisionInput{
 		phase: s.phase, marks: s.marks, id: s.id, originalID: s.originalID, cookieID: rs.cookieID,
 		hasExpiry:         !s.cookie.expires.IsZero(),

@@ -386,6 +386,9 @@ func (s *Session) Save(ctx context.Context) error {
 	if s.phase == phaseUnset {
 		return nil
 	}
+	// The request's renewal of the cookie, which its end would otherwise
+	// make after this save, and then no touch of the store (README, #14).
+	s.m.touchOnce(s)
 	return s.m.persist(ctx, s)
 }
 

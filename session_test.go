@@ -623,3 +623,39 @@ func TestTheHandlersContextCarriesTheRequestsValuesAndCancellation(t *testing.T)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx))
 }
+
+// A Save by hand is the request's write of its session, and the request
+// keeps the session alive as any other does: what it stores expires the
+// cookie's max age after the request, as the cookie it sends says, not
+// when the loaded copy would have. express saves the loaded cookie and
+// then touches the store at the end of the request; sessionkit makes no
+// touch after a save by hand (README, difference #14), so the save itself
+// must store the renewed expiry.
+func TestSaveByHandOfAnOldSessionStoresTheRenewedExpiry(t *testing.T) {
+	m, st := newTestManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	b := stored(t, m) // views = 1, expires in an hour
+	id := mustID(t, m, b.cookie)
+	st.clock.Advance(50 * time.Minute)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("views", 2)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	rec := b.get("/")
+	want := st.clock.Now().Add(time.Hour)
+	if c := rec.Result().Cookies(); len(c) != 1 || !c[0].Expires.Equal(want.Truncate(time.Second)) {
+		t.Fatalf("Set-Cookie %q, want one expiring at %s", setCookie(rec), want)
+	}
+	data, _, err := st.Store.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := string(data); !strings.Contains(doc, `"expires":"`+want.UTC().Format("2006-01-02T15:04:05.000Z")+`"`) {
+		t.Errorf("stored document %s, want its cookie to expire at %s", doc, want)
+	}
+	st.clock.Advance(30 * time.Minute) // past the loaded copy's expiry, before the cookie's
+	if _, found, err := st.Store.Get(t.Context(), id); err != nil || !found {
+		t.Fatalf("the session is gone (err %v) 30 minutes into the hour its cookie gives it", err)
+	}
+}
