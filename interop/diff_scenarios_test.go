@@ -13,7 +13,11 @@ package interop
 // steps: ";"-separated; each is a route of peer/diff.js ("set?k=a&v=1",
 // "/app/read") with optional flags "https" (X-Forwarded-Proto: https) and
 // "cookie=KIND" (cookieHeader: none, tamper, unsigned, garbage, dupfirst,
-// duplast, old, retired), or "forget" (the store loses the session).
+// duplast, old, retired) and "fail=OP" (every store call OP, one of get,
+// set, touch, destroy, fails during the request; the error handler of both
+// apps answers 500 {"error":"session"}), or "forget" (the store loses the
+// session), or "age?s=N" (the stored copy is made to look N seconds old:
+// its cookie.expires and its expiry in the store move back N seconds).
 //
 // differs: "#N: entries" for a deliberate difference (README number N), or
 // "bug NAME: entries" for a known disagreement still to fix; each entry is
@@ -38,6 +42,8 @@ var diffScenarios = []diffScenario{
 	{"setting the same value is no modification", "", "set?k=a&v=1; set?k=a&v=1", ""},
 	{"a changed value is saved and the cookie re-sent", "", "set?k=a&v=1; set?k=a&v=2", ""},
 	{"a deleted key is saved", "", "set?k=a&v=1; del?k=a; read", ""},
+	{"keys set out of alphabetical order", "", "set?k=b&v=1; set?k=a&v=2; read", ""},
+	{"characters JSON may escape", "", "set?k=%3Ca%3E&v=%3Cb%3E%26%E2%80%A8%C3%A9", ""},
 	{"deleting a missing key is no modification", "", "set?k=a&v=1; del?k=b", ""},
 
 	// Rolling and browser-session cookies.
@@ -56,7 +62,7 @@ var diffScenarios = []diffScenario{
 	{"cookie path: a request under it gets a session", "path=/app", "/app/set?k=a&v=1; /app/x/read", ""},
 	{"cookie path: a request outside it gets none", "path=/app", "/app/set?k=a&v=1; /other/read", ""},
 	{"cookie path: a string prefix is not a path prefix", "path=/app", "/app/set?k=a&v=1; /apple/read; /apple/set?k=b&v=2",
-		`#7: 2.body={"data":{"a":"1"}}/{"data":null} 2.get=1/0 2.touch=1/0 3.body={"data":{"a":"1","b":"2"}}/{"data":null} 3.cookie=set/- 3.get=1/0 3.set=1/0`},
+		`#7: 2.body={"data":{"a":"1"}}/{"data":null} 2.get=1/0 2.touch=1/0 3.body={"data":{"a":"1","b":"2"}}/{"data":null} 3.cookie=set/- 3.get=1/0 3.set=1/0 3.doc={"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/app"},"a":"1","b":"2"}/{"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/app"},"a":"1"}`},
 
 	// Secure, proxy trust, SameSite and the other attributes.
 	{"secure: no cookie over http, session still saved", "secure", "set?k=a&v=1; read", ""},
@@ -108,14 +114,46 @@ var diffScenarios = []diffScenario{
 	{"touch with rolling", "rolling", "set?k=a&v=1; touch", ""},
 
 	// The session's own cookie.
-	{"maxAge changed alone", "", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
+	{"maxAge changed alone", "", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0 2.docexpires=1h0m0s/2h0m0s 2.maxage=1h0m0s/2h0m0s"},
 	{"maxAge changed with the data", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; read", ""},
-	{"expires changed alone", "", "set?k=a&v=1; expires?in=7200", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
+	{"expires changed alone", "", "set?k=a&v=1; expires?in=7200", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0 2.docexpires=1h0m0s/2h0m0s 2.maxage=1h0m0s/2h0m0s"},
 	{"expires changed with the data", "", "set?k=a&v=1; expires?in=7200&k=b&v=2", ""},
 	{"expires removed: a browser-session cookie", "", "set?k=a&v=1; expires?in=null&k=b&v=2; read", ""},
 	{"maxAge set to zero with the data", "", "set?k=a&v=1; maxage?ms=0&k=b&v=2; read",
-		`#15: 2.cookie=set/- 3.body={"data":{}}/{"data":{"a":"1","b":"2"}} 3.touch=0/1`},
-	{"maxAge changed with rolling", "rolling", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.set=0/1 2.touch=1/0"},
+		`#15: 2.cookie=set/- 3.body={"data":{}}/{"data":{"a":"1","b":"2"}} 3.touch=0/1 ` +
+			`2.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 2.docexpires=-/null 2.maxage=-/null 2.ttl=-/set ` +
+			`3.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 3.docexpires=-/null 3.maxage=-/null 3.ttl=-/set`},
+	{"maxAge changed with rolling", "rolling", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.set=0/1 2.touch=1/0 2.docexpires=1h0m0s/2h0m0s 2.maxage=1h0m0s/2h0m0s"},
+
+	// Sessions last written a while ago ("age?s=600": the stored copy looks
+	// ten minutes old): express resets the cookie's expiry to its original
+	// max age on every request, so what the request stores, touches or
+	// sends expires an hour from now, not fifty minutes.
+	{"a read pushes the stored expiry forward", "", "set?k=a&v=1; age?s=600; read", ""},
+	{"a change saves a fresh expiry", "", "set?k=a&v=1; age?s=600; set?k=b&v=2", ""},
+	{"rolling sends a fresh expiry", "rolling", "set?k=a&v=1; age?s=600; read", ""},
+	{"resave writes a fresh expiry", "resave", "set?k=a&v=1; age?s=600; read", ""},
+	{"touch of an old session", "", "set?k=a&v=1; age?s=600; touch", ""},
+	{"reload of an old session", "", "set?k=a&v=1; age?s=600; reload", ""},
+	{"save by hand of an old session", "", "set?k=a&v=1; age?s=600; save?k=b&v=2", "#14: 3.touch=1/0 3.docexpires=50m0s/1h0m0s"},
+	{"unset keep of an old session", "unset=keep", "set?k=a&v=1; age?s=600; unset", ""},
+	{"a longer maxAge outlives the old one", "rolling", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; age?s=600; read", ""},
+	{"a set expires lasts as long on the next request", "rolling", "set?k=a&v=1; expires?in=7200&k=b&v=2; age?s=600; read", ""},
+	{"a browser-session cookie after a while", "maxAge=none rolling", "set?k=a&v=1; age?s=600; read; set?k=b&v=2", ""},
+
+	// A store that fails.
+	{"a store that fails to read", "", "set?k=a&v=1; read fail=get; read", ""},
+	{"a store that fails to save a new session", "", "set?k=a&v=1 fail=set; read",
+		`#3: 1.status=200/500 1.body={"data":{"a":"1"}}/{"error":"session"} 1.cookie=set/- 2.get=1/0`},
+	{"a store that fails to save a change", "", "set?k=a&v=1; set?k=b&v=2 fail=set; read",
+		`#3: 2.status=200/500 2.body={"data":{"a":"1","b":"2"}}/{"error":"session"} 2.cookie=set/-`},
+	{"a store that fails to touch", "", "set?k=a&v=1; read fail=touch; read",
+		`#3: 2.status=200/500 2.body={"data":{"a":"1"}}/{"error":"session"}`},
+	{"a store that fails to destroy", "", "set?k=a&v=1; destroy fail=destroy; read", "#13: 2.touch=0/1"},
+	{"a store that fails to destroy at regenerate", "", "set?k=a&v=1; regenerate fail=destroy; read", ""},
+	{"a store that fails to save by hand", "", "set?k=a&v=1; save?k=b&v=2 fail=set; read",
+		`#3: 2.body={"error":"save"}/{"error":"session"} 2.cookie=set/- 2.set=1/2 2.touch=1/0`},
+	{"a store that fails to reload", "", "set?k=a&v=1; reload fail=get", ""},
 
 	// Laziness.
 	{"a handler that never uses the session", "", "set?k=a&v=1; nosession", "#4: 2.get=1/0 2.touch=1/0"},

@@ -16,8 +16,16 @@
 //   POST /__diff/forget?app=ID&sid=SID
 //                              deletes SID from the app's store behind the app's
 //                              back (not counted): "an id missing from the store"
+//   POST /__diff/age?app=ID&sid=SID&ms=N
+//                              makes SID's stored copy look written N ms earlier,
+//                              behind the app's back (not counted): its
+//                              cookie.expires moves back by N ms, and so does
+//                              the store's expiry, which the store derives from it
 //
-// Every other request goes to the app named by its X-Diff-App header. An app
+// Every other request goes to the app named by its X-Diff-App header; with
+// X-Diff-Fail: get, set, touch or destroy, every such call of its store
+// fails during that request (the error handler answers 500 {"error":
+// "session"} when the answer has not gone out yet). An app
 // answers JSON on any path, choosing what to do by the path's last segment:
 //   read                  {"data": the session's keys, or null without a session}
 //   set?k=K&v=V           sets K to the string V
@@ -57,17 +65,31 @@ let nextApp = 1;
 // store's own destroy for /__diff/forget. The stand-in inherits everything
 // else from store; the store's calls to itself (connect-redis's set deletes
 // through this.destroy when the session has expired) are not counted.
-function countingStore(store) {
+function countingStore(store, failing) {
   const counts = { get: 0, set: 0, touch: 0, destroy: 0 };
   const counted = Object.create(store);
   for (const m of Object.keys(counts)) {
     if (typeof store[m] !== "function") continue;
     counted[m] = (...args) => {
       counts[m]++;
+      if (failing() === m) {
+        // The store is down for this call: its callback gets an error.
+        const cb = args[args.length - 1];
+        return setImmediate(() => cb(new Error("store: " + m + " failed")));
+      }
       return store[m](...args);
     };
   }
-  return { counted, counts, forget: (sid, cb) => store.destroy(sid, cb) };
+  const age = (sid, ms, cb) =>
+    store.get(sid, (err, sess) => {
+      if (err) return cb(err);
+      if (!sess) return cb(new Error("no stored session " + sid));
+      if (sess.cookie && sess.cookie.expires) {
+        sess.cookie.expires = new Date(new Date(sess.cookie.expires).getTime() - ms);
+      }
+      store.set(sid, sess, cb);
+    });
+  return { counted, counts, forget: (sid, cb) => store.destroy(sid, cb), age };
 }
 
 // dataOf returns the session's own keys, without its cookie.
@@ -89,7 +111,10 @@ function makeApp(config, redisClient) {
   } else {
     store = new session.MemoryStore();
   }
-  const { counted, counts, forget } = countingStore(store);
+  // failing names the store call that fails during the current request
+  // (its X-Diff-Fail header), "" for none.
+  let failing = "";
+  const { counted, counts, forget, age } = countingStore(store, () => failing);
 
   const opts = {
     name: "sid",
@@ -104,6 +129,10 @@ function makeApp(config, redisClient) {
   if (config.proxy !== undefined && config.proxy !== null) opts.proxy = config.proxy;
 
   const app = express();
+  app.use((req, res, next) => {
+    failing = req.headers["x-diff-fail"] || "";
+    next();
+  });
   app.use(session(opts));
   app.use((req, res, next) => {
     const op = req.path.split("/").pop();
@@ -176,10 +205,11 @@ function makeApp(config, redisClient) {
     }
   });
   app.use((err, req, res, next) => {
-    console.error("error:", err);
-    res.status(500).json({ error: String(err && err.message) });
+    if (!/^store: /.test(String(err && err.message))) console.error("error:", err);
+    if (res.headersSent) return; // a failed save or touch after the answer went out
+    res.status(500).json({ error: "session" });
   });
-  return { handle: app, counts, forget };
+  return { handle: app, counts, forget, age };
 }
 
 function readBody(req) {
@@ -215,6 +245,11 @@ async function control(req, res, url, redisClient) {
     case "/__diff/forget":
       if (!app) return reply(res, 404, { error: "no such app" });
       return app.forget(url.searchParams.get("sid"), (err) =>
+        err ? reply(res, 500, { error: String(err.message) }) : reply(res, 200, {}),
+      );
+    case "/__diff/age":
+      if (!app) return reply(res, 404, { error: "no such app" });
+      return app.age(url.searchParams.get("sid"), Number(url.searchParams.get("ms")), (err) =>
         err ? reply(res, 500, { error: String(err.message) }) : reply(res, 200, {}),
       );
   }
