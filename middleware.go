@@ -971,10 +971,9 @@ func (rs *requestState) secureCookie() bool {
 	return false
 }
 
-// sameSite returns the stored form of the SameSite attribute. SameSiteNone
-// on a cookie that is not Secure (SecureAuto over plain HTTP) is left out,
-// as browsers drop a SameSite=None cookie without Secure: the browser's
-// default then applies, and the session comes back.
+// sameSite returns the stored form of the SameSite attribute, as express
+// stores it. (writeCookie leaves SameSiteNone out of a cookie that is not
+// Secure, as Partitioned: see there.)
 func (rs *requestState) sameSite() string {
 	switch rs.m.opts.Cookie.SameSite {
 	case SameSiteLax:
@@ -982,9 +981,6 @@ func (rs *requestState) sameSite() string {
 	case SameSiteStrict:
 		return "strict"
 	case SameSiteNone:
-		if !rs.secureCookie() {
-			return ""
-		}
 		return "none"
 	case SameSiteAuto:
 		if rs.secureRequest() {
@@ -1041,7 +1037,12 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	case "strict":
 		b.WriteString("; SameSite=Strict")
 	case "none":
-		b.WriteString("; SameSite=None")
+		// Browsers drop a SameSite=None cookie without Secure
+		// (SecureAuto over plain HTTP): leave it out, so that the
+		// browser's default applies and the session comes back.
+		if rs.secureCookie() {
+			b.WriteString("; SameSite=None")
+		}
 	}
 	h := rs.w.Header()
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
