@@ -196,7 +196,9 @@ func sameScalar(a, b any) bool {
 // destroys what that save sent, if the store holds it. Unlike RenewID, it
 // destroys the old session at once, before the new one is saved: it ends
 // the session's data, as a logout does, and a logout must not leave the
-// session working because the save of the empty one failed.
+// session working because the save of the empty one failed. That includes,
+// after a RenewID of the same request, the session of the request's
+// cookie, which RenewID left stored until the new id's write.
 func (s *Session) Regenerate(ctx context.Context) error {
 	return s.regenerate(ctx, false)
 }
@@ -259,8 +261,13 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	// or the request ends without storing it.
 	wait := keep && s.has(markInStore) && s.id == s.rs.cookieID && s.renewedFrom == nil
 	var err error
+	if !keep {
+		// A logout after a RenewID of the request: the client's session,
+		// which waited for the new id's write, ends now too.
+		err = s.m.dropRenewedFrom(ctx, s, "regenerate")
+	}
 	if !wait {
-		err = s.dropStored(ctx, "regenerate")
+		err = errors.Join(err, s.dropStored(ctx, "regenerate"))
 	}
 	err = errors.Join(readErr, err)
 	id, idErr := s.m.newID(s.rs.r)
