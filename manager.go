@@ -578,7 +578,10 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 // indexed) and the error returned, so that no cookie for the new id goes
 // out beside the old one; s is then renewed again, not stored, and a later
 // save tries both again. An undo that fails is logged: that session
-// expires on its own. s.mu is held.
+// expires on its own. A destroy answered with an error is first checked
+// by a read of the old id: one the store applied all the same (a timeout
+// after the delete went out) left the old id not working, and undoing the
+// write would leave the client no session at all. s.mu is held.
 func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	err := m.dropRenewedFrom(ctx, s, "renew id")
 	if err == nil {
@@ -586,6 +589,13 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	cctx, cancel := m.cleanupContext(ctx)
 	defer cancel()
+	if old := s.renewedFrom; old != nil {
+		if _, found, rerr := m.store.Get(cctx, old.id); rerr == nil && !found {
+			m.unindexUser(cctx, old.user, old.id)
+			s.renewedFrom = nil
+			return nil
+		}
+	}
 	if derr := s.dropStored(cctx, "renew id"); derr != nil {
 		m.logger.WarnContext(cctx, "session: could not remove the session of a RenewID whose old id could not be destroyed; it expires on its own", "id", shortid.Of(s.id), "err", derr)
 	}

@@ -49,3 +49,50 @@ func TestRegenerateAfterRenewIDEndsTheOldIDAtOnce(t *testing.T) {
 		t.Fatalf("the logged-out cookie reads %q, want an empty session", got)
 	}
 }
+
+// A login whose destroy of the old id was applied by the store but
+// answered with an error (a timeout after the delete went out) keeps the
+// session it wrote under the new id, and sends its cookie: the old id no
+// longer works, so that nothing is gained by removing the new one, and
+// the client would be left with a cookie for a session that no longer
+// exists, its cart or its login lost. The save re-reads the old id to
+// tell: still stored, the new id's write is undone as before.
+func TestRenewIDWhoseOldIDDestroyReplyWasLostKeepsTheNewSession(t *testing.T) {
+	for _, user := range []string{"", "ada"} {
+		for _, save := range []bool{false, true} {
+			name := cmpOr(user, "anonymous") + "/" + map[bool]string{false: "end of request", true: "Session.Save"}[save]
+			t.Run(name, func(t *testing.T) {
+				m, fs, app, b, oldID := renewSetup(t, user)
+				oldCookie := b.cookie
+				app.save = save
+				fs.on(func(ctx context.Context, op, id string) error {
+					if op == "Destroy" && id == oldID {
+						fs.countingStore.Destroy(ctx, id) // applied,
+						return context.DeadlineExceeded   // but its reply lost
+					}
+					return nil
+				})
+				rec := b.get("/login?u=bob")
+				fs.on(nil)
+				if rec.Code != http.StatusOK || app.saveErr != nil || b.cookie == oldCookie {
+					t.Fatalf("login answered %d (Save: %v), cookie changed %v; want 200 and the new id's cookie", rec.Code, app.saveErr, b.cookie != oldCookie)
+				}
+				newID := rec.Body.String()
+				if ids := storedIDs(t, fs); !slices.Equal(ids, []string{newID}) {
+					t.Fatalf("stored sessions %v, want the new one alone, %v", short(ids), short([]string{newID}))
+				}
+				if got := b.get("/show").Body.String(); got != "bob socks" {
+					t.Fatalf("the client's session reads %q, want %q", got, "bob socks")
+				}
+				if live := liveOf(t, m, "bob"); !slices.Equal(live, []string{newID}) {
+					t.Fatalf("UserSessions(bob) = %v, want the new id", short(live))
+				}
+				if user != "" {
+					if idx := indexOf(t, m, user); len(idx) != 0 {
+						t.Fatalf("%s's index %v, want the old id's entry removed", user, short(idx))
+					}
+				}
+			})
+		}
+	}
+}

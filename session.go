@@ -215,13 +215,16 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // save: a destroy that fails fails the save (Save returns the error, or
 // the ErrorHandler answers), and the session written under the new id is
 // removed again, so that the client keeps its working session and no
-// cookie for the new id goes out while the old id still works. A request
-// that ends without writing the new id (Destroy, Unset, a RenewID after
-// the response headers went out) destroys the old id's session all the
-// same. Until then another request can still use the old id, and what it
-// writes there ends with it. Another stored copy (the session saved
-// under a new id earlier in the request, and renewed again) is destroyed
-// at once, as Regenerate destroys it, with its errors.
+// cookie for the new id goes out while the old id still works (a destroy
+// answered with an error that the store applied all the same, a timeout
+// after the delete went out, does not fail the save: a read of the old id
+// tells it is gone). A request that ends without writing the new id
+// (Destroy, Unset, a RenewID after the response headers went out)
+// destroys the old id's session all the same. Until then another request
+// can still use the old id, and what it writes there ends with it.
+// Another stored copy (the session saved under a new id earlier in the
+// request, and renewed again) is destroyed at once, as Regenerate
+// destroys it, with its errors.
 //
 // A stored session with a user (SetUser) is re-read first, with a store
 // that compares and swaps, and what is stored now moves, with this
