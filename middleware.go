@@ -155,7 +155,9 @@ func (rs *requestState) handlerReturned() {
 // request ended without the touch or save that puts it right: the handler
 // unset the session (UnsetKeep leaves the stored one as it was), panicked,
 // the save failed, or the user index write after the load's touch failed.
-// Otherwise a session whose own cookie is shorter than Cookie.MaxAge would
+// After a RenewID whose new id was never written (its save failed, the
+// handler panicked), the client still holds the old id: its stored copy
+// is the one set back, from its cookie as RenewID found it. Otherwise a session whose own cookie is shorter than Cookie.MaxAge would
 // outlive it (and a "remember me" one end early). Only an expiry later than
 // the load's touch records the user's index entry first; an earlier one is
 // set even while the index fails. A lock still held by a panic means the
@@ -173,21 +175,33 @@ func (rs *requestState) restoreExpiry() {
 		return
 	}
 	defer s.mu.Unlock()
-	if !s.has(markStoreExpiryOff) || s.has(markStoreTouched|markUnsetDestroyed) || s.id != rs.cookieID {
-		return
+	// The stored copy of the client's session: s itself, or, after a
+	// RenewID whose new id was never written, the old id's (renewedFrom).
+	id, user, cookie, created := s.id, s.storedUser, s.cookie, s.created
+	if rf := s.renewedFrom; rf != nil {
+		if !rf.expiryOff || rf.id != rs.cookieID {
+			return
+		}
+		rf.expiryOff = false
+		id, user, cookie, created = rf.id, rf.user, rf.cookie, rf.created
+		cookie.touch(rs.m.now()) // as the end of the request would have
+	} else {
+		if !s.has(markStoreExpiryOff) || s.has(markStoreTouched|markUnsetDestroyed) || s.id != rs.cookieID {
+			return
+		}
+		s.set(markStoreTouched)
 	}
-	s.set(markStoreTouched)
 	m := rs.m
 	if rs.timedOut {
 		// The store stopped answering within StoreTimeout: a touch would
 		// hold the ErrorHandler's answer, which goes out only when the
 		// handler returns, for another StoreTimeout.
-		m.logger.WarnContext(rs.r.Context(), "session: the stored expiry the load set from Cookie.MaxAge was not set back to the session's own: the store timed out", "id", shortid.Of(s.id))
+		m.logger.WarnContext(rs.r.Context(), "session: the stored expiry the load set from Cookie.MaxAge was not set back to the session's own: the store timed out", "id", shortid.Of(id))
 		return
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
-	exp := m.expiryAt(s.cookie.expires, s.created, m.now())
+	exp := m.expiryAt(cookie.expires, created, m.now())
 	// The user's index entry must outlive the session. An expiry no later
 	// than the load's touch needs no new entry: the load recorded one that
 	// long, or its index write failed, and then the session is better off
@@ -195,13 +209,17 @@ func (rs *requestState) restoreExpiry() {
 	// user's: a SetUser of this request was never stored.
 	var err error
 	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
-		err = m.indexUserAs(ctx, s.storedUser, s, exp)
+		err = m.indexUserAs(ctx, user, id, exp)
 	}
 	if err == nil {
-		_, err = m.touchStored(ctx, s, exp)
+		if id == s.id {
+			_, err = m.touchStored(ctx, s, exp)
+		} else if _, err = m.toucher.Touch(ctx, id, exp); err != nil {
+			err = fmt.Errorf("session: touch: %w", err)
+		}
 	}
 	if err != nil {
-		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(s.id), "err", err)
+		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(id), "err", err)
 	}
 }
 

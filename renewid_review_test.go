@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 // A Regenerate (a logout) after a RenewID in the same request (a
@@ -94,5 +95,73 @@ func TestRenewIDWhoseOldIDDestroyReplyWasLostKeepsTheNewSession(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A login (RenewID) whose save fails leaves the client's session its own
+// expiry, as any other failed request does (restoreExpiry): the touch
+// carried on the load set the stored expiry from Cookie.MaxAge, and with
+// the session moved to the new id nothing set the old id's back, so that
+// a "remember me" session ended with Cookie.MaxAge (the user logged out a
+// day later rather than in a month) and one whose own cookie is shorter
+// (a sudo window) outlived it.
+func TestFailedRenewIDLeavesTheOldSessionItsOwnExpiry(t *testing.T) {
+	for _, c := range []struct {
+		how string
+		own time.Duration
+	}{{"failed save", 30 * 24 * time.Hour}, {"failed save", time.Minute}, {"panic", 30 * 24 * time.Hour}, {"panic", time.Minute}} {
+		how, own := c.how, c.own
+		t.Run(how+"/"+own.String(), func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour},
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}})
+			m.now = fs.clock.Now
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.SetUser("ada")
+				s.Cookie().SetMaxAge(own)
+			})))
+			b.get("/")
+			oldID := mustID(t, m, b.cookie)
+			oldCookie := b.cookie
+			renew := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if err := s.RenewID(r.Context()); err != nil {
+					t.Errorf("RenewID: %v", err)
+				}
+				if how == "panic" {
+					panic("handler bug")
+				}
+				fs.on(func(_ context.Context, op, id string) error {
+					if op == "CompareAndSwap" && id != oldID {
+						return errDown // the new id's write
+					}
+					return nil
+				})
+			}))
+			b.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer func() { recover() }() // as net/http recovers a handler's panic
+				renew.ServeHTTP(w, r)
+			})
+			fs.clock.Advance(time.Second)
+			if rec := b.get("/sudo"); (how == "failed save" && rec.Code != http.StatusServiceUnavailable) || b.cookie != oldCookie {
+				t.Fatalf("the failed RenewID answered %d, cookie kept %v; want the old cookie (and a 503 for a failed save)", rec.Code, b.cookie == oldCookie)
+			}
+			fs.on(nil)
+			if own > time.Hour {
+				fs.clock.Advance(2 * time.Hour) // past Cookie.MaxAge, well within its own
+				if _, found, _ := fs.Store.Get(t.Context(), oldID); !found {
+					t.Fatal("after a failed RenewID, a session whose own cookie lasts 30 days ended with Cookie.MaxAge")
+				}
+				if live := liveOf(t, m, "ada"); !slices.Equal(live, []string{oldID}) {
+					t.Fatalf("UserSessions(ada) = %v, want the kept session", short(live))
+				}
+				return
+			}
+			fs.clock.Advance(2 * time.Minute) // past its own, within Cookie.MaxAge
+			if _, found, _ := fs.Store.Get(t.Context(), oldID); found {
+				t.Fatal("after a failed RenewID, a session whose own cookie lasted a minute is still stored two minutes later")
+			}
+		})
 	}
 }

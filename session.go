@@ -27,8 +27,17 @@ type Session struct {
 }
 
 // renewedFrom is the old id of a RenewID and the user its stored copy is
-// bound to (whose index entry goes with it).
-type renewedFrom struct{ id, user string }
+// bound to (whose index entry goes with it). When the touch carried on the
+// load set its stored expiry from the options (markStoreExpiryOff),
+// expiryOff is set, with its cookie and creation time: a request that
+// ends without writing the new id, and so leaves the client the old id,
+// sets that expiry back to the session's own (restoreExpiry).
+type renewedFrom struct {
+	id, user  string
+	expiryOff bool
+	cookie    cookieState
+	created   time.Time
+}
 
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
 type cookieState struct {
@@ -278,7 +287,8 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 		return idErr
 	}
 	if wait {
-		s.renewedFrom = &renewedFrom{id: s.id, user: s.storedUser}
+		s.renewedFrom = &renewedFrom{id: s.id, user: s.storedUser,
+			expiryOff: s.has(markStoreExpiryOff) && !s.has(markStoreTouched), cookie: s.cookie, created: s.created}
 	}
 	now := s.m.now()
 	if !keep {
@@ -413,9 +423,12 @@ func (s *Session) Touch() {
 	s.touchCookie(s.m.now())
 }
 
-func (s *Session) touchCookie(now time.Time) {
-	if s.cookie.originalMaxAge > 0 {
-		s.cookie.expires = now.Add(s.cookie.originalMaxAge)
+func (s *Session) touchCookie(now time.Time) { s.cookie.touch(now) }
+
+// touch resets c's expiry to its original max age from now.
+func (c *cookieState) touch(now time.Time) {
+	if c.originalMaxAge > 0 {
+		c.expires = now.Add(c.originalMaxAge)
 	}
 }
 

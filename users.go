@@ -312,16 +312,16 @@ func clientIP(r *http.Request, trustProxy bool) string {
 // see the package notes on users). It is the one place where the save
 // and touch paths update the index. s.mu is held.
 func (m *Manager) indexUser(ctx context.Context, s *Session, expires time.Time) error {
-	return m.indexUserAs(ctx, s.userLocked(), s, expires)
+	return m.indexUserAs(ctx, s.userLocked(), s.id, expires)
 }
 
-// indexUserAs is indexUser for user, the user of the stored copy of s when
-// it is only touched, not written (restoreExpiry). s.mu is held.
-func (m *Manager) indexUserAs(ctx context.Context, user string, s *Session, expires time.Time) error {
+// indexUserAs is indexUser for user and session id: the user of a stored
+// copy that is only touched, not written (restoreExpiry). s.mu is held.
+func (m *Manager) indexUserAs(ctx context.Context, user, id string, expires time.Time) error {
 	if m.users == nil || user == "" {
 		return nil
 	}
-	if err := m.users.IndexUserSession(ctx, user, s.id, m.now(), expires); err != nil {
+	if err := m.users.IndexUserSession(ctx, user, id, m.now(), expires); err != nil {
 		return fmt.Errorf("session: index the session's user: %w", err)
 	}
 	return nil
