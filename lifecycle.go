@@ -52,6 +52,11 @@ const (
 	// written or re-read the session since: a save that would record the
 	// same entry before its write need not (indexBeforeWrite).
 	markLoadIndexed
+	// markRenewFailed: a RenewID could not give the session a new id
+	// (GenerateID failed) while the client's stored session waited for
+	// it: what the request changes is not written under the old id, which
+	// the client came with and an attacker may have planted (persist).
+	markRenewFailed
 )
 
 // sessionState is everything a Session resets on Destroy, Reload and load.
@@ -118,15 +123,16 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // reloaded keeps across a Reload what belongs to the request rather than to
 // the stored copy, as express's reload keeps the id and hash it took at the
 // start of the request: the id the request began with, whether it made the
-// session, the end-of-request steps already taken, that the stored expiry
-// is still the one the touch carried on the load set from the options (a
-// Reload reads, it does not touch: the end of the request, or the index
-// entry of a save, must still put it right), and a change already saved,
-// which keeps the session modified so that the cookie of a new or renewed
-// session still goes out.
+// session, the end-of-request steps already taken, a RenewID that could
+// not give a new id (nothing changed is written under the old one), that
+// the stored expiry is still the one the touch carried on the load set
+// from the options (a Reload reads, it does not touch: the end of the
+// request, or the index entry of a save, must still put it right), and a
+// change already saved, which keeps the session modified so that the
+// cookie of a new or renewed session still goes out.
 func (st *sessionState) reloaded(before *sessionState) {
 	st.originalID, st.isNew = before.originalID, before.isNew
-	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff)
+	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed)
 	if before.has(markModified) && before.has(markClean) {
 		st.set(markModified)
 	}
@@ -158,7 +164,7 @@ func (st *sessionState) renewed(id string, now time.Time) {
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
-	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed)
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed)
 	st.set(markModified | markKnowVersion)
 }
 

@@ -453,6 +453,11 @@ func (m *Manager) reindexShortened(ctx context.Context, s *Session, exp time.Tim
 // regenerated the session meanwhile.
 var errGone = fmt.Errorf("session destroyed by another request, not written back: %w", ErrNotFound)
 
+// errRenewFailed fails a save of changes after a RenewID that could not
+// give the session a new id: written under the id the client came with,
+// which an attacker may have planted, a login would log the attacker in.
+var errRenewFailed = errors.New("session: save: not written under the old id, which RenewID could not replace (GenerateID failed)")
+
 // persist writes s to the store. With a VersionedStore, a write that finds
 // another request's write re-reads the session and re-applies only the keys
 // this request changed, so neither request's change is lost; a session that
@@ -462,6 +467,9 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // re-reads its id: if that create is stored all the same, the write updates
 // it and the session keeps its id (ownCreate). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
+	if s.has(markRenewFailed) && s.has(markModified) && !s.has(markClean) {
+		return errRenewFailed
+	}
 	if m.versioned == nil {
 		data, err := m.encode(s)
 		if err != nil {

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -163,5 +165,47 @@ func TestFailedRenewIDLeavesTheOldSessionItsOwnExpiry(t *testing.T) {
 				t.Fatal("after a failed RenewID, a session whose own cookie lasted a minute is still stored two minutes later")
 			}
 		})
+	}
+}
+
+// A login whose RenewID fails because GenerateID does (a custom one that
+// returns "" or an id too long for a cookie) is not written under the old
+// id, the one the client came with: that id may be an attacker's, planted
+// before the login (session fixation), and the login's SetUser saved
+// there logged the attacker in as the user. RenewID used to destroy the
+// old id first, so that the save found it gone and wrote nothing; now
+// that it keeps the client's session, the save of what the request
+// changed after it fails, as a login's failed save does: the client's
+// session stays as it was.
+func TestLoginAfterRenewIDWhoseGenerateIDFailsIsNotWrittenUnderTheOldID(t *testing.T) {
+	ids := 0
+	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
+		ids++
+		if ids == 2 { // the login's RenewID
+			return ""
+		}
+		return fmt.Sprintf("id-%d", ids)
+	}})
+	var renewErr error
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			renewErr = s.RenewID(r.Context()) // unchecked, as in the README's login snippet
+			s.SetUser("ada")
+		case "/whoami":
+			io.WriteString(w, s.User())
+		default:
+			s.Set("cart", "socks")
+		}
+	}))
+	attacker := newBrowser(t, h)
+	attacker.get("/cart")
+	victim := &browser{t: t, h: h, cookie: attacker.cookie} // the planted cookie
+	victim.get("/login")
+	if renewErr == nil {
+		t.Fatal("RenewID returned no error with a GenerateID that fails")
+	}
+	if u := attacker.get("/whoami").Body.String(); u != "" {
+		t.Fatalf("the planted id is logged in as %q after a login whose RenewID failed", u)
 	}
 }

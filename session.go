@@ -233,7 +233,12 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // can still use the old id, and what it writes there ends with it.
 // Another stored copy (the session saved under a new id earlier in the
 // request, and renewed again) is destroyed at once, as Regenerate
-// destroys it, with its errors.
+// destroys it, with its errors. A RenewID that fails because GenerateID
+// does leaves the client's session as it was, and what the request
+// changes after it is not written under the old id, which an attacker may
+// have planted: that save fails (Save returns the error, or the
+// ErrorHandler answers), unless a later RenewID, Regenerate or Destroy
+// gives the session another id.
 //
 // A stored session with a user (SetUser) is re-read first, with a store
 // that compares and swaps, and what is stored now moves, with this
@@ -284,6 +289,11 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	err = errors.Join(readErr, err)
 	id, idErr := s.m.newID(s.rs.r)
 	if idErr != nil {
+		if wait {
+			// The client's session stays as it was, and what the request
+			// changes (a login's SetUser) is not written under its id.
+			s.set(markRenewFailed)
+		}
 		return idErr
 	}
 	if wait {
