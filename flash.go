@@ -1,6 +1,10 @@
 package session
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+)
 
 // flashKey is where flash messages live, as connect-flash keeps them:
 // {"flash": {"info": ["saved"], "error": [...]}}, so an express app sharing
@@ -10,7 +14,10 @@ const flashKey = "flash"
 // Flash adds a message of the given kind ("info", "error", ...), to be read
 // once by Flashes, typically on the page after a redirect. The messages
 // already stored, of every kind, stay as they were, whatever an express app
-// stored (connect-flash takes objects and numbers too).
+// stored (connect-flash takes objects and numbers too). Parallel requests'
+// messages are all kept (with a store that compares and swaps): a save that
+// finds another request's write adds this request's messages to the ones
+// stored now, and removes only the messages its Flashes calls read.
 func (s *Session) Flash(kind, msg string) {
 	if s == nil {
 		return
@@ -20,7 +27,7 @@ func (s *Session) Flash(kind, msg string) {
 	flashes := s.flashesLocked()
 	flashes[kind] = append(flashList(flashes[kind]), msg)
 	s.values.set(flashKey, flashes)
-	s.changed(flashKey, true)
+	s.flashChanged(true, flashOp{kind: kind, msgs: []any{msg}})
 }
 
 // Flashes returns the messages of that kind and removes them: each message is
@@ -50,12 +57,71 @@ func (s *Session) Flashes(kind string) []string {
 	delete(flashes, kind)
 	if len(flashes) == 0 {
 		s.values.del(flashKey)
-		s.changed(flashKey, false)
 	} else {
 		s.values.set(flashKey, flashes)
-		s.changed(flashKey, true)
 	}
+	s.flashChanged(len(flashes) != 0, flashOp{kind: kind, msgs: list, take: true})
 	return msgs
+}
+
+// flashOps are the Flash and Flashes calls of a request since its last
+// save, in order (see change).
+type flashOps struct{ ops []flashOp }
+
+// flashOp is one Flash (msgs added to kind) or Flashes (take: msgs, the
+// kind's messages as read, removed).
+type flashOp struct {
+	kind string
+	msgs []any
+	take bool
+}
+
+// flashChanged records a Flash or Flashes call that left the flash key set
+// or deleted. Once a handler set or deleted the key whole since the last
+// save (Set, Delete, Clear), its value wins at a merge, as any key's, and
+// the calls after that are not recorded.
+func (s *Session) flashChanged(set bool, op flashOp) {
+	ops := new(flashOps)
+	if i, ok := s.changes.find(flashKey); ok {
+		if ops = s.changes[i].v.flash; ops == nil {
+			s.changed(flashKey, set)
+			return
+		}
+	}
+	ops.ops = append(ops.ops, op)
+	s.changes.put(flashKey, change{set: set, flash: ops})
+	s.sessionState.changed()
+}
+
+// replayFlashes applies this request's Flash and Flashes calls to the
+// flash messages of s.values, the stored copy a save re-read (merge): the
+// messages added are appended, and those read are removed, each once, if
+// they are still there (another request may have read them too). s.mu is
+// held.
+func (s *Session) replayFlashes(f *flashOps) {
+	flashes := s.flashesLocked()
+	for _, op := range f.ops {
+		list := flashList(flashes[op.kind])
+		if !op.take {
+			flashes[op.kind] = append(list, op.msgs...)
+			continue
+		}
+		for _, msg := range op.msgs {
+			if i := slices.IndexFunc(list, func(m any) bool { return reflect.DeepEqual(m, msg) }); i >= 0 {
+				list = slices.Delete(list, i, i+1)
+			}
+		}
+		if len(list) == 0 {
+			delete(flashes, op.kind)
+		} else {
+			flashes[op.kind] = list
+		}
+	}
+	if len(flashes) == 0 {
+		s.values.del(flashKey)
+	} else {
+		s.values.set(flashKey, flashes)
+	}
 }
 
 // flashesLocked returns a private copy of the stored flash messages: each

@@ -59,6 +59,18 @@ const (
 	markRenewFailed
 )
 
+// change is what the request did to one key since the last save: set it,
+// or deleted it (set false). For the flash key, flash holds the Flash and
+// Flashes calls that changed it, which a save that finds another request's
+// write replays over the stored messages (merge), so that parallel
+// requests' messages are all kept and a message is read once; nil when
+// the key was set or deleted whole (Set, Delete, Clear), and then this
+// request's value wins, as for any other key.
+type change struct {
+	set   bool
+	flash *flashOps
+}
+
 // sessionState is everything a Session resets on Destroy, Reload and load.
 type sessionState struct {
 	id         string
@@ -73,7 +85,7 @@ type sessionState struct {
 	storedUser string
 
 	values  values
-	changes sortedKeys[bool] // keys set (true) or deleted (false) since the last save
+	changes sortedKeys[change] // keys set or deleted since the last save
 	created time.Time
 	cookie  cookieState
 

@@ -843,15 +843,22 @@ func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	}
 	merged := doc.vals
 	s.storedUser = userOf(&merged) // the copy the next compare-and-swap replaces
+	var flash *flashOps
 	for _, c := range s.changes {
-		if !c.v {
+		switch {
+		case c.v.flash != nil:
+			flash = c.v.flash // replayed over the stored messages below
+		case !c.v.set:
 			merged.del(c.key)
-			continue
+		default:
+			ours, _ := s.values.lookup(c.key)
+			merged.list.put(c.key, ours)
 		}
-		ours, _ := s.values.lookup(c.key)
-		merged.list.put(c.key, ours)
 	}
 	s.values = merged
+	if flash != nil {
+		s.replayFlashes(flash)
+	}
 	if !s.has(markCookieSet) {
 		// The cookie's expiry as the other request left it (a "remember
 		// me", say) stands; this request only moved it forward.

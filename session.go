@@ -156,7 +156,7 @@ func (s *Session) Clear() {
 }
 
 func (s *Session) changed(key string, set bool) {
-	s.changes.put(key, set)
+	s.changes.put(key, change{set: set})
 	s.sessionState.changed()
 }
 
@@ -305,9 +305,9 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 		s.values = values{}
 		s.cookie = s.m.newCookie(now) // express's regenerate makes a new cookie too
 	}
-	s.changes = make(sortedKeys[bool], len(s.values.list))
+	s.changes = make(sortedKeys[change], len(s.values.list))
 	for i, e := range s.values.list {
-		s.changes[i] = keyed[bool]{key: e.key, v: true}
+		s.changes[i] = keyed[change]{key: e.key, v: change{set: true}}
 	}
 	s.renewed(id, now)
 	return err // like express, the new session stands even if the destroy failed
