@@ -405,17 +405,35 @@ func (s *Session) Reload(ctx context.Context) error {
 // login's session is destroyed and Save returns the error; the session is
 // then as after Destroy (new, empty, without the user), and the end of the
 // request neither saves the login again nor sends its cookie.
+//
+// A session the client holds no cookie for (one this request created,
+// renewed, or left after Destroy) is only saved while its cookie can still
+// go out: once the response headers went out, Save returns an error and
+// stores nothing, as the end of the request stores nothing then. A stream
+// for a new visitor must call From, and set what it keeps, before its
+// first write or Flush.
 func (s *Session) Save(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	rs := s.rs
+	var headersOut bool
+	var sentID string
+	if rs != nil {
+		rs.mu.Lock() // before s.mu, as the commits take them
+		headersOut, sentID = rs.wroteHeader, rs.sentID
+		rs.mu.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := s.m.withStoreTimeout(ctx)
-	defer cancel()
 	if s.phase == phaseUnset {
 		return nil
 	}
+	if headersOut && s.id != rs.cookieID && s.id != sentID {
+		return errors.New("session: save: not saved: the session was created, renewed or destroyed after the response headers were sent, so the client has no cookie for it; call session.From, and create, renew or destroy the session, before the first write")
+	}
+	ctx, cancel := s.m.withStoreTimeout(ctx)
+	defer cancel()
 	// The request's renewal of the cookie, which its end would otherwise
 	// make after this save, and then no touch of the store (README, #14).
 	s.m.touchOnce(s)

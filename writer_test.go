@@ -183,3 +183,51 @@ func TestRenewIDAfterTheHeadersDoesNotDestroyTheOnlyCopyTheClientCanReach(t *tes
 		t.Fatalf("a change after the headers to a session the client holds must be saved: %s", got)
 	}
 }
+
+// Session.Save of a session the client holds no cookie for, once the
+// headers went out (a stream that starts before its first From, a Destroy
+// in the middle of one), stores nothing and says why, as the end of the
+// request stores nothing: no cookie can carry it. Save used to store it
+// and return nil, so that the handler believed it saved what the next
+// request never found, and the store kept a session no client could reach.
+func TestSaveOfASessionNoCookieCanCarryAfterTheHeadersFailsAndStoresNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stored bool // the request comes with a stored session
+		do     func(ctx context.Context, s *Session) error
+	}{
+		{"new session", false, func(ctx context.Context, s *Session) error { return nil }},
+		{"after Destroy", true, func(ctx context.Context, s *Session) error { return s.Destroy(ctx) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, st := newTestManager(t, Options{})
+			b := newBrowser(t, nil)
+			if tc.stored {
+				b = stored(t, m)
+			}
+			var saveErr error
+			var id string
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, _ *Session) {
+				w.Write([]byte("data: started\n\n")) // the headers go out
+				s := From(r)
+				if err := tc.do(r.Context(), s); err != nil {
+					t.Fatal(err)
+				}
+				s.Set("late", true)
+				saveErr = s.Save(r.Context())
+				id = s.ID()
+			}))
+			st.reset()
+			rec := b.get("/")
+			if saveErr == nil || !strings.Contains(saveErr.Error(), "before the first write") {
+				t.Errorf("Save = %v, want an error saying to call From before the first write", saveErr)
+			}
+			if _, found, _ := st.Store.Get(t.Context(), id); found || st.writes() != 0 {
+				t.Errorf("found %v, %d writes: a session no client can reach was stored", found, st.writes())
+			}
+			if c := setCookie(rec); c != "" {
+				t.Errorf("Set-Cookie %q after the headers went out", c)
+			}
+		})
+	}
+}
