@@ -26,6 +26,8 @@
 //     one session all keep their change. The manager records the keys a
 //     request set or deleted, and when its write finds another request's
 //     write, it re-reads the session and re-applies only its own changes.
+//     Of parallel requests that set the same key, the last save wins (see
+//     Session.Set); flash messages are merged message by message.
 //   - No resurrection: a slow request does not write back a session that was
 //     destroyed or regenerated meanwhile.
 //   - No redirect race: the session is saved, and its cookie set, before the
@@ -61,6 +63,27 @@
 // already says no-store (or private, except in Surrogate-Control). A
 // response that sets no cookie keeps the handler's Cache-Control and these
 // fields as they are.
+//
+// # Streaming, websockets and wrapped writers
+//
+// The ResponseWriter a handler gets commits the session (saves it and sets
+// its cookie) at the first WriteHeader, Write, Flush or Hijack, and passes
+// on http.Flusher, http.Hijacker, io.ReaderFrom and, through Unwrap,
+// everything http.ResponseController offers (SetWriteDeadline,
+// EnableFullDuplex, ...). A new session must be made (From, and Set) before
+// the first write or Flush: no cookie can carry one made later, and it is
+// not stored (Session.Save returns an error). A long-lived response that
+// changes the session afterwards calls Session.Save. After Hijack the
+// session's Set-Cookie and Vary are in the writer's Header(), and only a
+// handshake written with them carries them (gorilla/websocket:
+// Upgrade(w, r, w.Header())). Middleware that wraps the writer (gzip, a
+// logger) works inside or outside Handler; outside it, the wrapper must
+// offer Flush for streaming to flush and Hijack for websockets, or Unwrap
+// (http.ResponseController finds them through it).
+//
+// With the Handlers of two Managers nested (a second cookie for /admin),
+// From returns the session of the innermost Handler whose cookie path the
+// request matches.
 //
 // # Errors
 //

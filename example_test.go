@@ -122,7 +122,10 @@ func ExampleSession_Flash() {
 }
 
 // GetAs reads a typed value, whether this request set it or it was decoded
-// from the store's JSON.
+// from the store's JSON. The cart here is one key, read, changed and set
+// again: of parallel requests doing so (a page's fetches) the last save
+// wins, so a cart that such requests update keeps each item under a key of
+// its own ("cart:"+item), which parallel requests' saves merge.
 func ExampleGetAs() {
 	type Cart struct{ Items []string }
 	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})

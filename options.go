@@ -52,10 +52,13 @@ type Options struct {
 	TouchAfter time.Duration
 	// IdleTimeout: a session unused for longer than this is gone. Zero: none.
 	// Every request moves the deadline: with a store that cannot touch (no
-	// Toucher), by rewriting the session.
+	// Toucher), by rewriting the session. It caps every session, those with
+	// a longer cookie of their own too: a "remember me" login
+	// (Cookie().SetMaxAge(30 * 24 * time.Hour)) still ends after IdleTimeout
+	// unused, though its cookie says 30 days.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout: a session older than this since its creation is gone,
-	// whatever its activity. Zero: none.
+	// whatever its activity, and whatever its own cookie's max age. Zero: none.
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).

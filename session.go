@@ -112,6 +112,13 @@ func (s *Session) Keys() []string {
 // not mark the session modified: Set it again. The keys "cookie",
 // CreatedKey, UserKey and ClientKey are reserved and ignored (SetUser sets
 // the user).
+//
+// Parallel requests' changes are merged key by key: those that set
+// different keys all keep their change, but of those that set the same key
+// the last save wins. A read-modify-write of one key (a cart kept as one
+// map, updated by a page's parallel fetches) can therefore lose an update;
+// keep what parallel requests change under keys of their own
+// ("cart:"+item). Flash messages are merged message by message.
 func (s *Session) Set(key string, v any) {
 	if s == nil || reserved(key) {
 		return
