@@ -239,8 +239,9 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 // Open opens (or creates) the bbolt file at path and returns a store over it.
 // The store owns the file: Close stops the sweeper and closes it.
 // Writes are fsynced before they return. If another process holds the file,
-// Open fails after the open timeout (WithOpenTimeout) with an error saying so,
-// instead of hanging.
+// or another Open in this one that is not closed yet (a second Manager, or a
+// test that did not Close the first store), Open fails after the open
+// timeout (WithOpenTimeout) with an error saying so, instead of hanging.
 func Open(path string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -253,7 +254,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process (gave up after %v): %w", path, c.openTimeout, err)
+			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process, or by another Open of it in this one (gave up after %v): %w", path, c.openTimeout, err)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
