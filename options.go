@@ -59,6 +59,9 @@ type Options struct {
 	IdleTimeout time.Duration
 	// AbsoluteTimeout: a session older than this since its creation is gone,
 	// whatever its activity, and whatever its own cookie's max age. Zero: none.
+	// Session.RenewID and Session.Regenerate count as a creation: the count
+	// starts again at a login's RenewID, and an app that renews the id
+	// periodically keeps a session in use past AbsoluteTimeout.
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).

@@ -221,7 +221,8 @@ func (s *Session) Regenerate(ctx context.Context) error {
 
 // RenewID moves the session's data and its cookie's expiry to a new id and
 // destroys the old one: the old id stops working. Call it at login, to defeat
-// session fixation.
+// session fixation. The session under the new id counts as created now
+// (Options.AbsoluteTimeout counts from the RenewID).
 //
 // The stored session of the request's cookie is destroyed only once the
 // session is stored under the new id (at the end of the request, or by
