@@ -90,6 +90,17 @@
 // modifies it two (read, compare-and-swap), and one whose only store work is
 // a touch one as well: the middleware reads and touches it with GetAndTouch
 // (session.GetToucher).
+//
+// # Connection poolers
+//
+// pgx prepares each statement once per connection (its default query exec
+// mode, cache_statement), which a pooler that hands a client another server
+// connection per transaction (PgBouncer's pool_mode=transaction, before
+// PgBouncer 1.21's max_prepared_statements) breaks. Configure the pool with
+// DefaultQueryExecMode set to [pgx.QueryExecModeExec] (or
+// [pgx.QueryExecModeSimpleProtocol]), default_query_exec_mode=exec in its
+// URL: the store works in every mode, each statement still one round trip,
+// with the document sent hex-encoded (twice its size) in those two.
 package pgstore
 
 import (
@@ -223,18 +234,25 @@ func newQueries(t string) queries {
 	// filter on it). The statements over many rows keep now(), one time for
 	// all of them, which the expire index can range over.
 	const clock = `clock_timestamp()`
+	// The document is sent as bytes (bytea) and converted to json in SQL:
+	// a []byte argument is bytea to pgx in the query modes that do not
+	// prepare statements (QueryExecModeExec, QueryExecModeSimpleProtocol,
+	// what a pool behind PgBouncer's transaction pooling uses), which
+	// PostgreSQL refused for a json column. Prepared, it is sent as the
+	// same bytes as before, without a copy into a string.
+	doc := func(n int) string { return `convert_from($` + strconv.Itoa(n) + `::bytea, 'UTF8')::json` }
 	return queries{
 		get:         `SELECT sess::text FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
 		getVersion:  `SELECT sess::text, xmin::text FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
-		upsert:      `INSERT INTO ` + t + ` (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
+		upsert:      `INSERT INTO ` + t + ` (sid, sess, expire) VALUES ($1, ` + doc(2) + `, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire`,
 		delete:      `DELETE FROM ` + t + ` WHERE sid = $1`,
 		touch:       `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > ` + clock,
 		touchDelete: `DELETE FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock,
 		getTouch:    `UPDATE ` + t + ` SET expire = $2::timestamptz WHERE sid = $1 AND expire > ` + clock + ` RETURNING sess::text, xmin::text`,
-		swap:        `UPDATE ` + t + ` SET sess = $3, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > ` + clock + ` RETURNING xmin::text`,
+		swap:        `UPDATE ` + t + ` SET sess = ` + doc(3) + `, expire = $4::timestamptz WHERE sid = $1 AND xmin = $2::text::xid AND expire > ` + clock + ` RETURNING xmin::text`,
 		swapDelete:  `DELETE FROM ` + t + ` WHERE sid = $1 AND xmin = $2::text::xid AND expire > ` + clock,
 		// The alias names the existing row in the DO UPDATE ... WHERE.
-		create: `INSERT INTO ` + t + ` AS cur (sid, sess, expire) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire WHERE cur.expire <= ` + clock + ` RETURNING xmin::text`,
+		create: `INSERT INTO ` + t + ` AS cur (sid, sess, expire) VALUES ($1, ` + doc(2) + `, $3::timestamptz) ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire WHERE cur.expire <= ` + clock + ` RETURNING xmin::text`,
 		live:   `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE sid = $1 AND expire > ` + clock + `)`,
 		ids:    `SELECT sid FROM ` + t + ` WHERE expire > now()`,
 		count:  `SELECT count(*) FROM ` + t + ` WHERE expire > now()`,
