@@ -182,7 +182,9 @@ func WithSchema(name string) Option { return func(c *config) { c.schema = name }
 
 // WithCreateTable makes [New] create the table, its expire index, the user
 // index table and the schema if they are missing, as connect-pg-simple's
-// createTableIfMissing. Without it the table must exist (see the package
+// createTableIfMissing. It looks for each in the catalog first and creates
+// only the missing ones, so a role that may only use tables made by a
+// migration under another role needs no privilege to create. Without it the table must exist (see the package
 // documentation for its SQL), and the user index table too if sessions are
 // bound to users (session.Session.SetUser).
 func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
@@ -360,20 +362,42 @@ func connTimeZone(params map[string]string) string {
 // if given, as [WithCreateTable] runs them, for a migration tool. It does not
 // check the names' lengths, which [New] does (see [WithTable]).
 func CreateTableSQL(schema, table string) string {
-	ident := pgx.Identifier{table}
 	var sql string
 	if schema != "" {
-		ident = pgx.Identifier{schema, table}
-		sql = `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize() + ";\n"
+		sql = createSchemaSQL(schema)
 	}
-	index := pgx.Identifier{expireIndex(table)}.Sanitize()
-	return sql + `CREATE TABLE IF NOT EXISTS ` + ident.Sanitize() + ` (
+	return sql + createSessionTableSQL(schema, table) + createIndexSQL(schema, table) +
+		createUsersTableSQL(schema, table) + createIndexSQL(schema, table+usersSuffix)
+}
+
+// createSchemaSQL returns the statement that creates a schema.
+func createSchemaSQL(schema string) string {
+	return `CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize() + ";\n"
+}
+
+// tableIdent returns the identifier of a table, schema-qualified if a schema
+// is given.
+func tableIdent(schema, table string) pgx.Identifier {
+	if schema != "" {
+		return pgx.Identifier{schema, table}
+	}
+	return pgx.Identifier{table}
+}
+
+// createSessionTableSQL returns the statement that creates the session table.
+func createSessionTableSQL(schema, table string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + tableIdent(schema, table).Sanitize() + ` (
   "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
   "sess" json NOT NULL,
   "expire" timestamp(6) NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident.Sanitize() + ` ("expire");
-` + createUsersTableSQL(schema, table)
+`
+}
+
+// createIndexSQL returns the statement that creates a table's expire index.
+func createIndexSQL(schema, table string) string {
+	return `CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{expireIndex(table)}.Sanitize() + ` ON ` + tableIdent(schema, table).Sanitize() + ` ("expire");
+`
 }
 
 // expireIndex names the expire index of a table as connect-pg-simple names
@@ -402,17 +426,28 @@ func checkIdentifiers(table string) error {
 	return nil
 }
 
-// createTable runs CreateTableSQL. Two processes creating the same table at
-// once can collide in the catalog even with IF NOT EXISTS; the loser retries,
-// and then finds the table.
+// createTable runs the statements of CreateTableSQL whose objects are
+// missing: each CREATE ... IF NOT EXISTS checks the role's privileges before
+// it looks for its object (CREATE on the database for a schema, on the
+// schema for a table, ownership of the table for an index), so a role that
+// may only use tables made by a migration under another role would fail
+// on objects that all exist. connect-pg-simple's createTableIfMissing
+// likewise looks for its table first. Two processes creating the same
+// objects at once can collide in the catalog even with IF NOT EXISTS; the
+// loser retries, and then finds them.
 func (s *Store) createTable(ctx context.Context, schema, table string) error {
-	sql := CreateTableSQL(schema, table)
 	var err error
 	for range 3 {
-		// Without arguments pgx sends the statements in one simple query,
-		// which PostgreSQL runs as one transaction.
-		if _, err = s.pool.Exec(ctx, sql); err == nil {
-			return nil
+		var sql string
+		if sql, err = s.missingObjectsSQL(ctx, schema, table); err == nil {
+			if sql == "" {
+				return nil
+			}
+			// Without arguments pgx sends the statements in one simple
+			// query, which PostgreSQL runs as one transaction.
+			if _, err = s.pool.Exec(ctx, sql); err == nil {
+				return nil
+			}
 		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "42P07") {
@@ -420,6 +455,49 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 		}
 	}
 	return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+}
+
+// existsSQL reports which of a store's objects exist: its schema ($1, a
+// name), its table ($2, quoted as in a statement, so found as a statement
+// finds it, in the search_path if not qualified) and the table's expire
+// index ($3, a name, truncated as PostgreSQL truncates it, in the table's
+// schema), the user index table ($4) and its index ($5). Any role may read
+// the catalog.
+const existsSQL = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::text::name),
+  to_regclass($2::text) IS NOT NULL,
+  EXISTS (SELECT FROM pg_class t JOIN pg_class i ON i.relnamespace = t.relnamespace WHERE t.oid = to_regclass($2::text) AND i.relname = $3::text::name),
+  to_regclass($4::text) IS NOT NULL,
+  EXISTS (SELECT FROM pg_class t JOIN pg_class i ON i.relnamespace = t.relnamespace WHERE t.oid = to_regclass($4::text) AND i.relname = $5::text::name)`
+
+// missingObjectsSQL returns the statements of CreateTableSQL that create
+// the objects missing from the database, "" if none is.
+func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (string, error) {
+	// pgx.Identifier.Sanitize drops NUL bytes, which a text argument
+	// cannot hold.
+	name := func(n string) string { return strings.ReplaceAll(n, "\x00", "") }
+	var hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
+	err := s.pool.QueryRow(ctx, existsSQL, name(schema), s.table, name(expireIndex(table)), s.usersTable, name(expireIndex(table+usersSuffix))).
+		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex)
+	if err != nil {
+		return "", err
+	}
+	var sql string
+	if schema != "" && !hasSchema {
+		sql += createSchemaSQL(schema)
+	}
+	if !hasTable {
+		sql += createSessionTableSQL(schema, table)
+	}
+	if !hasIndex {
+		sql += createIndexSQL(schema, table)
+	}
+	if !hasUsers {
+		sql += createUsersTableSQL(schema, table)
+	}
+	if !hasUsersIndex {
+		sql += createIndexSQL(schema, table+usersSuffix)
+	}
+	return sql, nil
 }
 
 // Table returns the quoted (and schema-qualified, if a schema was given) name

@@ -76,26 +76,18 @@ WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
 }
 
 // usersIdent returns the index table's identifier for a session table.
-func usersIdent(schema, table string) pgx.Identifier {
-	if schema != "" {
-		return pgx.Identifier{schema, table + usersSuffix}
-	}
-	return pgx.Identifier{table + usersSuffix}
-}
+func usersIdent(schema, table string) pgx.Identifier { return tableIdent(schema, table+usersSuffix) }
 
-// createUsersTableSQL returns the statements that create the index table of
+// createUsersTableSQL returns the statement that creates the index table of
 // a session table.
 func createUsersTableSQL(schema, table string) string {
-	ident := usersIdent(schema, table).Sanitize()
-	index := pgx.Identifier{expireIndex(table + usersSuffix)}.Sanitize()
-	return `CREATE TABLE IF NOT EXISTS ` + ident + ` (
+	return `CREATE TABLE IF NOT EXISTS ` + usersIdent(schema, table).Sanitize() + ` (
   "user_id" bytea NOT NULL,
   "sid" varchar NOT NULL,
   "used" timestamptz NOT NULL,
   "expire" timestamptz NOT NULL,
   PRIMARY KEY ("user_id", "sid")
 );
-CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + ident + ` ("expire");
 `
 }
 
