@@ -449,12 +449,28 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 				return nil
 			}
 		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "42P07") {
+		if !createRace(err) {
 			break
 		}
 	}
 	return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+}
+
+// createRace reports whether err is how a CREATE ... IF NOT EXISTS fails
+// when another transaction created the object meanwhile: it missed the
+// object, then met it, committed, further on (a table's row type, 42710; a
+// relation, 42P07; a schema, 42P06), or waited for it in a catalog index
+// (23505).
+func createRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "23505", "42P07", "42P06", "42710":
+		return true
+	}
+	return false
 }
 
 // existsSQL reports which of a store's objects exist: its schema ($1, a
