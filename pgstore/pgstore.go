@@ -475,24 +475,25 @@ func createRace(err error) bool {
 
 // existsSQL reports which of a store's objects exist: its schema ($1, a
 // name), its table ($2, quoted as in a statement, so found as a statement
-// finds it, in the search_path if not qualified) and the table's expire
-// index ($3, a name, truncated as PostgreSQL truncates it, in the table's
-// schema), the user index table ($4) and its index ($5). Any role may read
-// the catalog.
+// finds it, in the search_path if not qualified) and an index of the table
+// on expire, the user index table ($3) and an index of it on expire. An
+// index on expire counts whatever its name: connect-pg-simple names the
+// index of every table it creates "IDX_session_expire", and another one
+// would be a second index, written on every touch, or for a role that does
+// not own the table an error. Any role may read the catalog.
 const existsSQL = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::text::name),
   to_regclass($2::text) IS NOT NULL,
-  EXISTS (SELECT FROM pg_class t JOIN pg_class i ON i.relnamespace = t.relnamespace WHERE t.oid = to_regclass($2::text) AND i.relname = $3::text::name),
-  to_regclass($4::text) IS NOT NULL,
-  EXISTS (SELECT FROM pg_class t JOIN pg_class i ON i.relnamespace = t.relnamespace WHERE t.oid = to_regclass($4::text) AND i.relname = $5::text::name)`
+  EXISTS (SELECT FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($2::text) AND a.attname = 'expire'),
+  to_regclass($3::text) IS NOT NULL,
+  EXISTS (SELECT FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($3::text) AND a.attname = 'expire')`
 
 // missingObjectsSQL returns the statements of CreateTableSQL that create
 // the objects missing from the database, "" if none is.
 func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (string, error) {
 	// pgx.Identifier.Sanitize drops NUL bytes, which a text argument
 	// cannot hold.
-	name := func(n string) string { return strings.ReplaceAll(n, "\x00", "") }
 	var hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
-	err := s.pool.QueryRow(ctx, existsSQL, name(schema), s.table, name(expireIndex(table)), s.usersTable, name(expireIndex(table+usersSuffix))).
+	err := s.pool.QueryRow(ctx, existsSQL, strings.ReplaceAll(schema, "\x00", ""), s.table, s.usersTable).
 		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex)
 	if err != nil {
 		return "", err

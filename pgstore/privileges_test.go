@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func appRole(t *testing.T, admin *pgxpool.Pool, dsn, grants string) *pgxpool.Poo
 func useStore(t *testing.T, st *pgstore.Store) {
 	t.Helper()
 	ctx := t.Context()
-	id := storetest.NewID()
+	id, user := storetest.NewID(), storetest.NewID()
 	exp := time.Now().Add(time.Hour)
 	if err := st.Set(ctx, id, []byte(`{"a":1}`), exp); err != nil {
 		t.Fatal(err)
@@ -52,11 +53,11 @@ func useStore(t *testing.T, st *pgstore.Store) {
 	if _, found, err := st.Get(ctx, id); !found || err != nil {
 		t.Fatalf("Get after Set: found %v, %v", found, err)
 	}
-	if err := st.IndexUserSession(ctx, "alice", id, time.Now(), exp); err != nil {
+	if err := st.IndexUserSession(ctx, user, id, time.Now(), exp); err != nil {
 		t.Fatal(err)
 	}
 	live := 0
-	if err := st.UserSessions(ctx, "alice", func(_ string, _, _ time.Time, data []byte) {
+	if err := st.UserSessions(ctx, user, func(_ string, _, _ time.Time, data []byte) {
 		if data != nil {
 			live++
 		}
@@ -119,4 +120,60 @@ CREATE INDEX "IDX_session_expire" ON "session" ("expire");`)
 	}
 	defer st.Close()
 	useStore(t, st)
+}
+
+// expireIndexes returns the indexes of table whose first column is expire.
+func expireIndexes(t *testing.T, pool *pgxpool.Pool, table string) []string {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT x.indexrelid::regclass::text FROM pg_index x
+		JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+		WHERE x.indrelid = to_regclass($1) AND a.attname = 'expire' ORDER BY 1`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// connect-pg-simple's createTableIfMissing with tableName "web_sessions"
+// runs its table.sql with "session" replaced by the table's quoted name,
+// which leaves its index named "IDX_session_expire". WithCreateTable on
+// that table keeps that index as the table's expire index: it added a
+// second one, "IDX_web_sessions_expire", which every touch wrote too, and
+// for a role that does not own the table New failed ("must be owner of
+// table web_sessions").
+func TestWithCreateTableKeepsTheExpireIndexConnectPgSimpleNamedForAnotherTable(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	admin := poolOn(t, dsn, nil)
+	exec(t, admin, `CREATE TABLE "web_sessions" (
+  "sid" varchar NOT NULL COLLATE "default",
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+)
+WITH (OIDS=FALSE);
+ALTER TABLE "web_sessions" ADD CONSTRAINT "session_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
+CREATE INDEX "IDX_session_expire" ON "web_sessions" ("expire");`)
+	for _, c := range []struct {
+		name string
+		pool *pgxpool.Pool
+	}{
+		{"a role that may create tables in the schema", appRole(t, admin, dsn, `GRANT USAGE, CREATE ON SCHEMA public TO %R; GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO %R`)},
+		{"the table's owner", admin},
+	} {
+		st, err := pgstore.New(c.pool, pgstore.WithTable("web_sessions"), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+		if err != nil {
+			t.Fatalf("New with WithCreateTable as %s: %v", c.name, err)
+		}
+		defer st.Close()
+		useStore(t, st)
+		if got := expireIndexes(t, admin, "web_sessions"); !slices.Equal(got, []string{`"IDX_session_expire"`}) {
+			t.Errorf("after New as %s, indexes on expire: %v, want connect-pg-simple's alone", c.name, got)
+		}
+	}
+	if got := expireIndexes(t, admin, "web_sessions_users"); !slices.Equal(got, []string{`"IDX_web_sessions_users_expire"`}) {
+		t.Errorf("indexes on the user index table's expire: %v", got)
+	}
 }
