@@ -177,3 +177,37 @@ CREATE INDEX "IDX_session_expire" ON "web_sessions" ("expire");`)
 		t.Errorf("indexes on the user index table's expire: %v", got)
 	}
 }
+
+// Opening a store with WithCreateTable on tables that exist takes no lock
+// on them. CREATE INDEX IF NOT EXISTS takes a SHARE lock on its table
+// before it finds the index exists, so an instance starting while a write
+// transaction was open on the sessions table (a long cleanup of another
+// instance, a migration of the data) waited for it, and every session write
+// of every instance queued behind that lock request meanwhile.
+func TestNewWithCreateTableDoesNotWaitForAWriteOnTheTables(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	st := newStore(t, pool)
+	if err := st.Set(ctx, "id", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE `+st.Table()+` SET expire = expire WHERE sid = 'id'`); err != nil {
+		t.Fatal(err)
+	}
+	// The bound of a call that waits for the transaction, which stays open.
+	bounded, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	other, err := pgstore.NewContext(bounded, pool, pgstore.WithTable(strings.Trim(st.Table(), `"`)), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatalf("New with WithCreateTable while a write transaction is open on the table: %v", err)
+	}
+	other.Close()
+	if err := st.Set(bounded, storetest.NewID(), []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set while the transaction is open, after New: %v", err)
+	}
+}
