@@ -182,11 +182,13 @@ func WithSchema(name string) Option { return func(c *config) { c.schema = name }
 
 // WithCreateTable makes [New] create the table, its expire index, the user
 // index table and the schema if they are missing, as connect-pg-simple's
-// createTableIfMissing. It looks for each in the catalog first and creates
-// only the missing ones, so a role that may only use tables made by a
-// migration under another role needs no privilege to create. Without it the table must exist (see the package
-// documentation for its SQL), and the user index table too if sessions are
-// bound to users (session.Session.SetUser).
+// createTableIfMissing. It looks for each in the catalog first (any index
+// whose first column is expire is an expire index) and creates only the
+// missing ones, so a role that may only use tables made by a migration
+// under another role needs no privilege to create, and opening a store on
+// existing tables takes no lock on them. Without it the table must exist
+// (see the package documentation for its SQL), and the user index table
+// too if sessions are bound to users (session.Session.SetUser).
 func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
 
 // WithDefaultTTL sets how long a session without an expiry is kept (default
@@ -490,9 +492,9 @@ const existsSQL = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::t
 // missingObjectsSQL returns the statements of CreateTableSQL that create
 // the objects missing from the database, "" if none is.
 func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (string, error) {
-	// pgx.Identifier.Sanitize drops NUL bytes, which a text argument
-	// cannot hold.
 	var hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
+	// The schema's name without NUL bytes, which a text argument cannot
+	// hold and pgx.Identifier.Sanitize drops.
 	err := s.pool.QueryRow(ctx, existsSQL, strings.ReplaceAll(schema, "\x00", ""), s.table, s.usersTable).
 		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex)
 	if err != nil {
