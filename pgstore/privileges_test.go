@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -209,5 +210,40 @@ func TestNewWithCreateTableDoesNotWaitForAWriteOnTheTables(t *testing.T) {
 	other.Close()
 	if err := st.Set(bounded, storetest.NewID(), []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Set while the transaction is open, after New: %v", err)
+	}
+}
+
+// The default search_path, "$user", public, puts a schema named after the
+// role first. connect-pg-simple's table is in public, and the role owns a
+// schema of its name: WithCreateTable finds the table where its statements
+// find it, as connect-pg-simple's createTableIfMissing does (to_regclass),
+// and the store shares it. CREATE TABLE IF NOT EXISTS looked in the
+// schema it would create in, the role's, and made an empty table there
+// that the store then used: the Go app saw none of Express's sessions.
+func TestWithCreateTableUsesTheTableTheSearchPathFinds(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	admin := poolOn(t, dsn, nil)
+	exec(t, admin, pgstore.CreateTableSQL("", "session"))
+	pool := appRole(t, admin, dsn, `CREATE SCHEMA %R AUTHORIZATION %R; GRANT USAGE ON SCHEMA public TO %R; GRANT SELECT, INSERT, UPDATE, DELETE ON session, session_users TO %R`)
+	st, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	id := storetest.NewID()
+	exec(t, admin, fmt.Sprintf(expressSet, `public.session`), `{"from":"express"}`, expressSeconds(time.Now().Add(time.Hour)), id)
+	if data, found, err := st.Get(t.Context(), id); !found || err != nil || string(data) != `{"from":"express"}` {
+		t.Fatalf("Get of a session connect-pg-simple wrote in public.session: %q, found %v, %v", data, found, err)
+	}
+	var tables []string
+	rows, err := admin.Query(t.Context(), `SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name LIKE 'session%' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tables, []string{"public.session", "public.session_users"}) {
+		t.Errorf("session tables after New: %v, want public's alone", tables)
 	}
 }
