@@ -89,3 +89,15 @@ func TestPostgresURLErrorsSayWhatIsWrong(t *testing.T) {
 		}
 	}
 }
+
+// A pool in the query exec modes PgBouncer's transaction pooling needs
+// (README, pgstore) opens from the URL and stores sessions.
+func TestPostgresURLInTheExecModesAPoolerNeeds(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			dsn := testserver.SharedPostgres(t).NewDatabase(t)
+			st := openNetStore(t, dsn+"&create_table=true&default_query_exec_mode="+mode)
+			netRoundTrip(t, st, "abc")
+		})
+	}
+}
