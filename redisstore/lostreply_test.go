@@ -170,3 +170,44 @@ func TestACreateWhoseReplyWasLostIsStoredOnceUnderItsID(t *testing.T) {
 		})
 	}
 }
+
+// With WithReplicas the swap and its WAIT go out in one pipeline, which
+// go-redis does not send again once it holds a command it must not resend.
+// An answer that proves the swap did not run (READONLY from a master turned
+// replica by a failover) must still be sent again the client's MaxRetries
+// times, as go-redis sent that pipeline before: a Sentinel failover failed
+// every save that reached the old master in its window at once.
+func TestASwapWithReplicasRefusedAsReadOnlyIsSentAgainAsTheClientsRetriesSay(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			master, _ := replicatedPair(t, srv.start)
+			client := redis.NewClient(&redis.Options{Addr: master.Addr, MaxRetries: 2, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+			t.Cleanup(func() { client.Close() })
+			st := newStore(client, redisstore.WithReplicas(1, 5*time.Second))
+			ctx := t.Context()
+			exp := time.Now().Add(time.Hour)
+			v, ok, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"n":1}`), exp)
+			if err != nil || !ok {
+				t.Fatalf("create: %v, %v", ok, err)
+			}
+			if v, ok, err = st.CompareAndSwap(ctx, "id", v, []byte(`{"n":2}`), exp); err != nil || !ok {
+				t.Fatalf("swap: %v, %v", ok, err)
+			}
+			other := srv.start(t)
+			if err := clientOf(t, other).Set(ctx, st.Prefix()+"id", `{"n":2}`, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			host, port, _ := strings.Cut(other.Addr, ":")
+			if _, err := testserver.RedisCommand(master.Addr, "REPLICAOF", host, port); err != nil {
+				t.Fatal(err)
+			}
+			before := receivedCalls(t, master.Addr, srv.cas)
+			if _, _, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":3}`), exp); !redis.IsReadOnlyError(err) {
+				t.Fatalf("CompareAndSwap on a replica: %v; want READONLY", err)
+			}
+			if n := receivedCalls(t, master.Addr, srv.cas) - before; n != 3 {
+				t.Errorf("the replica received %d %s; want 3 (MaxRetries 2)", n, srv.cas)
+			}
+		})
+	}
+}

@@ -672,15 +672,16 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 }
 
 // writeOnce is write for a command that go-redis does not send again
-// (processOnce). Alone on a connection (no WithReplicas), it sends it again
-// itself after an answer from the server that proves it did not run (a
-// server loading its data or read-only after a failover, a Cluster that
-// cannot serve the slot, too many clients), as go-redis would have, up to
-// the client's MaxRetries times with its retry backoff. (With WithReplicas,
-// write retries what it can prove did not run on a Cluster.)
+// (processOnce). It sends it again itself after an answer from the server
+// that proves it did not run (a server loading its data or read-only after
+// a failover, a Cluster that cannot serve the slot, too many clients), as
+// go-redis would have, up to the client's MaxRetries times with its retry
+// backoff. That holds for the pipeline of the command and its WAIT too
+// (WithReplicas on one server or Sentinel), which go-redis no longer sends
+// again either; on a Cluster, write does it for that pipeline itself.
 func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
 	err := s.write(ctx, key, queue)
-	if s.replicas > 0 {
+	if _, cluster := s.client.(*redis.ClusterClient); cluster && s.replicas > 0 {
 		return err
 	}
 	retries, lo, hi := retryOptions(s.client)
