@@ -1,9 +1,12 @@
 package redisstore_test
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,6 +211,121 @@ func TestASwapWithReplicasRefusedAsReadOnlyIsSentAgainAsTheClientsRetriesSay(t *
 			if n := receivedCalls(t, master.Addr, srv.cas) - before; n != 3 {
 				t.Errorf("the replica received %d %s; want 3 (MaxRetries 2)", n, srv.cas)
 			}
+		})
+	}
+}
+
+// refusedAddr returns a loopback address where nothing listens: a dial
+// there is refused.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// A compare-and-swap that never reached the server (its connection could
+// not be made, the pool had no connection free in time, the master refused
+// writes for want of replicas) did not run: go-redis sent it again, the
+// client's MaxRetries times, before it became a command it must not resend
+// after a lost answer, and so must the store. It failed at once: a save
+// whose first dial after a failover was refused, or that waited out the
+// pool under load, answered 500.
+func TestASwapThatNeverReachedTheServerIsSentAgain(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			exp := time.Now().Add(time.Hour)
+			data := []byte(`{"n":1}`)
+			// stored creates the session with a client of its own and
+			// returns its version.
+			stored := func(t *testing.T, st *redisstore.Store) string {
+				t.Helper()
+				v, ok, err := redisstore.New(srv.client(t), redisstore.WithPrefix(st.Prefix())).CompareAndSwap(ctx, "id", "", data, exp)
+				if err != nil || !ok {
+					t.Fatalf("create: %v, %v", ok, err)
+				}
+				return v
+			}
+			t.Run("refused connection", func(t *testing.T) {
+				refused := refusedAddr(t)
+				var dials atomic.Int32
+				client := redis.NewClient(&redis.Options{
+					Addr: srv.client(t).Options().Addr, MaxRetries: 2, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+					// The first connection is refused, as a master's that
+					// has just died; the next ones reach the server. The
+					// pool dials once per try (5 times by default, the
+					// master may stay away longer).
+					DialerRetries: 1,
+					Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+						if dials.Add(1) == 1 {
+							addr = refused
+						}
+						return (&net.Dialer{}).DialContext(ctx, network, addr)
+					},
+				})
+				t.Cleanup(func() { client.Close() })
+				st := newStore(client)
+				v := stored(t, st)
+				if _, ok, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":2}`), exp); err != nil || !ok {
+					t.Fatalf("CompareAndSwap whose first connection was refused: %v, %v; want it swapped", ok, err)
+				}
+			})
+			t.Run("pool timeout", func(t *testing.T) {
+				client := redis.NewClient(&redis.Options{
+					Addr: srv.client(t).Options().Addr, MaxRetries: 2, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+					PoolSize: 1, PoolTimeout: 2 * time.Second,
+				})
+				t.Cleanup(func() { client.Close() })
+				st := newStore(client)
+				v := stored(t, st)
+				// Another request holds the pool's only connection until
+				// the swap has waited out the pool once.
+				held := client.Conn()
+				if err := held.Ping(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+				type result struct {
+					ok  bool
+					err error
+				}
+				done := make(chan result, 1)
+				go func() {
+					_, ok, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":2}`), exp)
+					done <- result{ok, err}
+				}()
+				for client.PoolStats().Timeouts == 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				held.Close()
+				if r := <-done; r.err != nil || !r.ok {
+					t.Fatalf("CompareAndSwap that waited out the pool once: %v, %v; want it swapped", r.ok, r.err)
+				}
+			})
+			t.Run("no replicas", func(t *testing.T) {
+				s := srv.start(t, "--min-replicas-to-write", "1")
+				client := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: 2, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+				t.Cleanup(func() { client.Close() })
+				st := newStore(client)
+				if err := client.Set(ctx, st.Prefix()+"id", data, time.Hour).Err(); !redis.IsNoReplicasError(err) {
+					t.Fatalf("SET on a master with min-replicas-to-write 1 and no replica: %v; want NOREPLICAS", err)
+				}
+				// The master refuses any write before it runs it, a SET
+				// IFEQ on Redis 7 too (the store has not learnt yet that
+				// the server lacks it). The version is the value itself.
+				before := receivedCalls(t, s.Addr, "set")
+				_, _, err := st.CompareAndSwap(ctx, "id", string(data), []byte(`{"n":2}`), exp)
+				if !redis.IsNoReplicasError(err) {
+					t.Fatalf("CompareAndSwap: %v; want NOREPLICAS", err)
+				}
+				if n := receivedCalls(t, s.Addr, "set") - before; n != 3 {
+					t.Errorf("the master received %d set; want 3 (MaxRetries 2)", n)
+				}
+			})
 		})
 	}
 }

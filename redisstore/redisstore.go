@@ -83,6 +83,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -547,7 +548,9 @@ return 1
 // report a conflict with its own write, and the manager would apply the
 // request's changes again over any write that came in between. Answers
 // that prove it did not run (LOADING, READONLY, CLUSTERDOWN, TRYAGAIN,
-// MASTERDOWN, too many clients) are still sent again as go-redis would.
+// MASTERDOWN, NOREPLICAS, too many clients), and a try that never went out
+// (its connection refused, no connection free in the pool in time), are
+// still sent again as go-redis would, with WithReplicas too.
 // A create (SET NX) that go-redis sent again and that finds the session
 // stored reads it back: if the bytes are exactly data, the first try
 // stored them, and the create succeeded.
@@ -674,9 +677,10 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // writeOnce is write for a command that go-redis does not send again
 // (processOnce). It sends it again itself after an answer from the server
 // that proves it did not run (a server loading its data or read-only after
-// a failover, a Cluster that cannot serve the slot, too many clients), as
-// go-redis would have, up to the client's MaxRetries times with its retry
-// backoff. That holds for the pipeline of the command and its WAIT too
+// a failover, a Cluster that cannot serve the slot, too many clients, too
+// few replicas), or when it never went out (its connection refused, no
+// connection free in the pool in time), as go-redis would have, up to the
+// client's MaxRetries times with its retry backoff. That holds for the pipeline of the command and its WAIT too
 // (WithReplicas on one server or Sentinel), which go-redis no longer sends
 // again either; on a Cluster, write does it for that pipeline itself.
 func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
@@ -694,11 +698,20 @@ func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cm
 	return err
 }
 
-// refusedToRun reports a server's answer that proves the command did not
-// run and may run if sent again, as go-redis retries them.
+// refusedToRun reports a failure that proves the command did not run and
+// may run if sent again, as go-redis retries them: a server's answer (too
+// few replicas for min-replicas-to-write among them), or a command that
+// never went out, since go-redis tries a command it must not resend only
+// once: its connection could not be made (after the pool's own dials), or
+// none came free in the pool in time.
 func refusedToRun(err error) bool {
-	return err != nil && (redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
-		redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsMaxClientsError(err))
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
+		redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsMaxClientsError(err) ||
+		redis.IsNoReplicasError(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.As(err, &op) && op.Op == "dial"
 }
 
 // retryOptions returns how many times client sends a command again after
