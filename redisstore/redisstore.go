@@ -822,11 +822,18 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // which holds the user index's keys of earlier versions) and the user
 // index (every key "<user index prefix>{user:*", and, for a store that
 // keeps the earlier layout, "<default user index prefix>{user:*"), and
-// nothing else, node by node.
+// nothing else: it lists them node by node, and deletes them through the
+// client, which in a Cluster follows a key whose slot is being moved (or
+// was, since the listing) to another master.
 func (s *Store) Clear(ctx context.Context) error {
-	del := func(ctx context.Context, c redis.UniversalClient, keys []string) error {
-		// One key per DEL: in a Cluster the keys of a batch are in many slots.
-		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	del := func(ctx context.Context, _ redis.UniversalClient, keys []string) error {
+		// One key per DEL: in a Cluster the keys of a batch are in many
+		// slots. Through the store's client, not the node's that listed
+		// them: in a Cluster a key may have moved since (a slot migrating,
+		// or migrated, to another master), or be listed on the master a
+		// slot is migrating to, which answers MOVED to a DEL without
+		// ASKING; the Cluster client follows MOVED and ASK.
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				p.Del(ctx, k)
 			}

@@ -928,3 +928,67 @@ func TestEmptyValueHasAVersionThatSwaps(t *testing.T) {
 		})
 	}
 }
+
+// Clear during a resharding (redis-cli --cluster reshard, or a master
+// added and given slots): a slot that is migrating has its keys on two
+// masters, the ones moved already on the importing master, which answers
+// MOVED for them to anyone but a client that says ASKING. SCAN on that
+// master lists them; Clear must delete them all the same (its DEL through
+// the Cluster client follows the redirects), not fail with MOVED and leave
+// the sessions behind.
+func TestClearDuringASlotMigrationDeletesEverySession(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cl := testserver.StartRedisCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs()})
+	t.Cleanup(func() { client.Close() })
+	st := newStore(client)
+	// Two sessions in one slot (one hash tag), and more on every master.
+	ids := []string{"{tag}moved", "{tag}left"}
+	for i := range 30 {
+		ids = append(ids, "id"+strconv.Itoa(i))
+	}
+	for _, id := range ids {
+		if err := st.Set(ctx, id, []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := st.Prefix() + ids[0]
+	slot, err := client.ClusterKeySlot(ctx, moved).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := client.MasterForKey(ctx, moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src, dst *testserver.Server
+	for _, n := range cl.Nodes {
+		if n.Addr == owner.Options().Addr {
+			src = n
+		} else if dst == nil {
+			dst = n
+		}
+	}
+	// Half way through moving the slot: one of its keys moved, one not.
+	s := strconv.Itoa(int(slot))
+	operate(t, dst, "CLUSTER", "SETSLOT", s, "IMPORTING", nodeID(t, src))
+	operate(t, src, "CLUSTER", "SETSLOT", s, "MIGRATING", nodeID(t, dst))
+	operate(t, src, "MIGRATE", "127.0.0.1", strconv.Itoa(dst.Port), moved, "0", "5000")
+
+	got, err := st.IDs(ctx)
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(ids))
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("IDs during the migration = %v, %v; want %v", got, err, want)
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatalf("Clear during the migration: %v", err)
+	}
+	for _, n := range cl.Nodes {
+		keys, err := clientOf(t, n).Keys(ctx, st.Prefix()+"*").Result() // a test may use KEYS
+		if err != nil || len(keys) > 0 {
+			t.Errorf("after Clear, %s still has %v (%v)", n.Addr, keys, err)
+		}
+	}
+}
