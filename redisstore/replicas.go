@@ -65,8 +65,9 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // prove the write did not run: it follows MOVED and ASK at once, and sends
 // again, after the client's retry backoff (MinRetryBackoff,
 // MaxRetryBackoff) and to the master that the cluster's layout, read again,
-// names, a write answered CLUSTERDOWN, TRYAGAIN or LOADING or whose master
-// could not be connected to; at most the client's MaxRedirects times (3
+// names, a write answered CLUSTERDOWN, TRYAGAIN or LOADING, whose master
+// could not be connected to, or that found no connection free in the
+// client's pool within its PoolTimeout; at most the client's MaxRedirects times (3
 // by default, none with -1), within the caller's context: one that ends
 // first fails the write with its error (context.DeadlineExceeded, as a
 // StoreTimeout that ran out during the write itself). A write that may
@@ -91,8 +92,8 @@ func WithReplicas(n int, timeout time.Duration) Option {
 // On a Cluster that pipeline bypasses the ClusterClient, so write does what
 // the ClusterClient does for its own commands, for the answers that prove
 // the write did not run: it follows a MOVED or ASK redirect, and after
-// CLUSTERDOWN, TRYAGAIN, LOADING or a connection that could not be made it
-// backs off and sends the pipeline again to the slot's master as the
+// CLUSTERDOWN, TRYAGAIN, LOADING, a connection that could not be made or
+// a pool that had none free in time it backs off and sends the pipeline again to the slot's master as the
 // cluster's layout, read again, names it; up to the client's MaxRedirects
 // times, with its retry backoff, within ctx. Any other failure is returned
 // as it is: after a timeout or a connection lost once the pipeline was
@@ -227,11 +228,11 @@ func provesNotRun(err error) bool {
 }
 
 // unsent reports an error of a pipeline that was never sent: its client was
-// closed (a node that left the cluster's layout), or the connection could
-// not be made.
+// closed (a node that left the cluster's layout), the connection could not
+// be made, or no connection came free in the pool within its PoolTimeout.
 func unsent(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, redis.ErrClosed) || errors.As(err, &op) && op.Op == "dial"
+	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.As(err, &op) && op.Op == "dial"
 }
 
 // allUnsent reports whether every command of cmds failed as unsent.

@@ -451,3 +451,53 @@ func TestWithReplicasOnClusterDoesNotResendAWriteWhoseWaitLostItsMaster(t *testi
 		t.Errorf("the create was sent %d times (created %v, %v), want once", n, r.created, r.err)
 	}
 }
+
+// TestWithReplicasOnClusterSendsAgainAWriteThatWaitedOutThePool: a write
+// that found no connection free in its master's pool within PoolTimeout
+// never went out, and the ClusterClient sends its own commands again after
+// that; with WithReplicas, whose pipeline to the master bypasses it, the
+// store must too. It failed the write at once (a save under load answered
+// 500 where a write without WithReplicas waited again).
+func TestWithReplicasOnClusterSendsAgainAWriteThatWaitedOutThePool(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cl := testserver.StartReplicatedRedisCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		// Pipelines (a write and its WAIT) take connections from the
+		// main pool, as they do beyond the pipeline pool's (10 by default).
+		Addrs: cl.Addrs(), PoolSize: 1, PoolTimeout: 2 * time.Second, PipelinePoolSize: -1,
+		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+	})
+	t.Cleanup(func() { client.Close() })
+	st := newStore(client, redisstore.WithReplicas(1, 5*time.Second))
+	exp := time.Now().Add(time.Hour)
+	if err := st.Set(ctx, "id", []byte(`{"n":1}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	master, err := client.MasterForKey(ctx, st.Prefix()+"id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another request holds the master's only connection until the write
+	// has waited out the pool once.
+	held := master.Conn()
+	if err := held.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- st.Set(ctx, "id", []byte(`{"n":2}`), exp) }()
+	for master.PoolStats().Timeouts == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Set while the pool's only connection was held: %v; want it sent again once one is free", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	held.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Set that waited out the pool once: %v; want it sent again", err)
+	}
+	if got, _, err := st.Get(ctx, "id"); err != nil || string(got) != `{"n":2}` {
+		t.Fatalf("the session after the Set: %s, %v", got, err)
+	}
+}
