@@ -186,7 +186,11 @@ func WithSchema(name string) Option { return func(c *config) { c.schema = name }
 // whose first column is expire is an expire index) and creates only the
 // missing ones, so a role that may only use tables made by a migration
 // under another role needs no privilege to create, and opening a store on
-// existing tables takes no lock on them. Without it the table must exist
+// existing tables takes no lock on them. An expire index it creates is
+// named IDX_<table>_expire, as connect-pg-simple names it, or IDX1_...
+// (up to IDX9_) if another relation of the schema has that name, as
+// connect-pg-simple's index of a table with another tableName does
+// ("IDX_session_expire"). Without it the table must exist
 // (see the package documentation for its SQL), and the user index table
 // too if sessions are bound to users (session.Session.SetUser).
 func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
@@ -368,8 +372,8 @@ func CreateTableSQL(schema, table string) string {
 	if schema != "" {
 		sql = createSchemaSQL(schema)
 	}
-	return sql + createSessionTableSQL(schema, table) + createIndexSQL(schema, table) +
-		createUsersTableSQL(schema, table) + createIndexSQL(schema, table+usersSuffix)
+	return sql + createSessionTableSQL(schema, table) + createIndexSQL(schema, table, expireIndex(table)) +
+		createUsersTableSQL(schema, table) + createIndexSQL(schema, table+usersSuffix, expireIndex(table+usersSuffix))
 }
 
 // createSchemaSQL returns the statement that creates a schema.
@@ -396,9 +400,10 @@ func createSessionTableSQL(schema, table string) string {
 `
 }
 
-// createIndexSQL returns the statement that creates a table's expire index.
-func createIndexSQL(schema, table string) string {
-	return `CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{expireIndex(table)}.Sanitize() + ` ON ` + tableIdent(schema, table).Sanitize() + ` ("expire");
+// createIndexSQL returns the statement that creates a table's expire index,
+// named name.
+func createIndexSQL(schema, table, name string) string {
+	return `CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{name}.Sanitize() + ` ON ` + tableIdent(schema, table).Sanitize() + ` ("expire");
 `
 }
 
@@ -508,15 +513,55 @@ func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (st
 		sql += createSessionTableSQL(schema, table)
 	}
 	if !hasIndex {
-		sql += createIndexSQL(schema, table)
+		name, err := s.freeIndexName(ctx, s.table, schema, expireIndex(table))
+		if err != nil {
+			return "", err
+		}
+		sql += createIndexSQL(schema, table, name)
 	}
 	if !hasUsers {
 		sql += createUsersTableSQL(schema, table)
 	}
 	if !hasUsersIndex {
-		sql += createIndexSQL(schema, table+usersSuffix)
+		name, err := s.freeIndexName(ctx, s.usersTable, schema, expireIndex(table+usersSuffix))
+		if err != nil {
+			return "", err
+		}
+		sql += createIndexSQL(schema, table+usersSuffix, name)
 	}
 	return sql, nil
+}
+
+// freeIndexNameSQL returns the first of the names $3, IDX1_..., IDX9_...
+// (its "IDX_" prefix numbered) that no relation has in the schema where an
+// index of table $1 (quoted, as in a statement) goes: the table's, or if
+// the table is still to be created the schema $2 (a name), or the one an
+// unqualified CREATE TABLE creates in, current_schema(). No row if all are
+// taken.
+const freeIndexNameSQL = `SELECT c.name FROM generate_series(0, 9) AS n,
+  LATERAL (SELECT CASE WHEN n = 0 THEN $3::text ELSE 'IDX' || n || substr($3::text, 4) END) AS c(name)
+WHERE to_regclass(quote_ident(coalesce(
+    (SELECT s.nspname FROM pg_class r JOIN pg_namespace s ON s.oid = r.relnamespace WHERE r.oid = to_regclass($1::text)),
+    nullif($2::text, ''), current_schema())) || '.' || quote_ident(c.name)) IS NULL
+ORDER BY n LIMIT 1`
+
+// freeIndexName returns the name to create a table's missing expire index
+// under: name unless another relation of the table's schema has it, which
+// CREATE INDEX IF NOT EXISTS would take for the index and skip, leaving the
+// table without one. connect-pg-simple names the index of every table it
+// creates "IDX_session_expire", the name of the index of a table named
+// session beside it. The choice depends on the catalog alone, so instances
+// starting at once choose the same name, and IF NOT EXISTS (or a retry)
+// makes one index of their CREATEs.
+func (s *Store) freeIndexName(ctx context.Context, table, schema, name string) (string, error) {
+	// Without NUL bytes, which a text argument cannot hold and
+	// pgx.Identifier.Sanitize drops.
+	var free string
+	err := s.pool.QueryRow(ctx, freeIndexNameSQL, table, strings.ReplaceAll(schema, "\x00", ""), strings.ReplaceAll(name, "\x00", "")).Scan(&free)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return name, nil // all taken: as before, no index
+	}
+	return free, err
 }
 
 // Table returns the quoted (and schema-qualified, if a schema was given) name

@@ -247,3 +247,44 @@ func TestWithCreateTableUsesTheTableTheSearchPathFinds(t *testing.T) {
 		t.Errorf("session tables after New: %v, want public's alone", tables)
 	}
 }
+
+// An Express app's table made by connect-pg-simple's createTableIfMissing
+// with another tableName holds the index "IDX_session_expire", the name
+// WithCreateTable gives the expire index of a table named "session" in the
+// same schema. A Go app opening the default table there with
+// WithCreateTable creates its table with an expire index of its own (the
+// cleanup and Count range over it): CREATE INDEX IF NOT EXISTS met the
+// other table's index by its name and skipped, so the table had none, and
+// every later New ran it again, waiting for a write on the table (its SHARE
+// lock) or, for a role that does not own the table, failing.
+func TestWithCreateTableIndexesATableWhoseIndexNameAnotherTableHas(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	admin := poolOn(t, dsn, nil)
+	exec(t, admin, `CREATE TABLE "express_sessions" (
+  "sid" varchar NOT NULL COLLATE "default",
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+)
+WITH (OIDS=FALSE);
+ALTER TABLE "express_sessions" ADD CONSTRAINT "session_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
+CREATE INDEX "IDX_session_expire" ON "express_sessions" ("expire");`)
+	st, err := pgstore.New(admin, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	useStore(t, st)
+	if got := expireIndexes(t, admin, "session"); len(got) != 1 {
+		t.Errorf("indexes on the session table's expire: %v, want one", got)
+	}
+	if got := expireIndexes(t, admin, "express_sessions"); !slices.Equal(got, []string{`"IDX_session_expire"`}) {
+		t.Errorf("indexes on connect-pg-simple's table's expire: %v, want its own alone", got)
+	}
+	// A role that may use the tables opens the store with WithCreateTable.
+	pool := appRole(t, admin, dsn, `GRANT USAGE ON SCHEMA public TO %R; GRANT SELECT, INSERT, UPDATE, DELETE ON session, session_users TO %R`)
+	other, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatalf("New with WithCreateTable as a role that may use the tables: %v", err)
+	}
+	other.Close()
+}
