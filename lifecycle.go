@@ -54,8 +54,9 @@ const (
 	markLoadIndexed
 	// markRenewFailed: a RenewID could not give the session a new id
 	// (GenerateID failed) while the client's stored session waited for
-	// it: what the request changes is not written under the old id, which
-	// the client came with and an attacker may have planted (persist).
+	// it: what the request changes, but for flash messages, is not written
+	// under the old id, which the client came with and an attacker may
+	// have planted (persist).
 	markRenewFailed
 )
 

@@ -456,7 +456,24 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // errRenewFailed fails a save of changes after a RenewID that could not
 // give the session a new id: written under the id the client came with,
 // which an attacker may have planted, a login would log the attacker in.
+// Flash messages are no login: a save of them alone (a "try again" on the
+// page the failed login redirects to) is written (onlyFlashesChanged).
 var errRenewFailed = errors.New("session: save: not written under the old id, which RenewID could not replace (GenerateID failed)")
+
+// onlyFlashesChanged reports whether the changes of s since its last save
+// are Flash and Flashes calls alone: no key set or deleted otherwise, the
+// flash key not set whole, and the cookie not changed. s.mu is held.
+func (s *Session) onlyFlashesChanged() bool {
+	if s.has(markCookieSet) {
+		return false
+	}
+	for _, c := range s.changes {
+		if c.v.flash == nil {
+			return false
+		}
+	}
+	return true
+}
 
 // persist writes s to the store. With a VersionedStore, a write that finds
 // another request's write re-reads the session and re-applies only the keys
@@ -467,7 +484,7 @@ var errRenewFailed = errors.New("session: save: not written under the old id, wh
 // re-reads its id: if that create is stored all the same, the write updates
 // it and the session keeps its id (ownCreate). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
-	if s.has(markRenewFailed) && s.has(markModified) && !s.has(markClean) {
+	if s.has(markRenewFailed) && s.has(markModified) && !s.has(markClean) && !s.onlyFlashesChanged() {
 		return errRenewFailed
 	}
 	if m.versioned == nil {

@@ -243,10 +243,11 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // request, and renewed again) is destroyed at once, as Regenerate
 // destroys it, with its errors. A RenewID that fails because GenerateID
 // does leaves the client's session as it was, and what the request
-// changes after it is not written under the old id, which an attacker may
-// have planted: that save fails (Save returns the error, or the
-// ErrorHandler answers), unless a later RenewID, Regenerate or Destroy
-// gives the session another id.
+// changes is not written under the old id, which an attacker may have
+// planted: that save fails (Save returns the error, or the ErrorHandler
+// answers), unless a later RenewID, Regenerate or Destroy gives the
+// session another id. Flash messages alone are written (a "try again" for
+// the page the failed login redirects to).
 //
 // A stored session with a user (SetUser) is re-read first, with a store
 // that compares and swaps, and what is stored now moves, with this
