@@ -171,9 +171,10 @@ func (st *sessionState) saved(ver string) {
 	st.changes, st.loadedData = nil, nil
 }
 
-// renewed moves the session to a new id, not yet stored, at time now.
-func (st *sessionState) renewed(id string, now time.Time) {
-	st.id, st.created, st.version, st.loadedData, st.storedUser = id, now, "", nil, ""
+// renewed moves the session to id, not stored under it (yet, or any more:
+// finishRenew undoes a write), created at created.
+func (st *sessionState) renewed(id string, created time.Time) {
+	st.id, st.created, st.version, st.loadedData, st.storedUser = id, created, "", nil, ""
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
