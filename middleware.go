@@ -155,11 +155,12 @@ func (rs *requestState) handlerReturned() {
 // request ended without the touch or save that puts it right: the handler
 // unset the session (UnsetKeep leaves the stored one as it was), panicked,
 // the save failed, or the user index write after the load's touch failed.
-// After a RenewID whose new id was never written (its save failed, the
-// handler panicked), the client still holds the old id: its stored copy
-// is the one set back, from its cookie as RenewID found it. Otherwise a session whose own cookie is shorter than Cookie.MaxAge would
-// outlive it (and a "remember me" one end early). Only an expiry later than
-// the load's touch records the user's index entry first; an earlier one is
+// Otherwise a session whose own cookie is shorter than Cookie.MaxAge would
+// outlive it (and a "remember me" one end early). After a RenewID whose
+// new id was never written (its save failed, the handler panicked), the
+// client still holds the old id: its stored copy is the one set back,
+// from its cookie as RenewID found it. Only an expiry later than the
+// load's touch records the user's index entry first; an earlier one is
 // set even while the index fails. A lock still held by a panic means the
 // request is past saving: it gives up rather than wait forever.
 func (rs *requestState) restoreExpiry() {
