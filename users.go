@@ -58,10 +58,11 @@ import (
 // MaxSessionsPerUser, DestroyUserSessions), and after a save that unbound
 // the session from the user (SetUser("") or another user). A destroyed id is
 // never written again (a request that had it loaded fails its
-// compare-and-swap; new ids are fresh), so that removal cannot orphan a
-// session. Then a user's index holds their live sessions, not every login
-// of a session lifetime: a login under MaxSessionsPerUser lists a bounded
-// index. The unbinding removal has one race, in which a request that binds
+// compare-and-swap; new ids are fresh) but by a create, which records its
+// entry (a RenewID's new id whose write finishRenew undid, saved again by
+// the same request), so that removal cannot orphan a session. Then a
+// user's index holds their live sessions, not every login of a session
+// lifetime: a login under MaxSessionsPerUser lists a bounded index. The unbinding removal has one race, in which a request that binds
 // the same user to the same session (SetUser without RenewID) right after
 // the unbinding save can lose its entry until its session's next write or
 // touch records it again. RenewID, which writes a session's values under a
