@@ -600,7 +600,7 @@ func (rs *requestState) commit() error {
 		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
 			m.logger.WarnContext(rs.r.Context(), "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
 		}
-		if s.renewedFrom != nil { // RenewID's old id, which no write of the new one ends
+		if s.renewWaits() { // RenewID's old id, which no write of the new one ends
 			ctx, cancel := m.withStoreTimeout(rs.storeContext())
 			defer cancel()
 			return m.dropRenewedFrom(ctx, s, "renew id")
@@ -615,7 +615,12 @@ func (rs *requestState) commit() error {
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 		lostCreate:   !s.has(markInStore) && s.loadedData != nil,
 	})
-	if d == (decision{}) && s.renewedFrom == nil {
+	if s.renewedFrom != nil && s.renewedFrom.kept {
+		// A login that failed at its trimming left the client's session
+		// as it was: the empty session is no Destroy of it.
+		d.clearCookie = false
+	}
+	if d == (decision{}) && !s.renewWaits() {
 		return nil // nothing to store or send (the second commit, usually)
 	}
 	if now.IsZero() {
@@ -812,10 +817,10 @@ func namesSetCookie(arg string) bool {
 // touch. alive is false when the store says another request destroyed or
 // renewed the session meanwhile. s.mu is held.
 func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Time) (alive bool, err error) {
-	if !d.save {
+	if !d.save && s.renewWaits() {
 		// RenewID's old id waits for a write of the new one that this
-		// request does not make (Unset, or the empty session a failed
-		// login leaves): it ends now.
+		// request does not make (the handler unset the session): it ends
+		// now.
 		if err := m.dropRenewedFrom(ctx, s, "renew id"); err != nil {
 			return false, err
 		}

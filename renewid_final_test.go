@@ -1,10 +1,13 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A login handler that checks RenewID's error and, when GenerateID failed,
@@ -82,5 +85,95 @@ func TestFlashBesideALoginAfterAFailedRenewIDDoesNotLogInThePlantedID(t *testing
 	victim.get("/login")
 	if u := attacker.get("/whoami").Body.String(); u != "" {
 		t.Fatalf("the planted id is logged in as %q after a login whose RenewID failed", u)
+	}
+}
+
+// A login (RenewID, SetUser) under MaxSessionsPerUser whose trimming fails
+// (the listing of the user's sessions times out) keeps the session the
+// client had, whether it saved by Session.Save or at the end of the
+// request, as a login whose write fails does: the failed request sends no
+// cookie, and the client's cookie still reads its cart. With
+// Session.Save, the session the failed login left (as after Destroy)
+// ended the old id at the end of the request and cleared the cookie, so
+// that the visitor lost its cart, where the same failure at the end of
+// the request kept both.
+func TestRenewIDWhoseTrimFailsKeepsTheOldSession(t *testing.T) {
+	for _, save := range []bool{false, true} {
+		t.Run(map[bool]string{false: "end of request", true: "Session.Save"}[save], func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			m, _ := newTestManager(t, Options{Store: fs, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, MaxSessionsPerUser: 2,
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}})
+			m.now = fs.clock.Now
+			app := &renewApp{t: t, save: save}
+			b := newBrowser(t, m.Handler(app))
+			b.get("/cart")
+			oldCookie := b.cookie
+			oldID := mustID(t, m, oldCookie)
+			fs.on(func(_ context.Context, op, _ string) error {
+				if op == "UserSessions" {
+					return errDown // the login's trimming
+				}
+				return nil
+			})
+			rec := b.get("/login?u=bob")
+			fs.on(nil)
+			if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+				t.Fatalf("the login whose trimming failed answered %d, cookie kept %v; want 503 and the old cookie kept", rec.Code, b.cookie == oldCookie)
+			}
+			if got := b.get("/show").Body.String(); got != "- socks" {
+				t.Fatalf("after the failed login the client's session reads %q, want %q (as before it)", got, "- socks")
+			}
+			if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+				t.Fatalf("stored sessions %v, want the old one alone, %v", short(ids), short([]string{oldID}))
+			}
+		})
+	}
+}
+
+// After a login that failed at its trimming by Session.Save, a handler that
+// puts a message in the empty session the failure left ("try again")
+// stores that session in place of the client's, as after Destroy: the
+// client gets its cookie and the message, and the old id is destroyed
+// (it would be a session that no client holds).
+func TestRenewIDWhoseTrimFailsThenAFlashReplacesTheOldSession(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, MaxSessionsPerUser: 2})
+	m.now = fs.clock.Now
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/cart":
+			s.Set("cart", "socks")
+		case "/login":
+			s.RenewID(r.Context())
+			s.SetUser("bob")
+			if err := s.Save(r.Context()); err != nil {
+				s.Flash("error", "try again")
+			}
+		case "/show":
+			cart, _ := GetAs[string](s, "cart")
+			fmt.Fprintf(w, "%s|%s|%s", s.User(), cart, strings.Join(s.Flashes("error"), ","))
+		}
+	})))
+	b.get("/cart")
+	oldCookie := b.cookie
+	fs.on(func(_ context.Context, op, _ string) error {
+		if op == "UserSessions" {
+			return errDown // the login's trimming
+		}
+		return nil
+	})
+	b.get("/login")
+	fs.on(nil)
+	if b.cookie == oldCookie || b.cookie == "" {
+		t.Fatalf("the failed login whose handler set a message sent no cookie for it (cleared: %v)", b.cookie == "")
+	}
+	newID := mustID(t, m, b.cookie)
+	if ids := storedIDs(t, fs); !slices.Equal(ids, []string{newID}) {
+		t.Fatalf("stored sessions %v, want the message's session alone, %v", short(ids), short([]string{newID}))
+	}
+	if got, want := b.get("/show").Body.String(), "||try again"; got != want {
+		t.Fatalf("the client's session reads %q, want %q", got, want)
 	}
 }

@@ -32,12 +32,24 @@ type Session struct {
 // expiryOff is set, with its cookie and creation time: a request that
 // ends without writing the new id, and so leaves the client the old id,
 // sets that expiry back to the session's own (restoreExpiry).
+//
+// kept is set when the login the RenewID was for failed at its trimming
+// (dropLogin): the old id is the client's session again, and the request
+// leaves it stored and its cookie as they are, unless it stores another
+// session in its place (the empty one dropLogin leaves, once changed),
+// whose write ends the old id as the new id's would have.
 type renewedFrom struct {
 	id, user  string
 	expiryOff bool
+	kept      bool
 	cookie    cookieState
 	created   time.Time
 }
+
+// renewWaits reports whether the stored session of the request's cookie
+// waits for the write of the id RenewID gave s (renewedFrom), so that a
+// request that ends without that write destroys it. s.mu is held.
+func (s *Session) renewWaits() bool { return s.renewedFrom != nil && !s.renewedFrom.kept }
 
 // cookieState is the per-session cookie expiry, as express's Cookie keeps it.
 type cookieState struct {
@@ -413,7 +425,10 @@ func (s *Session) Reload(ctx context.Context) error {
 // save of a login fails at Options.MaxSessionsPerUser's trimming, the
 // login's session is destroyed and Save returns the error; the session is
 // then as after Destroy (new, empty, without the user), and the end of the
-// request neither saves the login again nor sends its cookie.
+// request neither saves the login again nor sends its cookie. After a
+// RenewID, though, the client's session stays as it was, stored, and its
+// cookie is not cleared, as when the login's write fails, unless the
+// request changes the empty session, which is then stored in its place.
 //
 // A session the client holds no cookie for (one this request created,
 // renewed, or left after Destroy) is only saved while its cookie can still

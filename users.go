@@ -80,8 +80,10 @@ import (
 // logins' trimming would end a real device's session in its place; or
 // (SetUser without RenewID) be the client's, logged in beyond the cap. So
 // the save fails and the manager destroys that session and removes its
-// entry (dropLogin); the request's session is then as after Destroy. A
-// session that was the user's before the write is no new login, and stays.
+// entry (dropLogin); the request's session is then as after Destroy, but
+// that after a RenewID the client's own session, which waited for the
+// login's write, stays as it was. A session that was the user's before the
+// write is no new login, and stays.
 
 // UserKey is the top-level document key that holds the id of the user the
 // session belongs to (a JSON string). It is reserved: Session.Set and
@@ -444,6 +446,11 @@ func (m *Manager) dropLogin(ctx context.Context, s *Session) error {
 	defer cancel()
 	if err := s.dropStored(ctx, "MaxSessionsPerUser"); err != nil {
 		m.logger.WarnContext(ctx, "session: could not remove the session of a login whose MaxSessionsPerUser trimming failed; it expires on its own", "id", shortid.Of(s.id), "err", err)
+	}
+	if s.renewedFrom != nil {
+		// The client's session, which the login's RenewID left waiting
+		// for this write, is the client's again, as after a failed write.
+		s.renewedFrom.kept = true
 	}
 	if err := s.replaceWithNew(); err != nil {
 		s.values, s.phase = values{}, phaseUnset
