@@ -482,7 +482,10 @@ func (s *Session) onlyFlashesChanged() bool {
 // whose create finds its id taken takes another id (freshID). A session
 // never stored whose earlier create was answered with an error first
 // re-reads its id: if that create is stored all the same, the write updates
-// it and the session keeps its id (ownCreate). s.mu is held.
+// it and the session keeps its id (ownCreate). The write of the id a
+// RenewID gave s ends the old id's stored session (finishRenew), and after
+// a RenewID that could not give one, changes other than flash messages are
+// not written (errRenewFailed). s.mu is held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
 	if s.has(markRenewFailed) && s.has(markModified) && !s.has(markClean) && !s.onlyFlashesChanged() {
 		return errRenewFailed
