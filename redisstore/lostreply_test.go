@@ -329,3 +329,27 @@ func TestASwapThatNeverReachedTheServerIsSentAgain(t *testing.T) {
 		})
 	}
 }
+
+// A create (SET NX) that finds the id taken by another client's session
+// reports it taken even when that session's bytes are exactly the ones it
+// would store (two new sessions of a GenerateID that repeats ids, written in
+// one millisecond with the same values): only a create whose own first try
+// may have stored them (its answer lost, and go-redis sent it again) reads
+// them back as its own. It reported the create done, so two clients held
+// one session: what one stored next (a login) the other read.
+func TestACreateOfAnIDAnotherClientStoredIdenticalBytesUnderIsTaken(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			first := newStore(srv.client(t))
+			second := redisstore.New(srv.client(t), redisstore.WithPrefix(first.Prefix()))
+			ctx := t.Context()
+			data, exp := []byte(`{"cookie":{"originalMaxAge":3600000},"cart":"socks"}`), time.Now().Add(time.Hour)
+			if _, ok, err := first.CompareAndSwap(ctx, "id", "", data, exp); err != nil || !ok {
+				t.Fatalf("the first client's create: %v, %v", ok, err)
+			}
+			if v, ok, err := second.CompareAndSwap(ctx, "id", "", data, exp); err != nil || ok {
+				t.Errorf("another client's create of the same id with the same bytes: version %q, created %v, %v; want the id taken", v, ok, err)
+			}
+		})
+	}
+}

@@ -551,9 +551,11 @@ return 1
 // MASTERDOWN, NOREPLICAS, too many clients), and a try that never went out
 // (its connection refused, no connection free in the pool in time), are
 // still sent again as go-redis would, with WithReplicas too.
-// A create (SET NX) that go-redis sent again and that finds the session
-// stored reads it back: if the bytes are exactly data, the first try
-// stored them, and the create succeeded.
+// A create (SET NX) whose answer was lost is sent again (the client's
+// MaxRetries times), and one that then finds the session stored reads it
+// back: if the bytes are exactly data, the first try stored them, and the
+// create succeeded. A create that finds the session stored at its first
+// try reports the id taken, whatever the bytes stored.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
@@ -569,13 +571,12 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 			}
 			return "", n == 0, nil
 		}
-		var cmd *redis.BoolCmd
-		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder { cmd = c.SetNX(ctx, key, data, ttl); return cmd })
+		created, err := s.create(ctx, key, data, ttl)
 		if err != nil {
 			return "", false, wrap("compare-and-swap", id, err)
 		}
-		if !cmd.Val() {
-			return s.ownCreate(ctx, id, key, data)
+		if !created {
+			return "", false, nil
 		}
 		return version(data), true, nil
 	}
@@ -589,24 +590,67 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	return version(data), true, nil
 }
 
-// ownCreate settles a create of data under key (id) that found the key
-// taken: go-redis sends a SET NX again when its answer was lost (the
-// client's MaxRetries), and the second try finds the first's write. The
-// bytes stored are read back: exactly data is that write, and the create
-// succeeded; anything else (or nothing, the key expired or destroyed
-// meanwhile) is another's, and the create did not happen. A second SET NX
-// never writes, so sending it again is safe, unlike a swap's (onceCmd).
-func (s *Store) ownCreate(ctx context.Context, id, key string, data []byte) (string, bool, error) {
+// create stores data under key for ttl if nothing is stored there (SET
+// NX), and reports whether it did. The SET NX goes as an onceCmd, and
+// create itself sends it again after a failure that leaves unknown whether
+// it ran (a lost answer), as go-redis would have, the client's retries
+// times (not with WithReplicas, whose WAIT may be what failed). Only then
+// does a SET NX that finds the key taken read it back: exactly data is
+// this create's own first try, and it succeeded; anything
+// else (or nothing, expired or destroyed meanwhile) is another's, and it
+// did not. Without a lost answer the key is another's whatever its bytes:
+// another client's new session with the same id and the same values (a
+// GenerateID that repeats ids, two requests in one millisecond) must not
+// join it.
+func (s *Store) create(ctx context.Context, key string, data []byte, ttl time.Duration) (bool, error) {
+	var cmd *redis.BoolCmd
+	queue := func(c redis.Cmdable) redis.Cmder {
+		cmd = redis.NewBoolCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "nx")
+		return processOnce(ctx, c, cmd)
+	}
+	err := s.writeOnce(ctx, key, queue)
+	retries, lo, hi := retryOptions(s.client)
+	if s.replicas > 0 {
+		// The pipeline's failure may be its WAIT's, after the SET NX
+		// ran and was answered: write sends again only what surely did
+		// not run (writeOnce).
+		retries = 0
+	}
+	resent := false
+	for try := 1; try <= retries && mayHaveRun(ctx, err); try++ {
+		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
+			return false, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
+		}
+		resent = true
+		err = s.writeOnce(ctx, key, queue)
+	}
+	switch {
+	case err != nil:
+		return false, err
+	case cmd.Val():
+		return true, nil
+	case !resent:
+		return false, nil
+	}
 	stored, err := s.client.Get(ctx, key).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return "", false, nil
+		return false, nil
 	case err != nil:
-		return "", false, wrap("compare-and-swap: read back a create that found its id taken", id, err)
-	case !bytes.Equal(stored, data):
-		return "", false, nil
+		return false, fmt.Errorf("read back a create that was sent again and found its id taken: %w", err)
 	}
-	return version(data), true, nil
+	return bytes.Equal(stored, data), nil
+}
+
+// mayHaveRun reports a failure of a write after which the server may or
+// may not have run it, and that go-redis sends again: the connection was
+// lost or timed out, not an answer of the server, not the caller's
+// context, nor the replicas' (ErrNotReplicated), nor a closed client.
+func mayHaveRun(ctx context.Context, err error) bool {
+	var answer redis.Error
+	return err != nil && ctx.Err() == nil && !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
+		!errors.Is(err, redis.ErrClosed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // swap replaces the value of key with data for ttl (ttl <= 0 deletes it) if
