@@ -214,13 +214,23 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	url := waitFor(t, lines, &log, regexp.MustCompile(`msg="sessiondemo listening" url=(\S+)`))
 
 	// A request in flight that the shutdown waits for: a form post whose
-	// body never finishes.
+	// body never finishes. Its handler has started once the server asks
+	// for the body (100 Continue): before, the connection may still wait
+	// to be accepted, and the shutdown, which drops it with the listener,
+	// ends at once.
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, "POST /set HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nkey=a"); err != nil {
+	if _, err := io.WriteString(c, "POST /set HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a demo that never answers fails, not hangs
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("the demo's answer to a post that expects 100-continue: %q, %v", line, err)
+	}
+	if _, err := io.WriteString(c, "key=a"); err != nil {
 		t.Fatal(err)
 	}
 
