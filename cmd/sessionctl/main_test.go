@@ -814,14 +814,18 @@ func TestListGivesEachReadItsOwnTimeout(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	st := redisstore.New(rdb)
-	const n = 8
+	const n = 20
 	for i := range n {
 		if err := st.Set(t.Context(), fmt.Sprintf("s%d", i), document(t, nil, nil), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	proxy := testserver.StartProxy(t, srv.Addr)
-	proxy.Delay(100 * time.Millisecond) // each exchange takes 200 ms or more: n of them, over 1.6 s
+	// Each exchange takes 100 ms or more: n reads, over 2 s. Opening the
+	// store (a connection's HELLO and CLIENT SETINFO, a PING) takes about
+	// four: a delay of 100 ms left it under 200 ms of its 1 s on a busy
+	// machine.
+	proxy.Delay(50 * time.Millisecond)
 	code, out, errOut := sessionctl(t, "", "-store", "redis://"+proxy.Addr+"/0", "-timeout", "1s", "list")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q; want every session listed", code, errOut)
