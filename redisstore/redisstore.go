@@ -83,7 +83,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -724,9 +723,10 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // a failover, a Cluster that cannot serve the slot, too many clients, too
 // few replicas), or when it never went out (its connection refused, no
 // connection free in the pool in time), as go-redis would have, up to the
-// client's MaxRetries times with its retry backoff. That holds for the pipeline of the command and its WAIT too
-// (WithReplicas on one server or Sentinel), which go-redis no longer sends
-// again either; on a Cluster, write does it for that pipeline itself.
+// client's MaxRetries times with its retry backoff. That holds for the
+// pipeline of the command and its WAIT too (WithReplicas on one server or
+// Sentinel), which go-redis no longer sends again either; on a Cluster,
+// write does it for that pipeline itself.
 func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
 	err := s.write(ctx, key, queue)
 	if _, cluster := s.client.(*redis.ClusterClient); cluster && s.replicas > 0 {
@@ -752,10 +752,9 @@ func refusedToRun(err error) bool {
 	if err == nil {
 		return false
 	}
-	var op *net.OpError
 	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
 		redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsMaxClientsError(err) ||
-		redis.IsNoReplicasError(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.As(err, &op) && op.Op == "dial"
+		redis.IsNoReplicasError(err) || neverSent(err)
 }
 
 // retryOptions returns how many times client sends a command again after

@@ -231,8 +231,15 @@ func provesNotRun(err error) bool {
 // closed (a node that left the cluster's layout), the connection could not
 // be made, or no connection came free in the pool within its PoolTimeout.
 func unsent(err error) bool {
+	return errors.Is(err, redis.ErrClosed) || neverSent(err)
+}
+
+// neverSent reports a command that never went out because its connection
+// could not be made or no connection came free in the pool within its
+// PoolTimeout.
+func neverSent(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.As(err, &op) && op.Op == "dial"
+	return errors.Is(err, redis.ErrPoolTimeout) || errors.As(err, &op) && op.Op == "dial"
 }
 
 // allUnsent reports whether every command of cmds failed as unsent.
