@@ -55,11 +55,7 @@ func (s *Session) Flashes(kind string) []string {
 		}
 	}
 	delete(flashes, kind)
-	if len(flashes) == 0 {
-		s.values.del(flashKey)
-	} else {
-		s.values.set(flashKey, flashes)
-	}
+	s.putFlashes(flashes)
 	s.flashChanged(len(flashes) != 0, flashOp{kind: kind, msgs: list, take: true})
 	return msgs
 }
@@ -117,6 +113,12 @@ func (s *Session) replayFlashes(f *flashOps) {
 			flashes[op.kind] = list
 		}
 	}
+	s.putFlashes(flashes)
+}
+
+// putFlashes stores flashes under the flash key, or deletes the key when
+// no kind has messages left.
+func (s *Session) putFlashes(flashes map[string]any) {
 	if len(flashes) == 0 {
 		s.values.del(flashKey)
 	} else {
@@ -141,10 +143,9 @@ func (s *Session) flashesLocked() map[string]any {
 	}
 	for k, msgs := range m {
 		switch list := msgs.(type) {
-		case []any, string, float64, bool, nil, map[string]any: // as decoded
-			if list, ok := list.([]any); ok {
-				msgs = append([]any(nil), list...)
-			}
+		case []any:
+			msgs = append([]any(nil), list...)
+		case string, float64, bool, nil, map[string]any: // as decoded
 		default: // a []string, say, in a map a handler set
 			msgs = asStored(list)
 		}
