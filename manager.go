@@ -506,11 +506,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		if !idxExp.Equal(exp) {
 			m.reindexShortened(ctx, s, exp)
 		}
-		s.saved("")
-		if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
-			return err
-		}
-		return m.finishRenew(ctx, s)
+		return m.written(ctx, s, "")
 	}
 	renamed := 0 // fresh ids taken after a create found the id taken
 	for attempt := 1; ; attempt++ {
@@ -568,11 +564,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		case err != nil:
 			return fmt.Errorf("session: save: %w", err)
 		case swapped:
-			s.saved(ver)
-			if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
-				return err
-			}
-			return m.finishRenew(ctx, s)
+			return m.written(ctx, s, ver)
 		case !s.has(markInStore):
 			// The create-if-absent found another session under the id: a
 			// session never stored is this request's alone, and must not
@@ -595,6 +587,18 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
+}
+
+// written records that s was written, at version ver, and does what
+// follows a write: the user index's changes of an unbinding and of a
+// login under MaxSessionsPerUser (userSaved), then the end of the old id
+// of a RenewID (finishRenew). s.mu is held.
+func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
+	s.saved(ver)
+	if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
+		return err
+	}
+	return m.finishRenew(ctx, s)
 }
 
 // finishRenew destroys, after s was written under the id RenewID gave it,
