@@ -66,8 +66,8 @@ type Manager struct {
 // other than low, medium or high (in any letter case), a negative duration
 // or MaxSessionsPerUser, a TouchAfter not shorter than a non-zero
 // IdleTimeout, and a MaxSessionsPerUser on a store that is no UserIndex (an
-// error wrapping ErrNotSupported). The error says which. A short secret that does not look
-// generated is accepted with a warning in the log.
+// error wrapping ErrNotSupported). The error says which. A short secret
+// that does not look generated is accepted with a warning in the log.
 func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
