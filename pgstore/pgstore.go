@@ -426,7 +426,7 @@ func checkIdentifiers(table string) error {
 	for _, n := range [][2]string{{"the table", table}, {"its user index table", table + usersSuffix}} {
 		// pgx.Identifier.Sanitize drops NUL bytes; the quotes it doubles
 		// are one byte each in the identifier.
-		if size := len(strings.ReplaceAll(n[1], "\x00", "")); size > maxIdentifier {
+		if size := len(withoutNUL(n[1])); size > maxIdentifier {
 			return fmt.Errorf("pgstore: table name %q: %s %q is %d bytes, and PostgreSQL truncates identifiers to %d bytes: choose a shorter table name", table, n[0], n[1], size, maxIdentifier)
 		}
 	}
@@ -498,9 +498,7 @@ const existsSQL = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::t
 // the objects missing from the database, "" if none is.
 func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (string, error) {
 	var hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
-	// The schema's name without NUL bytes, which a text argument cannot
-	// hold and pgx.Identifier.Sanitize drops.
-	err := s.pool.QueryRow(ctx, existsSQL, strings.ReplaceAll(schema, "\x00", ""), s.table, s.usersTable).
+	err := s.pool.QueryRow(ctx, existsSQL, withoutNUL(schema), s.table, s.usersTable).
 		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex)
 	if err != nil {
 		return "", err
@@ -554,15 +552,17 @@ ORDER BY n LIMIT 1`
 // starting at once choose the same name, and IF NOT EXISTS (or a retry)
 // makes one index of their CREATEs.
 func (s *Store) freeIndexName(ctx context.Context, table, schema, name string) (string, error) {
-	// Without NUL bytes, which a text argument cannot hold and
-	// pgx.Identifier.Sanitize drops.
 	var free string
-	err := s.pool.QueryRow(ctx, freeIndexNameSQL, table, strings.ReplaceAll(schema, "\x00", ""), strings.ReplaceAll(name, "\x00", "")).Scan(&free)
+	err := s.pool.QueryRow(ctx, freeIndexNameSQL, table, withoutNUL(schema), withoutNUL(name)).Scan(&free)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return name, nil // all taken: as before, no index
 	}
 	return free, err
 }
+
+// withoutNUL is a name as pgx.Identifier.Sanitize quotes it, without its
+// NUL bytes, which a text argument cannot hold either.
+func withoutNUL(name string) string { return strings.ReplaceAll(name, "\x00", "") }
 
 // Table returns the quoted (and schema-qualified, if a schema was given) name
 // of the store's table.
