@@ -583,6 +583,13 @@ func (m *Manager) touchOnce(s *Session) time.Time {
 	return now
 }
 
+// noCookieFor reports whether the client can no longer get a cookie for
+// id: the headers went out, and the id is neither the one the client came
+// with nor the one whose cookie went with them. rs.mu is held.
+func (rs *requestState) noCookieFor(id string) bool {
+	return rs.wroteHeader && id != rs.cookieID && id != rs.sentID
+}
+
 // commit carries out the end-of-request decision (decide) for the session:
 // save or touch it, set or clear its cookie. It runs before the headers go
 // out and again when the handler returns. rs.mu is held.
@@ -596,7 +603,7 @@ func (rs *requestState) commit() error {
 	if !rs.wroteHeader {
 		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
-	if s.phase != phaseUnset && rs.wroteHeader && s.id != rs.cookieID && s.id != rs.sentID {
+	if s.phase != phaseUnset && rs.noCookieFor(s.id) {
 		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
 			m.logger.WarnContext(rs.r.Context(), "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
 		}

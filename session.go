@@ -441,19 +441,15 @@ func (s *Session) Save(ctx context.Context) error {
 		return nil
 	}
 	rs := s.rs
-	var headersOut bool
-	var sentID string
-	if rs != nil {
-		rs.mu.Lock() // before s.mu, as the commits take them
-		headersOut, sentID = rs.wroteHeader, rs.sentID
-		rs.mu.Unlock()
-	}
+	rs.mu.Lock() // before s.mu, as the commits take them
 	s.mu.Lock()
+	noCookie := rs.noCookieFor(s.id)
+	rs.mu.Unlock()
 	defer s.mu.Unlock()
 	if s.phase == phaseUnset {
 		return nil
 	}
-	if headersOut && s.id != rs.cookieID && s.id != sentID {
+	if noCookie {
 		return errors.New("session: save: not saved: the session was created, renewed or destroyed after the response headers were sent, so the client has no cookie for it; call session.From, and create, renew or destroy the session, before the first write")
 	}
 	ctx, cancel := s.m.withStoreTimeout(ctx)
