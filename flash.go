@@ -61,8 +61,12 @@ func (s *Session) Flashes(kind string) []string {
 }
 
 // flashOps are the Flash and Flashes calls of a request since its last
-// save, in order (see change).
-type flashOps struct{ ops []flashOp }
+// save, in order (see change); the first sent of them went out with a
+// write whose reply was lost (markLostUpdate).
+type flashOps struct {
+	ops  []flashOp
+	sent int
+}
 
 // flashOp is one Flash (msgs added to kind) or Flashes (take: msgs, the
 // kind's messages as read, removed).

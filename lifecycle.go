@@ -58,6 +58,16 @@ const (
 	// under the old id, which the client came with and an attacker may
 	// have planted (persist).
 	markRenewFailed
+	// markLostUpdate: a write of s, a stored session, was answered with an
+	// error, and the store may have applied it all the same (a timeout
+	// after the write went out): loadedData holds the bytes it sent,
+	// version is still the one it swapped from, and the changes it
+	// carried are marked sent (change.sent, flashOps.sent). The next save,
+	// or a RenewID's re-read, settles it first (Manager.mergeRead).
+	markLostUpdate
+	// markLostCookie: that write carried a cookie the handler set
+	// (markCookieSet), and the handler has not set it again since.
+	markLostCookie
 )
 
 // change is what the request did to one key since the last save: set it,
@@ -67,8 +77,13 @@ const (
 // requests' messages are all kept and a message is read once; nil when
 // the key was set or deleted whole (Set, Delete, Clear), and then this
 // request's value wins, as for any other key.
+//
+// sent marks a change that a write whose reply was lost carried, and that
+// the request has not made again since (markLostUpdate): dropped if the
+// store holds that write, replayed otherwise.
 type change struct {
 	set   bool
+	sent  bool
 	flash *flashOps
 }
 
@@ -99,7 +114,9 @@ type sessionState struct {
 	// touched, and TouchAfter does not read it then.
 	loadedExpires time.Time
 	// loadedData is, for a stored session (markInStore), the stored bytes
-	// at version, for a VersionToucher's touch. For a session never
+	// at version, for a VersionToucher's touch, or, with markLostUpdate,
+	// what a write answered with an error sent (a touch then takes
+	// Toucher.Touch, touchStored). For a session never
 	// stored, it is what a create sent that the store answered with an
 	// error, which the store may have applied all the same (a timeout
 	// after the write went out): the next save first re-reads the id and, finding these bytes,
@@ -167,7 +184,7 @@ func (st *sessionState) saved(ver string) {
 		st.drop(markKnowVersion)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
-	st.drop(markCookieSet | markLoadIndexed)
+	st.drop(markCookieSet | markLoadIndexed | markLostUpdate | markLostCookie)
 	st.changes, st.loadedData = nil, nil
 }
 
@@ -178,7 +195,7 @@ func (st *sessionState) renewed(id string, created time.Time) {
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
-	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed)
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed | markLostUpdate | markLostCookie)
 	st.set(markModified | markKnowVersion)
 }
 

@@ -482,7 +482,10 @@ func (s *Session) onlyFlashesChanged() bool {
 // whose create finds its id taken takes another id (freshID). A session
 // never stored whose earlier create was answered with an error first
 // re-reads its id: if that create is stored all the same, the write updates
-// it and the session keeps its id (ownCreate). The write of the id a
+// it and the session keeps its id (ownCreate). A stored session whose
+// earlier write was answered with an error first re-reads itself too, and
+// finding that write's bytes, its own, does not apply the changes that
+// write carried again (mergeRead). The write of the id a
 // RenewID gave s ends the old id's stored session (finishRenew), and after
 // a RenewID that could not give one, changes other than flash messages are
 // not written (errRenewFailed). s.mu is held.
@@ -525,6 +528,15 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 				return err
 			}
 		}
+		if s.has(markLostUpdate) {
+			// An earlier write of s was answered with an error: settle
+			// first whether the store holds it (mergeRead), so that this
+			// write goes out from what the store holds, and its bytes,
+			// should its reply be lost too, are the ones to look for.
+			if err := m.remerge(ctx, s); err != nil {
+				return err
+			}
+		}
 		if s.has(markKnowVersion) {
 			data, eerr := m.encode(s)
 			if eerr != nil {
@@ -548,8 +560,12 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			if swapped && !idxExp.Equal(exp) { // never for a create: its entry comes after it
 				m.reindexShortened(ctx, s, exp)
 			}
-			if err != nil && !s.has(markInStore) {
+			switch {
+			case err == nil:
+			case !s.has(markInStore):
 				s.loadedData = data // it may be stored all the same (ownCreate)
+			default:
+				s.lostUpdate(data) // it may be stored all the same (mergeRead)
 			}
 			if swapped && create {
 				if err := m.indexUser(ctx, s, exp); err != nil {
@@ -849,14 +865,100 @@ func (m *Manager) freshID(ctx context.Context, s *Session, renamed *int) error {
 // come here: its failed create is a taken id (freshID).
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	var doc loadedDocument
-	ver, _, err := m.read(ctx, s.id, nil, &doc)
+	ver, data, err := m.read(ctx, s.id, nil, &doc)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return errGone
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	return m.merge(s, &doc, ver)
+	return m.mergeRead(ctx, s, &doc, ver, data)
+}
+
+// lostUpdate records that a write of s, a stored session, sent data and
+// was answered with an error, which the store may have applied all the
+// same (a timeout after the write went out): the bytes, and which of the
+// request's changes the write carried (markLostUpdate). version stays the
+// one the write swapped from. A clean session's write carried no change:
+// nothing to record, and its end of the request touches it, as before.
+// s.mu is held.
+func (s *Session) lostUpdate(data []byte) {
+	if s.has(markClean) {
+		return
+	}
+	s.loadedData = data
+	s.set(markLostUpdate)
+	if s.has(markCookieSet) {
+		s.set(markLostCookie)
+	}
+	for i := range s.changes {
+		c := &s.changes[i].v
+		c.sent = true
+		if c.flash != nil {
+			c.flash.sent = len(c.flash.ops)
+		}
+	}
+}
+
+// mergeRead is merge of doc, the session as a re-read found it: data at
+// version ver. After a write of s whose reply was lost (markLostUpdate),
+// data that are exactly the bytes that write sent are that write, applied:
+// s takes the store's version, and drops the changes that write carried,
+// so that they are not applied twice (a flash message added twice, a value
+// written again over a parallel request's later write of the key); only
+// what changed since is applied over doc, and the user whose index entry
+// the write's user replaced loses that entry, as after a write that
+// succeeded (userSaved). Other data are ambiguous: the write was not
+// applied, or it was and another request wrote over it since (a parallel
+// request that set the same key, say); the bytes cannot tell, and every
+// change of the request is applied over doc, those the write carried too,
+// as for a write that failed; so does a store that gives back other bytes
+// than it was given (a document re-encoded). (Bytes that another request
+// wrote exactly as the write sent them are taken for the write: the store
+// holds what the request meant to write either way.) s.mu is held.
+func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte) error {
+	if !s.has(markLostUpdate) {
+		return m.merge(s, doc, ver)
+	}
+	own := bytes.Equal(data, s.loadedData)
+	former := s.storedUser
+	s.settleLostUpdate(own)
+	if err := m.merge(s, doc, ver); err != nil {
+		return err
+	}
+	if own && former != s.storedUser {
+		m.unindexUser(ctx, former, s.id)
+	}
+	return nil
+}
+
+// settleLostUpdate forgets the write whose reply was lost
+// (markLostUpdate): own, the store holds it, and the changes it carried
+// are dropped (a flash key's calls up to it, a cookie set before it);
+// otherwise they stay, to be applied again. s.mu is held.
+func (s *Session) settleLostUpdate(own bool) {
+	if own && s.has(markLostCookie) {
+		s.drop(markCookieSet)
+	}
+	kept := s.changes[:0]
+	for _, e := range s.changes {
+		if f := e.v.flash; f != nil {
+			if own {
+				f.ops = f.ops[f.sent:]
+			}
+			f.sent = 0
+			if len(f.ops) == 0 {
+				continue
+			}
+		} else if own && e.v.sent {
+			continue
+		}
+		e.v.sent = false
+		kept = append(kept, e)
+	}
+	clear(s.changes[len(kept):])
+	s.changes, s.loadedData = kept, nil
+	s.drop(markLostUpdate | markLostCookie)
 }
 
 // merge makes s the stored copy doc, at version ver, with this request's
@@ -900,6 +1002,7 @@ func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 		s.loadedExpires = m.storedExpiryBound(storedCookie(&doc.cookie), s.created, m.now())
 	}
 	s.version, s.loadedData = ver, nil
+	s.drop(markLostUpdate | markLostCookie)
 	s.set(markKnowVersion | markInStore)
 	s.drop(markLoadIndexed) // the stored copy is doc now, perhaps another user's
 	return nil

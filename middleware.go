@@ -950,7 +950,10 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 // still there. The caller has made sure that the user's index entry lasts
 // until exp (touch records it; restoreExpiry, only past the load's).
 func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time) (found bool, err error) {
-	if s.loadedData != nil && s.has(markInStore) { // kept only for a VersionToucher, while version is still the loaded one
+	// loadedData is kept only for a VersionToucher, while version is still
+	// the loaded one; after a write whose reply was lost it holds that
+	// write's bytes (markLostUpdate).
+	if s.loadedData != nil && s.has(markInStore) && !s.has(markLostUpdate) {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {
 		found, err = m.toucher.Touch(ctx, s.id, exp)

@@ -436,6 +436,19 @@ func (s *Session) Reload(ctx context.Context) error {
 // stores nothing, as the end of the request stores nothing then. A stream
 // for a new visitor must call From, and set what it keeps, before its
 // first write or Flush.
+//
+// A Save that fails with an error after its write may have gone out (a
+// timeout) leaves the session to be saved again, by another Save or at the
+// end of the request. With a store that compares and swaps, that save
+// reads the session back first: when the store holds exactly the bytes
+// the failed Save sent, it was applied, and only what changed since is
+// written over it, so that a flash message is not added twice and a value
+// set before the Save does not overwrite a parallel request's later write
+// of it. Other bytes cannot tell whether the failed Save was applied (and
+// overwritten since by another request) or not: every change of the
+// request is then applied again, as after a write that failed, over what
+// is stored, and a parallel request's write of the same key in between
+// loses to it.
 func (s *Session) Save(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -579,5 +592,6 @@ func (s *Session) setCookie(c cookieState) {
 	}
 	s.cookie = c
 	s.set(markCookieSet)
+	s.drop(markLostCookie) // set again since a write whose reply was lost
 	s.sessionState.changed()
 }

@@ -417,14 +417,14 @@ func (m *Manager) renewStored(ctx context.Context, s *Session) error {
 		return nil
 	}
 	var doc loadedDocument
-	ver, _, err := m.read(ctx, s.id, nil, &doc)
+	ver, data, err := m.read(ctx, s.id, nil, &doc)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("session: renew id: the session was ended by another request, or has expired: %w", ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("session: renew id: re-read the session: %w", err)
 	}
-	return m.merge(s, &doc, ver)
+	return m.mergeRead(ctx, s, &doc, ver, data)
 }
 
 // dropLogin undoes a login whose trimming failed: it destroys the session
