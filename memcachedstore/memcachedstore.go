@@ -60,14 +60,24 @@
 // The store has no listing (session.Lister): Memcached cannot enumerate its
 // keys. Gomemcache takes no context: the store checks the context before
 // each operation, and the client's Timeout bounds each network call.
+//
+// Gomemcache keeps idle connections (MaxIdleConns per server) without
+// noticing that the server closed them: a restart of memcached, its -o
+// idle_timeout, a proxy or firewall that ends idle connections. A command
+// that fails on such a connection (EOF, reset, broken pipe) is sent again
+// on another, up to once per idle connection and once on a new one, so the
+// first requests after a restart work, and a server that is down fails with
+// the dial's error ("connection refused"), not an EOF.
 package memcachedstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -287,13 +297,65 @@ func wrap(op, id string, err error) error {
 	return fmt.Errorf("memcachedstore: %s %s: %w", op, id, err)
 }
 
+// retry runs call, one command on a connection of the client's pool, and
+// runs it again, on another connection, while it failed because the server
+// had closed the connection (EOF, reset, broken pipe): gomemcache keeps
+// idle connections without noticing that a server restarted, or closed
+// them (memcached -o idle_timeout, a proxy or firewall ending idle
+// connections), and fails the next command on each with that error. It
+// tries once per connection the pool keeps idle (MaxIdleConns) and once
+// more, so that the last try is on a connection dialled afresh: a server
+// that is down then answers with the dial's error. A command the server ran
+// before the connection broke (a crash after it, a reset on the way back)
+// may run twice: gets, gat, touch, delete, set and replace end as after
+// one; a repeated cas finds its own write and reports a conflict, and a
+// repeated add finds the session it created and reports it taken, which
+// the manager resolves as after another request's write (it reads the
+// session again; a new session takes another id).
+func (s *Store) retry(call func() error) error {
+	err := call()
+	for range s.idleConns() {
+		if !closedByServer(err) {
+			break
+		}
+		err = call()
+	}
+	return err
+}
+
+// idleConns is how many idle connections to a server gomemcache keeps.
+func (s *Store) idleConns() int {
+	if n := s.client.MaxIdleConns; n > 0 {
+		return n
+	}
+	return memcache.DefaultMaxIdleConns
+}
+
+// closedByServer reports whether err says that the server closed the
+// connection, before or while answering.
+func closedByServer(err error) bool {
+	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
+// getItem is the client's Get (gets), tried again on a closed connection.
+func (s *Store) getItem(key string) (it *memcache.Item, err error) {
+	err = s.retry(func() error { it, err = s.client.Get(key); return err })
+	return it, err
+}
+
+// delete deletes the item of id, tried again on a closed connection.
+func (s *Store) delete(id string) error {
+	return s.retry(func() error { return s.client.Delete(s.key(id)) })
+}
+
 // get reads the item under id; it is nil if there is none that holds a
 // live session.
 func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(op, id, err)
 	}
-	it, err := s.client.Get(s.key(id))
+	it, err := s.getItem(s.key(id))
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return nil, nil
 	}
@@ -354,10 +416,10 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if !ok {
 		return s.destroy("set", id)
 	}
-	err := s.client.Replace(it)
+	err := s.retry(func() error { return s.client.Replace(it) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		// Nothing there, and the item fits: memcached checks the size first.
-		err = s.client.Set(it)
+		err = s.retry(func() error { return s.client.Set(it) })
 	}
 	if err != nil {
 		return wrap("set", id, err)
@@ -374,7 +436,7 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 }
 
 func (s *Store) destroy(op, id string) error {
-	if err := s.client.Delete(s.key(id)); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+	if err := s.delete(id); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap(op, id, err)
 	}
 	return nil
@@ -383,7 +445,7 @@ func (s *Store) destroy(op, id string) error {
 // touchGone deletes the session for a touch to an expiry too near for
 // Memcached to keep it by, and reports whether there was one.
 func (s *Store) touchGone(id string) (found bool, err error) {
-	return touched(id, s.client.Delete(s.key(id)))
+	return touched(id, s.delete(id))
 }
 
 // touched turns the answer of a touch's command on the item of id into
@@ -413,7 +475,8 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if !ok {
 		return s.touchGone(id)
 	}
-	it, err := s.client.GetAndTouch(s.key(id), exp)
+	var it *memcache.Item
+	err = s.retry(func() (err error) { it, err = s.client.GetAndTouch(s.key(id), exp); return err })
 	if found, err := touched(id, err); !found {
 		return false, err
 	}
@@ -479,7 +542,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	if !live {
 		return s.touchGone(id)
 	}
-	return touched(id, s.client.Touch(s.key(id), exp))
+	return touched(id, s.retry(func() error { return s.client.Touch(s.key(id), exp) }))
 }
 
 // cas sends it as a cas command with the CAS id the caller set. A server
@@ -489,7 +552,7 @@ func (s *Store) cas(it *memcache.Item) error {
 	if it.CasID == 0 {
 		return ErrNoCAS
 	}
-	return s.client.CompareAndSwap(it)
+	return s.retry(func() error { return s.client.CompareAndSwap(it) })
 }
 
 // touchCAS stores next, the touched item, if the item still has the CAS id
@@ -561,7 +624,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		return cur == nil && err == nil, err
 	}
 	for range 2 {
-		err := s.client.Add(it)
+		err := s.retry(func() error { return s.client.Add(it) })
 		if err == nil {
 			return true, nil
 		}
@@ -570,7 +633,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		}
 		// Something is there; if it holds no live session (a legacy item
 		// past its exact expiry, a value that is not a session), take its place.
-		cur, err := s.client.Get(it.Key)
+		cur, err := s.getItem(it.Key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			continue // gone meanwhile: add again
 		}
