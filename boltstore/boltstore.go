@@ -221,7 +221,10 @@ func newConfig(opts []Option) (config, error) {
 
 // New returns a store over an open bbolt database, creating its bucket if
 // needed. Close stops the sweeper but leaves db open: the caller owns it.
-// Open db with a Timeout and without NoSync (see Open for why).
+// Open db with a Timeout and without NoSync (see Open for why). Over a
+// database opened with bbolt's ReadOnly (an inspection of a copy, a file
+// on a read-only mount), the bucket must be there: the store reads, runs
+// no sweeper, and its writes fail with bbolt's ErrDatabaseReadOnly.
 func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("boltstore: nil *bbolt.DB")
@@ -276,6 +279,37 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		logger:          c.logger,
 		now:             c.now,
 	}
+	if db.IsReadOnly() {
+		// Nothing can be created, moved or swept: reads work, writes fail
+		// with bbolt's ErrDatabaseReadOnly.
+		err := db.View(func(tx *bbolt.Tx) error {
+			if tx.Bucket(s.bucket) == nil {
+				return errors.New("no such bucket, and a database opened read-only cannot have one created")
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("boltstore: bucket %q in %s: %w", c.bucket, db.Path(), err)
+		}
+		c.sweepInterval = 0
+	} else if err := s.createBucket(db, c); err != nil {
+		return nil, err
+	}
+	s.writes = make(chan *writeOp, maxGroup)
+	s.committerDone = make(chan struct{})
+	go s.committer()
+	if c.sweepInterval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.sweepCancel = cancel
+		s.sweepDone = make(chan struct{})
+		go s.sweepLoop(ctx, c.sweepInterval)
+	}
+	return s, nil
+}
+
+// createBucket creates the store's bucket in db if it is not there, and
+// otherwise moves the user index of an earlier version (migrateUsers).
+func (s *Store) createBucket(db *bbolt.DB, c config) error {
 	var moved int
 	err := db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(s.bucket) == nil {
@@ -291,22 +325,13 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
+		return fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
 	}
 	if moved > 0 {
 		s.logger.Info("boltstore: moved the user index to its new bucket",
 			"path", db.Path(), "from", c.bucket+legacyUsersSuffix, "to", s.UsersBucket(), "users", moved)
 	}
-	s.writes = make(chan *writeOp, maxGroup)
-	s.committerDone = make(chan struct{})
-	go s.committer()
-	if c.sweepInterval > 0 {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.sweepCancel = cancel
-		s.sweepDone = make(chan struct{})
-		go s.sweepLoop(ctx, c.sweepInterval)
-	}
-	return s, nil
+	return nil
 }
 
 // Close stops the background sweeper, waiting for a sweep in progress to
