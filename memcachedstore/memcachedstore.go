@@ -67,10 +67,14 @@
 // that fails on such a connection (EOF, reset, broken pipe) is sent again
 // on another, up to once per idle connection and once on a new one, so the
 // first requests after a restart work, and a server that is down fails with
-// the dial's error ("connection refused"), not an EOF.
+// the dial's error ("connection refused"), not an EOF. A compare-and-swap
+// or a create sent again that finds the value and flags it sent, its own
+// write whose answer was lost, succeeds; other bytes are a parallel
+// request's write, and a conflict.
 package memcachedstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -308,19 +312,34 @@ func wrap(op, id string, err error) error {
 // that is down then answers with the dial's error. A command the server ran
 // before the connection broke (a crash after it, a reset on the way back)
 // may run twice: gets, gat, touch, delete, set and replace end as after
-// one; a repeated cas finds its own write and reports a conflict, and a
-// repeated add finds the session it created and reports it taken, which
-// the manager resolves as after another request's write (it reads the
-// session again; a new session takes another id).
+// one; a cas or an add sent again finds its own write, which resend's
+// callers tell from another request's by its bytes (ownWrite).
 func (s *Store) retry(call func() error) error {
-	err := call()
+	_, err := s.resend(call)
+	return err
+}
+
+// resend is retry, and reports whether call ran more than once.
+func (s *Store) resend(call func() error) (again bool, err error) {
+	err = call()
 	for range s.idleConns() {
 		if !closedByServer(err) {
 			break
 		}
+		again = true
 		err = call()
 	}
-	return err
+	return again, err
+}
+
+// ownWrite reports whether the server holds it, a write of this store whose
+// first try's answer was lost and whose try again failed (a cas finding
+// another CAS id, an add finding the key taken): the item's value and
+// flags (the kind and the exact expiry) are it's, so the first try ran. A
+// parallel request's write of other bytes over it, or in its place, is
+// not: the conflict stands.
+func ownWrite(cur, it *memcache.Item) bool {
+	return cur != nil && cur.Flags == it.Flags && bytes.Equal(cur.Value, it.Value)
 }
 
 // idleConns is how many idle connections to a server gomemcache keeps.
@@ -552,7 +571,13 @@ func (s *Store) cas(it *memcache.Item) error {
 	if it.CasID == 0 {
 		return ErrNoCAS
 	}
-	return s.retry(func() error { return s.client.CompareAndSwap(it) })
+	again, err := s.resend(func() error { return s.client.CompareAndSwap(it) })
+	if again && it.Expiration >= 0 && errors.Is(err, memcache.ErrCASConflict) {
+		if cur, gerr := s.getItem(it.Key); gerr == nil && ownWrite(cur, it) {
+			return nil
+		}
+	}
+	return err
 }
 
 // touchCAS stores next, the touched item, if the item still has the CAS id
@@ -624,7 +649,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		return cur == nil && err == nil, err
 	}
 	for range 2 {
-		err := s.retry(func() error { return s.client.Add(it) })
+		again, err := s.resend(func() error { return s.client.Add(it) })
 		if err == nil {
 			return true, nil
 		}
@@ -639,6 +664,9 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		}
 		if err != nil {
 			return false, wrap(op, id, err)
+		}
+		if again && ownWrite(cur, it) {
+			return true, nil
 		}
 		if kindAt(cur.Flags, time.Now()) != gone {
 			return false, nil

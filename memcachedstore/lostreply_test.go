@@ -1,0 +1,121 @@
+package memcachedstore_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/memcachedstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+// lostReplyStore returns a store on a proxy of a fresh memcached, the
+// proxy, and a client of the server itself (past the proxy).
+func lostReplyStore(t *testing.T) (*memcachedstore.Store, *testserver.Proxy, *memcache.Client) {
+	t.Helper()
+	srv := testserver.StartMemcached(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	client := memcache.New(proxy.Addr)
+	client.Timeout = 10 * time.Second
+	direct := memcache.New(srv.Addr)
+	direct.Timeout = 10 * time.Second
+	t.Cleanup(func() { client.Close(); direct.Close() })
+	return memcachedstore.New(client), proxy, direct
+}
+
+// A write that memcached ran but whose answer a reset connection lost is
+// sent again (on another connection); that second try finds the write's
+// own item, not a parallel request's: the store reports the write done,
+// where it reported a conflict (a compare-and-swap) or the id taken (a
+// create), and the manager then applied the request's changes a second
+// time over its own write (a flash message shown twice) or moved a new
+// session to another id, leaving the first one stored, reachable by no one.
+func TestAWriteSentAgainAfterItsAnswerWasLostSucceeds(t *testing.T) {
+	for _, c := range []struct {
+		name, command string
+		stored        bool // the session is stored before the write
+	}{
+		{"CompareAndSwap", "cas ", true},
+		{"create", "add ", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, proxy, _ := lostReplyStore(t)
+			ctx := t.Context()
+			id, exp := storetest.NewID(), time.Now().Add(time.Hour)
+			var old string
+			if c.stored {
+				if err := st.Set(ctx, id, []byte(`{"n":"a"}`), exp); err != nil {
+					t.Fatal(err)
+				}
+				_, ver, _, err := st.GetVersion(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = ver
+			}
+			want := []byte(`{"n":"b"}`)
+			proxy.LoseReply(c.command, nil)
+			_, swapped, err := st.CompareAndSwap(ctx, id, old, want, exp)
+			if err != nil || !swapped {
+				t.Errorf("CompareAndSwap whose first answer was lost: swapped %v, %v; want swapped", swapped, err)
+			}
+			if got, _, _ := st.Get(ctx, id); !bytes.Equal(got, want) {
+				t.Errorf("stored %s; want %s", got, want)
+			}
+		})
+	}
+}
+
+// A write sent again after its answer was lost, that finds a parallel
+// request's write over its own (the other request came in between), still
+// reports the conflict: the store holds other bytes than it sent.
+func TestAWriteSentAgainOverAParallelWriteReportsTheConflict(t *testing.T) {
+	for _, c := range []struct {
+		name, command string
+		stored        bool
+	}{
+		{"CompareAndSwap", "cas ", true},
+		{"create", "add ", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, proxy, direct := lostReplyStore(t)
+			ctx := t.Context()
+			id, exp := storetest.NewID(), time.Now().Add(time.Hour)
+			var old string
+			if c.stored {
+				if err := st.Set(ctx, id, []byte(`{"n":"a"}`), exp); err != nil {
+					t.Fatal(err)
+				}
+				_, ver, _, err := st.GetVersion(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = ver
+			}
+			other := []byte(`{"n":"other"}`)
+			proxy.LoseReply(c.command, func() {
+				// Another request writes its session over ours, as the
+				// store does (the same item flags).
+				it, err := direct.Get(id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				it.Value = other
+				if err := direct.CompareAndSwap(it); err != nil {
+					t.Error(err)
+				}
+			})
+			_, swapped, err := st.CompareAndSwap(ctx, id, old, []byte(`{"n":"b"}`), exp)
+			if err != nil || swapped {
+				t.Errorf("CompareAndSwap over a parallel write: swapped %v, %v; want a conflict", swapped, err)
+			}
+			if got, _, _ := st.Get(ctx, id); !bytes.Equal(got, other) {
+				t.Errorf("stored %s; want the parallel write's %s", got, other)
+			}
+		})
+	}
+}
