@@ -32,7 +32,9 @@
 // flags (quarter seconds since 2024) and wrote the value with them. Such
 // items are still read, and their exact expiry checked, so that an upgrade
 // neither serves an expired session nor loses a live one; the next write or
-// touch of one rewrites it in the current format.
+// touch of one rewrites it in the current format. The earlier versions read
+// the current format's flags 2 as an expiry in 2024, a session gone: upgrade
+// every instance that shares a Memcached at once.
 //
 // Compare-and-swap uses gets/cas: a version is the item's CAS id (with its
 // flags). Creating a session uses add. Touch is one round trip: gat,
