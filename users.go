@@ -518,6 +518,8 @@ func acquire(ctx context.Context, sem chan struct{}) error {
 // first: those this manager can read (a document its Codec decodes, within
 // its MaxDocumentBytes and AbsoluteTimeout) and that still belong to the
 // user. It fails with ErrNotSupported if the store is not a UserIndex.
+// The empty user is no user (SetUser("") unbinds a session): it has no
+// sessions, and the store is not asked.
 func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
 	return m.userSessions(ctx, userID, nil)
 }
@@ -531,6 +533,9 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[]SessionInfo) ([]SessionInfo, error) {
 	if m.users == nil {
 		return nil, fmt.Errorf("session: list user sessions: %T keeps no user index: %w", m.store, ErrNotSupported)
+	}
+	if userID == "" {
+		return nil, nil // no session is indexed under no user
 	}
 	var infos []SessionInfo
 	err := m.users.UserSessions(ctx, userID, func(id string, used, expires time.Time, data []byte) {
@@ -591,7 +596,8 @@ func mustDecode(raw []byte) any {
 // over its MaxDocumentBytes or that its Codec does not decode (sessionctl
 // over an app with a custom Codec, say), and the user's sessions past its
 // AbsoluteTimeout. It fails with ErrNotSupported if the store is not a
-// UserIndex.
+// UserIndex. The empty user is no user: it destroys nothing, and asks the
+// store nothing.
 func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
 	var unreadable []SessionInfo
 	infos, err := m.userSessions(ctx, userID, &unreadable)
