@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -171,10 +172,12 @@ func IndexDeadline(expires, now time.Time, defaultTTL time.Duration) time.Time {
 	return expires.Add(IndexGrace)
 }
 
-// SessionInfo describes one of a user's live sessions.
+// SessionInfo describes one of a user's live sessions. Its JSON form
+// (MarshalJSON) leaves out the id.
 type SessionInfo struct {
 	// ID is the session id. It is as secret as a password: show ShortID on a
-	// page, keep ID on the server (for DestroyUserSessions' keep).
+	// page, keep ID on the server (for DestroyUserSessions' keep). The JSON
+	// form has ShortID in its place.
 	ID string
 	// Created is when the session was created (zero if unknown).
 	Created time.Time
@@ -191,6 +194,19 @@ type SessionInfo struct {
 
 // ShortID is the id shortened for display (the first characters and "…").
 func (i SessionInfo) ShortID() string { return shortid.Of(i.ID) }
+
+// MarshalJSON encodes i with ShortID in place of the id, and the other
+// fields under their names, so that a "my devices" endpoint that answers
+// UserSessions as JSON does not hand the browser the session ids of the
+// user's other devices (each logs in whoever holds it, HttpOnly or not).
+// Mark the current session on the server (ID == Session.ID()).
+func (i SessionInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ShortID                    string
+		Created, LastUsed, Expires time.Time
+		UserAgent, IP              string
+	}{i.ShortID(), i.Created, i.LastUsed, i.Expires, i.UserAgent, i.IP})
+}
 
 // clientInfo is the stored form of ClientKey.
 type clientInfo struct {
