@@ -862,7 +862,9 @@ func (m *Manager) freshID(ctx context.Context, s *Session, renamed *int) error {
 
 // remerge re-reads s, a session stored before (markInStore), from the store
 // and re-applies this request's changes. A session never stored does not
-// come here: its failed create is a taken id (freshID).
+// come here: its failed create is a taken id (freshID). An index entry
+// that the failed attempt recorded for a user the session no longer has
+// is removed (unindexRebound).
 func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	var doc loadedDocument
 	ver, data, err := m.read(ctx, s.id, nil, &doc)
@@ -872,7 +874,12 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	return m.mergeRead(ctx, s, &doc, ver, data)
+	indexed := s.userLocked() // whose entry the failed attempt recorded
+	if err := m.mergeRead(ctx, s, &doc, ver, data); err != nil {
+		return err
+	}
+	m.unindexRebound(ctx, s, indexed)
+	return nil
 }
 
 // lostUpdate records that a write of s, a stored session, sent data and

@@ -359,6 +359,23 @@ func (m *Manager) unindexUser(ctx context.Context, user, id string) {
 	}
 }
 
+// unindexRebound removes user's index entry for s after a save's re-read
+// (remerge) found the session rebound by another request: user is the
+// one the failed attempt wrote for, and recorded the entry of; the store
+// now holds the session under another user (or none), and the next
+// attempt writes another one too. Left, the entry would say the session is
+// user's while it is someone else's, and DestroyUserSessions(user) from a
+// manager that cannot read the session, which takes the entry's word,
+// would end it. (A request that loaded the session before a SetUser alone
+// rebound it, and saves a change of its own after it, records its loaded
+// user's entry before its first attempt, after the rebinding save removed
+// it.) s.mu is held.
+func (m *Manager) unindexRebound(ctx context.Context, s *Session, user string) {
+	if user != s.storedUser && user != s.userLocked() {
+		m.unindexUser(ctx, user, s.id) // none for "": no entry was recorded
+	}
+}
+
 // userSaved runs after every successful write of s: a write that unbound
 // the session from the user of the stored copy removes that user's entry,
 // and after a login (SetUser) it enforces Options.MaxSessionsPerUser. A
