@@ -560,9 +560,10 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 // userSessions is UserSessions. With unreadable, it also appends there the
 // ids of the user's stored sessions that this manager cannot read, which
 // another app sharing the store, or another instance with other options,
-// may still serve: one whose document is over MaxDocumentBytes or does not
-// decode with the Codec (its user cannot be told: the index entry's word
-// is taken), or one of the user's past AbsoluteTimeout.
+// may still serve: one of the user's whose document is over
+// MaxDocumentBytes (mayBeUsers), one that does not decode with the Codec
+// (its user cannot be told: the index entry's word is taken), or one of the
+// user's past AbsoluteTimeout.
 func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[]SessionInfo) ([]SessionInfo, error) {
 	if m.users == nil {
 		return nil, fmt.Errorf("session: list user sessions: %T keeps no user index: %w", m.store, ErrNotSupported)
@@ -579,7 +580,7 @@ func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[
 		if err := m.decodeReadable(ctx, id, data, &doc); err != nil {
 			// Corrupt, or over MaxDocumentBytes, here: not a live session
 			// for this manager, but perhaps for another.
-			if unreadable != nil {
+			if unreadable != nil && m.mayBeUsers(data, userID) {
 				*unreadable = append(*unreadable, SessionInfo{ID: id, LastUsed: used, Expires: expires})
 			}
 			return
@@ -609,6 +610,23 @@ func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[
 	return infos, nil
 }
 
+// mayBeUsers reports whether data, a stored session listed in user's index
+// that this manager does not read (decodeReadable), may be user's. One over
+// MaxDocumentBytes is decoded all the same, once, to tell (a stale entry
+// must not end another user's session); one that the Codec does not decode
+// cannot be told, and the index entry's word is taken.
+func (m *Manager) mayBeUsers(data []byte, user string) bool {
+	if limit := m.opts.MaxDocumentBytes; limit <= 0 || len(data) <= limit {
+		return true // corrupt, or in another Codec's layout
+	}
+	var doc loadedDocument
+	if err := m.decodeInto(data, &doc); err != nil {
+		return true
+	}
+	u, _ := decodeAny(doc.vals.raw(UserKey))
+	return u == user
+}
+
 // mustDecode decodes raw JSON, nil for none or bad.
 func mustDecode(raw []byte) any {
 	if raw == nil {
@@ -626,9 +644,10 @@ func mustDecode(raw []byte) any {
 // it is either destroyed whole or survives whole, indexed. It also
 // destroys the sessions in the user's index that this manager cannot read
 // but another app or instance sharing the store may serve: a document
-// over its MaxDocumentBytes or that its Codec does not decode (sessionctl
-// over an app with a custom Codec, say), and the user's sessions past its
-// AbsoluteTimeout. It fails with ErrNotSupported if the store is not a
+// of the user's over its MaxDocumentBytes (decoded all the same to read its
+// user), one that its Codec does not decode (sessionctl over an app with a
+// custom Codec, say; the index entry's word is taken for its user), and
+// the user's sessions past its AbsoluteTimeout. It fails with ErrNotSupported if the store is not a
 // UserIndex. The empty user is no user: it destroys nothing, and asks the
 // store nothing.
 func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {

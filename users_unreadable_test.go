@@ -112,3 +112,37 @@ func TestUnreadableSessionsAreNotListedAndReadableOnesOfOthersAreLeftAlone(t *te
 		t.Fatal("DestroyUserSessions(ada) ended bob's session, which a stale entry listed under ada")
 	}
 }
+
+// A session over the MaxDocumentBytes of the manager that lists it is
+// unreadable for that manager, but not undecodable: DestroyUserSessions
+// reads its user before it ends it, and leaves another user's session
+// alone whatever a stale entry says (one whose removal failed, say). It
+// took the entry's word, as for a document its Codec does not decode.
+func TestDestroyUserSessionsChecksTheUserOfASessionOverItsMaxDocumentBytes(t *testing.T) {
+	cs := newCountingStore(t)
+	app, _ := newTestManager(t, Options{Store: cs, MaxDocumentBytes: -1})
+	op, _ := newTestManager(t, Options{Store: cs})
+	app.now, op.now = cs.clock.Now, cs.clock.Now
+	login := func(user string) string {
+		b := newBrowser(t, app.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+			s.SetUser(user)
+			s.Set("big", strings.Repeat("x", DefaultMaxDocumentBytes))
+		})))
+		b.get("/login")
+		return mustID(t, app, b.cookie)
+	}
+	adaID, bobID := login("ada"), login("bob")
+	// A stale entry: bob's session listed under ada.
+	if err := cs.Store.IndexUserSession(t.Context(), "ada", bobID, cs.clock.Now(), cs.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := op.DestroyUserSessions(t.Context(), "ada"); n != 1 || err != nil {
+		t.Errorf("DestroyUserSessions(ada) = %d, %v; want ada's session alone ended", n, err)
+	}
+	if _, found, _ := cs.Store.Get(t.Context(), adaID); found {
+		t.Error("DestroyUserSessions(ada) left ada's session")
+	}
+	if _, found, _ := cs.Store.Get(t.Context(), bobID); !found {
+		t.Fatal("DestroyUserSessions(ada) ended bob's session, which a stale entry listed under ada")
+	}
+}
