@@ -56,7 +56,15 @@ func (c *cli) userError(err error) error {
 	return err
 }
 
+// errNoUser is the usage error of an empty USERID: no session belongs to
+// the empty user (session.Session.SetUser("") unbinds one), so logout-user
+// would end nothing, and say "destroyed 0" of a user it never looked up.
+var errNoUser = fmt.Errorf("%w: USERID is empty", errUsage)
+
 func (c *cli) user(ctx context.Context, userID string) error {
+	if userID == "" {
+		return errNoUser
+	}
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
 	m, err := c.manager()
@@ -99,6 +107,9 @@ func orDash(s string) string {
 }
 
 func (c *cli) logoutUser(ctx context.Context, userID, keep string) error {
+	if userID == "" {
+		return errNoUser
+	}
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
 	m, err := c.manager()

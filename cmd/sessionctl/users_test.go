@@ -106,3 +106,15 @@ func TestMemcachedHasNoUserIndex(t *testing.T) {
 		}
 	}
 }
+
+// An empty USERID ("$USER_ID" unset in a script) is bad usage, not a user
+// without sessions: logout-user "" said "destroyed 0 session(s)" and
+// exited 0, as if the user had been logged out everywhere.
+func TestAnEmptyUserIDIsBadUsage(t *testing.T) {
+	for _, args := range [][]string{{"user", ""}, {"logout-user", ""}, {"logout-user", "-keep", "x", ""}} {
+		code, out, errOut := sessionctl(t, "", append([]string{"-store", "mem://"}, args...)...)
+		if code != exitUsage || !strings.Contains(errOut, "USERID") || strings.Contains(out, "destroyed") {
+			t.Errorf("sessionctl %q: exit %d, stdout %q, stderr %q; want exit %d saying USERID is empty", args, code, out, errOut, exitUsage)
+		}
+	}
+}
