@@ -56,8 +56,10 @@ import (
 // manager removes an entry as soon as it is stale: after the store confirmed
 // the destroy of a session the manager knows belongs to the user (Destroy,
 // RenewID's and Regenerate's old id, Unset with UnsetDestroy,
-// MaxSessionsPerUser, DestroyUserSessions), and after a save that unbound
-// the session from the user (SetUser("") or another user). A destroyed id is
+// MaxSessionsPerUser, DestroyUserSessions), after a save that unbound
+// the session from the user (SetUser("") or another user), and when a
+// save's re-read finds that another request unbound it, the entry the save
+// recorded for the user it loaded (unindexRebound). A destroyed id is
 // never written again (a request that had it loaded fails its
 // compare-and-swap; new ids are fresh) but by a create, which records its
 // entry (a RenewID's new id whose write finishRenew undid, saved again by
