@@ -641,6 +641,41 @@ func (s *Store) create(ctx context.Context, key string, data []byte, ttl time.Du
 	return bytes.Equal(stored, data), nil
 }
 
+// readsReplicas reports whether the client sends read-only commands to
+// replicas: a ClusterClient with ReadOnly, which RouteByLatency and
+// RouteRandomly turn on, as they do for NewFailoverClusterClient, whose
+// ReplicaOnly is ReadOnly.
+func (s *Store) readsReplicas() bool {
+	c, ok := s.client.(*redis.ClusterClient)
+	return ok && c.Options().ReadOnly
+}
+
+// getLua is GET KEYS[1] as a script, which go-redis does not take for a
+// read-only command: a client that reads from replicas sends it to the
+// master, with its handling of redirects.
+const getLua = "return redis.call('GET', KEYS[1])"
+
+// getOnMaster queues on c (the client, or a pipeline of it) a read of key
+// from its master, whatever replicas the client reads from, and returns
+// what gives the value once it was sent (redis.Nil for none). It is GET
+// unless the client reads from replicas (readsReplicas), where it is GET in
+// a script: for the reads that decide what the store answers a write (a
+// create's read-back) or what DestroyUserSessions ends, which a replica
+// that has not got the latest writes would answer wrong.
+func (s *Store) getOnMaster(ctx context.Context, c redis.Cmdable, key string) func() ([]byte, error) {
+	if !s.readsReplicas() {
+		return c.Get(ctx, key).Bytes
+	}
+	cmd := c.Eval(ctx, getLua, []string{key})
+	return func() ([]byte, error) {
+		v, err := cmd.Text()
+		if err != nil {
+			return nil, err
+		}
+		return []byte(v), nil
+	}
+}
+
 // mayHaveRun reports a failure of a write after which the server may or
 // may not have run it, and that go-redis sends again: the connection was
 // lost or timed out, not an answer of the server, not the caller's

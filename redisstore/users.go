@@ -266,7 +266,11 @@ func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 
 // UserSessions lists the user's entries (one script, which also prunes and
 // merges the old layout's keys) and reads their sessions with one pipeline
-// of GETs (one round trip per node in a Cluster).
+// of GETs (one round trip per node in a Cluster), on the masters also with
+// a client that reads from replicas (a ClusterClient with ReadOnly,
+// RouteByLatency or RouteRandomly), where each GET is a one-line script: a
+// replica that has not got a login yet would have DestroyUserSessions
+// leave that session alive.
 func (s *Store) UserSessions(ctx context.Context, user string, yield func(id string, used, expires time.Time, data []byte)) error {
 	cutoff := s.now().Add(-session.IndexGrace)
 	flat, err := listScript.Run(ctx, s.client, s.userKeys(user), session.IndexGrace.Milliseconds(), cutoff.UnixMilli()).StringSlice()
@@ -280,10 +284,12 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	if n == 0 {
 		return nil
 	}
-	gets := make([]*redis.StringCmd, n)
+	// On the masters: DestroyUserSessions ends only the sessions listed
+	// with their data, and a replica may not have a login yet.
+	gets := make([]func() ([]byte, error), n)
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range n {
-			gets[i] = p.Get(ctx, s.key(flat[3*i]))
+			gets[i] = s.getOnMaster(ctx, p, s.key(flat[3*i]))
 		}
 		return nil
 	})
@@ -292,7 +298,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	for i := range n {
 		id := flat[3*i]
-		data, err := gets[i].Bytes()
+		data, err := gets[i]()
 		if errors.Is(err, redis.Nil) {
 			data = nil
 		} else if err != nil {
