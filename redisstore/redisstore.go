@@ -552,8 +552,9 @@ return 1
 // still sent again as go-redis would, with WithReplicas too.
 // A create (SET NX) whose answer was lost is sent again (the client's
 // MaxRetries times), and one that then finds the session stored reads it
-// back: if the bytes are exactly data, the first try stored them, and the
-// create succeeded. A create that finds the session stored at its first
+// back, from the master also with a client that reads from replicas: if
+// the bytes are exactly data, the first try stored them, and the create
+// succeeded. A create that finds the session stored at its first
 // try reports the id taken, whatever the bytes stored.
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
@@ -594,7 +595,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 // create itself sends it again after a failure that leaves unknown whether
 // it ran (a lost answer), as go-redis would have, the client's retries
 // times (not with WithReplicas, whose WAIT may be what failed). Only then
-// does a SET NX that finds the key taken read it back: exactly data is
+// does a SET NX that finds the key taken read it back, on the master
+// (getOnMaster): exactly data is
 // this create's own first try, and it succeeded; anything
 // else (or nothing, expired or destroyed meanwhile) is another's, and it
 // did not. Without a lost answer the key is another's whatever its bytes:
@@ -631,7 +633,10 @@ func (s *Store) create(ctx context.Context, key string, data []byte, ttl time.Du
 	case !resent:
 		return false, nil
 	}
-	stored, err := s.client.Get(ctx, key).Bytes()
+	// On the master: a replica may not have the first try yet, and a
+	// create that takes its own session for another's moves it to a
+	// fresh id, leaving the first try stored under an id no client holds.
+	stored, err := s.getOnMaster(ctx, s.client, key)()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil

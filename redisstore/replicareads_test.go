@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"context"
+	"net"
 	"slices"
 	"strconv"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/redisstore"
 )
 
 // laggingReplica makes the replica at addr stop applying its master's
@@ -141,6 +144,46 @@ func TestDestroyUserSessionsEndsALoginTheReplicasHaveNotGot(t *testing.T) {
 			}
 			if left, err := masters.Exists(t.Context(), st.Prefix()+id).Result(); err != nil || left != 0 {
 				t.Errorf("the login's session after DestroyUserSessions: %d stored on the master (%v), want it gone", left, err)
+			}
+		})
+	}
+}
+
+// A create whose answer was lost is sent again, finds its id taken, and
+// reads the session back to tell its own first try from another's. That
+// read must go to the master: a replica that has not got the first try
+// yet answers nothing, the store reported the id taken, and the manager
+// moved the session to a fresh id, leaving the first try stored under an
+// id that no client holds.
+func TestACreateWhoseReplyWasLostReadsItselfBackFromTheMaster(t *testing.T) {
+	t.Parallel()
+	for _, srv := range servers {
+		t.Run("Sentinel/"+srv.name, func(t *testing.T) {
+			s := srv.sentinel(t)
+			p := testserver.StartProxy(t, s.Master.Addr)
+			reads := redis.NewFailoverClusterClient(&redis.FailoverOptions{
+				MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs(), ReplicaOnly: true,
+				// The master through the proxy (the sentinel names it by its port
+				// alone, ":port").
+				Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					if _, port, _ := net.SplitHostPort(addr); port == strconv.Itoa(s.Master.Port) {
+						addr = p.Addr
+					}
+					var d net.Dialer
+					return d.DialContext(ctx, network, addr)
+				}})
+			t.Cleanup(func() { reads.Close() })
+			st := newStore(reads)
+			a := apptest.New(t, st, nil)
+			readsLag(t, reads, clientOf(t, s.Master), []string{s.Replica.Addr})
+			p.LoseReply("\r\nnx\r\n", nil)
+			id := a.MustDo(t, "/set?k=n&v=a", nil).Body
+			ids, err := redisstore.New(clientOf(t, s.Master), redisstore.WithPrefix(st.Prefix())).IDs(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids, []string{id}) {
+				t.Errorf("stored sessions %v after a create whose reply was lost; want only the one whose id the client got, %s", ids, id)
 			}
 		})
 	}
