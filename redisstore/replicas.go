@@ -23,7 +23,14 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // IndexUserSession) wait until n replicas have it, with
 // Redis's WAIT n timeout sent on the same connection right after the write.
 // A write that fewer than n replicas confirmed within timeout is an error
-// wrapping [ErrNotReplicated], not a success.
+// wrapping [ErrNotReplicated], not a success. So is one that did not
+// happen (a compare-and-swap that found another version, a create that
+// found its id taken, a touch or a load of a session that is gone): its
+// answer stands on what the master holds, which may be a write the
+// replicas do not have, and the WAIT after it counts the connection's
+// earlier writes, so the store does not vouch for it; the caller's next
+// step (the manager's re-read and second try, a create under a fresh id)
+// writes, and would fail the same way.
 //
 // Redis replicates asynchronously: without this option a write the master
 // acknowledged just before it died can be missing on the replica that

@@ -503,3 +503,48 @@ func TestReadOnlyRequestFailsBeforeTheHandlerWhenNoReplicaConfirmsItsTouch(t *te
 		t.Errorf("read-only request, touch not due (TouchAfter), replica stopped: %d, handler got the session %d times; want 200 and once", resp.StatusCode, handled.Load())
 	}
 }
+
+// A conditional write that did not happen (a compare-and-swap that found
+// another version, a create that found its id taken, a touch or a load
+// with its touch of a session that is gone) fails with
+// ErrNotReplicated as a write does when its WAIT falls short, not with the
+// conflict: the caller's retry (the manager's re-read and second try, or a
+// fresh id) would write, and fail so, and the stored session is left as it
+// was.
+func TestConflictThatNoReplicaConfirmedIsErrNotReplicated(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			client := srv.client(t)
+			plain := newStore(client)
+			// The shared server has no replica: WAIT 1 can only time out.
+			st := redisstore.New(client, redisstore.WithPrefix(plain.Prefix()), redisstore.WithReplicas(1, 20*time.Millisecond))
+			exp := time.Now().Add(time.Hour)
+			if err := plain.Set(ctx, "a", []byte(`{"n":1}`), exp); err != nil {
+				t.Fatal(err)
+			}
+			_, stale, _, err := plain.GetVersion(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plain.Set(ctx, "a", []byte(`{"n":2}`), exp); err != nil {
+				t.Fatal(err)
+			}
+			if _, swapped, err := st.CompareAndSwap(ctx, "a", stale, []byte(`{"n":3}`), exp); swapped || !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("CompareAndSwap of a stale version without a replica: swapped %v, %v; want ErrNotReplicated", swapped, err)
+			}
+			if _, created, err := st.CompareAndSwap(ctx, "a", "", []byte(`{"n":4}`), exp); created || !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("create of a taken id without a replica: created %v, %v; want ErrNotReplicated", created, err)
+			}
+			if found, err := st.Touch(ctx, "gone", exp); found || !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("Touch of a missing session without a replica: found %v, %v; want ErrNotReplicated", found, err)
+			}
+			if _, _, found, err := st.GetAndTouch(ctx, "gone", exp); found || !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("GetAndTouch of a missing session without a replica: found %v, %v; want ErrNotReplicated", found, err)
+			}
+			if b, _, err := plain.Get(ctx, "a"); err != nil || string(b) != `{"n":2}` {
+				t.Errorf("stored after the conflicts: %s, %v; want the session as it was", b, err)
+			}
+		})
+	}
+}
