@@ -148,9 +148,17 @@ type config struct {
 }
 
 // WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
-// application sharing a Redis database. An empty prefix (connect-redis allows
-// it) works for sessions, but IDs, Count and Clear then fail with
-// [ErrNoPrefix]: every key of the database would look like a session.
+// application sharing a Redis database, and none that starts with another's
+// ("sess:" beside "sess:a:" or "sess:sess:"): IDs, Count and Clear take
+// every key under their prefix, as connect-redis's do, so those of "sess:"
+// take in the other store's sessions and user index (Clear deletes them;
+// IDs lists the index keys as sessions, which Get then fails on). No store
+// can tell such keys from its own: "sess:a:x" is session "a:x" under "sess:"
+// as much as session "x" under "sess:a:". Glob characters in a prefix (*, ?,
+// [, ], \) are matched literally, and a Cluster hash tag ("{app}:sess:") is
+// fine. An empty prefix (connect-redis allows it) works for sessions, but
+// IDs, Count and Clear then fail with [ErrNoPrefix]: every key of the
+// database would look like a session.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithUserIndexPrefix sets the key prefix of the user index (the keys

@@ -265,16 +265,27 @@ func TestListerSeesOnlyItsPrefixOnEveryClusterMaster(t *testing.T) {
 	}
 }
 
+// A prefix's glob characters are matched literally by the SCAN of IDs,
+// Count and Clear: each pair's second prefix is matched by the first taken
+// as a pattern.
 func TestPrefixWithGlobCharactersIsMatchedLiterally(t *testing.T) {
 	ctx := t.Context()
 	client := standalone(t)
-	base := testserver.UniquePrefix()
-	st := redisstore.New(client, redisstore.WithPrefix(base+"a*["))
-	lookalike := redisstore.New(client, redisstore.WithPrefix(base+"ab["))
-	st.Set(ctx, "1", []byte(`{}`), time.Now().Add(time.Minute))
-	lookalike.Set(ctx, "2", []byte(`{}`), time.Now().Add(time.Minute))
-	if ids, err := st.IDs(ctx); err != nil || !slices.Equal(ids, []string{"1"}) {
-		t.Fatalf("IDs = %v, %v; want [1]", ids, err)
+	for _, pair := range [][2]string{{"a*[", "ab["}, {"a?", "ab"}, {"a[b]", "ab"}, {`x\*`, "x*"}} {
+		base := testserver.UniquePrefix()
+		st := redisstore.New(client, redisstore.WithPrefix(base+pair[0]))
+		lookalike := redisstore.New(client, redisstore.WithPrefix(base+pair[1]))
+		st.Set(ctx, "1", []byte(`{}`), time.Now().Add(time.Minute))
+		lookalike.Set(ctx, "2", []byte(`{}`), time.Now().Add(time.Minute))
+		if ids, err := st.IDs(ctx); err != nil || !slices.Equal(ids, []string{"1"}) {
+			t.Errorf("prefix %q beside %q: IDs = %v, %v; want [1]", pair[0], pair[1], ids, err)
+		}
+		if err := st.Clear(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := lookalike.Get(ctx, "2"); err != nil || !found {
+			t.Errorf("prefix %q beside %q: the other's session after Clear: found %v, %v", pair[0], pair[1], found, err)
+		}
 	}
 }
 
