@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -1013,5 +1014,46 @@ func TestASecondDemoInTheSameDirectorySaysHowToRunTwo(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// A start that fails, on a bad store URL, cookie name or address, writes
+// nothing in the demo's directory: it wrote the generated secret (and,
+// with the default store, the bolt file) before finding the mistake.
+func TestAFailedStartLeavesNoFileBehind(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"unknown store scheme", Config{Addr: "127.0.0.1:0", StoreURL: "nosuch://x"}, "nosuch"},
+		{"bad cookie name", Config{Addr: "127.0.0.1:0", Name: "bad name"}, "cookie name"},
+		{"address in use", Config{Addr: busy.Addr().String()}, "address already in use"},
+		{"bad address", Config{Addr: "no-port"}, "missing port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.cfg.Dir = dir
+			s, err := Start(t.Context(), tc.cfg)
+			if err == nil {
+				s.Shutdown(context.Background())
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("failed start left %s behind", e.Name())
+			}
+		})
 	}
 }

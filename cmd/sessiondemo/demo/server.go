@@ -20,6 +20,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/memstore"
 	"github.com/sessionkit/session/storeurl"
 )
 
@@ -37,7 +38,9 @@ type Server struct {
 }
 
 // Start opens the store, listens on cfg.Addr and serves in the background
-// until Shutdown. ctx bounds the opening of the store only.
+// until Shutdown. ctx bounds the opening of the store only. A start that
+// fails writes no secret file, and a bad cookie name or address is found
+// before the store creates its bolt file.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -52,19 +55,41 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
-	secrets := cfg.Secrets
-	if len(secrets) == 0 {
-		path := filepath.Join(dir, SecretFile)
-		secret, created, err := loadOrCreateSecret(path)
-		if err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-		if created {
-			log.Warn("generated a new session secret and saved it beside the data; set -secret or SESSION_SECRET to choose your own", "file", path)
-		} else {
-			log.Warn("using the session secret saved in a file; set -secret or SESSION_SECRET to choose your own", "file", path)
-		}
-		secrets = []string{secret}
+	name := cfg.Name
+	if name == "" {
+		name = DefaultName
+	}
+	opts := session.Options{
+		Secrets: cfg.Secrets,
+		Name:    name,
+		Cookie: session.CookieOptions{
+			Path:     "/",
+			MaxAge:   cfg.MaxAge,
+			Secure:   session.SecureAuto,
+			SameSite: session.SameSiteLax,
+		},
+		Logger: log,
+	}
+	// Nothing is written before every setting has been checked: a bad
+	// cookie name or address must not leave a generated secret, or a bolt
+	// file, behind. session.New checks the options against a throwaway
+	// store (and a stand-in secret when the real one is still to be read
+	// or generated); the listener checks the address; the store is opened
+	// before the secret file is written, since its URL may be wrong too.
+	check := opts
+	if len(check.Secrets) == 0 {
+		check.Secrets = []string{"stand-in"}
+	}
+	probe := memstore.New(memstore.WithSweepInterval(0))
+	check.Store, check.Logger = probe, slog.New(slog.DiscardHandler) // warnings come from the real one
+	_, err = session.New(check)
+	probe.Close()
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 
 	// The log shows the store URL with its secrets redacted; the page,
@@ -79,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	store, closer, err := storeurl.Open(ctx, storeURL)
 	if err != nil {
+		ln.Close()
 		if cfg.StoreURL == "" && errors.Is(err, berrors.ErrTimeout) {
 			// Most likely the README's two demos, started without -store.
 			return nil, fmt.Errorf("demo: %w; is another sessiondemo running in %s? One process at a time holds the bolt file: stop the other one, start this one in another directory, or give both the same shared store with -store (redis://..., see \"Load balancing\" in the README)", err, dir)
@@ -86,32 +112,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
-	name := cfg.Name
-	if name == "" {
-		name = DefaultName
+	if len(opts.Secrets) == 0 {
+		path := filepath.Join(dir, SecretFile)
+		secret, created, err := loadOrCreateSecret(path)
+		if err != nil {
+			ln.Close()
+			closer.Close()
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if created {
+			log.Warn("generated a new session secret and saved it beside the data; set -secret or SESSION_SECRET to choose your own", "file", path)
+		} else {
+			log.Warn("using the session secret saved in a file; set -secret or SESSION_SECRET to choose your own", "file", path)
+		}
+		opts.Secrets = []string{secret}
 	}
-	m, err := session.New(session.Options{
-		Secrets: secrets,
-		Store:   store,
-		Name:    name,
-		Cookie: session.CookieOptions{
-			Path:     "/",
-			MaxAge:   cfg.MaxAge,
-			Secure:   session.SecureAuto,
-			SameSite: session.SameSiteLax,
-		},
-		Logger: log,
-	})
+	opts.Store = store
+	m, err := session.New(opts)
 	if err != nil {
+		ln.Close()
 		closer.Close()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		closer.Close()
-		return nil, fmt.Errorf("demo: %w", err)
-	}
 	app := &app{
 		cookieName: name,
 		store:      publicStore(storeURL),
