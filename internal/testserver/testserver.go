@@ -37,6 +37,10 @@ const RequireEnv = "SESSIONKIT_REQUIRE_SERVERS"
 // StartTimeout bounds how long a server may take to accept connections.
 const StartTimeout = 15 * time.Second
 
+// startTimeout is StartTimeout, shorter in this package's tests of a server
+// that never gets ready.
+var startTimeout = StartTimeout
+
 // Install is the command that installs every binary this package runs, on Debian/Ubuntu.
 const Install = "apt-get install -y redis-server memcached postgresql"
 
@@ -112,11 +116,29 @@ type Server struct {
 	done chan struct{} // closed when cmd exits
 }
 
-// start runs the process and waits until ready accepts it.
+// errPortTaken marks a start that failed because another process had the
+// server's port: found free, it was taken before the server bound it (by
+// another test binary's server, say). Only such a start is worth a retry on
+// another port; any other failure would fail again the same way.
+var errPortTaken = errors.New("the port was taken by another process")
+
+// errNotReady marks a start that timed out: the server ran but did not
+// answer within startTimeout. Trying again would most likely cost as long
+// for nothing.
+var errNotReady = errors.New("not ready")
+
+// start runs the process and waits until ready accepts it. An error wraps
+// errPortTaken when the server could not have the port, errNotReady when it
+// ran without answering until startTimeout.
 func (s *Server) start() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("testserver: %w", err)
+	}
+	// The log of this start only: the file keeps those of earlier ones.
+	var logStart int64
+	if fi, err := logf.Stat(); err == nil {
+		logStart = fi.Size()
 	}
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Dir = s.Dir
@@ -138,12 +160,17 @@ func (s *Server) start() error {
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
 
-	deadline := time.Now().Add(StartTimeout)
+	deadline := time.Now().Add(startTimeout)
 	var lastErr error
+	answered := false // by someone else: ready, but not listensOn
 	for {
 		select {
 		case <-done:
-			return fmt.Errorf("testserver: %s on %s exited during start-up: %s\n%s", s.Name, s.Addr, cmd.ProcessState, s.logTail())
+			log := s.logSince(logStart)
+			if answered || strings.Contains(strings.ToLower(log), "address already in use") {
+				return fmt.Errorf("testserver: %s on %s exited during start-up (%w): %s\n%s", s.Name, s.Addr, errPortTaken, cmd.ProcessState, log)
+			}
+			return fmt.Errorf("testserver: %s on %s exited during start-up: %s\n%s", s.Name, s.Addr, cmd.ProcessState, log)
 		default:
 		}
 		// Ready, and ours: the port was free when picked, but another
@@ -152,10 +179,15 @@ func (s *Server) start() error {
 			if lastErr = listensOn(cmd.Process.Pid, s.Port); lastErr == nil {
 				return nil
 			}
+			answered = true
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			return fmt.Errorf("testserver: %s on %s not ready after %s: %v\n%s", s.Name, s.Addr, StartTimeout, lastErr, s.logTail())
+			log := s.logSince(logStart)
+			if answered {
+				return fmt.Errorf("testserver: %s on %s %w after %s (%w): %v\n%s", s.Name, s.Addr, errNotReady, startTimeout, errPortTaken, lastErr, log)
+			}
+			return fmt.Errorf("testserver: %s on %s %w after %s: %v\n%s", s.Name, s.Addr, errNotReady, startTimeout, lastErr, log)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -183,10 +215,16 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Kill()
 	var err error
-	// The port was ours a moment ago; a short retry covers a slow release.
+	// The port was ours a moment ago, and what the killed processes held
+	// may take a moment to go (PostgreSQL's backends keep its shared
+	// memory): a short retry covers a server that exits during start-up.
+	// One that runs without answering is not tried again.
 	for range 3 {
 		if err = s.start(); err == nil {
 			return
+		}
+		if errors.Is(err, errNotReady) && !errors.Is(err, errPortTaken) {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -209,11 +247,15 @@ func (s *Server) Running() bool {
 }
 
 // logTail returns the end of the server's log, for failure messages.
-func (s *Server) logTail() string {
+func (s *Server) logTail() string { return s.logSince(0) }
+
+// logSince returns the end of the server's log from byte offset on.
+func (s *Server) logSince(offset int64) string {
 	b, err := os.ReadFile(s.logPath)
-	if err != nil {
+	if err != nil || offset > int64(len(b)) {
 		return ""
 	}
+	b = b[offset:]
 	const max = 2000
 	if len(b) > max {
 		b = b[len(b)-max:]
@@ -226,7 +268,8 @@ func (s *Server) Log() string { return s.logTail() }
 
 // launch creates a Server listening on a fresh port and starts it. args
 // builds the command line for a port. A port taken by someone else between
-// finding and binding it is retried with another port.
+// finding and binding it is retried with another port; any other failure
+// (a server that exits or never answers) is returned at once.
 func launch(name, bin, dir string, args func(port int) ([]string, error), ready func(string) error) (*Server, error) {
 	return launchAs(nil, name, bin, dir, args, ready)
 }
@@ -258,6 +301,9 @@ func launchAs(cred *syscall.Credential, name, bin, dir string, args func(port in
 			return s, nil
 		}
 		s.Kill()
+		if !errors.Is(lastErr, errPortTaken) {
+			break
+		}
 	}
 	return nil, lastErr
 }
