@@ -119,7 +119,7 @@ func postgresBinDir() (string, error) {
 	}
 	d := filepath.Dir(initdb)
 	if !isExecutable(filepath.Join(d, "postgres")) {
-		return "", &missingBinaryError{"postgres next to " + initdb, "postgresql"}
+		return "", &unavailableError{fmt.Sprintf("testserver: initdb found at %s, but no postgres beside it; install both with: apt-get install -y postgresql", initdb)}
 	}
 	return d, nil
 }
@@ -133,17 +133,23 @@ func isExecutable(path string) bool {
 // process's user) unless this process is root, which both refuse; then the
 // postgres user that Debian's package creates.
 func postgresCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
+	return credentialFor(os.Geteuid(), "postgres")
+}
+
+// credentialFor is postgresCredential for a process of effective uid euid
+// and the user called name.
+func credentialFor(euid int, name string) (*syscall.Credential, error) {
+	if euid != 0 {
 		return nil, nil
 	}
-	u, err := user.Lookup("postgres")
+	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, &missingBinaryError{"user postgres (initdb and postgres refuse to run as root)", "postgresql"}
+		return nil, &unavailableError{fmt.Sprintf("testserver: this process runs as root, which initdb and postgres refuse, and there is no user %q to run them as; create it (useradd --system --user-group %s; Debian's postgresql package does), or run the tests not as root", name, name)}
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
 	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("testserver: user postgres has uid %q, gid %q", u.Uid, u.Gid)
+		return nil, fmt.Errorf("testserver: user %s has uid %q, gid %q", name, u.Uid, u.Gid)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
