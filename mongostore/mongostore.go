@@ -173,7 +173,9 @@ func WithCleanupInterval(d time.Duration) Option {
 // 0), so that the server deletes expired documents itself (as connect-mongo's
 // autoRemove: 'native'), and one on the user index collection's expires
 // (expireAfterSeconds: session.IndexGrace). New fails if the server refuses it, as FerretDB v1
-// does; use WithCleanupInterval there.
+// does; use WithCleanupInterval there. MongoDB refuses it too where an index
+// on expires exists with other options; the error names the collection and
+// says how to drop it.
 func WithTTLIndex() Option { return func(c *config) { c.ttlIndex = true } }
 
 // WithLastModified writes lastModified (the time of the write) on every
@@ -229,7 +231,7 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 			Options: options.Index().SetExpireAfterSeconds(0),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("mongostore: create the TTL index on %s (use WithCleanupInterval if the server has none): %w", fieldExpires, err)
+			return nil, ttlIndexError(coll.Name(), true, err)
 		}
 		if err := s.createUsersTTLIndex(ctx); err != nil {
 			return nil, err
@@ -241,6 +243,31 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 		close(s.done)
 	}
 	return s, nil
+}
+
+// ttlIndexError is New's error when the server refused WithTTLIndex's
+// index on the expires of collection coll (first: the session collection,
+// the first index New asks for, which a server without TTL indexes refuses).
+// MongoDB refuses it when the collection has an index on expires with other
+// options (IndexOptionsConflict: a TTL index with another
+// expireAfterSeconds, or a plain one), or an index of its name, expires_1,
+// on other keys (IndexKeySpecsConflict); the error says which to drop.
+func ttlIndexError(coll string, first bool, err error) error {
+	const (
+		indexOptionsConflict  = 85
+		indexKeySpecsConflict = 86
+	)
+	var se mongo.ServerError
+	errors.As(err, &se)
+	switch {
+	case se != nil && se.HasErrorCode(indexOptionsConflict):
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index on %s with other options; drop it (db.%s.dropIndex({%s: 1})) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
+	case se != nil && se.HasErrorCode(indexKeySpecsConflict):
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index named \"%s_1\" on other keys; drop it (db.%s.dropIndex(\"%s_1\")) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
+	case first:
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s (use WithCleanupInterval if the server has none): %w", coll, fieldExpires, err)
+	}
+	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 }
 
 // Close stops the interval cleanup, if any, and waits for a running one to

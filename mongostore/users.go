@@ -312,7 +312,7 @@ func (s *Store) createUsersTTLIndex(ctx context.Context) error {
 		Options: options.Index().SetExpireAfterSeconds(int32(session.IndexGrace / time.Second)),
 	})
 	if err != nil {
-		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", s.UsersCollection(), fieldExpires, err)
+		return ttlIndexError(s.UsersCollection(), false, err)
 	}
 	return nil
 }

@@ -1,0 +1,58 @@
+package mongostore
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// MongoDB refuses WithTTLIndex's index when one on expires exists with
+// other options (IndexOptionsConflict: a TTL index with another
+// expireAfterSeconds, or the plain expires_1 that the store made on the
+// user index collection without WithTTLIndex). New's error then said "use
+// WithCleanupInterval if the server has none", about a server that has TTL
+// indexes, and did not say which index to drop, nor, for the session
+// collection, which collection it was.
+func TestTTLIndexConflictSaysWhichIndexToDrop(t *testing.T) {
+	conflict := mongo.CommandError{Code: 85, Name: "IndexOptionsConflict",
+		Message: `An existing index has the same name as the requested index. Requested index: { v: 2, key: { expires: 1 }, name: "expires_1", expireAfterSeconds: 60 }, existing index: { v: 2, key: { expires: 1 }, name: "expires_1" }`}
+	for _, c := range []struct{ coll string }{{"sessions"}, {"sessions_users"}} {
+		err := ttlIndexError(c.coll, c.coll == "sessions", conflict)
+		msg := err.Error()
+		for _, want := range []string{
+			"create the TTL index on " + c.coll + ".expires",
+			"already has an index on expires with other options",
+			"db." + c.coll + ".dropIndex({expires: 1})",
+			"or leave out WithTTLIndex",
+			"IndexOptionsConflict",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q does not say %q", c.coll, msg, want)
+			}
+		}
+		if strings.Contains(msg, "WithCleanupInterval") {
+			t.Errorf("%s: %q points to WithCleanupInterval, for a server that has TTL indexes", c.coll, msg)
+		}
+		var ce mongo.CommandError
+		if !errors.As(err, &ce) || ce.Code != 85 {
+			t.Errorf("%s: %v does not wrap the server's error", c.coll, err)
+		}
+	}
+
+	// An index named expires_1 on other keys (IndexKeySpecsConflict).
+	err := ttlIndexError("sessions", true, mongo.CommandError{Code: 86, Name: "IndexKeySpecsConflict", Message: "Index must have unique name."})
+	for _, want := range []string{`already has an index named "expires_1" on other keys`, `db.sessions.dropIndex("expires_1")`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+
+	// A server without TTL indexes (FerretDB v1) is pointed to
+	// WithCleanupInterval, as before.
+	err = ttlIndexError("sessions", true, mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "TTL indexes are not supported"})
+	if !strings.Contains(err.Error(), "WithCleanupInterval") || !strings.Contains(err.Error(), "sessions.expires") {
+		t.Errorf("%q does not point to WithCleanupInterval on sessions.expires", err)
+	}
+}
