@@ -29,6 +29,9 @@
 // out of its sight (an application of this version that keeps it with
 // WithUserIndexPrefix moves such keys back on its next use of the user).
 //
+// An ID that starts with "-" (one base64url session id in 64 does) goes
+// after "--", or it is taken for a flag: sessionctl show -- -AbC...
+//
 // A session that list shows as unreadable (a Redis key of the wrong type,
 // say) can be destroyed: destroy deletes it, its read error on stderr.
 //
@@ -212,7 +215,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			cmdUsage(stdout)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "sessionctl %s: %v\n\n", name, err)
+		fmt.Fprintf(stderr, "sessionctl %s: %v\n", name, err)
+		// A base64url session id starts with "-" one time in 64.
+		if arg, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: "); ok && cmd.nargs > 0 {
+			fmt.Fprintf(stderr, "(an argument that starts with \"-\" goes after \"--\": sessionctl %s -- %s)\n", name, arg)
+		}
+		fmt.Fprintln(stderr)
 		cmdUsage(stderr)
 		return exitUsage
 	}

@@ -834,3 +834,32 @@ func TestListGivesEachReadItsOwnTimeout(t *testing.T) {
 		t.Fatalf("listed %q, want a header and %d sessions", lines, n)
 	}
 }
+
+// A session id is base64url, so one in 64 starts with "-", which the flag
+// parser took for an unknown flag: "show -AbC" failed with "flag provided
+// but not defined" and the usage. The message now says to put the id after
+// "--", which works.
+func TestAnIDThatStartsWithADashSaysToPutItAfterDoubleDash(t *testing.T) {
+	url, use := backends[0].setup(t)
+	use(func(st session.Store) {
+		if err := st.Set(context.Background(), "-AbC", document(t, &aliceExpires, nil), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, cmd := range []string{"show", "destroy", "user", "logout-user"} {
+		code, _, errOut := sessionctl(t, "", "-store", url, cmd, "-AbC")
+		if want := "sessionctl " + cmd + " -- -AbC"; code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("%s -AbC: exit %d, stderr %q; want 2 and a hint %q", cmd, code, errOut, want)
+		}
+	}
+	if code, out, _ := sessionctl(t, "", "-store", url, "show", "--", "-AbC"); code != 0 || !strings.Contains(out, `"cookie"`) {
+		t.Fatalf("show -- -AbC: exit %d, stdout %q", code, out)
+	}
+	if code, out, _ := sessionctl(t, "", "-store", url, "destroy", "--", "-AbC"); code != 0 || !strings.Contains(out, "destroyed session -AbC") {
+		t.Fatalf("destroy -- -AbC: exit %d, stdout %q", code, out)
+	}
+	// A mistyped flag of a command without arguments gets no such hint.
+	if _, _, errOut := sessionctl(t, "", "-store", url, "list", "-colour"); strings.Contains(errOut, "--") {
+		t.Errorf("list -colour: stderr %q hints at an argument list does not take", errOut)
+	}
+}
