@@ -57,10 +57,13 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -443,13 +446,13 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 		}
 		switch {
 		case err != nil:
-			unreadable = append(unreadable, id)
-			fmt.Fprintf(c.stderr, "sessionctl list: session %s: %v\n", id, err)
-			fmt.Fprintf(tw, "%s\tunreadable: %s\n", id, shortReason(err))
+			unreadable = append(unreadable, cell(id))
+			fmt.Fprintf(c.stderr, "sessionctl list: session %s: %v\n", cell(id), err)
+			fmt.Fprintf(tw, "%s\tunreadable: %s\n", cell(id), shortReason(err))
 		case !found:
-			fmt.Fprintf(tw, "%s\t%s\n", id, "gone (expired or destroyed just now)")
+			fmt.Fprintf(tw, "%s\t%s\n", cell(id), "gone (expired or destroyed just now)")
 		default:
-			fmt.Fprintf(tw, "%s\t%s\n", id, expiry(data, now))
+			fmt.Fprintf(tw, "%s\t%s\n", cell(id), expiry(data, now))
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -501,7 +504,39 @@ func shortReason(err error) string {
 	if r := []rune(s); len(r) > 80 {
 		s = string(r[:79]) + "…"
 	}
-	return s
+	return cell(s)
+}
+
+// cell is s as a table shows it: its control characters (a tab would shift
+// the columns, an escape sequence would drive the terminal), bidirectional
+// formatting characters (which reorder what follows) and bytes that are not
+// UTF-8 escaped as in a Go string ("\t", "\x1b", "\u202e"), the rest as it
+// is. An id can be whatever a writer of the store chose; a recorded user
+// agent or IP, whatever the client sent.
+func cell(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unsafeInCell) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unsafeInCell(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// unsafeInCell reports whether cell escapes r.
+func unsafeInCell(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 func (c *cli) show(ctx context.Context, id string) error {

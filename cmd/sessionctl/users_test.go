@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/redis/go-redis/v9"
 
@@ -103,6 +104,69 @@ func TestMemcachedHasNoUserIndex(t *testing.T) {
 		code, _, errOut := sessionctl(t, "", "-store", "memcached://"+srv.Addr, cmd, "dana")
 		if code != 1 || !strings.Contains(errOut, "memcached keeps no index of users' sessions") {
 			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
+		}
+	}
+}
+
+// The user agent and IP come from the client's request (RecordClient; the
+// IP from X-Forwarded-For with TrustProxy), so a client chooses them; an
+// id can be anything another writer of the store chose. The tables printed
+// them as they were: a tab shifted the columns, an escape sequence drove
+// the operator's terminal, a right-to-left override reordered the line.
+// They now show such characters escaped, as in a Go string.
+func TestTablesShowControlCharactersEscaped(t *testing.T) {
+	url, use := backends[0].setup(t)
+	const (
+		ua = "Evil\t/1.0 \x1b]0;owned\x07 \u202egpj.exe \u009b2J"
+		ip = "198.51.100.7\tadmin"
+		id = "odd\tid\x1b[31m"
+	)
+	use(func(st session.Store) {
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		values := map[string]any{session.UserKey: "mallory", session.ClientKey: map[string]string{"ua": ua, "ip": ip}}
+		if err := st.(session.UserIndex).IndexUserSession(ctx, "mallory", id, time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Set(ctx, id, document(t, &exp, values), exp); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, args := range [][]string{{"user", "mallory"}, {"list"}} {
+		code, out, _ := sessionctl(t, "", append([]string{"-store", url}, args...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d", args[0], code)
+		}
+		for _, r := range out {
+			if (unicode.IsControl(r) && r != '\n') || unicode.Is(unicode.Bidi_Control, r) {
+				t.Errorf("%s: output holds %U: %q", args[0], r, out)
+				break
+			}
+		}
+		want := []string{`odd\tid\x1b[31m`}
+		if args[0] == "user" {
+			want = append(want, `Evil\t/1.0 \x1b]0;owned\a \u202egpj.exe \u009b2J`, `198.51.100.7\tadmin`)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %s: %q", args[0], w, out)
+			}
+		}
+	}
+}
+
+func TestCellEscapesWhatWouldDriveTheTerminal(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain-ID_09":             "plain-ID_09",
+		"héllo wörld ✓":           "héllo wörld ✓",
+		"a\tb\nc\rd\x00e\x7f":     `a\tb\nc\rd\x00e\x7f`,
+		"\x1b[2J\u009b2J":         `\x1b[2J\u009b2J`,
+		"abc\u202edef\u2066":      `abc\u202edef\u2066`,
+		"bad\x9butf8\xff":         `bad\x9butf8\xff`,
+		"real \ufffd replacement": "real \ufffd replacement",
+	} {
+		if got := cell(in); got != want {
+			t.Errorf("cell(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
