@@ -95,6 +95,23 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 			cfg.Secrets = append(cfg.Secrets, s)
 		}
 	}
+	// An empty -addr or -secret is most likely a script's variable that
+	// is not set: -addr "" would listen on every interface, -secret ""
+	// sign with the secret generated in this directory.
+	for _, f := range []struct {
+		name  string
+		empty bool
+	}{{"addr", strings.TrimSpace(cfg.Addr) == ""}, {"secret", len(cfg.Secrets) == 0}} {
+		if f.empty && flagGiven(fs, f.name) {
+			err := fmt.Errorf("-%s is empty; leave it out for its default", f.name)
+			fmt.Fprintln(fs.Output(), err)
+			fs.Usage()
+			return Config{}, &UsageError{err}
+		}
+	}
+	if secrets != "" && len(cfg.Secrets) == 0 {
+		return Config{}, errors.New("SESSION_SECRET holds no secret, only commas and blanks; unset it for the generated one")
+	}
 	// SESSION_MAX_AGE is read only without -max-age, so that a bad value
 	// in the environment does not stop a demo given the flag.
 	maxAgeFrom := "-max-age"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"log/slog"
@@ -1055,5 +1056,31 @@ func TestAFailedStartLeavesNoFileBehind(t *testing.T) {
 				t.Errorf("failed start left %s behind", e.Name())
 			}
 		})
+	}
+}
+
+// An empty -addr or -secret, as a script gives it from a variable that is
+// not set, is a usage error. -addr "" listened on every interface, on a
+// port of the system's choosing, and -secret "" (or one of commas and
+// blanks) signed with the secret generated in the working directory, a
+// different one for each directory: demos meant to share sessions did not.
+func TestAnEmptyAddrOrSecretFlagIsAUsageError(t *testing.T) {
+	getenv := func(k string) string {
+		return map[string]string{"SESSION_SECRET": "from-env", "SESSIONDEMO_ADDR": "127.0.0.1:9000"}[k]
+	}
+	for _, args := range [][]string{{"-addr", ""}, {"-addr", " "}, {"-secret", ""}, {"-secret", " , "}} {
+		var out strings.Builder
+		cfg, err := ParseConfig(args, getenv, &out)
+		var usage *UsageError
+		if !errors.As(err, &usage) {
+			t.Errorf("%q: config %+v, error %v; want a usage error", args, cfg, err)
+			continue
+		}
+		if !strings.Contains(out.String(), args[0]+" is empty") || !strings.Contains(out.String(), "Usage: sessiondemo") {
+			t.Errorf("%q: output %q; want the error and the usage", args, out.String())
+		}
+	}
+	if _, err := ParseConfig(nil, func(k string) string { return map[string]string{"SESSION_SECRET": " , "}[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "SESSION_SECRET") {
+		t.Errorf("SESSION_SECRET of blanks and commas: error %v, want one naming SESSION_SECRET", err)
 	}
 }
