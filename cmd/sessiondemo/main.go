@@ -18,10 +18,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/session/cmd/sessiondemo/demo"
 )
 
 func main() {
+	// go-redis logs every failed dial to stderr, on lines of its own; the
+	// demo reports a store it cannot reach once, in its own log (and the
+	// session manager each failed request's store error).
+	redis.SetLogger(quietLogger{})
 	// The first interrupt (or SIGTERM) starts the graceful shutdown; from
 	// then on the signals get their default handling, so that a second
 	// Ctrl-C stops the demo at once instead of waiting for the requests in
@@ -47,3 +53,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// quietLogger discards go-redis's internal log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}

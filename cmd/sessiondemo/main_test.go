@@ -249,3 +249,30 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 		t.Fatalf("after a second interrupt during the shutdown: %v, want killed by the interrupt\n%s", err, log.String())
 	}
 }
+
+// A store that cannot be reached is one error line, after "sessiondemo:".
+// go-redis logged each failed dial of its retries as well, on lines of its
+// own format ("redis: ... pool.go:770: ... failed to dial after 5
+// attempts"), four of them before the demo's own error.
+func TestAnUnreachableRedisIsOneErrorLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command; skipped with -short")
+	}
+	bin := buildDemo(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-secret", "s", "-store", "redis://"+closed+"/0")
+	cmd.Dir = t.TempDir()
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "sessiondemo: ") || !strings.Contains(lines[0], "connection refused") {
+		t.Errorf("output, want one line saying the connection was refused:\n%s", out)
+	}
+}
