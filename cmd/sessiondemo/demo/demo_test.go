@@ -1084,3 +1084,27 @@ func TestAnEmptyAddrOrSecretFlagIsAUsageError(t *testing.T) {
 		t.Errorf("SESSION_SECRET of blanks and commas: error %v, want one naming SESSION_SECRET", err)
 	}
 }
+
+// The demo serves plain HTTP, where its SecureAuto cookie is never Secure,
+// and browsers drop a __Host- or __Secure- cookie that is not: with such a
+// -name every request started a new session and a login never held. Start
+// now refuses the name, saying why, and writes nothing.
+func TestACookieNameThatNeedsHTTPSIsRefused(t *testing.T) {
+	for _, name := range []string{"__Host-sid", "__Secure-sid", "__host-sid"} {
+		dir := t.TempDir()
+		s, err := Start(t.Context(), Config{Addr: "127.0.0.1:0", Dir: dir, Name: name})
+		if err == nil {
+			s.Shutdown(context.Background())
+			t.Errorf("%s: Start succeeded", name)
+			continue
+		}
+		for _, want := range []string{name, "plain HTTP", "Secure"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", name, err, want)
+			}
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%s: the failed start left %d files behind", name, len(entries))
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	name := cfg.Name
 	if name == "" {
 		name = DefaultName
+	}
+	// The demo serves plain HTTP, so its SecureAuto cookie is never
+	// Secure, and browsers drop a cookie with either prefix that is not.
+	for _, prefix := range []string{"__Host-", "__Secure-"} {
+		if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+			return nil, fmt.Errorf("demo: cookie name %q: the demo serves plain HTTP, where its cookie is not Secure, and browsers drop a %s cookie that is not Secure; choose a name without the prefix", name, prefix)
+		}
 	}
 	opts := session.Options{
 		Secrets: cfg.Secrets,
