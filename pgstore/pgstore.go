@@ -48,13 +48,16 @@
 // again after only if the other transaction changed the row: a touch that
 // waited for a transaction that held the row without changing it (a SELECT
 // ... FOR UPDATE) or rolled back can still push forward the expiry of a
-// session that expired during that wait. IDs, Count and the cleanup compare
-// every row with one now(), which the expire index ranges over, as
-// connect-pg-simple's pruning compares with one time. A cleanup goroutine deletes expired rows every 15
-// minutes (as connect-pg-simple prunes); [WithCleanupInterval] changes or
-// disables it, and [Store.Close] stops it. [Store.PurgeExpired] does the
-// same on demand. The store's expiries keep PostgreSQL's microseconds;
-// connect-pg-simple's are rounded up to the second.
+// session that expired during that wait. IDs and Count compare every row
+// with one now(), which the expire index ranges over, as connect-pg-simple's
+// pruning compares with one time; the cleanup does too, in batches of up to
+// 1,000 rows, each a statement with its own now(). A cleanup goroutine
+// deletes expired rows every 15 minutes (as connect-pg-simple prunes);
+// [WithCleanupInterval] changes or disables it, and [Store.Close] stops it.
+// [Store.PurgeExpired] does the same on demand; a batch skips the rows
+// another transaction holds, which a later run deletes. The store's
+// expiries keep PostgreSQL's microseconds; connect-pg-simple's are rounded
+// up to the second.
 //
 // # Sessions of a user
 //
@@ -115,6 +118,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session"
@@ -265,7 +269,7 @@ func newQueries(t string) queries {
 		ids:    `SELECT sid FROM ` + t + ` WHERE expire > now()`,
 		count:  `SELECT count(*) FROM ` + t + ` WHERE expire > now()`,
 		clear:  `DELETE FROM ` + t,
-		purge:  `DELETE FROM ` + t + ` WHERE expire <= now()`,
+		purge:  purgeSQL(t, `expire <= now()`),
 	}
 }
 
@@ -822,16 +826,67 @@ func (s *Store) Clear(ctx context.Context) error {
 	return nil
 }
 
+// purgeBatch is how many rows one statement of PurgeExpired deletes at
+// most.
+const purgeBatch = 1000
+
+// purgeSQL returns the statement that deletes a batch of rows of table t
+// that cond (on expire) selects, from expire $1 on, in expire order,
+// skipping the rows another transaction holds, and returns how many it
+// deleted and the last expire among them, where the next batch starts.
+// The rows are picked by the expire index, locked FOR UPDATE SKIP LOCKED
+// and deleted by their ctid; the DELETE checks cond again on each (a row
+// rewritten by a transaction that committed after the statement began is
+// not seen there, and is left for a later call). Starting from the last
+// batch's expire, a batch does not walk again the index entries (or heap
+// pages) of the rows the batches before it deleted, which stay until a
+// VACUUM: in a table of a million expired rows, a batch from the start
+// after 900,000 deleted took 100 to 660 ms, one from the last expire 1 to
+// 2 ms. Rows sharing the last expire are walked again, which is quick
+// unless very many rows share one expiry.
+func purgeSQL(t, cond string) string {
+	return `WITH batch AS (DELETE FROM ` + t + ` WHERE ctid = ANY (ARRAY (SELECT ctid FROM ` + t + ` WHERE expire >= $1 AND ` + cond +
+		` ORDER BY expire LIMIT ` + strconv.Itoa(purgeBatch) + ` FOR UPDATE SKIP LOCKED)) AND ` + cond + ` RETURNING expire)
+SELECT count(*), max(expire) FROM batch`
+}
+
+// purgeBatches runs sql, a statement of purgeSQL, from expire from on,
+// until a batch deletes fewer than purgeBatch rows, and returns how many
+// rows the batches deleted. Each batch is a transaction of its own, so
+// none holds more than a batch of rows, and it stops, with ctx's error,
+// when ctx ends between batches. T is the type of the table's expire.
+func purgeBatches[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, pool *pgxpool.Pool, sql string, from T) (int, error) {
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n int
+		if err := pool.QueryRow(ctx, sql, from).Scan(&n, &from); err != nil {
+			return total, err
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
 // PurgeExpired deletes the expired rows and returns how many it deleted,
 // then the user index entries more than session.IndexGrace past their
 // expiry (not counted). The cleanup calls it; an admin tool may too.
+//
+// It deletes in batches of up to 1,000 rows, one statement (and
+// transaction) each, until a batch finds fewer, so that it never holds more
+// than a batch of rows locked, nor writes one long transaction. A batch
+// skips the rows another transaction holds (FOR UPDATE SKIP LOCKED) instead
+// of waiting for it: a later call deletes them. When ctx ends it stops
+// between batches (pgx cancels a statement in progress, which then deletes
+// nothing) and returns the number deleted so far with ctx's error.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
-	}
-	tag, err := s.pool.Exec(ctx, s.q.purge)
+	n, err := purgeBatches(ctx, s.pool, s.q.purge, pgtype.Timestamp{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: purge expired: %w", err)
+		return n, fmt.Errorf("pgstore: purge expired: %w", err)
 	}
-	return int(tag.RowsAffected()), s.purgeUsers(ctx)
+	return n, s.purgeUsers(ctx)
 }

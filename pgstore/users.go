@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/shortid"
@@ -71,7 +72,7 @@ ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED
 		list: `SELECT u.sid, CASE WHEN isfinite(u.used) THEN u.used END, CASE WHEN isfinite(u.expire) THEN u.expire END, s.sess::text FROM ` + u + ` u
 LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > clock_timestamp()
 WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
-		purge: `DELETE FROM ` + u + ` WHERE expire < now() - ` + graceSQL,
+		purge: purgeSQL(u, `expire < now() - `+graceSQL),
 	}
 }
 
@@ -176,10 +177,11 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 }
 
 // purgeUsers deletes every user's entries past their expiry plus
-// session.IndexGrace. A missing index table (a store that never indexed a
-// user, on a table made without WithCreateTable) has nothing to prune.
+// session.IndexGrace, in batches as PurgeExpired deletes sessions. A
+// missing index table (a store that never indexed a user, on a table made
+// without WithCreateTable) has nothing to prune.
 func (s *Store) purgeUsers(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, s.uq.purge)
+	_, err := purgeBatches(ctx, s.pool, s.uq.purge, pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
 		return nil
