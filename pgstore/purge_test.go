@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/pgstore"
+	"github.com/sessionkit/session/storetest"
 )
 
 // addExpired adds n expired sessions sid<prefix>0 ... to st's table, their
@@ -187,4 +189,25 @@ func TestPurgeExpiredStopsBetweenBatchesWhenItsContextEnds(t *testing.T) {
 	if n, err := st.PurgeExpired(t.Context()); n != 2*pgstore.PurgeBatch || err != nil {
 		t.Fatalf("next PurgeExpired = %d, %v; want %d", n, err, 2*pgstore.PurgeBatch)
 	}
+}
+
+// A table whose expire is a timestamptz, which the README says works,
+// passes the conformance suite, and PurgeExpired deletes its expired rows
+// across batches.
+func TestStoreWorksOnATimestamptzExpireColumn(t *testing.T) {
+	pool := newPool(t)
+	tzStore := func(t *testing.T) *pgstore.Store {
+		table := fmt.Sprintf("tz_session_%d", tableSeq.Add(1))
+		exec(t, pool, strings.Replace(pgstore.CreateTableSQL("", table), `"expire" timestamp(6) NOT NULL`, `"expire" timestamptz NOT NULL`, 1))
+		return newStore(t, pool, pgstore.WithTable(table))
+	}
+	storetest.Run(t, func(t *testing.T) session.Store { return tzStore(t) })
+	t.Run("PurgeExpiredOfManyBatches", func(t *testing.T) {
+		st := tzStore(t)
+		expired := 2*pgstore.PurgeBatch + 1
+		addExpired(t, pool, st, "old", expired)
+		if n, err := st.PurgeExpired(t.Context()); n != expired || err != nil {
+			t.Fatalf("PurgeExpired = %d, %v; want %d", n, err, expired)
+		}
+	})
 }
