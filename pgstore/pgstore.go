@@ -194,7 +194,12 @@ func WithSchema(name string) Option { return func(c *config) { c.schema = name }
 // named IDX_<table>_expire, as connect-pg-simple names it, or IDX1_...
 // (up to IDX9_) if another relation of the schema has that name, as
 // connect-pg-simple's index of a table with another tableName does
-// ("IDX_session_expire"). Without it the table must exist
+// ("IDX_session_expire"). A missing user index table goes beside the
+// session table, in its schema, also when [WithSchema] is not given and
+// the search_path found the session table in a schema other than the one
+// an unqualified CREATE TABLE uses (a role's own schema, first in the
+// default search_path), unless the role may not create there. Without it
+// the table must exist
 // (see the package documentation for its SQL), and the user index table
 // too if sessions are bound to users (session.Session.SetUser).
 func WithCreateTable() Option { return func(c *config) { c.createTable = true } }
@@ -491,19 +496,26 @@ func createRace(err error) bool {
 // index on expire counts whatever its name: connect-pg-simple names the
 // index of every table it creates "IDX_session_expire", and another one
 // would be a second index, written on every touch, or for a role that does
-// not own the table an error. Any role may read the catalog.
+// not own the table an error. The last column is the schema of the table,
+// where a missing user index table goes: NULL if the table is missing or
+// temporary, or if the role may not create in its schema. Any role may
+// read the catalog.
 const existsSQL = `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1::text::name),
   to_regclass($2::text) IS NOT NULL,
   EXISTS (SELECT FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($2::text) AND a.attname = 'expire'),
   to_regclass($3::text) IS NOT NULL,
-  EXISTS (SELECT FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($3::text) AND a.attname = 'expire')`
+  EXISTS (SELECT FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = to_regclass($3::text) AND a.attname = 'expire'),
+  (SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($2::text) AND c.relpersistence <> 't' AND has_schema_privilege(n.oid, 'CREATE'))`
 
 // missingObjectsSQL returns the statements of CreateTableSQL that create
 // the objects missing from the database, "" if none is.
 func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (string, error) {
-	var hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
+	var (
+		hasSchema, hasTable, hasIndex, hasUsers, hasUsersIndex bool
+		tableSchema                                            *string
+	)
 	err := s.pool.QueryRow(ctx, existsSQL, withoutNUL(schema), s.table, s.usersTable).
-		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex)
+		Scan(&hasSchema, &hasTable, &hasIndex, &hasUsers, &hasUsersIndex, &tableSchema)
 	if err != nil {
 		return "", err
 	}
@@ -522,7 +534,25 @@ func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (st
 		sql += createIndexSQL(schema, table, name)
 	}
 	if !hasUsers {
-		sql += createUsersTableSQL(schema, table)
+		// Beside the session table, which the search_path found
+		// (connect-pg-simple's, in public, made by a migration), not in
+		// the schema an unqualified CREATE TABLE creates in: with the
+		// default search_path, "$user", public, that is the role's own
+		// schema if it has one, where another role finds no index. The
+		// store's statements still find it through the search_path,
+		// which has no <table>_users before that schema (or to_regclass
+		// would have found it). A role that may not create there
+		// creates it where it can, as before, rather than fail in New
+		// when it may never bind a session to a user.
+		users := schema
+		if users == "" && tableSchema != nil {
+			users = *tableSchema
+		}
+		name, err := s.freeIndexName(ctx, s.usersTable, users, expireIndex(table+usersSuffix))
+		if err != nil {
+			return "", err
+		}
+		return sql + createUsersTableSQL(users, table) + createIndexSQL(users, table+usersSuffix, name), nil
 	}
 	if !hasUsersIndex {
 		name, err := s.freeIndexName(ctx, s.usersTable, schema, expireIndex(table+usersSuffix))

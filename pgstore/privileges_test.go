@@ -288,3 +288,83 @@ CREATE INDEX "IDX_session_expire" ON "express_sessions" ("expire");`)
 	}
 	other.Close()
 }
+
+// connect-pg-simple's table in public, made by a migration, and an
+// application role with a schema of its own, as PostgreSQL's documentation
+// advises (the default search_path, "$user", public, puts it first):
+// WithCreateTable creates the user index table beside the session table,
+// where every role that uses the session table finds it. It created the
+// table where an unqualified CREATE TABLE does, in the role's schema, so
+// that another role (an admin tool, a second service) found no index, or
+// its own one, and listed none of the sessions this one indexed.
+func TestWithCreateTableMakesTheUserIndexTableBesideTheSessionTable(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	admin := poolOn(t, dsn, nil)
+	exec(t, admin, `CREATE TABLE "session" (
+  "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+);
+CREATE INDEX "IDX_session_expire" ON "session" ("expire");`)
+	pool := appRole(t, admin, dsn, `CREATE SCHEMA %R AUTHORIZATION %R; GRANT USAGE, CREATE ON SCHEMA public TO %R; GRANT SELECT, INSERT, UPDATE, DELETE ON session TO %R`)
+	st, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	useStore(t, st)
+	rows, err := admin.Query(t.Context(), `SELECT schemaname || '.' || tablename FROM pg_tables WHERE tablename LIKE 'session%' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tables, []string{"public.session", "public.session_users"}) {
+		t.Errorf("session tables after New: %v, want both in public", tables)
+	}
+	if got := expireIndexes(t, admin, "session_users"); len(got) != 1 {
+		t.Errorf("indexes on the user index table's expire: %v, want one", got)
+	}
+	// A store of another role on public's tables lists what this one
+	// indexed.
+	listed := 0
+	ost, err := pgstore.New(admin, pgstore.WithSchema("public"), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	if err := st.Set(t.Context(), "shared", []byte(`{}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.IndexUserSession(t.Context(), "bob", "shared", time.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := ost.UserSessions(t.Context(), "bob", func(string, time.Time, time.Time, []byte) { listed++ }); err != nil || listed != 1 {
+		t.Errorf("UserSessions of another store on public's tables = %d, %v; want the entry this one wrote", listed, err)
+	}
+}
+
+// A role with a schema of its own that may not create in public, beside
+// connect-pg-simple's table: WithCreateTable creates the user index table
+// in the role's schema, where an unqualified CREATE TABLE does, rather
+// than fail in New (an application that binds no session to a user needs
+// none).
+func TestWithCreateTableMakesTheUserIndexTableInTheRolesSchemaIfItMayNotCreateBesideTheSessionTable(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	admin := poolOn(t, dsn, nil)
+	exec(t, admin, `CREATE TABLE "session" (
+  "sid" varchar NOT NULL COLLATE "default" PRIMARY KEY,
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+);
+CREATE INDEX "IDX_session_expire" ON "session" ("expire");`)
+	pool := appRole(t, admin, dsn, `REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE SCHEMA %R AUTHORIZATION %R; GRANT USAGE ON SCHEMA public TO %R; GRANT SELECT, INSERT, UPDATE, DELETE ON session TO %R`)
+	st, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatalf("New with WithCreateTable, a role that may create in its own schema only: %v", err)
+	}
+	defer st.Close()
+	useStore(t, st)
+}
