@@ -922,7 +922,12 @@ func (s *Session) lostUpdate(data []byte) {
 // as for a write that failed; so does a store that gives back other bytes
 // than it was given (a document re-encoded). (Bytes that another request
 // wrote exactly as the write sent them are taken for the write: the store
-// holds what the request meant to write either way.) s.mu is held.
+// holds what the request meant to write either way.) Either way, a doc of
+// another user than the copy the write swapped from (former) is no longer
+// former's, and unless the request binds it to former again, former's
+// entry goes (unindexRebound): applied and then written over, the write
+// made it stale, and no removal after a write that succeeded followed.
+// s.mu is held.
 func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte) error {
 	if !s.has(markLostUpdate) {
 		return m.merge(s, doc, ver)
@@ -933,9 +938,7 @@ func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument
 	if err := m.merge(s, doc, ver); err != nil {
 		return err
 	}
-	if own && former != s.storedUser {
-		m.unindexUser(ctx, former, s.id)
-	}
+	m.unindexRebound(ctx, s, former)
 	return nil
 }
 

@@ -363,9 +363,10 @@ func (m *Manager) unindexUser(ctx context.Context, user, id string) {
 
 // unindexRebound removes user's index entry for s after a save's re-read
 // (remerge) found the session rebound by another request: user is the
-// one the failed attempt wrote for, and recorded the entry of; the store
-// now holds the session under another user (or none), and the next
-// attempt writes another one too. Left, the entry would say the session is
+// one the failed attempt wrote for, and recorded the entry of (or, after a
+// write whose reply was lost, the user of the copy it swapped from:
+// mergeRead); the store now holds the session under another user (or
+// none), and the next attempt writes another one too. Left, the entry would say the session is
 // user's while it is someone else's, and DestroyUserSessions(user) from a
 // manager that cannot read the session, which takes the entry's word,
 // would end it. (A request that loaded the session before a SetUser alone
