@@ -874,11 +874,14 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	indexed := s.userLocked() // whose entry the failed attempt recorded
+	indexed := s.userLocked()     // whose entry the failed attempt recorded
+	lost := s.has(markLostUpdate) // an earlier Save's: mergeRead sees to its entry
 	if err := m.mergeRead(ctx, s, &doc, ver, data); err != nil {
 		return err
 	}
-	m.unindexRebound(ctx, s, indexed)
+	if !lost {
+		m.unindexRebound(ctx, s, indexed)
+	}
 	return nil
 }
 
@@ -926,19 +929,23 @@ func (s *Session) lostUpdate(data []byte) {
 // another user than the copy the write swapped from (former) is no longer
 // former's, and unless the request binds it to former again, former's
 // entry goes (unindexRebound): applied and then written over, the write
-// made it stale, and no removal after a write that succeeded followed.
-// s.mu is held.
+// made it stale, and no removal after a write that succeeded followed. So
+// does the entry that the write recorded, before it went out, for the user
+// it carried (sent), which a SetUser since may have replaced. s.mu is held.
 func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte) error {
 	if !s.has(markLostUpdate) {
 		return m.merge(s, doc, ver)
 	}
 	own := bytes.Equal(data, s.loadedData)
-	former := s.storedUser
+	former, sent := s.storedUser, m.userOfData(s.loadedData)
 	s.settleLostUpdate(own)
 	if err := m.merge(s, doc, ver); err != nil {
 		return err
 	}
 	m.unindexRebound(ctx, s, former)
+	if sent != former {
+		m.unindexRebound(ctx, s, sent)
+	}
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"testing"
@@ -79,4 +81,33 @@ func TestALostSaveThatReboundTheSessionLeavesNoEntryForTheFormerUserWhenOverwrit
 		t.Fatalf("status %d", rec.Code)
 	}
 	checkNotUsers(t, am, om, b, "bob", "ada")
+}
+
+// A Session.Save that binds ada's session to bob and fails before its
+// write went out, followed by a SetUser("cat") of the same request: the
+// end of the request writes the session as cat's, and removes the entry
+// the failed Save recorded for bob. It stayed, and
+// DestroyUserSessions(bob) from a manager that cannot read the session
+// ended cat's session.
+func TestAFailedSaveThatReboundTheSessionLeavesNoEntryAfterAnotherSetUser(t *testing.T) {
+	cs := newCountingStore(t)
+	fs := &faultStore{countingStore: cs}
+	am, om, b := lostSaveUsers(t, fs, cs, func(r *http.Request, s *Session) {
+		s.SetUser("bob")
+		fs.on(func(_ context.Context, op, _ string) error {
+			if op == "CompareAndSwap" {
+				return errDown
+			}
+			return nil
+		})
+		if err := s.Save(r.Context()); !errors.Is(err, errDown) {
+			t.Errorf("Save: %v; want the store's error", err)
+		}
+		fs.on(nil)
+		s.SetUser("cat")
+	})
+	if rec := b.get("/do"); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	checkNotUsers(t, am, om, b, "cat", "bob", "ada")
 }
