@@ -937,16 +937,27 @@ func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument
 		return m.merge(s, doc, ver)
 	}
 	own := bytes.Equal(data, s.loadedData)
-	former, sent := s.storedUser, m.userOfData(s.loadedData)
+	former, sent := s.storedUser, s.loadedData
 	s.settleLostUpdate(own)
 	if err := m.merge(s, doc, ver); err != nil {
 		return err
 	}
-	m.unindexRebound(ctx, s, former)
-	if sent != former {
-		m.unindexRebound(ctx, s, sent)
-	}
+	m.unindexLost(ctx, s, former, sent)
 	return nil
+}
+
+// unindexLost removes, once s is up to date with the store after a write
+// whose reply was lost, the index entries that write may have left for
+// users the session no longer has (unindexRebound): that of former, the
+// user of the copy it swapped from, which the write, applied, made stale
+// without the removal that follows a write that succeeded (userSaved),
+// and that of the user of sent, the bytes it sent, whose entry it
+// recorded before it went out. s.mu is held.
+func (m *Manager) unindexLost(ctx context.Context, s *Session, former string, sent []byte) {
+	m.unindexRebound(ctx, s, former)
+	if u := m.userOfData(sent); u != former {
+		m.unindexRebound(ctx, s, u)
+	}
 }
 
 // settleLostUpdate forgets the write whose reply was lost

@@ -396,7 +396,10 @@ func (s *Session) dropStored(ctx context.Context, op string) error {
 // (express: reload), dropping changes not saved. A change saved earlier in
 // the request still counts, so a session this request created or renewed
 // and saved keeps its cookie. A session missing from the store is an error
-// wrapping ErrNotFound. After Unset it does nothing.
+// wrapping ErrNotFound. After Unset it does nothing. After a Save that
+// failed with an error, the user the session is not (the one that Save
+// bound, or the one it bound the session from) loses the index entry for
+// it that the Save may have left.
 func (s *Session) Reload(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -416,6 +419,11 @@ func (s *Session) Reload(ctx context.Context) error {
 	before := s.sessionState
 	s.m.initLoaded(s, s.id, &doc, ver, data)
 	s.reloaded(&before)
+	if before.has(markLostUpdate) {
+		// A Save of the request whose reply was lost: s is what the
+		// store holds now, whether that Save was applied or not.
+		s.m.unindexLost(ctx, s, before.storedUser, before.loadedData)
+	}
 	return nil
 }
 

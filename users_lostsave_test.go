@@ -111,3 +111,51 @@ func TestAFailedSaveThatReboundTheSessionLeavesNoEntryAfterAnotherSetUser(t *tes
 	}
 	checkNotUsers(t, am, om, b, "cat", "bob", "ada")
 }
+
+// A Reload after a Session.Save that binds ada's session to bob: whether
+// the store applied the Save, whose reply was lost, or not (it failed
+// before its write went out), the session is then what the store holds,
+// and the user it is not has no index entry for it. The entry of ada
+// (applied) or bob (not) stayed, and DestroyUserSessions of that user from
+// a manager that cannot read the session ended the other's session.
+func TestReloadAfterAFailedSaveThatReboundTheSessionLeavesNoEntryForTheOtherUser(t *testing.T) {
+	for _, applied := range []bool{true, false} {
+		name, want, other := "not applied", "ada", "bob"
+		if applied {
+			name, want, other = "applied", "bob", "ada"
+		}
+		t.Run(name, func(t *testing.T) {
+			cs := newCountingStore(t)
+			fs := &faultStore{countingStore: cs}
+			st := &lostReplyStore{countingStore: cs}
+			var store VersionedStore = fs
+			if applied {
+				store = st
+			}
+			am, om, b := lostSaveUsers(t, store, cs, func(r *http.Request, s *Session) {
+				s.SetUser("bob")
+				if applied {
+					saveReplyLost(t, r, s, st)
+				} else {
+					fs.on(func(_ context.Context, op, _ string) error {
+						if op == "CompareAndSwap" {
+							return errDown
+						}
+						return nil
+					})
+					if err := s.Save(r.Context()); !errors.Is(err, errDown) {
+						t.Errorf("Save: %v; want the store's error", err)
+					}
+					fs.on(nil)
+				}
+				if err := s.Reload(r.Context()); err != nil {
+					t.Errorf("Reload: %v", err)
+				}
+			})
+			if rec := b.get("/do"); rec.Code != http.StatusOK {
+				t.Fatalf("status %d", rec.Code)
+			}
+			checkNotUsers(t, am, om, b, want, other)
+		})
+	}
+}
