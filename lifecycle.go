@@ -68,6 +68,12 @@ const (
 	// markLostCookie: that write carried a cookie the handler set
 	// (markCookieSet), and the handler has not set it again since.
 	markLostCookie
+	// markLostLogin: a re-read found the session bound, since the copy
+	// that write swapped from, to the user that write sent, with the
+	// login (markLogin) no successful write has followed yet: the login
+	// made it the user's, as a write whose reply came back would have,
+	// and a failed trim undoes it (userSaved).
+	markLostLogin
 )
 
 // change is what the request did to one key since the last save: set it,

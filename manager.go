@@ -931,16 +931,22 @@ func (s *Session) lostUpdate(data []byte) {
 // entry goes (unindexRebound): applied and then written over, the write
 // made it stale, and no removal after a write that succeeded followed. So
 // does the entry that the write recorded, before it went out, for the user
-// it carried (sent), which a SetUser since may have replaced. s.mu is held.
+// it carried (sent), which a SetUser since may have replaced. A doc that
+// the write's login (SetUser) bound to its user is that login's, and the
+// next write's MaxSessionsPerUser trim, if it fails, ends it
+// (markLostLogin), as the write's own would have. s.mu is held.
 func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte) error {
 	if !s.has(markLostUpdate) {
 		return m.merge(s, doc, ver)
 	}
 	own := bytes.Equal(data, s.loadedData)
-	former, sent := s.storedUser, s.loadedData
+	former, sent := s.storedUser, m.userOfData(s.loadedData)
 	s.settleLostUpdate(own)
 	if err := m.merge(s, doc, ver); err != nil {
 		return err
+	}
+	if former != s.storedUser && s.storedUser == sent && s.has(markLogin) {
+		s.set(markLostLogin) // the write's login stored (userSaved)
 	}
 	m.unindexLost(ctx, s, former, sent)
 	return nil
@@ -951,12 +957,12 @@ func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument
 // users the session no longer has (unindexRebound): that of former, the
 // user of the copy it swapped from, which the write, applied, made stale
 // without the removal that follows a write that succeeded (userSaved),
-// and that of the user of sent, the bytes it sent, whose entry it
-// recorded before it went out. s.mu is held.
-func (m *Manager) unindexLost(ctx context.Context, s *Session, former string, sent []byte) {
+// and that of the user it sent, whose entry it recorded before it went
+// out (sent). s.mu is held.
+func (m *Manager) unindexLost(ctx context.Context, s *Session, former, sent string) {
 	m.unindexRebound(ctx, s, former)
-	if u := m.userOfData(sent); u != former {
-		m.unindexRebound(ctx, s, u)
+	if sent != former {
+		m.unindexRebound(ctx, s, sent)
 	}
 }
 

@@ -422,7 +422,7 @@ func (s *Session) Reload(ctx context.Context) error {
 	if before.has(markLostUpdate) {
 		// A Save of the request whose reply was lost: s is what the
 		// store holds now, whether that Save was applied or not.
-		s.m.unindexLost(ctx, s, before.storedUser, before.loadedData)
+		s.m.unindexLost(ctx, s, before.storedUser, s.m.userOfData(before.loadedData))
 	}
 	return nil
 }

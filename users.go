@@ -392,6 +392,9 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		m.unindexUser(ctx, s.storedUser, s.id) // none for "": there was no entry
 		s.storedUser = user
 	}
+	// or an earlier write, whose reply was lost, bound it (mergeRead)
+	bound = bound || s.has(markLostLogin)
+	s.drop(markLostLogin)
 	if !s.has(markLogin) {
 		return nil
 	}
