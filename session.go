@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -399,7 +400,8 @@ func (s *Session) dropStored(ctx context.Context, op string) error {
 // wrapping ErrNotFound. After Unset it does nothing. After a Save that
 // failed with an error, the user the session is not (the one that Save
 // bound, or the one it bound the session from) loses the index entry for
-// it that the Save may have left.
+// it that the Save may have left; and a Save whose reply was lost, whose
+// bytes the store holds, counts as a change saved.
 func (s *Session) Reload(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -422,6 +424,9 @@ func (s *Session) Reload(ctx context.Context) error {
 	if before.has(markLostUpdate) {
 		// A Save of the request whose reply was lost: s is what the
 		// store holds now, whether that Save was applied or not.
+		if before.has(markModified) && bytes.Equal(data, before.loadedData) {
+			s.set(markModified) // applied: a change saved, as reloaded keeps it
+		}
 		s.m.unindexLost(ctx, s, before.storedUser, s.m.userOfData(before.loadedData))
 	}
 	return nil
