@@ -262,8 +262,9 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // session another id. Flash messages alone are written (a "try again" for
 // the page the failed login redirects to).
 //
-// A stored session with a user (SetUser) is re-read first, with a store
-// that compares and swaps, and what is stored now moves, with this
+// A stored session with a user (SetUser), or one that a Session.Save of
+// the request whose reply was lost bound to a user, is re-read first,
+// with a store that compares and swaps, and what is stored now moves, with this
 // request's changes over it, as a save merges them: a user that another
 // request unbound stays unbound. When another request ended the session
 // since this one loaded it (a logout, Manager.DestroyUserSessions, a

@@ -450,9 +450,15 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 // back under the new id, logged in, after "log out everywhere" returned;
 // and a session that another request unbound (SetUser("")) stays unbound.
 // Any other session needs no re-read: without a user, nothing ends it that
-// the move could undo. s.mu is held.
+// the move could undo. A session a Save of the request bound to a user
+// (SetUser) is one of a user's even when that Save's reply was lost
+// (markLostUpdate): the store may hold it so, listed in the user's index.
+// s.mu is held.
 func (m *Manager) renewStored(ctx context.Context, s *Session) error {
-	if !s.has(markInStore) || m.versioned == nil || s.storedUser == "" {
+	if !s.has(markInStore) || m.versioned == nil {
+		return nil
+	}
+	if s.storedUser == "" && (!s.has(markLostUpdate) || m.userOfData(s.loadedData) == "") {
 		return nil
 	}
 	var doc loadedDocument
