@@ -152,7 +152,7 @@ var diffScenarios = []diffScenario{
 	{"a store that fails to destroy", "", "set?k=a&v=1; destroy fail=destroy; read", "#13: 2.touch=0/1"},
 	{"a store that fails to destroy at regenerate", "", "set?k=a&v=1; regenerate fail=destroy; read", ""},
 	{"a store that fails to save by hand", "", "set?k=a&v=1; save?k=b&v=2 fail=set; read",
-		`#3: 2.body={"error":"save"}/{"error":"session"} 2.cookie=set/- 2.set=1/2 2.touch=1/0`},
+		`#3: 2.body={"error":"save"}/{"error":"session"} 2.cookie=set/- 2.get=1/2 2.set=1/2 2.touch=1/0`},
 	{"a store that fails to reload", "", "set?k=a&v=1; reload fail=get", ""},
 
 	// Laziness.
