@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	stopPgPeer()
 	stopMemcachedPeer()
 	stopDiffPeer()
+	closeDiffDatabases()
 	testserver.StopShared()
 	os.Exit(code)
 }

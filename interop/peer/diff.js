@@ -7,7 +7,10 @@
 // Environment:
 //   PORT       port to listen on (0 picks a free one; the real port is printed)
 //   HOST       address to listen on (default 127.0.0.1)
-//   REDIS_URL  the Redis for apps whose store is "redis" (none: only memory apps)
+//   REDIS_URL  the Redis for apps whose store is "redis" (none: no redis apps)
+//
+// A mongo or pg app names its server in its config ("url"), and the Node
+// process connects to it when the first such app is made.
 //
 // Control routes (outside every app):
 //   POST /__diff/app           body: a JSON config (below); answers {"app": ID}
@@ -20,7 +23,8 @@
 //                              makes SID's stored copy look written N ms earlier,
 //                              behind the app's back (not counted): its
 //                              cookie.expires moves back by N ms, and so does
-//                              the store's expiry, which the store derives from it
+//                              the store's expiry, which the store derives from it;
+//                              a session the store no longer returns stays gone
 //
 // Every other request goes to the app named by its X-Diff-App header; with
 // X-Diff-Fail: get, set, touch or destroy, every such call of its store
@@ -43,7 +47,9 @@
 // own operation, then answers {"data": ...}.
 //
 // The config (every field optional but secrets):
-//   {"secrets": ["new", "old"], "store": "memory" | "redis", "prefix": "sess:",
+//   {"secrets": ["new", "old"], "store": "memory" | "redis" | "mongo" | "pg",
+//    "prefix": "sess:" (connect-redis's key prefix; for mongo the collection,
+//    for pg the table, which must exist), "url": the MongoDB or PostgreSQL URL,
 //    "resave": false, "saveUninitialized": false, "rolling": false,
 //    "unset": "keep" | "destroy", "proxy": true | false | undefined,
 //    "cookie": {"path", "domain", "maxAge", "secure": true | "auto",
@@ -83,7 +89,7 @@ function countingStore(store, failing) {
   const age = (sid, ms, cb) =>
     store.get(sid, (err, sess) => {
       if (err) return cb(err);
-      if (!sess) return cb(new Error("no stored session " + sid));
+      if (!sess) return cb(null); // gone (expired): it stays gone
       if (sess.cookie && sess.cookie.expires) {
         sess.cookie.expires = new Date(new Date(sess.cookie.expires).getTime() - ms);
       }
@@ -102,15 +108,70 @@ function dataOf(sess) {
   return out;
 }
 
-function makeApp(config, redisClient) {
-  let store;
-  if ((config.store || "memory") === "redis") {
-    if (!redisClient) throw new Error("store redis: no REDIS_URL");
-    const { RedisStore } = require("connect-redis");
-    store = new RedisStore({ client: redisClient, prefix: config.prefix || "sess:" });
-  } else {
-    store = new session.MemoryStore();
+// mongoClients and pgPools are the connections of the mongo and pg apps,
+// one per URL (a promise each), shared by every app on that server.
+const mongoClients = new Map();
+const pgPools = new Map();
+
+function mongoClient(url) {
+  if (!mongoClients.has(url)) {
+    const { MongoClient } = require("mongodb");
+    const p = MongoClient.connect(url);
+    p.catch(() => mongoClients.delete(url)); // the next app tries again
+    mongoClients.set(url, p);
   }
+  return mongoClients.get(url);
+}
+
+function pgPool(url) {
+  if (!pgPools.has(url)) {
+    const { Pool } = require("pg");
+    const pool = new Pool({ connectionString: url });
+    pool.on("error", (err) => console.error("pg:", err.message));
+    pgPools.set(url, pool);
+  }
+  return pgPools.get(url);
+}
+
+// openStore returns the store of a new app: a MemoryStore, or connect-redis,
+// connect-mongo or connect-pg-simple under the key prefix, collection or
+// table of config.prefix. Neither removal of expired sessions
+// runs: connect-mongo's autoRemove is "disabled" and connect-pg-simple's
+// pruning off, as the Go side runs no cleanup; both stores' get skips an
+// expired session all the same.
+async function openStore(config, redisClient) {
+  switch (config.store || "memory") {
+    case "memory":
+      return new session.MemoryStore();
+    case "redis": {
+      if (!redisClient) throw new Error("store redis: no REDIS_URL");
+      const { RedisStore } = require("connect-redis");
+      return new RedisStore({ client: redisClient, prefix: config.prefix || "sess:" });
+    }
+    case "mongo": {
+      if (!config.url || !config.prefix) throw new Error("store mongo: want url and prefix (the collection)");
+      const { MongoStore } = require("connect-mongo");
+      const store = MongoStore.create({
+        clientPromise: mongoClient(config.url),
+        collectionName: config.prefix,
+        autoRemove: "disabled",
+      });
+      await store.collectionP;
+      return store;
+    }
+    case "pg": {
+      if (!config.url || !config.prefix) throw new Error("store pg: want url and prefix (the table)");
+      // The table must exist: connect-pg-simple's createTableIfMissing names
+      // its primary key "session_pkey" whatever the table, so a second
+      // table in the schema fails. The suite makes it with pgstore.
+      const PgStore = require("connect-pg-simple")(session);
+      return new PgStore({ pool: pgPool(config.url), tableName: config.prefix, pruneSessionInterval: false });
+    }
+  }
+  throw new Error("unknown store " + config.store);
+}
+
+function makeApp(config, store) {
   // failing names the store call that fails during the current request
   // (its X-Diff-Fail header), "" for none.
   let failing = "";
@@ -236,7 +297,7 @@ async function control(req, res, url, redisClient) {
         return reply(res, 400, { error: "config.secrets: want a non-empty list" });
       }
       const id = String(nextApp++);
-      apps.set(id, makeApp(config, redisClient));
+      apps.set(id, makeApp(config, await openStore(config, redisClient)));
       return reply(res, 200, { app: id });
     }
     case "/__diff/counts":
@@ -283,6 +344,8 @@ async function main() {
     server.close();
     server.closeAllConnections();
     if (redisClient) redisClient.destroy();
+    for (const p of mongoClients.values()) p.then((c) => c.close()).catch(() => {});
+    for (const pool of pgPools.values()) pool.end().catch(() => {});
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
