@@ -934,6 +934,12 @@ func compare(a, b []observation) []string {
 			if tol, ok := tolerance[f]; ok && x == "set" && y == "set" {
 				if d := a[i].spans[f] - b[i].spans[f]; d > tol || d < -tol {
 					x, y = spanString(a[i].spans[f]), spanString(b[i].spans[f])
+					if x == y { // apart by less than the rounding, more than the tolerance
+						x, y = a[i].spans[f].Round(time.Second).String(), b[i].spans[f].Round(time.Second).String()
+					}
+					if x == y {
+						x, y = a[i].spans[f].Round(time.Millisecond).String(), b[i].spans[f].Round(time.Millisecond).String()
+					}
 				}
 			}
 			if x != y {
@@ -947,7 +953,9 @@ func compare(a, b []observation) []string {
 // spanString renders a time span of an observation in a difference entry:
 // to the minute from a minute on, so that a scenario's expected entries do
 // not depend on how long its requests took (describe shows the spans to
-// the millisecond), else to the second.
+// the millisecond), else to the second. Two spans that differ by more than
+// their tolerance but render alike are rendered to the second, or to the
+// millisecond (compare).
 func spanString(d time.Duration) string {
 	if d >= time.Minute || d <= -time.Minute {
 		return d.Round(time.Minute).String()
@@ -1418,5 +1426,27 @@ func TestREADMEResultsTableIsCurrent(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("README.md's results table is not the scenario table's; replace it with:\n%s", want)
+	}
+}
+
+// TestCompareReportsTimesOutsideTheirTolerance: two times further apart
+// than their field's tolerance are a difference, also when they round to
+// the same minute (a store expiry five seconds short of an hour), and two
+// within it are none.
+func TestCompareReportsTimesOutsideTheirTolerance(t *testing.T) {
+	obs := func(ttl time.Duration) []observation {
+		return []observation{{fields: map[string]string{"ttl": "set"}, spans: map[string]time.Duration{"ttl": ttl}}}
+	}
+	for _, c := range []struct {
+		a, b time.Duration
+		want []string
+	}{
+		{time.Hour + 800*time.Millisecond, time.Hour - 5*time.Second, []string{"1.ttl=1h0m1s/59m55s"}},
+		{time.Hour, 2 * time.Hour, []string{"1.ttl=1h0m0s/2h0m0s"}},
+		{time.Hour + 800*time.Millisecond, time.Hour - 500*time.Millisecond, nil},
+	} {
+		if got := compare(obs(c.a), obs(c.b)); !slices.Equal(got, c.want) {
+			t.Errorf("compare(ttl %v, ttl %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
 	}
 }
