@@ -306,8 +306,12 @@ func mongoCopy(t *testing.T, coll *mongo.Collection, id string, at time.Time) st
 
 // pgCopy reads the row of session id: sess as text (a json column keeps the
 // bytes it was given) and expire as an instant in the connection's zone,
-// the zone both apps write it in. An expired row is no session, as in
-// mongoCopy (connect-pg-simple's pruning and pgstore's cleanup run later).
+// the zone both apps write it in. A row expired when the request started
+// (at) is no session, as in mongoCopy (connect-pg-simple's pruning and
+// pgstore's cleanup run later). The request's start, not now: a row that
+// connect-pg-simple wrote for a cookie expiring during the request expires
+// at the end of that second (it rounds up), and would otherwise be there
+// or not depending on where in its second the request fell.
 func pgCopy(t *testing.T, pool *pgxpool.Pool, table, id string, at time.Time) storedCopy {
 	t.Helper()
 	var (
@@ -315,7 +319,7 @@ func pgCopy(t *testing.T, pool *pgxpool.Pool, table, id string, at time.Time) st
 		expire time.Time
 	)
 	err := pool.QueryRow(context.Background(), `SELECT sess::text, expire::timestamptz FROM `+table+` WHERE sid = $1`, id).Scan(&doc, &expire)
-	if err == pgx.ErrNoRows || err == nil && !expire.After(time.Now()) {
+	if err == pgx.ErrNoRows || err == nil && !expire.After(at) {
 		return storedCopy{}
 	}
 	if err != nil {

@@ -997,9 +997,8 @@ type expectation struct {
 	bug     string // the known bug's name
 	entries []string
 	// store is the name of the storeDifference that applies, if any; its
-	// alternatives then replace entries: the differences must be one of them.
-	store        string
-	alternatives [][]string
+	// entries then replace the scenario's.
+	store string
 }
 
 // match reports whether got, sorted, are the differences e expects.
@@ -1007,7 +1006,7 @@ func (e expectation) match(got []string) bool {
 	if e.store == "" {
 		return slices.Equal(got, e.entries)
 	}
-	return slices.ContainsFunc(e.alternatives, func(want []string) bool { return entriesMatch(got, want) })
+	return entriesMatch(got, e.entries)
 }
 
 // String renders the expected differences for a failure message.
@@ -1015,11 +1014,7 @@ func (e expectation) String() string {
 	if e.store == "" {
 		return fmt.Sprint(e.entries)
 	}
-	var alts []string
-	for _, a := range e.alternatives {
-		alts = append(alts, fmt.Sprint(a))
-	}
-	return e.store + ": " + strings.Join(alts, " or ")
+	return e.store + ": " + fmt.Sprint(e.entries)
 }
 
 // entriesMatch reports whether the differences got are those of want,
@@ -1108,11 +1103,8 @@ func scenarioSetup(t *testing.T, sc diffScenario, store string) (diffConfig, []s
 	for _, d := range storeDifferences {
 		if d.store == store && d.scenario == sc.name {
 			want.store = d.name
-			for _, alt := range strings.Split(d.differs, " | ") {
-				entries := strings.Fields(alt)
-				slices.Sort(entries)
-				want.alternatives = append(want.alternatives, entries)
-			}
+			want.entries = strings.Fields(d.differs)
+			slices.Sort(want.entries)
 		}
 	}
 	return c, steps, want
