@@ -5,7 +5,10 @@ package interop
 // are expected to disagree on ("" when they agree on every step).
 //
 // config: space-separated options (parseConfig): resave, saveUninitialized,
-// rolling, unset=keep|destroy, proxy[=false], secrets=a,b, path=, domain=,
+// rolling, unset=keep|destroy, touchAfter=S (mongo only: connect-mongo's
+// touchAfter and sessionkit's TouchAfter with mongostore.WithLastModified;
+// the other stores play the scenario without it, on both sides),
+// proxy[=false], secrets=a,b, path=, domain=,
 // maxAge=MS|none (default 3600000), secure[=auto], sameSite=, httpOnly=false,
 // partitioned, priority=. The store (MemoryStore/memstore, connect-redis/
 // redisstore, connect-mongo/mongostore, connect-pg-simple/pgstore) is not
@@ -150,6 +153,14 @@ var diffScenarios = []diffScenario{
 	{"a set expires lasts as long on the next request", "rolling", "set?k=a&v=1; expires?in=7200&k=b&v=2; age?s=600; read", ""},
 	{"a browser-session cookie after a while", "maxAge=none rolling", "set?k=a&v=1; age?s=600; read; set?k=b&v=2", ""},
 
+	// connect-mongo's touchAfter (on mongo only: connect-mongo's touchAfter,
+	// sessionkit's TouchAfter with mongostore.WithLastModified; the other
+	// stores play these without it, on both sides).
+	{"touchAfter: a read soon after a write", "touchAfter=60", "set?k=a&v=1; read", ""},
+	{"touchAfter: a read once it is due", "touchAfter=60", "set?k=a&v=1; age?s=600; read", ""},
+	{"touchAfter: a change soon after a write", "touchAfter=60", "set?k=a&v=1; set?k=b&v=2", ""},
+	{"touchAfter with rolling", "touchAfter=60 rolling", "set?k=a&v=1; read; age?s=600; read", ""},
+
 	// A store that fails.
 	{"a store that fails to read", "", "set?k=a&v=1; read fail=get; read", ""},
 	{"a store that fails to save a new session", "", "set?k=a&v=1 fail=set; read",
@@ -195,4 +206,25 @@ var storeDifferences = []storeDifference{
 			`2.doc={"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"},"a":"1","b":"2"}/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} ` +
 			`2.docexpires=set/null 2.maxage=set/null 2.ttl=*/24h0m0s ` +
 			`4.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 4.docexpires=-/null 4.maxage=-/null 4.ttl=-/set`},
+
+	// connect-mongo's touchAfter against sessionkit's TouchAfter (with
+	// mongostore.WithLastModified). The stored copies agree but for a due
+	// touch: the session lasts as long on both sides.
+	{"mongo", "touchAfter: a read soon after a write", "touchAfter in the store",
+		"connect-mongo skips the touch inside the store: express-session calls touch, sessionkit makes no call; and connect-mongo " +
+			"puts the document's lastModified among the session's data (req.session.lastModified) when it reads it",
+		`2.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 2.touch=1/0`},
+	{"mongo", "touchAfter: a read once it is due", "a due touch rewrites",
+		"a due touch: connect-mongo moves the document's expires and lastModified and leaves cookie.expires in the session as it was, " +
+			"sessionkit rewrites the document (a set) so that cookie.expires records the new expiry (Options.TouchAfter); so the first Go " +
+			"request after a connect-mongo touch rewrites the document too, its cookie.expires looking old",
+		`3.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 3.docexpires=50m0s/1h0m0s 3.set=0/1 3.touch=1/0`},
+	{"mongo", "touchAfter: a change soon after a write", "lastModified among the data",
+		"connect-mongo puts the document's lastModified among the session's data (req.session.lastModified) when it reads it; it " +
+			"takes it out again before a write, so the stored copies agree",
+		`2.body={"data":{"a":"1","b":"2","lastModified":"T"}}/{"data":{"a":"1","b":"2"}}`},
+	{"mongo", "touchAfter with rolling", "touchAfter in the store, a due touch rewrites",
+		"as the two scenarios above; both send the cookie on every response (rolling) and touch the store only once due",
+		`2.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 2.touch=1/0 ` +
+			`4.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 4.docexpires=50m0s/1h0m0s 4.set=0/1 4.touch=1/0`},
 }

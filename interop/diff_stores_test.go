@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -166,7 +167,11 @@ func newGoStore(t *testing.T, c diffConfig) fullStore {
 		return redisstore.New(rdb, redisstore.WithPrefix(c.Prefix))
 	case "mongo":
 		db, _ := diffMongo(t)
-		st, err := mongostore.New(db.Collection(c.Prefix), mongostore.WithLogger(slog.New(slog.DiscardHandler)))
+		opts := []mongostore.Option{mongostore.WithLogger(slog.New(slog.DiscardHandler))}
+		if c.TouchAfter > 0 {
+			opts = append(opts, mongostore.WithLastModified()) // as connect-mongo with touchAfter
+		}
+		st, err := mongostore.New(db.Collection(c.Prefix), opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,6 +190,25 @@ func newGoStore(t *testing.T, c diffConfig) fullStore {
 	}
 	t.Fatalf("unknown store %q", c.Store)
 	return nil
+}
+
+// lastModifiedRE is the lastModified that connect-mongo with touchAfter
+// puts among a session's data when it reads it (a Date, in JSON).
+var lastModifiedRE = regexp.MustCompile(`"lastModified":"` + isoMillis + `"`)
+
+// ageLastModified moves the lastModified of session id's document (mongo,
+// touchAfter) back by d, after the app's age (whose write set it to now):
+// with touchAfter, connect-mongo decides from lastModified whether a touch
+// is due, and a document that looks d old was last written d ago.
+func ageLastModified(t *testing.T, c diffConfig, id string, d time.Duration) {
+	t.Helper()
+	db, _ := diffMongo(t)
+	_, err := db.Collection(c.Prefix).UpdateOne(context.Background(),
+		bson.D{{Key: "_id", Value: id}, {Key: "lastModified", Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "lastModified", Value: time.Now().Add(-d)}}}})
+	if err != nil {
+		t.Fatalf("age lastModified of %s: %v", id, err)
+	}
 }
 
 // storedCopy is a session as its store keeps it, read behind the apps'

@@ -44,7 +44,8 @@ type diffConfig struct {
 	Resave            bool       `json:"resave"`
 	SaveUninitialized bool       `json:"saveUninitialized"`
 	Rolling           bool       `json:"rolling"`
-	Unset             string     `json:"unset,omitempty"` // "keep" or "destroy"
+	Unset             string     `json:"unset,omitempty"`      // "keep" or "destroy"
+	TouchAfter        int64      `json:"touchAfter,omitempty"` // seconds: connect-mongo's touchAfter (mongo only)
 	Proxy             *bool      `json:"proxy,omitempty"`
 	Cookie            diffCookie `json:"cookie"`
 }
@@ -82,6 +83,12 @@ func parseConfig(s string) (diffConfig, error) {
 			c.Rolling = true
 		case "unset":
 			c.Unset = v
+		case "touchAfter":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return c, fmt.Errorf("config %q: %w", word, err)
+			}
+			c.TouchAfter = n
 		case "proxy":
 			b := !hasValue || v == "true"
 			c.Proxy = &b
@@ -130,6 +137,7 @@ func (c diffConfig) options(store session.Store) session.Options {
 		Resave: c.Resave, SaveUninitialized: c.SaveUninitialized, Rolling: c.Rolling,
 		Unset:      map[string]session.UnsetMode{"destroy": session.UnsetDestroy}[c.Unset],
 		TrustProxy: c.Proxy != nil && *c.Proxy,
+		TouchAfter: time.Duration(c.TouchAfter) * time.Second,
 		Cookie: session.CookieOptions{
 			Path: c.Cookie.Path, Domain: c.Cookie.Domain,
 			Partitioned: c.Cookie.Partitioned, Priority: c.Cookie.Priority,
@@ -691,6 +699,9 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 				a.forget(t, id)
 			} else {
 				a.age(t, id, st.age)
+				if c.Store == "mongo" && c.TouchAfter > 0 {
+					ageLastModified(t, c, id, st.age)
+				}
 			}
 			continue
 		}
@@ -720,6 +731,11 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 		a.failing("")
 		if err != nil {
 			t.Fatalf("step %d: read body: %v", i+1, err)
+		}
+		if c.Store == "mongo" && c.TouchAfter > 0 {
+			// connect-mongo with touchAfter puts the document's
+			// lastModified among the session's data on a read.
+			body = lastModifiedRE.ReplaceAll(body, []byte(`"lastModified":"T"`))
 		}
 		o := observation{fields: map[string]string{
 			"status": strconv.Itoa(resp.StatusCode), "body": canonicalJSON(body),
@@ -1085,6 +1101,11 @@ func scenarioSetup(t *testing.T, sc diffScenario, store string) (diffConfig, []s
 	c.Store = store
 	c.Prefix = appPrefix(store, "express")
 	c.URL = storeURL(t, store)
+	if store != "mongo" {
+		// touchAfter is connect-mongo's: the other stores' Node side has
+		// none, and neither side sets it.
+		c.TouchAfter = 0
+	}
 	steps, err := parseSteps(sc.steps)
 	if err != nil {
 		t.Fatal(err)

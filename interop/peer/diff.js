@@ -52,6 +52,7 @@
 //    for pg the table, which must exist), "url": the MongoDB or PostgreSQL URL,
 //    "resave": false, "saveUninitialized": false, "rolling": false,
 //    "unset": "keep" | "destroy", "proxy": true | false | undefined,
+//    "touchAfter": seconds (connect-mongo's; mongo only),
 //    "cookie": {"path", "domain", "maxAge", "secure": true | "auto",
 //               "sameSite", "httpOnly", "partitioned", "priority"}}
 //
@@ -155,6 +156,7 @@ async function openStore(config, redisClient) {
         clientPromise: mongoClient(config.url),
         collectionName: config.prefix,
         autoRemove: "disabled",
+        touchAfter: Number(config.touchAfter || 0),
       });
       await store.collectionP;
       return store;
