@@ -3,6 +3,7 @@ package testserver
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -296,6 +297,40 @@ func TestRedisTLSSpeaksOnlyTLS(t *testing.T) {
 	}
 	if len(s.CertPEM) == 0 {
 		t.Fatal("no certificate")
+	}
+}
+
+// StartRedisTLSPKI's server has a certificate its PKI's authority signed,
+// for 127.0.0.1 and PKIServerName, which a client that trusts the authority
+// verifies; with clientCerts it refuses a client without a certificate.
+func TestRedisTLSPKIServerIsVerifiedByItsCAAndChecksClients(t *testing.T) {
+	for _, clientCerts := range []bool{false, true} {
+		t.Run(fmt.Sprint("clientCerts=", clientCerts), func(t *testing.T) {
+			s, pki := StartRedisTLSPKI(t, clientCerts)
+			full, err := pki.clientTLS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := redisPingTLS(s.Addr, full); err != nil {
+				t.Fatalf("PING with the CA and the client certificate: %v", err)
+			}
+			byName := full.Clone()
+			byName.ServerName = PKIServerName
+			if err := redisPingTLS(s.Addr, byName); err != nil {
+				t.Fatalf("PING verifying %s: %v", PKIServerName, err)
+			}
+			if err := redisPingTLS(s.Addr, &tls.Config{ServerName: "127.0.0.1", Certificates: full.Certificates}); err == nil {
+				t.Fatal("the server's certificate verified without the PKI's CA")
+			}
+			noCert := &tls.Config{RootCAs: full.RootCAs, ServerName: "127.0.0.1"}
+			err = redisPingTLS(s.Addr, noCert)
+			if clientCerts && err == nil {
+				t.Fatal("the server answered a client without a certificate")
+			}
+			if !clientCerts && err != nil {
+				t.Fatalf("PING without a client certificate, which the server does not ask for: %v", err)
+			}
+		})
 	}
 }
 

@@ -58,10 +58,22 @@ func selfSigned(dir string) (certFile, keyFile string, certPEM []byte, err error
 	return certFile, keyFile, certPEM, nil
 }
 
-// redisTLSReady reports whether the Redis server at addr answers PING over TLS.
+// redisTLSReady reports whether the Redis server at addr answers PING over
+// TLS, its certificate unverified and without a client certificate.
 func redisTLSReady(addr string) error {
+	return redisTLSReadyWith(&tls.Config{InsecureSkipVerify: true})(addr)
+}
+
+// redisTLSReadyWith is redisTLSReady with the client's TLS configuration
+// cfg: a client certificate for a server that requires one.
+func redisTLSReadyWith(cfg *tls.Config) func(addr string) error {
+	return func(addr string) error { return redisPingTLS(addr, cfg) }
+}
+
+// redisPingTLS sends PING over TLS with cfg and expects +PONG.
+func redisPingTLS(addr string, cfg *tls.Config) error {
 	d := &net.Dialer{Timeout: time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	c, err := tls.DialWithDialer(d, "tcp", addr, cfg)
 	if err != nil {
 		return err
 	}
@@ -108,4 +120,153 @@ func StartRedisTLS(t testing.TB) *Server {
 	check(t, err)
 	s.CertPEM = certPEM
 	return s
+}
+
+// PKIServerName is the DNS name, besides localhost, that [NewPKI]'s server
+// certificate is for; a name no resolver knows, for a client that connects
+// to 127.0.0.1 and verifies another name (a TLS server name setting).
+const PKIServerName = "redis.sessionkit.test"
+
+// PKI is a throwaway certificate authority and the PEM files of the two
+// certificates it signed: a server's, for 127.0.0.1, localhost and
+// [PKIServerName], and a client's. Every file is in the directory given to
+// [NewPKI]; the keys are unencrypted ECDSA P-256 keys.
+type PKI struct {
+	// CAFile is the authority's certificate: what a client trusts to
+	// verify the server, and a server to verify a client.
+	CAFile string
+	// ServerCertFile and ServerKeyFile are the server's certificate and key.
+	ServerCertFile, ServerKeyFile string
+	// ClientCertFile and ClientKeyFile are the client's certificate and key.
+	ClientCertFile, ClientKeyFile string
+}
+
+// NewPKI writes a fresh certificate authority, a server certificate and a
+// client certificate it signed, and their keys, into dir. The
+// certificates are valid from an hour ago for a day.
+func NewPKI(dir string) (*PKI, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "sessionkit test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	p := &PKI{CAFile: filepath.Join(dir, "ca.pem")}
+	if err := os.WriteFile(p.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		return nil, err
+	}
+	leaf := func(serial int64, name string, usage x509.ExtKeyUsage, ips []net.IP, dns []string) (certFile, keyFile string, err error) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return "", "", err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: "sessionkit test " + name},
+			NotBefore:    time.Now().Add(-time.Hour),
+			NotAfter:     time.Now().Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  ips,
+			DNSNames:     dns,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return "", "", err
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			return "", "", err
+		}
+		certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+		if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			return "", "", err
+		}
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+			return "", "", err
+		}
+		return certFile, keyFile, nil
+	}
+	if p.ServerCertFile, p.ServerKeyFile, err = leaf(2, "server", x509.ExtKeyUsageServerAuth,
+		[]net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost", PKIServerName}); err != nil {
+		return nil, err
+	}
+	if p.ClientCertFile, p.ClientKeyFile, err = leaf(3, "client", x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// clientTLS is the TLS configuration of a client that trusts the PKI's
+// authority and presents its client certificate.
+func (p *PKI) clientTLS() (*tls.Config, error) {
+	caPEM, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("no certificate in %s", p.CAFile)
+	}
+	cert, err := tls.LoadX509KeyPair(p.ClientCertFile, p.ClientKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, ServerName: "127.0.0.1"}, nil
+}
+
+// StartRedisTLSPKI starts a redis-server that speaks only TLS, with a
+// server certificate that a fresh [PKI] signed, and stops it in t.Cleanup.
+// With clientCerts the server requires every client to present a
+// certificate that the same authority signed (redis-server's
+// tls-auth-clients yes); without, clients need not present one. The
+// returned PKI has the files a client needs: the authority's certificate
+// and a client certificate and key.
+func StartRedisTLSPKI(t testing.TB, clientCerts bool) (*Server, *PKI) {
+	t.Helper()
+	bin, err := redisBinary()
+	check(t, err)
+	dir := t.TempDir()
+	pki, err := NewPKI(dir)
+	if err != nil {
+		t.Fatalf("testserver: certificates: %v", err)
+	}
+	ready, err := pki.clientTLS()
+	if err != nil {
+		t.Fatalf("testserver: certificates: %v", err)
+	}
+	authClients := "no"
+	if clientCerts {
+		authClients = "yes"
+	}
+	s, err := launch("redis-tls-pki", bin, dir, func(port int) ([]string, error) {
+		args := redisBaseArgs(0, dir) // no plain-text port
+		return append(args,
+			"--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", pki.ServerCertFile,
+			"--tls-key-file", pki.ServerKeyFile,
+			"--tls-ca-cert-file", pki.CAFile,
+			"--tls-auth-clients", authClients,
+		), nil
+	}, redisTLSReadyWith(ready))
+	if s != nil {
+		t.Cleanup(s.Kill)
+	}
+	check(t, err)
+	return s, pki
 }
