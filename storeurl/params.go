@@ -23,7 +23,7 @@ type param[C any] struct {
 // paramInfo describes a query parameter, whatever its scheme.
 type paramInfo struct {
 	name string
-	kind string // "duration", "int", "bool" or "string"
+	kind string // "duration", "int", "bool", "string" or "path"
 	doc  string // one line, as in the package doc
 }
 
@@ -121,6 +121,18 @@ func boolParam[C any](name, doc string, set func(*C, bool) error) param[C] {
 			return fmt.Errorf("not true or false")
 		}
 		return set(c, b)
+	}}
+}
+
+// fileParam makes a parameter that takes the path of a file, relative to
+// the working directory unless absolute; the path may not be empty. set
+// keeps the path: the opener reads the file once every parameter is known.
+func fileParam[C any](name, doc string, set func(*C, string) error) param[C] {
+	return param[C]{paramInfo: paramInfo{name, "path", doc}, set: func(c *C, v string) error {
+		if v == "" {
+			return fmt.Errorf("empty (want the path of a file)")
+		}
+		return set(c, v)
 	}}
 }
 

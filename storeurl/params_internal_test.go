@@ -134,7 +134,7 @@ func TestPackageDocListsEverySchemeAndParameter(t *testing.T) {
 			if !strings.Contains(doc, p.name+"=") {
 				t.Errorf("the package doc does not list %s's parameter %s=", name, p.name)
 			}
-			if p.doc == "" || !slices.Contains([]string{"duration", "int", "bool", "string"}, p.kind) {
+			if p.doc == "" || !slices.Contains([]string{"duration", "int", "bool", "string", "path"}, p.kind) {
 				t.Errorf("%s's parameter %s: kind %q, doc %q", name, p.name, p.kind, p.doc)
 			}
 		}

@@ -3,10 +3,14 @@ package storeurl
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +36,15 @@ import (
 // refuses some lists without, such as "h1:7000,h2"). The query parameters,
 // all optional, are those of redisCommonParams, plus redisSentinelParams for
 // Sentinel and redisTLSParams over TLS.
+//
+// Over TLS the client verifies the server's certificate against the
+// system's authorities, or those of the tls_ca file, for the URL's host
+// (for Sentinel and Cluster, the host of each address it dials), or for
+// tls_server_name (on Sentinel, the sentinels' and the master's alike,
+// which the authorities of tls_ca must all verify); tls_cert and tls_key present a client certificate, to
+// a server that requires one (redis-server's tls-auth-clients). Open
+// reads the files once: a renewed certificate takes effect at the next
+// Open. (go-redis's own redis.ParseURL has only skip_verify of these.)
 //
 // go-redis also retries a failed dial (5 times, 100 ms apart, by default),
 // so a command to a server that is down fails after up to about
@@ -140,6 +153,25 @@ var (
 			p.skipVerify = b
 			return nil
 		}),
+		fileParam("tls_ca", "PEM file of the authorities that sign the server's certificate (default: the system's)", func(p *redisURL, v string) error {
+			p.tlsFiles.ca = v
+			return nil
+		}),
+		fileParam("tls_cert", "PEM file of a client certificate to present, with tls_key", func(p *redisURL, v string) error {
+			p.tlsFiles.cert = v
+			return nil
+		}),
+		fileParam("tls_key", "PEM file of the client certificate's unencrypted key, with tls_cert", func(p *redisURL, v string) error {
+			p.tlsFiles.key = v
+			return nil
+		}),
+		stringParam("tls_server_name", "the name the server's certificate must be for (default: the host of the URL, or of each node)", func(p *redisURL, v string) error {
+			if v == "" {
+				return fmt.Errorf("empty (leave the parameter out for the host's name)")
+			}
+			p.tlsServerName = v
+			return nil
+		}),
 	}
 )
 
@@ -155,6 +187,10 @@ type redisURL struct {
 	master           string
 	sentinelPassword string
 	skipVerify       bool
+	tlsFiles         struct{ ca, cert, key string } // the tls_ca, tls_cert and tls_key parameters
+	tlsServerName    string
+	rootCAs          *x509.CertPool    // from tls_ca; nil: the system's
+	clientCerts      []tls.Certificate // from tls_cert and tls_key
 	timeouts         struct{ dial, read, write time.Duration }
 	poolSize         int
 	maxRetries       int
@@ -171,7 +207,7 @@ func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	client := p.client()
 	if err := pingRedis(ctx, client); err != nil {
 		client.Close()
-		return nil, nil, err
+		return nil, nil, withTLSHint(err)
 	}
 	return redisstore.New(client, p.storeOpts...), client, nil
 }
@@ -190,6 +226,30 @@ func pingRedis(ctx context.Context, c redis.UniversalClient) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
+}
+
+// withTLSHint adds to an error of Open's ping the parameter that most
+// likely cures it, when it is a TLS failure a parameter cures: a server
+// certificate that no trusted authority signed (tls_ca), or one for
+// another name (tls_server_name), or a server that requires a client
+// certificate (tls_cert and tls_key). It wraps err.
+func withTLSHint(err error) error {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (no authority this client trusts signed the server's certificate: give the file of the one that did in tls_ca=/path/ca.pem)", err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w (tls_server_name=... names the host the certificate is for)", err)
+	case strings.Contains(err.Error(), "tls: certificate required"):
+		// The TLS 1.3 alert of a server that wants a client certificate
+		// and got none (RFC 8446, section 6); crypto/tls's type for a
+		// received alert is not exported, only its text says which.
+		return fmt.Errorf("%w (the server requires a client certificate: tls_cert=/path/cert.pem&tls_key=/path/key.pem)", err)
+	}
+	return err
 }
 
 func parseRedisURL(u *url.URL) (*redisURL, error) {
@@ -244,10 +304,105 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	if kind == "sentinel" && p.master == "" {
 		return nil, fmt.Errorf("no master name (want %s)", redisPathForm(kind))
 	}
+	if err := p.loadTLSFiles(); err != nil {
+		return nil, err
+	}
 	if err := p.checkUserIndexPrefix(); err != nil {
 		return nil, fmt.Errorf("parameter %s: %w", paramLabel("user_index_prefix", p.userIndexPrefix), err)
 	}
 	return p, nil
+}
+
+// loadTLSFiles reads the files of the tls_ca, tls_cert and tls_key
+// parameters into the client's TLS configuration. Its errors name the
+// parameter (a tls_key's path is hidden, as every value of a parameter
+// named so) and say what is wrong with the file, never what it holds.
+func (p *redisURL) loadTLSFiles() error {
+	f := &p.tlsFiles
+	label := func(name, value string) string { return "parameter " + paramLabel(name, value) }
+	if f.ca != "" {
+		if p.skipVerify {
+			return fmt.Errorf("%s: skip_verify=true verifies nothing, so no authority is needed; leave out one or the other", label("tls_ca", f.ca))
+		}
+		pool, err := readCAFile(f.ca)
+		if err != nil {
+			return fmt.Errorf("%s: %w", label("tls_ca", f.ca), err)
+		}
+		p.rootCAs = pool
+	}
+	switch {
+	case f.cert != "" && f.key == "":
+		return fmt.Errorf("%s: a client certificate needs its key too (tls_key=/path/key.pem)", label("tls_cert", f.cert))
+	case f.key != "" && f.cert == "":
+		return fmt.Errorf("%s: a key needs its client certificate too (tls_cert=/path/cert.pem)", label("tls_key", f.key))
+	case f.cert == "":
+		return nil
+	}
+	certPEM, err := readTLSFile(f.cert)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label("tls_cert", f.cert), err)
+	}
+	keyPEM, err := readTLSFile(f.key)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label("tls_key", f.key), err)
+	}
+	// X509KeyPair's errors say which input is wrong ("certificate
+	// input", "key input") and never quote either.
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("parameters %s and %s: %w", paramLabel("tls_cert", f.cert), paramLabel("tls_key", f.key), err)
+	}
+	p.clientCerts = []tls.Certificate{cert}
+	return nil
+}
+
+// readTLSFile reads a file of a TLS parameter. Its error is the system's
+// reason without the path, which the caller's label shows (or hides).
+func readTLSFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("cannot read the file: %w", pe.Err)
+	}
+	return b, err
+}
+
+// readCAFile reads the PEM certificates of a tls_ca file. A file without
+// any, or with one that does not parse, is an error (x509.CertPool's
+// AppendCertsFromPEM skips those in silence, and every server would then
+// fail to verify with a message that says nothing of the file).
+func readCAFile(path string) (*x509.CertPool, error) {
+	b, err := readTLSFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	n, sawKey := 0, false
+	for rest := b; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		switch {
+		case block.Type == "CERTIFICATE":
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("certificate %d of the file does not parse: %w", n+1, err)
+			}
+			pool.AddCert(c)
+			n++
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			sawKey = true
+		}
+	}
+	switch {
+	case n == 0 && sawKey:
+		return nil, fmt.Errorf("the file holds a private key and no certificate; tls_ca wants the certificate of the authority that signed the server's")
+	case n == 0:
+		return nil, fmt.Errorf("no PEM certificate (-----BEGIN CERTIFICATE-----) in the file")
+	}
+	return pool, nil
 }
 
 // checkUserIndexPrefix refuses a user_index_prefix on which redisstore.New
@@ -275,19 +430,31 @@ func redisPathForm(kind string) string {
 	return "/db, a database number"
 }
 
+// tlsConfig is the client's TLS configuration: nil for redis://. The
+// server's certificate is verified for tls_server_name, or the URL's host
+// on one server; without tls_server_name on Sentinel and Cluster,
+// crypto/tls takes each node's host from the address it dials.
+func (p *redisURL) tlsConfig() *tls.Config {
+	if !p.tls {
+		return nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: p.skipVerify,
+		RootCAs: p.rootCAs, Certificates: p.clientCerts}
+	switch {
+	case p.tlsServerName != "":
+		c.ServerName = p.tlsServerName
+	case p.kind == "":
+		c.ServerName, _, _ = net.SplitHostPort(p.addrs[0])
+	}
+	return c
+}
+
 // client builds the go-redis client the URL describes. Its commands end at
 // their context's deadline (ContextTimeoutEnabled), as Open's ping and a
 // manager's StoreTimeout expect; without it go-redis waits for read_timeout
 // whatever the context says.
 func (p *redisURL) client() redis.UniversalClient {
-	var tlsConfig *tls.Config
-	if p.tls {
-		host, _, _ := net.SplitHostPort(p.addrs[0])
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: p.skipVerify}
-		if p.kind == "" {
-			tlsConfig.ServerName = host
-		}
-	}
+	tlsConfig := p.tlsConfig()
 	switch p.kind {
 	case "sentinel":
 		return redis.NewFailoverClient(&redis.FailoverOptions{

@@ -1,11 +1,14 @@
 package storeurl
 
 import (
+	"crypto/tls"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session/internal/testserver"
 )
 
 func TestRedisURLParametersReachTheClient(t *testing.T) {
@@ -67,5 +70,51 @@ func TestMemcachedURLParametersReachTheClient(t *testing.T) {
 	}
 	if c.Timeout != 2*time.Second || c.MaxIdleConns != 9 || c.DialContext == nil || len(p.storeOpts) != 0 {
 		t.Fatalf("client timeout %v, idle %d, dialer set %v, %d store options", c.Timeout, c.MaxIdleConns, c.DialContext != nil, len(p.storeOpts))
+	}
+}
+
+// tls_server_name is the name every node's certificate is verified for, on
+// Cluster and Sentinel too, where without it each node's own host is; the
+// authorities of tls_ca and the certificate of tls_cert reach the client.
+func TestRedissURLTLSParametersReachEveryKindOfClient(t *testing.T) {
+	pki, err := testserver.NewPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := "tls_ca=" + url.QueryEscape(pki.CAFile) + "&tls_cert=" + url.QueryEscape(pki.ClientCertFile) + "&tls_key=" + url.QueryEscape(pki.ClientKeyFile)
+	for _, c := range []struct{ raw, wantName string }{
+		{"rediss://h1:6379?" + files, "h1"},
+		{"rediss://h1:6379?tls_server_name=redis.internal&" + files, "redis.internal"},
+		{"rediss+cluster://h1:7000,h2:7000?" + files, ""}, // crypto/tls takes each node's host
+		{"rediss+cluster://h1:7000,h2:7000?tls_server_name=redis.internal&" + files, "redis.internal"},
+		{"rediss+sentinel://h1:26379/m?tls_server_name=redis.internal&" + files, "redis.internal"},
+	} {
+		u, err := url.Parse(c.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := parseRedisURL(u)
+		if err != nil {
+			t.Fatalf("parseRedisURL(%q): %v", c.raw, err)
+		}
+		client := p.client()
+		var cfg *tls.Config
+		switch cl := client.(type) {
+		case *redis.Client:
+			cfg = cl.Options().TLSConfig
+		case *redis.ClusterClient:
+			cfg = cl.Options().TLSConfig
+		}
+		client.Close()
+		if cfg == nil && p.kind == "sentinel" {
+			cfg = p.tlsConfig() // a FailoverClient does not show its options
+		}
+		if cfg == nil {
+			t.Fatalf("%s: no TLS configuration", c.raw)
+		}
+		if cfg.ServerName != c.wantName || cfg.RootCAs == nil || len(cfg.Certificates) != 1 || cfg.InsecureSkipVerify {
+			t.Errorf("%s: server name %q (want %q), authorities %v, %d client certificates, skip verify %v",
+				c.raw, cfg.ServerName, c.wantName, cfg.RootCAs != nil, len(cfg.Certificates), cfg.InsecureSkipVerify)
+		}
 	}
 }

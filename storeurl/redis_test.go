@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +281,118 @@ func TestRedisURLCallsEndAtTheirContextsDeadline(t *testing.T) {
 		return err
 	})
 	proxy.Heal()
+}
+
+// tlsQuery is a query of TLS parameters, each value escaped; pairs are
+// name, value, name, value...
+func tlsQuery(pairs ...string) string {
+	var parts []string
+	for i := 0; i < len(pairs); i += 2 {
+		parts = append(parts, pairs[i]+"="+url.QueryEscape(pairs[i+1]))
+	}
+	return "?" + strings.Join(parts, "&")
+}
+
+// A Redis whose certificate a private authority signed is verified with
+// that authority's certificate in tls_ca, for the URL's host or for
+// tls_server_name; without tls_ca the error says to give it. rediss://
+// used to know only skip_verify, so that such a server could not be
+// verified at all.
+func TestRedissURLVerifiesTheServerWithTLSCA(t *testing.T) {
+	srv, pki := testserver.StartRedisTLSPKI(t, false)
+
+	_, _, err := storeurl.Open(t.Context(), "rediss://"+srv.Addr+"?dial_timeout=2s&max_retries=-1")
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") || !strings.Contains(err.Error(), "tls_ca=") {
+		t.Fatalf("Open of a server signed by a private authority, without tls_ca: %v, want an unknown-authority error pointing to tls_ca", err)
+	}
+
+	netRoundTrip(t, openNetStore(t, "rediss://"+srv.Addr+tlsQuery("tls_ca", pki.CAFile)), "withca")
+	netRoundTrip(t, openNetStore(t, "rediss://"+srv.Addr+tlsQuery("tls_ca", pki.CAFile, "tls_server_name", testserver.PKIServerName)), "byname")
+
+	_, _, err = storeurl.Open(t.Context(), "rediss://"+srv.Addr+tlsQuery("tls_ca", pki.CAFile, "tls_server_name", "other.sessionkit.test", "max_retries", "-1"))
+	if err == nil || !strings.Contains(err.Error(), "other.sessionkit.test") || !strings.Contains(err.Error(), "tls_server_name=") {
+		t.Fatalf("Open verifying a name the certificate is not for: %v, want a hostname error naming it and tls_server_name", err)
+	}
+}
+
+// A Redis that requires a client certificate (tls-auth-clients yes) takes
+// the one of tls_cert and tls_key; without them the error says so.
+func TestRedissURLPresentsTheClientCertificateOfTLSCertAndKey(t *testing.T) {
+	srv, pki := testserver.StartRedisTLSPKI(t, true)
+
+	_, _, err := storeurl.Open(t.Context(), "rediss://"+srv.Addr+tlsQuery("tls_ca", pki.CAFile, "max_retries", "-1"))
+	if err == nil || !strings.Contains(err.Error(), "certificate required") || !strings.Contains(err.Error(), "tls_cert=") {
+		t.Fatalf("Open of a server that requires a client certificate, without one: %v, want a certificate-required error pointing to tls_cert", err)
+	}
+
+	st := openNetStore(t, "rediss://"+srv.Addr+tlsQuery("tls_ca", pki.CAFile, "tls_cert", pki.ClientCertFile, "tls_key", pki.ClientKeyFile))
+	netRoundTrip(t, st, "mutual")
+}
+
+// The files of tls_ca, tls_cert and tls_key are read by Open: one that
+// cannot be read or holds the wrong thing is an error naming its
+// parameter, which never shows what a file holds, nor tls_key's path.
+func TestRedissURLTLSFileErrorsNameTheParameter(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := testserver.NewPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing-secretpath.pem")
+	keyPEM, err := os.ReadFile(pki.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyBody := strings.Split(string(keyPEM), "\n")[1] // a line of the key's base64
+
+	// A long value (a temporary directory's path) is named, not repeated,
+	// in the parameter's label: the URL in the error shows it.
+	for _, c := range []struct {
+		name  string
+		query string
+		want  []string
+	}{
+		{"missing CA", tlsQuery("tls_ca", missing), []string{"parameter tls_ca", "cannot read the file: no such file or directory"}},
+		{"CA of garbage", tlsQuery("tls_ca", garbage), []string{"parameter tls_ca", "no PEM certificate"}},
+		{"CA that is a key", tlsQuery("tls_ca", pki.ClientKeyFile), []string{"parameter tls_ca", "holds a private key and no certificate"}},
+		{"short missing CA", "?tls_ca=nosuch.pem", []string{`parameter tls_ca="nosuch.pem": cannot read the file: no such file or directory`}},
+		{"empty CA", "?tls_ca=", []string{`parameter tls_ca="": empty`}},
+		{"CA and skip_verify", tlsQuery("tls_ca", pki.CAFile, "skip_verify", "true"), []string{"parameter tls_ca", "skip_verify=true verifies nothing"}},
+		{"cert without key", tlsQuery("tls_cert", pki.ClientCertFile), []string{"parameter tls_cert", "a client certificate needs its key too"}},
+		{"key without cert", tlsQuery("tls_key", pki.ClientKeyFile), []string{"parameter tls_key=xxxxx: a key needs its client certificate too"}},
+		{"missing cert", tlsQuery("tls_cert", missing, "tls_key", pki.ClientKeyFile), []string{"parameter tls_cert", "cannot read the file: no such file or directory"}},
+		{"missing key", tlsQuery("tls_cert", pki.ClientCertFile, "tls_key", missing), []string{"parameter tls_key=xxxxx: cannot read the file: no such file or directory"}},
+		{"key of another certificate", tlsQuery("tls_cert", pki.ClientCertFile, "tls_key", pki.ServerKeyFile), []string{"parameters tls_cert and tls_key=xxxxx: tls: private key does not match public key"}},
+		{"swapped", tlsQuery("tls_cert", pki.ClientKeyFile, "tls_key", pki.ClientCertFile), []string{"parameters tls_cert and tls_key=xxxxx: tls: failed to find certificate PEM data"}},
+		{"empty server name", "?tls_server_name=", []string{`parameter tls_server_name="": empty`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, closer, err := storeurl.Open(t.Context(), "rediss://127.0.0.1:1"+c.query)
+			if err == nil {
+				closer.Close()
+				t.Fatal("no error")
+			}
+			for _, want := range c.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q, want one containing %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), keyBody) {
+				t.Fatalf("the error shows the key: %v", err)
+			}
+			if strings.Contains(c.query, "tls_key="+url.QueryEscape(missing)) && strings.Contains(err.Error(), "secretpath") {
+				t.Fatalf("the error shows tls_key's path: %v", err)
+			}
+		})
+	}
+
+	// The TLS parameters are for TLS schemes only.
+	_, _, err = storeurl.Open(t.Context(), "redis://127.0.0.1:1"+tlsQuery("tls_ca", pki.CAFile))
+	if err == nil || !strings.Contains(err.Error(), `unknown parameter "tls_ca"`) {
+		t.Fatalf("redis:// with tls_ca: %v, want an unknown parameter", err)
+	}
 }

@@ -43,6 +43,10 @@
 //	    &user_index_prefix=sessuser:        the user index's keys (by default prefix
 //	                                        without its final colon, then user:)
 //	    &sentinel_password=...              Sentinel only
+//	    &tls_ca=/etc/ssl/redis-ca.pem       TLS only: the authorities that sign the
+//	                                        server's certificate (default: the system's)
+//	    &tls_cert=client.pem&tls_key=client-key.pem   a client certificate and its key
+//	    &tls_server_name=redis.internal     verify this name, not the URL's host
 //	    &skip_verify=true                   TLS only, for tests
 //
 //	memcached://h1:11211,h2:11211           memcachedstore on several servers
