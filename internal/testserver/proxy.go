@@ -22,15 +22,16 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu     sync.Mutex
-	delay  time.Duration
-	stall  chan struct{} // not nil while stalled; closed by Heal
-	drop   bool
-	closed bool
-	conns  map[net.Conn]struct{}
-	lose   *lostReply // armed by LoseReply; taken by the request it matches
-	wg     sync.WaitGroup
-	active atomic.Int64 // goroutines running
+	mu      sync.Mutex
+	delay   time.Duration
+	stall   chan struct{} // not nil while stalled; closed by Heal
+	drop    bool
+	closed  bool
+	conns   map[net.Conn]struct{}
+	lose    *lostReply // armed by LoseReply; taken by the request it matches
+	stallAt []byte     // armed by StallAt (lower case); taken by the request it matches
+	wg      sync.WaitGroup
+	active  atomic.Int64 // goroutines running
 }
 
 // StartProxy starts a proxy to target (host:port) and closes it in t.Cleanup.
@@ -98,6 +99,32 @@ func (p *Proxy) LoseReply(match string, then func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lose = &lostReply{match: bytes.ToLower([]byte(match)), then: then}
+}
+
+// StallAt makes the proxy [Proxy.Stall] at the next request whose bytes
+// hold match (compared without case, within one chunk of data as the
+// client sent it), that request included: what went before passes, and
+// that request, its answer and all later traffic are held until Heal. A
+// server that stops answering in the middle of a client's work (after its
+// connection and handshake), at a point the test chooses.
+func (p *Proxy) StallAt(match string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stallAt = bytes.ToLower([]byte(match))
+}
+
+// stallIfMatch starts the stall armed by StallAt if request matches it,
+// disarming it.
+func (p *Proxy) stallIfMatch(request []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stallAt == nil || !bytes.Contains(bytes.ToLower(request), p.stallAt) {
+		return
+	}
+	p.stallAt = nil
+	if p.stall == nil {
+		p.stall = make(chan struct{})
+	}
 }
 
 // takeLoss returns the armed LoseReply if request matches it, disarming it.
@@ -238,6 +265,9 @@ func (p *Proxy) serve(c net.Conn) {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
+				if src == c {
+					p.stallIfMatch(buf[:n]) // before the gate, which then holds it
+				}
 				if p.gate() != nil {
 					break
 				}

@@ -134,3 +134,40 @@ func TestProxyLosesTheReplyToTheMatchingRequestOnly(t *testing.T) {
 		t.Fatalf("the next matching request: %q, %v; want its answer (the loss is used up)", got, err)
 	}
 }
+
+// StallAt lets through what comes before the matching request, then holds
+// it and everything after, on every connection, until Heal.
+func TestProxyStallsAtTheMatchingRequest(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	p.StallAt("WRITE")
+	if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
+		t.Fatalf("a request before the matching one: %q, %v; want its answer", got, err)
+	}
+	if got, err := echo(c, r, "a write", 100*time.Millisecond); err == nil {
+		t.Fatalf("the matching request got %q; want it held", got)
+	}
+	c2, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	r2 := bufio.NewReader(c2)
+	if got, err := echo(c2, r2, "read", 100*time.Millisecond); err == nil {
+		t.Fatalf("a request after the stall, on another connection, got %q; want it held", got)
+	}
+	p.Heal()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "a write\n" {
+		t.Fatalf("after the heal: %q, %v; want the held request's answer", got, err)
+	}
+	// The stall is used up: the next matching request goes through.
+	if got, err := echo(c, r, "another write", 5*time.Second); err != nil || got != "another write" {
+		t.Fatalf("the next matching request: %q, %v; want its answer", got, err)
+	}
+}
