@@ -204,7 +204,25 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // does not disconnect the client. With WithTTLIndex it creates the TTL
 // indexes (two round trips); with WithCleanupInterval it starts the cleanup,
 // which Close stops.
+//
+// New waits for the server at most 30 seconds: it is [NewContext] with a
+// context that ends then. Use NewContext to bound [WithTTLIndex]'s index
+// creation by your own context (a start-up deadline, a signal).
 func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), newTimeout)
+	defer cancel()
+	return NewContext(ctx, coll, opts...)
+}
+
+// newTimeout bounds the work New does on the server.
+const newTimeout = 30 * time.Second
+
+// NewContext is [New] with a context for the work it does on the server:
+// with [WithTTLIndex], creating the TTL indexes stops when ctx ends, and
+// NewContext returns an error wrapping ctx's. ctx bounds nothing after
+// NewContext returns; [Store.Close] stops the cleanup. Without
+// WithTTLIndex, NewContext does nothing on the server.
+func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Store, error) {
 	if coll == nil {
 		return nil, errors.New("mongostore: nil collection")
 	}
@@ -224,14 +242,12 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 	}
 	s.userIndexes.lock = make(chan struct{}, 1)
 	if c.ttlIndex {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 			Keys:    bson.D{{Key: fieldExpires, Value: 1}},
 			Options: options.Index().SetExpireAfterSeconds(0),
 		})
 		if err != nil {
-			return nil, ttlIndexError(coll.Name(), true, err)
+			return nil, ttlIndexError(ctx, coll.Name(), true, err)
 		}
 		if err := s.createUsersTTLIndex(ctx); err != nil {
 			return nil, err
@@ -252,7 +268,9 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 // options (IndexOptionsConflict: a TTL index with another
 // expireAfterSeconds, or a plain one), or an index of its name, expires_1,
 // on other keys (IndexKeySpecsConflict); the error says which to drop.
-func ttlIndexError(coll string, first bool, err error) error {
+// When ctx, New's, has ended, the error says nothing of the server and
+// wraps ctx's error.
+func ttlIndexError(ctx context.Context, coll string, first bool, err error) error {
 	const (
 		indexOptionsConflict  = 85
 		indexKeySpecsConflict = 86
@@ -260,6 +278,14 @@ func ttlIndexError(coll string, first bool, err error) error {
 	var se mongo.ServerError
 	errors.As(err, &se)
 	switch {
+	case ctx.Err() != nil:
+		// The caller's context ended: no advice about the server, and
+		// errors.Is finds ctx's error, whether the driver's error wraps
+		// it or not.
+		if errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
+		}
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w (%w)", coll, fieldExpires, ctx.Err(), err)
 	case se != nil && se.HasErrorCode(indexOptionsConflict):
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index on %s with other options; drop it (db.%s.dropIndex({%s: 1})) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
 	case se != nil && se.HasErrorCode(indexKeySpecsConflict):

@@ -3,6 +3,7 @@ package mongostore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -636,6 +637,69 @@ func TestWithTTLIndexFailsWhereTheServerHasNone(t *testing.T) {
 	_, err := mongostore.New(collection(t), mongostore.WithTTLIndex())
 	if err == nil || !strings.Contains(err.Error(), "WithCleanupInterval") {
 		t.Fatalf("New with a TTL index on FerretDB: %v, want an error pointing to WithCleanupInterval", err)
+	}
+}
+
+// NewContext's context bounds WithTTLIndex's index creation on a server
+// that stopped answering after the connection was made: the error wraps
+// the context's, and comes at its deadline (New used a fixed 30 s of its
+// own, and nothing let a caller bound it by less). A context that has
+// ended stops it before any request; without WithTTLIndex NewContext does
+// nothing on the server, so an ended context does not matter.
+func TestNewContextEndsTheTTLIndexCreationWithItsContext(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	_, db := srv.NewDatabase(t)
+	// No client Timeout: only NewContext's context bounds the request.
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.Addr + "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proxy.Heal()
+		_ = client.Disconnect(context.Background())
+	})
+	coll := client.Database(db).Collection("sessions")
+	if err := client.Ping(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := mongostore.NewContext(cancelled, coll, mongostore.WithTTLIndex()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NewContext with a cancelled context: %v, want context.Canceled", err)
+	}
+	st, err := mongostore.NewContext(cancelled, coll)
+	if err != nil {
+		t.Fatalf("NewContext without WithTTLIndex, with a cancelled context: %v, want a store (it does nothing on the server)", err)
+	}
+	st.Close()
+
+	proxy.Stall()
+	ctx, cancelTimeout := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancelTimeout()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		st, err := mongostore.NewContext(ctx, coll, mongostore.WithTTLIndex())
+		if err == nil {
+			st.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("NewContext through a stalled network: %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+		if strings.Contains(err.Error(), "WithCleanupInterval") {
+			t.Errorf("NewContext's error %q gives advice about the server for a context that ended", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("NewContext took %v with a context of 300ms", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NewContext through a stalled network still waits after 10s with a context of 300ms")
 	}
 }
 

@@ -1,6 +1,7 @@
 package mongostore
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func TestTTLIndexConflictSaysWhichIndexToDrop(t *testing.T) {
 	conflict := mongo.CommandError{Code: 85, Name: "IndexOptionsConflict",
 		Message: `An existing index has the same name as the requested index. Requested index: { v: 2, key: { expires: 1 }, name: "expires_1", expireAfterSeconds: 60 }, existing index: { v: 2, key: { expires: 1 }, name: "expires_1" }`}
 	for _, c := range []struct{ coll string }{{"sessions"}, {"sessions_users"}} {
-		err := ttlIndexError(c.coll, c.coll == "sessions", conflict)
+		err := ttlIndexError(context.Background(), c.coll, c.coll == "sessions", conflict)
 		msg := err.Error()
 		for _, want := range []string{
 			"create the TTL index on " + c.coll + ".expires",
@@ -42,7 +43,7 @@ func TestTTLIndexConflictSaysWhichIndexToDrop(t *testing.T) {
 	}
 
 	// An index named expires_1 on other keys (IndexKeySpecsConflict).
-	err := ttlIndexError("sessions", true, mongo.CommandError{Code: 86, Name: "IndexKeySpecsConflict", Message: "Index must have unique name."})
+	err := ttlIndexError(context.Background(), "sessions", true, mongo.CommandError{Code: 86, Name: "IndexKeySpecsConflict", Message: "Index must have unique name."})
 	for _, want := range []string{`already has an index named "expires_1" on other keys`, `db.sessions.dropIndex("expires_1")`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q does not say %q", err, want)
@@ -51,7 +52,7 @@ func TestTTLIndexConflictSaysWhichIndexToDrop(t *testing.T) {
 
 	// A server without TTL indexes (FerretDB v1) is pointed to
 	// WithCleanupInterval, as before.
-	err = ttlIndexError("sessions", true, mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "TTL indexes are not supported"})
+	err = ttlIndexError(context.Background(), "sessions", true, mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "TTL indexes are not supported"})
 	if !strings.Contains(err.Error(), "WithCleanupInterval") || !strings.Contains(err.Error(), "sessions.expires") {
 		t.Errorf("%q does not point to WithCleanupInterval on sessions.expires", err)
 	}

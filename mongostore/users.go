@@ -312,7 +312,7 @@ func (s *Store) createUsersTTLIndex(ctx context.Context) error {
 		Options: options.Index().SetExpireAfterSeconds(int32(session.IndexGrace / time.Second)),
 	})
 	if err != nil {
-		return ttlIndexError(s.UsersCollection(), false, err)
+		return ttlIndexError(ctx, s.UsersCollection(), false, err)
 	}
 	return nil
 }
