@@ -27,7 +27,8 @@ import (
 // judge; the driver ignores an option it does not know, so a store
 // parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
 // another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
-// at once. The returned closer stops the cleanup and disconnects the client.
+// at once, and with ttl_index=true creates the TTL indexes within it
+// (mongostore.NewContext). The returned closer stops the cleanup and disconnects the client.
 func init() {
 	register("mongodb", openMongo, mongoParams)
 	register("mongodb+srv", openMongo, mongoParams)
@@ -87,7 +88,7 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		_ = disconnect()
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
-	st, err := mongostore.New(client.Database(p.db).Collection(p.collection), p.opts...)
+	st, err := mongostore.NewContext(ctx, client.Database(p.db).Collection(p.collection), p.opts...)
 	if err != nil {
 		_ = disconnect()
 		return nil, nil, err

@@ -2,6 +2,7 @@ package storeurl_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,42 @@ func TestMongoURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("Open took %v with serverSelectionTimeoutMS=300", took)
+	}
+}
+
+// Open's context bounds ttl_index's index creation: a server that stops
+// answering after the ping fails Open at the context's deadline, with an
+// error wrapping the context's. mongostore.New created the indexes under a
+// fixed 30 s of its own, which neither Open's context nor sessionctl's
+// -timeout shortened.
+func TestMongoURLCreatesTheTTLIndexWithinOpensContext(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	t.Cleanup(proxy.Heal)
+	proxy.StallAt("createIndexes") // the ping goes through, the index request does not
+
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, closer, err := storeurl.Open(ctx, "mongodb://"+proxy.Addr+"/"+db+"?ttl_index=true")
+		if err == nil {
+			closer.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "create the TTL index") {
+			t.Fatalf("Open with a server that stops answering at createIndexes: %v, want the TTL index's creation ended by the context", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("Open took %v with a context of 500ms", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Open still waits for the TTL index after 10s with a context of 500ms")
 	}
 }
 
