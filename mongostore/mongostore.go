@@ -271,10 +271,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 // When ctx, New's, has ended, the error says nothing of the server and
 // wraps ctx's error.
 func ttlIndexError(ctx context.Context, coll string, first bool, err error) error {
-	const (
-		indexOptionsConflict  = 85
-		indexKeySpecsConflict = 86
-	)
+	const indexKeySpecsConflict = 86 // indexOptionsConflict is users.go's
 	var se mongo.ServerError
 	errors.As(err, &se)
 	switch {

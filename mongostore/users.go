@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,10 @@ import (
 // connection on one of several indexes that exist already); createIndexes
 // is idempotent, so several processes may all do it.
 // With WithTTLIndex, New also creates a TTL index on expires that keeps
-// entries session.IndexGrace past their expiry.
+// entries session.IndexGrace past their expiry (and the store none of its
+// own on expires); a store without WithTTLIndex on a collection that has
+// that TTL index still (a deployment that turned the option off) uses it,
+// which goes on deleting the entries as PurgeExpired would.
 //
 // An index write is an upsert of the entry (one round trip); when it
 // inserts a new entry (a login, not the refresh of a known session), a
@@ -85,15 +89,99 @@ func entryID(user, id string) bson.D {
 	return bson.D{{Key: fieldUser, Value: user}, {Key: fieldSID, Value: id}}
 }
 
+// userIndex is one of the index collection's secondary indexes, and what
+// goes slower without it.
+type userIndex struct {
+	model   mongo.IndexModel
+	field   string // the indexed field, for messages
+	without string // what a missing index costs, for messages
+}
+
+// userIndexSpecs returns the index collection's secondary indexes that the
+// store creates: the listing's, and, without WithTTLIndex, the pruning's
+// (New made WithTTLIndex's TTL index on expires, which serves it too).
+func (s *Store) userIndexSpecs() []userIndex {
+	out := []userIndex{{
+		model:   mongo.IndexModel{Keys: bson.D{{Key: fieldID + "." + fieldUser, Value: 1}}},
+		field:   fieldID + "." + fieldUser,
+		without: "listing a user's sessions scans the collection",
+	}}
+	if !s.cfg.ttlIndex {
+		out = append(out, userIndex{
+			model:   mongo.IndexModel{Keys: bson.D{{Key: fieldExpires, Value: 1}}},
+			field:   fieldExpires,
+			without: "pruning every user's expired entries (PurgeExpired, the interval cleanup) scans the collection",
+		})
+	}
+	return out
+}
+
+// indexOutcome is what ensureUserIndexes makes of the answer to the
+// creation of one index.
+type indexOutcome int
+
+const (
+	indexMade indexOutcome = iota
+	// indexExists: the collection has an index on the same keys with
+	// other options (IndexOptionsConflict), such as the TTL index on
+	// expires of a run with WithTTLIndex. It serves the store's queries
+	// as its own would.
+	indexExists
+	// indexRetry: a timeout of the client's own or a network error; a
+	// later call tries again.
+	indexRetry
+	// indexRefused: the server refused it (no permission, ...); the
+	// store's queries go without it, and asking again would be refused
+	// again.
+	indexRefused
+)
+
+// indexOptionsConflict is the server's code for an index that exists on
+// the same keys (and by the same name) with other options.
+const indexOptionsConflict = 85
+
+// userIndexOutcome classifies err, the answer to the creation of one
+// index on a call whose context has not ended.
+func userIndexOutcome(err error) indexOutcome {
+	var se mongo.ServerError
+	switch {
+	case err == nil:
+		return indexMade
+	case errors.As(err, &se) && se.HasErrorCode(indexOptionsConflict):
+		return indexExists
+	case mongo.IsTimeout(err) || mongo.IsNetworkError(err):
+		return indexRetry
+	}
+	return indexRefused
+}
+
+// logLine is what ensureUserIndexes logs when the creation of index had
+// outcome: its level and message, or ok false for nothing. Only a missing
+// index is a warning, which says what goes slower without it.
+func (index userIndex) logLine(outcome indexOutcome) (level slog.Level, msg string, ok bool) {
+	switch outcome {
+	case indexExists:
+		return slog.LevelDebug, "mongostore: the user index collection has an index on " + index.field + " with other options already (such as the TTL index of a run with WithTTLIndex); the store uses it", true
+	case indexRetry:
+		return slog.LevelWarn, "mongostore: cannot create the user index collection's index on " + index.field + " yet; " + index.without + " until it is made (tried again in a minute)", true
+	case indexRefused:
+		return slog.LevelWarn, "mongostore: cannot create the user index collection's index on " + index.field + "; " + index.without, true
+	}
+	return 0, "", false
+}
+
 // ensureUserIndexes creates the index collection's secondary indexes, once
 // per store. A failure on the caller's context is returned, and the next
 // call tries again. Any other failure is logged, and the call goes on
-// without them: the index works without them, only slower. One on a timeout
-// of the client's own (its Timeout, or the server's maxTimeMS) or a network
-// error is tried again by the first call userIndexRetry later, as the
-// caller's context would have been; one that the server answers (no
-// permission) is not retried, since it would be refused every time. A
-// caller that finds another creating them waits no longer than its ctx.
+// without the index: the user index works without it, only slower (the
+// log says what goes slower). An index on the same keys with other options
+// (the TTL index of a run with WithTTLIndex, on expires) serves as well as
+// the store's own, and is only noted at debug level. A timeout of the
+// client's own (its Timeout, or the server's maxTimeMS) or a network error
+// is tried again by the first call userIndexRetry later, as the caller's
+// context would have been; an index the server refuses (no permission) is
+// not asked for again, since it would be refused every time. A caller that
+// finds another creating them waits no longer than its ctx.
 func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	ix := &s.userIndexes
 	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
@@ -107,28 +195,22 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
 		return nil
 	}
-	models := []mongo.IndexModel{{Keys: bson.D{{Key: fieldID + "." + fieldUser, Value: 1}}}}
-	if !s.cfg.ttlIndex { // New made the TTL index on expires, which serves the cleanup too
-		models = append(models, mongo.IndexModel{Keys: bson.D{{Key: fieldExpires, Value: 1}}})
-	}
 	// One createIndexes per index: FerretDB v1 answers one of several
 	// indexes that all exist (any store but the first on a collection) by
 	// closing the connection, a panic of its own.
-	for _, m := range models {
-		if _, err = s.users().Indexes().CreateOne(ctx, m); err != nil {
-			break
+	for _, index := range s.userIndexSpecs() {
+		_, err := s.users().Indexes().CreateOne(ctx, index.model)
+		if err != nil && ctx.Err() != nil {
+			return err
 		}
-	}
-	if err != nil && ctx.Err() != nil {
-		return err
-	}
-	if err != nil && (mongo.IsTimeout(err) || mongo.IsNetworkError(err)) {
-		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes yet; listing a user's sessions scans the collection until they are made (tried again in a minute)", "collection", s.UsersCollection(), "err", err)
-		ix.retryAt.Store(s.cfg.now().Add(userIndexRetry).UnixNano())
-		return nil
-	}
-	if err != nil {
-		s.cfg.logger.WarnContext(ctx, "mongostore: cannot create the user index collection's indexes; listing a user's sessions scans the collection", "collection", s.UsersCollection(), "err", err)
+		outcome := userIndexOutcome(err)
+		if level, msg, ok := index.logLine(outcome); ok {
+			s.cfg.logger.Log(ctx, level, msg, "collection", s.UsersCollection(), "field", index.field, "err", err)
+		}
+		if outcome == indexRetry {
+			ix.retryAt.Store(s.cfg.now().Add(userIndexRetry).UnixNano())
+			return nil
+		}
 	}
 	ix.done.Store(true)
 	return nil

@@ -404,3 +404,33 @@ func TestAStoreOnAnExistingUserIndexCreatesItsIndexesWithoutAWarning(t *testing.
 		t.Errorf("indexes %q; want _id.user_1 and expires_1", names)
 	}
 }
+
+// When the index on expires cannot be made yet (its answer lost with the
+// connection), the warning names that index and what goes slower without
+// it, the pruning; it used to say that listing a user's sessions scanned
+// the collection, whose index (on _id.user) had been made.
+func TestUserIndexWarningNamesTheIndexThatWasNotMade(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	uri, db := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	client := connect(t, "mongodb://"+proxy.Addr+"/?directConnection=true")
+	var logs strings.Builder
+	st := newStore(t, client.Database(db).Collection("sessions"),
+		mongostore.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	proxy.LoseReply("expires_1", nil) // the createIndexes of the index on expires
+
+	exp := time.Now().Add(time.Hour)
+	if err := st.IndexUserSession(t.Context(), "alice", "id1", time.Now(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if names := userIndexNames(t, connect(t, uri).Database(db)); !slices.Contains(names, "_id.user_1") {
+		t.Fatalf("indexes %q; want _id.user_1 made before the lost answer", names)
+	}
+	got := logs.String()
+	if !strings.Contains(got, "index on expires yet") || !strings.Contains(got, "pruning every user's expired entries") {
+		t.Errorf("the warning does not name the index on expires and the pruning:\n%s", got)
+	}
+	if strings.Contains(got, "listing a user's sessions scans") {
+		t.Errorf("the warning says the listing scans the collection, whose index was made:\n%s", got)
+	}
+}
