@@ -275,14 +275,14 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 	var se mongo.ServerError
 	errors.As(err, &se)
 	switch {
-	case ctx.Err() != nil:
+	case contextEnded(ctx) != nil:
 		// The caller's context ended: no advice about the server, and
 		// errors.Is finds ctx's error, whether the driver's error wraps
 		// it or not.
-		if errors.Is(err, ctx.Err()) {
-			return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
+		if ctxErr := contextEnded(ctx); !errors.Is(err, ctxErr) {
+			return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w (%w)", coll, fieldExpires, ctxErr, err)
 		}
-		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w (%w)", coll, fieldExpires, ctx.Err(), err)
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 	case se != nil && se.HasErrorCode(indexOptionsConflict):
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index on %s with other options; drop it (db.%s.dropIndex({%s: 1})) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
 	case se != nil && se.HasErrorCode(indexKeySpecsConflict):
@@ -291,6 +291,20 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s (use WithCleanupInterval if the server has none): %w", coll, fieldExpires, err)
 	}
 	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
+}
+
+// contextEnded returns ctx's error once ctx has ended, and
+// context.DeadlineExceeded once its deadline has passed, which the driver
+// may notice first (its socket's deadline is ctx's), before ctx's timer
+// fires and ctx.Err says so; else nil.
+func contextEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Close stops the interval cleanup, if any, and waits for a running one to

@@ -3,8 +3,10 @@ package mongostore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
@@ -55,5 +57,37 @@ func TestTTLIndexConflictSaysWhichIndexToDrop(t *testing.T) {
 	err = ttlIndexError(context.Background(), "sessions", true, mongo.CommandError{Code: 238, Name: "NotImplemented", Message: "TTL indexes are not supported"})
 	if !strings.Contains(err.Error(), "WithCleanupInterval") || !strings.Contains(err.Error(), "sessions.expires") {
 		t.Errorf("%q does not point to WithCleanupInterval on sessions.expires", err)
+	}
+}
+
+// lateTimerContext is a context whose deadline has passed but whose timer
+// has not fired yet: Err is still nil, as a context.WithTimeout's is for a
+// moment on a loaded machine, when the driver's socket deadline (the
+// context's) has already ended the request.
+type lateTimerContext struct{ context.Context }
+
+func (lateTimerContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// NewContext's error once its context's deadline has passed wraps
+// context.DeadlineExceeded and gives no advice about the server, even
+// when the driver noticed the deadline before the context's timer fired:
+// it used to say "use WithCleanupInterval if the server has none" then
+// (seen under load).
+func TestTTLIndexErrorAtThePassedDeadlineBlamesTheContext(t *testing.T) {
+	ctx := lateTimerContext{context.Background()}
+	for _, driverErr := range []error{
+		errors.New("connection(127.0.0.1:1[-3]) incomplete read of message header: i/o timeout"),
+		fmt.Errorf("incomplete read of message header: %w", context.DeadlineExceeded),
+	} {
+		err := ttlIndexError(ctx, "sessions", true, driverErr)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%v: does not wrap context.DeadlineExceeded", err)
+		}
+		if !errors.Is(err, driverErr) {
+			t.Errorf("%v: does not wrap the driver's error", err)
+		}
+		if strings.Contains(err.Error(), "WithCleanupInterval") {
+			t.Errorf("%v: gives advice about the server", err)
+		}
 	}
 }
