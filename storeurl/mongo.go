@@ -83,20 +83,36 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	if err != nil {
 		return nil, nil, err
 	}
-	disconnect := func() error { return client.Disconnect(context.Background()) }
 	if err := client.Ping(ctx, readpref.Primary()); err != nil {
-		_ = disconnect()
+		disconnectWithin(ctx, client)
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
 	st, err := mongostore.NewContext(ctx, client.Database(p.db).Collection(p.collection), p.opts...)
 	if err != nil {
-		_ = disconnect()
+		disconnectWithin(ctx, client)
 		return nil, nil, err
 	}
 	return st, closerFunc(func() error {
 		_ = st.Close()
-		return disconnect()
+		return client.Disconnect(context.Background())
 	}), nil
+}
+
+// disconnectWithin disconnects the client of a failed Open, waiting no
+// longer than Open's ctx: the driver's Disconnect may wait for its
+// monitor's check of a server that stopped answering (up to
+// connectTimeoutMS, 30 s by default), whatever its context says. Past ctx
+// the disconnection goes on in the background.
+func disconnectWithin(ctx context.Context, client *mongo.Client) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = client.Disconnect(ctx)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // parseMongoURL splits u into the driver's connection string and the
