@@ -28,8 +28,10 @@ type Proxy struct {
 	drop    bool
 	closed  bool
 	conns   map[net.Conn]struct{}
-	lose    *lostReply // armed by LoseReply; taken by the request it matches
-	stallAt []byte     // armed by StallAt (lower case); taken by the request it matches
+	lose    *lostReply   // armed by LoseReply; taken by the request it matches
+	losing  *lostReplies // set by LoseReplies until Heal
+	lost    atomic.Int64 // answers lost, by LoseReply and LoseReplies
+	stallAt []byte       // armed by StallAt (lower case); taken by the request it matches
 	wg      sync.WaitGroup
 	active  atomic.Int64 // goroutines running
 }
@@ -127,23 +129,62 @@ func (p *Proxy) stallIfMatch(request []byte) {
 	}
 }
 
-// takeLoss returns the armed LoseReply if request matches it, disarming it.
+// lostReplies is LoseReplies in force: the requests it counts and how
+// many of them it has seen.
+type lostReplies struct {
+	match       []byte
+	every, seen int
+}
+
+// LoseReplies makes the proxy lose the answer to every nth request whose
+// bytes hold match (as LoseReply does for one: compared without case,
+// within one chunk as the client sent it; the server runs the request and
+// the proxy closes that connection instead of passing the answer on), from
+// now until Heal. The first request lost is the nth matching one from now.
+// An armed LoseReply takes its request first. LostReplies counts the
+// answers lost.
+func (p *Proxy) LoseReplies(match string, n int) {
+	if n < 1 {
+		panic("testserver: LoseReplies of every n < 1 requests")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.losing = &lostReplies{match: bytes.ToLower([]byte(match)), every: n}
+}
+
+// LostReplies returns the number of answers the proxy has lost, by
+// LoseReply and LoseReplies, since it started.
+func (p *Proxy) LostReplies() int { return int(p.lost.Load()) }
+
+// takeLoss returns the armed LoseReply if request matches it, disarming
+// it, or a loss of LoseReplies if request is the nth that matches it.
 func (p *Proxy) takeLoss(request []byte) *lostReply {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.lose == nil || !bytes.Contains(bytes.ToLower(request), p.lose.match) {
+	if p.lose == nil && p.losing == nil {
 		return nil
 	}
-	l := p.lose
-	p.lose = nil
-	return l
+	lower := bytes.ToLower(request)
+	if p.lose != nil && bytes.Contains(lower, p.lose.match) {
+		l := p.lose
+		p.lose = nil
+		return l
+	}
+	if p.losing != nil && bytes.Contains(lower, p.losing.match) {
+		p.losing.seen++
+		if p.losing.seen%p.losing.every == 0 {
+			return &lostReply{}
+		}
+	}
+	return nil
 }
 
-// Heal ends Delay, Stall and Drop: traffic flows normally again.
+// Heal ends Delay, Stall, Drop and LoseReplies: traffic flows normally
+// again. (An armed LoseReply stays armed.)
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay, p.drop = 0, false
+	p.delay, p.drop, p.losing = 0, false, nil
 	if p.stall != nil {
 		close(p.stall)
 		p.stall = nil
@@ -279,6 +320,7 @@ func (p *Proxy) serve(c net.Conn) {
 					if l.then != nil {
 						l.then()
 					}
+					p.lost.Add(1)
 					break // the answer is lost with the connection
 				}
 				if _, werr := dst.Write(buf[:n]); werr != nil {

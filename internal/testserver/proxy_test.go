@@ -2,7 +2,9 @@ package testserver
 
 import (
 	"bufio"
+	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -169,5 +171,55 @@ func TestProxyStallsAtTheMatchingRequest(t *testing.T) {
 	// The stall is used up: the next matching request goes through.
 	if got, err := echo(c, r, "another write", 5*time.Second); err != nil || got != "another write" {
 		t.Fatalf("the next matching request: %q, %v; want its answer", got, err)
+	}
+}
+
+func TestProxyLosesEveryNthMatchingReplyUntilHealed(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	var c net.Conn
+	var r *bufio.Reader
+	dial := func() {
+		if c != nil {
+			c.Close()
+		}
+		var err error
+		if c, err = net.Dial("tcp", p.Addr); err != nil {
+			t.Fatal(err)
+		}
+		r = bufio.NewReader(c)
+	}
+	dial()
+	defer func() { c.Close() }()
+	p.LoseReplies("WRITE", 3)
+	var lost []int
+	for i := 1; i <= 9; i++ {
+		if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
+			t.Fatalf("a request that does not match, before write %d: %q, %v; want its answer", i, got, err)
+		}
+		line := fmt.Sprintf("write %d", i)
+		got, err := echo(c, r, line, 5*time.Second)
+		switch {
+		case err != nil:
+			lost = append(lost, i)
+			dial() // the loss closed the connection
+		case got != line:
+			t.Fatalf("write %d answered %q", i, got)
+		}
+	}
+	if want := []int{3, 6, 9}; !slices.Equal(lost, want) {
+		t.Fatalf("lost the answers to writes %v; want %v (every third)", lost, want)
+	}
+	if n := p.LostReplies(); n != 3 {
+		t.Fatalf("LostReplies() = %d; want 3", n)
+	}
+	p.Heal()
+	for i := 10; i <= 15; i++ {
+		line := fmt.Sprintf("write %d", i)
+		if got, err := echo(c, r, line, 5*time.Second); err != nil || got != line {
+			t.Fatalf("after the heal, write %d: %q, %v; want its answer", i, got, err)
+		}
+	}
+	if n := p.LostReplies(); n != 3 {
+		t.Fatalf("LostReplies() after the heal = %d; want 3", n)
 	}
 }
