@@ -22,18 +22,22 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu      sync.Mutex
-	delay   time.Duration
-	stall   chan struct{} // not nil while stalled; closed by Heal
-	drop    bool
-	closed  bool
-	conns   map[net.Conn]struct{}
-	lose    *lostReply   // armed by LoseReply; taken by the request it matches
-	losing  *lostReplies // set by LoseReplies until Heal
-	lost    atomic.Int64 // answers lost, by LoseReply and LoseReplies
-	stallAt []byte       // armed by StallAt (lower case); taken by the request it matches
-	wg      sync.WaitGroup
-	active  atomic.Int64 // goroutines running
+	mu     sync.Mutex
+	delay  time.Duration
+	stall  chan struct{} // not nil while stalled; closed by Heal
+	drop   bool
+	closed bool
+	conns  map[net.Conn]struct{}
+	lose   *lostReply   // armed by LoseReply; taken by the request it matches
+	losing *lostReplies // set by LoseReplies until Heal
+	lost   atomic.Int64 // answers lost, by LoseReply and LoseReplies
+	// dropping is set by LoseRequests until Heal; dropped counts the
+	// requests it lost.
+	dropping *lostReplies
+	dropped  atomic.Int64
+	stallAt  []byte // armed by StallAt (lower case); taken by the request it matches
+	wg       sync.WaitGroup
+	active   atomic.Int64 // goroutines running
 }
 
 // StartProxy starts a proxy to target (host:port) and closes it in t.Cleanup.
@@ -129,8 +133,8 @@ func (p *Proxy) stallIfMatch(request []byte) {
 	}
 }
 
-// lostReplies is LoseReplies in force: the requests it counts and how
-// many of them it has seen.
+// lostReplies is LoseReplies or LoseRequests in force: the requests it
+// counts and how many of them it has seen.
 type lostReplies struct {
 	match       []byte
 	every, seen int
@@ -156,6 +160,43 @@ func (p *Proxy) LoseReplies(match string, n int) {
 // LoseReply and LoseReplies, since it started.
 func (p *Proxy) LostReplies() int { return int(p.lost.Load()) }
 
+// LoseRequests makes the proxy lose every nth request whose bytes hold
+// match (counted as LoseReplies counts them, on a count of its own), from
+// now until Heal: it closes that connection instead of passing the request
+// on, so the server never sees it, as a connection reset before the write
+// went out. A client cannot tell that from a lost answer. A request that
+// LoseRequests takes is not passed on, and so not counted by LoseReply or
+// LoseReplies. LostRequests counts the requests lost.
+func (p *Proxy) LoseRequests(match string, n int) {
+	if n < 1 {
+		panic("testserver: LoseRequests of every n < 1 requests")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropping = &lostReplies{match: bytes.ToLower([]byte(match)), every: n}
+}
+
+// LostRequests returns the number of requests LoseRequests has lost since
+// the proxy started.
+func (p *Proxy) LostRequests() int { return int(p.dropped.Load()) }
+
+// nth reports whether lower, a request in lower case, is the nth that l
+// counts. p.mu is held.
+func (l *lostReplies) nth(lower []byte) bool {
+	if l == nil || !bytes.Contains(lower, l.match) {
+		return false
+	}
+	l.seen++
+	return l.seen%l.every == 0
+}
+
+// takeDrop reports whether request is one LoseRequests loses.
+func (p *Proxy) takeDrop(request []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropping != nil && p.dropping.nth(bytes.ToLower(request))
+}
+
 // takeLoss returns the armed LoseReply if request matches it, disarming
 // it, or a loss of LoseReplies if request is the nth that matches it.
 func (p *Proxy) takeLoss(request []byte) *lostReply {
@@ -170,21 +211,18 @@ func (p *Proxy) takeLoss(request []byte) *lostReply {
 		p.lose = nil
 		return l
 	}
-	if p.losing != nil && bytes.Contains(lower, p.losing.match) {
-		p.losing.seen++
-		if p.losing.seen%p.losing.every == 0 {
-			return &lostReply{}
-		}
+	if p.losing.nth(lower) {
+		return &lostReply{}
 	}
 	return nil
 }
 
-// Heal ends Delay, Stall, Drop and LoseReplies: traffic flows normally
-// again. (An armed LoseReply stays armed.)
+// Heal ends Delay, Stall, Drop, LoseReplies and LoseRequests: traffic
+// flows normally again. (An armed LoseReply stays armed.)
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay, p.drop, p.losing = 0, false, nil
+	p.delay, p.drop, p.losing, p.dropping = 0, false, nil, nil
 	if p.stall != nil {
 		close(p.stall)
 		p.stall = nil
@@ -313,6 +351,10 @@ func (p *Proxy) serve(c net.Conn) {
 					break
 				}
 				if src == c {
+					if p.takeDrop(buf[:n]) {
+						p.dropped.Add(1)
+						break // the request is lost with the connection
+					}
 					if l := p.takeLoss(buf[:n]); l != nil {
 						pending.Store(l)
 					}

@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
 
 // echoServer answers every line with the same line, until the test ends.
 func echoServer(t *testing.T) string {
+	return recordingEchoServer(t, nil)
+}
+
+// recordingEchoServer is echoServer, calling got (if not nil) with each
+// line it receives before it answers it.
+func recordingEchoServer(t *testing.T, got func(line string)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +36,9 @@ func echoServer(t *testing.T) string {
 					line, err := r.ReadString('\n')
 					if err != nil {
 						return
+					}
+					if got != nil {
+						got(line[:len(line)-1])
 					}
 					c.Write([]byte(line))
 				}
@@ -221,5 +231,62 @@ func TestProxyLosesEveryNthMatchingReplyUntilHealed(t *testing.T) {
 	}
 	if n := p.LostReplies(); n != 3 {
 		t.Fatalf("LostReplies() after the heal = %d; want 3", n)
+	}
+}
+
+func TestProxyLosesEveryNthMatchingRequestBeforeTheServerSeesIt(t *testing.T) {
+	var mu sync.Mutex
+	var received []string
+	p := StartProxy(t, recordingEchoServer(t, func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		received = append(received, line)
+	}))
+	p.LoseRequests("WRITE", 2)
+	var lost []int
+	for i := 1; i <= 4; i++ {
+		c, err := net.Dial("tcp", p.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
+			t.Fatalf("a request that does not match, before write %d: %q, %v; want its answer", i, got, err)
+		}
+		line := fmt.Sprintf("write %d", i)
+		if got, err := echo(c, r, line, 5*time.Second); err != nil {
+			lost = append(lost, i)
+		} else if got != line {
+			t.Fatalf("write %d answered %q", i, got)
+		}
+		c.Close()
+	}
+	if want := []int{2, 4}; !slices.Equal(lost, want) {
+		t.Fatalf("lost writes %v; want %v (every second)", lost, want)
+	}
+	if n := p.LostRequests(); n != 2 {
+		t.Fatalf("LostRequests() = %d; want 2", n)
+	}
+	if n := p.LostReplies(); n != 0 {
+		t.Fatalf("LostReplies() = %d; want 0: the server answered every request it got", n)
+	}
+	mu.Lock()
+	got := slices.Clone(received)
+	mu.Unlock()
+	if want := []string{"read", "write 1", "read", "read", "write 3", "read"}; !slices.Equal(got, want) {
+		t.Fatalf("the server received %q; want %q (the lost writes never reached it)", got, want)
+	}
+	p.Heal()
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for i := 5; i <= 6; i++ {
+		line := fmt.Sprintf("write %d", i)
+		if got, err := echo(c, r, line, 5*time.Second); err != nil || got != line {
+			t.Fatalf("after the heal, write %d: %q, %v; want its answer", i, got, err)
+		}
 	}
 }
