@@ -66,6 +66,19 @@ func TestMain(m *testing.M) {
 		for _, r := range table.rows {
 			fmt.Println(r.Row())
 		}
+		// The lost replies' flash counts have a table of their own.
+		header := false
+		for _, r := range table.rows {
+			if !r.Flashes {
+				continue
+			}
+			if !header {
+				fmt.Println()
+				fmt.Println(faults.FlashTableHeader)
+				header = true
+			}
+			fmt.Println(r.FlashRow())
+		}
 	}
 	os.Exit(code)
 }

@@ -14,6 +14,15 @@
 // lost. At the end every user reads its session back (GET /read), which
 // checks the last write the same way.
 //
+// With Config.Flashes the writes are GET /flash?seq=N, which also read the
+// session's flash messages (Session.Flashes) and add one of their own,
+// "mN" (Session.Flash), some of them with a Session.Save in the middle: a
+// write that is not idempotent, for faults that may apply a write twice
+// (lost replies). Every answer lists the messages it read, and the report
+// counts messages shown twice, acknowledged ones never shown, and answers
+// that saw the sequence number go back (Report.FlashShownTwice, FlashLost,
+// SeqBackwards).
+//
 // The fault is injected at a point the harness controls (after Before
 // acknowledged writes), and the run ends After acknowledged writes after the
 // injection returned (the fault healed), so a run never depends on timing
@@ -48,6 +57,16 @@ const Secret = "faults harness secret, the same on every instance"
 //	/write?seq=N  sets "seq" to N; answers "<id> <previous seq> <new>"
 //	/read         answers the same without writing
 //
+//	/flash?seq=N&save=K  reads the flash messages of FlashKind, adds "mN",
+//	              sets "seq" to N and, with save=1 or 2, calls Session.Save
+//	              (ignoring its error: the end of the request saves again
+//	              and answers 500 if that fails), then with save=1 sets
+//	              "saved" to N; answers "<id> <previous seq> <new> <read>
+//	              <save>", read being the messages read, joined with
+//	              commas, or "-", and save "saved" or "failed" (what the
+//	              Save returned), or "-" without one
+//	/read?flash=1 the same without adding a message or setting "seq"
+//
 // A request whose session cannot be loaded or saved gets the manager's error
 // answer (500).
 func App(m *session.Manager) http.Handler {
@@ -74,12 +93,58 @@ func App(m *session.Manager) http.Handler {
 		s.Set("seq", seq)
 		fmt.Fprintf(w, "%s %s %t", s.ID(), p, s.IsNew())
 	})
+	mux.HandleFunc("/flash", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if s == nil {
+			return
+		}
+		seq := r.FormValue("seq")
+		if _, err := strconv.Atoi(seq); err != nil {
+			http.Error(w, "bad seq", http.StatusBadRequest)
+			return
+		}
+		p := prev(s)
+		read := s.Flashes(FlashKind)
+		s.Flash(FlashKind, "m"+seq)
+		s.Set("seq", seq)
+		saved := "-"
+		if save := r.FormValue("save"); save != "" {
+			// A handler that saves early (before a slow step). A Save
+			// whose answer was lost returns an error, and the end of the
+			// request's save must find out whether it was applied.
+			saved = "saved"
+			if err := s.Save(r.Context()); err != nil {
+				saved = "failed"
+			}
+			if save == "1" {
+				s.Set("saved", seq)
+			}
+		}
+		fmt.Fprintf(w, "%s %s %t %s %s", s.ID(), p, s.IsNew(), readList(read), saved)
+	})
 	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
 		if s := session.From(r); s != nil {
+			if r.FormValue("flash") != "" {
+				p := prev(s)
+				read := s.Flashes(FlashKind)
+				fmt.Fprintf(w, "%s %s %t %s -", s.ID(), p, s.IsNew(), readList(read))
+				return
+			}
 			fmt.Fprintf(w, "%s %s %t", s.ID(), prev(s), s.IsNew())
 		}
 	})
 	return m.Handler(mux)
+}
+
+// FlashKind is the kind of the flash messages of /flash.
+const FlashKind = "faults"
+
+// readList joins the messages read for an answer.
+func readList(msgs []string) string {
+	if len(msgs) == 0 {
+		return "-"
+	}
+	return strings.Join(msgs, ",")
 }
 
 // Config is one run of the harness.
@@ -104,6 +169,10 @@ type Config struct {
 	// apps' or the users' (a test proxy's); they are left out of the
 	// goroutine figures.
 	NotApp func() int
+	// Flashes makes the users' writes /flash requests (one in three with
+	// save=1, one in three with save=2) and their final read a
+	// /read?flash=1, and the report counts the flash messages.
+	Flashes bool
 }
 
 // Report is what one run measured.
@@ -139,6 +208,44 @@ type Report struct {
 	GoroutinesBefore, GoroutinesPeak, GoroutinesAtFault, GoroutinesAtHeal int
 	// Took is the length of the run.
 	Took time.Duration
+
+	// Flashes is Config.Flashes. Then each write adds a message "mN":
+	Flashes bool
+	//
+	// FlashShownTwice counts the times a message was shown (listed in a
+	// 2xx answer) again after a first time: a write applied twice, or a
+	// read whose removal was lost.
+	FlashShownTwice int
+	// FlashLost counts messages of acknowledged writes that no 2xx answer
+	// showed, though no request between the write and the user's next
+	// acknowledged one can have read them (see FlashUnseen; a final read
+	// that failed counts as one that may have).
+	FlashLost int
+	// FlashUnseen counts messages of acknowledged writes that no 2xx
+	// answer showed because a failed request read them: a request between
+	// its write and the next acknowledged one that failed although its
+	// write was applied (its answer lost), as the next acknowledged
+	// answer shows that request's own message. A client cannot tell.
+	FlashUnseen int
+	// FailedApplied counts failed requests whose message a 2xx answer
+	// showed: their write was applied although they got an error.
+	FailedApplied int
+	// AckedAfterFailedSave counts acknowledged requests whose
+	// Session.Save had failed: the end of the request found out whether
+	// that write was applied, and saved what was still to save.
+	AckedAfterFailedSave int
+	// FlashStray counts messages shown that the session could not hold:
+	// not yet written by its user when shown.
+	FlashStray int
+	// SeqBackwards counts 2xx answers that saw an older sequence number
+	// than an earlier 2xx answer in the same session saw: a write applied
+	// after a later one (a replay).
+	SeqBackwards int
+	// RepliesLost is the number of store answers the fault lost (after
+	// the server ran the write), RequestsLost the number of writes it lost
+	// before the server saw them; the caller that injected them fills
+	// them in.
+	RepliesLost, RequestsLost int
 }
 
 // Row returns the report as a row of the README's Markdown table.
@@ -152,7 +259,27 @@ func (r Report) Row() string {
 const TableHeader = "| Fault | Store | Requests | Errors | Acknowledged | Longest error stretch | Slowest request | Acknowledged writes lost |\n" +
 	"|---|---|--:|--:|--:|--:|--:|--:|"
 
+// FlashRow returns a report of Config.Flashes as a row of the README's
+// table of lost replies.
+func (r Report) FlashRow() string {
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d |",
+		r.Store, r.Requests, r.RepliesLost, r.RequestsLost, r.Errors, r.Acked, r.AckedAfterFailedSave, r.FailedApplied,
+		r.Lost, r.SeqBackwards, r.FlashShownTwice, r.FlashLost)
+}
+
+// FlashTableHeader is the header of the table of FlashRow rows.
+const FlashTableHeader = "| Store | Requests | Store answers lost | Writes lost before the store | Errors | Acknowledged | Acknowledged after a failed `Save` | Failed but applied | Acknowledged writes lost | Sequence went back | Flash messages shown twice | Acknowledged messages lost |\n" +
+	"|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+
 func (r Report) String() string {
+	if r.Flashes {
+		return r.string() + fmt.Sprintf("; %d store answers lost, %d writes lost before the store, %d requests acknowledged after their Session.Save failed, %d failed requests applied, %d flash messages shown twice, %d acknowledged lost, %d read by a failed request that was applied, %d stray, %d answers saw the sequence go back",
+			r.RepliesLost, r.RequestsLost, r.AckedAfterFailedSave, r.FailedApplied, r.FlashShownTwice, r.FlashLost, r.FlashUnseen, r.FlashStray, r.SeqBackwards)
+	}
+	return r.string()
+}
+
+func (r Report) string() string {
 	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
 		r.Fault, r.Store, r.Users, r.Requests, r.Errors, r.ErrorsAfterHeal, r.Acked,
 		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond),
@@ -170,6 +297,22 @@ type user struct {
 	lostBySession                                   map[string]int
 	slowest, longestStretch                         time.Duration
 	stretchStart                                    time.Time // zero when the last request succeeded
+
+	// With Config.Flashes: every request in order, and the sequence number
+	// the last 2xx answer saw.
+	flashes           []flashRequest
+	lastSeen          int
+	backward          int
+	ackedAfterFailure int
+}
+
+// flashRequest is one request of Config.Flashes: the message it added
+// (0 for the final read), whether it was acknowledged and then the
+// messages it showed.
+type flashRequest struct {
+	msg   int
+	acked bool
+	read  []int
 }
 
 // run is the state shared by the users of one Run.
@@ -228,7 +371,7 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		}
 		return n
 	}
-	rep := Report{Users: cfg.Users, GoroutinesBefore: goroutines()}
+	rep := Report{Users: cfg.Users, Flashes: cfg.Flashes, GoroutinesBefore: goroutines()}
 	start := time.Now()
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.Users, MaxConnsPerHost: 0}
 	defer tr.CloseIdleConnections()
@@ -295,6 +438,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		maps.Copy(rep.LostBySession, u.lostBySession)
 		rep.Slowest = max(rep.Slowest, u.slowest)
 		rep.LongestErrorStretch = max(rep.LongestErrorStretch, u.longestStretch)
+		if cfg.Flashes {
+			u.countFlashes(&rep)
+		}
 	}
 	rep.Acked = int(r.acked.Load())
 	rep.GoroutinesPeak = int(peak.Load())
@@ -324,6 +470,12 @@ func (r *run) loop(ctx context.Context, u *user) {
 	for i := 0; !r.stop.Load() && ctx.Err() == nil; i++ {
 		u.seq++
 		url := fmt.Sprintf("%s/write?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
+		if r.cfg.Flashes {
+			url = fmt.Sprintf("%s/flash?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
+			if k := u.seq % 3; k != 0 {
+				url += fmt.Sprintf("&save=%d", k)
+			}
+		}
 		if !r.request(ctx, u, url, u.seq) {
 			select {
 			case <-ctx.Done():
@@ -342,7 +494,11 @@ func (r *run) readBack(ctx context.Context, u *user, base string) error {
 		return nil // never acknowledged anything
 	}
 	for attempt := 1; ; attempt++ {
-		if r.request(ctx, u, base+"/read", 0) {
+		read := base + "/read"
+		if r.cfg.Flashes {
+			read += "?flash=1"
+		}
+		if r.request(ctx, u, read, 0) {
 			return nil
 		}
 		if attempt == 50 || ctx.Err() != nil {
@@ -359,6 +515,9 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 	afterHeal := r.healed.Load() != 0
 	body, err := get(ctx, u.client, url)
 	took := time.Since(sent)
+	if r.cfg.Flashes {
+		u.flashes = append(u.flashes, flashRequest{msg: seq})
+	}
 	r.answered.Add(1)
 	u.requests++
 	u.slowest = max(u.slowest, took)
@@ -374,7 +533,10 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		return false
 	}
 	u.stretchStart = time.Time{}
-	id, prev, isNew, perr := parseAnswer(body)
+	id, prev, isNew, read, saved, perr := parseAnswer(body)
+	if perr == nil && r.cfg.Flashes && read == nil {
+		perr = fmt.Errorf("faults: answer %q lists no messages read", body)
+	}
 	if perr != nil {
 		// A 2xx with a body we did not write is a failure of the app.
 		u.errors++
@@ -393,8 +555,67 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 	if seq > 0 {
 		u.acked = append(u.acked, seq)
 	}
+	if r.cfg.Flashes {
+		if id == u.id && prev < u.lastSeen {
+			u.backward++
+		}
+		u.lastSeen = prev
+		f := &u.flashes[len(u.flashes)-1]
+		f.acked, f.read = true, read
+		if saved == "failed" {
+			u.ackedAfterFailure++
+		}
+	}
 	u.id = id
 	return true
+}
+
+// countFlashes adds up u's flash messages into rep (see Report).
+func (u *user) countFlashes(rep *Report) {
+	rep.SeqBackwards += u.backward
+	rep.AckedAfterFailedSave += u.ackedAfterFailure
+	shown := map[int]int{}
+	for i, f := range u.flashes {
+		for _, m := range f.read {
+			shown[m]++
+			// A message is shown after the request that added it was sent.
+			if !slices.ContainsFunc(u.flashes[:i], func(g flashRequest) bool { return g.msg == m }) {
+				rep.FlashStray++
+			}
+		}
+	}
+	for _, n := range shown {
+		rep.FlashShownTwice += max(0, n-1)
+	}
+	for _, f := range u.flashes {
+		if !f.acked && f.msg != 0 && shown[f.msg] > 0 {
+			rep.FailedApplied++
+		}
+	}
+	for i, f := range u.flashes {
+		if !f.acked || f.msg == 0 || shown[f.msg] > 0 {
+			continue
+		}
+		// Not shown: the next acknowledged request would have shown it,
+		// unless a failed request between the two read it and its write
+		// was applied. Its own message then stayed stored for the next
+		// acknowledged request to show (the last such request's does).
+		read := false
+		for _, g := range u.flashes[i+1:] {
+			if g.acked {
+				break
+			}
+			// A final read adds no message to tell: it may have read it.
+			if g.msg == 0 || shown[g.msg] > 0 {
+				read = true
+			}
+		}
+		if read {
+			rep.FlashUnseen++
+		} else {
+			rep.FlashLost++
+		}
+	}
 }
 
 // get sends GET url and returns the body of a 2xx answer; anything else is an error.
@@ -418,14 +639,29 @@ func get(ctx context.Context, c *http.Client, url string) (string, error) {
 	return string(b), nil
 }
 
-// parseAnswer splits "<id> <prev> <new>".
-func parseAnswer(body string) (id string, prev int, isNew bool, err error) {
+// parseAnswer splits "<id> <prev> <new>" and "<id> <prev> <new> <read>
+// <save>"; read is nil for the first, not nil for the second.
+func parseAnswer(body string) (id string, prev int, isNew bool, read []int, save string, err error) {
+	bad := fmt.Errorf("faults: bad answer %q", body)
 	f := strings.Fields(body)
-	if len(f) != 3 {
-		return "", 0, false, fmt.Errorf("faults: bad answer %q", body)
+	if len(f) != 3 && len(f) != 5 {
+		return "", 0, false, nil, "", bad
 	}
 	if prev, err = strconv.Atoi(f[1]); err != nil {
-		return "", 0, false, fmt.Errorf("faults: bad answer %q", body)
+		return "", 0, false, nil, "", bad
 	}
-	return f[0], prev, f[2] == "true", nil
+	if len(f) == 5 {
+		read = []int{}
+		if f[3] != "-" {
+			for m := range strings.SplitSeq(f[3], ",") {
+				n, err := strconv.Atoi(strings.TrimPrefix(m, "m"))
+				if err != nil || !strings.HasPrefix(m, "m") || n < 1 {
+					return "", 0, false, nil, "", bad
+				}
+				read = append(read, n)
+			}
+		}
+		save = f[4]
+	}
+	return f[0], prev, f[2] == "true", read, save, nil
 }

@@ -1,0 +1,180 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/faults"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/memcachedstore"
+	"github.com/sessionkit/session/mongostore"
+	"github.com/sessionkit/session/pgstore"
+	"github.com/sessionkit/session/redisstore"
+)
+
+// Fault 8: the store's answers to writes lost under load. The apps reach
+// the store through a proxy that, for a while, loses the answer to every
+// lostEvery-th write of a session document: the server has run it, and the
+// proxy closes the connection instead of passing the answer on (a reset
+// after the write went out). It also loses every droppedEvery-th write
+// before the server sees it, so that a client whose connection broke
+// cannot assume that its write ran. The users' writes are Config.Flashes
+// requests: each shows the flash messages the session holds and adds one
+// of its own, and two thirds of them call Session.Save before the end of
+// the request (whose save must then find out whether that write ran). A
+// write applied twice shows a message twice; a write whose effect the app
+// lost shows a message never, or the sequence number going back.
+
+const (
+	// lostEvery: every lostEvery-th write of a session loses its answer;
+	// droppedEvery: every droppedEvery-th is lost before the server.
+	lostEvery, droppedEvery = 5, 8
+	// lostMatch is in every write of a session document and in nothing
+	// else the stores send: the document's "seq" key.
+	lostMatch = `"seq":`
+	// lostBefore, lostDuring and lostAfter are the acknowledged writes
+	// before the fault, the requests during it, and the acknowledged
+	// writes after it.
+	lostBefore, lostDuring, lostAfter = 200, 1000, 200
+)
+
+// lostConfig is the run of fault 8 on urls.
+func lostConfig(urls []string) faults.Config {
+	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter}
+}
+
+// loseReplies runs the Flashes load of cfg on stores (reached through
+// proxy), loses every lostEvery-th write's answer and every droppedEvery-th
+// write for during requests, then asserts that nothing was applied twice
+// and nothing acknowledged lost.
+func loseReplies(t *testing.T, store string, proxy *testserver.Proxy, cfg faults.Config, during int) faults.Report {
+	t.Helper()
+	cfg.Flashes = true
+	cfg.NotApp = proxy.Goroutines
+	name := fmt.Sprintf("8. %s: every %dth answer to a write lost, every %dth write", store, lostEvery, droppedEvery)
+	rep, err := faults.Run(t.Context(), cfg, func(l *faults.Live) error {
+		proxy.LoseReplies(lostMatch, lostEvery)
+		proxy.LoseRequests(lostMatch, droppedEvery)
+		defer proxy.Heal()
+		return l.WaitRequests(during)
+	})
+	rep.Fault, rep.Store = name, store
+	rep.RepliesLost, rep.RequestsLost = proxy.LostReplies(), proxy.LostRequests()
+	if err != nil {
+		t.Fatalf("%s: %v\npartial report: %v", name, err, rep)
+	}
+	record(t, rep)
+	if rep.RepliesLost == 0 || rep.RequestsLost == 0 {
+		t.Fatalf("the proxy lost %d answers and %d writes: the fault was not injected (does the match still hold?)", rep.RepliesLost, rep.RequestsLost)
+	}
+	checkNothingLost(t, rep)
+	if rep.SeqBackwards > 0 {
+		t.Errorf("%d answers saw the session's sequence number go back: a write applied after a later one", rep.SeqBackwards)
+	}
+	if rep.FlashShownTwice > 0 {
+		t.Errorf("%d flash messages shown a second time: a write applied twice, or a read's removal undone", rep.FlashShownTwice)
+	}
+	if rep.FlashLost > 0 {
+		t.Errorf("%d flash messages of acknowledged writes never shown, with no failed request that could have read them", rep.FlashLost)
+	}
+	if rep.FlashStray > 0 {
+		t.Errorf("%d flash messages shown before their user wrote them", rep.FlashStray)
+	}
+	return rep
+}
+
+func TestRedisLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
+	srv := testserver.StartRedis(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	var stores []session.Store
+	for range 2 {
+		c := redis.NewClient(redisOptions(proxy.Addr))
+		t.Cleanup(func() { c.Close() })
+		stores = append(stores, redisstore.New(c))
+	}
+	loseReplies(t, "Redis", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+}
+
+func TestMemcachedLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
+	srv := testserver.StartMemcached(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	var stores []session.Store
+	for range 2 {
+		c := memcache.New(proxy.Addr)
+		c.Timeout = storeTimeout
+		t.Cleanup(func() { c.Close() })
+		stores = append(stores, memcachedstore.New(c))
+	}
+	loseReplies(t, "Memcached", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+}
+
+func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
+	srv := testserver.SharedPostgres(t)
+	dsn := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	dsn = strings.Replace(dsn, srv.Addr, proxy.Addr, 1)
+	var stores []session.Store
+	for i := range 2 {
+		cfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.ConnectTimeout = storeTimeout
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		var opts []pgstore.Option
+		if i == 0 {
+			opts = append(opts, pgstore.WithCreateTable())
+		}
+		st, err := pgstore.New(pool, append(opts, pgstore.WithCleanupInterval(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	loseReplies(t, "PostgreSQL", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+}
+
+func TestMongoLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	var stores []session.Store
+	for range 2 {
+		// As in fault 7a: FerretDB's slowness asks for few users and a
+		// store timeout it meets.
+		c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.Addr + "/?directConnection=true").
+			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
+			SetHeartbeatInterval(500 * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+		st, err := mongostore.New(c.Database(db).Collection("sessions"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	cfg := lostConfig(twoAppsWithTimeout(t, mongoStoreTimeout, stores...))
+	cfg.Users, cfg.Timeout = mongoUsers, 3*mongoStoreTimeout
+	// 3 acknowledged writes per user before and after, 10 requests per
+	// user during the fault: the others' proportions, at FerretDB's pace.
+	cfg.Before, cfg.After = 3*mongoUsers, 3*mongoUsers
+	loseReplies(t, "MongoDB (FerretDB)", proxy, cfg, 10*mongoUsers)
+}
