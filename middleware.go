@@ -397,8 +397,10 @@ func (rs *requestState) load() error {
 
 // fail marks the request failed: From returns nil and nothing is
 // committed for the rest of it. If the headers have not gone out yet it
-// takes back the headers the handler set (outer middleware's stay), marks
-// the answer pending, so that the handler's output goes nowhere, and
+// takes back the headers the handler set (outer middleware's stay), adds
+// the session's cookie if the client would otherwise be left without the
+// session a Save stored (storedCookie), marks the answer pending, so that
+// the handler's output goes nowhere, and
 // returns err for the caller to hand to the ErrorHandler (answerWith) once
 // rs.mu is released: an ErrorHandler that calls From must not deadlock.
 // After the headers went out
@@ -415,7 +417,30 @@ func (rs *requestState) fail(err error) error {
 	rs.answer = answerPending
 	rs.wroteHeader = true
 	rs.resetHeader()
+	if rs.sess != nil {
+		rs.storedCookie(rs.sess)
+	}
 	return err
+}
+
+// storedCookie adds to an error answer the cookie of s if a Session.Save of
+// the request stored s under an id the client does not hold, and the
+// client's own id, if it came with one, ended (RenewID ends it once the new
+// id is stored, Regenerate at once): without it the client keeps an id that
+// no longer works, or none, and the session stored stays out of its reach.
+// rs.mu is held; s.mu is not.
+func (rs *requestState) storedCookie(s *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == phaseUnset || !s.has(markInStore) || s.id == rs.cookieID || s.renewWaits() {
+		return
+	}
+	if s.rs.secureCookie() && !rs.secureRequest() {
+		return // as commit: no Secure cookie over an insecure connection
+	}
+	addVary(rs.w.Header(), &rs.vary)
+	rs.writeCookie(rs.m.signer.cookieValue(s.id), s.cookie.expires, rs.m.now())
+	rs.sentID = s.id
 }
 
 // resetHeader takes back the headers the handler set: they (a redirect's

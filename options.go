@@ -135,7 +135,11 @@ type Options struct {
 	// and up to about 300 bytes per document.
 	RecordClient bool
 	// ErrorHandler answers a request whose session could not be loaded or
-	// saved. Default: log and reply 500 Internal Server Error.
+	// saved. Default: log and reply 500 Internal Server Error. The headers
+	// the handler set are gone from w, and the session's Set-Cookie is
+	// there only when a Session.Save of the request had stored the
+	// session under an id the client does not hold (after RenewID or
+	// Regenerate, or a new session), so that the client keeps it.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives the manager's logs. Default: slog.Default().
 	Logger *slog.Logger
