@@ -16,9 +16,9 @@
 //
 // With Config.Flashes the writes are GET /flash?seq=N, which also read the
 // session's flash messages (Session.Flashes) and add one of their own,
-// "mN" (Session.Flash), some of them with a Session.Save in the middle: a
-// write that is not idempotent, for faults that may apply a write twice
-// (lost replies). Every answer lists the messages it read, and the report
+// "mN" (Session.Flash), some of them with a Session.RenewID (a login) or a
+// Session.Save in the middle: a write that is not idempotent, for faults
+// that may apply a write twice (lost replies). Every answer lists the messages it read, and the report
 // counts messages shown twice, acknowledged ones never shown, and answers
 // that saw the sequence number go back (Report.FlashShownTwice, FlashLost,
 // SeqBackwards).
@@ -57,14 +57,17 @@ const Secret = "faults harness secret, the same on every instance"
 //	/write?seq=N  sets "seq" to N; answers "<id> <previous seq> <new>"
 //	/read         answers the same without writing
 //
-//	/flash?seq=N&save=K  reads the flash messages of FlashKind, adds "mN",
-//	              sets "seq" to N and, with save=1 or 2, calls Session.Save
+//	/flash?seq=N&save=K&renew=1  reads the flash messages of FlashKind,
+//	              adds "mN", sets "seq" to N, with renew=1 calls
+//	              Session.RenewID (answering 500 if it fails), and, with
+//	              save=1 or 2, calls Session.Save
 //	              (ignoring its error: the end of the request saves again
 //	              and answers 500 if that fails), then with save=1 sets
 //	              "saved" to N; answers "<id> <previous seq> <new> <read>
 //	              <save>", read being the messages read, joined with
 //	              commas, or "-", and save "saved" or "failed" (what the
-//	              Save returned), or "-" without one
+//	              Save returned), or "-" without one; <new> is whether the
+//	              request found no session (before a RenewID)
 //	/read?flash=1 the same without adding a message or setting "seq"
 //
 // A request whose session cannot be loaded or saved gets the manager's error
@@ -103,10 +106,18 @@ func App(m *session.Manager) http.Handler {
 			http.Error(w, "bad seq", http.StatusBadRequest)
 			return
 		}
-		p := prev(s)
+		p, isNew := prev(s), s.IsNew()
 		read := s.Flashes(FlashKind)
 		s.Flash(FlashKind, "m"+seq)
 		s.Set("seq", seq)
+		if r.FormValue("renew") != "" {
+			// A login: a new id, the data kept (stored under the new id
+			// by the save, the old id deleted then).
+			if err := s.RenewID(r.Context()); err != nil {
+				http.Error(w, "renew: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
 		saved := "-"
 		if save := r.FormValue("save"); save != "" {
 			// A handler that saves early (before a slow step). A Save
@@ -120,7 +131,7 @@ func App(m *session.Manager) http.Handler {
 				s.Set("saved", seq)
 			}
 		}
-		fmt.Fprintf(w, "%s %s %t %s %s", s.ID(), p, s.IsNew(), readList(read), saved)
+		fmt.Fprintf(w, "%s %s %t %s %s", s.ID(), p, isNew, readList(read), saved)
 	})
 	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
 		if s := session.From(r); s != nil {
@@ -170,7 +181,8 @@ type Config struct {
 	// goroutine figures.
 	NotApp func() int
 	// Flashes makes the users' writes /flash requests (one in three with
-	// save=1, one in three with save=2) and their final read a
+	// save=1, one in three with save=2, one in four with renew=1) and
+	// their final read a
 	// /read?flash=1, and the report counts the flash messages.
 	Flashes bool
 }
@@ -238,8 +250,8 @@ type Report struct {
 	// not yet written by its user when shown.
 	FlashStray int
 	// SeqBackwards counts 2xx answers that saw an older sequence number
-	// than an earlier 2xx answer in the same session saw: a write applied
-	// after a later one (a replay).
+	// than an earlier 2xx answer of the same user saw (but for a new
+	// session): a write applied after a later one (a replay).
 	SeqBackwards int
 	// RepliesLost is the number of store answers the fault lost (after
 	// the server ran the write), RequestsLost the number of writes it lost
@@ -475,6 +487,9 @@ func (r *run) loop(ctx context.Context, u *user) {
 			if k := u.seq % 3; k != 0 {
 				url += fmt.Sprintf("&save=%d", k)
 			}
+			if u.seq%4 == 0 {
+				url += "&renew=1"
+			}
 		}
 		if !r.request(ctx, u, url, u.seq) {
 			select {
@@ -556,7 +571,7 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		u.acked = append(u.acked, seq)
 	}
 	if r.cfg.Flashes {
-		if id == u.id && prev < u.lastSeen {
+		if !isNew && prev < u.lastSeen { // a RenewID keeps the data
 			u.backward++
 		}
 		u.lastSeen = prev

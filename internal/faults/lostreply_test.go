@@ -30,8 +30,10 @@ import (
 // before the server sees it, so that a client whose connection broke
 // cannot assume that its write ran. The users' writes are Config.Flashes
 // requests: each shows the flash messages the session holds and adds one
-// of its own, and two thirds of them call Session.Save before the end of
-// the request (whose save must then find out whether that write ran). A
+// of its own, two thirds of them call Session.Save before the end of the
+// request (whose save must then find out whether that write ran), and one
+// in four renews the session's id first (a login: RenewID, whose new id
+// the Save stores and whose old id it ends). A
 // write applied twice shows a message twice; a write whose effect the app
 // lost shows a message never, or the sequence number going back.
 
