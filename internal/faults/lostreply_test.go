@@ -55,15 +55,15 @@ func lostConfig(urls []string) faults.Config {
 	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter}
 }
 
-// loseReplies runs the Flashes load of cfg on stores (reached through
-// proxy), loses every lostEvery-th write's answer and every droppedEvery-th
+// loseReplies runs the Flashes load of cfg on store (reached through
+// proxy; row names the run in the table: 8a, 8b...), loses every lostEvery-th write's answer and every droppedEvery-th
 // write for during requests, then asserts that nothing was applied twice
 // and nothing acknowledged lost.
-func loseReplies(t *testing.T, store string, proxy *testserver.Proxy, cfg faults.Config, during int) faults.Report {
+func loseReplies(t *testing.T, row, store string, proxy *testserver.Proxy, cfg faults.Config, during int) faults.Report {
 	t.Helper()
 	cfg.Flashes = true
 	cfg.NotApp = proxy.Goroutines
-	name := fmt.Sprintf("8. %s: every %dth answer to a write lost, every %dth write", store, lostEvery, droppedEvery)
+	name := fmt.Sprintf("8%s. %s: every %dth answer to a write lost, every %dth write", row, store, lostEvery, droppedEvery)
 	rep, err := faults.Run(t.Context(), cfg, func(l *faults.Live) error {
 		proxy.LoseReplies(lostMatch, lostEvery)
 		proxy.LoseRequests(lostMatch, droppedEvery)
@@ -104,7 +104,7 @@ func TestRedisLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, redisstore.New(c))
 	}
-	loseReplies(t, "Redis", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "a", "Redis", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
 }
 
 func TestMemcachedLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
@@ -117,7 +117,7 @@ func TestMemcachedLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *test
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, memcachedstore.New(c))
 	}
-	loseReplies(t, "Memcached", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "b", "Memcached", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
 }
 
 func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
@@ -148,7 +148,7 @@ func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testi
 		t.Cleanup(func() { st.Close() })
 		stores = append(stores, st)
 	}
-	loseReplies(t, "PostgreSQL", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "c", "PostgreSQL", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
 }
 
 func TestMongoLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
@@ -179,5 +179,5 @@ func TestMongoLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.
 	// user during the fault, at FerretDB's pace (about 14 requests a
 	// second during the fault, 40 outside it).
 	cfg.Before, cfg.After = 2*mongoUsers, 2*mongoUsers
-	loseReplies(t, "MongoDB (FerretDB)", proxy, cfg, 5*mongoUsers)
+	loseReplies(t, "d", "MongoDB (FerretDB)", proxy, cfg, 5*mongoUsers)
 }
