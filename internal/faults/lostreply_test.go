@@ -33,9 +33,9 @@ import (
 // of its own, two thirds of them call Session.Save before the end of the
 // request (whose save must then find out whether that write ran), and one
 // in four renews the session's id first (a login: RenewID, whose new id
-// the Save stores and whose old id it ends). A
-// write applied twice shows a message twice; a write whose effect the app
-// lost shows a message never, or the sequence number going back.
+// the Save stores and whose old id it ends). A write applied twice shows
+// a message twice; a write whose effect the app lost shows a message
+// never, or the sequence number going back, or a session gone.
 
 const (
 	// lostEvery: every lostEvery-th write of a session loses its answer;
@@ -56,9 +56,10 @@ func lostConfig(urls []string) faults.Config {
 }
 
 // loseReplies runs the Flashes load of cfg on store (reached through
-// proxy; row names the run in the table: 8a, 8b...), loses every lostEvery-th write's answer and every droppedEvery-th
-// write for during requests, then asserts that nothing was applied twice
-// and nothing acknowledged lost.
+// proxy; row names the run in the table: 8a, 8b...), loses every
+// lostEvery-th write's answer and every droppedEvery-th write for during
+// requests, then asserts that nothing was applied twice and nothing
+// acknowledged lost.
 func loseReplies(t *testing.T, row, store string, proxy *testserver.Proxy, cfg faults.Config, during int) faults.Report {
 	t.Helper()
 	cfg.Flashes = true
