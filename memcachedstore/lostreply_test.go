@@ -26,6 +26,23 @@ func lostReplyStore(t *testing.T) (*memcachedstore.Store, *testserver.Proxy, *me
 	return memcachedstore.New(client), proxy, direct
 }
 
+// storeFirst stores a session under id until exp, if stored, and returns
+// its version ("" if not stored: the write to come is a create).
+func storeFirst(t *testing.T, st *memcachedstore.Store, id string, exp time.Time, stored bool) string {
+	t.Helper()
+	if !stored {
+		return ""
+	}
+	if err := st.Set(t.Context(), id, []byte(`{"n":"a"}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	_, ver, _, err := st.GetVersion(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ver
+}
+
 // A write that memcached ran but whose answer a reset connection lost is
 // sent again (on another connection); that second try finds the write's
 // own item, not a parallel request's: the store reports the write done,
@@ -45,17 +62,7 @@ func TestAWriteSentAgainAfterItsAnswerWasLostSucceeds(t *testing.T) {
 			st, proxy, _ := lostReplyStore(t)
 			ctx := t.Context()
 			id, exp := storetest.NewID(), time.Now().Add(time.Hour)
-			var old string
-			if c.stored {
-				if err := st.Set(ctx, id, []byte(`{"n":"a"}`), exp); err != nil {
-					t.Fatal(err)
-				}
-				_, ver, _, err := st.GetVersion(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old = ver
-			}
+			old := storeFirst(t, st, id, exp, c.stored)
 			want := []byte(`{"n":"b"}`)
 			proxy.LoseReply(c.command, nil)
 			_, swapped, err := st.CompareAndSwap(ctx, id, old, want, exp)
@@ -84,17 +91,7 @@ func TestAWriteSentAgainOverAParallelWriteReportsTheConflict(t *testing.T) {
 			st, proxy, direct := lostReplyStore(t)
 			ctx := t.Context()
 			id, exp := storetest.NewID(), time.Now().Add(time.Hour)
-			var old string
-			if c.stored {
-				if err := st.Set(ctx, id, []byte(`{"n":"a"}`), exp); err != nil {
-					t.Fatal(err)
-				}
-				_, ver, _, err := st.GetVersion(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				old = ver
-			}
+			old := storeFirst(t, st, id, exp, c.stored)
 			other := []byte(`{"n":"other"}`)
 			proxy.LoseReply(c.command, func() {
 				// Another request writes its session over ours, as the
