@@ -176,6 +176,14 @@ func (rs *requestState) restoreExpiry() {
 		return
 	}
 	defer s.mu.Unlock()
+	rs.restoreExpiryLocked(s)
+}
+
+// restoreExpiryLocked is restoreExpiry once rs.mu and s.mu are held. (A
+// function of its own, so that the defers of each are open-coded: too many
+// returns beside them make the compiler put them on the defer chain, which
+// every request paid for.)
+func (rs *requestState) restoreExpiryLocked(s *Session) {
 	// The stored copy of the client's session: s itself, or, after a
 	// RenewID whose new id was never written, the old id's (renewedFrom).
 	id, user, cookie, created := s.id, s.storedUser, s.cookie, s.created
@@ -619,12 +627,19 @@ func (rs *requestState) noCookieFor(id string) bool {
 // save or touch it, set or clear its cookie. It runs before the headers go
 // out and again when the handler returns. rs.mu is held.
 func (rs *requestState) commit() error {
-	if rs.sess == nil {
+	s := rs.sess
+	if s == nil {
 		return nil // the handler never asked for the session: nothing to do
 	}
-	m, s := rs.m, rs.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return rs.commitLocked(s)
+}
+
+// commitLocked is commit once s.mu is held. (A function of its own, so
+// that the defers of each are open-coded: see restoreExpiryLocked.)
+func (rs *requestState) commitLocked(s *Session) error {
+	m := rs.m
 	if !rs.wroteHeader {
 		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
