@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -99,7 +100,7 @@ func (v *values) encode(depth int) error {
 		if sl.raw != nil {
 			continue
 		}
-		raw, err := json.Marshal(sl.val)
+		raw, err := marshalValue(sl.val)
 		if err == nil && mayBeTooDeep(raw, depth) {
 			err = checkValue(raw, depth)
 		}
@@ -115,6 +116,37 @@ func (v *values) encode(depth int) error {
 		sl.raw = raw
 	}
 	return nil
+}
+
+// marshalValue is json.Marshal(x), the same bytes, with what a session
+// value most often is written without reflection: nil, a bool, an int or
+// int64, a float64 that holds an integer (a counter read back from JSON),
+// a string that needs no escaping.
+func marshalValue(x any) ([]byte, error) {
+	switch x := x.(type) {
+	case nil:
+		return []byte("null"), nil
+	case bool:
+		return strconv.AppendBool(nil, x), nil
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, x, 10), nil
+	case float64:
+		// encoding/json writes these in full ('f' format), as the
+		// integer they hold, but for -0, which keeps its sign there.
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 && (x != 0 || !math.Signbit(x)) {
+			return strconv.AppendInt(nil, int64(x), 10), nil
+		}
+	case string:
+		if plainJSONString(x) {
+			b := make([]byte, 0, len(x)+2)
+			b = append(b, '"')
+			b = append(b, x...)
+			return append(b, '"'), nil
+		}
+	}
+	return json.Marshal(x)
 }
 
 // errKeyNotUTF8 refuses a key that a JSON document cannot hold as it is.

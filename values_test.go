@@ -1,7 +1,9 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -138,5 +140,32 @@ func TestAKeyThatIsNotUTF8FailsTheSave(t *testing.T) {
 	b.get("/")
 	if views != 1.0 {
 		t.Fatalf("views = %v, want the session as stored before (1)", views)
+	}
+}
+
+// marshalValue writes the common scalars itself: each must come out as
+// encoding/json writes it, and anything else must still go to it.
+func TestMarshalValueWritesWhatEncodingJSONWrites(t *testing.T) {
+	vals := []any{
+		nil, true, false,
+		0, 1, -1, 42, math.MaxInt64, math.MinInt64,
+		int64(0), int64(-7), int64(math.MaxInt64), int64(math.MinInt64),
+		0.0, math.Copysign(0, -1), 1.0, -1.0, 3.0, 0.5, -2.5, 1e15, -1e15, float64(1 << 53), -float64(1 << 53),
+		float64(1<<53 + 2), -float64(1<<53 + 2), float64(1<<53 - 1), 1e20, 1e21, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64,
+		"", "plain", "with space", `quo"te`, `back\slash`, "<html>", "a&b", "tab\there", "new\nline",
+		"\x7f", "é", "\u2028", "日本", string([]byte{0xff, 'a'}), "~`!@#$%^*()_+-={}[]|:;',.?/",
+		int32(5), uint(6), float32(1.5), []int{1}, map[string]int{"a": 1},
+	}
+	for _, v := range vals {
+		want, werr := json.Marshal(v)
+		got, gerr := marshalValue(v)
+		if string(got) != string(want) || (gerr == nil) != (werr == nil) {
+			t.Errorf("marshalValue(%#v) = %q, %v; json.Marshal gives %q, %v", v, got, gerr, want, werr)
+		}
+	}
+	for _, v := range []any{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if _, err := marshalValue(v); err == nil {
+			t.Errorf("marshalValue(%v) did not fail, as json.Marshal does", v)
+		}
 	}
 }
