@@ -138,7 +138,7 @@ func (s *Session) Set(key string, v any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.values.get(key); ok && sameScalar(old, v) {
+	if sl, ok := s.values.lookup(key); ok && sl.same(v) {
 		return
 	}
 	s.values.set(key, v)

@@ -64,6 +64,32 @@ func (v *values) get(k string) (any, bool) {
 	return sl.val, true
 }
 
+// same reports whether the slot's value is sameScalar with v, so that
+// setting v over it changes nothing. A stored number or plain string is
+// compared as its JSON, without decoding it into an any (an allocation
+// each), and a stored value is not decoded at all for a v that no value
+// is sameScalar with (a struct, a map).
+func (sl *slot) same(v any) bool {
+	if sl.hasVal {
+		return sameScalar(sl.val, v)
+	}
+	switch b := v.(type) {
+	case int, float64:
+		if n, ok := plainInt(sl.raw); ok {
+			return sameScalar(float64(n), v) // as decodeAny reads it
+		}
+	case string:
+		if body, ok := plainStringBody(sl.raw); ok {
+			return string(body) == b
+		}
+	case bool, nil:
+	default:
+		return false
+	}
+	old, err := decodeAny(sl.raw)
+	return err == nil && sameScalar(old, v)
+}
+
 // set makes x the value of k; its raw JSON is made at the next save.
 func (v *values) set(k string, x any) {
 	v.list.put(k, slot{val: x, hasVal: true})
@@ -231,10 +257,8 @@ func decodeAny(raw []byte) (any, error) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		if len(raw) >= 2 && raw[len(raw)-1] == '"' {
-			if body := raw[1 : len(raw)-1]; plainASCII(body) && bytes.IndexByte(body, '"') < 0 {
-				return string(body), nil
-			}
+		if body, ok := plainStringBody(raw); ok {
+			return string(body), nil
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
 		if n, ok := plainInt(raw); ok {
@@ -253,6 +277,18 @@ func decodeAny(raw []byte) (any, error) {
 	var v any
 	err := json.Unmarshal(raw, &v)
 	return v, err
+}
+
+// plainStringBody returns the bytes between the quotes of raw, a JSON
+// string that needs no decoding (printable ASCII, no escapes), which are
+// its value.
+func plainStringBody(raw []byte) ([]byte, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if body := raw[1 : len(raw)-1]; plainASCII(body) && bytes.IndexByte(body, '"') < 0 {
+			return body, true
+		}
+	}
+	return nil, false
 }
 
 // checkedCodec checks what a custom Codec decodes, since the manager and

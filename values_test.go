@@ -169,3 +169,44 @@ func TestMarshalValueWritesWhatEncodingJSONWrites(t *testing.T) {
 		}
 	}
 }
+
+// Set compares a value with a stored one from its JSON where it can
+// (slot.same): it must find the same as decoding the stored value and
+// comparing (sameScalar), for every kind of stored value and of new one.
+func TestSetComparesWithAStoredValueAsDecodingItWould(t *testing.T) {
+	raws := []string{
+		`1`, `-1`, `0`, `-0`, `1.0`, `1.5`, `1e3`, `9007199254740992`, `9007199254740993`, `123456789012345678`,
+		`"x"`, `""`, `"1"`, `"a\"b"`, `"\u0041"`, `"é"`, `"true"`, `true`, `false`, `null`, `[1]`, `{"a":1}`,
+	}
+	vals := []any{
+		1, -1, 0, 1000, 1 << 53, 1<<53 + 1, 1.0, 1.5, 0.0, math.Copysign(0, -1), 1000.0, float64(1 << 53),
+		"x", "", "1", `a"b`, "A", "é", "true", true, false, nil, []int{1}, map[string]int{"a": 1}, int64(1), struct{}{},
+	}
+	for _, raw := range raws {
+		for _, v := range vals {
+			old, err := decodeAny([]byte(raw))
+			want := err == nil && sameScalar(old, v)
+			sl := slot{raw: []byte(raw)}
+			if got := sl.same(v); got != want {
+				t.Errorf("stored %s, Set(%#v): same = %v, decoding and comparing gives %v", raw, v, got, want)
+			}
+			decoded := slot{val: old, hasVal: true}
+			if got := decoded.same(v); got != want {
+				t.Errorf("decoded %s, Set(%#v): same = %v, want %v", raw, v, got, want)
+			}
+		}
+	}
+}
+
+// Setting a loaded counter, or a loaded plain string, to the value it has
+// decodes nothing into an any: no allocation.
+func TestSettingAStoredNumberOrStringToItsValueAllocatesNothing(t *testing.T) {
+	n, s := slot{raw: []byte(`41`)}, slot{raw: []byte(`"tea"`)}
+	if a := testing.AllocsPerRun(100, func() {
+		if !n.same(41) || !s.same("tea") {
+			t.Fatal("not the same")
+		}
+	}); a != 0 {
+		t.Fatalf("%v allocations, want 0", a)
+	}
+}
