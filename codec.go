@@ -268,6 +268,12 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 // scanned once.
 func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *values) error {
 	*doc = Document{}
+	// The values are sorted into an array on the stack first, and copied
+	// into a slice of their number once all are read, so that a session
+	// of a key or two does not take a slice for four. Past the array,
+	// they go to vals directly.
+	var stack [8]keyed[slot]
+	list, spilled := sortedKeys[slot](stack[:0]), false
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
 		if string(key) == cookieKey {
 			return doc.Cookie.decodeAt(data, i, cv)
@@ -280,13 +286,33 @@ func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *valu
 			if t, ok := parseISOTime(raw); ok {
 				doc.Created = t
 			}
-		} else {
+			return i + len(raw), nil
+		}
+		if spilled {
 			vals.putRaw(string(key), raw)
+			return i + len(raw), nil
+		}
+		// As sortedKeys.put, in place: the last of a repeated key counts.
+		switch j, found := list.find(string(key)); {
+		case found:
+			list[j].v = slot{raw: raw}
+		case len(list) < cap(list):
+			list = list[:len(list)+1]
+			copy(list[j+1:], list[j:])
+			list[j] = keyed[slot]{string(key), slot{raw: raw}}
+		default:
+			vals.list = append(make(sortedKeys[slot], 0, 2*len(list)), list...)
+			vals.putRaw(string(key), raw)
+			spilled = true
 		}
 		return i + len(raw), nil
 	})
 	if err != nil {
 		return err
+	}
+	if !spilled && len(list) > 0 {
+		vals.list = make(sortedKeys[slot], len(list))
+		copy(vals.list, list)
 	}
 	return trailing(data, end)
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -73,6 +74,44 @@ func TestKeysOutOfOrderAndRepeatedLoadAsEncodingJSONReadsThem(t *testing.T) {
 	}
 	if got, _ := v.get("b"); got != 3.0 {
 		t.Fatalf("b = %v, want the last, 3", got)
+	}
+}
+
+// Documents of up to 20 keys, in every order and with keys repeated,
+// load as encoding/json reads them (the last of a repeated key counts),
+// sorted, in a slice of their number: as many as a load sorts on its stack
+// and more, which it moves to the heap as it reads them.
+func TestDocumentsOfManyKeysInAnyOrderLoadAsEncodingJSONReadsThem(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range 21 {
+		for range 50 {
+			var doc strings.Builder
+			doc.WriteString(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}`)
+			for i := range n {
+				fmt.Fprintf(&doc, `,"k%02d":%d`, r.IntN(n+n/3+1), i)
+			}
+			doc.WriteString(`}`)
+			var want map[string]any
+			if err := json.Unmarshal([]byte(doc.String()), &want); err != nil {
+				t.Fatal(err)
+			}
+			delete(want, cookieKey)
+			var v values
+			if err := decodeJSONDocument([]byte(doc.String()), &Document{}, &cookieValues{}, &v); err != nil {
+				t.Fatal(err)
+			}
+			if keys := v.keys(); !slices.Equal(keys, slices.Sorted(maps.Keys(want))) {
+				t.Fatalf("%s: keys %q", doc.String(), keys)
+			}
+			if len(v.list) <= 8 && cap(v.list) != len(v.list) {
+				t.Fatalf("%s: %d keys in a slice of %d", doc.String(), len(v.list), cap(v.list))
+			}
+			for k, w := range want {
+				if got, _ := v.get(k); got != w {
+					t.Fatalf("%s: %s = %v, want %v", doc.String(), k, got, w)
+				}
+			}
+		}
 	}
 }
 
