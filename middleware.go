@@ -436,19 +436,33 @@ func (rs *requestState) fail(err error) error {
 // client's own id, if it came with one, ended (RenewID ends it once the new
 // id is stored, Regenerate at once): without it the client keeps an id that
 // no longer works, or none, and the session stored stays out of its reach.
-// rs.mu is held; s.mu is not.
+// After a later RenewID whose new id was not stored, that is the id it
+// renewed from (renewedFrom), which waits for the new id's write. rs.mu is
+// held; s.mu is not.
 func (rs *requestState) storedCookie(s *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.phase == phaseUnset || !s.has(markInStore) || s.id == rs.cookieID || s.renewWaits() {
+	if s.phase == phaseUnset {
+		return
+	}
+	id, c := s.id, s.cookie
+	switch {
+	case s.renewWaits():
+		// The session stays under the id RenewID renewed from, whose
+		// write of the new id failed.
+		id, c = s.renewedFrom.id, s.renewedFrom.cookie
+	case !s.has(markInStore):
+		return
+	}
+	if id == rs.cookieID {
 		return
 	}
 	if s.rs.secureCookie() && !rs.secureRequest() {
 		return // as commit: no Secure cookie over an insecure connection
 	}
 	addVary(rs.w.Header(), &rs.vary)
-	rs.writeCookie(rs.m.signer.cookieValue(s.id), s.cookie.expires, rs.m.now())
-	rs.sentID = s.id
+	rs.writeCookie(rs.m.signer.cookieValue(id), c.expires, rs.m.now())
+	rs.sentID = id
 }
 
 // resetHeader takes back the headers the handler set: they (a redirect's

@@ -298,8 +298,11 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 		}
 	}
 	// The client's session stays until the new id is stored (finishRenew),
-	// or the request ends without storing it.
-	wait := keep && s.has(markInStore) && s.id == s.rs.cookieID && s.renewedFrom == nil
+	// or the request ends without storing it; so does one that a Save of
+	// this request stored under an id the client does not hold yet (a
+	// RenewID, a Save, and another RenewID), whose cookie an error answer
+	// then carries (storedCookie).
+	wait := keep && s.has(markInStore) && s.renewedFrom == nil
 	var err error
 	if !keep {
 		// A logout after a RenewID of the request: the client's session,
