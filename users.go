@@ -635,8 +635,7 @@ func (m *Manager) mayBeUsers(data []byte, user string) bool {
 	if err := m.decodeInto(data, &doc); err != nil {
 		return true
 	}
-	u, _ := decodeAny(doc.vals.raw(UserKey))
-	return u == user
+	return userOf(&doc.vals) == user
 }
 
 // mustDecode decodes raw JSON, nil for none or bad.
