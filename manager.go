@@ -996,7 +996,9 @@ func (s *Session) settleLostUpdate(own bool) {
 }
 
 // merge makes s the stored copy doc, at version ver, with this request's
-// changes applied over it (remerge). s.mu is held.
+// changes applied over it (remerge). It is reached through mergeRead,
+// which first settles a write whose reply was lost (settleLostUpdate).
+// s.mu is held.
 func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	if err := s.values.encode(m.valueDepth); err != nil {
 		return err
@@ -1036,7 +1038,6 @@ func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 		s.loadedExpires = m.storedExpiryBound(storedCookie(&doc.cookie), s.created, m.now())
 	}
 	s.version, s.loadedData = ver, nil
-	s.drop(markLostUpdate | markLostCookie)
 	s.set(markKnowVersion | markInStore)
 	s.drop(markLoadIndexed) // the stored copy is doc now, perhaps another user's
 	return nil
