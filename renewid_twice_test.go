@@ -2,28 +2,9 @@ package session
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"sync/atomic"
 	"testing"
-	"time"
 )
-
-// failingSwapStore is a counting memstore whose next CompareAndSwap, once
-// armed, fails without being applied (a store that is down).
-type failingSwapStore struct {
-	*countingStore
-	fail atomic.Bool
-}
-
-var errSwapFailed = errors.New("the store is down")
-
-func (f *failingSwapStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
-	if f.fail.CompareAndSwap(true, false) {
-		return "", false, errSwapFailed
-	}
-	return f.countingStore.CompareAndSwap(ctx, id, old, b, exp)
-}
 
 // A second RenewID in the request after a Session.Save stored the first
 // one's id (RenewID, Save, RenewID), whose save at the end of the request
@@ -34,7 +15,7 @@ func (f *failingSwapStore) CompareAndSwap(ctx context.Context, id, old string, b
 // client was left with no session at all (the cart and the login gone).
 func TestAFailedSaveAfterTwoRenewIDsAroundASaveKeepsTheSavedSession(t *testing.T) {
 	cs := newCountingStore(t)
-	st := &failingSwapStore{countingStore: cs}
+	st := &faultStore{countingStore: cs}
 	m, _ := newTestManager(t, Options{Store: st})
 	m.now = cs.clock.Now
 	var savedID string
@@ -54,7 +35,12 @@ func TestAFailedSaveAfterTwoRenewIDsAroundASaveKeepsTheSavedSession(t *testing.T
 			if err := s.RenewID(r.Context()); err != nil {
 				t.Errorf("second RenewID: %v", err)
 			}
-			st.fail.Store(true) // the end of the request's save fails
+			st.on(func(_ context.Context, op, _ string) error { // the end of the request's save fails
+				if op == "CompareAndSwap" {
+					return errDown
+				}
+				return nil
+			})
 		case "/read":
 			cart, _ := s.Get("cart").(string)
 			user, _ := s.Get("user").(string)
@@ -65,6 +51,7 @@ func TestAFailedSaveAfterTwoRenewIDsAroundASaveKeepsTheSavedSession(t *testing.T
 	if rec := b.get("/login"); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("login: status %d; want the ErrorHandler's 500 for the failed save", rec.Code)
 	}
+	st.on(nil)
 	if id := mustID(t, m, b.cookie); id != savedID {
 		t.Errorf("after the failed login the client holds id %.6s…; want the id the Save stored the session under, %.6s…", id, savedID)
 	}
