@@ -533,33 +533,29 @@ func (s *Store) missingObjectsSQL(ctx context.Context, schema, table string) (st
 		}
 		sql += createIndexSQL(schema, table, name)
 	}
+	// A missing user index table goes beside the session table, which the
+	// search_path found (connect-pg-simple's, in public, made by a
+	// migration), not in the schema an unqualified CREATE TABLE creates
+	// in: with the default search_path, "$user", public, that is the
+	// role's own schema if it has one, where another role finds no index.
+	// The store's statements still find it through the search_path, which
+	// has no <table>_users before that schema (or to_regclass would have
+	// found it). A role that may not create there creates it where it
+	// can, as before, rather than fail in New when it may never bind a
+	// session to a user. An existing table's index goes in its schema.
+	users := schema
+	if !hasUsers && users == "" && tableSchema != nil {
+		users = *tableSchema
+	}
 	if !hasUsers {
-		// Beside the session table, which the search_path found
-		// (connect-pg-simple's, in public, made by a migration), not in
-		// the schema an unqualified CREATE TABLE creates in: with the
-		// default search_path, "$user", public, that is the role's own
-		// schema if it has one, where another role finds no index. The
-		// store's statements still find it through the search_path,
-		// which has no <table>_users before that schema (or to_regclass
-		// would have found it). A role that may not create there
-		// creates it where it can, as before, rather than fail in New
-		// when it may never bind a session to a user.
-		users := schema
-		if users == "" && tableSchema != nil {
-			users = *tableSchema
-		}
+		sql += createUsersTableSQL(users, table)
+	}
+	if !hasUsersIndex {
 		name, err := s.freeIndexName(ctx, s.usersTable, users, expireIndex(table+usersSuffix))
 		if err != nil {
 			return "", err
 		}
-		return sql + createUsersTableSQL(users, table) + createIndexSQL(users, table+usersSuffix, name), nil
-	}
-	if !hasUsersIndex {
-		name, err := s.freeIndexName(ctx, s.usersTable, schema, expireIndex(table+usersSuffix))
-		if err != nil {
-			return "", err
-		}
-		sql += createIndexSQL(schema, table+usersSuffix, name)
+		sql += createIndexSQL(users, table+usersSuffix, name)
 	}
 	return sql, nil
 }
