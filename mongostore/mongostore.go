@@ -272,17 +272,18 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 // wraps ctx's error.
 func ttlIndexError(ctx context.Context, coll string, first bool, err error) error {
 	const indexKeySpecsConflict = 86 // indexOptionsConflict is users.go's
-	var se mongo.ServerError
-	errors.As(err, &se)
-	switch {
-	case contextEnded(ctx) != nil:
+	if ctxErr := contextEnded(ctx); ctxErr != nil {
 		// The caller's context ended: no advice about the server, and
 		// errors.Is finds ctx's error, whether the driver's error wraps
 		// it or not.
-		if ctxErr := contextEnded(ctx); !errors.Is(err, ctxErr) {
-			return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w (%w)", coll, fieldExpires, ctxErr, err)
+		if !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
+	}
+	var se mongo.ServerError
+	errors.As(err, &se)
+	switch {
 	case se != nil && se.HasErrorCode(indexOptionsConflict):
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index on %s with other options; drop it (db.%s.dropIndex({%s: 1})) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
 	case se != nil && se.HasErrorCode(indexKeySpecsConflict):
