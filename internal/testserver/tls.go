@@ -104,21 +104,35 @@ func StartRedisTLS(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("testserver: certificate: %v", err)
 	}
-	s, err := launch("redis-tls", bin, dir, func(port int) ([]string, error) {
+	s := launchRedisTLS(t, "redis-tls", bin, dir, certFile, keyFile, certFile, false, redisTLSReady)
+	s.CertPEM = certPEM
+	return s
+}
+
+// launchRedisTLS starts redis-server bin in dir, speaking only TLS with the
+// server certificate certFile and its key keyFile, the authority caFile
+// verifying the clients' certificates (which it requires with
+// authClients), ready once ready answers, and stops it in t.Cleanup.
+func launchRedisTLS(t testing.TB, name, bin, dir, certFile, keyFile, caFile string, authClients bool, ready func(string) error) *Server {
+	t.Helper()
+	auth := "no"
+	if authClients {
+		auth = "yes"
+	}
+	s, err := launch(name, bin, dir, func(port int) ([]string, error) {
 		args := redisBaseArgs(0, dir) // no plain-text port
 		return append(args,
 			"--tls-port", strconv.Itoa(port),
 			"--tls-cert-file", certFile,
 			"--tls-key-file", keyFile,
-			"--tls-ca-cert-file", certFile,
-			"--tls-auth-clients", "no",
+			"--tls-ca-cert-file", caFile,
+			"--tls-auth-clients", auth,
 		), nil
-	}, redisTLSReady)
+	}, ready)
 	if s != nil {
 		t.Cleanup(s.Kill)
 	}
 	check(t, err)
-	s.CertPEM = certPEM
 	return s
 }
 
@@ -250,23 +264,6 @@ func StartRedisTLSPKI(t testing.TB, clientCerts bool) (*Server, *PKI) {
 	if err != nil {
 		t.Fatalf("testserver: certificates: %v", err)
 	}
-	authClients := "no"
-	if clientCerts {
-		authClients = "yes"
-	}
-	s, err := launch("redis-tls-pki", bin, dir, func(port int) ([]string, error) {
-		args := redisBaseArgs(0, dir) // no plain-text port
-		return append(args,
-			"--tls-port", strconv.Itoa(port),
-			"--tls-cert-file", pki.ServerCertFile,
-			"--tls-key-file", pki.ServerKeyFile,
-			"--tls-ca-cert-file", pki.CAFile,
-			"--tls-auth-clients", authClients,
-		), nil
-	}, redisTLSReadyWith(ready))
-	if s != nil {
-		t.Cleanup(s.Kill)
-	}
-	check(t, err)
+	s := launchRedisTLS(t, "redis-tls-pki", bin, dir, pki.ServerCertFile, pki.ServerKeyFile, pki.CAFile, clientCerts, redisTLSReadyWith(ready))
 	return s, pki
 }
