@@ -190,31 +190,29 @@ func (l *lostReplies) nth(lower []byte) bool {
 	return l.seen%l.every == 0
 }
 
-// takeDrop reports whether request is one LoseRequests loses.
-func (p *Proxy) takeDrop(request []byte) bool {
+// takeRequest decides, under one lock and on one lower-case copy, what
+// becomes of request: drop if LoseRequests loses it (then no loss counts
+// it), else loss, the armed LoseReply if request matches it, disarming it,
+// or a loss of LoseReplies if request is the nth that matches it.
+func (p *Proxy) takeRequest(request []byte) (drop bool, loss *lostReply) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.dropping != nil && p.dropping.nth(bytes.ToLower(request))
-}
-
-// takeLoss returns the armed LoseReply if request matches it, disarming
-// it, or a loss of LoseReplies if request is the nth that matches it.
-func (p *Proxy) takeLoss(request []byte) *lostReply {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.lose == nil && p.losing == nil {
-		return nil
+	if p.dropping == nil && p.lose == nil && p.losing == nil {
+		return false, nil
 	}
 	lower := bytes.ToLower(request)
+	if p.dropping.nth(lower) {
+		return true, nil
+	}
 	if p.lose != nil && bytes.Contains(lower, p.lose.match) {
 		l := p.lose
 		p.lose = nil
-		return l
+		return false, l
 	}
 	if p.losing.nth(lower) {
-		return &lostReply{}
+		return false, &lostReply{}
 	}
-	return nil
+	return false, nil
 }
 
 // Heal ends Delay, Stall, Drop, LoseReplies and LoseRequests: traffic
@@ -351,11 +349,12 @@ func (p *Proxy) serve(c net.Conn) {
 					break
 				}
 				if src == c {
-					if p.takeDrop(buf[:n]) {
+					drop, l := p.takeRequest(buf[:n])
+					if drop {
 						p.dropped.Add(1)
 						break // the request is lost with the connection
 					}
-					if l := p.takeLoss(buf[:n]); l != nil {
+					if l != nil {
 						pending.Store(l)
 					}
 				} else if l := pending.Swap(nil); l != nil {
