@@ -44,9 +44,10 @@
 // As express-session: a session is saved when it was modified, or always
 // with Resave, and a new one only when modified unless SaveUninitialized is
 // set; an unmodified loaded session is touched instead (its expiry pushed
-// forward without a rewrite); Set-Cookie is sent for a new or changed session,
-// on every response with Rolling, and never for a Secure cookie over plain
-// HTTP (the session is still saved).
+// forward without a rewrite); Set-Cookie is sent for a new session that is
+// stored, for a changed one whose cookie has an expiry (a browser-session
+// cookie is not sent again), on every response with Rolling, and never for a
+// Secure cookie over plain HTTP (the session is still saved).
 //
 // Unlike express-session, a response that used the session carries
 // Vary: Cookie, and one that sends the session's Set-Cookie is kept out of
