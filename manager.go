@@ -63,9 +63,11 @@ type Manager struct {
 // name that is not a token or is too long for any cookie, a __Secure- or
 // __Host- name the cookie's attributes break, a cookie path or domain that
 // browsers ignore or that never matches (see CookieOptions), a Priority
-// other than low, medium or high (in any letter case), a negative duration
-// or MaxSessionsPerUser, a TouchAfter not shorter than a non-zero
-// IdleTimeout, and a MaxSessionsPerUser on a store that is no UserIndex (an
+// other than low, medium or high (in any letter case), a negative
+// TouchAfter, IdleTimeout, AbsoluteTimeout, Cookie.MaxAge or
+// MaxSessionsPerUser (a negative StoreTimeout or MaxDocumentBytes turns that
+// limit off), a TouchAfter not shorter than a non-zero IdleTimeout, and a
+// MaxSessionsPerUser on a store that is no UserIndex (an
 // error wrapping ErrNotSupported). The error says which. A short secret
 // that does not look generated is accepted with a warning in the log.
 func New(opts Options) (*Manager, error) {
