@@ -61,7 +61,9 @@ type Options struct {
 	// whatever its activity, and whatever its own cookie's max age. Zero: none.
 	// Session.RenewID and Session.Regenerate count as a creation: the count
 	// starts again at a login's RenewID, and an app that renews the id
-	// periodically keeps a session in use past AbsoluteTimeout.
+	// periodically keeps a session in use past AbsoluteTimeout. A session an
+	// express app created records no creation time: each request counts from
+	// its own load of it until a save records that load's time.
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
