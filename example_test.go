@@ -78,7 +78,12 @@ func ExampleSession_RenewID() {
 		http.Redirect(w, r, "/", http.StatusSeeOther) // the session is saved before the redirect goes out
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		session.From(r).Destroy(r.Context())
+		// Check the error: when the store did not confirm the delete, the
+		// session still works, and the user must not be told otherwise.
+		if err := session.From(r).Destroy(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
