@@ -104,6 +104,29 @@ func ExampleSession_RenewID() {
 	// user: <nil>
 }
 
+// Get returns a value as this request set it, and a value loaded from the
+// store as encoding/json decodes JSON into an any: a number is a float64 on
+// the next request. GetAs decodes it into the type asked for.
+func ExampleSession_Get() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if !s.Has("n") {
+			s.Set("n", 1)
+		}
+		n, _ := session.GetAs[int](s, "n")
+		fmt.Fprintf(w, "Get: %T, GetAs[int]: %d", s.Get("n"), n)
+	})))
+	defer srv.Close()
+
+	c := newClient()
+	fmt.Println(get(c, srv.URL)) // set by this request
+	fmt.Println(get(c, srv.URL)) // loaded from the store
+	// Output:
+	// Get: int, GetAs[int]: 1
+	// Get: float64, GetAs[int]: 1
+}
+
 // Flash messages are read once: set before a redirect, shown on the next page.
 func ExampleSession_Flash() {
 	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
