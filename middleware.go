@@ -217,12 +217,14 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 	// with the earlier expiry all the same. The entry is the stored copy's
 	// user's: a SetUser of this request was never stored.
 	var err error
+	indexed := ""
 	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
+		indexed = user
 		err = m.indexUserAs(ctx, user, id, exp)
 	}
 	if err == nil {
 		if id == s.id {
-			_, err = m.touchStored(ctx, s, exp)
+			_, err = m.touchStored(ctx, s, exp, indexed)
 		} else if _, err = m.toucher.Touch(ctx, id, exp); err != nil {
 			err = fmt.Errorf("session: touch: %w", err)
 		}
@@ -993,17 +995,45 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 		return true, nil // as express: such a store keeps the expiry of the last save
 	}
 	exp := m.expiryAt(s.cookie.expires, s.created, now)
+	user := s.userLocked()
 	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
 		return false, err
 	}
-	return m.touchStored(ctx, s, exp)
+	return m.touchStored(ctx, s, exp, user)
 }
 
 // touchStored sets the stored session's expiry to exp with the store's
 // Toucher, which the manager must have, and reports whether the session was
 // still there. The caller has made sure that the user's index entry lasts
-// until exp (touch records it; restoreExpiry, only past the load's).
-func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time) (found bool, err error) {
+// until exp (touch records it; restoreExpiry, only past the load's):
+// indexed is the user whose entry it recorded for this touch, "" for none.
+//
+// That user is the one the request loaded, and another request may have
+// rebound the session since (SetUser to another user, or "") and removed
+// the entry (userSaved) before this one recorded it again. With a store that
+// reads and touches in one round trip and removes entries, the touch is a
+// GetAndTouch, which answers what it touched: when that is no longer
+// indexed's, the entry is removed again. Without such a store the entry
+// stays until its expiry: see the package notes on users.
+func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, indexed string) (found bool, err error) {
+	if indexed != "" && m.unindexer != nil && m.getToucher != nil && s.has(markInStore) {
+		data, ver, found, err := m.getToucher.GetAndTouch(ctx, s.id, exp)
+		if err != nil {
+			return false, fmt.Errorf("session: touch: %w", err)
+		}
+		if found && (ver != s.version || s.storedUser != indexed) {
+			// Perhaps not the copy loaded (pgstore's touch gives a new
+			// version). One this manager cannot decode keeps the entry: its
+			// user cannot be told (as in userSessions, the entry's word is
+			// taken), and another instance, with another Codec, may serve
+			// it as indexed's.
+			var doc loadedDocument
+			if m.decodeInto(data, &doc) == nil && userOf(&doc.vals) != indexed {
+				m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
+			}
+		}
+		return found, nil
+	}
 	// loadedData is kept only for a VersionToucher, while version is still
 	// the loaded one; after a write whose reply was lost it holds that
 	// write's bytes (markLostUpdate).

@@ -75,6 +75,23 @@ import (
 // be written back (as express does), so entries then wait for their expiry.
 // A failed removal is only logged: the entry still expires on its own.
 //
+// A touch records the entry of the user the request loaded, and another
+// request may have rebound the session since (SetUser to another user, or
+// "") and removed that entry. So with a UserIndexRemover that is also a
+// GetToucher, the touch of a session with a user is a GetAndTouch, in the
+// round trip the touch takes anyway, and when the copy it touched belongs
+// to another user (or none), the entry it recorded is removed again
+// (touchStored); a copy this manager cannot decode keeps it. Two windows
+// remain: the touch carried on the load records the entry after its
+// GetAndTouch answered, so a rebinding saved in between leaves it; and on a
+// store without GetAndTouch (boltstore) any touch may leave it. Such an
+// entry lasts until the expiry that touch gave it (plus IndexGrace), and
+// misleads no manager that reads the session: UserSessions,
+// MaxSessionsPerUser and DestroyUserSessions check each session's user. A
+// manager that cannot decode it (another Codec) takes the entry's word, and
+// its DestroyUserSessions of the former user ends the session. The removal
+// shares the race of the unbinding removal above.
+//
 // MaxSessionsPerUser fails closed. A login lists the user's sessions after
 // its own write, so when the listing or a destroy beyond the cap fails, the
 // session is stored and indexed already. Kept, it would either be reachable
@@ -153,9 +170,9 @@ type UserIndex interface {
 // it, on a store that is also a VersionedStore (without compare-and-swap a
 // destroyed session can be written back, so its entry must wait for its
 // expiry), once the store confirmed the destroy of a session it knows
-// belongs to the user, and after a save that unbound the session from the
-// user (see the README's "Sessions that belong to a user" and the notes at
-// the top of users.go).
+// belongs to the user, after a save that unbound the session from the
+// user, and after a touch that found it no longer the user's (see the README's
+// "Sessions that belong to a user" and the notes at the top of users.go).
 type UserIndexRemover interface {
 	UserIndex
 	// UnindexUserSession removes user's entry for session id, and leaves the

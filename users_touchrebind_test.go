@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -100,5 +101,45 @@ func TestTouchOfASessionReboundMeanwhileLeavesNoEntryForTheFormerUser(t *testing
 				}
 			})
 		}
+	}
+}
+
+// The touch of a session that, since the request loaded it, another app
+// instance sharing the store rewrote as the same user's in a format this
+// one cannot decode (an instance with another Codec, during a configuration
+// change) keeps the user's index entry: its user cannot be told, and
+// removed, the entry would leave the session out of a "log out everywhere"
+// by the instance that serves it.
+func TestTouchKeepsTheEntryOfASessionRewrittenInAFormatItCannotRead(t *testing.T) {
+	st := gatStore{newCountingStore(t)}
+	app, _ := newTestManager(t, Options{Store: st, Rolling: true, Cookie: CookieOptions{MaxAge: time.Hour}})
+	other, _ := newTestManager(t, Options{Store: st, Codec: base64Codec{}})
+	app.now, other.now = st.clock.Now, st.clock.Now
+	var id string
+	h := app.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch r.URL.Path {
+		case "/login":
+			s.SetUser("ada")
+		case "/read": // the other instance rewrites the session meanwhile
+			s.Get("cart")
+			id = s.ID()
+			data, err := base64Codec{}.Encode(&Document{Values: map[string]json.RawMessage{UserKey: json.RawMessage(`"ada"`), "cart": json.RawMessage(`2`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Set(r.Context(), id, data, st.clock.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}))
+	b := newBrowser(t, h)
+	b.get("/login")
+	st.clock.Advance(time.Minute)
+	b.get("/read")
+	if idx := indexOf(t, app, "ada"); len(idx) != 1 || idx[0] != id {
+		t.Fatalf("ada's index %v, want the session: it is still ada's", short(idx))
+	}
+	if n, err := other.DestroyUserSessions(t.Context(), "ada"); err != nil || n != 1 {
+		t.Fatalf("DestroyUserSessions(ada) from the instance that reads the session = %d, %v; want 1", n, err)
 	}
 }
