@@ -107,7 +107,8 @@ func (s *Store) UsersBucket() string { return string(s.usersBucket()) }
 // so in a file without it a "<bucket>.users" is not this store's index but
 // another program's bucket, which it leaves alone. A user who has a bucket
 // in both (an earlier version ran on the file after this one) gets their
-// entries merged: an entry in both keeps the later expiry. Keys of the old
+// entries merged: an entry in both keeps the later expiry, or the one with
+// an expiry if the other has none. Keys of the old
 // bucket that are not buckets are another store's sessions (one in bucket
 // "<bucket>.users") and stay, and so does the old bucket, which such a
 // store may be using.
@@ -148,7 +149,7 @@ func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 
 // mergeUser moves the entries of user's bucket in old into dst, the user's
 // bucket in the index; an entry dst holds too stays unless the moved one
-// expires later. A nested bucket (no entry) is moved if dst has none of
+// is better (an expiry where dst's has none, or a later one). A nested bucket (no entry) is moved if dst has none of
 // that name, and left otherwise; the user's bucket in old is deleted once
 // empty.
 func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
@@ -168,7 +169,7 @@ func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
 		return err
 	}
 	for _, e := range entries {
-		if cur := dst.Get(e.k); cur == nil || later(readEntry(e.v), readEntry(cur)) {
+		if cur := dst.Get(e.k); cur == nil || better(readEntry(e.v), readEntry(cur)) {
 			if err := dst.Put(e.k, e.v); err != nil {
 				return err
 			}
@@ -200,9 +201,12 @@ func emptyBucket(b *bbolt.Bucket) bool {
 	return first == nil
 }
 
-// later reports whether entry a expires after entry b, both with an expiry.
-func later(a, b indexEntry) bool {
-	return a.hasExpires && b.hasExpires && a.expires > b.expires
+// better reports whether entry a is to be kept over entry b, for the same
+// session: a has an expiry, and b has none (too short to hold one, so it
+// would be listed with a zero last use and never pruned by its expiry) or
+// an earlier one.
+func better(a, b indexEntry) bool {
+	return a.hasExpires && (!b.hasExpires || a.expires > b.expires)
 }
 
 // IndexUserSession records that session id belongs to user.
