@@ -46,7 +46,8 @@
 //   - A user index keeps an entry until its expiry plus session.IndexGrace,
 //     whatever happens to its session (destroyed, expired, never stored),
 //     and lists it without data then; it no longer lists it after that. An
-//     index write replaces the entry, with an earlier expiry too.
+//     index write replaces the entry, with an earlier expiry too. Clear
+//     (session.Lister) deletes the user index with the sessions.
 //   - A cancelled context makes every store method return an error wrapping
 //     context.Canceled (check ctx.Err() up front if the driver takes no
 //     context). Whether the write happened anyway is not pinned.
@@ -1041,6 +1042,12 @@ func testLister(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 		}
 		if got, err := ls.IDs(ctx(t)); err != nil || len(got) != 0 {
 			t.Fatalf("IDs after Clear = %q, %v; want none", got, err)
+		}
+		if ix, ok := st.(session.UserIndex); ok {
+			// The user index is the store's too: no stale entries stay.
+			if got := userSessions(t, ix, "alice"); len(got) != 0 {
+				t.Fatalf("the user index after Clear lists %d entries of alice; want none", len(got))
+			}
 		}
 		// The store still works after Clear.
 		id, data := NewID(), Document(100)
