@@ -39,12 +39,15 @@ func heapAlloc() uint64 {
 }
 
 // heapGivenBack measures the heap after a sweep and fails unless it is back
-// within a tenth of before (at least 2 MiB) of where it was; peak, with
-// what (say "200000 sessions"), is logged beside it.
+// within a tenth of before (at least 512 KiB) of where it was; peak, with
+// what (say "200000 sessions"), is logged beside it. (The heap comes back
+// to within about 20 KiB; a sweep that kept the shards' heap slices at
+// their peak capacity keeps about 1.9 MiB for 200,000 sessions, which the
+// 2 MiB allowed before let pass.)
 func heapGivenBack(t *testing.T, before, peak uint64, what string) {
 	t.Helper()
 	after := heapAlloc()
-	allowed := max(before/10, 2<<20)
+	allowed := max(before/10, 512<<10)
 	t.Logf("heap: %d KiB before, %d KiB with %s, %d KiB after the sweep (allowed %d KiB)",
 		before>>10, peak>>10, what, after>>10, (before+allowed)>>10)
 	if after > before+allowed {
