@@ -116,3 +116,38 @@ func TestAWriteSentAgainOverAParallelWriteReportsTheConflict(t *testing.T) {
 		})
 	}
 }
+
+// A create over an item that holds no session (here a Buffer the Node
+// client stored, flags 4; an earlier version's item past its exact expiry
+// is another) replaces that item with a cas from its CAS id. When the cas
+// finds no item under the id at all (the item went since the gets: it
+// expired, or was deleted; here it is deleted while the answer of the
+// cas's first try is lost, and the try again finds nothing), the id is
+// free: the create adds again and stores the session, where it reported
+// the id taken, and the manager moved the new session to another id,
+// logging that GenerateID repeated a stored session's id (a save failing
+// with ErrConflict when that id was the request cookie's).
+func TestACreateWhoseCasOverAGoneItemFindsNothingAddsAgain(t *testing.T) {
+	st, proxy, direct := lostReplyStore(t)
+	ctx := t.Context()
+	id, exp := storetest.NewID(), time.Now().Add(time.Hour)
+	if err := direct.Set(&memcache.Item{Key: id, Value: []byte("a Buffer"), Flags: 4, Expiration: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.LoseReply("cas ", func() {
+		if err := direct.Delete(id); err != nil {
+			t.Error(err)
+		}
+	})
+	want := []byte(`{"n":"new"}`)
+	_, swapped, err := st.CompareAndSwap(ctx, id, "", want, exp)
+	if err != nil || !swapped {
+		t.Errorf("create whose cas found nothing under the id: swapped %v, %v; want swapped", swapped, err)
+	}
+	if got, _, _ := st.Get(ctx, id); !bytes.Equal(got, want) {
+		t.Errorf("stored %s; want %s", got, want)
+	}
+	if n := proxy.LostReplies(); n != 1 {
+		t.Fatalf("the proxy lost %d answers, want the cas's 1", n)
+	}
+}

@@ -675,7 +675,11 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		}
 		next := *it
 		next.CasID = cur.CasID
-		return s.swapped(op, id, s.cas(&next))
+		err = s.cas(&next)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			continue // no item under the id any more (it expired, or was deleted): add again
+		}
+		return s.swapped(op, id, err)
 	}
 	return false, nil
 }
