@@ -494,7 +494,8 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Clear deletes every session and gives their memory back.
+// Clear deletes every session and the user index, and gives their memory
+// back.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -508,6 +509,7 @@ func (s *Store) Clear(ctx context.Context) error {
 		sh.peak = 0
 		sh.mu.Unlock()
 	}
+	s.users.clear()
 	return nil
 }
 

@@ -168,6 +168,13 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	return nil
 }
 
+// clear drops every user's entries (Clear).
+func (ix *userIndex) clear() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.m, ix.peak = nil, 0
+}
+
 // pruneUsers drops every index entry past its deadline, for the sweeper:
 // users who never come back must not keep their entries forever. It then
 // rebuilds the map of users, and each user's map of entries, that has

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testclock"
@@ -69,5 +70,35 @@ func TestDestroyUserSessionsEndsASessionExpiringAfterYear2262(t *testing.T) {
 	}
 	if _, found, _ := st.Get(ctx, id); found {
 		t.Fatal("alice's session still works after DestroyUserSessions(alice)")
+	}
+}
+
+// TestClearDeletesTheUserIndex: Clear deletes every session of the store,
+// and its user index with them, where it left every user's entries: each
+// listed without data until its expiry and grace (a month after a
+// "remember me" login), held in memory all that time, as redisstore's
+// Clear does not.
+func TestClearDeletesTheUserIndex(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	exp := time.Now().Add(30 * 24 * time.Hour)
+	for _, id := range []string{"s1", "s2"} {
+		if err := st.Set(ctx, id, []byte(`{}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.IndexUserSession(ctx, "alice", id, time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	if err := st.UserSessions(ctx, "alice", func(id string, _, _ time.Time, _ []byte) { listed = append(listed, id) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 0 {
+		t.Errorf("UserSessions(alice) after Clear lists %q; want none", listed)
 	}
 }
