@@ -659,9 +659,10 @@ func (s *Store) forEachLive(ctx context.Context, fn func(k []byte)) error {
 	})
 }
 
-// Clear deletes every session in the store's bucket, and nothing else in the
-// file. Versions keep growing across a Clear. With ctx done before it
-// commits, it returns ctx's error, and the sessions may still be deleted.
+// Clear deletes every session in the store's bucket and the store's user
+// index (its bucket, UsersBucket), and nothing else in the file. Versions
+// keep growing across a Clear. With ctx done before it commits, it returns
+// ctx's error, and the sessions may still be deleted.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -672,6 +673,9 @@ func (s *Store) Clear(ctx context.Context) error {
 			return err
 		}
 		seq := b.Sequence()
+		if err := tx.DeleteBucket(s.usersBucket()); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return err
+		}
 		if err := tx.DeleteBucket(s.bucket); err != nil {
 			return err
 		}

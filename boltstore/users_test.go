@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -140,4 +141,32 @@ func newUserBenchStore(b *testing.B) session.Store {
 	}
 	b.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestClearDeletesTheUserIndex: Clear deletes every session of the store,
+// and its user index with them, where it left the index bucket in the
+// file: every user's id and their sessions' ids and last uses, listed
+// without data until their expiry and grace (a month after a "remember me"
+// login), as redisstore's Clear does not.
+func TestClearDeletesTheUserIndex(t *testing.T) {
+	ctx := t.Context()
+	st := newUserStore(t)
+	exp := time.Now().Add(30 * 24 * time.Hour)
+	for _, id := range []string{"s1", "s2"} {
+		if err := st.Set(ctx, id, []byte(`{}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.IndexUserSession(ctx, "alice", id, time.Now(), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(t, st, "alice"); len(got) != 0 {
+		t.Errorf("UserSessions(alice) after Clear lists %v; want none", got)
+	}
+	if users := indexedUsers(t, st); len(users) != 0 {
+		t.Errorf("users in the index after Clear: %q; want none", users)
+	}
 }
