@@ -3,6 +3,7 @@ package boltstore
 import (
 	"encoding/binary"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -147,6 +148,106 @@ func TestNewMergingAUsersEntryKeepsTheReadableOne(t *testing.T) {
 			})
 			if err != nil || n != 1 {
 				t.Fatalf("UserSessions listed %d entries, %v; want the one", n, err)
+			}
+		})
+	}
+}
+
+// TestNewMergingTheEarlierIndexOverKeysOfTheOtherKindOpens: the current
+// index holds a key of the other kind under a name the earlier index
+// bucket moves there (a hand edit, another program): a nested bucket (no
+// entry) in a user's bucket named like an entry of the same user in the
+// earlier bucket, or a value (no user) in the index bucket named like a
+// user's bucket in the earlier one. The merge put the entry under the
+// nested bucket's key, or moved the user's bucket under the value's key,
+// which bbolt refuses, so New, and Open, failed ("incompatible value"):
+// the store could not be opened at all. What clashes is left in the
+// earlier bucket, as a nested bucket that clashes with an entry is, and
+// the store opens with everything else moved.
+func TestNewMergingTheEarlierIndexOverKeysOfTheOtherKindOpens(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		clash func(ub *bbolt.Bucket) error // puts the clashing key into the current index bucket
+		// the user of the earlier bucket whose entry "clash" clashes
+		user string
+		// the entries of u listed after the merge
+		want []string
+	}{
+		{"a nested bucket named like an entry", func(ub *bbolt.Bucket) error {
+			_, err := ub.Bucket([]byte("u")).CreateBucket([]byte("clash"))
+			return err
+		}, "u", []string{"kept", "moved"}},
+		{"a value named like a user", func(ub *bbolt.Bucket) error {
+			return ub.Put([]byte("v"), []byte("no user"))
+		}, "v", []string{"kept"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newClock()
+			path := filepath.Join(t.TempDir(), "sessions.db")
+			s, err := Open(path, withClock(clock), WithSweepInterval(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := clock.Now().Add(time.Hour)
+			mustIndex(t, s, clock, "u", "kept", exp)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			entry := make([]byte, 16)
+			binary.BigEndian.PutUint64(entry[0:8], uint64(exp.UnixNano()))
+			err = db.Update(func(tx *bbolt.Tx) error {
+				if err := c.clash(tx.Bucket([]byte(DefaultBucket + usersSuffix))); err != nil {
+					return err
+				}
+				old, err := tx.CreateBucket([]byte(DefaultBucket + legacyUsersSuffix))
+				if err != nil {
+					return err
+				}
+				u, err := old.CreateBucket([]byte("u"))
+				if err != nil {
+					return err
+				}
+				if err := u.Put([]byte("moved"), entry); err != nil {
+					return err
+				}
+				clashing := u
+				if c.user != "u" {
+					if clashing, err = old.CreateBucket([]byte(c.user)); err != nil {
+						return err
+					}
+				}
+				return clashing.Put([]byte("clash"), entry)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s, err = Open(path, withClock(clock), WithSweepInterval(0))
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if c.user == "u" {
+				if got := indexed(t, s, "u"); !slices.Equal(got, c.want) {
+					t.Errorf("entries of u after the merge %q, want %q", got, c.want)
+				}
+			}
+			err = s.db.View(func(tx *bbolt.Tx) error {
+				u := tx.Bucket([]byte(DefaultBucket + legacyUsersSuffix)).Bucket([]byte(c.user))
+				if u == nil || u.Get([]byte("clash")) == nil {
+					t.Errorf("the clashing entry of %s is gone from the earlier index bucket; want it left there", c.user)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -111,7 +111,8 @@ func (s *Store) UsersBucket() string { return string(s.usersBucket()) }
 // an expiry if the other has none. Keys of the old
 // bucket that are not buckets are another store's sessions (one in bucket
 // "<bucket>.users") and stay, and so does the old bucket, which such a
-// store may be using.
+// store may be using; so does a user's bucket named like a value of the
+// index bucket (no user, but bbolt puts no bucket under its key).
 func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 	old := tx.Bucket(append(bytes.Clone(s.bucket), legacyUsersSuffix...))
 	if old == nil {
@@ -128,7 +129,12 @@ func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	moved := 0
 	for _, user := range users {
+		if ub.Bucket(user) == nil && ub.Get(user) != nil {
+			continue // a value (no user) of that name takes no bucket: left in old
+		}
+		moved++
 		if ub.Bucket(user) == nil {
 			if err := tx.MoveBucket(user, old, ub); err != nil {
 				return 0, err
@@ -144,14 +150,16 @@ func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 			return 0, err
 		}
 	}
-	return len(users), nil
+	return moved, nil
 }
 
 // mergeUser moves the entries of user's bucket in old into dst, the user's
 // bucket in the index; an entry dst holds too stays unless the moved one
-// is better (an expiry where dst's has none, or a later one). A nested bucket (no entry) is moved if dst has none of
-// that name, and left otherwise; the user's bucket in old is deleted once
-// empty.
+// is better (an expiry where dst's has none, or a later one). An entry
+// named like a nested bucket of dst (bbolt puts no value under a bucket's
+// key), and a nested bucket (no entry) named like a key of dst, are left in
+// old; a nested bucket dst has no key of is moved. The user's bucket in old
+// is deleted once empty.
 func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
 	src := old.Bucket(user)
 	type kv struct{ k, v []byte }
@@ -169,6 +177,9 @@ func mergeUser(old *bbolt.Bucket, user []byte, dst *bbolt.Bucket) error {
 		return err
 	}
 	for _, e := range entries {
+		if dst.Bucket(e.k) != nil {
+			continue // a nested bucket of that name (no entry) takes no value: left in old
+		}
 		if cur := dst.Get(e.k); cur == nil || better(readEntry(e.v), readEntry(cur)) {
 			if err := dst.Put(e.k, e.v); err != nil {
 				return err
