@@ -162,8 +162,14 @@ func (m *Manager) initLoaded(s *Session, id string, doc *loadedDocument, ver str
 	}
 	if s.created.IsZero() {
 		// Written by an app that does not record it (express): the absolute
-		// timeout counts from now, and the next save records it.
+		// timeout counts from now, and this request's save records it. The
+		// store does not hold exactly this session then, so it is saved even
+		// if nothing else changes: counted afresh from every load, the
+		// timeout would never end a session that is only read.
 		s.created = m.now()
+		if m.opts.AbsoluteTimeout > 0 {
+			s.drop(markClean)
+		}
 	}
 	s.values = doc.vals
 	s.storedUser = s.userLocked()

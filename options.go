@@ -62,8 +62,9 @@ type Options struct {
 	// Session.RenewID and Session.Regenerate count as a creation: the count
 	// starts again at a login's RenewID, and an app that renews the id
 	// periodically keeps a session in use past AbsoluteTimeout. A session an
-	// express app created records no creation time: each request counts from
-	// its own load of it until a save records that load's time.
+	// express app created records no creation time: the first request here
+	// that loads it records that load's time, with a write even if it only
+	// reads the session, and the count starts there.
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
