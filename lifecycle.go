@@ -268,7 +268,9 @@ func shouldTouch(in decisionInput, save bool) bool {
 
 // shouldSetCookie: a cookie for a new id goes out if the session is kept
 // (SaveUninitialized or modified); for the request's own id, on every
-// response with Rolling, or when a persistent cookie's session changed.
+// response with Rolling, or when a persistent cookie's session changed, or
+// the handler changed the cookie (a persistent one made a browser-session
+// one must reach the browser, which keeps the old one until its Expires).
 // The empty session Destroy leaves gets no cookie until something changes
 // it (it is not stored either).
 func shouldSetCookie(in decisionInput) bool {
@@ -278,7 +280,7 @@ func shouldSetCookie(in decisionInput) bool {
 	if in.cookieID != in.id {
 		return in.saveUninitialized || in.isModified()
 	}
-	return in.rolling || (in.hasExpiry && in.isModified())
+	return in.rolling || ((in.hasExpiry || in.marks&markCookieSet != 0) && in.isModified())
 }
 
 // shouldClearCookie: after Destroy, a client that came with a cookie gets an

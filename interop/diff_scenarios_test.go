@@ -127,12 +127,12 @@ var diffScenarios = []diffScenario{
 	{"maxAge changed with the data", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; read", ""},
 	{"expires changed alone", "", "set?k=a&v=1; expires?in=7200", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0 2.docexpires=1h0m0s/2h0m0s 2.maxage=1h0m0s/2h0m0s"},
 	{"expires changed with the data", "", "set?k=a&v=1; expires?in=7200&k=b&v=2", ""},
-	{"expires removed: a browser-session cookie", "", "set?k=a&v=1; expires?in=null&k=b&v=2; read", ""},
+	{"expires removed: a browser-session cookie", "", "set?k=a&v=1; expires?in=null&k=b&v=2; read", "#8: 2.cookie=-/set"},
 	// (The age step makes the read come two seconds later for the stores:
 	// connect-pg-simple keeps a session to the end of the second its cookie
 	// expired in, see storeDifferences.)
 	{"maxAge set to zero with the data", "", "set?k=a&v=1; maxage?ms=0&k=b&v=2; age?s=2; read",
-		`#15: 2.cookie=set/- 4.body={"data":{}}/{"data":{"a":"1","b":"2"}} 4.touch=0/1 ` +
+		`#15: 2.expires=past/session 4.body={"data":{}}/{"data":{"a":"1","b":"2"}} 4.touch=0/1 ` +
 			`2.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 2.docexpires=-/null 2.maxage=-/null 2.ttl=-/set ` +
 			`4.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 4.docexpires=-/null 4.maxage=-/null 4.ttl=-/set`},
 	{"maxAge changed with rolling", "rolling", "set?k=a&v=1; maxage?ms=7200000", "#8: 2.set=0/1 2.touch=1/0 2.docexpires=1h0m0s/2h0m0s 2.maxage=1h0m0s/2h0m0s"},
@@ -202,7 +202,7 @@ var storeDifferences = []storeDifference{
 		"connect-pg-simple stores the expiry rounded up to the second and reads a session until then, so the session " +
 			"express-session has just expired stays readable to the end of that second; pgstore keeps milliseconds",
 		// Express's row is there after step 2, till the end of the second.
-		`2.cookie=set/- 4.body={"data":{}}/{"data":{"a":"1","b":"2"}} 4.touch=0/1 ` +
+		`2.expires=past/session 4.body={"data":{}}/{"data":{"a":"1","b":"2"}} 4.touch=0/1 ` +
 			`2.doc={"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"},"a":"1","b":"2"}/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} ` +
 			`2.docexpires=set/null 2.maxage=set/null 2.ttl=*/24h0m0s ` +
 			`4.doc=-/{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1","b":"2"} 4.docexpires=-/null 4.maxage=-/null 4.ttl=-/set`},
