@@ -346,7 +346,7 @@ func (rs *requestState) warnLateLoad() {
 // A missing, unsigned, forged or expired cookie gives a new session.
 func (rs *requestState) load() error {
 	m := rs.m
-	s := &Session{m: m, rs: rs}
+	s := &Session{rs: rs}
 	if value, found := requestCookie(rs.r.Header, m.opts.Name); found {
 		if v, ok := m.verify(value); ok {
 			id := v.id

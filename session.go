@@ -15,8 +15,7 @@ import (
 // goroutines of one request, and safe on a nil *Session (they do nothing).
 type Session struct {
 	mu sync.Mutex
-	m  *Manager
-	rs *requestState
+	rs *requestState // and through it, rs.m, the manager
 	// renewedFrom is the stored session of the request's cookie that
 	// RenewID moved this one from, while it waits for the write of the new
 	// id (finishRenew); nil otherwise. Outside sessionState: a Reload or
@@ -282,11 +281,11 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := s.m.withStoreTimeout(ctx)
+	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
 	var readErr error
 	if keep {
-		readErr = s.m.renewStored(ctx, s)
+		readErr = s.rs.m.renewStored(ctx, s)
 		if errors.Is(readErr, ErrNotFound) {
 			// Ended by another request (a logout, DestroyUserSessions, a
 			// MaxSessionsPerUser trim) since this one loaded it: its
@@ -307,13 +306,13 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	if !keep {
 		// A logout after a RenewID of the request: the client's session,
 		// which waited for the new id's write, ends now too.
-		err = s.m.dropRenewedFrom(ctx, s, "regenerate")
+		err = s.rs.m.dropRenewedFrom(ctx, s, "regenerate")
 	}
 	if !wait {
 		err = errors.Join(err, s.dropStored(ctx, "regenerate"))
 	}
 	err = errors.Join(readErr, err)
-	id, idErr := s.m.newID(s.rs.r)
+	id, idErr := s.rs.m.newID(s.rs.r)
 	if idErr != nil {
 		if wait {
 			// The client's session stays as it was, and what the request
@@ -326,10 +325,10 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 		s.renewedFrom = &renewedFrom{id: s.id, user: s.storedUser,
 			expiryOff: s.has(markStoreExpiryOff) && !s.has(markStoreTouched), cookie: s.cookie, created: s.created}
 	}
-	now := s.m.now()
+	now := s.rs.m.now()
 	if !keep {
 		s.values = values{}
-		s.cookie = s.m.newCookie(now) // express's regenerate makes a new cookie too
+		s.cookie = s.rs.m.newCookie(now) // express's regenerate makes a new cookie too
 	}
 	s.changes = make(sortedKeys[change], len(s.values.list))
 	for i, e := range s.values.list {
@@ -359,9 +358,9 @@ func (s *Session) Destroy(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := s.m.withStoreTimeout(ctx)
+	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
-	if err := s.m.dropRenewedFrom(ctx, s, "destroy"); err != nil {
+	if err := s.rs.m.dropRenewedFrom(ctx, s, "destroy"); err != nil {
 		return err
 	}
 	if err := s.dropStored(ctx, "destroy"); err != nil {
@@ -374,11 +373,11 @@ func (s *Session) Destroy(ctx context.Context) error {
 // under a fresh id: stored only if modified, its cookie cleared otherwise.
 // s.mu is held.
 func (s *Session) replaceWithNew() error {
-	id, err := s.m.newID(s.rs.r)
+	id, err := s.rs.m.newID(s.rs.r)
 	if err != nil {
 		return err
 	}
-	s.m.initNew(s, id)
+	s.rs.m.initNew(s, id)
 	s.phase = phaseDestroyed
 	return nil
 }
@@ -388,12 +387,12 @@ func (s *Session) replaceWithNew() error {
 // all the same (dropLostCreate). s.mu is held.
 func (s *Session) dropStored(ctx context.Context, op string) error {
 	if !s.has(markInStore) {
-		return s.m.dropLostCreate(ctx, s, op)
+		return s.rs.m.dropLostCreate(ctx, s, op)
 	}
-	if err := s.m.store.Destroy(ctx, s.id); err != nil {
+	if err := s.rs.m.store.Destroy(ctx, s.id); err != nil {
 		return fmt.Errorf("session: %s: delete the stored session: %w", op, err)
 	}
-	s.m.unindexUser(ctx, s.storedUser, s.id)
+	s.rs.m.unindexUser(ctx, s.storedUser, s.id)
 	return nil
 }
 
@@ -415,15 +414,15 @@ func (s *Session) Reload(ctx context.Context) error {
 	if s.phase == phaseUnset {
 		return nil
 	}
-	ctx, cancel := s.m.withStoreTimeout(ctx)
+	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
 	var doc loadedDocument
-	ver, data, err := s.m.read(ctx, s.id, nil, &doc)
+	ver, data, err := s.rs.m.read(ctx, s.id, nil, &doc)
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
 	}
 	before := s.sessionState
-	s.m.initLoaded(s, s.id, &doc, ver, data)
+	s.rs.m.initLoaded(s, s.id, &doc, ver, data)
 	s.reloaded(&before)
 	if before.has(markLostUpdate) {
 		// A Save of the request whose reply was lost: s is what the
@@ -431,7 +430,7 @@ func (s *Session) Reload(ctx context.Context) error {
 		if before.has(markModified) && bytes.Equal(data, before.loadedData) {
 			s.set(markModified) // applied: a change saved, as reloaded keeps it
 		}
-		s.m.unindexLost(ctx, s, before.storedUser, s.m.userOfData(before.loadedData))
+		s.rs.m.unindexLost(ctx, s, before.storedUser, s.rs.m.userOfData(before.loadedData))
 	}
 	return nil
 }
@@ -482,12 +481,12 @@ func (s *Session) Save(ctx context.Context) error {
 	if noCookie {
 		return errors.New("session: save: not saved: the session was created, renewed or destroyed after the response headers were sent, so the client has no cookie for it; call session.From, and create, renew or destroy the session, before the first write")
 	}
-	ctx, cancel := s.m.withStoreTimeout(ctx)
+	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
 	// The request's renewal of the cookie, which its end would otherwise
 	// make after this save, and then no touch of the store (README, #14).
-	s.m.touchOnce(s)
-	return s.m.persist(ctx, s)
+	s.rs.m.touchOnce(s)
+	return s.rs.m.persist(ctx, s)
 }
 
 // Touch resets the cookie's expiry to its original max age from now
@@ -498,7 +497,7 @@ func (s *Session) Touch() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.touchCookie(s.m.now())
+	s.touchCookie(s.rs.m.now())
 }
 
 func (s *Session) touchCookie(now time.Time) { s.cookie.touch(now) }
@@ -543,7 +542,7 @@ func (c CookieExpiry) MaxAge() time.Duration {
 	if c.s.cookie.expires.IsZero() {
 		return 0
 	}
-	return c.s.cookie.expires.Sub(c.s.m.now())
+	return c.s.cookie.expires.Sub(c.s.rs.m.now())
 }
 
 // SetMaxAge makes the cookie expire d from now, and d its original max age
@@ -558,7 +557,7 @@ func (c CookieExpiry) SetMaxAge(d time.Duration) {
 		c.s.setCookie(cookieState{})
 		return
 	}
-	c.s.setCookie(cookieState{expires: c.s.m.now().Add(d), originalMaxAge: d})
+	c.s.setCookie(cookieState{expires: c.s.rs.m.now().Add(d), originalMaxAge: d})
 }
 
 // Expires returns when the cookie expires; zero for a browser-session cookie.
@@ -583,7 +582,7 @@ func (c CookieExpiry) SetExpires(t time.Time) {
 		c.s.setCookie(cookieState{})
 		return
 	}
-	c.s.setCookie(cookieState{expires: t, originalMaxAge: t.Sub(c.s.m.now())})
+	c.s.setCookie(cookieState{expires: t, originalMaxAge: t.Sub(c.s.rs.m.now())})
 }
 
 // OriginalMaxAge returns the lifetime the cookie is renewed to on each
@@ -605,7 +604,7 @@ func (s *Session) setCookie(c cookieState) {
 		// The cookie is still the stored copy's (or it, touched): keep the
 		// latest expiry the store can hold it to, for the index entry of
 		// the save (indexExpiry).
-		s.loadedExpires = s.m.storedExpiryBound(s.cookie, s.created, s.m.now())
+		s.loadedExpires = s.rs.m.storedExpiryBound(s.cookie, s.created, s.rs.m.now())
 	}
 	s.cookie = c
 	s.set(markCookieSet)

@@ -261,7 +261,7 @@ func (s *Session) SetUser(userID string) {
 		s.values.set(UserKey, userID)
 		s.changed(UserKey, true)
 	}
-	s.m.recordClient(s)
+	s.rs.m.recordClient(s)
 }
 
 // User returns the id of the user the session belongs to, or "".
