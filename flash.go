@@ -61,11 +61,10 @@ func (s *Session) Flashes(kind string) []string {
 }
 
 // flashOps are the Flash and Flashes calls of a request since its last
-// save, in order (see change); the first sent of them went out with a
-// write whose reply was lost (markLostUpdate).
+// save, in order (see change); the first doubt.flashes of them went out
+// with a write in doubt.
 type flashOps struct {
-	ops  []flashOp
-	sent int
+	ops []flashOp
 }
 
 // flashOp is one Flash (msgs added to kind) or Flashes (take: msgs, the

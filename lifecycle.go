@@ -58,23 +58,36 @@ const (
 	// under the old id, which the client came with and an attacker may
 	// have planted (persist).
 	markRenewFailed
-	// markLostUpdate: a write of s, a stored session, was answered with an
-	// error, and the store may have applied it all the same (a timeout
-	// after the write went out): loadedData holds the bytes it sent,
-	// version is still the one it swapped from, and the changes it
-	// carried are marked sent (change.sent, flashOps.sent). The next save,
-	// or a RenewID's re-read, settles it first (Manager.mergeRead).
-	markLostUpdate
-	// markLostCookie: that write carried a cookie the handler set
-	// (markCookieSet), and the handler has not set it again since.
-	markLostCookie
-	// markLostLogin: a re-read found the session bound, since the copy
-	// that write swapped from, to the user that write sent, with the
-	// login (markLogin) no successful write has followed yet: the login
-	// made it the user's, as a write whose reply came back would have,
-	// and a failed trim undoes it (userSaved).
-	markLostLogin
+	// markLoginBound: a re-read found the session bound, since the copy
+	// that a write whose reply was lost (a doubt) swapped from, to the
+	// user that write sent, with the login (markLogin) no successful write
+	// has followed yet: the login made it the user's, as a write whose
+	// reply came back would have, and a failed trim undoes it (userSaved).
+	markLoginBound
 )
+
+// doubt is a write of a session that the store answered with an error,
+// and may have applied all the same (a timeout after the write went out).
+// For a stored session (markInStore), its version is still the one the
+// write swapped from, and the changes the write carried are marked sent;
+// the next save, or a RenewID's or Reload's re-read, settles it first
+// (Manager.reread). For a session never stored, it is a create: the next
+// save first re-reads the id and, finding these bytes, its own, there,
+// updates them (ownCreate); a Destroy, Regenerate or RenewID destroys them
+// (dropLostCreate). Allocated only on such an answer, and forgotten once
+// the session is written, moved or settled.
+type doubt struct {
+	sent []byte // what the write sent
+	// user is the session's user in those bytes ("" for none): the one
+	// whose index entry the write recorded (before it went out, or, for a
+	// create, after it).
+	user string
+	// cookie: the write carried a cookie the handler set (markCookieSet),
+	// and the handler has not set it again since.
+	cookie bool
+	// flashes is how many of the flash key's calls (flashOps) it carried.
+	flashes int
+}
 
 // change is what the request did to one key since the last save: set it,
 // or deleted it (set false). For the flash key, flash holds the Flash and
@@ -84,9 +97,9 @@ const (
 // the key was set or deleted whole (Set, Delete, Clear), and then this
 // request's value wins, as for any other key.
 //
-// sent marks a change that a write whose reply was lost carried, and that
-// the request has not made again since (markLostUpdate): dropped if the
-// store holds that write, replayed otherwise.
+// sent marks a change that a write in doubt carried, and that the request
+// has not made again since: dropped if the store holds that write,
+// replayed otherwise (settle).
 type change struct {
 	set   bool
 	sent  bool
@@ -119,17 +132,13 @@ type sessionState struct {
 	// session with markCookieSet is modified, so it is saved, never only
 	// touched, and TouchAfter does not read it then.
 	loadedExpires time.Time
-	// loadedData is, for a stored session (markInStore), the stored bytes
-	// at version, for a VersionToucher's touch, or, with markLostUpdate,
-	// what a write answered with an error sent (a touch then takes
-	// Toucher.Touch, touchStored). For a session never
-	// stored, it is what a create sent that the store answered with an
-	// error, which the store may have applied all the same (a timeout
-	// after the write went out): the next save first re-reads the id and, finding these bytes,
-	// its own, there, updates them (ownCreate); a Destroy, Regenerate or
-	// RenewID destroys them (dropLostCreate). One field for both keeps a
-	// Session in its size class. nil once the session is written or moved.
+	// loadedData is, with a VersionToucher, the stored bytes at version,
+	// as the load read them, for the end of the request's touch; nil once
+	// the session is written, moved or re-read, or a write of it is in
+	// doubt (a touch then takes Toucher.Touch, touchStored).
 	loadedData []byte
+	// doubt is a write of the session whose reply was lost; nil for none.
+	doubt *doubt
 }
 
 func (st *sessionState) has(m mark) bool { return st.marks&m != 0 }
@@ -165,11 +174,12 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // from the options (a Reload reads, it does not touch: the end of the
 // request, or the index entry of a save, must still put it right), and a
 // change already saved, which keeps the session modified so that the
-// cookie of a new or renewed session still goes out.
-func (st *sessionState) reloaded(before *sessionState) {
+// cookie of a new or renewed session still goes out: saved by a write
+// whose reply came back, or by one in doubt that the store holds (own).
+func (st *sessionState) reloaded(before *sessionState, own bool) {
 	st.originalID, st.isNew = before.originalID, before.isNew
 	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed)
-	if before.has(markModified) && before.has(markClean) {
+	if before.has(markModified) && (before.has(markClean) || own) {
 		st.set(markModified)
 	}
 }
@@ -190,18 +200,18 @@ func (st *sessionState) saved(ver string) {
 		st.drop(markKnowVersion)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
-	st.drop(markCookieSet | markLoadIndexed | markLostUpdate | markLostCookie)
-	st.changes, st.loadedData = nil, nil
+	st.drop(markCookieSet | markLoadIndexed)
+	st.changes, st.loadedData, st.doubt = nil, nil, nil
 }
 
 // renewed moves the session to id, not stored under it (yet, or any more:
 // finishRenew undoes a write), created at created.
 func (st *sessionState) renewed(id string, created time.Time) {
-	st.id, st.created, st.version, st.loadedData, st.storedUser = id, created, "", nil, ""
+	st.id, st.created, st.version, st.loadedData, st.doubt, st.storedUser = id, created, "", nil, nil, ""
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
-	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed | markLostUpdate | markLostCookie)
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed)
 	st.set(markModified | markKnowVersion)
 }
 

@@ -493,7 +493,7 @@ func (s *Session) onlyFlashesChanged() bool {
 // it and the session keeps its id (ownCreate). A stored session whose
 // earlier write was answered with an error first re-reads itself too, and
 // finding that write's bytes, its own, does not apply the changes that
-// write carried again (mergeRead). The write of the id a
+// write carried again (reread). The write of the id a
 // RenewID gave s ends the old id's stored session (finishRenew), and after
 // a RenewID that could not give one, changes other than flash messages are
 // not written (errRenewFailed). s.mu is held.
@@ -526,7 +526,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			swapped bool
 			err     error
 		)
-		if !s.has(markInStore) && s.loadedData != nil {
+		if s.doubt != nil && !s.has(markInStore) {
 			// An earlier create of s was answered with an error: settle
 			// first whether it is stored (ownCreate), so that this write
 			// updates it rather than send another create, which would
@@ -536,9 +536,9 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 				return err
 			}
 		}
-		if s.has(markLostUpdate) {
+		if s.doubt != nil {
 			// An earlier write of s was answered with an error: settle
-			// first whether the store holds it (mergeRead), so that this
+			// first whether the store holds it (reread), so that this
 			// write goes out from what the store holds, and its bytes,
 			// should its reply be lost too, are the ones to look for.
 			if err := m.remerge(ctx, s); err != nil {
@@ -571,14 +571,14 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			switch {
 			case err == nil:
 			case !s.has(markInStore):
-				s.loadedData = data // it may be stored all the same (ownCreate)
+				s.doubt = &doubt{sent: data, user: s.userLocked()} // it may be stored all the same (ownCreate)
 			default:
-				s.lostUpdate(data) // it may be stored all the same (mergeRead)
+				s.lostUpdate(data) // it may be stored all the same (reread)
 			}
 			if swapped && create {
 				if err := m.indexUser(ctx, s, exp); err != nil {
 					if !m.dropCreated(ctx, s.id) {
-						s.loadedData = data // still stored: the next save's own (ownCreate)
+						s.doubt = &doubt{sent: data, user: s.userLocked()} // still stored: the next save's own (ownCreate)
 					}
 					return err
 				}
@@ -749,7 +749,7 @@ func (m *Manager) dropCreated(ctx context.Context, id string) bool {
 
 // ownCreate reports whether what is stored under the id of s, a session
 // never stored, is an earlier create of s itself: the bytes of one that the
-// store answered with an error (kept in s.loadedData) but applied, as a
+// store answered with an error (s.doubt) but applied, as a
 // timeout after the write went out does, when the handler's Session.Save is
 // followed by another or by the end of the request. A save asks before it
 // writes. Then s is stored, at the version read, and the save's
@@ -778,23 +778,23 @@ func (m *Manager) ownCreate(ctx context.Context, s *Session) (bool, error) {
 
 // lostCreateStored reports whether the store holds under the id of s, a
 // session never stored, exactly the bytes of a create of s that the store
-// answered with an error (s.loadedData), and at which version. Once the
+// answered with an error (s.doubt), and at which version. Once the
 // store has answered, the bytes are forgotten: they are stored, and s is
 // to be stored or destroyed there, or they are not, and a later create
 // sends others. A re-read that fails keeps them: the store may still hold
 // them. Without such bytes it reads nothing. s.mu is held.
 func (m *Manager) lostCreateStored(ctx context.Context, s *Session) (ver string, own bool, err error) {
-	sent := s.loadedData
-	if sent == nil {
+	d := s.doubt
+	if d == nil {
 		return "", false, nil
 	}
 	data, ver, found, err := m.versioned.GetVersion(ctx, s.id)
 	if err != nil {
-		// sent stays: the next save may still find its own create.
+		// d stays: the next save may still find its own create.
 		return "", false, fmt.Errorf("re-read after a create whose reply was lost: %w", err)
 	}
-	s.loadedData = nil
-	return ver, found && bytes.Equal(data, sent), nil
+	s.doubt = nil
+	return ver, found && bytes.Equal(data, d.sent), nil
 }
 
 // dropLostCreate destroys what a create of s, a session never stored,
@@ -811,7 +811,7 @@ func (m *Manager) lostCreateStored(ctx context.Context, s *Session) (ver string,
 // destroy that fails is returned, and s keeps the bytes, as it was. s.mu
 // is held.
 func (m *Manager) dropLostCreate(ctx context.Context, s *Session, op string) error {
-	sent := s.loadedData
+	d := s.doubt
 	_, own, err := m.lostCreateStored(ctx, s)
 	if err != nil {
 		return fmt.Errorf("session: %s: %w", op, err)
@@ -820,21 +820,11 @@ func (m *Manager) dropLostCreate(ctx context.Context, s *Session, op string) err
 		return nil
 	}
 	if err := m.store.Destroy(ctx, s.id); err != nil {
-		s.loadedData = sent // still stored: for the next drop or save
+		s.doubt = d // still stored: for the next drop or save
 		return fmt.Errorf("session: %s: delete what a create whose reply was lost stored: %w", op, err)
 	}
-	m.unindexUser(ctx, m.userOfData(sent), s.id)
+	m.unindexUser(ctx, d.user, s.id)
 	return nil
-}
-
-// userOfData is the user that stored bytes bind their session to, "" for
-// none or bytes that do not decode.
-func (m *Manager) userOfData(data []byte) string {
-	var doc loadedDocument
-	if err := m.decodeInto(data, &doc); err != nil {
-		return ""
-	}
-	return userOf(&doc.vals)
 }
 
 // freshID gives s, a session never stored whose create found another
@@ -882,9 +872,9 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: save: re-read after a concurrent write: %w", err)
 	}
-	indexed := s.userLocked()     // whose entry the failed attempt recorded
-	lost := s.has(markLostUpdate) // an earlier Save's: mergeRead sees to its entry
-	if err := m.mergeRead(ctx, s, &doc, ver, data); err != nil {
+	indexed := s.userLocked() // whose entry the failed attempt recorded
+	lost := s.doubt != nil    // an earlier Save's: reread sees to its entry
+	if err := m.reread(ctx, s, &doc, ver, data, false); err != nil {
 		return err
 	}
 	if !lost {
@@ -896,99 +886,100 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 // lostUpdate records that a write of s, a stored session, sent data and
 // was answered with an error, which the store may have applied all the
 // same (a timeout after the write went out): the bytes, and which of the
-// request's changes the write carried (markLostUpdate). version stays the
-// one the write swapped from. A clean session's write carried no change:
-// nothing to record, and its end of the request touches it, as before.
-// s.mu is held.
+// request's changes the write carried (see doubt). version stays the one
+// the write swapped from; the bytes loaded at it are no longer known to be
+// stored. A clean session's write carried no change: nothing to record,
+// and its end of the request touches it, as before. s.mu is held.
 func (s *Session) lostUpdate(data []byte) {
 	if s.has(markClean) {
 		return
 	}
-	s.loadedData = data
-	s.set(markLostUpdate)
-	if s.has(markCookieSet) {
-		s.set(markLostCookie)
-	}
+	d := &doubt{sent: data, user: s.userLocked(), cookie: s.has(markCookieSet)}
 	for i := range s.changes {
 		c := &s.changes[i].v
 		c.sent = true
 		if c.flash != nil {
-			c.flash.sent = len(c.flash.ops)
+			d.flashes = len(c.flash.ops)
 		}
 	}
+	s.doubt, s.loadedData = d, nil
 }
 
-// mergeRead is merge of doc, the session as a re-read found it: data at
-// version ver. After a write of s whose reply was lost (markLostUpdate),
-// data that are exactly the bytes that write sent are that write, applied:
-// s takes the store's version, and drops the changes that write carried,
-// so that they are not applied twice (a flash message added twice, a value
-// written again over a parallel request's later write of the key); only
-// what changed since is applied over doc, and the user whose index entry
-// the write's user replaced loses that entry, as after a write that
-// succeeded (userSaved). Other data are ambiguous: the write was not
+// reread makes s the session doc, as a re-read found it: data at version
+// ver. With reload (Reload), the request's changes not saved are dropped;
+// otherwise they are applied over doc (merge), as a save's re-merge and
+// RenewID's re-read do.
+//
+// A write of s in doubt (s.doubt) is settled first. Data that are exactly
+// the bytes it sent are that write, applied: s takes the store's version,
+// and the changes that write carried are dropped, so that they are not
+// applied twice (a flash message added twice, a value written again over
+// a parallel request's later write of the key); only what changed since
+// is applied over doc; and for Reload, it is a change saved, as after a
+// Save whose reply came back. Other data are ambiguous: the write was not
 // applied, or it was and another request wrote over it since (a parallel
 // request that set the same key, say); the bytes cannot tell, and every
 // change of the request is applied over doc, those the write carried too,
 // as for a write that failed; so does a store that gives back other bytes
 // than it was given (a document re-encoded). (Bytes that another request
 // wrote exactly as the write sent them are taken for the write: the store
-// holds what the request meant to write either way.) Either way, a doc of
-// another user than the copy the write swapped from (former) is no longer
-// former's, and unless the request binds it to former again, former's
-// entry goes (unindexRebound): applied and then written over, the write
-// made it stale, and no removal after a write that succeeded followed. So
-// does the entry that the write recorded, before it went out, for the user
-// it carried (sent), which a SetUser since may have replaced. A doc that
-// the write's login (SetUser) bound to its user is that login's, and the
-// next write's MaxSessionsPerUser trim, if it fails, ends it
-// (markLostLogin), as the write's own would have. s.mu is held.
-func (m *Manager) mergeRead(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte) error {
-	if !s.has(markLostUpdate) {
-		return m.merge(s, doc, ver)
+// holds what the request meant to write either way.) Either way, once s
+// is what the store holds: a session that the write's login (SetUser)
+// bound, since the copy it swapped from (former's), to the user it sent
+// is that login's, and the next write's MaxSessionsPerUser trim, if it
+// fails, ends it (markLoginBound), as the write's own would have; and the
+// index entries that write may have left for users the session no longer
+// has go (unindexRebound): former's, which the write, applied, made stale
+// without the removal that follows a write that succeeded (userSaved),
+// and that of the user it sent, whose entry it recorded before it went
+// out, and which a SetUser since, or another request's write, may have
+// replaced. (A create in doubt, of a session never stored, is no write
+// over what a Reload finds: it is forgotten.) s.mu is held.
+func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte, reload bool) error {
+	d, former := s.doubt, s.storedUser
+	if !s.has(markInStore) {
+		d = nil
 	}
-	own := bytes.Equal(data, s.loadedData)
-	former, sent := s.storedUser, m.userOfData(s.loadedData)
-	s.settleLostUpdate(own)
-	if err := m.merge(s, doc, ver); err != nil {
-		return err
+	own := d != nil && bytes.Equal(data, d.sent)
+	if reload {
+		before := s.sessionState
+		m.initLoaded(s, s.id, doc, ver, data)
+		s.reloaded(&before, own)
+	} else {
+		if d != nil {
+			s.settle(own)
+		}
+		if err := m.merge(s, doc, ver); err != nil {
+			return err
+		}
 	}
-	if former != s.storedUser && s.storedUser == sent && s.has(markLogin) {
-		s.set(markLostLogin) // the write's login stored (userSaved)
+	if d == nil {
+		return nil
 	}
-	m.unindexLost(ctx, s, former, sent)
+	if former != s.storedUser && s.storedUser == d.user && s.has(markLogin) {
+		s.set(markLoginBound) // the write's login stored (userSaved)
+	}
+	m.unindexRebound(ctx, s, former)
+	if d.user != former {
+		m.unindexRebound(ctx, s, d.user)
+	}
 	return nil
 }
 
-// unindexLost removes, once s is up to date with the store after a write
-// whose reply was lost, the index entries that write may have left for
-// users the session no longer has (unindexRebound): that of former, the
-// user of the copy it swapped from, which the write, applied, made stale
-// without the removal that follows a write that succeeded (userSaved),
-// and that of the user it sent, whose entry it recorded before it went
-// out (sent). s.mu is held.
-func (m *Manager) unindexLost(ctx context.Context, s *Session, former, sent string) {
-	m.unindexRebound(ctx, s, former)
-	if sent != former {
-		m.unindexRebound(ctx, s, sent)
-	}
-}
-
-// settleLostUpdate forgets the write whose reply was lost
-// (markLostUpdate): own, the store holds it, and the changes it carried
-// are dropped (a flash key's calls up to it, a cookie set before it);
-// otherwise they stay, to be applied again. s.mu is held.
-func (s *Session) settleLostUpdate(own bool) {
-	if own && s.has(markLostCookie) {
+// settle forgets the write in doubt: own, the store holds it, and the
+// changes it carried are dropped (a flash key's calls up to it, a cookie
+// set before it); otherwise they stay, to be applied again. s.mu is held.
+func (s *Session) settle(own bool) {
+	d := s.doubt
+	if own && d.cookie {
 		s.drop(markCookieSet)
 	}
 	kept := s.changes[:0]
 	for _, e := range s.changes {
 		if f := e.v.flash; f != nil {
 			if own {
-				f.ops = f.ops[f.sent:]
+				f.ops = f.ops[d.flashes:]
 			}
-			f.sent = 0
 			if len(f.ops) == 0 {
 				continue
 			}
@@ -999,13 +990,12 @@ func (s *Session) settleLostUpdate(own bool) {
 		kept = append(kept, e)
 	}
 	clear(s.changes[len(kept):])
-	s.changes, s.loadedData = kept, nil
-	s.drop(markLostUpdate | markLostCookie)
+	s.changes, s.doubt = kept, nil
 }
 
 // merge makes s the stored copy doc, at version ver, with this request's
-// changes applied over it (remerge). It is reached through mergeRead,
-// which first settles a write whose reply was lost (settleLostUpdate).
+// changes applied over it (remerge). It is reached through reread,
+// which first settles a write in doubt (settle).
 // s.mu is held.
 func (m *Manager) merge(s *Session, doc *loadedDocument, ver string) error {
 	if err := s.values.encode(m.valueDepth); err != nil {

@@ -676,7 +676,7 @@ func (rs *requestState) commitLocked(s *Session) error {
 		hasExpiry:         !s.cookie.expires.IsZero(),
 		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
-		lostCreate:   !s.has(markInStore) && s.loadedData != nil,
+		lostCreate:   !s.has(markInStore) && s.doubt != nil,
 	})
 	if s.renewedFrom != nil && s.renewedFrom.kept {
 		// A login that failed at its trimming left the client's session
@@ -1035,9 +1035,8 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		return found, nil
 	}
 	// loadedData is kept only for a VersionToucher, while version is still
-	// the loaded one; after a write whose reply was lost it holds that
-	// write's bytes (markLostUpdate).
-	if s.loadedData != nil && s.has(markInStore) && !s.has(markLostUpdate) {
+	// the loaded one, and no write of it is in doubt.
+	if s.loadedData != nil {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {
 		found, err = m.toucher.Touch(ctx, s.id, exp)

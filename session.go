@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -421,18 +420,7 @@ func (s *Session) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session: reload: %w", err)
 	}
-	before := s.sessionState
-	s.rs.m.initLoaded(s, s.id, &doc, ver, data)
-	s.reloaded(&before)
-	if before.has(markLostUpdate) {
-		// A Save of the request whose reply was lost: s is what the
-		// store holds now, whether that Save was applied or not.
-		if before.has(markModified) && bytes.Equal(data, before.loadedData) {
-			s.set(markModified) // applied: a change saved, as reloaded keeps it
-		}
-		s.rs.m.unindexLost(ctx, s, before.storedUser, s.rs.m.userOfData(before.loadedData))
-	}
-	return nil
+	return s.rs.m.reread(ctx, s, &doc, ver, data, true)
 }
 
 // Save writes the session to the store now (express: save), for long-lived
@@ -608,6 +596,8 @@ func (s *Session) setCookie(c cookieState) {
 	}
 	s.cookie = c
 	s.set(markCookieSet)
-	s.drop(markLostCookie) // set again since a write whose reply was lost
+	if s.doubt != nil {
+		s.doubt.cookie = false // set again since a write whose reply was lost
+	}
 	s.sessionState.changed()
 }

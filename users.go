@@ -382,7 +382,7 @@ func (m *Manager) unindexUser(ctx context.Context, user, id string) {
 // (remerge) found the session rebound by another request: user is the
 // one the failed attempt wrote for, and recorded the entry of (or, after a
 // write whose reply was lost, the user of the copy it swapped from:
-// mergeRead); the store now holds the session under another user (or
+// settled); the store now holds the session under another user (or
 // none), and the next attempt writes another one too. Left, the entry would say the session is
 // user's while it is someone else's, and DestroyUserSessions(user) from a
 // manager that cannot read the session, which takes the entry's word,
@@ -409,9 +409,9 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 		m.unindexUser(ctx, s.storedUser, s.id) // none for "": there was no entry
 		s.storedUser = user
 	}
-	// or an earlier write, whose reply was lost, bound it (mergeRead)
-	bound = bound || s.has(markLostLogin)
-	s.drop(markLostLogin)
+	// or an earlier write, whose reply was lost, bound it (settled)
+	bound = bound || s.has(markLoginBound)
+	s.drop(markLoginBound)
 	if !s.has(markLogin) {
 		return nil
 	}
@@ -469,13 +469,13 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
 // Any other session needs no re-read: without a user, nothing ends it that
 // the move could undo. A session a Save of the request bound to a user
 // (SetUser) is one of a user's even when that Save's reply was lost
-// (markLostUpdate): the store may hold it so, listed in the user's index.
+// (a doubt): the store may hold it so, listed in the user's index.
 // s.mu is held.
 func (m *Manager) renewStored(ctx context.Context, s *Session) error {
 	if !s.has(markInStore) || m.versioned == nil {
 		return nil
 	}
-	if s.storedUser == "" && (!s.has(markLostUpdate) || m.userOfData(s.loadedData) == "") {
+	if s.storedUser == "" && (s.doubt == nil || s.doubt.user == "") {
 		return nil
 	}
 	var doc loadedDocument
@@ -486,7 +486,7 @@ func (m *Manager) renewStored(ctx context.Context, s *Session) error {
 	case err != nil:
 		return fmt.Errorf("session: renew id: re-read the session: %w", err)
 	}
-	return m.mergeRead(ctx, s, &doc, ver, data)
+	return m.reread(ctx, s, &doc, ver, data, false)
 }
 
 // dropLogin undoes a login whose trimming failed: it destroys the session

@@ -448,3 +448,13 @@ func TestUnsetKeepAfterReloadLeavesASessionWithItsOwnMaxAgeItsExpiry(t *testing.
 		t.Fatal("two days later the session with a one-day cookie is still stored: it kept the load touch's 30 days")
 	}
 }
+
+// userOfData is the user that stored bytes bind their session to, "" for
+// none or bytes that do not decode.
+func (m *Manager) userOfData(data []byte) string {
+	var doc loadedDocument
+	if err := m.decodeInto(data, &doc); err != nil {
+		return ""
+	}
+	return userOf(&doc.vals)
+}
