@@ -926,8 +926,9 @@ func (s *Session) lostUpdate(data []byte) {
 // holds what the request meant to write either way.) Either way, once s
 // is what the store holds: a session that the write's login (SetUser)
 // bound, since the copy it swapped from (former's), to the user it sent
-// is that login's, and the next write's MaxSessionsPerUser trim, if it
-// fails, ends it (markLoginBound), as the write's own would have; and the
+// is that login's, and is written again (even after a Reload) so that
+// Options.MaxSessionsPerUser trims the user's sessions, and that trim, if
+// it fails, ends it (markLoginBound), as the write's own would have; and the
 // index entries that write may have left for users the session no longer
 // has go (unindexRebound): former's, which the write, applied, made stale
 // without the removal that follows a write that succeeded (userSaved),
@@ -936,7 +937,7 @@ func (s *Session) lostUpdate(data []byte) {
 // replaced. (A create in doubt, of a session never stored, is no write
 // over what a Reload finds: it is forgotten.) s.mu is held.
 func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte, reload bool) error {
-	d, former := s.doubt, s.storedUser
+	d, former, login := s.doubt, s.storedUser, s.has(markLogin)
 	if !s.has(markInStore) {
 		d = nil
 	}
@@ -956,8 +957,14 @@ func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, v
 	if d == nil {
 		return nil
 	}
-	if former != s.storedUser && s.storedUser == d.user && s.has(markLogin) {
-		s.set(markLoginBound) // the write's login stored (userSaved)
+	if login && former != s.storedUser && s.storedUser == d.user {
+		// The write's login stored: the next write trims (userSaved),
+		// and after a Reload, which dropped the login with the changes,
+		// the end of the request makes that write if there is a cap.
+		s.set(markLogin | markLoginBound)
+		if m.opts.MaxSessionsPerUser > 0 {
+			s.drop(markClean)
+		}
 	}
 	m.unindexRebound(ctx, s, former)
 	if d.user != former {
