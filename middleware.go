@@ -215,10 +215,21 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 	// than the load's touch needs no new entry: the load recorded one that
 	// long, or its index write failed, and then the session is better off
 	// with the earlier expiry all the same. The entry is the stored copy's
-	// user's: a SetUser of this request was never stored.
+	// user's: a SetUser of this request was never stored. After a write
+	// that bound the session to another user or none, in doubt (its reply
+	// lost), the stored copy is either the loaded one, user's, or that
+	// write's, with its own expiry and index entry: which one cannot be
+	// told, and an entry for user that outlives the load's would say that
+	// a session no longer user's is (DestroyUserSessions from a manager
+	// that cannot read it would end it). The expiry stays as the load or
+	// that write set it.
 	var err error
 	indexed := ""
 	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
+		if user != "" && id == s.id && s.doubt != nil && s.doubt.user != user {
+			m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge was not set back to the session's own: a save that rebound the session got no answer", "id", shortid.Of(id))
+			return
+		}
 		indexed = user
 		err = m.indexUserAs(ctx, user, id, exp)
 	}
