@@ -934,18 +934,21 @@ func (s *Session) lostUpdate(data []byte) {
 // without the removal that follows a write that succeeded (userSaved),
 // and that of the user it sent, whose entry it recorded before it went
 // out, and which a SetUser since, or another request's write, may have
-// replaced. (A create in doubt, of a session never stored, is no write
-// over what a Reload finds: it is forgotten.) s.mu is held.
+// replaced. (Only a Reload finds a create in doubt, of a session never
+// stored, and so without a former user.) s.mu is held.
 func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte, reload bool) error {
 	d, former, login := s.doubt, s.storedUser, s.has(markLogin)
-	if !s.has(markInStore) {
-		d = nil
-	}
 	own := d != nil && bytes.Equal(data, d.sent)
 	if reload {
 		before := s.sessionState
 		m.initLoaded(s, s.id, doc, ver, data)
 		s.reloaded(&before, own)
+		if own && !before.has(markInStore) {
+			// A create, whose user's index entry comes after its write
+			// and so was never recorded: the end of the request saves
+			// the session again, recording it first.
+			s.drop(markClean)
+		}
 	} else {
 		if d != nil {
 			s.settle(own)
