@@ -45,3 +45,31 @@ func TestCookieMadeBrowserSessionIsSentToTheBrowser(t *testing.T) {
 		})
 	}
 }
+
+// The same when the handler saves the session by hand after the change.
+func TestCookieMadeBrowserSessionAndSavedByHandIsSentToTheBrowser(t *testing.T) {
+	m, err := session.New(session.Options{Secrets: []string{"0123456789abcdef0123456789abcdef"}, Cookie: session.CookieOptions{MaxAge: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if r.URL.Path == "/login" {
+			s.Set("user", "ada")
+			return
+		}
+		s.Cookie().SetMaxAge(0)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/login", nil))
+	r := httptest.NewRequest("GET", "/forget-me", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if got := w.Result().Cookies(); len(got) != 1 || got[0].MaxAge != 0 || !got[0].Expires.IsZero() {
+		t.Fatalf("Set-Cookie after making the cookie browser-session and saving = %q, want the cookie without Expires/Max-Age", w.Header().Values("Set-Cookie"))
+	}
+}

@@ -64,6 +64,10 @@ const (
 	// has followed yet: the login made it the user's, as a write whose
 	// reply came back would have, and a failed trim undoes it (userSaved).
 	markLoginBound
+	// markCookieChanged: the handler changed the cookie's expiry in this
+	// request, saved since or not, so the cookie goes out even when it is
+	// now a browser-session one (shouldSetCookie).
+	markCookieChanged
 )
 
 // doubt is a write of a session that the store answered with an error,
@@ -178,7 +182,7 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // whose reply came back, or by one in doubt that the store holds (own).
 func (st *sessionState) reloaded(before *sessionState, own bool) {
 	st.originalID, st.isNew = before.originalID, before.isNew
-	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed)
+	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed | markCookieChanged)
 	if before.has(markModified) && (before.has(markClean) || own) {
 		st.set(markModified)
 	}
@@ -290,7 +294,7 @@ func shouldSetCookie(in decisionInput) bool {
 	if in.cookieID != in.id {
 		return in.saveUninitialized || in.isModified()
 	}
-	return in.rolling || ((in.hasExpiry || in.marks&markCookieSet != 0) && in.isModified())
+	return in.rolling || ((in.hasExpiry || in.marks&markCookieChanged != 0) && in.isModified())
 }
 
 // shouldClearCookie: after Destroy, a client that came with a cookie gets an

@@ -600,7 +600,7 @@ func (s *Session) setCookie(c cookieState) {
 		s.loadedExpires = s.rs.m.storedExpiryBound(s.cookie, s.created, s.rs.m.now())
 	}
 	s.cookie = c
-	s.set(markCookieSet)
+	s.set(markCookieSet | markCookieChanged)
 	if s.doubt != nil {
 		s.doubt.cookie = false // set again since a write whose reply was lost
 	}
