@@ -1,8 +1,15 @@
 package interop
 
+import (
+	"slices"
+	"strings"
+)
+
 // diffScenario is one line of the differential suite: a configuration, a
 // few requests with one cookie jar, and what express-session and sessionkit
-// are expected to disagree on ("" when they agree on every step).
+// are expected to disagree on ("" when they agree on every step), on a
+// store without GetAndTouch; loadTouchDifferences, at the end, says what
+// changes when the store has it.
 //
 // config: space-separated options (parseConfig): resave, saveUninitialized,
 // rolling, unset=keep|destroy, touchAfter=S (mongo only: connect-mongo's
@@ -227,4 +234,93 @@ var storeDifferences = []storeDifference{
 		"as the two scenarios above; both send the cookie on every response (rolling) and touch the store only once due",
 		`2.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 2.touch=1/0 ` +
 			`4.body={"data":{"a":"1","lastModified":"T"}}/{"data":{"a":"1"}} 4.docexpires=50m0s/1h0m0s 4.set=0/1 4.touch=1/0`},
+}
+
+// loadTouchDifference is what changes in a scenario's differences when the
+// Go app's store reads and touches a session in one round trip
+// (session.GetToucher: memstore, redisstore, mongostore and pgstore all
+// do): the manager then carries the touch a request will need on its load
+// (GETEX, UPDATE ... RETURNING, findAndModify, one call under memstore's
+// lock), before the handler ran, where express-session reads at the load
+// and touches at the end, if the request ends up neither saving nor
+// destroying the session. It does not with Resave, Rolling or TouchAfter.
+//
+// differs are entries as in the scenario's differs; each replaces the
+// scenario's entry of its step and field, if any, and one whose two sides
+// are the same ("2.touch=1/1") means that the two then agree there. The
+// suite plays the Go app with and without GetAndTouch, so that both are
+// pinned: the scenario's differs without it, these with it.
+type loadTouchDifference struct {
+	scenario string
+	stores   string // the stores it applies on, space-separated; "" every store
+	name     string // one of loadTouchKinds
+	differs  string
+}
+
+// on reports whether d applies on store.
+func (d loadTouchDifference) on(store string) bool {
+	return d.stores == "" || slices.Contains(strings.Fields(d.stores), store)
+}
+
+// loadTouchKinds name the ways in which a touch carried on the load
+// differs from express's touch at the end, and why; shown in the README.
+var loadTouchKinds = []struct{ name, reason string }{
+	{"touched, then saved",
+		"the request changes the session: sessionkit's load has touched it already, the save then writes it with a fresh expiry; " +
+			"express reads, saves and touches nothing. The stored session and its expiry are the same, and the read costs one round trip either way"},
+	{"touched, then destroyed",
+		"the handler destroys the session (destroy, regenerate, unset destroy): sessionkit's load has touched it already; express reads and deletes"},
+	{"touched, then unset",
+		"unset keep: express leaves the stored session alone, where sessionkit's load has moved its expiry already, so that it lasts " +
+			"Cookie.MaxAge from this request (its cookie.expires, and the browser's cookie, stay as they were and end first)"},
+	{"touched again with its own expiry",
+		"the session's cookie has an expiry of its own (a maxAge changed, a browser-session cookie): the load's touch, chosen before the " +
+			"document was read, set Cookie.MaxAge, and the end of the request touches again with the session's own, a round trip more; " +
+			"express touches once. The stored expiry is the same"},
+	{"touched, then the save failed",
+		"the save fails: the expiry sessionkit's load moved stays moved; express's failed set leaves it as it was"},
+	{"touched at the load instead of the end",
+		"express touches at the end of the request after a save by hand (#14) or a change of the cookie alone (#8), sessionkit does not, " +
+			"but its load has: one touch each"},
+}
+
+// loadTouchDifferences are the scenarios whose differences change when the
+// Go app's store has GetAndTouch; on the others they are the scenario's.
+var loadTouchDifferences = []loadTouchDifference{
+	{"a changed value is saved and the cookie re-sent", "", "touched, then saved", "2.touch=0/1"},
+	{"a deleted key is saved", "", "touched, then saved", "2.touch=0/1"},
+	{"keys set out of alphabetical order", "", "touched, then saved", "2.touch=0/1"},
+	{"browser-session cookie is not re-sent when modified", "", "touched, then saved", "3.touch=0/1"},
+	{"secure auto over http sends a plain cookie", "", "touched, then saved", "2.touch=0/1"},
+	{"secure auto behind a trusted proxy sends Secure", "", "touched, then saved", "2.touch=0/1"},
+	{"secret rotation: the old secret verifies, the new one signs", "", "touched, then saved", "3.touch=0/1"},
+	{"an expired session is gone", "", "touched, then saved", "2.touch=0/1"},
+	{"maxAge changed with the data", "", "touched, then saved", "2.touch=0/1"},
+	{"maxAge changed with the data", "", "touched again with its own expiry", "3.touch=1/2"},
+	{"expires changed with the data", "", "touched, then saved", "2.touch=0/1"},
+	{"expires removed: a browser-session cookie", "", "touched, then saved", "2.touch=0/1"},
+	{"expires removed: a browser-session cookie", "", "touched again with its own expiry", "3.touch=1/2"},
+	{"maxAge set to zero with the data", "", "touched, then saved", "2.touch=0/1"},
+	{"maxAge set to zero with the data", "", "touched again with its own expiry", "4.touch=0/2"},
+	{"a change saves a fresh expiry", "", "touched, then saved", "3.touch=0/1"},
+	// On mongo the scenario sets touchAfter, and no touch rides on a load.
+	{"touchAfter: a change soon after a write", "memory redis pg", "touched, then saved", "2.touch=0/1"},
+
+	{"regenerate: new id, empty, old one destroyed", "", "touched, then destroyed", "2.touch=0/1"},
+	{"regenerate then set", "", "touched, then destroyed", "2.touch=0/1"},
+	{"destroy", "", "touched, then destroyed", "2.touch=0/1"},
+	{"destroy with saveUninitialized", "", "touched, then destroyed", "2.touch=0/1"},
+	{"unset destroy deletes the stored session", "", "touched, then destroyed", "2.touch=0/1"},
+	{"a store that fails to destroy at regenerate", "", "touched, then destroyed", "2.touch=0/1"},
+
+	{"unset keep leaves the stored session", "", "touched, then unset", "2.touch=0/1"},
+	{"unset keep of an old session", "", "touched, then unset", "3.touch=0/1 3.ttl=50m0s/1h0m0s"},
+
+	{"a store that fails to save a change", "", "touched, then the save failed", "2.touch=0/1"},
+
+	{"save by hand of a loaded session", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"save by hand of an old session", "", "touched at the load instead of the end", "3.touch=1/1"},
+	{"a store that fails to save by hand", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"maxAge changed alone", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"expires changed alone", "", "touched at the load instead of the end", "2.touch=1/1"},
 }

@@ -48,6 +48,13 @@ type diffConfig struct {
 	TouchAfter        int64      `json:"touchAfter,omitempty"` // seconds: connect-mongo's touchAfter (mongo only)
 	Proxy             *bool      `json:"proxy,omitempty"`
 	Cookie            diffCookie `json:"cookie"`
+	// LoadTouch (the Go side only) lets the manager see that its store can
+	// read and touch a session in one round trip (session.GetToucher, which
+	// memstore, redisstore, mongostore and pgstore all are), as it does
+	// outside the suite; without it the store offers Get, GetVersion,
+	// Touch and the writes only, and the manager reads, then touches, as
+	// on a store without GetToucher.
+	LoadTouch bool `json:"-"`
 }
 
 type diffCookie struct {
@@ -293,8 +300,9 @@ type fullStore interface {
 }
 
 // countingStore counts the calls the manager makes to a store, keeping
-// every capability of the store it wraps.
-// every store call named by fail (get, set, touch, destroy) fails.
+// every capability of fullStore; GetAndTouch only through
+// loadTouchingStore. While fail names a kind of call (get, set, touch,
+// destroy), every such call fails.
 type countingStore struct {
 	fullStore
 	get, set, touch, destroy atomic.Int64
@@ -349,6 +357,36 @@ func (s *countingStore) Touch(ctx context.Context, id string, expires time.Time)
 	return s.fullStore.Touch(ctx, id, expires)
 }
 
+// loadTouchingStore is countingStore with the store's GetAndTouch: the
+// manager then carries the touch of a request on its load (loadtouch.go),
+// where express-session reads at the load and touches at the end.
+type loadTouchingStore struct {
+	*countingStore
+	gt session.GetToucher
+}
+
+// GetAndTouch counts as what it does, so that it compares with express's
+// get and touch: a get, and a touch when it moved the expiry of a session
+// (found), as express touches only a session it loaded; one that found
+// nothing is a get alone, as express's get of a missing id. fail=get fails
+// it as a read (a get, no touch); fail=touch fails its touch (a get and a
+// touch).
+func (s *loadTouchingStore) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	s.get.Add(1)
+	if err := s.down("get"); err != nil {
+		return nil, "", false, err
+	}
+	if err := s.down("touch"); err != nil {
+		s.touch.Add(1)
+		return nil, "", false, err
+	}
+	data, ver, found, err := s.gt.GetAndTouch(ctx, id, expires)
+	if found || err != nil {
+		s.touch.Add(1)
+	}
+	return data, ver, found, err
+}
+
 func (s *countingStore) Destroy(ctx context.Context, id string) error {
 	s.destroy.Add(1)
 	if err := s.down("destroy"); err != nil {
@@ -366,11 +404,20 @@ type goDiffApp struct {
 
 // newGoDiffApp starts a Go app in configuration c, on a fresh memstore or
 // on the shared Redis, FerretDB or PostgreSQL under c's key prefix,
-// collection or table (newGoStore).
+// collection or table (newGoStore), with the store's GetAndTouch if
+// c.LoadTouch.
 func newGoDiffApp(t *testing.T, c diffConfig) *goDiffApp {
 	t.Helper()
 	a := &goDiffApp{store: &countingStore{fullStore: newGoStore(t, c)}}
-	o := c.options(a.store)
+	var store session.Store = a.store
+	if c.LoadTouch {
+		gt, ok := a.store.fullStore.(session.GetToucher)
+		if !ok {
+			t.Fatalf("the %s store %T has no GetAndTouch", c.Store, a.store.fullStore)
+		}
+		store = &loadTouchingStore{countingStore: a.store, gt: gt}
+	}
+	o := c.options(store)
 	o.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -1015,6 +1062,9 @@ type expectation struct {
 	// store is the name of the storeDifference that applies, if any; its
 	// entries then replace the scenario's.
 	store string
+	// loadTouch names the loadTouchDifferences that apply (withLoadTouch),
+	// if any.
+	loadTouch string
 }
 
 // match reports whether got, sorted, are the differences e expects.
@@ -1027,10 +1077,13 @@ func (e expectation) match(got []string) bool {
 
 // String renders the expected differences for a failure message.
 func (e expectation) String() string {
-	if e.store == "" {
-		return fmt.Sprint(e.entries)
+	var b strings.Builder
+	for _, name := range []string{e.store, e.loadTouch} {
+		if name != "" {
+			b.WriteString(name + ": ")
+		}
 	}
-	return e.store + ": " + fmt.Sprint(e.entries)
+	return b.String() + fmt.Sprint(e.entries)
 }
 
 // entriesMatch reports whether the differences got are those of want,
@@ -1114,13 +1167,7 @@ func scenarioSetup(t *testing.T, sc diffScenario, store string) (diffConfig, []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if store == "memory" {
-		// The memory stores' copies are not observed.
-		want.entries = slices.DeleteFunc(want.entries, func(e string) bool {
-			_, field, _ := strings.Cut(strings.SplitN(e, "=", 2)[0], ".")
-			return storedFields[field]
-		})
-	}
+	want.entries = observedOn(store, want.entries)
 	for _, d := range storeDifferences {
 		if d.store == store && d.scenario == sc.name {
 			want.store = d.name
@@ -1129,6 +1176,54 @@ func scenarioSetup(t *testing.T, sc diffScenario, store string) (diffConfig, []s
 		}
 	}
 	return c, steps, want
+}
+
+// observedOn returns the entries of differences that can be observed on
+// store: on the memory stores, whose copies are not observed, those of the
+// fields that are not about the stored copy.
+func observedOn(store string, entries []string) []string {
+	if store != "memory" {
+		return entries
+	}
+	return slices.DeleteFunc(entries, func(e string) bool { return storedFields[entryField(e)] })
+}
+
+// entryKey returns an entry's step and field ("2.touch" of "2.touch=0/1"),
+// entryField its field.
+func entryKey(e string) string   { k, _, _ := strings.Cut(e, "="); return k }
+func entryField(e string) string { _, f, _ := strings.Cut(entryKey(e), "."); return f }
+
+// withLoadTouch returns want, the expectation of scenario on store for the
+// Go app without GetAndTouch, with the loadTouchDifferences of the
+// scenario on that store applied: each entry replaces the expected entry
+// of its step and field, if any, and one whose two sides are the same
+// ("2.touch=1/1") leaves that step and field agreeing.
+func withLoadTouch(want expectation, scenario, store string) expectation {
+	entries := slices.Clone(want.entries)
+	var names []string
+	for _, d := range loadTouchDifferences {
+		if d.scenario != scenario || !d.on(store) {
+			continue
+		}
+		names = append(names, d.name)
+		for _, e := range strings.Fields(d.differs) {
+			entries = slices.DeleteFunc(entries, func(x string) bool { return entryKey(x) == entryKey(e) })
+			if _, sides, _ := strings.Cut(e, "="); !sameSides(sides) {
+				entries = append(entries, e)
+			}
+		}
+	}
+	want.entries = observedOn(store, entries)
+	slices.Sort(want.entries)
+	want.loadTouch = strings.Join(names, ", ")
+	return want
+}
+
+// sameSides reports whether an entry's "first/second" has the same text on
+// either side of its middle slash ("1/1").
+func sameSides(sides string) bool {
+	n := len(sides)
+	return n%2 == 1 && sides[n/2] == '/' && sides[:n/2] == sides[n/2+1:]
 }
 
 // TestStoreDifferencesNameScenarios: every storeDifference names a store
@@ -1152,6 +1247,45 @@ func TestStoreDifferencesNameScenarios(t *testing.T) {
 	}
 }
 
+// TestLoadTouchDifferencesNameScenarios: every loadTouchDifference names a
+// scenario of the table, stores of the suite and a kind of loadTouchKinds,
+// and says something of each step and field once per store.
+func TestLoadTouchDifferencesNameScenarios(t *testing.T) {
+	said := map[string]bool{} // store, scenario, step.field
+	for _, d := range loadTouchDifferences {
+		if !slices.ContainsFunc(diffScenarios, func(sc diffScenario) bool { return sc.name == d.scenario }) {
+			t.Errorf("load touch difference %q: no scenario %q", d.name, d.scenario)
+		}
+		if !slices.ContainsFunc(loadTouchKinds, func(k struct{ name, reason string }) bool { return k.name == d.name }) {
+			t.Errorf("load touch difference of %q: %q is none of loadTouchKinds", d.scenario, d.name)
+		}
+		for _, st := range strings.Fields(d.stores) {
+			if !slices.Contains(diffStores, st) {
+				t.Errorf("load touch difference of %q: no store %q", d.scenario, st)
+			}
+		}
+		if len(strings.Fields(d.differs)) == 0 {
+			t.Errorf("load touch difference of %q: no differences", d.scenario)
+		}
+		for _, e := range strings.Fields(d.differs) {
+			key, sides, ok := strings.Cut(e, "=")
+			step, field, ok2 := strings.Cut(key, ".")
+			if _, err := strconv.Atoi(step); err != nil || !ok || !ok2 || !slices.Contains(fieldOrder, field) || !strings.Contains(sides, "/") {
+				t.Errorf("load touch difference of %q: %q is no step.field=express/sessionkit", d.scenario, e)
+			}
+			for _, st := range diffStores {
+				if d.on(st) {
+					k := st + "\x00" + d.scenario + "\x00" + key
+					if said[k] {
+						t.Errorf("load touch difference of %q: a second entry for %s on %s", d.scenario, key, st)
+					}
+					said[k] = true
+				}
+			}
+		}
+	}
+}
+
 // storedFields are the fields that describe the stored copy, observed on
 // every store but memory: express's MemoryStore rewrites the document on a
 // touch where memstore moves the expiry alone, and neither is shared with
@@ -1169,28 +1303,43 @@ func TestSameDecisionsAsExpress(t *testing.T) {
 			t.Run(store+"/"+sc.name, func(t *testing.T) {
 				t.Parallel()
 				c, steps, want := scenarioSetup(t, sc, store)
-				// The two sides keep their sessions apart.
-				nodeC, goC := c, c
-				goC.Prefix = appPrefix(store, "go")
-				node, nodeJar := playFrom(t, newNodeApp(t, nodeC), nodeC, steps, "")
-				goRun, goJar := playFrom(t, newGoDiffApp(t, goC), goC, steps, "")
-				if store != "memory" && want.number == "" && want.bug == "" && want.store == "" && nodeJar != "" && goJar != "" {
-					crossCheck(t, nodeC, goC, steps, nodeJar, goJar)
+				node, nodeJar := playFrom(t, newNodeApp(t, c), c, steps, "")
+				// The Go app is played twice: reading, then touching, as
+				// on a store without GetAndTouch (the scenario's own
+				// differences), and with the store's GetAndTouch, as
+				// these four stores are used (loadTouchDifferences).
+				var skips []string
+				for _, loadTouch := range []bool{false, true} {
+					goC, want, run := c, want, "go"
+					goC.Prefix = appPrefix(store, "go") // the two sides keep their sessions apart
+					goC.LoadTouch = loadTouch
+					if loadTouch {
+						want, run = withLoadTouch(want, sc.name, store), "go with GetAndTouch"
+					}
+					goRun, goJar := playFrom(t, newGoDiffApp(t, goC), goC, steps, "")
+					if store != "memory" && want.number == "" && want.bug == "" && want.store == "" && nodeJar != "" && goJar != "" {
+						crossCheck(t, c, goC, steps, nodeJar, goJar)
+					}
+					got := compare(node, goRun)
+					slices.Sort(got)
+					detail := describe(steps, [2]string{"express", "go"}, [2][]observation{node, goRun})
+					switch {
+					case want.bug != "" && want.match(got):
+						skips = append(skips, fmt.Sprintf("%s: known bug %q: express and sessionkit differ: %s\n%s", run, want.bug, strings.Join(got, " "), detail))
+					case want.bug != "":
+						t.Errorf("%s: known bug %q: want differences %v, got %v (fixed? then remove the bug mark)\n%s", run, want.bug, want, got, detail)
+					case !want.match(got) && want.store != "":
+						t.Errorf("%s: store difference %s: want differences %v (express/go), got %v\n%s", run, want.store, want, got, detail)
+					case !want.match(got) && want.number != "":
+						t.Errorf("%s: deliberate difference %s: want differences %v (express/go), got %v\n%s", run, want.number, want, got, detail)
+					case !want.match(got) && want.loadTouch != "":
+						t.Errorf("%s: load touch: want differences %v (express/go), got %v\n%s", run, want, got, detail)
+					case !want.match(got):
+						t.Errorf("%s: express and sessionkit decide differently (express/go): %v\n%s", run, got, detail)
+					}
 				}
-				got := compare(node, goRun)
-				slices.Sort(got)
-				detail := describe(steps, [2]string{"express", "go"}, [2][]observation{node, goRun})
-				switch {
-				case want.bug != "" && want.match(got):
-					t.Skipf("known bug %q: express and sessionkit differ: %s\n%s", want.bug, strings.Join(got, " "), detail)
-				case want.bug != "":
-					t.Errorf("known bug %q: want differences %v, got %v (fixed? then remove the bug mark)\n%s", want.bug, want, got, detail)
-				case !want.match(got) && want.store != "":
-					t.Errorf("store difference %s: want differences %v (express/go), got %v\n%s", want.store, want, got, detail)
-				case !want.match(got) && want.number != "":
-					t.Errorf("deliberate difference %s: want differences %v (express/go), got %v\n%s", want.number, want, got, detail)
-				case !want.match(got):
-					t.Errorf("express and sessionkit decide differently (express/go): %v\n%s", got, detail)
+				if len(skips) > 0 && !t.Failed() {
+					t.Skip(strings.Join(skips, "\n"))
 				}
 			})
 		}
@@ -1217,18 +1366,45 @@ func crossCheck(t *testing.T, nodeC, goC diffConfig, steps []step, nodeJar, goJa
 		newApp func(*testing.T, diffConfig) app
 	}{
 		{"express", func(t *testing.T, c diffConfig) app { return newNodeApp(t, c) }},
-		{"go", func(t *testing.T, c diffConfig) app { return newGoDiffApp(t, c) }},
+		{"go", func(t *testing.T, c diffConfig) app {
+			c.LoadTouch = goC.LoadTouch
+			return newGoDiffApp(t, c)
+		}},
 	} {
 		ofNode, _ := playFrom(t, reader.newApp(t, nodeC), nodeC, read, nodeJar)
 		ofGo, _ := playFrom(t, reader.newApp(t, goC), goC, read, goJar)
 		for _, o := range [][]observation{ofNode, ofGo} {
 			o[0].fields["body"] = withoutCreated(o[0].fields["body"])
 		}
-		if got := compare(ofNode, ofGo); len(got) > 0 {
-			t.Errorf("%s reads the session Go left otherwise than the one Express left (express's/go's): %v\n%s", reader.name, got,
-				describe(read, [2]string{"of node", "of go"}, [2][]observation{ofNode, ofGo}))
+		got := compare(ofNode, ofGo)
+		if reader.name == "go" && goC.LoadTouch && maxAgeTickedAway(ofNode[0], ofGo[0]) && slices.Equal(got, []string{"1.touch=2/1"}) {
+			// The touch carried on the load of the session Express
+			// left set Cookie.MaxAge, which is not quite the session's
+			// own, so the end of the request touched it again.
+			t.Logf("go with GetAndTouch touches the session Express left twice, its originalMaxAge being %v: %v",
+				ofNode[0].spans["maxage"], got)
+			continue
+		}
+		if len(got) > 0 {
+			t.Errorf("%s reads the session Go left otherwise than the one Express left (express's/go's; go with GetAndTouch: %v): %v\n%s",
+				reader.name, goC.LoadTouch, got, describe(read, [2]string{"of node", "of go"}, [2][]observation{ofNode, ofGo}))
 		}
 	}
+}
+
+// maxAgeTickedAway reports whether the stored originalMaxAge of the session
+// Express left (ofNode's) is less than a second short of the one Go left
+// (ofGo's): express-session sets originalMaxAge to expires - Date.now(),
+// expires being Date.now() + maxAge a moment earlier, so that it is maxAge
+// less the milliseconds the clock ticked in between (0 or 1 in this suite,
+// more on a slow machine), while sessionkit stores maxAge. To sessionkit
+// that is a session with a max age of its own.
+func maxAgeTickedAway(ofNode, ofGo observation) bool {
+	if ofNode.fields["maxage"] != "set" || ofGo.fields["maxage"] != "set" {
+		return false
+	}
+	short := ofGo.spans["maxage"] - ofNode.spans["maxage"]
+	return short > 0 && short < time.Second
 }
 
 // withoutCreated returns a canonical JSON body without sessionkit's
@@ -1406,6 +1582,15 @@ func resultsTable() (string, error) {
 				verdict += "; on " + d.store + ": " + d.name
 			}
 		}
+		for _, d := range loadTouchDifferences {
+			if d.scenario == sc.name {
+				verdict += "; with GetAndTouch"
+				if d.stores != "" {
+					verdict += " (" + strings.Join(strings.Fields(d.stores), ", ") + ")"
+				}
+				verdict += ": " + d.name
+			}
+		}
 		config := "defaults"
 		if sc.config != "" {
 			config = "`" + sc.config + "`"
@@ -1417,6 +1602,10 @@ func resultsTable() (string, error) {
 		for _, d := range storeDifferences {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", d.store, d.scenario, d.name, d.reason)
 		}
+	}
+	b.WriteString("\n| with GetAndTouch | why |\n|---|---|\n")
+	for _, k := range loadTouchKinds {
+		fmt.Fprintf(&b, "| %s | %s |\n", k.name, k.reason)
 	}
 	return b.String(), nil
 }
