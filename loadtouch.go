@@ -75,11 +75,18 @@ func (m *Manager) touchAtLoad() (lt loadTouch, ok bool) {
 // the cookie's touch), had it happened at the load's time. It does not when
 // the document has a cookie of its own (a per-session max age, a "remember
 // me") or the AbsoluteTimeout caps the expiry: the end of the request then
-// touches the store again, as it would without GetToucher.
+// touches the store again, as it would without GetToucher. An
+// originalMaxAge less than a second short of Cookie.MaxAge counts as it:
+// express-session stores the cookie's expiry less a later clock read, now
+// and then a millisecond short, and a second round trip on every read of
+// such a session would move its stored expiry by that millisecond.
 func (m *Manager) touchedAtLoad(s *Session, lt *loadTouch) bool {
 	cookieExpires := s.cookie.expires
-	if s.cookie.originalMaxAge > 0 {
-		cookieExpires = lt.now.Add(s.cookie.originalMaxAge) // what touchCookie will make it
+	if age := s.cookie.originalMaxAge; age > 0 {
+		if short := m.opts.Cookie.MaxAge - age; short >= 0 && short < time.Second {
+			age = m.opts.Cookie.MaxAge
+		}
+		cookieExpires = lt.now.Add(age) // what touchCookie will make it
 	}
 	return m.expiryAt(cookieExpires, s.created, lt.now).Equal(lt.expires)
 }

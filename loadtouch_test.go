@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -214,5 +215,30 @@ func TestTouchingLoadOfMissingSessionMakesANewOne(t *testing.T) {
 	st.Store.Destroy(t.Context(), v.id)
 	if got := b.get("/").Body.String(); got != "1" {
 		t.Fatalf("views = %s, want 1 (a new session)", got)
+	}
+}
+
+// express-session stores originalMaxAge as the cookie's expiry less the
+// time of a later clock read, so now and then a millisecond short of
+// maxAge. Such a session's read-only request still takes one round trip:
+// the load's touch to Cookie.MaxAge is taken as its own, where every read
+// of it touched the store a second time, for a millisecond.
+func TestExpressSessionStoredAMillisecondShortIsTouchedOnTheLoadAlone(t *testing.T) {
+	m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
+	exp := st.clock.Now().Add(time.Hour)
+	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":3599999,"expires":%q,"httpOnly":true,"path":"/"},"views":7}`,
+		exp.UTC().Format(isoMillis))
+	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, m.Handler(readViews))
+	b.cookie = m.signer.cookieValue("expressid")
+	st.clock.Advance(time.Minute)
+	st.reset()
+	if got := b.get("/").Body.String(); got != "7" {
+		t.Fatalf("views = %s, want 7", got)
+	}
+	if st.n("GetAndTouch") != 1 || st.total() != 1 {
+		t.Fatalf("calls %v, want one GetAndTouch and nothing else", st.calls)
 	}
 }
