@@ -41,8 +41,8 @@ import (
 // unexpired sessions. PurgeExpired (and so the interval cleanup) prunes
 // every user's entries. The manager deletes the entry of a session it
 // destroyed, or unbound from its user, with one DELETE by primary key
-// (session.UserIndexRemover). Clear leaves the entries: without their
-// sessions they are skipped, and pruned once expired.
+// (session.UserIndexRemover). Clear deletes every entry with the
+// sessions, in one statement.
 
 var _ session.UserIndex = (*Store)(nil)
 
@@ -54,7 +54,7 @@ var graceSQL = `interval '` + strconv.FormatInt(session.IndexGrace.Microseconds(
 
 // userQueries are the statements of the index table u of session table t.
 type userQueries struct {
-	index, unindex, list, purge string
+	index, unindex, list, purge, clear string
 }
 
 func newUserQueries(t, u string) userQueries {
@@ -73,6 +73,8 @@ ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED
 LEFT JOIN ` + t + ` s ON s.sid = u.sid AND s.expire > clock_timestamp()
 WHERE u.user_id = $1 AND u.expire >= now() - ` + graceSQL,
 		purge: purgeSQL(u, `expire < now() - `+graceSQL),
+		// Clear: both tables in one snapshot (see Store.Clear).
+		clear: `WITH entries AS (DELETE FROM ` + u + `) DELETE FROM ` + t,
 	}
 }
 
