@@ -764,8 +764,20 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
-// Clear deletes every document of the collection.
+// Clear deletes every entry of the user index collection (a document whose
+// _id is a document: the sessions of a store on a collection of that name
+// have string ids, and stay), then every document of the collection: two
+// deleteManys, the index first. A login during Clear stores its session,
+// then records its entry: an entry that the first deleteMany removed
+// belongs to a session stored before the second began, which removes it
+// too. (The other order could remove the entry of a session stored after
+// the sessions' deleteMany, which would outlive Clear unlisted, out of
+// DestroyUserSessions' reach.) The indexes of both collections stay.
 func (s *Store) Clear(ctx context.Context) error {
+	entries := bson.D{{Key: fieldID, Value: bson.D{{Key: "$type", Value: "object"}}}}
+	if _, err := s.users().DeleteMany(ctx, entries); err != nil {
+		return fmt.Errorf("mongostore: clear the user index: %w", err)
+	}
 	if _, err := s.coll.DeleteMany(ctx, bson.D{}); err != nil {
 		return fmt.Errorf("mongostore: clear: %w", err)
 	}

@@ -43,7 +43,8 @@ import (
 // unexpired sessions with one $in query (in chunks). PurgeExpired (and the
 // interval cleanup) prunes every user's entries. The manager deletes the
 // entry of a session it destroyed, or unbound from its user, with one
-// deleteOne by _id (session.UserIndexRemover). Clear leaves the entries.
+// deleteOne by _id (session.UserIndexRemover). Clear deletes every entry,
+// before the sessions.
 
 var _ session.UserIndex = (*Store)(nil)
 
