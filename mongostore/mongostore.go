@@ -76,6 +76,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/jsondepth"
@@ -292,6 +293,24 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s (use WithCleanupInterval if the server has none): %w", coll, fieldExpires, err)
 	}
 	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
+}
+
+// endedByContext returns ctx's error when err, the driver's answer to a
+// command run with ctx, is ctx's doing, not the server's, else nil: ctx has
+// ended (contextEnded), or the driver did not send the command because
+// ctx's deadline was too near (driver.ErrDeadlineWouldBeExceeded: less time
+// left than the fastest round trip it has seen, or none for the server's
+// maxTimeMS), which it says before the deadline passes. With a deadline on
+// ctx the driver keeps to it and ignores the client's Timeout, so that
+// error is ctx's; without one it is the client's Timeout's, a slow server's.
+func endedByContext(ctx context.Context, err error) error {
+	if ctxErr := contextEnded(ctx); ctxErr != nil {
+		return ctxErr
+	}
+	if _, ok := ctx.Deadline(); ok && errors.Is(err, driver.ErrDeadlineWouldBeExceeded) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // contextEnded returns ctx's error once ctx has ended, and

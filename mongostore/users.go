@@ -182,7 +182,9 @@ func (index userIndex) logLine(outcome indexOutcome) (level slog.Level, msg stri
 // is tried again by the first call userIndexRetry later, as the caller's
 // context would have been; an index the server refuses (no permission) is
 // not asked for again, since it would be refused every time. A caller that
-// finds another creating them waits no longer than its ctx.
+// finds another creating them waits no longer than its ctx. A creation
+// that the caller's ctx failed (see endedByContext), ended or too near its
+// deadline to send the command, is returned like a failure to wait.
 func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	ix := &s.userIndexes
 	if ix.done.Load() || s.cfg.now().UnixNano() < ix.retryAt.Load() {
@@ -201,8 +203,15 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 	// closing the connection, a panic of its own.
 	for _, index := range s.userIndexSpecs() {
 		_, err := s.users().Indexes().CreateOne(ctx, index.model)
-		if err != nil && ctx.Err() != nil {
-			return err
+		if err != nil {
+			// The caller's context, not the server, failed it: no
+			// warning, and the next call tries again.
+			if ctxErr := endedByContext(ctx, err); ctxErr != nil {
+				if !errors.Is(err, ctxErr) {
+					err = fmt.Errorf("%w (%w)", ctxErr, err)
+				}
+				return err
+			}
 		}
 		outcome := userIndexOutcome(err)
 		if level, msg, ok := index.logLine(outcome); ok {
