@@ -269,12 +269,13 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 // options (IndexOptionsConflict: a TTL index with another
 // expireAfterSeconds, or a plain one), or an index of its name, expires_1,
 // on other keys (IndexKeySpecsConflict); the error says which to drop.
-// When ctx, New's, has ended, the error says nothing of the server and
-// wraps ctx's error.
+// When ctx, New's, failed it (see endedByContext), the error says nothing
+// of the server and wraps ctx's error.
 func ttlIndexError(ctx context.Context, coll string, first bool, err error) error {
 	const indexKeySpecsConflict = 86 // indexOptionsConflict is users.go's
-	if ctxErr := contextEnded(ctx); ctxErr != nil {
-		// The caller's context ended: no advice about the server, and
+	if ctxErr := endedByContext(ctx, err); ctxErr != nil {
+		// The caller's context ended (or its deadline was too near to
+		// send the command): no advice about the server, and
 		// errors.Is finds ctx's error, whether the driver's error wraps
 		// it or not.
 		if !errors.Is(err, ctxErr) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 )
 
 // MongoDB refuses WithTTLIndex's index when one on expires exists with
@@ -89,5 +90,22 @@ func TestTTLIndexErrorAtThePassedDeadlineBlamesTheContext(t *testing.T) {
 		if strings.Contains(err.Error(), "WithCleanupInterval") {
 			t.Errorf("%v: gives advice about the server", err)
 		}
+	}
+}
+
+// NewContext's error when the driver did not send the index's creation
+// because the context's deadline was too near (before it passed) wraps
+// context.DeadlineExceeded and gives no advice about the server, where it
+// said "use WithCleanupInterval if the server has none".
+func TestTTLIndexErrorAtADeadlineTooNearToSendBlamesTheContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	driverErr := fmt.Errorf("%w: network round-trip time stats: moving avg: 540µs, min: 500µs", driver.ErrDeadlineWouldBeExceeded)
+	err := ttlIndexError(ctx, "sessions", true, driverErr)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, driverErr) {
+		t.Errorf("%v: does not wrap context.DeadlineExceeded and the driver's error", err)
+	}
+	if strings.Contains(err.Error(), "WithCleanupInterval") {
+		t.Errorf("%v: gives advice about the server", err)
 	}
 }
