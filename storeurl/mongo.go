@@ -28,7 +28,12 @@ import (
 // parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
 // another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
 // at once, and with ttl_index=true creates the TTL indexes within it
-// (mongostore.NewContext). The returned closer stops the cleanup and disconnects the client.
+// (mongostore.NewContext). The returned closer stops the cleanup and
+// disconnects the client, closing the connections in use (a request still
+// running fails); it waits for the disconnection at most 5 seconds, then
+// returns an error wrapping context.DeadlineExceeded and lets it go on in
+// the background (on a server that stopped answering, the driver waits up
+// to connectTimeoutMS for each check of its monitor).
 func init() {
 	register("mongodb", openMongo, mongoParams)
 	register("mongodb+srv", openMongo, mongoParams)
@@ -84,34 +89,46 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		return nil, nil, err
 	}
 	if err := client.Ping(ctx, readpref.Primary()); err != nil {
-		disconnectWithin(ctx, client)
+		_ = disconnectWithin(ctx, ctx, client)
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
 	st, err := mongostore.NewContext(ctx, client.Database(p.db).Collection(p.collection), p.opts...)
 	if err != nil {
-		disconnectWithin(ctx, client)
+		_ = disconnectWithin(ctx, ctx, client)
 		return nil, nil, err
 	}
 	return st, closerFunc(func() error {
 		_ = st.Close()
-		return client.Disconnect(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), mongoCloseTimeout)
+		defer cancel()
+		// Disconnect's own context has no deadline: the driver then
+		// closes the connections in use at once (with a deadline it
+		// would wait for them, polling without pause, until it passed).
+		if err := disconnectWithin(ctx, context.Background(), client); err != nil {
+			return fmt.Errorf("storeurl: disconnect the mongodb client: %w", err)
+		}
+		return nil
 	}), nil
 }
 
-// disconnectWithin disconnects the client of a failed Open, waiting no
-// longer than Open's ctx: the driver's Disconnect may wait for its
-// monitor's check of a server that stopped answering (up to
-// connectTimeoutMS, 30 s by default), whatever its context says. Past ctx
-// the disconnection goes on in the background.
-func disconnectWithin(ctx context.Context, client *mongo.Client) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = client.Disconnect(ctx)
-	}()
+// mongoCloseTimeout bounds the wait of a mongodb URL's closer for the
+// client's disconnection.
+const mongoCloseTimeout = 5 * time.Second
+
+// disconnectWithin disconnects client with dctx, waiting no longer than
+// ctx, and returns Disconnect's error, or ctx's once it ends first: the
+// driver's Disconnect may wait for its monitor's check of a server that
+// stopped answering (up to connectTimeoutMS, 30 s by default, for each of
+// its checks: a minute was seen), whatever its context says. Past ctx the
+// disconnection goes on in the background.
+func disconnectWithin(ctx, dctx context.Context, client *mongo.Client) error {
+	done := make(chan error, 1)
+	go func() { done <- client.Disconnect(dctx) }()
 	select {
-	case <-done:
+	case err := <-done:
+		return err
 	case <-ctx.Done():
+		return fmt.Errorf("gave up waiting, the disconnection goes on in the background: %w", ctx.Err())
 	}
 }
 
