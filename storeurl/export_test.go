@@ -1,5 +1,5 @@
 package storeurl
 
-// MongoCloseTimeout is how long a mongodb URL's closer waits for the client
-// to disconnect.
-const MongoCloseTimeout = mongoCloseTimeout
+// CloseTimeout is how long the closer of a network store waits for its
+// client.
+const CloseTimeout = closeTimeout

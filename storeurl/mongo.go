@@ -99,7 +99,7 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	}
 	return st, closerFunc(func() error {
 		_ = st.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), mongoCloseTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		// Disconnect's own context has no deadline: the driver then
 		// closes the connections in use at once (with a deadline it
@@ -110,10 +110,6 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		return nil
 	}), nil
 }
-
-// mongoCloseTimeout bounds the wait of a mongodb URL's closer for the
-// client's disconnection.
-const mongoCloseTimeout = 5 * time.Second
 
 // disconnectWithin disconnects client with dctx, waiting no longer than
 // ctx, and returns Disconnect's error, or ctx's once it ends first: the

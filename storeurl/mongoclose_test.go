@@ -44,13 +44,13 @@ func TestMongoURLCloseReturnsWhenTheServerStopsAnswering(t *testing.T) {
 	go func() { closed <- closer.Close() }()
 	select {
 	case err := <-closed:
-		if took := time.Since(start); took > storeurl.MongoCloseTimeout+2*time.Second {
-			t.Errorf("Close took %v, over its bound of %v", took, storeurl.MongoCloseTimeout)
+		if took := time.Since(start); took > storeurl.CloseTimeout+2*time.Second {
+			t.Errorf("Close took %v, over its bound of %v", took, storeurl.CloseTimeout)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Close gave up waiting with %v, want an error wrapping context.DeadlineExceeded", err)
 		}
-	case <-time.After(storeurl.MongoCloseTimeout + 10*time.Second):
+	case <-time.After(storeurl.CloseTimeout + 10*time.Second):
 		t.Fatalf("Close still waits %v after the server stopped answering", time.Since(start))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,7 +32,12 @@ import (
 // Every other parameter goes to pgx: sslmode, connect_timeout,
 // pool_max_conns, application_name and the rest (see pgxpool.ParseConfig).
 // Open pings the server with its context, so a wrong address fails at once.
-// The returned closer stops the cleanup and closes the pool.
+// The returned closer stops the cleanup and closes the pool. pgx's pool
+// waits for its connections in use to come back: the closer waits at most 5
+// seconds, then returns an error wrapping context.DeadlineExceeded and lets
+// the pool close in the background (a store call without a deadline, on a
+// server that stopped answering, can hold its connection until TCP gives up
+// on the server, many minutes).
 func init() {
 	register("postgres", openPostgres, postgresParams)
 	register("postgresql", openPostgres, postgresParams)
@@ -84,7 +90,18 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 	}
 	return st, closerFunc(func() error {
 		err := st.Close()
-		pool.Close()
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			pool.Close()
+		}()
+		timer := time.NewTimer(closeTimeout)
+		defer timer.Stop()
+		select {
+		case <-closed:
+		case <-timer.C:
+			return fmt.Errorf("storeurl: close the postgres pool: gave up waiting after %v for its connections in use, it closes in the background: %w", closeTimeout, context.DeadlineExceeded)
+		}
 		return err
 	}), nil
 }

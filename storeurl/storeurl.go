@@ -75,6 +75,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessionkit/session"
 )
@@ -193,6 +194,10 @@ func (e *hiddenError) Unwrap() error { return e.err }
 func Schemes() []string {
 	return slices.Sorted(maps.Keys(schemes))
 }
+
+// closeTimeout bounds how long the closer of a network store waits for its
+// client (a mongodb client's disconnection, a postgres pool's closing).
+const closeTimeout = 5 * time.Second
 
 // closerFunc adapts a function to io.Closer.
 type closerFunc func() error
