@@ -1316,8 +1316,17 @@ func TestSameDecisionsAsExpress(t *testing.T) {
 					if loadTouch {
 						want, run = withLoadTouch(want, sc.name, store), "go with GetAndTouch"
 					}
+					crossChecked := store != "memory" && want.number == "" && want.bug == "" && want.store == ""
+					if loadTouch && crossChecked && nodeJar != "" {
+						// Express's session again, as fresh as the Go run's:
+						// the cross-check reads the stored cookie's expiry
+						// from its read, and the first Go run and its
+						// cross-check would have aged Express's copy by
+						// seconds on a loaded machine.
+						node, nodeJar = playFrom(t, newNodeApp(t, c), c, steps, "")
+					}
 					goRun, goJar := playFrom(t, newGoDiffApp(t, goC), goC, steps, "")
-					if store != "memory" && want.number == "" && want.bug == "" && want.store == "" && nodeJar != "" && goJar != "" {
+					if crossChecked && nodeJar != "" && goJar != "" {
 						crossCheck(t, c, goC, steps, nodeJar, goJar)
 					}
 					got := compare(node, goRun)
