@@ -68,6 +68,12 @@ const (
 	// request, saved since or not, so the cookie goes out even when it is
 	// now a browser-session one (shouldSetCookie).
 	markCookieChanged
+	// markChangeSaved: a write of this request stored a change (the
+	// session was modified when it was saved), so the session stays
+	// modified across a Reload that takes back what came after that write
+	// (reloaded): express's reload compares what it read with the
+	// request's start.
+	markChangeSaved
 )
 
 // doubt is a write of a session that the store answered with an error,
@@ -179,12 +185,13 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // request, or the index entry of a save, must still put it right), and a
 // change already saved, which keeps the session modified so that the
 // cookie of a new or renewed session still goes out: saved by a write
-// whose reply came back, or by one in doubt that the store holds (own).
+// whose reply came back (markChangeSaved, changed again since or not), or
+// by one in doubt that the store holds (own).
 func (st *sessionState) reloaded(before *sessionState, own bool) {
 	st.originalID, st.isNew = before.originalID, before.isNew
 	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed | markCookieChanged)
-	if before.has(markModified) && (before.has(markClean) || own) {
-		st.set(markModified)
+	if before.has(markChangeSaved) || (before.has(markModified) && own) {
+		st.set(markModified | markChangeSaved)
 	}
 }
 
@@ -202,6 +209,9 @@ func (st *sessionState) saved(ver string) {
 		st.set(markKnowVersion)
 	} else {
 		st.drop(markKnowVersion)
+	}
+	if st.has(markModified) {
+		st.set(markChangeSaved)
 	}
 	st.set(markInStore | markSavedOnce | markClean | markStoreTouched)
 	st.drop(markCookieSet | markLoadIndexed)
