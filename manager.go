@@ -943,10 +943,11 @@ func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, v
 		before := s.sessionState
 		m.initLoaded(s, s.id, doc, ver, data)
 		s.reloaded(&before, own)
-		if own && !before.has(markInStore) {
+		if own && !before.has(markInStore) && d.user != "" && m.users != nil {
 			// A create, whose user's index entry comes after its write
 			// and so was never recorded: the end of the request saves
-			// the session again, recording it first.
+			// the session again, recording it first. (Without a user
+			// there is no entry to record, and nothing to write.)
 			s.drop(markClean)
 		}
 	} else {

@@ -403,9 +403,10 @@ func (s *Session) dropStored(ctx context.Context, op string) error {
 // failed with an error, the user the session is not (the one that Save
 // bound, or the one it bound the session from) loses the index entry for
 // it that the Save may have left; and a Save whose reply was lost, whose
-// bytes the store holds, counts as a change saved (for a new session, the
-// end of the request saves it again, recording its user's index entry,
-// which its create's reply did not let through). When that Save stored a
+// bytes the store holds, counts as a change saved (for a new session with
+// a user, on a store that keeps a user index, the end of the request saves
+// it again, recording the user's index entry, which its create's reply did
+// not let through). When that Save stored a
 // login (SetUser) under Options.MaxSessionsPerUser, the end of the request
 // saves the session again, so that it trims the user's sessions, as the
 // Save would have, had its reply come back.
