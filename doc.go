@@ -46,7 +46,8 @@
 // set; an unmodified loaded session is touched instead (its expiry pushed
 // forward without a rewrite); Set-Cookie is sent for a new session that is
 // stored, for a changed one whose cookie has an expiry (a browser-session
-// cookie is not sent again), on every response with Rolling, and never for a
+// cookie is not sent again, unless the request's change to the session's
+// own cookie made it one), on every response with Rolling, and never for a
 // Secure cookie over plain HTTP (the session is still saved).
 //
 // Unlike express-session, a response that used the session carries

@@ -143,9 +143,10 @@ type sessionState struct {
 	// touched, and TouchAfter does not read it then.
 	loadedExpires time.Time
 	// loadedData is, with a VersionToucher, the stored bytes at version,
-	// as the load read them, for the end of the request's touch; nil once
-	// the session is written, moved or re-read, or a write of it is in
-	// doubt (a touch then takes Toucher.Touch, touchStored).
+	// as the load (or a Reload) read them, for the end of the request's
+	// touch; nil once the session is written, moved or re-merged (a save's
+	// or RenewID's re-read), or a write of it is in doubt (a touch then
+	// takes Toucher.Touch, touchStored).
 	loadedData []byte
 	// doubt is a write of the session whose reply was lost; nil for none.
 	doubt *doubt
