@@ -1,0 +1,36 @@
+package session
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A session an express app created, within MaxDocumentBytes as express
+// stored it but not once its creation time is added, is still read by a
+// request that only reads it, with AbsoluteTimeout: the write that would
+// record its load time cannot be made, and the request goes on as one
+// without AbsoluteTimeout's record (a touch), where every request of the
+// session failed (the ErrorHandler's 500) for as long as it lived.
+func TestAbsoluteTimeoutReadsAnExpressSessionTooLargeToRecordItsLoad(t *testing.T) {
+	exp := time.Now().Add(24 * time.Hour)
+	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7,"notes":%q}`,
+		exp.UTC().Format(isoMillis), strings.Repeat("n", 300))
+	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour, MaxDocumentBytes: len(express) + 10, Cookie: CookieOptions{MaxAge: 24 * time.Hour}})
+	exp = st.clock.Now().Add(24 * time.Hour)
+	express = fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7,"notes":%q}`,
+		exp.UTC().Format(isoMillis), strings.Repeat("n", 300))
+	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, m.Handler(readViews))
+	b.cookie = m.signer.cookieValue("expressid")
+	for range 2 {
+		rec := b.get("/")
+		if rec.Code != http.StatusOK || rec.Body.String() != "7" {
+			t.Fatalf("a read-only request: status %d, body %q; want 200 and the session's views, 7", rec.Code, rec.Body.String())
+		}
+	}
+}
