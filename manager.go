@@ -468,6 +468,15 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // page the failed login redirects to) is written (onlyFlashesChanged).
 var errRenewFailed = errors.New("session: save: not written under the old id, which RenewID could not replace (GenerateID failed)")
 
+// unchangedLoaded reports whether s is the session the request loaded,
+// under its id, with no change of the request's own (Set, Delete, the
+// cookie, a login): what a save of it would write is what the store holds,
+// but for a record it adds (the load time of a session that records no
+// creation time, see initLoaded). s.mu is held.
+func (s *Session) unchangedLoaded() bool {
+	return s.phase == phaseLoaded && s.id == s.originalID && !s.has(markModified) && s.renewedFrom == nil
+}
+
 // onlyFlashesChanged reports whether the changes of s since its last save
 // are Flash and Flashes calls alone: no key set or deleted otherwise, the
 // flash key not set whole, and the cookie not changed. s.mu is held.

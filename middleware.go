@@ -914,6 +914,17 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {
 			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
 			return false, nil
+		} else if errors.Is(err, ErrTooLarge) && s.unchangedLoaded() && !m.opts.Resave {
+			// Saved only to record its load time (AbsoluteTimeout, a
+			// session an express app created), which does not fit:
+			// the store holds the session as the request has it, and
+			// the request goes on as one that needs no such record.
+			m.logger.WarnContext(ctx, "session: not saved: its load time, for AbsoluteTimeout, would take it over MaxDocumentBytes", "id", shortid.Of(s.id), "err", err)
+			s.set(markClean)
+			if !s.has(markStoreTouched) {
+				s.set(markStoreTouched)
+				return m.touch(ctx, s, now)
+			}
 		} else if err != nil {
 			return false, err
 		}

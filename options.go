@@ -64,7 +64,9 @@ type Options struct {
 	// periodically keeps a session in use past AbsoluteTimeout. A session an
 	// express app created records no creation time: the first request here
 	// that loads it records that load's time, with a write even if it only
-	// reads the session, and the count starts there.
+	// reads the session, and the count starts there (unless that record
+	// would take the session over MaxDocumentBytes: a request that only
+	// reads it then touches it, and the count starts again at each load).
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
 	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
