@@ -935,7 +935,8 @@ func (s *Session) lostUpdate(data []byte) {
 // holds what the request meant to write either way.) Either way, once s
 // is what the store holds: a session that the write's login (SetUser)
 // bound, since the copy it swapped from (former's), to the user it sent
-// is that login's, and is written again (even after a Reload) so that
+// (or an earlier write's login, settled before this one went out) is
+// that login's, and is written again (even after a Reload) so that
 // Options.MaxSessionsPerUser trims the user's sessions, and that trim, if
 // it fails, ends it (markLoginBound), as the write's own would have; and the
 // index entries that write may have left for users the session no longer
@@ -946,7 +947,7 @@ func (s *Session) lostUpdate(data []byte) {
 // replaced. (Only a Reload finds a create in doubt, of a session never
 // stored, and so without a former user.) s.mu is held.
 func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, ver string, data []byte, reload bool) error {
-	d, former, login := s.doubt, s.storedUser, s.has(markLogin)
+	d, former, login, bound := s.doubt, s.storedUser, s.has(markLogin), s.has(markLoginBound)
 	own := d != nil && bytes.Equal(data, d.sent)
 	if reload {
 		before := s.sessionState
@@ -970,10 +971,12 @@ func (m *Manager) reread(ctx context.Context, s *Session, doc *loadedDocument, v
 	if d == nil {
 		return nil
 	}
-	if login && former != s.storedUser && s.storedUser == d.user {
-		// The write's login stored: the next write trims (userSaved),
-		// and after a Reload, which dropped the login with the changes,
-		// the end of the request makes that write if there is a cap.
+	if login && (former != s.storedUser || bound) && s.storedUser == d.user {
+		// The write's login stored (or an earlier write's, settled
+		// before this one went out: bound): the next write trims
+		// (userSaved), and after a Reload, which dropped the login with
+		// the changes, the end of the request makes that write if there
+		// is a cap.
 		s.set(markLogin | markLoginBound)
 		if m.opts.MaxSessionsPerUser > 0 {
 			s.drop(markClean)
