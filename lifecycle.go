@@ -15,7 +15,7 @@ const (
 )
 
 // mark is one of the facts about a session that do not follow from its phase.
-type mark uint16
+type mark uint32
 
 const (
 	// express-session's change tracking. markModified is its isModified
