@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -185,42 +186,96 @@ func BenchmarkCompareAndSwap(b *testing.B) {
 }
 
 // BenchmarkRequest is a full request through the middleware on an existing
-// session: "write" loads, changes and saves it (compare-and-swap), "read"
-// only reads it (the store is touched).
+// session, one kind of request per sub-benchmark:
+//
+//	write             loads, changes and saves it (compare-and-swap)
+//	write-touchafter  write with TouchAfter
+//	read              only reads it; the store touch is due on every request
+//	                  (no TouchAfter), so it can ride on the load
+//	read-rolling      read with Rolling: the touch is at the end of the request
+//	read-rememberme   read of a session whose own cookie lasts 30 days (a
+//	                  "remember me") where the options' lasts an hour: the
+//	                  end of the request sets the session's own expiry
+//	read-touchafter   read with TouchAfter: no touch is due, a plain read
+//	read-user         read of a session with a user (session.SetUser): each
+//	                  touch records the user's index entry too
+//	read-user-rolling read-user with Rolling
+//	stale-cookie      a request whose cookie names a destroyed session
+//
+// On boltstore it also reports the commits (bbolt write transactions, each
+// two fdatasyncs: the pages, then the meta page) and the read transactions
+// per request.
 func BenchmarkRequest(b *testing.B) {
-	handlers := map[string]http.HandlerFunc{
-		"write": func(w http.ResponseWriter, r *http.Request) {
-			s := session.From(r)
-			n, _ := session.GetAs[int](s, "views")
-			s.Set("views", n+1)
-		},
-		"read": func(w http.ResponseWriter, r *http.Request) {
-			s := session.From(r)
-			n, _ := session.GetAs[int](s, "views")
-			fmt.Fprint(w, n)
-		},
+	views := func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		n, _ := session.GetAs[int](s, "views")
+		s.Set("views", n+1)
 	}
-	for _, kind := range []string{"write", "read"} {
+	read := func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		n, _ := session.GetAs[int](s, "views")
+		fmt.Fprint(w, n)
+	}
+	login := func(w http.ResponseWriter, r *http.Request) {
+		views(w, r)
+		session.From(r).SetUser("ada")
+	}
+	kinds := []struct {
+		name    string
+		opts    session.Options
+		first   http.HandlerFunc // the request that creates the session
+		handler http.HandlerFunc
+		destroy bool // destroy the session before the loop
+	}{
+		{name: "write", first: views, handler: views},
+		{name: "write-touchafter", opts: session.Options{TouchAfter: time.Hour}, first: views, handler: views},
+		{name: "read", first: views, handler: read},
+		{name: "read-rolling", opts: session.Options{Rolling: true}, first: views, handler: read},
+		{name: "read-rememberme", first: func(w http.ResponseWriter, r *http.Request) {
+			views(w, r)
+			session.From(r).Cookie().SetMaxAge(30 * 24 * time.Hour)
+		}, handler: read},
+		{name: "read-touchafter", opts: session.Options{TouchAfter: time.Hour}, first: views, handler: read},
+		{name: "read-user", first: login, handler: read},
+		{name: "read-user-rolling", opts: session.Options{Rolling: true}, first: login, handler: read},
+		{name: "stale-cookie", first: views, handler: read, destroy: true},
+	}
+	for _, kind := range kinds {
 		for _, bs := range benchStores {
-			b.Run(kind+"/"+bs.name, func(b *testing.B) {
-				m, err := session.New(session.Options{
-					Secrets: []string{"bench secret"},
-					Store:   bs.new(b),
-					Cookie:  session.CookieOptions{MaxAge: time.Hour},
-				})
+			b.Run(kind.name+"/"+bs.name, func(b *testing.B) {
+				st := bs.new(b)
+				opts := kind.opts
+				opts.Secrets = []string{"bench secret"}
+				opts.Store = st
+				opts.Cookie = session.CookieOptions{MaxAge: time.Hour}
+				opts.Logger = slog.New(slog.DiscardHandler)
+				m, err := session.New(opts)
 				if err != nil {
 					b.Fatal(err)
 				}
-				h := m.Handler(handlers[kind])
-				// The first request creates the session and sets the cookie.
+				h := m.Handler(kind.handler)
 				rec := httptest.NewRecorder()
-				m.Handler(handlers["write"]).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				m.Handler(kind.first).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 				cookies := rec.Result().Cookies()
 				if len(cookies) != 1 {
 					b.Fatalf("first request set %d cookies", len(cookies))
 				}
 				req := httptest.NewRequest("GET", "/", nil)
 				req.AddCookie(cookies[0])
+				if kind.destroy {
+					ids, err := st.(session.Lister).IDs(context.Background())
+					if err != nil || len(ids) != 1 {
+						b.Fatalf("ids %v, %v", ids, err)
+					}
+					if err := st.Destroy(context.Background(), ids[0]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				bolt, _ := st.(*boltstore.Store)
+				var before txCounts
+				if bolt != nil {
+					before = countTx(b, bolt)
+				}
 				b.ReportAllocs()
 				for b.Loop() {
 					rec := httptest.NewRecorder()
@@ -229,9 +284,32 @@ func BenchmarkRequest(b *testing.B) {
 						b.Fatalf("status %d: %s", rec.Code, rec.Body)
 					}
 				}
+				if bolt != nil {
+					after := countTx(b, bolt)
+					b.ReportMetric(float64(after.commits-before.commits)/float64(b.N), "commits/op")
+					// countTx's own read transaction is not the requests'.
+					b.ReportMetric(float64(after.reads-before.reads-1)/float64(b.N), "readtx/op")
+				}
 			})
 		}
 	}
+}
+
+// txCounts is what bbolt counts of a database's transactions.
+type txCounts struct {
+	commits uint64 // committed write transactions: the meta page's txid
+	reads   int    // read transactions begun (DB.Stats().TxN)
+}
+
+// countTx reads st's transaction counts, in a read transaction of its own
+// (which TxN counts, once it has begun).
+func countTx(b *testing.B, st *boltstore.Store) txCounts {
+	var c txCounts
+	if err := st.DB().View(func(tx *bbolt.Tx) error { c.commits = uint64(tx.ID()); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	c.reads = st.DB().Stats().TxN
+	return c
 }
 
 // BenchmarkParallelRequest is BenchmarkRequest's "write" from 32 goroutines
