@@ -176,26 +176,43 @@ func isResult(err error) bool {
 	return errors.Is(err, errMissing) || errors.Is(err, errConflict)
 }
 
+// errUnchanged rolls back a transaction in which every op answered
+// not found or conflict, so changed nothing (see commit).
+var errUnchanged = errors.New("boltstore: nothing to commit")
+
 // commit runs the ops of group in one transaction and returns each op's
-// result, or an empty slice if the transaction failed as a whole.
+// result, or an empty slice if the transaction failed as a whole. A
+// transaction in which every op answered not found or conflict (a Touch or
+// GetAndTouch of a missing session, a compare-and-swap that lost) changed
+// nothing: it is rolled back, where a commit would write bbolt's meta and
+// freelist pages and fsync them for nothing.
 func (s *Store) commit(group []*writeOp, results []error) []error {
 	// A panic, of an op or of bbolt's commit, fails the transaction: each op
 	// is then run alone, and the one that panicked raises it in its caller.
 	err := s.guard(func() error {
-		return s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.db.Update(func(tx *bbolt.Tx) error {
 			b, err := s.bucketOf(tx)
 			if err != nil {
 				return err
 			}
+			changed := false
 			for _, op := range group {
 				err := op.fn(b)
 				if err != nil && !isResult(err) {
 					return err
 				}
 				results = append(results, err)
+				changed = changed || err == nil
+			}
+			if !changed {
+				return errUnchanged
 			}
 			return nil
 		})
+		if errors.Is(err, errUnchanged) {
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		if len(group) == 1 {
