@@ -330,12 +330,10 @@ func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
 		cv.hasExpires, cv.hasMaxAge = true, true
 	}
 	cv.partitioned, cv.hasPartitioned = true, m.opts.Cookie.Partitioned
-	if s.rs != nil {
-		if m.opts.Cookie.Secure != SecureNever {
-			cv.secure, cv.hasSecure = s.rs.secureCookie(), true
-		}
-		c.SameSite = s.rs.sameSite()
+	if m.opts.Cookie.Secure != SecureNever {
+		cv.secure, cv.hasSecure = s.rs.secureCookie(), true
 	}
+	c.SameSite = s.rs.sameSite()
 	return nil
 }
 
@@ -415,7 +413,7 @@ func (m *Manager) indexExpiry(s *Session, exp time.Time) time.Time {
 	if s.has(markCookieSet) {
 		exp = laterExpiry(exp, s.loadedExpires)
 	}
-	if s.has(markStoreExpiryOff) && !s.has(markStoreTouched) && s.rs != nil {
+	if s.has(markStoreExpiryOff) && !s.has(markStoreTouched) {
 		exp = laterExpiry(exp, s.rs.loadTouched)
 	}
 	return exp

@@ -288,7 +288,7 @@ func userOf(vals *values) string {
 // ClientKey, if Options.RecordClient is on, the session has a user and they
 // changed: a change is a modification, so the session is saved. s.mu is held.
 func (m *Manager) recordClient(s *Session) {
-	if !m.opts.RecordClient || s.rs == nil || s.userLocked() == "" {
+	if !m.opts.RecordClient || s.userLocked() == "" {
 		return
 	}
 	r := s.rs.r
