@@ -174,6 +174,16 @@ var diffScenarios = []diffScenario{
 		`#3: 1.status=200/500 1.body={"data":{"a":"1"}}/{"error":"session"} 1.cookie=set/- 2.get=1/0`},
 	{"a store that fails to save a change", "", "set?k=a&v=1; set?k=b&v=2 fail=set; read",
 		`#3: 2.status=200/500 2.body={"data":{"a":"1","b":"2"}}/{"error":"session"} 2.cookie=set/-`},
+	// The same, the session ten minutes old: the failed save leaves the
+	// stored expiry where express's leaves it (the touch carried on the
+	// load moves it: loadTouchDifferences); and with a max age of its own,
+	// longer or shorter than the options'.
+	{"a store that fails to save a change of an old session", "", "set?k=a&v=1; age?s=600; set?k=b&v=2 fail=set; read",
+		`#3: 3.status=200/500 3.body={"data":{"a":"1","b":"2"}}/{"error":"session"} 3.cookie=set/-`},
+	{"a store that fails to save a change of an old two-hour session", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; age?s=600; set?k=c&v=3 fail=set; read",
+		`#3: 4.status=200/500 4.body={"data":{"a":"1","b":"2","c":"3"}}/{"error":"session"} 4.cookie=set/-`},
+	{"a store that fails to save a change of an old half-hour session", "", "set?k=a&v=1; maxage?ms=1800000&k=b&v=2; age?s=600; set?k=c&v=3 fail=set; read",
+		`#3: 4.status=200/500 4.body={"data":{"a":"1","b":"2","c":"3"}}/{"error":"session"} 4.cookie=set/-`},
 	{"a store that fails to touch", "", "set?k=a&v=1; read fail=touch; read",
 		`#3: 2.status=200/500 2.body={"data":{"a":"1"}}/{"error":"session"}`},
 	{"a store that fails to destroy", "", "set?k=a&v=1; destroy fail=destroy; read", "#13: 2.touch=0/1"},
@@ -278,7 +288,10 @@ var loadTouchKinds = []struct{ name, reason string }{
 			"document was read, set Cookie.MaxAge, and the end of the request touches again with the session's own, a round trip more; " +
 			"express touches once. The stored expiry is the same"},
 	{"touched, then the save failed",
-		"the save fails: the expiry sessionkit's load moved stays moved; express's failed set leaves it as it was"},
+		"the save fails: express's failed set leaves the stored expiry as it was, and so does sessionkit without GetAndTouch; " +
+			"with it, the load has moved it already, and it stays where the request's touch puts it, the session's own max age from " +
+			"this request: the load's touch, or, for a session whose own max age is not Cookie.MaxAge, a second touch at the end " +
+			"of the request, from its own cookie. The document's cookie.expires, and the browser's cookie, stay as they were and end first"},
 	{"touched at the load instead of the end",
 		"express touches at the end of the request after a save by hand (#14) or a change of the cookie alone (#8), sessionkit does not, " +
 			"but its load has: one touch each"},
@@ -317,6 +330,13 @@ var loadTouchDifferences = []loadTouchDifference{
 	{"unset keep of an old session", "", "touched, then unset", "3.touch=0/1 3.ttl=50m0s/1h0m0s"},
 
 	{"a store that fails to save a change", "", "touched, then the save failed", "2.touch=0/1"},
+	{"a store that fails to save a change of an old session", "", "touched, then the save failed", "3.touch=0/1 3.ttl=50m0s/1h0m0s"},
+	{"a store that fails to save a change of an old two-hour session", "", "touched, then saved", "2.touch=0/1"},
+	{"a store that fails to save a change of an old two-hour session", "", "touched, then the save failed", "4.touch=0/2 4.ttl=1h50m0s/2h0m0s"},
+	{"a store that fails to save a change of an old two-hour session", "", "touched again with its own expiry", "5.touch=1/2"},
+	{"a store that fails to save a change of an old half-hour session", "", "touched, then saved", "2.touch=0/1"},
+	{"a store that fails to save a change of an old half-hour session", "", "touched, then the save failed", "4.touch=0/2 4.ttl=20m0s/30m0s"},
+	{"a store that fails to save a change of an old half-hour session", "", "touched again with its own expiry", "5.touch=1/2"},
 
 	{"save by hand of a loaded session", "", "touched at the load instead of the end", "2.touch=1/1"},
 	{"save by hand of an old session", "", "touched at the load instead of the end", "3.touch=1/1"},
