@@ -28,6 +28,11 @@ import (
 // Both keys expire IndexGrace after the user's latest session, so a user
 // who never comes back leaves nothing behind. Entries whose expiry is more
 // than IndexGrace in the past are pruned by every index write and listing.
+// The entries' times are the app's clock; the keys' expiry is a TTL counted
+// from the app's now (PEXPIRE), as the session keys' is, never a time of
+// the app's clock that Redis compares with its own (PEXPIREAT): an app
+// whose clock is behind the server's would see the server delete the
+// index before the sessions it lists.
 //
 // The keys used to be under the session prefix (<prefix>{user:<user>}),
 // where connect-redis, which lists every key under its prefix, counted them
@@ -113,14 +118,15 @@ func (s *Store) isUserKey(key string) bool {
 
 // migrateLua merges the user's keys of the old layout (KEYS[3], KEYS[4])
 // into the new ones (KEYS[1], KEYS[2]) and deletes them; ARGV[1] is the
-// grace in milliseconds for the keys' expiry. For an id in both, the later
+// grace in milliseconds and ARGV[2] the cutoff (the app's now less the
+// grace, in unix ms), for the keys' expiry. For an id in both, the later
 // expiry (AGGREGATE MAX) and the later last use win. An old key whose new
 // one does not exist yet (the first move of a user, the usual case) is
 // renamed, in constant time whatever the user's number of sessions; only
 // a merge into an existing key walks the entries. A no-op once the old
 // keys are gone, or when they are the new ones.
 const migrateLua = `
-local function expireIndex(grace)
+local function expireIndex(grace, cutoff)
   local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
   if #last == 0 then
     redis.call('DEL', KEYS[2])
@@ -133,9 +139,13 @@ local function expireIndex(grace)
     redis.call('PERSIST', KEYS[2])
     return
   end
-  at = at + grace
-  redis.call('PEXPIREAT', KEYS[1], at)
-  redis.call('PEXPIREAT', KEYS[2], at)
+  -- A TTL from the app's now (cutoff + grace): the keys live until the
+  -- latest entry's expiry plus grace on the app's clock, whatever the
+  -- server's clock says.
+  local now = cutoff + grace
+  local ttl = at + grace - now
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then
   -- A key with nothing to merge into is renamed, whole (a user with many
@@ -163,7 +173,7 @@ if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then
     end
     redis.call('DEL', KEYS[4])
   end
-  expireIndex(tonumber(ARGV[1]))
+  expireIndex(tonumber(ARGV[1]), tonumber(ARGV[2]))
 end
 `
 
@@ -182,7 +192,7 @@ end
 var indexScript = redis.NewScript(migrateLua + pruneLua + `
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
-expireIndex(tonumber(ARGV[1]))
+expireIndex(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return 1
 `)
 
