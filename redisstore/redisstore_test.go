@@ -271,7 +271,7 @@ func TestListerSeesOnlyItsPrefixOnEveryClusterMaster(t *testing.T) {
 func TestPrefixWithGlobCharactersIsMatchedLiterally(t *testing.T) {
 	ctx := t.Context()
 	client := standalone(t)
-	for _, pair := range [][2]string{{"a*[", "ab["}, {"a?", "ab"}, {"a[b]", "ab"}, {`x\*`, "x*"}} {
+	for _, pair := range [][2]string{{"a*[", "ab["}, {"a?", "ab"}, {"a[b]", "ab"}, {`x\*`, "x*"}, {"\xff*", "\xffb"}} {
 		base := testserver.UniquePrefix()
 		st := redisstore.New(client, redisstore.WithPrefix(base+pair[0]))
 		lookalike := redisstore.New(client, redisstore.WithPrefix(base+pair[1]))
