@@ -495,11 +495,17 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 }
 
 // Clear deletes every session and the user index, and gives their memory
-// back.
+// back. The index goes first: a login during Clear stores its session,
+// then records its entry, so an entry Clear drops belongs to a session
+// stored before Clear empties the shards, which drops it too. (The other
+// order could drop the entry of a session stored in a shard already
+// emptied, which would outlive Clear unlisted, out of
+// DestroyUserSessions' reach.)
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
+	s.users.clear()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
@@ -509,7 +515,6 @@ func (s *Store) Clear(ctx context.Context) error {
 		sh.peak = 0
 		sh.mu.Unlock()
 	}
-	s.users.clear()
 	return nil
 }
 
