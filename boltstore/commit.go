@@ -182,8 +182,8 @@ var errUnchanged = errors.New("boltstore: nothing to commit")
 
 // commit runs the ops of group in one transaction and returns each op's
 // result, or an empty slice if the transaction failed as a whole. A
-// transaction in which every op answered not found or conflict (a Touch or
-// GetAndTouch of a missing session, a compare-and-swap that lost) changed
+// transaction in which every op answered not found or conflict (a Touch of
+// a missing or expired session, a compare-and-swap that lost) changed
 // nothing: it is rolled back, where a commit would write bbolt's meta and
 // freelist pages and fsync them for nothing.
 func (s *Store) commit(group []*writeOp, results []error) []error {

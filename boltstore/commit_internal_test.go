@@ -22,11 +22,12 @@ func commits(t *testing.T, s *Store) int {
 // A write that answers not found or conflict changes nothing (a Touch of a
 // missing or expired session, a compare-and-swap from a stale version or a
 // create over a live session), yet its transaction was committed: bbolt
-// wrote its meta and freelist pages and fsynced them, so that each request
-// with a stale cookie on a store that reads and touches in one transaction
-// cost a commit. Such a transaction, of one write or of a group of them,
-// is now rolled back; a group with a write that changed something still
-// commits, and every write gets its own answer.
+// wrote its meta and freelist pages and fsynced them, so that the touch at
+// the end of a request whose session expired or was destroyed since its
+// load, or a save that lost to another request's, cost a commit. Such a
+// transaction, of one write or of a group of them, is now rolled back; a
+// group with a write that changed something still commits, and every
+// write gets its own answer.
 func TestWritesThatChangeNothingCommitNoTransaction(t *testing.T) {
 	s, c := openTest(t)
 	ctx := context.Background()
