@@ -118,14 +118,7 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 // its checks: a minute was seen), whatever its context says. Past ctx the
 // disconnection goes on in the background.
 func disconnectWithin(ctx, dctx context.Context, client *mongo.Client) error {
-	done := make(chan error, 1)
-	go func() { done <- client.Disconnect(dctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("gave up waiting, the disconnection goes on in the background: %w", ctx.Err())
-	}
+	return within(ctx, "the disconnection", func() error { return client.Disconnect(dctx) })
 }
 
 // parseMongoURL splits u into the driver's connection string and the

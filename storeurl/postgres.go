@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -90,17 +89,10 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 	}
 	return st, closerFunc(func() error {
 		err := st.Close()
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			pool.Close()
-		}()
-		timer := time.NewTimer(closeTimeout)
-		defer timer.Stop()
-		select {
-		case <-closed:
-		case <-timer.C:
-			return fmt.Errorf("storeurl: close the postgres pool: gave up waiting after %v for its connections in use, it closes in the background: %w", closeTimeout, context.DeadlineExceeded)
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := within(ctx, "the closing", func() error { pool.Close(); return nil }); err != nil {
+			return fmt.Errorf("storeurl: close the postgres pool, which waits for its connections in use, within %v: %w", closeTimeout, err)
 		}
 		return err
 	}), nil

@@ -199,6 +199,21 @@ func Schemes() []string {
 // client (a mongodb client's disconnection, a postgres pool's closing).
 const closeTimeout = 5 * time.Second
 
+// within runs fn, what (say "the disconnection"), in a goroutine of its
+// own and returns its error, waiting no longer than ctx: once ctx ends
+// first, it returns an error wrapping ctx's, and fn goes on in the
+// background.
+func within(ctx context.Context, what string, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("gave up waiting, %s goes on in the background: %w", what, ctx.Err())
+	}
+}
+
 // closerFunc adapts a function to io.Closer.
 type closerFunc func() error
 
