@@ -1,8 +1,6 @@
 package storeurl_test
 
 import (
-	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -24,33 +22,13 @@ func TestMongoURLCloseReturnsWhenTheServerStopsAnswering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inCheck, release := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	// The server answers the monitor's next check (hello or isMaster,
 	// with helloOk); the proxy holds the answer and everything after.
-	proxy.LoseReply("hello", func() {
-		proxy.Stall()
-		close(inCheck)
-		<-release
-	})
-	t.Cleanup(proxy.Heal)
+	inCheck := stallAt(t, proxy, "hello")
 	select {
 	case <-inCheck:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no check of the monitor reached the server in 10s with heartbeatFrequencyMS=500")
 	}
-	closed := make(chan error, 1)
-	start := time.Now()
-	go func() { closed <- closer.Close() }()
-	select {
-	case err := <-closed:
-		if took := time.Since(start); took > storeurl.CloseTimeout+2*time.Second {
-			t.Errorf("Close took %v, over its bound of %v", took, storeurl.CloseTimeout)
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Close gave up waiting with %v, want an error wrapping context.DeadlineExceeded", err)
-		}
-	case <-time.After(storeurl.CloseTimeout + 10*time.Second):
-		t.Fatalf("Close still waits %v after the server stopped answering", time.Since(start))
-	}
+	closeWithinBound(t, closer)
 }

@@ -2,7 +2,6 @@ package storeurl_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -25,34 +24,14 @@ func TestPostgresURLCloseReturnsWhenTheServerStopsAnswering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	// The server runs the Get's SELECT; its answer, and everything
 	// after, is held.
-	proxy.LoseReply("SELECT sess", func() {
-		proxy.Stall()
-		close(inFlight)
-		<-release
-	})
-	t.Cleanup(proxy.Heal)
+	inFlight := stallAt(t, proxy, "SELECT sess")
 	go st.Get(context.Background(), "a")
 	select {
 	case <-inFlight:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the Get did not reach the server in 10s")
 	}
-	closed := make(chan error, 1)
-	start := time.Now()
-	go func() { closed <- closer.Close() }()
-	select {
-	case err := <-closed:
-		if took := time.Since(start); took > storeurl.CloseTimeout+2*time.Second {
-			t.Errorf("Close took %v, over its bound of %v", took, storeurl.CloseTimeout)
-		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Close gave up waiting with %v, want an error wrapping context.DeadlineExceeded", err)
-		}
-	case <-time.After(storeurl.CloseTimeout + 10*time.Second):
-		t.Fatalf("Close still waits %v after the server stopped answering", time.Since(start))
-	}
+	closeWithinBound(t, closer)
 }
