@@ -273,14 +273,9 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 // of the server and wraps ctx's error.
 func ttlIndexError(ctx context.Context, coll string, first bool, err error) error {
 	const indexKeySpecsConflict = 86 // indexOptionsConflict is users.go's
-	if ctxErr := endedByContext(ctx, err); ctxErr != nil {
+	if err := endedByContext(ctx, err); err != nil {
 		// The caller's context ended (or its deadline was too near to
-		// send the command): no advice about the server, and
-		// errors.Is finds ctx's error, whether the driver's error wraps
-		// it or not.
-		if !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%w)", ctxErr, err)
-		}
+		// send the command): no advice about the server.
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 	}
 	var se mongo.ServerError
@@ -296,22 +291,27 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 }
 
-// endedByContext returns ctx's error when err, the driver's answer to a
-// command run with ctx, is ctx's doing, not the server's, else nil: ctx has
-// ended (contextEnded), or the driver did not send the command because
+// endedByContext returns err, the driver's answer to a command run with
+// ctx, wrapping ctx's error (errors.Is finds it, whether the driver's error
+// wraps it or not) when err is ctx's doing, not the server's, else nil: ctx
+// has ended (contextEnded), or the driver did not send the command because
 // ctx's deadline was too near (driver.ErrDeadlineWouldBeExceeded: less time
 // left than the fastest round trip it has seen, or none for the server's
 // maxTimeMS), which it says before the deadline passes. With a deadline on
 // ctx the driver keeps to it and ignores the client's Timeout, so that
 // error is ctx's; without one it is the client's Timeout's, a slow server's.
 func endedByContext(ctx context.Context, err error) error {
-	if ctxErr := contextEnded(ctx); ctxErr != nil {
-		return ctxErr
+	ctxErr := contextEnded(ctx)
+	if _, ok := ctx.Deadline(); ctxErr == nil && ok && errors.Is(err, driver.ErrDeadlineWouldBeExceeded) {
+		ctxErr = context.DeadlineExceeded
 	}
-	if _, ok := ctx.Deadline(); ok && errors.Is(err, driver.ErrDeadlineWouldBeExceeded) {
-		return context.DeadlineExceeded
+	switch {
+	case ctxErr == nil:
+		return nil
+	case errors.Is(err, ctxErr):
+		return err
 	}
-	return nil
+	return fmt.Errorf("%w (%w)", ctxErr, err)
 }
 
 // contextEnded returns ctx's error once ctx has ended, and

@@ -206,10 +206,7 @@ func (s *Store) ensureUserIndexes(ctx context.Context) error {
 		if err != nil {
 			// The caller's context, not the server, failed it: no
 			// warning, and the next call tries again.
-			if ctxErr := endedByContext(ctx, err); ctxErr != nil {
-				if !errors.Is(err, ctxErr) {
-					err = fmt.Errorf("%w (%w)", ctxErr, err)
-				}
+			if err := endedByContext(ctx, err); err != nil {
 				return err
 			}
 		}
