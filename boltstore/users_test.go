@@ -147,7 +147,7 @@ func newUserBenchStore(b *testing.B) session.Store {
 // and its user index with them, where it left the index bucket in the
 // file: every user's id and their sessions' ids and last uses, listed
 // without data until their expiry and grace (a month after a "remember me"
-// login), as redisstore's Clear does not.
+// login). (redisstore's Clear deletes its index keys too.)
 func TestClearDeletesTheUserIndex(t *testing.T) {
 	ctx := t.Context()
 	st := newUserStore(t)

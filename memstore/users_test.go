@@ -76,8 +76,8 @@ func TestDestroyUserSessionsEndsASessionExpiringAfterYear2262(t *testing.T) {
 // TestClearDeletesTheUserIndex: Clear deletes every session of the store,
 // and its user index with them, where it left every user's entries: each
 // listed without data until its expiry and grace (a month after a
-// "remember me" login), held in memory all that time, as redisstore's
-// Clear does not.
+// "remember me" login), held in memory all that time. (redisstore's Clear
+// deletes its index keys too.)
 func TestClearDeletesTheUserIndex(t *testing.T) {
 	ctx := t.Context()
 	st := memstore.New()
