@@ -102,18 +102,11 @@ func TestNewMergingAUsersEntryKeepsTheReadableOne(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			readable := make([]byte, 16)
-			binary.BigEndian.PutUint64(readable[0:8], uint64(expires.UnixNano()))
-			binary.BigEndian.PutUint64(readable[8:16], uint64(used.UnixNano()))
-			current, moved := readable, []byte("?")
+			current, moved := entryOf(expires, used), []byte("?")
 			if c.currentUnreadable {
 				current, moved = moved, current
 			}
-			db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = db.Update(func(tx *bbolt.Tx) error {
+			editFile(t, path, func(tx *bbolt.Tx) error {
 				if err := tx.Bucket([]byte(DefaultBucket+usersSuffix)).Bucket([]byte("u")).Put([]byte("both"), current); err != nil {
 					return err
 				}
@@ -127,12 +120,6 @@ func TestNewMergingAUsersEntryKeepsTheReadableOne(t *testing.T) {
 				}
 				return u.Put([]byte("both"), moved)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
 
 			s, err = Open(path, withClock(clock), WithSweepInterval(0))
 			if err != nil {
@@ -193,13 +180,8 @@ func TestNewMergingTheEarlierIndexOverKeysOfTheOtherKindOpens(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			entry := make([]byte, 16)
-			binary.BigEndian.PutUint64(entry[0:8], uint64(exp.UnixNano()))
-			err = db.Update(func(tx *bbolt.Tx) error {
+			entry := entryOf(exp, time.Unix(0, 0))
+			editFile(t, path, func(tx *bbolt.Tx) error {
 				if err := c.clash(tx.Bucket([]byte(DefaultBucket + usersSuffix))); err != nil {
 					return err
 				}
@@ -222,12 +204,6 @@ func TestNewMergingTheEarlierIndexOverKeysOfTheOtherKindOpens(t *testing.T) {
 				}
 				return clashing.Put([]byte("clash"), entry)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
 
 			s, err = Open(path, withClock(clock), WithSweepInterval(0))
 			if err != nil {
@@ -250,5 +226,32 @@ func TestNewMergingTheEarlierIndexOverKeysOfTheOtherKindOpens(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// entryOf is an index entry as the store writes it: the expiry and the last
+// use, Unix nanoseconds, big-endian.
+func entryOf(expires, used time.Time) []byte {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v[0:8], uint64(expires.UnixNano()))
+	binary.BigEndian.PutUint64(v[8:16], uint64(used.UnixNano()))
+	return v
+}
+
+// editFile opens the file at path, closed by its store, runs edit in a
+// write transaction of its own and closes the file again, as another
+// program, or an earlier version, would.
+func editFile(t *testing.T, path string, edit func(tx *bbolt.Tx) error) {
+	t.Helper()
+	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(edit); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

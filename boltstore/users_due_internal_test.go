@@ -1,7 +1,6 @@
 package boltstore
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"testing"
@@ -54,10 +53,7 @@ func putAsAnEarlierVersion(t *testing.T, db *bbolt.DB, bucket, user, id string, 
 		if err != nil {
 			return err
 		}
-		v := make([]byte, 16)
-		binary.BigEndian.PutUint64(v[0:8], uint64(expires.UnixNano()))
-		binary.BigEndian.PutUint64(v[8:16], uint64(expires.Add(-time.Hour).UnixNano()))
-		return u.Put([]byte(id), v)
+		return u.Put([]byte(id), entryOf(expires, expires.Add(-time.Hour)))
 	})
 	if err != nil {
 		t.Fatal(err)
