@@ -915,7 +915,13 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // keeps the earlier layout, "<default user index prefix>{user:*"), and
 // nothing else: it lists them node by node, and deletes them through the
 // client, which in a Cluster follows a key whose slot is being moved (or
-// was, since the listing) to another master.
+// was, since the listing) to another master. The index keys go first: a
+// login during Clear stores its session, then records its entry, so an
+// entry Clear deletes belongs to a session stored before the SCAN of the
+// sessions began, which lists it (SCAN lists every key there from its
+// start to its end) and deletes it too. (The other order could delete the
+// entry of a session stored after the sessions' SCAN had passed it, which
+// would outlive Clear unlisted, out of DestroyUserSessions' reach.)
 func (s *Store) Clear(ctx context.Context) error {
 	del := func(ctx context.Context, _ redis.UniversalClient, keys []string) error {
 		// One key per DEL: in a Cluster the keys of a batch are in many
@@ -932,11 +938,14 @@ func (s *Store) Clear(ctx context.Context) error {
 		})
 		return err
 	}
-	err := s.scan(ctx, globEscape(s.prefix)+"*", del)
+	var err error
 	for _, p := range []string{s.userPrefix, s.otherPrefix} {
 		if err == nil && p != s.prefix {
 			err = s.scan(ctx, globEscape(p+"{user:")+"*", del)
 		}
+	}
+	if err == nil {
+		err = s.scan(ctx, globEscape(s.prefix)+"*", del)
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: clear: %w", err)
