@@ -15,18 +15,10 @@ import (
 // without AbsoluteTimeout's record (a touch), where every request of the
 // session failed (the ErrorHandler's 500) for as long as it lived.
 func TestAbsoluteTimeoutReadsAnExpressSessionTooLargeToRecordItsLoad(t *testing.T) {
-	exp := time.Now().Add(24 * time.Hour)
-	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7,"notes":%q}`,
-		exp.UTC().Format(isoMillis), strings.Repeat("n", 300))
-	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour, MaxDocumentBytes: len(express) + 10, Cookie: CookieOptions{MaxAge: 24 * time.Hour}})
-	exp = st.clock.Now().Add(24 * time.Hour)
-	express = fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7,"notes":%q}`,
-		exp.UTC().Format(isoMillis), strings.Repeat("n", 300))
-	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, m.Handler(readViews))
-	b.cookie = m.signer.cookieValue("expressid")
+	notes := fmt.Sprintf(`,"notes":%q`, strings.Repeat("n", 300))
+	doc, _ := expressDocument(time.Now(), 24*time.Hour, 86400000, notes)
+	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour, MaxDocumentBytes: len(doc) + 10, Cookie: CookieOptions{MaxAge: 24 * time.Hour}})
+	b := expressBrowser(t, m, st.Store, st.clock.Now(), 24*time.Hour, 86400000, notes)
 	for range 2 {
 		rec := b.get("/")
 		if rec.Code != http.StatusOK || rec.Body.String() != "7" {

@@ -13,14 +13,7 @@ import (
 // so).
 func TestAbsoluteTimeoutOfAnExpressSessionCountsFromItsFirstSave(t *testing.T) {
 	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour, Cookie: CookieOptions{MaxAge: 24 * time.Hour}})
-	exp := st.clock.Now().Add(24 * time.Hour)
-	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7}`,
-		exp.UTC().Format(isoMillis))
-	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, m.Handler(readViews))
-	b.cookie = m.signer.cookieValue("expressid")
+	b := expressBrowser(t, m, st.Store, st.clock.Now(), 24*time.Hour, 86400000, "")
 
 	st.clock.Advance(2 * time.Hour)
 	if got := b.get("/").Body.String(); got != "7" {
@@ -48,14 +41,7 @@ func TestAbsoluteTimeoutOfAnExpressSessionCountsFromItsFirstSave(t *testing.T) {
 // that a client using the session kept away for ever.
 func TestAbsoluteTimeoutEndsAnExpressSessionThatIsOnlyRead(t *testing.T) {
 	m, st := newTestManager(t, Options{AbsoluteTimeout: time.Hour, Cookie: CookieOptions{MaxAge: 24 * time.Hour}})
-	exp := st.clock.Now().Add(24 * time.Hour)
-	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"views":7}`,
-		exp.UTC().Format(isoMillis))
-	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, m.Handler(readViews))
-	b.cookie = m.signer.cookieValue("expressid")
+	b := expressBrowser(t, m, st.Store, st.clock.Now(), 24*time.Hour, 86400000, "")
 	for _, at := range []time.Duration{0, 20 * time.Minute, 20 * time.Minute, 19 * time.Minute} {
 		st.clock.Advance(at)
 		if got := b.get("/").Body.String(); got != "7" {
@@ -66,4 +52,27 @@ func TestAbsoluteTimeoutEndsAnExpressSessionThatIsOnlyRead(t *testing.T) {
 	if got := b.get("/").Body.String(); got != "0" {
 		t.Fatalf("61m after the first load, used every 20m: views = %s, want a new session (AbsoluteTimeout)", got)
 	}
+}
+
+// expressDocument is the document express-session stores at now for a
+// session with views 7 (and extra, JSON members after it, if any) whose
+// cookie of maxAge has the given originalMaxAge in milliseconds.
+func expressDocument(now time.Time, maxAge time.Duration, originalMaxAge int64, extra string) (doc []byte, expires time.Time) {
+	expires = now.Add(maxAge)
+	return fmt.Appendf(nil, `{"cookie":{"originalMaxAge":%d,"expires":%q,"httpOnly":true,"path":"/"},"views":7%s}`,
+		originalMaxAge, expires.UTC().Format(isoMillis), extra), expires
+}
+
+// expressBrowser stores under the id "expressid" in st the document
+// expressDocument gives, as an express app would, and returns a browser on
+// m's readViews holding that session's cookie.
+func expressBrowser(t *testing.T, m *Manager, st Store, now time.Time, maxAge time.Duration, originalMaxAge int64, extra string) *browser {
+	t.Helper()
+	doc, expires := expressDocument(now, maxAge, originalMaxAge, extra)
+	if err := st.Set(t.Context(), "expressid", doc, expires); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, m.Handler(readViews))
+	b.cookie = m.signer.cookieValue("expressid")
+	return b
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -225,14 +224,7 @@ func TestTouchingLoadOfMissingSessionMakesANewOne(t *testing.T) {
 // of it touched the store a second time, for a millisecond.
 func TestExpressSessionStoredAMillisecondShortIsTouchedOnTheLoadAlone(t *testing.T) {
 	m, st := newGetTouchManager(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}})
-	exp := st.clock.Now().Add(time.Hour)
-	express := fmt.Sprintf(`{"cookie":{"originalMaxAge":3599999,"expires":%q,"httpOnly":true,"path":"/"},"views":7}`,
-		exp.UTC().Format(isoMillis))
-	if err := st.Store.Set(t.Context(), "expressid", []byte(express), exp); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, m.Handler(readViews))
-	b.cookie = m.signer.cookieValue("expressid")
+	b := expressBrowser(t, m, st.Store, st.clock.Now(), time.Hour, 3599999, "")
 	st.clock.Advance(time.Minute)
 	st.reset()
 	if got := b.get("/").Body.String(); got != "7" {
