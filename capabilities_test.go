@@ -13,7 +13,8 @@ import (
 )
 
 // storeKinds are the ways a store can take a read-only request's touch, each
-// on a counting memstore: at the end of the request (Toucher, as boltstore),
+// on a counting memstore: at the end of the request (Toucher, as boltstore's
+// read-only requests, a DurableGetToucher),
 // carried on the load (GetToucher, as redisstore's GETEX), or given the
 // version and bytes the load read (VersionToucher, as memcachedstore).
 var storeKinds = []struct {

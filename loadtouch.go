@@ -22,6 +22,20 @@ type GetToucher interface {
 	GetAndTouch(ctx context.Context, id string, expires time.Time) (data []byte, version string, found bool, err error)
 }
 
+// DurableGetToucher is a GetToucher whose GetAndTouch is a durable write
+// even when only the expiry changes, as costly as a save, where its read is
+// not: boltstore's is a bbolt transaction, committed and fsynced. The
+// middleware carries no touch on the load of such a store (a request that
+// then saves would write twice, and a session with a max age of its own
+// would be touched twice), and uses GetAndTouch only for the end-of-request
+// touch of a user's session, whose answer tells whether another request
+// rebound the session meanwhile (see the notes on users).
+type DurableGetToucher interface {
+	GetToucher
+	// GetAndTouchWrites marks the store as one; it is never called.
+	GetAndTouchWrites()
+}
+
 // VersionToucher is a VersionedStore that touches a session more cheaply
 // when it is given what the load read: the version and the bytes.
 // memcachedstore is one: its Touch is gat, which answers the whole item so
@@ -50,7 +64,8 @@ type loadTouch struct {
 // touchAtLoad returns the touch that the load of a stored session can carry,
 // computed from what is known before reading it: the options' cookie MaxAge
 // and IdleTimeout. It returns ok == false when no touch should ride on the
-// load: the store cannot; the end of the request would not simply touch the
+// load: the store cannot, or its GetAndTouch is a durable write
+// (DurableGetToucher); the end of the request would not simply touch the
 // session (Resave saves it; with TouchAfter, a touch is either not due or
 // rewrites the document, which only a save can do); or the touch must tell
 // whether the session is still there when the response goes out (with
@@ -58,7 +73,7 @@ type loadTouch struct {
 // destroyed or renewed the session meanwhile, which a touch at the load
 // cannot know).
 func (m *Manager) touchAtLoad() (lt loadTouch, ok bool) {
-	if m.getToucher == nil || m.toucher == nil || m.opts.Resave || m.opts.Rolling || m.opts.TouchAfter > 0 {
+	if m.getToucher == nil || m.toucher == nil || m.durableGetTouch || m.opts.Resave || m.opts.Rolling || m.opts.TouchAfter > 0 {
 		return loadTouch{}, false
 	}
 	lt.now = m.now()

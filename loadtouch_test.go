@@ -234,3 +234,43 @@ func TestExpressSessionStoredAMillisecondShortIsTouchedOnTheLoadAlone(t *testing
 		t.Fatalf("calls %v, want one GetAndTouch and nothing else", st.calls)
 	}
 }
+
+// durableGetTouchStore is a getTouchStore whose GetAndTouch is a durable
+// write (DurableGetToucher), as boltstore's.
+type durableGetTouchStore struct{ *getTouchStore }
+
+func (durableGetTouchStore) GetAndTouchWrites() {}
+
+// A store whose GetAndTouch is a durable write gets no touch on the load: a
+// read-only request reads, then touches; a modifying one reads, then saves
+// (one write, where a touch on the load would have made it two); only the
+// end-of-request touch of a user's session is a GetAndTouch, to learn
+// whether the session was rebound meanwhile.
+func TestDurableGetToucherCarriesNoTouchOnTheLoad(t *testing.T) {
+	st := durableGetTouchStore{newGetTouchStore(t)}
+	m, _ := newTestManager(t, Options{Store: st, Cookie: CookieOptions{MaxAge: time.Hour}})
+	m.now = st.clock.Now
+	b := stored(t, m)
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+		want map[string]int
+	}{
+		{"read-only", readViews, map[string]int{"GetVersion": 1, "Touch": 1}},
+		{"modifying", incrViews, map[string]int{"GetVersion": 1, "CompareAndSwap": 1}},
+		{"read-only, a user's session", handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") }), nil},
+		{"read-only of a user's session", readViews, map[string]int{"GetVersion": 1, "GetAndTouch": 1}},
+	} {
+		b.h = m.Handler(c.h)
+		st.clock.Advance(time.Minute)
+		st.reset()
+		b.get("/")
+		if c.want == nil {
+			continue
+		}
+		if st.n("GetAndTouch") != c.want["GetAndTouch"] || st.total() != st.n("GetAndTouch")+c.want["GetVersion"]+c.want["Touch"]+c.want["CompareAndSwap"] ||
+			st.n("GetVersion") != c.want["GetVersion"] || st.n("Touch") != c.want["Touch"] || st.n("CompareAndSwap") != c.want["CompareAndSwap"] {
+			t.Fatalf("%s: calls %v, want %v", c.name, st.calls, c.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Manager struct {
 	toucher   Toucher        // nil if the store cannot touch
 	// getToucher is nil if the store cannot read and touch in one round trip.
 	getToucher GetToucher
+	// durableGetTouch: the store's GetAndTouch is a durable write
+	// (DurableGetToucher), so no touch rides on the load.
+	durableGetTouch bool
 	// versionToucher is nil unless the store touches more cheaply with the
 	// version and bytes the load read (VersionToucher).
 	versionToucher VersionToucher
@@ -95,6 +98,7 @@ func New(opts Options) (*Manager, error) {
 	_, m.inMemory = opts.Store.(*memstore.Store)
 	m.deadlines = newStoreDeadlines(opts.StoreTimeout)
 	m.getToucher, _ = opts.Store.(GetToucher)
+	_, m.durableGetTouch = opts.Store.(DurableGetToucher)
 	m.versionToucher, _ = opts.Store.(VersionToucher)
 	m.users, _ = opts.Store.(UserIndex)
 	if m.versioned != nil {

@@ -84,7 +84,7 @@ import (
 // (touchStored); a copy this manager cannot decode keeps it. Two windows
 // remain: the touch carried on the load records the entry after its
 // GetAndTouch answered, so a rebinding saved in between leaves it; and on a
-// store without GetAndTouch (boltstore) any touch may leave it. Such an
+// store without GetAndTouch any touch may leave it. Such an
 // entry lasts until the expiry that touch gave it (plus IndexGrace), and
 // misleads no manager that reads the session: UserSessions,
 // MaxSessionsPerUser and DestroyUserSessions check each session's user. A

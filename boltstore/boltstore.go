@@ -22,7 +22,7 @@
 // that grows the file, itself waiting for a long read transaction such as a
 // backup), a write when the committer runs it, not when it was queued. So a
 // session that expires while a call waits is expired for that call: it is
-// not returned, a Touch does not revive it, and a CompareAndSwap from its
+// not returned, a Touch or GetAndTouch does not revive it, and a CompareAndSwap from its
 // earlier version does not swap. A call whose context is done while it
 // waits returns the context's error then, a read waiting for its read
 // transaction as a write waiting in the commit queue, or Clear and
@@ -30,8 +30,33 @@
 // transaction may still run, and a write still commit.
 //
 // The store implements session.Store, session.Toucher, session.VersionedStore
-// (compare-and-swap in one transaction), session.Lister, session.Purger,
+// (compare-and-swap in one transaction), session.GetToucher and
+// session.DurableGetToucher (read and touch in one write transaction, used
+// for the touch of a user's session, never on the load), session.Lister, session.Purger,
 // session.UserIndex and session.UserIndexRemover (see Layout).
+//
+// # Transactions per request
+//
+// A read (Get, GetVersion, UserSessions) is a read transaction, which
+// writes nothing; every other call is a write: it goes through the commit
+// queue and returns once its transaction is committed and fsynced (bbolt
+// syncs the pages, then the meta page). A write that finds nothing to
+// change (a Touch or GetAndTouch of a missing or expired session, a
+// compare-and-swap that loses) is rolled back instead, unless it shares
+// its transaction with one that changes something. Through the manager
+// (BenchmarkRequest counts them), a request costs
+//
+//	read, no touch due (TouchAfter)      1 read transaction
+//	read whose touch is due              1 read transaction, 1 write (the touch)
+//	  with Rolling, or a "remember me"   the same
+//	change                               1 read transaction, 1 write (the compare-and-swap)
+//	cookie of a missing session          1 read transaction
+//
+// and a session with a user 1 write more for each touch or save (its
+// index entry). The store is a session.DurableGetToucher: the manager
+// carries no touch on its load, which would make a request that then
+// changes the session commit twice, and uses GetAndTouch only for the
+// touch of a session with a user, in place of Touch, at the same cost.
 //
 // # Layout
 //
@@ -134,11 +159,13 @@ type Store struct {
 
 // Interfaces the store implements.
 var (
-	_ session.Store          = (*Store)(nil)
-	_ session.Toucher        = (*Store)(nil)
-	_ session.VersionedStore = (*Store)(nil)
-	_ session.Lister         = (*Store)(nil)
-	_ session.Purger         = (*Store)(nil)
+	_ session.Store             = (*Store)(nil)
+	_ session.Toucher           = (*Store)(nil)
+	_ session.VersionedStore    = (*Store)(nil)
+	_ session.GetToucher        = (*Store)(nil)
+	_ session.DurableGetToucher = (*Store)(nil)
+	_ session.Lister            = (*Store)(nil)
+	_ session.Purger            = (*Store)(nil)
 )
 
 type config struct {
@@ -336,7 +363,7 @@ func (s *Store) createBucket(db *bbolt.DB, c config) error {
 
 // Close stops the background sweeper, waiting for a sweep in progress to
 // stop, finishes the writes already under way, and closes the file if the
-// store opened it (Open). Later writes (Set, Destroy, Touch,
+// store opened it (Open). Later writes (Set, Destroy, Touch, GetAndTouch,
 // CompareAndSwap, Clear, PurgeExpired, IndexUserSession,
 // UnindexUserSession) fail with ErrClosed, also over a database the caller
 // keeps open (New). Later reads fail over the file Open opened, which is
@@ -552,21 +579,8 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		return false, err
 	}
 	err = s.write(ctx, func(b *bbolt.Bucket) error {
-		key := []byte(id)
-		v := b.Get(key)
-		if v == nil {
-			return errMissing
-		}
-		now := s.now()
-		r, err := decode(v)
-		if err != nil || !r.live(now.UnixNano()) {
-			return errMissing
-		}
-		exp := s.expiry(now, expires)
-		if exp <= now.UnixNano() {
-			return b.Delete(key)
-		}
-		return b.Put(key, encode(exp, r.version, r.data))
+		_, _, err := s.touch(b, id, expires)
+		return err
 	})
 	switch {
 	case errors.Is(err, errMissing):
@@ -575,6 +589,85 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		return false, fmt.Errorf("boltstore: touch %s: %w", shortid.Of(id), err)
 	}
 	return true, nil
+}
+
+// GetAndTouchWrites marks the store as a session.DurableGetToucher: its
+// GetAndTouch is a committed, fsynced write transaction.
+func (s *Store) GetAndTouchWrites() {}
+
+// GetAndTouch is GetVersion and Touch in one write transaction, through the
+// commit queue like every write (session.GetToucher). The manager uses it
+// for the end-of-request touch of a session with a user, which reads what it
+// touched (to learn whether another request rebound the session), and,
+// since the store is a session.DurableGetToucher, never on the load: there a
+// write transaction, committed and fsynced, would make a request that then
+// saves commit twice, where a read transaction costs no fsync. It returns the session's bytes and its
+// version, which the touch keeps. A missing, expired or corrupt session
+// reports found == false and writes nothing (its transaction is rolled
+// back, see commit); an expires in the past deletes the session and
+// reports it missing. It returns once the touch is on disk.
+func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", false, err
+	}
+	var (
+		data    []byte
+		version uint64
+	)
+	// data and version are read only once the write answered (err == nil):
+	// a caller whose ctx is done first returns while the op may still run.
+	err := s.write(ctx, func(b *bbolt.Bucket) error {
+		data = nil // the op may run again (commit.go)
+		v, r, err := s.touch(b, id, expires)
+		if err != nil || v == nil { // v == nil: an expires in the past deleted it
+			return err
+		}
+		// v is the value the touch put, a buffer of this call's own: bbolt
+		// copies it into the file at the commit, and keeps no reference to
+		// it after, so its data is the caller's to keep.
+		data, version = v[headerLen:], r.version
+		return nil
+	})
+	switch {
+	case errors.Is(err, errCorrupt): // errMissing too: nothing was written
+		s.logger.Warn("boltstore: ignoring a corrupt record", "id", shortid.Of(id), "err", err)
+		return nil, "", false, nil
+	case errors.Is(err, errMissing):
+		return nil, "", false, nil
+	case err != nil:
+		return nil, "", false, fmt.Errorf("boltstore: get and touch %s: %w", shortid.Of(id), err)
+	case data == nil:
+		return nil, "", false, nil
+	}
+	return data, formatVersion(version), true, nil
+}
+
+// touch sets the expiry of session id in b to expires, keeping its data and
+// version, in a write of the commit queue, and returns the value it put and
+// the record it read. It returns errMissing for a missing or expired
+// session, and one wrapping errCorrupt, as well as errMissing, for a
+// corrupt one, before changing anything. An expires in the past deletes
+// the session and returns a nil value.
+func (s *Store) touch(b *bbolt.Bucket, id string, expires time.Time) ([]byte, record, error) {
+	key := []byte(id)
+	v := b.Get(key)
+	if v == nil {
+		return nil, record{}, errMissing
+	}
+	now := s.now()
+	r, err := decode(v)
+	if err != nil {
+		return nil, record{}, fmt.Errorf("%w: %w", errMissing, err)
+	}
+	if !r.live(now.UnixNano()) {
+		return nil, record{}, errMissing
+	}
+	exp := s.expiry(now, expires)
+	if exp <= now.UnixNano() {
+		return nil, r, b.Delete(key)
+	}
+	nv := encode(exp, r.version, r.data)
+	return nv, r, b.Put(key, nv)
 }
 
 // CompareAndSwap stores data only if the session's current version is old

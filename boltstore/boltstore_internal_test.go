@@ -533,6 +533,10 @@ func TestEveryWriteAfterCloseFailsWithErrClosedAndChangesNothing(t *testing.T) {
 				_, err := s.Touch(ctx, "live", exp.Add(time.Hour))
 				return err
 			},
+			"GetAndTouch": func() error {
+				_, _, _, err := s.GetAndTouch(ctx, "live", exp.Add(time.Hour))
+				return err
+			},
 			"CompareAndSwap": func() error {
 				_, _, err := s.CompareAndSwap(ctx, "new", "", []byte("x"), exp)
 				return err

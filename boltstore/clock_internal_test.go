@@ -74,8 +74,8 @@ func waitingToRemap() bool {
 // commit queue waits behind that commit too), starts each call on the
 // session, and moves the clock past the session's expiry before it lets the
 // transactions through. The call must find the session expired: Get,
-// GetVersion, IDs, Count and UserSessions do not return it, Touch does not
-// push its expiry forward, and a CompareAndSwap from the version read before
+// GetVersion, IDs, Count and UserSessions do not return it, Touch and
+// GetAndTouch do not push its expiry forward (nor does GetAndTouch return it), and a CompareAndSwap from the version read before
 // does not swap. The reads read the clock before they began their read
 // transaction, so that the session, expired by the time they read it, was
 // returned; the writes read it in the write transaction, and this pins that.
@@ -121,6 +121,10 @@ func TestSessionThatExpiresWhileACallWaitsForATransactionIsGone(t *testing.T) {
 		}},
 		{"Touch", func(s *Store, _ string, later time.Time) (bool, error) {
 			return s.Touch(ctx, id, later)
+		}},
+		{"GetAndTouch", func(s *Store, _ string, later time.Time) (bool, error) {
+			_, _, found, err := s.GetAndTouch(ctx, id, later)
+			return found, err
 		}},
 		{"CompareAndSwap", func(s *Store, version string, later time.Time) (bool, error) {
 			_, swapped, err := s.CompareAndSwap(ctx, id, version, []byte(`{"b":2}`), later)
