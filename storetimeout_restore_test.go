@@ -105,8 +105,6 @@ func (g gtStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]b
 // later, spent on restoreExpiry's touch after the answer was written but
 // before it could go out (it goes out when the handler returns).
 func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testing.T) {
-	// A second, so that a loaded machine's delays stay well below the one
-	// StoreTimeout that the bug added.
 	const timeout = time.Second
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	var answers atomic.Int32
@@ -136,22 +134,17 @@ func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testi
 			return ctx.Err()
 		})
 	}))
-	start := time.Now()
 	rec := b.get("/")
-	took := time.Since(start)
 	if rec.Code != http.StatusServiceUnavailable || answers.Load() != 1 {
 		t.Fatalf("status %d, %d answers; want the ErrorHandler's 503, once", rec.Code, answers.Load())
 	}
 	// The save's call alone: the restoring touch after it waited out a
-	// StoreTimeout of its own before the answer could go out.
+	// StoreTimeout of its own before the answer could go out (the call
+	// list, not the answer's time, which a loaded machine stretches).
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) != 1 {
 		t.Fatalf("store calls once the store stopped answering: %q; want the save's alone", calls)
-	}
-	// The bug took two full StoreTimeouts, never less.
-	if took >= 2*timeout {
-		t.Fatalf("the answer took %v, StoreTimeout is %v", took, timeout)
 	}
 }
 
