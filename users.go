@@ -240,7 +240,9 @@ type clientInfo struct {
 // Options.MaxSessionsPerUser, the user's least recently used sessions beyond
 // the cap are destroyed; if that fails, the login fails and its session is
 // destroyed (see Options.MaxSessionsPerUser). A save that unbinds the user
-// removes their entry (with a UserIndexRemover).
+// removes their entry (with a UserIndexRemover). userID must be valid UTF-8,
+// as every string value: JSON would store another, so the save of one that
+// is not fails (the ErrorHandler answers) and the session stays as it was.
 func (s *Session) SetUser(userID string) {
 	if s == nil {
 		return
