@@ -1049,8 +1049,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 			// user cannot be told (as in userSessions, the entry's word is
 			// taken), and another instance, with another Codec, may serve
 			// it as indexed's.
-			var doc loadedDocument
-			if m.decodeInto(data, &doc) == nil && userOf(&doc.vals) != indexed {
+			if u, ok := m.userOfData(data); ok && u != indexed {
 				m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
 			}
 		}

@@ -650,11 +650,18 @@ func (m *Manager) mayBeUsers(data []byte, user string) bool {
 	if limit := m.opts.MaxDocumentBytes; limit <= 0 || len(data) <= limit {
 		return true // corrupt, or in another Codec's layout
 	}
+	u, ok := m.userOfData(data)
+	return !ok || u == user
+}
+
+// userOfData is the user that stored bytes bind their session to ("" for
+// none), and ok == false for bytes this manager's Codec does not decode.
+func (m *Manager) userOfData(data []byte) (user string, ok bool) {
 	var doc loadedDocument
 	if err := m.decodeInto(data, &doc); err != nil {
-		return true
+		return "", false
 	}
-	return userOf(&doc.vals) == user
+	return userOf(&doc.vals), true
 }
 
 // mustDecode decodes raw JSON, nil for none or bad.
