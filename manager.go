@@ -582,14 +582,14 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			switch {
 			case err == nil:
 			case !s.has(markInStore):
-				s.doubt = &doubt{sent: data, user: s.userLocked()} // it may be stored all the same (ownCreate)
+				s.lostCreate(data) // it may be stored all the same (ownCreate)
 			default:
 				s.lostUpdate(data) // it may be stored all the same (reread)
 			}
 			if swapped && create {
 				if err := m.indexUser(ctx, s, exp); err != nil {
 					if !m.dropCreated(ctx, s.id) {
-						s.doubt = &doubt{sent: data, user: s.userLocked()} // still stored: the next save's own (ownCreate)
+						s.lostCreate(data) // still stored: the next save's own (ownCreate)
 					}
 					return err
 				}
@@ -892,6 +892,15 @@ func (m *Manager) remerge(ctx context.Context, s *Session) error {
 		m.unindexRebound(ctx, s, indexed)
 	}
 	return nil
+}
+
+// lostCreate records that a create of s, a session never stored, sent data
+// and may be stored all the same (an error answer after the write went out,
+// or a failure after it that could not delete it): the next save, Destroy,
+// Regenerate or RenewID settles it (ownCreate, dropLostCreate). s.mu is
+// held.
+func (s *Session) lostCreate(data []byte) {
+	s.doubt = &doubt{sent: data, user: s.userLocked()}
 }
 
 // lostUpdate records that a write of s, a stored session, sent data and
