@@ -862,8 +862,7 @@ func (s *Store) Clear(ctx context.Context) error {
 		return fmt.Errorf("pgstore: clear: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, s.uq.clear)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: no user index table
+	if undefinedTable(err) { // no user index table
 		_, err = s.pool.Exec(ctx, s.q.clear)
 	}
 	if err != nil {

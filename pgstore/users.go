@@ -102,11 +102,17 @@ func (s *Store) UsersTable() string { return s.usersTable }
 // is missing: a store opened without WithCreateTable on a table made for
 // connect-pg-simple has none until a migration adds it.
 func (s *Store) usersErr(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+	if undefinedTable(err) {
 		return fmt.Errorf("pgstore: %s: no user index table %s (create it with WithCreateTable or CreateTableSQL): %w", op, s.usersTable, err)
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+// undefinedTable reports whether err is PostgreSQL's undefined_table
+// (42P01): here, a store without its user index table.
+func undefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
 }
 
 // IndexUserSession records that session id belongs to user, used at used,
@@ -184,8 +190,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 // without WithCreateTable) has nothing to prune.
 func (s *Store) purgeUsers(ctx context.Context) error {
 	_, err := purgeBatches(ctx, s.pool, s.uq.purge, pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+	if undefinedTable(err) {
 		return nil
 	}
 	if err != nil {
