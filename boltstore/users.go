@@ -131,22 +131,23 @@ func (s *Store) migrateUsers(tx *bbolt.Tx) (int, error) {
 	}
 	moved := 0
 	for _, user := range users {
-		if ub.Bucket(user) == nil && ub.Get(user) != nil {
+		dst := ub.Bucket(user)
+		if dst == nil && ub.Get(user) != nil {
 			continue // a value (no user) of that name takes no bucket: left in old
 		}
 		moved++
-		if ub.Bucket(user) == nil {
+		if dst == nil {
 			if err := tx.MoveBucket(user, old, ub); err != nil {
 				return 0, err
 			}
 			continue
 		}
-		if err := mergeUser(old, user, ub.Bucket(user)); err != nil {
+		if err := mergeUser(old, user, dst); err != nil {
 			return 0, err
 		}
 		// The merged entries may be due before the user's recorded due
 		// (earlier versions kept none): their next index write walks.
-		if err := setDue(ub.Bucket(user), 0); err != nil {
+		if err := setDue(dst, 0); err != nil {
 			return 0, err
 		}
 	}
