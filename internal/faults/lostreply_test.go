@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -18,7 +17,6 @@ import (
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/memcachedstore"
 	"github.com/sessionkit/session/mongostore"
-	"github.com/sessionkit/session/pgstore"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -126,29 +124,7 @@ func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testi
 	dsn := srv.NewDatabase(t)
 	proxy := testserver.StartProxy(t, srv.Addr)
 	dsn = strings.Replace(dsn, srv.Addr, proxy.Addr, 1)
-	var stores []session.Store
-	for i := range 2 {
-		cfg, err := pgxpool.ParseConfig(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.ConnectTimeout = storeTimeout
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		var opts []pgstore.Option
-		if i == 0 {
-			opts = append(opts, pgstore.WithCreateTable())
-		}
-		st, err := pgstore.New(pool, append(opts, pgstore.WithCleanupInterval(0))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	stores := pgStores(t, dsn)
 	loseReplies(t, "c", "PostgreSQL", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
 }
 

@@ -78,6 +78,16 @@ func TestPostgresKilledAndRestartedLosesNothing(t *testing.T) {
 	// answered, and crash recovery replays it at the restart.
 	srv := testserver.StartPostgres(t)
 	dsn := srv.NewDatabase(t)
+	stores := pgStores(t, dsn)
+	rep := run(t, "7b. PostgreSQL killed (SIGKILL) and restarted", "PostgreSQL", config(twoApps(t, stores...)), killAndRestart(t, srv.Server, users))
+	checkRestartLosesNothing(t, rep)
+}
+
+// pgStores returns two pgstore stores on dsn, each on its own pool (one
+// per app instance), the first creating the table; the dial timeout is
+// storeTimeout and the cleanup loop is off.
+func pgStores(t *testing.T, dsn string) []session.Store {
+	t.Helper()
 	var stores []session.Store
 	for i := range 2 {
 		cfg, err := pgxpool.ParseConfig(dsn)
@@ -101,6 +111,5 @@ func TestPostgresKilledAndRestartedLosesNothing(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		stores = append(stores, st)
 	}
-	rep := run(t, "7b. PostgreSQL killed (SIGKILL) and restarted", "PostgreSQL", config(twoApps(t, stores...)), killAndRestart(t, srv.Server, users))
-	checkRestartLosesNothing(t, rep)
+	return stores
 }
