@@ -48,6 +48,18 @@ func recordingEchoServer(t *testing.T, got func(line string)) string {
 	return ln.Addr().String()
 }
 
+// dial connects to addr, closing the connection in t.Cleanup, and returns
+// it with a reader of its answers.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 // echo sends line on c and reads the answer within wait.
 func echo(c net.Conn, r *bufio.Reader, line string, wait time.Duration) (string, error) {
 	c.SetDeadline(time.Now().Add(wait))
@@ -63,12 +75,7 @@ func echo(c net.Conn, r *bufio.Reader, line string, wait time.Duration) (string,
 
 func TestProxyForwardsStallsHealsAndDrops(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	c, r := dial(t, p.Addr)
 	if got, err := echo(c, r, "one", 5*time.Second); err != nil || got != "one" {
 		t.Fatalf("through the proxy: %q, %v", got, err)
 	}
@@ -106,24 +113,15 @@ func TestProxyForwardsStallsHealsAndDrops(t *testing.T) {
 		c2.Close()
 	}
 	p.Heal()
-	c3, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c3.Close()
-	if got, err := echo(c3, bufio.NewReader(c3), "five", 5*time.Second); err != nil || got != "five" {
+	c3, r3 := dial(t, p.Addr)
+	if got, err := echo(c3, r3, "five", 5*time.Second); err != nil || got != "five" {
 		t.Fatalf("after healing the drop: %q, %v", got, err)
 	}
 }
 
 func TestProxyLosesTheReplyToTheMatchingRequestOnly(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	c, r := dial(t, p.Addr)
 	ran := make(chan struct{}, 1)
 	p.LoseReply("WRITE", func() { ran <- struct{}{} })
 	if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
@@ -137,12 +135,8 @@ func TestProxyLosesTheReplyToTheMatchingRequestOnly(t *testing.T) {
 	default:
 		t.Fatal("then did not run before the connection closed")
 	}
-	c2, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if got, err := echo(c2, bufio.NewReader(c2), "a write", 5*time.Second); err != nil || got != "a write" {
+	c2, r2 := dial(t, p.Addr)
+	if got, err := echo(c2, r2, "a write", 5*time.Second); err != nil || got != "a write" {
 		t.Fatalf("the next matching request: %q, %v; want its answer (the loss is used up)", got, err)
 	}
 }
@@ -151,12 +145,7 @@ func TestProxyLosesTheReplyToTheMatchingRequestOnly(t *testing.T) {
 // it and everything after, on every connection, until Heal.
 func TestProxyStallsAtTheMatchingRequest(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	c, r := dial(t, p.Addr)
 	p.StallAt("WRITE")
 	if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
 		t.Fatalf("a request before the matching one: %q, %v; want its answer", got, err)
@@ -164,12 +153,7 @@ func TestProxyStallsAtTheMatchingRequest(t *testing.T) {
 	if got, err := echo(c, r, "a write", 100*time.Millisecond); err == nil {
 		t.Fatalf("the matching request got %q; want it held", got)
 	}
-	c2, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	r2 := bufio.NewReader(c2)
+	c2, r2 := dial(t, p.Addr)
 	if got, err := echo(c2, r2, "read", 100*time.Millisecond); err == nil {
 		t.Fatalf("a request after the stall, on another connection, got %q; want it held", got)
 	}
@@ -188,18 +172,13 @@ func TestProxyLosesEveryNthMatchingReplyUntilHealed(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
 	var c net.Conn
 	var r *bufio.Reader
-	dial := func() {
+	redial := func() {
 		if c != nil {
 			c.Close()
 		}
-		var err error
-		if c, err = net.Dial("tcp", p.Addr); err != nil {
-			t.Fatal(err)
-		}
-		r = bufio.NewReader(c)
+		c, r = dial(t, p.Addr)
 	}
-	dial()
-	defer func() { c.Close() }()
+	redial()
 	p.LoseReplies("WRITE", 3)
 	var lost []int
 	for i := 1; i <= 9; i++ {
@@ -211,7 +190,7 @@ func TestProxyLosesEveryNthMatchingReplyUntilHealed(t *testing.T) {
 		switch {
 		case err != nil:
 			lost = append(lost, i)
-			dial() // the loss closed the connection
+			redial() // the loss closed the connection
 		case got != line:
 			t.Fatalf("write %d answered %q", i, got)
 		}
@@ -245,11 +224,7 @@ func TestProxyLosesEveryNthMatchingRequestBeforeTheServerSeesIt(t *testing.T) {
 	p.LoseRequests("WRITE", 2)
 	var lost []int
 	for i := 1; i <= 4; i++ {
-		c, err := net.Dial("tcp", p.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := bufio.NewReader(c)
+		c, r := dial(t, p.Addr)
 		if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
 			t.Fatalf("a request that does not match, before write %d: %q, %v; want its answer", i, got, err)
 		}
@@ -277,12 +252,7 @@ func TestProxyLosesEveryNthMatchingRequestBeforeTheServerSeesIt(t *testing.T) {
 		t.Fatalf("the server received %q; want %q (the lost writes never reached it)", got, want)
 	}
 	p.Heal()
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	c, r := dial(t, p.Addr)
 	for i := 5; i <= 6; i++ {
 		line := fmt.Sprintf("write %d", i)
 		if got, err := echo(c, r, line, 5*time.Second); err != nil || got != line {
