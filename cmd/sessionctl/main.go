@@ -444,15 +444,16 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 			tw.Flush()
 			return err
 		}
+		shown := cell(id)
 		switch {
 		case err != nil:
-			unreadable = append(unreadable, cell(id))
-			fmt.Fprintf(c.stderr, "sessionctl list: session %s: %v\n", cell(id), err)
-			fmt.Fprintf(tw, "%s\tunreadable: %s\n", cell(id), shortReason(err))
+			unreadable = append(unreadable, shown)
+			fmt.Fprintf(c.stderr, "sessionctl list: session %s: %v\n", shown, err)
+			fmt.Fprintf(tw, "%s\tunreadable: %s\n", shown, shortReason(err))
 		case !found:
-			fmt.Fprintf(tw, "%s\t%s\n", cell(id), "gone (expired or destroyed just now)")
+			fmt.Fprintf(tw, "%s\t%s\n", shown, "gone (expired or destroyed just now)")
 		default:
-			fmt.Fprintf(tw, "%s\t%s\n", cell(id), expiry(data, now))
+			fmt.Fprintf(tw, "%s\t%s\n", shown, expiry(data, now))
 		}
 	}
 	if err := tw.Flush(); err != nil {
