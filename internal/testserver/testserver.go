@@ -246,9 +246,6 @@ func (s *Server) Running() bool {
 	}
 }
 
-// logTail returns the end of the server's log, for failure messages.
-func (s *Server) logTail() string { return s.logSince(0) }
-
 // logSince returns the end of the server's log from byte offset on.
 func (s *Server) logSince(offset int64) string {
 	b, err := os.ReadFile(s.logPath)
@@ -263,8 +260,8 @@ func (s *Server) logSince(offset int64) string {
 	return string(b)
 }
 
-// Log returns the server's log so far, for failure messages.
-func (s *Server) Log() string { return s.logTail() }
+// Log returns the end of the server's log so far, for failure messages.
+func (s *Server) Log() string { return s.logSince(0) }
 
 // launch creates a Server listening on a fresh port and starts it. args
 // builds the command line for a port. A port taken by someone else between
