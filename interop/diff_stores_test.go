@@ -100,8 +100,14 @@ func diffPg(t *testing.T) (*pgxpool.Pool, string) {
 	return d.pg, d.pgURL
 }
 
-// pgTables are the tables createPgTable made (a *sync.Once each).
+// pgTables are the tables createPgTable made (a *pgTableCreation each).
 var pgTables sync.Map
+
+// pgTableCreation is the creation of one table: once, and what it failed with.
+type pgTableCreation struct {
+	once sync.Once
+	err  error
+}
 
 // createPgTable makes table, connect-pg-simple's table under that name,
 // with pgstore.WithCreateTable, unless it did already. It makes the Node
@@ -110,18 +116,18 @@ var pgTables sync.Map
 // schema.
 func createPgTable(t *testing.T, table string) {
 	t.Helper()
-	once, _ := pgTables.LoadOrStore(table, new(sync.Once))
-	var err error
-	once.(*sync.Once).Do(func() {
+	v, _ := pgTables.LoadOrStore(table, new(pgTableCreation))
+	tb := v.(*pgTableCreation)
+	tb.once.Do(func() {
 		pool, _ := diffPg(t)
-		var st *pgstore.Store
-		st, err = pgstore.New(pool, pgstore.WithTable(table), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+		st, err := pgstore.New(pool, pgstore.WithTable(table), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
 		if err == nil {
 			st.Close()
 		}
+		tb.err = err
 	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
+	if tb.err != nil {
+		t.Fatalf("create table %s: %v", table, tb.err)
 	}
 }
 
