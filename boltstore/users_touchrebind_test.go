@@ -1,140 +1,20 @@
 package boltstore_test
 
 import (
-	"encoding/base64"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/storetest"
 )
 
-// base64Codec is a custom Codec whose documents the default one cannot
-// read, as an app's own Codec is to sessionctl.
-type base64Codec struct{}
-
-func (base64Codec) Encode(d *session.Document) ([]byte, error) {
-	j, err := session.JSONCodec{}.Encode(d)
-	return base64.StdEncoding.AppendEncode(nil, j), err
-}
-
-func (base64Codec) Decode(b []byte) (*session.Document, error) {
-	j, err := base64.StdEncoding.AppendDecode(nil, b)
-	if err != nil {
-		return nil, err
-	}
-	return session.JSONCodec{}.Decode(j)
-}
-
-// A request that loaded a session of ada's and only touches it at its end
-// (Rolling; or a "remember me" session, whose own cookie differs from the
-// options', so that the end of the request sets its own expiry, also when
-// the request unsets the session), while another request of the same
-// client moved the session to bob or logged it out by SetUser alone: on
-// boltstore, which had no GetAndTouch, the touch recorded ada's index entry
-// again after the rebinding save had removed it, and nothing took it back.
-// The entry said the session was ada's until its expiry, and
-// DestroyUserSessions(ada) from a manager that cannot read the session
-// (sessionctl over an app with a custom Codec), which takes the entry's
-// word, ended it. The touch is now a GetAndTouch, which tells the manager
-// that the session is no longer ada's, and it removes the entry.
-// RememberMeUnset passed before too: without GetAndTouch no touch rode on
-// the load, so there was no touch that set back the session's own expiry
-// after it; it pins that this touch, which the load's GetAndTouch brings,
-// removes the entry too.
+// A request that only touches a session of ada's while another request
+// rebinds it leaves no index entry of ada's (storetest.TouchOfReboundSession).
+// On boltstore, which had no GetAndTouch, the touch recorded ada's entry
+// again after the rebinding save had removed it; the touch of a user's
+// session is now a GetAndTouch (boltstore is a session.DurableGetToucher:
+// never on the load), which tells the manager the session is no longer
+// ada's.
 func TestTouchOfASessionReboundMeanwhileLeavesNoEntryForTheFormerUser(t *testing.T) {
-	for _, kind := range []struct {
-		name       string
-		rolling    bool
-		rememberMe time.Duration // the session's own cookie max age; the options' is an hour
-		unset      bool          // the request unsets the session: the end of it sets back the expiry
-	}{
-		{name: "Rolling", rolling: true},
-		{name: "RememberMe", rememberMe: 30 * 24 * time.Hour},
-		{name: "RememberMeUnset", rememberMe: 30 * 24 * time.Hour, unset: true},
-	} {
-		for _, rebind := range []struct{ name, user string }{{"ToBob", "bob"}, {"LoggedOut", ""}} {
-			t.Run(kind.name+"/"+rebind.name, func(t *testing.T) {
-				st := newUserStore(t) // a bbolt file in t.TempDir()
-				newManager := func(opts session.Options) *session.Manager {
-					opts.Store, opts.Secrets, opts.Logger = st, []string{"s"}, slog.New(slog.DiscardHandler)
-					m, err := session.New(opts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return m
-				}
-				app := newManager(session.Options{Codec: base64Codec{}, Rolling: kind.rolling, Cookie: session.CookieOptions{MaxAge: time.Hour}})
-				op := newManager(session.Options{}) // the default Codec: sessionctl's
-				loaded, release := make(chan struct{}), make(chan struct{})
-				h := app.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					s := session.From(r)
-					switch r.URL.Path {
-					case "/bind":
-						if s.User() == "" && kind.rememberMe > 0 {
-							s.Cookie().SetMaxAge(kind.rememberMe)
-						}
-						s.Set("cart", "1")
-						s.SetUser(r.FormValue("u"))
-					case "/read": // loads the session, and ends once it was rebound
-						s.Get("cart")
-						close(loaded)
-						<-release
-						if kind.unset {
-							s.Unset()
-						}
-					case "/whoami":
-						fmt.Fprintf(w, "%s %v", s.User(), s.Get("cart"))
-					}
-				}))
-				var cookie *http.Cookie
-				do := func(path string) string {
-					req := httptest.NewRequest(http.MethodGet, path, nil)
-					if cookie != nil {
-						req.AddCookie(cookie)
-					}
-					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, req)
-					for _, c := range rec.Result().Cookies() {
-						cookie = c
-					}
-					b, _ := io.ReadAll(rec.Body)
-					return string(b)
-				}
-				do("/bind?u=ada")
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					req := httptest.NewRequest(http.MethodGet, "/read", nil)
-					req.AddCookie(cookie)
-					h.ServeHTTP(httptest.NewRecorder(), req)
-				}()
-				<-loaded
-				do("/bind?u=" + rebind.user)
-				close(release)
-				<-done
-				want := rebind.user + " 1"
-				if got := do("/whoami"); got != want {
-					t.Fatalf("setting up: the session answers %q, want %q", got, want)
-				}
-				var entries int
-				if err := st.UserSessions(t.Context(), "ada", func(string, time.Time, time.Time, []byte) { entries++ }); err != nil {
-					t.Fatal(err)
-				}
-				if entries != 0 {
-					t.Errorf("ada's index holds %d entries, want none: the session is no longer ada's", entries)
-				}
-				if n, err := op.DestroyUserSessions(t.Context(), "ada"); err != nil || n != 0 {
-					t.Errorf("DestroyUserSessions(ada) = %d, %v; want 0: ada has no session", n, err)
-				}
-				if got := do("/whoami"); got != want {
-					t.Fatalf("DestroyUserSessions(ada) ended the session (it answers %q now, want %q)", got, want)
-				}
-			})
-		}
-	}
+	storetest.TouchOfReboundSession(t, func(t *testing.T) storetest.UserIndexStore {
+		return newUserStore(t) // a bbolt file in t.TempDir()
+	})
 }
