@@ -10,6 +10,12 @@ import (
 	"time"
 )
 
+// A lost reply: the store applied a write but answered with an error, as
+// a timeout or a dropped connection after the write went out does
+// (lostReplyStore). A save after a create whose reply was lost, or that
+// stored nothing, keeps the session's id, unless what the store holds under
+// it is another session's.
+
 // lostReplyStore is a counting memstore whose next CompareAndSwap, once
 // armed, is applied but answered with an error, as a write whose reply a
 // timeout or a dropped connection lost.

@@ -10,6 +10,11 @@ import (
 	"time"
 )
 
+// A Destroy, Regenerate, RenewID or Unset after a Session.Save whose reply
+// was lost, though the store applied it, ends what that save stored (one
+// that fails leaves the session as it was), and leaves another session's
+// write alone.
+
 // saveLost binds s to alice and saves it with the store's next
 // CompareAndSwap applied but answered with an error (a create whose reply
 // was lost), failing t unless Save reports that error. It returns the
@@ -296,5 +301,37 @@ func TestUnsetDestroyAfterALostCreateDestroysTheFirstWrite(t *testing.T) {
 	}
 	if len(entries) != 0 {
 		t.Errorf("alice's index keeps entries %q; want none", entries)
+	}
+}
+
+// A Destroy or Regenerate after a Session.Save whose reply was lost ends
+// the session whatever the store holds under its id, the lost write's or
+// the copy before it: nothing stays stored under the old id.
+func TestDestroyAfterALostSaveReplyLeavesNothingStored(t *testing.T) {
+	for _, op := range []string{"Destroy", "Regenerate"} {
+		t.Run(op, func(t *testing.T) {
+			m, cs, st := newLostReplyManager(t, Options{})
+			b := stored(t, m)
+			id := mustID(t, m, b.cookie)
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				s.Set("x", "before the save")
+				saveReplyLost(t, r, s, st)
+				var err error
+				if op == "Destroy" {
+					err = s.Destroy(r.Context())
+				} else {
+					err = s.Regenerate(r.Context())
+				}
+				if err != nil {
+					t.Errorf("%s: %v", op, err)
+				}
+			}))
+			if rec := b.get("/"); rec.Code != http.StatusOK {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if data, found, _ := cs.Store.Get(t.Context(), id); found {
+				t.Errorf("the old id still holds %s", data)
+			}
+		})
 	}
 }
