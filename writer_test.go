@@ -2,14 +2,17 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -159,75 +162,265 @@ func TestEndToEndWithARealServerAndACookieJar(t *testing.T) {
 	_ = errors.New
 }
 
-func TestNewSessionFirstModifiedAfterTheHeadersIsNotStoredWithoutACookie(t *testing.T) {
-	m, st := newTestManager(t, Options{})
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		w.Write([]byte("headers are out"))
-		s.Set("late", true) // no cookie can carry this new session any more
-	})))
-	if rec := b.get("/"); setCookie(rec) != "" || st.writes() != 0 {
-		t.Fatalf("cookie %q writes %d: an unreachable session was stored", setCookie(rec), st.writes())
-	}
+// plainWriter is an outer middleware's writer that can neither flush nor
+// hijack, and does not unwrap: http.ResponseController finds no Flush or
+// Hijack behind the session's writer.
+type plainWriter struct{ w http.ResponseWriter }
+
+func (p plainWriter) Header() http.Header         { return p.w.Header() }
+func (p plainWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p plainWriter) WriteHeader(code int)        { p.w.WriteHeader(code) }
+
+// behindPlainWriter puts h behind a plainWriter.
+func behindPlainWriter(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(plainWriter{w}, r) })
 }
 
-func TestRenewIDAfterTheHeadersDoesNotDestroyTheOnlyCopyTheClientCanReach(t *testing.T) {
+// getBody requests url with c and returns the body and the response's
+// session Set-Cookie lines.
+func getBody(t *testing.T, c *http.Client, url string) (body string, sessionCookies []string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "sid=") {
+			sessionCookies = append(sessionCookies, v)
+		}
+	}
+	return string(b), sessionCookies
+}
+
+// A Flush the writer underneath cannot do sends nothing: the headers are
+// still the handler's to change, and the session's to commit at the first
+// real write. A login after it is saved and its cookie sent.
+func TestFlushTheWriterCannotDoLeavesTheCommitToTheFirstWrite(t *testing.T) {
 	m, _ := newTestManager(t, Options{})
-	b := stored(t, m)
-	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		w.Write([]byte("headers are out"))
-		s.Set("late", true)
-	}))
-	b.get("/")
-	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { fmt.Fprint(w, s.Get("late")) }))
-	if got := b.get("/").Body.String(); got != "true" {
-		t.Fatalf("a change after the headers to a session the client holds must be saved: %s", got)
+	srv, c := serve(t, behindPlainWriter(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/whoami" {
+			fmt.Fprint(w, s.Get("user"))
+			return
+		}
+		w.(http.Flusher).Flush() // a no-op here
+		if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
+			t.Errorf("ResponseController.Flush: %v, want ErrNotSupported", err)
+		}
+		s.Set("user", "ada")
+		w.Write([]byte("logged in"))
+	}))))
+	if _, cookies := getBody(t, c, srv.URL+"/login"); len(cookies) != 1 {
+		t.Fatalf("Set-Cookie %q after a failed Flush; want the session's one", cookies)
+	}
+	if got, _ := getBody(t, c, srv.URL+"/whoami"); got != "ada" {
+		t.Fatalf("user %q after the login; want ada", got)
 	}
 }
 
-// Session.Save of a session the client holds no cookie for, once the
-// headers went out (a stream that starts before its first From, a Destroy
-// in the middle of one), stores nothing and says why, as the end of the
-// request stores nothing: no cookie can carry it. Save used to store it
-// and return nil, so that the handler believed it saved what the next
-// request never found, and the store kept a session no client could reach.
-func TestSaveOfASessionNoCookieCanCarryAfterTheHeadersFailsAndStoresNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		stored bool // the request comes with a stored session
-		do     func(ctx context.Context, s *Session) error
-	}{
-		{"new session", false, func(ctx context.Context, s *Session) error { return nil }},
-		{"after Destroy", true, func(ctx context.Context, s *Session) error { return s.Destroy(ctx) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, st := newTestManager(t, Options{})
-			b := newBrowser(t, nil)
-			if tc.stored {
-				b = stored(t, m)
-			}
-			var saveErr error
-			var id string
-			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, _ *Session) {
-				w.Write([]byte("data: started\n\n")) // the headers go out
-				s := From(r)
-				if err := tc.do(r.Context(), s); err != nil {
-					t.Fatal(err)
+// The same with a change before the failed Flush and a RenewID after it:
+// the response carries one cookie, the renewed id's, not the first
+// commit's as well.
+func TestFlushTheWriterCannotDoSendsOneCookieForTheLastID(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	srv, c := serve(t, behindPlainWriter(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/whoami" {
+			fmt.Fprint(w, s.Get("user"))
+			return
+		}
+		s.Set("cart", 1)
+		http.NewResponseController(w).Flush()
+		s.Set("user", "ada")
+		if err := s.RenewID(r.Context()); err != nil {
+			t.Error(err)
+		}
+		w.Write([]byte("logged in"))
+	}))))
+	if _, cookies := getBody(t, c, srv.URL+"/login"); len(cookies) != 1 {
+		t.Fatalf("Set-Cookie %q; want one", cookies)
+	}
+	if got, _ := getBody(t, c, srv.URL+"/whoami"); got != "ada" {
+		t.Fatalf("user %q after the login; want ada (the cookie of the renewed id)", got)
+	}
+	if n, _ := st.Count(context.Background()); n != 1 {
+		t.Fatalf("%d sessions stored; want the renewed one only", n)
+	}
+}
+
+// With Rolling, a session that a parallel request destroyed is found gone
+// by the commit at the failed Flush; the commit at the first real write
+// sends no cookie for it either (deliberate difference 12).
+func TestFlushTheWriterCannotDoSendsNoCookieForASessionFoundGone(t *testing.T) {
+	m, st := newTestManager(t, Options{Rolling: true})
+	b := stored(t, m)
+	b.h = behindPlainWriter(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		st.Store.Destroy(r.Context(), s.ID()) // a logout in another tab
+		http.NewResponseController(w).Flush()
+		w.Write([]byte("page"))
+	})))
+	if rec := b.get("/"); setCookie(rec) != "" {
+		t.Fatalf("Set-Cookie %q for a session the store said was gone", setCookie(rec))
+	}
+}
+
+// Over HTTP/2 a Hijack fails (ErrNotSupported), and a websocket handler
+// answers with a plain response instead. That response still commits the
+// session: a change made after the failed Hijack is saved and its cookie
+// sent.
+func TestFailedHijackOverHTTP2LeavesTheCommitToTheResponse(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	srv := httptest.NewUnstartedServer(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if r.URL.Path == "/whoami" {
+			fmt.Fprint(w, s.Get("user"))
+			return
+		}
+		if _, _, err := http.NewResponseController(w).Hijack(); !errors.Is(err, http.ErrNotSupported) {
+			t.Errorf("Hijack over HTTP/2: %v, want ErrNotSupported", err)
+			return
+		}
+		s.Set("user", "ada")
+		http.Error(w, "websocket needs HTTP/1.1", http.StatusUpgradeRequired)
+	})))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	resp, err := c.Get(srv.URL + "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("%s %d; want HTTP/2 and 426", resp.Proto, resp.StatusCode)
+	}
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "sid" {
+		t.Fatalf("cookies %v after a failed Hijack; want the session's", cookies)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/whoami", nil)
+	req.AddCookie(cookies[0])
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ada" {
+		t.Fatalf("user %q; want ada", body)
+	}
+}
+
+// What the commit at a failed Flush did to the headers is taken back whole:
+// a handler that then drops the session (Unset) sends no cookie, and its
+// own Cache-Control goes out as it wrote it, not made private for a cookie
+// that is not there.
+func TestFlushTheWriterCannotDoLeavesTheHandlersCacheControl(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	srv, c := serve(t, behindPlainWriter(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		s.Set("draft", 1)
+		http.NewResponseController(w).Flush()
+		s.Unset()
+		w.Write([]byte("page"))
+	}))))
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if len(resp.Cookies()) != 0 || resp.Header.Get("Cache-Control") != "public, max-age=60" {
+		t.Fatalf("cookies %v, Cache-Control %q; want none and the handler's public, max-age=60", resp.Cookies(), resp.Header.Values("Cache-Control"))
+	}
+}
+
+// panickyStore panics on a write, like a store driver with a bug.
+type panickyStore struct{ *countingStore }
+
+func (p *panickyStore) Set(ctx context.Context, id string, b []byte, exp time.Time) error {
+	panic("store bug")
+}
+
+func (p *panickyStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
+	panic("store bug")
+}
+
+// A panic in the commit at the first write must not leave the request's
+// state locked: a recovering middleware inside the session middleware then
+// answers through the wrapper, and must not hang.
+func TestPanicInTheCommitDoesNotDeadlockARecoveringMiddleware(t *testing.T) {
+	m, _ := newTestManager(t, Options{Store: &panickyStore{newCountingStore(t)}})
+	recoverer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					http.Error(w, "recovered", http.StatusInternalServerError)
 				}
-				s.Set("late", true)
-				saveErr = s.Save(r.Context())
-				id = s.ID()
-			}))
-			st.reset()
-			rec := b.get("/")
-			if saveErr == nil || !strings.Contains(saveErr.Error(), "before the first write") {
-				t.Errorf("Save = %v, want an error saying to call From before the first write", saveErr)
-			}
-			if _, found, _ := st.Store.Get(t.Context(), id); found || st.writes() != 0 {
-				t.Errorf("found %v, %d writes: a session no client can reach was stored", found, st.writes())
-			}
-			if c := setCookie(rec); c != "" {
-				t.Errorf("Set-Cookie %q after the headers went out", c)
-			}
+			}()
+			next.ServeHTTP(w, r)
 		})
+	}
+	srv, c := serve(t, m.Handler(recoverer(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ada")
+		http.Redirect(w, r, "/home", http.StatusFound)
+	}))))
+	c.Timeout = 3 * time.Second
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("the request hung after a panic in the commit: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("Location") != "" || len(resp.Cookies()) != 0 {
+		t.Fatalf("got %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// After a session error the handler's output is discarded: an informational
+// response (103 Early Hints) it sends afterwards too, instead of reaching
+// the server after the error handler's answer.
+func TestInformationalResponseAfterASessionErrorIsDiscarded(t *testing.T) {
+	fs := &flakyStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs})
+	srv := httptest.NewUnstartedServer(m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fs.down.Store(true)
+		s.Set("user", "ada")
+		http.Redirect(w, r, "/home", http.StatusFound) // the save fails: the error handler answers
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+	})))
+	var logs lockedBuffer
+	srv.Config.ErrorLog = log.New(&logs, "", 0)
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	srv.Close()
+	if resp.StatusCode != http.StatusInternalServerError || logs.String() != "" {
+		t.Fatalf("status %d, server log %q", resp.StatusCode, logs.String())
 	}
 }
