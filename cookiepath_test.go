@@ -3,8 +3,24 @@ package session
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
+
+// Deliberate difference 7: RFC 6265 path-match, not a string prefix.
+func TestCookiePathMatchesPathSegmentsNotPrefixes(t *testing.T) {
+	m, _ := newTestManager(t, Options{Cookie: CookieOptions{Path: "/foo"}})
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fmt.Fprint(w, s != nil)
+	}))
+	for path, want := range map[string]string{"/foo": "true", "/foo/": "true", "/foo/bar": "true", "/foobar": "false", "/": "false", "/fo": "false"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Body.String() != want {
+			t.Errorf("session on %s = %s, want %s", path, rec.Body.String(), want)
+		}
+	}
+}
 
 // An app mounted under a prefix (http.StripPrefix outside the middleware)
 // with its cookie scoped to that prefix gets sessions: the cookie path is

@@ -3,37 +3,10 @@ package session
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-// Handlers shared by the decision tests.
-var (
-	readViews = handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		n, _ := GetAs[int](s, "views")
-		fmt.Fprint(w, n)
-	})
-	incrViews = handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		n, _ := GetAs[int](s, "views")
-		s.Set("views", n+1)
-		fmt.Fprint(w, n+1)
-	})
-)
-
-// stored creates a session in the store through the manager and returns a
-// browser that carries its cookie.
-func stored(t *testing.T, m *Manager) *browser {
-	t.Helper()
-	b := newBrowser(t, m.Handler(incrViews))
-	b.get("/")
-	if b.cookie == "" {
-		t.Fatal("setting up: no session cookie")
-	}
-	return b
-}
 
 // saveUninitialized true, no cookie: the new session is
 // saved even though nothing was set, and its cookie sent.
@@ -183,15 +156,6 @@ func TestChangingOnlyTheCookieMaxAgeSavesAndSendsTheCookie(t *testing.T) {
 	}
 }
 
-func mustID(t *testing.T, m *Manager, cookie string) string {
-	t.Helper()
-	id, ok := m.signer.unsign(cookie)
-	if !ok {
-		t.Fatalf("cookie %q does not verify", cookie)
-	}
-	return id
-}
-
 func TestUnsetKeepLeavesTheStoredSession(t *testing.T) {
 	m, st := newTestManager(t, Options{Unset: UnsetKeep})
 	b := stored(t, m)
@@ -230,95 +194,5 @@ func TestHandlerThatNeverUsesTheSessionCostsNoStoreCallAndNoCookie(t *testing.T)
 	st.reset()
 	if rec := b.get("/static.css"); setCookie(rec) != "" || st.total() != 0 {
 		t.Fatalf("store calls %v, cookie %q", st.calls, setCookie(rec))
-	}
-}
-
-// Deliberate difference 7: RFC 6265 path-match, not a string prefix.
-func TestCookiePathMatchesPathSegmentsNotPrefixes(t *testing.T) {
-	m, _ := newTestManager(t, Options{Cookie: CookieOptions{Path: "/foo"}})
-	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		fmt.Fprint(w, s != nil)
-	}))
-	for path, want := range map[string]string{"/foo": "true", "/foo/": "true", "/foo/bar": "true", "/foobar": "false", "/": "false", "/fo": "false"} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Body.String() != want {
-			t.Errorf("session on %s = %s, want %s", path, rec.Body.String(), want)
-		}
-	}
-}
-
-func TestSetCookieCarriesExpiresMaxAgeAndAttributesInExpressOrder(t *testing.T) {
-	m, _ := newTestManager(t, Options{Cookie: CookieOptions{
-		MaxAge: time.Hour, Domain: "example.com", Path: "/app", Secure: SecureAlways,
-		SameSite: SameSiteStrict, Partitioned: true, Priority: "High",
-	}})
-	b := newBrowser(t, m.Handler(incrViews))
-	b.secure = true
-	c := setCookie(b.get("/app"))
-	re := regexp.MustCompile(`^sid=s%3A[A-Za-z0-9_-]{32}\.[A-Za-z0-9%]+; Domain=example.com; Path=/app; Expires=[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT; Max-Age=(3599|3600); HttpOnly; Secure; Partitioned; Priority=High; SameSite=Strict$`)
-	if !re.MatchString(c) {
-		t.Fatalf("Set-Cookie = %q", c)
-	}
-}
-
-func TestNewSessionIDsAre32CharacterBase64URL(t *testing.T) {
-	m, _ := newTestManager(t, Options{})
-	seen := map[string]bool{}
-	for range 100 {
-		id, _ := m.newID(nil)
-		if !regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`).MatchString(id) || seen[id] {
-			t.Fatalf("bad or repeated id %q", id)
-		}
-		seen[id] = true
-	}
-}
-
-func TestGenerateIDIsUsedForNewSessions(t *testing.T) {
-	m, st := newTestManager(t, Options{GenerateID: func(r *http.Request) string { return "custom-" + r.URL.Query().Get("u") }})
-	newBrowser(t, m.Handler(incrViews)).get("/?u=42")
-	if _, found, err := st.Store.Get(t.Context(), "custom-42"); err != nil || !found {
-		t.Fatalf("session not stored under the generated id: %v", err)
-	}
-}
-
-func TestSecureCookieIsNotSentOverPlainHTTPButTheSessionIsSaved(t *testing.T) {
-	m, st := newTestManager(t, Options{Cookie: CookieOptions{Secure: SecureAlways}})
-	rec := newBrowser(t, m.Handler(incrViews)).get("/")
-	if setCookie(rec) != "" || st.writes() != 1 {
-		t.Fatalf("cookie=%q writes=%d; want no cookie and one write", setCookie(rec), st.writes())
-	}
-}
-
-func TestSecureAutoFollowsTLSAndTrustedForwardedProto(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		trust      bool
-		tls        bool
-		xfp        string
-		wantSecure bool
-		wantSite   string
-	}{
-		{"plain", false, false, "", false, "SameSite=Lax"},
-		{"tls", false, true, "", true, "SameSite=None"},
-		{"untrusted proxy header", false, false, "https", false, "SameSite=Lax"},
-		{"trusted proxy https", true, false, "https, http", true, "SameSite=None"},
-		{"trusted proxy http", true, false, "http", false, "SameSite=Lax"},
-	} {
-		// Partitioned goes with Secure: browsers drop it without.
-		m, _ := newTestManager(t, Options{TrustProxy: tc.trust, Cookie: CookieOptions{Secure: SecureAuto, SameSite: SameSiteAuto, Partitioned: true}})
-		b := newBrowser(t, m.Handler(incrViews))
-		b.secure = tc.tls
-		if tc.xfp != "" {
-			b.header = http.Header{"X-Forwarded-Proto": {tc.xfp}}
-		}
-		c := setCookie(b.get("/"))
-		if c == "" {
-			t.Errorf("%s: no cookie", tc.name)
-			continue
-		}
-		if strings.Contains(c, "; Secure") != tc.wantSecure || strings.Contains(c, "; Partitioned") != tc.wantSecure || !strings.Contains(c, tc.wantSite) {
-			t.Errorf("%s: Set-Cookie %q, want secure and partitioned=%v and %s", tc.name, c, tc.wantSecure, tc.wantSite)
-		}
 	}
 }

@@ -6,11 +6,32 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+func TestNewSessionIDsAre32CharacterBase64URL(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	seen := map[string]bool{}
+	for range 100 {
+		id, _ := m.newID(nil)
+		if !regexp.MustCompile(`^[A-Za-z0-9_-]{32}$`).MatchString(id) || seen[id] {
+			t.Fatalf("bad or repeated id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestGenerateIDIsUsedForNewSessions(t *testing.T) {
+	m, st := newTestManager(t, Options{GenerateID: func(r *http.Request) string { return "custom-" + r.URL.Query().Get("u") }})
+	newBrowser(t, m.Handler(incrViews)).get("/?u=42")
+	if _, found, err := st.Store.Get(t.Context(), "custom-42"); err != nil || !found {
+		t.Fatalf("session not stored under the generated id: %v", err)
+	}
+}
 
 // repeatingIDs is a weak Options.GenerateID, as a counter or an id derived
 // from the request can be: it hands out fresh ids, except that after

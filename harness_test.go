@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -179,4 +180,38 @@ func setCookie(rec *httptest.ResponseRecorder) string {
 		}
 	}
 	return ""
+}
+
+// Handlers shared by the tests.
+var (
+	readViews = handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		n, _ := GetAs[int](s, "views")
+		fmt.Fprint(w, n)
+	})
+	incrViews = handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		n, _ := GetAs[int](s, "views")
+		s.Set("views", n+1)
+		fmt.Fprint(w, n+1)
+	})
+)
+
+// stored creates a session in the store through the manager and returns a
+// browser that carries its cookie.
+func stored(t *testing.T, m *Manager) *browser {
+	t.Helper()
+	b := newBrowser(t, m.Handler(incrViews))
+	b.get("/")
+	if b.cookie == "" {
+		t.Fatal("setting up: no session cookie")
+	}
+	return b
+}
+
+func mustID(t *testing.T, m *Manager, cookie string) string {
+	t.Helper()
+	id, ok := m.signer.unsign(cookie)
+	if !ok {
+		t.Fatalf("cookie %q does not verify", cookie)
+	}
+	return id
 }
