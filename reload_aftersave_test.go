@@ -15,6 +15,56 @@ import (
 // request's start; also when the Save's reply was lost though the store
 // applied it (lostReplyStore).
 
+// express's reload keeps the id and hash taken at the start of the request,
+// so a session this request created or renewed and saved is still modified
+// after a Reload, and its cookie goes out.
+func TestReloadAfterSaveOfANewSessionStillSendsItsCookie(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("views", 1)
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if !s.IsNew() {
+			t.Error("IsNew is false after Reload of a session this request made")
+		}
+	})))
+	rec := b.get("/")
+	if setCookie(rec) == "" {
+		t.Fatal("no Set-Cookie for a new session saved and reloaded: the client can never reach it")
+	}
+	if data, found, _ := st.Store.Get(t.Context(), mustID(t, m, b.cookie)); !found || !strings.Contains(string(data), `"views":1`) {
+		t.Fatalf("the cookie's session is not the one stored: %s", data)
+	}
+}
+
+func TestReloadAfterRenewIDAndSaveSendsTheNewCookie(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := stored(t, m) // views = 1
+	old := b.cookie
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if err := s.RenewID(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Save(r.Context()); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(r.Context()); err != nil {
+			t.Error(err)
+		}
+	}))
+	if rec := b.get("/"); setCookie(rec) == "" || b.cookie == old {
+		t.Fatalf("Set-Cookie %q: the client keeps the destroyed id", setCookie(rec))
+	}
+	b.h = m.Handler(readViews)
+	if got := b.get("/").Body.String(); got != "1" {
+		t.Fatalf("views = %s under the new cookie, want 1", got)
+	}
+}
+
 // A new session that a Session.Save stored, and that the handler changed
 // again before a Reload, is still a change saved in this request: the
 // Reload takes back only what came after the Save, and the session's
