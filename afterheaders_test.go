@@ -30,17 +30,34 @@ func TestNewSessionFirstModifiedAfterTheHeadersIsNotStoredWithoutACookie(t *test
 	}
 }
 
+// A RenewID once the headers went out cannot give the client a new id: it
+// fails and leaves the session the client holds as it was, still working.
+// It used to return nil and destroy the old id at the end of the request,
+// logging the client out with its data gone while the handler believed the
+// login went through. As after a RenewID whose GenerateID fails, what the
+// request changes after it (a login's SetUser) is not written under the
+// old id, which may be planted.
 func TestRenewIDAfterTheHeadersDoesNotDestroyTheOnlyCopyTheClientCanReach(t *testing.T) {
 	m, _ := newTestManager(t, Options{})
-	b := stored(t, m)
+	b := stored(t, m) // views: 1
+	var renewErr error
 	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		w.Write([]byte("headers are out"))
+		renewErr = s.RenewID(r.Context())
+		s.SetUser("alice")
 		s.Set("late", true)
 	}))
-	b.get("/")
-	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { fmt.Fprint(w, s.Get("late")) }))
-	if got := b.get("/").Body.String(); got != "true" {
-		t.Fatalf("a change after the headers to a session the client holds must be saved: %s", got)
+	if rec := b.get("/login"); setCookie(rec) != "" {
+		t.Errorf("Set-Cookie %q after the headers went out", setCookie(rec))
+	}
+	if renewErr == nil {
+		t.Error("RenewID after the headers went out returned nil: the handler cannot tell the login failed")
+	}
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fmt.Fprint(w, s.Get("views"), " ", s.User(), " ", s.Get("late"))
+	}))
+	if got, want := b.get("/").Body.String(), "1  <nil>"; got != want {
+		t.Fatalf("next request with the old cookie: %q, want %q (the session as it was, without the login)", got, want)
 	}
 }
 

@@ -53,8 +53,7 @@ const (
 	// same entry before its write need not (indexBeforeWrite).
 	markLoadIndexed
 	// markRenewFailed: a RenewID could not give the session a new id
-	// (GenerateID failed) while the client's stored session waited for
-	// it: what the request changes, but for flash messages, is not written
+	// (GenerateID failed, or the response headers had been sent): what the request changes, but for flash messages, is not written
 	// under the old id, which the client came with and an attacker may
 	// have planted (persist).
 	markRenewFailed

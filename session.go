@@ -247,9 +247,9 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // answered with an error that the store applied all the same, a timeout
 // after the delete went out, does not fail the save: a read of the old id
 // tells it is gone). A request that ends without writing the new id
-// (Destroy, Unset, a RenewID after the response headers went out)
-// destroys the old id's session all the same. Until then another request
-// can still use the old id, and what it writes there ends with it.
+// (Destroy, Unset) destroys the old id's session all the same. Until then
+// another request can still use the old id, and what it writes there ends
+// with it.
 // Another stored copy (the session saved under a new id earlier in the
 // request, and renewed again) is destroyed at once, as Regenerate
 // destroys it, with its errors. A RenewID that fails because GenerateID
@@ -258,7 +258,10 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // planted: that save fails (Save returns the error, or the ErrorHandler
 // answers), unless a later RenewID, Regenerate or Destroy gives the
 // session another id. Flash messages alone are written (a "try again" for
-// the page the failed login redirects to).
+// the page the failed login redirects to). A RenewID once the response
+// headers went out, when no cookie can carry a new id, fails the same way
+// and changes nothing, rather than end the only session the client can
+// reach.
 //
 // A stored session with a user (SetUser), or one that a Session.Save of
 // the request whose reply was lost bound to a user, is re-read first,
@@ -271,8 +274,26 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // re-read that fails otherwise is returned too, and the values this request
 // has move, as before.
 func (s *Session) RenewID(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	rs := s.rs
+	rs.mu.Lock() // before s.mu, as the commits take them
+	headersOut := rs.wroteHeader
+	rs.mu.Unlock()
+	if headersOut {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// No cookie can carry a new id: the client's session stays, and
+		// the login's changes are not written under its id.
+		s.set(markRenewFailed)
+		return errRenewAfterHeaders
+	}
 	return s.regenerate(ctx, true)
 }
+
+// errRenewAfterHeaders is RenewID's error once the response headers went out.
+var errRenewAfterHeaders = errors.New("session: renew id: the response headers were sent, so no cookie can carry a new id: the session keeps its id, and what the request changes after this, flash messages aside, is not saved; call RenewID before the first write or Flush")
 
 func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	if s == nil {
