@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -349,6 +350,94 @@ func TestACreateOfAnIDAnotherClientStoredIdenticalBytesUnderIsTaken(t *testing.T
 			}
 			if v, ok, err := second.CompareAndSwap(ctx, "id", "", data, exp); err != nil || ok {
 				t.Errorf("another client's create of the same id with the same bytes: version %q, created %v, %v; want the id taken", v, ok, err)
+			}
+		})
+	}
+}
+
+// refusingClient returns a client of addr whose first refuse dials are
+// refused, as a master's that has just died, and that counts its dials in
+// dials. It dials once per try (DialerRetries 1), and sends a command again
+// maxRetries times, with a backoff of a millisecond.
+func refusingClient(t *testing.T, addr string, maxRetries int, refuse int32, dials *atomic.Int32) *redis.Client {
+	t.Helper()
+	refused := refusedAddr(t)
+	client := redis.NewClient(&redis.Options{
+		Addr: addr, MaxRetries: maxRetries, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+		DialerRetries: 1,
+		Dialer: func(ctx context.Context, network, a string) (net.Conn, error) {
+			if dials.Add(1) <= refuse {
+				a = refused
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, a)
+		},
+	})
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// A create whose connection could not be made sent nothing: trying it again
+// is its first send, not a second one that may find its own first write.
+// The store took the tries after a refused connection for sends again once
+// the client's retries for refused connections were spent, so a create
+// that then found another client's session with exactly its bytes (a
+// GenerateID that repeats ids, two new sessions in one millisecond) read it
+// back and reported it its own: two clients held one session.
+func TestACreateWhoseConnectionsWereRefusedDoesNotTakeAnotherClientsIdenticalSession(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			data, exp := []byte(`{"cookie":{"originalMaxAge":3600000},"cart":"socks"}`), time.Now().Add(time.Hour)
+			var dials atomic.Int32
+			// MaxRetries 1: two tries, both refused; the third dial would connect.
+			st := newStore(refusingClient(t, srv.client(t).Options().Addr, 1, 2, &dials))
+			other := redisstore.New(srv.client(t), redisstore.WithPrefix(st.Prefix()))
+			if _, ok, err := other.CompareAndSwap(ctx, "id", "", data, exp); err != nil || !ok {
+				t.Fatalf("the other client's create: %v, %v", ok, err)
+			}
+			if v, ok, err := st.CompareAndSwap(ctx, "id", "", data, exp); ok {
+				t.Errorf("a create of an id another client stored identical bytes under, after refused connections: version %q, created, %v; want the id taken or an error", v, err)
+			}
+		})
+	}
+}
+
+// A write whose connection is refused every time is tried once and then
+// the client's MaxRetries times more, as go-redis tries a command, and no
+// more: a create tried that many times again for each of those, so that
+// it failed only after (MaxRetries+1)² dials, each up to the client's
+// DialTimeout (5 s by default) times its DialerRetries.
+func TestAWriteWhoseConnectionIsAlwaysRefusedIsTriedMaxRetriesPlusOneTimes(t *testing.T) {
+	const maxRetries = 2
+	ctx := t.Context()
+	exp := time.Now().Add(time.Hour)
+	for name, op := range map[string]func(st *redisstore.Store) error{
+		"create": func(st *redisstore.Store) error {
+			_, _, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"n":1}`), exp)
+			return err
+		},
+		"swap": func(st *redisstore.Store) error {
+			_, _, err := st.CompareAndSwap(ctx, "id", `{"n":1}`, []byte(`{"n":2}`), exp)
+			return err
+		},
+		"set": func(st *redisstore.Store) error { return st.Set(ctx, "id", []byte(`{"n":1}`), exp) },
+		"touch": func(st *redisstore.Store) error {
+			_, err := st.Touch(ctx, "id", exp)
+			return err
+		},
+		"get-and-touch": func(st *redisstore.Store) error {
+			_, _, _, err := st.GetAndTouch(ctx, "id", exp)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var dials atomic.Int32
+			st := newStore(refusingClient(t, testserver.SharedRedis(t).Addr, maxRetries, math.MaxInt32, &dials))
+			if err := op(st); err == nil {
+				t.Fatal("a write whose every connection was refused succeeded")
+			}
+			if n := dials.Load(); n != maxRetries+1 {
+				t.Errorf("%d dials; want %d (MaxRetries %d)", n, maxRetries+1, maxRetries)
 			}
 		})
 	}

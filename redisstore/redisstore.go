@@ -601,38 +601,23 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 // create stores data under key for ttl if nothing is stored there (SET
 // NX), and reports whether it did. The SET NX goes as an onceCmd, and
 // create itself sends it again after a failure that leaves unknown whether
-// it ran (a lost answer), as go-redis would have, the client's retries
-// times (not with WithReplicas, whose WAIT may be what failed). Only then
+// it ran (a lost answer), as go-redis would have (send, the client's
+// retries in all), but not with WithReplicas, whose WAIT may be what
+// failed. Only when a try before the last may have reached the server
 // does a SET NX that finds the key taken read it back, on the master
-// (getOnMaster): exactly data is
-// this create's own first try, and it succeeded; anything
-// else (or nothing, expired or destroyed meanwhile) is another's, and it
-// did not. Without a lost answer the key is another's whatever its bytes:
-// another client's new session with the same id and the same values (a
-// GenerateID that repeats ids, two requests in one millisecond) must not
-// join it.
+// (getOnMaster): exactly data is this create's own earlier try, and it
+// succeeded; anything else (or nothing, expired or destroyed meanwhile)
+// is another's, and it did not. Without such a try the key is another's
+// whatever its bytes: another client's new session with the same id and
+// the same values (a GenerateID that repeats ids, two requests in one
+// millisecond) must not join it. A try whose connection could not be made
+// sent nothing, and does not count.
 func (s *Store) create(ctx context.Context, key string, data []byte, ttl time.Duration) (bool, error) {
 	var cmd *redis.BoolCmd
-	queue := func(c redis.Cmdable) redis.Cmder {
+	resent, err := s.send(ctx, key, s.replicas == 0, func(c redis.Cmdable) redis.Cmder {
 		cmd = redis.NewBoolCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "nx")
 		return processOnce(ctx, c, cmd)
-	}
-	err := s.writeOnce(ctx, key, queue)
-	retries, lo, hi := retryOptions(s.client)
-	if s.replicas > 0 {
-		// The pipeline's failure may be its WAIT's, after the SET NX
-		// ran and was answered: write sends again only what surely did
-		// not run (writeOnce).
-		retries = 0
-	}
-	resent := false
-	for try := 1; try <= retries && mayHaveRun(ctx, err); try++ {
-		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
-			return false, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
-		}
-		resent = true
-		err = s.writeOnce(ctx, key, queue)
-	}
+	})
 	switch {
 	case err != nil:
 		return false, err
@@ -765,28 +750,47 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 	return cmd
 }
 
-// writeOnce is write for a command that go-redis does not send again
+// send is write for a command that go-redis does not send again
 // (processOnce). It sends it again itself after an answer from the server
 // that proves it did not run (a server loading its data or read-only after
 // a failover, a Cluster that cannot serve the slot, too many clients, too
 // few replicas), or when it never went out (its connection refused, no
-// connection free in the pool in time), as go-redis would have, up to the
-// client's MaxRetries times with its retry backoff. That holds for the
-// pipeline of the command and its WAIT too (WithReplicas on one server or
-// Sentinel), which go-redis no longer sends again either; on a Cluster,
-// write does it for that pipeline itself.
-func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
-	err := s.write(ctx, key, queue)
+// connection free in the pool in time), as go-redis would have, and, if
+// lost is true, after a failure that leaves unknown whether it ran (a lost
+// answer, mayHaveRun): up to the client's MaxRetries times in all, with
+// its retry backoff, as go-redis counts its tries. It reports whether a
+// try before the last may have reached the server (a lost answer; a
+// refused connection or an answer that proves the command did not run
+// does not count). That holds for the pipeline of the command and its
+// WAIT too (WithReplicas on one server or Sentinel), which go-redis no
+// longer sends again either; on a Cluster, write does it for that
+// pipeline itself, and never sends again one that may have run.
+func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
+	err = s.write(ctx, key, queue)
 	if _, cluster := s.client.(*redis.ClusterClient); cluster && s.replicas > 0 {
-		return err
+		return false, err
 	}
 	retries, lo, hi := retryOptions(s.client)
-	for try := 1; try <= retries && refusedToRun(err); try++ {
+	for try := 1; try <= retries; try++ {
+		switch {
+		case refusedToRun(err):
+		case lost && mayHaveRun(ctx, err):
+			resent = true
+		default:
+			return resent, err
+		}
 		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
-			return fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
+			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)
 	}
+	return resent, err
+}
+
+// writeOnce is send for a command that must not run twice: it is sent
+// again only when it surely did not run.
+func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
+	_, err := s.send(ctx, key, false, queue)
 	return err
 }
 
