@@ -2,5 +2,6 @@ package redisstore
 
 import "time"
 
-// SetClock makes s's user index read the time from now (tests only).
+// SetClock makes s read the time from now, for its TTLs and its user
+// index (tests only).
 func SetClock(s *Store, now func() time.Time) { s.now = now }

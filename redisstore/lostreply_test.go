@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
@@ -360,14 +362,23 @@ func TestACreateOfAnIDAnotherClientStoredIdenticalBytesUnderIsTaken(t *testing.T
 // dials. It dials once per try (DialerRetries 1), and sends a command again
 // maxRetries times, with a backoff of a millisecond.
 func refusingClient(t *testing.T, addr string, maxRetries int, refuse int32, dials *atomic.Int32) *redis.Client {
+	return refusingClientThen(t, addr, maxRetries, refuse, dials, nil)
+}
+
+// refusingClientThen is refusingClient that calls refused, if not nil,
+// at each dial it refuses.
+func refusingClientThen(t *testing.T, addr string, maxRetries int, refuse int32, dials *atomic.Int32, refused func()) *redis.Client {
 	t.Helper()
-	refused := refusedAddr(t)
+	nowhere := refusedAddr(t)
 	client := redis.NewClient(&redis.Options{
 		Addr: addr, MaxRetries: maxRetries, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
 		DialerRetries: 1,
 		Dialer: func(ctx context.Context, network, a string) (net.Conn, error) {
 			if dials.Add(1) <= refuse {
-				a = refused
+				a = nowhere
+				if refused != nil {
+					refused()
+				}
 			}
 			return (&net.Dialer{}).DialContext(ctx, network, a)
 		},
@@ -438,6 +449,135 @@ func TestAWriteWhoseConnectionIsAlwaysRefusedIsTriedMaxRetriesPlusOneTimes(t *te
 			}
 			if n := dials.Load(); n != maxRetries+1 {
 				t.Errorf("%d dials; want %d (MaxRetries %d)", n, maxRetries+1, maxRetries)
+			}
+		})
+	}
+}
+
+// resentWrites are the writes that set a session's TTL, each as a func that
+// writes the session on st to expire at exp, on a server where it is
+// stored as stored (what a swap expects). A session stored with a TTL
+// reports ok with its version; one whose expiry has passed, ok and none
+// (a swap, a create) or found false (a touch, a load).
+var resentWrites = map[string]func(ctx context.Context, st *redisstore.Store, stored []byte, exp time.Time) (ok bool, err error){
+	"set": func(ctx context.Context, st *redisstore.Store, _ []byte, exp time.Time) (bool, error) {
+		return true, st.Set(ctx, "id", []byte(`{"n":2}`), exp)
+	},
+	"touch": func(ctx context.Context, st *redisstore.Store, _ []byte, exp time.Time) (bool, error) {
+		return st.Touch(ctx, "id", exp)
+	},
+	"get-and-touch": func(ctx context.Context, st *redisstore.Store, _ []byte, exp time.Time) (bool, error) {
+		_, _, found, err := st.GetAndTouch(ctx, "id", exp)
+		return found, err
+	},
+	"create": func(ctx context.Context, st *redisstore.Store, _ []byte, exp time.Time) (bool, error) {
+		_, ok, err := st.CompareAndSwap(ctx, "id", "", []byte(`{"n":2}`), exp)
+		return ok, err
+	},
+	"swap": func(ctx context.Context, st *redisstore.Store, stored []byte, exp time.Time) (bool, error) {
+		_, ok, err := st.CompareAndSwap(ctx, "id", string(stored), []byte(`{"n":2}`), exp)
+		return ok, err
+	},
+}
+
+// checkTTLAfterResend checks the session key after a write that was sent
+// again once the store's clock had moved by moved towards exp, an hour
+// after the first send: the key lives the time left at the second send
+// (the first one's TTL less moved), and is gone once moved passes exp.
+func checkTTLAfterResend(t *testing.T, direct *redis.Client, key string, moved time.Duration, ok bool, err error) {
+	t.Helper()
+	if err != nil || !ok && moved < time.Hour {
+		t.Fatalf("the write sent again: %v, %v", ok, err)
+	}
+	ttl, err := direct.PTTL(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved >= time.Hour {
+		if ttl != -2*time.Nanosecond && ttl != -2*time.Millisecond { // no such key
+			t.Errorf("PTTL %v after a write sent again once its expiry had passed; want the session deleted", ttl)
+		}
+		return
+	}
+	if left := time.Hour - moved; ttl > left || ttl < left-time.Minute {
+		t.Errorf("PTTL %v after a write sent again %v after its first send, which had an hour left; want the %v left then", ttl, moved, left)
+	}
+}
+
+// A write that the store (or go-redis) sends again after its answer was
+// lost carries the TTL left at that second send, on the store's clock: it
+// carried the TTL computed before the first send, so that the session
+// outlived its expiry by as long as the first try took (up to the
+// client's ReadTimeout, 3 s by default), and a write whose expiry passed
+// meanwhile stored the session for its whole first TTL instead of
+// deleting it. (A create and a swap are not sent again after a lost
+// answer: the first try may have run.)
+func TestAWriteSentAgainAfterALostReplyCarriesTheTTLLeftAtThatSend(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			for _, name := range []string{"set", "touch", "get-and-touch"} {
+				for _, moved := range []time.Duration{30 * time.Minute, 2 * time.Hour} {
+					t.Run(name+"/"+moved.String(), func(t *testing.T) {
+						ctx := t.Context()
+						direct := srv.client(t)
+						p := testserver.StartProxy(t, direct.Options().Addr)
+						viaProxy := redis.NewClient(&redis.Options{Addr: p.Addr, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+						t.Cleanup(func() { viaProxy.Close() })
+						st := newStore(viaProxy)
+						clock := testclock.New(time.Now())
+						redisstore.SetClock(st, clock.Now)
+						stored := []byte(`{"n":1}`)
+						if err := direct.Set(ctx, st.Prefix()+"id", stored, 2*time.Hour).Err(); err != nil {
+							t.Fatal(err)
+						}
+						command := map[string]string{"set": "set", "touch": "pexpire", "get-and-touch": "getex"}[name]
+						p.LoseReply("\r\n"+command+"\r\n", func() { clock.Advance(moved) })
+						ok, err := resentWrites[name](ctx, st, stored, clock.Now().Add(time.Hour))
+						if p.LostReplies() != 1 {
+							t.Fatalf("%d answers lost; want the first %s's", p.LostReplies(), command)
+						}
+						checkTTLAfterResend(t, direct, st.Prefix()+"id", moved, ok, err)
+					})
+				}
+			}
+		})
+	}
+}
+
+// A write whose first connection was refused is sent again (by the store
+// or by go-redis) with the TTL left at that second send, on the store's
+// clock: it carried the TTL computed before the first try, which may have
+// waited out the client's DialTimeout (5 s by default, times its
+// DialerRetries) before it failed, and the session outlived its expiry by
+// as much.
+func TestAWriteSentAgainAfterARefusedConnectionCarriesTheTTLLeftAtThatSend(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			for name, write := range resentWrites {
+				for _, moved := range []time.Duration{30 * time.Minute, 2 * time.Hour} {
+					t.Run(name+"/"+moved.String(), func(t *testing.T) {
+						ctx := t.Context()
+						direct := srv.client(t)
+						clock := testclock.New(time.Now())
+						var dials atomic.Int32
+						st := newStore(refusingClientThen(t, direct.Options().Addr, 2, 1, &dials, func() { clock.Advance(moved) }))
+						redisstore.SetClock(st, clock.Now)
+						stored := []byte(`{"n":1}`)
+						if name != "create" {
+							if err := direct.Set(ctx, st.Prefix()+"id", stored, 2*time.Hour).Err(); err != nil {
+								t.Fatal(err)
+							}
+						}
+						ok, err := write(ctx, st, stored, clock.Now().Add(time.Hour))
+						if dials.Load() < 2 {
+							t.Fatalf("%d dials; want the first refused and another", dials.Load())
+						}
+						checkTTLAfterResend(t, direct, st.Prefix()+"id", moved, ok, err)
+						if v, _ := direct.Get(ctx, st.Prefix()+"id").Bytes(); moved < time.Hour && !bytes.Equal(v, map[bool][]byte{true: stored, false: []byte(`{"n":2}`)}[name == "touch" || name == "get-and-touch"]) {
+							t.Errorf("stored %s after the write", v)
+						}
+					})
+				}
 			}
 		})
 	}

@@ -14,9 +14,12 @@
 // the time left rounded down to the millisecond, less one millisecond (Redis
 // keeps a key through the millisecond its TTL ends in), so a key dies less
 // than 2 ms before expires, never after, counting the TTL from when Redis
-// receives the command (as Redis does). An expiry beyond about 292 years
-// (year 9999 for "never") is kept for about 292 years; one more than 292
-// years ago (year 1700) is in the past like any other, and deletes.
+// receives the command (as Redis does). A write sent again (after a lost
+// answer or a refused connection) carries the time left at that try, not
+// the first try's TTL, and deletes the session once its expiry has passed.
+// An expiry beyond about 292 years (year 9999 for "never") is kept for
+// about 292 years; one more than 292 years ago (year 1700) is in the past
+// like any other, and deletes.
 //
 // Every store operation is one command, so one network round trip:
 //
@@ -124,7 +127,7 @@ type Store struct {
 	replicaTimeout time.Duration    // and this long
 	noGetEx        atomic.Bool      // the server said it has no GETEX (Redis < 6.2)
 	noSetIfEq      atomic.Bool      // the server said it has no SET IFEQ (Redis < 8.4, Valkey < 8.1)
-	now            func() time.Time // the user index's clock (users.go); tests replace it
+	now            func() time.Time // the clock TTLs and the user index (users.go) count from; tests replace it
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -304,19 +307,23 @@ func (s *Store) UserIndexPrefix() string { return s.userPrefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
 
-// ttl returns the TTL to send for a session expiring at expires: the time
-// left rounded down to the millisecond, less one, since Redis keeps a key
-// through the millisecond its TTL ends in. Zero means it has expired. An
-// expiry past time.Duration's range (year 9999 for "never") gets about 292
-// years: time.Until saturates, and rounding down cannot overflow. One
-// before that range (year 1700) saturates too, at the smallest Duration:
-// the millisecond is taken off only from a TTL left above it, since taking
-// it from that smallest one wraps around to about 292 years.
+// ttl returns the TTL to send now for a session expiring at expires: the
+// time left on the store's clock rounded down to the millisecond, less
+// one, since Redis keeps a key through the millisecond its TTL ends in.
+// Zero means it has expired. Each try of a write calls it again when it
+// queues its command, so that a try sent again (after a lost answer, a
+// refused connection, a pool that had none free) carries the time left
+// then, not the TTL of a first try that may have taken seconds. An expiry
+// past time.Duration's range (year 9999 for "never") gets about 292 years:
+// Sub saturates, and rounding down cannot overflow. One before that range
+// (year 1700) saturates too, at the smallest Duration: the millisecond is
+// taken off only from a TTL left above it, since taking it from that
+// smallest one wraps around to about 292 years.
 func (s *Store) ttl(expires time.Time) time.Duration {
 	if expires.IsZero() {
 		return s.defaultTTL
 	}
-	left := time.Until(expires).Truncate(time.Millisecond)
+	left := expires.Sub(s.now()).Truncate(time.Millisecond)
 	if left <= time.Millisecond {
 		return 0
 	}
@@ -394,18 +401,21 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap("get-and-touch", id, err)
 	}
-	ttl, key := s.ttl(expires), s.key(id)
-	var b []byte
+	key := s.key(id)
+	var (
+		b   []byte
+		ttl time.Duration // the last try's
+	)
 	err := errNoGetEx
 	if !s.noGetEx.Load() {
 		var cmd *redis.StringCmd
-		err = s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
-			if ttl > 0 {
-				cmd = c.GetEx(ctx, key, ttl)
+		_, err = s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+			if ttl = s.ttl(expires); ttl > 0 {
+				cmd = redis.NewStringCmd(ctx, "getex", key, "px", ttl.Milliseconds())
 			} else {
-				cmd = c.GetDel(ctx, key)
+				cmd = redis.NewStringCmd(ctx, "getdel", key)
 			}
-			return cmd
+			return processOnce(ctx, c, cmd)
 		})
 		if err == nil {
 			b, _ = cmd.Bytes()
@@ -416,7 +426,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 		}
 	}
 	if err == errNoGetEx {
-		b, err = s.getAndPExpire(ctx, key, ttl)
+		b, ttl, err = s.getAndPExpire(ctx, key, expires)
 	}
 	if errors.Is(err, redis.Nil) {
 		return nil, "", false, nil
@@ -438,39 +448,45 @@ func isUnknownCommand(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "ERR unknown command")
 }
 
-// getAndPExpire is GetAndTouch for servers without GETEX: GET, then PEXPIRE
-// (a negative TTL deletes), pipelined. With WithReplicas the read is an
-// MGET, whose missing key is no error, so that the pipeline's WAIT is
-// still read.
-func (s *Store) getAndPExpire(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
-	if ttl <= 0 {
-		ttl = -time.Millisecond
-	}
-	if s.replicas > 0 {
-		var get *redis.SliceCmd
-		err := s.write(ctx, key, func(c redis.Cmdable) redis.Cmder {
-			get = c.MGet(ctx, key)
-			return c.PExpire(ctx, key, ttl)
-		})
-		if err != nil {
-			return nil, err
+// getAndPExpire is GetAndTouch for servers without GETEX: MGET (whose
+// missing key is no error, so that the pipeline's WAIT is still read with
+// WithReplicas), then PEXPIRE (a negative TTL deletes), pipelined. It
+// returns the value and the TTL the last try sent.
+func (s *Store) getAndPExpire(ctx context.Context, key string, expires time.Time) ([]byte, time.Duration, error) {
+	var (
+		get *redis.SliceCmd
+		ttl time.Duration
+	)
+	_, err := s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+		ttl = s.ttl(expires)
+		ms := ttl.Milliseconds()
+		if ttl <= 0 {
+			ms = -1
 		}
-		v, ok := get.Val()[0].(string)
-		if !ok {
-			return nil, redis.Nil
+		// With WithReplicas c is write's pipeline; else a pipeline of
+		// its own.
+		p, inPipeline := c.(redis.Pipeliner)
+		if !inPipeline {
+			p = s.client.Pipeline()
 		}
-		return []byte(v), nil
-	}
-	var get *redis.StringCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, key)
-		p.PExpire(ctx, key, ttl)
-		return nil
+		get = p.MGet(ctx, key)
+		cmd := processOnce(ctx, p, redis.NewBoolCmd(ctx, "pexpire", key, ms))
+		if !inPipeline {
+			_, _ = p.Exec(ctx) // the error is on the commands
+		}
+		return cmd
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+	if err == nil {
+		err = get.Err()
 	}
-	return get.Bytes()
+	if err != nil {
+		return nil, ttl, err
+	}
+	v, ok := get.Val()[0].(string)
+	if !ok {
+		return nil, ttl, redis.Nil
+	}
+	return []byte(v), ttl, nil
 }
 
 // Set stores data under id until expires (the default TTL for the zero
@@ -479,12 +495,12 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
-	ttl := s.ttl(expires)
-	err := s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder {
-		if ttl <= 0 {
-			return c.Del(ctx, s.key(id))
+	key := s.key(id)
+	_, err := s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+		if ttl := s.ttl(expires); ttl > 0 {
+			return processOnce(ctx, c, redis.NewStatusCmd(ctx, "set", key, data, "px", ttl.Milliseconds()))
 		}
-		return c.Set(ctx, s.key(id), data, ttl)
+		return processOnce(ctx, c, redis.NewIntCmd(ctx, "del", key))
 	})
 	if err != nil {
 		return wrap("set", id, err)
@@ -499,12 +515,16 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
-	ttl := s.ttl(expires)
-	if ttl <= 0 {
-		ttl = -time.Millisecond // PEXPIRE with a negative TTL deletes
-	}
+	key := s.key(id)
 	var cmd *redis.BoolCmd
-	err = s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder { cmd = c.PExpire(ctx, s.key(id), ttl); return cmd })
+	_, err = s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+		ms := s.ttl(expires).Milliseconds()
+		if ms <= 0 {
+			ms = -1 // PEXPIRE with a negative TTL deletes
+		}
+		cmd = redis.NewBoolCmd(ctx, "pexpire", key, ms)
+		return processOnce(ctx, c, cmd)
+	})
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
@@ -568,10 +588,9 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	ttl := s.ttl(expires)
 	key := s.key(id)
 	if old == "" {
-		if ttl <= 0 {
+		if s.ttl(expires) <= 0 {
 			// Nothing to create; still report a session that exists.
 			n, err := s.client.Exists(ctx, key).Result()
 			if err != nil {
@@ -579,64 +598,80 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 			}
 			return "", n == 0, nil
 		}
-		created, err := s.create(ctx, key, data, ttl)
+		created, stored, err := s.create(ctx, key, data, expires)
 		if err != nil {
 			return "", false, wrap("compare-and-swap", id, err)
 		}
-		if !created {
-			return "", false, nil
+		if !created || !stored {
+			return "", created, nil
 		}
 		return version(data), true, nil
 	}
-	swapped, err = s.swap(ctx, key, old, data, ttl)
+	swapped, stored, err := s.swap(ctx, key, old, data, expires)
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	if !swapped || ttl <= 0 {
+	if !swapped || !stored {
 		return "", swapped, nil
 	}
 	return version(data), true, nil
 }
 
-// create stores data under key for ttl if nothing is stored there (SET
-// NX), and reports whether it did. The SET NX goes as an onceCmd, and
+// create stores data under key until expires if nothing is stored there
+// (SET NX), and reports whether it did, and whether it stored anything: a
+// try sent again once the expiry has passed stores nothing (EXISTS instead,
+// as a create whose expiry had passed from the start), and reports
+// whether the id is free. The SET NX goes as an onceCmd, and
 // create itself sends it again after a failure that leaves unknown whether
 // it ran (a lost answer), as go-redis would have (send, the client's
 // retries in all), but not with WithReplicas, whose WAIT may be what
 // failed. Only when a try before the last may have reached the server
-// does a SET NX that finds the key taken read it back, on the master
+// does a create that finds the key taken read it back, on the master
 // (getOnMaster): exactly data is this create's own earlier try, and it
 // succeeded; anything else (or nothing, expired or destroyed meanwhile)
 // is another's, and it did not. Without such a try the key is another's
 // whatever its bytes: another client's new session with the same id and
 // the same values (a GenerateID that repeats ids, two requests in one
 // millisecond) must not join it. A try whose connection could not be made
-// sent nothing, and does not count.
-func (s *Store) create(ctx context.Context, key string, data []byte, ttl time.Duration) (bool, error) {
-	var cmd *redis.BoolCmd
+// sent nothing, and does not count. An earlier try that did store data
+// keeps the TTL it was sent with, the time left when it was sent.
+func (s *Store) create(ctx context.Context, key string, data []byte, expires time.Time) (created, stored bool, err error) {
+	var (
+		set    *redis.BoolCmd
+		exists *redis.IntCmd
+	)
 	resent, err := s.send(ctx, key, s.replicas == 0, func(c redis.Cmdable) redis.Cmder {
-		cmd = redis.NewBoolCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "nx")
-		return processOnce(ctx, c, cmd)
+		set, exists = nil, nil
+		ttl := s.ttl(expires)
+		if ttl <= 0 {
+			exists = redis.NewIntCmd(ctx, "exists", key)
+			return processOnce(ctx, c, exists)
+		}
+		set = redis.NewBoolCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "nx")
+		return processOnce(ctx, c, set)
 	})
 	switch {
 	case err != nil:
-		return false, err
-	case cmd.Val():
-		return true, nil
+		return false, false, err
+	case set != nil && set.Val():
+		return true, true, nil
+	case exists != nil && exists.Val() == 0:
+		return true, false, nil
 	case !resent:
-		return false, nil
+		return false, false, nil
 	}
 	// On the master: a replica may not have the first try yet, and a
 	// create that takes its own session for another's moves it to a
 	// fresh id, leaving the first try stored under an id no client holds.
-	stored, err := s.getOnMaster(ctx, s.client, key)()
+	v, err := s.getOnMaster(ctx, s.client, key)()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return false, nil
+		return false, false, nil
 	case err != nil:
-		return false, fmt.Errorf("read back a create that was sent again and found its id taken: %w", err)
+		return false, false, fmt.Errorf("read back a create that was sent again and found its id taken: %w", err)
 	}
-	return bytes.Equal(stored, data), nil
+	own := bytes.Equal(v, data)
+	return own, own && set != nil, nil
 }
 
 // readsReplicas reports whether the client sends read-only commands to
@@ -685,44 +720,51 @@ func mayHaveRun(ctx context.Context, err error) bool {
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// swap replaces the value of key with data for ttl (ttl <= 0 deletes it) if
-// the value is still old. It sends SET IFEQ unless the server has shown it
-// lacks it, and the script otherwise.
-func (s *Store) swap(ctx context.Context, key, old string, data []byte, ttl time.Duration) (bool, error) {
-	if ttl > 0 && !s.noSetIfEq.Load() {
-		err := s.writeOnce(ctx, key, func(c redis.Cmdable) redis.Cmder {
-			return processOnce(ctx, c, redis.NewStatusCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "ifeq", valueOf(old)))
-		})
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, redis.Nil):
-			return false, nil
-		case !redis.HasErrorPrefix(err, "syntax error"):
-			return false, err
+// swap replaces the value of key with data until expires (deletes it once
+// expires has passed) if the value is still old, and reports whether it
+// did, and whether it stored data (not deleted). Each try sends SET IFEQ
+// unless the expiry has passed or the server has shown it lacks it, and
+// the script otherwise, with the TTL left at that try.
+func (s *Store) swap(ctx context.Context, key, old string, data []byte, expires time.Time) (swapped, stored bool, err error) {
+	var (
+		ifeq   *redis.StatusCmd
+		script *redis.Cmd
+		ttl    time.Duration // the last try's
+	)
+	queue := func(c redis.Cmdable) redis.Cmder {
+		ifeq, script = nil, nil
+		if ttl = s.ttl(expires); ttl > 0 && !s.noSetIfEq.Load() {
+			ifeq = redis.NewStatusCmd(ctx, "set", key, data, "px", ttl.Milliseconds(), "ifeq", valueOf(old))
+			return processOnce(ctx, c, ifeq)
 		}
-		// A server before Valkey 8.1 or Redis 8.4 knows no IFEQ: it rejected
-		// the command and wrote nothing.
-		s.noSetIfEq.Store(true)
-	}
-	var cmd *redis.Cmd
-	err := s.writeOnce(ctx, key, func(c redis.Cmdable) redis.Cmder {
 		args := []any{casScript.Hash(), 1, key, versionHash(old), data, ttl.Milliseconds()}
-		cmd = redis.NewCmd(ctx, append([]any{"evalsha"}, args...)...)
+		script = redis.NewCmd(ctx, append([]any{"evalsha"}, args...)...)
 		// In a pipeline (WithReplicas) the error comes later: write loads
 		// the script and sends the pipeline again.
-		if err := processOnce(ctx, c, cmd).Err(); redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := processOnce(ctx, c, script).Err(); redis.HasErrorPrefix(err, "NOSCRIPT") {
 			args[0] = casLua
-			cmd = redis.NewCmd(ctx, append([]any{"eval"}, args...)...)
-			processOnce(ctx, c, cmd)
+			script = redis.NewCmd(ctx, append([]any{"eval"}, args...)...)
+			processOnce(ctx, c, script)
 		}
-		return cmd
-	})
-	if err != nil {
-		return false, err
+		return script
 	}
-	n, _ := cmd.Int()
-	return n == 1, nil
+	err = s.writeOnce(ctx, key, queue)
+	if ifeq != nil && redis.HasErrorPrefix(err, "syntax error") {
+		// A server before Valkey 8.1 or Redis 8.4 knows no IFEQ: it
+		// rejected the command and wrote nothing.
+		s.noSetIfEq.Store(true)
+		err = s.writeOnce(ctx, key, queue)
+	}
+	switch {
+	case ifeq != nil && errors.Is(err, redis.Nil):
+		return false, false, nil
+	case err != nil:
+		return false, false, err
+	case ifeq != nil:
+		return true, true, nil
+	}
+	n, _ := script.Int()
+	return n == 1, n == 1 && ttl > 0, nil
 }
 
 // onceCmd is a command that go-redis must not send again after a try that
