@@ -152,16 +152,21 @@ type config struct {
 
 // WithPrefix sets the key prefix (default "sess:"). Use a distinct prefix per
 // application sharing a Redis database, and none that starts with another's
-// ("sess:" beside "sess:a:" or "sess:sess:"): IDs, Count and Clear take
-// every key under their prefix, as connect-redis's do, so those of "sess:"
-// take in the other store's sessions and user index (Clear deletes them;
-// IDs lists the index keys as sessions, which Get then fails on). No store
-// can tell such keys from its own: "sess:a:x" is session "a:x" under "sess:"
-// as much as session "x" under "sess:a:". Glob characters in a prefix (*, ?,
-// [, ], \) are matched literally, and a Cluster hash tag ("{app}:sess:") is
-// fine. An empty prefix (connect-redis allows it) works for sessions, but
-// IDs, Count and Clear then fail with [ErrNoPrefix]: every key of the
-// database would look like a session.
+// ("sess:" beside "sess:a:" or "sess:sess:"), or that another's user index
+// prefix starts with ("sessuser" beside "sess:", whose index is under
+// "sessuser:"): IDs, Count and Clear take every key under their prefix, as
+// connect-redis's do, so those of "sess:" take in the other store's
+// sessions and user index (Clear deletes them; IDs lists the index keys as
+// sessions, which Get then fails on). No store can tell such keys from its
+// own: "sess:a:x" is session "a:x" under "sess:" as much as session "x"
+// under "sess:a:". A prefix that is another's default user index prefix
+// ("sessuser:" for "sess:", "<p>user:" for "<p>:") is refused ([New]
+// panics, see [CheckUserIndexPrefix]): its store would take that index for
+// the earlier layout of its own, and move it into its own. Glob characters
+// in a prefix (*, ?, [, ], \) are matched literally, and a Cluster hash tag
+// ("{app}:sess:") is fine. An empty prefix (connect-redis allows it) works
+// for sessions, but IDs, Count and Clear then fail with [ErrNoPrefix]:
+// every key of the database would look like a session.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithUserIndexPrefix sets the key prefix of the user index (the keys
@@ -226,8 +231,20 @@ func defaultUserPrefix(p string) string {
 // starts with prefix without being it, so that connect-redis, and any store
 // not given userPrefix (an earlier version, sessionctl without
 // user_index_prefix), would take the index keys for sessions. The empty
-// prefix (the default) and prefix itself (the earlier layout) always pass.
+// prefix (the default) and prefix itself (the earlier layout) pass, unless
+// prefix itself is refused: a session prefix that is the default user
+// index prefix of another session prefix ("sessuser:" is that of "sess:";
+// "<p>user:", p not ending in a colon, that of "<p>:"), whose
+// "<prefix>{user:<user>}", the earlier layout of its own index, are that
+// store's index keys: at each index write or listing of a user it would
+// move that user's entries into its own index (the other store's
+// DestroyUserSessions would end none of them), and its Clear would delete
+// them all.
 func CheckUserIndexPrefix(prefix, userPrefix string) error {
+	if other, ok := userPrefixOf(prefix); ok {
+		return fmt.Errorf("redisstore: session prefix %q is the default user index prefix of session prefix %q: its store would take that store's user index for the earlier layout of its own, moving a user's entries into its own index at each index write or listing of the user and deleting them all with Clear; give another session prefix",
+			prefix, other)
+	}
 	if userPrefix == "" || userPrefix == prefix {
 		return nil
 	}
@@ -240,6 +257,19 @@ func CheckUserIndexPrefix(prefix, userPrefix string) error {
 			userPrefix, prefix)
 	}
 	return nil
+}
+
+// userPrefixOf returns the session prefix whose default user index prefix
+// (defaultUserPrefix) prefix is, if any: for "<p>user:", with p not ending
+// in a colon, "<p>:" (or "<p>", whose default it is too). A store with
+// session prefix prefix reads the keys "<prefix>{user:<user>}" as the
+// earlier layout of its own user index, which are that store's index.
+func userPrefixOf(prefix string) (string, bool) {
+	p, ok := strings.CutSuffix(prefix, "user:")
+	if !ok || strings.HasSuffix(p, ":") || defaultUserPrefix(p+":") != prefix {
+		return "", false
+	}
+	return p + ":", true
 }
 
 // sameUserSlots reports whether every user's index keys under prefix a
@@ -281,8 +311,8 @@ func ceilMillisecond(d time.Duration) time.Duration {
 
 // New returns a store on client: a *redis.Client, the client of
 // redis.NewFailoverClient (Sentinel), a *redis.ClusterClient or a *redis.Ring.
-// The store does not close the client. New panics on a user index prefix
-// that [CheckUserIndexPrefix] refuses.
+// The store does not close the client. New panics on a prefix or user index
+// prefix that [CheckUserIndexPrefix] refuses.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {

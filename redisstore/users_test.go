@@ -714,3 +714,76 @@ func TestNewRefusesAUserIndexPrefixUnderTheSessionPrefix(t *testing.T) {
 		})
 	}
 }
+
+// A session prefix that is the default user index prefix of another
+// session prefix ("sessuser:" is "sess:"'s) is refused: the keys of the
+// earlier layout of its own user index, "sessuser:{user:<user>}", which it
+// moves into its own index on each index write or listing of the user and
+// which Clear deletes, are the other store's user index. A second app
+// given that prefix deleted the first app's index with its Clear, and
+// took a user's index from it at each login of that user, so that the
+// first app's DestroyUserSessions ("log out everywhere") ended none of
+// its sessions. New panics, naming the other prefix;
+// CheckUserIndexPrefix says so beforehand.
+func TestNewRefusesASessionPrefixThatIsAnotherStoresDefaultUserIndexPrefix(t *testing.T) {
+	for _, c := range []struct {
+		prefix, other string // other: the session prefix whose default user index prefix prefix is
+	}{
+		{"sessuser:", "sess:"},
+		{"myapp:sessuser:", "myapp:sess:"},
+		{"{app}:sessuser:", "{app}:sess:"},
+		{"user:", ":"},
+		{"sess:", ""},
+		{"sessuser2:", ""},
+		{"users:", ""},
+		{"app:user:", ""}, // the default of no session prefix but "app::"
+		{"app{sessuser:", ""},
+	} {
+		for _, userPrefix := range []string{"", c.prefix} { // the default, and the earlier layout's
+			err := redisstore.CheckUserIndexPrefix(c.prefix, userPrefix)
+			if (c.other != "") != (err != nil) {
+				t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want refused %v", c.prefix, userPrefix, err, c.other != "")
+				continue
+			}
+			if err != nil && (!strings.Contains(err.Error(), fmt.Sprintf("%q", c.prefix)) || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.other))) {
+				t.Errorf("CheckUserIndexPrefix(%q, %q) = %v; want the prefix and the session prefix it is the user index prefix of named", c.prefix, userPrefix, err)
+			}
+		}
+	}
+
+	ctx := t.Context()
+	client := standalone(t)
+	unique := testserver.UniquePrefix()
+	a := apptest.New(t, redisstore.New(client, redisstore.WithPrefix(unique+"sess:")), nil)
+	a.MustDo(t, "/login?u=alice", nil)
+	indexKey := unique + "sessuser:{user:alice}"
+	if n, err := client.Exists(ctx, indexKey).Result(); err != nil || n != 1 {
+		t.Fatalf("app A's index key %s: %d, %v", indexKey, n, err)
+	}
+	var b *redisstore.Store
+	panicked := func() (msg any) {
+		defer func() { msg = recover() }()
+		b = redisstore.New(client, redisstore.WithPrefix(unique+"sessuser:"))
+		return nil
+	}()
+	if panicked != nil {
+		if msg := fmt.Sprint(panicked); !strings.Contains(msg, fmt.Sprintf("%q", unique+"sess:")) {
+			t.Errorf("New with A's user index prefix as session prefix panicked with %q; want CheckUserIndexPrefix's error", msg)
+		}
+		return
+	}
+	// Not refused: what B then does to A's index. A login of alice in B:
+	if err := b.IndexUserSession(ctx, "alice", storetest.NewID(), time.Now(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if infos, err := a.Manager.UserSessions(ctx, "alice"); err != nil || len(infos) != 1 {
+		t.Errorf("New accepted A's user index prefix %q as a session prefix, and after a login of alice in that store A's UserSessions(alice) listed %d sessions, %v; want A's one", unique+"sessuser:", len(infos), err)
+	}
+	a.MustDo(t, "/login?u=alice", nil)
+	if err := b.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, indexKey).Result(); err != nil || n != 1 {
+		t.Errorf("New accepted A's user index prefix %q as a session prefix, and that store's Clear deleted A's index of alice (%s: %d, %v)", unique+"sessuser:", indexKey, n, err)
+	}
+}
