@@ -376,3 +376,151 @@ func ExampleOptions_errorHandler() {
 	// Sessions are unavailable; try again in a minute.
 	// views: 2
 }
+
+// Regenerate starts the session over (express's req.session.regenerate): a
+// new id, no data, and the old id destroyed at once, so a cookie copied
+// before it is worthless. At login, RenewID keeps the data instead.
+func ExampleSession_Regenerate() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /theme", func(w http.ResponseWriter, r *http.Request) {
+		session.From(r).Set("theme", "dark")
+	})
+	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.Regenerate(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s.Set("theme", "light") // the new session's first value
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		fmt.Fprintf(w, "theme: %v, new session: %t", s.Get("theme"), s.IsNew())
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	c := newClient()
+	resp, _ := c.Post(srv.URL+"/theme", "", nil)
+	resp.Body.Close()
+	u, _ := url.Parse(srv.URL)
+	copied := c.Jar.Cookies(u)[0] // the cookie before Regenerate
+	resp, _ = c.Post(srv.URL+"/reset", "", nil)
+	resp.Body.Close()
+	fmt.Println(get(c, srv.URL))
+
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.AddCookie(copied)
+	resp, _ = http.DefaultClient.Do(req)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println("old cookie:", string(b))
+	// Output:
+	// theme: light, new session: false
+	// old cookie: theme: <nil>, new session: true
+}
+
+// Reload re-reads the session (express's req.session.reload): a long-running
+// request sees what other requests saved meanwhile, and its own unsaved
+// changes are dropped. (A change made before the response's first write is
+// saved with it, and stays.)
+func ExampleSession_Reload() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	c := newClient()
+	var srv *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /status", func(w http.ResponseWriter, r *http.Request) {
+		session.From(r).Set("status", r.FormValue("status"))
+	})
+	mux.HandleFunc("GET /wait", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		before := s.Get("status")
+		s.Set("draft", "not saved")
+
+		// Another request of the same client saves a new status.
+		resp, _ := c.PostForm(srv.URL+"/status", url.Values{"status": {"paid"}})
+		resp.Body.Close()
+
+		if err := s.Reload(r.Context()); err != nil { // ErrNotFound: the session is gone
+			return
+		}
+		fmt.Fprintf(w, "status: %v, after Reload: %v; draft: %v", before, s.Get("status"), s.Get("draft"))
+	})
+	srv = httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	resp, _ := c.PostForm(srv.URL+"/status", url.Values{"status": {"pending"}})
+	resp.Body.Close()
+	fmt.Println(get(c, srv.URL+"/wait"))
+	// Output: status: pending, after Reload: paid; draft: <nil>
+}
+
+// Log out with Destroy. The request goes on with a new, empty session,
+// stored only if it is changed: the flash message after the logout reaches
+// the next page, where express-session has no session left to hold it.
+func ExampleSession_Destroy() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s.SetUser("ada")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		// Check the error: when the store did not confirm the delete, the
+		// session still works, and the user must not be told otherwise.
+		if err := s.Destroy(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s.Flash("info", "You are logged out.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		fmt.Fprintf(w, "user %q, flashes %q", s.User(), s.Flashes("info"))
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	c := newClient()
+	resp, _ := c.Post(srv.URL+"/login", "", nil)
+	resp.Body.Close()
+	fmt.Println(get(c, srv.URL))
+	resp, _ = c.Post(srv.URL+"/logout", "", nil) // follows the redirect to /
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(b))
+	// Output:
+	// user "ada", flashes []
+	// user "", flashes ["You are logged out."]
+}
+
+// No save before a redirect: express apps write
+// req.session.save(() => res.redirect("/")) so that the next page finds the
+// change; here the session is saved, and its cookie set, before any response
+// header goes out, redirects included.
+func ExampleSession_Save_redirect() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+		session.From(r).Set("cart:"+r.FormValue("item"), 1)
+		http.Redirect(w, r, "/", http.StatusSeeOther) // no Save needed
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, session.From(r).Keys())
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	resp, _ := newClient().PostForm(srv.URL+"/cart", url.Values{"item": {"tea"}})
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(b))
+	// Output: [cart:tea]
+}
