@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/sessionkit/session"
@@ -35,7 +36,17 @@ func ExampleNew() {
 		s.Set("views", n+1)
 		fmt.Fprintf(w, "%d views\n", n+1)
 	})
-	_ = http.Handler(m.Handler(mux)) // http.ListenAndServe(":8080", m.Handler(mux))
+	srv := httptest.NewServer(m.Handler(mux)) // http.ListenAndServe(":8080", m.Handler(mux))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	n, _ := store.Count(context.Background())
+	fmt.Println(n, "session")
+	// Output: 1 session
 }
 
 // The store on its own: what the manager does with it.
