@@ -1018,6 +1018,27 @@ func TestASecondDemoInTheSameDirectorySaysHowToRunTwo(t *testing.T) {
 	}
 }
 
+// A demo started on a port another program holds (another demo, the
+// README's quick start on 8080) says how to choose another port; it said
+// only "bind: address already in use".
+func TestStartOnATakenPortSaysHowToChooseAnother(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s, err := Start(t.Context(), Config{Addr: busy.Addr().String(), Dir: t.TempDir(), Secrets: []string{"s"}})
+	if err == nil {
+		s.Shutdown(context.Background())
+		t.Fatal("a demo listened on a port another listener holds")
+	}
+	for _, want := range []string{"address already in use", "-addr", "SESSIONDEMO_ADDR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 // A start that fails, on a bad store URL, cookie name or address, writes
 // nothing in the demo's directory: it wrote the generated secret (and,
 // with the default store, the bolt file) before finding the mistake.

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
@@ -97,6 +98,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("demo: %w; another program (another sessiondemo?) holds the port: choose another with -addr or SESSIONDEMO_ADDR (127.0.0.1:0 picks a free one)", err)
+		}
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
