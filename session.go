@@ -505,7 +505,9 @@ func (s *Session) Save(ctx context.Context) error {
 }
 
 // Touch resets the cookie's expiry to its original max age from now
-// (express: touch). The middleware does this at the end of every request.
+// (express: touch). The middleware does this once for every request that
+// uses the session, before the response headers go out (or at an earlier
+// Save), so a handler need not call it.
 func (s *Session) Touch() {
 	if s == nil {
 		return
