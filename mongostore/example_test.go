@@ -34,7 +34,8 @@ func Example() {
 	defer st.Close()
 
 	m, err := session.New(session.Options{
-		Secrets:    []string{"s3cret"},
+		Name:       "connect.sid",      // the Express app's cookie name (express-session's default)
+		Secrets:    []string{"s3cret"}, // and its secret
 		Store:      st,
 		Cookie:     session.CookieOptions{MaxAge: 24 * time.Hour},
 		TouchAfter: time.Minute,

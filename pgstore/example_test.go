@@ -33,7 +33,8 @@ func Example() {
 	defer st.Close() // stops the cleanup of expired rows
 
 	m, err := session.New(session.Options{
-		Secrets: []string{"s3cret"},
+		Name:    "connect.sid",      // the Express app's cookie name (express-session's default)
+		Secrets: []string{"s3cret"}, // and its secret
 		Store:   st,
 		Cookie:  session.CookieOptions{MaxAge: 24 * time.Hour},
 	})

@@ -20,8 +20,9 @@ func Example() {
 	defer client.Close()
 
 	m, err := session.New(session.Options{
-		Secrets: []string{"s3cret"},
-		Store:   redisstore.New(client),
+		Name:    "connect.sid",          // the Express app's cookie name (express-session's default)
+		Secrets: []string{"s3cret"},     // and its secret
+		Store:   redisstore.New(client), // connect-redis's keys: "sess:" + id
 		Cookie:  session.CookieOptions{MaxAge: 24 * time.Hour},
 	})
 	if err != nil {
