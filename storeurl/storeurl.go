@@ -2,7 +2,10 @@
 // (the demo, sessionctl, your own) can pick their store from a flag or an
 // environment variable. Open returns the store and a closer that releases
 // what it opened (client, file, sweeper). Network stores are pinged with
-// Open's context, so a wrong address fails at once.
+// Open's context, so a wrong address fails in Open, not at the first
+// request: at once when the connection is refused; when nothing answers,
+// at the context's deadline, or after the driver's own dial timeouts and
+// retries (give Open a context with a deadline).
 //
 // Every scheme reads its query parameters the same way: unknown or repeated
 // parameters and malformed values are errors that name the parameter, all
