@@ -165,6 +165,9 @@ type CookieOptions struct {
 	Domain string
 	// MaxAge is the session lifetime from its last use. Zero means a browser-
 	// session cookie (no Expires); the store then applies its default lifetime.
+	// It is a time.Duration (24 * time.Hour): MaxAge: 86400, seconds as in
+	// http.Cookie, or 86400000, milliseconds as in express, compiles, and
+	// ends every session within a tenth of a second.
 	MaxAge time.Duration
 	// Secure marks the cookie Secure: SecureNever (zero), SecureAlways, or
 	// SecureAuto (when the request is over TLS, see TrustProxy).
