@@ -167,7 +167,8 @@ type CookieOptions struct {
 	// session cookie (no Expires); the store then applies its default lifetime.
 	// It is a time.Duration (24 * time.Hour): MaxAge: 86400, seconds as in
 	// http.Cookie, or 86400000, milliseconds as in express, compiles, and
-	// ends every session within a tenth of a second.
+	// ends every session within a tenth of a second: New logs a warning for
+	// a MaxAge under a second.
 	MaxAge time.Duration
 	// Secure marks the cookie Secure: SecureNever (zero), SecureAlways, or
 	// SecureAuto (when the request is over TLS, see TrustProxy).
@@ -313,6 +314,12 @@ func (o *Options) validate() error {
 				"whoever guesses it can forge session cookies: use 32 or more random bytes",
 				"length", len(s))
 		}
+	}
+	if o.Cookie.MaxAge > 0 && o.Cookie.MaxAge < time.Second {
+		// A warning, not an error: a test of expiry may want one.
+		o.Logger.Warn("session: Options.Cookie.MaxAge is under a second, so every session ends within it; "+
+			"it is a time.Duration (24 * time.Hour), not seconds as http.Cookie.MaxAge nor milliseconds as express's maxAge",
+			"maxAge", o.Cookie.MaxAge)
 	}
 	if o.ErrorHandler == nil {
 		logger := o.Logger

@@ -106,6 +106,32 @@ func TestShortHumanSecretIsAcceptedWithAWarning(t *testing.T) {
 	}
 }
 
+// Cookie.MaxAge is a time.Duration: MaxAge: 86400 (http.Cookie's seconds)
+// or 86400000 (express's milliseconds) compiles and ends every session
+// within a tenth of a second, which users meet as logins that do not
+// stick. New warns of a MaxAge under a second (tests of expiry may want
+// one, so it is not an error) and of none other.
+func TestNewWarnsOfACookieMaxAgeUnderASecond(t *testing.T) {
+	for maxAge, warn := range map[time.Duration]bool{
+		86400:                  true,
+		86400000:               true,
+		999 * time.Millisecond: true,
+		0:                      false, // a browser-session cookie
+		time.Second:            false,
+		24 * time.Hour:         false,
+	} {
+		var logs bytes.Buffer
+		_, err := New(Options{Secrets: []string{"a long enough secret, not reported!"}, Cookie: CookieOptions{MaxAge: maxAge},
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("MaxAge %v: %v", maxAge, err)
+		}
+		if got := strings.Contains(logs.String(), "Cookie.MaxAge"); got != warn {
+			t.Errorf("MaxAge %v (%d): warned = %v, want %v (log: %s)", maxAge, int64(maxAge), got, warn, logs.String())
+		}
+	}
+}
+
 // A cookie domain that a browser ignores (a port, a trailing dot, an empty
 // label, a character no host name has, over 1024 bytes) would make the
 // cookie host-only or drop it, and one with a control character breaks the
