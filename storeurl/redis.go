@@ -307,8 +307,8 @@ func parseRedisURL(u *url.URL) (*redisURL, error) {
 	if err := p.loadTLSFiles(); err != nil {
 		return nil, err
 	}
-	if err := p.checkUserIndexPrefix(); err != nil {
-		return nil, fmt.Errorf("parameter %s: %w", paramLabel("user_index_prefix", p.userIndexPrefix), err)
+	if err := p.checkPrefixes(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -405,19 +405,28 @@ func readCAFile(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// checkUserIndexPrefix refuses a user_index_prefix on which redisstore.New
-// would panic (redisstore.CheckUserIndexPrefix): one that puts a user's
+// checkPrefixes refuses a prefix, or a user_index_prefix, on which
+// redisstore.New would panic (redisstore.CheckUserIndexPrefix): a session
+// prefix that is another's default user index prefix; a user_index_prefix
+// that puts a user's
 // index keys in another Cluster slot than the session prefix's earlier
 // layout, and one that starts with the session prefix without being it,
 // whose keys connect-redis would count as sessions. The session prefix
 // itself is allowed: it keeps the layout of earlier versions, for a
 // rolling upgrade.
-func (p *redisURL) checkUserIndexPrefix() error {
+func (p *redisURL) checkPrefixes() error {
 	sessionPrefix := redisstore.DefaultPrefix
 	if p.prefix != nil {
 		sessionPrefix = *p.prefix
 	}
-	return redisstore.CheckUserIndexPrefix(sessionPrefix, p.userIndexPrefix)
+	// The session prefix alone first, so that an error it causes names it.
+	if err := redisstore.CheckUserIndexPrefix(sessionPrefix, ""); err != nil {
+		return fmt.Errorf("parameter %s: %w", paramLabel("prefix", sessionPrefix), err)
+	}
+	if err := redisstore.CheckUserIndexPrefix(sessionPrefix, p.userIndexPrefix); err != nil {
+		return fmt.Errorf("parameter %s: %w", paramLabel("user_index_prefix", p.userIndexPrefix), err)
+	}
+	return nil
 }
 
 func redisPathForm(kind string) string {

@@ -173,6 +173,7 @@ func TestRedisURLErrorsSayWhatIsWrong(t *testing.T) {
 		{"redis://localhost?user_index_prefix=sess:users:", `starts with the session prefix "sess:"`},
 		{"redis://localhost?user_index_prefix=app:sess:idx:&prefix=app:sess:", `starts with the session prefix "app:sess:"`},
 		{"redis://localhost?user_index_prefix=a&user_index_prefix=b", `"user_index_prefix" given 2 times`},
+		{"redis://localhost?prefix=sessuser:", `parameter prefix="sessuser:": redisstore: session prefix "sessuser:" is the default user index prefix of session prefix "sess:"`},
 		{"redis://localhost/x", `bad database number "x"`},
 		{"redis://localhost/1/2", "unexpected path"},
 		{"redis://h1:6379,h2:6379", "use redis+cluster://"},
