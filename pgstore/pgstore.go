@@ -284,13 +284,19 @@ func newQueries(t string) queries {
 // table first, and returns the error if it cannot. The store does not close
 // the pool.
 //
-// New waits for the server as long as it takes: it is [NewContext] with
-// context.Background(). Use NewContext to bound [WithCreateTable]'s
-// statements, which wait for ever on a server that accepted the connection
-// and never answers.
+// New waits for the server at most 30 seconds, as mongostore's does: it
+// is [NewContext] with a context that ends then, so that an app whose
+// database accepts the connection and never answers fails to start rather
+// than hang. Use NewContext to bound [WithCreateTable]'s statements by your
+// own context (a start-up deadline, a signal).
 func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
-	return NewContext(context.Background(), pool, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), newTimeout)
+	defer cancel()
+	return NewContext(ctx, pool, opts...)
 }
+
+// newTimeout bounds the work New does on the server (a variable for tests).
+var newTimeout = 30 * time.Second
 
 // NewContext is [New] with a context for the work it does on the server:
 // with [WithCreateTable], acquiring a connection and creating the tables
@@ -610,7 +616,7 @@ func (s *Store) Close() error {
 // cleanup deletes expired rows every interval until Close.
 func (s *Store) cleanup(interval time.Duration) {
 	defer close(s.done)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), newTimeout)
 	defer cancel()
 	go func() {
 		<-s.stop

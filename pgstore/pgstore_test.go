@@ -270,6 +270,31 @@ func TestNewContextWithCreateTableGivesUpWhenItsContextEnds(t *testing.T) {
 	}
 }
 
+// New with WithCreateTable against a server that accepts the connection
+// and never answers gives up after its bound, as mongostore's New does:
+// it waited for ever, and an app's start hung on a black-holed database.
+func TestNewWithCreateTableGivesUpOnASilentServer(t *testing.T) {
+	pool := poolOn(t, "postgres://nobody@"+silentServer(t)+"/db?sslmode=disable", nil)
+	const bound = 200 * time.Millisecond
+	pgstore.SetNewTimeout(t, bound)
+	done := make(chan error, 1)
+	go func() {
+		st, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+		if st != nil {
+			st.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("New against a silent server: %v, want an error wrapping context.DeadlineExceeded", err)
+		}
+	case <-time.After(bound + 10*time.Second):
+		t.Fatalf("New against a silent server still waits %v after its bound of %v", 10*time.Second, bound)
+	}
+}
+
 func TestMissingTableIsAClearError(t *testing.T) {
 	pool := newPool(t)
 	st, err := pgstore.New(pool, pgstore.WithCleanupInterval(0))
