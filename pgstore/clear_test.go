@@ -1,8 +1,11 @@
 package pgstore_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session/pgstore"
 	"github.com/sessionkit/session/storetest"
@@ -60,5 +63,89 @@ func TestClearWorksWithoutAUserIndexTable(t *testing.T) {
 	}
 	if n, err := st.Count(ctx); err != nil || n != 0 {
 		t.Fatalf("Count after Clear = %d, %v; want 0", n, err)
+	}
+}
+
+// blockedBy waits until a backend waits for the backend pid (its
+// pg_blocking_pids holds it) and returns its pid, or returns 0 when done
+// is closed first.
+func blockedBy(t *testing.T, pool *pgxpool.Pool, pid uint32, done <-chan struct{}) uint32 {
+	t.Helper()
+	for {
+		select {
+		case <-done:
+			return 0
+		default:
+		}
+		var waiter *uint32
+		if err := pool.QueryRow(t.Context(), `SELECT min(pid) FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))`, pid).Scan(&waiter); err != nil {
+			t.Fatal(err)
+		}
+		if waiter != nil {
+			return *waiter
+		}
+	}
+}
+
+// TestClearAndAnIndexWriteThatPrunesDoNotDeadlock: a user's session is
+// re-indexed (a save or touch) while Clear runs, and the user has an entry
+// past its grace that Clear has already deleted. The index write rewrote
+// its session's entry, then its pruning waited for Clear (which held the
+// old entry), while Clear waited for the index write to delete the
+// rewritten entry: PostgreSQL broke the deadlock (40P01) by failing one of
+// them, the Clear or the user's request. The pruning now skips the entries
+// another transaction holds (they are pruned later, or Clear deletes them),
+// so the index write waits for nothing while it holds its entry.
+//
+// A transaction holding the session's entry FOR KEY SHARE stops Clear
+// just before that entry, after the expired one; the index write's update
+// (which changes no key) is not held up by it, as happens when the index
+// write comes first by a hair.
+func TestClearAndAnIndexWriteThatPrunesDoNotDeadlock(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	st := newStore(t, pool)
+	if err := st.Set(ctx, "live", []byte(`{"__sessionkit_user":"alice"}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The entries as the index writes of two sessions left them an hour
+	// ago, the expired one first: Clear's scan meets it before the other.
+	exec(t, pool, `INSERT INTO `+st.UsersTable()+` VALUES ('alice', 'old', now() - interval '3 hours', now() - interval '2 hours')`)
+	exec(t, pool, `INSERT INTO `+st.UsersTable()+` VALUES ('alice', 'live', now() - interval '1 hour', now() + interval '1 hour')`)
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	if _, err := holder.Exec(ctx, `SELECT FROM `+st.UsersTable()+` WHERE sid = 'live' FOR KEY SHARE`); err != nil {
+		t.Fatal(err)
+	}
+	var holderPID uint32
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	cleared, clearDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(clearDone)
+		cleared <- st.Clear(ctx)
+	}()
+	clearPID := blockedBy(t, pool, holderPID, clearDone)
+	if clearPID == 0 {
+		t.Fatalf("Clear ended without meeting the held entry: %v", <-cleared)
+	}
+	indexed, indexDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(indexDone)
+		indexed <- st.IndexUserSession(ctx, "alice", "live", time.Now(), time.Now().Add(time.Hour))
+	}()
+	blockedBy(t, pool, clearPID, indexDone) // the index write waits for Clear, or ends
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-indexed; err != nil {
+		t.Errorf("IndexUserSession during Clear: %v", err)
+	}
+	if err := <-cleared; err != nil {
+		t.Errorf("Clear during an index write: %v", err)
 	}
 }

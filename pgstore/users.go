@@ -36,7 +36,8 @@ import (
 // SELECT user reads the connection's role).
 //
 // An index write is one statement: an upsert of the entry that also deletes
-// the user's other entries more than session.IndexGrace past their expiry.
+// the user's other entries more than session.IndexGrace past their expiry
+// (those that no other transaction holds: it waits for none of them).
 // A listing is one statement too: the user's entries joined with their
 // unexpired sessions. PurgeExpired (and so the interval cleanup) prunes
 // every user's entries. The manager deletes the entry of a session it
@@ -60,8 +61,16 @@ type userQueries struct {
 func newUserQueries(t, u string) userQueries {
 	return userQueries{
 		// The pruning leaves the entry being written alone: one statement
-		// must not both delete and upsert a row.
-		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + `)
+		// must not both delete and upsert a row. It skips the entries
+		// another transaction holds (a later index write or PurgeExpired
+		// prunes them), so that the statement never waits while it holds
+		// a row: PostgreSQL runs the pruning, which the INSERT does not
+		// read, after the INSERT, which may wait for its entry holding
+		// nothing yet. Pruning entries that Clear holds waited for Clear
+		// holding the upserted entry, which Clear was to delete after
+		// them: a deadlock, which PostgreSQL broke by failing one of the
+		// two.
+		index: `WITH pruned AS (DELETE FROM ` + u + ` WHERE ctid = ANY (ARRAY (SELECT ctid FROM ` + u + ` WHERE user_id = $1 AND sid <> $2 AND expire < now() - ` + graceSQL + ` FOR UPDATE SKIP LOCKED)) AND expire < now() - ` + graceSQL + `)
 INSERT INTO ` + u + ` (user_id, sid, used, expire) VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
 ON CONFLICT (user_id, sid) DO UPDATE SET used = EXCLUDED.used, expire = EXCLUDED.expire`,
 		unindex: `DELETE FROM ` + u + ` WHERE user_id = $1 AND sid = $2`,
