@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +149,64 @@ func TestClearAndAnIndexWriteThatPrunesDoNotDeadlock(t *testing.T) {
 	}
 	if err := <-cleared; err != nil {
 		t.Errorf("Clear during an index write: %v", err)
+	}
+}
+
+// TestConcurrentClearsDoNotDeadlock: Clears of one table running at once,
+// while users log in, all succeed. PostgreSQL starts a sequential scan of
+// a table bigger than a quarter of shared_buffers where another scan of it
+// is (synchronize_seqscans), so Clears deleted the rows in different
+// orders, each holding rows another was to delete: PostgreSQL broke the
+// deadlock (40P01) by failing one of them. The tables here start each
+// round with 100,000 sessions (11 MB) and as many index entries, on
+// a server with 32 MB of shared_buffers.
+func TestConcurrentClearsDoNotDeadlock(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	st := newStore(t, pool)
+	const rounds, clearers, clears, logins = 5, 4, 4, 4
+	for round := range rounds {
+		exec(t, pool, `INSERT INTO `+st.UsersTable()+` SELECT convert_to('user' || i, 'UTF8'), 'seeded' || i, now(), now() + interval '1 hour' FROM generate_series(1, 100000) i`)
+		exec(t, pool, `INSERT INTO `+st.Table()+` SELECT 'seeded' || i, ('{"__sessionkit_user":"user' || i || '","csrf":"0123456789abcdef"}')::json, now() + interval '1 hour' FROM generate_series(1, 100000) i`)
+		errs := make(chan error, clearers*clears+logins)
+		stop := make(chan struct{})
+		var loggedIn sync.WaitGroup
+		for l := range logins {
+			loggedIn.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					id, expires := fmt.Sprintf("new%d_%d_%d", round, l, i), time.Now().Add(time.Hour)
+					err := st.Set(ctx, id, []byte(`{}`), expires)
+					if err == nil {
+						err = st.IndexUserSession(ctx, fmt.Sprint("user", i), id, time.Now(), expires)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		var cleared sync.WaitGroup
+		for range clearers {
+			cleared.Go(func() {
+				for range clears {
+					if err := st.Clear(ctx); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		cleared.Wait()
+		close(stop)
+		loggedIn.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
 	}
 }

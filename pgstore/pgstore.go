@@ -863,18 +863,45 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // 100,000 sessions and as many entries in 0.25 s, writing 10 MB of WAL, and
 // a million of each in 1.9 s, 107 MB; ctx must leave it that long, or
 // nothing is deleted.
+//
+// Clears of one table, from any process, run one after the other: the
+// statement runs in a transaction that first takes an advisory lock on
+// the table (pg_advisory_xact_lock, keyed by clearLockKey and the table's
+// oid), sent with it in one round trip. PostgreSQL may start a scan of a
+// big table where another scan of it is (synchronize_seqscans), so two
+// Clears at once deleted the same rows in different orders, and each
+// waited for rows the other held: a deadlock, which PostgreSQL broke by
+// failing one of them.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: clear: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, s.uq.clear)
+	err := s.clear(ctx, s.uq.clear)
 	if undefinedTable(err) { // no user index table
-		_, err = s.pool.Exec(ctx, s.q.clear)
+		err = s.clear(ctx, s.q.clear)
 	}
 	if err != nil {
 		return fmt.Errorf("pgstore: clear: %w", err)
 	}
 	return nil
+}
+
+// clearLockKey is the first key of Clear's advisory lock (the second is
+// the table's oid): "pgsc", to keep clear of the keys an application may
+// use.
+const clearLockKey = 0x70677363
+
+// clearLockSQL takes Clear's advisory lock on the table $1 (a quoted name)
+// until its transaction ends.
+var clearLockSQL = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(clearLockKey) + `, $1::regclass::oid::int4)`
+
+// clear runs sql, a statement of Clear, after Clear's advisory lock, in one
+// batch (one implicit transaction, one round trip).
+func (s *Store) clear(ctx context.Context, sql string) error {
+	var b pgx.Batch
+	b.Queue(clearLockSQL, s.table)
+	b.Queue(sql)
+	return s.pool.SendBatch(ctx, &b).Close()
 }
 
 // purgeBatch is how many rows one statement of PurgeExpired deletes at
