@@ -22,8 +22,8 @@ func TestFlagsTellTheKindOfItem(t *testing.T) {
 		{2, plain},
 		{4, gone},
 		{8, gone},
-		{legacyFlags(now.Add(time.Second)), legacy},
-		{legacyFlags(now.Add(300 * time.Millisecond)), legacy},
+		{legacyFlags(now.Add(1250 * time.Millisecond)), legacy},
+		{legacyFlags(now.Add(time.Second)), gone}, // its last second: see TestLegacyItemEndsInItsLastSecondAsACurrentOneHasEnded
 		{legacyFlags(now), gone},
 		{legacyFlags(now.Add(-time.Hour)), gone},
 		{legacyFlags(now.Add(-time.Hour)) + 1<<20, legacy}, // 3 days later
@@ -81,6 +81,33 @@ func TestExpirationPast2038IsMemcachedsLast(t *testing.T) {
 	} {
 		if e, ok := expiration(expires, expires.Sub(now)); !ok || e != 1<<31-1 {
 			t.Errorf("expiration for %v = %d, %v; want %d (2038-01-19 03:14:07 UTC)", expires, e, ok, 1<<31-1)
+		}
+	}
+}
+
+// TestLegacyItemEndsInItsLastSecondAsACurrentOneHasEnded: at each instant
+// of a session's last second (by the app's clock), an item of an earlier
+// version of the store, whose exact expiry the store checks itself, reads
+// as no session, as Memcached has ended an item of the current format by
+// then, whenever it was written (it lives at most the whole seconds left
+// at its write less one). The legacy item was read until its exact expiry
+// (to the quarter second below), up to a second after a current one, and
+// an app instance whose clock was behind the writer's served it past its
+// expiry by that lag.
+func TestLegacyItemEndsInItsLastSecondAsACurrentOneHasEnded(t *testing.T) {
+	expires := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC) // a whole quarter second since legacyEpoch
+	for left := time.Duration(0); left <= time.Second; left += legacyUnit / 5 {
+		now := expires.Add(-left)
+		// A current item written at any time before now: written at
+		// w, with L left then, Memcached keeps it E whole seconds at most.
+		for _, sinceWrite := range []time.Duration{0, 300 * time.Millisecond, 999 * time.Millisecond, time.Second, 2500 * time.Millisecond, time.Hour} {
+			written := now.Add(-sinceWrite)
+			if e, ok := expiration(expires, expires.Sub(written)); ok && written.Add(time.Duration(e)*time.Second).After(now) {
+				t.Fatalf("%v left: a current item written %v before lives until %v", left, sinceWrite, written.Add(time.Duration(e)*time.Second))
+			}
+		}
+		if k := kindAt(legacyFlags(expires), now); k != gone {
+			t.Errorf("%v before its exact expiry, a legacy item reads as kind %d, want gone (%d) as a current item is", left, k, gone)
 		}
 	}
 }

@@ -31,10 +31,11 @@
 // Earlier versions of this store kept each session's exact expiry in the
 // flags (quarter seconds since 2024) and wrote the value with them. Such
 // items are still read, and their exact expiry checked, so that an upgrade
-// neither serves an expired session nor loses a live one; the next write or
-// touch of one rewrites it in the current format. The earlier versions read
-// the current format's flags 2 as an expiry in 2024, a session gone: upgrade
-// every instance that shares a Memcached at once.
+// neither serves an expired session nor loses a live one: one ends a second
+// before that expiry, as an item of the current format has by then. The
+// next write or touch of one rewrites it in the current format. The earlier
+// versions read the current format's flags 2 as an expiry in 2024, a
+// session gone: upgrade every instance that shares a Memcached at once.
 //
 // Compare-and-swap uses gets/cas: a version is the item's CAS id (with its
 // flags). Creating a session uses add. Touch is one round trip: gat,
@@ -211,6 +212,14 @@ var legacyEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // legacyUnit is the resolution of the expiry in legacy flags.
 const legacyUnit = time.Second / 4
 
+// legacyMargin is how long before its exact expiry a legacy item ends: an
+// item of the current format has ended by then, whenever it was written
+// (Memcached keeps it at most the whole seconds left at its write less
+// one), so a session ends at least a second early in both formats, and
+// an app instance whose clock is behind the writer's by less than that
+// does not serve it past its expiry.
+const legacyMargin = time.Second
+
 // itemKind is what an item's flags say it is.
 type itemKind int
 
@@ -219,10 +228,11 @@ const (
 	// as a string (flags 0); Memcached's own expiry alone applies.
 	plain itemKind = iota
 	// legacy: written by an earlier version of this store, whose flags hold
-	// the exact expiry, which has not passed.
+	// the exact expiry, more than legacyMargin away.
 	legacy
-	// gone: a legacy item whose exact expiry has passed, or a value that
-	// is not a session (flags 4 or 8): read as no session.
+	// gone: a legacy item within legacyMargin of its exact expiry or past
+	// it, or a value that is not a session (flags 4 or 8): read as no
+	// session.
 	gone
 )
 
@@ -234,7 +244,7 @@ func kindAt(flags uint32, now time.Time) itemKind {
 	case flagBinary, flagNumeric:
 		return gone
 	}
-	if !now.Before(legacyEpoch.Add(time.Duration(flags) * legacyUnit)) {
+	if !now.Add(legacyMargin).Before(legacyEpoch.Add(time.Duration(flags) * legacyUnit)) {
 		return gone
 	}
 	return legacy
