@@ -473,10 +473,48 @@ func (s *Store) destroy(op, id string) error {
 	return nil
 }
 
-// touchGone deletes the session for a touch to an expiry too near for
-// Memcached to keep it by, and reports whether there was one.
-func (s *Store) touchGone(id string) (found bool, err error) {
-	return touched(id, s.delete(id))
+// touchGone ends the session for a touch to an expiry too near for
+// Memcached to keep it by, and reports whether there was one. It ends only
+// what a read returns as a session, and leaves anything else under the key
+// (another app's value, a Node Buffer or number, in a key space shared
+// without a prefix; a legacy item past its exact expiry), which it reports
+// missing: it reads the item (gets), then ends it by a cas, so that it
+// never deletes a value written in between either.
+func (s *Store) touchGone(ctx context.Context, id string) (found bool, err error) {
+	for range touchAttempts {
+		it, err := s.get(ctx, "touch", id)
+		if err != nil || it == nil {
+			return false, err
+		}
+		if found, done, err := s.end(id, it.CasID); done {
+			return found, err
+		}
+		// Written meanwhile: look at what is there now.
+	}
+	return false, wrap("touch", id, errors.New("session keeps changing"))
+}
+
+// touchGoneFrom is touchGone for a session read at CAS id cas: one cas, if
+// nobody wrote it since.
+func (s *Store) touchGoneFrom(ctx context.Context, id string, cas uint64) (found bool, err error) {
+	if cas != 0 {
+		if found, done, err := s.end(id, cas); done {
+			return found, err
+		}
+	}
+	return s.touchGone(ctx, id)
+}
+
+// end ends the session of id, read with the CAS id cas, if nobody wrote it
+// since: a cas with an expiry in the past, as CompareAndSwap deletes. done
+// is false when someone did (the caller reads it again). On a server
+// without CAS ids (cas 0) it deletes the item, a session when it was read.
+func (s *Store) end(id string, cas uint64) (found, done bool, err error) {
+	if cas == 0 {
+		found, err := touched(id, s.delete(id))
+		return found, true, err
+	}
+	return s.touchCAS(id, &memcache.Item{Key: s.key(id), Expiration: -1}, cas)
 }
 
 // touched turns the answer of a touch's command on the item of id into
@@ -497,14 +535,16 @@ func touched(id string, err error) (found bool, _ error) {
 // flags tell whether an earlier version of the store wrote it). It reports
 // found == false when the session does not exist. An item an earlier version
 // wrote is rewritten in the current format (gets, then cas with the same
-// value), since its flags would end it at its old expiry.
+// value), since its flags would end it at its old expiry. A touch to an
+// expiry less than 2 s away ends the session (gets, then cas; see
+// touchGone) and leaves a value under the key that is not one.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
 	exp, ok := s.expiration(expires, time.Now())
 	if !ok {
-		return s.touchGone(id)
+		return s.touchGone(ctx, id)
 	}
 	var it *memcache.Item
 	err = s.retry(func() (err error) { it, err = s.client.GetAndTouch(s.key(id), exp); return err })
@@ -531,7 +571,10 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 		}
 		next, ok := s.item(id, it.Value, expires)
 		if !ok {
-			return s.touchGone(id)
+			if found, done, err := s.end(id, it.CasID); done {
+				return found, err
+			}
+			continue
 		}
 		if found, done, err := s.touchCAS(id, next, it.CasID); done {
 			return found, err
@@ -562,7 +605,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	case legacy:
 		next, live := s.item(id, data, expires)
 		if !live {
-			return s.touchGone(id)
+			return s.touchGoneFrom(ctx, id, cas)
 		}
 		if found, done, err := s.touchCAS(id, next, cas); done {
 			return found, err
@@ -571,7 +614,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	}
 	exp, live := s.expiration(expires, now)
 	if !live {
-		return s.touchGone(id)
+		return s.touchGoneFrom(ctx, id, cas)
 	}
 	return touched(id, s.retry(func() error { return s.client.Touch(s.key(id), exp) }))
 }
