@@ -80,8 +80,8 @@
 //
 // # Round trips
 //
-// Every operation is one statement, so one network round trip (once pgx has
-// prepared it on the connection):
+// Each operation a request makes is one statement, so one network round
+// trip (once pgx has prepared it on the connection):
 //
 //	Get, GetVersion   SELECT sess, xmin WHERE sid = $1 AND expire > clock_timestamp()
 //	Set               INSERT ... ON CONFLICT (sid) DO UPDATE (DELETE when the expiry has passed)
