@@ -73,6 +73,11 @@ const (
 	// (reloaded): express's reload compares what it read with the
 	// request's start.
 	markChangeSaved
+	// markLoginLost: the session is the empty one that follows a login
+	// whose MaxSessionsPerUser trim ended its session, a newer login
+	// ranking first (loseLogin): no Destroy of the client's session, so
+	// its cookie is not cleared.
+	markLoginLost
 )
 
 // doubt is a write of a session that the store answered with an error,

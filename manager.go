@@ -627,13 +627,24 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 // written records that s was written, at version ver, and does what
 // follows a write: the user index's changes of an unbinding and of a
 // login under MaxSessionsPerUser (userSaved), then the end of the old id
-// of a RenewID (finishRenew). s.mu is held.
+// of a RenewID (finishRenew). A login whose trim ended its own session (a
+// newer login ranked first) ends the old id all the same, as a login
+// does, and then goes on as after Destroy (loseLogin); it returns
+// errLoginLost, which the callers of persist take for a save that
+// succeeded and whose session is gone. s.mu is held.
 func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 	s.saved(ver)
-	if err := m.userSaved(ctx, s); err != nil { // an unbinding's old entry; MaxSessionsPerUser after a login
+	err := m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
+	if err != nil && err != errLoginLost {
 		return err
 	}
-	return m.finishRenew(ctx, s)
+	if err := m.finishRenew(ctx, s); err != nil {
+		return err
+	}
+	if err == errLoginLost {
+		return m.loseLogin(ctx, s)
+	}
+	return nil
 }
 
 // finishRenew destroys, after s was written under the id RenewID gave it,

@@ -689,9 +689,11 @@ func (rs *requestState) commitLocked(s *Session) error {
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 		lostCreate:   !s.has(markInStore) && s.doubt != nil,
 	})
-	if s.renewedFrom != nil && s.renewedFrom.kept {
+	if (s.renewedFrom != nil && s.renewedFrom.kept) || s.has(markLoginLost) {
 		// A login that failed at its trimming left the client's session
-		// as it was: the empty session is no Destroy of it.
+		// as it was: the empty session is no Destroy of it. Nor is the
+		// one after a login that a newer one ended (loseLogin), whose
+		// client may hold the newer login's cookie.
 		d.clearCookie = false
 	}
 	if d == (decision{}) && !s.renewWaits() {
@@ -702,12 +704,13 @@ func (rs *requestState) commitLocked(s *Session) error {
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
+	id := s.id // the one d is for: a login that a newer one ended is replaced (loseLogin)
 	alive, err := m.apply(ctx, s, d, now)
 	if err != nil || rs.wroteHeader {
 		return err
 	}
 	if !alive {
-		rs.goneID = s.id
+		rs.goneID = id
 	} else if s.id == rs.goneID {
 		alive = false // found gone by an earlier commit, one taken back (headersNotSent)
 	}
@@ -914,6 +917,8 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {
 			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
 			return false, nil
+		} else if err == errLoginLost {
+			return false, nil // saved, and ended by its trim: no cookie for it
 		} else if errors.Is(err, ErrTooLarge) && s.unchangedLoaded() && !m.opts.Resave {
 			// Saved only to record its load time (AbsoluteTimeout, a
 			// session an express app created), which does not fit:
@@ -1071,7 +1076,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // rewrite saves s unchanged, to move its stored expiry, and reports whether
 // the session was still there.
 func (m *Manager) rewrite(ctx context.Context, s *Session) (found bool, err error) {
-	if err := m.persist(ctx, s); errors.Is(err, errGone) {
+	if err := m.persist(ctx, s); errors.Is(err, errGone) || err == errLoginLost {
 		return false, nil
 	} else if err != nil {
 		return false, err

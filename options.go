@@ -119,8 +119,25 @@ type Options struct {
 	// DefaultMaxDocumentBytes; a negative value turns the cap off.
 	MaxDocumentBytes int
 	// MaxSessionsPerUser caps the sessions of one user (see Session.SetUser):
-	// the save after a SetUser destroys the user's least recently used
-	// sessions beyond it. Zero: no cap. It needs a store that is a UserIndex.
+	// the save after a SetUser destroys the user's sessions beyond it. Zero:
+	// no cap. It needs a store that is a UserIndex. Which sessions stay: a
+	// login records its time in the session (LoginKey), and its trim ranks
+	// first the sessions whose login is as late as its own or later (its
+	// own among them), newest first, at the same millisecond the lower
+	// session id first, then the others, most recently used first; it
+	// keeps the first MaxSessionsPerUser. So the newest login stays
+	// whatever the order in which parallel logins trim, and two parallel
+	// logins under a cap of 1 leave one session, the newer login's (each
+	// used to keep its own and end the other's, leaving none); a login ends
+	// an older session used since (once the cap is reached, the least
+	// recently used of the others goes); a session stored without a login
+	// time (by an earlier version, or another app) ranks by its last use.
+	// Parallel logins may still leave fewer than the cap, never none. A
+	// login that a newer one outranks, in the newer one's trim or its own,
+	// is ended at once: its save succeeds (Session.Save returns nil), and
+	// the request goes on with a new, empty session, as after
+	// Session.Destroy, but its cookie neither goes out nor is cleared (the
+	// client may hold the newer login's, a double-clicked login form).
 	// The cap fails closed: a login whose trimming fails (the listing of the
 	// user's sessions, or a destroy) did not happen. Its save fails (the
 	// ErrorHandler answers, no cookie is sent; Session.Save returns the

@@ -214,7 +214,7 @@ func reloadAfterLostLoginSavesTrims(t *testing.T, again bool) {
 	firstID := mustID(t, m, first.cookie)
 	b := stored(t, m)
 	id := mustID(t, m, b.cookie)
-	st.clock.Advance(1) // the second login is the most recently used
+	st.clock.Advance(time.Millisecond) // the second login is the newer one (and the most recently used)
 	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.SetUser("ada")
 		saveReplyLost(t, r, s, st)

@@ -100,8 +100,8 @@ func (s *Session) Has(key string) bool {
 	return s.values.has(key)
 }
 
-// Keys returns the session's keys, sorted, without the reserved UserKey and
-// ClientKey.
+// Keys returns the session's keys, sorted, without the reserved UserKey,
+// ClientKey and LoginKey.
 func (s *Session) Keys() []string {
 	if s == nil {
 		return nil
@@ -121,8 +121,8 @@ func (s *Session) Keys() []string {
 // as stored before stays. Setting a key to the same comparable value it
 // already has is not a modification. Mutating a value obtained from Get does
 // not mark the session modified: Set it again. The keys "cookie",
-// CreatedKey, UserKey and ClientKey are reserved and ignored (SetUser sets
-// the user).
+// CreatedKey, UserKey, ClientKey and LoginKey are reserved and ignored
+// (SetUser sets the user).
 //
 // Parallel requests' changes are merged key by key: those that set
 // different keys all keep their change, but of those that set the same key
@@ -178,10 +178,10 @@ func (s *Session) changed(key string, set bool) {
 	s.sessionState.changed()
 }
 
-// reserved reports the document keys that Set and Delete ignore; UserKey and
-// ClientKey are set by SetUser (users.go).
+// reserved reports the document keys that Set and Delete ignore; UserKey,
+// ClientKey and LoginKey are set by SetUser (users.go).
 func reserved(key string) bool {
-	return key == cookieKey || key == CreatedKey || key == UserKey || key == ClientKey
+	return key == cookieKey || key == CreatedKey || key == UserKey || key == ClientKey || key == LoginKey
 }
 
 // sameScalar reports whether a and b are equal values of a basic type, so
@@ -460,6 +460,11 @@ func (s *Session) Reload(ctx context.Context) error {
 // RenewID, though, the client's session stays as it was, stored, and its
 // cookie is not cleared, as when the login's write fails, unless the
 // request changes the empty session, which is then stored in its place.
+// A login that a newer login of the same user outranks (see
+// Options.MaxSessionsPerUser) is ended by its own trim: Save returns nil,
+// and the session is then as after Destroy (new, empty, without the
+// user), but the client's cookie is neither replaced nor cleared unless
+// the request changes the empty session.
 //
 // A session the client holds no cookie for (one this request created,
 // renewed, or left after Destroy) is only saved while its cookie can still
@@ -501,7 +506,10 @@ func (s *Session) Save(ctx context.Context) error {
 	// The request's renewal of the cookie, which its end would otherwise
 	// make after this save, and then no touch of the store (README, #14).
 	s.rs.m.touchOnce(s)
-	return s.rs.m.persist(ctx, s)
+	if err := s.rs.m.persist(ctx, s); err != errLoginLost {
+		return err
+	}
+	return nil // saved, then ended by a newer login's ranking (loseLogin)
 }
 
 // Touch resets the cookie's expiry to its original max age from now

@@ -104,6 +104,24 @@ import (
 // that after a RenewID the client's own session, which waited for the
 // login's write, stays as it was. A session that was the user's before the
 // write is no new login, and stays.
+//
+// Parallel logins agree on which sessions a trim keeps. Each login records
+// its time in the document (LoginKey), and a trim by login s ranks first
+// the sessions whose login is as late as s's or later (s among them),
+// newest first, the lower id first at the same millisecond, and then the
+// others, most recently used first. Two logins that each list after both
+// wrote rank the newer one first, both of them: under a cap of 1 the
+// newer stays and the older ends, ended by both trims, where each used to
+// keep its own session first and end the other's, leaving none. The
+// newest login is first in every trim's ranking, so it survives them all.
+// A trim that ranks s itself beyond the cap (a newer login came first)
+// destroys it with the others, and s's request goes on as after Destroy
+// (loseLogin): the save succeeded, the login's RenewID ends the client's
+// old id as after any login, no cookie goes out (it would name a session
+// that is gone, and replace the newer login's cookie in a browser that
+// sent both, a double-clicked form), and none is cleared. A login whose
+// session another trim ended before its own listing ranks itself all the
+// same, not being listed, and goes on so too when it ranks beyond the cap.
 
 // UserKey is the top-level document key that holds the id of the user the
 // session belongs to (a JSON string). It is reserved: Session.Set and
@@ -114,6 +132,16 @@ const UserKey = "__sessionkit_user"
 // client IP of a session with a user, when Options.RecordClient is on
 // ({"ua":"...","ip":"..."}). It is reserved like UserKey.
 const ClientKey = "__sessionkit_client"
+
+// LoginKey is the top-level document key that holds the time of the login
+// that bound the session to its user (an ISO-8601 string with
+// milliseconds, as CreatedKey), by which Options.MaxSessionsPerUser ranks
+// parallel logins. SetUser sets it when it binds the session to a user it
+// was not stored under (a new session, one given a new id by RenewID, or
+// one of another user or of none), and SetUser("") removes it. It is
+// reserved like UserKey. A session stored without it (by an earlier
+// version, or by another app) has no login time.
+const LoginKey = "__sessionkit_login"
 
 // IndexGrace is how long a store keeps a user index entry past its expiry.
 // A session stored with a zero expiry gets the store's default lifetime from
@@ -203,6 +231,9 @@ type SessionInfo struct {
 	// LastUsed is the last write or touch of the session by this library;
 	// zero if the store's index entry no longer says.
 	LastUsed time.Time
+	// LoggedIn is when the session was bound to the user (SetUser, see
+	// LoginKey); zero if unknown (a session stored without it).
+	LoggedIn time.Time
 	// Expires is when the store forgets the session unless it is used again;
 	// zero if the store's index entry holds no time that can be read (an
 	// entry edited by hand).
@@ -221,10 +252,10 @@ func (i SessionInfo) ShortID() string { return shortid.Of(i.ID) }
 // Mark the current session on the server (ID == Session.ID()).
 func (i SessionInfo) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		ShortID                    string
-		Created, LastUsed, Expires time.Time
-		UserAgent, IP              string
-	}{i.ShortID(), i.Created, i.LastUsed, i.Expires, i.UserAgent, i.IP})
+		ShortID                              string
+		Created, LastUsed, LoggedIn, Expires time.Time
+		UserAgent, IP                        string
+	}{i.ShortID(), i.Created, i.LastUsed, i.LoggedIn, i.Expires, i.UserAgent, i.IP})
 }
 
 // clientInfo is the stored form of ClientKey.
@@ -237,9 +268,11 @@ type clientInfo struct {
 // after RenewID); "" removes the binding. The session is saved at the end of
 // the request, its index entry recorded first (right after the create of
 // a new session, whose id no client holds yet), and then, with
-// Options.MaxSessionsPerUser, the user's least recently used sessions beyond
-// the cap are destroyed; if that fails, the login fails and its session is
-// destroyed (see Options.MaxSessionsPerUser). A save that unbinds the user
+// Options.MaxSessionsPerUser, the user's sessions beyond the cap are
+// destroyed (see there which); if that fails, the login fails and its
+// session is destroyed. A binding to a user the session is not stored
+// under is a login, and records its time (LoginKey); binding the user a
+// stored session already has again keeps it. A save that unbinds the user
 // removes their entry (with a UserIndexRemover). userID must be valid UTF-8,
 // as every string value: JSON would store another, so the save of one that
 // is not fails (the ErrorHandler answers) and the session stays as it was.
@@ -250,7 +283,7 @@ func (s *Session) SetUser(userID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if userID == "" {
-		for _, k := range []string{UserKey, ClientKey} {
+		for _, k := range []string{UserKey, ClientKey, LoginKey} {
 			if s.values.has(k) {
 				s.values.del(k)
 				s.changed(k, false)
@@ -259,6 +292,13 @@ func (s *Session) SetUser(userID string) {
 		return
 	}
 	s.set(markLogin)
+	if s.userLocked() != userID || s.storedUser != userID {
+		// A login: the session is not stored as userID's (a new session,
+		// a RenewID's new id, another user's or no one's).
+		raw := append(appendISOTime(append(make([]byte, 0, len(isoMillis)+2), '"'), s.rs.m.now()), '"')
+		s.values.putRaw(LoginKey, raw) // its stored form: no encoding at the save
+		s.changed(LoginKey, true)
+	}
 	if s.userLocked() != userID {
 		s.values.set(UserKey, userID)
 		s.changed(UserKey, true)
@@ -284,6 +324,17 @@ func userOf(vals *values) string {
 	v, _ := vals.get(UserKey)
 	u, _ := v.(string)
 	return u
+}
+
+// loginOf reads LoginKey of vals: the zero time for none, or for one that
+// is not an ISO-8601 string. (SetUser stores its raw JSON, as a load does.)
+func loginOf(vals *values) time.Time {
+	raw := vals.raw(LoginKey)
+	if raw == nil {
+		return time.Time{}
+	}
+	t, _ := parseISOTime(raw)
+	return t
 }
 
 // recordClient stores the request's user agent and client IP under
@@ -402,8 +453,10 @@ func (m *Manager) unindexRebound(ctx context.Context, s *Session, user string) {
 // the session from the user of the stored copy removes that user's entry,
 // and after a login (SetUser) it enforces Options.MaxSessionsPerUser. A
 // login whose trimming fails did not complete: the error is returned, and a
-// session that this write made the user's is removed (dropLogin). s.mu is
-// held.
+// session that this write made the user's is removed (dropLogin). A login
+// that a newer one outranks, whose trim destroyed its session with the
+// others beyond the cap, returns errLoginLost (written then ends it:
+// loseLogin). s.mu is held.
 func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 	user := s.userLocked()
 	bound := s.storedUser != user // this write bound (or unbound) the user
@@ -421,42 +474,92 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 	if m.opts.MaxSessionsPerUser <= 0 || user == "" {
 		return nil
 	}
-	if err := m.trim(ctx, s, user); err != nil {
+	lost, err := m.trim(ctx, s, user)
+	if err != nil {
 		err = fmt.Errorf("session: MaxSessionsPerUser: %w", err)
 		if bound {
 			err = errors.Join(err, m.dropLogin(ctx, s))
 		}
 		return err
 	}
+	if lost {
+		return errLoginLost
+	}
 	return nil
 }
 
-// trim destroys user's least recently used sessions beyond
-// Options.MaxSessionsPerUser, keeping s, which was just written.
-func (m *Manager) trim(ctx context.Context, s *Session, user string) error {
+// errLoginLost reports, from a write of a login (written), that the
+// login's trim found a newer login ranked first and ended the login's own
+// session with the others beyond Options.MaxSessionsPerUser: the write
+// succeeded, and the session is gone (loseLogin). Save returns nil for it.
+var errLoginLost = errors.New("session: ended by a newer login of the same user (MaxSessionsPerUser)")
+
+// trim destroys user's sessions beyond Options.MaxSessionsPerUser after
+// the write of s, a login: the sessions whose login (LoginKey) is as late
+// as s's or later, s among them, come first, newest first (the lower id
+// first at the same millisecond), then the others, most recently used
+// first. Every login lists after its own write and ranks the newest login
+// it sees first, so parallel logins agree on it: it survives every trim,
+// and the last trim to list leaves at most the cap. lost reports that s
+// itself ranks beyond the cap (a newer login came first): it is destroyed
+// with the others, if it was listed; one that another trim ended before
+// this listing is not listed, and is ranked all the same.
+func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool, err error) {
 	infos, err := m.UserSessions(ctx, user)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if old := s.renewedFrom; old != nil {
 		// The old id of a RenewID, which the save ends right after (finishRenew):
 		// counted, it would end another session in its place.
 		infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return i.ID == old.id })
 	}
-	// Keep this session and the most recently used others. Every login
-	// lists after its own write, so the last one to list sees them all and
-	// leaves at most the cap, whatever the others did.
+	own := loginOf(&s.values)
+	listed := slices.ContainsFunc(infos, func(i SessionInfo) bool { return i.ID == s.id })
+	if !listed {
+		infos = append(infos, SessionInfo{ID: s.id, LoggedIn: own})
+	}
+	newer := func(i SessionInfo) bool {
+		return i.ID == s.id || (!i.LoggedIn.IsZero() && !i.LoggedIn.Before(own))
+	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int {
-		if (a.ID == s.id) != (b.ID == s.id) {
-			if a.ID == s.id {
+		switch na, nb := newer(a), newer(b); {
+		case na != nb:
+			if na {
 				return -1
 			}
 			return 1
+		case na:
+			return cmp.Or(b.LoggedIn.Compare(a.LoggedIn), strings.Compare(a.ID, b.ID))
 		}
 		return cmp.Or(b.LastUsed.Compare(a.LastUsed), strings.Compare(a.ID, b.ID))
 	})
-	_, err = m.destroyAll(ctx, user, infos[min(len(infos), m.opts.MaxSessionsPerUser):])
-	return err
+	beyond := infos[min(len(infos), m.opts.MaxSessionsPerUser):]
+	lost = slices.ContainsFunc(beyond, func(i SessionInfo) bool { return i.ID == s.id })
+	if lost && !listed {
+		beyond = slices.DeleteFunc(beyond, func(i SessionInfo) bool { return i.ID == s.id })
+	}
+	_, err = m.destroyAll(ctx, user, beyond)
+	return lost, err
+}
+
+// loseLogin goes on after the write of s, a login whose trim ended its
+// session because a newer login of the user ranked first (errLoginLost),
+// as after Destroy: s is a new, empty session, stored only if the request
+// changes it, and its cookie goes out only then; the client's cookie is
+// not cleared either (markLoginLost), since a browser that sent both
+// logins (a double-clicked form) would drop the newer one's with it. The
+// error is GenerateID's, if it fails; the request then has no session (as
+// Unset). s.mu is held.
+func (m *Manager) loseLogin(ctx context.Context, s *Session) error {
+	m.logger.InfoContext(ctx, "session: login ended by a newer login of the same user (MaxSessionsPerUser)", "id", shortid.Of(s.id))
+	if err := s.replaceWithNew(); err != nil {
+		s.values, s.phase = values{}, phaseUnset
+		s.drop(markInStore)
+		return err
+	}
+	s.set(markLoginLost)
+	return errLoginLost
 }
 
 // renewStored brings s up to date with the store before RenewID moves it
@@ -625,7 +728,7 @@ func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[
 			}
 			return // not a live session here
 		}
-		info := SessionInfo{ID: id, Created: doc.Created, LastUsed: used, Expires: expires}
+		info := SessionInfo{ID: id, Created: doc.Created, LastUsed: used, LoggedIn: loginOf(&doc.vals), Expires: expires}
 		if c, ok := mustDecode(doc.vals.raw(ClientKey)).(map[string]any); ok {
 			info.UserAgent, _ = c["ua"].(string)
 			info.IP, _ = c["ip"].(string)

@@ -167,6 +167,9 @@ func TestEndedSessionsLeaveTheUserIndex(t *testing.T) {
 		m, phone := setup(t, Options{MaxSessionsPerUser: 1})
 		laptop := newBrowser(t, phone.h)
 		login(phone, "ada")
+		// A millisecond later: at the same one, the lower id would
+		// count as the newer login.
+		m.store.(*countingStore).clock.Advance(time.Millisecond)
 		kept := login(laptop, "ada") // trims the phone's session
 		wantIndex(t, m, "ada", kept)
 	})

@@ -254,7 +254,8 @@ var cookieTimes = regexp.MustCompile(`; (Expires|Max-Age)=[^;]*`)
 func withoutTimes(setCookie string) string { return cookieTimes.ReplaceAllString(setCookie, "") }
 
 // documentWithoutTimes is a stored document without the instants in it (the
-// cookie's expires, the creation time), re-encoded with sorted keys.
+// cookie's expires, the creation time, the login time), re-encoded with
+// sorted keys.
 func documentWithoutTimes(t *testing.T, data []byte) string {
 	var doc map[string]any
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -265,8 +266,10 @@ func documentWithoutTimes(t *testing.T, data []byte) string {
 			c["expires"] = "(a time)"
 		}
 	}
-	if _, ok := doc[session.CreatedKey]; ok {
-		doc[session.CreatedKey] = "(a time)"
+	for _, k := range []string{session.CreatedKey, session.LoginKey} {
+		if _, ok := doc[k]; ok {
+			doc[k] = "(a time)"
+		}
 	}
 	out, err := json.Marshal(doc)
 	if err != nil {

@@ -47,6 +47,9 @@ type App struct {
 	// Loaded receives a value when /slow has loaded its session; Release
 	// lets it go on. Both are unbuffered; set them before sending /slow.
 	Loaded, Release chan struct{}
+	// capped: the app has a MaxSessionsPerUser, under which a login that
+	// a newer one ends at once gets no cookie.
+	capped bool
 }
 
 // Values is the answer of /values.
@@ -83,7 +86,7 @@ func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	if err != nil {
 		t.Fatalf("session.New: %v", err)
 	}
-	a := &App{Manager: m, Loaded: make(chan struct{}), Release: make(chan struct{})}
+	a := &App{Manager: m, Loaded: make(chan struct{}), Release: make(chan struct{}), capped: opts.MaxSessionsPerUser > 0}
 	mux := http.NewServeMux()
 	withSession := func(f func(w http.ResponseWriter, r *http.Request, s *session.Session)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
