@@ -87,9 +87,9 @@ func (c *cli) user(ctx context.Context, userID string) error {
 		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
+	fmt.Fprintln(tw, "ID\tCREATED\tLOGGED IN\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (in %s)\t%s\t%s\n", cell(i.ID), ago(i.Created), ago(i.LastUsed),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (in %s)\t%s\t%s\n", cell(i.ID), ago(i.Created), ago(i.LoggedIn), ago(i.LastUsed),
 			i.Expires.UTC().Format(time.RFC3339), i.Expires.Sub(now).Round(time.Second), orDash(cell(i.IP)), orDash(cell(i.UserAgent)))
 	}
 	if err := tw.Flush(); err != nil {

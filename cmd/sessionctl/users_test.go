@@ -14,8 +14,12 @@ import (
 	"github.com/sessionkit/session/redisstore"
 )
 
-// fillUsers stores three sessions of dana (one with a recorded client) and
-// one of eve, indexed as the manager does it.
+// dana1LoggedIn is the login time (session.LoginKey) fillUsers stores in
+// dana1; the other sessions have none, as an earlier version stored them.
+const dana1LoggedIn = "2026-11-22T09:58:00.000Z"
+
+// fillUsers stores three sessions of dana (one with a recorded client and
+// a login time) and one of eve, indexed as the manager does it.
 func fillUsers(t *testing.T, st session.Store) {
 	t.Helper()
 	ix := st.(session.UserIndex)
@@ -25,6 +29,7 @@ func fillUsers(t *testing.T, st session.Store) {
 		values := map[string]any{session.UserKey: user}
 		if id == "dana1" {
 			values[session.ClientKey] = map[string]string{"ua": "Firefox/140", "ip": "192.0.2.1"}
+			values[session.LoginKey] = dana1LoggedIn
 		}
 		if err := ix.IndexUserSession(ctx, user, id, time.Now(), exp); err != nil {
 			t.Fatal(err)
@@ -42,9 +47,9 @@ func TestUserListsTheSessionsOfOneUser(t *testing.T) {
 		if code != 0 || !strings.Contains(errOut, "3 session(s)") {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
-		for _, want := range []string{"dana1", "dana2", "dana3", "Firefox/140", "192.0.2.1"} {
+		for _, want := range []string{"dana1", "dana2", "dana3", "Firefox/140", "192.0.2.1", "LOGGED IN", "2026-11-22T09:58:00Z ("} {
 			if !strings.Contains(out, want) {
-				t.Errorf("output lacks %q", want)
+				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
 		if strings.Contains(out, "eve1") {
