@@ -421,7 +421,7 @@ func TestTheUserKeyNeitherLogsInNorOut(t *testing.T) {
 	if code := b.api("PUT", "/api/session", `{"user":"Mallory"}`, &s); code != http.StatusBadRequest {
 		t.Errorf("PUT {\"user\":\"Mallory\"}: status %d, want 400", code)
 	}
-	for _, k := range []string{"__sessionkit_user", "__sessionkit_client"} {
+	for _, k := range []string{"__sessionkit_user", "__sessionkit_client", "__sessionkit_login"} {
 		if p := b.post("/set", url.Values{"key": {k}, "value": {"Mallory"}}); len(p.errors) != 1 || !strings.Contains(p.errors[0], "reserved") {
 			t.Errorf("set %s: errors %q, want one saying it is reserved", k, p.errors)
 		}

@@ -583,7 +583,7 @@ func reservedKeyProblem(k string) string {
 		return `The key "cookie" is reserved for the session's cookie.`
 	case keyUser:
 		return fmt.Sprintf("The key %q is kept by the login: log in to set it, log out to end it.", keyUser)
-	case session.UserKey, session.ClientKey, session.CreatedKey:
+	case session.UserKey, session.ClientKey, session.LoginKey, session.CreatedKey:
 		return fmt.Sprintf("The key %q is reserved for sessionkit's own data.", k)
 	}
 	return ""
