@@ -691,6 +691,11 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 	return m.userSessions(ctx, userID, nil)
 }
 
+// noUserIndex is the error of op on a store that keeps no user index.
+func (m *Manager) noUserIndex(op string) error {
+	return fmt.Errorf("session: %s: %T keeps no user index (memstore, boltstore, redisstore, pgstore and mongostore do): %w", op, m.store, ErrNotSupported)
+}
+
 // userSessions is UserSessions. With unreadable, it also appends there the
 // ids of the user's stored sessions that this manager cannot read, which
 // another app sharing the store, or another instance with other options,
@@ -700,7 +705,7 @@ func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInf
 // user's past AbsoluteTimeout.
 func (m *Manager) userSessions(ctx context.Context, userID string, unreadable *[]SessionInfo) ([]SessionInfo, error) {
 	if m.users == nil {
-		return nil, fmt.Errorf("session: list user sessions: %T keeps no user index: %w", m.store, ErrNotSupported)
+		return nil, m.noUserIndex("list user sessions")
 	}
 	if userID == "" {
 		return nil, nil // no session is indexed under no user
@@ -791,6 +796,9 @@ func mustDecode(raw []byte) any {
 // UserIndex. The empty user is no user: it destroys nothing, and asks the
 // store nothing.
 func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
+	if m.users == nil {
+		return 0, m.noUserIndex("destroy user sessions")
+	}
 	var unreadable []SessionInfo
 	infos, err := m.userSessions(ctx, userID, &unreadable)
 	if err != nil {
