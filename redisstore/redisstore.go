@@ -745,7 +745,7 @@ func (s *Store) getOnMaster(ctx context.Context, c redis.Cmdable, key string) fu
 // context, nor the replicas' (ErrNotReplicated), nor a closed client.
 func mayHaveRun(ctx context.Context, err error) bool {
 	var answer redis.Error
-	return err != nil && ctx.Err() == nil && !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
+	return err != nil && ended(ctx) == nil && !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
 		!errors.Is(err, redis.ErrClosed) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
@@ -836,11 +836,12 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // does not count). That holds for the pipeline of the command and its
 // WAIT too (WithReplicas on one server or Sentinel), which go-redis no
 // longer sends again either; on a Cluster, write does it for that
-// pipeline itself, and never sends again one that may have run.
+// pipeline itself, and never sends again one that may have run. A try
+// that failed once ctx had ended fails with ctx's error (contextEnded).
 func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
 	if _, cluster := s.client.(*redis.ClusterClient); cluster && s.replicas > 0 {
-		return false, err
+		return false, contextEnded(ctx, err)
 	}
 	retries, lo, hi := retryOptions(s.client)
 	for try := 1; try <= retries; try++ {
@@ -849,14 +850,46 @@ func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c re
 		case lost && mayHaveRun(ctx, err):
 			resent = true
 		default:
-			return resent, err
+			return resent, contextEnded(ctx, err)
 		}
 		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
 			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)
 	}
-	return resent, err
+	return resent, contextEnded(ctx, err)
+}
+
+// contextEnded returns err, the failure of a write's last try, wrapped in
+// ctx's error when ctx ended before it came (its Err, or a deadline that
+// has passed: a client with ContextTimeoutEnabled reads until ctx's
+// deadline, and may see the read time out before ctx's Err says so): the
+// caller, the manager, must see a StoreTimeout that ran out, as it did
+// when go-redis sent these writes again and returned ctx's error from its
+// retry backoff. An answer of the server (an error reply, a nil) stands
+// as it is, and so does an error that is ctx's already.
+func contextEnded(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	cerr := ended(ctx)
+	var answer redis.Error
+	if cerr == nil || errors.As(err, &answer) || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w while the write awaited its answer: %w", cerr, err)
+}
+
+// ended returns ctx's error, or context.DeadlineExceeded once its deadline
+// has passed (before its Err may say so), or nil.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // writeOnce is send for a command that must not run twice: it is sent
