@@ -744,8 +744,11 @@ func (s *Store) getOnMaster(ctx context.Context, c redis.Cmdable, key string) fu
 // lost or timed out, not an answer of the server, not the caller's
 // context, nor the replicas' (ErrNotReplicated), nor a closed client.
 func mayHaveRun(ctx context.Context, err error) bool {
-	var answer redis.Error
-	return err != nil && ended(ctx) == nil && !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
+	if err == nil || ended(ctx) != nil {
+		return false
+	}
+	var answer redis.Error // on the heap (errors.As): not declared before an error
+	return !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
 		!errors.Is(err, redis.ErrClosed) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
@@ -810,6 +813,40 @@ type onceCmd struct{ redis.Cmder }
 
 func (onceCmd) NoRetry() bool { return true }
 
+// The once types are onceCmd for the commands the store sends: a struct
+// of one pointer goes into an interface as it is, where onceCmd, two
+// words, is allocated on every write.
+type (
+	onceBool   struct{ *redis.BoolCmd }
+	onceInt    struct{ *redis.IntCmd }
+	onceStatus struct{ *redis.StatusCmd }
+	onceString struct{ *redis.StringCmd }
+	onceAny    struct{ *redis.Cmd }
+)
+
+func (onceBool) NoRetry() bool   { return true }
+func (onceInt) NoRetry() bool    { return true }
+func (onceStatus) NoRetry() bool { return true }
+func (onceString) NoRetry() bool { return true }
+func (onceAny) NoRetry() bool    { return true }
+
+// once returns cmd as a command that go-redis must not send again.
+func once(cmd redis.Cmder) redis.Cmder {
+	switch c := cmd.(type) {
+	case *redis.BoolCmd:
+		return onceBool{c}
+	case *redis.IntCmd:
+		return onceInt{c}
+	case *redis.StatusCmd:
+		return onceStatus{c}
+	case *redis.StringCmd:
+		return onceString{c}
+	case *redis.Cmd:
+		return onceAny{c}
+	}
+	return onceCmd{cmd}
+}
+
 // processor is what a write's queue gets: the client, or a pipeline.
 type processor interface {
 	Process(ctx context.Context, cmd redis.Cmder) error
@@ -818,7 +855,7 @@ type processor interface {
 // processOnce sends cmd on c, the client or a pipeline, as an onceCmd, and
 // returns it.
 func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cmder {
-	_ = c.(processor).Process(ctx, onceCmd{cmd})
+	_ = c.(processor).Process(ctx, once(cmd))
 	return cmd
 }
 
