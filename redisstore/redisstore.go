@@ -863,7 +863,8 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // (processOnce). It sends it again itself after an answer from the server
 // that proves it did not run (a server loading its data or read-only after
 // a failover, a Cluster that cannot serve the slot, too many clients, too
-// few replicas), or when it never went out (its connection refused, no
+// few replicas; not READONLY on a Cluster, whose client sends any command
+// again after it itself), or when it never went out (its connection refused, no
 // connection free in the pool in time), as go-redis would have, and, if
 // lost is true, after a failure that leaves unknown whether it ran (a lost
 // answer, mayHaveRun): up to the client's MaxRetries times in all, with
@@ -877,12 +878,18 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // that failed once ctx had ended fails with ctx's error (contextEnded).
 func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
-	if _, cluster := s.client.(*redis.ClusterClient); cluster && s.replicas > 0 {
+	_, cluster := s.client.(*redis.ClusterClient)
+	if cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
 	retries, lo, hi := retryOptions(s.client)
 	for try := 1; try <= retries; try++ {
 		switch {
+		case cluster && redis.IsReadOnlyError(err):
+			// The ClusterClient sent it again after READONLY itself,
+			// MaxRedirects times, to the master its layout read again
+			// names, as it does any command.
+			return resent, contextEnded(ctx, err)
 		case refusedToRun(err):
 		case lost && mayHaveRun(ctx, err):
 			resent = true
