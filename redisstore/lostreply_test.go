@@ -582,3 +582,41 @@ func TestAWriteSentAgainAfterARefusedConnectionCarriesTheTTLLeftAtThatSend(t *te
 		})
 	}
 }
+
+// GetAndTouch on a server without GETEX (before Redis 6.2) is MGET and
+// PEXPIRE in one pipeline, which the store sends again after a lost
+// answer as it does GETEX: the session's value comes back, and the key
+// lives the time left at that second send, or is gone once the expiry
+// has passed meanwhile.
+func TestGetAndTouchWithoutGetExSentAgainAfterALostReplyCarriesTheTTLLeftThen(t *testing.T) {
+	srv := testserver.StartRedis(t, "--rename-command", "GETEX", "", "--rename-command", "GETDEL", "")
+	direct := clientOf(t, srv)
+	for _, moved := range []time.Duration{30 * time.Minute, 2 * time.Hour} {
+		t.Run(moved.String(), func(t *testing.T) {
+			ctx := t.Context()
+			p := testserver.StartProxy(t, srv.Addr)
+			viaProxy := redis.NewClient(&redis.Options{Addr: p.Addr, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+			t.Cleanup(func() { viaProxy.Close() })
+			st := newStore(viaProxy)
+			clock := testclock.New(time.Now())
+			redisstore.SetClock(st, clock.Now)
+			stored := []byte(`{"n":1}`)
+			if err := direct.Set(ctx, st.Prefix()+"id", stored, 2*time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			// The first call finds GETEX missing; the pipeline is its second try.
+			if _, _, found, err := st.GetAndTouch(ctx, "id", clock.Now().Add(time.Hour)); err != nil || !found {
+				t.Fatalf("GetAndTouch: found %v, %v", found, err)
+			}
+			p.LoseReply("\r\npexpire\r\n", func() { clock.Advance(moved) })
+			b, _, found, err := st.GetAndTouch(ctx, "id", clock.Now().Add(time.Hour))
+			if p.LostReplies() != 1 {
+				t.Fatalf("%d answers lost; want the first pipeline's", p.LostReplies())
+			}
+			if found && !bytes.Equal(b, stored) {
+				t.Errorf("GetAndTouch sent again = %s; want %s", b, stored)
+			}
+			checkTTLAfterResend(t, direct, st.Prefix()+"id", moved, found, err)
+		})
+	}
+}
