@@ -740,17 +740,23 @@ func (s *Store) getOnMaster(ctx context.Context, c redis.Cmdable, key string) fu
 }
 
 // mayHaveRun reports a failure of a write after which the server may or
-// may not have run it, and that go-redis sends again: the connection was
-// lost or timed out, not an answer of the server, not the caller's
-// context, nor the replicas' (ErrNotReplicated), nor a closed client.
+// may not have run it, and that go-redis sends a command again after: the
+// connection was lost (EOF, a reset) or timed out. Not an answer of the
+// server, nor the caller's context, nor the replicas' (ErrNotReplicated),
+// nor a closed client, nor any other error, which go-redis does not retry
+// either: a server certificate the client refuses fails every try alike,
+// and sent nothing.
 func mayHaveRun(ctx context.Context, err error) bool {
-	if err == nil || ended(ctx) != nil {
+	if err == nil || ended(ctx) != nil ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var answer redis.Error // on the heap (errors.As): not declared before an error
-	return !errors.As(err, &answer) && !errors.Is(err, ErrNotReplicated) &&
-		!errors.Is(err, redis.ErrClosed) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	// A network error (a net.Error, a timeout), as go-redis tells them.
+	var lost interface{ Timeout() bool } // on the heap (errors.As): not declared before an error
+	return errors.As(err, &lost)
 }
 
 // swap replaces the value of key with data until expires (deletes it once
