@@ -1,15 +1,22 @@
 package redisstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -128,6 +135,104 @@ func TestAWriteWhoseContextEndsWhileItAwaitsItsAnswerFailsWithTheContextsError(t
 						t.Errorf("%s whose context's deadline passed while it awaited its answer: %v; want context.DeadlineExceeded", w.name, err)
 					}
 				})
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A Redis that stops answering at a request's touch or save (a client
+// with ContextTimeoutEnabled, as the fault tests run) gets the
+// ErrorHandler an error that is context.DeadlineExceeded, so that the
+// manager knows its StoreTimeout ran out: after the save of a session
+// with a max age of its own, whose load's touch set the options' expiry,
+// it then sends no touch to set the session's own back, which would wait
+// for another StoreTimeout before the ErrorHandler's answer went out
+// (twice the StoreTimeout in all). The store returned the i/o timeout of
+// the read alone: for the touch since Set, Touch and GetAndTouch go as
+// commands that the store, not go-redis, sends again, and for a save
+// always.
+func TestAStoreTimeoutAtATouchOrASaveReachesTheManagerAsOne(t *testing.T) {
+	srv := testserver.SharedRedis(t)
+	p := testserver.StartProxy(t, srv.Addr)
+	c := redis.NewClient(&redis.Options{Addr: p.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	var (
+		logs       syncBuffer
+		mu         sync.Mutex
+		handlerErr error
+	)
+	m, err := session.New(session.Options{
+		Secrets: []string{apptest.Secret}, Store: newStore(c), StoreTimeout: 500 * time.Millisecond,
+		Cookie: session.CookieOptions{MaxAge: time.Hour}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			mu.Lock()
+			handlerErr = err
+			mu.Unlock()
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		switch {
+		case s == nil:
+		case r.URL.Path == "/login":
+			s.Set("remember", true)
+			s.Cookie().SetMaxAge(2 * time.Hour) // its own: the load's touch sets the options' hour
+		case r.URL.Path == "/save":
+			s.Set("n", 1)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	cookies := rec.Result().Cookies()
+	if rec.Code != http.StatusOK || len(cookies) == 0 {
+		t.Fatalf("login: %d, cookies %v", rec.Code, cookies)
+	}
+	for _, r := range []struct{ path, stallAt string }{
+		{"/read", "\r\npexpire\r\n"}, // the touch that sets the session's own expiry at the end
+		{"/save", "\r\nevalsha\r\n"}, // the save's compare-and-swap
+	} {
+		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) {
+			mu.Lock()
+			handlerErr = nil
+			mu.Unlock()
+			p.StallAt(r.stallAt)
+			defer p.Heal()
+			req := httptest.NewRequest("GET", r.path, nil)
+			for _, c := range cookies {
+				req.AddCookie(c)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			mu.Lock()
+			err := handlerErr
+			mu.Unlock()
+			if rec.Code != http.StatusServiceUnavailable || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%d, ErrorHandler given %v; want its 503 for context.DeadlineExceeded", rec.Code, err)
+			}
+			if log := logs.String(); strings.Contains(log, "could not be set back") {
+				t.Errorf("a touch to set the session's own expiry back was sent after the StoreTimeout ran out: %s", log)
 			}
 		})
 	}
