@@ -131,8 +131,12 @@ type Options struct {
 	// used to keep its own and end the other's, leaving none); a login ends
 	// an older session used since (once the cap is reached, the least
 	// recently used of the others goes); a session stored without a login
-	// time (by an earlier version, or another app) ranks by its last use.
-	// Parallel logins may still leave fewer than the cap, never none. A
+	// time (by an earlier version, or another app) ranks by its last use,
+	// as does one whose login time is more than a minute ahead of the
+	// ranking login's clock (app instances' clocks are taken to agree
+	// within a minute), which would otherwise outrank every later login.
+	// Parallel logins may still leave fewer than the cap, never none (on
+	// instances whose clocks agree within that minute). A
 	// login that a newer one outranks, in the newer one's trim or its own,
 	// is ended at once: its save succeeds (Session.Save returns nil), and
 	// the request goes on with a new, empty session, as after

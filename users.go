@@ -114,6 +114,10 @@ import (
 // newer stays and the older ends, ended by both trims, where each used to
 // keep its own session first and end the other's, leaving none. The
 // newest login is first in every trim's ranking, so it survives them all.
+// A login time more than a minute ahead of the trim's clock (loginSkew)
+// counts as none: a session whose login time says the year 3000 (by hand,
+// or by an instance whose clock is that far ahead) would rank first in
+// every trim, and under a cap of 1 end every later login of its user.
 // A trim that ranks s itself beyond the cap (a newer login came first)
 // destroys it with the others, and s's request goes on as after Destroy
 // (loseLogin): the save succeeded, the login's RenewID ends the client's
@@ -140,7 +144,10 @@ const ClientKey = "__sessionkit_client"
 // was not stored under (a new session, one given a new id by RenewID, or
 // one of another user or of none), and SetUser("") removes it. It is
 // reserved like UserKey. A session stored without it (by an earlier
-// version, or by another app) has no login time.
+// version, or by another app) has no login time, and so, for
+// MaxSessionsPerUser's ranking, has one that is not an ISO-8601 string or
+// that is more than a minute ahead of the clock of the login that ranks
+// it (written by an instance whose clock is ahead, or by hand).
 const LoginKey = "__sessionkit_login"
 
 // IndexGrace is how long a store keeps a user index entry past its expiry.
@@ -503,7 +510,8 @@ var errLoginLost = errors.New("session: ended by a newer login of the same user 
 // and the last trim to list leaves at most the cap. lost reports that s
 // itself ranks beyond the cap (a newer login came first): it is destroyed
 // with the others, if it was listed; one that another trim ended before
-// this listing is not listed, and is ranked all the same.
+// this listing is not listed, and is ranked all the same. A login time
+// more than loginSkew ahead of the trim's clock counts as none.
 func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool, err error) {
 	infos, err := m.UserSessions(ctx, user)
 	if err != nil {
@@ -514,7 +522,20 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool,
 		// counted, it would end another session in its place.
 		infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return i.ID == old.id })
 	}
-	own := loginOf(&s.values)
+	// A login time ahead of this clock by more than app instances' clocks
+	// differ is none (loginSkew): ranked first, it would end every later
+	// login for as long as its session lives.
+	latest := m.now().Add(loginSkew)
+	credible := func(t time.Time) time.Time {
+		if t.After(latest) {
+			return time.Time{}
+		}
+		return t
+	}
+	for i := range infos {
+		infos[i].LoggedIn = credible(infos[i].LoggedIn)
+	}
+	own := credible(loginOf(&s.values))
 	listed := slices.ContainsFunc(infos, func(i SessionInfo) bool { return i.ID == s.id })
 	if !listed {
 		infos = append(infos, SessionInfo{ID: s.id, LoggedIn: own})
@@ -542,6 +563,15 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool,
 	_, err = m.destroyAll(ctx, user, beyond)
 	return lost, err
 }
+
+// loginSkew is how far ahead of the clock of a login's trim a login time
+// may be and still rank (trim): app instances' clocks are taken to agree
+// within it, as IndexGrace takes them to. A later one (written by an
+// instance whose clock is far ahead, by an Express app or by hand: the
+// year 3000) counts as none, and its session ranks by its last use: taken
+// at its word, it would rank first in every trim, and under a cap of 1
+// end every later login of the user, for as long as its session lives.
+const loginSkew = time.Minute
 
 // loseLogin goes on after the write of s, a login whose trim ended its
 // session because a newer login of the user ranked first (errLoginLost),
