@@ -631,15 +631,24 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 // newer login ranked first) ends the old id all the same, as a login
 // does, and then goes on as after Destroy (loseLogin); it returns
 // errLoginLost, which the callers of persist take for a save that
-// succeeded and whose session is gone. s.mu is held.
+// succeeded and whose session is gone; if that end of the old id fails,
+// the write is undone (finishRenew) and its next write ranks the login
+// again. s.mu is held.
 func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 	s.saved(ver)
 	err := m.userSaved(ctx, s) // an unbinding's old entry; MaxSessionsPerUser after a login
 	if err != nil && err != errLoginLost {
 		return err
 	}
-	if err := m.finishRenew(ctx, s); err != nil {
-		return err
+	if rerr := m.finishRenew(ctx, s); rerr != nil {
+		if err == errLoginLost {
+			// The write is undone, and s renewed again with the
+			// login in it: its next write (the end of the request's,
+			// after a Save by hand) is the login again, and ranks
+			// it again, rather than store it past the newer login.
+			s.set(markLogin)
+		}
+		return rerr
 	}
 	if err == errLoginLost {
 		return m.loseLogin(ctx, s)
