@@ -80,12 +80,7 @@ func (c *cli) user(ctx context.Context, userID string) error {
 		return nil
 	}
 	now := time.Now()
-	ago := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
-	}
+	ago := func(t time.Time) string { return since(now, t) }
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCREATED\tLOGGED IN\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
 	for _, i := range infos {
@@ -97,6 +92,23 @@ func (c *cli) user(ctx context.Context, userID string) error {
 	}
 	fmt.Fprintf(c.stderr, "%d session(s) of user %q\n", len(infos), userID)
 	return nil
+}
+
+// since shows t and how long before now it was, or "-" for the zero
+// time. A time ahead of now (a login time written by an app instance
+// whose clock is ahead of this machine's, or by hand: MaxSessionsPerUser
+// ranks one more than a minute ahead of the login's clock as none) says
+// how far ahead, where "-1h0m0s ago" read as a time past, and the year
+// 3000 as "-2562047h47m16.854775808s ago".
+func since(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	at := t.UTC().Format(time.RFC3339)
+	if ahead := t.Sub(now).Round(time.Second); ahead > 0 {
+		return fmt.Sprintf("%s (in %s, ahead of this clock)", at, ahead)
+	}
+	return fmt.Sprintf("%s (%s ago)", at, now.Sub(t).Round(time.Second))
 }
 
 func orDash(s string) string {

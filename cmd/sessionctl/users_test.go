@@ -187,3 +187,25 @@ func TestAnEmptyUserIDIsBadUsage(t *testing.T) {
 		}
 	}
 }
+
+// A time ahead of this machine's clock, a login time written by an app
+// instance whose clock is ahead or by hand (the year 3000), shows how far
+// ahead, where user printed it as a negative time ago: "-1h0m0s ago", and
+// for the year 3000 the saturated "-2562047h47m16.854775808s ago".
+func TestUserShowsATimeAheadOfTheClockAsAhead(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Time{}, "-"},
+		{now.Add(-90 * time.Second), "2026-11-22T09:58:30Z (1m30s ago)"},
+		{now.Add(-300 * time.Millisecond), "2026-11-22T09:59:59Z (0s ago)"},
+		{now.Add(time.Hour), "2026-11-22T11:00:00Z (in 1h0m0s, ahead of this clock)"},
+		{time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "3000-01-01T00:00:00Z (in 2562047h47m16.854775807s, ahead of this clock)"},
+	} {
+		if got := since(now, tc.t); got != tc.want {
+			t.Errorf("since(%v) = %q, want %q", tc.t, got, tc.want)
+		}
+	}
+}
