@@ -72,7 +72,8 @@ type Manager struct {
 // limit off), a TouchAfter not shorter than a non-zero IdleTimeout, and a
 // MaxSessionsPerUser on a store that is no UserIndex (an
 // error wrapping ErrNotSupported). The error says which. A short secret
-// that does not look generated is accepted with a warning in the log.
+// that does not look generated is accepted with a warning in the log, and
+// so is a Cookie.MaxAge under a second (a time.Duration: see CookieOptions).
 func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
