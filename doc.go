@@ -75,7 +75,8 @@
 // EnableFullDuplex, ...). A new session must be made (From, and Set) before
 // the first write or Flush: no cookie can carry one made later, and it is
 // not stored (Session.Save returns an error). A RenewID made later fails,
-// and the session keeps its id. A long-lived response that
+// and the session keeps its id; what the request changes after it, flash
+// messages aside, is not saved. A long-lived response that
 // changes the session afterwards calls Session.Save. After Hijack the
 // session's Set-Cookie and Vary are in the writer's Header(), and only a
 // handshake written with them carries them (gorilla/websocket:
