@@ -65,7 +65,9 @@
 // <table>_users, holds an entry (user_id, sid, used, expire) per session
 // of a user, created by [WithCreateTable] or [CreateTableSQL] (the SQL is
 // in users.go and the README). An index write is one upsert that also
-// prunes the user's expired entries; [Store.PurgeExpired] prunes them all,
+// prunes the user's expired entries that no other transaction holds (it
+// waits for none, so it cannot deadlock with [Store.Clear]);
+// [Store.PurgeExpired] prunes them all,
 // and [Store.Clear] deletes them all with the sessions. As a
 // [session.UserIndexRemover] it deletes one entry with one DELETE.
 //

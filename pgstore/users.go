@@ -126,7 +126,8 @@ func undefinedTable(err error) bool {
 
 // IndexUserSession records that session id belongs to user, used at used,
 // until expires (zero: the default TTL from now), and prunes the user's
-// entries past their expiry plus session.IndexGrace, in one statement.
+// entries past their expiry plus session.IndexGrace that no other
+// transaction holds, in one statement.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("index user session", id, err)
