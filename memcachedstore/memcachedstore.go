@@ -44,7 +44,11 @@
 // touch at the end of a read-only request is memcached's touch command
 // alone ([Store.TouchVersion]), since the version its load read tells the
 // format: such a request costs two round trips in all (gets, touch), as a
-// modifying one does (gets, cas). The store cannot carry the touch on the
+// modifying one does (gets, cas). A touch to an expiry less than 2 seconds
+// away ends the session instead, and only a session: Touch reads the item
+// and ends it by a cas (gets, cas), TouchVersion by one cas from the
+// version it was given (on a server without CAS ids, a delete after a
+// read). The store cannot carry the touch on the
 // load (session.GetToucher): that needs gats, which returns the CAS id as
 // well, and gomemcache only has gat.
 //
@@ -589,7 +593,9 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 // the version tells the item's format. An item an earlier version of the
 // store wrote is rewritten in the current format with data, by a cas that
 // fails if anyone wrote the session since (Touch then touches what is there
-// now), so that data is never written over a newer session.
+// now), so that data is never written over a newer session. A touch to an
+// expiry less than 2 s away ends the session by a cas from version (after
+// a read, if anyone wrote it since; see touchGone).
 func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
