@@ -26,7 +26,7 @@
 //	Get, GetVersion   GET
 //	GetAndTouch       GETEX key PX ttl (read and touch: a read-only request's
 //	                  load, when the manager would touch it at the end);
-//	                  GET and PEXPIRE in one pipeline on a server without
+//	                  MGET and PEXPIRE in one pipeline on a server without
 //	                  GETEX (before Redis 6.2)
 //	Set               SET key value PX ttl (DEL when the expiry has passed)
 //	Touch             PEXPIRE (the value is not rewritten)
@@ -424,7 +424,7 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 // (the default TTL for the zero time), in one GETEX key PX ttl. The value is
 // not rewritten. An expiry in the past deletes the session (GETDEL) and
 // reports it missing. A server older than Redis 6.2, which lacks GETEX and
-// GETDEL, gets GET and PEXPIRE in one pipeline instead: still one round trip.
+// GETDEL, gets MGET and PEXPIRE in one pipeline instead: still one round trip.
 // It carries the touch that the manager would otherwise send with Touch, so
 // with [WithReplicas] it waits for the replicas as Touch does.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
