@@ -561,10 +561,16 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // keyProblem says what is wrong with a key a visitor wants to set, or "".
+// A key, a value and a login name must be UTF-8: the session is stored as
+// JSON, which would store other text, and its save fails instead (a 500
+// for a form posted with other bytes, which a browser does not send but
+// any client can).
 func keyProblem(k string) string {
 	switch {
 	case k == "":
 		return "The key must not be empty."
+	case !utf8.ValidString(k):
+		return "The key must be UTF-8 text."
 	case utf8.RuneCountInString(k) > maxKeyLen:
 		return fmt.Sprintf("The key must be at most %d characters.", maxKeyLen)
 	}
@@ -591,6 +597,9 @@ func reservedKeyProblem(k string) string {
 
 // valueProblem says what is wrong with a value from the form, or "".
 func valueProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "The value must be UTF-8 text."
+	}
 	if utf8.RuneCountInString(v) > maxValueLen {
 		return fmt.Sprintf("The value must be at most %d characters.", maxValueLen)
 	}
@@ -632,6 +641,8 @@ func nameProblem(name string) string {
 	switch {
 	case name == "":
 		return "Enter a name to log in."
+	case !utf8.ValidString(name):
+		return "The name must be UTF-8 text."
 	case utf8.RuneCountInString(name) > maxNameLen:
 		return fmt.Sprintf("The name must be at most %d characters.", maxNameLen)
 	}
