@@ -563,9 +563,38 @@ func (c *cli) show(ctx context.Context, id string) error {
 		return fmt.Errorf("session %q: %w", id, err)
 	}
 	out.WriteByte('\n')
-	_, err = c.stdout.Write(out.Bytes())
+	_, err = c.stdout.Write(escapeControls(out.Bytes()))
 	return err
 }
+
+// escapeControls writes the control characters that a JSON string may hold
+// as they are, DEL and the C1 controls (U+0080 to U+009F, U+009B among
+// them, which some terminals take for the start of an escape sequence), as
+// \u escapes, which read back as the same characters. Only a string can
+// hold them, since json.Indent leaves nothing else but its own newlines
+// and spaces: the output is the same JSON document. A stored value is
+// whatever a client of the app sent, and show prints it to the
+// operator's terminal.
+func escapeControls(b []byte) []byte {
+	if !bytes.ContainsFunc(b, isRawControl) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if isRawControl(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+// isRawControl reports a control character that show must not print as it
+// is: any but the newline.
+func isRawControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
 
 func (c *cli) count(ctx context.Context) error {
 	ctx, cancel := c.deadline(ctx)

@@ -67,15 +67,20 @@ func FuzzShowAndListPrintStoredBytesSafely(f *testing.F) {
 	})
 }
 
-// compact is the encoded document without its insignificant spaces (the
-// codec keeps a value's JSON as it was written).
+// compact is the encoded document as encoding/json reads it (the codec
+// keeps a value's JSON as it was written, spaces and escapes too), numbers
+// as written.
 func compact(b []byte, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	err = json.Compact(&out, b)
-	return out.Bytes(), err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // noControl fails t if printed holds a control character other than '\n'.
