@@ -84,7 +84,12 @@ func TestSplitHostsGivesEachHostItsPortInOrder(t *testing.T) {
 	if got, err := splitHosts("", "6379"); err != nil || len(got) != 0 {
 		t.Fatalf("splitHosts of no hosts = %q, %v; want none, no error", got, err)
 	}
-	for _, bad := range []string{"h:", "h:0", "h:65536", "h:port", ":7000", "a:1,[]"} {
+	if got, err := splitHosts("::1,fe80::1%eth0", "6379"); err != nil || !slices.Equal(got, []string{"[::1]:6379", "[fe80::1%eth0]:6379"}) {
+		t.Fatalf("splitHosts of IPv6 addresses without brackets = %q, %v", got, err)
+	}
+	// Entries that are no host, host:port, [IPv6] or [IPv6]:port gave
+	// addresses that no dialer reads ("[h:1:2]:6379", "[::1]x]:6379").
+	for _, bad := range []string{"h:", "h:0", "h:65536", "h:port", ":7000", "a:1,[]", "h:1:2", "[::1]x", "[::1", "a]b", "[a]b]"} {
 		if got, err := splitHosts(bad, "6379"); err == nil {
 			t.Errorf("splitHosts(%q) = %q, want an error", bad, got)
 		}
