@@ -51,11 +51,15 @@ func FuzzDecodeEntryReadsWhatTheDriverReads(f *testing.F) {
 		if bson.Raw(raw).Validate() != nil {
 			return // not a document the server sends: decodeEntry need only not panic
 		}
-		// A field is its first occurrence, as the server reads it.
+		// A field is its first occurrence, as the server reads it. Validate
+		// does not look into every embedded document: one that is not whole
+		// is not what a server sends either.
+		whole := true
 		field := func(d bson.Raw, key string) bson.RawValue {
 			elems, err := d.Elements()
 			if err != nil {
-				t.Fatalf("Elements of a valid document %x: %v", d, err)
+				whole = false
+				return bson.RawValue{}
 			}
 			for _, el := range elems {
 				if el.Key() == key {
@@ -67,6 +71,9 @@ func FuzzDecodeEntryReadsWhatTheDriverReads(f *testing.F) {
 		wantID, ok := "", false
 		if d, isDoc := field(raw, fieldID).DocumentOK(); isDoc {
 			wantID, ok = field(d, fieldSID).StringValueOK()
+		}
+		if !whole {
+			return
 		}
 		if (err == nil) != ok || (ok && e.id != wantID) {
 			t.Fatalf("decodeEntry(%x) = %+v, %v; want the id %q, %v", raw, e, err, wantID, ok)
