@@ -47,6 +47,12 @@ func FuzzStoredBytesReadAsTheirHeaderSays(f *testing.F) {
 	s, clock := openFuzzStore(f)
 	n := 0
 	f.Fuzz(func(t *testing.T, entryBytes, value []byte, relative bool) {
+		if len(entryBytes) > 24 || len(value) > headerLen+32 {
+			// Past the header the bytes are data, read as they are. A long
+			// input that found new coverage would take Go's minimizer up to
+			// a minute of these slow runs to shrink.
+			t.Skip("only the header is read")
+		}
 		n++
 		user, id, other := fmt.Sprint("user", n), fmt.Sprint("sess", n), fmt.Sprint("other", n)
 		ctx := t.Context()
