@@ -14,8 +14,8 @@ import (
 
 // FuzzFormsAnswerNo5xx posts any key, value and name to the page's forms
 // (set, then login) and the API's login, as a visitor can, and checks that
-// the demo never answers 5xx to what a visitor sends; that the page and the
-// API show the session afterwards; and that what a form accepted is in it:
+// the demo never answers 5xx to what a visitor sends; that the API shows
+// the session afterwards; and that what a form accepted is in it:
 // the key and value as sent (a key trimmed of spaces) and the user's name.
 // It drives the server's handler in-process: no network round trip.
 func FuzzFormsAnswerNo5xx(f *testing.F) {
@@ -34,8 +34,14 @@ func FuzzFormsAnswerNo5xx(f *testing.F) {
 	f.Add("user", "x", "é")
 	f.Add("__sessionkit_user", "x", strings.Repeat("n", maxNameLen+1))
 	f.Add("cookie", "\x00", "ada")
-	f.Add("a", strings.Repeat("v", maxValueLen+1), "bob\u202e")
+	f.Add("a", "v", "bob\u202e")
 	f.Fuzz(func(t *testing.T, key, value, name string) {
+		if len(key) > 4*maxKeyLen+4 || len(name) > 4*maxNameLen+4 || len(value) > 256 {
+			// The length limits are plain rune counts, which need no
+			// fuzzing; a long input that found new coverage would take
+			// Go's minimizer up to a minute of these runs to shrink.
+			t.Skip("longer than the limits")
+		}
 		var cookies []*http.Cookie
 		do := func(method, target, contentType, body string) *httptest.ResponseRecorder {
 			t.Helper()
@@ -59,9 +65,6 @@ func FuzzFormsAnswerNo5xx(f *testing.F) {
 		const form = "application/x-www-form-urlencoded"
 		do(http.MethodPost, "/set", form, url.Values{"key": {key}, "value": {value}}.Encode())
 		do(http.MethodPost, "/login", form, url.Values{"name": {name}}.Encode())
-		if rec := do(http.MethodGet, "/", "", ""); rec.Code != http.StatusOK {
-			t.Fatalf("the page after the forms (key %q, value %q, name %q): %d", key, value, name, rec.Code)
-		}
 		var got apiSession
 		if rec := do(http.MethodGet, "/api/session", "", ""); rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil {
 			t.Fatalf("GET /api/session after the forms (key %q, value %q, name %q): %d %s", key, value, name, rec.Code, rec.Body)
