@@ -256,13 +256,24 @@ func (i SessionInfo) ShortID() string { return shortid.Of(i.ID) }
 // fields under their names, so that a "my devices" endpoint that answers
 // UserSessions as JSON does not hand the browser the session ids of the
 // user's other devices (each logs in whoever holds it, HttpOnly or not).
-// Mark the current session on the server (ID == Session.ID()).
+// Mark the current session on the server (ID == Session.ID()). A time JSON
+// cannot hold (a year past 9999) is encoded as the zero time.
 func (i SessionInfo) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		ShortID                              string
 		Created, LastUsed, LoggedIn, Expires time.Time
 		UserAgent, IP                        string
-	}{i.ShortID(), i.Created, i.LastUsed, i.LoggedIn, i.Expires, i.UserAgent, i.IP})
+	}{i.ShortID(), jsonTime(i.Created), jsonTime(i.LastUsed), jsonTime(i.LoggedIn), jsonTime(i.Expires), i.UserAgent, i.IP})
+}
+
+// jsonTime is t, or the zero time (unknown) when JSON cannot hold it (a
+// year past 9999: an index entry set by hand), which would fail the whole
+// answer.
+func jsonTime(t time.Time) time.Time {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}
+	}
+	return t
 }
 
 // clientInfo is the stored form of ClientKey.

@@ -46,3 +46,23 @@ func TestSessionInfoJSONLeavesOutTheSessionID(t *testing.T) {
 		t.Fatalf("SessionInfo's JSON %s decodes as %+v; want ShortID %q and the other fields of %+v", out, got, infos[0].ShortID(), infos[0])
 	}
 }
+
+// A time JSON cannot hold (a year past 9999: an index entry's score or
+// expiry set by hand, which the stores read back as it is) is encoded as
+// the zero time, unknown, where json.Marshal of the whole answer failed
+// and a "my devices" endpoint answered 500 for every session of the user.
+func TestSessionInfoJSONEncodesATimeJSONCannotHoldAsUnknown(t *testing.T) {
+	far := time.Date(33658, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	out, err := json.Marshal([]SessionInfo{{ID: "abcdefghijklmnop", Created: now, LastUsed: far, LoggedIn: far, Expires: far}})
+	if err != nil {
+		t.Fatalf("SessionInfo with a time in the year 33658: %v", err)
+	}
+	var got []struct{ Created, LastUsed, LoggedIn, Expires time.Time }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Created.Equal(now) || !got[0].LastUsed.IsZero() || !got[0].LoggedIn.IsZero() || !got[0].Expires.IsZero() {
+		t.Fatalf("SessionInfo's JSON %s; want the creation time kept and the others zero", out)
+	}
+}
