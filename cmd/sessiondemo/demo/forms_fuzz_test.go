@@ -1,9 +1,7 @@
 package demo
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,14 +17,7 @@ import (
 // the key and value as sent (a key trimmed of spaces) and the user's name.
 // It drives the server's handler in-process: no network round trip.
 func FuzzFormsAnswerNo5xx(f *testing.F) {
-	srv, err := Start(context.Background(), Config{
-		Addr: "127.0.0.1:0", StoreURL: "mem://", Secrets: []string{"fuzz secret"},
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { srv.Shutdown(context.Background()) })
+	srv := startForFuzz(f)
 	h := srv.srv.Handler
 
 	f.Add("color", "teal", "ada")

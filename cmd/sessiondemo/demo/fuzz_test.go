@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// FuzzAPIPutSession sends arbitrary bodies to PUT /api/session: the demo
-// answers 200 or a 4xx, never a 5xx, and the session stays readable as JSON.
-func FuzzAPIPutSession(f *testing.F) {
+// startForFuzz starts the demo on a memory store, stopped when f ends.
+func startForFuzz(f *testing.F) *Server {
+	f.Helper()
 	srv, err := Start(context.Background(), Config{
 		Addr: "127.0.0.1:0", StoreURL: "mem://", Secrets: []string{"fuzz secret"},
 		Logger: slog.New(slog.DiscardHandler),
@@ -21,6 +21,13 @@ func FuzzAPIPutSession(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv
+}
+
+// FuzzAPIPutSession sends arbitrary bodies to PUT /api/session: the demo
+// answers 200 or a 4xx, never a 5xx, and the session stays readable as JSON.
+func FuzzAPIPutSession(f *testing.F) {
+	srv := startForFuzz(f)
 	for _, s := range []string{`{"color":"teal"}`, `{"a":null}`, `{"":1}`, `[1]`, `{"a":{"b":[1,2,{"c":"\u00e9"}]}}`, `{"cookie":1}`, `{"a":1e999}`, "{\"\xff\":1}"} {
 		f.Add(s)
 	}
