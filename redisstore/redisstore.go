@@ -478,6 +478,18 @@ func isUnknownCommand(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "ERR unknown command")
 }
 
+// pexpire returns the PEXPIRE that moves key's expiry to expires, with the
+// TTL left now (ttl), or deletes key once expires has passed (PEXPIRE with
+// a negative TTL deletes).
+func (s *Store) pexpire(ctx context.Context, key string, expires time.Time) (cmd *redis.BoolCmd, ttl time.Duration) {
+	ttl = s.ttl(expires)
+	ms := ttl.Milliseconds()
+	if ttl <= 0 {
+		ms = -1
+	}
+	return redis.NewBoolCmd(ctx, "pexpire", key, ms), ttl
+}
+
 // getAndPExpire is GetAndTouch for servers without GETEX: MGET (whose
 // missing key is no error, so that the pipeline's WAIT is still read with
 // WithReplicas), then PEXPIRE (a negative TTL deletes), pipelined. It
@@ -488,11 +500,6 @@ func (s *Store) getAndPExpire(ctx context.Context, key string, expires time.Time
 		ttl time.Duration
 	)
 	_, err := s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
-		ttl = s.ttl(expires)
-		ms := ttl.Milliseconds()
-		if ttl <= 0 {
-			ms = -1
-		}
 		// With WithReplicas c is write's pipeline; else a pipeline of
 		// its own.
 		p, inPipeline := c.(redis.Pipeliner)
@@ -500,7 +507,9 @@ func (s *Store) getAndPExpire(ctx context.Context, key string, expires time.Time
 			p = s.client.Pipeline()
 		}
 		get = p.MGet(ctx, key)
-		cmd := processOnce(ctx, p, redis.NewBoolCmd(ctx, "pexpire", key, ms))
+		var pexpire *redis.BoolCmd
+		pexpire, ttl = s.pexpire(ctx, key, expires)
+		cmd := processOnce(ctx, p, pexpire)
 		if !inPipeline {
 			_, _ = p.Exec(ctx) // the error is on the commands
 		}
@@ -548,11 +557,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	key := s.key(id)
 	var cmd *redis.BoolCmd
 	_, err = s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
-		ms := s.ttl(expires).Milliseconds()
-		if ms <= 0 {
-			ms = -1 // PEXPIRE with a negative TTL deletes
-		}
-		cmd = redis.NewBoolCmd(ctx, "pexpire", key, ms)
+		cmd, _ = s.pexpire(ctx, key, expires)
 		return processOnce(ctx, c, cmd)
 	})
 	if err != nil {
