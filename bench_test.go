@@ -128,7 +128,7 @@ func BenchmarkCookie(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, ok := s.unsign(v); !ok {
-				b.Fatal(fmt.Sprint("unsign failed"))
+				b.Fatal("unsign failed")
 			}
 		}
 	})
