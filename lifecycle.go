@@ -75,8 +75,12 @@ const (
 	markChangeSaved
 	// markLoginLost: the session is the empty one that follows a login
 	// whose MaxSessionsPerUser trim ended its session, a newer login
-	// ranking first (loseLogin): no Destroy of the client's session, so
-	// its cookie is not cleared.
+	// ranking first (loseLogin): the session is gone, as one that another
+	// request destroyed, and what the request changes is not stored, nor
+	// does a cookie go out or get cleared (decide), since the client may
+	// hold the newer login's (a double-clicked login form). A deliberate
+	// new start drops it: a login (SetUser), a new id (Regenerate,
+	// RenewID: renewed) or Destroy (a new state).
 	markLoginLost
 )
 
@@ -230,7 +234,7 @@ func (st *sessionState) renewed(id string, created time.Time) {
 	if st.phase != phaseDestroyed {
 		st.phase = phaseRenewed
 	}
-	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed)
+	st.drop(markSavedOnce | markClean | markInStore | markStoreTouched | markLoadIndexed | markRenewFailed | markLoginLost)
 	st.set(markModified | markKnowVersion)
 }
 
@@ -259,9 +263,16 @@ type decision struct {
 
 // decide makes express-session's end-of-request decisions, one named check
 // each, as its shouldSave, shouldTouch, shouldSetCookie and shouldDestroy do.
+// The empty session that follows a login that a newer login ended
+// (markLoginLost) gets none: it stands for a session that is gone, and its
+// cookie, or a cleared one, would replace the newer login's in a browser
+// that sent both.
 func decide(in decisionInput) decision {
 	if in.phase == phaseUnset {
 		return decision{destroy: shouldDestroy(in)}
+	}
+	if in.marks&markLoginLost != 0 {
+		return decision{}
 	}
 	d := decision{save: shouldSave(in)}
 	d.touch = shouldTouch(in, d.save)

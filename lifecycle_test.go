@@ -77,6 +77,11 @@ func TestDecideMakesExpressSessionsDecisions(t *testing.T) {
 		{"ChangedAfterDestroyIsANewSession",
 			decisionInput{phase: phaseDestroyed, marks: modifiedFresh, id: "new", originalID: "new", cookieID: id},
 			decision{save: true, setCookie: true}},
+		// sessionkit's own: the empty session after a login that a newer
+		// one ended is gone, changed or not (markLoginLost).
+		{"ChangedAfterALostLoginIsNeitherStoredNorSent",
+			decisionInput{phase: phaseDestroyed, marks: modifiedFresh | markLoginLost, id: "new", originalID: "new", cookieID: id, saveUninitialized: true},
+			decision{}},
 		{"UnsetKeepLeavesTheStoredSession",
 			decisionInput{phase: phaseUnset, marks: modifiedLoaded, id: id, originalID: id, cookieID: id, rolling: true},
 			decision{}},

@@ -508,8 +508,16 @@ func (s *Session) onlyFlashesChanged() bool {
 // write carried again (reread). The write of the id a
 // RenewID gave s ends the old id's stored session (finishRenew), and after
 // a RenewID that could not give one, changes other than flash messages are
-// not written (errRenewFailed). s.mu is held.
+// not written (errRenewFailed). After a login that a newer login ended
+// (markLoginLost), nothing is written: a change is errLoginEnded. s.mu is
+// held.
 func (m *Manager) persist(ctx context.Context, s *Session) error {
+	if s.has(markLoginLost) {
+		if !s.has(markModified) {
+			return nil // nothing of the request's to store
+		}
+		return errLoginEnded
+	}
 	if s.has(markRenewFailed) && s.has(markModified) && !s.has(markClean) && !s.onlyFlashesChanged() {
 		return errRenewFailed
 	}
@@ -630,7 +638,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 // login under MaxSessionsPerUser (userSaved), then the end of the old id
 // of a RenewID (finishRenew). A login whose trim ended its own session (a
 // newer login ranked first) ends the old id all the same, as a login
-// does, and then goes on as after Destroy (loseLogin); it returns
+// does, and then goes on with a session that is gone (loseLogin); it returns
 // errLoginLost, which the callers of persist take for a save that
 // succeeded and whose session is gone; if that end of the old id fails,
 // the write is undone (finishRenew) and its next write ranks the login

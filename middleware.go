@@ -670,8 +670,14 @@ func (rs *requestState) commitLocked(s *Session) error {
 	if !rs.wroteHeader {
 		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
+	if s.has(markLoginLost) && s.has(markModified) && !s.has(markStoreTouched) {
+		// Said once (the store step the end of the request takes for it is
+		// none: decide), before or after the headers went out.
+		s.set(markStoreTouched)
+		m.logger.InfoContext(rs.r.Context(), "session: not saved: "+loginEndedReason, "id", shortid.Of(s.id))
+	}
 	if s.phase != phaseUnset && rs.noCookieFor(s.id) {
-		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) {
+		if !s.has(markClean) && (s.has(markModified) || s.id != s.originalID) && !s.has(markLoginLost) {
 			m.logger.WarnContext(rs.r.Context(), "session: not saved: it was created or renewed after the response headers were sent, so the client has no cookie for it", "path", rs.r.URL.Path)
 		}
 		if s.renewWaits() { // RenewID's old id, which no write of the new one ends
@@ -689,11 +695,9 @@ func (rs *requestState) commitLocked(s *Session) error {
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 		lostCreate:   !s.has(markInStore) && s.doubt != nil,
 	})
-	if (s.renewedFrom != nil && s.renewedFrom.kept) || s.has(markLoginLost) {
+	if s.renewedFrom != nil && s.renewedFrom.kept {
 		// A login that failed at its trimming left the client's session
-		// as it was: the empty session is no Destroy of it. Nor is the
-		// one after a login that a newer one ended (loseLogin), whose
-		// client may hold the newer login's cookie.
+		// as it was: the empty session is no Destroy of it.
 		d.clearCookie = false
 	}
 	if d == (decision{}) && !s.renewWaits() {

@@ -139,9 +139,12 @@ type Options struct {
 	// instances whose clocks agree within that minute). A
 	// login that a newer one outranks, in the newer one's trim or its own,
 	// is ended at once: its save succeeds (Session.Save returns nil), and
-	// the request goes on with a new, empty session, as after
-	// Session.Destroy, but its cookie neither goes out nor is cleared (the
-	// client may hold the newer login's, a double-clicked login form).
+	// the request goes on with a new, empty session without the user that
+	// is gone, as one that another request destroyed: what the request
+	// changes after it (a welcome flash message, a value) is not stored,
+	// and no cookie goes out nor is cleared (the client may hold the newer
+	// login's, a double-clicked login form), until the handler starts over
+	// (SetUser, a new login; Session.Regenerate, RenewID or Destroy).
 	// The cap fails closed: a login whose trimming fails (the listing of the
 	// user's sessions, or a destroy) did not happen. Its save fails (the
 	// ErrorHandler answers, no cookie is sent; Session.Save returns the

@@ -462,9 +462,15 @@ func (s *Session) Reload(ctx context.Context) error {
 // request changes the empty session, which is then stored in its place.
 // A login that a newer login of the same user outranks (see
 // Options.MaxSessionsPerUser) is ended by its own trim: Save returns nil,
-// and the session is then as after Destroy (new, empty, without the
-// user), but the client's cookie is neither replaced nor cleared unless
-// the request changes the empty session.
+// and the session is then new, empty and without the user, but gone, as
+// one that another request destroyed: what the request changes after it
+// (a value, a flash message, the cookie's expiry) is not stored, and no
+// cookie goes out, nor an expired one, since the client may hold the
+// newer login's (a double-clicked login form); a later Save with such a
+// change returns an error wrapping ErrNotFound. Check User after Save to
+// tell. A deliberate new start works as on any fresh session: a login
+// again (SetUser), now the newest, or Regenerate, RenewID or Destroy,
+// after which a change is stored and its cookie sent.
 //
 // A session the client holds no cookie for (one this request created,
 // renewed, or left after Destroy) is only saved while its cookie can still

@@ -119,11 +119,14 @@ import (
 // or by an instance whose clock is that far ahead) would rank first in
 // every trim, and under a cap of 1 end every later login of its user.
 // A trim that ranks s itself beyond the cap (a newer login came first)
-// destroys it with the others, and s's request goes on as after Destroy
-// (loseLogin): the save succeeded, the login's RenewID ends the client's
-// old id as after any login, no cookie goes out (it would name a session
-// that is gone, and replace the newer login's cookie in a browser that
-// sent both, a double-clicked form), and none is cleared. A login whose
+// destroys it with the others, and s's request goes on with a new, empty
+// session that is gone (loseLogin, markLoginLost): the save succeeded, the
+// login's RenewID ends the client's old id as after any login, no cookie
+// goes out (it would name a session that is gone, and replace the newer
+// login's cookie in a browser that sent both, a double-clicked form), and
+// none is cleared; what the request changes after it is not stored either
+// (its cookie would replace the newer login's just the same), unless the
+// request starts over (SetUser, Regenerate, RenewID, Destroy). A login whose
 // session another trim ended before its own listing ranks itself all the
 // same, not being listed, and goes on so too when it ranks beyond the cap.
 
@@ -288,9 +291,12 @@ type clientInfo struct {
 // a new session, whose id no client holds yet), and then, with
 // Options.MaxSessionsPerUser, the user's sessions beyond the cap are
 // destroyed (see there which); if that fails, the login fails and its
-// session is destroyed. A binding to a user the session is not stored
-// under is a login, and records its time (LoginKey); binding the user a
-// stored session already has again keeps it. A save that unbinds the user
+// session is destroyed. A login that a newer login of the user outranks
+// ends its own session (see Save: the request's changes after it are not
+// stored, and no cookie goes out); a SetUser after that is a new login,
+// stored and ranked as any other. A binding to a user the session is not
+// stored under is a login, and records its time (LoginKey); binding the
+// user a stored session already has again keeps it. A save that unbinds the user
 // removes their entry (with a UserIndexRemover). userID must be valid UTF-8,
 // as every string value: JSON would store another, so the save of one that
 // is not fails (the ErrorHandler answers) and the session stays as it was.
@@ -310,6 +316,7 @@ func (s *Session) SetUser(userID string) {
 		return
 	}
 	s.set(markLogin)
+	s.drop(markLoginLost) // a new login after a lost one: stored, and ranked, as any other
 	if s.userLocked() != userID || s.storedUser != userID {
 		// A login: the session is not stored as userID's (a new session,
 		// a RenewID's new id, another user's or no one's).
@@ -512,6 +519,15 @@ func (m *Manager) userSaved(ctx context.Context, s *Session) error {
 // succeeded, and the session is gone (loseLogin). Save returns nil for it.
 var errLoginLost = errors.New("session: ended by a newer login of the same user (MaxSessionsPerUser)")
 
+// loginEndedReason says why the empty session after a lost login
+// (markLoginLost) is not stored when the request changes it.
+const loginEndedReason = "the request's login was ended by a newer login of the same user (MaxSessionsPerUser), and what the request changed after it is not stored: its cookie would replace the newer login's in a browser that sent both"
+
+// errLoginEnded is Session.Save's error for a change made after a login
+// that a newer login ended (markLoginLost): the session is gone, as one
+// that another request destroyed, so it wraps ErrNotFound.
+var errLoginEnded = fmt.Errorf("session: save: not saved: %s: %w", loginEndedReason, ErrNotFound)
+
 // trim destroys user's sessions beyond Options.MaxSessionsPerUser after
 // the write of s, a login: the sessions whose login (LoginKey) is as late
 // as s's or later, s among them, come first, newest first (the lower id
@@ -585,11 +601,12 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool,
 const loginSkew = time.Minute
 
 // loseLogin goes on after the write of s, a login whose trim ended its
-// session because a newer login of the user ranked first (errLoginLost),
-// as after Destroy: s is a new, empty session, stored only if the request
-// changes it, and its cookie goes out only then; the client's cookie is
-// not cleared either (markLoginLost), since a browser that sent both
-// logins (a double-clicked form) would drop the newer one's with it. The
+// session because a newer login of the user ranked first (errLoginLost):
+// s is a new, empty session, which is gone (markLoginLost), as one that
+// another request destroyed: what the request changes is not stored, its
+// cookie does not go out and the client's is not cleared, since a browser
+// that sent both logins (a double-clicked form) would drop the newer one's
+// for it; until the request starts over (a login, a new id, Destroy). The
 // error is GenerateID's, if it fails; the request then has no session (as
 // Unset). s.mu is held.
 func (m *Manager) loseLogin(ctx context.Context, s *Session) error {
