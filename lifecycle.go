@@ -250,6 +250,10 @@ type decisionInput struct {
 	rolling           bool
 	unsetDestroy      bool
 	lostCreate        bool // never stored, but a create the store answered with an error may have stored it (dropLostCreate)
+	// clientKept: the session is the empty one that follows a login that
+	// failed at its trim after a RenewID, and the client's session, which
+	// that RenewID left, is the client's again (dropLogin): no Destroy of it.
+	clientKept bool
 }
 
 // decision is what the end of a request does with the session.
@@ -324,9 +328,10 @@ func shouldSetCookie(in decisionInput) bool {
 }
 
 // shouldClearCookie: after Destroy, a client that came with a cookie gets an
-// expired one, unless a new session's cookie replaces it.
+// expired one, unless a new session's cookie replaces it, or the client's
+// session was not destroyed (clientKept: a failed login left it).
 func shouldClearCookie(in decisionInput, setCookie bool) bool {
-	return !setCookie && in.phase == phaseDestroyed && in.cookieID != ""
+	return !setCookie && in.phase == phaseDestroyed && in.cookieID != "" && !in.clientKept
 }
 
 // shouldDestroy: Unset with UnsetDestroy deletes a stored session, once, and

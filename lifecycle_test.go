@@ -82,6 +82,14 @@ func TestDecideMakesExpressSessionsDecisions(t *testing.T) {
 		{"ChangedAfterALostLoginIsNeitherStoredNorSent",
 			decisionInput{phase: phaseDestroyed, marks: modifiedFresh | markLoginLost, id: "new", originalID: "new", cookieID: id, saveUninitialized: true},
 			decision{}},
+		// sessionkit's own: the empty session after a login that failed
+		// at its trim after RenewID, which left the client's session.
+		{"AFailedLoginKeepsTheClientsCookie",
+			decisionInput{phase: phaseDestroyed, marks: fresh, id: "new", originalID: "new", cookieID: id, clientKept: true},
+			decision{}},
+		{"ChangedAfterAFailedLoginIsANewSession",
+			decisionInput{phase: phaseDestroyed, marks: modifiedFresh, id: "new", originalID: "new", cookieID: id, clientKept: true},
+			decision{save: true, setCookie: true}},
 		{"UnsetKeepLeavesTheStoredSession",
 			decisionInput{phase: phaseUnset, marks: modifiedLoaded, id: id, originalID: id, cookieID: id, rolling: true},
 			decision{}},

@@ -694,12 +694,8 @@ func (rs *requestState) commitLocked(s *Session) error {
 		saveUninitialized: m.opts.SaveUninitialized, rolling: m.opts.Rolling,
 		unsetDestroy: m.opts.Unset == UnsetDestroy,
 		lostCreate:   !s.has(markInStore) && s.doubt != nil,
+		clientKept:   s.renewedFrom != nil && s.renewedFrom.kept,
 	})
-	if s.renewedFrom != nil && s.renewedFrom.kept {
-		// A login that failed at its trimming left the client's session
-		// as it was: the empty session is no Destroy of it.
-		d.clearCookie = false
-	}
 	if d == (decision{}) && !s.renewWaits() {
 		return nil // nothing to store or send (the second commit, usually)
 	}
