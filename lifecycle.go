@@ -82,6 +82,10 @@ const (
 	// new start drops it: a login (SetUser), a new id (Regenerate,
 	// RenewID: renewed) or Destroy (a new state).
 	markLoginLost
+	// markLoginLostLogged: the log line that says a change after a lost
+	// login (markLoginLost) is not stored was written, so that the second
+	// commit of the request does not write it again.
+	markLoginLostLogged
 )
 
 // doubt is a write of a session that the store answered with an error,

@@ -670,10 +670,9 @@ func (rs *requestState) commitLocked(s *Session) error {
 	if !rs.wroteHeader {
 		addVary(rs.w.Header(), &rs.vary) // the response depends on the session cookie
 	}
-	if s.has(markLoginLost) && s.has(markModified) && !s.has(markStoreTouched) {
-		// Said once (the store step the end of the request takes for it is
-		// none: decide), before or after the headers went out.
-		s.set(markStoreTouched)
+	if s.has(markLoginLost) && s.has(markModified) && !s.has(markLoginLostLogged) {
+		// Said once, before or after the headers went out.
+		s.set(markLoginLostLogged)
 		m.logger.InfoContext(rs.r.Context(), "session: not saved: "+loginEndedReason, "id", shortid.Of(s.id))
 	}
 	if s.phase != phaseUnset && rs.noCookieFor(s.id) {
