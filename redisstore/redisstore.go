@@ -128,6 +128,12 @@ type Store struct {
 	noGetEx        atomic.Bool      // the server said it has no GETEX (Redis < 6.2)
 	noSetIfEq      atomic.Bool      // the server said it has no SET IFEQ (Redis < 8.4, Valkey < 8.1)
 	now            func() time.Time // the clock TTLs and the user index (users.go) count from; tests replace it
+
+	// The client's retry settings and whether it is a Cluster's
+	// (retryOptions), for the writes the store sends again itself (send).
+	retries                int
+	minBackoff, maxBackoff time.Duration
+	cluster                bool
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -313,6 +319,18 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // redis.NewFailoverClient (Sentinel), a *redis.ClusterClient or a *redis.Ring.
 // The store does not close the client. New panics on a prefix or user index
 // prefix that [CheckUserIndexPrefix] refuses.
+//
+// The store sends Set, Touch, GetAndTouch and a create again itself after
+// a lost answer (go-redis must not: see [Store.CompareAndSwap]), and any
+// write that surely did not run, as many times as the client would (its
+// MaxRetries, a Cluster's MaxRedirects) with its retry backoff. A client of
+// a type of your own (one that wraps a go-redis client, for
+// instrumentation, say) gets the retry settings of the client it wraps if
+// it has that client's Options method (returning *redis.Options,
+// *redis.ClusterOptions or *redis.RingOptions), as a type that embeds
+// *redis.Client, *redis.ClusterClient or *redis.Ring has. Without one,
+// the store takes go-redis's defaults: 3 retries, with a backoff of 10 ms
+// to 1 s.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
@@ -324,9 +342,11 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	if c.userPrefix == "" {
 		c.userPrefix = defaultUserPrefix(c.prefix)
 	}
-	return &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix,
+	s := &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix,
 		otherPrefix: otherUserPrefix(c.prefix, c.userPrefix), defaultTTL: c.defaultTTL,
 		replicas: c.replicas, replicaTimeout: c.replicaTimeout, now: time.Now}
+	s.retries, s.minBackoff, s.maxBackoff, s.cluster = retryOptions(client)
+	return s
 }
 
 // Prefix returns the key prefix of the store.
@@ -889,14 +909,12 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // that failed once ctx had ended fails with ctx's error (contextEnded).
 func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
-	_, cluster := s.client.(*redis.ClusterClient)
-	if cluster && s.replicas > 0 {
+	if s.cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
-	retries, lo, hi := retryOptions(s.client)
-	for try := 1; try <= retries; try++ {
+	for try := 1; try <= s.retries; try++ {
 		switch {
-		case cluster && redis.IsReadOnlyError(err):
+		case s.cluster && redis.IsReadOnlyError(err):
 			// The ClusterClient sent it again after READONLY itself,
 			// MaxRedirects times, to the master its layout read again
 			// names, as it does any command.
@@ -907,7 +925,7 @@ func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c re
 		default:
 			return resent, contextEnded(ctx, err)
 		}
-		if serr := sleep(ctx, retryBackoff(try, lo, hi)); serr != nil {
+		if serr := sleep(ctx, retryBackoff(try, s.minBackoff, s.maxBackoff)); serr != nil {
 			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)
@@ -969,23 +987,49 @@ func refusedToRun(err error) bool {
 		redis.IsNoReplicasError(err) || neverSent(err)
 }
 
+// The options of a client, as the client types of go-redis and any type
+// embedding one give them: the store reads a client's retry settings
+// through these (retryOptions), so that a user's type around a go-redis
+// client (for instrumentation, say) can give them too.
+type (
+	clientOptions  interface{ Options() *redis.Options }
+	clusterOptions interface{ Options() *redis.ClusterOptions }
+	ringOptions    interface{ Options() *redis.RingOptions }
+)
+
+// go-redis's default retry settings, those of a client whose options say
+// none (redis.Options, RingOptions; a ClusterOptions's MaxRedirects): what
+// the store takes for a client whose options it cannot read.
+const (
+	defaultMaxRetries      = 3
+	defaultMinRetryBackoff = 10 * time.Millisecond
+	defaultMaxRetryBackoff = time.Second
+)
+
 // retryOptions returns how many times client sends a command again after
 // such an answer (its MaxRetries, a Cluster's MaxRedirects; 0 for none),
 // and its MinRetryBackoff and MaxRetryBackoff, as its constructor settled
-// them.
-func retryOptions(client redis.UniversalClient) (int, time.Duration, time.Duration) {
+// them, and whether it is a Cluster's. A client whose type has no Options
+// method of go-redis's (a user's wrapper of any UniversalClient) gets
+// go-redis's defaults: it sent Set, Touch and GetAndTouch again, as go-
+// redis did before they went as commands it must not resend, only if the
+// store does.
+func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Duration, cluster bool) {
 	switch c := client.(type) {
-	case *redis.Client:
-		o := c.Options()
-		return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff
-	case *redis.ClusterClient: // which retries these MaxRedirects times
-		o := c.Options()
-		return max(o.MaxRedirects, 0), o.MinRetryBackoff, o.MaxRetryBackoff
-	case *redis.Ring:
-		o := c.Options()
-		return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff
+	case clientOptions: // *redis.Client, also of NewFailoverClient
+		if o := c.Options(); o != nil {
+			return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff, false
+		}
+	case clusterOptions: // which retries these MaxRedirects times
+		if o := c.Options(); o != nil {
+			return max(o.MaxRedirects, 0), o.MinRetryBackoff, o.MaxRetryBackoff, true
+		}
+	case ringOptions:
+		if o := c.Options(); o != nil {
+			return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff, false
+		}
 	}
-	return 0, 0, 0
+	return defaultMaxRetries, defaultMinRetryBackoff, defaultMaxRetryBackoff, false
 }
 
 // forEachNode calls fn with the client of every node holding keys: every
