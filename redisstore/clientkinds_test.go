@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -169,5 +170,48 @@ func TestRetrySettingsOfAClientOfUnknownTypeAreGoRedisDefaults(t *testing.T) {
 		t.Errorf("the store's defaults: %d retries, backoff %v to %v; a go-redis Cluster's: MaxRedirects %d, %v to %v",
 			redisstore.DefaultMaxRetries, redisstore.DefaultMinRetryBackoff, redisstore.DefaultMaxRetryBackoff,
 			co.MaxRedirects, co.MinRetryBackoff, co.MaxRetryBackoff)
+	}
+}
+
+// embedsCluster is a user's client type that embeds *redis.ClusterClient.
+type embedsCluster struct{ *redis.ClusterClient }
+
+// IDs, Count and Clear walk every master of a Cluster also through a
+// user's type that embeds *redis.ClusterClient: the store took any client
+// but go-redis's own Cluster and Ring types for a single server, and sent
+// SCAN through it, which a Cluster client sends to one master: IDs and
+// Count missed the sessions of the others, and Clear left them stored.
+func TestListingThroughATypeEmbeddingAClusterClientSeesEveryMaster(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(embedsCluster{cluster(t)})
+	for i := range 50 { // 50 keys land on all three masters
+		if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Count(ctx); n != 50 || err != nil {
+		t.Errorf("Count = %d, %v; want 50", n, err)
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := redisstore.New(cluster(t), redisstore.WithPrefix(st.Prefix())).Count(ctx); n != 0 || err != nil {
+		t.Errorf("Count after Clear = %d, %v; want 0", n, err)
+	}
+}
+
+// WithReplicas works through a user's type that embeds *redis.Client as it
+// does through the client: the store refused every write of any type but
+// go-redis's *redis.Client and *redis.ClusterClient.
+func TestWithReplicasThroughATypeEmbeddingAClientWaits(t *testing.T) {
+	master, _ := replicatedPair(t, testserver.StartRedis)
+	st := newStore(embedsClient{clientOf(t, master)}, redisstore.WithReplicas(1, 5*time.Second))
+	ctx := t.Context()
+	before := receivedCalls(t, master.Addr, "wait")
+	if err := st.Set(ctx, "id", []byte(`{"n":1}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set with WithReplicas through a type embedding *redis.Client: %v", err)
+	}
+	if n := receivedCalls(t, master.Addr, "wait") - before; n != 1 {
+		t.Errorf("the master received %d WAIT; want 1", n)
 	}
 }

@@ -323,14 +323,23 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // The store sends Set, Touch, GetAndTouch and a create again itself after
 // a lost answer (go-redis must not: see [Store.CompareAndSwap]), and any
 // write that surely did not run, as many times as the client would (its
-// MaxRetries, a Cluster's MaxRedirects) with its retry backoff. A client of
-// a type of your own (one that wraps a go-redis client, for
-// instrumentation, say) gets the retry settings of the client it wraps if
-// it has that client's Options method (returning *redis.Options,
-// *redis.ClusterOptions or *redis.RingOptions), as a type that embeds
-// *redis.Client, *redis.ClusterClient or *redis.Ring has. Without one,
-// the store takes go-redis's defaults: 3 retries, with a backoff of 10 ms
-// to 1 s.
+// MaxRetries, a Cluster's MaxRedirects) with its retry backoff.
+//
+// A client of a type of your own (one that wraps a go-redis client, for
+// instrumentation, say) works as the client it wraps when it embeds it
+// (*redis.Client, *redis.ClusterClient, *redis.Ring), or has the methods
+// of it that the store uses: its Options method (returning *redis.Options,
+// *redis.ClusterOptions or *redis.RingOptions), where the store reads the
+// retry settings, whether the client reads from replicas (a Cluster's
+// ReadOnly) and whether it is a Cluster's; for a Cluster also
+// ForEachMaster, ForEachShard, MasterForKey and ReloadState (IDs, Count
+// and Clear on every master, WithReplicas), for a Ring ForEachShard.
+// Any other client is taken for a single server's, with go-redis's default
+// retry settings (3 retries, with a backoff of 10 ms to 1 s), and
+// WithReplicas refuses it: a wrapper of a Cluster client that has none of
+// these methods gets IDs, Count and Clear of one master only, and the
+// store's reads from a master (see [Store.UserSessions]) may go to a
+// replica.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
@@ -734,8 +743,8 @@ func (s *Store) create(ctx context.Context, key string, data []byte, expires tim
 // RouteRandomly turn on, as they do for NewFailoverClusterClient, whose
 // ReplicaOnly is ReadOnly.
 func (s *Store) readsReplicas() bool {
-	c, ok := s.client.(*redis.ClusterClient)
-	return ok && c.Options().ReadOnly
+	c, ok := s.client.(clusterOptions)
+	return ok && c.Options() != nil && c.Options().ReadOnly
 }
 
 // getLua is GET KEYS[1] as a script, which go-redis does not take for a
@@ -997,6 +1006,24 @@ type (
 	ringOptions    interface{ Options() *redis.RingOptions }
 )
 
+// clusterClient is what the store uses of a *redis.ClusterClient beyond
+// UniversalClient: its layout, for the listing of every master and the
+// writes of WithReplicas. A user's type that embeds one has it too.
+type clusterClient interface {
+	clusterOptions
+	ForEachMaster(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+	ForEachShard(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+	MasterForKey(ctx context.Context, key string) (*redis.Client, error)
+	ReloadState(ctx context.Context)
+}
+
+// ringClient is what the store uses of a *redis.Ring beyond
+// UniversalClient, which a user's type that embeds one has too.
+type ringClient interface {
+	ringOptions
+	ForEachShard(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+}
+
 // go-redis's default retry settings, those of a client whose options say
 // none (redis.Options, RingOptions; a ClusterOptions's MaxRedirects): what
 // the store takes for a client whose options it cannot read.
@@ -1036,9 +1063,9 @@ func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Durati
 // master of a Cluster, every shard of a Ring, or the client itself.
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
-	case *redis.ClusterClient:
+	case clusterClient:
 		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
-	case *redis.Ring:
+	case ringClient:
 		return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
 	default:
 		return fn(ctx, s.client)

@@ -55,7 +55,7 @@ func readsLag(t *testing.T, reads, masters redis.UniversalClient, replicas []str
 		if time.Since(start) > testserver.StartTimeout {
 			t.Fatalf("the client still reads from the masters after %v", testserver.StartTimeout)
 		}
-		if c, ok := reads.(*redis.ClusterClient); ok {
+		if c, ok := reads.(interface{ ReloadState(context.Context) }); ok {
 			c.ReloadState(ctx)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -118,6 +118,14 @@ func replicaReadingSetups() []replicaReadingSetup {
 			return reads, clientOf(t, s.Master), []string{s.Replica.Addr}
 		}})
 	}
+	// A user's type that embeds *redis.ClusterClient, whose reads go to
+	// replicas as that client's do.
+	setups = append(setups, replicaReadingSetup{"Sentinel/redis/a type embedding *redis.ClusterClient", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, []string) {
+		s := testserver.StartRedisSentinel(t)
+		reads := redis.NewFailoverClusterClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs(), ReplicaOnly: true})
+		t.Cleanup(func() { reads.Close() })
+		return embedsCluster{reads}, clientOf(t, s.Master), []string{s.Replica.Addr}
+	}})
 	return setups
 }
 

@@ -60,7 +60,8 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 //
 // It works with a *redis.Client (also the client of
 // redis.NewFailoverClient) and a *redis.ClusterClient, where WAIT goes to the
-// master of the key's slot; a *redis.Ring is refused at write time. The
+// master of the key's slot, and with a type of your own that embeds one
+// (see [New]); a *redis.Ring, or any other client, is refused at write time. The
 // client's ReadTimeout must be longer than timeout. WAIT counts in whole
 // milliseconds: a timeout that is not one is rounded up (500µs waits 1 ms;
 // the largest time.Duration is rounded down).
@@ -114,7 +115,7 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 	if err != nil {
 		return err
 	}
-	cluster, _ := s.client.(*redis.ClusterClient)
+	cluster, _ := s.client.(clusterClient)
 	scriptsLoaded, asking := false, false
 	for retries := 0; ; {
 		pipe := node.Pipeline()
@@ -182,7 +183,7 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 // ASKING, which lets the node that a slot is migrating to run the next
 // command on a key of that slot. It returns queue's command and all the
 // commands queue queued.
-func queueAsking(ctx context.Context, node *redis.Client, pipe redis.Pipeliner, queue func(c redis.Cmdable) redis.Cmder) (redis.Cmder, []redis.Cmder) {
+func queueAsking(ctx context.Context, node masterNode, pipe redis.Pipeliner, queue func(c redis.Cmdable) redis.Cmder) (redis.Cmder, []redis.Cmder) {
 	scratch := node.Pipeline()
 	cmd := queue(scratch)
 	cmds := scratch.Cmds()
@@ -266,7 +267,7 @@ func allUnsent(cmds []redis.Cmder) bool {
 // for the client's retry backoff first and goes to the slot's master in
 // the layout read again. It returns notRun if it finds no node in ctx (the
 // caller checks ctx's error).
-func retryNode(ctx context.Context, c *redis.ClusterClient, key string, notRun error, retry int) (*redis.Client, bool, error) {
+func retryNode(ctx context.Context, c clusterClient, key string, notRun error, retry int) (*redis.Client, bool, error) {
 	if addr, ok := redis.IsAskError(notRun); ok {
 		node, err := nodeAt(ctx, c, addr)
 		if err != nil || node == nil {
@@ -301,7 +302,7 @@ func retryNode(ctx context.Context, c *redis.ClusterClient, key string, notRun e
 
 // nodeAt reads the cluster's layout again and returns the client of its
 // node at addr, or nil if the layout has none there.
-func nodeAt(ctx context.Context, c *redis.ClusterClient, addr string) (*redis.Client, error) {
+func nodeAt(ctx context.Context, c clusterClient, addr string) (*redis.Client, error) {
 	var (
 		mu    sync.Mutex
 		found *redis.Client
@@ -355,14 +356,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 // the node does not know has them loaded, and goes again.
 var writeScripts = []*redis.Script{casScript, indexScript}
 
-// masterFor returns the client whose connections reach the master holding key.
-func (s *Store) masterFor(ctx context.Context, key string) (*redis.Client, error) {
+// masterNode is the client of the master a write goes to with WithReplicas,
+// whose pipeline is one connection of that master.
+type masterNode interface {
+	Pipeline() redis.Pipeliner
+	redis.Scripter
+}
+
+// masterFor returns the client whose connections reach the master holding
+// key: a Cluster's node, or the client itself, a *redis.Client (also a
+// user's type that embeds one). Any other client is refused: its pipeline
+// may not be one connection of one server (a Ring's, a Cluster's), so that
+// WAIT would not count the write's replicas.
+func (s *Store) masterFor(ctx context.Context, key string) (masterNode, error) {
 	switch c := s.client.(type) {
-	case *redis.Client:
-		return c, nil
-	case *redis.ClusterClient:
+	case clusterClient:
 		return c.MasterForKey(ctx, key)
+	case clientOptions:
+		return s.client, nil
 	default:
-		return nil, fmt.Errorf("redisstore: WithReplicas needs a *redis.Client or *redis.ClusterClient, not %T", s.client)
+		return nil, fmt.Errorf("redisstore: WithReplicas needs a *redis.Client or *redis.ClusterClient (or a type that embeds one), not %T", s.client)
 	}
 }
