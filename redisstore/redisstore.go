@@ -903,8 +903,9 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // (processOnce). It sends it again itself after an answer from the server
 // that proves it did not run (a server loading its data or read-only after
 // a failover, a Cluster that cannot serve the slot, too many clients, too
-// few replicas; not READONLY on a Cluster, whose client sends any command
-// again after it itself), or when it never went out (its connection refused, no
+// few replicas; not READONLY on a Cluster, nor LOADING on a Cluster whose
+// client reads from replicas, whose client sends any command again after
+// it itself), or when it never went out (its connection refused, no
 // connection free in the pool in time), as go-redis would have, and, if
 // lost is true, after a failure that leaves unknown whether it ran (a lost
 // answer, mayHaveRun): up to the client's MaxRetries times in all, with
@@ -923,10 +924,12 @@ func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c re
 	}
 	for try := 1; try <= s.retries; try++ {
 		switch {
-		case s.cluster && redis.IsReadOnlyError(err):
+		case s.cluster && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
 			// The ClusterClient sent it again after READONLY itself,
 			// MaxRedirects times, to the master its layout read again
-			// names, as it does any command.
+			// names, as it does any command; and after LOADING when it
+			// reads from replicas (ReadOnly), to another node of the
+			// slot (the master, for a write).
 			return resent, contextEnded(ctx, err)
 		case refusedToRun(err):
 		case lost && mayHaveRun(ctx, err):
