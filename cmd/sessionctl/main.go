@@ -567,14 +567,16 @@ func (c *cli) show(ctx context.Context, id string) error {
 	return err
 }
 
-// escapeControls writes the control characters that a JSON string may hold
-// as they are, DEL and the C1 controls (U+0080 to U+009F, U+009B among
-// them, which some terminals take for the start of an escape sequence), as
-// \u escapes, which read back as the same characters. Only a string can
-// hold them, since json.Indent leaves nothing else but its own newlines
-// and spaces: the output is the same JSON document. A stored value is
-// whatever a client of the app sent, and show prints it to the
-// operator's terminal.
+// escapeControls writes what cell escapes in a table (unsafeInCell: the
+// control characters, DEL and the C1 controls among them, U+009B being one
+// that some terminals take for the start of an escape sequence, and the
+// bidirectional formatting characters, such as U+202E, which would reorder
+// what follows so that the output reads as something else than what is
+// stored) as \u escapes, which read back as the same characters; the
+// newline is kept. Only a string can hold them, since json.Indent leaves
+// nothing else but its own newlines and spaces: the output is the same JSON
+// document. A stored value is whatever a client of the app sent, and show
+// prints it to the operator's terminal.
 func escapeControls(b []byte) []byte {
 	if !bytes.ContainsFunc(b, isRawControl) {
 		return b
@@ -583,7 +585,7 @@ func escapeControls(b []byte) []byte {
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		if isRawControl(r) {
-			out = fmt.Appendf(out, `\u%04x`, r)
+			out = fmt.Appendf(out, `\u%04x`, r) // all in the BMP: one escape each
 		} else {
 			out = append(out, b[:n]...)
 		}
@@ -592,9 +594,9 @@ func escapeControls(b []byte) []byte {
 	return out
 }
 
-// isRawControl reports a control character that show must not print as it
-// is: any but the newline.
-func isRawControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
+// isRawControl reports a character that show must not print as it is: any
+// that cell escapes but the newline.
+func isRawControl(r rune) bool { return r != '\n' && unsafeInCell(r) }
 
 func (c *cli) count(ctx context.Context) error {
 	ctx, cancel := c.deadline(ctx)
