@@ -552,7 +552,7 @@ func (c *cli) show(ctx context.Context, id string) error {
 	}
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
-		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q", id, err, data)
+		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q", id, cellError{err}, data)
 	}
 	canonical, err := session.JSONCodec{}.Encode(doc)
 	if err != nil {
@@ -566,6 +566,15 @@ func (c *cli) show(ctx context.Context, id string) error {
 	_, err = c.stdout.Write(escapeControls(out.Bytes()))
 	return err
 }
+
+// cellError is err with its message as cell shows it: the codec's reason
+// for refusing a stored document quotes the stored text it could not read
+// (a cookie's expires or originalMaxAge), which may hold a control or
+// bidirectional formatting character. errors.Is and errors.As see err.
+type cellError struct{ err error }
+
+func (e cellError) Error() string { return cell(e.err.Error()) }
+func (e cellError) Unwrap() error { return e.err }
 
 // escapeControls writes what cell escapes in a table (unsafeInCell: the
 // control characters, DEL and the C1 controls among them, U+009B being one

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 
+	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/memstore"
 )
 
@@ -54,6 +56,40 @@ func TestShowEscapesBidirectionalFormattingCharacters(t *testing.T) {
 	for k, v := range values {
 		if got[k] != v {
 			t.Errorf("show printed %q as %q, which reads back as %q", k, v, got[k])
+		}
+	}
+}
+
+// A stored cookie whose expires or originalMaxAge is a string the codec
+// cannot read makes show fail with the codec's reason, which quotes that
+// string as stored: show escapes it as it escapes its output, so that a
+// C1 control (U+009B, a terminal's escape sequence start) or a
+// bidirectional formatting character in it does not reach the operator's
+// terminal as it is.
+func TestShowEscapesTheStoredTextItQuotesInAnError(t *testing.T) {
+	st := memstore.New(memstore.WithSweepInterval(0))
+	t.Cleanup(func() { st.Close() })
+	ctx := t.Context()
+	for _, data := range []string{
+		"{\"cookie\":{\"expires\":\"\u009b2J\"}}",
+		"{\"cookie\":{\"originalMaxAge\":\"1\u202e000\"}}",
+	} {
+		if err := st.Set(ctx, "s1", []byte(data), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		c := &cli{stdout: &out, stderr: &errOut, storeURL: "mem://", timeout: 10 * time.Second, store: st}
+		err := c.show(ctx, "s1")
+		if err == nil || !strings.Contains(err.Error(), "not a session document") {
+			t.Fatalf("show of %q: %v, want it to say that it is not a session document", data, err)
+		}
+		if i := strings.IndexFunc(err.Error(), func(r rune) bool {
+			return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+		}); i >= 0 {
+			t.Fatalf("show of %q failed with %q, which holds a control or bidirectional formatting character at byte %d", data, err, i)
+		}
+		if !errors.Is(err, session.ErrCorrupt) {
+			t.Errorf("show of %q failed with %v, which does not wrap session.ErrCorrupt", data, err)
 		}
 	}
 }

@@ -18,13 +18,16 @@ import (
 // as JSON that reads back as the same document, or fails saying why; and
 // nothing either prints, on stdout or in its error, holds a control
 // character but the newlines that end its lines (an escape sequence in a
-// stored value or id would drive the operator's terminal).
+// stored value or id would drive the operator's terminal) or a
+// bidirectional formatting character (which would reorder what follows).
 func FuzzShowAndListPrintStoredBytesSafely(f *testing.F) {
 	f.Add([]byte(`{"cookie":{"originalMaxAge":null},"n":1}`), "abc")
 	f.Add([]byte(`{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-02T03:04:05.000Z"},"s":"\u001b[2J"}`), "id\x1b[31m")
 	f.Add([]byte(`{"cookie":{},"s":"\u009b31m"}`), "\u009b")
 	f.Add([]byte("\x1b[2Jnot json"), "x\ty")
 	f.Add([]byte(`{"cookie":{"originalMaxAge":null},"a":[1,{"b":null}],"c":1e300}`), "\u202e")
+	f.Add([]byte("{\"cookie\":{},\"f\u2067\":\"a\u202eb\"}"), "x")
+	f.Add([]byte("{\"cookie\":{\"expires\":\"\u009b2J\u202e\"}}"), "x")
 	f.Fuzz(func(t *testing.T, data []byte, id string) {
 		if id == "" {
 			t.Skip("no store takes the empty id")
@@ -83,10 +86,13 @@ func compact(b []byte, err error) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// noControl fails t if printed holds a control character other than '\n'.
+// noControl fails t if printed holds a control character other than '\n'
+// or a bidirectional formatting character.
 func noControl(t *testing.T, cmd string, data []byte, printed string) {
 	t.Helper()
-	if i := strings.IndexFunc(printed, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }); i >= 0 {
-		t.Fatalf("%s over %q printed a control character at byte %d: %q", cmd, data, i, printed)
+	if i := strings.IndexFunc(printed, func(r rune) bool {
+		return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
+	}); i >= 0 {
+		t.Fatalf("%s over %q printed a control or bidirectional formatting character at byte %d: %q", cmd, data, i, printed)
 	}
 }
