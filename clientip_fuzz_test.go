@@ -10,10 +10,12 @@ import (
 // FuzzRecordedClientReadsBackAsTheNextRequestSeesIt sends any User-Agent
 // and X-Forwarded-For (with RecordClient and TrustProxy) at a login and
 // checks what is recorded: UTF-8 within its bound, the header as sent when
-// it is UTF-8 and fits, the first X-Forwarded-For entry as the IP (the
-// remote address without one), listed as such by UserSessions; and a
-// second request of the same client is no change, so that a session is
-// not written again on every request.
+// it is UTF-8 and fits, its longest start of whole characters that fits
+// when it is UTF-8 and does not (no U+FFFD for a character the bound
+// cuts), the first X-Forwarded-For entry as the IP (the remote address
+// without one), listed as such by UserSessions; and a second request of
+// the same client is no change, so that a session is not written again on
+// every request.
 func FuzzRecordedClientReadsBackAsTheNextRequestSeesIt(f *testing.F) {
 	f.Add("Mozilla/5.0", "203.0.113.7, 10.0.0.1")
 	f.Add("", "")
@@ -49,6 +51,12 @@ func FuzzRecordedClientReadsBackAsTheNextRequestSeesIt(f *testing.F) {
 			}
 			if utf8.ValidString(c.sent) && len(c.sent) <= c.limit && c.got != c.sent {
 				t.Fatalf("recorded %s %q, want %q as sent", c.what, c.got, c.sent)
+			}
+			if utf8.ValidString(c.sent) && len(c.sent) > c.limit {
+				_, next := utf8.DecodeRuneInString(c.sent[len(c.got):])
+				if !strings.HasPrefix(c.sent, c.got) || len(c.got)+next <= c.limit {
+					t.Fatalf("recorded %s %q of %q, want its longest start of whole characters within %d bytes", c.what, c.got, c.sent, c.limit)
+				}
 			}
 		}
 		st.reset()

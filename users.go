@@ -390,7 +390,21 @@ func recordable(s string, limit int) string {
 	if len(s) <= limit && utf8.ValidString(s) {
 		return s
 	}
-	s = strings.ToValidUTF8(s[:min(len(s), limit)], "\uFFFD")
+	if len(s) > limit {
+		// A character that the bound cuts is left out whole: its first
+		// bytes alone would read as a U+FFFD the client never sent.
+		cut := limit
+		for i := limit - 1; i >= 0 && i > limit-utf8.UTFMax; i-- {
+			if utf8.RuneStart(s[i]) {
+				if r, n := utf8.DecodeRuneInString(s[i:]); (r != utf8.RuneError || n > 1) && i+n > limit {
+					cut = i
+				}
+				break
+			}
+		}
+		s = s[:cut]
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	for len(s) > limit {
 		_, n := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-n]
