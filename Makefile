@@ -62,7 +62,7 @@ fmt:
 # ferretdb builds the MongoDB test server (internal/ferretdb, its own module)
 # into the user's cache directory once, before the race pass, so that the
 # test binaries do not wait on the build under their timeout. A cold build
-# takes about two minutes on two cores; an unchanged one is reused.
+# takes about a minute on two cores; an unchanged one is reused.
 ferretdb:
 	$(GO) test -count=1 -run '^TestSharedMongoGivesEachTestItsOwnDatabase$$' ./internal/testserver
 
@@ -106,7 +106,8 @@ bench-peers:
 # store's limit, and a bar chart of them in docs/bench-http.svg. The load
 # comes from wrk (Debian's package, installed here when root), in a process
 # of its own; without it, from a Go load generator in the test's process.
-# About 10 minutes; not part of make test. HTTPLOAD_FLAGS='-httpload.pin 0:1'
+# About 9 minutes with the default 3 rounds, 15 with -httpload.rounds 5;
+# not part of make test. HTTPLOAD_FLAGS='-httpload.pin 0:1'
 # gives wrk CPU 1 and the servers CPU 0; -httpload.only picks servers;
 # -httpload.burn sets the CPU times of the yardstick servers (3us,6us).
 HTTPLOAD_FLAGS ?= -httpload.duration 3s -httpload.rounds 3

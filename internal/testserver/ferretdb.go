@@ -26,7 +26,7 @@ import (
 // directory and reused by every test binary afterwards.
 
 // FerretDBBuildTimeout bounds the build of the FerretDB binary. A cold build
-// compiles FerretDB and its dependencies (about two minutes on two cores);
+// compiles FerretDB and its dependencies (about a minute on two cores);
 // later builds are cached.
 const FerretDBBuildTimeout = 8 * time.Minute
 
