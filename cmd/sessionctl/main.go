@@ -582,20 +582,26 @@ func (e cellError) Unwrap() error { return e.err }
 // bidirectional formatting characters, such as U+202E, which would reorder
 // what follows so that the output reads as something else than what is
 // stored) as \u escapes, which read back as the same characters; the
-// newline is kept. Only a string can hold them, since json.Indent leaves
-// nothing else but its own newlines and spaces: the output is the same JSON
-// document. A stored value is whatever a client of the app sent, and show
-// prints it to the operator's terminal.
+// newline is kept. A byte that is not UTF-8 (a lone 0x9B is CSI to a
+// terminal in an 8-bit mode) it writes as \ufffd, as encoding/json reads
+// it. Only a string can hold them, since json.Indent leaves nothing else
+// but its own newlines and spaces: the output is the same JSON document,
+// as encoding/json reads it. A stored value is whatever a client of the
+// app sent, or another writer of the store left, and show prints it to
+// the operator's terminal.
 func escapeControls(b []byte) []byte {
-	if !bytes.ContainsFunc(b, isRawControl) {
+	if utf8.Valid(b) && !bytes.ContainsFunc(b, isRawControl) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+16)
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
-		if isRawControl(r) {
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = append(out, `\ufffd`...)
+		case isRawControl(r):
 			out = fmt.Appendf(out, `\u%04x`, r) // all in the BMP: one escape each
-		} else {
+		default:
 			out = append(out, b[:n]...)
 		}
 		b = b[n:]

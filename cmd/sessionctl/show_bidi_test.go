@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/memstore"
@@ -90,6 +91,45 @@ func TestShowEscapesTheStoredTextItQuotesInAnError(t *testing.T) {
 		}
 		if !errors.Is(err, session.ErrCorrupt) {
 			t.Errorf("show of %q failed with %v, which does not wrap session.ErrCorrupt", data, err)
+		}
+	}
+}
+
+// A stored string may hold bytes that are not UTF-8 (another program's
+// write, a hand edit): the codec keeps them, and show printed them as they
+// were, a lone 0x9B among them, which a terminal in an 8-bit mode takes
+// for the start of an escape sequence (CSI). show writes each as \ufffd,
+// which is how encoding/json reads it, so the output is UTF-8 and the same
+// document as encoding/json reads it.
+func TestShowWritesBytesThatAreNotUTF8AsReplacementCharacters(t *testing.T) {
+	data := []byte("{\"cookie\":{},\"s\":\"\x9b2J\",\"t\":\"caf\xe9 \xf0\x9f\x98\"}")
+	st := memstore.New(memstore.WithSweepInterval(0))
+	t.Cleanup(func() { st.Close() })
+	ctx := t.Context()
+	if err := st.Set(ctx, "s1", data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	c := &cli{stdout: &out, stderr: &errOut, storeURL: "mem://", timeout: 10 * time.Second, store: st}
+	if err := c.show(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if !utf8.Valid(out.Bytes()) {
+		t.Fatalf("show printed %q, which is not UTF-8", out.Bytes())
+	}
+	var got, want struct{ S, T string }
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("show printed %q, not JSON: %v", out.Bytes(), err)
+	}
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("show printed %q, which reads as %+v; the stored document reads as %+v", out.Bytes(), got, want)
+	}
+	for _, s := range []string{`"\ufffd2J"`, `"caf\ufffd \ufffd\ufffd\ufffd"`} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("show printed %q, want it to hold %s", out.Bytes(), s)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/memstore"
@@ -16,10 +17,12 @@ import (
 // another app, another program or a hand edit may leave in a store) and
 // runs show and list on them: show prints the document the codec reads,
 // as JSON that reads back as the same document, or fails saying why; and
-// nothing either prints, on stdout or in its error, holds a control
-// character but the newlines that end its lines (an escape sequence in a
-// stored value or id would drive the operator's terminal) or a
-// bidirectional formatting character (which would reorder what follows).
+// what either prints, on stdout or in its error, is UTF-8 (a lone 0x9B
+// byte starts an escape sequence on a terminal in an 8-bit mode) without
+// a control character but the newlines that end its lines (an escape
+// sequence in a stored value or id would drive the operator's terminal)
+// or a bidirectional formatting character (which would reorder what
+// follows).
 func FuzzShowAndListPrintStoredBytesSafely(f *testing.F) {
 	f.Add([]byte(`{"cookie":{"originalMaxAge":null},"n":1}`), "abc")
 	f.Add([]byte(`{"cookie":{"originalMaxAge":3600000,"expires":"2030-01-02T03:04:05.000Z"},"s":"\u001b[2J"}`), "id\x1b[31m")
@@ -28,6 +31,7 @@ func FuzzShowAndListPrintStoredBytesSafely(f *testing.F) {
 	f.Add([]byte(`{"cookie":{"originalMaxAge":null},"a":[1,{"b":null}],"c":1e300}`), "\u202e")
 	f.Add([]byte("{\"cookie\":{},\"f\u2067\":\"a\u202eb\"}"), "x")
 	f.Add([]byte("{\"cookie\":{\"expires\":\"\u009b2J\u202e\"}}"), "x")
+	f.Add([]byte("{\"cookie\":{},\"s\":\"\x9b2J\"}"), "x")
 	f.Fuzz(func(t *testing.T, data []byte, id string) {
 		if id == "" {
 			t.Skip("no store takes the empty id")
@@ -86,10 +90,13 @@ func compact(b []byte, err error) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// noControl fails t if printed holds a control character other than '\n'
-// or a bidirectional formatting character.
+// noControl fails t if printed is not UTF-8 or holds a control character
+// other than '\n' or a bidirectional formatting character.
 func noControl(t *testing.T, cmd string, data []byte, printed string) {
 	t.Helper()
+	if !utf8.ValidString(printed) {
+		t.Fatalf("%s over %q printed bytes that are not UTF-8: %q", cmd, data, printed)
+	}
 	if i := strings.IndexFunc(printed, func(r rune) bool {
 		return r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
 	}); i >= 0 {
