@@ -71,6 +71,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -109,12 +110,15 @@ type Store struct {
 	cfg  config
 
 	// casLocks serialize the compare-and-swaps and touches of one id within
-	// this store (striped by a hash of the id; see lock). MongoDB applies a filtered update
+	// this store, and, all of them held, with PurgeExpired on FerretDB
+	// (striped by a hash of the id; see lock). MongoDB applies a filtered update
 	// atomically and needs none of this; FerretDB v1 reads, then writes by
 	// _id, so two parallel swaps from one version would both succeed there.
 	// Each is a channel of one slot, so that a caller whose context ends
 	// stops waiting (a server that went away must not queue requests).
 	casLocks [64]chan struct{}
+
+	deletes atomic.Int32 // how the server runs a deleteMany: see purgeLocks
 
 	userIndexes userIndexState // users.go
 
@@ -808,12 +812,91 @@ func (s *Store) Clear(ctx context.Context) error {
 // now}}) as connect-mongo's interval cleanup, and returns how many; then
 // the user index entries more than session.IndexGrace past their expiry
 // (not counted).
+//
+// On FerretDB (found once, with buildInfo) it holds every per-id lock of
+// the store (see lock) during the deleteMany, so that the store's
+// compare-and-swaps and touches wait for it. FerretDB v1 runs a deleteMany
+// as a find, then a delete by _id: a write that renewed a session between
+// the two was reported saved, and the session was deleted. MongoDB checks
+// the filter of each document as it deletes it, and the purge takes no
+// lock there.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	if s.purgeLocks(ctx) {
+		unlock, err := s.lockAll(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("mongostore: purge expired: %w", err)
+		}
+		n, err := s.deleteExpired(ctx)
+		unlock()
+		if err != nil {
+			return 0, err
+		}
+		return n, s.purgeUsers(ctx)
+	}
+	n, err := s.deleteExpired(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.purgeUsers(ctx)
+}
+
+// deleteExpired is PurgeExpired's deleteMany of the expired sessions.
+func (s *Store) deleteExpired(ctx context.Context) (int, error) {
 	r, err := s.coll.DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: s.cfg.now()}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 	}
-	return int(r.DeletedCount), s.purgeUsers(ctx)
+	return int(r.DeletedCount), nil
+}
+
+// Values of Store.deletes: how the server runs a deleteMany, as buildInfo
+// tells.
+const (
+	deletesUnknown     int32 = iota // not asked yet, or buildInfo failed
+	deletesAtomic                   // MongoDB: each document checked as it is deleted
+	deletesReadThenAll              // FerretDB: a find, then a delete by _id
+)
+
+// purgeLocks reports whether PurgeExpired holds the per-id locks: on
+// FerretDB, and on a server that buildInfo failed to tell (asked again at
+// the next purge).
+func (s *Store) purgeLocks(ctx context.Context) bool {
+	switch s.deletes.Load() {
+	case deletesAtomic:
+		return false
+	case deletesReadThenAll:
+		return true
+	}
+	raw, err := s.coll.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
+	if err != nil {
+		return true
+	}
+	if _, err := raw.LookupErr("ferretdbVersion"); err == nil {
+		s.deletes.Store(deletesReadThenAll)
+		return true
+	}
+	s.deletes.Store(deletesAtomic)
+	return false
+}
+
+// lockAll takes every per-id lock of the store, in order, unless ctx ends
+// first. No one else holds more than one of them at a time.
+func (s *Store) lockAll(ctx context.Context) (unlock func(), err error) {
+	var held []func()
+	unlock = func() {
+		for _, u := range held {
+			u()
+		}
+	}
+	for _, l := range s.casLocks {
+		u, err := acquire(ctx, l)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		held = append(held, u)
+	}
+	return unlock, nil
 }
 
 // writeJSON writes a BSON value as the JSON that JSON.stringify gives for
