@@ -2,12 +2,14 @@ package storeurl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -27,8 +29,10 @@ import (
 // judge; the driver ignores an option it does not know, so a store
 // parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
 // another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
-// at once, and with ttl_index=true creates the TTL indexes within it
-// (mongostore.NewContext). The returned closer stops the cleanup and
+// at once, then finds nothing by _id in the collection and in the user
+// index collection, so that a database or collection name the server
+// refuses fails at once too, and with ttl_index=true creates the TTL
+// indexes within it (mongostore.NewContext). The returned closer stops the cleanup and
 // disconnects the client, closing the connections in use (a request still
 // running fails); it waits for the disconnection at most 5 seconds, then
 // returns an error wrapping context.DeadlineExceeded and lets it go on in
@@ -92,10 +96,24 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		_ = disconnectWithin(ctx, ctx, client)
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
-	st, err := mongostore.NewContext(ctx, client.Database(p.db).Collection(p.collection), p.opts...)
+	coll := client.Database(p.db).Collection(p.collection)
+	if err := checkNamespace(ctx, coll); err != nil {
+		_ = disconnectWithin(ctx, ctx, client)
+		return nil, nil, err
+	}
+	st, err := mongostore.NewContext(ctx, coll, p.opts...)
 	if err != nil {
 		_ = disconnectWithin(ctx, ctx, client)
 		return nil, nil, err
+	}
+	// The user index collection only matters once the app logs users in,
+	// and a role may grant the sessions' collection alone: only a name
+	// the server refuses fails Open.
+	var se mongo.ServerError
+	if err := checkNamespace(ctx, coll.Database().Collection(st.UsersCollection())); errors.As(err, &se) && se.HasErrorCode(invalidNamespace) {
+		_ = st.Close()
+		_ = disconnectWithin(ctx, ctx, client)
+		return nil, nil, fmt.Errorf("%w (the user index collection: the collection's name plus %q)", err, strings.TrimPrefix(st.UsersCollection(), p.collection))
 	}
 	return st, closerFunc(func() error {
 		_ = st.Close()
@@ -110,6 +128,25 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		return nil
 	}), nil
 }
+
+// checkNamespace asks the server for a document of coll (by _id, which
+// finds nothing and creates nothing), so that a database or collection
+// name it refuses (a dot, a space or a $ in a database name, a $ in a
+// collection name, a name over its length limit) fails Open, where the
+// store opened and then failed every request, or every login for the user
+// index collection's name alone.
+func checkNamespace(ctx context.Context, coll *mongo.Collection) error {
+	// Any error fails the sessions' collection, which every request reads.
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: ""}}).Err()
+	if err == nil || errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	return fmt.Errorf("database %q, collection %q: %w", coll.Database().Name(), coll.Name(), err)
+}
+
+// invalidNamespace is the server's code for a database or collection name
+// it refuses.
+const invalidNamespace = 73
 
 // disconnectWithin disconnects client with dctx, waiting no longer than
 // ctx, and returns Disconnect's error, or ctx's once it ends first: the

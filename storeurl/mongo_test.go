@@ -3,6 +3,7 @@ package storeurl_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,35 @@ func TestMongoURLRefusesAStoreParameterInTheDriversSpelling(t *testing.T) {
 	_, _, err := storeurl.Open(t.Context(), "postgres://postgres@"+pg.Addr+"/postgres?sslmode=disable&createTable=true")
 	if err == nil || !strings.Contains(err.Error(), `parameter "createTable" is spelled create_table`) {
 		t.Errorf("postgres ?createTable=true: %v, want the store's spelling", err)
+	}
+}
+
+// A database or collection name that the server refuses (a dot or a space
+// in a database name, a $ in a collection's, a collection name so long that
+// the user index collection's, <collection>_users, is over the server's
+// limit) fails Open with the server's error naming it. Open succeeded, and
+// then every request failed with InvalidNamespace (or, for the user index
+// collection alone, every login).
+func TestMongoURLWithANameTheServerRefusesFailsAtOpen(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	// FerretDB takes collection names of up to 235 bytes, MongoDB 255 for
+	// database.collection: this one fits, and with _users it does not.
+	long := strings.Repeat("s", 235-len("_users")+1)
+	for _, c := range []struct{ db, collection, want string }{
+		{"my.app", "sessions", `"my.app"`},
+		{"my%20app", "sessions", `"my app"`},
+		{db, "a$b", `"a$b"`},
+		{db, long, `"` + long + `_users"`},
+	} {
+		_, closer, err := storeurl.Open(t.Context(), "mongodb://"+srv.Addr+"/"+c.db+"?collection="+url.QueryEscape(c.collection))
+		if err == nil {
+			closer.Close()
+			t.Errorf("database %s, collection %.20s...: Open succeeded", c.db, c.collection)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "InvalidNamespace") {
+			t.Errorf("database %s, collection %.20s...: %v, want the server's InvalidNamespace naming %s", c.db, c.collection, err, c.want)
+		}
 	}
 }
