@@ -504,7 +504,7 @@ func (s *Session) Save(ctx context.Context) error {
 	if s.phase == phaseUnset {
 		return nil
 	}
-	if noCookie {
+	if noCookie && !s.has(markLoginLost) { // persist refuses a lost login's change: errLoginEnded
 		return errors.New("session: save: not saved: the session was created, renewed or destroyed after the response headers were sent, so the client has no cookie for it; call session.From, and create, renew or destroy the session, before the first write")
 	}
 	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
