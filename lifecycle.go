@@ -80,12 +80,21 @@ const (
 	// does a cookie go out or get cleared (decide), since the client may
 	// hold the newer login's (a double-clicked login form). A deliberate
 	// new start drops it: a login (SetUser), a new id (Regenerate,
-	// RenewID: renewed) or Destroy (a new state).
+	// RenewID: renewed) or Destroy (a new state, which keeps
+	// markClientGone: it clears no cookie either).
 	markLoginLost
 	// markLoginLostLogged: the log line that says a change after a lost
 	// login (markLoginLost) is not stored was written, so that the second
 	// commit of the request does not write it again.
 	markLoginLostLogged
+	// markClientGone: a login of this request was ended by a newer login
+	// of the user (markLoginLost), and the client's session with it (the
+	// login's RenewID, or its trim, ended the one its cookie names): the
+	// browser may hold the newer login's cookie now (a double-clicked login
+	// form), so no expired cookie goes out for the request (shouldClearCookie),
+	// not even after a Destroy, which keeps it, as a Reload does. A cookie
+	// for a session the request stores after it still goes out.
+	markClientGone
 )
 
 // doubt is a write of a session that the store answered with an error,
@@ -202,7 +211,7 @@ func loadedState(id string, created time.Time, ver string, versioned, resave boo
 // by one in doubt that the store holds (own).
 func (st *sessionState) reloaded(before *sessionState, own bool) {
 	st.originalID, st.isNew = before.originalID, before.isNew
-	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed | markCookieChanged)
+	st.marks |= before.marks & (markCookieTouched | markStoreTouched | markUnsetDestroyed | markStoreExpiryOff | markRenewFailed | markCookieChanged | markClientGone)
 	if before.has(markChangeSaved) || (before.has(markModified) && own) {
 		st.set(markModified | markChangeSaved)
 	}
@@ -333,9 +342,11 @@ func shouldSetCookie(in decisionInput) bool {
 
 // shouldClearCookie: after Destroy, a client that came with a cookie gets an
 // expired one, unless a new session's cookie replaces it, or the client's
-// session was not destroyed (clientKept: a failed login left it).
+// session was not destroyed (clientKept: a failed login left it), or the
+// cookie the client holds may be a newer login's that ended the request's
+// own (markClientGone).
 func shouldClearCookie(in decisionInput, setCookie bool) bool {
-	return !setCookie && in.phase == phaseDestroyed && in.cookieID != "" && !in.clientKept
+	return !setCookie && in.phase == phaseDestroyed && in.cookieID != "" && !in.clientKept && in.marks&markClientGone == 0
 }
 
 // shouldDestroy: Unset with UnsetDestroy deletes a stored session, once, and

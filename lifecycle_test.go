@@ -82,6 +82,14 @@ func TestDecideMakesExpressSessionsDecisions(t *testing.T) {
 		{"ChangedAfterALostLoginIsNeitherStoredNorSent",
 			decisionInput{phase: phaseDestroyed, marks: modifiedFresh | markLoginLost, id: "new", originalID: "new", cookieID: id, saveUninitialized: true},
 			decision{}},
+		// sessionkit's own: a Destroy after a login that a newer one
+		// ended, whose cookie the client may hold (markClientGone).
+		{"DestroyAfterALostLoginKeepsTheClientsCookie",
+			decisionInput{phase: phaseDestroyed, marks: fresh | markClientGone, id: "new", originalID: "new", cookieID: id},
+			decision{}},
+		{"ChangedAfterDestroyAfterALostLoginIsANewSession",
+			decisionInput{phase: phaseDestroyed, marks: modifiedFresh | markClientGone, id: "new", originalID: "new", cookieID: id},
+			decision{save: true, setCookie: true}},
 		// sessionkit's own: the empty session after a login that failed
 		// at its trim after RenewID, which left the client's session.
 		{"AFailedLoginKeepsTheClientsCookie",

@@ -144,7 +144,9 @@ type Options struct {
 	// changes after it (a welcome flash message, a value) is not stored,
 	// and no cookie goes out nor is cleared (the client may hold the newer
 	// login's, a double-clicked login form), until the handler starts over
-	// (SetUser, a new login; Session.Regenerate, RenewID or Destroy).
+	// (SetUser, a new login; Session.Regenerate, RenewID or Destroy), after
+	// which a change is stored and its cookie sent; no cookie of the
+	// request is cleared even then (a Destroy with no change after it).
 	// The cap fails closed: a login whose trimming fails (the listing of the
 	// user's sessions, or a destroy) did not happen. Its save fails (the
 	// ErrorHandler answers, no cookie is sent; Session.Save returns the

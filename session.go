@@ -360,7 +360,9 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 
 // Destroy deletes the session from the store (express: destroy). The request
 // goes on with a new, empty session that is only stored if modified, so a
-// flash message after logout still works; otherwise the cookie is cleared.
+// flash message after logout still works; otherwise the cookie is cleared
+// (but not after a login of the request that a newer login ended: see
+// Save).
 //
 // Check the error: when the store did not confirm the delete, the session
 // stays as it was, stored and with its cookie, so that a logout page does
@@ -386,7 +388,12 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}
-	return s.replaceWithNew()
+	gone := s.marks & markClientGone // after a lost login: the browser may hold the newer login's cookie
+	if err := s.replaceWithNew(); err != nil {
+		return err
+	}
+	s.set(gone)
+	return nil
 }
 
 // replaceWithNew makes s the new, empty session that follows a destroy,
@@ -470,7 +477,9 @@ func (s *Session) Reload(ctx context.Context) error {
 // change returns an error wrapping ErrNotFound. Check User after Save to
 // tell. A deliberate new start works as on any fresh session: a login
 // again (SetUser), now the newest, or Regenerate, RenewID or Destroy,
-// after which a change is stored and its cookie sent.
+// after which a change is stored and its cookie sent; but no expired
+// cookie goes out, not even after Destroy: the client's session is gone
+// already, and the cookie it would clear may be the newer login's.
 //
 // A session the client holds no cookie for (one this request created,
 // renewed, or left after Destroy) is only saved while its cookie can still

@@ -126,7 +126,9 @@ import (
 // login's cookie in a browser that sent both, a double-clicked form), and
 // none is cleared; what the request changes after it is not stored either
 // (its cookie would replace the newer login's just the same), unless the
-// request starts over (SetUser, Regenerate, RenewID, Destroy). A login whose
+// request starts over (SetUser, Regenerate, RenewID, Destroy); even then,
+// no cookie is cleared (markClientGone: a Destroy with no change after it
+// sends none). A login whose
 // session another trim ended before its own listing ranks itself all the
 // same, not being listed, and goes on so too when it ranks beyond the cap.
 
@@ -630,7 +632,7 @@ func (m *Manager) loseLogin(ctx context.Context, s *Session) error {
 		s.drop(markInStore)
 		return err
 	}
-	s.set(markLoginLost)
+	s.set(markLoginLost | markClientGone)
 	return errLoginLost
 }
 

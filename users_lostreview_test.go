@@ -70,3 +70,16 @@ func TestSaveOfAChangeAfterALostLoginSavedWithTheHeadersIsNotFound(t *testing.T)
 		t.Errorf("the store holds %v; want the newer login's %v alone", short(got), short([]string{newer.body}))
 	}
 }
+
+// A Destroy after a login that a newer login ended, in a double-clicked
+// login form, with nothing changed after it: the client's session was
+// ended already (the login's RenewID), and the one cookie the browser
+// holds is the newer login's, which an expired cookie would clear.
+func TestDestroyAfterALostLoginDoesNotClearTheNewerLoginsCookie(t *testing.T) {
+	m, fs, _ := newestLoginSetup(t, 1)
+	h := m.Handler(lostReviewApp(t))
+	older, _ := lostLoginRace(t, m, fs, h, "/login-then?u=ada&d=a&then=destroy-only", true)
+	if older.code != http.StatusOK || older.setCookie != "" {
+		t.Errorf("the lost login that destroyed: status %d, Set-Cookie %q; want 200 and no Set-Cookie", older.code, older.setCookie)
+	}
+}
