@@ -91,9 +91,10 @@ const (
 	// of the user (markLoginLost), and the client's session with it (the
 	// login's RenewID, or its trim, ended the one its cookie names): the
 	// browser may hold the newer login's cookie now (a double-clicked login
-	// form), so no expired cookie goes out for the request (shouldClearCookie),
-	// not even after a Destroy, which keeps it, as a Reload does. A cookie
-	// for a session the request stores after it still goes out.
+	// form), so no expired cookie goes out for the request
+	// (shouldClearCookie), not even after a Destroy, or a login again whose
+	// trim failed (dropLogin): replaceWithNew keeps it, as a Reload does. A
+	// cookie for a session the request stores after it still goes out.
 	markClientGone
 )
 

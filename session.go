@@ -388,24 +388,22 @@ func (s *Session) Destroy(ctx context.Context) error {
 	if err := s.dropStored(ctx, "destroy"); err != nil {
 		return err
 	}
-	gone := s.marks & markClientGone // after a lost login: the browser may hold the newer login's cookie
-	if err := s.replaceWithNew(); err != nil {
-		return err
-	}
-	s.set(gone)
-	return nil
+	return s.replaceWithNew()
 }
 
 // replaceWithNew makes s the new, empty session that follows a destroy,
-// under a fresh id: stored only if modified, its cookie cleared otherwise.
-// s.mu is held.
+// under a fresh id: stored only if modified, its cookie cleared otherwise,
+// unless a login of the request was ended by a newer login, whose cookie
+// the client may hold (markClientGone, which it keeps). s.mu is held.
 func (s *Session) replaceWithNew() error {
 	id, err := s.rs.m.newID(s.rs.r)
 	if err != nil {
 		return err
 	}
+	gone := s.marks & markClientGone
 	s.rs.m.initNew(s, id)
 	s.phase = phaseDestroyed
+	s.set(gone)
 	return nil
 }
 
