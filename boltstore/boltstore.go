@@ -251,7 +251,9 @@ func newConfig(opts []Option) (config, error) {
 // Open db with a Timeout and without NoSync (see Open for why). Over a
 // database opened with bbolt's ReadOnly (an inspection of a copy, a file
 // on a read-only mount), the bucket must be there: the store reads, runs
-// no sweeper, and its writes fail with bbolt's ErrDatabaseReadOnly.
+// no sweeper, and its writes fail with bbolt's ErrDatabaseReadOnly. A
+// database whose file is shorter than the pages its last commit uses fails
+// with ErrTruncated.
 func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("boltstore: nil *bbolt.DB")
@@ -272,6 +274,8 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 // or another Open in this one that is not closed yet (a second Manager, or a
 // test that did not Close the first store), Open fails after the open
 // timeout (WithOpenTimeout) with an error saying so, instead of hanging.
+// A file shorter than the pages its last commit uses fails with
+// ErrTruncated, and is left as it is.
 func Open(path string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -280,6 +284,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	timeout := c.openTimeout
 	if timeout < 0 {
 		timeout = 0
+	}
+	if err := checkLength(path); err != nil { // truncated.go
+		return nil, err
 	}
 	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false})
 	if err != nil {
@@ -305,6 +312,9 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		sweepBatch:      c.sweepBatch,
 		logger:          c.logger,
 		now:             c.now,
+	}
+	if err := checkDB(db); err != nil { // truncated.go
+		return nil, err
 	}
 	if db.IsReadOnly() {
 		// Nothing can be created, moved or swept: reads work, writes fail

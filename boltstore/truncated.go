@@ -1,0 +1,142 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+
+	"go.etcd.io/bbolt"
+)
+
+// ErrTruncated is the error of Open and New for a file shorter than the
+// pages its last commit uses: a copy cut short, a backup restored halfway,
+// a disk that ran out of space while the file was written outside bbolt.
+// bbolt maps the file and reads a page when a transaction reaches it, so
+// such a file opened without error, and the first read of a missing page
+// crashed the process (a fault of the memory map, which no recover
+// catches), or bbolt's Open panicked reading its freelist. The file is
+// left as it is: restore it from a backup, or remove it to start with no
+// sessions.
+var ErrTruncated = errors.New("boltstore: the file is truncated")
+
+// truncated returns an error wrapping ErrTruncated if the file at path,
+// size bytes long, is shorter than need, the bytes its last commit uses.
+func truncated(path string, size, need int64) error {
+	if size >= need {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has %d bytes, where its last commit uses %d: restore it from a backup, or remove it to start with no sessions", ErrTruncated, path, size, need)
+}
+
+// checkLength compares the size of the bbolt file at path with the bytes
+// its last commit uses, read from its meta pages, before bbolt maps it (a
+// truncated file makes bbolt.Open itself panic or fault). It returns nil
+// when no meta page can be read and checked: a file that is not there yet
+// or is empty (bbolt creates it), or is no bbolt file, or whose meta pages
+// are both corrupt (bbolt.Open says which). The size is read after the
+// meta pages: another process that holds the file only ever grows it
+// before it commits, so its commits cannot make a whole file look short.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // bbolt.Open creates it, or reports why not
+	}
+	defer f.Close()
+	need, ok := lastCommitSize(f)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	return truncated(path, fi.Size(), need)
+}
+
+// The meta page of a bbolt file (format version 2): a 16-byte page header,
+// then, in the machine's byte order, magic, version, page size and flags
+// (4 bytes each), the root bucket (page id, sequence), the freelist's page
+// id, the high water mark (the number of pages in use), the transaction id
+// and an FNV-64a checksum of the fields before it (8 bytes each).
+const (
+	metaOffset   = 16
+	metaMagic    = 0xED0CDAED
+	metaVersion  = 2
+	metaLen      = 64
+	metaSumBytes = 56
+)
+
+// meta is what lastCommitSize needs of a meta page.
+type meta struct {
+	pageSize uint32
+	pages    uint64 // the high water mark
+	txid     uint64
+}
+
+// readMeta reads the meta page at off, and reports whether it is valid.
+func readMeta(f io.ReaderAt, off int64) (meta, bool) {
+	var buf [metaOffset + metaLen]byte
+	if _, err := f.ReadAt(buf[:], off); err != nil {
+		return meta{}, false
+	}
+	m := buf[metaOffset:]
+	e := binary.NativeEndian
+	h := fnv.New64a()
+	h.Write(m[:metaSumBytes])
+	if e.Uint32(m[0:]) != metaMagic || e.Uint32(m[4:]) != metaVersion || e.Uint64(m[56:]) != h.Sum64() {
+		return meta{}, false
+	}
+	return meta{pageSize: e.Uint32(m[8:]), pages: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, true
+}
+
+// lastCommitSize returns the bytes the pages of the file's last commit
+// span, from the valid meta page with the higher transaction id (bbolt's
+// choice), and false if neither meta page is valid. The second meta page
+// is one page into the file; without a valid first one to give the page
+// size, it is looked for where bbolt looks, at 1 KiB to 16 MiB.
+func lastCommitSize(f io.ReaderAt) (int64, bool) {
+	m0, ok0 := readMeta(f, 0)
+	var m1 meta
+	ok1 := false
+	if ok0 {
+		m1, ok1 = readMeta(f, int64(m0.pageSize))
+	} else {
+		for i := range 15 {
+			if m1, ok1 = readMeta(f, 1024<<i); ok1 {
+				break
+			}
+		}
+	}
+	switch {
+	case ok0 && (!ok1 || m0.txid >= m1.txid):
+		return size(m0)
+	case ok1:
+		return size(m1)
+	}
+	return 0, false
+}
+
+// size returns the bytes m's pages span, and false if that overflows.
+func size(m meta) (int64, bool) {
+	if m.pageSize == 0 || m.pages > uint64(1<<62)/uint64(m.pageSize) {
+		return 0, false
+	}
+	return int64(m.pages) * int64(m.pageSize), true
+}
+
+// checkDB is checkLength for a database bbolt has opened (New): its last
+// commit's size is the transaction's.
+func checkDB(db *bbolt.DB) error {
+	var need int64
+	if err := db.View(func(tx *bbolt.Tx) error { need = tx.Size(); return nil }); err != nil {
+		return nil // the store's first transaction reports it
+	}
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		return nil
+	}
+	return truncated(db.Path(), fi.Size(), need)
+}
