@@ -14,7 +14,9 @@
 // nobody. A transaction that panics (bbolt does on some corrupt pages)
 // panics in the goroutine of the call it ran for, logged with its stack,
 // also when the store ran it in a goroutine of its own; the writes
-// committed with it are run again without it.
+// committed with it are run again without it. The background sweeper,
+// whose own goroutine nothing would recover, logs it as a failed sweep
+// and sweeps again at its next tick.
 // Expired sessions are never returned, and a background sweeper deletes them
 // in small batches so that no sweep holds the write lock for long. A call
 // reads the clock in the transaction that reads or changes the session:
@@ -902,6 +904,20 @@ func resume(c *bbolt.Cursor, after []byte) (k, v []byte) {
 	return k, v
 }
 
+// sweep is PurgeExpired for the sweeper, which turns a panic of a sweep
+// transaction (bbolt panics on some corrupt pages) into an error: the
+// transaction raises it in the goroutine of the call that ran it, which
+// for a request is one that net/http recovers, and for the sweep is the
+// sweeper's own, where it ended the process. guard has logged its stack.
+func (s *Store) sweep(ctx context.Context) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &txPanic{value: v}
+		}
+	}()
+	return s.PurgeExpired(ctx)
+}
+
 func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
 	defer close(s.sweepDone)
 	t := time.NewTicker(every)
@@ -912,7 +928,7 @@ func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, err := s.PurgeExpired(ctx)
+		n, err := s.sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.logger.Error("boltstore: sweeping expired sessions failed", "path", s.db.Path(), "removed", n, "err", err)
