@@ -98,6 +98,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,7 +256,8 @@ func newConfig(opts []Option) (config, error) {
 // on a read-only mount), the bucket must be there: the store reads, runs
 // no sweeper, and its writes fail with bbolt's ErrDatabaseReadOnly. A
 // database whose file is shorter than the pages its last commit uses fails
-// with ErrTruncated.
+// with ErrTruncated, and one whose root page bbolt cannot read with
+// ErrCorruptFile.
 func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("boltstore: nil *bbolt.DB")
@@ -277,7 +279,9 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 // test that did not Close the first store), Open fails after the open
 // timeout (WithOpenTimeout) with an error saying so, instead of hanging.
 // A file shorter than the pages its last commit uses fails with
-// ErrTruncated, and is left as it is.
+// ErrTruncated, and one whose pages bbolt cannot read as it opens the file
+// with ErrCorruptFile; either is left as it is. (A corrupt freelist makes
+// bbolt's Open itself panic, and leaves the file locked by this process.)
 func Open(path string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -287,13 +291,34 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if timeout < 0 {
 		timeout = 0
 	}
-	if err := checkLength(path); err != nil { // truncated.go
+	if err := checkLength(path); err != nil { // files.go
 		return nil, err
 	}
-	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false})
+	// The file bbolt opens, to close it if bbolt.Open panics on a corrupt
+	// page (its freelist): bbolt then closes nothing. bbolt's memory map of
+	// the file stays, which nothing can unmap, and keeps the file's lock
+	// until the process ends: an Open of that file (of the same inode: a
+	// backup restored by a rename is another) times out until then.
+	var file *os.File
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	var db *bbolt.DB
+	err = opening(path, func() (err error) {
+		db, err = bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false, OpenFile: openFile})
+		return err
+	})
+	if errors.Is(err, ErrCorruptFile) && file != nil {
+		file.Close()
+	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process, or by another Open of it in this one (gave up after %v): %w", path, c.openTimeout, err)
+		}
+		if errors.Is(err, ErrCorruptFile) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
@@ -315,23 +340,8 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		logger:          c.logger,
 		now:             c.now,
 	}
-	if err := checkDB(db); err != nil { // truncated.go
-		return nil, err
-	}
-	if db.IsReadOnly() {
-		// Nothing can be created, moved or swept: reads work, writes fail
-		// with bbolt's ErrDatabaseReadOnly.
-		err := db.View(func(tx *bbolt.Tx) error {
-			if tx.Bucket(s.bucket) == nil {
-				return errors.New("no such bucket, and a database opened read-only cannot have one created")
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("boltstore: bucket %q in %s: %w", c.bucket, db.Path(), err)
-		}
-		c.sweepInterval = 0
-	} else if err := s.createBucket(db, c); err != nil {
+	// The first reads of the file: bbolt panics on a corrupt page.
+	if err := opening(db.Path(), func() error { return s.prepare(db, &c) }); err != nil { // files.go
 		return nil, err
 	}
 	s.writes = make(chan *writeOp, maxGroup)
@@ -344,6 +354,31 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		go s.sweepLoop(ctx, c.sweepInterval)
 	}
 	return s, nil
+}
+
+// prepare checks the file's length, and creates the store's bucket (or,
+// over a database opened read-only, checks that it is there, and turns
+// the sweeper off).
+func (s *Store) prepare(db *bbolt.DB, c *config) error {
+	if err := checkDB(db); err != nil { // files.go
+		return err
+	}
+	if db.IsReadOnly() {
+		// Nothing can be created, moved or swept: reads work, writes fail
+		// with bbolt's ErrDatabaseReadOnly.
+		err := db.View(func(tx *bbolt.Tx) error {
+			if tx.Bucket(s.bucket) == nil {
+				return errors.New("no such bucket, and a database opened read-only cannot have one created")
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("boltstore: bucket %q in %s: %w", c.bucket, db.Path(), err)
+		}
+		c.sweepInterval = 0
+		return nil
+	}
+	return s.createBucket(db, *c)
 }
 
 // createBucket creates the store's bucket in db if it is not there, and

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"go.etcd.io/bbolt"
 )
@@ -21,6 +22,26 @@ import (
 // left as it is: restore it from a backup, or remove it to start with no
 // sessions.
 var ErrTruncated = errors.New("boltstore: the file is truncated")
+
+// ErrCorruptFile is the error of Open and New for a file with a page that
+// bbolt cannot read as the file is opened (its freelist, its root): bbolt
+// panics on such a page, and Open and New panicked with it, naming no
+// file. It is left as it is. A corrupt page that only a later call reaches
+// panics in that call's goroutine (see the package doc).
+var ErrCorruptFile = errors.New("boltstore: the file is corrupt")
+
+// opening runs fn, which opens a bbolt file or reads it first, and turns a
+// panic of bbolt, or a fault of its memory map (a page id far past the
+// file's end), into an error wrapping ErrCorruptFile.
+func opening(path string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: %s: bbolt panicked reading it: %v; restore it from a backup, or remove it to start with no sessions", ErrCorruptFile, path, v)
+		}
+	}()
+	return fn()
+}
 
 // truncated returns an error wrapping ErrTruncated if the file at path,
 // size bytes long, is shorter than need, the bytes its last commit uses.

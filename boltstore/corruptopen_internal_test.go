@@ -1,0 +1,126 @@
+package boltstore
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// corruptPageFile writes sessions to a fresh file, closes it, and fills its
+// page that is pick's with bytes that are no page.
+func corruptPageFile(t *testing.T, pick func(id int64, typ string) bool) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := Open(path, WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := s.DB()
+	for i := range 3 {
+		mustSet(t, s, fmt.Sprint("id", i), "{}", time.Now().Add(time.Hour))
+	}
+	var page, pageSize int64 = -1, int64(db.Info().PageSize)
+	err = db.View(func(tx *bbolt.Tx) error {
+		for id := range tx.Size() / pageSize {
+			if p, err := tx.Page(int(id)); err != nil {
+				return err
+			} else if p != nil && pick(id, p.Type) {
+				page = id
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if page < 0 {
+		t.Fatal("no such page in the file")
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xff, 0x13}, int(pageSize/2)), page*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// rootPage picks the root page of a file of corruptPageFile: its only leaf,
+// as the sessions' bucket is small enough to be inline in it.
+func rootPage(_ int64, typ string) bool { return typ == "leaf" }
+
+// TestOpenOfACorruptFileFailsWithAClearError: bbolt panics on a page that
+// is no page, and Open met one while bbolt read the file's freelist, or
+// while the store looked up its bucket in the root page: Open panicked,
+// with bbolt's "invalid freelist page" or "Page expected to be", naming
+// no file. Open now fails with an error that names the file and says it
+// is corrupt, leaves it as it is, and, past bbolt's Open, releases it (a
+// panic of bbolt's Open leaves its memory map of the file, and with it the
+// lock); New over a database whose root page is corrupt fails the same way.
+func TestOpenOfACorruptFileFailsWithAClearError(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pick func(id int64, typ string) bool
+	}{
+		{"Freelist", func(_ int64, typ string) bool { return typ == "freelist" }},
+		{"Root", rootPage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := corruptPageFile(t, tc.pick)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s *Store
+			noCrash(t, "Open", func() { s, err = Open(path, WithSweepInterval(0)) })
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a file with a corrupt page succeeded")
+			}
+			if !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), path) {
+				t.Errorf("unclear error: %v", err)
+			}
+			if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("Open changed the corrupt file (%v)", err)
+			}
+			if tc.name == "Freelist" {
+				return // bbolt.Open panicked: its memory map of the file keeps the lock
+			}
+			// The file is not left locked: bbolt opens it read-only (a shared
+			// lock, which the failed Open's exclusive one would refuse).
+			if db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 100 * time.Millisecond, ReadOnly: true}); err != nil {
+				t.Errorf("the file after the failed Open: %v", err)
+			} else {
+				db.Close()
+			}
+		})
+	}
+	t.Run("New", func(t *testing.T) {
+		path := corruptPageFile(t, rootPage)
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var s *Store
+		noCrash(t, "New", func() { s, err = New(db, WithSweepInterval(0)) })
+		if err == nil {
+			s.Close()
+			t.Fatal("New over a database whose root page is corrupt succeeded")
+		}
+		if !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), path) {
+			t.Errorf("unclear error: %v", err)
+		}
+	})
+}
