@@ -60,12 +60,7 @@ func newPgWorld(t *testing.T, options func(*session.Options)) *pgWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	goApp := newGoApp(t, nil, func(o *session.Options) {
-		o.Store = st
-		if options != nil {
-			options(o)
-		}
-	})
+	goApp := newGoAppOn(t, st, options)
 	return &pgWorld{world: &world{t: t, node: pgShared.p, goApp: goApp}, pool: pool}
 }
 
