@@ -57,15 +57,23 @@ func truncated(path string, size, need int64) error {
 // truncated file makes bbolt.Open itself panic or fault). It returns nil
 // when no meta page can be read and checked: a file that is not there yet
 // or is empty (bbolt creates it), or is no bbolt file, or whose meta pages
-// are both corrupt (bbolt.Open says which). The size is read after the
-// meta pages: another process that holds the file only ever grows it
-// before it commits, so its commits cannot make a whole file look short.
+// are both corrupt (bbolt.Open says which), or that a process holds for
+// writing (bbolt's exclusive lock): that process may be creating it, its
+// meta pages written and the pages after them not yet (bbolt writes the
+// four pages of a new file at once, but a reader can see the write in
+// part), and bbolt.Open waits for the lock. The check runs under a shared
+// lock, which keeps such a process from opening the file meanwhile; one
+// that opens it after only ever grows it before it commits.
 func checkLength(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil // bbolt.Open creates it, or reports why not
 	}
-	defer f.Close()
+	defer f.Close() // and releases the lock
+
+	if !sharedLock(f) { // lock_*.go
+		return nil
+	}
 	need, ok := lastCommitSize(f)
 	if !ok {
 		return nil
