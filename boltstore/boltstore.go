@@ -340,9 +340,15 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 		logger:          c.logger,
 		now:             c.now,
 	}
-	// The first reads of the file: bbolt panics on a corrupt page.
-	if err := opening(db.Path(), func() error { return s.prepare(db, &c) }); err != nil { // files.go
+	// The first reads of the file: bbolt panics on a corrupt page. Only
+	// they run in opening: a panic of the logger is no corrupt file.
+	var moved int
+	if err := opening(db.Path(), func() (err error) { moved, err = s.prepare(db, &c); return err }); err != nil { // files.go
 		return nil, err
+	}
+	if moved > 0 {
+		s.logger.Info("boltstore: moved the user index to its new bucket",
+			"path", db.Path(), "from", c.bucket+legacyUsersSuffix, "to", s.UsersBucket(), "users", moved)
 	}
 	s.writes = make(chan *writeOp, maxGroup)
 	s.committerDone = make(chan struct{})
@@ -358,10 +364,10 @@ func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 
 // prepare checks the file's length, and creates the store's bucket (or,
 // over a database opened read-only, checks that it is there, and turns
-// the sweeper off).
-func (s *Store) prepare(db *bbolt.DB, c *config) error {
+// the sweeper off). It returns the number of users whose index it moved.
+func (s *Store) prepare(db *bbolt.DB, c *config) (int, error) {
 	if err := checkDB(db); err != nil { // files.go
-		return err
+		return 0, err
 	}
 	if db.IsReadOnly() {
 		// Nothing can be created, moved or swept: reads work, writes fail
@@ -373,17 +379,18 @@ func (s *Store) prepare(db *bbolt.DB, c *config) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("boltstore: bucket %q in %s: %w", c.bucket, db.Path(), err)
+			return 0, fmt.Errorf("boltstore: bucket %q in %s: %w", c.bucket, db.Path(), err)
 		}
 		c.sweepInterval = 0
-		return nil
+		return 0, nil
 	}
 	return s.createBucket(db, *c)
 }
 
 // createBucket creates the store's bucket in db if it is not there, and
-// otherwise moves the user index of an earlier version (migrateUsers).
-func (s *Store) createBucket(db *bbolt.DB, c config) error {
+// otherwise moves the user index of an earlier version (migrateUsers),
+// returning the number of users moved.
+func (s *Store) createBucket(db *bbolt.DB, c config) (int, error) {
 	var moved int
 	err := db.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(s.bucket) == nil {
@@ -399,13 +406,9 @@ func (s *Store) createBucket(db *bbolt.DB, c config) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
+		return 0, fmt.Errorf("boltstore: create bucket %q in %s: %w", c.bucket, db.Path(), err)
 	}
-	if moved > 0 {
-		s.logger.Info("boltstore: moved the user index to its new bucket",
-			"path", db.Path(), "from", c.bucket+legacyUsersSuffix, "to", s.UsersBucket(), "users", moved)
-	}
-	return nil
+	return moved, nil
 }
 
 // Close stops the background sweeper, waiting for a sweep in progress to
