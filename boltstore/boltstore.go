@@ -280,8 +280,10 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 // timeout (WithOpenTimeout) with an error saying so, instead of hanging.
 // A file shorter than the pages its last commit uses fails with
 // ErrTruncated, and one whose pages bbolt cannot read as it opens the file
-// with ErrCorruptFile; either is left as it is. (A corrupt freelist makes
-// bbolt's Open itself panic, and leaves the file locked by this process.)
+// with ErrCorruptFile; either is left as it is, and not locked. (A
+// corrupt freelist makes bbolt's Open itself panic, which leaves the file
+// mapped, read-only, until the process ends, and, on Windows and the other
+// platforms without flock, locked.)
 func Open(path string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -296,9 +298,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	// The file bbolt opens, to close it if bbolt.Open panics on a corrupt
 	// page (its freelist): bbolt then closes nothing. bbolt's memory map of
-	// the file stays, which nothing can unmap, and keeps the file's lock
-	// until the process ends: an Open of that file (of the same inode: a
-	// backup restored by a rename is another) times out until then.
+	// the file stays, which nothing can unmap, and holds the file open, and
+	// with it bbolt's lock, until the process ends: the lock is released
+	// first (lock_*.go; not on Windows and the other platforms without
+	// flock), so that the file, once restored in place, opens again.
 	var file *os.File
 	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
@@ -311,6 +314,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return err
 	})
 	if errors.Is(err, ErrCorruptFile) && file != nil {
+		unlock(file)
 		file.Close()
 	}
 	if err != nil {

@@ -95,7 +95,10 @@ func TestOpenOfACorruptFileFailsWithAClearError(t *testing.T) {
 				t.Errorf("Open changed the corrupt file (%v)", err)
 			}
 			if tc.name == "Freelist" {
-				return // bbolt.Open panicked: its memory map of the file keeps the lock
+				// bbolt.Open panicked: its memory map holds the file open, and
+				// its lock where Open cannot release it (no flock; see
+				// TestOpenOfAFileWhoseFreelistIsCorruptReleasesItsLock).
+				return
 			}
 			// The file is not left locked: bbolt opens it read-only (a shared
 			// lock, which the failed Open's exclusive one would refuse).

@@ -78,3 +78,54 @@ func TestOpenOfAFileItsHolderIsCreatingWaitsForItsLock(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestOpenOfAFileWhoseFreelistIsCorruptReleasesItsLock: bbolt's Open
+// panics on a corrupt freelist page after it has locked and mapped the
+// file, and Open, which turns the panic into ErrCorruptFile, closed the
+// file but left it locked: the memory map bbolt leaves holds the file open,
+// and with it the lock, until the process ends. The operator who then
+// restored the file in place (cp backup sessions.db) could not open it
+// from this process: every Open timed out saying that another process, or
+// another Open in this one, held it. Open now releases the lock too.
+func TestOpenOfAFileWhoseFreelistIsCorruptReleasesItsLock(t *testing.T) {
+	path := corruptPageFile(t, func(_ int64, typ string) bool { return typ == "freelist" })
+	corrupt, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *Store
+	noCrash(t, "Open", func() { s, err = Open(path, WithSweepInterval(0)) })
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a file whose freelist page is corrupt succeeded")
+	}
+	if !errors.Is(err, ErrCorruptFile) {
+		t.Fatalf("Open of a file whose freelist page is corrupt: %v; want ErrCorruptFile", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 50 * time.Millisecond, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("the file after the failed Open: %v", err)
+	}
+	db.Close()
+
+	// The file restored in place, as cp does: a whole file, in the same
+	// inode, whose freelist is the one that the other pages say.
+	good := filepath.Join(t.TempDir(), "backup.db")
+	b, err := Open(good, WithSweepInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	backup, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, WithSweepInterval(0), WithOpenTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Open of the file restored in place (%d bytes, corrupt were %d): %v", len(backup), len(corrupt), err)
+	}
+	s.Close()
+}

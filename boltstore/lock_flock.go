@@ -21,3 +21,7 @@ func sharedLock(f *os.File) bool {
 		return !errors.Is(err, syscall.EWOULDBLOCK)
 	}
 }
+
+// unlock releases the lock bbolt took on f, which closing f does not while
+// a memory map of the file holds it open.
+func unlock(f *os.File) { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
