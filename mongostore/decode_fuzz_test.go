@@ -18,8 +18,9 @@ import (
 // FuzzDecodeGivesJSONOrAnError feeds decode, which reads what the server
 // returns for a session document (written by this store, by connect-mongo,
 // or by anyone with access to the collection), arbitrary bytes. Whatever the
-// bytes, it never panics, and returns an error, a string session as stored,
-// or an embedded-document session as a JSON object; and it answers the same
+// bytes, it never panics, and returns an error, a string or binary session
+// as stored (a binary one's version with its subtype), or an
+// embedded-document session as a JSON object; and it answers the same
 // twice, as compare-and-swap needs a session's version to be stable.
 func FuzzDecodeGivesJSONOrAnError(f *testing.F) {
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC)
@@ -35,6 +36,9 @@ func FuzzDecodeGivesJSONOrAnError(f *testing.F) {
 			{Key: "js", Value: bson.JavaScript("x")}, {Key: "sym", Value: bson.Symbol("s")}, {Key: "ptr", Value: bson.DBPointer{DB: "d"}},
 			{Key: "old", Value: time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)}, {Key: "far", Value: bson.DateTime(math.MaxInt64)},
 		}}},
+		{{Key: "_id", Value: "bin"}, {Key: "session", Value: bson.Binary{Data: []byte("\xff\xfe{}")}}, {Key: "expires", Value: exp}},
+		{{Key: "_id", Value: "bin-old"}, {Key: "session", Value: bson.Binary{Subtype: bson.TypeBinaryBinaryOld, Data: []byte("{}")}}, {Key: "expires", Value: exp}},
+		{{Key: "_id", Value: "bin-user"}, {Key: "session", Value: bson.Binary{Subtype: 0xff}}, {Key: "expires", Value: exp}},
 		{{Key: "_id", Value: "no-expiry"}, {Key: "session", Value: "{}"}},
 		{{Key: "_id", Value: "string-expiry"}, {Key: "session", Value: "{}"}, {Key: "expires", Value: "tomorrow"}},
 		{{Key: "_id", Value: "number-session"}, {Key: "session", Value: 3}, {Key: "expires", Value: exp}},
@@ -68,12 +72,17 @@ func FuzzDecodeGivesJSONOrAnError(f *testing.F) {
 			if s, ok := raw.Lookup(fieldSession).StringValueOK(); !ok || s != string(got) {
 				t.Fatalf("a string session decoded to %q, not the string %q", got, s)
 			}
+		case strings.HasPrefix(version, versionBinary):
+			subtype, d, ok := raw.Lookup(fieldSession).BinaryOK()
+			if !ok || !bytes.Equal(d, got) || version != versionBinary+string([]byte{subtype})+string(d) {
+				t.Fatalf("a binary session decoded to %q, version %q; stored: subtype %#x, %q", got, version, subtype, d)
+			}
 		case strings.HasPrefix(version, versionObject):
 			if !json.Valid(got) || got[0] != '{' {
 				t.Fatalf("an embedded-document session decoded to %q, not a JSON object", got)
 			}
 		default:
-			t.Fatalf("version %q has neither the string nor the object prefix", version)
+			t.Fatalf("version %q has none of the string, binary and object prefixes", version)
 		}
 		again, version2, err := decode(raw)
 		if err != nil || !bytes.Equal(again, got) || version2 != version {

@@ -10,12 +10,18 @@
 // writes it when its touchAfter is set. connect-mongo with stringify: false
 // stores session as an embedded document instead; such documents are read
 // (and converted to JSON), and [WithStringify](false) writes them. A
-// document the store cannot read (no date in expires, a session that is
-// neither a string nor a document, or one nested deeper than the manager's
-// codec reads) counts as missing: Get logs it, and Touch and GetAndTouch
-// leave it alone (their filters skip it, so they cannot tell it from a
-// missing one without another round trip, and do not log it), and IDs and
-// Count leave it out.
+// session that is not UTF-8 is stored as binary data, BinData(0, ...),
+// since a BSON string must be UTF-8: a custom [session.Codec] with a binary
+// format (gob, msgpack, protobuf) writes such sessions, and so does the
+// JSON codec for a session whose values hold bytes that are not UTF-8 (kept
+// as they came, from json.RawMessage or from another app), which
+// connect-mongo cannot read in either form. A session of binary data (of
+// any subtype) is read as its bytes. A document the store cannot read (no
+// date in expires, a session that is neither a string, binary data nor a
+// document, or one nested deeper than the manager's codec reads) counts as
+// missing: Get logs it, and Touch and GetAndTouch leave it alone (their
+// filters skip it, so they cannot tell it from a missing one without
+// another round trip, and do not log it), and IDs and Count leave it out.
 //
 // An expired document is never returned, even before it is removed: Get
 // and GetVersion find the document by _id alone and check expires
@@ -41,7 +47,8 @@
 //	                  creating: insert, which fails on a duplicate _id (a second
 //	                  round trip replaces a document only if Get reports it missing)
 //
-// A version is the session value that was read ("s:" + the string), and a
+// A version is the session value that was read ("s:" + the string, "b:" +
+// the subtype's byte + the binary data, "o:" + the document's BSON), and a
 // compare-and-swap filters its update on it. connect-mongo knows nothing of
 // versions, but any write it makes changes the session value (its JSON holds
 // the cookie's expiry), so such a write between a Go request's load and save
@@ -73,6 +80,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -101,6 +109,7 @@ const (
 const (
 	versionString = "s:"
 	versionObject = "o:"
+	versionBinary = "b:" // then the subtype's byte, then the data
 )
 
 // Store is a session store in a MongoDB collection. It is safe for
@@ -398,10 +407,11 @@ func liveExpires(now time.Time) bson.D {
 	return bson.D{{Key: "$gt", Value: now}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}
 }
 
-// readableSession matches a session field that decode reads: a string or a
-// document (not an array of them, which $type alone would match).
+// readableSession matches a session field that decode reads: a string,
+// binary data or a document (not an array of them, which $type alone would
+// match).
 func readableSession() bson.D {
-	return bson.D{{Key: "$type", Value: bson.A{"string", "object"}}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}
+	return bson.D{{Key: "$type", Value: bson.A{"string", "binData", "object"}}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}
 }
 
 // readable is the filter of the document under id that Get returns: live,
@@ -414,9 +424,13 @@ func readable(id string, now time.Time) bson.D {
 }
 
 // sessionValue returns the value of the session field for data: the string
-// or, with WithStringify(false), the document the JSON decodes to.
+// (binary data if data is not UTF-8, which a BSON string must be) or, with
+// WithStringify(false), the document the JSON decodes to.
 func (s *Store) sessionValue(data []byte) (any, string, error) {
 	if s.cfg.stringify {
+		if !utf8.Valid(data) {
+			return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: data}, binaryVersion(bson.TypeBinaryGeneric, data), nil
+		}
 		v := string(data)
 		return v, versionString + v, nil
 	}
@@ -535,6 +549,12 @@ func decode(doc bson.Raw) ([]byte, string, error) {
 	case bson.TypeString:
 		str := v.StringValue()
 		return []byte(str), versionString + str, nil
+	case bson.TypeBinary:
+		subtype, data, ok := v.BinaryOK()
+		if !ok {
+			return nil, "", fmt.Errorf("malformed %s", v.Type)
+		}
+		return bytes.Clone(data), binaryVersion(subtype, data), nil
 	case bson.TypeEmbeddedDocument:
 		var b bytes.Buffer
 		if err := writeJSON(&b, v, 0); err != nil {
@@ -542,8 +562,15 @@ func decode(doc bson.Raw) ([]byte, string, error) {
 		}
 		return b.Bytes(), versionObject + string(v.Document()), nil
 	default:
-		return nil, "", fmt.Errorf("%s is a %s, not a string or a document", fieldSession, v.Type)
+		return nil, "", fmt.Errorf("%s is a %s, not a string, binary data or a document", fieldSession, v.Type)
 	}
+}
+
+// binaryVersion is the version of a session stored as binary data: the
+// subtype is kept, so that a compare-and-swap's filter matches the value
+// as stored whatever wrote it.
+func binaryVersion(subtype byte, data []byte) string {
+	return versionBinary + string([]byte{subtype}) + string(data)
 }
 
 // Set stores data under id until expires (the default TTL for the zero
@@ -684,6 +711,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		filter = append(filter, bson.E{Key: fieldSession, Value: old[len(versionString):]})
 	case len(old) > len(versionObject) && old[:len(versionObject)] == versionObject:
 		filter = append(filter, bson.E{Key: fieldSession, Value: bson.Raw(old[len(versionObject):])})
+	case len(old) > len(versionBinary) && old[:len(versionBinary)] == versionBinary: // then at least the subtype
+		filter = append(filter, bson.E{Key: fieldSession, Value: bson.Binary{Subtype: old[len(versionBinary)], Data: []byte(old[len(versionBinary)+1:])}})
 	default:
 		return "", false, wrap("compare-and-swap", id, fmt.Errorf("not a version of this store: %.8q", old))
 	}
