@@ -232,3 +232,38 @@ func FuzzObjectSessionComesBackAsItsJSON(f *testing.F) {
 		}
 	})
 }
+
+// A string whose length prefix is 0 (BSON counts the closing NUL, so the
+// least is 1), as a session or inside a document session, is a malformed
+// document: decode reports it, where it panicked in the driver's
+// StringValue (found by FuzzDecodeGivesJSONOrAnError).
+func TestMalformedStringInASessionIsAnErrorNotAPanic(t *testing.T) {
+	// An element name: a string with the length prefix 0 and nothing after.
+	emptyString := func(name string) []byte {
+		return append(append([]byte{byte(bson.TypeString)}, name+"\x00"...), 0, 0, 0, 0)
+	}
+	document := func(elems ...[]byte) []byte {
+		doc := []byte{0, 0, 0, 0} // the length, set below
+		for _, e := range elems {
+			doc = append(doc, e...)
+		}
+		doc = append(doc, 0)
+		return bsoncore.UpdateLength(doc, 0, int32(len(doc)))
+	}
+	expires := bsoncore.AppendDateTimeElement(nil, fieldExpires, 0)
+	for name, doc := range map[string][]byte{
+		"string session":               document(expires, emptyString(fieldSession)),
+		"string in a document session": document(expires, bsoncore.AppendDocumentElement(nil, fieldSession, document(emptyString("k")))),
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: decode panicked: %v", name, p)
+				}
+			}()
+			if got, version, err := decode(bson.Raw(doc)); err == nil {
+				t.Errorf("%s with a string of length 0: %q, %q; want an error", name, got, version)
+			}
+		}()
+	}
+}

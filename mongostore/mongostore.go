@@ -547,7 +547,10 @@ func decode(doc bson.Raw) ([]byte, string, error) {
 	}
 	switch v.Type {
 	case bson.TypeString:
-		str := v.StringValue()
+		str, ok := v.StringValueOK()
+		if !ok {
+			return nil, "", fmt.Errorf("malformed %s", v.Type)
+		}
 		return []byte(str), versionString + str, nil
 	case bson.TypeBinary:
 		subtype, data, ok := v.BinaryOK()
@@ -971,7 +974,11 @@ func writeJSON(b *bytes.Buffer, v bson.RawValue, depth int) error {
 		}
 		b.WriteByte(close)
 	case bson.TypeString:
-		writeString(b, v.StringValue())
+		str, ok := v.StringValueOK()
+		if !ok {
+			return fmt.Errorf("malformed %s", v.Type)
+		}
+		writeString(b, str)
 	case bson.TypeBoolean:
 		b.WriteString(strconv.FormatBool(v.Boolean()))
 	case bson.TypeNull, bson.TypeUndefined:
