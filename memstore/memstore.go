@@ -45,7 +45,10 @@ type config struct {
 
 // WithSweepInterval sets how often the background goroutine removes expired
 // sessions (default 1 minute). A d <= 0 disables it: expired sessions are
-// then still never returned, and PurgeExpired removes them on demand.
+// then still never returned, and PurgeExpired removes them on demand. The
+// sweep is also what gives back the memory of maps that Destroy and
+// expired reads have emptied (a map is rebuilt once it falls to a quarter
+// of its peak): without it, call PurgeExpired now and then.
 func WithSweepInterval(d time.Duration) Option {
 	return func(c *config) { c.sweepInterval = d }
 }
