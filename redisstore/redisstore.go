@@ -334,8 +334,9 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // ReadOnly) and whether it is a Cluster's; for a Cluster also
 // ForEachMaster, ForEachShard, MasterForKey and ReloadState (IDs, Count
 // and Clear on every master, WithReplicas), for a Ring ForEachShard.
-// Any other client is taken for a single server's, with go-redis's default
-// retry settings (3 retries, with a backoff of 10 ms to 1 s), and
+// A client whose Options method gives nil gets go-redis's default retry
+// settings (3 retries, with a backoff of 10 ms to 1 s). Any other client
+// is taken for a single server's, with those retry settings, and
 // WithReplicas refuses it: a wrapper of a Cluster client that has none of
 // these methods gets IDs, Count and Clear of one master only, and the
 // store's reads from a master (see [Store.UserSessions]) may go to a
@@ -1039,11 +1040,12 @@ const (
 // retryOptions returns how many times client sends a command again after
 // such an answer (its MaxRetries, a Cluster's MaxRedirects; 0 for none),
 // and its MinRetryBackoff and MaxRetryBackoff, as its constructor settled
-// them, and whether it is a Cluster's. A client whose type has no Options
-// method of go-redis's (a user's wrapper of any UniversalClient) gets
-// go-redis's defaults: it sent Set, Touch and GetAndTouch again, as go-
-// redis did before they went as commands it must not resend, only if the
-// store does.
+// them, and whether it is a Cluster's (by its type: whether its Options
+// method gives *redis.ClusterOptions). A client whose type has no Options
+// method of go-redis's (a user's wrapper of any UniversalClient), or whose
+// Options gives nil, gets go-redis's defaults: it sent Set, Touch and
+// GetAndTouch again, as go-redis did before they went as commands it must
+// not resend, only if the store does.
 func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Duration, cluster bool) {
 	switch c := client.(type) {
 	case clientOptions: // *redis.Client, also of NewFailoverClient
@@ -1054,6 +1056,7 @@ func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Durati
 		if o := c.Options(); o != nil {
 			return max(o.MaxRedirects, 0), o.MinRetryBackoff, o.MaxRetryBackoff, true
 		}
+		return defaultMaxRetries, defaultMinRetryBackoff, defaultMaxRetryBackoff, true
 	case ringOptions:
 		if o := c.Options(); o != nil {
 			return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff, false

@@ -157,14 +157,14 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 			return err
 		}
 		notRun := notExecuted(sent, all)
-		if notRun == nil || retries >= cluster.Options().MaxRedirects {
+		if notRun == nil || retries >= s.retries {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
 			cluster.ReloadState(ctx)
 			return err
 		}
 		retries++
-		node, asking, err = retryNode(ctx, cluster, key, notRun, retries)
+		node, asking, err = retryNode(ctx, cluster, key, notRun, retries, s.minBackoff, s.maxBackoff)
 		if err != nil {
 			cluster.ReloadState(ctx)
 			if ctx.Err() != nil {
@@ -264,10 +264,11 @@ func allUnsent(cmds []redis.Cmder) bool {
 // retry number retry (from 1), after notRun, the error that proved the
 // last attempt did not run, and whether the node wants ASKING first. A
 // redirect is followed at once to the node it names; anything else waits
-// for the client's retry backoff first and goes to the slot's master in
+// for the client's retry backoff (lo, hi: its MinRetryBackoff and
+// MaxRetryBackoff, retryOptions) first and goes to the slot's master in
 // the layout read again. It returns notRun if it finds no node in ctx (the
 // caller checks ctx's error).
-func retryNode(ctx context.Context, c clusterClient, key string, notRun error, retry int) (*redis.Client, bool, error) {
+func retryNode(ctx context.Context, c clusterClient, key string, notRun error, retry int, lo, hi time.Duration) (*redis.Client, bool, error) {
 	if addr, ok := redis.IsAskError(notRun); ok {
 		node, err := nodeAt(ctx, c, addr)
 		if err != nil || node == nil {
@@ -285,8 +286,7 @@ func retryNode(ctx context.Context, c clusterClient, key string, notRun error, r
 		}
 		// Not in the layout (yet): the slot's master as the layout says.
 	} else {
-		opt := c.Options()
-		if err := sleep(ctx, retryBackoff(retry, opt.MinRetryBackoff, opt.MaxRetryBackoff)); err != nil {
+		if err := sleep(ctx, retryBackoff(retry, lo, hi)); err != nil {
 			return nil, false, notRun
 		}
 		if err := c.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil }); err != nil {
