@@ -3,12 +3,14 @@ package redisstore_test
 import (
 	"context"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -57,5 +59,94 @@ func TestAWriteWithReplicasThroughAClusterTypeWithoutOptionsIsTriedAsGoRedisDefa
 	set(nilOptionsCluster{refusingCluster(t, &got)})
 	if got.Load() != want.Load() {
 		t.Errorf("%d dials through a Cluster type whose Options gives nil; want %d, as through a ClusterClient of go-redis's default options", got.Load(), want.Load())
+	}
+}
+
+// embedsRing is a user's client type that embeds *redis.Ring.
+type embedsRing struct{ *redis.Ring }
+
+// IDs, Count and Clear walk every shard of a Ring, through the Ring and
+// through a user's type that embeds it (ForEachShard), not the one shard
+// that SCAN through the Ring goes to.
+func TestListingThroughARingOrATypeEmbeddingOneSeesEveryShard(t *testing.T) {
+	a, b := testserver.StartRedis(t), testserver.StartRedis(t)
+	for name, wrap := range map[string]func(*redis.Ring) redis.UniversalClient{
+		"Ring":                         func(r *redis.Ring) redis.UniversalClient { return r },
+		"a type embedding *redis.Ring": func(r *redis.Ring) redis.UniversalClient { return embedsRing{r} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr, "b": b.Addr}})
+			t.Cleanup(func() { ring.Close() })
+			st := newStore(wrap(ring))
+			for i := range 50 {
+				if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stored := func() (n int) {
+				for _, srv := range []*testserver.Server{a, b} {
+					keys, err := clientOf(t, srv).Keys(ctx, st.Prefix()+"*").Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(keys) == 0 {
+						t.Fatalf("no session on shard %s: the test needs both", srv.Addr)
+					}
+					n += len(keys)
+				}
+				return n
+			}
+			if n := stored(); n != 50 {
+				t.Fatalf("%d sessions stored; want 50", n)
+			}
+			if n, err := st.Count(ctx); n != 50 || err != nil {
+				t.Errorf("Count = %d, %v; want 50", n, err)
+			}
+			if err := st.Clear(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, srv := range []*testserver.Server{a, b} {
+				if n, err := clientOf(t, srv).Keys(ctx, st.Prefix()+"*").Result(); len(n) != 0 || err != nil {
+					t.Errorf("shard %s after Clear: %d sessions, %v; want none", srv.Addr, len(n), err)
+				}
+			}
+		})
+	}
+}
+
+// A client made with MaxRetries -1 (no retries, in go-redis) has the
+// store send a write whose answer is lost once, through go-redis's own
+// client types and a user's type that embeds one, as go-redis would:
+// the store reads the client's settings as its constructor settled them
+// (0), never go-redis's default of 3 that a MaxRetries of 0 would give.
+func TestAWriteThroughAClientWithoutRetriesIsTriedOnce(t *testing.T) {
+	direct := standalone(t)
+	for _, kind := range clientKinds {
+		if kind.name == "a type wrapping a UniversalClient" {
+			continue // the store cannot read its settings: go-redis's defaults
+		}
+		for _, w := range lostReplyWrites {
+			t.Run(kind.name+"/"+w.name, func(t *testing.T) {
+				ctx := t.Context()
+				p := testserver.StartProxy(t, direct.Options().Addr)
+				client := kind.make(&redis.Options{Addr: p.Addr, MaxRetries: -1})
+				t.Cleanup(func() { client.Close() })
+				st := newStore(client)
+				stored := []byte(`{"n":1}`)
+				if w.name != "create" {
+					if err := direct.Set(ctx, st.Prefix()+"id", stored, time.Hour).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p.LoseReplies("\r\n"+w.command+"\r\n", 1)
+				if _, err := resentWrites[w.name](ctx, st, stored, time.Now().Add(time.Hour)); err == nil {
+					t.Fatalf("%s whose every answer was lost succeeded", w.name)
+				}
+				if n := p.LostReplies(); n != 1 {
+					t.Errorf("%s tried %d times through a client of MaxRetries -1; want once", w.name, n)
+				}
+			})
+		}
 	}
 }
