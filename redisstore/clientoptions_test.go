@@ -150,3 +150,43 @@ func TestAWriteThroughAClientWithoutRetriesIsTriedOnce(t *testing.T) {
 		}
 	}
 }
+
+// optionsCluster is a user's type around a Cluster's client that gives
+// its options (so the store takes it for a Cluster's) but not the methods
+// of *redis.ClusterClient that walk the masters.
+type optionsCluster struct {
+	redis.UniversalClient
+	opt *redis.ClusterOptions
+}
+
+func (c optionsCluster) Options() *redis.ClusterOptions { return c.opt }
+
+// Through a client the store knows for a Cluster's (its Options gives
+// *redis.ClusterOptions) but that cannot walk the masters (no
+// ForEachMaster), IDs, Count and Clear fail, where they went to one
+// master: Count reported that master's sessions alone and Clear reported
+// success and left the other masters' sessions stored.
+func TestListingThroughAClusterTypeThatCannotWalkItsMastersFails(t *testing.T) {
+	ctx := t.Context()
+	c := cluster(t)
+	st := newStore(optionsCluster{c, c.Options()})
+	for i := range 50 { // 50 keys land on all three masters
+		if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Count(ctx); err == nil {
+		t.Errorf("Count = %d, nil; want an error (50 sessions stored)", n)
+	}
+	if ids, err := st.IDs(ctx); err == nil {
+		t.Errorf("IDs gave %d, nil; want an error (50 sessions stored)", len(ids))
+	}
+	err := st.Clear(ctx)
+	n, cerr := redisstore.New(c, redisstore.WithPrefix(st.Prefix())).Count(ctx)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err == nil {
+		t.Errorf("Clear = nil and left %d sessions; want an error", n)
+	}
+}

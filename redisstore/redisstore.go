@@ -333,7 +333,8 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // retry settings, whether the client reads from replicas (a Cluster's
 // ReadOnly) and whether it is a Cluster's; for a Cluster also
 // ForEachMaster, ForEachShard, MasterForKey and ReloadState (IDs, Count
-// and Clear on every master, WithReplicas), for a Ring ForEachShard.
+// and Clear on every master, WithReplicas: without them, IDs, Count and
+// Clear fail, and WithReplicas refuses it), for a Ring ForEachShard.
 // A client whose Options method gives nil gets go-redis's default retry
 // settings (3 retries, with a backoff of 10 ms to 1 s). Any other client
 // is taken for a single server's, with those retry settings, and
@@ -1066,7 +1067,10 @@ func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Durati
 }
 
 // forEachNode calls fn with the client of every node holding keys: every
-// master of a Cluster, every shard of a Ring, or the client itself.
+// master of a Cluster, every shard of a Ring, or the client itself. A
+// client known for a Cluster's (its Options gives *redis.ClusterOptions)
+// that has not the methods to walk its masters (clusterClient) is refused:
+// through it SCAN goes to one master, whichever the client picks.
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
 	case clusterClient:
@@ -1074,6 +1078,9 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 	case ringClient:
 		return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
 	default:
+		if s.cluster {
+			return fmt.Errorf("the client, a %T, gives a Cluster's options but not the methods of *redis.ClusterClient that reach every master (ForEachMaster, ForEachShard, MasterForKey, ReloadState; see New): SCAN through it would reach one master only", s.client)
+		}
 		return fn(ctx, s.client)
 	}
 }
