@@ -190,3 +190,39 @@ func TestListingThroughAClusterTypeThatCannotWalkItsMastersFails(t *testing.T) {
 		t.Errorf("Clear = nil and left %d sessions; want an error", n)
 	}
 }
+
+// optionsRing is a user's type around a Ring's client that gives its
+// options but not ForEachShard.
+type optionsRing struct {
+	redis.UniversalClient
+	opt *redis.RingOptions
+}
+
+func (c optionsRing) Options() *redis.RingOptions { return c.opt }
+
+// Through a client that gives a Ring's options but cannot walk its shards
+// (no ForEachShard), IDs, Count and Clear fail, where they went to one
+// shard: Count reported that shard's sessions alone and Clear reported
+// success and left the other shard's sessions stored.
+func TestListingThroughARingTypeThatCannotWalkItsShardsFails(t *testing.T) {
+	ctx := t.Context()
+	a, b := testserver.StartRedis(t), testserver.StartRedis(t)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr, "b": b.Addr}})
+	t.Cleanup(func() { ring.Close() })
+	st := newStore(optionsRing{ring, ring.Options()})
+	for i := range 50 { // 50 keys land on both shards
+		if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Count(ctx); err == nil {
+		t.Errorf("Count = %d, nil; want an error (50 sessions stored)", n)
+	}
+	if ids, err := st.IDs(ctx); err == nil {
+		t.Errorf("IDs gave %d, nil; want an error (50 sessions stored)", len(ids))
+	}
+	if err := st.Clear(ctx); err == nil {
+		n, err := redisstore.New(ring, redisstore.WithPrefix(st.Prefix())).Count(ctx)
+		t.Errorf("Clear = nil and left %d sessions (%v); want an error", n, err)
+	}
+}

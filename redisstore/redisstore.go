@@ -1068,19 +1068,21 @@ func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Durati
 
 // forEachNode calls fn with the client of every node holding keys: every
 // master of a Cluster, every shard of a Ring, or the client itself. A
-// client known for a Cluster's (its Options gives *redis.ClusterOptions)
-// that has not the methods to walk its masters (clusterClient) is refused:
-// through it SCAN goes to one master, whichever the client picks.
+// client known for a Cluster's or a Ring's (its Options gives
+// *redis.ClusterOptions or *redis.RingOptions) that has not the methods
+// to walk its nodes (clusterClient, ringClient) is refused: through it
+// SCAN goes to one node, whichever the client picks.
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
 	case clusterClient:
 		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
 	case ringClient:
 		return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return fn(ctx, n) })
+	case clusterOptions:
+		return fmt.Errorf("the client, a %T, gives a Cluster's options but not the methods of *redis.ClusterClient that reach every master (ForEachMaster, ForEachShard, MasterForKey, ReloadState; see New): SCAN through it would reach one master only", s.client)
+	case ringOptions:
+		return fmt.Errorf("the client, a %T, gives a Ring's options but not the method of *redis.Ring that reaches every shard (ForEachShard; see New): SCAN through it would reach one shard only", s.client)
 	default:
-		if s.cluster {
-			return fmt.Errorf("the client, a %T, gives a Cluster's options but not the methods of *redis.ClusterClient that reach every master (ForEachMaster, ForEachShard, MasterForKey, ReloadState; see New): SCAN through it would reach one master only", s.client)
-		}
 		return fn(ctx, s.client)
 	}
 }
