@@ -321,7 +321,8 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // prefix that [CheckUserIndexPrefix] refuses.
 //
 // The store sends Set, Touch, GetAndTouch and a create again itself after
-// a lost answer (go-redis must not: see [Store.CompareAndSwap]), and any
+// a lost answer (go-redis must not: see [Store.CompareAndSwap]; with
+// [WithReplicas] no create, and on a Cluster no write at all), and any
 // write that surely did not run, as many times as the client would (its
 // MaxRetries, a Cluster's MaxRedirects) with its retry backoff.
 //
@@ -334,14 +335,15 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // ReadOnly) and whether it is a Cluster's; for a Cluster also
 // ForEachMaster, ForEachShard, MasterForKey and ReloadState (IDs, Count
 // and Clear on every master, WithReplicas: without them, IDs, Count and
-// Clear fail, and WithReplicas refuses it), for a Ring ForEachShard.
+// Clear fail, and WithReplicas refuses it), for a Ring ForEachShard
+// (without it, IDs, Count and Clear fail).
 // A client whose Options method gives nil gets go-redis's default retry
 // settings (3 retries, with a backoff of 10 ms to 1 s). Any other client
 // is taken for a single server's, with those retry settings, and
 // WithReplicas refuses it: a wrapper of a Cluster client that has none of
-// these methods gets IDs, Count and Clear of one master only, and the
-// store's reads from a master (see [Store.UserSessions]) may go to a
-// replica.
+// these methods (not even Options) gets IDs, Count and Clear of one
+// master only, and the store's reads from a master (see
+// [Store.UserSessions]) may go to a replica.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
