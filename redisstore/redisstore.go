@@ -472,7 +472,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	err := errNoGetEx
 	if !s.noGetEx.Load() {
 		var cmd *redis.StringCmd
-		_, err = s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+		_, err = s.send(ctx, key, true, false, func(c redis.Cmdable) redis.Cmder {
 			if ttl = s.ttl(expires); ttl > 0 {
 				cmd = redis.NewStringCmd(ctx, "getex", key, "px", ttl.Milliseconds())
 			} else {
@@ -532,7 +532,7 @@ func (s *Store) getAndPExpire(ctx context.Context, key string, expires time.Time
 		get *redis.SliceCmd
 		ttl time.Duration
 	)
-	_, err := s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+	_, err := s.send(ctx, key, true, true, func(c redis.Cmdable) redis.Cmder {
 		// With WithReplicas c is write's pipeline; else a pipeline of
 		// its own.
 		p, inPipeline := c.(redis.Pipeliner)
@@ -568,7 +568,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 		return wrap("set", id, err)
 	}
 	key := s.key(id)
-	_, err := s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+	_, err := s.send(ctx, key, true, false, func(c redis.Cmdable) redis.Cmder {
 		if ttl := s.ttl(expires); ttl > 0 {
 			return processOnce(ctx, c, redis.NewStatusCmd(ctx, "set", key, data, "px", ttl.Milliseconds()))
 		}
@@ -589,7 +589,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	}
 	key := s.key(id)
 	var cmd *redis.BoolCmd
-	_, err = s.send(ctx, key, true, func(c redis.Cmdable) redis.Cmder {
+	_, err = s.send(ctx, key, true, false, func(c redis.Cmdable) redis.Cmder {
 		cmd, _ = s.pexpire(ctx, key, expires)
 		return processOnce(ctx, c, cmd)
 	})
@@ -708,7 +708,7 @@ func (s *Store) create(ctx context.Context, key string, data []byte, expires tim
 		set    *redis.BoolCmd
 		exists *redis.IntCmd
 	)
-	resent, err := s.send(ctx, key, s.replicas == 0, func(c redis.Cmdable) redis.Cmder {
+	resent, err := s.send(ctx, key, s.replicas == 0, false, func(c redis.Cmdable) redis.Cmder {
 		set, exists = nil, nil
 		ttl := s.ttl(expires)
 		if ttl <= 0 {
@@ -909,7 +909,10 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // a failover, a Cluster that cannot serve the slot, too many clients, too
 // few replicas; not READONLY on a Cluster, nor LOADING on a Cluster whose
 // client reads from replicas, whose client sends any command again after
-// it itself), or when it never went out (its connection refused, no
+// it itself, unless pipelined: queue sent its commands in a pipeline of
+// the client's, which a ClusterClient does not send again when it holds a
+// command it must not resend, so send does, after READONLY to the master
+// of the layout read again), or when it never went out (its connection refused, no
 // connection free in the pool in time), as go-redis would have, and, if
 // lost is true, after a failure that leaves unknown whether it ran (a lost
 // answer, mayHaveRun): up to the client's MaxRetries times in all, with
@@ -921,20 +924,28 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // longer sends again either; on a Cluster, write does it for that
 // pipeline itself, and never sends again one that may have run. A try
 // that failed once ctx had ended fails with ctx's error (contextEnded).
-func (s *Store) send(ctx context.Context, key string, lost bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
+func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
 	if s.cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
 	for try := 1; try <= s.retries; try++ {
 		switch {
-		case s.cluster && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
+		case s.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
 			// The ClusterClient sent it again after READONLY itself,
 			// MaxRedirects times, to the master its layout read again
 			// names, as it does any command; and after LOADING when it
 			// reads from replicas (ReadOnly), to another node of the
 			// slot (the master, for a write).
 			return resent, contextEnded(ctx, err)
+		case s.cluster && redis.IsReadOnlyError(err):
+			// A pipeline, which the ClusterClient does not send again:
+			// read its layout again, as it does after READONLY for a
+			// command, so that the next try goes to the new master
+			// (ForEachMaster reads it before it visits the masters).
+			if c, ok := s.client.(clusterClient); ok {
+				_ = c.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
+			}
 		case refusedToRun(err):
 		case lost && mayHaveRun(ctx, err):
 			resent = true
@@ -984,7 +995,7 @@ func ended(ctx context.Context) error {
 // writeOnce is send for a command that must not run twice: it is sent
 // again only when it surely did not run.
 func (s *Store) writeOnce(ctx context.Context, key string, queue func(c redis.Cmdable) redis.Cmder) error {
-	_, err := s.send(ctx, key, false, queue)
+	_, err := s.send(ctx, key, false, false, queue)
 	return err
 }
 
