@@ -130,10 +130,28 @@ type Store struct {
 	now            func() time.Time // the clock TTLs and the user index (users.go) count from; tests replace it
 
 	// The client's retry settings and whether it is a Cluster's
-	// (retryOptions), for the writes the store sends again itself (send).
+	// (retryOptions), for the writes the store sends again itself (send),
+	// read from the client at its first write (retry), not in New, which
+	// calls no method of the client.
+	retryOnce sync.Once
+	retryOpts retrySettings
+}
+
+// retrySettings are a client's retry settings, and whether it is a
+// Cluster's (retryOptions).
+type retrySettings struct {
 	retries                int
 	minBackoff, maxBackoff time.Duration
 	cluster                bool
+}
+
+// retry returns the client's retry settings, read once.
+func (s *Store) retry() *retrySettings {
+	s.retryOnce.Do(func() {
+		o := &s.retryOpts
+		o.retries, o.minBackoff, o.maxBackoff, o.cluster = retryOptions(s.client)
+	})
+	return &s.retryOpts
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -355,11 +373,9 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	if c.userPrefix == "" {
 		c.userPrefix = defaultUserPrefix(c.prefix)
 	}
-	s := &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix,
+	return &Store{client: client, prefix: c.prefix, userPrefix: c.userPrefix,
 		otherPrefix: otherUserPrefix(c.prefix, c.userPrefix), defaultTTL: c.defaultTTL,
 		replicas: c.replicas, replicaTimeout: c.replicaTimeout, now: time.Now}
-	s.retries, s.minBackoff, s.maxBackoff, s.cluster = retryOptions(client)
-	return s
 }
 
 // Prefix returns the key prefix of the store.
@@ -926,19 +942,20 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // that failed once ctx had ended fails with ctx's error (contextEnded).
 func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
-	if s.cluster && s.replicas > 0 {
+	r := s.retry()
+	if r.cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
-	for try := 1; try <= s.retries; try++ {
+	for try := 1; try <= r.retries; try++ {
 		switch {
-		case s.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
+		case r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
 			// The ClusterClient sent it again after READONLY itself,
 			// MaxRedirects times, to the master its layout read again
 			// names, as it does any command; and after LOADING when it
 			// reads from replicas (ReadOnly), to another node of the
 			// slot (the master, for a write).
 			return resent, contextEnded(ctx, err)
-		case s.cluster && redis.IsReadOnlyError(err):
+		case r.cluster && redis.IsReadOnlyError(err):
 			// A pipeline, which the ClusterClient does not send again:
 			// read its layout again, as it does after READONLY for a
 			// command, so that the next try goes to the new master
@@ -952,7 +969,7 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 		default:
 			return resent, contextEnded(ctx, err)
 		}
-		if serr := sleep(ctx, retryBackoff(try, s.minBackoff, s.maxBackoff)); serr != nil {
+		if serr := sleep(ctx, retryBackoff(try, r.minBackoff, r.maxBackoff)); serr != nil {
 			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)

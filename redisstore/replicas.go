@@ -157,14 +157,14 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 			return err
 		}
 		notRun := notExecuted(sent, all)
-		if notRun == nil || retries >= s.retries {
+		if notRun == nil || retries >= s.retry().retries {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
 			cluster.ReloadState(ctx)
 			return err
 		}
 		retries++
-		node, asking, err = retryNode(ctx, cluster, key, notRun, retries, s.minBackoff, s.maxBackoff)
+		node, asking, err = retryNode(ctx, cluster, key, notRun, retries, s.retry().minBackoff, s.retry().maxBackoff)
 		if err != nil {
 			cluster.ReloadState(ctx)
 			if ctx.Err() != nil {
