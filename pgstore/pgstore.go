@@ -11,9 +11,19 @@
 //	);
 //	CREATE INDEX "IDX_session_expire" ON "session" ("expire");
 //
-// sess holds the encoded session document as given (so the manager's codec
-// must write JSON, as the default JSONCodec does), expire the session's
-// expiry. [WithTable] and [WithSchema] choose another table; [WithCreateTable]
+// sess holds the encoded session document as given, expire the session's
+// expiry. sess is json, so the manager's Codec must write JSON text, as the
+// default JSONCodec does: PostgreSQL keeps it as written, byte for byte
+// (escapes such as \u0000 and lone surrogates included, which a jsonb
+// column would refuse or rewrite). A document that is not JSON text, such as
+// a binary Codec's (gob, msgpack, protobuf: bytes that are not UTF-8, NUL
+// bytes), cannot be stored there: Set and CompareAndSwap refuse it with an
+// error wrapping [ErrNotJSON] and write nothing, so every save of such a
+// session fails (the manager's ErrorHandler answers, 500 by default) and
+// the session stored before is kept. Such a Codec needs a store that keeps
+// any bytes (redisstore, memcachedstore, mongostore, boltstore, memstore),
+// or must wrap its bytes in JSON (a base64 string); the table's schema is
+// connect-pg-simple's and stays json. [WithTable] and [WithSchema] choose another table; [WithCreateTable]
 // creates it (and the schema) when missing, as connect-pg-simple's
 // createTableIfMissing does.
 //
@@ -110,6 +120,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,6 +129,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -138,6 +150,53 @@ const DefaultTTL = 24 * time.Hour
 // DefaultCleanupInterval is how often expired rows are deleted, as
 // connect-pg-simple's pruneSessionInterval.
 const DefaultCleanupInterval = 15 * time.Minute
+
+// ErrNotJSON reports a session document that is not JSON text, which the
+// sess column, json in connect-pg-simple's table, cannot hold: the
+// document of a binary Codec (see the package documentation). Nothing was
+// written: the session stored before under that id is kept.
+var ErrNotJSON = errors.New("pgstore: the session document is not JSON text, and the sess column is json (connect-pg-simple's table): " +
+	"a Codec that is not JSON (gob, msgpack, protobuf) needs a store that keeps any bytes, or must wrap its bytes in JSON (a base64 string)")
+
+// notText describes why data cannot be the text of a json value: a NUL
+// byte, or bytes that are not UTF-8, which no PostgreSQL text holds. It
+// returns "" for any other data (whose JSON syntax PostgreSQL checks).
+func notText(data []byte) string {
+	if bytes.IndexByte(data, 0) < 0 && utf8.Valid(data) {
+		return ""
+	}
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == 0:
+			return fmt.Sprintf("a NUL byte at offset %d", i)
+		case r == utf8.RuneError && n == 1:
+			return fmt.Sprintf("byte 0x%02x at offset %d is not UTF-8", data[i], i)
+		}
+		i += n
+	}
+	return "" // not reached
+}
+
+// checkDocument returns an error wrapping ErrNotJSON if data cannot be
+// stored, before a round trip PostgreSQL would refuse it in.
+func checkDocument(data []byte) error {
+	if why := notText(data); why != "" {
+		return fmt.Errorf("%w (%s)", ErrNotJSON, why)
+	}
+	return nil
+}
+
+// notJSON adds ErrNotJSON to err, an error of a statement that writes a
+// document, if PostgreSQL refused the document as json (invalid text
+// representation: the statement converts no other text).
+func notJSON(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "22P02" {
+		return fmt.Errorf("%w: %w", ErrNotJSON, err)
+	}
+	return err
+}
 
 // Store is a session store in a PostgreSQL table. It is safe for concurrent
 // use. Create it with [New]; [Store.Close] stops its cleanup.
@@ -702,7 +761,10 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	}
 	var err error
 	if at, live := s.expiry(expires); live {
-		_, err = s.pool.Exec(ctx, s.q.upsert, id, data, at)
+		if err = checkDocument(data); err == nil {
+			_, err = s.pool.Exec(ctx, s.q.upsert, id, data, at)
+			err = notJSON(err)
+		}
 	} else {
 		_, err = s.pool.Exec(ctx, s.q.delete, id)
 	}
@@ -784,6 +846,11 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, wrap("compare-and-swap", id, err)
 	}
 	at, live := s.expiry(expires)
+	if live {
+		if err := checkDocument(data); err != nil {
+			return "", false, wrap("compare-and-swap", id, err)
+		}
+	}
 	var (
 		version string
 		err     error
@@ -811,7 +878,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, wrap("compare-and-swap", id, err)
+		return "", false, wrap("compare-and-swap", id, notJSON(err))
 	}
 	return version, true, nil
 }
