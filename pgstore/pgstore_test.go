@@ -100,7 +100,7 @@ func expressWrite(t testing.TB, pool *pgxpool.Pool, st *pgstore.Store, id, data 
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
-	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, pool) })
+	storetest.Run(t, func(t *testing.T) session.Store { return newStore(t, pool) }, storetest.KeepsOnlyJSON(pgstore.ErrNotJSON))
 }
 
 // describeTable returns the columns, constraints and indexes of a table in

@@ -24,9 +24,14 @@
 //
 // What the suite requires beyond the doc comments of session.Store:
 //
-//   - Values are the bytes of valid JSON documents (what the default codec
-//     writes, including non-ASCII UTF-8) of up to 1 MiB; they come back byte
-//     for byte. Binary values are not required.
+//   - Values of up to 1 MiB come back byte for byte: valid JSON documents
+//     (what the default codec writes, including non-ASCII UTF-8 and escapes
+//     such as \u0000 and lone surrogates), and any other bytes (a binary
+//     Codec's: not UTF-8, NUL bytes, all 256 byte values), also through
+//     CompareAndSwap, Touch, GetAndTouch, TouchVersion and UserSessions; a
+//     session a request sets with such a Codec is read by the next. A store
+//     that can keep only JSON text runs the suite with KeepsOnlyJSON, and
+//     must then refuse the other bytes with its error, losing nothing.
 //   - Ids are made of the URL-safe characters A-Z a-z 0-9 - . _ ~ and are case
 //     sensitive.
 //   - Expiry is exact to well under a second: a session is not returned once
@@ -125,7 +130,8 @@ func Document(size int) []byte {
 type Option func(*config)
 
 type config struct {
-	early time.Duration // see EarlyExpiry
+	early    time.Duration // see EarlyExpiry
+	jsonOnly error         // see KeepsOnlyJSON
 }
 
 // EarlyExpiry lets the store end a session up to d before its expiry, for a
@@ -180,6 +186,8 @@ func init() {
 		{"CompareAndSwap", testCAS},
 		{"Lister", testLister},
 		{"OneMebibyteValueRoundTrips", testLargeValue},
+		{"AnyBytesRoundTrip", testBinaryValues},                      // binary.go
+		{"BinaryCodecThroughManager", testBinaryCodecThroughManager}, // binary.go
 		{"EveryURLSafeCharacterInIDs", testURLSafeIDs},
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},

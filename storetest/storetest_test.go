@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/storetest"
@@ -103,7 +105,37 @@ func (s *refStore) in(data []byte) []byte {
 	if s.bug == "truncatesLargeValues" && len(data) > 512<<10 {
 		data = data[:512<<10]
 	}
+	if s.bug == "manglesNonUTF8" { // as mongostore on FerretDB did
+		return []byte(strings.ToValidUTF8(string(data), "\ufffd"))
+	}
+	if s.bug == "reformatsJSON" && json.Valid(data) { // as a jsonb column would
+		var b bytes.Buffer
+		json.Compact(&b, data)
+		return b.Bytes()
+	}
 	return bytes.Clone(data)
+}
+
+// errRefused is the error of a store that keeps only JSON (bugs
+// "refusesNonJSON", "refusalLosesStored", "refusalUnwrapped").
+var errRefused = errors.New("refstore: not JSON")
+
+// refuse returns the error of a store that keeps only JSON for data, nil
+// when it keeps data. With bug "refusalLosesStored" it deletes the stored
+// session first.
+func (s *refStore) refuse(id string, data []byte) error {
+	switch {
+	case json.Valid(data) && utf8.Valid(data):
+		return nil
+	case s.bug == "refusesNonJSON":
+		return fmt.Errorf("refstore: set: %w", errRefused)
+	case s.bug == "refusalLosesStored":
+		delete(s.m, s.key(id))
+		return fmt.Errorf("refstore: set: %w", errRefused)
+	case s.bug == "refusalUnwrapped":
+		return errors.New("refstore: set: not JSON")
+	}
+	return nil
 }
 
 func (s *refStore) expiry(t time.Time) time.Time {
@@ -147,6 +179,9 @@ func (s *refStore) Set(ctx context.Context, id string, data []byte, expires time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refuse(id, data); err != nil {
+		return err
+	}
 	s.put(id, data, expires)
 	return nil
 }
@@ -256,6 +291,12 @@ func (s *refStore) CompareAndSwap(ctx context.Context, id, old string, data []by
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refuse(id, data); err != nil {
+		return "", false, err
+	}
+	if s.bug == "swapManglesNonUTF8" {
+		data = []byte(strings.ToValidUTF8(string(data), "\ufffd"))
+	}
 	e := s.live(id)
 	switch {
 	case s.bug == "casIgnoresVersion":
@@ -446,6 +487,18 @@ var bugs = map[string][]string{
 	"prunesWithoutGrace":             {"UserIndex/ExpiredSessionIsListedWithoutData"},
 	"listsPastGrace":                 {"UserIndex/EntryPastItsGraceIsNotListed"},
 	"indexOnlyExtends":               {"UserIndex/ReindexingReplacesTheEntry"},
+	"manglesNonUTF8":                 {"AnyBytesRoundTrip/FFFE", "AnyBytesRoundTrip/EveryByte", "BinaryCodecThroughManager"},
+	"swapManglesNonUTF8":             {"AnyBytesRoundTrip/FFFE", "AnyBytesRoundTrip/LoneContinuation", "BinaryCodecThroughManager"},
+	"reformatsJSON":                  {"AnyBytesRoundTrip/EscapedJSON/SpacesAroundJSON"},
+	"refusesNonJSON":                 {"AnyBytesRoundTrip/NUL", "AnyBytesRoundTrip/UTF8ButNotJSON", "BinaryCodecThroughManager"}, // without KeepsOnlyJSON
+	"refusalLosesStored":             {"AnyBytesRoundTrip/RefusedFFFE", "AnyBytesRoundTrip/RefusedNUL"},
+	"refusalUnwrapped":               {"AnyBytesRoundTrip/RefusedFFFE", "BinaryCodecThroughManager"},
+}
+
+// bugOptions are the options the suite runs a broken store with.
+var bugOptions = map[string][]storetest.Option{
+	"refusalLosesStored": {storetest.KeepsOnlyJSON(errRefused)},
+	"refusalUnwrapped":   {storetest.KeepsOnlyJSON(errRefused)},
 }
 
 // TestBrokenStores is run by TestSuiteCatchesEachBug in a child process.
@@ -456,7 +509,7 @@ func TestBrokenStores(t *testing.T) {
 	for bug := range bugs {
 		t.Run(bug, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, bug) })
+			storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, bug) }, bugOptions[bug]...)
 		})
 	}
 }
@@ -496,6 +549,15 @@ func TestCorrectStorePasses(t *testing.T) {
 func TestEarlyExpiryAcceptsAStoreThatEndsSessionsEarly(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, "endsEarly") }, storetest.EarlyExpiry(endsEarlyBy))
+}
+
+// TestKeepsOnlyJSONAcceptsAStoreThatRefusesBinaryValues: a store that
+// refuses values that are not JSON, with its error and losing nothing,
+// fails the suite (see bugs), unless it runs with KeepsOnlyJSON of that
+// error.
+func TestKeepsOnlyJSONAcceptsAStoreThatRefusesBinaryValues(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store { return newBroken(t, "refusesNonJSON") }, storetest.KeepsOnlyJSON(errRefused))
 }
 
 func TestStoreWithoutOptionalCapabilitiesPasses(t *testing.T) {
