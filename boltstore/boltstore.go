@@ -136,6 +136,7 @@ const (
 // call Close when done, which stops the background sweeper.
 type Store struct {
 	db              *bbolt.DB
+	path            string // db's, for messages: bbolt's Path reads a field its Close clears
 	ownsDB          bool
 	bucket          []byte
 	defaultLifetime time.Duration
@@ -337,6 +338,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 func newStore(db *bbolt.DB, owns bool, c config) (*Store, error) {
 	s := &Store{
 		db:              db,
+		path:            db.Path(),
 		ownsDB:          owns,
 		bucket:          []byte(c.bucket),
 		defaultLifetime: c.defaultLifetime,
@@ -432,7 +434,7 @@ func (s *Store) Close() error {
 		s.stopCommitter()
 		if s.ownsDB {
 			if err := s.db.Close(); err != nil {
-				s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.db.Path(), err)
+				s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)
 			}
 		}
 	})
@@ -518,7 +520,7 @@ var (
 func (s *Store) bucketOf(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 	b := tx.Bucket(s.bucket)
 	if b == nil {
-		return nil, fmt.Errorf("boltstore: bucket %q is missing from %s", s.bucket, s.db.Path())
+		return nil, fmt.Errorf("boltstore: bucket %q is missing from %s", s.bucket, s.path)
 	}
 	return b, nil
 }
@@ -973,9 +975,9 @@ func (s *Store) sweepLoop(ctx context.Context, every time.Duration) {
 		n, err := s.sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.logger.Error("boltstore: sweeping expired sessions failed", "path", s.db.Path(), "removed", n, "err", err)
+			s.logger.Error("boltstore: sweeping expired sessions failed", "path", s.path, "removed", n, "err", err)
 		case n > 0:
-			s.logger.Debug("boltstore: swept expired sessions", "path", s.db.Path(), "removed", n)
+			s.logger.Debug("boltstore: swept expired sessions", "path", s.path, "removed", n)
 		}
 	}
 }

@@ -74,7 +74,7 @@ func (p *txPanic) Error() string { return fmt.Sprintf("boltstore: transaction pa
 func (s *Store) guard(fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.logger.Error("boltstore: a transaction panicked", "path", s.db.Path(), "panic", v, "stack", string(debug.Stack()))
+			s.logger.Error("boltstore: a transaction panicked", "path", s.path, "panic", v, "stack", string(debug.Stack()))
 			err = &txPanic{value: v}
 		}
 	}()

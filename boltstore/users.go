@@ -258,7 +258,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	}
 	if nested > 0 {
 		s.logger.Warn("boltstore: the user's index bucket holds nested buckets, which are no index entries; leaving them",
-			"path", s.db.Path(), "bucket", string(s.usersBucket()), "id", shortid.Of(id), "nested", nested)
+			"path", s.path, "bucket", string(s.usersBucket()), "id", shortid.Of(id), "nested", nested)
 	}
 	return nil
 }
