@@ -118,8 +118,8 @@ type Store struct {
 	coll *mongo.Collection
 	cfg  config
 
-	// casLocks serialize the compare-and-swaps and touches of one id within
-	// this store, and, all of them held, with PurgeExpired on FerretDB
+	// casLocks serialize the sets, compare-and-swaps and touches of one id
+	// within this store, and, all of them held, with PurgeExpired on FerretDB
 	// (striped by a hash of the id; see lock). MongoDB applies a filtered update
 	// atomically and needs none of this; FerretDB v1 reads, then writes by
 	// _id, so two parallel swaps from one version would both succeed there.
@@ -578,11 +578,17 @@ func binaryVersion(subtype byte, data []byte) string {
 
 // Set stores data under id until expires (the default TTL for the zero
 // time) with an upsert, as connect-mongo does. An expiry in the past deletes
-// the session.
+// the session. It holds the store's lock of id (see lock), so that a
+// PurgeExpired on FerretDB never deletes a session it has just renewed.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
+	unlock, err := s.lock(ctx, id) // FerretDB's purge: see PurgeExpired
+	if err != nil {
+		return wrap("set", id, err)
+	}
+	defer unlock()
 	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
@@ -666,7 +672,8 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 }
 
 // lock serializes the writes of one id that leave its session value alone
-// (Touch) or depend on it (CompareAndSwap) within this store. FerretDB v1
+// (Touch) or depend on it (CompareAndSwap), and Set, within this store
+// (and, all of them held, with PurgeExpired on FerretDB). FerretDB v1
 // does a filtered update as a read and then a write of the whole document,
 // not atomically: without the lock, a touch that read the document before a
 // compare-and-swap wrote it puts the old session back, and a swap that read
@@ -846,7 +853,7 @@ func (s *Store) Clear(ctx context.Context) error {
 // (not counted).
 //
 // On FerretDB (found once, with buildInfo) it holds every per-id lock of
-// the store (see lock) during the deleteMany, so that the store's
+// the store (see lock) during the deleteMany, so that the store's sets,
 // compare-and-swaps and touches wait for it. FerretDB v1 runs a deleteMany
 // as a find, then a delete by _id: a write that renewed a session between
 // the two was reported saved, and the session was deleted. MongoDB checks
