@@ -206,7 +206,8 @@ func WithLastModified() Option { return func(c *config) { c.lastModified = true 
 // CompareAndSwap refuse, storing nothing, a session with a key that starts
 // with $, holds a dot or a NUL, or comes twice in one object, a number
 // that neither an int64 nor a double holds, or nesting deeper than the
-// manager reads back.
+// manager reads back. A session that is not UTF-8 is stored as binary
+// data whatever the option (see the package doc).
 func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
 
 // WithClock makes the store read the time from now instead of time.Now, for
@@ -423,14 +424,16 @@ func readable(id string, now time.Time) bson.D {
 	return append(live(id, now), bson.E{Key: fieldSession, Value: readableSession()})
 }
 
-// sessionValue returns the value of the session field for data: the string
-// (binary data if data is not UTF-8, which a BSON string must be) or, with
-// WithStringify(false), the document the JSON decodes to.
+// sessionValue returns the value of the session field for data: binary
+// data if data is not UTF-8, which a BSON string must be (and which a
+// document would keep only with each such byte replaced by U+FFFD), else
+// the string or, with WithStringify(false), the document the JSON decodes
+// to.
 func (s *Store) sessionValue(data []byte) (any, string, error) {
+	if !utf8.Valid(data) {
+		return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: data}, binaryVersion(bson.TypeBinaryGeneric, data), nil
+	}
 	if s.cfg.stringify {
-		if !utf8.Valid(data) {
-			return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: data}, binaryVersion(bson.TypeBinaryGeneric, data), nil
-		}
 		v := string(data)
 		return v, versionString + v, nil
 	}
