@@ -383,10 +383,16 @@ func (s *Store) liveSessions(ctx context.Context, ids bson.A, now time.Time, dat
 	return cur.Err()
 }
 
+// usersExpired is the filter of the entries more than session.IndexGrace
+// past their expiry at now.
+func (s *Store) usersExpired(now time.Time) bson.D {
+	return bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now.Add(-session.IndexGrace)}}}}
+}
+
 // purgeUsers deletes every user's entries more than session.IndexGrace past
-// their expiry.
-func (s *Store) purgeUsers(ctx context.Context) error {
-	_, err := s.users().DeleteMany(ctx, bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: s.cfg.now().Add(-session.IndexGrace)}}}})
+// their expiry at now.
+func (s *Store) purgeUsers(ctx context.Context, now time.Time) error {
+	_, err := s.users().DeleteMany(ctx, s.usersExpired(now))
 	if err != nil {
 		return fmt.Errorf("mongostore: purge the user index: %w", err)
 	}
