@@ -838,13 +838,25 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // belongs to a session stored before the second began, which removes it
 // too. (The other order could remove the entry of a session stored after
 // the sessions' deleteMany, which would outlive Clear unlisted, out of
-// DestroyUserSessions' reach.) The indexes of both collections stay.
+// DestroyUserSessions' reach.) The indexes of both collections stay. On
+// FerretDB each deleteMany is one per batch of 25000 documents, as
+// PurgeExpired's.
 func (s *Store) Clear(ctx context.Context) error {
 	entries := bson.D{{Key: fieldID, Value: bson.D{{Key: "$type", Value: "object"}}}}
-	if _, err := s.users().DeleteMany(ctx, entries); err != nil {
+	deleteMany := func(coll *mongo.Collection, filter bson.D) error {
+		_, err := coll.DeleteMany(ctx, filter)
+		return err
+	}
+	if s.purgeLocks(ctx) { // FerretDB: see PurgeExpired
+		deleteMany = func(coll *mongo.Collection, filter bson.D) error {
+			_, err := s.deleteInBatches(ctx, coll, filter, false)
+			return err
+		}
+	}
+	if err := deleteMany(s.users(), entries); err != nil {
 		return fmt.Errorf("mongostore: clear the user index: %w", err)
 	}
-	if _, err := s.coll.DeleteMany(ctx, bson.D{}); err != nil {
+	if err := deleteMany(s.coll, bson.D{}); err != nil {
 		return fmt.Errorf("mongostore: clear: %w", err)
 	}
 	return nil
@@ -901,9 +913,9 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 // limit of parameters (32766 for SQLite, 65535 for PostgreSQL).
 const purgeBatch = 25000
 
-// deleteInBatches is PurgeExpired's deleteMany(expired) of coll on
-// FerretDB: a find of the first purgeBatch _ids (in order) that expired
-// matches, then a deleteMany of the documents from the first to the last
+// deleteInBatches is PurgeExpired's (and Clear's) deleteMany(expired) of
+// coll on FerretDB: a find of the first purgeBatch _ids (in order) that
+// expired matches, then a deleteMany of the documents from the first to the last
 // of them that it still matches (holding every per-id lock of the store
 // if lock), until a find returns fewer. The range is a filter FerretDB
 // checks at the cost of two comparisons per document, where $in of the
@@ -930,7 +942,11 @@ func (s *Store) deleteInBatches(ctx context.Context, coll *mongo.Collection, exp
 				return deleted, err
 			}
 		}
-		r, err := coll.DeleteMany(ctx, append(bson.D{{Key: fieldID, Value: inRange}}, expired...))
+		del := bson.D{{Key: fieldID, Value: inRange}}
+		if len(expired) > 0 { // expired may filter on _id too: not in one document with inRange
+			del = bson.D{{Key: "$and", Value: bson.A{del, expired}}}
+		}
+		r, err := coll.DeleteMany(ctx, del)
 		unlock()
 		if err != nil {
 			return deleted, err
