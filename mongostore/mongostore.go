@@ -887,24 +887,21 @@ func (s *Store) Clear(ctx context.Context) error {
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
 	expired := bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now}}}}
-	var n int
 	if s.purgeLocks(ctx) {
-		var err error
-		if n, err = s.deleteInBatches(ctx, s.coll, expired, true); err != nil {
+		n, err := s.deleteInBatches(ctx, s.coll, expired, true)
+		if err != nil {
 			return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 		}
 		if _, err := s.deleteInBatches(ctx, s.users(), s.usersExpired(now), false); err != nil {
 			return n, fmt.Errorf("mongostore: purge the user index: %w", err)
 		}
 		return n, nil
-	} else {
-		r, err := s.coll.DeleteMany(ctx, expired)
-		if err != nil {
-			return 0, fmt.Errorf("mongostore: purge expired: %w", err)
-		}
-		n = int(r.DeletedCount)
 	}
-	return n, s.purgeUsers(ctx, now)
+	r, err := s.coll.DeleteMany(ctx, expired)
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
+	}
+	return int(r.DeletedCount), s.purgeUsers(ctx, now)
 }
 
 // purgeBatch bounds the documents of one deleteMany of PurgeExpired on
