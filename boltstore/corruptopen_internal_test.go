@@ -12,9 +12,11 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// corruptPageFile writes sessions to a fresh file, closes it, and fills its
-// page that is pick's with bytes that are no page.
-func corruptPageFile(t *testing.T, pick func(id int64, typ string) bool) string {
+// corruptPageFile writes n sessions of size bytes to a fresh file, closes
+// it, and fills the last of its pages that pick picks with bytes that are
+// no page, as a disk or a copy can; bbolt panics when a transaction reads
+// that page.
+func corruptPageFile(t *testing.T, n, size int, pick func(typ string, count int) bool) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s, err := Open(path, WithSweepInterval(0))
@@ -22,20 +24,29 @@ func corruptPageFile(t *testing.T, pick func(id int64, typ string) bool) string 
 		t.Fatal(err)
 	}
 	db := s.DB()
-	for i := range 3 {
-		mustSet(t, s, fmt.Sprint("id", i), "{}", time.Now().Add(time.Hour))
-	}
+	exp := time.Now().Add(time.Hour).UnixNano()
 	var page, pageSize int64 = -1, int64(db.Info().PageSize)
-	err = db.View(func(tx *bbolt.Tx) error {
-		for id := range tx.Size() / pageSize {
-			if p, err := tx.Page(int(id)); err != nil {
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(s.bucket)
+		for i := range n {
+			if err := b.Put(fmt.Appendf(nil, "id%03d", i), encode(exp, uint64(i+1), make([]byte, size))); err != nil {
 				return err
-			} else if p != nil && pick(id, p.Type) {
-				page = id
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		err = db.View(func(tx *bbolt.Tx) error {
+			for id := range tx.Size() / pageSize {
+				if p, err := tx.Page(int(id)); err != nil {
+					return err
+				} else if p != nil && pick(p.Type, p.Count) {
+					page = id
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +67,14 @@ func corruptPageFile(t *testing.T, pick func(id int64, typ string) bool) string 
 	return path
 }
 
-// rootPage picks the root page of a file of corruptPageFile: its only leaf,
-// as the sessions' bucket is small enough to be inline in it.
-func rootPage(_ int64, typ string) bool { return typ == "leaf" }
+// freelistPage picks the freelist page of a file.
+func freelistPage(typ string, _ int) bool { return typ == "freelist" }
+
+// rootFile is a file whose root page is corrupt: its only leaf, as the
+// bucket of its three small sessions is inline in it.
+func rootFile(t *testing.T) string {
+	return corruptPageFile(t, 3, 2, func(typ string, _ int) bool { return typ == "leaf" })
+}
 
 // TestOpenOfACorruptFileFailsWithAClearError: bbolt panics on a page that
 // is no page, and Open met one while bbolt read the file's freelist, or
@@ -71,13 +87,13 @@ func rootPage(_ int64, typ string) bool { return typ == "leaf" }
 func TestOpenOfACorruptFileFailsWithAClearError(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		pick func(id int64, typ string) bool
+		file func(t *testing.T) string
 	}{
-		{"Freelist", func(_ int64, typ string) bool { return typ == "freelist" }},
-		{"Root", rootPage},
+		{"Freelist", func(t *testing.T) string { return corruptPageFile(t, 3, 2, freelistPage) }},
+		{"Root", rootFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := corruptPageFile(t, tc.pick)
+			path := tc.file(t)
 			before, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -110,7 +126,7 @@ func TestOpenOfACorruptFileFailsWithAClearError(t *testing.T) {
 		})
 	}
 	t.Run("New", func(t *testing.T) {
-		path := corruptPageFile(t, rootPage)
+		path := rootFile(t)
 		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -88,7 +88,7 @@ func TestOpenOfAFileItsHolderIsCreatingWaitsForItsLock(t *testing.T) {
 // from this process: every Open timed out saying that another process, or
 // another Open in this one, held it. Open now releases the lock too.
 func TestOpenOfAFileWhoseFreelistIsCorruptReleasesItsLock(t *testing.T) {
-	path := corruptPageFile(t, func(_ int64, typ string) bool { return typ == "freelist" })
+	path := corruptPageFile(t, 3, 2, freelistPage)
 	corrupt, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

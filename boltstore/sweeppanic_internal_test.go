@@ -3,70 +3,18 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
-// corruptLeafFile writes sessions to a fresh file, closes it, and fills one
-// of the leaf pages of its sessions with bytes that are no page, as a disk or a copy can;
-// bbolt panics when a transaction reads that page.
+// corruptLeafFile is a file with one of the leaf pages of its 200
+// sessions corrupt (corruptPageFile), which only a transaction that walks
+// the sessions reaches.
 func corruptLeafFile(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "sessions.db")
-	s, err := Open(path, WithSweepInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := s.DB()
-	exp := time.Now().Add(time.Hour).UnixNano()
-	var leaf, pageSize int64 = -1, int64(db.Info().PageSize)
-	err = db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(s.bucket)
-		for i := range 200 {
-			if err := b.Put(fmt.Appendf(nil, "id%03d", i), encode(exp, uint64(i+1), make([]byte, 200))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = db.View(func(tx *bbolt.Tx) error {
-			for id := range tx.Size() / pageSize {
-				if p, err := tx.Page(int(id)); err != nil {
-					return err
-				} else if p != nil && p.Type == "leaf" && p.Count > 2 { // sessions, not the root's buckets
-					leaf = id
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if leaf < 0 {
-		t.Fatal("no leaf page in the file")
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(bytes.Repeat([]byte{0xff, 0x13}, int(pageSize/2)), leaf*pageSize); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return corruptPageFile(t, 200, 200, func(typ string, count int) bool { return typ == "leaf" && count > 2 })
 }
 
 // syncBuffer is a bytes.Buffer for a logger that the sweeper writes to.
