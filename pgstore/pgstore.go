@@ -189,7 +189,9 @@ func checkDocument(data []byte) error {
 
 // notJSON adds ErrNotJSON to err, an error of a statement that writes a
 // document, if PostgreSQL refused the document as json (invalid text
-// representation: the statement converts no other text).
+// representation, 22P02). The statement's other conversions cannot raise
+// it: the expiry's to timestamptz fails with 22007 or 22008, and a version
+// reaches its xid cast only once isXID accepted it.
 func notJSON(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22P02" {
