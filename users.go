@@ -385,8 +385,8 @@ func (m *Manager) recordClient(s *Session) {
 }
 
 // recordable is s as the document records it: at most limit bytes, cut
-// between characters, and valid UTF-8 (U+FFFD for bad bytes, as JSON would
-// store them), so that the next request of the same client compares equal
+// between characters, and valid UTF-8 (a U+FFFD for each run of bad
+// bytes, where JSON would store one for each bad byte), so that the next request of the same client compares equal
 // with what was stored and is not a change.
 func recordable(s string, limit int) string {
 	if len(s) <= limit && utf8.ValidString(s) {
