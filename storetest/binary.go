@@ -22,8 +22,12 @@ import (
 // before. Without it, the suite requires every value to come back byte for
 // byte, binary ones included, as a Codec may write any bytes. Either way,
 // JSON text with escapes (\u0000, a lone surrogate) comes back byte for
-// byte.
+// byte. A nil refusal panics: the suite would take the store for one that
+// keeps any bytes.
 func KeepsOnlyJSON(refusal error) Option {
+	if refusal == nil {
+		panic("storetest: KeepsOnlyJSON needs the error the store refuses a value that is not JSON text with")
+	}
 	return func(c *config) { c.jsonOnly = refusal }
 }
 
