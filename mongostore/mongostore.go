@@ -58,8 +58,10 @@
 //
 // MongoDB applies a filtered update to one document atomically. FerretDB v1
 // does not (it reads, then writes by _id), so the store also serializes its
-// own compare-and-swaps of one id: on FerretDB, compare-and-swap holds within
-// one process, not between two.
+// own writes of one id (Set, CompareAndSwap, Touch, GetAndTouch): on FerretDB,
+// compare-and-swap holds within one process, not between two. On FerretDB,
+// [Store.PurgeExpired] holds all of these per-id locks while it deletes
+// sessions, and deletes in batches (see there).
 package mongostore
 
 import (
@@ -507,8 +509,8 @@ func (s *Store) read(ctx context.Context, op, id string, now time.Time, found *m
 // and reports it missing. Its filter skips a document that cannot be read,
 // which it reports missing without logging it: telling it from a missing
 // one would cost a find on every miss. Like Touch and CompareAndSwap it
-// reads the clock once it holds the store's lock of id (see lock), so that a
-// session that expires while it waits there stays expired.
+// reads the clock once it holds the store's lock of id (see the package
+// doc), so that a session that expires while it waits there stays expired.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	const op = "get-and-touch"
 	if err := ctx.Err(); err != nil {
@@ -581,8 +583,9 @@ func binaryVersion(subtype byte, data []byte) string {
 
 // Set stores data under id until expires (the default TTL for the zero
 // time) with an upsert, as connect-mongo does. An expiry in the past deletes
-// the session. It holds the store's lock of id (see lock), so that a
-// PurgeExpired on FerretDB never deletes a session it has just renewed.
+// the session. It holds the store's lock of id (see the package doc), so
+// that a PurgeExpired on FerretDB never deletes a session it has just
+// renewed.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
@@ -874,16 +877,17 @@ func (s *Store) Clear(ctx context.Context) error {
 // FerretDB deletes what a deleteMany matched with one SQL statement of a
 // parameter per document, and fails the whole deleteMany past its
 // backend's limit (32766 for SQLite). During each deleteMany of sessions
-// it holds every per-id lock of the store (see lock), so that the store's
-// sets, compare-and-swaps and touches wait for it, for as long as FerretDB
-// reads the whole collection (it filters on expires after reading every
-// document): on SQLite, a write waited up to 0.6 s with 20000 expired
-// documents (a purge of 1.7 s), 1.8 s with 50000 (a purge of 6 s).
-// FerretDB v1 runs a deleteMany as a find, then a delete by _id: a write
-// that renewed a session between the two was reported saved, and the
-// session was deleted. MongoDB checks the filter of each document as
-// it deletes it: there the purge is one deleteMany of each collection, and
-// takes no lock.
+// it holds every per-id lock of the store (see the package doc), so that
+// the store's sets, compare-and-swaps and touches (not its reads, nor
+// Destroy) wait for it, for as long as FerretDB reads the whole collection
+// (it filters on expires after reading every document): on SQLite, a write
+// waited up to 0.6 s with 20000 expired documents (a purge of 1.7 s), 1.8 s
+// with 50000 (a purge of 6 s). The locks are needed because FerretDB v1
+// runs a deleteMany as a find, then a delete by _id: without them, a write
+// that renewed a session between the two would be reported saved, and the
+// session deleted. MongoDB checks the filter of each document as it deletes
+// it: there the purge is one deleteMany of each collection, and takes no
+// lock.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
 	expired := bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now}}}}
