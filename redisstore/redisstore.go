@@ -339,10 +339,11 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // prefix that [CheckUserIndexPrefix] refuses.
 //
 // The store sends Set, Touch, GetAndTouch and a create again itself after
-// a lost answer (go-redis must not: see [Store.CompareAndSwap]; with
-// [WithReplicas] no create, and on a Cluster no write at all), and any
+// a lost answer (go-redis must not: see [Store.CompareAndSwap]), and any
 // write that surely did not run, as many times as the client would (its
-// MaxRetries, a Cluster's MaxRedirects) with its retry backoff.
+// MaxRetries, a Cluster's MaxRedirects) with its retry backoff. With
+// [WithReplicas], a create whose answer was lost is not sent again, nor,
+// on a Cluster, any write whose answer was lost.
 //
 // A client of a type of your own (one that wraps a go-redis client, for
 // instrumentation, say) works as the client it wraps when it embeds it
