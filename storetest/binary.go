@@ -14,12 +14,13 @@ import (
 	"github.com/sessionkit/session"
 )
 
-// KeepsOnlyJSON declares a store that can keep only JSON text, and says
-// so: pgstore's json column (connect-pg-simple's table) is one. Set and
+// KeepsOnlyJSON declares that the store can keep only JSON text, as
+// pgstore's json column (connect-pg-simple's table) can, and refuses other
+// bytes with an error wrapping refusal. The suite then requires Set and
 // CompareAndSwap of a value that is not a JSON document in UTF-8 (the
-// bytes of a binary Codec: gob, msgpack, protobuf) fail with an error that
-// wraps refusal (errors.Is), write nothing, and keep the session stored
-// before. Without it, the suite requires every value to come back byte for
+// bytes of a binary Codec: gob, msgpack, protobuf) to fail with an error
+// that wraps refusal (errors.Is), write nothing, and keep the session
+// stored before. Without it, the suite requires every value to come back byte for
 // byte, binary ones included, as a Codec may write any bytes. Either way,
 // JSON text with escapes (\u0000, a lone surrogate) comes back byte for
 // byte. A nil refusal panics: the suite would take the store for one that
