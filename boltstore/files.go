@@ -16,18 +16,19 @@ import (
 // pages its last commit uses: a copy cut short, a backup restored halfway,
 // a disk that ran out of space while the file was written outside bbolt.
 // bbolt maps the file and reads a page when a transaction reaches it, so
-// such a file opened without error, and the first read of a missing page
-// crashed the process (a fault of the memory map, which no recover
-// catches), or bbolt's Open panicked reading its freelist. The file is
-// left as it is: restore it from a backup, or remove it to start with no
-// sessions.
+// without this check such a file would open without error, and the first
+// read of a missing page would crash the process (a fault of the memory
+// map, which no recover catches), or bbolt's Open would panic reading its
+// freelist. The file is left as it is: restore it from a backup, or remove
+// it to start with no sessions.
 var ErrTruncated = errors.New("boltstore: the file is truncated")
 
 // ErrCorruptFile is the error of Open and New for a file with a page that
 // bbolt cannot read as the file is opened (its freelist, its root): bbolt
-// panics on such a page, and Open and New panicked with it, naming no
-// file. It is left as it is. A corrupt page that only a later call reaches
-// panics in that call's goroutine (see the package doc).
+// panics on such a page, and Open and New turn that panic into this error,
+// naming the file. The file is left as it is: restore it from a backup, or
+// remove it. A corrupt page that only a later call reaches panics in that
+// call's goroutine (see the package doc).
 var ErrCorruptFile = errors.New("boltstore: the file is corrupt")
 
 // opening runs fn, which opens a bbolt file or reads it first, and turns a
