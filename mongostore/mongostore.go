@@ -208,7 +208,9 @@ func WithLastModified() Option { return func(c *config) { c.lastModified = true 
 // CompareAndSwap refuse, storing nothing, a session with a key that starts
 // with $, holds a dot or a NUL, or comes twice in one object, a number
 // that neither an int64 nor a double holds, or nesting deeper than the
-// manager reads back. A session that is not UTF-8 is stored as binary
+// manager reads back, or that is UTF-8 but not JSON (a Codec with a text
+// format, or a binary Codec's bytes that happen to be UTF-8, as a small
+// protobuf message's can). A session that is not UTF-8 is stored as binary
 // data whatever the option (see the package doc).
 func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
 
