@@ -208,10 +208,11 @@ func WithLastModified() Option { return func(c *config) { c.lastModified = true 
 // CompareAndSwap refuse, storing nothing, a session with a key that starts
 // with $, holds a dot or a NUL, or comes twice in one object, a number
 // that neither an int64 nor a double holds, or nesting deeper than the
-// manager reads back, or that is UTF-8 but not JSON (a Codec with a text
-// format, or a binary Codec's bytes that happen to be UTF-8, as a small
-// protobuf message's can). A session that is not UTF-8 is stored as binary
-// data whatever the option (see the package doc).
+// manager reads back. A session that is not UTF-8 is stored as binary
+// data whatever the option (see the package doc), and so, with
+// WithStringify(false), is one that is not a JSON object (a Codec with a
+// text format, or a binary Codec's bytes that happen to be UTF-8, as a
+// small protobuf message's can).
 func WithStringify(stringify bool) Option { return func(c *config) { c.stringify = stringify } }
 
 // WithClock makes the store read the time from now instead of time.Now, for
@@ -430,11 +431,12 @@ func readable(id string, now time.Time) bson.D {
 
 // sessionValue returns the value of the session field for data: binary
 // data if data is not UTF-8, which a BSON string must be (and which a
-// document would keep only with each such byte replaced by U+FFFD), else
-// the string or, with WithStringify(false), the document the JSON decodes
-// to.
+// document would keep only with each such byte replaced by U+FFFD), or,
+// with WithStringify(false), if it is not a JSON object, which no document
+// holds (a Codec with another format); else the string or, with
+// WithStringify(false), the document the JSON decodes to.
 func (s *Store) sessionValue(data []byte) (any, string, error) {
-	if !utf8.Valid(data) {
+	if !utf8.Valid(data) || (!s.cfg.stringify && !isJSONObject(data)) {
 		return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: data}, binaryVersion(bson.TypeBinaryGeneric, data), nil
 	}
 	if s.cfg.stringify {
@@ -1131,6 +1133,13 @@ const maxNesting = jsondepth.Max
 func writeString(b *bytes.Buffer, s string) {
 	out, _ := json.Marshal(s)
 	b.Write(out)
+}
+
+// isJSONObject reports whether data is one JSON object, with white space
+// around it at most.
+func isJSONObject(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(data)
 }
 
 // jsonDocument converts a JSON object to the document the Node driver stores
