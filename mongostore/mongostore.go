@@ -15,8 +15,9 @@
 // format (gob, msgpack, protobuf) writes such sessions, and so does the
 // JSON codec for a session whose values hold bytes that are not UTF-8 (kept
 // as they came, from json.RawMessage or from another app), which
-// connect-mongo cannot read in either form. A session of binary data (of
-// any subtype) is read as its bytes. A document the store cannot read (no
+// connect-mongo cannot read in either form; with WithStringify(false), so
+// is a session that is not a JSON object, which no document holds. A
+// session of binary data (of any subtype) is read as its bytes. A document the store cannot read (no
 // date in expires, a session that is neither a string, binary data nor a
 // document, or one nested deeper than the manager's codec reads) counts as
 // missing: Get logs it, and Touch and GetAndTouch leave it alone (their
