@@ -129,29 +129,27 @@ type Store struct {
 	noSetIfEq      atomic.Bool      // the server said it has no SET IFEQ (Redis < 8.4, Valkey < 8.1)
 	now            func() time.Time // the clock TTLs and the user index (users.go) count from; tests replace it
 
-	// The client's retry settings and whether it is a Cluster's
-	// (retryOptions), for the writes the store sends again itself (send),
-	// read from the client at its first write (retry), not in New, which
-	// calls no method of the client.
-	retryOnce sync.Once
-	retryOpts retrySettings
+	// What the store reads of the client's options (clientOptionsOf), at
+	// its first use (settings), not in New, which calls no method of the
+	// client.
+	settingsOnce sync.Once
+	settingsOf   clientSettings
 }
 
-// retrySettings are a client's retry settings, and whether it is a
-// Cluster's (retryOptions).
-type retrySettings struct {
+// clientSettings is what the store reads of a client's options: its retry
+// settings, for the writes the store sends again itself (send), whether it
+// is a Cluster's, and whether it reads from replicas (readsReplicas).
+type clientSettings struct {
 	retries                int
 	minBackoff, maxBackoff time.Duration
 	cluster                bool
+	readOnly               bool
 }
 
-// retry returns the client's retry settings, read once.
-func (s *Store) retry() *retrySettings {
-	s.retryOnce.Do(func() {
-		o := &s.retryOpts
-		o.retries, o.minBackoff, o.maxBackoff, o.cluster = retryOptions(s.client)
-	})
-	return &s.retryOpts
+// settings returns the client's settings, read once.
+func (s *Store) settings() *clientSettings {
+	s.settingsOnce.Do(func() { s.settingsOf = clientOptionsOf(s.client) })
+	return &s.settingsOf
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -763,10 +761,7 @@ func (s *Store) create(ctx context.Context, key string, data []byte, expires tim
 // replicas: a ClusterClient with ReadOnly, which RouteByLatency and
 // RouteRandomly turn on, as they do for NewFailoverClusterClient, whose
 // ReplicaOnly is ReadOnly.
-func (s *Store) readsReplicas() bool {
-	c, ok := s.client.(clusterOptions)
-	return ok && c.Options() != nil && c.Options().ReadOnly
-}
+func (s *Store) readsReplicas() bool { return s.settings().readOnly }
 
 // getLua is GET KEYS[1] as a script, which go-redis does not take for a
 // read-only command: a client that reads from replicas sends it to the
@@ -943,7 +938,7 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // that failed once ctx had ended fails with ctx's error (contextEnded).
 func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queue func(c redis.Cmdable) redis.Cmder) (resent bool, err error) {
 	err = s.write(ctx, key, queue)
-	r := s.retry()
+	r := s.settings()
 	if r.cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
@@ -1034,7 +1029,7 @@ func refusedToRun(err error) bool {
 
 // The options of a client, as the client types of go-redis and any type
 // embedding one give them: the store reads a client's retry settings
-// through these (retryOptions), so that a user's type around a go-redis
+// through these (clientOptionsOf), so that a user's type around a go-redis
 // client (for instrumentation, say) can give them too.
 type (
 	clientOptions  interface{ Options() *redis.Options }
@@ -1069,32 +1064,35 @@ const (
 	defaultMaxRetryBackoff = time.Second
 )
 
-// retryOptions returns how many times client sends a command again after
-// such an answer (its MaxRetries, a Cluster's MaxRedirects; 0 for none),
-// and its MinRetryBackoff and MaxRetryBackoff, as its constructor settled
-// them, and whether it is a Cluster's (by its type: whether its Options
-// method gives *redis.ClusterOptions). A client whose type has no Options
-// method of go-redis's (a user's wrapper of any UniversalClient), or whose
-// Options gives nil, gets go-redis's defaults: it sent Set, Touch and
-// GetAndTouch again, as go-redis did before they went as commands it must
-// not resend, only if the store does.
-func retryOptions(client redis.UniversalClient) (retries int, lo, hi time.Duration, cluster bool) {
+// clientOptionsOf returns what the store reads of client's options: how
+// many times it sends a command again after such an answer (its
+// MaxRetries, a Cluster's MaxRedirects; 0 for none), and its
+// MinRetryBackoff and MaxRetryBackoff, as its constructor settled them;
+// whether it is a Cluster's (by its type: whether its Options method gives
+// *redis.ClusterOptions); and whether it reads from replicas (a Cluster's
+// ReadOnly). A client whose type has no Options method of go-redis's (a
+// user's wrapper of any UniversalClient), or whose Options gives nil, gets
+// go-redis's defaults: it sent Set, Touch and GetAndTouch again, as
+// go-redis did before they went as commands it must not resend, only if
+// the store does.
+func clientOptionsOf(client redis.UniversalClient) clientSettings {
+	defaults := clientSettings{retries: defaultMaxRetries, minBackoff: defaultMinRetryBackoff, maxBackoff: defaultMaxRetryBackoff}
 	switch c := client.(type) {
 	case clientOptions: // *redis.Client, also of NewFailoverClient
 		if o := c.Options(); o != nil {
-			return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff, false
+			return clientSettings{retries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff}
 		}
 	case clusterOptions: // which retries these MaxRedirects times
 		if o := c.Options(); o != nil {
-			return max(o.MaxRedirects, 0), o.MinRetryBackoff, o.MaxRetryBackoff, true
+			return clientSettings{retries: max(o.MaxRedirects, 0), minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff, cluster: true, readOnly: o.ReadOnly}
 		}
-		return defaultMaxRetries, defaultMinRetryBackoff, defaultMaxRetryBackoff, true
+		defaults.cluster = true
 	case ringOptions:
 		if o := c.Options(); o != nil {
-			return o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff, false
+			return clientSettings{retries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff}
 		}
 	}
-	return defaultMaxRetries, defaultMinRetryBackoff, defaultMaxRetryBackoff, false
+	return defaults
 }
 
 // forEachNode calls fn with the client of every node holding keys: every

@@ -157,14 +157,14 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 			return err
 		}
 		notRun := notExecuted(sent, all)
-		if notRun == nil || retries >= s.retry().retries {
+		if notRun == nil || retries >= s.settings().retries {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
 			cluster.ReloadState(ctx)
 			return err
 		}
 		retries++
-		node, asking, err = retryNode(ctx, cluster, key, notRun, retries, s.retry().minBackoff, s.retry().maxBackoff)
+		node, asking, err = retryNode(ctx, cluster, key, notRun, retries, s.settings().minBackoff, s.settings().maxBackoff)
 		if err != nil {
 			cluster.ReloadState(ctx)
 			if ctx.Err() != nil {
@@ -265,7 +265,7 @@ func allUnsent(cmds []redis.Cmder) bool {
 // last attempt did not run, and whether the node wants ASKING first. A
 // redirect is followed at once to the node it names; anything else waits
 // for the client's retry backoff (lo, hi: its MinRetryBackoff and
-// MaxRetryBackoff, retryOptions) first and goes to the slot's master in
+// MaxRetryBackoff, clientOptionsOf) first and goes to the slot's master in
 // the layout read again. It returns notRun if it finds no node in ctx (the
 // caller checks ctx's error).
 func retryNode(ctx context.Context, c clusterClient, key string, notRun error, retry int, lo, hi time.Duration) (*redis.Client, bool, error) {
