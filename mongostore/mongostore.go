@@ -850,21 +850,12 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // FerretDB each deleteMany is one per batch of 25000 documents, as
 // PurgeExpired's.
 func (s *Store) Clear(ctx context.Context) error {
+	batched := s.purgeLocks(ctx) // FerretDB: see PurgeExpired
 	entries := bson.D{{Key: fieldID, Value: bson.D{{Key: "$type", Value: "object"}}}}
-	deleteMany := func(coll *mongo.Collection, filter bson.D) error {
-		_, err := coll.DeleteMany(ctx, filter)
-		return err
-	}
-	if s.purgeLocks(ctx) { // FerretDB: see PurgeExpired
-		deleteMany = func(coll *mongo.Collection, filter bson.D) error {
-			_, err := s.deleteInBatches(ctx, coll, filter, false)
-			return err
-		}
-	}
-	if err := deleteMany(s.users(), entries); err != nil {
+	if _, err := s.deleteWhere(ctx, batched, s.users(), entries, false); err != nil {
 		return fmt.Errorf("mongostore: clear the user index: %w", err)
 	}
-	if err := deleteMany(s.coll, bson.D{}); err != nil {
+	if _, err := s.deleteWhere(ctx, batched, s.coll, bson.D{}, false); err != nil {
 		return fmt.Errorf("mongostore: clear: %w", err)
 	}
 	return nil
@@ -895,22 +886,30 @@ func (s *Store) Clear(ctx context.Context) error {
 // lock.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
+	batched := s.purgeLocks(ctx)
 	expired := bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now}}}}
-	if s.purgeLocks(ctx) {
-		n, err := s.deleteInBatches(ctx, s.coll, expired, true)
-		if err != nil {
-			return 0, fmt.Errorf("mongostore: purge expired: %w", err)
-		}
-		if _, err := s.deleteInBatches(ctx, s.users(), s.usersExpired(now), false); err != nil {
-			return n, fmt.Errorf("mongostore: purge the user index: %w", err)
-		}
-		return n, nil
-	}
-	r, err := s.coll.DeleteMany(ctx, expired)
+	n, err := s.deleteWhere(ctx, batched, s.coll, expired, true)
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 	}
-	return int(r.DeletedCount), s.purgeUsers(ctx, now)
+	if _, err := s.deleteWhere(ctx, batched, s.users(), s.usersExpired(now), false); err != nil {
+		return n, fmt.Errorf("mongostore: purge the user index: %w", err)
+	}
+	return n, nil
+}
+
+// deleteWhere deletes the documents of coll that filter matches, and
+// returns how many: with one deleteMany, or, batched (FerretDB: see
+// PurgeExpired), in batches holding every per-id lock of the store if lock.
+func (s *Store) deleteWhere(ctx context.Context, batched bool, coll *mongo.Collection, filter bson.D, lock bool) (int, error) {
+	if batched {
+		return s.deleteInBatches(ctx, coll, filter, lock)
+	}
+	r, err := coll.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	return int(r.DeletedCount), nil
 }
 
 // purgeBatch bounds the documents of one deleteMany of PurgeExpired on

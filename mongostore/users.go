@@ -389,16 +389,6 @@ func (s *Store) usersExpired(now time.Time) bson.D {
 	return bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now.Add(-session.IndexGrace)}}}}
 }
 
-// purgeUsers deletes every user's entries more than session.IndexGrace past
-// their expiry at now.
-func (s *Store) purgeUsers(ctx context.Context, now time.Time) error {
-	_, err := s.users().DeleteMany(ctx, s.usersExpired(now))
-	if err != nil {
-		return fmt.Errorf("mongostore: purge the user index: %w", err)
-	}
-	return nil
-}
-
 // createUsersTTLIndex creates, for WithTTLIndex, the TTL index that lets
 // the server delete entries session.IndexGrace past their expiry.
 func (s *Store) createUsersTTLIndex(ctx context.Context) error {
