@@ -314,15 +314,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db, err = bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false, OpenFile: openFile})
 		return err
 	})
-	if errors.Is(err, ErrCorruptFile) && file != nil {
-		unlock(file)
-		file.Close()
-	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process, or by another Open of it in this one (gave up after %v): %w", path, c.openTimeout, err)
 		}
 		if errors.Is(err, ErrCorruptFile) {
+			if file != nil {
+				unlock(file)
+				file.Close()
+			}
 			return nil, err
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
