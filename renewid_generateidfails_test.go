@@ -53,6 +53,21 @@ func TestRenewIDWhoseGenerateIDFailsKeepsTheSessionWorking(t *testing.T) {
 	}
 }
 
+// loginIDFailsManager is a test manager whose GenerateID gives id-1, id-3,
+// id-4 and so on, and fails the second time, the login's RenewID after a
+// first request's new session.
+func loginIDFailsManager(t *testing.T) *Manager {
+	ids := 0
+	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
+		ids++
+		if ids == 2 { // the login's RenewID
+			return ""
+		}
+		return fmt.Sprintf("id-%d", ids)
+	}})
+	return m
+}
+
 // A login whose RenewID fails because GenerateID does (a custom one that
 // returns "" or an id too long for a cookie) is not written under the old
 // id, the one the client came with: that id may be an attacker's, planted
@@ -63,14 +78,7 @@ func TestRenewIDWhoseGenerateIDFailsKeepsTheSessionWorking(t *testing.T) {
 // changed after it fails, as a login's failed save does: the client's
 // session stays as it was.
 func TestLoginAfterRenewIDWhoseGenerateIDFailsIsNotWrittenUnderTheOldID(t *testing.T) {
-	ids := 0
-	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
-		ids++
-		if ids == 2 { // the login's RenewID
-			return ""
-		}
-		return fmt.Sprintf("id-%d", ids)
-	}})
+	m := loginIDFailsManager(t)
 	var renewErr error
 	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		switch r.URL.Path {
@@ -104,14 +112,7 @@ func TestLoginAfterRenewIDWhoseGenerateIDFailsIsNotWrittenUnderTheOldID(t *testi
 // the ErrorHandler's 500 replaced the redirect of a handler that did
 // everything right, and the message was lost.
 func TestLoginWhoseRenewIDFailsCanStillFlashAMessage(t *testing.T) {
-	ids := 0
-	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
-		ids++
-		if ids == 2 { // the login's RenewID
-			return ""
-		}
-		return fmt.Sprintf("id-%d", ids)
-	}})
+	m := loginIDFailsManager(t)
 	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		switch r.URL.Path {
 		case "/login":
@@ -144,14 +145,7 @@ func TestLoginWhoseRenewIDFailsCanStillFlashAMessage(t *testing.T) {
 // failed does not get the login written under the old id, which may be
 // planted: only a save of flash messages alone is let through.
 func TestFlashBesideALoginAfterAFailedRenewIDDoesNotLogInThePlantedID(t *testing.T) {
-	ids := 0
-	m, _ := newTestManager(t, Options{GenerateID: func(*http.Request) string {
-		ids++
-		if ids == 2 { // the login's RenewID
-			return ""
-		}
-		return fmt.Sprintf("id-%d", ids)
-	}})
+	m := loginIDFailsManager(t)
 	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		switch r.URL.Path {
 		case "/login":
