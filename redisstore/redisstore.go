@@ -75,6 +75,31 @@
 // (never KEYS, which blocks the server); they are meant for admin tools, not
 // for requests. IDs and Count skip the user index's keys; Clear deletes them
 // too. With an empty prefix they fail with [ErrNoPrefix].
+//
+// # Clients
+//
+// [New] takes any [redis.UniversalClient]. What the store can do with it
+// depends on what it can see of it:
+//
+//   - *redis.Client (also the client of redis.NewFailoverClient, and
+//     redis.NewUniversalClient's for one address or a Sentinel master):
+//     everything. The store reads its retry settings from its Options.
+//   - *redis.ClusterClient (redis.NewUniversalClient's for several
+//     addresses, redis.NewFailoverClusterClient's): everything; IDs, Count
+//     and Clear walk every master (ForEachMaster), [WithReplicas] sends
+//     each write and its WAIT to the slot's master.
+//   - *redis.Ring: everything but WithReplicas; IDs, Count and Clear walk
+//     every shard (ForEachShard).
+//   - A type of your own that embeds one of these (for instrumentation,
+//     say): as the client it embeds. One that does not embed it but has
+//     its methods works as far as it has them (see New).
+//   - Any other type (a struct holding a UniversalClient, its methods
+//     forwarding): Get, Set, Touch, CompareAndSwap and the user index work,
+//     with go-redis's default retry settings. IDs, Count and Clear ask the
+//     server once (CLUSTER INFO) and refuse a Cluster's client, naming what
+//     to give instead, since SCAN through it would reach one master only;
+//     they cannot tell a Ring, or a Cluster client whose layout comes from
+//     ClusterOptions.ClusterSlots, from one server. WithReplicas refuses it.
 package redisstore
 
 import (
@@ -134,7 +159,20 @@ type Store struct {
 	// client.
 	settingsOnce sync.Once
 	settingsOf   clientSettings
+
+	// Whether a client of a type the store does not know (clientKnown)
+	// is a Cluster's, as its server said (opaqueIsCluster) at the first
+	// listing: unasked, oneServer or clusterNode.
+	opaque atomic.Int32
 }
+
+// The answers of a client's server to whether it is a Cluster's node
+// (Store.opaque).
+const (
+	unasked int32 = iota
+	oneServer
+	clusterNode
+)
 
 // clientSettings is what the store reads of a client's options: its retry
 // settings, for the writes the store sends again itself (send), whether it
@@ -356,11 +394,18 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // (without it, IDs, Count and Clear fail).
 // A client whose Options method gives nil gets go-redis's default retry
 // settings (3 retries, with a backoff of 10 ms to 1 s). Any other client
-// is taken for a single server's, with those retry settings, and
-// WithReplicas refuses it: a wrapper of a Cluster client that has none of
-// these methods (not even Options) gets IDs, Count and Clear of one
-// master only, and the store's reads from a master (see
-// [Store.UserSessions]) may go to a replica.
+// (a struct around a UniversalClient, its methods forwarding) is taken for
+// a single server's, with those retry settings, and WithReplicas refuses
+// it. IDs, Count and Clear through it first ask its server, once per
+// store, whether it is a node of a Redis Cluster (CLUSTER INFO), and fail
+// if it is, or if the server refuses to say (NOPERM), rather than list or
+// clear the one master that SCAN through it would reach. What no server
+// can tell: such a wrapper of a Cluster client whose layout comes from
+// ClusterOptions.ClusterSlots over servers without cluster support, or of
+// a *redis.Ring (whose shards are servers of their own), gets IDs, Count
+// and Clear of one node only; and the store does not know whether a
+// wrapped Cluster client reads from replicas, so its reads from a master
+// (see [Store.UserSessions]) may go to a replica.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	c := config{prefix: DefaultPrefix, defaultTTL: DefaultTTL}
 	for _, o := range opts {
@@ -1100,7 +1145,9 @@ func clientOptionsOf(client redis.UniversalClient) clientSettings {
 // client known for a Cluster's or a Ring's (its Options gives
 // *redis.ClusterOptions or *redis.RingOptions) that has not the methods
 // to walk its nodes (clusterClient, ringClient) is refused: through it
-// SCAN goes to one node, whichever the client picks.
+// SCAN goes to one node, whichever the client picks. So is a client of a
+// type that says nothing of what it holds whose server is a Cluster's node
+// (opaqueIsCluster, asked once per store).
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
 	case clusterClient:
@@ -1111,9 +1158,57 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 		return fmt.Errorf("the client, a %T, gives a Cluster's options but not the methods of *redis.ClusterClient that reach every master (ForEachMaster, ForEachShard, MasterForKey, ReloadState; see New): SCAN through it would reach one master only", s.client)
 	case ringOptions:
 		return fmt.Errorf("the client, a %T, gives a Ring's options but not the method of *redis.Ring that reaches every shard (ForEachShard; see New): SCAN through it would reach one shard only", s.client)
-	default:
+	case clientOptions: // *redis.Client, also of NewFailoverClient
 		return fn(ctx, s.client)
 	}
+	cluster, err := s.opaqueIsCluster(ctx)
+	if err != nil {
+		return err
+	}
+	if cluster {
+		return fmt.Errorf("the client, a %T, is a Redis Cluster's (its server answers CLUSTER INFO), but says nothing of its masters: SCAN through it would reach one master only; give New the *redis.ClusterClient itself, a type that embeds it, or one with its methods Options, ForEachMaster, ForEachShard, MasterForKey and ReloadState (see New)", s.client)
+	}
+	return fn(ctx, s.client)
+}
+
+// opaqueIsCluster reports whether the store's client, of a type that says
+// nothing of what it holds (a user's struct around a UniversalClient), is
+// a Cluster's: whether its server answers CLUSTER INFO, which a node of a
+// Redis Cluster does and a server without cluster support refuses. The
+// answer is kept: a server cannot turn cluster support on or off while it
+// runs. A server that does not know the command (a proxy, a renamed
+// CLUSTER) is taken for one server: a Cluster's node that lacks it could
+// not tell a ClusterClient its layout. One that refuses it (NOPERM, an ACL
+// without it) or cannot answer now (a lost connection, a server loading
+// its data) leaves the question open: the listing fails, and the next one
+// asks again. Only the listing asks; a request's operations never do.
+func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
+	switch s.opaque.Load() {
+	case oneServer:
+		return false, nil
+	case clusterNode:
+		return true, nil
+	}
+	err := s.client.Do(ctx, "cluster", "info").Err()
+	switch {
+	case err == nil:
+		s.opaque.Store(clusterNode)
+		return true, nil
+	case isNoClusterSupport(err) || isUnknownCommand(err):
+		s.opaque.Store(oneServer)
+		return false, nil
+	case redis.HasErrorPrefix(err, "NOPERM"):
+		return false, fmt.Errorf("the server refused CLUSTER INFO, which tells the store whether the client, a %T, is a Redis Cluster's, whose SCAN would reach one master only: %w; let the user run it (+cluster|info), or give New the client itself or a type that embeds it (see New)", s.client, err)
+	default:
+		return false, fmt.Errorf("CLUSTER INFO, which tells the store whether the client, a %T, is a Redis Cluster's: %w", s.client, err)
+	}
+}
+
+// isNoClusterSupport reports the answer of a server without cluster
+// support to a CLUSTER command (Redis, Valkey).
+func isNoClusterSupport(err error) bool {
+	var answer redis.Error
+	return errors.As(err, &answer) && strings.Contains(err.Error(), "cluster support disabled")
 }
 
 // scan calls fn with each batch of keys matching the SCAN pattern match on

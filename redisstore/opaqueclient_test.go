@@ -1,0 +1,170 @@
+package redisstore_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/redisstore"
+)
+
+// Through a user's type that holds a *redis.ClusterClient without saying
+// so (a struct with a UniversalClient field, its methods forwarding: no
+// Options, no ForEachMaster), IDs, Count and Clear fail, naming what to
+// give New instead: the store took it for a single server's and sent SCAN
+// through it, which the Cluster client sends to one master, so that Count
+// and IDs reported that master's sessions alone and Clear reported
+// success and left the other masters' sessions stored.
+func TestListingThroughAnOpaqueWrapperOfAClusterClientFails(t *testing.T) {
+	ctx := t.Context()
+	c := cluster(t)
+	st := newStore(wrapsClient{c})
+	listingFails(ctx, t, st, c) // 50 keys land on all three masters
+	_, err := st.Count(ctx)
+	if err == nil {
+		t.Fatal("Count through an opaque wrapper of a Cluster client succeeded")
+	}
+	for _, want := range []string{"Cluster", "*redis.ClusterClient", "ForEachMaster", "redisstore_test.wrapsClient"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Count's error %q does not name %q", err, want)
+		}
+	}
+}
+
+// Through a user's type that holds the client of one server without saying
+// so, IDs, Count and Clear work as through the client itself, on Redis and
+// on Valkey: the server says it is no Cluster's node.
+func TestListingThroughAnOpaqueWrapperOfOneServerWorks(t *testing.T) {
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := t.Context()
+			direct := srv.client(t)
+			st := newStore(wrapsClient{direct})
+			for i := range 20 {
+				if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := st.Count(ctx); n != 20 || err != nil {
+				t.Errorf("Count = %d, %v; want 20", n, err)
+			}
+			if ids, err := st.IDs(ctx); len(ids) != 20 || err != nil {
+				t.Errorf("IDs gave %d, %v; want 20", len(ids), err)
+			}
+			if err := st.Clear(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := newStoreWithPrefix(direct, st.Prefix()).Count(ctx); n != 0 || err != nil {
+				t.Errorf("Count after Clear = %d, %v; want 0", n, err)
+			}
+		})
+	}
+}
+
+// newStoreWithPrefix returns a store on client with prefix.
+func newStoreWithPrefix(client redis.UniversalClient, prefix string) *redisstore.Store {
+	return redisstore.New(client, redisstore.WithPrefix(prefix))
+}
+
+// clusterInfoCalls returns the CLUSTER INFO calls the nodes of c received.
+func clusterInfoCalls(t *testing.T, c *testserver.RedisCluster) (n int) {
+	t.Helper()
+	for _, node := range c.Nodes {
+		n += receivedCalls(t, node.Addr, "cluster|info")
+	}
+	return n
+}
+
+// The store asks the server whether an opaque client is a Cluster's once
+// (one CLUSTER INFO), at its first listing, and never on a request's
+// operations (Get, Set, Touch, GetAndTouch, CompareAndSwap, Destroy),
+// which stay one round trip each.
+func TestAnOpaqueClientIsAskedWhetherItIsAClustersOnceAndNeverOnARequest(t *testing.T) {
+	ctx := t.Context()
+	srv := testserver.StartRedisCluster(t) // its CLUSTER INFO calls are the store's
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: srv.Addrs()})
+	t.Cleanup(func() { c.Close() })
+	st := newStore(wrapsClient{c})
+	requests := func() {
+		t.Helper()
+		exp := time.Now().Add(time.Hour)
+		if err := st.Set(ctx, "id", []byte(`{"n":1}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		b, v, found, err := st.GetVersion(ctx, "id")
+		if err != nil || !found {
+			t.Fatalf("GetVersion = %q, %v, %v", b, found, err)
+		}
+		if _, _, err := st.CompareAndSwap(ctx, "id", v, []byte(`{"n":2}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.CompareAndSwap(ctx, "other", "", []byte(`{"n":1}`), exp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Touch(ctx, "id", exp); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := st.GetAndTouch(ctx, "id", exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Destroy(ctx, "id"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := clusterInfoCalls(t, srv)
+	requests()
+	if n := clusterInfoCalls(t, srv) - before; n != 0 {
+		t.Errorf("a request's operations sent %d CLUSTER INFO; want none", n)
+	}
+	for range 2 {
+		if _, err := st.Count(ctx); err == nil {
+			t.Error("Count through an opaque wrapper of a Cluster client succeeded")
+		}
+		if _, err := st.IDs(ctx); err == nil {
+			t.Error("IDs through an opaque wrapper of a Cluster client succeeded")
+		}
+		if err := st.Clear(ctx); err == nil {
+			t.Error("Clear through an opaque wrapper of a Cluster client succeeded")
+		}
+	}
+	requests()
+	if n := clusterInfoCalls(t, srv) - before; n != 1 {
+		t.Errorf("the nodes received %d CLUSTER INFO; want 1, at the first listing", n)
+	}
+}
+
+// denyClusterInfo makes the server's default user unable to run CLUSTER
+// INFO (an ACL such as +@read +@write), until the test ends.
+func denyClusterInfo(t *testing.T, addr string) {
+	t.Helper()
+	if _, err := testserver.RedisCommand(addr, "ACL", "SETUSER", "default", "-cluster|info"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testserver.RedisCommand(addr, "ACL", "SETUSER", "default", "+@all") })
+}
+
+// A server that refuses the store CLUSTER INFO (its ACL) cannot tell it
+// whether an opaque client is a Cluster's: IDs, Count and Clear fail and
+// say so, rather than risk the answer of one master; once the user may
+// run it, they work.
+func TestListingThroughAnOpaqueClientFailsWhileTheServerRefusesClusterInfo(t *testing.T) {
+	ctx := t.Context()
+	srv := testserver.StartRedis(t) // its ACL changes
+	st := newStore(wrapsClient{clientOf(t, srv)})
+	if err := st.Set(ctx, "id", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	denyClusterInfo(t, srv.Addr)
+	_, err := st.Count(ctx)
+	if err == nil || !strings.Contains(err.Error(), "CLUSTER INFO") {
+		t.Errorf("Count while CLUSTER INFO is refused: %v; want an error that names CLUSTER INFO", err)
+	}
+	testserver.RedisCommand(srv.Addr, "ACL", "SETUSER", "default", "+@all")
+	if n, err := st.Count(ctx); n != 1 || err != nil {
+		t.Errorf("Count once CLUSTER INFO is allowed = %d, %v; want 1", n, err)
+	}
+}
