@@ -21,13 +21,17 @@ func loadingFor(t *testing.T, addr string) (done func()) {
 	t.Cleanup(func() { c.Close() })
 	ctx := t.Context()
 	p := c.Pipeline()
-	for i := range 2000 {
+	// Many keys, each slowed a little: the server answers between
+	// batches of about 70 keys (1024 bytes), so a round trip takes about
+	// 15 ms, and a window of over 10 s, which done cuts short, holds the
+	// tests' hundred or so.
+	for i := range 50000 {
 		p.Set(ctx, "loading:"+strconv.Itoa(i), "x", 0)
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range [][2]string{{"key-load-delay", "2000"}, {"loading-process-events-interval-bytes", "1024"}} {
+	for _, kv := range [][2]string{{"key-load-delay", "200"}, {"loading-process-events-interval-bytes", "1024"}} {
 		if err := c.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
 		}

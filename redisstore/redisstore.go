@@ -177,12 +177,25 @@ const (
 // clientSettings is what the store reads of a client's options: its retry
 // settings, for the writes the store sends again itself (send), whether it
 // is a Cluster's, and whether it reads from replicas (readsReplicas).
+//
+// go-redis tries a command MaxRetries+1 times in all. A ClusterClient
+// tries it MaxRedirects+1 times, each try going to its node's client,
+// which has the ClusterClient's MaxRetries and tries it that many times
+// more (MaxRetries is -1 by default for a Cluster, none); a pipeline it
+// tries MaxRedirects+1 times, past its nodes' retries.
 type clientSettings struct {
-	retries                int
+	tries                  int // of a command, the first included
+	nodeTries              int // of those, how many a Cluster's node tries in a row (tries for another client)
+	pipelineTries          int // of a pipeline
 	minBackoff, maxBackoff time.Duration
 	cluster                bool
 	readOnly               bool
 }
+
+// clusterTries returns how many times a ClusterClient of s tries a
+// command itself (MaxRedirects+1), each try sent once by its node when
+// the command is one it must not resend.
+func (s *clientSettings) clusterTries() int { return s.tries / s.nodeTries }
 
 // settings returns the client's settings, read once.
 func (s *Store) settings() *clientSettings {
@@ -376,10 +389,18 @@ func ceilMillisecond(d time.Duration) time.Duration {
 //
 // The store sends Set, Touch, GetAndTouch and a create again itself after
 // a lost answer (go-redis must not: see [Store.CompareAndSwap]), and any
-// write that surely did not run, as many times as the client would (its
-// MaxRetries, a Cluster's MaxRedirects) with its retry backoff. With
-// [WithReplicas], a create whose answer was lost is not sent again, nor,
-// on a Cluster, any write whose answer was lost.
+// write that surely did not run, as many times as the client would send a
+// command of its own, with its retry backoff: MaxRetries+1 times in all
+// (once with -1); through a *redis.ClusterClient (MaxRedirects+1) ×
+// (MaxRetries+1) times, since the ClusterClient tries a command
+// MaxRedirects+1 times and its node's client, which has the Cluster's
+// MaxRetries, sends each of those tries MaxRetries+1 times (4 by default:
+// MaxRedirects 3, and MaxRetries -1, a Cluster's default, which counts as
+// 0 as a MaxRetries of 0 does; MaxRedirects -1 and MaxRetries -1 send it
+// once). The pipeline of a GetAndTouch on a server without GETEX goes
+// MaxRedirects+1 times through a ClusterClient, which tries a pipeline
+// only that often. With [WithReplicas], a create whose answer was lost is
+// not sent again, nor, on a Cluster, any write whose answer was lost.
 //
 // A client of a type of your own (one that wraps a go-redis client, for
 // instrumentation, say) works as the client it wraps when it embeds it
@@ -706,8 +727,8 @@ return 1
 // MASTERDOWN, NOREPLICAS, too many clients), and a try that never went out
 // (its connection refused, no connection free in the pool in time), are
 // still sent again as go-redis would, with WithReplicas too.
-// A create (SET NX) whose answer was lost is sent again (the client's
-// MaxRetries times), and one that then finds the session stored reads it
+// A create (SET NX) whose answer was lost is sent again (as often as the
+// client sends a command again, see [New]), and one that then finds the session stored reads it
 // back, from the master also with a client that reads from replicas: if
 // the bytes are exactly data, the first try stored them, and the create
 // succeeded. A create that finds the session stored at its first
@@ -972,8 +993,9 @@ func processOnce(ctx context.Context, c redis.Cmdable, cmd redis.Cmder) redis.Cm
 // of the layout read again), or when it never went out (its connection refused, no
 // connection free in the pool in time), as go-redis would have, and, if
 // lost is true, after a failure that leaves unknown whether it ran (a lost
-// answer, mayHaveRun): up to the client's MaxRetries times in all, with
-// its retry backoff, as go-redis counts its tries. It reports whether a
+// answer, mayHaveRun): as many times in all as the client tries a command
+// of its own (clientSettings; a pipeline's count for pipelined), with its
+// retry backoff, as go-redis counts its tries. It reports whether a
 // try before the last may have reached the server (a lost answer; a
 // refused connection or an answer that proves the command did not run
 // does not count). That holds for the pipeline of the command and its
@@ -987,16 +1009,29 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 	if r.cluster && s.replicas > 0 {
 		return false, contextEnded(ctx, err)
 	}
-	for try := 1; try <= r.retries; try++ {
+	tries, nodeTries := r.tries, r.nodeTries
+	if pipelined {
+		tries, nodeTries = r.pipelineTries, r.pipelineTries
+		if r.cluster {
+			nodeTries = 1
+		}
+	}
+	// sent counts the tries as go-redis counts them (clientSettings): a
+	// ClusterClient sends a command it must not resend again itself
+	// after READONLY, MaxRedirects times, to the master its layout read
+	// again names, as it does any command; and after LOADING when it
+	// reads from replicas (ReadOnly), to another node of the slot (the
+	// master, for a write). Those count as its MaxRedirects+1 tries; its
+	// nodes' MaxRetries are the store's to send.
+	triedBy := func(err error) int {
+		if r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()) {
+			return r.clusterTries()
+		}
+		return 1
+	}
+	for sent := triedBy(err); sent < tries; sent += triedBy(err) {
 		switch {
-		case r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()):
-			// The ClusterClient sent it again after READONLY itself,
-			// MaxRedirects times, to the master its layout read again
-			// names, as it does any command; and after LOADING when it
-			// reads from replicas (ReadOnly), to another node of the
-			// slot (the master, for a write).
-			return resent, contextEnded(ctx, err)
-		case r.cluster && redis.IsReadOnlyError(err):
+		case r.cluster && pipelined && redis.IsReadOnlyError(err):
 			// A pipeline, which the ClusterClient does not send again:
 			// read its layout again, as it does after READONLY for a
 			// command, so that the next try goes to the new master
@@ -1010,12 +1045,23 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 		default:
 			return resent, contextEnded(ctx, err)
 		}
-		if serr := sleep(ctx, retryBackoff(try, r.minBackoff, r.maxBackoff)); serr != nil {
+		if serr := sleep(ctx, retryBackoff(backoffTry(sent, nodeTries), r.minBackoff, r.maxBackoff)); serr != nil {
 			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)
 	}
 	return resent, contextEnded(ctx, err)
+}
+
+// backoffTry returns the number, from 1, that go-redis backs off for
+// before a command's try number sent+1 (sent >= 1), of which each node
+// tries nodeTries in a row (clientSettings): the node's retry number, or
+// for a node's first try the cluster's.
+func backoffTry(sent, nodeTries int) int {
+	if n := sent % nodeTries; n > 0 {
+		return n
+	}
+	return sent / nodeTries
 }
 
 // contextEnded returns err, the failure of a write's last try, wrapped in
@@ -1101,8 +1147,9 @@ type ringClient interface {
 }
 
 // go-redis's default retry settings, those of a client whose options say
-// none (redis.Options, RingOptions; a ClusterOptions's MaxRedirects): what
-// the store takes for a client whose options it cannot read.
+// none (redis.Options, RingOptions; a ClusterOptions's MaxRedirects, with
+// MaxRetries -1): what the store takes for a client whose options it
+// cannot read.
 const (
 	defaultMaxRetries      = 3
 	defaultMinRetryBackoff = 10 * time.Millisecond
@@ -1110,9 +1157,9 @@ const (
 )
 
 // clientOptionsOf returns what the store reads of client's options: how
-// many times it sends a command again after such an answer (its
-// MaxRetries, a Cluster's MaxRedirects; 0 for none), and its
-// MinRetryBackoff and MaxRetryBackoff, as its constructor settled them;
+// many times it tries a command and a pipeline after such answers (from
+// its MaxRetries, and a Cluster's MaxRedirects: see clientSettings), and
+// its MinRetryBackoff and MaxRetryBackoff, as its constructor settled them;
 // whether it is a Cluster's (by its type: whether its Options method gives
 // *redis.ClusterOptions); and whether it reads from replicas (a Cluster's
 // ReadOnly). A client whose type has no Options method of go-redis's (a
@@ -1121,20 +1168,32 @@ const (
 // go-redis did before they went as commands it must not resend, only if
 // the store does.
 func clientOptionsOf(client redis.UniversalClient) clientSettings {
-	defaults := clientSettings{retries: defaultMaxRetries, minBackoff: defaultMinRetryBackoff, maxBackoff: defaultMaxRetryBackoff}
+	tries := func(maxRetries int) clientSettings {
+		n := max(maxRetries, 0) + 1
+		return clientSettings{tries: n, nodeTries: n, pipelineTries: n}
+	}
+	defaults := tries(defaultMaxRetries)
+	defaults.minBackoff, defaults.maxBackoff = defaultMinRetryBackoff, defaultMaxRetryBackoff
 	switch c := client.(type) {
 	case clientOptions: // *redis.Client, also of NewFailoverClient
 		if o := c.Options(); o != nil {
-			return clientSettings{retries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff}
+			r := tries(o.MaxRetries)
+			r.minBackoff, r.maxBackoff = o.MinRetryBackoff, o.MaxRetryBackoff
+			return r
 		}
-	case clusterOptions: // which retries these MaxRedirects times
+	case clusterOptions:
 		if o := c.Options(); o != nil {
-			return clientSettings{retries: max(o.MaxRedirects, 0), minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff, cluster: true, readOnly: o.ReadOnly}
+			cluster, node := max(o.MaxRedirects, 0)+1, max(o.MaxRetries, 0)+1
+			return clientSettings{tries: cluster * node, nodeTries: node, pipelineTries: cluster,
+				minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff, cluster: true, readOnly: o.ReadOnly}
 		}
-		defaults.cluster = true
+		// go-redis's defaults: MaxRedirects 3, MaxRetries -1.
+		defaults.nodeTries, defaults.cluster = 1, true
 	case ringOptions:
 		if o := c.Options(); o != nil {
-			return clientSettings{retries: o.MaxRetries, minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff}
+			r := tries(o.MaxRetries)
+			r.minBackoff, r.maxBackoff = o.MinRetryBackoff, o.MaxRetryBackoff
+			return r
 		}
 	}
 	return defaults

@@ -76,7 +76,8 @@ var ErrNotReplicated = errors.New("redisstore: write not confirmed by enough rep
 // names, a write answered CLUSTERDOWN, TRYAGAIN or LOADING, whose master
 // could not be connected to, or that found no connection free in the
 // client's pool within its PoolTimeout; at most the client's MaxRedirects times (3
-// by default, none with -1), within the caller's context: one that ends
+// by default, none with -1; MaxRetries does not count, as a ClusterClient
+// does not count it for a pipeline of its own), within the caller's context: one that ends
 // first fails the write with its error (context.DeadlineExceeded, as a
 // StoreTimeout that ran out during the write itself). A write that may
 // have run (a timeout, a connection lost after the pipeline went out) is
@@ -157,7 +158,7 @@ func (s *Store) write(ctx context.Context, key string, queue func(c redis.Cmdabl
 			return err
 		}
 		notRun := notExecuted(sent, all)
-		if notRun == nil || retries >= s.settings().retries {
+		if notRun == nil || retries >= s.settings().pipelineTries-1 {
 			// The slot may have moved (a failover): read the cluster's
 			// layout again so that the next write finds the new master.
 			cluster.ReloadState(ctx)
