@@ -120,7 +120,7 @@ var (
 			p.poolSize = n
 			return nil
 		}),
-		intParam("max_retries", -1, "retries of a failed command (-1: none; 0: go-redis's default, 3)", func(p *redisURL, n int) error {
+		intParam("max_retries", -1, "retries of a failed command (-1: none; 0: go-redis's default, 3); on redis+cluster:// the retries of each of the Cluster's 4 tries (MaxRedirects 3 + 1), where 0 and -1 both mean none", func(p *redisURL, n int) error {
 			p.maxRetries = n
 			return nil
 		}),
