@@ -10,7 +10,8 @@ import (
 
 // responseWriter commits the session before the first byte of the response
 // goes out, so that a browser following a redirect finds the session saved.
-// Flush, Hijack, ReadFrom and http.NewResponseController work through it.
+// Flush, Hijack, ReadFrom, WriteString and http.NewResponseController work
+// through it.
 type responseWriter struct {
 	http.ResponseWriter
 	rs *requestState
@@ -57,6 +58,19 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return w.ResponseWriter.Write(p)
+}
+
+// WriteString is Write for a string, as io.WriteString calls it: it hands
+// the string to the writer underneath as one (net/http's does), instead of
+// making io.WriteString copy it into a []byte first.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.rs.beforeHeaders() {
+		return len(s), nil
+	}
+	if sw, ok := w.ResponseWriter.(io.StringWriter); ok {
+		return sw.WriteString(s)
+	}
+	return w.ResponseWriter.Write([]byte(s))
 }
 
 // ReadFrom keeps sendfile and splice working for io.Copy into the response.

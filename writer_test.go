@@ -424,3 +424,64 @@ func TestInformationalResponseAfterASessionErrorIsDiscarded(t *testing.T) {
 		t.Fatalf("status %d, server log %q", resp.StatusCode, logs.String())
 	}
 }
+
+// stringWriterSpy is a ResponseWriter with WriteString, as net/http's is,
+// that records the strings it was handed as strings, and checks, at the
+// first, that the session cookie is among the headers.
+type stringWriterSpy struct {
+	*httptest.ResponseRecorder
+	strings []string
+	check   func()
+}
+
+func (w *stringWriterSpy) WriteString(s string) (int, error) {
+	if len(w.strings) == 0 {
+		w.check()
+	}
+	w.strings = append(w.strings, s)
+	return w.ResponseRecorder.WriteString(s)
+}
+
+// io.WriteString through the middleware reaches the writer underneath as a
+// string, after the commit, without copying it into a []byte.
+func TestWriteStringReachesTheWriterUnderneathAfterTheCommit(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	allocs := -1.0
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.Set("user", "ada")
+		io.WriteString(w, "hello, ")
+		allocs = testing.AllocsPerRun(10, func() { io.WriteString(w, "ada") })
+	}))
+	spy := &stringWriterSpy{ResponseRecorder: httptest.NewRecorder()}
+	spy.check = func() {
+		if spy.Header().Get("Set-Cookie") == "" {
+			t.Error("the string went out before the session's cookie was set")
+		}
+	}
+	h.ServeHTTP(spy, httptest.NewRequest("GET", "/", nil))
+	if len(spy.strings) == 0 || spy.strings[0] != "hello, " || spy.Body.String() != "hello, "+strings.Repeat("ada", 11) {
+		t.Fatalf("strings %q, body %q", spy.strings, spy.Body.String())
+	}
+	if allocs != 0 {
+		t.Fatalf("io.WriteString allocated %v times, want 0", allocs)
+	}
+}
+
+// After a session error that the error handler answered, a string the
+// handler writes is discarded, as a Write's bytes are.
+func TestWriteStringAfterASessionErrorIsDiscarded(t *testing.T) {
+	fs := &flakyStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: fs})
+	h := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		fs.down.Store(true)
+		s.Set("user", "ada")
+		if n, err := io.WriteString(w, "welcome"); n != len("welcome") || err != nil { // the save fails: the error handler answers
+			t.Errorf("WriteString = %d, %v", n, err)
+		}
+	}))
+	spy := &stringWriterSpy{ResponseRecorder: httptest.NewRecorder(), check: func() {}}
+	h.ServeHTTP(spy, httptest.NewRequest("GET", "/", nil))
+	if spy.Code != http.StatusInternalServerError || strings.Contains(spy.Body.String(), "welcome") {
+		t.Fatalf("status %d, body %q", spy.Code, spy.Body.String())
+	}
+}
