@@ -362,12 +362,18 @@ func (cv *cookieValues) pointers() (expires *time.Time, maxAge *int64, secure, p
 
 // storeExpiry is when the store may forget s: the cookie's expiry, capped by
 // the idle and absolute timeouts. Zero means the store's default lifetime.
+// Only the idle timeout counts from now: without one, it reads no clock.
 func (m *Manager) storeExpiry(s *Session) time.Time {
-	return m.expiryAt(s.cookie.expires, s.created, m.now())
+	var now time.Time
+	if m.opts.IdleTimeout > 0 {
+		now = m.now()
+	}
+	return m.expiryAt(s.cookie.expires, s.created, now)
 }
 
 // expiryAt is storeExpiry at time now for a session created at created
 // (zero: unknown) whose cookie expires at cookieExpires (zero: browser-session).
+// It reads now only with an IdleTimeout.
 func (m *Manager) expiryAt(cookieExpires, created, now time.Time) time.Time {
 	exp := cookieExpires
 	if m.opts.IdleTimeout > 0 {

@@ -698,7 +698,11 @@ func (rs *requestState) commitLocked(s *Session) error {
 	if d == (decision{}) && !s.renewWaits() {
 		return nil // nothing to store or send (the second commit, usually)
 	}
-	if now.IsZero() {
+	if now.IsZero() && (d.save || d.touch || !rs.wroteHeader) {
+		// The time of a store touch (apply's, or a save's that falls back
+		// to one) and of the cookie; a commit after the headers went out
+		// that neither saves nor touches (the second, after a save) needs
+		// none.
 		now = m.now()
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
