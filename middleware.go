@@ -1191,7 +1191,11 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 		}
 	}
 	h := rs.w.Header()
-	h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
+	if s := rs.sess; s != nil && len(h["Set-Cookie"]) == 0 {
+		h["Set-Cookie"] = oneValue(&s.setCookieStore, b.String()) // h.Set without canonicalizing a canonical key
+	} else {
+		h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
+	}
 	keepFromCaches(h, &rs.cacheControl)
 }
 

@@ -23,6 +23,10 @@ type Session struct {
 	renewedFrom *renewedFrom
 
 	sessionState
+
+	// Storage that the request's values point into, allocated with the
+	// Session (once per request, by the load).
+	setCookieStore [1]string // the Set-Cookie header's value, when it had none
 }
 
 // renewedFrom is the old id of a RenewID and the user its stored copy is
