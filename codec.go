@@ -267,6 +267,13 @@ func (JSONCodec) Decode(data []byte) (*Document, error) {
 // map. The cookie object is validated as it is read, so that its bytes are
 // scanned once.
 func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *values) error {
+	return decodeJSONDocumentSpare(data, doc, cv, vals, nil)
+}
+
+// decodeJSONDocumentSpare is decodeJSONDocument that puts vals' list in
+// spare when the values fit (full: a key added later takes a slice of its
+// own), rather than in a slice of their own.
+func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals *values, spare []keyed[slot]) error {
 	*doc = Document{}
 	// The values are sorted into an array on the stack first, and copied
 	// into a slice of their number once all are read, so that a session
@@ -311,7 +318,11 @@ func decodeJSONDocument(data []byte, doc *Document, cv *cookieValues, vals *valu
 		return err
 	}
 	if !spilled && len(list) > 0 {
-		vals.list = make(sortedKeys[slot], len(list))
+		if len(list) <= len(spare) {
+			vals.list = spare[:len(list):len(list)]
+		} else {
+			vals.list = make(sortedKeys[slot], len(list))
+		}
 		copy(vals.list, list)
 	}
 	return trailing(data, end)

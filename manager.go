@@ -157,6 +157,9 @@ type loadedDocument struct {
 	Document // its cookie's pointer fields unset: see cookie
 	cookie   cookieValues
 	vals     values
+	// spare, if not empty, is where the default JSONCodec puts vals' list
+	// when the values fit: a load's is the Session's valueStore.
+	spare []keyed[slot]
 }
 
 // initLoaded makes s the session loaded from doc, as express's inflate does.
@@ -276,7 +279,7 @@ func (m *Manager) pastAbsoluteTimeout(doc *loadedDocument) bool {
 func (m *Manager) decodeInto(data []byte, doc *loadedDocument) error {
 	if _, ok := m.codec.(JSONCodec); ok {
 		doc.vals = values{}
-		return decodeJSONDocument(data, &doc.Document, &doc.cookie, &doc.vals)
+		return decodeJSONDocumentSpare(data, &doc.Document, &doc.cookie, &doc.vals, doc.spare)
 	}
 	d, err := m.codec.Decode(data) // checkedCodec: a document, or an error
 	if err != nil {

@@ -377,7 +377,7 @@ func (rs *requestState) load() error {
 			if touch, ok := m.touchAtLoad(); ok && !rs.released {
 				lt = &touch
 			}
-			var doc loadedDocument
+			doc := loadedDocument{spare: s.valueStore[:]}
 			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {
 				m.initLoaded(s, id, &doc, ver, data)
