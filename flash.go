@@ -88,7 +88,7 @@ func (s *Session) flashChanged(set bool, op flashOp) {
 		}
 	}
 	ops.ops = append(ops.ops, op)
-	s.changes.put(flashKey, change{set: set, flash: ops})
+	s.putChange(flashKey, change{set: set, flash: ops})
 	s.sessionState.changed()
 }
 

@@ -26,8 +26,9 @@ type Session struct {
 
 	// Storage that the request's values point into, allocated with the
 	// Session (once per request, by the load).
-	setCookieStore [1]string      // the Set-Cookie header's value, when it had none
-	valueStore     [1]keyed[slot] // the loaded values, when they are one
+	setCookieStore [1]string        // the Set-Cookie header's value, when it had none
+	valueStore     [1]keyed[slot]   // the loaded values, when they are one
+	changeStore    [1]keyed[change] // the first change since the last save
 }
 
 // renewedFrom is the old id of a RenewID and the user its stored copy is
@@ -179,8 +180,21 @@ func (s *Session) Clear() {
 }
 
 func (s *Session) changed(key string, set bool) {
-	s.changes.put(key, change{set: set})
+	s.putChange(key, change{set: set})
 	s.sessionState.changed()
+}
+
+// putChange records c as the change of key since the last save. A first
+// change goes to the Session's changeStore; a second key moves them to
+// a slice with room for four, as sortedKeys.put would have made.
+func (s *Session) putChange(key string, c change) {
+	switch {
+	case s.changes == nil:
+		s.changes = s.changeStore[:0:1]
+	case len(s.changes) == 1 && cap(s.changes) == 1 && s.changes[0].key != key:
+		s.changes = append(make(sortedKeys[change], 0, 4), s.changes...)
+	}
+	s.changes.put(key, c)
 }
 
 // reserved reports the document keys that Set and Delete ignore; UserKey,
