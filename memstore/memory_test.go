@@ -314,12 +314,16 @@ func TestHeapStaysOrderedThroughUpdates(t *testing.T) {
 		if len(sh.heap) != len(sh.m) {
 			t.Fatalf("shard %d: heap has %d entries, map %d", i, len(sh.heap), len(sh.m))
 		}
-		for j, e := range sh.heap {
+		for j, it := range sh.heap {
+			e := it.e
 			if e.index != j {
 				t.Fatalf("shard %d: entry at %d says index %d", i, j, e.index)
 			}
-			if j > 0 && sh.heap[(j-1)/2].expires > e.expires {
+			if j > 0 && sh.heap[(j-1)/2].exp > it.exp {
 				t.Fatalf("shard %d: heap order broken at %d", i, j)
+			}
+			if it.exp > e.expires {
+				t.Fatalf("shard %d: heap key at %d is past its entry's expiry", i, j)
 			}
 			if sh.m[e.id] != e {
 				t.Fatalf("shard %d: heap entry %q is not the map's", i, e.id)

@@ -176,11 +176,15 @@ type entry struct {
 }
 
 // shard is a map of sessions with a min-heap on expiry, for sweeping and
-// for evicting the sessions closest to expiry.
+// for evicting the sessions closest to expiry. The heap holds each entry's
+// expiry as it was when the entry last moved in it, a lower bound of its
+// expiry (heapItem): a touch that pushes the expiry later leaves the entry
+// where it is, and the sweep and the eviction put it right once it comes
+// to the top.
 type shard struct {
 	mu   sync.RWMutex
 	m    map[string]*entry
-	heap []*entry
+	heap []heapItem
 	peak int    // largest len(m) since the map was last rebuilt
 	seq  uint64 // last version handed out
 	_    [64]byte
@@ -538,9 +542,13 @@ func (st *state) purge() int {
 		sh := &st.shards[i]
 		now := st.now()
 		sh.mu.Lock()
-		for len(sh.heap) > 0 && sh.heap[0].expires <= now {
-			st.remove(sh, sh.heap[0])
-			removed++
+		for len(sh.heap) > 0 && sh.heap[0].exp <= now {
+			if e := sh.heap[0].e; e.expires <= now {
+				st.remove(sh, e)
+				removed++
+			} else {
+				sh.fixTop() // touched since it last moved: not expired
+			}
 		}
 		sh.maybeShrink()
 		sh.mu.Unlock()
@@ -577,7 +585,7 @@ func (sh *shard) maybeShrink() {
 		return
 	}
 	if len(sh.heap) < cap(sh.heap)/2 {
-		h := make([]*entry, len(sh.heap), len(sh.heap)+len(sh.heap)/4+1)
+		h := make([]heapItem, len(sh.heap), len(sh.heap)+len(sh.heap)/4+1)
 		copy(h, sh.heap)
 		sh.heap = h
 	}
@@ -597,11 +605,9 @@ func (st *state) enforceCap() {
 		bestExp := int64(math.MaxInt64)
 		for i := range st.shards {
 			sh := &st.shards[i]
-			sh.mu.RLock()
-			if len(sh.heap) > 0 && (best == nil || sh.heap[0].expires < bestExp) {
-				best, bestExp = sh, sh.heap[0].expires
+			if exp, ok := sh.earliest(); ok && (best == nil || exp < bestExp) {
+				best, bestExp = sh, exp
 			}
-			sh.mu.RUnlock()
 		}
 		if best == nil {
 			return
@@ -616,8 +622,8 @@ func (st *state) enforceCap() {
 		// cap, and the eviction would be one too many. claimEviction takes
 		// the count down only while it is over the cap, so no removal can
 		// slip in between the check and the eviction's own.
-		if len(best.heap) > 0 && best.heap[0].expires <= bestExp && st.claimEviction() {
-			e := best.heap[0]
+		if best.settleTop(); len(best.heap) > 0 && best.heap[0].exp <= bestExp && st.claimEviction() {
+			e := best.heap[0].e
 			delete(best.m, e.id)
 			best.heapRemove(e)
 		}
@@ -640,16 +646,39 @@ func (st *state) claimEviction() bool {
 	}
 }
 
+// earliest returns the earliest expiry in the shard, if it holds any
+// session. It takes the read lock, and the write lock only when the top of
+// the heap must be settled first (settleTop).
+func (sh *shard) earliest() (exp int64, ok bool) {
+	sh.mu.RLock()
+	settled := len(sh.heap) == 0 || sh.heap[0].exp == sh.heap[0].e.expires
+	if settled && len(sh.heap) > 0 {
+		exp, ok = sh.heap[0].exp, true
+	}
+	sh.mu.RUnlock()
+	if settled {
+		return exp, ok
+	}
+	sh.mu.Lock()
+	if sh.settleTop(); len(sh.heap) > 0 {
+		exp, ok = sh.heap[0].exp, true
+	}
+	sh.mu.Unlock()
+	return exp, ok
+}
+
 // countExpired counts the expired entries, walking only the part of the heap
 // that can hold them.
 func (sh *shard) countExpired(now int64) int {
 	n := 0
 	var walk func(i int)
 	walk = func(i int) {
-		if i >= len(sh.heap) || sh.heap[i].expires > now {
-			return
+		if i >= len(sh.heap) || sh.heap[i].exp > now {
+			return // and so are its children's, and their expiries
 		}
-		n++
+		if sh.heap[i].e.expires <= now {
+			n++
+		}
 		walk(2*i + 1)
 		walk(2*i + 2)
 	}
@@ -657,11 +686,25 @@ func (sh *shard) countExpired(now int64) int {
 	return n
 }
 
-// The heap: a binary min-heap on expires, each entry knowing its index.
+// The heap: a binary min-heap on heapItem.exp, each entry knowing its
+// index.
+
+// heapItem is an entry in its shard's heap, with the key the heap is
+// ordered on: the entry's expiry when it last moved in the heap, never
+// later than its expiry now. An earlier expiry moves the entry up at once;
+// a later one (a touch, a save) leaves it where it is, so that the touch
+// of a read costs no walk down the heap. An entry whose exp has passed is
+// then either expired or moved to its place by its expiry now (fixTop),
+// and an entry with a stale key at the top is put right before the top is
+// taken for the earliest expiry (settleTop).
+type heapItem struct {
+	exp int64 // unix ns
+	e   *entry
+}
 
 func (sh *shard) push(e *entry) {
 	e.index = len(sh.heap)
-	sh.heap = append(sh.heap, e)
+	sh.heap = append(sh.heap, heapItem{exp: e.expires, e: e})
 	sh.up(e.index)
 }
 
@@ -670,7 +713,7 @@ func (sh *shard) heapRemove(e *entry) {
 	if i != last {
 		sh.swap(i, last)
 	}
-	sh.heap[last] = nil
+	sh.heap[last] = heapItem{}
 	sh.heap = sh.heap[:last]
 	if i != last {
 		if !sh.down(i) {
@@ -681,27 +724,40 @@ func (sh *shard) heapRemove(e *entry) {
 }
 
 func (sh *shard) setExpiry(e *entry, deadline int64) {
-	old := e.expires
 	e.expires = deadline
-	switch {
-	case deadline < old:
+	if it := &sh.heap[e.index]; deadline < it.exp {
+		it.exp = deadline
 		sh.up(e.index)
-	case deadline > old:
-		sh.down(e.index)
+	}
+}
+
+// fixTop gives the entry at the top of the heap its expiry as its key and
+// moves it down to its place.
+func (sh *shard) fixTop() {
+	sh.heap[0].exp = sh.heap[0].e.expires
+	sh.down(0)
+}
+
+// settleTop fixes the top of the heap until its key is its entry's expiry:
+// then no entry expires earlier than the top's, whose key is the least and
+// every other entry's expiry at least its key.
+func (sh *shard) settleTop() {
+	for len(sh.heap) > 0 && sh.heap[0].exp != sh.heap[0].e.expires {
+		sh.fixTop()
 	}
 }
 
 func (sh *shard) swap(i, j int) {
 	h := sh.heap
 	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+	h[i].e.index = i
+	h[j].e.index = j
 }
 
 func (sh *shard) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if sh.heap[p].expires <= sh.heap[i].expires {
+		if sh.heap[p].exp <= sh.heap[i].exp {
 			return
 		}
 		sh.swap(i, p)
@@ -718,10 +774,10 @@ func (sh *shard) down(i int) bool {
 			break
 		}
 		c := l
-		if r := l + 1; r < n && sh.heap[r].expires < sh.heap[l].expires {
+		if r := l + 1; r < n && sh.heap[r].exp < sh.heap[l].exp {
 			c = r
 		}
-		if sh.heap[i].expires <= sh.heap[c].expires {
+		if sh.heap[i].exp <= sh.heap[c].exp {
 			break
 		}
 		sh.swap(i, c)

@@ -97,6 +97,49 @@ func TestPurgeExpiredRemovesOnlyExpiredSessions(t *testing.T) {
 	}
 }
 
+// A touch that pushes a session's expiry later leaves it where it was in
+// its shard's heap: the sweep, Count and the cap must still go by the
+// expiry it has now.
+func TestSessionTouchedPastItsFirstExpiryIsKeptCountedAndSweptLater(t *testing.T) {
+	ctx := context.Background()
+	clock := testclock.New(testclock.Epoch())
+	s := newStore(t, memstore.WithSweepInterval(0), memstore.WithClock(clock.Now))
+	const n = 500
+	for i := range n {
+		s.Set(ctx, fmt.Sprint(i), []byte("{}"), clock.Now().Add(time.Duration(1+i%7)*time.Minute))
+	}
+	for i := 0; i < n; i += 2 { // the even ones, each by a few hours
+		if found, err := s.Touch(ctx, fmt.Sprint(i), clock.Now().Add(time.Duration(1+i%5)*time.Hour)); err != nil || !found {
+			t.Fatal(found, err)
+		}
+	}
+	clock.Advance(10 * time.Minute) // every first expiry has passed
+	if c, _ := s.Count(ctx); c != n/2 {
+		t.Fatalf("Count = %d, want the %d touched sessions", c, n/2)
+	}
+	if removed, _ := s.PurgeExpired(ctx); removed != n/2 {
+		t.Fatalf("PurgeExpired removed %d, want the %d sessions left untouched", removed, n/2)
+	}
+	for i := range n {
+		if _, found, _ := s.Get(ctx, fmt.Sprint(i)); found != (i%2 == 0) {
+			t.Fatalf("session %d: found %v after the sweep", i, found)
+		}
+	}
+	clock.Advance(3 * time.Hour) // the touches of i%5 < 3 have passed too
+	want := 0
+	for i := 0; i < n; i += 2 {
+		if i%5 < 3 {
+			want++
+		}
+	}
+	if removed, _ := s.PurgeExpired(ctx); removed != want {
+		t.Fatalf("second PurgeExpired removed %d, want %d", removed, want)
+	}
+	if c, _ := s.Count(ctx); c != n/2-want {
+		t.Fatalf("Count = %d, want %d", c, n/2-want)
+	}
+}
+
 func TestCapEvictsSessionsClosestToExpiry(t *testing.T) {
 	ctx := context.Background()
 	const max, total = 10, 200
