@@ -946,19 +946,21 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 // addVary adds Cookie to the Vary header, unless it is there already. A
 // response without Vary gets its value in spare (oneValue).
 func addVary(h http.Header, spare *[1]string) {
-	if variesOnCookie(h) {
-		return
-	}
-	if len(h["Vary"]) == 0 {
+	lines := h["Vary"] // looked up once
+	if len(lines) == 0 {
 		h["Vary"] = oneValue(spare, "Cookie")
 		return
 	}
-	h["Vary"] = append(h["Vary"], "Cookie") // h.Add without canonicalizing a canonical key
+	if variesOnCookie(lines) {
+		return
+	}
+	h["Vary"] = append(lines, "Cookie") // h.Add without canonicalizing a canonical key
 }
 
-// variesOnCookie reports whether the Vary header names Cookie, or is *.
-func variesOnCookie(h http.Header) bool {
-	for _, v := range h["Vary"] {
+// variesOnCookie reports whether the lines of a Vary header name Cookie, or
+// are *.
+func variesOnCookie(lines []string) bool {
+	for _, v := range lines {
 		if varyLineNamesCookie(v) {
 			return true
 		}
