@@ -706,8 +706,20 @@ func (s *Store) cleanup(interval time.Duration) {
 // wrap adds the operation and the start of the id to an error. Errors end up
 // in logs, and a whole session id in a log is a session anyone who reads the
 // log can take over.
-func wrap(op, id string, err error) error {
-	return fmt.Errorf("pgstore: %s %s: %w", op, shortid.Of(id), err)
+func (s *Store) wrap(op, id string, err error) error {
+	return s.fail(op+" "+shortid.Of(id), err)
+}
+
+// fail adds the operation to an error of a statement on the session table,
+// and, when PostgreSQL has no table of that name (undefined_table), which
+// table is missing and how to create it: a store opened without
+// WithCreateTable on a database that no migration (nor connect-pg-simple)
+// has set up yet fails every request so.
+func (s *Store) fail(op string, err error) error {
+	if undefinedTable(err) {
+		return fmt.Errorf("pgstore: %s: no session table %s (create it with WithCreateTable or CreateTableSQL): %w", op, s.table, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
 // expiry returns when a session expiring at expires (zero: the default TTL)
@@ -723,7 +735,7 @@ func (s *Store) expiry(expires time.Time) (time.Time, bool) {
 // none or it has expired.
 func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, false, wrap("get", id, err)
+		return nil, false, s.wrap("get", id, err)
 	}
 	var data []byte
 	err := s.pool.QueryRow(ctx, s.q.get, id).Scan(&data)
@@ -731,7 +743,7 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, wrap("get", id, err)
+		return nil, false, s.wrap("get", id, err)
 	}
 	return data, true, nil
 }
@@ -739,7 +751,7 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 // GetVersion is Get that also returns the row's version (its xmin).
 func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, "", false, wrap("get", id, err)
+		return nil, "", false, s.wrap("get", id, err)
 	}
 	var (
 		data    []byte
@@ -750,7 +762,7 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 		return nil, "", false, nil
 	}
 	if err != nil {
-		return nil, "", false, wrap("get", id, err)
+		return nil, "", false, s.wrap("get", id, err)
 	}
 	return data, version, true, nil
 }
@@ -759,7 +771,7 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 // time), replacing what was there. An expiry in the past deletes the session.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
-		return wrap("set", id, err)
+		return s.wrap("set", id, err)
 	}
 	var err error
 	if at, live := s.expiry(expires); live {
@@ -771,7 +783,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 		_, err = s.pool.Exec(ctx, s.q.delete, id)
 	}
 	if err != nil {
-		return wrap("set", id, err)
+		return s.wrap("set", id, err)
 	}
 	return nil
 }
@@ -781,7 +793,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 // expiry in the past deletes the session.
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, wrap("touch", id, err)
+		return false, s.wrap("touch", id, err)
 	}
 	var (
 		tag pgconn.CommandTag
@@ -793,7 +805,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 		tag, err = s.pool.Exec(ctx, s.q.touchDelete, id)
 	}
 	if err != nil {
-		return false, wrap("touch", id, err)
+		return false, s.wrap("touch", id, err)
 	}
 	return tag.RowsAffected() > 0, nil
 }
@@ -804,7 +816,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 // deletes the session and reports it missing.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, "", false, wrap("get and touch", id, err)
+		return nil, "", false, s.wrap("get and touch", id, err)
 	}
 	at, live := s.expiry(expires)
 	if !live {
@@ -820,7 +832,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 		return nil, "", false, nil
 	}
 	if err != nil {
-		return nil, "", false, wrap("get and touch", id, err)
+		return nil, "", false, s.wrap("get and touch", id, err)
 	}
 	return data, version, true, nil
 }
@@ -828,10 +840,10 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 // Destroy deletes the session. Deleting a missing session is not an error.
 func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
-		return wrap("destroy", id, err)
+		return s.wrap("destroy", id, err)
 	}
 	if _, err := s.pool.Exec(ctx, s.q.delete, id); err != nil {
-		return wrap("destroy", id, err)
+		return s.wrap("destroy", id, err)
 	}
 	return nil
 }
@@ -845,12 +857,12 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 // was deleted instead).
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return "", false, wrap("compare-and-swap", id, err)
+		return "", false, s.wrap("compare-and-swap", id, err)
 	}
 	at, live := s.expiry(expires)
 	if live {
 		if err := checkDocument(data); err != nil {
-			return "", false, wrap("compare-and-swap", id, err)
+			return "", false, s.wrap("compare-and-swap", id, err)
 		}
 	}
 	var (
@@ -880,7 +892,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, wrap("compare-and-swap", id, notJSON(err))
+		return "", false, s.wrap("compare-and-swap", id, notJSON(err))
 	}
 	return version, true, nil
 }
@@ -894,7 +906,7 @@ func isXID(v string) bool {
 // IDs returns the ids of the unexpired sessions.
 func (s *Store) IDs(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("pgstore: ids: %w", err)
+		return nil, s.fail("ids", err)
 	}
 	rows, err := s.pool.Query(ctx, s.q.ids)
 	if err == nil {
@@ -903,17 +915,17 @@ func (s *Store) IDs(ctx context.Context) ([]string, error) {
 			return ids, nil
 		}
 	}
-	return nil, fmt.Errorf("pgstore: ids: %w", err)
+	return nil, s.fail("ids", err)
 }
 
 // Count returns the number of unexpired sessions.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("pgstore: count: %w", err)
+		return 0, s.fail("count", err)
 	}
 	var n int
 	if err := s.pool.QueryRow(ctx, s.q.count).Scan(&n); err != nil {
-		return 0, fmt.Errorf("pgstore: count: %w", err)
+		return 0, s.fail("count", err)
 	}
 	return n, nil
 }
@@ -945,14 +957,14 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // failing one of them.
 func (s *Store) Clear(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: clear: %w", err)
+		return s.fail("clear", err)
 	}
 	err := s.clear(ctx, s.uq.clear)
 	if undefinedTable(err) { // no user index table
 		err = s.clear(ctx, s.q.clear)
 	}
 	if err != nil {
-		return fmt.Errorf("pgstore: clear: %w", err)
+		return s.fail("clear", err)
 	}
 	return nil
 }
@@ -1035,7 +1047,7 @@ func purgeBatches[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, 
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	n, err := purgeBatches(ctx, s.pool, s.q.purge, pgtype.Timestamp{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
 	if err != nil {
-		return n, fmt.Errorf("pgstore: purge expired: %w", err)
+		return n, s.fail("purge expired", err)
 	}
 	return n, s.purgeUsers(ctx)
 }

@@ -130,7 +130,7 @@ func undefinedTable(err error) bool {
 // transaction holds, in one statement.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
-		return wrap("index user session", id, err)
+		return s.wrap("index user session", id, err)
 	}
 	if expires.IsZero() {
 		expires = time.Now().Add(s.defaultTTL)
@@ -145,7 +145,7 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 // (session.UserIndexRemover). Deleting a missing entry is not an error.
 func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	if err := ctx.Err(); err != nil {
-		return wrap("unindex user session", id, err)
+		return s.wrap("unindex user session", id, err)
 	}
 	if _, err := s.pool.Exec(ctx, s.uq.unindex, []byte(user), id); err != nil {
 		return s.usersErr("unindex user session "+shortid.Of(id), err)
