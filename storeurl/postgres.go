@@ -30,8 +30,10 @@ import (
 //
 // Every other parameter goes to pgx: sslmode, connect_timeout,
 // pool_max_conns, application_name and the rest (see pgxpool.ParseConfig).
-// Open pings the server with its context, so a wrong address fails at once.
-// The returned closer stops the cleanup and closes the pool. pgx's pool
+// Open pings the server with its context, so a wrong address fails at once,
+// then reads no row of the session table, so that a table that is missing
+// (without create_table=true) or that the role may not read fails at once
+// too. The returned closer stops the cleanup and closes the pool. pgx's pool
 // waits for its connections in use to come back: the closer waits at most 5
 // seconds, then returns an error wrapping context.DeadlineExceeded and lets
 // the pool close in the background (a store call without a deadline, on a
@@ -87,6 +89,11 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 		pool.Close()
 		return nil, nil, err
 	}
+	if err := checkTable(ctx, pool, st); err != nil {
+		_ = st.Close()
+		pool.Close()
+		return nil, nil, err
+	}
 	return st, closerFunc(func() error {
 		err := st.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -96,6 +103,24 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 		}
 		return err
 	}), nil
+}
+
+// checkTable reads no row of the session table, so that a table that is
+// missing (a database no migration has set up, a URL without
+// create_table=true), or that the role may not read, fails Open, where the
+// store opened and then failed every request. Its statement is none of the
+// store's, so the store's own statements still go to the server as text
+// the first time they run on a connection.
+func checkTable(ctx context.Context, pool *pgxpool.Pool, st *pgstore.Store) error {
+	_, err := pool.Exec(ctx, "SELECT FROM "+st.Table()+" LIMIT 0")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Errorf("no session table %s: add create_table=true to the URL, or create it (pgstore.CreateTableSQL): %w", st.Table(), err)
+	}
+	if err != nil {
+		return fmt.Errorf("session table %s: %w", st.Table(), err)
+	}
+	return nil
 }
 
 // parsePostgresURL splits u into pgx's configuration (u without the store's

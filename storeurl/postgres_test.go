@@ -1,6 +1,7 @@
 package storeurl_test
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -66,6 +67,71 @@ func TestPostgresURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("Open took %v with connect_timeout=1", took)
+	}
+}
+
+// TestPostgresURLWithoutItsTableFailsAtOpen opens a database that has no
+// session table without create_table=true: Open fails, naming the table
+// and the parameter that creates it, where it opened the store and every
+// request then failed (the demo listened and answered 500). Once the table
+// is there, the same URL opens.
+func TestPostgresURLWithoutItsTableFailsAtOpen(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	st, closer, err := storeurl.Open(t.Context(), dsn+"&cleanup_interval=0")
+	if err == nil {
+		closer.Close()
+		t.Fatalf("Open without the session table gave a %T, want an error", st)
+	}
+	for _, want := range []string{`no session table "session"`, "add create_table=true"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open without the session table: %v, want it to say %q", err, want)
+		}
+	}
+	openNetStore(t, dsn+"&create_table=true&cleanup_interval=0")
+	netRoundTrip(t, openNetStore(t, dsn+"&cleanup_interval=0"), "abc")
+}
+
+// TestPostgresURLOfARoleThatMayNotReadItsTableFailsAtOpen: a role without
+// SELECT on the session table fails Open with PostgreSQL's error and the
+// table's name, where the store opened and every request then failed.
+func TestPostgresURLOfARoleThatMayNotReadItsTableFailsAtOpen(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	openNetStore(t, dsn+"&create_table=true&cleanup_interval=0")
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var db string
+	if err := admin.QueryRow(t.Context(), `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	role := db + "_noread"
+	quoted := pgx.Identifier{role}.Sanitize()
+	if _, err := admin.Exec(t.Context(), `CREATE ROLE `+quoted+` LOGIN; GRANT USAGE ON SCHEMA public TO `+quoted); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Logf("drop role %s: %v", role, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, `DROP OWNED BY `+quoted+`; DROP ROLE `+quoted); err != nil {
+			t.Logf("drop role %s: %v", role, err)
+		}
+	})
+	st, closer, err := storeurl.Open(t.Context(), strings.Replace(dsn, testserver.PostgresUser+"@", role+"@", 1)+"&cleanup_interval=0")
+	if err == nil {
+		closer.Close()
+		t.Fatalf("Open by a role that may not read the session table gave a %T, want an error", st)
+	}
+	for _, want := range []string{`session table "session"`, "permission denied"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open by a role that may not read the session table: %v, want it to say %q", err, want)
+		}
 	}
 }
 
