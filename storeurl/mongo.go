@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/address"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
@@ -29,7 +34,10 @@ import (
 // judge; the driver ignores an option it does not know, so a store
 // parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
 // another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
-// at once, then finds nothing by _id in the collection and in the user
+// at once (once every host of the URL has refused the connection, where the
+// driver would go on selecting a server for its serverSelectionTimeoutMS,
+// 30 s; a URL that sets serverSelectionTimeoutMS waits that long for a
+// server, one still starting, say), then finds nothing by _id in the collection and in the user
 // index collection, so that a database or collection name the server
 // refuses fails at once too, and with ttl_index=true creates the TTL
 // indexes within it (mongostore.NewContext). The returned closer stops the cleanup and
@@ -88,14 +96,27 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(p.uri))
+	copts := options.Client().ApplyURI(p.uri)
+	pingCtx, stopPing := context.WithCancelCause(ctx)
+	defer stopPing(nil)
+	refused := newRefusals(copts.Hosts, stopPing)
+	if copts.ServerSelectionTimeout == nil {
+		// A URL that sets serverSelectionTimeoutMS asks to wait that
+		// long for a server, say one that is still starting.
+		copts.SetServerMonitor(&event.ServerMonitor{ServerHeartbeatFailed: refused.heartbeatFailed})
+	}
+	client, err := mongo.Connect(copts)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := client.Ping(ctx, readpref.Primary()); err != nil {
+	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
 		_ = disconnectWithin(ctx, ctx, client)
+		if cause := context.Cause(pingCtx); errors.Is(cause, errRefused) {
+			err = cause
+		}
 		return nil, nil, fmt.Errorf("ping: %w", err)
 	}
+	refused.done()
 	coll := client.Database(p.db).Collection(p.collection)
 	if err := checkNamespace(ctx, coll); err != nil {
 		_ = disconnectWithin(ctx, ctx, client)
@@ -127,6 +148,71 @@ func openMongo(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 		}
 		return nil
 	}), nil
+}
+
+// errRefused is the cause with which refusals ends Open's ping.
+var errRefused = errors.New("every host of the URL refused the connection")
+
+// refusals ends Open's ping (stop) once every host of the URL has refused
+// the connection, as the other schemes' Open fails at once then: the
+// driver would go on selecting a server, its heartbeats refused every half
+// second, until Open's deadline or its serverSelectionTimeoutMS (30 s),
+// saying nothing meanwhile. A host that answers, or fails otherwise (a
+// timeout, a name that does not resolve), leaves the ping to the driver.
+// Hosts are the URL's, matched with the host of a heartbeat's connection id
+// ("host:port[-n]"), both in the driver's canonical form; a mongodb+srv
+// URL's, resolved by the driver, are matched the same way.
+type refusals struct {
+	hosts []string
+	stop  context.CancelCauseFunc
+
+	mu      sync.Mutex
+	over    bool
+	refused map[string]bool
+}
+
+// newRefusals watches hosts, which it takes in the driver's canonical form
+// (lower case, with the default port when the URL gives none), as the
+// driver names them.
+func newRefusals(hosts []string, stop context.CancelCauseFunc) *refusals {
+	r := &refusals{stop: stop}
+	for _, h := range hosts {
+		r.hosts = append(r.hosts, address.Address(h).String())
+	}
+	return r
+}
+
+// heartbeatFailed is the client's ServerHeartbeatFailed monitor.
+func (r *refusals) heartbeatFailed(e *event.ServerHeartbeatFailedEvent) {
+	if !errors.Is(e.Failure, syscall.ECONNREFUSED) {
+		return
+	}
+	host := e.ConnectionID
+	if i := strings.LastIndex(host, "[-"); i >= 0 {
+		host = host[:i]
+	}
+	host = address.Address(host).String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over || !slices.Contains(r.hosts, host) {
+		return
+	}
+	if r.refused == nil {
+		r.refused = make(map[string]bool)
+	}
+	r.refused[host] = true
+	if len(r.refused) == len(r.hosts) {
+		r.over = true
+		r.stop(fmt.Errorf("%w: %w", errRefused, e.Failure))
+	}
+}
+
+// done ends the watch once the ping has succeeded: a refusal later (a
+// restart of the server) is the driver's business.
+func (r *refusals) done() {
+	r.mu.Lock()
+	r.over = true
+	r.mu.Unlock()
 }
 
 // checkNamespace asks the server for a document of coll (by _id, which

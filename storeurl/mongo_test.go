@@ -3,6 +3,8 @@ package storeurl_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -52,6 +54,43 @@ func TestMongoURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("Open took %v with serverSelectionTimeoutMS=300", took)
+	}
+}
+
+// TestMongoURLOfAServerThatRefusesTheConnectionFailsAtOnce: a server that
+// refuses the connection (nothing listens on its port) fails Open at once,
+// as it does for the other network schemes, where the driver went on
+// selecting a server until Open's deadline or its serverSelectionTimeoutMS
+// (30 s): sessiondemo -store mongodb://... said nothing for 30 s.
+func TestMongoURLOfAServerThatRefusesTheConnectionFailsAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	// The driver names a host in its canonical form (lower case, with
+	// the default port 27017 when the URL gives none): LOCALHOST stands
+	// for such a host here, as a port of 27017 is not sure to be free.
+	for _, host := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("LOCALHOST:%d", port)} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		start := time.Now()
+		_, _, err = storeurl.Open(ctx, "mongodb://"+host+"/app")
+		took := time.Since(start)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("Open of %s, where nothing listens: %v, want an error saying the connection was refused", host, err)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("Open of %s, where nothing listens, took %v, want it at once", host, took)
+		}
+	}
+	// A URL that sets serverSelectionTimeoutMS waits that long (for a
+	// server that is still starting), as before.
+	start := time.Now()
+	_, _, err = storeurl.Open(t.Context(), fmt.Sprintf("mongodb://127.0.0.1:%d/app?serverSelectionTimeoutMS=1500", port))
+	if took := time.Since(start); err == nil || took < 1500*time.Millisecond {
+		t.Fatalf("Open with serverSelectionTimeoutMS=1500 of a port where nothing listens: %v after %v, want an error after 1.5 s", err, took)
 	}
 }
 
