@@ -51,7 +51,10 @@ import (
 // (max_retries+1) x 5 x (dial_timeout + 100ms).
 //
 // Open pings the server (every node of a Cluster) with its context, so a wrong
-// address fails at once. Every command of the client, Open's ping included,
+// address fails at once. On Sentinel it first asks every sentinel for the
+// master's address, one try each, so that a master name no sentinel knows,
+// or sentinels that all refuse the connection, fail at once with what each
+// answered. Every command of the client, Open's ping included,
 // ends at its context's deadline if that comes before read_timeout or
 // write_timeout. The returned closer closes the client.
 func init() {
@@ -204,12 +207,75 @@ func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	if err != nil {
 		return nil, nil, err
 	}
+	if p.kind == "sentinel" {
+		if err := p.checkSentinels(ctx); err != nil {
+			return nil, nil, withTLSHint(err)
+		}
+	}
 	client := p.client()
 	if err := pingRedis(ctx, client); err != nil {
 		client.Close()
 		return nil, nil, withTLSHint(err)
 	}
 	return redisstore.New(client, p.storeOpts...), client, nil
+}
+
+// checkSentinels asks every sentinel of the URL at once for the master's
+// address, with one try each, and returns nil as soon as one gives it.
+// Otherwise it says what each sentinel answered: that it knows no master of
+// that name (a typo in the URL), or its error, such as a refused
+// connection. The failover client's ping told neither: for a master name
+// the sentinels do not know, "all sentinels specified in configuration are
+// unreachable: redis: nil", and for sentinels that refuse the connection
+// nothing until Open's deadline, as it tried them again for over 30 s.
+func (p *redisURL) checkSentinels(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		i   int
+		err error
+	}
+	answers := make(chan answer, len(p.addrs))
+	for i, addr := range p.addrs {
+		go func() {
+			c := redis.NewSentinelClient(&redis.Options{
+				Addr: addr, Password: p.sentinelPassword, TLSConfig: p.tlsConfig(),
+				DialTimeout: p.timeouts.dial, ReadTimeout: p.timeouts.read, WriteTimeout: p.timeouts.write,
+				MaxRetries: -1, DialerRetries: 1, ContextTimeoutEnabled: true,
+			})
+			defer c.Close()
+			err := c.GetMasterAddrByName(ctx, p.master).Err()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				err = fmt.Errorf("sentinel %s: %w", addr, err)
+			}
+			answers <- answer{i, err}
+		}()
+	}
+	failed := make([]error, len(p.addrs))
+	for range p.addrs {
+		a := <-answers
+		if a.err == nil {
+			return nil
+		}
+		failed[a.i] = a.err
+	}
+	var causes []any // in the URL's order; one line, each cause wrapped
+	unknown := false
+	for _, err := range failed {
+		if errors.Is(err, redis.Nil) {
+			unknown = true
+		} else {
+			causes = append(causes, err)
+		}
+	}
+	if unknown {
+		noun := "no sentinel"
+		if len(causes) > 0 {
+			noun = "no sentinel that answered"
+		}
+		causes = append([]any{fmt.Errorf("%s knows a master named %q (the path, or master_name=)", noun, p.master)}, causes...)
+	}
+	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(causes)), "; "), causes...)
 }
 
 // pingRedis checks that the server, or every Cluster node, answers.

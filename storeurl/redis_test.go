@@ -132,6 +132,46 @@ func TestRedisSentinelURLFollowsTheMaster(t *testing.T) {
 	}
 }
 
+// TestRedisSentinelURLOfAMasterNoSentinelKnowsSaysSo: a master name that
+// the sentinels do not know (a typo) fails Open with an error saying so,
+// where it said "all sentinels specified in configuration are unreachable:
+// redis: nil" of a sentinel that answered.
+func TestRedisSentinelURLOfAMasterNoSentinelKnowsSaysSo(t *testing.T) {
+	s := testserver.StartRedisSentinel(t)
+	_, _, err := storeurl.Open(t.Context(), fmt.Sprintf("redis+sentinel://%s/no-such-master", s.Sentinel.Addr))
+	if err == nil || !strings.Contains(err.Error(), `no sentinel knows a master named "no-such-master"`) || strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("Open naming a master the sentinel does not know: %v, want an error saying no sentinel knows it", err)
+	}
+}
+
+// TestRedisSentinelURLWhoseSentinelsRefuseFailsAtOnce: sentinels that all
+// refuse the connection fail Open at once, saying so, as a redis:// server
+// that refuses does, where go-redis tried them again for about 37 s, past
+// sessionctl's -timeout (10 s), whose error then said only "context
+// deadline exceeded".
+func TestRedisSentinelURLWhoseSentinelsRefuseFailsAtOnce(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		l.Close()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, _, err := storeurl.Open(ctx, "redis+sentinel://"+strings.Join(addrs, ",")+"/mymaster")
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Open of sentinels where nothing listens: %v, want an error saying the connection was refused", err)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("Open of sentinels where nothing listens took %v, want it at once", took)
+	}
+}
+
 func TestRedisClusterURLUsesEveryNode(t *testing.T) {
 	c := testserver.StartRedisCluster(t)
 	st := openNetStore(t, "redis+cluster://"+strings.Join(c.Addrs(), ",")+"?pool_size=2")
