@@ -679,7 +679,9 @@ func (s *Store) Close() error {
 // cleanup deletes expired rows every interval until Close.
 func (s *Store) cleanup(interval time.Duration) {
 	defer close(s.done)
-	ctx, cancel := context.WithTimeout(context.Background(), newTimeout)
+	// Cancelled by Close only: a deadline here (New's) would end every
+	// purge after it at once, unlogged.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		<-s.stop

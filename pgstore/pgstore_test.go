@@ -621,6 +621,40 @@ func TestCleanupDeletesExpiredRowsAndStopsOnClose(t *testing.T) {
 	}
 }
 
+// TestCleanupRunsPastNewsTimeout: the interval cleanup still deletes
+// expired rows once New's bound on its own work (newTimeout, 30 s) has
+// passed. Its context was that bound, made when the cleanup started, so
+// every purge after it ended at once with the context's error, which the
+// cleanup does not log: with the default interval of 15 minutes, the
+// cleanup never deleted a row. newTimeout is cut to 100 ms here.
+func TestCleanupRunsPastNewsTimeout(t *testing.T) {
+	ctx := t.Context()
+	pool := newPool(t)
+	table := newStore(t, pool).Table() // created under the default bound
+	const bound = 100 * time.Millisecond
+	pgstore.SetNewTimeout(t, bound)
+	st, err := pgstore.New(pool, pgstore.WithTable(strings.Trim(table, `"`)), pgstore.WithCleanupInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	<-time.After(3 * bound) // New's bound is over
+	expressWrite(t, pool, st, "expired", `{}`, time.Now().Add(-time.Minute))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired row is still there 10s into a 20ms cleanup that started %v after New", 3*bound)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
+
 func TestCleanupErrorsAreLogged(t *testing.T) {
 	pool := newPool(t)
 	var out testserver.Output
