@@ -183,19 +183,40 @@ const (
 // which has the ClusterClient's MaxRetries and tries it that many times
 // more (MaxRetries is -1 by default for a Cluster, none); a pipeline it
 // tries MaxRedirects+1 times, past its nodes' retries.
+//
+// Each count is at most math.MaxInt: a MaxRetries or MaxRedirects of
+// math.MaxInt (a user's "for ever") must not wrap around to none.
 type clientSettings struct {
 	tries                  int // of a command, the first included
 	nodeTries              int // of those, how many a Cluster's node tries in a row (tries for another client)
+	clusterTries           int // how many times a ClusterClient tries a command itself, each sent once by its node when it must not be resent (MaxRedirects+1; 1 for another client)
 	pipelineTries          int // of a pipeline
 	minBackoff, maxBackoff time.Duration
 	cluster                bool
 	readOnly               bool
 }
 
-// clusterTries returns how many times a ClusterClient of s tries a
-// command itself (MaxRedirects+1), each try sent once by its node when
-// the command is one it must not resend.
-func (s *clientSettings) clusterTries() int { return s.tries / s.nodeTries }
+// triesOf returns how many times in all a client with MaxRetries (or a
+// ClusterClient with MaxRedirects) n tries: n+1, 1 for a negative n, and
+// math.MaxInt for math.MaxInt, where n+1 would wrap around.
+func triesOf(n int) int {
+	if n < 0 {
+		return 1
+	}
+	if n == math.MaxInt {
+		return n
+	}
+	return n + 1
+}
+
+// mulTries returns a × b, both at least 1, or math.MaxInt where the
+// product would overflow.
+func mulTries(a, b int) int {
+	if a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
+}
 
 // settings returns the client's settings, read once.
 func (s *Store) settings() *clientSettings {
@@ -1025,11 +1046,13 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 	// nodes' MaxRetries are the store's to send.
 	triedBy := func(err error) int {
 		if r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()) {
-			return r.clusterTries()
+			return r.clusterTries
 		}
 		return 1
 	}
-	for sent := triedBy(err); sent < tries; sent += triedBy(err) {
+	// sent < tries <= math.MaxInt: tries-sent cannot overflow, and sent
+	// stops at tries.
+	for sent := min(triedBy(err), tries); sent < tries; sent += min(triedBy(err), tries-sent) {
 		switch {
 		case r.cluster && pipelined && redis.IsReadOnlyError(err):
 			// A pipeline, which the ClusterClient does not send again:
@@ -1169,8 +1192,8 @@ const (
 // the store does.
 func clientOptionsOf(client redis.UniversalClient) clientSettings {
 	tries := func(maxRetries int) clientSettings {
-		n := max(maxRetries, 0) + 1
-		return clientSettings{tries: n, nodeTries: n, pipelineTries: n}
+		n := triesOf(maxRetries)
+		return clientSettings{tries: n, nodeTries: n, clusterTries: 1, pipelineTries: n}
 	}
 	defaults := tries(defaultMaxRetries)
 	defaults.minBackoff, defaults.maxBackoff = defaultMinRetryBackoff, defaultMaxRetryBackoff
@@ -1183,12 +1206,12 @@ func clientOptionsOf(client redis.UniversalClient) clientSettings {
 		}
 	case clusterOptions:
 		if o := c.Options(); o != nil {
-			cluster, node := max(o.MaxRedirects, 0)+1, max(o.MaxRetries, 0)+1
-			return clientSettings{tries: cluster * node, nodeTries: node, pipelineTries: cluster,
+			cluster, node := triesOf(o.MaxRedirects), triesOf(o.MaxRetries)
+			return clientSettings{tries: mulTries(cluster, node), nodeTries: node, clusterTries: cluster, pipelineTries: cluster,
 				minBackoff: o.MinRetryBackoff, maxBackoff: o.MaxRetryBackoff, cluster: true, readOnly: o.ReadOnly}
 		}
 		// go-redis's defaults: MaxRedirects 3, MaxRetries -1.
-		defaults.nodeTries, defaults.cluster = 1, true
+		defaults.nodeTries, defaults.clusterTries, defaults.cluster = 1, defaults.tries, true
 	case ringOptions:
 		if o := c.Options(); o != nil {
 			r := tries(o.MaxRetries)
