@@ -97,8 +97,15 @@ func TestAWriteAnsweredReadOnlyOnAClusterIsSentAsOftenAsTheClusterClientSendsACo
 	st := newStore(c)
 	exp := time.Now().Add(time.Hour)
 	stored := []byte(`{"n":1}`)
-	if err := clientOf(t, master).Set(ctx, st.Prefix()+"id", stored, time.Hour).Err(); err != nil {
+	direct := clientOf(t, master)
+	if err := direct.Set(ctx, st.Prefix()+"id", stored, time.Hour).Err(); err != nil {
 		t.Fatal(err)
+	}
+	// The replica counts the SET it receives from its master in its
+	// commandstats: wait until it has run it, or it may land among the
+	// tries counted below.
+	if n, err := direct.Wait(ctx, 1, 0).Result(); n != 1 || err != nil {
+		t.Fatalf("WAIT for the replica = %d, %v; want 1", n, err)
 	}
 	before := receivedCalls(t, replica.Addr, "set")
 	if err := c.Set(ctx, "ref", "x", time.Hour).Err(); !redis.IsReadOnlyError(err) {
