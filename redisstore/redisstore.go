@@ -96,9 +96,9 @@
 //   - Any other type (a struct holding a UniversalClient, its methods
 //     forwarding): Get, Set, Touch, CompareAndSwap and the user index work,
 //     with go-redis's default retry settings. IDs, Count and Clear ask the
-//     server once (CLUSTER INFO) and refuse a Cluster's client, naming what
-//     to give instead, since SCAN through it would reach one master only;
-//     they cannot tell a Ring, or a Cluster client whose layout comes from
+//     server (CLUSTER INFO, at the first listing; the answer is kept) and
+//     refuse a Cluster's client, naming what to give instead, since SCAN
+//     through it would reach one master only; they cannot tell a Ring, or a Cluster client whose layout comes from
 //     ClusterOptions.ClusterSlots, from one server. WithReplicas refuses it.
 package redisstore
 
@@ -438,10 +438,12 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // settings (3 retries, with a backoff of 10 ms to 1 s). Any other client
 // (a struct around a UniversalClient, its methods forwarding) is taken for
 // a single server's, with those retry settings, and WithReplicas refuses
-// it. IDs, Count and Clear through it first ask its server, once per
-// store, whether it is a node of a Redis Cluster (CLUSTER INFO), and fail
-// if it is, or if the server refuses to say (NOPERM), rather than list or
-// clear the one master that SCAN through it would reach. What no server
+// it. IDs, Count and Clear through it first ask its server whether it is
+// a node of a Redis Cluster (CLUSTER INFO, at the store's first listing:
+// the answer is kept, and only listings that start before it is in ask
+// too), and fail if it is, or if the server refuses to say (NOPERM),
+// rather than list or clear the one master that SCAN through it would
+// reach. What no server
 // can tell: such a wrapper of a Cluster client whose layout comes from
 // ClusterOptions.ClusterSlots over servers without cluster support, or of
 // a *redis.Ring (whose shards are servers of their own), gets IDs, Count
@@ -1229,7 +1231,7 @@ func clientOptionsOf(client redis.UniversalClient) clientSettings {
 // to walk its nodes (clusterClient, ringClient) is refused: through it
 // SCAN goes to one node, whichever the client picks. So is a client of a
 // type that says nothing of what it holds whose server is a Cluster's node
-// (opaqueIsCluster, asked once per store).
+// (opaqueIsCluster, whose answer is kept).
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
 	case clusterClient:
@@ -1263,7 +1265,9 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 // not tell a ClusterClient its layout. One that refuses it (NOPERM, an ACL
 // without it) or cannot answer now (a lost connection, a server loading
 // its data) leaves the question open: the listing fails, and the next one
-// asks again. Only the listing asks; a request's operations never do.
+// asks again. Listings that start together before an answer is kept each
+// ask (one CLUSTER INFO more each, the same answer). Only the listing
+// asks; a request's operations never do.
 func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
 	switch s.opaque.Load() {
 	case oneServer:

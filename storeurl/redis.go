@@ -48,7 +48,9 @@ import (
 //
 // go-redis also retries a failed dial (5 times, 100 ms apart, by default),
 // so a command to a server that is down fails after up to about
-// (max_retries+1) x 5 x (dial_timeout + 100ms).
+// (max_retries+1) x 5 x (dial_timeout + 100ms); on redis+cluster://, 4
+// times that (the Cluster's MaxRedirects 3, plus 1), max_retries 0 and -1
+// counting as 0 there.
 //
 // Open pings the server (every node of a Cluster) with its context, so a wrong
 // address fails at once. On Sentinel it first asks every sentinel for the
