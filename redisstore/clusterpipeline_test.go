@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,4 +112,97 @@ func TestGetAndTouchWithoutGetExRefusedOnAClusterIsSentMaxRedirectsPlusOneTimes(
 			t.Errorf("the master received %d pexpire; want %d (MaxRedirects %d)", n, maxRedirects+1, maxRedirects)
 		}
 	})
+}
+
+// pipelineCounter is a hook that counts the pipelines holding a PEXPIRE
+// that a node's client is given, sent or not (its connection refused).
+type pipelineCounter struct{ n *atomic.Int32 }
+
+func (pipelineCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			if c.Name() == "pexpire" {
+				h.n.Add(1)
+				break
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// On a Cluster, GetAndTouch on a server without GETEX (MGET and PEXPIRE in
+// one pipeline) whose master refuses the connection (a master that has
+// just died) is tried MaxRedirects+1 times in all, as the ClusterClient
+// tries a pipeline of its own. The ClusterClient sends a pipeline whose
+// connection it could not get again itself, MaxRedirects times, whatever
+// commands it holds, and the store sent each of those tries again too,
+// MaxRedirects times: (MaxRedirects+1)² tries, 16 by default, each with
+// its dials and backoff, before the load failed.
+func TestGetAndTouchWithoutGetExWhoseConnectionIsRefusedOnAClusterIsTriedMaxRedirectsPlusOneTimes(t *testing.T) {
+	const maxRedirects = 3
+	ctx := t.Context()
+	srv := testserver.StartRedis(t, noGetEx...)
+	nowhere := refusedAddr(t)
+	var (
+		refuse atomic.Bool
+		mu     sync.Mutex
+		conns  []net.Conn
+	)
+	c := redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(context.Context) ([]redis.ClusterSlot, error) {
+			return []redis.ClusterSlot{{Start: 0, End: 16383, Nodes: []redis.ClusterNode{{Addr: srv.Addr}}}}, nil
+		},
+		MaxRedirects: maxRedirects, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond,
+		DialerRetries: 1,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if refuse.Load() {
+				addr = nowhere
+			}
+			cn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				mu.Lock()
+				conns = append(conns, cn)
+				mu.Unlock()
+			}
+			return cn, err
+		},
+	})
+	t.Cleanup(func() { c.Close() })
+	var tries atomic.Int32
+	c.OnNewNode(func(node *redis.Client) { node.AddHook(pipelineCounter{&tries}) })
+	st := newStore(c)
+	exp := time.Now().Add(time.Hour)
+	if err := st.Set(ctx, "id", []byte(`{}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	// The first GetAndTouch learns that the server lacks GETEX.
+	if _, _, ok, err := st.GetAndTouch(ctx, "id", exp); !ok || err != nil {
+		t.Fatalf("GetAndTouch: %v, %v", ok, err)
+	}
+	// The master dies: its connections close, and new ones are refused.
+	refuse.Store(true)
+	mu.Lock()
+	for _, cn := range conns {
+		cn.Close()
+	}
+	mu.Unlock()
+	tries.Store(0)
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.MGet(ctx, "ref")
+		p.PExpire(ctx, "ref", time.Hour)
+		return nil
+	}); err == nil {
+		t.Fatal("go-redis's pipeline to a master that refuses connections succeeded")
+	}
+	want := tries.Load()
+	t.Logf("go-redis tried its own pipeline %d times", want)
+	tries.Store(0)
+	if _, _, _, err := st.GetAndTouch(ctx, "id", exp); err == nil {
+		t.Fatal("GetAndTouch on a master that refuses connections succeeded")
+	}
+	if n := tries.Load(); n != want || n != maxRedirects+1 {
+		t.Errorf("GetAndTouch was tried %d times; want %d, as go-redis tries a pipeline (MaxRedirects %d)", n, maxRedirects+1, maxRedirects)
+	}
 }

@@ -1044,10 +1044,14 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 	// after READONLY, MaxRedirects times, to the master its layout read
 	// again names, as it does any command; and after LOADING when it
 	// reads from replicas (ReadOnly), to another node of the slot (the
-	// master, for a write). Those count as its MaxRedirects+1 tries; its
+	// master, for a write). It also sends a pipeline again itself,
+	// MaxRedirects times, whatever commands it holds, when it could not
+	// get the pipeline a connection (refused, or none free in the pool in
+	// time: neverSent). Those count as its MaxRedirects+1 tries; its
 	// nodes' MaxRetries are the store's to send.
 	triedBy := func(err error) int {
-		if r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()) {
+		if r.cluster && !pipelined && (redis.IsReadOnlyError(err) || redis.IsLoadingError(err) && s.readsReplicas()) ||
+			r.cluster && pipelined && neverSent(err) {
 			return r.clusterTries
 		}
 		return 1
