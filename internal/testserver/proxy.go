@@ -35,7 +35,9 @@ type Proxy struct {
 	// requests it lost.
 	dropping *lostReplies
 	dropped  atomic.Int64
-	stallAt  []byte // armed by StallAt (lower case); taken by the request it matches
+	stallAt  []byte       // armed by StallAt (lower case); taken by the request it matches
+	refuse   *refusal     // set by Refuse until Heal (refuse.go)
+	refused  atomic.Int64 // commands answered by Refuse
 	wg       sync.WaitGroup
 	active   atomic.Int64 // goroutines running
 }
@@ -215,12 +217,12 @@ func (p *Proxy) takeRequest(request []byte) (drop bool, loss *lostReply) {
 	return false, nil
 }
 
-// Heal ends Delay, Stall, Drop, LoseReplies and LoseRequests: traffic
-// flows normally again. (An armed LoseReply stays armed.)
+// Heal ends Delay, Stall, Drop, LoseReplies, LoseRequests and Refuse:
+// traffic flows normally again. (An armed LoseReply stays armed.)
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay, p.drop, p.losing, p.dropping = 0, false, nil, nil
+	p.delay, p.drop, p.losing, p.dropping, p.refuse = 0, false, nil, nil, nil
 	if p.stall != nil {
 		close(p.stall)
 		p.stall = nil
@@ -349,6 +351,13 @@ func (p *Proxy) serve(c net.Conn) {
 					break
 				}
 				if src == c {
+					if reply := p.refusalOf(buf[:n]); reply != nil {
+						p.refused.Add(1)
+						if _, werr := c.Write(reply); werr != nil || err != nil {
+							break
+						}
+						continue // the server never sees the request
+					}
 					drop, l := p.takeRequest(buf[:n])
 					if drop {
 						p.dropped.Add(1)

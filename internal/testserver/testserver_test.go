@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -617,5 +618,44 @@ func TestValkeyVersionTellsValkeyFromRedis(t *testing.T) {
 	}
 	if _, err := valkeyVersion(fake("redis", "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=1")); err == nil {
 		t.Error("valkeyVersion accepted a Redis server")
+	}
+}
+
+// A proxy's Refuse answers the named command itself, with the error a
+// server that refuses it sends, to a real driver in front of a real
+// FerretDB: the driver reports the server's code, the server never sees
+// the command, and every other command goes through; Heal ends it.
+func TestProxyRefusesTheNamedMongoCommandOnly(t *testing.T) {
+	m := SharedMongo(t)
+	p := StartProxy(t, m.Addr)
+	_, db := m.NewDatabase(t)
+	client := mongoClient(t, "mongodb://"+p.Addr+"/")
+	ctx := t.Context()
+	buildInfo := func() error {
+		return client.Database(db).RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Err()
+	}
+	p.Refuse("buildinfo", 13, "Unauthorized")
+	for range 2 {
+		err := buildInfo()
+		var se mongo.ServerError
+		if !errors.As(err, &se) || !se.HasErrorCode(13) || mongo.IsNetworkError(err) {
+			t.Fatalf("buildInfo through a proxy that refuses it: %v, want the server error 13 (Unauthorized)", err)
+		}
+	}
+	if err := client.Database(db).RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		t.Fatalf("ping through a proxy that refuses buildInfo: %v", err)
+	}
+	if _, err := client.Database(db).Collection("c").InsertOne(ctx, bson.D{{Key: "_id", Value: "x"}}); err != nil {
+		t.Fatalf("insert through a proxy that refuses buildInfo: %v", err)
+	}
+	if got := p.Refused(); got != 2 {
+		t.Fatalf("Refused = %d, want 2", got)
+	}
+	p.Heal()
+	if err := buildInfo(); err != nil {
+		t.Fatalf("buildInfo after Heal: %v", err)
+	}
+	if got := p.Refused(); got != 2 {
+		t.Fatalf("Refused after Heal = %d, want still 2", got)
 	}
 }
