@@ -62,7 +62,9 @@
 // own writes of one id (Set, CompareAndSwap, Touch, GetAndTouch): on FerretDB,
 // compare-and-swap holds within one process, not between two. On FerretDB,
 // [Store.PurgeExpired] holds all of these per-id locks while it deletes
-// sessions, and deletes in batches (see there).
+// sessions, and deletes in batches (see there). The store tells FerretDB
+// by its answer to buildInfo, asked at the first purge; a server that
+// refuses buildInfo is treated as FerretDB, and asked again an hour later.
 package mongostore
 
 import (
@@ -131,6 +133,9 @@ type Store struct {
 	casLocks [64]chan struct{}
 
 	deletes atomic.Int32 // how the server runs a deleteMany: see purgeLocks
+	// askAgain is when (s.cfg.now, in Unix nanoseconds) purgeLocks asks
+	// again a server that refused buildInfo (deletesRefused).
+	askAgain atomic.Int64
 
 	userIndexes userIndexState // users.go
 
@@ -884,6 +889,15 @@ func (s *Store) Clear(ctx context.Context) error {
 // session deleted. MongoDB checks the filter of each document as it deletes
 // it: there the purge is one deleteMany of each collection, and takes no
 // lock.
+//
+// A server that refuses buildInfo (answers it with an error: a proxy that
+// does not pass it on, a user without the privilege) is taken for FerretDB,
+// whose purge is right on any server (on MongoDB only slower: batches, and
+// the locks), and asked again an hour later (by the store's clock), its
+// refusal logged at warning level each time; the same goes for Clear. A
+// buildInfo whose answer did not come (a network error, a timeout, ctx
+// ended) tells nothing: that purge takes FerretDB's way too, and the next
+// one asks again.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
 	batched := s.purgeLocks(ctx)
@@ -986,23 +1000,42 @@ func expiredIDs(ctx context.Context, coll *mongo.Collection, expired bson.D) ([]
 // Values of Store.deletes: how the server runs a deleteMany, as buildInfo
 // tells.
 const (
-	deletesUnknown     int32 = iota // not asked yet, or buildInfo failed
+	deletesUnknown     int32 = iota // not asked yet, or no answer came (a network error, a timeout)
 	deletesAtomic                   // MongoDB: each document checked as it is deleted
 	deletesReadThenAll              // FerretDB: a find, then a delete by _id
+	deletesRefused                  // the server refused buildInfo: taken for FerretDB until askAgain
 )
 
-// purgeLocks reports whether PurgeExpired holds the per-id locks: on
-// FerretDB, and on a server that buildInfo failed to tell (asked again at
-// the next purge).
+// buildInfoRetry is how long a store takes a server that refused buildInfo
+// for FerretDB before it asks again.
+const buildInfoRetry = time.Hour
+
+// purgeLocks reports whether PurgeExpired holds the per-id locks (and
+// deletes in batches): on FerretDB, and on a server that buildInfo failed
+// to tell, which is safe on any server. A server that refused buildInfo
+// (answered it with an error: a proxy that does not pass it on, a user
+// without the privilege) is asked again buildInfoRetry later, its refusal
+// logged each time; one whose answer did not come (a network error, a
+// timeout, ctx ended) at the next purge.
 func (s *Store) purgeLocks(ctx context.Context) bool {
 	switch s.deletes.Load() {
 	case deletesAtomic:
 		return false
 	case deletesReadThenAll:
 		return true
+	case deletesRefused:
+		if s.cfg.now().UnixNano() < s.askAgain.Load() {
+			return true
+		}
 	}
 	raw, err := s.coll.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
 	if err != nil {
+		var se mongo.ServerError
+		if errors.As(err, &se) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && endedByContext(ctx, err) == nil {
+			s.askAgain.Store(s.cfg.now().Add(buildInfoRetry).UnixNano())
+			s.deletes.Store(deletesRefused)
+			s.cfg.logger.WarnContext(ctx, "mongostore: the server refused buildInfo; PurgeExpired and Clear delete in batches holding the store's locks, as on FerretDB (right on any server, slower on MongoDB), and ask again in an hour", "err", err)
+		}
 		return true
 	}
 	if _, err := raw.LookupErr("ferretdbVersion"); err == nil {
