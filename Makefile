@@ -118,9 +118,10 @@ bench-http: deps
 
 # bench-scale: cost as the work grows (bench/scale_test.go): memstore,
 # boltstore, redisstore, pgstore and memcachedstore filled with 10k and 100k
-# live sessions (memstore also 1M; mongostore, on FerretDB, 1k, 2k and 4k:
-# -scale.mongosizes); per-request latency through the middleware, bytes per
-# session, Count, IDs and PurgeExpired. About 5 minutes; not part of make test.
+# live sessions (memstore also 1M; mongostore, on FerretDB, 10k, 50k and
+# 100k: -scale.mongosizes); per-request latency through the middleware, bytes
+# per session, Count, IDs and PurgeExpired. About 10 minutes (5 of them
+# FerretDB's); not part of make test.
 SCALE_FLAGS ?=
 bench-scale: deps
 	cd bench && $(GO) test -count=1 -timeout 30m -run '^TestScale$$' -v . -scale $(SCALE_FLAGS) | grep -v '^redis: ' | tee ../bench-scale.txt

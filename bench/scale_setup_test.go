@@ -48,7 +48,7 @@ func TestScaleFillHandsTheStoreIDsOfItsOwn(t *testing.T) {
 		ids[i] = newScaleID()
 		at[ids[i]] = unsafe.StringData(ids[i])
 	}
-	fill(t, st, 0, ids, scaleDocument(t, time.Now()), func() time.Time { return time.Now().Add(scaleLifetime) })
+	fill(t, st, scaleStore{}, ids, scaleDocument(t, time.Now()), func() time.Time { return time.Now().Add(scaleLifetime) })
 
 	if len(st.ids) != len(ids) {
 		t.Fatalf("the store got %d ids, want %d", len(st.ids), len(ids))
@@ -185,7 +185,7 @@ func TestScaleServerStoresMeasureWhatTheFillStored(t *testing.T) {
 				ids[i] = newScaleID()
 			}
 			before := used()
-			fill(t, st, s.fillWorkers, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
+			fill(t, st, s, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
 			perSession := float64(used()-before) / n
 			if perSession < float64(len(doc)) {
 				t.Errorf("%.0f bytes per session, less than the %d of each session's document", perSession, len(doc))
@@ -200,5 +200,38 @@ func TestScaleServerStoresMeasureWhatTheFillStored(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// setRefuser is a VersionedStore whose Set fails: a fill with fillCreates
+// must store every session with the manager's create instead.
+type setRefuser struct {
+	*memstore.Store
+}
+
+func (setRefuser) Set(context.Context, string, []byte, time.Time) error {
+	return errors.New("Set called: the fill should create")
+}
+
+// A store with fillCreates is filled as the manager stores a new session in
+// a VersionedStore, CompareAndSwap from no version (mongostore's insert,
+// which FerretDB checks against its _id index), not with Set (an upsert,
+// which FerretDB v1 runs as a scan of the whole collection, so that a fill
+// of n sessions took time in n²); each session read back is the fill's.
+func TestScaleFillCreatesWhereTheStoreSaysSo(t *testing.T) {
+	mem := memstore.New(memstore.WithSweepInterval(0))
+	defer mem.Close()
+	st := setRefuser{mem}
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = newScaleID()
+	}
+	doc := scaleDocument(t, time.Now())
+	fill(t, st, scaleStore{name: "creates", fillCreates: true}, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
+	for _, id := range ids {
+		got, found, err := st.Get(t.Context(), id)
+		if err != nil || !found || !bytes.Equal(got, doc) {
+			t.Fatalf("session %.8s… after the fill: found %v, err %v, %s", id, found, err, got)
+		}
 	}
 }

@@ -41,7 +41,7 @@ var (
 	scale           = flag.Bool("scale", false, "run TestScale, the scale benchmark")
 	scaleSizes      = flag.String("scale.sizes", "10000,100000", "live sessions per store (boltstore, redisstore, pgstore, memcachedstore)")
 	scaleMemSizes   = flag.String("scale.memsizes", "10000,100000,1000000", "live sessions per store (memstore)")
-	scaleMongoSizes = flag.String("scale.mongosizes", "1000,2000,4000", "live sessions per store (mongostore, on FerretDB: each of its operations scans the whole collection, see scaleStores)")
+	scaleMongoSizes = flag.String("scale.mongosizes", "10000,50000,100000", "live sessions per store (mongostore, on FerretDB: each of its operations scans the whole collection, see scaleStores)")
 	scaleDuration   = flag.Duration("scale.duration", time.Second, "measured time per request kind")
 	scaleOnly       = flag.String("scale.only", "", "run only the stores whose name matches this regexp")
 )
@@ -65,6 +65,10 @@ type scaleStore struct {
 	noList, noPurge string
 	// fillWorkers is how many goroutines write the fill (0: 64).
 	fillWorkers int
+	// fillCreates makes the fill store each session as the manager
+	// stores a new one in a session.VersionedStore: CompareAndSwap from
+	// no version (a create), not Set (an upsert). See scaleStores.
+	fillCreates bool
 }
 
 // scaleRow is the measurement of one store holding n live sessions.
@@ -110,13 +114,17 @@ func scaleStores() []scaleStore {
 		// On FerretDB v1 (SQLite), whose lookups by _id do not use its
 		// _id index (the index is on the expression sjson->"_id", the
 		// query's sjson->'$._id', which SQLite does not match), so that
-		// every operation scans the whole collection and each write of
-		// the fill is a SQLite commit besides: 4,000 sessions take about
-		// a minute here, 10,000 would take minutes, 100,000 hours; hence
-		// sizes of thousands (-scale.mongosizes). Its SQLite takes one
-		// write at a time: 64 writers wait past its busy timeout
-		// (SQLITE_BUSY), and more than a few gain nothing.
-		{name: "mongostore", sizes: *scaleMongoSizes, open: openMongostore, available: ferretdbAvailable, fillWorkers: 4},
+		// every read scans the whole collection, and every update or
+		// delete whose filter holds more than _id reads and decodes every
+		// document besides. Filled with creates (fillCreates), as the
+		// manager stores a new session: an insert, which FerretDB checks
+		// against its unique _id index. Set is an upsert, a scan and an
+		// update by _id that scans again: a fill with it took time in n²
+		// (4,000 sessions a minute on a loaded machine, 100,000 would have
+		// taken hours). Its SQLite takes one write at a time: 64 writers
+		// wait past its busy timeout (SQLITE_BUSY), and more than a few
+		// gain nothing.
+		{name: "mongostore", sizes: *scaleMongoSizes, open: openMongostore, available: ferretdbAvailable, fillWorkers: 4, fillCreates: true},
 		{name: "memcachedstore", sizes: *scaleSizes, open: openMemcachedstore, available: testserver.MemcachedAvailable,
 			noList: "Memcached cannot list its keys", noPurge: "Memcached expires items itself"},
 	}
@@ -227,7 +235,7 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 	}
 	before := used()
 	start := time.Now()
-	fill(t, st, s.fillWorkers, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
+	fill(t, st, s, ids, doc, func() time.Time { return time.Now().Add(scaleLifetime) })
 	row.fill = time.Since(start)
 	row.bytesPerSession = float64(used()-before) / float64(n)
 
@@ -262,7 +270,7 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 		for i := range expiring {
 			expiring[i] = newScaleID()
 		}
-		fill(t, st, s.fillWorkers, expiring, doc, func() time.Time { return time.Now().Add(2 * time.Second) })
+		fill(t, st, s, expiring, doc, func() time.Time { return time.Now().Add(2 * time.Second) })
 		time.Sleep(2*time.Second + 100*time.Millisecond)
 		start := time.Now()
 		purged, err := p.PurgeExpired(ctx)
@@ -346,14 +354,33 @@ func scaleCookie(id string) string {
 	return "sid=s:" + id + "." + base64.RawStdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// fill stores doc under every id, from workers goroutines (0: 64, so
-// that boltstore's writes share commits), each with its own copy of doc and of the id: a
+// fill stores doc under every id, with Set (or, with s.fillCreates, the
+// manager's create: CompareAndSwap from no version, which must succeed),
+// from s.fillWorkers goroutines (0: 64, so that boltstore's writes share
+// commits), each with its own copy of doc and of the id: a
 // store that keeps the id it is given (memstore) then holds bytes of its
 // own, as it does with an id that came in a request, and not the caller's
 // ids, which were allocated before the bytes per session were measured.
-func fill(t *testing.T, st session.Store, workers int, ids []string, doc []byte, expires func() time.Time) {
+func fill(t *testing.T, st session.Store, s scaleStore, ids []string, doc []byte, expires func() time.Time) {
+	workers := s.fillWorkers
 	if workers <= 0 {
 		workers = 64
+	}
+	put := func(id string, data []byte, exp time.Time) error {
+		return st.Set(context.Background(), id, data, exp)
+	}
+	if s.fillCreates {
+		vs, ok := st.(session.VersionedStore)
+		if !ok {
+			t.Fatalf("%s fills with creates, but is not a session.VersionedStore", s.name)
+		}
+		put = func(id string, data []byte, exp time.Time) error {
+			_, swapped, err := vs.CompareAndSwap(context.Background(), id, "", data, exp)
+			if err == nil && !swapped {
+				err = fmt.Errorf("the create of session %.8s… found it stored", id)
+			}
+			return err
+		}
 	}
 	var (
 		wg   sync.WaitGroup
@@ -363,7 +390,7 @@ func fill(t *testing.T, st session.Store, workers int, ids []string, doc []byte,
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(ids); i += workers {
-				if err := st.Set(context.Background(), strings.Clone(ids[i]), slices.Clone(doc), expires()); err != nil {
+				if err := put(strings.Clone(ids[i]), slices.Clone(doc), expires()); err != nil {
 					mu.Lock()
 					ferr = err
 					mu.Unlock()
