@@ -235,3 +235,43 @@ func TestScaleFillCreatesWhereTheStoreSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// deadlineRecorder is a Store that remembers the deadline of each Get's
+// context.
+type deadlineRecorder struct {
+	session.Store
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (r *deadlineRecorder) Get(ctx context.Context, id string) ([]byte, bool, error) {
+	dl, _ := ctx.Deadline()
+	r.mu.Lock()
+	r.deadlines = append(r.deadlines, dl)
+	r.mu.Unlock()
+	return r.Store.Get(ctx, id)
+}
+
+// The measured requests give the store well over the default StoreTimeout:
+// a save on FerretDB at 100,000 sessions took longer than 5 s on a loaded
+// machine, and failed the request, and so the whole run.
+func TestScaleRequestsGiveTheStoreMoreThanTheDefaultTimeout(t *testing.T) {
+	mem := memstore.New(memstore.WithSweepInterval(0))
+	defer mem.Close()
+	st := &deadlineRecorder{Store: mem}
+	id := newScaleID()
+	if err := st.Set(t.Context(), id, scaleDocument(t, time.Now()), time.Now().Add(scaleLifetime)); err != nil {
+		t.Fatal(err)
+	}
+	read, _ := scaleHandlers(t, st)
+	start := time.Now()
+	serveScale(t, "read", read, id)
+	if len(st.deadlines) == 0 {
+		t.Fatal("the read did not load the session")
+	}
+	for _, dl := range st.deadlines {
+		if !dl.IsZero() && dl.Sub(start) < 2*session.DefaultStoreTimeout {
+			t.Fatalf("the store's Get had %v to answer, less than twice the default StoreTimeout (%v)", dl.Sub(start), session.DefaultStoreTimeout)
+		}
+	}
+}

@@ -288,19 +288,27 @@ func measureScale(t *testing.T, s scaleStore, n int) scaleRow {
 // scaleLifetime is the scale benchmark's cookie and session lifetime.
 const scaleLifetime = time.Hour
 
+// scaleStoreTimeout is the manager's StoreTimeout in the scale benchmark:
+// longer than any request it measures takes (see scaleHandlers).
+const scaleStoreTimeout = time.Minute
+
 // scaleHandlers are the read-only and the modifying request of the scale
 // benchmark, through a manager on st. A read is a load alone, the lookup
 // that could grow with the number of sessions: TouchAfter is as long as a
 // session lives less a minute, so that no read's touch is due however long
 // the fill took (a touch counts from the document's last write, and a fill
 // of a million sessions takes minutes), and each read's touch would be a
-// rewrite of its session.
+// rewrite of its session. The store calls get scaleStoreTimeout, not the
+// default 5 s: a save on FerretDB reads every document of the collection,
+// and took longer than 5 s at 100,000 sessions on a loaded machine, which
+// failed the request and so the run.
 func scaleHandlers(t *testing.T, st session.Store) (read, write http.Handler) {
 	m, err := session.New(session.Options{
-		Secrets:    []string{scaleSecret},
-		Store:      st,
-		Cookie:     session.CookieOptions{MaxAge: scaleLifetime, SameSite: session.SameSiteLax}, // as scaleDocument's
-		TouchAfter: scaleLifetime - time.Minute,
+		Secrets:      []string{scaleSecret},
+		Store:        st,
+		Cookie:       session.CookieOptions{MaxAge: scaleLifetime, SameSite: session.SameSiteLax}, // as scaleDocument's
+		TouchAfter:   scaleLifetime - time.Minute,
+		StoreTimeout: scaleStoreTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
