@@ -103,3 +103,26 @@ func TestPurgeExpiredAsksBuildInfoAgainAfterANetworkError(t *testing.T) {
 		t.Fatalf("buildInfo asked again after the server answered it")
 	}
 }
+
+// TestPurgeExpiredAsksARefusingServerAgainAfterTheClockWentBack: a store
+// whose clock was set back after the server refused buildInfo (an NTP
+// correction of a clock that ran days ahead, a VM restored) still asks
+// again an hour later by that clock. It waited until the clock came back
+// to an hour past the refusal: days of purges the batched, locked way, with
+// nothing logged, after the refusal had ended.
+func TestPurgeExpiredAsksARefusingServerAgainAfterTheClockWentBack(t *testing.T) {
+	coll, proxy := proxied(t)
+	clock := testclock.New(testclock.Epoch())
+	st := newStore(t, coll, mongostore.WithClock(clock.Now))
+	proxy.Refuse("buildInfo", 13, "Unauthorized")
+	purgeOneExpired(t, st, coll, clock, "refused")
+	if got := proxy.Refused(); got != 1 {
+		t.Fatalf("buildInfo refused %d times at the first purge, want once", got)
+	}
+	clock.Advance(-48 * time.Hour)
+	clock.Advance(time.Hour + time.Millisecond)
+	purgeOneExpired(t, st, coll, clock, "back")
+	if got := proxy.Refused(); got != 2 {
+		t.Fatalf("buildInfo asked %d times in all, an hour after the clock went back 2 days; want twice", got)
+	}
+}

@@ -134,7 +134,8 @@ type Store struct {
 
 	deletes atomic.Int32 // how the server runs a deleteMany: see purgeLocks
 	// askAgain is when (s.cfg.now, in Unix nanoseconds) purgeLocks asks
-	// again a server that refused buildInfo (deletesRefused).
+	// again a server that refused buildInfo (deletesRefused), or sooner if
+	// the clock goes back before the refusal.
 	askAgain atomic.Int64
 
 	userIndexes userIndexState // users.go
@@ -893,8 +894,9 @@ func (s *Store) Clear(ctx context.Context) error {
 // A server that refuses buildInfo (answers it with an error: a proxy that
 // does not pass it on, a user without the privilege) is taken for FerretDB,
 // whose purge is right on any server (on MongoDB only slower: batches, and
-// the locks), and asked again an hour later (by the store's clock), its
-// refusal logged at warning level each time; the same goes for Clear. A
+// the locks), and asked again an hour later (by the store's clock; at the
+// next purge if that clock went back before the refusal), its refusal
+// logged at warning level each time; the same goes for Clear. A
 // buildInfo whose answer did not come (a network error, a timeout, ctx
 // ended) tells nothing: that purge takes FerretDB's way too, and the next
 // one asks again.
@@ -1024,7 +1026,12 @@ func (s *Store) purgeLocks(ctx context.Context) bool {
 	case deletesReadThenAll:
 		return true
 	case deletesRefused:
-		if s.cfg.now().UnixNano() < s.askAgain.Load() {
+		// Until askAgain, unless the clock went back before the refusal
+		// (an NTP correction, a VM restored): how long ago that was is
+		// unknown then, and waiting for the clock to come back could be
+		// days.
+		now, again := s.cfg.now().UnixNano(), s.askAgain.Load()
+		if now < again && now >= again-int64(buildInfoRetry) {
 			return true
 		}
 	}
