@@ -33,12 +33,14 @@ import (
 // Open pings the server with its context, so a wrong address fails at once,
 // then reads no row of the session table, so that a table that is missing
 // (without create_table=true) or that the role may not read fails at once
-// too. The returned closer stops the cleanup and closes the pool. pgx's pool
-// waits for its connections in use to come back: the closer waits at most 5
-// seconds, then returns an error wrapping context.DeadlineExceeded and lets
-// the pool close in the background (a store call without a deadline, on a
-// server that stopped answering, can hold its connection until TCP gives up
-// on the server, many minutes).
+// too. The returned closer stops the cleanup and closes the pool. The
+// cleanup's Close waits for a purge in progress to be cancelled on the
+// server (15 seconds at most), and pgx's pool for its connections in use
+// to come back: the closer waits at most 5 seconds for both, then returns
+// an error wrapping context.DeadlineExceeded and lets them end in the
+// background (a store call without a deadline, on a server that stopped
+// answering, can hold its connection until TCP gives up on the server,
+// many minutes).
 func init() {
 	register("postgres", openPostgres, postgresParams)
 	register("postgresql", openPostgres, postgresParams)
@@ -95,11 +97,11 @@ func openPostgres(ctx context.Context, u *url.URL) (session.Store, io.Closer, er
 		return nil, nil, err
 	}
 	return st, closerFunc(func() error {
-		err := st.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
-		if err := within(ctx, "the closing", func() error { pool.Close(); return nil }); err != nil {
-			return fmt.Errorf("storeurl: close the postgres pool, which waits for its connections in use, within %v: %w", closeTimeout, err)
+		var err error
+		if werr := within(ctx, "the closing", func() error { err = st.Close(); pool.Close(); return nil }); werr != nil {
+			return fmt.Errorf("storeurl: stop the cleanup and close the postgres pool, which wait for a purge in progress and the connections in use, within %v: %w", closeTimeout, werr)
 		}
 		return err
 	}), nil

@@ -35,3 +35,25 @@ func TestPostgresURLCloseReturnsWhenTheServerStopsAnswering(t *testing.T) {
 	}
 	closeWithinBound(t, closer)
 }
+
+// TestPostgresURLCloseReturnsWhenTheServerStopsAnsweringMidPurge: the
+// closer keeps its bound while the cleanup's purge waits on a server that
+// stopped answering. The store's Close waits for a purge it stops until
+// the server has cancelled or ended it (pgx gives up after 15 s), and the
+// closer waited for it outside its bound.
+func TestPostgresURLCloseReturnsWhenTheServerStopsAnsweringMidPurge(t *testing.T) {
+	pg := testserver.SharedPostgres(t)
+	proxy := testserver.StartProxy(t, pg.Addr)
+	dsn := strings.Replace(pg.NewDatabase(t), pg.Addr, proxy.Addr, 1)
+	inFlight := stallAt(t, proxy, "DELETE FROM")
+	_, closer, err := storeurl.Open(t.Context(), dsn+"&create_table=true&cleanup_interval=10ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cleanup's purge did not reach the server in 10s")
+	}
+	closeWithinBound(t, closer)
+}
