@@ -159,28 +159,9 @@ func TestAWriteWhoseRepliesAreLostOnAClusterIsTriedAsOftenAsTheClusterClientTrie
 				return p.LostReplies()
 			}()
 			t.Logf("go-redis tried its own SET %d times", want)
-			writes := append(lostReplyWrites[:len(lostReplyWrites):len(lostReplyWrites)], struct{ name, command string }{"swap", "evalsha"})
-			for _, w := range writes {
+			for _, w := range lostReplyWritesAndSwap() {
 				p := testserver.StartProxy(t, direct.Options().Addr)
-				st := newStore(client(p.Addr))
-				stored := []byte(`{"n":1}`)
-				if w.name != "create" {
-					if err := direct.Set(ctx, st.Prefix()+"id", stored, time.Hour).Err(); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if w.name == "swap" {
-					// The server's first answer tells a store on Redis 7
-					// that it lacks SET IFEQ: the swap to count is a script.
-					if _, _, err := st.CompareAndSwap(ctx, "id", string(stored), stored, time.Now().Add(time.Hour)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				p.LoseReplies("\r\n"+w.command+"\r\n", 1)
-				if _, err := resentWrites[w.name](ctx, st, stored, time.Now().Add(time.Hour)); err == nil {
-					t.Fatalf("%s whose every answer was lost succeeded", w.name)
-				}
-				n, want := p.LostReplies(), want
+				n, want := triesWithEveryAnswerLost(t, direct, p, newStore(client(p.Addr)), w), want
 				if w.name == "swap" {
 					want = 1
 				}
