@@ -126,3 +126,33 @@ func TestPurgeExpiredAsksARefusingServerAgainAfterTheClockWentBack(t *testing.T)
 		t.Fatalf("buildInfo asked %d times in all, an hour after the clock went back 2 days; want twice", got)
 	}
 }
+
+// TestPurgeExpiredAsksBuildInfoAgainAfterATransientServerError: an error a
+// server gives for a passing state (shutting down, stepping down, a time
+// limit), not for the command, tells nothing about the server either: the
+// next purge asks again, however soon, and says nothing of a refusal.
+func TestPurgeExpiredAsksBuildInfoAgainAfterATransientServerError(t *testing.T) {
+	for _, e := range []struct {
+		code int32
+		name string
+	}{{91, "ShutdownInProgress"}, {189, "PrimarySteppedDown"}, {11600, "InterruptedAtShutdown"}, {50, "MaxTimeMSExpired"}} {
+		t.Run(e.name, func(t *testing.T) {
+			coll, proxy := proxied(t)
+			clock := testclock.New(testclock.Epoch())
+			var logs bytes.Buffer
+			st := newStore(t, coll, mongostore.WithClock(clock.Now),
+				mongostore.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+			proxy.Refuse("buildInfo", e.code, e.name)
+			for i := range 2 {
+				purgeOneExpired(t, st, coll, clock, fmt.Sprintf("transient%d", i))
+				clock.Advance(time.Minute)
+				if got := proxy.Refused(); got != i+1 {
+					t.Fatalf("after %d purges a minute apart, buildInfo answered %s %d times; want %d (asked at every purge)", i+1, e.name, got, i+1)
+				}
+			}
+			if strings.Contains(logs.String(), "refused buildInfo") {
+				t.Errorf("a passing %s was logged as a refusal:\n%s", e.name, &logs)
+			}
+		})
+	}
+}

@@ -898,8 +898,9 @@ func (s *Store) Clear(ctx context.Context) error {
 // next purge if that clock went back before the refusal), its refusal
 // logged at warning level each time; the same goes for Clear. A
 // buildInfo whose answer did not come (a network error, a timeout, ctx
-// ended) tells nothing: that purge takes FerretDB's way too, and the next
-// one asks again.
+// ended), or whose error is of a passing state (a server shutting down or
+// stepping down), tells nothing: that purge takes FerretDB's way too, and
+// the next one asks again.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
 	batched := s.purgeLocks(ctx)
@@ -1018,7 +1019,8 @@ const buildInfoRetry = time.Hour
 // (answered it with an error: a proxy that does not pass it on, a user
 // without the privilege) is asked again buildInfoRetry later, its refusal
 // logged each time; one whose answer did not come (a network error, a
-// timeout, ctx ended) at the next purge.
+// timeout, ctx ended) or was an error of a passing state (passingState) at
+// the next purge.
 func (s *Store) purgeLocks(ctx context.Context) bool {
 	switch s.deletes.Load() {
 	case deletesAtomic:
@@ -1038,7 +1040,7 @@ func (s *Store) purgeLocks(ctx context.Context) bool {
 	raw, err := s.coll.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
 	if err != nil {
 		var se mongo.ServerError
-		if errors.As(err, &se) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && endedByContext(ctx, err) == nil {
+		if errors.As(err, &se) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && !passingState(se) && endedByContext(ctx, err) == nil {
 			s.askAgain.Store(s.cfg.now().Add(buildInfoRetry).UnixNano())
 			s.deletes.Store(deletesRefused)
 			s.cfg.logger.WarnContext(ctx, "mongostore: the server refused buildInfo; PurgeExpired and Clear delete in batches holding the store's locks, as on FerretDB (right on any server, slower on MongoDB), and ask again in an hour", "err", err)
@@ -1050,6 +1052,22 @@ func (s *Store) purgeLocks(ctx context.Context) bool {
 		return true
 	}
 	s.deletes.Store(deletesAtomic)
+	return false
+}
+
+// passingStateCodes are the codes of errors a server gives for a state
+// that passes (shutting down, stepping down, a node it cannot reach), not
+// for the command: those the driver retries a read or write after.
+var passingStateCodes = []int{6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+
+// passingState reports whether se is such an error: an answer to buildInfo
+// that tells nothing about the server, asked again at the next purge.
+func passingState(se mongo.ServerError) bool {
+	for _, c := range passingStateCodes {
+		if se.HasErrorCode(c) {
+			return true
+		}
+	}
 	return false
 }
 
