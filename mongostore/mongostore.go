@@ -244,6 +244,10 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 // newTimeout bounds the work New does on the server.
 const newTimeout = 30 * time.Second
 
+// minCleanupRun is the least time a cleanup run has before it is ended (a
+// variable for tests).
+var minCleanupRun = 10 * time.Second
+
 // NewContext is [New] with a context for the work it does on the server:
 // with [WithTTLIndex], creating the TTL indexes stops when ctx ends, and
 // NewContext returns an error wrapping ctx's. ctx bounds nothing after
@@ -362,7 +366,19 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// cleanup runs PurgeExpired every cleanup interval until Close.
+// closed reports whether Close was called.
+func (s *Store) closed() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// cleanup runs PurgeExpired every cleanup interval until Close, each run
+// with a context of its own that ends after the interval (at least
+// minCleanupRun) or at Close, and logs a failure unless Close ended it.
 func (s *Store) cleanup() {
 	defer close(s.done)
 	t := time.NewTicker(s.cfg.cleanupInterval)
@@ -373,7 +389,7 @@ func (s *Store) cleanup() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.cleanupInterval, 10*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.cleanupInterval, minCleanupRun))
 		go func() { // Close cancels a cleanup that waits on the server
 			select {
 			case <-s.stop:
@@ -381,12 +397,14 @@ func (s *Store) cleanup() {
 			}
 			cancel()
 		}()
-		if n, err := s.PurgeExpired(ctx); err != nil {
-			if ctx.Err() == nil {
-				s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "err", err)
-			}
-		} else if n > 0 {
-			s.cfg.logger.Debug("mongostore: removed expired sessions", "count", n)
+		n, err := s.PurgeExpired(ctx)
+		switch {
+		case err != nil && !s.closed():
+			// A run that outlasted its bound is logged too: a purge that
+			// never ends in time must not go unnoticed.
+			s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "collection", s.coll.Name(), "err", err)
+		case n > 0:
+			s.cfg.logger.Debug("mongostore: removed expired sessions", "collection", s.coll.Name(), "count", n)
 		}
 		cancel()
 	}

@@ -1,0 +1,12 @@
+package mongostore
+
+import "time"
+
+// SetMinCleanupRun sets, until the test ends, the least time one cleanup
+// run may take before it is ended (10 seconds otherwise). Tests that call
+// it must not be parallel.
+func SetMinCleanupRun(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := minCleanupRun
+	minCleanupRun = d
+	t.Cleanup(func() { minCleanupRun = old })
+}
