@@ -10,3 +10,7 @@ func SetMinCleanupRun(t interface{ Cleanup(func()) }, d time.Duration) {
 	minCleanupRun = d
 	t.Cleanup(func() { minCleanupRun = old })
 }
+
+// CleanupDone returns a channel closed when the store's cleanup goroutine
+// has ended (at once for a store without one).
+func CleanupDone(s *Store) <-chan struct{} { return s.stopper.done }

@@ -79,6 +79,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -140,9 +142,31 @@ type Store struct {
 
 	userIndexes userIndexState // users.go
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	// stopper stops the cleanup goroutine, which refers to the Store only
+	// through a weak pointer (and during a run), so that a Store dropped
+	// without Close is collected, and its cleanup stopped (runtime.AddCleanup).
+	stopper *stopper
+}
+
+// stopper ends a store's cleanup goroutine. It does not refer to the Store.
+type stopper struct {
+	once sync.Once
+	stop chan struct{} // closed by signal
+	done chan struct{} // closed when the cleanup goroutine ends
+}
+
+// signal tells the cleanup goroutine to end, and a run in progress to stop,
+// without waiting for it.
+func (sp *stopper) signal() { sp.once.Do(func() { close(sp.stop) }) }
+
+// stopped reports whether signal was called.
+func (sp *stopper) stopped() bool {
+	select {
+	case <-sp.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -267,7 +291,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 	if c.now == nil {
 		c.now = time.Now
 	}
-	s := &Store{coll: coll, cfg: c, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{coll: coll, cfg: c, stopper: &stopper{stop: make(chan struct{}), done: make(chan struct{})}}
 	for i := range s.casLocks {
 		s.casLocks[i] = make(chan struct{}, 1)
 	}
@@ -285,9 +309,10 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 		}
 	}
 	if c.cleanupInterval > 0 {
-		go s.cleanup()
+		go cleanup(weak.Make(s), s.stopper, c.cleanupInterval)
+		runtime.AddCleanup(s, (*stopper).signal, s.stopper)
 	} else {
-		close(s.done)
+		close(s.stopper.done)
 	}
 	return s, nil
 }
@@ -359,55 +384,61 @@ func contextEnded(ctx context.Context) error {
 }
 
 // Close stops the interval cleanup, if any, and waits for a running one to
-// end. It does not disconnect the client. Calling it again does nothing.
+// end (Close cancels it). It does not disconnect the client. Calling it
+// again does nothing.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	s.stopper.signal()
+	<-s.stopper.done
 	return nil
 }
 
-// closed reports whether Close was called.
-func (s *Store) closed() bool {
-	select {
-	case <-s.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-// cleanup runs PurgeExpired every cleanup interval until Close, each run
-// with a context of its own that ends after the interval (at least
-// minCleanupRun) or at Close, and logs a failure unless Close ended it.
-func (s *Store) cleanup() {
-	defer close(s.done)
-	t := time.NewTicker(s.cfg.cleanupInterval)
+// cleanup runs PurgeExpired on the store every interval until sp stops
+// (Close, or the store was collected). It holds the store only during a
+// run, so that a store dropped without Close can be collected.
+func cleanup(ws weak.Pointer[Store], sp *stopper, interval time.Duration) {
+	defer close(sp.done)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-sp.stop:
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.cleanupInterval, minCleanupRun))
-		go func() { // Close cancels a cleanup that waits on the server
-			select {
-			case <-s.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		n, err := s.PurgeExpired(ctx)
-		switch {
-		case err != nil && !s.closed():
-			// A run that outlasted its bound is logged too: a purge that
-			// never ends in time must not go unnoticed.
-			s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "collection", s.coll.Name(), "err", err)
-		case n > 0:
-			s.cfg.logger.Debug("mongostore: removed expired sessions", "collection", s.coll.Name(), "count", n)
+		if !cleanupRun(ws, sp, interval) {
+			return
+		}
+	}
+}
+
+// cleanupRun runs PurgeExpired once, with a context of its own that ends
+// after interval (at least minCleanupRun) or at Close, not New's, and logs
+// a failure, unless Close ended it. It returns false if the store was
+// collected.
+func cleanupRun(ws weak.Pointer[Store], sp *stopper, interval time.Duration) bool {
+	s := ws.Value()
+	if s == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(interval, minCleanupRun))
+	defer cancel()
+	go func() { // Close cancels a run that waits on the server
+		select {
+		case <-sp.stop:
+		case <-ctx.Done():
 		}
 		cancel()
+	}()
+	n, err := s.PurgeExpired(ctx)
+	switch {
+	case err != nil && !sp.stopped():
+		// A run that outlasted its bound is logged too: a purge that
+		// never ends in time must not go unnoticed.
+		s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "collection", s.coll.Name(), "err", err)
+	case n > 0:
+		s.cfg.logger.Debug("mongostore: removed expired sessions", "collection", s.coll.Name(), "count", n)
 	}
+	return true
 }
 
 // expiry returns when a session saved with expires ends: the default TTL
