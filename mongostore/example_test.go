@@ -25,7 +25,7 @@ func Example() {
 	defer client.Disconnect(context.Background())
 
 	st, err := mongostore.New(client.Database("app").Collection("sessions"),
-		mongostore.WithCleanupInterval(10*time.Minute), // or WithTTLIndex() on MongoDB
+		mongostore.WithCleanupInterval(10*time.Minute), // default 15m; or WithTTLIndex() on MongoDB
 		mongostore.WithLastModified(),
 	)
 	if err != nil {

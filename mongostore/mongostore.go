@@ -28,10 +28,16 @@
 // and GetVersion find the document by _id alone and check expires
 // themselves (FerretDB v1 scans the whole collection for a filter with
 // anything more in it), and the other operations filter on expires > now.
-// Removal is up to a TTL index on expires ([WithTTLIndex], where the server
-// supports one) or an interval cleanup ([WithCleanupInterval]) that
-// [Store.Close] stops; FerretDB v1 has no TTL indexes, and the store works
-// without one.
+// The store removes them itself: a cleanup in the background deletes the
+// expired documents every 15 minutes ([DefaultCleanupInterval], as pgstore),
+// with [Store.PurgeExpired], until [Store.Close]. [WithCleanupInterval]
+// changes the interval, and zero turns the cleanup off (when an Express
+// app's TTL index or another process removes them). With [WithTTLIndex] the
+// server removes them (MongoDB's TTL monitor, about every minute), and the
+// interval cleanup is off unless WithCleanupInterval asks for it too.
+// FerretDB v1 has no TTL indexes: the default cleanup works there. Call
+// Close when done with a store: a store dropped without it has its cleanup
+// stopped only once the garbage collector finds it unreachable.
 //
 // The store is a [session.UserIndex]: a second collection, <collection>_users,
 // holds one document per session of a user (see [Store.IndexUserSession]);
@@ -184,6 +190,7 @@ var (
 type config struct {
 	defaultTTL      time.Duration
 	cleanupInterval time.Duration
+	cleanupSet      bool // WithCleanupInterval was given
 	ttlIndex        bool
 	lastModified    bool
 	stringify       bool
@@ -208,19 +215,30 @@ func WithDefaultTTL(d time.Duration) Option {
 // that cannot be read (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// DefaultCleanupInterval is how often a store deletes the expired documents
+// unless told otherwise ([WithCleanupInterval], [WithTTLIndex]), as pgstore
+// deletes its expired rows.
+const DefaultCleanupInterval = 15 * time.Minute
+
 // WithCleanupInterval deletes the expired documents every d in the
-// background, with deleteMany({expires: {$lt: now}}), until Close (as
-// connect-mongo's autoRemove: 'interval'). Zero (the default) turns it off.
-// Expired documents are never returned either way.
+// background, with [Store.PurgeExpired] (deleteMany({expires: {$lt: now}}),
+// as connect-mongo's autoRemove: 'interval'), until Close. The default is
+// [DefaultCleanupInterval], 15 minutes, or none with [WithTTLIndex]. Zero
+// or negative turns the cleanup off: an Express app's TTL index on the
+// collection, or another process, removes them. Expired documents are never
+// returned either way. Each run is bounded by the interval (at least 10
+// seconds); a run that fails is logged (see [WithLogger]).
 func WithCleanupInterval(d time.Duration) Option {
-	return func(c *config) { c.cleanupInterval = max(d, 0) }
+	return func(c *config) { c.cleanupInterval, c.cleanupSet = max(d, 0), true }
 }
 
 // WithTTLIndex makes New create a TTL index on expires (expireAfterSeconds:
 // 0), so that the server deletes expired documents itself (as connect-mongo's
 // autoRemove: 'native'), and one on the user index collection's expires
-// (expireAfterSeconds: session.IndexGrace). New fails if the server refuses it, as FerretDB v1
-// does; use WithCleanupInterval there. MongoDB refuses it too where an index
+// (expireAfterSeconds: session.IndexGrace). The interval cleanup is then
+// off, unless [WithCleanupInterval] also asks for it. New fails if the
+// server refuses the index, as FerretDB v1 does; leave WithTTLIndex out
+// there, and the interval cleanup removes them. MongoDB refuses it too where an index
 // on expires exists with other options; the error names the collection and
 // says how to drop it.
 func WithTTLIndex() Option { return func(c *config) { c.ttlIndex = true } }
@@ -251,10 +269,12 @@ func WithStringify(stringify bool) Option { return func(c *config) { c.stringify
 // wakes on real time.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// New returns a store on coll, which holds nothing but sessions. The store
-// does not disconnect the client. With WithTTLIndex it creates the TTL
-// indexes (two round trips); with WithCleanupInterval it starts the cleanup,
-// which Close stops.
+// New returns a store on coll, which holds nothing but sessions, and starts
+// its cleanup, which deletes the expired documents every 15 minutes
+// ([DefaultCleanupInterval]; see [WithCleanupInterval]) until [Store.Close].
+// Call Close when done with the store; it does not disconnect the client.
+// With [WithTTLIndex] New creates the TTL indexes (two round trips), and
+// starts no cleanup unless WithCleanupInterval asks for one.
 //
 // New waits for the server at most 30 seconds: it is [NewContext] with a
 // context that ends then. Use NewContext to bound [WithTTLIndex]'s index
@@ -268,9 +288,31 @@ func New(coll *mongo.Collection, opts ...Option) (*Store, error) {
 // newTimeout bounds the work New does on the server.
 const newTimeout = 30 * time.Second
 
-// minCleanupRun is the least time a cleanup run has before it is ended (a
-// variable for tests).
-var minCleanupRun = 10 * time.Second
+// defaultCleanupInterval is the cleanup interval of a store made without
+// WithCleanupInterval nor WithTTLIndex, and minCleanupRun the least time a
+// cleanup run has before it is ended (variables for tests).
+var (
+	defaultCleanupInterval = DefaultCleanupInterval
+	minCleanupRun          = 10 * time.Second
+)
+
+// newConfig returns the configuration that opts make.
+func newConfig(opts []Option) config {
+	c := config{defaultTTL: DefaultTTL, stringify: true, now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if !c.cleanupSet && !c.ttlIndex {
+		c.cleanupInterval = defaultCleanupInterval
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
 
 // NewContext is [New] with a context for the work it does on the server:
 // with [WithTTLIndex], creating the TTL indexes stops when ctx ends, and
@@ -281,16 +323,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 	if coll == nil {
 		return nil, errors.New("mongostore: nil collection")
 	}
-	c := config{defaultTTL: DefaultTTL, stringify: true, now: time.Now}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
+	c := newConfig(opts)
 	s := &Store{coll: coll, cfg: c, stopper: &stopper{stop: make(chan struct{}), done: make(chan struct{})}}
 	for i := range s.casLocks {
 		s.casLocks[i] = make(chan struct{}, 1)
@@ -341,7 +374,7 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 	case se != nil && se.HasErrorCode(indexKeySpecsConflict):
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index named \"%s_1\" on other keys; drop it (db.%s.dropIndex(\"%s_1\")) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
 	case first:
-		return fmt.Errorf("mongostore: create the TTL index on %s.%s (use WithCleanupInterval if the server has none): %w", coll, fieldExpires, err)
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s (if the server has no TTL indexes, leave out WithTTLIndex: the default WithCleanupInterval deletes expired sessions): %w", coll, fieldExpires, err)
 	}
 	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 }
@@ -391,6 +424,12 @@ func (s *Store) Close() error {
 	<-s.stopper.done
 	return nil
 }
+
+// CleanupInterval returns how often the store deletes the expired
+// documents: [DefaultCleanupInterval] unless [WithCleanupInterval] or
+// [WithTTLIndex] said otherwise, 0 when it does not (with WithTTLIndex
+// alone, or WithCleanupInterval(0)). It does not change after Close.
+func (s *Store) CleanupInterval() time.Duration { return s.cfg.cleanupInterval }
 
 // cleanup runs PurgeExpired on the store every interval until sp stops
 // (Close, or the store was collected). It holds the store only during a
