@@ -40,7 +40,10 @@ import (
 // server, one still starting, say), then finds nothing by _id in the collection and in the user
 // index collection, so that a database or collection name the server
 // refuses fails at once too, and with ttl_index=true creates the TTL
-// indexes within it (mongostore.NewContext). The returned closer stops the cleanup and
+// indexes within it (mongostore.NewContext). The store deletes expired
+// sessions every 15 minutes (mongostore.DefaultCleanupInterval), unless
+// cleanup_interval says otherwise or ttl_index=true leaves it to the
+// server. The returned closer stops the cleanup and
 // disconnects the client, closing the connections in use (a request still
 // running fails); it waits for the disconnection at most 5 seconds, then
 // returns an error wrapping context.DeadlineExceeded and lets it go on in
@@ -71,10 +74,10 @@ var mongoParams = paramTable[mongoURL]{
 	durationParam("default_ttl", positive, "lifetime of a session without expiry", func(p *mongoURL, d time.Duration) error {
 		return option(mongostore.WithDefaultTTL)(&p.opts, d)
 	}),
-	durationParam("cleanup_interval", zeroAllowed, "delete expired sessions this often (0, the default: off)", func(p *mongoURL, d time.Duration) error {
+	durationParam("cleanup_interval", zeroAllowed, "delete expired sessions this often (default 15m, none with ttl_index=true; 0 turns it off)", func(p *mongoURL, d time.Duration) error {
 		return option(mongostore.WithCleanupInterval)(&p.opts, d)
 	}),
-	boolParam("ttl_index", "create a TTL index on expires instead (not on FerretDB v1)", func(p *mongoURL, on bool) error {
+	boolParam("ttl_index", "create a TTL index on expires, so that the server deletes expired sessions instead (not on FerretDB v1)", func(p *mongoURL, on bool) error {
 		if on {
 			p.opts = append(p.opts, mongostore.WithTTLIndex())
 		}

@@ -215,3 +215,24 @@ func TestMongoURLWithANameTheServerRefusesFailsAtOpen(t *testing.T) {
 		}
 	}
 }
+
+// A mongodb URL without cleanup_interval gets mongostore's default cleanup,
+// every 15 minutes, as its parameter's doc says; cleanup_interval=0 turns
+// it off, and another value sets it. (A URL with ttl_index=true and no
+// cleanup_interval leaves the cleanup off, as mongostore.WithTTLIndex does;
+// FerretDB, the test server, refuses TTL indexes, so mongostore's tests
+// check that.)
+func TestMongoURLCleanupIntervalDefaultsToTheStores(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	for query, want := range map[string]time.Duration{
+		"":                     mongostore.DefaultCleanupInterval,
+		"?cleanup_interval=0":  0,
+		"?cleanup_interval=1h": time.Hour,
+	} {
+		st := openNetStore(t, "mongodb://"+srv.Addr+"/"+db+query)
+		if got := st.(*mongostore.Store).CleanupInterval(); got != want {
+			t.Errorf("mongodb://.../db%s: the store cleans up every %v, want %v", query, got, want)
+		}
+	}
+}

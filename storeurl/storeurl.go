@@ -56,8 +56,11 @@
 //	    ?prefix=sessions:&default_ttl=24h&dial_timeout=1s&timeout=500ms&pool_size=2
 //
 //	mongodb://[user:pass@]host:27017/db     mongostore (also mongodb+srv://)
-//	    ?collection=sessions&default_ttl=24h&cleanup_interval=10m
-//	    &ttl_index=true&last_modified=true&stringify=false
+//	    ?collection=sessions&default_ttl=24h
+//	    &cleanup_interval=15m               the default; 0 turns the cleanup off
+//	    &ttl_index=true                     the server deletes expired sessions (then
+//	                                        no cleanup unless cleanup_interval is given)
+//	    &last_modified=true&stringify=false
 //	    &<any of the driver's connection string options>
 //
 //	postgres://user[:pass]@host:5432/db     pgstore on a pgx pool; postgresql:// too
