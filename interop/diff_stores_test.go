@@ -173,7 +173,7 @@ func newGoStore(t *testing.T, c diffConfig) fullStore {
 		return redisstore.New(rdb, redisstore.WithPrefix(c.Prefix))
 	case "mongo":
 		db, _ := diffMongo(t)
-		opts := []mongostore.Option{mongostore.WithLogger(slog.New(slog.DiscardHandler))}
+		opts := []mongostore.Option{mongostore.WithCleanupInterval(0), mongostore.WithLogger(slog.New(slog.DiscardHandler))}
 		if c.TouchAfter > 0 {
 			opts = append(opts, mongostore.WithLastModified()) // as connect-mongo with touchAfter
 		}
