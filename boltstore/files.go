@@ -158,15 +158,64 @@ func size(m meta) (int64, bool) {
 }
 
 // checkDB is checkLength for a database bbolt has opened (New): its last
-// commit's size is the transaction's.
+// commit's size is the transaction's, and the file it checks is the one
+// bbolt opened, not the one at its path now, which a file renamed over it
+// may be (a backup restored, a deploy moving a new file in place).
 func checkDB(db *bbolt.DB) error {
-	var need int64
-	if err := db.View(func(tx *bbolt.Tx) error { need = tx.Size(); return nil }); err != nil {
+	var need, size int64
+	err := db.View(func(tx *bbolt.Tx) error {
+		need = tx.Size()
+		var p lengthProbe
+		_, err := tx.WriteTo(&p)
+		size = p.size
+		if errors.Is(err, errProbed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return nil // the store's first transaction reports it
 	}
-	fi, err := os.Stat(db.Path())
-	if err != nil {
-		return nil
+	return truncated(db.Path(), size, need)
+}
+
+// errProbed ends a lengthProbe's WriteTo once it has the length.
+var errProbed = errors.New("boltstore: length probed")
+
+// lengthProbe is the writer of a Tx.WriteTo that learns the length of the
+// file bbolt opened: bbolt has no method that gives its *os.File, and its
+// WriteTo reads the pages after the meta pages from that file (not from
+// the path, which it documents as the fix for a file renamed over it). It
+// writes the meta pages, then copies the rest as an *io.LimitedReader over
+// an *io.SectionReader of the file: ReadFrom takes the file's length from
+// the file under it, reading nothing. Given any other reader, it reads
+// what there is, and the length is the bytes read, fewer than the last
+// commit uses only if the file is shorter.
+type lengthProbe struct{ size int64 }
+
+func (p *lengthProbe) Write(b []byte) (int, error) {
+	p.size += int64(len(b))
+	return len(b), nil
+}
+
+func (p *lengthProbe) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if sr, ok := lr.R.(*io.SectionReader); ok {
+			if f, ok := outer(sr).(interface{ Stat() (os.FileInfo, error) }); ok {
+				if fi, err := f.Stat(); err == nil {
+					p.size = fi.Size()
+					return 0, errProbed
+				}
+			}
+		}
 	}
-	return truncated(db.Path(), fi.Size(), need)
+	n, err := io.Copy(io.Discard, r)
+	p.size += n
+	return n, err
+}
+
+// outer returns the reader under sr.
+func outer(sr *io.SectionReader) io.ReaderAt {
+	r, _, _ := sr.Outer()
+	return r
 }
