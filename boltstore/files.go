@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"go.etcd.io/bbolt"
 )
@@ -33,15 +35,50 @@ var ErrCorruptFile = errors.New("boltstore: the file is corrupt")
 
 // opening runs fn, which opens a bbolt file or reads it first, and turns a
 // panic of bbolt, or a fault of its memory map (a page id far past the
-// file's end), into an error wrapping ErrCorruptFile.
+// file's end), into an error wrapping ErrCorruptFile. Any other panic (of
+// a bbolt Logger the application gave bbolt.Open, which bbolt calls as it
+// opens and begins transactions) is no corrupt file: it goes on.
 func opening(path string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if v := recover(); v != nil {
+			if !fileFault(v) {
+				panic(v)
+			}
 			err = fmt.Errorf("%w: %s: bbolt panicked reading it: %v; restore it from a backup, or remove it to start with no sessions", ErrCorruptFile, path, v)
 		}
 	}()
 	return fn()
+}
+
+// fileFault reports whether the panic v, being recovered by the deferred
+// function that calls it, is one of the file: a fault of the memory map
+// (a runtime error with the address, which only SetPanicOnFault gives; a
+// nil dereference has none), or a panic raised in bbolt's code, its own
+// (an invalid page) or the runtime's (an index out of range on a page):
+// the first function on the stack above the panic outside the runtime is
+// bbolt's.
+func fileFault(v any) bool {
+	if f, ok := v.(interface{ Addr() uintptr }); ok {
+		if _, ok := v.(runtime.Error); ok && f.Addr() != 0 {
+			return true
+		}
+	}
+	var pcs [64]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])]) // past Callers, fileFault, the deferred function
+	for inPanic := false; ; {
+		f, more := frames.Next()
+		switch {
+		case !inPanic:
+			inPanic = f.Function == "runtime.gopanic"
+		case strings.HasPrefix(f.Function, "runtime."):
+		default:
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt.") || strings.HasPrefix(f.Function, "go.etcd.io/bbolt/")
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // truncated returns an error wrapping ErrTruncated if the file at path,
