@@ -284,7 +284,11 @@ func New(db *bbolt.DB, opts ...Option) (*Store, error) {
 // with ErrCorruptFile; either is left as it is, and not locked. (A
 // corrupt freelist makes bbolt's Open itself panic, which leaves the file
 // mapped, read-only, until the process ends, and, on Windows and the other
-// platforms without flock, locked.)
+// platforms without flock, locked.) A file whose last commit wrote no
+// freelist (a program that opened it with bbolt's NoFreelistSync) is read
+// in full first, read-only, as bbolt's Open reads it to find its free
+// pages, but in a goroutine of its own, where a corrupt page would end the
+// process; New cannot do that for a database the caller opened.
 func Open(path string, opts ...Option) (*Store, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -294,7 +298,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if timeout < 0 {
 		timeout = 0
 	}
-	if err := checkLength(path); err != nil { // files.go
+	noFreelist, err := checkLength(path) // files.go
+	if err != nil {
 		return nil, err
 	}
 	// The file bbolt opens, to close it if bbolt.Open panics on a corrupt
@@ -311,6 +316,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	var db *bbolt.DB
 	err = opening(path, func() (err error) {
+		if noFreelist {
+			// bbolt.Open reads every page in use in a goroutine of its
+			// own, where a corrupt one ends the process: read them here
+			// first (files.go).
+			if err := readPages(path, timeout); err != nil {
+				return err
+			}
+		}
 		db, err = bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, NoSync: false, OpenFile: openFile})
 		return err
 	})

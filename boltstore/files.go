@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -92,35 +94,101 @@ func truncated(path string, size, need int64) error {
 
 // checkLength compares the size of the bbolt file at path with the bytes
 // its last commit uses, read from its meta pages, before bbolt maps it (a
-// truncated file makes bbolt.Open itself panic or fault). It returns nil
-// when no meta page can be read and checked: a file that is not there yet
-// or is empty (bbolt creates it), or is no bbolt file, or whose meta pages
-// are both corrupt (bbolt.Open says which), or that a process holds for
-// writing (bbolt's exclusive lock): that process may be creating it, its
-// meta pages written and the pages after them not yet (bbolt writes the
-// four pages of a new file at once, but a reader can see the write in
-// part), and bbolt.Open waits for the lock. The check runs under a shared
-// lock, which keeps such a process from opening the file meanwhile; one
-// that opens it after only ever grows it before it commits.
-func checkLength(path string) error {
+// truncated file makes bbolt.Open itself panic or fault). It reports
+// whether that commit wrote no freelist (see readPages). It returns nil
+// and false when no meta page can be read and checked: a file that is not
+// there yet or is empty (bbolt creates it), or is no bbolt file, or whose
+// meta pages are both corrupt (bbolt.Open says which), or that a process
+// holds for writing (bbolt's exclusive lock): that process may be
+// creating it, its meta pages written and the pages after them not yet
+// (bbolt writes the four pages of a new file at once, but a reader can
+// see the write in part), and bbolt.Open waits for the lock. The check
+// runs under a shared lock, which keeps such a process from opening the
+// file meanwhile; one that opens it after only ever grows it before it
+// commits.
+func checkLength(path string) (noFreelistSynced bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil // bbolt.Open creates it, or reports why not
+		return false, nil // bbolt.Open creates it, or reports why not
 	}
 	defer f.Close() // and releases the lock
 
 	if !sharedLock(f) { // lock_*.go
-		return nil
+		return false, nil
 	}
-	need, ok := lastCommitSize(f)
+	m, ok := lastCommit(f)
 	if !ok {
-		return nil
+		return false, nil
+	}
+	need, ok := size(m)
+	if !ok {
+		return false, nil
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil
+		return false, nil
 	}
-	return truncated(path, fi.Size(), need)
+	return m.freelist == noFreelist, truncated(path, fi.Size(), need)
+}
+
+// readPages reads, in a read-only bbolt.Open of the file at path, every
+// page and key that bbolt's Open of it for writing reads to find its free
+// pages, as it does for a file whose last commit wrote no freelist
+// (written with NoFreelistSync): bbolt reads them in a goroutine of its
+// own, where a panic on a corrupt page, or a fault of its memory map,
+// ends the process, beyond any recover of Open's. Run in opening, the
+// same reads here panic in the goroutine of Open, which turns that into
+// ErrCorruptFile. A read-only bbolt.Open reads no such page (it loads no
+// freelist), and takes a shared lock, waiting up to timeout for a process
+// that holds the file for writing.
+//
+// bbolt walks the pages of every bucket that is not inline, each page's
+// elements, the keys (in order, which it checks), and the value of each
+// nested bucket; and it records every page an overflowing page spans, one
+// by one: a page that claims more pages than the file has would make it
+// count to 2^32. The cursors here read the same pages, elements, keys and
+// bucket values, and Bucket.Stats the same pages and their overflows,
+// which must add up to fewer pages than the file's last commit uses.
+func readPages(path string, timeout time.Duration) error {
+	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bbolt.Tx) error {
+		pages := tx.Size() / int64(db.Info().PageSize)
+		var used int64
+		var sum uint32
+		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+			sum = crc32.Update(sum, crc32.IEEETable, name)
+			if b == nil {
+				return nil
+			}
+			st := b.Stats()
+			used += int64(st.BranchPageN) + int64(st.BranchOverflowN) + int64(st.LeafPageN) + int64(st.LeafOverflowN)
+			sum = readKeys(b, sum)
+			return nil
+		})
+		if err == nil && used > pages {
+			return fmt.Errorf("%w: %s: its buckets' pages and their overflows add up to %d pages, past the %d its last commit uses; restore it from a backup, or remove it to start with no sessions", ErrCorruptFile, path, used, pages)
+		}
+		return err
+	})
+}
+
+// readKeys reads every key of b and of the buckets nested in it, and
+// returns sum updated with them (so that the reads are made).
+func readKeys(b *bbolt.Bucket, sum uint32) uint32 {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		sum = crc32.Update(sum, crc32.IEEETable, k)
+		if v == nil {
+			if child := b.Bucket(k); child != nil {
+				sum = readKeys(child, sum)
+			}
+		}
+	}
+	return sum
 }
 
 // The meta page of a bbolt file (format version 2): a 16-byte page header,
@@ -136,9 +204,14 @@ const (
 	metaSumBytes = 56
 )
 
-// meta is what lastCommitSize needs of a meta page.
+// noFreelist is the freelist page id of a commit that wrote no freelist
+// (bbolt's NoFreelistSync).
+const noFreelist = 1<<64 - 1
+
+// meta is what Open needs of a meta page.
 type meta struct {
 	pageSize uint32
+	freelist uint64 // the freelist's page id, or noFreelist
 	pages    uint64 // the high water mark
 	txid     uint64
 }
@@ -156,15 +229,24 @@ func readMeta(f io.ReaderAt, off int64) (meta, bool) {
 	if e.Uint32(m[0:]) != metaMagic || e.Uint32(m[4:]) != metaVersion || e.Uint64(m[56:]) != h.Sum64() {
 		return meta{}, false
 	}
-	return meta{pageSize: e.Uint32(m[8:]), pages: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, true
+	return meta{pageSize: e.Uint32(m[8:]), freelist: e.Uint64(m[32:]), pages: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, true
 }
 
 // lastCommitSize returns the bytes the pages of the file's last commit
-// span, from the valid meta page with the higher transaction id (bbolt's
-// choice), and false if neither meta page is valid. The second meta page
+// span, and false if it has no valid meta page.
+func lastCommitSize(f io.ReaderAt) (int64, bool) {
+	m, ok := lastCommit(f)
+	if !ok {
+		return 0, false
+	}
+	return size(m)
+}
+
+// lastCommit returns the valid meta page with the higher transaction id
+// (bbolt's choice), and false if neither is valid. The second meta page
 // is one page into the file; without a valid first one to give the page
 // size, it is looked for where bbolt looks, at 1 KiB to 16 MiB.
-func lastCommitSize(f io.ReaderAt) (int64, bool) {
+func lastCommit(f io.ReaderAt) (meta, bool) {
 	m0, ok0 := readMeta(f, 0)
 	var m1 meta
 	ok1 := false
@@ -179,11 +261,11 @@ func lastCommitSize(f io.ReaderAt) (int64, bool) {
 	}
 	switch {
 	case ok0 && (!ok1 || m0.txid >= m1.txid):
-		return size(m0)
+		return m0, true
 	case ok1:
-		return size(m1)
+		return m1, true
 	}
-	return 0, false
+	return meta{}, false
 }
 
 // size returns the bytes m's pages span, and false if that overflows.
