@@ -1129,3 +1129,35 @@ func TestACookieNameThatNeedsHTTPSIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The API shows the cookie's expiry as the stored document keeps it: an ISO
+// time to the millisecond, as JavaScript's toISOString writes it and
+// express-session's JSON shows it. The answer that created the session
+// showed it to the nanosecond (time.Time's JSON), the answers after it,
+// read back from the store, to the millisecond: one expiry, two strings.
+func TestAPIShowsExpiresToTheMillisecondAsStored(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	type answer struct {
+		Cookie struct {
+			Expires string `json:"expires"`
+		} `json:"cookie"`
+	}
+	var first, later answer
+	if code := b.api("PUT", "/api/session", `{"color":"teal"}`, &first); code != http.StatusOK {
+		t.Fatalf("PUT: status %d", code)
+	}
+	if code := b.api("GET", "/api/session", "", &later); code != http.StatusOK {
+		t.Fatalf("GET: status %d", code)
+	}
+	iso := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+	for _, a := range []struct {
+		name, expires string
+	}{{"the first answer", first.Cookie.Expires}, {"a later answer", later.Cookie.Expires}} {
+		if !iso.MatchString(a.expires) {
+			t.Errorf("%s: expires %q, want 2006-01-02T15:04:05.000Z", a.name, a.expires)
+		}
+	}
+	if first.Cookie.Expires != later.Cookie.Expires {
+		t.Errorf("expires %q when the session was created, %q read back from the store; want the same", first.Cookie.Expires, later.Cookie.Expires)
+	}
+}

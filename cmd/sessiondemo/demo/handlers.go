@@ -392,12 +392,18 @@ type apiSession struct {
 	Cookie apiCookie      `json:"cookie"`
 }
 
+// isoTime is the layout of the API's times: the stored document's, which is
+// JavaScript's toISOString (express-session's JSON), to the millisecond. A
+// session created by the request has its expiry to the nanosecond until it
+// is read back from the store; the API shows it as stored either way.
+const isoTime = "2006-01-02T15:04:05.000Z"
+
 // apiCookie describes the session's cookie.
 type apiCookie struct {
-	Name           string     `json:"name"`
-	Expires        *time.Time `json:"expires"`        // null for a browser-session cookie
-	MaxAge         *float64   `json:"maxAge"`         // seconds left; null for a browser-session cookie
-	OriginalMaxAge *float64   `json:"originalMaxAge"` // seconds; null for a browser-session cookie
+	Name           string   `json:"name"`
+	Expires        *string  `json:"expires"`        // isoTime; null for a browser-session cookie
+	MaxAge         *float64 `json:"maxAge"`         // seconds left; null for a browser-session cookie
+	OriginalMaxAge *float64 `json:"originalMaxAge"` // seconds; null for a browser-session cookie
 }
 
 func (a *app) apiGet(w http.ResponseWriter, r *http.Request) {
@@ -517,7 +523,7 @@ func (a *app) writeSession(w http.ResponseWriter, status int, s *session.Session
 	}
 	c := s.Cookie()
 	if exp := c.Expires(); !exp.IsZero() {
-		exp = exp.UTC()
+		exp := exp.UTC().Truncate(time.Millisecond).Format(isoTime)
 		left := c.MaxAge().Seconds()
 		orig := c.OriginalMaxAge().Seconds()
 		out.Cookie.Expires, out.Cookie.MaxAge, out.Cookie.OriginalMaxAge = &exp, &left, &orig
