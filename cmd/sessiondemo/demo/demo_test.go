@@ -1161,3 +1161,31 @@ func TestAPIShowsExpiresToTheMillisecondAsStored(t *testing.T) {
 		t.Errorf("expires %q when the session was created, %q read back from the store; want the same", first.Cookie.Expires, later.Cookie.Expires)
 	}
 }
+
+// Without a store URL the log names the bolt file by its absolute path, as
+// the README's table gives the default (bolt:///<working directory>/...):
+// an operator wants to know which file holds the sessions. It said
+// bolt://./sessiondemo.db, which is no absolute path and names no directory.
+func TestTheLogNamesTheDefaultBoltFileByItsAbsolutePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	s, err := Start(t.Context(), Config{
+		Addr:    "127.0.0.1:0",
+		Secrets: []string{"s"},
+		Logger:  slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := "store=bolt://" + filepath.ToSlash(filepath.Join(wd, DBFile)) + " "
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log does not say %q:\n%s", want, log.String())
+	}
+}

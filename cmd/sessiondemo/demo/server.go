@@ -109,10 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	storeURL, logged := cfg.StoreURL, storeurl.Redact(cfg.StoreURL)
 	if storeURL == "" {
 		storeURL = (&url.URL{Scheme: "bolt", Path: filepath.Join(dir, DBFile)}).String()
-		logged = storeURL
-		if cfg.Dir == "" {
-			logged = "bolt://./" + DBFile // shorter, and the same file
-		}
+		logged = storeURL // the absolute path: which file, wherever the demo was started
 	}
 	store, closer, err := storeurl.Open(ctx, storeURL)
 	if err != nil {
