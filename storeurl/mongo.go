@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/address"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/mongostore"
@@ -31,9 +32,11 @@ import (
 // are those of mongoParams. Every other parameter is the driver's
 // (replicaSet, authSource, tls, timeoutMS, ...; see the MongoDB connection
 // string documentation), passed on in the URL's order for the driver to
-// judge; the driver ignores an option it does not know, so a store
+// judge. The driver ignores an option it does not know, so a store
 // parameter in the driver's camelCase (cleanupInterval, ttlIndex) or in
-// another letter case is refused, naming the store's spelling. Open pings the server with its context, so a wrong address fails
+// another letter case is refused, naming the store's spelling, and so is
+// any other parameter that neither the store nor the driver knows (a
+// misspelt colection= opened the default collection). Open pings the server with its context, so a wrong address fails
 // at once (once every host of the URL has refused the connection, where the
 // driver would go on selecting a server for its serverSelectionTimeoutMS,
 // 30 s; a URL that sets serverSelectionTimeoutMS waits that long for a
@@ -260,8 +263,50 @@ func parseMongoURL(u *url.URL) (*mongoURL, error) {
 	if err != nil {
 		return nil, err
 	}
+	if unknown := driverUnknown(driverQuery); len(unknown) > 0 {
+		var errs paramErrors
+		for _, name := range unknown {
+			errs = append(errs, fmt.Errorf("unknown parameter %q: neither the store's (known: %s) nor one the MongoDB driver knows (see the connection string options in MongoDB's documentation)", hideCredentials(name), strings.Join(mongoParams.sortedNames(), ", ")))
+		}
+		return nil, errs
+	}
 	driver := *u
 	driver.RawQuery = driverQuery
 	p.uri = driver.String()
 	return p, nil
+}
+
+// driverUnknown returns the names, as the URL spells them, of the
+// parameters of the driver's raw query that the MongoDB driver does not
+// know: it would ignore them in silence, so that a misspelt store
+// parameter (colection=app_sessions) opened the default collection. It
+// parses the query under a plain mongodb URL, which looks nothing up in
+// DNS, without the two SRV-only options, which that would refuse; a query
+// the driver cannot parse is left to the driver's own error at Open.
+func driverUnknown(driverQuery string) []string {
+	if driverQuery == "" {
+		return nil
+	}
+	var keep, names []string
+	for _, pair := range strings.Split(driverQuery, "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			if strings.EqualFold(n, "srvMaxHosts") || strings.EqualFold(n, "srvServiceName") {
+				continue
+			}
+			name = n
+		}
+		keep, names = append(keep, pair), append(names, name)
+	}
+	cs, err := connstring.Parse("mongodb://localhost/?" + strings.Join(keep, "&"))
+	if err != nil || len(cs.UnknownOptions) == 0 {
+		return nil
+	}
+	var unknown []string
+	for _, name := range names {
+		if _, ok := cs.UnknownOptions[strings.ToLower(name)]; ok && !slices.Contains(unknown, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
 }

@@ -160,6 +160,36 @@ func TestMongoURLErrorsSayWhatIsWrong(t *testing.T) {
 // parameter that differs from one of the store's only in letter case,
 // "_" or "-", naming the store's spelling; postgres URLs, whose server
 // refuses unknown settings with its own message, give the same error.
+// A parameter that neither the store nor the MongoDB driver knows is
+// refused: the driver ignored it in silence, so that a misspelt
+// collection (colection=web) opened the default collection, sessions,
+// and sessionctl counted, listed and cleared another application's
+// sessions, or none. The driver's own options still pass.
+func TestMongoURLRefusesAParameterNeitherTheStoreNorTheDriverKnows(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	_, db := srv.NewDatabase(t)
+	base := "mongodb://" + srv.Addr + "/" + db + "?appName=x&retryWrites=false&"
+	for _, c := range []struct{ query, want string }{
+		{"colection=web", `unknown parameter "colection": neither the store's (known: cleanup_interval, collection,`},
+		{"collection=web&readPrefrence=nearest", `unknown parameter "readPrefrence"`},
+	} {
+		_, closer, err := storeurl.Open(t.Context(), base+c.query)
+		if err == nil {
+			closer.Close()
+			t.Errorf("?%s: Open succeeded, the parameter dropped in silence", c.query)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("?%s: %v, want an error containing %q", c.query, err, c.want)
+		}
+	}
+	_, closer, err := storeurl.Open(t.Context(), base+"collection=web&readPreference=nearest&w=majority")
+	if err != nil {
+		t.Fatalf("the driver's own options: %v", err)
+	}
+	closer.Close()
+}
+
 func TestMongoURLRefusesAStoreParameterInTheDriversSpelling(t *testing.T) {
 	srv := testserver.SharedMongo(t)
 	_, db := srv.NewDatabase(t)
