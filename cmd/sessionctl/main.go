@@ -398,11 +398,15 @@ func (c *cli) lister() (session.Lister, error) {
 	return l, nil
 }
 
+// notADocument is what list shows for a stored value that is no session
+// document.
+const notADocument = "not a session document"
+
 // expiry describes when a stored session's cookie expires.
 func expiry(data []byte, now time.Time) string {
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
-		return "undecodable"
+		return notADocument
 	}
 	if doc.Cookie.Expires == nil {
 		return "browser-session"
@@ -437,7 +441,7 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	now := time.Now()
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEXPIRES")
-	var unreadable []string
+	var unreadable, undecodable []string
 	for _, id := range page {
 		data, found, err := c.read(ctx, id)
 		if err != nil && !c.aboutOneSession(ctx, err) {
@@ -453,7 +457,11 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 		case !found:
 			fmt.Fprintf(tw, "%s\t%s\n", shown, "gone (expired or destroyed just now)")
 		default:
-			fmt.Fprintf(tw, "%s\t%s\n", shown, expiry(data, now))
+			e := expiry(data, now)
+			if e == notADocument {
+				undecodable = append(undecodable, shown)
+			}
+			fmt.Fprintf(tw, "%s\t%s\n", shown, e)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -469,10 +477,30 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	default:
 		fmt.Fprintf(c.stderr, "sessions %d-%d of %d\n", offset+1, offset+len(page), total)
 	}
+	if len(undecodable) > 0 {
+		fmt.Fprintf(c.stderr, "%d stored value(s) are not session documents, which the application takes for no session: %s (sessionctl show ID says why, sessionctl destroy ID deletes one)\n", len(undecodable), strings.Join(undecodable, ", "))
+	}
 	if len(unreadable) > 0 {
-		return fmt.Errorf("%d session(s) could not be read: %s", len(unreadable), strings.Join(unreadable, ", "))
+		return fmt.Errorf("%d session(s) could not be read: %s (sessionctl destroy ID deletes one)", len(unreadable), strings.Join(unreadable, ", "))
 	}
 	return nil
+}
+
+// destroyCommand is the command line that destroys the session id, as a
+// message suggests it: an id that starts with "-" goes after "--", and
+// one that a shell would split or expand is quoted.
+func destroyCommand(id string) string {
+	arg := id
+	if arg == "" || strings.ContainsFunc(arg, func(r rune) bool {
+		return !(r < utf8.RuneSelf && (r == '-' || r == '_' || r == '.' || r == ':' || r == '/' || r == '+' || r == '=' || r == '@' || r == ',' ||
+			'0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'))
+	}) {
+		arg = "'" + strings.ReplaceAll(cell(id), "'", `'\''`) + "'"
+	}
+	if strings.HasPrefix(id, "-") {
+		return "sessionctl destroy -- " + arg
+	}
+	return "sessionctl destroy " + arg
 }
 
 // aboutOneSession reports whether err, from reading one session, is about
@@ -545,6 +573,9 @@ func (c *cli) show(ctx context.Context, id string) error {
 	defer cancel()
 	data, found, err := c.store.Get(ctx, id)
 	if err != nil {
+		if c.aboutOneSession(ctx, err) {
+			return fmt.Errorf("session %q cannot be read (%w); to delete it: %s", id, err, destroyCommand(id))
+		}
 		return err
 	}
 	if !found {
@@ -552,7 +583,7 @@ func (c *cli) show(ctx context.Context, id string) error {
 	}
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
-		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q", id, cellError{err}, data)
+		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q; the application takes it for no session, and %s deletes it", id, cellError{err}, data, destroyCommand(id))
 	}
 	canonical, err := session.JSONCodec{}.Encode(doc)
 	if err != nil {

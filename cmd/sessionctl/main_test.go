@@ -863,3 +863,57 @@ func TestAnIDThatStartsWithADashSaysToPutItAfterDoubleDash(t *testing.T) {
 		t.Errorf("list -colour: stderr %q hints at an argument list does not take", errOut)
 	}
 }
+
+// What sessionctl shows but cannot decode or read, it says how to delete:
+// show of a stored value that is no session document, or of a Redis key of
+// the wrong type, and list of the former, said what was wrong and stopped
+// there (list's row said "undecodable", and nothing on stderr), leaving the
+// operator to find out that the application takes such a value for no
+// session and that destroy deletes it.
+func TestShowAndListSayHowToDeleteWhatTheyCannotDecodeOrRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url string, use func(func(session.Store))) {
+		use(func(st session.Store) {
+			err := st.Set(context.Background(), "junk", []byte("not json"), time.Now().Add(time.Hour))
+			if err != nil { // PostgreSQL's json column takes only JSON
+				err = st.Set(context.Background(), "junk", []byte(`["not","a","document"]`), time.Now().Add(time.Hour))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		code, _, errOut := sessionctl(t, "", "-store", url, "show", "junk")
+		if code != 1 || !strings.Contains(errOut, "not a session document") || !strings.Contains(errOut, "takes it for no session, and sessionctl destroy junk deletes it") {
+			t.Errorf("show: exit %d, stderr %q, want what is wrong and the destroy command", code, errOut)
+		}
+		code, out, errOut := sessionctl(t, "", "-store", url, "list")
+		if code != 0 || !strings.Contains(out, "junk   not a session document\n") ||
+			!strings.Contains(errOut, "1 stored value(s) are not session documents, which the application takes for no session: junk (sessionctl show ID says why, sessionctl destroy ID deletes one)") {
+			t.Errorf("list: exit %d, stdout %q, stderr %q, want the row and what to do on stderr", code, out, errOut)
+		}
+	})
+	srv := testserver.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	if err := rdb.HSet(context.Background(), "sess:bad", "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := sessionctl(t, "", "-store", "redis://"+srv.Addr+"/0", "show", "bad")
+	if code != 1 || !strings.Contains(errOut, `session "bad" cannot be read (`) || !strings.Contains(errOut, "WRONGTYPE") || !strings.Contains(errOut, "; to delete it: sessionctl destroy bad\n") {
+		t.Errorf("show of a key of the wrong type: exit %d, stderr %q, want the reason and the destroy command", code, errOut)
+	}
+}
+
+func TestDestroyCommandQuotesWhatAShellWouldSplit(t *testing.T) {
+	for id, want := range map[string]string{
+		"AbC-_9":  "sessionctl destroy AbC-_9",
+		"-AbC":    "sessionctl destroy -- -AbC",
+		"a b":     "sessionctl destroy 'a b'",
+		"it's":    `sessionctl destroy 'it'\''s'`,
+		"$(rm x)": "sessionctl destroy '$(rm x)'",
+		"":        "sessionctl destroy ''",
+	} {
+		if got := destroyCommand(id); got != want {
+			t.Errorf("destroyCommand(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
