@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"hash/fnv"
 	"io"
 	"os"
@@ -131,64 +130,160 @@ func checkLength(path string) (noFreelistSynced bool, err error) {
 	return m.freelist == noFreelist, truncated(path, fi.Size(), need)
 }
 
-// readPages reads, in a read-only bbolt.Open of the file at path, every
-// page and key that bbolt's Open of it for writing reads to find its free
-// pages, as it does for a file whose last commit wrote no freelist
-// (written with NoFreelistSync): bbolt reads them in a goroutine of its
-// own, where a panic on a corrupt page, or a fault of its memory map,
-// ends the process, beyond any recover of Open's. Run in opening, the
-// same reads here panic in the goroutine of Open, which turns that into
-// ErrCorruptFile. A read-only bbolt.Open reads no such page (it loads no
-// freelist), and takes a shared lock, waiting up to timeout for a process
-// that holds the file for writing.
+// readPages reads, under the shared lock of a read-only bbolt.Open of the
+// file at path, every page and key that bbolt's Open of it for writing
+// reads to find its free pages, as it does for a file whose last commit
+// wrote no freelist (written with NoFreelistSync): bbolt reads them in a
+// goroutine of its own, where a panic on a corrupt page, or a fault of its
+// memory map, ends the process, beyond any recover of Open's. A read-only
+// bbolt.Open reads no such page (it loads no freelist), and takes a shared
+// lock, waiting up to timeout for a process that holds the file for
+// writing.
 //
-// bbolt walks the pages of every bucket that is not inline, each page's
-// elements, the keys (in order, which it checks), and the value of each
-// nested bucket; and it records every page an overflowing page spans, one
-// by one: a page that claims more pages than the file has would make it
-// count to 2^32. The cursors here read the same pages, elements, keys and
-// bucket values, and Bucket.Stats the same pages and their overflows,
-// which must add up to fewer pages than the file's last commit uses.
+// bbolt walks the pages of every bucket that is not inline, from the root
+// bucket down: each page (its id and type checked, a panic if wrong),
+// every page an overflowing page spans (one by one: a page that claims
+// more pages than the file has would make it count to 2^32), every key of
+// every branch and leaf page (compared with its neighbours), and the
+// value of each nested bucket. pageWalk reads the same from the file,
+// with ReadAt, not through a memory map, and fails with ErrCorruptFile on
+// anything that is not within the file's last commit: a page id, its
+// type, its span, an element or key or bucket value past its page, or a
+// page reached twice (bbolt reports that, and a page that is its own
+// child would make a walk recurse without end). A page that passes is one
+// bbolt's walk reads without a panic or a fault.
 func readPages(path string, timeout time.Duration) error {
 	db, err := bbolt.Open(path, fileMode, &bbolt.Options{Timeout: timeout, ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return db.View(func(tx *bbolt.Tx) error {
-		pages := tx.Size() / int64(db.Info().PageSize)
-		var used int64
-		var sum uint32
-		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
-			sum = crc32.Update(sum, crc32.IEEETable, name)
-			if b == nil {
-				return nil
-			}
-			st := b.Stats()
-			used += int64(st.BranchPageN) + int64(st.BranchOverflowN) + int64(st.LeafPageN) + int64(st.LeafOverflowN)
-			sum = readKeys(b, sum)
-			return nil
-		})
-		if err == nil && used > pages {
-			return fmt.Errorf("%w: %s: its buckets' pages and their overflows add up to %d pages, past the %d its last commit uses; restore it from a backup, or remove it to start with no sessions", ErrCorruptFile, path, used, pages)
-		}
+	f, err := os.Open(path)
+	if err != nil {
 		return err
-	})
+	}
+	defer f.Close()
+	m, ok := lastCommit(f)
+	if !ok {
+		return nil // bbolt.Open says why
+	}
+	if m.pageSize < pageHeaderSize || m.pages > uint64(1<<62)/uint64(m.pageSize) {
+		return nil
+	}
+	w := pageWalk{f: f, pageSize: int64(m.pageSize), pages: m.pages, seen: make([]uint64, (m.pages+63)/64)}
+	if err := w.tree(m.root, 0); err != nil {
+		return fmt.Errorf("%w: %s: %v; restore it from a backup, or remove it to start with no sessions", ErrCorruptFile, path, err)
+	}
+	return nil
 }
 
-// readKeys reads every key of b and of the buckets nested in it, and
-// returns sum updated with them (so that the reads are made).
-func readKeys(b *bbolt.Bucket, sum uint32) uint32 {
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		sum = crc32.Update(sum, crc32.IEEETable, k)
-		if v == nil {
-			if child := b.Bucket(k); child != nil {
-				sum = readKeys(child, sum)
+// The layout of a bbolt page: a 16-byte header (its id, 8 bytes; its
+// flags and element count, 2 bytes each; the pages it spans past its
+// own, 4 bytes), then its elements, 16 bytes each: on a branch page the
+// key's position (from the element) and size, 4 bytes each, and the child
+// page's id; on a leaf page flags, the key's position and size, and the
+// value's size, 4 bytes each. A nested bucket's value begins with its
+// root page id (0 for a bucket inline in its value) and sequence.
+const (
+	pageHeaderSize   = 16
+	elementSize      = 16
+	bucketHeaderSize = 16
+	branchPage       = 0x01
+	leafPage         = 0x02
+	bucketElement    = 0x01
+)
+
+// pageWalk reads the pages of a bbolt file's buckets, as bbolt's Open of
+// a file without a freelist does (readPages).
+type pageWalk struct {
+	f        io.ReaderAt
+	pageSize int64
+	pages    uint64   // the high water mark
+	seen     []uint64 // a bit a page
+	bufs     [][]byte // a page buffer a level of the tree
+}
+
+// tree reads the page id at depth and the pages and nested buckets under it.
+func (w *pageWalk) tree(id uint64, depth int) error {
+	p, err := w.page(id, depth)
+	if err != nil {
+		return err
+	}
+	e := binary.NativeEndian
+	flags, count := e.Uint16(p[8:]), uint64(e.Uint16(p[10:]))
+	if pageHeaderSize+count*elementSize > uint64(len(p)) {
+		return fmt.Errorf("page %d: its %d elements run past its end", id, count)
+	}
+	for i := range count {
+		el := pageHeaderSize + i*elementSize
+		var pos, ksize, vsize uint64
+		if flags == branchPage {
+			pos, ksize = uint64(e.Uint32(p[el:])), uint64(e.Uint32(p[el+4:]))
+		} else {
+			pos, ksize, vsize = uint64(e.Uint32(p[el+4:])), uint64(e.Uint32(p[el+8:])), uint64(e.Uint32(p[el+12:]))
+		}
+		if el+pos+ksize+vsize > uint64(len(p)) {
+			return fmt.Errorf("page %d: element %d's key or value lies past the page", id, i)
+		}
+		switch {
+		case flags == branchPage:
+			if err := w.tree(e.Uint64(p[el+8:]), depth+1); err != nil {
+				return err
+			}
+		case e.Uint32(p[el:])&bucketElement != 0:
+			if vsize < bucketHeaderSize {
+				return fmt.Errorf("page %d: element %d is a bucket of %d bytes", id, i, vsize)
+			}
+			if root := e.Uint64(p[el+pos+ksize:]); root != 0 { // 0: inline, which bbolt skips
+				if err := w.tree(root, depth+1); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	return sum
+	return nil
+}
+
+// page reads the page id, and the pages it spans, into the buffer of
+// depth, checking its id, its type, that its span is within the file's
+// last commit, and that no page of it was read before.
+func (w *pageWalk) page(id uint64, depth int) ([]byte, error) {
+	if id < 2 || id >= w.pages {
+		return nil, fmt.Errorf("page id %d is not within the %d pages of the file's last commit", id, w.pages)
+	}
+	for len(w.bufs) <= depth {
+		w.bufs = append(w.bufs, make([]byte, w.pageSize))
+	}
+	p := w.bufs[depth][:pageHeaderSize]
+	if _, err := w.f.ReadAt(p, int64(id)*w.pageSize); err != nil {
+		return nil, fmt.Errorf("page %d: %v", id, err)
+	}
+	e := binary.NativeEndian
+	if got := e.Uint64(p); got != id {
+		return nil, fmt.Errorf("page %d says it is page %d", id, got)
+	}
+	if flags := e.Uint16(p[8:]); flags != branchPage && flags != leafPage {
+		return nil, fmt.Errorf("page %d is no branch or leaf page (flags %#x)", id, flags)
+	}
+	overflow := uint64(e.Uint32(p[12:]))
+	if overflow >= w.pages-id {
+		return nil, fmt.Errorf("page %d spans %d pages more, past the %d of the file's last commit", id, overflow, w.pages)
+	}
+	for i := id; i <= id+overflow; i++ {
+		if w.seen[i/64]&(1<<(i%64)) != 0 {
+			return nil, fmt.Errorf("page %d is reached twice", i)
+		}
+		w.seen[i/64] |= 1 << (i % 64)
+	}
+	n := int64(overflow+1) * w.pageSize
+	if int64(cap(w.bufs[depth])) < n {
+		w.bufs[depth] = make([]byte, n)
+	}
+	p = w.bufs[depth][:n]
+	if _, err := w.f.ReadAt(p, int64(id)*w.pageSize); err != nil {
+		return nil, fmt.Errorf("page %d: %v", id, err)
+	}
+	return p, nil
 }
 
 // The meta page of a bbolt file (format version 2): a 16-byte page header,
@@ -211,6 +306,7 @@ const noFreelist = 1<<64 - 1
 // meta is what Open needs of a meta page.
 type meta struct {
 	pageSize uint32
+	root     uint64 // the root bucket's page id
 	freelist uint64 // the freelist's page id, or noFreelist
 	pages    uint64 // the high water mark
 	txid     uint64
@@ -229,7 +325,7 @@ func readMeta(f io.ReaderAt, off int64) (meta, bool) {
 	if e.Uint32(m[0:]) != metaMagic || e.Uint32(m[4:]) != metaVersion || e.Uint64(m[56:]) != h.Sum64() {
 		return meta{}, false
 	}
-	return meta{pageSize: e.Uint32(m[8:]), freelist: e.Uint64(m[32:]), pages: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, true
+	return meta{pageSize: e.Uint32(m[8:]), root: e.Uint64(m[16:]), freelist: e.Uint64(m[32:]), pages: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, true
 }
 
 // lastCommitSize returns the bytes the pages of the file's last commit
