@@ -374,7 +374,7 @@ func ttlIndexError(ctx context.Context, coll string, first bool, err error) erro
 	case se != nil && se.HasErrorCode(indexKeySpecsConflict):
 		return fmt.Errorf("mongostore: create the TTL index on %s.%s: the collection already has an index named \"%s_1\" on other keys; drop it (db.%s.dropIndex(\"%s_1\")) and New creates its own, or leave out WithTTLIndex and keep it: %w", coll, fieldExpires, fieldExpires, coll, fieldExpires, err)
 	case first:
-		return fmt.Errorf("mongostore: create the TTL index on %s.%s (if the server has no TTL indexes, leave out WithTTLIndex: the default WithCleanupInterval deletes expired sessions): %w", coll, fieldExpires, err)
+		return fmt.Errorf("mongostore: create the TTL index on %s.%s (if the server has no TTL indexes, leave out WithTTLIndex and let the interval cleanup, WithCleanupInterval, delete expired sessions): %w", coll, fieldExpires, err)
 	}
 	return fmt.Errorf("mongostore: create the TTL index on %s.%s: %w", coll, fieldExpires, err)
 }
