@@ -11,3 +11,7 @@ func SetNewTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
 	newTimeout = d
 	t.Cleanup(func() { newTimeout = old })
 }
+
+// CleanupDone returns a channel closed when the store's cleanup goroutine
+// has ended (at once for a store without one).
+func CleanupDone(s *Store) <-chan struct{} { return s.stopper.done }

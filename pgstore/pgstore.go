@@ -63,7 +63,9 @@
 // pruning compares with one time; the cleanup does too, in batches of up to
 // 1,000 rows, each a statement with its own now(). A cleanup goroutine
 // deletes expired rows every 15 minutes (as connect-pg-simple prunes);
-// [WithCleanupInterval] changes or disables it, and [Store.Close] stops it.
+// [WithCleanupInterval] changes or disables it, and [Store.Close] stops it:
+// a store dropped without Close has its cleanup stopped only once the
+// garbage collector finds it unreachable.
 // [Store.PurgeExpired] does the same on demand; a batch skips the rows
 // another transaction holds, which a later run deletes. The store's
 // expiries keep PostgreSQL's microseconds; connect-pg-simple's are rounded
@@ -125,11 +127,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -211,10 +215,22 @@ type Store struct {
 	usersTable string      // the user index table (users.go), quoted
 	uq         userQueries // its statements
 
-	stop      chan struct{} // closed by Close
-	done      chan struct{} // closed when the cleanup goroutine ends
-	closeOnce sync.Once
+	// stopper stops the cleanup goroutine, which refers to the Store only
+	// through a weak pointer (and during a run), so that a Store dropped
+	// without Close is collected, and its cleanup stopped (runtime.AddCleanup).
+	stopper *stopper
 }
+
+// stopper ends a store's cleanup goroutine. It does not refer to the Store.
+type stopper struct {
+	once sync.Once
+	stop chan struct{} // closed by signal
+	done chan struct{} // closed when the cleanup goroutine ends
+}
+
+// signal tells the cleanup goroutine to end, and a purge in progress to
+// stop, without waiting for it.
+func (sp *stopper) signal() { sp.once.Do(func() { close(sp.stop) }) }
 
 // Compile-time checks of the capabilities the manager looks for.
 var (
@@ -404,8 +420,7 @@ func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store
 		q:          newQueries(ident.Sanitize()),
 		usersTable: users,
 		uq:         newUserQueries(ident.Sanitize(), users),
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		stopper:    &stopper{stop: make(chan struct{}), done: make(chan struct{})},
 	}
 	if c.createTable {
 		if err := s.createTable(ctx, c.schema, c.table); err != nil {
@@ -413,9 +428,10 @@ func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store
 		}
 	}
 	if c.cleanupInterval > 0 {
-		go s.cleanup(c.cleanupInterval)
+		go cleanup(weak.Make(s), s.stopper, c.cleanupInterval)
+		runtime.AddCleanup(s, (*stopper).signal, s.stopper)
 	} else {
-		close(s.done)
+		close(s.stopper.done)
 	}
 	return s, nil
 }
@@ -674,38 +690,53 @@ func (s *Store) Table() string { return s.table }
 // answer, Close gives up with pgx, after 15 seconds). It does not close
 // the pool. Calling it again does nothing.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	s.stopper.signal()
+	<-s.stopper.done
 	return nil
 }
 
-// cleanup deletes expired rows every interval until Close.
-func (s *Store) cleanup(interval time.Duration) {
-	defer close(s.done)
-	// Cancelled by Close only: a deadline here (New's) would end every
-	// purge after it at once, unlogged.
+// cleanup deletes expired rows from the store every interval until sp
+// stops (Close, or the store was collected). It holds the store only
+// during a run, so that a store dropped without Close can be collected.
+func cleanup(ws weak.Pointer[Store], sp *stopper, interval time.Duration) {
+	defer close(sp.done)
+	// Cancelled by sp only: a deadline here (New's) would end every purge
+	// after it at once, unlogged.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-s.stop
+		<-sp.stop
 		cancel() // end a purge in progress
 	}()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-sp.stop:
 			return
 		case <-tick.C:
-			n, err := s.PurgeExpired(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				s.logger.Error("pgstore: cleanup of expired sessions failed", "table", s.table, "err", err)
-			case n > 0:
-				s.logger.Debug("pgstore: deleted expired sessions", "table", s.table, "count", n)
-			}
+		}
+		if !cleanupRun(ctx, ws) {
+			return
 		}
 	}
+}
+
+// cleanupRun runs PurgeExpired once with ctx and logs a failure, unless ctx
+// ended (Close). It returns false if the store was collected.
+func cleanupRun(ctx context.Context, ws weak.Pointer[Store]) bool {
+	s := ws.Value()
+	if s == nil {
+		return false
+	}
+	n, err := s.PurgeExpired(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("pgstore: cleanup of expired sessions failed", "table", s.table, "err", err)
+	case n > 0:
+		s.logger.Debug("pgstore: deleted expired sessions", "table", s.table, "count", n)
+	}
+	return true
 }
 
 // wrap adds the operation and the start of the id to an error. Errors end up
