@@ -536,10 +536,13 @@ func checkIdentifiers(table string) error {
 // on objects that all exist. connect-pg-simple's createTableIfMissing
 // likewise looks for its table first. Two processes creating the same
 // objects at once can collide in the catalog even with IF NOT EXISTS; the
-// loser retries, and then finds them.
+// loser retries, and then finds the object it collided on. Each collision is
+// on an object another process has committed, so a process that loses on
+// each of the five (schema, table, its index, the user index table, its
+// index) in turn needs six tries.
 func (s *Store) createTable(ctx context.Context, schema, table string) error {
 	var err error
-	for range 3 {
+	for range createTries {
 		var sql string
 		if sql, err = s.missingObjectsSQL(ctx, schema, table); err == nil {
 			if sql == "" {
@@ -557,6 +560,10 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 	}
 	return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
 }
+
+// createTries bounds createTable's tries: one more than the objects it
+// may create, on each of which it may lose a race.
+const createTries = 6
 
 // createRace reports whether err is how a CREATE ... IF NOT EXISTS fails
 // when another transaction created the object meanwhile: it missed the
