@@ -1144,59 +1144,62 @@ func (rs *requestState) sameSite() string {
 // browser-session cookie.
 func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	o := &rs.m.opts.Cookie
-	var b strings.Builder
-	b.Grow(len(rs.m.opts.Name) + len(value) + 160)
-	b.WriteString(rs.m.opts.Name)
-	b.WriteByte('=')
-	b.WriteString(value)
+	// Built in an array on the stack, so that the header's value is one
+	// allocation of its own size (a longer cookie goes on in a slice of
+	// its own).
+	var buf [256]byte
+	b := append(buf[:0], rs.m.opts.Name...)
+	b = append(b, '=')
+	b = append(b, value...)
 	if o.Domain != "" {
-		b.WriteString("; Domain=")
-		b.WriteString(o.Domain)
+		b = append(b, "; Domain="...)
+		b = append(b, o.Domain...)
 	}
-	b.WriteString("; Path=")
-	b.WriteString(o.Path)
+	b = append(b, "; Path="...)
+	b = append(b, o.Path...)
 	if !expires.IsZero() {
-		var buf [64]byte
-		b.WriteString("; Expires=")
-		b.Write(appendHTTPTime(buf[:0], expires))
-		b.WriteString("; Max-Age=")
-		b.Write(strconv.AppendInt(buf[:0], maxAgeSeconds(expires, now), 10))
+		b = append(b, "; Expires="...)
+		b = appendHTTPTime(b, expires)
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, maxAgeSeconds(expires, now), 10)
 	}
 	if !o.DisableHTTPOnly {
-		b.WriteString("; HttpOnly")
+		b = append(b, "; HttpOnly"...)
 	}
-	if rs.secureCookie() {
-		b.WriteString("; Secure")
+	secure := rs.secureCookie()
+	if secure {
+		b = append(b, "; Secure"...)
 		if o.Partitioned { // only with Secure, or browsers drop the cookie
-			b.WriteString("; Partitioned")
+			b = append(b, "; Partitioned"...)
 		}
 	}
 	switch o.Priority {
 	case "low":
-		b.WriteString("; Priority=Low")
+		b = append(b, "; Priority=Low"...)
 	case "medium":
-		b.WriteString("; Priority=Medium")
+		b = append(b, "; Priority=Medium"...)
 	case "high":
-		b.WriteString("; Priority=High")
+		b = append(b, "; Priority=High"...)
 	}
 	switch rs.sameSite() {
 	case "lax":
-		b.WriteString("; SameSite=Lax")
+		b = append(b, "; SameSite=Lax"...)
 	case "strict":
-		b.WriteString("; SameSite=Strict")
+		b = append(b, "; SameSite=Strict"...)
 	case "none":
 		// Browsers drop a SameSite=None cookie without Secure
 		// (SecureAuto over plain HTTP): leave it out, so that the
 		// browser's default applies and the session comes back.
-		if rs.secureCookie() {
-			b.WriteString("; SameSite=None")
+		if secure {
+			b = append(b, "; SameSite=None"...)
 		}
 	}
+	line := string(b)
 	h := rs.w.Header()
 	if s := rs.sess; s != nil && len(h["Set-Cookie"]) == 0 {
-		h["Set-Cookie"] = oneValue(&s.setCookieStore, b.String()) // h.Set without canonicalizing a canonical key
+		h["Set-Cookie"] = oneValue(&s.setCookieStore, line) // h.Set without canonicalizing a canonical key
 	} else {
-		h["Set-Cookie"] = append(h["Set-Cookie"], b.String()) // h.Add without canonicalizing a canonical key
+		h["Set-Cookie"] = append(h["Set-Cookie"], line) // h.Add without canonicalizing a canonical key
 	}
 	keepFromCaches(h, &rs.cacheControl)
 }
