@@ -104,7 +104,7 @@ func (JSONCodec) Encode(doc *Document) ([]byte, error) {
 			return nil, fmt.Errorf("session: encode key %q: %w", e.key, err)
 		}
 	}
-	return encodeJSONDocument(doc, &vals), nil
+	return encodeJSONDocument(doc, &vals, nil), nil
 }
 
 // The depth at which a load reads a session's values, which scanValue
@@ -147,13 +147,19 @@ func mayBeTooDeep(raw []byte, depth int) bool {
 // encodeJSONDocument writes doc's cookie and creation time, and the raw
 // JSON of vals, in key order: Encode of a document whose values are valid
 // JSON. The manager's saves, whose values were validated when they were
-// loaded or made by json.Marshal, skip Encode's check and its map.
-func encodeJSONDocument(doc *Document, vals *values) []byte {
+// loaded or made by json.Marshal, skip Encode's check and its map. It
+// writes into dst (from its start) when the document fits there, as it
+// nearly always does in a buffer that held an earlier document, or into a
+// slice of its own otherwise.
+func encodeJSONDocument(doc *Document, vals *values, dst []byte) []byte {
 	size := 200 + len(CreatedKey)
 	for _, e := range vals.list {
 		size += len(e.key) + len(e.v.raw) + 4
 	}
-	b := bytes.NewBuffer(make([]byte, 0, size))
+	if cap(dst) < size {
+		dst = make([]byte, 0, size)
+	}
+	b := bytes.NewBuffer(dst[:0])
 	b.WriteString(`{"cookie":`)
 	doc.Cookie.appendJSON(b)
 	if !doc.Created.IsZero() {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/memstore"
 )
 
 // brokenCodec encodes as JSONCodec does, and decodes every stored session to
@@ -132,6 +134,46 @@ func TestPointerToJSONCodecStoresTheExpressDocument(t *testing.T) {
 		if !bytes.HasPrefix(data, []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},`)) ||
 			!bytes.HasSuffix(data, []byte(`,"views":2}`)) {
 			t.Fatalf("%T: stored %s", codec, data)
+		}
+	}
+}
+
+// outputKeepingCodec encodes as JSONCodec does, and keeps each slice it returns
+// beside a copy of it, as a custom codec may keep its output (the last
+// document, say).
+type outputKeepingCodec struct{ kept *[][2][]byte }
+
+func (c outputKeepingCodec) Encode(doc *Document) ([]byte, error) {
+	b, err := JSONCodec{}.Encode(doc)
+	*c.kept = append(*c.kept, [2][]byte{b, bytes.Clone(b)})
+	return b, err
+}
+
+func (outputKeepingCodec) Decode(data []byte) (*Document, error) { return JSONCodec{}.Decode(data) }
+
+// The bytes a custom Codec returns stay the codec's: no save, of its
+// manager or another one on a memstore, writes into them, as a save writes
+// into a buffer that an earlier JSONCodec save to a memstore handed back.
+func TestACustomCodecsEncodedBytesAreNeverWrittenByAnotherSave(t *testing.T) {
+	customStore, plainStore := memstore.New(), memstore.New()
+	t.Cleanup(func() { customStore.Close(); plainStore.Close() })
+	var kept [][2][]byte
+	custom, _ := newTestManager(t, Options{Store: customStore, Codec: outputKeepingCodec{&kept}})
+	plain, _ := newTestManager(t, Options{Store: plainStore})
+	// The plain manager's documents are shorter than the codec's, and
+	// differ from them, so that one written into the codec's bytes shows.
+	setV := handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.Set("v", 2) })
+	customBrowser, plainBrowser := newBrowser(t, custom.Handler(incrViews)), newBrowser(t, plain.Handler(setV))
+	for range 20 {
+		customBrowser.get("/")
+		plainBrowser.get("/")
+	}
+	if len(kept) != 20 {
+		t.Fatalf("the codec encoded %d times, want 20", len(kept))
+	}
+	for i, k := range kept {
+		if !bytes.Equal(k[0], k[1]) {
+			t.Fatalf("save %d: the bytes the codec returned were overwritten: %q, was %q", i+1, k[0], k[1])
 		}
 	}
 }

@@ -249,7 +249,7 @@ func FuzzEncodeAcceptsWhatDecodeReadsBack(f *testing.F) {
 				if depth == documentValueDepth {
 					var doc Document
 					var loaded values
-					loadErr = decodeJSONDocument(encodeJSONDocument(&doc, &vals), &doc, &cookieValues{}, &loaded)
+					loadErr = decodeJSONDocument(encodeJSONDocument(&doc, &vals, nil), &doc, &cookieValues{}, &loaded)
 					if loadErr == nil && !bytes.Equal(loaded.raw("k"), raw) {
 						t.Fatalf("depth %d: the load read %d bytes back, the save wrote %d", depth, len(loaded.raw("k")), len(raw))
 					}

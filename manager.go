@@ -11,6 +11,7 @@ import (
 	"math"
 	mathrand "math/rand/v2"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,7 @@ type Manager struct {
 	users          UserIndex        // nil if the store keeps no user index (users.go)
 	unindexer      UserIndexRemover // nil unless the store removes entries and compares and swaps (users.go)
 	inMemory       bool             // the store is a memstore, which never waits (withStoreTimeout)
+	reuseEncoded   bool             // saves encode into encodeBuffers: a memstore (which copies) with JSONCodec (whose bytes are the manager's)
 	deadlines      *storeDeadlines
 	codec          Codec
 	valueDepth     int // where the codec's loads read a session's values (documentValueDepth for JSONCodec), as deep as a save may nest them
@@ -97,6 +99,10 @@ func New(opts Options) (*Manager, error) {
 	m.versioned, _ = opts.Store.(VersionedStore)
 	m.toucher, _ = opts.Store.(Toucher)
 	_, m.inMemory = opts.Store.(*memstore.Store)
+	// A custom codec may keep the bytes it returns; JSONCodec's are the
+	// manager's own.
+	_, jsonCodec := m.codec.(JSONCodec)
+	m.reuseEncoded = m.inMemory && jsonCodec
 	m.deadlines = newStoreDeadlines(opts.StoreTimeout)
 	m.getToucher, _ = opts.Store.(GetToucher)
 	_, m.durableGetTouch = opts.Store.(DurableGetToucher)
@@ -531,7 +537,7 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 		return errRenewFailed
 	}
 	if m.versioned == nil {
-		data, err := m.encode(s)
+		data, err := m.encode(s, nil)
 		if err != nil {
 			return err
 		}
@@ -575,7 +581,11 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 			}
 		}
 		if s.has(markKnowVersion) {
-			data, eerr := m.encode(s)
+			var buf *encodeBuffer
+			if m.reuseEncoded {
+				buf = encodeBuffers.Get().(*encodeBuffer)
+			}
+			data, eerr := m.encode(s, buf.bytes())
 			if eerr != nil {
 				return eerr
 			}
@@ -611,6 +621,9 @@ func (m *Manager) persist(ctx context.Context, s *Session) error {
 					}
 					return err
 				}
+			}
+			if err == nil {
+				buf.release(data) // not kept (lostCreate, lostUpdate keep it)
 			}
 		}
 		switch {
@@ -725,8 +738,42 @@ func (m *Manager) dropRenewedFrom(ctx context.Context, s *Session, op string) er
 	return nil
 }
 
-// encode makes the stored form of s, within MaxDocumentBytes.
-func (m *Manager) encode(s *Session) ([]byte, error) {
+// encodeBuffers are the buffers that saves to a memstore encode into, with
+// JSONCodec (reuseEncoded): the store copies the bytes it is given, so that a save that keeps no
+// reference to them (the write did not fail, see lostUpdate) hands its
+// buffer to the next one.
+var encodeBuffers = sync.Pool{New: func() any { return new(encodeBuffer) }}
+
+// encodeBuffer is a buffer of encodeBuffers.
+type encodeBuffer struct{ b []byte }
+
+// maxPooledEncodeBuffer is the largest buffer that goes back to
+// encodeBuffers: one of an unusually large session is left to the garbage
+// collector rather than kept for every later save.
+const maxPooledEncodeBuffer = 16 << 10
+
+// bytes returns the buffer's bytes, nil for a nil buffer.
+func (b *encodeBuffer) bytes() []byte {
+	if b == nil {
+		return nil
+	}
+	return b.b
+}
+
+// release puts b back into encodeBuffers with data, what was encoded into
+// it (in it, or in a larger slice that replaced it), which nothing may
+// reference any more. A nil b does nothing.
+func (b *encodeBuffer) release(data []byte) {
+	if b == nil || cap(data) > maxPooledEncodeBuffer {
+		return
+	}
+	b.b = data[:0]
+	encodeBuffers.Put(b)
+}
+
+// encode makes the stored form of s, within MaxDocumentBytes. A JSONCodec
+// document is written into dst when it fits there (encodeJSONDocument).
+func (m *Manager) encode(s *Session, dst []byte) ([]byte, error) {
 	var data []byte
 	if _, ok := m.codec.(JSONCodec); ok {
 		var (
@@ -739,7 +786,7 @@ func (m *Manager) encode(s *Session) ([]byte, error) {
 		// Assigned to doc itself, not through a pointer, which would send
 		// doc and cv to the heap.
 		doc.Cookie.Expires, doc.Cookie.OriginalMaxAge, doc.Cookie.Secure, doc.Cookie.Partitioned = cv.pointers()
-		data = encodeJSONDocument(&doc, &s.values) // its values are valid JSON already
+		data = encodeJSONDocument(&doc, &s.values, dst) // its values are valid JSON already
 	} else {
 		sd := new(struct { // a custom codec may keep what it is given
 			Document
