@@ -20,16 +20,20 @@ func appendISOTime(b []byte, t time.Time) []byte {
 	if !ok {
 		return appendISOExpanded(b, t)
 	}
-	b = appendDigits(b, c.year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, c.month, 2)
-	b = append(b, '-')
-	b = appendDigits(b, c.day, 2)
-	b = append(b, 'T')
-	b = c.appendClock(b)
-	b = append(b, '.')
-	b = appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
-	return append(b, 'Z')
+	var d [len(isoMillis)]byte
+	put4(d[0:4], c.year)
+	d[4] = '-'
+	put2(d[5:7], c.month)
+	d[7] = '-'
+	put2(d[8:10], c.day)
+	d[10] = 'T'
+	c.putClock(d[11:19])
+	d[19] = '.'
+	ms := t.Nanosecond() / int(time.Millisecond)
+	d[20] = byte('0' + ms/100)
+	put2(d[21:23], ms%100)
+	d[23] = 'Z'
+	return append(b, d[:]...)
 }
 
 // appendISOExpanded appends t, whose year is outside 0 to 9999, as
@@ -93,16 +97,18 @@ func appendHTTPTime(b []byte, t time.Time) []byte {
 	}
 	const days = "SunMonTueWedThuFriSat"
 	const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
-	b = append(b, days[3*c.weekday:3*c.weekday+3]...)
-	b = append(b, ", "...)
-	b = appendDigits(b, c.day, 2)
-	b = append(b, ' ')
-	b = append(b, months[3*(c.month-1):3*c.month]...)
-	b = append(b, ' ')
-	b = appendDigits(b, c.year, 4)
-	b = append(b, ' ')
-	b = c.appendClock(b)
-	return append(b, " GMT"...)
+	var d [len(http.TimeFormat)]byte
+	copy(d[0:3], days[3*c.weekday:])
+	d[3], d[4] = ',', ' '
+	put2(d[5:7], c.day)
+	d[7] = ' '
+	copy(d[8:11], months[3*(c.month-1):])
+	d[11] = ' '
+	put4(d[12:16], c.year)
+	d[16] = ' '
+	c.putClock(d[17:25])
+	copy(d[25:], " GMT")
+	return append(b, d[:]...)
 }
 
 // civil is an instant's calendar fields in UTC, to the second.
@@ -167,22 +173,38 @@ func floorDiv[T int | int64](a, b T) T {
 	return q
 }
 
-// appendClock appends the time of day as 15:04:05.
-func (c civil) appendClock(b []byte) []byte {
-	b = appendDigits(b, c.hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, c.minute, 2)
-	b = append(b, ':')
-	return appendDigits(b, c.second, 2)
+// putClock writes the time of day as 15:04:05 into d[:8].
+func (c civil) putClock(d []byte) {
+	_ = d[7]
+	put2(d[0:2], c.hour)
+	d[2] = ':'
+	put2(d[3:5], c.minute)
+	d[5] = ':'
+	put2(d[6:8], c.second)
 }
 
-// appendDigits appends the last width decimal digits of n (n >= 0),
-// zero-padded.
-func appendDigits(b []byte, n, width int) []byte {
-	var buf [4]byte
-	for i := width - 1; i >= 0; i-- {
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, buf[:width]...)
+// twoDigits holds 00 to 99, each as two bytes: put2 copies a number's two
+// digits at once, where a loop would divide for each.
+const twoDigits = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// put2 writes n (0 to 99) as two digits, zero-padded, into d[:2].
+func put2(d []byte, n int) {
+	i := uint(n) % 100 * 2 // in range for any n; callers pass 0 to 99
+	d[0], d[1] = twoDigits[i], twoDigits[i+1]
+}
+
+// put4 writes n (0 to 9999) as four digits, zero-padded, into d[:4].
+func put4(d []byte, n int) {
+	_ = d[3]
+	put2(d[0:2], n/100)
+	put2(d[2:4], n%100)
 }
