@@ -159,80 +159,78 @@ func encodeJSONDocument(doc *Document, vals *values, dst []byte) []byte {
 	if cap(dst) < size {
 		dst = make([]byte, 0, size)
 	}
-	b := bytes.NewBuffer(dst[:0])
-	b.WriteString(`{"cookie":`)
-	doc.Cookie.appendJSON(b)
+	b := append(dst[:0], `{"cookie":`...)
+	b = doc.Cookie.appendJSON(b)
 	if !doc.Created.IsZero() {
-		b.WriteString(`,"` + CreatedKey + `":"`)
-		b.Write(appendISOTime(b.AvailableBuffer(), doc.Created))
-		b.WriteByte('"')
+		b = append(b, `,"`+CreatedKey+`":"`...)
+		b = appendISOTime(b, doc.Created)
+		b = append(b, '"')
 	}
 	for _, e := range vals.list {
-		b.WriteByte(',')
-		writeJSONString(b, e.key)
-		b.WriteByte(':')
-		b.Write(e.v.raw)
+		b = append(b, ',')
+		b = appendJSONString(b, e.key)
+		b = append(b, ':')
+		b = append(b, e.v.raw...)
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return append(b, '}')
 }
 
-// appendJSON writes the cookie with express's key order: originalMaxAge,
+// appendJSON appends the cookie with express's key order: originalMaxAge,
 // partitioned, priority, expires, secure, httpOnly, domain, path, sameSite.
-func (c *DocumentCookie) appendJSON(b *bytes.Buffer) {
-	b.WriteString(`{"originalMaxAge":`)
+func (c *DocumentCookie) appendJSON(b []byte) []byte {
+	b = append(b, `{"originalMaxAge":`...)
 	if c.OriginalMaxAge == nil {
-		b.WriteString("null")
+		b = append(b, "null"...)
 	} else {
-		b.Write(strconv.AppendInt(b.AvailableBuffer(), *c.OriginalMaxAge, 10))
+		b = strconv.AppendInt(b, *c.OriginalMaxAge, 10)
 	}
 	if c.Partitioned != nil {
-		b.WriteString(`,"partitioned":`)
-		b.WriteString(strconv.FormatBool(*c.Partitioned))
+		b = append(b, `,"partitioned":`...)
+		b = strconv.AppendBool(b, *c.Partitioned)
 	}
 	if c.Priority != "" {
-		b.WriteString(`,"priority":`)
-		writeJSONString(b, c.Priority)
+		b = append(b, `,"priority":`...)
+		b = appendJSONString(b, c.Priority)
 	}
-	b.WriteString(`,"expires":`)
+	b = append(b, `,"expires":`...)
 	if c.Expires == nil {
-		b.WriteString("null")
+		b = append(b, "null"...)
 	} else {
-		b.WriteByte('"')
-		b.Write(appendISOTime(b.AvailableBuffer(), *c.Expires))
-		b.WriteByte('"')
+		b = append(b, '"')
+		b = appendISOTime(b, *c.Expires)
+		b = append(b, '"')
 	}
 	if c.Secure != nil {
-		b.WriteString(`,"secure":`)
-		b.WriteString(strconv.FormatBool(*c.Secure))
+		b = append(b, `,"secure":`...)
+		b = strconv.AppendBool(b, *c.Secure)
 	}
-	b.WriteString(`,"httpOnly":`)
-	b.WriteString(strconv.FormatBool(c.HTTPOnly))
+	b = append(b, `,"httpOnly":`...)
+	b = strconv.AppendBool(b, c.HTTPOnly)
 	if c.Domain != "" {
-		b.WriteString(`,"domain":`)
-		writeJSONString(b, c.Domain)
+		b = append(b, `,"domain":`...)
+		b = appendJSONString(b, c.Domain)
 	}
-	b.WriteString(`,"path":`)
-	writeJSONString(b, c.Path)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, c.Path)
 	if c.SameSite != "" {
-		b.WriteString(`,"sameSite":`)
-		writeJSONString(b, c.SameSite)
+		b = append(b, `,"sameSite":`...)
+		b = appendJSONString(b, c.SameSite)
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
-func writeJSONString(b *bytes.Buffer, s string) {
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
 	if plainJSONString(s) {
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
 	// A string always marshals. A copy goes to Marshal, which keeps its
 	// argument as far as escape analysis knows, so that s and the document
 	// it is read from stay on a save's stack.
 	q, _ := json.Marshal(strings.Clone(s))
-	b.Write(q)
+	return append(b, q...)
 }
 
 // plainJSONString reports whether s needs no escaping inside JSON quotes.
