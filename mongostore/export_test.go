@@ -23,4 +23,4 @@ func SetMinCleanupRun(t interface{ Cleanup(func()) }, d time.Duration) {
 
 // CleanupDone returns a channel closed when the store's cleanup goroutine
 // has ended (at once for a store without one).
-func CleanupDone(s *Store) <-chan struct{} { return s.stopper.done }
+func CleanupDone(s *Store) <-chan struct{} { return s.stopper.Done() }

@@ -85,15 +85,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"weak"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -102,6 +99,7 @@ import (
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/jsondepth"
+	"github.com/sessionkit/session/internal/periodic"
 	"github.com/sessionkit/session/internal/shortid"
 )
 
@@ -151,28 +149,7 @@ type Store struct {
 	// stopper stops the cleanup goroutine, which refers to the Store only
 	// through a weak pointer (and during a run), so that a Store dropped
 	// without Close is collected, and its cleanup stopped (runtime.AddCleanup).
-	stopper *stopper
-}
-
-// stopper ends a store's cleanup goroutine. It does not refer to the Store.
-type stopper struct {
-	once sync.Once
-	stop chan struct{} // closed by signal
-	done chan struct{} // closed when the cleanup goroutine ends
-}
-
-// signal tells the cleanup goroutine to end, and a run in progress to stop,
-// without waiting for it.
-func (sp *stopper) signal() { sp.once.Do(func() { close(sp.stop) }) }
-
-// stopped reports whether signal was called.
-func (sp *stopper) stopped() bool {
-	select {
-	case <-sp.stop:
-		return true
-	default:
-		return false
-	}
+	stopper *periodic.Stopper
 }
 
 // Compile-time checks of the capabilities the manager looks for.
@@ -324,7 +301,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 		return nil, errors.New("mongostore: nil collection")
 	}
 	c := newConfig(opts)
-	s := &Store{coll: coll, cfg: c, stopper: &stopper{stop: make(chan struct{}), done: make(chan struct{})}}
+	s := &Store{coll: coll, cfg: c}
 	for i := range s.casLocks {
 		s.casLocks[i] = make(chan struct{}, 1)
 	}
@@ -341,12 +318,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 			return nil, err
 		}
 	}
-	if c.cleanupInterval > 0 {
-		go cleanup(weak.Make(s), s.stopper, c.cleanupInterval)
-		runtime.AddCleanup(s, (*stopper).signal, s.stopper)
-	} else {
-		close(s.stopper.done)
-	}
+	s.stopper = periodic.Start(s, c.cleanupInterval, (*Store).cleanupRun)
 	return s, nil
 }
 
@@ -420,8 +392,7 @@ func contextEnded(ctx context.Context) error {
 // end (Close cancels it). It does not disconnect the client. Calling it
 // again does nothing.
 func (s *Store) Close() error {
-	s.stopper.signal()
-	<-s.stopper.done
+	s.stopper.Stop()
 	return nil
 }
 
@@ -431,53 +402,39 @@ func (s *Store) Close() error {
 // alone, or WithCleanupInterval(0)). It does not change after Close.
 func (s *Store) CleanupInterval() time.Duration { return s.cfg.cleanupInterval }
 
-// cleanup runs PurgeExpired on the store every interval until sp stops
-// (Close, or the store was collected). It holds the store only during a
-// run, so that a store dropped without Close can be collected.
-func cleanup(ws weak.Pointer[Store], sp *stopper, interval time.Duration) {
-	defer close(sp.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-sp.stop:
-			return
-		case <-t.C:
-		}
-		if !cleanupRun(ws, sp, interval) {
-			return
-		}
-	}
-}
-
-// cleanupRun runs PurgeExpired once, with a context of its own that ends
-// after interval (at least minCleanupRun) or at Close, not New's, and logs
-// a failure, unless Close ended it. It returns false if the store was
-// collected.
-func cleanupRun(ws weak.Pointer[Store], sp *stopper, interval time.Duration) bool {
-	s := ws.Value()
-	if s == nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), max(interval, minCleanupRun))
+// cleanupRun runs PurgeExpired once (periodic.Start calls it every
+// cleanup interval), with a context of its own that ends after the
+// interval (at least minCleanupRun) or when stop closes (Close), not New's,
+// and logs a failure, unless Close ended it.
+func (s *Store) cleanupRun(stop <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.cleanupInterval, minCleanupRun))
 	defer cancel()
 	go func() { // Close cancels a run that waits on the server
 		select {
-		case <-sp.stop:
+		case <-stop:
 		case <-ctx.Done():
 		}
 		cancel()
 	}()
 	n, err := s.PurgeExpired(ctx)
 	switch {
-	case err != nil && !sp.stopped():
+	case err != nil && !closed(stop):
 		// A run that outlasted its bound is logged too: a purge that
 		// never ends in time must not go unnoticed.
 		s.cfg.logger.Warn("mongostore: cleanup of expired sessions failed", "collection", s.coll.Name(), "err", err)
 	case n > 0:
 		s.cfg.logger.Debug("mongostore: removed expired sessions", "collection", s.coll.Name(), "count", n)
 	}
-	return true
+}
+
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // expiry returns when a session saved with expires ends: the default TTL

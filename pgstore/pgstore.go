@@ -127,13 +127,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -141,6 +138,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/periodic"
 	"github.com/sessionkit/session/internal/shortid"
 )
 
@@ -218,19 +216,8 @@ type Store struct {
 	// stopper stops the cleanup goroutine, which refers to the Store only
 	// through a weak pointer (and during a run), so that a Store dropped
 	// without Close is collected, and its cleanup stopped (runtime.AddCleanup).
-	stopper *stopper
+	stopper *periodic.Stopper
 }
-
-// stopper ends a store's cleanup goroutine. It does not refer to the Store.
-type stopper struct {
-	once sync.Once
-	stop chan struct{} // closed by signal
-	done chan struct{} // closed when the cleanup goroutine ends
-}
-
-// signal tells the cleanup goroutine to end, and a purge in progress to
-// stop, without waiting for it.
-func (sp *stopper) signal() { sp.once.Do(func() { close(sp.stop) }) }
 
 // Compile-time checks of the capabilities the manager looks for.
 var (
@@ -420,19 +407,13 @@ func NewContext(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store
 		q:          newQueries(ident.Sanitize()),
 		usersTable: users,
 		uq:         newUserQueries(ident.Sanitize(), users),
-		stopper:    &stopper{stop: make(chan struct{}), done: make(chan struct{})},
 	}
 	if c.createTable {
 		if err := s.createTable(ctx, c.schema, c.table); err != nil {
 			return nil, err
 		}
 	}
-	if c.cleanupInterval > 0 {
-		go cleanup(weak.Make(s), s.stopper, c.cleanupInterval)
-		runtime.AddCleanup(s, (*stopper).signal, s.stopper)
-	} else {
-		close(s.stopper.done)
-	}
+	s.stopper = periodic.Start(s, c.cleanupInterval, (*Store).cleanupRun)
 	return s, nil
 }
 
@@ -697,45 +678,24 @@ func (s *Store) Table() string { return s.table }
 // answer, Close gives up with pgx, after 15 seconds). It does not close
 // the pool. Calling it again does nothing.
 func (s *Store) Close() error {
-	s.stopper.signal()
-	<-s.stopper.done
+	s.stopper.Stop()
 	return nil
 }
 
-// cleanup deletes expired rows from the store every interval until sp
-// stops (Close, or the store was collected). It holds the store only
-// during a run, so that a store dropped without Close can be collected.
-func cleanup(ws weak.Pointer[Store], sp *stopper, interval time.Duration) {
-	defer close(sp.done)
-	// Cancelled by sp only: a deadline here (New's) would end every purge
-	// after it at once, unlogged.
+// cleanupRun runs PurgeExpired once (periodic.Start calls it every
+// cleanup interval) with a context that only stop (Close) cancels, not
+// New's bound, which would end every purge after it at once, and logs a
+// failure, unless Close ended it.
+func (s *Store) cleanupRun(stop <-chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-sp.stop
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
 		cancel() // end a purge in progress
 	}()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-sp.stop:
-			return
-		case <-tick.C:
-		}
-		if !cleanupRun(ctx, ws) {
-			return
-		}
-	}
-}
-
-// cleanupRun runs PurgeExpired once with ctx and logs a failure, unless ctx
-// ended (Close). It returns false if the store was collected.
-func cleanupRun(ctx context.Context, ws weak.Pointer[Store]) bool {
-	s := ws.Value()
-	if s == nil {
-		return false
-	}
 	n, err := s.PurgeExpired(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -743,7 +703,6 @@ func cleanupRun(ctx context.Context, ws weak.Pointer[Store]) bool {
 	case n > 0:
 		s.logger.Debug("pgstore: deleted expired sessions", "table", s.table, "count", n)
 	}
-	return true
 }
 
 // wrap adds the operation and the start of the id to an error. Errors end up
