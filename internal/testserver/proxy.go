@@ -35,11 +35,18 @@ type Proxy struct {
 	// requests it lost.
 	dropping *lostReplies
 	dropped  atomic.Int64
-	stallAt  []byte       // armed by StallAt (lower case); taken by the request it matches
-	refuse   *refusal     // set by Refuse until Heal (refuse.go)
-	refused  atomic.Int64 // commands answered by Refuse
-	wg       sync.WaitGroup
-	active   atomic.Int64 // goroutines running
+	stallAt  []byte // armed by StallAt (lower case); taken by the request it matches
+	// connStall is StallConnAt armed (match not nil) or in force (heal
+	// not nil, closed by Heal and Close).
+	connStall struct {
+		match   []byte
+		arrived chan struct{}
+		heal    chan struct{}
+	}
+	refuse  *refusal     // set by Refuse until Heal (refuse.go)
+	refused atomic.Int64 // commands answered by Refuse
+	wg      sync.WaitGroup
+	active  atomic.Int64 // goroutines running
 }
 
 // StartProxy starts a proxy to target (host:port) and closes it in t.Cleanup.
@@ -119,6 +126,52 @@ func (p *Proxy) StallAt(match string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stallAt = bytes.ToLower([]byte(match))
+}
+
+// StallConnAt makes the proxy stall the connection that carries the next
+// request whose bytes hold match (compared without case, within one chunk
+// of data as the client sent it), that request included: that
+// connection's later traffic, both ways, is held until Heal (then
+// delivered, as TCP retransmission would), while other connections, and
+// new ones, go on as usual. A connection that went silently dead (its
+// packets dropped, no reset) in the middle of a client's request. The
+// channel returned is closed when the request arrives, and is held.
+func (p *Proxy) StallConnAt(match string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.connStall.match = bytes.ToLower([]byte(match))
+	p.connStall.arrived = make(chan struct{})
+	return p.connStall.arrived
+}
+
+// stallConnIfMatch takes the stall armed by StallConnAt if request
+// matches it, and returns the channel that ends it (nil otherwise).
+func (p *Proxy) stallConnIfMatch(request []byte) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := &p.connStall
+	if cs.match == nil || !bytes.Contains(bytes.ToLower(request), cs.match) {
+		return nil
+	}
+	cs.match = nil
+	close(cs.arrived)
+	if p.closed { // Close released the stalls already
+		ended := make(chan struct{})
+		close(ended)
+		return ended
+	}
+	if cs.heal == nil {
+		cs.heal = make(chan struct{})
+	}
+	return cs.heal
+}
+
+// endConnStalls releases the connections StallConnAt stalled; p.mu is held.
+func (p *Proxy) endConnStalls() {
+	if p.connStall.heal != nil {
+		close(p.connStall.heal)
+		p.connStall.heal = nil
+	}
 }
 
 // stallIfMatch starts the stall armed by StallAt if request matches it,
@@ -217,12 +270,14 @@ func (p *Proxy) takeRequest(request []byte) (drop bool, loss *lostReply) {
 	return false, nil
 }
 
-// Heal ends Delay, Stall, Drop, LoseReplies, LoseRequests and Refuse:
-// traffic flows normally again. (An armed LoseReply stays armed.)
+// Heal ends Delay, Stall, StallConnAt's stall, Drop, LoseReplies,
+// LoseRequests and Refuse: traffic flows normally again. (An armed
+// LoseReply stays armed.)
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.delay, p.drop, p.losing, p.dropping, p.refuse = 0, false, nil, nil, nil
+	p.endConnStalls()
 	if p.stall != nil {
 		close(p.stall)
 		p.stall = nil
@@ -246,6 +301,7 @@ func (p *Proxy) Close() {
 		return
 	}
 	p.closed = true
+	p.endConnStalls()
 	if p.stall != nil {
 		close(p.stall)
 		p.stall = nil
@@ -338,7 +394,8 @@ func (p *Proxy) serve(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	var pending atomic.Pointer[lostReply] // a request of c's whose answer is to be lost
+	var pending atomic.Pointer[lostReply]  // a request of c's whose answer is to be lost
+	var held atomic.Pointer[chan struct{}] // this connection's StallConnAt, until it ends
 	pump := func(dst, src net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
@@ -349,6 +406,14 @@ func (p *Proxy) serve(c net.Conn) {
 				}
 				if p.gate() != nil {
 					break
+				}
+				if src == c && held.Load() == nil {
+					if h := p.stallConnIfMatch(buf[:n]); h != nil {
+						held.Store(&h)
+					}
+				}
+				if h := held.Load(); h != nil {
+					<-*h // until Heal or Close
 				}
 				if src == c {
 					if reply := p.refusalOf(buf[:n]); reply != nil {

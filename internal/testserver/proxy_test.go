@@ -168,6 +168,46 @@ func TestProxyStallsAtTheMatchingRequest(t *testing.T) {
 	}
 }
 
+// StallConnAt holds the matching request and everything after on its
+// connection alone, until Heal; other connections, old and new, go on.
+func TestProxyStallsTheConnectionOfTheMatchingRequestOnly(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	c, r := dial(t, p.Addr)
+	other, otherR := dial(t, p.Addr)
+	arrived := p.StallConnAt("WRITE")
+	if got, err := echo(c, r, "read", 5*time.Second); err != nil || got != "read" {
+		t.Fatalf("a request before the matching one: %q, %v; want its answer", got, err)
+	}
+	select {
+	case <-arrived:
+		t.Fatal("the channel closed before the matching request arrived")
+	default:
+	}
+	if got, err := echo(c, r, "a write", 100*time.Millisecond); err == nil {
+		t.Fatalf("the matching request got %q; want it held", got)
+	}
+	select {
+	case <-arrived:
+	default:
+		t.Fatal("the channel is still open after the matching request arrived")
+	}
+	if got, err := echo(other, otherR, "a write too", 5*time.Second); err != nil || got != "a write too" {
+		t.Fatalf("another connection: %q, %v; want its answer", got, err)
+	}
+	c2, r2 := dial(t, p.Addr)
+	if got, err := echo(c2, r2, "read", 5*time.Second); err != nil || got != "read" {
+		t.Fatalf("a new connection: %q, %v; want its answer", got, err)
+	}
+	p.Heal()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if got, err := r.ReadString('\n'); err != nil || got != "a write\n" {
+		t.Fatalf("after the heal: %q, %v; want the held request's answer", got, err)
+	}
+	if got, err := echo(c, r, "another write", 5*time.Second); err != nil || got != "another write" {
+		t.Fatalf("the next matching request: %q, %v; want its answer (the stall is used up)", got, err)
+	}
+}
+
 func TestProxyLosesEveryNthMatchingReplyUntilHealed(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
 	var c net.Conn
