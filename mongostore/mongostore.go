@@ -67,10 +67,11 @@
 // does not (it reads, then writes by _id), so the store also serializes its
 // own writes of one id (Set, CompareAndSwap, Touch, GetAndTouch): on FerretDB,
 // compare-and-swap holds within one process, not between two. On FerretDB,
-// [Store.PurgeExpired] holds all of these per-id locks while it deletes
-// sessions, and deletes in batches (see there). The store tells FerretDB
-// by its answer to buildInfo, asked at the first purge; a server that
-// refuses buildInfo is treated as FerretDB, and asked again an hour later.
+// [Store.PurgeExpired] deletes in batches, and while a batch runs, holds
+// back the writes of the sessions it is deleting (see there). The store
+// tells FerretDB by its answer to buildInfo, asked at the first purge; a
+// server that refuses buildInfo is treated as FerretDB, and asked again an
+// hour later.
 package mongostore
 
 import (
@@ -130,16 +131,23 @@ type Store struct {
 	cfg  config
 
 	// casLocks serialize the sets, compare-and-swaps and touches of one id
-	// within this store, and, all of them held, with PurgeExpired on FerretDB
-	// (striped by a hash of the id; see lock). MongoDB applies a filtered update
-	// atomically and needs none of this; FerretDB v1 reads, then writes by
-	// _id, so two parallel swaps from one version would both succeed there.
-	// Each is a channel of one slot, so that a caller whose context ends
-	// stops waiting (a server that went away must not queue requests).
+	// within this store (striped by a hash of the id; see lock). MongoDB
+	// applies a filtered update atomically and needs none of this; FerretDB
+	// v1 reads, then writes by _id, so two parallel swaps from one version
+	// would both succeed there. Each is a channel of one slot, so that a
+	// caller whose context ends stops waiting (a server that went away must
+	// not queue requests).
 	casLocks [64]chan struct{}
 
-	deletes atomic.Int32 // how the server runs a deleteMany: see purgeLocks
-	// askAgain is when (s.cfg.now, in Unix nanoseconds) purgeLocks asks
+	// batch is the batch of PurgeExpired's deleteMany in flight on
+	// FerretDB, if any (nil otherwise): the writes it would race wait for
+	// it (see holdsBack). batchSlot, a channel of one slot, lets one batch
+	// run at a time.
+	batch     atomic.Pointer[purgeBatchState]
+	batchSlot chan struct{}
+
+	deletes atomic.Int32 // how the server runs a deleteMany: see batchedPurge
+	// askAgain is when (s.cfg.now, in Unix nanoseconds) batchedPurge asks
 	// again a server that refused buildInfo (deletesRefused), or sooner if
 	// the clock goes back before the refusal.
 	askAgain atomic.Int64
@@ -305,6 +313,7 @@ func NewContext(ctx context.Context, coll *mongo.Collection, opts ...Option) (*S
 	for i := range s.casLocks {
 		s.casLocks[i] = make(chan struct{}, 1)
 	}
+	s.batchSlot = make(chan struct{}, 1)
 	s.userIndexes.lock = make(chan struct{}, 1)
 	if c.ttlIndex {
 		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
@@ -572,15 +581,14 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
-	unlock, err := s.lock(ctx, id) // a write like Touch's: see lock
+	unlock, now, err := s.lock(ctx, id) // a write like Touch's: see lock
 	if err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
 	defer unlock()
-	// The time is read once the lock is held, as Touch and CompareAndSwap
-	// read it: read before a wait, it would take a session that expired
+	// The time is read once the lock is held (lock reads it), as for Touch
+	// and CompareAndSwap: read before a wait, it would take a session that expired
 	// during the wait for live, return it and push its expiry forward.
-	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
 		if _, err := s.deleteReadable(ctx, id, now); err != nil {
@@ -639,19 +647,18 @@ func binaryVersion(subtype byte, data []byte) string {
 
 // Set stores data under id until expires (the default TTL for the zero
 // time) with an upsert, as connect-mongo does. An expiry in the past deletes
-// the session. It holds the store's lock of id (see the package doc), so
-// that a PurgeExpired on FerretDB never deletes a session it has just
-// renewed.
+// the session. It holds the store's lock of id (see the package doc), and
+// waits for a batch of PurgeExpired on FerretDB that is deleting the
+// session, so that the purge never deletes a session it has just renewed.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
-	unlock, err := s.lock(ctx, id) // FerretDB's purge: see PurgeExpired
+	unlock, now, err := s.lock(ctx, id) // FerretDB's purge: see PurgeExpired
 	if err != nil {
 		return wrap("set", id, err)
 	}
 	defer unlock()
-	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
 		if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: fieldID, Value: id}}); err != nil {
@@ -680,12 +687,11 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
-	unlock, err := s.lock(ctx, id) // FerretDB rewrites the whole document: see lock
+	unlock, now, err := s.lock(ctx, id) // FerretDB rewrites the whole document: see lock
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
 	defer unlock()
-	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if !exp.After(now) {
 		deleted, err := s.deleteReadable(ctx, id, now)
@@ -734,14 +740,34 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 }
 
 // lock serializes the writes of one id that leave its session value alone
-// (Touch) or depend on it (CompareAndSwap), and Set, within this store
-// (and, all of them held, with PurgeExpired on FerretDB). FerretDB v1
-// does a filtered update as a read and then a write of the whole document,
-// not atomically: without the lock, a touch that read the document before a
-// compare-and-swap wrote it puts the old session back, and a swap that read
-// it before a touch wrote it reports a conflict. It waits no longer than ctx.
-func (s *Store) lock(ctx context.Context, id string) (unlock func(), err error) {
-	return acquire(ctx, s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))])
+// (Touch) or depend on it (CompareAndSwap), and Set, within this store.
+// FerretDB v1 does a filtered update as a read and then a write of the
+// whole document, not atomically: without the lock, a touch that read the
+// document before a compare-and-swap wrote it puts the old session back,
+// and a swap that read it before a touch wrote it reports a conflict. It
+// returns the time read once the lock is held, the write's now. A write
+// that a batch of PurgeExpired in flight on FerretDB holds back (see
+// holdsBack) waits, without the lock, for that batch to end, then takes
+// the lock again. It waits no longer than ctx.
+func (s *Store) lock(ctx context.Context, id string) (unlock func(), now time.Time, err error) {
+	l := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
+	for {
+		unlock, err := acquire(ctx, l)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		now := s.cfg.now()
+		b := s.batch.Load()
+		if b == nil || !b.holdsBack(id, now) {
+			return unlock, now, nil
+		}
+		unlock()
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return nil, time.Time{}, ctx.Err()
+		}
+	}
 }
 
 // acquire takes l, a lock that is a channel of one slot, unless ctx ends
@@ -767,12 +793,11 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	unlock, err := s.lock(ctx, id)
+	unlock, now, err := s.lock(ctx, id)
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
 	defer unlock()
-	now := s.cfg.now()
 	exp := s.expiry(expires, now)
 	if old == "" {
 		return s.create(ctx, id, data, exp, now)
@@ -901,12 +926,12 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // FerretDB each deleteMany is one per batch of 25000 documents, as
 // PurgeExpired's.
 func (s *Store) Clear(ctx context.Context) error {
-	batched := s.purgeLocks(ctx) // FerretDB: see PurgeExpired
+	batched := s.batchedPurge(ctx) // FerretDB: see PurgeExpired
 	entries := bson.D{{Key: fieldID, Value: bson.D{{Key: "$type", Value: "object"}}}}
-	if _, err := s.deleteWhere(ctx, batched, s.users(), entries, false); err != nil {
+	if _, err := s.deleteWhere(ctx, batched, s.users(), entries, time.Time{}); err != nil {
 		return fmt.Errorf("mongostore: clear the user index: %w", err)
 	}
-	if _, err := s.deleteWhere(ctx, batched, s.coll, bson.D{}, false); err != nil {
+	if _, err := s.deleteWhere(ctx, batched, s.coll, bson.D{}, time.Time{}); err != nil {
 		return fmt.Errorf("mongostore: clear: %w", err)
 	}
 	return nil
@@ -923,23 +948,24 @@ func (s *Store) Clear(ctx context.Context) error {
 // last of them that are still expired, until a find returns fewer.
 // FerretDB deletes what a deleteMany matched with one SQL statement of a
 // parameter per document, and fails the whole deleteMany past its
-// backend's limit (32766 for SQLite). During each deleteMany of sessions
-// it holds every per-id lock of the store (see the package doc), so that
-// the store's sets, compare-and-swaps and touches (not its reads, nor
-// Destroy) wait for it, for as long as FerretDB reads the whole collection
-// (it filters on expires after reading every document): on SQLite, a write
-// waited up to 0.6 s with 20000 expired documents (a purge of 1.7 s), 1.8 s
-// with 50000 (a purge of 6 s). The locks are needed because FerretDB v1
-// runs a deleteMany as a find, then a delete by _id: without them, a write
-// that renewed a session between the two would be reported saved, and the
-// session deleted. MongoDB checks the filter of each document as it deletes
-// it: there the purge is one deleteMany of each collection, and takes no
-// lock.
+// backend's limit (32766 for SQLite). FerretDB v1 runs a deleteMany as a
+// find, then a delete by _id: a write that renewed a session between the
+// two would be reported saved, and the session deleted. So, from before
+// each batch's find of sessions until its deleteMany has returned, the
+// store's sets, compare-and-swaps and touches of the sessions the batch
+// deletes wait for it (each no longer than its own context), and so do
+// those that read a time before the purge's (a clock that went back); the
+// store's other writes, its reads and Destroy go on, whether the batch
+// takes the time FerretDB needs to read the whole collection (it filters
+// on expires after reading every document) or waits on a connection that
+// went silently dead. Across processes the same caveat applies as for
+// compare-and-swap. MongoDB checks the filter of each document as it
+// deletes it: there the purge is one deleteMany of each collection, and
+// holds back nothing.
 //
 // A server that refuses buildInfo (answers it with an error: a proxy that
 // does not pass it on, a user without the privilege) is taken for FerretDB,
-// whose purge is right on any server (on MongoDB only slower: batches, and
-// the locks), and asked again an hour later (by the store's clock; at the
+// whose purge is right on any server (on MongoDB only slower: batches), and asked again an hour later (by the store's clock; at the
 // next purge if that clock went back before the refusal), its refusal
 // logged at warning level each time; the same goes for Clear. A
 // buildInfo whose answer did not come (a network error, a timeout, ctx
@@ -948,13 +974,13 @@ func (s *Store) Clear(ctx context.Context) error {
 // the next one asks again.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.cfg.now()
-	batched := s.purgeLocks(ctx)
+	batched := s.batchedPurge(ctx)
 	expired := bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lt", Value: now}}}}
-	n, err := s.deleteWhere(ctx, batched, s.coll, expired, true)
+	n, err := s.deleteWhere(ctx, batched, s.coll, expired, now)
 	if err != nil {
 		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 	}
-	if _, err := s.deleteWhere(ctx, batched, s.users(), s.usersExpired(now), false); err != nil {
+	if _, err := s.deleteWhere(ctx, batched, s.users(), s.usersExpired(now), time.Time{}); err != nil {
 		return n, fmt.Errorf("mongostore: purge the user index: %w", err)
 	}
 	return n, nil
@@ -962,10 +988,12 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 
 // deleteWhere deletes the documents of coll that filter matches, and
 // returns how many: with one deleteMany, or, batched (FerretDB: see
-// PurgeExpired), in batches holding every per-id lock of the store if lock.
-func (s *Store) deleteWhere(ctx context.Context, batched bool, coll *mongo.Collection, filter bson.D, lock bool) (int, error) {
+// PurgeExpired), in batches; with a purge time (not zero: PurgeExpired's
+// sessions, filter the documents that expired before it), each batch holds
+// back the store's writes it could race (see purgeBatchState).
+func (s *Store) deleteWhere(ctx context.Context, batched bool, coll *mongo.Collection, filter bson.D, purgeAt time.Time) (int, error) {
 	if batched {
-		return s.deleteInBatches(ctx, coll, filter, lock)
+		return s.deleteInBatches(ctx, coll, filter, purgeAt)
 	}
 	r, err := coll.DeleteMany(ctx, filter)
 	if err != nil {
@@ -981,48 +1009,151 @@ func (s *Store) deleteWhere(ctx context.Context, batched bool, coll *mongo.Colle
 const purgeBatch = 25000
 
 // deleteInBatches is PurgeExpired's (and Clear's) deleteMany(expired) of
-// coll on FerretDB: a find of the first purgeBatch _ids (in order) that
-// expired matches, then a deleteMany of the documents from the first to the last
-// of them that it still matches (holding every per-id lock of the store
-// if lock), until a find returns fewer. The range is a filter FerretDB
-// checks at the cost of two comparisons per document, where $in of the
-// _ids costs one per _id; it takes $in only for a batch whose _ids are not
-// all strings or all documents (the session store and its user index
-// write nothing else). It returns how many it deleted.
-func (s *Store) deleteInBatches(ctx context.Context, coll *mongo.Collection, expired bson.D, lock bool) (int, error) {
+// coll on FerretDB: batches of deleteBatch until one finds fewer than
+// purgeBatch documents or deletes none. It returns how many it deleted.
+func (s *Store) deleteInBatches(ctx context.Context, coll *mongo.Collection, expired bson.D, purgeAt time.Time) (int, error) {
 	deleted := 0
 	for {
-		ids, err := expiredIDs(ctx, coll, expired)
-		if err != nil || len(ids) == 0 {
+		n, found, err := s.deleteBatch(ctx, coll, expired, purgeAt)
+		deleted += n
+		if err != nil || found < purgeBatch || n == 0 {
 			return deleted, err
-		}
-		inRange := bson.D{{Key: "$gte", Value: ids[0]}, {Key: "$lte", Value: ids[len(ids)-1]}}
-		for _, id := range ids {
-			if id.Type != ids[0].Type || (id.Type != bson.TypeString && id.Type != bson.TypeEmbeddedDocument) {
-				inRange = bson.D{{Key: "$in", Value: ids}}
-				break
-			}
-		}
-		unlock := func() {}
-		if lock {
-			if unlock, err = s.lockAll(ctx); err != nil {
-				return deleted, err
-			}
-		}
-		del := bson.D{{Key: fieldID, Value: inRange}}
-		if len(expired) > 0 { // expired may filter on _id too: not in one document with inRange
-			del = bson.D{{Key: "$and", Value: bson.A{del, expired}}}
-		}
-		r, err := coll.DeleteMany(ctx, del)
-		unlock()
-		if err != nil {
-			return deleted, err
-		}
-		deleted += int(r.DeletedCount)
-		if len(ids) < purgeBatch || r.DeletedCount == 0 {
-			return deleted, nil
 		}
 	}
+}
+
+// deleteBatch is one batch of deleteInBatches: a find of the first
+// purgeBatch _ids (in order) that expired matches, then a deleteMany of
+// the documents from the first to the last of them that it still matches.
+// The range is a filter FerretDB checks at the cost of two comparisons per
+// document, where $in of the _ids costs one per _id; it takes $in only
+// for a batch whose _ids are not all strings or all documents (the session
+// store and its user index write nothing else). With a purge time (not
+// zero) the batch holds back the writes it could race, from before the
+// find until the deleteMany has returned (see purgeBatchState). It returns
+// how many documents it deleted and how many the find found.
+func (s *Store) deleteBatch(ctx context.Context, coll *mongo.Collection, expired bson.D, purgeAt time.Time) (deleted, found int, err error) {
+	if !purgeAt.IsZero() {
+		end, err := s.holdBack(ctx, purgeAt)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer end()
+	}
+	ids, err := expiredIDs(ctx, coll, expired)
+	if err != nil || len(ids) == 0 {
+		return 0, 0, err
+	}
+	inRange := bson.D{{Key: "$gte", Value: ids[0]}, {Key: "$lte", Value: ids[len(ids)-1]}}
+	for _, id := range ids {
+		if id.Type != ids[0].Type || (id.Type != bson.TypeString && id.Type != bson.TypeEmbeddedDocument) {
+			inRange = bson.D{{Key: "$in", Value: ids}}
+			break
+		}
+	}
+	if !purgeAt.IsZero() {
+		if err := s.holdBackIDs(ctx, ids); err != nil {
+			return 0, len(ids), err
+		}
+	}
+	del := bson.D{{Key: fieldID, Value: inRange}}
+	if len(expired) > 0 { // expired may filter on _id too: not in one document with inRange
+		del = bson.D{{Key: "$and", Value: bson.A{del, expired}}}
+	}
+	r, err := coll.DeleteMany(ctx, del)
+	if err != nil {
+		return 0, len(ids), err
+	}
+	return int(r.DeletedCount), len(ids), nil
+}
+
+// purgeBatchState is a batch of PurgeExpired's deletion of sessions on
+// FerretDB in flight: a find of expired _ids, then a deleteMany of them.
+// FerretDB v1 runs a deleteMany as a find, then a delete by _id, so a
+// write that renews a session the deleteMany's find matched, before its
+// delete, would be reported saved and the session deleted. The batch holds
+// back (see holdsBack) the writes of the store that could do that, and
+// those alone, until its deleteMany has returned; the others go on, so
+// that a batch that waits on a slow server, or on a connection that went
+// silently dead, holds up no write but those.
+//
+// Only a document whose expires is before at, the purge's time, matches
+// the deleteMany. A write of the store reads the time (now) once it holds
+// its id's lock, and writes an expires after it (or deletes). So, once
+// every write that took its lock before the batch was published has
+// ended (holdBack waits for them), a write with now at or after at never
+// makes a document match. One that renews a document which matches
+// anyway is a write of a session that expired before at: found by the
+// find (ids; holdBackIDs publishes them, and waits again for the writes
+// that did not see them), or stored since by a write whose now is before
+// at (a clock that went back). Those two are held back: an id of the
+// batch, and now before at.
+type purgeBatchState struct {
+	at   time.Time           // the purge's time, without a monotonic reading
+	ids  map[string]struct{} // the _ids the batch's find found (nil before)
+	done chan struct{}       // closed when the batch has ended
+}
+
+// holdsBack reports whether b holds back a write of id that read the time
+// now: see purgeBatchState.
+func (b *purgeBatchState) holdsBack(id string, now time.Time) bool {
+	if now.Before(b.at) {
+		return true
+	}
+	_, ok := b.ids[id]
+	return ok
+}
+
+// holdBack starts a batch of the purge at time at: it waits for the batch
+// in flight of another purge, if any, publishes this one, and waits until
+// every write that took its lock before has ended. end ends the batch. It
+// waits no longer than ctx.
+func (s *Store) holdBack(ctx context.Context, at time.Time) (end func(), err error) {
+	release, err := acquire(ctx, s.batchSlot)
+	if err != nil {
+		return nil, err
+	}
+	b := &purgeBatchState{at: at.Round(0), done: make(chan struct{})}
+	s.batch.Store(b)
+	end = func() {
+		s.batch.Store(nil)
+		close(b.done)
+		release()
+	}
+	if err := s.awaitWrites(ctx); err != nil {
+		end()
+		return nil, err
+	}
+	return end, nil
+}
+
+// holdBackIDs adds ids to the batch in flight, and waits until every write
+// that took its lock before has ended.
+func (s *Store) holdBackIDs(ctx context.Context, ids []bson.RawValue) error {
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if str, ok := id.StringValueOK(); ok { // the store writes no other _id
+			set[str] = struct{}{}
+		}
+	}
+	b := s.batch.Load()
+	s.batch.Store(&purgeBatchState{at: b.at, ids: set, done: b.done})
+	return s.awaitWrites(ctx)
+}
+
+// awaitWrites waits until every write that holds a per-id lock of the
+// store now has released it, taking and releasing each in turn (never two
+// at once), unless ctx ends first. A write that takes one afterwards sees
+// the batch published before.
+func (s *Store) awaitWrites(ctx context.Context) error {
+	for _, l := range s.casLocks {
+		release, err := acquire(ctx, l)
+		if err != nil {
+			return err
+		}
+		release()
+	}
+	return nil
 }
 
 // expiredIDs returns the first purgeBatch _ids, in order, of the
@@ -1058,15 +1189,15 @@ const (
 // for FerretDB before it asks again.
 const buildInfoRetry = time.Hour
 
-// purgeLocks reports whether PurgeExpired holds the per-id locks (and
-// deletes in batches): on FerretDB, and on a server that buildInfo failed
+// batchedPurge reports whether PurgeExpired deletes in batches, holding
+// back the writes each could race (and Clear in batches): on FerretDB, and on a server that buildInfo failed
 // to tell, which is safe on any server. A server that refused buildInfo
 // (answered it with an error: a proxy that does not pass it on, a user
 // without the privilege) is asked again buildInfoRetry later, its refusal
 // logged each time; one whose answer did not come (a network error, a
 // timeout, ctx ended) or was an error of a passing state (passingState) at
 // the next purge.
-func (s *Store) purgeLocks(ctx context.Context) bool {
+func (s *Store) batchedPurge(ctx context.Context) bool {
 	switch s.deletes.Load() {
 	case deletesAtomic:
 		return false
@@ -1088,7 +1219,7 @@ func (s *Store) purgeLocks(ctx context.Context) bool {
 		if errors.As(err, &se) && !mongo.IsNetworkError(err) && !mongo.IsTimeout(err) && !passingState(se) && endedByContext(ctx, err) == nil {
 			s.askAgain.Store(s.cfg.now().Add(buildInfoRetry).UnixNano())
 			s.deletes.Store(deletesRefused)
-			s.cfg.logger.WarnContext(ctx, "mongostore: the server refused buildInfo; PurgeExpired and Clear delete in batches holding the store's locks, as on FerretDB (right on any server, slower on MongoDB), and ask again in an hour", "err", err)
+			s.cfg.logger.WarnContext(ctx, "mongostore: the server refused buildInfo; PurgeExpired and Clear delete in batches, holding back the writes they could race, as on FerretDB (right on any server, slower on MongoDB), and ask again in an hour", "err", err)
 		}
 		return true
 	}
@@ -1114,26 +1245,6 @@ func passingState(se mongo.ServerError) bool {
 		}
 	}
 	return false
-}
-
-// lockAll takes every per-id lock of the store, in order, unless ctx ends
-// first. No one else holds more than one of them at a time.
-func (s *Store) lockAll(ctx context.Context) (unlock func(), err error) {
-	var held []func()
-	unlock = func() {
-		for _, u := range held {
-			u()
-		}
-	}
-	for _, l := range s.casLocks {
-		u, err := acquire(ctx, l)
-		if err != nil {
-			unlock()
-			return nil, err
-		}
-		held = append(held, u)
-	}
-	return unlock, nil
 }
 
 // writeJSON writes a BSON value as the JSON that JSON.stringify gives for

@@ -1,0 +1,167 @@
+package mongostore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session/internal/testclock"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/mongostore"
+)
+
+// TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection: on FerretDB,
+// while a batch of PurgeExpired waits on a connection that went silently
+// dead in the middle of its deleteMany, the store's writes of other
+// sessions (CompareAndSwap, Set, Touch, GetAndTouch) go through on the
+// store's other connections. Each batch's deleteMany held every per-id
+// lock of the store under the purge's context (for the interval cleanup,
+// up to the whole interval: 15 minutes), so every write of the process
+// waited for it, and failed when its own context ended.
+func TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	_, db := srv.NewDatabase(t)
+	client := connect(t, "mongodb://"+proxy.Addr+"/")
+	t.Cleanup(proxy.Heal) // before the disconnection
+	clock := testclock.New(testclock.Epoch())
+	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	ctx := t.Context()
+	for id, ttl := range map[string]time.Duration{"old": time.Minute, "live": time.Hour} {
+		if err := st.Set(ctx, id, []byte(`{"n":1}`), clock.Now().Add(ttl)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, version, _, err := st.GetVersion(ctx, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute) // "old" has expired
+
+	stalled := proxy.StallConnAt("delete")
+	purged := make(chan error, 1)
+	go func() {
+		n, err := st.PurgeExpired(context.Background()) // bounded by the client's Timeout (10 s)
+		if err == nil && n != 1 {
+			t.Errorf("PurgeExpired deleted %d sessions, want 1", n)
+		}
+		purged <- err
+	}()
+	select {
+	case <-stalled:
+	case err := <-purged:
+		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("PurgeExpired sent no deleteMany in 10s")
+	}
+
+	// Each write with a context of its own, shorter than the purge's.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	exp := clock.Now().Add(time.Hour)
+	start := time.Now()
+	if _, ok, err := st.CompareAndSwap(wctx, "live", version, []byte(`{"n":2}`), exp); !ok || err != nil {
+		t.Errorf("CompareAndSwap while the purge waits on a dead connection: swapped %v, %v; want swapped", ok, err)
+	}
+	if err := st.Set(wctx, "other", []byte(`{}`), exp); err != nil {
+		t.Errorf("Set while the purge waits on a dead connection: %v", err)
+	}
+	if found, err := st.Touch(wctx, "live", exp); !found || err != nil {
+		t.Errorf("Touch while the purge waits on a dead connection: found %v, %v; want found", found, err)
+	}
+	if _, _, found, err := st.GetAndTouch(wctx, "live", exp); !found || err != nil {
+		t.Errorf("GetAndTouch while the purge waits on a dead connection: found %v, %v; want found", found, err)
+	}
+	t.Logf("the four writes took %v", time.Since(start))
+
+	proxy.Heal()
+	select {
+	case err := <-purged:
+		if err != nil {
+			t.Errorf("PurgeExpired after the connection came back: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("PurgeExpired still runs 20s after the connection came back")
+	}
+	if _, found, err := st.Get(ctx, "live"); !found || err != nil {
+		t.Errorf("the live session after the purge: found %v, %v", found, err)
+	}
+}
+
+// TestPurgeExpiredHoldsBackTheWritesItCouldRace: on FerretDB, whose
+// deleteMany is a find and then a delete by _id, a batch of PurgeExpired
+// holds back, until its deleteMany has returned, the writes that could
+// renew a session between the two: a write of a session the batch is
+// deleting, and a write whose time is before the purge's (a clock that
+// went back), which could renew a session that expired before the purge's
+// time and is not yet found. Here the batch's deleteMany waits on a
+// connection that went silently dead: such a write waits, and fails when
+// its own context ends; once the batch has ended it goes through.
+func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	_, db := srv.NewDatabase(t)
+	client := connect(t, "mongodb://"+proxy.Addr+"/")
+	t.Cleanup(proxy.Heal) // before the disconnection
+	clock := testclock.New(testclock.Epoch())
+	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	ctx := t.Context()
+	start := clock.Now()
+	if err := st.Set(ctx, "old", []byte(`{"n":1}`), start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	purgeAt := start.Add(2 * time.Minute) // "old" has expired
+	clock.Set(purgeAt)
+
+	stalled := proxy.StallConnAt("delete")
+	purged := make(chan error, 1)
+	go func() {
+		n, err := st.PurgeExpired(context.Background())
+		if err == nil && n != 1 {
+			t.Errorf("PurgeExpired deleted %d sessions, want 1", n)
+		}
+		purged <- err
+	}()
+	select {
+	case <-stalled:
+	case err := <-purged:
+		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("PurgeExpired sent no deleteMany in 10s")
+	}
+
+	held := func(what string, write func(ctx context.Context) error) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if err := write(wctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while the batch's deleteMany is in flight: %v, want it held back until its context ends", what, err)
+		}
+	}
+	renew := func(ctx context.Context) error {
+		return st.Set(ctx, "old", []byte(`{"n":2}`), clock.Now().Add(time.Hour))
+	}
+	held("a Set of a session the batch deletes", renew)
+	clock.Set(purgeAt.Add(-time.Second)) // the clock went back
+	held("a Set at a time before the purge's", func(ctx context.Context) error {
+		return st.Set(ctx, "new", []byte(`{}`), clock.Now().Add(30*time.Second))
+	})
+	clock.Set(purgeAt)
+
+	proxy.Heal()
+	select {
+	case err := <-purged:
+		if err != nil {
+			t.Fatalf("PurgeExpired after the connection came back: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("PurgeExpired still runs 20s after the connection came back")
+	}
+	if err := renew(ctx); err != nil {
+		t.Fatalf("Set after the batch ended: %v", err)
+	}
+	if data, found, err := st.Get(ctx, "old"); !found || err != nil || string(data) != `{"n":2}` {
+		t.Errorf("Get after the purge and the Set = %s, %v, %v; want the Set's session", data, found, err)
+	}
+}
