@@ -13,9 +13,10 @@ import (
 
 // refusal is a Refuse in force: the command it answers and the error.
 type refusal struct {
-	command  string // as the client spells it, compared without case
-	code     int32
-	codeName string
+	command    string // as the client spells it, compared without case
+	collection string // the command's collection (exactly), or "" for any
+	code       int32
+	codeName   string
 }
 
 // Refuse makes the proxy answer every MongoDB command named command
@@ -33,6 +34,17 @@ func (p *Proxy) Refuse(command string, code int32, codeName string) {
 	p.refuse = &refusal{command: command, code: code, codeName: codeName}
 }
 
+// RefuseOn is Refuse of the command named command on the collection
+// named collection alone (the value of the command's first key, as in
+// {find: "sessions_users", ...}, compared exactly): the same command on
+// other collections goes through. A server refuses so a user whose role
+// covers some collections of a database and not others.
+func (p *Proxy) RefuseOn(command, collection string, code int32, codeName string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = &refusal{command: command, collection: collection, code: code, codeName: codeName}
+}
+
 // Refused returns the number of commands the proxy has answered itself,
 // by Refuse, since it started.
 func (p *Proxy) Refused() int { return int(p.refused.Load()) }
@@ -45,8 +57,8 @@ func (p *Proxy) refusalOf(request []byte) []byte {
 	if r == nil {
 		return nil
 	}
-	requestID, command, ok := opMsgCommand(request)
-	if !ok || !strings.EqualFold(command, r.command) {
+	requestID, command, collection, ok := opMsgCommand(request)
+	if !ok || !strings.EqualFold(command, r.command) || (r.collection != "" && collection != r.collection) {
 		return nil
 	}
 	return opMsgReply(requestID, errorDocument(r.command, r.code, r.codeName))
@@ -59,27 +71,35 @@ const (
 	headerSize = 16
 )
 
-// opMsgCommand returns the request id and the command name (the first key
-// of the body) of msg, if msg is exactly one OP_MSG with no flags and a
-// body section of kind 0 alone.
-func opMsgCommand(msg []byte) (requestID int32, command string, ok bool) {
+// opMsgCommand returns the request id, the command name (the first key
+// of the body) and its value if a string (the collection of a find, a
+// delete, ...; "" otherwise) of msg, if msg is exactly one OP_MSG with no
+// flags and a body section of kind 0 alone.
+func opMsgCommand(msg []byte) (requestID int32, command, collection string, ok bool) {
 	if len(msg) < headerSize+4+1+5 {
-		return 0, "", false
+		return 0, "", "", false
 	}
 	le := binary.LittleEndian
 	if int(le.Uint32(msg)) != len(msg) || le.Uint32(msg[12:]) != opMsg || le.Uint32(msg[16:]) != 0 || msg[20] != 0 {
-		return 0, "", false
+		return 0, "", "", false
 	}
 	doc := msg[21:]
 	if int(le.Uint32(doc)) != len(doc) {
-		return 0, "", false // more sections, or a malformed body
+		return 0, "", "", false // more sections, or a malformed body
 	}
-	// The first element: a type byte, then its name as a C string.
-	name, _, found := bytes.Cut(doc[5:], []byte{0})
+	// The first element: a type byte, then its name as a C string, then
+	// its value; a string is an int32 length (with the NUL), then the bytes
+	// and a NUL.
+	name, rest, found := bytes.Cut(doc[5:], []byte{0})
 	if !found || doc[4] == 0 {
-		return 0, "", false
+		return 0, "", "", false
 	}
-	return int32(le.Uint32(msg[4:])), string(name), true
+	if doc[4] == 0x02 && len(rest) >= 4 {
+		if n := int(le.Uint32(rest)); n >= 1 && n <= len(rest)-4 {
+			collection = string(rest[4 : 4+n-1])
+		}
+	}
+	return int32(le.Uint32(msg[4:])), string(name), collection, true
 }
 
 // errorDocument is the BSON of a server's refusal of command.

@@ -659,3 +659,35 @@ func TestProxyRefusesTheNamedMongoCommandOnly(t *testing.T) {
 		t.Fatalf("Refused after Heal = %d, want still 2", got)
 	}
 }
+
+// A proxy's RefuseOn refuses the named command on the named collection
+// alone, to a real driver in front of a real FerretDB: the same command on
+// another collection goes through.
+func TestProxyRefusesTheNamedMongoCommandOnTheNamedCollectionOnly(t *testing.T) {
+	m := SharedMongo(t)
+	p := StartProxy(t, m.Addr)
+	_, db := m.NewDatabase(t)
+	client := mongoClient(t, "mongodb://"+p.Addr+"/")
+	ctx := t.Context()
+	find := func(coll string) error {
+		err := client.Database(db).Collection(coll).FindOne(ctx, bson.D{}).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil
+		}
+		return err
+	}
+	p.RefuseOn("find", "refused", 13, "Unauthorized")
+	err := find("refused")
+	var se mongo.ServerError
+	if !errors.As(err, &se) || !se.HasErrorCode(13) {
+		t.Fatalf("find on the refused collection: %v, want the server error 13 (Unauthorized)", err)
+	}
+	for _, coll := range []string{"other", "refused_users", "refuse"} {
+		if err := find(coll); err != nil {
+			t.Fatalf("find on %s: %v, want it through", coll, err)
+		}
+	}
+	if got := p.Refused(); got != 1 {
+		t.Fatalf("Refused = %d, want 1", got)
+	}
+}
