@@ -153,6 +153,9 @@ type Store struct {
 	askAgain atomic.Int64
 
 	userIndexes userIndexState // users.go
+	// usersRefused is set while the server refuses PurgeExpired's pruning
+	// of the user index (unauthorized), once the refusal has been logged.
+	usersRefused atomic.Bool
 
 	// stopper stops the cleanup goroutine, which refers to the Store only
 	// through a weak pointer (and during a run), so that a Store dropped
@@ -940,7 +943,11 @@ func (s *Store) Clear(ctx context.Context) error {
 // PurgeExpired deletes the expired documents, deleteMany({expires: {$lt:
 // now}}) as connect-mongo's interval cleanup, and returns how many; then
 // the user index entries more than session.IndexGrace past their expiry
-// (not counted).
+// (not counted). When the server refuses the latter as unauthorized (a
+// role that covers the session collection, not <collection>_users), the
+// purge of sessions stands and PurgeExpired returns no error: the
+// refusal is logged at warning level once (again only after a pruning
+// that worked), and each purge asks again.
 //
 // On FerretDB (found once, with buildInfo) it deletes in batches, the
 // sessions and then the user index entries: a find of the first 25000
@@ -981,9 +988,26 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("mongostore: purge expired: %w", err)
 	}
 	if _, err := s.deleteWhere(ctx, batched, s.users(), s.usersExpired(now), time.Time{}); err != nil {
-		return n, fmt.Errorf("mongostore: purge the user index: %w", err)
+		if !unauthorized(err) || endedByContext(ctx, err) != nil {
+			return n, fmt.Errorf("mongostore: purge the user index: %w", err)
+		}
+		// A role that covers the sessions and not the user index: the
+		// purge of sessions worked. Said once, not at every cleanup.
+		if s.usersRefused.CompareAndSwap(false, true) {
+			s.cfg.logger.WarnContext(ctx, "mongostore: the server refused the pruning of the user index collection (the application's role does not cover it?); expired sessions are purged, the user index's expired entries are not (grant find and remove on it where the application uses the user index); said once", "collection", s.UsersCollection(), "err", err)
+		}
+		return n, nil
 	}
+	s.usersRefused.Store(false)
 	return n, nil
+}
+
+// unauthorized reports whether err is the server's refusal of a command
+// to a user without the privilege (Unauthorized, code 13).
+func unauthorized(err error) bool {
+	const codeUnauthorized = 13
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(codeUnauthorized)
 }
 
 // deleteWhere deletes the documents of coll that filter matches, and
