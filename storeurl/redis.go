@@ -53,7 +53,9 @@ import (
 // counting as 0 there.
 //
 // Open pings the server (every node of a Cluster) with its context, so a wrong
-// address fails at once. On Sentinel it first asks every sentinel for the
+// address fails at once, and so does a database number the server does not
+// have, its error naming the URL's part that gave it and how many databases
+// the server has (its databases setting, if the user may read it). On Sentinel it first asks every sentinel for the
 // master's address, one try each, so that a master name no sentinel knows,
 // or sentinels that all refuse the connection, fail at once with what each
 // answered. Every command of the client, Open's ping included,
@@ -217,6 +219,9 @@ func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	client := p.client()
 	if err := pingRedis(ctx, client); err != nil {
 		client.Close()
+		if isDBOutOfRange(err) {
+			return nil, nil, p.noSuchDatabase(ctx, err)
+		}
 		return nil, nil, withTLSHint(err)
 	}
 	return redisstore.New(client, p.storeOpts...), client, nil
@@ -294,6 +299,48 @@ func pingRedis(ctx context.Context, c redis.UniversalClient) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
+}
+
+// isDBOutOfRange reports the answer of a server (Redis, Valkey) to the
+// SELECT of a database number beyond its databases setting, which go-redis
+// sends as the connection's first command: the error of Open's ping.
+func isDBOutOfRange(err error) bool {
+	var answer redis.Error
+	return errors.As(err, &answer) && strings.Contains(answer.Error(), "DB index is out of range")
+}
+
+// noSuchDatabase returns the error of Open for a database number the
+// server does not have (isDBOutOfRange: err, the ping's): it names the
+// URL's part that gave the number (the path, or the db parameter) and how
+// many databases the server has, which it asks the server (CONFIG GET
+// databases, through database 0, which every server has). A server that
+// does not say (a user whose ACL forbids CONFIG, a renamed CONFIG) leaves
+// what the refusal itself proves: fewer databases than the number.
+func (p *redisURL) noSuchDatabase(ctx context.Context, err error) error {
+	part := fmt.Sprintf("database %d in the path", p.db)
+	if !p.dbInPath {
+		part = "parameter " + paramLabel("db", strconv.Itoa(p.db))
+	}
+	q := *p
+	q.db = 0
+	c := q.client()
+	defer c.Close()
+	var n int
+	v, cerr := c.ConfigGet(ctx, "databases").Result()
+	if cerr == nil {
+		if n, cerr = strconv.Atoi(v["databases"]); cerr == nil && (n < 1 || n > p.db) {
+			cerr = fmt.Errorf("the server's answer %q does not explain the refusal", v["databases"])
+		}
+	}
+	switch {
+	case cerr != nil && p.db == 1:
+		return fmt.Errorf("%s: the server has only database 0 (CONFIG GET databases, which would say how many, failed: %v): %w", part, cerr, err)
+	case cerr != nil:
+		return fmt.Errorf("%s: the server has fewer databases (%d at most, 0 to %d; CONFIG GET databases, which would say how many, failed: %v): %w", part, p.db, p.db-1, cerr, err)
+	case n == 1:
+		return fmt.Errorf("%s: the server has only database 0 (its databases setting is 1): %w", part, err)
+	}
+	return fmt.Errorf("%s: the server has %d databases, 0 to %d (its databases setting): %w", part, n, n-1, err)
 }
 
 // withTLSHint adds to an error of Open's ping the parameter that most
