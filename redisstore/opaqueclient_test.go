@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,33 +138,121 @@ func TestAnOpaqueClientIsAskedWhetherItIsAClustersOnceAndNeverOnARequest(t *test
 	}
 }
 
-// denyClusterInfo makes the server's default user unable to run CLUSTER
-// INFO (an ACL such as +@read +@write), until the test ends.
-func denyClusterInfo(t *testing.T, addr string) {
+// restrictedUser creates on every server of addrs the user "app",
+// password "pw", whom an ACL of the kind an application's user gets
+// (+@read +@write +@keyspace, and more) keeps from CLUSTER INFO.
+func restrictedUser(t *testing.T, addrs []string, more ...string) {
 	t.Helper()
-	if _, err := testserver.RedisCommand(addr, "ACL", "SETUSER", "default", "-cluster|info"); err != nil {
-		t.Fatal(err)
+	for _, addr := range addrs {
+		args := append([]string{"ACL", "SETUSER", "app", "on", ">pw", "~*", "resetchannels", "-@all", "+@read", "+@write", "+@keyspace"}, more...)
+		if _, err := testserver.RedisCommand(addr, args...); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := testserver.RedisCommand(addr, "ACL", "DRYRUN", "app", "CLUSTER", "INFO"); err != nil || !strings.Contains(out, "no permissions") {
+			t.Fatalf("ACL DRYRUN app CLUSTER INFO on %s = %q, %v; want it refused", addr, out, err)
+		}
 	}
-	t.Cleanup(func() { testserver.RedisCommand(addr, "ACL", "SETUSER", "default", "+@all") })
 }
 
-// A server that refuses the store CLUSTER INFO (its ACL) cannot tell it
+// Through an opaque wrapper of one server's client whose user may not run
+// CLUSTER INFO (an ACL of +@read +@write +@keyspace), IDs, Count and Clear
+// work, on Redis and on Valkey, in RESP3 and RESP2: the server's answer to
+// a bare HELLO, which every user may send, says it is no Cluster's node.
+// They failed, the store asking CLUSTER INFO alone.
+func TestListingThroughAnOpaqueClientOfAUserWhoMayNotRunClusterInfoWorks(t *testing.T) {
+	for _, srv := range servers {
+		server := srv.start(t) // its ACL changes
+		restrictedUser(t, []string{server.Addr})
+		for _, protocol := range []int{3, 2} {
+			t.Run(fmt.Sprintf("%s/RESP%d", srv.name, protocol), func(t *testing.T) {
+				listsThroughARestrictedUser(t, server, protocol)
+			})
+		}
+	}
+}
+
+// listsThroughARestrictedUser stores sessions through an opaque wrapper of
+// a client of server as the user "app" (restrictedUser) in protocol, and
+// lists and clears them.
+func listsThroughARestrictedUser(t *testing.T, server *testserver.Server, protocol int) {
+	ctx := t.Context()
+	c := redis.NewClient(&redis.Options{Addr: server.Addr, Username: "app", Password: "pw", Protocol: protocol})
+	t.Cleanup(func() { c.Close() })
+	st := newStore(wrapsClient{c})
+	for i := range 20 {
+		if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Count(ctx); n != 20 || err != nil {
+		t.Errorf("Count = %d, %v; want 20", n, err)
+	}
+	if ids, err := st.IDs(ctx); len(ids) != 20 || err != nil {
+		t.Errorf("IDs gave %d, %v; want 20", len(ids), err)
+	}
+	if err := st.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := newStoreWithPrefix(clientOf(t, server), st.Prefix()).Count(ctx); n != 0 || err != nil {
+		t.Errorf("Count after Clear = %d, %v; want 0", n, err)
+	}
+}
+
+// Through an opaque wrapper of a Cluster's client whose user may not run
+// CLUSTER INFO (but CLUSTER SLOTS, without which the client cannot learn
+// the Cluster's layout), IDs, Count and Clear still fail, naming what to
+// give New instead, on Redis and on Valkey: the server's answer to a bare
+// HELLO says it is a Cluster's node.
+func TestListingThroughAnOpaqueClusterClientOfAUserWhoMayNotRunClusterInfoFails(t *testing.T) {
+	for _, k := range []struct {
+		name  string
+		start func(testing.TB) *testserver.RedisCluster
+	}{{"redis", testserver.StartRedisCluster}, {"valkey", testserver.StartValkeyCluster}} {
+		t.Run(k.name, func(t *testing.T) {
+			ctx := t.Context()
+			srv := k.start(t) // its ACL changes
+			restrictedUser(t, srv.Addrs(), "+cluster|slots")
+			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: srv.Addrs(), Username: "app", Password: "pw"})
+			t.Cleanup(func() { c.Close() })
+			whole := redis.NewClusterClient(&redis.ClusterOptions{Addrs: srv.Addrs()})
+			t.Cleanup(func() { whole.Close() })
+			st := newStore(wrapsClient{c})
+			listingFails(ctx, t, st, whole) // 50 keys land on all three masters
+			_, err := st.Count(ctx)
+			if err == nil {
+				t.Fatal("Count through an opaque wrapper of a Cluster client succeeded")
+			}
+			for _, want := range []string{"Cluster", "HELLO", "*redis.ClusterClient", "ForEachMaster", "redisstore_test.wrapsClient"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Count's error %q does not name %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// A server that refuses the store CLUSTER INFO (its ACL) and answers no
+// bare HELLO (Redis before 6.2; here, HELLO renamed away) cannot tell it
 // whether an opaque client is a Cluster's: IDs, Count and Clear fail and
 // say so, rather than risk the answer of one master; once the user may
-// run it, they work.
-func TestListingThroughAnOpaqueClientFailsWhileTheServerRefusesClusterInfo(t *testing.T) {
+// run CLUSTER INFO, they work.
+func TestListingThroughAnOpaqueClientFailsWhileTheServerTellsNeitherWay(t *testing.T) {
 	ctx := t.Context()
-	srv := testserver.StartRedis(t) // its ACL changes
-	st := newStore(wrapsClient{clientOf(t, srv)})
+	srv := testserver.StartRedis(t, "--rename-command", "HELLO", "") // its ACL changes
+	restrictedUser(t, []string{srv.Addr})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "pw"})
+	t.Cleanup(func() { c.Close() })
+	st := newStore(wrapsClient{c})
 	if err := st.Set(ctx, "id", []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	denyClusterInfo(t, srv.Addr)
 	_, err := st.Count(ctx)
-	if err == nil || !strings.Contains(err.Error(), "CLUSTER INFO") {
-		t.Errorf("Count while CLUSTER INFO is refused: %v; want an error that names CLUSTER INFO", err)
+	if err == nil || !strings.Contains(err.Error(), "CLUSTER INFO") || !strings.Contains(err.Error(), "HELLO") || !strings.Contains(err.Error(), "+cluster|info") {
+		t.Errorf("Count while CLUSTER INFO is refused and HELLO unknown: %v; want an error that names CLUSTER INFO, HELLO and +cluster|info", err)
 	}
-	testserver.RedisCommand(srv.Addr, "ACL", "SETUSER", "default", "+@all")
+	if _, err := testserver.RedisCommand(srv.Addr, "ACL", "SETUSER", "app", "+cluster|info"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := st.Count(ctx); n != 1 || err != nil {
 		t.Errorf("Count once CLUSTER INFO is allowed = %d, %v; want 1", n, err)
 	}

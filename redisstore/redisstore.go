@@ -96,8 +96,9 @@
 //   - Any other type (a struct holding a UniversalClient, its methods
 //     forwarding): Get, Set, Touch, CompareAndSwap and the user index work,
 //     with go-redis's default retry settings. IDs, Count and Clear ask the
-//     server (CLUSTER INFO, at the first listing; the answer is kept) and
-//     refuse a Cluster's client, naming what to give instead, since SCAN
+//     server (CLUSTER INFO, at the first listing, or for a user whose ACL
+//     forbids that, a bare HELLO's mode; the answer is kept) and refuse a
+//     Cluster's client, naming what to give instead, since SCAN
 //     through it would reach one master only; they cannot tell a Ring, or a Cluster client whose layout comes from
 //     ClusterOptions.ClusterSlots, from one server. WithReplicas refuses it.
 package redisstore
@@ -441,9 +442,11 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // it. IDs, Count and Clear through it first ask its server whether it is
 // a node of a Redis Cluster (CLUSTER INFO, at the store's first listing:
 // the answer is kept, and only listings that start before it is in ask
-// too), and fail if it is, or if the server refuses to say (NOPERM),
-// rather than list or clear the one master that SCAN through it would
-// reach. What no server
+// too; for a user whose ACL forbids CLUSTER INFO, the mode of the
+// server's answer to a bare HELLO, which any user may send, on Redis 6.2
+// and later and Valkey), and fail if it is, or if the server does not say
+// (CLUSTER INFO refused and no HELLO: Redis 6.0), rather than list or
+// clear the one master that SCAN through it would reach. What no server
 // can tell: such a wrapper of a Cluster client whose layout comes from
 // ClusterOptions.ClusterSlots over servers without cluster support, or of
 // a *redis.Ring (whose shards are servers of their own), gets IDs, Count
@@ -1254,7 +1257,7 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 		return err
 	}
 	if cluster {
-		return fmt.Errorf("the client, a %T, is a Redis Cluster's (its server answers CLUSTER INFO), but says nothing of its masters: SCAN through it would reach one master only; give New the *redis.ClusterClient itself, a type that embeds it, or one with its methods Options, ForEachMaster, ForEachShard, MasterForKey and ReloadState (see New)", s.client)
+		return fmt.Errorf("the client, a %T, is a Redis Cluster's (its server answers CLUSTER INFO, or, to a user who may not run that, a bare HELLO with mode cluster), but says nothing of its masters: SCAN through it would reach one master only; give New the *redis.ClusterClient itself, a type that embeds it, or one with its methods Options, ForEachMaster, ForEachShard, MasterForKey and ReloadState (see New)", s.client)
 	}
 	return fn(ctx, s.client)
 }
@@ -1266,12 +1269,17 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 // answer is kept: a server cannot turn cluster support on or off while it
 // runs. A server that does not know the command (a proxy, a renamed
 // CLUSTER) is taken for one server: a Cluster's node that lacks it could
-// not tell a ClusterClient its layout. One that refuses it (NOPERM, an ACL
-// without it) or cannot answer now (a lost connection, a server loading
-// its data) leaves the question open: the listing fails, and the next one
-// asks again. Listings that start together before an answer is kept each
-// ask (one CLUSTER INFO more each, the same answer). Only the listing
-// asks; a request's operations never do.
+// not tell a ClusterClient its layout. A user whose ACL forbids CLUSTER
+// INFO (NOPERM: +@read +@write +@keyspace, say) gets the answer of a bare
+// HELLO, which every user may send (Redis and Valkey check no ACL for it)
+// and which changes nothing on the connection (no protocol version: the
+// connection keeps its own): its mode, "cluster" or "standalone" (Redis
+// 6.2 and later, Valkey; see helloMode). A server that answers neither
+// (Redis 6.0 under such an ACL) or cannot answer now (a lost connection, a
+// server loading its data) leaves the question open: the listing fails,
+// and the next one asks again. Listings that start together before an
+// answer is kept each ask (one CLUSTER INFO more each, the same answer).
+// Only the listing asks; a request's operations never do.
 func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
 	switch s.opaque.Load() {
 	case oneServer:
@@ -1288,10 +1296,40 @@ func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
 		s.opaque.Store(oneServer)
 		return false, nil
 	case redis.HasErrorPrefix(err, "NOPERM"):
-		return false, fmt.Errorf("the server refused CLUSTER INFO, which tells the store whether the client, a %T, is a Redis Cluster's, whose SCAN would reach one master only: %w; let the user run it (+cluster|info), or give New the client itself or a type that embeds it (see New)", s.client, err)
+		reply, herr := s.client.Do(ctx, "hello").Result()
+		mode, ok := helloMode(reply)
+		switch {
+		case herr == nil && ok && mode == "cluster":
+			s.opaque.Store(clusterNode)
+			return true, nil
+		case herr == nil && ok && mode == "standalone":
+			s.opaque.Store(oneServer)
+			return false, nil
+		case herr == nil:
+			herr = fmt.Errorf("its answer gave mode %q, neither cluster nor standalone", mode)
+		}
+		return false, fmt.Errorf("the server refused CLUSTER INFO (%w), and HELLO (Redis 6.2 and later, Valkey), which tells any user, did not say either (%w), whether the client, a %T, is a Redis Cluster's, whose SCAN would reach one master only; let the user run CLUSTER INFO (+cluster|info), or give New the client itself or a type that embeds it (see New)", err, herr, s.client)
 	default:
 		return false, fmt.Errorf("CLUSTER INFO, which tells the store whether the client, a %T, is a Redis Cluster's: %w", s.client, err)
 	}
+}
+
+// helloMode returns the mode field of the answer to HELLO ("standalone",
+// "cluster" or "sentinel"), a map in RESP3 and a list of names and values
+// in RESP2; ok is false when it has none.
+func helloMode(reply any) (mode string, ok bool) {
+	switch r := reply.(type) {
+	case map[any]any:
+		mode, ok = r["mode"].(string)
+	case []any:
+		for i := 0; i+1 < len(r); i += 2 {
+			if r[i] == "mode" {
+				mode, ok = r[i+1].(string)
+				break
+			}
+		}
+	}
+	return mode, ok
 }
 
 // isNoClusterSupport reports the answer of a server without cluster
