@@ -98,7 +98,7 @@ func startStandalone(t testing.TB, start redisStarter, name string, extra []stri
 }
 
 // RedisCluster is a Redis Cluster of three masters (no replicas), the hash
-// slots split evenly between them.
+// slots split evenly between them (or of one master: StartRedisClusterOneMaster).
 type RedisCluster struct {
 	// Nodes are the three masters.
 	Nodes []*Server
@@ -127,6 +127,18 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 	return startCluster(t, "redis", newRedis)
 }
 
+// StartRedisClusterOneMaster starts a Redis Cluster of one master, which
+// serves every hash slot, for this test, and stops it in t.Cleanup.
+func StartRedisClusterOneMaster(t testing.TB) *RedisCluster {
+	t.Helper()
+	c, err := newRedisClusterOf(t.TempDir(), "redis", newRedis, 1)
+	if c != nil {
+		t.Cleanup(c.Kill)
+	}
+	check(t, err)
+	return c
+}
+
 // startCluster starts a three-master cluster of start's kind for this test
 // and stops it in t.Cleanup.
 func startCluster(t testing.TB, kind string, start redisStarter) *RedisCluster {
@@ -146,9 +158,15 @@ type redisStarter func(base, name string, extra func(port int) ([]string, error)
 // newRedisCluster starts a three-master cluster under base of the servers
 // start starts, kind naming them ("redis").
 func newRedisCluster(base, kind string, start redisStarter) (*RedisCluster, error) {
+	return newRedisClusterOf(base, kind, start, 3)
+}
+
+// newRedisClusterOf starts a cluster of the given number of masters under
+// base, as newRedisCluster does.
+func newRedisClusterOf(base, kind string, start redisStarter, masters int) (*RedisCluster, error) {
 	c := &RedisCluster{}
-	buses := make([]int, 3)
-	for i := range 3 {
+	buses := make([]int, masters)
+	for i := range masters {
 		n, err := start(base, fmt.Sprintf("%s-cluster-%d", kind, i), func(port int) ([]string, error) {
 			bus, err := freePort()
 			if err != nil {
@@ -171,7 +189,7 @@ func newRedisCluster(base, kind string, start redisStarter) (*RedisCluster, erro
 	}
 	const slots = 16384
 	for i, n := range c.Nodes {
-		lo, hi := i*slots/3, (i+1)*slots/3-1
+		lo, hi := i*slots/masters, (i+1)*slots/masters-1
 		if _, err := redisCommand(n.Addr, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(lo), strconv.Itoa(hi)); err != nil {
 			return c, fmt.Errorf("testserver: cluster addslots on %s: %w", n.Addr, err)
 		}
@@ -188,7 +206,7 @@ func newRedisCluster(base, kind string, start redisStarter) (*RedisCluster, erro
 	for _, n := range c.Nodes {
 		for {
 			info, err := redisCommand(n.Addr, "CLUSTER", "INFO")
-			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", masters)) {
 				break
 			}
 			if time.Now().After(deadline) {
