@@ -66,6 +66,31 @@ func TestListingThroughAnOpaqueWrapperOfOneServerWorks(t *testing.T) {
 	}
 }
 
+// Through an opaque wrapper of the client of a Cluster of one master, IDs,
+// Count and Clear fail too, and the error says why one master does not do:
+// SCAN through the wrapper reaches whichever node the client picks, the
+// only master today, but the store cannot see the Cluster grow (a master
+// added, slots moved to it), after which the same listing would miss the
+// sessions on the new master in silence. The error said "one master only"
+// of a Cluster that has no other.
+func TestListingThroughAnOpaqueWrapperOfAOneMasterClusterFailsAndSaysWhy(t *testing.T) {
+	ctx := t.Context()
+	srv := testserver.StartRedisClusterOneMaster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: srv.Addrs()})
+	t.Cleanup(func() { c.Close() })
+	st := newStore(wrapsClient{c})
+	listingFails(ctx, t, st, c)
+	_, err := st.Count(ctx)
+	if err == nil {
+		t.Fatal("Count through an opaque wrapper of a one-master Cluster's client succeeded")
+	}
+	for _, want := range []string{"whole only while the Cluster has a single master", "cannot see", "*redis.ClusterClient"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Count's error %q does not say %q", err, want)
+		}
+	}
+}
+
 // newStoreWithPrefix returns a store on client with prefix.
 func newStoreWithPrefix(client redis.UniversalClient, prefix string) *redisstore.Store {
 	return redisstore.New(client, redisstore.WithPrefix(prefix))

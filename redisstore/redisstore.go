@@ -99,7 +99,9 @@
 //     server (CLUSTER INFO, at the first listing, or for a user whose ACL
 //     forbids that, a bare HELLO's mode; the answer is kept) and refuse a
 //     Cluster's client, naming what to give instead, since SCAN
-//     through it would reach one master only; they cannot tell a Ring, or a Cluster client whose layout comes from
+//     through it reaches one node, whichever the client picks (even a
+//     Cluster's of one master: the store could not see it grow); they
+//     cannot tell a Ring, or a Cluster client whose layout comes from
 //     ClusterOptions.ClusterSlots, from one server. WithReplicas refuses it.
 package redisstore
 
@@ -446,7 +448,9 @@ func ceilMillisecond(d time.Duration) time.Duration {
 // server's answer to a bare HELLO, which any user may send, on Redis 6.2
 // and later and Valkey), and fail if it is, or if the server does not say
 // (CLUSTER INFO refused and no HELLO: Redis 6.0), rather than list or
-// clear the one master that SCAN through it would reach. What no server
+// clear the one node that SCAN through it would reach; so does a Cluster
+// of one master, whose listing through it is whole only until the
+// Cluster grows, which the store cannot see. What no server
 // can tell: such a wrapper of a Cluster client whose layout comes from
 // ClusterOptions.ClusterSlots over servers without cluster support, or of
 // a *redis.Ring (whose shards are servers of their own), gets IDs, Count
@@ -1238,7 +1242,17 @@ func clientOptionsOf(client redis.UniversalClient) clientSettings {
 // to walk its nodes (clusterClient, ringClient) is refused: through it
 // SCAN goes to one node, whichever the client picks. So is a client of a
 // type that says nothing of what it holds whose server is a Cluster's node
-// (opaqueIsCluster, whose answer is kept).
+// (opaqueIsCluster, whose answer is kept), even of a Cluster of one
+// master, whose SCAN through that client is whole: the store could not
+// tell when it stops being so. A Cluster grows without a word to the
+// store, whose kept answer would then stand for a Cluster it no longer
+// describes; asking again at each listing (CLUSTER INFO's cluster_size)
+// would not do either, since the node that answers is not surely the one
+// SCAN reaches: a ClusterClient picks a node for each command, from a
+// layout that may be stale (a master that has given its slots away gets
+// the SCAN, and answers it with none of them), and a client of one node
+// (a *redis.Client to a Cluster's node) may hold a master that serves no
+// slot at all.
 func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c redis.UniversalClient) error) error {
 	switch c := s.client.(type) {
 	case clusterClient:
@@ -1257,7 +1271,7 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 		return err
 	}
 	if cluster {
-		return fmt.Errorf("the client, a %T, is a Redis Cluster's (its server answers CLUSTER INFO, or, to a user who may not run that, a bare HELLO with mode cluster), but says nothing of its masters: SCAN through it would reach one master only; give New the *redis.ClusterClient itself, a type that embeds it, or one with its methods Options, ForEachMaster, ForEachShard, MasterForKey and ReloadState (see New)", s.client)
+		return fmt.Errorf("the client, a %T, is a Redis Cluster's (its server answers CLUSTER INFO, or, to a user who may not run that, a bare HELLO with mode cluster), but says nothing of its masters: SCAN through it reaches one node, whichever the client picks, so a listing through it is whole only while the Cluster has a single master, which the store cannot see change (a master added, slots moved to it) and so does not rely on, with one master or several; give New the *redis.ClusterClient itself, a type that embeds it, or one with its methods Options, ForEachMaster, ForEachShard, MasterForKey and ReloadState (see New)", s.client)
 	}
 	return fn(ctx, s.client)
 }
