@@ -120,9 +120,11 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
 		rs.ctx = requestContext{Context: r.Context(), rs: rs}
 		rs.r = r.WithContext(&rs.ctx)
-		defer rs.handlerReturned() // after a panic too
+		returned := false
+		defer rs.handlerReturned(&returned) // after a panic too
 		next.ServeHTTP(&rs.writer, rs.r)
 		rs.finish()
+		returned = true
 	})
 }
 
@@ -134,9 +136,14 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // to another connection. It waits for a load or commit running in such a
 // goroutine meanwhile, and, when that failed and answers, for the
 // ErrorHandler to return (it runs once rs.mu is released), so that the
-// answer goes out on the response while it is still the request's. Then it
-// calls restoreExpiry.
-func (rs *requestState) handlerReturned() {
+// answer goes out on the response while it is still the request's. After
+// a panic of the handler (*returned false) before the headers went out, the
+// response is a recovering middleware's, outside this one: it gets the
+// cookie of a session that a Session.Save of the request stored under an
+// id the client does not hold (storedCookie), as an error answer does,
+// since that Save may have ended the client's own id (a login's RenewID).
+// Then it calls restoreExpiry.
+func (rs *requestState) handlerReturned(returned *bool) {
 	rs.mu.Lock()
 	for rs.answer == answerPending {
 		// Only a goroutine of the handler's can be answering now (the
@@ -144,6 +151,9 @@ func (rs *requestState) handlerReturned() {
 		rs.mu.Unlock()
 		time.Sleep(time.Millisecond)
 		rs.mu.Lock()
+	}
+	if !*returned && !rs.wroteHeader && !rs.panicked && rs.sess != nil {
+		rs.storedCookie(rs.sess)
 	}
 	rs.wroteHeader, rs.released = true, true
 	rs.mu.Unlock()
