@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -10,8 +11,8 @@ import (
 
 // responseWriter commits the session before the first byte of the response
 // goes out, so that a browser following a redirect finds the session saved.
-// Flush, Hijack, ReadFrom, WriteString and http.NewResponseController work
-// through it.
+// Flush, Hijack, ReadFrom, WriteString, CloseNotify and
+// http.NewResponseController work through it.
 type responseWriter struct {
 	http.ResponseWriter
 	rs *requestState
@@ -130,6 +131,21 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.rs.mu.Unlock()
 	}
 	return conn, buf, err
+}
+
+// CloseNotify is http.CloseNotifier's (deprecated, but gin's Context.Stream,
+// its server-sent events, asserts it on the writer it is given without
+// checking, and panics on one without it): the writer underneath's, or,
+// behind one that has none (another middleware's wrapper), a channel that
+// receives true once the request's context ends, as when the client goes
+// away. Request.Context is the way to tell in new code.
+func (w *responseWriter) CloseNotify() <-chan bool {
+	if cn, ok := w.ResponseWriter.(interface{ CloseNotify() <-chan bool }); ok {
+		return cn.CloseNotify()
+	}
+	gone := make(chan bool, 1)
+	context.AfterFunc(w.rs.r.Context(), func() { gone <- true })
+	return gone
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
