@@ -11,7 +11,7 @@ import (
 
 // responseWriter commits the session before the first byte of the response
 // goes out, so that a browser following a redirect finds the session saved.
-// Flush, Hijack, ReadFrom, WriteString, CloseNotify and
+// Flush, Hijack, ReadFrom, WriteString, Push, CloseNotify and
 // http.NewResponseController work through it.
 type responseWriter struct {
 	http.ResponseWriter
@@ -131,6 +131,16 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.rs.mu.Unlock()
 	}
 	return conn, buf, err
+}
+
+// Push passes an HTTP/2 server push (http.Pusher) to the writer
+// underneath; over a connection that cannot push (HTTP/1), it returns
+// http.ErrNotSupported, as net/http's writers do when push is off.
+func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
+	if p, ok := w.ResponseWriter.(http.Pusher); ok {
+		return p.Push(target, opts)
+	}
+	return http.ErrNotSupported
 }
 
 // CloseNotify is http.CloseNotifier's (deprecated, but gin's Context.Stream,
