@@ -92,13 +92,32 @@ func (rs *requestState) storeContext() context.Context {
 // loadContext is the context of the load: where StoreTimeout bounds store
 // calls, the request's context without its cancellation, like the save's,
 // so that the load shares a deadline group (withStoreTimeout) instead of
-// setting a timer; otherwise the request's own. rs.mu is held.
+// setting a timer; for a memstore, which never waits, the same without an
+// allocation (detachedView): memstore refuses a cancelled context, and
+// net/http cancels the request's when the client hangs up or the handler
+// returns, so on it a handler that asks for the session after the client
+// left, or a goroutine that outlives the handler, got no session (the
+// ErrorHandler's 500, the request's changes lost); otherwise the
+// request's own. rs.mu is held.
 func (rs *requestState) loadContext() context.Context {
-	if rs.m.opts.StoreTimeout <= 0 || rs.m.inMemory {
+	if rs.m.inMemory {
+		return (*detachedView)(rs)
+	}
+	if rs.m.opts.StoreTimeout <= 0 {
 		return rs.r.Context()
 	}
 	return rs.storeContext()
 }
+
+// detachedView is the request's context without its cancellation, as
+// context.WithoutCancel makes it, as a view of the requestState, so that
+// it costs no allocation: its values are the request context's.
+type detachedView requestState
+
+func (*detachedView) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detachedView) Done() <-chan struct{}       { return nil }
+func (*detachedView) Err() error                  { return nil }
+func (v *detachedView) Value(key any) any         { return v.ctx.Value(key) }
 
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the
