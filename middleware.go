@@ -56,7 +56,7 @@ type requestState struct {
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	sentID       string      // the session id whose cookie went out with the headers
 	goneID       string      // a session id the store said another request destroyed or renewed
-	discarded    http.Header // what the handler sets after a failure
+	failure      *failure    // a failed load's answer, until given, and what the handler sets after a failure
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
 	detached     context.Context
@@ -65,6 +65,16 @@ type requestState struct {
 	ctx          requestContext // rs.r's context
 	vary         [1]string      // the Vary header's value, when it had none
 	cacheControl [1]string      // the Cache-Control header's value, when it had none
+}
+
+// failure is a request's failure that the handler's goroutine answers: the
+// error of a load that failed before the headers went out, which waits for
+// the handler's next write (or its return) to be handed to the
+// ErrorHandler, and the headers the handler sets after a failure, which go
+// nowhere. Allocated only on a failure.
+type failure struct {
+	loadErr   error       // nil once answered (pendingAnswer)
+	discarded http.Header // Header's answer after a failure
 }
 
 // answerState is whether the ErrorHandler answers the request: not, or
@@ -169,6 +179,15 @@ func (rs *requestState) handlerReturned(returned *bool) {
 		// handler's own answers return before it does); rare, and short.
 		rs.mu.Unlock()
 		time.Sleep(time.Millisecond)
+		rs.mu.Lock()
+	}
+	if err := rs.pendingAnswer(); err != nil {
+		// A load that failed while the handler ran (in a goroutine of
+		// it, still loading when it returned, or before a panic), which
+		// nothing answered yet: answered now, while the response is
+		// still the request's.
+		rs.mu.Unlock()
+		rs.answerWith(err)
 		rs.mu.Lock()
 	}
 	if !*returned && !rs.wroteHeader && !rs.panicked && rs.sess != nil {
@@ -276,15 +295,19 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 
 // From returns the request's session, loading it on first use. It returns
 // nil for a request that did not go through Handler or is outside the cookie
-// path, after Session.Unset, and when the store failed (the error handler has
-// then answered, and what the handler writes afterwards is discarded; From
-// called by the ErrorHandler itself returns nil too). A load that fails
+// path, after Session.Unset, and when the store failed (the error handler
+// answers instead of the handler, and what the handler writes is
+// discarded; From called by the ErrorHandler itself returns nil too). That
+// answer is made on the response by the handler's next write, WriteHeader,
+// Flush or Hijack, or when the handler returns, not by From: a goroutine of
+// the handler whose From fails leaves the response to the goroutine that
+// writes it, which may be setting its headers meanwhile. A load that fails
 // after the headers went out cannot be answered: it is logged, and what the
 // handler writes goes out; so is one in a goroutine of the handler after
 // the handler returned, whose ResponseWriter is no longer to be used. A
 // load that such a goroutine began while the handler ran, and that fails
-// before the headers went out, is answered: the middleware waits for the
-// ErrorHandler to return before it does.
+// before the headers went out, is answered when the handler returns: the
+// middleware waits for it.
 //
 // Call it before the first write of a response that depends on the
 // session: only then can the response carry Vary: Cookie, and a new
@@ -317,8 +340,9 @@ func (rs *requestState) lockedSession() (*Session, error) {
 	return rs.sessionLocked()
 }
 
-// sessionLocked loads the session on first use. A failed load returns the
-// error for the ErrorHandler, to call once rs.mu is released. rs.mu is held.
+// sessionLocked loads the session on first use. A failed load is answered
+// by the handler's goroutine (failLoad), not by the one that called From.
+// rs.mu is held.
 func (rs *requestState) sessionLocked() (*Session, error) {
 	if rs.failed {
 		return nil, nil
@@ -332,7 +356,8 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 		err := rs.load()
 		rs.panicked = false
 		if err != nil {
-			return nil, rs.fail(err)
+			rs.failLoad(err)
+			return nil, nil
 		}
 	}
 	s := rs.sess
@@ -458,12 +483,53 @@ func (rs *requestState) load() error {
 // handler's output still goes out, or the response would end cut short as
 // if it were complete. rs.mu is held.
 func (rs *requestState) fail(err error) error {
+	if !rs.failedBeforeHeaders(err) {
+		return nil
+	}
+	return rs.answerFailure(err)
+}
+
+// failedBeforeHeaders marks the request failed, and reports whether the
+// headers were still to go out; if not, it logs err. rs.mu is held.
+func (rs *requestState) failedBeforeHeaders(err error) bool {
 	rs.failed = true
 	rs.timedOut = errors.Is(err, context.DeadlineExceeded)
 	if rs.wroteHeader {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
+		return false
+	}
+	return true
+}
+
+// failLoad is fail for a load, which any goroutine of the handler may make
+// (From): it leaves the answer (taking back the handler's headers, the
+// ErrorHandler) to the goroutine that writes the response, at its next
+// write or when the handler returns (pendingAnswer), since the handler may
+// be setting headers meanwhile, and neither the header map nor the
+// ResponseWriter is safe for concurrent use. Until then, Header gives the
+// handler a throwaway map, as after the answer. rs.mu is held.
+func (rs *requestState) failLoad(err error) {
+	if rs.failedBeforeHeaders(err) {
+		rs.failure = &failure{loadErr: err}
+	}
+}
+
+// pendingAnswer answers a load's failure that waits for it (failLoad), as
+// fail does, and returns its error for the ErrorHandler; nil if none
+// waits. rs.mu is held.
+func (rs *requestState) pendingAnswer() error {
+	f := rs.failure
+	if f == nil || f.loadErr == nil {
 		return nil
 	}
+	err := f.loadErr
+	f.loadErr = nil
+	return rs.answerFailure(err)
+}
+
+// answerFailure is fail once the request is marked failed before the
+// headers went out. rs.mu is held.
+func (rs *requestState) answerFailure(err error) error {
 	rs.answer = answerPending
 	rs.wroteHeader = true
 	rs.resetHeader()
@@ -597,7 +663,8 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.failed {
-		return nil, rs.answer == answerNone
+		answer = rs.pendingAnswer() // a load's failure, answered by the writer's goroutine
+		return answer, rs.answer == answerNone
 	}
 	if !rs.wroteHeader && !rs.panicked {
 		if u != nil {
@@ -627,7 +694,10 @@ func (rs *requestState) finish() {
 func (rs *requestState) commitLast() error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.failed || rs.panicked {
+	if rs.failed {
+		return rs.pendingAnswer() // a load's failure that no write answered
+	}
+	if rs.panicked {
 		return nil
 	}
 	if err := rs.guardedCommit(); err != nil {

@@ -20,11 +20,11 @@ type responseWriter struct {
 
 // WriteHeader commits the session, then writes the header. Informational
 // (1xx) responses pass straight through, except 101 Switching Protocols,
-// and except after a session error the error handler answered.
+// and except after a session error, which the error handler answers.
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.rs.mu.Lock()
-		answered := w.rs.answer != answerNone
+		answered := w.rs.answer != answerNone || w.rs.failure != nil
 		w.rs.mu.Unlock()
 		if !answered {
 			w.ResponseWriter.WriteHeader(code)
@@ -36,16 +36,20 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 }
 
-// Header returns the response headers; after a session error the error
-// handler answered, a throwaway map, since its answer has gone out.
+// Header returns the response headers; after a session error, a throwaway
+// map: the error handler answers instead (or has answered already).
 func (w *responseWriter) Header() http.Header {
 	w.rs.mu.Lock()
 	defer w.rs.mu.Unlock()
-	if w.rs.answer != answerNone {
-		if w.rs.discarded == nil {
-			w.rs.discarded = http.Header{}
+	if w.rs.answer != answerNone || w.rs.failure != nil {
+		if w.rs.failure == nil {
+			w.rs.failure = &failure{}
 		}
-		return w.rs.discarded
+		f := w.rs.failure
+		if f.discarded == nil {
+			f.discarded = http.Header{}
+		}
+		return f.discarded
 	}
 	return w.ResponseWriter.Header()
 }
