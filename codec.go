@@ -334,7 +334,8 @@ func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals 
 
 // decodeAt reads and validates the stored cookie object that starts at
 // data[i], and returns the index just past it; what c's pointer fields
-// would point to goes to cv. Unknown keys are ignored; sameSite may be a
+// would point to goes to cv. Unknown keys are ignored; originalMaxAge and
+// expires may be null or false (no expiry); sameSite may be a
 // string or a boolean (express accepts true for "strict"); secure may be a
 // boolean or "auto".
 func (c *DocumentCookie) decodeAt(data []byte, i int, cv *cookieValues) (int, error) {
@@ -348,7 +349,10 @@ func (c *DocumentCookie) decodeAt(data []byte, i int, cv *cookieValues) (int, er
 			return 0, err
 		}
 		end := i + len(v)
-		null := string(v) == "null"
+		// null, or false: Connect's idiom for a browser-session cookie,
+		// req.session.cookie.expires = false, which express-session still
+		// keeps as one and stores as false in both keys.
+		null := string(v) == "null" || string(v) == "false"
 		switch string(key) {
 		case "originalMaxAge":
 			if null {

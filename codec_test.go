@@ -320,3 +320,20 @@ func TestJSONCodecEncodeRefusesAKeyThatIsNotUTF8(t *testing.T) {
 		t.Fatalf("Encode = %s, %v; want an error naming the key", data, err)
 	}
 }
+
+func TestDecodeReadsCookieExpiresFalseAsABrowserSession(t *testing.T) {
+	// express-session 1.19 after req.session.cookie.expires = false, which
+	// Connect documented for a browser-session cookie: both keys false.
+	data := []byte(`{"cookie":{"originalMaxAge":false,"expires":false,"httpOnly":true,"path":"/"},"views":3}`)
+	doc, err := JSONCodec{}.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Cookie.OriginalMaxAge != nil || doc.Cookie.Expires != nil || string(doc.Values["views"]) != "3" {
+		t.Fatalf("cookie %+v, values %s: want a browser-session cookie and views 3", doc.Cookie, doc.Values)
+	}
+	back, err := JSONCodec{}.Encode(doc)
+	if want := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":3}`; err != nil || string(back) != want {
+		t.Fatalf("Encode = %s, %v; want %s", back, err, want)
+	}
+}

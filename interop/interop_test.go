@@ -357,6 +357,41 @@ func TestExpressDocumentIsReadByGo(t *testing.T) {
 	}
 }
 
+// TestExpressCookieExpiresFalseIsABrowserSessionForGo: an Express app that
+// turns "remember me" off with Connect's idiom, req.session.cookie.expires =
+// false, stores {"originalMaxAge":false,"expires":false} and keeps the
+// session as a browser-session one; the Go app reads it as such (the
+// session found, its data there, no expiry), where it took it for corrupt
+// and gave the user a fresh session, and both go on with it.
+func TestExpressCookieExpiresFalseIsABrowserSessionForGo(t *testing.T) {
+	w := newWorld(t, nil)
+	b := w.browser()
+	b.nodeViews()
+	b.do("POST", w.node.URL+"/browser-session", nil)
+	if strings.Contains(b.setCookieHeader, "Expires=") {
+		t.Fatalf("Express: a browser-session cookie with an expiry: %s", b.setCookieHeader)
+	}
+	id := b.sessionID()
+	if raw := w.raw(id); !strings.Contains(raw, `"originalMaxAge":false`) || !strings.Contains(raw, `"expires":false`) {
+		t.Fatalf("Express stored %s, want its cookie with originalMaxAge and expires false", raw)
+	}
+	if gs := b.goSession(); gs.New || gs.ID != id || gs.Values["views"] != 1.0 || gs.Values["forgetMe"] != "1" || !gs.Expires.IsZero() || gs.OriginalMaxAge != 0 {
+		t.Fatalf("Go read Express's document %s as id=%s new=%v values=%v expires=%v originalMaxAge=%v, want session %s with its data and a browser-session cookie",
+			w.raw(id), gs.ID, gs.New, gs.Values, gs.Expires, gs.OriginalMaxAge, id)
+	}
+	if got := b.goViews(); got != 2 {
+		t.Fatalf("Go: views = %d after Express's 1, want 2", got)
+	}
+	const day = 24 * time.Hour
+	if ttl, _, _ := w.pttl(id); ttl <= day-10*time.Second || ttl > day {
+		t.Fatalf("Go's key of the browser session: PTTL %v, want connect-redis's default of one day", ttl)
+	}
+	ns := b.nodeSession()
+	if ns.ID != id || ns.Session["views"] != 2.0 || ns.MaxAge != nil {
+		t.Fatalf("Express after Go's write: id=%s session=%v maxAge=%v, want %s with views 2 and no expiry", ns.ID, ns.Session, ns.MaxAge, id)
+	}
+}
+
 // TestDestroyedByExpressIsGoneForGo: after an Express logout, the Go app
 // gives the old cookie a fresh session, and the key is gone.
 func TestDestroyedByExpressIsGoneForGo(t *testing.T) {

@@ -16,6 +16,8 @@
 //   GET  /session        answers {id, session, maxAge} without changing the session
 //   POST /set?k=K&v=V    sets session key K to the string V, answers the session
 //   POST /logout         destroys the session
+//   POST /browser-session  sets forgetMe=1 and makes the cookie a browser-session
+//                        one with connect's idiom, req.session.cookie.expires = false
 //   GET  /store/length   answers {length}: the store's length(), the sessions it counts
 //   GET  /store/ids      answers {ids}: the store's ids(), sorted
 //   (both answer 501 on a store without the method)
@@ -62,6 +64,15 @@ async function main() {
       return;
     }
     req.session[k] = req.query.v;
+    res.json(req.session);
+  });
+
+  // "Remember me" off, as Connect documented it and apps still write it:
+  // express-session keeps a browser-session cookie, and stores
+  // {"originalMaxAge":false,"expires":false,...}.
+  app.post("/browser-session", (req, res) => {
+    req.session.cookie.expires = false;
+    req.session.forgetMe = "1";
     res.json(req.session);
   });
 
