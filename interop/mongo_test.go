@@ -30,10 +30,18 @@ type mongoWorld struct {
 // the Go app has TouchAfter and writes lastModified, as connect-mongo does.
 func newMongoWorld(t *testing.T, touchAfter time.Duration, adjust func(*session.Options)) *mongoWorld {
 	t.Helper()
+	return newMongoWorldStringify(t, touchAfter, true, adjust)
+}
+
+// newMongoWorldStringify is newMongoWorld with connect-mongo's stringify
+// option; false stores the session as an object on both sides
+// (mongostore.WithStringify(false)).
+func newMongoWorldStringify(t *testing.T, touchAfter time.Duration, stringify bool, adjust func(*session.Options)) *mongoWorld {
+	t.Helper()
 	srv := testserver.SharedMongo(t)
 	uri, db := srv.NewDatabase(t)
 	node, err := startPeerEnv("SESSION_STORE=mongo", "MONGO_URL="+uri+db, "MONGO_COLLECTION=sessions",
-		"TOUCH_AFTER="+strconv.Itoa(int(touchAfter/time.Second)))
+		"TOUCH_AFTER="+strconv.Itoa(int(touchAfter/time.Second)), "MONGO_STRINGIFY="+strconv.FormatBool(stringify))
 	checkStarted(t, err)
 	t.Cleanup(node.stop)
 
@@ -43,7 +51,7 @@ func newMongoWorld(t *testing.T, touchAfter time.Duration, adjust func(*session.
 	}
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	coll := client.Database(db).Collection("sessions")
-	var opts []mongostore.Option
+	opts := []mongostore.Option{mongostore.WithStringify(stringify)}
 	if touchAfter > 0 {
 		opts = append(opts, mongostore.WithLastModified())
 	}
@@ -129,5 +137,44 @@ func TestMongoTouchAfterReadOnlyRequestWritesNothing(t *testing.T) {
 				t.Fatalf("read-only requests within touchAfter changed the document:\nbefore %s\n after %s", before, after)
 			}
 		})
+	}
+}
+
+// With connect-mongo's stringify: false on both sides, an Express number
+// stays a number through a Go write of the session, as the Node driver
+// stores it: a double. A large integral double (2^53 + 2, 1e20) came back
+// from a Go save as an int64, which the Node driver reads as a Long object
+// ({low, high, unsigned}) beyond 2^53, or the Go save failed for one beyond
+// an int64 (1e20), every request that changed the session answered 500.
+func TestMongoObjectSessionKeepsExpressNumbersThroughAGoWrite(t *testing.T) {
+	w := newMongoWorldStringify(t, 0, false, nil)
+	b := w.browser()
+	b.nodeViews()
+	id := b.sessionID()
+	numbers := map[string]float64{"big": 1<<53 + 2, "e20": 1e20, "negbig": -(1<<60 + 1<<9)}
+	for k, v := range numbers {
+		b.do("POST", w.node.URL+"/set?k="+k+"&j="+strconv.FormatFloat(v, 'f', -1, 64), nil)
+	}
+	for k := range numbers {
+		if typ := w.doc(id).Lookup("session", k).Type; typ != bson.TypeDouble {
+			t.Fatalf("connect-mongo stored %s as a %s, want a double: %s", k, typ, w.doc(id))
+		}
+	}
+	if got := b.goViews(); got != 2 {
+		t.Fatalf("Go: views = %d after Express's 1, want 2", got)
+	}
+	for k := range numbers {
+		if typ := w.doc(id).Lookup("session", k).Type; typ != bson.TypeDouble {
+			t.Errorf("after Go's write %s is a %s, want the double Express stored: %s", k, typ, w.doc(id))
+		}
+	}
+	ns := b.nodeSession()
+	for k, v := range numbers {
+		if ns.Session[k] != v {
+			t.Errorf("Express after Go's write: %s = %#v, want the number %v", k, ns.Session[k], v)
+		}
+	}
+	if gs := b.goSession(); gs.Values["big"] != float64(1<<53+2) || gs.Values["e20"] != 1e20 {
+		t.Errorf("Go: big=%v e20=%v", gs.Values["big"], gs.Values["e20"])
 	}
 }

@@ -167,6 +167,29 @@ func TestObjectSessionStoresNumbersAsTheNodeDriver(t *testing.T) {
 	}
 }
 
+// Every number JavaScript writes is stored as the double the Node driver
+// stores for it, however large: JSON.stringify writes 2^53 + 2 as
+// 9007199254740994 and 1e20 as 100000000000000000000, which were stored as
+// an int64 (a Long object for the Node driver) and refused. Only a literal
+// that its double would write otherwise, as a Go int64 beyond 2^53 can be,
+// is an int64.
+func TestObjectSessionStoresJavaScriptNumbersAsDoubles(t *testing.T) {
+	in := `{"jsbig":9007199254740994,"e20":100000000000000000000,"neg":-1152921504606847500,"long":1152921504606846976,"odd":9007199254740993}`
+	doc, err := jsonDocument([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := sessionDocument(t, doc)
+	for key, want := range map[string]bson.Type{"jsbig": bson.TypeDouble, "e20": bson.TypeDouble, "neg": bson.TypeDouble, "long": bson.TypeInt64, "odd": bson.TypeInt64} {
+		if got := raw.Lookup(fieldSession, key).Type; got != want {
+			t.Errorf("%s stored as a %s, want a %s", key, got, want)
+		}
+	}
+	if got, _, err := decode(raw); err != nil || string(got) != in {
+		t.Errorf("came back as %s, %v; want %s", got, err, in)
+	}
+}
+
 func TestObjectSessionRefusesWhatADocumentCannotHold(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, maxNesting+1) + "1" + strings.Repeat("}", maxNesting+1)
 	var many strings.Builder

@@ -1493,27 +1493,35 @@ func jsonArray(dec *json.Decoder, depth int) (bson.A, error) {
 
 // bsonNumber converts a JSON number as the Node driver stores what JSON.parse
 // gives: an integral value that fits in 32 bits (1, 1.0, 1e2, not -0) as an
-// int32, others as a double. An integer literal beyond ±2^53, which a double
-// would round, is an int64 instead, read back exactly; one beyond int64, or a
-// number beyond a double, is refused.
+// int32, others as a double. An integer literal that the double it parses to
+// does not write back as it is (9007199254740993, which a double rounds: a Go
+// int64 beyond ±2^53, never a number of JavaScript's) is an int64 instead,
+// read back exactly; such a literal beyond int64, or a number beyond a
+// double, is refused. So every number JavaScript writes stays a double,
+// 2^53 + 2 and 1e20 (written 100000000000000000000) included, as the Node
+// driver, which reads an int64 beyond ±2^53 as a Long object, stored it.
 func bsonNumber(n json.Number) (any, error) {
 	str := string(n)
 	if !strings.ContainsAny(str, ".eE") {
-		if i, err := strconv.ParseInt(str, 10, 64); err == nil {
-			switch {
-			case str == "-0":
-				return math.Copysign(0, -1), nil
-			case i >= math.MinInt32 && i <= math.MaxInt32:
-				return int32(i), nil
-			case i >= -1<<53 && i <= 1<<53:
-				return float64(i), nil
-			default:
-				return i, nil
-			}
-		} else if !errors.Is(err, strconv.ErrRange) {
+		i, err := strconv.ParseInt(str, 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, fmt.Errorf("number %s: %w", str, err)
 		}
-		return nil, fmt.Errorf("integer %s is beyond a 64-bit integer", str)
+		switch {
+		case str == "-0":
+			return math.Copysign(0, -1), nil
+		case err == nil && i >= math.MinInt32 && i <= math.MaxInt32:
+			return int32(i), nil
+		}
+		if f, ferr := strconv.ParseFloat(str, 64); ferr == nil {
+			if js, _ := json.Marshal(f); string(js) == str { // ES6 number formatting, as writeJSON reads it back
+				return f, nil
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("integer %s is beyond a 64-bit integer", str)
+		}
+		return i, nil
 	}
 	f, err := strconv.ParseFloat(str, 64)
 	if err != nil {

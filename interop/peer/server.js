@@ -15,6 +15,7 @@
 //   GET  /views          increments req.session.views, answers the session as JSON
 //   GET  /session        answers {id, session, maxAge} without changing the session
 //   POST /set?k=K&v=V    sets session key K to the string V, answers the session
+//   POST /set?k=K&j=J    sets session key K to JSON.parse(J) (a number, an object)
 //   POST /logout         destroys the session
 //   POST /browser-session  sets forgetMe=1 and makes the cookie a browser-session
 //                        one with connect's idiom, req.session.cookie.expires = false
@@ -59,11 +60,12 @@ async function main() {
 
   app.post("/set", (req, res) => {
     const k = req.query.k;
-    if (typeof k !== "string" || k === "" || k === "cookie" || typeof req.query.v !== "string") {
-      res.status(400).json({ error: "want ?k=KEY&v=VALUE, KEY not cookie" });
+    const { v, j } = req.query;
+    if (typeof k !== "string" || k === "" || k === "cookie" || (typeof v !== "string") === (typeof j !== "string")) {
+      res.status(400).json({ error: "want ?k=KEY&v=VALUE or ?k=KEY&j=JSON, KEY not cookie" });
       return;
     }
-    req.session[k] = req.query.v;
+    req.session[k] = typeof j === "string" ? JSON.parse(j) : v;
     res.json(req.session);
   });
 

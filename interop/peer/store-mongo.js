@@ -5,6 +5,8 @@
 //   MONGO_URL         the server and database (default mongodb://127.0.0.1:27017/sessionkit)
 //   MONGO_COLLECTION  the collection (default "sessions", connect-mongo's)
 //   TOUCH_AFTER       connect-mongo's touchAfter, in seconds (default 0: touch on every request)
+//   MONGO_STRINGIFY   "false": connect-mongo's stringify: false, the session stored as
+//                     an object (mongostore.WithStringify(false)); default true, a JSON string
 //
 // Expired sessions are removed by an interval cleanup (autoRemove:
 // 'interval'): FerretDB, which the tests run on, has no TTL indexes.
@@ -18,6 +20,7 @@ async function openMongo(env) {
     client,
     collectionName: env.MONGO_COLLECTION || "sessions",
     touchAfter: Number(env.TOUCH_AFTER || 0),
+    stringify: env.MONGO_STRINGIFY !== "false",
     autoRemove: "interval",
     autoRemoveInterval: 10,
   });
