@@ -178,3 +178,39 @@ func TestMongoObjectSessionKeepsExpressNumbersThroughAGoWrite(t *testing.T) {
 		t.Errorf("Go: big=%v e20=%v", gs.Values["big"], gs.Values["e20"])
 	}
 }
+
+// With stringify: false, connect-mongo stores what the Node driver makes of
+// the session object: a Date as a BSON date, a Mongoose document's _id as
+// an ObjectId. A value that a Go write of the session leaves as it was keeps
+// that type, at the top level and inside an object the Go request changed
+// elsewhere: the Go save turned every such date into a string, and Express
+// code calling loginAt.getTime() threw after any Go request that changed
+// anything in the session.
+func TestMongoObjectSessionKeepsExpressDatesThroughAGoWrite(t *testing.T) {
+	w := newMongoWorldStringify(t, 0, false, nil)
+	b := w.browser()
+	b.nodeViews()
+	id := b.sessionID()
+	const login = "2026-11-22T09:59:00.123Z"
+	b.do("POST", w.node.URL+"/set?k=loginAt&d="+login, nil)
+	b.do("POST", w.node.URL+`/set?k=profile&j={"plan":"pro","n":1.5}`, nil)
+	if typ := w.doc(id).Lookup("session", "loginAt").Type; typ != bson.TypeDateTime {
+		t.Fatalf("connect-mongo stored loginAt as a %s, want a date: %s", typ, w.doc(id))
+	}
+	if got := b.goViews(); got != 2 {
+		t.Fatalf("Go: views = %d after Express's 1, want 2", got)
+	}
+	doc := w.doc(id)
+	if v := doc.Lookup("session", "loginAt"); v.Type != bson.TypeDateTime || v.Time().UTC().Format("2006-01-02T15:04:05.000Z") != login {
+		t.Fatalf("after Go's write loginAt is %s, want the date %s Express stored: %s", v, login, doc)
+	}
+	if v := doc.Lookup("session", "views"); v.Type != bson.TypeInt32 || v.Int32() != 2 {
+		t.Fatalf("after Go's write views is %s, want the int32 2: %s", v, doc)
+	}
+	if gs := b.goSession(); gs.Values["loginAt"] != login {
+		t.Fatalf("Go reads loginAt as %#v, want %q", gs.Values["loginAt"], login)
+	}
+	if ns := b.nodeSession(); ns.Session["loginAt"] != login || ns.Session["views"] != 2.0 {
+		t.Fatalf("Express after Go's write: %v", ns.Session)
+	}
+}

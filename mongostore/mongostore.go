@@ -500,6 +500,13 @@ func readable(id string, now time.Time) bson.D {
 // holds (a Codec with another format); else the string or, with
 // WithStringify(false), the document the JSON decodes to.
 func (s *Store) sessionValue(data []byte) (any, string, error) {
+	return s.sessionValueKeeping(data, nil)
+}
+
+// sessionValueKeeping is sessionValue for a write over prev, the session
+// stored as an object (nil for none): with WithStringify(false), every value
+// of data that reads as it did in prev keeps prev's BSON value (keepTypes).
+func (s *Store) sessionValueKeeping(data []byte, prev bson.Raw) (any, string, error) {
 	if !utf8.Valid(data) || (!s.cfg.stringify && !isJSONObject(data)) {
 		return bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: data}, binaryVersion(bson.TypeBinaryGeneric, data), nil
 	}
@@ -511,11 +518,48 @@ func (s *Store) sessionValue(data []byte) (any, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("the session cannot be stored as a document: %w", err)
 	}
+	if prev != nil {
+		keepTypes(doc, data, prev, 1)
+	}
 	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return nil, "", fmt.Errorf("the session cannot be stored as a document: %w", err)
 	}
 	return bson.Raw(raw), versionObject + string(raw), nil
+}
+
+// keepTypesDepth bounds how deep keepTypes looks into objects: each level
+// parses its object's JSON again.
+const keepTypesDepth = 16
+
+// keepTypes puts back into doc, the BSON that the JSON object data converts
+// to, prev's value of each key whose JSON, as Get reads prev, is the one
+// data holds: so a value that a Go request left as it was keeps the type
+// the Node driver stored (a Date, an ObjectId, a Long, a double holding an
+// integer), which the conversion from JSON cannot tell from a string or a
+// number, and an Express app reads back what it stored. Inside an object
+// that changed, it does the same for the object's own keys, depth levels
+// down. depth is doc's values' nesting level, as writeJSON counts it.
+func keepTypes(doc bson.D, data []byte, prev bson.Raw, depth int) {
+	var raws map[string]json.RawMessage
+	if json.Unmarshal(data, &raws) != nil {
+		return
+	}
+	var b bytes.Buffer
+	for i, e := range doc {
+		pv, err := prev.LookupErr(e.Key)
+		if err != nil {
+			continue
+		}
+		b.Reset()
+		if writeJSON(&b, pv, depth) == nil && bytes.Equal(b.Bytes(), raws[e.Key]) {
+			doc[i].Value = pv
+			continue
+		}
+		if sub, ok := e.Value.(bson.D); ok && pv.Type == bson.TypeEmbeddedDocument && depth < keepTypesDepth {
+			keepTypes(sub, raws[e.Key], pv.Document(), depth+1)
+		}
+	}
 }
 
 // setFields returns the $set of a write.
@@ -823,7 +867,11 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		}
 		return "", r.DeletedCount > 0, nil
 	}
-	value, version, err := s.sessionValue(data)
+	var prev bson.Raw // the session as an object: what the new one keeps the types of
+	if strings.HasPrefix(old, versionObject) {
+		prev = bson.Raw(old[len(versionObject):])
+	}
+	value, version, err := s.sessionValueKeeping(data, prev)
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}

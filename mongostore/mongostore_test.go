@@ -1006,3 +1006,65 @@ func TestCompareAndSwapFromAnEmptySessionSwaps(t *testing.T) {
 		t.Fatalf("CompareAndSwap from the empty session's version after it changed: swapped %v, %v; want a conflict", swapped, err)
 	}
 }
+
+// A compare-and-swap over a session stored as an object (connect-mongo's
+// stringify: false) keeps the BSON value of every value that the new
+// session holds as it read: a Date, an ObjectId, a Long or a double holding
+// an integer, at the top level and inside an object that changed
+// elsewhere, so that the Node driver gives Express back the Date and the
+// ObjectId it stored. A changed value is stored as its JSON converts. The
+// write stored every one as a string or a converted number.
+func TestObjectSessionKeepsTheTypesOfValuesASwapLeaves(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t, mongostore.WithStringify(false))
+	exp := clock.Now().Add(time.Hour)
+	login := time.Date(2026, 11, 22, 9, 59, 0, 123e6, time.UTC)
+	oid := bson.NewObjectID()
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "obj"}, {Key: "session", Value: bson.D{
+		{Key: "cookie", Value: bson.D{{Key: "originalMaxAge", Value: int32(3600000)}, {Key: "expires", Value: exp}, {Key: "httpOnly", Value: true}, {Key: "path", Value: "/"}}},
+		{Key: "loginAt", Value: login},
+		{Key: "user", Value: bson.D{{Key: "_id", Value: oid}, {Key: "name", Value: "ann"}, {Key: "since", Value: login}}},
+		{Key: "two", Value: 2.0}, {Key: "long", Value: int64(7)}, {Key: "views", Value: int32(1)},
+	}}, {Key: "expires", Value: exp}})
+	data, v, found, err := st.GetVersion(ctx, "obj")
+	if err != nil || !found {
+		t.Fatalf("GetVersion = %v, %v", found, err)
+	}
+	// What a Go request that changed views and the user's name saves.
+	next := strings.Replace(strings.Replace(string(data), `"views":1`, `"views":2`, 1), `"name":"ann"`, `"name":"bob"`, 1)
+	if next == string(data) {
+		t.Fatalf("no views or name to change in %s", data)
+	}
+	if _, ok, err := st.CompareAndSwap(ctx, "obj", v, []byte(next), exp); !ok || err != nil {
+		t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+	}
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "obj"}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path []string
+		want bson.Type
+	}{
+		{[]string{"loginAt"}, bson.TypeDateTime},
+		{[]string{"user", "_id"}, bson.TypeObjectID},
+		{[]string{"user", "since"}, bson.TypeDateTime},
+		{[]string{"user", "name"}, bson.TypeString},
+		{[]string{"two"}, bson.TypeDouble},
+		{[]string{"long"}, bson.TypeInt64},
+		{[]string{"views"}, bson.TypeInt32},
+	} {
+		if got := raw.Lookup(append([]string{"session"}, c.path...)...); got.Type != c.want {
+			t.Errorf("session.%s stored as %s, want a %s: %s", strings.Join(c.path, "."), got, c.want, raw)
+		}
+	}
+	if got, ok := raw.Lookup("session", "user", "_id").ObjectIDOK(); !ok || got != oid {
+		t.Errorf("user._id = %s, want %s", got, oid)
+	}
+	if got, _ := raw.Lookup("session", "user", "name").StringValueOK(); got != "bob" {
+		t.Errorf("user.name = %q, want the new bob", got)
+	}
+	if got, _, err := st.Get(ctx, "obj"); err != nil || string(got) != next {
+		t.Errorf("Get = %s, %v; want what was swapped in:\n%s", got, err, next)
+	}
+}

@@ -16,6 +16,7 @@
 //   GET  /session        answers {id, session, maxAge} without changing the session
 //   POST /set?k=K&v=V    sets session key K to the string V, answers the session
 //   POST /set?k=K&j=J    sets session key K to JSON.parse(J) (a number, an object)
+//   POST /set?k=K&d=D    sets session key K to new Date(D)
 //   POST /logout         destroys the session
 //   POST /browser-session  sets forgetMe=1 and makes the cookie a browser-session
 //                        one with connect's idiom, req.session.cookie.expires = false
@@ -60,12 +61,13 @@ async function main() {
 
   app.post("/set", (req, res) => {
     const k = req.query.k;
-    const { v, j } = req.query;
-    if (typeof k !== "string" || k === "" || k === "cookie" || (typeof v !== "string") === (typeof j !== "string")) {
-      res.status(400).json({ error: "want ?k=KEY&v=VALUE or ?k=KEY&j=JSON, KEY not cookie" });
+    const { v, j, d } = req.query;
+    const given = [v, j, d].filter((x) => typeof x === "string").length;
+    if (typeof k !== "string" || k === "" || k === "cookie" || given !== 1) {
+      res.status(400).json({ error: "want ?k=KEY and one of &v=VALUE, &j=JSON, &d=DATE; KEY not cookie" });
       return;
     }
-    req.session[k] = typeof j === "string" ? JSON.parse(j) : v;
+    req.session[k] = typeof j === "string" ? JSON.parse(j) : typeof d === "string" ? new Date(d) : v;
     res.json(req.session);
   });
 
