@@ -55,7 +55,10 @@ import (
 // Open pings the server (every node of a Cluster) with its context, so a wrong
 // address fails at once, and so does a database number the server does not
 // have, its error naming the URL's part that gave it and how many databases
-// the server has (its databases setting, if the user may read it). On Sentinel it first asks every sentinel for the
+// the server has (its databases setting, if the user may read it), or one
+// other than 0 that the user's ACL does not let it select (the client
+// sends SELECT on each new connection: the user needs +select, which is in
+// @connection, for a database other than 0). On Sentinel it first asks every sentinel for the
 // master's address, one try each, so that a master name no sentinel knows,
 // or sentinels that all refuse the connection, fail at once with what each
 // answered. Every command of the client, Open's ping included,
@@ -219,8 +222,11 @@ func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 	client := p.client()
 	if err := pingRedis(ctx, client); err != nil {
 		client.Close()
-		if isDBOutOfRange(err) {
+		switch {
+		case isDBOutOfRange(err):
 			return nil, nil, p.noSuchDatabase(ctx, err)
+		case p.db != 0 && isNoPermFor(err, "select"):
+			return nil, nil, p.selectRefused(err)
 		}
 		return nil, nil, withTLSHint(err)
 	}
@@ -317,10 +323,7 @@ func isDBOutOfRange(err error) bool {
 // does not say (a user whose ACL forbids CONFIG, a renamed CONFIG) leaves
 // what the refusal itself proves: fewer databases than the number.
 func (p *redisURL) noSuchDatabase(ctx context.Context, err error) error {
-	part := fmt.Sprintf("database %d in the path", p.db)
-	if !p.dbInPath {
-		part = "parameter " + paramLabel("db", strconv.Itoa(p.db))
-	}
+	part := p.dbPart()
 	q := *p
 	q.db = 0
 	c := q.client()
@@ -341,6 +344,38 @@ func (p *redisURL) noSuchDatabase(ctx context.Context, err error) error {
 		return fmt.Errorf("%s: the server has only database 0 (its databases setting is 1): %w", part, err)
 	}
 	return fmt.Errorf("%s: the server has %d databases, 0 to %d (its databases setting): %w", part, n, n-1, err)
+}
+
+// dbPart names the URL's part that gave the database number: the path,
+// or the db parameter.
+func (p *redisURL) dbPart() string {
+	if p.dbInPath {
+		return fmt.Sprintf("database %d in the path", p.db)
+	}
+	return "parameter " + paramLabel("db", strconv.Itoa(p.db))
+}
+
+// isNoPermFor reports the answer of a server (Redis, Valkey) to a command
+// the user's ACL does not allow, for command (lower case, as the servers
+// quote it: "... no permissions to run the 'select' command").
+func isNoPermFor(err error, command string) bool {
+	var answer redis.Error
+	return errors.As(err, &answer) && strings.HasPrefix(answer.Error(), "NOPERM") &&
+		strings.Contains(answer.Error(), "'"+command+"'")
+}
+
+// selectRefused returns the error of Open for a database other than 0 that
+// the user may not select: go-redis sends SELECT on each new connection,
+// before any command, and SELECT is in the @connection category, which an
+// application's ACL (+@read +@write +@keyspace) leaves out. err is the
+// ping's, the server's NOPERM.
+func (p *redisURL) selectRefused(err error) error {
+	user := p.user
+	if user == "" {
+		user = "default"
+	}
+	return fmt.Errorf("%s: user %q may not run SELECT, which the client sends on each new connection to use a database other than 0: allow it (ACL SETUSER %s +select, or +@connection), or use database 0: %w",
+		p.dbPart(), user, user, err)
 }
 
 // withTLSHint adds to an error of Open's ping the parameter that most

@@ -489,3 +489,52 @@ func TestRedissURLTLSFileErrorsNameTheParameter(t *testing.T) {
 		t.Fatalf("redis:// with tls_ca: %v, want an unknown parameter", err)
 	}
 }
+
+// openFails opens rawURL, which must fail with an error containing every
+// one of want and not the password "secret".
+func openFails(t *testing.T, rawURL string, want ...string) {
+	t.Helper()
+	_, closer, err := storeurl.Open(t.Context(), rawURL)
+	if err == nil {
+		closer.Close()
+		t.Fatalf("Open(%q) succeeded, want an error", rawURL)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Open(%q): %v, want an error containing %q", rawURL, err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// A user whose ACL allows the store's commands but not SELECT (+@read
+// +@write +@keyspace: SELECT is in @connection) cannot use a database
+// other than 0, which go-redis selects with SELECT on each new connection.
+// Open fails naming the URL's part that gave the database and what cures
+// it (+select, or database 0), on Redis and Valkey, where it said only
+// "ping: NOPERM this user has no permissions to run the 'select' command".
+func TestRedisURLOfADatabaseTheUserMayNotSelectSaysWhatToAllow(t *testing.T) {
+	for _, s := range []struct {
+		name  string
+		start func(testing.TB, ...string) *testserver.Server
+	}{{"redis", testserver.StartRedis}, {"valkey", testserver.StartValkey}} {
+		t.Run(s.name, func(t *testing.T) {
+			srv := s.start(t) // its ACL changes
+			if _, err := testserver.RedisCommand(srv.Addr, "ACL", "SETUSER", "app", "on", ">secret", "~*", "resetchannels", "-@all", "+@read", "+@write", "+@keyspace", "+ping"); err != nil {
+				t.Fatal(err)
+			}
+			openFails(t, "redis://app:secret@"+srv.Addr+"/2",
+				"database 2 in the path", "user \"app\" may not run SELECT", "ACL SETUSER app +select", "or use database 0", "NOPERM")
+			openFails(t, "redis://app:secret@"+srv.Addr+"?db=3",
+				`parameter db="3"`, "may not run SELECT", "+select", "NOPERM")
+			// Database 0 needs no SELECT; and with +select, database 2 works.
+			netRoundTrip(t, openNetStore(t, "redis://app:secret@"+srv.Addr), "zero")
+			if _, err := testserver.RedisCommand(srv.Addr, "ACL", "SETUSER", "app", "+select"); err != nil {
+				t.Fatal(err)
+			}
+			netRoundTrip(t, openNetStore(t, "redis://app:secret@"+srv.Addr+"/2"), "two")
+		})
+	}
+}
