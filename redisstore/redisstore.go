@@ -122,6 +122,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redisnode"
 	"github.com/sessionkit/session/internal/shortid"
 )
 
@@ -618,9 +619,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 var errNoGetEx = errors.New("no GETEX")
 
 // isUnknownCommand reports a server error for a command it does not know.
-func isUnknownCommand(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "ERR unknown command")
-}
+func isUnknownCommand(err error) bool { return redisnode.IsUnknownCommand(err) }
 
 // pexpire returns the PEXPIRE that moves key's expiry to expires, with the
 // TTL left now (ttl), or deletes key once expires has passed (PEXPIRE with
@@ -1278,22 +1277,15 @@ func (s *Store) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 
 // opaqueIsCluster reports whether the store's client, of a type that says
 // nothing of what it holds (a user's struct around a UniversalClient), is
-// a Cluster's: whether its server answers CLUSTER INFO, which a node of a
-// Redis Cluster does and a server without cluster support refuses. The
-// answer is kept: a server cannot turn cluster support on or off while it
-// runs. A server that does not know the command (a proxy, a renamed
-// CLUSTER) is taken for one server: a Cluster's node that lacks it could
-// not tell a ClusterClient its layout. A user whose ACL forbids CLUSTER
-// INFO (NOPERM: +@read +@write +@keyspace, say) gets the answer of a bare
-// HELLO, which every user may send (Redis and Valkey check no ACL for it)
-// and which changes nothing on the connection (no protocol version: the
-// connection keeps its own): its mode, "cluster" or "standalone" (Redis
-// 6.2 and later, Valkey; see helloMode). A server that answers neither
-// (Redis 6.0 under such an ACL) or cannot answer now (a lost connection, a
-// server loading its data) leaves the question open: the listing fails,
-// and the next one asks again. Listings that start together before an
-// answer is kept each ask (one CLUSTER INFO more each, the same answer).
-// Only the listing asks; a request's operations never do.
+// a Cluster's: whether its server says it is a Cluster's node
+// (redisnode.IsCluster: CLUSTER INFO, or for a user whose ACL forbids it,
+// a bare HELLO's mode). The answer is kept: a server cannot turn cluster
+// support on or off while it runs. A server that answers neither (Redis
+// 6.0 under such an ACL) or cannot answer now (a lost connection, a server
+// loading its data) leaves the question open: the listing fails, and the
+// next one asks again. Listings that start together before an answer is
+// kept each ask (one CLUSTER INFO more each, the same answer). Only the
+// listing asks; a request's operations never do.
 func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
 	switch s.opaque.Load() {
 	case oneServer:
@@ -1301,56 +1293,19 @@ func (s *Store) opaqueIsCluster(ctx context.Context) (bool, error) {
 	case clusterNode:
 		return true, nil
 	}
-	err := s.client.Do(ctx, "cluster", "info").Err()
+	cluster, err := redisnode.IsCluster(ctx, s.client)
+	var undecided *redisnode.UndecidedError
 	switch {
-	case err == nil:
-		s.opaque.Store(clusterNode)
-		return true, nil
-	case isNoClusterSupport(err) || isUnknownCommand(err):
-		s.opaque.Store(oneServer)
-		return false, nil
-	case redis.HasErrorPrefix(err, "NOPERM"):
-		reply, herr := s.client.Do(ctx, "hello").Result()
-		mode, ok := helloMode(reply)
-		switch {
-		case herr == nil && ok && mode == "cluster":
-			s.opaque.Store(clusterNode)
-			return true, nil
-		case herr == nil && ok && mode == "standalone":
-			s.opaque.Store(oneServer)
-			return false, nil
-		case herr == nil:
-			herr = fmt.Errorf("its answer gave mode %q, neither cluster nor standalone", mode)
-		}
-		return false, fmt.Errorf("the server refused CLUSTER INFO (%w), and HELLO (Redis 6.2 and later, Valkey), which tells any user, did not say either (%w), whether the client, a %T, is a Redis Cluster's, whose SCAN would reach one master only; let the user run CLUSTER INFO (+cluster|info), or give New the client itself or a type that embeds it (see New)", err, herr, s.client)
-	default:
+	case errors.As(err, &undecided):
+		return false, fmt.Errorf("%w, whether the client, a %T, is a Redis Cluster's, whose SCAN would reach one master only; let the user run CLUSTER INFO (+cluster|info), or give New the client itself or a type that embeds it (see New)", err, s.client)
+	case err != nil:
 		return false, fmt.Errorf("CLUSTER INFO, which tells the store whether the client, a %T, is a Redis Cluster's: %w", s.client, err)
+	case cluster:
+		s.opaque.Store(clusterNode)
+	default:
+		s.opaque.Store(oneServer)
 	}
-}
-
-// helloMode returns the mode field of the answer to HELLO ("standalone",
-// "cluster" or "sentinel"), a map in RESP3 and a list of names and values
-// in RESP2; ok is false when it has none.
-func helloMode(reply any) (mode string, ok bool) {
-	switch r := reply.(type) {
-	case map[any]any:
-		mode, ok = r["mode"].(string)
-	case []any:
-		for i := 0; i+1 < len(r); i += 2 {
-			if r[i] == "mode" {
-				mode, ok = r[i+1].(string)
-				break
-			}
-		}
-	}
-	return mode, ok
-}
-
-// isNoClusterSupport reports the answer of a server without cluster
-// support to a CLUSTER command (Redis, Valkey).
-func isNoClusterSupport(err error) bool {
-	var answer redis.Error
-	return errors.As(err, &answer) && strings.Contains(err.Error(), "cluster support disabled")
+	return cluster, nil
 }
 
 // scan calls fn with each batch of keys matching the SCAN pattern match on
