@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/redisnode"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -58,7 +59,14 @@ import (
 // the server has (its databases setting, if the user may read it), or one
 // other than 0 that the user's ACL does not let it select (the client
 // sends SELECT on each new connection: the user needs +select, which is in
-// @connection, for a database other than 0). On Sentinel it first asks every sentinel for the
+// @connection, for a database other than 0). A redis:// or rediss:// URL
+// of a Redis Cluster's node fails too, saying to use redis+cluster://:
+// after the ping Open asks the server whether it is one (CLUSTER INFO, or
+// for a user whose ACL forbids it, a bare HELLO's mode; one round trip
+// more), since through a client of that one node the sessions of other
+// masters' slots fail with MOVED and a listing sees that node's only; a
+// server that does not say (a proxy that knows no CLUSTER) is taken for
+// one server. On Sentinel it first asks every sentinel for the
 // master's address, one try each, so that a master name no sentinel knows,
 // or sentinels that all refuse the connection, fail at once with what each
 // answered. Every command of the client, Open's ping included,
@@ -227,10 +235,39 @@ func openRedis(ctx context.Context, u *url.URL) (session.Store, io.Closer, error
 			return nil, nil, p.noSuchDatabase(ctx, err)
 		case p.db != 0 && isNoPermFor(err, "select"):
 			return nil, nil, p.selectRefused(err)
+		case p.db != 0 && isSelectInCluster(err):
+			return nil, nil, fmt.Errorf("%s: the server is a node of a Redis Cluster, which has database 0 only: use %s, without a database: %w", p.dbPart(), p.clusterURL(), err)
 		}
 		return nil, nil, withTLSHint(err)
 	}
+	if p.kind == "" {
+		// A server that does not say (an error, a proxy that knows no
+		// CLUSTER) is taken for one, as it was before Open asked.
+		if cluster, _ := redisnode.IsCluster(ctx, client); cluster {
+			client.Close()
+			return nil, nil, fmt.Errorf("the server is a node of a Redis Cluster (it answers CLUSTER INFO, or HELLO with mode cluster): through a client of this one node, the sessions of the slots other masters serve would fail with MOVED, and IDs, Count and Clear would see this node's sessions only (of a Cluster of one master, until it grows); use %s, whose client follows the Cluster's layout", p.clusterURL())
+		}
+	}
 	return redisstore.New(client, p.storeOpts...), client, nil
+}
+
+// isSelectInCluster reports the answer of a node of a Redis Cluster to
+// SELECT (Redis, Valkey before 9.0), which go-redis sends as a
+// connection's first command for a database other than 0.
+func isSelectInCluster(err error) bool {
+	var answer redis.Error
+	return errors.As(err, &answer) && strings.Contains(answer.Error(), "SELECT is not allowed in cluster mode")
+}
+
+// clusterURL is the redis+cluster:// URL (rediss+cluster:// over TLS) of
+// the server of a one-server URL, for an error to suggest: its host and
+// port, without credentials or parameters.
+func (p *redisURL) clusterURL() string {
+	scheme := "redis+cluster"
+	if p.tls {
+		scheme = "rediss+cluster"
+	}
+	return scheme + "://" + p.addrs[0]
 }
 
 // checkSentinels asks every sentinel of the URL at once for the master's

@@ -538,3 +538,35 @@ func TestRedisURLOfADatabaseTheUserMayNotSelectSaysWhatToAllow(t *testing.T) {
 		})
 	}
 }
+
+// A redis:// URL (one server) of a Redis Cluster's node fails Open, saying
+// to use redis+cluster://: through a client of one node, a request for a
+// session whose slot another master serves failed with MOVED, once Open
+// had succeeded, and IDs, Count and Clear listed that node's sessions
+// only. So it does with a Cluster of one master, whose client of one node
+// works only until the Cluster grows; and with a database in the URL,
+// which a Cluster lacks (the server's "ERR SELECT is not allowed in
+// cluster mode"); on Redis and Valkey, and for a user who may not run
+// CLUSTER INFO (the store's HELLO fallback tells).
+func TestRedisURLOfAClusterNodeSaysToUseRedisCluster(t *testing.T) {
+	for _, k := range []struct {
+		name  string
+		start func(testing.TB) *testserver.RedisCluster
+	}{{"redis", testserver.StartRedisCluster}, {"valkey", testserver.StartValkeyCluster}, {"redis-one-master", testserver.StartRedisClusterOneMaster}} {
+		t.Run(k.name, func(t *testing.T) {
+			c := k.start(t) // its ACL changes
+			node := c.Addrs()[0]
+			openFails(t, "redis://"+node, "a node of a Redis Cluster", "redis+cluster://")
+			openFails(t, "redis://"+node+"/1", "database 1 in the path", "a node of a Redis Cluster, which has database 0 only", "redis+cluster://", "SELECT is not allowed in cluster mode")
+			openFails(t, "redis://"+node+"?db=2", `parameter db="2"`, "database 0 only", "redis+cluster://")
+			for _, addr := range c.Addrs() {
+				if _, err := testserver.RedisCommand(addr, "ACL", "SETUSER", "app", "on", ">secret", "~*", "resetchannels", "-@all", "+@read", "+@write", "+@keyspace", "+ping", "+cluster|slots"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			openFails(t, "redis://app:secret@"+node, "a node of a Redis Cluster", "redis+cluster://")
+			// What the error says to use works, for that user too.
+			netRoundTrip(t, openNetStore(t, "redis+cluster://app:secret@"+node), "cluster")
+		})
+	}
+}
