@@ -54,7 +54,8 @@ import (
 // counting as 0 there.
 //
 // Open pings the server (every node of a Cluster) with its context, so a wrong
-// address fails at once, and so does a database number the server does not
+// address or password fails at once (a user whose ACL forbids PING gets
+// NOPERM for an answer, which proves them right), and so does a database number the server does not
 // have, its error naming the URL's part that gave it and how many databases
 // the server has (its databases setting, if the user may read it), or one
 // other than 0 that the user's ACL does not let it select (the client
@@ -328,17 +329,28 @@ func (p *redisURL) checkSentinels(ctx context.Context) error {
 	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(causes)), "; "), causes...)
 }
 
-// pingRedis checks that the server, or every Cluster node, answers.
+// pingRedis checks that the server, or every Cluster node, answers, and
+// lets in the URL's user (go-redis authenticates, and selects the
+// database, on each new connection before its first command). A user
+// whose ACL forbids PING (it is in @connection, which an application's
+// user need not have) passed those once the server answers NOPERM to the
+// PING itself.
 func pingRedis(ctx context.Context, c redis.UniversalClient) error {
+	ping := func(ctx context.Context, c redis.Cmdable) error {
+		if err := c.Ping(ctx).Err(); err != nil && !isNoPermFor(err, "ping") {
+			return err
+		}
+		return nil
+	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		return cc.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error {
-			if err := n.Ping(ctx).Err(); err != nil {
+			if err := ping(ctx, n); err != nil {
 				return fmt.Errorf("ping %s: %w", n.Options().Addr, err)
 			}
 			return nil
 		})
 	}
-	if err := c.Ping(ctx).Err(); err != nil {
+	if err := ping(ctx, c); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
 	return nil

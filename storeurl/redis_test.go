@@ -570,3 +570,31 @@ func TestRedisURLOfAClusterNodeSaysToUseRedisCluster(t *testing.T) {
 		})
 	}
 }
+
+// Open's ping checks the address, TLS and the credentials: a user whose
+// ACL forbids PING (an application's +@read +@write +@keyspace, or the
+// store's commands only; PING is in @connection) passed them all once the
+// server answers NOPERM, so Open succeeds, where it failed with "ping:
+// NOPERM this user has no permissions to run the 'ping' command" and the
+// store could not be opened at all; on one server and on a Cluster. A
+// wrong password still fails.
+func TestRedisURLOpensForAUserWhoMayNotPing(t *testing.T) {
+	acl := []string{"on", ">secret", "~*", "resetchannels", "-@all", "+@read", "+@write", "+@keyspace", "+cluster|slots"}
+	srv := testserver.StartRedis(t) // its ACL changes
+	if _, err := testserver.RedisCommand(srv.Addr, append([]string{"ACL", "SETUSER", "app"}, acl...)...); err != nil {
+		t.Fatal(err)
+	}
+	netRoundTrip(t, openNetStore(t, "redis://app:secret@"+srv.Addr), "noping")
+	openFails(t, "redis://app:wrong@"+srv.Addr, "WRONGPASS")
+
+	c := testserver.StartRedisCluster(t) // its ACL changes
+	for _, addr := range c.Addrs() {
+		if _, err := testserver.RedisCommand(addr, append([]string{"ACL", "SETUSER", "app"}, acl...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := openNetStore(t, "redis+cluster://app:secret@"+c.Addrs()[0])
+	for i := range 10 {
+		netRoundTrip(t, st, fmt.Sprint("noping", i))
+	}
+}
