@@ -76,6 +76,22 @@
 // for requests. IDs and Count skip the user index's keys; Clear deletes them
 // too. With an empty prefix they fail with [ErrNoPrefix].
 //
+// # ACL
+//
+// An application's user needs the keys of both prefixes and the commands
+// above, with the scripts' own (the README says which feature needs
+// which; the package's tests check that each is needed):
+//
+//	ACL SETUSER app on >password resetchannels -@all ~sess:* ~sessuser:* \
+//	    +get +set +del +pexpire +exists +getex +getdel +evalsha +eval +scan \
+//	    +zadd +zrange +zrangebyscore +zrem +hset +hget +hdel +multi +exec \
+//	    +rename +zunionstore +hgetall +persist
+//
+// and +select for a database other than 0, +wait for [WithReplicas] (and
+// +asking on a Cluster), +cluster|slots and +command for a
+// *redis.ClusterClient, +readonly for one that reads from replicas, +mget
+// before Redis 6.2 (which has no GETEX).
+//
 // # Clients
 //
 // [New] takes any [redis.UniversalClient]. What the store can do with it
