@@ -401,8 +401,9 @@ func contextEnded(ctx context.Context) error {
 }
 
 // Close stops the interval cleanup, if any, and waits for a running one to
-// end (Close cancels it). It does not disconnect the client. Calling it
-// again does nothing.
+// end (Close cancels it); on FerretDB, a deleteMany that run had sent
+// goes on until the server answers it (see [Store.PurgeExpired]). It does
+// not disconnect the client. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.stopper.Stop()
 	return nil
@@ -1006,17 +1007,23 @@ func (s *Store) Clear(ctx context.Context) error {
 // backend's limit (32766 for SQLite). FerretDB v1 runs a deleteMany as a
 // find, then a delete by _id: a write that renewed a session between the
 // two would be reported saved, and the session deleted. So, from before
-// each batch's find of sessions until its deleteMany has returned, the
+// each batch's find of sessions until the server has answered its
+// deleteMany, the
 // store's sets, compare-and-swaps and touches of the sessions the batch
 // deletes wait for it (each no longer than its own context), and so do
 // those that read a time before the purge's (a clock that went back); the
 // store's other writes, its reads and Destroy go on, whether the batch
 // takes the time FerretDB needs to read the whole collection (it filters
 // on expires after reading every document) or waits on a connection that
-// went silently dead. Across processes the same caveat applies as for
-// compare-and-swap. MongoDB checks the filter of each document as it
-// deletes it: there the purge is one deleteMany of each collection, and
-// holds back nothing.
+// went silently dead. The server runs a deleteMany to its end whether
+// the store still waits for it or not: when ctx ends during a batch's
+// deleteMany, PurgeExpired returns ctx's error, and the deleteMany goes
+// on in the background, holding back those writes, until the server has
+// answered it or its connection has failed (the client's Timeout, if
+// set, bounds it; Close does not, Disconnect does). Across processes the
+// same caveat applies as for compare-and-swap. MongoDB checks the filter
+// of each document as it deletes it: there the purge is one deleteMany of
+// each collection, and holds back nothing.
 //
 // A server that refuses buildInfo (answers it with an error: a proxy that
 // does not pass it on, a user without the privilege) is taken for FerretDB,
@@ -1102,16 +1109,23 @@ func (s *Store) deleteInBatches(ctx context.Context, coll *mongo.Collection, exp
 // for a batch whose _ids are not all strings or all documents (the session
 // store and its user index write nothing else). With a purge time (not
 // zero) the batch holds back the writes it could race, from before the
-// find until the deleteMany has returned (see purgeBatchState). It returns
+// find until the server has answered the deleteMany, which ctx does not
+// cancel: once ctx has ended, deleteBatch returns and the deleteMany goes
+// on in the background (see purgeBatchState). It returns
 // how many documents it deleted and how many the find found.
 func (s *Store) deleteBatch(ctx context.Context, coll *mongo.Collection, expired bson.D, purgeAt time.Time) (deleted, found int, err error) {
+	end := func() {}
 	if !purgeAt.IsZero() {
-		end, err := s.holdBack(ctx, purgeAt)
-		if err != nil {
+		if end, err = s.holdBack(ctx, purgeAt); err != nil {
 			return 0, 0, err
 		}
-		defer end()
 	}
+	ended := false
+	defer func() {
+		if !ended {
+			end()
+		}
+	}()
 	ids, err := expiredIDs(ctx, coll, expired)
 	if err != nil || len(ids) == 0 {
 		return 0, 0, err
@@ -1132,11 +1146,47 @@ func (s *Store) deleteBatch(ctx context.Context, coll *mongo.Collection, expired
 	if len(expired) > 0 { // expired may filter on _id too: not in one document with inRange
 		del = bson.D{{Key: "$and", Value: bson.A{del, expired}}}
 	}
-	r, err := coll.DeleteMany(ctx, del)
-	if err != nil {
+	if purgeAt.IsZero() {
+		r, err := coll.DeleteMany(ctx, del)
+		if err != nil {
+			return 0, len(ids), err
+		}
+		return int(r.DeletedCount), len(ids), nil
+	}
+	// The server runs a deleteMany to its end whether its client waits or
+	// not: the batch holds back the writes it could race until the
+	// server's answer has come (or the connection has failed), not only
+	// until ctx ends. The deleteMany is not cancelled with ctx, and ends
+	// the batch itself, in the background once ctx has ended.
+	if err := ctx.Err(); err != nil { // sent, it would run to its end
 		return 0, len(ids), err
 	}
-	return int(r.DeletedCount), len(ids), nil
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	ended = true
+	go func() {
+		defer end()
+		r, err := coll.DeleteMany(context.WithoutCancel(ctx), del)
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		done <- result{int(r.DeletedCount), nil}
+	}()
+	select {
+	case r := <-done:
+		return r.n, len(ids), r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // the answer came as ctx ended
+			return r.n, len(ids), r.err
+		default:
+			return 0, len(ids), ctx.Err()
+		}
+	}
 }
 
 // purgeBatchState is a batch of PurgeExpired's deletion of sessions on
@@ -1145,7 +1195,9 @@ func (s *Store) deleteBatch(ctx context.Context, coll *mongo.Collection, expired
 // write that renews a session the deleteMany's find matched, before its
 // delete, would be reported saved and the session deleted. The batch holds
 // back (see holdsBack) the writes of the store that could do that, and
-// those alone, until its deleteMany has returned; the others go on, so
+// those alone, until the server has answered its deleteMany (or its
+// connection has failed), even after the purge's context has ended, for
+// the server runs the deleteMany to its end anyway; the others go on, so
 // that a batch that waits on a slow server, or on a connection that went
 // silently dead, holds up no write but those.
 //
