@@ -68,7 +68,7 @@
 // own writes of one id (Set, CompareAndSwap, Touch, GetAndTouch): on FerretDB,
 // compare-and-swap holds within one process, not between two. On FerretDB,
 // [Store.PurgeExpired] deletes in batches, and while a batch runs, holds
-// back the writes of the sessions it is deleting (see there). The store
+// back the saves of the sessions it is deleting (see there). The store
 // tells FerretDB by its answer to buildInfo, asked at the first purge; a
 // server that refuses buildInfo is treated as FerretDB, and asked again an
 // hour later.
@@ -629,7 +629,7 @@ func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) (
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
-	unlock, now, err := s.lock(ctx, id) // a write like Touch's: see lock
+	unlock, now, err := s.lock(ctx, id, false) // a write like Touch's: see lock
 	if err != nil {
 		return nil, "", false, wrap(op, id, err)
 	}
@@ -702,7 +702,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
-	unlock, now, err := s.lock(ctx, id) // FerretDB's purge: see PurgeExpired
+	unlock, now, err := s.lock(ctx, id, true) // FerretDB's purge: see PurgeExpired
 	if err != nil {
 		return wrap("set", id, err)
 	}
@@ -735,7 +735,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
-	unlock, now, err := s.lock(ctx, id) // FerretDB rewrites the whole document: see lock
+	unlock, now, err := s.lock(ctx, id, false) // FerretDB rewrites the whole document: see lock
 	if err != nil {
 		return false, wrap("touch", id, err)
 	}
@@ -795,9 +795,11 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 // and a swap that read it before a touch wrote it reports a conflict. It
 // returns the time read once the lock is held, the write's now. A write
 // that a batch of PurgeExpired in flight on FerretDB holds back (see
-// holdsBack) waits, without the lock, for that batch to end, then takes
-// the lock again. It waits no longer than ctx.
-func (s *Store) lock(ctx context.Context, id string) (unlock func(), now time.Time, err error) {
+// holdsBack; revives tells a write that can store over an expired
+// document, Set and a CompareAndSwap that creates) waits, without the
+// lock, for that batch to end, then takes the lock again. It waits no
+// longer than ctx.
+func (s *Store) lock(ctx context.Context, id string, revives bool) (unlock func(), now time.Time, err error) {
 	l := s.casLocks[maphash.String(casSeed, id)%uint64(len(s.casLocks))]
 	for {
 		unlock, err := acquire(ctx, l)
@@ -806,7 +808,7 @@ func (s *Store) lock(ctx context.Context, id string) (unlock func(), now time.Ti
 		}
 		now := s.cfg.now()
 		b := s.batch.Load()
-		if b == nil || !b.holdsBack(id, now) {
+		if b == nil || !b.holdsBack(id, now, revives) {
 			return unlock, now, nil
 		}
 		unlock()
@@ -841,7 +843,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
-	unlock, now, err := s.lock(ctx, id)
+	unlock, now, err := s.lock(ctx, id, old == "") // creating, it replaces an expired document
 	if err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
 	}
@@ -1008,11 +1010,13 @@ func (s *Store) Clear(ctx context.Context) error {
 // find, then a delete by _id: a write that renewed a session between the
 // two would be reported saved, and the session deleted. So, from before
 // each batch's find of sessions until the server has answered its
-// deleteMany, the
-// store's sets, compare-and-swaps and touches of the sessions the batch
-// deletes wait for it (each no longer than its own context), and so do
-// those that read a time before the purge's (a clock that went back); the
-// store's other writes, its reads and Destroy go on, whether the batch
+// deleteMany, the store's sets of the sessions the batch deletes, and its
+// compare-and-swaps that create one, wait for it (each no longer than its
+// own context), and so do its writes that read a time before the purge's
+// (a clock that went back); the store's other writes (touches, and
+// compare-and-swaps from a version, of the sessions the batch deletes
+// too: they write only a session unexpired at their time, and report
+// these missing at once), its reads and Destroy go on, whether the batch
 // takes the time FerretDB needs to read the whole collection (it filters
 // on expires after reading every document) or waits on a connection that
 // went silently dead. The server runs a deleteMany to its end whether
@@ -1211,7 +1215,13 @@ func (s *Store) deleteBatch(ctx context.Context, coll *mongo.Collection, expired
 // find (ids; holdBackIDs publishes them, and waits again for the writes
 // that did not see them), or stored since by a write whose now is before
 // at (a clock that went back). Those two are held back: an id of the
-// batch, and now before at.
+// batch, and now before at. Of the writes of an id of the batch, only
+// those that store over an expired document (Set, a CompareAndSwap that
+// creates) are: Touch, GetAndTouch and a CompareAndSwap from a version
+// write only a document whose expires is after their now, so, with now
+// at or after at, never one that the deleteMany matches (a document
+// renewed since the find has stopped matching, and only a write held
+// back could renew it).
 type purgeBatchState struct {
 	at   time.Time           // the purge's time, without a monotonic reading
 	ids  map[string]struct{} // the _ids the batch's find found (nil before)
@@ -1219,13 +1229,14 @@ type purgeBatchState struct {
 }
 
 // holdsBack reports whether b holds back a write of id that read the time
-// now: see purgeBatchState.
-func (b *purgeBatchState) holdsBack(id string, now time.Time) bool {
+// now, one that can store over an expired document if revives: see
+// purgeBatchState.
+func (b *purgeBatchState) holdsBack(id string, now time.Time, revives bool) bool {
 	if now.Before(b.at) {
 		return true
 	}
 	_, ok := b.ids[id]
-	return ok
+	return ok && revives
 }
 
 // holdBack starts a batch of the purge at time at: it waits for the batch

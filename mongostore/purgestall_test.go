@@ -165,3 +165,79 @@ func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
 		t.Errorf("Get after the purge and the Set = %s, %v, %v; want the Set's session", data, found, err)
 	}
 }
+
+// TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes: on
+// FerretDB, while a batch of PurgeExpired is deleting an expired session
+// (here its deleteMany waits on a connection that went silently dead), a
+// GetAndTouch, a Touch or a CompareAndSwap from a version of that session
+// answers at once that it is missing (or swapped nothing): each filters
+// on an expiry after its time, which is not before the purge's, so none
+// can renew a session the batch deletes. Only a Set, or a CompareAndSwap
+// that creates the session, can, and those wait for the batch. They all
+// waited, so a request that brought the cookie of a session that had
+// expired (an idle timeout shorter than the cookie's) and loaded it with
+// GetAndTouch, as the manager does by default, waited for the batch, and
+// on a dead connection failed when its own context ended.
+func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) {
+	srv := testserver.SharedMongo(t)
+	proxy := testserver.StartProxy(t, srv.Addr)
+	_, db := srv.NewDatabase(t)
+	client := connect(t, "mongodb://"+proxy.Addr+"/")
+	t.Cleanup(proxy.Heal) // before the disconnection
+	clock := testclock.New(testclock.Epoch())
+	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	ctx := t.Context()
+	if err := st.Set(ctx, "old", []byte(`{"n":1}`), clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, version, _, err := st.GetVersion(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute) // "old" has expired
+
+	stalled := proxy.StallConnAt("delete")
+	purged := make(chan error, 1)
+	go func() {
+		_, err := st.PurgeExpired(context.Background())
+		purged <- err
+	}()
+	select {
+	case <-stalled:
+	case err := <-purged:
+		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("PurgeExpired sent no deleteMany in 10s")
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	exp := clock.Now().Add(time.Hour)
+	if _, _, found, err := st.GetAndTouch(wctx, "old", exp); found || err != nil {
+		t.Errorf("GetAndTouch of a session the batch deletes: found %v, %v; want missing at once", found, err)
+	}
+	if found, err := st.Touch(wctx, "old", exp); found || err != nil {
+		t.Errorf("Touch of a session the batch deletes: found %v, %v; want missing at once", found, err)
+	}
+	if _, ok, err := st.CompareAndSwap(wctx, "old", version, []byte(`{"n":2}`), exp); ok || err != nil {
+		t.Errorf("CompareAndSwap from a version of a session the batch deletes: swapped %v, %v; want no swap at once", ok, err)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer hcancel()
+	if _, _, err := st.CompareAndSwap(hctx, "old", "", []byte(`{"n":3}`), exp); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("CompareAndSwap creating a session the batch deletes: %v, want it held back until its context ends", err)
+	}
+
+	proxy.Heal()
+	select {
+	case err := <-purged:
+		if err != nil {
+			t.Fatalf("PurgeExpired after the connection came back: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("PurgeExpired still runs 20s after the connection came back")
+	}
+	if _, found, err := st.Get(ctx, "old"); found || err != nil {
+		t.Errorf("Get of the purged session: found %v, %v; want missing", found, err)
+	}
+}
