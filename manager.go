@@ -60,6 +60,10 @@ type Manager struct {
 	// warnedLateLoad: the warning about a session loaded after headers
 	// that carry no Vary: Cookie was logged (middleware.go, once).
 	warnedLateLoad atomic.Bool
+	// beforeRenewLock, if set (tests), runs in Session.RenewID just before
+	// it locks the session: a commit of another goroutine of the request
+	// (its first write) can get in there.
+	beforeRenewLock func()
 }
 
 // New validates opts and returns a Manager. It fails on a missing or empty

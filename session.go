@@ -297,18 +297,26 @@ func (s *Session) RenewID(ctx context.Context) error {
 		return nil
 	}
 	rs := s.rs
+	if h := rs.m.beforeRenewLock; h != nil {
+		h()
+	}
+	// Both locks, as Save takes them: the session's is taken before the
+	// request's is released, so that no commit (the first write of
+	// another goroutine of the request) sends the headers between this
+	// check and the renew, which would then destroy the id the client
+	// holds at the end of the request.
 	rs.mu.Lock() // before s.mu, as the commits take them
+	s.mu.Lock()
 	headersOut := rs.wroteHeader
 	rs.mu.Unlock()
+	defer s.mu.Unlock()
 	if headersOut {
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		// No cookie can carry a new id: the client's session stays, and
 		// the login's changes are not written under its id.
 		s.set(markRenewFailed)
 		return errRenewAfterHeaders
 	}
-	return s.regenerate(ctx, true)
+	return s.regenerateLocked(ctx, true)
 }
 
 // errRenewAfterHeaders is RenewID's error once the response headers went out.
@@ -320,6 +328,11 @@ func (s *Session) regenerate(ctx context.Context, keep bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.regenerateLocked(ctx, keep)
+}
+
+// regenerateLocked is regenerate once s.mu is held.
+func (s *Session) regenerateLocked(ctx context.Context, keep bool) error {
 	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
 	var readErr error
