@@ -594,6 +594,16 @@ func (rs *requestState) answerWith(err error) {
 	rs.m.opts.ErrorHandler(rs.w, rs.r, err)
 }
 
+// answeredHere reports whether the ErrorHandler's answer is given, and
+// the response is still the handler's: the answer can be flushed. (While
+// the answer is pending, the ErrorHandler runs in another goroutine of the
+// handler's.)
+func (rs *requestState) answeredHere() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.answer == answerGiven && !rs.released
+}
+
 // beforeHeaders commits the session before the first byte of the response.
 // It reports false when the handler's output must be discarded.
 func (rs *requestState) beforeHeaders() bool { return rs.beforeHeadersUndoable(nil) }

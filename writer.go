@@ -100,10 +100,17 @@ func (w *responseWriter) Flush() { _ = w.FlushError() }
 // flush (http.ErrNotSupported), nothing went out: the commit is taken back,
 // and the next write commits the session as it is then and sends its
 // cookie. Any other error leaves the headers counted as sent, as net/http
-// counts them.
+// counts them. After a session error that the ErrorHandler answered, the
+// handler's output is discarded, but its Flush sends that answer: a
+// streaming handler that goes on after a failed From (server-sent events)
+// would otherwise leave the client waiting for the headers for as long as
+// it streams.
 func (w *responseWriter) FlushError() error {
 	var undo headersUndo
 	if !w.rs.beforeHeadersUndoable(&undo) {
+		if w.rs.answeredHere() {
+			return http.NewResponseController(w.ResponseWriter).Flush()
+		}
 		return nil
 	}
 	err := http.NewResponseController(w.ResponseWriter).Flush()
