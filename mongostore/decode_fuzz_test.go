@@ -290,3 +290,72 @@ func TestMalformedStringInASessionIsAnErrorNotAPanic(t *testing.T) {
 		}()
 	}
 }
+
+// FuzzKeepTypesReadsBackAsTheNewJSON: whatever a compare-and-swap keeps of
+// the stored session (prev, with the types the Node driver stores that
+// JSON has no form for: here each ISO date string made a Date, each
+// 24-digit hex string an ObjectId, each int32 a Long), the session it
+// stores reads back as the JSON it was given, exactly as it does when
+// nothing is kept.
+func FuzzKeepTypesReadsBackAsTheNewJSON(f *testing.F) {
+	const iso, oid = `"2026-11-22T09:59:00.123Z"`, `"6b0e635ee89075c14d84eb42"`
+	for _, c := range [][2]string{
+		{`{"a":` + iso + `,"b":1}`, `{"b":2,"a":` + iso + `}`},
+		{`{"l":[` + iso + `,1,{"x":` + oid + `,"n":1}]}`, `{"l":[` + iso + `,1,{"x":` + oid + `,"n":2},3]}`},
+		{`{"l":[` + iso + `,[` + oid + `]]}`, `{"l":[[` + oid + `],` + iso + `]}`},
+		{`{"o":{"p":{"q":[1,{"r":` + iso + `}]}}}`, `{"o":{"p":{"q":[1,{"r":` + iso + `,"s":0}]}},"n":-0}`},
+		{`{"a":[1,2]}`, `{"a":{"0":1,"1":2}}`},
+	} {
+		f.Add([]byte(c[0]), []byte(c[1]))
+	}
+	var typed func(v any) any // what the Node driver may have stored for v's JSON
+	typed = func(v any) any {
+		switch v := v.(type) {
+		case bson.D:
+			for i := range v {
+				v[i].Value = typed(v[i].Value)
+			}
+		case bson.A:
+			for i := range v {
+				v[i] = typed(v[i])
+			}
+		case int32:
+			return int64(v)
+		case string:
+			if t, err := time.Parse("2006-01-02T15:04:05.000Z", v); err == nil && jsISOString(t) == v {
+				return bson.NewDateTimeFromTime(t)
+			}
+			if id, err := bson.ObjectIDFromHex(v); err == nil && id.Hex() == v {
+				return id
+			}
+		}
+		return v
+	}
+	stored := func(t *testing.T, doc bson.D) []byte {
+		got, _, err := decode(sessionDocument(t, doc))
+		if err != nil {
+			t.Fatalf("stored %v, then decoded to an error: %v", doc, err)
+		}
+		return got
+	}
+	f.Fuzz(func(t *testing.T, prevJSON, next []byte) {
+		prevDoc, err := jsonDocument(prevJSON)
+		if err != nil {
+			return
+		}
+		prev, err := bson.Marshal(typed(prevDoc))
+		if err != nil {
+			return
+		}
+		plain, err := jsonDocument(next)
+		if err != nil {
+			return
+		}
+		want := stored(t, plain)
+		kept, _ := jsonDocument(next)
+		keepTypes(kept, next, prev, 1)
+		if got := stored(t, kept); !bytes.Equal(got, want) {
+			t.Fatalf("over %s, %s was stored keeping types as %s, without as %s", prevJSON, next, got, want)
+		}
+	})
+}

@@ -529,8 +529,8 @@ func (s *Store) sessionValueKeeping(data []byte, prev bson.Raw) (any, string, er
 	return bson.Raw(raw), versionObject + string(raw), nil
 }
 
-// keepTypesDepth bounds how deep keepTypes looks into objects: each level
-// parses its object's JSON again.
+// keepTypesDepth bounds how deep keepTypes looks into objects and arrays:
+// each level parses its object's or array's JSON again.
 const keepTypesDepth = 16
 
 // keepTypes puts back into doc, the BSON that the JSON object data converts
@@ -539,8 +539,11 @@ const keepTypesDepth = 16
 // the Node driver stored (a Date, an ObjectId, a Long, a double holding an
 // integer), which the conversion from JSON cannot tell from a string or a
 // number, and an Express app reads back what it stored. Inside an object
-// that changed, it does the same for the object's own keys, depth levels
-// down. depth is doc's values' nesting level, as writeJSON counts it.
+// that changed, it does the same for the object's own keys, and inside an
+// array that changed for each element at the same index (an element pushed
+// or changed leaves the others theirs; one removed or inserted before them
+// does not), depth levels down. depth is doc's values' nesting level, as
+// writeJSON counts it.
 func keepTypes(doc bson.D, data []byte, prev bson.Raw, depth int) {
 	var raws map[string]json.RawMessage
 	if json.Unmarshal(data, &raws) != nil {
@@ -548,19 +551,52 @@ func keepTypes(doc bson.D, data []byte, prev bson.Raw, depth int) {
 	}
 	var b bytes.Buffer
 	for i, e := range doc {
-		pv, err := prev.LookupErr(e.Key)
-		if err != nil {
-			continue
-		}
-		b.Reset()
-		if writeJSON(&b, pv, depth) == nil && bytes.Equal(b.Bytes(), raws[e.Key]) {
-			doc[i].Value = pv
-			continue
-		}
-		if sub, ok := e.Value.(bson.D); ok && pv.Type == bson.TypeEmbeddedDocument && depth < keepTypesDepth {
-			keepTypes(sub, raws[e.Key], pv.Document(), depth+1)
+		if pv, err := prev.LookupErr(e.Key); err == nil {
+			doc[i].Value = keepValue(&b, e.Value, raws[e.Key], pv, depth)
 		}
 	}
+}
+
+// keepTypesArray is keepTypes for the array a that the JSON array data
+// converts to, over prev's elements at the same indexes.
+func keepTypesArray(a bson.A, data []byte, prev bson.RawArray, depth int) {
+	var raws []json.RawMessage
+	if json.Unmarshal(data, &raws) != nil || len(raws) != len(a) {
+		return
+	}
+	pvs, err := prev.Values()
+	if err != nil {
+		return
+	}
+	var b bytes.Buffer
+	for i := range min(len(a), len(pvs)) {
+		a[i] = keepValue(&b, a[i], raws[i], pvs[i], depth)
+	}
+}
+
+// keepValue returns pv if its JSON, as Get reads it at nesting level depth,
+// is raw, the JSON that v was converted from; else v, with prev's values
+// kept inside it (keepTypes, keepTypesArray) if both are objects or both
+// arrays. b is a buffer to write pv's JSON in.
+func keepValue(b *bytes.Buffer, v any, raw []byte, pv bson.RawValue, depth int) any {
+	b.Reset()
+	if writeJSON(b, pv, depth) == nil && bytes.Equal(b.Bytes(), raw) {
+		return pv
+	}
+	if depth >= keepTypesDepth {
+		return v
+	}
+	switch v := v.(type) {
+	case bson.D:
+		if doc, ok := pv.DocumentOK(); ok {
+			keepTypes(v, raw, doc, depth+1)
+		}
+	case bson.A:
+		if arr, ok := pv.ArrayOK(); ok {
+			keepTypesArray(v, raw, arr, depth+1)
+		}
+	}
+	return v
 }
 
 // setFields returns the $set of a write.

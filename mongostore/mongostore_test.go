@@ -1068,3 +1068,72 @@ func TestObjectSessionKeepsTheTypesOfValuesASwapLeaves(t *testing.T) {
 		t.Errorf("Get = %s, %v; want what was swapped in:\n%s", got, err, next)
 	}
 }
+
+// Inside an array that a Go request changed (an item's quantity in a cart,
+// a date pushed onto a list), a compare-and-swap over a session stored as
+// an object keeps the stored BSON value of each element the new array holds
+// as it read, at the same index, and of each key inside an element object
+// that changed: the Node driver gives Express back the ObjectId of each
+// cart item and the Date of each earlier login. The swap stored every
+// element of a changed array from its JSON, so that cart[0].productId
+// became a string (a query by it found nothing, .equals threw) and every
+// login a string.
+func TestObjectSessionKeepsTheTypesInsideAnArrayASwapChanges(t *testing.T) {
+	ctx := t.Context()
+	st, coll, clock := clocked(t, mongostore.WithStringify(false))
+	exp := clock.Now().Add(time.Hour)
+	first := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	second := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	pid, other := bson.NewObjectID(), bson.NewObjectID()
+	insertRaw(t, coll, bson.D{{Key: "_id", Value: "arr"}, {Key: "session", Value: bson.D{
+		{Key: "cookie", Value: bson.D{{Key: "originalMaxAge", Value: int32(3600000)}, {Key: "expires", Value: exp}, {Key: "httpOnly", Value: true}, {Key: "path", Value: "/"}}},
+		{Key: "cart", Value: bson.A{
+			bson.D{{Key: "productId", Value: pid}, {Key: "qty", Value: int32(1)}},
+			bson.D{{Key: "productId", Value: other}, {Key: "qty", Value: int32(5)}},
+		}},
+		{Key: "logins", Value: bson.A{first, second}},
+	}}, {Key: "expires", Value: exp}})
+	data, v, found, err := st.GetVersion(ctx, "arr")
+	if err != nil || !found {
+		t.Fatalf("GetVersion = %v, %v", found, err)
+	}
+	// What a Go request that changed the first item's quantity and
+	// recorded a login saves.
+	const now = "2026-11-22T08:00:00.000Z"
+	next := strings.Replace(strings.Replace(string(data), `"qty":1`, `"qty":2`, 1), `"2026-11-21T08:00:00.000Z"]`, `"2026-11-21T08:00:00.000Z","`+now+`"]`, 1)
+	if strings.Count(next, `"qty":2`) != 1 || !strings.Contains(next, now) {
+		t.Fatalf("no quantity or logins to change in %s", data)
+	}
+	if _, ok, err := st.CompareAndSwap(ctx, "arr", v, []byte(next), exp); !ok || err != nil {
+		t.Fatalf("CompareAndSwap = %v, %v", ok, err)
+	}
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "arr"}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path []string
+		want bson.Type
+	}{
+		{[]string{"cart", "0", "productId"}, bson.TypeObjectID},
+		{[]string{"cart", "0", "qty"}, bson.TypeInt32},
+		{[]string{"cart", "1"}, bson.TypeEmbeddedDocument},
+		{[]string{"cart", "1", "productId"}, bson.TypeObjectID},
+		{[]string{"logins", "0"}, bson.TypeDateTime},
+		{[]string{"logins", "1"}, bson.TypeDateTime},
+		{[]string{"logins", "2"}, bson.TypeString},
+	} {
+		if got := raw.Lookup(append([]string{"session"}, c.path...)...); got.Type != c.want {
+			t.Errorf("session.%s stored as %s, want a %s: %s", strings.Join(c.path, "."), got, c.want, raw)
+		}
+	}
+	if got, _ := raw.Lookup("session", "cart", "0", "productId").ObjectIDOK(); got != pid {
+		t.Errorf("cart.0.productId = %s, want %s", got, pid)
+	}
+	if got, _ := raw.Lookup("session", "cart", "0", "qty").Int32OK(); got != 2 {
+		t.Errorf("cart.0.qty = %d, want the new 2", got)
+	}
+	if got, _, err := st.Get(ctx, "arr"); err != nil || string(got) != next {
+		t.Errorf("Get = %s, %v; want what was swapped in:\n%s", got, err, next)
+	}
+}
