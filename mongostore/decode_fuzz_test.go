@@ -308,6 +308,12 @@ func FuzzKeepTypesReadsBackAsTheNewJSON(f *testing.F) {
 	} {
 		f.Add([]byte(c[0]), []byte(c[1]))
 	}
+	var many, changed strings.Builder // past keepTypesScan keys
+	for i := range keepTypesScan + 4 {
+		fmt.Fprintf(&many, `,"k%d":[%s,%d]`, i, iso, i)
+		fmt.Fprintf(&changed, `,"k%d":[%s,%d]`, keepTypesScan+3-i, iso, i)
+	}
+	f.Add([]byte(`{"a":1`+many.String()+`}`), []byte(`{"a":2`+changed.String()+`}`))
 	var typed func(v any) any // what the Node driver may have stored for v's JSON
 	typed = func(v any) any {
 		switch v := v.(type) {

@@ -549,13 +549,42 @@ func keepTypes(doc bson.D, data []byte, prev bson.Raw, depth int) {
 	if json.Unmarshal(data, &raws) != nil {
 		return
 	}
+	lookup := func(key string) (bson.RawValue, bool) {
+		v, err := prev.LookupErr(key)
+		return v, err == nil
+	}
+	if len(doc) > keepTypesScan {
+		// One pass over prev, not one per key (which costs the square of
+		// their number): the manager writes the keys sorted, not in the
+		// order Express stored them, so that the two cannot be walked
+		// side by side.
+		elems, err := prev.Elements()
+		if err != nil {
+			return
+		}
+		byKey := make(map[string]bson.RawValue, len(elems))
+		for _, e := range elems {
+			if _, dup := byKey[e.Key()]; !dup { // the first, as LookupErr
+				byKey[e.Key()] = e.Value()
+			}
+		}
+		lookup = func(key string) (bson.RawValue, bool) {
+			v, ok := byKey[key]
+			return v, ok
+		}
+	}
 	var b bytes.Buffer
 	for i, e := range doc {
-		if pv, err := prev.LookupErr(e.Key); err == nil {
+		if pv, ok := lookup(e.Key); ok {
 			doc[i].Value = keepValue(&b, e.Value, raws[e.Key], pv, depth)
 		}
 	}
 }
+
+// keepTypesScan is the number of keys up to which keepTypes looks each up
+// by a scan of the stored object; past it, a map of the stored keys costs
+// less.
+const keepTypesScan = 16
 
 // keepTypesArray is keepTypes for the array a that the JSON array data
 // converts to, over prev's elements at the same indexes.
