@@ -262,13 +262,14 @@ func isSelectInCluster(err error) bool {
 
 // clusterURL is the redis+cluster:// URL (rediss+cluster:// over TLS) of
 // the server of a one-server URL, for an error to suggest: its host and
-// port, without credentials or parameters.
+// port, without credentials or parameters (an error never shows them),
+// and a reminder to keep them.
 func (p *redisURL) clusterURL() string {
 	scheme := "redis+cluster"
 	if p.tls {
 		scheme = "rediss+cluster"
 	}
-	return scheme + "://" + p.addrs[0]
+	return scheme + "://" + p.addrs[0] + " (this URL under that scheme, keeping its user, password and parameters)"
 }
 
 // checkSentinels asks every sentinel of the URL at once for the master's

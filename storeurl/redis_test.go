@@ -556,7 +556,7 @@ func TestRedisURLOfAClusterNodeSaysToUseRedisCluster(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			c := k.start(t) // its ACL changes
 			node := c.Addrs()[0]
-			openFails(t, "redis://"+node, "a node of a Redis Cluster", "redis+cluster://")
+			openFails(t, "redis://"+node, "a node of a Redis Cluster", "redis+cluster://"+node+" (this URL under that scheme, keeping its user, password and parameters)")
 			openFails(t, "redis://"+node+"/1", "database 1 in the path", "a node of a Redis Cluster, which has database 0 only", "redis+cluster://", "SELECT is not allowed in cluster mode")
 			openFails(t, "redis://"+node+"?db=2", `parameter db="2"`, "database 0 only", "redis+cluster://")
 			for _, addr := range c.Addrs() {
