@@ -58,21 +58,9 @@ func TestPurgeExpiredEndedByItsContextHoldsBackUntilTheServerHasDeleted(t *testi
 	}
 	clock.Advance(2 * time.Minute) // "old" and "other-old" have expired
 
-	stalled := proxy.StallConnAt("delete")
 	pctx, cancelPurge := context.WithCancel(ctx)
 	defer cancelPurge()
-	purged := make(chan error, 1)
-	go func() {
-		_, err := st.PurgeExpired(pctx)
-		purged <- err
-	}()
-	select {
-	case <-stalled:
-	case err := <-purged:
-		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("PurgeExpired sent no deleteMany in 20s")
-	}
+	purged := purgeStalledAtDelete(t, pctx, st, proxy, -1)
 	set := make(chan error, 1)
 	go func() { set <- st.Set(ctx, "old", []byte(`{"n":2}`), clock.Now().Add(time.Hour)) }()
 	proxy.Heal()                       // the deleteMany goes to the server

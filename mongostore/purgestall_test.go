@@ -39,22 +39,7 @@ func TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection(t *testing.T) {
 	}
 	clock.Advance(2 * time.Minute) // "old" has expired
 
-	stalled := proxy.StallConnAt("delete")
-	purged := make(chan error, 1)
-	go func() {
-		n, err := st.PurgeExpired(context.Background()) // bounded by the client's Timeout (10 s)
-		if err == nil && n != 1 {
-			t.Errorf("PurgeExpired deleted %d sessions, want 1", n)
-		}
-		purged <- err
-	}()
-	select {
-	case <-stalled:
-	case err := <-purged:
-		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("PurgeExpired sent no deleteMany in 10s")
-	}
+	purged := purgeStalledAtDelete(t, context.Background(), st, proxy, 1) // bounded by the client's Timeout (10 s)
 
 	// Each write with a context of its own, shorter than the purge's.
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -114,22 +99,7 @@ func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
 	purgeAt := start.Add(2 * time.Minute) // "old" has expired
 	clock.Set(purgeAt)
 
-	stalled := proxy.StallConnAt("delete")
-	purged := make(chan error, 1)
-	go func() {
-		n, err := st.PurgeExpired(context.Background())
-		if err == nil && n != 1 {
-			t.Errorf("PurgeExpired deleted %d sessions, want 1", n)
-		}
-		purged <- err
-	}()
-	select {
-	case <-stalled:
-	case err := <-purged:
-		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("PurgeExpired sent no deleteMany in 10s")
-	}
+	purged := purgeStalledAtDelete(t, context.Background(), st, proxy, 1)
 
 	held := func(what string, write func(ctx context.Context) error) {
 		t.Helper()
@@ -196,19 +166,7 @@ func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) 
 	}
 	clock.Advance(2 * time.Minute) // "old" has expired
 
-	stalled := proxy.StallConnAt("delete")
-	purged := make(chan error, 1)
-	go func() {
-		_, err := st.PurgeExpired(context.Background())
-		purged <- err
-	}()
-	select {
-	case <-stalled:
-	case err := <-purged:
-		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("PurgeExpired sent no deleteMany in 10s")
-	}
+	purged := purgeStalledAtDelete(t, context.Background(), st, proxy, -1)
 
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -240,4 +198,31 @@ func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) 
 	if _, found, err := st.Get(ctx, "old"); found || err != nil {
 		t.Errorf("Get of the purged session: found %v, %v; want missing", found, err)
 	}
+}
+
+// purgeStalledAtDelete runs st.PurgeExpired(ctx) in a goroutine with
+// proxy stalling the connection that carries its deleteMany, and returns
+// once that deleteMany has reached the proxy (failing t if the purge ends
+// first, or sends none in 20 s). The channel gets the purge's error when it
+// ends; a purge that succeeds must have deleted want sessions, unless want
+// is negative.
+func purgeStalledAtDelete(t *testing.T, ctx context.Context, st *mongostore.Store, proxy *testserver.Proxy, want int) <-chan error {
+	t.Helper()
+	stalled := proxy.StallConnAt("delete")
+	purged := make(chan error, 1)
+	go func() {
+		n, err := st.PurgeExpired(ctx)
+		if err == nil && want >= 0 && n != want {
+			t.Errorf("PurgeExpired deleted %d sessions, want %d", n, want)
+		}
+		purged <- err
+	}()
+	select {
+	case <-stalled:
+	case err := <-purged:
+		t.Fatalf("PurgeExpired ended (%v) before its deleteMany reached the server", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("PurgeExpired sent no deleteMany in 20s")
+	}
+	return purged
 }

@@ -42,26 +42,8 @@ func TestListingThroughAnOpaqueWrapperOfAClusterClientFails(t *testing.T) {
 func TestListingThroughAnOpaqueWrapperOfOneServerWorks(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
-			ctx := t.Context()
 			direct := srv.client(t)
-			st := newStore(wrapsClient{direct})
-			for i := range 20 {
-				if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if n, err := st.Count(ctx); n != 20 || err != nil {
-				t.Errorf("Count = %d, %v; want 20", n, err)
-			}
-			if ids, err := st.IDs(ctx); len(ids) != 20 || err != nil {
-				t.Errorf("IDs gave %d, %v; want 20", len(ids), err)
-			}
-			if err := st.Clear(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if n, err := newStoreWithPrefix(direct, st.Prefix()).Count(ctx); n != 0 || err != nil {
-				t.Errorf("Count after Clear = %d, %v; want 0", n, err)
-			}
+			listsAndClears(t, newStore(wrapsClient{direct}), direct)
 		})
 	}
 }
@@ -200,10 +182,17 @@ func TestListingThroughAnOpaqueClientOfAUserWhoMayNotRunClusterInfoWorks(t *test
 // a client of server as the user "app" (restrictedUser) in protocol, and
 // lists and clears them.
 func listsThroughARestrictedUser(t *testing.T, server *testserver.Server, protocol int) {
-	ctx := t.Context()
 	c := redis.NewClient(&redis.Options{Addr: server.Addr, Username: "app", Password: "pw", Protocol: protocol})
 	t.Cleanup(func() { c.Close() })
-	st := newStore(wrapsClient{c})
+	listsAndClears(t, newStore(wrapsClient{c}), clientOf(t, server))
+}
+
+// listsAndClears stores 20 sessions through st, checks that Count and IDs
+// see them all, clears them, and checks through direct, a client of the
+// same server, that none is left.
+func listsAndClears(t *testing.T, st *redisstore.Store, direct redis.UniversalClient) {
+	t.Helper()
+	ctx := t.Context()
 	for i := range 20 {
 		if err := st.Set(ctx, "id"+strconv.Itoa(i), []byte(`{}`), time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
@@ -218,7 +207,7 @@ func listsThroughARestrictedUser(t *testing.T, server *testserver.Server, protoc
 	if err := st.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := newStoreWithPrefix(clientOf(t, server), st.Prefix()).Count(ctx); n != 0 || err != nil {
+	if n, err := newStoreWithPrefix(direct, st.Prefix()).Count(ctx); n != 0 || err != nil {
 		t.Errorf("Count after Clear = %d, %v; want 0", n, err)
 	}
 }
