@@ -198,10 +198,14 @@ type app interface {
 }
 
 // diffClient is the HTTP client of the suite; it keeps connections to both
-// apps open across scenarios.
+// apps open across scenarios. It follows no redirect: a 3xx is the step's
+// answer.
 var diffClient = &http.Client{
 	Timeout:   20 * time.Second,
 	Transport: &http.Transport{MaxIdleConnsPerHost: 200},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
 }
 
 // nodeApp is an app inside the shared diff peer, named by X-Diff-App.
@@ -507,6 +511,9 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(what string) { reply(http.StatusInternalServerError, map[string]string{"error": what}) }
 	ctx := r.Context()
+	if k := q.Get("bk"); k != "" && q.Has("bv") {
+		s.Set(k, q.Get("bv")) // the change before the route's own operation
+	}
 	switch op {
 	case "unset":
 		s.Unset()
@@ -554,7 +561,24 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 			fail("save")
 			return
 		}
+		if k := q.Get("ak"); k != "" && q.Has("av") {
+			s.Set(k, q.Get("av")) // a change after the save
+		}
 		answer()
+		return
+	case "status":
+		setAfter()
+		code, _ := strconv.Atoi(q.Get("code"))
+		if code >= 300 && code < 400 && code != http.StatusNotModified {
+			w.Header().Set("Location", "/read")
+		}
+		w.WriteHeader(code)
+		return
+	case "error":
+		// The Go counterpart of express's next(err): the handler answers
+		// its error page itself.
+		setAfter()
+		fail("route")
 		return
 	default:
 		reply(http.StatusNotFound, map[string]string{"error": "unknown op " + op})
@@ -571,6 +595,7 @@ type step struct {
 	age    time.Duration // "age?s=N": the stored copy is made to look N seconds older
 	target string        // path and query, as "/set?k=a&v=1"
 	https  bool          // sent with X-Forwarded-Proto: https
+	head   bool          // sent as a HEAD request ("head"), not a GET
 	cookie string        // what to do with the jar's cookie; "" sends it as it is
 	fail   string        // the store call that fails during the request ("fail=set")
 }
@@ -600,6 +625,8 @@ func parseSteps(s string) ([]step, error) {
 			switch k, v, _ := strings.Cut(f, "="); k {
 			case "https":
 				st.https = true
+			case "head":
+				st.head = true
 			case "cookie":
 				st.cookie = v
 			case "fail":
@@ -646,9 +673,14 @@ func cookieID(value string, secrets []string) (string, int) {
 }
 
 // cookieHeader returns the Cookie header a step sends, given the jar's sid
-// value (jar, "" for none):
+// value (jar, "" for none) and the first sid value the jar held in the run
+// (first):
 //
 //	""        the jar's cookie as it is
+//	first     the first cookie the jar held (a session since regenerated or
+//	          destroyed: a browser tab that kept the old cookie)
+//	firstjar  the first cookie, then the jar's (two valid cookies of the name)
+//	jarfirst  the jar's cookie, then the first
 //	none      no cookie
 //	tamper    the signature's last character changed
 //	unsigned  the bare id, without "s:" and signature
@@ -656,10 +688,21 @@ func cookieID(value string, secrets []string) (string, int) {
 //	dupfirst  the jar's cookie, then a second sid with garbage
 //	duplast   a sid with garbage, then the jar's cookie
 //	old, retired  the jar's id signed with the secret "old" or "retired"
-func cookieHeader(kind, jar string) (string, error) {
+func cookieHeader(kind, jar, first string) (string, error) {
 	const garbage = "%zz%E0garbage"
 	id, _ := cookieID(jar, nil)
 	switch kind {
+	case "first", "firstjar", "jarfirst":
+		if first == "" {
+			return "", fmt.Errorf("cookie=%s: the jar never held a cookie", kind)
+		}
+		switch {
+		case kind == "first" || jar == "":
+			return "sid=" + first, nil
+		case kind == "firstjar":
+			return "sid=" + first + "; sid=" + jar, nil
+		}
+		return "sid=" + jar + "; sid=" + first, nil
 	case "":
 		if jar == "" {
 			return "", nil
@@ -733,7 +776,9 @@ func play(t *testing.T, a app, c diffConfig, steps []step) []observation {
 func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]observation, string) {
 	t.Helper()
 	stored := newStoreReader(t, c) // nil on the memory stores
-	// jar is the sid cookie value, as the last Set-Cookie gave it.
+	// jar is the sid cookie value, as the last Set-Cookie gave it; first
+	// the first one it held.
+	first := jar
 	out := make([]observation, len(steps))
 	before := a.counts(t)
 	for i, st := range steps {
@@ -752,11 +797,15 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 			}
 			continue
 		}
-		req, err := http.NewRequest("GET", a.base()+st.target, nil)
+		method := "GET"
+		if st.head {
+			method = "HEAD"
+		}
+		req, err := http.NewRequest(method, a.base()+st.target, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		header, err := cookieHeader(st.cookie, jar)
+		header, err := cookieHeader(st.cookie, jar, first)
 		if err != nil {
 			t.Fatalf("step %d: %v", i+1, err)
 		}
@@ -766,7 +815,9 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 		if st.https {
 			req.Header.Set("X-Forwarded-Proto", "https")
 		}
-		sentID, _ := cookieID(strings.TrimPrefix(header, "sid="), nil)
+		// The session the request names: its first sid cookie's.
+		sentValue, _, _ := strings.Cut(strings.TrimPrefix(header, "sid="), ";")
+		sentID, _ := cookieID(sentValue, nil)
 		at := time.Now()
 		a.failing(st.fail)
 		resp, err := a.do(req)
@@ -803,6 +854,9 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 				o.fields["id"] = map[bool]string{true: "same", false: "new"}[id == sentID]
 				o.fields["signer"] = strconv.Itoa(signer)
 				jar = value
+				if first == "" {
+					first = value
+				}
 			}
 			var expires time.Time
 			o.fields["attrs"], expires = cookieAttrs(attrs)

@@ -43,8 +43,15 @@
 //   expires?in=S          req.session.cookie.expires = now + S seconds ("null": none)
 //   unset                 req.session = null; answers {"unset": true}
 //   nosession             answers {} without looking at the session
+//   status?code=N         answers status N with no body (a Location for a 3xx),
+//                         after the k=K&v=V change, if any
+//   error                 passes an error to next() after the k=K&v=V change,
+//                         if any: express's error page (500 {"error": "route"})
 // Every route but nosession and unset also takes k=K&v=V, applied after its
-// own operation, then answers {"data": ...}.
+// own operation, then answers {"data": ...}; every route but nosession
+// takes bk=K&bv=V, applied before its own operation (a change that
+// regenerate, reload, destroy or unset then meets). save also takes
+// ak=K&av=V, applied after the save has called back.
 //
 // The config (every field optional but secrets):
 //   {"secrets": ["new", "old"], "store": "memory" | "redis" | "mongo" | "pg",
@@ -206,6 +213,11 @@ function makeApp(config, store) {
         if (typeof v === "string") req.session[k] = v;
       }
     };
+    if (op !== "nosession" && req.session) {
+      const bk = req.query.bk;
+      const bv = req.query.bv;
+      if (typeof bk === "string" && bk !== "" && typeof bv === "string") req.session[bk] = bv;
+    }
     const answer = () => res.json({ data: dataOf(req.session) });
     const fail = (what) => () => res.status(500).json({ error: what });
     switch (op) {
@@ -261,11 +273,28 @@ function makeApp(config, store) {
         setAfter();
         return req.session.save((err) => {
           if (err) return fail("save")();
+          const ak = req.query.ak;
+          const av = req.query.av;
+          if (req.session && typeof ak === "string" && ak !== "" && typeof av === "string") req.session[ak] = av;
           answer();
         });
+      case "status": {
+        setAfter();
+        const code = Number(req.query.code);
+        if (code >= 300 && code < 400 && code !== 304) res.set("Location", "/read");
+        return res.status(code).end();
+      }
+      case "error":
+        setAfter();
+        return next(Object.assign(new Error("route failed"), { diffRoute: true }));
       default:
         return res.status(404).json({ error: "unknown op " + op });
     }
+  });
+  app.use((err, req, res, next) => {
+    // The error route's own error: express's error page.
+    if (!err || !err.diffRoute) return next(err);
+    res.status(500).json({ error: "route" });
   });
   app.use((err, req, res, next) => {
     if (!/^store: /.test(String(err && err.message))) console.error("error:", err);
