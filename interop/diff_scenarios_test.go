@@ -23,9 +23,13 @@ import (
 // end, lists what differs on one store only).
 //
 // steps: ";"-separated; each is a route of peer/diff.js ("set?k=a&v=1",
-// "/app/read") with optional flags "https" (X-Forwarded-Proto: https) and
-// "cookie=KIND" (cookieHeader: none, tamper, unsigned, garbage, dupfirst,
-// duplast, old, retired) and "fail=OP" (every store call OP, one of get,
+// "/app/read", "status?code=302", "error"; "bk=K&bv=V" makes a change
+// before the route's own operation, "ak=K&av=V" one after a save by hand)
+// with optional flags "https" (X-Forwarded-Proto: https), "head" (a HEAD
+// request) and "cookie=KIND" (cookieHeader: none, tamper, unsigned,
+// garbage, dupfirst, duplast, old, retired, and first, firstjar, jarfirst:
+// the first cookie of the run, a session since regenerated or destroyed,
+// alone or with the jar's) and "fail=OP" (every store call OP, one of get,
 // set, touch, destroy, fails during the request; the error handler of both
 // apps answers 500 {"error":"session"}), or "forget" (the store loses the
 // session), or "age?s=N" (the stored copy is made to look N seconds old:
@@ -195,6 +199,79 @@ var diffScenarios = []diffScenario{
 	// Laziness.
 	{"a handler that never uses the session", "", "set?k=a&v=1; nosession", "#4: 2.get=1/0 2.touch=1/0"},
 	{"a handler that never uses the session, rolling", "rolling", "set?k=a&v=1; nosession", "#4: 2.cookie=set/- 2.get=1/0 2.touch=1/0"},
+
+	// A change to the session's own cookie on a new or browser-session
+	// session (#8: express stores and sends nothing for it).
+	{"maxAge changed on a new session", "", "maxage?ms=7200000; read",
+		`#8: 1.cookie=-/set 1.set=0/1 1.doc=-/{"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"}} 1.docexpires=-/set 1.maxage=-/set 1.ttl=-/set ` +
+			`2.get=0/1 2.touch=0/1 2.doc=-/{"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"}} 2.docexpires=-/set 2.maxage=-/set 2.ttl=-/set`},
+	{"maxAge changed on a new session with saveUninitialized", "saveUninitialized", "maxage?ms=7200000; read", ""},
+	{"expires set on a browser-session cookie", "maxAge=none", "set?k=a&v=1; expires?in=7200",
+		`#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0 2.doc={"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1"}/{"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"},"a":"1"} 2.docexpires=null/set 2.maxage=null/set`},
+	{"expires set on a browser-session cookie with the data", "maxAge=none", "set?k=a&v=1; expires?in=7200&k=b&v=2; age?s=600; read", ""},
+	// express's touch pushes the key's expiry to the new cookie's, its
+	// document still says a browser-session cookie; its rolling cookie
+	// carries the new Expires.
+	{"rolling and a browser-session cookie changed to persistent", "rolling maxAge=none", "set?k=a&v=1; expires?in=7200",
+		`#8: 2.set=0/1 2.touch=1/0 2.doc={"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":"1"}/{"cookie":{"originalMaxAge":N,"expires":"T","httpOnly":true,"path":"/"},"a":"1"} 2.docexpires=null/set 2.maxage=null/set`},
+	{"resave with maxAge changed alone", "resave", "set?k=a&v=1; maxage?ms=7200000; read", "#8: 2.cookie=-/set"},
+	{"expires in the past set alone", "", "set?k=a&v=1; expires?in=-3600; read", "#8: 2.cookie=-/set 2.set=0/1 2.touch=1/0"},
+	{"maxAge changed on every request", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; maxage?ms=1800000&k=c&v=3; age?s=600; read", ""},
+	{"a session that expired in the store", "", "set?k=a&v=1; age?s=3700; read; set?k=b&v=2", ""},
+	{"touch of a new session", "", "touch; read", ""},
+	{"touch with saveUninitialized of a new session", "saveUninitialized", "touch; read", ""},
+	{"touch of a browser-session cookie", "maxAge=none", "set?k=a&v=1; touch", ""},
+
+	// A change the route makes before its own operation ("bk"), or after a
+	// save by hand ("ak").
+	{"reload drops a change made before it", "", "set?k=a&v=1; reload?bk=a&bv=2; read", ""},
+	{"reload then a change", "", "set?k=a&v=1; reload?k=b&v=2; read", ""},
+	{"regenerate drops a change made before it", "", "set?k=a&v=1; regenerate?bk=b&bv=2; read", ""},
+	{"regenerate drops the session's own maxAge", "", "set?k=a&v=1; maxage?ms=7200000&k=b&v=2; regenerate?k=c&v=3; age?s=600; read", ""},
+	{"destroy drops a change made before it", "", "set?k=a&v=1; destroy?bk=b&bv=2; read cookie=first", "#9: 2.cookie=-/clear"},
+	{"unset keep drops a change made before it", "unset=keep", "set?k=a&v=1; unset?bk=b&bv=2; read", ""},
+	{"unset destroy after a change", "unset=destroy", "set?k=a&v=1; unset?bk=b&bv=2; read cookie=first", ""},
+	{"unset keep of a new, changed session", "unset=keep", "unset?bk=a&bv=1; read", ""},
+	{"unset keep of a new session with saveUninitialized", "unset=keep saveUninitialized", "unset; read", ""},
+	{"unset keep with rolling", "unset=keep rolling", "set?k=a&v=1; unset; read", ""},
+	{"unset destroy with rolling and saveUninitialized", "unset=destroy rolling saveUninitialized", "set?k=a&v=1; unset; read cookie=first", ""},
+	{"a change after a save by hand", "", "set?k=a&v=1; save?k=b&v=2&ak=c&av=3; read", ""},
+	{"a new session saved by hand, then changed", "", "save?k=a&v=1&ak=b&av=2; read", ""},
+	{"save by hand, then the same value again", "", "set?k=a&v=1; save?k=b&v=2&ak=b&av=2; read", "#14: 2.touch=1/0"},
+
+	// The cookie of a session since destroyed or regenerated ("cookie=first":
+	// a tab that kept it), and two valid cookies of the name.
+	{"destroy, then the old cookie", "", "set?k=a&v=1; destroy; read cookie=first; set?k=b&v=2 cookie=first", "#9: 2.cookie=-/clear"},
+	{"resave and destroy, then the old cookie", "resave", "set?k=a&v=1; destroy; read cookie=first", "#9: 2.cookie=-/clear"},
+	{"regenerate, then the old cookie", "", "set?k=a&v=1; regenerate?k=b&v=2; read cookie=first; set?k=c&v=3 cookie=first", ""},
+	{"regenerate with rolling, then the old cookie", "rolling", "set?k=a&v=1; regenerate; read cookie=first", ""},
+	{"regenerate twice in one visit", "", "set?k=a&v=1; regenerate?k=b&v=2; regenerate?k=c&v=3; read cookie=first; read", ""},
+	{"reload with a cookie regenerated away", "", "set?k=a&v=1; regenerate?k=b&v=2; reload cookie=first", ""},
+	{"two valid cookies: the first, regenerated away, wins", "", "set?k=a&v=1; regenerate?k=b&v=2; read cookie=firstjar", ""},
+	{"two valid cookies: the first, live, wins", "", "set?k=a&v=1; regenerate?k=b&v=2; set?k=c&v=3 cookie=jarfirst; read", ""},
+	{"secret rotation with rolling re-signs with the new secret", "secrets=new,old rolling", "set?k=a&v=1; read cookie=old", ""},
+	{"secret rotation and regenerate", "secrets=new,old", "set?k=a&v=1; regenerate?k=b&v=2 cookie=old; read", ""},
+	{"rolling, an id missing from the store", "rolling", "set?k=a&v=1; forget; read", ""},
+	{"reload of a session deleted behind the app's back", "", "set?k=a&v=1; forget; reload", ""},
+
+	// Other methods and answers: HEAD, a redirect, 304 and 204 with no
+	// body, an error page (express's next(err); the Go handler writes its
+	// own 500: a panic saves nothing, see the README).
+	{"HEAD saves a change", "", "set?k=a&v=1 head; read", ""},
+	{"HEAD of a loaded session touches it", "", "set?k=a&v=1; age?s=600; read head", ""},
+	{"HEAD with rolling", "rolling", "set?k=a&v=1; read head", ""},
+	{"HEAD with saveUninitialized", "saveUninitialized", "read head; read", ""},
+	{"HEAD outside the cookie path", "path=/app", "/app/set?k=a&v=1; /other/read head", ""},
+	{"a redirect after a change", "", "status?code=302&k=a&v=1; read", ""},
+	{"a redirect after a change of a loaded session", "", "set?k=a&v=1; status?code=303&k=b&v=2; read", ""},
+	{"a redirect with rolling", "rolling", "set?k=a&v=1; age?s=600; status?code=302", ""},
+	{"a 304 after a change", "", "set?k=a&v=1; status?code=304&k=b&v=2; read", ""},
+	{"a 304 with rolling", "rolling", "set?k=a&v=1; age?s=600; status?code=304", ""},
+	{"a 204 for a new session", "saveUninitialized", "status?code=204; read", ""},
+	{"an error page after a change", "", "set?k=a&v=1; error?k=b&v=2; read", ""},
+	{"an error page for a new session", "", "error?k=a&v=1; read", ""},
+	{"an error page with resave", "resave", "set?k=a&v=1; error", ""},
+	{"an error page with saveUninitialized", "saveUninitialized", "error; read", ""},
 }
 
 // storeDifference is a scenario whose differences on one store are not the
@@ -343,4 +420,33 @@ var loadTouchDifferences = []loadTouchDifference{
 	{"a store that fails to save by hand", "", "touched at the load instead of the end", "2.touch=1/1"},
 	{"maxAge changed alone", "", "touched at the load instead of the end", "2.touch=1/1"},
 	{"expires changed alone", "", "touched at the load instead of the end", "2.touch=1/1"},
+
+	{"maxAge changed on a new session", "", "touched again with its own expiry", "2.touch=0/2"},
+	{"maxAge changed on a new session with saveUninitialized", "", "touched again with its own expiry", "2.touch=1/2"},
+	{"expires set on a browser-session cookie", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"expires set on a browser-session cookie with the data", "", "touched, then saved", "2.touch=0/1"},
+	{"expires set on a browser-session cookie with the data", "", "touched again with its own expiry", "4.touch=1/2"},
+	{"expires in the past set alone", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"maxAge changed on every request", "", "touched, then saved", "2.touch=0/1 3.touch=0/1"},
+	{"maxAge changed on every request", "", "touched again with its own expiry", "5.touch=1/2"},
+	{"reload then a change", "", "touched, then saved", "2.touch=0/1"},
+	{"regenerate drops a change made before it", "", "touched, then destroyed", "2.touch=0/1"},
+	{"regenerate drops the session's own maxAge", "", "touched, then saved", "2.touch=0/1"},
+	{"regenerate drops the session's own maxAge", "", "touched, then destroyed", "3.touch=0/1"},
+	{"destroy drops a change made before it", "", "touched, then destroyed", "2.touch=0/1"},
+	{"unset keep drops a change made before it", "", "touched, then unset", "2.touch=0/1"},
+	{"unset destroy after a change", "", "touched, then destroyed", "2.touch=0/1"},
+	{"a change after a save by hand", "", "touched, then saved", "2.touch=0/1"},
+	{"save by hand, then the same value again", "", "touched at the load instead of the end", "2.touch=1/1"},
+	{"destroy, then the old cookie", "", "touched, then destroyed", "2.touch=0/1"},
+	{"regenerate, then the old cookie", "", "touched, then destroyed", "2.touch=0/1"},
+	{"regenerate twice in one visit", "", "touched, then destroyed", "2.touch=0/1 3.touch=0/1"},
+	{"reload with a cookie regenerated away", "", "touched, then destroyed", "2.touch=0/1"},
+	{"two valid cookies: the first, regenerated away, wins", "", "touched, then destroyed", "2.touch=0/1"},
+	{"two valid cookies: the first, live, wins", "", "touched, then destroyed", "2.touch=0/1"},
+	{"two valid cookies: the first, live, wins", "", "touched, then saved", "3.touch=0/1"},
+	{"secret rotation and regenerate", "", "touched, then destroyed", "2.touch=0/1"},
+	{"a redirect after a change of a loaded session", "", "touched, then saved", "2.touch=0/1"},
+	{"a 304 after a change", "", "touched, then saved", "2.touch=0/1"},
+	{"an error page after a change", "", "touched, then saved", "2.touch=0/1"},
 }
