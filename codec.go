@@ -247,6 +247,15 @@ func plainJSONString(s string) bool {
 // ErrCorrupt reports stored bytes that are not a session document.
 var ErrCorrupt = errors.New("session: corrupt stored session")
 
+// errNoCookie is the error for a JSON object without the "cookie" key,
+// which every document express-session stores has (its store's get fails
+// on one, reading cookie.expires): such an object is something else, most
+// likely a session that an Express store's custom serializer wrapped
+// (connect-redis's serializer option, connect-mongo's serialize), and
+// taking its keys for the session's data would hide that, and a save would
+// write a document the Express side cannot read.
+var errNoCookie = fmt.Errorf("%w: a JSON object without the \"cookie\" key, so not an express-session document (does the Express store wrap it: a custom serializer?)", ErrCorrupt)
+
 // Decode parses the express JSON document. Values stay as raw JSON; they are
 // decoded when the application reads them.
 func (JSONCodec) Decode(data []byte) (*Document, error) {
@@ -284,9 +293,10 @@ func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals 
 	// of a key or two does not take a slice for four. Past the array,
 	// they go to vals directly.
 	var stack [8]keyed[slot]
-	list, spilled := sortedKeys[slot](stack[:0]), false
+	list, spilled, sawCookie := sortedKeys[slot](stack[:0]), false, false
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {
 		if string(key) == cookieKey {
+			sawCookie = true
 			return doc.Cookie.decodeAt(data, i, cv)
 		}
 		raw, err := rawValueAt(data, i, 1)
@@ -320,6 +330,9 @@ func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals 
 	})
 	if err != nil {
 		return err
+	}
+	if !sawCookie {
+		return errNoCookie
 	}
 	if !spilled && len(list) > 0 {
 		if len(list) <= len(spare) {

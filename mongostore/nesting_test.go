@@ -19,7 +19,9 @@ import (
 // constant, so that the test fails if either bound drifts from the other.
 func TestObjectSessionNestsExactlyAsDeepAsTheManagersCodecReads(t *testing.T) {
 	for _, levels := range []int{jsondepth.Max - 1, jsondepth.Max, jsondepth.Max + 1} {
-		in := []byte(strings.Repeat(`{"a":`, levels-1) + `{"n":1}` + strings.Repeat("}", levels-1))
+		// The document (with its cookie, which the codec requires), then
+		// levels-1 more.
+		in := []byte(`{"cookie":{},"a":` + strings.Repeat(`{"a":`, levels-2) + `{"n":1}` + strings.Repeat("}", levels-1))
 		_, codecErr := session.JSONCodec{}.Decode(in)
 		if reads := codecErr == nil; reads != (levels <= jsondepth.Max) {
 			t.Errorf("the codec on a session nested %d levels: %v; want it read only up to %d levels", levels, codecErr, jsondepth.Max)

@@ -10,6 +10,8 @@
 //   REDIS_URL       Redis to keep the sessions in (default redis://127.0.0.1:6379)
 //   SESSION_SECRET  the signing secret; several, comma-separated: the first signs
 //   SESSION_PREFIX  the connect-redis key prefix (default "sess:")
+//   REDIS_SERIALIZER  connect-redis's serializer: json (its default) or wrap,
+//                   {"v":1,"data":<the session>} (see stores.js)
 //
 // Routes:
 //   GET  /views          increments req.session.views, answers the session as JSON

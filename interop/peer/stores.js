@@ -3,6 +3,17 @@
 // is connected.
 "use strict";
 
+// connect-redis serializers (REDIS_SERIALIZER): its default, JSON, and one
+// that wraps the session in an envelope, as apps do to version their
+// sessions; the stored value is then JSON without the session's "cookie".
+const serializers = {
+  json: JSON,
+  wrap: {
+    stringify: (sess) => JSON.stringify({ v: 1, data: sess }),
+    parse: (text) => JSON.parse(text).data,
+  },
+};
+
 async function openRedis(env) {
   const { RedisStore } = require("connect-redis");
   const { createClient } = require("redis");
@@ -10,7 +21,7 @@ async function openRedis(env) {
   client.on("error", (err) => console.error("redis:", err.message));
   await client.connect();
   return {
-    store: new RedisStore({ client, prefix: env.SESSION_PREFIX ?? "sess:" }),
+    store: new RedisStore({ client, prefix: env.SESSION_PREFIX ?? "sess:", serializer: serializers[env.REDIS_SERIALIZER || "json"] }),
     close: () => client.destroy(),
   };
 }
