@@ -247,6 +247,12 @@ func plainJSONString(s string) bool {
 // ErrCorrupt reports stored bytes that are not a session document.
 var ErrCorrupt = errors.New("session: corrupt stored session")
 
+// errNotObject is the error for stored bytes that are not a JSON object,
+// as an encrypted session is (connect-mongo's crypto and cryptoAdapter
+// options store a base64 string): the log line that reports the session
+// unreadable says what the usual causes are.
+var errNotObject = fmt.Errorf("%w: not a JSON object, so not an express-session document (is it encrypted, as by connect-mongo's crypto option, or written by a custom serializer?)", ErrCorrupt)
+
 // errNoCookie is the error for a JSON object without the "cookie" key,
 // which every document express-session stores has (its store's get fails
 // on one, reading cookie.expires): such an object is something else, most
@@ -292,6 +298,9 @@ func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals 
 	// into a slice of their number once all are read, so that a session
 	// of a key or two does not take a slice for four. Past the array,
 	// they go to vals directly.
+	if i := skipSpace(data, 0); i >= len(data) || data[i] != '{' {
+		return errNotObject
+	}
 	var stack [8]keyed[slot]
 	list, spilled, sawCookie := sortedKeys[slot](stack[:0]), false, false
 	end, err := walkObject(data, 0, func(key []byte, i int) (int, error) {

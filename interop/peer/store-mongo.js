@@ -7,6 +7,8 @@
 //   TOUCH_AFTER       connect-mongo's touchAfter, in seconds (default 0: touch on every request)
 //   MONGO_STRINGIFY   "false": connect-mongo's stringify: false, the session stored as
 //                     an object (mongostore.WithStringify(false)); default true, a JSON string
+//   MONGO_CRYPTO_SECRET  connect-mongo's crypto: {secret}, sessions stored encrypted
+//                     (which mongostore cannot read); default none
 //
 // Expired sessions are removed by an interval cleanup (autoRemove:
 // 'interval'): FerretDB, which the tests run on, has no TTL indexes.
@@ -23,6 +25,7 @@ async function openMongo(env) {
     stringify: env.MONGO_STRINGIFY !== "false",
     autoRemove: "interval",
     autoRemoveInterval: 10,
+    ...(env.MONGO_CRYPTO_SECRET ? { crypto: { secret: env.MONGO_CRYPTO_SECRET } } : {}),
   });
   // The store creates its collection and cleanup timer asynchronously: wait
   // for them, so that "listening" means ready.
