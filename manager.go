@@ -344,8 +344,12 @@ func (m *Manager) document(s *Session, doc *Document, cv *cookieValues) error {
 		Path:     m.opts.Cookie.Path, Domain: m.opts.Cookie.Domain, Priority: m.opts.Cookie.Priority,
 	}
 	if !s.cookie.expires.IsZero() {
+		// An original max age of 0 is one the stored document did not
+		// give (null, or no key, beside an expiry): written as null, as
+		// read. Express would take a 0 for a max age of 0 ms, and its next
+		// touch would expire the session at once.
 		cv.expires, cv.maxAge = s.cookie.expires, s.cookie.originalMaxAge.Milliseconds()
-		cv.hasExpires, cv.hasMaxAge = true, true
+		cv.hasExpires, cv.hasMaxAge = true, s.cookie.originalMaxAge != 0
 	}
 	cv.partitioned, cv.hasPartitioned = true, m.opts.Cookie.Partitioned
 	if m.opts.Cookie.Secure != SecureNever {
