@@ -28,6 +28,10 @@ func insertExpired(t *testing.T, coll *mongo.Collection, id string) {
 func TestStoreWithNoOptionsDeletesExpiredSessions(t *testing.T) {
 	mongostore.SetDefaultCleanupInterval(t, 20*time.Millisecond)
 	coll := collection(t)
+	// Both expired before the store starts, so that its first run removes
+	// both (one inserted after a run would be removed by the next).
+	insertExpired(t, coll, "a")
+	insertExpired(t, coll, "b")
 	logger, recs := logTo()
 	st := newStore(t, coll, mongostore.WithLogger(logger))
 	if got := st.CleanupInterval(); got != 20*time.Millisecond {
@@ -36,8 +40,6 @@ func TestStoreWithNoOptionsDeletesExpiredSessions(t *testing.T) {
 	if err := st.Set(t.Context(), "live", []byte(`{}`), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	insertExpired(t, coll, "a")
-	insertExpired(t, coll, "b")
 	rec := waitFor(t, recs, slog.LevelDebug, "removed expired sessions")
 	if n := attr(rec, "count"); n != "2" {
 		t.Fatalf("the cleanup removed %s sessions, want 2", n)
