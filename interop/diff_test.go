@@ -744,6 +744,11 @@ type observation struct {
 	// Expires, the stored cookie's expires and originalMaxAge, the stored
 	// key's time to live.
 	spans map[string]time.Duration
+	// took is how long the step's request took, from its start to the end
+	// of its answer's body: each side's times are taken somewhere in that
+	// span, so two observations' spans may differ by that much more than
+	// their tolerance (a slow request on a loaded machine).
+	took time.Duration
 }
 
 // fieldOrder is the order in which differences are reported.
@@ -830,6 +835,7 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 		if err != nil {
 			t.Fatalf("step %d: read body: %v", i+1, err)
 		}
+		took := time.Since(at)
 		if c.Store == "mongo" && c.TouchAfter > 0 {
 			// connect-mongo with touchAfter puts the document's
 			// lastModified among the session's data on a read.
@@ -838,7 +844,7 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 		o := observation{fields: map[string]string{
 			"status": strconv.Itoa(resp.StatusCode), "body": canonicalJSON(body),
 			"cookie": "-", "id": "-", "signer": "-", "attrs": "-", "expires": "-",
-		}, spans: map[string]time.Duration{}}
+		}, spans: map[string]time.Duration{}, took: took}
 		for _, h := range resp.Header.Values("Set-Cookie") {
 			value, ok := strings.CutPrefix(h, "sid=")
 			if !ok {
@@ -1049,6 +1055,7 @@ func compare(a, b []observation) []string {
 			}
 			x, y := a[i].fields[f], b[i].fields[f]
 			if tol, ok := tolerance[f]; ok && x == "set" && y == "set" {
+				tol += max(a[i].took, b[i].took)
 				if d := a[i].spans[f] - b[i].spans[f]; d > tol || d < -tol {
 					x, y = spanString(a[i].spans[f]), spanString(b[i].spans[f])
 					if x == y { // apart by less than the rounding, more than the tolerance
