@@ -323,29 +323,21 @@ func From(r *http.Request) *Session {
 	return rs.session()
 }
 
+// session is sessionLocked under rs.mu, released even if the load panics
+// (a store with a bug), so that a recovering middleware inside the session
+// middleware can still answer through the writer.
 func (rs *requestState) session() *Session {
-	s, answer := rs.lockedSession()
-	if answer != nil {
-		rs.answerWith(answer)
-	}
-	return s
-}
-
-// lockedSession is sessionLocked under rs.mu, released even if the load
-// panics (a store with a bug), so that a recovering middleware inside the
-// session middleware can still answer through the writer.
-func (rs *requestState) lockedSession() (*Session, error) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.sessionLocked()
 }
 
 // sessionLocked loads the session on first use. A failed load is answered
-// by the handler's goroutine (failLoad), not by the one that called From.
-// rs.mu is held.
-func (rs *requestState) sessionLocked() (*Session, error) {
+// by the handler's goroutine (failLoad), not by the one that called From,
+// which gets nil. rs.mu is held.
+func (rs *requestState) sessionLocked() *Session {
 	if rs.failed {
-		return nil, nil
+		return nil
 	}
 	if !rs.loaded {
 		rs.loaded = true
@@ -357,20 +349,20 @@ func (rs *requestState) sessionLocked() (*Session, error) {
 		rs.panicked = false
 		if err != nil {
 			rs.failLoad(err)
-			return nil, nil
+			return nil
 		}
 	}
 	s := rs.sess
 	if s == nil {
-		return nil, nil // the load panicked
+		return nil // the load panicked
 	}
 	s.mu.Lock()
 	unset := s.phase == phaseUnset
 	s.mu.Unlock()
 	if unset {
-		return nil, nil
+		return nil
 	}
-	return s, nil
+	return s
 }
 
 // warnLateLoad logs, once per manager, a session first loaded after the
