@@ -93,7 +93,8 @@
 //
 // A bad, forged, truncated or oversized cookie is no cookie: a fresh session.
 // A store error while loading makes From return nil and the ErrorHandler
-// answer (default 500); what the handler writes afterwards is discarded.
+// answer (default 500), at the handler's next write, WriteHeader, Flush or
+// Hijack, or when it returns; what the handler writes is discarded.
 // A load first made after the headers went out, which no answer can
 // replace, fails with a log line and From's nil, and the handler's output
 // still goes out. A store error while saving, before the headers went out,
