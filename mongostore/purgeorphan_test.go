@@ -9,10 +9,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/sessionkit/session/internal/testclock"
-	"github.com/sessionkit/session/internal/testserver"
-	"github.com/sessionkit/session/mongostore"
 )
 
 // TestPurgeExpiredEndedByItsContextHoldsBackUntilTheServerHasDeleted: on
@@ -30,14 +26,8 @@ import (
 // the test fails when the Set lands within the server's read; with it,
 // it passes whatever the timing.
 func TestPurgeExpiredEndedByItsContextHoldsBackUntilTheServerHasDeleted(t *testing.T) {
-	srv := testserver.SharedMongo(t)
-	proxy := testserver.StartProxy(t, srv.Addr)
-	uri, db := srv.NewDatabase(t)
+	st, proxy, clock, uri, db := proxiedStoreOf(t)
 	direct := connect(t, uri).Database(db).Collection("sessions") // not through the proxy
-	client := connect(t, "mongodb://"+proxy.Addr+"/")
-	t.Cleanup(proxy.Heal) // before the disconnection
-	clock := testclock.New(testclock.Epoch())
-	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
 	ctx := t.Context()
 	for _, id := range []string{"old", "other-old"} {
 		if err := st.Set(ctx, id, []byte(`{"n":1}`), clock.Now().Add(time.Minute)); err != nil {

@@ -20,13 +20,7 @@ import (
 // up to the whole interval: 15 minutes), so every write of the process
 // waited for it, and failed when its own context ended.
 func TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection(t *testing.T) {
-	srv := testserver.SharedMongo(t)
-	proxy := testserver.StartProxy(t, srv.Addr)
-	_, db := srv.NewDatabase(t)
-	client := connect(t, "mongodb://"+proxy.Addr+"/")
-	t.Cleanup(proxy.Heal) // before the disconnection
-	clock := testclock.New(testclock.Epoch())
-	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	st, proxy, clock := proxiedStore(t)
 	ctx := t.Context()
 	for id, ttl := range map[string]time.Duration{"old": time.Minute, "live": time.Hour} {
 		if err := st.Set(ctx, id, []byte(`{"n":1}`), clock.Now().Add(ttl)); err != nil {
@@ -84,13 +78,7 @@ func TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection(t *testing.T) {
 // connection that went silently dead: such a write waits, and fails when
 // its own context ends; once the batch has ended it goes through.
 func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
-	srv := testserver.SharedMongo(t)
-	proxy := testserver.StartProxy(t, srv.Addr)
-	_, db := srv.NewDatabase(t)
-	client := connect(t, "mongodb://"+proxy.Addr+"/")
-	t.Cleanup(proxy.Heal) // before the disconnection
-	clock := testclock.New(testclock.Epoch())
-	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	st, proxy, clock := proxiedStore(t)
 	ctx := t.Context()
 	start := clock.Now()
 	if err := st.Set(ctx, "old", []byte(`{"n":1}`), start.Add(time.Minute)); err != nil {
@@ -149,13 +137,7 @@ func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
 // GetAndTouch, as the manager does by default, waited for the batch, and
 // on a dead connection failed when its own context ended.
 func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) {
-	srv := testserver.SharedMongo(t)
-	proxy := testserver.StartProxy(t, srv.Addr)
-	_, db := srv.NewDatabase(t)
-	client := connect(t, "mongodb://"+proxy.Addr+"/")
-	t.Cleanup(proxy.Heal) // before the disconnection
-	clock := testclock.New(testclock.Epoch())
-	st := newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	st, proxy, clock := proxiedStore(t)
 	ctx := t.Context()
 	if err := st.Set(ctx, "old", []byte(`{"n":1}`), clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -198,6 +180,29 @@ func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) 
 	if _, found, err := st.Get(ctx, "old"); found || err != nil {
 		t.Errorf("Get of the purged session: found %v, %v; want missing", found, err)
 	}
+}
+
+// proxiedStore is a store of the "sessions" collection of a new database
+// of the shared server, reached through a proxy that can stall its
+// connections, on a test clock, with no interval cleanup. The proxy heals
+// before the client disconnects.
+func proxiedStore(t *testing.T) (st *mongostore.Store, proxy *testserver.Proxy, clock *testclock.Clock) {
+	st, proxy, clock, _, _ = proxiedStoreOf(t)
+	return st, proxy, clock
+}
+
+// proxiedStoreOf is proxiedStore, with the URI of the server (direct, not
+// through the proxy) and the name of the database.
+func proxiedStoreOf(t *testing.T) (st *mongostore.Store, proxy *testserver.Proxy, clock *testclock.Clock, uri, db string) {
+	t.Helper()
+	srv := testserver.SharedMongo(t)
+	proxy = testserver.StartProxy(t, srv.Addr)
+	uri, db = srv.NewDatabase(t)
+	client := connect(t, "mongodb://"+proxy.Addr+"/")
+	t.Cleanup(proxy.Heal) // before the disconnection
+	clock = testclock.New(testclock.Epoch())
+	st = newStore(t, client.Database(db).Collection("sessions"), mongostore.WithClock(clock.Now), mongostore.WithCleanupInterval(0))
+	return st, proxy, clock, uri, db
 }
 
 // purgeStalledAtDelete runs st.PurgeExpired(ctx) in a goroutine with
