@@ -78,15 +78,15 @@ type failure struct {
 }
 
 // answerState is whether the ErrorHandler answers the request: not, or
-// about to or while it runs (fail returned the error, which its caller
-// hands to answer once rs.mu is released), or it has returned. One byte,
-// beside requestState's other flags, so that requestState keeps its size
-// class.
+// about to or while it runs (answerFailure, by way of fail or
+// pendingAnswer, returned the error, which its caller hands to answerWith
+// once rs.mu is released), or it has returned. One byte, beside
+// requestState's other flags, so that requestState keeps its size class.
 type answerState uint8
 
 const (
 	answerNone    answerState = iota
-	answerPending             // fail returned the error; the ErrorHandler has not returned yet
+	answerPending             // answerFailure returned the error (fail, pendingAnswer); the ErrorHandler has not returned yet
 	answerGiven               // the ErrorHandler returned (or panicked)
 )
 
@@ -575,8 +575,9 @@ func (rs *requestState) resetHeader() {
 	}
 }
 
-// answerWith runs the ErrorHandler for err, which fail returned, and then
-// marks the answer given (handlerReturned waits for it). rs.mu is not held.
+// answerWith runs the ErrorHandler for err, which fail or pendingAnswer
+// returned, and then marks the answer given (handlerReturned waits for
+// it). rs.mu is not held.
 func (rs *requestState) answerWith(err error) {
 	defer func() {
 		rs.mu.Lock()
