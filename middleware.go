@@ -1192,12 +1192,13 @@ func (m *Manager) rewrite(ctx context.Context, s *Session) (found bool, err erro
 }
 
 // secureRequest reports whether the request came over TLS, or, with
-// TrustProxy, whether the first X-Forwarded-Proto says https.
+// TrustProxy or from one of the TrustedProxies, whether the first
+// X-Forwarded-Proto says https.
 func (rs *requestState) secureRequest() bool {
 	if rs.r.TLS != nil {
 		return true
 	}
-	if !rs.m.opts.TrustProxy {
+	if !rs.m.trustsForwarded(rs.r) {
 		return false
 	}
 	proto := rs.r.Header.Get("X-Forwarded-Proto")

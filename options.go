@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -69,8 +70,29 @@ type Options struct {
 	// reads it then touches it, and the count starts again at each load).
 	AbsoluteTimeout time.Duration
 	// TrustProxy takes the first value of X-Forwarded-Proto as the request's
-	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy).
+	// scheme, for Secure: SecureAuto and SameSite: SameSiteAuto (express: proxy),
+	// and the first X-Forwarded-For entry as the client IP (RecordClient),
+	// from any client: only for a server that nothing but the proxy can
+	// reach, behind a proxy that replaces both headers. See TrustedProxies.
 	TrustProxy bool
+	// TrustedProxies are the addresses of the reverse proxies in front of
+	// the server (express: app.set('trust proxy', ['10.0.0.0/8'])). A
+	// request whose peer (RemoteAddr) is in one of them has its first
+	// X-Forwarded-Proto taken as the scheme, as TrustProxy does (and as
+	// express's req.protocol does: the value of the proxy nearest the
+	// client, when several set it), so the proxy in front must set it, not
+	// append to what the client sent (nginx's proxy_set_header, AWS ALB and
+	// Cloudflare set it); from any other peer, both headers are ignored. The client IP (RecordClient) is the first address, from the
+	// peer and then X-Forwarded-For read from the right, that is not in
+	// them (express's req.ip): behind proxies that append to
+	// X-Forwarded-For (nginx's $proxy_add_x_forwarded_for, AWS ALB,
+	// Cloudflare), what the client wrote at the front is skipped. An
+	// IPv4-mapped IPv6 address (::ffff:10.0.0.1) matches its IPv4 prefix
+	// and the other way round; an entry that is not an IP address (a port
+	// after it, "unknown") is never trusted, so it is the client IP as
+	// written. Nil or empty: only TrustProxy applies. New refuses an
+	// invalid prefix, and TrustedProxies together with TrustProxy.
+	TrustedProxies []netip.Prefix
 	// GenerateID makes new session ids (express: genid). Default: 24 bytes
 	// from crypto/rand, base64url without padding, which never repeat.
 	//
@@ -161,7 +183,8 @@ type Options struct {
 	// way, but the session stays.
 	MaxSessionsPerUser int
 	// RecordClient records the user agent and client IP (with TrustProxy,
-	// the first X-Forwarded-For) in sessions that have a user, for a "your
+	// the first X-Forwarded-For; with TrustedProxies, the nearest address
+	// that is not a trusted proxy) in sessions that have a user, for a "your
 	// devices" page (SessionInfo). It costs a save whenever they change,
 	// and up to about 300 bytes per document.
 	RecordClient bool
@@ -197,7 +220,8 @@ type CookieOptions struct {
 	// a MaxAge under a second.
 	MaxAge time.Duration
 	// Secure marks the cookie Secure: SecureNever (zero), SecureAlways, or
-	// SecureAuto (when the request is over TLS, see TrustProxy).
+	// SecureAuto (when the request is over TLS, see TrustProxy and
+	// TrustedProxies).
 	Secure SecureMode
 	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
 	// SameSiteNone and SameSiteAuto need Secure SecureAlways or SecureAuto
@@ -316,6 +340,9 @@ func (o *Options) validate() error {
 	}
 	if o.IdleTimeout > 0 && o.TouchAfter >= o.IdleTimeout {
 		return optionError("TouchAfter (%v) must be shorter than IdleTimeout (%v), or active sessions would time out", o.TouchAfter, o.IdleTimeout)
+	}
+	if err := o.validateTrustedProxies(); err != nil {
+		return err
 	}
 	if err := o.Cookie.validate(); err != nil {
 		return err

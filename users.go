@@ -165,8 +165,9 @@ const IndexGrace = time.Minute
 const maxUserAgent = 256
 
 // maxClientIP bounds the client IP recorded in the document, which with
-// TrustProxy the client writes (X-Forwarded-For): an IPv6 address with a
-// zone is under 64 bytes.
+// TrustProxy the client writes (X-Forwarded-For), and with TrustedProxies
+// a proxy may write as it likes (an entry that is not an address): an IPv6
+// address with a zone is under 64 bytes.
 const maxClientIP = 64
 
 // ErrNotSupported reports a manager operation that its store cannot do, such
@@ -372,7 +373,7 @@ func (m *Manager) recordClient(s *Session) {
 		return
 	}
 	r := s.rs.r
-	now := clientInfo{UA: recordable(r.UserAgent(), maxUserAgent), IP: recordable(clientIP(r, m.opts.TrustProxy), maxClientIP)}
+	now := clientInfo{UA: recordable(r.UserAgent(), maxUserAgent), IP: recordable(m.clientIP(r), maxClientIP)}
 	old, _ := s.values.get(ClientKey)
 	if o, ok := old.(map[string]any); ok && o["ua"] == nonEmpty(now.UA) && o["ip"] == nonEmpty(now.IP) {
 		return

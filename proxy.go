@@ -1,0 +1,109 @@
+package session
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// validateTrustedProxies checks Options.TrustedProxies and keeps a copy of
+// it, masked and with IPv4-mapped IPv6 prefixes as IPv4 prefixes, so that
+// the caller's later changes to the slice do not change what is trusted.
+func (o *Options) validateTrustedProxies() error {
+	if len(o.TrustedProxies) == 0 {
+		o.TrustedProxies = nil
+		return nil
+	}
+	if o.TrustProxy {
+		return optionError("TrustProxy and TrustedProxies are both set: TrustProxy trusts X-Forwarded-Proto and X-Forwarded-For from any client, TrustedProxies only from the listed proxies; set one")
+	}
+	trusted := make([]netip.Prefix, len(o.TrustedProxies))
+	for i, p := range o.TrustedProxies {
+		if !p.IsValid() {
+			return optionError("TrustedProxies[%d] is not a valid prefix (the zero netip.Prefix, or an address with a zone)", i)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		trusted[i] = p.Masked()
+	}
+	o.TrustedProxies = trusted
+	return nil
+}
+
+// trustedAddr reports whether the address s (a peer's host, or an entry
+// of X-Forwarded-For) is in one of the trusted prefixes. An IPv4-mapped
+// IPv6 address is its IPv4 address, and a zone is ignored; anything that
+// is not an address is not trusted.
+func (m *Manager) trustedAddr(s string) bool {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	a = a.WithZone("").Unmap()
+	for _, p := range m.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerHost is the host of the request's RemoteAddr (all of it if it has
+// no port).
+func peerHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// trustsForwarded reports whether the request's X-Forwarded-* headers are
+// taken: with TrustProxy, always; with TrustedProxies, when the request
+// comes from one of them.
+func (m *Manager) trustsForwarded(r *http.Request) bool {
+	if m.opts.TrustedProxies != nil {
+		return m.trustedAddr(peerHost(r))
+	}
+	return m.opts.TrustProxy
+}
+
+// clientIP is the request's client address. With TrustProxy it is the
+// first X-Forwarded-For entry (as express's req.ip with trust proxy true).
+// With TrustedProxies it is the first address, from the peer and then
+// X-Forwarded-For from the right (the last header line first), that is not
+// a trusted proxy, as express's req.ip with trust proxy set to subnets
+// (proxy-addr): empty entries are skipped; an entry that is not an address
+// is not a trusted proxy, so the walk stops there and it is the client IP
+// as written; if every one is trusted, the leftmost entry.
+func (m *Manager) clientIP(r *http.Request) string {
+	if m.opts.TrustedProxies == nil {
+		return clientIP(r, m.opts.TrustProxy)
+	}
+	addr := peerHost(r)
+	if !m.trustedAddr(addr) {
+		return addr
+	}
+	lines := r.Header["X-Forwarded-For"]
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := lines[i]
+		for line != "" {
+			var entry string
+			if j := strings.LastIndexByte(line, ','); j >= 0 {
+				line, entry = line[:j], line[j+1:]
+			} else {
+				line, entry = "", line
+			}
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue // as proxy-addr, which skips empty entries
+			}
+			addr = entry
+			if !m.trustedAddr(addr) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
