@@ -272,3 +272,44 @@ func TestTrustedProxiesClientIPDoesNotAllocate(t *testing.T) {
 		t.Fatalf("client IP %q, secure %v; want 203.0.113.7, true", ip, secure)
 	}
 }
+
+// FuzzTrustedProxiesClientIPIsTheNearestUntrustedAddress sends any peer
+// address and X-Forwarded-For and checks the client IP against the list
+// of hops, nearest first (the peer, then the entries from the right, empty
+// ones left out): it is one of them, every hop nearer than it is a trusted
+// proxy, and it is not one itself unless it is the farthest hop. An
+// untrusted peer is the client whatever the header says, and its
+// X-Forwarded-Proto never makes the request secure.
+func FuzzTrustedProxiesClientIPIsTheNearestUntrustedAddress(f *testing.F) {
+	f.Add("10.0.0.5:1", "1.2.3.4, 203.0.113.7")
+	f.Add("10.0.0.5:1", "6.6.6.6,,10.1.1.1 , ::ffff:10.0.0.9")
+	f.Add("[2001:db8::1]:1", "unknown, 2001:db8::2")
+	f.Add("198.51.100.9:1", "10.0.0.1")
+	f.Add("[fe80::1%eth0]:1", " , ")
+	f.Add("10.0.0.5", "203.0.113.7:80")
+	f.Fuzz(func(t *testing.T, peer, forwarded string) {
+		m, _ := newTestManager(t, Options{TrustedProxies: prefixes("10.0.0.0/8", "2001:db8::/32", "fe80::/10")})
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = peer
+		req.Header.Set("X-Forwarded-For", forwarded)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		got := m.clientIP(req)
+		hops := []string{peerHost(req)}
+		entries := strings.Split(forwarded, ",")
+		for i := len(entries) - 1; i >= 0; i-- {
+			if e := strings.TrimSpace(entries[i]); e != "" {
+				hops = append(hops, e)
+			}
+		}
+		i := 0
+		for i < len(hops)-1 && m.trustedAddr(hops[i]) {
+			i++
+		}
+		if got != hops[i] {
+			t.Fatalf("peer %q, X-Forwarded-For %q: client IP %q, want %q, the nearest of %q that is not a trusted proxy (or the farthest)", peer, forwarded, got, hops[i], hops)
+		}
+		if secure := (&requestState{m: m, r: req}).secureRequest(); secure != m.trustedAddr(hops[0]) {
+			t.Fatalf("peer %q (trusted %v) with X-Forwarded-Proto https: secure %v", peer, m.trustedAddr(hops[0]), secure)
+		}
+	})
+}
