@@ -82,8 +82,9 @@ type Options struct {
 	// express's req.protocol does: the value of the proxy nearest the
 	// client, when several set it), so the proxy in front must set it, not
 	// append to what the client sent (nginx's proxy_set_header, AWS ALB and
-	// Cloudflare set it); from any other peer, both headers are ignored. The client IP (RecordClient) is the first address, from the
-	// peer and then X-Forwarded-For read from the right, that is not in
+	// Cloudflare set it); from any other peer, both headers are ignored.
+	// The client IP (RecordClient) is the first address, from the peer and
+	// then X-Forwarded-For read from the right, that is not in
 	// them (express's req.ip): behind proxies that append to
 	// X-Forwarded-For (nginx's $proxy_add_x_forwarded_for, AWS ALB,
 	// Cloudflare), what the client wrote at the front is skipped. An
