@@ -56,7 +56,7 @@ type requestState struct {
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
 	sentID       string      // the session id whose cookie went out with the headers
 	goneID       string      // a session id the store said another request destroyed or renewed
-	failure      *failure    // a failed load's answer, until given, and what the handler sets after a failure
+	rare         *rareState  // what few requests need: a failed load's answer, the CloseNotify channel
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
 	detached     context.Context
@@ -67,14 +67,32 @@ type requestState struct {
 	cacheControl [1]string      // the Cache-Control header's value, when it had none
 }
 
-// failure is a request's failure that the handler's goroutine answers: the
-// error of a load that failed before the headers went out, which waits for
-// the handler's next write (or its return) to be handed to the
-// ErrorHandler, and the headers the handler sets after a failure, which go
-// nowhere. Allocated only on a failure.
-type failure struct {
+// rareState is what only few requests need, allocated on first need
+// (rs.rareLocked) so that requestState keeps its size class: a request's
+// failure that the handler's goroutine answers (the error of a load that
+// failed before the headers went out, which waits for the handler's next
+// write or its return to be handed to the ErrorHandler, and the headers the
+// handler sets after a failure, which go nowhere), and the channel
+// CloseNotify returns behind a writer that has none.
+type rareState struct {
 	loadErr   error       // nil once answered (pendingAnswer)
 	discarded http.Header // Header's answer after a failure
+	gone      chan bool   // CloseNotify's, made on its first call
+}
+
+// rareLocked returns rs.rare, allocating it. rs.mu is held.
+func (rs *requestState) rareLocked() *rareState {
+	if rs.rare == nil {
+		rs.rare = &rareState{}
+	}
+	return rs.rare
+}
+
+// answeredLocked reports whether the ErrorHandler answers the request: it
+// has or is about to, or a load's failure waits for it (failLoad). rs.mu is
+// held.
+func (rs *requestState) answeredLocked() bool {
+	return rs.answer != answerNone || rs.rare != nil && rs.rare.loadErr != nil
 }
 
 // answerState is whether the ErrorHandler answers the request: not, or
@@ -502,7 +520,7 @@ func (rs *requestState) failedBeforeHeaders(err error) bool {
 // handler a throwaway map, as after the answer. rs.mu is held.
 func (rs *requestState) failLoad(err error) {
 	if rs.failedBeforeHeaders(err) {
-		rs.failure = &failure{loadErr: err}
+		rs.rareLocked().loadErr = err
 	}
 }
 
@@ -510,7 +528,7 @@ func (rs *requestState) failLoad(err error) {
 // fail does, and returns its error for the ErrorHandler; nil if none
 // waits. rs.mu is held.
 func (rs *requestState) pendingAnswer() error {
-	f := rs.failure
+	f := rs.rare
 	if f == nil || f.loadErr == nil {
 		return nil
 	}

@@ -24,7 +24,7 @@ type responseWriter struct {
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.rs.mu.Lock()
-		answered := w.rs.answer != answerNone || w.rs.failure != nil
+		answered := w.rs.answeredLocked()
 		w.rs.mu.Unlock()
 		if !answered {
 			w.ResponseWriter.WriteHeader(code)
@@ -41,11 +41,8 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) Header() http.Header {
 	w.rs.mu.Lock()
 	defer w.rs.mu.Unlock()
-	if w.rs.answer != answerNone || w.rs.failure != nil {
-		if w.rs.failure == nil {
-			w.rs.failure = &failure{}
-		}
-		f := w.rs.failure
+	if w.rs.answeredLocked() {
+		f := w.rs.rareLocked()
 		if f.discarded == nil {
 			f.discarded = http.Header{}
 		}
@@ -159,14 +156,23 @@ func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
 // checking, and panics on one without it): the writer underneath's, or,
 // behind one that has none (another middleware's wrapper), a channel that
 // receives true once the request's context ends, as when the client goes
-// away. Request.Context is the way to tell in new code.
+// away; the same channel on every call of the request, as net/http's, so
+// that a handler that calls CloseNotify in its select loop does not pile up
+// a channel and a context.AfterFunc per call for as long as it streams.
+// Request.Context is the way to tell in new code.
 func (w *responseWriter) CloseNotify() <-chan bool {
 	if cn, ok := w.ResponseWriter.(interface{ CloseNotify() <-chan bool }); ok {
 		return cn.CloseNotify()
 	}
-	gone := make(chan bool, 1)
-	context.AfterFunc(w.rs.r.Context(), func() { gone <- true })
-	return gone
+	w.rs.mu.Lock()
+	defer w.rs.mu.Unlock()
+	f := w.rs.rareLocked()
+	if f.gone == nil {
+		gone := make(chan bool, 1)
+		context.AfterFunc(w.rs.r.Context(), func() { gone <- true })
+		f.gone = gone
+	}
+	return f.gone
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
