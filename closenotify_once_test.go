@@ -30,6 +30,11 @@ func TestCloseNotifyWithoutOneUnderneathReturnsOneChannelPerRequest(t *testing.T
 			return
 		}
 		first := cn.CloseNotify()
+		select {
+		case <-first:
+			t.Error("CloseNotify fired before the client went away")
+		default:
+		}
 		for i := range 1000 {
 			if got := cn.CloseNotify(); got != first {
 				t.Errorf("call %d of CloseNotify returned another channel than the first", i+2)

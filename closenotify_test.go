@@ -55,37 +55,3 @@ func TestCloseNotifyWorksThroughTheMiddleware(t *testing.T) {
 		t.Fatal("CloseNotify's channel did not fire when the client hung up")
 	}
 }
-
-// Behind a writer that has no CloseNotify of its own (another middleware's
-// wrapper, a recorder), the channel fires when the request's context ends.
-func TestCloseNotifyWithoutOneUnderneathFollowsTheRequestContext(t *testing.T) {
-	m, _ := newTestManager(t, Options{})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan bool, 1)
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cn, ok := w.(closeNotifier)
-		if !ok {
-			t.Error("the middleware's writer has no CloseNotify")
-			done <- false
-			return
-		}
-		gone := cn.CloseNotify()
-		select {
-		case <-gone:
-			t.Error("CloseNotify fired before the client went away")
-		default:
-		}
-		cancel() // the client goes away
-		select {
-		case v := <-gone:
-			done <- v
-		case <-time.After(10 * time.Second):
-			done <- false
-		}
-	}))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
-	if !<-done {
-		t.Fatal("CloseNotify's channel did not fire when the request's context ended")
-	}
-}
