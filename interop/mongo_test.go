@@ -45,12 +45,7 @@ func newMongoWorldStringify(t *testing.T, touchAfter time.Duration, stringify bo
 	checkStarted(t, err)
 	t.Cleanup(node.stop)
 
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	coll := client.Database(db).Collection("sessions")
+	coll := sessionsCollection(t, uri, db)
 	opts := []mongostore.Option{mongostore.WithStringify(stringify)}
 	if touchAfter > 0 {
 		opts = append(opts, mongostore.WithLastModified())
@@ -213,4 +208,16 @@ func TestMongoObjectSessionKeepsExpressDatesThroughAGoWrite(t *testing.T) {
 	if ns := b.nodeSession(); ns.Session["loginAt"] != login || ns.Session["views"] != 2.0 {
 		t.Fatalf("Express after Go's write: %v", ns.Session)
 	}
+}
+
+// sessionsCollection is the "sessions" collection of database db on the
+// server at uri, through a client of its own that the test disconnects.
+func sessionsCollection(t *testing.T, uri, db string) *mongo.Collection {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	return client.Database(db).Collection("sessions")
 }

@@ -7,11 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/testserver"
@@ -103,12 +100,7 @@ func TestExpressEncryptedMongoSessionIsLoggedAsEncryptedByGo(t *testing.T) {
 	node, err := startPeerEnv("SESSION_STORE=mongo", "MONGO_URL="+uri+db, "MONGO_COLLECTION=sessions", "MONGO_CRYPTO_SECRET=squirrel")
 	checkStarted(t, err)
 	t.Cleanup(node.stop)
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	coll := client.Database(db).Collection("sessions")
+	coll := sessionsCollection(t, uri, db)
 	st, err := mongostore.New(coll)
 	if err != nil {
 		t.Fatal(err)
