@@ -34,16 +34,21 @@ func (o *Options) validateTrustedProxies() error {
 
 // trustedAddr reports whether the address s (a peer's host, or an entry
 // of X-Forwarded-For) is in one of the trusted prefixes. An IPv4-mapped
-// IPv6 address is its IPv4 address, and a zone is ignored; anything that
-// is not an address is not trusted.
+// IPv6 address is its IPv4 address, which is also in an IPv6 prefix that
+// holds its mapped form (::/80, ::ffff:0:0/95; as proxy-addr), and a zone
+// is ignored; anything that is not an address is not trusted.
 func (m *Manager) trustedAddr(s string) bool {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return false
 	}
 	a = a.WithZone("").Unmap()
+	var mapped netip.Addr // a's IPv4-mapped form, for IPv6 prefixes
+	if a.Is4() {
+		mapped = netip.AddrFrom16(a.As16())
+	}
 	for _, p := range m.opts.TrustedProxies {
-		if p.Contains(a) {
+		if p.Contains(a) || mapped.IsValid() && p.Contains(mapped) {
 			return true
 		}
 	}

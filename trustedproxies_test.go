@@ -137,6 +137,9 @@ func TestTrustedProxiesMatchIPv4MappedAddressesAndZones(t *testing.T) {
 		{"IPv4 peer, mapped prefix", prefixes("::ffff:10.0.0.0/104"), "10.0.0.5:1", "203.0.113.7, 10.0.0.9", "203.0.113.7"},
 		{"zoned peer", prefixes("fe80::/10"), "[fe80::1%eth0]:1", "203.0.113.7", "203.0.113.7"},
 		{"mapped client", prefixes("10.0.0.0/8"), "10.0.0.5:1", "::ffff:203.0.113.7", "::ffff:203.0.113.7"},
+		{"IPv4 peer, IPv6 prefix over the mapped range", prefixes("::ffff:0:0/95"), "10.0.0.5:1", "203.0.113.7", "203.0.113.7"},
+		{"mapped peer, IPv6 prefix over the mapped range", prefixes("::/80"), "[::ffff:10.0.0.5]:1", "203.0.113.7", "203.0.113.7"},
+		{"mapped entry, IPv6 prefix over the mapped range", prefixes("::/80"), "[::ffff:10.0.0.5]:1", "203.0.113.7, ::ffff:10.0.0.9", "203.0.113.7"},
 	} {
 		if got := recordedIP(t, Options{TrustedProxies: tc.trusted}, tc.remote, tc.xff); got != tc.want {
 			t.Errorf("%s: peer %s, X-Forwarded-For %q: recorded IP %q, want %s", tc.name, tc.remote, tc.xff, got, tc.want)
