@@ -54,15 +54,7 @@ func TestWritesGoOnWhilePurgeExpiredWaitsOnADeadConnection(t *testing.T) {
 	}
 	t.Logf("the four writes took %v", time.Since(start))
 
-	proxy.Heal()
-	select {
-	case err := <-purged:
-		if err != nil {
-			t.Errorf("PurgeExpired after the connection came back: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("PurgeExpired still runs 20s after the connection came back")
-	}
+	healAndAwaitPurge(t, proxy, purged)
 	if _, found, err := st.Get(ctx, "live"); !found || err != nil {
 		t.Errorf("the live session after the purge: found %v, %v", found, err)
 	}
@@ -107,15 +99,7 @@ func TestPurgeExpiredHoldsBackTheWritesItCouldRace(t *testing.T) {
 	})
 	clock.Set(purgeAt)
 
-	proxy.Heal()
-	select {
-	case err := <-purged:
-		if err != nil {
-			t.Fatalf("PurgeExpired after the connection came back: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("PurgeExpired still runs 20s after the connection came back")
-	}
+	healAndAwaitPurge(t, proxy, purged)
 	if err := renew(ctx); err != nil {
 		t.Fatalf("Set after the batch ended: %v", err)
 	}
@@ -168,15 +152,7 @@ func TestPurgeExpiredDoesNotHoldBackTouchesOfTheSessionsItDeletes(t *testing.T) 
 		t.Errorf("CompareAndSwap creating a session the batch deletes: %v, want it held back until its context ends", err)
 	}
 
-	proxy.Heal()
-	select {
-	case err := <-purged:
-		if err != nil {
-			t.Fatalf("PurgeExpired after the connection came back: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("PurgeExpired still runs 20s after the connection came back")
-	}
+	healAndAwaitPurge(t, proxy, purged)
 	if _, found, err := st.Get(ctx, "old"); found || err != nil {
 		t.Errorf("Get of the purged session: found %v, %v; want missing", found, err)
 	}
@@ -230,4 +206,19 @@ func purgeStalledAtDelete(t *testing.T, ctx context.Context, st *mongostore.Stor
 		t.Fatal("PurgeExpired sent no deleteMany in 20s")
 	}
 	return purged
+}
+
+// healAndAwaitPurge lets the stalled connection of purgeStalledAtDelete go
+// on and waits for its purge to end, which must succeed within 20 s.
+func healAndAwaitPurge(t *testing.T, proxy *testserver.Proxy, purged <-chan error) {
+	t.Helper()
+	proxy.Heal()
+	select {
+	case err := <-purged:
+		if err != nil {
+			t.Fatalf("PurgeExpired after the connection came back: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("PurgeExpired still runs 20s after the connection came back")
+	}
 }
