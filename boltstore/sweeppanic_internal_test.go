@@ -1,13 +1,13 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/testserver"
 )
 
 // corruptLeafFile is a file with one of the leaf pages of its 200
@@ -15,24 +15,6 @@ import (
 // the sessions reaches.
 func corruptLeafFile(t *testing.T) string {
 	return corruptPageFile(t, 200, 200, func(typ string, count int) bool { return typ == "leaf" && count > 2 })
-}
-
-// syncBuffer is a bytes.Buffer for a logger that the sweeper writes to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestSweeperSurvivesAPanicOfItsSweep: bbolt panics on a corrupt page, and
@@ -43,7 +25,7 @@ func (b *syncBuffer) String() string {
 // requests that do not reach the page work. The sweeper now recovers it,
 // logs it as a failed sweep, and sweeps again at its next tick.
 func TestSweeperSurvivesAPanicOfItsSweep(t *testing.T) {
-	var logs syncBuffer
+	var logs testserver.Output
 	s, err := Open(corruptLeafFile(t), WithSweepInterval(0), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)

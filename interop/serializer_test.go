@@ -1,11 +1,9 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -15,24 +13,6 @@ import (
 	"github.com/sessionkit/session/mongostore"
 	"github.com/sessionkit/session/redisstore"
 )
-
-// syncBuffer is a bytes.Buffer for a logger that request goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestExpressSerializerEnvelopeIsNotTakenForGoSessionData: an Express app
 // whose connect-redis has a custom serializer that wraps each session in an
@@ -51,7 +31,7 @@ func TestExpressSerializerEnvelopeIsNotTakenForGoSessionData(t *testing.T) {
 	t.Cleanup(node.stop)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
-	var logs syncBuffer
+	var logs testserver.Output
 	goApp := newGoAppOn(t, redisstore.New(rdb, redisstore.WithPrefix(prefix)), func(o *session.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -106,7 +86,7 @@ func TestExpressEncryptedMongoSessionIsLoggedAsEncryptedByGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	var logs syncBuffer
+	var logs testserver.Output
 	goApp := newGoAppOn(t, st, func(o *session.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	w := &mongoWorld{world: &world{t: t, node: node, goApp: goApp}, coll: coll}
 	b := w.browser()

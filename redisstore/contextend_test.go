@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -140,24 +139,6 @@ func TestAWriteWhoseContextEndsWhileItAwaitsItsAnswerFailsWithTheContextsError(t
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A Redis that stops answering at a request's touch or save (a client
 // with ContextTimeoutEnabled, as the fault tests run) gets the
 // ErrorHandler an error that is context.DeadlineExceeded, so that the
@@ -175,7 +156,7 @@ func TestAStoreTimeoutAtATouchOrASaveReachesTheManagerAsOne(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: p.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	var (
-		logs       syncBuffer
+		logs       testserver.Output
 		mu         sync.Mutex
 		handlerErr error
 	)
