@@ -1,10 +1,13 @@
 package pgstore_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session/internal/testserver"
@@ -54,5 +57,60 @@ func TestInstancesStartingAtOnceAllCreateTheTables(t *testing.T) {
 		for _, pool := range pools {
 			pool.Close()
 		}
+	}
+}
+
+// The check of the catalog can find a schema that the CREATE TABLE after it
+// misses: PostgreSQL shows another instance's committed schema to queries a
+// moment before it tells this session's catalog cache, so on a loaded
+// machine instances starting at once failed New with "schema does not
+// exist" (3F000). Here the schema goes between the check and the create,
+// the same view from the other side: New tries again, creates the schema
+// and the tables, and the store works.
+func TestCreateTableRetriesASchemaThatVanishedAfterTheCheck(t *testing.T) {
+	pool := poolOn(t, testserver.SharedPostgres(t).NewDatabase(t), nil)
+	if _, err := pool.Exec(t.Context(), `CREATE SCHEMA vanishing`); err != nil {
+		t.Fatal(err)
+	}
+	var tries []int
+	pgstore.SetBeforeCreate(t, func(try int) {
+		tries = append(tries, try)
+		if try == 0 {
+			if _, err := pool.Exec(t.Context(), `DROP SCHEMA vanishing`); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	st, err := pgstore.New(pool, pgstore.WithSchema("vanishing"), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	if err != nil {
+		t.Fatalf("New: %v (tries %v)", err, tries)
+	}
+	defer st.Close()
+	if len(tries) != 2 {
+		t.Errorf("tries %v, want [0 1]", tries)
+	}
+	if err := st.Set(t.Context(), "sid", []byte(`{"cookie":{}}`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := st.Get(t.Context(), "sid"); err != nil || string(got) != `{"cookie":{}}` {
+		t.Fatalf("Get: %q, %v", got, err)
+	}
+}
+
+// Without a schema, "schema does not exist" is a search_path that names no
+// schema to create in: New says so at once, without retrying.
+func TestCreateTableWithNoSchemaToCreateInFailsWithoutRetrying(t *testing.T) {
+	pool := poolOn(t, testserver.SharedPostgres(t).NewDatabase(t), func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.RuntimeParams["search_path"] = "nowhere"
+	})
+	tries := 0
+	pgstore.SetBeforeCreate(t, func(int) { tries++ })
+	_, err := pgstore.New(pool, pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3F000" {
+		t.Fatalf("New: %v, want 3F000", err)
+	}
+	if tries != 1 {
+		t.Errorf("%d tries, want 1", tries)
 	}
 }

@@ -521,13 +521,29 @@ func checkIdentifiers(table string) error {
 // on an object another process has committed, so a process that loses on
 // each of the five (schema, table, its index, the user index table, its
 // index) in turn needs six tries.
+//
+// A process can also see the other's objects half committed: PostgreSQL
+// makes a transaction visible to queries a moment before it tells other
+// sessions' catalog caches, so the check can find a new schema that the
+// CREATE TABLE after it then misses ("schema does not exist", 3F000), seen
+// on a loaded machine with two instances of ten failing in one start. That
+// too is retried, after a pause that grows with each try (5 ms, 10 ms, ...,
+// 75 ms in all), for the other transaction to finish telling.
 func (s *Store) createTable(ctx context.Context, schema, table string) error {
 	var err error
-	for range createTries {
+	for try := range createTries {
+		if try > 0 {
+			if err := sleepCtx(ctx, time.Duration(try)*createRetryPause); err != nil {
+				return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+			}
+		}
 		var sql string
 		if sql, err = s.missingObjectsSQL(ctx, schema, table); err == nil {
 			if sql == "" {
 				return nil
+			}
+			if beforeCreate != nil {
+				beforeCreate(try)
 			}
 			// Without arguments pgx sends the statements in one simple
 			// query, which PostgreSQL runs as one transaction.
@@ -535,11 +551,31 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 				return nil
 			}
 		}
-		if !createRace(err) {
+		if !createRace(err, schema) {
 			break
 		}
 	}
 	return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+}
+
+// beforeCreate, if set (by tests), runs between createTable's check of the
+// catalog and its statements, with the number of the try.
+var beforeCreate func(try int)
+
+// createRetryPause is the pause before createTable's second try; each
+// further try waits that much longer.
+const createRetryPause = 5 * time.Millisecond
+
+// sleepCtx waits d, or until ctx ends, and then returns its error.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // createTries bounds createTable's tries: one more than the objects it
@@ -550,8 +586,10 @@ const createTries = 6
 // when another transaction created the object meanwhile: it missed the
 // object, then met it, committed, further on (a table's row type, 42710; a
 // relation, 42P07; a schema, 42P06), or waited for it in a catalog index
-// (23505).
-func createRace(err error) bool {
+// (23505); or, with a schema given, how a CREATE TABLE fails that missed a
+// schema the check found (3F000). Without a schema, 3F000 is a search_path
+// with no schema to create in, which no retry mends.
+func createRace(err error, schema string) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false
@@ -559,6 +597,8 @@ func createRace(err error) bool {
 	switch pgErr.Code {
 	case "23505", "42P07", "42P06", "42710":
 		return true
+	case "3F000":
+		return schema != ""
 	}
 	return false
 }
