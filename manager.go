@@ -77,8 +77,10 @@ type Manager struct {
 // MaxSessionsPerUser (a negative StoreTimeout or MaxDocumentBytes turns that
 // limit off), a TouchAfter not shorter than a non-zero IdleTimeout, and a
 // MaxSessionsPerUser on a store that is no UserIndex (an
-// error wrapping ErrNotSupported), an invalid TrustedProxies prefix, and
-// TrustedProxies together with TrustProxy. The error says which. A short secret
+// error wrapping ErrNotSupported), an invalid TrustedProxies prefix,
+// TrustedProxies together with TrustProxy, a negative TrustedProxyHops, and
+// TrustedProxyHops together with TrustProxy or TrustedProxies. The error
+// says which. A short secret
 // that does not look generated is accepted with a warning in the log, and
 // so is a Cookie.MaxAge under a second (a time.Duration: see CookieOptions).
 func New(opts Options) (*Manager, error) {

@@ -1210,8 +1210,8 @@ func (m *Manager) rewrite(ctx context.Context, s *Session) (found bool, err erro
 }
 
 // secureRequest reports whether the request came over TLS, or, with
-// TrustProxy or from one of the TrustedProxies, whether the first
-// X-Forwarded-Proto says https.
+// TrustProxy or TrustedProxyHops or from one of the TrustedProxies,
+// whether the first X-Forwarded-Proto says https.
 func (rs *requestState) secureRequest() bool {
 	if rs.r.TLS != nil {
 		return true

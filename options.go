@@ -94,6 +94,27 @@ type Options struct {
 	// written. Nil or empty: only TrustProxy applies. New refuses an
 	// invalid prefix, and TrustedProxies together with TrustProxy.
 	TrustedProxies []netip.Prefix
+	// TrustedProxyHops is the number of reverse proxies in front of the
+	// server, trusted whatever their addresses (express:
+	// app.set('trust proxy', 1)), for a platform whose proxy addresses are
+	// not known in advance (Heroku, Render, Fly.io, a Kubernetes ingress):
+	// the peer (RemoteAddr) is the nearest hop, then X-Forwarded-For read
+	// from the right (the last header line first, empty entries skipped)
+	// the next ones. From 1 up, every request has its first
+	// X-Forwarded-Proto taken as the scheme, as TrustProxy does (express's
+	// req.protocol asks only whether the peer is trusted), so nothing but
+	// the proxies may reach the server, and the nearest proxy must set
+	// X-Forwarded-Proto, not append to the client's. The client IP
+	// (RecordClient) is the address TrustedProxyHops hops away (express's
+	// req.ip): with 1, the X-Forwarded-For entry the proxy appended, with
+	// 2, the one before it. Each proxy must append to X-Forwarded-For, and
+	// the count must be exact: with more hops than there are proxies, the
+	// client IP is an address the client wrote (the leftmost entry when
+	// the chain is shorter still; the peer without X-Forwarded-For). An
+	// entry is taken as written, an address or not. Zero trusts no proxy
+	// (TrustProxy and TrustedProxies apply). New refuses a negative count,
+	// and a count together with TrustProxy or TrustedProxies.
+	TrustedProxyHops int
 	// GenerateID makes new session ids (express: genid). Default: 24 bytes
 	// from crypto/rand, base64url without padding, which never repeat.
 	//
@@ -185,7 +206,8 @@ type Options struct {
 	MaxSessionsPerUser int
 	// RecordClient records the user agent and client IP (with TrustProxy,
 	// the first X-Forwarded-For; with TrustedProxies, the nearest address
-	// that is not a trusted proxy) in sessions that have a user, for a "your
+	// that is not a trusted proxy; with TrustedProxyHops, the address that
+	// many hops away) in sessions that have a user, for a "your
 	// devices" page (SessionInfo). It costs a save whenever they change,
 	// and up to about 300 bytes per document.
 	RecordClient bool
@@ -221,8 +243,8 @@ type CookieOptions struct {
 	// a MaxAge under a second.
 	MaxAge time.Duration
 	// Secure marks the cookie Secure: SecureNever (zero), SecureAlways, or
-	// SecureAuto (when the request is over TLS, see TrustProxy and
-	// TrustedProxies).
+	// SecureAuto (when the request is over TLS, see TrustProxy,
+	// TrustedProxies and TrustedProxyHops).
 	Secure SecureMode
 	// SameSite attribute; SameSiteAuto is None on secure requests, else Lax.
 	// SameSiteNone and SameSiteAuto need Secure SecureAlways or SecureAuto

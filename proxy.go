@@ -7,10 +7,20 @@ import (
 	"strings"
 )
 
-// validateTrustedProxies checks Options.TrustedProxies and keeps a copy of
-// it, masked and with IPv4-mapped IPv6 prefixes as IPv4 prefixes, so that
-// the caller's later changes to the slice do not change what is trusted.
+// validateTrustedProxies checks Options.TrustedProxyHops and
+// TrustedProxies, and keeps a copy of TrustedProxies, masked and with
+// IPv4-mapped IPv6 prefixes as IPv4 prefixes, so that the caller's later
+// changes to the slice do not change what is trusted.
 func (o *Options) validateTrustedProxies() error {
+	if o.TrustedProxyHops < 0 {
+		return optionError("TrustedProxyHops is negative (%d): it is the number of reverse proxies in front of the server, 0 for none", o.TrustedProxyHops)
+	}
+	if o.TrustedProxyHops > 0 && o.TrustProxy {
+		return optionError("TrustProxy and TrustedProxyHops are both set: TrustProxy trusts every hop (the first X-Forwarded-For entry, which the client writes, is the client IP), TrustedProxyHops only the nearest %d; set one", o.TrustedProxyHops)
+	}
+	if o.TrustedProxyHops > 0 && len(o.TrustedProxies) > 0 {
+		return optionError("TrustedProxies and TrustedProxyHops are both set: TrustedProxies trusts the proxies at the listed addresses, TrustedProxyHops the nearest %d hops whatever their addresses, and neither says what to trust when the two disagree (Express's trust proxy takes one or the other too); set one", o.TrustedProxyHops)
+	}
 	if len(o.TrustedProxies) == 0 {
 		o.TrustedProxies = nil
 		return nil
@@ -64,11 +74,29 @@ func peerHost(r *http.Request) string {
 	return r.RemoteAddr
 }
 
+// trustsHop reports whether hop i, at address addr, is a trusted proxy,
+// with TrustedProxyHops or TrustedProxies, as express's compiled trust
+// function (addr, i): hop 0 is the peer, hop 1 the last X-Forwarded-For
+// entry, and so on leftwards. With TrustedProxyHops n, the hops below n
+// whatever their addresses (express's numeric trust proxy, i < n); with
+// TrustedProxies, an address in one of them.
+func (m *Manager) trustsHop(addr string, i int) bool {
+	if n := m.opts.TrustedProxyHops; n > 0 {
+		return i < n
+	}
+	return m.trustedAddr(addr)
+}
+
 // trustsForwarded reports whether the request's X-Forwarded-* headers are
-// taken: with TrustProxy, always; with TrustedProxies, when the request
-// comes from one of them.
+// taken: with TrustProxy, always; with TrustedProxyHops, always too (the
+// peer is hop 0, trusted by any count from 1 up, as express's req.protocol
+// asks its trust function about the peer); with TrustedProxies, when the
+// request comes from one of them.
 func (m *Manager) trustsForwarded(r *http.Request) bool {
-	if m.opts.TrustedProxies != nil {
+	switch {
+	case m.opts.TrustedProxyHops > 0:
+		return true
+	case m.opts.TrustedProxies != nil:
 		return m.trustedAddr(peerHost(r))
 	}
 	return m.opts.TrustProxy
@@ -76,18 +104,23 @@ func (m *Manager) trustsForwarded(r *http.Request) bool {
 
 // clientIP is the request's client address. With TrustProxy it is the
 // first X-Forwarded-For entry (as express's req.ip with trust proxy true).
-// With TrustedProxies it is the first address, from the peer and then
-// X-Forwarded-For from the right (the last header line first), that is not
-// a trusted proxy, as express's req.ip with trust proxy set to subnets
-// (proxy-addr): empty entries are skipped; an entry that is not an address
-// is not a trusted proxy, so the walk stops there and it is the client IP
-// as written; if every one is trusted, the leftmost entry.
+// With TrustedProxies or TrustedProxyHops it is the first address, from
+// the peer and then X-Forwarded-For from the right (the last header line
+// first), that is not a trusted proxy (trustsHop), as express's req.ip with
+// trust proxy set to subnets (proxy-addr) or to a hop count: empty entries
+// are skipped and count as no hop; with TrustedProxies an entry that is not
+// an address is not a trusted proxy, so the walk stops there and it is the
+// client IP as written, while a hop count trusts it as any other (express
+// too); if every one is trusted, the leftmost entry, so with a count
+// larger than the chain, the client's own first entry (or the peer
+// without X-Forwarded-For).
 func (m *Manager) clientIP(r *http.Request) string {
-	if m.opts.TrustedProxies == nil {
+	if m.opts.TrustedProxies == nil && m.opts.TrustedProxyHops == 0 {
 		return clientIP(r, m.opts.TrustProxy)
 	}
 	addr := peerHost(r)
-	if !m.trustedAddr(addr) {
+	hop := 0
+	if !m.trustsHop(addr, hop) {
 		return addr
 	}
 	lines := r.Header["X-Forwarded-For"]
@@ -105,7 +138,8 @@ func (m *Manager) clientIP(r *http.Request) string {
 				continue // as proxy-addr, which skips empty entries
 			}
 			addr = entry
-			if !m.trustedAddr(addr) {
+			hop++
+			if !m.trustsHop(addr, hop) {
 				return addr
 			}
 		}

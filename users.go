@@ -166,7 +166,8 @@ const maxUserAgent = 256
 
 // maxClientIP bounds the client IP recorded in the document, which with
 // TrustProxy the client writes (X-Forwarded-For), and with TrustedProxies
-// a proxy may write as it likes (an entry that is not an address): an IPv6
+// or TrustedProxyHops a proxy may write as it likes (an entry that is not
+// an address), or, with too large a hop count, the client: an IPv6
 // address with a zone is under 64 bytes.
 const maxClientIP = 64
 
