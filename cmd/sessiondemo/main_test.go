@@ -142,10 +142,14 @@ func TestCommandLineMistakesAreReportedOnceAndExitTwo(t *testing.T) {
 		{args: []string{"extra"}, msg: `unexpected argument "extra"`, code: 2},
 		{env: []string{"SESSION_MAX_AGE=24"}, msg: `SESSION_MAX_AGE: time: missing unit in duration "24"`, code: 1},
 		{args: []string{"-max-age", "-1h"}, msg: "-max-age must not be negative", code: 1},
+		{args: []string{"-trusted-proxies", "10.0.0.0/8,proxy"}, msg: `invalid value "10.0.0.0/8,proxy" for flag -trusted-proxies: "proxy" is neither a CIDR prefix nor an IP address`, code: 2},
+		{args: []string{"-trusted-proxy-hops", "one"}, msg: `invalid value "one" for flag -trusted-proxy-hops`, code: 2},
+		{env: []string{"SESSION_TRUSTED_PROXY_HOPS=one"}, msg: `SESSION_TRUSTED_PROXY_HOPS: "one" is not a number of proxies`, code: 1},
+		{args: []string{"-trusted-proxies", "10.0.0.1", "-trusted-proxy-hops", "1"}, msg: "-trusted-proxies and -trusted-proxy-hops are both set", code: 1},
 	} {
 		cmd := exec.Command(bin, c.args...)
 		cmd.Dir = t.TempDir()
-		cmd.Env = append(os.Environ(), append([]string{"SESSION_SECRET=", "SESSION_STORE=", "SESSION_MAX_AGE="}, c.env...)...)
+		cmd.Env = append(os.Environ(), append([]string{"SESSION_SECRET=", "SESSION_STORE=", "SESSION_MAX_AGE=", "SESSION_TRUSTED_PROXIES=", "SESSION_TRUSTED_PROXY_HOPS="}, c.env...)...)
 		out, err := cmd.CombinedOutput()
 		code := cmd.ProcessState.ExitCode()
 		if err != nil && code < 0 {

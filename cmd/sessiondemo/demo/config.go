@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,13 @@ type Config struct {
 	Name string
 	// MaxAge is the cookie's lifetime; zero makes a browser-session cookie.
 	MaxAge time.Duration
+	// TrustedProxies are the addresses of the reverse proxies in front of
+	// the demo, and TrustedProxyHops their number, whatever their
+	// addresses (session.Options.TrustedProxies and TrustedProxyHops; at
+	// most one of them): their X-Forwarded-Proto https makes the cookie
+	// Secure. Neither: no proxy is trusted.
+	TrustedProxies   []netip.Prefix
+	TrustedProxyHops int
 	// Dir holds the default bbolt file and the secret file; empty means the
 	// working directory.
 	Dir string
@@ -74,6 +83,11 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	fs.Var(shownAs{&secrets, func(string) string { return "xxxxx" }}, "secret", "cookie signing `secrets`, comma-separated, the first signs (env SESSION_SECRET; default: generated once into "+SecretFile+")")
 	fs.StringVar(&cfg.Name, "name", env("SESSION_NAME", DefaultName), "session cookie `name` (env SESSION_NAME)")
 	fs.DurationVar(&cfg.MaxAge, "max-age", DefaultMaxAge, "cookie lifetime, 0 for a browser-session cookie (env SESSION_MAX_AGE)")
+	fs.Func("trusted-proxies", "reverse proxies in front of the demo, whose X-Forwarded-Proto counts: comma-separated CIDR `prefixes` or addresses, as Express's trust proxy list (env SESSION_TRUSTED_PROXIES)", func(v string) (err error) {
+		cfg.TrustedProxies, err = parseProxies(v)
+		return err
+	})
+	fs.IntVar(&cfg.TrustedProxyHops, "trusted-proxy-hops", 0, "`number` of reverse proxies in front of the demo, trusted whatever their addresses, as Express's trust proxy 1 (env SESSION_TRUSTED_PROXY_HOPS)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sessiondemo [flags]\n\nA small web app that shows what sessionkit's sessions do.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -125,7 +139,61 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	if cfg.MaxAge < 0 {
 		return Config{}, fmt.Errorf("%s must not be negative", maxAgeFrom)
 	}
+	// The proxy variables too are read only without their flag.
+	proxiesFrom, hopsFrom := "-trusted-proxies", "-trusted-proxy-hops"
+	if v := getenv("SESSION_TRUSTED_PROXIES"); v != "" && !flagGiven(fs, "trusted-proxies") {
+		p, err := parseProxies(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("SESSION_TRUSTED_PROXIES: %w", err)
+		}
+		cfg.TrustedProxies, proxiesFrom = p, "SESSION_TRUSTED_PROXIES"
+	}
+	if v := getenv("SESSION_TRUSTED_PROXY_HOPS"); v != "" && !flagGiven(fs, "trusted-proxy-hops") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return Config{}, fmt.Errorf("SESSION_TRUSTED_PROXY_HOPS: %q is not a number of proxies", v)
+		}
+		cfg.TrustedProxyHops, hopsFrom = n, "SESSION_TRUSTED_PROXY_HOPS"
+	}
+	if cfg.TrustedProxyHops < 0 {
+		return Config{}, fmt.Errorf("%s must not be negative", hopsFrom)
+	}
+	if len(cfg.TrustedProxies) > 0 && cfg.TrustedProxyHops > 0 {
+		return Config{}, fmt.Errorf("%s and %s are both set: trust the proxies by their addresses or by their number, not both", proxiesFrom, hopsFrom)
+	}
 	return cfg, nil
+}
+
+// parseProxies reads a comma-separated list of CIDR prefixes ("10.0.0.0/8",
+// "2001:db8::/32") and addresses ("127.0.0.1", a prefix of its own), as
+// Express's trust proxy list takes them; blanks around an item, and empty
+// items, are ignored.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var proxies []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		var p netip.Prefix
+		var err error
+		if strings.Contains(item, "/") {
+			p, err = netip.ParsePrefix(item)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(item); err == nil {
+				if a.Zone() != "" {
+					return nil, fmt.Errorf("%q: an address with a zone is no proxy address", item)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR prefix nor an IP address", item)
+		}
+		proxies = append(proxies, p)
+	}
+	return proxies, nil
 }
 
 // UsageError is a mistake on the command line (an unknown flag, a bad flag

@@ -754,7 +754,8 @@ func TestUsageNeverShowsTheSecretOrTheStoresPassword(t *testing.T) {
 
 func equalConfig(a, b Config) bool {
 	return a.Addr == b.Addr && a.StoreURL == b.StoreURL && slices.Equal(a.Secrets, b.Secrets) &&
-		a.Name == b.Name && a.MaxAge == b.MaxAge
+		a.Name == b.Name && a.MaxAge == b.MaxAge &&
+		slices.Equal(a.TrustedProxies, b.TrustedProxies) && a.TrustedProxyHops == b.TrustedProxyHops
 }
 
 func TestStartReportsABadStoreURL(t *testing.T) {

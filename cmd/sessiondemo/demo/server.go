@@ -77,7 +77,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Secure:   session.SecureAuto,
 			SameSite: session.SameSiteLax,
 		},
-		Logger: log,
+		TrustedProxies:   cfg.TrustedProxies,
+		TrustedProxyHops: cfg.TrustedProxyHops,
+		Logger:           log,
 	}
 	// Nothing is written before every setting has been checked: a bad
 	// cookie name or address must not leave a generated secret, or a bolt
