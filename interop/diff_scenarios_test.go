@@ -15,7 +15,8 @@ import (
 // rolling, unset=keep|destroy, touchAfter=S (mongo only: connect-mongo's
 // touchAfter and sessionkit's TouchAfter with mongostore.WithLastModified;
 // the other stores play the scenario without it, on both sides),
-// proxy[=false], secrets=a,b, path=, domain=,
+// proxy[=false], trustProxy=N (Express's app.set('trust proxy', N) and
+// sessionkit's TrustedProxyHops), secrets=a,b, path=, domain=,
 // maxAge=MS|none (default 3600000), secure[=auto], sameSite=, httpOnly=false,
 // partitioned, priority=. The store (MemoryStore/memstore, connect-redis/
 // redisstore, connect-mongo/mongostore, connect-pg-simple/pgstore) is not
@@ -94,6 +95,10 @@ var diffScenarios = []diffScenario{
 	{"secure auto: session made over https, used over http", "secure=auto proxy rolling", "set?k=a&v=1 https; read; set?k=a&v=2", ""},
 	{"secure auto: session made over http, used over https", "secure=auto proxy rolling", "set?k=a&v=1; read https", "#16: 2.attrs=Path=/;HttpOnly/Path=/;HttpOnly;Secure"},
 	{"sameSite auto: session made over https, used over http", "sameSite=auto secure=auto proxy rolling", "set?k=a&v=1 https; read", ""},
+	{"secure auto behind trust proxy 1 sends Secure", "secure=auto trustProxy=1", "set?k=a&v=1 https; read https", ""},
+	{"secure auto behind trust proxy 1 over http sends a plain cookie", "secure=auto trustProxy=1", "set?k=a&v=1; read", ""},
+	{"secure with trust proxy 1 saying https", "secure trustProxy=1", "set?k=a&v=1 https; read https", ""},
+	{"sameSite auto follows the request behind trust proxy 2", "sameSite=auto secure=auto trustProxy=2", "set?k=a&v=1; set?k=b&v=1 https cookie=none", ""},
 	{"sameSite lax", "sameSite=lax", "set?k=a&v=1", ""},
 	{"sameSite strict", "sameSite=strict", "set?k=a&v=1", ""},
 	{"sameSite none with secure", "sameSite=none secure proxy", "set?k=a&v=1 https", ""},

@@ -47,6 +47,7 @@ type diffConfig struct {
 	Unset             string     `json:"unset,omitempty"`      // "keep" or "destroy"
 	TouchAfter        int64      `json:"touchAfter,omitempty"` // seconds: connect-mongo's touchAfter (mongo only)
 	Proxy             *bool      `json:"proxy,omitempty"`
+	TrustProxy        int        `json:"trustProxy,omitempty"` // app.set('trust proxy', N), TrustedProxyHops; 0: none
 	Cookie            diffCookie `json:"cookie"`
 	// LoadTouch (the Go side only) lets the manager see that its store can
 	// read and touch a session in one round trip (session.GetToucher, which
@@ -99,6 +100,12 @@ func parseConfig(s string) (diffConfig, error) {
 		case "proxy":
 			b := !hasValue || v == "true"
 			c.Proxy = &b
+		case "trustProxy":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return c, fmt.Errorf("config %q: want a hop count from 1 up", word)
+			}
+			c.TrustProxy = n
 		case "secrets":
 			c.Secrets = strings.Split(v, ",")
 		case "path":
@@ -142,9 +149,10 @@ func (c diffConfig) options(store session.Store) session.Options {
 	o := session.Options{
 		Name: "sid", Secrets: c.Secrets, Store: store,
 		Resave: c.Resave, SaveUninitialized: c.SaveUninitialized, Rolling: c.Rolling,
-		Unset:      map[string]session.UnsetMode{"destroy": session.UnsetDestroy}[c.Unset],
-		TrustProxy: c.Proxy != nil && *c.Proxy,
-		TouchAfter: time.Duration(c.TouchAfter) * time.Second,
+		Unset:            map[string]session.UnsetMode{"destroy": session.UnsetDestroy}[c.Unset],
+		TrustProxy:       c.Proxy != nil && *c.Proxy,
+		TrustedProxyHops: c.TrustProxy,
+		TouchAfter:       time.Duration(c.TouchAfter) * time.Second,
 		Cookie: session.CookieOptions{
 			Path: c.Cookie.Path, Domain: c.Cookie.Domain,
 			Partitioned: c.Cookie.Partitioned, Priority: c.Cookie.Priority,

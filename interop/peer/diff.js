@@ -59,6 +59,7 @@
 //    for pg the table, which must exist), "url": the MongoDB or PostgreSQL URL,
 //    "resave": false, "saveUninitialized": false, "rolling": false,
 //    "unset": "keep" | "destroy", "proxy": true | false | undefined,
+//    "trustProxy": N (app.set('trust proxy', N), a hop count; unset: none),
 //    "touchAfter": seconds (connect-mongo's; mongo only),
 //    "cookie": {"path", "domain", "maxAge", "secure": true | "auto",
 //               "sameSite", "httpOnly", "partitioned", "priority"}}
@@ -199,6 +200,7 @@ function makeApp(config, store) {
   if (config.proxy !== undefined && config.proxy !== null) opts.proxy = config.proxy;
 
   const app = express();
+  if (config.trustProxy) app.set("trust proxy", config.trustProxy);
   app.use((req, res, next) => {
     failing = req.headers["x-diff-fail"] || "";
     next();
