@@ -122,3 +122,40 @@ func TestTrustedProxyFlagsMakeTheCookieSecureBehindAnHTTPSProxy(t *testing.T) {
 		}
 	}
 }
+
+// Behind a trusted proxy the demo's cookie is Secure on https requests,
+// so a __Host- or __Secure- name, which Start refuses on plain HTTP (see
+// TestACookieNameThatNeedsHTTPSIsRefused), works: the cookie comes back
+// Secure under that name. It was refused whatever the proxy flags said.
+func TestACookieNameThatNeedsHTTPSWorksBehindATrustedProxy(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"__Host-sid", Config{TrustedProxyHops: 1}},
+		{"__Secure-sid", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
+	} {
+		cfg := c.cfg
+		cfg.Addr, cfg.StoreURL, cfg.Secrets, cfg.Dir, cfg.Name = "127.0.0.1:0", "mem://", []string{"proxy test secret"}, t.TempDir(), c.name
+		s, err := Start(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("%s behind a trusted proxy: %v", c.name, err)
+		}
+		req, err := http.NewRequest(http.MethodGet, s.URL()+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if cookies := resp.Cookies(); len(cookies) != 1 || cookies[0].Name != c.name || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
+			t.Errorf("%s: cookies %v, want one Secure cookie of that name, Path=/, no Domain", c.name, cookies)
+		}
+	}
+}

@@ -61,11 +61,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if name == "" {
 		name = DefaultName
 	}
-	// The demo serves plain HTTP, so its SecureAuto cookie is never
-	// Secure, and browsers drop a cookie with either prefix that is not.
+	// The demo serves plain HTTP, so its SecureAuto cookie is not Secure
+	// unless a trusted proxy says https, and browsers drop a cookie with
+	// either prefix that is not: without a trusted proxy, such a name
+	// never works.
+	behindProxy := len(cfg.TrustedProxies) > 0 || cfg.TrustedProxyHops > 0
 	for _, prefix := range []string{"__Host-", "__Secure-"} {
-		if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
-			return nil, fmt.Errorf("demo: cookie name %q: the demo serves plain HTTP, where its cookie is not Secure, and browsers drop a %s cookie that is not Secure; choose a name without the prefix", name, prefix)
+		if !behindProxy && len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+			return nil, fmt.Errorf("demo: cookie name %q: the demo serves plain HTTP, where its cookie is not Secure, and browsers drop a %s cookie that is not Secure; choose a name without the prefix, or run the demo behind an HTTPS proxy it trusts (-trusted-proxies, -trusted-proxy-hops)", name, prefix)
 		}
 	}
 	opts := session.Options{
