@@ -43,22 +43,21 @@ func (o *Options) validateTrustedProxies() error {
 }
 
 // trustedAddr reports whether the address s (a peer's host, or an entry
-// of X-Forwarded-For) is in one of the trusted prefixes. An IPv4-mapped
-// IPv6 address is its IPv4 address, which is also in an IPv6 prefix that
-// holds its mapped form (::/80, ::ffff:0:0/95; as proxy-addr), and a zone
-// is ignored; anything that is not an address is not trusted.
+// of X-Forwarded-For) is in one of the trusted prefixes. As proxy-addr
+// (2.0.8, express 5's), an IPv4-mapped IPv6 address is its IPv4 address,
+// an IPv4-mapped prefix of 96 bits or more is an IPv4 prefix
+// (validateTrustedProxies), and no other IPv6 prefix holds an IPv4
+// address, even one that spans the mapped range (::/80): written for IPv6
+// peers, it would otherwise trust every IPv4 client's X-Forwarded-*. A
+// zone is ignored; anything that is not an address is not trusted.
 func (m *Manager) trustedAddr(s string) bool {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return false
 	}
 	a = a.WithZone("").Unmap()
-	var mapped netip.Addr // a's IPv4-mapped form, for IPv6 prefixes
-	if a.Is4() {
-		mapped = netip.AddrFrom16(a.As16())
-	}
 	for _, p := range m.opts.TrustedProxies {
-		if p.Contains(a) || mapped.IsValid() && p.Contains(mapped) {
+		if p.Contains(a) {
 			return true
 		}
 	}
@@ -133,7 +132,7 @@ func (m *Manager) clientIP(r *http.Request) string {
 			} else {
 				line, entry = "", line
 			}
-			entry = strings.TrimSpace(entry)
+			entry = strings.Trim(entry, " ") // spaces only, as express (forwarded)
 			if entry == "" {
 				continue // as proxy-addr, which skips empty entries
 			}

@@ -122,8 +122,11 @@ func TestTrustedProxiesWalkForwardedForFromTheRight(t *testing.T) {
 
 // An IPv4-mapped IPv6 address (as a proxy on a dual-stack socket may write
 // it) is its IPv4 address: it matches an IPv4 prefix, and an IPv4 address
-// matches an IPv4-mapped prefix. A zone does not keep a link-local peer
-// out of its prefix.
+// matches an IPv4-mapped prefix. An IPv6 prefix that spans the mapped range
+// without being a mapped prefix of 96 bits or more (::/80, ::ffff:0:0/95)
+// holds no IPv4 address, mapped or not, as in proxy-addr 2.0.8 (express 5):
+// the IPv4 peer is the client. A zone does not keep a link-local peer out
+// of its prefix.
 func TestTrustedProxiesMatchIPv4MappedAddressesAndZones(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -137,9 +140,11 @@ func TestTrustedProxiesMatchIPv4MappedAddressesAndZones(t *testing.T) {
 		{"IPv4 peer, mapped prefix", prefixes("::ffff:10.0.0.0/104"), "10.0.0.5:1", "203.0.113.7, 10.0.0.9", "203.0.113.7"},
 		{"zoned peer", prefixes("fe80::/10"), "[fe80::1%eth0]:1", "203.0.113.7", "203.0.113.7"},
 		{"mapped client", prefixes("10.0.0.0/8"), "10.0.0.5:1", "::ffff:203.0.113.7", "::ffff:203.0.113.7"},
-		{"IPv4 peer, IPv6 prefix over the mapped range", prefixes("::ffff:0:0/95"), "10.0.0.5:1", "203.0.113.7", "203.0.113.7"},
-		{"mapped peer, IPv6 prefix over the mapped range", prefixes("::/80"), "[::ffff:10.0.0.5]:1", "203.0.113.7", "203.0.113.7"},
-		{"mapped entry, IPv6 prefix over the mapped range", prefixes("::/80"), "[::ffff:10.0.0.5]:1", "203.0.113.7, ::ffff:10.0.0.9", "203.0.113.7"},
+		{"IPv4 peer, IPv6 prefix over the mapped range", prefixes("::ffff:0:0/95"), "10.0.0.5:1", "203.0.113.7", "10.0.0.5"},
+		{"IPv4 peer, all of IPv6", prefixes("::/0"), "10.0.0.5:1", "203.0.113.7", "10.0.0.5"},
+		{"IPv4 peer, the whole mapped prefix", prefixes("::ffff:0:0/96"), "10.0.0.5:1", "203.0.113.7", "203.0.113.7"},
+		{"mapped peer, IPv6 prefix over the mapped range", prefixes("::/80"), "[::ffff:10.0.0.5]:1", "203.0.113.7", "::ffff:10.0.0.5"},
+		{"mapped entry, IPv6 prefix over the mapped range", prefixes("::/80", "10.0.0.5/32"), "10.0.0.5:1", "203.0.113.7, ::ffff:10.0.0.9", "::ffff:10.0.0.9"},
 	} {
 		if got := recordedIP(t, Options{TrustedProxies: tc.trusted}, tc.remote, tc.xff); got != tc.want {
 			t.Errorf("%s: peer %s, X-Forwarded-For %q: recorded IP %q, want %s", tc.name, tc.remote, tc.xff, got, tc.want)
@@ -160,6 +165,7 @@ func TestTrustedProxiesStopAtAMalformedForwardedForEntry(t *testing.T) {
 		{"6.6.6.6,,", "6.6.6.6"},
 		{"6.6.6.6, 10.0.0.1/8", "10.0.0.1/8"},
 		{"6.6.6.6,10.0.0.300", "10.0.0.300"},
+		{"6.6.6.6,\t10.0.0.9", "\t10.0.0.9"}, // express trims spaces only
 	} {
 		if got := recordedIP(t, opts, "10.0.0.5:1", tc.xff); got != tc.want {
 			t.Errorf("X-Forwarded-For %q: recorded IP %q, want %q", tc.xff, got, tc.want)
@@ -300,7 +306,7 @@ func FuzzTrustedProxiesClientIPIsTheNearestUntrustedAddress(f *testing.F) {
 		hops := []string{peerHost(req)}
 		entries := strings.Split(forwarded, ",")
 		for i := len(entries) - 1; i >= 0; i-- {
-			if e := strings.TrimSpace(entries[i]); e != "" {
+			if e := strings.Trim(entries[i], " "); e != "" {
 				hops = append(hops, e)
 			}
 		}
