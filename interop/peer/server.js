@@ -12,6 +12,8 @@
 //   SESSION_PREFIX  the connect-redis key prefix (default "sess:")
 //   REDIS_SERIALIZER  connect-redis's serializer: json (its default) or wrap,
 //                   {"v":1,"data":<the session>} (see stores.js)
+//   PASSPORT        1: log users in with passport (the /passport/ routes below);
+//                   off by default, so that the benchmark's app (bench/) is bare
 //
 // Routes:
 //   GET  /views          increments req.session.views, answers the session as JSON
@@ -26,12 +28,74 @@
 //   GET  /store/ids      answers {ids}: the store's ids(), sorted
 //   (both answer 501 on a store without the method)
 //
+// With PASSPORT=1, passport 0.7 as apps use it (passport.session() after
+// express-session; serializeUser stores the user's id, deserializeUser looks
+// it up among the users below and drops an unknown one):
+//   POST /passport/login?u=ID[&keep=1]  logs ID in through passport.authenticate
+//                        (a strategy that trusts ?u=, standing in for a password
+//                        check); keep=1 is passport's keepSessionInfo: true
+//   POST /passport/logout[?keep=1]      req.logout, with keepSessionInfo if keep=1
+//   GET  /passport/whoami answers {id, user, session}: req.user (null when nobody
+//                        is logged in) and the session after passport read it
+//   The users: any string id that starts with a lower-case letter, and 7,
+//                        Carol, whose id is a number (?u=7).
+//
 // It prints "listening <port>" on stdout once the store is connected and the port is open.
 "use strict";
 
 const express = require("express");
 const session = require("express-session");
 const { openStore } = require("./stores");
+
+// The users passport knows, by the id that serializeUser stores: any
+// string that starts with a lower-case letter ("alice"), and the number 7,
+// as apps with SQL ids store them. Any other id is a user that no longer
+// exists, whom deserializeUser drops.
+function findUser(id) {
+  if (typeof id === "string" && /^[a-z]/.test(id)) return { id, name: id };
+  if (id === 7) return { id: 7, name: "Carol" };
+  return null;
+}
+
+// usePassport adds passport, as apps configure it, and its routes.
+function usePassport(app) {
+  const passport = require("passport");
+  // Trusts ?u= (the id as a string, or the number for a numeric id): a
+  // stand-in for passport-local's password check, which is not what these
+  // tests are about.
+  class QueryStrategy extends passport.Strategy {
+    constructor() {
+      super();
+      this.name = "query";
+    }
+    authenticate(req) {
+      const u = req.query.u;
+      const user = findUser(u) || findUser(Number(u));
+      if (!user) return this.fail(401);
+      this.success(user);
+    }
+  }
+  passport.use(new QueryStrategy());
+  passport.serializeUser((user, done) => done(null, user.id));
+  passport.deserializeUser((id, done) => done(null, findUser(id) || false));
+  app.use(passport.initialize());
+  app.use(passport.session());
+
+  const whoami = (req) => ({ id: req.sessionID, user: req.user || null, session: req.session });
+  app.post("/passport/login", (req, res, next) => {
+    passport.authenticate("query", { keepSessionInfo: req.query.keep === "1" })(req, res, (err) => {
+      if (err) return next(err);
+      res.json(whoami(req));
+    });
+  });
+  app.post("/passport/logout", (req, res, next) => {
+    req.logout({ keepSessionInfo: req.query.keep === "1" }, (err) => {
+      if (err) return next(err);
+      res.json(whoami(req));
+    });
+  });
+  app.get("/passport/whoami", (req, res) => res.json(whoami(req)));
+}
 
 async function main() {
   const secret = (process.env.SESSION_SECRET || "").split(",").filter(Boolean);
@@ -51,6 +115,9 @@ async function main() {
       store,
     }),
   );
+  if (process.env.PASSPORT === "1") {
+    usePassport(app);
+  }
 
   app.get("/views", (req, res) => {
     req.session.views = (req.session.views || 0) + 1;
