@@ -99,9 +99,10 @@ func checkStarted(t *testing.T, err error) {
 }
 
 // startPeer installs the app's packages if needed and starts it on a free
-// loopback port, with Redis at redisAddr and the test secret.
+// loopback port, with Redis at redisAddr, the test secret and passport
+// (whose middleware leaves a session without passport's key alone).
 func startPeer(redisAddr string) (*peer, error) {
-	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:")
+	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:", "PASSPORT=1")
 }
 
 // startPeerEnv starts the Express app (server.js) with the test secret and
