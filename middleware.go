@@ -78,6 +78,13 @@ type rareState struct {
 	loadErr   error       // nil once answered (pendingAnswer)
 	discarded http.Header // Header's answer after a failure
 	gone      chan bool   // CloseNotify's, made on its first call
+	// unindexed: the user index write after the touch carried on the load
+	// failed, so the session's stored expiry (loadTouched) may outlive its
+	// entry; floor is the latest expiry that entry is known to cover
+	// (unindexedFloor), to which restoreExpiry sets it back unless it can
+	// record the entry by then.
+	unindexed bool
+	floor     time.Time
 }
 
 // rareLocked returns rs.rare, allocating it. rs.mu is held.
@@ -261,6 +268,10 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 		id, user, cookie, created = rf.id, rf.user, rf.cookie, rf.created
 		cookie.touch(rs.m.now()) // as the end of the request would have
 	} else {
+		if rs.loadUnindexed(s) {
+			rs.restoreUnindexedLocked(s)
+			return
+		}
 		if !s.has(markStoreExpiryOff) || s.has(markStoreTouched|markUnsetDestroyed) || s.id != rs.cookieID {
 			return
 		}
@@ -308,6 +319,74 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 	}
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(id), "err", err)
+	}
+}
+
+// unindexedFloor is, for a load whose touch lt set the stored expiry of a
+// session with a user and whose index write then failed, the latest
+// expiry that the session's existing index entry is known to cover: that
+// entry was recorded, no shorter than the stored expiry, before the write or
+// touch that set it, so it expires no earlier than the session did before
+// this touch, which was after lt.now (it was still stored), and no earlier
+// than the expiry its last save gave it, from the document's own cookie
+// (loaded; idle and absolute timeouts counted from its creation, which
+// the save came no earlier than). The store keeps the entry IndexGrace
+// past its expiry. A document that records no creation time (written by
+// another app) tells nothing of its last save by this library.
+func (m *Manager) unindexedFloor(lt *loadTouch, doc *loadedDocument, loaded time.Time) time.Time {
+	floor := lt.now.Add(IndexGrace)
+	if doc.Created.IsZero() {
+		return floor
+	}
+	if saved := m.expiryAt(loaded, doc.Created, doc.Created); saved.After(floor) {
+		return saved
+	}
+	return floor
+}
+
+// loadUnindexed reports whether the load of s, the client's session,
+// touched it and then failed to record its user's index entry, and
+// nothing set its stored expiry since (restoreExpiry does, once). rs.mu
+// and s.mu are held.
+func (rs *requestState) loadUnindexed(s *Session) bool {
+	return rs.rare != nil && rs.rare.unindexed && s.id == rs.cookieID && !s.has(markUnsetDestroyed)
+}
+
+// restoreUnindexedLocked is restoreExpiryLocked after a load whose touch
+// pushed the stored expiry of a session with a user forward and whose
+// index write then failed: the entry, as the session's last write or touch
+// recorded it, may run out before the session, which a "log out everywhere"
+// would then miss. It records the entry again with the expiry the session
+// is to keep (its own, see restoreExpiryLocked, or the load's); if that
+// fails too, or the store timed out, it sets the stored expiry back to no
+// later than the entry covers (unindexedFloor). rs.mu and s.mu are held.
+func (rs *requestState) restoreUnindexedLocked(s *Session) {
+	m, rare := rs.m, rs.rare
+	rare.unindexed = false
+	s.set(markStoreTouched)
+	exp := rs.loadTouched
+	if s.has(markStoreExpiryOff) {
+		exp = m.expiryAt(s.cookie.expires, s.created, m.now())
+	}
+	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	defer cancel()
+	indexed := ""
+	// A store that timed out would hold the ErrorHandler's answer for
+	// another StoreTimeout on a second try of the index; the touch goes to
+	// the session, which answered the load.
+	if !rs.timedOut {
+		if err := m.indexUserAs(ctx, s.storedUser, s.id, exp); err == nil {
+			indexed = s.storedUser
+		}
+	}
+	if indexed == "" && (exp.IsZero() || exp.After(rare.floor)) {
+		exp = rare.floor
+	}
+	if exp.Equal(rs.loadTouched) && !exp.IsZero() {
+		return // the load's touch set it: the entry covers it, or was recorded
+	}
+	if _, err := m.touchStored(ctx, s, exp, indexed); err != nil {
+		m.logger.WarnContext(ctx, "session: the stored expiry the load's touch set could not be set back after its user index write failed; a log out everywhere may miss the session until its next request", "id", shortid.Of(s.id), "err", err)
 	}
 }
 
@@ -457,7 +536,13 @@ func (rs *requestState) load() error {
 					// entry must outlive the session, as on every other touch.
 					if err := m.indexUser(ctx, s, lt.expires); err != nil {
 						// The request fails; restoreExpiry still sets back
-						// the session's own expiry, if the load's touch took it.
+						// the session's own expiry, if the load's touch took it,
+						// and no later than its entry covers, unless it can
+						// record the entry by then.
+						if s.storedUser != "" {
+							rare := rs.rareLocked()
+							rare.unindexed, rare.floor = true, m.unindexedFloor(lt, &doc, s.loadedExpires)
+						}
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)
 					}

@@ -92,6 +92,13 @@ import (
 // its DestroyUserSessions of the former user ends the session. The removal
 // shares the race of the unbinding removal above.
 //
+// The touch carried on the load is also the one touch that comes before
+// its entry: when that index write fails, the request fails, and its end
+// records the entry again or, if the index is still down, sets the stored
+// expiry back to one the session's existing entry covers (the expiry of
+// its last save, or IndexGrace past the load: restoreUnindexedLocked), so
+// that no session outlives its entry and escapes DestroyUserSessions.
+//
 // MaxSessionsPerUser fails closed. A login lists the user's sessions after
 // its own write, so when the listing or a destroy beyond the cap fails, the
 // session is stored and indexed already. Kept, it would either be reachable

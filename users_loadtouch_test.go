@@ -150,3 +150,88 @@ func TestRestoredExpiryRecordsTheStoredUsersIndexEntry(t *testing.T) {
 		})
 	}
 }
+
+// The touch carried on the load pushes a user's session's stored expiry
+// forward before its index entry is recorded (the load learns the user from
+// what it read), and that index write can fail while the session's store
+// answers (a Redis Cluster puts the two on different nodes). The session
+// must not outlive its entry, or a "log out everywhere" (DestroyUserSessions)
+// misses it while its cookie still works: at the end of the request the
+// entry is recorded again, and if the index is still down the stored
+// expiry is set back to what the entry covers, the expiry the session's last
+// save gave it when that is later than a minute (IndexGrace) past the load.
+// The entry of a login a day ago ran out twelve hours before the session
+// that a failed read pushed out by a day.
+func TestALoadWhoseIndexWriteFailsLeavesNoSessionOutlivingItsEntry(t *testing.T) {
+	const day = 24 * time.Hour
+	for _, tc := range []struct {
+		name      string
+		readAt    time.Duration // a read that succeeds, this long after the login (0: none)
+		failAt    time.Duration // the read whose index write fails
+		indexDown bool          // the index keeps failing to the end of that request
+		stored    []time.Duration
+		gone      []time.Duration
+	}{
+		// The retry at the end of the request records the entry: the touch stays.
+		{name: "IndexBackByTheEndOfTheRequest", failAt: 12 * time.Hour,
+			stored: []time.Duration{25 * time.Hour, 36*time.Hour - time.Minute}, gone: []time.Duration{36*time.Hour + time.Minute}},
+		// Set back to the login's expiry, which its entry recorded.
+		{name: "IndexDown", failAt: 12 * time.Hour, indexDown: true,
+			stored: []time.Duration{day - time.Minute}, gone: []time.Duration{day + time.Minute, 36*time.Hour - time.Minute}},
+		// Kept alive by touches since its save: set back to a minute after the
+		// load, which the entry of the last touch (a day after it) covers.
+		{name: "IndexDownAfterTouches", readAt: 20 * time.Hour, failAt: 30 * time.Hour, indexDown: true,
+			stored: []time.Duration{30*time.Hour + 30*time.Second}, gone: []time.Duration{30*time.Hour + 2*time.Minute, 44 * time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &faultStore{countingStore: newCountingStore(t)}
+			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day},
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					http.Error(w, "try again", http.StatusServiceUnavailable)
+				}})
+			m.now = fs.clock.Now
+			start := fs.clock.Now()
+			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
+			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
+			b.get("/login")
+			id := mustID(t, m, b.cookie)
+			b.h = m.Handler(readViews)
+			if tc.readAt > 0 {
+				at(tc.readAt)
+				if rec := b.get("/"); rec.Code != http.StatusOK {
+					t.Fatalf("read: status %d", rec.Code)
+				}
+			}
+			var failed atomic.Int32
+			fs.on(func(ctx context.Context, op, _ string) error {
+				if op == "IndexUserSession" && (tc.indexDown || failed.Load() == 0) {
+					failed.Add(1)
+					return errDown
+				}
+				return nil
+			})
+			at(tc.failAt)
+			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable || failed.Load() == 0 {
+				t.Fatalf("status %d after %d index failures; want the ErrorHandler's 503 after a failed index write", rec.Code, failed.Load())
+			}
+			fs.on(nil)
+			check := func(d time.Duration, want bool) {
+				t.Helper()
+				at(d)
+				_, found, _ := fs.countingStore.Store.Get(t.Context(), id)
+				if found != want {
+					t.Errorf("%v after the login: stored = %v, want %v", d, found, want)
+				}
+				if live := liveOf(t, m, "ada"); found && (len(live) != 1 || live[0] != id) {
+					t.Errorf("%v after the login: the session is stored, and UserSessions(ada) lists %v: a log out everywhere would miss it", d, short(live))
+				}
+			}
+			for _, d := range tc.stored {
+				check(d, true)
+			}
+			for _, d := range tc.gone {
+				check(d, false)
+			}
+		})
+	}
+}
