@@ -53,7 +53,8 @@ const (
 	// same entry before its write need not (indexBeforeWrite).
 	markLoadIndexed
 	// markRenewFailed: a RenewID could not give the session a new id
-	// (GenerateID failed, or the response headers had been sent): what the request changes, but for flash messages, is not written
+	// (GenerateID failed, its re-read of a session with a user failed, or
+	// the response headers had been sent): what the request changes, but for flash messages, is not written
 	// under the old id, which the client came with and an attacker may
 	// have planted (persist).
 	markRenewFailed

@@ -495,7 +495,7 @@ var errGone = fmt.Errorf("session destroyed by another request, not written back
 // which an attacker may have planted, a login would log the attacker in.
 // Flash messages are no login: a save of them alone (a "try again" on the
 // page the failed login redirects to) is written (onlyFlashesChanged).
-var errRenewFailed = errors.New("session: save: not written under the old id, which RenewID could not replace (GenerateID failed, or the response headers had been sent)")
+var errRenewFailed = errors.New("session: save: not written under the old id, which RenewID could not replace (GenerateID failed, its re-read of a session with a user failed, or the response headers had been sent)")
 
 // unchangedLoaded reports whether s is the session the request loaded,
 // under its id, with no change of the request's own (Set, Delete, the

@@ -290,8 +290,10 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // since this one loaded it (a logout, Manager.DestroyUserSessions, a
 // MaxSessionsPerUser trim), RenewID returns an error wrapping ErrNotFound
 // and the session is as after Destroy: new and empty, without the user. A
-// re-read that fails otherwise is returned too, and the values this request
-// has move, as before.
+// re-read that fails otherwise (the store did not answer) fails RenewID as
+// a failing GenerateID does, since whether another request ended the
+// session cannot be told: the session keeps its id, and what the request
+// changes, flash messages aside, is not written under it.
 func (s *Session) RenewID(ctx context.Context) error {
 	if s == nil {
 		return nil
@@ -345,6 +347,15 @@ func (s *Session) regenerateLocked(ctx context.Context, keep bool) error {
 			if err := s.replaceWithNew(); err != nil {
 				return errors.Join(readErr, err)
 			}
+			return readErr
+		}
+		if readErr != nil {
+			// Whether another request ended the session cannot be told:
+			// moved, the values this request loaded would bring it back
+			// under the new id, logged in, after "log out everywhere"
+			// returned. The client's session stays as it was, and the
+			// login's changes are not written under its id.
+			s.set(markRenewFailed)
 			return readErr
 		}
 	}
