@@ -84,8 +84,8 @@ func (c *cli) user(ctx context.Context, userID string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCREATED\tLOGGED IN\tLAST USED\tEXPIRES\tIP\tUSER AGENT")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (in %s)\t%s\t%s\n", cell(i.ID), ago(i.Created), ago(i.LoggedIn), ago(i.LastUsed),
-			i.Expires.UTC().Format(time.RFC3339), i.Expires.Sub(now).Round(time.Second), orDash(cell(i.IP)), orDash(cell(i.UserAgent)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(i.ID), ago(i.Created), ago(i.LoggedIn), ago(i.LastUsed),
+			expiresIn(now, i.Expires), orDash(cell(i.IP)), orDash(cell(i.UserAgent)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -109,6 +109,17 @@ func since(now, t time.Time) string {
 		return fmt.Sprintf("%s (in %s, ahead of this clock)", at, ahead)
 	}
 	return fmt.Sprintf("%s (%s ago)", at, now.Sub(t).Round(time.Second))
+}
+
+// expiresIn shows an expiry and how long after now it is, or "-" for the
+// zero time: an index entry whose expiry no time holds (a Redis score of
+// inf, a PostgreSQL 'infinity', a MongoDB expires that is no date), which
+// session.SessionInfo lists as unknown.
+func expiresIn(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Second))
 }
 
 func orDash(s string) string {
