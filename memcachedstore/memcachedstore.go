@@ -64,6 +64,14 @@
 // then a set when there was nothing to replace: memcached's set of a
 // too-large item drops the stored one.
 //
+// A Memcached key is at most 250 bytes, without spaces or control
+// characters. An id that makes no such key after the prefix (a custom
+// GenerateID may make one: the manager takes ids of up to 978 bytes, of any
+// bytes) names no session: a read, touch or destroy of it answers "no
+// session", so that a cookie of such an id gets a new session, and a write
+// of it fails with an error wrapping memcache.ErrMalformedKey that says
+// what is wrong with the id.
+//
 // The store has no listing (session.Lister): Memcached cannot enumerate its
 // keys. Gomemcache takes no context: the store checks the context before
 // each operation, and the client's Timeout bounds each network call.
@@ -194,6 +202,24 @@ func New(client *memcache.Client, opts ...Option) *Store {
 func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
+
+// keyError returns nil if id, after the store's prefix, makes a key that
+// Memcached takes, and otherwise an error wrapping memcache.ErrMalformedKey
+// that says why not: the manager takes ids that no key can carry (a custom
+// GenerateID's: up to 978 bytes, any byte). No session has such an id, so
+// reads, touches and destroys of one answer "no session", as any store's
+// of an id it does not hold; a write of one fails with this error.
+func (s *Store) keyError(id string) error {
+	if n := len(s.prefix) + len(id); n > maxKeyLen {
+		return fmt.Errorf("%w: the key (the prefix and the session id) is %d bytes, over Memcached's %d", memcache.ErrMalformedKey, n, maxKeyLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c == 0x7f {
+			return fmt.Errorf("%w: the session id holds a space or control character at byte %d, which Memcached keys cannot", memcache.ErrMalformedKey, i)
+		}
+	}
+	return nil
+}
 
 // The item flags the Node memcached client (under connect-memcached) gives a
 // value: a string is stored with 0, an object as JSON with flagJSON, and it
@@ -390,6 +416,9 @@ func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, wrap(op, id, err)
 	}
+	if s.keyError(id) != nil {
+		return nil, nil // no session has that id
+	}
 	it, err := s.getItem(s.key(id))
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return nil, nil
@@ -451,6 +480,9 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if !ok {
 		return s.destroy("set", id)
 	}
+	if err := s.keyError(id); err != nil {
+		return wrap("set", id, err)
+	}
 	err := s.retry(func() error { return s.client.Replace(it) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		// Nothing there, and the item fits: memcached checks the size first.
@@ -471,6 +503,9 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 }
 
 func (s *Store) destroy(op, id string) error {
+	if s.keyError(id) != nil {
+		return nil // no session has that id
+	}
 	if err := s.delete(id); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap(op, id, err)
 	}
@@ -546,6 +581,9 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
+	if s.keyError(id) != nil {
+		return false, nil // no session has that id
+	}
 	exp, ok := s.expiration(expires, time.Now())
 	if !ok {
 		return s.touchGone(ctx, id)
@@ -599,6 +637,9 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
+	}
+	if s.keyError(id) != nil {
+		return false, nil // no session has that id
 	}
 	cas, flags, ok := parseVersion(version)
 	if !ok {
@@ -669,6 +710,15 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, wrap(op, id, err)
 	}
 	it, live := s.item(id, data, expires)
+	if err := s.keyError(id); err != nil {
+		switch {
+		case old != "":
+			return "", false, nil // no session has that id: a conflict
+		case !live:
+			return "", true, nil // nothing to create, and no session has that id
+		}
+		return "", false, wrap(op, id, err)
+	}
 	if old == "" {
 		swapped, err := s.create(ctx, id, it, live)
 		return "", swapped, err
