@@ -82,10 +82,13 @@
 // that fails on such a connection (EOF, reset, broken pipe) is sent again
 // on another, up to once per idle connection and once on a new one, so the
 // first requests after a restart work, and a server that is down fails with
-// the dial's error ("connection refused"), not an EOF. A compare-and-swap
-// or a create sent again that finds the value and flags it sent, its own
-// write whose answer was lost, succeeds; other bytes are a parallel
-// request's write, and a conflict.
+// the dial's error ("connection refused"), not an EOF. A command sent
+// again carries the whole seconds left as it goes out again, not the first
+// try's, which the network may have held a while before the connection
+// broke, so that a try again never keeps a session past its expiry. A
+// compare-and-swap or a create sent again that finds the value and flags
+// it sent, its own write whose answer was lost, succeeds; other bytes are
+// a parallel request's write, and a conflict.
 package memcachedstore
 
 import (
@@ -299,6 +302,26 @@ func (s *Store) item(id string, data []byte, expires time.Time) (*memcache.Item,
 	return &memcache.Item{Key: s.key(id), Value: data, Flags: flagJSON, Expiration: exp}, true
 }
 
+// refresh sets it's Expiration to Memcached's expiration for expires
+// (resolved: not the zero time) at this moment, as each try of a command
+// that stores it goes out, so that a try sent again (the first was lost
+// with a connection the server closed, maybe after the network held it a
+// while) carries the whole seconds left then, not those left when the
+// first went out, which would keep the session past expires: -1, already
+// expired, when less than 2 s are left (the command then ends the
+// session, as a write with so little left does). An item with a negative
+// Expiration, one that ends the session, is left as it is.
+func (s *Store) refresh(it *memcache.Item, expires time.Time) {
+	if it.Expiration < 0 {
+		return
+	}
+	exp, ok := s.expiration(expires, time.Now())
+	if !ok {
+		exp = -1
+	}
+	it.Expiration = exp
+}
+
 // expiration is Memcached's expiration for expires at now (the default
 // lifetime for the zero time), or false if there is none that ends the item
 // by expires.
@@ -476,6 +499,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
+	expires = s.expiry(expires, time.Now())
 	it, ok := s.item(id, data, expires)
 	if !ok {
 		return s.destroy("set", id)
@@ -483,10 +507,10 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := s.keyError(id); err != nil {
 		return wrap("set", id, err)
 	}
-	err := s.retry(func() error { return s.client.Replace(it) })
+	err := s.retry(func() error { s.refresh(it, expires); return s.client.Replace(it) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		// Nothing there, and the item fits: memcached checks the size first.
-		err = s.retry(func() error { return s.client.Set(it) })
+		err = s.retry(func() error { s.refresh(it, expires); return s.client.Set(it) })
 	}
 	if err != nil {
 		return wrap("set", id, err)
@@ -553,7 +577,7 @@ func (s *Store) end(id string, cas uint64) (found, done bool, err error) {
 		found, err := touched(id, s.delete(id))
 		return found, true, err
 	}
-	return s.touchCAS(id, &memcache.Item{Key: s.key(id), Expiration: -1}, cas)
+	return s.touchCAS(id, &memcache.Item{Key: s.key(id), Expiration: -1}, cas, time.Time{})
 }
 
 // touched turns the answer of a touch's command on the item of id into
@@ -584,12 +608,23 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if s.keyError(id) != nil {
 		return false, nil // no session has that id
 	}
-	exp, ok := s.expiration(expires, time.Now())
-	if !ok {
+	expires = s.expiry(expires, time.Now())
+	var (
+		it   *memcache.Item
+		near bool // less than 2 s left as a try went out
+	)
+	err = s.retry(func() (err error) {
+		// The time left as each try goes out (see refresh).
+		exp, ok := s.expiration(expires, time.Now())
+		if near = !ok; near {
+			return nil
+		}
+		it, err = s.client.GetAndTouch(s.key(id), exp)
+		return err
+	})
+	if near {
 		return s.touchGone(ctx, id)
 	}
-	var it *memcache.Item
-	err = s.retry(func() (err error) { it, err = s.client.GetAndTouch(s.key(id), exp); return err })
 	if found, err := touched(id, err); !found {
 		return false, err
 	}
@@ -618,7 +653,7 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 			}
 			continue
 		}
-		if found, done, err := s.touchCAS(id, next, it.CasID); done {
+		if found, done, err := s.touchCAS(id, next, it.CasID, expires); done {
 			return found, err
 		}
 		// Written meanwhile: touch what is there now.
@@ -646,6 +681,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		return s.Touch(ctx, id, expires)
 	}
 	now := time.Now()
+	expires = s.expiry(expires, now)
 	switch kindAt(flags, now) {
 	case gone:
 		return false, nil // expired since the read: Memcached may still hold it, but it is gone
@@ -654,27 +690,37 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		if !live {
 			return s.touchGoneFrom(ctx, id, cas)
 		}
-		if found, done, err := s.touchCAS(id, next, cas); done {
+		if found, done, err := s.touchCAS(id, next, cas, expires); done {
 			return found, err
 		}
 		return s.Touch(ctx, id, expires)
 	}
-	exp, live := s.expiration(expires, now)
-	if !live {
+	near := false // less than 2 s left as a try went out
+	err = s.retry(func() error {
+		// The time left as each try goes out (see refresh).
+		exp, live := s.expiration(expires, time.Now())
+		if near = !live; near {
+			return nil
+		}
+		return s.client.Touch(s.key(id), exp)
+	})
+	if near {
 		return s.touchGoneFrom(ctx, id, cas)
 	}
-	return touched(id, s.retry(func() error { return s.client.Touch(s.key(id), exp) }))
+	return touched(id, err)
 }
 
-// cas sends it as a cas command with the CAS id the caller set. A server
+// cas sends it as a cas command with the CAS id the caller set, and the
+// expiration for expires as each try goes out (refresh). A server
 // without CAS ids answers gets with 0 and every cas with EXISTS: that is
 // ErrNoCAS, not a conflict that a retry could settle.
-func (s *Store) cas(it *memcache.Item) error {
+func (s *Store) cas(it *memcache.Item, expires time.Time) error {
 	if it.CasID == 0 {
 		return ErrNoCAS
 	}
-	again, err := s.resend(func() error { return s.client.CompareAndSwap(it) })
-	if again && it.Expiration >= 0 && errors.Is(err, memcache.ErrCASConflict) {
+	stores := it.Expiration >= 0 // not a cas that ends the session
+	again, err := s.resend(func() error { s.refresh(it, expires); return s.client.CompareAndSwap(it) })
+	if again && stores && errors.Is(err, memcache.ErrCASConflict) {
 		if cur, gerr := s.getItem(it.Key); gerr == nil && ownWrite(cur, it) {
 			return nil
 		}
@@ -682,11 +728,11 @@ func (s *Store) cas(it *memcache.Item) error {
 	return err
 }
 
-// touchCAS stores next, the touched item, if the item still has the CAS id
-// cas. done is false when someone wrote it since (the caller reads it again).
-func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64) (found, done bool, err error) {
+// touchCAS stores next, the touched item, expiring at expires, if the item
+// still has the CAS id cas. done is false when someone wrote it since (the caller reads it again).
+func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64, expires time.Time) (found, done bool, err error) {
 	next.CasID = cas
-	err = s.cas(next)
+	err = s.cas(next, expires)
 	switch {
 	case err == nil:
 		return true, true, nil
@@ -709,6 +755,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap(op, id, err)
 	}
+	expires = s.expiry(expires, time.Now())
 	it, live := s.item(id, data, expires)
 	if err := s.keyError(id); err != nil {
 		switch {
@@ -720,7 +767,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, wrap(op, id, err)
 	}
 	if old == "" {
-		swapped, err := s.create(ctx, id, it, live)
+		swapped, err := s.create(ctx, id, it, expires, live)
 		return "", swapped, err
 	}
 	cas, oldFlags, ok := parseVersion(old)
@@ -735,7 +782,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		it = &memcache.Item{Key: s.key(id), Expiration: -1}
 	}
 	it.CasID = cas
-	swapped, err = s.swapped(op, id, s.cas(it))
+	swapped, err = s.swapped(op, id, s.cas(it, expires))
 	return "", swapped, err
 }
 
@@ -752,7 +799,7 @@ func (s *Store) swapped(op, id string, err error) (bool, error) {
 }
 
 // create stores it only if no unexpired session exists under id.
-func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live bool) (bool, error) {
+func (s *Store) create(ctx context.Context, id string, it *memcache.Item, expires time.Time, live bool) (bool, error) {
 	const op = "compare-and-swap"
 	if !live {
 		// Nothing to store; still report a session that exists.
@@ -760,7 +807,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		return cur == nil && err == nil, err
 	}
 	for range 2 {
-		again, err := s.resend(func() error { return s.client.Add(it) })
+		again, err := s.resend(func() error { s.refresh(it, expires); return s.client.Add(it) })
 		if err == nil {
 			return true, nil
 		}
@@ -784,7 +831,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, live b
 		}
 		next := *it
 		next.CasID = cur.CasID
-		err = s.cas(&next)
+		err = s.cas(&next, expires)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			continue // no item under the id any more (it expired, or was deleted): add again
 		}
