@@ -50,12 +50,26 @@ func logIn(ctx context.Context, s *session.Session, user string) error {
 // app and no Go request has loaded since, which only a look at every stored
 // session finds (one read per session: an operator's action, not a
 // request's; it needs a store that lists its sessions, so not Memcached).
+// A session in user's index that passport has since logged another user in
+// to (keepSessionInfo copies __sessionkit_user) is that user's: it stays.
 func logOutEverywhere(ctx context.Context, m *session.Manager, user string) (int, error) {
-	n, err := m.DestroyUserSessions(ctx, user)
+	st := m.Store()
+	infos, err := m.UserSessions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	var others []string
+	for _, in := range infos {
+		if u, ok, err := storedPassportUser(ctx, st, in.ID); err != nil {
+			return 0, err
+		} else if ok && u != "" && u != user {
+			others = append(others, in.ID)
+		}
+	}
+	n, err := m.DestroyUserSessions(ctx, user, others...)
 	if err != nil {
 		return n, err
 	}
-	st := m.Store()
 	lister, ok := st.(session.Lister)
 	if !ok {
 		return n, fmt.Errorf("log out %s everywhere: %w", user, session.ErrNotSupported)
@@ -65,18 +79,9 @@ func logOutEverywhere(ctx context.Context, m *session.Manager, user string) (int
 		return n, err
 	}
 	for _, id := range ids {
-		data, found, err := st.Get(ctx, id)
-		if err != nil {
+		if u, ok, err := storedPassportUser(ctx, st, id); err != nil {
 			return n, err
-		}
-		doc, err := session.JSONCodec{}.Decode(data)
-		if !found || err != nil {
-			continue // gone since the listing, or not a session
-		}
-		var p struct {
-			User string `json:"user"`
-		}
-		if json.Unmarshal(doc.Values["passport"], &p) != nil || p.User != user {
+		} else if !ok || u != user {
 			continue
 		}
 		if err := st.Destroy(ctx, id); err != nil {
@@ -85,6 +90,26 @@ func logOutEverywhere(ctx context.Context, m *session.Manager, user string) (int
 		n++
 	}
 	return n, nil
+}
+
+// storedPassportUser is passportUser of the stored session id, ok false if
+// it is gone, not a session, or has no passport key.
+func storedPassportUser(ctx context.Context, st session.Store, id string) (user string, ok bool, err error) {
+	data, found, err := st.Get(ctx, id)
+	if err != nil || !found {
+		return "", false, err
+	}
+	doc, err := session.JSONCodec{}.Decode(data)
+	if err != nil {
+		return "", false, nil
+	}
+	var p struct {
+		User string `json:"user"`
+	}
+	if json.Unmarshal(doc.Values["passport"], &p) != nil {
+		return "", false, nil
+	}
+	return p.User, true, nil
 }
 
 // A Go service taking over routes from an Express app that logs users in

@@ -597,3 +597,35 @@ func TestPassportLoginOfAnotherUserKeepingSessionInfoIsRebound(t *testing.T) {
 		t.Errorf("Express after Go rebound the session: req.user %q, want %s", got, second)
 	}
 }
+
+// TestLogOutEverywhereLeavesTheLoginOfAnotherUserThatCopiedTheGoUser: passport
+// logging a second user in with keepSessionInfo over a Go login of a first
+// user (a shared computer) copies __sessionkit_user, and a Go route that
+// does not ask currentUser (/views) indexes the session under the first
+// user. logOutEverywhere of the first user (a password change) ends the
+// first user's logins and leaves the second user's: it ended it too, through
+// DestroyUserSessions, although the session's passport.user is the second.
+func TestLogOutEverywhereLeavesTheLoginOfAnotherUserThatCopiedTheGoUser(t *testing.T) {
+	w := newPassportWorld(t)
+	first, second := uniqueUser(), uniqueUser()
+	shared := w.browser()
+	w.goLogin(shared, first)
+	id := w.nodeLogin(shared, second, true).ID
+	shared.do("GET", w.goURL+"/views", nil)
+	if ids := w.userSessions(first); !slices.Equal(ids, []string{id}) {
+		t.Fatalf("UserSessions(%s) = %v after a Go request loaded %s's login; want the copy [%s]", first, ids, second, id)
+	}
+	own := w.browser()
+	w.goLogin(own, first)
+
+	n, err := logOutEverywhere(t.Context(), w.m, first)
+	if err != nil || n != 1 {
+		t.Errorf("logOutEverywhere(%s) = %d, %v; want the 1 session %s is logged in to", first, n, err, first)
+	}
+	if got := w.nodeUser(own); got != "" {
+		t.Errorf("Express's req.user on %s's own login after logOutEverywhere(%s) = %q, want nobody", first, first, got)
+	}
+	if got := w.nodeUser(shared); got != second {
+		t.Errorf("Express's req.user on %s's login after logOutEverywhere(%s) = %q, want %s", second, first, got, second)
+	}
+}
