@@ -52,7 +52,11 @@ func logIn(ctx context.Context, s *session.Session, user string) error {
 // request's; it needs a store that lists its sessions, so not Memcached).
 // A session in user's index that passport has since logged another user in
 // to (keepSessionInfo copies __sessionkit_user) is that user's: it stays.
+// The empty user is nobody: no session is destroyed.
 func logOutEverywhere(ctx context.Context, m *session.Manager, user string) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
 	st := m.Store()
 	infos, err := m.UserSessions(ctx, user)
 	if err != nil {
@@ -150,6 +154,10 @@ func Example_passport() {
 	})
 	mux.HandleFunc("POST /password", func(w http.ResponseWriter, r *http.Request) {
 		user := currentUser(session.From(r))
+		if user == "" {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
 		// ... change the password, then end every session of the user, this one
 		// included, on both apps:
 		if _, err := logOutEverywhere(r.Context(), m, user); err != nil {

@@ -629,3 +629,26 @@ func TestLogOutEverywhereLeavesTheLoginOfAnotherUserThatCopiedTheGoUser(t *testi
 		t.Errorf("Express's req.user on %s's login after logOutEverywhere(%s) = %q, want %s", second, first, got, second)
 	}
 }
+
+// TestLogOutEverywhereOfNobodyDestroysNothing: logOutEverywhere of the empty
+// user (currentUser of a request nobody is logged in to) destroys nothing,
+// as DestroyUserSessions of it does: it destroyed every stored session
+// whose passport.user was missing but whose passport key was there, such as
+// one that req.logout({keepSessionInfo: true}) left, another browser's.
+func TestLogOutEverywhereOfNobodyDestroysNothing(t *testing.T) {
+	w := newPassportWorld(t)
+	b := w.browser()
+	w.goLogin(b, uniqueUser())
+	var nw nodeWho
+	b.do("POST", w.node.URL+"/passport/logout?keep=1", &nw)
+	if raw := w.raw(nw.ID); !strings.Contains(raw, `"passport":{}`) {
+		t.Fatalf("stored after passport's logout keeping the session's data: %s; want passport's key emptied", raw)
+	}
+	n, err := logOutEverywhere(t.Context(), w.m, "")
+	if err != nil || n != 0 {
+		t.Errorf("logOutEverywhere(\"\") = %d, %v; want 0", n, err)
+	}
+	if !w.exists(nw.ID) {
+		t.Errorf("logOutEverywhere(\"\") destroyed the logged-out session %s", nw.ID)
+	}
+}
