@@ -114,3 +114,23 @@ func TestCreateTableWithNoSchemaToCreateInFailsWithoutRetrying(t *testing.T) {
 		t.Errorf("%d tries, want 1", tries)
 	}
 }
+
+// A schema that is missing and that the role may not create (no CREATE on
+// the database, which PostgreSQL grants only to the database's owner) is an
+// error New reports at once: the check finds no
+// schema, so the statements start with CREATE SCHEMA, which fails with
+// "permission denied" (42501), not with the 3F000 that New retries.
+func TestCreateTableInASchemaTheRoleMayNotCreateFailsWithoutRetrying(t *testing.T) {
+	dsn := testserver.SharedPostgres(t).NewDatabase(t)
+	pool := appRole(t, poolOn(t, dsn, nil), dsn, `GRANT USAGE ON SCHEMA public TO %R`)
+	tries := 0
+	pgstore.SetBeforeCreate(t, func(int) { tries++ })
+	_, err := pgstore.New(pool, pgstore.WithSchema("nowhere"), pgstore.WithCreateTable(), pgstore.WithCleanupInterval(0))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Fatalf("New: %v, want 42501", err)
+	}
+	if tries != 1 {
+		t.Errorf("%d tries, want 1", tries)
+	}
+}
