@@ -159,7 +159,8 @@ func Example_passport() {
 			return
 		}
 		// ... change the password, then end every session of the user, this one
-		// included, on both apps:
+		// included, on both apps (a scan of the whole store: keep such a route
+		// rate-limited, or run the scan as a job once Express has no routes left):
 		if _, err := logOutEverywhere(r.Context(), m, user); err != nil {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
