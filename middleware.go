@@ -327,18 +327,38 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 // expiry that the session's existing index entry is known to cover: that
 // entry was recorded, no shorter than the stored expiry, before the write or
 // touch that set it, so it expires no earlier than the session did before
-// this touch, which was after lt.now (it was still stored), and no earlier
-// than the expiry its last save gave it, from the document's own cookie
-// (loaded; idle and absolute timeouts counted from its creation, which
-// the save came no earlier than). The store keeps the entry IndexGrace
-// past its expiry. A document that records no creation time (written by
-// another app) tells nothing of its last save by this library.
-func (m *Manager) unindexedFloor(lt *loadTouch, doc *loadedDocument, loaded time.Time) time.Time {
+// this touch, which was after lt.now (it was still stored); and no earlier
+// than both the expiry its last save gave it, from the document's own
+// cookie c (idle and absolute timeouts counted from when that cookie was
+// set, or from the session's creation, no later than the save), and the
+// expiry a load's touch since that save recorded, as long from its time
+// as lt's (a load's touch records the options' expiry, a day say, which
+// is shorter than a "remember me" session's own: if the end of that
+// request could not record the longer one again, the entry stays at the
+// day). The store keeps the entry IndexGrace past its expiry. A document
+// that records no creation time (written by another app) tells nothing of
+// its last save by this library, nor does an expiry of the store's default
+// lifetime (a zero lt.expires, or a save's zero expiry) tell how long an
+// entry recorded with it lasts. c is the document's cookie, created its
+// creation time as stored (zero if none).
+func (m *Manager) unindexedFloor(lt *loadTouch, created time.Time, c cookieState) time.Time {
 	floor := lt.now.Add(IndexGrace)
-	if doc.Created.IsZero() {
+	if created.IsZero() || lt.expires.IsZero() {
 		return floor
 	}
-	if saved := m.expiryAt(loaded, doc.Created, doc.Created); saved.After(floor) {
+	savedAt := created // no later than the save
+	if c.originalMaxAge > 0 && !c.expires.IsZero() {
+		// The cookie was set or touched this long before its expiry,
+		// no later than the save that stored it.
+		if set := c.expires.Add(-c.originalMaxAge); set.After(savedAt) {
+			savedAt = set
+		}
+	}
+	saved := m.expiryAt(c.expires, created, savedAt)
+	if touched := savedAt.Add(lt.expires.Sub(lt.now)); touched.Before(saved) {
+		saved = touched
+	}
+	if saved.After(floor) {
 		return saved
 	}
 	return floor
@@ -541,7 +561,7 @@ func (rs *requestState) load() error {
 						// record the entry by then.
 						if s.storedUser != "" {
 							rare := rs.rareLocked()
-							rare.unindexed, rare.floor = true, m.unindexedFloor(lt, &doc, s.loadedExpires)
+							rare.unindexed, rare.floor = true, m.unindexedFloor(lt, doc.Created, s.cookie)
 						}
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)
