@@ -388,12 +388,23 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if s.has(markStoreExpiryOff) {
 		exp = m.expiryAt(s.cookie.expires, s.created, m.now())
 	}
+	if rs.timedOut && m.opts.StoreTimeout > 0 && !m.inMemory {
+		// The store timed out: a second try of the index, or a touch of
+		// a store that stopped answering altogether (one Redis server),
+		// would hold the ErrorHandler's answer, which goes out only when
+		// the handler returns, for another StoreTimeout. The touch is made
+		// after it, with a StoreTimeout of its own.
+		if exp.IsZero() || exp.After(rare.floor) {
+			exp = rare.floor
+		}
+		if !exp.Equal(rs.loadTouched) {
+			go m.setBackUnindexed(rs.storeContext(), s.id, s.version, s.loadedData, exp)
+		}
+		return
+	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	indexed := ""
-	// A store that timed out would hold the ErrorHandler's answer for
-	// another StoreTimeout on a second try of the index; the touch goes to
-	// the session, which answered the load.
 	if !rs.timedOut {
 		if err := m.indexUserAs(ctx, s.storedUser, s.id, exp); err == nil {
 			indexed = s.storedUser
@@ -406,8 +417,32 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 		return // the load's touch set it: the entry covers it, or was recorded
 	}
 	if _, err := m.touchStored(ctx, s, exp, indexed); err != nil {
-		m.logger.WarnContext(ctx, "session: the stored expiry the load's touch set could not be set back after its user index write failed; a log out everywhere may miss the session until its next request", "id", shortid.Of(s.id), "err", err)
+		m.warnNotSetBack(ctx, s.id, err)
 	}
+}
+
+// setBackUnindexed is the touch of restoreUnindexedLocked after a store
+// that timed out, made once the request's answer went out: it sets the
+// stored expiry of session id, loaded at version ver as data, to exp, which
+// its index entry covers.
+func (m *Manager) setBackUnindexed(ctx context.Context, id, ver string, data []byte, exp time.Time) {
+	ctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
+	var err error
+	if data != nil {
+		_, err = m.versionToucher.TouchVersion(ctx, id, ver, data, exp)
+	} else {
+		_, err = m.toucher.Touch(ctx, id, exp)
+	}
+	if err != nil {
+		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+	}
+}
+
+// warnNotSetBack logs a stored expiry that a load's touch set and that
+// could not be set back after the load's user index write failed.
+func (m *Manager) warnNotSetBack(ctx context.Context, id string, err error) {
+	m.logger.WarnContext(ctx, "session: the stored expiry the load's touch set could not be set back after its user index write failed; a log out everywhere may miss the session until its next request", "id", shortid.Of(id), "err", err)
 }
 
 // From returns the request's session, loading it on first use. It returns
