@@ -96,8 +96,10 @@ import (
 // its entry: when that index write fails, the request fails, and its end
 // records the entry again or, if the index is still down, sets the stored
 // expiry back to one the session's existing entry covers (the expiry of
-// its last save, or IndexGrace past the load: restoreUnindexedLocked), so
-// that no session outlives its entry and escapes DestroyUserSessions.
+// its last save, no later than what a read since may have left the entry
+// at, or IndexGrace past the load: unindexedFloor; after a timeout, once
+// the answer went out), so that no session outlives its entry and escapes
+// DestroyUserSessions.
 //
 // MaxSessionsPerUser fails closed. A login lists the user's sessions after
 // its own write, so when the listing or a destroy beyond the cap fails, the
