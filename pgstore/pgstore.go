@@ -517,25 +517,31 @@ func checkIdentifiers(table string) error {
 // on objects that all exist. connect-pg-simple's createTableIfMissing
 // likewise looks for its table first. Two processes creating the same
 // objects at once can collide in the catalog even with IF NOT EXISTS; the
-// loser retries, and then finds the object it collided on. Each collision is
-// on an object another process has committed, so a process that loses on
-// each of the five (schema, table, its index, the user index table, its
-// index) in turn needs six tries.
+// loser tries again, and then finds the object it collided on.
 //
 // A process can also see the other's objects half committed: PostgreSQL
 // makes a transaction visible to queries a moment before it tells other
 // sessions' catalog caches, so the check can find a new schema that the
 // CREATE TABLE after it then misses ("schema does not exist", 3F000), seen
-// on a loaded machine with two instances of ten failing in one start. That
-// too is retried, after a pause that grows with each try (5 ms, 10 ms, ...,
-// 75 ms in all), for the other transaction to finish telling.
+// on a loaded machine with two instances of ten failing in one start, and
+// a CREATE SCHEMA collides (23505) with a schema its cache does not show
+// yet. The window is microseconds, but a creator descheduled in it (a
+// throttled container) keeps it open for as long as it waits for a CPU.
+// So a lost race is tried again after a pause that doubles from 5 ms up to
+// 100 ms, until the pauses add up to 2 s (about twenty tries) or ctx ends.
 func (s *Store) createTable(ctx context.Context, schema, table string) error {
 	var err error
-	for try := range createTries {
+	var paused time.Duration
+	for try := 0; ; try++ {
 		if try > 0 {
-			if err := sleepCtx(ctx, time.Duration(try)*createRetryPause); err != nil {
-				return fmt.Errorf("pgstore: create table %s: %w", s.table, err)
+			if paused >= createRetryBudget {
+				break
 			}
+			d := min(createRetryPause<<min(try-1, 8), createRetryMaxPause)
+			if cerr := sleepCtx(ctx, d); cerr != nil {
+				return fmt.Errorf("pgstore: create table %s: %w (the last try: %w)", s.table, cerr, err)
+			}
+			paused += d
 		}
 		var sql string
 		if sql, err = s.missingObjectsSQL(ctx, schema, table); err == nil {
@@ -562,9 +568,13 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 // catalog and its statements, with the number of the try.
 var beforeCreate func(try int)
 
-// createRetryPause is the pause before createTable's second try; each
-// further try waits that much longer.
-const createRetryPause = 5 * time.Millisecond
+// createTable's pauses between tries: the first, the longest, and how
+// long they may add up to.
+const (
+	createRetryPause    = 5 * time.Millisecond
+	createRetryMaxPause = 100 * time.Millisecond
+	createRetryBudget   = 2 * time.Second
+)
 
 // sleepCtx waits d, or until ctx ends, and then returns its error.
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -577,10 +587,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-// createTries bounds createTable's tries: one more than the objects it
-// may create, on each of which it may lose a race.
-const createTries = 6
 
 // createRace reports whether err is how a CREATE ... IF NOT EXISTS fails
 // when another transaction created the object meanwhile: it missed the
