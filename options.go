@@ -89,9 +89,11 @@ type Options struct {
 	// X-Forwarded-For (nginx's $proxy_add_x_forwarded_for, AWS ALB,
 	// Cloudflare), what the client wrote at the front is skipped. An
 	// IPv4-mapped IPv6 address (::ffff:10.0.0.1) matches its IPv4 prefix
-	// and the other way round; an entry that is not an IP address (a port
-	// after it, "unknown") is never trusted, so it is the client IP as
-	// written. Nil or empty: only TrustProxy applies. New refuses an
+	// and the other way round (a mapped prefix of 96 bits or more,
+	// ::ffff:10.0.0.0/104; a shorter one, ::ffff:10.0.0.0/8, holds no
+	// address, as in proxy-addr); an entry that is not an IP address (a
+	// port after it, "unknown") is never trusted, so it is the client IP
+	// as written. Nil or empty: only TrustProxy applies. New refuses an
 	// invalid prefix, and TrustedProxies together with TrustProxy.
 	TrustedProxies []netip.Prefix
 	// TrustedProxyHops is the number of reverse proxies in front of the

@@ -8,9 +8,10 @@ import (
 )
 
 // validateTrustedProxies checks Options.TrustedProxyHops and
-// TrustedProxies, and keeps a copy of TrustedProxies, masked and with
-// IPv4-mapped IPv6 prefixes as IPv4 prefixes, so that the caller's later
-// changes to the slice do not change what is trusted.
+// TrustedProxies, and keeps a copy of TrustedProxies, masked, with
+// IPv4-mapped IPv6 prefixes of 96 bits or more as IPv4 prefixes and the
+// shorter ones, which hold no address, left out, so that the caller's
+// later changes to the slice do not change what is trusted.
 func (o *Options) validateTrustedProxies() error {
 	if o.TrustedProxyHops < 0 {
 		return optionError("TrustedProxyHops is negative (%d): it is the number of reverse proxies in front of the server, 0 for none", o.TrustedProxyHops)
@@ -28,15 +29,23 @@ func (o *Options) validateTrustedProxies() error {
 	if o.TrustProxy {
 		return optionError("TrustProxy and TrustedProxies are both set: TrustProxy trusts X-Forwarded-Proto and X-Forwarded-For from any client, TrustedProxies only from the listed proxies; set one")
 	}
-	trusted := make([]netip.Prefix, len(o.TrustedProxies))
+	trusted := make([]netip.Prefix, 0, len(o.TrustedProxies))
 	for i, p := range o.TrustedProxies {
 		if !p.IsValid() {
 			return optionError("TrustedProxies[%d] is not a valid prefix (the zero netip.Prefix, or an address with a zone)", i)
 		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		if a := p.Addr(); a.Is4In6() {
+			if p.Bits() < 96 {
+				// A mapped prefix under 96 bits (::ffff:10.0.0.0/8,
+				// an IPv4 length) holds no address in proxy-addr:
+				// it skips a mapped subnet for IPv6 addresses, and
+				// one under 96 bits for IPv4 ones. Masked, it
+				// would hold IPv6 addresses (::1 in ::/8).
+				continue
+			}
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
-		trusted[i] = p.Masked()
+		trusted = append(trusted, p.Masked())
 	}
 	o.TrustedProxies = trusted
 	return nil
@@ -45,11 +54,12 @@ func (o *Options) validateTrustedProxies() error {
 // trustedAddr reports whether the address s (a peer's host, or an entry
 // of X-Forwarded-For) is in one of the trusted prefixes. As proxy-addr
 // (2.0.8, express 5's), an IPv4-mapped IPv6 address is its IPv4 address,
-// an IPv4-mapped prefix of 96 bits or more is an IPv4 prefix
-// (validateTrustedProxies), and no other IPv6 prefix holds an IPv4
-// address, even one that spans the mapped range (::/80): written for IPv6
-// peers, it would otherwise trust every IPv4 client's X-Forwarded-*. A
-// zone is ignored; anything that is not an address is not trusted.
+// an IPv4-mapped prefix of 96 bits or more is an IPv4 prefix and a
+// shorter one holds nothing (validateTrustedProxies), and no other IPv6
+// prefix holds an IPv4 address, even one that spans the mapped range
+// (::/80): written for IPv6 peers, it would otherwise trust every IPv4
+// client's X-Forwarded-*. A zone is ignored; anything that is not an
+// address is not trusted.
 func (m *Manager) trustedAddr(s string) bool {
 	a, err := netip.ParseAddr(s)
 	if err != nil {

@@ -152,6 +152,34 @@ func TestTrustedProxiesMatchIPv4MappedAddressesAndZones(t *testing.T) {
 	}
 }
 
+// A prefix written as an IPv4-mapped address with fewer than 96 bits (an
+// IPv4 length after a mapped address, ::ffff:10.0.0.0/8) holds no address
+// at all, as in proxy-addr 2.0.8, which skips a mapped subnet under 96 bits
+// for IPv4 addresses and any mapped subnet for IPv6 ones: an IPv6 peer in
+// the prefix's masked range (::1 in ::/8) is the client, and its
+// X-Forwarded-Proto does not make the cookie Secure.
+func TestTrustedProxiesMappedPrefixUnder96BitsTrustsNoPeer(t *testing.T) {
+	for _, tc := range []struct {
+		trusted string
+		remote  string
+		want    string
+	}{
+		{"::ffff:10.0.0.0/8", "[::1]:1", "::1"},
+		{"::ffff:10.0.0.0/8", "10.0.0.5:1", "10.0.0.5"},
+		{"::ffff:0:0/80", "[::1:2]:1", "::1:2"},
+		{"::ffff:0:0/95", "[::fffe:1:2]:1", "::fffe:1:2"},
+		{"::ffff:0:0/95", "[::ffff:10.0.0.5]:1", "::ffff:10.0.0.5"},
+	} {
+		opts := Options{TrustedProxies: prefixes(tc.trusted)}
+		if got := recordedIP(t, opts, tc.remote, "203.0.113.7"); got != tc.want {
+			t.Errorf("TrustedProxies %s, peer %s, X-Forwarded-For 203.0.113.7: recorded IP %q, want %s", tc.trusted, tc.remote, got, tc.want)
+		}
+		if secureAutoCookie(t, opts, tc.remote, false, []string{"https"}) {
+			t.Errorf("TrustedProxies %s, peer %s: X-Forwarded-Proto https made the cookie Secure", tc.trusted, tc.remote)
+		}
+	}
+}
+
 // An X-Forwarded-For entry that is not an IP address (a port after it,
 // "unknown", a prefix) is never a trusted proxy: the walk stops there and
 // it is the client IP as written (as express's req.ip), never an address
