@@ -92,8 +92,9 @@ type Options struct {
 	// and the other way round (a mapped prefix of 96 bits or more,
 	// ::ffff:10.0.0.0/104; a shorter one, ::ffff:10.0.0.0/8, holds no
 	// address, as in proxy-addr); an entry that is not an IP address (a
-	// port after it, "unknown") is never trusted, so it is the client IP
-	// as written. Nil or empty: only TrustProxy applies. New refuses an
+	// port after it, "unknown", or, as proxy-addr reads addresses, a zone
+	// of anything but letters and digits, fe80::1%br-lan) is never
+	// trusted, so it is the client IP as written. Nil or empty: only TrustProxy applies. New refuses an
 	// invalid prefix, and TrustedProxies together with TrustProxy.
 	TrustedProxies []netip.Prefix
 	// TrustedProxyHops is the number of reverse proxies in front of the

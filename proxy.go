@@ -58,11 +58,12 @@ func (o *Options) validateTrustedProxies() error {
 // shorter one holds nothing (validateTrustedProxies), and no other IPv6
 // prefix holds an IPv4 address, even one that spans the mapped range
 // (::/80): written for IPv6 peers, it would otherwise trust every IPv4
-// client's X-Forwarded-*. A zone is ignored; anything that is not an
-// address is not trusted.
+// client's X-Forwarded-*. A zone of letters and digits is ignored;
+// anything that is not an address, as ipaddr.js reads one (a zone with
+// other characters, fe80::1%br-lan), is not trusted.
 func (m *Manager) trustedAddr(s string) bool {
 	a, err := netip.ParseAddr(s)
-	if err != nil {
+	if err != nil || !alnumZone(a.Zone()) {
 		return false
 	}
 	a = a.WithZone("").Unmap()
@@ -72,6 +73,20 @@ func (m *Manager) trustedAddr(s string) bool {
 		}
 	}
 	return false
+}
+
+// alnumZone reports whether zone is empty or letters and digits only, as
+// ipaddr.js (proxy-addr's) takes a zone: netip takes any, so that a tab
+// after a zoned X-Forwarded-For entry, which express's forwarded keeps,
+// would be part of a valid address.
+func alnumZone(zone string) bool {
+	for i := 0; i < len(zone); i++ {
+		c := zone[i]
+		if lower := c | 0x20; !('0' <= c && c <= '9' || 'a' <= lower && lower <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // peerHost is the host of the request's RemoteAddr (all of it if it has

@@ -180,6 +180,37 @@ func TestTrustedProxiesMappedPrefixUnder96BitsTrustsNoPeer(t *testing.T) {
 	}
 }
 
+// A zone of letters and digits (eth0, wg0) does not keep an address out of
+// its prefix, but an address whose zone holds anything else is no address,
+// as in proxy-addr (ipaddr.js takes %[0-9a-z]+ only): neither a peer on
+// an interface such as br-lan nor an X-Forwarded-For entry whose tab after
+// a zone netip would take into it ("::ffff:10.0.0.9%eth0\t", which
+// express's forwarded leaves untrimmed) is trusted.
+func TestTrustedProxiesTakeOnlyZonesOfLettersAndDigits(t *testing.T) {
+	for _, tc := range []struct {
+		remote string
+		xff    string
+		want   string
+		secure bool
+	}{
+		{"[fe80::1%eth0]:1", "203.0.113.7", "203.0.113.7", true},
+		{"[fe80::1%br-lan]:1", "203.0.113.7", "fe80::1%br-lan", false},
+		{"[fe80::1%eth0.100]:1", "203.0.113.7", "fe80::1%eth0.100", false},
+		{"10.0.0.5:1", "203.0.113.7, fe80::9%wg0", "203.0.113.7", true},
+		{"10.0.0.5:1", "203.0.113.7, fe80::9%eth-1", "fe80::9%eth-1", true},
+		{"10.0.0.5:1", "203.0.113.7, ::ffff:10.0.0.9%eth0\t", "::ffff:10.0.0.9%eth0\t", true},
+		{"10.0.0.5:1", "203.0.113.7, ::ffff:10.0.0.9%eth0", "203.0.113.7", true},
+	} {
+		opts := Options{TrustedProxies: prefixes("fe80::/10", "10.0.0.0/8")}
+		if got := recordedIP(t, opts, tc.remote, tc.xff); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: recorded IP %q, want %q", tc.remote, tc.xff, got, tc.want)
+		}
+		if got := secureAutoCookie(t, opts, tc.remote, false, []string{"https"}); got != tc.secure {
+			t.Errorf("peer %s with X-Forwarded-Proto https: Secure %v, want %v", tc.remote, got, tc.secure)
+		}
+	}
+}
+
 // An X-Forwarded-For entry that is not an IP address (a port after it,
 // "unknown", a prefix) is never a trusted proxy: the walk stops there and
 // it is the client IP as written (as express's req.ip), never an address
@@ -297,7 +328,7 @@ func TestTrustedProxiesClientIPDoesNotAllocate(t *testing.T) {
 	m, _ := newTestManager(t, Options{TrustedProxies: prefixes("10.0.0.0/8", "2001:db8:1::/48")})
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "10.0.0.5:40000"
-	req.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.7, 2001:db8:1::9, ::ffff:10.0.0.9")
+	req.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.7, 2001:db8:1::8%eth0, 2001:db8:1::9, ::ffff:10.0.0.9")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	rs := &requestState{m: m, r: req}
 	var ip string
