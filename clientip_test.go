@@ -66,3 +66,27 @@ func TestARecordedClientThatIsNotUTF8DoesNotResaveEveryRequest(t *testing.T) {
 		})
 	}
 }
+
+// With TrustProxy the recorded client IP is the leftmost X-Forwarded-For
+// entry that is not empty, over every header line in order, trimmed of
+// spaces only: what express's req.ip is with trust proxy true (Node joins
+// the lines; proxy-addr skips empty entries). An empty first entry used to
+// record the peer.
+func TestTrustProxyRecordsTheLeftmostForwardedEntryAsExpress(t *testing.T) {
+	for _, tc := range []struct {
+		xff  []string
+		want string
+	}{
+		{[]string{"203.0.113.7, 10.0.0.1"}, "203.0.113.7"},
+		{[]string{", 203.0.113.7, 10.0.0.1"}, "203.0.113.7"},
+		{[]string{" ,  , 203.0.113.7 "}, "203.0.113.7"},
+		{[]string{"", " , ", "203.0.113.7, 10.0.0.1"}, "203.0.113.7"},
+		{[]string{"\t203.0.113.7, 10.0.0.1"}, "\t203.0.113.7"},
+		{[]string{" , "}, "192.0.2.9"},
+		{nil, "192.0.2.9"},
+	} {
+		if got := recordedIP(t, Options{TrustProxy: true}, "192.0.2.9:1234", tc.xff...); got != tc.want {
+			t.Errorf("X-Forwarded-For %q: recorded IP %q, want %q", tc.xff, got, tc.want)
+		}
+	}
+}

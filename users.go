@@ -434,13 +434,18 @@ func nonEmpty(s string) any {
 }
 
 // clientIP is the request's client address; with TrustProxy, the first
-// X-Forwarded-For entry (as express's req.ip with trust proxy on).
+// X-Forwarded-For entry that is not empty, of the first header line that
+// has one, trimmed of spaces (as express's req.ip with trust proxy true,
+// which reads the lines joined and skips empty entries).
 func clientIP(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			first, _, _ := strings.Cut(f, ",")
-			if ip := strings.TrimSpace(first); ip != "" {
-				return ip
+		for _, line := range r.Header["X-Forwarded-For"] {
+			for line != "" {
+				var entry string
+				entry, line, _ = strings.Cut(line, ",")
+				if entry = strings.Trim(entry, " "); entry != "" {
+					return entry
+				}
 			}
 		}
 	}
