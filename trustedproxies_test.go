@@ -323,21 +323,33 @@ func TestTrustedProxiesAreCopiedByNew(t *testing.T) {
 	}
 }
 
-// Finding the client IP behind trusted proxies does not allocate.
-func TestTrustedProxiesClientIPDoesNotAllocate(t *testing.T) {
-	m, _ := newTestManager(t, Options{TrustedProxies: prefixes("10.0.0.0/8", "2001:db8:1::/48")})
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	req.RemoteAddr = "10.0.0.5:40000"
-	req.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.7, 2001:db8:1::8%eth0, 2001:db8:1::9, ::ffff:10.0.0.9")
-	req.Header.Set("X-Forwarded-Proto", "https")
-	rs := &requestState{m: m, r: req}
-	var ip string
-	var secure bool
-	if n := testing.AllocsPerRun(100, func() { ip, secure = m.clientIP(req), rs.secureRequest() }); n != 0 {
-		t.Fatalf("%v allocations, want none", n)
-	}
-	if ip != "203.0.113.7" || !secure {
-		t.Fatalf("client IP %q, secure %v; want 203.0.113.7, true", ip, secure)
+// Finding the client IP and the scheme behind proxies does not allocate,
+// whichever way they are trusted.
+func TestClientIPBehindTrustedProxiesDoesNotAllocate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		xff  []string
+	}{
+		{"TrustedProxies", Options{TrustedProxies: prefixes("10.0.0.0/8", "2001:db8:1::/48")},
+			[]string{"6.6.6.6, 203.0.113.7, 2001:db8:1::8%eth0, 2001:db8:1::9, ::ffff:10.0.0.9"}},
+		{"TrustedProxyHops", Options{TrustedProxyHops: 2}, []string{"6.6.6.6, 203.0.113.7", " , 2001:db8:1::9"}},
+		{"TrustProxy", Options{TrustProxy: true}, []string{" , ", "203.0.113.7, 10.0.0.1"}},
+	} {
+		m, _ := newTestManager(t, tc.opts)
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = "10.0.0.5:40000"
+		req.Header["X-Forwarded-For"] = tc.xff
+		req.Header.Set("X-Forwarded-Proto", "https")
+		rs := &requestState{m: m, r: req}
+		var ip string
+		var secure bool
+		if n := testing.AllocsPerRun(100, func() { ip, secure = m.clientIP(req), rs.secureRequest() }); n != 0 {
+			t.Errorf("%s: %v allocations, want none", tc.name, n)
+		}
+		if ip != "203.0.113.7" || !secure {
+			t.Errorf("%s: client IP %q, secure %v; want 203.0.113.7, true", tc.name, ip, secure)
+		}
 	}
 }
 

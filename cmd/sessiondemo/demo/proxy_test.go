@@ -96,24 +96,7 @@ func TestTrustedProxyFlagsMakeTheCookieSecureBehindAnHTTPSProxy(t *testing.T) {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
 		cfg.Dir = t.TempDir()
-		s, err := Start(t.Context(), cfg)
-		if err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
-		}
-		req, err := http.NewRequest(http.MethodGet, s.URL()+"/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-Forwarded-Proto", "https")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if err := s.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		cookies := resp.Cookies()
+		cookies := cookiesOverHTTPSProxy(t, cfg)
 		if len(cookies) != 1 {
 			t.Fatalf("%q: %d cookies, want 1", tc.args, len(cookies))
 		}
@@ -137,25 +120,33 @@ func TestACookieNameThatNeedsHTTPSWorksBehindATrustedProxy(t *testing.T) {
 	} {
 		cfg := c.cfg
 		cfg.Addr, cfg.StoreURL, cfg.Secrets, cfg.Dir, cfg.Name = "127.0.0.1:0", "mem://", []string{"proxy test secret"}, t.TempDir(), c.name
-		s, err := Start(t.Context(), cfg)
-		if err != nil {
-			t.Fatalf("%s behind a trusted proxy: %v", c.name, err)
-		}
-		req, err := http.NewRequest(http.MethodGet, s.URL()+"/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-Forwarded-Proto", "https")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if err := s.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if cookies := resp.Cookies(); len(cookies) != 1 || cookies[0].Name != c.name || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
+		if cookies := cookiesOverHTTPSProxy(t, cfg); len(cookies) != 1 || cookies[0].Name != c.name || !cookies[0].Secure || cookies[0].Path != "/" || cookies[0].Domain != "" {
 			t.Errorf("%s: cookies %v, want one Secure cookie of that name, Path=/, no Domain", c.name, cookies)
 		}
 	}
+}
+
+// cookiesOverHTTPSProxy starts the demo with cfg, sends it one GET / that
+// says, as a proxy ending TLS would, X-Forwarded-Proto: https, shuts it
+// down, and returns the cookies of the answer.
+func cookiesOverHTTPSProxy(t *testing.T, cfg Config) []*http.Cookie {
+	t.Helper()
+	s, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	req, err := http.NewRequest(http.MethodGet, s.URL()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+	return resp.Cookies()
 }
