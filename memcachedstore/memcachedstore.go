@@ -74,7 +74,10 @@
 //
 // The store has no listing (session.Lister): Memcached cannot enumerate its
 // keys. Gomemcache takes no context: the store checks the context before
-// each operation, and the client's Timeout bounds each network call.
+// each command it sends, a try again included, and the client's Timeout
+// bounds each network call, so that a call goes on for at most one try (a
+// dial and a command) after its context is done (the manager's
+// StoreTimeout).
 //
 // Gomemcache keeps idle connections (MaxIdleConns per server) without
 // noticing that the server closed them: a restart of memcached, its -o
@@ -85,7 +88,9 @@
 // the dial's error ("connection refused"), not an EOF. A command sent
 // again carries the whole seconds left as it goes out again, not the first
 // try's, which the network may have held a while before the connection
-// broke, so that a try again never keeps a session past its expiry. A
+// broke, so that a try again never keeps a session past its expiry. Once
+// the context is done, nothing is sent again: the call fails with the
+// context's error, which wraps the connection's. A
 // compare-and-swap or a create sent again that finds the value and flags
 // it sent, its own write whose answer was lost, succeeds; other bytes are
 // a parallel request's write, and a conflict.
@@ -379,17 +384,30 @@ func wrap(op, id string, err error) error {
 // may run twice: gets, gat, touch, delete, set and replace end as after
 // one; a cas or an add sent again finds its own write, which resend's
 // callers tell from another request's by its bytes (ownWrite).
-func (s *Store) retry(call func() error) error {
-	_, err := s.resend(call)
+//
+// Gomemcache takes no context, so retry checks ctx before each try: a
+// done ctx (the manager's StoreTimeout ran out) sends nothing more, and
+// retry returns its error, wrapped with the last try's when there was one
+// (that command may have run: a write is in doubt). Each try is bounded by
+// the client's Timeout alone, so a call goes on for at most one try after
+// ctx is done, not one per connection of the pool.
+func (s *Store) retry(ctx context.Context, call func() error) error {
+	_, err := s.resend(ctx, call)
 	return err
 }
 
 // resend is retry, and reports whether call ran more than once.
-func (s *Store) resend(call func() error) (again bool, err error) {
+func (s *Store) resend(ctx context.Context, call func() error) (again bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	err = call()
 	for range s.idleConns() {
 		if !closedByServer(err) {
 			break
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return again, fmt.Errorf("%w, not sent again after: %w", cerr, err)
 		}
 		again = true
 		err = call()
@@ -423,14 +441,14 @@ func closedByServer(err error) bool {
 }
 
 // getItem is the client's Get (gets), tried again on a closed connection.
-func (s *Store) getItem(key string) (it *memcache.Item, err error) {
-	err = s.retry(func() error { it, err = s.client.Get(key); return err })
+func (s *Store) getItem(ctx context.Context, key string) (it *memcache.Item, err error) {
+	err = s.retry(ctx, func() error { it, err = s.client.Get(key); return err })
 	return it, err
 }
 
 // delete deletes the item of id, tried again on a closed connection.
-func (s *Store) delete(id string) error {
-	return s.retry(func() error { return s.client.Delete(s.key(id)) })
+func (s *Store) delete(ctx context.Context, id string) error {
+	return s.retry(ctx, func() error { return s.client.Delete(s.key(id)) })
 }
 
 // get reads the item under id; it is nil if there is none that holds a
@@ -442,7 +460,7 @@ func (s *Store) get(ctx context.Context, op, id string) (*memcache.Item, error) 
 	if s.keyError(id) != nil {
 		return nil, nil // no session has that id
 	}
-	it, err := s.getItem(s.key(id))
+	it, err := s.getItem(ctx, s.key(id))
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		return nil, nil
 	}
@@ -502,15 +520,15 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	expires = s.expiry(expires, time.Now())
 	it, ok := s.item(id, data, expires)
 	if !ok {
-		return s.destroy("set", id)
+		return s.destroy(ctx, "set", id)
 	}
 	if err := s.keyError(id); err != nil {
 		return wrap("set", id, err)
 	}
-	err := s.retry(func() error { s.refresh(it, expires); return s.client.Replace(it) })
+	err := s.retry(ctx, func() error { s.refresh(it, expires); return s.client.Replace(it) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		// Nothing there, and the item fits: memcached checks the size first.
-		err = s.retry(func() error { s.refresh(it, expires); return s.client.Set(it) })
+		err = s.retry(ctx, func() error { s.refresh(it, expires); return s.client.Set(it) })
 	}
 	if err != nil {
 		return wrap("set", id, err)
@@ -523,14 +541,14 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("destroy", id, err)
 	}
-	return s.destroy("destroy", id)
+	return s.destroy(ctx, "destroy", id)
 }
 
-func (s *Store) destroy(op, id string) error {
+func (s *Store) destroy(ctx context.Context, op, id string) error {
 	if s.keyError(id) != nil {
 		return nil // no session has that id
 	}
-	if err := s.delete(id); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+	if err := s.delete(ctx, id); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap(op, id, err)
 	}
 	return nil
@@ -549,7 +567,7 @@ func (s *Store) touchGone(ctx context.Context, id string) (found bool, err error
 		if err != nil || it == nil {
 			return false, err
 		}
-		if found, done, err := s.end(id, it.CasID); done {
+		if found, done, err := s.end(ctx, id, it.CasID); done {
 			return found, err
 		}
 		// Written meanwhile: look at what is there now.
@@ -561,7 +579,7 @@ func (s *Store) touchGone(ctx context.Context, id string) (found bool, err error
 // nobody wrote it since.
 func (s *Store) touchGoneFrom(ctx context.Context, id string, cas uint64) (found bool, err error) {
 	if cas != 0 {
-		if found, done, err := s.end(id, cas); done {
+		if found, done, err := s.end(ctx, id, cas); done {
 			return found, err
 		}
 	}
@@ -572,12 +590,12 @@ func (s *Store) touchGoneFrom(ctx context.Context, id string, cas uint64) (found
 // since: a cas with an expiry in the past, as CompareAndSwap deletes. done
 // is false when someone did (the caller reads it again). On a server
 // without CAS ids (cas 0) it deletes the item, a session when it was read.
-func (s *Store) end(id string, cas uint64) (found, done bool, err error) {
+func (s *Store) end(ctx context.Context, id string, cas uint64) (found, done bool, err error) {
 	if cas == 0 {
-		found, err := touched(id, s.delete(id))
+		found, err := touched(id, s.delete(ctx, id))
 		return found, true, err
 	}
-	return s.touchCAS(id, &memcache.Item{Key: s.key(id), Expiration: -1}, cas, time.Time{})
+	return s.touchCAS(ctx, id, &memcache.Item{Key: s.key(id), Expiration: -1}, cas, time.Time{})
 }
 
 // touched turns the answer of a touch's command on the item of id into
@@ -613,7 +631,7 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		it   *memcache.Item
 		near bool // less than 2 s left as a try went out
 	)
-	err = s.retry(func() (err error) {
+	err = s.retry(ctx, func() (err error) {
 		// The time left as each try goes out (see refresh).
 		exp, ok := s.expiration(expires, time.Now())
 		if near = !ok; near {
@@ -648,12 +666,12 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 		}
 		next, ok := s.item(id, it.Value, expires)
 		if !ok {
-			if found, done, err := s.end(id, it.CasID); done {
+			if found, done, err := s.end(ctx, id, it.CasID); done {
 				return found, err
 			}
 			continue
 		}
-		if found, done, err := s.touchCAS(id, next, it.CasID, expires); done {
+		if found, done, err := s.touchCAS(ctx, id, next, it.CasID, expires); done {
 			return found, err
 		}
 		// Written meanwhile: touch what is there now.
@@ -690,13 +708,13 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		if !live {
 			return s.touchGoneFrom(ctx, id, cas)
 		}
-		if found, done, err := s.touchCAS(id, next, cas, expires); done {
+		if found, done, err := s.touchCAS(ctx, id, next, cas, expires); done {
 			return found, err
 		}
 		return s.Touch(ctx, id, expires)
 	}
 	near := false // less than 2 s left as a try went out
-	err = s.retry(func() error {
+	err = s.retry(ctx, func() error {
 		// The time left as each try goes out (see refresh).
 		exp, live := s.expiration(expires, time.Now())
 		if near = !live; near {
@@ -714,15 +732,20 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 // expiration for expires as each try goes out (refresh). A server
 // without CAS ids answers gets with 0 and every cas with EXISTS: that is
 // ErrNoCAS, not a conflict that a retry could settle.
-func (s *Store) cas(it *memcache.Item, expires time.Time) error {
+func (s *Store) cas(ctx context.Context, it *memcache.Item, expires time.Time) error {
 	if it.CasID == 0 {
 		return ErrNoCAS
 	}
 	stores := it.Expiration >= 0 // not a cas that ends the session
-	again, err := s.resend(func() error { s.refresh(it, expires); return s.client.CompareAndSwap(it) })
+	again, err := s.resend(ctx, func() error { s.refresh(it, expires); return s.client.CompareAndSwap(it) })
 	if again && stores && errors.Is(err, memcache.ErrCASConflict) {
-		if cur, gerr := s.getItem(it.Key); gerr == nil && ownWrite(cur, it) {
+		cur, gerr := s.getItem(ctx, it.Key)
+		switch {
+		case gerr == nil && ownWrite(cur, it):
 			return nil
+		case gerr != nil && !errors.Is(gerr, memcache.ErrCacheMiss):
+			// Whose write it holds cannot be told: in doubt, not a conflict.
+			return fmt.Errorf("reading back a compare-and-swap sent again: %w", gerr)
 		}
 	}
 	return err
@@ -730,9 +753,9 @@ func (s *Store) cas(it *memcache.Item, expires time.Time) error {
 
 // touchCAS stores next, the touched item, expiring at expires, if the item
 // still has the CAS id cas. done is false when someone wrote it since (the caller reads it again).
-func (s *Store) touchCAS(id string, next *memcache.Item, cas uint64, expires time.Time) (found, done bool, err error) {
+func (s *Store) touchCAS(ctx context.Context, id string, next *memcache.Item, cas uint64, expires time.Time) (found, done bool, err error) {
 	next.CasID = cas
-	err = s.cas(next, expires)
+	err = s.cas(ctx, next, expires)
 	switch {
 	case err == nil:
 		return true, true, nil
@@ -782,7 +805,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		it = &memcache.Item{Key: s.key(id), Expiration: -1}
 	}
 	it.CasID = cas
-	swapped, err = s.swapped(op, id, s.cas(it, expires))
+	swapped, err = s.swapped(op, id, s.cas(ctx, it, expires))
 	return "", swapped, err
 }
 
@@ -807,7 +830,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, expire
 		return cur == nil && err == nil, err
 	}
 	for range 2 {
-		again, err := s.resend(func() error { s.refresh(it, expires); return s.client.Add(it) })
+		again, err := s.resend(ctx, func() error { s.refresh(it, expires); return s.client.Add(it) })
 		if err == nil {
 			return true, nil
 		}
@@ -816,7 +839,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, expire
 		}
 		// Something is there; if it holds no live session (a legacy item
 		// past its exact expiry, a value that is not a session), take its place.
-		cur, err := s.getItem(it.Key)
+		cur, err := s.getItem(ctx, it.Key)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			continue // gone meanwhile: add again
 		}
@@ -831,7 +854,7 @@ func (s *Store) create(ctx context.Context, id string, it *memcache.Item, expire
 		}
 		next := *it
 		next.CasID = cur.CasID
-		err = s.cas(&next, expires)
+		err = s.cas(ctx, &next, expires)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			continue // no item under the id any more (it expired, or was deleted): add again
 		}
