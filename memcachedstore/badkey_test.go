@@ -85,6 +85,40 @@ func TestAnIDNoMemcachedKeyCanCarryIsNoSession(t *testing.T) {
 	}
 }
 
+// TestAnIDEveryMemcachedKeyCanCarryIsASession: the ids just inside the
+// key rules, which gomemcache takes (a key of exactly 250 bytes with the
+// prefix, bytes above 0x7e, punctuation), are sessions like any other:
+// the store's check refuses exactly what gomemcache's does, no more.
+func TestAnIDEveryMemcachedKeyCanCarryIsASession(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(shared(t))
+	later := time.Now().Add(time.Hour)
+	for _, id := range []string{
+		strings.Repeat("i", 250-len(st.Prefix())),
+		"é€\x80\xff" + storetest.NewID(),
+		"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" + storetest.NewID(),
+	} {
+		name := id[:min(len(id), 10)]
+		data := []byte(`{"n":"` + storetest.NewID() + `"}`)
+		if _, swapped, err := st.CompareAndSwap(ctx, id, "", data, later); !swapped || err != nil {
+			t.Errorf("CompareAndSwap(%q…, \"\") = swapped %v, %v; want created", name, swapped, err)
+			continue
+		}
+		if got, found, err := st.Get(ctx, id); !found || err != nil || string(got) != string(data) {
+			t.Errorf("Get(%q…) = %s, found %v, %v; want %s", name, got, found, err, data)
+		}
+		if found, err := st.Touch(ctx, id, later); !found || err != nil {
+			t.Errorf("Touch(%q…) = found %v, %v; want found", name, found, err)
+		}
+		if err := st.Destroy(ctx, id); err != nil {
+			t.Errorf("Destroy(%q…) = %v", name, err)
+		}
+		if _, found, err := st.Get(ctx, id); found || err != nil {
+			t.Errorf("Get(%q…) after Destroy = found %v, %v; want no session", name, found, err)
+		}
+	}
+}
+
 // TestCookieOfAnIDNoMemcachedKeyCanCarryGetsANewSession: a request whose
 // cookie (signed with the app's secret) carries such an id, issued before
 // the app moved to Memcached, starts a new session, as for any cookie of
