@@ -1059,13 +1059,16 @@ func purgeSQL(t, cond string) string {
 SELECT count(*), max(expire) FROM batch`
 }
 
-// purgeBatches runs sql, a statement of purgeSQL, from expire from on,
-// until a batch deletes fewer than purgeBatch rows, and returns how many
+// purgeBatches runs sql, a statement of purgeSQL, from the earliest expire
+// on, until a batch deletes fewer than purgeBatch rows, and returns how many
 // rows the batches deleted. Each batch is a transaction of its own, so
 // none holds more than a batch of rows, and it stops, with ctx's error,
-// when ctx ends between batches. T is the type of the table's expire.
-func purgeBatches[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, pool *pgxpool.Pool, sql string, from T) (int, error) {
+// when ctx ends between batches.
+func purgeBatches(ctx context.Context, pool *pgxpool.Pool, sql string) (int, error) {
 	total := 0
+	// -infinity, which PostgreSQL takes for a timestamp and a timestamptz
+	// alike, in every query mode.
+	var from any = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -1084,6 +1087,17 @@ func purgeBatches[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, 
 // purgeBatchOn runs one batch of sql from *from on a connection of pool,
 // sets *from to the batch's last expire and returns the rows it deleted.
 //
+// The last expire is read as pgx decodes the column's own type, a
+// time.Time that holds a timestamp's wall-clock time in UTC, or a
+// timestamptz's instant, and goes back as that: PostgreSQL takes it for
+// the column's type, in every query mode, as it was read. Read into a
+// pgtype.Timestamp from a timestamptz column (a table made by hand), it
+// was the instant's wall-clock time in the Go process's zone, which the
+// query modes that send arguments as text (exec, simple_protocol, behind
+// PgBouncer) sent back to be read in the connection's TimeZone: hours off
+// when the two differ, and when later than the rows left, the next batch
+// found none of them.
+//
 // When ctx ends while the statement is on its way or running, pgx returns
 // at once and closes the connection in the background: it asks the server
 // to cancel the statement, then ends the connection and reads what the
@@ -1097,16 +1111,24 @@ func purgeBatches[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, 
 // not answer after 15 s): the statement has then been cancelled or has
 // ended on the server, and no batch deletes a row after PurgeExpired, or
 // Close, returned.
-func purgeBatchOn[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, pool *pgxpool.Pool, sql string, from *T) (int, error) {
+func purgeBatchOn(ctx context.Context, pool *pgxpool.Pool, sql string, from *any) (int, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Release()
-	var n int
-	err = conn.QueryRow(ctx, sql, *from).Scan(&n, from)
+	var (
+		n    int
+		last any
+	)
+	err = conn.QueryRow(ctx, sql, *from).Scan(&n, &last)
 	if pc := conn.Conn().PgConn(); err != nil && pc.IsClosed() {
 		<-pc.CleanupDone()
+	}
+	// A batch of rows that all expire at -infinity (written by hand) ends
+	// there: the next starts where this one did.
+	if t, ok := last.(time.Time); ok && err == nil {
+		*from = t
 	}
 	return n, err
 }
@@ -1128,7 +1150,7 @@ func purgeBatchOn[T pgtype.Timestamp | pgtype.Timestamptz](ctx context.Context, 
 // server that does not answer, that wait ends after 15 seconds, pgx's
 // bound on closing a connection.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
-	n, err := purgeBatches(ctx, s.pool, s.q.purge, pgtype.Timestamp{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
+	n, err := purgeBatches(ctx, s.pool, s.q.purge)
 	if err != nil {
 		return n, s.fail("purge expired", err)
 	}

@@ -211,3 +211,33 @@ func TestStoreWorksOnATimestamptzExpireColumn(t *testing.T) {
 		}
 	})
 }
+
+// The batches of PurgeExpired go on from the last expire of the batch
+// before, which comes back to PostgreSQL as an argument. On a table whose
+// expire is a timestamptz (which the README says works) in a database whose
+// TimeZone is not the Go process's, in the query modes a pool behind
+// PgBouncer uses (exec, simple_protocol), that position came back as the
+// wall-clock time of the Go process's zone read in the database's: later
+// than every row left (here by the 12 hours and more between UTC-12 and
+// any other zone), so the second batch found nothing, and each purge
+// (each cleanup run) deleted 1,000 rows at most.
+func TestPurgeExpiredDeletesEveryBatchOfATimestamptzTableInADatabaseOfAnotherTimeZone(t *testing.T) {
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			dsn := testserver.SharedPostgres(t).NewDatabase(t)
+			admin := poolOn(t, dsn, nil)
+			// Etc/GMT+12 is UTC-12: west of every zone the Go process may have but one.
+			exec(t, admin, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), 'Etc/GMT+12'); END $$`)
+			pool := poolOn(t, dsn, func(cfg *pgxpool.Config) { cfg.ConnConfig.DefaultQueryExecMode = mode })
+			table := fmt.Sprintf("tz_session_%d", tableSeq.Add(1))
+			exec(t, pool, strings.Replace(pgstore.CreateTableSQL("", table), `"expire" timestamp(6) NOT NULL`, `"expire" timestamptz NOT NULL`, 1))
+			st := newStore(t, pool, pgstore.WithTable(table))
+			expired := 2*pgstore.PurgeBatch + 1
+			addExpired(t, pool, st, "old", expired)
+			if n, err := st.PurgeExpired(t.Context()); n != expired || err != nil {
+				t.Fatalf("PurgeExpired = %d, %v; want %d", n, err, expired)
+			}
+		})
+	}
+}

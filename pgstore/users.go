@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/shortid"
@@ -199,7 +198,7 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 // missing index table (a store that never indexed a user, on a table made
 // without WithCreateTable) has nothing to prune.
 func (s *Store) purgeUsers(ctx context.Context) error {
-	_, err := purgeBatches(ctx, s.pool, s.uq.purge, pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true})
+	_, err := purgeBatches(ctx, s.pool, s.uq.purge)
 	if undefinedTable(err) {
 		return nil
 	}
