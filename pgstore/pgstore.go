@@ -189,6 +189,25 @@ func checkDocument(data []byte) error {
 	return nil
 }
 
+// idProblem says why no sid can hold id, "" if one can: a NUL byte, or
+// bytes that are not UTF-8, which no PostgreSQL text holds. The manager
+// takes any UTF-8 id (a custom GenerateID may make one with a NUL byte),
+// and a cookie may carry one that an earlier store, which keeps any id,
+// issued. No session has such an id: reads, touches and destroys of one
+// find nothing, and writes fail with badID, before a round trip.
+func idProblem(id string) string {
+	if strings.IndexByte(id, 0) < 0 && utf8.ValidString(id) {
+		return ""
+	}
+	return notText([]byte(id))
+}
+
+// badID is the error of a write (op) of a session whose id no sid can
+// hold, for the reason why (idProblem's).
+func badID(op, id, why string) error {
+	return fmt.Errorf("pgstore: %s %s: the session id holds %s, which the sid column (PostgreSQL text) cannot hold", op, shortid.Of(id), why)
+}
+
 // notJSON adds ErrNotJSON to err, an error of a statement that writes a
 // document, if PostgreSQL refused the document as json (invalid text
 // representation, 22P02). The statement's other conversions cannot raise
@@ -785,6 +804,9 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, s.wrap("get", id, err)
 	}
+	if idProblem(id) != "" {
+		return nil, false, nil // no sid holds it
+	}
 	var data []byte
 	err := s.pool.QueryRow(ctx, s.q.get, id).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -800,6 +822,9 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, s.wrap("get", id, err)
+	}
+	if idProblem(id) != "" {
+		return nil, "", false, nil // no sid holds it
 	}
 	var (
 		data    []byte
@@ -821,8 +846,15 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return s.wrap("set", id, err)
 	}
+	at, live := s.expiry(expires)
+	if why := idProblem(id); why != "" {
+		if live {
+			return badID("set", id, why)
+		}
+		return nil // a delete of what no sid holds
+	}
 	var err error
-	if at, live := s.expiry(expires); live {
+	if live {
 		if err = checkDocument(data); err == nil {
 			_, err = s.pool.Exec(ctx, s.q.upsert, id, data, at)
 			err = notJSON(err)
@@ -842,6 +874,9 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, s.wrap("touch", id, err)
+	}
+	if idProblem(id) != "" {
+		return false, nil // no sid holds it
 	}
 	var (
 		tag pgconn.CommandTag
@@ -865,6 +900,9 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (bool, 
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, s.wrap("get and touch", id, err)
+	}
+	if idProblem(id) != "" {
+		return nil, "", false, nil // no sid holds it
 	}
 	at, live := s.expiry(expires)
 	if !live {
@@ -890,6 +928,9 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrap("destroy", id, err)
 	}
+	if idProblem(id) != "" {
+		return nil // no sid holds it
+	}
 	if _, err := s.pool.Exec(ctx, s.q.delete, id); err != nil {
 		return s.wrap("destroy", id, err)
 	}
@@ -908,6 +949,15 @@ func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte,
 		return "", false, s.wrap("compare-and-swap", id, err)
 	}
 	at, live := s.expiry(expires)
+	if why := idProblem(id); why != "" {
+		switch {
+		case old != "":
+			return "", false, nil // no sid holds it: not at that version
+		case live:
+			return "", false, badID("compare-and-swap", id, why)
+		}
+		return "", true, nil // nothing to create, and nothing there
+	}
 	if live {
 		if err := checkDocument(data); err != nil {
 			return "", false, s.wrap("compare-and-swap", id, err)

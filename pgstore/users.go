@@ -131,6 +131,9 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 	if err := ctx.Err(); err != nil {
 		return s.wrap("index user session", id, err)
 	}
+	if why := idProblem(id); why != "" {
+		return badID("index user session", id, why)
+	}
 	if expires.IsZero() {
 		expires = time.Now().Add(s.defaultTTL)
 	}
@@ -145,6 +148,9 @@ func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, exp
 func (s *Store) UnindexUserSession(ctx context.Context, user, id string) error {
 	if err := ctx.Err(); err != nil {
 		return s.wrap("unindex user session", id, err)
+	}
+	if idProblem(id) != "" {
+		return nil // no entry's sid holds it
 	}
 	if _, err := s.pool.Exec(ctx, s.uq.unindex, []byte(user), id); err != nil {
 		return s.usersErr("unindex user session "+shortid.Of(id), err)

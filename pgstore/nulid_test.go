@@ -1,0 +1,99 @@
+package pgstore_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver/apptest"
+	"github.com/sessionkit/session/memstore"
+	"github.com/sessionkit/session/storetest"
+)
+
+// nulID is a session id that the manager takes (a custom GenerateID may
+// make one: UTF-8, up to 978 bytes) but that no PostgreSQL text, and so no
+// sid, can hold: a NUL byte.
+func nulID() string { return "id\x00" + storetest.NewID() }
+
+// TestAnIDWithANULByteIsNoSession: an id with a NUL byte names no session,
+// since no sid can hold one: the reads, touches and destroys of one answer
+// "no session", as for any id the table does not hold, where each failed
+// with PostgreSQL's "invalid byte sequence for encoding UTF8: 0x00", which
+// made the manager answer 500 to every request with such a cookie (one an
+// earlier store, which keeps any id, issued) instead of starting a new
+// session. A write of one fails with an error that says what is wrong with
+// the id, before a round trip.
+func TestAnIDWithANULByteIsNoSession(t *testing.T) {
+	ctx := t.Context()
+	st := newStore(t, newPool(t))
+	later := time.Now().Add(time.Hour)
+	data := []byte(`{"cookie":{}}`)
+	id := nulID()
+	if _, found, err := st.Get(ctx, id); found || err != nil {
+		t.Errorf("Get = found %v, %v; want no session", found, err)
+	}
+	if _, _, found, err := st.GetVersion(ctx, id); found || err != nil {
+		t.Errorf("GetVersion = found %v, %v; want no session", found, err)
+	}
+	if _, _, found, err := st.GetAndTouch(ctx, id, later); found || err != nil {
+		t.Errorf("GetAndTouch = found %v, %v; want no session", found, err)
+	}
+	if found, err := st.Touch(ctx, id, later); found || err != nil {
+		t.Errorf("Touch = found %v, %v; want no session", found, err)
+	}
+	if found, err := st.Touch(ctx, id, time.Now().Add(-time.Second)); found || err != nil {
+		t.Errorf("Touch to the past = found %v, %v; want no session", found, err)
+	}
+	if err := st.Destroy(ctx, id); err != nil {
+		t.Errorf("Destroy = %v; want nil (no session)", err)
+	}
+	if err := st.Set(ctx, id, data, time.Now().Add(-time.Second)); err != nil {
+		t.Errorf("Set with a past expiry (a destroy) = %v; want nil", err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, id, "1234", data, later); swapped || err != nil {
+		t.Errorf("CompareAndSwap from a version = swapped %v, %v; want a conflict (no session)", swapped, err)
+	}
+	if _, swapped, err := st.CompareAndSwap(ctx, id, "", data, time.Now().Add(-time.Second)); !swapped || err != nil {
+		t.Errorf("CompareAndSwap of nothing to nothing = swapped %v, %v; want swapped (no session there)", swapped, err)
+	}
+	if err := st.UnindexUserSession(ctx, "alice", id); err != nil {
+		t.Errorf("UnindexUserSession = %v; want nil (no entry)", err)
+	}
+	_, swapped, createErr := st.CompareAndSwap(ctx, id, "", data, later)
+	if swapped {
+		t.Error("CompareAndSwap create swapped")
+	}
+	for op, err := range map[string]error{
+		"Set":                   st.Set(ctx, id, data, later),
+		"CompareAndSwap create": createErr,
+		"IndexUserSession":      st.IndexUserSession(ctx, "alice", id, time.Now(), later),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "a NUL byte at offset 2") {
+			t.Errorf("%s = %v; want an error that says the id holds a NUL byte at byte 2", op, err)
+		}
+	}
+	if n, err := st.Count(ctx); n != 0 || err != nil {
+		t.Errorf("Count = %d, %v; want nothing stored", n, err)
+	}
+}
+
+// TestCookieOfAnIDWithANULByteGetsANewSession: a request whose cookie
+// (signed with the app's secret) carries an id with a NUL byte, issued
+// before the app moved to PostgreSQL, starts a new session, as for any
+// cookie of a session the store does not hold; it was answered 500, on
+// every request until the cookie expired.
+func TestCookieOfAnIDWithANULByteGetsANewSession(t *testing.T) {
+	gen := func(*http.Request) string { return nulID() }
+	before := apptest.New(t, memstore.New(), func(o *session.Options) { apptest.HourCookie(o); o.GenerateID = gen })
+	first := before.MustDo(t, "/set?k=a&v=1", nil)
+	after := apptest.New(t, newStore(t, newPool(t)), apptest.HourCookie)
+	r, err := after.Do("/values", first.Cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, `"new":true`) {
+		t.Fatalf("request with the cookie of an id with a NUL byte: %d %s; want 200 and a new session", r.Status, r.Body)
+	}
+}
