@@ -500,7 +500,12 @@ func (s *Session) Reload(ctx context.Context) error {
 
 // Save writes the session to the store now (express: save), for long-lived
 // connections such as server-sent events or websockets. The end of the
-// request does not write it again unless it changes after this. When the
+// request does not write it again unless it changes after this. When
+// another request ended the session since this one loaded it (a logout in
+// another tab, Manager.DestroyUserSessions), Save writes nothing and
+// returns an error wrapping ErrNotFound, whether or not the session
+// changed: a stream that saves, or calls Save now and then, learns that
+// the user is logged out and should stop. When the
 // save of a login fails at Options.MaxSessionsPerUser's trimming, the
 // login's session is destroyed and Save returns the error; the session is
 // then as after Destroy (new, empty, without the user), and the end of the

@@ -609,3 +609,31 @@ func TestSaveByHandOfAnOldSessionStoresTheRenewedExpiry(t *testing.T) {
 		t.Fatalf("the session is gone (err %v) 30 minutes into the hour its cookie gives it", err)
 	}
 }
+
+// TestSaveOfASessionDestroyedMeanwhileReturnsErrNotFound pins what Save's
+// doc tells a stream: once another request ended the session (a logout on
+// another tab, DestroyUserSessions), a Save, whether the session changed or
+// not, writes nothing and returns an error wrapping ErrNotFound, so that a
+// server-sent-events loop knows to stop.
+func TestSaveOfASessionDestroyedMeanwhileReturnsErrNotFound(t *testing.T) {
+	for _, change := range []bool{false, true} {
+		t.Run(fmt.Sprint("change=", change), func(t *testing.T) {
+			m, st := newTestManager(t, Options{})
+			b := stored(t, m)
+			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				fmt.Fprint(w, "data: 1\n\n") // the stream has started
+				st.Store.Destroy(r.Context(), s.ID())
+				if change {
+					s.Set("events", 2)
+				}
+				if err := s.Save(r.Context()); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Save = %v, want an error wrapping ErrNotFound", err)
+				}
+				if _, found, _ := st.Store.Get(r.Context(), s.ID()); found {
+					t.Error("Save wrote the destroyed session back")
+				}
+			}))
+			b.get("/")
+		})
+	}
+}
