@@ -11,7 +11,12 @@ import (
 
 // Session is one request's view of a session: its id, its keys and its
 // cookie. Get one with From. Its methods are safe for concurrent use by the
-// goroutines of one request, and safe on a nil *Session (they do nothing).
+// goroutines of one request, and safe on a nil *Session (they do nothing,
+// and those that return an error, RenewID, Save and Destroy among them,
+// return nil). From returns nil when the store failed (the ErrorHandler
+// answers then) but also for a request outside Options.Cookie.Path or not
+// under Manager.Handler, where a login's RenewID, SetUser and Save succeed
+// and store nothing: check From's result where that matters.
 type Session struct {
 	mu sync.Mutex
 	rs *requestState // and through it, rs.m, the manager
