@@ -89,6 +89,18 @@
 // From returns the session of the innermost Handler whose cookie path the
 // request matches.
 //
+// # Cross-site request forgery
+//
+// The middleware does not protect forms and JSON endpoints from cross-site
+// request forgery (express-session does not either): the browser sends the
+// session cookie with a forged request too. Wrap the Handler with the
+// standard library's http.CrossOriginProtection, which refuses cross-origin
+// POST, PUT, PATCH and DELETE requests by their Sec-Fetch-Site or Origin
+// header, and set Cookie.SameSite to SameSiteLax (the default sends no
+// SameSite attribute, as express-session does). For browsers that send
+// neither header, keep a random token in the session and compare it with
+// a form field or request header. See the Manager.Handler example.
+//
 // # Errors
 //
 // A bad, forged, truncated or oversized cookie is no cookie: a fresh session.
