@@ -264,7 +264,10 @@ func ExampleManager_DestroyUserSessions() {
 
 // "Remember me": a browser-session cookie by default, and a 30-day one for a
 // visitor who ticks the box at login. The change to the session's own cookie
-// is a modification: the session is saved and its Set-Cookie sent.
+// is a modification: the session is saved and its Set-Cookie sent. RenewID
+// keeps the cookie's expiry, so a login without the box sets it back: else a
+// login after a remembered one in the same browser (another user, say) would
+// keep its 30 days.
 func ExampleCookieExpiry_SetMaxAge() {
 	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}})
 	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,18 +279,26 @@ func ExampleCookieExpiry_SetMaxAge() {
 		s.SetUser(r.FormValue("name"))
 		if r.FormValue("remember") == "on" {
 			s.Cookie().SetMaxAge(30 * 24 * time.Hour)
+		} else {
+			s.Cookie().SetMaxAge(0) // the options' Cookie.MaxAge: a browser-session cookie here
 		}
 	}))
 
-	for _, form := range []string{"name=ada", "name=ada&remember=on"} {
+	var cookie *http.Cookie // one browser
+	for _, form := range []string{"name=ada", "name=ada&remember=on", "name=bob"} {
 		w := httptest.NewRecorder()
-		login.ServeHTTP(w, httptest.NewRequest("POST", "/login?"+form, nil))
-		c := w.Result().Cookies()[0]
-		fmt.Printf("%s: cookie %s, Max-Age %d\n", form, c.Name, c.MaxAge)
+		r := httptest.NewRequest("POST", "/login?"+form, nil)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		login.ServeHTTP(w, r)
+		cookie = w.Result().Cookies()[0]
+		fmt.Printf("%s: cookie %s, Max-Age %d\n", form, cookie.Name, cookie.MaxAge)
 	}
 	// Output:
 	// name=ada: cookie sid, Max-Age 0
 	// name=ada&remember=on: cookie sid, Max-Age 2592000
+	// name=bob: cookie sid, Max-Age 0
 }
 
 // A "your devices" page: with RecordClient, each session of a user records
