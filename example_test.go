@@ -326,7 +326,9 @@ func ExampleManager_UserSessions() {
 	}
 	var devices []string
 	for _, info := range infos {
-		// A page would also show info.ShortID(), info.LastUsed and info.Expires.
+		// A page would also show info.ShortID(), info.LastUsed and info.Expires,
+		// and mark as "this device" the one whose info.ID is session.From(r).ID()
+		// (its JSON form has no id to compare).
 		devices = append(devices, fmt.Sprintf("%s from %s", info.UserAgent, info.IP))
 	}
 	slices.Sort(devices) // UserSessions lists the most recently used first
