@@ -1,12 +1,18 @@
 package pgstore_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/internal/testserver/apptest"
 	"github.com/sessionkit/session/memstore"
 	"github.com/sessionkit/session/storetest"
@@ -26,11 +32,49 @@ func nulID() string { return "id\x00" + storetest.NewID() }
 // session. A write of one fails with an error that says what is wrong with
 // the id, before a round trip.
 func TestAnIDWithANULByteIsNoSession(t *testing.T) {
+	checkIDNoSidHolds(t, nulID(), "a NUL byte at offset 2")
+}
+
+// TestAnIDThatIsNotUTF8IsNoSession: an id whose bytes are not UTF-8 (a
+// caller of the Store's methods may pass one; the manager refuses such a
+// cookie) names no session either, since PostgreSQL's text refuses it
+// ("invalid byte sequence for encoding UTF8", 22021), as it refuses a NUL:
+// the same answers, and no statement sent with it.
+func TestAnIDThatIsNotUTF8IsNoSession(t *testing.T) {
+	checkIDNoSidHolds(t, "id\xff"+storetest.NewID(), "byte 0xff at offset 2 is not UTF-8")
+}
+
+// idTracer records the statements sent with an argument equal to id.
+type idTracer struct {
+	id   string
+	mu   sync.Mutex
+	sent []string
+}
+
+func (d *idTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	for _, a := range data.Args {
+		if a == any(d.id) {
+			d.mu.Lock()
+			d.sent = append(d.sent, data.SQL)
+			d.mu.Unlock()
+		}
+	}
+	return ctx
+}
+
+func (d *idTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// checkIDNoSidHolds checks that every method of a store that takes an id
+// answers for id, which no sid can hold, as for an id the table does not
+// hold, or (a write) fails with an error saying why, and that none sends a
+// statement with it.
+func checkIDNoSidHolds(t *testing.T, id, why string) {
+	t.Helper()
 	ctx := t.Context()
-	st := newStore(t, newPool(t))
+	tracer := &idTracer{id: id}
+	st := newStore(t, poolOn(t, testserver.SharedPostgres(t).NewDatabase(t), func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = tracer }))
 	later := time.Now().Add(time.Hour)
 	data := []byte(`{"cookie":{}}`)
-	id := nulID()
 	if _, found, err := st.Get(ctx, id); found || err != nil {
 		t.Errorf("Get = found %v, %v; want no session", found, err)
 	}
@@ -70,12 +114,15 @@ func TestAnIDWithANULByteIsNoSession(t *testing.T) {
 		"CompareAndSwap create": createErr,
 		"IndexUserSession":      st.IndexUserSession(ctx, "alice", id, time.Now(), later),
 	} {
-		if err == nil || !strings.Contains(err.Error(), "a NUL byte at offset 2") {
-			t.Errorf("%s = %v; want an error that says the id holds a NUL byte at byte 2", op, err)
+		if err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s = %v; want an error that says the id holds %s", op, err, why)
 		}
 	}
 	if n, err := st.Count(ctx); n != 0 || err != nil {
 		t.Errorf("Count = %d, %v; want nothing stored", n, err)
+	}
+	if len(tracer.sent) > 0 {
+		t.Errorf("statements sent with the id: %q; want none", tracer.sent)
 	}
 }
 
