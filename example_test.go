@@ -340,6 +340,135 @@ func ExampleManager_UserSessions() {
 	// Safari on a phone from 192.0.2.1
 }
 
+// A "your devices" page with a "log out" button per device. The page shows
+// each device by its ShortID (the id is as secret as a password, and stays
+// on the server); the button posts that ShortID back, and the handler maps
+// it to the session id through UserSessions of the logged-in user, so that
+// a ShortID of someone else's device, or a forged one, names nothing.
+// DestroyUserSession then ends that session if it is still the user's. The
+// current device logs out with Session.Destroy, which also clears its
+// cookie.
+func ExampleManager_DestroyUserSession() {
+	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}, RecordClient: true})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusInternalServerError)
+			return
+		}
+		s.SetUser(r.FormValue("name"))
+	})
+	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		infos, err := m.UserSessions(r.Context(), s.User())
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		for _, info := range infos {
+			// A page renders a form per device:
+			// <form method="post" action="/devices/logout"><button name="device" value="{{.ShortID}}">
+			this := ""
+			if info.ID == s.ID() {
+				this = " (this device)"
+			}
+			fmt.Fprintf(w, "%s %s%s\n", info.ShortID(), info.UserAgent, this)
+		}
+	})
+	mux.HandleFunc("POST /devices/logout", func(w http.ResponseWriter, r *http.Request) {
+		s := session.From(r)
+		infos, err := m.UserSessions(r.Context(), s.User())
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		// The posted ShortID, among this user's devices only. (Two devices
+		// of one user may share a ShortID, rarely: a page that cares
+		// refuses an ambiguous one.)
+		i := slices.IndexFunc(infos, func(i session.SessionInfo) bool { return i.ShortID() == r.FormValue("device") })
+		switch {
+		case i < 0:
+			http.Error(w, "no such device", http.StatusNotFound)
+			return
+		case infos[i].ID == s.ID():
+			err = s.Destroy(r.Context())
+		default:
+			var ended bool
+			ended, err = m.DestroyUserSession(r.Context(), s.User(), infos[i].ID)
+			if err == nil && !ended {
+				http.Error(w, "that device has logged out already", http.StatusGone)
+				return
+			}
+		}
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "logged out: %s", infos[i].UserAgent)
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "user: %q", session.From(r).User())
+	})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	device := func(ua string) *http.Client {
+		c := newClient()
+		c.Transport = userAgent(ua)
+		return c
+	}
+	laptop, phone, bobs := device("Firefox on a laptop"), device("Safari on a phone"), device("Chrome on bob's PC")
+	for c, name := range map[*http.Client]string{laptop: "ada", phone: "ada", bobs: "bob"} {
+		resp, _ := c.PostForm(srv.URL+"/login", url.Values{"name": {name}})
+		resp.Body.Close()
+	}
+	post := func(c *http.Client, device string) string {
+		resp, err := c.PostForm(srv.URL+"/devices/logout", url.Values{"device": {device}})
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+
+	// The laptop's devices page, and the phone's button on it.
+	var lines []string
+	shortIDs := map[string]string{}
+	for line := range strings.Lines(get(laptop, srv.URL+"/devices")) {
+		short, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		lines = append(lines, rest)
+		shortIDs[strings.TrimSuffix(rest, " (this device)")] = short
+	}
+	slices.Sort(lines) // UserSessions lists the most recently used first
+	fmt.Println(strings.Join(lines, "; "))
+	fmt.Println(post(laptop, shortIDs["Safari on a phone"]))
+	fmt.Println("phone", get(phone, srv.URL))
+	fmt.Println("laptop", get(laptop, srv.URL))
+
+	// bob's ShortID, posted by ada, names none of her devices.
+	bobsInfo, _ := m.UserSessions(context.Background(), "bob")
+	fmt.Println(post(laptop, bobsInfo[0].ShortID()))
+	fmt.Println("bob", get(bobs, srv.URL))
+	// Output:
+	// Firefox on a laptop (this device); Safari on a phone
+	// logged out: Safari on a phone
+	// phone user: ""
+	// laptop user: "ada"
+	// no such device
+	// bob user: "bob"
+}
+
+// userAgent is a transport that sends a User-Agent of its own.
+type userAgent string
+
+func (ua userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", string(ua))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 // flakyStore is a store whose server can go down.
 type flakyStore struct {
 	session.Store

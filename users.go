@@ -23,7 +23,8 @@ import (
 // document under UserKey, so an Express app sharing the store keeps it as
 // data. A store that is a UserIndex keeps, for each user, the ids of their
 // sessions; with it the manager lists a user's sessions (UserSessions), ends
-// them (DestroyUserSessions) and caps them (Options.MaxSessionsPerUser).
+// them (DestroyUserSessions) or one of them (DestroyUserSession) and caps
+// them (Options.MaxSessionsPerUser).
 //
 // How the index stays right without a transaction spanning the session and
 // the index (Redis Cluster puts them on different nodes): before every
@@ -56,7 +57,7 @@ import (
 // manager removes an entry as soon as it is stale: after the store confirmed
 // the destroy of a session the manager knows belongs to the user (Destroy,
 // RenewID's and Regenerate's old id, Unset with UnsetDestroy,
-// MaxSessionsPerUser, DestroyUserSessions), after a save that unbound
+// MaxSessionsPerUser, DestroyUserSessions, DestroyUserSession), after a save that unbound
 // the session from the user (SetUser("") or another user), and when a
 // save's re-read finds that another request unbound it, the entry the save
 // recorded for the user it loaded (unindexRebound). A destroyed id is
@@ -741,10 +742,7 @@ func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionIn
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			err := m.store.Destroy(ctx, info.ID)
-			if err == nil {
-				m.unindexUser(ctx, user, info.ID)
-			}
+			err := m.destroyOfUser(ctx, user, info.ID)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -756,6 +754,19 @@ func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionIn
 	}
 	wg.Wait()
 	return n, errors.Join(errs...)
+}
+
+// destroyOfUser destroys session id, which belongs to user, and removes
+// user's index entry for it once the store confirmed the destroy (a
+// destroyed id is never written again with a VersionedStore: a request that
+// had it loaded fails its compare-and-swap). It is the one path of
+// destroyAll and DestroyUserSession.
+func (m *Manager) destroyOfUser(ctx context.Context, user, id string) error {
+	if err := m.store.Destroy(ctx, id); err != nil {
+		return err
+	}
+	m.unindexUser(ctx, user, id)
+	return nil
 }
 
 // acquire takes a slot of sem, unless ctx is done first.
@@ -901,4 +912,96 @@ func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep .
 		return n, fmt.Errorf("session: destroy user sessions: %w", err)
 	}
 	return n, nil
+}
+
+// DestroyUserSession ends the session id if it is one of userID's, and
+// reports whether it ended one: the "log out" button of one device on a
+// "your devices" page. Map the device the form names (a ShortID, never the
+// id itself, which is as secret as a password) to its SessionInfo.ID
+// through UserSessions of the logged-in user, and pass that user:
+// DestroyUserSession checks again that the session is theirs, so an id of
+// another user's session, or of one the user no longer has (logged out,
+// rebound by SetUser, expired), ends nothing and answers false, nil, as do
+// the empty user and the empty id (without asking the store). The session
+// is theirs when its stored document binds it to userID, which is what
+// UserSessions and DestroyUserSessions check; that includes the sessions
+// DestroyUserSessions ends although UserSessions does not list them (past
+// AbsoluteTimeout, over MaxDocumentBytes); for a document the Codec does
+// not decode (another app's), the user's index entry for it is taken at its
+// word, as DestroyUserSessions does.
+//
+// It ends the session as DestroyUserSessions does: after it returns true
+// the session works on no app instance, a request that had it loaded does
+// not write it back (with a VersionedStore, as every index store is), and
+// the user's index entry is removed (a failed removal is logged, and the
+// entry expires on its own). Each step (the read, the destroy with its
+// index removal) is bounded by Options.StoreTimeout, within ctx.
+//
+// Cost: one read of the session and one destroy and one index removal,
+// three store round trips; a document the Codec does not decode costs a
+// listing of the user's index more. A session that is not the user's costs
+// the read alone.
+//
+// The id may be the request's own session (Session.ID): it ends, the
+// request's save is not written back and sends no cookie (as for a session
+// that another request destroyed), and the browser's next request starts a
+// new, empty session; but the request's Session keeps its values (and
+// User) until the request ends. Session.Destroy is the better call there:
+// the request's session is new at once, and its cookie is cleared.
+//
+// It fails with ErrNotSupported if the store is not a UserIndex, as
+// DestroyUserSessions does.
+func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) (bool, error) {
+	if m.users == nil {
+		return false, m.noUserIndex("destroy user session")
+	}
+	if userID == "" || id == "" {
+		return false, nil // no session is indexed under no user, and none has no id
+	}
+	owned, err := m.ownedBy(ctx, userID, id)
+	if err != nil || !owned {
+		return false, err
+	}
+	dctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
+	if err := m.destroyOfUser(dctx, userID, id); err != nil {
+		return false, fmt.Errorf("session: destroy user session %s: %w", shortid.Of(id), err)
+	}
+	return true, nil
+}
+
+// ownedBy reports whether the stored session id belongs to user, as
+// DestroyUserSessions decides it: its document binds it to user (read
+// whatever its size or age), or, for a document the Codec does not decode,
+// user's index lists it. One read; the listing only for such a document.
+func (m *Manager) ownedBy(ctx context.Context, user, id string) (bool, error) {
+	rctx, cancel := m.withStoreTimeout(ctx)
+	data, found, err := m.store.Get(rctx, id)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("session: destroy user session: read session %s: %w", shortid.Of(id), err)
+	}
+	if !found {
+		return false, nil
+	}
+	if u, ok := m.userOfData(data); ok {
+		return u == user, nil
+	}
+	// Another app's layout: its user cannot be told, and the index entry's
+	// word is taken (mayBeUsers), unless the session was rewritten since
+	// in a layout that tells another user.
+	lctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
+	owned := false
+	err = m.users.UserSessions(lctx, user, func(listed string, _, _ time.Time, data []byte) {
+		if listed != id || data == nil {
+			return
+		}
+		u, ok := m.userOfData(data)
+		owned = !ok || u == user
+	})
+	if err != nil {
+		return false, fmt.Errorf("session: destroy user session: list user sessions: %w", err)
+	}
+	return owned, nil
 }
