@@ -15,7 +15,8 @@ import (
 // on stores made by newStore, which must be session.UserIndexRemover
 // stores with compare-and-swap, each fresh per call: parallel logins through two app
 // instances then DestroyUserSessions, a login racing DestroyUserSessions,
-// MaxSessionsPerUser under parallel logins, "log out my other devices", and
+// MaxSessionsPerUser under parallel logins, "log out my other devices",
+// "log out" of one device (DestroyUserSession), and
 // the recorded client, and the index of repeated logins.
 func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 	t.Run("ParallelLoginsThenDestroyUserSessionsEndsEveryOne", func(t *testing.T) {
@@ -29,6 +30,9 @@ func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 	})
 	t.Run("LogOutOtherDevicesKeepsTheOwnSession", func(t *testing.T) {
 		LogOutOtherDevicesKeepsOwn(t, newStore(t))
+	})
+	t.Run("LogOutOneDeviceEndsThatSessionAlone", func(t *testing.T) {
+		LogOutOneDeviceEndsItAlone(t, newStore(t))
 	})
 	t.Run("UserSessionsShowsTheRecordedClient", func(t *testing.T) {
 		RecordedClientIsListed(t, newStore(t))
@@ -249,6 +253,66 @@ func LogOutOtherDevicesKeepsOwn(t *testing.T, st session.Store) {
 	}
 	if got := listed(t, a.Manager, "dave"); !slices.Equal(got, ids[:1]) {
 		t.Fatalf("UserSessions lists %d sessions, want only the kept one", len(got))
+	}
+}
+
+// LogOutOneDeviceEndsItAlone logs one user in three times and another once,
+// through two app instances on st, and ends the user's second session with
+// DestroyUserSession while a request on it is under way on the other
+// instance: that session is gone for good (the request's save does not
+// bring it back), the user's other sessions and the other user's work, and
+// the index lists the user's two others. DestroyUserSession refuses the
+// other user's session, and one of the user's for the other user.
+func LogOutOneDeviceEndsItAlone(t *testing.T, st session.Store) {
+	apps := []*App{New(t, st, nil), New(t, st, nil)}
+	cookies, ids := parallelLogins(t, apps, "frank", 3)
+	graceCookies, graceIDs := parallelLogins(t, apps, "grace", 1)
+	m := apps[0].Manager
+	for _, c := range []struct{ user, id string }{{"frank", graceIDs[0]}, {"grace", ids[0]}, {"frank", "no-such-session"}} {
+		if ok, err := m.DestroyUserSession(t.Context(), c.user, c.id); ok || err != nil {
+			t.Fatalf("DestroyUserSession(%s, %.6s…) = %v, %v; want false, nil: not theirs", c.user, c.id, ok, err)
+		}
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		r, err := apps[1].Do("/slow?k=late&v=1", cookies[1])
+		if err == nil && r.Status != http.StatusOK {
+			err = fmt.Errorf("/slow: %d %s", r.Status, r.Body)
+		}
+		done <- err
+	}()
+	select {
+	case <-apps[1].Loaded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request did not load its session")
+	}
+	ok, err := m.DestroyUserSession(t.Context(), "frank", ids[1])
+	close(apps[1].Release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !ok || err != nil {
+		t.Fatalf("DestroyUserSession(frank, his second session) = %v, %v; want true, nil", ok, err)
+	}
+	if b, found, err := st.Get(t.Context(), ids[1]); err != nil || found {
+		t.Fatalf("the ended session: Get = %.40s, found %v, %v; want it gone", b, found, err)
+	}
+	mustBeLoggedOut(t, apps[1], cookies[1], ids[1])
+	for _, i := range []int{0, 2} {
+		if u := apps[i%2].MustDo(t, "/whoami", cookies[i]).Body; u != "frank" {
+			t.Errorf("frank's session %d: user %q, want frank", i, u)
+		}
+	}
+	if u := apps[1].MustDo(t, "/whoami", graceCookies[0]).Body; u != "grace" {
+		t.Errorf("grace's session: user %q, want grace", u)
+	}
+	want := slices.Sorted(slices.Values([]string{ids[0], ids[2]}))
+	if got := listed(t, apps[1].Manager, "frank"); !slices.Equal(got, want) {
+		t.Fatalf("UserSessions lists %d sessions, want frank's two others", len(got))
+	}
+	if ok, err := m.DestroyUserSession(t.Context(), "frank", ids[1]); ok || err != nil {
+		t.Fatalf("DestroyUserSession of the ended session again = %v, %v; want false, nil", ok, err)
 	}
 }
 
