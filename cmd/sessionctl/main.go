@@ -411,8 +411,18 @@ func expiry(data []byte, now time.Time) string {
 	if doc.Cookie.Expires == nil {
 		return "browser-session"
 	}
-	e := doc.Cookie.Expires.UTC()
-	return fmt.Sprintf("%s (in %s)", e.Format(time.RFC3339), e.Sub(now).Round(time.Second))
+	return expiresAt(now, *doc.Cookie.Expires)
+}
+
+// expiresAt shows an expiry and how long after now it is, or, once it has
+// passed (a stored cookie expiry lags behind the store's own when a touch
+// extended only the latter, as on Redis), how long ago.
+func expiresAt(now, t time.Time) string {
+	at := t.UTC().Format(time.RFC3339)
+	if ago := now.Sub(t).Round(time.Second); ago > 0 {
+		return fmt.Sprintf("%s (expired %s ago)", at, ago)
+	}
+	return fmt.Sprintf("%s (in %s)", at, t.Sub(now).Round(time.Second))
 }
 
 // list shows a page of the stored sessions. -timeout bounds each exchange

@@ -119,7 +119,7 @@ func expiresIn(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Second))
+	return expiresAt(now, t)
 }
 
 func orDash(s string) string {
