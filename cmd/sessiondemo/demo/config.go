@@ -109,13 +109,20 @@ func ParseConfig(args []string, getenv func(string) string, output io.Writer) (C
 			cfg.Secrets = append(cfg.Secrets, s)
 		}
 	}
-	// An empty -addr or -secret is most likely a script's variable that
-	// is not set: -addr "" would listen on every interface, -secret ""
-	// sign with the secret generated in this directory.
+	// An empty -addr, -secret, -store or -name is most likely a script's
+	// variable that is not set: -addr "" would listen on every interface,
+	// -secret "" sign with the secret generated in this directory, -store
+	// "" give each of two load-balanced demos a bolt file of its own, and
+	// -name "" quietly use the default name.
 	for _, f := range []struct {
 		name  string
 		empty bool
-	}{{"addr", strings.TrimSpace(cfg.Addr) == ""}, {"secret", len(cfg.Secrets) == 0}} {
+	}{
+		{"addr", strings.TrimSpace(cfg.Addr) == ""},
+		{"secret", len(cfg.Secrets) == 0},
+		{"store", strings.TrimSpace(cfg.StoreURL) == ""},
+		{"name", strings.TrimSpace(cfg.Name) == ""},
+	} {
 		if f.empty && flagGiven(fs, f.name) {
 			err := fmt.Errorf("-%s is empty; leave it out for its default", f.name)
 			fmt.Fprintln(fs.Output(), err)
