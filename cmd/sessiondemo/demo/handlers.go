@@ -333,6 +333,12 @@ func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := a.m.DestroyUserSessions(r.Context(), user, s.ID())
+	if errors.Is(err, session.ErrNotSupported) {
+		// The page hides the button on such a store; a post came anyway.
+		s.Flash("error", "This store keeps no index of users' sessions, so the demo cannot find your other sessions.")
+		backHome(w, r)
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
