@@ -179,8 +179,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
 // Shutdown stops accepting connections, waits for the requests in flight
-// (until ctx is done), then closes the store. Later calls return the first
-// call's result.
+// (until ctx is done: then it closes their connections and returns an error
+// saying so), then closes the store. Later calls return the first call's
+// result.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
 	return s.stopErr
@@ -188,6 +189,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) shutdown(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Time is up: close the connections of the requests still in
+		// flight, which Shutdown leaves open, before the store goes.
+		s.srv.Close()
+		err = fmt.Errorf("the requests still in flight were cut off: %w", err)
+	}
 	if serr := <-s.served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
