@@ -112,6 +112,7 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	storeURL       string
+	storeGiven     bool // -store was on the command line, $SESSION_STORE or not
 	timeout        time.Duration
 	store          session.Store
 	deadlines      []time.Time // of every exchange with the store, for explain
@@ -232,6 +233,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmdUsage(stderr)
 		return exitUsage
 	}
+	if c.storeGiven && strings.TrimSpace(c.storeURL) == "" {
+		// Most likely a script's variable that is not set; it overrides
+		// $SESSION_STORE all the same.
+		fmt.Fprintf(stderr, "sessionctl: -store is empty; give a store URL, or leave -store out to use $%s\n", StoreEnv)
+		return exitUsage
+	}
 	if c.storeURL == "" {
 		fmt.Fprintf(stderr, "sessionctl: no store: give -store URL or set %s (schemes: %s)\n", StoreEnv, strings.Join(storeurl.Schemes(), ", "))
 		return exitUsage
@@ -270,7 +277,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // addCommonFlags registers -store and -timeout, with the values c has so far
 // as defaults, so that they work before and after the command name.
 func addCommonFlags(fs *flag.FlagSet, c *cli) {
-	fs.Var(storeFlag{&c.storeURL}, "store", "the store `URL` (or $"+StoreEnv+")")
+	fs.Var(storeFlag{&c.storeURL, &c.storeGiven}, "store", "the store `URL` (or $"+StoreEnv+")")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up on the store after this `duration`")
 }
 
@@ -278,9 +285,12 @@ func addCommonFlags(fs *flag.FlagSet, c *cli) {
 // usage prints ($SESSION_STORE, or the URL given before the command), with
 // its secrets hidden (storeurl.Redact): the usage goes to stderr on every
 // usage error.
-type storeFlag struct{ url *string }
+type storeFlag struct {
+	url   *string
+	given *bool
+}
 
-func (f storeFlag) Set(v string) error { *f.url = v; return nil }
+func (f storeFlag) Set(v string) error { *f.url, *f.given = v, true; return nil }
 
 func (f storeFlag) String() string {
 	if f.url == nil || *f.url == "" {
