@@ -252,6 +252,10 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case !s.Has(key) && utf8.RuneCountInString(key) > maxKeyLen:
+		// No key is that long; the message is kept in the session until
+		// the next page view, so it does not quote the form's whole key.
+		s.Flash("error", fmt.Sprintf("There is no such key: a key is at most %d characters.", maxKeyLen))
 	case !s.Has(key):
 		s.Flash("error", fmt.Sprintf("There is no key %q.", key))
 	default:
