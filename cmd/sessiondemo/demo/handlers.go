@@ -224,14 +224,14 @@ func (a *app) formSet(w http.ResponseWriter, r *http.Request) {
 	}
 	key, value := strings.TrimSpace(r.PostForm.Get("key")), r.PostForm.Get("value")
 	if msg := keyProblem(key); msg != "" {
-		s.Flash("error", msg)
+		flash(s, "error", msg)
 	} else if msg := valueProblem(value); msg != "" {
-		s.Flash("error", msg)
+		flash(s, "error", msg)
 	} else if msg := capacityProblem(s, map[string]any{key: value}); msg != "" {
-		s.Flash("error", msg)
+		flash(s, "error", msg)
 	} else {
 		s.Set(key, value)
-		s.Flash("info", fmt.Sprintf("Stored %q = %q.", key, value))
+		flash(s, "info", fmt.Sprintf("Stored %q = %q.", key, value))
 	}
 	backHome(w, r)
 }
@@ -247,7 +247,7 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PostForm.Get("key")
 	if msg := reservedKeyProblem(key); msg != "" {
-		s.Flash("error", msg)
+		flash(s, "error", msg)
 		backHome(w, r)
 		return
 	}
@@ -255,12 +255,12 @@ func (a *app) formDelete(w http.ResponseWriter, r *http.Request) {
 	case !s.Has(key) && utf8.RuneCountInString(key) > maxKeyLen:
 		// No key is that long; the message is kept in the session until
 		// the next page view, so it does not quote the form's whole key.
-		s.Flash("error", fmt.Sprintf("There is no such key: a key is at most %d characters.", maxKeyLen))
+		flash(s, "error", fmt.Sprintf("There is no such key: a key is at most %d characters.", maxKeyLen))
 	case !s.Has(key):
-		s.Flash("error", fmt.Sprintf("There is no key %q.", key))
+		flash(s, "error", fmt.Sprintf("There is no key %q.", key))
 	default:
 		s.Delete(key)
-		s.Flash("info", fmt.Sprintf("Deleted %q.", key))
+		flash(s, "info", fmt.Sprintf("Deleted %q.", key))
 	}
 	backHome(w, r)
 }
@@ -276,7 +276,7 @@ func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if msg := nameProblem(name); msg != "" {
-		s.Flash("error", msg)
+		flash(s, "error", msg)
 		backHome(w, r)
 		return
 	}
@@ -285,7 +285,7 @@ func (a *app) formLogin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortid.Of(old), shortid.Of(s.ID())))
+	flash(s, "info", fmt.Sprintf("Welcome, %s. Your session id changed from %s to %s; your data stayed.", name, shortid.Of(old), shortid.Of(s.ID())))
 	backHome(w, r)
 }
 
@@ -301,7 +301,7 @@ func (a *app) formLogout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortid.Of(old)))
+	flash(s, "info", fmt.Sprintf("You are logged out. The session %s is destroyed; this is a new one.", shortid.Of(old)))
 	backHome(w, r)
 }
 
@@ -332,14 +332,14 @@ func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
 	}
 	user := s.User()
 	if user == "" {
-		s.Flash("error", "Log in first.")
+		flash(s, "error", "Log in first.")
 		backHome(w, r)
 		return
 	}
 	n, err := a.m.DestroyUserSessions(r.Context(), user, s.ID())
 	if errors.Is(err, session.ErrNotSupported) {
 		// The page hides the button on such a store; a post came anyway.
-		s.Flash("error", "This store keeps no index of users' sessions, so the demo cannot find your other sessions.")
+		flash(s, "error", "This store keeps no index of users' sessions, so the demo cannot find your other sessions.")
 		backHome(w, r)
 		return
 	}
@@ -347,7 +347,7 @@ func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s.Flash("info", fmt.Sprintf("Logged out %d other session(s) of %s.", n, user))
+	flash(s, "info", fmt.Sprintf("Logged out %d other session(s) of %s.", n, user))
 	backHome(w, r)
 }
 
@@ -661,6 +661,32 @@ func capacityProblem(s *session.Session, changes map[string]any) string {
 		raw[k] = b
 	}
 	return overCap(raw)
+}
+
+// maxFlashes is how many flash messages a session keeps for its next page
+// view: a browser, which follows each form's redirect to the page, has one
+// at a time; a client that does not could make a session of thousands.
+const maxFlashes = 10
+
+// flash adds a message for the next page view (Session.Flash), unless the
+// session holds maxFlashes already: without a cap, form posts not followed
+// by a page view grew the session by each message until the manager's
+// MaxDocumentBytes refused to save it (500 for every request).
+func flash(s *session.Session, kind, msg string) {
+	if pending, ok := s.Get(keyFlash).(map[string]any); ok {
+		n := 0
+		for _, msgs := range pending {
+			if list, ok := msgs.([]any); ok {
+				n += len(list)
+			} else {
+				n++
+			}
+		}
+		if n >= maxFlashes {
+			return
+		}
+	}
+	s.Flash(kind, msg)
 }
 
 // nameProblem says what is wrong with a login name, or "".
