@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,8 @@ import (
 const (
 	boltChildEnv = "FAULTS_BOLT_CHILD"
 	boltPortsEnv = "FAULTS_BOLT_PORTS"
+	// boltCapEnv, when set, is the apps' MaxSessionsPerUser (fault 9e).
+	boltCapEnv = "FAULTS_BOLT_CAP"
 )
 
 // boltChild runs the app process; it returns only on an error (the parent
@@ -44,7 +47,14 @@ func boltChild() int {
 	var urls []string
 	errs := make(chan error, 2)
 	for i := range 2 {
-		m, err := session.New(session.Options{Secrets: []string{faults.Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: storeTimeout})
+		o := session.Options{Secrets: []string{faults.Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: storeTimeout}
+		if c := os.Getenv(boltCapEnv); c != "" {
+			if o.MaxSessionsPerUser, err = strconv.Atoi(c); err != nil {
+				return fail(err)
+			}
+			o.ErrorHandler = errorInAnswer
+		}
+		m, err := session.New(o)
 		if err != nil {
 			return fail(err)
 		}
@@ -66,6 +76,7 @@ func boltChild() int {
 // boltApp is the child process as the parent sees it.
 type boltApp struct {
 	db     string
+	env    []string // more environment of the child
 	urls   []string
 	cmd    *exec.Cmd
 	stderr testserver.Output
@@ -74,7 +85,7 @@ type boltApp struct {
 // start runs the child on ports (none: fresh ones) and waits until it listens.
 func (a *boltApp) start(ports string) error {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), boltChildEnv+"="+a.db, boltPortsEnv+"="+ports)
+	cmd.Env = append(append(os.Environ(), a.env...), boltChildEnv+"="+a.db, boltPortsEnv+"="+ports)
 	cmd.Stderr = &a.stderr
 	// Kill the app if the test binary dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -120,6 +131,22 @@ func (a *boltApp) kill() {
 	}
 }
 
+// killAndRestart is the injection of a crash: the child killed (SIGKILL)
+// and started again on its ports and its file.
+func (a *boltApp) killAndRestart(*faults.Live) error {
+	ports := a.ports()
+	a.kill()
+	// The ports were the app's a moment ago; a short retry covers a slow release.
+	var err error
+	for range 5 {
+		if err = a.start(ports); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
 // ports returns the ports the child listens on, for a restart on the same.
 func (a *boltApp) ports() string {
 	var p []string
@@ -136,19 +163,7 @@ func TestBoltAppKilledDuringWritesLosesNothing(t *testing.T) {
 	if err := app.start(""); err != nil {
 		t.Fatal(err)
 	}
-	rep := run(t, "5. bbolt: the app killed (SIGKILL) during writes and restarted", "bbolt", config(app.urls), func(*faults.Live) error {
-		ports := app.ports()
-		app.kill()
-		// The ports were the app's a moment ago; a short retry covers a slow release.
-		var err error
-		for range 5 {
-			if err = app.start(ports); err == nil {
-				return nil
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		return err
-	})
+	rep := run(t, "5. bbolt: the app killed (SIGKILL) during writes and restarted", "bbolt", config(app.urls), app.killAndRestart)
 	checkNothingLost(t, rep)
 	if rep.Errors == 0 {
 		t.Error("no request failed while the app was down")

@@ -79,6 +79,19 @@ func TestMain(m *testing.M) {
 			}
 			fmt.Println(r.FlashRow())
 		}
+		// So do the runs of users logged in and out.
+		header = false
+		for _, r := range table.rows {
+			if r.UsersReport.Logins == 0 {
+				continue
+			}
+			if !header {
+				fmt.Println()
+				fmt.Println(faults.UsersTableHeader)
+				header = true
+			}
+			fmt.Println(r.UsersRow())
+		}
 	}
 	os.Exit(code)
 }
@@ -100,6 +113,13 @@ func twoApps(t *testing.T, stores ...session.Store) []string {
 // whose server cannot answer the load within storeTimeout.
 func twoAppsWithTimeout(t *testing.T, timeout time.Duration, stores ...session.Store) []string {
 	t.Helper()
+	return twoAppsWith(t, func(o *session.Options) { o.StoreTimeout = timeout }, stores...)
+}
+
+// twoAppsWith is twoApps with the options that set changes (the store
+// timeout, MaxSessionsPerUser).
+func twoAppsWith(t *testing.T, set func(*session.Options), stores ...session.Store) []string {
+	t.Helper()
 	var urls []string
 	// Store errors are expected: keep them out of the test log, unless it fails.
 	logs := &testserver.Output{}
@@ -110,13 +130,15 @@ func twoAppsWithTimeout(t *testing.T, timeout time.Duration, stores ...session.S
 		}
 	})
 	for _, st := range stores {
-		m, err := session.New(session.Options{
+		o := session.Options{
 			Secrets: []string{faults.Secret},
 			Store:   st,
 			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 			// The deadline of every store call; the clients honour it.
-			StoreTimeout: timeout,
-		})
+			StoreTimeout: storeTimeout,
+		}
+		set(&o)
+		m, err := session.New(o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,15 @@
 // that saw the sequence number go back (Report.FlashShownTwice, FlashLost,
 // SeqBackwards).
 //
+// With Config.Accounts the users are devices of a few user accounts that
+// log in (Session.RenewID and Session.SetUser, under
+// Options.MaxSessionsPerUser), write, read and log out, while a client of
+// its own logs the accounts out everywhere (Manager.DestroyUserSessions);
+// at the end every session cookie ever held is presented again and every
+// account's sessions listed, and the report counts the promises of the
+// README's "Sessions that belong to a user" that did not hold
+// (UsersReport; see users.go).
+//
 // The fault is injected at a point the harness controls (after Before
 // acknowledged writes), and the run ends After acknowledged writes after the
 // injection returned (the fault healed), so a run never depends on timing
@@ -70,6 +79,11 @@ const Secret = "faults harness secret, the same on every instance"
 //	              request found no session (before a RenewID)
 //	/read?flash=1 the same without adding a message or setting "seq"
 //
+//	/write?u=1&seq=N, /read?u=1  as /write and /read, with the session's
+//	              user as a fourth field ("-" for none)
+//	/login, /logout, /logoutall, /sessions  the routes of Config.Accounts
+//	              (see userRoutes)
+//
 // A request whose session cannot be loaded or saved gets the manager's error
 // answer (500).
 func App(m *session.Manager) http.Handler {
@@ -94,8 +108,13 @@ func App(m *session.Manager) http.Handler {
 		// Set before the answer: the session is saved before the first
 		// byte goes out, and a failed save turns the answer into a 500.
 		s.Set("seq", seq)
+		if r.FormValue("u") != "" {
+			fmt.Fprintf(w, "%s %s %t %s", s.ID(), p, s.IsNew(), userField(s.User()))
+			return
+		}
 		fmt.Fprintf(w, "%s %s %t", s.ID(), p, s.IsNew())
 	})
+	userRoutes(mux, m, prev)
 	mux.HandleFunc("/flash", func(w http.ResponseWriter, r *http.Request) {
 		s := session.From(r)
 		if s == nil {
@@ -135,6 +154,10 @@ func App(m *session.Manager) http.Handler {
 	})
 	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
 		if s := session.From(r); s != nil {
+			if r.FormValue("u") != "" {
+				fmt.Fprintf(w, "%s %s %t %s", s.ID(), prev(s), s.IsNew(), userField(s.User()))
+				return
+			}
 			if r.FormValue("flash") != "" {
 				p := prev(s)
 				read := s.Flashes(FlashKind)
@@ -185,6 +208,15 @@ type Config struct {
 	// their final read a
 	// /read?flash=1, and the report counts the flash messages.
 	Flashes bool
+	// Accounts, when not 0, makes the users devices of that many user
+	// accounts (user i is a device of AccountName(i % Accounts)), which
+	// log in and out, while a client of its own logs each account out
+	// everywhere in turn; see users.go. MaxSessionsPerUser is the apps'
+	// Options.MaxSessionsPerUser, which the check at the end holds them
+	// to; LogoutAllEvery is the pause of the "log out everywhere" client
+	// between two calls (default 20ms).
+	Accounts, MaxSessionsPerUser int
+	LogoutAllEvery               time.Duration
 }
 
 // Report is what one run measured.
@@ -258,6 +290,9 @@ type Report struct {
 	// before the server saw them; the caller that injected them fills
 	// them in.
 	RepliesLost, RequestsLost int
+
+	// Users is what the Config.Accounts load saw and checked at the end.
+	UsersReport UsersReport
 }
 
 // Row returns the report as a row of the README's Markdown table.
@@ -284,6 +319,9 @@ const FlashTableHeader = "| Store | Requests | Store answers lost | Writes lost 
 	"|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 
 func (r Report) String() string {
+	if r.UsersReport.Logins+r.UsersReport.LoginsFailed > 0 {
+		return r.string() + "; " + r.UsersReport.String()
+	}
 	if r.Flashes {
 		return r.string() + fmt.Sprintf("; %d store answers lost, %d writes lost before the store, %d requests acknowledged after their Session.Save failed, %d failed requests applied, %d flash messages shown twice, %d acknowledged lost, %d read by a failed request that was applied, %d stray, %d answers saw the sequence go back",
 			r.RepliesLost, r.RequestsLost, r.AckedAfterFailedSave, r.FailedApplied, r.FlashShownTwice, r.FlashLost, r.FlashUnseen, r.FlashStray, r.SeqBackwards)
@@ -316,6 +354,9 @@ type user struct {
 	lastSeen          int
 	backward          int
 	ackedAfterFailure int
+
+	// With Config.Accounts: the device's account, state and history.
+	device
 }
 
 // flashRequest is one request of Config.Flashes: the message it added
@@ -329,11 +370,14 @@ type flashRequest struct {
 
 // run is the state shared by the users of one Run.
 type run struct {
-	cfg      Config
-	acked    atomic.Int64
-	answered atomic.Int64
-	stop     atomic.Bool
-	healed   atomic.Int64 // UnixNano when the injection returned; 0 before
+	cfg Config
+	// logoutAlls are the calls of the "log out everywhere" client
+	// (Config.Accounts), in order.
+	logoutAlls []logoutAll
+	acked      atomic.Int64
+	answered   atomic.Int64
+	stop       atomic.Bool
+	healed     atomic.Int64 // UnixNano when the injection returned; 0 before
 }
 
 // Live lets a fault's injection follow the traffic.
@@ -392,6 +436,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 	for i := range users {
 		jar, _ := cookiejar.New(nil) // never fails without options
 		users[i] = &user{client: &http.Client{Jar: jar, Transport: tr, Timeout: cfg.Timeout}, lostBySession: map[string]int{}}
+		if cfg.Accounts > 0 {
+			users[i].account = AccountName(i % cfg.Accounts)
+		}
 	}
 
 	var peak atomic.Int64
@@ -418,6 +465,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 	for _, u := range users {
 		wg.Go(func() { r.loop(ctx, u) })
 	}
+	if cfg.Accounts > 0 {
+		wg.Go(func() { r.logoutEverywhere(ctx, tr) })
+	}
 	err := r.waitAcked(ctx, int64(cfg.Before))
 	if err == nil {
 		rep.GoroutinesAtFault = goroutines()
@@ -439,6 +489,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 				break
 			}
 		}
+		if err == nil && cfg.Accounts > 0 {
+			err = r.checkUsers(ctx, tr, users, &rep.UsersReport)
+		}
 	}
 	rep.LostBySession = map[string]int{}
 	for _, u := range users {
@@ -453,6 +506,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		if cfg.Flashes {
 			u.countFlashes(&rep)
 		}
+	}
+	if cfg.Accounts > 0 {
+		r.countUsers(users, &rep.UsersReport)
 	}
 	rep.Acked = int(r.acked.Load())
 	rep.GoroutinesPeak = int(peak.Load())
@@ -481,7 +537,10 @@ func (r *run) waitFor(ctx context.Context, counter *atomic.Int64, n int64, what 
 func (r *run) loop(ctx context.Context, u *user) {
 	for i := 0; !r.stop.Load() && ctx.Err() == nil; i++ {
 		u.seq++
-		url := fmt.Sprintf("%s/write?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
+		url, seq := fmt.Sprintf("%s/write?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq), u.seq
+		if r.cfg.Accounts > 0 {
+			url, seq = u.next(r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
+		}
 		if r.cfg.Flashes {
 			url = fmt.Sprintf("%s/flash?seq=%d", r.cfg.URLs[i%len(r.cfg.URLs)], u.seq)
 			if k := u.seq % 3; k != 0 {
@@ -491,7 +550,7 @@ func (r *run) loop(ctx context.Context, u *user) {
 				url += "&renew=1"
 			}
 		}
-		if !r.request(ctx, u, url, u.seq) {
+		if !r.request(ctx, u, url, seq) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(r.cfg.Backoff):
@@ -512,6 +571,9 @@ func (r *run) readBack(ctx context.Context, u *user, base string) error {
 		read := base + "/read"
 		if r.cfg.Flashes {
 			read += "?flash=1"
+		}
+		if r.cfg.Accounts > 0 {
+			read += "?u=1"
 		}
 		if r.request(ctx, u, read, 0) {
 			return nil
@@ -535,6 +597,9 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 	}
 	r.answered.Add(1)
 	u.requests++
+	if r.cfg.Accounts > 0 {
+		u.sent(r, url, err, took)
+	}
 	u.slowest = max(u.slowest, took)
 	if err != nil {
 		u.errors++
@@ -548,7 +613,8 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		return false
 	}
 	u.stretchStart = time.Time{}
-	id, prev, isNew, read, saved, perr := parseAnswer(body)
+	a, perr := parseAnswer(body)
+	id, prev, isNew, read, saved := a.id, a.prev, a.isNew, a.read, a.save
 	if perr == nil && r.cfg.Flashes && read == nil {
 		perr = fmt.Errorf("faults: answer %q lists no messages read", body)
 	}
@@ -557,8 +623,20 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		u.errors++
 		return false
 	}
+	if r.cfg.Accounts > 0 {
+		u.answered(r, a)
+	}
 	if isNew && len(u.acked) > 0 {
-		u.resets++ // prev is 0: all of them are lost
+		if r.cfg.Accounts > 0 {
+			// Logged out, or ended by another device's login or by
+			// "log out everywhere": not a loss.
+			if u.kind != "logout" {
+				u.ended++
+			}
+			u.acked = u.acked[:0]
+		} else {
+			u.resets++ // prev is 0: all of them are lost
+		}
 	}
 	// Every acknowledged number above what the session held is lost.
 	keep, _ := slices.BinarySearch(u.acked, prev+1)
@@ -649,34 +727,56 @@ func get(ctx context.Context, c *http.Client, url string) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("status %d", resp.StatusCode)
+		// The answer's text: fault 9 tells its failures apart by it.
+		return "", fmt.Errorf("status %d: %.300s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return string(b), nil
 }
 
-// parseAnswer splits "<id> <prev> <new>" and "<id> <prev> <new> <read>
-// <save>"; read is nil for the first, not nil for the second.
-func parseAnswer(body string) (id string, prev int, isNew bool, read []int, save string, err error) {
+// answer is a parsed answer of the app.
+type answer struct {
+	id    string
+	prev  int
+	isNew bool
+	// read and save are those of "<id> <prev> <new> <read> <save>"; read
+	// is nil for any other answer.
+	read []int
+	save string
+	// user is that of "<id> <prev> <new> <user>" ("" for none, or for
+	// another answer).
+	user string
+}
+
+// parseAnswer splits "<id> <prev> <new>", "<id> <prev> <new> <user>" and
+// "<id> <prev> <new> <read> <save>".
+func parseAnswer(body string) (answer, error) {
 	bad := fmt.Errorf("faults: bad answer %q", body)
 	f := strings.Fields(body)
-	if len(f) != 3 && len(f) != 5 {
-		return "", 0, false, nil, "", bad
+	if len(f) < 3 || len(f) > 5 {
+		return answer{}, bad
 	}
-	if prev, err = strconv.Atoi(f[1]); err != nil {
-		return "", 0, false, nil, "", bad
+	a := answer{id: f[0], isNew: f[2] == "true"}
+	var err error
+	if a.prev, err = strconv.Atoi(f[1]); err != nil {
+		return answer{}, bad
 	}
-	if len(f) == 5 {
-		read = []int{}
+	switch len(f) {
+	case 4:
+		if f[3] != "-" {
+			a.user = f[3]
+		}
+	case 5:
+		a.read = []int{}
 		if f[3] != "-" {
 			for m := range strings.SplitSeq(f[3], ",") {
 				n, err := strconv.Atoi(strings.TrimPrefix(m, "m"))
 				if err != nil || !strings.HasPrefix(m, "m") || n < 1 {
-					return "", 0, false, nil, "", bad
+					return answer{}, bad
 				}
-				read = append(read, n)
+				a.read = append(a.read, n)
 			}
 		}
-		save = f[4]
+		a.save = f[4]
 	}
-	return f[0], prev, f[2] == "true", read, save, nil
+	return a, nil
 }
