@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -29,41 +30,16 @@ func TestACommandIsNotSentAgainOnceTheContextIsDone(t *testing.T) {
 	const pool = 8
 	data := []byte(`{"n":"b"}`)
 	srv := testserver.StartMemcached(t)
-	for _, c := range []struct {
-		name, command string
-		stored        bool // the session is stored before the call
-		call          func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error
-	}{
+	for _, c := range slices.Concat([]commandCase{
 		{"Get", "gets ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, _ time.Time) error {
 			_, _, err := st.Get(ctx, id)
 			return err
 		}},
-		{"Set", "replace ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			return st.Set(ctx, id, data, exp)
-		}},
-		{"Set create", "set ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			return st.Set(ctx, id, data, exp)
-		}},
-		{"Touch", "gat ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			_, err := st.Touch(ctx, id, exp)
-			return err
-		}},
-		{"TouchVersion", "touch ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
-			_, err := st.TouchVersion(ctx, id, version, []byte(`{"n":"a"}`), exp)
-			return err
-		}},
-		{"CompareAndSwap", "cas ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
-			_, _, err := st.CompareAndSwap(ctx, id, version, data, exp)
-			return err
-		}},
-		{"CompareAndSwap create", "add ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			_, _, err := st.CompareAndSwap(ctx, id, "", data, exp)
-			return err
-		}},
+	}, writeCases(data), []commandCase{
 		{"Destroy", "delete ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, _ time.Time) error {
 			return st.Destroy(ctx, id)
 		}},
-	} {
+	}) {
 		t.Run(c.name, func(t *testing.T) {
 			proxy := testserver.StartProxy(t, srv.Addr)
 			client := memcache.New(proxy.Addr)

@@ -62,34 +62,7 @@ func TestAWriteSentAgainCarriesTheTimeLeftThen(t *testing.T) {
 	t.Parallel()
 	var running sync.WaitGroup
 	data := []byte(`{"n":"b"}`)
-	for _, c := range []struct {
-		name, command string
-		stored        bool // the session is stored before the call
-		call          func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error
-	}{
-		{"Set", "replace ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			return st.Set(ctx, id, data, exp)
-		}},
-		{"Set create", "set ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			return st.Set(ctx, id, data, exp)
-		}},
-		{"Touch", "gat ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			_, err := st.Touch(ctx, id, exp)
-			return err
-		}},
-		{"TouchVersion", "touch ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
-			_, err := st.TouchVersion(ctx, id, version, []byte(`{"n":"a"}`), exp)
-			return err
-		}},
-		{"CompareAndSwap", "cas ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
-			_, _, err := st.CompareAndSwap(ctx, id, version, data, exp)
-			return err
-		}},
-		{"CompareAndSwap create", "add ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
-			_, _, err := st.CompareAndSwap(ctx, id, "", data, exp)
-			return err
-		}},
-	} {
+	for _, c := range writeCases(data) {
 		// The subtests run at once, each on a memcached of its own, from
 		// goroutines rather than as parallel tests: they wait 2.3 s each on
 		// the network, and as parallel tests they held go test's -parallel
@@ -144,4 +117,41 @@ func TestAWriteSentAgainCarriesTheTimeLeftThen(t *testing.T) {
 		})
 	}
 	running.Wait()
+}
+
+// commandCase is a store call and the memcached command it sends first.
+type commandCase struct {
+	name, command string
+	stored        bool // the session is stored before the call
+	call          func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error
+}
+
+// writeCases are the store's writes, each with the command it sends: a
+// replace or a set for Set, gat and touch for the touches, cas and add for
+// CompareAndSwap, writing data.
+func writeCases(data []byte) []commandCase {
+	return []commandCase{
+		{"Set", "replace ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
+			return st.Set(ctx, id, data, exp)
+		}},
+		{"Set create", "set ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
+			return st.Set(ctx, id, data, exp)
+		}},
+		{"Touch", "gat ", true, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
+			_, err := st.Touch(ctx, id, exp)
+			return err
+		}},
+		{"TouchVersion", "touch ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
+			_, err := st.TouchVersion(ctx, id, version, []byte(`{"n":"a"}`), exp)
+			return err
+		}},
+		{"CompareAndSwap", "cas ", true, func(ctx context.Context, st *memcachedstore.Store, id, version string, exp time.Time) error {
+			_, _, err := st.CompareAndSwap(ctx, id, version, data, exp)
+			return err
+		}},
+		{"CompareAndSwap create", "add ", false, func(ctx context.Context, st *memcachedstore.Store, id, _ string, exp time.Time) error {
+			_, _, err := st.CompareAndSwap(ctx, id, "", data, exp)
+			return err
+		}},
+	}
 }

@@ -1,22 +1,17 @@
 package faults_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/redis/go-redis/v9"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/faults"
 	"github.com/sessionkit/session/internal/testserver"
 	"github.com/sessionkit/session/memcachedstore"
-	"github.com/sessionkit/session/mongostore"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -132,24 +127,9 @@ func TestMongoLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.
 	srv := testserver.SharedMongo(t)
 	_, db := srv.NewDatabase(t)
 	proxy := testserver.StartProxy(t, srv.Addr)
-	var stores []session.Store
-	for range 2 {
-		// As in fault 7a: FerretDB's slowness asks for few users and a
-		// store timeout it meets.
-		c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.Addr + "/?directConnection=true").
-			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
-			SetHeartbeatInterval(500 * time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-		st, err := mongostore.New(c.Database(db).Collection("sessions"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	// As in fault 7a: FerretDB's slowness asks for few users and a
+	// store timeout it meets.
+	stores := twoMongoStores(t, "mongodb://"+proxy.Addr+"/?directConnection=true", db)
 	// Twice fault 7a's store timeout: under this fault FerretDB took more
 	// than 5 s to answer a call now and then (once in about eight runs),
 	// and a call it carries out after the client gave up can, with its

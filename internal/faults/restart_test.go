@@ -42,26 +42,7 @@ func TestMongoKilledAndRestartedLosesNothing(t *testing.T) {
 	// FerretDB keeps its data in SQLite files, which a restart opens again;
 	// a commit is in the file (the OS's cache) before it is answered.
 	srv := testserver.StartMongo(t)
-	var stores []session.Store
-	for range 2 {
-		// A server that is down fails a call after storeTimeout (the
-		// server selection), one that is busy gets mongoStoreTimeout; the
-		// driver finds the restarted server at its next heartbeat (every
-		// 10s by default).
-		c, err := mongo.Connect(options.Client().ApplyURI(srv.URI()).
-			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
-			SetHeartbeatInterval(500 * time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-		st, err := mongostore.New(c.Database("app").Collection("sessions"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	stores := twoMongoStores(t, srv.URI(), "app")
 	cfg := config(twoAppsWithTimeout(t, mongoStoreTimeout, stores...))
 	cfg.Users, cfg.Before, cfg.After = mongoUsers, mongoBefore, mongoAfter
 	cfg.Timeout = 3 * mongoStoreTimeout
@@ -105,6 +86,32 @@ func pgStores(t *testing.T, dsn string) []session.Store {
 			opts = append(opts, pgstore.WithCreateTable())
 		}
 		st, err := pgstore.New(pool, append(opts, pgstore.WithCleanupInterval(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	return stores
+}
+
+// twoMongoStores opens two mongostore stores, as two app instances have, on
+// the collection "sessions" of database db at uri, each with a client of
+// its own that fails a call to a server that is down after storeTimeout (the
+// server selection) and finds a restarted one at its next heartbeat (every
+// 500 ms; 10 s by default).
+func twoMongoStores(t *testing.T, uri, db string) []session.Store {
+	t.Helper()
+	var stores []session.Store
+	for range 2 {
+		c, err := mongo.Connect(options.Client().ApplyURI(uri).
+			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
+			SetHeartbeatInterval(500 * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+		st, err := mongostore.New(c.Database(db).Collection("sessions"))
 		if err != nil {
 			t.Fatal(err)
 		}

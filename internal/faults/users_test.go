@@ -12,13 +12,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionkit/session"
 	"github.com/sessionkit/session/internal/faults"
 	"github.com/sessionkit/session/internal/testserver"
-	"github.com/sessionkit/session/mongostore"
 	"github.com/sessionkit/session/redisstore"
 )
 
@@ -264,22 +261,7 @@ func TestMongoUsersUnderFaultsKeepTheirPromises(t *testing.T) {
 	srv := testserver.SharedMongo(t)
 	_, db := srv.NewDatabase(t)
 	proxy := testserver.StartProxy(t, srv.Addr)
-	var stores []session.Store
-	for range 2 {
-		c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.Addr + "/?directConnection=true").
-			SetConnectTimeout(storeTimeout).SetServerSelectionTimeout(storeTimeout).
-			SetHeartbeatInterval(500 * time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-		st, err := mongostore.New(c.Database(db).Collection("sessions"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
-	}
+	stores := twoMongoStores(t, "mongodb://"+proxy.Addr+"/?directConnection=true", db)
 	// FerretDB's pace (see faults 7a and 8d): few devices, its store
 	// timeout, no stall (each stalled request would wait it out), a
 	// request budget of its size.
