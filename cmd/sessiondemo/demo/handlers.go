@@ -636,8 +636,7 @@ func valueProblem(v string) string {
 
 // capacityProblem says why the session would be over maxKeys or maxDataSize
 // once changes are applied (a nil value deletes its key), or "". Flash
-// messages do not count: they go at the next page view. Parallel requests'
-// changes, merged when they are saved, are checked by capCodec.
+// messages do not count: they go at the next page view.
 func capacityProblem(s *session.Session, changes map[string]any) string {
 	data := make(map[string]any)
 	for _, k := range s.Keys() {
@@ -652,15 +651,17 @@ func capacityProblem(s *session.Session, changes map[string]any) string {
 			data[k] = v
 		}
 	}
-	raw := make(map[string]json.RawMessage, len(data))
-	for k, v := range data {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "The session's data cannot be written as JSON."
-		}
-		raw[k] = b
+	if len(data) > maxKeys {
+		return fmt.Sprintf("The session would hold %d keys; the demo keeps at most %d. Delete some first.", len(data), maxKeys)
 	}
-	return overCap(raw)
+	b, err := json.Marshal(data)
+	if err != nil {
+		return "The session's data cannot be written as JSON."
+	}
+	if len(b) > maxDataSize {
+		return fmt.Sprintf("The session's data would take %d bytes; the demo keeps at most %d. Delete some first.", len(b), maxDataSize)
+	}
+	return ""
 }
 
 // maxFlashes is how many flash messages a session keeps for its next page

@@ -82,8 +82,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 		TrustedProxies:   cfg.TrustedProxies,
 		TrustedProxyHops: cfg.TrustedProxyHops,
-		Codec:            capCodec{},
-		ErrorHandler:     errorHandler(log),
 		Logger:           log,
 	}
 	// Nothing is written before every setting has been checked: a bad
