@@ -152,12 +152,17 @@ type Options struct {
 	// answering gives the ErrorHandler's answer within about this time (plus
 	// 1% of it, at least 1 ms and at most 50 ms) instead of a hung request;
 	// twice that for a login whose MaxSessionsPerUser trimming ran out of
-	// it, since removing its session gets a StoreTimeout of its own. The
-	// middleware's own calls then run without the request's cancellation: a
-	// client that hangs up does not abort a load or a save halfway. Zero means
-	// DefaultStoreTimeout; a negative value turns the limit off (the
-	// request's own context then applies to loads, and saves run without a
-	// deadline).
+	// it, since removing its session gets a StoreTimeout of its own. It
+	// bounds each store call of the Manager's methods on a user's sessions
+	// too (UserSessions, DestroyUserSessions, DestroyUserSession), within
+	// their ctx, so that a handler that calls them on a store that stops
+	// answering gets an error wrapping context.DeadlineExceeded rather than
+	// hang (a tool that needs longer over a slow store sets a longer
+	// StoreTimeout). The middleware's own calls then run without the
+	// request's cancellation: a client that hangs up does not abort a load
+	// or a save halfway. Zero means DefaultStoreTimeout; a negative value
+	// turns the limit off (the request's own context then applies to loads,
+	// and saves run without a deadline).
 	StoreTimeout time.Duration
 	// MaxDocumentBytes caps the size of an encoded session. A save over the
 	// cap stores nothing and is an error wrapping ErrTooLarge, which the

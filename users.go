@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -573,7 +574,7 @@ var errLoginEnded = fmt.Errorf("session: save: not saved: %s: %w", loginEndedRea
 // this listing is not listed, and is ranked all the same. A login time
 // more than loginSkew ahead of the trim's clock counts as none.
 func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool, err error) {
-	infos, err := m.UserSessions(ctx, user)
+	infos, err := m.userSessions(ctx, user, nil) // within the save's StoreTimeout
 	if err != nil {
 		return false, err
 	}
@@ -620,7 +621,7 @@ func (m *Manager) trim(ctx context.Context, s *Session, user string) (lost bool,
 	if lost && !listed {
 		beyond = slices.DeleteFunc(beyond, func(i SessionInfo) bool { return i.ID == s.id })
 	}
-	_, err = m.destroyAll(ctx, user, beyond)
+	_, err = m.destroyAll(ctx, user, beyond, false)
 	return lost, err
 }
 
@@ -724,25 +725,45 @@ const destroyParallel = 16
 // destroyAll destroys the sessions of infos, which belong to user, up to
 // destroyParallel at a time (a store that batches writes, as boltstore's
 // commit queue does, groups them), removes the index entry of each one the
-// store destroyed, and returns how many it destroyed.
-func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionInfo) (int, error) {
+// store destroyed, and returns how many it destroyed. With timeout, each
+// destroy (with its index removal) is bounded by Options.StoreTimeout, and
+// once one got no answer within it no more are started: the store is taken
+// to be down, and each wave of destroyParallel would wait one StoreTimeout
+// more. Without, ctx bounds them (a login's trim runs within its save's
+// StoreTimeout).
+func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionInfo, timeout bool) (int, error) {
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		n    int
-		errs []error
-		sem  = make(chan struct{}, destroyParallel)
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		n       int
+		errs    []error
+		sem     = make(chan struct{}, destroyParallel)
+		stalled atomic.Bool // a destroy ran out of StoreTimeout
 	)
 	for i, info := range infos {
-		if err := acquire(ctx, sem); err != nil {
-			// Cancelled: the rest would fail at once; say so once.
+		err := acquire(ctx, sem)
+		if err == nil && stalled.Load() {
+			<-sem
+			err = fmt.Errorf("a destroy got no answer within StoreTimeout (%v): %w", m.opts.StoreTimeout, context.DeadlineExceeded)
+		}
+		if err != nil {
+			// Cancelled, or the store is down: the rest would fail too;
+			// say so once.
 			wg.Wait()
 			errs = append(errs, fmt.Errorf("%d sessions not destroyed: %w", len(infos)-i, err))
 			break
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			err := m.destroyOfUser(ctx, user, info.ID)
+			dctx, cancel := ctx, noCancel
+			if timeout {
+				dctx, cancel = m.withStoreTimeout(ctx)
+			}
+			err := m.destroyOfUser(dctx, user, info.ID)
+			if err != nil && dctx.Err() != nil && ctx.Err() == nil {
+				stalled.Store(true) // its own StoreTimeout ran out, not ctx
+			}
+			cancel()
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -787,8 +808,13 @@ func acquire(ctx context.Context, sem chan struct{}) error {
 // its MaxDocumentBytes and AbsoluteTimeout) and that still belong to the
 // user. It fails with ErrNotSupported if the store is not a UserIndex.
 // The empty user is no user (SetUser("") unbinds a session): it has no
-// sessions, and the store is not asked.
+// sessions, and the store is not asked. Its store call, the listing of
+// the user's index, is bounded by Options.StoreTimeout, within ctx, so
+// that a devices page on a store that stops answering gets an error
+// (wrapping context.DeadlineExceeded) rather than hang.
 func (m *Manager) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	ctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
 	return m.userSessions(ctx, userID, nil)
 }
 
@@ -896,18 +922,28 @@ func mustDecode(raw []byte) any {
 // the user's sessions past its AbsoluteTimeout. It fails with ErrNotSupported if the store is not a
 // UserIndex. The empty user is no user: it destroys nothing, and asks the
 // store nothing.
+//
+// Each store call (the listing, and each destroy with its index removal)
+// is bounded by Options.StoreTimeout, within ctx, so that a user with many
+// sessions is not limited to one StoreTimeout in all; but once a destroy
+// got no answer within it, no more are started (the store is taken to be
+// down), and the error (wrapping context.DeadlineExceeded) says how many
+// were not destroyed: on a store that stops answering it returns within
+// about two StoreTimeouts, the listing's and the destroys'.
 func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
 	if m.users == nil {
 		return 0, m.noUserIndex("destroy user sessions")
 	}
 	var unreadable []SessionInfo
-	infos, err := m.userSessions(ctx, userID, &unreadable)
+	lctx, cancel := m.withStoreTimeout(ctx)
+	infos, err := m.userSessions(lctx, userID, &unreadable)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
 	infos = append(infos, unreadable...)
 	infos = slices.DeleteFunc(infos, func(i SessionInfo) bool { return slices.Contains(keep, i.ID) })
-	n, err := m.destroyAll(ctx, userID, infos)
+	n, err := m.destroyAll(ctx, userID, infos, true)
 	if err != nil {
 		return n, fmt.Errorf("session: destroy user sessions: %w", err)
 	}
