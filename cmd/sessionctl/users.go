@@ -35,12 +35,16 @@ func init() {
 }
 
 // manager returns a manager over the store, for its user index logic. Its
-// secret is random: sessionctl never signs or reads a cookie.
+// secret is random: sessionctl never signs or reads a cookie. Its
+// StoreTimeout, which bounds each of its store calls, is -timeout, which
+// bounds the command's exchange with the store: the default 5 s would cut
+// a longer -timeout short.
 func (c *cli) manager() (*session.Manager, error) {
 	m, err := session.New(session.Options{
-		Secrets: []string{rand.Text()},
-		Store:   c.store,
-		Logger:  slog.New(slog.DiscardHandler),
+		Secrets:      []string{rand.Text()},
+		Store:        c.store,
+		Logger:       slog.New(slog.DiscardHandler),
+		StoreTimeout: c.timeout,
 	})
 	if err != nil {
 		return nil, err
