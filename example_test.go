@@ -344,7 +344,8 @@ func ExampleManager_UserSessions() {
 // each device by its ShortID (the id is as secret as a password, and stays
 // on the server); the button posts that ShortID back, and the handler maps
 // it to the session id through UserSessions of the logged-in user, so that
-// a ShortID of someone else's device, or a forged one, names nothing.
+// a ShortID of someone else's device, or a forged one, names nothing (nor
+// does one that two of the user's devices share).
 // DestroyUserSession then ends that session if it is still the user's. The
 // current device logs out with Session.Destroy, which also clears its
 // cookie.
@@ -383,14 +384,23 @@ func ExampleManager_DestroyUserSession() {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		// The posted ShortID, among this user's devices only. (Two devices
-		// of one user may share a ShortID, rarely: a page that cares
-		// refuses an ambiguous one.)
-		i := slices.IndexFunc(infos, func(i session.SessionInfo) bool { return i.ShortID() == r.FormValue("device") })
-		switch {
-		case i < 0:
-			http.Error(w, "no such device", http.StatusNotFound)
+		// The posted ShortID, among this user's devices only. A ShortID is
+		// the id's first characters: two devices of one user may share it
+		// (rarely with random ids; often with ids that share a prefix, or
+		// UUIDv7s, whose first characters are the time), and the page then
+		// refuses it rather than log out whichever is listed first.
+		var matches []int
+		for j, info := range infos {
+			if info.ShortID() == r.FormValue("device") {
+				matches = append(matches, j)
+			}
+		}
+		if len(matches) != 1 {
+			http.Error(w, "no such device, or more than one", http.StatusNotFound)
 			return
+		}
+		i := matches[0]
+		switch {
 		case infos[i].ID == s.ID():
 			err = s.Destroy(r.Context())
 		default:
@@ -410,7 +420,9 @@ func ExampleManager_DestroyUserSession() {
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "user: %q", session.From(r).User())
 	})
-	srv := httptest.NewServer(m.Handler(mux))
+	// The forms post with the session's cookie: refuse other sites' posts
+	// (see ExampleManager_Handler_csrf).
+	srv := httptest.NewServer(http.NewCrossOriginProtection().Handler(m.Handler(mux)))
 	defer srv.Close()
 
 	device := func(ua string) *http.Client {
@@ -456,7 +468,7 @@ func ExampleManager_DestroyUserSession() {
 	// logged out: Safari on a phone
 	// phone user: ""
 	// laptop user: "ada"
-	// no such device
+	// no such device, or more than one
 	// bob user: "bob"
 }
 
