@@ -96,6 +96,9 @@ const (
 	// (shouldClearCookie), not even after a Destroy, or a login again whose
 	// trim failed (dropLogin): replaceWithNew keeps it, as a Reload does. A
 	// cookie for a session the request stores after it still goes out.
+	// A save that found the session ended by another request (a logout,
+	// another tab's login) sets it too (endedElsewhere): the browser may
+	// hold the cookie that request sent.
 	markClientGone
 )
 

@@ -1179,6 +1179,14 @@ func (m *Manager) apply(ctx context.Context, s *Session, d decision, now time.Ti
 	case d.save:
 		if err := m.persist(ctx, s); errors.Is(err, errGone) {
 			m.logger.InfoContext(ctx, "session: not saved: destroyed by another request meanwhile", "id", shortid.Of(s.id))
+			// The rest of the request (a handler that goes on after its
+			// first write) reads no user or values of it, as after a
+			// Save that finds it gone. (Not after a touch that finds it
+			// gone: a store that touches on the load finds nothing then,
+			// and what a request reads must not depend on the store.)
+			if err := s.endedElsewhere(); err != nil {
+				m.logger.WarnContext(ctx, "session: the session found gone is not replaced with a new one", "id", shortid.Of(s.id), "err", err)
+			}
 			return false, nil
 		} else if err == errLoginLost {
 			return false, nil // saved, and ended by its trim: no cookie for it

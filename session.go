@@ -507,13 +507,23 @@ func (s *Session) Reload(ctx context.Context) error {
 // connections such as server-sent events or websockets. The end of the
 // request does not write it again unless it changes after this. When
 // another request ended the session since this one loaded it (a logout in
-// another tab, Manager.DestroyUserSessions), Save writes nothing and
-// returns an error wrapping ErrNotFound, whether or not the session
-// changed: a stream that saves, or calls Save now and then, learns that
-// the user is logged out and should stop. When the
-// save of a login fails at Options.MaxSessionsPerUser's trimming, the
-// login's session is destroyed and Save returns the error; the session is
-// then as after Destroy (new, empty, without the user), and the end of the
+// another tab, another tab's login, whose RenewID ends the id this request
+// holds, Manager.DestroyUserSessions), Save writes nothing and returns an
+// error wrapping ErrNotFound, whether or not the session changed: a
+// stream that saves, or calls Save now and then, learns that the user is
+// logged out and should stop. The session is then as after Destroy, as
+// after a RenewID that finds it ended: new and empty, without the user, so
+// that User and Get no longer report the ended session; but no expired
+// cookie goes out for it, since the client may hold the cookie of the
+// request that ended it (the other tab's login). The end of the request
+// stores nothing for it and sends no cookie, unless the request changes
+// it, as a new session (once the headers went out, not even then). The
+// end of the request's own save that finds the session ended (that of a
+// changed session, at the handler's first write) leaves it so too, for a
+// handler that goes on after that write. When the save of a login fails
+// at Options.MaxSessionsPerUser's trimming, the login's session is
+// destroyed and Save returns the error; the session is then as after
+// Destroy (new, empty, without the user), and the end of the
 // request neither saves the login again nor sends its cookie. After a
 // RenewID, though, the client's session stays as it was, stored, and its
 // cookie is not cleared, as when the login's write fails, unless the
@@ -572,10 +582,32 @@ func (s *Session) Save(ctx context.Context) error {
 	// The request's renewal of the cookie, which its end would otherwise
 	// make after this save, and then no touch of the store (README, #14).
 	s.rs.m.touchOnce(s)
-	if err := s.rs.m.persist(ctx, s); err != errLoginLost {
+	switch err := s.rs.m.persist(ctx, s); {
+	case err == errLoginLost:
+		return nil // saved, then ended by a newer login's ranking (loseLogin)
+	case errors.Is(err, errGone):
+		return errors.Join(err, s.endedElsewhere())
+	default:
 		return err
 	}
-	return nil // saved, then ended by a newer login's ranking (loseLogin)
+}
+
+// endedElsewhere makes s, which a save found gone from the store
+// (another request ended it since this one loaded it: a logout, a login's
+// RenewID, Manager.DestroyUserSessions, a MaxSessionsPerUser trim; or it
+// expired), the new, empty session that follows a Destroy, as RenewID
+// does on finding it gone, so that the request reads no user or values
+// of it. Unlike after a Destroy, no expired cookie goes out for it
+// (markClientGone): the client may hold the cookie of the request that
+// ended it (another tab's login), which it would replace. A change after
+// it is a new session's, stored and sent as after Destroy. An error of
+// GenerateID leaves s as it was. s.mu is held.
+func (s *Session) endedElsewhere() error {
+	if err := s.replaceWithNew(); err != nil {
+		return err
+	}
+	s.set(markClientGone)
+	return nil
 }
 
 // Touch resets the cookie's expiry to its original max age from now

@@ -192,6 +192,7 @@ func init() {
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
+		{"SaveOfASessionEndedMeanwhileLeavesItAsAfterDestroy", testSaveOfSessionEndedMeanwhile},    // saveended.go
 		{"ManagerAgreesWithMemstore", testManagerAgreesWithMemstore},                               // agree.go
 		{"RepeatedGeneratedIDNeverJoinsAnotherSession", testRepeatedGeneratedID},                   // genid.go
 		{"UserIndex", testUserIndex},                                                               // users.go
