@@ -294,7 +294,9 @@ func (s *Session) Regenerate(ctx context.Context) error {
 // request unbound stays unbound. When another request ended the session
 // since this one loaded it (a logout, Manager.DestroyUserSessions, a
 // MaxSessionsPerUser trim), RenewID returns an error wrapping ErrNotFound
-// and the session is as after Destroy: new and empty, without the user. A
+// and the session is as after Destroy: new and empty, without the user,
+// with no cookie sent for it, not even an expired one (the request that
+// ended it may be another tab's login, whose cookie the browser keeps). A
 // re-read that fails otherwise (the store did not answer) fails RenewID as
 // a failing GenerateID does, since whether another request ended the
 // session cannot be told: the session keeps its id, and what the request
@@ -348,8 +350,11 @@ func (s *Session) regenerateLocked(ctx context.Context, keep bool) error {
 		if errors.Is(readErr, ErrNotFound) {
 			// Ended by another request (a logout, DestroyUserSessions, a
 			// MaxSessionsPerUser trim) since this one loaded it: its
-			// values must not come back under a new id.
-			if err := s.replaceWithNew(); err != nil {
+			// values must not come back under a new id. No cookie goes out
+			// for it, not even an expired one: the request that ended it
+			// may be another tab's login, whose new cookie the browser
+			// must keep (endedElsewhere, as a Save that finds it gone).
+			if err := s.endedElsewhere(); err != nil {
 				return errors.Join(readErr, err)
 			}
 			return readErr

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"testing"
@@ -88,5 +89,41 @@ func TestRenewIDAfterAnUnbindingElsewhereKeepsTheSessionUnbound(t *testing.T) {
 	}
 	if u := b.get("/whoami").Body.String(); u != "" {
 		t.Fatalf("the renewed session belongs to %q, want no one", u)
+	}
+}
+
+// A login that another tab of the same browser made while this request had
+// the session loaded (a double-submitted login form, two tabs) ends the old
+// id; this request's RenewID then finds it gone and fails with ErrNotFound.
+// Its answer sends no cookie, not even an expired one: the browser keeps
+// the other tab's new cookie and stays logged in. An expired cookie here
+// replaced it and logged the browser out.
+func TestRenewIDOfASessionAnotherTabLoggedInAgainSendsNoCookie(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	users := usersApp(t)
+	var other *browser
+	var renewErr error
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/login-twice" {
+			users.ServeHTTP(w, r)
+			return
+		}
+		s := From(r)        // loaded: ada's session
+		login(other, "ada") // the other tab's login: a new id, the old one ended
+		renewErr = s.RenewID(r.Context())
+	})
+	b := newBrowser(t, m.Handler(h))
+	login(b, "ada")
+	other = &browser{t: t, h: b.h, cookie: b.cookie}
+	rec := b.get("/login-twice")
+	if !errors.Is(renewErr, ErrNotFound) {
+		t.Fatalf("RenewID after the other tab's login: %v, want ErrNotFound", renewErr)
+	}
+	if c := rec.Header().Values("Set-Cookie"); len(c) != 0 {
+		t.Fatalf("the request whose RenewID found the session ended sent %q; want no cookie, so that the other tab's stays", c)
+	}
+	b.cookie = other.cookie // what the browser holds: the other tab's cookie, as nothing replaced it
+	if u := b.get("/whoami").Body.String(); u != "ada" {
+		t.Fatalf("the browser is logged in as %q, want ada (the other tab's login)", u)
 	}
 }
