@@ -416,6 +416,15 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if exp.Equal(rs.loadTouched) && !exp.IsZero() {
 		return // the load's touch set it: the entry covers it, or was recorded
 	}
+	if ctx.Err() != nil {
+		// The second try of the index used up the StoreTimeout (its node
+		// stalled after refusing the load's write): the touch, to the
+		// session's node, would fail unsent, and made with a StoreTimeout
+		// of its own now it would hold the answer for another one. It is
+		// made after the answer, as after a load that timed out.
+		go m.setBackUnindexed(rs.storeContext(), s.id, s.version, s.loadedData, exp)
+		return
+	}
 	if _, err := m.touchStored(ctx, s, exp, indexed); err != nil {
 		m.warnNotSetBack(ctx, s.id, err)
 	}
