@@ -377,8 +377,9 @@ func (rs *requestState) loadUnindexed(s *Session) bool {
 // index write then failed: the entry, as the session's last write or touch
 // recorded it, may run out before the session, which a "log out everywhere"
 // would then miss. It records the entry again with the expiry the session
-// is to keep (its own, see restoreExpiryLocked, or the load's); if that
-// fails too, or the store timed out, it sets the stored expiry back to no
+// is to keep (its own, see restoreExpiryLocked, or the load's), or the
+// load's if that is later (the session keeps it if the touch to its own
+// fails); if that fails too, or the store timed out, it sets the stored expiry back to no
 // later than the entry covers (unindexedFloor). rs.mu and s.mu are held.
 func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	m, rare := rs.m, rs.rare
@@ -406,7 +407,9 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	defer cancel()
 	indexed := ""
 	if !rs.timedOut {
-		if err := m.indexUserAs(ctx, s.storedUser, s.id, exp); err == nil {
+		// The entry covers the expiry the load's touch set, which the
+		// session keeps if the touch below fails, as well as exp.
+		if err := m.indexUserAs(ctx, s.storedUser, s.id, laterExpiry(exp, rs.loadTouched)); err == nil {
 			indexed = s.storedUser
 		}
 	}

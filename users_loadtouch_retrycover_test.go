@@ -1,0 +1,60 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A session whose own cookie is shorter than the options' (a login without
+// "remember me": an hour, the options' a day) is pushed out by the touch
+// carried on a read's load to the day. When that load's index write fails,
+// the end of the request records the entry again and sets the session back
+// to its own hour; the entry it records must still cover the day the
+// session has until that touch is made: it recorded the hour, and when
+// the touch then failed (the session's node did not answer it) the session
+// kept the day while its entry ran out after the hour, so that a "log out
+// everywhere" missed it for a day.
+func TestLoadIndexRetryCoversTheLoadsTouchUntilTheExpiryIsSetBack(t *testing.T) {
+	const day = 24 * time.Hour
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}})
+	m.now = fs.clock.Now
+	start := fs.clock.Now()
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("ada")
+		s.Cookie().SetMaxAge(time.Hour) // not "remember me"
+	})))
+	b.get("/login")
+	id := mustID(t, m, b.cookie)
+	b.h = m.Handler(readViews)
+	fs.clock.Set(start.Add(30 * time.Minute))
+
+	var indexWrites, touches atomic.Int32
+	fs.on(func(ctx context.Context, op, _ string) error {
+		switch {
+		case op == "IndexUserSession" && indexWrites.Add(1) == 1:
+			return errDown // the load's
+		case (op == "GetAndTouch" || op == "Touch") && touches.Add(1) > 1:
+			return errDown // the end's touch: the session's node blinks
+		}
+		return nil
+	})
+	if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable || indexWrites.Load() != 2 || touches.Load() != 2 {
+		t.Fatalf("status %d after %d index writes and %d touches; want the ErrorHandler's 503 after two of each", rec.Code, indexWrites.Load(), touches.Load())
+	}
+	fs.on(nil)
+	for _, d := range []time.Duration{time.Hour + 2*time.Minute, 12 * time.Hour, day + 29*time.Minute} {
+		fs.clock.Set(start.Add(d))
+		if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
+			if live := liveOf(t, m, "ada"); len(live) != 1 {
+				t.Fatalf("%v after the login the session is stored and UserSessions(ada) lists %v: a log out everywhere would miss it", d, short(live))
+			}
+		}
+	}
+}
