@@ -85,6 +85,9 @@ type rareState struct {
 	// record the entry by then.
 	unindexed bool
 	floor     time.Time
+	// grace is IndexGrace past the load: a write since it has an entry
+	// that lasts at least that long (setBackUnindexed).
+	grace time.Time
 }
 
 // rareLocked returns rs.rare, allocating it. rs.mu is held.
@@ -346,15 +349,7 @@ func (m *Manager) unindexedFloor(lt *loadTouch, created time.Time, c cookieState
 	if created.IsZero() || lt.expires.IsZero() {
 		return floor
 	}
-	savedAt := created // no later than the save
-	if c.originalMaxAge > 0 && !c.expires.IsZero() {
-		// The cookie was set or touched this long before its expiry,
-		// no later than the save that stored it.
-		if set := c.expires.Add(-c.originalMaxAge); set.After(savedAt) {
-			savedAt = set
-		}
-	}
-	saved := m.expiryAt(c.expires, created, savedAt)
+	saved, savedAt := m.savedExpiry(created, c)
 	if touched := savedAt.Add(lt.expires.Sub(lt.now)); touched.Before(saved) {
 		saved = touched
 	}
@@ -362,6 +357,21 @@ func (m *Manager) unindexedFloor(lt *loadTouch, created time.Time, c cookieState
 		return saved
 	}
 	return floor
+}
+
+// savedExpiry is no later than the expiry that the save of a document
+// with cookie c, of a session created at created (not zero), gave it, and
+// savedAt no later than that save: when the cookie was set or touched, this
+// long before its expiry, or the session's creation (idle and absolute
+// timeouts counted from then).
+func (m *Manager) savedExpiry(created time.Time, c cookieState) (saved, savedAt time.Time) {
+	savedAt = created
+	if c.originalMaxAge > 0 && !c.expires.IsZero() {
+		if set := c.expires.Add(-c.originalMaxAge); set.After(savedAt) {
+			savedAt = set
+		}
+	}
+	return m.expiryAt(c.expires, created, savedAt), savedAt
 }
 
 // loadUnindexed reports whether the load of s, the client's session,
@@ -399,7 +409,7 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 			exp = rare.floor
 		}
 		if !exp.Equal(rs.loadTouched) {
-			go m.setBackUnindexed(rs.storeContext(), s.id, s.version, s.loadedData, exp)
+			go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, exp)
 		}
 		return
 	}
@@ -425,7 +435,11 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 		// session's node, would fail unsent, and made with a StoreTimeout
 		// of its own now it would hold the answer for another one. It is
 		// made after the answer, as after a load that timed out.
-		go m.setBackUnindexed(rs.storeContext(), s.id, s.version, s.loadedData, exp)
+		go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, exp)
+		return
+	}
+	if indexed == "" {
+		m.setBackUnindexed(ctx, s.id, s.cookie, rare.grace, exp)
 		return
 	}
 	if _, err := m.touchStored(ctx, s, exp, indexed); err != nil {
@@ -433,20 +447,50 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	}
 }
 
-// setBackUnindexed is the touch of restoreUnindexedLocked after a store
-// that timed out, made once the request's answer went out: it sets the
-// stored expiry of session id, loaded at version ver as data, to exp, which
-// its index entry covers.
-func (m *Manager) setBackUnindexed(ctx context.Context, id, ver string, data []byte, exp time.Time) {
+// setBackUnindexedLater is setBackUnindexed after a store that timed out,
+// made once the request's answer went out, with a StoreTimeout of its own.
+func (m *Manager) setBackUnindexedLater(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) {
 	ctx, cancel := m.withStoreTimeout(ctx)
 	defer cancel()
-	var err error
-	if data != nil {
-		_, err = m.versionToucher.TouchVersion(ctx, id, ver, data, exp)
-	} else {
-		_, err = m.toucher.Touch(ctx, id, exp)
-	}
+	m.setBackUnindexed(ctx, id, loaded, grace, exp)
+}
+
+// setBackUnindexed is the touch of restoreUnindexedLocked, with the index
+// down: it sets the stored expiry of session id, loaded with cookie
+// loaded, to exp, which the index entry it had then covers (a GetToucher's
+// touch: the load carried one). A request of the session that wrote it
+// since recorded an entry of its own, which lasts no less than grace but
+// may run out before exp (the write gave the session a shorter cookie of
+// its own): the stored expiry is then set to that write's (savedExpiry),
+// not pushed past its entry.
+func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) {
+	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
 	if err != nil {
+		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+		return
+	}
+	if !found {
+		return
+	}
+	var doc loadedDocument
+	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
+		return
+	}
+	c := storedCookie(&doc.cookie)
+	if c == loaded {
+		return // no write since the load set a cookie of its own: the entry covers exp
+	}
+	written, _ := m.savedExpiry(doc.Created, c)
+	if written.IsZero() {
+		return // the store's default lifetime, from the write: not comparable
+	}
+	if written.Before(grace) {
+		written = grace
+	}
+	if !written.Before(exp) {
+		return
+	}
+	if _, err := m.toucher.Touch(ctx, id, written); err != nil {
 		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
 	}
 }
@@ -609,6 +653,7 @@ func (rs *requestState) load() error {
 						if s.storedUser != "" {
 							rare := rs.rareLocked()
 							rare.unindexed, rare.floor = true, m.unindexedFloor(lt, doc.Created, s.cookie)
+							rare.grace = lt.now.Add(IndexGrace)
 						}
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)

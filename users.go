@@ -100,8 +100,9 @@ import (
 // expiry back to one the session's existing entry covers (the expiry of
 // its last save, no later than what a read since may have left the entry
 // at, or IndexGrace past the load: unindexedFloor; after a timeout, once
-// the answer went out), so that no session outlives its entry and escapes
-// DestroyUserSessions.
+// the answer went out; no later than a write of the session since the load
+// gave it, whose entry may be shorter: setBackUnindexed), so that no
+// session outlives its entry and escapes DestroyUserSessions.
 //
 // MaxSessionsPerUser fails closed. A login lists the user's sessions after
 // its own write, so when the listing or a destroy beyond the cap fails, the

@@ -49,6 +49,7 @@ func TestLoadIndexRetryTimeoutStillSetsTheExpiryBack(t *testing.T) {
 	if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable || indexWrites.Load() != 2 {
 		t.Fatalf("status %d after %d index writes; want the ErrorHandler's 503 after the load's and the end's", rec.Code, indexWrites.Load())
 	}
+	loadTouchSignalled(t, touched)
 	select {
 	case err := <-touched:
 		if err != nil {

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// touchSignalStore is a gtStore that tells when a Touch has returned.
+// touchSignalStore is a gtStore that tells when a Touch or a GetAndTouch
+// has returned.
 type touchSignalStore struct {
 	gtStore
 	touched chan error
@@ -19,6 +20,26 @@ func (s touchSignalStore) Touch(ctx context.Context, id string, exp time.Time) (
 	found, err := s.gtStore.Touch(ctx, id, exp)
 	s.touched <- err
 	return found, err
+}
+
+func (s touchSignalStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]byte, string, bool, error) {
+	data, ver, found, err := s.gtStore.GetAndTouch(ctx, id, exp)
+	s.touched <- err
+	return data, ver, found, err
+}
+
+// loadTouchSignalled takes the signal of the touch carried on a request's
+// load, which came before its answer.
+func loadTouchSignalled(t *testing.T, touched chan error) {
+	t.Helper()
+	select {
+	case err := <-touched:
+		if err != nil {
+			t.Fatalf("the load's touch: %v", err)
+		}
+	default:
+		t.Fatal("the load carried no touch")
+	}
 }
 
 // A store that stops answering right after the load's read and touch (one
@@ -82,6 +103,7 @@ func TestLoadIndexTimeoutIsAnsweredBeforeTheExpiryIsSetBack(t *testing.T) {
 		t.Fatalf("store calls that timed out before the answer went out: %q; want the load's index write alone", before)
 	}
 	close(release)
+	loadTouchSignalled(t, touched)
 	select {
 	case err := <-touched:
 		if err != nil {
