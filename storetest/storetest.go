@@ -34,6 +34,14 @@
 //     must then refuse the other bytes with its error, losing nothing.
 //   - Ids are made of the URL-safe characters A-Z a-z 0-9 - . _ ~ and are case
 //     sensitive.
+//   - Any other id the manager takes (a custom GenerateID may make any UTF-8
+//     id of up to 978 bytes: NUL, spaces and control characters, { } : * ? [
+//     % _ $ . \ /, multi-byte characters, 978 bytes) is either kept like any
+//     other id, never sharing a session with another id (a store that escapes
+//     or cuts keys must keep every two ids apart), or, when the store cannot
+//     carry it, names no session: reads, touches and destroys answer "no
+//     session" (found false, a nil error), and writes that would store it
+//     (Set, a create) fail with an error. Never a panic or a hang.
 //   - Expiry is exact to well under a second: a session is not returned once
 //     its expires has passed, even if the server's own expiry is coarser (a
 //     store on such a server checks the expiry itself on read), and it is
@@ -189,6 +197,7 @@ func init() {
 		{"AnyBytesRoundTrip", testBinaryValues},                      // binary.go
 		{"BinaryCodecThroughManager", testBinaryCodecThroughManager}, // binary.go
 		{"EveryURLSafeCharacterInIDs", testURLSafeIDs},
+		{"OddIDsAreKeptApartOrRefused", testOddIDs}, // oddids.go
 		{"CancelledContext", testCancelled},
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go

@@ -52,8 +52,13 @@ var shared = struct {
 }{m: map[string]*refEntry{}}
 
 func (s *refStore) key(id string) string {
-	if s.bug == "caseInsensitiveIDs" {
+	switch s.bug {
+	case "caseInsensitiveIDs":
 		return strings.ToLower(id)
+	case "cutsIDsAtNUL": // as a C string would
+		id, _, _ = strings.Cut(id, "\x00")
+	case "escapesSpaces": // but not the escape character
+		id = strings.ReplaceAll(id, " ", "%20")
 	}
 	return id
 }
@@ -153,9 +158,16 @@ func (s *refStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	return b, found, err
 }
 
+// errNULID is the error of bug "readOfNULIDFails" for an id with a NUL
+// byte, on reads as on writes (as pgstore's was: PostgreSQL text holds no NUL).
+var errNULID = errors.New("refstore: invalid byte sequence 0x00")
+
 func (s *refStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := s.ctx(ctx); err != nil {
 		return nil, "", false, err
+	}
+	if s.bug == "readOfNULIDFails" && strings.Contains(id, "\x00") {
+		return nil, "", false, errNULID
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +188,9 @@ func (s *refStore) GetVersion(ctx context.Context, id string) ([]byte, string, b
 func (s *refStore) Set(ctx context.Context, id string, data []byte, expires time.Time) error {
 	if err := s.ctx(ctx); err != nil {
 		return err
+	}
+	if s.bug == "readOfNULIDFails" && strings.Contains(id, "\x00") {
+		return errNULID
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -462,6 +477,9 @@ var bugs = map[string][]string{
 	"keepsCallerSlice":     {"CallerBuffersAreNotRetained"},
 	"truncatesLargeValues": {"OneMebibyteValueRoundTrips"},
 	"caseInsensitiveIDs":   {"EveryURLSafeCharacterInIDs"},
+	"cutsIDsAtNUL":         {"OddIDsAreKeptApartOrRefused"},
+	"escapesSpaces":        {"OddIDsAreKeptApartOrRefused"},
+	"readOfNULIDFails":     {"OddIDsAreKeptApartOrRefused"},
 	"ignoresContext":       {"CancelledContext"},
 	"touchCreates":         {"Touch/MissingSessionIsNotFoundAndNotCreated", "Touch/DestroyedSessionIsNotFoundAndNotCreated"},
 	"touchIgnored":         {"Expiry/TouchedSessionOutlivesItsOriginalExpiry"},
