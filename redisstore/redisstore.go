@@ -498,6 +498,50 @@ func (s *Store) UserIndexPrefix() string { return s.userPrefix }
 
 func (s *Store) key(id string) string { return s.prefix + id }
 
+// idError returns nil if id's key (the prefix and the id) is a session's,
+// and otherwise an error saying why not: a key that starts with a user
+// index prefix (of either layout) and "{user:" is the user index's. The
+// manager takes such an id (under the default prefixes one that starts
+// with "{user:", which a custom GenerateID may make), but its session would
+// be a key that IDs and Count skip and the index scripts take for a user's
+// index keys of the earlier layout, moving it over that user's index (whose
+// every call then failed with WRONGTYPE). No session has such an id: reads,
+// touches and destroys of one answer "no session" (a destroy must not
+// delete the user's index key), and a write of one fails with this error.
+func (s *Store) idError(id string) error {
+	for _, p := range [...]string{s.prefix, s.userPrefix, s.otherPrefix} {
+		if joinedHasPrefix(s.prefix, id, p, "{user:") {
+			return fmt.Errorf("redisstore: session id %s makes the key %s%s…, a user index key (prefix %q and \"{user:\"), which no session can have", shortid.Of(id), s.prefix, shortid.Of(id), p)
+		}
+	}
+	return nil
+}
+
+// joinedHasPrefix reports whether a+b starts with p+q, without joining
+// them (idError runs on every call).
+func joinedHasPrefix(a, b, p, q string) bool {
+	if len(a)+len(b) < len(p)+len(q) {
+		return false
+	}
+	at := func(i int) byte {
+		if i < len(a) {
+			return a[i]
+		}
+		return b[i-len(a)]
+	}
+	for i := 0; i < len(p); i++ {
+		if at(i) != p[i] {
+			return false
+		}
+	}
+	for i := 0; i < len(q); i++ {
+		if at(len(p)+i) != q[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // ttl returns the TTL to send now for a session expiring at expires: the
 // time left on the store's clock rounded down to the millisecond, less
 // one, since Redis keeps a key through the millisecond its TTL ends in.
@@ -562,6 +606,9 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, wrap("get", id, err)
 	}
+	if s.idError(id) != nil {
+		return nil, false, nil // no session has that id
+	}
 	b, err := s.client.Get(ctx, s.key(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
@@ -591,6 +638,9 @@ func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", false, wrap("get-and-touch", id, err)
+	}
+	if s.idError(id) != nil {
+		return nil, "", false, nil // no session has that id
 	}
 	key := s.key(id)
 	var (
@@ -693,6 +743,12 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expires time.Ti
 	if err := ctx.Err(); err != nil {
 		return wrap("set", id, err)
 	}
+	if err := s.idError(id); err != nil {
+		if s.ttl(expires) <= 0 {
+			return nil // a delete, and no session has that id
+		}
+		return err
+	}
 	key := s.key(id)
 	_, err := s.send(ctx, key, true, false, func(c redis.Cmdable) redis.Cmder {
 		if ttl := s.ttl(expires); ttl > 0 {
@@ -713,6 +769,9 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
 	}
+	if s.idError(id) != nil {
+		return false, nil // no session has that id
+	}
 	key := s.key(id)
 	var cmd *redis.BoolCmd
 	_, err = s.send(ctx, key, true, false, func(c redis.Cmdable) redis.Cmder {
@@ -729,6 +788,9 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 func (s *Store) Destroy(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("destroy", id, err)
+	}
+	if s.idError(id) != nil {
+		return nil // no session has that id (and its key is a user index's)
 	}
 	if err := s.write(ctx, s.key(id), func(c redis.Cmdable) redis.Cmder { return c.Del(ctx, s.key(id)) }); err != nil {
 		return wrap("destroy", id, err)
@@ -781,6 +843,15 @@ return 1
 func (s *Store) CompareAndSwap(ctx context.Context, id, old string, data []byte, expires time.Time) (ver string, swapped bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, wrap("compare-and-swap", id, err)
+	}
+	if err := s.idError(id); err != nil {
+		switch {
+		case old != "":
+			return "", false, nil // no session has that id: a conflict
+		case s.ttl(expires) <= 0:
+			return "", true, nil // nothing to create, and no session has that id
+		}
+		return "", false, err
 	}
 	key := s.key(id)
 	if old == "" {

@@ -236,6 +236,9 @@ func lastUse(ms string) time.Time {
 // the user's keys; it also prunes the user's expired entries). With
 // WithReplicas it waits for the replicas, as a session write does.
 func (s *Store) IndexUserSession(ctx context.Context, user, id string, used, expires time.Time) error {
+	if err := s.idError(id); err != nil {
+		return err
+	}
 	now := s.now()
 	exp := expires
 	if exp.IsZero() {
