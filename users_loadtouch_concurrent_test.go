@@ -20,11 +20,7 @@ import (
 func TestLoadIndexFailureDoesNotPushAConcurrentShorterSavePastItsEntry(t *testing.T) {
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}
-	m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-		}})
-	m.now = fs.clock.Now
+	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
 	start := fs.clock.Now()
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
 	b.get("/login")

@@ -36,11 +36,7 @@ func TestALoadWhoseIndexWriteFailsDoesNotOutliveAnEntryAReadShortened(t *testing
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := &faultStore{countingStore: newCountingStore(t)}
-			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: tc.maxAge},
-				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-					http.Error(w, "try again", http.StatusServiceUnavailable)
-				}})
-			m.now = fs.clock.Now
+			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: tc.maxAge}}, nil)
 			start := fs.clock.Now()
 			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
 			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {

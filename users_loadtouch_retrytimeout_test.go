@@ -21,11 +21,7 @@ func TestLoadIndexRetryTimeoutStillSetsTheExpiryBack(t *testing.T) {
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	touched := make(chan error, 4)
-	m, _ := newTestManager(t, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-		}})
-	m.now = fs.clock.Now
+	m := unavailableManager(t, fs, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day}}, nil)
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
 	b.get("/login")
 	for len(touched) > 0 {

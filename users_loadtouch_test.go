@@ -74,12 +74,7 @@ func TestFailedIndexWriteAfterTheLoadsTouchLeavesTheSessionItsOwnExpiry(t *testi
 		t.Run(tc.name, func(t *testing.T) {
 			fs := &faultStore{countingStore: newCountingStore(t)}
 			var answers atomic.Int32
-			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, IdleTimeout: tc.idle,
-				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-					answers.Add(1)
-					http.Error(w, "try again", http.StatusServiceUnavailable)
-				}})
-			m.now = fs.clock.Now
+			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, IdleTimeout: tc.idle}, &answers)
 			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 				s.SetUser("ada")
 				s.Cookie().SetMaxAge(tc.own)
@@ -185,11 +180,7 @@ func TestALoadWhoseIndexWriteFailsLeavesNoSessionOutlivingItsEntry(t *testing.T)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := &faultStore{countingStore: newCountingStore(t)}
-			m, _ := newTestManager(t, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day},
-				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-					http.Error(w, "try again", http.StatusServiceUnavailable)
-				}})
-			m.now = fs.clock.Now
+			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
 			start := fs.clock.Now()
 			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
 			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
@@ -234,4 +225,19 @@ func TestALoadWhoseIndexWriteFailsLeavesNoSessionOutlivingItsEntry(t *testing.T)
 			}
 		})
 	}
+}
+
+// unavailableManager is newTestManager with opts, fs's clock, and an
+// ErrorHandler that answers 503 "try again" (counted in answers, if not
+// nil), for the tests of a load whose user index write fails.
+func unavailableManager(t *testing.T, fs *faultStore, opts Options, answers *atomic.Int32) *Manager {
+	opts.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if answers != nil {
+			answers.Add(1)
+		}
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+	}
+	m, _ := newTestManager(t, opts)
+	m.now = fs.clock.Now
+	return m
 }

@@ -56,12 +56,7 @@ func TestLoadIndexTimeoutIsAnsweredBeforeTheExpiryIsSetBack(t *testing.T) {
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	touched := make(chan error, 4)
 	var answers atomic.Int32
-	m, _ := newTestManager(t, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			answers.Add(1)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-		}})
-	m.now = fs.clock.Now
+	m := unavailableManager(t, fs, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day}}, &answers)
 	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
 	b.get("/login")
 	for len(touched) > 0 {
