@@ -136,6 +136,14 @@ func (a *boltApp) kill() {
 func (a *boltApp) killAndRestart(*faults.Live) error {
 	ports := a.ports()
 	a.kill()
+	// The app is down now: a request finds no one listening. (Whether one
+	// of the load's requests meets that is timing: net/http's client sends
+	// an idempotent request that met a dead connection again, and on a
+	// loaded machine the restart can come before any other is sent.)
+	if resp, err := http.Get(a.urls[0] + "/read"); err == nil {
+		resp.Body.Close()
+		return fmt.Errorf("the app at %s answered %s after it was killed", a.urls[0], resp.Status)
+	}
 	// The ports were the app's a moment ago; a short retry covers a slow release.
 	var err error
 	for range 5 {
@@ -165,7 +173,7 @@ func TestBoltAppKilledDuringWritesLosesNothing(t *testing.T) {
 	}
 	rep := run(t, "5. bbolt: the app killed (SIGKILL) during writes and restarted", "bbolt", config(app.urls), app.killAndRestart)
 	checkNothingLost(t, rep)
-	if rep.Errors == 0 {
-		t.Error("no request failed while the app was down")
-	}
+	// killAndRestart checked that the app was down; the load's requests
+	// may all have missed that moment (see there).
+	t.Logf("%d requests failed while the app was down", rep.Errors)
 }
