@@ -396,6 +396,22 @@ func (s *Store) retry(ctx context.Context, call func() error) error {
 	return err
 }
 
+// retryExpiring is retry for a command that carries Memcached's
+// expiration for expires (resolved: not the zero time): call gets the
+// whole seconds left as each try goes out (see refresh). near reports that
+// less than 2 s were left as a try was to go out; nothing was sent then,
+// and the caller ends the session instead.
+func (s *Store) retryExpiring(ctx context.Context, expires time.Time, call func(exp int32) error) (near bool, err error) {
+	err = s.retry(ctx, func() error {
+		exp, ok := s.expiration(expires, time.Now())
+		if near = !ok; near {
+			return nil
+		}
+		return call(exp)
+	})
+	return near, err
+}
+
 // resend is retry, and reports whether call ran more than once.
 func (s *Store) resend(ctx context.Context, call func() error) (again bool, err error) {
 	if err := ctx.Err(); err != nil {
@@ -627,16 +643,8 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 		return false, nil // no session has that id
 	}
 	expires = s.expiry(expires, time.Now())
-	var (
-		it   *memcache.Item
-		near bool // less than 2 s left as a try went out
-	)
-	err = s.retry(ctx, func() (err error) {
-		// The time left as each try goes out (see refresh).
-		exp, ok := s.expiration(expires, time.Now())
-		if near = !ok; near {
-			return nil
-		}
+	var it *memcache.Item
+	near, err := s.retryExpiring(ctx, expires, func(exp int32) (err error) {
 		it, err = s.client.GetAndTouch(s.key(id), exp)
 		return err
 	})
@@ -713,13 +721,7 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		}
 		return s.Touch(ctx, id, expires)
 	}
-	near := false // less than 2 s left as a try went out
-	err = s.retry(ctx, func() error {
-		// The time left as each try goes out (see refresh).
-		exp, live := s.expiration(expires, time.Now())
-		if near = !live; near {
-			return nil
-		}
+	near, err := s.retryExpiring(ctx, expires, func(exp int32) error {
 		return s.client.Touch(s.key(id), exp)
 	})
 	if near {
