@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionkit/session/internal/pause"
 	"github.com/sessionkit/session/internal/shortid"
 
 	"github.com/sessionkit/session/memstore"
@@ -823,14 +824,7 @@ func (m *Manager) encode(s *Session, dst []byte) ([]byte, error) {
 // writers colliding on one session spread out instead of colliding again.
 func backoff(ctx context.Context, attempt int) error {
 	limit := time.Duration(min(attempt, 20)) * 250 * time.Microsecond
-	t := time.NewTimer(time.Duration(mathrand.Int64N(int64(limit))))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return pause.For(ctx, time.Duration(mathrand.Int64N(int64(limit))))
 }
 
 // dropCreated destroys the session that a create just stored under id,

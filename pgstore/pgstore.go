@@ -138,6 +138,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/pause"
 	"github.com/sessionkit/session/internal/periodic"
 	"github.com/sessionkit/session/internal/shortid"
 )
@@ -557,7 +558,7 @@ func (s *Store) createTable(ctx context.Context, schema, table string) error {
 				break
 			}
 			d := min(createRetryPause<<min(try-1, 8), createRetryMaxPause)
-			if cerr := sleepCtx(ctx, d); cerr != nil {
+			if cerr := pause.For(ctx, d); cerr != nil {
 				return fmt.Errorf("pgstore: create table %s: %w (the last try: %w)", s.table, cerr, err)
 			}
 			paused += d
@@ -594,18 +595,6 @@ const (
 	createRetryMaxPause = 100 * time.Millisecond
 	createRetryBudget   = 2 * time.Second
 )
-
-// sleepCtx waits d, or until ctx ends, and then returns its error.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // createRace reports whether err is how a CREATE ... IF NOT EXISTS fails
 // when another transaction created the object meanwhile: it missed the

@@ -138,6 +138,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/session"
+	"github.com/sessionkit/session/internal/pause"
 	"github.com/sessionkit/session/internal/redisnode"
 	"github.com/sessionkit/session/internal/shortid"
 )
@@ -1167,7 +1168,7 @@ func (s *Store) send(ctx context.Context, key string, lost, pipelined bool, queu
 		default:
 			return resent, contextEnded(ctx, err)
 		}
-		if serr := sleep(ctx, retryBackoff(backoffTry(sent, nodeTries), r.minBackoff, r.maxBackoff)); serr != nil {
+		if serr := pause.For(ctx, retryBackoff(backoffTry(sent, nodeTries), r.minBackoff, r.maxBackoff)); serr != nil {
 			return resent, fmt.Errorf("%w before the write could be sent again after: %w", serr, err)
 		}
 		err = s.write(ctx, key, queue)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/session/internal/pause"
 )
 
 // ErrNotReplicated reports a write that fewer replicas than [WithReplicas]
@@ -287,7 +289,7 @@ func retryNode(ctx context.Context, c clusterClient, key string, notRun error, r
 		}
 		// Not in the layout (yet): the slot's master as the layout says.
 	} else {
-		if err := sleep(ctx, retryBackoff(retry, lo, hi)); err != nil {
+		if err := pause.For(ctx, retryBackoff(retry, lo, hi)); err != nil {
 			return nil, false, notRun
 		}
 		if err := c.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil }); err != nil {
@@ -336,21 +338,6 @@ func retryBackoff(n int, lo, hi time.Duration) time.Duration {
 		d = hi
 	}
 	return d
-}
-
-// sleep waits for d or until ctx is done, and then returns ctx's error.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // writeScripts are the scripts that write sends: a pipelined EVALSHA that
