@@ -127,7 +127,8 @@ func (m *Manager) trustsForwarded(r *http.Request) bool {
 }
 
 // clientIP is the request's client address. With TrustProxy it is the
-// first X-Forwarded-For entry (as express's req.ip with trust proxy true).
+// first X-Forwarded-For entry that is not empty (clientIP, as express's
+// req.ip with trust proxy true).
 // With TrustedProxies or TrustedProxyHops it is the first address, from
 // the peer and then X-Forwarded-For from the right (the last header line
 // first), that is not a trusted proxy (trustsHop), as express's req.ip with

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -452,10 +451,7 @@ func clientIP(r *http.Request, trustProxy bool) string {
 			}
 		}
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
+	return peerHost(r)
 }
 
 // indexUser records the index entry of s, if it has a user, before a write
