@@ -399,20 +399,6 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if s.has(markStoreExpiryOff) {
 		exp = m.expiryAt(s.cookie.expires, s.created, m.now())
 	}
-	if rs.timedOut && m.opts.StoreTimeout > 0 && !m.inMemory {
-		// The store timed out: a second try of the index, or a touch of
-		// a store that stopped answering altogether (one Redis server),
-		// would hold the ErrorHandler's answer, which goes out only when
-		// the handler returns, for another StoreTimeout. The touch is made
-		// after it, with a StoreTimeout of its own.
-		if exp.IsZero() || exp.After(rare.floor) {
-			exp = rare.floor
-		}
-		if !exp.Equal(rs.loadTouched) {
-			go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, exp)
-		}
-		return
-	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	indexed := ""
@@ -429,12 +415,14 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if exp.Equal(rs.loadTouched) && !exp.IsZero() {
 		return // the load's touch set it: the entry covers it, or was recorded
 	}
-	if ctx.Err() != nil {
-		// The second try of the index used up the StoreTimeout (its node
-		// stalled after refusing the load's write): the touch, to the
-		// session's node, would fail unsent, and made with a StoreTimeout
-		// of its own now it would hold the answer for another one. It is
-		// made after the answer, as after a load that timed out.
+	if rs.timedOut && m.opts.StoreTimeout > 0 && !m.inMemory || ctx.Err() != nil {
+		// The store timed out (the load, or the second try of the index
+		// above, its node stalled after refusing the load's write): a
+		// touch of a store that stopped answering (one Redis server), or
+		// one made with the StoreTimeout the second try used up, which
+		// would fail unsent, would hold the ErrorHandler's answer, which
+		// goes out only when the handler returns, for another StoreTimeout.
+		// The touch is made after the answer, with a StoreTimeout of its own.
 		go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, exp)
 		return
 	}
