@@ -510,12 +510,23 @@ func (s *Store) key(id string) string { return s.prefix + id }
 // touches and destroys of one answer "no session" (a destroy must not
 // delete the user's index key), and a write of one fails with this error.
 func (s *Store) idError(id string) error {
-	for _, p := range [...]string{s.prefix, s.userPrefix, s.otherPrefix} {
-		if joinedHasPrefix(s.prefix, id, p, "{user:") {
-			return fmt.Errorf("redisstore: session id %s makes the key %s%s…, a user index key (prefix %q and \"{user:\"), which no session can have", shortid.Of(id), s.prefix, shortid.Of(id), p)
-		}
+	if p, ok := s.userKeyPrefix(s.prefix, id); ok {
+		return fmt.Errorf("redisstore: session id %s makes the key %s%s…, a user index key (prefix %q and \"{user:\"), which no session can have", shortid.Of(id), s.prefix, shortid.Of(id), p)
 	}
 	return nil
+}
+
+// userKeyPrefix reports whether the key a+b (joined without allocating)
+// is a user index key: one that starts with a user index prefix of either
+// layout (the session prefix, the user prefix, the other layout's) and
+// "{user:"; p is that prefix. isUserKey and idError ask it.
+func (s *Store) userKeyPrefix(a, b string) (p string, ok bool) {
+	for _, p := range [...]string{s.prefix, s.userPrefix, s.otherPrefix} {
+		if joinedHasPrefix(a, b, p, "{user:") {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // joinedHasPrefix reports whether a+b starts with p+q, without joining

@@ -108,12 +108,8 @@ func hashTag(key string) string {
 // isUserKey reports whether key is one of the user index's (in any
 // layout), not a session: IDs and Count skip it.
 func (s *Store) isUserKey(key string) bool {
-	for _, p := range []string{s.prefix, s.userPrefix, s.otherPrefix} {
-		if strings.HasPrefix(key, p+"{user:") {
-			return true
-		}
-	}
-	return false
+	_, ok := s.userKeyPrefix("", key)
+	return ok
 }
 
 // migrateLua merges the user's keys of the old layout (KEYS[3], KEYS[4])
