@@ -44,26 +44,12 @@ func TestAnIDNoMemcachedKeyCanCarryIsNoSession(t *testing.T) {
 	data := []byte(`{"cookie":{}}`)
 	for id, why := range badKeyIDs(st.Prefix()) {
 		name := id[:min(len(id), 10)]
-		if _, found, err := st.Get(ctx, id); found || err != nil {
-			t.Errorf("Get(%q…) = found %v, %v; want no session", name, found, err)
-		}
-		if _, _, found, err := st.GetVersion(ctx, id); found || err != nil {
-			t.Errorf("GetVersion(%q…) = found %v, %v; want no session", name, found, err)
-		}
-		if found, err := st.Touch(ctx, id, later); found || err != nil {
-			t.Errorf("Touch(%q…) = found %v, %v; want no session", name, found, err)
-		}
+		storetest.CheckRefusedID(t, ctx, st, id)
 		if found, err := st.Touch(ctx, id, time.Now()); found || err != nil {
 			t.Errorf("Touch(%q…) to now = found %v, %v; want no session", name, found, err)
 		}
 		if found, err := st.TouchVersion(ctx, id, "1.2", data, later); found || err != nil {
 			t.Errorf("TouchVersion(%q…) = found %v, %v; want no session", name, found, err)
-		}
-		if err := st.Destroy(ctx, id); err != nil {
-			t.Errorf("Destroy(%q…) = %v; want nil (no session)", name, err)
-		}
-		if err := st.Set(ctx, id, data, time.Now().Add(-time.Second)); err != nil {
-			t.Errorf("Set(%q…) with a past expiry (a destroy) = %v; want nil", name, err)
 		}
 		if _, swapped, err := st.CompareAndSwap(ctx, id, "1.2", data, later); swapped || err != nil {
 			t.Errorf("CompareAndSwap(%q…) from a version = swapped %v, %v; want a conflict (no session)", name, swapped, err)

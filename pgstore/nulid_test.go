@@ -75,35 +75,12 @@ func checkIDNoSidHolds(t *testing.T, id, why string) {
 	st := newStore(t, poolOn(t, testserver.SharedPostgres(t).NewDatabase(t), func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = tracer }))
 	later := time.Now().Add(time.Hour)
 	data := []byte(`{"cookie":{}}`)
-	if _, found, err := st.Get(ctx, id); found || err != nil {
-		t.Errorf("Get = found %v, %v; want no session", found, err)
-	}
-	if _, _, found, err := st.GetVersion(ctx, id); found || err != nil {
-		t.Errorf("GetVersion = found %v, %v; want no session", found, err)
-	}
-	if _, _, found, err := st.GetAndTouch(ctx, id, later); found || err != nil {
-		t.Errorf("GetAndTouch = found %v, %v; want no session", found, err)
-	}
-	if found, err := st.Touch(ctx, id, later); found || err != nil {
-		t.Errorf("Touch = found %v, %v; want no session", found, err)
-	}
+	storetest.CheckRefusedID(t, ctx, st, id)
 	if found, err := st.Touch(ctx, id, time.Now().Add(-time.Second)); found || err != nil {
 		t.Errorf("Touch to the past = found %v, %v; want no session", found, err)
 	}
-	if err := st.Destroy(ctx, id); err != nil {
-		t.Errorf("Destroy = %v; want nil (no session)", err)
-	}
-	if err := st.Set(ctx, id, data, time.Now().Add(-time.Second)); err != nil {
-		t.Errorf("Set with a past expiry (a destroy) = %v; want nil", err)
-	}
-	if _, swapped, err := st.CompareAndSwap(ctx, id, "1234", data, later); swapped || err != nil {
-		t.Errorf("CompareAndSwap from a version = swapped %v, %v; want a conflict (no session)", swapped, err)
-	}
 	if _, swapped, err := st.CompareAndSwap(ctx, id, "", data, time.Now().Add(-time.Second)); !swapped || err != nil {
 		t.Errorf("CompareAndSwap of nothing to nothing = swapped %v, %v; want swapped (no session there)", swapped, err)
-	}
-	if err := st.UnindexUserSession(ctx, "alice", id); err != nil {
-		t.Errorf("UnindexUserSession = %v; want nil (no entry)", err)
 	}
 	_, swapped, createErr := st.CompareAndSwap(ctx, id, "", data, later)
 	if swapped {

@@ -48,27 +48,7 @@ func TestAnIDWhoseKeyIsAUserIndexKeyIsNoSession(t *testing.T) {
 			if err := st.IndexUserSession(ctx, user, own, time.Now(), later); err != nil {
 				t.Fatal(err)
 			}
-			if got, found, err := st.Get(ctx, id); found || err != nil {
-				t.Errorf("Get(%q) = %q, found %v, %v; want no session", id, got, found, err)
-			}
-			if _, _, found, err := st.GetVersion(ctx, id); found || err != nil {
-				t.Errorf("GetVersion = found %v, %v; want no session", found, err)
-			}
-			if _, _, found, err := st.GetAndTouch(ctx, id, later); found || err != nil {
-				t.Errorf("GetAndTouch = found %v, %v; want no session", found, err)
-			}
-			if found, err := st.Touch(ctx, id, later); found || err != nil {
-				t.Errorf("Touch = found %v, %v; want no session", found, err)
-			}
-			if err := st.Destroy(ctx, id); err != nil {
-				t.Errorf("Destroy = %v; want nil (no session)", err)
-			}
-			if err := st.Set(ctx, id, data, time.Now().Add(-time.Second)); err != nil {
-				t.Errorf("Set with a past expiry (a destroy) = %v; want nil", err)
-			}
-			if _, swapped, err := st.CompareAndSwap(ctx, id, "v", data, later); swapped || err != nil {
-				t.Errorf("CompareAndSwap from a version = swapped %v, %v; want a conflict", swapped, err)
-			}
+			storetest.CheckRefusedID(t, ctx, st, id)
 			_, swapped, createErr := st.CompareAndSwap(ctx, id, "", data, later)
 			if swapped {
 				t.Error("CompareAndSwap create swapped")

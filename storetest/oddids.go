@@ -95,7 +95,7 @@ func testOddIDs(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 			}
 		}
 		for _, id := range refused {
-			checkNoSession(t, c, st, id)
+			CheckRefusedID(t, c, st, id)
 		}
 	}
 	checkAll("after Set")
@@ -180,10 +180,14 @@ func testOddIDs(t *testing.T, newStore func(*testing.T) session.Store, cfg *conf
 	}
 }
 
-// checkNoSession checks that every method of st answers for id, whose Set
-// failed, as for an id that names no session, and that every write that
-// would store it fails.
-func checkNoSession(t *testing.T, c context.Context, st session.Store, id string) {
+// CheckRefusedID checks that every method of st answers for id, an id the
+// store refuses (its Set failed: a key it cannot carry), as for an id that
+// names no session, and that a create of it fails, so that a request with
+// a cookie of such an id gets a new session rather than a 500. The suite
+// runs it for every id a store refuses (OddIDsAreKeptApartOrRefused); a
+// store's own tests of the ids it refuses call it too, beside their
+// checks of what it says.
+func CheckRefusedID(t *testing.T, c context.Context, st session.Store, id string) {
 	t.Helper()
 	data := []byte(`{"n":0}`)
 	if got, found, err := st.Get(c, id); found || err != nil || got != nil {
