@@ -187,6 +187,30 @@ func (a *App) MustDo(t testing.TB, path string, cookies []*http.Cookie) Response
 	return r
 }
 
+// StartSlow sends /slow?k=late&v=1 with cookies to a in a goroutine and
+// waits until it has loaded its session (failing t after 10 s); finish
+// lets it go on and returns its error (an answer other than 200 is one).
+func (a *App) StartSlow(t testing.TB, cookies []*http.Cookie) (finish func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		r, err := a.Do("/slow?k=late&v=1", cookies)
+		if err == nil && r.Status != http.StatusOK {
+			err = fmt.Errorf("/slow: %d %s", r.Status, r.Body)
+		}
+		done <- err
+	}()
+	select {
+	case <-a.Loaded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request did not load its session")
+	}
+	return func() error {
+		close(a.Release)
+		return <-done
+	}
+}
+
 // Serve runs one request for path with cookies through a.Handler, without
 // the network, and fails b unless it answers 200 OK.
 func (a *App) Serve(b testing.TB, path string, cookies []*http.Cookie) {
@@ -268,22 +292,9 @@ func DestroyDuringSlowRequestStaysDestroyed(t *testing.T, st session.Store) {
 	slow, fast := New(t, st, nil), New(t, st, nil)
 	first := fast.MustDo(t, "/set?k=user&v=alice", nil)
 	id := first.Body
-	done := make(chan error, 1)
-	go func() {
-		r, err := slow.Do("/slow?k=late&v=1", first.Cookies)
-		if err == nil && r.Status != http.StatusOK {
-			err = fmt.Errorf("/slow: %d %s", r.Status, r.Body)
-		}
-		done <- err
-	}()
-	select {
-	case <-slow.Loaded:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request did not load its session")
-	}
+	finishSlow := slow.StartSlow(t, first.Cookies)
 	fast.MustDo(t, "/destroy", first.Cookies)
-	close(slow.Release)
-	if err := <-done; err != nil {
+	if err := finishSlow(); err != nil {
 		t.Fatal(err)
 	}
 	if b, found, err := st.Get(t.Context(), id); err != nil || found {

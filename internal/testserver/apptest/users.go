@@ -121,25 +121,12 @@ func ParallelLoginsThenDestroyEndsEveryOne(t *testing.T, st session.Store, n int
 	}
 
 	// A request on session 0 is under way on app 1 when the sessions end.
-	done := make(chan error, 1)
-	go func() {
-		r, err := apps[1].Do("/slow?k=late&v=1", cookies[0])
-		if err == nil && r.Status != http.StatusOK {
-			err = fmt.Errorf("/slow: %d %s", r.Status, r.Body)
-		}
-		done <- err
-	}()
-	select {
-	case <-apps[1].Loaded:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request did not load its session")
-	}
+	finishSlow := apps[1].StartSlow(t, cookies[0])
 	destroyed, err := apps[0].Manager.DestroyUserSessions(t.Context(), "alice")
 	if err != nil || destroyed != n {
 		t.Fatalf("DestroyUserSessions = %d, %v; want %d", destroyed, err, n)
 	}
-	close(apps[1].Release)
-	if err := <-done; err != nil {
+	if err := finishSlow(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -274,22 +261,9 @@ func LogOutOneDeviceEndsItAlone(t *testing.T, st session.Store) {
 		}
 	}
 
-	done := make(chan error, 1)
-	go func() {
-		r, err := apps[1].Do("/slow?k=late&v=1", cookies[1])
-		if err == nil && r.Status != http.StatusOK {
-			err = fmt.Errorf("/slow: %d %s", r.Status, r.Body)
-		}
-		done <- err
-	}()
-	select {
-	case <-apps[1].Loaded:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request did not load its session")
-	}
+	finishSlow := apps[1].StartSlow(t, cookies[1])
 	ok, err := m.DestroyUserSession(t.Context(), "frank", ids[1])
-	close(apps[1].Release)
-	if err := <-done; err != nil {
+	if err := finishSlow(); err != nil {
 		t.Fatal(err)
 	}
 	if !ok || err != nil {
