@@ -1081,16 +1081,22 @@ func TestAFailedStartLeavesNoFileBehind(t *testing.T) {
 	}
 }
 
-// An empty -addr or -secret, as a script gives it from a variable that is
-// not set, is a usage error. -addr "" listened on every interface, on a
-// port of the system's choosing, and -secret "" (or one of commas and
-// blanks) signed with the secret generated in the working directory, a
-// different one for each directory: demos meant to share sessions did not.
-func TestAnEmptyAddrOrSecretFlagIsAUsageError(t *testing.T) {
+// An empty -addr, -secret, -store or -name, as a script gives it from a
+// variable that is not set, is a usage error, even over its environment
+// variable. -addr "" listened on every interface, on a port of the
+// system's choosing, and -secret "" (or one of commas and blanks) signed
+// with the secret generated in the working directory, a different one for
+// each directory: demos meant to share sessions did not. -store
+// "$REDIS_URL" quietly gave each of two load-balanced demos a bolt file of
+// its own (a visitor logged out whenever the other one answers), and
+// -name "" the default name.
+func TestAnEmptyFlagIsAUsageError(t *testing.T) {
 	getenv := func(k string) string {
-		return map[string]string{"SESSION_SECRET": "from-env", "SESSIONDEMO_ADDR": "127.0.0.1:9000"}[k]
+		return map[string]string{"SESSION_SECRET": "from-env", "SESSIONDEMO_ADDR": "127.0.0.1:9000",
+			"SESSION_STORE": "redis://127.0.0.1:6379/0", "SESSION_NAME": "app"}[k]
 	}
-	for _, args := range [][]string{{"-addr", ""}, {"-addr", " "}, {"-secret", ""}, {"-secret", " , "}} {
+	for _, args := range [][]string{{"-addr", ""}, {"-addr", " "}, {"-secret", ""}, {"-secret", " , "},
+		{"-store", ""}, {"-store", " "}, {"-name", ""}, {"-name", " "}} {
 		var out strings.Builder
 		cfg, err := ParseConfig(args, getenv, &out)
 		var usage *UsageError
