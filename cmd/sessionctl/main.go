@@ -34,6 +34,8 @@
 //
 // A session that list shows as unreadable (a Redis key of the wrong type,
 // say) can be destroyed: destroy deletes it, its read error on stderr.
+// destroy also removes the user's index entry for a session bound to a
+// user, as the application's Manager.DestroyUserSession does.
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
 // session did not exist; for list, a session could not be read), 2 for bad
@@ -682,7 +684,7 @@ func (c *cli) count(ctx context.Context) error {
 func (c *cli) destroy(ctx context.Context, id string) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
-	_, found, readErr := c.store.Get(ctx, id)
+	data, found, readErr := c.store.Get(ctx, id)
 	if readErr != nil && !c.aboutOneSession(ctx, readErr) {
 		return readErr
 	}
@@ -691,6 +693,9 @@ func (c *cli) destroy(ctx context.Context, id string) error {
 	missing := !found && readErr == nil
 	if err := c.store.Destroy(ctx, id); err != nil {
 		return err
+	}
+	if user := documentUser(data); user != "" {
+		c.unindex(ctx, user, id)
 	}
 	if missing {
 		return fmt.Errorf("no session %q (missing or expired); nothing destroyed", id)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,4 +154,34 @@ func (c *cli) logoutUser(ctx context.Context, userID, keep string) error {
 	}
 	_, err = fmt.Fprintf(c.stdout, "destroyed %d session(s) of user %q\n", n, userID)
 	return err
+}
+
+// documentUser is the user a stored session document is bound to
+// (session.UserKey), or "" for none, or for data that is no session
+// document.
+func documentUser(data []byte) string {
+	doc, err := session.JSONCodec{}.Decode(data)
+	if err != nil {
+		return ""
+	}
+	var user string
+	if json.Unmarshal(doc.Values[session.UserKey], &user) != nil {
+		return ""
+	}
+	return user
+}
+
+// unindex removes user's index entry for session id, which destroy has
+// just ended, as the application's Manager.DestroyUserSession does: left,
+// the store's index would list a session that is gone until the entry
+// expires. A failure is said on stderr, not returned: the session is
+// destroyed, and the entry still expires on its own.
+func (c *cli) unindex(ctx context.Context, user, id string) {
+	r, ok := c.store.(session.UserIndexRemover)
+	if !ok {
+		return
+	}
+	if err := r.UnindexUserSession(ctx, user, id); err != nil {
+		fmt.Fprintf(c.stderr, "sessionctl destroy: the index entry of user %s for session %s could not be removed (it expires on its own): %v\n", cell(user), cell(id), err)
+	}
 }

@@ -209,3 +209,40 @@ func TestUserShowsATimeAheadOfTheClockAsAhead(t *testing.T) {
 		}
 	}
 }
+
+// destroy ends one session of a user and removes the user's index entry
+// for it, as the application's DestroyUserSession does: left, the entry
+// would list a session that is gone until it expires (in the store's own
+// view of the user, which other tools read), for as long as the session
+// would have lived.
+func TestDestroyRemovesTheUsersIndexEntry(t *testing.T) {
+	check := func(t *testing.T, url string, use func(func(session.Store))) {
+		use(func(st session.Store) { fillUsers(t, st) })
+		code, out, errOut := sessionctl(t, "", "-store", url, "destroy", "dana1")
+		if code != 0 || !strings.Contains(out, "destroyed session dana1") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		use(func(st session.Store) {
+			entries := map[string]bool{}
+			err := st.(session.UserIndex).UserSessions(context.Background(), "dana", func(id string, _, _ time.Time, data []byte) {
+				entries[id] = data != nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := entries["dana1"]; ok {
+				t.Errorf("dana's index still lists the destroyed dana1: %v", entries)
+			}
+			if !entries["dana2"] || !entries["dana3"] {
+				t.Errorf("dana's other entries went too: %v", entries)
+			}
+		})
+	}
+	forEachBackend(t, check)
+	t.Run("redis", func(t *testing.T) {
+		srv := testserver.StartRedis(t)
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		defer client.Close()
+		check(t, "redis://"+srv.Addr, func(fn func(session.Store)) { fn(redisstore.New(client)) })
+	})
+}
