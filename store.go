@@ -40,11 +40,33 @@ type Store interface {
 }
 
 // Toucher is a Store that can move a session's expiry without rewriting
-// it. Touch sets the expiry to expires, later or earlier than the stored one
-// (the manager also shortens a session's expiry with it, to the session's
-// own cookie after a touch carried on the load); an expires in the past
-// deletes the session. Touching a missing session reports found == false and
-// creates nothing.
+// it. Touch sets the expiry to expires, later or earlier than the stored one;
+// an expires in the past deletes the session. Touching a missing session
+// (never stored, destroyed or expired) reports found == false and creates
+// nothing.
+//
+// The touches and writes of one session take effect in the order they reach
+// the store, each setting the expiry it carries: the last one wins. A store
+// must not keep the later of the stored and the given expiry (GREATEST in
+// SQL, PEXPIRE ... GT in Redis, $max in MongoDB), in Touch or in
+// GetToucher.GetAndTouch: the manager shortens stored expiries with them.
+// After the touch carried on a load, which sets the options' expiry
+// (Cookie.MaxAge, IdleTimeout), the end of the request touches the session
+// to its own when that is earlier (a shorter cookie of its own, or its
+// AbsoluteTimeout); after a load whose user index write failed, it sets the
+// stored expiry back to what the index entry covers. storetest pins it
+// (EarlierExpiryIsKept).
+//
+// So when touches of one session from overlapping requests (other app
+// instances, a command a driver sent again) reach the store out of order,
+// the one that arrives last sets its expiry. Each is its request's clock
+// plus the same lifetime: with a store that sends an absolute expiry
+// (pgstore, mongostore) the session is short by at most that touch's time in
+// flight (and any difference between the instances' clocks); a store that
+// sends the time left as the command goes out (redisstore; memcachedstore
+// up to 30 days ahead, beyond which Memcached takes an absolute time) loses
+// nothing. A touch that arrives after a
+// destroy finds nothing and brings nothing back.
 type Toucher interface {
 	// Touch sets the expiry of the stored session id to expires.
 	Touch(ctx context.Context, id string, expires time.Time) (found bool, err error)

@@ -49,7 +49,8 @@
 //     subtests wait about 1.5 s of real time (plus d).
 //     Every write and touch (Set, CompareAndSwap, Touch, GetAndTouch,
 //     TouchVersion) sets the expiry it is given, an earlier one than the
-//     stored one too. An expires in the past deletes, in each of them; the
+//     stored one too: the last one to reach the store wins, never the later
+//     of the two (see session.Toucher for why). An expires in the past deletes, in each of them; the
 //     zero time is the store's default lifetime in each of them. An expires
 //     in year 9999 (a common "never expires", past time.Duration's range)
 //     keeps the session, in every write: a store may keep it for less, not
