@@ -45,6 +45,19 @@ func testGetAndTouch(t *testing.T, newStore func(*testing.T) session.Store, cfg 
 		}
 		mustBeMissing(t, st, id)
 	})
+	t.Run("DestroyedSessionIsNotFoundAndNotCreated", func(t *testing.T) {
+		// A touch carried on a load that reaches the store after another
+		// request's destroy (a logout) must not bring the session back.
+		id := NewID()
+		mustSet(t, st, id, Document(100), later())
+		if err := st.Destroy(ctx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		if data, _, found, err := gt.GetAndTouch(ctx(t), id, later()); err != nil || found || data != nil {
+			t.Fatalf("GetAndTouch of a destroyed session = %s, found %v, %v; want nothing", short(data), found, err)
+		}
+		mustBeMissing(t, st, id)
+	})
 	t.Run("PastExpiresDeletes", func(t *testing.T) {
 		id := NewID()
 		mustSet(t, st, id, Document(100), later())
