@@ -510,7 +510,12 @@ func (s *Session) Reload(ctx context.Context) error {
 
 // Save writes the session to the store now (express: save), for long-lived
 // connections such as server-sent events or websockets. The end of the
-// request does not write it again unless it changes after this. When
+// request does not write it again unless it changes after this. A session
+// that the end of the request would neither store nor send a cookie for (a
+// new visitor's that nothing changed, without Options.SaveUninitialized;
+// the empty one after Destroy, or after a Save that found the session
+// ended) is not stored either: Save returns nil, and no cookie would name
+// a stored copy (express stores it all the same). When
 // another request ended the session since this one loaded it (a logout in
 // another tab, another tab's login, whose RenewID ends the id this request
 // holds, Manager.DestroyUserSessions), Save writes nothing and returns an
@@ -574,6 +579,7 @@ func (s *Session) Save(ctx context.Context) error {
 	rs.mu.Lock() // before s.mu, as the commits take them
 	s.mu.Lock()
 	noCookie := rs.noCookieFor(s.id)
+	unkept := s.unkeptNew(rs.cookieID)
 	rs.mu.Unlock()
 	defer s.mu.Unlock()
 	if s.phase == phaseUnset {
@@ -581,6 +587,9 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 	if noCookie && !s.has(markLoginLost) { // persist refuses a lost login's change: errLoginEnded
 		return errors.New("session: save: not saved: the session was created, renewed or destroyed after the response headers were sent, so the client has no cookie for it; call session.From, and create, renew or destroy the session, before the first write")
+	}
+	if unkept {
+		return nil
 	}
 	ctx, cancel := s.rs.m.withStoreTimeout(ctx)
 	defer cancel()
@@ -595,6 +604,20 @@ func (s *Session) Save(ctx context.Context) error {
 	default:
 		return err
 	}
+}
+
+// unkeptNew reports whether s is a session that the end of the request
+// would neither store nor send a cookie for (shouldSave, shouldSetCookie):
+// never stored, new to the client (whose cookie names cookieID), and
+// unchanged since it became new, as a new visitor's without
+// SaveUninitialized, or the empty one that follows Destroy or a Save that
+// found the session ended. Save stores nothing for it: no cookie would
+// name the stored copy. rs.mu and s.mu are held.
+func (s *Session) unkeptNew(cookieID string) bool {
+	if s.has(markInStore|markModified) || s.doubt != nil || s.id == cookieID || s.id != s.originalID {
+		return false
+	}
+	return s.phase == phaseDestroyed || !s.rs.m.opts.SaveUninitialized && !s.has(markSavedOnce)
 }
 
 // endedElsewhere makes s, which a save found gone from the store

@@ -134,6 +134,7 @@ var diffScenarios = []diffScenario{
 	{"reload reads the store again", "", "set?k=a&v=1; reload", ""},
 	{"reload of a session never stored fails", "", "reload", ""},
 	{"save by hand writes once", "", "save?k=a&v=1", ""},
+	{"save by hand of an untouched new session", "", "save; read", "#20: 1.set=1/0"},
 	{"save by hand of a loaded session", "", "set?k=a&v=1; save?k=b&v=2", "#14: 2.touch=1/0"},
 	{"touch resets the expiry without a save", "", "set?k=a&v=1; touch", ""},
 	{"touch with rolling", "rolling", "set?k=a&v=1; touch", ""},
