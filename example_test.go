@@ -302,8 +302,8 @@ func ExampleCookieExpiry_SetMaxAge() {
 }
 
 // A "your devices" page: with RecordClient, each session of a user records
-// its browser and IP, and UserSessions lists them. Show ShortID, never the
-// id itself, which is as secret as a password.
+// its browser and IP, and UserSessions lists them. Show ShortID or
+// PublicID, never the id itself, which is as secret as a password.
 func ExampleManager_UserSessions() {
 	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}, RecordClient: true})
 	login := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -327,8 +327,9 @@ func ExampleManager_UserSessions() {
 	var devices []string
 	for _, info := range infos {
 		// A page would also show info.ShortID(), info.LastUsed and info.Expires,
-		// and mark as "this device" the one whose info.ID is session.From(r).ID()
-		// (its JSON form has no id to compare).
+		// mark as "this device" the one whose info.PublicID() is
+		// session.From(r).PublicID(), and name each in its "log out" form by
+		// its PublicID (see ExampleManager_DestroyUserSessionByPublicID).
 		devices = append(devices, fmt.Sprintf("%s from %s", info.UserAgent, info.IP))
 	}
 	slices.Sort(devices) // UserSessions lists the most recently used first
@@ -340,16 +341,15 @@ func ExampleManager_UserSessions() {
 	// Safari on a phone from 192.0.2.1
 }
 
-// A "your devices" page with a "log out" button per device. The page shows
-// each device by its ShortID (the id is as secret as a password, and stays
-// on the server); the button posts that ShortID back, and the handler maps
-// it to the session id through UserSessions of the logged-in user, so that
-// a ShortID of someone else's device, or a forged one, names nothing (nor
-// does one that two of the user's devices share).
-// DestroyUserSession then ends that session if it is still the user's. The
-// current device logs out with Session.Destroy, which also clears its
-// cookie.
-func ExampleManager_DestroyUserSession() {
+// A "your devices" page with a "log out" button per device. The page names
+// each device by its PublicID (the id is as secret as a password, and stays
+// on the server; ShortID, the id's first characters, may be the same for
+// two devices); the button posts that PublicID back, and
+// DestroyUserSessionByPublicID ends the session it names among the
+// logged-in user's, so that a PublicID of someone else's device, or a
+// forged one, ends nothing. The current device logs out with
+// Session.Destroy, which also clears its cookie.
+func ExampleManager_DestroyUserSessionByPublicID() {
 	m, _ := session.New(session.Options{Secrets: []string{"s3cret"}, RecordClient: true})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -369,45 +369,24 @@ func ExampleManager_DestroyUserSession() {
 		}
 		for _, info := range infos {
 			// A page renders a form per device:
-			// <form method="post" action="/devices/logout"><button name="device" value="{{.ShortID}}">
+			// <form method="post" action="/devices/logout"><button name="device" value="{{.PublicID}}">
 			this := ""
-			if info.ID == s.ID() {
+			if info.PublicID() == s.PublicID() {
 				this = " (this device)"
 			}
-			fmt.Fprintf(w, "%s %s%s\n", info.ShortID(), info.UserAgent, this)
+			fmt.Fprintf(w, "%s %s%s\n", info.PublicID(), info.UserAgent, this)
 		}
 	})
 	mux.HandleFunc("POST /devices/logout", func(w http.ResponseWriter, r *http.Request) {
 		s := session.From(r)
-		infos, err := m.UserSessions(r.Context(), s.User())
-		if err != nil {
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
-		// The posted ShortID, among this user's devices only. A ShortID is
-		// the id's first characters: two devices of one user may share it
-		// (rarely with random ids; often with ids that share a prefix, or
-		// UUIDv7s, whose first characters are the time), and the page then
-		// refuses it rather than log out whichever is listed first.
-		var matches []int
-		for j, info := range infos {
-			if info.ShortID() == r.FormValue("device") {
-				matches = append(matches, j)
-			}
-		}
-		if len(matches) != 1 {
-			http.Error(w, "no such device, or more than one", http.StatusNotFound)
-			return
-		}
-		i := matches[0]
-		switch {
-		case infos[i].ID == s.ID():
+		var err error
+		if device := r.FormValue("device"); device == s.PublicID() {
 			err = s.Destroy(r.Context())
-		default:
+		} else {
 			var ended bool
-			ended, err = m.DestroyUserSession(r.Context(), s.User(), infos[i].ID)
+			ended, err = m.DestroyUserSessionByPublicID(r.Context(), s.User(), device)
 			if err == nil && !ended {
-				http.Error(w, "that device has logged out already", http.StatusGone)
+				http.Error(w, "no such device, or it has logged out already", http.StatusNotFound)
 				return
 			}
 		}
@@ -415,7 +394,7 @@ func ExampleManager_DestroyUserSession() {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintf(w, "logged out: %s", infos[i].UserAgent)
+		fmt.Fprint(w, "logged out")
 	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "user: %q", session.From(r).User())
@@ -447,29 +426,35 @@ func ExampleManager_DestroyUserSession() {
 
 	// The laptop's devices page, and the phone's button on it.
 	var lines []string
-	shortIDs := map[string]string{}
+	publicIDs := map[string]string{}
 	for line := range strings.Lines(get(laptop, srv.URL+"/devices")) {
-		short, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		publicID, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
 		lines = append(lines, rest)
-		shortIDs[strings.TrimSuffix(rest, " (this device)")] = short
+		publicIDs[strings.TrimSuffix(rest, " (this device)")] = publicID
 	}
 	slices.Sort(lines) // UserSessions lists the most recently used first
 	fmt.Println(strings.Join(lines, "; "))
-	fmt.Println(post(laptop, shortIDs["Safari on a phone"]))
+	fmt.Println("phone:", post(laptop, publicIDs["Safari on a phone"]))
 	fmt.Println("phone", get(phone, srv.URL))
 	fmt.Println("laptop", get(laptop, srv.URL))
 
-	// bob's ShortID, posted by ada, names none of her devices.
+	// bob's PublicID, posted by ada, names none of her devices.
 	bobsInfo, _ := m.UserSessions(context.Background(), "bob")
-	fmt.Println(post(laptop, bobsInfo[0].ShortID()))
+	fmt.Println("bob's PC:", post(laptop, bobsInfo[0].PublicID()))
 	fmt.Println("bob", get(bobs, srv.URL))
+
+	// The laptop's own button.
+	fmt.Println("laptop:", post(laptop, publicIDs["Firefox on a laptop"]))
+	fmt.Println("laptop", get(laptop, srv.URL))
 	// Output:
 	// Firefox on a laptop (this device); Safari on a phone
-	// logged out: Safari on a phone
+	// phone: logged out
 	// phone user: ""
 	// laptop user: "ada"
-	// no such device, or more than one
+	// bob's PC: no such device, or it has logged out already
 	// bob user: "bob"
+	// laptop: logged out
+	// laptop user: ""
 }
 
 // userAgent is a transport that sends a User-Agent of its own.

@@ -154,11 +154,11 @@ type Options struct {
 	// twice that for a login whose MaxSessionsPerUser trimming ran out of
 	// it, since removing its session gets a StoreTimeout of its own. It
 	// bounds each store call of the Manager's methods on a user's sessions
-	// too (UserSessions, DestroyUserSessions, DestroyUserSession), within
-	// their ctx, so that a handler that calls them on a store that stops
-	// answering gets an error wrapping context.DeadlineExceeded rather than
-	// hang (a tool that needs longer over a slow store sets a longer
-	// StoreTimeout). The middleware's own calls then run without the
+	// too (UserSessions, DestroyUserSessions, DestroyUserSession,
+	// DestroyUserSessionByPublicID), within their ctx, so that a handler
+	// that calls them on a store that stops answering gets an error
+	// wrapping context.DeadlineExceeded rather than hang (a tool that needs
+	// longer over a slow store sets a longer StoreTimeout). The middleware's own calls then run without the
 	// request's cancellation: a client that hangs up does not abort a load
 	// or a save halfway. Zero means DefaultStoreTimeout; a negative value
 	// turns the limit off (the request's own context then applies to loads,

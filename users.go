@@ -3,6 +3,8 @@ package session
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +25,8 @@ import (
 // document under UserKey, so an Express app sharing the store keeps it as
 // data. A store that is a UserIndex keeps, for each user, the ids of their
 // sessions; with it the manager lists a user's sessions (UserSessions), ends
-// them (DestroyUserSessions) or one of them (DestroyUserSession) and caps
+// them (DestroyUserSessions) or one of them (DestroyUserSession, or
+// DestroyUserSessionByPublicID for a devices page's form) and caps
 // them (Options.MaxSessionsPerUser).
 //
 // How the index stays right without a transaction spanning the session and
@@ -57,7 +60,8 @@ import (
 // manager removes an entry as soon as it is stale: after the store confirmed
 // the destroy of a session the manager knows belongs to the user (Destroy,
 // RenewID's and Regenerate's old id, Unset with UnsetDestroy,
-// MaxSessionsPerUser, DestroyUserSessions, DestroyUserSession), after a save that unbound
+// MaxSessionsPerUser, DestroyUserSessions, DestroyUserSession,
+// DestroyUserSessionByPublicID), after a save that unbound
 // the session from the user (SetUser("") or another user), and when a
 // save's re-read finds that another request unbound it, the entry the save
 // recorded for the user it loaded (unindexRebound). A destroyed id is
@@ -247,9 +251,10 @@ func IndexDeadline(expires, now time.Time, defaultTTL time.Duration) time.Time {
 // SessionInfo describes one of a user's live sessions. Its JSON form
 // (MarshalJSON) leaves out the id.
 type SessionInfo struct {
-	// ID is the session id. It is as secret as a password: show ShortID on a
-	// page, keep ID on the server (for DestroyUserSessions' keep). The JSON
-	// form has ShortID in its place.
+	// ID is the session id. It is as secret as a password: keep it on the
+	// server (for DestroyUserSessions' keep), name the session in a page's
+	// form or script by PublicID, and show ShortID. The JSON form has
+	// PublicID and ShortID in its place.
 	ID string
 	// Created is when the session was created (zero if unknown).
 	Created time.Time
@@ -267,21 +272,86 @@ type SessionInfo struct {
 	UserAgent, IP string
 }
 
-// ShortID is the id shortened for display (the first characters and "…").
+// ShortID is the id shortened for display and logs (the first characters
+// and "…"). It is no key: two ids may share it (ids that share a prefix, as
+// UUIDv7s made within a few minutes do); name a session by PublicID.
 func (i SessionInfo) ShortID() string { return shortid.Of(i.ID) }
 
-// MarshalJSON encodes i with ShortID in place of the id, and the other
-// fields under their names, so that a "my devices" endpoint that answers
-// UserSessions as JSON does not hand the browser the session ids of the
-// user's other devices (each logs in whoever holds it, HttpOnly or not).
-// Mark the current session on the server (ID == Session.ID()). A time JSON
+// PublicID names the session without revealing its id: what a "your
+// devices" page puts in a device's "log out" form (or a script posts back
+// from the JSON form) for DestroyUserSessionByPublicID, and compares with
+// Session.PublicID to mark "this device". It is 22 characters of base64url,
+// the first 128 bits of a SHA-256 of the id, so, unlike ShortID, it is
+// unique (two ids that share a prefix have unrelated ones), and, unlike
+// ID, it is not secret: the id cannot be computed back from it (but by
+// guessing the id, which GenerateID must make impossible), it is no
+// cookie, and the Manager ends a session by it only for the session's own
+// user. It stays the same as long as the id does, across requests and on
+// every app instance (it needs no secret, so sessionctl and an instance
+// with other Secrets agree on it); RenewID and Regenerate give the session
+// a new id, and so a new PublicID. It is "" for an empty ID.
+func (i SessionInfo) PublicID() string { return publicID(i.ID) }
+
+// publicIDContext separates PublicID's hash from any other SHA-256 of a
+// session id that an app may compute, so that it never equals one. The
+// hash is not keyed with Secrets (an HMAC of the id with Secrets[0] would
+// be the cookie's signature): a key would protect only ids that can be
+// guessed, which the signed cookie already keeps from being used, and
+// would change every PublicID when Secrets rotate and keep sessionctl,
+// which has no secret, from computing them.
+const publicIDContext = "sessionkit PublicID v1\x00"
+
+// publicIDBytes is how much of the hash a PublicID keeps: 128 bits, so that
+// two ids of one user share it with a chance of about 2^-128, and no one
+// finds an id for a given PublicID faster than by guessing the id itself.
+const publicIDBytes = 16
+
+// publicIDLen is the length of a PublicID: publicIDBytes in base64url
+// without padding.
+var publicIDLen = base64.RawURLEncoding.EncodedLen(publicIDBytes)
+
+// publicID is the PublicID of id; "" for the empty id.
+func publicID(id string) string {
+	if id == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(publicIDContext + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:publicIDBytes])
+}
+
+// isPublicID reports whether p has the form of a PublicID (publicIDLen
+// base64url characters), which anything a form posts may lack.
+func isPublicID(p string) bool {
+	if len(p) != publicIDLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(p)
+	return err == nil
+}
+
+// PublicID is the PublicID of the session's id (see SessionInfo.PublicID):
+// the one among the user's sessions that is this request's, for a devices
+// page that marks "this device" from the JSON form, which has no id. It
+// changes when the id does (RenewID, Regenerate, Destroy). "" for a nil
+// Session.
+func (s *Session) PublicID() string {
+	return publicID(s.ID())
+}
+
+// MarshalJSON encodes i with PublicID and ShortID in place of the id, and
+// the other fields under their names, so that a "my devices" endpoint that
+// answers UserSessions as JSON does not hand the browser the session ids of
+// the user's other devices (each logs in whoever holds it, HttpOnly or
+// not). A script posts a device's PublicID back to log it out
+// (DestroyUserSessionByPublicID), and marks "this device" by the
+// Session.PublicID the endpoint answers beside the list. A time JSON
 // cannot hold (a year past 9999) is encoded as the zero time.
 func (i SessionInfo) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		ShortID                              string
+		PublicID, ShortID                    string
 		Created, LastUsed, LoggedIn, Expires time.Time
 		UserAgent, IP                        string
-	}{i.ShortID(), jsonTime(i.Created), jsonTime(i.LastUsed), jsonTime(i.LoggedIn), jsonTime(i.Expires), i.UserAgent, i.IP})
+	}{i.PublicID(), i.ShortID(), jsonTime(i.Created), jsonTime(i.LastUsed), jsonTime(i.LoggedIn), jsonTime(i.Expires), i.UserAgent, i.IP})
 }
 
 // jsonTime is t, or the zero time (unknown) when JSON cannot hold it (a
@@ -778,7 +848,7 @@ func (m *Manager) destroyAll(ctx context.Context, user string, infos []SessionIn
 // user's index entry for it once the store confirmed the destroy (a
 // destroyed id is never written again with a VersionedStore: a request that
 // had it loaded fails its compare-and-swap). It is the one path of
-// destroyAll and DestroyUserSession.
+// destroyAll, DestroyUserSession and DestroyUserSessionByPublicID.
 func (m *Manager) destroyOfUser(ctx context.Context, user, id string) error {
 	if err := m.store.Destroy(ctx, id); err != nil {
 		return err
@@ -948,11 +1018,11 @@ func (m *Manager) DestroyUserSessions(ctx context.Context, userID string, keep .
 }
 
 // DestroyUserSession ends the session id if it is one of userID's, and
-// reports whether it ended one: the "log out" button of one device on a
-// "your devices" page. Map the device the form names (a ShortID, never the
-// id itself, which is as secret as a password) to its SessionInfo.ID
-// through UserSessions of the logged-in user, and pass that user:
-// DestroyUserSession checks again that the session is theirs, so an id of
+// reports whether it ended one. A "your devices" page, whose forms name a
+// device by its PublicID (never the id itself, which is as secret as a
+// password), calls DestroyUserSessionByPublicID, which finds the id; an
+// app that holds the id on the server calls this, with the logged-in
+// user: DestroyUserSession checks again that the session is theirs, so an id of
 // another user's session, or of one the user no longer has (logged out,
 // rebound by SetUser, expired), ends nothing and answers false, nil, as do
 // the empty user and the empty id (without asking the store). The session
@@ -999,6 +1069,66 @@ func (m *Manager) DestroyUserSession(ctx context.Context, userID, id string) (bo
 	defer cancel()
 	if err := m.destroyOfUser(dctx, userID, id); err != nil {
 		return false, fmt.Errorf("session: destroy user session %s: %w", shortid.Of(id), err)
+	}
+	return true, nil
+}
+
+// DestroyUserSessionByPublicID ends the session of userID whose PublicID is
+// publicID, and reports whether it ended one: the "log out" button of one
+// device on a "your devices" page, whose form (or script) posts the
+// device's SessionInfo.PublicID. Pass the logged-in user (Session.User):
+// the session is looked for among that user's alone, as
+// DestroyUserSessions lists them, so it ends what DestroyUserSession would
+// end, by the same rules (a session whose document binds it to userID,
+// including those UserSessions does not list: past AbsoluteTimeout, over
+// MaxDocumentBytes; for a document the Codec does not decode, the index
+// entry's word). A PublicID of another user's session, of one the user no
+// longer has (logged out, rebound, expired), or a string that is no
+// PublicID ends nothing and answers false, nil. The empty user and a
+// string that has not the form of a PublicID (22 base64url characters; the
+// empty string, say) ask the store nothing.
+//
+// It ends the session as DestroyUserSession does: after it returns true
+// the session works on no app instance, a request that had it loaded does
+// not write it back, and the user's index entry is removed. Each step (the
+// listing, the destroy with its index removal) is bounded by
+// Options.StoreTimeout, within ctx.
+//
+// Cost: the listing of the user's sessions (one store call, which reads
+// each of them), one destroy and one index removal. A PublicID that names
+// none of the user's sessions costs the listing alone.
+//
+// The PublicID may be the request's own session's (Session.PublicID): as
+// with DestroyUserSession, it ends, and the request's Session keeps its
+// values until the request ends; compare with Session.PublicID first and
+// call Session.Destroy for it, which also clears the cookie.
+//
+// It fails with ErrNotSupported if the store is not a UserIndex.
+func (m *Manager) DestroyUserSessionByPublicID(ctx context.Context, userID, publicID string) (bool, error) {
+	if m.users == nil {
+		return false, m.noUserIndex("destroy user session")
+	}
+	if userID == "" || !isPublicID(publicID) {
+		return false, nil // no session is indexed under no user, and no id has that PublicID
+	}
+	var unreadable []SessionInfo
+	lctx, cancel := m.withStoreTimeout(ctx)
+	infos, err := m.userSessions(lctx, userID, &unreadable)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(infos, func(i SessionInfo) bool { return i.PublicID() == publicID })
+	if i < 0 {
+		if i = slices.IndexFunc(unreadable, func(i SessionInfo) bool { return i.PublicID() == publicID }); i < 0 {
+			return false, nil
+		}
+		infos = unreadable
+	}
+	dctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
+	if err := m.destroyOfUser(dctx, userID, infos[i].ID); err != nil {
+		return false, fmt.Errorf("session: destroy user session %s: %w", infos[i].ShortID(), err)
 	}
 	return true, nil
 }
