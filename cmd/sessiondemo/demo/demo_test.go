@@ -924,11 +924,12 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 		{"Origin": "http://evil.example"},
 	} {
 		for path, form := range map[string]url.Values{
-			"/api/logout":    nil,
-			"/logout":        nil,
-			"/logout-others": nil,
-			"/login":         {"name": {"Mallory"}},
-			"/set":           {"key": {"k"}, "value": {"v"}},
+			"/api/logout":     nil,
+			"/logout":         nil,
+			"/logout-others":  nil,
+			"/logout-session": {"session": {"x"}},
+			"/login":          {"name": {"Mallory"}},
+			"/set":            {"key": {"k"}, "value": {"v"}},
 		} {
 			resp := post(path, form, header)
 			if resp.StatusCode != http.StatusForbidden {
@@ -962,7 +963,22 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 	}
 }
 
-var reUserSession = regexp.MustCompile(`<tr class="user-session( current)?">`)
+var reUserSession = regexp.MustCompile(`<tr class="user-session( current)?" data-session="([^"]*)">`)
+
+// reLogoutSession finds the "Log out" buttons of "Your sessions".
+var reLogoutSession = regexp.MustCompile(`name="session" value="([^"]*)"`)
+
+// ownPublicID is the PublicID of the session that b's page marks as its own.
+func ownPublicID(t *testing.T, p page) string {
+	t.Helper()
+	for _, row := range reUserSession.FindAllStringSubmatch(p.body, -1) {
+		if row[1] == " current" {
+			return row[2]
+		}
+	}
+	t.Fatal("the page marks no session as its own")
+	return ""
+}
 
 // TestYourSessionsListsAndLogsOutTheOthers logs one name in from two
 // browsers: each lists both sessions with its own marked, and "Log out
@@ -990,6 +1006,68 @@ func TestYourSessionsListsAndLogsOutTheOthers(t *testing.T) {
 	}
 	if p = second.home(); p.user != "" || len(p.rows) != 1 {
 		t.Fatalf("second browser after being logged out: user %q, rows %v; want a fresh session", p.user, p.rows)
+	}
+}
+
+// Each of the user's other sessions has a "Log out" button, which posts
+// the session's PublicID (not its id, nor its ShortID) and ends that
+// session alone: the other browsers of the name stay logged in, as does
+// the one that pressed it, which has no button of its own ("Log out" is
+// there). Another name's PublicID, posted by hand, ends nothing and says
+// so, as does anything else; this session's own PublicID logs it out.
+func TestYourSessionsLogsOutOneSessionByItsButton(t *testing.T) {
+	srv := startDemo(t, t.TempDir())
+	first, second, third, bob := newBrowser(t, srv), newBrowser(t, srv), newBrowser(t, srv), newBrowser(t, srv)
+	first.post("/login", url.Values{"name": {"Ada"}})
+	secondID := ownPublicID(t, second.post("/login", url.Values{"name": {"Ada"}}))
+	third.post("/login", url.Values{"name": {"Ada"}})
+	bobID := ownPublicID(t, bob.post("/login", url.Values{"name": {"Bob"}}))
+
+	p := first.home()
+	buttons := reLogoutSession.FindAllStringSubmatch(p.body, -1)
+	if len(buttons) != 2 || !slices.ContainsFunc(buttons, func(b []string) bool { return b[1] == secondID }) {
+		t.Fatalf("the first browser's page has buttons %q; want one for each other session of Ada's, the second's %q among them", buttons, secondID)
+	}
+	if strings.Contains(p.body, `value="`+ownPublicID(t, p)+`"`) {
+		t.Error("the page has a Log out button for its own session")
+	}
+
+	p = first.post("/logout-session", url.Values{"session": {secondID}})
+	if len(p.infos) != 1 || !strings.Contains(p.infos[0], "Logged out one other session of Ada") {
+		t.Fatalf("after Log out of the second session: flash %q, errors %q", p.infos, p.errors)
+	}
+	if n := len(reUserSession.FindAllString(p.body, -1)); p.user != "Ada" || n != 2 {
+		t.Errorf("first browser after logging out the second: user %q, %d sessions listed; want Ada and two", p.user, n)
+	}
+	for name, want := range map[*browser]string{second: "", third: "Ada", bob: "Bob"} {
+		if got := name.home().user; got != want {
+			t.Errorf("a browser of %q is logged in as %q", want, got)
+		}
+	}
+
+	for _, posted := range []string{bobID, secondID, "", "not a session"} {
+		p = first.post("/logout-session", url.Values{"session": {posted}})
+		if len(p.errors) != 1 || !strings.Contains(p.errors[0], "not one of Ada's") || p.user != "Ada" {
+			t.Errorf("Log out of %q: errors %q, user %q; want one saying it is not Ada's, still Ada", posted, p.errors, p.user)
+		}
+	}
+	if got := bob.home().user; got != "Bob" {
+		t.Errorf("Bob's browser is logged in as %q after Ada posted his PublicID", got)
+	}
+
+	p = third.post("/logout-session", url.Values{"session": {ownPublicID(t, third.home())}})
+	if p.user != "" || len(p.infos) != 1 || !strings.Contains(p.infos[0], "You are logged out") {
+		t.Errorf("the third browser's own PublicID: user %q, flash %q; want logged out as by Log out", p.user, p.infos)
+	}
+	if got := first.home().user; got != "Ada" {
+		t.Errorf("the first browser is logged in as %q, want Ada", got)
+	}
+}
+
+func TestLogoutSessionNeedsALogin(t *testing.T) {
+	b := newBrowser(t, startDemo(t, t.TempDir()))
+	if p := b.post("/logout-session", url.Values{"session": {"x"}}); len(p.errors) != 1 || !strings.Contains(p.errors[0], "Log in first") {
+		t.Fatalf("Log out of one session without a login: errors %q", p.errors)
 	}
 }
 

@@ -74,6 +74,7 @@ func (a *app) routes(m *session.Manager) http.Handler {
 	mux.HandleFunc("POST /login", a.formLogin)
 	mux.HandleFunc("POST /logout", a.formLogout)
 	mux.HandleFunc("POST /logout-others", a.formLogoutOthers)
+	mux.HandleFunc("POST /logout-session", a.formLogoutSession)
 
 	mux.HandleFunc("GET /api/session", a.apiGet)
 	mux.HandleFunc("PUT /api/session", a.apiPut)
@@ -162,7 +163,8 @@ type pageData struct {
 
 // userSession is one of the user's sessions, as the page lists it.
 type userSession struct {
-	ShortID           string
+	ShortID           string // shown
+	PublicID          string // what its "Log out" button posts: not secret, unlike the id
 	LastUsed, Expires time.Time
 	Current           bool // the session of this request
 }
@@ -317,7 +319,7 @@ func (a *app) userSessions(r *http.Request, s *session.Session, user string) []u
 	}
 	list := make([]userSession, len(infos))
 	for i, info := range infos {
-		list[i] = userSession{ShortID: info.ShortID(), LastUsed: info.LastUsed, Expires: info.Expires, Current: info.ID == s.ID()}
+		list[i] = userSession{ShortID: info.ShortID(), PublicID: info.PublicID(), LastUsed: info.LastUsed, Expires: info.Expires, Current: info.ID == s.ID()}
 	}
 	return list
 }
@@ -348,6 +350,49 @@ func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flash(s, "info", fmt.Sprintf("Logged out %d other session(s) of %s.", n, user))
+	backHome(w, r)
+}
+
+// formLogoutSession ends one of the logged-in user's other sessions, the
+// one whose "Log out" button in "Your sessions" was pressed. The button
+// posts the session's PublicID, never its id (as secret as a password), nor
+// its ShortID (which two sessions may share), and
+// DestroyUserSessionByPublicID looks for it among this user's sessions
+// alone: a PublicID of another name's session, or anything else a form may
+// post, ends nothing. This session's own PublicID (the page shows it no
+// button: "Log out" is there) logs out as "Log out" does.
+func (a *app) formLogoutSession(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
+	s := session.From(r)
+	if s == nil {
+		return
+	}
+	user := s.User()
+	if user == "" {
+		flash(s, "error", "Log in first.")
+		backHome(w, r)
+		return
+	}
+	publicID := r.PostForm.Get("session")
+	if publicID == s.PublicID() {
+		a.formLogout(w, r)
+		return
+	}
+	ended, err := a.m.DestroyUserSessionByPublicID(r.Context(), user, publicID)
+	switch {
+	case errors.Is(err, session.ErrNotSupported):
+		// The page lists no sessions on such a store; a post came anyway.
+		flash(s, "error", "This store keeps no index of users' sessions, so the demo cannot find that session.")
+	case err != nil:
+		a.fail(w, r, err)
+		return
+	case !ended:
+		flash(s, "error", fmt.Sprintf("That session is not one of %s's, or has ended already.", user))
+	default:
+		flash(s, "info", fmt.Sprintf("Logged out one other session of %s.", user))
+	}
 	backHome(w, r)
 }
 

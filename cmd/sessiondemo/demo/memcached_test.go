@@ -12,9 +12,10 @@ import (
 )
 
 // On a store without a user index (Memcached) the page hides "Your
-// sessions" and its button; a POST /logout-others all the same (a page
-// from before the demo moved to Memcached, curl) is told so on the page,
-// where it was a 500 "Something went wrong with the session store".
+// sessions" and its buttons; a POST /logout-others or /logout-session all
+// the same (a page from before the demo moved to Memcached, curl) is told
+// so on the page, where it was a 500 "Something went wrong with the
+// session store".
 func TestLogoutOthersOnAStoreWithoutAUserIndexSaysSo(t *testing.T) {
 	mc := testserver.StartMemcached(t)
 	s, err := Start(t.Context(), Config{
@@ -38,5 +39,9 @@ func TestLogoutOthersOnAStoreWithoutAUserIndexSaysSo(t *testing.T) {
 	p = b.post("/logout-others", nil) // fails the test unless it ends on the page with 200
 	if len(p.errors) != 1 || !strings.Contains(p.errors[0], "keeps no index") || p.user != "Ada" {
 		t.Errorf("Log out other sessions on memcached: errors %q, user %q; want one saying the store keeps no index, still Ada", p.errors, p.user)
+	}
+	p = b.post("/logout-session", url.Values{"session": {"AAAAAAAAAAAAAAAAAAAAAA"}})
+	if len(p.errors) != 1 || !strings.Contains(p.errors[0], "keeps no index") || p.user != "Ada" {
+		t.Errorf("Log out of one session on memcached: errors %q, user %q; want one saying the store keeps no index, still Ada", p.errors, p.user)
 	}
 }
