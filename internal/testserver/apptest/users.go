@@ -1,6 +1,7 @@
 package apptest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -16,7 +17,8 @@ import (
 // stores with compare-and-swap, each fresh per call: parallel logins through two app
 // instances then DestroyUserSessions, a login racing DestroyUserSessions,
 // MaxSessionsPerUser under parallel logins, "log out my other devices",
-// "log out" of one device (DestroyUserSession), and
+// "log out" of one device (DestroyUserSession, and
+// DestroyUserSessionByPublicID), and
 // the recorded client, and the index of repeated logins.
 func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 	t.Run("ParallelLoginsThenDestroyUserSessionsEndsEveryOne", func(t *testing.T) {
@@ -32,7 +34,10 @@ func Users(t *testing.T, newStore func(t *testing.T) session.Store) {
 		LogOutOtherDevicesKeepsOwn(t, newStore(t))
 	})
 	t.Run("LogOutOneDeviceEndsThatSessionAlone", func(t *testing.T) {
-		LogOutOneDeviceEndsItAlone(t, newStore(t))
+		LogOutOneDeviceEndsItAlone(t, newStore(t), ByID)
+	})
+	t.Run("LogOutOneDeviceByPublicIDEndsThatSessionAlone", func(t *testing.T) {
+		LogOutOneDeviceEndsItAlone(t, newStore(t), ByPublicID)
 	})
 	t.Run("UserSessionsShowsTheRecordedClient", func(t *testing.T) {
 		RecordedClientIsListed(t, newStore(t))
@@ -243,31 +248,46 @@ func LogOutOtherDevicesKeepsOwn(t *testing.T, st session.Store) {
 	}
 }
 
+// DestroyOne is how a scenario ends one of a user's sessions: ByID or
+// ByPublicID.
+type DestroyOne func(ctx context.Context, m *session.Manager, user, id string) (bool, error)
+
+// ByID ends the session with DestroyUserSession.
+func ByID(ctx context.Context, m *session.Manager, user, id string) (bool, error) {
+	return m.DestroyUserSession(ctx, user, id)
+}
+
+// ByPublicID ends the session with DestroyUserSessionByPublicID, as a
+// devices page's form does.
+func ByPublicID(ctx context.Context, m *session.Manager, user, id string) (bool, error) {
+	return m.DestroyUserSessionByPublicID(ctx, user, session.SessionInfo{ID: id}.PublicID())
+}
+
 // LogOutOneDeviceEndsItAlone logs one user in three times and another once,
 // through two app instances on st, and ends the user's second session with
-// DestroyUserSession while a request on it is under way on the other
-// instance: that session is gone for good (the request's save does not
-// bring it back), the user's other sessions and the other user's work, and
-// the index lists the user's two others. DestroyUserSession refuses the
-// other user's session, and one of the user's for the other user.
-func LogOutOneDeviceEndsItAlone(t *testing.T, st session.Store) {
+// destroy while a request on it is under way on the other instance: that
+// session is gone for good (the request's save does not bring it back),
+// the user's other sessions and the other user's work, and the index lists
+// the user's two others. destroy refuses the other user's session, and one
+// of the user's for the other user.
+func LogOutOneDeviceEndsItAlone(t *testing.T, st session.Store, destroy DestroyOne) {
 	apps := []*App{New(t, st, nil), New(t, st, nil)}
 	cookies, ids := parallelLogins(t, apps, "frank", 3)
 	graceCookies, graceIDs := parallelLogins(t, apps, "grace", 1)
 	m := apps[0].Manager
 	for _, c := range []struct{ user, id string }{{"frank", graceIDs[0]}, {"grace", ids[0]}, {"frank", "no-such-session"}} {
-		if ok, err := m.DestroyUserSession(t.Context(), c.user, c.id); ok || err != nil {
-			t.Fatalf("DestroyUserSession(%s, %.6s…) = %v, %v; want false, nil: not theirs", c.user, c.id, ok, err)
+		if ok, err := destroy(t.Context(), m, c.user, c.id); ok || err != nil {
+			t.Fatalf("destroy(%s, %.6s…) = %v, %v; want false, nil: not theirs", c.user, c.id, ok, err)
 		}
 	}
 
 	finishSlow := apps[1].StartSlow(t, cookies[1])
-	ok, err := m.DestroyUserSession(t.Context(), "frank", ids[1])
+	ok, err := destroy(t.Context(), m, "frank", ids[1])
 	if err := finishSlow(); err != nil {
 		t.Fatal(err)
 	}
 	if !ok || err != nil {
-		t.Fatalf("DestroyUserSession(frank, his second session) = %v, %v; want true, nil", ok, err)
+		t.Fatalf("destroy(frank, his second session) = %v, %v; want true, nil", ok, err)
 	}
 	if b, found, err := st.Get(t.Context(), ids[1]); err != nil || found {
 		t.Fatalf("the ended session: Get = %.40s, found %v, %v; want it gone", b, found, err)
@@ -285,8 +305,8 @@ func LogOutOneDeviceEndsItAlone(t *testing.T, st session.Store) {
 	if got := listed(t, apps[1].Manager, "frank"); !slices.Equal(got, want) {
 		t.Fatalf("UserSessions lists %d sessions, want frank's two others", len(got))
 	}
-	if ok, err := m.DestroyUserSession(t.Context(), "frank", ids[1]); ok || err != nil {
-		t.Fatalf("DestroyUserSession of the ended session again = %v, %v; want false, nil", ok, err)
+	if ok, err := destroy(t.Context(), m, "frank", ids[1]); ok || err != nil {
+		t.Fatalf("destroy of the ended session again = %v, %v; want false, nil", ok, err)
 	}
 }
 
