@@ -79,15 +79,13 @@ type rareState struct {
 	discarded http.Header // Header's answer after a failure
 	gone      chan bool   // CloseNotify's, made on its first call
 	// unindexed: the user index write after the touch carried on the load
-	// failed, so the session's stored expiry (loadTouched) may outlive its
-	// entry; floor is the latest expiry that entry is known to cover
-	// (unindexedFloor), to which restoreExpiry sets it back unless it can
-	// record the entry by then.
-	unindexed bool
-	floor     time.Time
-	// grace is IndexGrace past the load: a write since it has an entry
-	// that lasts at least that long (setBackUnindexed).
-	grace time.Time
+	// failed, and the load set the stored expiry back to one the session's
+	// entry covers (unindexedLoad); restoreExpiry records the entry again
+	// and gives the session back its expiry. floor and grace are not zero
+	// when that set back failed: restoreExpiry tries it again
+	// (setBackUnindexed's exp and grace) if the index still fails.
+	unindexed    bool
+	floor, grace time.Time
 }
 
 // rareLocked returns rs.rare, allocating it. rs.mu is held.
@@ -271,7 +269,7 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 		id, user, cookie, created = rf.id, rf.user, rf.cookie, rf.created
 		cookie.touch(rs.m.now()) // as the end of the request would have
 	} else {
-		if rs.loadUnindexed(s) {
+		if rs.rare != nil && rs.rare.unindexed {
 			rs.restoreUnindexedLocked(s)
 			return
 		}
@@ -374,113 +372,128 @@ func (m *Manager) savedExpiry(created time.Time, c cookieState) (saved, savedAt 
 	return m.expiryAt(c.expires, created, savedAt), savedAt
 }
 
-// loadUnindexed reports whether the load of s, the client's session,
-// touched it and then failed to record its user's index entry, and
-// nothing set its stored expiry since (restoreExpiry does, once). rs.mu
-// and s.mu are held.
-func (rs *requestState) loadUnindexed(s *Session) bool {
-	return rs.rare != nil && rs.rare.unindexed && s.id == rs.cookieID && !s.has(markUnsetDestroyed)
+// unindexedLoad sets back the stored expiry of s, a session with a user
+// whose load's touch lt pushed it forward and whose user index write then
+// failed with err, to one the session's existing entry covers
+// (unindexedFloor), or to its own if that is earlier. It does so at once: that entry may run out IndexGrace
+// after the load, and a handler that runs on longer must not leave the
+// session outliving it meanwhile (a "log out everywhere" would miss it),
+// nor should a set back at its end undo what other requests of the
+// session did meanwhile. After a timeout the touch is made in a goroutine,
+// with a StoreTimeout of its own, so that it does not hold the
+// ErrorHandler's answer, which goes out only when the handler returns, for
+// another StoreTimeout. rs.mu is held.
+func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session, lt *loadTouch, created time.Time) {
+	m, rare := rs.m, rs.rareLocked()
+	rare.unindexed = true
+	floor, grace := m.unindexedFloor(lt, created, s.cookie), lt.now.Add(IndexGrace)
+	if s.has(markStoreExpiryOff) {
+		// The session's own expiry, if earlier, needs no entry longer.
+		if own := m.expiryAt(s.cookie.expires, s.created, lt.now); !own.IsZero() && own.Before(floor) {
+			floor = own
+		}
+	}
+	if m.opts.StoreTimeout > 0 && !m.inMemory && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+		go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, grace, floor)
+		return
+	}
+	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	defer cancel()
+	if !m.setBackUnindexed(ctx, s.id, s.cookie, grace, floor) {
+		rare.floor, rare.grace = floor, grace
+	}
 }
 
-// restoreUnindexedLocked is restoreExpiryLocked after a load whose touch
-// pushed the stored expiry of a session with a user forward and whose
-// index write then failed: the entry, as the session's last write or touch
-// recorded it, may run out before the session, which a "log out everywhere"
-// would then miss. It records the entry again with the expiry the session
-// is to keep (its own, see restoreExpiryLocked, or the load's), or the
-// load's if that is later (the session keeps it if the touch to its own
-// fails); if that fails too, or the store timed out, it sets the stored expiry back to no
-// later than the entry covers (unindexedFloor). rs.mu and s.mu are held.
+// restoreUnindexedLocked is restoreExpiryLocked after a load whose user
+// index write failed (unindexedLoad): it records the entry again with the
+// expiry the session is to keep (its own, see restoreExpiryLocked, or the
+// load's touch's), or the load's touch's if that is later (the session
+// keeps it if the load's set back and the touch below both failed), and
+// gives the session that expiry. If the index still fails, the session
+// keeps the expiry the load set back, or any a request of the session that
+// reached the index gave it since; the load's set back, if it failed, is
+// tried again. After a timeout it calls the store no more (the load's set
+// back runs in its goroutine). rs.mu and s.mu are held.
 func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	m, rare := rs.m, rs.rare
 	rare.unindexed = false
 	s.set(markStoreTouched)
+	if rs.timedOut {
+		return
+	}
 	exp := rs.loadTouched
 	if s.has(markStoreExpiryOff) {
 		exp = m.expiryAt(s.cookie.expires, s.created, m.now())
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
-	indexed := ""
-	if !rs.timedOut {
-		// The entry covers the expiry the load's touch set, which the
-		// session keeps if the touch below fails, as well as exp.
-		if err := m.indexUserAs(ctx, s.storedUser, s.id, laterExpiry(exp, rs.loadTouched)); err == nil {
-			indexed = s.storedUser
+	if err := m.indexUserAs(ctx, s.storedUser, s.id, laterExpiry(exp, rs.loadTouched)); err != nil {
+		switch {
+		case rare.floor.IsZero():
+		case ctx.Err() != nil:
+			// The second try of the index used up the StoreTimeout (its
+			// node stalled after refusing the load's write): the touch is
+			// made after the answer, with a StoreTimeout of its own.
+			go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, rare.floor)
+		default:
+			m.setBackUnindexed(ctx, s.id, s.cookie, rare.grace, rare.floor)
 		}
-	}
-	if indexed == "" && (exp.IsZero() || exp.After(rare.floor)) {
-		exp = rare.floor
-	}
-	if exp.Equal(rs.loadTouched) && !exp.IsZero() {
-		return // the load's touch set it: the entry covers it, or was recorded
-	}
-	if rs.timedOut && m.opts.StoreTimeout > 0 && !m.inMemory || ctx.Err() != nil {
-		// The store timed out (the load, or the second try of the index
-		// above, its node stalled after refusing the load's write): a
-		// touch of a store that stopped answering (one Redis server), or
-		// one made with the StoreTimeout the second try used up, which
-		// would fail unsent, would hold the ErrorHandler's answer, which
-		// goes out only when the handler returns, for another StoreTimeout.
-		// The touch is made after the answer, with a StoreTimeout of its own.
-		go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, exp)
 		return
 	}
-	if indexed == "" {
-		m.setBackUnindexed(ctx, s.id, s.cookie, rare.grace, exp)
-		return
-	}
-	if _, err := m.touchStored(ctx, s, exp, indexed); err != nil {
-		m.warnNotSetBack(ctx, s.id, err)
+	if _, err := m.touchStored(ctx, s, exp, s.storedUser); err != nil {
+		m.logger.WarnContext(ctx, "session: the stored expiry set back after a failed user index write could not be given back", "id", shortid.Of(s.id), "err", err)
 	}
 }
 
 // setBackUnindexedLater is setBackUnindexed after a store that timed out,
-// made once the request's answer went out, with a StoreTimeout of its own.
+// made with a StoreTimeout of its own.
 func (m *Manager) setBackUnindexedLater(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) {
 	ctx, cancel := m.withStoreTimeout(ctx)
 	defer cancel()
 	m.setBackUnindexed(ctx, id, loaded, grace, exp)
 }
 
-// setBackUnindexed is the touch of restoreUnindexedLocked, with the index
-// down: it sets the stored expiry of session id, loaded with cookie
-// loaded, to exp, which the index entry it had then covers (a GetToucher's
-// touch: the load carried one). A request of the session that wrote it
-// since recorded an entry of its own, which lasts no less than grace but
-// may run out before exp (the write gave the session a shorter cookie of
-// its own): the stored expiry is then set to that write's (savedExpiry),
-// not pushed past its entry.
-func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) {
+// setBackUnindexed is the touch of unindexedLoad, with the index down: it
+// sets the stored expiry of session id, loaded with cookie loaded, to exp,
+// which the index entry it had then covers (a GetToucher's touch: the load
+// carried one). A request of the session that wrote it since recorded an
+// entry of its own, which lasts no less than grace but may run out before
+// exp (the write gave the session a shorter cookie of its own): the stored
+// expiry is then set to that write's (savedExpiry), not pushed past its
+// entry. It reports whether the session no longer outlives its entry:
+// false when a store call failed.
+func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) bool {
 	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
 	if err != nil {
 		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
-		return
+		return false
 	}
 	if !found {
-		return
+		return true
 	}
 	var doc loadedDocument
 	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
-		return
+		return true
 	}
 	c := storedCookie(&doc.cookie)
 	if c == loaded {
-		return // no write since the load set a cookie of its own: the entry covers exp
+		return true // no write since the load set a cookie of its own: the entry covers exp
 	}
 	written, _ := m.savedExpiry(doc.Created, c)
 	if written.IsZero() {
-		return // the store's default lifetime, from the write: not comparable
+		return true // the store's default lifetime, from the write: not comparable
 	}
 	if written.Before(grace) {
 		written = grace
 	}
 	if !written.Before(exp) {
-		return
+		return true
 	}
 	if _, err := m.toucher.Touch(ctx, id, written); err != nil {
 		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+		return false
 	}
+	return true
 }
 
 // warnNotSetBack logs a stored expiry that a load's touch set and that
@@ -634,14 +647,11 @@ func (rs *requestState) load() error {
 					// The load pushed the stored expiry forward: a user's index
 					// entry must outlive the session, as on every other touch.
 					if err := m.indexUser(ctx, s, lt.expires); err != nil {
-						// The request fails; restoreExpiry still sets back
-						// the session's own expiry, if the load's touch took it,
-						// and no later than its entry covers, unless it can
-						// record the entry by then.
+						// The request fails; the expiry is set back to one
+						// the session's entry covers, and given back at the
+						// end of the request if the index answers by then.
 						if s.storedUser != "" {
-							rare := rs.rareLocked()
-							rare.unindexed, rare.floor = true, m.unindexedFloor(lt, doc.Created, s.cookie)
-							rare.grace = lt.now.Add(IndexGrace)
+							rs.unindexedLoad(ctx, err, s, lt, doc.Created)
 						}
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)

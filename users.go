@@ -98,14 +98,19 @@ import (
 // shares the race of the unbinding removal above.
 //
 // The touch carried on the load is also the one touch that comes before
-// its entry: when that index write fails, the request fails, and its end
-// records the entry again or, if the index is still down, sets the stored
-// expiry back to one the session's existing entry covers (the expiry of
-// its last save, no later than what a read since may have left the entry
-// at, or IndexGrace past the load: unindexedFloor; after a timeout, once
-// the answer went out; no later than a write of the session since the load
-// gave it, whose entry may be shorter: setBackUnindexed), so that no
-// session outlives its entry and escapes DestroyUserSessions.
+// its entry: when that index write fails, the request fails, and the load
+// sets the stored expiry back at once to one the session's existing entry
+// covers (the expiry of its last save, no later than what a read since may
+// have left the entry at, or IndexGrace past the load: unindexedFloor; no
+// later than a write of the session since the load gave it, whose entry
+// may be shorter: setBackUnindexed; after a timeout, in a goroutine, so
+// that the answer does not wait for it: unindexedLoad), so that no session
+// outlives its entry and escapes DestroyUserSessions, however long the
+// handler runs on. The end of the request records the entry again and, if
+// the index answers by then, gives the session back the expiry it is to
+// keep; if not, the session keeps the one set back, or the one a request of
+// it that reached the index gave it meanwhile, and a set back that failed
+// is tried again (restoreUnindexedLocked).
 //
 // MaxSessionsPerUser fails closed. A login lists the user's sessions after
 // its own write, so when the listing or a destroy beyond the cap fails, the

@@ -64,3 +64,57 @@ func TestLoadIndexRetryTimeoutStillSetsTheExpiryBack(t *testing.T) {
 		}
 	}
 }
+
+// As above, and the load's own set back of the expiry failed too (the
+// session's node blinked right after the load): the end of the request,
+// whose second try of the index timed out, tries the set back again, with
+// a StoreTimeout of its own, after the answer.
+func TestLoadIndexRetryTimeoutStillTriesAFailedSetBackAgain(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	const day = 24 * time.Hour
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	touched := make(chan error, 4)
+	m := unavailableManager(t, fs, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day}}, nil)
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
+	b.get("/login")
+	for len(touched) > 0 {
+		<-touched
+	}
+	id := mustID(t, m, b.cookie)
+	b.h = m.Handler(readViews)
+	fs.clock.Advance(12 * time.Hour)
+
+	var indexWrites, touches atomic.Int32
+	fs.on(func(ctx context.Context, op, _ string) error {
+		switch {
+		case op == "GetAndTouch" && touches.Add(1) == 2:
+			return errDown // the load's set back
+		case op != "IndexUserSession":
+			return nil
+		case indexWrites.Add(1) == 1:
+			return errDown // the load's: refused at once
+		}
+		<-ctx.Done() // the end's: the index node stalled
+		return ctx.Err()
+	})
+	if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable || indexWrites.Load() != 2 {
+		t.Fatalf("status %d after %d index writes; want the ErrorHandler's 503 after the load's and the end's", rec.Code, indexWrites.Load())
+	}
+	loadTouchSignalled(t, touched)
+	if err := <-touched; err == nil {
+		t.Fatal("the load's set back succeeded; the test wants it to fail")
+	}
+	select {
+	case err := <-touched:
+		if err != nil {
+			t.Fatalf("the second set back: %v", err)
+		}
+	case <-time.After(20 * timeout):
+		t.Fatal("the session's expiry was not set back")
+	}
+	fs.on(nil)
+	fs.clock.Advance(12*time.Hour + 2*time.Minute)
+	if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
+		t.Fatalf("the session is stored past its login's expiry and UserSessions(ada) lists %v: a log out everywhere would miss it", short(liveOf(t, m, "ada")))
+	}
+}

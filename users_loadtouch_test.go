@@ -66,6 +66,8 @@ func TestFailedIndexWriteAfterTheLoadsTouchLeavesTheSessionItsOwnExpiry(t *testi
 	}{
 		{"ShorterOwnExpiry", time.Minute, 0, false, time.Second, 2 * time.Minute, false},
 		{"ShorterOwnExpiryIndexDown", time.Minute, 0, true, time.Second, 2 * time.Minute, false},
+		// Its own expiry comes before IndexGrace past the load.
+		{"ShorterOwnExpiryIndexDownWithinAMinute", time.Minute, 0, true, 30 * time.Second, 45 * time.Second, false},
 		{"RememberMe", 30 * 24 * time.Hour, 0, false, time.Second, 2 * 24 * time.Hour, true},
 		// The idle timeout moves the session's own expiry a day past the
 		// login's index entry, and past the load's touch: the entry goes first.
