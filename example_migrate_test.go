@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,10 +55,15 @@ func Example_fromSCS() {
 	if err != nil {
 		panic(err)
 	}
+	// Code deeper in the app that has only the context, as scs's calls
+	// take it, reaches the session with FromContext.
+	userID := func(ctx context.Context) (int, bool) {
+		return session.GetAs[int](session.FromContext(ctx), "userID") // sm.GetInt(ctx, "userID"); sm.Exists for ok
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /account", func(w http.ResponseWriter, r *http.Request) {
 		s := session.From(r)
-		id, ok := session.GetAs[int](s, "userID") // sm.GetInt(ctx, "userID"); sm.Exists for ok
+		id, ok := userID(r.Context())
 		if !ok {
 			s.Set("next", r.URL.Path) // sm.Put(ctx, "next", ...)
 			fmt.Fprint(w, "not logged in")
@@ -191,4 +197,58 @@ func Example_fromGorilla() {
 	// the copy: user "ada", flashes []
 	// user "", flashes []
 	// the copy: user "", flashes []
+}
+
+// Two sessions per request, each with its own cookie, as scs's several
+// SessionManagers and gorilla's several session names give them: the
+// Handlers of two Managers nested, and each Manager's From. Here a login
+// session inside long-lived preferences, which a logout leaves alone.
+func ExampleManager_From() {
+	prefs, err := session.New(session.Options{
+		Name:    "prefs",
+		Secrets: []string{"32 or more random bytes, not this"},
+		Cookie:  session.CookieOptions{MaxAge: 365 * 24 * time.Hour, SameSite: session.SameSiteLax},
+	})
+	if err != nil {
+		panic(err)
+	}
+	login, err := session.New(session.Options{
+		Secrets: []string{"32 or more random bytes, not this"},
+		Cookie:  session.CookieOptions{SameSite: session.SameSiteLax},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := login.From(r) // session.From(r) too: the innermost Handler's
+		if err := s.RenewID(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s.Set("user", "ada")
+		prefs.From(r).Set("theme", "dark")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := login.From(r).Destroy(r.Context()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := session.GetAs[string](login.From(r), "user")
+		theme, _ := session.GetAs[string](prefs.From(r), "theme")
+		fmt.Fprintf(w, "user %q, theme %q", user, theme)
+	})
+	srv := httptest.NewServer(prefs.Handler(login.Handler(mux)))
+	defer srv.Close()
+
+	c := newClient()
+	post(c, srv.URL+"/login")
+	fmt.Println(get(c, srv.URL))
+	post(c, srv.URL+"/logout")
+	fmt.Println(get(c, srv.URL))
+	// Output:
+	// user "ada", theme "dark"
+	// user "", theme "dark"
 }
