@@ -87,7 +87,10 @@
 //
 // With the Handlers of two Managers nested (a second cookie for /admin),
 // From returns the session of the innermost Handler whose cookie path the
-// request matches.
+// request matches, and Manager.From each Manager's own: two sessions on
+// the same paths, as scs's several SessionManagers and gorilla/sessions'
+// several session names give. FromContext is From for code that has only
+// the request's context.
 //
 // # Cross-site request forgery
 //
