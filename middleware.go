@@ -524,13 +524,7 @@ func (m *Manager) warnNotSetBack(ctx context.Context, id string, err error) {
 // response that caches may reuse (its Vary names no Cookie, and its
 // Cache-Control says no no-store, no-cache or private, each read under a
 // key in any letter case), is logged once per Manager.
-func From(r *http.Request) *Session {
-	rs, _ := r.Context().Value(stateKey{}).(*requestState)
-	if rs == nil {
-		return nil
-	}
-	return rs.session()
-}
+func From(r *http.Request) *Session { return FromContext(r.Context()) }
 
 // session is sessionLocked under rs.mu, released even if the load panics
 // (a store with a bug), so that a recovering middleware inside the session
