@@ -267,8 +267,24 @@ func TestDestroyUserSessionOfTheRequestsOwnSession(t *testing.T) {
 // sessions its manager cannot read: one in another Codec's layout (the
 // index entry's word taken), one over its MaxDocumentBytes and one past
 // its AbsoluteTimeout (their documents read for the user all the same);
-// and leaves another user's alone.
+// and leaves another user's alone. So does DestroyUserSessionByPublicID,
+// for such a session that a devices page rendered a moment before may
+// still name.
 func TestDestroyUserSessionEndsTheUsersSessionsItsManagerCannotRead(t *testing.T) {
+	for _, by := range []struct {
+		name    string
+		destroy func(m *Manager, ctx context.Context, user, id string) (bool, error)
+	}{
+		{"id", (*Manager).DestroyUserSession},
+		{"PublicID", func(m *Manager, ctx context.Context, user, id string) (bool, error) {
+			return m.DestroyUserSessionByPublicID(ctx, user, SessionInfo{ID: id}.PublicID())
+		}},
+	} {
+		t.Run(by.name, func(t *testing.T) { testDestroyOneEndsWhatItsManagerCannotRead(t, by.destroy) })
+	}
+}
+
+func testDestroyOneEndsWhatItsManagerCannotRead(t *testing.T, destroy func(m *Manager, ctx context.Context, user, id string) (bool, error)) {
 	for _, tc := range []struct {
 		name    string
 		app, op Options
@@ -301,11 +317,11 @@ func TestDestroyUserSessionEndsTheUsersSessionsItsManagerCannotRead(t *testing.T
 			bob.get("/login?u=bob")
 			adaID, bobID := mustID(t, app, ada.cookie), mustID(t, app, bob.cookie)
 			cs.clock.Advance(tc.before)
-			if ok, err := op.DestroyUserSession(t.Context(), "ada", bobID); ok || err != nil {
-				t.Errorf("DestroyUserSession(ada, bob's session) = %v, %v; want false, nil", ok, err)
+			if ok, err := destroy(op, t.Context(), "ada", bobID); ok || err != nil {
+				t.Errorf("destroy(ada, bob's session) = %v, %v; want false, nil", ok, err)
 			}
-			if ok, err := op.DestroyUserSession(t.Context(), "ada", adaID); !ok || err != nil {
-				t.Errorf("DestroyUserSession(ada, her session) = %v, %v; want true, nil", ok, err)
+			if ok, err := destroy(op, t.Context(), "ada", adaID); !ok || err != nil {
+				t.Errorf("destroy(ada, her session) = %v, %v; want true, nil", ok, err)
 			}
 			if u := ada.get("/whoami").Body.String(); u != "" {
 				t.Errorf("the app still serves ada's session as %q", u)

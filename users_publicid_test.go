@@ -257,63 +257,6 @@ func TestSessionInfoJSONCarriesThePublicIDThatLogsTheDeviceOut(t *testing.T) {
 	}
 }
 
-// DestroyUserSessionByPublicID ends what DestroyUserSession would of the
-// user's sessions its manager cannot read (another Codec's layout, the
-// index entry's word taken; over MaxDocumentBytes; past AbsoluteTimeout),
-// which a devices page rendered a moment before may still list, and
-// leaves another user's alone.
-func TestDestroyUserSessionByPublicIDEndsTheUsersSessionsItsManagerCannotRead(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		app, op Options
-		big     bool
-		before  time.Duration
-	}{
-		{name: "a custom Codec", app: Options{Codec: base64Codec{}}},
-		{name: "over the operator's MaxDocumentBytes", app: Options{MaxDocumentBytes: -1}, big: true},
-		{name: "past the operator's AbsoluteTimeout", op: Options{AbsoluteTimeout: 12 * time.Hour}, before: 13 * time.Hour},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cs := newCountingStore(t)
-			tc.app.Store, tc.op.Store = cs, cs
-			app, _ := newTestManager(t, tc.app)
-			op, _ := newTestManager(t, tc.op)
-			app.now, op.now = cs.clock.Now, cs.clock.Now
-			h := app.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-				switch r.URL.Path {
-				case "/login":
-					s.SetUser(r.FormValue("u"))
-					if tc.big {
-						s.Set("big", strings.Repeat("x", DefaultMaxDocumentBytes))
-					}
-				case "/whoami":
-					io.WriteString(w, s.User())
-				}
-			}))
-			ada, bob := newBrowser(t, h), newBrowser(t, h)
-			ada.get("/login?u=ada")
-			bob.get("/login?u=bob")
-			adaID, bobID := mustID(t, app, ada.cookie), mustID(t, app, bob.cookie)
-			cs.clock.Advance(tc.before)
-			if ok, err := op.DestroyUserSessionByPublicID(t.Context(), "ada", SessionInfo{ID: bobID}.PublicID()); ok || err != nil {
-				t.Errorf("DestroyUserSessionByPublicID(ada, bob's session) = %v, %v; want false, nil", ok, err)
-			}
-			if ok, err := op.DestroyUserSessionByPublicID(t.Context(), "ada", SessionInfo{ID: adaID}.PublicID()); !ok || err != nil {
-				t.Errorf("DestroyUserSessionByPublicID(ada, her session) = %v, %v; want true, nil", ok, err)
-			}
-			if u := ada.get("/whoami").Body.String(); u != "" {
-				t.Errorf("the app still serves ada's session as %q", u)
-			}
-			if !isStored(t, op, bobID) {
-				t.Error("bob's session was ended")
-			}
-			if idx := indexOf(t, app, "ada"); len(idx) != 0 {
-				t.Errorf("ada's index %v, want empty", short(idx))
-			}
-		})
-	}
-}
-
 // Without a user index (memcachedstore) DestroyUserSessionByPublicID
 // fails with ErrNotSupported, whatever it is given.
 func TestDestroyUserSessionByPublicIDWithoutAUserIndexIsNotSupported(t *testing.T) {
