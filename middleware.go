@@ -145,6 +145,17 @@ func (rs *requestState) loadContext() context.Context {
 	return rs.storeContext()
 }
 
+// commitContext is the context of a commit's store calls: storeContext,
+// or for a memstore the same as a view of the requestState (detachedView),
+// as the load's, so that a save or touch costs no allocation for it. rs.mu
+// is held.
+func (rs *requestState) commitContext() context.Context {
+	if rs.m.inMemory {
+		return (*detachedView)(rs)
+	}
+	return rs.storeContext()
+}
+
 // detachedView is the request's context without its cancellation, as
 // context.WithoutCancel makes it, as a view of the requestState, so that
 // it costs no allocation: its values are the request context's.
@@ -1014,7 +1025,7 @@ func (rs *requestState) commitLocked(s *Session) error {
 		// none.
 		now = m.now()
 	}
-	ctx, cancel := m.withStoreTimeout(rs.storeContext())
+	ctx, cancel := m.withStoreTimeout(rs.commitContext())
 	defer cancel()
 	id := s.id // the one d is for: a login that a newer one ended is replaced (loseLogin)
 	alive, err := m.apply(ctx, s, d, now)
