@@ -99,10 +99,10 @@ func checkStarted(t *testing.T, err error) {
 }
 
 // startPeer installs the app's packages if needed and starts it on a free
-// loopback port, with Redis at redisAddr, the test secret and passport
-// (whose middleware leaves a session without passport's key alone).
+// loopback port, with Redis at redisAddr, the test secret, passport and
+// connect-flash (whose middlewares leave a session without their keys alone).
 func startPeer(redisAddr string) (*peer, error) {
-	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:", "PASSPORT=1")
+	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:", "PASSPORT=1", "FLASH=1")
 }
 
 // startPeerEnv starts the Express app (server.js) with the test secret and

@@ -77,7 +77,7 @@ func startPgPeer(dsn string) (*peer, error) {
 		return nil, err
 	}
 	st.Close()
-	return startPeerEnv("SESSION_STORE=pg", "PG_URL="+dsn, "PG_TABLE="+pgTable, "PASSPORT=1")
+	return startPeerEnv("SESSION_STORE=pg", "PG_URL="+dsn, "PG_TABLE="+pgTable, "PASSPORT=1", "FLASH=1")
 }
 
 // raw returns the stored document of session id and its expire as an instant.

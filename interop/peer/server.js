@@ -14,6 +14,8 @@
 //                   {"v":1,"data":<the session>} (see stores.js)
 //   PASSPORT        1: log users in with passport (the /passport/ routes below);
 //                   off by default, so that the benchmark's app (bench/) is bare
+//   FLASH           1: connect-flash's req.flash (the /flash/ routes below); off
+//                   by default, likewise
 //
 // Routes:
 //   GET  /views          increments req.session.views, answers the session as JSON
@@ -39,6 +41,20 @@
 //                        is logged in) and the session after passport read it
 //   The users: any string id that starts with a lower-case letter, and 7,
 //                        Carol, whose id is a number (?u=7).
+//
+// With FLASH=1, connect-flash 0.1 (app.use(flash()) after express-session);
+// each route answers {result, session}: what req.flash returned, and the
+// session after it:
+//   POST /flash/add?kind=K&msg=M    req.flash(K, M); several &msg= are
+//                        req.flash(K, M1, M2, ...), a util.format string and
+//                        its arguments; &j=J instead is req.flash(K, JSON.parse(J))
+//                        (an array adds each of its members)
+//   GET  /flash/read?kind=K         req.flash(K): K's messages, removed
+//   GET  /flash/read                req.flash(): every kind's messages, all removed
+//   POST /flash/slow?token=T&kind=K&msg=M  req.flash(K, M), but only once
+//                        POST /flash/release?token=T is called; until then it
+//                        holds the session it loaded. GET /flash/loaded?token=T
+//                        answers once that request has loaded its session.
 //
 // It prints "listening <port>" on stdout once the store is connected and the port is open.
 "use strict";
@@ -97,6 +113,55 @@ function usePassport(app) {
   app.get("/passport/whoami", (req, res) => res.json(whoami(req)));
 }
 
+// useFlash adds connect-flash and its routes.
+function useFlash(app) {
+  const flash = require("connect-flash");
+  app.use(flash());
+  const answer = (req, res, result) => res.json({ result, session: req.session });
+  app.post("/flash/add", (req, res) => {
+    const { kind, msg, j } = req.query;
+    if (typeof kind !== "string" || (msg === undefined) === (j === undefined)) {
+      res.status(400).json({ error: "want ?kind=K and &msg=M (repeatable) or &j=JSON" });
+      return;
+    }
+    const args = j !== undefined ? [JSON.parse(j)] : [].concat(msg);
+    answer(req, res, req.flash(kind, ...args));
+  });
+  app.get("/flash/read", (req, res) => {
+    const { kind } = req.query;
+    answer(req, res, typeof kind === "string" ? req.flash(kind) : req.flash());
+  });
+
+  // The slow requests by token: loaded resolves once the request has its
+  // session, release lets it go on.
+  const slow = new Map();
+  const slowOf = (token) => {
+    if (!slow.has(token)) {
+      const s = {};
+      s.loaded = new Promise((resolve) => (s.markLoaded = resolve));
+      s.released = new Promise((resolve) => (s.release = resolve));
+      slow.set(token, s);
+    }
+    return slow.get(token);
+  };
+  app.post("/flash/slow", async (req, res) => {
+    const { token, kind, msg } = req.query;
+    const s = slowOf(token);
+    s.markLoaded();
+    await s.released;
+    slow.delete(token);
+    answer(req, res, req.flash(kind, msg));
+  });
+  app.get("/flash/loaded", async (req, res) => {
+    await slowOf(req.query.token).loaded;
+    res.json({ loaded: req.query.token });
+  });
+  app.post("/flash/release", (req, res) => {
+    slowOf(req.query.token).release();
+    res.json({ released: req.query.token });
+  });
+}
+
 async function main() {
   const secret = (process.env.SESSION_SECRET || "").split(",").filter(Boolean);
   if (secret.length === 0) {
@@ -117,6 +182,9 @@ async function main() {
   );
   if (process.env.PASSPORT === "1") {
     usePassport(app);
+  }
+  if (process.env.FLASH === "1") {
+    useFlash(app);
   }
 
   app.get("/views", (req, res) => {
