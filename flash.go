@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // flashKey is where flash messages live, as connect-flash keeps them:
@@ -50,14 +51,28 @@ func (s *Session) Flashes(kind string) []string {
 	for i, m := range list {
 		if str, ok := m.(string); ok {
 			msgs[i] = str
-		} else if b, err := json.Marshal(m); err == nil {
-			msgs[i] = string(b)
+		} else {
+			msgs[i] = jsonText(m)
 		}
 	}
 	delete(flashes, kind)
 	s.putFlashes(flashes)
 	s.flashChanged(len(flashes) != 0, flashOp{kind: kind, msgs: list, take: true})
 	return msgs
+}
+
+// jsonText returns v's JSON text as JSON.stringify writes it, but for the
+// order of an object's keys (sorted) and U+2028 and U+2029 (escaped): <, >
+// and & as they are, where json.Marshal escapes them for HTML. It returns ""
+// if v does not encode.
+func jsonText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return ""
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // flashOps are the Flash and Flashes calls of a request since its last

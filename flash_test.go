@@ -95,3 +95,26 @@ func TestFlashMessagesSetByHandReadTheSameBeforeAndAfterASave(t *testing.T) {
 		}
 	}
 }
+
+// A message an Express app stored as an object (express-validator's
+// "Must be < 10 characters & not empty") is read as the JSON text that
+// Express's JSON.stringify writes, its keys aside (sorted): <, > and & are
+// themselves, not encoding/json's \u003c escapes, which a page showing the
+// text would show as they are.
+func TestFlashesReadsAnObjectMessageWithoutHTMLEscapes(t *testing.T) {
+	m, st := newTestManager(t, Options{})
+	b := stored(t, m)
+	id := mustID(t, m, b.cookie)
+	express := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},` +
+		`"flash":{"error":[{"path":"name","msg":"Must be < 10 characters & not <b>empty</b>"},["a>b"]]}}`
+	st.Store.Set(t.Context(), id, []byte(express), time.Time{})
+	var got []string
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		got = s.Flashes("error")
+	}))
+	b.get("/")
+	want := []string{`{"msg":"Must be < 10 characters & not <b>empty</b>","path":"name"}`, `["a>b"]`}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("Flashes(error) = %q, want %q", got, want)
+	}
+}
