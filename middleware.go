@@ -471,8 +471,11 @@ func (m *Manager) setBackUnindexedLater(ctx context.Context, id string, loaded c
 // entry of its own, which lasts no less than grace but may run out before
 // exp (the write gave the session a shorter cookie of its own): the stored
 // expiry is then set to that write's (savedExpiry), not pushed past its
-// entry. It reports whether the session no longer outlives its entry:
-// false when a store call failed.
+// entry; nor is a write that gave the session a later expiry than exp,
+// which its entry covers, cut back to exp (a save of another tab: the
+// session would end a minute after the failed load, say, while the save
+// and its entry gave it a day). It reports whether the session no longer
+// outlives its entry: false when a store call failed.
 func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) bool {
 	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
 	if err != nil {
@@ -493,6 +496,15 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 	written, _ := m.savedExpiry(doc.Created, c)
 	if written.IsZero() {
 		return true // the store's default lifetime, from the write: not comparable
+	}
+	if written.After(exp) {
+		// The write's expiry, given back: its entry covers it. Should
+		// that touch fail, the session keeps exp, which its entry covers
+		// too.
+		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
+			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+		}
+		return true
 	}
 	if written.Before(grace) {
 		written = grace
