@@ -386,8 +386,9 @@ func (m *Manager) savedExpiry(created time.Time, c cookieState) (saved, savedAt 
 // unindexedLoad sets back the stored expiry of s, a session with a user
 // whose load's touch lt pushed it forward and whose user index write then
 // failed with err, to one the session's existing entry covers
-// (unindexedFloor), or to its own if that is earlier. It does so at once: that entry may run out IndexGrace
-// after the load, and a handler that runs on longer must not leave the
+// (unindexedFloor), or to its own or the load's touch's if that is
+// earlier. It does so at once: that entry may run out IndexGrace after the
+// load, and a handler that runs on longer must not leave the
 // session outliving it meanwhile (a "log out everywhere" would miss it),
 // nor should a set back at its end undo what other requests of the
 // session did meanwhile. After a timeout the touch is made in a goroutine,
@@ -398,6 +399,12 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 	m, rare := rs.m, rs.rareLocked()
 	rare.unindexed = true
 	floor, grace := m.unindexedFloor(lt, created, s.cookie), lt.now.Add(IndexGrace)
+	if !lt.expires.IsZero() && lt.expires.Before(floor) {
+		// A set back never pushes the session past the load's touch: an
+		// IdleTimeout or Cookie.MaxAge shorter than IndexGrace still ends
+		// the session when it says.
+		floor = lt.expires
+	}
 	if s.has(markStoreExpiryOff) {
 		// The session's own expiry, if earlier, needs no entry longer.
 		if own := m.expiryAt(s.cookie.expires, s.created, lt.now); !own.IsZero() && own.Before(floor) {
