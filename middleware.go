@@ -81,9 +81,9 @@ type rareState struct {
 	// unindexed: the user index write after the touch carried on the load
 	// failed, and the load set the stored expiry back to one the session's
 	// entry covers (unindexedLoad); restoreExpiry records the entry again
-	// and gives the session back its expiry. floor and grace are not zero
-	// when that set back failed: restoreExpiry tries it again
-	// (setBackUnindexed's exp and grace) if the index still fails.
+	// and gives the session back its expiry. grace is IndexGrace past the
+	// load (setBackUnindexed's). floor is not zero when that set back
+	// failed: restoreExpiry tries it again if the index still fails.
 	unindexed    bool
 	floor, grace time.Time
 }
@@ -399,6 +399,7 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 	m, rare := rs.m, rs.rareLocked()
 	rare.unindexed = true
 	floor, grace := m.unindexedFloor(lt, created, s.cookie), lt.now.Add(IndexGrace)
+	rare.grace = grace
 	if !lt.expires.IsZero() && lt.expires.Before(floor) {
 		// A set back never pushes the session past the load's touch: an
 		// IdleTimeout or Cookie.MaxAge shorter than IndexGrace still ends
@@ -418,7 +419,7 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	if !m.setBackUnindexed(ctx, s.id, s.cookie, grace, floor) {
-		rare.floor, rare.grace = floor, grace
+		rare.floor = floor
 	}
 }
 
@@ -427,7 +428,8 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 // expiry the session is to keep (its own, see restoreExpiryLocked, or the
 // load's touch's), or the load's touch's if that is later (the session
 // keeps it if the load's set back and the touch below both failed), and
-// gives the session that expiry. If the index still fails, the session
+// gives the session that expiry, or, after a write of another request
+// since, that write's (giveBackUnindexed). If the index still fails, the session
 // keeps the expiry the load set back, or any a request of the session that
 // reached the index gave it since; the load's set back, if it failed, is
 // tried again. After a timeout it calls the store no more (the load's set
@@ -458,9 +460,32 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 		}
 		return
 	}
-	if _, err := m.touchStored(ctx, s, exp, s.storedUser); err != nil {
-		m.logger.WarnContext(ctx, "session: the stored expiry set back after a failed user index write could not be given back", "id", shortid.Of(s.id), "err", err)
+	m.giveBackUnindexed(ctx, s.id, s.cookie, s.storedUser, rare.grace, exp)
+}
+
+// giveBackUnindexed is the touch of restoreUnindexedLocked once the index
+// answered: it gives session id, loaded with cookie loaded and bound to
+// user, the expiry exp that user's entry now covers. A request of the
+// session that wrote it since keeps the expiry its write gave it
+// (keepWritten), which its entry covers, where exp would push it past that
+// entry when the write gave the session a shorter cookie of its own or
+// bound it to another user (SetUser on a shared device, with that user's
+// entry), whose "log out everywhere" would then miss it. A session no
+// longer user's has user's entry, just recorded, removed, as touchStored
+// does.
+func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cookieState, user string, grace, exp time.Time) {
+	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
+	if err != nil {
+		m.logger.WarnContext(ctx, "session: the stored expiry set back after a failed user index write could not be given back", "id", shortid.Of(id), "err", err)
+		return
 	}
+	if !found {
+		return
+	}
+	if u, ok := m.userOfData(data); ok && u != user {
+		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
+	}
+	m.keepWritten(ctx, id, data, loaded, grace, exp)
 }
 
 // setBackUnindexedLater is setBackUnindexed after a store that timed out,
@@ -492,6 +517,15 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 	if !found {
 		return true
 	}
+	return m.keepWritten(ctx, id, data, loaded, grace, exp)
+}
+
+// keepWritten is setBackUnindexed's and giveBackUnindexed's after their
+// touch of session id to exp answered data: if a request wrote the session
+// since it was loaded with cookie loaded, it sets the stored expiry to the
+// one that write gave it. It reports whether the session no longer
+// outlives its entry: false when that touch failed.
+func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time) bool {
 	var doc loadedDocument
 	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
 		return true
