@@ -427,7 +427,9 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 // index write failed (unindexedLoad): it records the entry again with the
 // expiry the session is to keep (its own, see restoreExpiryLocked, or the
 // load's touch's), or the load's touch's if that is later (the session
-// keeps it if the load's set back and the touch below both failed), and
+// keeps it if the load's set back and the touch below both failed; not
+// where either is the store's default lifetime, which cannot be ordered
+// with the other), and
 // gives the session that expiry, or, after a write of another request
 // since, that write's (giveBackUnindexed). If the index still fails, the session
 // keeps the expiry the load set back, or any a request of the session that
@@ -447,7 +449,17 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
-	if err := m.indexUserAs(ctx, s.storedUser, s.id, laterExpiry(exp, rs.loadTouched)); err != nil {
+	// The entry covers exp, and the load's touch's if that is later (the
+	// session keeps it if its set back and the give back fail). Where
+	// either is the store's default lifetime (zero), which cannot be
+	// ordered with the other, it covers exp, which the session is given:
+	// a browser-session cookie of its own under a Cookie.MaxAge, or a
+	// "remember me" under a browser-session default.
+	idx := exp
+	if !exp.IsZero() && rs.loadTouched.After(exp) {
+		idx = rs.loadTouched
+	}
+	if err := m.indexUserAs(ctx, s.storedUser, s.id, idx); err != nil {
 		switch {
 		case rare.floor.IsZero():
 		case ctx.Err() != nil:
