@@ -84,8 +84,11 @@ type rareState struct {
 	// and gives the session back its expiry. grace is IndexGrace past the
 	// load (setBackUnindexed's). floor is not zero when that set back
 	// failed: restoreExpiry tries it again if the index still fails.
-	unindexed    bool
-	floor, grace time.Time
+	// stalled: that set back ran out of its StoreTimeout (the session's
+	// node stopped answering), and restoreExpiry touches the session
+	// after the answer.
+	unindexed, stalled bool
+	floor, grace       time.Time
 }
 
 // rareLocked returns rs.rare, allocating it. rs.mu is held.
@@ -419,7 +422,7 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
 	if !m.setBackUnindexed(ctx, s.id, s.cookie, grace, floor) {
-		rare.floor = floor
+		rare.floor, rare.stalled = floor, ctx.Err() != nil
 	}
 }
 
@@ -434,8 +437,9 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 // since, that write's (giveBackUnindexed). If the index still fails, the session
 // keeps the expiry the load set back, or any a request of the session that
 // reached the index gave it since; the load's set back, if it failed, is
-// tried again. After a timeout it calls the store no more (the load's set
-// back runs in its goroutine). rs.mu and s.mu are held.
+// tried again. After a timeout of the load it calls the store no more (the
+// load's set back runs in its goroutine); after a timeout of the load's set
+// back it touches the session after the answer. rs.mu and s.mu are held.
 func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	m, rare := rs.m, rs.rare
 	rare.unindexed = false
@@ -462,17 +466,31 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if err := m.indexUserAs(ctx, s.storedUser, s.id, idx); err != nil {
 		switch {
 		case rare.floor.IsZero():
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || rare.stalled:
 			// The second try of the index used up the StoreTimeout (its
-			// node stalled after refusing the load's write): the touch is
-			// made after the answer, with a StoreTimeout of its own.
+			// node stalled after refusing the load's write), or the
+			// session's node stalled at the load's set back: the touch is
+			// made after the answer, with a StoreTimeout of its own, not
+			// to hold the answer another StoreTimeout.
 			go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, rare.floor)
 		default:
 			m.setBackUnindexed(ctx, s.id, s.cookie, rare.grace, rare.floor)
 		}
 		return
 	}
+	if rare.stalled {
+		go m.giveBackUnindexedLater(rs.storeContext(), s.id, s.cookie, s.storedUser, rare.grace, exp)
+		return
+	}
 	m.giveBackUnindexed(ctx, s.id, s.cookie, s.storedUser, rare.grace, exp)
+}
+
+// giveBackUnindexedLater is giveBackUnindexed after the session's node
+// stalled at the load's set back, made with a StoreTimeout of its own.
+func (m *Manager) giveBackUnindexedLater(ctx context.Context, id string, loaded cookieState, user string, grace, exp time.Time) {
+	ctx, cancel := m.withStoreTimeout(ctx)
+	defer cancel()
+	m.giveBackUnindexed(ctx, id, loaded, user, grace, exp)
 }
 
 // giveBackUnindexed is the touch of restoreUnindexedLocked once the index
