@@ -33,6 +33,10 @@ var storeKinds = []struct {
 		st := &versionTouchStore{countingStore: newCountingStore(t)}
 		return st, st.countingStore
 	}},
+	{"VersionGetToucher", func(t *testing.T) (Store, *countingStore) {
+		st := versionGetTouchStore{&versionTouchStore{countingStore: newCountingStore(t)}}
+		return st, st.countingStore
+	}},
 }
 
 // newKindManager returns a manager with opts on a fresh store made by
@@ -98,12 +102,15 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 	f.Add(byte(0b1000), byte(2), byte(1), []byte{0})                     // read-only, a user's session
 	f.Add(byte(0b101000), byte(2), byte(20), []byte{13, 0})              // a user's session moves to another user
 	f.Add(byte(0b1000), byte(1), byte(1), []byte{13, 6, 7})              // SetUser, Regenerate, Destroy
+	f.Add(byte(0b0001), byte(1), byte(1), []byte{0, rewrittenMeanwhile}) // Rolling, rewritten with another cookie meanwhile
+	f.Add(byte(0b0000), byte(2), byte(1), []byte{0, rewrittenMeanwhile}) // a user's session rewritten with another cookie meanwhile
 	f.Fuzz(func(t *testing.T, config, stored, minutes byte, ops []byte) {
 		if len(ops) > 32 {
 			ops = ops[:32]
 		}
 		opts := capabilityOptions(config)
 		var want capabilityOutcome
+		var answered []string // the Set-Cookie of the first kind whose touch answers
 		for i, kind := range storeKinds {
 			got := runOnStoreKind(t, kind.make, opts, stored%3, time.Duration(minutes%90)*time.Minute, ops)
 			if i == 0 {
@@ -112,6 +119,20 @@ func FuzzStoreCapabilitiesAgree(f *testing.F) {
 			}
 			if kind.name == "GetToucher" && touchTimingShows(opts, ops) {
 				got.AliveAt, got.Users = want.AliveAt, want.Users // the index records the touch too
+			}
+			if touchAnswers(kind.name) && cookieRewrittenMeanwhile(opts, ops) {
+				// The touch finds the other request's cookie and
+				// follows it (TestAConcurrentRememberMeIsNotCutByAReadsTouch):
+				// the store keeps the session, and the Rolling cookie
+				// says, as long as that cookie does, where a plain
+				// Toucher sets the loaded cookie's expiry. The kinds
+				// whose touch answers agree on the cookie.
+				if answered == nil {
+					answered = append([]string{}, got.SetCookie...)
+				} else if !slices.Equal(got.SetCookie, answered) {
+					t.Fatalf("options %+v, calls %v: Set-Cookie %q on %s, %q on the other store whose touch answers", opts, ops, got.SetCookie, kind.name, answered)
+				}
+				got.AliveAt, got.Users, got.SetCookie = want.AliveAt, want.Users, want.SetCookie
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("options %+v, stored %d, %d min later, calls %v:\n%s: %+v\n%s: %+v",
@@ -134,6 +155,18 @@ func touchTimingShows(opts Options, ops []byte) bool {
 		call := op % capabilityCalls
 		return call == rewrittenMeanwhile || (call == unsetCall && opts.Unset == UnsetKeep)
 	})
+}
+
+// touchAnswers reports whether a kind of store's end-of-request touch
+// answers what it touched (GetToucher, VersionGetToucher), so that the
+// touch follows a cookie another request saved meanwhile.
+func touchAnswers(kind string) bool { return kind == "GetToucher" || kind == "VersionGetToucher" }
+
+// cookieRewrittenMeanwhile reports whether another request rewrites the
+// session, while this one runs, with a cookie (an hour) that is not the
+// options' (a browser-session one).
+func cookieRewrittenMeanwhile(opts Options, ops []byte) bool {
+	return opts.Cookie.MaxAge != time.Hour && slices.ContainsFunc(ops, func(op byte) bool { return op%capabilityCalls == rewrittenMeanwhile })
 }
 
 // capabilityOptions reads the options from the bits of config.

@@ -28,8 +28,9 @@ type GetToucher interface {
 // middleware carries no touch on the load of such a store (a request that
 // then saves would write twice, and a session with a max age of its own
 // would be touched twice), and uses GetAndTouch only for the end-of-request
-// touch of a user's session, whose answer tells whether another request
-// rebound the session meanwhile (see the notes on users).
+// touch, in place of Touch, whose answer tells whether another request
+// rebound the session or gave it another cookie meanwhile (see the notes on
+// users, and Manager.touchStored).
 type DurableGetToucher interface {
 	GetToucher
 	// GetAndTouchWrites marks the store as one; it is never called.
@@ -43,7 +44,8 @@ type DurableGetToucher interface {
 // in the flags) can be rewritten, while TouchVersion knows the item's format
 // from the version and is memcached's touch command alone (a legacy item is
 // rewritten from the bytes, by a cas). The middleware uses it for the
-// end-of-request touch of a read-only request.
+// end-of-request touch of a read-only request, unless the store is also a
+// VersionGetToucher, whose touch also tells what it touched.
 //
 // TouchVersion sets the expiry of the session stored as data at version to
 // expires. If the session changed since (another request wrote it), it

@@ -1451,33 +1451,45 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 // until exp (touch records it; restoreExpiry, only past the load's):
 // indexed is the user whose entry it recorded for this touch, "" for none.
 //
+// exp comes from the cookie the request loaded, and another request may
+// have written the session since with a cookie of its own (a "remember me",
+// a shorter one): with a store that reads and touches in one round trip,
+// the touch is a GetAndTouch, which answers what it touched, and when that
+// copy's cookie gives another expiry, the session is touched again with it
+// (touchedWritten). Without such a store the touch sets exp all the same:
+// see the README's notes on touches.
+//
 // That user is the one the request loaded, and another request may have
 // rebound the session since (SetUser to another user, or "") and removed
-// the entry (userSaved) before this one recorded it again. With a store that
-// reads and touches in one round trip and removes entries, the touch is a
-// GetAndTouch, which answers what it touched: when that is no longer
-// indexed's, the entry is removed again. Without such a store the entry
-// stays until its expiry: see the package notes on users.
+// the entry (userSaved) before this one recorded it again. With a
+// GetToucher that removes entries, when what the touch answers is no
+// longer indexed's, the entry is removed again. Without such a store the
+// entry stays until its expiry: see the package notes on users.
 func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, indexed string) (found bool, err error) {
-	if indexed != "" && m.unindexer != nil && m.getToucher != nil && s.has(markInStore) {
+	if m.getToucher != nil && s.has(markInStore) {
 		data, ver, found, err := m.getToucher.GetAndTouch(ctx, s.id, exp)
 		if err != nil {
 			return false, fmt.Errorf("session: touch: %w", err)
 		}
-		if found && (ver != s.version || s.storedUser != indexed) {
-			// Perhaps not the copy loaded (pgstore's touch gives a new
-			// version). One this manager cannot decode keeps the entry: its
-			// user cannot be told (as in userSessions, the entry's word is
-			// taken), and another instance, with another Codec, may serve
-			// it as indexed's.
-			if u, ok := m.userOfData(data); ok && u != indexed {
-				m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
-			}
+		if !found || (ver != "" && ver == s.version && s.storedUser == indexed) {
+			return found, nil // the copy loaded (or gone)
 		}
-		return found, nil
+		// Perhaps not the copy loaded (pgstore's touch gives a new
+		// version): another request may have written it.
+		return m.touchedWritten(ctx, s, data, exp, indexed)
 	}
 	// loadedData is kept only for a VersionToucher, while version is still
 	// the loaded one, and no write of it is in doubt.
+	if vg, ok := m.versionToucher.(VersionGetToucher); ok && s.loadedData != nil {
+		current, found, err := vg.GetAndTouchVersion(ctx, s.id, s.version, s.loadedData, exp)
+		if err != nil {
+			return false, fmt.Errorf("session: touch: %w", err)
+		}
+		if current == nil {
+			return found, nil // the copy loaded (or gone)
+		}
+		return m.touchedWritten(ctx, s, current, exp, indexed)
+	}
 	if s.loadedData != nil {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {
@@ -1487,6 +1499,88 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		return false, fmt.Errorf("session: touch: %w", err)
 	}
 	return found, nil
+}
+
+// touchedWritten follows up touchStored's GetAndTouch of s, which set the
+// stored expiry to exp and answered data, when data may be a copy another
+// request wrote since the load. If it is no longer indexed's, indexed's
+// entry is removed (a copy this manager cannot decode keeps it: its user
+// cannot be told, as in userSessions the entry's word is taken, and another
+// instance, with another Codec, may serve it as indexed's). If its cookie
+// is not the one s has (another request set a "remember me", or a shorter
+// one), the stored expiry is set from that cookie instead, as a touch of
+// that copy would set it: else a read that began before that write would
+// cut the longer session short while the browser holds its cookie, or keep
+// the shorter one alive past its cookie. s then takes that cookie, so that
+// a Rolling response sends the cookie the session lasts by.
+func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, exp time.Time, indexed string) (found bool, err error) {
+	for range touchTries {
+		var doc loadedDocument
+		if m.decodeInto(data, &doc) != nil {
+			return true, nil // not this manager's to read: the next load drops it
+		}
+		user := userOf(&doc.vals)
+		if indexed != "" && m.unindexer != nil && user != indexed {
+			m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
+			indexed = ""
+		}
+		c := storedCookie(&doc.cookie)
+		if sameLifetime(c, s.cookie) {
+			return true, nil
+		}
+		now := m.now()
+		c.touch(now)
+		s.cookie = c
+		created := doc.Created
+		if created.IsZero() {
+			created = s.created
+		}
+		want := m.expiryAt(c.expires, created, now)
+		if want.Equal(exp) {
+			return true, nil
+		}
+		// The user's index entry must outlive the session.
+		if user != "" && (want.IsZero() || exp.IsZero() || want.After(exp)) {
+			if err := m.indexUserAs(ctx, user, s.id, want); err != nil {
+				return true, err
+			}
+			indexed = user
+		}
+		if m.getToucher == nil {
+			// A VersionGetToucher's: a touch that answers what it
+			// touched needs the version of what was read, which this
+			// answer lacks.
+			if found, err = m.toucher.Touch(ctx, s.id, want); err != nil {
+				return false, fmt.Errorf("session: touch: %w", err)
+			}
+			return found, nil
+		}
+		data, _, found, err = m.getToucher.GetAndTouch(ctx, s.id, want)
+		if err != nil {
+			return false, fmt.Errorf("session: touch: %w", err)
+		}
+		if !found {
+			return false, nil
+		}
+		exp = want
+	}
+	return true, nil
+}
+
+// touchTries bounds touchedWritten's touches of a session whose cookie
+// other requests keep changing while it touches.
+const touchTries = 3
+
+// sameLifetime reports whether cookies a and b give a session the same
+// expiry when touched at the same time: the same max age (within a second,
+// as express-session stores one now and then a millisecond short: see
+// touchedAtLoad), or, without one, the same fixed expiry (or none).
+func sameLifetime(a, b cookieState) bool {
+	if a.originalMaxAge > 0 && b.originalMaxAge > 0 {
+		d := a.originalMaxAge - b.originalMaxAge
+		return d > -time.Second && d < time.Second
+	}
+	return a.originalMaxAge == b.originalMaxAge && a.expires.Equal(b.expires)
 }
 
 // rewrite saves s unchanged, to move its stored expiry, and reports whether

@@ -108,3 +108,21 @@ type Purger interface {
 	// PurgeExpired deletes the expired sessions and returns how many.
 	PurgeExpired(ctx context.Context) (int, error)
 }
+
+// VersionGetToucher is a VersionToucher whose touch also answers, in the
+// same round trip, what it touched when that is no longer the session the
+// caller read (another request wrote it since): memcachedstore's is
+// memcached's gat, where its TouchVersion is touch, which answers nothing.
+// The middleware uses it, in place of TouchVersion, for the end-of-request
+// touch of a read-only request: the touch's expiry comes from the cookie the
+// request loaded, and when another request saved the session with a cookie
+// of its own meanwhile (a "remember me", a shorter one), the middleware
+// touches it again with that cookie's expiry, as a GetToucher's answer lets
+// it do.
+type VersionGetToucher interface {
+	VersionToucher
+	// GetAndTouchVersion is TouchVersion that also returns the bytes it
+	// touched when they are not data at version; current is nil when they
+	// are, and when the session is missing (found == false).
+	GetAndTouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (current []byte, found bool, err error)
+}

@@ -177,7 +177,7 @@ func TestAFailedSaveAfterALoadTouchFromMaxAgeKeepsTheSessionListed(t *testing.T)
 			s.Cookie().SetMaxAge(24 * time.Hour) // no "remember me"
 		case "/cart":
 			fs.on(func(_ context.Context, op, _ string) error {
-				if op == "CompareAndSwap" || op == "Touch" {
+				if op == "CompareAndSwap" || op == "Touch" || op == "GetAndTouch" {
 					return errDown
 				}
 				return nil
@@ -393,7 +393,7 @@ func TestAFailedSaveAfterReloadKeepsTheSessionListed(t *testing.T) {
 				t.Errorf("Reload: %v", err)
 			}
 			fs.on(func(_ context.Context, op, _ string) error {
-				if op == "CompareAndSwap" || op == "Touch" {
+				if op == "CompareAndSwap" || op == "Touch" || op == "GetAndTouch" {
 					return errDown
 				}
 				return nil

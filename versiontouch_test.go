@@ -33,6 +33,30 @@ func (v *versionTouchStore) TouchVersion(ctx context.Context, id, version string
 	return v.Store.Touch(ctx, id, exp)
 }
 
+// versionGetTouchStore is a versionTouchStore that is also a
+// VersionGetToucher, as memcachedstore is.
+type versionGetTouchStore struct{ *versionTouchStore }
+
+// GetAndTouchVersion is TouchVersion that answers what it touched when
+// that is not data at version, as memcachedstore's gat does.
+func (v versionGetTouchStore) GetAndTouchVersion(ctx context.Context, id, version string, data []byte, exp time.Time) ([]byte, bool, error) {
+	v.count("GetAndTouchVersion")
+	cur, curVersion, found, err := v.Store.GetVersion(ctx, id)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	if found, err = v.Store.Touch(ctx, id, exp); err != nil || !found {
+		return nil, false, err
+	}
+	v.mu.Lock()
+	v.gotData, v.gotVersion = bytes.Clone(data), version
+	v.mu.Unlock()
+	if curVersion == version && bytes.Equal(cur, data) {
+		return nil, true, nil
+	}
+	return cur, true, nil
+}
+
 // newVersionTouchManager returns a manager on a fresh versionTouchStore
 // whose cookie lasts an hour, so that a read-only request touches the store.
 func newVersionTouchManager(t *testing.T) (*Manager, *versionTouchStore) {

@@ -160,10 +160,11 @@ type Store struct {
 
 // Compile-time checks of the capabilities the manager looks for.
 var (
-	_ session.Store          = (*Store)(nil)
-	_ session.Toucher        = (*Store)(nil)
-	_ session.VersionedStore = (*Store)(nil)
-	_ session.VersionToucher = (*Store)(nil)
+	_ session.Store             = (*Store)(nil)
+	_ session.Toucher           = (*Store)(nil)
+	_ session.VersionedStore    = (*Store)(nil)
+	_ session.VersionToucher    = (*Store)(nil)
+	_ session.VersionGetToucher = (*Store)(nil)
 )
 
 // Option configures a [Store].
@@ -728,6 +729,57 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		return s.touchGoneFrom(ctx, id, cas)
 	}
 	return touched(id, err)
+}
+
+// GetAndTouchVersion is TouchVersion that also answers what it touched
+// when that is not data (session.VersionGetToucher): memcached's gat in
+// place of touch, still one round trip, whose answer is compared with data
+// and version's flags. The manager uses it for the end-of-request touch, to
+// learn that another request saved the session with a cookie of its own
+// since the load. An item an earlier version of the store wrote, or one too
+// near its expiry, is handled as TouchVersion handles it (the answer is
+// then nil: only a cas from version wrote or ended it, or the session was
+// touched as Touch does after another write, whose answer is returned).
+func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (current []byte, found bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, wrap("touch", id, err)
+	}
+	if s.keyError(id) != nil {
+		return nil, false, nil // no session has that id
+	}
+	_, flags, ok := parseVersion(version)
+	if !ok || kindAt(flags, time.Now()) != plain {
+		found, err := s.TouchVersion(ctx, id, version, data, expires)
+		return nil, found, err
+	}
+	expires = s.expiry(expires, time.Now())
+	var it *memcache.Item
+	near, err := s.retryExpiring(ctx, expires, func(exp int32) (err error) {
+		it, err = s.client.GetAndTouch(s.key(id), exp)
+		return err
+	})
+	if near {
+		found, err := s.TouchVersion(ctx, id, version, data, expires)
+		return nil, found, err
+	}
+	if found, err := touched(id, err); !found {
+		return nil, false, err
+	}
+	switch kindAt(it.Flags, time.Now()) {
+	case plain:
+		if it.Flags == flags && bytes.Equal(it.Value, data) {
+			return nil, true, nil
+		}
+		return it.Value, true, nil
+	case gone:
+		return nil, false, nil // not served however long Memcached keeps it
+	}
+	// Written since by an earlier version of the store: rewritten in the
+	// current format, as Touch does.
+	if found, err := s.rewrite(ctx, id, expires); !found || err != nil {
+		return nil, found, err
+	}
+	return it.Value, true, nil
 }
 
 // cas sends it as a cas command with the CAS id the caller set, and the

@@ -159,6 +159,10 @@ func TestAStoreTimeoutAtATouchOrASaveReachesTheManagerAsOne(t *testing.T) {
 		logs       testserver.Output
 		mu         sync.Mutex
 		handlerErr error
+		// stallAfterLoad is what the proxy stalls at once the handler
+		// has the session: the end of the request's touch is a GETEX, as
+		// the load is.
+		stallAfterLoad string
 	)
 	m, err := session.New(session.Options{
 		Secrets: []string{apptest.Secret}, Store: newStore(c), StoreTimeout: 500 * time.Millisecond,
@@ -175,6 +179,9 @@ func TestAStoreTimeoutAtATouchOrASaveReachesTheManagerAsOne(t *testing.T) {
 	}
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.From(r)
+		if stallAfterLoad != "" {
+			p.StallAt(stallAfterLoad)
+		}
 		switch {
 		case s == nil:
 		case r.URL.Path == "/login":
@@ -191,15 +198,15 @@ func TestAStoreTimeoutAtATouchOrASaveReachesTheManagerAsOne(t *testing.T) {
 		t.Fatalf("login: %d, cookies %v", rec.Code, cookies)
 	}
 	for _, r := range []struct{ path, stallAt string }{
-		{"/read", "\r\npexpire\r\n"}, // the touch that sets the session's own expiry at the end
+		{"/read", "\r\ngetex\r\n"},   // the touch that sets the session's own expiry at the end
 		{"/save", "\r\nevalsha\r\n"}, // the save's compare-and-swap
 	} {
 		t.Run(strings.TrimPrefix(r.path, "/"), func(t *testing.T) {
 			mu.Lock()
 			handlerErr = nil
 			mu.Unlock()
-			p.StallAt(r.stallAt)
-			defer p.Heal()
+			stallAfterLoad = r.stallAt
+			defer func() { stallAfterLoad = ""; p.Heal() }()
 			req := httptest.NewRequest("GET", r.path, nil)
 			for _, c := range cookies {
 				req.AddCookie(c)

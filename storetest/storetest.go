@@ -190,8 +190,9 @@ func init() {
 		{"CallerBuffersAreNotRetained", testBuffers},
 		{"Expiry", testExpiry},
 		{"Touch", testTouch},
-		{"TouchVersion", testTouchVersion}, // versiontouch.go
-		{"GetAndTouch", testGetAndTouch},   // gettouch.go
+		{"TouchVersion", testTouchVersion},             // versiontouch.go
+		{"GetAndTouchVersion", testGetAndTouchVersion}, // versiontouch.go
+		{"GetAndTouch", testGetAndTouch},               // gettouch.go
 		{"CompareAndSwap", testCAS},
 		{"Lister", testLister},
 		{"OneMebibyteValueRoundTrips", testLargeValue},
@@ -203,6 +204,7 @@ func init() {
 		{"ParallelUpdatesThroughManagerLoseNothing", testThroughManager},
 		{"RollingSendsNoCookieForASessionDestroyedMeanwhile", testRollingCookieOfDestroyedSession}, // rolling.go
 		{"SaveOfASessionEndedMeanwhileLeavesItAsAfterDestroy", testSaveOfSessionEndedMeanwhile},    // saveended.go
+		{"CookieSavedMeanwhileOutlivesAReadsTouch", testConcurrentCookieOutlivesARead},             // staletouch.go
 		{"ManagerAgreesWithMemstore", testManagerAgreesWithMemstore},                               // agree.go
 		{"RepeatedGeneratedIDNeverJoinsAnotherSession", testRepeatedGeneratedID},                   // genid.go
 		{"UserIndex", testUserIndex},                                                               // users.go
