@@ -566,7 +566,26 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	}
 	written, _ := m.savedExpiry(doc.Created, c)
 	if written.IsZero() {
-		return true // the store's default lifetime, from the write: not comparable
+		if exp.IsZero() {
+			return true // the store's default lifetime, as the write's
+		}
+		// The write gave the session the store's default lifetime (a
+		// browser-session cookie), and its user's entry that long from
+		// the write, which cannot be ordered with exp: it may run out
+		// first (a browser session bound to another user under a
+		// Cookie.MaxAge of thirty days). The session is given that
+		// lifetime back, counted from now, once its user's entry is
+		// recorded for it; if the index fails, IndexGrace past the
+		// load, which that entry, recorded after the load, covers.
+		back := time.Time{}
+		if err := m.indexUserAs(ctx, userOf(&doc.vals), id, back); err != nil {
+			back = grace
+		}
+		if _, err := m.toucher.Touch(ctx, id, back); err != nil {
+			m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+			return false
+		}
+		return true
 	}
 	if written.After(exp) {
 		// The write's expiry, given back: its entry covers it. Should
