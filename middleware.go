@@ -429,7 +429,9 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 // restoreUnindexedLocked is restoreExpiryLocked after a load whose user
 // index write failed (unindexedLoad): it records the entry again with the
 // expiry the session is to keep (its own, see restoreExpiryLocked, or the
-// load's touch's), or the load's touch's if that is later (the session
+// load's touch's as made now, which a read or save of another request
+// since, an idle expiry counted from it, is not cut back to), or the
+// load's touch's if that is later (the session
 // keeps it if the load's set back and the touch below both failed; not
 // where either is the store's default lifetime, which cannot be ordered
 // with the other), and
@@ -447,9 +449,16 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	if rs.timedOut {
 		return
 	}
-	exp := rs.loadTouched
+	now, exp := m.now(), rs.loadTouched
 	if s.has(markStoreExpiryOff) {
-		exp = m.expiryAt(s.cookie.expires, s.created, m.now())
+		exp = m.expiryAt(s.cookie.expires, s.created, now)
+	} else if !exp.IsZero() {
+		// The load's touch, the session's own expiry (touchedAtLoad), as
+		// made now: a read of another request since (an idle expiry
+		// counted from it) is not cut back to the failed load's.
+		c := s.cookie
+		c.touch(now)
+		exp = m.expiryAt(c.expires, s.created, now)
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
