@@ -524,7 +524,7 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 	if u, ok := m.userOfData(data); ok && u != user {
 		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
 	}
-	m.keepWritten(ctx, id, data, loaded, grace, exp)
+	m.keepWritten(ctx, id, data, loaded, grace, exp, user)
 }
 
 // setBackUnindexedLater is setBackUnindexed after a store that timed out,
@@ -556,15 +556,17 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 	if !found {
 		return true
 	}
-	return m.keepWritten(ctx, id, data, loaded, grace, exp)
+	return m.keepWritten(ctx, id, data, loaded, grace, exp, "")
 }
 
 // keepWritten is setBackUnindexed's and giveBackUnindexed's after their
 // touch of session id to exp answered data: if a request wrote the session
 // since it was loaded with cookie loaded, it sets the stored expiry to the
-// one that write gave it. It reports whether the session no longer
-// outlives its entry: false when that touch failed.
-func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time) bool {
+// one that write gave it. indexed is the user whose entry the caller
+// recorded for exp (giveBackUnindexed's), replacing the one that write
+// recorded if the session is still theirs, or "". It reports whether the
+// session no longer outlives its entry: false when that touch failed.
+func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time, indexed string) bool {
 	var doc loadedDocument
 	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
 		return true
@@ -597,9 +599,17 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 		return true
 	}
 	if written.After(exp) {
-		// The write's expiry, given back: its entry covers it. Should
-		// that touch fail, the session keeps exp, which its entry covers
-		// too.
+		// The write's expiry, given back: its entry covers it, unless
+		// the caller's, for exp, replaced it (the session still its
+		// user's), which is then recorded for the write's expiry first.
+		// Should that index write or the touch fail, the session keeps
+		// exp, which its entry covers too.
+		if indexed != "" && userOf(&doc.vals) == indexed {
+			if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
+				m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+				return true
+			}
+		}
 		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
 			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
 		}
