@@ -439,7 +439,9 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 // since, that write's (giveBackUnindexed). If the index still fails, the session
 // keeps the expiry the load set back, or any a request of the session that
 // reached the index gave it since; the load's set back, if it failed, is
-// tried again. After a timeout of the load it calls the store no more (the
+// tried again. A session whose own expiry passed while the handler ran on,
+// which the load set back to it, is left as it is: ended, or as a write of
+// another request since left it. After a timeout of the load it calls the store no more (the
 // load's set back runs in its goroutine); after a timeout of the load's set
 // back it touches the session after the answer. rs.mu and s.mu are held.
 func (rs *requestState) restoreUnindexedLocked(s *Session) {
@@ -459,6 +461,15 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 		c := s.cookie
 		c.touch(now)
 		exp = m.expiryAt(c.expires, s.created, now)
+	}
+	if rare.floor.IsZero() && !exp.IsZero() && !exp.After(now) {
+		// The session's own expiry passed while the handler ran on, and
+		// the load set the stored expiry back to it or earlier: the
+		// session ended then, unless a request of it wrote it since,
+		// which keeps the expiry and the entry it wrote. A give back to
+		// exp would delete it, and the entry recorded for exp replace
+		// that write's.
+		return
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
 	defer cancel()
