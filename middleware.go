@@ -583,24 +583,35 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 		return true
 	}
 	c := storedCookie(&doc.cookie)
-	if c == loaded {
+	var written time.Time
+	switch {
+	case c != loaded:
+		written, _ = m.savedExpiry(doc.Created, c)
+	case indexed == "" || userOf(&doc.vals) == indexed:
 		return true // no write since the load set a cookie of its own: the entry covers exp
+	default:
+		// Bound to another user (or none) since by a write that left
+		// the cookie as it was (a browser-session one), which cannot
+		// tell when: after the load, and that user's entry covers the
+		// expiry it gave the session from then on.
+		written = m.expiryAt(c.expires, doc.Created, grace.Add(-IndexGrace))
 	}
-	written, _ := m.savedExpiry(doc.Created, c)
 	if written.IsZero() {
-		if exp.IsZero() {
-			return true // the store's default lifetime, as the write's
+		u := userOf(&doc.vals)
+		if exp.IsZero() && u == indexed {
+			return true // the store's default lifetime, from now, which the caller's entry covers
 		}
 		// The write gave the session the store's default lifetime (a
 		// browser-session cookie), and its user's entry that long from
-		// the write, which cannot be ordered with exp: it may run out
-		// first (a browser session bound to another user under a
-		// Cookie.MaxAge of thirty days). The session is given that
-		// lifetime back, counted from now, once its user's entry is
-		// recorded for it; if the index fails, IndexGrace past the
-		// load, which that entry, recorded after the load, covers.
+		// the write, which cannot be ordered with exp, nor with the same
+		// lifetime counted from now: it may run out first (a browser
+		// session bound to another user under a Cookie.MaxAge of thirty
+		// days, or since the write). The session is given that lifetime
+		// back, counted from now, once its user's entry is recorded for
+		// it; if the index fails, IndexGrace past the load, which that
+		// entry, recorded after the load, covers.
 		back := time.Time{}
-		if err := m.indexUserAs(ctx, userOf(&doc.vals), id, back); err != nil {
+		if err := m.indexUserAs(ctx, u, id, back); err != nil {
 			back = grace
 		}
 		if _, err := m.toucher.Touch(ctx, id, back); err != nil {
