@@ -1585,11 +1585,19 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 			indexed = ""
 		}
 		c := storedCookie(&doc.cookie)
-		if sameLifetime(c, s.cookie) {
+		// The request renewed the cookie of s from now (a touch, or a
+		// failed save's set back), and exp with it; restoreExpiry's set
+		// back after an UnsetKeep or a panic did not, and sets the expiry
+		// the loaded cookie had: a copy written since keeps its own, even
+		// with the same max age (the other request renewed it).
+		renewed := s.has(markCookieTouched)
+		if sameLifetime(c, s.cookie) && (renewed || c.expires.Equal(s.cookie.expires)) {
 			return true, nil
 		}
 		now := m.now()
-		c.touch(now)
+		if renewed {
+			c.touch(now)
+		}
 		s.cookie = c
 		created := doc.Created
 		if created.IsZero() {
