@@ -1584,6 +1584,12 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 			m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
 			indexed = ""
 		}
+		// A user another request bound the session to since (SetUser on a
+		// shared device) has the entry that request's save recorded, to
+		// the expiry it gave the session: the touch to exp, renewed from
+		// now, outlives it once the save is IndexGrace old, and a log out
+		// everywhere of that user would miss the session.
+		rebound := user != "" && user != indexed && user != s.storedUser
 		c := storedCookie(&doc.cookie)
 		// The request renewed the cookie of s from now (a touch, or a
 		// failed save's set back), and exp with it; restoreExpiry's set
@@ -1592,6 +1598,9 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 		// with the same max age (the other request renewed it).
 		renewed := s.has(markCookieTouched)
 		if sameLifetime(c, s.cookie) && (renewed || c.expires.Equal(s.cookie.expires)) {
+			if rebound {
+				return true, m.indexUserAs(ctx, user, s.id, exp)
+			}
 			return true, nil
 		}
 		now := m.now()
@@ -1605,11 +1614,19 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 		}
 		want := m.expiryAt(c.expires, created, now)
 		if want.Equal(exp) {
+			if rebound {
+				return true, m.indexUserAs(ctx, user, s.id, exp)
+			}
 			return true, nil
 		}
-		// The user's index entry must outlive the session.
-		if user != "" && (want.IsZero() || exp.IsZero() || want.After(exp)) {
-			if err := m.indexUserAs(ctx, user, s.id, want); err != nil {
+		// The user's index entry must outlive the session: a rebound
+		// session's, exp too, which it keeps should the touch below fail.
+		if user != "" && (rebound || want.IsZero() || exp.IsZero() || want.After(exp)) {
+			idx := want
+			if rebound && !want.IsZero() && !exp.IsZero() && exp.After(want) {
+				idx = exp
+			}
+			if err := m.indexUserAs(ctx, user, s.id, idx); err != nil {
 				return true, err
 			}
 			indexed = user
