@@ -736,10 +736,13 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 // place of touch, still one round trip, whose answer is compared with data
 // and version's flags. The manager uses it for the end-of-request touch, to
 // learn that another request saved the session with a cookie of its own
-// since the load. An item an earlier version of the store wrote, or one too
-// near its expiry, is handled as TouchVersion handles it (the answer is
-// then nil: only a cas from version wrote or ended it, or the session was
-// touched as Touch does after another write, whose answer is returned).
+// since the load. An item read as an earlier version of the store wrote it
+// is rewritten from data by a cas from version, as TouchVersion does (the
+// answer is then nil), or, written since, touched by the gat, which answers
+// that write. A touch too near its expiry ends the session as TouchVersion
+// does (the answer is nil). An
+// item an earlier version wrote since the read is touched as Touch does,
+// and its bytes are returned.
 func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (current []byte, found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, wrap("touch", id, err)
@@ -747,12 +750,31 @@ func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data
 	if s.keyError(id) != nil {
 		return nil, false, nil // no session has that id
 	}
-	_, flags, ok := parseVersion(version)
-	if !ok || kindAt(flags, time.Now()) != plain {
+	cas, flags, ok := parseVersion(version)
+	if !ok {
 		found, err := s.TouchVersion(ctx, id, version, data, expires)
 		return nil, found, err
 	}
-	expires = s.expiry(expires, time.Now())
+	now := time.Now()
+	expires = s.expiry(expires, now)
+	switch kindAt(flags, now) {
+	case gone:
+		return nil, false, nil // expired since the read, as TouchVersion
+	case legacy:
+		// Read as an earlier version of the store wrote it: rewritten in
+		// the current format from data, by a cas from version, as
+		// TouchVersion does. If anyone wrote the session since (another
+		// request's save, in the current format), the gat below touches
+		// and answers that write, which differs from version's flags.
+		next, live := s.item(id, data, expires)
+		if !live {
+			found, err := s.touchGoneFrom(ctx, id, cas)
+			return nil, found, err
+		}
+		if found, done, err := s.touchCAS(ctx, id, next, cas, expires); done {
+			return nil, found, err
+		}
+	}
 	var it *memcache.Item
 	near, err := s.retryExpiring(ctx, expires, func(exp int32) (err error) {
 		it, err = s.client.GetAndTouch(s.key(id), exp)
