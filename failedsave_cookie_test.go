@@ -2,89 +2,60 @@ package session
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
-// A login that renews the id and saves by hand (RenewID, then Session.Save:
-// the session is stored under the new id, and the old id ends), and whose
-// save at the end of the request then fails (here a write whose reply was
-// lost after it went out), leaves the client its session: the error answer
-// carries the new id's cookie. It carried none, so the client kept the old
-// id, which the Save had ended: its next request found no session (the
-// cart and the login gone), and the session under the new id stayed
-// stored, out of everyone's reach, until it expired.
-func TestAFailedSaveAfterALoginSavedByHandSendsTheNewIDsCookie(t *testing.T) {
-	m, cs, st := newLostReplyManager(t, Options{})
-	var newID string
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		switch r.URL.Path {
-		case "/start":
-			s.Set("cart", "socks")
-		case "/login":
-			if err := s.RenewID(r.Context()); err != nil {
-				t.Errorf("RenewID: %v", err)
+// TestAFailedSaveOfACookieChangeLeavesTheStoredCookiesExpiry: a session
+// with a cookie of its own (a one-minute sudo window, or a 2-hour one,
+// under a Cookie.MaxAge of a day) gets a request that changes its cookie
+// (to 2 hours, or to a minute) and whose save then fails. The error
+// response sends no cookie: the browser keeps the stored one, and so must
+// the store, whose expiry is the stored cookie's, not the unsaved one's.
+// On every kind of store, with a user or without: a store that touches on
+// the load sets the expiry back at the end, and must set back the one
+// that a store touching only at the end leaves.
+func TestAFailedSaveOfACookieChangeLeavesTheStoredCookiesExpiry(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		stored, unsaved time.Duration
+	}{
+		{"Lengthened", time.Minute, 2 * time.Hour},
+		{"Shortened", 2 * time.Hour, time.Minute},
+	} {
+		for _, user := range []string{"", "ada"} {
+			for _, k := range storeKinds {
+				t.Run(c.name+"/user="+user+"/"+k.name, func(t *testing.T) {
+					m, cs := newKindManager(t, k.make, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}, MaxDocumentBytes: 4096})
+					b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+						if user != "" {
+							s.SetUser(user)
+						}
+						s.Set("x", 1)
+						s.Cookie().SetMaxAge(c.stored)
+					})))
+					b.get("/")
+					id := mustID(t, m, b.cookie)
+					b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+						s.Cookie().SetMaxAge(c.unsaved)
+						s.Set("big", strings.Repeat("x", 8000)) // over MaxDocumentBytes: the save fails
+					}))
+					cs.clock.Advance(time.Second)
+					rec := b.get("/")
+					if rec.Code != http.StatusInternalServerError || rec.Header().Get("Set-Cookie") != "" {
+						t.Fatalf("setting up: the failed save answered %d with Set-Cookie %q, want 500 and none", rec.Code, rec.Header().Get("Set-Cookie"))
+					}
+					short, long := min(c.stored, c.unsaved), max(c.stored, c.unsaved)
+					alive := aliveAfter(t, cs, id, short+time.Minute)
+					if want := c.stored == long; alive != want {
+						t.Fatalf("%v after the failed save, the session is stored: %v, want %v: the browser holds its stored %v cookie, not the unsaved %v one", short+time.Minute, alive, want, c.stored, c.unsaved)
+					}
+					if alive && aliveAfter(t, cs, id, long) {
+						t.Fatalf("the session is still stored past its %v cookie", c.stored)
+					}
+				})
 			}
-			s.Set("user", "alice")
-			if err := s.Save(r.Context()); err != nil {
-				t.Errorf("Save: %v", err)
-			}
-			newID = s.ID()
-			s.Set("theme", "dark")
-			st.lose.Store(true) // the end of the request's save fails
-		case "/read":
-			cart, _ := s.Get("cart").(string)
-			user, _ := s.Get("user").(string)
-			w.Write([]byte(cart + " " + user))
 		}
-	})))
-	b.get("/start")
-	oldID := mustID(t, m, b.cookie)
-	if rec := b.get("/login"); rec.Code != http.StatusInternalServerError {
-		t.Fatalf("login: status %d; want the ErrorHandler's 500 for the failed save", rec.Code)
-	}
-	if _, found, _ := cs.Store.Get(t.Context(), oldID); found {
-		t.Fatal("the old id is still stored: the Save did not end it, nothing to test")
-	}
-	if id := mustID(t, m, b.cookie); id != newID {
-		t.Errorf("after the failed login the client holds id %.6s…; want the id the Save stored the session under, %.6s…", id, newID)
-	}
-	if got := b.get("/read").Body.String(); got != "socks alice" {
-		t.Errorf("the client's next request finds %q; want the session as the login's Save stored it, %q", got, "socks alice")
-	}
-}
-
-// The same for a new visitor's session that a Session.Save stored before
-// the save at the end of the request failed: the error answer carries its
-// cookie, so that the next request finds what the Save stored. It carried
-// none, and that session stayed stored, out of everyone's reach.
-func TestAFailedSaveAfterANewSessionSavedByHandSendsItsCookie(t *testing.T) {
-	m, _, st := newLostReplyManager(t, Options{})
-	var savedID string
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		switch r.URL.Path {
-		case "/add":
-			s.Set("cart", "socks")
-			if err := s.Save(r.Context()); err != nil {
-				t.Errorf("Save: %v", err)
-			}
-			savedID = s.ID()
-			s.Set("theme", "dark")
-			st.lose.Store(true) // the end of the request's save fails
-		case "/read":
-			cart, _ := s.Get("cart").(string)
-			w.Write([]byte(cart))
-		}
-	})))
-	if rec := b.get("/add"); rec.Code != http.StatusInternalServerError {
-		t.Fatalf("add: status %d; want the ErrorHandler's 500 for the failed save", rec.Code)
-	}
-	if b.cookie == "" {
-		t.Fatal("the error answer carried no cookie for the session the Save stored")
-	}
-	if id := mustID(t, m, b.cookie); id != savedID {
-		t.Errorf("the client holds id %.6s…; want the one the Save stored, %.6s…", id, savedID)
-	}
-	if got := b.get("/read").Body.String(); got != "socks" {
-		t.Errorf("the next request finds the cart %q; want what the Save stored, %q", got, "socks")
 	}
 }

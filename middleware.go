@@ -1531,11 +1531,14 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		if err != nil {
 			return false, fmt.Errorf("session: touch: %w", err)
 		}
-		if !found || (ver != "" && ver == s.version && s.storedUser == indexed) {
-			return found, nil // the copy loaded (or gone)
+		if !found || (ver != "" && ver == s.version && s.storedUser == indexed && !s.has(markCookieSet)) {
+			return found, nil // the copy loaded (or gone), whose cookie s has
 		}
 		// Perhaps not the copy loaded (pgstore's touch gives a new
-		// version): another request may have written it.
+		// version): another request may have written it. Or the copy
+		// loaded, whose cookie the handler changed and a failed save did
+		// not store (restoreExpiry): the browser holds the stored one,
+		// and the stored expiry follows it.
 		return m.touchedWritten(ctx, s, data, exp, indexed)
 	}
 	// loadedData is kept only for a VersionToucher, while version is still
