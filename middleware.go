@@ -247,7 +247,8 @@ func (rs *requestState) handlerReturned(returned *bool) {
 // outlive it (and a "remember me" one end early). After a RenewID whose
 // new id was never written (its save failed, the handler panicked), the
 // client still holds the old id: its stored copy is the one set back,
-// from its cookie as RenewID found it. Only an expiry later than the
+// from its cookie as RenewID found it, or as another request saved it
+// since (touchRenewedFrom). Only an expiry later than the
 // load's touch records the user's index entry first; an earlier one is
 // set even while the index fails. A lock still held by a panic means the
 // request is past saving: it gives up rather than wait forever.
@@ -328,13 +329,38 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 	if err == nil {
 		if id == s.id {
 			_, err = m.touchStored(ctx, s, exp, indexed)
-		} else if _, err = m.toucher.Touch(ctx, id, exp); err != nil {
-			err = fmt.Errorf("session: touch: %w", err)
+		} else {
+			err = m.touchRenewedFrom(ctx, id, cookie, created, user, exp, indexed)
 		}
 	}
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge could not be set back to the session's own", "id", shortid.Of(id), "err", err)
 	}
+}
+
+// touchRenewedFrom is restoreExpiryLocked's touch of the old id of a
+// RenewID whose new id was never written: the client's session, with the
+// user user and cookie as RenewID found it (renewed from now), created at
+// created, whose expiry the touch carried on the load (a GetToucher's) set
+// from the options. Another request of the client may have saved it since
+// with a cookie of its own or bound it to another user: the touch follows
+// what it stored, as touchStored's does (touchedWritten).
+func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookieState, created time.Time, user string, exp time.Time, indexed string) error {
+	if m.getToucher == nil {
+		if _, err := m.toucher.Touch(ctx, id, exp); err != nil {
+			return fmt.Errorf("session: touch: %w", err)
+		}
+		return nil
+	}
+	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
+	if err != nil {
+		return fmt.Errorf("session: touch: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, data, exp, indexed)
+	return err
 }
 
 // unindexedFloor is, for a load whose touch lt set the stored expiry of a
@@ -1539,7 +1565,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// loaded, whose cookie the handler changed and a failed save did
 		// not store (restoreExpiry): the browser holds the stored one,
 		// and the stored expiry follows it.
-		return m.touchedWritten(ctx, s, data, exp, indexed)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), data, exp, indexed)
 	}
 	// loadedData is kept only for a VersionToucher, while version is still
 	// the loaded one, and no write of it is in doubt.
@@ -1551,7 +1577,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		if current == nil {
 			return found, nil // the copy loaded (or gone)
 		}
-		return m.touchedWritten(ctx, s, current, exp, indexed)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), current, exp, indexed)
 	}
 	if s.loadedData != nil {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
@@ -1566,7 +1592,10 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 
 // touchedWritten follows up touchStored's GetAndTouch of s, which set the
 // stored expiry to exp and answered data, when data may be a copy another
-// request wrote since the load. If it is no longer indexed's, indexed's
+// request wrote since the load: s is session id, loaded with cookie
+// (created at created, stored as storedUser's), which the request renewed
+// from now (renewed) or not; restoreExpiry passes the old id's of a
+// RenewID whose new id was never written. If it is no longer indexed's, indexed's
 // entry is removed (a copy this manager cannot decode keeps it: its user
 // cannot be told, as in userSessions the entry's word is taken, and another
 // instance, with another Codec, may serve it as indexed's). If its cookie
@@ -1576,7 +1605,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // cut the longer session short while the browser holds its cookie, or keep
 // the shorter one alive past its cookie. s then takes that cookie, so that
 // a Rolling response sends the cookie the session lasts by.
-func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, exp time.Time, indexed string) (found bool, err error) {
+func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
 	for range touchTries {
 		var doc loadedDocument
 		if m.decodeInto(data, &doc) != nil {
@@ -1584,7 +1613,7 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 		}
 		user := userOf(&doc.vals)
 		if indexed != "" && m.unindexer != nil && user != indexed {
-			m.unindexUser(ctx, indexed, s.id) // logged if it fails: the entry expires on its own
+			m.unindexUser(ctx, indexed, id) // logged if it fails: the entry expires on its own
 			indexed = ""
 		}
 		// A user another request bound the session to since (SetUser on a
@@ -1592,17 +1621,16 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 		// the expiry it gave the session: the touch to exp, renewed from
 		// now, outlives it once the save is IndexGrace old, and a log out
 		// everywhere of that user would miss the session.
-		rebound := user != "" && user != indexed && user != s.storedUser
+		rebound := user != "" && user != indexed && user != storedUser
 		c := storedCookie(&doc.cookie)
 		// The request renewed the cookie of s from now (a touch, or a
 		// failed save's set back), and exp with it; restoreExpiry's set
 		// back after an UnsetKeep or a panic did not, and sets the expiry
 		// the loaded cookie had: a copy written since keeps its own, even
 		// with the same max age (the other request renewed it).
-		renewed := s.has(markCookieTouched)
-		if sameLifetime(c, s.cookie) && (renewed || c.expires.Equal(s.cookie.expires)) {
+		if sameLifetime(c, *cookie) && (renewed || c.expires.Equal(cookie.expires)) {
 			if rebound {
-				return true, m.indexUserAs(ctx, user, s.id, exp)
+				return true, m.indexUserAs(ctx, user, id, exp)
 			}
 			return true, nil
 		}
@@ -1610,15 +1638,14 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 		if renewed {
 			c.touch(now)
 		}
-		s.cookie = c
-		created := doc.Created
-		if created.IsZero() {
-			created = s.created
+		*cookie = c
+		if !doc.Created.IsZero() {
+			created = doc.Created
 		}
 		want := m.expiryAt(c.expires, created, now)
 		if want.Equal(exp) {
 			if rebound {
-				return true, m.indexUserAs(ctx, user, s.id, exp)
+				return true, m.indexUserAs(ctx, user, id, exp)
 			}
 			return true, nil
 		}
@@ -1629,7 +1656,7 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 			if rebound && !want.IsZero() && !exp.IsZero() && exp.After(want) {
 				idx = exp
 			}
-			if err := m.indexUserAs(ctx, user, s.id, idx); err != nil {
+			if err := m.indexUserAs(ctx, user, id, idx); err != nil {
 				return true, err
 			}
 			indexed = user
@@ -1638,12 +1665,12 @@ func (m *Manager) touchedWritten(ctx context.Context, s *Session, data []byte, e
 			// A VersionGetToucher's: a touch that answers what it
 			// touched needs the version of what was read, which this
 			// answer lacks.
-			if found, err = m.toucher.Touch(ctx, s.id, want); err != nil {
+			if found, err = m.toucher.Touch(ctx, id, want); err != nil {
 				return false, fmt.Errorf("session: touch: %w", err)
 			}
 			return found, nil
 		}
-		data, _, found, err = m.getToucher.GetAndTouch(ctx, s.id, want)
+		data, _, found, err = m.getToucher.GetAndTouch(ctx, id, want)
 		if err != nil {
 			return false, fmt.Errorf("session: touch: %w", err)
 		}
