@@ -1525,10 +1525,27 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 	}
 	exp := m.expiryAt(s.cookie.expires, s.created, now)
 	user := s.userLocked()
-	if err := m.indexUser(ctx, s, exp); err != nil { // the index entry must outlive the session
-		return false, err
+	// The index entry must outlive the session. The one the load recorded
+	// with its touch does, when exp is no later (a cookie of its own
+	// shorter than Cookie.MaxAge, or the AbsoluteTimeout's cap): no index
+	// write, which could fail the request and leave the session the
+	// load's expiry, past its own.
+	if !s.loadIndexCovers(exp) {
+		if err := m.indexUser(ctx, s, exp); err != nil {
+			return false, err
+		}
 	}
 	return m.touchStored(ctx, s, exp, user)
+}
+
+// loadIndexCovers reports whether the user index entry that the load of s
+// recorded with its touch (markLoadIndexed) outlives an expiry exp of
+// s: exp is no later than that touch's (not the store's default
+// lifetime, which cannot be ordered with it), and nothing has written,
+// re-read or rebound the session since. s.mu is held.
+func (s *Session) loadIndexCovers(exp time.Time) bool {
+	lt := s.rs.loadTouched
+	return s.has(markLoadIndexed) && s.userLocked() == s.storedUser && !exp.IsZero() && !lt.IsZero() && !exp.After(lt)
 }
 
 // touchStored sets the stored session's expiry to exp with the store's

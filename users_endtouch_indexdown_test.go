@@ -1,0 +1,50 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestAReadOfAShortSessionNeedsNoIndexWriteAtItsEnd: ada's session has a
+// 10-minute cookie of its own (a sudo window) under a Cookie.MaxAge of an
+// hour, on a store that touches on the load: the load sets the stored
+// expiry to the hour and records ada's index entry for it, and the end of
+// the request touches the session back to its own 10 minutes, which that
+// entry covers. A user index that stops answering after the load must not
+// fail the request (the ErrorHandler's answer to a read that needed no
+// index write) nor leave the session the load's hour, past its own cookie.
+func TestAReadOfAShortSessionNeedsNoIndexWriteAtItsEnd(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("ada")
+		s.Cookie().SetMaxAge(10 * time.Minute)
+	})))
+	b.get("/login")
+	id := mustID(t, m, b.cookie)
+	var indexDown atomic.Bool
+	fs.on(func(ctx context.Context, op, _ string) error {
+		if op == "IndexUserSession" && indexDown.Load() {
+			return errDown
+		}
+		return nil
+	})
+	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := From(r); s == nil || s.User() != "ada" {
+			t.Fatal("the load failed")
+		}
+		indexDown.Store(true) // after the load's index write
+	}))
+	fs.clock.Advance(time.Minute)
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Errorf("status %d, want 200: the read needed no index write at its end", rec.Code)
+	}
+	fs.on(nil)
+	fs.clock.Advance(11 * time.Minute)
+	if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
+		t.Fatal("the session is still stored 11 minutes after a read, though its own cookie lasts 10")
+	}
+}
