@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -27,28 +26,13 @@ func TestGiveBackAfterAFailedLoadIndexWriteKeepsABrowserSessionMixInItsUsersInde
 		{"remembered under browser sessions", 0, 30 * 24 * time.Hour, 2 * 24 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := &faultStore{countingStore: newCountingStore(t)}
-			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: tc.maxAge}}, nil)
-			start := fs.clock.Now()
-			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-				s.SetUser("ada")
+			fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: tc.maxAge}}, func(s *Session) {
 				s.Cookie().SetMaxAge(tc.own)
-			})))
-			b.get("/login")
-			id := mustID(t, m, b.cookie)
-			var indexDown atomic.Bool
-			fs.on(func(ctx context.Context, op, _ string) error {
-				if op == "IndexUserSession" && indexDown.Load() {
-					return errDown
-				}
-				return nil
 			})
-			b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				indexDown.Store(true)
-				if From(r) != nil {
-					t.Error("the load succeeded with the index down")
-				}
-				indexDown.Store(false) // the index answers this request's end
+			var indexDown atomic.Bool
+			failIndexWhile(fs, &indexDown)
+			b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+				// the index answers this request's end
 			}))
 			fs.clock.Set(start.Add(30 * time.Minute))
 			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {

@@ -35,16 +35,10 @@ func TestALoadWhoseIndexWriteFailsDoesNotOutliveAnEntryAReadShortened(t *testing
 		{"BrowserSessionStoreDefault", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := &faultStore{countingStore: newCountingStore(t)}
-			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: tc.maxAge}}, nil)
-			start := fs.clock.Now()
-			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-				s.SetUser("ada")
+			fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: tc.maxAge}}, func(s *Session) {
 				s.Cookie().SetMaxAge(30 * day) // remember me
-			})))
-			b.get("/login")
-			id := mustID(t, m, b.cookie)
+			})
+			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
 			b.h = m.Handler(readViews)
 
 			// A read whose load records the entry, after which the index goes down.

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -19,31 +18,17 @@ import (
 // since.
 func TestGiveBackAfterAFailedLoadIndexWriteDoesNotPushAReboundSessionPastItsEntry(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
 	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
-	})
+	failIndexWhile(fs, &indexDown)
 	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.SetUser("bob")
 		s.Cookie().SetMaxAge(10 * time.Minute)
 	})))
 	other.cookie = b.cookie
-	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		indexDown.Store(true)
-		if From(r) != nil {
-			t.Error("the load succeeded with the index down")
-		}
-		indexDown.Store(false) // the index answers the other request, and this one's end
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+		// the index answers the other request, and this one's end
 		if rec := other.get("/"); rec.Code != http.StatusOK {
 			t.Errorf("the other request: status %d", rec.Code)
 		}

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -32,28 +31,14 @@ func TestGiveBackAfterAFailedLoadIndexWriteKeepsTheIdleExpiryOfARequestSince(t *
 
 func testGiveBackKeepsIdleExpiry(t *testing.T, maxAge time.Duration, since http.Handler) {
 	const idle = 15 * time.Minute
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, IdleTimeout: idle, Cookie: CookieOptions{MaxAge: maxAge}}, nil)
-	start := fs.clock.Now()
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{IdleTimeout: idle, Cookie: CookieOptions{MaxAge: maxAge}}, nil)
 	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
 	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
-	})
+	failIndexWhile(fs, &indexDown)
 	other := newBrowser(t, m.Handler(since))
 	other.cookie = b.cookie
-	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		indexDown.Store(true)
-		if From(r) != nil {
-			t.Error("the load succeeded with the index down")
-		}
-		indexDown.Store(false) // the index answers the other tab, and this request's end
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+		// the index answers the other tab, and this request's end
 		at(5*time.Minute + 8*time.Minute)
 		if rec := other.get("/"); rec.Code != http.StatusOK {
 			t.Errorf("the other tab's request: status %d", rec.Code)

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -17,31 +16,16 @@ import (
 // that save kept alive: the store deleted it, and the user, active a
 // minute ago in the other tab, was logged out.
 func TestGiveBackAfterAFailedLoadIndexWriteKeepsASaveSincePastTheLoadsExpiry(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, nil)
-	start := fs.clock.Now()
-	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
-	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
 	})
+	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
+	var indexDown atomic.Bool
+	failIndexWhile(fs, &indexDown)
 	other := newBrowser(t, m.Handler(incrViews))
 	other.cookie = b.cookie
-	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		indexDown.Store(true)
-		if From(r) != nil {
-			t.Error("the load succeeded with the index down")
-		}
-		indexDown.Store(false) // the index answers the other tab, and this request's end
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+		// the index answers the other tab, and this request's end
 		at(8 * time.Minute)
 		if rec := other.get("/"); rec.Code != http.StatusOK {
 			t.Errorf("the other tab's save: status %d", rec.Code)

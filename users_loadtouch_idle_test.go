@@ -14,12 +14,7 @@ import (
 // still end thirty seconds after its last use; it lived a minute.
 func TestLoadIndexFailureDoesNotPushTheSessionPastItsIdleTimeout(t *testing.T) {
 	const idle = 30 * time.Second
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, IdleTimeout: idle, Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, nil)
-	start := fs.clock.Now()
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{IdleTimeout: idle, Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, nil)
 	b.h = m.Handler(readViews)
 	fs.clock.Set(start.Add(20 * time.Second))
 	fs.on(func(ctx context.Context, op, _ string) error {

@@ -19,15 +19,9 @@ import (
 // after the hour, so that a "log out everywhere" missed it for a day.
 func TestLoadIndexRetryCoversTheLoadsTouchUntilTheExpiryIsSetBack(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, func(s *Session) {
 		s.Cookie().SetMaxAge(time.Hour) // not "remember me"
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	})
 	b.h = m.Handler(readViews)
 	fs.clock.Set(start.Add(30 * time.Minute))
 

@@ -17,13 +17,8 @@ import (
 // user, whose last request succeeded, was logged out a minute later.
 func TestLoadIndexFailureDoesNotCutBackASaveDuringItsIndexWrite(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
 	b.h = m.Handler(readViews)
 	at(20 * time.Hour) // a read keeps it alive past the login's day
 	if rec := b.get("/"); rec.Code != http.StatusOK {
@@ -65,13 +60,8 @@ func TestLoadIndexFailureDoesNotCutBackASaveDuringItsIndexWrite(t *testing.T) {
 // and must not cut the save back either.
 func TestAFailedSetBackTriedAgainAtTheEndDoesNotCutBackASaveMeanwhile(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
 	b.h = m.Handler(readViews)
 	at(20 * time.Hour)
 	if rec := b.get("/"); rec.Code != http.StatusOK {

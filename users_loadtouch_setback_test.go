@@ -19,25 +19,10 @@ import (
 // missed the log out went on working for a day.
 func TestALongRequestAfterAFailedIndexWriteDoesNotOutliveALogOutEverywhere(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
-	})
-	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		indexDown.Store(true)
-		if From(r) != nil {
-			t.Error("the load succeeded with the index down")
-		}
-		indexDown.Store(false)
+	failIndexWhile(fs, &indexDown)
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
 		fs.clock.Set(start.Add(day + 2*time.Minute)) // the handler's work
 		if n, err := m.DestroyUserSessions(r.Context(), "ada"); err != nil {
 			t.Errorf("DestroyUserSessions: %d, %v", n, err)
@@ -62,33 +47,19 @@ func TestALongRequestAfterAFailedIndexWriteDoesNotOutliveALogOutEverywhere(t *te
 // entry said a day, and the user was logged out.
 func TestAFailedLoadDoesNotCutBackARequestThatSucceededMeanwhile(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
 	b.h = m.Handler(readViews)
 	at(20 * time.Hour) // a read keeps it alive past the login's day
 	if rec := b.get("/"); rec.Code != http.StatusOK {
 		t.Fatalf("read: status %d", rec.Code)
 	}
 	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
-	})
+	failIndexWhile(fs, &indexDown)
 	other := newBrowser(t, m.Handler(readViews))
 	other.cookie = b.cookie
-	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		indexDown.Store(true)
-		if From(r) != nil {
-			t.Error("the load succeeded with the index down")
-		}
-		indexDown.Store(false) // the index answers the other request
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+		// the index answers the other request
 		if rec := other.get("/"); rec.Code != http.StatusOK {
 			t.Errorf("the other request: status %d", rec.Code)
 		}
@@ -115,12 +86,7 @@ func TestAFailedLoadDoesNotCutBackARequestThatSucceededMeanwhile(t *testing.T) {
 // runs out twelve hours earlier.
 func TestAFailedSetBackAfterTheLoadIsTriedAgainAtTheEnd(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	b.h = m.Handler(readViews)
 	fs.clock.Set(start.Add(12 * time.Hour))
 	var touches atomic.Int32
@@ -151,12 +117,7 @@ func TestAFailedSetBackAfterTheLoadIsTriedAgainAtTheEnd(t *testing.T) {
 // entry, to the login's day.
 func TestLoadIndexFailureDoesNotPushASaveDuringItsIndexWritePastItsEntry(t *testing.T) {
 	const day = 24 * time.Hour
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-	start := fs.clock.Now()
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
 		s.Set("remember", false)

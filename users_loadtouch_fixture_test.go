@@ -1,0 +1,56 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// loginAdaOnGetToucher logs ada in on a manager with opts over a store that
+// carries the touch on the load (gtStore over a faultStore, on its clock,
+// its ErrorHandler a 503: unavailableManager), for the tests of a load whose
+// user index write fails. login, if not nil, runs in her login's handler
+// after SetUser (a cookie of the session's own, say). It returns the store,
+// the manager, her browser, her session's id and the time of the login.
+func loginAdaOnGetToucher(t *testing.T, opts Options, login func(s *Session)) (*faultStore, *Manager, *browser, string, time.Time) {
+	t.Helper()
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	opts.Store = gtStore{fs}
+	m := unavailableManager(t, fs, opts, nil)
+	start := fs.clock.Now()
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("ada")
+		if login != nil {
+			login(s)
+		}
+	})))
+	b.get("/login")
+	return fs, m, b, mustID(t, m, b.cookie), start
+}
+
+// failIndexWhile makes fs fail every IndexUserSession while down is set.
+func failIndexWhile(fs *faultStore, down *atomic.Bool) {
+	fs.on(func(ctx context.Context, op, _ string) error {
+		if op == "IndexUserSession" && down.Load() {
+			return errDown
+		}
+		return nil
+	})
+}
+
+// failedLoadThen is a handler whose load fails its user index write (down
+// set while it loads: From returns nil), after which the index answers
+// again and then runs, in the handler, what the test does meanwhile
+// (another tab's request, time passing).
+func failedLoadThen(t *testing.T, down *atomic.Bool, then func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		down.Store(true)
+		if From(r) != nil {
+			t.Error("the load succeeded with the index down")
+		}
+		down.Store(false)
+		then(w, r)
+	})
+}
