@@ -324,18 +324,28 @@ func (a *app) userSessions(r *http.Request, s *session.Session, user string) []u
 	return list
 }
 
-// formLogoutOthers destroys every session of the logged-in user but this
-// one ("log out my other devices"). The cross-origin check in routes keeps
-// another site from posting it.
-func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
+// loggedIn returns the request's session and its user, or "" after
+// answering: a flash message and back to the page when no one is logged in
+// (nothing when the session could not be loaded: the ErrorHandler answers).
+func loggedIn(w http.ResponseWriter, r *http.Request) (*session.Session, string) {
 	s := session.From(r)
 	if s == nil {
-		return
+		return nil, ""
 	}
 	user := s.User()
 	if user == "" {
 		flash(s, "error", "Log in first.")
 		backHome(w, r)
+	}
+	return s, user
+}
+
+// formLogoutOthers destroys every session of the logged-in user but this
+// one ("log out my other devices"). The cross-origin check in routes keeps
+// another site from posting it.
+func (a *app) formLogoutOthers(w http.ResponseWriter, r *http.Request) {
+	s, user := loggedIn(w, r)
+	if user == "" {
 		return
 	}
 	n, err := a.m.DestroyUserSessions(r.Context(), user, s.ID())
@@ -365,14 +375,8 @@ func (a *app) formLogoutSession(w http.ResponseWriter, r *http.Request) {
 	if !readForm(w, r) {
 		return
 	}
-	s := session.From(r)
-	if s == nil {
-		return
-	}
-	user := s.User()
+	s, user := loggedIn(w, r)
 	if user == "" {
-		flash(s, "error", "Log in first.")
-		backHome(w, r)
 		return
 	}
 	publicID := r.PostForm.Get("session")
