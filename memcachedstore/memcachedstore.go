@@ -593,14 +593,23 @@ func (s *Store) touchGone(ctx context.Context, id string) (found bool, err error
 }
 
 // touchGoneFrom is touchGone for a session read at CAS id cas: one cas, if
-// nobody wrote it since.
-func (s *Store) touchGoneFrom(ctx context.Context, id string, cas uint64) (found bool, err error) {
-	if cas != 0 {
-		if found, done, err := s.end(ctx, id, cas); done {
-			return found, err
-		}
+// nobody wrote it since. A session written since (another request's save,
+// which gave it an expiry of its own, such as a "remember me" login's) is
+// not the copy the caller meant to end: it is left as it is, and returned
+// (a gets after the failed cas), so that the caller can follow its cookie.
+func (s *Store) touchGoneFrom(ctx context.Context, id string, cas uint64) (current *memcache.Item, found bool, err error) {
+	if cas == 0 {
+		found, err := s.touchGone(ctx, id)
+		return nil, found, err
 	}
-	return s.touchGone(ctx, id)
+	if found, done, err := s.end(ctx, id, cas); done {
+		return nil, found, err
+	}
+	it, err := s.get(ctx, "touch", id)
+	if err != nil || it == nil {
+		return nil, false, err
+	}
+	return it, true, nil
 }
 
 // end ends the session of id, read with the CAS id cas, if nobody wrote it
@@ -694,8 +703,9 @@ func (s *Store) rewrite(ctx context.Context, id string, expires time.Time) (foun
 // store wrote is rewritten in the current format with data, by a cas that
 // fails if anyone wrote the session since (Touch then touches what is there
 // now), so that data is never written over a newer session. A touch to an
-// expiry less than 2 s away ends the session by a cas from version (after
-// a read, if anyone wrote it since; see touchGone).
+// expiry less than 2 s away ends the session by a cas from version, and
+// leaves a session anyone wrote since (another request's save, with an
+// expiry of its own), found; see touchGoneFrom.
 func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, wrap("touch", id, err)
@@ -715,7 +725,8 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 	case legacy:
 		next, live := s.item(id, data, expires)
 		if !live {
-			return s.touchGoneFrom(ctx, id, cas)
+			_, found, err := s.touchGoneFrom(ctx, id, cas)
+			return found, err
 		}
 		if found, done, err := s.touchCAS(ctx, id, next, cas, expires); done {
 			return found, err
@@ -726,7 +737,8 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 		return s.client.Touch(s.key(id), exp)
 	})
 	if near {
-		return s.touchGoneFrom(ctx, id, cas)
+		_, found, err := s.touchGoneFrom(ctx, id, cas)
+		return found, err
 	}
 	return touched(id, err)
 }
@@ -740,9 +752,9 @@ func (s *Store) TouchVersion(ctx context.Context, id, version string, data []byt
 // is rewritten from data by a cas from version, as TouchVersion does (the
 // answer is then nil), or, written since, touched by the gat, which answers
 // that write. A touch too near its expiry ends the session as TouchVersion
-// does (the answer is nil). An
-// item an earlier version wrote since the read is touched as Touch does,
-// and its bytes are returned.
+// does (the answer is nil), and answers a session written since, which it
+// leaves as it is. An item an earlier version wrote since the read is
+// touched as Touch does, and its bytes are returned.
 func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (current []byte, found bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, wrap("touch", id, err)
@@ -768,8 +780,8 @@ func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data
 		// and answers that write, which differs from version's flags.
 		next, live := s.item(id, data, expires)
 		if !live {
-			found, err := s.touchGoneFrom(ctx, id, cas)
-			return nil, found, err
+			it, found, err := s.touchGoneFrom(ctx, id, cas)
+			return answer(it, flags, data), found, err
 		}
 		if found, done, err := s.touchCAS(ctx, id, next, cas, expires); done {
 			return nil, found, err
@@ -781,18 +793,15 @@ func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data
 		return err
 	})
 	if near {
-		found, err := s.TouchVersion(ctx, id, version, data, expires)
-		return nil, found, err
+		it, found, err := s.touchGoneFrom(ctx, id, cas)
+		return answer(it, flags, data), found, err
 	}
 	if found, err := touched(id, err); !found {
 		return nil, false, err
 	}
 	switch kindAt(it.Flags, time.Now()) {
 	case plain:
-		if it.Flags == flags && bytes.Equal(it.Value, data) {
-			return nil, true, nil
-		}
-		return it.Value, true, nil
+		return answer(it, flags, data), true, nil
 	case gone:
 		return nil, false, nil // not served however long Memcached keeps it
 	}
@@ -802,6 +811,15 @@ func (s *Store) GetAndTouchVersion(ctx context.Context, id, version string, data
 		return nil, found, err
 	}
 	return it.Value, true, nil
+}
+
+// answer is GetAndTouchVersion's answer when it touched (or left) it, for a
+// session read as data with flags: nil for that copy, and for none.
+func answer(it *memcache.Item, flags uint32, data []byte) []byte {
+	if it == nil || it.Flags == flags && bytes.Equal(it.Value, data) {
+		return nil
+	}
+	return it.Value
 }
 
 // cas sends it as a cas command with the CAS id the caller set, and the
