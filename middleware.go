@@ -54,8 +54,8 @@ type requestState struct {
 	released     bool        // the response is no longer the handler's: the connection was hijacked, or the handler returned
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
 	storedSecure bool        // the loaded session's stored cookie is Secure (see secureCookie)
+	sentPrivate  bool        // the headers went out with no session loaded, and kept caches from reusing the response (see warnLateLoad)
 	sentID       string      // the session id whose cookie went out with the headers
-	goneID       string      // a session id the store said another request destroyed or renewed
 	rare         *rareState  // what few requests need: a failed load's answer, the CloseNotify channel
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
@@ -72,10 +72,12 @@ type requestState struct {
 // failure that the handler's goroutine answers (the error of a load that
 // failed before the headers went out, which waits for the handler's next
 // write or its return to be handed to the ErrorHandler, and the headers the
-// handler sets after a failure, which go nowhere), and the channel
-// CloseNotify returns behind a writer that has none.
+// handler sets after a failure, which go nowhere), a session the store
+// said gone, and the channel CloseNotify returns behind a writer that has
+// none.
 type rareState struct {
 	loadErr   error       // nil once answered (pendingAnswer)
+	goneID    string      // a session id the store said another request destroyed or renewed
 	discarded http.Header // Header's answer after a failure
 	gone      chan bool   // CloseNotify's, made on its first call
 	// unindexed: the user index write after the touch carried on the load
@@ -756,30 +758,36 @@ func (rs *requestState) sessionLocked() *Session {
 // letter case ("vary", "cache-control"), as net/http sends a key that the
 // handler set without canonicalizing it as it is (anyCaseLines). After a
 // Hijack it is quiet (a websocket reading the session after its
-// handshake), and after the handler returned (a goroutine of it). rs.mu is
-// held.
+// handshake), and after the handler returned (a goroutine of it). The
+// headers are judged as they went out (sentPrivate, which commitFirst
+// sets): the live map is not read, since the handler may be setting
+// trailers in it while a goroutine of it calls From, and what it sets
+// after the first write does not go out. rs.mu is held.
 func (rs *requestState) warnLateLoad() {
-	if rs.m.warnedLateLoad.Load() {
+	if rs.sentPrivate || rs.m.warnedLateLoad.Swap(true) {
 		return
 	}
-	h := rs.w.Header()
+	rs.m.logger.WarnContext(rs.r.Context(), "session: loaded after the response headers were sent, which carry no Vary: Cookie: a cache may give this response to other users if it depends on the session; call session.From before the first write (logged once)", "path", rs.r.URL.Path)
+}
+
+// cacheReusable reports whether response headers h let a cache reuse the
+// response for other users: no Vary that names Cookie (or *), and no
+// Cache-Control no-store, no-cache or private.
+func cacheReusable(h http.Header) bool {
 	for line := range anyCaseLines(h, "Vary") {
 		if varyLineNamesCookie(line) {
-			return
+			return false
 		}
 	}
 	for line := range anyCaseLines(h, "Cache-Control") {
 		for d := range cacheDirectives(line) {
 			switch strings.ToLower(d) {
 			case "no-store", "no-cache", "private":
-				return
+				return false
 			}
 		}
 	}
-	if rs.m.warnedLateLoad.Swap(true) {
-		return
-	}
-	rs.m.logger.WarnContext(rs.r.Context(), "session: loaded after the response headers were sent, which carry no Vary: Cookie: a cache may give this response to other users if it depends on the session; call session.From before the first write (logged once)", "path", rs.r.URL.Path)
+	return true
 }
 
 // load reads the session named by the request's cookie, or makes a new one.
@@ -1065,6 +1073,10 @@ func (rs *requestState) commitFirst(u *headersUndo) (answer error, ok bool) {
 			answer = rs.fail(err)
 		} else {
 			rs.wroteHeader = true
+			// What a late load's warning needs, read now: once the headers
+			// are out, the handler may set trailers while a goroutine of
+			// it calls From.
+			rs.sentPrivate = !rs.loaded && !rs.m.warnedLateLoad.Load() && !cacheReusable(rs.w.Header())
 			if u != nil {
 				u.committed = true
 			}
@@ -1202,8 +1214,8 @@ func (rs *requestState) commitLocked(s *Session) error {
 		return err
 	}
 	if !alive {
-		rs.goneID = id
-	} else if s.id == rs.goneID {
+		rs.rareLocked().goneID = id
+	} else if rs.rare != nil && s.id == rs.rare.goneID {
 		alive = false // found gone by an earlier commit, one taken back (headersNotSent)
 	}
 	switch {
