@@ -49,9 +49,11 @@ type DurableGetToucher interface {
 //
 // TouchVersion sets the expiry of the session stored as data at version to
 // expires. If the session changed since (another request wrote it), it
-// touches what is stored now, as Touch does, and never writes data over it.
-// Like Touch, it reports found == false and creates nothing when the session
-// is missing, and an expires in the past deletes it.
+// touches what is stored now, as Touch does, and never writes data over it;
+// but an expires that ends the session (in the past, or too close for the
+// store to keep it until then) ends only the copy at version: a session
+// written since is left as it is, and reported found. Like Touch, it
+// reports found == false and creates nothing when the session is missing.
 type VersionToucher interface {
 	// TouchVersion is Touch, given the version and bytes the load read.
 	TouchVersion(ctx context.Context, id, version string, data []byte, expires time.Time) (found bool, err error)
