@@ -170,7 +170,9 @@ type sessionState struct {
 	loadedExpires time.Time
 	// loadedData is, with a VersionToucher, the stored bytes at version,
 	// as the load (or a Reload) read them, for the end of the request's
-	// touch; nil once the session is written, moved or re-merged (a save's
+	// touch; after a touch carried on the load that recorded the user's
+	// index entry (markLoadIndexed), the bytes it answered, by which the
+	// end of the request's touch tells a copy written since; nil once the session is written, moved or re-merged (a save's
 	// or RenewID's re-read), or a write of it is in doubt (a touch then
 	// takes Toucher.Touch, touchStored).
 	loadedData []byte

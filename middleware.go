@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -361,7 +362,7 @@ func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookie
 	if !found {
 		return nil
 	}
-	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, data, exp, indexed)
+	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, false, data, exp, indexed)
 	return err
 }
 
@@ -839,6 +840,7 @@ func (rs *requestState) load() error {
 						return fmt.Errorf("session: load: %w", err)
 					}
 					s.set(markLoadIndexed)
+					s.loadedData = data // to tell a copy written since (touchStored)
 				}
 				rs.sess = s
 				return nil
@@ -1593,11 +1595,16 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// version): another request may have written it. Or the copy
 		// loaded, whose cookie the handler changed and a failed save did
 		// not store (restoreExpiry): the browser holds the stored one,
-		// and the stored expiry follows it.
-		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), data, exp, indexed)
+		// and the stored expiry follows it. A write since replaced the
+		// entry the load recorded, which touch relied on
+		// (loadIndexCovers), with one for that write's expiry, perhaps
+		// earlier than exp: reindex.
+		reindex := indexed != "" && s.loadIndexCovers(exp) && !bytes.Equal(data, s.loadedData)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed)
 	}
-	// loadedData is kept only for a VersionToucher, while version is still
-	// the loaded one, and no write of it is in doubt.
+	// loadedData is kept for a VersionToucher while version is still the
+	// loaded one, and no write of it is in doubt (and after a touch carried
+	// on the load, for a GetToucher, whose touch is the one above).
 	if vg, ok := m.versionToucher.(VersionGetToucher); ok && s.loadedData != nil {
 		current, found, err := vg.GetAndTouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 		if err != nil {
@@ -1606,9 +1613,9 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		if current == nil {
 			return found, nil // the copy loaded (or gone)
 		}
-		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), current, exp, indexed)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), false, current, exp, indexed)
 	}
-	if s.loadedData != nil {
+	if s.loadedData != nil && m.versionToucher != nil {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
 	} else {
 		found, err = m.toucher.Touch(ctx, s.id, exp)
@@ -1633,8 +1640,12 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // that copy would set it: else a read that began before that write would
 // cut the longer session short while the browser holds its cookie, or keep
 // the shorter one alive past its cookie. s then takes that cookie, so that
-// a Rolling response sends the cookie the session lasts by.
-func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
+// a Rolling response sends the cookie the session lasts by. reindex: data
+// is a copy written since the load, whose write recorded indexed's entry
+// for its own expiry, and no entry for exp was recorded (loadIndexCovers):
+// a copy still indexed's records it now, or, if that fails, the stored
+// expiry goes back to the one that write gave it.
+func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed, reindex bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
 	for range touchTries {
 		var doc loadedDocument
 		if m.decodeInto(data, &doc) != nil {
@@ -1644,6 +1655,19 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		if indexed != "" && m.unindexer != nil && user != indexed {
 			m.unindexUser(ctx, indexed, id) // logged if it fails: the entry expires on its own
 			indexed = ""
+		}
+		if reindex && user != "" && user == indexed {
+			reindex = false
+			if err := m.indexUserAs(ctx, user, id, exp); err != nil {
+				if !doc.Created.IsZero() {
+					created = doc.Created
+				}
+				back := m.expiryAt(storedCookie(&doc.cookie).expires, created, m.now())
+				if _, terr := m.toucher.Touch(ctx, id, back); terr != nil {
+					m.logger.WarnContext(ctx, "session: the stored expiry a touch gave past the user index entry could not be set back", "id", shortid.Of(id), "err", terr)
+				}
+				return true, err
+			}
 		}
 		// A user another request bound the session to since (SetUser on a
 		// shared device) has the entry that request's save recorded, to
