@@ -362,7 +362,10 @@ func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookie
 	if !found {
 		return nil
 	}
-	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, false, data, exp, indexed)
+	// No entry recorded for exp (indexed ""): the load's, relied on, may
+	// be for another user (RenewID's re-read found the session rebound),
+	// or replaced by a shorter one (another tab's save).
+	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, indexed == "", data, exp, indexed)
 	return err
 }
 
@@ -1640,11 +1643,12 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // that copy would set it: else a read that began before that write would
 // cut the longer session short while the browser holds its cookie, or keep
 // the shorter one alive past its cookie. s then takes that cookie, so that
-// a Rolling response sends the cookie the session lasts by. reindex: data
-// is a copy written since the load, whose write recorded indexed's entry
-// for its own expiry, and no entry for exp was recorded (loadIndexCovers):
-// a copy still indexed's records it now, or, if that fails, the stored
-// expiry goes back to the one that write gave it.
+// a Rolling response sends the cookie the session lasts by. reindex: no
+// entry was recorded for exp, and the one the load recorded may not cover
+// it (data is a copy written since, whose write recorded the entry for its
+// own expiry: loadIndexCovers; or restoreExpiry's old id of a RenewID): a
+// copy still storedUser's records it now, or, if that fails, the stored
+// expiry goes back to the one the copy's write gave it.
 func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed, reindex bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
 	for range touchTries {
 		var doc loadedDocument
@@ -1656,7 +1660,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 			m.unindexUser(ctx, indexed, id) // logged if it fails: the entry expires on its own
 			indexed = ""
 		}
-		if reindex && user != "" && user == indexed {
+		if reindex && user != "" && user == storedUser {
 			reindex = false
 			if err := m.indexUserAs(ctx, user, id, exp); err != nil {
 				if !doc.Created.IsZero() {
