@@ -1591,8 +1591,23 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		if err != nil {
 			return false, fmt.Errorf("session: touch: %w", err)
 		}
-		if !found || (ver != "" && ver == s.version && s.storedUser == indexed && !s.has(markCookieSet)) {
-			return found, nil // the copy loaded (or gone), whose cookie s has
+		if !found {
+			return false, nil
+		}
+		loaded := ver != "" && ver == s.version && s.storedUser == indexed && !s.has(markCookieSet)
+		covered := indexed != "" && s.loadIndexCovers(exp)
+		if covered && exp.Before(s.rs.loadTouched) && (loaded || bytes.Equal(data, s.loadedData)) {
+			// The copy the load touched, whose entry touch relied on: the
+			// load recorded it for its touch's expiry, the options'. Now
+			// that the session has its own, earlier one, the entry says
+			// so (SessionInfo.Expires), as after a save that shortened
+			// it (reindexShortened); a failure leaves the load's.
+			if err := m.indexUser(ctx, s, exp); err != nil {
+				m.logger.WarnContext(ctx, "session: could not record the earlier expiry of a touched session in its user's index; the entry keeps the load's", "id", shortid.Of(s.id), "err", err)
+			}
+		}
+		if loaded {
+			return true, nil // the copy loaded, whose cookie s has
 		}
 		// Perhaps not the copy loaded (pgstore's touch gives a new
 		// version): another request may have written it. Or the copy
@@ -1602,7 +1617,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// entry the load recorded, which touch relied on
 		// (loadIndexCovers), with one for that write's expiry, perhaps
 		// earlier than exp: reindex.
-		reindex := indexed != "" && s.loadIndexCovers(exp) && !bytes.Equal(data, s.loadedData)
+		reindex := covered && !bytes.Equal(data, s.loadedData)
 		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed)
 	}
 	// loadedData is kept for a VersionToucher while version is still the

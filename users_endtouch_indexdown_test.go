@@ -48,3 +48,34 @@ func TestAReadOfAShortSessionNeedsNoIndexWriteAtItsEnd(t *testing.T) {
 		t.Fatal("the session is still stored 11 minutes after a read, though its own cookie lasts 10")
 	}
 }
+
+// TestAReadOfAShortSessionListsItsOwnExpiry: as above, with the index up:
+// UserSessions must say that ada's session expires 10 minutes after the
+// read, when the store forgets it (SessionInfo.Expires), not at the hour
+// the load's touch recorded her entry for, as on a store that touches only
+// at the end of the request.
+func TestAReadOfAShortSessionListsItsOwnExpiry(t *testing.T) {
+	fs := &faultStore{countingStore: newCountingStore(t)}
+	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
+	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("ada")
+		s.Cookie().SetMaxAge(10 * time.Minute)
+	})))
+	b.get("/login")
+	id := mustID(t, m, b.cookie)
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {}))
+	fs.clock.Advance(time.Minute)
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	infos, err := m.UserSessions(t.Context(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].ID != id {
+		t.Fatalf("ada's sessions %+v, want her one session", infos)
+	}
+	if got, want := infos[0].Expires, fs.clock.Now().Add(10*time.Minute); !got.Equal(want) {
+		t.Errorf("UserSessions says the session expires in %v, want %v: its own cookie's 10 minutes", got.Sub(fs.clock.Now()), want.Sub(fs.clock.Now()))
+	}
+}
