@@ -1617,7 +1617,10 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// entry the load recorded, which touch relied on
 		// (loadIndexCovers), with one for that write's expiry, perhaps
 		// earlier than exp: reindex.
-		reindex := covered && !bytes.Equal(data, s.loadedData)
+		// So did restoreExpiry's set back of an expiry no later than the
+		// load's (indexed ""), after a failed save or a panic.
+		relied := covered || (indexed == "" && s.storedUser != "" && !exp.IsZero() && !s.rs.loadTouched.IsZero() && !exp.After(s.rs.loadTouched))
+		reindex := relied && !bytes.Equal(data, s.loadedData)
 		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed)
 	}
 	// loadedData is kept for a VersionToucher while version is still the
