@@ -321,7 +321,7 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 	// that write set it.
 	var err error
 	indexed := ""
-	if exp.IsZero() || rs.loadTouched.IsZero() || exp.After(rs.loadTouched) {
+	if !rs.withinLoadTouch(exp) {
 		if user != "" && id == s.id && s.doubt != nil && s.doubt.user != user {
 			m.logger.WarnContext(ctx, "session: the stored expiry the load set from Cookie.MaxAge was not set back to the session's own: a save that rebound the session got no answer", "id", shortid.Of(id))
 			return
@@ -448,7 +448,8 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 		}
 	}
 	if m.opts.StoreTimeout > 0 && !m.inMemory && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
-		go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, grace, floor)
+		id, loaded := s.id, s.cookie
+		go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.setBackUnindexed(ctx, id, loaded, grace, floor) })
 		return
 	}
 	ctx, cancel := m.withStoreTimeout(rs.storeContext())
@@ -524,25 +525,28 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 			// session's node stalled at the load's set back: the touch is
 			// made after the answer, with a StoreTimeout of its own, not
 			// to hold the answer another StoreTimeout.
-			go m.setBackUnindexedLater(rs.storeContext(), s.id, s.cookie, rare.grace, rare.floor)
+			id, loaded, grace, floor := s.id, s.cookie, rare.grace, rare.floor
+			go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.setBackUnindexed(ctx, id, loaded, grace, floor) })
 		default:
 			m.setBackUnindexed(ctx, s.id, s.cookie, rare.grace, rare.floor)
 		}
 		return
 	}
 	if rare.stalled {
-		go m.giveBackUnindexedLater(rs.storeContext(), s.id, s.cookie, s.storedUser, rare.grace, exp)
+		id, loaded, user, grace := s.id, s.cookie, s.storedUser, rare.grace
+		go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.giveBackUnindexed(ctx, id, loaded, user, grace, exp) })
 		return
 	}
 	m.giveBackUnindexed(ctx, s.id, s.cookie, s.storedUser, rare.grace, exp)
 }
 
-// giveBackUnindexedLater is giveBackUnindexed after the session's node
-// stalled at the load's set back, made with a StoreTimeout of its own.
-func (m *Manager) giveBackUnindexedLater(ctx context.Context, id string, loaded cookieState, user string, grace, exp time.Time) {
+// afterAnswer runs f, a store call made in a goroutine once the answer
+// went out (after a store that timed out, or the session's node stalled),
+// with a StoreTimeout of its own.
+func (m *Manager) afterAnswer(ctx context.Context, f func(context.Context)) {
 	ctx, cancel := m.withStoreTimeout(ctx)
 	defer cancel()
-	m.giveBackUnindexed(ctx, id, loaded, user, grace, exp)
+	f(ctx)
 }
 
 // giveBackUnindexed is the touch of restoreUnindexedLocked once the index
@@ -568,14 +572,6 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
 	}
 	m.keepWritten(ctx, id, data, loaded, grace, exp, user)
-}
-
-// setBackUnindexedLater is setBackUnindexed after a store that timed out,
-// made with a StoreTimeout of its own.
-func (m *Manager) setBackUnindexedLater(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) {
-	ctx, cancel := m.withStoreTimeout(ctx)
-	defer cancel()
-	m.setBackUnindexed(ctx, id, loaded, grace, exp)
 }
 
 // setBackUnindexed is the touch of unindexedLoad, with the index down: it
@@ -1561,8 +1557,14 @@ func (m *Manager) touch(ctx context.Context, s *Session, now time.Time) (found b
 // lifetime, which cannot be ordered with it), and nothing has written,
 // re-read or rebound the session since. s.mu is held.
 func (s *Session) loadIndexCovers(exp time.Time) bool {
-	lt := s.rs.loadTouched
-	return s.has(markLoadIndexed) && s.userLocked() == s.storedUser && !exp.IsZero() && !lt.IsZero() && !exp.After(lt)
+	return s.has(markLoadIndexed) && s.userLocked() == s.storedUser && s.rs.withinLoadTouch(exp)
+}
+
+// withinLoadTouch reports whether exp is no later than the expiry the touch
+// carried on the load set (loadTouched), both known: neither is the
+// store's default lifetime, which cannot be ordered with the other.
+func (rs *requestState) withinLoadTouch(exp time.Time) bool {
+	return !exp.IsZero() && !rs.loadTouched.IsZero() && !exp.After(rs.loadTouched)
 }
 
 // touchStored sets the stored session's expiry to exp with the store's
@@ -1619,7 +1621,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// earlier than exp: reindex.
 		// So did restoreExpiry's set back of an expiry no later than the
 		// load's (indexed ""), after a failed save or a panic.
-		relied := covered || (indexed == "" && s.storedUser != "" && !exp.IsZero() && !s.rs.loadTouched.IsZero() && !exp.After(s.rs.loadTouched))
+		relied := covered || (indexed == "" && s.storedUser != "" && s.rs.withinLoadTouch(exp))
 		reindex := relied && !bytes.Equal(data, s.loadedData)
 		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed)
 	}
