@@ -17,14 +17,9 @@ import (
 // log out everywhere 12 minutes after the other tab's save still ends the
 // session.
 func TestAFailedSavesSetBackStaysWithinTheEntryAnotherTabsSaveRecorded(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, _ := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	})
 	tab := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Set("theme", "dark")
 	})))

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -17,21 +16,11 @@ import (
 // fail the request (the ErrorHandler's answer to a read that needed no
 // index write) nor leave the session the load's hour, past its own cookie.
 func TestAReadOfAShortSessionNeedsNoIndexWriteAtItsEnd(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, _ := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
-	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
 	})
+	var indexDown atomic.Bool
+	failIndexWhile(fs, &indexDown)
 	b.h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s := From(r); s == nil || s.User() != "ada" {
 			t.Fatal("the load failed")
@@ -55,14 +44,9 @@ func TestAReadOfAShortSessionNeedsNoIndexWriteAtItsEnd(t *testing.T) {
 // the load's touch recorded her entry for, as on a store that touches only
 // at the end of the request.
 func TestAReadOfAShortSessionListsItsOwnExpiry(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, _ := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	})
 	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {}))
 	fs.clock.Advance(time.Minute)
 	if rec := b.get("/"); rec.Code != http.StatusOK {

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -18,14 +17,9 @@ import (
 // recorded no longer covers that, and a log out everywhere 12 minutes
 // after the save must still find and end the session.
 func TestAReadsEndTouchKeepsTheSessionWithinAnEntryAnotherTabShortened(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, _ := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	})
 	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Set("theme", "dark")
 	})))
@@ -60,25 +54,15 @@ func TestAReadsEndTouchKeepsTheSessionWithinAnEntryAnotherTabShortened(t *testin
 // goes back to the expiry the other tab's save gave it, which the entry
 // that save recorded covers, rather than outlive that entry.
 func TestAReadsEndTouchThatCannotIndexSetsBackAnotherTabsSave(t *testing.T) {
-	fs := &faultStore{countingStore: newCountingStore(t)}
-	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: time.Hour}}, nil)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		s.SetUser("ada")
+	fs, m, b, id, _ := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(10 * time.Minute)
-	})))
-	b.get("/login")
-	id := mustID(t, m, b.cookie)
+	})
 	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Set("theme", "dark")
 	})))
 	other.cookie = b.cookie
 	var indexDown atomic.Bool
-	fs.on(func(ctx context.Context, op, _ string) error {
-		if op == "IndexUserSession" && indexDown.Load() {
-			return errDown
-		}
-		return nil
-	})
+	failIndexWhile(fs, &indexDown)
 	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		if s.User() != "ada" {
 			t.Fatal("the load failed")

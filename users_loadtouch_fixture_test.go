@@ -10,8 +10,9 @@ import (
 
 // loginAdaOnGetToucher logs ada in on a manager with opts over a store that
 // carries the touch on the load (gtStore over a faultStore, on its clock,
-// its ErrorHandler a 503: unavailableManager), for the tests of a load whose
-// user index write fails. login, if not nil, runs in her login's handler
+// its ErrorHandler a 503: unavailableManager), for the tests of a user's
+// session whose index write fails or whose expiry another tab changes.
+// login, if not nil, runs in her login's handler
 // after SetUser (a cookie of the session's own, say). It returns the store,
 // the manager, her browser, her session's id and the time of the login.
 func loginAdaOnGetToucher(t *testing.T, opts Options, login func(s *Session)) (*faultStore, *Manager, *browser, string, time.Time) {

@@ -181,13 +181,8 @@ func TestALoadWhoseIndexWriteFailsLeavesNoSessionOutlivingItsEntry(t *testing.T)
 			stored: []time.Duration{30*time.Hour + 30*time.Second}, gone: []time.Duration{30*time.Hour + 2*time.Minute, 44 * time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := &faultStore{countingStore: newCountingStore(t)}
-			m := unavailableManager(t, fs, Options{Store: gtStore{fs}, Cookie: CookieOptions{MaxAge: day}}, nil)
-			start := fs.clock.Now()
+			fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: day}}, nil)
 			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-			b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-			b.get("/login")
-			id := mustID(t, m, b.cookie)
 			b.h = m.Handler(readViews)
 			if tc.readAt > 0 {
 				at(tc.readAt)
