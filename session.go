@@ -606,18 +606,21 @@ func (s *Session) Save(ctx context.Context) error {
 	}
 }
 
-// unkeptNew reports whether s is a session that the end of the request
-// would neither store nor send a cookie for (shouldSave, shouldSetCookie):
-// never stored, new to the client (whose cookie names cookieID), and
-// unchanged since it became new, as a new visitor's without
-// SaveUninitialized, or the empty one that follows Destroy or a Save that
-// found the session ended. Save stores nothing for it: no cookie would
-// name the stored copy. rs.mu and s.mu are held.
+// unkeptNew reports whether s is a session, never stored and new to the
+// client (whose cookie names cookieID), that the end of the request would
+// not store (shouldSave, which then sends no cookie for it either): a new
+// visitor's unchanged without SaveUninitialized, or the empty one that
+// follows Destroy or a Save that found the session ended. Save stores
+// nothing for it: no cookie would name the stored copy. rs.mu and s.mu are
+// held.
 func (s *Session) unkeptNew(cookieID string) bool {
-	if s.has(markInStore|markModified) || s.doubt != nil || s.id == cookieID || s.id != s.originalID {
+	if s.has(markInStore) || s.doubt != nil || s.id == cookieID {
 		return false
 	}
-	return s.phase == phaseDestroyed || !s.rs.m.opts.SaveUninitialized && !s.has(markSavedOnce)
+	return !shouldSave(decisionInput{
+		phase: s.phase, marks: s.marks, id: s.id, originalID: s.originalID, cookieID: cookieID,
+		saveUninitialized: s.rs.m.opts.SaveUninitialized,
+	})
 }
 
 // endedElsewhere makes s, which a save found gone from the store
