@@ -14,7 +14,7 @@ import (
 // deleteManys failed whole past the limit ("too many SQL variables"), and
 // the store could not be cleared at all.
 func TestClearDeletesMoreSessionsThanOneStatementHolds(t *testing.T) {
-	ctx := t.Context()
+	ctx := bulkContext(t)
 	st, coll, clock := clocked(t)
 	const sessions = 33000
 	users := coll.Database().Collection(st.UsersCollection())

@@ -17,11 +17,7 @@ import (
 // limit the whole deleteMany failed ("too many SQL variables"), every purge
 // after it too, and the expired sessions piled up.
 func TestPurgeExpiredDeletesMoreExpiredSessionsThanOneStatementHolds(t *testing.T) {
-	// A deadline of its own: the driver keeps to it in place of the test
-	// client's 10 s Timeout per command, which FerretDB's delete of 33000
-	// documents on SQLite can take on a loaded machine (CI failed so).
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
+	ctx := bulkContext(t)
 	st, coll, clock := clocked(t)
 	const expired = 33000
 	users := coll.Database().Collection(st.UsersCollection())
@@ -54,4 +50,14 @@ func TestPurgeExpiredDeletesMoreExpiredSessionsThanOneStatementHolds(t *testing.
 	if n, err := users.CountDocuments(ctx, bson.D{}); n != 0 || err != nil {
 		t.Fatalf("%d user index entries after PurgeExpired (%v), want none", n, err)
 	}
+}
+
+// bulkContext is the context of a test's deletes of tens of thousands of
+// documents: a deadline of its own, which the driver keeps to in place of
+// the test client's 10 s Timeout per command, since FerretDB's delete of
+// 33000 documents on SQLite can take longer on a loaded machine.
+func bulkContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
