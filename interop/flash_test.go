@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/sessionkit/session"
@@ -25,11 +26,16 @@ type flashWorld struct {
 	loaded, release chan struct{}
 	// raw returns the stored document of a session, as the Node store keeps it.
 	raw func(id string) string
+	// noNestedArrays is set for a store that refuses an array directly inside
+	// an array (FerretDB v1 with the session stored as an object; see the
+	// README's mongostore section), so that Express cannot flash one.
+	noNestedArrays bool
 }
 
 // flashStores are the stores the flash tests run on, each making a
 // flashWorld: Redis (connect-redis and redisstore) and PostgreSQL
-// (connect-pg-simple and pgstore, one table).
+// (connect-pg-simple and pgstore, one table); flash_stores_test.go adds
+// MongoDB, Memcached and Valkey.
 var flashStores = []struct {
 	name  string
 	world func(t *testing.T) *flashWorld
@@ -293,11 +299,14 @@ func TestFlashObjectFromExpressIsJSONTextForGo(t *testing.T) {
 	forEachFlashStore(t, func(t *testing.T, w *flashWorld) {
 		b := w.browser()
 		w.nodeAddJSON(b, "info", `{"text":"a < b","n":1}`)
-		if n := w.nodeAddJSON(b, "info", `["plain",{"id":7},["x","y"]]`).Result; n != 4.0 {
-			t.Fatalf("req.flash('info', [3 members]) = %v, want 4 messages", n)
+		members, want := `["plain",{"id":7},["x","y"]]`, []string{`{"n":1,"text":"a < b"}`, "plain", `{"id":7}`, `["x","y"]`, "2.5"}
+		if w.noNestedArrays {
+			members, want = `["plain",{"id":7}]`, slices.Delete(want, 3, 4)
+		}
+		if n := w.nodeAddJSON(b, "info", members).Result; n != float64(len(want)-1) {
+			t.Fatalf("req.flash('info', %s) = %v, want %d messages", members, n, len(want)-1)
 		}
 		w.nodeAddJSON(b, "info", `2.5`)
-		want := []string{`{"n":1,"text":"a < b"}`, "plain", `{"id":7}`, `["x","y"]`, "2.5"}
 		got := w.goFlashes(b, "info")
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Go's Flashes(info) = %q, want %q", got, want)

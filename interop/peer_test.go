@@ -105,10 +105,11 @@ func startPeer(redisAddr string) (*peer, error) {
 	return startPeerEnv("REDIS_URL=redis://"+redisAddr, "SESSION_PREFIX=sess:", "PASSPORT=1", "FLASH=1")
 }
 
-// startPeerEnv starts the Express app (server.js) with the test secret and
-// env added to the environment (the store and its settings; see stores.js).
+// startPeerEnv starts the Express app (server.js) with the test secret,
+// connect-flash (FLASH=1: the flash tests run on every store) and env added
+// to the environment (the store and its settings; see stores.js).
 func startPeerEnv(env ...string) (*peer, error) {
-	return startNode("server.js", append([]string{"SESSION_SECRET=" + secret}, env...)...)
+	return startNode("server.js", append([]string{"SESSION_SECRET=" + secret, "FLASH=1"}, env...)...)
 }
 
 // startNode installs the peer's packages if needed and starts script (in
