@@ -35,7 +35,11 @@
 // A session that list shows as unreadable (a Redis key of the wrong type,
 // say) can be destroyed: destroy deletes it, its read error on stderr.
 // destroy also removes the user's index entry for a session bound to a
-// user, as the application's Manager.DestroyUserSession does.
+// user, as the application's Manager.DestroyUserSession does. It learns
+// the user from the stored document, which it reads as JSONCodec's: for
+// an application with a Codec of its own (session.Options.Codec), name
+// the user with -user (sessionctl destroy -user alice ID), or the entry
+// stays, listing a session that is gone, until it expires.
 //
 // Exit status: 0 on success, 1 when the command failed (or, for destroy, the
 // session did not exist; for list, a session could not be read), 2 for bad
@@ -155,11 +159,13 @@ var commands = map[string]*command{
 		},
 	},
 	"destroy": {
-		args:  "ID",
-		help:  "delete one session (logs that user out)",
+		args:  "[-user USERID] ID",
+		help:  "delete one session (logs that user out) and its user's index entry",
 		nargs: 1,
-		setup: func(*flag.FlagSet) func(context.Context, *cli, []string) error {
-			return func(ctx context.Context, c *cli, args []string) error { return c.destroy(ctx, args[0]) }
+		setup: func(fs *flag.FlagSet) func(context.Context, *cli, []string) error {
+			user := fs.String("user", "", "also remove this `USERID`'s index entry for the session: the user of a session "+
+				"the application stores with a Codec of its own, which sessionctl cannot read")
+			return func(ctx context.Context, c *cli, args []string) error { return c.destroy(ctx, args[0], *user) }
 		},
 	},
 	"purge-expired": {
@@ -508,10 +514,11 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 	return nil
 }
 
-// destroyCommand is the command line that destroys the session id, as a
-// message suggests it: an id that starts with "-" goes after "--", and
-// one that a shell would split or expand is quoted.
-func destroyCommand(id string) string {
+// destroyCommand is the command line that destroys the session id, with
+// flags (as "-user USERID") if any, as a message suggests it: an id that
+// starts with "-" goes after "--", and one that a shell would split or
+// expand is quoted.
+func destroyCommand(id string, flags ...string) string {
 	arg := id
 	if arg == "" || strings.ContainsFunc(arg, func(r rune) bool {
 		return !(r < utf8.RuneSelf && (r == '-' || r == '_' || r == '.' || r == ':' || r == '/' || r == '+' || r == '=' || r == '@' || r == ',' ||
@@ -519,10 +526,11 @@ func destroyCommand(id string) string {
 	}) {
 		arg = "'" + strings.ReplaceAll(cell(id), "'", `'\''`) + "'"
 	}
+	cmd := strings.Join(append([]string{"sessionctl destroy"}, flags...), " ")
 	if strings.HasPrefix(id, "-") {
-		return "sessionctl destroy -- " + arg
+		return cmd + " -- " + arg
 	}
-	return "sessionctl destroy " + arg
+	return cmd + " " + arg
 }
 
 // aboutOneSession reports whether err, from reading one session, is about
@@ -681,7 +689,7 @@ func (c *cli) count(ctx context.Context) error {
 	return err
 }
 
-func (c *cli) destroy(ctx context.Context, id string) error {
+func (c *cli) destroy(ctx context.Context, id, user string) error {
 	ctx, cancel := c.deadline(ctx)
 	defer cancel()
 	data, found, readErr := c.store.Get(ctx, id)
@@ -694,9 +702,7 @@ func (c *cli) destroy(ctx context.Context, id string) error {
 	if err := c.store.Destroy(ctx, id); err != nil {
 		return err
 	}
-	if user := documentUser(data); user != "" {
-		c.unindex(ctx, user, id)
-	}
+	c.unindexDestroyed(ctx, id, data, user)
 	if missing {
 		return fmt.Errorf("no session %q (missing or expired); nothing destroyed", id)
 	}

@@ -157,18 +157,41 @@ func (c *cli) logoutUser(ctx context.Context, userID, keep string) error {
 }
 
 // documentUser is the user a stored session document is bound to
-// (session.UserKey), or "" for none, or for data that is no session
-// document.
-func documentUser(data []byte) string {
+// (session.UserKey), or "" for none; ok is false for data that is no
+// session document sessionctl can read (JSONCodec's).
+func documentUser(data []byte) (user string, ok bool) {
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
-		return ""
+		return "", false
 	}
-	var user string
 	if json.Unmarshal(doc.Values[session.UserKey], &user) != nil {
-		return ""
+		return "", true
 	}
-	return user
+	return user, true
+}
+
+// unindexDestroyed removes the index entries of session id, which destroy
+// has just ended: the entry of the user its stored data (nil if none was
+// read) is bound to, and given's, the user named with -user, if any. For
+// data that is no document sessionctl can read (an application's own
+// Codec) and no -user, it says on stderr that the entry of the session's
+// user, if it has one, stays until it expires.
+func (c *cli) unindexDestroyed(ctx context.Context, id string, data []byte, given string) {
+	if _, ok := c.store.(session.UserIndexRemover); !ok {
+		return
+	}
+	user, readable := documentUser(data)
+	if user != "" {
+		c.unindex(ctx, user, id)
+	}
+	if given != "" && given != user {
+		c.unindex(ctx, given, id)
+	}
+	if data != nil && !readable && given == "" {
+		fmt.Fprintf(c.stderr, "sessionctl destroy: session %s is not a session document sessionctl can read (stored with the application's own Codec?), "+
+			"so its user is unknown: if it had one, that user's index still lists it until the entry expires; "+
+			"to remove the entry: %s\n", cell(id), destroyCommand(id, "-user USERID"))
+	}
 }
 
 // unindex removes user's index entry for session id, which destroy has

@@ -238,11 +238,5 @@ func TestDestroyRemovesTheUsersIndexEntry(t *testing.T) {
 			}
 		})
 	}
-	forEachBackend(t, check)
-	t.Run("redis", func(t *testing.T) {
-		srv := testserver.StartRedis(t)
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-		defer client.Close()
-		check(t, "redis://"+srv.Addr, func(fn func(session.Store)) { fn(redisstore.New(client)) })
-	})
+	forEachIndexBackend(t, check)
 }
