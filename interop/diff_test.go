@@ -538,6 +538,7 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 			s.Set(k, q.Get("v"))
 		}
 	}
+	var msgs []string // the flash messages that flashes read
 	answer := func() {
 		var data map[string]any
 		if s != nil {
@@ -546,7 +547,11 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 				data[k] = s.Get(k)
 			}
 		}
-		reply(http.StatusOK, map[string]any{"data": data})
+		body := map[string]any{"data": data}
+		if op == "flashes" {
+			body["msgs"] = msgs
+		}
+		reply(http.StatusOK, body)
 	}
 	fail := func(what string) { reply(http.StatusInternalServerError, map[string]string{"error": what}) }
 	ctx := r.Context()
@@ -619,6 +624,12 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 		setAfter()
 		fail("route")
 		return
+	case "flash":
+		s.Flash(q.Get("kind"), q.Get("msg"))
+	case "flashes":
+		if msgs = s.Flashes(q.Get("kind")); msgs == nil {
+			msgs = []string{} // connect-flash's req.flash answers [] for none
+		}
 	default:
 		reply(http.StatusNotFound, map[string]string{"error": "unknown op " + op})
 		return

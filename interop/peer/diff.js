@@ -47,6 +47,10 @@
 //                         after the k=K&v=V change, if any
 //   error                 passes an error to next() after the k=K&v=V change,
 //                         if any: express's error page (500 {"error": "route"})
+//   flash?kind=K&msg=M    connect-flash's req.flash(K, M) (every app has
+//                         connect-flash 0.1, after express-session)
+//   flashes?kind=K        req.flash(K): K's messages, removed; answers
+//                         {"data": ..., "msgs": [...]}
 // Every route but nosession and unset also takes k=K&v=V, applied after its
 // own operation, then answers {"data": ...}; every route but nosession
 // takes bk=K&bv=V, applied before its own operation (a change that
@@ -70,6 +74,7 @@
 const http = require("node:http");
 const express = require("express");
 const session = require("express-session");
+const flash = require("connect-flash");
 
 // apps holds every app made so far, by id: {handle, counts, forget}.
 const apps = new Map();
@@ -206,6 +211,7 @@ function makeApp(config, store) {
     next();
   });
   app.use(session(opts));
+  app.use(flash());
   app.use((req, res, next) => {
     const op = req.path.split("/").pop();
     const k = req.query.k;
@@ -289,6 +295,15 @@ function makeApp(config, store) {
       case "error":
         setAfter();
         return next(Object.assign(new Error("route failed"), { diffRoute: true }));
+      case "flash":
+        if (req.session) req.flash(String(req.query.kind), String(req.query.msg));
+        setAfter();
+        return answer();
+      case "flashes": {
+        const msgs = req.session ? req.flash(String(req.query.kind)) : [];
+        setAfter();
+        return res.json({ data: dataOf(req.session), msgs });
+      }
       default:
         return res.status(404).json({ error: "unknown op " + op });
     }
