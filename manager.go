@@ -260,10 +260,13 @@ func (m *Manager) decode(ctx context.Context, id string, data []byte, doc *loade
 		return err
 	}
 	if m.pastAbsoluteTimeout(doc) {
-		return fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
+		return errPastAbsolute
 	}
 	return nil
 }
+
+// errPastAbsolute is decode's error for a session past its AbsoluteTimeout.
+var errPastAbsolute = fmt.Errorf("%w (past its absolute timeout)", ErrNotFound)
 
 // decodeReadable is decode without the AbsoluteTimeout: a document over
 // MaxDocumentBytes, or corrupt (for this manager's Codec), is logged and

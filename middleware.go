@@ -847,6 +847,9 @@ func (rs *requestState) load() error {
 			if !errors.Is(err, ErrNotFound) {
 				return fmt.Errorf("session: load: %w", err)
 			}
+			if lt != nil && err == errPastAbsolute {
+				m.endPastAbsolute(ctx, id, doc.Created)
+			}
 		}
 	}
 	id, err := m.newID(rs.r)
@@ -856,6 +859,20 @@ func (rs *requestState) load() error {
 	m.initNew(s, id)
 	rs.sess = s
 	return nil
+}
+
+// endPastAbsolute ends session id, created at created, which the touch
+// carried on its load kept stored a Cookie.MaxAge on although it is past
+// its AbsoluteTimeout (an AbsoluteTimeout added or shortened since its
+// reads kept it alive), as the manager refuses it: a touch to its absolute
+// deadline, past, which the store deletes it at. Left stored, every read
+// of a browser that still sends its cookie would push it on again, past
+// its user's index entry, which no load records for it any more, so that
+// "log out everywhere" misses it.
+func (m *Manager) endPastAbsolute(ctx context.Context, id string, created time.Time) {
+	if _, err := m.toucher.Touch(ctx, id, created.Add(m.opts.AbsoluteTimeout)); err != nil {
+		m.logger.WarnContext(ctx, "session: a session past its AbsoluteTimeout, whose expiry the load's touch moved, could not be ended", "id", shortid.Of(id), "err", err)
+	}
 }
 
 // fail marks the request failed: From returns nil and nothing is
