@@ -1699,14 +1699,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		}
 		if reindex && user != "" && user == storedUser {
 			reindex = false
-			if err := m.indexUserAs(ctx, user, id, exp); err != nil {
-				if !doc.Created.IsZero() {
-					created = doc.Created
-				}
-				back := m.expiryAt(storedCookie(&doc.cookie).expires, created, m.now())
-				if _, terr := m.toucher.Touch(ctx, id, back); terr != nil {
-					m.logger.WarnContext(ctx, "session: the stored expiry a touch gave past the user index entry could not be set back", "id", shortid.Of(id), "err", terr)
-				}
+			if err := m.indexTouched(ctx, user, id, exp, &doc, created); err != nil {
 				return true, err
 			}
 		}
@@ -1724,7 +1717,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		// with the same max age (the other request renewed it).
 		if sameLifetime(c, *cookie) && (renewed || c.expires.Equal(cookie.expires)) {
 			if rebound {
-				return true, m.indexUserAs(ctx, user, id, exp)
+				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
 			}
 			return true, nil
 		}
@@ -1739,7 +1732,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		want := m.expiryAt(c.expires, created, now)
 		if want.Equal(exp) {
 			if rebound {
-				return true, m.indexUserAs(ctx, user, id, exp)
+				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
 			}
 			return true, nil
 		}
@@ -1750,7 +1743,12 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 			if rebound && !want.IsZero() && !exp.IsZero() && exp.After(want) {
 				idx = exp
 			}
-			if err := m.indexUserAs(ctx, user, id, idx); err != nil {
+			if rebound {
+				err = m.indexTouched(ctx, user, id, idx, &doc, created)
+			} else {
+				err = m.indexUserAs(ctx, user, id, idx)
+			}
+			if err != nil {
 				return true, err
 			}
 			indexed = user
@@ -1774,6 +1772,28 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		exp = want
 	}
 	return true, nil
+}
+
+// indexTouched records user's index entry for exp, the expiry a touch
+// just gave session id, which it answered as doc, a copy another request
+// wrote since the load (created at created, if doc records no creation
+// time), whose write recorded an entry for the expiry it gave the
+// session, perhaps earlier than exp. If that fails, the stored expiry goes
+// back to the one doc's write gave it: else the session outlives that
+// entry, and a "log out everywhere" of user's misses it.
+func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Time, doc *loadedDocument, created time.Time) error {
+	err := m.indexUserAs(ctx, user, id, exp)
+	if err == nil {
+		return nil
+	}
+	if !doc.Created.IsZero() {
+		created = doc.Created
+	}
+	back := m.expiryAt(storedCookie(&doc.cookie).expires, created, m.now())
+	if _, terr := m.toucher.Touch(ctx, id, back); terr != nil {
+		m.logger.WarnContext(ctx, "session: the stored expiry a touch gave past the user index entry could not be set back", "id", shortid.Of(id), "err", terr)
+	}
+	return err
 }
 
 // touchTries bounds touchedWritten's touches of a session whose cookie
