@@ -560,7 +560,7 @@ func (m *Manager) afterAnswer(ctx context.Context, f func(context.Context)) {
 // longer user's has user's entry, just recorded, removed, as touchStored
 // does.
 func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cookieState, user string, grace, exp time.Time) {
-	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
+	data, found, ending, err := m.touchUnindexed(ctx, id, exp)
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry set back after a failed user index write could not be given back", "id", shortid.Of(id), "err", err)
 		return
@@ -571,7 +571,7 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 	if u, ok := m.userOfData(data); ok && u != user {
 		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
 	}
-	m.keepWritten(ctx, id, data, loaded, grace, exp, user)
+	m.keepWritten(ctx, id, data, loaded, grace, exp, user, ending)
 }
 
 // setBackUnindexed is the touch of unindexedLoad, with the index down: it
@@ -587,15 +587,35 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 // and its entry gave it a day). It reports whether the session no longer
 // outlives its entry: false when a store call failed.
 func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) bool {
-	data, _, found, err := m.getToucher.GetAndTouch(ctx, id, exp)
+	data, found, ending, err := m.touchUnindexed(ctx, id, exp)
 	if err != nil {
-		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+		m.warnNotSetBack(ctx, id, err)
 		return false
 	}
 	if !found {
 		return true
 	}
-	return m.keepWritten(ctx, id, data, loaded, grace, exp, "")
+	return m.keepWritten(ctx, id, data, loaded, grace, exp, "", ending)
+}
+
+// touchUnindexed is the GetAndTouch of setBackUnindexed and
+// giveBackUnindexed to exp, which may have passed since the load (the
+// handler ran on past it, and a set back that failed at the load is tried
+// again, or the session's own expiry is given back): a touch to it would
+// delete what is stored, a copy another request wrote since too, which
+// keeps the expiry its write gave it, and its user would be logged out.
+// The touch is then to a second from now (ending), and keepWritten ends
+// the copy loaded.
+func (m *Manager) touchUnindexed(ctx context.Context, id string, exp time.Time) (data []byte, found, ending bool, err error) {
+	at := exp
+	if now := m.now(); !exp.IsZero() && !exp.After(now) {
+		at, ending = now.Add(time.Second), true
+	}
+	data, _, found, err = m.getToucher.GetAndTouch(ctx, id, at)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("session: touch: %w", err)
+	}
+	return data, found, ending, nil
 }
 
 // keepWritten is setBackUnindexed's and giveBackUnindexed's after their
@@ -603,9 +623,11 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 // since it was loaded with cookie loaded, it sets the stored expiry to the
 // one that write gave it. indexed is the user whose entry the caller
 // recorded for exp (giveBackUnindexed's), replacing the one that write
-// recorded if the session is still theirs, or "". It reports whether the
+// recorded if the session is still theirs, or "". ending: exp has passed,
+// and the touch was to a second from now (touchUnindexed): a copy not
+// written since is ended with a touch to exp. It reports whether the
 // session no longer outlives its entry: false when that touch failed.
-func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time, indexed string) bool {
+func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time, indexed string, ending bool) bool {
 	var doc loadedDocument
 	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
 		return true
@@ -616,7 +638,15 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	case c != loaded:
 		written, _ = m.savedExpiry(doc.Created, c)
 	case indexed == "" || userOf(&doc.vals) == indexed:
-		return true // no write since the load set a cookie of its own: the entry covers exp
+		// No write since the load set a cookie of its own: the entry
+		// covers exp.
+		if ending {
+			if _, err := m.toucher.Touch(ctx, id, exp); err != nil {
+				m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
+				return false
+			}
+		}
+		return true
 	default:
 		// Bound to another user (or none) since by a write that left
 		// the cookie as it was (a browser-session one), which cannot
