@@ -430,7 +430,7 @@ func (m *Manager) savedExpiry(created time.Time, c cookieState) (saved, savedAt 
 // with a StoreTimeout of its own, so that it does not hold the
 // ErrorHandler's answer, which goes out only when the handler returns, for
 // another StoreTimeout. rs.mu is held.
-func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session, lt *loadTouch, created time.Time) {
+func (rs *requestState) unindexedLoad(err error, s *Session, lt *loadTouch, created time.Time) {
 	m, rare := rs.m, rs.rareLocked()
 	rare.unindexed = true
 	floor, grace := m.unindexedFloor(lt, created, s.cookie), lt.now.Add(IndexGrace)
@@ -447,7 +447,7 @@ func (rs *requestState) unindexedLoad(ctx context.Context, err error, s *Session
 			floor = own
 		}
 	}
-	if m.opts.StoreTimeout > 0 && !m.inMemory && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+	if m.opts.StoreTimeout > 0 && !m.inMemory && errors.Is(err, context.DeadlineExceeded) {
 		id, loaded := s.id, s.cookie
 		go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.setBackUnindexed(ctx, id, loaded, grace, floor) })
 		return
@@ -859,11 +859,18 @@ func (rs *requestState) load() error {
 					// The load pushed the stored expiry forward: a user's index
 					// entry must outlive the session, as on every other touch.
 					if err := m.indexUser(ctx, s, lt.expires); err != nil {
+						if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+							// StoreTimeout ran out, and the index answered
+							// an error of its own (a driver's "i/o
+							// timeout"): the load timed out all the same
+							// (rs.timedOut, unindexedLoad).
+							err = fmt.Errorf("%w (%w)", err, cerr)
+						}
 						// The request fails; the expiry is set back to one
 						// the session's entry covers, and given back at the
 						// end of the request if the index answers by then.
 						if s.storedUser != "" {
-							rs.unindexedLoad(ctx, err, s, lt, doc.Created)
+							rs.unindexedLoad(err, s, lt, doc.Created)
 						}
 						rs.sess = s
 						return fmt.Errorf("session: load: %w", err)
