@@ -1724,7 +1724,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // copy still storedUser's records it now, or, if that fails, the stored
 // expiry goes back to the one the copy's write gave it.
 func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed, reindex bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
-	for range touchTries {
+	for try := 0; ; try++ {
 		var doc loadedDocument
 		if m.decodeInto(data, &doc) != nil {
 			return true, nil // not this manager's to read: the next load drops it
@@ -1752,7 +1752,10 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		// back after an UnsetKeep or a panic did not, and sets the expiry
 		// the loaded cookie had: a copy written since keeps its own, even
 		// with the same max age (the other request renewed it).
-		if sameLifetime(c, *cookie) && (renewed || c.expires.Equal(cookie.expires)) {
+		if sameLifetime(c, *cookie) && (renewed || c.expires.Equal(cookie.expires)) || try == touchTries {
+			// The copy's own expiry, or, out of tries (other requests
+			// keep changing the cookie), the last touch's: the entry of
+			// the user the session now belongs to must cover it.
 			if rebound {
 				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
 			}
@@ -1808,7 +1811,6 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		}
 		exp = want
 	}
-	return true, nil
 }
 
 // indexTouched records user's index entry for exp, the expiry a touch
@@ -1834,7 +1836,8 @@ func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Ti
 }
 
 // touchTries bounds touchedWritten's touches of a session whose cookie
-// other requests keep changing while it touches.
+// other requests keep changing while it touches; the copy the last one
+// answers is still checked for its user.
 const touchTries = 3
 
 // sameLifetime reports whether cookies a and b give a session the same
