@@ -640,13 +640,7 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	case indexed == "" || userOf(&doc.vals) == indexed:
 		// No write since the load set a cookie of its own: the entry
 		// covers exp.
-		if ending {
-			if _, err := m.toucher.Touch(ctx, id, exp); err != nil {
-				m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
-				return false
-			}
-		}
-		return true
+		return !ending || m.touchBack(ctx, id, exp)
 	default:
 		// Bound to another user (or none) since by a write that left
 		// the cookie as it was (a browser-session one), which cannot
@@ -654,54 +648,66 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 		// expiry it gave the session from then on.
 		written = m.expiryAt(c.expires, doc.Created, grace.Add(-IndexGrace))
 	}
-	if written.IsZero() {
-		u := userOf(&doc.vals)
-		if exp.IsZero() && u == indexed {
-			return true // the store's default lifetime, from now, which the caller's entry covers
-		}
-		// The write gave the session the store's default lifetime (a
-		// browser-session cookie), and its user's entry that long from
-		// the write, which cannot be ordered with exp, nor with the same
-		// lifetime counted from now: it may run out first (a browser
-		// session bound to another user under a Cookie.MaxAge of thirty
-		// days, or since the write). The session is given that lifetime
-		// back, counted from now, once its user's entry is recorded for
-		// it; if the index fails, IndexGrace past the load, which that
-		// entry, recorded after the load, covers.
-		back := time.Time{}
-		if err := m.indexUserAs(ctx, u, id, back); err != nil {
-			back = grace
-		}
-		if _, err := m.toucher.Touch(ctx, id, back); err != nil {
-			m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
-			return false
-		}
+	switch {
+	case written.IsZero():
+		return m.keepWrittenDefault(ctx, id, userOf(&doc.vals), grace, exp, indexed)
+	case written.After(exp):
+		m.keepWrittenLonger(ctx, id, userOf(&doc.vals), written, indexed)
 		return true
 	}
-	if written.After(exp) {
-		// The write's expiry, given back: its entry covers it, unless
-		// the caller's, for exp, replaced it (the session still its
-		// user's), which is then recorded for the write's expiry first.
-		// Should that index write or the touch fail, the session keeps
-		// exp, which its entry covers too.
-		if indexed != "" && userOf(&doc.vals) == indexed {
-			if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
-				m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
-				return true
-			}
-		}
-		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
-			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
-		}
-		return true
-	}
+	// A write that gave the session an earlier expiry than exp: its own,
+	// which its entry covers, but no earlier than grace, which the entry
+	// the session had at the load covers.
 	if written.Before(grace) {
 		written = grace
 	}
-	if !written.Before(exp) {
-		return true
+	return !written.Before(exp) || m.touchBack(ctx, id, written)
+}
+
+// keepWrittenDefault is keepWritten's for a write that gave session id, now
+// bound to u, the store's default lifetime (a browser-session cookie), and
+// u's entry that long from the write, which cannot be ordered with exp, nor
+// with the same lifetime counted from now: it may run out first (a browser
+// session bound to another user under a Cookie.MaxAge of thirty days, or
+// since the write). The session is given that lifetime back, counted from
+// now, once u's entry is recorded for it; if the index fails, grace
+// (IndexGrace past the load), which that entry, recorded after the load,
+// covers. Unless exp is that lifetime too and u the caller's indexed,
+// whose entry covers it.
+func (m *Manager) keepWrittenDefault(ctx context.Context, id, u string, grace, exp time.Time, indexed string) bool {
+	if exp.IsZero() && u == indexed {
+		return true // the store's default lifetime, from now, which the caller's entry covers
+	}
+	back := time.Time{}
+	if err := m.indexUserAs(ctx, u, id, back); err != nil {
+		back = grace
+	}
+	return m.touchBack(ctx, id, back)
+}
+
+// keepWrittenLonger is keepWritten's for a write that gave session id, now
+// bound to u, an expiry written later than exp: given back, which that
+// write's entry covers, unless the caller's, for exp, replaced it (the
+// session still indexed's), which is then recorded for written first.
+// Should that index write or the touch fail, the session keeps exp, which
+// its entry covers too.
+func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written time.Time, indexed string) {
+	if indexed != "" && u == indexed {
+		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
+			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+			return
+		}
 	}
 	if _, err := m.toucher.Touch(ctx, id, written); err != nil {
+		m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+	}
+}
+
+// touchBack sets the stored expiry of session id back to exp, the set back
+// of a load whose user index write failed, and reports whether it did: a
+// failure is logged (warnNotSetBack).
+func (m *Manager) touchBack(ctx context.Context, id string, exp time.Time) bool {
+	if _, err := m.toucher.Touch(ctx, id, exp); err != nil {
 		m.warnNotSetBack(ctx, id, fmt.Errorf("session: touch: %w", err))
 		return false
 	}
