@@ -23,24 +23,33 @@ func testConcurrentCookieOutlivesARead(t *testing.T, newStore func(*testing.T) s
 	// within the test; EarlyExpiry's allowance keeps it above a store's
 	// granularity.
 	short := ExpiryWait + time.Second + cfg.early
+	// Both scenarios run first and then wait out short once, together: the
+	// wait holds one of go test's -parallel slots, which the other
+	// subtests of every Run in the package queue for.
+	//
+	// RememberMeIsNotCut: the session's own cookie is short; another tab
+	// logs in with "remember me" (an hour) while a read runs.
+	rememberStore := newStore(t)
+	remember, rememberID, rememberRead := cookieSavedDuringRead(t, rememberStore, session.Options{Cookie: session.CookieOptions{MaxAge: 24 * time.Hour}}, short, time.Hour)
+	// RollingReadKeepsAShorterCookie: another request shortens the cookie
+	// while a read runs.
+	rollingStore := newStore(t)
+	rolling, rollingID, rollingRead := cookieSavedDuringRead(t, rollingStore, session.Options{Rolling: true, Cookie: session.CookieOptions{MaxAge: time.Hour}}, 0, short)
+	// The old cookie of one and the shortened cookie of the other have run
+	// out: a touch that set the old cookie's expiry again, or that kept
+	// the longer one, would show.
+	time.Sleep(time.Until(rememberRead.Add(short)))
+	time.Sleep(time.Until(rollingRead.Add(short)))
 	t.Run("RememberMeIsNotCut", func(t *testing.T) {
-		// The session's own cookie is short; another tab logs in with
-		// "remember me" (an hour) while a read runs.
-		st := newStore(t)
-		res, id := cookieSavedDuringRead(t, st, session.Options{Cookie: session.CookieOptions{MaxAge: 24 * time.Hour}}, short, time.Hour)
-		if c := res.Header.Values("Set-Cookie"); len(c) != 0 {
+		if c := remember.Header.Values("Set-Cookie"); len(c) != 0 {
 			t.Errorf("the read sent Set-Cookie %q", c)
 		}
-		time.Sleep(short + time.Second)
-		if _, found, err := st.Get(ctx(t), id); err != nil || !found {
+		if _, found, err := rememberStore.Get(ctx(t), rememberID); err != nil || !found {
 			t.Fatalf("after the session's old cookie ran out, Get: found %v, %v; want the session, whose stored cookie (and the browser's) lasts an hour", found, err)
 		}
 	})
 	t.Run("RollingReadKeepsAShorterCookie", func(t *testing.T) {
-		// Another request shortens the cookie while a read runs.
-		st := newStore(t)
-		res, id := cookieSavedDuringRead(t, st, session.Options{Rolling: true, Cookie: session.CookieOptions{MaxAge: time.Hour}}, 0, short)
-		c := res.Header.Get("Set-Cookie")
+		c := rolling.Header.Get("Set-Cookie")
 		i := strings.Index(c, "; Max-Age=")
 		if i < 0 {
 			t.Fatalf("the Rolling read's Set-Cookie %q has no Max-Age", c)
@@ -49,8 +58,7 @@ func testConcurrentCookieOutlivesARead(t *testing.T, newStore func(*testing.T) s
 		if time.Duration(age)*time.Second > short {
 			t.Errorf("the Rolling read's Set-Cookie %q outlives the cookie the session was saved with meanwhile (%v)", c, short)
 		}
-		time.Sleep(short + time.Second)
-		if _, found, err := st.Get(ctx(t), id); err != nil || found {
+		if _, found, err := rollingStore.Get(ctx(t), rollingID); err != nil || found {
 			t.Fatalf("after the cookie another request saved ran out, Get: found %v, %v; want the session gone", found, err)
 		}
 	})
@@ -59,8 +67,12 @@ func testConcurrentCookieOutlivesARead(t *testing.T, newStore func(*testing.T) s
 // cookieSavedDuringRead logs in on a manager with opts on st (with a
 // cookie of max age own, if not zero), then sends a read-only request
 // during which another request saves the session with a cookie of max age
-// saved. It returns the read's response and the session's id.
-func cookieSavedDuringRead(t *testing.T, st session.Store, opts session.Options, own, saved time.Duration) (*http.Response, string) {
+// saved. It returns the read's response, the session's id, and when the
+// read ended plus its own time (the longest a write inside it can have
+// taken, for a store whose server counts a TTL from when the write reaches
+// it) and expiryMargin: a cookie of max age d set during the read has run
+// out in the store d after that.
+func cookieSavedDuringRead(t *testing.T, st session.Store, opts session.Options, own, saved time.Duration) (*http.Response, string, time.Time) {
 	t.Helper()
 	capability[session.Toucher](t, st)
 	capability[session.VersionedStore](t, st)
@@ -117,5 +129,8 @@ func cookieSavedDuringRead(t *testing.T, st session.Store, opts session.Options,
 			t.Error("the other request sent no cookie for the session it saved")
 		}
 	}))
-	return send(read, cookie), id
+	start := time.Now()
+	res := send(read, cookie)
+	took := time.Since(start)
+	return res, id, time.Now().Add(took + expiryMargin)
 }

@@ -46,7 +46,8 @@
 //     its expires has passed, even if the server's own expiry is coarser (a
 //     store on such a server checks the expiry itself on read), and it is
 //     returned until then (with EarlyExpiry(d), until d before). The expiry
-//     subtests wait about 1.5 s of real time (plus d).
+//     subtests wait about 1.5 s of real time (plus d), and
+//     CookieSavedMeanwhileOutlivesAReadsTouch 2.5 s (plus d), each once.
 //     Every write and touch (Set, CompareAndSwap, Touch, GetAndTouch,
 //     TouchVersion) sets the expiry it is given, an earlier one than the
 //     stored one too: the last one to reach the store wins, never the later
