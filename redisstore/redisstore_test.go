@@ -106,24 +106,22 @@ func TestStoresWhatConnectRedisStores(t *testing.T) {
 	st := newStore(client)
 	data := []byte(`{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"views":3}`)
 
-	if err := st.Set(ctx, "abc", data, time.Now().Add(time.Minute)); err != nil {
+	start := time.Now()
+	if err := st.Set(ctx, "abc", data, start.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := client.Get(ctx, st.Prefix()+"abc").Bytes()
 	if err != nil || !bytes.Equal(raw, data) {
 		t.Fatalf("GET %sabc = %s, %v; want the document as given", st.Prefix(), raw, err)
 	}
-	if ttl := client.PTTL(ctx, st.Prefix()+"abc").Val(); ttl <= 59*time.Second || ttl > time.Minute {
-		t.Fatalf("PTTL = %v, want just under 1m", ttl)
-	}
+	wantPTTL(t, client, st.Prefix()+"abc", time.Minute, start)
 
 	// A browser-session cookie (no expiry) gets the default TTL of a day.
+	start = time.Now()
 	if err := st.Set(ctx, "browser", data, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if ttl := client.TTL(ctx, st.Prefix()+"browser").Val(); ttl <= 86399*time.Second || ttl > 86400*time.Second {
-		t.Fatalf("TTL of a session without expiry = %v, want 86400s", ttl)
-	}
+	wantPTTL(t, client, st.Prefix()+"browser", 24*time.Hour, start)
 
 	// An Express app's write (SET ... EX) is read as is.
 	express := []byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"from":"express"}`)
@@ -152,11 +150,24 @@ func TestWithDefaultTTL(t *testing.T) {
 	ctx := t.Context()
 	client := standalone(t)
 	st := newStore(client, redisstore.WithDefaultTTL(time.Hour))
+	start := time.Now()
 	if err := st.Set(ctx, "x", []byte(`{}`), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if ttl := client.TTL(ctx, st.Prefix()+"x").Val(); ttl <= 3599*time.Second || ttl > time.Hour {
-		t.Fatalf("TTL = %v, want 1h", ttl)
+	wantPTTL(t, client, st.Prefix()+"x", time.Hour, start)
+}
+
+// wantPTTL asserts that key's PTTL is d less at most the time since start,
+// taken before the write that gave it d, and 3 ms: the store sends the time
+// left rounded down to the millisecond less one (Store.ttl), and Redis
+// counts the key's expiry and the PTTL in whole milliseconds. A fixed
+// allowance (a TTL of 86399 s at least) failed on a machine that took half
+// a second between the write and the TTL.
+func wantPTTL(t *testing.T, client redis.UniversalClient, key string, d time.Duration, start time.Time) {
+	t.Helper()
+	ttl, err := client.PTTL(t.Context(), key).Result()
+	if floor := d - time.Since(start) - 3*time.Millisecond; err != nil || ttl < floor || ttl > d {
+		t.Fatalf("PTTL of %s = %v, %v; want %v, less at most the %v since the write", key, ttl, err, d, time.Since(start))
 	}
 }
 
