@@ -1761,8 +1761,12 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		if sameLifetime(c, *cookie) && (renewed || c.expires.Equal(cookie.expires)) || try == touchTries {
 			// The copy's own expiry, or, out of tries (other requests
 			// keep changing the cookie), the last touch's: the entry of
-			// the user the session now belongs to must cover it.
-			if rebound {
+			// the user the session now belongs to must cover it. Out of
+			// tries, that copy's save recorded the entry for its own
+			// expiry, perhaps earlier than exp, even when the session
+			// is still indexed's or storedUser's (a shorter cookie of
+			// its own), replacing any this loop recorded for exp.
+			if rebound || try == touchTries && user != "" {
 				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
 			}
 			return true, nil

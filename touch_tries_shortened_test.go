@@ -1,0 +1,63 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// As TestTouchThatRunsOutOfTriesKeepsTheLastCopyInItsUsersIndex, but the
+// last of the other tabs' saves keeps the session ada's and gives it a
+// shorter cookie of its own (a device no longer remembered), recording
+// ada's entry for that shorter expiry once it succeeded. The read's last
+// touch, out of tries, gave the session the previous cookie's longer
+// expiry: ada's entry must cover it, or the session must go back to the
+// expiry that save gave it; else a "log out everywhere" of ada's misses the
+// session once that save's entry ran out.
+func TestTouchThatRunsOutOfTriesKeepsTheSessionWithinAShortenedEntry(t *testing.T) {
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
+		s.Cookie().SetMaxAge(30 * time.Minute) // its own: the end of a read touches it again
+	})
+	var writes atomic.Int32
+	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		switch n := writes.Load(); {
+		case n <= 3:
+			s.Cookie().SetMaxAge(time.Duration(30+10*n) * time.Minute) // 40, 50, 60 minutes
+		default:
+			s.Cookie().SetMaxAge(20 * time.Minute) // still ada's, shorter
+		}
+	})))
+	other.cookie = b.cookie
+	var armed, busy atomic.Bool
+	fs.on(func(ctx context.Context, op, _ string) error {
+		if op != "GetAndTouch" || !armed.Load() || writes.Load() >= 4 || !busy.CompareAndSwap(false, true) {
+			return nil
+		}
+		defer busy.Store(false)
+		writes.Add(1) // another tab's save just before this touch
+		if rec := other.get("/"); rec.Code != http.StatusOK {
+			t.Errorf("another tab's save: status %d", rec.Code)
+		}
+		return nil
+	})
+	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		if s.User() != "ada" {
+			t.Errorf("the read got user %q", s.User())
+		}
+		armed.Store(true) // for the end touch
+	}))
+	fs.clock.Set(start.Add(5 * time.Minute))
+	b.get("/")
+	armed.Store(false)
+	if writes.Load() != 4 {
+		t.Fatalf("%d writes of other tabs during the end touch, want 4", writes.Load())
+	}
+	fs.clock.Set(start.Add(5*time.Minute + 20*time.Minute + IndexGrace + time.Second)) // the last save's cookie, and entry, ran out
+	if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
+		if idx := indexOf(t, m, "ada"); len(idx) != 1 || idx[0] != id {
+			t.Fatalf("the session is stored, as ada's, past the expiry her last save gave it, and her index is %v", short(idx))
+		}
+	}
+}
