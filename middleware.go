@@ -60,6 +60,7 @@ type requestState struct {
 	rare         *rareState  // what few requests need: a failed load's answer, the CloseNotify channel
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
+	loadedAt     int64       // the manager's clock before the load read a stored session, in Unix nanoseconds (0: none read): no write of another request since is earlier (loadedSince)
 	detached     context.Context
 
 	// Storage the request's own values point into, allocated with rs.
@@ -333,7 +334,7 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 		if id == s.id {
 			_, err = m.touchStored(ctx, s, exp, indexed)
 		} else {
-			err = m.touchRenewedFrom(ctx, id, cookie, created, user, exp, indexed)
+			err = m.touchRenewedFrom(ctx, id, cookie, created, user, exp, indexed, rs.loadedSince())
 		}
 	}
 	if err != nil {
@@ -348,7 +349,7 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 // from the options. Another request of the client may have saved it since
 // with a cookie of its own or bound it to another user: the touch follows
 // what it stored, as touchStored's does (touchedWritten).
-func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookieState, created time.Time, user string, exp time.Time, indexed string) error {
+func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookieState, created time.Time, user string, exp time.Time, indexed string, since time.Time) error {
 	if m.getToucher == nil {
 		if _, err := m.toucher.Touch(ctx, id, exp); err != nil {
 			return fmt.Errorf("session: touch: %w", err)
@@ -365,7 +366,7 @@ func (m *Manager) touchRenewedFrom(ctx context.Context, id string, cookie cookie
 	// No entry recorded for exp (indexed ""): the load's, relied on, may
 	// be for another user (RenewID's re-read found the session rebound),
 	// or replaced by a shorter one (another tab's save).
-	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, indexed == "", data, exp, indexed)
+	_, err = m.touchedWritten(ctx, id, &cookie, created, user, true, indexed == "", data, exp, indexed, since)
 	return err
 }
 
@@ -851,8 +852,15 @@ func (rs *requestState) load() error {
 				lt = &touch
 			}
 			doc := loadedDocument{spare: s.valueStore[:]}
+			var before time.Time
+			if lt != nil {
+				before = lt.now
+			} else {
+				before = m.now()
+			}
 			ver, data, err := m.read(ctx, id, lt, &doc)
 			if err == nil {
+				rs.loadedAt = before.UnixNano()
 				m.initLoaded(s, id, &doc, ver, data)
 				rs.storedSecure = doc.cookie.hasSecure && doc.cookie.secure
 				if lt != nil {
@@ -1683,7 +1691,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		// load's (indexed ""), after a failed save or a panic.
 		relied := covered || (indexed == "" && s.storedUser != "" && s.rs.withinLoadTouch(exp))
 		reindex := relied && !bytes.Equal(data, s.loadedData)
-		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), reindex, data, exp, indexed, s.rs.loadedSince())
 	}
 	// loadedData is kept for a VersionToucher while version is still the
 	// loaded one, and no write of it is in doubt (and after a touch carried
@@ -1696,7 +1704,7 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 		if current == nil {
 			return found, nil // the copy loaded (or gone)
 		}
-		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), false, current, exp, indexed)
+		return m.touchedWritten(ctx, s.id, &s.cookie, s.created, s.storedUser, s.has(markCookieTouched), false, current, exp, indexed, s.rs.loadedSince())
 	}
 	if s.loadedData != nil && m.versionToucher != nil {
 		found, err = m.versionToucher.TouchVersion(ctx, s.id, s.version, s.loadedData, exp)
@@ -1728,8 +1736,9 @@ func (m *Manager) touchStored(ctx context.Context, s *Session, exp time.Time, in
 // it (data is a copy written since, whose write recorded the entry for its
 // own expiry: loadIndexCovers; or restoreExpiry's old id of a RenewID): a
 // copy still storedUser's records it now, or, if that fails, the stored
-// expiry goes back to the one the copy's write gave it.
-func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed, reindex bool, data []byte, exp time.Time, indexed string) (found bool, err error) {
+// expiry goes back to the one the copy's write gave it. since is no later
+// than the write of any copy written since the load (loadedSince).
+func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieState, created time.Time, storedUser string, renewed, reindex bool, data []byte, exp time.Time, indexed string, since time.Time) (found bool, err error) {
 	for try := 0; ; try++ {
 		var doc loadedDocument
 		if m.decodeInto(data, &doc) != nil {
@@ -1742,7 +1751,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		}
 		if reindex && user != "" && user == storedUser {
 			reindex = false
-			if err := m.indexTouched(ctx, user, id, exp, &doc, created); err != nil {
+			if err := m.indexTouched(ctx, user, id, exp, &doc, created, since); err != nil {
 				return true, err
 			}
 		}
@@ -1767,7 +1776,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 			// is still indexed's or storedUser's (a shorter cookie of
 			// its own), replacing any this loop recorded for exp.
 			if rebound || try == touchTries && user != "" {
-				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
+				return true, m.indexTouched(ctx, user, id, exp, &doc, created, since)
 			}
 			return true, nil
 		}
@@ -1782,7 +1791,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 		want := m.expiryAt(c.expires, created, now)
 		if want.Equal(exp) {
 			if rebound {
-				return true, m.indexTouched(ctx, user, id, exp, &doc, created)
+				return true, m.indexTouched(ctx, user, id, exp, &doc, created, since)
 			}
 			return true, nil
 		}
@@ -1794,7 +1803,7 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 				idx = exp
 			}
 			if rebound {
-				err = m.indexTouched(ctx, user, id, idx, &doc, created)
+				err = m.indexTouched(ctx, user, id, idx, &doc, created, since)
 			} else {
 				err = m.indexUserAs(ctx, user, id, idx)
 			}
@@ -1829,8 +1838,12 @@ func (m *Manager) touchedWritten(ctx context.Context, id string, cookie *cookieS
 // time), whose write recorded an entry for the expiry it gave the
 // session, perhaps earlier than exp. If that fails, the stored expiry goes
 // back to the one doc's write gave it: else the session outlives that
-// entry, and a "log out everywhere" of user's misses it.
-func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Time, doc *loadedDocument, created time.Time) error {
+// entry, and a "log out everywhere" of user's misses it. That write was
+// made no earlier than since (the load) nor than its cookie was set: an
+// IdleTimeout is counted from then, not from now, which would outlive
+// the write's entry by the time since it (a browser-session cookie, or
+// one longer than the IdleTimeout).
+func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Time, doc *loadedDocument, created, since time.Time) error {
 	err := m.indexUserAs(ctx, user, id, exp)
 	if err == nil {
 		return nil
@@ -1838,11 +1851,31 @@ func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Ti
 	if !doc.Created.IsZero() {
 		created = doc.Created
 	}
-	back := m.expiryAt(storedCookie(&doc.cookie).expires, created, m.now())
+	c := storedCookie(&doc.cookie)
+	written := since
+	if c.originalMaxAge > 0 && !c.expires.IsZero() {
+		if set := c.expires.Add(-c.originalMaxAge); set.After(written) {
+			written = set
+		}
+	}
+	if now := m.now(); written.After(now) {
+		written = now
+	}
+	back := m.expiryAt(c.expires, created, written)
 	if _, terr := m.toucher.Touch(ctx, id, back); terr != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry a touch gave past the user index entry could not be set back", "id", shortid.Of(id), "err", terr)
 	}
 	return err
+}
+
+// loadedSince is the manager's clock before the load read the stored
+// session (loadedAt), no later than any write of another request since;
+// the time now if no stored session was read.
+func (rs *requestState) loadedSince() time.Time {
+	if rs.loadedAt == 0 {
+		return rs.m.now()
+	}
+	return time.Unix(0, rs.loadedAt)
 }
 
 // touchTries bounds touchedWritten's touches of a session whose cookie
