@@ -535,10 +535,10 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	}
 	if rare.stalled {
 		id, loaded, user, grace := s.id, s.cookie, s.storedUser, rare.grace
-		go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.giveBackUnindexed(ctx, id, loaded, user, grace, exp) })
+		go m.afterAnswer(rs.storeContext(), func(ctx context.Context) { m.giveBackUnindexed(ctx, id, loaded, user, grace, exp, idx) })
 		return
 	}
-	m.giveBackUnindexed(ctx, s.id, s.cookie, s.storedUser, rare.grace, exp)
+	m.giveBackUnindexed(ctx, s.id, s.cookie, s.storedUser, rare.grace, exp, idx)
 }
 
 // afterAnswer runs f, a store call made in a goroutine once the answer
@@ -559,9 +559,9 @@ func (m *Manager) afterAnswer(ctx context.Context, f func(context.Context)) {
 // bound it to another user (SetUser on a shared device, with that user's
 // entry), whose "log out everywhere" would then miss it. A session no
 // longer user's has user's entry, just recorded, removed, as touchStored
-// does.
-func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cookieState, user string, grace, exp time.Time) {
-	data, found, ending, err := m.touchUnindexed(ctx, id, exp)
+// does. idx is the expiry that entry was recorded for (exp, or later).
+func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cookieState, user string, grace, exp, idx time.Time) {
+	data, found, ending, err := m.touchUnindexed(ctx, id, exp, idx)
 	if err != nil {
 		m.logger.WarnContext(ctx, "session: the stored expiry set back after a failed user index write could not be given back", "id", shortid.Of(id), "err", err)
 		return
@@ -588,7 +588,7 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 // and its entry gave it a day). It reports whether the session no longer
 // outlives its entry: false when a store call failed.
 func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookieState, grace, exp time.Time) bool {
-	data, found, ending, err := m.touchUnindexed(ctx, id, exp)
+	data, found, ending, err := m.touchUnindexed(ctx, id, exp, time.Time{})
 	if err != nil {
 		m.warnNotSetBack(ctx, id, err)
 		return false
@@ -606,11 +606,18 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 // delete what is stored, a copy another request wrote since too, which
 // keeps the expiry its write gave it, and its user would be logged out.
 // The touch is then to a second from now (ending), and keepWritten ends
-// the copy loaded.
-func (m *Manager) touchUnindexed(ctx context.Context, id string, exp time.Time) (data []byte, found, ending bool, err error) {
+// the copy loaded; or to cover, if later: an expiry the entry just
+// recorded covers (giveBackUnindexed's), which a copy written since keeps
+// should keepWritten's index write for its own expiry fail, or take longer
+// than the second (else that copy expires meanwhile: the other tab's save
+// deleted, and its user logged out).
+func (m *Manager) touchUnindexed(ctx context.Context, id string, exp, cover time.Time) (data []byte, found, ending bool, err error) {
 	at := exp
 	if now := m.now(); !exp.IsZero() && !exp.After(now) {
 		at, ending = now.Add(time.Second), true
+		if cover.After(at) {
+			at = cover
+		}
 	}
 	data, _, found, err = m.getToucher.GetAndTouch(ctx, id, at)
 	if err != nil {
@@ -658,11 +665,13 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	}
 	// A write that gave the session an earlier expiry than exp: its own,
 	// which its entry covers, but no earlier than grace, which the entry
-	// the session had at the load covers.
+	// the session had at the load covers. Ending, exp has passed, and the
+	// touch was to another expiry (touchUnindexed): the session gets that
+	// one even where it is exp.
 	if written.Before(grace) {
 		written = grace
 	}
-	return !written.Before(exp) || m.touchBack(ctx, id, written)
+	return !ending && !written.Before(exp) || m.touchBack(ctx, id, written)
 }
 
 // keepWrittenDefault is keepWritten's for a write that gave session id, now

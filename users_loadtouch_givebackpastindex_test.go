@@ -1,0 +1,82 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A read of ada's session (a cookie of her own, 50 minutes, shorter than
+// the options' hour) fails its load's user index write, and the set back
+// that follows fails too, so the end of the request gives the session its
+// own expiry back once the index answers. Meanwhile another tab saved the
+// session (its cookie, and entry, 50 minutes from then), and the read's
+// handler ran on past the expiry the read loaded. The give back, its own
+// expiry past, touches the session to a second from now and then gives
+// that save its expiry back, after recording ada's entry for it: when that
+// index write fails (the index blinks) or takes over a second (its node is
+// slow), the save is left to expire a second after the touch, and ada is
+// logged out.
+func TestAGiveBackPastItsExpiryKeepsASaveSinceWhenItsIndexWriteFailsOrStalls(t *testing.T) {
+	for _, stall := range []bool{false, true} {
+		name := "IndexFails"
+		if stall {
+			name = "IndexStalls"
+		}
+		t.Run(name, func(t *testing.T) {
+			fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: time.Hour}}, func(s *Session) {
+				s.Cookie().SetMaxAge(50 * time.Minute)
+			})
+			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
+			var indexDown, touchDown, end atomic.Bool
+			var indexFailures, endIndexWrites atomic.Int32
+			fs.on(func(ctx context.Context, op, _ string) error {
+				switch {
+				case op == "IndexUserSession" && indexDown.Load():
+					if indexFailures.Add(1) == 1 {
+						touchDown.Store(true) // the set back after the load's failed index write
+					}
+					return errDown
+				case op == "GetAndTouch" && touchDown.Load():
+					touchDown.Store(false)
+					return errDown
+				case op == "IndexUserSession" && end.Load() && endIndexWrites.Add(1) == 2:
+					// The second index write of the end of the read:
+					// the one for the other tab's expiry, given back.
+					if !stall {
+						return errDown
+					}
+					fs.clock.Advance(2 * time.Second)
+				}
+				return nil
+			})
+			other := newBrowser(t, m.Handler(incrViews))
+			other.cookie = b.cookie
+			b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+				at(45 * time.Minute)
+				if rec := other.get("/"); rec.Code != http.StatusOK {
+					t.Errorf("the other tab's save: status %d", rec.Code)
+				}
+				at(70 * time.Minute) // past the session's own expiry as loaded
+				end.Store(true)
+			}))
+			at(30 * time.Minute)
+			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+			}
+			fs.on(nil)
+			if n := endIndexWrites.Load(); n < 2 {
+				t.Fatalf("%d index writes at the end of the read, want 2", n)
+			}
+			at(75 * time.Minute)
+			if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); !found {
+				t.Fatal("the session is gone half an hour after the other tab's save")
+			}
+			if live := liveOf(t, m, "ada"); len(live) != 1 || live[0] != id {
+				t.Fatalf("the session is stored and UserSessions(ada) lists %v: a log out everywhere would miss it", short(live))
+			}
+		})
+	}
+}
