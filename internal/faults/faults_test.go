@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -127,15 +130,26 @@ func twoAppsWith(t *testing.T, set func(*session.Options), stores ...session.Sto
 		if t.Failed() {
 			l := logs.String()
 			t.Logf("the apps' log (start):\n%.3000s", l)
+			if lines := logLinesOf(t, l); lines != "" {
+				t.Logf("the apps' log lines naming the sessions that lost writes:\n%s", lines)
+			}
 		}
 	})
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	for _, st := range stores {
 		o := session.Options{
 			Secrets: []string{faults.Secret},
 			Store:   st,
-			Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+			Logger:  logger,
 			// The deadline of every store call; the clients honour it.
 			StoreTimeout: storeTimeout,
+			// Logged as the default handler does, and in the answer too:
+			// the history of a user that lost a write (Report.Histories)
+			// then shows why each of its failed requests failed.
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				logger.ErrorContext(r.Context(), "session error", "err", err, "method", r.Method, "path", r.URL.Path)
+				errorInAnswer(w, r, err)
+			},
 		}
 		set(&o)
 		m, err := session.New(o)
@@ -173,12 +187,56 @@ func run(t *testing.T, name, store string, cfg faults.Config, inject func(*fault
 	return rep
 }
 
-// checkNothingLost fails t if rep lost an acknowledged write.
+// checkNothingLost fails t if rep lost an acknowledged write, with the
+// requests of the users that lost one.
 func checkNothingLost(t *testing.T, rep faults.Report) {
 	t.Helper()
 	if rep.Lost > 0 || rep.Resets > 0 {
-		t.Errorf("%d acknowledged writes lost, %d sessions gone: %v", rep.Lost, rep.Resets, rep.LostBySession)
+		t.Errorf("%d acknowledged writes lost, %d sessions gone: %v\n%s", rep.Lost, rep.Resets, rep.LostBySession, strings.Join(rep.Histories, "\n"))
+		ids := slices.Collect(maps.Keys(rep.LostBySession))
+		for _, h := range rep.Histories {
+			// Every session the user's answers named (a RenewID moves it).
+			for _, m := range answeredID.FindAllStringSubmatch(h, -1) {
+				if id := m[1] + m[2]; !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+		lostSessions.Store(t, ids)
 	}
+}
+
+// answeredID finds the session ids in Report.Histories: those of the
+// answers, and the first six characters that an error names.
+var answeredID = regexp.MustCompile(`-> ([A-Za-z0-9_-]{32}) |([A-Za-z0-9_-]{6})…`)
+
+// lostSessions holds, for each failed test, the ids of the sessions that
+// lost a write, whose lines of the apps' log its failure message shows.
+var lostSessions sync.Map // *testing.T -> []string
+
+func lostSessionsOf(t *testing.T) []string {
+	ids, _ := lostSessions.Load(t)
+	s, _ := ids.([]string)
+	return s
+}
+
+// logLinesOf returns the lines of log that name a session of
+// lostSessionsOf(t) (the log names ids by their first six characters),
+// at most 100.
+func logLinesOf(t *testing.T, log string) string {
+	var out []string
+	for line := range strings.Lines(log) {
+		if len(out) == 100 {
+			break
+		}
+		for _, id := range lostSessionsOf(t) {
+			if len(id) >= 6 && strings.Contains(line, id[:6]) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // checkBounded fails t if a request took longer than bound.

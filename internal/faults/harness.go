@@ -244,6 +244,11 @@ type Report struct {
 	Resets int
 	// LostBySession counts the lost writes of each session that lost any.
 	LostBySession map[string]int
+	// Histories are, for the first few users that lost an acknowledged
+	// write or saw their session reset, every request they sent: when,
+	// how long it took, and its answer or error (see user.historyText),
+	// for the failure message.
+	Histories []string
 	// Goroutines are the test process's goroutines (without Config.NotApp's)
 	// before the run, at most during it (sampled every 20ms), when the
 	// fault was injected and when the injection returned. At the fault
@@ -342,6 +347,8 @@ type user struct {
 	seq    int
 	id     string // the session its last answer named
 	acked  []int  // sequence numbers acknowledged in session id, ascending
+	// history is every request the user sent, for Report.Histories.
+	history []sentRequest
 
 	requests, errors, errorsAfterHeal, lost, resets int
 	lostBySession                                   map[string]int
@@ -357,6 +364,35 @@ type user struct {
 
 	// With Config.Accounts: the device's account, state and history.
 	device
+}
+
+// sentRequest is one request of a user as Report.Histories shows it.
+type sentRequest struct {
+	sent   time.Time
+	took   time.Duration
+	url    string // path and query
+	result string // the answer, or the error
+	lost   int    // acknowledged writes this answer found lost
+	reset  bool   // whether this answer found the session reset
+}
+
+// maxHistories bounds Report.Histories.
+const maxHistories = 3
+
+// historyText describes u's requests, one a line.
+func (u *user) historyText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the requests of the user of session %s:", u.id)
+	for _, h := range u.history {
+		fmt.Fprintf(&b, "\n  %s +%v %s -> %.200s", h.sent.Format("15:04:05.000"), h.took.Round(time.Millisecond), h.url, h.result)
+		if h.lost > 0 {
+			fmt.Fprintf(&b, "  [%d acknowledged writes lost]", h.lost)
+		}
+		if h.reset {
+			b.WriteString("  [session reset]")
+		}
+	}
+	return b.String()
 }
 
 // flashRequest is one request of Config.Flashes: the message it added
@@ -503,6 +539,9 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		maps.Copy(rep.LostBySession, u.lostBySession)
 		rep.Slowest = max(rep.Slowest, u.slowest)
 		rep.LongestErrorStretch = max(rep.LongestErrorStretch, u.longestStretch)
+		if (u.lost > 0 || u.resets > 0) && len(rep.Histories) < maxHistories {
+			rep.Histories = append(rep.Histories, u.historyText())
+		}
 		if cfg.Flashes {
 			u.countFlashes(&rep)
 		}
@@ -601,6 +640,16 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		u.sent(r, url, err, took)
 	}
 	u.slowest = max(u.slowest, took)
+	h := sentRequest{sent: sent, took: took, url: url, result: body}
+	if i := strings.Index(url, "://"); i >= 0 {
+		if j := strings.IndexByte(url[i+3:], '/'); j >= 0 {
+			h.url = url[i+3+j:]
+		}
+	}
+	if err != nil {
+		h.result = "error: " + err.Error()
+	}
+	u.history = append(u.history, h)
 	if err != nil {
 		u.errors++
 		if afterHeal {
@@ -636,6 +685,7 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 			u.acked = u.acked[:0]
 		} else {
 			u.resets++ // prev is 0: all of them are lost
+			u.history[len(u.history)-1].reset = true
 		}
 	}
 	// Every acknowledged number above what the session held is lost.
@@ -643,6 +693,7 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 	if n := len(u.acked) - keep; n > 0 {
 		u.lost += n
 		u.lostBySession[u.id] += n
+		u.history[len(u.history)-1].lost = n
 	}
 	u.acked = u.acked[:keep]
 	if seq > 0 {
