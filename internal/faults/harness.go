@@ -244,6 +244,16 @@ type Report struct {
 	Resets int
 	// LostBySession counts the lost writes of each session that lost any.
 	LostBySession map[string]int
+	// LostToLateWrites counts the lost writes (of Lost) that a failed
+	// request's write overwrote: the answer that found them lost read the
+	// sequence number of a request of its user that failed before them.
+	// The server carried that write out after the later ones, after the
+	// client gave up on it; LateWrites are those failed requests' errors.
+	// On a store that compares and swaps atomically a failed write cannot
+	// land over a later one (its version no longer matches); FerretDB's
+	// filtered update reads, then writes by _id, and can.
+	LostToLateWrites int
+	LateWrites       []string
 	// Histories are, for the first few users that lost an acknowledged
 	// write or saw their session reset, every request they sent: when,
 	// how long it took, and its answer or error (see user.historyText),
@@ -338,7 +348,16 @@ func (r Report) string() string {
 	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
 		r.Fault, r.Store, r.Users, r.Requests, r.Errors, r.ErrorsAfterHeal, r.Acked,
 		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond),
-		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesAtFault, r.GoroutinesAtHeal, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond))
+		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesAtFault, r.GoroutinesAtHeal, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond)) +
+		r.lateString()
+}
+
+// lateString describes the losses to late writes, if any.
+func (r Report) lateString() string {
+	if r.LostToLateWrites == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of the lost writes overwritten by the late write of a failed request: %s)", r.LostToLateWrites, strings.Join(r.LateWrites, "; "))
 }
 
 // user is one virtual user: a cookie jar and what it was acknowledged.
@@ -351,6 +370,8 @@ type user struct {
 	history []sentRequest
 
 	requests, errors, errorsAfterHeal, lost, resets int
+	lostToLate                                      int
+	lateWrites                                      []string
 	lostBySession                                   map[string]int
 	slowest, longestStretch                         time.Duration
 	stretchStart                                    time.Time // zero when the last request succeeded
@@ -371,6 +392,7 @@ type sentRequest struct {
 	sent   time.Time
 	took   time.Duration
 	url    string // path and query
+	seq    int    // the sequence number written, 0 for a read
 	result string // the answer, or the error
 	lost   int    // acknowledged writes this answer found lost
 	reset  bool   // whether this answer found the session reset
@@ -535,6 +557,8 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		rep.Errors += u.errors
 		rep.ErrorsAfterHeal += u.errorsAfterHeal
 		rep.Lost += u.lost
+		rep.LostToLateWrites += u.lostToLate
+		rep.LateWrites = append(rep.LateWrites, u.lateWrites...)
 		rep.Resets += u.resets
 		maps.Copy(rep.LostBySession, u.lostBySession)
 		rep.Slowest = max(rep.Slowest, u.slowest)
@@ -640,7 +664,7 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		u.sent(r, url, err, took)
 	}
 	u.slowest = max(u.slowest, took)
-	h := sentRequest{sent: sent, took: took, url: url, result: body}
+	h := sentRequest{sent: sent, took: took, url: url, seq: seq, result: body}
 	if i := strings.Index(url, "://"); i >= 0 {
 		if j := strings.IndexByte(url[i+3:], '/'); j >= 0 {
 			h.url = url[i+3+j:]
@@ -694,6 +718,15 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		u.lost += n
 		u.lostBySession[u.id] += n
 		u.history[len(u.history)-1].lost = n
+		// A failed request's write, landed after them?
+		for _, f := range u.history[:len(u.history)-1] {
+			if f.seq == prev && strings.HasPrefix(f.result, "error: ") {
+				u.lostToLate += n
+				u.lateWrites = append(u.lateWrites, fmt.Sprintf("%s (sent %s, failed after %v: %.300s)",
+					f.url, f.sent.Format("15:04:05.000"), f.took.Round(time.Millisecond), f.result))
+				break
+			}
+		}
 	}
 	u.acked = u.acked[:keep]
 	if seq > 0 {
