@@ -714,7 +714,13 @@ func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 // expires on its own. A destroy answered with an error is first checked
 // by a read of the old id: one the store applied all the same (a timeout
 // after the delete went out) left the old id not working, and undoing the
-// write would leave the client no session at all. s.mu is held.
+// write would leave the client no session at all. One the read finds (or
+// that the read cannot tell) is destroyed once more, and the write undone
+// only if that fails too: a store that answered with an error may still
+// carry out the first delete after the read (PostgreSQL runs a DELETE
+// whose client gave up at its deadline), which would then end the old id
+// as well as the undone new one; a destroy that the store answers ends
+// the old id for certain. s.mu is held.
 func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	err := m.dropRenewedFrom(ctx, s, "renew id")
 	if err == nil {
@@ -726,6 +732,9 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 		if _, found, rerr := m.store.Get(cctx, old.id); rerr == nil && !found {
 			m.unindexUser(cctx, old.user, old.id)
 			s.renewedFrom = nil
+			return nil
+		}
+		if m.dropRenewedFrom(cctx, s, "renew id") == nil {
 			return nil
 		}
 	}
