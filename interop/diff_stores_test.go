@@ -240,8 +240,8 @@ func newStoreReader(t *testing.T, c diffConfig) storeReader {
 	case "redis":
 		rdb := redis.NewClient(&redis.Options{Addr: testserver.SharedRedis(t).Addr})
 		t.Cleanup(func() { rdb.Close() })
-		return func(t *testing.T, id string, _ time.Time) storedCopy {
-			return redisCopy(t, rdb, c.Prefix+id)
+		return func(t *testing.T, id string, at time.Time) storedCopy {
+			return redisCopy(t, rdb, c.Prefix+id, at)
 		}
 	case "mongo":
 		db, _ := diffMongo(t)
@@ -255,9 +255,13 @@ func newStoreReader(t *testing.T, c diffConfig) storeReader {
 	return nil
 }
 
-// redisCopy reads key and its time to live (counted from now: a key's
-// expiry is not observable as an instant).
-func redisCopy(t *testing.T, rdb *redis.Client, key string) storedCopy {
+// redisCopy reads key and its expiry, as the time from at (the step's
+// request's start) to the key's expiry, as the other stores' are counted:
+// PEXPIRETIME gives the instant, where PTTL counted from when Redis ran it,
+// after the request's end and the harness's reads of the counts (for
+// Express a round trip to the Node process that all parallel scenarios
+// share, however long that takes on a loaded machine) and of the document.
+func redisCopy(t *testing.T, rdb *redis.Client, key string, at time.Time) storedCopy {
 	t.Helper()
 	ctx := context.Background()
 	doc, err := rdb.Get(ctx, key).Result()
@@ -267,15 +271,15 @@ func redisCopy(t *testing.T, rdb *redis.Client, key string) storedCopy {
 	if err != nil {
 		t.Fatalf("GET %s: %v", key, err)
 	}
-	ttl, err := rdb.PTTL(ctx, key).Result()
+	exp, err := rdb.PExpireTime(ctx, key).Result() // Unix milliseconds, -1 for none, -2 for no key
 	if err != nil {
-		t.Fatalf("PTTL %s: %v", key, err)
+		t.Fatalf("PEXPIRETIME %s: %v", key, err)
 	}
 	c := storedCopy{found: true, doc: doc}
 	switch {
-	case ttl > 0:
-		c.expiry, c.left = "set", ttl
-	case ttl == -1:
+	case exp > 0:
+		c.expiry, c.left = "set", time.UnixMilli(exp.Milliseconds()).Sub(at)
+	case exp == -1:
 		c.expiry = "none"
 	}
 	return c
