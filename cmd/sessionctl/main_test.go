@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -436,13 +435,7 @@ func TestMemcachedCannotListSessions(t *testing.T) {
 }
 
 func TestAnUnreachableServerIsAClearErrorNotAHang(t *testing.T) {
-	// A port that was free a moment ago: nothing listens there.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testserver.RefusingAddr(t) // nothing listens there, nor can meanwhile
 	for _, tc := range []struct{ name, url, cmd string }{
 		{"redis", "redis://" + addr + "/0", "count"},
 		{"memcached", "memcached://" + addr, "show"}, // count needs no server: memcached cannot count

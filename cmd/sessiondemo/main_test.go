@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/session/internal/testserver"
 )
 
 // TestSIGTERMStopsGracefully runs the real command, as `go run
@@ -263,12 +265,7 @@ func TestAnUnreachableRedisIsOneErrorLine(t *testing.T) {
 		t.Skip("builds the command; skipped with -short")
 	}
 	bin := buildDemo(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := testserver.RefusingAddr(t) // nothing listens there, nor can meanwhile
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-secret", "s", "-store", "redis://"+closed+"/0")
 	cmd.Dir = t.TempDir()
 	out, _ := cmd.CombinedOutput()

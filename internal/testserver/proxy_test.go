@@ -2,10 +2,12 @@ package testserver
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -298,5 +300,23 @@ func TestProxyLosesEveryNthMatchingRequestBeforeTheServerSeesIt(t *testing.T) {
 		if got, err := echo(c, r, line, 5*time.Second); err != nil || got != line {
 			t.Fatalf("after the heal, write %d: %q, %v; want its answer", i, got, err)
 		}
+	}
+}
+
+// The address of a server that is down refuses connections, and holds its
+// port: no listener can be given it while the test runs.
+func TestRefusingAddrRefusesAndKeepsItsPort(t *testing.T) {
+	addr := RefusingAddr(t)
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Fatalf("a listener could bind %s", addr)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		c.Close()
+		t.Fatalf("a connection to %s was accepted", addr)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
 	}
 }
