@@ -849,6 +849,23 @@ func keepSince(o *observation, prev observation) {
 	}
 }
 
+// aged returns o as it would have observed its stored times after an age
+// step moved them back by d: the stored cookie's expires moves by exactly
+// that on both sides, and a step that then leaves it as it is counts it
+// from when the run first observed it (keepSince), as it would without the
+// age step. A store expiry that the age step did not move by exactly d
+// (connect-redis's whole seconds) is counted from the next step.
+func aged(o observation, d time.Duration) observation {
+	spans := maps.Clone(o.spans) // o's map is the run's observation's own
+	for _, f := range storedTimes {
+		if s, ok := spans[f]; ok {
+			spans[f] = s - d
+		}
+	}
+	o.spans = spans
+	return o
+}
+
 // lastObservation returns the observation of a run's last request.
 func lastObservation(run []observation) observation {
 	for i := len(run) - 1; i >= 0; i-- {
@@ -908,6 +925,7 @@ func playFrom(t *testing.T, a app, c diffConfig, steps []step, jar string) ([]ob
 				if c.Store == "mongo" && c.TouchAfter > 0 {
 					ageLastModified(t, c, id, st.age)
 				}
+				prev = aged(prev, st.age)
 			}
 			continue
 		}
