@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessionkit/session/internal/memshare"
 	"github.com/sessionkit/session/internal/pause"
 	"github.com/sessionkit/session/internal/shortid"
 
@@ -61,6 +62,10 @@ type Manager struct {
 	// warnedLateLoad: the warning about a session loaded after headers
 	// that carry no Vary: Cookie was logged (middleware.go, once).
 	warnedLateLoad atomic.Bool
+	// shared reads a memstore's sessions without copying them, with
+	// JSONCodec, which only reads the bytes it decodes (a custom codec
+	// might decrypt them in place); nil otherwise.
+	shared memshare.Reader
 	// beforeRenewLock, if set (tests), runs in Session.RenewID just before
 	// it locks the session: a commit of another goroutine of the request
 	// (its first write) can get in there.
@@ -111,6 +116,9 @@ func New(opts Options) (*Manager, error) {
 	// manager's own.
 	_, jsonCodec := m.codec.(JSONCodec)
 	m.reuseEncoded = m.inMemory && jsonCodec
+	if jsonCodec {
+		m.shared = memshare.Of(opts.Store)
+	}
 	m.deadlines = newStoreDeadlines(opts.StoreTimeout)
 	m.getToucher, _ = opts.Store.(GetToucher)
 	_, m.durableGetTouch = opts.Store.(DurableGetToucher)
@@ -237,8 +245,12 @@ func (m *Manager) read(ctx context.Context, id string, lt *loadTouch, doc *loade
 		err   error
 	)
 	switch {
+	case lt != nil && m.shared != nil:
+		data, ver, found, err = m.shared.GetAndTouchShared(ctx, id, lt.expires)
 	case lt != nil:
 		data, ver, found, err = m.getToucher.GetAndTouch(ctx, id, lt.expires)
+	case m.shared != nil:
+		data, ver, found, err = m.shared.GetVersionShared(ctx, id)
 	case m.versioned != nil:
 		data, ver, found, err = m.versioned.GetVersion(ctx, id)
 	default:

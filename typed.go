@@ -19,6 +19,10 @@ func GetAs[T any](s *Session, key string) (v T, ok bool) {
 	sl, ok := s.values.lookup(key)
 	s.mu.Unlock()
 	x, isVal, raw, isRaw := sl.val, ok && sl.hasVal, sl.raw, ok && sl.raw != nil
+	// A loaded value of a memstore's is the store's own bytes (memshare),
+	// which an UnmarshalJSON of T's must not be given: it may write into
+	// its input.
+	shared := isRaw && s.rs != nil && s.rs.m.shared != nil
 	if isVal {
 		if t, isT := x.(T); isT {
 			return t, true
@@ -35,6 +39,9 @@ func GetAs[T any](s *Session, key string) (v T, ok bool) {
 		}
 	} else {
 		return v, false
+	}
+	if shared {
+		raw = bytes.Clone(raw)
 	}
 	return decodeJSON[T](raw)
 }

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessionkit/session/internal/memshare"
 )
 
 // Defaults for the options.
@@ -168,7 +170,9 @@ func (st *state) sweepLoop(sp *stopper) {
 
 // entry is one stored session.
 type entry struct {
-	id      string
+	id string
+	// data is never written to once stored: a write stores a new copy
+	// (put), so that readers may share it (memshare).
 	data    []byte
 	expires int64  // unix ns
 	version uint64 // per shard, never reused
@@ -248,20 +252,57 @@ func clone(b []byte) []byte {
 // or expired.
 func (s *Store) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	data, v, err := s.get(ctx, id)
-	return data, v != 0, err
+	if v == 0 {
+		return nil, false, err
+	}
+	return clone(data), true, nil
 }
 
 // GetVersion is Get that also returns the session's current version.
 func (s *Store) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
-	data, v, err := s.get(ctx, id)
+	data, version, found, err := sharedReader{s.state}.GetVersionShared(ctx, id)
+	if !found {
+		return nil, "", false, err
+	}
+	return clone(data), version, true, nil
+}
+
+func init() {
+	memshare.Of = func(store any) memshare.Reader {
+		if s, ok := store.(*Store); ok {
+			return sharedReader{s.state}
+		}
+		return nil
+	}
+}
+
+// sharedReader is the store's memshare.Reader: GetVersion and GetAndTouch
+// whose data is the stored bytes, never written to (entry.data), rather
+// than a copy.
+type sharedReader struct{ st *state }
+
+func (r sharedReader) GetVersionShared(ctx context.Context, id string) ([]byte, string, bool, error) {
+	data, v, err := r.st.get(ctx, id)
 	if err != nil || v == 0 {
 		return nil, "", false, err
 	}
 	return data, formatVersion(v), true, nil
 }
 
-// get returns the session's data and version; version 0 means not found
-// (versions start at 1).
+func (r sharedReader) GetAndTouchShared(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	var (
+		data    []byte
+		version uint64
+	)
+	_, kept, err := r.st.touch(ctx, id, expires, func(e *entry) { data, version = e.data, e.version })
+	if err != nil || !kept {
+		return nil, "", false, err
+	}
+	return data, formatVersion(version), true, nil
+}
+
+// get returns the session's stored data, not a copy, and its version;
+// version 0 means not found (versions start at 1).
 func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, 0, err
@@ -279,7 +320,7 @@ func (st *state) get(ctx context.Context, id string) ([]byte, uint64, error) {
 		st.removeExpired(sh, id, now)
 		return nil, 0, nil
 	}
-	data, v := clone(e.data), e.version
+	data, v := e.data, e.version
 	sh.mu.RUnlock()
 	return data, v, nil
 }
@@ -331,11 +372,7 @@ func (st *state) put(sh *shard, e *entry, id string, data []byte, deadline int64
 		st.n.Add(1)
 		return true
 	}
-	if c := cap(e.data); c >= len(data) && c <= 2*len(data)+64 {
-		e.data = append(e.data[:0], data...) // readers copy under the lock
-	} else {
-		e.data = clone(data)
-	}
+	e.data = clone(data) // not into e.data, which readers may share (memshare)
 	e.version = sh.seq
 	sh.setExpiry(e, deadline)
 	return false
@@ -375,15 +412,11 @@ func (s *Store) Touch(ctx context.Context, id string, expires time.Time) (found 
 // touch on its load, and the end of the request has no store work left. An
 // expires in the past deletes the session and reports it missing.
 func (s *Store) GetAndTouch(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
-	var (
-		data    []byte
-		version uint64
-	)
-	_, kept, err := s.touch(ctx, id, expires, func(e *entry) { data, version = clone(e.data), e.version })
-	if err != nil || !kept {
+	data, version, found, err := sharedReader{s.state}.GetAndTouchShared(ctx, id, expires)
+	if !found {
 		return nil, "", false, err
 	}
-	return data, formatVersion(version), true, nil
+	return clone(data), version, true, nil
 }
 
 // touch moves id's expiry to expires under its shard's write lock, and then

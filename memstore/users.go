@@ -159,9 +159,12 @@ func (s *Store) UserSessions(ctx context.Context, user string, yield func(id str
 	}
 	ix.mu.Unlock()
 	for _, f := range entries {
-		data, _, err := s.get(ctx, f.id)
+		data, v, err := s.get(ctx, f.id)
 		if err != nil {
 			return err
+		}
+		if v != 0 {
+			data = clone(data) // the stored bytes, which yield may change
 		}
 		yield(f.id, usedTime(f.e.used), time.Unix(0, f.e.expires), data)
 	}
