@@ -38,6 +38,6 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 		if rs.m == m {
 			return rs.session()
 		}
-		ctx = rs.ctx.Context // the request's context outside rs's Handler
+		ctx = rs.parent // the request's context outside rs's Handler
 	}
 }

@@ -970,7 +970,7 @@ func (m *Manager) freshID(ctx context.Context, s *Session, renamed *int) error {
 		m.logger.ErrorContext(ctx, "session: not saved: GenerateID repeats ids; another session is stored under each id it gave the new session", "id", shortid.Of(taken), "ids", *renamed+1)
 		return fmt.Errorf("session: save: another session is stored under each of the %d ids GenerateID gave the new session (it repeats ids): %w", *renamed+1, ErrConflict)
 	}
-	id, err := m.newID(s.rs.r)
+	id, err := m.newID(&s.rs.r)
 	if err != nil {
 		return fmt.Errorf("session: save: %w", err)
 	}

@@ -19,19 +19,20 @@ import (
 // stateKey is the request context key of a request's session state.
 type stateKey struct{}
 
-// requestContext is the request's context with its session state under
-// stateKey: what context.WithValue would make, kept inside the
-// requestState to spare the request an allocation.
-type requestContext struct {
-	context.Context
-	rs *requestState
-}
+// requestContext is the request's context (rs.parent) with its session
+// state under stateKey: what context.WithValue would make, as a view of
+// the requestState, to spare the request an allocation.
+type requestContext requestState
+
+func (c *requestContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *requestContext) Done() <-chan struct{}       { return c.parent.Done() }
+func (c *requestContext) Err() error                  { return c.parent.Err() }
 
 func (c *requestContext) Value(key any) any {
 	if _, ok := key.(stateKey); ok {
-		return c.rs
+		return (*requestState)(c)
 	}
-	return c.Context.Value(key)
+	return c.parent.Value(key)
 }
 
 // requestState is the middleware's per-request state. Its session is
@@ -39,9 +40,9 @@ func (c *requestContext) Value(key any) any {
 // before the response headers go out and again when the handler returns.
 type requestState struct {
 	m      *Manager
-	r      *http.Request
-	w      http.ResponseWriter // the underlying writer
-	writer responseWriter      // the handler's writer, allocated with rs
+	r      http.Request        // the handler's request: the request with rs as its context (requestContext), allocated with rs
+	w      http.ResponseWriter // the underlying writer; the handler's is rs as a responseWriter
+	parent context.Context     // the request's context outside this Handler
 
 	mu           sync.Mutex
 	sess         *Session
@@ -64,9 +65,8 @@ type requestState struct {
 	detached     context.Context
 
 	// Storage the request's own values point into, allocated with rs.
-	ctx          requestContext // rs.r's context
-	vary         [1]string      // the Vary header's value, when it had none
-	cacheControl [1]string      // the Cache-Control header's value, when it had none
+	vary         [1]string // the Vary header's value, when it had none
+	cacheControl [1]string // the Cache-Control header's value, when it had none
 }
 
 // rareState is what only few requests need, allocated on first need
@@ -171,7 +171,7 @@ type detachedView requestState
 func (*detachedView) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (*detachedView) Done() <-chan struct{}       { return nil }
 func (*detachedView) Err() error                  { return nil }
-func (v *detachedView) Value(key any) any         { return v.ctx.Value(key) }
+func (v *detachedView) Value(key any) any         { return (*requestContext)(v).Value(key) }
 
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the
@@ -181,24 +181,29 @@ func (v *detachedView) Value(key any) any         { return v.ctx.Value(key) }
 // mounted with http.StripPrefix outside the middleware keeps Cookie.Path as
 // the browser sees it ("/app", not "/").
 func (m *Manager) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !pathMatch(requestPath(r), m.opts.Cookie.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rs := &requestState{m: m, w: w}
-		if h := w.Header(); len(h) > 0 {
-			rs.outerHeader = h.Clone() // what outer middleware set survives a store error
-		}
-		rs.writer = responseWriter{ResponseWriter: w, rs: rs}
-		rs.ctx = requestContext{Context: r.Context(), rs: rs}
-		rs.r = r.WithContext(&rs.ctx)
-		returned := false
-		defer rs.handlerReturned(&returned) // after a panic too
-		next.ServeHTTP(&rs.writer, rs.r)
-		rs.finish()
-		returned = true
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(next, w, r) })
+}
+
+// serve is Handler's. A method, never inlined (it defers), so that the
+// request WithContext makes stays on its stack wherever Handler is
+// inlined: in a large function the compiler inlines less, and the copy
+// would be allocated.
+func (m *Manager) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if !pathMatch(requestPath(r), m.opts.Cookie.Path) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	rs := &requestState{m: m, w: w}
+	if h := w.Header(); len(h) > 0 {
+		rs.outerHeader = h.Clone() // what outer middleware set survives a store error
+	}
+	rs.parent = r.Context()
+	rs.r = *r.WithContext((*requestContext)(rs)) // a copy into rs of the request WithContext makes, on the stack
+	returned := false
+	defer rs.handlerReturned(&returned) // after a panic too
+	next.ServeHTTP((*responseWriter)(rs), &rs.r)
+	rs.finish()
+	returned = true
 }
 
 // handlerReturned releases the response, which is net/http's to finish
@@ -912,7 +917,7 @@ func (rs *requestState) load() error {
 			}
 		}
 	}
-	id, err := m.newID(rs.r)
+	id, err := m.newID(&rs.r)
 	if err != nil {
 		return err
 	}
@@ -1057,7 +1062,7 @@ func (rs *requestState) answerWith(err error) {
 		rs.answer = answerGiven
 		rs.mu.Unlock()
 	}()
-	rs.m.opts.ErrorHandler(rs.w, rs.r, err)
+	rs.m.opts.ErrorHandler(rs.w, &rs.r, err)
 }
 
 // answeredHere reports whether the ErrorHandler's answer is given, and
@@ -1922,7 +1927,7 @@ func (rs *requestState) secureRequest() bool {
 	if rs.r.TLS != nil {
 		return true
 	}
-	if !rs.m.trustsForwarded(rs.r) {
+	if !rs.m.trustsForwarded(&rs.r) {
 		return false
 	}
 	proto := rs.r.Header.Get("X-Forwarded-Proto")

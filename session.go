@@ -385,7 +385,7 @@ func (s *Session) regenerateLocked(ctx context.Context, keep bool) error {
 		err = errors.Join(err, s.dropStored(ctx, "regenerate"))
 	}
 	err = errors.Join(readErr, err)
-	id, idErr := s.rs.m.newID(s.rs.r)
+	id, idErr := s.rs.m.newID(&s.rs.r)
 	if idErr != nil {
 		if wait {
 			// The client's session stays as it was, and what the request
@@ -449,7 +449,7 @@ func (s *Session) Destroy(ctx context.Context) error {
 // unless a login of the request was ended by a newer login, whose cookie
 // the client may hold (markClientGone, which it keeps). s.mu is held.
 func (s *Session) replaceWithNew() error {
-	id, err := s.rs.m.newID(s.rs.r)
+	id, err := s.rs.m.newID(&s.rs.r)
 	if err != nil {
 		return err
 	}

@@ -341,7 +341,7 @@ func TestClientIPBehindTrustedProxiesDoesNotAllocate(t *testing.T) {
 		req.RemoteAddr = "10.0.0.5:40000"
 		req.Header["X-Forwarded-For"] = tc.xff
 		req.Header.Set("X-Forwarded-Proto", "https")
-		rs := &requestState{m: m, r: req}
+		rs := &requestState{m: m, r: *req}
 		var ip string
 		var secure bool
 		if n := testing.AllocsPerRun(100, func() { ip, secure = m.clientIP(req), rs.secureRequest() }); n != 0 {
@@ -388,7 +388,7 @@ func FuzzTrustedProxiesClientIPIsTheNearestUntrustedAddress(f *testing.F) {
 		if got != hops[i] {
 			t.Fatalf("peer %q, X-Forwarded-For %q: client IP %q, want %q, the nearest of %q that is not a trusted proxy (or the farthest)", peer, forwarded, got, hops[i], hops)
 		}
-		if secure := (&requestState{m: m, r: req}).secureRequest(); secure != m.trustedAddr(hops[0]) {
+		if secure := (&requestState{m: m, r: *req}).secureRequest(); secure != m.trustedAddr(hops[0]) {
 			t.Fatalf("peer %q (trusted %v) with X-Forwarded-Proto https: secure %v", peer, m.trustedAddr(hops[0]), secure)
 		}
 	})

@@ -283,7 +283,7 @@ func FuzzTrustedProxyHopsClientIPIsTheAddressThatManyHopsAway(f *testing.F) {
 		if got != want {
 			t.Fatalf("TrustedProxyHops %d, peer %q, X-Forwarded-For %q: client IP %q, want %q, hop %d (or the farthest) of %q", n, peer, forwarded, got, want, n, hops)
 		}
-		if secure := (&requestState{m: m, r: req}).secureRequest(); secure != (n > 0) {
+		if secure := (&requestState{m: m, r: *req}).secureRequest(); secure != (n > 0) {
 			t.Fatalf("TrustedProxyHops %d with X-Forwarded-Proto https: secure %v", n, secure)
 		}
 	})

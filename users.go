@@ -459,7 +459,7 @@ func (m *Manager) recordClient(s *Session) {
 	if !m.opts.RecordClient || s.userLocked() == "" {
 		return
 	}
-	r := s.rs.r
+	r := &s.rs.r
 	now := clientInfo{UA: recordable(r.UserAgent(), maxUserAgent), IP: recordable(m.clientIP(r), maxClientIP)}
 	old, _ := s.values.get(ClientKey)
 	if o, ok := old.(map[string]any); ok && o["ua"] == nonEmpty(now.UA) && o["ip"] == nonEmpty(now.IP) {

@@ -13,42 +13,44 @@ import (
 // goes out, so that a browser following a redirect finds the session saved.
 // Flush, Hijack, ReadFrom, WriteString, Push, CloseNotify and
 // http.NewResponseController work through it.
-type responseWriter struct {
-	http.ResponseWriter
-	rs *requestState
-}
+// It is a view of the requestState, whose w is the writer underneath, so
+// that it costs no allocation.
+type responseWriter requestState
+
+// rs is the request's state that w is a view of.
+func (w *responseWriter) rs() *requestState { return (*requestState)(w) }
 
 // WriteHeader commits the session, then writes the header. Informational
 // (1xx) responses pass straight through, except 101 Switching Protocols,
 // and except after a session error, which the error handler answers.
 func (w *responseWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.rs.mu.Lock()
-		answered := w.rs.answeredLocked()
-		w.rs.mu.Unlock()
+		w.rs().mu.Lock()
+		answered := w.rs().answeredLocked()
+		w.rs().mu.Unlock()
 		if !answered {
-			w.ResponseWriter.WriteHeader(code)
+			w.w.WriteHeader(code)
 		}
 		return
 	}
-	if w.rs.beforeHeaders() {
-		w.ResponseWriter.WriteHeader(code)
+	if w.rs().beforeHeaders() {
+		w.w.WriteHeader(code)
 	}
 }
 
 // Header returns the response headers; after a session error, a throwaway
 // map: the error handler answers instead (or has answered already).
 func (w *responseWriter) Header() http.Header {
-	w.rs.mu.Lock()
-	defer w.rs.mu.Unlock()
-	if w.rs.answeredLocked() {
-		f := w.rs.rareLocked()
+	w.rs().mu.Lock()
+	defer w.rs().mu.Unlock()
+	if w.rs().answeredLocked() {
+		f := w.rs().rareLocked()
 		if f.discarded == nil {
 			f.discarded = http.Header{}
 		}
 		return f.discarded
 	}
-	return w.ResponseWriter.Header()
+	return w.w.Header()
 }
 
 // Write commits the session before the first write. After a session error
@@ -56,34 +58,34 @@ func (w *responseWriter) Header() http.Header {
 // made once the headers went out (a late load), which no one could answer,
 // it goes out.
 func (w *responseWriter) Write(p []byte) (int, error) {
-	if !w.rs.beforeHeaders() {
+	if !w.rs().beforeHeaders() {
 		return len(p), nil
 	}
-	return w.ResponseWriter.Write(p)
+	return w.w.Write(p)
 }
 
 // WriteString is Write for a string, as io.WriteString calls it: it hands
 // the string to the writer underneath as one (net/http's does), instead of
 // making io.WriteString copy it into a []byte first.
 func (w *responseWriter) WriteString(s string) (int, error) {
-	if !w.rs.beforeHeaders() {
+	if !w.rs().beforeHeaders() {
 		return len(s), nil
 	}
-	if sw, ok := w.ResponseWriter.(io.StringWriter); ok {
+	if sw, ok := w.w.(io.StringWriter); ok {
 		return sw.WriteString(s)
 	}
-	return w.ResponseWriter.Write([]byte(s))
+	return w.w.Write([]byte(s))
 }
 
 // ReadFrom keeps sendfile and splice working for io.Copy into the response.
 func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
-	if !w.rs.beforeHeaders() {
+	if !w.rs().beforeHeaders() {
 		return io.Copy(io.Discard, r)
 	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := w.w.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
-	return io.Copy(writerOnly{w.ResponseWriter}, r)
+	return io.Copy(writerOnly{w.w}, r)
 }
 
 // writerOnly hides a writer's ReadFrom, so io.Copy does not loop back to it.
@@ -104,15 +106,15 @@ func (w *responseWriter) Flush() { _ = w.FlushError() }
 // it streams.
 func (w *responseWriter) FlushError() error {
 	var undo headersUndo
-	if !w.rs.beforeHeadersUndoable(&undo) {
-		if w.rs.answeredHere() {
-			return http.NewResponseController(w.ResponseWriter).Flush()
+	if !w.rs().beforeHeadersUndoable(&undo) {
+		if w.rs().answeredHere() {
+			return http.NewResponseController(w.w).Flush()
 		}
 		return nil
 	}
-	err := http.NewResponseController(w.ResponseWriter).Flush()
+	err := http.NewResponseController(w.w).Flush()
 	if errors.Is(err, http.ErrNotSupported) {
-		w.rs.headersNotSent(&undo)
+		w.rs().headersNotSent(&undo)
 	}
 	return err
 }
@@ -127,16 +129,16 @@ func (w *responseWriter) FlushError() error {
 // handler writes instead commits the session and carries its cookie.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	var undo headersUndo
-	if !w.rs.beforeHeadersUndoable(&undo) {
+	if !w.rs().beforeHeadersUndoable(&undo) {
 		return nil, nil, http.ErrNotSupported
 	}
-	conn, buf, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	conn, buf, err := http.NewResponseController(w.w).Hijack()
 	if err != nil {
-		w.rs.headersNotSent(&undo)
+		w.rs().headersNotSent(&undo)
 	} else {
-		w.rs.mu.Lock()
-		w.rs.released = true
-		w.rs.mu.Unlock()
+		w.rs().mu.Lock()
+		w.rs().released = true
+		w.rs().mu.Unlock()
 	}
 	return conn, buf, err
 }
@@ -145,7 +147,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // underneath; over a connection that cannot push (HTTP/1), it returns
 // http.ErrNotSupported, as net/http's writers do when push is off.
 func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
-	if p, ok := w.ResponseWriter.(http.Pusher); ok {
+	if p, ok := w.w.(http.Pusher); ok {
 		return p.Push(target, opts)
 	}
 	return http.ErrNotSupported
@@ -161,19 +163,19 @@ func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
 // a channel and a context.AfterFunc per call for as long as it streams.
 // Request.Context is the way to tell in new code.
 func (w *responseWriter) CloseNotify() <-chan bool {
-	if cn, ok := w.ResponseWriter.(interface{ CloseNotify() <-chan bool }); ok {
+	if cn, ok := w.w.(interface{ CloseNotify() <-chan bool }); ok {
 		return cn.CloseNotify()
 	}
-	w.rs.mu.Lock()
-	defer w.rs.mu.Unlock()
-	f := w.rs.rareLocked()
+	w.rs().mu.Lock()
+	defer w.rs().mu.Unlock()
+	f := w.rs().rareLocked()
 	if f.gone == nil {
 		gone := make(chan bool, 1)
-		context.AfterFunc(w.rs.r.Context(), func() { gone <- true })
+		context.AfterFunc(w.rs().r.Context(), func() { gone <- true })
 		f.gone = gone
 	}
 	return f.gone
 }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.w }
