@@ -51,7 +51,6 @@ type requestState struct {
 	loaded       bool        // a load was attempted
 	failed       bool        // the session failed to load or save: no session, and no commit, for the rest of the request
 	answer       answerState // whether the ErrorHandler answers (failed before the headers went out): if so, discard the handler's output
-	timedOut     bool        // a store call of the request ran out of StoreTimeout (or its context)
 	wroteHeader  bool        // the response headers went out (or the response was released)
 	released     bool        // the response is no longer the handler's: the connection was hijacked, or the handler returned
 	panicked     bool        // a load or commit panicked: past saving, no commit runs again
@@ -93,6 +92,9 @@ type rareState struct {
 	// after the answer.
 	unindexed, stalled bool
 	floor, grace       time.Time
+	// timedOut: a store call of the request ran out of StoreTimeout (or
+	// its context), which failed it (timedOutLocked).
+	timedOut bool
 }
 
 // rareLocked returns rs.rare, allocating it. rs.mu is held.
@@ -102,6 +104,10 @@ func (rs *requestState) rareLocked() *rareState {
 	}
 	return rs.rare
 }
+
+// timedOutLocked reports whether a store call of the request ran out of
+// StoreTimeout (or its context), which failed it. rs.mu is held.
+func (rs *requestState) timedOutLocked() bool { return rs.rare != nil && rs.rare.timedOut }
 
 // answeredLocked reports whether the ErrorHandler answers the request: it
 // has or is about to, or a load's failure waits for it (failLoad). rs.mu is
@@ -303,7 +309,7 @@ func (rs *requestState) restoreExpiryLocked(s *Session) {
 		s.set(markStoreTouched)
 	}
 	m := rs.m
-	if rs.timedOut {
+	if rs.timedOutLocked() {
 		// The store stopped answering within StoreTimeout: a touch would
 		// hold the ErrorHandler's answer, which goes out only when the
 		// handler returns, for another StoreTimeout.
@@ -487,7 +493,7 @@ func (rs *requestState) restoreUnindexedLocked(s *Session) {
 	m, rare := rs.m, rs.rare
 	rare.unindexed = false
 	s.set(markStoreTouched)
-	if rs.timedOut {
+	if rs.timedOutLocked() {
 		return
 	}
 	now, exp := m.now(), rs.loadTouched
@@ -963,7 +969,9 @@ func (rs *requestState) fail(err error) error {
 // headers were still to go out; if not, it logs err. rs.mu is held.
 func (rs *requestState) failedBeforeHeaders(err error) bool {
 	rs.failed = true
-	rs.timedOut = errors.Is(err, context.DeadlineExceeded)
+	if timedOut := errors.Is(err, context.DeadlineExceeded); timedOut || rs.rare != nil {
+		rs.rareLocked().timedOut = timedOut
+	}
 	if rs.wroteHeader {
 		rs.m.logger.ErrorContext(rs.r.Context(), "session: error after the response headers were sent", "err", err, "path", rs.r.URL.Path)
 		return false
