@@ -583,7 +583,7 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 	if u, ok := m.userOfData(data); ok && u != user {
 		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
 	}
-	m.keepWritten(ctx, id, data, loaded, grace, exp, user, ending)
+	m.keepWritten(ctx, id, data, loaded, grace, exp, idx, user, ending)
 }
 
 // setBackUnindexed is the touch of unindexedLoad, with the index down: it
@@ -607,7 +607,7 @@ func (m *Manager) setBackUnindexed(ctx context.Context, id string, loaded cookie
 	if !found {
 		return true
 	}
-	return m.keepWritten(ctx, id, data, loaded, grace, exp, "", ending)
+	return m.keepWritten(ctx, id, data, loaded, grace, exp, time.Time{}, "", ending)
 }
 
 // touchUnindexed is the GetAndTouch of setBackUnindexed and
@@ -642,11 +642,12 @@ func (m *Manager) touchUnindexed(ctx context.Context, id string, exp, cover time
 // since it was loaded with cookie loaded, it sets the stored expiry to the
 // one that write gave it. indexed is the user whose entry the caller
 // recorded for exp (giveBackUnindexed's), replacing the one that write
-// recorded if the session is still theirs, or "". ending: exp has passed,
+// recorded if the session is still theirs, or ""; idx is the expiry that
+// entry was recorded for (exp or later; zero without one). ending: exp has passed,
 // and the touch was to a second from now (touchUnindexed): a copy not
 // written since is ended with a touch to exp. It reports whether the
 // session no longer outlives its entry: false when that touch failed.
-func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp time.Time, indexed string, ending bool) bool {
+func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loaded cookieState, grace, exp, idx time.Time, indexed string, ending bool) bool {
 	var doc loadedDocument
 	if m.decodeReadable(ctx, id, data, &doc) != nil || doc.Created.IsZero() {
 		return true
@@ -671,7 +672,7 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	case written.IsZero():
 		return m.keepWrittenDefault(ctx, id, userOf(&doc.vals), grace, exp, indexed)
 	case written.After(exp):
-		m.keepWrittenLonger(ctx, id, userOf(&doc.vals), written, indexed)
+		m.keepWrittenLonger(ctx, id, userOf(&doc.vals), written, idx, indexed)
 		return true
 	}
 	// A write that gave the session an earlier expiry than exp: its own,
@@ -711,8 +712,22 @@ func (m *Manager) keepWrittenDefault(ctx context.Context, id, u string, grace, e
 // write's entry covers, unless the caller's, for exp, replaced it (the
 // session still indexed's), which is then recorded for written first.
 // Should that index write or the touch fail, the session keeps exp, which
-// its entry covers too.
-func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written time.Time, indexed string) {
+// its entry covers too. Where the caller's entry, recorded for idx,
+// covers written already, the touch goes first and the entry is then
+// recorded for written: the caller's touch may have been to idx (ending,
+// touchUnindexed), past written, and an entry recorded for written before
+// a touch that fails would leave the session stored past it.
+func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written, idx time.Time, indexed string) {
+	if indexed != "" && u == indexed && !idx.IsZero() && !idx.Before(written) {
+		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
+			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+			return
+		}
+		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
+			m.logger.WarnContext(ctx, "session: could not record the expiry a save of another request gave the session in its user's index; the entry keeps a later one", "id", shortid.Of(id), "err", err)
+		}
+		return
+	}
 	if indexed != "" && u == indexed {
 		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
 			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
