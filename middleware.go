@@ -571,6 +571,10 @@ func (m *Manager) afterAnswer(ctx context.Context, f func(context.Context)) {
 // entry), whose "log out everywhere" would then miss it. A session no
 // longer user's has user's entry, just recorded, removed, as touchStored
 // does. idx is the expiry that entry was recorded for (exp, or later).
+// A session whose own expiry passed is touched to idx (touchUnindexed),
+// which user's entry covers: when the copy is another user's, and the
+// touch that gives it its own expiry back fails, that user's entry is
+// recorded for idx, else the session is stored past it.
 func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cookieState, user string, grace, exp, idx time.Time) {
 	data, found, ending, err := m.touchUnindexed(ctx, id, exp, idx)
 	if err != nil {
@@ -580,10 +584,16 @@ func (m *Manager) giveBackUnindexed(ctx context.Context, id string, loaded cooki
 	if !found {
 		return
 	}
-	if u, ok := m.userOfData(data); ok && u != user {
+	u, ok := m.userOfData(data)
+	rebound := ok && u != user
+	if rebound {
 		m.unindexUser(ctx, user, id) // logged if it fails: the entry expires on its own
 	}
-	m.keepWritten(ctx, id, data, loaded, grace, exp, idx, user, ending)
+	if !m.keepWritten(ctx, id, data, loaded, grace, exp, idx, user, ending) && ending && rebound && u != "" && !idx.IsZero() {
+		if err := m.indexUserAs(ctx, u, id, idx); err != nil {
+			m.logger.WarnContext(ctx, "session: could not record the user index entry of a session another request rebound, whose stored expiry could not be given back; a log out everywhere may miss it", "id", shortid.Of(id), "err", err)
+		}
+	}
 }
 
 // setBackUnindexed is the touch of unindexedLoad, with the index down: it
@@ -672,8 +682,11 @@ func (m *Manager) keepWritten(ctx context.Context, id string, data []byte, loade
 	case written.IsZero():
 		return m.keepWrittenDefault(ctx, id, userOf(&doc.vals), grace, exp, indexed)
 	case written.After(exp):
-		m.keepWrittenLonger(ctx, id, userOf(&doc.vals), written, idx, indexed)
-		return true
+		// Failed, the session keeps the expiry the caller touched it
+		// to: exp, which that write's entry covers, or, ending, idx
+		// (giveBackUnindexed's), which only indexed's entry covers.
+		u := userOf(&doc.vals)
+		return m.keepWrittenLonger(ctx, id, u, written, idx, indexed) || !ending || indexed == "" || u == indexed
 	}
 	// A write that gave the session an earlier expiry than exp: its own,
 	// which its entry covers, but no earlier than grace, which the entry
@@ -716,27 +729,30 @@ func (m *Manager) keepWrittenDefault(ctx context.Context, id, u string, grace, e
 // covers written already, the touch goes first and the entry is then
 // recorded for written: the caller's touch may have been to idx (ending,
 // touchUnindexed), past written, and an entry recorded for written before
-// a touch that fails would leave the session stored past it.
-func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written, idx time.Time, indexed string) {
+// a touch that fails would leave the session stored past it. It reports
+// whether the touch was made (false: it, or the index write, failed).
+func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written, idx time.Time, indexed string) bool {
 	if indexed != "" && u == indexed && !idx.IsZero() && !idx.Before(written) {
 		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
 			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
-			return
+			return false
 		}
 		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
 			m.logger.WarnContext(ctx, "session: could not record the expiry a save of another request gave the session in its user's index; the entry keeps a later one", "id", shortid.Of(id), "err", err)
 		}
-		return
+		return true
 	}
 	if indexed != "" && u == indexed {
 		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
 			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
-			return
+			return false
 		}
 	}
 	if _, err := m.toucher.Touch(ctx, id, written); err != nil {
 		m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+		return false
 	}
+	return true
 }
 
 // touchBack sets the stored expiry of session id back to exp, the set back

@@ -1,0 +1,68 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// As TestAGiveBackPastItsExpiryWhoseTouchToASaveSinceFailsKeepsTheSessionIndexed,
+// with the other tab's save binding the session to bob (SetUser on a shared
+// device) as it sets its cookie of 40 minutes: bob's entry covers that
+// save's expiry. The give back of ada's own expiry, past, touches the
+// session to the day ada's entry covers, removes ada's entry (the session is
+// bob's), and then gives bob's save its expiry back. When that touch fails,
+// the session must not be left stored for the day with bob's entry ending at
+// his save's expiry: a log out everywhere of bob's would miss it.
+func TestAGiveBackPastItsExpiryWhoseTouchToAReboundSaveFailsKeepsTheSessionIndexed(t *testing.T) {
+	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, func(s *Session) {
+		s.Cookie().SetMaxAge(50 * time.Minute)
+	})
+	at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
+	var indexDown, touchDown, end atomic.Bool
+	var indexFailures, endTouches atomic.Int32
+	fs.on(func(ctx context.Context, op, _ string) error {
+		switch {
+		case op == "IndexUserSession" && indexDown.Load():
+			if indexFailures.Add(1) == 1 {
+				touchDown.Store(true) // the set back after the load's failed index write
+			}
+			return errDown
+		case op == "GetAndTouch" && touchDown.Load():
+			touchDown.Store(false)
+			return errDown
+		case op == "Touch" && end.Load() && endTouches.Add(1) == 1:
+			return errDown // the touch that gives the other tab's save its expiry back
+		}
+		return nil
+	})
+	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		s.SetUser("bob")
+		s.Cookie().SetMaxAge(40 * time.Minute)
+	})))
+	other.cookie = b.cookie
+	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+		at(45 * time.Minute)
+		if rec := other.get("/"); rec.Code != http.StatusOK {
+			t.Errorf("the other tab's save: status %d", rec.Code)
+		}
+		at(70 * time.Minute) // past the session's own expiry as loaded
+		end.Store(true)
+	}))
+	at(30 * time.Minute)
+	if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+	}
+	fs.on(nil)
+	if n := endTouches.Load(); n < 1 {
+		t.Fatalf("%d touches at the end of the read, want the give back of the other tab's save", n)
+	}
+	at(85*time.Minute + IndexGrace + time.Second) // the entry for the other tab's save's expiry ran out
+	if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
+		if live := liveOf(t, m, "bob"); len(live) != 1 || live[0] != id {
+			t.Fatalf("the session is stored past the expiry of bob's entry, and UserSessions(bob) lists %v: a log out everywhere would miss it", short(live))
+		}
+	}
+}
