@@ -732,7 +732,10 @@ func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 // carry out the first delete after the read (PostgreSQL runs a DELETE
 // whose client gave up at its deadline), which would then end the old id
 // as well as the undone new one; a destroy that the store answers ends
-// the old id for certain. s.mu is held.
+// the old id for certain. The second destroy gets half of what is left of
+// the clean-up's deadline: one that got no answer in all of it would leave
+// the undo a spent context, and the new id's session stored, and indexed,
+// with no client holding it. s.mu is held.
 func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	err := m.dropRenewedFrom(ctx, s, "renew id")
 	if err == nil {
@@ -746,7 +749,10 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 			s.renewedFrom = nil
 			return nil
 		}
-		if m.dropRenewedFrom(cctx, s, "renew id") == nil {
+		rctx, rcancel := halfLeft(cctx)
+		rerr := m.dropRenewedFrom(rctx, s, "renew id")
+		rcancel()
+		if rerr == nil {
 			return nil
 		}
 	}
@@ -755,6 +761,17 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	s.renewed(s.id, s.created)
 	return err
+}
+
+// halfLeft bounds ctx to half the time left until its deadline, if it has
+// one, so that a store call on it leaves the other half to a call after
+// it.
+func halfLeft(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, time.Until(deadline)/2)
 }
 
 // dropRenewedFrom destroys the stored session of the id that RenewID moved

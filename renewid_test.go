@@ -61,8 +61,15 @@ func (a *renewApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // logged in as ada (and then the user's only session), as user says.
 func renewSetup(t *testing.T, user string) (*Manager, *faultStore, *renewApp, *browser, string) {
 	t.Helper()
+	return renewSetupWith(t, user, 0)
+}
+
+// renewSetupWith is renewSetup with the manager's StoreTimeout (0: the
+// default).
+func renewSetupWith(t *testing.T, user string, storeTimeout time.Duration) (*Manager, *faultStore, *renewApp, *browser, string) {
+	t.Helper()
 	fs := &faultStore{countingStore: newCountingStore(t)}
-	m, _ := newTestManager(t, Options{Store: fs, Cookie: CookieOptions{MaxAge: 24 * time.Hour},
+	m, _ := newTestManager(t, Options{Store: fs, Cookie: CookieOptions{MaxAge: 24 * time.Hour}, StoreTimeout: storeTimeout,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 		}})

@@ -1,0 +1,44 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// A login whose destroy of the old id gets no answer within StoreTimeout
+// (a DELETE waiting on a lock), and whose second destroy, after the check
+// found the old id, gets none either, is undone: the new id's session is
+// destroyed, so that no session that no client holds stays stored and in
+// its user's index (UserSessions lists it as a device of bob's, and it
+// counts against MaxSessionsPerUser). The check, the second destroy and the
+// undo share the one StoreTimeout the clean-up has after the save's ran
+// out; the second destroy took all of it, and the undo went out on a spent
+// context, which a store client refuses unsent.
+func TestRenewIDWhoseOldIDDestroysBothTimeOutUndoesTheNewID(t *testing.T) {
+	m, fs, _, b, oldID := renewSetupWith(t, "ada", time.Second) // the undo has half a second left
+	oldCookie := b.cookie
+	fs.on(func(ctx context.Context, op, id string) error {
+		if op == "Destroy" && id == oldID {
+			<-ctx.Done() // never answered within the deadline, and not applied
+			return ctx.Err()
+		}
+		return ctx.Err() // a client refuses a call on a spent context
+	})
+	rec := b.get("/login?u=bob")
+	fs.on(nil)
+	if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+		t.Fatalf("login answered %d, cookie changed %v; want the ErrorHandler's 503 and the old cookie", rec.Code, b.cookie != oldCookie)
+	}
+	if got := b.get("/show").Body.String(); got != "ada socks" {
+		t.Fatalf("after the failed login the session reads %q, want %q", got, "ada socks")
+	}
+	if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+		t.Fatalf("stored sessions %v, want the old id alone, %v: the new id's write was not undone", short(ids), short([]string{oldID}))
+	}
+	if live := liveOf(t, m, "bob"); len(live) != 0 {
+		t.Fatalf("UserSessions(bob) = %v, a session no client holds", short(live))
+	}
+}
