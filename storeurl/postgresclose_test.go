@@ -45,11 +45,14 @@ func TestPostgresURLCloseReturnsWhenTheServerStopsAnsweringMidPurge(t *testing.T
 	pg := testserver.SharedPostgres(t)
 	proxy := testserver.StartProxy(t, pg.Addr)
 	dsn := strings.Replace(pg.NewDatabase(t), pg.Addr, proxy.Addr, 1)
-	inFlight := stallAt(t, proxy, "DELETE FROM")
 	_, closer, err := storeurl.Open(t.Context(), dsn+"&create_table=true&cleanup_interval=10ms")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Held from the first purge after Open: one held before Open returned
+	// (the cleanup starts within it) held Open's own check of the table,
+	// and the test hung until go test's timeout.
+	inFlight := stallAt(t, proxy, "DELETE FROM")
 	select {
 	case <-inFlight:
 	case <-time.After(10 * time.Second):
