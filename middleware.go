@@ -28,6 +28,23 @@ func (c *requestContext) Deadline() (time.Time, bool) { return c.parent.Deadline
 func (c *requestContext) Done() <-chan struct{}       { return c.parent.Done() }
 func (c *requestContext) Err() error                  { return c.parent.Err() }
 
+// String names the context as context.WithValue's String does, so that a
+// context printed (fmt, slog) shows neither the request it holds (its
+// headers: Authorization, the session cookie) nor the session state that
+// other goroutines change under rs.mu.
+func (c *requestContext) String() string {
+	return contextName(c.parent) + ".WithValue(session.stateKey, *session.requestState)"
+}
+
+// contextName is a context's String, or its type's name, as the context
+// package names a parent.
+func contextName(c context.Context) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", c)
+}
+
 func (c *requestContext) Value(key any) any {
 	if _, ok := key.(stateKey); ok {
 		return (*requestState)(c)
@@ -178,6 +195,10 @@ func (*detachedView) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (*detachedView) Done() <-chan struct{}       { return nil }
 func (*detachedView) Err() error                  { return nil }
 func (v *detachedView) Value(key any) any         { return (*requestContext)(v).Value(key) }
+
+// String names the context as context.WithoutCancel's String does
+// (requestContext.String).
+func (v *detachedView) String() string { return (*requestContext)(v).String() + ".WithoutCancel" }
 
 // Handler returns middleware that gives each request under the cookie path
 // a session, available through From. The session is loaded lazily, on the

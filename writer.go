@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -176,6 +177,12 @@ func (w *responseWriter) CloseNotify() <-chan bool {
 	}
 	return f.gone
 }
+
+// String names the writer and the one underneath, so that a writer
+// printed (fmt, slog) shows neither the request its state holds (its
+// headers: Authorization, the session cookie) nor the session state that
+// other goroutines change under rs.mu.
+func (w *responseWriter) String() string { return fmt.Sprintf("session.responseWriter(%T)", w.w) }
 
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.w }
