@@ -949,7 +949,7 @@ func (rs *requestState) load() error {
 							// StoreTimeout ran out, and the index answered
 							// an error of its own (a driver's "i/o
 							// timeout"): the load timed out all the same
-							// (rs.timedOut, unindexedLoad).
+							// (rare.timedOut, unindexedLoad).
 							err = fmt.Errorf("%w (%w)", err, cerr)
 						}
 						// The request fails; the expiry is set back to one
