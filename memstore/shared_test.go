@@ -65,7 +65,7 @@ func TestSharedBytesStayAsReadAfterAWrite(t *testing.T) {
 	}
 	exp := time.Now().Add(time.Hour)
 	s.Set(ctx, "x", []byte(`{"a":1}`), exp)
-	read, v, found, err := shared.GetAndTouchShared(ctx, "x", exp)
+	read, _, found, err := shared.GetAndTouchShared(ctx, "x", exp)
 	if err != nil || !found {
 		t.Fatal(found, err)
 	}
@@ -73,7 +73,7 @@ func TestSharedBytesStayAsReadAfterAWrite(t *testing.T) {
 	if string(read) != `{"a":1}` {
 		t.Fatalf("bytes read = %s after a Set, want {\"a\":1}", read)
 	}
-	read, v, _, _ = shared.GetVersionShared(ctx, "x")
+	read, v, _, _ := shared.GetVersionShared(ctx, "x")
 	if _, swapped, err := s.CompareAndSwap(ctx, "x", v, []byte(`{"a":3}`), exp); err != nil || !swapped {
 		t.Fatal(swapped, err)
 	}
