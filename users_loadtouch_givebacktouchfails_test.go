@@ -17,6 +17,29 @@ import (
 // day while ada's entry ends at the save's expiry: a log out everywhere of
 // ada's would miss it for the rest of the day.
 func TestAGiveBackPastItsExpiryWhoseTouchToASaveSinceFailsKeepsTheSessionIndexed(t *testing.T) {
+	testGiveBackPastItsExpiryWhoseTouchFails(t, "")
+}
+
+// As TestAGiveBackPastItsExpiryWhoseTouchToASaveSinceFailsKeepsTheSessionIndexed,
+// with the other tab's save binding the session to bob (SetUser on a shared
+// device) as it sets its cookie of 40 minutes: bob's entry covers that
+// save's expiry. The give back of ada's own expiry, past, touches the
+// session to the day ada's entry covers, removes ada's entry (the session is
+// bob's), and then gives bob's save its expiry back. When that touch fails,
+// the session must not be left stored for the day with bob's entry ending at
+// his save's expiry: a log out everywhere of bob's would miss it.
+func TestAGiveBackPastItsExpiryWhoseTouchToAReboundSaveFailsKeepsTheSessionIndexed(t *testing.T) {
+	testGiveBackPastItsExpiryWhoseTouchFails(t, "bob")
+}
+
+// testGiveBackPastItsExpiryWhoseTouchFails plays both: the other tab's save
+// binds the session to rebindTo, unless it is "", and the session must stay
+// within the entry of its user then.
+func testGiveBackPastItsExpiryWhoseTouchFails(t *testing.T, rebindTo string) {
+	owner := "ada"
+	if rebindTo != "" {
+		owner = rebindTo
+	}
 	fs, m, b, id, start := loginAdaOnGetToucher(t, Options{Cookie: CookieOptions{MaxAge: 24 * time.Hour}}, func(s *Session) {
 		s.Cookie().SetMaxAge(50 * time.Minute)
 	})
@@ -40,6 +63,9 @@ func TestAGiveBackPastItsExpiryWhoseTouchToASaveSinceFailsKeepsTheSessionIndexed
 	})
 	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Cookie().SetMaxAge(40 * time.Minute)
+		if rebindTo != "" {
+			s.SetUser(rebindTo)
+		}
 	})))
 	other.cookie = b.cookie
 	b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
@@ -60,8 +86,8 @@ func TestAGiveBackPastItsExpiryWhoseTouchToASaveSinceFailsKeepsTheSessionIndexed
 	}
 	at(85*time.Minute + IndexGrace + time.Second) // the entry for the other tab's save's expiry ran out
 	if _, found, _ := fs.countingStore.Store.Get(t.Context(), id); found {
-		if live := liveOf(t, m, "ada"); len(live) != 1 || live[0] != id {
-			t.Fatalf("the session is stored past the expiry of ada's entry, and UserSessions(ada) lists %v: a log out everywhere would miss it", short(live))
+		if live := liveOf(t, m, owner); len(live) != 1 || live[0] != id {
+			t.Fatalf("the session is stored past the expiry of %s's entry, and UserSessions(%s) lists %v: a log out everywhere would miss it", owner, owner, short(live))
 		}
 	}
 }
