@@ -442,13 +442,19 @@ func (m *Manager) unindexedFloor(lt *loadTouch, created time.Time, c cookieState
 // long before its expiry, or the session's creation (idle and absolute
 // timeouts counted from then).
 func (m *Manager) savedExpiry(created time.Time, c cookieState) (saved, savedAt time.Time) {
-	savedAt = created
+	savedAt = cookieSetAfter(c, created)
+	return m.expiryAt(c.expires, created, savedAt), savedAt
+}
+
+// cookieSetAfter is when cookie c was set or touched (this long before its
+// expiry), if it has a max age and that is after floor; else floor.
+func cookieSetAfter(c cookieState, floor time.Time) time.Time {
 	if c.originalMaxAge > 0 && !c.expires.IsZero() {
-		if set := c.expires.Add(-c.originalMaxAge); set.After(savedAt) {
-			savedAt = set
+		if set := c.expires.Add(-c.originalMaxAge); set.After(floor) {
+			return set
 		}
 	}
-	return m.expiryAt(c.expires, created, savedAt), savedAt
+	return floor
 }
 
 // unindexedLoad sets back the stored expiry of s, a session with a user
@@ -754,8 +760,7 @@ func (m *Manager) keepWrittenDefault(ctx context.Context, id, u string, grace, e
 // whether the touch was made (false: it, or the index write, failed).
 func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written, idx time.Time, indexed string) bool {
 	if indexed != "" && u == indexed && !idx.IsZero() && !idx.Before(written) {
-		if _, err := m.toucher.Touch(ctx, id, written); err != nil {
-			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+		if !m.touchWrittenBack(ctx, id, written) {
 			return false
 		}
 		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
@@ -765,15 +770,28 @@ func (m *Manager) keepWrittenLonger(ctx context.Context, id, u string, written, 
 	}
 	if indexed != "" && u == indexed {
 		if err := m.indexUserAs(ctx, indexed, id, written); err != nil {
-			m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+			m.warnWrittenNotBack(ctx, id, err)
 			return false
 		}
 	}
+	return m.touchWrittenBack(ctx, id, written)
+}
+
+// touchWrittenBack gives session id back the expiry written that a save of
+// another request gave it, and reports whether it did: a failure is logged
+// (warnWrittenNotBack).
+func (m *Manager) touchWrittenBack(ctx context.Context, id string, written time.Time) bool {
 	if _, err := m.toucher.Touch(ctx, id, written); err != nil {
-		m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
+		m.warnWrittenNotBack(ctx, id, err)
 		return false
 	}
 	return true
+}
+
+// warnWrittenNotBack logs an expiry a save of another request gave the
+// session that could not be given back after a failed user index write.
+func (m *Manager) warnWrittenNotBack(ctx context.Context, id string, err error) {
+	m.logger.WarnContext(ctx, "session: the expiry a save of another request gave the session could not be given back after a failed user index write", "id", shortid.Of(id), "err", err)
 }
 
 // touchBack sets the stored expiry of session id back to exp, the set back
@@ -1926,12 +1944,7 @@ func (m *Manager) indexTouched(ctx context.Context, user, id string, exp time.Ti
 		created = doc.Created
 	}
 	c := storedCookie(&doc.cookie)
-	written := since
-	if c.originalMaxAge > 0 && !c.expires.IsZero() {
-		if set := c.expires.Add(-c.originalMaxAge); set.After(written) {
-			written = set
-		}
-	}
+	written := cookieSetAfter(c, since)
 	if now := m.now(); written.After(now) {
 		written = now
 	}
