@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/session/internal/memshare"
 	"github.com/sessionkit/session/internal/testclock"
 	"github.com/sessionkit/session/memstore"
 )
@@ -28,6 +30,71 @@ type countingStore struct {
 	clock       *testclock.Clock
 	mu          sync.Mutex
 	calls       map[string]int
+	// shared holds, for every read the manager made without a copy
+	// (memshare), the stored bytes it was given and a copy of them.
+	shared []sharedRead
+}
+
+// sharedRead is one read of a memstore's stored bytes by the manager.
+type sharedRead struct {
+	id         string
+	data, copy []byte
+}
+
+// The manager reads a counting store (not a wrapper of one) as it reads a
+// memstore, sharing the stored bytes (memshare), so that the whole suite
+// runs on the path production memstores take. newCountingStore checks at
+// the end of each test that none of those bytes changed.
+func init() {
+	memstoreReader := memshare.Of
+	memshare.Of = func(store any) memshare.Reader {
+		if c, ok := store.(*countingStore); ok {
+			return countingSharedReader{c, memstoreReader(c.Store)}
+		}
+		return memstoreReader(store)
+	}
+}
+
+// countingSharedReader counts a counting store's shared reads as its
+// GetVersion and GetAndTouch, and keeps what each handed out.
+type countingSharedReader struct {
+	c *countingStore
+	r memshare.Reader
+}
+
+func (r countingSharedReader) GetVersionShared(ctx context.Context, id string) ([]byte, string, bool, error) {
+	r.c.count("GetVersion")
+	data, version, found, err := r.r.GetVersionShared(ctx, id)
+	r.c.keepShared(id, data)
+	return data, version, found, err
+}
+
+func (r countingSharedReader) GetAndTouchShared(ctx context.Context, id string, expires time.Time) ([]byte, string, bool, error) {
+	r.c.count("GetAndTouch")
+	data, version, found, err := r.r.GetAndTouchShared(ctx, id, expires)
+	r.c.keepShared(id, data)
+	return data, version, found, err
+}
+
+func (c *countingStore) keepShared(id string, data []byte) {
+	if data == nil {
+		return
+	}
+	c.mu.Lock()
+	c.shared = append(c.shared, sharedRead{id: id, data: data, copy: bytes.Clone(data)})
+	c.mu.Unlock()
+}
+
+// checkShared fails t if the manager wrote into stored bytes it read
+// without a copy: another request reading the session would see it.
+func (c *countingStore) checkShared(t *testing.T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.shared {
+		if !bytes.Equal(r.data, r.copy) {
+			t.Errorf("session %s: the memstore's stored bytes changed after the manager read them without a copy:\n%s\nwas\n%s", r.id, r.data, r.copy)
+		}
+	}
 }
 
 // newCountingStore returns a counting memstore on a clock that starts at the
@@ -36,7 +103,9 @@ func newCountingStore(t *testing.T) *countingStore {
 	clock := testclock.New(time.Now())
 	st := memstore.New(memstore.WithClock(clock.Now))
 	t.Cleanup(func() { st.Close() })
-	return &countingStore{Store: st, clock: clock, calls: map[string]int{}}
+	c := &countingStore{Store: st, clock: clock, calls: map[string]int{}}
+	t.Cleanup(func() { c.checkShared(t) })
+	return c
 }
 
 func (c *countingStore) count(op string) {
