@@ -506,7 +506,7 @@ func (c *cli) list(ctx context.Context, limit, offset int) error {
 		fmt.Fprintf(c.stderr, "sessions %d-%d of %d\n", offset+1, offset+len(page), total)
 	}
 	if len(undecodable) > 0 {
-		fmt.Fprintf(c.stderr, "%d stored value(s) are not session documents, which the application takes for no session: %s (sessionctl show ID says why, sessionctl destroy ID deletes one)\n", len(undecodable), strings.Join(undecodable, ", "))
+		fmt.Fprintf(c.stderr, "%d stored value(s) are not session documents sessionctl can read: %s (an application with the default JSONCodec takes them for no session; one with a Codec of its own may read them; sessionctl show ID says why, sessionctl destroy ID deletes one)\n", len(undecodable), strings.Join(undecodable, ", "))
 	}
 	if len(unreadable) > 0 {
 		return fmt.Errorf("%d session(s) could not be read: %s (sessionctl destroy ID deletes one)", len(unreadable), strings.Join(unreadable, ", "))
@@ -613,7 +613,7 @@ func (c *cli) show(ctx context.Context, id string) error {
 	}
 	doc, err := session.JSONCodec{}.Decode(data)
 	if err != nil {
-		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q; the application takes it for no session, and %s deletes it", id, cellError{err}, data, destroyCommand(id))
+		return fmt.Errorf("session %q is stored but is not a session document (%w): %.200q; an application with the default JSONCodec takes it for no session (one with a Codec of its own may read it), and %s deletes it", id, cellError{err}, data, destroyCommand(id))
 	}
 	canonical, err := session.JSONCodec{}.Encode(doc)
 	if err != nil {

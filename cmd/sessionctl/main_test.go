@@ -875,12 +875,12 @@ func TestShowAndListSayHowToDeleteWhatTheyCannotDecodeOrRead(t *testing.T) {
 			}
 		})
 		code, _, errOut := sessionctl(t, "", "-store", url, "show", "junk")
-		if code != 1 || !strings.Contains(errOut, "not a session document") || !strings.Contains(errOut, "takes it for no session, and sessionctl destroy junk deletes it") {
+		if code != 1 || !strings.Contains(errOut, "not a session document") || !strings.Contains(errOut, "takes it for no session (one with a Codec of its own may read it), and sessionctl destroy junk deletes it") {
 			t.Errorf("show: exit %d, stderr %q, want what is wrong and the destroy command", code, errOut)
 		}
 		code, out, errOut := sessionctl(t, "", "-store", url, "list")
 		if code != 0 || !strings.Contains(out, "junk   not a session document\n") ||
-			!strings.Contains(errOut, "1 stored value(s) are not session documents, which the application takes for no session: junk (sessionctl show ID says why, sessionctl destroy ID deletes one)") {
+			!strings.Contains(errOut, "1 stored value(s) are not session documents sessionctl can read: junk (an application with the default JSONCodec takes them for no session; one with a Codec of its own may read them; sessionctl show ID says why, sessionctl destroy ID deletes one)") {
 			t.Errorf("list: exit %d, stdout %q, stderr %q, want the row and what to do on stderr", code, out, errOut)
 		}
 	})
