@@ -728,14 +728,16 @@ func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 // after the delete went out) left the old id not working, and undoing the
 // write would leave the client no session at all. One the read finds (or
 // that the read cannot tell) is destroyed once more, and the write undone
-// only if that fails too: a store that answered with an error may still
-// carry out the first delete after the read (PostgreSQL runs a DELETE
-// whose client gave up at its deadline), which would then end the old id
-// as well as the undone new one; a destroy that the store answers ends
-// the old id for certain. The second destroy gets half of what is left of
-// the clean-up's deadline: one that got no answer in all of it would leave
-// the undo a spent context, and the new id's session stored, and indexed,
-// with no client holding it. s.mu is held.
+// only if that fails too and a second read still finds the old id (or
+// cannot tell): a store that answered with an error may still carry out
+// the first delete after the read (PostgreSQL runs a DELETE whose client
+// gave up at its deadline), which would then end the old id as well as
+// the undone new one; a destroy that the store answers ends the old id
+// for certain; and a second destroy whose answer was lost (Redis) ended
+// it too. The second destroy, then the second read, each get half of what
+// is left of the clean-up's deadline: one that got no answer in all of it
+// would leave the undo a spent context, and the new id's session stored,
+// and indexed, with no client holding it. s.mu is held.
 func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	err := m.dropRenewedFrom(ctx, s, "renew id")
 	if err == nil {
@@ -743,16 +745,20 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	cctx, cancel := m.cleanupContext(ctx)
 	defer cancel()
-	if old := s.renewedFrom; old != nil {
-		if _, found, rerr := m.store.Get(cctx, old.id); rerr == nil && !found {
-			m.unindexUser(cctx, old.user, old.id)
-			s.renewedFrom = nil
-			return nil
-		}
+	if m.renewedFromGone(cctx, s) {
+		return nil
+	}
+	if s.renewedFrom != nil {
 		rctx, rcancel := halfLeft(cctx)
 		rerr := m.dropRenewedFrom(rctx, s, "renew id")
 		rcancel()
 		if rerr == nil {
+			return nil
+		}
+		rctx, rcancel = halfLeft(cctx)
+		gone := m.renewedFromGone(rctx, s)
+		rcancel()
+		if gone {
 			return nil
 		}
 	}
@@ -761,6 +767,22 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	s.renewed(s.id, s.created)
 	return err
+}
+
+// renewedFromGone reports whether the old id that RenewID moved s from
+// (renewedFrom) is no longer stored, and if so removes its user's index
+// entry and forgets it. A failed read reports false. s.mu is held.
+func (m *Manager) renewedFromGone(ctx context.Context, s *Session) bool {
+	old := s.renewedFrom
+	if old == nil {
+		return false
+	}
+	if _, found, err := m.store.Get(ctx, old.id); err != nil || found {
+		return false
+	}
+	m.unindexUser(ctx, old.user, old.id)
+	s.renewedFrom = nil
+	return true
 }
 
 // halfLeft bounds ctx to half the time left until its deadline, if it has

@@ -1,0 +1,61 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"testing"
+)
+
+// A login whose first destroy of the old id fails unapplied (a write lost
+// on its way), and whose second destroy, after the check found the old id,
+// is carried out but its answer lost (Redis: the reply never came), keeps
+// the login: a read after the second destroy finds the old id gone, so the
+// new id's session and its cookie stand. Before, the save undid the new
+// id's write after the second error, and the client was left with a cookie
+// for a session that no longer existed (fault 8a under load reset two
+// sessions so).
+func TestRenewIDWhoseSecondOldIDDestroyLosesItsAnswerKeepsTheNewSession(t *testing.T) {
+	for _, user := range []string{"", "ada"} {
+		t.Run(cmpOr(user, "anonymous"), func(t *testing.T) {
+			m, fs, _, b, oldID := renewSetup(t, user)
+			oldCookie := b.cookie
+			var destroys atomic.Int32
+			fs.on(func(ctx context.Context, op, id string) error {
+				if op != "Destroy" || id != oldID {
+					return nil
+				}
+				switch destroys.Add(1) {
+				case 1:
+					return context.DeadlineExceeded // lost before the store
+				case 2:
+					fs.countingStore.Destroy(ctx, oldID) // carried out, its answer lost
+					return context.DeadlineExceeded
+				}
+				return nil
+			})
+			rec := b.get("/login?u=bob")
+			fs.on(nil)
+			if n := destroys.Load(); n != 2 {
+				t.Fatalf("the login destroyed the old id %d times, want 2 (the test's premise)", n)
+			}
+			if got := b.get("/show").Body.String(); got != "bob socks" {
+				t.Fatalf("after the login (answered %d, cookie changed: %t) the client's session reads %q, want %q",
+					rec.Code, b.cookie != oldCookie, got, "bob socks")
+			}
+			if rec.Code != http.StatusOK || b.cookie == oldCookie {
+				t.Fatalf("login answered %d, cookie changed %v; want 200 and the new id's cookie", rec.Code, b.cookie != oldCookie)
+			}
+			newID := rec.Body.String()
+			if ids := storedIDs(t, fs); !slices.Equal(ids, []string{newID}) {
+				t.Fatalf("stored sessions %v, want the new one alone, %v", short(ids), short([]string{newID}))
+			}
+			if user != "" {
+				if idx := indexOf(t, m, user); len(idx) != 0 {
+					t.Fatalf("%s's index %v, want the old id's entry removed", user, short(idx))
+				}
+			}
+		})
+	}
+}
