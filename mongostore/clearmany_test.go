@@ -15,7 +15,7 @@ import (
 // the store could not be cleared at all.
 func TestClearDeletesMoreSessionsThanOneStatementHolds(t *testing.T) {
 	ctx := bulkContext(t)
-	st, coll, clock := clocked(t)
+	st, coll, clock := bulkStore(t)
 	const sessions = 33000
 	users := coll.Database().Collection(st.UsersCollection())
 	exp := clock.Now().Add(time.Hour)

@@ -7,6 +7,12 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionkit/session/internal/testclock"
+	"github.com/sessionkit/session/internal/testserver"
+	"github.com/sessionkit/session/mongostore"
 )
 
 // TestPurgeExpiredDeletesMoreExpiredSessionsThanOneStatementHolds: a purge
@@ -18,7 +24,7 @@ import (
 // after it too, and the expired sessions piled up.
 func TestPurgeExpiredDeletesMoreExpiredSessionsThanOneStatementHolds(t *testing.T) {
 	ctx := bulkContext(t)
-	st, coll, clock := clocked(t)
+	st, coll, clock := bulkStore(t)
 	const expired = 33000
 	users := coll.Database().Collection(st.UsersCollection())
 	old := clock.Now().Add(-48 * time.Hour) // past the user index's grace too
@@ -52,12 +58,28 @@ func TestPurgeExpiredDeletesMoreExpiredSessionsThanOneStatementHolds(t *testing.
 	}
 }
 
-// bulkContext is the context of a test's deletes of tens of thousands of
-// documents: a deadline of its own, which the driver keeps to in place of
-// the test client's 10 s Timeout per command, since FerretDB's delete of
-// 33000 documents on SQLite can take longer on a loaded machine.
+// bulkTimeout bounds a test's deletes of tens of thousands of documents:
+// FerretDB's delete of 33000 documents on SQLite can take longer than the
+// test client's usual 10 s Timeout per command on a loaded machine.
+const bulkTimeout = 5 * time.Minute
+
+// bulkContext is the context of such a test: a deadline of its own, which
+// the driver keeps to in place of the client's Timeout.
 func bulkContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), bulkTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// bulkStore is clocked on a client whose Timeout per command is
+// bulkTimeout: a purge's deleteMany goes on without its caller's context,
+// deadline included (it runs to its end on the server whatever the client
+// does, see PurgeExpired), so the client's Timeout is what bounds it; at
+// 10 s the purge of 33000 sessions failed under load (CI, load average 20).
+func bulkStore(t *testing.T) (*mongostore.Store, *mongo.Collection, *testclock.Clock) {
+	t.Helper()
+	clock := testclock.New(testclock.Epoch())
+	uri, db := testserver.SharedMongo(t).NewDatabase(t)
+	coll := connect(t, uri, func(o *options.ClientOptions) { o.SetTimeout(bulkTimeout) }).Database(db).Collection("sessions")
+	return newStore(t, coll, mongostore.WithClock(clock.Now)), coll, clock
 }
