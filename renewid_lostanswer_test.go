@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"net/http"
-	"slices"
 	"sync/atomic"
 	"testing"
 )
@@ -40,22 +38,7 @@ func TestRenewIDWhoseSecondOldIDDestroyLosesItsAnswerKeepsTheNewSession(t *testi
 			if n := destroys.Load(); n != 2 {
 				t.Fatalf("the login destroyed the old id %d times, want 2 (the test's premise)", n)
 			}
-			if got := b.get("/show").Body.String(); got != "bob socks" {
-				t.Fatalf("after the login (answered %d, cookie changed: %t) the client's session reads %q, want %q",
-					rec.Code, b.cookie != oldCookie, got, "bob socks")
-			}
-			if rec.Code != http.StatusOK || b.cookie == oldCookie {
-				t.Fatalf("login answered %d, cookie changed %v; want 200 and the new id's cookie", rec.Code, b.cookie != oldCookie)
-			}
-			newID := rec.Body.String()
-			if ids := storedIDs(t, fs); !slices.Equal(ids, []string{newID}) {
-				t.Fatalf("stored sessions %v, want the new one alone, %v", short(ids), short([]string{newID}))
-			}
-			if user != "" {
-				if idx := indexOf(t, m, user); len(idx) != 0 {
-					t.Fatalf("%s's index %v, want the old id's entry removed", user, short(idx))
-				}
-			}
+			checkLoginKept(t, m, fs, b, rec, oldCookie, user)
 		})
 	}
 }
