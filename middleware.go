@@ -78,11 +78,11 @@ type requestState struct {
 	outerHeader  http.Header // the headers outer middleware set before the handler ran
 	loadTouched  time.Time   // the stored expiry the touch carried on the load set (zero: none, or the store's default)
 	loadedAt     int64       // the manager's clock before the load read a stored session, in Unix nanoseconds (0: none read): no write of another request since is earlier (loadedSince)
-	detached     context.Context
 
 	// Storage the request's own values point into, allocated with rs.
 	vary         [1]string // the Vary header's value, when it had none
 	cacheControl [1]string // the Cache-Control header's value, when it had none
+	setCookie    [1]string // the Set-Cookie header's value, when it had none
 }
 
 // rareState is what only few requests need, allocated on first need
@@ -146,45 +146,32 @@ const (
 	answerGiven               // the ErrorHandler returned (or panicked)
 )
 
-// storeContext is the request's context without its cancellation, made once:
-// a client that hangs up must not lose the save. rs.mu is held.
+// storeContext is the request's context without its cancellation, as
+// context.WithoutCancel makes it, as a view of the requestState
+// (detachedView), so that it costs no allocation: a client that hangs up
+// must not lose the save.
 func (rs *requestState) storeContext() context.Context {
-	if rs.detached == nil {
-		rs.detached = context.WithoutCancel(rs.r.Context())
-	}
-	return rs.detached
+	return (*detachedView)(rs)
 }
 
 // loadContext is the context of the load: where StoreTimeout bounds store
 // calls, the request's context without its cancellation, like the save's,
 // so that the load shares a deadline group (withStoreTimeout) instead of
-// setting a timer; for a memstore, which never waits, the same without an
-// allocation (detachedView): memstore refuses a cancelled context, and
-// net/http cancels the request's when the client hangs up or the handler
-// returns, so on it a handler that asks for the session after the client
-// left, or a goroutine that outlives the handler, got no session (the
-// ErrorHandler's 500, the request's changes lost); otherwise the
-// request's own. rs.mu is held.
+// setting a timer; for a memstore, which never waits, the same:
+// memstore refuses a cancelled context, and net/http cancels the
+// request's when the client hangs up or the handler returns, so on it a
+// handler that asks for the session after the client left, or a goroutine
+// that outlives the handler, got no session (the ErrorHandler's 500, the
+// request's changes lost); otherwise the request's own.
 func (rs *requestState) loadContext() context.Context {
-	if rs.m.inMemory {
-		return (*detachedView)(rs)
-	}
-	if rs.m.opts.StoreTimeout <= 0 {
+	if !rs.m.inMemory && rs.m.opts.StoreTimeout <= 0 {
 		return rs.r.Context()
 	}
 	return rs.storeContext()
 }
 
-// commitContext is the context of a commit's store calls: storeContext,
-// or for a memstore the same as a view of the requestState (detachedView),
-// as the load's, so that a save or touch costs no allocation for it. rs.mu
-// is held.
-func (rs *requestState) commitContext() context.Context {
-	if rs.m.inMemory {
-		return (*detachedView)(rs)
-	}
-	return rs.storeContext()
-}
+// commitContext is the context of a commit's store calls: storeContext.
+func (rs *requestState) commitContext() context.Context { return rs.storeContext() }
 
 // detachedView is the request's context without its cancellation, as
 // context.WithoutCancel makes it, as a view of the requestState, so that
@@ -2101,8 +2088,8 @@ func (rs *requestState) writeCookie(value string, expires, now time.Time) {
 	}
 	line := string(b)
 	h := rs.w.Header()
-	if s := rs.sess; s != nil && len(h["Set-Cookie"]) == 0 {
-		h["Set-Cookie"] = oneValue(&s.setCookieStore, line) // h.Set without canonicalizing a canonical key
+	if len(h["Set-Cookie"]) == 0 {
+		h["Set-Cookie"] = oneValue(&rs.setCookie, line) // h.Set without canonicalizing a canonical key
 	} else {
 		h["Set-Cookie"] = append(h["Set-Cookie"], line) // h.Add without canonicalizing a canonical key
 	}

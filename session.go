@@ -31,9 +31,8 @@ type Session struct {
 
 	// Storage that the request's values point into, allocated with the
 	// Session (once per request, by the load).
-	setCookieStore [1]string        // the Set-Cookie header's value, when it had none
-	valueStore     [1]keyed[slot]   // the loaded values, when they are one
-	changeStore    [1]keyed[change] // the first change since the last save
+	valueStore  [1]keyed[slot]   // the loaded values, when they are one
+	changeStore [1]keyed[change] // the first change since the last save
 }
 
 // renewedFrom is the old id of a RenewID and the user its stored copy is

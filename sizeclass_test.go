@@ -14,3 +14,12 @@ func TestRequestStateStaysInItsSizeClass(t *testing.T) {
 		t.Fatalf("requestState is %d bytes, beyond the 512-byte size class: put what few requests need in rareState", size)
 	}
 }
+
+// Session, allocated once per request that uses its session, stays within
+// the 352-byte size class: 16 bytes more move every such request to the
+// next class (384 bytes).
+func TestSessionStaysInItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Session{}); size > 352 {
+		t.Fatalf("Session is %d bytes, beyond the 352-byte size class", size)
+	}
+}
