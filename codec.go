@@ -308,6 +308,12 @@ func decodeJSONDocumentSpare(data []byte, doc *Document, cv *cookieValues, vals 
 			sawCookie = true
 			return doc.Cookie.decodeAt(data, i, cv)
 		}
+		if string(key) == CreatedKey {
+			if t, end, ok := isoTimeAt(data, i); ok {
+				doc.Created = t
+				return end, nil
+			}
+		}
 		raw, err := rawValueAt(data, i, 1)
 		if err != nil {
 			return 0, err
@@ -366,6 +372,12 @@ func (c *DocumentCookie) decodeAt(data []byte, i int, cv *cookieValues) (int, er
 		return 0, fmt.Errorf("%w: cookie is not an object", ErrCorrupt)
 	}
 	return walkObject(data, i, func(key []byte, i int) (int, error) {
+		if string(key) == "expires" {
+			if t, end, ok := isoTimeAt(data, i); ok {
+				cv.expires, cv.hasExpires = t, true
+				return end, nil
+			}
+		}
 		v, err := rawValueAt(data, i, 2)
 		if err != nil {
 			return 0, err
@@ -526,6 +538,20 @@ func parseISOTime(v []byte) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, unquote(v))
 	return t, err == nil
+}
+
+// isoTimeAt reads the JSON string that starts at data[i] when it holds a
+// time in the isoMillis layout, as the manager and express write one, and
+// returns the index just past it: its bytes are then all plain, so that
+// the time is read without scanning the string first (rawValueAt). ok is
+// false for anything else, which the caller reads as it reads any value.
+func isoTimeAt(data []byte, i int) (t time.Time, end int, ok bool) {
+	end = i + len(isoMillis) + 2
+	if i < 0 || end > len(data) || data[i] != '"' || data[end-1] != '"' {
+		return time.Time{}, 0, false
+	}
+	t, ok = parseISOMillis((*[len(isoMillis)]byte)(data[i+1 : end-1]))
+	return t, end, ok
 }
 
 // parseISOMillis parses the isoMillis layout, digit by digit.
@@ -717,25 +743,20 @@ func scanString(data []byte, i int) (end int, plain bool) {
 	}
 	plain = true
 	for i++; i < len(data); {
-		// Move i to the next quote, backslash or control byte: eight bytes
-		// at a time, then the first flagged byte of the word (the lowest is
-		// exact), and byte by byte in the last seven.
-		for {
-			if i+8 > len(data) {
-				for i < len(data) && plainStringByte[data[i]] {
-					plain = plain && data[i] < 0x80
-					i++
-				}
+		// Move i to the next quote, backslash or control byte, or, while
+		// the string is plain, the next byte past ASCII: eight bytes at a
+		// time, to the first flagged byte of the word (the lowest flag is
+		// exact), then byte by byte in the last seven.
+		for i+8 <= len(data) {
+			x := binary.LittleEndian.Uint64(data[i : i+8])
+			stop := specialBytes(x)
+			if plain {
+				stop |= x & highs
+			}
+			if stop != 0 {
+				i += bits.TrailingZeros64(stop) / 8
 				break
 			}
-			x := binary.LittleEndian.Uint64(data[i:])
-			if special := specialBytes(x); special != 0 {
-				n := bits.TrailingZeros64(special) / 8
-				plain = plain && x&highs&(1<<(8*n)-1) == 0
-				i += n
-				break
-			}
-			plain = plain && x&highs == 0
 			i += 8
 		}
 		if i >= len(data) {
@@ -747,6 +768,7 @@ func scanString(data []byte, i int) (end int, plain bool) {
 		case c < 0x20:
 			return -1, false
 		case c != '\\':
+			plain = plain && c < 0x80
 			i++
 			continue
 		case i+1 >= len(data):
@@ -787,15 +809,6 @@ func zeroByte(x uint64) uint64          { return (x - ones) & ^x & highs }
 func specialBytes(x uint64) uint64 {
 	return byteBelow(x, 0x20) | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\'))
 }
-
-// plainStringByte marks the bytes that stand for themselves inside a JSON
-// string: not the quote, the backslash, or a control character.
-var plainStringByte = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 // scanNumber validates the JSON number that starts at data[i].
 func scanNumber(data []byte, i int) int {

@@ -186,7 +186,9 @@ func FuzzDocumentDecodeAcceptsOnlyValidJSON(f *testing.F) {
 	for _, s := range []string{`{"cookie":{"a":1},"b":true}`, `{"cookie":{"a":01}}`, `{"cookie":{"a":"x\q"},"b":1}`,
 		`{"cookie":{"a":[1,}]}}`, `{"cookie":"x\"}`, `{"cookie":{"a":"}"}} `, `{"cookie":{"a":1},"cookie":{"b":[]}}`,
 		`{"cookie":1}`, `{"cookie":{"a":tru}}`, `{"cookie":{"a":1}`, `{"cookie":{"path":"\u00e9"}} x`,
-		`{"cookie":{"expires":"2026-11-22T10:00:00.000Z","originalMaxAge":1.5e3}}`, `{"cookie":{"expires":"soon"}}`} {
+		`{"cookie":{"expires":"2026-11-22T10:00:00.000Z","originalMaxAge":1.5e3}}`, `{"cookie":{"expires":"soon"}}`,
+		`{"cookie":{"expires":"2026-11-22T10:00:00.000Z"},"` + CreatedKey + `":"2026-11-22T10:00:00.000Z"}`,
+		`{"cookie":{"expires":"2026-11-22T10:00:00.000Z`, `{"cookie":{"expires":"2026-11-22T10:00:00.000Z"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
