@@ -1462,7 +1462,13 @@ func fieldDirectives(lines []string) iter.Seq2[string, bool] {
 // shared caches (keepFromSharedCaches, after foldCacheControl) and CDNs
 // (keepFromCDN, for each CDN cache field), in one walk of h that finds both
 // the CDN cache fields and the Cache-Control keys not written canonically.
+// A header of no fields but the commit's own (onlyCommitFields) has
+// neither, nor a Cache-Control: it gets "private" without the walk.
 func keepFromCaches(h http.Header, spare *[1]string) {
+	if onlyCommitFields(h) {
+		h["Cache-Control"] = oneValue(spare, "private") // h.Set without canonicalizing a canonical key
+		return
+	}
 	var others []string // Cache-Control keys not written canonically
 	for name, lines := range h {
 		if private, ok := cdnCacheField(name); ok {
@@ -1473,6 +1479,21 @@ func keepFromCaches(h http.Header, spare *[1]string) {
 	}
 	foldCacheControl(h, others)
 	keepFromSharedCaches(h, spare)
+}
+
+// onlyCommitFields reports whether h holds no keys but the ones a commit
+// writes, Set-Cookie and Vary, as it does for a handler that set no header
+// before its first write. Two lookups, where a walk of the map costs about
+// as much as the rest of the cookie's headers.
+func onlyCommitFields(h http.Header) bool {
+	n := 0
+	if _, ok := h["Set-Cookie"]; ok {
+		n++
+	}
+	if _, ok := h["Vary"]; ok {
+		n++
+	}
+	return len(h) == n
 }
 
 // foldCacheControl moves the lines of every Cache-Control key not written
