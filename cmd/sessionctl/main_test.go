@@ -419,9 +419,15 @@ func TestABoltFileInUseGivesAClearError(t *testing.T) {
 	}
 }
 
+// memcachedURL is the store URL of the memcached at addr with a timeout of
+// 10 s for each read and write, where gomemcache's default of 500 ms is
+// missed on a loaded machine: sessionctl's ping at the opening then fails
+// with "cannot reach the store" (forced with a proxy delaying 600 ms).
+func memcachedURL(addr string) string { return "memcached://" + addr + "?timeout=10s" }
+
 func TestMemcachedCannotListSessions(t *testing.T) {
 	srv := testserver.StartMemcached(t)
-	url := "memcached://" + srv.Addr
+	url := memcachedURL(srv.Addr)
 	for _, cmd := range [][]string{{"list"}, {"count"}, {"clear", "-yes"}} {
 		code, _, errOut := sessionctl(t, "", append([]string{"-store", url}, cmd...)...)
 		if code != 1 || !strings.Contains(errOut, "memcached cannot list sessions") {
@@ -698,7 +704,7 @@ func TestAStoreThatStopsAnsweringIsReportedSlowAtTimeout(t *testing.T) {
 		{"redis", func(t *testing.T) string { return testserver.StartRedis(t).Addr },
 			func(addr string) string { return "redis://" + addr + "/0" }, []string{"count"}},
 		{"memcached", func(t *testing.T) string { return testserver.StartMemcached(t).Addr },
-			func(addr string) string { return "memcached://" + addr + "?timeout=10s" }, []string{"show", "some-id"}},
+			memcachedURL, []string{"show", "some-id"}},
 		{"postgres", func(t *testing.T) string { return testserver.SharedPostgres(t).Addr },
 			func(addr string) string { return "postgres://postgres@" + addr + "/postgres?sslmode=disable" }, []string{"count"}},
 	} {

@@ -106,7 +106,7 @@ func TestUserFindsARedisUserIndexUnderTheURLsUserIndexPrefix(t *testing.T) {
 func TestMemcachedHasNoUserIndex(t *testing.T) {
 	srv := testserver.StartMemcached(t)
 	for _, cmd := range []string{"user", "logout-user"} {
-		code, _, errOut := sessionctl(t, "", "-store", "memcached://"+srv.Addr, cmd, "dana")
+		code, _, errOut := sessionctl(t, "", "-store", memcachedURL(srv.Addr), cmd, "dana")
 		if code != 1 || !strings.Contains(errOut, "memcached keeps no index of users' sessions") {
 			t.Errorf("%s: exit %d, stderr %q", cmd, code, errOut)
 		}

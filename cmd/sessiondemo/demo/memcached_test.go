@@ -20,7 +20,7 @@ func TestLogoutOthersOnAStoreWithoutAUserIndexSaysSo(t *testing.T) {
 	mc := testserver.StartMemcached(t)
 	s, err := Start(t.Context(), Config{
 		Addr:     "127.0.0.1:0",
-		StoreURL: "memcached://" + mc.Addr,
+		StoreURL: "memcached://" + mc.Addr + "?timeout=10s", // gomemcache's 500 ms, a loaded machine misses
 		Secrets:  []string{"a secret of the memcached test"},
 		MaxAge:   time.Hour,
 		Dir:      t.TempDir(),
