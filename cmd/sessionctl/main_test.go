@@ -601,11 +601,13 @@ func (s failAfterIDs) IDs(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-// busyScript keeps Redis busy for 1.5s: meanwhile it answers every other
-// command with a BUSY error, an error about the server, not about a key.
+// busyScript keeps Redis busy until SCRIPT KILL (or for a minute):
+// meanwhile it answers every other command with a BUSY error, an error
+// about the server, not about a key. A script that ended on its own after
+// 1.5 s let a listing descheduled that long on a loaded machine read alice.
 const busyScript = `local t = redis.call('TIME')
 local start = t[1] * 1000000 + t[2]
-repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 1500000
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 60000000
 return 1`
 
 // A store that fails in the middle of a listing ends it, whether the
@@ -624,6 +626,7 @@ func TestListStopsWhenTheStoreFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			go rdb.Eval(context.Background(), busyScript, nil)
+			t.Cleanup(func() { rdb.ScriptKill(context.Background()) }) // before rdb.Close
 			// Past the threshold, the server answers BUSY: wait for that
 			// rather than for a fixed time, which a loaded machine can
 			// spend before the script even starts.
