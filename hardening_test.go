@@ -294,7 +294,11 @@ func TestStoreThatStopsAnsweringGetsTheErrorHandlersAnswerWithinStoreTimeout(t *
 				got = err
 				http.Error(w, "store timeout", http.StatusServiceUnavailable)
 			}})
-			b := stored(t, m)
+			// The session is stored by a manager with the default
+			// StoreTimeout (same store, same secret): with 50 ms, a save
+			// descheduled that long on a loaded machine left no cookie.
+			setup, _ := newTestManager(t, Options{Store: hs})
+			b := stored(t, setup)
 			b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 				if when == "save" {
 					s.Set("x", 1)
