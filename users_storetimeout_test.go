@@ -37,15 +37,21 @@ func hangOn(t *testing.T, fs *faultStore, op string) *atomic.Int32 {
 	return &calls
 }
 
-// usersOnAFaultStore logs n browsers in as ann on a faultStore, with the
-// given StoreTimeout.
+// usersOnAFaultStore returns a manager with the given StoreTimeout on a
+// faultStore where n browsers logged in as ann. They log in through a
+// manager with the default StoreTimeout: under one of 50 ms, a login
+// descheduled that long on a loaded machine was not stored.
 func usersOnAFaultStore(t *testing.T, timeout time.Duration, n int) (*Manager, *faultStore) {
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	m, _ := newTestManager(t, Options{Store: fs, StoreTimeout: timeout})
 	m.now = fs.clock.Now
-	login := m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ann") }))
+	setup, _ := newTestManager(t, Options{Store: fs})
+	setup.now = fs.clock.Now
+	login := setup.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ann") }))
 	for range n {
-		newBrowser(t, login).get("/")
+		if rec := newBrowser(t, login).get("/"); rec.Code != http.StatusOK {
+			t.Fatalf("setting up: a login of ann answered %d", rec.Code)
+		}
 	}
 	return m, fs
 }
