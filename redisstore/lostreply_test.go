@@ -218,17 +218,13 @@ func TestASwapWithReplicasRefusedAsReadOnlyIsSentAgainAsTheClientsRetriesSay(t *
 	}
 }
 
-// refusedAddr returns a loopback address where nothing listens: a dial
-// there is refused.
+// refusedAddr returns a loopback address where nothing listens, nor can
+// until the test ends: a dial there is refused (testserver.RefusingAddr;
+// a port found free and closed again could be given to another test
+// binary's server meanwhile, which would then answer the dials).
 func refusedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return testserver.RefusingAddr(t)
 }
 
 // A compare-and-swap that never reached the server (its connection could

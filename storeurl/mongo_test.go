@@ -3,7 +3,6 @@ package storeurl_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -45,10 +44,9 @@ func TestMongoURLOpensStoreOnTheNamedCollection(t *testing.T) {
 }
 
 func TestMongoURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
-	srv := testserver.StartMongo(t)
-	srv.Kill()
+	down := testserver.RefusingAddr(t) // a server that is down: refused, whoever else starts meanwhile
 	start := time.Now()
-	_, _, err := storeurl.Open(t.Context(), "mongodb://"+srv.Addr+"/app?serverSelectionTimeoutMS=300")
+	_, _, err := storeurl.Open(t.Context(), "mongodb://"+down+"/app?serverSelectionTimeoutMS=300")
 	if err == nil || !strings.Contains(err.Error(), "ping") {
 		t.Fatalf("Open with the server down: %v, want a ping error", err)
 	}
@@ -63,19 +61,14 @@ func TestMongoURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
 // selecting a server until Open's deadline or its serverSelectionTimeoutMS
 // (30 s): sessiondemo -store mongodb://... said nothing for 30 s.
 func TestMongoURLOfAServerThatRefusesTheConnectionFailsAtOnce(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_, port, _ := net.SplitHostPort(testserver.RefusingAddr(t))
 	// The driver names a host in its canonical form (lower case, with
 	// the default port 27017 when the URL gives none): LOCALHOST stands
 	// for such a host here, as a port of 27017 is not sure to be free.
-	for _, host := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("LOCALHOST:%d", port)} {
+	for _, host := range []string{"127.0.0.1:" + port, "LOCALHOST:" + port} {
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		start := time.Now()
-		_, _, err = storeurl.Open(ctx, "mongodb://"+host+"/app")
+		_, _, err := storeurl.Open(ctx, "mongodb://"+host+"/app")
 		took := time.Since(start)
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), "connection refused") {
@@ -88,7 +81,7 @@ func TestMongoURLOfAServerThatRefusesTheConnectionFailsAtOnce(t *testing.T) {
 	// A URL that sets serverSelectionTimeoutMS waits that long (for a
 	// server that is still starting), as before.
 	start := time.Now()
-	_, _, err = storeurl.Open(t.Context(), fmt.Sprintf("mongodb://127.0.0.1:%d/app?serverSelectionTimeoutMS=1500", port))
+	_, _, err := storeurl.Open(t.Context(), "mongodb://127.0.0.1:"+port+"/app?serverSelectionTimeoutMS=1500")
 	if took := time.Since(start); err == nil || took < 1500*time.Millisecond {
 		t.Fatalf("Open with serverSelectionTimeoutMS=1500 of a port where nothing listens: %v after %v, want an error after 1.5 s", err, took)
 	}

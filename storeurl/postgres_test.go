@@ -57,9 +57,9 @@ func TestPostgresqlSchemeAndDefaultTable(t *testing.T) {
 }
 
 func TestPostgresURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
-	srv := testserver.StartPostgres(t)
-	dsn := srv.NewDatabase(t)
-	srv.Kill()
+	srv := testserver.SharedPostgres(t)
+	// A server that is down: its port refuses, whoever else starts meanwhile.
+	dsn := strings.Replace(srv.NewDatabase(t), srv.Addr, testserver.RefusingAddr(t), 1)
 	start := time.Now()
 	_, _, err := storeurl.Open(t.Context(), dsn+"&connect_timeout=1")
 	if err == nil || !strings.Contains(err.Error(), "ping") {

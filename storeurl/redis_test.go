@@ -150,15 +150,7 @@ func TestRedisSentinelURLOfAMasterNoSentinelKnowsSaysSo(t *testing.T) {
 // sessionctl's -timeout (10 s), whose error then said only "context
 // deadline exceeded".
 func TestRedisSentinelURLWhoseSentinelsRefuseFailsAtOnce(t *testing.T) {
-	var addrs []string
-	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, l.Addr().String())
-		l.Close()
-	}
+	addrs := []string{testserver.RefusingAddr(t), testserver.RefusingAddr(t)}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -187,12 +179,11 @@ func TestRedisClusterURLUsesEveryNode(t *testing.T) {
 }
 
 func TestRedisURLOfServerThatIsDownFailsAtOpen(t *testing.T) {
-	srv := testserver.StartRedis(t)
-	srv.Kill()
+	down := testserver.RefusingAddr(t) // a server that is down: refused, whoever else starts meanwhile
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, _, err := storeurl.Open(ctx, "redis://"+srv.Addr+"?dial_timeout=200ms&max_retries=-1")
+	_, _, err := storeurl.Open(ctx, "redis://"+down+"?dial_timeout=200ms&max_retries=-1")
 	if err == nil || !strings.Contains(err.Error(), "ping") {
 		t.Fatalf("Open of a stopped server: %v, want a ping error", err)
 	}
