@@ -41,11 +41,24 @@ const (
 	// before the fault, the requests during it, and the acknowledged
 	// writes after it.
 	lostBefore, lostDuring, lostAfter = 150, 800, 150
+	// lostStoreTimeout is the store timeout of fault 8's apps (but
+	// FerretDB's): the default, not fault 1's second. The fault is answers
+	// and writes the proxy loses, at once; with a second, a loaded machine
+	// adds timeouts of its own to them (most requests of a CI run failed
+	// so), and a call the server carries out after its client gave up at
+	// the deadline (PostgreSQL runs such a DELETE) is a fault of another
+	// kind, whose worst case (a login's delete of the old id that got no
+	// answer, nor did the read and the second delete after it: both ids
+	// ended, see Manager.finishRenew) lost sessions.
+	lostStoreTimeout = session.DefaultStoreTimeout
 )
 
-// lostConfig is the run of fault 8 on urls.
+// lostConfig is the run of fault 8 on urls, whose apps have the store
+// timeout lostStoreTimeout (twoAppsWithTimeout): a request may take several
+// of them, within the harness client's Timeout, so that no user sends its
+// next request while the last one still runs.
 func lostConfig(urls []string) faults.Config {
-	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter}
+	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter, Timeout: 6 * lostStoreTimeout}
 }
 
 // loseReplies runs the Flashes load of cfg on store (reached through
@@ -98,7 +111,7 @@ func TestRedisLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, redisstore.New(c))
 	}
-	loseReplies(t, "a", "Redis", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "a", "Redis", proxy, lostConfig(twoAppsWithTimeout(t, lostStoreTimeout, stores...)), lostDuring)
 }
 
 func TestMemcachedLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
@@ -107,11 +120,11 @@ func TestMemcachedLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *test
 	var stores []session.Store
 	for range 2 {
 		c := memcache.New(proxy.Addr)
-		c.Timeout = storeTimeout
+		c.Timeout = lostStoreTimeout
 		t.Cleanup(func() { c.Close() })
 		stores = append(stores, memcachedstore.New(c))
 	}
-	loseReplies(t, "b", "Memcached", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "b", "Memcached", proxy, lostConfig(twoAppsWithTimeout(t, lostStoreTimeout, stores...)), lostDuring)
 }
 
 func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
@@ -120,7 +133,7 @@ func TestPostgresLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testi
 	proxy := testserver.StartProxy(t, srv.Addr)
 	dsn = strings.Replace(dsn, srv.Addr, proxy.Addr, 1)
 	stores := pgStores(t, dsn)
-	loseReplies(t, "c", "PostgreSQL", proxy, lostConfig(twoApps(t, stores...)), lostDuring)
+	loseReplies(t, "c", "PostgreSQL", proxy, lostConfig(twoAppsWithTimeout(t, lostStoreTimeout, stores...)), lostDuring)
 }
 
 func TestMongoLostRepliesApplyNothingTwiceAndLoseNothingAcknowledged(t *testing.T) {
