@@ -237,6 +237,15 @@ type Report struct {
 	LongestErrorStretch time.Duration
 	// Slowest is the longest request, failed or not.
 	Slowest time.Duration
+	// SlowestHealthy is the longest acknowledged request of those answered
+	// before the injection began or sent after it returned: what the
+	// machine's load alone made a request take in this run, with no store
+	// call failing, the yardstick of Slowest on a loaded machine.
+	SlowestHealthy time.Duration
+	// SlowestRequest describes the slowest request as Histories does,
+	// with when it was sent from the injection's start, for a failure
+	// message.
+	SlowestRequest string
 	// Lost counts acknowledged writes that a later read did not see.
 	Lost int
 	// Resets counts sessions that a user had written to and that a later
@@ -345,9 +354,9 @@ func (r Report) String() string {
 }
 
 func (r Report) string() string {
-	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v, %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
+	return fmt.Sprintf("%s on %s: %d users, %d requests, %d errors (%d after the heal), %d acknowledged, longest error stretch %v, slowest %v (%v with no fault), %d acknowledged writes lost, %d sessions reset, goroutines %d before, %d at the fault, %d at the heal, %d at most, %v",
 		r.Fault, r.Store, r.Users, r.Requests, r.Errors, r.ErrorsAfterHeal, r.Acked,
-		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond),
+		r.LongestErrorStretch.Round(time.Millisecond), r.Slowest.Round(time.Millisecond), r.SlowestHealthy.Round(time.Millisecond),
 		r.Lost, r.Resets, r.GoroutinesBefore, r.GoroutinesAtFault, r.GoroutinesAtHeal, r.GoroutinesPeak, r.Took.Round(100*time.Millisecond)) +
 		r.lateString()
 }
@@ -373,7 +382,7 @@ type user struct {
 	lostToLate                                      int
 	lateWrites                                      []string
 	lostBySession                                   map[string]int
-	slowest, longestStretch                         time.Duration
+	slowest, slowestHealthy, longestStretch         time.Duration
 	stretchStart                                    time.Time // zero when the last request succeeded
 
 	// With Config.Flashes: every request in order, and the sequence number
@@ -417,6 +426,22 @@ func (u *user) historyText() string {
 	return b.String()
 }
 
+// slowestText describes u's slowest request as historyText does, with
+// when it was sent from injected (the injection's start; zero if none).
+func (u *user) slowestText(injected time.Time) string {
+	for _, h := range u.history {
+		if h.took != u.slowest {
+			continue
+		}
+		from := "before any injection"
+		if !injected.IsZero() {
+			from = fmt.Sprintf("%v from the injection's start", h.sent.Sub(injected).Round(time.Millisecond))
+		}
+		return fmt.Sprintf("%s (%s) +%v %s -> %.300s", h.sent.Format("15:04:05.000"), from, h.took.Round(time.Millisecond), h.url, h.result)
+	}
+	return ""
+}
+
 // flashRequest is one request of Config.Flashes: the message it added
 // (0 for the final read), whether it was acknowledged and then the
 // messages it showed.
@@ -435,6 +460,8 @@ type run struct {
 	acked      atomic.Int64
 	answered   atomic.Int64
 	stop       atomic.Bool
+	injected   atomic.Bool  // whether the injection has begun
+	injectedAt time.Time    // when it began, set before injected
 	healed     atomic.Int64 // UnixNano when the injection returned; 0 before
 }
 
@@ -529,6 +556,8 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 	err := r.waitAcked(ctx, int64(cfg.Before))
 	if err == nil {
 		rep.GoroutinesAtFault = goroutines()
+		r.injectedAt = time.Now()
+		r.injected.Store(true)
 		err = inject(&Live{ctx, r})
 		rep.GoroutinesAtHeal = goroutines()
 		r.healed.Store(time.Now().UnixNano())
@@ -561,7 +590,11 @@ func Run(ctx context.Context, cfg Config, inject func(*Live) error) (Report, err
 		rep.LateWrites = append(rep.LateWrites, u.lateWrites...)
 		rep.Resets += u.resets
 		maps.Copy(rep.LostBySession, u.lostBySession)
-		rep.Slowest = max(rep.Slowest, u.slowest)
+		if u.slowest > rep.Slowest {
+			rep.Slowest = u.slowest
+			rep.SlowestRequest = u.slowestText(r.injectedAt)
+		}
+		rep.SlowestHealthy = max(rep.SlowestHealthy, u.slowestHealthy)
 		rep.LongestErrorStretch = max(rep.LongestErrorStretch, u.longestStretch)
 		if (u.lost > 0 || u.resets > 0) && len(rep.Histories) < maxHistories {
 			rep.Histories = append(rep.Histories, u.historyText())
@@ -686,6 +719,9 @@ func (r *run) request(ctx context.Context, u *user, url string, seq int) bool {
 		return false
 	}
 	u.stretchStart = time.Time{}
+	if afterHeal || !r.injected.Load() {
+		u.slowestHealthy = max(u.slowestHealthy, took)
+	}
 	a, perr := parseAnswer(body)
 	id, prev, isNew, read, saved := a.id, a.prev, a.isNew, a.read, a.save
 	if perr == nil && r.cfg.Flashes && read == nil {
