@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/redis/go-redis/v9"
@@ -54,11 +55,14 @@ const (
 )
 
 // lostConfig is the run of fault 8 on urls, whose apps have the store
-// timeout lostStoreTimeout (twoAppsWithTimeout): a request may take several
-// of them, within the harness client's Timeout, so that no user sends its
-// next request while the last one still runs.
+// timeout lostStoreTimeout (twoAppsWithTimeout). A request may run out of
+// several of them in a row (a login's write, its delete of the old id and
+// the checks after a failed one; PostgreSQL's slowest request took 19.7 s
+// at load 10), within the harness client's Timeout, so that no user sends
+// its next request while the last one still runs, and the run's Limit.
 func lostConfig(urls []string) faults.Config {
-	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter, Timeout: 6 * lostStoreTimeout}
+	return faults.Config{URLs: urls, Users: users, Before: lostBefore, After: lostAfter,
+		Timeout: 12 * lostStoreTimeout, Limit: 3 * time.Minute}
 }
 
 // loseReplies runs the Flashes load of cfg on store (reached through
