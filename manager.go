@@ -734,10 +734,11 @@ func (m *Manager) written(ctx context.Context, s *Session, ver string) error {
 // gave up at its deadline), which would then end the old id as well as
 // the undone new one; a destroy that the store answers ends the old id
 // for certain; and a second destroy whose answer was lost (Redis) ended
-// it too. The second destroy, then the second read, each get half of what
-// is left of the clean-up's deadline: one that got no answer in all of it
-// would leave the undo a spent context, and the new id's session stored,
-// and indexed, with no client holding it. s.mu is held.
+// it too. The first read, the second destroy, then the second read, each
+// get half of what is left of the clean-up's deadline: one that got no
+// answer in all of it would leave the undo a spent context, and the new
+// id's session stored, and indexed, with no client holding it. s.mu is
+// held.
 func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	err := m.dropRenewedFrom(ctx, s, "renew id")
 	if err == nil {
@@ -745,18 +746,21 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	cctx, cancel := m.cleanupContext(ctx)
 	defer cancel()
-	if m.renewedFromGone(cctx, s) {
+	rctx, rcancel := halfLeft(cctx)
+	gone := m.renewedFromGone(rctx, s)
+	rcancel()
+	if gone {
 		return nil
 	}
 	if s.renewedFrom != nil {
-		rctx, rcancel := halfLeft(cctx)
+		rctx, rcancel = halfLeft(cctx)
 		rerr := m.dropRenewedFrom(rctx, s, "renew id")
 		rcancel()
 		if rerr == nil {
 			return nil
 		}
 		rctx, rcancel = halfLeft(cctx)
-		gone := m.renewedFromGone(rctx, s)
+		gone = m.renewedFromGone(rctx, s)
 		rcancel()
 		if gone {
 			return nil

@@ -1,0 +1,52 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A login whose destroy of the old id gets no answer within StoreTimeout,
+// and whose check of the old id (a read) gets none either (the store went
+// away), is undone: the new id's session is destroyed, so that no session
+// that no client holds stays stored and in bob's index. The check gets
+// part of the clean-up's StoreTimeout, not all of it: before, a read that
+// hung took it all, and the second destroy, the second read and the undo
+// went out on a spent context, which a store client refuses unsent.
+func TestRenewIDWhoseOldIDCheckTimesOutUndoesTheNewID(t *testing.T) {
+	m, fs, _, b, oldID := renewSetupWith(t, "ada", time.Second)
+	oldCookie := b.cookie
+	var destroyed atomic.Bool
+	fs.on(func(ctx context.Context, op, id string) error {
+		switch {
+		case op == "Destroy" && id == oldID:
+			destroyed.Store(true)
+			<-ctx.Done() // never answered within the deadline, and not applied
+			return ctx.Err()
+		case op == "Get" && id == oldID && destroyed.Load():
+			<-ctx.Done() // the check: no answer either
+			return ctx.Err()
+		}
+		return ctx.Err() // a client refuses a call on a spent context
+	})
+	rec := b.get("/login?u=bob")
+	fs.on(nil)
+	if !destroyed.Load() {
+		t.Fatal("the login destroyed no old id (the test's premise)")
+	}
+	if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+		t.Fatalf("login answered %d, cookie changed %v; want the ErrorHandler's 503 and the old cookie", rec.Code, b.cookie != oldCookie)
+	}
+	if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+		t.Fatalf("stored sessions %v, want the old id alone, %v: the new id's write was not undone", short(ids), short([]string{oldID}))
+	}
+	if live := liveOf(t, m, "bob"); len(live) != 0 {
+		t.Fatalf("UserSessions(bob) = %v, a session no client holds", short(live))
+	}
+	if got := b.get("/show").Body.String(); got != "ada socks" {
+		t.Fatalf("after the failed login the session reads %q, want %q", got, "ada socks")
+	}
+}
