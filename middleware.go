@@ -181,7 +181,36 @@ type detachedView requestState
 func (*detachedView) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (*detachedView) Done() <-chan struct{}       { return nil }
 func (*detachedView) Err() error                  { return nil }
-func (v *detachedView) Value(key any) any         { return (*requestContext)(v).Value(key) }
+
+// Value is the request context's value for key, but for the key the
+// context package finds a context's cancellation by (cancelCtxKey), which
+// it hides as context.WithoutCancel does: a store call whose StoreTimeout
+// ran out after the client hung up has DeadlineExceeded as its
+// context.Cause, not the request's context.Canceled.
+func (v *detachedView) Value(key any) any {
+	if key == cancelCtxKey {
+		return nil
+	}
+	return (*requestContext)(v).Value(key)
+}
+
+// cancelCtxKey is the context package's key for a context's cancellation,
+// the one context.Cause asks a done context's Value for (keyProbe).
+var cancelCtxKey = func() (key any) {
+	context.Cause(keyProbe{&key})
+	return key
+}()
+
+// keyProbe is a done context that records the key its Value is asked for.
+type keyProbe struct{ key *any }
+
+func (keyProbe) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (keyProbe) Done() <-chan struct{}       { return nil }
+func (keyProbe) Err() error                  { return context.Canceled }
+func (p keyProbe) Value(key any) any {
+	*p.key = key
+	return nil
+}
 
 // String names the context as context.WithoutCancel's String does
 // (requestContext.String).
