@@ -116,12 +116,22 @@ func (c storeCallContext) AfterFunc(f func()) (stop func() bool) {
 // ctx has ended (StoreTimeout ran out, or the client hung up, which is
 // often why the write failed), ctx without its cancellation and with a
 // StoreTimeout of its own: with the spent context the clean-up would fail
-// unsent.
+// unsent. A ctx that its caller can still cancel (Session.Save's, the
+// request's) keeps its deadline but not its cancellation: a client that
+// hangs up in the middle of a clean-up of several calls (a login's undo,
+// finishRenew) would leave it half done.
 func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() == nil {
-		return ctx, noCancel
+	if ctx.Err() != nil {
+		return m.withStoreTimeout(context.WithoutCancel(ctx))
 	}
-	return m.withStoreTimeout(context.WithoutCancel(ctx))
+	if _, ok := ctx.(storeCallContext); ok || ctx.Done() == nil {
+		return ctx, noCancel // nothing but its deadline ends it
+	}
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return detached, noCancel
 }
 
 // withStoreTimeout bounds ctx by Options.StoreTimeout. A memstore answers
