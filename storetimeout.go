@@ -131,7 +131,7 @@ func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.
 	if deadline, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(detached, deadline)
 	}
-	return detached, noCancel
+	return m.withStoreTimeout(detached) // what the hang-up no longer ends, StoreTimeout does
 }
 
 // withStoreTimeout bounds ctx by Options.StoreTimeout. A memstore answers
