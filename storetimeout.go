@@ -119,7 +119,8 @@ func (c storeCallContext) AfterFunc(f func()) (stop func() bool) {
 // unsent. A ctx that its caller can still cancel (Session.Save's, the
 // request's) keeps its deadline but not its cancellation: a client that
 // hangs up in the middle of a clean-up of several calls (a login's undo,
-// finishRenew) would leave it half done.
+// finishRenew) would leave it half done. With StoreTimeout off, a ctx
+// without a deadline keeps its cancellation, the one bound it has.
 func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if ctx.Err() != nil {
 		return m.withStoreTimeout(context.WithoutCancel(ctx))
@@ -130,6 +131,9 @@ func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.
 	detached := context.WithoutCancel(ctx)
 	if deadline, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(detached, deadline)
+	}
+	if m.opts.StoreTimeout < 0 {
+		return ctx, noCancel // no limit: its cancellation alone ends a call the store never answers
 	}
 	return m.withStoreTimeout(detached) // what the hang-up no longer ends, StoreTimeout does
 }
