@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // With StoreTimeout off, a login saved by hand (Session.Save with the
@@ -38,6 +39,43 @@ func TestRenewIDSavedByHandWithoutStoreTimeoutEndsItsCleanUpWhenTheClientHangsUp
 		return c.Err()
 	})
 	b.do(httptest.NewRequest(http.MethodGet, "/login?u=bob", nil).WithContext(ctx))
+	fs.on(nil)
+	if !checked.Load() {
+		t.Fatal("the login read no old id after a failed destroy (the test's premise)")
+	}
+	t.Logf("Session.Save: %v", app.saveErr)
+}
+
+// passedDeadline is a context whose deadline has passed while its Done is
+// not yet closed, as a context.WithTimeout's is between its deadline and
+// its timer's firing, when a driver that set its connection's deadline
+// from the context's (go-redis, pgx) has already given up.
+type passedDeadline struct{ context.Context }
+
+func (passedDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A login saved by hand whose destroy of the old id gave up at its
+// deadline, before the context's timer marked the context done, cleans up
+// on a StoreTimeout of its own, as after a context already done: on the
+// spent deadline, the read of the old id and the undo would fail unsent.
+func TestRenewIDWhoseDestroyGaveUpAtItsDeadlineCleansUpOnAFreshStoreTimeout(t *testing.T) {
+	_, fs, app, b, oldID := renewSetup(t, "ada")
+	app.save = true
+	var failed, checked atomic.Bool
+	fs.on(func(c context.Context, op, id string) error {
+		switch {
+		case op == "Destroy" && id == oldID && !failed.Load():
+			failed.Store(true)
+			return context.DeadlineExceeded // the driver's connection deadline passed
+		case op == "Get" && id == oldID && failed.Load() && !checked.Load():
+			checked.Store(true)
+			if c.Err() != nil {
+				t.Errorf("the clean-up's read of the old id went out on a spent context: %v", c.Err())
+			}
+		}
+		return c.Err()
+	})
+	b.do(httptest.NewRequest(http.MethodGet, "/login?u=bob", nil).WithContext(passedDeadline{t.Context()}))
 	fs.on(nil)
 	if !checked.Load() {
 		t.Fatal("the login read no old id after a failed destroy (the test's premise)")

@@ -114,22 +114,25 @@ func (c storeCallContext) AfterFunc(f func()) (stop func() bool) {
 
 // cleanupContext returns ctx for a clean-up after a failed write, or, when
 // ctx has ended (StoreTimeout ran out, or the client hung up, which is
-// often why the write failed), ctx without its cancellation and with a
-// StoreTimeout of its own: with the spent context the clean-up would fail
-// unsent. A ctx that its caller can still cancel (Session.Save's, the
-// request's) keeps its deadline but not its cancellation: a client that
-// hangs up in the middle of a clean-up of several calls (a login's undo,
-// finishRenew) would leave it half done. With StoreTimeout off, a ctx
-// without a deadline keeps its cancellation, the one bound it has.
+// often why the write failed; a deadline that has passed counts, though
+// the timer that closes Done has yet to fire), ctx without its
+// cancellation and with a StoreTimeout of its own: with the spent context
+// the clean-up would fail unsent. A ctx that its caller can still cancel
+// (Session.Save's, the request's) keeps its deadline but not its
+// cancellation: a client that hangs up in the middle of a clean-up of
+// several calls (a login's undo, finishRenew) would leave it half done.
+// With StoreTimeout off, a ctx without a deadline keeps its cancellation,
+// the one bound it has.
 func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() != nil {
+	deadline, hasDeadline := ctx.Deadline()
+	if ctx.Err() != nil || hasDeadline && !time.Now().Before(deadline) { // a driver gives up at the deadline, maybe before Done closes
 		return m.withStoreTimeout(context.WithoutCancel(ctx))
 	}
 	if _, ok := ctx.(storeCallContext); ok || ctx.Done() == nil {
 		return ctx, noCancel // nothing but its deadline ends it
 	}
 	detached := context.WithoutCancel(ctx)
-	if deadline, ok := ctx.Deadline(); ok {
+	if hasDeadline {
 		return context.WithDeadline(detached, deadline)
 	}
 	if m.opts.StoreTimeout < 0 {
