@@ -23,6 +23,16 @@ NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
 test: deps vet fmt ferretdb race dates fuzz e2e
 
+# The network steps of deps are tried three times, 10 s apart: on a fresh
+# machine one transient error (a mirror's or the proxy's hiccup, a DNS
+# timeout) would otherwise fail the whole run. apt-get update only warns
+# about an index it could not fetch, so update and install are retried
+# together; apt waits up to 5 minutes for the dpkg lock that a fresh
+# machine's unattended-upgrades may hold. npm ci starts from an empty
+# node_modules, and go mod download resumes, so both are safe to repeat.
+RETRY := retry() { for try in 1 2 3; do "$$@" && return 0; [ $$try = 3 ] || { echo "deps: failed (try $$try of 3), again in 10s: $$*" >&2; sleep 10; }; done; return 1; };
+APT_GET := apt-get -o Acquire::Retries=3 -o DPkg::Lock::Timeout=300
+
 # deps installs what is missing. Without root it says what to install.
 deps:
 	@missing=""; for b in $(NEEDED_BINARIES); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
@@ -30,8 +40,8 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all servers present"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		echo "deps: installing $(APT_PACKAGES) (missing:$$missing)"; \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+		export DEBIAN_FRONTEND=noninteractive; $(RETRY) \
+		retry sh -c '$(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null'; \
 	else \
 		echo "deps: missing$$missing; run: sudo apt-get install -y $(APT_PACKAGES)"; \
 		[ "$$SESSIONKIT_REQUIRE_SERVERS" != 1 ] || exit 1; \
@@ -39,10 +49,15 @@ deps:
 	@# node and npm for the express peer (interop/). Not in APT_PACKAGES: a
 	@# NodeSource nodejs conflicts with Debian's npm and would sink the whole install.
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		if [ "$$(id -u)" = 0 ]; then export DEBIAN_FRONTEND=noninteractive; $(RETRY) \
+			retry sh -c '$(APT_GET) update -qq && $(APT_GET) install -y -qq nodejs npm >/dev/null'; \
 		else echo "deps: missing node/npm; run: sudo apt-get install -y nodejs npm"; [ "$$SESSIONKIT_REQUIRE_SERVERS" != 1 ] || exit 1; fi; \
 	fi
-	@[ interop/peer/node_modules/.package-lock.json -nt interop/peer/package-lock.json ] || (cd interop/peer && npm ci --no-audit --no-fund)
+	@[ interop/peer/node_modules/.package-lock.json -nt interop/peer/package-lock.json ] || { $(RETRY) cd interop/peer && retry npm ci --no-audit --no-fund; }
+	@# The Go modules of every module here (FerretDB's too), fetched now
+	@# with retries rather than by the first go vet or go test, which
+	@# would fail on one transient error of the module proxy.
+	@$(RETRY) for m in $(MODULES) internal/ferretdb; do (cd $$m && retry $(GO) mod download) || exit 1; done
 	@# valkey-server 8.1 (SET IFEQ) for redisstore's native compare-and-set:
 	@# Debian 13's package and libraries, unpacked into the user's cache
 	@# directory (Debian 12 has no such server). No root needed.

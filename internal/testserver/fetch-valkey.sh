@@ -59,11 +59,21 @@ apt=(apt-get -qq
 	-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
 	-o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false)
 echo "valkey: downloading Debian $suite's valkey-server and the libraries it links"
-"${apt[@]}" update
 # The server and everything its binary links, down to the C library.
 packages=(valkey-server valkey-tools libc6 libssl3t64 libjemalloc2 liblzf1 libsystemd0
 	libatomic1 libcap2 libgcc-s1 libstdc++6 zlib1g libzstd1)
-(cd "$work/debs" && "${apt[@]}" download "${packages[@]}")
+# Three tries, 10 s apart, of the index and the packages together: apt-get
+# update only warns about an index it could not fetch (a transient network
+# error), and the download then finds no such package.
+for try in 1 2 3; do
+	rm -f "$work"/debs/*
+	if "${apt[@]}" update && (cd "$work/debs" && "${apt[@]}" download "${packages[@]}"); then
+		break
+	fi
+	[ "$try" -lt 3 ] || exit 1
+	echo "valkey: download failed (try $try of 3), again in 10s" >&2
+	sleep 10
+done
 for deb in "$work"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$work/new/root"
 done
