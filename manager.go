@@ -746,25 +746,10 @@ func (m *Manager) finishRenew(ctx context.Context, s *Session) error {
 	}
 	cctx, cancel := m.cleanupContext(ctx)
 	defer cancel()
-	rctx, rcancel := halfLeft(cctx)
-	gone := m.renewedFromGone(rctx, s)
-	rcancel()
-	if gone {
+	gone := func(ctx context.Context) bool { return m.renewedFromGone(ctx, s) }
+	destroyed := func(ctx context.Context) bool { return m.dropRenewedFrom(ctx, s, "renew id") == nil }
+	if onHalfLeft(cctx, gone) || onHalfLeft(cctx, destroyed) || onHalfLeft(cctx, gone) {
 		return nil
-	}
-	if s.renewedFrom != nil {
-		rctx, rcancel = halfLeft(cctx)
-		rerr := m.dropRenewedFrom(rctx, s, "renew id")
-		rcancel()
-		if rerr == nil {
-			return nil
-		}
-		rctx, rcancel = halfLeft(cctx)
-		gone = m.renewedFromGone(rctx, s)
-		rcancel()
-		if gone {
-			return nil
-		}
 	}
 	if derr := s.dropStored(cctx, "renew id"); derr != nil {
 		m.logger.WarnContext(cctx, "session: could not remove the session of a RenewID whose old id could not be destroyed; it expires on its own", "id", shortid.Of(s.id), "err", derr)
@@ -787,6 +772,14 @@ func (m *Manager) renewedFromGone(ctx context.Context, s *Session) bool {
 	m.unindexUser(ctx, old.user, old.id)
 	s.renewedFrom = nil
 	return true
+}
+
+// onHalfLeft reports f's answer on ctx bounded to half of its time left
+// (halfLeft).
+func onHalfLeft(ctx context.Context, f func(context.Context) bool) bool {
+	hctx, cancel := halfLeft(ctx)
+	defer cancel()
+	return f(hctx)
 }
 
 // halfLeft bounds ctx to half the time left until its deadline, if it has

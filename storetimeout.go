@@ -131,14 +131,13 @@ func (m *Manager) cleanupContext(ctx context.Context) (context.Context, context.
 	if _, ok := ctx.(storeCallContext); ok || ctx.Done() == nil {
 		return ctx, noCancel // nothing but its deadline ends it
 	}
-	detached := context.WithoutCancel(ctx)
 	if hasDeadline {
-		return context.WithDeadline(detached, deadline)
+		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	}
 	if m.opts.StoreTimeout < 0 {
 		return ctx, noCancel // no limit: its cancellation alone ends a call the store never answers
 	}
-	return m.withStoreTimeout(detached) // what the hang-up no longer ends, StoreTimeout does
+	return m.withStoreTimeout(context.WithoutCancel(ctx)) // what the hang-up no longer ends, StoreTimeout does
 }
 
 // withStoreTimeout bounds ctx by Options.StoreTimeout. A memstore answers
