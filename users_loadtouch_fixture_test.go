@@ -55,3 +55,26 @@ func failedLoadThen(t *testing.T, down *atomic.Bool, then func(w http.ResponseWr
 		then(w, r)
 	})
 }
+
+// indexDownSetBackFails is a fault script: while down is set, every user
+// index write fails, and the set back after the first of them (the
+// GetAndTouch that gives the load's touch back) fails too.
+type indexDownSetBackFails struct {
+	down, touchDown atomic.Bool
+	failures        atomic.Int32
+}
+
+// err is the script's error for a store call op, nil if it fails none.
+func (f *indexDownSetBackFails) err(op string) error {
+	switch {
+	case op == "IndexUserSession" && f.down.Load():
+		if f.failures.Add(1) == 1 {
+			f.touchDown.Store(true) // the set back after the load's failed index write
+		}
+		return errDown
+	case op == "GetAndTouch" && f.touchDown.Load():
+		f.touchDown.Store(false)
+		return errDown
+	}
+	return nil
+}

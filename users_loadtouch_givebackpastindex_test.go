@@ -30,18 +30,14 @@ func TestAGiveBackPastItsExpiryKeepsASaveSinceWhenItsIndexWriteFailsOrStalls(t *
 				s.Cookie().SetMaxAge(50 * time.Minute)
 			})
 			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-			var indexDown, touchDown, end atomic.Bool
-			var indexFailures, endIndexWrites atomic.Int32
+			var fault indexDownSetBackFails
+			var end atomic.Bool
+			var endIndexWrites atomic.Int32
 			fs.on(func(ctx context.Context, op, _ string) error {
+				if err := fault.err(op); err != nil {
+					return err
+				}
 				switch {
-				case op == "IndexUserSession" && indexDown.Load():
-					if indexFailures.Add(1) == 1 {
-						touchDown.Store(true) // the set back after the load's failed index write
-					}
-					return errDown
-				case op == "GetAndTouch" && touchDown.Load():
-					touchDown.Store(false)
-					return errDown
 				case op == "IndexUserSession" && end.Load() && endIndexWrites.Add(1) == 2:
 					// The second index write of the end of the read:
 					// the one for the other tab's expiry, given back.
@@ -54,7 +50,7 @@ func TestAGiveBackPastItsExpiryKeepsASaveSinceWhenItsIndexWriteFailsOrStalls(t *
 			})
 			other := newBrowser(t, m.Handler(incrViews))
 			other.cookie = b.cookie
-			b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+			b.h = m.Handler(failedLoadThen(t, &fault.down, func(w http.ResponseWriter, r *http.Request) {
 				at(45 * time.Minute)
 				if rec := other.get("/"); rec.Code != http.StatusOK {
 					t.Errorf("the other tab's save: status %d", rec.Code)

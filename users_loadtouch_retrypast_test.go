@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,24 +36,11 @@ func TestARetriedSetBackPastItsExpiryKeepsASaveSince(t *testing.T) {
 				}
 			})
 			at := func(d time.Duration) { fs.clock.Set(start.Add(d)) }
-			var indexDown, touchDown atomic.Bool
-			var indexFailures atomic.Int32
-			fs.on(func(ctx context.Context, op, _ string) error {
-				switch {
-				case op == "IndexUserSession" && indexDown.Load():
-					if indexFailures.Add(1) == 1 {
-						touchDown.Store(true) // the set back after the load's failed index write
-					}
-					return errDown
-				case op == "GetAndTouch" && touchDown.Load():
-					touchDown.Store(false)
-					return errDown
-				}
-				return nil
-			})
+			var fault indexDownSetBackFails
+			fs.on(func(ctx context.Context, op, _ string) error { return fault.err(op) })
 			other := newBrowser(t, m.Handler(incrViews))
 			other.cookie = b.cookie
-			b.h = m.Handler(failedLoadThen(t, &indexDown, func(w http.ResponseWriter, r *http.Request) {
+			b.h = m.Handler(failedLoadThen(t, &fault.down, func(w http.ResponseWriter, r *http.Request) {
 				at(45 * time.Minute)
 				if !c.alone {
 					if rec := other.get("/"); rec.Code != http.StatusOK {
@@ -62,7 +48,7 @@ func TestARetriedSetBackPastItsExpiryKeepsASaveSince(t *testing.T) {
 					}
 				}
 				at(70 * time.Minute) // past the login's hour, and the session's own expiry as loaded
-				indexDown.Store(c.indexDown)
+				fault.down.Store(c.indexDown)
 			}))
 			at(30 * time.Minute)
 			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {
