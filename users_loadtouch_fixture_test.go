@@ -78,3 +78,24 @@ func (f *indexDownSetBackFails) err(op string) error {
 	}
 	return nil
 }
+
+// readWhileTheOtherTabSaves has b read at 30 minutes, its load failing its
+// index write (fault.down), while the other tab, on the same session,
+// saves at 45; the read ends at 70, past the session's own expiry as
+// loaded, with end set for the end of the read's store calls. The read
+// gets the ErrorHandler's 503.
+func readWhileTheOtherTabSaves(t *testing.T, m *Manager, b, other *browser, fault *indexDownSetBackFails, at func(time.Duration), end *atomic.Bool) {
+	t.Helper()
+	b.h = m.Handler(failedLoadThen(t, &fault.down, func(w http.ResponseWriter, r *http.Request) {
+		at(45 * time.Minute)
+		if rec := other.get("/"); rec.Code != http.StatusOK {
+			t.Errorf("the other tab's save: status %d", rec.Code)
+		}
+		at(70 * time.Minute) // past the session's own expiry as loaded
+		end.Store(true)
+	}))
+	at(30 * time.Minute)
+	if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
+	}
+}

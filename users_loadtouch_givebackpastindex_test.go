@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,18 +49,7 @@ func TestAGiveBackPastItsExpiryKeepsASaveSinceWhenItsIndexWriteFailsOrStalls(t *
 			})
 			other := newBrowser(t, m.Handler(incrViews))
 			other.cookie = b.cookie
-			b.h = m.Handler(failedLoadThen(t, &fault.down, func(w http.ResponseWriter, r *http.Request) {
-				at(45 * time.Minute)
-				if rec := other.get("/"); rec.Code != http.StatusOK {
-					t.Errorf("the other tab's save: status %d", rec.Code)
-				}
-				at(70 * time.Minute) // past the session's own expiry as loaded
-				end.Store(true)
-			}))
-			at(30 * time.Minute)
-			if rec := b.get("/"); rec.Code != http.StatusServiceUnavailable {
-				t.Fatalf("status %d, want the ErrorHandler's 503", rec.Code)
-			}
+			readWhileTheOtherTabSaves(t, m, b, other, &fault, at, &end)
 			fs.on(nil)
 			if n := endIndexWrites.Load(); n < 2 {
 				t.Fatalf("%d index writes at the end of the read, want 2", n)
