@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,22 +27,7 @@ func TestTouchOfASessionReboundMeanwhileThatCannotIndexSetsItBackWithinAnIdleEnt
 		}
 		return nil
 	})
-	other := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("bob") })))
-	other.cookie = b.cookie
-	b.h = m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		if s.User() != "ada" {
-			t.Errorf("the read got user %q", s.User())
-		}
-		at(6 * time.Minute)
-		if rec := other.get("/"); rec.Code != http.StatusOK {
-			t.Errorf("bob's save: status %d", rec.Code)
-		}
-		at(16 * time.Minute)
-		armed.Store(true) // for the end of the read
-	}))
-	at(5 * time.Minute)
-	b.get("/")
-	armed.Store(false)
+	readWhileBobRebinds(t, m, b, at, &armed)
 	if n := indexWrites.Load(); n != 2 {
 		t.Fatalf("%d index writes at the end of the read, want 2 (ada's before the touch, bob's after it)", n)
 	}
