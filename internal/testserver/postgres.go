@@ -44,11 +44,20 @@ func (p *Postgres) DSN(db string) string {
 // exec runs sql in the "postgres" database with PostgreSQL's own psql, so
 // that this package (which every store's tests import) needs no driver.
 func (p *Postgres) exec(ctx context.Context, sql string) error {
-	return psql(ctx, p.Addr, sql)
+	return psql(ctx, p.Addr, sql, execConnectTimeout)
 }
 
-// psql runs sql against the "postgres" database of the server at addr.
-func psql(ctx context.Context, addr, sql string) error {
+// How long psql waits for a connection: a few seconds when polling
+// whether the server is up, as long as a test's setup may take otherwise
+// (a loaded machine has made a running server's connection take over 2 s).
+const (
+	readyConnectTimeout = "2"
+	execConnectTimeout  = "30"
+)
+
+// psql runs sql against the "postgres" database of the server at addr,
+// waiting up to connectTimeout seconds for the connection.
+func psql(ctx context.Context, addr, sql, connectTimeout string) error {
 	dir, err := postgresBinDir()
 	if err != nil {
 		return err
@@ -56,7 +65,7 @@ func psql(ctx context.Context, addr, sql string) error {
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
 		"-h", host, "-p", port, "-U", PostgresUser, "-d", "postgres", "-c", sql)
-	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=2")
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT="+connectTimeout)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(string(out)))
 	}
@@ -92,7 +101,7 @@ func (p *Postgres) NewDatabase(t testing.TB) string {
 func postgresReady(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return psql(ctx, addr, "SELECT 1")
+	return psql(ctx, addr, "SELECT 1", readyConnectTimeout)
 }
 
 // postgresLib is where Debian installs each PostgreSQL version's binaries,

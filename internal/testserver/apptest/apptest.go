@@ -78,7 +78,12 @@ func New(t testing.TB, st session.Store, options func(*session.Options)) *App {
 	// The scenarios provoke store errors on purpose: keep them out of the test log.
 	// A generous StoreTimeout: the parallel scenarios pin that nothing is
 	// lost, not how fast a contended session is saved on a slow server.
-	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: time.Minute}
+	// The error handler answers the error's text, so that a failing
+	// request says in the test's failure why it failed.
+	opts := session.Options{Secrets: []string{Secret}, Store: st, Logger: slog.New(slog.DiscardHandler), StoreTimeout: time.Minute,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}}
 	if options != nil {
 		options(&opts)
 	}
