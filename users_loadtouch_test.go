@@ -238,3 +238,36 @@ func unavailableManager(t *testing.T, fs *faultStore, opts Options, answers *ato
 	m.now = fs.clock.Now
 	return m
 }
+
+// waitedOutTimeout is the StoreTimeout of a test whose store stalls until
+// a call's StoreTimeout runs out: long enough that no call meant to
+// succeed runs out of it on a machine that stalls a second (200 ms did),
+// short enough to wait out.
+const waitedOutTimeout = 2 * time.Second
+
+// setupTwin returns a manager with m's options and clock but the default
+// StoreTimeout, for the setup of a test whose StoreTimeout is short: a
+// login descheduled that long on a loaded machine was not stored.
+func setupTwin(t *testing.T, m *Manager) *Manager {
+	t.Helper()
+	opts := m.opts
+	opts.StoreTimeout = DefaultStoreTimeout
+	twin, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin.now = m.now
+	return twin
+}
+
+// adaLoggedIn logs a browser in as ada through setupTwin(m) and returns
+// it, its requests now going to m's readViews, and ada's session id.
+func adaLoggedIn(t *testing.T, m *Manager) (*browser, string) {
+	t.Helper()
+	b := newBrowser(t, setupTwin(t, m).Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
+	if rec := b.get("/login"); rec.Code != http.StatusOK || b.cookie == "" {
+		t.Fatalf("setting up: ada's login answered %d", rec.Code)
+	}
+	b.h = m.Handler(readViews)
+	return b, mustID(t, m, b.cookie)
+}

@@ -51,19 +51,16 @@ func loadTouchSignalled(t *testing.T, touched chan error) {
 // back to what its index entry covers. That touch is still made, after
 // the answer: the session must not outlive its entry.
 func TestLoadIndexTimeoutIsAnsweredBeforeTheExpiryIsSetBack(t *testing.T) {
-	const timeout = time.Second
+	const timeout = waitedOutTimeout
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	touched := make(chan error, 4)
 	var answers atomic.Int32
 	m := unavailableManager(t, fs, Options{Store: touchSignalStore{gtStore{fs}, touched}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: day}}, &answers)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
+	b, id := adaLoggedIn(t, m)
 	for len(touched) > 0 {
 		<-touched
 	}
-	id := mustID(t, m, b.cookie)
-	b.h = m.Handler(readViews)
 	fs.clock.Advance(12 * time.Hour)
 
 	var mu sync.Mutex
@@ -104,7 +101,7 @@ func TestLoadIndexTimeoutIsAnsweredBeforeTheExpiryIsSetBack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the touch that sets the expiry back: %v", err)
 		}
-	case <-time.After(10 * timeout):
+	case <-time.After(5 * timeout):
 		t.Fatal("the session's expiry was not set back after the answer")
 	}
 	fs.on(nil)

@@ -17,13 +17,11 @@ import (
 // must not spend a second StoreTimeout on the index, the answer waiting,
 // as Options.StoreTimeout promises it does not.
 func TestLoadIndexTimeoutWithAnErrorOfItsOwnIsAnsweredWithinOneStoreTimeout(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	const timeout = waitedOutTimeout
 	var answers atomic.Int32
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	m := unavailableManager(t, fs, Options{Store: gtStore{fs}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: time.Hour}}, &answers)
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) { s.SetUser("ada") })))
-	b.get("/login")
-	b.h = m.Handler(readViews)
+	b, _ := adaLoggedIn(t, m)
 	fs.clock.Advance(30 * time.Minute)
 
 	var mu sync.Mutex

@@ -292,15 +292,15 @@ func TestLoginWhoseTrimRunsOutOfTimeStillLeavesNoSession(t *testing.T) {
 	for _, how := range []string{"StoreTimeout", "client gone during Save"} {
 		t.Run(how, func(t *testing.T) {
 			fs := &faultStore{countingStore: newCountingStore(t)}
-			m, _ := newTestManager(t, Options{Store: fs, MaxSessionsPerUser: 2, StoreTimeout: 300 * time.Millisecond,
+			m, _ := newTestManager(t, Options{Store: fs, MaxSessionsPerUser: 2, StoreTimeout: waitedOutTimeout,
 				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 					http.Error(w, "try again", http.StatusServiceUnavailable)
 				}})
 			m.now = fs.clock.Now
-			h := m.Handler(trimApp(t))
-			phone := login(newBrowser(t, h), "ada")
+			setup := setupTwin(t, m).Handler(trimApp(t))
+			phone := login(newBrowser(t, setup), "ada")
 			fs.clock.Advance(time.Second)
-			tablet := login(newBrowser(t, h), "ada")
+			tablet := login(newBrowser(t, setup), "ada")
 			fs.clock.Advance(time.Second)
 
 			ctx, hangUp := context.WithCancel(t.Context())
@@ -316,7 +316,7 @@ func TestLoginWhoseTrimRunsOutOfTimeStillLeavesNoSession(t *testing.T) {
 				}
 				return ctx.Err()
 			})
-			laptop := newBrowser(t, h)
+			laptop := newBrowser(t, m.Handler(trimApp(t)))
 			path := "/login?u=ada"
 			if how != "StoreTimeout" {
 				path = "/login-save?u=ada"
