@@ -816,19 +816,19 @@ func TestListGivesEachReadItsOwnTimeout(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	st := redisstore.New(rdb)
-	const n = 20
+	// n reads of 100 ms or more take 4.5 s, well over one -timeout of
+	// 2.5 s; each read, and the opening of the store (a connection's
+	// HELLO and CLIENT SETINFO, a PING: about four exchanges), stays
+	// under it with 2 s to spare for a machine that stalls meanwhile.
+	const n = 45
 	for i := range n {
 		if err := st.Set(t.Context(), fmt.Sprintf("s%d", i), document(t, nil, nil), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	proxy := testserver.StartProxy(t, srv.Addr)
-	// Each exchange takes 100 ms or more: n reads, over 2 s. Opening the
-	// store (a connection's HELLO and CLIENT SETINFO, a PING) takes about
-	// four: a delay of 100 ms left it under 200 ms of its 1 s on a busy
-	// machine.
-	proxy.Delay(50 * time.Millisecond)
-	code, out, errOut := sessionctl(t, "", "-store", "redis://"+proxy.Addr+"/0", "-timeout", "1s", "list")
+	proxy.Delay(50 * time.Millisecond) // each exchange takes 100 ms or more
+	code, out, errOut := sessionctl(t, "", "-store", "redis://"+proxy.Addr+"/0", "-timeout", "2.5s", "list")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q; want every session listed", code, errOut)
 	}
