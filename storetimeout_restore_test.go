@@ -105,7 +105,7 @@ func (g gtStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]b
 // later, spent on restoreExpiry's touch after the answer was written but
 // before it could go out (it goes out when the handler returns).
 func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testing.T) {
-	const timeout = time.Second
+	const timeout = waitedOutTimeout
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	var answers atomic.Int32
 	m, _ := newTestManager(t, Options{Store: gtStore{fs}, StoreTimeout: timeout, Cookie: CookieOptions{MaxAge: time.Hour},
@@ -114,7 +114,7 @@ func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testi
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 		}})
 	m.now = fs.clock.Now
-	b := newBrowser(t, m.Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
+	b := newBrowser(t, setupTwin(t, m).Handler(handle(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		s.Set("remember", true)
 		s.Cookie().SetMaxAge(2 * time.Hour) // its own max age: the load's touch does not fit it
 	})))
@@ -160,17 +160,25 @@ func TestDestroyUserSessionsStopsWhenItsContextEnds(t *testing.T) {
 	for range sessions {
 		newBrowser(t, login).get("/")
 	}
+	// The context's deadline passes once the first destroys run, not at a
+	// time (500 ms was to be long enough to list, and a loaded machine
+	// stalled longer).
+	ctx := deadlineOnCue{t.Context(), make(chan struct{})}
+	var passed sync.Once
+	pass := func() { passed.Do(func() { close(ctx.cue) }) }
+	watchdog := time.AfterFunc(10*time.Second, pass) // a wave of fewer destroys fails, not hangs
+	defer watchdog.Stop()
 	var destroys atomic.Int32
-	fs.on(func(ctx context.Context, op, _ string) error {
+	fs.on(func(call context.Context, op, _ string) error {
 		if op != "Destroy" {
 			return nil
 		}
-		destroys.Add(1)
-		<-ctx.Done() // the store stops answering
-		return ctx.Err()
+		if destroys.Add(1) == destroyParallel {
+			pass()
+		}
+		<-call.Done() // the store stops answering
+		return call.Err()
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond) // long enough to list, on a loaded machine
-	defer cancel()
 	n, err := m.DestroyUserSessions(ctx, "ann")
 	if n != 0 || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("DestroyUserSessions = %d, %v; want 0 and the deadline", n, err)
@@ -180,5 +188,23 @@ func TestDestroyUserSessionsStopsWhenItsContextEnds(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), fmt.Sprintf("%d sessions not destroyed", sessions-destroyParallel)) {
 		t.Fatalf("error %q does not say how many were left", err)
+	}
+}
+
+// deadlineOnCue is a context whose deadline passes when its test closes
+// cue, at a point of the test rather than at a time.
+type deadlineOnCue struct {
+	context.Context
+	cue chan struct{}
+}
+
+func (c deadlineOnCue) Done() <-chan struct{} { return c.cue }
+
+func (c deadlineOnCue) Err() error {
+	select {
+	case <-c.cue:
+		return context.DeadlineExceeded
+	default:
+		return nil
 	}
 }
