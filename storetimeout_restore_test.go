@@ -105,6 +105,7 @@ func (g gtStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]b
 // later, spent on restoreExpiry's touch after the answer was written but
 // before it could go out (it goes out when the handler returns).
 func TestStoreTimeoutAtSaveIsNotFollowedByASecondWaitToRestoreTheExpiry(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	fs := &faultStore{countingStore: newCountingStore(t)}
 	var answers atomic.Int32

@@ -17,6 +17,7 @@ import (
 // session kept the expiry the load's touch gave it, twelve hours past its
 // entry, which a "log out everywhere" then missed.
 func TestLoadIndexRetryTimeoutStillSetsTheExpiryBack(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}
@@ -67,6 +68,7 @@ func TestLoadIndexRetryTimeoutStillSetsTheExpiryBack(t *testing.T) {
 // whose second try of the index timed out, tries the set back again, with
 // a StoreTimeout of its own, after the answer.
 func TestLoadIndexRetryTimeoutStillTriesAFailedSetBackAgain(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}

@@ -18,6 +18,7 @@ import (
 // before it. It was tried before it, and the answer waited out a second
 // StoreTimeout on the stalled node.
 func TestAStalledSetBackAfterTheLoadIsTriedAgainAfterTheAnswer(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}

@@ -242,7 +242,8 @@ func unavailableManager(t *testing.T, fs *faultStore, opts Options, answers *ato
 // waitedOutTimeout is the StoreTimeout of a test whose store stalls until
 // a call's StoreTimeout runs out: long enough that no call meant to
 // succeed runs out of it on a machine that stalls a second (200 ms did),
-// short enough to wait out.
+// short enough to wait out. The tests that wait it out run in parallel
+// (with each other only: the package's other tests run first).
 const waitedOutTimeout = 2 * time.Second
 
 // setupTwin returns a manager with m's options and clock but the default

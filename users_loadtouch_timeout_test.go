@@ -51,6 +51,7 @@ func loadTouchSignalled(t *testing.T, touched chan error) {
 // back to what its index entry covers. That touch is still made, after
 // the answer: the session must not outlive its entry.
 func TestLoadIndexTimeoutIsAnsweredBeforeTheExpiryIsSetBack(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	const day = 24 * time.Hour
 	fs := &faultStore{countingStore: newCountingStore(t)}

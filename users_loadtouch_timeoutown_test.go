@@ -17,6 +17,7 @@ import (
 // must not spend a second StoreTimeout on the index, the answer waiting,
 // as Options.StoreTimeout promises it does not.
 func TestLoadIndexTimeoutWithAnErrorOfItsOwnIsAnsweredWithinOneStoreTimeout(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	const timeout = waitedOutTimeout
 	var answers atomic.Int32
 	fs := &faultStore{countingStore: newCountingStore(t)}

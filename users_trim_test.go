@@ -289,6 +289,7 @@ func TestFailedLoginWhoseNewIDFailsLeavesTheRequestWithoutASession(t *testing.T)
 // with which it failed before it was sent, leaving the session stored and
 // indexed, the user's most recently used.
 func TestLoginWhoseTrimRunsOutOfTimeStillLeavesNoSession(t *testing.T) {
+	t.Parallel() // it waits out a StoreTimeout of waitedOutTimeout
 	for _, how := range []string{"StoreTimeout", "client gone during Save"} {
 		t.Run(how, func(t *testing.T) {
 			fs := &faultStore{countingStore: newCountingStore(t)}
