@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,8 @@ func TestOutsideTheMiddlewareFromIsNil(t *testing.T) {
 
 // FuzzCookieHeader sends arbitrary Cookie headers through the middleware:
 // never a panic, never an error page, never the stored session (which no
-// fuzzer can forge a signature for).
+// fuzzer can forge a signature for) unless the header carries its signed
+// id, in any encoding (the fuzzer rewrites the seeded cookie's escapes).
 func FuzzCookieHeader(f *testing.F) {
 	m, err := New(Options{Secrets: []string{"keyboard cat"}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -108,13 +110,18 @@ func FuzzCookieHeader(f *testing.F) {
 	b := &browser{h: m.Handler(incrViews)}
 	b.get("/") // one stored session with views = 1
 	h := m.Handler(readViews)
+	signed := percentDecoded(b.cookie) // s:<id>.<signature>
 	f.Add("sid=" + b.cookie)
 	f.Add("sid=s%3Aabc.def; sid=" + b.cookie)
 	f.Add(`sid="s:x.y"; other=1`)
 	f.Add("sid=%%%; ;;=;sid")
+	// The stored session's cookie as other encodings of the same value:
+	// lower-case hex in its escapes, and the raw s: form.
+	f.Add("sid=" + strings.ReplaceAll(b.cookie, "%3A", "%3a"))
+	f.Add("sid=" + percentDecoded(b.cookie))
 	f.Fuzz(func(t *testing.T, header string) {
-		if strings.Contains(header, b.cookie) {
-			return
+		if strings.Contains(percentDecoded(header), signed) {
+			return // the stored session's cookie, in one of its encodings
 		}
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Cookie", header)
@@ -124,4 +131,22 @@ func FuzzCookieHeader(f *testing.F) {
 			t.Fatalf("Cookie %q: status %d body %q", header, rec.Code, rec.Body)
 		}
 	})
+}
+
+// percentDecoded is s with each %XX escape of two hex digits decoded and
+// anything else left as it is: every value a cookie parser can read from s
+// by decoding its escapes, raw or decoded, appears in it.
+func percentDecoded(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if c, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
