@@ -21,7 +21,17 @@ NEEDED_FILES := /usr/lib/postgresql/*/bin/initdb
 
 .PHONY: test deps vet fmt ferretdb race dates fuzz e2e bench bench-peers bench-http bench-scale soak demo
 
-test: deps vet fmt ferretdb race dates fuzz e2e
+# test runs the stages in this order, stops at the first that fails, and
+# says how long each took and the whole run, so that every CI log shows
+# where the time goes.
+TEST_STAGES := deps vet fmt ferretdb race dates fuzz e2e
+test:
+	@start=$$(date +%s); for stage in $(TEST_STAGES); do \
+		t0=$$(date +%s); \
+		$(MAKE) --no-print-directory $$stage || { echo "make test: $$stage failed after $$(( $$(date +%s) - t0 ))s"; exit 1; }; \
+		echo "make test: $$stage took $$(( $$(date +%s) - t0 ))s"; \
+	done; \
+	echo "make test: all stages took $$(( $$(date +%s) - start ))s"
 
 # The network steps of deps are tried three times, 10 s apart: on a fresh
 # machine one transient error (a mirror's or the proxy's hiccup, a DNS
