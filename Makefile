@@ -112,13 +112,22 @@ dates:
 	done
 
 # A short pass of every fuzz target in the module (go test fuzzes one
-# target of one package at a time).
+# target of one package at a time). Each package's fuzz-instrumented test
+# binary is built once (go test -c -fuzz) and run for each of its targets
+# as go test -fuzz runs it: in the package's directory (failing inputs go
+# to its testdata/fuzz), on go test's corpus cache, with its flags. A go
+# test -fuzz per target linked the binary again every time.
 fuzz:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./e2e/'); do \
-		pkg=./$$(dirname $$f); \
-		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
-			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	cache=$$($(GO) env GOCACHE)/fuzz; \
+	for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./e2e/' | xargs -n1 dirname | sort -u); do \
+		path=$$(cd $$pkg && $(GO) list .); \
+		$(GO) test -c -fuzz=. -o "$$bin/fuzz.test" $$pkg; \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$pkg/*_test.go); do \
+			echo "fuzz $$pkg $$t ($(FUZZTIME))"; t0=$$(date +%s); \
+			(cd $$pkg && "$$bin/fuzz.test" -test.paniconexit0 -test.fuzzcachedir="$$cache/$$path" -test.timeout=10m0s \
+				-test.run='^$$' -test.fuzz="^$$t\$$" -test.fuzztime=$(FUZZTIME)); \
+			echo "ok  	$$path	$$t	$$(( $$(date +%s) - t0 ))s"; \
 		done; \
 	done
 
