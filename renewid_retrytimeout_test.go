@@ -16,16 +16,21 @@ import (
 // counts against MaxSessionsPerUser). The check, the second destroy and the
 // undo share the one StoreTimeout the clean-up has after the save's ran
 // out; the second destroy took all of it, and the undo went out on a spent
-// context, which a store client refuses unsent.
+// context, which a store client refuses unsent. The script refuses only
+// calls on a deadline that a held call waited out (storeHang), so that a
+// loaded machine makes no other call late.
 func TestRenewIDWhoseOldIDDestroysBothTimeOutUndoesTheNewID(t *testing.T) {
-	m, fs, _, b, oldID := renewSetupWith(t, "ada", time.Second) // the undo has half a second left
+	t.Parallel() // it waits out two StoreTimeouts
+	// The undo has half a second left.
+	m, fs, _, b, oldID := renewSetupWith(t, "ada", time.Second)
 	oldCookie := b.cookie
+	var store storeHang
+	fs.untimed.Store(true)
 	fs.on(func(ctx context.Context, op, id string) error {
 		if op == "Destroy" && id == oldID {
-			<-ctx.Done() // never answered within the deadline, and not applied
-			return ctx.Err()
+			return store.hang(ctx) // never answered within the deadline, and not applied
 		}
-		return ctx.Err() // a client refuses a call on a spent context
+		return store.refused(ctx) // a client refuses a call on a spent context
 	})
 	rec := b.get("/login?u=bob")
 	fs.on(nil)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,7 +66,8 @@ func renewSetup(t *testing.T, user string) (*Manager, *faultStore, *renewApp, *b
 }
 
 // renewSetupWith is renewSetup with the manager's StoreTimeout (0: the
-// default).
+// default). The setup runs through setupTwin(m): a short StoreTimeout is
+// the test's alone, not the setup's.
 func renewSetupWith(t *testing.T, user string, storeTimeout time.Duration) (*Manager, *faultStore, *renewApp, *browser, string) {
 	t.Helper()
 	fs := &faultStore{countingStore: newCountingStore(t)}
@@ -75,7 +77,7 @@ func renewSetupWith(t *testing.T, user string, storeTimeout time.Duration) (*Man
 		}})
 	m.now = fs.clock.Now
 	app := &renewApp{t: t}
-	b := newBrowser(t, m.Handler(app))
+	b := newBrowser(t, setupTwin(t, m).Handler(app))
 	b.get("/cart")
 	if user != "" {
 		b.get("/login?u=" + user)
@@ -88,7 +90,52 @@ func renewSetupWith(t *testing.T, user string, storeTimeout time.Duration) (*Man
 	if len(id) != 1 {
 		t.Fatalf("setting up: stored sessions %v, want one", id)
 	}
+	b.h = m.Handler(app)
 	return m, fs, app, b, id[0]
+}
+
+// storeHang is the clock of a fault script whose store stops answering:
+// hang holds a call until its context ends, and refused refuses a later
+// call on a context whose deadline is no later than one a held call waited
+// out (or that was cancelled), as a client refuses a call on a spent
+// context. Any other call runs, however late a loaded machine makes it
+// (faultStore.untimed): only the calls the script holds wait on the clock,
+// and no call meant to succeed races it.
+type storeHang struct {
+	mu    sync.Mutex
+	spent time.Time // the latest deadline a held call waited out
+}
+
+// hang holds a call until ctx ends, and returns its error. A call whose
+// context ended before it came (a machine that stalled) is refused, and
+// waited nothing out.
+func (h *storeHang) hang(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	if deadline, ok := ctx.Deadline(); ok {
+		h.mu.Lock()
+		if deadline.After(h.spent) {
+			h.spent = deadline
+		}
+		h.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// refused returns the error of a call on a context that a held call spent,
+// or nil.
+func (h *storeHang) refused(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if deadline, ok := ctx.Deadline(); ok && !h.spent.IsZero() && !deadline.After(h.spent) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // storedIDs returns the ids of the sessions the store holds, sorted.

@@ -13,10 +13,14 @@ import (
 )
 
 // faultStore is a counting memstore in front of which hook decides, per call,
-// whether to fail (or block) it.
+// whether to fail (or block) it. With untimed set, a call that hook lets
+// through reaches the memstore without its context's end: hook alone
+// decides which calls a spent context refuses, so that a machine that
+// stalls makes no call late that the test means to succeed.
 type faultStore struct {
 	*countingStore
-	hook atomic.Pointer[func(ctx context.Context, op, id string) error]
+	hook    atomic.Pointer[func(ctx context.Context, op, id string) error]
+	untimed atomic.Bool
 }
 
 func (f *faultStore) on(h func(ctx context.Context, op, id string) error) {
@@ -25,6 +29,14 @@ func (f *faultStore) on(h func(ctx context.Context, op, id string) error) {
 		return
 	}
 	f.hook.Store(&h)
+}
+
+// passed returns the context of a call that hook let through (untimed).
+func (f *faultStore) passed(ctx context.Context) context.Context {
+	if f.untimed.Load() {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 func (f *faultStore) check(ctx context.Context, op, id string) error {
 	if h := f.hook.Load(); h != nil {
@@ -36,55 +48,55 @@ func (f *faultStore) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	if err := f.check(ctx, "Get", id); err != nil {
 		return nil, false, err
 	}
-	return f.countingStore.Get(ctx, id)
+	return f.countingStore.Get(f.passed(ctx), id)
 }
 func (f *faultStore) GetVersion(ctx context.Context, id string) ([]byte, string, bool, error) {
 	if err := f.check(ctx, "GetVersion", id); err != nil {
 		return nil, "", false, err
 	}
-	return f.countingStore.GetVersion(ctx, id)
+	return f.countingStore.GetVersion(f.passed(ctx), id)
 }
 func (f *faultStore) CompareAndSwap(ctx context.Context, id, old string, b []byte, exp time.Time) (string, bool, error) {
 	if err := f.check(ctx, "CompareAndSwap", id); err != nil {
 		return "", false, err
 	}
-	return f.countingStore.CompareAndSwap(ctx, id, old, b, exp)
+	return f.countingStore.CompareAndSwap(f.passed(ctx), id, old, b, exp)
 }
 func (f *faultStore) Set(ctx context.Context, id string, b []byte, exp time.Time) error {
 	if err := f.check(ctx, "Set", id); err != nil {
 		return err
 	}
-	return f.countingStore.Set(ctx, id, b, exp)
+	return f.countingStore.Set(f.passed(ctx), id, b, exp)
 }
 func (f *faultStore) Destroy(ctx context.Context, id string) error {
 	if err := f.check(ctx, "Destroy", id); err != nil {
 		return err
 	}
-	return f.countingStore.Destroy(ctx, id)
+	return f.countingStore.Destroy(f.passed(ctx), id)
 }
 func (f *faultStore) Touch(ctx context.Context, id string, exp time.Time) (bool, error) {
 	if err := f.check(ctx, "Touch", id); err != nil {
 		return false, err
 	}
-	return f.countingStore.Touch(ctx, id, exp)
+	return f.countingStore.Touch(f.passed(ctx), id, exp)
 }
 func (f *faultStore) IndexUserSession(ctx context.Context, user, id string, used, exp time.Time) error {
 	if err := f.check(ctx, "IndexUserSession", id); err != nil {
 		return err
 	}
-	return f.countingStore.IndexUserSession(ctx, user, id, used, exp)
+	return f.countingStore.IndexUserSession(f.passed(ctx), user, id, used, exp)
 }
 func (f *faultStore) UserSessions(ctx context.Context, user string, yield func(string, time.Time, time.Time, []byte)) error {
 	if err := f.check(ctx, "UserSessions", user); err != nil {
 		return err
 	}
-	return f.countingStore.UserSessions(ctx, user, yield)
+	return f.countingStore.UserSessions(f.passed(ctx), user, yield)
 }
 func (f *faultStore) UnindexUserSession(ctx context.Context, user, id string) error {
 	if err := f.check(ctx, "UnindexUserSession", id); err != nil {
 		return err
 	}
-	return f.countingStore.UnindexUserSession(ctx, user, id)
+	return f.countingStore.UnindexUserSession(f.passed(ctx), user, id)
 }
 
 // gtStore is a faultStore that also carries the touch on the load
@@ -95,7 +107,7 @@ func (g gtStore) GetAndTouch(ctx context.Context, id string, exp time.Time) ([]b
 	if err := g.check(ctx, "GetAndTouch", id); err != nil {
 		return nil, "", false, err
 	}
-	return g.faultStore.countingStore.Store.GetAndTouch(ctx, id, exp)
+	return g.faultStore.countingStore.Store.GetAndTouch(g.passed(ctx), id, exp)
 }
 
 // A store that stops answering at the save of a session whose own cookie
