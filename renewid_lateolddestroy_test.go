@@ -54,6 +54,26 @@ func TestRenewIDWhoseOldIDDestroyLandsAfterTheCheckKeepsTheNewSession(t *testing
 	}
 }
 
+// checkLoginUndone checks what a login that could not finish cleaning up
+// after its new id's write must leave: the ErrorHandler's 503 and the old
+// cookie, the new id's write undone (the store holds the old id alone),
+// no session of bob's, and the client's session still ada's.
+func checkLoginUndone(t *testing.T, m *Manager, fs *faultStore, b *browser, rec *httptest.ResponseRecorder, oldCookie, oldID string) {
+	t.Helper()
+	if rec.Code != http.StatusServiceUnavailable || b.cookie != oldCookie {
+		t.Fatalf("login answered %d, cookie changed %v; want the ErrorHandler's 503 and the old cookie", rec.Code, b.cookie != oldCookie)
+	}
+	if ids := storedIDs(t, fs); !slices.Equal(ids, []string{oldID}) {
+		t.Fatalf("stored sessions %v, want the old id alone, %v: the new id's write was not undone", short(ids), short([]string{oldID}))
+	}
+	if live := liveOf(t, m, "bob"); len(live) != 0 {
+		t.Fatalf("UserSessions(bob) = %v, a session no client holds", short(live))
+	}
+	if got := b.get("/show").Body.String(); got != "ada socks" {
+		t.Fatalf("after the failed login the session reads %q, want %q", got, "ada socks")
+	}
+}
+
 // checkLoginKept fails t unless bob's login, answered rec, stands although
 // a destroy of the old id failed: the client's session (its cookie changed
 // from oldCookie) reads bob's, the store holds the new id alone, bob's
